@@ -1,0 +1,274 @@
+/*
+ * Merging remote changes: per-column last-writer-wins by (hlc, device), and
+ * the conflict records that keep concurrent losers.
+ *
+ * A change carries the version its writer replaced (prev). When an incoming
+ * version X beats the local version L of a column and X.prev != L, X was
+ * written without knowledge of L: L is a concurrent loser and is kept in a
+ * conflict record. Every replica that held L and then received a newer value
+ * not written on top of it finds the conflict, so a value is never lost
+ * silently (the writer's own replica always finds it, and so does the
+ * server). The record's id is derived from (table, row, column, L), so
+ * replicas that find the same conflict write the same record; it is written
+ * once per replica and merges like any row. Its status column is left
+ * unwritten (open) at creation, so a late detection never reopens a conflict
+ * someone already resolved. When intermediate versions were never seen (a
+ * replica received A, then C written on top of B), the check may report a
+ * conflict that a person already saw: it errs on the side of showing too
+ * much, never too little.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "replica_int.h"
+
+/* Columns of the conflict table, by index (see schema.c). */
+enum {
+    CF_TBL = 1,
+    CF_ROW,
+    CF_COL,
+    CF_LOSER_VALUE,
+    CF_LOSER_HLC,
+    CF_LOSER_DEVICE,
+    CF_WINNER_VALUE,
+    CF_WINNER_HLC,
+    CF_WINNER_DEVICE,
+    CF_STATUS
+};
+
+static unsigned conflict_table(void)
+{
+    return (unsigned)fs_schema_table_index("conflict");
+}
+
+static void conflict_id(uint8_t out[FS_ID_BYTES], unsigned tix, const uint8_t row[FS_ID_BYTES],
+                        unsigned col, const fs_version *loser)
+{
+    uint8_t in[11 + 2 + FS_ID_BYTES + 2 + 8 + FS_ID_BYTES];
+    size_t n = 0;
+    memcpy(in, "fs-conflict", 11);
+    n = 11;
+    in[n++] = (uint8_t)tix;
+    in[n++] = (uint8_t)(tix >> 8);
+    memcpy(in + n, row, FS_ID_BYTES);
+    n += FS_ID_BYTES;
+    in[n++] = (uint8_t)col;
+    in[n++] = (uint8_t)(col >> 8);
+    for (int i = 0; i < 8; i++)
+        in[n++] = (uint8_t)(loser->hlc >> (8 * i));
+    memcpy(in + n, loser->device, FS_ID_BYTES);
+    n += FS_ID_BYTES;
+    crypto_generichash(out, FS_ID_BYTES, in, n, NULL, 0);
+}
+
+/* Records that `loser` (the value currently in row/col) lost to `winner`. */
+static int record_conflict(fs_replica *r, const fs__row *row, unsigned col,
+                           const fs_version *loser, const fs_value *loser_value,
+                           const fs_change *winner, size_t *count)
+{
+    uint8_t id[FS_ID_BYTES];
+    fs__row cf;
+    memset(&cf, 0, sizeof cf);
+    conflict_id(id, row->tix, row->id, col, loser);
+    int rc = fs__row_load(r, &cf, conflict_table(), id);
+    if (rc != 0 || cf.exists) {
+        fs__row_clear(&cf);
+        return rc; /* found before, here or elsewhere: one record per loser */
+    }
+    unsigned cols[] = {CF_TBL,         CF_ROW,          CF_COL,
+                       CF_LOSER_VALUE, CF_LOSER_HLC,    CF_LOSER_DEVICE,
+                       CF_WINNER_VALUE, CF_WINNER_HLC,  CF_WINNER_DEVICE};
+    fs_value vals[] = {fs_int(row->tix),
+                       fs_blob(row->id, FS_ID_BYTES),
+                       fs_int(col),
+                       *loser_value,
+                       fs_int((int64_t)loser->hlc),
+                       fs_blob(loser->device, FS_ID_BYTES),
+                       winner->value,
+                       fs_int((int64_t)winner->version.hlc),
+                       fs_blob(winner->version.device, FS_ID_BYTES)};
+    rc = fs__local_write(r, &cf, cols, vals, sizeof cols / sizeof cols[0]);
+    fs__row_clear(&cf);
+    if (rc == 0)
+        (*count)++;
+    return rc;
+}
+
+static int validate(fs_replica *r, const fs_change *changes, size_t n)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    uint64_t limit = fs__now_ms(r) + r->opts.max_skew_ms;
+    for (size_t i = 0; i < n; i++) {
+        const fs_change *ch = &changes[i];
+        if (ch->table >= nt || ch->column >= tables[ch->table].ncolumns)
+            return fs__fail(r, FS_ESCHEMA, "change %zu names an unknown table or column", i);
+        int rc = fs__value_check(r, &tables[ch->table], ch->column, &ch->value);
+        if (rc != 0)
+            return rc;
+        if (ch->version.hlc == 0)
+            return fs__fail(r, FS_EINVAL, "change %zu has no version", i);
+        uint64_t ms = ch->version.hlc >> 16;
+        if (ms > limit)
+            return fs__fail(r, FS_ECLOCK,
+                            "change %zu is stamped %llu s ahead of this machine's clock", i,
+                            (unsigned long long)((ms - limit + r->opts.max_skew_ms) / 1000));
+    }
+    return 0;
+}
+
+int fs_apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_stats *stats)
+{
+    fs_apply_stats st = {0, 0, 0};
+    fs__row cur;
+    int own = 0, loaded = 0;
+    if (stats != NULL)
+        *stats = st;
+    if (n == 0)
+        return 0;
+    if (changes == NULL)
+        return fs__fail(r, FS_EINVAL, "no changes given");
+    int rc = validate(r, changes, n);
+    if (rc != 0)
+        return rc;
+    rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    memset(&cur, 0, sizeof cur);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const fs_change *ch = &changes[i];
+        fs__hlc_observe(r, ch->version.hlc);
+        if (!loaded || cur.tix != ch->table || memcmp(cur.id, ch->row, FS_ID_BYTES) != 0) {
+            if (loaded && cur.dirty)
+                rc = fs__row_store(r, &cur);
+            if (rc == 0)
+                rc = fs__row_load(r, &cur, ch->table, ch->row);
+            loaded = rc == 0;
+            if (rc != 0)
+                break;
+        }
+        unsigned c = ch->column;
+        fs_version local = {cur.hlc[c], {0}};
+        memcpy(local.device, fs__dev_id(r, cur.dev[c]), FS_ID_BYTES);
+        if (fs_version_cmp(&ch->version, &local) <= 0) {
+            st.ignored++;
+            continue;
+        }
+        if (local.hlc != 0 && !(cur.t->flags & FS_TABLE_INTERNAL) &&
+            fs_version_cmp(&ch->prev, &local) != 0) {
+            fs_value lv;
+            if (cur.set[c] != NULL)
+                lv = *cur.set[c];
+            else
+                fs__value_from_sqlite(cur.old[c], &lv);
+            rc = record_conflict(r, &cur, c, &local, &lv, ch, &st.conflicts);
+            if (rc != 0)
+                break;
+        }
+        uint32_t idx = 0;
+        rc = fs__dev_index(r, ch->version.device, &idx);
+        if (rc != 0)
+            break;
+        cur.set[c] = &ch->value;
+        cur.hlc[c] = ch->version.hlc;
+        cur.dev[c] = idx;
+        cur.dirty = 1;
+        st.applied++;
+    }
+    if (rc == 0 && loaded && cur.dirty)
+        rc = fs__row_store(r, &cur);
+    fs__row_clear(&cur);
+    rc = fs__end(r, own, rc);
+    if (rc == 0 && stats != NULL)
+        *stats = st;
+    return rc;
+}
+
+/* ---- reading and resolving conflicts ---- */
+
+static void version_from(sqlite3_stmt *st, int hcol, int dcol, fs_version *v)
+{
+    memset(v, 0, sizeof *v);
+    v->hlc = (uint64_t)sqlite3_column_int64(st, hcol);
+    if (sqlite3_column_bytes(st, dcol) == FS_ID_BYTES)
+        memcpy(v->device, sqlite3_column_blob(st, dcol), FS_ID_BYTES);
+}
+
+int fs_conflicts(fs_replica *r, int include_resolved, int (*cb)(const fs_conflict *, void *),
+                 void *ctx)
+{
+    const char *sql = include_resolved
+                          ? "SELECT id,tbl,row,col,loser_value,loser_hlc,loser_device,winner_value,"
+                            "winner_hlc,winner_device,coalesce(status,0) FROM conflict"
+                            " WHERE deleted=0 ORDER BY winner_hlc, id"
+                          : "SELECT id,tbl,row,col,loser_value,loser_hlc,loser_device,winner_value,"
+                            "winner_hlc,winner_device,coalesce(status,0) FROM conflict"
+                            " WHERE deleted=0 AND coalesce(status,0)=0 ORDER BY winner_hlc, id";
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "reading conflicts");
+    int rc = 0;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        fs_conflict c;
+        memset(&c, 0, sizeof c);
+        if (sqlite3_column_bytes(st, 0) != FS_ID_BYTES || sqlite3_column_bytes(st, 2) != FS_ID_BYTES)
+            continue;
+        memcpy(c.id, sqlite3_column_blob(st, 0), FS_ID_BYTES);
+        c.table = (uint16_t)sqlite3_column_int(st, 1);
+        memcpy(c.row, sqlite3_column_blob(st, 2), FS_ID_BYTES);
+        c.column = (uint16_t)sqlite3_column_int(st, 3);
+        fs__value_from_sqlite(sqlite3_column_value(st, 4), &c.loser);
+        version_from(st, 5, 6, &c.loser_version);
+        fs__value_from_sqlite(sqlite3_column_value(st, 7), &c.winner);
+        version_from(st, 8, 9, &c.winner_version);
+        c.status = (fs_conflict_status)sqlite3_column_int(st, 10);
+        rc = cb(&c, ctx);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && src != SQLITE_DONE && src != SQLITE_ROW)
+        return fs__dbfail(r, src, "reading conflicts");
+    return rc;
+}
+
+int fs_conflict_resolve(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_status how)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (how != FS_CONFLICT_KEPT && how != FS_CONFLICT_RESTORED)
+        return fs__fail(r, FS_EINVAL, "a conflict is resolved by keeping or restoring");
+    fs__row cf, target;
+    int own = 0;
+    memset(&cf, 0, sizeof cf);
+    memset(&target, 0, sizeof target);
+    int rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    rc = fs__row_load(r, &cf, conflict_table(), id);
+    if (rc == 0 && !cf.exists)
+        rc = fs__fail(r, FS_ENOTFOUND, "no such conflict");
+    if (rc == 0 && how == FS_CONFLICT_RESTORED) {
+        int64_t tix = cf.old[CF_TBL] ? sqlite3_value_int64(cf.old[CF_TBL]) : -1;
+        int64_t col = cf.old[CF_COL] ? sqlite3_value_int64(cf.old[CF_COL]) : -1;
+        if (tix < 0 || tix >= (int64_t)nt || col < 0 || col >= tables[tix].ncolumns ||
+            cf.old[CF_ROW] == NULL || sqlite3_value_bytes(cf.old[CF_ROW]) != FS_ID_BYTES)
+            rc = fs__fail(r, FS_EFORMAT, "the conflict record is incomplete");
+        if (rc == 0)
+            rc = fs__row_load(r, &target, (unsigned)tix, sqlite3_value_blob(cf.old[CF_ROW]));
+        if (rc == 0) {
+            unsigned c = (unsigned)col;
+            fs_value v;
+            fs__value_from_sqlite(cf.old[CF_LOSER_VALUE], &v);
+            rc = fs__local_write(r, &target, &c, &v, 1);
+        }
+    }
+    if (rc == 0) {
+        unsigned c = CF_STATUS;
+        fs_value v = fs_int(how);
+        rc = fs__local_write(r, &cf, &c, &v, 1);
+    }
+    fs__row_clear(&cf);
+    fs__row_clear(&target);
+    return fs__end(r, own, rc);
+}

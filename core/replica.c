@@ -1,0 +1,1138 @@
+/*
+ * The replica: opening the encrypted database, its schema, local writes with
+ * their change-log entries, reads, and the change log itself. Merging remote
+ * changes is in merge.c; verification and the state hash in check.c. The
+ * storage format is described in replica_int.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "replica_int.h"
+
+#define SCHEMA_VERSION 1
+#define DEFAULT_MAX_SKEW_MS (5u * 60u * 1000u)
+
+int fs__fail(fs_replica *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->errmsg, sizeof r->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int fs__dbfail(fs_replica *r, int rc, const char *what)
+{
+    char vmsg[160];
+    int vcode = r->vfs ? fs_cryptvfs_take_error(r->vfs, vmsg, sizeof vmsg) : 0;
+    if (vcode != 0)
+        return fs__fail(r, vcode, "%s: %s", what, vmsg);
+    const char *msg = r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc);
+    switch (rc & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return fs__fail(r, FS_EBUSY, "%s: the replica is open in another process", what);
+    case SQLITE_FULL:
+        return fs__fail(r, FS_EFULL, "%s: disk full", what);
+    case SQLITE_NOMEM:
+        return fs__fail(r, FS_ENOMEM, "%s: out of memory", what);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return fs__fail(r, FS_EINTEGRITY, "%s: database is damaged (%s)", what, msg);
+    case SQLITE_IOERR:
+        return fs__fail(r, FS_EIO, "%s: I/O error (%s)", what, msg);
+    case SQLITE_CONSTRAINT:
+        if (strstr(msg, "outside the change log") != NULL)
+            return fs__fail(r, FS_ETAMPERED, "%s: %s", what, msg);
+        break;
+    default:
+        break;
+    }
+    return fs__fail(r, FS_EDB, "%s: %s", what, msg);
+}
+
+/* The message of the last failed create/open on this thread: callers get no
+ * handle then, so fs_replica_errmsg(NULL) returns it (the git_error_last()
+ * pattern). */
+static _Thread_local char open_error[256];
+
+const char *fs_replica_errmsg(const fs_replica *r)
+{
+    return r ? r->errmsg : open_error;
+}
+
+sqlite3 *fs__replica_db(fs_replica *r)
+{
+    return r->db;
+}
+
+void fs_replica_device(const fs_replica *r, uint8_t out[FS_ID_BYTES])
+{
+    memcpy(out, r->device, FS_ID_BYTES);
+}
+
+/* ---- schema ---- */
+
+static void guard_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    fs_replica *r = sqlite3_user_data(ctx);
+    sqlite3_result_int(ctx, r->guard > 0);
+}
+
+/* Appends to a fixed buffer; returns -1 once it would overflow. */
+static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - *len)
+        return -1;
+    *len += (size_t)n;
+    return 0;
+}
+
+static int exec(fs_replica *r, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(r->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : fs__dbfail(r, rc, what);
+}
+
+static int create_schema(fs_replica *r)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    char sql[4096];
+    int rc = exec(r,
+                  "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+                  "CREATE TABLE device(idx INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);"
+                  "CREATE TABLE changelog(seq INTEGER PRIMARY KEY, tbl INTEGER NOT NULL,"
+                  " col INTEGER NOT NULL, row BLOB NOT NULL, value, hlc INTEGER NOT NULL,"
+                  " prev_hlc INTEGER NOT NULL, prev_dev INTEGER NOT NULL);",
+                  "creating the replica");
+    for (unsigned t = 0; rc == 0 && t < nt; t++) {
+        size_t len = 0;
+        int bad = append(sql, sizeof sql, &len, "CREATE TABLE \"%s\"(id BLOB PRIMARY KEY NOT NULL",
+                         tables[t].name);
+        for (unsigned c = 0; c < tables[t].ncolumns; c++)
+            bad |= append(sql, sizeof sql, &len, c == 0 ? ", \"%s\" INTEGER NOT NULL DEFAULT 0"
+                                                        : ", \"%s\"",
+                          tables[t].columns[c].name);
+        bad |= append(sql, sizeof sql, &len, ", _ver BLOB NOT NULL) WITHOUT ROWID;");
+        for (unsigned c = 0; c < tables[t].ncolumns; c++)
+            if (tables[t].columns[c].type == FS_COL_ID)
+                bad |= append(sql, sizeof sql, &len,
+                              "CREATE INDEX \"%s_%s\" ON \"%s\"(\"%s\");", tables[t].name,
+                              tables[t].columns[c].name, tables[t].name,
+                              tables[t].columns[c].name);
+        static const char *ops[] = {"INSERT", "UPDATE", "DELETE"};
+        for (int o = 0; o < 3; o++)
+            bad |= append(sql, sizeof sql, &len,
+                          "CREATE TRIGGER \"%s_guard_%d\" BEFORE %s ON \"%s\" WHEN NOT fs_guard()"
+                          " BEGIN SELECT RAISE(ABORT, 'fieldsync: synced table %s written"
+                          " outside the change log'); END;",
+                          tables[t].name, o, ops[o], tables[t].name, tables[t].name);
+        if (bad)
+            return fs__fail(r, FS_EINVAL, "schema statement too long for table %s",
+                            tables[t].name);
+        rc = exec(r, sql, "creating the replica");
+    }
+    if (rc == 0)
+        rc = exec(r,
+                  "CREATE TRIGGER changelog_guard_0 BEFORE INSERT ON changelog WHEN NOT fs_guard()"
+                  " BEGIN SELECT RAISE(ABORT, 'fieldsync: synced table changelog written outside"
+                  " the change log'); END;"
+                  "CREATE TRIGGER changelog_guard_1 BEFORE UPDATE ON changelog WHEN NOT fs_guard()"
+                  " BEGIN SELECT RAISE(ABORT, 'fieldsync: synced table changelog written outside"
+                  " the change log'); END;"
+                  "CREATE TRIGGER changelog_guard_2 BEFORE DELETE ON changelog WHEN NOT fs_guard()"
+                  " BEGIN SELECT RAISE(ABORT, 'fieldsync: synced table changelog written outside"
+                  " the change log'); END;",
+                  "creating the replica");
+    return rc;
+}
+
+static int prepare(fs_replica *r, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    return rc == SQLITE_OK ? 0 : fs__dbfail(r, rc, "preparing a statement");
+}
+
+static int prepare_statements(fs_replica *r)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    r->ts = calloc(nt, sizeof *r->ts);
+    if (r->ts == NULL)
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    char sql[4096];
+    for (unsigned t = 0; t < nt; t++) {
+        const fs_table *tb = &tables[t];
+        size_t len = 0;
+        int bad = append(sql, sizeof sql, &len, "SELECT ");
+        for (unsigned c = 0; c < tb->ncolumns; c++)
+            bad |= append(sql, sizeof sql, &len, "\"%s\",", tb->columns[c].name);
+        bad |= append(sql, sizeof sql, &len, "_ver FROM \"%s\" WHERE id=?1", tb->name);
+        if (bad)
+            return fs__fail(r, FS_EINVAL, "statement too long");
+        int rc = prepare(r, sql, &r->ts[t].select);
+        if (rc != 0)
+            return rc;
+        len = 0;
+        bad = append(sql, sizeof sql, &len, "INSERT INTO \"%s\"(id", tb->name);
+        for (unsigned c = 0; c < tb->ncolumns; c++)
+            bad |= append(sql, sizeof sql, &len, ",\"%s\"", tb->columns[c].name);
+        bad |= append(sql, sizeof sql, &len, ",_ver) VALUES(?1");
+        for (unsigned c = 0; c <= tb->ncolumns; c++)
+            bad |= append(sql, sizeof sql, &len, ",?%u", c + 2);
+        bad |= append(sql, sizeof sql, &len, ") ON CONFLICT(id) DO UPDATE SET ");
+        for (unsigned c = 0; c < tb->ncolumns; c++)
+            bad |= append(sql, sizeof sql, &len, "\"%s\"=excluded.\"%s\",", tb->columns[c].name,
+                          tb->columns[c].name);
+        bad |= append(sql, sizeof sql, &len, "_ver=excluded._ver");
+        if (bad)
+            return fs__fail(r, FS_EINVAL, "statement too long");
+        rc = prepare(r, sql, &r->ts[t].upsert);
+        if (rc != 0)
+            return rc;
+    }
+    int rc = prepare(r,
+                     "INSERT INTO changelog(tbl,col,row,value,hlc,prev_hlc,prev_dev)"
+                     " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+                     &r->log_insert);
+    if (rc == 0)
+        rc = prepare(r, "UPDATE meta SET v=?1 WHERE k='hlc' AND v<?1", &r->hlc_save);
+    if (rc == 0)
+        rc = prepare(r, "INSERT INTO device(idx,id) VALUES(?1,?2)", &r->dev_insert);
+    return rc;
+}
+
+static int load_meta(fs_replica *r)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(r, "SELECT k, v FROM meta", &st);
+    if (rc != 0)
+        return rc;
+    int have_device = 0, schema = 0, src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        if (k == NULL)
+            continue;
+        if (strcmp(k, "device") == 0 && sqlite3_column_bytes(st, 1) == FS_ID_BYTES) {
+            memcpy(r->device, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+            have_device = 1;
+        } else if (strcmp(k, "hlc") == 0) {
+            r->hlc = (uint64_t)sqlite3_column_int64(st, 1);
+        } else if (strcmp(k, "schema") == 0) {
+            schema = sqlite3_column_int(st, 1);
+        }
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "reading the replica");
+    if (!have_device || schema != SCHEMA_VERSION)
+        return fs__fail(r, FS_EFORMAT, "the replica's metadata is missing or of another version");
+    rc = prepare(r, "SELECT idx, id FROM device ORDER BY idx", &st);
+    if (rc != 0)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t idx = (uint32_t)sqlite3_column_int64(st, 0);
+        if (idx != r->ndevs + 1 || sqlite3_column_bytes(st, 1) != FS_ID_BYTES) {
+            sqlite3_finalize(st);
+            return fs__fail(r, FS_EFORMAT, "the replica's device dictionary is damaged");
+        }
+        if (r->ndevs == r->capdevs) {
+            uint32_t cap = r->capdevs ? 2 * r->capdevs : 16;
+            void *p = realloc(r->devs, (size_t)cap * sizeof *r->devs);
+            if (p == NULL) {
+                sqlite3_finalize(st);
+                return fs__fail(r, FS_ENOMEM, "out of memory");
+            }
+            r->devs = p;
+            r->capdevs = cap;
+        }
+        memcpy(r->devs[r->ndevs++], sqlite3_column_blob(st, 1), FS_ID_BYTES);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "reading the replica");
+    return fs__dev_index(r, r->device, &r->device_idx);
+}
+
+static int join_path(char *out, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    return (n < 0 || (size_t)n >= cap) ? FS_EINVAL : 0;
+}
+
+/* Opens the database file through a new encrypting VFS and sets the pragmas
+ * every connection needs. */
+static int open_db(fs_replica *r, const char *path, const fs_secret *s, int create)
+{
+    int rc = fs_cryptvfs_new(&r->vfs, s);
+    if (rc != 0)
+        return fs__fail(r, rc, "cannot set up the encrypting VFS");
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int src = sqlite3_open_v2(path, &r->db, flags, fs_cryptvfs_name(r->vfs));
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "cannot open the replica database");
+    sqlite3_extended_result_codes(r->db, 1);
+    sqlite3_busy_timeout(r->db, 1000);
+    if (create) {
+        int reserve = FS_VFS_RESERVE;
+        src = sqlite3_file_control(r->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
+        if (src != SQLITE_OK)
+            return fs__dbfail(r, src, "cannot reserve page space for encryption");
+    }
+    src = sqlite3_create_function(r->db, "fs_guard", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, r,
+                                  guard_fn, NULL, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "cannot register functions");
+    rc = exec(r,
+              "PRAGMA temp_store=MEMORY; PRAGMA locking_mode=EXCLUSIVE;"
+              " PRAGMA page_size=4096; PRAGMA cell_size_check=ON;",
+              "cannot configure the replica");
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = prepare(r, "PRAGMA journal_mode=WAL", &st);
+    if (rc != 0)
+        return rc;
+    src = sqlite3_step(st);
+    const char *mode = src == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int wal = mode != NULL && strcmp(mode, "wal") == 0;
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW)
+        return fs__dbfail(r, src, "cannot open the replica");
+    if (!wal)
+        return fs__fail(r, FS_EDB, "cannot switch the replica to WAL mode");
+    return exec(r, "PRAGMA synchronous=NORMAL;", "cannot configure the replica");
+}
+
+static void free_statements(fs_replica *r)
+{
+    unsigned nt;
+    fs_schema_tables(&nt);
+    if (r->ts != NULL) {
+        for (unsigned t = 0; t < nt; t++) {
+            sqlite3_finalize(r->ts[t].select);
+            sqlite3_finalize(r->ts[t].upsert);
+        }
+        free(r->ts);
+        r->ts = NULL;
+    }
+    sqlite3_finalize(r->log_insert);
+    sqlite3_finalize(r->hlc_save);
+    sqlite3_finalize(r->dev_insert);
+    r->log_insert = r->hlc_save = r->dev_insert = NULL;
+}
+
+void fs_replica_close(fs_replica *r)
+{
+    if (r == NULL)
+        return;
+    if (r->db != NULL && r->in_tx)
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    free_statements(r);
+    sqlite3_close(r->db); /* checkpoints and removes the WAL */
+    fs_cryptvfs_free(r->vfs);
+    free(r->devs);
+    sodium_memzero(r, sizeof *r);
+    free(r);
+}
+
+static int replica_new(fs_replica **out, const fs_replica_opts *opts)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return FS_EINVAL;
+    fs_replica *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return FS_ENOMEM;
+    if (opts != NULL)
+        r->opts = *opts;
+    if (r->opts.max_skew_ms == 0)
+        r->opts.max_skew_ms = DEFAULT_MAX_SKEW_MS;
+    *out = r;
+    return 0;
+}
+
+static int open_failed(fs_replica *r, int rc)
+{
+    snprintf(open_error, sizeof open_error, "%s", r->errmsg[0] ? r->errmsg : fs_strerror(rc));
+    fs_replica_close(r);
+    return rc;
+}
+
+int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_t passlen,
+                      const fs_replica_opts *opts)
+{
+    fs_replica *r = NULL;
+    char keypath[4096], dbpath[4096];
+    fs_secret *s = NULL;
+    int rc = replica_new(&r, opts);
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    if (dir == NULL || join_path(keypath, sizeof keypath, dir, "replica.key") != 0 ||
+        join_path(dbpath, sizeof dbpath, dir, "replica.db") != 0)
+        return open_failed(r, fs__fail(r, FS_EINVAL, "invalid replica directory"));
+    if (pass == NULL || passlen == 0)
+        return open_failed(r, fs__fail(r, FS_EINVAL, "the passphrase is empty"));
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return open_failed(r, fs__fail(r, FS_EIO, "cannot create directory %s", dir));
+    if (access(dbpath, F_OK) == 0 || access(keypath, F_OK) == 0)
+        return open_failed(r, fs__fail(r, FS_EEXIST, "a replica already exists in %s", dir));
+    rc = fs_keyfile_create(keypath, pass, passlen, r->opts.kdf, &s);
+    if (rc != 0)
+        return open_failed(r, fs__fail(r, rc, "cannot create the key file: %s", fs_strerror(rc)));
+    rc = open_db(r, dbpath, s, 1);
+    fs_secret_free(s);
+    if (rc == 0)
+        rc = exec(r, "BEGIN IMMEDIATE; COMMIT;", "creating the replica"); /* creates the file */
+    if (rc == 0 && chmod(dbpath, 0600) != 0)
+        rc = fs__fail(r, FS_EIO, "cannot restrict the permissions of %s", dbpath);
+    if (rc == 0)
+        rc = exec(r, "BEGIN IMMEDIATE", "creating the replica");
+    if (rc == 0) {
+        r->guard++;
+        rc = create_schema(r);
+        r->guard--;
+    }
+    if (rc == 0) {
+        randombytes_buf(r->device, sizeof r->device);
+        sqlite3_stmt *st = NULL;
+        rc = prepare(r, "INSERT INTO meta(k,v) VALUES('device',?1),('hlc',0),('schema',?2),"
+                        "('acked_seq',0)",
+                     &st);
+        if (rc == 0) {
+            sqlite3_bind_blob(st, 1, r->device, FS_ID_BYTES, SQLITE_STATIC);
+            sqlite3_bind_int(st, 2, SCHEMA_VERSION);
+            int src = sqlite3_step(st);
+            if (src != SQLITE_DONE)
+                rc = fs__dbfail(r, src, "creating the replica");
+            sqlite3_finalize(st);
+        }
+    }
+    if (rc == 0)
+        rc = exec(r, "COMMIT", "creating the replica");
+    if (rc == 0)
+        rc = prepare_statements(r);
+    if (rc == 0)
+        rc = load_meta(r);
+    if (rc != 0) {
+        rc = open_failed(r, rc);
+        unlink(dbpath);
+        unlink(keypath);
+        char wal[4200];
+        snprintf(wal, sizeof wal, "%s-wal", dbpath);
+        unlink(wal);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int fs_replica_open(fs_replica **out, const char *dir, const char *pass, size_t passlen,
+                    const fs_replica_opts *opts)
+{
+    fs_replica *r = NULL;
+    char keypath[4096], dbpath[4096];
+    fs_secret *s = NULL;
+    int rc = replica_new(&r, opts);
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    if (dir == NULL || join_path(keypath, sizeof keypath, dir, "replica.key") != 0 ||
+        join_path(dbpath, sizeof dbpath, dir, "replica.db") != 0)
+        return open_failed(r, fs__fail(r, FS_EINVAL, "invalid replica directory"));
+    if (access(dbpath, F_OK) != 0)
+        return open_failed(r, fs__fail(r, FS_ENOTFOUND, "no replica in %s (run init first)", dir));
+    rc = fs_keyfile_unlock(keypath, pass ? pass : "", pass ? passlen : 0, &s);
+    if (rc == FS_EPASSPHRASE)
+        return open_failed(r, fs__fail(r, rc, "wrong passphrase for the replica in %s", dir));
+    if (rc == FS_ENOTFOUND)
+        return open_failed(r, fs__fail(r, rc, "the replica's key file is missing in %s", dir));
+    if (rc != 0)
+        return open_failed(r, fs__fail(r, rc, "cannot read the key file: %s", fs_strerror(rc)));
+    rc = open_db(r, dbpath, s, 0);
+    fs_secret_free(s);
+    if (rc == 0)
+        rc = load_meta(r);
+    if (rc == 0)
+        rc = prepare_statements(r);
+    if (rc != 0)
+        return open_failed(r, rc);
+    *out = r;
+    return 0;
+}
+
+int fs_replica_change_passphrase(const char *dir, const char *oldpass, size_t oldlen,
+                                 const char *newpass, size_t newlen)
+{
+    char keypath[4096];
+    if (dir == NULL || join_path(keypath, sizeof keypath, dir, "replica.key") != 0)
+        return FS_EINVAL;
+    return fs_keyfile_rewrap(keypath, oldpass, oldlen, newpass, newlen, NULL);
+}
+
+/* ---- transactions ---- */
+
+int fs__begin(fs_replica *r, int *own)
+{
+    *own = 0;
+    if (r->in_tx)
+        return r->tx_failed ? fs__fail(r, FS_ESTATE, "an earlier write in this transaction "
+                                                     "failed; roll it back")
+                            : 0;
+    int rc = exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
+    if (rc == 0)
+        *own = 1;
+    return rc;
+}
+
+static int save_hlc(fs_replica *r)
+{
+    sqlite3_bind_int64(r->hlc_save, 1, (sqlite3_int64)r->hlc);
+    int src = sqlite3_step(r->hlc_save);
+    sqlite3_reset(r->hlc_save);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "saving the clock");
+}
+
+/* Ends a write: commits a transaction it owns, or marks the caller's
+ * explicit transaction failed. */
+int fs__end(fs_replica *r, int own, int rc)
+{
+    if (rc == 0 && own) {
+        r->guard++;
+        rc = save_hlc(r);
+        r->guard--;
+        if (rc == 0)
+            rc = exec(r, "COMMIT", "cannot commit");
+    }
+    if (rc != 0 && own)
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc != 0 && !own && r->in_tx)
+        r->tx_failed = 1;
+    return rc;
+}
+
+int fs_begin(fs_replica *r)
+{
+    if (r->in_tx)
+        return fs__fail(r, FS_ESTATE, "a transaction is already open");
+    int rc = exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
+    if (rc == 0) {
+        r->in_tx = 1;
+        r->tx_failed = 0;
+    }
+    return rc;
+}
+
+int fs_commit(fs_replica *r)
+{
+    if (!r->in_tx)
+        return fs__fail(r, FS_ESTATE, "no transaction is open");
+    if (r->tx_failed) {
+        fs_rollback(r);
+        return fs__fail(r, FS_ESTATE, "a write in the transaction failed: rolled back");
+    }
+    r->guard++;
+    int rc = save_hlc(r);
+    r->guard--;
+    if (rc == 0)
+        rc = exec(r, "COMMIT", "cannot commit");
+    if (rc != 0)
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    r->in_tx = 0;
+    r->tx_failed = 0;
+    return rc;
+}
+
+void fs_rollback(fs_replica *r)
+{
+    if (r == NULL || !r->in_tx)
+        return;
+    sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    r->in_tx = 0;
+    r->tx_failed = 0;
+    /* The clock may have advanced past what is stored; that is harmless. */
+}
+
+/* ---- device dictionary ---- */
+
+int fs__dev_index(fs_replica *r, const uint8_t id[FS_ID_BYTES], uint32_t *out)
+{
+    for (uint32_t i = r->ndevs; i > 0; i--) {
+        if (memcmp(r->devs[i - 1], id, FS_ID_BYTES) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    if (r->ndevs == r->capdevs) {
+        uint32_t cap = r->capdevs ? 2 * r->capdevs : 16;
+        void *p = realloc(r->devs, (size_t)cap * sizeof *r->devs);
+        if (p == NULL)
+            return fs__fail(r, FS_ENOMEM, "out of memory");
+        r->devs = p;
+        r->capdevs = cap;
+    }
+    uint32_t idx = r->ndevs + 1;
+    sqlite3_bind_int64(r->dev_insert, 1, idx);
+    sqlite3_bind_blob(r->dev_insert, 2, id, FS_ID_BYTES, SQLITE_STATIC);
+    int src = sqlite3_step(r->dev_insert);
+    sqlite3_reset(r->dev_insert);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "recording a device");
+    memcpy(r->devs[r->ndevs++], id, FS_ID_BYTES);
+    *out = idx;
+    return 0;
+}
+
+/* Forgets dictionary entries added by a transaction that rolled back. */
+static void dev_resync(fs_replica *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM device", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        uint32_t n = (uint32_t)sqlite3_column_int64(st, 0);
+        if (n < r->ndevs)
+            r->ndevs = n;
+    }
+    sqlite3_finalize(st);
+}
+
+const uint8_t *fs__dev_id(const fs_replica *r, uint32_t idx)
+{
+    static const uint8_t none[FS_ID_BYTES];
+    return (idx == 0 || idx > r->ndevs) ? none : r->devs[idx - 1];
+}
+
+/* ---- rows ---- */
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void fs__row_clear(fs__row *row)
+{
+    for (unsigned c = 0; c < FS__MAX_COLUMNS; c++) {
+        sqlite3_value_free(row->old[c]);
+        row->old[c] = NULL;
+        row->set[c] = NULL;
+    }
+    row->exists = 0;
+    row->dirty = 0;
+}
+
+int fs__row_load(fs_replica *r, fs__row *row, unsigned tix, const uint8_t id[FS_ID_BYTES])
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    fs__row_clear(row);
+    row->tix = tix;
+    row->t = &tables[tix];
+    memcpy(row->id, id, FS_ID_BYTES);
+    memset(row->hlc, 0, sizeof row->hlc);
+    memset(row->dev, 0, sizeof row->dev);
+    sqlite3_stmt *st = r->ts[tix].select;
+    sqlite3_bind_blob(st, 1, id, FS_ID_BYTES, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    int rc = 0;
+    if (src == SQLITE_ROW) {
+        unsigned nc = row->t->ncolumns;
+        row->exists = 1;
+        for (unsigned c = 0; c < nc && rc == 0; c++) {
+            if (sqlite3_column_type(st, (int)c) != SQLITE_NULL) {
+                row->old[c] = sqlite3_value_dup(sqlite3_column_value(st, (int)c));
+                if (row->old[c] == NULL)
+                    rc = fs__fail(r, FS_ENOMEM, "out of memory");
+            }
+        }
+        const uint8_t *ver = sqlite3_column_blob(st, (int)nc);
+        size_t vlen = (size_t)sqlite3_column_bytes(st, (int)nc);
+        for (unsigned c = 0; c < nc && (c + 1) * FS__VER_BYTES <= vlen; c++) {
+            row->hlc[c] = get_le(ver + c * FS__VER_BYTES, 8);
+            row->dev[c] = (uint32_t)get_le(ver + c * FS__VER_BYTES + 8, 4);
+        }
+    } else if (src != SQLITE_DONE) {
+        rc = fs__dbfail(r, src, "reading a row");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int fs__row_store(fs_replica *r, fs__row *row)
+{
+    uint8_t ver[FS__MAX_COLUMNS * FS__VER_BYTES];
+    unsigned nc = row->t->ncolumns;
+    sqlite3_stmt *st = r->ts[row->tix].upsert;
+    sqlite3_bind_blob(st, 1, row->id, FS_ID_BYTES, SQLITE_STATIC);
+    for (unsigned c = 0; c < nc; c++) {
+        if (row->set[c] != NULL && !(c == 0 && row->set[c]->type == FS_NULL))
+            fs__bind_value(st, (int)c + 2, row->set[c]);
+        else if (row->set[c] == NULL && row->old[c] != NULL)
+            sqlite3_bind_value(st, (int)c + 2, row->old[c]);
+        else if (c == 0)
+            sqlite3_bind_int(st, 2, 0); /* "deleted" is never NULL */
+        else
+            sqlite3_bind_null(st, (int)c + 2);
+        put_le(ver + c * FS__VER_BYTES, row->hlc[c], 8);
+        put_le(ver + c * FS__VER_BYTES + 8, row->dev[c], 4);
+    }
+    sqlite3_bind_blob(st, (int)nc + 2, ver, (int)(nc * FS__VER_BYTES), SQLITE_STATIC);
+    r->guard++;
+    int src = sqlite3_step(st);
+    r->guard--;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "writing a row");
+    row->exists = 1;
+    row->dirty = 0;
+    return 0;
+}
+
+int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_value *vals,
+                    size_t n)
+{
+    uint64_t hlc = fs__hlc_tick(r);
+    sqlite3_stmt *st = r->log_insert;
+    for (size_t k = 0; k < n; k++) {
+        unsigned c = cols[k];
+        sqlite3_bind_int(st, 1, (int)row->tix);
+        sqlite3_bind_int(st, 2, (int)c);
+        sqlite3_bind_blob(st, 3, row->id, FS_ID_BYTES, SQLITE_STATIC);
+        fs__bind_value(st, 4, &vals[k]);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)hlc);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)row->hlc[c]);
+        sqlite3_bind_int64(st, 7, row->dev[c]);
+        r->guard++;
+        int src = sqlite3_step(st);
+        r->guard--;
+        sqlite3_reset(st);
+        if (src != SQLITE_DONE)
+            return fs__dbfail(r, src, "writing the change log");
+        row->set[c] = &vals[k];
+        row->hlc[c] = hlc;
+        row->dev[c] = r->device_idx;
+    }
+    sqlite3_clear_bindings(st);
+    return fs__row_store(r, row);
+}
+
+/* Validates the cells of a local write and maps them to column indexes. */
+static int prepare_cells(fs_replica *r, const fs_table *t, const fs_cell *cells, size_t n,
+                         unsigned *cols, fs_value *vals)
+{
+    if (n == 0 || n >= t->ncolumns)
+        return fs__fail(r, FS_EINVAL, "%s: %zu columns given", t->name, n);
+    for (size_t k = 0; k < n; k++) {
+        int c = fs_schema_column_index(t, cells[k].column);
+        if (c <= 0)
+            return fs__fail(r, FS_ESCHEMA, "%s has no column \"%s\"", t->name,
+                            cells[k].column ? cells[k].column : "(null)");
+        for (size_t j = 0; j < k; j++)
+            if (cols[j] == (unsigned)c)
+                return fs__fail(r, FS_EINVAL, "%s.%s given twice", t->name, cells[k].column);
+        int rc = fs__value_check(r, t, (unsigned)c, &cells[k].value);
+        if (rc != 0)
+            return rc;
+        const fs_column *col = &t->columns[c];
+        const fs_value *v = &cells[k].value;
+        if ((col->flags & FS_COL_REQUIRED) &&
+            (v->type == FS_NULL || ((v->type == FS_TEXT || v->type == FS_BLOB) && v->n == 0)))
+            return fs__fail(r, FS_EREQUIRED, "%s.%s is required and may not be empty", t->name,
+                            col->name);
+        if (col->type == FS_COL_ID && v->type == FS_BLOB && col->ref != NULL) {
+            int e = fs_exists(r, col->ref, v->p);
+            if (e < 0)
+                return e;
+            if (e == 0)
+                return fs__fail(r, FS_ENOTFOUND, "%s.%s: no %s with that id", t->name, col->name,
+                                col->ref);
+        }
+        cols[k] = (unsigned)c;
+        vals[k] = *v;
+    }
+    return 0;
+}
+
+static int table_for(fs_replica *r, const char *name, int internal_ok, const fs_table **t)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    int tix = fs_schema_table_index(name);
+    if (tix < 0)
+        return fs__fail(r, FS_ESCHEMA, "no table \"%s\"", name ? name : "(null)");
+    if (!internal_ok && (tables[tix].flags & FS_TABLE_INTERNAL))
+        return fs__fail(r, FS_EINVAL, "table %s is written by the replica itself", name);
+    *t = &tables[tix];
+    return tix;
+}
+
+int fs_insert(fs_replica *r, const char *table, const fs_cell *cells, size_t ncells,
+              uint8_t out_id[FS_ID_BYTES])
+{
+    const fs_table *t = NULL;
+    unsigned cols[FS__MAX_COLUMNS];
+    fs_value vals[FS__MAX_COLUMNS];
+    fs__row row;
+    int own = 0;
+    memset(out_id, 0, FS_ID_BYTES);
+    memset(&row, 0, sizeof row);
+    int tix = table_for(r, table, 0, &t);
+    if (tix < 0)
+        return tix;
+    int rc = prepare_cells(r, t, cells, ncells, cols, vals);
+    for (unsigned c = 1; rc == 0 && c < t->ncolumns; c++) {
+        if (!(t->columns[c].flags & FS_COL_REQUIRED))
+            continue;
+        size_t k = 0;
+        while (k < ncells && cols[k] != c)
+            k++;
+        if (k == ncells)
+            rc = fs__fail(r, FS_EREQUIRED, "%s.%s is required", t->name, t->columns[c].name);
+    }
+    if (rc != 0)
+        return rc;
+    rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    randombytes_buf(row.id, FS_ID_BYTES);
+    row.tix = (unsigned)tix;
+    row.t = t;
+    rc = fs__local_write(r, &row, cols, vals, ncells);
+    fs__row_clear(&row);
+    rc = fs__end(r, own, rc);
+    if (rc == 0)
+        memcpy(out_id, row.id, FS_ID_BYTES);
+    else if (own)
+        dev_resync(r);
+    return rc;
+}
+
+static int modify(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES],
+                  const fs_cell *cells, size_t ncells, int is_delete)
+{
+    const fs_table *t = NULL;
+    unsigned cols[FS__MAX_COLUMNS];
+    fs_value vals[FS__MAX_COLUMNS];
+    fs__row row;
+    int own = 0;
+    memset(&row, 0, sizeof row);
+    int tix = table_for(r, table, 0, &t);
+    if (tix < 0)
+        return tix;
+    int rc = 0;
+    if (is_delete) {
+        cols[0] = 0;
+        vals[0] = fs_int(1);
+        ncells = 1;
+    } else {
+        rc = prepare_cells(r, t, cells, ncells, cols, vals);
+    }
+    if (rc == 0)
+        rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    rc = fs__row_load(r, &row, (unsigned)tix, id);
+    if (rc == 0 && (!row.exists || (row.old[0] && sqlite3_value_int(row.old[0]) != 0))) {
+        char hex[33];
+        fs_id_to_hex(id, hex);
+        rc = fs__fail(r, FS_ENOTFOUND, "no %s with id %s", t->name, hex);
+    }
+    if (rc == 0)
+        rc = fs__local_write(r, &row, cols, vals, ncells);
+    fs__row_clear(&row);
+    return fs__end(r, own, rc);
+}
+
+int fs_update(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES],
+              const fs_cell *cells, size_t ncells)
+{
+    return modify(r, table, id, cells, ncells, 0);
+}
+
+int fs_delete(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
+{
+    return modify(r, table, id, NULL, 0, 1);
+}
+
+/* ---- reads ---- */
+
+int fs_exists(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
+{
+    const fs_table *t = NULL;
+    int tix = table_for(r, table, 1, &t);
+    if (tix < 0)
+        return tix;
+    fs__row row;
+    memset(&row, 0, sizeof row);
+    int rc = fs__row_load(r, &row, (unsigned)tix, id);
+    if (rc == 0)
+        rc = row.exists && !(row.old[0] && sqlite3_value_int(row.old[0]) != 0);
+    fs__row_clear(&row);
+    return rc;
+}
+
+int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out[FS_ID_BYTES])
+{
+    const fs_table *t = NULL;
+    memset(out, 0, FS_ID_BYTES);
+    int tix = table_for(r, table, 1, &t);
+    if (tix < 0)
+        return tix;
+    size_t n = hex ? strlen(hex) : 0;
+    if (n < 6 || n > 2 * FS_ID_BYTES || strspn(hex, "0123456789abcdefABCDEF") != n)
+        return fs__fail(r, FS_EINVAL, "an id is 6 to 32 hexadecimal digits");
+    char lo[33], hi[33];
+    memset(lo, '0', 32);
+    memset(hi, 'f', 32);
+    memcpy(lo, hex, n);
+    memcpy(hi, hex, n);
+    lo[32] = hi[32] = '\0';
+    uint8_t lob[FS_ID_BYTES], hib[FS_ID_BYTES];
+    fs_id_from_hex(lo, lob);
+    fs_id_from_hex(hi, hib);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT id FROM \"%s\" WHERE id BETWEEN ?1 AND ?2 AND deleted=0 LIMIT 2", t->name);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(r, sql, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_blob(st, 1, lob, FS_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, hib, FS_ID_BYTES, SQLITE_STATIC);
+    int found = 0, src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (found++ == 0 && sqlite3_column_bytes(st, 0) == FS_ID_BYTES)
+            memcpy(out, sqlite3_column_blob(st, 0), FS_ID_BYTES);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "looking up an id");
+    if (found == 0)
+        return fs__fail(r, FS_ENOTFOUND, "no %s with an id starting %s", t->name, hex);
+    if (found > 1) {
+        memset(out, 0, FS_ID_BYTES);
+        return fs__fail(r, FS_EEXIST, "more than one %s has an id starting %s", t->name, hex);
+    }
+    return 0;
+}
+
+struct fs_rows {
+    fs_replica *r;
+    const fs_table *t;
+    sqlite3_stmt *st;
+};
+
+int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
+                 const fs_value *equals, const char *order_by)
+{
+    const fs_table *t = NULL;
+    *out = NULL;
+    int tix = table_for(r, table, 1, &t);
+    if (tix < 0)
+        return tix;
+    int wc = where_column ? fs_schema_column_index(t, where_column) : -1;
+    int oc = order_by ? fs_schema_column_index(t, order_by) : -1;
+    if ((where_column && (wc < 0 || equals == NULL)) || (order_by && oc < 0))
+        return fs__fail(r, FS_ESCHEMA, "%s has no column \"%s\"", t->name,
+                        (where_column && wc < 0) ? where_column : order_by);
+    char sql[2048];
+    size_t len = 0;
+    int bad = append(sql, sizeof sql, &len, "SELECT id");
+    for (unsigned c = 0; c < t->ncolumns; c++)
+        bad |= append(sql, sizeof sql, &len, ",\"%s\"", t->columns[c].name);
+    bad |= append(sql, sizeof sql, &len, " FROM \"%s\" WHERE deleted=0", t->name);
+    if (wc >= 0)
+        bad |= append(sql, sizeof sql, &len, " AND \"%s\"=?1", t->columns[wc].name);
+    if (oc >= 0)
+        bad |= append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
+    else
+        bad |= append(sql, sizeof sql, &len, " ORDER BY id");
+    if (bad)
+        return fs__fail(r, FS_EINVAL, "query too long");
+    fs_rows *it = calloc(1, sizeof *it);
+    if (it == NULL)
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    it->r = r;
+    it->t = t;
+    int rc = prepare(r, sql, &it->st);
+    if (rc == 0 && wc >= 0 && fs__bind_value(it->st, 1, equals) != SQLITE_OK)
+        rc = fs__dbfail(r, sqlite3_errcode(r->db), "binding a query");
+    if (rc != 0) {
+        fs_rows_close(it);
+        return rc;
+    }
+    *out = it;
+    return 0;
+}
+
+int fs_rows_next(fs_rows *it)
+{
+    int src = sqlite3_step(it->st);
+    if (src == SQLITE_ROW)
+        return 1;
+    if (src == SQLITE_DONE)
+        return 0;
+    return fs__dbfail(it->r, src, "reading rows");
+}
+
+const uint8_t *fs_rows_id(const fs_rows *it)
+{
+    return sqlite3_column_blob(it->st, 0);
+}
+
+int fs_rows_get(const fs_rows *it, const char *column, fs_value *out)
+{
+    int c = fs_schema_column_index(it->t, column);
+    if (c < 0) {
+        memset(out, 0, sizeof *out);
+        return fs__fail(it->r, FS_ESCHEMA, "%s has no column \"%s\"", it->t->name,
+                        column ? column : "(null)");
+    }
+    fs__value_from_sqlite(sqlite3_column_value(it->st, c + 1), out);
+    return 0;
+}
+
+void fs_rows_close(fs_rows *it)
+{
+    if (it == NULL)
+        return;
+    sqlite3_finalize(it->st);
+    free(it);
+}
+
+/* ---- change log ---- */
+
+void fs_changeset_free(fs_changeset *cs)
+{
+    if (cs == NULL)
+        return;
+    free(cs->changes); /* one allocation: changes, then their bytes */
+    free(cs);
+}
+
+int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset **out)
+{
+    *out = NULL;
+    if (max == 0)
+        return fs__fail(r, FS_EINVAL, "max must be positive");
+    sqlite3_stmt *st = NULL;
+    /* Pass 1 sizes the batch, pass 2 fills one allocation. */
+    int rc = prepare(r,
+                     "SELECT seq,tbl,col,row,value,hlc,prev_hlc,prev_dev FROM changelog"
+                     " WHERE seq>?1 ORDER BY seq LIMIT ?2",
+                     &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)after_seq);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(max > INT64_MAX ? INT64_MAX : max));
+    size_t count = 0, bytes = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        count++;
+        bytes += (size_t)sqlite3_column_bytes(st, 4) + 1;
+    }
+    if (src != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return fs__dbfail(r, src, "reading the change log");
+    }
+    sqlite3_reset(st);
+    fs_changeset *cs = calloc(1, sizeof *cs);
+    char *mem = malloc(count * sizeof(fs_change) + bytes + 1);
+    if (cs == NULL || mem == NULL) {
+        free(cs);
+        free(mem);
+        sqlite3_finalize(st);
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    }
+    cs->changes = (fs_change *)(void *)mem;
+    char *data = mem + count * sizeof(fs_change);
+    size_t i = 0;
+    while (i < count && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        fs_change *ch = &cs->changes[i++];
+        memset(ch, 0, sizeof *ch);
+        uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+        if (cs->first_seq == 0)
+            cs->first_seq = seq;
+        cs->last_seq = seq;
+        ch->table = (uint16_t)sqlite3_column_int(st, 1);
+        ch->column = (uint16_t)sqlite3_column_int(st, 2);
+        if (sqlite3_column_bytes(st, 3) == FS_ID_BYTES)
+            memcpy(ch->row, sqlite3_column_blob(st, 3), FS_ID_BYTES);
+        fs__value_from_sqlite(sqlite3_column_value(st, 4), &ch->value);
+        if (ch->value.type == FS_TEXT || ch->value.type == FS_BLOB) {
+            memcpy(data, ch->value.p, ch->value.n);
+            data[ch->value.n] = '\0';
+            ch->value.p = data;
+            data += ch->value.n + 1;
+        }
+        ch->version.hlc = (uint64_t)sqlite3_column_int64(st, 5);
+        memcpy(ch->version.device, r->device, FS_ID_BYTES);
+        ch->prev.hlc = (uint64_t)sqlite3_column_int64(st, 6);
+        memcpy(ch->prev.device, fs__dev_id(r, (uint32_t)sqlite3_column_int64(st, 7)),
+               FS_ID_BYTES);
+    }
+    sqlite3_finalize(st);
+    cs->count = i;
+    *out = cs;
+    return 0;
+}
+
+static int query_u64(fs_replica *r, const char *sql, uint64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    *out = 0;
+    int rc = prepare(r, sql, &st);
+    if (rc != 0)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return (src == SQLITE_ROW || src == SQLITE_DONE) ? 0 : fs__dbfail(r, src, "querying");
+}
+
+int fs_last_seq(fs_replica *r, uint64_t *out)
+{
+    return query_u64(r, "SELECT coalesce(max(seq),0) FROM changelog", out);
+}
+
+int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t acked = 0;
+    int rc = fs_last_seq(r, &out->last_seq);
+    if (rc == 0)
+        rc = query_u64(r, "SELECT v FROM meta WHERE k='acked_seq'", &acked);
+    if (rc == 0)
+        rc = query_u64(r, "SELECT count(*) FROM conflict WHERE deleted=0 AND coalesce(status,0)=0",
+                       &out->open_conflicts);
+    out->pending = out->last_seq > acked ? out->last_seq - acked : 0;
+    return rc;
+}

@@ -1,0 +1,101 @@
+/*
+ * Internals shared by replica.c (open, schema, local writes, reads),
+ * merge.c (applying remote changes, conflicts) and check.c (verification,
+ * state hash). Not a public header.
+ *
+ * STORAGE FORMAT (inside the encrypted database "replica.db")
+ *   <table>    one per schema table: id BLOB PRIMARY KEY, then the schema's
+ *              columns in order (column 0 "deleted"), then _ver: for each
+ *              column, 12 bytes: hlc (u64 LE) | device index (u32 LE);
+ *              all zero for a column never written. WITHOUT ROWID.
+ *   changelog  seq INTEGER PRIMARY KEY (the local sequence), tbl, col, row,
+ *              value, hlc, prev_hlc, prev_dev: every local write, in the
+ *              same transaction as the row. Writer is always this device.
+ *   device     idx INTEGER PRIMARY KEY, id BLOB UNIQUE: dictionary of the
+ *              device ids that appear in versions (index 0 = nobody).
+ *   meta       k TEXT PRIMARY KEY, v: "device" (this device's id), "hlc"
+ *              (the clock's high-water mark), "schema" (format version),
+ *              "acked_seq" (last local sequence a server acknowledged).
+ * Triggers on every synced table and on changelog raise an error unless the
+ * SQL function fs_guard() returns 1, which it does only while this API is
+ * writing: other writers are refused (FS_ETAMPERED).
+ */
+#ifndef FIELDSYNC_REPLICA_INT_H
+#define FIELDSYNC_REPLICA_INT_H
+
+#include <sqlite3.h>
+
+#include "fieldsync/replica.h"
+#include "fieldsync/vfs.h"
+
+#define FS__MAX_COLUMNS 32
+#define FS__VER_BYTES 12
+
+typedef struct fs__table_stmts {
+    sqlite3_stmt *select; /* columns + _ver of one row by id */
+    sqlite3_stmt *upsert; /* whole row */
+} fs__table_stmts;
+
+struct fs_replica {
+    sqlite3 *db;
+    fs_cryptvfs *vfs;
+    fs_replica_opts opts;
+    uint8_t device[FS_ID_BYTES];
+    uint32_t device_idx; /* this device in the dictionary */
+    uint64_t hlc;        /* highest clock issued or seen */
+    int in_tx;           /* explicit transaction open */
+    int tx_failed;       /* a write inside it failed: commit must roll back */
+    int guard;           /* >0 while the API writes synced tables */
+    uint8_t (*devs)[FS_ID_BYTES]; /* dictionary: devs[idx-1] */
+    uint32_t ndevs, capdevs;
+    fs__table_stmts *ts;          /* one per schema table */
+    sqlite3_stmt *log_insert, *hlc_save, *dev_insert;
+    char errmsg[256];
+};
+
+/* A row loaded for modification: values of the columns as stored, and the
+ * new values (set[]) that will replace them when the row is written. */
+typedef struct fs__row {
+    unsigned tix;
+    const fs_table *t;
+    uint8_t id[FS_ID_BYTES];
+    int exists;
+    sqlite3_value *old[FS__MAX_COLUMNS]; /* owned (sqlite3_value_dup) */
+    const fs_value *set[FS__MAX_COLUMNS];
+    uint64_t hlc[FS__MAX_COLUMNS];
+    uint32_t dev[FS__MAX_COLUMNS];
+    int dirty;
+} fs__row;
+
+/* Error helpers: set the handle's message and return the code. */
+int fs__fail(fs_replica *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Maps a SQLite failure (and any VFS error behind it) to a code + message. */
+int fs__dbfail(fs_replica *r, int sqlite_rc, const char *what);
+
+uint64_t fs__now_ms(const fs_replica *r);
+uint64_t fs__hlc_tick(fs_replica *r);
+void fs__hlc_observe(fs_replica *r, uint64_t hlc);
+
+int fs__begin(fs_replica *r, int *own);
+int fs__end(fs_replica *r, int own, int rc);
+
+int fs__dev_index(fs_replica *r, const uint8_t id[FS_ID_BYTES], uint32_t *out);
+const uint8_t *fs__dev_id(const fs_replica *r, uint32_t idx);
+
+int fs__row_load(fs_replica *r, fs__row *row, unsigned tix, const uint8_t id[FS_ID_BYTES]);
+int fs__row_store(fs_replica *r, fs__row *row);
+void fs__row_clear(fs__row *row);
+
+int fs__value_check(fs_replica *r, const fs_table *t, unsigned col, const fs_value *v);
+void fs__value_from_sqlite(sqlite3_value *sv, fs_value *out);
+int fs__bind_value(sqlite3_stmt *st, int i, const fs_value *v);
+
+/* Writes columns of a row as this device, logging each; the caller holds the
+ * transaction and has validated the values. */
+int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_value *vals,
+                    size_t n);
+
+/* Test hook: the replica's connection. */
+sqlite3 *fs__replica_db(fs_replica *r);
+
+#endif

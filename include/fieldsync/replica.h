@@ -1,0 +1,252 @@
+/*
+ * The replica: an encrypted SQLite database of synced rows, with a change log.
+ *
+ * A row has a 16-byte random id and belongs to one table of the schema
+ * (fieldsync/schema.h). Every column value carries the version that wrote it:
+ * (hlc, device), a hybrid logical clock and the 16-byte id of the writing
+ * device. Replicas merge per column, last writer wins by (hlc, device).
+ *
+ * Every local write (fs_insert, fs_update, fs_delete, conflict records) goes
+ * to the change log in the same transaction as the row, with a local sequence
+ * number; each log entry carries the version it replaced, so a replica that
+ * applies it can tell a write made on top of what it holds from a concurrent
+ * one. A concurrent loser is kept in a conflict record (table "conflict")
+ * whose id is derived from the row, the column and the losing version, so
+ * replicas that find the same conflict agree on one record.
+ *
+ * The synced tables can only be written through this API: triggers refuse
+ * any other write (FS_ETAMPERED), and fs_replica_check() finds rows that do
+ * not match the log.
+ *
+ * Handles are not thread-safe; use one per thread.
+ */
+#ifndef FIELDSYNC_REPLICA_H
+#define FIELDSYNC_REPLICA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/error.h"
+#include "fieldsync/keyfile.h"
+#include "fieldsync/schema.h"
+
+#define FS_ID_BYTES 16
+
+typedef struct fs_replica fs_replica;
+
+typedef enum fs_vtype { FS_NULL = 0, FS_INT = 1, FS_REAL = 2, FS_TEXT = 3, FS_BLOB = 4 } fs_vtype;
+
+/* A column value. TEXT and BLOB point to bytes the value does not own. */
+typedef struct fs_value {
+    fs_vtype type;
+    int64_t i;
+    double r;
+    const void *p;
+    size_t n;
+} fs_value;
+
+static inline fs_value fs_null(void)
+{
+    fs_value v = {FS_NULL, 0, 0, NULL, 0};
+    return v;
+}
+static inline fs_value fs_int(int64_t i)
+{
+    fs_value v = {FS_INT, i, 0, NULL, 0};
+    return v;
+}
+static inline fs_value fs_real(double r)
+{
+    fs_value v = {FS_REAL, 0, r, NULL, 0};
+    return v;
+}
+fs_value fs_text(const char *s); /* NUL-terminated UTF-8; NULL gives FS_NULL */
+static inline fs_value fs_textn(const char *s, size_t n)
+{
+    fs_value v = {FS_TEXT, 0, 0, s, n};
+    return v;
+}
+static inline fs_value fs_blob(const void *p, size_t n)
+{
+    fs_value v = {FS_BLOB, 0, 0, p, n};
+    return v;
+}
+
+/* One column of a write. */
+typedef struct fs_cell {
+    const char *column;
+    fs_value value;
+} fs_cell;
+
+/* A version: who wrote a column value and when. hlc 0 means "never written". */
+typedef struct fs_version {
+    uint64_t hlc; /* 48-bit milliseconds << 16 | 16-bit counter */
+    uint8_t device[FS_ID_BYTES];
+} fs_version;
+
+/* Orders versions: <0, 0, >0 by (hlc, device bytes). */
+int fs_version_cmp(const fs_version *a, const fs_version *b);
+
+/* One column change, as a change log holds it and as it travels. */
+typedef struct fs_change {
+    uint16_t table;  /* index into fs_schema_tables() */
+    uint16_t column; /* index into that table's columns */
+    uint8_t row[FS_ID_BYTES];
+    fs_value value;
+    fs_version version; /* the write */
+    fs_version prev;    /* the version it replaced on its writer (hlc 0: none) */
+} fs_change;
+
+/* A batch of changes read from a change log; owns the changes' bytes. */
+typedef struct fs_changeset {
+    fs_change *changes;
+    size_t count;
+    uint64_t first_seq, last_seq; /* local sequence numbers covered */
+} fs_changeset;
+
+void fs_changeset_free(fs_changeset *cs);
+
+typedef struct fs_replica_opts {
+    const fs_kdf_limits *kdf;         /* create only; NULL: fs_kdf_interactive */
+    uint64_t (*clock_ms)(void *ctx);  /* NULL: wall clock (ms since the epoch) */
+    void *clock_ctx;
+    uint64_t max_skew_ms;             /* refuse remote clocks further ahead; 0: 5 minutes */
+} fs_replica_opts;
+
+/* Creates a new replica in directory dir (created if missing, must not hold
+ * one): key file "replica.key", database "replica.db". Errors: FS_EEXIST,
+ * FS_EIO, FS_EINVAL, FS_ENOMEM, FS_EDB. */
+int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_t passlen,
+                      const fs_replica_opts *opts);
+
+/* Opens an existing replica. Errors: FS_ENOTFOUND, FS_EPASSPHRASE,
+ * FS_EINTEGRITY (a page failed authentication), FS_EFORMAT, FS_EBUSY, FS_EDB. */
+int fs_replica_open(fs_replica **out, const char *dir, const char *pass, size_t passlen,
+                    const fs_replica_opts *opts);
+
+/* Closes the replica (rolling back an open transaction) and wipes its key.
+ * Accepts NULL. */
+void fs_replica_close(fs_replica *r);
+
+/* One line describing the last error on this handle (never customer data).
+ * With NULL: the message of this thread's last failed create or open. */
+const char *fs_replica_errmsg(const fs_replica *r);
+
+/* Re-wraps the replica's key under a new passphrase; the database is untouched. */
+int fs_replica_change_passphrase(const char *dir, const char *oldpass, size_t oldlen,
+                                 const char *newpass, size_t newlen);
+
+/* This replica's device id. */
+void fs_replica_device(const fs_replica *r, uint8_t out[FS_ID_BYTES]);
+
+/* Explicit transactions group many writes into one commit. Without one, each
+ * write commits on its own. fs_rollback() discards the writes since fs_begin(). */
+int fs_begin(fs_replica *r);
+int fs_commit(fs_replica *r);
+void fs_rollback(fs_replica *r);
+
+/* Creates a row with a new random id (written to out_id). Required columns
+ * must be given and non-empty. Errors: FS_ESCHEMA (unknown table/column),
+ * FS_ETYPE (wrong type or format; the message names the column), FS_EREQUIRED,
+ * FS_ETOOBIG, FS_ENOTFOUND (an id column that names no row), FS_EDB. On error
+ * nothing is written. */
+int fs_insert(fs_replica *r, const char *table, const fs_cell *cells, size_t ncells,
+              uint8_t out_id[FS_ID_BYTES]);
+
+/* Changes some columns of an existing (not deleted) row. Errors as fs_insert,
+ * and FS_ENOTFOUND for an unknown row. */
+int fs_update(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES],
+              const fs_cell *cells, size_t ncells);
+
+/* Deletes a row (a tombstone: the "deleted" column set to 1). */
+int fs_delete(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES]);
+
+/* 1 if the row exists and is not deleted, 0 if not, <0 on error. */
+int fs_exists(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES]);
+
+/* Finds the one live row of `table` whose hex id starts with `hex` (at least
+ * 6 hex digits). Errors: FS_EINVAL (not hex / too short), FS_ENOTFOUND,
+ * FS_EEXIST (ambiguous prefix). */
+int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out[FS_ID_BYTES]);
+
+/* Iterates the live rows of a table, optionally those whose column
+ * `where_column` equals *equals, ordered by `order_by` (then id). */
+typedef struct fs_rows fs_rows;
+int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
+                 const fs_value *equals, const char *order_by);
+/* 1: a row is current; 0: no more rows; <0: error. */
+int fs_rows_next(fs_rows *it);
+const uint8_t *fs_rows_id(const fs_rows *it);
+/* The current row's value of a column; TEXT/BLOB bytes stay valid until the
+ * next fs_rows_next() or fs_rows_close(). Errors: FS_ESCHEMA. */
+int fs_rows_get(const fs_rows *it, const char *column, fs_value *out);
+void fs_rows_close(fs_rows *it);
+
+/* The local change log: entries with sequence > after_seq, at most max. */
+int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset **out);
+
+/* Sequence number of the newest local change log entry (0 if none). */
+int fs_last_seq(fs_replica *r, uint64_t *out);
+
+typedef struct fs_apply_stats {
+    size_t applied;   /* changes that won and were written */
+    size_t ignored;   /* older than, or the same as, what the replica holds */
+    size_t conflicts; /* conflict records created */
+} fs_apply_stats;
+
+/* Applies remote changes in one transaction (or inside the open one):
+ * per-column LWW; idempotent and order-independent. A remote version further
+ * ahead of the local clock than max_skew_ms is refused (FS_ECLOCK) and
+ * nothing of the batch is applied. Errors: FS_ESCHEMA, FS_ETYPE, FS_ECLOCK,
+ * FS_EDB. */
+int fs_apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_stats *stats);
+
+typedef enum fs_conflict_status {
+    FS_CONFLICT_OPEN = 0,
+    FS_CONFLICT_KEPT = 1,    /* resolved: the current value stays */
+    FS_CONFLICT_RESTORED = 2 /* resolved: the losing value was written back */
+} fs_conflict_status;
+
+typedef struct fs_conflict {
+    uint8_t id[FS_ID_BYTES];
+    uint16_t table, column;
+    uint8_t row[FS_ID_BYTES];
+    fs_value loser, winner; /* bytes valid during the callback only */
+    fs_version loser_version, winner_version;
+    fs_conflict_status status;
+} fs_conflict;
+
+/* Calls cb for each conflict record (open ones only unless include_resolved).
+ * A non-zero return from cb stops the walk and is returned. */
+int fs_conflicts(fs_replica *r, int include_resolved, int (*cb)(const fs_conflict *, void *),
+                 void *ctx);
+
+/* Resolves a conflict: FS_CONFLICT_KEPT leaves the current value,
+ * FS_CONFLICT_RESTORED writes the losing value back as a new local write.
+ * Both are synced. Errors: FS_ENOTFOUND, FS_EINVAL. */
+int fs_conflict_resolve(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_status how);
+
+/* Verifies that every column value this device wrote matches its newest
+ * change-log entry and every log entry is reflected in the rows (or was
+ * overwritten by a newer version). *problems receives the number of
+ * mismatches; the first is described by fs_replica_errmsg(). */
+int fs_replica_check(fs_replica *r, size_t *problems);
+
+/* A canonical BLAKE2b-256 hash of the synced state: every row of every table
+ * (tombstones included), every column's value and version. Replicas that
+ * have seen the same changes have the same hash. */
+int fs_replica_state_hash(fs_replica *r, uint8_t out[32]);
+
+typedef struct fs_replica_status {
+    uint64_t last_seq;       /* newest local change */
+    uint64_t pending;        /* local changes not yet acknowledged by a server */
+    uint64_t open_conflicts;
+} fs_replica_status;
+
+int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
+
+/* Hex helpers for ids: 32 lowercase digits + NUL; parse needs exactly 32. */
+void fs_id_to_hex(const uint8_t id[FS_ID_BYTES], char out[2 * FS_ID_BYTES + 1]);
+int fs_id_from_hex(const char *hex, uint8_t out[FS_ID_BYTES]);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * The synced record types: one table per record the sales handbook names
+ * (../shared/HANDBOOK.md), plus the conflict records of the replica itself.
+ *
+ * Every table's column 0 is "deleted", the tombstone: a versioned column like
+ * the others, so deletes merge by the same rule. Columns are only ever
+ * appended, so the indexes stored in change logs stay valid across versions.
+ */
+#ifndef FIELDSYNC_SCHEMA_H
+#define FIELDSYNC_SCHEMA_H
+
+#include <stddef.h>
+
+typedef enum fs_coltype {
+    FS_COL_TEXT,     /* UTF-8 text */
+    FS_COL_INT,      /* 64-bit integer */
+    FS_COL_BOOL,     /* integer 0 or 1 */
+    FS_COL_REAL,     /* double */
+    FS_COL_ID,       /* 16-byte row id (blob) of a row in `ref` */
+    FS_COL_DATE,     /* text "YYYY-MM-DD" */
+    FS_COL_DATETIME, /* text "YYYY-MM-DD HH:MM" (local time of the team) */
+    FS_COL_BLOB,     /* opaque bytes */
+    FS_COL_ANY       /* any of the above (conflict records) */
+} fs_coltype;
+
+#define FS_COL_REQUIRED 0x1u /* must be present and non-empty when a row is created */
+
+typedef struct fs_column {
+    const char *name;
+    fs_coltype type;
+    unsigned flags;
+    const char *ref; /* for FS_COL_ID: the referenced table */
+} fs_column;
+
+#define FS_TABLE_INTERNAL 0x1u /* written by the replica itself (conflict) */
+
+typedef struct fs_table {
+    const char *name;
+    const fs_column *columns; /* columns[0] is "deleted" */
+    unsigned ncolumns;
+    unsigned flags;
+} fs_table;
+
+/* Hard limits on what any column value may hold. */
+#define FS_MAX_TEXT (64u * 1024u)
+#define FS_MAX_BLOB (256u * 1024u)
+
+/* All tables, in their fixed order. */
+const fs_table *fs_schema_tables(unsigned *count);
+
+/* Index of a table or column by name, or -1. */
+int fs_schema_table_index(const char *name);
+int fs_schema_column_index(const fs_table *t, const char *name);
+
+const char *fs_coltype_name(fs_coltype type);
+
+/* 1 if s (n bytes) is a real calendar date "YYYY-MM-DD" (years 1900-9999),
+ * else 0. */
+int fs_date_valid(const char *s, size_t n);
+/* 1 if s is "YYYY-MM-DD HH:MM" with a valid date, hour 00-23, minute 00-59. */
+int fs_datetime_valid(const char *s, size_t n);
+/* 1 if the n bytes are well-formed UTF-8 (no overlongs, no surrogates). */
+int fs_utf8_valid(const void *s, size_t n);
+
+#endif

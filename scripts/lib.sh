@@ -1,0 +1,41 @@
+# Shared by scripts/demo, scripts/test and scripts/bench: installs the Debian
+# packages the build needs (apt-get, only those missing) and builds a
+# configuration. Source it; do not run it.
+
+FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Debian 12 packages: compilers and tools, then the libraries found with pkg-config.
+FS_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
+ libsqlite3-dev libsodium-dev libmsgpack-dev libwebsockets-dev libcjson-dev"
+
+fs_install_deps() {
+    local missing=()
+    for p in $FS_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$p")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        return 0
+    fi
+    echo "==> installing Debian packages with apt-get: ${missing[*]}"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+}
+
+# fs_build DIR [cmake options...]: configure and build into DIR; on failure
+# prints the end of the build log.
+fs_build() {
+    local dir=$1
+    shift
+    cmake -S "$FS_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null || return 1
+    if ! cmake --build "$dir" -j "$(nproc)" >"$dir/build.log" 2>&1; then
+        echo "build failed in $dir; the end of $dir/build.log:" >&2
+        tail -40 "$dir/build.log" >&2
+        return 1
+    fi
+}

@@ -1,0 +1,139 @@
+/* Key file: wrapping, unwrapping, re-wrapping, and refusal of damaged files. */
+#include <sodium.h>
+#include <stdio.h>
+
+#include "fieldsync/error.h"
+#include "fieldsync/keyfile.h"
+#include "test.h"
+
+static void read_file(const char *path, unsigned char *buf, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    CHECK_EQ_INT(fread(buf, 1, n, f), n);
+    fclose(f);
+}
+
+static void write_file(const char *path, const unsigned char *buf, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    CHECK_EQ_INT(fwrite(buf, 1, n, f), n);
+    fclose(f);
+}
+
+static void test_create_unlock_roundtrip(void)
+{
+    CHECK(sodium_init() >= 0);
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/k", dir);
+    fs_secret *a = NULL, *b = NULL;
+    CHECK_OK(fs_keyfile_create(path, "correct horse", 13, &fs_kdf_minimum, &a));
+    CHECK_OK(fs_keyfile_unlock(path, "correct horse", 13, &b));
+    CHECK_MEM(a->key, b->key, FS_KEY_BYTES);
+    CHECK_MEM(a->dbid, b->dbid, FS_DBID_BYTES);
+    /* The key file does not contain the key. */
+    unsigned char img[FS_KEYFILE_BYTES];
+    read_file(path, img, sizeof img);
+    for (size_t i = 0; i + FS_KEY_BYTES <= sizeof img; i++)
+        CHECK(memcmp(img + i, a->key, FS_KEY_BYTES) != 0);
+    fs_secret_free(a);
+    fs_secret_free(b);
+    CHECK_ERR(fs_keyfile_create(path, "x", 1, &fs_kdf_minimum, &a), FS_EEXIST);
+    CHECK(a == NULL);
+    test_rmtree(dir);
+}
+
+static void test_wrong_passphrase(void)
+{
+    CHECK(sodium_init() >= 0);
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/k", dir);
+    fs_secret *a = NULL;
+    CHECK_OK(fs_keyfile_create(path, "right", 5, &fs_kdf_minimum, &a));
+    fs_secret_free(a);
+    CHECK_ERR(fs_keyfile_unlock(path, "wrong", 5, &a), FS_EPASSPHRASE);
+    CHECK(a == NULL);
+    CHECK_ERR(fs_keyfile_unlock(path, "", 0, &a), FS_EPASSPHRASE);
+    CHECK_ERR(fs_keyfile_create(path, "", 0, &fs_kdf_minimum, &a), FS_EINVAL);
+    test_rmtree(dir);
+}
+
+static void test_rewrap_keeps_key(void)
+{
+    CHECK(sodium_init() >= 0);
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/k", dir);
+    fs_secret *a = NULL, *b = NULL;
+    CHECK_OK(fs_keyfile_create(path, "old", 3, &fs_kdf_minimum, &a));
+    CHECK_ERR(fs_keyfile_rewrap(path, "bad", 3, "new", 3, NULL), FS_EPASSPHRASE);
+    CHECK_ERR(fs_keyfile_rewrap(path, "old", 3, "", 0, NULL), FS_EINVAL);
+    CHECK_OK(fs_keyfile_rewrap(path, "old", 3, "新しい密碼", strlen("新しい密碼"), NULL));
+    CHECK_ERR(fs_keyfile_unlock(path, "old", 3, &b), FS_EPASSPHRASE);
+    CHECK_OK(fs_keyfile_unlock(path, "新しい密碼", strlen("新しい密碼"), &b));
+    CHECK_MEM(a->key, b->key, FS_KEY_BYTES);
+    CHECK_MEM(a->dbid, b->dbid, FS_DBID_BYTES);
+    fs_secret_free(a);
+    fs_secret_free(b);
+    test_rmtree(dir);
+}
+
+/* Every single flipped bit, a truncation and an extension are refused. */
+static void test_damaged_file_refused(void)
+{
+    CHECK(sodium_init() >= 0);
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/k", dir);
+    fs_secret *a = NULL;
+    CHECK_OK(fs_keyfile_create(path, "pw", 2, &fs_kdf_minimum, &a));
+    fs_secret_free(a);
+    unsigned char good[FS_KEYFILE_BYTES], bad[FS_KEYFILE_BYTES + 1];
+    read_file(path, good, sizeof good);
+    for (size_t i = 0; i < sizeof good; i++) {
+        memcpy(bad, good, sizeof good);
+        bad[i] ^= (unsigned char)(1u << (i % 8));
+        write_file(path, bad, sizeof good);
+        int rc = fs_keyfile_unlock(path, "pw", 2, &a);
+        if (rc != FS_EFORMAT && rc != FS_EPASSPHRASE)
+            FAIL("flipped byte %zu: got %s", i, fs_errname(rc));
+        CHECK(a == NULL);
+    }
+    write_file(path, good, sizeof good - 1);
+    CHECK_ERR(fs_keyfile_unlock(path, "pw", 2, &a), FS_EFORMAT);
+    memcpy(bad, good, sizeof good);
+    bad[sizeof good] = 0;
+    write_file(path, bad, sizeof good + 1);
+    CHECK_ERR(fs_keyfile_unlock(path, "pw", 2, &a), FS_EFORMAT);
+    write_file(path, good, sizeof good);
+    CHECK_OK(fs_keyfile_unlock(path, "pw", 2, &a));
+    fs_secret_free(a);
+    test_rmtree(dir);
+}
+
+static void test_parse_bounds_kdf_cost(void)
+{
+    unsigned char img[FS_KEYFILE_BYTES];
+    fs_keyfile_hdr h;
+    memset(img, 0, sizeof img);
+    memcpy(img, "FSKEY\0\0\1", 8);
+    img[8] = 1;
+    img[12] = (unsigned char)crypto_pwhash_ALG_ARGON2ID13;
+    img[16] = 1;
+    /* memlimit 1 TiB: refused before anything is allocated */
+    img[24 + 5] = 1;
+    CHECK_ERR(fs_keyfile_parse(img, sizeof img, &h), FS_EFORMAT);
+    memset(img + 24, 0, 8);
+    img[24 + 2] = 1; /* 64 KiB */
+    CHECK_OK(fs_keyfile_parse(img, sizeof img, &h));
+    CHECK_EQ_INT(h.memlimit, 65536);
+    img[16] = 200; /* opslimit */
+    CHECK_ERR(fs_keyfile_parse(img, sizeof img, &h), FS_EFORMAT);
+    CHECK_ERR(fs_keyfile_parse(img, 10, &h), FS_EFORMAT);
+}
+
+TEST_LIST(TEST(create_unlock_roundtrip) TEST(wrong_passphrase) TEST(rewrap_keeps_key)
+              TEST(damaged_file_refused) TEST(parse_bounds_kdf_cost))
