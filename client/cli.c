@@ -1,0 +1,570 @@
+/*
+ * Plumbing shared by the client's commands (see cli.h): option parsing,
+ * strict checks of dates and ids, passphrase input without echo, and
+ * opening the replica with one clear message per failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "fieldsync/schema.h"
+#include "text.h"
+
+#define CLI_PASS_MAX 1024 /* bytes of passphrase accepted */
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs(CLI_PROG ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_fail(const fs_replica *r, const char *what, int rc)
+{
+    /* Out-of-memory may come from the client itself: the handle's message
+     * would then describe an older error. */
+    const char *msg = r != NULL && rc != FS_ENOMEM ? fs_replica_errmsg(r) : NULL;
+    if (msg == NULL || *msg == '\0')
+        msg = fs_strerror(rc);
+    cli_error("%s: %s", what, msg);
+    return CLI_ERUNTIME;
+}
+
+void cli_list_free(cli_list *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+static int list_append(cli_list *l, const char *item)
+{
+    const char **grown = realloc(l->items, (l->count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return CLI_ERUNTIME;
+    l->items = grown;
+    l->items[l->count++] = item;
+    return CLI_OK;
+}
+
+static const cli_opt *find_opt(const cli_opt *opts, size_t nopts, const char *name, size_t len)
+{
+    for (size_t i = 0; i < nopts; i++)
+        if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static int usage_error(const char *usage)
+{
+    fputs(usage, stderr);
+    return CLI_EUSAGE;
+}
+
+int cli_parse(cli_ctx *ctx, const char *usage, const cli_opt *opts, size_t nopts, int argc,
+              char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(usage, stdout);
+            return CLI_HELP;
+        }
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            /* Not echoed: a stray argument is often a value without its flag. */
+            cli_error("unexpected argument #%d: options take the form --flag VALUE", i + 1);
+            return usage_error(usage);
+        }
+        const char *eq = strchr(arg, '=');
+        size_t namelen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        const cli_opt *opt = find_opt(opts, nopts, arg, namelen);
+        int is_home = namelen == 6 && memcmp(arg, "--home", 6) == 0;
+        if (opt == NULL && !is_home) {
+            cli_error("unknown option %.*s", (int)namelen, arg);
+            return usage_error(usage);
+        }
+        if (opt != NULL && opt->kind == CLI_FLAG) {
+            if (eq != NULL) {
+                cli_error("%s takes no value", opt->name);
+                return usage_error(usage);
+            }
+            *opt->flag = 1;
+            continue;
+        }
+
+        const char *value;
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+            value = argv[++i];
+        } else {
+            cli_error("%.*s: missing value", (int)namelen, arg);
+            return usage_error(usage);
+        }
+        if (is_home) {
+            ctx->home = value;
+        } else if (opt->kind == CLI_VALUE) {
+            if (*opt->value != NULL) {
+                cli_error("%s: given more than once", opt->name);
+                return usage_error(usage);
+            }
+            *opt->value = value;
+        } else if (list_append(opt->list, value) != CLI_OK) {
+            cli_error("out of memory");
+            return CLI_ERUNTIME;
+        }
+    }
+    return CLI_OK;
+}
+
+int cli_blank(const char *s)
+{
+    if (s == NULL)
+        return 1;
+    for (; *s != '\0'; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return 0;
+    return 1;
+}
+
+int cli_require(const char *command, const char *flag, const char *value)
+{
+    if (value == NULL) {
+        cli_error("%s: %s is required", command, flag);
+        return CLI_EUSAGE;
+    }
+    if (cli_blank(value)) {
+        cli_error("%s: must not be empty", flag);
+        return CLI_EUSAGE;
+    }
+    return CLI_OK;
+}
+
+int cli_check_text(const char *flag, const char *value)
+{
+    if (value == NULL)
+        return CLI_OK;
+    size_t n = strlen(value);
+    if (!text_utf8_valid(value, n)) {
+        cli_error("%s: not valid UTF-8 text", flag);
+        return CLI_EUSAGE;
+    }
+    if (n > FS_MAX_TEXT) {
+        cli_error("%s: too long (%zu bytes, at most %u)", flag, n, FS_MAX_TEXT);
+        return CLI_EUSAGE;
+    }
+    return CLI_OK;
+}
+
+/* Writes a short, printable, quoted rendering of a bad value for an error
+ * message; long or odd values are described, not echoed. */
+static const char *quote_value(const char *value, char *buf, size_t size)
+{
+    size_t n = strlen(value);
+    int printable = n <= 40;
+    for (size_t i = 0; printable && i < n; i++)
+        if (value[i] < 0x20 || value[i] > 0x7E)
+            printable = 0;
+    if (printable)
+        snprintf(buf, size, "\"%s\"", value);
+    else
+        snprintf(buf, size, "a value of %zu bytes", n);
+    return buf;
+}
+
+static int digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* NULL if s is a valid date (with_time 0) or date and time, else why not. */
+static const char *date_problem(const char *s, int with_time)
+{
+    size_t want = with_time ? 16 : 10;
+    int year, month, day, hour = 0, minute = 0;
+
+    if (strlen(s) != want || s[4] != '-' || s[7] != '-')
+        return "wrong format";
+    if (!digits(s, 4, &year) || !digits(s + 5, 2, &month) || !digits(s + 8, 2, &day))
+        return "wrong format";
+    if (with_time) {
+        if (s[10] != ' ' || s[13] != ':' || !digits(s + 11, 2, &hour) ||
+            !digits(s + 14, 2, &minute))
+            return "wrong format";
+    }
+    if (year < 1900)
+        return "year must be 1900 or later";
+    if (month < 1 || month > 12)
+        return "month must be 01-12";
+    if (day < 1 || day > days_in_month(year, month))
+        return "no such day in that month";
+    if (hour > 23)
+        return "hour must be 00-23";
+    if (minute > 59)
+        return "minute must be 00-59";
+    return NULL;
+}
+
+static int check_date(const char *flag, const char *value, int with_time)
+{
+    const char *why = date_problem(value, with_time);
+    char quoted[64];
+    if (why == NULL)
+        return CLI_OK;
+    cli_error("%s: expected \"%s\", got %s: %s", flag,
+              with_time ? "YYYY-MM-DD HH:MM" : "YYYY-MM-DD",
+              quote_value(value, quoted, sizeof quoted), why);
+    return CLI_EUSAGE;
+}
+
+int cli_check_datetime(const char *flag, const char *value)
+{
+    return check_date(flag, value, 1);
+}
+
+int cli_check_date(const char *flag, const char *value)
+{
+    return check_date(flag, value, 0);
+}
+
+int cli_check_idprefix(const char *flag, const char *value)
+{
+    size_t n = strlen(value);
+    char quoted[64];
+    int ok = n >= 6 && n <= 2 * FS_ID_BYTES;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (value[i] >= '0' && value[i] <= '9') || (value[i] >= 'a' && value[i] <= 'f') ||
+             (value[i] >= 'A' && value[i] <= 'F');
+    if (ok)
+        return CLI_OK;
+    cli_error("%s: expected an id (6 to 32 hex digits, as 'list' shows), got %s", flag,
+              quote_value(value, quoted, sizeof quoted));
+    return CLI_EUSAGE;
+}
+
+int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *hex,
+                uint8_t out[FS_ID_BYTES])
+{
+    char what[96];
+    int rc = fs_resolve_id(r, table, hex, out);
+    switch (rc) {
+    case 0:
+        return CLI_OK;
+    case FS_ENOTFOUND:
+        cli_error("%s: no %s with id %s", flag, table, hex);
+        return CLI_EUSAGE;
+    case FS_EEXIST:
+        cli_error("%s: %s matches more than one %s; give more digits", flag, hex, table);
+        return CLI_EUSAGE;
+    case FS_EINVAL:
+        if (cli_check_idprefix(flag, hex) == CLI_OK)
+            cli_error("%s: %s is not a valid id prefix", flag, hex);
+        return CLI_EUSAGE;
+    default:
+        snprintf(what, sizeof what, "looking up %s", flag);
+        return cli_fail(r, what, rc);
+    }
+}
+
+void cli_now(char out[17])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm) == NULL || strftime(out, 17, "%Y-%m-%d %H:%M", &tm) != 16)
+        snprintf(out, 17, "1970-01-01 00:00");
+}
+
+int cli_home(const cli_ctx *ctx, const char **out)
+{
+    *out = NULL;
+    if (ctx->home == NULL || ctx->home[0] == '\0') {
+        cli_error("no replica directory: give --home DIR or set FIELDSYNC_HOME");
+        return CLI_EUSAGE;
+    }
+    *out = ctx->home;
+    return CLI_OK;
+}
+
+/* ---- passphrase from the terminal ---- */
+
+/* While a prompt has echo off, a signal that ends the process restores the
+ * terminal first (then the handler, reset by SA_RESETHAND, lets the signal
+ * take its default action). */
+static const int prompt_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define NSIGNALS (sizeof prompt_signals / sizeof prompt_signals[0])
+static volatile sig_atomic_t tty_echo_off;
+static int tty_fd = -1;
+static struct termios tty_saved;
+
+static void restore_tty_and_die(int sig)
+{
+    if (tty_echo_off)
+        tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
+    raise(sig);
+}
+
+static void write_all(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads one line from the terminal fd with echo off into buf (cap bytes
+ * plus a NUL). Returns CLI_OK, CLI_EUSAGE (too long) or CLI_ERUNTIME. */
+static int tty_read(int fd, const char *prompt, char *buf, size_t cap, size_t *outlen)
+{
+    struct sigaction sa, old[NSIGNALS];
+    struct termios noecho;
+    size_t len = 0;
+    int rc = CLI_ERUNTIME, toolong = 0;
+    char c = 0;
+
+    *outlen = 0;
+    if (tcgetattr(fd, &tty_saved) != 0) {
+        cli_error("cannot read a passphrase from the terminal: %s", strerror(errno));
+        return CLI_ERUNTIME;
+    }
+    tty_fd = fd;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = restore_tty_and_die;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    /* A signal the parent made us ignore (nohup) stays ignored. */
+    for (size_t i = 0; i < NSIGNALS; i++) {
+        sigaction(prompt_signals[i], NULL, &old[i]);
+        if (old[i].sa_handler != SIG_IGN)
+            sigaction(prompt_signals[i], &sa, NULL);
+    }
+
+    noecho = tty_saved;
+    noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
+    noecho.c_lflag |= ECHONL | ICANON;
+    tty_echo_off = 1;
+    if (tcsetattr(fd, TCSAFLUSH, &noecho) != 0) {
+        cli_error("cannot turn off echo on the terminal: %s", strerror(errno));
+        goto restore;
+    }
+    write_all(fd, prompt);
+    for (;;) {
+        ssize_t n = read(fd, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            cli_error("reading the passphrase: %s", strerror(errno));
+            goto restore;
+        }
+        if (n == 0) {
+            write_all(fd, "\n");
+            break;
+        }
+        if (c == '\n')
+            break;
+        if (len < cap)
+            buf[len++] = c;
+        else
+            toolong = 1;
+    }
+    while (len > 0 && buf[len - 1] == '\r')
+        len--;
+    buf[len] = '\0';
+    rc = CLI_OK;
+
+restore:
+    tcsetattr(fd, TCSAFLUSH, &tty_saved);
+    tty_echo_off = 0;
+    for (size_t i = 0; i < NSIGNALS; i++)
+        sigaction(prompt_signals[i], &old[i], NULL);
+    sodium_memzero(&c, sizeof c);
+    if (rc == CLI_OK && toolong) {
+        sodium_memzero(buf, cap);
+        cli_error("passphrase too long (at most %d bytes)", CLI_PASS_MAX);
+        return CLI_EUSAGE;
+    }
+    if (rc == CLI_OK)
+        *outlen = len;
+    return rc;
+}
+
+void cli_pass_free(cli_pass *p)
+{
+    if (p->buf != NULL)
+        sodium_free(p->buf); /* wipes */
+    p->buf = NULL;
+    p->len = 0;
+}
+
+static char *secure_buffer(void)
+{
+    char *buf = sodium_malloc(CLI_PASS_MAX + 1);
+    if (buf == NULL)
+        cli_error("out of memory for the passphrase");
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const char *confirm_prompt)
+{
+    cli_pass pass = {NULL, 0}, again = {NULL, 0};
+    const char *env = getenv(envname);
+    int fd = -1, rc = CLI_ERUNTIME;
+
+    out->buf = NULL;
+    out->len = 0;
+    pass.buf = secure_buffer();
+    if (pass.buf == NULL)
+        goto fail;
+
+    if (env != NULL) {
+        size_t n = strlen(env);
+        if (n == 0) {
+            cli_error("%s is set but empty", envname);
+            rc = CLI_EUSAGE;
+            goto fail;
+        }
+        if (n > CLI_PASS_MAX) {
+            cli_error("%s: passphrase too long (at most %d bytes)", envname, CLI_PASS_MAX);
+            rc = CLI_EUSAGE;
+            goto fail;
+        }
+        memcpy(pass.buf, env, n + 1);
+        pass.len = n;
+        *out = pass;
+        return CLI_OK;
+    }
+
+    fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("no passphrase: set %s or run fieldsync on a terminal", envname);
+        rc = CLI_ERUNTIME;
+        goto fail;
+    }
+    rc = tty_read(fd, prompt, pass.buf, CLI_PASS_MAX, &pass.len);
+    if (rc != CLI_OK)
+        goto fail;
+    if (pass.len == 0) {
+        cli_error("empty passphrase");
+        rc = CLI_EUSAGE;
+        goto fail;
+    }
+    if (confirm_prompt != NULL) {
+        again.buf = secure_buffer();
+        if (again.buf == NULL) {
+            rc = CLI_ERUNTIME;
+            goto fail;
+        }
+        rc = tty_read(fd, confirm_prompt, again.buf, CLI_PASS_MAX, &again.len);
+        if (rc != CLI_OK)
+            goto fail;
+        if (again.len != pass.len || sodium_memcmp(again.buf, pass.buf, pass.len) != 0) {
+            cli_error("the two passphrases differ");
+            rc = CLI_EUSAGE;
+            goto fail;
+        }
+        cli_pass_free(&again);
+    }
+    close(fd);
+    *out = pass;
+    return CLI_OK;
+
+fail:
+    cli_pass_free(&again);
+    cli_pass_free(&pass);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* ---- opening the replica ---- */
+
+int cli_keyfile_path(const char *home, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s/replica.key", home);
+    if (n < 0 || (size_t)n >= size) {
+        cli_error("--home: path too long");
+        return CLI_EUSAGE;
+    }
+    return CLI_OK;
+}
+
+int cli_replica_exists(const char *home)
+{
+    char path[4096];
+    struct stat st;
+    int n = snprintf(path, sizeof path, "%s/replica.key", home);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return 1; /* let the library report it */
+    return stat(path, &st) == 0 || errno != ENOENT;
+}
+
+int cli_open(const cli_ctx *ctx, fs_replica **out)
+{
+    cli_pass pass = {NULL, 0};
+    const char *home;
+    char prompt[256];
+    int rc;
+
+    *out = NULL;
+    rc = cli_home(ctx, &home);
+    if (rc != CLI_OK)
+        return rc;
+    /* Checked before the prompt: a typo in --home should not cost a
+     * passphrase and an Argon2 derivation. */
+    if (!cli_replica_exists(home)) {
+        cli_error("no replica in %s (create one with 'fieldsync --home %s init')", home, home);
+        return CLI_ERUNTIME;
+    }
+    snprintf(prompt, sizeof prompt, "Passphrase for %s: ", home);
+    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", prompt, NULL);
+    if (rc != CLI_OK)
+        return rc;
+    rc = fs_replica_open(out, home, pass.buf, pass.len, NULL);
+    cli_pass_free(&pass);
+    if (rc == 0)
+        return CLI_OK;
+    *out = NULL;
+    if (rc == FS_ENOTFOUND)
+        cli_error("no replica in %s (create one with 'fieldsync --home %s init')", home, home);
+    else if (rc == FS_EBUSY)
+        cli_error("opening the replica in %s: %s; try again when it is free", home,
+                  fs_strerror(rc));
+    else
+        cli_error("opening the replica in %s: %s", home, fs_strerror(rc));
+    return CLI_ERUNTIME;
+}

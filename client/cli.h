@@ -1,0 +1,137 @@
+/*
+ * Plumbing shared by the commands of the fieldsync client: results and exit
+ * statuses, option parsing, input checks, passphrases and opening the
+ * replica.
+ *
+ * A command is a function cmd_xxx(ctx, argc, argv) (cmd.h) that returns
+ * CLI_OK, CLI_EUSAGE (bad input: exit status 2) or CLI_ERUNTIME (exit status
+ * 1), having printed one line "fieldsync: ..." on stderr. Messages name the
+ * offending flag; they never contain passphrases or customer data (a date or
+ * an id may be echoed, a name or a note never).
+ */
+#ifndef FIELDSYNC_CLIENT_CLI_H
+#define FIELDSYNC_CLIENT_CLI_H
+
+#include <stddef.h>
+
+#include "fieldsync/replica.h"
+
+enum {
+    CLI_OK = 0,
+    CLI_ERUNTIME = -1, /* exit status 1: the library, the disk, the terminal */
+    CLI_EUSAGE = -2,   /* exit status 2: the command line or its values */
+    CLI_HELP = 1       /* cli_parse() printed --help: the command ends, status 0 */
+};
+
+#define CLI_PROG "fieldsync"
+
+/* Global state of one invocation. */
+typedef struct cli_ctx {
+    const char *home; /* --home, else $FIELDSYNC_HOME, else NULL */
+} cli_ctx;
+
+/* Values of a repeatable option, in command-line order; the strings point
+ * into argv. Free with cli_list_free(). */
+typedef struct cli_list {
+    const char **items;
+    size_t count;
+} cli_list;
+
+void cli_list_free(cli_list *l);
+
+typedef enum cli_optkind {
+    CLI_FLAG,  /* --x: sets *flag to 1 */
+    CLI_VALUE, /* --x VALUE or --x=VALUE, at most once: sets *value */
+    CLI_LIST   /* --x VALUE, repeatable: appends to *list */
+} cli_optkind;
+
+typedef struct cli_opt {
+    const char *name; /* with the dashes: "--name" */
+    cli_optkind kind;
+    int *flag;
+    const char **value;
+    cli_list *list;
+} cli_opt;
+
+/* Parses a command's options from argv[0..argc). --home DIR and --help are
+ * understood everywhere. A value that starts with "--" is taken for a
+ * missing value; write --notes=--x to pass one. Returns CLI_OK, CLI_HELP
+ * (usage printed on stdout), CLI_EUSAGE (unknown option, missing value,
+ * option given twice, stray argument) or CLI_ERUNTIME (out of memory). */
+int cli_parse(cli_ctx *ctx, const char *usage, const cli_opt *opts, size_t nopts, int argc,
+              char **argv);
+
+/* Prints "fieldsync: " and the formatted message on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reports a failed library call: "fieldsync: <what>: <message>", where the
+ * message is fs_replica_errmsg(r) when r is given and has one, else
+ * fs_strerror(rc). Returns CLI_ERUNTIME. */
+int cli_fail(const fs_replica *r, const char *what, int rc);
+
+/* Checks a required option: given (else "<command>: --x is required") and
+ * not blank. Returns CLI_OK or CLI_EUSAGE. */
+int cli_require(const char *command, const char *flag, const char *value);
+
+/* Checks that a text value is valid UTF-8 and within the library's size
+ * limit; NULL passes. Returns CLI_OK or CLI_EUSAGE. */
+int cli_check_text(const char *flag, const char *value);
+
+/* 1 if s is NULL, empty or only blanks. */
+int cli_blank(const char *s);
+
+/* Checks "YYYY-MM-DD HH:MM" (len 16) or "YYYY-MM-DD" (len 10) strictly: a
+ * real calendar date in years 1900-9999, hours 00-23, minutes 00-59. On a
+ * bad value prints 'fieldsync: <flag>: expected "...", got "<value>": why'.
+ * Returns CLI_OK or CLI_EUSAGE. */
+int cli_check_datetime(const char *flag, const char *value);
+int cli_check_date(const char *flag, const char *value);
+
+/* Checks the form of a row id given on the command line: 6 to 32 hex
+ * digits. Returns CLI_OK or CLI_EUSAGE. */
+int cli_check_idprefix(const char *flag, const char *value);
+
+/* Finds the one live row of table whose id starts with hex and reports a
+ * failure in terms of flag. Returns CLI_OK, CLI_EUSAGE (no such row,
+ * ambiguous or malformed prefix) or CLI_ERUNTIME. */
+int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *hex,
+                uint8_t out[FS_ID_BYTES]);
+
+/* The local time now as "YYYY-MM-DD HH:MM". */
+void cli_now(char out[17]);
+
+/* The replica directory: ctx->home, or an error naming --home and
+ * FIELDSYNC_HOME. Returns CLI_OK or CLI_EUSAGE. */
+int cli_home(const cli_ctx *ctx, const char **out);
+
+/* A passphrase in sodium_malloc'd memory; cli_pass_free() wipes it. */
+typedef struct cli_pass {
+    char *buf; /* NUL-terminated */
+    size_t len;
+} cli_pass;
+
+/* Gets a passphrase from the environment variable envname if it is set,
+ * otherwise from the terminal (/dev/tty, without echo), asking a second
+ * time with confirm_prompt when that is not NULL. Echo is restored even if
+ * a signal ends the process during the prompt. Returns CLI_OK, CLI_EUSAGE
+ * (empty, too long, the two entries differ) or CLI_ERUNTIME (no terminal,
+ * out of memory). On error out holds nothing. */
+int cli_pass_get(cli_pass *out, const char *envname, const char *prompt,
+                 const char *confirm_prompt);
+
+/* Wipes and frees the passphrase; accepts an empty one. */
+void cli_pass_free(cli_pass *p);
+
+/* The key file of the replica in home ("<home>/replica.key") into buf.
+ * Returns CLI_OK or CLI_EUSAGE (path too long, message printed). */
+int cli_keyfile_path(const char *home, char *buf, size_t size);
+
+/* 1 if home holds a replica's key file (or it cannot tell), 0 if not. */
+int cli_replica_exists(const char *home);
+
+/* Asks for the passphrase ($FIELDSYNC_PASSPHRASE or the terminal) and opens
+ * the replica in the home directory; the passphrase is wiped before this
+ * returns. Returns CLI_OK, CLI_EUSAGE or CLI_ERUNTIME (message printed). */
+int cli_open(const cli_ctx *ctx, fs_replica **out);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * The client's commands. Each takes the arguments that follow its name
+ * (argv[0] is the first option) and returns CLI_OK, CLI_EUSAGE or
+ * CLI_ERUNTIME (cli.h) after printing its own message.
+ */
+#ifndef FIELDSYNC_CLIENT_CMD_H
+#define FIELDSYNC_CLIENT_CMD_H
+
+#include "cli.h"
+
+/* fieldsync init: creates the replica in the home directory. */
+int cmd_init(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync passwd: changes the replica's passphrase. */
+int cmd_passwd(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync customer add: records a customer, prints its id. */
+int cmd_customer_add(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync customer list [--json]. */
+int cmd_customer_list(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync visit add: records a visit and its commitments, prints its id. */
+int cmd_visit_add(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync visit list [--json]. */
+int cmd_visit_list(cli_ctx *ctx, int argc, char **argv);
+
+/* One-line usages, shared by --help of each command and the main help. */
+#define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
+#define USAGE_PASSWD "usage: fieldsync [--home DIR] passwd\n"
+#define USAGE_CUSTOMER_ADD                                                                         \
+    "usage: fieldsync [--home DIR] customer add --name NAME [--key-account]\n"                     \
+    "                 [--industry X] [--owner X]\n"
+#define USAGE_CUSTOMER_LIST "usage: fieldsync [--home DIR] customer list [--json]\n"
+#define USAGE_VISIT_ADD                                                                            \
+    "usage: fieldsync [--home DIR] visit add --customer ID --time \"YYYY-MM-DD HH:MM\"\n"          \
+    "                 --place P --purpose P --notes N [--contact C] [--position P]\n"              \
+    "                 [--objections O] [--commit \"TEXT|YYYY-MM-DD\"]... [--next N]\n"             \
+    "                 [--visitor V]\n"
+#define USAGE_VISIT_LIST "usage: fieldsync [--home DIR] visit list [--json]\n"
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * Commands on the replica as a whole: init (create this device's encrypted
+ * replica) and passwd (re-wrap its key under a new passphrase; the database
+ * is not touched).
+ */
+#include <stdio.h>
+
+#include "cmd.h"
+#include "fieldsync/keyfile.h"
+
+int cmd_init(cli_ctx *ctx, int argc, char **argv)
+{
+    cli_pass pass = {NULL, 0};
+    fs_replica *r = NULL;
+    uint8_t device[FS_ID_BYTES];
+    char hex[2 * FS_ID_BYTES + 1];
+    const char *home;
+    int rc;
+
+    rc = cli_parse(ctx, USAGE_INIT, NULL, 0, argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    rc = cli_home(ctx, &home);
+    if (rc != CLI_OK)
+        return rc;
+    if (cli_replica_exists(home)) {
+        cli_error("init: a replica already exists in %s", home);
+        return CLI_ERUNTIME;
+    }
+    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
+    if (rc != CLI_OK)
+        return rc;
+    rc = fs_replica_create(&r, home, pass.buf, pass.len, NULL);
+    cli_pass_free(&pass);
+    if (rc == FS_EEXIST) {
+        cli_error("init: a replica already exists in %s", home);
+        return CLI_ERUNTIME;
+    }
+    if (rc != 0) {
+        cli_error("init: creating the replica in %s: %s", home, fs_strerror(rc));
+        return CLI_ERUNTIME;
+    }
+    fs_replica_device(r, device);
+    fs_replica_close(r);
+    fs_id_to_hex(device, hex);
+    printf("created an encrypted replica in %s (device %.8s)\n", home, hex);
+    return CLI_OK;
+}
+
+int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
+{
+    cli_pass oldpass = {NULL, 0}, newpass = {NULL, 0};
+    fs_secret *secret = NULL;
+    char keyfile[4096];
+    const char *home;
+    int rc;
+
+    rc = cli_parse(ctx, USAGE_PASSWD, NULL, 0, argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    rc = cli_home(ctx, &home);
+    if (rc != CLI_OK)
+        return rc;
+    rc = cli_keyfile_path(home, keyfile, sizeof keyfile);
+    if (rc != CLI_OK)
+        return rc;
+    if (!cli_replica_exists(home)) {
+        cli_error("passwd: no replica in %s", home);
+        return CLI_ERUNTIME;
+    }
+    rc = cli_pass_get(&oldpass, "FIELDSYNC_PASSPHRASE", "Current passphrase: ", NULL);
+    if (rc != CLI_OK)
+        goto done;
+
+    /* Check the current passphrase before asking twice for a new one. */
+    rc = fs_keyfile_unlock(keyfile, oldpass.buf, oldpass.len, &secret);
+    fs_secret_free(secret);
+    if (rc != 0) {
+        cli_error("passwd: %s; nothing was changed", fs_strerror(rc));
+        rc = CLI_ERUNTIME;
+        goto done;
+    }
+    rc = cli_pass_get(&newpass, "FIELDSYNC_NEW_PASSPHRASE",
+                      "New passphrase: ", "Repeat the new passphrase: ");
+    if (rc != CLI_OK)
+        goto done;
+    rc = fs_replica_change_passphrase(home, oldpass.buf, oldpass.len, newpass.buf, newpass.len);
+    if (rc != 0) {
+        cli_error("passwd: %s; nothing was changed", fs_strerror(rc));
+        rc = CLI_ERUNTIME;
+        goto done;
+    }
+    printf("passphrase changed for the replica in %s\n", home);
+    rc = CLI_OK;
+
+done:
+    cli_pass_free(&newpass);
+    cli_pass_free(&oldpass);
+    return rc;
+}

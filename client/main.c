@@ -1,0 +1,164 @@
+/*
+ * fieldsync: the sales rep's command-line client. main() reads the global
+ * options, finds the command in a table and maps its result to the exit
+ * status: 0 success, 1 runtime error, 2 usage or input error. The commands
+ * live in cmd_*.c, their shared plumbing in cli.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cmd.h"
+#include "text.h"
+
+#ifndef FS_VERSION_STRING
+#define FS_VERSION_STRING "unknown"
+#endif
+
+typedef struct command {
+    const char *group; /* "customer", or the whole command ("init") */
+    const char *name;  /* "add", or NULL for a one-word command */
+    int (*run)(cli_ctx *ctx, int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"init", NULL, cmd_init},
+    {"passwd", NULL, cmd_passwd},
+    {"customer", "add", cmd_customer_add},
+    {"customer", "list", cmd_customer_list},
+    {"visit", "add", cmd_visit_add},
+    {"visit", "list", cmd_visit_list},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fputs("usage: fieldsync [--home DIR] COMMAND [OPTIONS]\n"
+          "\n"
+          "Records customers and visits in this device's encrypted replica.\n"
+          "\n"
+          "Commands:\n"
+          "  init                      create the encrypted replica in DIR\n"
+          "  passwd                    change the replica's passphrase\n"
+          "  customer add --name NAME [--key-account] [--industry X] [--owner X]\n"
+          "                            record a customer; prints its id\n"
+          "  customer list [--json]    list customers\n"
+          "  visit add --customer ID --time \"YYYY-MM-DD HH:MM\" --place P --purpose P\n"
+          "            --notes N [--contact C] [--position P] [--objections O]\n"
+          "            [--commit \"TEXT|YYYY-MM-DD\"]... [--next N] [--visitor V]\n"
+          "                            record a visit and the commitments made there;\n"
+          "                            ID is a customer id or a unique prefix of it\n"
+          "                            (at least 6 hex digits); prints the visit id\n"
+          "  visit list [--json]       list visits with their commitments\n"
+          "  help, --help              show this help; COMMAND --help shows one command\n"
+          "  --version                 show the version\n"
+          "\n"
+          "Environment:\n"
+          "  FIELDSYNC_HOME            the replica directory when --home is not given\n"
+          "  FIELDSYNC_PASSPHRASE      the passphrase; otherwise it is asked for on the\n"
+          "                            terminal\n"
+          "  FIELDSYNC_NEW_PASSPHRASE  the new passphrase for passwd\n"
+          "\n"
+          "Exit status: 0 success, 1 runtime error, 2 usage or input error.\n",
+          f);
+}
+
+static int exit_status(int rc)
+{
+    switch (rc) {
+    case CLI_OK:
+        return 0;
+    case CLI_EUSAGE:
+        return 2;
+    default:
+        return 1;
+    }
+}
+
+/* Finds and runs the command at argv[0]. */
+static int dispatch(cli_ctx *ctx, int argc, char **argv)
+{
+    int known_group = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command *c = &commands[i];
+        if (strcmp(argv[0], c->group) != 0)
+            continue;
+        known_group = 1;
+        if (c->name == NULL)
+            return c->run(ctx, argc - 1, argv + 1);
+        if (argc >= 2 && strcmp(argv[1], c->name) == 0)
+            return c->run(ctx, argc - 2, argv + 2);
+    }
+    if (!known_group) {
+        cli_error("unknown command '%s' (see 'fieldsync help')", argv[0]);
+        return CLI_EUSAGE;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (argc < 2)
+        cli_error("%s: missing subcommand: add or list (see 'fieldsync help')", argv[0]);
+    else
+        cli_error("%s: unknown subcommand '%s': add or list (see 'fieldsync help')", argv[0],
+                  argv[1]);
+    return CLI_EUSAGE;
+}
+
+int main(int argc, char **argv)
+{
+    cli_ctx ctx = {NULL};
+    const char *env_home = getenv("FIELDSYNC_HOME");
+    int i, rc;
+
+    text_init_locale();
+    if (sodium_init() < 0) {
+        cli_error("libsodium failed to initialise");
+        return 1;
+    }
+    if (env_home != NULL && env_home[0] != '\0')
+        ctx.home = env_home;
+
+    /* Global options come before the command. */
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--version") == 0) {
+            printf("fieldsync %s\n", FS_VERSION_STRING);
+            return fflush(stdout) == 0 ? 0 : 1;
+        }
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0) {
+            usage(stdout);
+            return fflush(stdout) == 0 ? 0 : 1;
+        }
+        if (strcmp(arg, "--home") == 0) {
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+                cli_error("--home: missing value");
+                return 2;
+            }
+            ctx.home = argv[++i];
+        } else if (strncmp(arg, "--home=", 7) == 0) {
+            ctx.home = arg + 7;
+        } else if (arg[0] == '-') {
+            const char *eq = strchr(arg, '=');
+            cli_error("unknown option %.*s (see 'fieldsync help')",
+                      (int)(eq != NULL ? eq - arg : (long)strlen(arg)), arg);
+            return 2;
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        cli_error("no command given");
+        usage(stderr);
+        return 2;
+    }
+
+    rc = dispatch(&ctx, argc - i, argv + i);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("writing the output failed");
+        return 1;
+    }
+    return exit_status(rc);
+}

@@ -1,0 +1,531 @@
+/*
+ * Replica API: the handbook tables, validation that writes nothing on error,
+ * the change log and its guard, transactions, applying remote changes,
+ * passphrase change, and exclusive use.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "fieldsync/replica.h"
+#include "replica_int.h"
+#include "test.h"
+
+static char rdir[600];
+
+static fs_replica *fresh(const char *name)
+{
+    char *dir = test_tmpdir();
+    snprintf(rdir, sizeof rdir, "%s/%s", dir, name);
+    fs_replica *r = NULL;
+    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    CHECK_OK(fs_replica_create(&r, rdir, "pw", 2, &o));
+    return r;
+}
+
+static fs_replica *open_again(const char *dir, const char *pass)
+{
+    fs_replica *r = NULL;
+    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    CHECK_OK(fs_replica_open(&r, dir, pass, strlen(pass), &o));
+    return r;
+}
+
+static uint64_t last_seq(fs_replica *r)
+{
+    uint64_t s = 0;
+    CHECK_OK(fs_last_seq(r, &s));
+    return s;
+}
+
+static size_t count_rows(fs_replica *r, const char *table)
+{
+    fs_rows *it = NULL;
+    size_t n = 0;
+    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1)
+        n++;
+    fs_rows_close(it);
+    return n;
+}
+
+static void add_customer(fs_replica *r, const char *name, uint8_t id[16])
+{
+    fs_cell c[] = {{"name", fs_text(name)}, {"key_account", fs_int(1)}};
+    CHECK_OK(fs_insert(r, "customer", c, 2, id));
+}
+
+static void test_chinese_text_round_trips(void)
+{
+    fs_replica *r = fresh("r");
+    const char *name = "XX科技有限公司 (XX Technology Co.) 𠮷 é";
+    const char *notes = "1. 使用競品，覺得複雜，希望流程更簡單；\n2. 重視穩定性和售後響應；\n3. "
+                        "預算50萬-80萬";
+    uint8_t cid[16], vid[16];
+    add_customer(r, name, cid);
+    fs_cell v[] = {{"customer", fs_blob(cid, 16)},   {"time", fs_text("2023-10-10 14:00")},
+                   {"place", fs_text("客戶會議室")}, {"purpose", fs_text("跟進XX項目需求")},
+                   {"notes", fs_text(notes)},        {"contact", fs_text("*經理")}};
+    CHECK_OK(fs_insert(r, "visit", v, 6, vid));
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    fs_rows *it = NULL;
+    fs_value key = fs_blob(cid, 16);
+    CHECK_OK(fs_rows_open(&it, r, "visit", "customer", &key, "time"));
+    CHECK_EQ_INT(fs_rows_next(it), 1);
+    CHECK_MEM(fs_rows_id(it), vid, 16);
+    fs_value got;
+    CHECK_OK(fs_rows_get(it, "notes", &got));
+    CHECK(got.type == FS_TEXT && got.n == strlen(notes));
+    CHECK_MEM(got.p, notes, got.n);
+    CHECK_ERR(fs_rows_get(it, "nope", &got), FS_ESCHEMA);
+    CHECK_EQ_INT(fs_rows_next(it), 0);
+    fs_rows_close(it);
+    CHECK_OK(fs_rows_open(&it, r, "customer", NULL, NULL, "name"));
+    CHECK_EQ_INT(fs_rows_next(it), 1);
+    CHECK_OK(fs_rows_get(it, "name", &got));
+    CHECK(got.n == strlen(name) && memcmp(got.p, name, got.n) == 0);
+    fs_rows_close(it);
+    fs_replica_close(r);
+}
+
+/* Every handbook record type can be recorded with its required fields. */
+static void test_every_handbook_table(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t cid[16], vid[16], pid[16], id[16];
+    add_customer(r, "Acme GmbH", cid);
+    fs_value cust = fs_blob(cid, 16);
+    fs_cell contact[] = {{"customer", cust}, {"name", fs_text("王經理")},
+                         {"position", fs_text("采購總監")}, {"phone", fs_text("+86 21 5555")}};
+    CHECK_OK(fs_insert(r, "contact", contact, 4, id));
+    fs_cell visit[] = {{"customer", cust},
+                       {"time", fs_text("2023-10-10 14:00")},
+                       {"place", fs_text("meeting room")},
+                       {"purpose", fs_text("demo")},
+                       {"notes", fs_text("went well")}};
+    CHECK_OK(fs_insert(r, "visit", visit, 5, vid));
+    fs_cell commitment[] = {{"visit", fs_blob(vid, 16)},
+                            {"customer", cust},
+                            {"text", fs_text("send 3 success cases")},
+                            {"due", fs_text("2023-10-12")},
+                            {"status", fs_text("open")}};
+    CHECK_OK(fs_insert(r, "commitment", commitment, 5, id));
+    fs_cell plan[] = {{"rep", fs_text("zhang")},
+                      {"period_start", fs_text("2023-10-09")},
+                      {"period_end", fs_text("2023-10-15")},
+                      {"goals", fs_text("sign 2 new customers")}};
+    CHECK_OK(fs_insert(r, "weekly_plan", plan, 4, pid));
+    fs_cell task[] = {{"plan", fs_blob(pid, 16)},
+                      {"date", fs_text("2023-10-10")},
+                      {"task", fs_text("visit XX Tech, demo")},
+                      {"expected_time", fs_text("15:00-16:00")}};
+    CHECK_OK(fs_insert(r, "plan_task", task, 4, id));
+    fs_cell daily[] = {{"rep", fs_text("zhang")}, {"date", fs_text("2023-10-10")},
+                       {"kind", fs_text("plan")}, {"submitted_at", fs_text("2023-10-10 08:40")}};
+    CHECK_OK(fs_insert(r, "daily_report", daily, 4, id));
+    fs_cell check[] = {{"rep", fs_text("zhang")},
+                       {"date", fs_text("2023-10-10")},
+                       {"appearance", fs_int(1)},
+                       {"todos", fs_int(0)},
+                       {"todos_fix", fs_text("send the SLA first thing tomorrow")}};
+    CHECK_OK(fs_insert(r, "self_check", check, 5, id));
+    fs_cell complaint[] = {{"customer", cust},
+                           {"owner", fs_text("zhang")},
+                           {"received_at", fs_text("2023-10-11 09:30")},
+                           {"description", fs_text("late delivery")}};
+    CHECK_OK(fs_insert(r, "complaint", complaint, 4, id));
+    fs_cell req[] = {{"customer", cust},
+                     {"description", fs_text("custom report")},
+                     {"confirmed_at", fs_text("2023-10-11 10:00")}};
+    CHECK_OK(fs_insert(r, "requirement_request", req, 3, id));
+    fs_cell acc[] = {{"customer", cust}, {"delivered_at", fs_text("2023-10-20")}};
+    CHECK_OK(fs_insert(r, "acceptance", acc, 2, id));
+    fs_cell mkt[] = {{"rep", fs_text("zhang")},
+                     {"event_date", fs_text("2023-11-01")},
+                     {"goal", fs_text("trade fair leads")},
+                     {"budget", fs_text("20k CNY")}};
+    CHECK_OK(fs_insert(r, "marketing_request", mkt, 4, id));
+    fs_cell q[] = {{"customer", cust},
+                   {"question", fs_text("SLA terms?")},
+                   {"asked_at", fs_text("2023-10-10 14:30")}};
+    CHECK_OK(fs_insert(r, "customer_question", q, 3, id));
+    fs_cell spot[] = {{"supervisor", fs_text("li")},
+                      {"rep", fs_text("zhang")},
+                      {"record_table", fs_text("visit")},
+                      {"record_id", fs_blob(vid, 16)},
+                      {"accurate", fs_int(1)},
+                      {"checked_at", fs_text("2023-10-13 17:00")}};
+    CHECK_OK(fs_insert(r, "spot_check", spot, 6, id));
+    unsigned nt;
+    const fs_table *t = fs_schema_tables(&nt);
+    for (unsigned i = 0; i < nt; i++)
+        if (!(t[i].flags & FS_TABLE_INTERNAL))
+            CHECK_EQ_INT(count_rows(r, t[i].name), 1);
+    /* The conflict table is the replica's own. */
+    fs_cell cf[] = {{"tbl", fs_int(0)}};
+    CHECK_ERR(fs_insert(r, "conflict", cf, 1, id), FS_EINVAL);
+    size_t problems = 1;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+}
+
+static void expect_refused(fs_replica *r, const char *table, const fs_cell *cells, size_t n,
+                           int code, const char *mentions)
+{
+    uint64_t before = last_seq(r);
+    int known = fs_schema_table_index(table) >= 0;
+    size_t rows = known ? count_rows(r, table) : 0;
+    uint8_t id[16];
+    int rc = fs_insert(r, table, cells, n, id);
+    if (rc != code)
+        FAIL("%s insert: got %s (%s), expected %s", table, fs_errname(rc), fs_replica_errmsg(r),
+             fs_errname(code));
+    if (mentions && strstr(fs_replica_errmsg(r), mentions) == NULL)
+        FAIL("message \"%s\" does not name %s", fs_replica_errmsg(r), mentions);
+    CHECK_EQ_INT(last_seq(r), before);
+    if (known)
+        CHECK_EQ_INT(count_rows(r, table), rows);
+}
+
+static void test_bad_input_writes_nothing(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t cid[16], ghost[16];
+    add_customer(r, "Acme", cid);
+    randombytes_buf(ghost, 16);
+    fs_value cust = fs_blob(cid, 16);
+    fs_cell ok[] = {{"customer", cust},
+                    {"time", fs_text("2023-10-10 14:00")},
+                    {"place", fs_text("p")},
+                    {"purpose", fs_text("p")},
+                    {"notes", fs_text("n")}};
+    fs_cell c[5];
+    memcpy(c, ok, sizeof ok);
+    c[1].value = fs_text("2023-02-29 14:00"); /* not a leap year */
+    expect_refused(r, "visit", c, 5, FS_ETYPE, "visit.time");
+    c[1].value = fs_text("2023-10-10 24:00");
+    expect_refused(r, "visit", c, 5, FS_ETYPE, "visit.time");
+    c[1].value = fs_text("10/10/2023 14:00");
+    expect_refused(r, "visit", c, 5, FS_ETYPE, "visit.time");
+    memcpy(c, ok, sizeof ok);
+    c[4].value = fs_text("");
+    expect_refused(r, "visit", c, 5, FS_EREQUIRED, "visit.notes");
+    expect_refused(r, "visit", ok, 4, FS_EREQUIRED, "visit.notes");
+    memcpy(c, ok, sizeof ok);
+    c[0].value = fs_blob(ghost, 16);
+    expect_refused(r, "visit", c, 5, FS_ENOTFOUND, "visit.customer");
+    c[0].value = fs_text("Acme");
+    expect_refused(r, "visit", c, 5, FS_ETYPE, "visit.customer");
+    memcpy(c, ok, sizeof ok);
+    c[2].column = "room";
+    expect_refused(r, "visit", c, 5, FS_ESCHEMA, "room");
+    expect_refused(r, "meeting", ok, 5, FS_ESCHEMA, "meeting");
+    memcpy(c, ok, sizeof ok);
+    c[3].value = fs_textn("\xff\xfe bad", 6);
+    expect_refused(r, "visit", c, 5, FS_ETYPE, "UTF-8");
+    char *big = malloc(FS_MAX_TEXT + 2);
+    CHECK(big != NULL);
+    memset(big, 'a', FS_MAX_TEXT + 1);
+    big[FS_MAX_TEXT + 1] = '\0';
+    c[3].value = fs_text(big);
+    expect_refused(r, "visit", c, 5, FS_ETOOBIG, "visit.purpose");
+    free(big);
+    fs_cell dup[] = {{"name", fs_text("a")}, {"name", fs_text("b")}};
+    expect_refused(r, "customer", dup, 2, FS_EINVAL, "twice");
+    fs_cell boolean[] = {{"name", fs_text("a")}, {"key_account", fs_int(2)}};
+    expect_refused(r, "customer", boolean, 2, FS_ETYPE, "key_account");
+    /* Updates: unknown rows, required fields blanked. */
+    fs_cell blank[] = {{"name", fs_text("")}};
+    CHECK_ERR(fs_update(r, "customer", cid, blank, 1), FS_EREQUIRED);
+    fs_cell rename[] = {{"name", fs_text("Acme 2")}};
+    CHECK_ERR(fs_update(r, "customer", ghost, rename, 1), FS_ENOTFOUND);
+    CHECK_OK(fs_delete(r, "customer", cid));
+    CHECK_EQ_INT(fs_exists(r, "customer", cid), 0);
+    CHECK_ERR(fs_update(r, "customer", cid, rename, 1), FS_ENOTFOUND);
+    CHECK_ERR(fs_delete(r, "customer", cid), FS_ENOTFOUND);
+    fs_replica_close(r);
+}
+
+static void test_change_log_records_every_write(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t cid[16], dev[16];
+    fs_replica_device(r, dev);
+    add_customer(r, "Acme", cid);
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, 0, 100, &cs));
+    CHECK_EQ_INT(cs->count, 2);
+    CHECK_EQ_INT(cs->first_seq, 1);
+    CHECK_EQ_INT(cs->last_seq, 2);
+    for (size_t i = 0; i < cs->count; i++) {
+        CHECK_MEM(cs->changes[i].row, cid, 16);
+        CHECK_MEM(cs->changes[i].version.device, dev, 16);
+        CHECK_EQ_INT(cs->changes[i].prev.hlc, 0);
+    }
+    fs_version first = cs->changes[0].version;
+    fs_changeset_free(cs);
+    fs_cell rename[] = {{"name", fs_text("Acme AG")}};
+    CHECK_OK(fs_update(r, "customer", cid, rename, 1));
+    CHECK_OK(fs_changes_since(r, 2, 100, &cs));
+    CHECK_EQ_INT(cs->count, 1);
+    CHECK_EQ_INT(cs->changes[0].column, 1);
+    CHECK(cs->changes[0].value.n == 7 && memcmp(cs->changes[0].value.p, "Acme AG", 7) == 0);
+    CHECK(fs_version_cmp(&cs->changes[0].prev, &first) == 0); /* written on top of it */
+    CHECK(cs->changes[0].version.hlc > first.hlc);
+    fs_changeset_free(cs);
+    CHECK_OK(fs_delete(r, "customer", cid));
+    CHECK_OK(fs_changes_since(r, 3, 100, &cs));
+    CHECK_EQ_INT(cs->count, 1);
+    CHECK_EQ_INT(cs->changes[0].column, 0);
+    CHECK_EQ_INT(cs->changes[0].value.i, 1);
+    fs_changeset_free(cs);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.last_seq, 4);
+    CHECK_EQ_INT(st.pending, 4);
+    CHECK_ERR(fs_changes_since(r, 0, 0, &cs), FS_EINVAL);
+    fs_replica_close(r);
+}
+
+static int exec_rc(fs_replica *r, const char *sql)
+{
+    return sqlite3_exec(fs__replica_db(r), sql, NULL, NULL, NULL);
+}
+
+static void test_writes_bypassing_the_log_are_refused_or_flagged(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t cid[16];
+    add_customer(r, "Acme", cid);
+    uint64_t before = last_seq(r);
+    const char *attempts[] = {
+        "UPDATE customer SET name='tampered'",
+        "DELETE FROM customer",
+        "INSERT INTO customer(id, deleted, name, _ver) VALUES(randomblob(16), 0, 'x', x'')",
+        "DELETE FROM changelog",
+        "UPDATE changelog SET value='x'",
+        "INSERT INTO changelog(tbl,col,row,value,hlc,prev_hlc,prev_dev) VALUES(0,1,x'00',1,1,0,0)",
+    };
+    for (size_t i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
+        CHECK(exec_rc(r, attempts[i]) != SQLITE_OK);
+        const char *msg = sqlite3_errmsg(fs__replica_db(r));
+        if (strstr(msg, "written outside the change log") == NULL)
+            FAIL("\"%s\": unexpected message %s", attempts[i], msg);
+    }
+    CHECK_EQ_INT(last_seq(r), before);
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    /* Someone with raw access drops the guard: the check flags the write. */
+    CHECK_EQ_INT(exec_rc(r, "DROP TRIGGER customer_guard_1"), SQLITE_OK);
+    CHECK_EQ_INT(exec_rc(r, "UPDATE customer SET name='tampered'"), SQLITE_OK);
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 1);
+    CHECK(strstr(fs_replica_errmsg(r), "customer") != NULL);
+    CHECK(strstr(fs_replica_errmsg(r), "name") != NULL);
+    fs_replica_close(r);
+}
+
+static void test_transactions_commit_or_roll_back_whole(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t a[16], b[16];
+    CHECK_OK(fs_begin(r));
+    CHECK_ERR(fs_begin(r), FS_ESTATE);
+    add_customer(r, "one", a);
+    add_customer(r, "two", b);
+    fs_rollback(r);
+    CHECK_EQ_INT(count_rows(r, "customer"), 0);
+    CHECK_EQ_INT(last_seq(r), 0);
+    CHECK_OK(fs_begin(r));
+    add_customer(r, "one", a);
+    add_customer(r, "two", b);
+    CHECK_OK(fs_commit(r));
+    CHECK_EQ_INT(count_rows(r, "customer"), 2);
+    /* A write that fails validation inside a transaction leaves the rest. */
+    CHECK_OK(fs_begin(r));
+    add_customer(r, "three", a);
+    fs_cell bad[] = {{"name", fs_text("")}};
+    CHECK_ERR(fs_insert(r, "customer", bad, 1, b), FS_EREQUIRED);
+    CHECK_OK(fs_commit(r));
+    CHECK_EQ_INT(count_rows(r, "customer"), 3);
+    CHECK_ERR(fs_commit(r), FS_ESTATE);
+    fs_replica_close(r);
+}
+
+static void test_apply_is_idempotent_and_order_free(void)
+{
+    fs_replica *src = fresh("src");
+    char srcdir[600];
+    snprintf(srcdir, sizeof srcdir, "%s", rdir);
+    uint8_t id[16];
+    for (int i = 0; i < 20; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "客戶 %d", i);
+        add_customer(src, name, id);
+        fs_cell c[] = {{"industry", fs_text("制造")}, {"size", fs_text("500+")}};
+        CHECK_OK(fs_update(src, "customer", id, c, 2));
+        if (i % 5 == 0)
+            CHECK_OK(fs_delete(src, "customer", id));
+    }
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(src, 0, 1000, &cs));
+    uint8_t h0[32], h1[32], h2[32], h3[32];
+    CHECK_OK(fs_replica_state_hash(src, h0));
+
+    fs_replica *a = fresh("a");
+    fs_apply_stats st;
+    CHECK_OK(fs_apply(a, cs->changes, cs->count, &st));
+    CHECK_EQ_INT(st.applied, cs->count);
+    CHECK_OK(fs_replica_state_hash(a, h1));
+    CHECK_MEM(h0, h1, 32);
+    CHECK_OK(fs_apply(a, cs->changes, cs->count, &st)); /* again */
+    CHECK_EQ_INT(st.applied, 0);
+    CHECK_EQ_INT(st.ignored, cs->count);
+    CHECK_OK(fs_replica_state_hash(a, h2));
+    CHECK_MEM(h0, h2, 32);
+    CHECK_EQ_INT(last_seq(a), 0); /* remote changes are not this device's log */
+
+    fs_replica *b = fresh("b");
+    fs_change *rev = malloc(cs->count * sizeof *rev);
+    CHECK(rev != NULL);
+    for (size_t i = 0; i < cs->count; i++)
+        rev[i] = cs->changes[cs->count - 1 - i];
+    for (size_t i = 0; i < cs->count; i += 7)
+        CHECK_OK(fs_apply(b, rev + i, cs->count - i < 7 ? cs->count - i : 7, NULL));
+    CHECK_OK(fs_replica_state_hash(b, h3));
+    CHECK_MEM(h0, h3, 32);
+    CHECK_EQ_INT(count_rows(b, "customer"), 16);
+    free(rev);
+
+    /* Bad changes are refused whole. */
+    fs_change bad = cs->changes[0];
+    bad.table = 999;
+    CHECK_ERR(fs_apply(b, &bad, 1, NULL), FS_ESCHEMA);
+    bad = cs->changes[0];
+    CHECK_EQ_INT(bad.column, 1);
+    bad.value = fs_int(7); /* name is text */
+    CHECK_ERR(fs_apply(b, &bad, 1, NULL), FS_ETYPE);
+    CHECK(strstr(fs_replica_errmsg(b), "customer.name") != NULL);
+    bad = cs->changes[1];
+    bad.version.hlc = ((uint64_t)(1700000000000ull + 3600000ull * 24 * 365 * 100) << 16);
+    CHECK_ERR(fs_apply(b, &bad, 1, NULL), FS_ECLOCK);
+    CHECK_OK(fs_replica_state_hash(b, h3));
+    CHECK_MEM(h0, h3, 32);
+    fs_changeset_free(cs);
+    fs_replica_close(src);
+    fs_replica_close(a);
+    fs_replica_close(b);
+}
+
+static void test_passphrase_change_leaves_database_untouched(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t id[16];
+    add_customer(r, "Acme", id);
+    fs_replica_close(r);
+    char db[700];
+    snprintf(db, sizeof db, "%s/replica.db", rdir);
+    unsigned char h_before[32], h_after[32];
+    FILE *f = fopen(db, "rb");
+    CHECK(f != NULL);
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    crypto_generichash(h_before, 32, buf, n, NULL, 0);
+    CHECK_ERR(fs_replica_change_passphrase(rdir, "bad", 3, "new", 3), FS_EPASSPHRASE);
+    CHECK_OK(fs_replica_change_passphrase(rdir, "pw", 2, "new passphrase", 14));
+    f = fopen(db, "rb");
+    CHECK(f != NULL);
+    CHECK_EQ_INT(fread(buf, 1, sizeof buf, f), n);
+    fclose(f);
+    crypto_generichash(h_after, 32, buf, n, NULL, 0);
+    CHECK_MEM(h_before, h_after, 32);
+    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    CHECK_ERR(fs_replica_open(&r, rdir, "pw", 2, &o), FS_EPASSPHRASE);
+    CHECK(r == NULL);
+    CHECK(strstr(fs_replica_errmsg(NULL), "wrong passphrase") != NULL);
+    r = open_again(rdir, "new passphrase");
+    CHECK_EQ_INT(fs_exists(r, "customer", id), 1);
+    fs_replica_close(r);
+    struct stat st;
+    CHECK(stat(db, &st) == 0 && (st.st_mode & 077) == 0); /* owner only */
+}
+
+static void test_create_and_open_errors(void)
+{
+    fs_replica *r = fresh("r");
+    fs_replica_close(r);
+    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    CHECK_ERR(fs_replica_create(&r, rdir, "pw", 2, &o), FS_EEXIST);
+    CHECK(strstr(fs_replica_errmsg(NULL), "already exists") != NULL);
+    char other[700];
+    snprintf(other, sizeof other, "%s-none", rdir);
+    CHECK_ERR(fs_replica_open(&r, other, "pw", 2, &o), FS_ENOTFOUND);
+    CHECK_ERR(fs_replica_create(&r, other, "", 0, &o), FS_EINVAL);
+}
+
+static void test_second_process_is_refused(void)
+{
+    fs_replica *r = fresh("r");
+    int to_child[2], to_parent[2];
+    CHECK(pipe(to_child) == 0 && pipe(to_parent) == 0);
+    fs_replica_close(r);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fs_replica *c = open_again(rdir, "pw");
+        uint8_t id[16];
+        add_customer(c, "held", id);
+        char x = 'r';
+        if (write(to_parent[1], &x, 1) != 1 || read(to_child[0], &x, 1) != 1)
+            _exit(2);
+        fs_replica_close(c);
+        _exit(0);
+    }
+    char x;
+    CHECK_EQ_INT(read(to_parent[0], &x, 1), 1);
+    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    int rc = fs_replica_open(&r, rdir, "pw", 2, &o);
+    CHECK_EQ_INT(write(to_child[1], &x, 1), 1);
+    int wst;
+    waitpid(pid, &wst, 0);
+    CHECK_ERR(rc, FS_EBUSY);
+    CHECK(strstr(fs_replica_errmsg(NULL), "another process") != NULL);
+    r = open_again(rdir, "pw");
+    CHECK_EQ_INT(count_rows(r, "customer"), 1);
+    fs_replica_close(r);
+}
+
+static void test_resolve_id_prefix(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t id[16], got[16];
+    add_customer(r, "Acme", id);
+    char hex[33];
+    fs_id_to_hex(id, hex);
+    char prefix[9];
+    memcpy(prefix, hex, 8);
+    prefix[8] = '\0';
+    CHECK_OK(fs_resolve_id(r, "customer", prefix, got));
+    CHECK_MEM(got, id, 16);
+    CHECK_OK(fs_resolve_id(r, "customer", hex, got));
+    CHECK_ERR(fs_resolve_id(r, "customer", "abc", got), FS_EINVAL);
+    CHECK_ERR(fs_resolve_id(r, "customer", "zzzzzzzz", got), FS_EINVAL);
+    CHECK_ERR(fs_resolve_id(r, "visit", prefix, got), FS_ENOTFOUND);
+    uint8_t back[16];
+    CHECK_OK(fs_id_from_hex(hex, back));
+    CHECK_MEM(back, id, 16);
+    CHECK_ERR(fs_id_from_hex("12", back), FS_EINVAL);
+    fs_replica_close(r);
+}
+
+TEST_LIST(TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
+              TEST(change_log_records_every_write)
+                  TEST(writes_bypassing_the_log_are_refused_or_flagged)
+                      TEST(transactions_commit_or_roll_back_whole)
+                          TEST(apply_is_idempotent_and_order_free)
+                              TEST(passphrase_change_leaves_database_untouched)
+                                  TEST(create_and_open_errors) TEST(second_process_is_refused)
+                                      TEST(resolve_id_prefix))
