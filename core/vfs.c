@@ -26,6 +26,10 @@
  *            recovery a frame that fails authentication reads as zeros, so
  *            SQLite's checksum ends recovery there as it would for a torn
  *            write (a tampered WAL frame truncates recovery; see DESIGN).
+ *            A checkpoint copies pages WAL -> database between
+ *            SQLITE_FCNTL_CKPT_START and _DONE: those pages move sealed,
+ *            as they are valid in both files, so each page version is
+ *            sealed once, not sealed twice and opened once.
  *   journal  records "pgno(4) | page | checksum(4)" as three writes after a
  *            512-byte header; the page is the only power-of-two sized access
  *            at an offset = 4 (mod 8). Its checksum samples plaintext, so it
@@ -83,6 +87,14 @@ typedef struct cfile {
     /* journal: last 4-byte write (a record's page number, normally) */
     sqlite3_int64 pgno_off;
     uint32_t pgno_val;
+    /* WAL: the frame header written last, so its page need not read it back */
+    sqlite3_int64 hdr_off;
+    uint32_t hdr_pgno;
+    /* main: inside a checkpoint's copy loop (SQLITE_FCNTL_CKPT_START/DONE),
+     * and whether its WAL is open and linked to it, so that the WAL hands
+     * checkpoint pages over sealed */
+    int in_checkpoint;
+    int wal_linked;
 } cfile;
 
 #define CFILE_SIZE ((sizeof(cfile) + 7) & ~(size_t)7)
@@ -303,10 +315,12 @@ static int main_write(cfile *f, const unsigned char *src, int amt, sqlite3_int64
             return SQLITE_IOERR_WRITE;
         }
     }
+    f->pgsz = (uint32_t)amt;
+    if (f->in_checkpoint && f->wal_linked) /* a sealed page from the WAL (see wal_read) */
+        return f->real->pMethods->xWrite(f->real, src, amt, off);
     if (!ensure_buf(f))
         return SQLITE_IOERR_NOMEM;
     seal_page(f, src, f->buf, (uint32_t)amt, pgno);
-    f->pgsz = (uint32_t)amt;
     return f->real->pMethods->xWrite(f->real, f->buf, amt, off);
 }
 
@@ -341,9 +355,11 @@ static int wal_read_frame_header(cfile *f, unsigned char hdr[WAL_FRAME_HDR], sql
 
 static int wal_read(cfile *f, unsigned char *out, int amt, sqlite3_int64 off)
 {
-    if (off == 0 && amt <= WAL_HDR) {
+    if (off >= 0 && off + amt <= WAL_HDR) {
+        /* The plaintext WAL header, whole or a field of it (its checksum at
+         * 24 when SQLite rewrites frame checksums). */
         int rc = f->real->pMethods->xRead(f->real, out, amt, off);
-        if (rc == SQLITE_OK && amt >= 12 && is_page_size(get_be32(out + 8)))
+        if (rc == SQLITE_OK && off == 0 && amt >= 12 && is_page_size(get_be32(out + 8)))
             f->pgsz = get_be32(out + 8);
         return rc;
     }
@@ -360,6 +376,13 @@ static int wal_read(cfile *f, unsigned char *out, int amt, sqlite3_int64 off)
         if (open_page(f->vfs, out + WAL_FRAME_HDR, ps, get_be32(out)) != 0)
             memset(out + WAL_FRAME_HDR, 0, ps); /* fails SQLite's checksum: recovery ends */
         return SQLITE_OK;
+    }
+    if (ps != 0 && amt == (int)ps && wal_frame_at(off - WAL_FRAME_HDR, ps) >= 0 &&
+        f->main != NULL && f->main->in_checkpoint) {
+        /* A checkpoint copies this page to the database file unchanged: the
+         * sealed page is valid there too (same database id, same page
+         * number), so it travels sealed and is authenticated when read. */
+        return f->real->pMethods->xRead(f->real, out, amt, off);
     }
     if (ps != 0 && amt == (int)ps && wal_frame_at(off - WAL_FRAME_HDR, ps) >= 0) {
         unsigned char hdr[WAL_FRAME_HDR];
@@ -409,14 +432,20 @@ static int wal_write(cfile *f, const unsigned char *src, int amt, sqlite3_int64 
         wal_mask(f->vfs, hdr, off, m);
         for (int i = 0; i < 8; i++)
             hdr[16 + i] ^= m[i];
+        f->hdr_off = off;
+        f->hdr_pgno = get_be32(src);
         return f->real->pMethods->xWrite(f->real, hdr, amt, off);
     }
     if (amt == (int)ps && wal_frame_at(off - WAL_FRAME_HDR, ps) >= 0) {
-        unsigned char hdr[WAL_FRAME_HDR];
-        int rc = f->real->pMethods->xRead(f->real, hdr, WAL_FRAME_HDR, off - WAL_FRAME_HDR);
-        if (rc != SQLITE_OK)
-            return SQLITE_IOERR_WRITE;
-        uint32_t pgno = get_be32(hdr);
+        uint32_t pgno = f->hdr_pgno;
+        if (f->hdr_off != off - WAL_FRAME_HDR) {
+            /* A page rewritten in place (same transaction): its header is on disk. */
+            unsigned char hdr[WAL_FRAME_HDR];
+            int rc = f->real->pMethods->xRead(f->real, hdr, WAL_FRAME_HDR, off - WAL_FRAME_HDR);
+            if (rc != SQLITE_OK)
+                return SQLITE_IOERR_WRITE;
+            pgno = get_be32(hdr);
+        }
         if (pgno == 1 && src[20] != FS_VFS_RESERVE) {
             set_error(f->vfs, FS_EPAGEFMT, "%s: reserved-bytes change refused (%u bytes)",
                       kind_name(f->kind), src[20]);
@@ -510,6 +539,8 @@ static int x_close(sqlite3_file *file)
 {
     cfile *f = (cfile *)file;
     int rc = f->real->pMethods ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
+    if (f->kind == KIND_WAL && f->main != NULL)
+        f->main->wal_linked = 0;
     if (f->buf != NULL) {
         sodium_memzero(f->buf, MAX_PAGE + WAL_FRAME_HDR);
         free(f->buf);
@@ -585,6 +616,10 @@ static int x_file_control(sqlite3_file *file, int op, void *arg)
     cfile *f = (cfile *)file;
     if (op == SQLITE_FCNTL_MMAP_SIZE)
         return SQLITE_NOTFOUND; /* no mmap: pages must pass through xRead */
+    if (f->kind == KIND_MAIN && (op == SQLITE_FCNTL_CKPT_START || op == SQLITE_FCNTL_CKPT_DONE)) {
+        f->in_checkpoint = op == SQLITE_FCNTL_CKPT_START;
+        return SQLITE_OK;
+    }
     return f->real->pMethods->xFileControl(f->real, op, arg);
 }
 
@@ -622,6 +657,7 @@ static int x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int fl
     f->vfs = v;
     f->ck_off = -1;
     f->pgno_off = -1;
+    f->hdr_off = -1;
     if (name == NULL || (flags & SQLITE_OPEN_MAIN_DB))
         f->kind = KIND_MAIN;
     else if (flags & SQLITE_OPEN_WAL)
@@ -644,6 +680,8 @@ static int x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int fl
         return rc;
     }
     f->base.pMethods = &crypt_io_methods;
+    if (f->main != NULL && f->kind == KIND_WAL)
+        f->main->wal_linked = 1;
     return SQLITE_OK;
 }
 
