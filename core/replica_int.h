@@ -14,7 +14,8 @@
  *   device     idx INTEGER PRIMARY KEY, id BLOB UNIQUE: dictionary of the
  *              device ids that appear in versions (index 0 = nobody).
  *   meta       k TEXT PRIMARY KEY, v: "device" (this device's id), "hlc"
- *              (the clock's high-water mark), "schema" (format version),
+ *              (the highest remote clock absorbed; local ticks persist in
+ *              the change log itself), "schema" (format version),
  *              "acked_seq" (last local sequence a server acknowledged).
  * Triggers on every synced table and on changelog raise an error unless the
  * SQL function fs_guard() returns 1, which it does only while this API is
@@ -34,6 +35,7 @@
 typedef struct fs__table_stmts {
     sqlite3_stmt *select; /* columns + _ver of one row by id */
     sqlite3_stmt *upsert; /* whole row */
+    sqlite3_stmt *exists; /* deleted flag of one row by id */
 } fs__table_stmts;
 
 struct fs_replica {
@@ -43,6 +45,7 @@ struct fs_replica {
     uint8_t device[FS_ID_BYTES];
     uint32_t device_idx; /* this device in the dictionary */
     uint64_t hlc;        /* highest clock issued or seen */
+    int hlc_unsaved;     /* raised by a remote clock since meta.hlc was saved */
     int in_tx;           /* explicit transaction open */
     int tx_failed;       /* a write inside it failed: commit must roll back */
     int guard;           /* >0 while the API writes synced tables */

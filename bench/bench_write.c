@@ -1,0 +1,896 @@
+/*
+ * bench_write: local write throughput of visit records, libfieldsync against a
+ * raw SQLite baseline that does the least any synced store has to do.
+ *
+ * Both sides write the same pre-generated visits: 10 columns (the customer id
+ * and 9 text fields of mixed Chinese/English text, ~450 bytes of field values,
+ * different for every row).
+ *   baseline   a plain, unencrypted SQLite file in WAL mode with
+ *              synchronous=NORMAL; the row goes to visit(id, 11 columns)
+ *              WITHOUT ROWID and one change-log row per column written to
+ *              log(seq, tbl, row, col, value, hlc); random 16-byte ids
+ *              (libsodium, as a real store needs), prepared statements.
+ *   fieldsync  fs_insert() into a replica created with fs_kdf_minimum, which
+ *              encrypts every page, versions every column and writes the
+ *              change log.
+ * Each in two modes: one visit per transaction, and --batch visits per
+ * transaction (fs_begin/fs_commit). Every run writes a fresh database; creating
+ * it, inserting its one customer and closing it are not timed. Each figure is
+ * the median of --reps runs, and baseline and fieldsync runs alternate (and
+ * swap order every repetition) so that drift of the machine affects both.
+ * Replicas are reopened and verified with fs_replica_check() and a row count
+ * after the timed part: every run with --quick, the first of each mode
+ * otherwise.
+ *
+ * Exit status: 0 when every run completed and verified (a MISS is a figure,
+ * not a failure; --strict makes it exit 2), 1 on any error. A mode whose run
+ * fails is reported as ERROR and the other mode is still measured.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "fieldsync/error.h"
+#include "fieldsync/keyfile.h"
+#include "fieldsync/replica.h"
+
+#ifndef FS_BENCH_VERSION
+#define FS_BENCH_VERSION "?"
+#endif
+#ifndef FS_BENCH_BUILD_TYPE
+#define FS_BENCH_BUILD_TYPE "?"
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BENCH_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BENCH_SANITIZED 1
+#endif
+#endif
+#ifndef BENCH_SANITIZED
+#define BENCH_SANITIZED 0
+#endif
+
+#define PASSPHRASE     "bench passphrase"
+#define VISIT_TABLE_NO 2 /* index of "visit" in fs_schema_tables(), for the baseline log */
+
+/* ---- the visits ------------------------------------------------------------ */
+
+/* The text fields of a visit, in the order of the schema (after "customer"). */
+enum {
+    VF_CONTACT,
+    VF_POSITION,
+    VF_TIME,
+    VF_PLACE,
+    VF_PURPOSE,
+    VF_NOTES,
+    VF_OBJECTIONS,
+    VF_NEXT_STEPS,
+    VF_VISITOR,
+    VF_COUNT
+};
+
+static const char *const field_column[VF_COUNT] = {
+    "contact", "position",   "time",       "place",   "purpose",
+    "notes",   "objections", "next_steps", "visitor",
+};
+
+/* Upper bound of one field's length; a visit never exceeds VF_COUNT * this. */
+#define FIELD_MAX 400
+
+typedef struct visit_text {
+    const char *field[VF_COUNT]; /* point into visit_set.arena, NUL-terminated */
+    size_t len[VF_COUNT];
+} visit_text;
+
+typedef struct visit_set {
+    visit_text *visits;
+    size_t count;
+    char *arena;        /* owns the text of every visit */
+    size_t value_bytes; /* field values of all visits, the 16-byte customer id included */
+    size_t min_bytes, max_bytes;
+} visit_set;
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+/* splitmix64: fixed seed, so every run writes the same visits. */
+static uint64_t rng_next(rng *g)
+{
+    uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static unsigned rng_below(rng *g, unsigned n)
+{
+    return (unsigned)(rng_next(g) % n);
+}
+
+#define PICK(g, pool) ((pool)[rng_below((g), sizeof(pool) / sizeof((pool)[0]))])
+
+static const char *const surnames_zh[] = {"王", "李", "张", "刘", "陈", "杨", "赵",
+                                          "黄", "周", "吴", "徐", "孙", "胡", "朱",
+                                          "高", "林", "何", "郭", "马", "罗"};
+static const char *const surnames_en[] = {"Wang",  "Li",   "Zhang", "Liu", "Chen", "Yang", "Zhao",
+                                          "Huang", "Zhou", "Wu",    "Xu",  "Sun",  "Hu",   "Zhu",
+                                          "Gao",   "Lin",  "He",    "Guo", "Ma",   "Luo"};
+static const char *const titles[] = {"经理", "总监", "总", "主任", "工", "女士", "先生", "副总"};
+static const char *const given_en[] = {"David", "Linda", "Kevin", "Grace", "Tony",
+                                       "Amy",   "Jason", "Helen", "Eric",  "Cathy"};
+static const char *const positions[] = {
+    "采购总监",
+    "采购经理 (Purchasing Manager)",
+    "IT经理",
+    "信息中心主任",
+    "财务总监 CFO",
+    "运营部主管",
+    "技术负责人 / CTO",
+    "行政经理",
+    "总经理助理",
+    "生产部副总",
+    "Head of Procurement 采购负责人",
+    "区域销售总监",
+};
+static const char *const cities[] = {"上海", "北京", "深圳", "广州", "杭州",
+                                     "成都", "苏州", "南京", "武汉", "西安"};
+static const char *const venues[] = {
+    "客户会议室",       "客户总部三楼会议室", "客户前台会客区",    "星巴克 (Starbucks)",
+    "视频会议 (Teams)", "客户工厂车间",       "我司展厅 showroom", "客户研发中心 R&D center",
+};
+static const char *const projects[] = {"智慧门店",   "ERP对接",  "CRM升级", "数据中台",
+                                       "供应链协同", "移动巡检", "BI报表",  "私有云迁移"};
+static const char *const purposes[] = {
+    "跟进需求，介绍定制化解决方案", "presentation of the tailored solution and pricing",
+    "回访试用情况，收集 feedback",  "商务谈判：讨论报价与付款条件",
+    "签约前技术交流，确认部署环境", "年度续约洽谈 (annual renewal)",
+    "演示新版报表功能 demo v2.3",   "解答客户提出的安全合规问题",
+};
+static const char *const note_items[] = {
+    "客户目前使用竞品，觉得操作复杂，希望流程更简单",
+    "非常关注系统稳定性和售后响应速度",
+    "decision maker is the CFO, 采购需要财务审批",
+    "希望下个月先做 pilot，覆盖华东区门店",
+    "对数据安全要求高，倾向本地部署 (on-premise)",
+    "竞品报价更低，我们需要突出服务优势",
+    "IT团队人手有限，希望我们提供运维支持",
+    "interested in API integration with their SAP system",
+    "现有系统数据需要迁移，约有五年的历史订单",
+    "老板对移动端审批很感兴趣",
+    "上次提出的问题已经解决，客户满意",
+    "需要提供同行业成功案例作为参考",
+    "wants training for 30 users before go-live",
+    "合同期望按年签，付款分三期",
+    "对报表的自定义能力有较多需求",
+    "客户下季度有扩产计划，可能追加采购",
+};
+static const char *const objections[] = {
+    "对新品牌的售后服务能力有疑虑",
+    "价格偏高，超出今年预算 (price above budget)",
+    "担心数据迁移的风险和停机时间",
+    "需要更多同行业的成功案例",
+    "contract term too long, 希望缩短到一年",
+    "担心员工学习成本高，推广困难",
+    "对云端存储的数据安全有顾虑",
+    "交付周期太长，希望一个月内上线",
+};
+static const char *const visitors[] = {"张伟", "李娜", "王芳", "刘洋",     "陈静",
+                                       "杨帆", "赵磊", "黄敏", "Kevin 周", "Amy 吴"};
+
+/* Formats one field into buf (FIELD_MAX bytes); returns its length. */
+static size_t gen_field(rng *g, int field, char *buf)
+{
+    int n = 0;
+    unsigned s = rng_below(g, 20);
+    switch (field) {
+    case VF_CONTACT:
+        if (rng_below(g, 5) < 3)
+            n = snprintf(buf, FIELD_MAX, "%s%s", surnames_zh[s], PICK(g, titles));
+        else
+            n = snprintf(buf, FIELD_MAX, "%s%s / %s %s", surnames_zh[s], PICK(g, titles),
+                         PICK(g, given_en), surnames_en[s]);
+        break;
+    case VF_POSITION:
+        n = snprintf(buf, FIELD_MAX, "%s", PICK(g, positions));
+        break;
+    case VF_TIME:
+        n = snprintf(buf, FIELD_MAX, "%04u-%02u-%02u %02u:%02u", 2023 + rng_below(g, 2),
+                     1 + rng_below(g, 12), 1 + rng_below(g, 28), 8 + rng_below(g, 11),
+                     15 * rng_below(g, 4));
+        break;
+    case VF_PLACE:
+        if (rng_below(g, 3) == 0)
+            n = snprintf(buf, FIELD_MAX, "%s %s, Room %u", PICK(g, cities), PICK(g, venues),
+                         100 + rng_below(g, 900));
+        else
+            n = snprintf(buf, FIELD_MAX, "%s%s", PICK(g, cities), PICK(g, venues));
+        break;
+    case VF_PURPOSE:
+        n = snprintf(buf, FIELD_MAX, "%s项目：%s", PICK(g, projects), PICK(g, purposes));
+        break;
+    case VF_NOTES: {
+        /* Two or three distinct items of conversation, then the budget. */
+        unsigned count = sizeof(note_items) / sizeof(note_items[0]);
+        unsigned a = rng_below(g, count), b = (a + 1 + rng_below(g, count - 1)) % count;
+        unsigned lo = 20 + 10 * rng_below(g, 50), hi = lo + 10 + 10 * rng_below(g, 30);
+        if (rng_below(g, 20) < 11) {
+            n = snprintf(buf, FIELD_MAX, "1. %s；2. %s；预算约 %u-%u 万元 CNY。", note_items[a],
+                         note_items[b], lo, hi);
+        } else {
+            unsigned c = b;
+            while (c == a || c == b)
+                c = rng_below(g, count);
+            n = snprintf(buf, FIELD_MAX, "1. %s；2. %s；3. %s；预算约 %u-%u 万元 CNY。",
+                         note_items[a], note_items[b], note_items[c], lo, hi);
+        }
+        break;
+    }
+    case VF_OBJECTIONS:
+        if (rng_below(g, 20) < 3)
+            n = snprintf(buf, FIELD_MAX, "%s；%s", PICK(g, objections), PICK(g, objections));
+        else
+            n = snprintf(buf, FIELD_MAX, "%s", PICK(g, objections));
+        break;
+    case VF_NEXT_STEPS: {
+        unsigned m = 1 + rng_below(g, 12), d = 1 + rng_below(g, 20);
+        switch (rng_below(g, 3)) {
+        case 0:
+            n = snprintf(buf, FIELD_MAX,
+                         "%u月%u日前发送%u个同行业成功案例和SLA说明；%u月%u日第二次拜访并现场演示",
+                         m, d, 2 + rng_below(g, 3), m, d + 3 + rng_below(g, 5));
+            break;
+        case 1:
+            n = snprintf(buf, FIELD_MAX, "send quotation v%u by %u/%u, 安排技术交流会并邀请%s参加",
+                         1 + rng_below(g, 4), m, d, PICK(g, positions));
+            break;
+        default:
+            n = snprintf(buf, FIELD_MAX, "%u月%u日前提交方案书，约%s确认预算和上线时间", m, d,
+                         PICK(g, positions));
+            break;
+        }
+        break;
+    }
+    case VF_VISITOR:
+        n = snprintf(buf, FIELD_MAX, "%s", PICK(g, visitors));
+        break;
+    }
+    if (n < 0 || n >= FIELD_MAX) {
+        fprintf(stderr, "bench_write: field %d does not fit in %d bytes\n", field, FIELD_MAX);
+        abort();
+    }
+    return (size_t)n;
+}
+
+static void visit_set_free(visit_set *vs)
+{
+    free(vs->visits);
+    free(vs->arena);
+    memset(vs, 0, sizeof *vs);
+}
+
+/* Generates count visits. Returns 0 or FS_ENOMEM; vs is freed by visit_set_free(). */
+static int visit_set_make(visit_set *vs, size_t count)
+{
+    rng g = {0x5eed0f1e1d5ull};
+    char buf[FIELD_MAX];
+    size_t used = 0;
+
+    memset(vs, 0, sizeof *vs);
+    vs->visits = calloc(count, sizeof *vs->visits);
+    vs->arena = malloc(count * VF_COUNT * FIELD_MAX);
+    if (vs->visits == NULL || vs->arena == NULL) {
+        visit_set_free(vs);
+        return FS_ENOMEM;
+    }
+    vs->count = count;
+    vs->min_bytes = SIZE_MAX;
+    for (size_t i = 0; i < count; i++) {
+        size_t bytes = FS_ID_BYTES; /* the customer id */
+        for (int f = 0; f < VF_COUNT; f++) {
+            size_t n = gen_field(&g, f, buf);
+            memcpy(vs->arena + used, buf, n + 1);
+            vs->visits[i].field[f] = vs->arena + used;
+            vs->visits[i].len[f] = n;
+            used += n + 1;
+            bytes += n;
+        }
+        vs->value_bytes += bytes;
+        if (bytes < vs->min_bytes)
+            vs->min_bytes = bytes;
+        if (bytes > vs->max_bytes)
+            vs->max_bytes = bytes;
+    }
+    return 0;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Removes a file or a directory tree (no symlinks are followed). 0 or -1. */
+static int remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int rc = 0;
+    const struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[4096];
+        if (snprintf(child, sizeof child, "%s/%s", path, e->d_name) >= (int)sizeof child) {
+            rc = -1;
+            continue;
+        }
+        if (remove_tree(child) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    if (rmdir(path) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Removes a baseline database and its WAL and shared-memory files. */
+static void remove_sqlite_files(const char *db)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char path[1200];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
+        remove_tree(path);
+    }
+}
+
+/* "12,345" */
+static const char *fmt_count(char *buf, size_t size, double value)
+{
+    char digits[32];
+    snprintf(digits, sizeof digits, "%.0f", value);
+    size_t n = strlen(digits), o = 0;
+    for (size_t i = 0; i < n && o + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, size_t n)
+{
+    double s[64];
+    if (n > 64)
+        n = 64;
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* ---- baseline: raw SQLite -------------------------------------------------- */
+
+static int sql_fail(sqlite3 *db, const char *what)
+{
+    fprintf(stderr, "bench_write: baseline %s: %s\n", what, db ? sqlite3_errmsg(db) : "?");
+    return FS_EDB;
+}
+
+static const char baseline_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE visit(id BLOB PRIMARY KEY, deleted INT, customer BLOB, contact TEXT,"
+    " position TEXT, time TEXT, place TEXT, purpose TEXT, notes TEXT, objections TEXT,"
+    " next_steps TEXT, visitor TEXT) WITHOUT ROWID;"
+    "CREATE TABLE log(seq INTEGER PRIMARY KEY, tbl INT, row BLOB, col INT, value ANY, hlc INT);";
+
+/* Writes rows visits to a new database at path, batch visits per transaction,
+ * and stores the seconds the writes took in *secs. verify: count the rows
+ * afterwards. Returns 0 or FS_EDB (message printed). The files are removed. */
+static int run_baseline(const char *path, const visit_set *vs, size_t rows, size_t batch,
+                        int verify, double *secs)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *ins = NULL, *logins = NULL, *begin = NULL, *commit = NULL;
+    uint8_t customer[FS_ID_BYTES];
+    uint64_t hlc = 0;
+    int rc = FS_EDB;
+
+    *secs = 0;
+    randombytes_buf(customer, sizeof customer);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        sql_fail(db, "open");
+        goto out;
+    }
+    if (sqlite3_exec(db, baseline_schema, NULL, NULL, NULL) != SQLITE_OK) {
+        sql_fail(db, "schema");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO visit(id, deleted, customer, contact, position, time,"
+                           " place, purpose, notes, objections, next_steps, visitor)"
+                           " VALUES(?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                           -1, &ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO log(tbl, row, col, value, hlc) VALUES(?1, ?2, ?3, ?4, ?5)",
+                           -1, &logins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "BEGIN", -1, &begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL) != SQLITE_OK) {
+        sql_fail(db, "prepare");
+        goto out;
+    }
+
+    double t0 = now_seconds();
+    for (size_t i = 0; i < rows; i++) {
+        const visit_text *v = &vs->visits[i % vs->count];
+        uint8_t id[FS_ID_BYTES];
+
+        if (i % batch == 0 && (sqlite3_step(begin) != SQLITE_DONE || sqlite3_reset(begin))) {
+            sql_fail(db, "BEGIN");
+            goto out;
+        }
+        randombytes_buf(id, sizeof id);
+        sqlite3_bind_blob(ins, 1, id, sizeof id, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 2, customer, sizeof customer, SQLITE_STATIC);
+        for (int f = 0; f < VF_COUNT; f++)
+            sqlite3_bind_text(ins, 3 + f, v->field[f], (int)v->len[f], SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_reset(ins) != SQLITE_OK) {
+            sql_fail(db, "insert visit");
+            goto out;
+        }
+        /* One log row per column written: customer (column 1), then the text
+         * fields (columns 2..10), each with its own clock value. */
+        for (int c = 1; c <= VF_COUNT + 1; c++) {
+            uint64_t ms = wall_ms() << 16;
+            hlc = ms > hlc ? ms : hlc + 1;
+            sqlite3_bind_int(logins, 1, VISIT_TABLE_NO);
+            sqlite3_bind_blob(logins, 2, id, sizeof id, SQLITE_STATIC);
+            sqlite3_bind_int(logins, 3, c);
+            if (c == 1)
+                sqlite3_bind_blob(logins, 4, customer, sizeof customer, SQLITE_STATIC);
+            else
+                sqlite3_bind_text(logins, 4, v->field[c - 2], (int)v->len[c - 2], SQLITE_STATIC);
+            sqlite3_bind_int64(logins, 5, (sqlite3_int64)hlc);
+            if (sqlite3_step(logins) != SQLITE_DONE || sqlite3_reset(logins) != SQLITE_OK) {
+                sql_fail(db, "insert log");
+                goto out;
+            }
+        }
+        if ((i + 1) % batch == 0 || i + 1 == rows) {
+            if (sqlite3_step(commit) != SQLITE_DONE || sqlite3_reset(commit) != SQLITE_OK) {
+                sql_fail(db, "COMMIT");
+                goto out;
+            }
+        }
+    }
+    *secs = now_seconds() - t0;
+
+    if (verify) {
+        sqlite3_stmt *count = NULL;
+        sqlite3_int64 nvisit = -1, nlog = -1;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT (SELECT count(*) FROM visit), (SELECT count(*) FROM log)",
+                               -1, &count, NULL) == SQLITE_OK &&
+            sqlite3_step(count) == SQLITE_ROW) {
+            nvisit = sqlite3_column_int64(count, 0);
+            nlog = sqlite3_column_int64(count, 1);
+        }
+        sqlite3_finalize(count);
+        if (nvisit != (sqlite3_int64)rows || nlog != (sqlite3_int64)rows * (VF_COUNT + 1)) {
+            fprintf(
+                stderr,
+                "bench_write: baseline holds %lld visits and %lld log rows, expected %zu and %zu\n",
+                (long long)nvisit, (long long)nlog, rows, rows * (VF_COUNT + 1));
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(logins);
+    sqlite3_finalize(begin);
+    sqlite3_finalize(commit);
+    sqlite3_close(db);
+    remove_sqlite_files(path);
+    return rc;
+}
+
+/* ---- fieldsync ------------------------------------------------------------- */
+
+static int fs_fail(fs_replica *r, const char *what, int rc)
+{
+    fprintf(stderr, "bench_write: fieldsync %s: %s (%s)%s%s\n", what, fs_errname(rc),
+            fs_strerror(rc), r ? ": " : "", r ? fs_replica_errmsg(r) : "");
+    return rc;
+}
+
+/* Reopens the replica in dir and checks it: fs_replica_check() finds no
+ * problem and it holds exactly rows live visits. Returns 0 or an error code. */
+static int verify_replica(const char *dir, size_t rows)
+{
+    fs_replica *r = NULL;
+    fs_rows *it = NULL;
+    size_t problems = 0, live = 0;
+    int rc = fs_replica_open(&r, dir, PASSPHRASE, strlen(PASSPHRASE), NULL);
+    if (rc != 0) {
+        fs_fail(r, "reopen", rc);
+        goto out;
+    }
+    rc = fs_replica_check(r, &problems);
+    if (rc != 0) {
+        fs_fail(r, "fs_replica_check", rc);
+        goto out;
+    }
+    if (problems != 0) {
+        fprintf(stderr, "bench_write: fs_replica_check found %zu problems; first: %s\n", problems,
+                fs_replica_errmsg(r));
+        rc = FS_EINTEGRITY;
+        goto out;
+    }
+    rc = fs_rows_open(&it, r, "visit", NULL, NULL, NULL);
+    if (rc != 0) {
+        fs_fail(r, "fs_rows_open", rc);
+        goto out;
+    }
+    while ((rc = fs_rows_next(it)) == 1)
+        live++;
+    if (rc < 0) {
+        fs_fail(r, "fs_rows_next", rc);
+        goto out;
+    }
+    rc = 0;
+    if (live != rows) {
+        fprintf(stderr, "bench_write: the replica holds %zu visits, expected %zu\n", live, rows);
+        rc = FS_EINTEGRITY;
+    }
+out:
+    fs_rows_close(it);
+    fs_replica_close(r);
+    return rc;
+}
+
+/* Writes rows visits with fs_insert() to a new replica in dir (batch 1: each
+ * insert commits on its own; otherwise fs_begin/fs_commit around batch
+ * visits) and stores the seconds the writes took in *secs. verify: reopen and
+ * check the replica afterwards. Returns 0 or an error code (message printed).
+ * The directory is removed. */
+static int run_fieldsync(const char *dir, const visit_set *vs, size_t rows, size_t batch,
+                         int verify, double *secs)
+{
+    fs_replica *r = NULL;
+    fs_replica_opts opts;
+    uint8_t customer[FS_ID_BYTES], id[FS_ID_BYTES];
+    int rc;
+
+    *secs = 0;
+    memset(&opts, 0, sizeof opts);
+    opts.kdf = &fs_kdf_minimum;
+    rc = fs_replica_create(&r, dir, PASSPHRASE, strlen(PASSPHRASE), &opts);
+    if (rc != 0) {
+        fs_fail(r, "fs_replica_create", rc);
+        goto out;
+    }
+    const fs_cell customer_cells[] = {
+        {"name", fs_text("XX科技有限公司 (XX Technology Co.)")},
+        {"industry", fs_text("制造业 / manufacturing")},
+        {"owner", fs_text("zhangwei")},
+    };
+    rc = fs_insert(r, "customer", customer_cells, 3, customer);
+    if (rc != 0) {
+        fs_fail(r, "insert customer", rc);
+        goto out;
+    }
+
+    fs_cell cells[1 + VF_COUNT];
+    cells[0].column = "customer";
+    cells[0].value = fs_blob(customer, sizeof customer);
+    for (int f = 0; f < VF_COUNT; f++)
+        cells[1 + f].column = field_column[f];
+
+    double t0 = now_seconds();
+    for (size_t i = 0; i < rows; i++) {
+        const visit_text *v = &vs->visits[i % vs->count];
+        if (batch > 1 && i % batch == 0) {
+            rc = fs_begin(r);
+            if (rc != 0) {
+                fs_fail(r, "fs_begin", rc);
+                goto out;
+            }
+        }
+        for (int f = 0; f < VF_COUNT; f++)
+            cells[1 + f].value = fs_textn(v->field[f], v->len[f]);
+        rc = fs_insert(r, "visit", cells, 1 + VF_COUNT, id);
+        if (rc != 0) {
+            fs_fail(r, "insert visit", rc);
+            goto out;
+        }
+        if (batch > 1 && ((i + 1) % batch == 0 || i + 1 == rows)) {
+            rc = fs_commit(r);
+            if (rc != 0) {
+                fs_fail(r, "fs_commit", rc);
+                goto out;
+            }
+        }
+    }
+    *secs = now_seconds() - t0;
+    fs_replica_close(r);
+    r = NULL;
+    if (verify)
+        rc = verify_replica(dir, rows);
+out:
+    fs_replica_close(r);
+    if (remove_tree(dir) != 0)
+        fprintf(stderr, "bench_write: warning: could not remove %s\n", dir);
+    return rc;
+}
+
+/* ---- the report ------------------------------------------------------------ */
+
+static void print_machine(const char *tmpdir, const visit_set *vs)
+{
+    char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f != NULL) {
+        char line[512];
+        while (fgets(line, sizeof line, f) != NULL) {
+            if (strncmp(line, "model name", 10) == 0) {
+                const char *p = strchr(line, ':');
+                if (p != NULL) {
+                    p++;
+                    while (*p == ' ' || *p == '\t')
+                        p++;
+                    snprintf(model, sizeof model, "%s", p);
+                    model[strcspn(model, "\n")] = '\0';
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    struct utsname u;
+    if (uname(&u) != 0)
+        memset(&u, 0, sizeof u);
+
+    printf("machine:  %ld CPUs online, %s, %s %s %s\n", sysconf(_SC_NPROCESSORS_ONLN), model,
+           u.sysname, u.release, u.machine);
+    printf("versions: fieldsync %s (%s), SQLite %s, libsodium %s, compiler %s\n", FS_BENCH_VERSION,
+           FS_BENCH_BUILD_TYPE, sqlite3_libversion(), sodium_version_string(), __VERSION__);
+    if (BENCH_SANITIZED)
+        printf("WARNING:  built with sanitizers: the figures below are not representative\n");
+    printf("visits:   10 columns (customer id + 9 mixed Chinese/English text fields), "
+           "%.0f bytes of field values on average (%zu..%zu)\n",
+           (double)vs->value_bytes / (double)vs->count, vs->min_bytes, vs->max_bytes);
+    printf("files:    %s (removed afterwards)\n", tmpdir);
+}
+
+typedef struct bench_mode {
+    const char *name;
+    size_t rows, batch;
+    double target;
+    double base[64], fs[64]; /* visits/s of each repetition */
+    int failed;              /* a run failed (message printed): no figure */
+} bench_mode;
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: bench_write [--quick] [--single N] [--batched N] [--batch N] [--reps N] "
+                "[--strict]\n"
+                "  --single N   visits written one per transaction (default 5000)\n"
+                "  --batched N  visits written in batches (default 50000)\n"
+                "  --batch N    visits per transaction in batched mode (default 1000)\n"
+                "  --reps N     repetitions; the median is reported (default 3, at most 64)\n"
+                "  --quick      a smoke run: 20 + 1200 visits, one repetition, every replica "
+                "verified\n"
+                "  --strict     exit 2 when a figure misses its target\n");
+}
+
+static int parse_size(const char *arg, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(arg != NULL ? arg : "", &end, 10);
+    if (arg == NULL || errno != 0 || end == arg || *end != '\0' || v == 0)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t single = 5000, batched = 50000, batch = 1000, reps = 3;
+    int quick = 0, strict = 0, rc = 1;
+    char tmpdir[1024] = "";
+    visit_set vs;
+
+    memset(&vs, 0, sizeof vs);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        size_t *target = NULL;
+        if (strcmp(a, "--quick") == 0) {
+            quick = 1;
+        } else if (strcmp(a, "--strict") == 0) {
+            strict = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--single") == 0) {
+            target = &single;
+        } else if (strcmp(a, "--batched") == 0) {
+            target = &batched;
+        } else if (strcmp(a, "--batch") == 0) {
+            target = &batch;
+        } else if (strcmp(a, "--reps") == 0) {
+            target = &reps;
+        } else {
+            usage(stderr);
+            return 1;
+        }
+        if (target != NULL && (i + 1 >= argc || parse_size(argv[++i], target) != 0)) {
+            fprintf(stderr, "bench_write: %s needs a positive number\n", a);
+            return 1;
+        }
+    }
+    if (quick) {
+        single = 20;
+        batched = 1200;
+        reps = 1;
+    }
+    if (reps > 64)
+        reps = 64;
+    if (sodium_init() < 0) {
+        fprintf(stderr, "bench_write: sodium_init failed\n");
+        return 1;
+    }
+
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/fieldsync-bench-XXXXXX", base && *base ? base : "/tmp");
+    if (mkdtemp(tmpdir) == NULL) {
+        fprintf(stderr, "bench_write: mkdtemp %s: %s\n", tmpdir, strerror(errno));
+        tmpdir[0] = '\0';
+        goto out;
+    }
+    /* Enough distinct visits that no two rows of a run share their text. */
+    if (visit_set_make(&vs, batched > single ? batched : single) != 0) {
+        fprintf(stderr, "bench_write: out of memory\n");
+        goto out;
+    }
+
+    static bench_mode modes[2];
+    char batch_name[32];
+    snprintf(batch_name, sizeof batch_name, "%zu visits/tx", batch);
+    modes[0].name = "1 visit/tx";
+    modes[0].rows = single;
+    modes[0].batch = 1;
+    modes[0].target = 0.5;
+    modes[1].name = batch_name;
+    modes[1].rows = batched;
+    modes[1].batch = batch;
+    modes[1].target = 0.6;
+
+    printf("bench_write: local write throughput of visits, raw SQLite baseline vs libfieldsync%s\n",
+           quick ? " (--quick: a smoke run, figures meaningless)" : "");
+    print_machine(tmpdir, &vs);
+    printf("method:   median of %zu run%s, fresh database each run, baseline and fieldsync "
+           "interleaved\n",
+           reps, reps == 1 ? "" : "s");
+    fflush(stdout);
+
+    for (size_t rep = 0; rep < reps; rep++) {
+        for (size_t m = 0; m < 2; m++) {
+            bench_mode *bm = &modes[m];
+            int verify = quick || rep == 0;
+            for (int k = 0; k < 2 && !bm->failed; k++) {
+                /* Even repetitions run the baseline first, odd ones fieldsync. */
+                int fieldsync_turn = (k == 0) == (rep % 2 == 1);
+                char path[1100];
+                double secs = 0;
+                int r;
+                if (fieldsync_turn) {
+                    snprintf(path, sizeof path, "%s/fs-%zu-%zu", tmpdir, m, rep);
+                    r = run_fieldsync(path, &vs, bm->rows, bm->batch, verify, &secs);
+                } else {
+                    snprintf(path, sizeof path, "%s/baseline-%zu-%zu.db", tmpdir, m, rep);
+                    r = run_baseline(path, &vs, bm->rows, bm->batch, verify, &secs);
+                }
+                if (r != 0) {
+                    /* Go on with the other mode: its figures still mean something. */
+                    fprintf(stderr, "bench_write: %s %s run failed; no figure for this mode\n",
+                            bm->name, fieldsync_turn ? "fieldsync" : "baseline");
+                    bm->failed = 1;
+                    break;
+                }
+                double rate = secs > 0 ? (double)bm->rows / secs : 0;
+                if (fieldsync_turn)
+                    bm->fs[rep] = rate;
+                else
+                    bm->base[rep] = rate;
+            }
+        }
+    }
+
+    printf("\n%-16s %7s %14s %14s %7s %8s  %s\n", "mode", "visits", "baseline v/s", "fieldsync v/s",
+           "ratio", "target", "result");
+    int missed = 0, failed = 0;
+    for (size_t m = 0; m < 2; m++) {
+        bench_mode *bm = &modes[m];
+        if (bm->failed) {
+            char rows_s[32];
+            failed++;
+            printf("%-16s %7s %14s %14s %7s %8s  %s\n", bm->name,
+                   fmt_count(rows_s, sizeof rows_s, (double)bm->rows), "-", "-", "-", "-",
+                   "ERROR (see above)");
+            continue;
+        }
+        double b = median(bm->base, reps), f = median(bm->fs, reps);
+        double ratio = b > 0 ? f / b : 0;
+        char rows_s[32], b_s[32], f_s[32], target_s[16];
+        int pass = ratio >= bm->target;
+        missed += !pass;
+        snprintf(target_s, sizeof target_s, ">= %.2f", bm->target);
+        printf("%-16s %7s %14s %14s %7.2f %8s  %s\n", bm->name,
+               fmt_count(rows_s, sizeof rows_s, (double)bm->rows), fmt_count(b_s, sizeof b_s, b),
+               fmt_count(f_s, sizeof f_s, f), ratio, target_s, pass ? "PASS" : "MISS");
+    }
+    printf("\nruns (visits/s):\n");
+    for (size_t m = 0; m < 2; m++) {
+        if (modes[m].failed)
+            continue;
+        printf("  %-14s baseline", modes[m].name);
+        for (size_t rep = 0; rep < reps; rep++)
+            printf(" %.0f", modes[m].base[rep]);
+        printf("; fieldsync");
+        for (size_t rep = 0; rep < reps; rep++)
+            printf(" %.0f", modes[m].fs[rep]);
+        printf("\n");
+    }
+    if (failed) {
+        rc = 1;
+        goto out;
+    }
+    printf("replicas verified: fs_replica_check 0 problems, visit count exact (%s)\n",
+           quick ? "every run" : "first run of each mode");
+    rc = strict && missed ? 2 : 0;
+out:
+    visit_set_free(&vs);
+    if (tmpdir[0] != '\0' && remove_tree(tmpdir) != 0)
+        fprintf(stderr, "bench_write: warning: could not remove %s\n", tmpdir);
+    return rc;
+}
