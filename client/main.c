@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "fieldsync/harden.h"
+
 #include "cmd.h"
 #include "text.h"
 
@@ -113,6 +115,10 @@ int main(int argc, char **argv)
     const char *env_home = getenv("FIELDSYNC_HOME");
     int i, rc;
 
+    if (fs_harden_process() != 0) {
+        cli_error("cannot disable core dumps; refusing to handle customer data");
+        return 1;
+    }
     text_init_locale();
     if (sodium_init() < 0) {
         cli_error("libsodium failed to initialise");

@@ -7,6 +7,8 @@
 
 #include <sodium.h>
 
+#include "fieldsync/harden.h"
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fieldsync-server --version | help\n"
@@ -15,6 +17,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    if (fs_harden_process() != 0) {
+        fprintf(stderr, "fieldsync-server: cannot disable core dumps\n");
+        return 1;
+    }
     if (sodium_init() < 0) {
         fprintf(stderr, "fieldsync-server: libsodium failed to initialise\n");
         return 1;

@@ -5,7 +5,11 @@
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include "fieldsync/harden.h"
 
 #include "fieldsync/replica.h"
 #include "replica_int.h"
@@ -521,7 +525,18 @@ static void test_resolve_id_prefix(void)
     fs_replica_close(r);
 }
 
-TEST_LIST(TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
+/* No core dump may carry decrypted pages or keys to disk. */
+static void test_process_hardening(void)
+{
+    struct rlimit rl;
+    CHECK_OK(fs_harden_process());
+    CHECK(getrlimit(RLIMIT_CORE, &rl) == 0);
+    CHECK_EQ_INT(rl.rlim_cur, 0);
+    CHECK_EQ_INT(rl.rlim_max, 0);
+    CHECK_EQ_INT(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+}
+
+TEST_LIST(TEST(process_hardening) TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
               TEST(change_log_records_every_write)
                   TEST(writes_bypassing_the_log_are_refused_or_flagged)
                       TEST(transactions_commit_or_roll_back_whole)
