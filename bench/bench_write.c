@@ -45,6 +45,7 @@
 #include "fieldsync/error.h"
 #include "fieldsync/keyfile.h"
 #include "fieldsync/replica.h"
+#include "rng.h"
 
 #ifndef FS_BENCH_VERSION
 #define FS_BENCH_VERSION "?"
@@ -104,23 +105,6 @@ typedef struct visit_set {
     size_t min_bytes, max_bytes;
 } visit_set;
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-/* splitmix64: fixed seed, so every run writes the same visits. */
-static uint64_t rng_next(rng *g)
-{
-    uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static unsigned rng_below(rng *g, unsigned n)
-{
-    return (unsigned)(rng_next(g) % n);
-}
 
 #define PICK(g, pool) ((pool)[rng_below((g), sizeof(pool) / sizeof((pool)[0]))])
 

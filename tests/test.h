@@ -140,4 +140,32 @@ static inline void test_rmtree(const char *dir)
         fprintf(stderr, "warning: could not remove %s\n", dir);
 }
 
+/* Reads a whole file into a malloc'd buffer (caller frees); NULL if it does
+ * not exist. */
+static inline unsigned char *test_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    *n = 0;
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) != 0)
+        FAIL("cannot seek in %s", path);
+    long len = ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc(len > 0 ? (size_t)len : 1);
+    if (buf == NULL || len < 0 || fread(buf, 1, (size_t)len, f) != (size_t)len)
+        FAIL("cannot read %s", path);
+    fclose(f);
+    *n = (size_t)len;
+    return buf;
+}
+
+/* Replaces a file's contents. */
+static inline void test_write_file(const char *path, const unsigned char *buf, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(buf, 1, n, f) != n || fclose(f) != 0)
+        FAIL("cannot write %s", path);
+}
+
 #endif

@@ -18,6 +18,7 @@
 
 #include "fieldsync/replica.h"
 #include "replica_int.h"
+#include "rng.h"
 #include "test.h"
 
 #define MAX_REPLICAS 5
@@ -26,25 +27,16 @@ static unsigned long losers_checked, records_seen;
 
 typedef struct sim {
     uint64_t seed;
-    uint64_t rng;
+    rng g;
     int n;
     fs_replica *r[MAX_REPLICAS];
     uint64_t clock[MAX_REPLICAS]; /* each replica's wall clock, ms */
     char dir[512];
 } sim;
 
-static uint64_t next(sim *s)
-{
-    /* splitmix64 */
-    uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static unsigned pick(sim *s, unsigned n)
 {
-    return (unsigned)(next(s) % n);
+    return rng_below(&s->g, n);
 }
 
 static uint64_t clock_cb(void *ctx)
@@ -308,7 +300,7 @@ static void run_schedule(uint64_t seed)
     sim s;
     memset(&s, 0, sizeof s);
     s.seed = seed;
-    s.rng = seed * 0x2545F4914F6CDD1Dull + 1;
+    s.g.s = seed * 0x2545F4914F6CDD1Dull + 1;
     s.n = 3 + (int)pick(&s, 3);
     snprintf(s.dir, sizeof s.dir, "%s", test_tmpdir());
     for (int i = 0; i < s.n; i++) {

@@ -6,20 +6,14 @@
 #include "fieldsync/keyfile.h"
 #include "test.h"
 
+/* Reads exactly n bytes of a file. */
 static void read_file(const char *path, unsigned char *buf, size_t n)
 {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    CHECK_EQ_INT(fread(buf, 1, n, f), n);
-    fclose(f);
-}
-
-static void write_file(const char *path, const unsigned char *buf, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    CHECK_EQ_INT(fwrite(buf, 1, n, f), n);
-    fclose(f);
+    size_t got = 0;
+    unsigned char *all = test_read_file(path, &got);
+    CHECK(all != NULL && got == n);
+    memcpy(buf, all, n);
+    free(all);
 }
 
 static void test_create_unlock_roundtrip(void)
@@ -96,19 +90,19 @@ static void test_damaged_file_refused(void)
     for (size_t i = 0; i < sizeof good; i++) {
         memcpy(bad, good, sizeof good);
         bad[i] ^= (unsigned char)(1u << (i % 8));
-        write_file(path, bad, sizeof good);
+        test_write_file(path, bad, sizeof good);
         int rc = fs_keyfile_unlock(path, "pw", 2, &a);
         if (rc != FS_EFORMAT && rc != FS_EPASSPHRASE)
             FAIL("flipped byte %zu: got %s", i, fs_errname(rc));
         CHECK(a == NULL);
     }
-    write_file(path, good, sizeof good - 1);
+    test_write_file(path, good, sizeof good - 1);
     CHECK_ERR(fs_keyfile_unlock(path, "pw", 2, &a), FS_EFORMAT);
     memcpy(bad, good, sizeof good);
     bad[sizeof good] = 0;
-    write_file(path, bad, sizeof good + 1);
+    test_write_file(path, bad, sizeof good + 1);
     CHECK_ERR(fs_keyfile_unlock(path, "pw", 2, &a), FS_EFORMAT);
-    write_file(path, good, sizeof good);
+    test_write_file(path, good, sizeof good);
     CHECK_OK(fs_keyfile_unlock(path, "pw", 2, &a));
     fs_secret_free(a);
     test_rmtree(dir);

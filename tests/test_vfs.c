@@ -18,30 +18,6 @@ static const char *markers[] = {"ZQXMARKERASCII7731", "華東測試標記甲乙�
                                 "客戶會議室標記丁戊"};
 #define NMARKERS (sizeof markers / sizeof markers[0])
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)len + 1);
-    CHECK(buf != NULL);
-    CHECK_EQ_INT(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
-
-static void spit(const char *path, const unsigned char *buf, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    CHECK_EQ_INT(fwrite(buf, 1, n, f), n);
-    fclose(f);
-}
-
 static int contains(const unsigned char *hay, size_t n, const char *needle)
 {
     size_t k = strlen(needle);
@@ -65,7 +41,7 @@ static int scan_dir(const char *dir)
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, name);
         size_t n = 0;
-        unsigned char *buf = slurp(path, &n);
+        unsigned char *buf = test_read_file(path, &n);
         if (buf == NULL)
             continue;
         files++;
@@ -295,7 +271,7 @@ static void test_tampered_page_detected(void)
     fs_replica_close(r);
     CHECK_OK(read_all(rdir));
     size_t n = 0;
-    unsigned char *orig = slurp(db, &n);
+    unsigned char *orig = test_read_file(db, &n);
     CHECK(orig != NULL && n % 4096 == 0);
     unsigned char *copy = malloc(n);
     CHECK(copy != NULL);
@@ -311,7 +287,7 @@ static void test_tampered_page_detected(void)
         for (int k = 0; k < 3; k++) {
             memcpy(copy, orig, n);
             copy[p * 4096 + offs[k]] ^= (unsigned char)(1u << ((seed >> 20) % 8));
-            spit(db, copy, n);
+            test_write_file(db, copy, n);
             int rc = read_all(rdir);
             if (rc != FS_EINTEGRITY)
                 FAIL("page %zu byte %zu flipped: got %s", p + 1, offs[k], fs_errname(rc));
@@ -321,11 +297,11 @@ static void test_tampered_page_detected(void)
     for (size_t off = 0; off < 24; off++) {
         memcpy(copy, orig, n);
         copy[off] ^= 0x01;
-        spit(db, copy, n);
+        test_write_file(db, copy, n);
         int rc = read_all(rdir);
         CHECK(rc != 0);
     }
-    spit(db, orig, n);
+    test_write_file(db, orig, n);
     CHECK_OK(read_all(rdir));
     printf("flipped bytes in %zu pages: all refused\n", pages);
     free(orig);
@@ -343,16 +319,16 @@ static void test_truncated_file_detected(void)
     fill(r, 120);
     fs_replica_close(r);
     size_t n = 0;
-    unsigned char *orig = slurp(db, &n);
+    unsigned char *orig = test_read_file(db, &n);
     CHECK(orig != NULL);
     size_t cuts[] = {n - 1, n - 4096, n / 2 + 100, 4096 + 7, 4096, 100, 10};
     for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
-        spit(db, orig, cuts[k]);
+        test_write_file(db, orig, cuts[k]);
         int rc = read_all(rdir);
         if (rc != FS_EINTEGRITY)
             FAIL("truncated to %zu bytes: got %s", cuts[k], fs_errname(rc));
     }
-    spit(db, orig, n);
+    test_write_file(db, orig, n);
     CHECK_OK(read_all(rdir));
     free(orig);
     test_rmtree(dir);

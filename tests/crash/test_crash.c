@@ -47,6 +47,7 @@
 
 #include "fieldsync/replica.h"
 #include "replica_int.h"
+#include "rng.h"
 #include "test.h"
 
 #define PASSPHRASE "crash test passphrase"
@@ -81,22 +82,6 @@ typedef struct crash_msg {
 
 /* ---- helpers shared by writer and checker ------------------------------------ */
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t rng_next(rng *g)
-{
-    uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static unsigned rng_below(rng *g, unsigned n)
-{
-    return (unsigned)(rng_next(g) % n);
-}
 
 /* The notes a visit gets when written in (round, iter): kind 'i' on insert,
  * 'u' on update. Unique per write, so the checker knows which write it sees. */

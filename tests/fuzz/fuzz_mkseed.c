@@ -10,25 +10,7 @@
 #include <unistd.h>
 
 #include "fieldsync/replica.h"
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    *n = 0;
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(len > 0 ? (size_t)len : 1);
-    if (b != NULL && len > 0 && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = b ? (size_t)len : 0;
-    return b;
-}
+#include "test.h"
 
 static int write_some(const char *rdir, int n)
 {
@@ -52,11 +34,11 @@ static int package(const char *rdir, const char *out)
     char p[1024];
     size_t nk, nd, nw;
     snprintf(p, sizeof p, "%s/replica.key", rdir);
-    unsigned char *k = slurp(p, &nk);
+    unsigned char *k = test_read_file(p, &nk);
     snprintf(p, sizeof p, "%s/replica.db", rdir);
-    unsigned char *d = slurp(p, &nd);
+    unsigned char *d = test_read_file(p, &nd);
     snprintf(p, sizeof p, "%s/replica.db-wal", rdir);
-    unsigned char *w = slurp(p, &nw);
+    unsigned char *w = test_read_file(p, &nw);
     FILE *f = fopen(out, "wb");
     if (k == NULL || d == NULL || f == NULL)
         return -1;
