@@ -29,7 +29,13 @@
     X(ETOOBIG, -16, "value or input exceeds a size limit")                               \
     X(EREQUIRED, -17, "a required field is missing or empty")                            \
     X(ESTATE, -18, "operation not allowed in the current state")                         \
-    X(ETAMPERED, -19, "a synced table was written outside the change log")
+    X(ETAMPERED, -19, "a synced table was written outside the change log")               \
+    X(EMALFORMED, -20, "malformed message")                                              \
+    X(EUNSUPPORTED, -21, "unknown message type or protocol version")                     \
+    X(EAUTH, -22, "peer authentication failed")                                          \
+    X(ECHANNEL, -23, "sealed frame rejected: modified, replayed, reordered or dropped")  \
+    X(ECLOSED, -24, "the session is closed")                                             \
+    X(EREVOKED, -25, "the device has been revoked")
 
 typedef enum fs_errno {
     FS_OK = 0,

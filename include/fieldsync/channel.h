@@ -1,0 +1,136 @@
+/*
+ * The secure channel: a mutually authenticated handshake with forward
+ * secrecy, then one crypto_secretstream_xchacha20poly1305 stream per
+ * direction. Pure state machine: frames in, frames and messages out, no
+ * sockets. Every websocket message carries exactly one frame.
+ *
+ * HANDSHAKE
+ *   1. C -> S  HELLO    plaintext: versions offered, fresh X25519 key (crypto_kx)
+ *   2. S -> C  WELCOME  plaintext: version chosen, fresh X25519 key, server's
+ *                       Ed25519 identity, Sig_server(T1)
+ *   3. C -> S  AUTH     first sealed frame C->S: device identity,
+ *                       Sig_device(T2)     (or ENROLL, with the sealed request)
+ *   4. S -> C  READY    first sealed frame S->C (or WIPE / ERROR)
+ *   T1 = BLAKE2b("fieldsync/1 handshake" | vmin | vmax | version |
+ *                client eph | server eph | server identity)
+ *   T2 = BLAKE2b(T1 | device identity)
+ * The client refuses a server identity other than the pinned one, a version
+ * outside what it offered, or a bad signature; the server refuses unknown or
+ * revoked devices (revoked ones are sent WIPE) and bad signatures. Because
+ * the offered range is signed, a downgrade by a man in the middle fails.
+ *
+ * KEYS: crypto_kx session keys from the ephemeral pair, each hashed with T1
+ * (BLAKE2b keyed by the kx key), one per direction; the ephemeral secret keys
+ * are wiped as soon as the session keys exist.
+ *
+ * FRAMES: the first sealed frame of each direction starts with its 24-byte
+ * secretstream header. Each frame is one secretstream message: a modified,
+ * replayed, reordered, dropped or cut frame fails to open, and the session
+ * ends (FS_ECHANNEL). BYE travels with the final tag; a peer that vanishes
+ * without it is reported by fs_channel_finish() as truncated.
+ */
+#ifndef FIELDSYNC_CHANNEL_H
+#define FIELDSYNC_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/msg.h"
+
+#define FS_SIGN_PK_BYTES 32
+#define FS_SIGN_SK_BYTES 64
+
+/* A long-term Ed25519 identity; the secret key is sodium_malloc'd. */
+typedef struct fs_identity {
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    unsigned char *sk; /* FS_SIGN_SK_BYTES, guarded memory */
+} fs_identity;
+
+int fs_identity_generate(fs_identity **out);
+/* From a 32-byte seed (deterministic; tests and key files). */
+int fs_identity_from_seed(fs_identity **out, const uint8_t seed[32]);
+void fs_identity_free(fs_identity *id); /* wipes; accepts NULL */
+
+/* What an enrolling device sends, sealed to the server's key. */
+typedef struct fs_enroll_request {
+    char code[64];                        /* the one-time code, NUL-terminated */
+    uint8_t device_pk[FS_SIGN_PK_BYTES];  /* the identity it will use */
+    char device_name[64];                 /* NUL-terminated, for the admin */
+} fs_enroll_request;
+
+/* crypto_box_seal of the request to the server's identity (its Ed25519 key
+ * converted to X25519). Appends to out. */
+int fs_enroll_seal(const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *req,
+                   fs_buf *out);
+/* Opens a sealed request with the server's identity. FS_EAUTH if it does not
+ * open, FS_EMALFORMED if its contents are not a request. */
+int fs_enroll_open(const fs_identity *server, const uint8_t *sealed, size_t n,
+                   fs_enroll_request *out);
+
+/* Server: may this device connect? Return 0 (yes), FS_ENOTFOUND (unknown)
+ * or FS_EREVOKED. */
+typedef int (*fs_device_check_fn)(void *ctx, const uint8_t device_pk[FS_SIGN_PK_BYTES]);
+/* Server: enroll this device (check and consume the code). 0 or an error. */
+typedef int (*fs_enroll_fn)(void *ctx, const fs_enroll_request *req);
+
+typedef struct fs_channel_config {
+    int is_server;
+    const fs_identity *self;         /* server identity, or the device's */
+    const uint8_t *pinned_server_pk; /* client: the server key learned at enrollment */
+    const fs_enroll_request *enroll; /* client: enroll instead of authenticating */
+    fs_device_check_fn check_device; /* server */
+    fs_enroll_fn enroll_device;      /* server; NULL refuses enrollment */
+    void *ctx;                       /* passed to the callbacks */
+    const fs_proto_limits *limits;   /* NULL: fs_proto_default_limits */
+    uint32_t vmin, vmax;             /* 0: FS_PROTO_VERSION_MIN..FS_PROTO_VERSION */
+    uint64_t server_time_ms;         /* server: sent in READY (0: now) */
+    uint64_t lease_expires_ms;       /* server: sent in READY */
+} fs_channel_config;
+
+typedef enum fs_channel_state {
+    FS_CHANNEL_HANDSHAKE = 0,
+    FS_CHANNEL_OPEN = 1,
+    FS_CHANNEL_CLOSED = 2
+} fs_channel_state;
+
+typedef struct fs_channel fs_channel;
+
+int fs_channel_new(fs_channel **out, const fs_channel_config *cfg);
+void fs_channel_free(fs_channel *ch); /* wipes keys; accepts NULL */
+
+/* Client: appends the HELLO frame to out. */
+int fs_channel_start(fs_channel *ch, fs_buf *out);
+
+/* Feeds one received frame. May append one frame to send to out (the next
+ * handshake step, or an ERROR/WIPE frame when the session ends), and once
+ * the channel is open may set *msg to a decoded message (caller frees).
+ * During the handshake the handshake messages are consumed here; the client
+ * sees READY as *msg. Errors end the session (state CLOSED, fs_channel_reason
+ * says why): FS_EMALFORMED, FS_EUNSUPPORTED, FS_EAUTH, FS_EREVOKED,
+ * FS_ECHANNEL, FS_ETOOBIG, FS_ECLOSED; and a WIPE or ERROR message from the
+ * peer is returned as *msg and closes the channel. */
+int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf *out,
+                       fs_msg **msg);
+
+/* Encodes and seals one message into one frame appended to out. Only when
+ * open. FS_ECLOSED otherwise. */
+int fs_channel_send(fs_channel *ch, const fs_msg *m, fs_buf *out);
+
+/* Ends the session cleanly: appends a BYE frame sealed with the final tag. */
+int fs_channel_close(fs_channel *ch, fs_buf *out);
+
+/* The transport closed: 0 if the peer's BYE arrived (or the session ended
+ * with an error already reported), FS_ECHANNEL with reason TRUNCATED if the
+ * stream simply stopped. */
+int fs_channel_finish(fs_channel *ch);
+
+fs_channel_state fs_channel_state_get(const fs_channel *ch);
+uint32_t fs_channel_version(const fs_channel *ch);
+/* The peer's identity once authenticated (server side: the device), else NULL. */
+const uint8_t *fs_channel_peer(const fs_channel *ch);
+/* Why the session ended (FS_REASON_*), 0 while it has not. */
+uint32_t fs_channel_reason(const fs_channel *ch);
+/* One line on the last error; never message contents or key material. */
+const char *fs_channel_errmsg(const fs_channel *ch);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * Wire messages: one msgpack array per message, [type, fields...].
+ *
+ * FORMAT (every integer is a msgpack unsigned int unless noted; binN is a
+ * msgpack bin of exactly N bytes)
+ *   type        fields
+ *   1 HELLO     vmin, vmax, client ephemeral key (bin32)
+ *   2 WELCOME   version chosen, server ephemeral key (bin32),
+ *               server identity key (bin32), signature (bin64)
+ *   3 AUTH      device identity key (bin32), signature (bin64)
+ *   4 ENROLL    device identity key (bin32), signature (bin64),
+ *               enrollment request sealed to the server (bin)
+ *   5 READY     server time ms, lease expiry ms
+ *   10 PUSH     first local sequence, last local sequence, batch
+ *   11 ACK      last local sequence committed by the server
+ *   12 REJECT   [[table, row (bin16), column, hlc, reason code, reason (str)]...]
+ *   13 PULL     cursor, max changes
+ *   14 CHANGES  new cursor, more (bool), batch
+ *   15 POKE     cursor of the newest change in the device's scope
+ *   16 PURGE    [[table, row (bin16)]...]
+ *   17 WIPE     reason code
+ *   18 ERROR    reason code, text (str)
+ *   19 BYE      (none; sealed with the stream's final tag)
+ *
+ * A batch carries column changes grouped by row, so a row id travels once,
+ * with device ids in a dictionary and clocks relative to the smallest:
+ *   batch = [devices [bin16...], base hlc, rows [row...]]
+ *   row   = [table, row id (bin16), groups [group...]]
+ *   group = [hlc - base, device index, hlc - prev hlc (0: no prev),
+ *            prev device index, column, value, column, value, ...]
+ * Values are native msgpack: nil, int (signed or unsigned), float64, str
+ * (UTF-8 text), bin (bytes).
+ *
+ * Decoding checks every length, count and nesting depth against
+ * fs_proto_limits before it allocates anything a peer can size.
+ */
+#ifndef FIELDSYNC_MSG_H
+#define FIELDSYNC_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/replica.h"
+
+#define FS_PROTO_VERSION 1u     /* the newest version this build speaks */
+#define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
+
+/* A growable byte buffer; fs_buf_free wipes what it held. */
+typedef struct fs_buf {
+    uint8_t *data;
+    size_t len, cap;
+} fs_buf;
+
+void fs_buf_init(fs_buf *b);
+int fs_buf_reserve(fs_buf *b, size_t extra); /* FS_ENOMEM */
+int fs_buf_append(fs_buf *b, const void *p, size_t n);
+void fs_buf_reset(fs_buf *b); /* len = 0, memory kept (wiped) */
+void fs_buf_free(fs_buf *b);
+
+typedef struct fs_proto_limits {
+    size_t max_frame;     /* bytes in one frame, sealed or not */
+    size_t max_changes;   /* column changes in one batch */
+    size_t max_rows;      /* rows in one batch */
+    size_t max_devices;   /* device ids in one batch's dictionary */
+    size_t max_bytes;     /* one str or bin */
+    unsigned max_depth;   /* array nesting */
+    size_t max_items;     /* entries of a REJECT or PURGE list */
+} fs_proto_limits;
+
+/* 16 MiB frames, 50,000 changes, 20,000 rows, 4,096 devices, values up to
+ * FS_MAX_BLOB, depth 6, 50,000 list entries. */
+extern const fs_proto_limits fs_proto_default_limits;
+
+typedef enum fs_msg_type {
+    FS_MSG_HELLO = 1,
+    FS_MSG_WELCOME = 2,
+    FS_MSG_AUTH = 3,
+    FS_MSG_ENROLL = 4,
+    FS_MSG_READY = 5,
+    FS_MSG_PUSH = 10,
+    FS_MSG_ACK = 11,
+    FS_MSG_REJECT = 12,
+    FS_MSG_PULL = 13,
+    FS_MSG_CHANGES = 14,
+    FS_MSG_POKE = 15,
+    FS_MSG_PURGE = 16,
+    FS_MSG_WIPE = 17,
+    FS_MSG_ERROR = 18,
+    FS_MSG_BYE = 19
+} fs_msg_type;
+
+/* Why a session ended or a change was refused: travels in ERROR, WIPE and
+ * REJECT. */
+#define FS_REASON_MAP(X)                                                                 \
+    X(MALFORMED, 1, "malformed message")                                                 \
+    X(UNKNOWN_TYPE, 2, "unknown message type")                                           \
+    X(VERSION, 3, "no common protocol version")                                          \
+    X(AUTH, 4, "authentication failed")                                                  \
+    X(UNKNOWN_DEVICE, 5, "unknown device")                                               \
+    X(REVOKED, 6, "device revoked")                                                      \
+    X(FRAME, 7, "sealed frame rejected")                                                 \
+    X(TOO_BIG, 8, "over a size limit")                                                   \
+    X(STATE, 9, "message not allowed now")                                               \
+    X(CLOCK, 10, "clock too far ahead")                                                  \
+    X(SCOPE, 11, "outside the writer's scope")                                           \
+    X(INVALID, 12, "invalid change")                                                     \
+    X(SERVER_KEY, 13, "server key does not match the pinned key")                        \
+    X(ENROLL, 14, "enrollment refused")                                                  \
+    X(TRUNCATED, 15, "session ended without its final frame")                            \
+    X(INTERNAL, 16, "internal error")
+
+typedef enum fs_reason {
+    FS_REASON_NONE = 0,
+#define FS__REASON_ENUM(name, code, text) FS_REASON_##name = code,
+    FS_REASON_MAP(FS__REASON_ENUM)
+#undef FS__REASON_ENUM
+} fs_reason;
+
+const char *fs_reason_text(uint32_t reason);
+
+typedef struct fs_reject_item {
+    uint16_t table, column;
+    uint8_t row[FS_ID_BYTES];
+    uint64_t hlc;
+    uint32_t reason;
+    const char *text; /* UTF-8, not NUL-terminated */
+    size_t text_len;
+} fs_reject_item;
+
+typedef struct fs_purge_item {
+    uint16_t table;
+    uint8_t row[FS_ID_BYTES];
+} fs_purge_item;
+
+/* A message. Decoded messages own their memory (fs_msg_free); messages built
+ * by the caller for encoding point to the caller's memory. */
+typedef struct fs_msg {
+    fs_msg_type type;
+    union {
+        struct {
+            uint32_t vmin, vmax;
+            uint8_t eph[32];
+        } hello;
+        struct {
+            uint32_t version;
+            uint8_t eph[32];
+            uint8_t server_pk[32];
+            uint8_t sig[64];
+        } welcome;
+        struct {
+            uint8_t device_pk[32];
+            uint8_t sig[64];
+        } auth;
+        struct {
+            uint8_t device_pk[32];
+            uint8_t sig[64];
+            const uint8_t *sealed;
+            size_t sealed_len;
+        } enroll;
+        struct {
+            uint64_t server_time_ms;
+            uint64_t lease_expires_ms;
+        } ready;
+        struct {
+            uint64_t first_seq, last_seq;
+            const fs_change *changes;
+            size_t count;
+        } push;
+        struct {
+            uint64_t upto_seq;
+        } ack;
+        struct {
+            const fs_reject_item *items;
+            size_t count;
+        } reject;
+        struct {
+            uint64_t cursor;
+            uint32_t max;
+        } pull;
+        struct {
+            uint64_t cursor;
+            int more;
+            const fs_change *changes;
+            size_t count;
+        } changes;
+        struct {
+            uint64_t cursor;
+        } poke;
+        struct {
+            const fs_purge_item *items;
+            size_t count;
+        } purge;
+        struct {
+            uint32_t reason;
+        } wipe;
+        struct {
+            uint32_t reason;
+            const char *text;
+            size_t text_len;
+        } error;
+    } u;
+    void *arena_; /* decoded messages: everything they point to */
+} fs_msg;
+
+/* Appends the msgpack encoding of m to out. Batches are grouped by row
+ * whatever the order of m's changes. Errors: FS_EINVAL (a field out of
+ * range, e.g. more devices than fit), FS_ENOMEM. */
+int fs_msg_encode(const fs_msg *m, fs_buf *out);
+
+/* Decodes one message (the whole input, nothing may follow). *out receives a
+ * message that owns a copy of everything it points to. Errors:
+ * FS_EMALFORMED (why names what was wrong), FS_EUNSUPPORTED (unknown
+ * type), FS_ETOOBIG (over a limit), FS_ENOMEM. why may be NULL. */
+int fs_msg_decode(const uint8_t *p, size_t n, const fs_proto_limits *limits, fs_msg **out,
+                  char *why, size_t whylen);
+
+void fs_msg_free(fs_msg *m);
+
+/* Joins websocket fragments into whole frames, refusing a frame over
+ * max_frame before buffering it. */
+typedef struct fs_reassembler {
+    fs_buf buf;
+    size_t max_frame;
+} fs_reassembler;
+
+void fs_reassembler_init(fs_reassembler *r, size_t max_frame);
+/* Adds a fragment; when is_final, *frame and *len point to the whole frame (valid
+ * until the next call) and 1 is returned; else 0. FS_ETOOBIG past the limit
+ * (the partial frame is dropped). */
+int fs_reassembler_add(fs_reassembler *r, const uint8_t *p, size_t n, int is_final,
+                       const uint8_t **frame, size_t *len);
+void fs_reassembler_free(fs_reassembler *r);
+
+#endif
