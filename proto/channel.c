@@ -249,6 +249,15 @@ fs_channel_state fs_channel_state_get(const fs_channel *ch)
     return ch->state;
 }
 
+size_t fs_channel_max_frame(const fs_channel *ch)
+{
+    /* Until the peer has authenticated, frames are small handshake messages:
+     * an unauthenticated peer gets no more buffer than that. */
+    if (ch->phase != OPEN && FS_HANDSHAKE_MAX_FRAME < ch->lim.max_frame)
+        return FS_HANDSHAKE_MAX_FRAME;
+    return ch->lim.max_frame;
+}
+
 uint32_t fs_channel_version(const fs_channel *ch)
 {
     return ch->version;
@@ -601,7 +610,7 @@ int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf 
         return FS_EINVAL;
     if (frame == NULL)
         frame = (const uint8_t *)"";
-    if (len > ch->lim.max_frame)
+    if (len > fs_channel_max_frame(ch))
         return refuse(ch, out, FS_ETOOBIG, FS_REASON_TOO_BIG, "frame over the size limit");
     fs_msg *m = NULL;
     int rc;

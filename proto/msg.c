@@ -41,6 +41,14 @@ const char *fs_reason_text(uint32_t reason)
     }
 }
 
+/* 1 if the table exists and has the column. */
+static int schema_cell_ok(uint64_t table, uint64_t column)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    return table < nt && column < tables[table].ncolumns;
+}
+
 /* ---- encoding ---- */
 
 static int buf_write(void *data, const char *p, size_t n)
@@ -122,6 +130,24 @@ static int dev_index(devdict *d, const uint8_t *id, uint32_t *out)
     return 0;
 }
 
+/* A value the decoder accepts: a known type, within the size limit, text
+ * in UTF-8. */
+static int value_ok(const fs_value *v)
+{
+    switch (v->type) {
+    case FS_NULL:
+    case FS_INT:
+    case FS_REAL:
+        return 1;
+    case FS_TEXT:
+        return v->n <= fs_proto_default_limits.max_bytes && (v->n == 0 || v->p != NULL) &&
+               fs_utf8_valid(v->p, v->n);
+    case FS_BLOB:
+        return v->n <= fs_proto_default_limits.max_bytes && (v->n == 0 || v->p != NULL);
+    }
+    return 0;
+}
+
 typedef struct ref {
     const fs_change *c;
     size_t idx;
@@ -164,6 +190,8 @@ static int pack_batch_sorted(msgpack_packer *pk, const ref *refs, size_t n, devd
         const fs_change *c = refs[i].c;
         if (c->version.hlc == 0 || (c->prev.hlc != 0 && c->prev.hlc >= c->version.hlc))
             return FS_EINVAL;
+        if (!value_ok(&c->value) || !schema_cell_ok(c->table, c->column))
+            return FS_EINVAL; /* what the decoder would refuse is never sent */
         if (c->version.hlc < base)
             base = c->version.hlc;
         if (dev_index(dd, c->version.device, &di) != 0 ||
@@ -246,11 +274,10 @@ static int pack_batch(msgpack_packer *pk, const fs_change *changes, size_t n)
     return rc;
 }
 
-int fs_msg_encode(const fs_msg *m, fs_buf *out)
+static int encode_body(const fs_msg *m, fs_buf *out)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, buf_write);
-    size_t start = out->len;
     int rc = 0;
     switch (m->type) {
     case FS_MSG_HELLO:
@@ -316,6 +343,8 @@ int fs_msg_encode(const fs_msg *m, fs_buf *out)
         PK(msgpack_pack_array(&pk, m->u.reject.count));
         for (size_t i = 0; rc == 0 && i < m->u.reject.count; i++) {
             const fs_reject_item *it = &m->u.reject.items[i];
+            if (!schema_cell_ok(it->table, it->column) || !fs_utf8_valid(it->text, it->text_len))
+                return FS_EINVAL;
             PK(msgpack_pack_array(&pk, 6));
             PK(msgpack_pack_uint16(&pk, it->table));
             rc = pack_bin(&pk, it->row, FS_ID_BYTES);
@@ -349,6 +378,8 @@ int fs_msg_encode(const fs_msg *m, fs_buf *out)
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_array(&pk, m->u.purge.count));
         for (size_t i = 0; rc == 0 && i < m->u.purge.count; i++) {
+            if (!schema_cell_ok(m->u.purge.items[i].table, 0))
+                return FS_EINVAL;
             PK(msgpack_pack_array(&pk, 2));
             PK(msgpack_pack_uint16(&pk, m->u.purge.items[i].table));
             rc = pack_bin(&pk, m->u.purge.items[i].row, FS_ID_BYTES);
@@ -362,6 +393,8 @@ int fs_msg_encode(const fs_msg *m, fs_buf *out)
     case FS_MSG_ERROR:
         PK(msgpack_pack_array(&pk, 3));
         PK(msgpack_pack_uint8(&pk, m->type));
+        if (!fs_utf8_valid(m->u.error.text, m->u.error.text_len))
+            return FS_EINVAL;
         PK(msgpack_pack_uint32(&pk, m->u.error.reason));
         rc = pack_str(&pk, m->u.error.text, m->u.error.text_len);
         break;
@@ -372,8 +405,15 @@ int fs_msg_encode(const fs_msg *m, fs_buf *out)
     default:
         return FS_EINVAL;
     }
+    return rc;
+}
+
+int fs_msg_encode(const fs_msg *m, fs_buf *out)
+{
+    size_t start = out->len;
+    int rc = encode_body(m, out);
     if (rc != 0)
-        out->len = start;
+        out->len = start; /* nothing half-written */
     return rc;
 }
 
@@ -584,8 +624,8 @@ static int decode_body(fs__mp *r, fs_msg *m, owned *own, uint32_t nfields)
                 fs__mp_u32(r, &items[i].reason, "reject reason") != 0 ||
                 fs__mp_str(r, &items[i].text, &items[i].text_len, "reject text") != 0)
                 break;
-            if (table > UINT16_MAX || col > UINT16_MAX)
-                return fs__mp_fail(r, FS_EMALFORMED, "reject: table or column out of range");
+            if (!schema_cell_ok(table, col))
+                return fs__mp_fail(r, FS_EMALFORMED, "reject %u: no such table or column", i);
             items[i].table = (uint16_t)table;
             items[i].column = (uint16_t)col;
             fs__mp_leave(r);
@@ -628,8 +668,8 @@ static int decode_body(fs__mp *r, fs_msg *m, owned *own, uint32_t nfields)
             if (fs__mp_array_of(r, 2, "purge entry") != 0 ||
                 fs__mp_uint(r, &u, "purge table") != 0)
                 break;
-            if (u > UINT16_MAX)
-                return fs__mp_fail(r, FS_EMALFORMED, "purge: table out of range");
+            if (!schema_cell_ok(u, 0))
+                return fs__mp_fail(r, FS_EMALFORMED, "purge %u: no such table", i);
             items[i].table = (uint16_t)u;
             fs__mp_bin_exact(r, items[i].row, FS_ID_BYTES, "purge row");
             fs__mp_leave(r);

@@ -17,6 +17,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+/* Each test ends with _exit(), which skips LeakSanitizer's check at exit:
+ * run it explicitly (it exits non-zero when something leaked). */
+#define TEST_LEAK_CHECK() __lsan_do_leak_check()
+#else
+#define TEST_LEAK_CHECK() ((void)0)
+#endif
+
 #define FAIL(...)                                                                        \
     do {                                                                                 \
         fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                  \
@@ -90,6 +99,7 @@ static inline int test_run_all(const test_entry *tests, size_t n, int argc, char
             alarm(TEST_TIMEOUT_SECONDS);
             tests[i].fn();
             fflush(NULL);
+            TEST_LEAK_CHECK();
             _exit(0);
         }
         int st = 0;

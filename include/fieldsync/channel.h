@@ -124,6 +124,13 @@ int fs_channel_close(fs_channel *ch, fs_buf *out);
  * stream simply stopped. */
 int fs_channel_finish(fs_channel *ch);
 
+/* The largest frame the channel accepts now: FS_HANDSHAKE_MAX_FRAME until
+ * the handshake is done, then the limits' max_frame. A transport sizes its
+ * fragment reassembly by it, so an unauthenticated peer cannot make it buffer
+ * megabytes. */
+#define FS_HANDSHAKE_MAX_FRAME 4096u
+size_t fs_channel_max_frame(const fs_channel *ch);
+
 fs_channel_state fs_channel_state_get(const fs_channel *ch);
 uint32_t fs_channel_version(const fs_channel *ch);
 /* The peer's identity once authenticated (server side: the device), else NULL. */
