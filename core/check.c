@@ -216,13 +216,25 @@ int fs_replica_check(fs_replica *r, size_t *problems)
         if (src != SQLITE_DONE)
             rc = fs__dbfail(r, src, "checking the replica");
     }
+    sqlite3_stmt *purged = NULL;
+    if (rc == 0 && sqlite3_prepare_v2(r->db, "SELECT 1 FROM purged WHERE tbl=?1 AND row=?2", -1,
+                                      &purged, NULL) != SQLITE_OK)
+        rc = fs__dbfail(r, sqlite3_errcode(r->db), "checking the replica");
     for (size_t i = 0; rc == 0 && i < m.cap; i++) {
         entry *e = &m.e[i];
         unsigned tbl = e->key[0] | (unsigned)e->key[1] << 8;
-        if (e->used && !e->seen)
+        if (!e->used || e->seen)
+            continue;
+        /* A row that left this user's scope was purged with its values. */
+        sqlite3_bind_int(purged, 1, (int)tbl);
+        sqlite3_bind_blob(purged, 2, e->key + 4, FS_ID_BYTES, SQLITE_STATIC);
+        int was_purged = sqlite3_step(purged) == SQLITE_ROW;
+        sqlite3_reset(purged);
+        if (!was_purged)
             problem(r, &count, tbl < nt ? tables[tbl].name : "?", e->key + 4, "-",
                     "a logged change has no row");
     }
+    sqlite3_finalize(purged);
     map_free(&m);
     *problems = count;
     if (rc == 0 && count == 0)

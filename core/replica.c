@@ -119,7 +119,7 @@ static int create_schema(fs_replica *r)
                   "CREATE TABLE device(idx INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);"
                   "CREATE TABLE changelog(seq INTEGER PRIMARY KEY, tbl INTEGER NOT NULL,"
                   " col INTEGER NOT NULL, row BLOB NOT NULL, value, hlc INTEGER NOT NULL,"
-                  " prev_hlc INTEGER NOT NULL, prev_dev INTEGER NOT NULL);",
+                  " prev_hlc INTEGER NOT NULL, prev_dev INTEGER NOT NULL);" FS__SYNC_TABLES_SQL,
                   "creating the replica");
     for (unsigned t = 0; rc == 0 && t < nt; t++) {
         size_t len = 0;
@@ -437,7 +437,7 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
         randombytes_buf(r->device, sizeof r->device);
         sqlite3_stmt *st = NULL;
         rc = prepare(r, "INSERT INTO meta(k,v) VALUES('device',?1),('hlc',0),('schema',?2),"
-                        "('acked_seq',0)",
+                        "('acked_seq',0),('cursor',0)",
                      &st);
         if (rc == 0) {
             sqlite3_bind_blob(st, 1, r->device, FS_ID_BYTES, SQLITE_STATIC);
@@ -491,6 +491,9 @@ int fs_replica_open(fs_replica **out, const char *dir, const char *pass, size_t 
         return open_failed(r, fs__fail(r, rc, "cannot read the key file: %s", fs_strerror(rc)));
     rc = open_db(r, dbpath, s, 0);
     fs_secret_free(s);
+    if (rc == 0) /* replicas made before the sync bookkeeping existed */
+        rc = exec(r, FS__SYNC_TABLES_SQL "INSERT OR IGNORE INTO meta(k,v) VALUES('cursor',0);",
+                  "opening the replica");
     if (rc == 0)
         rc = load_meta(r);
     if (rc == 0)
@@ -1140,16 +1143,7 @@ int fs_last_seq(fs_replica *r, uint64_t *out)
     return query_u64(r, "SELECT coalesce(max(seq),0) FROM changelog", out);
 }
 
-int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
+int fs__query_u64(fs_replica *r, const char *sql, uint64_t *out)
 {
-    memset(out, 0, sizeof *out);
-    uint64_t acked = 0;
-    int rc = fs_last_seq(r, &out->last_seq);
-    if (rc == 0)
-        rc = query_u64(r, "SELECT v FROM meta WHERE k='acked_seq'", &acked);
-    if (rc == 0)
-        rc = query_u64(r, "SELECT count(*) FROM conflict WHERE deleted=0 AND coalesce(status,0)=0",
-                       &out->open_conflicts);
-    out->pending = out->last_seq > acked ? out->last_seq - acked : 0;
-    return rc;
+    return query_u64(r, sql, out);
 }

@@ -16,7 +16,9 @@
  *   meta       k TEXT PRIMARY KEY, v: "device" (this device's id), "hlc"
  *              (the highest remote clock absorbed; local ticks persist in
  *              the change log itself), "schema" (format version),
- *              "acked_seq" (last local sequence a server acknowledged).
+ *              "acked_seq" (last local sequence a server acknowledged),
+ *              "cursor" (server feed position applied).
+ *   refused, purged  local sync bookkeeping (FS__SYNC_TABLES_SQL below).
  * Triggers on every synced table and on changelog raise an error unless the
  * SQL function fs_guard() returns 1, which it does only while this API is
  * writing: other writers are refused (FS_ETAMPERED).
@@ -97,6 +99,19 @@ int fs__bind_value(sqlite3_stmt *st, int i, const fs_value *v);
  * transaction and has validated the values. */
 int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_value *vals,
                     size_t n);
+
+/* The replica's local, unsynced bookkeeping of sync (core/sync.c):
+ * refused   the server's refusals of local changes, with reason and text
+ * purged    rows removed because they left this user's scope */
+#define FS__SYNC_TABLES_SQL                                                               \
+    "CREATE TABLE IF NOT EXISTS refused(tbl INTEGER NOT NULL, row BLOB NOT NULL,"         \
+    " col INTEGER NOT NULL, hlc INTEGER NOT NULL, reason INTEGER NOT NULL, text TEXT,"    \
+    " PRIMARY KEY(tbl, row, col, hlc)) WITHOUT ROWID;"                                    \
+    "CREATE TABLE IF NOT EXISTS purged(tbl INTEGER NOT NULL, row BLOB NOT NULL,"          \
+    " PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
+
+/* A one-value query (0 when there is no row). */
+int fs__query_u64(fs_replica *r, const char *sql, uint64_t *out);
 
 /* Test hook: the replica's connection. */
 sqlite3 *fs__replica_db(fs_replica *r);

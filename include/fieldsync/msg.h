@@ -127,10 +127,7 @@ typedef struct fs_reject_item {
     size_t text_len;
 } fs_reject_item;
 
-typedef struct fs_purge_item {
-    uint16_t table;
-    uint8_t row[FS_ID_BYTES];
-} fs_purge_item;
+typedef fs_row_ref fs_purge_item; /* what fs_replica_purge takes */
 
 /* A message. Decoded messages own their memory (fs_msg_free); messages built
  * by the caller for encoding point to the caller's memory. */

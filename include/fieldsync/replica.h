@@ -239,11 +239,61 @@ int fs_replica_state_hash(fs_replica *r, uint8_t out[32]);
 
 typedef struct fs_replica_status {
     uint64_t last_seq;       /* newest local change */
-    uint64_t pending;        /* local changes not yet acknowledged by a server */
+    uint64_t acked_seq;      /* newest local change a server acknowledged */
+    uint64_t pending;        /* local changes not yet acknowledged */
+    uint64_t oldest_pending_ms; /* wall-clock ms of the oldest pending change, 0 if none */
+    uint64_t cursor;         /* server feed position this replica has applied */
     uint64_t open_conflicts;
+    uint64_t refused;        /* local changes the server refused (kept, see fs_refusals) */
 } fs_replica_status;
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
+
+/* ---- sync state ---- */
+
+/* A row named by table and id (purges, references). */
+typedef struct fs_row_ref {
+    uint16_t table;
+    uint8_t row[FS_ID_BYTES];
+} fs_row_ref;
+
+/* Records that a server committed this device's changes up to upto_seq.
+ * Never moves back (an older acknowledgement is ignored). FS_EINVAL if
+ * upto_seq is beyond the newest local change. */
+int fs_replica_mark_acked(fs_replica *r, uint64_t upto_seq);
+
+/* Applies a batch pulled from the server feed and moves the replica's cursor
+ * to new_cursor in the same transaction: both happen or neither. The cursor
+ * never moves back. Errors as fs_apply. */
+int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t new_cursor,
+                    fs_apply_stats *stats);
+
+/* Keeps the server's refusal of one local change (identified by table, row,
+ * column and clock) with its reason code and text. The change itself stays
+ * in the row and the log: nothing a rep recorded is dropped. Recording the
+ * same refusal twice keeps one. */
+int fs_replica_record_refusal(fs_replica *r, uint16_t table, const uint8_t row[FS_ID_BYTES],
+                              uint16_t column, uint64_t hlc, uint32_t reason, const char *text,
+                              size_t text_len);
+
+typedef struct fs_refusal {
+    uint16_t table, column;
+    uint8_t row[FS_ID_BYTES];
+    uint64_t hlc;
+    uint32_t reason;
+    const char *text; /* valid during the callback */
+    size_t text_len;
+} fs_refusal;
+
+/* Calls cb for every recorded refusal, oldest first; a non-zero return stops
+ * the walk and is returned. */
+int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx);
+
+/* Removes rows that left this user's scope (a server's PURGE), and the
+ * conflict records about them, without change-log entries: the server no
+ * longer shares them with this device. Unknown rows are skipped. A purged
+ * row that comes back in scope is applied again as usual. */
+int fs_replica_purge(fs_replica *r, const fs_row_ref *rows, size_t n);
 
 /* Hex helpers for ids: 32 lowercase digits + NUL; parse needs exactly 32. */
 void fs_id_to_hex(const uint8_t id[FS_ID_BYTES], char out[2 * FS_ID_BYTES + 1]);

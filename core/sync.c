@@ -1,0 +1,213 @@
+/*
+ * A replica's sync bookkeeping: which local changes a server acknowledged,
+ * how far the server feed has been applied, the server's refusals of local
+ * changes (kept, never dropped), and the purge of rows that left the user's
+ * scope. All of it is local to the device and never synced.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "replica_int.h"
+
+int fs_replica_mark_acked(fs_replica *r, uint64_t upto_seq)
+{
+    uint64_t last = 0;
+    int rc = fs_last_seq(r, &last);
+    if (rc != 0)
+        return rc;
+    if (upto_seq > last)
+        return fs__fail(r, FS_EINVAL, "acknowledgement of change %llu, but the newest is %llu",
+                        (unsigned long long)upto_seq, (unsigned long long)last);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "UPDATE meta SET v=?1 WHERE k='acked_seq' AND v<?1", -1,
+                                 &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)upto_seq);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording an acknowledgement");
+}
+
+int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t new_cursor,
+                    fs_apply_stats *stats)
+{
+    int own = !r->in_tx;
+    int rc = own ? fs_begin(r) : 0;
+    if (rc != 0)
+        return rc;
+    rc = fs_apply(r, changes, n, stats);
+    if (rc == 0) {
+        sqlite3_stmt *st = NULL;
+        int src = sqlite3_prepare_v2(r->db, "UPDATE meta SET v=?1 WHERE k='cursor' AND v<?1", -1,
+                                     &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)new_cursor);
+            src = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        if (src != SQLITE_DONE) {
+            rc = fs__dbfail(r, src, "advancing the cursor");
+            if (!own)
+                r->tx_failed = 1;
+        }
+    }
+    if (own) {
+        if (rc == 0)
+            return fs_commit(r);
+        fs_rollback(r);
+    }
+    return rc;
+}
+
+int fs_replica_record_refusal(fs_replica *r, uint16_t table, const uint8_t row[FS_ID_BYTES],
+                              uint16_t column, uint64_t hlc, uint32_t reason, const char *text,
+                              size_t text_len)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (table >= nt || column >= tables[table].ncolumns)
+        return fs__fail(r, FS_ESCHEMA, "refusal of a change to an unknown table or column");
+    if (text_len > 1024 || (text_len > 0 && (text == NULL || !fs_utf8_valid(text, text_len))))
+        return fs__fail(r, FS_EINVAL, "refusal text is not short UTF-8");
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "INSERT OR REPLACE INTO refused(tbl,row,col,hlc,reason,text)"
+                                 " VALUES(?1,?2,?3,?4,?5,?6)",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, table);
+        sqlite3_bind_blob(st, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, column);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+        sqlite3_bind_int64(st, 5, reason);
+        sqlite3_bind_text(st, 6, text_len ? text : "", (int)text_len, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording a refusal");
+}
+
+int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT tbl,row,col,hlc,reason,text FROM refused ORDER BY hlc",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "reading refusals");
+    int rc = 0;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        fs_refusal f;
+        memset(&f, 0, sizeof f);
+        if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
+            continue;
+        f.table = (uint16_t)sqlite3_column_int(st, 0);
+        memcpy(f.row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        f.column = (uint16_t)sqlite3_column_int(st, 2);
+        f.hlc = (uint64_t)sqlite3_column_int64(st, 3);
+        f.reason = (uint32_t)sqlite3_column_int64(st, 4);
+        f.text = (const char *)sqlite3_column_text(st, 5);
+        f.text_len = (size_t)sqlite3_column_bytes(st, 5);
+        rc = cb(&f, ctx);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && src != SQLITE_DONE && src != SQLITE_ROW)
+        return fs__dbfail(r, src, "reading refusals");
+    return rc;
+}
+
+/* Deletes one row (without logging) and remembers it as purged. */
+static int purge_one(fs_replica *r, unsigned tix, const uint8_t *row, sqlite3_stmt *mark)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id=?1", tables[tix].name);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_blob(st, 1, row, FS_ID_BYTES, SQLITE_STATIC);
+        r->guard++;
+        src = sqlite3_step(st);
+        r->guard--;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "purging a row");
+    sqlite3_bind_int(mark, 1, (int)tix);
+    sqlite3_bind_blob(mark, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(mark);
+    sqlite3_reset(mark);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "purging a row");
+}
+
+int fs_replica_purge(fs_replica *r, const fs_row_ref *rows, size_t n)
+{
+    unsigned nt;
+    fs_schema_tables(&nt);
+    int cf = fs_schema_table_index("conflict");
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].table >= nt)
+            return fs__fail(r, FS_ESCHEMA, "purge of an unknown table");
+    int own = 0;
+    int rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *mark = NULL, *conflicts = NULL;
+    int src = sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO purged(tbl,row) VALUES(?1,?2)", -1,
+                                 &mark, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(r->db, "SELECT id FROM conflict WHERE tbl=?1 AND row=?2", -1,
+                                 &conflicts, NULL);
+    if (src != SQLITE_OK)
+        rc = fs__dbfail(r, src, "purging rows");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        /* First the conflict records, which hold values of the row, in
+         * rounds of up to 64 (deleting while reading would disturb the
+         * query). */
+        size_t nids;
+        do {
+            uint8_t ids[64][FS_ID_BYTES];
+            nids = 0;
+            sqlite3_bind_int(conflicts, 1, rows[i].table);
+            sqlite3_bind_blob(conflicts, 2, rows[i].row, FS_ID_BYTES, SQLITE_STATIC);
+            while (nids < 64 && sqlite3_step(conflicts) == SQLITE_ROW)
+                if (sqlite3_column_bytes(conflicts, 0) == FS_ID_BYTES)
+                    memcpy(ids[nids++], sqlite3_column_blob(conflicts, 0), FS_ID_BYTES);
+            sqlite3_reset(conflicts);
+            for (size_t k = 0; rc == 0 && k < nids; k++)
+                rc = purge_one(r, (unsigned)cf, ids[k], mark);
+        } while (rc == 0 && nids == 64);
+        if (rc == 0)
+            rc = purge_one(r, rows[i].table, rows[i].row, mark);
+    }
+    sqlite3_finalize(mark);
+    sqlite3_finalize(conflicts);
+    return fs__end(r, own, rc);
+}
+
+int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t first_hlc = 0;
+    int rc = fs_last_seq(r, &out->last_seq);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='acked_seq'", &out->acked_seq);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='cursor'", &out->cursor);
+    if (rc == 0)
+        rc = fs__query_u64(r,
+                           "SELECT count(*) FROM conflict WHERE deleted=0 AND coalesce(status,0)=0",
+                           &out->open_conflicts);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT count(*) FROM refused", &out->refused);
+    if (rc == 0)
+        rc = fs__query_u64(r,
+                           "SELECT hlc FROM changelog WHERE seq > (SELECT v FROM meta WHERE"
+                           " k='acked_seq') ORDER BY seq LIMIT 1",
+                           &first_hlc);
+    out->pending = out->last_seq > out->acked_seq ? out->last_seq - out->acked_seq : 0;
+    out->oldest_pending_ms = first_hlc >> 16;
+    return rc;
+}

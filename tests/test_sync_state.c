@@ -1,0 +1,245 @@
+/*
+ * A replica's sync bookkeeping: acknowledgements and pending changes, the
+ * pull cursor moving with its batch or not at all, refusals kept with their
+ * reason, and the purge of rows that left the user's scope.
+ */
+#include <stdio.h>
+
+#include "fieldsync/replica.h"
+#include "replica_int.h"
+#include "test.h"
+
+static uint64_t clock_now = 1700000000000ull;
+
+static uint64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return clock_now;
+}
+
+static fs_replica *fresh(const char *dir, const char *name)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    fs_replica *r = NULL;
+    fs_replica_opts o = {&fs_kdf_minimum, fake_clock, NULL, 0};
+    CHECK_OK(fs_replica_create(&r, path, "pw", 2, &o));
+    return r;
+}
+
+static void add_customer(fs_replica *r, const char *name, uint8_t id[16])
+{
+    fs_cell c[] = {{"name", fs_text(name)}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(r, "customer", c, 2, id));
+}
+
+static void status(fs_replica *r, fs_replica_status *st)
+{
+    CHECK_OK(fs_replica_status_get(r, st));
+}
+
+static void test_acknowledgements_and_pending(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "r");
+    uint8_t id[16];
+    uint64_t first_ms = clock_now;
+    add_customer(r, "one", id);
+    clock_now += 1000;
+    add_customer(r, "two", id);
+    add_customer(r, "three", id);
+    fs_replica_status st;
+    status(r, &st);
+    CHECK_EQ_INT(st.last_seq, 6);
+    CHECK_EQ_INT(st.pending, 6);
+    CHECK_EQ_INT(st.acked_seq, 0);
+    CHECK_EQ_INT(st.oldest_pending_ms, first_ms);
+    CHECK_OK(fs_replica_mark_acked(r, 4));
+    status(r, &st);
+    CHECK_EQ_INT(st.pending, 2);
+    CHECK_EQ_INT(st.oldest_pending_ms, first_ms + 1000);
+    CHECK_OK(fs_replica_mark_acked(r, 2)); /* an old acknowledgement moves nothing back */
+    status(r, &st);
+    CHECK_EQ_INT(st.acked_seq, 4);
+    CHECK_ERR(fs_replica_mark_acked(r, 7), FS_EINVAL);
+    CHECK_OK(fs_replica_mark_acked(r, 6));
+    status(r, &st);
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_EQ_INT(st.oldest_pending_ms, 0);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
+static void test_cursor_moves_with_its_batch(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *src = fresh(dir, "src"), *dst = fresh(dir, "dst");
+    uint8_t id[16];
+    add_customer(src, "華東客戶", id);
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(src, 0, 100, &cs));
+    fs_apply_stats ap;
+    CHECK_OK(fs_apply_pulled(dst, cs->changes, cs->count, 10, &ap));
+    CHECK_EQ_INT(ap.applied, cs->count);
+    fs_replica_status st;
+    status(dst, &st);
+    CHECK_EQ_INT(st.cursor, 10);
+    CHECK_EQ_INT(fs_exists(dst, "customer", id), 1);
+    /* A batch that fails moves no cursor. */
+    fs_change bad = cs->changes[0];
+    bad.version.hlc = (clock_now + 3600u * 1000u * 24u) << 16;
+    CHECK_ERR(fs_apply_pulled(dst, &bad, 1, 20, NULL), FS_ECLOCK);
+    status(dst, &st);
+    CHECK_EQ_INT(st.cursor, 10);
+    /* Nor does an older cursor. */
+    CHECK_OK(fs_apply_pulled(dst, cs->changes, cs->count, 5, NULL));
+    status(dst, &st);
+    CHECK_EQ_INT(st.cursor, 10);
+    /* Inside an explicit transaction it is part of that transaction. */
+    CHECK_OK(fs_begin(dst));
+    CHECK_OK(fs_apply_pulled(dst, cs->changes, cs->count, 30, NULL));
+    fs_rollback(dst);
+    status(dst, &st);
+    CHECK_EQ_INT(st.cursor, 10);
+    fs_changeset_free(cs);
+    fs_replica_close(src);
+    fs_replica_close(dst);
+    test_rmtree(dir);
+}
+
+typedef struct seen {
+    int n;
+    fs_refusal last;
+    char text[64];
+} seen;
+
+static int on_refusal(const fs_refusal *f, void *ctx)
+{
+    seen *s = ctx;
+    s->n++;
+    s->last = *f;
+    snprintf(s->text, sizeof s->text, "%.*s", (int)f->text_len, f->text);
+    return 0;
+}
+
+static void test_refusals_are_kept(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "r");
+    uint8_t id[16];
+    add_customer(r, "Acme", id);
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, 0, 10, &cs));
+    const fs_change *c = &cs->changes[0];
+    for (int i = 0; i < 2; i++)
+        CHECK_OK(fs_replica_record_refusal(r, c->table, c->row, c->column, c->version.hlc, 11,
+                                           "outside your scope", 18));
+    CHECK_ERR(fs_replica_record_refusal(r, c->table, c->row, 99, c->version.hlc, 11, "x", 1),
+              FS_ESCHEMA);
+    CHECK_ERR(fs_replica_record_refusal(r, c->table, c->row, 1, 1, 11, "\xff", 1), FS_EINVAL);
+    seen s;
+    memset(&s, 0, sizeof s);
+    CHECK_OK(fs_refusals(r, on_refusal, &s));
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_INT(s.last.reason, 11);
+    CHECK_EQ_INT(s.last.hlc, c->version.hlc);
+    CHECK_MEM(s.last.row, id, 16);
+    CHECK_STR(s.text, "outside your scope");
+    fs_replica_status st;
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 1);
+    /* The refused change is still recorded: row and log untouched. */
+    CHECK_EQ_INT(fs_exists(r, "customer", id), 1);
+    CHECK_EQ_INT(st.last_seq, 2);
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_changeset_free(cs);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
+static void deliver(fs_replica *from, fs_replica *to)
+{
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(from, 0, 100000, &cs));
+    CHECK_OK(fs_apply(to, cs->changes, cs->count, NULL));
+    fs_changeset_free(cs);
+}
+
+static int count_conflicts(const fs_conflict *c, void *ctx)
+{
+    (void)c;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_purge_removes_rows_and_their_conflicts(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *a = fresh(dir, "a"), *b = fresh(dir, "b");
+    uint8_t cust[16], keep[16], visit[16];
+    add_customer(a, "Reassigned Co.", cust);
+    add_customer(a, "Stays Co.", keep);
+    fs_cell v[] = {{"customer", fs_blob(cust, 16)},
+                   {"time", fs_text("2023-10-10 14:00")},
+                   {"place", fs_text("會議室")},
+                   {"purpose", fs_text("demo")},
+                   {"notes", fs_text("預算50-80萬")}};
+    CHECK_OK(fs_insert(a, "visit", v, 5, visit));
+    deliver(a, b);
+    /* Concurrent edits: b ends up with a conflict record about the customer. */
+    clock_now += 10;
+    fs_cell ea[] = {{"preferences", fs_text("email")}};
+    fs_cell eb[] = {{"preferences", fs_text("phone")}};
+    CHECK_OK(fs_update(b, "customer", cust, eb, 1));
+    clock_now += 10;
+    CHECK_OK(fs_update(a, "customer", cust, ea, 1));
+    deliver(a, b);
+    int nconf = 0;
+    CHECK_OK(fs_conflicts(b, 1, count_conflicts, &nconf));
+    CHECK_EQ_INT(nconf, 1);
+
+    fs_row_ref gone[] = {{0, {0}}, {2, {0}}};
+    gone[0].table = (uint16_t)fs_schema_table_index("customer");
+    memcpy(gone[0].row, cust, 16);
+    gone[1].table = (uint16_t)fs_schema_table_index("visit");
+    memcpy(gone[1].row, visit, 16);
+    CHECK_OK(fs_replica_purge(b, gone, 2));
+    CHECK_EQ_INT(fs_exists(b, "customer", cust), 0);
+    CHECK_EQ_INT(fs_exists(b, "visit", visit), 0);
+    CHECK_EQ_INT(fs_exists(b, "customer", keep), 1);
+    nconf = 0;
+    CHECK_OK(fs_conflicts(b, 1, count_conflicts, &nconf));
+    CHECK_EQ_INT(nconf, 0);
+    /* b's own earlier writes to the purged rows do not count as tampering. */
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(b, &problems));
+    if (problems != 0)
+        FAIL("check after purge: %s", fs_replica_errmsg(b));
+    /* Nothing of the purged rows' text is left in b's database pages. */
+    sqlite3_stmt *q = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(b),
+                                    "SELECT count(*) FROM customer WHERE name='Reassigned Co.'",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(q, 0), 0);
+    sqlite3_finalize(q);
+    /* Unknown rows are skipped; unknown tables refused. */
+    CHECK_OK(fs_replica_purge(b, gone, 2));
+    fs_row_ref bad = {999, {0}};
+    CHECK_ERR(fs_replica_purge(b, &bad, 1), FS_ESCHEMA);
+    /* Back in scope: the rows arrive again. */
+    deliver(a, b);
+    CHECK_EQ_INT(fs_exists(b, "customer", cust), 1);
+    CHECK_EQ_INT(fs_exists(b, "visit", visit), 1);
+    CHECK_OK(fs_replica_check(b, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(a);
+    fs_replica_close(b);
+    test_rmtree(dir);
+}
+
+TEST_LIST(TEST(acknowledgements_and_pending) TEST(cursor_moves_with_its_batch)
+              TEST(refusals_are_kept) TEST(purge_removes_rows_and_their_conflicts))
