@@ -35,7 +35,8 @@
     X(EAUTH, -22, "peer authentication failed")                                          \
     X(ECHANNEL, -23, "sealed frame rejected: modified, replayed, reordered or dropped")  \
     X(ECLOSED, -24, "the session is closed")                                             \
-    X(EREVOKED, -25, "the device has been revoked")
+    X(EREVOKED, -25, "the device has been revoked")                                      \
+    X(EAUDIT, -26, "audit log modified: an entry was changed, removed, reordered or added")
 
 typedef enum fs_errno {
     FS_OK = 0,
