@@ -350,6 +350,7 @@ static int seal(fs_channel *ch, const fs_msg *m, fs_buf *out, int final)
     if (!ch->tx_started) {
         crypto_secretstream_xchacha20poly1305_init_push(&ch->sec->tx, out->data + out->len,
                                                         ch->sec->tx_key);
+        sodium_memzero(ch->sec->tx_key, sizeof ch->sec->tx_key); /* the stream holds it now */
         out->len += HDR;
         ch->tx_started = 1;
     }
@@ -370,6 +371,7 @@ static int open_frame(fs_channel *ch, const uint8_t *frame, size_t len, unsigned
         if (crypto_secretstream_xchacha20poly1305_init_pull(&ch->sec->rx, frame,
                                                             ch->sec->rx_key) != 0)
             return fail(ch, FS_ECHANNEL, FS_REASON_FRAME, "bad stream header");
+        sodium_memzero(ch->sec->rx_key, sizeof ch->sec->rx_key);
         ch->rx_started = 1;
         frame += HDR;
         len -= HDR;
@@ -487,9 +489,18 @@ static int server_hello(fs_channel *ch, const fs_msg *m, fs_buf *out)
 
 static int client_welcome(fs_channel *ch, const fs_msg *m, fs_buf *out)
 {
-    if (m->type == FS_MSG_ERROR)
-        return fail(ch, FS_EAUTH, m->u.error.reason ? m->u.error.reason : FS_REASON_AUTH,
-                    "server refused the handshake: %s", fs_reason_text(m->u.error.reason));
+    if (m->type == FS_MSG_ERROR) {
+        /* Unauthenticated: only a refusal the server can make before it has
+         * keys is believed (anything else may be a forgery on the wire, and
+         * must not pass for, say, a revocation: only a sealed WIPE is). */
+        uint32_t why = m->u.error.reason;
+        if (why == FS_REASON_VERSION)
+            return fail(ch, FS_EUNSUPPORTED, why, "the server speaks no version in %u..%u",
+                        ch->cfg.vmin, ch->cfg.vmax);
+        if (why != FS_REASON_MALFORMED && why != FS_REASON_TOO_BIG && why != FS_REASON_STATE)
+            why = FS_REASON_AUTH;
+        return fail(ch, FS_EAUTH, why, "server refused the handshake: %s", fs_reason_text(why));
+    }
     if (m->type != FS_MSG_WELCOME)
         return fail(ch, FS_EMALFORMED, FS_REASON_STATE, "expected welcome");
     if (m->u.welcome.version < ch->cfg.vmin || m->u.welcome.version > ch->cfg.vmax)

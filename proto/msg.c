@@ -386,6 +386,8 @@ static int encode_body(const fs_msg *m, fs_buf *out)
         }
         break;
     case FS_MSG_WIPE:
+        if (m->u.wipe.reason == FS_REASON_NONE)
+            return FS_EINVAL; /* an ending always says why */
         PK(msgpack_pack_array(&pk, 2));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint32(&pk, m->u.wipe.reason));
@@ -393,7 +395,8 @@ static int encode_body(const fs_msg *m, fs_buf *out)
     case FS_MSG_ERROR:
         PK(msgpack_pack_array(&pk, 3));
         PK(msgpack_pack_uint8(&pk, m->type));
-        if (!fs_utf8_valid(m->u.error.text, m->u.error.text_len))
+        if (m->u.error.reason == FS_REASON_NONE ||
+            !fs_utf8_valid(m->u.error.text, m->u.error.text_len))
             return FS_EINVAL;
         PK(msgpack_pack_uint32(&pk, m->u.error.reason));
         rc = pack_str(&pk, m->u.error.text, m->u.error.text_len);
@@ -682,12 +685,17 @@ static int decode_body(fs__mp *r, fs_msg *m, owned *own, uint32_t nfields)
     case FS_MSG_WIPE:
         if (nfields != 2)
             break;
-        return fs__mp_u32(r, &m->u.wipe.reason, "wipe reason");
+        if (fs__mp_u32(r, &m->u.wipe.reason, "wipe reason") == 0 &&
+            m->u.wipe.reason == FS_REASON_NONE)
+            fs__mp_fail(r, FS_EMALFORMED, "wipe: no reason");
+        return r->err;
     case FS_MSG_ERROR:
         if (nfields != 3)
             break;
         if (fs__mp_u32(r, &m->u.error.reason, "error reason") == 0 &&
-            fs__mp_str(r, &s, &m->u.error.text_len, "error text") == 0)
+            m->u.error.reason == FS_REASON_NONE)
+            fs__mp_fail(r, FS_EMALFORMED, "error: no reason");
+        else if (r->err == 0 && fs__mp_str(r, &s, &m->u.error.text_len, "error text") == 0)
             m->u.error.text = s;
         return r->err;
     case FS_MSG_BYE:

@@ -107,8 +107,12 @@ int fs_channel_start(fs_channel *ch, fs_buf *out);
  * During the handshake the handshake messages are consumed here; the client
  * sees READY as *msg. Errors end the session (state CLOSED, fs_channel_reason
  * says why): FS_EMALFORMED, FS_EUNSUPPORTED, FS_EAUTH, FS_EREVOKED,
- * FS_ECHANNEL, FS_ETOOBIG, FS_ECLOSED; and a WIPE or ERROR message from the
- * peer is returned as *msg and closes the channel. */
+ * FS_ECHANNEL, FS_ETOOBIG, FS_ECLOSED. A WIPE or ERROR message from the
+ * peer closes the channel and is returned as *msg TOGETHER WITH an error
+ * code (FS_EREVOKED, FS_EAUTH, FS_ECLOSED): free *msg whenever it is set.
+ * Only a sealed WIPE is authoritative; a plaintext refusal during the
+ * handshake is believed only for the reasons a server can give before it
+ * has keys (VERSION, MALFORMED, TOO_BIG, STATE), anything else reads AUTH. */
 int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf *out,
                        fs_msg **msg);
 
