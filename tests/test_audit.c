@@ -681,8 +681,8 @@ static void test_guard_triggers(void)
         "UPDATE audit SET detail='x' WHERE seq=5",
         "DELETE FROM audit WHERE seq=10",
         "INSERT INTO audit VALUES(12, 0, 'login', 'a', '', '', zeroblob(32), zeroblob(32))",
-        "INSERT INTO audit(at_ms, kind, actor, subject, detail, prev, mac)"
-        " VALUES(0, 'login', 'a', '', '', zeroblob(32), zeroblob(32))",
+        ("INSERT INTO audit(at_ms, kind, actor, subject, detail, prev, mac)"
+         " VALUES(0, 'login', 'a', '', '', zeroblob(32), zeroblob(32))"),
         "UPDATE audit_anchor SET entries=entries-1",
         "UPDATE audit_anchor SET entries=entries",
         "DELETE FROM audit_anchor",
