@@ -78,6 +78,25 @@ void fs_replica_device(const fs_replica *r, uint8_t out[FS_ID_BYTES])
     memcpy(out, r->device, FS_ID_BYTES);
 }
 
+int fs_replica_identity(fs_replica *r, fs_identity **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "SELECT v FROM meta WHERE k='identity'", -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "reading the device identity");
+    int rc;
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == FS_SIGN_SEED_BYTES)
+        rc = fs_identity_from_seed(out, sqlite3_column_blob(st, 0));
+    else if (src == SQLITE_ROW || src == SQLITE_DONE)
+        rc = fs__fail(r, FS_ENOTFOUND, "this replica has no device identity");
+    else
+        rc = fs__dbfail(r, src, "reading the device identity");
+    sqlite3_finalize(st); /* SQLite frees its copy of the seed */
+    return rc;
+}
+
 /* ---- schema ---- */
 
 static void guard_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -257,6 +276,17 @@ static int load_meta(fs_replica *r)
     sqlite3_finalize(st);
     if (src != SQLITE_DONE)
         return fs__dbfail(r, src, "reading the replica");
+    fs_identity *id = NULL;
+    rc = fs_replica_identity(r, &id);
+    if (rc == 0) {
+        uint8_t derived[FS_ID_BYTES];
+        fs_device_id_from_pk(id->pk, derived);
+        fs_identity_free(id);
+        if (memcmp(derived, r->device, FS_ID_BYTES) != 0)
+            return fs__fail(r, FS_EFORMAT, "the replica's identity does not match its device id");
+    } else if (rc != FS_ENOTFOUND) {
+        return rc;
+    }
     uint64_t logged = 0;
     rc = query_u64(r, "SELECT hlc FROM changelog ORDER BY seq DESC LIMIT 1", &logged);
     if (rc != 0)
@@ -433,21 +463,37 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
         rc = create_schema(r);
         r->guard--;
     }
+    unsigned char *seed = sodium_malloc(FS_SIGN_SEED_BYTES);
+    if (rc == 0 && seed == NULL)
+        rc = fs__fail(r, FS_ENOMEM, "out of memory");
     if (rc == 0) {
-        randombytes_buf(r->device, sizeof r->device);
+        /* The device's signing identity; its id in every version is derived
+         * from the public key. */
+        fs_identity *id = NULL;
+        randombytes_buf(seed, FS_SIGN_SEED_BYTES);
+        rc = fs_identity_from_seed(&id, seed);
+        if (rc == 0)
+            fs_device_id_from_pk(id->pk, r->device);
+        fs_identity_free(id);
+        if (rc != 0)
+            rc = fs__fail(r, rc, "cannot create the device identity");
+    }
+    if (rc == 0) {
         sqlite3_stmt *st = NULL;
         rc = prepare(r, "INSERT INTO meta(k,v) VALUES('device',?1),('hlc',0),('schema',?2),"
-                        "('acked_seq',0),('cursor',0)",
+                        "('acked_seq',0),('cursor',0),('identity',?3)",
                      &st);
         if (rc == 0) {
             sqlite3_bind_blob(st, 1, r->device, FS_ID_BYTES, SQLITE_STATIC);
             sqlite3_bind_int(st, 2, SCHEMA_VERSION);
+            sqlite3_bind_blob(st, 3, seed, FS_SIGN_SEED_BYTES, SQLITE_STATIC);
             int src = sqlite3_step(st);
             if (src != SQLITE_DONE)
                 rc = fs__dbfail(r, src, "creating the replica");
             sqlite3_finalize(st);
         }
     }
+    sodium_free(seed);
     if (rc == 0)
         rc = exec(r, "COMMIT", "creating the replica");
     if (rc == 0)

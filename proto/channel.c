@@ -56,49 +56,7 @@ struct fs_channel {
 static const char label_server[] = "fieldsync/1 server signs T1";
 static const char label_device[] = "fieldsync/1 device signs T2";
 
-/* ---- identities and enrollment ---- */
-
-static int identity_new(fs_identity **out)
-{
-    *out = NULL;
-    if (sodium_init() < 0)
-        return FS_EINVAL;
-    fs_identity *id = calloc(1, sizeof *id);
-    if (id == NULL)
-        return FS_ENOMEM;
-    id->sk = sodium_malloc(FS_SIGN_SK_BYTES);
-    if (id->sk == NULL) {
-        free(id);
-        return FS_ENOMEM;
-    }
-    *out = id;
-    return 0;
-}
-
-int fs_identity_generate(fs_identity **out)
-{
-    int rc = identity_new(out);
-    if (rc == 0)
-        crypto_sign_keypair((*out)->pk, (*out)->sk);
-    return rc;
-}
-
-int fs_identity_from_seed(fs_identity **out, const uint8_t seed[32])
-{
-    int rc = identity_new(out);
-    if (rc == 0)
-        crypto_sign_seed_keypair((*out)->pk, (*out)->sk, seed);
-    return rc;
-}
-
-void fs_identity_free(fs_identity *id)
-{
-    if (id == NULL)
-        return;
-    sodium_free(id->sk);
-    sodium_memzero(id, sizeof *id);
-    free(id);
-}
+/* ---- enrollment ---- */
 
 static int pack_request(const fs_enroll_request *req, fs_buf *out)
 {

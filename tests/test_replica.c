@@ -536,7 +536,49 @@ static void test_process_hardening(void)
     CHECK_EQ_INT(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
 }
 
-TEST_LIST(TEST(process_hardening) TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
+/* The device's signing identity lives in the encrypted replica and names the
+ * device: the id in its versions is derived from the public key. */
+static void test_identity_is_kept_and_names_the_device(void)
+{
+    fs_replica *r = fresh("r");
+    fs_identity *id = NULL, *again = NULL;
+    uint8_t dev[16], derived[16];
+    CHECK_OK(fs_replica_identity(r, &id));
+    fs_replica_device(r, dev);
+    fs_device_id_from_pk(id->pk, derived);
+    CHECK_MEM(dev, derived, 16);
+    unsigned char sig[64];
+    crypto_sign_detached(sig, NULL, (const unsigned char *)"hello", 5, id->sk);
+    CHECK_EQ_INT(crypto_sign_verify_detached(sig, (const unsigned char *)"hello", 5, id->pk), 0);
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    CHECK_OK(fs_replica_identity(r, &again));
+    CHECK_MEM(again->pk, id->pk, 32);
+    fs_replica_close(r);
+    /* The seed (the first half of the secret key) is nowhere on disk. */
+    char db[700];
+    snprintf(db, sizeof db, "%s/replica.db", rdir);
+    size_t n = 0;
+    unsigned char *bytes = test_read_file(db, &n);
+    CHECK(bytes != NULL);
+    for (size_t i = 0; i + 32 <= n; i++)
+        CHECK(memcmp(bytes + i, id->sk, 32) != 0);
+    free(bytes);
+    /* An identity swapped for another under the device id is refused. */
+    r = open_again(rdir, "pw");
+    CHECK_EQ_INT(sqlite3_exec(fs__replica_db(r),
+                              "UPDATE meta SET v=randomblob(32) WHERE k='identity'", NULL, NULL,
+                              NULL),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    CHECK_ERR(fs_replica_open(&r, rdir, "pw", 2, &o), FS_EFORMAT);
+    CHECK(strstr(fs_replica_errmsg(NULL), "identity") != NULL);
+    fs_identity_free(id);
+    fs_identity_free(again);
+}
+
+TEST_LIST(TEST(identity_is_kept_and_names_the_device) TEST(process_hardening) TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
               TEST(change_log_records_every_write)
                   TEST(writes_bypassing_the_log_are_refused_or_flagged)
                       TEST(transactions_commit_or_roll_back_whole)

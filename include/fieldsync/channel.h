@@ -35,21 +35,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/identity.h"
 #include "fieldsync/msg.h"
 
-#define FS_SIGN_PK_BYTES 32
-#define FS_SIGN_SK_BYTES 64
-
-/* A long-term Ed25519 identity; the secret key is sodium_malloc'd. */
-typedef struct fs_identity {
-    uint8_t pk[FS_SIGN_PK_BYTES];
-    unsigned char *sk; /* FS_SIGN_SK_BYTES, guarded memory */
-} fs_identity;
-
-int fs_identity_generate(fs_identity **out);
-/* From a 32-byte seed (deterministic; tests and key files). */
-int fs_identity_from_seed(fs_identity **out, const uint8_t seed[32]);
-void fs_identity_free(fs_identity *id); /* wipes; accepts NULL */
 
 /* What an enrolling device sends, sealed to the server's key. */
 typedef struct fs_enroll_request {

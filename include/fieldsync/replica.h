@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "fieldsync/error.h"
+#include "fieldsync/identity.h"
 #include "fieldsync/keyfile.h"
 #include "fieldsync/schema.h"
 
@@ -136,8 +137,14 @@ const char *fs_replica_errmsg(const fs_replica *r);
 int fs_replica_change_passphrase(const char *dir, const char *oldpass, size_t oldlen,
                                  const char *newpass, size_t newlen);
 
-/* This replica's device id. */
+/* This replica's device id: derived from its identity's public key
+ * (fs_device_id_from_pk). */
 void fs_replica_device(const fs_replica *r, uint8_t out[FS_ID_BYTES]);
+
+/* The device's long-term signing identity, created with the replica and kept
+ * (its seed) inside the encrypted database. The caller frees it with
+ * fs_identity_free(). Errors: FS_ENOTFOUND, FS_ENOMEM, FS_EDB. */
+int fs_replica_identity(fs_replica *r, fs_identity **out);
 
 /* Explicit transactions group many writes into one commit. Without one, each
  * write commits on its own. fs_rollback() discards the writes since fs_begin(). */
