@@ -166,8 +166,13 @@ int fs_apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_stats *
             if (rc != 0)
                 break;
         }
-        uint32_t idx = 0;
+        uint32_t idx = 0, prev_idx = 0;
         rc = fs__dev_index(r, ch->version.device, &idx);
+        if (rc == 0 && r->keep_feed && ch->prev.hlc != 0)
+            rc = fs__dev_index(r, ch->prev.device, &prev_idx);
+        if (rc == 0)
+            rc = fs__feed_append(r, ch->table, c, ch->row, &ch->value, ch->version.hlc, idx,
+                                 ch->prev.hlc, prev_idx);
         if (rc != 0)
             break;
         cur.set[c] = &ch->value;

@@ -236,6 +236,11 @@ static int prepare_statements(fs_replica *r)
         rc = prepare(r, "UPDATE meta SET v=?1 WHERE k='hlc' AND v<?1", &r->hlc_save);
     if (rc == 0)
         rc = prepare(r, "INSERT INTO device(idx,id) VALUES(?1,?2)", &r->dev_insert);
+    if (rc == 0 && r->keep_feed)
+        rc = prepare(r,
+                     "INSERT INTO feed(tbl,col,row,value,hlc,dev,prev_hlc,prev_dev)"
+                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                     &r->feed_insert);
     return rc;
 }
 
@@ -271,6 +276,8 @@ static int load_meta(fs_replica *r)
             r->hlc = (uint64_t)sqlite3_column_int64(st, 1);
         } else if (strcmp(k, "schema") == 0) {
             schema = sqlite3_column_int(st, 1);
+        } else if (strcmp(k, "feed") == 0) {
+            r->keep_feed = sqlite3_column_int(st, 1) != 0;
         }
     }
     sqlite3_finalize(st);
@@ -388,7 +395,8 @@ static void free_statements(fs_replica *r)
     sqlite3_finalize(r->log_insert);
     sqlite3_finalize(r->hlc_save);
     sqlite3_finalize(r->dev_insert);
-    r->log_insert = r->hlc_save = r->dev_insert = NULL;
+    sqlite3_finalize(r->feed_insert);
+    r->log_insert = r->hlc_save = r->dev_insert = r->feed_insert = NULL;
 }
 
 void fs_replica_close(fs_replica *r)
@@ -462,6 +470,11 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
         r->guard++;
         rc = create_schema(r);
         r->guard--;
+    }
+    if (rc == 0 && r->opts.keep_feed) {
+        r->keep_feed = 1;
+        rc = exec(r, FS__FEED_TABLE_SQL "INSERT INTO meta(k,v) VALUES('feed',1);",
+                  "creating the replica");
     }
     unsigned char *seed = sodium_malloc(FS_SIGN_SEED_BYTES);
     if (rc == 0 && seed == NULL)
@@ -814,6 +827,10 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
         sqlite3_reset(st);
         if (src != SQLITE_DONE)
             return fs__dbfail(r, src, "writing the change log");
+        int rc = fs__feed_append(r, row->tix, c, row->id, &vals[k], hlc, r->device_idx,
+                                 row->hlc[c], row->dev[c]);
+        if (rc != 0)
+            return rc;
         row->set[c] = &vals[k];
         row->hlc[c] = hlc;
         row->dev[c] = r->device_idx;
@@ -1117,21 +1134,23 @@ void fs_changeset_free(fs_changeset *cs)
     free(cs);
 }
 
-int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset **out)
+/* Reads change rows, (seq, tbl, col, row, value, hlc, dev, prev_hlc,
+ * prev_dev) with devices as dictionary indexes, from a query taking the
+ * bounds ?1 (after) and ?2 (limit) and ?3 (this device's index). Two passes:
+ * size, then fill one allocation. */
+int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t max,
+                     fs_changeset **out)
 {
     *out = NULL;
     if (max == 0)
         return fs__fail(r, FS_EINVAL, "max must be positive");
     sqlite3_stmt *st = NULL;
-    /* Pass 1 sizes the batch, pass 2 fills one allocation. */
-    int rc = prepare(r,
-                     "SELECT seq,tbl,col,row,value,hlc,prev_hlc,prev_dev FROM changelog"
-                     " WHERE seq>?1 ORDER BY seq LIMIT ?2",
-                     &st);
+    int rc = prepare(r, sql, &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after_seq);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)(max > INT64_MAX ? INT64_MAX : max));
+    sqlite3_bind_int64(st, 3, r->device_idx);
     size_t count = 0, bytes = 0;
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1140,7 +1159,7 @@ int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset
     }
     if (src != SQLITE_DONE) {
         sqlite3_finalize(st);
-        return fs__dbfail(r, src, "reading the change log");
+        return fs__dbfail(r, src, "reading changes");
     }
     sqlite3_reset(st);
     fs_changeset *cs = calloc(1, sizeof *cs);
@@ -1173,15 +1192,25 @@ int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset
             data += ch->value.n + 1;
         }
         ch->version.hlc = (uint64_t)sqlite3_column_int64(st, 5);
-        memcpy(ch->version.device, r->device, FS_ID_BYTES);
-        ch->prev.hlc = (uint64_t)sqlite3_column_int64(st, 6);
-        memcpy(ch->prev.device, fs__dev_id(r, (uint32_t)sqlite3_column_int64(st, 7)),
+        memcpy(ch->version.device, fs__dev_id(r, (uint32_t)sqlite3_column_int64(st, 6)),
+               FS_ID_BYTES);
+        ch->prev.hlc = (uint64_t)sqlite3_column_int64(st, 7);
+        memcpy(ch->prev.device, fs__dev_id(r, (uint32_t)sqlite3_column_int64(st, 8)),
                FS_ID_BYTES);
     }
     sqlite3_finalize(st);
     cs->count = i;
     *out = cs;
     return 0;
+}
+
+int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset **out)
+{
+    /* The change log holds this device's writes only: the writer is ?3. */
+    return fs__read_changes(r,
+                            "SELECT seq,tbl,col,row,value,hlc,?3,prev_hlc,prev_dev FROM changelog"
+                            " WHERE seq>?1 ORDER BY seq LIMIT ?2",
+                            after_seq, max, out);
 }
 
 int fs_last_seq(fs_replica *r, uint64_t *out)

@@ -51,10 +51,11 @@ struct fs_replica {
     int in_tx;           /* explicit transaction open */
     int tx_failed;       /* a write inside it failed: commit must roll back */
     int guard;           /* >0 while the API writes synced tables */
+    int keep_feed;       /* a server's replica: accepted changes get feed sequences */
     uint8_t (*devs)[FS_ID_BYTES]; /* dictionary: devs[idx-1] */
     uint32_t ndevs, capdevs;
     fs__table_stmts *ts;          /* one per schema table */
-    sqlite3_stmt *log_insert, *hlc_save, *dev_insert;
+    sqlite3_stmt *log_insert, *hlc_save, *dev_insert, *feed_insert;
     char errmsg[256];
 };
 
@@ -109,6 +110,22 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
     " PRIMARY KEY(tbl, row, col, hlc)) WITHOUT ROWID;"                                    \
     "CREATE TABLE IF NOT EXISTS purged(tbl INTEGER NOT NULL, row BLOB NOT NULL,"          \
     " PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
+
+/* The feed of a server's replica (FORMAT: feed(seq INTEGER PRIMARY KEY,
+ * tbl, col, row, value, hlc, dev, prev_hlc, prev_dev), devices by dictionary
+ * index). */
+#define FS__FEED_TABLE_SQL                                                                \
+    "CREATE TABLE feed(seq INTEGER PRIMARY KEY, tbl INTEGER NOT NULL, col INTEGER NOT NULL," \
+    " row BLOB NOT NULL, value, hlc INTEGER NOT NULL, dev INTEGER NOT NULL,"             \
+    " prev_hlc INTEGER NOT NULL, prev_dev INTEGER NOT NULL);"
+
+/* Appends one accepted or local change to the feed (no-op without one). */
+int fs__feed_append(fs_replica *r, unsigned tix, unsigned col, const uint8_t row[FS_ID_BYTES],
+                    const fs_value *value, uint64_t hlc, uint32_t dev, uint64_t prev_hlc,
+                    uint32_t prev_dev);
+
+int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t max,
+                     fs_changeset **out);
 
 /* A one-value query (0 when there is no row). */
 int fs__query_u64(fs_replica *r, const char *sql, uint64_t *out);

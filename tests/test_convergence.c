@@ -307,7 +307,7 @@ static void run_schedule(uint64_t seed)
         char d[600];
         snprintf(d, sizeof d, "%s/r%d", s.dir, i);
         s.clock[i] = 1700000000000ull + pick(&s, 5000); /* clocks seconds apart */
-        fs_replica_opts o = {&fs_kdf_minimum, clock_cb, &s.clock[i], 0};
+        fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = clock_cb, .clock_ctx = &s.clock[i]};
         CHECK_OK(fs_replica_create(&s.r[i], d, "pw", 2, &o));
     }
     unsigned steps = 20 + pick(&s, 40);
@@ -384,7 +384,7 @@ static void test_concurrent_write_kept_and_restored(void)
         char d[600];
         snprintf(d, sizeof d, "%s/r%d", s.dir, i);
         s.clock[i] = 1700000000000ull;
-        fs_replica_opts o = {&fs_kdf_minimum, clock_cb, &s.clock[i], 0};
+        fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = clock_cb, .clock_ctx = &s.clock[i]};
         CHECK_OK(fs_replica_create(&s.r[i], d, "pw", 2, &o));
     }
     uint8_t id[16];
@@ -446,7 +446,7 @@ static void test_sequential_write_is_not_a_conflict(void)
         char d[600];
         snprintf(d, sizeof d, "%s/r%d", s.dir, i);
         s.clock[i] = 1700000000000ull + (uint64_t)i * 1000;
-        fs_replica_opts o = {&fs_kdf_minimum, clock_cb, &s.clock[i], 0};
+        fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = clock_cb, .clock_ctx = &s.clock[i]};
         CHECK_OK(fs_replica_create(&s.r[i], d, "pw", 2, &o));
     }
     uint8_t id[16];

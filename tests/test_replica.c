@@ -22,7 +22,7 @@ static fs_replica *fresh(const char *name)
     char *dir = test_tmpdir();
     snprintf(rdir, sizeof rdir, "%s/%s", dir, name);
     fs_replica *r = NULL;
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     CHECK_OK(fs_replica_create(&r, rdir, "pw", 2, &o));
     return r;
 }
@@ -30,7 +30,7 @@ static fs_replica *fresh(const char *name)
 static fs_replica *open_again(const char *dir, const char *pass)
 {
     fs_replica *r = NULL;
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     CHECK_OK(fs_replica_open(&r, dir, pass, strlen(pass), &o));
     return r;
 }
@@ -447,7 +447,7 @@ static void test_passphrase_change_leaves_database_untouched(void)
     fclose(f);
     crypto_generichash(h_after, 32, buf, n, NULL, 0);
     CHECK_MEM(h_before, h_after, 32);
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     CHECK_ERR(fs_replica_open(&r, rdir, "pw", 2, &o), FS_EPASSPHRASE);
     CHECK(r == NULL);
     CHECK(strstr(fs_replica_errmsg(NULL), "wrong passphrase") != NULL);
@@ -462,7 +462,7 @@ static void test_create_and_open_errors(void)
 {
     fs_replica *r = fresh("r");
     fs_replica_close(r);
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     CHECK_ERR(fs_replica_create(&r, rdir, "pw", 2, &o), FS_EEXIST);
     CHECK(strstr(fs_replica_errmsg(NULL), "already exists") != NULL);
     char other[700];
@@ -490,7 +490,7 @@ static void test_second_process_is_refused(void)
     }
     char x;
     CHECK_EQ_INT(read(to_parent[0], &x, 1), 1);
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     int rc = fs_replica_open(&r, rdir, "pw", 2, &o);
     CHECK_EQ_INT(write(to_child[1], &x, 1), 1);
     int wst;
@@ -571,7 +571,7 @@ static void test_identity_is_kept_and_names_the_device(void)
                               NULL),
                  SQLITE_OK);
     fs_replica_close(r);
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     CHECK_ERR(fs_replica_open(&r, rdir, "pw", 2, &o), FS_EFORMAT);
     CHECK(strstr(fs_replica_errmsg(NULL), "identity") != NULL);
     fs_identity_free(id);

@@ -57,7 +57,7 @@ static int scan_dir(const char *dir)
 static fs_replica *make_replica(const char *dir)
 {
     fs_replica *r = NULL;
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     CHECK_OK(fs_replica_create(&r, dir, "pw", 2, &o));
     return r;
 }
@@ -65,7 +65,7 @@ static fs_replica *make_replica(const char *dir)
 static fs_replica *reopen(const char *dir, int *rc)
 {
     fs_replica *r = NULL;
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     *rc = fs_replica_open(&r, dir, "pw", 2, &o);
     return r;
 }

@@ -112,6 +112,7 @@ typedef struct fs_replica_opts {
     uint64_t (*clock_ms)(void *ctx);  /* NULL: wall clock (ms since the epoch) */
     void *clock_ctx;
     uint64_t max_skew_ms;             /* refuse remote clocks further ahead; 0: 5 minutes */
+    int keep_feed;                    /* create only: keep a feed (the server's replica) */
 } fs_replica_opts;
 
 /* Creates a new replica in directory dir (created if missing, must not hold
@@ -255,6 +256,18 @@ typedef struct fs_replica_status {
 } fs_replica_status;
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
+
+/* ---- the feed (a server's replica) ----
+ * A replica created with keep_feed gives every change it accepts (remote
+ * changes that win) or makes (local writes, conflict records) a feed
+ * sequence, in the same transaction. Devices pull the feed by cursor; a
+ * device that pulls it all holds the same state as the server. */
+
+/* Feed entries with sequence > after, at most max; first_seq/last_seq are
+ * feed sequences. FS_ESTATE if the replica keeps no feed. */
+int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out);
+/* The newest feed sequence (0 if none). */
+int fs_feed_last(fs_replica *r, uint64_t *out);
 
 /* ---- sync state ---- */
 

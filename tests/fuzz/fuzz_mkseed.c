@@ -67,7 +67,7 @@ int main(int argc, char **argv)
         return 1;
     snprintf(rdir, sizeof rdir, "%s/r", tmp);
     fs_replica *r = NULL;
-    fs_replica_opts o = {&fs_kdf_minimum, NULL, NULL, 0};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
     if (fs_replica_create(&r, rdir, "fuzz", 4, &o) != 0)
         return 1;
     fs_replica_close(r);
