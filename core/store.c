@@ -1,0 +1,742 @@
+/*
+ * The server store (contract in fieldsync/store.h): the server's replica with
+ * its feed, plus users, devices and the scope of every row, all in the one
+ * encrypted database so that a push is applied, scoped and acknowledged in
+ * one transaction.
+ *
+ * FORMAT (beside the replica's tables)
+ *   users    name TEXT PRIMARY KEY, role INTEGER, team TEXT
+ *   devices  pk BLOB PRIMARY KEY (Ed25519), id BLOB UNIQUE (fs_device_id_from_pk),
+ *            user TEXT, name TEXT, revoked INTEGER, acked_seq INTEGER
+ *   scope    tbl INTEGER, row BLOB, owner TEXT, ptbl INTEGER, prow BLOB,
+ *            PRIMARY KEY(tbl, row): a row's owner, or the row it follows
+ *            (its customer, its plan, the row a conflict is about); owners
+ *            are resolved through parents when asked, so reassigning a
+ *            customer moves everything that follows it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fieldsync/store.h"
+#include "replica_int.h"
+
+#define MAX_NAME 64
+#define MAX_DEPTH 4 /* conflict -> visit -> customer: well within */
+
+struct fs_store {
+    fs_replica *r;
+    char errmsg[256];
+};
+
+enum rule_kind { RULE_NONE, RULE_OWNER, RULE_REP, RULE_PARENT, RULE_CONFLICT };
+
+typedef struct rule {
+    enum rule_kind kind;
+    int col;     /* the column that decides (owner, rep, link) */
+    int ref;     /* RULE_PARENT: the parent's table */
+    int col_row; /* RULE_CONFLICT: the "row" column ("tbl" is col) */
+} rule;
+
+typedef struct user {
+    char name[MAX_NAME + 1];
+    char team[MAX_NAME + 1];
+    fs_role role;
+} user;
+
+__attribute__((format(printf, 3, 4))) static int fail(fs_store *s, int code, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int dbfail(fs_store *s, int src, const char *what)
+{
+    return fail(s, FS_EDB, "%s: %s", what, sqlite3_errstr(src));
+}
+
+const char *fs_store_errmsg(const fs_store *s)
+{
+    return s ? s->errmsg : fs_replica_errmsg(NULL);
+}
+
+fs_replica *fs_store_replica(fs_store *s)
+{
+    return s->r;
+}
+
+/* The scope rule of each table, from the schema. */
+static rule rule_of(unsigned tix)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    const fs_table *t = &tables[tix];
+    rule r = {RULE_NONE, -1, -1, -1};
+    if (strcmp(t->name, "customer") == 0) {
+        r.kind = RULE_OWNER;
+        r.col = fs_schema_column_index(t, "owner");
+    } else if (strcmp(t->name, "conflict") == 0) {
+        r.kind = RULE_CONFLICT;
+        r.col = fs_schema_column_index(t, "tbl");
+        r.col_row = fs_schema_column_index(t, "row");
+    } else if ((r.col = fs_schema_column_index(t, "customer")) > 0) {
+        r.kind = RULE_PARENT;
+        r.ref = fs_schema_table_index("customer");
+    } else if ((r.col = fs_schema_column_index(t, "plan")) > 0) {
+        r.kind = RULE_PARENT;
+        r.ref = fs_schema_table_index("weekly_plan");
+    } else if ((r.col = fs_schema_column_index(t, "rep")) > 0) {
+        r.kind = RULE_REP;
+    }
+    return r;
+}
+
+static int db_exec(fs_store *s, const char *sql)
+{
+    int src = sqlite3_exec(fs__replica_db(s->r), sql, NULL, NULL, NULL);
+    return src == SQLITE_OK ? 0 : dbfail(s, src, "store");
+}
+
+static const char tables_sql[] =
+    "CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, role INTEGER NOT NULL,"
+    " team TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS devices(pk BLOB PRIMARY KEY, id BLOB NOT NULL UNIQUE,"
+    " user TEXT NOT NULL, name TEXT, revoked INTEGER NOT NULL DEFAULT 0,"
+    " acked_seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS scope(tbl INTEGER NOT NULL, row BLOB NOT NULL, owner TEXT,"
+    " ptbl INTEGER, prow BLOB, PRIMARY KEY(tbl, row)) WITHOUT ROWID;";
+
+static int store_new(fs_store **out, fs_replica *r)
+{
+    fs_store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        fs_replica_close(r);
+        return FS_ENOMEM;
+    }
+    s->r = r;
+    int rc = db_exec(s, tables_sql);
+    if (rc != 0) {
+        fs_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int fs_store_create(fs_store **out, const char *dir, const char *pass, size_t passlen,
+                    const fs_replica_opts *opts)
+{
+    fs_replica_opts o = opts ? *opts : (fs_replica_opts){0};
+    fs_replica *r = NULL;
+    *out = NULL;
+    o.keep_feed = 1;
+    int rc = fs_replica_create(&r, dir, pass, passlen, &o);
+    return rc != 0 ? rc : store_new(out, r);
+}
+
+int fs_store_open(fs_store **out, const char *dir, const char *pass, size_t passlen,
+                  const fs_replica_opts *opts)
+{
+    fs_replica *r = NULL;
+    *out = NULL;
+    int rc = fs_replica_open(&r, dir, pass, passlen, opts);
+    if (rc != 0)
+        return rc;
+    uint64_t last;
+    if (fs_feed_last(r, &last) != 0) {
+        fs_replica_close(r);
+        return FS_EFORMAT; /* a device's replica, not a store */
+    }
+    return store_new(out, r);
+}
+
+void fs_store_close(fs_store *s)
+{
+    if (s == NULL)
+        return;
+    fs_replica_close(s->r);
+    free(s);
+}
+
+/* ---- users and devices ---- */
+
+static int name_ok(const char *n)
+{
+    size_t len = n ? strlen(n) : 0;
+    if (len == 0 || len > MAX_NAME || !fs_utf8_valid(n, len))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)n[i] < 0x20 || n[i] == 0x7F)
+            return 0;
+    return 1;
+}
+
+/* Runs a one-statement write with up to 6 bound values given as text or
+ * blobs (NULL text binds NULL). */
+static int run(fs_store *s, const char *sql, int *changes, const char *fmt, ...)
+{
+    sqlite3 *db = fs__replica_db(s->r);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 0; fmt[i]; i++) {
+        if (fmt[i] == 't') {
+            const char *t = va_arg(ap, const char *);
+            sqlite3_bind_text(st, i + 1, t, -1, SQLITE_TRANSIENT);
+        } else if (fmt[i] == 'b') {
+            const void *p = va_arg(ap, const void *);
+            int n = va_arg(ap, int);
+            sqlite3_bind_blob(st, i + 1, p, n, SQLITE_TRANSIENT);
+        } else {
+            sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+        }
+    }
+    va_end(ap);
+    src = sqlite3_step(st);
+    if (changes != NULL)
+        *changes = sqlite3_changes(db);
+    sqlite3_finalize(st);
+    if ((src & 0xFF) == SQLITE_CONSTRAINT) /* extended codes are on */
+        return FS_EEXIST;
+    return src == SQLITE_DONE ? 0 : dbfail(s, src, "store");
+}
+
+int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *team)
+{
+    if (!name_ok(name) || !name_ok(team))
+        return fail(s, FS_EINVAL, "a user name and team are 1-%d printable characters", MAX_NAME);
+    if (role != FS_ROLE_REP && role != FS_ROLE_MANAGER && role != FS_ROLE_ADMIN)
+        return fail(s, FS_EINVAL, "a role is rep, manager or admin");
+    int rc = run(s, "INSERT INTO users(name, role, team) VALUES(?1, ?2, ?3)", NULL, "tit", name,
+                 (long long)role, team);
+    return rc == FS_EEXIST ? fail(s, rc, "user %s exists already", name) : rc;
+}
+
+static int user_get(fs_store *s, const char *name, user *u)
+{
+    memset(u, 0, sizeof *u);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs__replica_db(s->r),
+                                 "SELECT role, team FROM users WHERE name=?1", -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    int rc = 0;
+    if (src == SQLITE_ROW) {
+        u->role = (fs_role)sqlite3_column_int(st, 0);
+        snprintf(u->name, sizeof u->name, "%s", name);
+        snprintf(u->team, sizeof u->team, "%s", (const char *)sqlite3_column_text(st, 1));
+    } else {
+        rc = src == SQLITE_DONE ? fail(s, FS_ENOTFOUND, "no user %s", name)
+                                : dbfail(s, src, "store");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,
+                        const char *name)
+{
+    user u;
+    int rc = user_get(s, user_name, &u);
+    if (rc != 0)
+        return rc;
+    if (name != NULL && *name != '\0' && !name_ok(name))
+        return fail(s, FS_EINVAL, "a device name is 1-%d printable characters", MAX_NAME);
+    uint8_t id[FS_ID_BYTES];
+    fs_device_id_from_pk(pk, id);
+    rc = run(s, "INSERT INTO devices(pk, id, user, name) VALUES(?1, ?2, ?3, ?4)", NULL, "bbtt", pk,
+             FS_SIGN_PK_BYTES, id, FS_ID_BYTES, user_name, name ? name : "");
+    return rc == FS_EEXIST ? fail(s, rc, "the device is enrolled already") : rc;
+}
+
+/* The enrolled device: its user and acknowledged sequence. */
+typedef struct device {
+    uint8_t id[FS_ID_BYTES];
+    user u;
+    uint64_t acked;
+} device;
+
+static int device_get(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], device *d)
+{
+    memset(d, 0, sizeof *d);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs__replica_db(s->r),
+                                 "SELECT id, user, revoked, acked_seq FROM devices WHERE pk=?1", -1,
+                                 &st, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    int rc = 0;
+    char name[MAX_NAME + 1] = "";
+    if (src == SQLITE_ROW && sqlite3_column_int(st, 2) != 0) {
+        rc = fail(s, FS_EREVOKED, "the device is revoked");
+    } else if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == FS_ID_BYTES) {
+        memcpy(d->id, sqlite3_column_blob(st, 0), FS_ID_BYTES);
+        snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 1));
+        d->acked = (uint64_t)sqlite3_column_int64(st, 3);
+    } else {
+        rc = src == SQLITE_ROW || src == SQLITE_DONE ? fail(s, FS_ENOTFOUND, "unknown device")
+                                                     : dbfail(s, src, "store");
+    }
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = user_get(s, name, &d->u);
+    return rc;
+}
+
+int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    device d;
+    return device_get(s, pk, &d);
+}
+
+int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    int changed = 0;
+    int rc = run(s, "UPDATE devices SET revoked=1 WHERE pk=?1", &changed, "b", pk,
+                 FS_SIGN_PK_BYTES);
+    if (rc == 0 && changed == 0)
+        rc = fail(s, FS_ENOTFOUND, "unknown device");
+    return rc;
+}
+
+/* ---- scope ---- */
+
+/* The table and row a stored conflict record is about: FS_ENOTFOUND (as rc,
+ * quietly) when there is no such record. */
+static int conflict_subject(fs_store *s, const uint8_t id[FS_ID_BYTES], unsigned *tix,
+                            uint8_t row[FS_ID_BYTES])
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs__replica_db(s->r), "SELECT tbl, row FROM conflict WHERE id=?1",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, id, FS_ID_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    unsigned nt;
+    fs_schema_tables(&nt);
+    int rc = FS_ENOTFOUND;
+    if (src == SQLITE_ROW && sqlite3_column_bytes(st, 1) == FS_ID_BYTES &&
+        sqlite3_column_int64(st, 0) >= 0 && sqlite3_column_int64(st, 0) < (sqlite3_int64)nt) {
+        *tix = (unsigned)sqlite3_column_int64(st, 0);
+        memcpy(row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        rc = 0;
+    } else if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = dbfail(s, src, "store");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The owner of a row, following parents; *owner is "" when unknown. */
+static int owner_of(fs_store *s, unsigned tix, const uint8_t *row, char owner[MAX_NAME + 1])
+{
+    sqlite3 *db = fs__replica_db(s->r);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db, "SELECT owner, ptbl, prow FROM scope WHERE tbl=?1 AND row=?2",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    uint8_t cur[FS_ID_BYTES];
+    memcpy(cur, row, FS_ID_BYTES);
+    owner[0] = '\0';
+    int rc = 0;
+    for (int depth = 0; depth < MAX_DEPTH; depth++) {
+        sqlite3_bind_int(st, 1, (int)tix);
+        sqlite3_bind_blob(st, 2, cur, FS_ID_BYTES, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        if (src == SQLITE_DONE && (int)tix == fs_schema_table_index("conflict")) {
+            /* A conflict record the server found itself: it follows the row
+             * it is about, as the record says. */
+            sqlite3_reset(st);
+            rc = conflict_subject(s, cur, &tix, cur);
+            if (rc == FS_ENOTFOUND)
+                rc = 0; /* unknown: no owner */
+            else if (rc == 0)
+                continue;
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            if (src != SQLITE_DONE)
+                rc = dbfail(s, src, "store");
+            break;
+        }
+        if (sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+            snprintf(owner, MAX_NAME + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+            break;
+        }
+        if (sqlite3_column_bytes(st, 2) != FS_ID_BYTES)
+            break;
+        tix = (unsigned)sqlite3_column_int(st, 1);
+        memcpy(cur, sqlite3_column_blob(st, 2), FS_ID_BYTES);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* 1 if u may see (and, for writes, touch) rows owned by owner. */
+static int in_scope(fs_store *s, const user *u, const char *owner)
+{
+    if (owner[0] == '\0' || u->role == FS_ROLE_ADMIN)
+        return 0;
+    if (strcmp(owner, u->name) == 0)
+        return 1;
+    if (u->role != FS_ROLE_MANAGER)
+        return 0;
+    user o;
+    return user_get(s, owner, &o) == 0 && strcmp(o.team, u->team) == 0;
+}
+
+/* ---- push ---- */
+
+typedef struct ref {
+    const fs_change *c;
+    size_t idx;
+} ref;
+
+static int cmp_ref(const void *pa, const void *pb)
+{
+    const ref *a = pa, *b = pb;
+    if (a->c->table != b->c->table)
+        return a->c->table < b->c->table ? -1 : 1;
+    int d = memcmp(a->c->row, b->c->row, FS_ID_BYTES);
+    if (d != 0)
+        return d;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+typedef struct push_ctx {
+    fs_store *s;
+    const device *d;
+    fs_change *accepted;
+    size_t naccepted;
+    fs_store_reject *rejects;
+    size_t nrejects;
+    uint64_t clock_limit;
+} push_ctx;
+
+static void reject(push_ctx *p, size_t idx, uint32_t reason)
+{
+    p->rejects[p->nrejects].index = idx;
+    p->rejects[p->nrejects].reason = reason;
+    p->nrejects++;
+}
+
+/* Checks one change on its own: writer, schema, value, clock. */
+static uint32_t check_change(push_ctx *p, const fs_change *c)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (memcmp(c->version.device, p->d->id, FS_ID_BYTES) != 0)
+        return FS_REASON_INVALID; /* not written by the device that pushed it */
+    if (c->table >= nt || c->column >= tables[c->table].ncolumns || c->version.hlc == 0)
+        return FS_REASON_INVALID;
+    if (fs__value_check(p->s->r, &tables[c->table], c->column, &c->value) != 0)
+        return FS_REASON_INVALID;
+    if ((c->version.hlc >> 16) > p->clock_limit)
+        return FS_REASON_CLOCK;
+    return 0;
+}
+
+/* Whether change c would win over the row's stored version of its column
+ * (a new row: always). A write that loses changes nothing, scope included. */
+static int wins(fs_store *s, const fs_change *c, int *out)
+{
+    fs__row row;
+    memset(&row, 0, sizeof row);
+    int rc = fs__row_load(s->r, &row, c->table, c->row);
+    *out = 1;
+    if (rc == 0 && row.exists) {
+        fs_version cur = {row.hlc[c->column], {0}};
+        memcpy(cur.device, fs__dev_id(s->r, row.dev[c->column]), FS_ID_BYTES);
+        *out = fs_version_cmp(&c->version, &cur) > 0;
+    }
+    fs__row_clear(&row);
+    return rc;
+}
+
+/* Reads what a deciding value says: an owner name (1..MAX_NAME bytes, no
+ * NUL), or a row id. 1 if usable. */
+static int owner_value(const fs_value *v, char out[MAX_NAME + 1])
+{
+    if (v->type != FS_TEXT || v->n == 0 || v->n > MAX_NAME || memchr(v->p, 0, v->n) != NULL)
+        return 0;
+    memcpy(out, v->p, v->n);
+    out[v->n] = '\0';
+    return 1;
+}
+
+/* Decides a row group (the valid changes of one row). The changes to the
+ * column that decides the row's owner or parent (the "decider") are judged
+ * apart: one that is malformed, or would take the row out of the pusher's
+ * reach, or give a customer away without being a manager, is refused alone
+ * on an existing row, and refuses the whole row on a new one. The other
+ * changes need the pusher's right to write the row. */
+static int push_row(push_ctx *p, ref *g, size_t n)
+{
+    fs_store *s = p->s;
+    const user *u = &p->d->u;
+    unsigned tix = g[0].c->table;
+    const uint8_t *row = g[0].c->row;
+    rule rl = rule_of(tix);
+    char now[MAX_NAME + 1], after[MAX_NAME + 1];
+    int rc = owner_of(s, tix, row, now);
+    if (rc != 0)
+        return rc;
+    int exists = now[0] != '\0';
+    /* The winning-most deciding changes in this batch. */
+    const fs_change *dc = NULL, *dc_row = NULL;
+    for (size_t k = 0; k < n; k++) {
+        const fs_change *c = g[k].c;
+        if ((int)c->column == rl.col && (dc == NULL || fs_version_cmp(&c->version, &dc->version) > 0))
+            dc = c;
+        if (rl.kind == RULE_CONFLICT && (int)c->column == rl.col_row &&
+            (dc_row == NULL || fs_version_cmp(&c->version, &dc_row->version) > 0))
+            dc_row = c;
+    }
+    uint32_t decider_why = 0, row_why = 0;
+    int set_owner = 0, set_parent = 0, ptbl = -1;
+    uint8_t prow[FS_ID_BYTES];
+    snprintf(after, sizeof after, "%s", now);
+    if (dc != NULL) {
+        int w = 1;
+        rc = wins(s, dc, &w);
+        if (rc != 0)
+            return rc;
+        if (!w)
+            dc = NULL; /* an older write: the row keeps its owner */
+    }
+    switch (rl.kind) {
+    case RULE_OWNER:
+    case RULE_REP:
+        if (dc != NULL && owner_value(&dc->value, after))
+            set_owner = 1;
+        else if (dc != NULL && rl.kind == RULE_OWNER && !exists &&
+                 (dc->value.type == FS_NULL || (dc->value.type == FS_TEXT && dc->value.n == 0)))
+            dc = NULL; /* a blank owner on a new customer: not saying */
+        else if (dc != NULL)
+            decider_why = FS_REASON_INVALID;
+        if (!set_owner && !exists) {
+            if (rl.kind == RULE_OWNER && decider_why == 0) {
+                snprintf(after, sizeof after, "%s", u->name); /* the creator owns it */
+                set_owner = 1;
+            } else {
+                row_why = FS_REASON_INVALID; /* a new row must say whose it is */
+            }
+        }
+        break;
+    case RULE_PARENT:
+    case RULE_CONFLICT:
+        if (dc != NULL && rl.kind == RULE_PARENT && dc->value.type == FS_BLOB &&
+            dc->value.n == FS_ID_BYTES) {
+            ptbl = rl.ref;
+            memcpy(prow, dc->value.p, FS_ID_BYTES);
+            set_parent = 1;
+        } else if (dc != NULL && rl.kind == RULE_CONFLICT && dc->value.type == FS_INT &&
+                   dc_row != NULL && dc_row->value.type == FS_BLOB &&
+                   dc_row->value.n == FS_ID_BYTES) {
+            unsigned nt;
+            fs_schema_tables(&nt);
+            if (dc->value.i >= 0 && dc->value.i < (int64_t)nt) {
+                ptbl = (int)dc->value.i;
+                memcpy(prow, dc_row->value.p, FS_ID_BYTES);
+                set_parent = 1;
+            }
+        }
+        if (set_parent) {
+            rc = owner_of(s, (unsigned)ptbl, prow, after);
+            if (rc != 0)
+                return rc;
+            if (after[0] == '\0') { /* follows nothing known */
+                set_parent = 0;
+                decider_why = FS_REASON_INVALID;
+                snprintf(after, sizeof after, "%s", now);
+            }
+        } else if (dc != NULL) {
+            decider_why = FS_REASON_INVALID;
+        }
+        if (!set_parent && !exists)
+            row_why = FS_REASON_INVALID; /* a new row must name what it follows */
+        break;
+    case RULE_NONE:
+        row_why = FS_REASON_SCOPE;
+        break;
+    }
+    /* Moving the row: only within the pusher's reach, and a customer only by
+     * a manager. */
+    if (decider_why == 0 && row_why == 0 && (set_owner || set_parent) && exists &&
+        strcmp(now, after) != 0 &&
+        (!in_scope(s, u, after) || (rl.kind == RULE_OWNER && u->role != FS_ROLE_MANAGER)))
+        decider_why = FS_REASON_SCOPE;
+    if (decider_why != 0) {
+        if (!exists)
+            row_why = decider_why; /* a new row that cannot be placed */
+        set_owner = set_parent = 0;
+        snprintf(after, sizeof after, "%s", now);
+    }
+    if (row_why == 0 && ((exists && !in_scope(s, u, now)) || (!exists && !in_scope(s, u, after))))
+        row_why = FS_REASON_SCOPE;
+    for (size_t k = 0; k < n; k++) {
+        const fs_change *c = g[k].c;
+        int is_decider = (int)c->column == rl.col ||
+                         (rl.kind == RULE_CONFLICT && (int)c->column == rl.col_row);
+        if (row_why != 0)
+            reject(p, g[k].idx, row_why);
+        else if (is_decider && decider_why != 0)
+            reject(p, g[k].idx, decider_why);
+        else
+            p->accepted[p->naccepted++] = *c;
+    }
+    if (row_why != 0 || (!set_owner && !set_parent))
+        return 0;
+    if (set_owner)
+        return run(s,
+                   "INSERT INTO scope(tbl,row,owner,ptbl,prow) VALUES(?1,?2,?3,NULL,NULL)"
+                   " ON CONFLICT(tbl,row) DO UPDATE SET owner=excluded.owner, ptbl=NULL,"
+                   " prow=NULL",
+                   NULL, "ibt", (long long)tix, row, FS_ID_BYTES, after);
+    return run(s,
+               "INSERT INTO scope(tbl,row,owner,ptbl,prow) VALUES(?1,?2,NULL,?3,?4)"
+               " ON CONFLICT(tbl,row) DO UPDATE SET owner=NULL, ptbl=excluded.ptbl,"
+               " prow=excluded.prow",
+               NULL, "ibib", (long long)tix, row, FS_ID_BYTES, (long long)ptbl, prow,
+               FS_ID_BYTES);
+}
+
+int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
+                  uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (first_seq > last_seq || (n > 0 && changes == NULL))
+        return fail(s, FS_EINVAL, "a push covers sequences first..last");
+    device d;
+    int rc = device_get(s, device_pk, &d);
+    if (rc == FS_ENOTFOUND)
+        return fail(s, FS_EAUTH, "unknown device");
+    if (rc != 0)
+        return rc;
+    if (last_seq <= d.acked) { /* applied before: acknowledge again */
+        out->acked_seq = d.acked;
+        out->replayed = 1;
+        return 0;
+    }
+    push_ctx p = {s, &d, NULL, 0, NULL, 0, fs__now_ms(s->r) + s->r->opts.max_skew_ms};
+    ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    p.accepted = malloc((n ? n : 1) * sizeof *p.accepted);
+    p.rejects = malloc((n ? n : 1) * sizeof *p.rejects);
+    if (refs == NULL || p.accepted == NULL || p.rejects == NULL) {
+        rc = fail(s, FS_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t nvalid = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t why = check_change(&p, &changes[i]);
+        if (why != 0) {
+            reject(&p, i, why);
+            continue;
+        }
+        refs[nvalid].c = &changes[i];
+        refs[nvalid].idx = i;
+        nvalid++;
+    }
+    /* Rows in table order: customers before what follows them, plans before
+     * their tasks, conflict records last. */
+    qsort(refs, nvalid, sizeof *refs, cmp_ref);
+    rc = fs_begin(s->r);
+    for (size_t i = 0; rc == 0 && i < nvalid;) {
+        size_t j = i + 1;
+        while (j < nvalid && refs[j].c->table == refs[i].c->table &&
+               memcmp(refs[j].c->row, refs[i].c->row, FS_ID_BYTES) == 0)
+            j++;
+        rc = push_row(&p, refs + i, j - i);
+        i = j;
+    }
+    if (rc == 0)
+        rc = fs_apply(s->r, p.accepted, p.naccepted, NULL);
+    if (rc == 0)
+        rc = run(s, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", NULL, "ib",
+                 (long long)last_seq, device_pk, FS_SIGN_PK_BYTES);
+    if (rc == 0)
+        rc = fs_commit(s->r);
+    else
+        fs_rollback(s->r);
+    if (rc == 0) {
+        out->acked_seq = last_seq;
+        out->accepted = p.naccepted;
+        out->nrejects = p.nrejects;
+        if (p.nrejects > 0) {
+            out->rejects = p.rejects;
+            p.rejects = NULL;
+        }
+    } else if (s->errmsg[0] == '\0') {
+        fail(s, rc, "push: %s", fs_replica_errmsg(s->r));
+    }
+done:
+    free(refs);
+    free(p.accepted);
+    free(p.rejects);
+    return rc;
+}
+
+/* ---- pull ---- */
+
+int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                  size_t max, fs_changeset **out, uint64_t *new_cursor, int *more)
+{
+    *out = NULL;
+    *new_cursor = cursor;
+    *more = 0;
+    device d;
+    int rc = device_get(s, device_pk, &d);
+    if (rc == FS_ENOTFOUND)
+        return fail(s, FS_EAUTH, "unknown device");
+    if (rc != 0)
+        return rc;
+    fs_changeset *cs = NULL;
+    rc = fs_feed_since(s->r, cursor, max ? max : 1, &cs);
+    if (rc != 0)
+        return fail(s, rc, "pull: %s", fs_replica_errmsg(s->r));
+    size_t kept = 0;
+    for (size_t i = 0; rc == 0 && i < cs->count; i++) {
+        char owner[MAX_NAME + 1];
+        fs_change *c = &cs->changes[i];
+        rc = owner_of(s, c->table, c->row, owner);
+        if (rc == 0 && in_scope(s, &d.u, owner)) {
+            cs->changes[kept++] = *c;
+        } else if ((c->value.type == FS_TEXT || c->value.type == FS_BLOB) && c->value.n > 0) {
+            /* out of scope: its bytes do not stay in what is handed out */
+            sodium_memzero((void *)(uintptr_t)c->value.p, c->value.n);
+        }
+    }
+    if (rc != 0) {
+        fs_changeset_free(cs);
+        return rc;
+    }
+    uint64_t last = 0;
+    rc = fs_feed_last(s->r, &last);
+    if (rc != 0) {
+        fs_changeset_free(cs);
+        return rc;
+    }
+    if (cs->count > 0)
+        *new_cursor = cs->last_seq;
+    *more = last > *new_cursor;
+    cs->count = kept;
+    *out = cs;
+    return 0;
+}

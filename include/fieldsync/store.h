@@ -1,0 +1,105 @@
+/*
+ * The server store: the server's replica (with its feed) plus who may see and
+ * write what. Transport-free: the server's sessions call it with the
+ * authenticated device's key and the changes it pushed or the cursor it
+ * pulls from.
+ *
+ * USERS have a name, a role (rep, manager, admin) and a team. DEVICES are
+ * Ed25519 keys enrolled for a user; a revoked device is refused.
+ *
+ * SCOPE. Every row has an owner, a user name:
+ *   customer                      its "owner" column (the creator's name if a
+ *                                 new customer does not say)
+ *   weekly_plan, daily_report,    their "rep" column
+ *   self_check, marketing_request,
+ *   spot_check
+ *   rows with a "customer" column its customer's owner (contact, visit,
+ *   (contact, visit, commitment,  commitment, complaint, ... follow the
+ *   complaint, requirement_      customer, so reassigning a customer moves
+ *   request, acceptance,          them too)
+ *   customer_question)
+ *   plan_task                     its plan's owner
+ *   conflict                      the owner of the row it is about
+ * A rep sees and writes the rows they own; a manager those owned by anyone
+ * in their team (themselves included); an admin no customer rows at all.
+ * Only a manager changes who owns a customer, and only within the team.
+ *
+ * PUSH. Every change is checked on its own: its writer must be the pushing
+ * device (the device id derived from the key it signed in with), the table
+ * and column must exist and the value fit the column, and the pusher must be
+ * allowed to write the row both as it is and as it would be. Refused changes
+ * come back with a reason (FS_REASON_*); the accepted ones are applied in one
+ * transaction together with the device's acknowledged sequence, so a batch
+ * pushed again (same last sequence) is acknowledged without being applied
+ * twice.
+ *
+ * PULL. The feed after a cursor, keeping only the rows in the puller's scope;
+ * the new cursor is the last feed sequence examined, so a device never sees
+ * the same entry twice and never skips one.
+ */
+#ifndef FIELDSYNC_STORE_H
+#define FIELDSYNC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/identity.h"
+#include "fieldsync/msg.h"
+#include "fieldsync/replica.h"
+
+typedef enum fs_role { FS_ROLE_REP = 1, FS_ROLE_MANAGER = 2, FS_ROLE_ADMIN = 3 } fs_role;
+
+typedef struct fs_store fs_store;
+
+/* Creates the store in dir (a replica that keeps a feed, plus the store's
+ * tables). opts as for fs_replica_create; keep_feed is implied. */
+int fs_store_create(fs_store **out, const char *dir, const char *pass, size_t passlen,
+                    const fs_replica_opts *opts);
+int fs_store_open(fs_store **out, const char *dir, const char *pass, size_t passlen,
+                  const fs_replica_opts *opts);
+void fs_store_close(fs_store *s); /* accepts NULL */
+const char *fs_store_errmsg(const fs_store *s);
+/* The store's replica (for reads, the state hash, the feed). */
+fs_replica *fs_store_replica(fs_store *s);
+
+/* Users. Names are 1-64 bytes of printable UTF-8; teams likewise.
+ * FS_EEXIST for a name taken, FS_EINVAL for a bad name, team or role. */
+int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *team);
+
+/* Devices. FS_ENOTFOUND for an unknown user, FS_EEXIST for a key already
+ * enrolled. */
+int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user,
+                        const char *name);
+/* 0 if the device may connect, FS_ENOTFOUND if unknown, FS_EREVOKED. */
+int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+/* FS_ENOTFOUND for an unknown device. */
+int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+
+/* One refused change. */
+typedef struct fs_store_reject {
+    size_t index;    /* position in the pushed array */
+    uint32_t reason; /* FS_REASON_SCOPE, FS_REASON_INVALID, ... */
+} fs_store_reject;
+
+typedef struct fs_push_result {
+    uint64_t acked_seq;       /* the device's acknowledged sequence after the push */
+    size_t accepted;          /* changes applied (or already held) */
+    fs_store_reject *rejects; /* malloc'd, caller frees; NULL when none */
+    size_t nrejects;
+    int replayed;             /* the batch had been applied before: nothing applied */
+} fs_push_result;
+
+/* Checks and applies a device's batch (local sequences first..last). The
+ * device must be enrolled and not revoked (FS_EAUTH / FS_EREVOKED). Errors
+ * other than refusals of single changes leave the store unchanged:
+ * FS_EINVAL (first > last), FS_EDB, FS_ENOMEM. */
+int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
+                  uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
+
+/* Feed entries after cursor in the device user's scope, at most max of them.
+ * *new_cursor is the last feed sequence examined; *more is 1 if entries
+ * remain after it. */
+int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                  size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
+
+#endif

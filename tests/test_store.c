@@ -1,0 +1,1591 @@
+/*
+ * The server store (fieldsync/store.h) with a team simulated in-process:
+ * north (manager li, reps zhang and wang), south (manager chen, rep zhao) and
+ * an admin (root, team hq). Every device is a replica with its own identity,
+ * enrolled for its user; devices push their change logs (fs_changes_since)
+ * and pull the store's feed by cursor (fs_apply_pulled), as the server's
+ * sessions will. The tests check who may read and write what, the per-change
+ * push checks, replayed batches, convergence and persistence.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/identity.h"
+#include "fieldsync/msg.h"
+#include "fieldsync/replica.h"
+#include "fieldsync/store.h"
+#include "test.h"
+
+static uint64_t clock_now = 1700000000000ull;
+
+static uint64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return clock_now;
+}
+
+/* ---- the team ---- */
+
+enum { ZHANG, ZHANG2, WANG, ZHAO, LI, CHEN, ROOT, NDEV };
+
+typedef struct device {
+    const char *user;
+    const char *name;
+    fs_replica *r;
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    uint8_t id[FS_ID_BYTES];
+} device;
+
+typedef struct team {
+    char dir[512];
+    fs_store *s;
+    device dev[NDEV];
+} team;
+
+static fs_replica_opts store_opts(void)
+{
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    return o;
+}
+
+static void store_path(const team *t, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/server", t->dir);
+}
+
+static void store_reopen(team *t)
+{
+    char path[1024];
+    fs_replica_opts o = store_opts();
+    fs_store_close(t->s);
+    t->s = NULL;
+    store_path(t, path, sizeof path);
+    CHECK_OK(fs_store_open(&t->s, path, "server-pass", 11, &o));
+}
+
+/* Creates a device replica and enrolls its identity for user. */
+static void enroll(team *t, device *d, const char *user, const char *name)
+{
+    char path[1024];
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    fs_identity *ident = NULL;
+    uint8_t derived[FS_ID_BYTES];
+    snprintf(path, sizeof path, "%s/%s", t->dir, name);
+    d->user = user;
+    d->name = name;
+    CHECK_OK(fs_replica_create(&d->r, path, "pw", 2, &o));
+    CHECK_OK(fs_replica_identity(d->r, &ident));
+    memcpy(d->pk, ident->pk, FS_SIGN_PK_BYTES);
+    fs_identity_free(ident);
+    fs_replica_device(d->r, d->id);
+    fs_device_id_from_pk(d->pk, derived);
+    CHECK_MEM(derived, d->id, FS_ID_BYTES);
+    CHECK_OK(fs_store_device_add(t->s, d->pk, user, name));
+    CHECK_OK(fs_store_device_check(t->s, d->pk));
+}
+
+static void team_open(team *t)
+{
+    char path[1024];
+    fs_replica_opts o = store_opts();
+    memset(t, 0, sizeof *t);
+    snprintf(t->dir, sizeof t->dir, "%s", test_tmpdir());
+    store_path(t, path, sizeof path);
+    CHECK_OK(fs_store_create(&t->s, path, "server-pass", 11, &o));
+    CHECK_OK(fs_store_user_add(t->s, "li", FS_ROLE_MANAGER, "north"));
+    CHECK_OK(fs_store_user_add(t->s, "zhang", FS_ROLE_REP, "north"));
+    CHECK_OK(fs_store_user_add(t->s, "wang", FS_ROLE_REP, "north"));
+    CHECK_OK(fs_store_user_add(t->s, "zhao", FS_ROLE_REP, "south"));
+    CHECK_OK(fs_store_user_add(t->s, "chen", FS_ROLE_MANAGER, "south"));
+    CHECK_OK(fs_store_user_add(t->s, "root", FS_ROLE_ADMIN, "hq"));
+    enroll(t, &t->dev[ZHANG], "zhang", "zhang-laptop");
+    enroll(t, &t->dev[ZHANG2], "zhang", "zhang-phone");
+    enroll(t, &t->dev[WANG], "wang", "wang-laptop");
+    enroll(t, &t->dev[ZHAO], "zhao", "zhao-laptop");
+    enroll(t, &t->dev[LI], "li", "li-laptop");
+    enroll(t, &t->dev[CHEN], "chen", "chen-laptop");
+    enroll(t, &t->dev[ROOT], "root", "root-desktop");
+}
+
+static void team_close(team *t)
+{
+    for (int i = 0; i < NDEV; i++)
+        fs_replica_close(t->dev[i].r);
+    fs_store_close(t->s);
+    test_rmtree(t->dir);
+}
+
+/* ---- schema helpers ---- */
+
+static uint16_t tix(const char *table)
+{
+    int i = fs_schema_table_index(table);
+    CHECK(i >= 0);
+    return (uint16_t)i;
+}
+
+static uint16_t cix(const char *table, const char *column)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    int c = fs_schema_column_index(&tables[tix(table)], column);
+    CHECK(c >= 0);
+    return (uint16_t)c;
+}
+
+/* ---- records ---- */
+
+static void new_customer(device *d, const char *name, const char *owner, uint8_t id[16])
+{
+    fs_cell c[] = {{"name", fs_text(name)},
+                   {"industry", fs_text("manufacturing")},
+                   {"preferences", fs_text("none yet")},
+                   {"owner", fs_text(owner)}};
+    CHECK_OK(fs_insert(d->r, "customer", c, owner ? 4 : 3, id));
+}
+
+static void new_visit(device *d, const uint8_t cust[16], const char *notes, uint8_t id[16])
+{
+    fs_cell c[] = {{"customer", fs_blob(cust, 16)},
+                   {"contact", fs_text("*經理")},
+                   {"time", fs_text("2023-10-10 14:00")},
+                   {"place", fs_text("customer's meeting room")},
+                   {"purpose", fs_text("present a tailored solution")},
+                   {"notes", fs_text(notes)},
+                   {"visitor", fs_text(d->user)}};
+    CHECK_OK(fs_insert(d->r, "visit", c, sizeof c / sizeof c[0], id));
+}
+
+static void new_commitment(device *d, const uint8_t cust[16], const uint8_t visit[16],
+                           const char *text, uint8_t id[16])
+{
+    fs_cell c[] = {{"visit", fs_blob(visit, 16)},
+                   {"customer", fs_blob(cust, 16)},
+                   {"text", fs_text(text)},
+                   {"due", fs_text("2023-10-12")},
+                   {"status", fs_text("open")}};
+    CHECK_OK(fs_insert(d->r, "commitment", c, sizeof c / sizeof c[0], id));
+}
+
+static void set_text(device *d, const char *table, const uint8_t id[16], const char *column,
+                     const char *value)
+{
+    fs_cell c[] = {{column, fs_text(value)}};
+    clock_now += 10;
+    CHECK_OK(fs_update(d->r, table, id, c, 1));
+}
+
+/* A harmless write of the device's own, so that constructed changes can ride
+ * in a real batch (the store acknowledges batches by the device's sequence). */
+static void touch(device *d)
+{
+    uint8_t id[16];
+    fs_cell c[] = {{"rep", fs_text(d->user)},
+                   {"date", fs_text("2023-10-10")},
+                   {"kind", fs_text("plan")},
+                   {"content", fs_text("visits and follow-ups")}};
+    clock_now += 10;
+    CHECK_OK(fs_insert(d->r, "daily_report", c, sizeof c / sizeof c[0], id));
+}
+
+/* A change written by hand, as a device that knows a row's id could send. */
+static fs_change forged(const uint8_t writer[16], uint16_t table, uint16_t column,
+                        const uint8_t row[16], fs_value value)
+{
+    fs_change c;
+    memset(&c, 0, sizeof c);
+    c.table = table;
+    c.column = column;
+    memcpy(c.row, row, 16);
+    c.value = value;
+    clock_now += 10;
+    c.version.hlc = clock_now << 16;
+    memcpy(c.version.device, writer, 16);
+    return c;
+}
+
+static fs_change forged_col(const device *writer, const char *table, const char *column,
+                            const uint8_t row[16], fs_value value)
+{
+    return forged(writer->id, tix(table), cix(table, column), row, value);
+}
+
+/* ---- reading replicas ---- */
+
+/* The text of one column of one live row into buf; 1 if found, 0 if not. */
+static int row_text(fs_replica *r, const char *table, const uint8_t id[16], const char *column,
+                    char *buf, size_t cap)
+{
+    fs_rows *it = NULL;
+    int found = 0;
+    buf[0] = '\0';
+    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
+    for (;;) {
+        int rc = fs_rows_next(it);
+        CHECK(rc >= 0);
+        if (rc == 0)
+            break;
+        if (memcmp(fs_rows_id(it), id, 16) != 0)
+            continue;
+        fs_value v;
+        CHECK_OK(fs_rows_get(it, column, &v));
+        if (v.type == FS_TEXT)
+            snprintf(buf, cap, "%.*s", (int)v.n, (const char *)v.p);
+        else if (v.type == FS_NULL)
+            snprintf(buf, cap, "(null)");
+        else
+            snprintf(buf, cap, "(type %d)", (int)v.type);
+        found = 1;
+    }
+    fs_rows_close(it);
+    return found;
+}
+
+#define MAX_ROWS 64
+
+typedef struct rowset {
+    size_t n;
+    struct {
+        uint16_t table;
+        uint8_t id[16];
+    } r[MAX_ROWS];
+} rowset;
+
+static int rowset_has(const rowset *s, uint16_t table, const uint8_t id[16])
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->r[i].table == table && memcmp(s->r[i].id, id, 16) == 0)
+            return 1;
+    return 0;
+}
+
+static void rowset_add(rowset *s, uint16_t table, const uint8_t id[16])
+{
+    if (rowset_has(s, table, id))
+        return;
+    CHECK(s->n < MAX_ROWS);
+    s->r[s->n].table = table;
+    memcpy(s->r[s->n].id, id, 16);
+    s->n++;
+}
+
+static void rowset_add_all(rowset *s, const rowset *from)
+{
+    for (size_t i = 0; i < from->n; i++)
+        rowset_add(s, from->r[i].table, from->r[i].id);
+}
+
+/* The record tables whose rows carry customer data or a rep's records. */
+static const char *const record_tables[] = {"customer",   "contact",     "visit",
+                                            "commitment", "weekly_plan", "plan_task"};
+
+/* The live rows a replica holds in the record tables. */
+static void held_rows(fs_replica *r, rowset *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t k = 0; k < sizeof record_tables / sizeof record_tables[0]; k++) {
+        fs_rows *it = NULL;
+        CHECK_OK(fs_rows_open(&it, r, record_tables[k], NULL, NULL, NULL));
+        for (;;) {
+            int rc = fs_rows_next(it);
+            CHECK(rc >= 0);
+            if (rc == 0)
+                break;
+            rowset_add(out, tix(record_tables[k]), fs_rows_id(it));
+        }
+        fs_rows_close(it);
+    }
+}
+
+static void check_rows(const char *who, const rowset *held, const rowset *want)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    for (size_t i = 0; i < want->n; i++)
+        if (!rowset_has(held, want->r[i].table, want->r[i].id))
+            FAIL("%s lacks a %s row of its scope", who, tables[want->r[i].table].name);
+    for (size_t i = 0; i < held->n; i++)
+        if (!rowset_has(want, held->r[i].table, held->r[i].id))
+            FAIL("%s holds a %s row outside its scope", who, tables[held->r[i].table].name);
+    CHECK_EQ_INT(held->n, want->n);
+}
+
+/* ---- push and pull ---- */
+
+static void status(fs_replica *r, fs_replica_status *st)
+{
+    CHECK_OK(fs_replica_status_get(r, st));
+}
+
+static int count_reason(const fs_push_result *res, uint32_t reason)
+{
+    int n = 0;
+    for (size_t i = 0; i < res->nrejects; i++)
+        n += res->rejects[i].reason == reason;
+    return n;
+}
+
+/* The reason the change at index i was refused, 0 if it was accepted. */
+static uint32_t rejected(const fs_push_result *res, size_t i)
+{
+    for (size_t k = 0; k < res->nrejects; k++)
+        if (res->rejects[k].index == i)
+            return res->rejects[k].reason;
+    return 0;
+}
+
+/* Pushes the device's unacknowledged changes followed by `extra` constructed
+ * ones (indexes count.. in the result), as one batch; records the refusals
+ * and the acknowledgement on the device as a client would. *nlog receives
+ * the number of the device's own changes. The caller frees res->rejects. */
+static void push_with(fs_store *s, device *d, const fs_change *extra, size_t nextra,
+                      fs_push_result *res, size_t *nlog)
+{
+    fs_replica_status st;
+    fs_changeset *cs = NULL;
+    status(d->r, &st);
+    CHECK_OK(fs_changes_since(d->r, st.acked_seq, 100000, &cs));
+    memset(res, 0, sizeof *res);
+    if (nlog)
+        *nlog = cs->count;
+    if (cs->count == 0) {
+        CHECK_EQ_INT(nextra, 0); /* constructed changes ride in a real batch */
+        fs_changeset_free(cs);
+        return;
+    }
+    size_t n = cs->count + nextra;
+    fs_change *all = calloc(n, sizeof *all);
+    CHECK(all != NULL);
+    memcpy(all, cs->changes, cs->count * sizeof *all);
+    if (nextra)
+        memcpy(all + cs->count, extra, nextra * sizeof *all);
+    CHECK_OK(fs_store_push(s, d->pk, cs->first_seq, cs->last_seq, all, n, res));
+    CHECK_EQ_INT(res->acked_seq, cs->last_seq);
+    CHECK_EQ_INT(res->accepted + res->nrejects, n);
+    CHECK(res->nrejects == 0 || res->rejects != NULL);
+    for (size_t i = 0; i < res->nrejects; i++) {
+        const fs_store_reject *rj = &res->rejects[i];
+        CHECK(rj->index < n);
+        CHECK(rj->reason != FS_REASON_NONE);
+        if (rj->index < cs->count) {
+            const fs_change *c = &cs->changes[rj->index];
+            CHECK_OK(fs_replica_record_refusal(d->r, c->table, c->row, c->column, c->version.hlc,
+                                               rj->reason, "refused", 7));
+        }
+    }
+    CHECK_OK(fs_replica_mark_acked(d->r, res->acked_seq));
+    free(all);
+    fs_changeset_free(cs);
+}
+
+static void push(fs_store *s, device *d, fs_push_result *res)
+{
+    push_with(s, d, NULL, 0, res, NULL);
+}
+
+/* A push that must be accepted whole. */
+static void push_clean(fs_store *s, device *d)
+{
+    fs_push_result res;
+    push(s, d, &res);
+    if (res.nrejects != 0)
+        FAIL("%s: %zu of its changes refused, the first (index %zu) with reason %u", d->name,
+             res.nrejects, res.rejects[0].index, res.rejects[0].reason);
+    CHECK_EQ_INT(res.replayed, 0);
+    free(res.rejects);
+}
+
+typedef struct pulled {
+    size_t changes; /* changes received */
+    size_t calls;
+    rowset rows;      /* distinct rows they were about (record tables and others) */
+    size_t conflicts; /* changes to conflict records */
+} pulled;
+
+/* Pulls the store's feed in batches of at most max, from `from` (the device's
+ * own cursor when from is UINT64_MAX), applying each batch with its cursor. */
+static void pull_from(fs_store *s, device *d, uint64_t from, size_t max, pulled *p)
+{
+    fs_replica_status st;
+    uint64_t cursor = from, last = 0;
+    if (cursor == UINT64_MAX) {
+        status(d->r, &st);
+        cursor = st.cursor;
+    }
+    uint64_t start = cursor;
+    if (p)
+        memset(p, 0, sizeof *p);
+    for (int guard = 0;; guard++) {
+        fs_changeset *cs = NULL;
+        uint64_t next = 0;
+        int more = 0;
+        CHECK(guard < 100000);
+        CHECK_OK(fs_store_pull(s, d->pk, cursor, max, &cs, &next, &more));
+        size_t count = cs ? cs->count : 0;
+        CHECK(count <= max);
+        CHECK(next >= cursor);
+        CHECK(more == 0 || next > cursor); /* progress while entries remain */
+        for (size_t i = 0; i < count && p; i++) {
+            const fs_change *c = &cs->changes[i];
+            if (c->table == tix("conflict"))
+                p->conflicts++;
+            else
+                rowset_add(&p->rows, c->table, c->row);
+        }
+        CHECK_OK(fs_apply_pulled(d->r, count ? cs->changes : NULL, count, next, NULL));
+        if (p) {
+            p->changes += count;
+            p->calls++;
+        }
+        fs_changeset_free(cs);
+        cursor = next;
+        if (!more)
+            break;
+    }
+    /* Nothing remains: the cursor is the end of the feed. */
+    CHECK_OK(fs_feed_last(fs_store_replica(s), &last));
+    if (last >= start)
+        CHECK_EQ_INT(cursor, last);
+}
+
+static void pull(fs_store *s, device *d, pulled *p)
+{
+    pull_from(s, d, UINT64_MAX, 4, p);
+}
+
+static uint64_t feed_last(fs_store *s)
+{
+    uint64_t last = 0;
+    CHECK_OK(fs_feed_last(fs_store_replica(s), &last));
+    return last;
+}
+
+/* ---- the north and south books ---- */
+
+typedef struct books {
+    uint8_t za[16], zb[16];        /* zhang's customers */
+    uint8_t zva[16], zvb[16];      /* their visits */
+    uint8_t zka[16], zkb[16];      /* their commitments */
+    uint8_t zplan[16], ztask[16];  /* zhang's weekly plan and a task of it */
+    uint8_t w[16], wv[16], wc[16]; /* wang's customer, visit, contact */
+    uint8_t z[16], zv[16], zk[16]; /* zhao's customer, visit, commitment */
+    rowset zhang, wang, zhao;
+} books;
+
+static void record_books(team *t, books *b)
+{
+    device *zhang = &t->dev[ZHANG], *wang = &t->dev[WANG], *zhao = &t->dev[ZHAO];
+    memset(b, 0, sizeof *b);
+    new_customer(zhang, "XX科技有限公司", "zhang", b->za);
+    new_visit(zhang, b->za, "budget 500k-800k CNY", b->zva);
+    new_commitment(zhang, b->za, b->zva, "send 3 success cases", b->zka);
+    new_customer(zhang, "華東製造", "zhang", b->zb);
+    new_visit(zhang, b->zb, "cares about after-sales response", b->zvb);
+    new_commitment(zhang, b->zb, b->zvb, "state an after-sales SLA", b->zkb);
+    fs_cell plan[] = {{"rep", fs_text("zhang")},
+                      {"period_start", fs_text("2023-10-09")},
+                      {"period_end", fs_text("2023-10-15")},
+                      {"goals", fs_text("sign 2 new customers")}};
+    CHECK_OK(fs_insert(zhang->r, "weekly_plan", plan, 4, b->zplan));
+    fs_cell task[] = {{"plan", fs_blob(b->zplan, 16)},
+                      {"date", fs_text("2023-10-10")},
+                      {"task", fs_text("visit XX Tech, demo")}};
+    CHECK_OK(fs_insert(zhang->r, "plan_task", task, 3, b->ztask));
+
+    new_customer(wang, "Acme Trading", "wang", b->w);
+    new_visit(wang, b->w, "uses a competitor, finds it complex", b->wv);
+    fs_cell contact[] = {{"customer", fs_blob(b->w, 16)},
+                         {"name", fs_text("Ms. Liu")},
+                         {"phone", fs_text("+86 10 5555 0100")}};
+    CHECK_OK(fs_insert(wang->r, "contact", contact, 3, b->wc));
+
+    new_customer(zhao, "南方電子", "zhao", b->z);
+    new_visit(zhao, b->z, "doubts a new brand's after-sales capacity", b->zv);
+    new_commitment(zhao, b->z, b->zv, "24 h response, 48 h resolution", b->zk);
+
+    const uint8_t *zr[] = {b->za, b->zb, b->zva, b->zvb, b->zka, b->zkb, b->zplan, b->ztask};
+    const char *zt[] = {"customer",   "customer",   "visit",       "visit",
+                        "commitment", "commitment", "weekly_plan", "plan_task"};
+    for (size_t i = 0; i < 8; i++)
+        rowset_add(&b->zhang, tix(zt[i]), zr[i]);
+    rowset_add(&b->wang, tix("customer"), b->w);
+    rowset_add(&b->wang, tix("visit"), b->wv);
+    rowset_add(&b->wang, tix("contact"), b->wc);
+    rowset_add(&b->zhao, tix("customer"), b->z);
+    rowset_add(&b->zhao, tix("visit"), b->zv);
+    rowset_add(&b->zhao, tix("commitment"), b->zk);
+}
+
+static void push_books(team *t)
+{
+    push_clean(t->s, &t->dev[ZHANG]);
+    push_clean(t->s, &t->dev[WANG]);
+    push_clean(t->s, &t->dev[ZHAO]);
+}
+
+/* ---- 0. users and devices ---- */
+
+static void test_users_and_devices(void)
+{
+    team t;
+    team_open(&t);
+    fs_store *s = t.s;
+    char long_name[66];
+    memset(long_name, 'a', 65);
+    long_name[65] = '\0';
+    CHECK_ERR(fs_store_user_add(s, "zhang", FS_ROLE_REP, "north"), FS_EEXIST);
+    CHECK_ERR(fs_store_user_add(s, "", FS_ROLE_REP, "north"), FS_EINVAL);
+    CHECK_ERR(fs_store_user_add(s, long_name, FS_ROLE_REP, "north"), FS_EINVAL);
+    CHECK_ERR(fs_store_user_add(s, "bad\nname", FS_ROLE_REP, "north"), FS_EINVAL);
+    CHECK_ERR(fs_store_user_add(s, "\xff\xfe", FS_ROLE_REP, "north"), FS_EINVAL);
+    CHECK_ERR(fs_store_user_add(s, "liu", (fs_role)0, "north"), FS_EINVAL);
+    CHECK_ERR(fs_store_user_add(s, "liu", (fs_role)4, "north"), FS_EINVAL);
+    CHECK_ERR(fs_store_user_add(s, "liu", FS_ROLE_REP, ""), FS_EINVAL);
+    CHECK_ERR(fs_store_user_add(s, "liu", FS_ROLE_REP, long_name), FS_EINVAL);
+    long_name[64] = '\0';
+    CHECK_OK(fs_store_user_add(s, long_name, FS_ROLE_REP, "north"));
+    CHECK_OK(fs_store_user_add(s, "劉芳", FS_ROLE_REP, "華北"));
+
+    fs_identity *stranger = NULL;
+    CHECK_OK(fs_identity_generate(&stranger));
+    CHECK_ERR(fs_store_device_add(s, stranger->pk, "nobody", "x"), FS_ENOTFOUND);
+    CHECK_ERR(fs_store_device_check(s, stranger->pk), FS_ENOTFOUND);
+    CHECK_ERR(fs_store_device_revoke(s, stranger->pk), FS_ENOTFOUND);
+    /* A key is enrolled once, for one user. */
+    CHECK_ERR(fs_store_device_add(s, t.dev[ZHANG].pk, "zhang", "again"), FS_EEXIST);
+    CHECK_ERR(fs_store_device_add(s, t.dev[ZHANG].pk, "wang", "stolen"), FS_EEXIST);
+    CHECK_OK(fs_store_device_add(s, stranger->pk, "劉芳", "liu-laptop"));
+    CHECK_OK(fs_store_device_check(s, stranger->pk));
+    CHECK_OK(fs_store_device_revoke(s, stranger->pk));
+    CHECK_ERR(fs_store_device_check(s, stranger->pk), FS_EREVOKED);
+    /* A revoked key cannot be enrolled again to get back in. */
+    CHECK_ERR(fs_store_device_add(s, stranger->pk, "劉芳", "liu-laptop-2"), FS_EEXIST);
+    CHECK_ERR(fs_store_device_check(s, stranger->pk), FS_EREVOKED);
+    fs_identity_free(stranger);
+    printf("  users: bad names, roles, teams refused; keys enrolled once\n");
+    team_close(&t);
+}
+
+/* ---- 1. scope of reads ---- */
+
+static void test_scope_of_reads(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    rowset held, want;
+    pulled p;
+
+    /* zhang's second device starts empty and receives exactly his rows. */
+    pull(t.s, &d[ZHANG2], &p);
+    held_rows(d[ZHANG2].r, &held);
+    check_rows("zhang-phone", &held, &b.zhang);
+    check_rows("zhang-phone's pulled rows", &p.rows, &b.zhang);
+    /* The device that wrote them gets nothing of the others. */
+    pull(t.s, &d[ZHANG], &p);
+    held_rows(d[ZHANG].r, &held);
+    check_rows("zhang-laptop", &held, &b.zhang);
+    pull(t.s, &d[WANG], &p);
+    held_rows(d[WANG].r, &held);
+    check_rows("wang", &held, &b.wang);
+    pull(t.s, &d[ZHAO], &p);
+    held_rows(d[ZHAO].r, &held);
+    check_rows("zhao", &held, &b.zhao);
+    /* Managers: their team, themselves included; nothing of the other team. */
+    pull(t.s, &d[LI], &p);
+    held_rows(d[LI].r, &held);
+    memset(&want, 0, sizeof want);
+    rowset_add_all(&want, &b.zhang);
+    rowset_add_all(&want, &b.wang);
+    check_rows("li", &held, &want);
+    check_rows("li's pulled rows", &p.rows, &want);
+    size_t li_rows = held.n;
+    pull(t.s, &d[CHEN], &p);
+    held_rows(d[CHEN].r, &held);
+    check_rows("chen", &held, &b.zhao);
+    /* The admin receives no customer rows at all. */
+    pull(t.s, &d[ROOT], &p);
+    held_rows(d[ROOT].r, &held);
+    const char *customer_tables[] = {"customer", "contact", "visit", "commitment"};
+    for (size_t i = 0; i < held.n; i++)
+        for (size_t k = 0; k < 4; k++)
+            if (held.r[i].table == tix(customer_tables[k]))
+                FAIL("the admin's device holds a %s row", customer_tables[k]);
+    for (size_t i = 0; i < p.rows.n; i++)
+        for (size_t k = 0; k < 4; k++)
+            CHECK(p.rows.r[i].table != tix(customer_tables[k]));
+
+    /* Pulling the whole feed again from 0 brings nothing beyond the scope
+     * and changes nothing. */
+    const int again[] = {ZHANG, WANG, LI, CHEN, ROOT};
+    for (size_t i = 0; i < sizeof again / sizeof again[0]; i++) {
+        device *x = &d[again[i]];
+        uint8_t h0[32], h1[32];
+        rowset before;
+        held_rows(x->r, &before);
+        CHECK_OK(fs_replica_state_hash(x->r, h0));
+        pull_from(t.s, x, 0, 3, &p);
+        for (size_t k = 0; k < p.rows.n; k++) {
+            if (p.rows.r[k].table == tix("daily_report") || p.rows.r[k].table == tix("self_check"))
+                continue;
+            if (!rowset_has(&before, p.rows.r[k].table, p.rows.r[k].id))
+                FAIL("%s pulled from 0 a row outside its scope", x->name);
+        }
+        CHECK_OK(fs_replica_state_hash(x->r, h1));
+        CHECK_MEM(h0, h1, 32);
+    }
+    /* The visit notes of another rep are nowhere in zhang's replica. */
+    char buf[128];
+    CHECK_EQ_INT(row_text(d[ZHANG].r, "visit", b.wv, "notes", buf, sizeof buf), 0);
+    CHECK_EQ_INT(row_text(d[LI].r, "visit", b.wv, "notes", buf, sizeof buf), 1);
+    CHECK_STR(buf, "uses a competitor, finds it complex");
+    printf("  scope: zhang %zu rows, wang %zu, zhao %zu, li %zu, chen %zu, root 0 customer rows\n",
+           b.zhang.n, b.wang.n, b.zhao.n, li_rows, b.zhao.n);
+    team_close(&t);
+}
+
+/* ---- 2. writes outside the scope ---- */
+
+static void test_writes_outside_scope_refused(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    fs_push_result res;
+    size_t nlog = 0;
+    char buf[128];
+    uint64_t f0 = feed_last(t.s);
+
+    /* wang learned the id of zhang's customer and visit; his own edit rides
+     * in the same batch. */
+    set_text(&d[WANG], "customer", b.w, "preferences", "prefers e-mail");
+    fs_change bad[] = {
+        forged_col(&d[WANG], "customer", "preferences", b.za, fs_text("call after 18:00")),
+        forged_col(&d[WANG], "customer", "owner", b.za, fs_text("wang")),
+        forged_col(&d[WANG], "visit", "notes", b.zva, fs_text("rewritten by wang")),
+        /* moving zhang's visit to his own customer: the row as it is is zhang's */
+        forged_col(&d[WANG], "visit", "customer", b.zva, fs_blob(b.w, 16)),
+        /* a visit of zhao's (south) */
+        forged_col(&d[WANG], "visit", "notes", b.zv, fs_text("x")),
+        /* a plan task of zhang's plan */
+        forged_col(&d[WANG], "plan_task", "task", b.ztask, fs_text("x")),
+    };
+    size_t nbad = sizeof bad / sizeof bad[0];
+    push_with(t.s, &d[WANG], bad, nbad, &res, &nlog);
+    CHECK_EQ_INT(nlog, 1);
+    CHECK_EQ_INT(res.accepted, nlog);
+    CHECK_EQ_INT(res.nrejects, nbad);
+    for (size_t i = 0; i < nbad; i++)
+        if (rejected(&res, nlog + i) != FS_REASON_SCOPE)
+            FAIL("forged change %zu: reason %u, expected FS_REASON_SCOPE", i,
+                 rejected(&res, nlog + i));
+    CHECK_EQ_INT(rejected(&res, 0), 0);
+    free(res.rejects);
+    CHECK_EQ_INT(feed_last(t.s), f0 + 1); /* wang's own edit only */
+
+    /* A new visit of wang's on zhang's customer: as it would be, it is zhang's. */
+    uint8_t nv[16];
+    memset(nv, 0x5a, sizeof nv);
+    fs_change visit[] = {
+        forged_col(&d[WANG], "visit", "customer", nv, fs_blob(b.za, 16)),
+        forged_col(&d[WANG], "visit", "time", nv, fs_text("2023-10-11 09:00")),
+        forged_col(&d[WANG], "visit", "place", nv, fs_text("lobby")),
+        forged_col(&d[WANG], "visit", "purpose", nv, fs_text("poach")),
+        forged_col(&d[WANG], "visit", "notes", nv, fs_text("poach")),
+    };
+    touch(&d[WANG]);
+    push_with(t.s, &d[WANG], visit, 5, &res, &nlog);
+    CHECK_EQ_INT(res.accepted, nlog);
+    CHECK_EQ_INT(count_reason(&res, FS_REASON_SCOPE), 5);
+    free(res.rejects);
+    CHECK_EQ_INT(fs_exists(fs_store_replica(t.s), "visit", nv), 0);
+
+    /* zhang moving his own visit onto wang's customer: as it would be, it is
+     * wang's. */
+    fs_change move = forged_col(&d[ZHANG], "visit", "customer", b.zva, fs_blob(b.w, 16));
+    touch(&d[ZHANG]);
+    push_with(t.s, &d[ZHANG], &move, 1, &res, &nlog);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    CHECK_EQ_INT(res.accepted, nlog);
+    free(res.rejects);
+    /* zhang creating a plan for wang. */
+    uint8_t np[16];
+    memset(np, 0x6b, sizeof np);
+    fs_change plan[] = {
+        forged_col(&d[ZHANG], "weekly_plan", "rep", np, fs_text("wang")),
+        forged_col(&d[ZHANG], "weekly_plan", "period_start", np, fs_text("2023-10-16")),
+        forged_col(&d[ZHANG], "weekly_plan", "period_end", np, fs_text("2023-10-22")),
+        forged_col(&d[ZHANG], "weekly_plan", "goals", np, fs_text("none")),
+    };
+    touch(&d[ZHANG]);
+    push_with(t.s, &d[ZHANG], plan, 4, &res, &nlog);
+    CHECK_EQ_INT(count_reason(&res, FS_REASON_SCOPE), 4);
+    free(res.rejects);
+
+    /* The server and li (who sees both) still hold zhang's values. */
+    pull(t.s, &d[LI], NULL);
+    CHECK_EQ_INT(row_text(d[LI].r, "customer", b.za, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "none yet");
+    CHECK_EQ_INT(row_text(d[LI].r, "customer", b.za, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang");
+    CHECK_EQ_INT(row_text(d[LI].r, "visit", b.zva, "notes", buf, sizeof buf), 1);
+    CHECK_STR(buf, "budget 500k-800k CNY");
+    CHECK_EQ_INT(row_text(d[LI].r, "customer", b.w, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "prefers e-mail");
+    CHECK_EQ_INT(row_text(fs_store_replica(t.s), "plan_task", b.ztask, "task", buf, sizeof buf), 1);
+    CHECK_STR(buf, "visit XX Tech, demo");
+    CHECK_EQ_INT(fs_exists(d[LI].r, "visit", nv), 0);
+    CHECK_EQ_INT(fs_exists(d[LI].r, "weekly_plan", np), 0);
+    uint8_t vcust[16];
+    {
+        fs_rows *it = NULL;
+        CHECK_OK(fs_rows_open(&it, d[LI].r, "visit", NULL, NULL, NULL));
+        int found = 0;
+        while (fs_rows_next(it) == 1) {
+            if (memcmp(fs_rows_id(it), b.zva, 16) != 0)
+                continue;
+            fs_value v;
+            CHECK_OK(fs_rows_get(it, "customer", &v));
+            CHECK_EQ_INT(v.type, FS_BLOB);
+            memcpy(vcust, v.p, 16);
+            found = 1;
+        }
+        fs_rows_close(it);
+        CHECK(found);
+        CHECK_MEM(vcust, b.za, 16);
+    }
+    /* The refused data never reached zhang's devices either. */
+    pull(t.s, &d[ZHANG2], NULL);
+    CHECK_EQ_INT(row_text(d[ZHANG2].r, "customer", b.za, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "none yet");
+    printf("  writes: %zu forged changes to zhang's/zhao's rows refused with SCOPE\n", nbad + 10);
+    team_close(&t);
+}
+
+/* ---- 3. forged writers, unknown and revoked devices ---- */
+
+static void test_forged_writer_unknown_and_revoked(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    fs_push_result res;
+    size_t nlog = 0;
+    char buf[128];
+
+    /* wang writes his own customer but claims zhang's device wrote it. */
+    set_text(&d[WANG], "customer", b.w, "history", "first order 2022");
+    fs_change as_zhang = forged(d[ZHANG].id, tix("customer"), cix("customer", "preferences"), b.w,
+                                fs_text("forged"));
+    /* ...and replays a change zhang's device really wrote (zhang's row). */
+    fs_changeset *zcs = NULL;
+    CHECK_OK(fs_changes_since(d[ZHANG].r, 0, 1, &zcs));
+    CHECK_EQ_INT(zcs->count, 1);
+    fs_change extra[] = {as_zhang, zcs->changes[0]};
+    push_with(t.s, &d[WANG], extra, 2, &res, &nlog);
+    CHECK_EQ_INT(nlog, 1);
+    CHECK_EQ_INT(res.accepted, 1);
+    CHECK_EQ_INT(rejected(&res, 1), FS_REASON_INVALID);
+    CHECK(rejected(&res, 2) == FS_REASON_INVALID || rejected(&res, 2) == FS_REASON_SCOPE);
+    free(res.rejects);
+    fs_changeset_free(zcs);
+    CHECK_EQ_INT(row_text(fs_store_replica(t.s), "customer", b.w, "preferences", buf, sizeof buf),
+                 1);
+    CHECK_STR(buf, "none yet");
+    CHECK_EQ_INT(row_text(fs_store_replica(t.s), "customer", b.w, "history", buf, sizeof buf), 1);
+    CHECK_STR(buf, "first order 2022");
+
+    /* An unknown key. */
+    fs_identity *stranger = NULL;
+    CHECK_OK(fs_identity_generate(&stranger));
+    uint64_t f0 = feed_last(t.s);
+    fs_change c =
+        forged(d[ZHANG].id, tix("customer"), cix("customer", "name"), b.za, fs_text("stolen"));
+    memset(&res, 0, sizeof res);
+    res.accepted = 77;
+    CHECK_ERR(fs_store_push(t.s, stranger->pk, 1, 1, &c, 1, &res), FS_EAUTH);
+    CHECK(res.rejects == NULL && res.nrejects == 0 && res.accepted == 0);
+    fs_changeset *cs = NULL;
+    uint64_t next = 0;
+    int more = 0;
+    int rc = fs_store_pull(t.s, stranger->pk, 0, 100, &cs, &next, &more);
+    if (rc >= 0)
+        FAIL("an unknown key pulled: %d, %zu changes", rc, cs ? cs->count : 0);
+    CHECK(cs == NULL);
+    fs_identity_free(stranger);
+
+    /* zhang's phone records a customer, then is revoked before it syncs. */
+    uint8_t lost[16];
+    new_customer(&d[ZHANG2], "Phone Customer", "zhang", lost);
+    CHECK_OK(fs_store_device_revoke(t.s, d[ZHANG2].pk));
+    CHECK_ERR(fs_store_device_check(t.s, d[ZHANG2].pk), FS_EREVOKED);
+    fs_changeset *pcs = NULL;
+    CHECK_OK(fs_changes_since(d[ZHANG2].r, 0, 100, &pcs));
+    memset(&res, 0, sizeof res);
+    res.accepted = 77;
+    CHECK_ERR(fs_store_push(t.s, d[ZHANG2].pk, pcs->first_seq, pcs->last_seq, pcs->changes,
+                            pcs->count, &res),
+              FS_EREVOKED);
+    CHECK(res.rejects == NULL && res.nrejects == 0 && res.accepted == 0);
+    fs_changeset_free(pcs);
+    CHECK_EQ_INT(feed_last(t.s), f0);
+    CHECK_EQ_INT(fs_exists(fs_store_replica(t.s), "customer", lost), 0);
+    rc = fs_store_pull(t.s, d[ZHANG2].pk, 0, 100, &cs, &next, &more);
+    if (rc >= 0)
+        FAIL("a revoked device pulled: %d, %zu changes", rc, cs ? cs->count : 0);
+    CHECK(cs == NULL);
+    /* zhang's laptop is unaffected. */
+    set_text(&d[ZHANG], "customer", b.za, "open_questions", "after-sales capacity?");
+    push_clean(t.s, &d[ZHANG]);
+    CHECK_EQ_INT(feed_last(t.s), f0 + 1);
+    printf("  writers: forged writer INVALID, unknown key EAUTH, revoked EREVOKED (%s)\n",
+           fs_strerror(FS_EREVOKED));
+    team_close(&t);
+}
+
+/* ---- 4. invalid values ---- */
+
+static void test_invalid_values_refused_individually(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    fs_push_result res;
+    size_t nlog = 0;
+    char buf[128];
+    uint8_t three[3] = {1, 2, 3};
+    uint8_t nowhere[16];
+    memset(nowhere, 0xee, sizeof nowhere);
+
+    set_text(&d[ZHANG], "customer", b.za, "industry", "software");
+    fs_change mixed[] = {
+        /* 0 */ forged_col(&d[ZHANG], "customer", "name", b.za, fs_int(5)),
+        /* 1 */ forged(d[ZHANG].id, tix("customer"), 99, b.za, fs_text("x")),
+        /* 2 */ forged(d[ZHANG].id, 999, 1, b.za, fs_text("x")),
+        /* 3 */ forged_col(&d[ZHANG], "customer", "preferences", b.za, fs_text("weekday mornings")),
+        /* 4 */ forged_col(&d[ZHANG], "visit", "time", b.zva, fs_text("tomorrow at two")),
+        /* 5 */ forged_col(&d[ZHANG], "customer", "key_account", b.za, fs_int(7)),
+        /* 6 */ forged_col(&d[ZHANG], "customer", "name", b.za, fs_textn("\xff\xfe", 2)),
+        /* 7 */ forged_col(&d[ZHANG], "visit", "customer", b.zva, fs_blob(three, 3)),
+        /* 8 */ forged_col(&d[ZHANG], "commitment", "due", b.zka, fs_text("2023-02-30")),
+        /* 9 */ forged_col(&d[ZHANG], "customer", "key_account", b.za, fs_int(1)),
+        /* 10 */ forged_col(&d[ZHANG], "customer", "owner", b.za, fs_int(3)),
+    };
+    size_t n = sizeof mixed / sizeof mixed[0];
+    push_with(t.s, &d[ZHANG], mixed, n, &res, &nlog);
+    CHECK_EQ_INT(nlog, 1);
+    const int valid[] = {3, 9};
+    CHECK_EQ_INT(res.accepted, nlog + 2);
+    CHECK_EQ_INT(res.nrejects, n - 2);
+    for (size_t i = 0; i < n; i++) {
+        int ok = i == (size_t)valid[0] || i == (size_t)valid[1];
+        uint32_t why = rejected(&res, nlog + i);
+        if (ok && why != 0)
+            FAIL("valid change %zu refused with reason %u", i, why);
+        if (!ok && why != FS_REASON_INVALID)
+            FAIL("invalid change %zu: reason %u, expected FS_REASON_INVALID", i, why);
+    }
+    free(res.rejects);
+    fs_replica *srv = fs_store_replica(t.s);
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "name", buf, sizeof buf), 1);
+    CHECK_STR(buf, "XX科技有限公司");
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "weekday mornings");
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "industry", buf, sizeof buf), 1);
+    CHECK_STR(buf, "software");
+    CHECK_EQ_INT(row_text(srv, "visit", b.zva, "time", buf, sizeof buf), 1);
+    CHECK_STR(buf, "2023-10-10 14:00");
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang");
+
+    /* A visit of a customer the server does not know: nobody's, refused. */
+    uint8_t orphan[16];
+    memset(orphan, 0x42, sizeof orphan);
+    fs_change ov[] = {
+        forged_col(&d[ZHANG], "visit", "customer", orphan, fs_blob(nowhere, 16)),
+        forged_col(&d[ZHANG], "visit", "time", orphan, fs_text("2023-10-11 09:00")),
+        forged_col(&d[ZHANG], "visit", "place", orphan, fs_text("x")),
+        forged_col(&d[ZHANG], "visit", "purpose", orphan, fs_text("x")),
+        forged_col(&d[ZHANG], "visit", "notes", orphan, fs_text("x")),
+    };
+    touch(&d[ZHANG]);
+    push_with(t.s, &d[ZHANG], ov, 5, &res, &nlog);
+    for (size_t i = 0; i < 5; i++) {
+        uint32_t why = rejected(&res, nlog + i);
+        if (why != FS_REASON_SCOPE && why != FS_REASON_INVALID)
+            FAIL("visit of an unknown customer, change %zu: reason %u", i, why);
+    }
+    free(res.rejects);
+    CHECK_EQ_INT(fs_exists(srv, "visit", orphan), 0);
+
+    /* li receives the accepted values and nothing of the refused ones. */
+    pull(t.s, &d[LI], NULL);
+    CHECK_EQ_INT(row_text(d[LI].r, "customer", b.za, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "weekday mornings");
+    CHECK_EQ_INT(row_text(d[LI].r, "customer", b.za, "name", buf, sizeof buf), 1);
+    CHECK_STR(buf, "XX科技有限公司");
+    printf("  values: %zu invalid changes refused one by one, 2 valid ones applied\n", n - 2);
+    team_close(&t);
+}
+
+/* Degenerate versions (no clock; a clock far ahead) in a batch with good
+ * changes: refused on their own, or the whole push fails leaving the store
+ * unchanged. Either way nothing of the batch is half-applied. */
+static void test_degenerate_versions(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    fs_push_result res;
+    char buf[128];
+    fs_replica_status st;
+
+    for (int k = 0; k < 2; k++) {
+        set_text(&d[ZHANG], "customer", b.za, "history", k ? "case 1" : "case 0");
+        fs_change c = forged_col(&d[ZHANG], "customer", "size", b.za, fs_text("200"));
+        if (k == 0)
+            c.version.hlc = 0;
+        else
+            c.version.hlc = (clock_now + 3600u * 1000u) << 16; /* an hour ahead */
+        fs_changeset *cs = NULL;
+        status(d[ZHANG].r, &st);
+        CHECK_OK(fs_changes_since(d[ZHANG].r, st.acked_seq, 100, &cs));
+        CHECK_EQ_INT(cs->count, 1);
+        fs_change both[2] = {cs->changes[0], c};
+        uint64_t f0 = feed_last(t.s);
+        memset(&res, 0, sizeof res);
+        int rc = fs_store_push(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, both, 2, &res);
+        if (rc == 0) {
+            CHECK_EQ_INT(res.nrejects, 1);
+            CHECK_EQ_INT(res.rejects[0].index, 1);
+            CHECK_EQ_INT(res.accepted, 1);
+            CHECK_EQ_INT(feed_last(t.s), f0 + 1);
+            printf("  %s: refused alone, reason %u\n", k ? "clock 1 h ahead" : "hlc 0",
+                   res.rejects[0].reason);
+            CHECK_OK(fs_replica_mark_acked(d[ZHANG].r, res.acked_seq));
+        } else {
+            CHECK_EQ_INT(feed_last(t.s), f0);
+            CHECK(res.rejects == NULL);
+            printf("  %s: whole push refused, %s\n", k ? "clock 1 h ahead" : "hlc 0",
+                   fs_errname(rc));
+            /* the device's real change still goes through on its own */
+            push_clean(t.s, &d[ZHANG]);
+        }
+        free(res.rejects);
+        fs_changeset_free(cs);
+        CHECK_EQ_INT(row_text(fs_store_replica(t.s), "customer", b.za, "size", buf, sizeof buf), 1);
+        CHECK_STR(buf, "(null)");
+        CHECK_EQ_INT(row_text(fs_store_replica(t.s), "customer", b.za, "history", buf, sizeof buf),
+                     1);
+        CHECK_STR(buf, k ? "case 1" : "case 0");
+    }
+    /* first > last */
+    fs_change c = forged_col(&d[ZHANG], "customer", "size", b.za, fs_text("200"));
+    memset(&res, 0, sizeof res);
+    CHECK_ERR(fs_store_push(t.s, d[ZHANG].pk, 5, 4, &c, 1, &res), FS_EINVAL);
+    team_close(&t);
+}
+
+/* ---- 5. owner changes ---- */
+
+static int pulled_has(const pulled *p, const char *table, const uint8_t id[16])
+{
+    return rowset_has(&p->rows, tix(table), id);
+}
+
+static void test_owner_changes(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    fs_push_result res;
+    size_t nlog = 0;
+    char buf[128];
+    pulled p;
+    fs_replica *srv = fs_store_replica(t.s);
+    for (int i = 0; i < NDEV; i++)
+        pull(t.s, &d[i], NULL);
+
+    /* A rep cannot hand his customer to someone else. */
+    set_text(&d[ZHANG], "customer", b.za, "owner", "wang");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    CHECK_EQ_INT(res.rejects[0].reason, FS_REASON_SCOPE);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang");
+    /* Nor can the manager of another team take north's customer. */
+    touch(&d[CHEN]);
+    fs_change grab[] = {forged_col(&d[CHEN], "customer", "owner", b.zb, fs_text("zhao")),
+                        forged_col(&d[CHEN], "customer", "owner", b.zb, fs_text("chen"))};
+    push_with(t.s, &d[CHEN], grab, 2, &res, &nlog);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    CHECK_EQ_INT(rejected(&res, nlog + 1), FS_REASON_SCOPE);
+    CHECK_EQ_INT(res.accepted, nlog);
+    free(res.rejects);
+    /* Nor can north's manager move it out of the team, or to no known user. */
+    touch(&d[LI]);
+    fs_change away[] = {forged_col(&d[LI], "customer", "owner", b.zb, fs_text("zhao")),
+                        forged_col(&d[LI], "customer", "owner", b.zb, fs_text("nobody"))};
+    push_with(t.s, &d[LI], away, 2, &res, &nlog);
+    CHECK(rejected(&res, nlog) != 0);
+    CHECK(rejected(&res, nlog + 1) != 0);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(srv, "customer", b.zb, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang");
+
+    /* The manager reassigns zhang's customer A to wang. */
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "customer", b.za, "owner", "wang");
+    push_clean(t.s, &d[LI]);
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "wang");
+    /* Later changes to the customer and its records (li edits them). */
+    set_text(&d[LI], "customer", b.za, "decision_chain", "purchasing director decides");
+    set_text(&d[LI], "visit", b.zva, "next_steps", "second visit with a demo on Oct 15");
+    set_text(&d[LI], "commitment", b.zka, "status", "done");
+    push_clean(t.s, &d[LI]);
+
+    /* wang receives them... */
+    pull(t.s, &d[WANG], &p);
+    CHECK(pulled_has(&p, "customer", b.za));
+    CHECK(pulled_has(&p, "visit", b.zva));
+    CHECK(pulled_has(&p, "commitment", b.zka));
+    CHECK(!pulled_has(&p, "customer", b.zb));
+    CHECK(!pulled_has(&p, "visit", b.zvb));
+    CHECK_EQ_INT(row_text(d[WANG].r, "customer", b.za, "decision_chain", buf, sizeof buf), 1);
+    CHECK_STR(buf, "purchasing director decides");
+    CHECK_EQ_INT(row_text(d[WANG].r, "visit", b.zva, "next_steps", buf, sizeof buf), 1);
+    CHECK_STR(buf, "second visit with a demo on Oct 15");
+    /* ...zhang's devices no longer do. */
+    pull(t.s, &d[ZHANG], &p);
+    CHECK(!pulled_has(&p, "customer", b.za));
+    CHECK(!pulled_has(&p, "visit", b.zva));
+    CHECK(!pulled_has(&p, "commitment", b.zka));
+    pull(t.s, &d[ZHANG2], &p);
+    CHECK(!pulled_has(&p, "customer", b.za));
+    CHECK(!pulled_has(&p, "visit", b.zva));
+    CHECK_EQ_INT(row_text(d[ZHANG2].r, "customer", b.za, "decision_chain", buf, sizeof buf), 1);
+    CHECK_STR(buf, "(null)");
+    /* li still sees it (same team). */
+    pull(t.s, &d[LI], &p);
+
+    /* wang now writes customer A and its visit; zhang no longer can. */
+    set_text(&d[WANG], "customer", b.za, "preferences", "mornings, via wang");
+    set_text(&d[WANG], "visit", b.zva, "objections", "after-sales capacity");
+    push_clean(t.s, &d[WANG]);
+    set_text(&d[ZHANG], "customer", b.za, "preferences", "zhang again");
+    set_text(&d[ZHANG], "visit", b.zva, "objections", "zhang again");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 2);
+    CHECK_EQ_INT(count_reason(&res, FS_REASON_SCOPE), 2);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "mornings, via wang");
+    CHECK_EQ_INT(row_text(srv, "visit", b.zva, "objections", buf, sizeof buf), 1);
+    CHECK_STR(buf, "after-sales capacity");
+    /* Customer B stayed zhang's. */
+    set_text(&d[ZHANG], "customer", b.zb, "preferences", "still zhang's");
+    push_clean(t.s, &d[ZHANG]);
+    pull(t.s, &d[WANG], &p);
+    CHECK(!pulled_has(&p, "customer", b.zb));
+    /* zhao and chen never see any of it. */
+    pull(t.s, &d[CHEN], &p);
+    CHECK(!pulled_has(&p, "customer", b.za));
+    CHECK(!pulled_has(&p, "visit", b.zva));
+    printf("  owners: rep/other team refused, manager reassigned; new changes follow the owner\n");
+    team_close(&t);
+}
+
+/* ---- 6. a batch pushed again ---- */
+
+static void test_idempotent_repush(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t cust[16], visit[16];
+    fs_push_result r1, r2;
+    new_customer(&d[ZHANG], "Repeat Co.", "zhang", cust);
+    new_visit(&d[ZHANG], cust, "first meeting", visit);
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(d[ZHANG].r, 0, 1000, &cs));
+    CHECK_OK(
+        fs_store_push(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, &r1));
+    CHECK_EQ_INT(r1.replayed, 0);
+    CHECK_EQ_INT(r1.accepted, cs->count);
+    CHECK_EQ_INT(r1.nrejects, 0);
+    CHECK_EQ_INT(r1.acked_seq, cs->last_seq);
+    uint64_t f1 = feed_last(t.s);
+    CHECK_EQ_INT(f1, cs->count);
+    /* The acknowledgement was lost: the device sends the batch again. */
+    CHECK_OK(
+        fs_store_push(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, &r2));
+    CHECK_EQ_INT(r2.replayed, 1);
+    CHECK_EQ_INT(r2.acked_seq, cs->last_seq);
+    CHECK_EQ_INT(r2.nrejects, 0);
+    CHECK_EQ_INT(feed_last(t.s), f1);
+    free(r1.rejects);
+    free(r2.rejects);
+    /* Sequences are per device: wang's first batch, numbered from 1 too, is
+     * new. */
+    uint8_t wc[16];
+    new_customer(&d[WANG], "Other Co.", "wang", wc);
+    push_clean(t.s, &d[WANG]);
+    CHECK(feed_last(t.s) > f1);
+    f1 = feed_last(t.s);
+    /* zhang's next batch is applied as usual. */
+    CHECK_OK(fs_replica_mark_acked(d[ZHANG].r, r2.acked_seq));
+    set_text(&d[ZHANG], "customer", cust, "preferences", "repeat customer");
+    push_clean(t.s, &d[ZHANG]);
+    CHECK_EQ_INT(feed_last(t.s), f1 + 1);
+    /* ... and the first batch once more: still replayed, nothing new. */
+    CHECK_OK(
+        fs_store_push(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, &r2));
+    CHECK_EQ_INT(r2.replayed, 1);
+    CHECK_EQ_INT(feed_last(t.s), f1 + 1);
+    fs_replica_status st;
+    status(d[ZHANG].r, &st);
+    CHECK(r2.acked_seq >= cs->last_seq);
+    CHECK_EQ_INT(r2.acked_seq, st.last_seq); /* the newest the server acknowledged */
+    free(r2.rejects);
+    fs_changeset_free(cs);
+    printf("  re-push: replayed, feed stays at %llu\n", (unsigned long long)f1 + 1);
+    team_close(&t);
+}
+
+/* ---- 7. convergence through the store ---- */
+
+typedef struct conflicts_seen {
+    int n;
+    uint8_t id[16];
+    uint8_t row[16];
+    uint16_t table, column;
+    char loser[64], winner[64];
+} conflicts_seen;
+
+static int on_conflict(const fs_conflict *c, void *ctx)
+{
+    conflicts_seen *s = ctx;
+    s->n++;
+    memcpy(s->id, c->id, 16);
+    memcpy(s->row, c->row, 16);
+    s->table = c->table;
+    s->column = c->column;
+    snprintf(s->loser, sizeof s->loser, "%.*s", (int)c->loser.n,
+             c->loser.type == FS_TEXT ? (const char *)c->loser.p : "");
+    snprintf(s->winner, sizeof s->winner, "%.*s", (int)c->winner.n,
+             c->winner.type == FS_TEXT ? (const char *)c->winner.p : "");
+    return 0;
+}
+
+static void test_convergence_through_store(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    char buf[128];
+    for (int i = 0; i < NDEV; i++)
+        pull(t.s, &d[i], NULL);
+    /* zhang and li edit the same field, neither having seen the other. */
+    set_text(&d[ZHANG], "customer", b.za, "preferences", "e-mail only");
+    set_text(&d[LI], "customer", b.za, "preferences", "phone calls before noon");
+    push_clean(t.s, &d[ZHANG]);
+    push_clean(t.s, &d[LI]);
+    /* Everyone syncs (conflict records found on devices travel too). */
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < NDEV; i++) {
+            push_clean(t.s, &d[i]);
+            pull(t.s, &d[i], NULL);
+        }
+    char want[128];
+    CHECK_EQ_INT(
+        row_text(fs_store_replica(t.s), "customer", b.za, "preferences", want, sizeof want), 1);
+    CHECK_STR(want, "phone calls before noon"); /* the later write */
+    const int in_scope[] = {ZHANG, ZHANG2, LI};
+    conflicts_seen ref;
+    memset(&ref, 0, sizeof ref);
+    CHECK_OK(fs_conflicts(fs_store_replica(t.s), 0, on_conflict, &ref));
+    CHECK_EQ_INT(ref.n, 1);
+    for (size_t i = 0; i < 3; i++) {
+        device *x = &d[in_scope[i]];
+        CHECK_EQ_INT(row_text(x->r, "customer", b.za, "preferences", buf, sizeof buf), 1);
+        CHECK_STR(buf, want);
+        conflicts_seen cs;
+        memset(&cs, 0, sizeof cs);
+        CHECK_OK(fs_conflicts(x->r, 0, on_conflict, &cs));
+        if (cs.n != 1)
+            FAIL("%s sees %d conflicts, expected 1", x->name, cs.n);
+        CHECK_MEM(cs.id, ref.id, 16);
+        CHECK_MEM(cs.row, b.za, 16);
+        CHECK_EQ_INT(cs.table, tix("customer"));
+        CHECK_EQ_INT(cs.column, cix("customer", "preferences"));
+        CHECK_STR(cs.loser, "e-mail only");
+        CHECK_STR(cs.winner, "phone calls before noon");
+    }
+    /* Outside the scope: neither the customer nor the conflict about it. */
+    const int out_scope[] = {WANG, ZHAO, CHEN, ROOT};
+    for (size_t i = 0; i < 4; i++) {
+        device *x = &d[out_scope[i]];
+        conflicts_seen cs;
+        memset(&cs, 0, sizeof cs);
+        CHECK_OK(fs_conflicts(x->r, 1, on_conflict, &cs));
+        if (cs.n != 0)
+            FAIL("%s received a conflict record about zhang's customer", x->name);
+        CHECK_EQ_INT(fs_exists(x->r, "customer", b.za), 0);
+    }
+    /* Resolving it on li's device reaches zhang's. */
+    CHECK_OK(fs_conflict_resolve(d[LI].r, ref.id, FS_CONFLICT_KEPT));
+    push_clean(t.s, &d[LI]);
+    pull(t.s, &d[ZHANG], NULL);
+    conflicts_seen open;
+    memset(&open, 0, sizeof open);
+    CHECK_OK(fs_conflicts(d[ZHANG].r, 0, on_conflict, &open));
+    CHECK_EQ_INT(open.n, 0);
+    printf("  convergence: 3 devices in scope agree on \"%s\", one conflict each\n", want);
+    team_close(&t);
+}
+
+/* A conflict the server itself finds (li's write beat zhang's phone's,
+ * which li never saw) is a record the server writes: it must reach the
+ * devices that see the customer, without waiting for a device of zhang's to
+ * find it too (the phone may never sync again). */
+static void test_conflict_found_by_server_is_in_scope(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    for (int i = 0; i < NDEV; i++)
+        pull(t.s, &d[i], NULL);
+    set_text(&d[ZHANG2], "customer", b.za, "preferences", "written on the phone");
+    push_clean(t.s, &d[ZHANG2]);
+    CHECK_OK(fs_store_device_revoke(t.s, d[ZHANG2].pk)); /* the phone is lost */
+    set_text(&d[LI], "customer", b.za, "preferences", "li's later edit");
+    push_clean(t.s, &d[LI]);
+    conflicts_seen srv, li;
+    memset(&srv, 0, sizeof srv);
+    CHECK_OK(fs_conflicts(fs_store_replica(t.s), 0, on_conflict, &srv));
+    CHECK_EQ_INT(srv.n, 1);
+    CHECK_STR(srv.loser, "written on the phone");
+    pulled p;
+    pull(t.s, &d[LI], &p);
+    memset(&li, 0, sizeof li);
+    CHECK_OK(fs_conflicts(d[LI].r, 0, on_conflict, &li));
+    if (li.n != 1)
+        FAIL("li's device sees %d conflicts after pulling (%zu conflict changes pulled); the "
+             "server holds one about zhang's customer",
+             li.n, p.conflicts);
+    CHECK_MEM(li.id, srv.id, 16);
+    CHECK_STR(li.loser, "written on the phone");
+    /* li can resolve it, and the resolution is accepted. */
+    CHECK_OK(fs_conflict_resolve(d[LI].r, li.id, FS_CONFLICT_RESTORED));
+    push_clean(t.s, &d[LI]);
+    /* wang (same team, not his customer) never receives it. */
+    pull(t.s, &d[WANG], &p);
+    CHECK_EQ_INT(p.conflicts, 0);
+    team_close(&t);
+}
+
+/* The owner the store enforces is the owner the row holds: a reassignment
+ * that loses by last-writer-wins (an older write pushed late) must not move
+ * the scope. li decides on her laptop (offline) to give the customer to wang,
+ * then, later, on her phone, to take it herself; the laptop syncs last. */
+static void test_scope_follows_the_winning_owner(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    device phone;
+    char buf[128];
+    fs_push_result res;
+    pulled p;
+    memset(&phone, 0, sizeof phone);
+    enroll(&t, &phone, "li", "li-phone");
+    pull(t.s, &d[LI], NULL);
+    pull(t.s, &phone, NULL);
+    pull(t.s, &d[WANG], NULL);
+    set_text(&d[LI], "customer", b.za, "owner", "wang"); /* older */
+    set_text(&phone, "customer", b.za, "owner", "li");   /* newer */
+    push_clean(t.s, &phone);
+    push_clean(t.s, &d[LI]);
+    fs_replica *srv = fs_store_replica(t.s);
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "li");
+    /* The row is li's: wang neither receives its new changes nor writes it. */
+    set_text(&phone, "customer", b.za, "history", "taken over by li");
+    push_clean(t.s, &phone);
+    pull(t.s, &d[WANG], &p);
+    if (pulled_has(&p, "customer", b.za))
+        FAIL("wang received changes of a customer whose owner is li (the store followed the "
+             "losing owner write \"wang\")");
+    touch(&d[WANG]);
+    fs_change w = forged_col(&d[WANG], "customer", "preferences", b.za, fs_text("wang's"));
+    size_t nlog = 0;
+    push_with(t.s, &d[WANG], &w, 1, &res, &nlog);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    free(res.rejects);
+    fs_replica_close(phone.r);
+    team_close(&t);
+}
+
+/* A supervisor approves a rep's weekly plan and spot-checks a record: the
+ * plan and the spot-check are the rep's rows, in the manager's scope. */
+static void test_manager_reviews_team_records(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    fs_push_result res;
+    size_t nlog = 0;
+    char buf[128];
+    pulled p;
+    pull(t.s, &d[LI], NULL);
+    fs_cell approve[] = {{"status", fs_text("approved")},
+                         {"approved_by", fs_text("li")},
+                         {"approved_at", fs_text("2023-10-09")}};
+    clock_now += 10;
+    CHECK_OK(fs_update(d[LI].r, "weekly_plan", b.zplan, approve, 3));
+    uint8_t sc[16];
+    fs_cell spot[] = {{"supervisor", fs_text("li")},
+                      {"rep", fs_text("zhang")},
+                      {"record_table", fs_text("visit")},
+                      {"record_id", fs_blob(b.zva, 16)},
+                      {"accurate", fs_int(1)},
+                      {"checked_at", fs_text("2023-10-13 17:00")}};
+    CHECK_OK(fs_insert(d[LI].r, "spot_check", spot, 6, sc));
+    push_clean(t.s, &d[LI]);
+    pull(t.s, &d[ZHANG], &p);
+    CHECK_EQ_INT(row_text(d[ZHANG].r, "weekly_plan", b.zplan, "approved_by", buf, sizeof buf), 1);
+    CHECK_STR(buf, "li");
+    CHECK(pulled_has(&p, "spot_check", sc));
+    pull(t.s, &d[WANG], &p);
+    CHECK(!pulled_has(&p, "weekly_plan", b.zplan));
+    CHECK(!pulled_has(&p, "spot_check", sc));
+    /* The other team's manager cannot approve it; the rep cannot give his
+     * plan to someone else. */
+    touch(&d[CHEN]);
+    fs_change c = forged_col(&d[CHEN], "weekly_plan", "status", b.zplan, fs_text("returned"));
+    push_with(t.s, &d[CHEN], &c, 1, &res, &nlog);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    free(res.rejects);
+    set_text(&d[ZHANG], "weekly_plan", b.zplan, "rep", "wang");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    CHECK_EQ_INT(res.rejects[0].reason, FS_REASON_SCOPE);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(fs_store_replica(t.s), "weekly_plan", b.zplan, "status", buf, sizeof buf),
+                 1);
+    CHECK_STR(buf, "approved");
+    team_close(&t);
+}
+
+/* ---- 8. a new customer without an owner ---- */
+
+static void test_customer_without_owner_is_creators(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t c[16], v[16], wc[16];
+    fs_push_result res;
+    pulled p;
+    char buf[128];
+    new_customer(&d[ZHANG], "No Owner Given Ltd.", NULL, c);
+    new_visit(&d[ZHANG], c, "met the buyer", v);
+    push_clean(t.s, &d[ZHANG]);
+    pull(t.s, &d[ZHANG2], &p);
+    CHECK(pulled_has(&p, "customer", c));
+    CHECK(pulled_has(&p, "visit", v));
+    pull(t.s, &d[LI], &p);
+    CHECK(pulled_has(&p, "customer", c));
+    pull(t.s, &d[WANG], &p);
+    CHECK(!pulled_has(&p, "customer", c));
+    CHECK(!pulled_has(&p, "visit", v));
+    pull(t.s, &d[CHEN], &p);
+    CHECK(!pulled_has(&p, "customer", c));
+    /* zhang keeps writing it; wang cannot. */
+    set_text(&d[ZHANG], "customer", c, "industry", "logistics");
+    push_clean(t.s, &d[ZHANG]);
+    touch(&d[WANG]);
+    fs_change w = forged_col(&d[WANG], "customer", "industry", c, fs_text("wang's"));
+    size_t nlog = 0;
+    push_with(t.s, &d[WANG], &w, 1, &res, &nlog);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(fs_store_replica(t.s), "customer", c, "industry", buf, sizeof buf), 1);
+    CHECK_STR(buf, "logistics");
+    /* A rep cannot create a customer for someone else; a manager can, in
+     * the team. */
+    new_customer(&d[ZHANG], "For Wang Ltd.", "wang", wc);
+    push(t.s, &d[ZHANG], &res);
+    CHECK(res.nrejects > 0);
+    CHECK_EQ_INT(count_reason(&res, FS_REASON_SCOPE), res.nrejects);
+    free(res.rejects);
+    CHECK_EQ_INT(fs_exists(fs_store_replica(t.s), "customer", wc), 0);
+    uint8_t lc[16];
+    new_customer(&d[LI], "Assigned To Wang Ltd.", "wang", lc);
+    push_clean(t.s, &d[LI]);
+    pull(t.s, &d[WANG], &p);
+    CHECK(pulled_has(&p, "customer", lc));
+    /* A manager's customer without an owner is the manager's: no rep sees it. */
+    uint8_t mc[16];
+    new_customer(&d[LI], "Manager's Own Ltd.", NULL, mc);
+    push_clean(t.s, &d[LI]);
+    pull(t.s, &d[WANG], &p);
+    CHECK(!pulled_has(&p, "customer", mc));
+    pull(t.s, &d[ZHANG], &p);
+    CHECK(!pulled_has(&p, "customer", mc));
+    printf("  no owner: the pushing rep's; reps cannot create for others\n");
+    team_close(&t);
+}
+
+/* A blank owner on a new customer means "not saying"; on an existing one, an
+ * owner change the pusher may not make is refused alone, the rest of the
+ * same edit applied. */
+static void test_owner_change_refused_alone(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t c[16];
+    fs_push_result res;
+    pulled p;
+    char buf[128];
+    fs_cell blank[] = {{"name", fs_text("Blank Owner Ltd.")}, {"owner", fs_null()}};
+    CHECK_OK(fs_insert(d[ZHANG].r, "customer", blank, 2, c));
+    push_clean(t.s, &d[ZHANG]);
+    pull(t.s, &d[ZHANG2], &p);
+    CHECK(pulled_has(&p, "customer", c));
+    pull(t.s, &d[WANG], &p);
+    CHECK(!pulled_has(&p, "customer", c));
+    fs_cell both[] = {{"preferences", fs_text("mornings")}, {"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(d[ZHANG].r, "customer", c, both, 2));
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    CHECK_EQ_INT(res.rejects[0].reason, FS_REASON_SCOPE);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(fs_store_replica(t.s), "customer", c, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "mornings");
+    pull(t.s, &d[WANG], &p);
+    CHECK(!pulled_has(&p, "customer", c)); /* still zhang's */
+    printf("  a blank owner is the creator's; a refused owner change leaves the rest\n");
+    team_close(&t);
+}
+
+/* ---- 9. persistence ---- */
+
+static void test_persistence(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    device *d = t.dev;
+    fs_changeset *cs = NULL;
+    fs_push_result res;
+    CHECK_OK(fs_changes_since(d[ZHANG].r, 0, 1000, &cs));
+    push_books(&t);
+    CHECK_OK(fs_store_device_revoke(t.s, d[ZHANG2].pk));
+    uint64_t f0 = feed_last(t.s);
+    uint8_t h0[32], h1[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(t.s), h0));
+
+    /* A wrong passphrase opens nothing. */
+    char path[1024];
+    fs_replica_opts o = store_opts();
+    fs_store *bad = NULL;
+    store_path(&t, path, sizeof path);
+    fs_store_close(t.s);
+    t.s = NULL;
+    CHECK(fs_store_open(&bad, path, "wrong-pass", 10, &o) < 0);
+    CHECK(bad == NULL);
+    store_reopen(&t);
+
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(t.s), h1));
+    CHECK_MEM(h0, h1, 32);
+    CHECK_EQ_INT(feed_last(t.s), f0);
+    CHECK_ERR(fs_store_user_add(t.s, "zhang", FS_ROLE_REP, "north"), FS_EEXIST);
+    CHECK_ERR(fs_store_device_add(t.s, d[ZHANG].pk, "zhang", "again"), FS_EEXIST);
+    CHECK_OK(fs_store_device_check(t.s, d[ZHANG].pk));
+    CHECK_ERR(fs_store_device_check(t.s, d[ZHANG2].pk), FS_EREVOKED);
+    fs_changeset *pc = NULL;
+    uint64_t next = 0;
+    int more = 0;
+    CHECK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 100, &pc, &next, &more) < 0);
+    CHECK(pc == NULL);
+
+    /* Scope survives: li pulls for the first time after the reopen. */
+    rowset held, want;
+    pull(t.s, &d[LI], NULL);
+    held_rows(d[LI].r, &held);
+    memset(&want, 0, sizeof want);
+    rowset_add_all(&want, &b.zhang);
+    rowset_add_all(&want, &b.wang);
+    check_rows("li after reopen", &held, &want);
+    pull(t.s, &d[CHEN], NULL);
+    held_rows(d[CHEN].r, &held);
+    check_rows("chen after reopen", &held, &b.zhao);
+    /* A device enrolled after the reopen, for an existing user. */
+    device phone;
+    memset(&phone, 0, sizeof phone);
+    enroll(&t, &phone, "wang", "wang-phone");
+    pull(t.s, &phone, NULL);
+    held_rows(phone.r, &held);
+    check_rows("wang-phone", &held, &b.wang);
+    fs_replica_close(phone.r);
+    /* The acknowledged sequence survives: zhang's first batch is a replay. */
+    CHECK_OK(
+        fs_store_push(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, &res));
+    CHECK_EQ_INT(res.replayed, 1);
+    CHECK_EQ_INT(feed_last(t.s), f0);
+    free(res.rejects);
+    fs_changeset_free(cs);
+    /* Writes are still checked. */
+    touch(&d[WANG]);
+    fs_change w = forged_col(&d[WANG], "customer", "preferences", b.za, fs_text("x"));
+    size_t nlog = 0;
+    push_with(t.s, &d[WANG], &w, 1, &res, &nlog);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    free(res.rejects);
+    printf("  persistence: users, devices, revocation, acks and scope survive a reopen\n");
+    team_close(&t);
+}
+
+TEST_LIST(TEST(users_and_devices) TEST(scope_of_reads) TEST(writes_outside_scope_refused)
+              TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
+                  TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
+                      TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
+                          TEST(scope_follows_the_winning_owner) TEST(manager_reviews_team_records)
+                              TEST(customer_without_owner_is_creators) TEST(owner_change_refused_alone) TEST(persistence))
