@@ -1,0 +1,63 @@
+/*
+ * Sync sessions: what each end of a connection does with the messages of the
+ * secure channel. Transport-free like the channel: frames come in through
+ * *_receive(), frames go out through an emit callback (one call per frame,
+ * one websocket message each). A transport only moves bytes.
+ *
+ * CLIENT (a device): after READY it pushes its pending changes in batches
+ * (stop-and-wait: the next batch after the ACK of the last), records
+ * refusals (REJECT) with their reasons, pulls the feed from its cursor until
+ * the server says no more, applies each batch with its cursor, purges what
+ * PURGE names, and pulls again on POKE. It is in sync when nothing is
+ * pending, unacknowledged or left to pull. A WIPE is reported; wiping the
+ * device is the caller's act.
+ *
+ * SERVER: for an authenticated device, PUSH goes to fs_store_push (REJECT
+ * for refused changes, then ACK), PULL to fs_store_pull (CHANGES).
+ */
+#ifndef FIELDSYNC_SYNC_H
+#define FIELDSYNC_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/channel.h"
+#include "fieldsync/replica.h"
+#include "fieldsync/store.h"
+
+/* Sends one frame; non-zero fails the session's call with that code. */
+typedef int (*fs_emit_fn)(void *ctx, const uint8_t *frame, size_t len);
+
+#define FS_SYNC_BATCH 1000 /* changes per PUSH and per PULL */
+
+typedef struct fs_sync_client fs_sync_client;
+
+/* r: the device's replica (its identity signs in); server_pk: pinned at
+ * enrollment. Nothing is sent until fs_sync_client_start(). */
+int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
+                       const uint8_t server_pk[FS_SIGN_PK_BYTES], fs_emit_fn emit, void *ctx);
+void fs_sync_client_free(fs_sync_client *c);
+int fs_sync_client_start(fs_sync_client *c);
+/* Errors end the session: the channel's codes, or the replica's; FS_EREVOKED
+ * when the server said to wipe. */
+int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len);
+/* New local changes (or a poke from elsewhere): push and pull again. */
+int fs_sync_client_kick(fs_sync_client *c);
+/* 1 when the session is open and nothing is pending, unacknowledged or left
+ * to pull. */
+int fs_sync_client_in_sync(const fs_sync_client *c);
+/* Ends the session with BYE. */
+int fs_sync_client_close(fs_sync_client *c);
+const char *fs_sync_client_errmsg(const fs_sync_client *c);
+
+typedef struct fs_sync_server fs_sync_server;
+
+int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity *server_id,
+                       fs_emit_fn emit, void *ctx);
+void fs_sync_server_free(fs_sync_server *s);
+int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len);
+/* The authenticated device's key once the handshake is done, else NULL. */
+const uint8_t *fs_sync_server_device(const fs_sync_server *s);
+const char *fs_sync_server_errmsg(const fs_sync_server *s);
+
+#endif

@@ -1,0 +1,418 @@
+/*
+ * Sync sessions (fieldsync/sync.h): the protocol each end speaks over an open
+ * channel. The client keeps at most one PUSH and one PULL in flight (the
+ * acknowledgement or the batch answers it), which keeps ordering simple and
+ * bounds memory; batches are large, so round trips are few.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/error.h"
+#include "fieldsync/sync.h"
+
+/* ---- client ---- */
+
+struct fs_sync_client {
+    fs_replica *r;
+    fs_identity *id;
+    fs_channel *ch;
+    fs_emit_fn emit;
+    void *ctx;
+    fs_buf out;
+    int open;
+    int push_inflight, pull_inflight, pulled;
+    char errmsg[256];
+};
+
+__attribute__((format(printf, 3, 4))) static int cfail(fs_sync_client *c, int code,
+                                                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int flush(fs_buf *out, fs_emit_fn emit, void *ctx)
+{
+    int rc = 0;
+    if (out->len > 0)
+        rc = emit(ctx, out->data, out->len);
+    fs_buf_reset(out);
+    return rc;
+}
+
+int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
+                       const uint8_t server_pk[FS_SIGN_PK_BYTES], fs_emit_fn emit, void *ctx)
+{
+    *out = NULL;
+    fs_sync_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return FS_ENOMEM;
+    c->r = r;
+    c->emit = emit;
+    c->ctx = ctx;
+    fs_buf_init(&c->out);
+    int rc = fs_replica_identity(r, &c->id);
+    if (rc == 0) {
+        fs_channel_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.self = c->id;
+        cfg.pinned_server_pk = server_pk;
+        rc = fs_channel_new(&c->ch, &cfg);
+    }
+    if (rc != 0) {
+        fs_sync_client_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void fs_sync_client_free(fs_sync_client *c)
+{
+    if (c == NULL)
+        return;
+    fs_channel_free(c->ch);
+    fs_identity_free(c->id);
+    fs_buf_free(&c->out);
+    free(c);
+}
+
+const char *fs_sync_client_errmsg(const fs_sync_client *c)
+{
+    return c->errmsg;
+}
+
+int fs_sync_client_start(fs_sync_client *c)
+{
+    int rc = fs_channel_start(c->ch, &c->out);
+    if (rc == 0)
+        rc = flush(&c->out, c->emit, c->ctx);
+    return rc != 0 ? cfail(c, rc, "%s", fs_channel_errmsg(c->ch)) : 0;
+}
+
+static int send_msg(fs_sync_client *c, const fs_msg *m)
+{
+    int rc = fs_channel_send(c->ch, m, &c->out);
+    if (rc == 0)
+        rc = flush(&c->out, c->emit, c->ctx);
+    return rc != 0 ? cfail(c, rc, "cannot send: %s", fs_strerror(rc)) : 0;
+}
+
+/* Sends the next batch of unacknowledged changes, if none is in flight. */
+static int push_next(fs_sync_client *c)
+{
+    if (c->push_inflight || !c->open)
+        return 0;
+    fs_replica_status st;
+    fs_changeset *cs = NULL;
+    int rc = fs_replica_status_get(c->r, &st);
+    if (rc == 0)
+        rc = fs_changes_since(c->r, st.acked_seq, FS_SYNC_BATCH, &cs);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    if (cs->count > 0) {
+        fs_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = FS_MSG_PUSH;
+        m.u.push.first_seq = cs->first_seq;
+        m.u.push.last_seq = cs->last_seq;
+        m.u.push.changes = cs->changes;
+        m.u.push.count = cs->count;
+        rc = send_msg(c, &m);
+        c->push_inflight = rc == 0;
+    }
+    fs_changeset_free(cs);
+    return rc;
+}
+
+static int pull(fs_sync_client *c)
+{
+    if (c->pull_inflight || !c->open)
+        return 0;
+    fs_replica_status st;
+    int rc = fs_replica_status_get(c->r, &st);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_PULL;
+    m.u.pull.cursor = st.cursor;
+    m.u.pull.max = FS_SYNC_BATCH;
+    rc = send_msg(c, &m);
+    c->pull_inflight = rc == 0;
+    return rc;
+}
+
+static int client_handle(fs_sync_client *c, const fs_msg *m)
+{
+    int rc = 0;
+    switch (m->type) {
+    case FS_MSG_READY:
+        c->open = 1;
+        rc = push_next(c);
+        if (rc == 0)
+            rc = pull(c);
+        break;
+    case FS_MSG_ACK:
+        c->push_inflight = 0;
+        rc = fs_replica_mark_acked(c->r, m->u.ack.upto_seq);
+        if (rc != 0)
+            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        rc = push_next(c);
+        break;
+    case FS_MSG_REJECT:
+        for (size_t i = 0; rc == 0 && i < m->u.reject.count; i++) {
+            const fs_reject_item *it = &m->u.reject.items[i];
+            rc = fs_replica_record_refusal(c->r, it->table, it->row, it->column, it->hlc,
+                                           it->reason, it->text, it->text_len);
+        }
+        if (rc != 0)
+            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        break;
+    case FS_MSG_CHANGES:
+        c->pull_inflight = 0;
+        rc = fs_apply_pulled(c->r, m->u.changes.changes, m->u.changes.count,
+                             m->u.changes.cursor, NULL);
+        if (rc != 0)
+            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        if (m->u.changes.more)
+            rc = pull(c);
+        else
+            c->pulled = 1;
+        break;
+    case FS_MSG_POKE:
+        c->pulled = 0;
+        rc = pull(c);
+        break;
+    case FS_MSG_PURGE:
+        rc = fs_replica_purge(c->r, m->u.purge.items, m->u.purge.count);
+        if (rc != 0)
+            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        break;
+    default:
+        break; /* BYE, ERROR and WIPE end the channel; it reports them */
+    }
+    return rc;
+}
+
+int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len)
+{
+    fs_msg *m = NULL;
+    int rc = fs_channel_receive(c->ch, frame, len, &c->out, &m);
+    int frc = flush(&c->out, c->emit, c->ctx);
+    if (rc == 0 && frc != 0)
+        rc = frc;
+    if (rc == 0 && m != NULL)
+        rc = client_handle(c, m);
+    else if (rc != 0)
+        cfail(c, rc, "%s", fs_channel_errmsg(c->ch));
+    fs_msg_free(m);
+    return rc;
+}
+
+int fs_sync_client_kick(fs_sync_client *c)
+{
+    c->pulled = 0;
+    int rc = push_next(c);
+    return rc == 0 ? pull(c) : rc;
+}
+
+int fs_sync_client_in_sync(const fs_sync_client *c)
+{
+    fs_replica_status st;
+    if (!c->open || c->push_inflight || c->pull_inflight || !c->pulled ||
+        fs_replica_status_get(c->r, &st) != 0)
+        return 0;
+    return st.pending == 0;
+}
+
+int fs_sync_client_close(fs_sync_client *c)
+{
+    int rc = fs_channel_close(c->ch, &c->out);
+    int frc = flush(&c->out, c->emit, c->ctx);
+    c->open = 0;
+    return rc != 0 ? rc : frc;
+}
+
+/* ---- server ---- */
+
+struct fs_sync_server {
+    fs_store *store;
+    fs_channel *ch;
+    fs_emit_fn emit;
+    void *ctx;
+    fs_buf out;
+    char errmsg[256];
+};
+
+__attribute__((format(printf, 3, 4))) static int sfail(fs_sync_server *s, int code,
+                                                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int check_device(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    return fs_store_device_check(ctx, pk);
+}
+
+int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity *server_id,
+                       fs_emit_fn emit, void *ctx)
+{
+    *out = NULL;
+    fs_sync_server *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return FS_ENOMEM;
+    s->store = store;
+    s->emit = emit;
+    s->ctx = ctx;
+    fs_buf_init(&s->out);
+    fs_channel_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.is_server = 1;
+    cfg.self = server_id;
+    cfg.check_device = check_device;
+    cfg.ctx = store;
+    int rc = fs_channel_new(&s->ch, &cfg);
+    if (rc != 0) {
+        fs_sync_server_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void fs_sync_server_free(fs_sync_server *s)
+{
+    if (s == NULL)
+        return;
+    fs_channel_free(s->ch);
+    fs_buf_free(&s->out);
+    free(s);
+}
+
+const uint8_t *fs_sync_server_device(const fs_sync_server *s)
+{
+    return fs_channel_state_get(s->ch) == FS_CHANNEL_OPEN ? fs_channel_peer(s->ch) : NULL;
+}
+
+const char *fs_sync_server_errmsg(const fs_sync_server *s)
+{
+    return s->errmsg;
+}
+
+static int server_send(fs_sync_server *s, const fs_msg *m)
+{
+    int rc = fs_channel_send(s->ch, m, &s->out);
+    int frc = flush(&s->out, s->emit, s->ctx);
+    return rc != 0 ? sfail(s, rc, "cannot send: %s", fs_strerror(rc)) : frc;
+}
+
+/* Ends the session because the store failed; the device will retry. */
+static int server_error(fs_sync_server *s, int rc)
+{
+    fs_msg e;
+    memset(&e, 0, sizeof e);
+    e.type = FS_MSG_ERROR;
+    e.u.error.reason = FS_REASON_INTERNAL;
+    e.u.error.text = fs_reason_text(FS_REASON_INTERNAL);
+    e.u.error.text_len = strlen(e.u.error.text);
+    server_send(s, &e);
+    return sfail(s, rc, "store: %s", fs_store_errmsg(s->store));
+}
+
+static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
+{
+    fs_push_result res;
+    int rc = fs_store_push(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
+                           m->u.push.changes, m->u.push.count, &res);
+    if (rc != 0)
+        return server_error(s, rc);
+    if (res.nrejects > 0) {
+        fs_reject_item *items = calloc(res.nrejects, sizeof *items);
+        if (items == NULL) {
+            free(res.rejects);
+            return server_error(s, FS_ENOMEM);
+        }
+        for (size_t i = 0; i < res.nrejects; i++) {
+            const fs_change *c = &m->u.push.changes[res.rejects[i].index];
+            items[i].table = c->table;
+            items[i].column = c->column;
+            memcpy(items[i].row, c->row, FS_ID_BYTES);
+            items[i].hlc = c->version.hlc;
+            items[i].reason = res.rejects[i].reason;
+            items[i].text = fs_reason_text(res.rejects[i].reason);
+            items[i].text_len = strlen(items[i].text);
+        }
+        fs_msg r;
+        memset(&r, 0, sizeof r);
+        r.type = FS_MSG_REJECT;
+        r.u.reject.items = items;
+        r.u.reject.count = res.nrejects;
+        rc = server_send(s, &r);
+        free(items);
+    }
+    free(res.rejects);
+    if (rc != 0)
+        return rc;
+    fs_msg a;
+    memset(&a, 0, sizeof a);
+    a.type = FS_MSG_ACK;
+    a.u.ack.upto_seq = res.acked_seq;
+    return server_send(s, &a);
+}
+
+static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
+{
+    fs_changeset *cs = NULL;
+    uint64_t cursor = 0;
+    int more = 0;
+    size_t max = m->u.pull.max == 0 || m->u.pull.max > FS_SYNC_BATCH ? FS_SYNC_BATCH
+                                                                      : m->u.pull.max;
+    int rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
+    if (rc != 0)
+        return server_error(s, rc);
+    fs_msg c;
+    memset(&c, 0, sizeof c);
+    c.type = FS_MSG_CHANGES;
+    c.u.changes.cursor = cursor;
+    c.u.changes.more = more;
+    c.u.changes.changes = cs->changes;
+    c.u.changes.count = cs->count;
+    rc = server_send(s, &c);
+    fs_changeset_free(cs);
+    return rc;
+}
+
+int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
+{
+    fs_msg *m = NULL;
+    int rc = fs_channel_receive(s->ch, frame, len, &s->out, &m);
+    int frc = flush(&s->out, s->emit, s->ctx);
+    if (rc != 0) {
+        fs_msg_free(m);
+        return sfail(s, rc, "%s", fs_channel_errmsg(s->ch));
+    }
+    if (frc != 0) {
+        fs_msg_free(m);
+        return frc;
+    }
+    const uint8_t *pk = fs_channel_peer(s->ch);
+    if (m != NULL && pk != NULL) {
+        if (m->type == FS_MSG_PUSH)
+            rc = on_push(s, pk, m);
+        else if (m->type == FS_MSG_PULL)
+            rc = on_pull(s, pk, m);
+    }
+    fs_msg_free(m);
+    return rc;
+}

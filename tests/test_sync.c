@@ -1,0 +1,336 @@
+/*
+ * Sync end to end, in one process: devices (replicas behind fs_sync_client)
+ * and the server (the store behind fs_sync_server) exchange every frame
+ * through the secure channel; only the network is replaced by two queues.
+ */
+#include <sodium.h>
+#include <stdio.h>
+
+#include "fieldsync/sync.h"
+#include "test.h"
+
+typedef struct queue {
+    fs_buf frames[64]; /* one emitted frame each */
+    size_t head, tail;
+} queue;
+
+static int enqueue(void *ctx, const uint8_t *frame, size_t len)
+{
+    queue *q = ctx;
+    if (q->tail - q->head >= 64)
+        return FS_ENOMEM;
+    fs_buf *b = &q->frames[q->tail++ % 64];
+    fs_buf_init(b);
+    return fs_buf_append(b, frame, len);
+}
+
+typedef struct world {
+    char dir[512];
+    fs_store *store;
+    fs_identity *server_id;
+} world;
+
+typedef struct dev {
+    const char *user;
+    fs_replica *r;
+    uint8_t pk[FS_SIGN_PK_BYTES];
+} dev;
+
+static uint64_t clock_now = 1700000000000ull;
+
+static uint64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return clock_now;
+}
+
+static void world_open(world *w)
+{
+    snprintf(w->dir, sizeof w->dir, "%s", test_tmpdir());
+    char path[600];
+    snprintf(path, sizeof path, "%s/server", w->dir);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    CHECK_OK(fs_store_create(&w->store, path, "pw", 2, &o));
+    CHECK_OK(fs_identity_generate(&w->server_id));
+    CHECK_OK(fs_store_user_add(w->store, "li", FS_ROLE_MANAGER, "north"));
+    CHECK_OK(fs_store_user_add(w->store, "zhang", FS_ROLE_REP, "north"));
+    CHECK_OK(fs_store_user_add(w->store, "wang", FS_ROLE_REP, "north"));
+}
+
+static void world_close(world *w)
+{
+    fs_store_close(w->store);
+    fs_identity_free(w->server_id);
+    test_rmtree(w->dir);
+}
+
+static void dev_open(world *w, dev *d, const char *user)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", w->dir, user);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    CHECK_OK(fs_replica_create(&d->r, path, "pw", 2, &o));
+    d->user = user;
+    fs_identity *id = NULL;
+    CHECK_OK(fs_replica_identity(d->r, &id));
+    memcpy(d->pk, id->pk, sizeof d->pk);
+    fs_identity_free(id);
+    CHECK_OK(fs_store_device_add(w->store, d->pk, user, "laptop"));
+}
+
+/* Connects d to the server and exchanges frames until d is in sync, the
+ * session fails, or nothing moves. Returns the first error, or 0. */
+static int sync_once(world *w, dev *d, size_t *frames)
+{
+    queue up, down; /* client -> server, server -> client */
+    memset(&up, 0, sizeof up);
+    memset(&down, 0, sizeof down);
+    fs_sync_client *c = NULL;
+    fs_sync_server *s = NULL;
+    CHECK_OK(fs_sync_client_new(&c, d->r, w->server_id->pk, enqueue, &up));
+    CHECK_OK(fs_sync_server_new(&s, w->store, w->server_id, enqueue, &down));
+    int rc = fs_sync_client_start(c);
+    size_t moved = 0;
+    while (rc == 0 && !fs_sync_client_in_sync(c) && (up.head < up.tail || down.head < down.tail)) {
+        if (up.head < up.tail) {
+            fs_buf *b = &up.frames[up.head++ % 64];
+            rc = fs_sync_server_receive(s, b->data, b->len);
+            fs_buf_free(b);
+        } else {
+            fs_buf *b = &down.frames[down.head++ % 64];
+            rc = fs_sync_client_receive(c, b->data, b->len);
+            fs_buf_free(b);
+        }
+        moved++;
+    }
+    if (rc == 0)
+        CHECK(fs_sync_client_in_sync(c));
+    if (rc == 0)
+        CHECK_OK(fs_sync_client_close(c));
+    while (up.head < up.tail)
+        fs_buf_free(&up.frames[up.head++ % 64]);
+    while (down.head < down.tail)
+        fs_buf_free(&down.frames[down.head++ % 64]);
+    fs_sync_client_free(c);
+    fs_sync_server_free(s);
+    if (frames != NULL)
+        *frames = moved;
+    return rc;
+}
+
+static void record_visits(dev *d, int n, uint8_t cust[16])
+{
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"key_account", fs_int(1)}};
+    CHECK_OK(fs_insert(d->r, "customer", c, 2, cust));
+    CHECK_OK(fs_begin(d->r));
+    for (int i = 0; i < n; i++) {
+        char notes[160];
+        snprintf(notes, sizeof notes, "%d. 使用競品，覺得操作複雜；預算50-80萬 (visit %d)", i, i);
+        uint8_t vid[16], cid[16];
+        fs_cell v[] = {{"customer", fs_blob(cust, 16)},
+                       {"time", fs_text("2023-10-10 14:00")},
+                       {"place", fs_text("客戶會議室")},
+                       {"purpose", fs_text("follow up project XX")},
+                       {"notes", fs_text(notes)}};
+        CHECK_OK(fs_insert(d->r, "visit", v, 5, vid));
+        fs_cell k[] = {{"visit", fs_blob(vid, 16)},
+                       {"customer", fs_blob(cust, 16)},
+                       {"text", fs_text("send 3 success cases")},
+                       {"due", fs_text("2023-10-12")}};
+        CHECK_OK(fs_insert(d->r, "commitment", k, 4, cid));
+    }
+    CHECK_OK(fs_commit(d->r));
+}
+
+static size_t count(fs_replica *r, const char *table)
+{
+    fs_rows *it = NULL;
+    size_t n = 0;
+    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1)
+        n++;
+    fs_rows_close(it);
+    return n;
+}
+
+/* Every visit of a equals the one in b, field by field. */
+static void same_visits(fs_replica *a, fs_replica *b)
+{
+    static const char *cols[] = {"customer", "time", "place", "purpose", "notes"};
+    fs_rows *ia = NULL, *ib = NULL;
+    CHECK_OK(fs_rows_open(&ia, a, "visit", NULL, NULL, NULL));
+    CHECK_OK(fs_rows_open(&ib, b, "visit", NULL, NULL, NULL));
+    int ra, rb, n = 0;
+    while ((ra = fs_rows_next(ia)) == 1) {
+        rb = fs_rows_next(ib);
+        CHECK_EQ_INT(rb, 1);
+        CHECK_MEM(fs_rows_id(ia), fs_rows_id(ib), 16);
+        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+            fs_value va, vb;
+            CHECK_OK(fs_rows_get(ia, cols[k], &va));
+            CHECK_OK(fs_rows_get(ib, cols[k], &vb));
+            CHECK(va.type == vb.type && va.n == vb.n && memcmp(va.p, vb.p, va.n) == 0);
+        }
+        n++;
+    }
+    CHECK_EQ_INT(fs_rows_next(ib), 0);
+    fs_rows_close(ia);
+    fs_rows_close(ib);
+    CHECK(n > 0);
+}
+
+static void test_offline_work_reaches_the_manager(void)
+{
+    world w;
+    dev zhang, li, wang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    dev_open(&w, &wang, "wang");
+    uint8_t cust[16];
+    record_visits(&zhang, 50, cust);
+    size_t frames = 0;
+    CHECK_OK(sync_once(&w, &zhang, &frames));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(count(li.r, "visit"), 50);
+    CHECK_EQ_INT(count(li.r, "commitment"), 50);
+    same_visits(zhang.r, li.r);
+    CHECK_OK(sync_once(&w, &wang, NULL));
+    CHECK_EQ_INT(count(wang.r, "visit"), 0); /* not his customer */
+    CHECK_EQ_INT(count(wang.r, "customer"), 0);
+    /* Syncing again moves nothing new into the feed. */
+    uint64_t before = 0, after = 0;
+    CHECK_OK(fs_feed_last(fs_store_replica(w.store), &before));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(fs_feed_last(fs_store_replica(w.store), &after));
+    CHECK_EQ_INT(before, after);
+    printf("50 visits: zhang in sync after %zu frames; li holds them, wang nothing\n", frames);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    fs_replica_close(wang.r);
+    world_close(&w);
+}
+
+static void test_large_backlog_goes_in_batches(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    record_visits(&zhang, 400, cust); /* 2,000 + 2 + 1,600 changes: several batches */
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(count(li.r, "visit"), 400);
+    uint8_t hz[32], hl[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    CHECK_MEM(hz, hl, 32); /* li's team scope is exactly zhang's rows here */
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+typedef struct refusals {
+    int n;
+    uint32_t reason;
+} refusals;
+
+static int on_refusal(const fs_refusal *f, void *ctx)
+{
+    refusals *r = ctx;
+    r->n++;
+    r->reason = f->reason;
+    return 0;
+}
+
+static void test_refused_change_is_kept_with_its_reason(void)
+{
+    world w;
+    dev zhang, wang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &wang, "wang");
+    uint8_t cust[16];
+    record_visits(&zhang, 1, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    /* wang learns the customer (say, from zhang) and edits it offline. */
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(zhang.r, 0, 2, &cs));
+    CHECK_OK(fs_apply(wang.r, cs->changes, cs->count, NULL));
+    fs_changeset_free(cs);
+    fs_cell e[] = {{"preferences", fs_text("wang was here")}};
+    CHECK_OK(fs_update(wang.r, "customer", cust, e, 1));
+    CHECK_OK(sync_once(&w, &wang, NULL));
+    refusals got = {0, 0};
+    CHECK_OK(fs_refusals(wang.r, on_refusal, &got));
+    CHECK_EQ_INT(got.n, 1);
+    CHECK_EQ_INT(got.reason, FS_REASON_SCOPE);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(wang.r, &st));
+    CHECK_EQ_INT(st.refused, 1);
+    CHECK_EQ_INT(st.pending, 0); /* acknowledged, refused, and kept */
+    /* The server's copy is zhang's. */
+    fs_rows *it = NULL;
+    fs_value v;
+    CHECK_OK(fs_rows_open(&it, fs_store_replica(w.store), "customer", NULL, NULL, NULL));
+    CHECK_EQ_INT(fs_rows_next(it), 1);
+    CHECK_OK(fs_rows_get(it, "preferences", &v));
+    CHECK_EQ_INT(v.type, FS_NULL);
+    fs_rows_close(it);
+    fs_replica_close(zhang.r);
+    fs_replica_close(wang.r);
+    world_close(&w);
+}
+
+static void test_revoked_device_is_told_to_wipe(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(fs_store_device_revoke(w.store, zhang.pk));
+    CHECK_ERR(sync_once(&w, &zhang, NULL), FS_EREVOKED);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+static void test_wrong_server_is_refused(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    fs_identity *real = w.server_id, *impostor = NULL;
+    CHECK_OK(fs_identity_generate(&impostor));
+    /* The device pinned the real key; an impostor answers. */
+    queue up, down;
+    memset(&up, 0, sizeof up);
+    memset(&down, 0, sizeof down);
+    fs_sync_client *c = NULL;
+    fs_sync_server *s = NULL;
+    CHECK_OK(fs_sync_client_new(&c, zhang.r, real->pk, enqueue, &up));
+    CHECK_OK(fs_sync_server_new(&s, w.store, impostor, enqueue, &down));
+    CHECK_OK(fs_sync_client_start(c));
+    fs_buf *b = &up.frames[up.head++];
+    CHECK_OK(fs_sync_server_receive(s, b->data, b->len));
+    fs_buf_free(b);
+    b = &down.frames[down.head++];
+    CHECK_ERR(fs_sync_client_receive(c, b->data, b->len), FS_EAUTH);
+    fs_buf_free(b);
+    CHECK(!fs_sync_client_in_sync(c));
+    fs_sync_client_free(c);
+    fs_sync_server_free(s);
+    fs_identity_free(impostor);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+TEST_LIST(TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
+              TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
+                  TEST(wrong_server_is_refused))
