@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/audit.h"
 #include "fieldsync/store.h"
 #include "replica_int.h"
 
@@ -29,6 +30,7 @@
 
 struct fs_store {
     fs_replica *r;
+    fs_audit *audit;
     char errmsg[256];
 };
 
@@ -113,6 +115,44 @@ static const char tables_sql[] =
     "CREATE TABLE IF NOT EXISTS scope(tbl INTEGER NOT NULL, row BLOB NOT NULL, owner TEXT,"
     " ptbl INTEGER, prow BLOB, PRIMARY KEY(tbl, row)) WITHOUT ROWID;";
 
+/* Opens the audit log with a key of its own, derived from the server's
+ * identity seed (kept in the encrypted store). */
+static int open_audit(fs_store *s)
+{
+    fs_identity *id = NULL;
+    int rc = fs_replica_identity(s->r, &id);
+    if (rc != 0)
+        return fail(s, rc, "the store has no identity");
+    unsigned char *key = sodium_malloc(FS_AUDIT_KEY_BYTES);
+    if (key == NULL) {
+        fs_identity_free(id);
+        return fail(s, FS_ENOMEM, "out of memory");
+    }
+    static const char label[] = "fieldsync/1 audit key";
+    crypto_generichash(key, FS_AUDIT_KEY_BYTES, (const unsigned char *)label, sizeof label - 1,
+                       id->sk, FS_SIGN_SEED_BYTES); /* the seed is sk's first half */
+    fs_identity_free(id);
+    rc = fs_audit_open(&s->audit, fs__replica_db(s->r), key);
+    sodium_free(key);
+    return rc != 0 ? fail(s, rc, "cannot open the audit log") : 0;
+}
+
+fs_audit *fs_store_audit(fs_store *s)
+{
+    return s->audit;
+}
+
+/* A device in the audit log: the first 8 bytes of its id, in hex. */
+static void fingerprint(const uint8_t *pk, char out[17])
+{
+    uint8_t id[FS_ID_BYTES];
+    char hex[33];
+    fs_device_id_from_pk(pk, id);
+    fs_id_to_hex(id, hex);
+    memcpy(out, hex, 16);
+    out[16] = '\0';
+}
+
 static int store_new(fs_store **out, fs_replica *r)
 {
     fs_store *s = calloc(1, sizeof *s);
@@ -122,6 +162,8 @@ static int store_new(fs_store **out, fs_replica *r)
     }
     s->r = r;
     int rc = db_exec(s, tables_sql);
+    if (rc == 0)
+        rc = open_audit(s);
     if (rc != 0) {
         fs_store_close(s);
         return rc;
@@ -161,6 +203,7 @@ void fs_store_close(fs_store *s)
 {
     if (s == NULL)
         return;
+    fs_audit_close(s->audit);
     fs_replica_close(s->r);
     free(s);
 }
@@ -256,8 +299,17 @@ int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const c
         return fail(s, FS_EINVAL, "a device name is 1-%d printable characters", MAX_NAME);
     uint8_t id[FS_ID_BYTES];
     fs_device_id_from_pk(pk, id);
-    rc = run(s, "INSERT INTO devices(pk, id, user, name) VALUES(?1, ?2, ?3, ?4)", NULL, "bbtt", pk,
-             FS_SIGN_PK_BYTES, id, FS_ID_BYTES, user_name, name ? name : "");
+    char fp[17];
+    fingerprint(pk, fp);
+    rc = fs_begin(s->r);
+    if (rc == 0)
+        rc = run(s, "INSERT INTO devices(pk, id, user, name) VALUES(?1, ?2, ?3, ?4)", NULL,
+                 "bbtt", pk, FS_SIGN_PK_BYTES, id, FS_ID_BYTES, user_name, name ? name : "");
+    if (rc == 0)
+        rc = fs_audit_append(s->audit, "enroll", user_name, fp, "");
+    if (rc == 0)
+        return fs_commit(s->r);
+    fs_rollback(s->r);
     return rc == FS_EEXIST ? fail(s, rc, "the device is enrolled already") : rc;
 }
 
@@ -306,10 +358,19 @@ int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
     int changed = 0;
-    int rc = run(s, "UPDATE devices SET revoked=1 WHERE pk=?1", &changed, "b", pk,
+    char fp[17];
+    fingerprint(pk, fp);
+    int rc = fs_begin(s->r);
+    if (rc == 0)
+        rc = run(s, "UPDATE devices SET revoked=1 WHERE pk=?1", &changed, "b", pk,
                  FS_SIGN_PK_BYTES);
     if (rc == 0 && changed == 0)
         rc = fail(s, FS_ENOTFOUND, "unknown device");
+    if (rc == 0)
+        rc = fs_audit_append(s->audit, "revoke", "operator", fp, "");
+    if (rc == 0)
+        return fs_commit(s->r);
+    fs_rollback(s->r);
     return rc;
 }
 
@@ -618,6 +679,24 @@ static int push_row(push_ctx *p, ref *g, size_t n)
                FS_ID_BYTES);
 }
 
+/* One audit entry per push with refusals: how many, by reason (never the
+ * values). */
+static int audit_refusals(fs_store *s, const device *d, const uint8_t *pk,
+                          const fs_store_reject *rejects, size_t n)
+{
+    size_t by[FS_REASON_INTERNAL + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (rejects[i].reason <= FS_REASON_INTERNAL)
+            by[rejects[i].reason]++;
+    char detail[FS_AUDIT_MAX_DETAIL], fp[17];
+    size_t len = (size_t)snprintf(detail, sizeof detail, "refused=%zu", n);
+    for (unsigned r = 1; r <= FS_REASON_INTERNAL && len < sizeof detail; r++)
+        if (by[r] > 0)
+            len += (size_t)snprintf(detail + len, sizeof detail - len, " reason%u=%zu", r, by[r]);
+    fingerprint(pk, fp);
+    return fs_audit_append(s->audit, "refused_write", d->u.name, fp, detail);
+}
+
 int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                   uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out)
 {
@@ -671,6 +750,8 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
     if (rc == 0)
         rc = run(s, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", NULL, "ib",
                  (long long)last_seq, device_pk, FS_SIGN_PK_BYTES);
+    if (rc == 0 && p.nrejects > 0)
+        rc = audit_refusals(s, &d, device_pk, p.rejects, p.nrejects);
     if (rc == 0)
         rc = fs_commit(s->r);
     else

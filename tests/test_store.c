@@ -14,6 +14,7 @@
 #include "fieldsync/identity.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/replica.h"
+#include "fieldsync/audit.h"
 #include "fieldsync/store.h"
 #include "test.h"
 
@@ -1504,6 +1505,59 @@ static void test_owner_change_refused_alone(void)
     team_close(&t);
 }
 
+typedef struct audit_seen {
+    int n;
+    char kinds[16][24];
+    char details[16][128];
+} audit_seen;
+
+static int on_audit(const fs_audit_entry *e, void *ctx)
+{
+    audit_seen *a = ctx;
+    if (a->n < 16) {
+        snprintf(a->kinds[a->n], sizeof a->kinds[0], "%s", e->kind);
+        snprintf(a->details[a->n], sizeof a->details[0], "%s", e->detail);
+    }
+    a->n++;
+    return 0;
+}
+
+/* Enrollments, revocations and refused writes are audited, and the chain
+ * verifies; the entries carry counts and names, never customer text. */
+static void test_security_events_are_audited(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t c[16];
+    fs_push_result res;
+    new_customer(&d[ZHANG], "Secret Customer Ltd.", NULL, c);
+    push_clean(t.s, &d[ZHANG]);
+    touch(&d[WANG]);
+    fs_change w = forged_col(&d[WANG], "customer", "industry", c, fs_text("wang's guess"));
+    size_t nlog = 0;
+    push_with(t.s, &d[WANG], &w, 1, &res, &nlog);
+    CHECK_EQ_INT(res.nrejects, 1);
+    free(res.rejects);
+    CHECK_OK(fs_store_device_revoke(t.s, d[ZHANG2].pk));
+    audit_seen a;
+    memset(&a, 0, sizeof a);
+    CHECK_OK(fs_audit_list(fs_store_audit(t.s), 0, 100, on_audit, &a));
+    CHECK_EQ_INT(a.n, NDEV + 2); /* every enrollment, one refusal, one revocation */
+    for (int i = 0; i < NDEV; i++)
+        CHECK_STR(a.kinds[i], "enroll");
+    CHECK_STR(a.kinds[NDEV], "refused_write");
+    CHECK(strstr(a.details[NDEV], "refused=1") != NULL);
+    CHECK_STR(a.kinds[NDEV + 1], "revoke");
+    for (int i = 0; i < a.n && i < 16; i++)
+        CHECK(strstr(a.details[i], "Secret") == NULL && strstr(a.details[i], "guess") == NULL);
+    uint64_t entries = 0, first_bad = 99;
+    CHECK_OK(fs_audit_verify(fs_store_audit(t.s), &entries, &first_bad));
+    CHECK_EQ_INT(entries, NDEV + 2);
+    printf("  audit: %d entries, chain verified\n", a.n);
+    team_close(&t);
+}
+
 /* ---- 9. persistence ---- */
 
 static void test_persistence(void)
@@ -1588,4 +1642,4 @@ TEST_LIST(TEST(users_and_devices) TEST(scope_of_reads) TEST(writes_outside_scope
                   TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
                       TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
                           TEST(scope_follows_the_winning_owner) TEST(manager_reviews_team_records)
-                              TEST(customer_without_owner_is_creators) TEST(owner_change_refused_alone) TEST(persistence))
+                              TEST(customer_without_owner_is_creators) TEST(owner_change_refused_alone) TEST(security_events_are_audited) TEST(persistence))

@@ -75,6 +75,13 @@ int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 /* FS_ENOTFOUND for an unknown device. */
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 
+/* The store's audit log (fieldsync/audit.h), keyed with a key of its own
+ * derived from the server's identity. Enrollments, revocations and pushes
+ * with refused changes (counts by reason, never values) are recorded in the
+ * same transaction as what they record. */
+typedef struct fs_audit fs_audit;
+fs_audit *fs_store_audit(fs_store *s);
+
 /* One refused change. */
 typedef struct fs_store_reject {
     size_t index;    /* position in the pushed array */
