@@ -48,6 +48,7 @@
 #include "fieldsync/replica.h"
 #include "fieldsync/schema.h"
 #include "rng.h"
+#include "common.h"
 #include "visits.h"
 
 #ifndef FS_BENCH_VERSION
@@ -153,43 +154,9 @@ static void change_set_free(change_set *cs)
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-/* "12,345" */
-static const char *fmt_count(char *buf, size_t size, double value)
-{
-    char digits[32];
-    snprintf(digits, sizeof digits, "%.0f", value);
-    size_t n = strlen(digits), o = 0;
-    for (size_t i = 0; i < n && o + 2 < size; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(const double *v, size_t n)
-{
-    double s[64];
-    if (n > 64)
-        n = 64;
-    memcpy(s, v, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 static int value_eq(const fs_value *a, const fs_value *b)
 {
@@ -592,7 +559,7 @@ static int measure(int fieldsync, const change_set *cs, size_t per_frame, double
     memset(&b, 0, sizeof b);
     memset(&ss, 0, sizeof ss);
     rc = fieldsync ? session_open(&ss) : baseline_open(&b, per_frame);
-    double t0 = now_seconds();
+    double t0 = bench_now();
     while (rc == 0) {
         if (pos + per_frame > cs->count)
             pos = 0;
@@ -601,7 +568,7 @@ static int measure(int fieldsync, const change_set *cs, size_t per_frame, double
         pos += per_frame;
         changes += per_frame;
         bytes += wire;
-        if (++frames % check_every == 0 && (elapsed = now_seconds() - t0) >= secs)
+        if (++frames % check_every == 0 && (elapsed = bench_now() - t0) >= secs)
             break;
     }
     if (rc != 0 && !fieldsync)
@@ -619,25 +586,8 @@ static int measure(int fieldsync, const change_set *cs, size_t per_frame, double
 
 static void print_machine(const visit_set *vs, const change_set *cs)
 {
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f != NULL) {
-        char line[512];
-        while (fgets(line, sizeof line, f) != NULL) {
-            if (strncmp(line, "model name", 10) == 0) {
-                const char *p = strchr(line, ':');
-                if (p != NULL) {
-                    p++;
-                    while (*p == ' ' || *p == '\t')
-                        p++;
-                    snprintf(model, sizeof model, "%s", p);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
+    char model[256];
+    bench_cpu_model(model, sizeof model);
     struct utsname u;
     if (uname(&u) != 0)
         memset(&u, 0, sizeof u);
@@ -652,7 +602,7 @@ static void print_machine(const visit_set *vs, const change_set *cs)
     printf("changes:   %s column changes of %s visits (customer id + 9 mixed Chinese/English "
            "text fields, %.0f bytes of field values per visit on average), one writer device, "
            "one clock value per visit, no previous versions (inserts)\n",
-           fmt_count(n1, sizeof n1, (double)cs->count), fmt_count(n2, sizeof n2, (double)vs->count),
+           bench_fmt_count(n1, sizeof n1, (double)cs->count), bench_fmt_count(n2, sizeof n2, (double)vs->count),
            (double)vs->value_bytes / (double)vs->count);
     printf("baseline:  flat msgpack array per change (msgpack_pack_*), msgpack_unpack_next + "
            "read into fs_change without copying, raw secretstream push/pull\n");
@@ -810,10 +760,10 @@ int main(int argc, char **argv)
                    "-", "-");
             continue;
         }
-        double b = median(bm->base, reps), f = median(bm->fs, reps);
+        double b = bench_median(bm->base, reps), f = bench_median(bm->fs, reps);
         char b_s[32], f_s[32];
-        printf("%-20s %14s %14s %7.2f %12.1f %12.1f\n", bm->name, fmt_count(b_s, sizeof b_s, b),
-               fmt_count(f_s, sizeof f_s, f), b > 0 ? f / b : 0, bm->base_bytes, bm->fs_bytes);
+        printf("%-20s %14s %14s %7.2f %12.1f %12.1f\n", bm->name, bench_fmt_count(b_s, sizeof b_s, b),
+               bench_fmt_count(f_s, sizeof f_s, f), b > 0 ? f / b : 0, bm->base_bytes, bm->fs_bytes);
     }
     printf("\nruns (changes/s):\n");
     for (size_t m = 0; m < 2; m++) {

@@ -46,6 +46,7 @@
 #include "fieldsync/keyfile.h"
 #include "fieldsync/replica.h"
 #include "rng.h"
+#include "common.h"
 #include "visits.h"
 
 #ifndef FS_BENCH_VERSION
@@ -74,12 +75,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t wall_ms(void)
 {
@@ -129,36 +124,8 @@ static void remove_sqlite_files(const char *db)
     }
 }
 
-/* "12,345" */
-static const char *fmt_count(char *buf, size_t size, double value)
-{
-    char digits[32];
-    snprintf(digits, sizeof digits, "%.0f", value);
-    size_t n = strlen(digits), o = 0;
-    for (size_t i = 0; i < n && o + 2 < size; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(const double *v, size_t n)
-{
-    double s[64];
-    if (n > 64)
-        n = 64;
-    memcpy(s, v, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 /* ---- baseline: raw SQLite -------------------------------------------------- */
 
@@ -212,7 +179,7 @@ static int run_baseline(const char *path, const visit_set *vs, size_t rows, size
         goto out;
     }
 
-    double t0 = now_seconds();
+    double t0 = bench_now();
     for (size_t i = 0; i < rows; i++) {
         const visit_text *v = &vs->visits[i % vs->count];
         uint8_t id[FS_ID_BYTES];
@@ -255,7 +222,7 @@ static int run_baseline(const char *path, const visit_set *vs, size_t rows, size
             }
         }
     }
-    *secs = now_seconds() - t0;
+    *secs = bench_now() - t0;
 
     if (verify) {
         sqlite3_stmt *count = NULL;
@@ -379,7 +346,7 @@ static int run_fieldsync(const char *dir, const visit_set *vs, size_t rows, size
     for (int f = 0; f < VF_COUNT; f++)
         cells[1 + f].column = field_column[f];
 
-    double t0 = now_seconds();
+    double t0 = bench_now();
     for (size_t i = 0; i < rows; i++) {
         const visit_text *v = &vs->visits[i % vs->count];
         if (batch > 1 && i % batch == 0) {
@@ -404,7 +371,7 @@ static int run_fieldsync(const char *dir, const visit_set *vs, size_t rows, size
             }
         }
     }
-    *secs = now_seconds() - t0;
+    *secs = bench_now() - t0;
     fs_replica_close(r);
     r = NULL;
     if (verify)
@@ -420,25 +387,8 @@ out:
 
 static void print_machine(const char *tmpdir, const visit_set *vs)
 {
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f != NULL) {
-        char line[512];
-        while (fgets(line, sizeof line, f) != NULL) {
-            if (strncmp(line, "model name", 10) == 0) {
-                const char *p = strchr(line, ':');
-                if (p != NULL) {
-                    p++;
-                    while (*p == ' ' || *p == '\t')
-                        p++;
-                    snprintf(model, sizeof model, "%s", p);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
+    char model[256];
+    bench_cpu_model(model, sizeof model);
     struct utsname u;
     if (uname(&u) != 0)
         memset(&u, 0, sizeof u);
@@ -609,19 +559,19 @@ int main(int argc, char **argv)
             char rows_s[32];
             failed++;
             printf("%-16s %7s %14s %14s %7s %8s  %s\n", bm->name,
-                   fmt_count(rows_s, sizeof rows_s, (double)bm->rows), "-", "-", "-", "-",
+                   bench_fmt_count(rows_s, sizeof rows_s, (double)bm->rows), "-", "-", "-", "-",
                    "ERROR (see above)");
             continue;
         }
-        double b = median(bm->base, reps), f = median(bm->fs, reps);
+        double b = bench_median(bm->base, reps), f = bench_median(bm->fs, reps);
         double ratio = b > 0 ? f / b : 0;
         char rows_s[32], b_s[32], f_s[32], target_s[16];
         int pass = ratio >= bm->target;
         missed += !pass;
         snprintf(target_s, sizeof target_s, ">= %.2f", bm->target);
         printf("%-16s %7s %14s %14s %7.2f %8s  %s\n", bm->name,
-               fmt_count(rows_s, sizeof rows_s, (double)bm->rows), fmt_count(b_s, sizeof b_s, b),
-               fmt_count(f_s, sizeof f_s, f), ratio, target_s, pass ? "PASS" : "MISS");
+               bench_fmt_count(rows_s, sizeof rows_s, (double)bm->rows), bench_fmt_count(b_s, sizeof b_s, b),
+               bench_fmt_count(f_s, sizeof f_s, f), ratio, target_s, pass ? "PASS" : "MISS");
     }
     printf("\nruns (visits/s):\n");
     for (size_t m = 0; m < 2; m++) {
