@@ -300,16 +300,15 @@ int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const c
     uint8_t id[FS_ID_BYTES];
     fs_device_id_from_pk(pk, id);
     char fp[17];
+    int own = 0;
     fingerprint(pk, fp);
-    rc = fs_begin(s->r);
+    rc = fs__begin(s->r, &own); /* or inside the caller's transaction */
     if (rc == 0)
         rc = run(s, "INSERT INTO devices(pk, id, user, name) VALUES(?1, ?2, ?3, ?4)", NULL,
                  "bbtt", pk, FS_SIGN_PK_BYTES, id, FS_ID_BYTES, user_name, name ? name : "");
     if (rc == 0)
         rc = fs_audit_append(s->audit, "enroll", user_name, fp, "");
-    if (rc == 0)
-        return fs_commit(s->r);
-    fs_rollback(s->r);
+    rc = fs__end(s->r, own, rc);
     return rc == FS_EEXIST ? fail(s, rc, "the device is enrolled already") : rc;
 }
 
@@ -357,10 +356,10 @@ int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
-    int changed = 0;
+    int changed = 0, own = 0;
     char fp[17];
     fingerprint(pk, fp);
-    int rc = fs_begin(s->r);
+    int rc = fs__begin(s->r, &own);
     if (rc == 0)
         rc = run(s, "UPDATE devices SET revoked=1 WHERE pk=?1", &changed, "b", pk,
                  FS_SIGN_PK_BYTES);
@@ -368,10 +367,7 @@ int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
         rc = fail(s, FS_ENOTFOUND, "unknown device");
     if (rc == 0)
         rc = fs_audit_append(s->audit, "revoke", "operator", fp, "");
-    if (rc == 0)
-        return fs_commit(s->r);
-    fs_rollback(s->r);
-    return rc;
+    return fs__end(s->r, own, rc);
 }
 
 /* ---- scope ---- */

@@ -1,6 +1,8 @@
 /*
- * fieldsync-server: the central server. Only its command-line shell exists so
- * far; the sync service arrives with issue 4.
+ * fieldsync-server: the central server. For now its administrative command
+ * line (commands.c): create the store, add users, hand out enrollment codes,
+ * list and revoke devices, check and show the audit log. The sync service
+ * arrives with issue 4.
  */
 #include <stdio.h>
 #include <string.h>
@@ -8,33 +10,64 @@
 #include <sodium.h>
 
 #include "fieldsync/harden.h"
+#include "srv.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fieldsync-server --version | help\n"
-               "The sync service (init, user, enroll-code, serve) is not built yet.\n");
+    fprintf(f, "usage: " SRV_PROG " COMMAND --data DIR [options]\n"
+               "  init --data DIR                       create the server store\n"
+               "  user add --data DIR --name NAME --role rep|manager|admin --team TEAM\n"
+               "  enroll-code --data DIR --user NAME [--ttl-hours H]\n"
+               "                                        a one-time code for a new device\n"
+               "  device list --data DIR [--json]       enrolled devices\n"
+               "  device revoke --data DIR --device FINGERPRINT-PREFIX\n"
+               "  audit verify --data DIR               check the audit log's chain\n"
+               "  audit show --data DIR                 print the audit log\n"
+               "  --version | help\n"
+               "The passphrase comes from " SRV_PASSENV " or the terminal.\n"
+               "Exit status: 0 done, 1 runtime error, 2 bad command line.\n");
 }
 
 int main(int argc, char **argv)
 {
     if (fs_harden_process() != 0) {
-        fprintf(stderr, "fieldsync-server: cannot disable core dumps\n");
+        fprintf(stderr, SRV_PROG ": cannot disable core dumps\n");
         return 1;
     }
     if (sodium_init() < 0) {
-        fprintf(stderr, "fieldsync-server: libsodium failed to initialise\n");
+        fprintf(stderr, SRV_PROG ": libsodium failed to initialise\n");
         return 1;
     }
-    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        printf("fieldsync-server 0.1.0\n");
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    int rc;
+    if (strcmp(cmd, "--version") == 0 && argc == 2) {
+        printf(SRV_PROG " 0.1.0\n");
         return 0;
     }
-    if (argc == 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0)) {
+    if ((strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) && argc == 2) {
         usage(stdout);
         return 0;
     }
-    if (argc >= 2)
-        fprintf(stderr, "fieldsync-server: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    if (strcmp(cmd, "init") == 0) {
+        rc = srv_cmd_init(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "user") == 0) {
+        rc = srv_cmd_user(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "enroll-code") == 0) {
+        rc = srv_cmd_enroll_code(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "device") == 0) {
+        rc = srv_cmd_device(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "audit") == 0) {
+        rc = srv_cmd_audit(argc - 2, argv + 2);
+    } else {
+        char shown[48];
+        srv_printable(cmd, shown, sizeof shown);
+        fprintf(stderr, SRV_PROG ": unknown command '%s' (see help)\n", shown);
+        usage(stderr);
+        return 2;
+    }
+    return rc == SRV_EUSAGE ? 2 : rc == SRV_ERUNTIME ? 1 : 0;
 }

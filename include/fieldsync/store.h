@@ -67,7 +67,8 @@ fs_replica *fs_store_replica(fs_store *s);
 int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *team);
 
 /* Devices. FS_ENOTFOUND for an unknown user, FS_EEXIST for a key already
- * enrolled. */
+ * enrolled. Adding and revoking join the store replica's open transaction
+ * (fs_begin on fs_store_replica) if there is one. */
 int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user,
                         const char *name);
 /* 0 if the device may connect, FS_ENOTFOUND if unknown, FS_EREVOKED. */

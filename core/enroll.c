@@ -1,0 +1,320 @@
+/*
+ * One-time enrollment codes (contract and formats in fieldsync/enroll.h):
+ * created by the administrator, redeemed once by a device's ENROLL request.
+ * Only a hash of each secret is stored; a redeemed code is found by
+ * comparing hashes in constant time against every stored one (there are
+ * few), so neither the lookup nor the comparison depends on the secret's
+ * bytes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fieldsync/audit.h"
+#include "fieldsync/enroll.h"
+#include "replica_int.h"
+
+#define PREFIX         "FS1-"
+#define PREFIX_LEN     4
+#define HASH_BYTES     32
+#define PAYLOAD        (FS_SIGN_PK_BYTES + FS_ENROLL_SECRET_BYTES)
+#define PRUNE_AFTER_MS (30ull * 24 * 3600 * 1000) /* 30 days */
+
+static const char table_sql[] =
+    "CREATE TABLE IF NOT EXISTS enroll_codes(hash BLOB PRIMARY KEY, user TEXT NOT NULL,"
+    " expires_ms INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;";
+
+static sqlite3 *db_of(fs_store *s)
+{
+    return fs__replica_db(fs_store_replica(s));
+}
+
+static int ensure_table(fs_store *s)
+{
+    return sqlite3_exec(db_of(s), table_sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FS_EDB;
+}
+
+static void secret_hash(const uint8_t secret[FS_ENROLL_SECRET_BYTES], uint8_t out[HASH_BYTES])
+{
+    static const char label[] = "fieldsync/1 enroll code";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, HASH_BYTES);
+    crypto_generichash_update(&st, (const unsigned char *)label, sizeof label - 1);
+    crypto_generichash_update(&st, secret, FS_ENROLL_SECRET_BYTES);
+    crypto_generichash_final(&st, out, HASH_BYTES);
+    sodium_memzero(&st, sizeof st);
+}
+
+static int b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+/* Decodes exactly n bytes from exactly len base64url characters, refusing
+ * any other character and non-canonical trailing bits. */
+static int b64url_decode(const char *text, size_t len, uint8_t *out, size_t n)
+{
+    char again[sodium_base64_ENCODED_LEN(PAYLOAD, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    size_t got = 0;
+    int rc = FS_EINVAL;
+    if (len + 1 > sizeof again || strlen(text) != len)
+        return FS_EINVAL;
+    for (size_t i = 0; i < len; i++)
+        if (!b64url_char(text[i]))
+            return FS_EINVAL;
+    if (sodium_base642bin(out, n, text, len, NULL, &got, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
+        got == n) {
+        sodium_bin2base64(again, sizeof again, out, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        if (strlen(again) == len && memcmp(again, text, len) == 0)
+            rc = 0;
+    }
+    sodium_memzero(again, sizeof again);
+    if (rc != 0)
+        sodium_memzero(out, n);
+    return rc;
+}
+
+int fs_enroll_code_parse(const char *code, uint8_t server_pk[FS_SIGN_PK_BYTES],
+                         uint8_t secret[FS_ENROLL_SECRET_BYTES])
+{
+    uint8_t payload[PAYLOAD];
+    memset(server_pk, 0, FS_SIGN_PK_BYTES);
+    memset(secret, 0, FS_ENROLL_SECRET_BYTES);
+    if (code == NULL || strncmp(code, PREFIX, PREFIX_LEN) != 0)
+        return FS_EINVAL;
+    int rc = b64url_decode(code + PREFIX_LEN, FS_ENROLL_CODE_CHARS - PREFIX_LEN, payload,
+                           sizeof payload);
+    if (rc == 0) {
+        memcpy(server_pk, payload, FS_SIGN_PK_BYTES);
+        memcpy(secret, payload + FS_SIGN_PK_BYTES, FS_ENROLL_SECRET_BYTES);
+    }
+    sodium_memzero(payload, sizeof payload);
+    return rc;
+}
+
+void fs_enroll_request_code(const uint8_t secret[FS_ENROLL_SECRET_BYTES],
+                            char out[FS_ENROLL_REQ_CHARS + 1])
+{
+    sodium_bin2base64(out, FS_ENROLL_REQ_CHARS + 1, secret, FS_ENROLL_SECRET_BYTES,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int user_exists(fs_store *s, const char *user)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db_of(s), "SELECT 1 FROM users WHERE name=?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return FS_EDB;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW ? 0 : src == SQLITE_DONE ? FS_ENOTFOUND : FS_EDB;
+}
+
+/* Forgets codes that expired more than PRUNE_AFTER_MS ago (until then a
+ * late attempt is refused as expired or used rather than unknown). */
+static int prune(fs_store *s, uint64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = FS_EDB;
+    if (now < PRUNE_AFTER_MS)
+        return 0;
+    if (sqlite3_prepare_v2(db_of(s), "DELETE FROM enroll_codes WHERE expires_ms < ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return FS_EDB;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(now - PRUNE_AFTER_MS));
+    if (sqlite3_step(st) == SQLITE_DONE)
+        rc = 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fs_enroll_code_create(fs_store *s, const char *user, uint64_t ttl_ms,
+                          const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen)
+{
+    uint8_t payload[PAYLOAD], hash[HASH_BYTES];
+    sqlite3_stmt *st = NULL;
+    if (code != NULL && codelen > 0)
+        code[0] = '\0';
+    if (code == NULL || codelen < FS_ENROLL_CODE_CHARS + 1 || ttl_ms == 0 || user == NULL ||
+        ttl_ms > (uint64_t)INT64_MAX / 2)
+        return FS_EINVAL;
+    uint64_t now = fs__now_ms(fs_store_replica(s));
+    int rc = ensure_table(s);
+    if (rc == 0)
+        rc = user_exists(s, user);
+    if (rc == 0)
+        rc = prune(s, now);
+    if (rc != 0)
+        return rc;
+    memcpy(payload, server_pk, FS_SIGN_PK_BYTES);
+    randombytes_buf(payload + FS_SIGN_PK_BYTES, FS_ENROLL_SECRET_BYTES);
+    secret_hash(payload + FS_SIGN_PK_BYTES, hash);
+    uint64_t expires = now + ttl_ms;
+    rc = FS_EDB;
+    if (sqlite3_prepare_v2(db_of(s),
+                           "INSERT INTO enroll_codes(hash, user, expires_ms) VALUES(?1, ?2, ?3)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_blob(st, 1, hash, HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)expires);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            rc = 0;
+    }
+    sqlite3_finalize(st);
+    if (rc == 0) {
+        memcpy(code, PREFIX, PREFIX_LEN);
+        sodium_bin2base64(code + PREFIX_LEN, codelen - PREFIX_LEN, payload, sizeof payload,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    }
+    sodium_memzero(payload, sizeof payload);
+    return rc;
+}
+
+/* The stored code whose hash matches: its key (the stored hash), user,
+ * expiry and use. FS_EAUTH when none does. */
+typedef struct stored_code {
+    uint8_t hash[HASH_BYTES];
+    char user[FS_AUDIT_MAX_NAME + 1];
+    uint64_t expires_ms;
+    int used;
+} stored_code;
+
+static int find_code(fs_store *s, const uint8_t hash[HASH_BYTES], stored_code *out)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0, src;
+    memset(out, 0, sizeof *out);
+    if (sqlite3_prepare_v2(db_of(s), "SELECT hash, user, expires_ms, used FROM enroll_codes", -1,
+                           &st, NULL) != SQLITE_OK)
+        return FS_EDB;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != HASH_BYTES)
+            continue;
+        /* every row is compared, whether or not one matched already */
+        if (sodium_memcmp(sqlite3_column_blob(st, 0), hash, HASH_BYTES) == 0 && !found) {
+            found = 1;
+            memcpy(out->hash, sqlite3_column_blob(st, 0), HASH_BYTES);
+            snprintf(out->user, sizeof out->user, "%s", (const char *)sqlite3_column_text(st, 1));
+            out->expires_ms = (uint64_t)sqlite3_column_int64(st, 2);
+            out->used = sqlite3_column_int(st, 3) != 0;
+        }
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return FS_EDB;
+    return found ? 0 : FS_EAUTH;
+}
+
+/* Sets used to `to` where it is `from`; FS_ESTATE when no row changed (a
+ * concurrent redeem won). */
+static int mark(fs_store *s, const uint8_t hash[HASH_BYTES], int from, int to)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = FS_EDB;
+    if (sqlite3_prepare_v2(db_of(s), "UPDATE enroll_codes SET used=?1 WHERE hash=?2 AND used=?3",
+                           -1, &st, NULL) != SQLITE_OK)
+        return FS_EDB;
+    sqlite3_bind_int(st, 1, to);
+    sqlite3_bind_blob(st, 2, hash, HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, from);
+    if (sqlite3_step(st) == SQLITE_DONE)
+        rc = sqlite3_changes(db_of(s)) == 1 ? 0 : FS_ESTATE;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int refuse(fs_store *s, const fs_enroll_request *req, const char *user, int code,
+                  const char *why)
+{
+    uint8_t id[FS_ID_BYTES];
+    char hex[2 * FS_ID_BYTES + 1], detail[64];
+    fs_device_id_from_pk(req->device_pk, id);
+    fs_id_to_hex(id, hex);
+    hex[16] = '\0'; /* the store's fingerprint: the first 8 bytes of the id */
+    snprintf(detail, sizeof detail, "reason=%s", why);
+    int rc = fs_audit_append(fs_store_audit(s), "enroll_refused",
+                             user != NULL && user[0] != '\0' ? user : "unknown", hex, detail);
+    return rc != 0 ? rc : code;
+}
+
+int fs_enroll_code_redeem(fs_store *s, const fs_enroll_request *req, uint64_t now_ms)
+{
+    uint8_t secret[FS_ENROLL_SECRET_BYTES], hash[HASH_BYTES];
+    stored_code c;
+    size_t len = strnlen(req->code, sizeof req->code);
+    int rc = ensure_table(s);
+    if (rc != 0)
+        return rc;
+    if (len != FS_ENROLL_REQ_CHARS || b64url_decode(req->code, len, secret, sizeof secret) != 0)
+        return refuse(s, req, NULL, FS_EAUTH, "malformed");
+    secret_hash(secret, hash);
+    sodium_memzero(secret, sizeof secret);
+    rc = find_code(s, hash, &c);
+    if (rc == FS_EAUTH)
+        return refuse(s, req, NULL, FS_EAUTH, "unknown");
+    if (rc != 0)
+        return rc;
+    if (c.used)
+        return refuse(s, req, c.user, FS_ESTATE, "used");
+    if (now_ms >= c.expires_ms)
+        return refuse(s, req, c.user, FS_ECLOCK, "expired");
+    /* Spending the code and adding the device commit together, or not at all. */
+    fs_replica *r = fs_store_replica(s);
+    rc = fs_begin(r);
+    if (rc != 0)
+        return rc;
+    rc = mark(s, c.hash, 0, 1);
+    if (rc == 0) {
+        char name[sizeof req->device_name + 1];
+        snprintf(name, sizeof name, "%.*s",
+                 (int)strnlen(req->device_name, sizeof req->device_name), req->device_name);
+        rc = fs_store_device_add(s, req->device_pk, c.user, name);
+    }
+    if (rc == 0)
+        return fs_commit(r);
+    fs_rollback(r);
+    if (rc == FS_ESTATE) /* another redeem got there first */
+        return refuse(s, req, c.user, FS_ESTATE, "used");
+    return rc;
+}
+
+int fs_enroll_device(void *ctx, const fs_enroll_request *req)
+{
+    fs_store *s = ctx;
+    return fs_enroll_code_redeem(s, req, fs__now_ms(fs_store_replica(s)));
+}
+
+int fs_store_devices(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0, src = SQLITE_DONE;
+    if (sqlite3_prepare_v2(db_of(s),
+                           "SELECT pk, user, name, revoked FROM devices ORDER BY user, id", -1, &st,
+                           NULL) != SQLITE_OK)
+        return FS_EDB;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        fs_store_device d;
+        uint8_t id[FS_ID_BYTES];
+        if (sqlite3_column_bytes(st, 0) != FS_SIGN_PK_BYTES)
+            continue;
+        memcpy(d.pk, sqlite3_column_blob(st, 0), FS_SIGN_PK_BYTES);
+        fs_device_id_from_pk(d.pk, id);
+        fs_id_to_hex(id, d.fingerprint);
+        d.user = (const char *)sqlite3_column_text(st, 1);
+        d.name = (const char *)sqlite3_column_text(st, 2);
+        if (d.user == NULL)
+            d.user = "";
+        if (d.name == NULL)
+            d.name = "";
+        d.revoked = sqlite3_column_int(st, 3) != 0;
+        rc = cb(&d, ctx);
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = FS_EDB;
+    sqlite3_finalize(st);
+    return rc;
+}

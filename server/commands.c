@@ -1,0 +1,450 @@
+/*
+ * The administrative commands of fieldsync-server: init, user add,
+ * enroll-code, device list / revoke, audit verify / show. Each checks its
+ * command line before asking for the passphrase, opens the store, does one
+ * thing and closes it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "fieldsync/audit.h"
+#include "fieldsync/enroll.h"
+#include "fieldsync/schema.h"
+#include "fieldsync/store.h"
+#include "srv.h"
+
+#define NOPTS(a)      (sizeof(a) / sizeof((a)[0]))
+#define MIN_PREFIX    6
+#define MAX_TTL_HOURS 720 /* 30 days */
+
+/* ---- init ---- */
+
+static const char init_usage[] =
+    "usage: " SRV_PROG " init --data DIR\n"
+    "Creates the server store in DIR (asks for a new passphrase twice, or reads\n" SRV_PASSENV
+    ") and prints the server key fingerprint on the last line.\n";
+
+int srv_cmd_init(int argc, char **argv)
+{
+    const char *data = NULL;
+    const srv_opt opts[] = {{"--data", &data, NULL}};
+    int rc = srv_parse(init_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("init", "--data", data);
+    if (rc != SRV_OK)
+        return rc;
+    srv_pass pass;
+    rc = srv_pass_get(&pass, 1);
+    if (rc != SRV_OK)
+        return rc;
+    fs_store *s = NULL;
+    fs_identity *id = NULL;
+    int frc = fs_store_create(&s, data, pass.buf, pass.len, NULL);
+    srv_pass_free(&pass);
+    if (frc == FS_EEXIST) {
+        srv_error("--data: %s already holds a store", data);
+        return SRV_EUSAGE;
+    }
+    if (frc != 0) {
+        srv_error("--data: cannot create the store: %s", fs_replica_errmsg(NULL));
+        return SRV_ERUNTIME;
+    }
+    frc = fs_replica_identity(fs_store_replica(s), &id);
+    if (frc != 0) {
+        rc = srv_fail(s, "reading the server identity", frc);
+    } else {
+        char hex[2 * FS_SIGN_PK_BYTES + 1];
+        sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
+        printf("created the server store in %s\nserver key fingerprint:\n%s\n", data, hex);
+    }
+    fs_identity_free(id);
+    fs_store_close(s);
+    return rc;
+}
+
+/* ---- user add ---- */
+
+static const char user_usage[] =
+    "usage: " SRV_PROG " user add --data DIR --name NAME --role rep|manager|admin --team TEAM\n";
+
+int srv_cmd_user(int argc, char **argv)
+{
+    const char *data = NULL, *name = NULL, *role = NULL, *team = NULL;
+    const srv_opt opts[] = {
+        {"--data", &data, NULL},
+        {"--name", &name, NULL},
+        {"--role", &role, NULL},
+        {"--team", &team, NULL},
+    };
+    if (argc < 1 || strcmp(argv[0], "add") != 0) {
+        if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
+            fputs(user_usage, stdout);
+            return SRV_HELP;
+        }
+        srv_error("user: expected 'user add'");
+        fputs(user_usage, stderr);
+        return SRV_EUSAGE;
+    }
+    int rc = srv_parse(user_usage, opts, NOPTS(opts), argc - 1, argv + 1);
+    if (rc == SRV_OK)
+        rc = srv_require("user add", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("user add", "--name", name);
+    if (rc == SRV_OK)
+        rc = srv_require("user add", "--role", role);
+    if (rc == SRV_OK)
+        rc = srv_require("user add", "--team", team);
+    if (rc != SRV_OK)
+        return rc;
+    fs_role r;
+    if (strcmp(role, "rep") == 0) {
+        r = FS_ROLE_REP;
+    } else if (strcmp(role, "manager") == 0) {
+        r = FS_ROLE_MANAGER;
+    } else if (strcmp(role, "admin") == 0) {
+        r = FS_ROLE_ADMIN;
+    } else {
+        srv_error("--role: expected rep, manager or admin");
+        return SRV_EUSAGE;
+    }
+    if (!fs_utf8_valid(name, strlen(name)) || strlen(name) > 64) {
+        srv_error("--name: 1-64 bytes of printable UTF-8");
+        return SRV_EUSAGE;
+    }
+    if (!fs_utf8_valid(team, strlen(team)) || strlen(team) > 64) {
+        srv_error("--team: 1-64 bytes of printable UTF-8");
+        return SRV_EUSAGE;
+    }
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    int frc = fs_store_user_add(s, name, r, team);
+    if (frc == FS_EEXIST) {
+        srv_error("--name: the user exists already");
+        rc = SRV_EUSAGE;
+    } else if (frc == FS_EINVAL) {
+        srv_error("--name/--team: %s", fs_store_errmsg(s));
+        rc = SRV_EUSAGE;
+    } else if (frc != 0) {
+        rc = srv_fail(s, "adding the user", frc);
+    } else {
+        printf("added user %s (%s, team %s)\n", name, role, team);
+    }
+    fs_store_close(s);
+    return rc;
+}
+
+/* ---- enroll-code ---- */
+
+static const char enroll_usage[] =
+    "usage: " SRV_PROG " enroll-code --data DIR --user NAME [--ttl-hours H]\n"
+    "Prints a one-time enrollment code for NAME's new device on the last line;\n"
+    "it expires after H hours (default 24, at most 720).\n";
+
+/* A whole number of hours in 1..MAX_TTL_HOURS, strictly decimal. */
+static int parse_hours(const char *v, uint64_t *out)
+{
+    uint64_t h = 0;
+    if (v[0] == '\0' || strlen(v) > 4)
+        return -1;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        h = h * 10 + (uint64_t)(*p - '0');
+    }
+    if (h < 1 || h > MAX_TTL_HOURS)
+        return -1;
+    *out = h;
+    return 0;
+}
+
+int srv_cmd_enroll_code(int argc, char **argv)
+{
+    const char *data = NULL, *user = NULL, *ttl = NULL;
+    const srv_opt opts[] = {
+        {"--data", &data, NULL}, {"--user", &user, NULL}, {"--ttl-hours", &ttl, NULL}};
+    int rc = srv_parse(enroll_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("enroll-code", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("enroll-code", "--user", user);
+    if (rc != SRV_OK)
+        return rc;
+    uint64_t hours = 24;
+    if (ttl != NULL && parse_hours(ttl, &hours) != 0) {
+        srv_error("--ttl-hours: expected a whole number of hours from 1 to %d", MAX_TTL_HOURS);
+        return SRV_EUSAGE;
+    }
+    fs_store *s = NULL;
+    fs_identity *id = NULL;
+    char code[FS_ENROLL_CODE_CHARS + 1];
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    int frc = fs_replica_identity(fs_store_replica(s), &id);
+    if (frc != 0) {
+        rc = srv_fail(s, "reading the server identity", frc);
+        goto done;
+    }
+    frc = fs_enroll_code_create(s, user, hours * 3600u * 1000u, id->pk, code, sizeof code);
+    if (frc == FS_ENOTFOUND) {
+        srv_error("--user: no such user (add it with 'user add')");
+        rc = SRV_EUSAGE;
+    } else if (frc != 0) {
+        rc = srv_fail(NULL, "creating the code", frc);
+    } else {
+        char who[128];
+        srv_printable(user, who, sizeof who);
+        printf("one-time enrollment code for %s, valid for %" PRIu64 " hours:\n%s\n", who, hours,
+               code);
+        fflush(stdout);
+        sodium_memzero(code, sizeof code);
+    }
+done:
+    fs_identity_free(id);
+    fs_store_close(s);
+    return rc;
+}
+
+/* ---- device list / revoke ---- */
+
+static const char device_usage[] =
+    "usage: " SRV_PROG " device list --data DIR [--json]\n"
+    "       " SRV_PROG " device revoke --data DIR --device FINGERPRINT-PREFIX\n";
+
+/* Writes s as a JSON string (control characters escaped; invalid UTF-8
+ * replaced by '?'). */
+static void json_string(const char *s)
+{
+    int valid = fs_utf8_valid(s, strlen(s));
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7F)
+            printf("\\u%04x", *p);
+        else if (*p >= 0x80 && !valid)
+            putchar('?');
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+typedef struct list_ctx {
+    int json;
+    size_t n;
+} list_ctx;
+
+static int print_device(const fs_store_device *d, void *ctx)
+{
+    list_ctx *l = ctx;
+    if (l->json) {
+        fputs(l->n == 0 ? "[\n  {\"user\":" : ",\n  {\"user\":", stdout);
+        json_string(d->user);
+        fputs(",\"name\":", stdout);
+        json_string(d->name);
+        printf(",\"fingerprint\":\"%s\",\"revoked\":%s}", d->fingerprint,
+               d->revoked ? "true" : "false");
+    } else {
+        char user[128], name[128];
+        srv_printable(d->user, user, sizeof user);
+        srv_printable(d->name, name, sizeof name);
+        if (l->n == 0)
+            printf("%-16s %-24s %-32s %s\n", "USER", "DEVICE", "FINGERPRINT", "REVOKED");
+        printf("%-16s %-24s %-32s %s\n", user, name, d->fingerprint, d->revoked ? "yes" : "no");
+    }
+    l->n++;
+    return 0;
+}
+
+typedef struct find_ctx {
+    char prefix[33];
+    size_t matches;
+    fs_store_device found;
+} find_ctx;
+
+static int match_device(const fs_store_device *d, void *ctx)
+{
+    find_ctx *f = ctx;
+    if (strncmp(d->fingerprint, f->prefix, strlen(f->prefix)) == 0) {
+        if (f->matches == 0) {
+            f->found = *d;
+            f->found.user = f->found.name = NULL; /* not valid after the callback */
+        }
+        f->matches++;
+    }
+    return 0;
+}
+
+static int device_list(int argc, char **argv)
+{
+    const char *data = NULL;
+    int json = 0;
+    const srv_opt opts[] = {{"--data", &data, NULL}, {"--json", NULL, &json}};
+    int rc = srv_parse(device_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("device list", "--data", data);
+    if (rc != SRV_OK)
+        return rc;
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    list_ctx l = {json, 0};
+    int frc = fs_store_devices(s, print_device, &l);
+    if (frc != 0)
+        rc = srv_fail(NULL, "listing the devices", frc);
+    else if (json)
+        fputs(l.n == 0 ? "[]\n" : "\n]\n", stdout);
+    else if (l.n == 0)
+        puts("no devices enrolled");
+    fs_store_close(s);
+    return rc;
+}
+
+static int device_revoke(int argc, char **argv)
+{
+    const char *data = NULL, *dev = NULL;
+    const srv_opt opts[] = {{"--data", &data, NULL}, {"--device", &dev, NULL}};
+    int rc = srv_parse(device_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("device revoke", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("device revoke", "--device", dev);
+    if (rc != SRV_OK)
+        return rc;
+    find_ctx f;
+    memset(&f, 0, sizeof f);
+    size_t len = strlen(dev);
+    int hex = len >= MIN_PREFIX && len <= 32;
+    for (size_t i = 0; hex && i < len; i++) {
+        char c = dev[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        f.prefix[i] = c;
+    }
+    if (!hex) {
+        srv_error("--device: expected %d to 32 hex digits of a fingerprint (device list)",
+                  MIN_PREFIX);
+        return SRV_EUSAGE;
+    }
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    int frc = fs_store_devices(s, match_device, &f);
+    if (frc != 0) {
+        rc = srv_fail(NULL, "listing the devices", frc);
+    } else if (f.matches == 0) {
+        srv_error("--device: no device with fingerprint %s...", f.prefix);
+        rc = SRV_EUSAGE;
+    } else if (f.matches > 1) {
+        srv_error("--device: %s... matches %zu devices; give more digits", f.prefix, f.matches);
+        rc = SRV_EUSAGE;
+    } else if (f.found.revoked) {
+        printf("device %s was revoked already\n", f.found.fingerprint);
+    } else {
+        frc = fs_store_device_revoke(s, f.found.pk);
+        if (frc != 0)
+            rc = srv_fail(s, "revoking the device", frc);
+        else
+            printf("revoked device %s\n", f.found.fingerprint);
+    }
+    fs_store_close(s);
+    return rc;
+}
+
+int srv_cmd_device(int argc, char **argv)
+{
+    if (argc >= 1 && strcmp(argv[0], "list") == 0)
+        return device_list(argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "revoke") == 0)
+        return device_revoke(argc - 1, argv + 1);
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
+        fputs(device_usage, stdout);
+        return SRV_HELP;
+    }
+    srv_error("device: expected 'device list' or 'device revoke'");
+    fputs(device_usage, stderr);
+    return SRV_EUSAGE;
+}
+
+/* ---- audit verify / show ---- */
+
+static const char audit_usage[] = "usage: " SRV_PROG " audit verify --data DIR\n"
+                                  "       " SRV_PROG " audit show --data DIR\n";
+
+static int print_entry(const fs_audit_entry *e, void *ctx)
+{
+    (*(uint64_t *)ctx)++;
+    char when[32] = "?";
+    time_t t = (time_t)(e->at_ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) != NULL)
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
+    printf("%6" PRIu64 "  %s  %-14s  %s  %s  %s\n", e->seq, when, e->kind, e->actor,
+           e->subject[0] ? e->subject : "-", e->detail[0] ? e->detail : "-");
+    return 0;
+}
+
+int srv_cmd_audit(int argc, char **argv)
+{
+    int verify;
+    if (argc >= 1 && strcmp(argv[0], "verify") == 0) {
+        verify = 1;
+    } else if (argc >= 1 && strcmp(argv[0], "show") == 0) {
+        verify = 0;
+    } else if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
+        fputs(audit_usage, stdout);
+        return SRV_HELP;
+    } else {
+        srv_error("audit: expected 'audit verify' or 'audit show'");
+        fputs(audit_usage, stderr);
+        return SRV_EUSAGE;
+    }
+    const char *data = NULL;
+    const srv_opt opts[] = {{"--data", &data, NULL}};
+    int rc = srv_parse(audit_usage, opts, NOPTS(opts), argc - 1, argv + 1);
+    if (rc == SRV_OK)
+        rc = srv_require(verify ? "audit verify" : "audit show", "--data", data);
+    if (rc != SRV_OK)
+        return rc;
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    fs_audit *a = fs_store_audit(s);
+    if (verify) {
+        uint64_t entries = 0, bad = 0;
+        int frc = fs_audit_verify(a, &entries, &bad);
+        if (frc == 0) {
+            printf("%" PRIu64 " entries, chain intact\n", entries);
+        } else if (frc == FS_EAUDIT) {
+            srv_error("audit log broken at entry %" PRIu64 " of %" PRIu64 ": %s", bad, entries,
+                      fs_audit_errmsg(a));
+            rc = SRV_ERUNTIME;
+        } else {
+            srv_error("verifying the audit log: %s", fs_audit_errmsg(a));
+            rc = SRV_ERUNTIME;
+        }
+    } else {
+        uint64_t shown = 0;
+        int frc = fs_audit_list(a, 0, 0, print_entry, &shown);
+        if (frc == 0 && shown == 0)
+            puts("the audit log is empty");
+        if (frc != 0) {
+            srv_error("reading the audit log: %s (run audit verify)", fs_audit_errmsg(a));
+            rc = SRV_ERUNTIME;
+        }
+    }
+    fs_store_close(s);
+    return rc;
+}

@@ -1,0 +1,72 @@
+/*
+ * Plumbing shared by the commands of fieldsync-server: exit statuses,
+ * option parsing, the passphrase and opening the store.
+ *
+ * A command is a function srv_cmd_xxx(argc, argv) that returns SRV_OK,
+ * SRV_EUSAGE (bad command line or values: exit status 2) or SRV_ERUNTIME
+ * (exit status 1), having printed one line "fieldsync-server: ..." on
+ * stderr. Messages name the offending flag and never contain passphrases
+ * or code secrets.
+ */
+#ifndef FIELDSYNC_SERVER_SRV_H
+#define FIELDSYNC_SERVER_SRV_H
+
+#include <stddef.h>
+
+#include "fieldsync/store.h"
+
+enum {
+    SRV_OK = 0,
+    SRV_ERUNTIME = -1, /* exit status 1 */
+    SRV_EUSAGE = -2,   /* exit status 2 */
+    SRV_HELP = 1       /* --help printed: status 0 */
+};
+
+#define SRV_PROG    "fieldsync-server"
+#define SRV_PASSENV "FIELDSYNC_PASSPHRASE"
+
+typedef struct srv_opt {
+    const char *name;   /* "--data" */
+    const char **value; /* set for an option with a value; NULL for a flag */
+    int *flag;          /* set to 1 for a flag */
+} srv_opt;
+
+/* Parses argv[0..argc) against opts (--x VALUE or --x=VALUE, each at most
+ * once; --help prints usage). Returns SRV_OK, SRV_HELP or SRV_EUSAGE. */
+int srv_parse(const char *usage, const srv_opt *opts, size_t nopts, int argc, char **argv);
+
+/* Prints "fieldsync-server: " and the message on stderr. */
+void srv_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "<command>: <flag> is required" unless value is given and not blank. */
+int srv_require(const char *command, const char *flag, const char *value);
+
+/* A passphrase in sodium_malloc'd memory; srv_pass_free() wipes it. */
+typedef struct srv_pass {
+    char *buf;
+    size_t len;
+} srv_pass;
+
+/* From $FIELDSYNC_PASSPHRASE, else from /dev/tty without echo (asked twice
+ * when confirm is set). SRV_OK, SRV_EUSAGE (empty, too long, entries
+ * differ) or SRV_ERUNTIME (no terminal). */
+int srv_pass_get(srv_pass *out, int confirm);
+void srv_pass_free(srv_pass *p);
+
+/* Asks for the passphrase and opens the store in dir. */
+int srv_open(const char *dir, fs_store **out);
+
+/* Reports a failed library call on s: "<what>: <message>". SRV_ERUNTIME. */
+int srv_fail(fs_store *s, const char *what, int rc);
+
+/* Copies s into out (cap bytes), replacing control characters by '?', so
+ * that text a device sent cannot drive the terminal. */
+void srv_printable(const char *s, char *out, size_t cap);
+
+int srv_cmd_init(int argc, char **argv);
+int srv_cmd_user(int argc, char **argv);
+int srv_cmd_enroll_code(int argc, char **argv);
+int srv_cmd_device(int argc, char **argv);
+int srv_cmd_audit(int argc, char **argv);
+
+#endif
