@@ -1,0 +1,67 @@
+/*
+ * The websocket transport: carries the frames of the sync sessions
+ * (fieldsync/sync.h) over libwebsockets, websocket subprotocol "fieldsync.v1",
+ * one binary websocket message per frame. (Not "fieldsync/1": RFC 6455
+ * subprotocol names are HTTP tokens, which cannot hold a '/', and
+ * libwebsockets refuses the upgrade. The protocol version itself is
+ * negotiated inside the channel's handshake.)
+ *
+ * The transport knows nothing of the protocol. Its callbacks only move bytes
+ * and writability: a received message (its fragments joined by an
+ * fs_reassembler) goes to *_receive() of the connection's session; what the
+ * session emits is queued and written one frame per writable callback.
+ *
+ * SERVER: one thread of its own with one lws context; one fs_sync_server per
+ * connection. The store is not thread-safe: while the server runs, only its
+ * thread touches it, so the caller must not use the store between
+ * fs_ws_server_start() and fs_ws_server_stop().
+ *
+ * CLIENT: fs_ws_sync() connects, syncs a replica until it is in sync, and
+ * ends the session with BYE; all on the calling thread.
+ *
+ * Frames are reassembled up to FS_HANDSHAKE_MAX_FRAME until the peer is
+ * authenticated (so an unauthenticated peer cannot make the transport buffer
+ * megabytes), then up to fs_proto_default_limits.max_frame; a bigger frame
+ * ends the connection. libwebsockets logs errors only, and nothing here logs
+ * message contents.
+ */
+#ifndef FIELDSYNC_TRANSPORT_H
+#define FIELDSYNC_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/identity.h"
+#include "fieldsync/replica.h"
+#include "fieldsync/store.h"
+
+#define FS_WS_PROTOCOL "fieldsync.v1" /* the websocket subprotocol */
+
+typedef struct fs_ws_server fs_ws_server;
+
+/* Starts serving store as server_id on host:port (port 0: a free port, see
+ * fs_ws_server_port) in a thread of its own. store and server_id must outlive
+ * the server. Errors: FS_EINVAL (bad arguments), FS_EIO (cannot listen, or
+ * cannot start the thread), FS_ENOMEM. *out is NULL on failure. */
+int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
+                       const char *host, int port);
+/* The port the server listens on. */
+int fs_ws_server_port(const fs_ws_server *srv);
+/* Stops serving (open connections are dropped), joins the thread and frees
+ * everything. Accepts NULL. */
+void fs_ws_server_stop(fs_ws_server *srv);
+
+/* Syncs replica r with the server at ws://host:port/ whose identity is
+ * server_pk (pinned at enrollment), until r is in sync, then ends the
+ * session with BYE. Returns 0 when in sync, else a fieldsync error code with
+ * a one-line message in err (may be NULL):
+ *   FS_EIO        the server cannot be reached, the connection dropped before
+ *                 the replica was in sync, or timeout_ms passed
+ *   FS_EAUTH      the server is not the pinned one (or refused the device)
+ *   FS_EREVOKED   the device was revoked; wiping it is the caller's act
+ *   others        from the session (fieldsync/sync.h) or the replica.
+ * Changes applied before a failure stay applied (each batch is atomic). */
+int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
+               int timeout_ms, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * The websocket server: one thread running one libwebsockets context, one
+ * fs_sync_server session per connection. The callbacks below only move
+ * bytes: a received message goes to the session, what the session emits is
+ * queued and written one frame per writable callback. A session that fails
+ * has its last frames (an ERROR or a WIPE) written before the connection is
+ * closed.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/error.h"
+#include "fieldsync/sync.h"
+#include "fieldsync/transport.h"
+#include "ws_int.h"
+
+/* A connection has this long to authenticate, and then may stay silent
+ * between frames this long, before it is dropped. */
+#define HANDSHAKE_SECS 10
+#define IDLE_SECS      300
+
+struct fs_ws_server {
+    struct lws_context *ctx;
+    fs_store *store;              /* touched by the server thread only */
+    const fs_identity *server_id; /* the caller's */
+    pthread_t thread;
+    atomic_int stopping;
+    int port;
+};
+
+/* One connection: lws allocates it zeroed (per_session_data_size) and frees
+ * it; what it points to is freed by conn_free. */
+typedef struct conn {
+    struct lws *wsi;
+    fs_sync_server *session;
+    fs_reassembler rx;
+    fs__ws_queue out;
+    int closing; /* the session ended: close once out is written */
+} conn;
+
+static int conn_emit(void *ctx, const uint8_t *frame, size_t len)
+{
+    conn *c = ctx;
+    int rc = fs__ws_queue_push(&c->out, frame, len);
+    if (rc == 0)
+        lws_callback_on_writable(c->wsi);
+    return rc;
+}
+
+/* Idempotent: called when the connection closes, and on a failed start. */
+static void conn_free(conn *c)
+{
+    fs_sync_server_free(c->session);
+    c->session = NULL;
+    fs_reassembler_free(&c->rx);
+    fs__ws_queue_clear(&c->out);
+}
+
+static int conn_open(conn *c, struct lws *wsi, fs_ws_server *srv)
+{
+    c->wsi = wsi;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HANDSHAKE_SECS);
+    fs_reassembler_init(&c->rx, FS_HANDSHAKE_MAX_FRAME);
+    return fs_sync_server_new(&c->session, srv->store, srv->server_id, conn_emit, c);
+}
+
+/* Feeds one fragment; returns -1 when the connection is to be dropped now. */
+static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
+{
+    if (c->closing || c->session == NULL)
+        return 0; /* the session is over; what follows is ignored */
+    const uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = fs_reassembler_add(&c->rx, p, n, is_final, &frame, &len);
+    if (rc < 0)
+        return -1; /* too big for what the session accepts now */
+    if (rc == 0)
+        return 0;
+    rc = fs_sync_server_receive(c->session, frame, len);
+    if (rc != 0) {
+        c->closing = 1;
+        if (fs__ws_queue_empty(&c->out))
+            return -1;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    /* Once the device is authenticated, whole batches may come. */
+    if (fs_sync_server_device(c->session) != NULL) {
+        c->rx.max_frame = fs_proto_default_limits.max_frame;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, IDLE_SECS);
+    }
+    return 0;
+}
+
+static int conn_writable(conn *c)
+{
+    if (fs__ws_queue_write(&c->out, c->wsi) != 0)
+        return -1;
+    if (!fs__ws_queue_empty(&c->out)) {
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (c->closing) {
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED: {
+        fs_ws_server *srv = lws_context_user(lws_get_context(wsi));
+        if (conn_open(c, wsi, srv) != 0) {
+            conn_free(c);
+            return -1;
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        return conn_receive(c, in, len,
+                            lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c->session != NULL ? conn_writable(c) : -1;
+    case LWS_CALLBACK_CLOSED:
+        conn_free(c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", lws_callback_http_dummy, 0, 0, 0, NULL, 0},
+    {FS_WS_PROTOCOL, on_event, sizeof(conn), FS__WS_RX_BUFFER, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void *serve(void *arg)
+{
+    fs_ws_server *srv = arg;
+    while (!atomic_load(&srv->stopping))
+        lws_service(srv->ctx, 0);
+    return NULL;
+}
+
+int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
+                       const char *host, int port)
+{
+    *out = NULL;
+    if (store == NULL || server_id == NULL || port < 0 || port > 65535)
+        return FS_EINVAL;
+    fs_ws_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return FS_ENOMEM;
+    srv->store = store;
+    srv->server_id = server_id;
+    atomic_init(&srv->stopping, 0);
+    fs__ws_quiet_logs();
+
+    int rc = FS_EIO;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.port = port;
+    info.iface = host;
+    info.protocols = protocols;
+    info.user = srv;
+    srv->ctx = lws_create_context(&info);
+    if (srv->ctx == NULL)
+        goto fail;
+    struct lws_vhost *vh = lws_create_vhost(srv->ctx, &info);
+    if (vh == NULL)
+        goto fail_ctx;
+    srv->port = lws_get_vhost_listen_port(vh);
+    if (srv->port <= 0)
+        goto fail_ctx;
+    if (pthread_create(&srv->thread, NULL, serve, srv) != 0)
+        goto fail_ctx;
+    *out = srv;
+    return 0;
+
+fail_ctx:
+    lws_context_destroy(srv->ctx);
+fail:
+    free(srv);
+    return rc;
+}
+
+int fs_ws_server_port(const fs_ws_server *srv)
+{
+    return srv->port;
+}
+
+void fs_ws_server_stop(fs_ws_server *srv)
+{
+    if (srv == NULL)
+        return;
+    atomic_store(&srv->stopping, 1);
+    lws_cancel_service(srv->ctx); /* wakes the service loop */
+    pthread_join(srv->thread, NULL);
+    /* The thread is gone: the context is ours. Destroying it closes the open
+     * connections; their CLOSED callbacks free the sessions, which do not
+     * touch the store. */
+    lws_context_destroy(srv->ctx);
+    free(srv);
+}

@@ -1,0 +1,419 @@
+/*
+ * Sync over real websockets on the loopback: the server (the store behind
+ * fs_ws_server, in a thread of its own) and devices syncing with fs_ws_sync.
+ * The in-process twin of these tests is test_sync.c. While the server runs
+ * only its thread touches the store, so the tests stop it before they read
+ * or change the store.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "fieldsync/sync.h"
+#include "fieldsync/transport.h"
+#include "test.h"
+
+#define HOST       "127.0.0.1"
+#define TIMEOUT_MS 60000
+
+typedef struct world {
+    char dir[512];
+    fs_store *store;
+    fs_identity *server_id;
+    fs_ws_server *srv;
+    int port;
+} world;
+
+typedef struct dev {
+    const char *user;
+    fs_replica *r;
+    uint8_t pk[FS_SIGN_PK_BYTES];
+} dev;
+
+static void server_start(world *w)
+{
+    CHECK_OK(fs_ws_server_start(&w->srv, w->store, w->server_id, HOST, 0));
+    w->port = fs_ws_server_port(w->srv);
+    CHECK(w->port > 0);
+}
+
+static void server_stop(world *w)
+{
+    fs_ws_server_stop(w->srv);
+    w->srv = NULL;
+}
+
+static void world_open(world *w)
+{
+    memset(w, 0, sizeof *w);
+    snprintf(w->dir, sizeof w->dir, "%s", test_tmpdir());
+    char path[600];
+    snprintf(path, sizeof path, "%s/server", w->dir);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    CHECK_OK(fs_store_create(&w->store, path, "pw", 2, &o));
+    CHECK_OK(fs_replica_identity(fs_store_replica(w->store), &w->server_id));
+    CHECK_OK(fs_store_user_add(w->store, "li", FS_ROLE_MANAGER, "north"));
+    CHECK_OK(fs_store_user_add(w->store, "zhang", FS_ROLE_REP, "north"));
+}
+
+static void world_close(world *w)
+{
+    fs_ws_server_stop(w->srv);
+    fs_store_close(w->store);
+    fs_identity_free(w->server_id);
+    test_rmtree(w->dir);
+}
+
+/* A device replica for user, enrolled in the store (the server is stopped). */
+static void dev_open(world *w, dev *d, const char *user)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", w->dir, user);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    CHECK_OK(fs_replica_create(&d->r, path, "pw", 2, &o));
+    d->user = user;
+    fs_identity *id = NULL;
+    CHECK_OK(fs_replica_identity(d->r, &id));
+    memcpy(d->pk, id->pk, sizeof d->pk);
+    fs_identity_free(id);
+    CHECK_OK(fs_store_device_add(w->store, d->pk, user, "laptop"));
+}
+
+static int ws_sync(world *w, dev *d)
+{
+    char err[256];
+    int rc = fs_ws_sync(d->r, w->server_id->pk, HOST, w->port, TIMEOUT_MS, err, sizeof err);
+    if (rc != 0)
+        printf("  %s: %s (%s)\n", d->user, err, fs_errname(rc));
+    else
+        CHECK_STR(err, "");
+    return rc;
+}
+
+static void record_visits(dev *d, int n, uint8_t cust[16])
+{
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"key_account", fs_int(1)}};
+    CHECK_OK(fs_insert(d->r, "customer", c, 2, cust));
+    CHECK_OK(fs_begin(d->r));
+    for (int i = 0; i < n; i++) {
+        char notes[160];
+        snprintf(notes, sizeof notes, "%d. 使用競品，覺得操作複雜；預算50-80萬 (visit %d)", i, i);
+        uint8_t vid[16], cid[16];
+        fs_cell v[] = {{"customer", fs_blob(cust, 16)},
+                       {"time", fs_text("2023-10-10 14:00")},
+                       {"place", fs_text("客戶會議室")},
+                       {"purpose", fs_text("follow up project XX")},
+                       {"notes", fs_text(notes)}};
+        CHECK_OK(fs_insert(d->r, "visit", v, 5, vid));
+        fs_cell k[] = {{"visit", fs_blob(vid, 16)},
+                       {"customer", fs_blob(cust, 16)},
+                       {"text", fs_text("send 3 success cases")},
+                       {"due", fs_text("2023-10-12")}};
+        CHECK_OK(fs_insert(d->r, "commitment", k, 4, cid));
+    }
+    CHECK_OK(fs_commit(d->r));
+}
+
+static size_t count(fs_replica *r, const char *table)
+{
+    fs_rows *it = NULL;
+    size_t n = 0;
+    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1)
+        n++;
+    fs_rows_close(it);
+    return n;
+}
+
+/* Every row of table in a equals the one in b, field by field. */
+static void same_rows(fs_replica *a, fs_replica *b, const char *table, const char **cols,
+                      size_t ncols)
+{
+    fs_rows *ia = NULL, *ib = NULL;
+    CHECK_OK(fs_rows_open(&ia, a, table, NULL, NULL, NULL));
+    CHECK_OK(fs_rows_open(&ib, b, table, NULL, NULL, NULL));
+    int n = 0;
+    while (fs_rows_next(ia) == 1) {
+        CHECK_EQ_INT(fs_rows_next(ib), 1);
+        CHECK_MEM(fs_rows_id(ia), fs_rows_id(ib), 16);
+        for (size_t k = 0; k < ncols; k++) {
+            fs_value va, vb;
+            CHECK_OK(fs_rows_get(ia, cols[k], &va));
+            CHECK_OK(fs_rows_get(ib, cols[k], &vb));
+            CHECK(va.type == vb.type && va.n == vb.n && memcmp(va.p, vb.p, va.n) == 0);
+        }
+        n++;
+    }
+    CHECK_EQ_INT(fs_rows_next(ib), 0);
+    fs_rows_close(ia);
+    fs_rows_close(ib);
+    CHECK(n > 0);
+}
+
+static void test_visits_reach_the_manager_over_websockets(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    record_visits(&zhang, 50, cust);
+    server_start(&w);
+
+    CHECK_OK(ws_sync(&w, &zhang));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_OK(ws_sync(&w, &li));
+    CHECK_EQ_INT(count(li.r, "visit"), 50);
+    CHECK_EQ_INT(count(li.r, "commitment"), 50);
+    static const char *visit_cols[] = {"customer", "time", "place", "purpose", "notes"};
+    static const char *commitment_cols[] = {"visit", "customer", "text", "due"};
+    same_rows(zhang.r, li.r, "visit", visit_cols, 5);
+    same_rows(zhang.r, li.r, "commitment", commitment_cols, 4);
+
+    /* Syncing again is a no-op: neither the devices nor the feed change. */
+    uint8_t hz[32], hl[32], h[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    server_stop(&w);
+    uint64_t before = 0, after = 0;
+    CHECK_OK(fs_feed_last(fs_store_replica(w.store), &before));
+    server_start(&w);
+    CHECK_OK(ws_sync(&w, &zhang));
+    CHECK_OK(ws_sync(&w, &li));
+    server_stop(&w);
+    CHECK_OK(fs_feed_last(fs_store_replica(w.store), &after));
+    CHECK_EQ_INT(before, after);
+    CHECK_OK(fs_replica_state_hash(zhang.r, h));
+    CHECK_MEM(h, hz, 32);
+    CHECK_OK(fs_replica_state_hash(li.r, h));
+    CHECK_MEM(h, hl, 32);
+
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+static void test_unreachable_server_leaves_the_replica_alone(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    uint8_t cust[16];
+    record_visits(&zhang, 3, cust);
+    /* A port that was free a moment ago and where nothing listens now. */
+    server_start(&w);
+    server_stop(&w);
+    uint8_t before[32], after[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, before));
+    char err[256];
+    CHECK_ERR(fs_ws_sync(zhang.r, w.server_id->pk, HOST, w.port, TIMEOUT_MS, err, sizeof err),
+              FS_EIO);
+    char want[64];
+    snprintf(want, sizeof want, "cannot reach the server at %s:%d", HOST, w.port);
+    CHECK(strncmp(err, want, strlen(want)) == 0);
+    printf("  unreachable: %s\n", err);
+    CHECK_OK(fs_replica_state_hash(zhang.r, after));
+    CHECK_MEM(before, after, 32);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK(st.pending > 0);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+/* A listener that accepts TCP connections (the kernel does) but never
+ * answers: the sync gives up at its deadline. */
+static void test_silent_server_times_out(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    uint8_t cust[16];
+    record_visits(&zhang, 3, cust);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    CHECK_OK(bind(fd, (struct sockaddr *)&a, sizeof a));
+    CHECK_OK(listen(fd, 4));
+    CHECK_OK(getsockname(fd, (struct sockaddr *)&a, &alen));
+    uint8_t before[32], after[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, before));
+    char err[256];
+    CHECK_ERR(fs_ws_sync(zhang.r, w.server_id->pk, HOST, ntohs(a.sin_port), 300, err, sizeof err),
+              FS_EIO);
+    printf("  silent: %s\n", err);
+    CHECK(strstr(err, "within the time allowed") != NULL);
+    CHECK_OK(fs_replica_state_hash(zhang.r, after));
+    CHECK_MEM(before, after, 32);
+    close(fd);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+/* Connects a raw TCP socket to 127.0.0.1:port; the caller closes it. */
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    CHECK_OK(connect(fd, (struct sockaddr *)&a, sizeof a));
+    struct timeval tv = {5, 0};
+    CHECK_OK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    return fd;
+}
+
+/* Before it has authenticated, a peer cannot make the server buffer more
+ * than a handshake frame: a bigger one ends its connection, and the server
+ * goes on serving others. */
+static void test_oversized_handshake_frame_is_refused(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    server_start(&w);
+    int fd = tcp_connect(w.port);
+    const char *upgrade =
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: " FS_WS_PROTOCOL "\r\n\r\n";
+    CHECK_EQ_INT(send(fd, upgrade, strlen(upgrade), 0), strlen(upgrade));
+    char resp[1024];
+    size_t got = 0;
+    while (got < sizeof resp - 1 && strstr(resp, "\r\n\r\n") == NULL) {
+        ssize_t n = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        CHECK(n > 0);
+        got += (size_t)n;
+        resp[got] = '\0';
+    }
+    CHECK(strncmp(resp, "HTTP/1.1 101", 12) == 0);
+    /* The first fragment (no FIN) of a binary message, 8,000 bytes, masked
+     * with a zero key: only the size limit can end the connection here, as
+     * no whole frame ever reaches the session. */
+    static uint8_t frame[8 + 8000];
+    frame[0] = 0x02;
+    frame[1] = 0x80 | 126;
+    frame[2] = 8000 >> 8;
+    frame[3] = 8000 & 0xff;
+    CHECK_EQ_INT(send(fd, frame, sizeof frame, MSG_NOSIGNAL), sizeof frame);
+    ssize_t n;
+    do
+        n = recv(fd, resp, sizeof resp, 0);
+    while (n > 0);      /* a close frame, then the end of the stream */
+    CHECK_EQ_INT(n, 0); /* closed, not timed out */
+    close(fd);
+    CHECK_OK(ws_sync(&w, &zhang));
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+static void test_revoked_device_is_told_to_wipe(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    server_start(&w);
+    CHECK_OK(ws_sync(&w, &zhang));
+    server_stop(&w);
+    CHECK_OK(fs_store_device_revoke(w.store, zhang.pk));
+    server_start(&w);
+    CHECK_ERR(ws_sync(&w, &zhang), FS_EREVOKED);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+static void test_impostor_server_is_refused(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    uint8_t cust[16];
+    record_visits(&zhang, 2, cust);
+    server_start(&w);
+    /* The device pinned another key than the one this server holds. */
+    fs_identity *other = NULL;
+    CHECK_OK(fs_identity_generate(&other));
+    uint8_t before[32], after[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, before));
+    char err[256];
+    CHECK_ERR(fs_ws_sync(zhang.r, other->pk, HOST, w.port, TIMEOUT_MS, err, sizeof err), FS_EAUTH);
+    printf("  impostor: %s\n", err);
+    CHECK_OK(fs_replica_state_hash(zhang.r, after));
+    CHECK_MEM(before, after, 32);
+    /* The real server is still served. */
+    CHECK_OK(ws_sync(&w, &zhang));
+    fs_identity_free(other);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+static void test_large_backlog_goes_in_batches(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    record_visits(&zhang, 400, cust); /* 2,000 + 2 + 1,600 changes: 4 PUSH batches */
+    server_start(&w);
+    CHECK_OK(ws_sync(&w, &zhang));
+    CHECK_OK(ws_sync(&w, &li)); /* and 4 CHANGES batches down */
+    CHECK_EQ_INT(count(li.r, "visit"), 400);
+    CHECK_EQ_INT(count(li.r, "commitment"), 400);
+    uint8_t hz[32], hl[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    CHECK_MEM(hz, hl, 32);
+    /* The manager's 1,200 edits go up in 2 batches and down to zhang. */
+    static uint8_t ids[400][16];
+    size_t edited = 0;
+    fs_rows *it = NULL;
+    CHECK_OK(fs_rows_open(&it, li.r, "commitment", NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1 && edited < 400)
+        memcpy(ids[edited++], fs_rows_id(it), 16);
+    fs_rows_close(it);
+    CHECK_OK(fs_begin(li.r));
+    for (size_t i = 0; i < edited; i++) {
+        fs_cell e[] = {{"text", fs_text("send 3 success cases and a quote")},
+                       {"due", fs_text("2023-10-13")},
+                       {"status", fs_text("done")}};
+        CHECK_OK(fs_update(li.r, "commitment", ids[i], e, 3));
+    }
+    CHECK_OK(fs_commit(li.r));
+    CHECK_EQ_INT(edited, 400);
+    CHECK_OK(ws_sync(&w, &li));
+    CHECK_OK(ws_sync(&w, &zhang));
+    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    CHECK_MEM(hz, hl, 32);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+TEST_LIST(TEST(visits_reach_the_manager_over_websockets)
+              TEST(unreachable_server_leaves_the_replica_alone) TEST(silent_server_times_out)
+                  TEST(oversized_handshake_frame_is_refused) TEST(revoked_device_is_told_to_wipe)
+                      TEST(impostor_server_is_refused) TEST(large_backlog_goes_in_batches))
