@@ -211,3 +211,45 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
     out->oldest_pending_ms = first_hlc >> 16;
     return rc;
 }
+
+int fs_replica_set_server(fs_replica *r, const char *url, const uint8_t pk[32])
+{
+    size_t n = url ? strlen(url) : 0;
+    if (n == 0 || n > FS_SERVER_URL_MAX || !fs_utf8_valid(url, n) || pk == NULL)
+        return fs__fail(r, FS_EINVAL, "a server URL is 1-%d bytes", FS_SERVER_URL_MAX);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "INSERT OR REPLACE INTO meta(k,v) VALUES('server_url',?1),"
+                                 "('server_pk',?2)",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, url, (int)n, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "saving the server");
+}
+
+int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk[32])
+{
+    url[0] = '\0';
+    memset(pk, 0, 32);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT (SELECT v FROM meta WHERE k='server_url'),"
+                                 " (SELECT v FROM meta WHERE k='server_pk')",
+                                 -1, &st, NULL);
+    int rc = 0;
+    if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_type(st, 0) == SQLITE_TEXT && sqlite3_column_bytes(st, 1) == 32 &&
+        sqlite3_column_bytes(st, 0) <= FS_SERVER_URL_MAX) {
+        snprintf(url, FS_SERVER_URL_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+        memcpy(pk, sqlite3_column_blob(st, 1), 32);
+    } else {
+        rc = src == SQLITE_OK ? fs__fail(r, FS_ENOTFOUND, "this device is not enrolled")
+                              : fs__dbfail(r, src, "reading the server");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -20,6 +20,7 @@ typedef struct client {
     struct lws_context *ctx;
     fs_replica *r;
     const uint8_t *server_pk;
+    const fs_enroll_request *enroll; /* NULL unless enrolling */
     const char *host;
     int port;
     struct lws *wsi;
@@ -57,7 +58,7 @@ static int client_emit(void *ctx, const uint8_t *frame, size_t len)
 static int client_established(client *c, struct lws *wsi)
 {
     c->wsi = wsi;
-    int rc = fs_sync_client_new(&c->session, c->r, c->server_pk, client_emit, c);
+    int rc = fs_sync_client_new(&c->session, c->r, c->server_pk, c->enroll, client_emit, c);
     if (rc == 0)
         rc = fs_sync_client_start(c->session); /* HELLO */
     if (rc != 0) {
@@ -166,8 +167,9 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
-               int timeout_ms, char *err, size_t errlen)
+static int run_client(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
+                      const fs_enroll_request *enroll, const char *host, int port, int timeout_ms,
+                      char *err, size_t errlen)
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';
@@ -181,6 +183,7 @@ int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const c
     memset(&c, 0, sizeof c);
     c.r = r;
     c.server_pk = server_pk;
+    c.enroll = enroll;
     c.host = host;
     c.port = port;
     fs_reassembler_init(&c.rx, FS_HANDSHAKE_MAX_FRAME);
@@ -226,4 +229,22 @@ done:
     if (c.rc != 0 && err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", c.errmsg);
     return c.rc;
+}
+
+int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
+               int timeout_ms, char *err, size_t errlen)
+{
+    return run_client(r, server_pk, NULL, host, port, timeout_ms, err, errlen);
+}
+
+int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
+                 const fs_enroll_request *req, const char *host, int port, int timeout_ms,
+                 char *err, size_t errlen)
+{
+    if (req == NULL) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "invalid arguments");
+        return FS_EINVAL;
+    }
+    return run_client(r, server_pk, req, host, port, timeout_ms, err, errlen);
 }

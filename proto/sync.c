@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
 #include "fieldsync/sync.h"
 
@@ -17,6 +20,7 @@
 struct fs_sync_client {
     fs_replica *r;
     fs_identity *id;
+    fs_enroll_request enroll; /* when enrolling */
     fs_channel *ch;
     fs_emit_fn emit;
     void *ctx;
@@ -46,7 +50,8 @@ static int flush(fs_buf *out, fs_emit_fn emit, void *ctx)
 }
 
 int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
-                       const uint8_t server_pk[FS_SIGN_PK_BYTES], fs_emit_fn emit, void *ctx)
+                       const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *enroll,
+                       fs_emit_fn emit, void *ctx)
 {
     *out = NULL;
     fs_sync_client *c = calloc(1, sizeof *c);
@@ -62,6 +67,10 @@ int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
         memset(&cfg, 0, sizeof cfg);
         cfg.self = c->id;
         cfg.pinned_server_pk = server_pk;
+        if (enroll != NULL) {
+            c->enroll = *enroll;
+            cfg.enroll = &c->enroll;
+        }
         rc = fs_channel_new(&c->ch, &cfg);
     }
     if (rc != 0) {
@@ -79,6 +88,7 @@ void fs_sync_client_free(fs_sync_client *c)
     fs_channel_free(c->ch);
     fs_identity_free(c->id);
     fs_buf_free(&c->out);
+    sodium_memzero(&c->enroll, sizeof c->enroll); /* the code's secret */
     free(c);
 }
 
@@ -281,6 +291,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     cfg.is_server = 1;
     cfg.self = server_id;
     cfg.check_device = check_device;
+    cfg.enroll_device = fs_enroll_device;
     cfg.ctx = store;
     int rc = fs_channel_new(&s->ch, &cfg);
     if (rc != 0) {

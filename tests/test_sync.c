@@ -87,7 +87,7 @@ static int sync_once(world *w, dev *d, size_t *frames)
     memset(&down, 0, sizeof down);
     fs_sync_client *c = NULL;
     fs_sync_server *s = NULL;
-    CHECK_OK(fs_sync_client_new(&c, d->r, w->server_id->pk, enqueue, &up));
+    CHECK_OK(fs_sync_client_new(&c, d->r, w->server_id->pk, NULL, enqueue, &up));
     CHECK_OK(fs_sync_server_new(&s, w->store, w->server_id, enqueue, &down));
     int rc = fs_sync_client_start(c);
     size_t moved = 0;
@@ -314,7 +314,7 @@ static void test_wrong_server_is_refused(void)
     memset(&down, 0, sizeof down);
     fs_sync_client *c = NULL;
     fs_sync_server *s = NULL;
-    CHECK_OK(fs_sync_client_new(&c, zhang.r, real->pk, enqueue, &up));
+    CHECK_OK(fs_sync_client_new(&c, zhang.r, real->pk, NULL, enqueue, &up));
     CHECK_OK(fs_sync_server_new(&s, w.store, impostor, enqueue, &down));
     CHECK_OK(fs_sync_client_start(c));
     fs_buf *b = &up.frames[up.head++];

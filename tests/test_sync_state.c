@@ -350,5 +350,27 @@ static void test_feed_reproduces_the_server(void)
     test_rmtree(dir);
 }
 
-TEST_LIST(TEST(feed_reproduces_the_server) TEST(acknowledgements_and_pending) TEST(cursor_moves_with_its_batch)
+static void test_server_settings_are_kept(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "r");
+    char url[FS_SERVER_URL_MAX + 1];
+    uint8_t pk[32], got[32];
+    CHECK_ERR(fs_replica_server(r, url, got), FS_ENOTFOUND);
+    memset(pk, 0xA5, sizeof pk);
+    CHECK_ERR(fs_replica_set_server(r, "", pk), FS_EINVAL);
+    CHECK_OK(fs_replica_set_server(r, "ws://127.0.0.1:7300", pk));
+    fs_replica_close(r);
+    char path[700];
+    snprintf(path, sizeof path, "%s/r", dir);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    CHECK_OK(fs_replica_open(&r, path, "pw", 2, &o));
+    CHECK_OK(fs_replica_server(r, url, got));
+    CHECK_STR(url, "ws://127.0.0.1:7300");
+    CHECK_MEM(got, pk, 32);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
+TEST_LIST(TEST(server_settings_are_kept) TEST(feed_reproduces_the_server) TEST(acknowledgements_and_pending) TEST(cursor_moves_with_its_batch)
               TEST(refusals_are_kept) TEST(purge_removes_rows_and_their_conflicts))

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "fieldsync/sync.h"
+#include "fieldsync/enroll.h"
 #include "fieldsync/transport.h"
 #include "test.h"
 
@@ -413,7 +414,57 @@ static void test_large_backlog_goes_in_batches(void)
     world_close(&w);
 }
 
-TEST_LIST(TEST(visits_reach_the_manager_over_websockets)
+/* A device enrolls with a one-time code over the websocket (pinning the
+ * server key from the code), and syncs; the code does not work twice. */
+static void test_enrollment_over_websockets(void)
+{
+    world w;
+    world_open(&w);
+    char code[128];
+    CHECK_OK(fs_enroll_code_create(w.store, "zhang", 3600u * 1000u, w.server_id->pk, code,
+                                   sizeof code));
+    uint8_t pinned[32], secret[16];
+    CHECK_OK(fs_enroll_code_parse(code, pinned, secret));
+    CHECK_MEM(pinned, w.server_id->pk, 32);
+    fs_replica *r = NULL, *r2 = NULL;
+    char path[600];
+    snprintf(path, sizeof path, "%s/new-laptop", w.dir);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    CHECK_OK(fs_replica_create(&r, path, "pw", 2, &o));
+    fs_identity *id = NULL;
+    CHECK_OK(fs_replica_identity(r, &id));
+    fs_enroll_request req;
+    memset(&req, 0, sizeof req);
+    fs_enroll_request_code(secret, req.code);
+    memcpy(req.device_pk, id->pk, 32);
+    snprintf(req.device_name, sizeof req.device_name, "zhang's laptop");
+    server_start(&w);
+    char err[256];
+    CHECK_OK(fs_ws_enroll(r, pinned, &req, HOST, w.port, TIMEOUT_MS, err, sizeof err));
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("Enrolled Co.")}};
+    CHECK_OK(fs_insert(r, "customer", c, 1, cust));
+    CHECK_OK(fs_ws_sync(r, pinned, HOST, w.port, TIMEOUT_MS, err, sizeof err));
+    /* The same code, another device: refused. */
+    snprintf(path, sizeof path, "%s/thief", w.dir);
+    CHECK_OK(fs_replica_create(&r2, path, "pw", 2, &o));
+    fs_identity *id2 = NULL;
+    CHECK_OK(fs_replica_identity(r2, &id2));
+    memcpy(req.device_pk, id2->pk, 32);
+    CHECK_ERR(fs_ws_enroll(r2, pinned, &req, HOST, w.port, TIMEOUT_MS, err, sizeof err), FS_EAUTH);
+    server_stop(&w);
+    CHECK_OK(fs_store_device_check(w.store, id->pk));
+    CHECK_ERR(fs_store_device_check(w.store, id2->pk), FS_ENOTFOUND);
+    CHECK_EQ_INT(fs_exists(fs_store_replica(w.store), "customer", cust), 1);
+    fs_identity_free(id);
+    fs_identity_free(id2);
+    sodium_memzero(secret, sizeof secret);
+    fs_replica_close(r);
+    fs_replica_close(r2);
+    world_close(&w);
+}
+
+TEST_LIST(TEST(enrollment_over_websockets) TEST(visits_reach_the_manager_over_websockets)
               TEST(unreachable_server_leaves_the_replica_alone) TEST(silent_server_times_out)
                   TEST(oversized_handshake_frame_is_refused) TEST(revoked_device_is_told_to_wipe)
                       TEST(impostor_server_is_refused) TEST(large_backlog_goes_in_batches))

@@ -271,6 +271,13 @@ int fs_feed_last(fs_replica *r, uint64_t *out);
 
 /* ---- sync state ---- */
 
+/* The server this device syncs with: its URL and the identity key pinned at
+ * enrollment, kept in the encrypted replica. url: 1..255 bytes. */
+#define FS_SERVER_URL_MAX 255
+int fs_replica_set_server(fs_replica *r, const char *url, const uint8_t pk[32]);
+/* FS_ENOTFOUND before enrollment. */
+int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk[32]);
+
 /* A row named by table and id (purges, references). */
 typedef struct fs_row_ref {
     uint16_t table;

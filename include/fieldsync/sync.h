@@ -12,8 +12,10 @@
  * pending, unacknowledged or left to pull. A WIPE is reported; wiping the
  * device is the caller's act.
  *
- * SERVER: for an authenticated device, PUSH goes to fs_store_push (REJECT
- * for refused changes, then ACK), PULL to fs_store_pull (CHANGES).
+ * SERVER: devices are checked against the store, an enrolling one redeems
+ * its one-time code (fs_enroll_device); for an authenticated device, PUSH
+ * goes to fs_store_push (REJECT for refused changes, then ACK), PULL to
+ * fs_store_pull (CHANGES).
  */
 #ifndef FIELDSYNC_SYNC_H
 #define FIELDSYNC_SYNC_H
@@ -33,9 +35,13 @@ typedef int (*fs_emit_fn)(void *ctx, const uint8_t *frame, size_t len);
 typedef struct fs_sync_client fs_sync_client;
 
 /* r: the device's replica (its identity signs in); server_pk: pinned at
- * enrollment. Nothing is sent until fs_sync_client_start(). */
+ * enrollment (from the enrollment code when enrolling). With enroll set the
+ * handshake enrolls the device with that request (copied) instead of
+ * authenticating it; the session then syncs as usual. Nothing is sent until
+ * fs_sync_client_start(). */
 int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
-                       const uint8_t server_pk[FS_SIGN_PK_BYTES], fs_emit_fn emit, void *ctx);
+                       const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *enroll,
+                       fs_emit_fn emit, void *ctx);
 void fs_sync_client_free(fs_sync_client *c);
 int fs_sync_client_start(fs_sync_client *c);
 /* Errors end the session: the channel's codes, or the replica's; FS_EREVOKED

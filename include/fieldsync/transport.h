@@ -64,4 +64,12 @@ void fs_ws_server_stop(fs_ws_server *srv);
 int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
                int timeout_ms, char *err, size_t errlen);
 
+/* As fs_ws_sync, but the handshake first enrolls the device with req (its
+ * one-time code's secret, the device key, a name): the server redeems the
+ * code, then the session syncs as usual. FS_EAUTH when the server refuses
+ * the enrollment. */
+int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
+                 const fs_enroll_request *req, const char *host, int port, int timeout_ms,
+                 char *err, size_t errlen);
+
 #endif
