@@ -485,6 +485,8 @@ typedef struct push_ctx {
     fs_store_reject *rejects;
     size_t nrejects;
     uint64_t clock_limit;
+    fs_row_ref *moved; /* rows given to another owner in this push */
+    size_t nmoved;
 } push_ctx;
 
 static void reject(push_ctx *p, size_t idx, uint32_t reason)
@@ -661,6 +663,11 @@ static int push_row(push_ctx *p, ref *g, size_t n)
     }
     if (row_why != 0 || (!set_owner && !set_parent))
         return 0;
+    if (exists && strcmp(now, after) != 0) { /* handed over: re-feed it after apply */
+        p->moved[p->nmoved].table = (uint16_t)tix;
+        memcpy(p->moved[p->nmoved].row, row, FS_ID_BYTES);
+        p->nmoved++;
+    }
     if (set_owner)
         return run(s,
                    "INSERT INTO scope(tbl,row,owner,ptbl,prow) VALUES(?1,?2,?3,NULL,NULL)"
@@ -693,6 +700,61 @@ static int audit_refusals(fs_store *s, const device *d, const uint8_t *pk,
     return fs_audit_append(s->audit, "refused_write", d->u.name, fp, detail);
 }
 
+/* Appends a row's current values, with their versions, to the feed again,
+ * and those of every row that follows it: a row handed to another owner
+ * reaches the new owner's devices although their cursors passed it. Devices
+ * that hold these versions already ignore them. */
+static int refeed(fs_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES], int depth)
+{
+    fs__row cur;
+    memset(&cur, 0, sizeof cur);
+    int rc = fs__row_load(s->r, &cur, tix, row);
+    for (unsigned c = 0; rc == 0 && cur.exists && c < cur.t->ncolumns; c++) {
+        if (cur.hlc[c] == 0)
+            continue;
+        fs_value v;
+        fs__value_from_sqlite(cur.old[c], &v);
+        if (c == 0 && v.type == FS_NULL)
+            v = fs_int(0);
+        rc = fs__feed_append(s->r, tix, c, cur.id, &v, cur.hlc[c], cur.dev[c], 0, 0);
+    }
+    fs__row_clear(&cur);
+    if (rc != 0 || depth >= MAX_DEPTH)
+        return rc;
+    /* What follows it: collect first, as refeeding runs statements of its own. */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs__replica_db(s->r),
+                                 "SELECT tbl, row FROM scope WHERE ptbl=?1 AND prow=?2", -1, &st,
+                                 NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    sqlite3_bind_int(st, 1, (int)tix);
+    sqlite3_bind_blob(st, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+    fs_row_ref *kids = NULL;
+    size_t n = 0, cap = 0;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            fs_row_ref *more = realloc(kids, cap * sizeof *kids);
+            if (more == NULL) {
+                rc = fail(s, FS_ENOMEM, "out of memory");
+                break;
+            }
+            kids = more;
+        }
+        kids[n].table = (uint16_t)sqlite3_column_int(st, 0);
+        memcpy(kids[n].row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        n++;
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = refeed(s, kids[i].table, kids[i].row, depth + 1);
+    free(kids);
+    return rc;
+}
+
 int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                   uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out)
 {
@@ -710,11 +772,13 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
         out->replayed = 1;
         return 0;
     }
-    push_ctx p = {s, &d, NULL, 0, NULL, 0, fs__now_ms(s->r) + s->r->opts.max_skew_ms};
+    push_ctx p = {s,    &d, NULL, 0, NULL, 0, fs__now_ms(s->r) + s->r->opts.max_skew_ms,
+                  NULL, 0};
     ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    p.moved = malloc((n ? n : 1) * sizeof *p.moved);
     p.accepted = malloc((n ? n : 1) * sizeof *p.accepted);
     p.rejects = malloc((n ? n : 1) * sizeof *p.rejects);
-    if (refs == NULL || p.accepted == NULL || p.rejects == NULL) {
+    if (refs == NULL || p.accepted == NULL || p.rejects == NULL || p.moved == NULL) {
         rc = fail(s, FS_ENOMEM, "out of memory");
         goto done;
     }
@@ -743,6 +807,8 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
     }
     if (rc == 0)
         rc = fs_apply(s->r, p.accepted, p.naccepted, NULL);
+    for (size_t i = 0; rc == 0 && i < p.nmoved; i++)
+        rc = refeed(s, p.moved[i].table, p.moved[i].row, 0);
     if (rc == 0)
         rc = run(s, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", NULL, "ib",
                  (long long)last_seq, device_pk, FS_SIGN_PK_BYTES);
@@ -767,6 +833,7 @@ done:
     free(refs);
     free(p.accepted);
     free(p.rejects);
+    free(p.moved);
     return rc;
 }
 

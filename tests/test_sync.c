@@ -331,6 +331,51 @@ static void test_wrong_server_is_refused(void)
     world_close(&w);
 }
 
-TEST_LIST(TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
+/* A customer handed to another rep reaches the new owner's devices with
+ * everything that follows it, although their cursors passed those rows. */
+static void test_reassigned_customer_reaches_the_new_owner(void)
+{
+    world w;
+    dev zhang, li, wang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    dev_open(&w, &wang, "wang");
+    uint8_t cust[16];
+    record_visits(&zhang, 3, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &wang, NULL)); /* his cursor passes zhang's rows */
+    CHECK_EQ_INT(count(wang.r, "customer"), 0);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    clock_now += 1000;
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li.r, "customer", cust, give, 1));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(sync_once(&w, &wang, NULL));
+    CHECK_EQ_INT(count(wang.r, "customer"), 1);
+    CHECK_EQ_INT(count(wang.r, "visit"), 3);
+    CHECK_EQ_INT(count(wang.r, "commitment"), 3);
+    same_visits(zhang.r, wang.r);
+    /* Later changes go to wang, not to zhang. */
+    clock_now += 1000;
+    fs_cell pref[] = {{"preferences", fs_text("mornings, per wang")}};
+    CHECK_OK(fs_update(wang.r, "customer", cust, pref, 1));
+    CHECK_OK(sync_once(&w, &wang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_rows *it = NULL;
+    fs_value v;
+    CHECK_OK(fs_rows_open(&it, zhang.r, "customer", NULL, NULL, NULL));
+    CHECK_EQ_INT(fs_rows_next(it), 1);
+    CHECK_OK(fs_rows_get(it, "preferences", &v));
+    CHECK_EQ_INT(v.type, FS_NULL); /* zhang no longer receives it */
+    fs_rows_close(it);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    fs_replica_close(wang.r);
+    world_close(&w);
+}
+
+TEST_LIST(TEST(reassigned_customer_reaches_the_new_owner) TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
               TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                   TEST(wrong_server_is_refused))
