@@ -8,6 +8,9 @@
  *   users    name TEXT PRIMARY KEY, role INTEGER, team TEXT
  *   devices  pk BLOB PRIMARY KEY (Ed25519), id BLOB UNIQUE (fs_device_id_from_pk),
  *            user TEXT, name TEXT, revoked INTEGER, acked_seq INTEGER
+ *   purges   user TEXT, tbl INTEGER, row BLOB, feed_seq INTEGER: rows that
+ *            left user's scope when the feed stood at feed_seq; a device of
+ *            that user whose cursor is not past it is told to purge them
  *   scope    tbl INTEGER, row BLOB, owner TEXT, ptbl INTEGER, prow BLOB,
  *            PRIMARY KEY(tbl, row): a row's owner, or the row it follows
  *            (its customer, its plan, the row a conflict is about); owners
@@ -113,7 +116,10 @@ static const char tables_sql[] =
     " user TEXT NOT NULL, name TEXT, revoked INTEGER NOT NULL DEFAULT 0,"
     " acked_seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS scope(tbl INTEGER NOT NULL, row BLOB NOT NULL, owner TEXT,"
-    " ptbl INTEGER, prow BLOB, PRIMARY KEY(tbl, row)) WITHOUT ROWID;";
+    " ptbl INTEGER, prow BLOB, PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS purges(seq INTEGER PRIMARY KEY, user TEXT NOT NULL,"
+    " tbl INTEGER NOT NULL, row BLOB NOT NULL, feed_seq INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS purges_user ON purges(user, feed_seq);";
 
 /* Opens the audit log with a key of its own, derived from the server's
  * identity seed (kept in the encrypted store). */
@@ -486,6 +492,7 @@ typedef struct push_ctx {
     size_t nrejects;
     uint64_t clock_limit;
     fs_row_ref *moved; /* rows given to another owner in this push */
+    char (*moved_from)[MAX_NAME + 1]; /* ... and who had them */
     size_t nmoved;
 } push_ctx;
 
@@ -666,6 +673,7 @@ static int push_row(push_ctx *p, ref *g, size_t n)
     if (exists && strcmp(now, after) != 0) { /* handed over: re-feed it after apply */
         p->moved[p->nmoved].table = (uint16_t)tix;
         memcpy(p->moved[p->nmoved].row, row, FS_ID_BYTES);
+        snprintf(p->moved_from[p->nmoved], MAX_NAME + 1, "%s", now);
         p->nmoved++;
     }
     if (set_owner)
@@ -703,12 +711,21 @@ static int audit_refusals(fs_store *s, const device *d, const uint8_t *pk,
 /* Appends a row's current values, with their versions, to the feed again,
  * and those of every row that follows it: a row handed to another owner
  * reaches the new owner's devices although their cursors passed it. Devices
- * that hold these versions already ignore them. */
-static int refeed(fs_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES], int depth)
+ * that hold these versions already ignore them. The previous owner's devices
+ * are told to purge each of these rows (a purge entry at the feed position
+ * before the re-fed values). */
+static int refeed(fs_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
+                  const char *old_owner, int depth)
 {
     fs__row cur;
+    uint64_t feed = 0;
     memset(&cur, 0, sizeof cur);
-    int rc = fs__row_load(s->r, &cur, tix, row);
+    int rc = fs_feed_last(s->r, &feed);
+    if (rc == 0)
+        rc = run(s, "INSERT INTO purges(user, tbl, row, feed_seq) VALUES(?1, ?2, ?3, ?4)", NULL,
+                 "tibi", old_owner, (long long)tix, row, FS_ID_BYTES, (long long)feed);
+    if (rc == 0)
+        rc = fs__row_load(s->r, &cur, tix, row);
     for (unsigned c = 0; rc == 0 && cur.exists && c < cur.t->ncolumns; c++) {
         if (cur.hlc[c] == 0)
             continue;
@@ -750,7 +767,7 @@ static int refeed(fs_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES], int
     }
     sqlite3_finalize(st);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = refeed(s, kids[i].table, kids[i].row, depth + 1);
+        rc = refeed(s, kids[i].table, kids[i].row, old_owner, depth + 1);
     free(kids);
     return rc;
 }
@@ -772,13 +789,15 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
         out->replayed = 1;
         return 0;
     }
-    push_ctx p = {s,    &d, NULL, 0, NULL, 0, fs__now_ms(s->r) + s->r->opts.max_skew_ms,
-                  NULL, 0};
+    push_ctx p = {s,    &d,   NULL, 0, NULL, 0, fs__now_ms(s->r) + s->r->opts.max_skew_ms,
+                  NULL, NULL, 0};
     ref *refs = malloc((n ? n : 1) * sizeof *refs);
     p.moved = malloc((n ? n : 1) * sizeof *p.moved);
+    p.moved_from = malloc((n ? n : 1) * sizeof *p.moved_from);
     p.accepted = malloc((n ? n : 1) * sizeof *p.accepted);
     p.rejects = malloc((n ? n : 1) * sizeof *p.rejects);
-    if (refs == NULL || p.accepted == NULL || p.rejects == NULL || p.moved == NULL) {
+    if (refs == NULL || p.accepted == NULL || p.rejects == NULL || p.moved == NULL ||
+        p.moved_from == NULL) {
         rc = fail(s, FS_ENOMEM, "out of memory");
         goto done;
     }
@@ -808,7 +827,7 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
     if (rc == 0)
         rc = fs_apply(s->r, p.accepted, p.naccepted, NULL);
     for (size_t i = 0; rc == 0 && i < p.nmoved; i++)
-        rc = refeed(s, p.moved[i].table, p.moved[i].row, 0);
+        rc = refeed(s, p.moved[i].table, p.moved[i].row, p.moved_from[i], 0);
     if (rc == 0)
         rc = run(s, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", NULL, "ib",
                  (long long)last_seq, device_pk, FS_SIGN_PK_BYTES);
@@ -834,6 +853,7 @@ done:
     free(p.accepted);
     free(p.rejects);
     free(p.moved);
+    free(p.moved_from);
     return rc;
 }
 
@@ -882,5 +902,49 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
     *more = last > *new_cursor;
     cs->count = kept;
     *out = cs;
+    return 0;
+}
+
+int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                    size_t max, fs_purge_item **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    device d;
+    int rc = device_get(s, device_pk, &d);
+    if (rc == FS_ENOTFOUND)
+        return fail(s, FS_EAUTH, "unknown device");
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs__replica_db(s->r),
+                                 "SELECT tbl, row FROM purges WHERE user=?1 AND feed_seq>=?2"
+                                 " ORDER BY seq LIMIT ?3",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    fs_purge_item *items = calloc(max ? max : 1, sizeof *items);
+    if (items == NULL) {
+        sqlite3_finalize(st);
+        return fail(s, FS_ENOMEM, "out of memory");
+    }
+    sqlite3_bind_text(st, 1, d.u.name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)cursor);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    size_t k = 0;
+    while (k < max && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
+            continue;
+        items[k].table = (uint16_t)sqlite3_column_int(st, 0);
+        memcpy(items[k].row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        k++;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        free(items);
+        return dbfail(s, src, "store");
+    }
+    *out = items;
+    *n = k;
     return 0;
 }

@@ -389,7 +389,25 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     int more = 0;
     size_t max = m->u.pull.max == 0 || m->u.pull.max > FS_SYNC_BATCH ? FS_SYNC_BATCH
                                                                       : m->u.pull.max;
-    int rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
+    /* Rows that left the device's scope go first, so that what follows in
+     * the feed applies to a replica without them. */
+    fs_purge_item *purge = NULL;
+    size_t npurge = 0;
+    int rc = fs_store_purges(s->store, pk, m->u.pull.cursor, FS_SYNC_BATCH, &purge, &npurge);
+    if (rc != 0)
+        return server_error(s, rc);
+    if (npurge > 0) {
+        fs_msg pm;
+        memset(&pm, 0, sizeof pm);
+        pm.type = FS_MSG_PURGE;
+        pm.u.purge.items = purge;
+        pm.u.purge.count = npurge;
+        rc = server_send(s, &pm);
+    }
+    free(purge);
+    if (rc != 0)
+        return rc;
+    rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
     if (rc != 0)
         return server_error(s, rc);
     fs_msg c;

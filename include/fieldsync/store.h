@@ -110,4 +110,11 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
 int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                   size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
 
+/* Rows that left the device user's scope (a customer reassigned to someone
+ * else, and what follows it) while the feed stood at or after cursor: the
+ * device must purge them before it applies what it pulls from there. At most
+ * max; the array is malloc'd (caller frees). Sending them again is harmless. */
+int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                    size_t max, fs_purge_item **out, size_t *n);
+
 #endif

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# End to end, with real processes on 127.0.0.1 only: fieldsync-server serve,
+# two devices enrolling with one-time codes, a rep recording visits while the
+# server is down, a failed sync that keeps them, a sync once it is back, and
+# the manager's device receiving the same visits byte for byte. Then bad
+# inputs to enroll and sync, and a raw-byte scan of every file of both
+# replicas and the server store for the text the test wrote.
+#
+#   bash tests/cli/test_sync_cli.sh path/to/fieldsync path/to/fieldsync-server
+#
+# Prints one line per check and ends with "N passed, M failed".
+set -u
+
+FS=${1:?usage: test_sync_cli.sh path/to/fieldsync path/to/fieldsync-server}
+FSS=${2:?usage: test_sync_cli.sh path/to/fieldsync path/to/fieldsync-server}
+for exe in "$FS" "$FSS"; do
+    if [ ! -x "$exe" ]; then
+        echo "test_sync_cli.sh: $exe is not an executable" >&2
+        exit 2
+    fi
+done
+export LC_ALL=C.UTF-8
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-sync-cli-XXXXXX")
+SRV_PID=
+stop_server_now() {
+    if [ -n "$SRV_PID" ]; then
+        kill -TERM "$SRV_PID" 2>/dev/null
+        wait "$SRV_PID" 2>/dev/null
+        SRV_PID=
+    fi
+}
+trap 'stop_server_now; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+
+S=$WORK/server      # the server's store
+HZ=$WORK/zhang      # zhang's device (rep, team north)
+HL=$WORK/li         # li's device (manager, team north)
+HX=$WORK/unenrolled # a replica that never enrolls
+
+export FIELDSYNC_PASSPHRASE='sync test passphrase -- 7f3a'
+unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
+
+# Text recorded on zhang's device; none of it may appear in any file.
+CUST='Vermillionfjord Instruments 青岚'
+NOTE_PREFIX='wants quokkabristle pilot, 审批流程'
+COMMIT_PREFIX='send zanderwhelk case study'
+MARKERS=("Vermillionfjord" "青岚" "quokkabristle" "审批流程" "zanderwhelk")
+
+passed=0
+failed=0
+ok() {
+    passed=$((passed + 1))
+    echo "ok   $1"
+}
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL $1"
+    shift
+    local line
+    for line in "$@"; do
+        echo "       $line"
+    done
+}
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+
+# runc CMD...: sets RC, OUT, ERR.
+runc() {
+    OUT=$("$@" 2>"$WORK/err")
+    RC=$?
+    ERR=$(<"$WORK/err")
+}
+run() { runc "$FS" "$@"; }
+srv() { runc "$FSS" "$@"; }
+
+# expect NAME STATUS [TEXT]: exit status, and TEXT in stderr if given.
+expect() {
+    local name=$1 want=$2 text=${3-}
+    if [ "$RC" -ne "$want" ]; then
+        fail "$name" "exit status $RC, expected $want" "stdout: $OUT" "stderr: $ERR"
+    elif [ -n "$text" ] && ! grep -qF -- "$text" <<<"$ERR"; then
+        fail "$name" "stderr does not contain: $text" "stderr: $ERR"
+    else
+        ok "$name"
+    fi
+}
+contains() {
+    if grep -qF -- "$3" <<<"$2"; then ok "$1"; else fail "$1" "missing: $3" "in: $(head -c 2000 <<<"$2")"; fi
+}
+lacks() {
+    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
+}
+equal() {
+    if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got:      $2" "expected: $3"; fi
+}
+n_visits() { # HOME
+    run --home "$1" visit list --json
+    grep -oF '"recorded_at":' <<<"$OUT" | wc -l
+}
+# The "notes" fields of a home's visits, sorted, one per line, as JSON text.
+notes_of() {
+    run --home "$1" visit list --json
+    grep -oE '"notes":"([^"\\]|\\.)*"' <<<"$OUT" | sort
+}
+
+# start_server PORT: runs serve in the background on 127.0.0.1:PORT (0: any)
+# and sets SRV_PID and PORT from its first line. Fails the whole test, loudly,
+# if serve does not exist or does not come up.
+start_server() {
+    local want=$1 line= i
+    : >"$WORK/serve.out"
+    "$FSS" serve --data "$S" --listen "127.0.0.1:$want" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+    SRV_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        line=$(head -n 1 "$WORK/serve.out")
+        [ -n "$line" ] && break
+        if ! kill -0 "$SRV_PID" 2>/dev/null; then
+            wait "$SRV_PID" 2>/dev/null
+            SRV_PID=
+            if grep -qi "unknown command" "$WORK/serve.err"; then
+                fail "serve not available" "$(cat "$WORK/serve.err")"
+            else
+                fail "serve did not start on port $want" "$(cat "$WORK/serve.err")"
+            fi
+            finish
+        fi
+        sleep 0.1
+    done
+    if [[ ! "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
+        fail "serve prints 'listening on HOST:PORT' first" "got: $line" "$(cat "$WORK/serve.err")"
+        finish
+    fi
+    PORT=${BASH_REMATCH[1]}
+    ok "serve listening on 127.0.0.1:$PORT"
+}
+
+# stop_server: SIGTERM by PID; serve must exit 0.
+stop_server() {
+    local status
+    kill -TERM "$SRV_PID"
+    wait "$SRV_PID"
+    status=$?
+    SRV_PID=
+    equal "serve exits 0 on SIGTERM" "$status" 0
+}
+
+# ---- the server's store, users and codes ----
+srv init --data "$S"
+expect "server init" 0
+srv user add --data "$S" --name li --role manager --team north
+expect "user add li (manager, north)" 0
+srv user add --data "$S" --name zhang --role rep --team north
+expect "user add zhang (rep, north)" 0
+srv enroll-code --data "$S" --user zhang
+expect "enroll-code for zhang" 0
+CODE_Z=$(tail -n 1 <<<"$OUT")
+srv enroll-code --data "$S" --user li
+expect "enroll-code for li" 0
+CODE_L=$(tail -n 1 <<<"$OUT")
+[[ "$CODE_Z" =~ ^FS1-[A-Za-z0-9_-]{64}$ ]] && ok "zhang's code has the FS1- form" ||
+    fail "zhang's code has the FS1- form" "got: $CODE_Z"
+
+# ---- bad inputs (no server needed) ----
+for bad in "http://127.0.0.1:9" "wss://127.0.0.1:9" "ws://127.0.0.1" "ws://:9" \
+    "ws://127.0.0.1:0" "ws://127.0.0.1:65536" "ws://127.0.0.1:9x" "ws://127.0.0.1:-1" \
+    "ws://host name:9" "ws://127.0.0.1:9/path" "127.0.0.1:9"; do
+    run --home "$HX" enroll --server "$bad" --code "$CODE_Z"
+    expect "enroll --server '$bad': status 2, names --server" 2 "--server"
+done
+run --home "$HX" enroll --code "$CODE_Z"
+expect "enroll without --server: status 2" 2 "--server is required"
+run --home "$HX" enroll --server ws://127.0.0.1:9
+expect "enroll without --code: status 2" 2 "--code is required"
+BADCODE="${CODE_Z:0:60}"
+for bad in "$BADCODE" "FS2-${CODE_Z:4}" "${CODE_Z}A" "${CODE_Z:0:67}!" "not-a-code"; do
+    run --home "$HX" enroll --server ws://127.0.0.1:9 --code "$bad"
+    expect "enroll with a malformed --code: status 2, names --code" 2 "--code"
+    lacks "a malformed --code is not echoed" "$ERR" "${bad:4:20}"
+done
+[ ! -e "$HX" ] && ok "bad input creates no replica" || fail "bad input creates no replica"
+
+run --home "$HX" init
+expect "init an unenrolled replica" 0
+run --home "$HX" sync
+expect "sync when not enrolled: status 1" 1 "not enrolled: run fieldsync enroll"
+run --home "$HX" status
+expect "status when not enrolled: status 0" 0
+contains "status says not enrolled" "$OUT" "not enrolled"
+contains "status: oldest pending none" "$OUT" "none"
+run --home "$HX" status --json
+contains "status --json: server null" "$OUT" '"server":null'
+run --home "$HX" sync --bogus
+expect "sync --bogus: status 2" 2 "unknown option --bogus"
+
+# A server that is not there: enrolling fails with the transport's message.
+# It creates li's replica, which the later enrollment reuses.
+run --home "$HL" enroll --server ws://127.0.0.1:9 --code "$CODE_L" --name "li's phone"
+expect "enroll with no server there: status 1" 1 "cannot reach the server"
+lacks "the failed enroll does not echo the code" "$ERR" "${CODE_L:4}"
+
+# ---- zhang enrolls ----
+start_server 0
+P=$PORT
+run --home "$HZ" enroll --server "ws://127.0.0.1:$P" --code "$CODE_Z" --name "zhang's laptop"
+expect "zhang enrolls: status 0" 0
+contains "enroll confirms host, port and key" "$OUT" "enrolled with the server at 127.0.0.1:$P (key "
+lacks "enroll does not print the code" "$OUT$ERR" "${CODE_Z:4}"
+run --home "$WORK/thief" enroll --server "ws://127.0.0.1:$P" --code "$CODE_Z"
+expect "a used code is refused: status 1" 1 "the server refused the enrollment code"
+run --home "$HZ" enroll --server "ws://127.0.0.1:$P" --code "$CODE_L"
+expect "enrolling an enrolled replica again: status 1" 1 "already enrolled"
+run --home "$HZ" status --json
+contains "status shows the server URL" "$OUT" "\"server\":\"ws://127.0.0.1:$P\""
+stop_server
+
+# ---- offline work ----
+run --home "$HZ" customer add --name "$CUST" --industry survey
+expect "zhang adds a customer offline" 0
+CID=$(tail -n 1 <<<"$OUT")
+for i in 1 2 3 4 5; do
+    run --home "$HZ" visit add --customer "$CID" --time "2026-11-2$i 10:0$i" --place "office $i" \
+        --purpose "demo $i" --notes "$NOTE_PREFIX #$i" --commit "$COMMIT_PREFIX $i|2026-12-0$i"
+    expect "zhang records visit $i with a commitment offline" 0
+done
+equal "zhang has 5 visits" "$(n_visits "$HZ")" 5
+run --home "$HZ" status --json
+lacks "status: pending is not 0 before sync" "$OUT" '"pending":0,'
+lacks "status: oldest pending is set" "$OUT" '"oldest_pending_ms":null'
+run --home "$HZ" status
+contains "status text: pending line" "$OUT" "pending changes:"
+lacks "status text: oldest pending is not none" "$OUT" "oldest pending:  none"
+
+run --home "$HZ" sync
+expect "sync with the server down: status 1" 1 "cannot reach the server"
+contains "sync failure says the changes are kept" "$ERR" "local changes are kept"
+equal "the 5 visits stay after the failed sync" "$(n_visits "$HZ")" 5
+NOTES_Z=$(notes_of "$HZ")
+equal "zhang's notes are all there" "$(grep -c quokkabristle <<<"$NOTES_Z")" 5
+
+# ---- the server is back, on the same port ----
+start_server "$P"
+equal "serve came back on the same port" "$PORT" "$P"
+run --home "$HZ" sync
+expect "zhang syncs: status 0" 0
+contains "sync prints a summary" "$OUT" "in sync: "
+contains "sync sent the changes" "$OUT" "changes sent, cursor "
+lacks "sync sent more than 0 changes" "$OUT" "in sync: 0 changes sent"
+run --home "$HZ" status --json
+expect "status --json after sync" 0
+contains "status --json: pending 0" "$OUT" '"pending":0'
+contains "status --json: oldest pending null" "$OUT" '"oldest_pending_ms":null'
+contains "status --json: no refusals" "$OUT" '"refused":[]'
+run --home "$HZ" status
+contains "status text: oldest pending none" "$OUT" "oldest pending:  none"
+run --home "$HZ" sync
+expect "a second sync: status 0" 0
+contains "a second sync sends nothing" "$OUT" "in sync: 0 changes sent"
+
+# ---- li enrolls (reusing the replica the failed attempt created) ----
+run --home "$HL" enroll --server "ws://127.0.0.1:$P" --code "$CODE_L" --name "li's phone"
+expect "li enrolls: status 0" 0
+run --home "$HL" sync
+expect "li syncs: status 0" 0
+equal "li sees the 5 visits" "$(n_visits "$HL")" 5
+NOTES_L=$(notes_of "$HL")
+equal "the notes on li's device equal zhang's byte for byte" "$NOTES_L" "$NOTES_Z"
+run --home "$HL" visit list --json
+equal "li sees the 5 commitments" "$(grep -oF "$COMMIT_PREFIX" <<<"$OUT" | wc -l)" 5
+stop_server
+
+# ---- nothing readable at rest ----
+for m in "${MARKERS[@]}"; do
+    hits=$(grep -rlaF -- "$m" "$HZ" "$HL" "$S" 2>/dev/null)
+    if [ -z "$hits" ]; then
+        ok "no file of either home or the store holds '$m'"
+    else
+        fail "no file of either home or the store holds '$m'" "found in: $hits"
+    fi
+done
+
+finish
