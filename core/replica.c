@@ -5,6 +5,7 @@
  * storage format is described in replica_int.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -561,6 +562,38 @@ int fs_replica_open(fs_replica **out, const char *dir, const char *pass, size_t 
         return open_failed(r, rc);
     *out = r;
     return 0;
+}
+
+int fs_replica_wipe(const char *dir)
+{
+    char keypath[4096], dbpath[4096], extra[4200];
+    if (dir == NULL || join_path(keypath, sizeof keypath, dir, "replica.key") != 0 ||
+        join_path(dbpath, sizeof dbpath, dir, "replica.db") != 0)
+        return FS_EINVAL;
+    if (access(keypath, F_OK) != 0 && access(dbpath, F_OK) != 0)
+        return FS_ENOTFOUND;
+    int rc = 0;
+    int fd = open(keypath, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        unsigned char noise[FS_KEYFILE_BYTES];
+        randombytes_buf(noise, sizeof noise);
+        if (pwrite(fd, noise, sizeof noise, 0) != (ssize_t)sizeof noise || fsync(fd) != 0)
+            rc = FS_EIO;
+        close(fd);
+        if (unlink(keypath) != 0)
+            rc = FS_EIO;
+    } else if (errno != ENOENT) {
+        rc = FS_EIO;
+    }
+    if (unlink(dbpath) != 0 && errno != ENOENT)
+        rc = FS_EIO;
+    static const char *const suffixes[] = {"-wal", "-journal", "-shm"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(extra, sizeof extra, "%s%s", dbpath, suffixes[i]);
+        if (unlink(extra) != 0 && errno != ENOENT)
+            rc = FS_EIO;
+    }
+    return rc;
 }
 
 int fs_replica_change_passphrase(const char *dir, const char *oldpass, size_t oldlen,

@@ -578,7 +578,26 @@ static void test_identity_is_kept_and_names_the_device(void)
     fs_identity_free(again);
 }
 
-TEST_LIST(TEST(identity_is_kept_and_names_the_device) TEST(process_hardening) TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
+/* A wiped replica is gone: key destroyed, files removed, nothing opens. */
+static void test_wipe_destroys_the_replica(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t id[16];
+    add_customer(r, "Wiped Co.", id);
+    fs_replica_close(r);
+    CHECK_OK(fs_replica_wipe(rdir));
+    char path[700];
+    static const char *const files[] = {"replica.key", "replica.db", "replica.db-wal"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", rdir, files[i]);
+        CHECK(access(path, F_OK) != 0);
+    }
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    CHECK_ERR(fs_replica_open(&r, rdir, "pw", 2, &o), FS_ENOTFOUND);
+    CHECK_ERR(fs_replica_wipe(rdir), FS_ENOTFOUND);
+}
+
+TEST_LIST(TEST(wipe_destroys_the_replica) TEST(identity_is_kept_and_names_the_device) TEST(process_hardening) TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
               TEST(change_log_records_every_write)
                   TEST(writes_bypassing_the_log_are_refused_or_flagged)
                       TEST(transactions_commit_or_roll_back_whole)

@@ -134,6 +134,13 @@ void fs_replica_close(fs_replica *r);
  * With NULL: the message of this thread's last failed create or open. */
 const char *fs_replica_errmsg(const fs_replica *r);
 
+/* Destroys the replica in dir (closed first by the caller): the key file is
+ * overwritten with random bytes, flushed and removed — without it nothing in
+ * the database can be decrypted — then the database and its WAL and journal
+ * are removed. For a device the server revoked. FS_ENOTFOUND if dir holds no
+ * replica; FS_EIO if a file could not be overwritten or removed. */
+int fs_replica_wipe(const char *dir);
+
 /* Re-wraps the replica's key under a new passphrase; the database is untouched. */
 int fs_replica_change_passphrase(const char *dir, const char *oldpass, size_t oldlen,
                                  const char *newpass, size_t newlen);
