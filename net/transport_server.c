@@ -21,8 +21,11 @@
 #define HANDSHAKE_SECS 10
 #define IDLE_SECS      300
 
+struct conn;
+
 struct fs_ws_server {
     struct lws_context *ctx;
+    struct conn *conns; /* open connections, for pokes */
     fs_store *store;              /* touched by the server thread only */
     const fs_identity *server_id; /* the caller's */
     pthread_t thread;
@@ -34,6 +37,9 @@ struct fs_ws_server {
  * it; what it points to is freed by conn_free. */
 typedef struct conn {
     struct lws *wsi;
+    struct fs_ws_server *srv;
+    struct conn *next, *prev; /* in srv->conns while linked */
+    int linked;
     fs_sync_server *session;
     fs_reassembler rx;
     fs__ws_queue out;
@@ -52,6 +58,15 @@ static int conn_emit(void *ctx, const uint8_t *frame, size_t len)
 /* Idempotent: called when the connection closes, and on a failed start. */
 static void conn_free(conn *c)
 {
+    if (c->linked) {
+        if (c->prev != NULL)
+            c->prev->next = c->next;
+        else
+            c->srv->conns = c->next;
+        if (c->next != NULL)
+            c->next->prev = c->prev;
+        c->linked = 0;
+    }
     fs_sync_server_free(c->session);
     c->session = NULL;
     fs_reassembler_free(&c->rx);
@@ -61,6 +76,13 @@ static void conn_free(conn *c)
 static int conn_open(conn *c, struct lws *wsi, fs_ws_server *srv)
 {
     c->wsi = wsi;
+    c->srv = srv;
+    c->next = srv->conns;
+    c->prev = NULL;
+    if (srv->conns != NULL)
+        srv->conns->prev = c;
+    srv->conns = c;
+    c->linked = 1;
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HANDSHAKE_SECS);
     fs_reassembler_init(&c->rx, FS_HANDSHAKE_MAX_FRAME);
     return fs_sync_server_new(&c->session, srv->store, srv->server_id, conn_emit, c);
@@ -78,7 +100,14 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
         return -1; /* too big for what the session accepts now */
     if (rc == 0)
         return 0;
+    uint64_t before = 0, after = 0;
+    fs_feed_last(fs_store_replica(c->srv->store), &before);
     rc = fs_sync_server_receive(c->session, frame, len);
+    fs_feed_last(fs_store_replica(c->srv->store), &after);
+    if (after > before) /* news: the other connected devices pull it */
+        for (conn *o = c->srv->conns; o != NULL; o = o->next)
+            if (o != c && o->session != NULL && !o->closing)
+                fs_sync_server_poke(o->session, after);
     if (rc != 0) {
         c->closing = 1;
         if (fs__ws_queue_empty(&c->out))

@@ -422,6 +422,17 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     return rc;
 }
 
+int fs_sync_server_poke(fs_sync_server *s, uint64_t cursor)
+{
+    if (fs_sync_server_device(s) == NULL)
+        return 0;
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_POKE;
+    m.u.poke.cursor = cursor;
+    return server_send(s, &m);
+}
+
 int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
 {
     fs_msg *m = NULL;

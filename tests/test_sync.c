@@ -381,6 +381,60 @@ static void test_reassigned_customer_reaches_the_new_owner(void)
     world_close(&w);
 }
 
-TEST_LIST(TEST(reassigned_customer_reaches_the_new_owner) TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
+/* Delivers queued frames both ways until both queues are empty. */
+static void pump(fs_sync_client *c, fs_sync_server *s, queue *up, queue *down)
+{
+    while (up->head < up->tail || down->head < down->tail) {
+        if (up->head < up->tail) {
+            fs_buf *b = &up->frames[up->head++ % 64];
+            CHECK_OK(fs_sync_server_receive(s, b->data, b->len));
+            fs_buf_free(b);
+        } else {
+            fs_buf *b = &down->frames[down->head++ % 64];
+            CHECK_OK(fs_sync_client_receive(c, b->data, b->len));
+            fs_buf_free(b);
+        }
+    }
+}
+
+/* A connected device that is poked pulls what another device just pushed,
+ * with no command of its own. */
+static void test_poke_brings_news_to_a_connected_device(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    queue up, down;
+    memset(&up, 0, sizeof up);
+    memset(&down, 0, sizeof down);
+    fs_sync_client *c = NULL;
+    fs_sync_server *s = NULL;
+    CHECK_OK(fs_sync_client_new(&c, li.r, w.server_id->pk, NULL, enqueue, &up));
+    CHECK_OK(fs_sync_server_new(&s, w.store, w.server_id, enqueue, &down));
+    CHECK_OK(fs_sync_server_poke(s, 1)); /* before the handshake: nothing */
+    CHECK_EQ_INT(down.tail, 0);
+    CHECK_OK(fs_sync_client_start(c));
+    pump(c, s, &up, &down);
+    CHECK(fs_sync_client_in_sync(c)); /* li is connected and idle */
+    uint8_t cust[16];
+    record_visits(&zhang, 2, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL)); /* another connection pushes */
+    uint64_t last = 0;
+    CHECK_OK(fs_feed_last(fs_store_replica(w.store), &last));
+    CHECK_EQ_INT(count(li.r, "visit"), 0);
+    CHECK_OK(fs_sync_server_poke(s, last));
+    pump(c, s, &up, &down);
+    CHECK_EQ_INT(count(li.r, "visit"), 2);
+    CHECK(fs_sync_client_in_sync(c));
+    fs_sync_client_free(c);
+    fs_sync_server_free(s);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+TEST_LIST(TEST(poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
               TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                   TEST(wrong_server_is_refused))

@@ -64,6 +64,10 @@ void fs_sync_server_free(fs_sync_server *s);
 int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len);
 /* The authenticated device's key once the handshake is done, else NULL. */
 const uint8_t *fs_sync_server_device(const fs_sync_server *s);
+/* Tells the device there is news up to feed position cursor (POKE); it
+ * pulls. A no-op before the session is open. A transport pokes its other
+ * sessions when a push has added to the feed. */
+int fs_sync_server_poke(fs_sync_server *s, uint64_t cursor);
 const char *fs_sync_server_errmsg(const fs_sync_server *s);
 
 #endif
