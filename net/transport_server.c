@@ -6,6 +6,7 @@
  * has its last frames (an ERROR or a WIPE) written before the connection is
  * closed.
  */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -193,11 +194,20 @@ int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *s
     fs__ws_quiet_logs();
 
     int rc = FS_EIO;
+    /* libwebsockets 4.1 binds every interface when given an IPv4 literal as
+     * its "iface", but binds an IPv4-mapped IPv6 address exactly: pass that,
+     * so "127.0.0.1" means loopback only. */
+    char iface[64];
+    struct in_addr v4;
+    if (host != NULL && inet_pton(AF_INET, host, &v4) == 1)
+        snprintf(iface, sizeof iface, "::ffff:%s", host);
+    else
+        snprintf(iface, sizeof iface, "%s", host ? host : "");
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.port = port;
-    info.iface = host;
+    info.iface = host != NULL ? iface : NULL;
     info.protocols = protocols;
     info.user = srv;
     srv->ctx = lws_create_context(&info);

@@ -1,8 +1,8 @@
 /*
  * fieldsync-server: the central server. For now its administrative command
  * line (commands.c): create the store, add users, hand out enrollment codes,
- * list and revoke devices, check and show the audit log. The sync service
- * arrives with issue 4.
+ * list and revoke devices, check and show the audit log; and the sync
+ * service itself (serve.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +23,7 @@ static void usage(FILE *f)
                "  device revoke --data DIR --device FINGERPRINT-PREFIX\n"
                "  audit verify --data DIR               check the audit log's chain\n"
                "  audit show --data DIR                 print the audit log\n"
+               "  serve --data DIR --listen HOST:PORT   run the sync service until SIGTERM\n"
                "  --version | help\n"
                "The passphrase comes from " SRV_PASSENV " or the terminal.\n"
                "Exit status: 0 done, 1 runtime error, 2 bad command line.\n");
@@ -62,6 +63,8 @@ int main(int argc, char **argv)
         rc = srv_cmd_device(argc - 2, argv + 2);
     } else if (strcmp(cmd, "audit") == 0) {
         rc = srv_cmd_audit(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "serve") == 0) {
+        rc = srv_cmd_serve(argc - 2, argv + 2);
     } else {
         char shown[48];
         srv_printable(cmd, shown, sizeof shown);

@@ -68,5 +68,7 @@ int srv_cmd_user(int argc, char **argv);
 int srv_cmd_enroll_code(int argc, char **argv);
 int srv_cmd_device(int argc, char **argv);
 int srv_cmd_audit(int argc, char **argv);
+/* Runs the sync service until SIGTERM or SIGINT (serve.c). */
+int srv_cmd_serve(int argc, char **argv);
 
 #endif

@@ -1,0 +1,259 @@
+/*
+ * fieldsync-server serve: runs the sync service. Opens the store, takes the
+ * server identity from the store's replica and hands both to the websocket
+ * transport (fieldsync/transport.h), which serves on a thread of its own.
+ * The main thread only waits for SIGTERM or SIGINT, then stops the transport
+ * and closes the store.
+ *
+ * Signals: SIGTERM and SIGINT are blocked before the transport's thread is
+ * created, so that thread inherits the mask and never runs the handler; the
+ * main thread waits in sigsuspend() with them unblocked. The handler only
+ * sets a flag.
+ *
+ * The address: libwebsockets 4.1 takes the host as its "iface" and, given
+ * an IPv4 literal such as 127.0.0.1 on its IPv6 socket, silently listens on
+ * every interface. So serve resolves HOST itself, checks that the address
+ * can be bound here (a probe socket gives a precise error: in use, not an
+ * address of this machine, permission), and hands libwebsockets the IPv6
+ * form, "::ffff:a.b.c.d" for IPv4, which it binds exactly.
+ *
+ * Output: one line "listening on HOST:PORT" on stdout once the socket is
+ * listening (with the real port when 0 was asked for); start and stop on
+ * stderr. The transport does not expose message contents, and nothing here
+ * logs any.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fieldsync/enroll.h" /* transport.h uses fs_enroll_request */
+#include "fieldsync/transport.h"
+#include "srv.h"
+
+#define NOPTS(a)          (sizeof(a) / sizeof((a)[0]))
+#define HOST_MAX          255 /* bytes of host in --listen */
+#define FINGERPRINT_SHOWN 16  /* hex digits of the server key in the log */
+
+static const char serve_usage[] =
+    "usage: " SRV_PROG " serve --data DIR --listen HOST:PORT\n"
+    "Serves the sync protocol (websocket subprotocol " FS_WS_PROTOCOL ") on HOST:PORT\n"
+    "until SIGTERM or SIGINT. HOST is an IPv4 address, an [IPv6] address or a\n"
+    "name resolving to an address of this machine; PORT 0 picks a free port.\n"
+    "Prints \"listening on HOST:PORT\" once ready.\n";
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* Splits "HOST:PORT" ("[V6]:PORT" too) into host (NUL-terminated, cap bytes)
+ * and port (0..65535, decimal digits only). SRV_OK or SRV_EUSAGE with a
+ * message naming --listen. */
+static int parse_listen(const char *listen, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    const char *h = listen;
+    size_t hlen;
+    if (colon == NULL || colon[1] == '\0') {
+        srv_error("--listen: expected HOST:PORT, the port is missing");
+        return SRV_EUSAGE;
+    }
+    hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    } else if (memchr(h, ':', hlen) != NULL) {
+        srv_error("--listen: write an IPv6 host in brackets, as [::1]:PORT");
+        return SRV_EUSAGE;
+    }
+    if (hlen == 0) {
+        srv_error("--listen: expected HOST:PORT, the host is missing");
+        return SRV_EUSAGE;
+    }
+    if (hlen >= cap || hlen > HOST_MAX) {
+        srv_error("--listen: the host is too long");
+        return SRV_EUSAGE;
+    }
+    for (size_t i = 0; i < hlen; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (ch <= 0x20 || ch >= 0x7F || ch == '[' || ch == ']' || ch == '/') {
+            srv_error("--listen: the host holds a character not allowed in a host");
+            return SRV_EUSAGE;
+        }
+    }
+    long p = 0;
+    const char *d = colon + 1;
+    for (; *d != '\0'; d++) {
+        if (*d < '0' || *d > '9' || p > 65535) {
+            srv_error("--listen: the port must be a number from 0 to 65535");
+            return SRV_EUSAGE;
+        }
+        p = p * 10 + (*d - '0');
+    }
+    if (p > 65535) {
+        srv_error("--listen: the port must be a number from 0 to 65535");
+        return SRV_EUSAGE;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return SRV_OK;
+}
+
+/* Resolves host and checks that host:port can be bound here (SO_REUSEADDR,
+ * as libwebsockets does); writes the address as libwebsockets must be given
+ * it (IPv4 mapped into IPv6) into iface. SRV_OK or SRV_ERUNTIME with a
+ * message naming --listen and the address. */
+static int check_bindable(const char *listen, const char *host, int port, char *iface, size_t cap)
+{
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int grc = getaddrinfo(host, NULL, &hints, &ai);
+    if (grc != 0 || ai == NULL) {
+        srv_error("--listen: cannot resolve the host of %s: %s", listen, gai_strerror(grc));
+        return SRV_ERUNTIME;
+    }
+    int rc = SRV_ERUNTIME;
+    char text[INET6_ADDRSTRLEN];
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
+    socklen_t salen = ai->ai_addrlen;
+    int family = ai->ai_family;
+    freeaddrinfo(ai);
+    if (family == AF_INET) {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&sa;
+        v4->sin_port = htons((uint16_t)port);
+        inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+        snprintf(iface, cap, "::ffff:%s", text);
+    } else if (family == AF_INET6) {
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sa;
+        v6->sin6_port = htons((uint16_t)port);
+        inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+        snprintf(iface, cap, "%s", text);
+    } else {
+        srv_error("--listen: the host of %s is not an IP address", listen);
+        return SRV_ERUNTIME;
+    }
+    int fd = socket(family, SOCK_STREAM, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+        srv_error("--listen: cannot open a socket: %s", strerror(errno));
+    } else if (bind(fd, (struct sockaddr *)&sa, salen) != 0) {
+        int e = errno;
+        srv_error("--listen: cannot listen on %s: %s", listen,
+                  e == EADDRINUSE      ? "the address is already in use"
+                  : e == EADDRNOTAVAIL ? "not an address of this machine"
+                                       : strerror(e));
+    } else {
+        rc = SRV_OK;
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Installs on_stop_signal for SIGTERM and SIGINT and blocks both; *saved
+ * receives the previous mask (to wait with). SRV_OK or SRV_ERUNTIME. */
+static int take_stop_signals(sigset_t *saved)
+{
+    struct sigaction sa;
+    sigset_t block;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &block, saved) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0) {
+        srv_error("serve: cannot install the signal handlers: %s", strerror(errno));
+        return SRV_ERUNTIME;
+    }
+    /* A vanished peer must be an error on write, not the end of the process. */
+    signal(SIGPIPE, SIG_IGN);
+    sigdelset(saved, SIGTERM);
+    sigdelset(saved, SIGINT);
+    return SRV_OK;
+}
+
+int srv_cmd_serve(int argc, char **argv)
+{
+    const char *data = NULL, *listen = NULL;
+    const srv_opt opts[] = {{"--data", &data, NULL}, {"--listen", &listen, NULL}};
+    char host[HOST_MAX + 1];
+    int port = 0;
+    int rc = srv_parse(serve_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("serve", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("serve", "--listen", listen);
+    if (rc == SRV_OK)
+        rc = parse_listen(listen, host, sizeof host, &port);
+    if (rc != SRV_OK)
+        return rc;
+
+    fs_store *s = NULL;
+    fs_identity *id = NULL;
+    fs_ws_server *ws = NULL;
+    sigset_t waitmask;
+    char iface[INET6_ADDRSTRLEN + 8];
+    rc = check_bindable(listen, host, port, iface, sizeof iface);
+    if (rc != SRV_OK)
+        return rc;
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    int frc = fs_replica_identity(fs_store_replica(s), &id);
+    if (frc != 0) {
+        rc = srv_fail(s, "reading the server identity", frc);
+        goto done;
+    }
+    rc = take_stop_signals(&waitmask);
+    if (rc != SRV_OK)
+        goto done;
+    frc = fs_ws_server_start(&ws, s, id, iface, port);
+    if (frc != 0) {
+        srv_error("--listen: cannot listen on %s: %s", listen, fs_strerror(frc));
+        rc = SRV_ERUNTIME;
+        goto done;
+    }
+    char hex[2 * FS_SIGN_PK_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
+    hex[FINGERPRINT_SHOWN] = '\0';
+    fprintf(stderr, SRV_PROG ": serving with server key %s...\n", hex);
+    /* Tests and supervisors wait for this line: it must not sit in a buffer. */
+    printf("listening on %.*s:%d\n", (int)(strrchr(listen, ':') - listen), listen,
+           fs_ws_server_port(ws));
+    fflush(stdout);
+
+    while (stop_signal == 0)
+        sigsuspend(&waitmask);
+    fprintf(stderr, SRV_PROG ": %s received, stopping\n",
+            stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    /* The transport's thread is the only user of the store until it is
+     * joined here; the store is ours again afterwards. */
+    fs_ws_server_stop(ws);
+    ws = NULL;
+    fprintf(stderr, SRV_PROG ": stopped\n");
+    rc = SRV_OK;
+
+done:
+    fs_ws_server_stop(ws);
+    fs_identity_free(id);
+    fs_store_close(s);
+    return rc;
+}
