@@ -20,6 +20,12 @@ int cmd_customer_list(cli_ctx *ctx, int argc, char **argv);
 int cmd_visit_add(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync visit list [--json]. */
 int cmd_visit_list(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync enroll: joins a server with a one-time code (cmd_sync.c). */
+int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync sync: exchanges changes with the server until in sync. */
+int cmd_sync(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync status [--json]: pending changes, cursor, server, refusals. */
+int cmd_status(cli_ctx *ctx, int argc, char **argv);
 
 /* One-line usages, shared by --help of each command and the main help. */
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
@@ -34,5 +40,10 @@ int cmd_visit_list(cli_ctx *ctx, int argc, char **argv);
     "                 [--objections O] [--commit \"TEXT|YYYY-MM-DD\"]... [--next N]\n"             \
     "                 [--visitor V]\n"
 #define USAGE_VISIT_LIST "usage: fieldsync [--home DIR] visit list [--json]\n"
+#define USAGE_ENROLL                                                                               \
+    "usage: fieldsync [--home DIR] enroll --server ws://HOST:PORT --code CODE\n"                   \
+    "                 [--name DEVICE-NAME]\n"
+#define USAGE_SYNC   "usage: fieldsync [--home DIR] sync\n"
+#define USAGE_STATUS "usage: fieldsync [--home DIR] status [--json]\n"
 
 #endif

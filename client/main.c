@@ -32,6 +32,9 @@ static const command commands[] = {
     {"customer", "list", cmd_customer_list},
     {"visit", "add", cmd_visit_add},
     {"visit", "list", cmd_visit_list},
+    {"enroll", NULL, cmd_enroll},
+    {"sync", NULL, cmd_sync},
+    {"status", NULL, cmd_status},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -54,6 +57,14 @@ static void usage(FILE *f)
           "                            ID is a customer id or a unique prefix of it\n"
           "                            (at least 6 hex digits); prints the visit id\n"
           "  visit list [--json]       list visits with their commitments\n"
+          "  enroll --server ws://HOST:PORT --code CODE [--name DEVICE-NAME]\n"
+          "                            join the server with a one-time code from\n"
+          "                            fieldsync-server enroll-code (creates the\n"
+          "                            replica if DIR has none); default name: hostname\n"
+          "  sync                      send local changes and fetch the server's until\n"
+          "                            in sync; on failure nothing local is lost\n"
+          "  status [--json]           pending changes, cursor, server, conflicts and\n"
+          "                            changes the server refused\n"
           "  help, --help              show this help; COMMAND --help shows one command\n"
           "  --version                 show the version\n"
           "\n"

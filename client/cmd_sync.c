@@ -1,0 +1,523 @@
+/*
+ * Commands that talk to the server: enroll (join with a one-time code and
+ * pin the server's key), sync (exchange changes until in sync) and status
+ * (what is waiting to be sent, what the server refused).
+ *
+ * The server's address is kept in the encrypted replica as a URL of the one
+ * form "ws://HOST:PORT" (fs_replica_set_server), parsed strictly both when
+ * the user types it and when sync reads it back. The transport
+ * (fieldsync/transport.h) does the rest; a failed sync leaves every local
+ * change in place, to be sent next time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <sodium.h>
+
+#include "cmd.h"
+#include "fieldsync/enroll.h"
+#include "fieldsync/msg.h"
+#include "fieldsync/schema.h"
+#include "fieldsync/transport.h"
+#include "record.h"
+
+#define ENROLL_TIMEOUT_MS 30000
+#define SYNC_TIMEOUT_MS   60000
+#define HOST_MAX          253 /* a DNS name at its longest */
+
+/* A parsed "ws://HOST:PORT" (a trailing "/" allowed). */
+typedef struct server_addr {
+    char host[HOST_MAX + 1];
+    int port;
+} server_addr;
+
+static int host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
+}
+
+/* NULL if url is a server URL we accept (and *out holds it), else why not. */
+static const char *url_problem(const char *url, server_addr *out)
+{
+    const char *p, *colon;
+    size_t hostlen, portlen;
+    long port = 0;
+
+    memset(out, 0, sizeof *out);
+    if (strlen(url) > FS_SERVER_URL_MAX)
+        return "too long";
+    if (strncmp(url, "ws://", 5) != 0)
+        return strncmp(url, "wss://", 6) == 0 ? "wss:// is not supported; use ws://"
+                                              : "must start with ws://";
+    p = url + 5;
+    colon = strchr(p, ':');
+    if (colon == NULL)
+        return "missing :PORT";
+    hostlen = (size_t)(colon - p);
+    if (hostlen == 0)
+        return "missing host";
+    if (hostlen > HOST_MAX)
+        return "host too long";
+    for (size_t i = 0; i < hostlen; i++)
+        if (!host_char(p[i]))
+            return "host may hold only letters, digits, '.' and '-'";
+    if (p[0] == '-' || p[0] == '.')
+        return "host must start with a letter or digit";
+    portlen = strlen(colon + 1);
+    if (portlen > 0 && colon[portlen] == '/')
+        portlen--; /* one trailing slash */
+    if (portlen == 0)
+        return "missing port";
+    if (portlen > 5)
+        return "port must be 1-65535";
+    for (size_t i = 0; i < portlen; i++) {
+        char c = colon[1 + i];
+        if (c < '0' || c > '9')
+            return "port must be a number 1-65535";
+        port = port * 10 + (c - '0');
+    }
+    if (colon[1] == '0' || port < 1 || port > 65535)
+        return "port must be 1-65535";
+    memcpy(out->host, p, hostlen);
+    out->host[hostlen] = '\0';
+    out->port = (int)port;
+    return NULL;
+}
+
+/* Parses the --server value; on a bad one prints why, naming the flag,
+ * echoing the value only if it is short and printable. */
+static int parse_server_flag(const char *url, server_addr *out)
+{
+    const char *why = url_problem(url, out);
+    size_t n = strlen(url);
+    int printable = n <= 80;
+    if (why == NULL)
+        return CLI_OK;
+    for (size_t i = 0; printable && i < n; i++)
+        printable = url[i] >= 0x20 && url[i] <= 0x7E;
+    if (printable)
+        cli_error("--server: expected ws://HOST:PORT, got \"%s\": %s", url, why);
+    else
+        cli_error("--server: expected ws://HOST:PORT: %s", why);
+    return CLI_EUSAGE;
+}
+
+static void key_hex16(const uint8_t pk[FS_SIGN_PK_BYTES], char out[17])
+{
+    sodium_bin2hex(out, 17, pk, 8);
+}
+
+/* Creates the replica in home (asking for a new passphrase, as init does)
+ * or opens the one there. */
+static int open_or_create(const cli_ctx *ctx, const char *home, fs_replica **out)
+{
+    cli_pass pass = {NULL, 0};
+    int rc;
+
+    *out = NULL;
+    if (cli_replica_exists(home))
+        return cli_open(ctx, out);
+    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
+    if (rc != CLI_OK)
+        return rc;
+    rc = fs_replica_create(out, home, pass.buf, pass.len, NULL);
+    cli_pass_free(&pass);
+    if (rc != 0) {
+        *out = NULL;
+        cli_error("enroll: creating the replica in %s: %s", home, fs_strerror(rc));
+        return CLI_ERUNTIME;
+    }
+    printf("created an encrypted replica in %s\n", home);
+    return CLI_OK;
+}
+
+int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *url = NULL, *code = NULL, *name = NULL, *home;
+    const cli_opt opts[] = {
+        {"--server", CLI_VALUE, NULL, &url, NULL},
+        {"--code", CLI_VALUE, NULL, &code, NULL},
+        {"--name", CLI_VALUE, NULL, &name, NULL},
+    };
+    uint8_t server_pk[FS_SIGN_PK_BYTES], secret[FS_ENROLL_SECRET_BYTES];
+    uint8_t old_pk[FS_SIGN_PK_BYTES];
+    char old_url[FS_SERVER_URL_MAX + 1], hostname[256], err[256], keyhex[17];
+    fs_enroll_request req;
+    fs_identity *id = NULL;
+    fs_replica *r = NULL;
+    server_addr addr;
+    int rc, frc;
+
+    memset(&req, 0, sizeof req);
+    rc = cli_parse(ctx, USAGE_ENROLL, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    rc = cli_require("enroll", "--server", url);
+    if (rc == CLI_OK)
+        rc = cli_require("enroll", "--code", code);
+    if (rc == CLI_OK)
+        rc = parse_server_flag(url, &addr);
+    if (rc != CLI_OK)
+        return rc;
+    /* The code is a secret: never echoed. */
+    if (fs_enroll_code_parse(code, server_pk, secret) != 0) {
+        cli_error("--code: not a valid enrollment code (expected FS1- and %d letters, digits, "
+                  "'-' or '_', as fieldsync-server enroll-code prints it)",
+                  FS_ENROLL_CODE_CHARS - 4);
+        return CLI_EUSAGE;
+    }
+    if (name == NULL) {
+        if (gethostname(hostname, sizeof hostname) != 0 || hostname[0] == '\0')
+            snprintf(hostname, sizeof hostname, "device");
+        hostname[sizeof hostname - 1] = '\0';
+        name = hostname;
+    } else if (cli_blank(name)) {
+        cli_error("--name: must not be empty");
+        rc = CLI_EUSAGE;
+        goto done;
+    }
+    rc = cli_check_text("--name", name);
+    if (rc != CLI_OK)
+        goto done;
+    if (strlen(name) >= sizeof req.device_name) {
+        if (name == hostname) {
+            name = "device";
+        } else {
+            cli_error("--name: too long (at most %zu bytes)", sizeof req.device_name - 1);
+            rc = CLI_EUSAGE;
+            goto done;
+        }
+    }
+    rc = cli_home(ctx, &home);
+    if (rc != CLI_OK)
+        goto done;
+    rc = open_or_create(ctx, home, &r);
+    if (rc != CLI_OK)
+        goto done;
+
+    frc = fs_replica_server(r, old_url, old_pk);
+    if (frc == 0) {
+        cli_error("enroll: this replica is already enrolled with the server at %s", old_url);
+        rc = CLI_ERUNTIME;
+        goto done;
+    }
+    if (frc != FS_ENOTFOUND) {
+        rc = cli_fail(r, "enroll: reading the replica", frc);
+        goto done;
+    }
+    frc = fs_replica_identity(r, &id);
+    if (frc != 0) {
+        rc = cli_fail(r, "enroll: reading the device identity", frc);
+        goto done;
+    }
+    fs_enroll_request_code(secret, req.code);
+    memcpy(req.device_pk, id->pk, sizeof req.device_pk);
+    snprintf(req.device_name, sizeof req.device_name, "%s", name);
+
+    err[0] = '\0';
+    frc =
+        fs_ws_enroll(r, server_pk, &req, addr.host, addr.port, ENROLL_TIMEOUT_MS, err, sizeof err);
+    if (frc == FS_EAUTH) {
+        cli_error("the server refused the enrollment code");
+        rc = CLI_ERUNTIME;
+        goto done;
+    }
+    if (frc != 0) {
+        cli_error("enroll: %s", err[0] != '\0' ? err : fs_strerror(frc));
+        rc = CLI_ERUNTIME;
+        goto done;
+    }
+    frc = fs_replica_set_server(r, url, server_pk);
+    if (frc != 0) {
+        rc = cli_fail(r, "enroll: saving the server", frc);
+        goto done;
+    }
+    key_hex16(server_pk, keyhex);
+    printf("enrolled with the server at %s:%d (key %s)\n", addr.host, addr.port, keyhex);
+    rc = CLI_OK;
+
+done:
+    sodium_memzero(secret, sizeof secret);
+    sodium_memzero(&req, sizeof req);
+    fs_identity_free(id);
+    fs_replica_close(r);
+    return rc;
+}
+
+/* Reads the server this replica is enrolled with. Returns CLI_OK,
+ * CLI_ERUNTIME (not enrolled, or a stored URL we cannot use). */
+static int read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    char url[FS_SERVER_URL_MAX + 1];
+    int frc = fs_replica_server(r, url, pk);
+    if (frc == FS_ENOTFOUND) {
+        cli_error("not enrolled: run fieldsync enroll");
+        return CLI_ERUNTIME;
+    }
+    if (frc != 0)
+        return cli_fail(r, "reading the server from the replica", frc);
+    if (url_problem(url, addr) != NULL) {
+        cli_error("the replica holds an unusable server address; enroll again");
+        return CLI_ERUNTIME;
+    }
+    return CLI_OK;
+}
+
+int cmd_sync(cli_ctx *ctx, int argc, char **argv)
+{
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    fs_replica_status before, after;
+    fs_replica *r = NULL;
+    server_addr addr;
+    char err[256];
+    int rc, frc;
+
+    rc = cli_parse(ctx, USAGE_SYNC, NULL, 0, argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    rc = cli_open(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    rc = read_server(r, &addr, pk);
+    if (rc != CLI_OK)
+        goto done;
+    frc = fs_replica_status_get(r, &before);
+    if (frc != 0) {
+        rc = cli_fail(r, "sync: reading the replica", frc);
+        goto done;
+    }
+    err[0] = '\0';
+    frc = fs_ws_sync(r, pk, addr.host, addr.port, SYNC_TIMEOUT_MS, err, sizeof err);
+    if (frc != 0) {
+        const char *msg = err[0] != '\0' ? err : fs_strerror(frc);
+        if (frc == FS_EREVOKED)
+            cli_error("sync: this device was revoked by the server: %s", msg);
+        else if (frc == FS_EAUTH)
+            cli_error("sync: %s", msg);
+        else
+            cli_error("sync: %s; local changes are kept and will be sent next time", msg);
+        rc = CLI_ERUNTIME;
+        goto done;
+    }
+    frc = fs_replica_status_get(r, &after);
+    if (frc != 0) {
+        rc = cli_fail(r, "sync: reading the replica", frc);
+        goto done;
+    }
+    printf(
+        "in sync: %llu changes sent, cursor %llu",
+        (unsigned long long)(before.pending > after.pending ? before.pending - after.pending : 0),
+        (unsigned long long)after.cursor);
+    if (after.refused > 0)
+        printf(", %llu refused (see fieldsync status)", (unsigned long long)after.refused);
+    if (after.open_conflicts > 0)
+        printf(", %llu open conflicts", (unsigned long long)after.open_conflicts);
+    putchar('\n');
+    rc = CLI_OK;
+
+done:
+    fs_replica_close(r);
+    return rc;
+}
+
+/* ---- status ---- */
+
+/* The names of a refused change's table and column, or "?" when out of
+ * range (a newer peer's schema). */
+static void refusal_names(const fs_refusal *f, const char **table, const char **column)
+{
+    unsigned n = 0;
+    const fs_table *tables = fs_schema_tables(&n);
+    *table = "?";
+    *column = "?";
+    if (f->table < n) {
+        *table = tables[f->table].name;
+        if (f->column < tables[f->table].ncolumns)
+            *column = tables[f->table].columns[f->column].name;
+    }
+}
+
+typedef struct refusal_walk {
+    cJSON *list; /* JSON output, or NULL: print lines on stdout */
+} refusal_walk;
+
+static int refusal_cb(const fs_refusal *f, void *ctx)
+{
+    refusal_walk *w = ctx;
+    const char *table, *column;
+    char rowhex[2 * FS_ID_BYTES + 1];
+    cJSON *obj;
+
+    refusal_names(f, &table, &column);
+    fs_id_to_hex(f->row, rowhex);
+    if (w->list == NULL) {
+        printf("  %s.%s (row %.8s): %s", table, column, rowhex, fs_reason_text(f->reason));
+        if (f->text_len > 0) {
+            /* The server's words: control characters cannot drive the terminal. */
+            fputs(": ", stdout);
+            for (size_t i = 0; i < f->text_len; i++)
+                putchar((unsigned char)f->text[i] < 0x20 || f->text[i] == 0x7F ? '?' : f->text[i]);
+        }
+        putchar('\n');
+        return 0;
+    }
+    obj = cJSON_CreateObject();
+    if (rec_json_add(w->list, NULL, obj) != 0)
+        return FS_ENOMEM;
+    if (rec_json_add(obj, "table", cJSON_CreateString(table)) != 0 ||
+        rec_json_add(obj, "column", cJSON_CreateString(column)) != 0 ||
+        rec_json_add(obj, "row", cJSON_CreateString(rowhex)) != 0 ||
+        rec_json_add(obj, "reason", cJSON_CreateNumber((double)f->reason)) != 0 ||
+        rec_json_add(obj, "reason_text", cJSON_CreateString(fs_reason_text(f->reason))) != 0)
+        return FS_ENOMEM;
+    {
+        char *text = malloc(f->text_len + 1);
+        cJSON *item;
+        if (text == NULL)
+            return FS_ENOMEM;
+        memcpy(text, f->text, f->text_len);
+        text[f->text_len] = '\0';
+        item = cJSON_CreateString(text);
+        free(text);
+        if (rec_json_add(obj, "detail", item) != 0)
+            return FS_ENOMEM;
+    }
+    return 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* "3d 4h", "2h 5m", "7m", "under a minute" */
+static void format_age(uint64_t ms, char *out, size_t size)
+{
+    uint64_t m = ms / 60000u, h = m / 60u, d = h / 24u;
+    if (d > 0)
+        snprintf(out, size, "%llud %lluh ago", (unsigned long long)d, (unsigned long long)(h % 24));
+    else if (h > 0)
+        snprintf(out, size, "%lluh %llum ago", (unsigned long long)h, (unsigned long long)(m % 60));
+    else if (m > 0)
+        snprintf(out, size, "%llum ago", (unsigned long long)m);
+    else
+        snprintf(out, size, "under a minute ago");
+}
+
+static int status_json(fs_replica *r, const fs_replica_status *st, const char *url,
+                       const uint8_t *pk, uint64_t age_ms)
+{
+    cJSON *obj = cJSON_CreateObject(), *list;
+    refusal_walk w = {NULL};
+    char keyhex[17];
+    int rc;
+
+    if (obj == NULL)
+        return cli_fail(NULL, "status", FS_ENOMEM);
+    if (pk != NULL)
+        key_hex16(pk, keyhex);
+    list = cJSON_CreateArray();
+    w.list = list;
+    if (rec_json_add(obj, "server", url != NULL ? cJSON_CreateString(url) : cJSON_CreateNull()) ||
+        rec_json_add(obj, "server_key",
+                     pk != NULL ? cJSON_CreateString(keyhex) : cJSON_CreateNull()) ||
+        rec_json_add(obj, "pending", cJSON_CreateNumber((double)st->pending)) ||
+        rec_json_add(obj, "oldest_pending_ms",
+                     st->pending > 0 ? cJSON_CreateNumber((double)st->oldest_pending_ms)
+                                     : cJSON_CreateNull()) ||
+        rec_json_add(obj, "oldest_pending_age_s",
+                     st->pending > 0 ? cJSON_CreateNumber((double)(age_ms / 1000u))
+                                     : cJSON_CreateNull()) ||
+        rec_json_add(obj, "cursor", cJSON_CreateNumber((double)st->cursor)) ||
+        rec_json_add(obj, "open_conflicts", cJSON_CreateNumber((double)st->open_conflicts)) ||
+        rec_json_add(obj, "refused_count", cJSON_CreateNumber((double)st->refused)) ||
+        rec_json_add(obj, "refused", list)) {
+        rc = cli_fail(NULL, "status", FS_ENOMEM);
+        goto done;
+    }
+    rc = fs_refusals(r, refusal_cb, &w);
+    if (rc != 0) {
+        rc = cli_fail(rc == FS_ENOMEM ? NULL : r, "status: reading the refusals", rc);
+        goto done;
+    }
+    rc = rec_json_print(obj, stdout);
+    if (rc != 0)
+        rc = cli_fail(NULL, "status", rc);
+
+done:
+    cJSON_Delete(obj);
+    return rc == 0 ? CLI_OK : CLI_ERUNTIME;
+}
+
+int cmd_status(cli_ctx *ctx, int argc, char **argv)
+{
+    int json = 0;
+    const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
+    char url[FS_SERVER_URL_MAX + 1], keyhex[17], age[64];
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    fs_replica_status st;
+    fs_replica *r = NULL;
+    uint64_t age_ms = 0, now;
+    int rc, frc, enrolled;
+
+    rc = cli_parse(ctx, USAGE_STATUS, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    rc = cli_open(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    frc = fs_replica_status_get(r, &st);
+    if (frc != 0) {
+        rc = cli_fail(r, "status: reading the replica", frc);
+        goto done;
+    }
+    frc = fs_replica_server(r, url, pk);
+    if (frc != 0 && frc != FS_ENOTFOUND) {
+        rc = cli_fail(r, "status: reading the server", frc);
+        goto done;
+    }
+    enrolled = frc == 0;
+    now = now_ms();
+    if (st.pending > 0 && st.oldest_pending_ms > 0 && now > st.oldest_pending_ms)
+        age_ms = now - st.oldest_pending_ms;
+
+    if (json) {
+        rc = status_json(r, &st, enrolled ? url : NULL, enrolled ? pk : NULL, age_ms);
+        goto done;
+    }
+    if (enrolled) {
+        key_hex16(pk, keyhex);
+        printf("server:          %s (key %s)\n", url, keyhex);
+    } else {
+        printf("server:          not enrolled\n");
+    }
+    printf("pending changes: %llu\n", (unsigned long long)st.pending);
+    if (st.pending > 0)
+        format_age(age_ms, age, sizeof age);
+    else
+        snprintf(age, sizeof age, "none");
+    printf("oldest pending:  %s\n", age);
+    printf("cursor:          %llu\n", (unsigned long long)st.cursor);
+    printf("open conflicts:  %llu\n", (unsigned long long)st.open_conflicts);
+    printf("refused changes: %llu\n", (unsigned long long)st.refused);
+    if (st.refused > 0) {
+        refusal_walk w = {NULL};
+        frc = fs_refusals(r, refusal_cb, &w);
+        if (frc != 0) {
+            rc = cli_fail(r, "status: reading the refusals", frc);
+            goto done;
+        }
+    }
+    rc = CLI_OK;
+
+done:
+    fs_replica_close(r);
+    return rc;
+}
