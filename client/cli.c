@@ -5,23 +5,21 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "cli.h"
+#include "fieldsync/passphrase.h"
 #include "fieldsync/schema.h"
 #include "text.h"
 
-#define CLI_PASS_MAX 1024 /* bytes of passphrase accepted */
 
 void cli_error(const char *fmt, ...)
 {
@@ -313,202 +311,30 @@ int cli_home(const cli_ctx *ctx, const char **out)
     return CLI_OK;
 }
 
-/* ---- passphrase from the terminal ---- */
-
-/* While a prompt has echo off, a signal that ends the process restores the
- * terminal first (then the handler, reset by SA_RESETHAND, lets the signal
- * take its default action). */
-static const int prompt_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-#define NSIGNALS (sizeof prompt_signals / sizeof prompt_signals[0])
-static volatile sig_atomic_t tty_echo_off;
-static int tty_fd = -1;
-static struct termios tty_saved;
-
-static void restore_tty_and_die(int sig)
-{
-    if (tty_echo_off)
-        tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
-    raise(sig);
-}
-
-static void write_all(int fd, const char *s)
-{
-    size_t n = strlen(s);
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Reads one line from the terminal fd with echo off into buf (cap bytes
- * plus a NUL). Returns CLI_OK, CLI_EUSAGE (too long) or CLI_ERUNTIME. */
-static int tty_read(int fd, const char *prompt, char *buf, size_t cap, size_t *outlen)
-{
-    struct sigaction sa, old[NSIGNALS];
-    struct termios noecho;
-    size_t len = 0;
-    int rc = CLI_ERUNTIME, toolong = 0;
-    char c = 0;
-
-    *outlen = 0;
-    if (tcgetattr(fd, &tty_saved) != 0) {
-        cli_error("cannot read a passphrase from the terminal: %s", strerror(errno));
-        return CLI_ERUNTIME;
-    }
-    tty_fd = fd;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = restore_tty_and_die;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
-    /* A signal the parent made us ignore (nohup) stays ignored. */
-    for (size_t i = 0; i < NSIGNALS; i++) {
-        sigaction(prompt_signals[i], NULL, &old[i]);
-        if (old[i].sa_handler != SIG_IGN)
-            sigaction(prompt_signals[i], &sa, NULL);
-    }
-
-    noecho = tty_saved;
-    noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
-    noecho.c_lflag |= ECHONL | ICANON;
-    tty_echo_off = 1;
-    if (tcsetattr(fd, TCSAFLUSH, &noecho) != 0) {
-        cli_error("cannot turn off echo on the terminal: %s", strerror(errno));
-        goto restore;
-    }
-    write_all(fd, prompt);
-    for (;;) {
-        ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            cli_error("reading the passphrase: %s", strerror(errno));
-            goto restore;
-        }
-        if (n == 0) {
-            write_all(fd, "\n");
-            break;
-        }
-        if (c == '\n')
-            break;
-        if (len < cap)
-            buf[len++] = c;
-        else
-            toolong = 1;
-    }
-    while (len > 0 && buf[len - 1] == '\r')
-        len--;
-    buf[len] = '\0';
-    rc = CLI_OK;
-
-restore:
-    tcsetattr(fd, TCSAFLUSH, &tty_saved);
-    tty_echo_off = 0;
-    for (size_t i = 0; i < NSIGNALS; i++)
-        sigaction(prompt_signals[i], &old[i], NULL);
-    sodium_memzero(&c, sizeof c);
-    if (rc == CLI_OK && toolong) {
-        sodium_memzero(buf, cap);
-        cli_error("passphrase too long (at most %d bytes)", CLI_PASS_MAX);
-        return CLI_EUSAGE;
-    }
-    if (rc == CLI_OK)
-        *outlen = len;
-    return rc;
-}
+/* ---- passphrase ---- */
 
 void cli_pass_free(cli_pass *p)
 {
-    if (p->buf != NULL)
-        sodium_free(p->buf); /* wipes */
+    fs_passphrase fp = {p->buf, p->len};
+    fs_passphrase_free(&fp); /* wipes */
     p->buf = NULL;
     p->len = 0;
 }
 
-static char *secure_buffer(void)
-{
-    char *buf = sodium_malloc(CLI_PASS_MAX + 1);
-    if (buf == NULL)
-        cli_error("out of memory for the passphrase");
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
 int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const char *confirm_prompt)
 {
-    cli_pass pass = {NULL, 0}, again = {NULL, 0};
-    const char *env = getenv(envname);
-    int fd = -1, rc = CLI_ERUNTIME;
-
+    fs_passphrase fp;
+    char why[256];
     out->buf = NULL;
     out->len = 0;
-    pass.buf = secure_buffer();
-    if (pass.buf == NULL)
-        goto fail;
-
-    if (env != NULL) {
-        size_t n = strlen(env);
-        if (n == 0) {
-            cli_error("%s is set but empty", envname);
-            rc = CLI_EUSAGE;
-            goto fail;
-        }
-        if (n > CLI_PASS_MAX) {
-            cli_error("%s: passphrase too long (at most %d bytes)", envname, CLI_PASS_MAX);
-            rc = CLI_EUSAGE;
-            goto fail;
-        }
-        memcpy(pass.buf, env, n + 1);
-        pass.len = n;
-        *out = pass;
-        return CLI_OK;
+    int rc = fs_passphrase_get(&fp, envname, prompt, confirm_prompt, why, sizeof why);
+    if (rc != 0) {
+        cli_error("%s", why);
+        return rc == FS_EINVAL ? CLI_EUSAGE : CLI_ERUNTIME;
     }
-
-    fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("no passphrase: set %s or run fieldsync on a terminal", envname);
-        rc = CLI_ERUNTIME;
-        goto fail;
-    }
-    rc = tty_read(fd, prompt, pass.buf, CLI_PASS_MAX, &pass.len);
-    if (rc != CLI_OK)
-        goto fail;
-    if (pass.len == 0) {
-        cli_error("empty passphrase");
-        rc = CLI_EUSAGE;
-        goto fail;
-    }
-    if (confirm_prompt != NULL) {
-        again.buf = secure_buffer();
-        if (again.buf == NULL) {
-            rc = CLI_ERUNTIME;
-            goto fail;
-        }
-        rc = tty_read(fd, confirm_prompt, again.buf, CLI_PASS_MAX, &again.len);
-        if (rc != CLI_OK)
-            goto fail;
-        if (again.len != pass.len || sodium_memcmp(again.buf, pass.buf, pass.len) != 0) {
-            cli_error("the two passphrases differ");
-            rc = CLI_EUSAGE;
-            goto fail;
-        }
-        cli_pass_free(&again);
-    }
-    close(fd);
-    *out = pass;
+    out->buf = fp.buf;
+    out->len = fp.len;
     return CLI_OK;
-
-fail:
-    cli_pass_free(&again);
-    cli_pass_free(&pass);
-    if (fd >= 0)
-        close(fd);
-    return rc;
 }
 
 /* ---- opening the replica ---- */

@@ -10,14 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "fieldsync/passphrase.h"
 #include "srv.h"
 
-#define PASS_MAX 1024 /* bytes of passphrase accepted */
 
 void srv_error(const char *fmt, ...)
 {
@@ -100,192 +99,29 @@ void srv_printable(const char *s, char *out, size_t cap)
 
 /* ---- passphrase ---- */
 
-/* While echo is off, a signal that ends the process restores the terminal
- * first (SA_RESETHAND then lets the signal take its default action). */
-static const int prompt_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-#define NSIGNALS (sizeof prompt_signals / sizeof prompt_signals[0])
-static volatile sig_atomic_t tty_echo_off;
-static int tty_fd = -1;
-static struct termios tty_saved;
-
-static void restore_tty_and_die(int sig)
-{
-    if (tty_echo_off)
-        tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
-    raise(sig);
-}
-
-static void write_all(int fd, const char *s)
-{
-    size_t n = strlen(s);
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-/* One line from the terminal with echo off into buf (PASS_MAX + 1 bytes). */
-static int tty_read(int fd, const char *prompt, char *buf, size_t *outlen)
-{
-    struct sigaction sa, old[NSIGNALS];
-    struct termios noecho;
-    size_t len = 0;
-    int rc = SRV_ERUNTIME, toolong = 0;
-    char c = 0;
-
-    *outlen = 0;
-    if (tcgetattr(fd, &tty_saved) != 0) {
-        srv_error("cannot read a passphrase from the terminal: %s", strerror(errno));
-        return SRV_ERUNTIME;
-    }
-    tty_fd = fd;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = restore_tty_and_die;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
-    for (size_t i = 0; i < NSIGNALS; i++) {
-        sigaction(prompt_signals[i], NULL, &old[i]);
-        if (old[i].sa_handler != SIG_IGN)
-            sigaction(prompt_signals[i], &sa, NULL);
-    }
-    noecho = tty_saved;
-    noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
-    noecho.c_lflag |= ECHONL | ICANON;
-    tty_echo_off = 1;
-    if (tcsetattr(fd, TCSAFLUSH, &noecho) != 0) {
-        srv_error("cannot turn off echo on the terminal: %s", strerror(errno));
-        goto restore;
-    }
-    write_all(fd, prompt);
-    for (;;) {
-        ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            srv_error("reading the passphrase: %s", strerror(errno));
-            goto restore;
-        }
-        if (n == 0) {
-            write_all(fd, "\n");
-            break;
-        }
-        if (c == '\n')
-            break;
-        if (len < PASS_MAX)
-            buf[len++] = c;
-        else
-            toolong = 1;
-    }
-    while (len > 0 && buf[len - 1] == '\r')
-        len--;
-    buf[len] = '\0';
-    rc = SRV_OK;
-
-restore:
-    tcsetattr(fd, TCSAFLUSH, &tty_saved);
-    tty_echo_off = 0;
-    for (size_t i = 0; i < NSIGNALS; i++)
-        sigaction(prompt_signals[i], &old[i], NULL);
-    sodium_memzero(&c, sizeof c);
-    if (rc == SRV_OK && toolong) {
-        sodium_memzero(buf, PASS_MAX + 1);
-        srv_error("passphrase too long (at most %d bytes)", PASS_MAX);
-        return SRV_EUSAGE;
-    }
-    if (rc == SRV_OK)
-        *outlen = len;
-    return rc;
-}
-
 void srv_pass_free(srv_pass *p)
 {
-    if (p->buf != NULL)
-        sodium_free(p->buf); /* wipes */
+    fs_passphrase fp = {p->buf, p->len};
+    fs_passphrase_free(&fp); /* wipes */
     p->buf = NULL;
     p->len = 0;
 }
 
-static int secure_buffer(srv_pass *p)
-{
-    p->len = 0;
-    p->buf = sodium_malloc(PASS_MAX + 1);
-    if (p->buf == NULL) {
-        srv_error("out of memory for the passphrase");
-        return SRV_ERUNTIME;
-    }
-    p->buf[0] = '\0';
-    return SRV_OK;
-}
-
 int srv_pass_get(srv_pass *out, int confirm)
 {
-    srv_pass pass = {NULL, 0}, again = {NULL, 0};
-    const char *env = getenv(SRV_PASSENV);
-    int fd = -1, rc;
-
+    fs_passphrase fp;
+    char why[256];
     out->buf = NULL;
     out->len = 0;
-    rc = secure_buffer(&pass);
-    if (rc != SRV_OK)
-        goto fail;
-    if (env != NULL) {
-        size_t n = strlen(env);
-        rc = SRV_EUSAGE;
-        if (n == 0) {
-            srv_error("%s is set but empty", SRV_PASSENV);
-            goto fail;
-        }
-        if (n > PASS_MAX) {
-            srv_error("%s: passphrase too long (at most %d bytes)", SRV_PASSENV, PASS_MAX);
-            goto fail;
-        }
-        memcpy(pass.buf, env, n + 1);
-        pass.len = n;
-        *out = pass;
-        return SRV_OK;
+    int rc = fs_passphrase_get(&fp, SRV_PASSENV, "Server passphrase: ",
+                               confirm ? "Repeat the passphrase: " : NULL, why, sizeof why);
+    if (rc != 0) {
+        srv_error("%s", why);
+        return rc == FS_EINVAL ? SRV_EUSAGE : SRV_ERUNTIME;
     }
-    fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        srv_error("no passphrase: set %s or run " SRV_PROG " on a terminal", SRV_PASSENV);
-        rc = SRV_ERUNTIME;
-        goto fail;
-    }
-    rc = tty_read(fd, "Server passphrase: ", pass.buf, &pass.len);
-    if (rc != SRV_OK)
-        goto fail;
-    if (pass.len == 0) {
-        srv_error("empty passphrase");
-        rc = SRV_EUSAGE;
-        goto fail;
-    }
-    if (confirm) {
-        rc = secure_buffer(&again);
-        if (rc == SRV_OK)
-            rc = tty_read(fd, "Repeat the passphrase: ", again.buf, &again.len);
-        if (rc != SRV_OK)
-            goto fail;
-        if (again.len != pass.len || sodium_memcmp(again.buf, pass.buf, pass.len) != 0) {
-            srv_error("the two passphrases differ");
-            rc = SRV_EUSAGE;
-            goto fail;
-        }
-        srv_pass_free(&again);
-    }
-    close(fd);
-    *out = pass;
+    out->buf = fp.buf;
+    out->len = fp.len;
     return SRV_OK;
-
-fail:
-    srv_pass_free(&again);
-    srv_pass_free(&pass);
-    if (fd >= 0)
-        close(fd);
-    return rc;
 }
 
 /* ---- the store ---- */

@@ -1,0 +1,34 @@
+/*
+ * Reading a passphrase: from an environment variable for automation, or from
+ * the controlling terminal with echo off. One implementation for the client
+ * and the server, since it is where a secret first enters the program.
+ */
+#ifndef FIELDSYNC_PASSPHRASE_H
+#define FIELDSYNC_PASSPHRASE_H
+
+#include <stddef.h>
+
+#define FS_PASSPHRASE_MAX 1024 /* bytes */
+
+/* A passphrase in sodium_malloc'd memory (NUL-terminated); free with
+ * fs_passphrase_free(), which wipes it. */
+typedef struct fs_passphrase {
+    char *buf;
+    size_t len;
+} fs_passphrase;
+
+/* Gets a passphrase from the environment variable envname if it is set,
+ * otherwise from /dev/tty with echo off after prompt, and, when
+ * confirm_prompt is not NULL, a second time that must match. While echo is
+ * off, a signal that ends the process restores the terminal first. On error
+ * *out is empty and why (may be NULL) says what was wrong, naming envname,
+ * never the passphrase:
+ *   FS_EINVAL  empty, longer than FS_PASSPHRASE_MAX, or the two answers differ
+ *   FS_EIO     neither the variable nor a terminal, or the terminal failed
+ *   FS_ENOMEM */
+int fs_passphrase_get(fs_passphrase *out, const char *envname, const char *prompt,
+                      const char *confirm_prompt, char *why, size_t whylen);
+
+void fs_passphrase_free(fs_passphrase *p); /* wipes; accepts an empty one */
+
+#endif
