@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "fieldsync/sync.h"
+#include "records.h"
 #include "test.h"
 
 typedef struct queue {
@@ -118,40 +119,7 @@ static int sync_once(world *w, dev *d, size_t *frames)
     return rc;
 }
 
-static void record_visits(dev *d, int n, uint8_t cust[16])
-{
-    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"key_account", fs_int(1)}};
-    CHECK_OK(fs_insert(d->r, "customer", c, 2, cust));
-    CHECK_OK(fs_begin(d->r));
-    for (int i = 0; i < n; i++) {
-        char notes[160];
-        snprintf(notes, sizeof notes, "%d. 使用競品，覺得操作複雜；預算50-80萬 (visit %d)", i, i);
-        uint8_t vid[16], cid[16];
-        fs_cell v[] = {{"customer", fs_blob(cust, 16)},
-                       {"time", fs_text("2023-10-10 14:00")},
-                       {"place", fs_text("客戶會議室")},
-                       {"purpose", fs_text("follow up project XX")},
-                       {"notes", fs_text(notes)}};
-        CHECK_OK(fs_insert(d->r, "visit", v, 5, vid));
-        fs_cell k[] = {{"visit", fs_blob(vid, 16)},
-                       {"customer", fs_blob(cust, 16)},
-                       {"text", fs_text("send 3 success cases")},
-                       {"due", fs_text("2023-10-12")}};
-        CHECK_OK(fs_insert(d->r, "commitment", k, 4, cid));
-    }
-    CHECK_OK(fs_commit(d->r));
-}
 
-static size_t count(fs_replica *r, const char *table)
-{
-    fs_rows *it = NULL;
-    size_t n = 0;
-    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
-    while (fs_rows_next(it) == 1)
-        n++;
-    fs_rows_close(it);
-    return n;
-}
 
 /* Every visit of a equals the one in b, field by field. */
 static void same_visits(fs_replica *a, fs_replica *b)
@@ -188,19 +156,19 @@ static void test_offline_work_reaches_the_manager(void)
     dev_open(&w, &li, "li");
     dev_open(&w, &wang, "wang");
     uint8_t cust[16];
-    record_visits(&zhang, 50, cust);
+    test_record_visits(zhang.r, 50, cust);
     size_t frames = 0;
     CHECK_OK(sync_once(&w, &zhang, &frames));
     fs_replica_status st;
     CHECK_OK(fs_replica_status_get(zhang.r, &st));
     CHECK_EQ_INT(st.pending, 0);
     CHECK_OK(sync_once(&w, &li, NULL));
-    CHECK_EQ_INT(count(li.r, "visit"), 50);
-    CHECK_EQ_INT(count(li.r, "commitment"), 50);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 50);
+    CHECK_EQ_INT(test_count_rows(li.r, "commitment"), 50);
     same_visits(zhang.r, li.r);
     CHECK_OK(sync_once(&w, &wang, NULL));
-    CHECK_EQ_INT(count(wang.r, "visit"), 0); /* not his customer */
-    CHECK_EQ_INT(count(wang.r, "customer"), 0);
+    CHECK_EQ_INT(test_count_rows(wang.r, "visit"), 0); /* not his customer */
+    CHECK_EQ_INT(test_count_rows(wang.r, "customer"), 0);
     /* Syncing again moves nothing new into the feed. */
     uint64_t before = 0, after = 0;
     CHECK_OK(fs_feed_last(fs_store_replica(w.store), &before));
@@ -222,10 +190,10 @@ static void test_large_backlog_goes_in_batches(void)
     dev_open(&w, &zhang, "zhang");
     dev_open(&w, &li, "li");
     uint8_t cust[16];
-    record_visits(&zhang, 400, cust); /* 2,000 + 2 + 1,600 changes: several batches */
+    test_record_visits(zhang.r, 400, cust); /* 2,000 + 2 + 1,600 changes: several batches */
     CHECK_OK(sync_once(&w, &zhang, NULL));
     CHECK_OK(sync_once(&w, &li, NULL));
-    CHECK_EQ_INT(count(li.r, "visit"), 400);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 400);
     uint8_t hz[32], hl[32];
     CHECK_OK(fs_replica_state_hash(zhang.r, hz));
     CHECK_OK(fs_replica_state_hash(li.r, hl));
@@ -256,7 +224,7 @@ static void test_refused_change_is_kept_with_its_reason(void)
     dev_open(&w, &zhang, "zhang");
     dev_open(&w, &wang, "wang");
     uint8_t cust[16];
-    record_visits(&zhang, 1, cust);
+    test_record_visits(zhang.r, 1, cust);
     CHECK_OK(sync_once(&w, &zhang, NULL));
     /* wang learns the customer (say, from zhang) and edits it offline. */
     fs_changeset *cs = NULL;
@@ -343,19 +311,19 @@ static void test_reassigned_customer_reaches_the_new_owner(void)
     dev_open(&w, &li, "li");
     dev_open(&w, &wang, "wang");
     uint8_t cust[16];
-    record_visits(&zhang, 3, cust);
+    test_record_visits(zhang.r, 3, cust);
     CHECK_OK(sync_once(&w, &zhang, NULL));
     CHECK_OK(sync_once(&w, &wang, NULL)); /* his cursor passes zhang's rows */
-    CHECK_EQ_INT(count(wang.r, "customer"), 0);
+    CHECK_EQ_INT(test_count_rows(wang.r, "customer"), 0);
     CHECK_OK(sync_once(&w, &li, NULL));
     clock_now += 1000;
     fs_cell give[] = {{"owner", fs_text("wang")}};
     CHECK_OK(fs_update(li.r, "customer", cust, give, 1));
     CHECK_OK(sync_once(&w, &li, NULL));
     CHECK_OK(sync_once(&w, &wang, NULL));
-    CHECK_EQ_INT(count(wang.r, "customer"), 1);
-    CHECK_EQ_INT(count(wang.r, "visit"), 3);
-    CHECK_EQ_INT(count(wang.r, "commitment"), 3);
+    CHECK_EQ_INT(test_count_rows(wang.r, "customer"), 1);
+    CHECK_EQ_INT(test_count_rows(wang.r, "visit"), 3);
+    CHECK_EQ_INT(test_count_rows(wang.r, "commitment"), 3);
     same_visits(zhang.r, wang.r);
     /* Later changes go to wang, not to zhang. */
     clock_now += 1000;
@@ -365,16 +333,16 @@ static void test_reassigned_customer_reaches_the_new_owner(void)
     CHECK_OK(sync_once(&w, &li, NULL));
     CHECK_OK(sync_once(&w, &zhang, NULL));
     /* zhang's devices were told to purge the customer and what follows it. */
-    CHECK_EQ_INT(count(zhang.r, "customer"), 0);
-    CHECK_EQ_INT(count(zhang.r, "visit"), 0);
-    CHECK_EQ_INT(count(zhang.r, "commitment"), 0);
+    CHECK_EQ_INT(test_count_rows(zhang.r, "customer"), 0);
+    CHECK_EQ_INT(test_count_rows(zhang.r, "visit"), 0);
+    CHECK_EQ_INT(test_count_rows(zhang.r, "commitment"), 0);
     size_t problems = 9;
     CHECK_OK(fs_replica_check(zhang.r, &problems));
     CHECK_EQ_INT(problems, 0);
     /* Syncing again changes nothing: the cursor has passed the purge. */
     CHECK_OK(sync_once(&w, &zhang, NULL));
-    CHECK_EQ_INT(count(zhang.r, "visit"), 0);
-    CHECK_EQ_INT(count(wang.r, "visit"), 3);
+    CHECK_EQ_INT(test_count_rows(zhang.r, "visit"), 0);
+    CHECK_EQ_INT(test_count_rows(wang.r, "visit"), 3);
     fs_replica_close(zhang.r);
     fs_replica_close(li.r);
     fs_replica_close(wang.r);
@@ -419,14 +387,14 @@ static void test_poke_brings_news_to_a_connected_device(void)
     pump(c, s, &up, &down);
     CHECK(fs_sync_client_in_sync(c)); /* li is connected and idle */
     uint8_t cust[16];
-    record_visits(&zhang, 2, cust);
+    test_record_visits(zhang.r, 2, cust);
     CHECK_OK(sync_once(&w, &zhang, NULL)); /* another connection pushes */
     uint64_t last = 0;
     CHECK_OK(fs_feed_last(fs_store_replica(w.store), &last));
-    CHECK_EQ_INT(count(li.r, "visit"), 0);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 0);
     CHECK_OK(fs_sync_server_poke(s, last));
     pump(c, s, &up, &down);
-    CHECK_EQ_INT(count(li.r, "visit"), 2);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 2);
     CHECK(fs_sync_client_in_sync(c));
     fs_sync_client_free(c);
     fs_sync_server_free(s);

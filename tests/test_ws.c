@@ -15,6 +15,7 @@
 #include "fieldsync/sync.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/transport.h"
+#include "records.h"
 #include "test.h"
 
 #define HOST       "127.0.0.1"
@@ -94,40 +95,7 @@ static int ws_sync(world *w, dev *d)
     return rc;
 }
 
-static void record_visits(dev *d, int n, uint8_t cust[16])
-{
-    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"key_account", fs_int(1)}};
-    CHECK_OK(fs_insert(d->r, "customer", c, 2, cust));
-    CHECK_OK(fs_begin(d->r));
-    for (int i = 0; i < n; i++) {
-        char notes[160];
-        snprintf(notes, sizeof notes, "%d. 使用競品，覺得操作複雜；預算50-80萬 (visit %d)", i, i);
-        uint8_t vid[16], cid[16];
-        fs_cell v[] = {{"customer", fs_blob(cust, 16)},
-                       {"time", fs_text("2023-10-10 14:00")},
-                       {"place", fs_text("客戶會議室")},
-                       {"purpose", fs_text("follow up project XX")},
-                       {"notes", fs_text(notes)}};
-        CHECK_OK(fs_insert(d->r, "visit", v, 5, vid));
-        fs_cell k[] = {{"visit", fs_blob(vid, 16)},
-                       {"customer", fs_blob(cust, 16)},
-                       {"text", fs_text("send 3 success cases")},
-                       {"due", fs_text("2023-10-12")}};
-        CHECK_OK(fs_insert(d->r, "commitment", k, 4, cid));
-    }
-    CHECK_OK(fs_commit(d->r));
-}
 
-static size_t count(fs_replica *r, const char *table)
-{
-    fs_rows *it = NULL;
-    size_t n = 0;
-    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
-    while (fs_rows_next(it) == 1)
-        n++;
-    fs_rows_close(it);
-    return n;
-}
 
 /* Every row of table in a equals the one in b, field by field. */
 static void same_rows(fs_replica *a, fs_replica *b, const char *table, const char **cols,
@@ -162,7 +130,7 @@ static void test_visits_reach_the_manager_over_websockets(void)
     dev_open(&w, &zhang, "zhang");
     dev_open(&w, &li, "li");
     uint8_t cust[16];
-    record_visits(&zhang, 50, cust);
+    test_record_visits(zhang.r, 50, cust);
     server_start(&w);
 
     CHECK_OK(ws_sync(&w, &zhang));
@@ -170,8 +138,8 @@ static void test_visits_reach_the_manager_over_websockets(void)
     CHECK_OK(fs_replica_status_get(zhang.r, &st));
     CHECK_EQ_INT(st.pending, 0);
     CHECK_OK(ws_sync(&w, &li));
-    CHECK_EQ_INT(count(li.r, "visit"), 50);
-    CHECK_EQ_INT(count(li.r, "commitment"), 50);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 50);
+    CHECK_EQ_INT(test_count_rows(li.r, "commitment"), 50);
     static const char *visit_cols[] = {"customer", "time", "place", "purpose", "notes"};
     static const char *commitment_cols[] = {"visit", "customer", "text", "due"};
     same_rows(zhang.r, li.r, "visit", visit_cols, 5);
@@ -207,7 +175,7 @@ static void test_unreachable_server_leaves_the_replica_alone(void)
     world_open(&w);
     dev_open(&w, &zhang, "zhang");
     uint8_t cust[16];
-    record_visits(&zhang, 3, cust);
+    test_record_visits(zhang.r, 3, cust);
     /* A port that was free a moment ago and where nothing listens now. */
     server_start(&w);
     server_stop(&w);
@@ -238,7 +206,7 @@ static void test_silent_server_times_out(void)
     world_open(&w);
     dev_open(&w, &zhang, "zhang");
     uint8_t cust[16];
-    record_visits(&zhang, 3, cust);
+    test_record_visits(zhang.r, 3, cust);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(fd >= 0);
     struct sockaddr_in a;
@@ -347,7 +315,7 @@ static void test_impostor_server_is_refused(void)
     world_open(&w);
     dev_open(&w, &zhang, "zhang");
     uint8_t cust[16];
-    record_visits(&zhang, 2, cust);
+    test_record_visits(zhang.r, 2, cust);
     server_start(&w);
     /* The device pinned another key than the one this server holds. */
     fs_identity *other = NULL;
@@ -374,12 +342,12 @@ static void test_large_backlog_goes_in_batches(void)
     dev_open(&w, &zhang, "zhang");
     dev_open(&w, &li, "li");
     uint8_t cust[16];
-    record_visits(&zhang, 400, cust); /* 2,000 + 2 + 1,600 changes: 4 PUSH batches */
+    test_record_visits(zhang.r, 400, cust); /* 2,000 + 2 + 1,600 changes: 4 PUSH batches */
     server_start(&w);
     CHECK_OK(ws_sync(&w, &zhang));
     CHECK_OK(ws_sync(&w, &li)); /* and 4 CHANGES batches down */
-    CHECK_EQ_INT(count(li.r, "visit"), 400);
-    CHECK_EQ_INT(count(li.r, "commitment"), 400);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 400);
+    CHECK_EQ_INT(test_count_rows(li.r, "commitment"), 400);
     uint8_t hz[32], hl[32];
     CHECK_OK(fs_replica_state_hash(zhang.r, hz));
     CHECK_OK(fs_replica_state_hash(li.r, hl));

@@ -9,6 +9,7 @@
 # Needs only bash and coreutils/grep/util-linux (setsid); prints one line per
 # check and ends with "N passed, M failed".
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS=${1:?usage: test_cli.sh path/to/fieldsync}
 if [ ! -x "$FS" ]; then
@@ -43,57 +44,10 @@ BADCOMMIT='never-saved promise quasarnel'
 MARKERS=("青松岭测绘" "Quillfeather" "Müller \"Bau\"" "竞品流程繁琐" "zephyrine" \
     "同行业成功案例" "marigoldix" "quasarnel" "某某某某某某")
 
-passed=0
-failed=0
-
-ok() {
-    passed=$((passed + 1))
-    echo "ok   $1"
-}
-
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do
-        echo "       $line"
-    done
-}
-
-# runc CMD...: runs a command; sets RC, OUT (stdout), ERR (stderr).
-runc() {
-    OUT=$("$@" 2>"$WORK/err")
-    RC=$?
-    ERR=$(<"$WORK/err")
-    cat "$WORK/err" >>"$ERRLOG"
-}
 
 # run ARGS...: runs fieldsync.
 run() {
     runc "$FS" "$@"
-}
-
-# expect NAME STATUS [TEXT]: the last run exited with STATUS and, if given,
-# its stderr contains TEXT.
-expect() {
-    local name=$1 want=$2 text=${3-}
-    if [ "$RC" -ne "$want" ]; then
-        fail "$name" "exit status $RC, expected $want" "stderr: $ERR"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" <<<"$ERR"; then
-        fail "$name" "stderr does not contain: $text" "stderr: $ERR"
-    else
-        ok "$name"
-    fi
-}
-
-# contains NAME HAYSTACK NEEDLE: HAYSTACK holds NEEDLE byte for byte.
-contains() {
-    if grep -qF -- "$3" <<<"$2"; then
-        ok "$1"
-    else
-        fail "$1" "missing: $3" "in: $(head -c 2000 <<<"$2")"
-    fi
 }
 
 # lacks NAME HAYSTACK NEEDLE

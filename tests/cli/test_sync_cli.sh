@@ -10,6 +10,7 @@
 #
 # Prints one line per check and ends with "N passed, M failed".
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS=${1:?usage: test_sync_cli.sh path/to/fieldsync path/to/fieldsync-server}
 FSS=${2:?usage: test_sync_cli.sh path/to/fieldsync path/to/fieldsync-server}
@@ -47,50 +48,15 @@ NOTE_PREFIX='wants quokkabristle pilot, 审批流程'
 COMMIT_PREFIX='send zanderwhelk case study'
 MARKERS=("Vermillionfjord" "青岚" "quokkabristle" "审批流程" "zanderwhelk")
 
-passed=0
-failed=0
-ok() {
-    passed=$((passed + 1))
-    echo "ok   $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do
-        echo "       $line"
-    done
-}
 finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     exit $?
 }
 
-# runc CMD...: sets RC, OUT, ERR.
-runc() {
-    OUT=$("$@" 2>"$WORK/err")
-    RC=$?
-    ERR=$(<"$WORK/err")
-}
 run() { runc "$FS" "$@"; }
 srv() { runc "$FSS" "$@"; }
 
-# expect NAME STATUS [TEXT]: exit status, and TEXT in stderr if given.
-expect() {
-    local name=$1 want=$2 text=${3-}
-    if [ "$RC" -ne "$want" ]; then
-        fail "$name" "exit status $RC, expected $want" "stdout: $OUT" "stderr: $ERR"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" <<<"$ERR"; then
-        fail "$name" "stderr does not contain: $text" "stderr: $ERR"
-    else
-        ok "$name"
-    fi
-}
-contains() {
-    if grep -qF -- "$3" <<<"$2"; then ok "$1"; else fail "$1" "missing: $3" "in: $(head -c 2000 <<<"$2")"; fi
-}
 lacks() {
     if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
 }

@@ -10,6 +10,7 @@
 # Loopback only. Needs bash (/dev/tcp), coreutils and grep; ss (iproute2)
 # is used when present. Prints one line per check, ends "N passed, M failed".
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 SRV=${1:?usage: test_serve.sh path/to/fieldsync-server}
 if [ ! -x "$SRV" ]; then
@@ -31,38 +32,11 @@ trap cleanup EXIT
 
 export FIELDSYNC_PASSPHRASE='serve test passphrase, cobalt heron 7'
 
-passed=0
-failed=0
-ok() {
-    passed=$((passed + 1))
-    echo "ok   $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do echo "       $line"; done
-}
-
 # run ARGS...: runs the server to completion; sets RC, OUT, ERR.
 run() {
     OUT=$("$SRV" "$@" 2>"$WORK/err")
     RC=$?
     ERR=$(<"$WORK/err")
-}
-
-# expect NAME STATUS [TEXT]: the last run exited with STATUS and its stderr
-# contains TEXT (if given).
-expect() {
-    local name=$1 want=$2 text=${3-}
-    if [ "$RC" -ne "$want" ]; then
-        fail "$name" "exit status $RC, expected $want" "stderr: $ERR"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" <<<"$ERR"; then
-        fail "$name" "stderr does not contain: $text" "stderr: $ERR"
-    else
-        ok "$name"
-    fi
 }
 
 # start TAG DATA LISTEN: starts serve in the background (stdout to

@@ -9,6 +9,7 @@
 # Needs bash, coreutils, grep, base64 and (optionally) setsid; prints one
 # line per check and ends with "N passed, M failed".
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 SRV=${1:?usage: test_server_cli.sh path/to/fieldsync-server}
 if [ ! -x "$SRV" ]; then
@@ -25,52 +26,9 @@ ERRLOG=$WORK/all-stderr
 PASS='vermilion-otter server passphrase 42'
 export FIELDSYNC_PASSPHRASE=$PASS
 
-passed=0
-failed=0
-
-ok() {
-    passed=$((passed + 1))
-    echo "ok   $1"
-}
-
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do
-        echo "       $line"
-    done
-}
-
-# runc CMD...: runs a command; sets RC, OUT (stdout), ERR (stderr).
-runc() {
-    OUT=$("$@" 2>"$WORK/err")
-    RC=$?
-    ERR=$(<"$WORK/err")
-    cat "$WORK/err" >>"$ERRLOG"
-}
 
 run() {
     runc "$SRV" "$@"
-}
-
-# expect NAME STATUS [TEXT]: the last run exited with STATUS and, if given,
-# its stderr contains TEXT.
-expect() {
-    local name=$1 want=$2 text=${3-}
-    if [ "$RC" -ne "$want" ]; then
-        fail "$name" "exit status $RC, expected $want" "stderr: $ERR"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" <<<"$ERR"; then
-        fail "$name" "stderr does not contain: $text" "stderr: $ERR"
-    else
-        ok "$name"
-    fi
-}
-
-# contains NAME HAYSTACK NEEDLE
-contains() {
-    if grep -qF -- "$3" <<<"$2"; then ok "$1"; else fail "$1" "missing: $3" "in: $2"; fi
 }
 
 last_line() {
