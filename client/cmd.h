@@ -26,6 +26,8 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync status [--json]: pending changes, cursor, server, refusals. */
 int cmd_status(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync daemon: syncs by itself until SIGTERM (cmd_sync.c). */
+int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
 
 /* One-line usages, shared by --help of each command and the main help. */
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
@@ -45,5 +47,6 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv);
     "                 [--name DEVICE-NAME]\n"
 #define USAGE_SYNC   "usage: fieldsync [--home DIR] sync\n"
 #define USAGE_STATUS "usage: fieldsync [--home DIR] status [--json]\n"
+#define USAGE_DAEMON "usage: fieldsync [--home DIR] daemon [--interval SECONDS]\n"
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * Commands that talk to the server: enroll (join with a one-time code and
- * pin the server's key), sync (exchange changes until in sync) and status
- * (what is waiting to be sent, what the server refused).
+ * pin the server's key), sync (exchange changes until in sync), status
+ * (what is waiting to be sent, what the server refused) and daemon (sync by
+ * itself).
  *
  * The server's address is kept in the encrypted replica as a URL of the one
  * form "ws://HOST:PORT" (fs_replica_set_server), parsed strictly both when
@@ -9,9 +10,16 @@
  * (fieldsync/transport.h) does the rest; a failed sync leaves every local
  * change in place, to be sent next time.
  */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -519,5 +527,246 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 
 done:
     fs_replica_close(r);
+    return rc;
+}
+
+/* ---- daemon ---- */
+
+/* The daemon syncs by itself. It keeps the passphrase (in guarded memory)
+ * and the replica closed between syncs, so the other commands can write; it
+ * looks at the replica's files five times a second and syncs within a
+ * second of a local change, pulls every --interval seconds, and while the
+ * server is unreachable retries with exponential backoff plus jitter,
+ * capped at 8 s so a returning server is noticed within about 10 s. Whether
+ * the server answers is checked with a plain TCP connection first, so being
+ * offline costs no key derivation. A revoked device is wiped. */
+
+#define DAEMON_TICK_MS        200
+#define DAEMON_BACKOFF_MIN_MS 1000
+#define DAEMON_BACKOFF_MAX_MS 8000
+#define USAGE_DAEMON_TEXT     USAGE_DAEMON
+
+static volatile sig_atomic_t daemon_stop;
+
+static void daemon_on_signal(int sig)
+{
+    (void)sig;
+    daemon_stop = 1;
+}
+
+/* What the replica's files look like: a change means a local write. */
+typedef struct file_stamp {
+    long long mtime_ns[2], size[2];
+} file_stamp;
+
+static void take_stamp(const char *home, file_stamp *s)
+{
+    static const char *const names[2] = {"replica.db", "replica.db-wal"};
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < 2; i++) {
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", home, names[i]);
+        if (stat(path, &st) == 0) {
+            s->mtime_ns[i] = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+            s->size[i] = (long long)st.st_size;
+        }
+    }
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* 1 if something accepts TCP connections at host:port within 2 s. */
+static int reachable(const char *host, int port)
+{
+    struct addrinfo hints, *res = NULL;
+    char portstr[8];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    if (getaddrinfo(host, portstr, &hints, &res) != 0)
+        return 0;
+    int ok = 0;
+    for (struct addrinfo *a = res; a != NULL && !ok; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+            ok = 1;
+        } else if (errno == EINPROGRESS) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (poll(&p, 1, 2000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+                err == 0)
+                ok = 1;
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok;
+}
+
+/* One sync: opens the replica, syncs, closes it. Returns a fieldsync code;
+ * *sent and *cursor describe a success. */
+static int daemon_sync(const char *home, const cli_pass *pass, const uint8_t *pk,
+                       const server_addr *addr, char *err, size_t errlen, uint64_t *sent,
+                       uint64_t *cursor)
+{
+    fs_replica *r = NULL;
+    fs_replica_status before, after;
+    err[0] = '\0';
+    int rc = fs_replica_open(&r, home, pass->buf, pass->len, NULL);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", fs_replica_errmsg(NULL));
+        return rc;
+    }
+    rc = fs_replica_status_get(r, &before);
+    if (rc == 0)
+        rc = fs_ws_sync(r, pk, addr->host, addr->port, SYNC_TIMEOUT_MS, err, errlen);
+    if (rc == 0)
+        rc = fs_replica_status_get(r, &after);
+    if (rc == 0) {
+        *sent = before.pending > after.pending ? before.pending - after.pending : 0;
+        *cursor = after.cursor;
+    }
+    fs_replica_close(r);
+    return rc;
+}
+
+static void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void daemon_log(const char *fmt, ...)
+{
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm) == NULL || strftime(when, sizeof when, "%H:%M:%S", &tm) == 0)
+        snprintf(when, sizeof when, "?");
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s ", when);
+    vprintf(fmt, ap);
+    putchar('\n');
+    fflush(stdout);
+    va_end(ap);
+}
+
+int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *interval_s = NULL;
+    const cli_opt opts[] = {{"--interval", CLI_VALUE, NULL, &interval_s, NULL}};
+    cli_pass pass = {NULL, 0};
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    server_addr addr;
+    const char *home;
+    char prompt[256];
+    int rc = cli_parse(ctx, USAGE_DAEMON_TEXT, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    long interval = 30;
+    if (interval_s != NULL) {
+        char *end = NULL;
+        interval = strtol(interval_s, &end, 10);
+        if (end == interval_s || *end != '\0' || interval < 1 || interval > 3600) {
+            cli_error("--interval: expected seconds between 1 and 3600");
+            return CLI_EUSAGE;
+        }
+    }
+    rc = cli_home(ctx, &home);
+    if (rc != CLI_OK)
+        return rc;
+    if (!cli_replica_exists(home)) {
+        cli_error("no replica in %s (enroll first: fieldsync enroll)", home);
+        return CLI_ERUNTIME;
+    }
+    /* The passphrase once, checked by opening the replica. */
+    snprintf(prompt, sizeof prompt, "Passphrase for %s: ", home);
+    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", prompt, NULL);
+    if (rc != CLI_OK)
+        return rc;
+    fs_replica *r = NULL;
+    int frc = fs_replica_open(&r, home, pass.buf, pass.len, NULL);
+    if (frc != 0) {
+        cli_error("opening the replica in %s: %s", home, fs_replica_errmsg(NULL));
+        cli_pass_free(&pass);
+        return CLI_ERUNTIME;
+    }
+    rc = read_server(r, &addr, pk);
+    fs_replica_close(r);
+    if (rc != CLI_OK) {
+        cli_pass_free(&pass);
+        return rc;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = daemon_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    daemon_log("syncing %s with %s:%d (every %lds, and on local changes)", home, addr.host,
+               addr.port, interval);
+
+    file_stamp seen, now_stamp;
+    memset(&seen, 0xFF, sizeof seen); /* differs from anything: sync at once */
+    uint64_t next_pull = 0, retry_at = 0, backoff = DAEMON_BACKOFF_MIN_MS;
+    int offline = 0;
+    rc = CLI_OK;
+    while (!daemon_stop) {
+        uint64_t t = mono_ms();
+        take_stamp(home, &now_stamp);
+        int changed = memcmp(&now_stamp, &seen, sizeof seen) != 0;
+        if ((changed || t >= next_pull) && t >= retry_at) {
+            char err[512];
+            uint64_t sent = 0, cursor = 0;
+            frc = reachable(addr.host, addr.port)
+                      ? daemon_sync(home, &pass, pk, &addr, err, sizeof err, &sent, &cursor)
+                      : (snprintf(err, sizeof err, "cannot reach the server at %s:%d", addr.host,
+                                  addr.port),
+                         FS_EIO);
+            if (frc == 0) {
+                take_stamp(home, &seen); /* our own sync changed the files */
+                if (sent > 0 || offline)
+                    daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
+                               (unsigned long long)cursor);
+                offline = 0;
+                backoff = DAEMON_BACKOFF_MIN_MS;
+                retry_at = 0;
+                next_pull = t + (uint64_t)interval * 1000u;
+            } else if (frc == FS_EBUSY) {
+                retry_at = t + DAEMON_TICK_MS; /* a command is writing: soon again */
+            } else if (frc == FS_EREVOKED) {
+                daemon_log("the server revoked this device: wiping the replica");
+                if (fs_replica_wipe(home) == 0)
+                    daemon_log("wiped");
+                else
+                    daemon_log("wiping failed: remove %s by hand", home);
+                rc = CLI_ERUNTIME;
+                break;
+            } else if (frc == FS_EAUTH) {
+                cli_error("daemon: %s", err[0] ? err : fs_strerror(frc));
+                rc = CLI_ERUNTIME;
+                break;
+            } else {
+                if (!offline)
+                    daemon_log("offline (%s); local changes are kept",
+                               err[0] ? err : fs_strerror(frc));
+                offline = 1;
+                /* backoff * [0.8, 1.2): spread the retries of many devices */
+                uint64_t delay = backoff * 4 / 5 + randombytes_uniform((uint32_t)(backoff * 2 / 5));
+                retry_at = t + delay;
+                backoff = backoff * 2 > DAEMON_BACKOFF_MAX_MS ? DAEMON_BACKOFF_MAX_MS : backoff * 2;
+            }
+        }
+        struct timespec nap = {0, DAEMON_TICK_MS * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    cli_pass_free(&pass);
+    if (rc == CLI_OK)
+        daemon_log("stopped");
     return rc;
 }

@@ -35,6 +35,7 @@ static const command commands[] = {
     {"enroll", NULL, cmd_enroll},
     {"sync", NULL, cmd_sync},
     {"status", NULL, cmd_status},
+    {"daemon", NULL, cmd_daemon},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -65,6 +66,8 @@ static void usage(FILE *f)
           "                            in sync; on failure nothing local is lost\n"
           "  status [--json]           pending changes, cursor, server, conflicts and\n"
           "                            changes the server refused\n"
+          "  daemon [--interval S]     sync by itself: on local changes, every S seconds\n"
+          "                            (default 30), retrying while offline; SIGTERM stops\n"
           "  help, --help              show this help; COMMAND --help shows one command\n"
           "  --version                 show the version\n"
           "\n"

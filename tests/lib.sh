@@ -51,3 +51,68 @@ contains() {
         fail "$1" "missing: $3" "in: $(head -c 2000 <<<"$2")"
     fi
 }
+
+# ---- a fieldsync-server serve for end-to-end tests ----
+# Set FSS (the fieldsync-server binary), S (its data dir) and WORK; SRV_PID is
+# the running server's PID or empty.
+SRV_PID=
+
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+
+equal() {
+    if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got:      $2" "expected: $3"; fi
+}
+
+stop_server_now() {
+    if [ -n "$SRV_PID" ]; then
+        kill -TERM "$SRV_PID" 2>/dev/null
+        wait "$SRV_PID" 2>/dev/null
+        SRV_PID=
+    fi
+}
+
+# start_server PORT: runs serve in the background on 127.0.0.1:PORT (0: any)
+# and sets SRV_PID and PORT from its first line. Fails the whole test, loudly,
+# if serve does not exist or does not come up.
+start_server() {
+    local want=$1 line= i
+    : >"$WORK/serve.out"
+    "$FSS" serve --data "$S" --listen "127.0.0.1:$want" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+    SRV_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        line=$(head -n 1 "$WORK/serve.out")
+        [ -n "$line" ] && break
+        if ! kill -0 "$SRV_PID" 2>/dev/null; then
+            wait "$SRV_PID" 2>/dev/null
+            SRV_PID=
+            if grep -qi "unknown command" "$WORK/serve.err"; then
+                fail "serve not available" "$(cat "$WORK/serve.err")"
+            else
+                fail "serve did not start on port $want" "$(cat "$WORK/serve.err")"
+            fi
+            finish
+        fi
+        sleep 0.1
+    done
+    if [[ ! "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
+        fail "serve prints 'listening on HOST:PORT' first" "got: $line" "$(cat "$WORK/serve.err")"
+        finish
+    fi
+    PORT=${BASH_REMATCH[1]}
+    ok "serve listening on 127.0.0.1:$PORT"
+}
+
+# stop_server: SIGTERM by PID; serve must exit 0.
+stop_server() {
+    local status
+    kill -TERM "$SRV_PID"
+    wait "$SRV_PID"
+    status=$?
+    SRV_PID=
+    equal "serve exits 0 on SIGTERM" "$status" 0
+}
+

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The daemon end to end, real processes on 127.0.0.1 only: a rep's daemon is
+# running while the server is down; the rep records a visit; the server comes
+# back; the visit reaches the manager's device within 10 s with no command
+# typed on the rep's side. A later local change goes up by itself too.
+#
+#   bash tests/cli/test_daemon.sh path/to/fieldsync path/to/fieldsync-server
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS=${1:?usage: test_daemon.sh path/to/fieldsync path/to/fieldsync-server}
+FSS=${2:?usage: test_daemon.sh path/to/fieldsync path/to/fieldsync-server}
+export LC_ALL=C.UTF-8
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-daemon-XXXXXX")
+ERRLOG=$WORK/all-stderr
+S=$WORK/server
+HZ=$WORK/zhang
+HL=$WORK/li
+DAEMON_PID=
+stop_daemon_now() {
+    if [ -n "$DAEMON_PID" ]; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID" 2>/dev/null
+        DAEMON_PID=
+    fi
+}
+trap 'stop_daemon_now; stop_server_now; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='daemon test passphrase -- c41d'
+unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
+
+MARK1='sablewhisker 首批试点'
+MARK2='ottermarble 第二次拜访'
+
+run() { runc "$FS" "$@"; }
+srv() { runc "$FSS" "$@"; }
+n_visits() { # HOME
+    run --home "$1" visit list --json
+    grep -oF '"recorded_at":' <<<"$OUT" | wc -l
+}
+# wait_visits HOME N SECONDS: syncs HOME until it holds N visits; sets WAITED.
+wait_visits() {
+    local start=$SECONDS
+    WAITED=-1
+    while [ $((SECONDS - start)) -le "$3" ]; do
+        run --home "$1" sync
+        if [ "$(n_visits "$1")" -eq "$2" ]; then
+            WAITED=$((SECONDS - start))
+            return 0
+        fi
+        sleep 0.5
+    done
+    return 1
+}
+
+srv init --data "$S"
+expect "server init" 0
+srv user add --data "$S" --name li --role manager --team north
+expect "add manager li" 0
+srv user add --data "$S" --name zhang --role rep --team north
+expect "add rep zhang" 0
+srv enroll-code --data "$S" --user zhang
+ZCODE=$(tail -n 1 <<<"$OUT")
+srv enroll-code --data "$S" --user li
+LCODE=$(tail -n 1 <<<"$OUT")
+
+start_server 0
+run --home "$HZ" enroll --server "ws://127.0.0.1:$PORT" --code "$ZCODE" --name zhang-laptop
+expect "zhang enrolls" 0
+run --home "$HL" enroll --server "ws://127.0.0.1:$PORT" --code "$LCODE" --name li-laptop
+expect "li enrolls" 0
+stop_server
+
+# The daemon starts while the server is down: offline is normal.
+"$FS" --home "$HZ" daemon --interval 2 >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+DAEMON_PID=$!
+sleep 1
+if kill -0 "$DAEMON_PID" 2>/dev/null; then ok "the daemon runs while the server is down"
+else fail "the daemon runs while the server is down" "$(cat "$WORK/daemon.err")"; fi
+
+run --home "$HZ" customer add --name "Daemon Test Co." --owner zhang
+expect "zhang records a customer offline" 0
+CUST=$(tail -n 1 <<<"$OUT")
+run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-10 14:00" --place "会议室" \
+    --purpose "demo" --notes "$MARK1" --commit "send the SLA|2023-10-12"
+expect "zhang records a visit offline" 0
+
+start_server "$PORT"
+if wait_visits "$HL" 1 10; then ok "the visit reaches the manager within 10 s (${WAITED}s)"
+else fail "the visit reaches the manager within 10 s" "$(cat "$WORK/daemon.out" "$WORK/daemon.err")"; fi
+
+# A local change while everything is up goes by itself too.
+run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-11 09:30" --place "office" \
+    --purpose "follow-up" --notes "$MARK2"
+expect "zhang records a second visit" 0
+if wait_visits "$HL" 2 10; then ok "a later local change is pushed by itself (${WAITED}s)"
+else fail "a later local change is pushed by itself" "$(cat "$WORK/daemon.out" "$WORK/daemon.err")"; fi
+run --home "$HL" visit list --json
+contains "the manager holds the first visit's notes byte for byte" "$OUT" "$MARK1"
+contains "the manager holds the second visit's notes byte for byte" "$OUT" "$MARK2"
+
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+equal "the daemon exits 0 on SIGTERM" "$?" 0
+DAEMON_PID=
+contains "the daemon logged being offline" "$(cat "$WORK/daemon.out")" "offline"
+contains "the daemon logged its stop" "$(cat "$WORK/daemon.out")" "stopped"
+for m in sablewhisker 首批试点 ottermarble 第二次拜访; do
+    if grep -rqaF -- "$m" "$WORK/daemon.out" "$WORK/daemon.err" "$S" "$HZ" "$HL"; then
+        fail "no '$m' in the daemon's log or any data file"
+    else
+        ok "no '$m' in the daemon's log or any data file"
+    fi
+done
+stop_server
+finish
