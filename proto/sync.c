@@ -113,6 +113,13 @@ static int send_msg(fs_sync_client *c, const fs_msg *m)
     return rc != 0 ? cfail(c, rc, "cannot send: %s", fs_strerror(rc)) : 0;
 }
 
+/* 1 if a and b come from one write: the same row at the same clock. */
+static int same_write(const fs_change *a, const fs_change *b)
+{
+    return a->table == b->table && a->version.hlc == b->version.hlc &&
+           memcmp(a->row, b->row, FS_ID_BYTES) == 0;
+}
+
 /* Sends the next batch of unacknowledged changes, if none is in flight. */
 static int push_next(fs_sync_client *c)
 {
@@ -120,19 +127,29 @@ static int push_next(fs_sync_client *c)
         return 0;
     fs_replica_status st;
     fs_changeset *cs = NULL;
+    /* A batch ends at a write's boundary: the columns of one write (one row,
+     * one clock) travel together, so the server never sees half a new row
+     * (whose owner may be in the other half). A write has at most
+     * FS__MAX_COLUMNS columns, so that many more entries show the boundary. */
     int rc = fs_replica_status_get(c->r, &st);
     if (rc == 0)
-        rc = fs_changes_since(c->r, st.acked_seq, FS_SYNC_BATCH, &cs);
+        rc = fs_changes_since(c->r, st.acked_seq, FS_SYNC_BATCH + 32, &cs);
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
-    if (cs->count > 0) {
+    size_t n = cs->count;
+    if (n > FS_SYNC_BATCH && cs->last_seq - cs->first_seq + 1 == cs->count) {
+        n = FS_SYNC_BATCH;
+        while (n > 1 && same_write(&cs->changes[n - 1], &cs->changes[n]))
+            n--;
+    }
+    if (n > 0) {
         fs_msg m;
         memset(&m, 0, sizeof m);
         m.type = FS_MSG_PUSH;
         m.u.push.first_seq = cs->first_seq;
-        m.u.push.last_seq = cs->last_seq;
+        m.u.push.last_seq = cs->first_seq + n - 1; /* the log's sequences have no gaps */
         m.u.push.changes = cs->changes;
-        m.u.push.count = cs->count;
+        m.u.push.count = n;
         rc = send_msg(c, &m);
         c->push_inflight = rc == 0;
     }

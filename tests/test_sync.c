@@ -403,6 +403,36 @@ static void test_poke_brings_news_to_a_connected_device(void)
     world_close(&w);
 }
 
-TEST_LIST(TEST(poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
+/* A push batch ends at a write's boundary. Here the 1,000th change is a
+ * commitment's first column (visit), before the column that decides whose
+ * it is (customer): split there, the server would refuse the new row. */
+static void test_batches_keep_writes_whole(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t c1[16], c2[16];
+    test_record_visits(zhang.r, 0, c1);   /* 2 changes */
+    test_record_visits(zhang.r, 200, c2); /* 2 + 200 * (5 + 4): change 1,000 is a
+                                             commitment's "visit" */
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "commitment"), 200);
+    uint8_t hz[32], hl[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    CHECK_MEM(hz, hl, 32);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+TEST_LIST(TEST(batches_keep_writes_whole) TEST(poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
               TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                   TEST(wrong_server_is_refused))

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/channel.h"
 #include "fieldsync/identity.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/store.h"
