@@ -303,9 +303,17 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     frc = fs_ws_sync(r, pk, addr.host, addr.port, SYNC_TIMEOUT_MS, err, sizeof err);
     if (frc != 0) {
         const char *msg = err[0] != '\0' ? err : fs_strerror(frc);
-        if (frc == FS_EREVOKED)
+        if (frc == FS_EREVOKED) {
+            /* The server said to wipe: keys and data are destroyed. */
+            const char *home = NULL;
             cli_error("sync: this device was revoked by the server: %s", msg);
-        else if (frc == FS_EAUTH)
+            fs_replica_close(r);
+            r = NULL;
+            if (cli_home(ctx, &home) == CLI_OK && fs_replica_wipe(home) == 0)
+                cli_error("sync: the replica in %s was wiped", home);
+            else
+                cli_error("sync: wiping the replica failed: remove it by hand");
+        } else if (frc == FS_EAUTH)
             cli_error("sync: %s", msg);
         else
             cli_error("sync: %s; local changes are kept and will be sent next time", msg);

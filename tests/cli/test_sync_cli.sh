@@ -191,4 +191,20 @@ for m in "${MARKERS[@]}"; do
     fi
 done
 
+# ---- revoked: the next sync is refused and wipes the device ----
+srv device list --data "$S" --json
+FP=$(grep -oE '"user":"li"[^}]*"fingerprint":"[0-9a-f]+"|"fingerprint":"[0-9a-f]+"[^}]*"user":"li"' <<<"$OUT" |
+    grep -oE '"fingerprint":"[0-9a-f]+"' | grep -oE '[0-9a-f]{16,}' | head -n 1)
+if [ -n "$FP" ]; then ok "li's device is listed"; else fail "li's device is listed" "$OUT"; fi
+srv device revoke --data "$S" --device "${FP:0:12}"
+expect "li's device is revoked" 0
+start_server "$P"
+run --home "$HL" sync
+expect "a revoked device's sync fails" 1 "revoked"
+contains "and says it wiped the replica" "$ERR" "wiped"
+if [ ! -e "$HL/replica.key" ] && [ ! -e "$HL/replica.db" ]; then ok "li's replica is gone"
+else fail "li's replica is gone" "$(ls -la "$HL")"; fi
+run --home "$HZ" sync
+expect "zhang still syncs" 0
+stop_server
 finish
