@@ -451,6 +451,9 @@ static int status_json(fs_replica *r, const fs_replica_status *st, const char *u
         rec_json_add(obj, "oldest_pending_age_s",
                      st->pending > 0 ? cJSON_CreateNumber((double)(age_ms / 1000u))
                                      : cJSON_CreateNull()) ||
+        rec_json_add(obj, "last_sync_ms",
+                     st->last_sync_ms > 0 ? cJSON_CreateNumber((double)st->last_sync_ms)
+                                          : cJSON_CreateNull()) ||
         rec_json_add(obj, "cursor", cJSON_CreateNumber((double)st->cursor)) ||
         rec_json_add(obj, "open_conflicts", cJSON_CreateNumber((double)st->open_conflicts)) ||
         rec_json_add(obj, "refused_count", cJSON_CreateNumber((double)st->refused)) ||
@@ -520,6 +523,11 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     else
         snprintf(age, sizeof age, "none");
     printf("oldest pending:  %s\n", age);
+    if (st.last_sync_ms == 0)
+        snprintf(age, sizeof age, "never");
+    else
+        format_age(now > st.last_sync_ms ? now - st.last_sync_ms : 0, age, sizeof age);
+    printf("last sync:       %s\n", age);
     printf("cursor:          %llu\n", (unsigned long long)st.cursor);
     printf("open conflicts:  %llu\n", (unsigned long long)st.open_conflicts);
     printf("refused changes: %llu\n", (unsigned long long)st.refused);

@@ -203,6 +203,8 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
     if (rc == 0)
         rc = fs__query_u64(r, "SELECT count(*) FROM refused", &out->refused);
     if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='last_sync_ms'", &out->last_sync_ms);
+    if (rc == 0)
         rc = fs__query_u64(r,
                            "SELECT hlc FROM changelog WHERE seq > (SELECT v FROM meta WHERE"
                            " k='acked_seq') ORDER BY seq LIMIT 1",
@@ -210,6 +212,19 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
     out->pending = out->last_seq > out->acked_seq ? out->last_seq - out->acked_seq : 0;
     out->oldest_pending_ms = first_hlc >> 16;
     return rc;
+}
+
+int fs_replica_mark_synced(fs_replica *r)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(
+        r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES('last_sync_ms',?1)", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)fs__now_ms(r));
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording the sync time");
 }
 
 int fs_replica_set_server(fs_replica *r, const char *url, const uint8_t pk[32])

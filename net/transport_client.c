@@ -234,7 +234,10 @@ done:
 int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
                int timeout_ms, char *err, size_t errlen)
 {
-    return run_client(r, server_pk, NULL, host, port, timeout_ms, err, errlen);
+    int rc = run_client(r, server_pk, NULL, host, port, timeout_ms, err, errlen);
+    if (rc == 0)
+        (void)fs_replica_mark_synced(r); /* for `status`; failing it is not a sync failure */
+    return rc;
 }
 
 int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],

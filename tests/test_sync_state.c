@@ -368,6 +368,20 @@ static void test_server_settings_are_kept(void)
     CHECK_OK(fs_replica_server(r, url, got));
     CHECK_STR(url, "ws://127.0.0.1:7300");
     CHECK_MEM(got, pk, 32);
+    /* The last sync's time: none yet, then the clock at each mark, kept. */
+    fs_replica_status st;
+    status(r, &st);
+    CHECK_EQ_INT(st.last_sync_ms, 0);
+    CHECK_OK(fs_replica_mark_synced(r));
+    status(r, &st);
+    CHECK_EQ_INT(st.last_sync_ms, clock_now);
+    clock_now += 5000;
+    CHECK_OK(fs_replica_mark_synced(r));
+    uint64_t when = clock_now;
+    fs_replica_close(r);
+    CHECK_OK(fs_replica_open(&r, path, "pw", 2, &o));
+    status(r, &st);
+    CHECK_EQ_INT(st.last_sync_ms, when);
     fs_replica_close(r);
     test_rmtree(dir);
 }

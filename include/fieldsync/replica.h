@@ -260,6 +260,7 @@ typedef struct fs_replica_status {
     uint64_t cursor;         /* server feed position this replica has applied */
     uint64_t open_conflicts;
     uint64_t refused;        /* local changes the server refused (kept, see fs_refusals) */
+    uint64_t last_sync_ms;   /* wall-clock ms of the last sync that ended in sync, 0 if never */
 } fs_replica_status;
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
@@ -284,6 +285,9 @@ int fs_feed_last(fs_replica *r, uint64_t *out);
 int fs_replica_set_server(fs_replica *r, const char *url, const uint8_t pk[32]);
 /* FS_ENOTFOUND before enrollment. */
 int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk[32]);
+/* Records that a sync just ended with the device in sync with its server
+ * (everything pushed and acknowledged, the feed pulled to its end). */
+int fs_replica_mark_synced(fs_replica *r);
 
 /* A row named by table and id (purges, references). */
 typedef struct fs_row_ref {

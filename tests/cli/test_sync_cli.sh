@@ -142,10 +142,13 @@ lacks "status: oldest pending is set" "$OUT" '"oldest_pending_ms":null'
 run --home "$HZ" status
 contains "status text: pending line" "$OUT" "pending changes:"
 lacks "status text: oldest pending is not none" "$OUT" "oldest pending:  none"
+contains "status text: never synced" "$OUT" "last sync:       never"
 
 run --home "$HZ" sync
 expect "sync with the server down: status 1" 1 "cannot reach the server"
 contains "sync failure says the changes are kept" "$ERR" "local changes are kept"
+run --home "$HZ" status --json
+contains "a failed sync is not a last sync" "$OUT" '"last_sync_ms":null'
 equal "the 5 visits stay after the failed sync" "$(n_visits "$HZ")" 5
 NOTES_Z=$(notes_of "$HZ")
 equal "zhang's notes are all there" "$(grep -c quokkabristle <<<"$NOTES_Z")" 5
@@ -165,6 +168,10 @@ contains "status --json: oldest pending null" "$OUT" '"oldest_pending_ms":null'
 contains "status --json: no refusals" "$OUT" '"refused":[]'
 run --home "$HZ" status
 contains "status text: oldest pending none" "$OUT" "oldest pending:  none"
+contains "status text: last sync just now" "$OUT" "last sync:       under a minute ago"
+run --home "$HZ" status --json
+if grep -qE '"last_sync_ms":[1-9][0-9]{11,}' <<<"$OUT"; then ok "status --json: last_sync_ms is a time"
+else fail "status --json: last_sync_ms is a time" "$OUT"; fi
 run --home "$HZ" sync
 expect "a second sync: status 0" 0
 contains "a second sync sends nothing" "$OUT" "in sync: 0 changes sent"
