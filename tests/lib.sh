@@ -106,13 +106,15 @@ start_server() {
     ok "serve listening on 127.0.0.1:$PORT"
 }
 
-# stop_server: SIGTERM by PID; serve must exit 0.
+# stop_server: SIGTERM by PID; serve must exit 0. Every run's output is kept
+# in $WORK/serve.log, so a test can scan all of the server's logs.
 stop_server() {
     local status
     kill -TERM "$SRV_PID"
     wait "$SRV_PID"
     status=$?
     SRV_PID=
+    cat "$WORK/serve.out" "$WORK/serve.err" >>"$WORK/serve.log"
     equal "serve exits 0 on SIGTERM" "$status" 0
 }
 

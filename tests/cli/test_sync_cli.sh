@@ -188,7 +188,8 @@ run --home "$HL" visit list --json
 equal "li sees the 5 commitments" "$(grep -oF "$COMMIT_PREFIX" <<<"$OUT" | wc -l)" 5
 stop_server
 
-# ---- nothing readable at rest ----
+
+# ---- nothing readable at rest (before li's replica is wiped below) ----
 for m in "${MARKERS[@]}"; do
     hits=$(grep -rlaF -- "$m" "$HZ" "$HL" "$S" 2>/dev/null)
     if [ -z "$hits" ]; then
@@ -214,4 +215,16 @@ else fail "li's replica is gone" "$(ls -la "$HL")"; fi
 run --home "$HZ" sync
 expect "zhang still syncs" 0
 stop_server
+
+# ---- after all of it: nothing readable in the server's logs, nor at rest ----
+if [ -s "$WORK/serve.log" ]; then ok "the server's logs were kept"
+else fail "the server's logs were kept" "$WORK/serve.log is empty"; fi
+for m in "${MARKERS[@]}"; do
+    hits=$(grep -rlaF -- "$m" "$WORK/serve.log" "$HZ" "$S" 2>/dev/null)
+    if [ -z "$hits" ]; then
+        ok "no server log, zhang's home or the store holds '$m' at the end"
+    else
+        fail "no server log, zhang's home or the store holds '$m' at the end" "found in: $hits"
+    fi
+done
 finish
