@@ -14,12 +14,16 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv);
 int cmd_passwd(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync customer add: records a customer, prints its id. */
 int cmd_customer_add(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync customer edit: changes fields of a customer. */
+int cmd_customer_edit(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync customer list [--json]. */
 int cmd_customer_list(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync visit add: records a visit and its commitments, prints its id. */
 int cmd_visit_add(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync visit list [--json]. */
 int cmd_visit_list(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync conflict list [--json]: values that lost a merge (cmd_conflict.c). */
+int cmd_conflict_list(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync enroll: joins a server with a one-time code (cmd_sync.c). */
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync sync: exchanges changes with the server until in sync. */
@@ -35,6 +39,10 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_CUSTOMER_ADD                                                                         \
     "usage: fieldsync [--home DIR] customer add --name NAME [--key-account]\n"                     \
     "                 [--industry X] [--owner X]\n"
+#define USAGE_CUSTOMER_EDIT                                                                        \
+    "usage: fieldsync [--home DIR] customer edit --customer ID [--name NAME]\n"                    \
+    "                 [--industry X] [--key-account yes|no]\n"
+#define USAGE_CONFLICT_LIST "usage: fieldsync [--home DIR] conflict list [--json]\n"
 #define USAGE_CUSTOMER_LIST "usage: fieldsync [--home DIR] customer list [--json]\n"
 #define USAGE_VISIT_ADD                                                                            \
     "usage: fieldsync [--home DIR] visit add --customer ID --time \"YYYY-MM-DD HH:MM\"\n"          \

@@ -1,10 +1,11 @@
 /*
- * customer add / customer list. A customer is one row of table "customer"
+ * customer add / edit / list. A customer is one row of table "customer"
  * (core/schema.c); the list shows each customer's latest visit, since the
  * handbook wants key accounts contacted at least once a month.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd.h"
 #include "record.h"
@@ -59,6 +60,65 @@ int cmd_customer_add(cli_ctx *ctx, int argc, char **argv)
     fs_id_to_hex(id, hex);
     printf("%s\n", hex);
     rc = CLI_OK;
+
+done:
+    fs_replica_close(r);
+    return rc;
+}
+
+int cmd_customer_edit(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *customer = NULL, *name = NULL, *industry = NULL, *key = NULL;
+    const cli_opt opts[] = {
+        {"--customer", CLI_VALUE, NULL, &customer, NULL},
+        {"--name", CLI_VALUE, NULL, &name, NULL},
+        {"--industry", CLI_VALUE, NULL, &industry, NULL},
+        {"--key-account", CLI_VALUE, NULL, &key, NULL},
+    };
+    fs_cell cells[3];
+    size_t ncells = 0;
+    fs_replica *r = NULL;
+    uint8_t id[FS_ID_BYTES];
+    int rc;
+
+    rc = cli_parse(ctx, USAGE_CUSTOMER_EDIT, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    rc = cli_require("customer edit", "--customer", customer);
+    if (rc == CLI_OK)
+        rc = cli_check_idprefix("--customer", customer);
+    if (rc == CLI_OK && name != NULL)
+        rc = cli_require("customer edit", "--name", name); /* a customer keeps a name */
+    if (rc == CLI_OK)
+        rc = cli_check_text("--name", name);
+    if (rc == CLI_OK)
+        rc = cli_check_text("--industry", industry);
+    if (rc != CLI_OK)
+        return rc;
+    if (key != NULL && strcmp(key, "yes") != 0 && strcmp(key, "no") != 0) {
+        cli_error("customer edit: --key-account takes yes or no");
+        return CLI_EUSAGE;
+    }
+    if (name == NULL && industry == NULL && key == NULL) {
+        cli_error("customer edit: nothing to change; give --name, --industry or --key-account");
+        return CLI_EUSAGE;
+    }
+    if (name != NULL)
+        cells[ncells++] = (fs_cell){"name", fs_text(name)};
+    if (industry != NULL) /* "" clears it */
+        cells[ncells++] =
+            (fs_cell){"industry", cli_blank(industry) ? fs_null() : fs_text(industry)};
+    if (key != NULL)
+        cells[ncells++] = (fs_cell){"key_account", fs_int(strcmp(key, "yes") == 0)};
+
+    rc = cli_open(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    rc = cli_resolve(r, "customer", "--customer", customer, id);
+    if (rc != CLI_OK)
+        goto done;
+    rc = fs_update(r, "customer", id, cells, ncells);
+    rc = rc == 0 ? CLI_OK : cli_fail(r, "customer edit: saving the customer", rc);
 
 done:
     fs_replica_close(r);

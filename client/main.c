@@ -29,9 +29,11 @@ static const command commands[] = {
     {"init", NULL, cmd_init},
     {"passwd", NULL, cmd_passwd},
     {"customer", "add", cmd_customer_add},
+    {"customer", "edit", cmd_customer_edit},
     {"customer", "list", cmd_customer_list},
     {"visit", "add", cmd_visit_add},
     {"visit", "list", cmd_visit_list},
+    {"conflict", "list", cmd_conflict_list},
     {"enroll", NULL, cmd_enroll},
     {"sync", NULL, cmd_sync},
     {"status", NULL, cmd_status},
@@ -50,6 +52,8 @@ static void usage(FILE *f)
           "  passwd                    change the replica's passphrase\n"
           "  customer add --name NAME [--key-account] [--industry X] [--owner X]\n"
           "                            record a customer; prints its id\n"
+          "  customer edit --customer ID [--name NAME] [--industry X] [--key-account yes|no]\n"
+          "                            change a customer's fields (--industry \"\" clears)\n"
           "  customer list [--json]    list customers\n"
           "  visit add --customer ID --time \"YYYY-MM-DD HH:MM\" --place P --purpose P\n"
           "            --notes N [--contact C] [--position P] [--objections O]\n"
@@ -58,6 +62,7 @@ static void usage(FILE *f)
           "                            ID is a customer id or a unique prefix of it\n"
           "                            (at least 6 hex digits); prints the visit id\n"
           "  visit list [--json]       list visits with their commitments\n"
+          "  conflict list [--json]    values that lost to another device's newer edit\n"
           "  enroll --server ws://HOST:PORT --code CODE [--name DEVICE-NAME]\n"
           "                            join the server with a one-time code from\n"
           "                            fieldsync-server enroll-code (creates the\n"

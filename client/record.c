@@ -67,8 +67,7 @@ int rec_json_add(cJSON *obj, const char *name, cJSON *item)
     return 0;
 }
 
-/* One column value as JSON, following the column's declared type. */
-static cJSON *value_json(const fs_column *col, const fs_value *v)
+cJSON *rec_value_json(const fs_column *col, const fs_value *v)
 {
     cJSON *item = NULL;
     char *s;
@@ -127,7 +126,7 @@ int rec_json(const fs_rows *it, const char *table, cJSON **out)
         rc = fs_rows_get(it, col->name, &v);
         if (rc != 0)
             goto fail;
-        rc = rec_json_add(obj, col->name, value_json(col, &v));
+        rc = rec_json_add(obj, col->name, rec_value_json(col, &v));
         if (rc != 0)
             goto fail;
     }

@@ -25,6 +25,10 @@ int rec_text(const fs_rows *it, const char *column, char **out);
  * when the column is NULL or not an id. */
 int rec_id(const fs_rows *it, const char *column, uint8_t out[FS_ID_BYTES], int *present);
 
+/* One column value as a new JSON item, following the column's declared type
+ * (booleans as true/false, ids and bytes as hex); NULL when out of memory. */
+cJSON *rec_value_json(const fs_column *col, const fs_value *v);
+
 /* The current row as a new JSON object (caller deletes): "id" and every
  * column of the table but the tombstone; text as strings, booleans as
  * true/false, ids and bytes as lowercase hex, NULL as null. */

@@ -207,9 +207,12 @@ static int client_handle(fs_sync_client *c, const fs_msg *m)
                              m->u.changes.cursor, NULL);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
-        if (m->u.changes.more)
+        /* Applying can write locally (a conflict record for a local value
+         * that lost): that is a change to push like any other. */
+        rc = push_next(c);
+        if (rc == 0 && m->u.changes.more)
             rc = pull(c);
-        else
+        else if (rc == 0)
             c->pulled = 1;
         break;
     case FS_MSG_POKE:

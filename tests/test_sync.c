@@ -182,6 +182,57 @@ static void test_offline_work_reaches_the_manager(void)
     world_close(&w);
 }
 
+static int count_conflicts(const fs_conflict *c, void *ctx)
+{
+    size_t *n = ctx;
+    CHECK(c->loser.type == FS_TEXT && c->loser.n == 7 && memcmp(c->loser.p, "mining!", 7) == 0);
+    CHECK(c->winner.type == FS_TEXT && c->winner.n == 6 && memcmp(c->winner.p, "retail", 6) == 0);
+    (*n)++;
+    return 0;
+}
+
+/* zhang and his manager change the same field before either syncs. li's
+ * edit is newer and wins everywhere; zhang's device, learning that its value
+ * lost, writes a conflict record, which is a local change: the session must
+ * push it and still end in sync (it used to stop short, never in sync). */
+static void test_offline_edits_of_one_field_converge(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 1, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    fs_cell a[] = {{"industry", fs_text("mining!")}};
+    CHECK_OK(fs_update(zhang.r, "customer", cust, a, 1));
+    clock_now += 10;
+    fs_cell b[] = {{"industry", fs_text("retail")}};
+    CHECK_OK(fs_update(li.r, "customer", cust, b, 1));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(sync_once(&w, &zhang, NULL)); /* pulls li's value, pushes its conflict record */
+    CHECK_OK(sync_once(&w, &li, NULL));
+    dev *devs[] = {&zhang, &li};
+    uint8_t h[2][32];
+    for (int i = 0; i < 2; i++) {
+        fs_replica_status st;
+        CHECK_OK(fs_replica_status_get(devs[i]->r, &st));
+        CHECK_EQ_INT(st.pending, 0);
+        CHECK_EQ_INT(st.open_conflicts, 1);
+        size_t n = 0;
+        CHECK_OK(fs_conflicts(devs[i]->r, 0, count_conflicts, &n));
+        CHECK_EQ_INT(n, 1);
+        CHECK_OK(fs_replica_state_hash(devs[i]->r, h[i]));
+    }
+    CHECK_MEM(h[0], h[1], 32);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 static void test_large_backlog_goes_in_batches(void)
 {
     world w;
@@ -433,6 +484,6 @@ static void test_batches_keep_writes_whole(void)
     world_close(&w);
 }
 
-TEST_LIST(TEST(batches_keep_writes_whole) TEST(poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
+TEST_LIST(TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
               TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                   TEST(wrong_server_is_refused))
