@@ -628,17 +628,6 @@ static void usage(FILE *to)
                 "  --quick     a smoke run: 300 visits, 0.05 s, one repetition\n");
 }
 
-static int parse_size(const char *arg, size_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(arg != NULL ? arg : "", &end, 10);
-    if (arg == NULL || errno != 0 || end == arg || *end != '\0' || v == 0)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     size_t visits = 2000, batch = 1000, reps = 3;
@@ -674,7 +663,7 @@ int main(int argc, char **argv)
             usage(stderr);
             return 1;
         }
-        if (target != NULL && (i + 1 >= argc || parse_size(argv[++i], target) != 0)) {
+        if (target != NULL && (i + 1 >= argc || bench_parse_size(argv[++i], target) != 0)) {
             fprintf(stderr, "bench_proto: %s needs a positive number\n", a);
             return 1;
         }

@@ -426,17 +426,6 @@ static void usage(FILE *to)
                 "  --strict     exit 2 when a figure misses its target\n");
 }
 
-static int parse_size(const char *arg, size_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(arg != NULL ? arg : "", &end, 10);
-    if (arg == NULL || errno != 0 || end == arg || *end != '\0' || v == 0)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     size_t single = 5000, batched = 50000, batch = 1000, reps = 3;
@@ -467,7 +456,7 @@ int main(int argc, char **argv)
             usage(stderr);
             return 1;
         }
-        if (target != NULL && (i + 1 >= argc || parse_size(argv[++i], target) != 0)) {
+        if (target != NULL && (i + 1 >= argc || bench_parse_size(argv[++i], target) != 0)) {
             fprintf(stderr, "bench_write: %s needs a positive number\n", a);
             return 1;
         }

@@ -1,4 +1,5 @@
 /* Helpers every benchmark uses: see common.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,4 +66,15 @@ void bench_cpu_model(char *out, size_t size)
         }
     }
     fclose(f);
+}
+
+int bench_parse_size(const char *arg, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(arg != NULL ? arg : "", &end, 10);
+    if (arg == NULL || errno != 0 || end == arg || *end != '\0' || v == 0)
+        return -1;
+    *out = (size_t)v;
+    return 0;
 }
