@@ -32,19 +32,11 @@ static int print_value(const fs_column *col, const fs_value *v)
 static int conflict_cb(const fs_conflict *c, void *ctx)
 {
     conflict_walk *w = ctx;
-    unsigned ntables = 0;
-    const fs_table *tables = fs_schema_tables(&ntables);
     char rowhex[2 * FS_ID_BYTES + 1], idhex[2 * FS_ID_BYTES + 1];
-    static const fs_column unknown = {.name = "?"};
-    const fs_column *col = &unknown;
-    const char *table = "?";
+    const char *table;
+    const fs_column *col = rec_schema_column(c->table, c->column, &table);
     cJSON *obj;
 
-    if (c->table < ntables) {
-        table = tables[c->table].name;
-        if (c->column < tables[c->table].ncolumns)
-            col = &tables[c->table].columns[c->column];
-    }
     fs_id_to_hex(c->row, rowhex);
     fs_id_to_hex(c->id, idhex);
     w->count++;

@@ -343,21 +343,6 @@ done:
 
 /* ---- status ---- */
 
-/* The names of a refused change's table and column, or "?" when out of
- * range (a newer peer's schema). */
-static void refusal_names(const fs_refusal *f, const char **table, const char **column)
-{
-    unsigned n = 0;
-    const fs_table *tables = fs_schema_tables(&n);
-    *table = "?";
-    *column = "?";
-    if (f->table < n) {
-        *table = tables[f->table].name;
-        if (f->column < tables[f->table].ncolumns)
-            *column = tables[f->table].columns[f->column].name;
-    }
-}
-
 typedef struct refusal_walk {
     cJSON *list; /* JSON output, or NULL: print lines on stdout */
 } refusal_walk;
@@ -369,7 +354,7 @@ static int refusal_cb(const fs_refusal *f, void *ctx)
     char rowhex[2 * FS_ID_BYTES + 1];
     cJSON *obj;
 
-    refusal_names(f, &table, &column);
+    column = rec_schema_column(f->table, f->column, &table)->name;
     fs_id_to_hex(f->row, rowhex);
     if (w->list == NULL) {
         printf("  %s.%s (row %.8s): %s", table, column, rowhex, fs_reason_text(f->reason));

@@ -67,6 +67,18 @@ int rec_json_add(cJSON *obj, const char *name, cJSON *item)
     return 0;
 }
 
+const fs_column *rec_schema_column(unsigned table, unsigned column, const char **table_name)
+{
+    static const fs_column unknown = {.name = "?"};
+    unsigned n = 0;
+    const fs_table *tables = fs_schema_tables(&n);
+    *table_name = "?";
+    if (table >= n)
+        return &unknown;
+    *table_name = tables[table].name;
+    return column < tables[table].ncolumns ? &tables[table].columns[column] : &unknown;
+}
+
 cJSON *rec_value_json(const fs_column *col, const fs_value *v)
 {
     cJSON *item = NULL;

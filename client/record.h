@@ -25,6 +25,11 @@ int rec_text(const fs_rows *it, const char *column, char **out);
  * when the column is NULL or not an id. */
 int rec_id(const fs_rows *it, const char *column, uint8_t out[FS_ID_BYTES], int *present);
 
+/* A table and column named by their schema indexes (as in changes,
+ * refusals and conflicts): *table_name and the column, or "?" for indexes a
+ * newer peer's schema may use and this one lacks. */
+const fs_column *rec_schema_column(unsigned table, unsigned column, const char **table_name);
+
 /* One column value as a new JSON item, following the column's declared type
  * (booleans as true/false, ids and bytes as hex); NULL when out of memory. */
 cJSON *rec_value_json(const fs_column *col, const fs_value *v);
