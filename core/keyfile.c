@@ -231,6 +231,18 @@ static int read_image(const char *path, unsigned char img[FS_KEYFILE_BYTES])
     return rc;
 }
 
+int fs_keyfile_dbid(const char *path, unsigned char dbid[FS_DBID_BYTES])
+{
+    unsigned char img[FS_KEYFILE_BYTES];
+    fs_keyfile_hdr h;
+    int rc = read_image(path, img);
+    if (rc == 0)
+        rc = fs_keyfile_parse(img, sizeof img, &h);
+    if (rc == 0)
+        memcpy(dbid, h.dbid, FS_DBID_BYTES);
+    return rc;
+}
+
 int fs_keyfile_unlock(const char *path, const char *pass, size_t passlen, fs_secret **out)
 {
     *out = NULL;

@@ -348,7 +348,7 @@ static int open_db(fs_replica *r, const char *path, const fs_secret *s, int crea
     if (src != SQLITE_OK)
         return fs__dbfail(r, src, "cannot open the replica database");
     sqlite3_extended_result_codes(r->db, 1);
-    sqlite3_busy_timeout(r->db, 1000);
+    sqlite3_busy_timeout(r->db, r->opts.busy_ms > 0 ? r->opts.busy_ms : 1000);
     if (create) {
         int reserve = FS_VFS_RESERVE;
         src = sqlite3_file_control(r->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
@@ -527,30 +527,11 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
     return 0;
 }
 
-int fs_replica_open(fs_replica **out, const char *dir, const char *pass, size_t passlen,
-                    const fs_replica_opts *opts)
+/* Opens the database of dir with the unwrapped key s: the common part of
+ * fs_replica_open and fs_replica_open_secret. Frees r on failure. */
+static int open_with_secret(fs_replica **out, fs_replica *r, const char *dbpath, const fs_secret *s)
 {
-    fs_replica *r = NULL;
-    char keypath[4096], dbpath[4096];
-    fs_secret *s = NULL;
-    int rc = replica_new(&r, opts);
-    *out = NULL;
-    if (rc != 0)
-        return rc;
-    if (dir == NULL || join_path(keypath, sizeof keypath, dir, "replica.key") != 0 ||
-        join_path(dbpath, sizeof dbpath, dir, "replica.db") != 0)
-        return open_failed(r, fs__fail(r, FS_EINVAL, "invalid replica directory"));
-    if (access(dbpath, F_OK) != 0)
-        return open_failed(r, fs__fail(r, FS_ENOTFOUND, "no replica in %s (run init first)", dir));
-    rc = fs_keyfile_unlock(keypath, pass ? pass : "", pass ? passlen : 0, &s);
-    if (rc == FS_EPASSPHRASE)
-        return open_failed(r, fs__fail(r, rc, "wrong passphrase for the replica in %s", dir));
-    if (rc == FS_ENOTFOUND)
-        return open_failed(r, fs__fail(r, rc, "the replica's key file is missing in %s", dir));
-    if (rc != 0)
-        return open_failed(r, fs__fail(r, rc, "cannot read the key file: %s", fs_strerror(rc)));
-    rc = open_db(r, dbpath, s, 0);
-    fs_secret_free(s);
+    int rc = open_db(r, dbpath, s, 0);
     if (rc == 0) /* replicas made before the sync bookkeeping existed */
         rc = exec(r, FS__SYNC_TABLES_SQL "INSERT OR IGNORE INTO meta(k,v) VALUES('cursor',0);",
                   "opening the replica");
@@ -562,6 +543,69 @@ int fs_replica_open(fs_replica **out, const char *dir, const char *pass, size_t 
         return open_failed(r, rc);
     *out = r;
     return 0;
+}
+
+/* Paths of dir's key file and database; fails r if dir is unusable or holds
+ * no replica. */
+static int replica_paths(fs_replica *r, const char *dir, char *keypath, char *dbpath, size_t cap)
+{
+    if (dir == NULL || join_path(keypath, cap, dir, "replica.key") != 0 ||
+        join_path(dbpath, cap, dir, "replica.db") != 0)
+        return fs__fail(r, FS_EINVAL, "invalid replica directory");
+    if (access(dbpath, F_OK) != 0)
+        return fs__fail(r, FS_ENOTFOUND, "no replica in %s (run init first)", dir);
+    return 0;
+}
+
+int fs_replica_open(fs_replica **out, const char *dir, const char *pass, size_t passlen,
+                    const fs_replica_opts *opts)
+{
+    fs_replica *r = NULL;
+    char keypath[4096], dbpath[4096];
+    fs_secret *s = NULL;
+    int rc = replica_new(&r, opts);
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    rc = replica_paths(r, dir, keypath, dbpath, sizeof keypath);
+    if (rc != 0)
+        return open_failed(r, rc);
+    rc = fs_keyfile_unlock(keypath, pass ? pass : "", pass ? passlen : 0, &s);
+    if (rc == FS_EPASSPHRASE)
+        return open_failed(r, fs__fail(r, rc, "wrong passphrase for the replica in %s", dir));
+    if (rc == FS_ENOTFOUND)
+        return open_failed(r, fs__fail(r, rc, "the replica's key file is missing in %s", dir));
+    if (rc != 0)
+        return open_failed(r, fs__fail(r, rc, "cannot read the key file: %s", fs_strerror(rc)));
+    rc = open_with_secret(out, r, dbpath, s);
+    fs_secret_free(s);
+    return rc;
+}
+
+int fs_replica_open_secret(fs_replica **out, const char *dir, const fs_secret *s,
+                           const fs_replica_opts *opts)
+{
+    fs_replica *r = NULL;
+    char keypath[4096], dbpath[4096];
+    unsigned char dbid[FS_DBID_BYTES];
+    int rc = replica_new(&r, opts);
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    rc = replica_paths(r, dir, keypath, dbpath, sizeof keypath);
+    if (rc != 0)
+        return open_failed(r, rc);
+    rc = fs_keyfile_dbid(keypath, dbid);
+    if (rc == FS_ENOTFOUND)
+        return open_failed(r, fs__fail(r, rc, "the replica's key file is missing in %s", dir));
+    if (rc != 0)
+        return open_failed(r, fs__fail(r, rc, "cannot read the key file: %s", fs_strerror(rc)));
+    /* A key for another replica (one wiped and created again) would only
+     * fail page authentication later, with a less useful message. */
+    if (s == NULL || sodium_memcmp(dbid, s->dbid, sizeof dbid) != 0)
+        return open_failed(r, fs__fail(r, FS_EPASSPHRASE,
+                                       "the key given is not the key of the replica in %s", dir));
+    return open_with_secret(out, r, dbpath, s);
 }
 
 int fs_replica_wipe(const char *dir)

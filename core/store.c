@@ -34,6 +34,7 @@
 struct fs_store {
     fs_replica *r;
     fs_audit *audit;
+    uint64_t lease_ms;
     char errmsg[256];
 };
 
@@ -75,6 +76,16 @@ const char *fs_store_errmsg(const fs_store *s)
 fs_replica *fs_store_replica(fs_store *s)
 {
     return s->r;
+}
+
+void fs_store_set_lease(fs_store *s, uint64_t ms)
+{
+    s->lease_ms = ms;
+}
+
+uint64_t fs_store_lease(const fs_store *s)
+{
+    return s->lease_ms;
 }
 
 /* The scope rule of each table, from the schema. */
@@ -162,6 +173,8 @@ static void fingerprint(const uint8_t *pk, char out[17])
 static int store_new(fs_store **out, fs_replica *r)
 {
     fs_store *s = calloc(1, sizeof *s);
+    if (s != NULL)
+        s->lease_ms = FS_LEASE_DEFAULT_MS;
     if (s == NULL) {
         fs_replica_close(r);
         return FS_ENOMEM;

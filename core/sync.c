@@ -209,9 +209,40 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
                            "SELECT hlc FROM changelog WHERE seq > (SELECT v FROM meta WHERE"
                            " k='acked_seq') ORDER BY seq LIMIT 1",
                            &first_hlc);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='lease_expires_ms'",
+                           &out->lease_expires_ms);
     out->pending = out->last_seq > out->acked_seq ? out->last_seq - out->acked_seq : 0;
     out->oldest_pending_ms = first_hlc >> 16;
+    out->locked = out->lease_expires_ms != 0 && fs__now_ms(r) >= out->lease_expires_ms;
     return rc;
+}
+
+int fs_replica_renew_lease(fs_replica *r, uint64_t server_now_ms, uint64_t expires_ms)
+{
+    uint64_t now = fs__now_ms(r);
+    uint64_t left = expires_ms > server_now_ms ? expires_ms - server_now_ms : 0;
+    uint64_t until = left > INT64_MAX - now ? (uint64_t)INT64_MAX : now + left;
+    if (until == 0)
+        until = 1; /* 0 means "no lease" */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(
+        r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES('lease_expires_ms',?1)", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)until);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording the lease");
+}
+
+int fs_replica_lease_expired(fs_replica *r)
+{
+    uint64_t until = 0;
+    int rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='lease_expires_ms'", &until);
+    if (rc != 0)
+        return rc;
+    return until != 0 && fs__now_ms(r) >= until;
 }
 
 int fs_replica_mark_synced(fs_replica *r)

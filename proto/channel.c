@@ -550,6 +550,8 @@ static int server_auth(fs_channel *ch, const fs_msg *m, fs_buf *out)
     r.type = FS_MSG_READY;
     r.u.ready.server_time_ms = ch->cfg.server_time_ms ? ch->cfg.server_time_ms : now_ms();
     r.u.ready.lease_expires_ms = ch->cfg.lease_expires_ms;
+    if (r.u.ready.lease_expires_ms == 0)
+        r.u.ready.lease_expires_ms = r.u.ready.server_time_ms + ch->cfg.lease_ms;
     int rc = seal(ch, &r, out, 0);
     if (rc != 0)
         return fail(ch, rc, FS_REASON_INTERNAL, "cannot seal ready");

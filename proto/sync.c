@@ -181,6 +181,9 @@ static int client_handle(fs_sync_client *c, const fs_msg *m)
     switch (m->type) {
     case FS_MSG_READY:
         c->open = 1;
+        rc = fs_replica_renew_lease(c->r, m->u.ready.server_time_ms, m->u.ready.lease_expires_ms);
+        if (rc != 0)
+            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         rc = push_next(c);
         if (rc == 0)
             rc = pull(c);
@@ -313,6 +316,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     cfg.check_device = check_device;
     cfg.enroll_device = fs_enroll_device;
     cfg.ctx = store;
+    cfg.lease_ms = fs_store_lease(store);
     int rc = fs_channel_new(&s->ch, &cfg);
     if (rc != 0) {
         fs_sync_server_free(s);

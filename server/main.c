@@ -23,7 +23,9 @@ static void usage(FILE *f)
                "  device revoke --data DIR --device FINGERPRINT-PREFIX\n"
                "  audit verify --data DIR               check the audit log's chain\n"
                "  audit show --data DIR                 print the audit log\n"
-               "  serve --data DIR --listen HOST:PORT   run the sync service until SIGTERM\n"
+               "  serve --data DIR --listen HOST:PORT [--lease D]\n"
+               "                                        run the sync service until SIGTERM;\n"
+               "                                        devices lock after D offline (7d)\n"
                "  --version | help\n"
                "The passphrase comes from " SRV_PASSENV " or the terminal.\n"
                "Exit status: 0 done, 1 runtime error, 2 bad command line.\n");

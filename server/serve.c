@@ -35,6 +35,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/duration.h"
 #include "fieldsync/enroll.h" /* transport.h uses fs_enroll_request */
 #include "fieldsync/transport.h"
 #include "srv.h"
@@ -42,13 +43,17 @@
 #define NOPTS(a)          (sizeof(a) / sizeof((a)[0]))
 #define HOST_MAX          255 /* bytes of host in --listen */
 #define FINGERPRINT_SHOWN 16  /* hex digits of the server key in the log */
+#define LEASE_MIN_MS      1000ull
+#define LEASE_MAX_MS      (365ull * 24 * 3600 * 1000)
 
 static const char serve_usage[] =
-    "usage: " SRV_PROG " serve --data DIR --listen HOST:PORT\n"
+    "usage: " SRV_PROG " serve --data DIR --listen HOST:PORT [--lease DURATION]\n"
     "Serves the sync protocol (websocket subprotocol " FS_WS_PROTOCOL ") on HOST:PORT\n"
     "until SIGTERM or SIGINT. HOST is an IPv4 address, an [IPv6] address or a\n"
     "name resolving to an address of this machine; PORT 0 picks a free port.\n"
-    "Prints \"listening on HOST:PORT\" once ready.\n";
+    "Prints \"listening on HOST:PORT\" once ready. Each sync grants the device's\n"
+    "key a lease of DURATION (default 7d; units s, m, h, d): a device that cannot\n"
+    "reach the server before it ends locks itself until a sync renews it.\n";
 
 static volatile sig_atomic_t stop_signal;
 
@@ -192,11 +197,20 @@ static int take_stop_signals(sigset_t *saved)
 
 int srv_cmd_serve(int argc, char **argv)
 {
-    const char *data = NULL, *listen = NULL;
-    const srv_opt opts[] = {{"--data", &data, NULL}, {"--listen", &listen, NULL}};
+    const char *data = NULL, *listen = NULL, *lease_s = NULL;
+    const srv_opt opts[] = {
+        {"--data", &data, NULL}, {"--listen", &listen, NULL}, {"--lease", &lease_s, NULL}};
     char host[HOST_MAX + 1];
     int port = 0;
+    uint64_t lease_ms = FS_LEASE_DEFAULT_MS;
     int rc = srv_parse(serve_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK && lease_s != NULL) {
+        const char *why = fs_duration_parse(lease_s, LEASE_MIN_MS, LEASE_MAX_MS, &lease_ms);
+        if (why != NULL) {
+            srv_error("--lease: %s (from 1s to 365d)", why);
+            rc = SRV_EUSAGE;
+        }
+    }
     if (rc == SRV_OK)
         rc = srv_require("serve", "--data", data);
     if (rc == SRV_OK)
@@ -217,6 +231,7 @@ int srv_cmd_serve(int argc, char **argv)
     rc = srv_open(data, &s);
     if (rc != SRV_OK)
         return rc;
+    fs_store_set_lease(s, lease_ms);
     int frc = fs_replica_identity(fs_store_replica(s), &id);
     if (frc != 0) {
         rc = srv_fail(s, "reading the server identity", frc);

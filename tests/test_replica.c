@@ -597,7 +597,41 @@ static void test_wipe_destroys_the_replica(void)
     CHECK_ERR(fs_replica_wipe(rdir), FS_ENOTFOUND);
 }
 
-TEST_LIST(TEST(wipe_destroys_the_replica) TEST(identity_is_kept_and_names_the_device) TEST(process_hardening) TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
+/* Opening with an unwrapped key (the unlock agent's way): the replica's own
+ * key opens it; another replica's key, or none, is refused by name. */
+static void test_open_with_a_key(void)
+{
+    fs_replica *r = fresh("a");
+    uint8_t id[FS_ID_BYTES];
+    fs_cell c[] = {{"name", fs_text("keyed")}};
+    CHECK_OK(fs_insert(r, "customer", c, 1, id));
+    fs_replica_close(r);
+    char a[600], keypath[700];
+    snprintf(a, sizeof a, "%s", rdir);
+    fs_replica_close(fresh("b"));
+    snprintf(keypath, sizeof keypath, "%s/replica.key", rdir);
+    fs_secret *kb = NULL, *ka = NULL;
+    CHECK_OK(fs_keyfile_unlock(keypath, "pw", 2, &kb));
+    snprintf(keypath, sizeof keypath, "%s/replica.key", a);
+    CHECK_OK(fs_keyfile_unlock(keypath, "pw", 2, &ka));
+
+    CHECK_OK(fs_replica_open_secret(&r, a, ka, NULL));
+    CHECK_EQ_INT(count_rows(r, "customer"), 1);
+    fs_replica_close(r);
+    CHECK_ERR(fs_replica_open_secret(&r, a, kb, NULL), FS_EPASSPHRASE);
+    CHECK(r == NULL);
+    CHECK(strstr(fs_replica_errmsg(NULL), "not the key") != NULL);
+    CHECK_ERR(fs_replica_open_secret(&r, a, NULL, NULL), FS_EPASSPHRASE);
+    /* Same database id, wrong key bytes: page authentication refuses it. */
+    kb->key[0] ^= 1;
+    memcpy(kb->dbid, ka->dbid, sizeof kb->dbid);
+    CHECK(fs_replica_open_secret(&r, a, kb, NULL) != 0);
+    CHECK(r == NULL);
+    fs_secret_free(ka);
+    fs_secret_free(kb);
+}
+
+TEST_LIST(TEST(open_with_a_key) TEST(wipe_destroys_the_replica) TEST(identity_is_kept_and_names_the_device) TEST(process_hardening) TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
               TEST(change_log_records_every_write)
                   TEST(writes_bypassing_the_log_are_refused_or_flagged)
                       TEST(transactions_commit_or_roll_back_whole)

@@ -4,7 +4,9 @@
  * reason, and the purge of rows that left the user's scope.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "fieldsync/duration.h"
 #include "fieldsync/replica.h"
 #include "replica_int.h"
 #include "test.h"
@@ -386,5 +388,80 @@ static void test_server_settings_are_kept(void)
     test_rmtree(dir);
 }
 
-TEST_LIST(TEST(server_settings_are_kept) TEST(feed_reproduces_the_server) TEST(acknowledgements_and_pending) TEST(cursor_moves_with_its_batch)
-              TEST(refusals_are_kept) TEST(purge_removes_rows_and_their_conflicts))
+/* The lease is kept on the device's clock: a device whose clock is off by
+ * a day gets the length the server granted, not the server's end time. */
+static void test_lease_on_the_device_clock(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "r");
+    fs_replica_status st;
+    status(r, &st);
+    CHECK_EQ_INT(st.lease_expires_ms, 0);
+    CHECK_EQ_INT(st.locked, 0);
+    CHECK_EQ_INT(fs_replica_lease_expired(r), 0); /* never granted: never locked */
+
+    uint64_t server_now = clock_now - 86400000ull; /* the device runs a day ahead */
+    CHECK_OK(fs_replica_renew_lease(r, server_now, server_now + 5000));
+    status(r, &st);
+    CHECK_EQ_INT(st.lease_expires_ms, clock_now + 5000);
+    CHECK_EQ_INT(fs_replica_lease_expired(r), 0);
+    clock_now += 4999;
+    CHECK_EQ_INT(fs_replica_lease_expired(r), 0);
+    clock_now += 1; /* exactly at the end: locked */
+    CHECK_EQ_INT(fs_replica_lease_expired(r), 1);
+    status(r, &st);
+    CHECK_EQ_INT(st.locked, 1);
+
+    /* Kept across a reopen; a renewal unlocks, also with a shorter lease. */
+    fs_replica_close(r);
+    char path[700];
+    snprintf(path, sizeof path, "%s/r", dir);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    CHECK_OK(fs_replica_open(&r, path, "pw", 2, &o));
+    CHECK_EQ_INT(fs_replica_lease_expired(r), 1);
+    CHECK_OK(fs_replica_renew_lease(r, 42, 42 + 1000));
+    CHECK_EQ_INT(fs_replica_lease_expired(r), 0);
+    status(r, &st);
+    CHECK_EQ_INT(st.lease_expires_ms, clock_now + 1000);
+
+    /* A lease already over by the server's clock ends now; a huge one is
+     * clamped, not wrapped around into the past. */
+    CHECK_OK(fs_replica_renew_lease(r, 5000, 4000));
+    CHECK_EQ_INT(fs_replica_lease_expired(r), 1);
+    CHECK_OK(fs_replica_renew_lease(r, 0, UINT64_MAX));
+    CHECK_EQ_INT(fs_replica_lease_expired(r), 0);
+    status(r, &st);
+    CHECK_EQ_INT(st.lease_expires_ms, (uint64_t)INT64_MAX);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
+static void test_durations(void)
+{
+    uint64_t ms = 0;
+    CHECK(fs_duration_parse("90s", 1000, 86400000, &ms) == NULL);
+    CHECK_EQ_INT(ms, 90000);
+    CHECK(fs_duration_parse("15m", 1000, 86400000, &ms) == NULL);
+    CHECK_EQ_INT(ms, 900000);
+    CHECK(fs_duration_parse("24h", 1000, 86400000, &ms) == NULL);
+    CHECK_EQ_INT(ms, 86400000);
+    CHECK(fs_duration_parse("7d", 1000, 604800000, &ms) == NULL);
+    CHECK_EQ_INT(ms, 604800000);
+    CHECK(fs_duration_parse("1s", 1000, 1000, &ms) == NULL); /* both bounds included */
+    ms = 7;
+    const char *bad[] = {"", "s", "15", "15x", "1.5h", "-1s", " 1s", "1s ", "1h30m", "１s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(fs_duration_parse(bad[i], 0, UINT64_MAX, &ms) != NULL);
+    CHECK(fs_duration_parse(NULL, 0, UINT64_MAX, &ms) != NULL);
+    CHECK(strcmp(fs_duration_parse("0s", 1000, 86400000, &ms), "too short") == 0);
+    CHECK(strcmp(fs_duration_parse("25h", 1000, 86400000, &ms), "too long") == 0);
+    CHECK(strcmp(fs_duration_parse("99999999999999999999999d", 0, UINT64_MAX, &ms), "too long") ==
+          0);
+    CHECK(strcmp(fs_duration_parse("213503982335d", 0, UINT64_MAX, &ms), "too long") == 0);
+    CHECK_EQ_INT(ms, 7); /* untouched by every refusal */
+}
+
+TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_are_kept)
+              TEST(feed_reproduces_the_server) TEST(acknowledgements_and_pending)
+                  TEST(cursor_moves_with_its_batch) TEST(refusals_are_kept)
+                      TEST(purge_removes_rows_and_their_conflicts))

@@ -77,6 +77,9 @@ int fs_keyfile_create(const char *path, const char *pass, size_t passlen,
 /* Reads the key file and unwraps the data key. Errors: FS_ENOTFOUND (no file),
  * FS_EFORMAT (not a key file), FS_EPASSPHRASE (wrong passphrase or modified
  * file), FS_EIO, FS_ENOMEM. */
+/* The database id in path's (unauthenticated) header: which replica a key
+ * file belongs to. FS_EFORMAT, FS_EIO, FS_ENOTFOUND. */
+int fs_keyfile_dbid(const char *path, unsigned char dbid[FS_DBID_BYTES]);
 int fs_keyfile_unlock(const char *path, const char *pass, size_t passlen, fs_secret **out);
 
 /* Re-wraps the data key under a new passphrase (new salt, given limits or the

@@ -113,6 +113,7 @@ typedef struct fs_replica_opts {
     void *clock_ctx;
     uint64_t max_skew_ms;             /* refuse remote clocks further ahead; 0: 5 minutes */
     int keep_feed;                    /* create only: keep a feed (the server's replica) */
+    int busy_ms;                      /* wait this long for another process's lock; 0: 1 s */
 } fs_replica_opts;
 
 /* Creates a new replica in directory dir (created if missing, must not hold
@@ -125,6 +126,11 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
  * FS_EINTEGRITY (a page failed authentication), FS_EFORMAT, FS_EBUSY, FS_EDB. */
 int fs_replica_open(fs_replica **out, const char *dir, const char *pass, size_t passlen,
                     const fs_replica_opts *opts);
+/* As fs_replica_open, with the key already unwrapped (fs_keyfile_unlock; the
+ * client's unlock agent holds one). s is only read. FS_EPASSPHRASE when s is
+ * not the key of this replica (its database id differs). */
+int fs_replica_open_secret(fs_replica **out, const char *dir, const fs_secret *s,
+                           const fs_replica_opts *opts);
 
 /* Closes the replica (rolling back an open transaction) and wipes its key.
  * Accepts NULL. */
@@ -261,6 +267,8 @@ typedef struct fs_replica_status {
     uint64_t open_conflicts;
     uint64_t refused;        /* local changes the server refused (kept, see fs_refusals) */
     uint64_t last_sync_ms;   /* wall-clock ms of the last sync that ended in sync, 0 if never */
+    uint64_t lease_expires_ms; /* device clock ms when the server's lease ends, 0 if none */
+    int locked;                /* 1 when the lease has ended: see fs_replica_lease_expired */
 } fs_replica_status;
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
@@ -288,6 +296,18 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
 /* Records that a sync just ended with the device in sync with its server
  * (everything pushed and acknowledged, the feed pulled to its end). */
 int fs_replica_mark_synced(fs_replica *r);
+
+/* The lease: a server grants each device's key for a while (READY carries
+ * the server's clock and the lease's end). Stored on the device's own clock
+ * (now + expires_ms - server_now_ms, so a skewed device clock does not
+ * shorten or stretch it); a lease already over by the server's clock ends
+ * now. Renewing replaces the old lease, also with a shorter one. */
+int fs_replica_renew_lease(fs_replica *r, uint64_t server_now_ms, uint64_t expires_ms);
+/* 1 when a lease was granted and has ended on the device's clock: the device
+ * is locked until a server renews it (the client refuses every command but
+ * sync, status and the daemon). 0 when it runs or none was ever granted
+ * (a replica that never enrolled). Negative: an error code. */
+int fs_replica_lease_expired(fs_replica *r);
 
 /* A row named by table and id (purges, references). */
 typedef struct fs_row_ref {

@@ -61,6 +61,13 @@ void fs_store_close(fs_store *s); /* accepts NULL */
 const char *fs_store_errmsg(const fs_store *s);
 /* The store's replica (for reads, the state hash, the feed). */
 fs_replica *fs_store_replica(fs_store *s);
+/* How long a device may work without reaching the server: each handshake
+ * grants its key until now + ms (READY), after which the device locks
+ * itself until a server renews it. Not stored: a setting of the running
+ * server (fieldsync-server serve --lease). */
+#define FS_LEASE_DEFAULT_MS (7ull * 24 * 3600 * 1000)
+void fs_store_set_lease(fs_store *s, uint64_t ms);
+uint64_t fs_store_lease(const fs_store *s);
 
 /* Users. Names are 1-64 bytes of printable UTF-8; teams likewise.
  * FS_EEXIST for a name taken, FS_EINVAL for a bad name, team or role. */
