@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "fieldsync/passphrase.h"
 #include "fieldsync/schema.h"
@@ -339,6 +340,10 @@ int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const c
 
 /* ---- opening the replica ---- */
 
+/* A command waits while the daemon syncs (it holds the replica for the
+ * length of a sync) rather than fail at once. */
+const fs_replica_opts cli_replica_opts = {.busy_ms = CLI_BUSY_MS};
+
 int cli_keyfile_path(const char *home, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/replica.key", home);
@@ -359,11 +364,65 @@ int cli_replica_exists(const char *home)
     return stat(path, &st) == 0 || errno != ENOENT;
 }
 
-int cli_open(const cli_ctx *ctx, fs_replica **out)
+int cli_key(const char *home, int for_daemon, fs_secret **out, int *from_agent)
 {
     cli_pass pass = {NULL, 0};
+    char prompt[256], keypath[4096];
+    *out = NULL;
+    if (from_agent != NULL)
+        *from_agent = 0;
+    int rc = agent_key(home, for_daemon, out);
+    if (rc == 0) {
+        if (from_agent != NULL)
+            *from_agent = 1;
+        return CLI_OK;
+    }
+    if (rc == FS_EAUTH) {
+        cli_error("%s/agent.sock is served by another user: not using it; remove it", home);
+        return CLI_ERUNTIME;
+    }
+    if (rc != FS_ENOTFOUND)
+        cli_error("the unlock agent of %s did not answer; asking for the passphrase", home);
+    rc = cli_keyfile_path(home, keypath, sizeof keypath);
+    if (rc != CLI_OK)
+        return rc;
+    snprintf(prompt, sizeof prompt, "Passphrase for %s: ", home);
+    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", prompt, NULL);
+    if (rc != CLI_OK)
+        return rc;
+    int frc = fs_keyfile_unlock(keypath, pass.buf, pass.len, out);
+    cli_pass_free(&pass);
+    if (frc == 0)
+        return CLI_OK;
+    *out = NULL;
+    if (frc == FS_ENOTFOUND)
+        cli_error("the replica's key file is missing in %s", home);
+    else
+        cli_error("opening the replica in %s: %s", home, fs_strerror(frc));
+    return CLI_ERUNTIME;
+}
+
+/* Prints why a device with an ended lease refuses to work. */
+static void locked_message(fs_replica *r, const char *home)
+{
+    fs_replica_status st;
+    char when[32] = "?";
+    if (fs_replica_status_get(r, &st) == 0) {
+        time_t t = (time_t)(st.lease_expires_ms / 1000u);
+        struct tm tm;
+        if (localtime_r(&t, &tm) != NULL)
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    }
+    cli_error("this device is locked: its lease from the server ended %s. Connect to the "
+              "network and run 'fieldsync --home %s sync' (or keep 'fieldsync daemon' running) "
+              "so the server renews it; nothing recorded here is lost",
+              when, home);
+}
+
+static int open_replica(const cli_ctx *ctx, fs_replica **out, int allow_locked)
+{
     const char *home;
-    char prompt[256];
+    fs_secret *key = NULL;
     int rc;
 
     *out = NULL;
@@ -376,21 +435,42 @@ int cli_open(const cli_ctx *ctx, fs_replica **out)
         cli_error("no replica in %s (create one with 'fieldsync --home %s init')", home, home);
         return CLI_ERUNTIME;
     }
-    snprintf(prompt, sizeof prompt, "Passphrase for %s: ", home);
-    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", prompt, NULL);
+    rc = cli_key(home, 0, &key, NULL);
     if (rc != CLI_OK)
         return rc;
-    rc = fs_replica_open(out, home, pass.buf, pass.len, NULL);
-    cli_pass_free(&pass);
-    if (rc == 0)
+    int frc = fs_replica_open_secret(out, home, key, &cli_replica_opts);
+    fs_secret_free(key);
+    if (frc != 0) {
+        *out = NULL;
+        if (frc == FS_ENOTFOUND)
+            cli_error("no replica in %s (create one with 'fieldsync --home %s init')", home, home);
+        else if (frc == FS_EBUSY)
+            cli_error("opening the replica in %s: %s; try again when it is free", home,
+                      fs_strerror(frc));
+        else
+            cli_error("opening the replica in %s: %s", home, fs_strerror(frc));
+        return CLI_ERUNTIME;
+    }
+    if (allow_locked)
         return CLI_OK;
-    *out = NULL;
-    if (rc == FS_ENOTFOUND)
-        cli_error("no replica in %s (create one with 'fieldsync --home %s init')", home, home);
-    else if (rc == FS_EBUSY)
-        cli_error("opening the replica in %s: %s; try again when it is free", home,
-                  fs_strerror(rc));
+    frc = fs_replica_lease_expired(*out);
+    if (frc == 0)
+        return CLI_OK;
+    if (frc == 1)
+        locked_message(*out, home);
     else
-        cli_error("opening the replica in %s: %s", home, fs_strerror(rc));
+        cli_fail(*out, "reading the lease", frc);
+    fs_replica_close(*out);
+    *out = NULL;
     return CLI_ERUNTIME;
+}
+
+int cli_open(const cli_ctx *ctx, fs_replica **out)
+{
+    return open_replica(ctx, out, 0);
+}
+
+int cli_open_locked(const cli_ctx *ctx, fs_replica **out)
+{
+    return open_replica(ctx, out, 1);
 }

@@ -129,9 +129,24 @@ int cli_keyfile_path(const char *home, char *buf, size_t size);
 /* 1 if home holds a replica's key file (or it cannot tell), 0 if not. */
 int cli_replica_exists(const char *home);
 
-/* Asks for the passphrase ($FIELDSYNC_PASSPHRASE or the terminal) and opens
- * the replica in the home directory; the passphrase is wiped before this
- * returns. Returns CLI_OK, CLI_EUSAGE or CLI_ERUNTIME (message printed). */
+/* Options for opening the replica from a command: wait up to CLI_BUSY_MS
+ * for another process (the daemon's sync) to let it go. */
+#define CLI_BUSY_MS 15000
+extern const fs_replica_opts cli_replica_opts;
+
+/* The replica's data key: from the unlock agent of home if one runs
+ * (agent.h; for_daemon: without counting as the user's activity), else by
+ * the passphrase ($FIELDSYNC_PASSPHRASE or the terminal), wiped once the key
+ * file is unwrapped. *from_agent (may be NULL) says which. CLI_OK and *out
+ * (free with fs_secret_free), or CLI_EUSAGE / CLI_ERUNTIME, message printed. */
+int cli_key(const char *home, int for_daemon, fs_secret **out, int *from_agent);
+
+/* Opens the replica in the home directory with cli_key(). A device whose
+ * lease from the server has ended is locked: cli_open refuses to open it
+ * (the message says how to renew), cli_open_locked (sync, status, the
+ * daemon) opens it anyway. Returns CLI_OK, CLI_EUSAGE or CLI_ERUNTIME
+ * (message printed). */
 int cli_open(const cli_ctx *ctx, fs_replica **out);
+int cli_open_locked(const cli_ctx *ctx, fs_replica **out);
 
 #endif

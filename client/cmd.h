@@ -33,6 +33,11 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync daemon: syncs by itself until SIGTERM (cmd_sync.c). */
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
 
+/* fieldsync unlock [--idle D]: starts the unlock agent (cmd_agent.c). */
+int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync lock: the agent wipes the key and exits. */
+int cmd_lock(cli_ctx *ctx, int argc, char **argv);
+
 /* One-line usages, shared by --help of each command and the main help. */
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
 #define USAGE_PASSWD "usage: fieldsync [--home DIR] passwd\n"
@@ -56,5 +61,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_SYNC   "usage: fieldsync [--home DIR] sync\n"
 #define USAGE_STATUS "usage: fieldsync [--home DIR] status [--json]\n"
 #define USAGE_DAEMON "usage: fieldsync [--home DIR] daemon [--interval SECONDS]\n"
+#define USAGE_UNLOCK "usage: fieldsync [--home DIR] unlock [--idle DURATION]\n"
+#define USAGE_LOCK   "usage: fieldsync [--home DIR] lock\n"
 
 #endif

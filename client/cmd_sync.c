@@ -26,6 +26,7 @@
 #include <cJSON.h>
 #include <sodium.h>
 
+#include "agent.h"
 #include "cmd.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/msg.h"
@@ -129,7 +130,7 @@ static int open_or_create(const cli_ctx *ctx, const char *home, fs_replica **out
 
     *out = NULL;
     if (cli_replica_exists(home))
-        return cli_open(ctx, out);
+        return cli_open_locked(ctx, out);
     rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
     if (rc != CLI_OK)
         return rc;
@@ -288,7 +289,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     rc = cli_parse(ctx, USAGE_SYNC, NULL, 0, argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    rc = cli_open(ctx, &r);
+    rc = cli_open_locked(ctx, &r);
     if (rc != CLI_OK)
         return rc;
     rc = read_server(r, &addr, pk);
@@ -399,21 +400,68 @@ static uint64_t now_ms(void)
 }
 
 /* "3d 4h", "2h 5m", "7m", "under a minute" */
-static void format_age(uint64_t ms, char *out, size_t size)
+static void format_span(uint64_t ms, char *out, size_t size)
 {
     uint64_t m = ms / 60000u, h = m / 60u, d = h / 24u;
     if (d > 0)
-        snprintf(out, size, "%llud %lluh ago", (unsigned long long)d, (unsigned long long)(h % 24));
+        snprintf(out, size, "%llud %lluh", (unsigned long long)d, (unsigned long long)(h % 24));
     else if (h > 0)
-        snprintf(out, size, "%lluh %llum ago", (unsigned long long)h, (unsigned long long)(m % 60));
+        snprintf(out, size, "%lluh %llum", (unsigned long long)h, (unsigned long long)(m % 60));
     else if (m > 0)
-        snprintf(out, size, "%llum ago", (unsigned long long)m);
+        snprintf(out, size, "%llum", (unsigned long long)m);
     else
-        snprintf(out, size, "under a minute ago");
+        snprintf(out, size, "under a minute");
 }
 
-static int status_json(fs_replica *r, const fs_replica_status *st, const char *url,
-                       const uint8_t *pk, uint64_t age_ms)
+static void format_age(uint64_t ms, char *out, size_t size)
+{
+    char span[48];
+    format_span(ms, span, sizeof span);
+    snprintf(out, size, "%s ago", span);
+}
+
+static void format_when(uint64_t ms, char *out, size_t size)
+{
+    time_t t = (time_t)(ms / 1000u);
+    struct tm tm;
+    if (localtime_r(&t, &tm) == NULL || strftime(out, size, "%Y-%m-%d %H:%M", &tm) == 0)
+        snprintf(out, size, "?");
+}
+
+/* The lease line of status: when it ends, or that it has. */
+static void format_lease(const fs_replica_status *st, uint64_t now, char *out, size_t size)
+{
+    char when[32], span[48];
+    if (st->lease_expires_ms == 0) {
+        snprintf(out, size, "none yet (granted at the first sync)");
+        return;
+    }
+    format_when(st->lease_expires_ms, when, sizeof when);
+    if (st->locked) {
+        snprintf(out, size, "ended %s: LOCKED until the server renews it (sync)", when);
+        return;
+    }
+    format_span(st->lease_expires_ms - now, span, sizeof span);
+    snprintf(out, size, "until %s (%s left)", when, span);
+}
+
+/* The unlock agent's state for status --json: null when none runs. */
+static cJSON *agent_json(const char *home)
+{
+    uint32_t left, pid;
+    if (agent_status(home, &left, &pid) != 0)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    if (o != NULL && (rec_json_add(o, "pid", cJSON_CreateNumber(pid)) ||
+                      rec_json_add(o, "idle_left_s", cJSON_CreateNumber(left)))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int status_json(fs_replica *r, const char *home, const fs_replica_status *st,
+                       const char *url, const uint8_t *pk, uint64_t age_ms)
 {
     cJSON *obj = cJSON_CreateObject(), *list;
     refusal_walk w = {NULL};
@@ -442,7 +490,11 @@ static int status_json(fs_replica *r, const fs_replica_status *st, const char *u
         rec_json_add(obj, "cursor", cJSON_CreateNumber((double)st->cursor)) ||
         rec_json_add(obj, "open_conflicts", cJSON_CreateNumber((double)st->open_conflicts)) ||
         rec_json_add(obj, "refused_count", cJSON_CreateNumber((double)st->refused)) ||
-        rec_json_add(obj, "refused", list)) {
+        rec_json_add(obj, "lease_expires_ms",
+                     st->lease_expires_ms > 0 ? cJSON_CreateNumber((double)st->lease_expires_ms)
+                                              : cJSON_CreateNull()) ||
+        rec_json_add(obj, "locked", cJSON_CreateBool(st->locked)) ||
+        rec_json_add(obj, "agent", agent_json(home)) || rec_json_add(obj, "refused", list)) {
         rc = cli_fail(NULL, "status", FS_ENOMEM);
         goto done;
     }
@@ -464,7 +516,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 {
     int json = 0;
     const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
-    char url[FS_SERVER_URL_MAX + 1], keyhex[17], age[64];
+    char url[FS_SERVER_URL_MAX + 1], keyhex[17], age[128];
     uint8_t pk[FS_SIGN_PK_BYTES];
     fs_replica_status st;
     fs_replica *r = NULL;
@@ -474,7 +526,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     rc = cli_parse(ctx, USAGE_STATUS, opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    rc = cli_open(ctx, &r);
+    rc = cli_open_locked(ctx, &r);
     if (rc != CLI_OK)
         return rc;
     frc = fs_replica_status_get(r, &st);
@@ -493,7 +545,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         age_ms = now - st.oldest_pending_ms;
 
     if (json) {
-        rc = status_json(r, &st, enrolled ? url : NULL, enrolled ? pk : NULL, age_ms);
+        rc = status_json(r, ctx->home, &st, enrolled ? url : NULL, enrolled ? pk : NULL, age_ms);
         goto done;
     }
     if (enrolled) {
@@ -516,6 +568,14 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     printf("cursor:          %llu\n", (unsigned long long)st.cursor);
     printf("open conflicts:  %llu\n", (unsigned long long)st.open_conflicts);
     printf("refused changes: %llu\n", (unsigned long long)st.refused);
+    format_lease(&st, now, age, sizeof age);
+    printf("lease:           %s\n", age);
+    uint32_t left, pid;
+    if (agent_status(ctx->home, &left, &pid) == 0)
+        printf("unlock agent:    running (pid %u); wipes the key after %um %02us idle\n", pid,
+               left / 60u, left % 60u);
+    else
+        printf("unlock agent:    not running\n");
     if (st.refused > 0) {
         refusal_walk w = {NULL};
         frc = fs_refusals(r, refusal_cb, &w);
@@ -533,18 +593,22 @@ done:
 
 /* ---- daemon ---- */
 
-/* The daemon syncs by itself. It keeps the passphrase (in guarded memory)
- * and the replica closed between syncs, so the other commands can write; it
+/* The daemon syncs by itself. It takes the key from the unlock agent at each
+ * sync (or keeps its own, unwrapped once, when $FIELDSYNC_PASSPHRASE gave it)
+ * and keeps the replica closed between syncs, so the other commands can
+ * write; while the agent is gone it waits, locked. It
  * looks at the replica's files five times a second and syncs within a
  * second of a local change, pulls every --interval seconds, and while the
  * server is unreachable retries with exponential backoff plus jitter,
  * capped at 8 s so a returning server is noticed within about 10 s. Whether
  * the server answers is checked with a plain TCP connection first, so being
- * offline costs no key derivation. A revoked device is wiped. */
+ * offline costs no handshake. A revoked device is wiped. A sync renews the
+ * device's lease, so the daemon works on a locked device too. */
 
 #define DAEMON_TICK_MS        200
 #define DAEMON_BACKOFF_MIN_MS 1000
 #define DAEMON_BACKOFF_MAX_MS 8000
+#define DAEMON_LOCKED_RETRY_MS 1000
 #define USAGE_DAEMON_TEXT     USAGE_DAEMON
 
 static volatile sig_atomic_t daemon_stop;
@@ -615,14 +679,14 @@ static int reachable(const char *host, int port)
 
 /* One sync: opens the replica, syncs, closes it. Returns a fieldsync code;
  * *sent and *cursor describe a success. */
-static int daemon_sync(const char *home, const cli_pass *pass, const uint8_t *pk,
+static int daemon_sync(const char *home, const fs_secret *key, const uint8_t *pk,
                        const server_addr *addr, char *err, size_t errlen, uint64_t *sent,
                        uint64_t *cursor)
 {
     fs_replica *r = NULL;
     fs_replica_status before, after;
     err[0] = '\0';
-    int rc = fs_replica_open(&r, home, pass->buf, pass->len, NULL);
+    int rc = fs_replica_open_secret(&r, home, key, NULL);
     if (rc != 0) {
         snprintf(err, errlen, "%s", fs_replica_errmsg(NULL));
         return rc;
@@ -657,15 +721,73 @@ static void daemon_log(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The daemon's key: its own (given by $FIELDSYNC_PASSPHRASE, for
+ * automation) or the unlock agent's, asked for at each sync so the agent's
+ * idle timeout applies to the daemon too. */
+typedef struct daemon_key {
+    fs_secret *own;
+    int locked_logged;
+} daemon_key;
+
+/* The key for one sync, or NULL while the agent is gone (logged once). */
+static fs_secret *daemon_key_get(daemon_key *k, const char *home)
+{
+    if (k->own != NULL)
+        return k->own;
+    fs_secret *s = NULL;
+    int rc = agent_key(home, 1, &s);
+    if (rc == 0) {
+        if (k->locked_logged)
+            daemon_log("unlocked again: syncing");
+        k->locked_logged = 0;
+        return s;
+    }
+    if (!k->locked_logged)
+        daemon_log("locked: the unlock agent has wiped the key (idle timeout or 'fieldsync "
+                   "lock'); local changes wait until 'fieldsync unlock'");
+    k->locked_logged = 1;
+    return NULL;
+}
+
+static void daemon_key_put(daemon_key *k, fs_secret *s)
+{
+    if (s != k->own)
+        fs_secret_free(s);
+}
+
+/* Gets the key the first time: from a running agent; from
+ * $FIELDSYNC_PASSPHRASE (kept by the daemon); or from the terminal, in which
+ * case an agent is started with it, as 'fieldsync unlock' would. */
+static int daemon_key_init(daemon_key *k, const char *home, fs_secret **first)
+{
+    int from_agent = 0;
+    int rc = cli_key(home, 1, first, &from_agent);
+    if (rc != CLI_OK || from_agent)
+        return rc;
+    if (getenv("FIELDSYNC_PASSPHRASE") != NULL) {
+        k->own = *first;
+        return CLI_OK;
+    }
+    long pid = 0;
+    if (agent_spawn(home, *first, AGENT_IDLE_DEFAULT_MS, &pid) != 0) {
+        fs_secret_free(*first);
+        *first = NULL;
+        return CLI_ERUNTIME;
+    }
+    daemon_log("unlocked: agent pid %ld wipes the key after %u idle minutes", pid,
+               AGENT_IDLE_DEFAULT_MS / 60000u);
+    return CLI_OK;
+}
+
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
 {
     const char *interval_s = NULL;
     const cli_opt opts[] = {{"--interval", CLI_VALUE, NULL, &interval_s, NULL}};
-    cli_pass pass = {NULL, 0};
+    daemon_key key = {NULL, 0};
+    fs_secret *first = NULL;
     uint8_t pk[FS_SIGN_PK_BYTES];
     server_addr addr;
     const char *home;
-    char prompt[256];
     int rc = cli_parse(ctx, USAGE_DAEMON_TEXT, opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
@@ -685,22 +807,22 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
         cli_error("no replica in %s (enroll first: fieldsync enroll)", home);
         return CLI_ERUNTIME;
     }
-    /* The passphrase once, checked by opening the replica. */
-    snprintf(prompt, sizeof prompt, "Passphrase for %s: ", home);
-    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", prompt, NULL);
+    /* The key once, checked by opening the replica. */
+    rc = daemon_key_init(&key, home, &first);
     if (rc != CLI_OK)
         return rc;
     fs_replica *r = NULL;
-    int frc = fs_replica_open(&r, home, pass.buf, pass.len, NULL);
+    int frc = fs_replica_open_secret(&r, home, first, &cli_replica_opts);
+    daemon_key_put(&key, first);
     if (frc != 0) {
         cli_error("opening the replica in %s: %s", home, fs_replica_errmsg(NULL));
-        cli_pass_free(&pass);
+        fs_secret_free(key.own);
         return CLI_ERUNTIME;
     }
     rc = read_server(r, &addr, pk);
     fs_replica_close(r);
     if (rc != CLI_OK) {
-        cli_pass_free(&pass);
+        fs_secret_free(key.own);
         return rc;
     }
     struct sigaction sa;
@@ -724,12 +846,19 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
         if ((changed || t >= next_pull) && t >= retry_at) {
             char err[512];
             uint64_t sent = 0, cursor = 0;
-            frc = reachable(addr.host, addr.port)
-                      ? daemon_sync(home, &pass, pk, &addr, err, sizeof err, &sent, &cursor)
-                      : (snprintf(err, sizeof err, "cannot reach the server at %s:%d", addr.host,
-                                  addr.port),
-                         FS_EIO);
-            if (frc == 0) {
+            fs_secret *k = daemon_key_get(&key, home);
+            if (k == NULL) {
+                frc = FS_ESTATE; /* locked: look for an agent again soon */
+            } else if (!reachable(addr.host, addr.port)) {
+                snprintf(err, sizeof err, "cannot reach the server at %s:%d", addr.host, addr.port);
+                frc = FS_EIO;
+            } else {
+                frc = daemon_sync(home, k, pk, &addr, err, sizeof err, &sent, &cursor);
+            }
+            daemon_key_put(&key, k);
+            if (k == NULL) {
+                retry_at = t + DAEMON_LOCKED_RETRY_MS;
+            } else if (frc == 0) {
                 take_stamp(home, &seen); /* our own sync changed the files */
                 if (sent > 0 || offline)
                     daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
@@ -766,7 +895,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
         struct timespec nap = {0, DAEMON_TICK_MS * 1000000L};
         nanosleep(&nap, NULL);
     }
-    cli_pass_free(&pass);
+    fs_secret_free(key.own);
     if (rc == CLI_OK)
         daemon_log("stopped");
     return rc;

@@ -38,6 +38,8 @@ static const command commands[] = {
     {"sync", NULL, cmd_sync},
     {"status", NULL, cmd_status},
     {"daemon", NULL, cmd_daemon},
+    {"unlock", NULL, cmd_unlock},
+    {"lock", NULL, cmd_lock},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -69,17 +71,21 @@ static void usage(FILE *f)
           "                            replica if DIR has none); default name: hostname\n"
           "  sync                      send local changes and fetch the server's until\n"
           "                            in sync; on failure nothing local is lost\n"
-          "  status [--json]           pending changes, cursor, server, conflicts and\n"
-          "                            changes the server refused\n"
+          "  status [--json]           pending changes, cursor, server, conflicts,\n"
+          "                            changes the server refused, lease, unlock agent\n"
           "  daemon [--interval S]     sync by itself: on local changes, every S seconds\n"
           "                            (default 30), retrying while offline; SIGTERM stops\n"
+          "  unlock [--idle D]         ask for the passphrase once: an agent keeps the key\n"
+          "                            for the commands on DIR until D passes without one\n"
+          "                            (default 15m; s, m, h units)\n"
+          "  lock                      wipe the agent's key now\n"
           "  help, --help              show this help; COMMAND --help shows one command\n"
           "  --version                 show the version\n"
           "\n"
           "Environment:\n"
           "  FIELDSYNC_HOME            the replica directory when --home is not given\n"
-          "  FIELDSYNC_PASSPHRASE      the passphrase; otherwise it is asked for on the\n"
-          "                            terminal\n"
+          "  FIELDSYNC_PASSPHRASE      the passphrase when no unlock agent runs; otherwise\n"
+          "                            it is asked for on the terminal\n"
           "  FIELDSYNC_NEW_PASSPHRASE  the new passphrase for passwd\n"
           "\n"
           "Exit status: 0 success, 1 runtime error, 2 usage or input error.\n",

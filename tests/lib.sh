@@ -75,13 +75,14 @@ stop_server_now() {
     fi
 }
 
-# start_server PORT: runs serve in the background on 127.0.0.1:PORT (0: any)
-# and sets SRV_PID and PORT from its first line. Fails the whole test, loudly,
+# start_server PORT [SERVE-OPTIONS...]: runs serve in the background on
+# 127.0.0.1:PORT (0: any) and sets SRV_PID and PORT from its first line. Fails the whole test, loudly,
 # if serve does not exist or does not come up.
 start_server() {
     local want=$1 line= i
     : >"$WORK/serve.out"
-    "$FSS" serve --data "$S" --listen "127.0.0.1:$want" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+    "$FSS" serve --data "$S" --listen "127.0.0.1:$want" "${@:2}" >"$WORK/serve.out" \
+        2>"$WORK/serve.err" &
     SRV_PID=$!
     for ((i = 0; i < 100; i++)); do
         line=$(head -n 1 "$WORK/serve.out")

@@ -24,13 +24,15 @@ stop_daemon_now() {
         DAEMON_PID=
     fi
 }
-trap 'stop_daemon_now; stop_server_now; rm -rf "$WORK"' EXIT
+trap 'stop_daemon_now; stop_server_now; "$FS" --home "$HZ" lock >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 export FIELDSYNC_PASSPHRASE='daemon test passphrase -- c41d'
 unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
 
 MARK1='sablewhisker 首批试点'
 MARK2='ottermarble 第二次拜访'
+MARK3='umberfinch 第三次拜访'
+MARK4='quillhaven 第四次拜访'
 
 run() { runc "$FS" "$@"; }
 srv() { runc "$FSS" "$@"; }
@@ -105,8 +107,38 @@ equal "the daemon exits 0 on SIGTERM" "$?" 0
 DAEMON_PID=
 contains "the daemon logged being offline" "$(cat "$WORK/daemon.out")" "offline"
 contains "the daemon logged its stop" "$(cat "$WORK/daemon.out")" "stopped"
-for m in sablewhisker 首批试点 ottermarble 第二次拜访; do
-    if grep -rqaF -- "$m" "$WORK/daemon.out" "$WORK/daemon.err" "$S" "$HZ" "$HL"; then
+# ---- the daemon with the unlock agent: the key comes and goes with it ----
+# Without $FIELDSYNC_PASSPHRASE the daemon takes the key from the agent at
+# each sync, so the agent's idle timeout and 'lock' stop it syncing.
+run --home "$HZ" unlock --idle 1h
+expect "zhang unlocks" 0
+(unset FIELDSYNC_PASSPHRASE; exec setsid -w "$FS" --home "$HZ" daemon --interval 1 \
+    >"$WORK/daemon2.out" 2>"$WORK/daemon2.err") &
+DAEMON_PID=$!
+run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-12 09:30" --place "office" \
+    --purpose "third" --notes "$MARK3"
+expect "zhang records a third visit" 0
+if wait_visits "$HL" 3 10; then ok "the daemon syncs with the agent's key (${WAITED}s)"
+else fail "the daemon syncs with the agent's key" "$(cat "$WORK/daemon2.out" "$WORK/daemon2.err")"; fi
+run --home "$HZ" lock
+expect "zhang locks" 0
+run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-13 09:30" --place "office" \
+    --purpose "fourth" --notes "$MARK4"
+expect "zhang records a fourth visit with the passphrase" 0
+sleep 3
+run --home "$HL" sync
+equal "locked, the daemon does not sync" "$(n_visits "$HL")" 3
+contains "the daemon says it is locked" "$(cat "$WORK/daemon2.out")" "locked"
+run --home "$HZ" unlock
+expect "zhang unlocks again" 0
+if wait_visits "$HL" 4 10; then ok "unlocked, the daemon syncs what waited (${WAITED}s)"
+else fail "unlocked, the daemon syncs what waited" "$(cat "$WORK/daemon2.out" "$WORK/daemon2.err")"; fi
+contains "the daemon says it syncs again" "$(cat "$WORK/daemon2.out")" "unlocked again"
+stop_daemon_now
+run --home "$HZ" lock
+
+for m in sablewhisker 首批试点 ottermarble 第二次拜访 umberfinch 第三次 quillhaven 第四次; do
+    if grep -rqaF -- "$m" "$WORK"/daemon*.out "$WORK"/daemon*.err "$S" "$HZ" "$HL"; then
         fail "no '$m' in the daemon's log or any data file"
     else
         ok "no '$m' in the daemon's log or any data file"

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The device's lease end to end, real processes on 127.0.0.1 only. The server
+# grants a short lease (--lease 3s); the rep's device syncs, records a visit,
+# loses the server and passes the end of its lease: it locks itself (every
+# command but sync and status refuses, and says how to renew) while keeping
+# what was recorded. When the server is back a sync renews the lease, the
+# device works again and the visit reaches the manager. A running daemon
+# renews the lease by itself.
+#
+#   bash tests/cli/test_lease.sh path/to/fieldsync path/to/fieldsync-server
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS=${1:?usage: test_lease.sh path/to/fieldsync path/to/fieldsync-server}
+FSS=${2:?usage: test_lease.sh path/to/fieldsync path/to/fieldsync-server}
+export LC_ALL=C.UTF-8
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-lease-XXXXXX")
+ERRLOG=$WORK/all-stderr
+S=$WORK/server
+HZ=$WORK/zhang
+HL=$WORK/li
+DAEMON_PID=
+stop_daemon_now() {
+    if [ -n "$DAEMON_PID" ]; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID" 2>/dev/null
+        DAEMON_PID=
+    fi
+}
+trap 'stop_daemon_now; stop_server_now; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='lease test passphrase -- 7be2'
+unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
+
+MARK='larchquill 租约客户'
+
+run() { runc "$FS" "$@"; }
+srv() { runc "$FSS" "$@"; }
+n_visits() { # HOME
+    run --home "$1" visit list --json
+    grep -oF '"recorded_at":' <<<"$OUT" | wc -l
+}
+json_num() { # KEY JSON
+    grep -oE "\"$1\":[0-9]+" <<<"$2" | head -n 1 | cut -d: -f2
+}
+
+# ---- bad --lease values are refused before anything starts ----
+srv init --data "$S"
+expect "server init" 0
+for bad in 0s 7x 400d 5 "" -1d; do
+    srv serve --data "$S" --listen 127.0.0.1:0 --lease "$bad"
+    expect "serve --lease '$bad' is refused" 2 "--lease:"
+done
+
+srv user add --data "$S" --name li --role manager --team north
+expect "add manager li" 0
+srv user add --data "$S" --name zhang --role rep --team north
+expect "add rep zhang" 0
+srv enroll-code --data "$S" --user zhang
+ZCODE=$(tail -n 1 <<<"$OUT")
+srv enroll-code --data "$S" --user li
+LCODE=$(tail -n 1 <<<"$OUT")
+
+# ---- a lease of 3 s, granted at enrollment ----
+start_server 0 --lease 3s
+before_ms=$(($(date +%s%3N)))
+run --home "$HZ" enroll --server "ws://127.0.0.1:$PORT" --code "$ZCODE" --name zhang-laptop
+expect "zhang enrolls" 0
+run --home "$HL" enroll --server "ws://127.0.0.1:$PORT" --code "$LCODE" --name li-laptop
+expect "li enrolls" 0
+run --home "$HZ" status --json
+expect "status --json" 0
+lease=$(json_num lease_expires_ms "$OUT")
+after_ms=$(($(date +%s%3N)))
+if [ -n "$lease" ] && [ "$lease" -ge $((before_ms + 3000)) ] && [ "$lease" -le $((after_ms + 3000)) ]; then
+    ok "the lease ends 3 s after the sync that granted it"
+else
+    fail "the lease ends 3 s after the sync that granted it" "lease $lease, window $before_ms..$after_ms + 3000"
+fi
+contains "status --json: not locked" "$OUT" '"locked":false'
+run --home "$HZ" status
+contains "status shows the lease" "$OUT" "lease:           until "
+
+run --home "$HZ" customer add --name "$MARK" --key-account
+expect "a customer while the lease runs" 0
+CID=$OUT
+run --home "$HZ" visit add --customer "$CID" --time "2026-11-20 10:00" --place "$MARK site" \
+    --purpose "renewal" --notes "$MARK notes" --commit "$MARK quote|2026-11-27"
+expect "a visit while the lease runs" 0
+stop_server
+
+# ---- the lease ends while the server is down: the device locks itself ----
+sleep 3.5
+run --home "$HZ" visit add --customer "$CID" --time "2026-11-21 10:00" --place p --purpose p \
+    --notes n
+expect "visit add is refused on a locked device" 1 "this device is locked"
+contains "the refusal says how to renew" "$ERR" "sync"
+contains "the refusal says nothing is lost" "$ERR" "nothing recorded here is lost"
+run --home "$HZ" visit list
+expect "visit list is refused on a locked device" 1 "this device is locked"
+run --home "$HZ" customer list --json
+expect "customer list is refused on a locked device" 1 "this device is locked"
+run --home "$HZ" conflict list
+expect "conflict list is refused on a locked device" 1 "this device is locked"
+run --home "$HZ" status --json
+expect "status works on a locked device" 0
+contains "status --json: locked" "$OUT" '"locked":true'
+run --home "$HZ" status
+contains "status says LOCKED" "$OUT" "LOCKED until the server renews it"
+run --home "$HZ" sync
+expect "sync with the server down fails" 1 "cannot reach"
+run --home "$HZ" visit list
+expect "still locked after a failed sync" 1 "this device is locked"
+
+# ---- the server is back: a sync renews the lease, nothing was lost ----
+start_server "$PORT" --lease 1h
+run --home "$HZ" sync
+expect "sync renews the lease" 0
+run --home "$HZ" status --json
+contains "status --json: unlocked" "$OUT" '"locked":false'
+lease=$(json_num lease_expires_ms "$OUT")
+now_ms=$(date +%s%3N)
+if [ -n "$lease" ] && [ "$lease" -gt $((now_ms + 3500 * 1000)) ]; then
+    ok "the renewed lease is the server's 1 h"
+else
+    fail "the renewed lease is the server's 1 h" "lease $lease, now $now_ms"
+fi
+equal "zhang's visit is still there after the lock" "$(n_visits "$HZ")" 1
+run --home "$HZ" visit add --customer "$CID" --time "2026-11-21 10:00" --place p --purpose p \
+    --notes n
+expect "visit add works again" 0
+run --home "$HZ" sync
+expect "zhang syncs" 0
+run --home "$HL" sync
+expect "li syncs" 0
+equal "li holds both of zhang's visits" "$(n_visits "$HL")" 2
+run --home "$HL" visit list --json
+contains "the visit recorded before the lock reached li" "$OUT" "$MARK notes"
+stop_server
+
+# ---- the daemon renews the lease by itself ----
+start_server "$PORT" --lease 3s
+run --home "$HZ" sync
+expect "zhang syncs under the 3 s lease" 0
+"$FS" --home "$HZ" daemon --interval 1 >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+DAEMON_PID=$!
+sleep 5
+run --home "$HZ" visit list
+expect "with the daemon running, the device stays unlocked past 3 s" 0
+stop_daemon_now
+cat "$WORK/daemon.err" >>"$ERRLOG"
+stop_server
+sleep 3.5
+run --home "$HZ" visit list
+expect "without the daemon and the server, it locks again" 1 "this device is locked"
+
+# ---- nothing of the customer's in any file, log or message ----
+stop_daemon_now
+hits=$(grep -rlaF -e "${MARK%% *}" -e "租约客户" "$HZ" "$HL" "$S" "$WORK/serve.log" "$ERRLOG" \
+    "$WORK/daemon.out" "$WORK/daemon.err" 2>/dev/null)
+equal "no marker in any file, log or message" "$hits" ""
+
+finish
