@@ -677,33 +677,6 @@ static int reachable(const char *host, int port)
     return ok;
 }
 
-/* One sync: opens the replica, syncs, closes it. Returns a fieldsync code;
- * *sent and *cursor describe a success. */
-static int daemon_sync(const char *home, const fs_secret *key, const uint8_t *pk,
-                       const server_addr *addr, char *err, size_t errlen, uint64_t *sent,
-                       uint64_t *cursor)
-{
-    fs_replica *r = NULL;
-    fs_replica_status before, after;
-    err[0] = '\0';
-    int rc = fs_replica_open_secret(&r, home, key, NULL);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s", fs_replica_errmsg(NULL));
-        return rc;
-    }
-    rc = fs_replica_status_get(r, &before);
-    if (rc == 0)
-        rc = fs_ws_sync(r, pk, addr->host, addr->port, SYNC_TIMEOUT_MS, err, errlen);
-    if (rc == 0)
-        rc = fs_replica_status_get(r, &after);
-    if (rc == 0) {
-        *sent = before.pending > after.pending ? before.pending - after.pending : 0;
-        *cursor = after.cursor;
-    }
-    fs_replica_close(r);
-    return rc;
-}
-
 static void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void daemon_log(const char *fmt, ...)
 {
@@ -779,6 +752,60 @@ static int daemon_key_init(daemon_key *k, const char *home, fs_secret **first)
     return CLI_OK;
 }
 
+/* What the live connection's hooks share with the daemon's loop. */
+typedef struct daemon_state {
+    const char *home;
+    daemon_key *key;
+    uint64_t interval_ms, next_pull;
+    file_stamp seen; /* the replica's files after our last round */
+    uint64_t pending_before;
+    uint64_t rounds; /* rounds in sync on the current connection */
+    int offline;
+} daemon_state;
+
+static int live_open(void *ctx, fs_replica **out)
+{
+    daemon_state *d = ctx;
+    fs_replica_status st;
+    *out = NULL;
+    fs_secret *k = daemon_key_get(d->key, d->home);
+    if (k == NULL)
+        return FS_ESTATE;
+    int rc = fs_replica_open_secret(out, d->home, k, NULL);
+    daemon_key_put(d->key, k);
+    if (rc != 0)
+        return rc;
+    d->pending_before = fs_replica_status_get(*out, &st) == 0 ? st.pending : 0;
+    return 0;
+}
+
+static void live_close(void *ctx, fs_replica *r, int rc)
+{
+    daemon_state *d = ctx;
+    fs_replica_status st;
+    if (rc == 0 && fs_replica_status_get(r, &st) == 0) {
+        uint64_t sent = d->pending_before > st.pending ? d->pending_before - st.pending : 0;
+        if (sent > 0 || d->offline)
+            daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
+                       (unsigned long long)st.cursor);
+        d->offline = 0;
+        d->rounds++;
+    }
+    fs_replica_close(r);
+    take_stamp(d->home, &d->seen); /* our own round changed the files */
+    d->next_pull = mono_ms() + d->interval_ms;
+}
+
+static int live_want_sync(void *ctx)
+{
+    daemon_state *d = ctx;
+    file_stamp now;
+    if (daemon_stop)
+        return -1;
+    take_stamp(d->home, &now);
+    return memcmp(&now, &d->seen, sizeof now) != 0 || mono_ms() >= d->next_pull;
+}
+
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
 {
     const char *interval_s = NULL;
@@ -834,66 +861,70 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     daemon_log("syncing %s with %s:%d (every %lds, and on local changes)", home, addr.host,
                addr.port, interval);
 
-    file_stamp seen, now_stamp;
-    memset(&seen, 0xFF, sizeof seen); /* differs from anything: sync at once */
-    uint64_t next_pull = 0, retry_at = 0, backoff = DAEMON_BACKOFF_MIN_MS;
-    int offline = 0;
+    daemon_state d;
+    memset(&d, 0, sizeof d);
+    d.home = home;
+    d.key = &key;
+    d.interval_ms = (uint64_t)interval * 1000u;
+    memset(&d.seen, 0xFF, sizeof d.seen); /* differs from anything: sync at once */
+    const fs_ws_live hooks = {live_open, live_close, live_want_sync, &d};
+    uint64_t retry_at = 0, backoff = DAEMON_BACKOFF_MIN_MS;
     rc = CLI_OK;
     while (!daemon_stop) {
         uint64_t t = mono_ms();
-        take_stamp(home, &now_stamp);
-        int changed = memcmp(&now_stamp, &seen, sizeof seen) != 0;
-        if ((changed || t >= next_pull) && t >= retry_at) {
-            char err[512];
-            uint64_t sent = 0, cursor = 0;
-            fs_secret *k = daemon_key_get(&key, home);
-            if (k == NULL) {
-                frc = FS_ESTATE; /* locked: look for an agent again soon */
-            } else if (!reachable(addr.host, addr.port)) {
-                snprintf(err, sizeof err, "cannot reach the server at %s:%d", addr.host, addr.port);
-                frc = FS_EIO;
-            } else {
-                frc = daemon_sync(home, k, pk, &addr, err, sizeof err, &sent, &cursor);
-            }
-            daemon_key_put(&key, k);
-            if (k == NULL) {
-                retry_at = t + DAEMON_LOCKED_RETRY_MS;
-            } else if (frc == 0) {
-                take_stamp(home, &seen); /* our own sync changed the files */
-                if (sent > 0 || offline)
-                    daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
-                               (unsigned long long)cursor);
-                offline = 0;
-                backoff = DAEMON_BACKOFF_MIN_MS;
-                retry_at = 0;
-                next_pull = t + (uint64_t)interval * 1000u;
-            } else if (frc == FS_EBUSY) {
-                retry_at = t + DAEMON_TICK_MS; /* a command is writing: soon again */
-            } else if (frc == FS_EREVOKED) {
-                daemon_log("the server revoked this device: wiping the replica");
-                if (fs_replica_wipe(home) == 0)
-                    daemon_log("wiped");
-                else
-                    daemon_log("wiping failed: remove %s by hand", home);
-                rc = CLI_ERUNTIME;
-                break;
-            } else if (frc == FS_EAUTH) {
-                cli_error("daemon: %s", err[0] ? err : fs_strerror(frc));
-                rc = CLI_ERUNTIME;
-                break;
-            } else {
-                if (!offline)
-                    daemon_log("offline (%s); local changes are kept",
-                               err[0] ? err : fs_strerror(frc));
-                offline = 1;
-                /* backoff * [0.8, 1.2): spread the retries of many devices */
-                uint64_t delay = backoff * 4 / 5 + randombytes_uniform((uint32_t)(backoff * 2 / 5));
-                retry_at = t + delay;
-                backoff = backoff * 2 > DAEMON_BACKOFF_MAX_MS ? DAEMON_BACKOFF_MAX_MS : backoff * 2;
-            }
+        if (t < retry_at) {
+            struct timespec nap = {0, DAEMON_TICK_MS * 1000000L};
+            nanosleep(&nap, NULL);
+            continue;
         }
-        struct timespec nap = {0, DAEMON_TICK_MS * 1000000L};
-        nanosleep(&nap, NULL);
+        char err[512] = "";
+        fs_secret *k = daemon_key_get(&key, home); /* locked: wait for unlock */
+        daemon_key_put(&key, k);
+        if (k == NULL) {
+            retry_at = t + DAEMON_LOCKED_RETRY_MS;
+            continue;
+        }
+        d.rounds = 0;
+        if (!reachable(addr.host, addr.port)) {
+            snprintf(err, sizeof err, "cannot reach the server at %s:%d", addr.host, addr.port);
+            frc = FS_EIO;
+        } else {
+            /* Connected until the server goes away or SIGTERM: syncs on
+             * local changes, on the server's POKE and every --interval. */
+            frc =
+                fs_ws_live_run(&hooks, pk, addr.host, addr.port, SYNC_TIMEOUT_MS, err, sizeof err);
+        }
+        if (frc == 0 && daemon_stop)
+            break; /* stopped by a signal, after BYE */
+        if (frc == 0) {
+            retry_at = 0; /* half the lease gone: a new handshake renews it */
+            continue;
+        }
+        if (d.rounds > 0)
+            backoff = DAEMON_BACKOFF_MIN_MS; /* it was online: retry soon */
+        if (frc == FS_EBUSY || frc == FS_ESTATE) {
+            retry_at = t + DAEMON_TICK_MS; /* a command was writing, or the key went */
+        } else if (frc == FS_EREVOKED) {
+            daemon_log("the server revoked this device: wiping the replica");
+            if (fs_replica_wipe(home) == 0)
+                daemon_log("wiped");
+            else
+                daemon_log("wiping failed: remove %s by hand", home);
+            rc = CLI_ERUNTIME;
+            break;
+        } else if (frc == FS_EAUTH) {
+            cli_error("daemon: %s", err[0] ? err : fs_strerror(frc));
+            rc = CLI_ERUNTIME;
+            break;
+        } else {
+            if (!d.offline)
+                daemon_log("offline (%s); local changes are kept", err[0] ? err : fs_strerror(frc));
+            d.offline = 1;
+            /* backoff * [0.8, 1.2): spread the retries of many devices */
+            uint64_t delay = backoff * 4 / 5 + randombytes_uniform((uint32_t)(backoff * 2 / 5));
+            retry_at = mono_ms() + delay;
+            backoff = backoff * 2 > DAEMON_BACKOFF_MAX_MS ? DAEMON_BACKOFF_MAX_MS : backoff * 2;
+        }
     }
     fs_secret_free(key.own);
     if (rc == CLI_OK)

@@ -27,6 +27,7 @@ struct fs_sync_client {
     fs_buf out;
     int open;
     int push_inflight, pull_inflight, pulled;
+    uint64_t lease_ms; /* the lease READY granted: its end minus the server's time */
     char errmsg[256];
 };
 
@@ -178,9 +179,14 @@ static int pull(fs_sync_client *c)
 static int client_handle(fs_sync_client *c, const fs_msg *m)
 {
     int rc = 0;
+    if (c->r == NULL) /* detached: the transport attaches before it delivers */
+        return cfail(c, FS_ESTATE, "a message arrived while no replica is attached");
     switch (m->type) {
     case FS_MSG_READY:
         c->open = 1;
+        c->lease_ms = m->u.ready.lease_expires_ms > m->u.ready.server_time_ms
+                          ? m->u.ready.lease_expires_ms - m->u.ready.server_time_ms
+                          : 0;
         rc = fs_replica_renew_lease(c->r, m->u.ready.server_time_ms, m->u.ready.lease_expires_ms);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
@@ -250,15 +256,32 @@ int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len)
 
 int fs_sync_client_kick(fs_sync_client *c)
 {
+    if (c->r == NULL)
+        return cfail(c, FS_ESTATE, "no replica is attached");
     c->pulled = 0;
     int rc = push_next(c);
     return rc == 0 ? pull(c) : rc;
 }
 
+void fs_sync_client_attach(fs_sync_client *c, fs_replica *r)
+{
+    c->r = r;
+}
+
+int fs_sync_client_open(const fs_sync_client *c)
+{
+    return c->open;
+}
+
+uint64_t fs_sync_client_lease_ms(const fs_sync_client *c)
+{
+    return c->lease_ms;
+}
+
 int fs_sync_client_in_sync(const fs_sync_client *c)
 {
     fs_replica_status st;
-    if (!c->open || c->push_inflight || c->pull_inflight || !c->pulled ||
+    if (!c->open || c->r == NULL || c->push_inflight || c->pull_inflight || !c->pulled ||
         fs_replica_status_get(c->r, &st) != 0)
         return 0;
     return st.pending == 0;

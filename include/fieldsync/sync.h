@@ -49,8 +49,18 @@ int fs_sync_client_start(fs_sync_client *c);
 int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len);
 /* New local changes (or a poke from elsewhere): push and pull again. */
 int fs_sync_client_kick(fs_sync_client *c);
-/* 1 when the session is open and nothing is pending, unacknowledged or left
- * to pull. */
+/* Swaps the replica the session works on; NULL detaches it (a daemon closes
+ * its replica between rounds so other processes can write, and keeps the
+ * connection). The device's identity was copied at creation. A message or
+ * a kick while detached fails with FS_ESTATE: attach first. */
+void fs_sync_client_attach(fs_sync_client *c, fs_replica *r);
+/* 1 once READY has arrived and until the session ends. */
+int fs_sync_client_open(const fs_sync_client *c);
+/* The length of the lease READY granted (0 before READY): a connection kept
+ * open renews it by handshaking again before it ends. */
+uint64_t fs_sync_client_lease_ms(const fs_sync_client *c);
+/* 1 when the session is open, a replica attached, and nothing is pending,
+ * unacknowledged or left to pull. */
 int fs_sync_client_in_sync(const fs_sync_client *c);
 /* Ends the session with BYE. */
 int fs_sync_client_close(fs_sync_client *c);

@@ -33,6 +33,7 @@ MARK1='sablewhisker 首批试点'
 MARK2='ottermarble 第二次拜访'
 MARK3='umberfinch 第三次拜访'
 MARK4='quillhaven 第四次拜访'
+MARK5='mossquartz 第五行业'
 
 run() { runc "$FS" "$@"; }
 srv() { runc "$FSS" "$@"; }
@@ -137,7 +138,35 @@ contains "the daemon says it syncs again" "$(cat "$WORK/daemon2.out")" "unlocked
 stop_daemon_now
 run --home "$HZ" lock
 
-for m in sablewhisker 首批试点 ottermarble 第二次拜访 umberfinch 第三次 quillhaven 第四次; do
+# ---- the server's POKE reaches a daemon between syncs ----
+# zhang's daemon pulls only once an hour by itself and nothing changes on
+# his device: the manager's edit can only arrive by the server's poke over
+# the connection the daemon keeps open.
+"$FS" --home "$HZ" daemon --interval 3600 >"$WORK/daemon3.out" 2>"$WORK/daemon3.err" &
+DAEMON_PID=$!
+sleep 2 # connected and in sync
+run --home "$HL" customer edit --customer "${CUST:0:8}" --industry "$MARK5"
+expect "li edits zhang's customer" 0
+t0=$(date +%s%N)
+run --home "$HL" sync
+expect "li syncs the edit" 0
+got=
+for i in $(seq 1 50); do
+    run --home "$HZ" customer list --json
+    if grep -qF -- "$MARK5" <<<"$OUT"; then got=$((($(date +%s%N) - t0) / 1000000)); break; fi
+    sleep 0.1
+done
+if [ -n "$got" ]; then ok "the poke brings li's edit to zhang's daemon within 5 s (${got} ms)"
+else fail "the poke brings li's edit to zhang's daemon within 5 s" "$(cat "$WORK/daemon3.out" "$WORK/daemon3.err")"; fi
+run --home "$HZ" status --json
+contains "zhang is in sync after the poke" "$OUT" '"pending":0'
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+equal "the connected daemon exits 0 on SIGTERM" "$?" 0
+DAEMON_PID=
+
+for m in sablewhisker 首批试点 ottermarble 第二次拜访 umberfinch 第三次 quillhaven 第四次 \
+    mossquartz 第五行业; do
     if grep -rqaF -- "$m" "$WORK"/daemon*.out "$WORK"/daemon*.err "$S" "$HZ" "$HL"; then
         fail "no '$m' in the daemon's log or any data file"
     else
