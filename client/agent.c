@@ -2,7 +2,7 @@
  * The unlock agent (see agent.h): a background process holding one
  * replica's data key for the commands of the same user.
  */
-#define _GNU_SOURCE /* struct ucred, SO_PEERCRED, accept4 */
+#define _GNU_SOURCE /* accept4, pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,61 +22,14 @@
 #include "agent.h"
 #include "cli.h"
 #include "fieldsync/error.h"
+#include "fieldsync/unixsock.h"
 
 #define AGENT_IO_TIMEOUT_S 2    /* a peer that does not send or read its bytes */
 #define AGENT_MAX_POLL_MS  1000 /* so time spent suspended is noticed soon */
 
 static int socket_path(const char *home, struct sockaddr_un *sa)
 {
-    memset(sa, 0, sizeof *sa);
-    sa->sun_family = AF_UNIX;
-    int n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/agent.sock", home);
-    return n > 0 && (size_t)n < sizeof sa->sun_path ? 0 : FS_EINVAL;
-}
-
-static int same_user(int fd)
-{
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred &&
-           cred.uid == geteuid();
-}
-
-static void set_timeouts(int fd, int seconds)
-{
-    struct timeval tv = {seconds, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-static int read_exact(int fd, void *buf, size_t n)
-{
-    unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t got = recv(fd, p, n, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return -1;
-        p += got;
-        n -= (size_t)got;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t put = send(fd, p, n, MSG_NOSIGNAL);
-        if (put < 0 && errno == EINTR)
-            continue;
-        if (put <= 0)
-            return -1;
-        p += put;
-        n -= (size_t)put;
-    }
-    return 0;
+    return fs_unix_path(sa, home, "agent.sock");
 }
 
 /* Connects to home's agent and sends op. 0 and *fd, or FS_ENOTFOUND (no
@@ -87,21 +40,11 @@ static int agent_ask(const char *home, char op, int *fd)
     *fd = -1;
     if (socket_path(home, &sa) != 0)
         return FS_ENOTFOUND; /* no agent can listen there */
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return FS_EIO;
-    if (connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int e = errno;
-        close(s);
-        return e == ENOENT || e == ECONNREFUSED || e == ENOTSOCK || e == ENOTDIR ? FS_ENOTFOUND
-                                                                                 : FS_EIO;
-    }
-    if (!same_user(s)) {
-        close(s);
-        return FS_EAUTH;
-    }
-    set_timeouts(s, AGENT_IO_TIMEOUT_S);
-    if (write_all(s, &op, 1) != 0) {
+    int s, rc = fs_unix_connect(&sa, &s);
+    if (rc != 0)
+        return rc;
+    fs_unix_timeouts(s, AGENT_IO_TIMEOUT_S);
+    if (fs_unix_write(s, &op, 1) != 0) {
         close(s);
         return FS_EIO;
     }
@@ -120,9 +63,9 @@ int agent_key(const char *home, int for_daemon, fs_secret **out)
     fs_secret *s = NULL;
     rc = fs_secret_new(&s);
     if (rc == 0) {
-        if (read_exact(fd, &tag, 1) != 0 || tag != 'K' ||
-            read_exact(fd, s->key, FS_KEY_BYTES) != 0 ||
-            read_exact(fd, s->dbid, sizeof s->dbid) != 0)
+        if (fs_unix_read(fd, &tag, 1) != 0 || tag != 'K' ||
+            fs_unix_read(fd, s->key, FS_KEY_BYTES) != 0 ||
+            fs_unix_read(fd, s->dbid, sizeof s->dbid) != 0)
             rc =
                 tag == 'X' ? FS_ENOTFOUND : FS_EIO; /* 'X': the agent's key is not this replica's */
     }
@@ -153,7 +96,7 @@ int agent_status(const char *home, uint32_t *idle_left_s, uint32_t *pid)
     int rc = agent_ask(home, 'S', &fd);
     if (rc != 0)
         return rc;
-    rc = read_exact(fd, reply, sizeof reply) == 0 && reply[0] == 'S' ? 0 : FS_EIO;
+    rc = fs_unix_read(fd, reply, sizeof reply) == 0 && reply[0] == 'S' ? 0 : FS_EIO;
     close(fd);
     if (rc == 0) {
         *idle_left_s = get_u32le(reply + 1);
@@ -169,7 +112,7 @@ int agent_lock(const char *home)
     int rc = agent_ask(home, 'L', &fd);
     if (rc != 0)
         return rc;
-    rc = read_exact(fd, &tag, 1) == 0 && tag == 'L' ? 0 : FS_EIO;
+    rc = fs_unix_read(fd, &tag, 1) == 0 && tag == 'L' ? 0 : FS_EIO;
     close(fd);
     return rc;
 }
@@ -209,19 +152,19 @@ static int serve_one(int fd, const char *home, const fs_secret *s, uint64_t dead
 {
     char op = 0;
     *touched = 0;
-    if (!same_user(fd))
+    if (!fs_unix_same_user(fd))
         return 1; /* not answered, and it costs the agent nothing */
-    set_timeouts(fd, AGENT_IO_TIMEOUT_S);
-    if (read_exact(fd, &op, 1) != 0)
+    fs_unix_timeouts(fd, AGENT_IO_TIMEOUT_S);
+    if (fs_unix_read(fd, &op, 1) != 0)
         return 1;
     if (op == 'K' || op == 'k') {
         if (!key_still_fits(home, s)) {
-            (void)write_all(fd, "X", 1);
+            (void)fs_unix_write(fd, "X", 1);
             return 0;
         }
         *touched = op == 'K';
-        if (write_all(fd, "K", 1) == 0 && write_all(fd, s->key, FS_KEY_BYTES) == 0)
-            (void)write_all(fd, s->dbid, sizeof s->dbid);
+        if (fs_unix_write(fd, "K", 1) == 0 && fs_unix_write(fd, s->key, FS_KEY_BYTES) == 0)
+            (void)fs_unix_write(fd, s->dbid, sizeof s->dbid);
         return 1;
     }
     if (op == 'S') {
@@ -231,14 +174,14 @@ static int serve_one(int fd, const char *home, const fs_secret *s, uint64_t dead
         reply[0] = 'S';
         put_u32le(reply + 1, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left);
         put_u32le(reply + 5, (uint32_t)getpid());
-        (void)write_all(fd, reply, sizeof reply);
+        (void)fs_unix_write(fd, reply, sizeof reply);
         return 1;
     }
     if (op == 'L') {
-        (void)write_all(fd, "L", 1);
+        (void)fs_unix_write(fd, "L", 1);
         return 0;
     }
-    (void)write_all(fd, "X", 1);
+    (void)fs_unix_write(fd, "X", 1);
     return 1;
 }
 
@@ -276,48 +219,25 @@ static void agent_main(int lfd, const char *home, fs_secret *s, uint64_t idle_ms
             break;
     }
     fs_secret_free(s); /* wipes */
-    /* Remove the socket only if it is still ours (not a newer agent's). */
-    struct stat st;
-    if (stat(sa->sun_path, &st) == 0 && st.st_ino == sock_st->st_ino &&
-        st.st_dev == sock_st->st_dev)
-        unlink(sa->sun_path);
+    fs_unix_unlink(sa, sock_st); /* only if still ours, not a newer agent's */
     close(lfd);
 }
 
 /* Binds and listens on home's socket, replacing a stale one. */
 static int agent_listen(const char *home, struct sockaddr_un *sa, struct stat *st, int *lfd)
 {
-    struct stat old;
-    *lfd = -1;
     if (socket_path(home, sa) != 0) {
         cli_error("unlock: the path of %s/agent.sock is longer than a socket path may be (%zu "
                   "bytes); use a shorter --home",
                   home, sizeof sa->sun_path - 1);
         return FS_EINVAL;
     }
-    if (lstat(sa->sun_path, &old) == 0) {
-        if (!S_ISSOCK(old.st_mode)) {
-            cli_error("unlock: %s exists and is not a socket; remove it", sa->sun_path);
-            return FS_EEXIST;
-        }
-        unlink(sa->sun_path); /* stale: the caller found no agent answering */
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        cli_error("unlock: cannot create a socket: %s", strerror(errno));
-        return FS_EIO;
-    }
-    mode_t mask = umask(077);
-    int bad = bind(fd, (struct sockaddr *)sa, sizeof *sa) != 0;
-    umask(mask);
-    if (bad || chmod(sa->sun_path, 0600) != 0 || listen(fd, 16) != 0 ||
-        stat(sa->sun_path, st) != 0) {
+    int rc = fs_unix_listen(sa, lfd, st); /* the caller found no agent answering */
+    if (rc == FS_EEXIST)
+        cli_error("unlock: %s exists and is not a socket; remove it", sa->sun_path);
+    else if (rc != 0)
         cli_error("unlock: cannot listen on %s: %s", sa->sun_path, strerror(errno));
-        close(fd);
-        return FS_EIO;
-    }
-    *lfd = fd;
-    return 0;
+    return rc;
 }
 
 int agent_spawn(const char *home, const fs_secret *s, uint64_t idle_ms, long *pid)

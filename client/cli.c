@@ -344,6 +344,23 @@ int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const c
  * length of a sync) rather than fail at once. */
 const fs_replica_opts cli_replica_opts = {.busy_ms = CLI_BUSY_MS};
 
+int cli_open_key(const char *home, const fs_secret *key, fs_replica **out)
+{
+    /* SQLite's busy handler does not cover every step of opening (it is
+     * skipped where waiting could deadlock), so opening is retried too. */
+    struct timespec nap = {0, 50 * 1000000L}, t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = fs_replica_open_secret(out, home, key, &cli_replica_opts);
+    while (rc == FS_EBUSY) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= CLI_BUSY_MS)
+            break;
+        nanosleep(&nap, NULL);
+        rc = fs_replica_open_secret(out, home, key, &cli_replica_opts);
+    }
+    return rc;
+}
+
 int cli_keyfile_path(const char *home, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/replica.key", home);
@@ -438,7 +455,7 @@ static int open_replica(const cli_ctx *ctx, fs_replica **out, int allow_locked)
     rc = cli_key(home, 0, &key, NULL);
     if (rc != CLI_OK)
         return rc;
-    int frc = fs_replica_open_secret(out, home, key, &cli_replica_opts);
+    int frc = cli_open_key(home, key, out);
     fs_secret_free(key);
     if (frc != 0) {
         *out = NULL;

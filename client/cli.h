@@ -133,6 +133,9 @@ int cli_replica_exists(const char *home);
  * for another process (the daemon's sync) to let it go. */
 #define CLI_BUSY_MS 15000
 extern const fs_replica_opts cli_replica_opts;
+/* fs_replica_open_secret with those options, retried while the replica is
+ * busy for up to CLI_BUSY_MS. A fieldsync code. */
+int cli_open_key(const char *home, const fs_secret *key, fs_replica **out);
 
 /* The replica's data key: from the unlock agent of home if one runs
  * (agent.h; for_daemon: without counting as the user's activity), else by

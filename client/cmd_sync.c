@@ -839,7 +839,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     fs_replica *r = NULL;
-    int frc = fs_replica_open_secret(&r, home, first, &cli_replica_opts);
+    int frc = cli_open_key(home, first, &r);
     daemon_key_put(&key, first);
     if (frc != 0) {
         cli_error("opening the replica in %s: %s", home, fs_replica_errmsg(NULL));

@@ -32,6 +32,12 @@ struct fs_ws_server {
     pthread_t thread;
     atomic_int stopping;
     int port;
+    /* fs_ws_server_call: one job at a time, run by the server thread */
+    pthread_mutex_t job_lock;
+    pthread_cond_t job_done_cond;
+    int (*job_fn)(fs_store *, void *);
+    void *job_ctx;
+    int job_rc, job_done;
 };
 
 /* One connection: lws allocates it zeroed (per_session_data_size) and frees
@@ -171,12 +177,63 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* After a job: a device the store now says is revoked loses its open
+ * connection; it connects again, and the handshake tells it to wipe. */
+static void drop_revoked(fs_ws_server *srv)
+{
+    for (conn *c = srv->conns; c != NULL; c = c->next) {
+        const uint8_t *pk = c->session != NULL ? fs_sync_server_device(c->session) : NULL;
+        if (pk != NULL && !c->closing && fs_store_device_check(srv->store, pk) == FS_EREVOKED) {
+            c->closing = 1;
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+}
+
+static void run_job(fs_ws_server *srv)
+{
+    pthread_mutex_lock(&srv->job_lock);
+    int (*fn)(fs_store *, void *) = srv->job_fn;
+    void *ctx = srv->job_ctx;
+    srv->job_fn = NULL;
+    pthread_mutex_unlock(&srv->job_lock);
+    if (fn == NULL)
+        return;
+    int rc = fn(srv->store, ctx);
+    drop_revoked(srv);
+    pthread_mutex_lock(&srv->job_lock);
+    srv->job_rc = rc;
+    srv->job_done = 1;
+    pthread_cond_signal(&srv->job_done_cond);
+    pthread_mutex_unlock(&srv->job_lock);
+}
+
 static void *serve(void *arg)
 {
     fs_ws_server *srv = arg;
-    while (!atomic_load(&srv->stopping))
+    while (!atomic_load(&srv->stopping)) {
         lws_service(srv->ctx, 0);
+        run_job(srv);
+    }
     return NULL;
+}
+
+int fs_ws_server_call(fs_ws_server *srv, int (*fn)(fs_store *store, void *ctx), void *ctx)
+{
+    if (srv == NULL || fn == NULL)
+        return FS_EINVAL;
+    pthread_mutex_lock(&srv->job_lock);
+    srv->job_fn = fn;
+    srv->job_ctx = ctx;
+    srv->job_done = 0;
+    pthread_mutex_unlock(&srv->job_lock);
+    lws_cancel_service(srv->ctx); /* wakes the service loop */
+    pthread_mutex_lock(&srv->job_lock);
+    while (!srv->job_done)
+        pthread_cond_wait(&srv->job_done_cond, &srv->job_lock);
+    int rc = srv->job_rc;
+    pthread_mutex_unlock(&srv->job_lock);
+    return rc;
 }
 
 int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
@@ -191,6 +248,8 @@ int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *s
     srv->store = store;
     srv->server_id = server_id;
     atomic_init(&srv->stopping, 0);
+    pthread_mutex_init(&srv->job_lock, NULL);
+    pthread_cond_init(&srv->job_done_cond, NULL);
     fs__ws_quiet_logs();
 
     int rc = FS_EIO;
@@ -227,6 +286,8 @@ int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *s
 fail_ctx:
     lws_context_destroy(srv->ctx);
 fail:
+    pthread_mutex_destroy(&srv->job_lock);
+    pthread_cond_destroy(&srv->job_done_cond);
     free(srv);
     return rc;
 }
@@ -247,5 +308,7 @@ void fs_ws_server_stop(fs_ws_server *srv)
      * connections; their CLOSED callbacks free the sessions, which do not
      * touch the store. */
     lws_context_destroy(srv->ctx);
+    pthread_mutex_destroy(&srv->job_lock);
+    pthread_cond_destroy(&srv->job_done_cond);
     free(srv);
 }

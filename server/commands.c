@@ -60,7 +60,8 @@ int srv_cmd_init(int argc, char **argv)
     } else {
         char hex[2 * FS_SIGN_PK_BYTES + 1];
         sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
-        printf("created the server store in %s\nserver key fingerprint:\n%s\n", data, hex);
+        fprintf(srv_out, "created the server store in %s\nserver key fingerprint:\n%s\n", data,
+                hex);
     }
     fs_identity_free(id);
     fs_store_close(s);
@@ -83,11 +84,11 @@ int srv_cmd_user(int argc, char **argv)
     };
     if (argc < 1 || strcmp(argv[0], "add") != 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
-            fputs(user_usage, stdout);
+            fputs(user_usage, srv_out);
             return SRV_HELP;
         }
         srv_error("user: expected 'user add'");
-        fputs(user_usage, stderr);
+        fputs(user_usage, srv_err);
         return SRV_EUSAGE;
     }
     int rc = srv_parse(user_usage, opts, NOPTS(opts), argc - 1, argv + 1);
@@ -134,9 +135,9 @@ int srv_cmd_user(int argc, char **argv)
     } else if (frc != 0) {
         rc = srv_fail(s, "adding the user", frc);
     } else {
-        printf("added user %s (%s, team %s)\n", name, role, team);
+        fprintf(srv_out, "added user %s (%s, team %s)\n", name, role, team);
     }
-    fs_store_close(s);
+    srv_close(s);
     return rc;
 }
 
@@ -201,14 +202,14 @@ int srv_cmd_enroll_code(int argc, char **argv)
     } else {
         char who[128];
         srv_printable(user, who, sizeof who);
-        printf("one-time enrollment code for %s, valid for %" PRIu64 " hours:\n%s\n", who, hours,
-               code);
-        fflush(stdout);
+        fprintf(srv_out, "one-time enrollment code for %s, valid for %" PRIu64 " hours:\n%s\n", who,
+                hours, code);
+        fflush(srv_out);
         sodium_memzero(code, sizeof code);
     }
 done:
     fs_identity_free(id);
-    fs_store_close(s);
+    srv_close(s);
     return rc;
 }
 
@@ -223,18 +224,18 @@ static const char device_usage[] =
 static void json_string(const char *s)
 {
     int valid = fs_utf8_valid(s, strlen(s));
-    putchar('"');
+    srv_putchar('"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
+            fprintf(srv_out, "\\%c", *p);
         else if (*p < 0x20 || *p == 0x7F)
-            printf("\\u%04x", *p);
+            fprintf(srv_out, "\\u%04x", *p);
         else if (*p >= 0x80 && !valid)
-            putchar('?');
+            srv_putchar('?');
         else
-            putchar(*p);
+            srv_putchar(*p);
     }
-    putchar('"');
+    srv_putchar('"');
 }
 
 typedef struct list_ctx {
@@ -246,19 +247,20 @@ static int print_device(const fs_store_device *d, void *ctx)
 {
     list_ctx *l = ctx;
     if (l->json) {
-        fputs(l->n == 0 ? "[\n  {\"user\":" : ",\n  {\"user\":", stdout);
+        fputs(l->n == 0 ? "[\n  {\"user\":" : ",\n  {\"user\":", srv_out);
         json_string(d->user);
-        fputs(",\"name\":", stdout);
+        fputs(",\"name\":", srv_out);
         json_string(d->name);
-        printf(",\"fingerprint\":\"%s\",\"revoked\":%s}", d->fingerprint,
-               d->revoked ? "true" : "false");
+        fprintf(srv_out, ",\"fingerprint\":\"%s\",\"revoked\":%s}", d->fingerprint,
+                d->revoked ? "true" : "false");
     } else {
         char user[128], name[128];
         srv_printable(d->user, user, sizeof user);
         srv_printable(d->name, name, sizeof name);
         if (l->n == 0)
-            printf("%-16s %-24s %-32s %s\n", "USER", "DEVICE", "FINGERPRINT", "REVOKED");
-        printf("%-16s %-24s %-32s %s\n", user, name, d->fingerprint, d->revoked ? "yes" : "no");
+            fprintf(srv_out, "%-16s %-24s %-32s %s\n", "USER", "DEVICE", "FINGERPRINT", "REVOKED");
+        fprintf(srv_out, "%-16s %-24s %-32s %s\n", user, name, d->fingerprint,
+                d->revoked ? "yes" : "no");
     }
     l->n++;
     return 0;
@@ -302,10 +304,10 @@ static int device_list(int argc, char **argv)
     if (frc != 0)
         rc = srv_fail(NULL, "listing the devices", frc);
     else if (json)
-        fputs(l.n == 0 ? "[]\n" : "\n]\n", stdout);
+        fputs(l.n == 0 ? "[]\n" : "\n]\n", srv_out);
     else if (l.n == 0)
         puts("no devices enrolled");
-    fs_store_close(s);
+    srv_close(s);
     return rc;
 }
 
@@ -350,15 +352,15 @@ static int device_revoke(int argc, char **argv)
         srv_error("--device: %s... matches %zu devices; give more digits", f.prefix, f.matches);
         rc = SRV_EUSAGE;
     } else if (f.found.revoked) {
-        printf("device %s was revoked already\n", f.found.fingerprint);
+        fprintf(srv_out, "device %s was revoked already\n", f.found.fingerprint);
     } else {
         frc = fs_store_device_revoke(s, f.found.pk);
         if (frc != 0)
             rc = srv_fail(s, "revoking the device", frc);
         else
-            printf("revoked device %s\n", f.found.fingerprint);
+            fprintf(srv_out, "revoked device %s\n", f.found.fingerprint);
     }
-    fs_store_close(s);
+    srv_close(s);
     return rc;
 }
 
@@ -369,11 +371,11 @@ int srv_cmd_device(int argc, char **argv)
     if (argc >= 1 && strcmp(argv[0], "revoke") == 0)
         return device_revoke(argc - 1, argv + 1);
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
-        fputs(device_usage, stdout);
+        fputs(device_usage, srv_out);
         return SRV_HELP;
     }
     srv_error("device: expected 'device list' or 'device revoke'");
-    fputs(device_usage, stderr);
+    fputs(device_usage, srv_err);
     return SRV_EUSAGE;
 }
 
@@ -390,8 +392,8 @@ static int print_entry(const fs_audit_entry *e, void *ctx)
     struct tm tm;
     if (gmtime_r(&t, &tm) != NULL)
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
-    printf("%6" PRIu64 "  %s  %-14s  %s  %s  %s\n", e->seq, when, e->kind, e->actor,
-           e->subject[0] ? e->subject : "-", e->detail[0] ? e->detail : "-");
+    fprintf(srv_out, "%6" PRIu64 "  %s  %-14s  %s  %s  %s\n", e->seq, when, e->kind, e->actor,
+            e->subject[0] ? e->subject : "-", e->detail[0] ? e->detail : "-");
     return 0;
 }
 
@@ -403,11 +405,11 @@ int srv_cmd_audit(int argc, char **argv)
     } else if (argc >= 1 && strcmp(argv[0], "show") == 0) {
         verify = 0;
     } else if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
-        fputs(audit_usage, stdout);
+        fputs(audit_usage, srv_out);
         return SRV_HELP;
     } else {
         srv_error("audit: expected 'audit verify' or 'audit show'");
-        fputs(audit_usage, stderr);
+        fputs(audit_usage, srv_err);
         return SRV_EUSAGE;
     }
     const char *data = NULL;
@@ -426,7 +428,7 @@ int srv_cmd_audit(int argc, char **argv)
         uint64_t entries = 0, bad = 0;
         int frc = fs_audit_verify(a, &entries, &bad);
         if (frc == 0) {
-            printf("%" PRIu64 " entries, chain intact\n", entries);
+            fprintf(srv_out, "%" PRIu64 " entries, chain intact\n", entries);
         } else if (frc == FS_EAUDIT) {
             srv_error("audit log broken at entry %" PRIu64 " of %" PRIu64 ": %s", bad, entries,
                       fs_audit_errmsg(a));
@@ -445,6 +447,6 @@ int srv_cmd_audit(int argc, char **argv)
             rc = SRV_ERUNTIME;
         }
     }
-    fs_store_close(s);
+    srv_close(s);
     return rc;
 }

@@ -27,7 +27,8 @@ static void usage(FILE *f)
                "                                        run the sync service until SIGTERM;\n"
                "                                        devices lock after D offline (7d)\n"
                "  --version | help\n"
-               "The passphrase comes from " SRV_PASSENV " or the terminal.\n"
+               "The passphrase comes from " SRV_PASSENV " or the terminal. While serve runs,\n"
+               "user, enroll-code, device and audit go through it (DIR/control.sock).\n"
                "Exit status: 0 done, 1 runtime error, 2 bad command line.\n");
 }
 
@@ -57,14 +58,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "init") == 0) {
         rc = srv_cmd_init(argc - 2, argv + 2);
-    } else if (strcmp(cmd, "user") == 0) {
-        rc = srv_cmd_user(argc - 2, argv + 2);
-    } else if (strcmp(cmd, "enroll-code") == 0) {
-        rc = srv_cmd_enroll_code(argc - 2, argv + 2);
-    } else if (strcmp(cmd, "device") == 0) {
-        rc = srv_cmd_device(argc - 2, argv + 2);
-    } else if (strcmp(cmd, "audit") == 0) {
-        rc = srv_cmd_audit(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "enroll-code") == 0 ||
+               strcmp(cmd, "device") == 0 || strcmp(cmd, "audit") == 0) {
+        /* Through a serve running on that store, else on the store itself. */
+        if (!srv_ctl_forward(argc - 1, argv + 1, &rc))
+            rc = srv_dispatch_admin(argc - 1, argv + 1);
     } else if (strcmp(cmd, "serve") == 0) {
         rc = srv_cmd_serve(argc - 2, argv + 2);
     } else {

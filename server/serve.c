@@ -2,12 +2,13 @@
  * fieldsync-server serve: runs the sync service. Opens the store, takes the
  * server identity from the store's replica and hands both to the websocket
  * transport (fieldsync/transport.h), which serves on a thread of its own.
- * The main thread only waits for SIGTERM or SIGINT, then stops the transport
- * and closes the store.
+ * The main thread waits for SIGTERM or SIGINT, answering admin commands on
+ * the control socket meanwhile (ctl.c), then stops the transport and closes
+ * the store.
  *
  * Signals: SIGTERM and SIGINT are blocked before the transport's thread is
  * created, so that thread inherits the mask and never runs the handler; the
- * main thread waits in sigsuspend() with them unblocked. The handler only
+ * main thread waits in ppoll() with them unblocked. The handler only
  * sets a flag.
  *
  * The address: libwebsockets 4.1 takes the host as its "iface" and, given
@@ -22,10 +23,12 @@
  * stderr. The transport does not expose message contents, and nothing here
  * logs any.
  */
+#define _GNU_SOURCE /* ppoll */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +226,7 @@ int srv_cmd_serve(int argc, char **argv)
     fs_store *s = NULL;
     fs_identity *id = NULL;
     fs_ws_server *ws = NULL;
+    srv_ctl ctl = {.fd = -1};
     sigset_t waitmask;
     char iface[INET6_ADDRSTRLEN + 8];
     rc = check_bindable(listen, host, port, iface, sizeof iface);
@@ -240,6 +244,9 @@ int srv_cmd_serve(int argc, char **argv)
     rc = take_stop_signals(&waitmask);
     if (rc != SRV_OK)
         goto done;
+    rc = srv_ctl_listen(data, &ctl);
+    if (rc != SRV_OK)
+        goto done;
     frc = fs_ws_server_start(&ws, s, id, iface, port);
     if (frc != 0) {
         srv_error("--listen: cannot listen on %s: %s", listen, fs_strerror(frc));
@@ -255,8 +262,13 @@ int srv_cmd_serve(int argc, char **argv)
            fs_ws_server_port(ws));
     fflush(stdout);
 
-    while (stop_signal == 0)
-        sigsuspend(&waitmask);
+    /* Signals are taken only inside ppoll, which the handler interrupts;
+     * in between, admin commands arrive on the control socket. */
+    while (stop_signal == 0) {
+        struct pollfd p = {ctl.fd, POLLIN, 0};
+        if (ppoll(&p, 1, NULL, &waitmask) == 1 && (p.revents & POLLIN))
+            srv_ctl_accept(&ctl, data, ws);
+    }
     fprintf(stderr, SRV_PROG ": %s received, stopping\n",
             stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     /* The transport's thread is the only user of the store until it is
@@ -268,6 +280,7 @@ int srv_cmd_serve(int argc, char **argv)
 
 done:
     fs_ws_server_stop(ws);
+    srv_ctl_close(&ctl);
     fs_identity_free(id);
     fs_store_close(s);
     return rc;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -17,15 +18,18 @@
 #include "fieldsync/passphrase.h"
 #include "srv.h"
 
+_Thread_local FILE *srv_out_, *srv_err_;
+_Thread_local fs_store *srv_hosted_store;
+_Thread_local const char *srv_hosted_dir;
 
 void srv_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs(SRV_PROG ": ", stderr);
+    fputs(SRV_PROG ": ", srv_err);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(srv_err, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fputc('\n', srv_err);
 }
 
 int srv_parse(const char *usage, const srv_opt *opts, size_t nopts, int argc, char **argv)
@@ -33,7 +37,7 @@ int srv_parse(const char *usage, const srv_opt *opts, size_t nopts, int argc, ch
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            fputs(usage, stdout);
+            fputs(usage, srv_out);
             return SRV_HELP;
         }
         if (strncmp(arg, "--", 2) != 0) {
@@ -133,10 +137,32 @@ int srv_fail(fs_store *s, const char *what, int rc)
     return SRV_ERUNTIME;
 }
 
+/* 1 when a and b name the same existing directory. */
+static int same_dir(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+void srv_close(fs_store *s)
+{
+    if (s != NULL && s != srv_hosted_store)
+        fs_store_close(s);
+}
+
 int srv_open(const char *dir, fs_store **out)
 {
     srv_pass pass;
     *out = NULL;
+    if (srv_hosted_store != NULL) {
+        if (!same_dir(dir, srv_hosted_dir)) {
+            srv_error("--data: the server answering here serves another directory");
+            return SRV_EUSAGE;
+        }
+        *out = srv_hosted_store;
+        return SRV_OK;
+    }
     if (access(dir, F_OK) != 0) {
         srv_error("--data: %s does not exist (create a store with init)", dir);
         return SRV_EUSAGE;

@@ -12,6 +12,9 @@
 #define FIELDSYNC_SERVER_SRV_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "fieldsync/store.h"
 
@@ -30,6 +33,19 @@ typedef struct srv_opt {
     const char **value; /* set for an option with a value; NULL for a flag */
     int *flag;          /* set to 1 for a flag */
 } srv_opt;
+
+/* Where the commands print: stdout and stderr, unless a running serve hosts
+ * the command (serve.c), which captures both for the control socket's
+ * reply. Per thread: serve runs hosted commands on its transport thread. */
+extern _Thread_local FILE *srv_out_, *srv_err_;
+#define srv_out        (srv_out_ != NULL ? srv_out_ : stdout)
+#define srv_err        (srv_err_ != NULL ? srv_err_ : stderr)
+#define srv_putchar(c) fputc((c), srv_out)
+
+/* A store a running serve lends to the command it hosts, with the data
+ * directory it serves; NULL when the command runs on its own. */
+extern _Thread_local fs_store *srv_hosted_store;
+extern _Thread_local const char *srv_hosted_dir;
 
 /* Parses argv[0..argc) against opts (--x VALUE or --x=VALUE, each at most
  * once; --help prints usage). Returns SRV_OK, SRV_HELP or SRV_EUSAGE. */
@@ -53,8 +69,11 @@ typedef struct srv_pass {
 int srv_pass_get(srv_pass *out, int confirm);
 void srv_pass_free(srv_pass *p);
 
-/* Asks for the passphrase and opens the store in dir. */
+/* Asks for the passphrase and opens the store in dir; in a hosted command,
+ * lends the running server's store instead (the passphrase was checked by
+ * serve). srv_close closes what srv_open opened and leaves a lent store. */
 int srv_open(const char *dir, fs_store **out);
+void srv_close(fs_store *s);
 
 /* Reports a failed library call on s: "<what>: <message>". SRV_ERUNTIME. */
 int srv_fail(fs_store *s, const char *what, int rc);
@@ -70,5 +89,28 @@ int srv_cmd_device(int argc, char **argv);
 int srv_cmd_audit(int argc, char **argv);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);
+
+/* The commands a running serve can host: user, enroll-code, device, audit.
+ * argv[0] is the command word. Returns the command's result, or SRV_EUSAGE
+ * for another command (message printed). */
+int srv_dispatch_admin(int argc, char **argv);
+
+/* When a serve runs on the data directory named by argv's --data, runs the
+ * admin command there through its control socket (ctl.c) and sets *rc to
+ * the command's result: returns 1. Returns 0 when no serve answers, and
+ * the caller runs the command itself. */
+int srv_ctl_forward(int argc, char **argv, int *rc);
+
+/* serve's end of the control socket (ctl.c). */
+typedef struct srv_ctl {
+    int fd;
+    struct sockaddr_un sa;
+    struct stat st;
+} srv_ctl;
+struct fs_ws_server;
+int srv_ctl_listen(const char *data, srv_ctl *out);
+/* Accepts and answers one connection (the listening socket is readable). */
+void srv_ctl_accept(srv_ctl *c, const char *data, struct fs_ws_server *ws);
+void srv_ctl_close(srv_ctl *c);
 
 #endif

@@ -48,6 +48,12 @@ int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *s
                        const char *host, int port);
 /* The port the server listens on. */
 int fs_ws_server_port(const fs_ws_server *srv);
+/* Runs fn(store, ctx) on the server's thread between two events and
+ * returns its result: the way to use the store while the server runs (an
+ * admin command). Afterwards the open connections of devices the store now
+ * says are revoked are closed: they connect again and are told to wipe.
+ * Must not be called from fn, nor after fs_ws_server_stop. */
+int fs_ws_server_call(fs_ws_server *srv, int (*fn)(fs_store *store, void *ctx), void *ctx);
 /* Stops serving (open connections are dropped), joins the thread and frees
  * everything. Accepts NULL. */
 void fs_ws_server_stop(fs_ws_server *srv);

@@ -1,0 +1,277 @@
+/*
+ * Admin commands while serve runs (fieldsync/ctl.h). serve holds the store
+ * exclusively, so `device revoke` and the others are sent to it over
+ * DATA/control.sock: the command line and the passphrase go in, serve
+ * checks the passphrase against the store's key file (Argon2, on its main
+ * thread), runs the very same command on its transport's thread with the
+ * live store (fs_ws_server_call), and sends back its exit status and what
+ * it printed. A revoked device's open connection is closed at once.
+ */
+#define _GNU_SOURCE /* accept4, open_memstream */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fieldsync/ctl.h"
+#include "fieldsync/keyfile.h"
+#include "fieldsync/transport.h"
+#include "fieldsync/unixsock.h"
+#include "srv.h"
+
+#define CTL_SOCKET        "control.sock"
+#define CTL_SERVER_IO_S   5   /* a client that does not send its request */
+#define CTL_CLIENT_WAIT_S 600 /* the command itself: audit verify of a long log */
+
+int srv_dispatch_admin(int argc, char **argv)
+{
+    const char *cmd = argc > 0 ? argv[0] : "";
+    if (strcmp(cmd, "user") == 0)
+        return srv_cmd_user(argc - 1, argv + 1);
+    if (strcmp(cmd, "enroll-code") == 0)
+        return srv_cmd_enroll_code(argc - 1, argv + 1);
+    if (strcmp(cmd, "device") == 0)
+        return srv_cmd_device(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return srv_cmd_audit(argc - 1, argv + 1);
+    srv_error("this command cannot run through a running server");
+    return SRV_EUSAGE;
+}
+
+/* ---- the admin command's side ---- */
+
+/* The value of --data in argv, or NULL; *help when --help is there. */
+static const char *find_data(int argc, char **argv, int *help)
+{
+    const char *data = NULL;
+    *help = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+            strcmp(argv[i], "help") == 0)
+            *help = 1;
+        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+            data = argv[i + 1];
+        else if (strncmp(argv[i], "--data=", 7) == 0)
+            data = argv[i] + 7;
+    }
+    return data;
+}
+
+static int valid_status(int32_t st)
+{
+    return st == SRV_OK || st == SRV_EUSAGE || st == SRV_ERUNTIME || st == SRV_HELP;
+}
+
+int srv_ctl_forward(int argc, char **argv, int *rc)
+{
+    struct sockaddr_un sa;
+    int help, fd;
+    const char *data = find_data(argc, argv, &help);
+    if (data == NULL || help || fs_unix_path(&sa, data, CTL_SOCKET) != 0)
+        return 0; /* the command reports a missing --data, or needs no store */
+    int frc = fs_unix_connect(&sa, &fd);
+    if (frc == FS_ENOTFOUND)
+        return 0; /* no serve: the command opens the store itself */
+    if (frc != 0) {
+        srv_error("--data: %s/%s %s", data, CTL_SOCKET,
+                  frc == FS_EAUTH ? "belongs to another user's process: not using it"
+                                  : "does not answer");
+        *rc = SRV_ERUNTIME;
+        return 1;
+    }
+    srv_pass pass;
+    *rc = srv_pass_get(&pass, 0);
+    if (*rc != SRV_OK) {
+        close(fd);
+        return 1;
+    }
+    fs_buf req;
+    fs_buf_init(&req);
+    frc = fs_ctl_request_encode(&req, pass.buf, pass.len, argc, argv);
+    srv_pass_free(&pass);
+    if (frc != 0) {
+        srv_error("the command line is too long to send to the running server");
+        fs_buf_free(&req); /* wipes the passphrase */
+        close(fd);
+        *rc = SRV_EUSAGE;
+        return 1;
+    }
+    fs_unix_timeouts(fd, CTL_CLIENT_WAIT_S);
+    uint8_t head[4];
+    uint8_t *body = NULL;
+    uint32_t n = 0;
+    int ok = fs_unix_write(fd, req.data, req.len) == 0 && fs_unix_read(fd, head, 4) == 0;
+    fs_buf_free(&req);
+    if (ok) {
+        n = fs_ctl_len(head);
+        ok = n >= 12 && n <= FS_CTL_MAX_REPLY && (body = malloc(n)) != NULL &&
+             fs_unix_read(fd, body, n) == 0;
+    }
+    close(fd);
+    int status = 0;
+    const uint8_t *out, *err;
+    size_t outlen, errlen;
+    if (!ok || fs_ctl_reply_parse(body, n, &status, &out, &outlen, &err, &errlen) != 0 ||
+        !valid_status(status)) {
+        free(body);
+        srv_error("the running server gave no valid answer (see its log)");
+        *rc = SRV_ERUNTIME;
+        return 1;
+    }
+    fwrite(out, 1, outlen, stdout);
+    fwrite(err, 1, errlen, stderr);
+    free(body);
+    *rc = status;
+    return 1;
+}
+
+/* ---- serve's side ---- */
+
+typedef struct hosted {
+    const char *data;
+    int argc;
+    char **argv;
+    char *out, *err;
+    size_t outlen, errlen;
+} hosted;
+
+/* On the transport's thread: the command, with the live store and its
+ * output captured. */
+static int run_hosted(fs_store *store, void *ctx)
+{
+    hosted *h = ctx;
+    FILE *o = open_memstream(&h->out, &h->outlen);
+    FILE *e = open_memstream(&h->err, &h->errlen);
+    if (o == NULL || e == NULL) {
+        if (o != NULL)
+            fclose(o);
+        if (e != NULL)
+            fclose(e);
+        return SRV_ERUNTIME;
+    }
+    srv_out_ = o;
+    srv_err_ = e;
+    srv_hosted_store = store;
+    srv_hosted_dir = h->data;
+    int rc = srv_dispatch_admin(h->argc, h->argv);
+    srv_out_ = NULL;
+    srv_err_ = NULL;
+    srv_hosted_store = NULL;
+    srv_hosted_dir = NULL;
+    fclose(o);
+    fclose(e);
+    return rc;
+}
+
+static void reply(int fd, int status, const char *out, size_t outlen, const char *err,
+                  size_t errlen)
+{
+    fs_buf b;
+    fs_buf_init(&b);
+    if (fs_ctl_reply_encode(&b, status, out, outlen, err, errlen) == 0)
+        (void)fs_unix_write(fd, b.data, b.len);
+    fs_buf_free(&b);
+}
+
+static void reply_error(int fd, int status, const char *msg)
+{
+    char line[256];
+    int n = snprintf(line, sizeof line, SRV_PROG ": %s\n", msg);
+    reply(fd, status, "", 0, line, n > 0 ? (size_t)n : 0);
+}
+
+/* Answers one connection on the control socket. Logs the command word and
+ * the result, never arguments or the passphrase. */
+static void serve_one(int fd, const char *data, fs_ws_server *ws)
+{
+    uint8_t head[4];
+    if (!fs_unix_same_user(fd)) {
+        fprintf(stderr, SRV_PROG ": control: refused a connection from another user\n");
+        return;
+    }
+    fs_unix_timeouts(fd, CTL_SERVER_IO_S);
+    if (fs_unix_read(fd, head, 4) != 0)
+        return;
+    uint32_t n = fs_ctl_len(head);
+    if (n == 0 || n > FS_CTL_MAX_REQUEST) {
+        reply_error(fd, SRV_EUSAGE, "control: request too long");
+        return;
+    }
+    char *body = sodium_malloc(n); /* holds the passphrase */
+    if (body == NULL) {
+        reply_error(fd, SRV_ERUNTIME, "control: out of memory");
+        return;
+    }
+    const char *pass;
+    size_t passlen;
+    int argc;
+    char *argv[FS_CTL_MAX_ARGS + 1];
+    if (fs_unix_read(fd, body, n) != 0 ||
+        fs_ctl_request_parse(body, n, &pass, &passlen, &argc, argv) != 0) {
+        reply_error(fd, SRV_EUSAGE, "control: malformed request");
+        sodium_free(body);
+        return;
+    }
+    char keypath[4200];
+    fs_secret *key = NULL;
+    snprintf(keypath, sizeof keypath, "%s/replica.key", data);
+    int frc = fs_keyfile_unlock(keypath, pass, passlen, &key);
+    fs_secret_free(key);
+    sodium_memzero((void *)pass, passlen);
+    if (frc != 0) {
+        fprintf(stderr, SRV_PROG ": control: %s refused: wrong passphrase\n", argv[0]);
+        reply_error(fd, SRV_ERUNTIME,
+                    frc == FS_EPASSPHRASE ? "wrong passphrase (" SRV_PASSENV " or the terminal)"
+                                          : "control: cannot read the store's key file");
+        sodium_free(body);
+        return;
+    }
+    hosted h = {data, argc, argv, NULL, NULL, 0, 0};
+    int rc = fs_ws_server_call(ws, run_hosted, &h);
+    char shown[32];
+    srv_printable(argv[0], shown, sizeof shown);
+    fprintf(stderr, SRV_PROG ": control: %s done (%s)\n", shown,
+            rc == SRV_OK || rc == SRV_HELP ? "ok" : "failed");
+    reply(fd, rc, h.out ? h.out : "", h.outlen, h.err ? h.err : "", h.errlen);
+    free(h.out);
+    free(h.err);
+    sodium_free(body);
+}
+
+int srv_ctl_listen(const char *data, srv_ctl *out)
+{
+    if (fs_unix_path(&out->sa, data, CTL_SOCKET) != 0) {
+        srv_error("--data: %s/%s is too long for a socket path", data, CTL_SOCKET);
+        return SRV_EUSAGE;
+    }
+    /* serve holds the store exclusively: a socket left here is stale. */
+    int rc = fs_unix_listen(&out->sa, &out->fd, &out->st);
+    if (rc != 0) {
+        srv_error("--data: cannot listen on %s: %s", out->sa.sun_path,
+                  rc == FS_EEXIST ? "something else is there" : strerror(errno));
+        return SRV_ERUNTIME;
+    }
+    return SRV_OK;
+}
+
+void srv_ctl_accept(srv_ctl *c, const char *data, fs_ws_server *ws)
+{
+    int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    serve_one(fd, data, ws);
+    close(fd);
+}
+
+void srv_ctl_close(srv_ctl *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        fs_unix_unlink(&c->sa, &c->st);
+        c->fd = -1;
+    }
+}

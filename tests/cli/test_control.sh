@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Admin commands while serve runs, through DATA/control.sock: user add,
+# enroll-code, device list, audit verify answer from the running server; a
+# wrong passphrase, garbage and another user get nothing; a device revoked
+# while its daemon is connected is cut off, told to wipe, and wipes within
+# seconds; after serve stops the commands open the store themselves again.
+#
+#   bash tests/cli/test_control.sh path/to/fieldsync path/to/fieldsync-server path/to/agent_peer
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS=${1:?usage: test_control.sh fieldsync fieldsync-server agent_peer}
+FSS=${2:?usage: test_control.sh fieldsync fieldsync-server agent_peer}
+PEER=${3:?usage: test_control.sh fieldsync fieldsync-server agent_peer}
+export LC_ALL=C.UTF-8
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-control-XXXXXX")
+ERRLOG=$WORK/all-stderr
+S=$WORK/server
+HZ=$WORK/zhang
+DAEMON_PID=
+stop_daemon_now() {
+    if [ -n "$DAEMON_PID" ]; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID" 2>/dev/null
+        DAEMON_PID=
+    fi
+}
+trap 'stop_daemon_now; stop_server_now; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='control test passphrase -- 0c9a'
+unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
+MARK='tamarisk 控制台客户'
+
+run() { runc "$FS" "$@"; }
+srv() { runc "$FSS" "$@"; }
+
+srv init --data "$S"
+expect "server init" 0
+srv user add --data "$S" --name zhang --role rep --team north
+expect "add rep zhang (no server running)" 0
+
+start_server 0
+equal "serve makes a private control socket" "$(stat -c %a "$S/control.sock")" 600
+
+# ---- the admin commands answer while serve runs ----
+srv user add --data "$S" --name wang --role rep --team north
+expect "user add while serving" 0
+contains "user add prints its result" "$OUT" "added user wang"
+srv enroll-code --data "$S" --user zhang
+expect "enroll-code while serving" 0
+ZCODE=$(tail -n 1 <<<"$OUT")
+contains "the code is a code" "$ZCODE" "FS1-"
+run --home "$HZ" enroll --server "ws://127.0.0.1:$PORT" --code "$ZCODE" --name zhang-laptop
+expect "zhang enrolls with the code made while serving" 0
+run --home "$HZ" customer add --name "$MARK"
+expect "zhang records a customer" 0
+run --home "$HZ" sync
+expect "zhang syncs" 0
+srv device list --data "$S" --json
+expect "device list while serving" 0
+contains "device list shows zhang's laptop" "$OUT" '"name":"zhang-laptop"'
+FP=$(grep -oE '"fingerprint":"[0-9a-f]+' <<<"$OUT" | head -n 1 | cut -d'"' -f4)
+srv audit verify --data "$S"
+expect "audit verify while serving" 0
+contains "audit verify reports the chain" "$OUT" "chain intact"
+srv user add --data "$S" --name wang --role rep --team north
+expect "an error from the hosted command comes back" 2 "exists already"
+srv device revoke --data "$S"
+expect "a usage error from the hosted command comes back" 2 "--device"
+srv device --help --data "$S"
+expect "--help is answered without the server" 0
+
+# ---- refusals ----
+FIELDSYNC_PASSPHRASE='not the passphrase' runc "$FSS" device list --data "$S"
+expect "a wrong passphrase is refused" 1 "wrong passphrase"
+lacks_out=$(grep -c "zhang-laptop" <<<"$OUT")
+equal "and prints no data" "$lacks_out" 0
+got=$("$PEER" "$S/control.sock" Z)
+equal "garbage gets the connection closed" "$got" "closed 0"
+srv device list --data "$S"
+expect "serve still answers after garbage" 0
+if [ "$(id -u)" -eq 0 ]; then
+    chmod 711 "$S" "$WORK"
+    chmod 666 "$S/control.sock"
+    got=$("$PEER" --as 65534 "$S/control.sock" Z)
+    equal "another user gets the connection closed" "$got" "closed 0"
+    chmod 700 "$S"
+    chmod 600 "$S/control.sock"
+else
+    echo "SKIP another user's connection: needs root to switch users (CI runs as root)"
+fi
+
+# ---- revoke while the device's daemon is connected ----
+"$FS" --home "$HZ" daemon --interval 3600 >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+DAEMON_PID=$!
+sleep 1.5
+srv device revoke --data "$S" --device "${FP:0:12}"
+expect "device revoke while serving" 0
+wiped=
+for i in $(seq 1 100); do
+    if [ ! -e "$HZ/replica.db" ]; then wiped=$i; break; fi
+    sleep 0.1
+done
+if [ -n "$wiped" ]; then ok "the connected daemon wiped its replica within 10 s (${wiped}00 ms)"
+else fail "the connected daemon wiped its replica within 10 s" "$(cat "$WORK/daemon.out" "$WORK/daemon.err")"; fi
+wait "$DAEMON_PID"
+DAEMON_PID=
+contains "the daemon says why" "$(cat "$WORK/daemon.out")" "revoked"
+srv audit show --data "$S"
+contains "the revocation is audited" "$OUT" "revoke"
+
+# ---- serve stops: the socket goes, commands open the store again ----
+stop_server
+if [ -e "$S/control.sock" ]; then fail "the control socket is removed on stop"
+else ok "the control socket is removed on stop"; fi
+srv device list --data "$S"
+expect "device list on the stopped server's store" 0
+contains "it shows the revocation" "$OUT" "yes"
+contains "the serve log names the commands" "$(cat "$WORK/serve.log")" "control: device done"
+contains "the serve log names the refusal" "$(cat "$WORK/serve.log")" "refused: wrong passphrase"
+
+hits=$(grep -rlaF -e tamarisk -e 控制台客户 -e "$FIELDSYNC_PASSPHRASE" "$S" "$WORK/serve.log" "$ERRLOG" \
+    "$WORK/daemon.out" "$WORK/daemon.err" 2>/dev/null)
+equal "no marker or passphrase in any file or log" "$hits" ""
+
+finish
