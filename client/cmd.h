@@ -46,7 +46,7 @@ int cmd_lock(cli_ctx *ctx, int argc, char **argv);
     "                 [--industry X] [--owner X]\n"
 #define USAGE_CUSTOMER_EDIT                                                                        \
     "usage: fieldsync [--home DIR] customer edit --customer ID [--name NAME]\n"                    \
-    "                 [--industry X] [--key-account yes|no]\n"
+    "                 [--industry X] [--key-account yes|no] [--owner REP]\n"
 #define USAGE_CONFLICT_LIST "usage: fieldsync [--home DIR] conflict list [--json]\n"
 #define USAGE_CUSTOMER_LIST "usage: fieldsync [--home DIR] customer list [--json]\n"
 #define USAGE_VISIT_ADD                                                                            \

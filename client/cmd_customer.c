@@ -68,14 +68,15 @@ done:
 
 int cmd_customer_edit(cli_ctx *ctx, int argc, char **argv)
 {
-    const char *customer = NULL, *name = NULL, *industry = NULL, *key = NULL;
+    const char *customer = NULL, *name = NULL, *industry = NULL, *key = NULL, *owner = NULL;
     const cli_opt opts[] = {
         {"--customer", CLI_VALUE, NULL, &customer, NULL},
         {"--name", CLI_VALUE, NULL, &name, NULL},
         {"--industry", CLI_VALUE, NULL, &industry, NULL},
         {"--key-account", CLI_VALUE, NULL, &key, NULL},
+        {"--owner", CLI_VALUE, NULL, &owner, NULL},
     };
-    fs_cell cells[3];
+    fs_cell cells[4];
     size_t ncells = 0;
     fs_replica *r = NULL;
     uint8_t id[FS_ID_BYTES];
@@ -93,14 +94,19 @@ int cmd_customer_edit(cli_ctx *ctx, int argc, char **argv)
         rc = cli_check_text("--name", name);
     if (rc == CLI_OK)
         rc = cli_check_text("--industry", industry);
+    if (rc == CLI_OK && owner != NULL)
+        rc = cli_require("customer edit", "--owner", owner); /* a user name */
+    if (rc == CLI_OK)
+        rc = cli_check_text("--owner", owner);
     if (rc != CLI_OK)
         return rc;
     if (key != NULL && strcmp(key, "yes") != 0 && strcmp(key, "no") != 0) {
         cli_error("customer edit: --key-account takes yes or no");
         return CLI_EUSAGE;
     }
-    if (name == NULL && industry == NULL && key == NULL) {
-        cli_error("customer edit: nothing to change; give --name, --industry or --key-account");
+    if (name == NULL && industry == NULL && key == NULL && owner == NULL) {
+        cli_error("customer edit: nothing to change; give --name, --industry, --key-account or "
+                  "--owner");
         return CLI_EUSAGE;
     }
     if (name != NULL)
@@ -110,6 +116,11 @@ int cmd_customer_edit(cli_ctx *ctx, int argc, char **argv)
             (fs_cell){"industry", cli_blank(industry) ? fs_null() : fs_text(industry)};
     if (key != NULL)
         cells[ncells++] = (fs_cell){"key_account", fs_int(strcmp(key, "yes") == 0)};
+    /* Handing a customer to another rep: the server accepts it from a
+     * manager of the team only, and refuses it (kept, with the reason, in
+     * status) from anyone else. */
+    if (owner != NULL)
+        cells[ncells++] = (fs_cell){"owner", fs_text(owner)};
 
     rc = cli_open(ctx, &r);
     if (rc != CLI_OK)

@@ -373,6 +373,13 @@ int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
     return device_get(s, pk, &d);
 }
 
+int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    char fp[17];
+    fingerprint(pk, fp);
+    return fs_audit_append(s->audit, "wipe", "server", fp, "told to wipe at its handshake");
+}
+
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
     int changed = 0, own = 0;
@@ -506,6 +513,7 @@ typedef struct push_ctx {
     uint64_t clock_limit;
     fs_row_ref *moved; /* rows given to another owner in this push */
     char (*moved_from)[MAX_NAME + 1]; /* ... and who had them */
+    char (*moved_to)[MAX_NAME + 1];   /* ... and who has them now */
     size_t nmoved;
 } push_ctx;
 
@@ -687,6 +695,7 @@ static int push_row(push_ctx *p, ref *g, size_t n)
         p->moved[p->nmoved].table = (uint16_t)tix;
         memcpy(p->moved[p->nmoved].row, row, FS_ID_BYTES);
         snprintf(p->moved_from[p->nmoved], MAX_NAME + 1, "%s", now);
+        snprintf(p->moved_to[p->nmoved], MAX_NAME + 1, "%s", after);
         p->nmoved++;
     }
     if (set_owner)
@@ -719,6 +728,24 @@ static int audit_refusals(fs_store *s, const device *d, const uint8_t *pk,
             len += (size_t)snprintf(detail + len, sizeof detail - len, " reason%u=%zu", r, by[r]);
     fingerprint(pk, fp);
     return fs_audit_append(s->audit, "refused_write", d->u.name, fp, detail);
+}
+
+/* A row handed to another owner: who did it, from whom to whom, and which
+ * row (table and id: no values). */
+static int audit_handover(fs_store *s, const device *d, const fs_row_ref *row, const char *from,
+                          const char *to)
+{
+    char subject[2 * (MAX_NAME + 1) + 8], detail[FS_AUDIT_MAX_DETAIL], hex[2 * FS_ID_BYTES + 1];
+    unsigned ntables;
+    const fs_table *all = fs_schema_tables(&ntables);
+    const fs_table *t = row->table < ntables ? &all[row->table] : NULL;
+    sodium_bin2hex(hex, sizeof hex, row->row, FS_ID_BYTES);
+    if (strlen(from) + strlen(to) + 4 <= FS_AUDIT_MAX_NAME)
+        snprintf(subject, sizeof subject, "%.*s -> %.*s", MAX_NAME, from, MAX_NAME, to);
+    else
+        snprintf(subject, sizeof subject, "%.*s", MAX_NAME, to);
+    snprintf(detail, sizeof detail, "%s %s", t != NULL ? t->name : "?", hex);
+    return fs_audit_append(s->audit, "scope_change", d->u.name, subject, detail);
 }
 
 /* Appends a row's current values, with their versions, to the feed again,
@@ -803,14 +830,15 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
         return 0;
     }
     push_ctx p = {s,    &d,   NULL, 0, NULL, 0, fs__now_ms(s->r) + s->r->opts.max_skew_ms,
-                  NULL, NULL, 0};
+                  NULL, NULL, NULL, 0};
     ref *refs = malloc((n ? n : 1) * sizeof *refs);
     p.moved = malloc((n ? n : 1) * sizeof *p.moved);
     p.moved_from = malloc((n ? n : 1) * sizeof *p.moved_from);
+    p.moved_to = malloc((n ? n : 1) * sizeof *p.moved_to);
     p.accepted = malloc((n ? n : 1) * sizeof *p.accepted);
     p.rejects = malloc((n ? n : 1) * sizeof *p.rejects);
     if (refs == NULL || p.accepted == NULL || p.rejects == NULL || p.moved == NULL ||
-        p.moved_from == NULL) {
+        p.moved_from == NULL || p.moved_to == NULL) {
         rc = fail(s, FS_ENOMEM, "out of memory");
         goto done;
     }
@@ -839,8 +867,11 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
     }
     if (rc == 0)
         rc = fs_apply(s->r, p.accepted, p.naccepted, NULL);
-    for (size_t i = 0; rc == 0 && i < p.nmoved; i++)
+    for (size_t i = 0; rc == 0 && i < p.nmoved; i++) {
         rc = refeed(s, p.moved[i].table, p.moved[i].row, p.moved_from[i], 0);
+        if (rc == 0)
+            rc = audit_handover(s, &d, &p.moved[i], p.moved_from[i], p.moved_to[i]);
+    }
     if (rc == 0)
         rc = run(s, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", NULL, "ib",
                  (long long)last_seq, device_pk, FS_SIGN_PK_BYTES);
@@ -867,6 +898,7 @@ done:
     free(p.rejects);
     free(p.moved);
     free(p.moved_from);
+    free(p.moved_to);
     return rc;
 }
 

@@ -318,7 +318,10 @@ __attribute__((format(printf, 3, 4))) static int sfail(fs_sync_server *s, int co
 
 static int check_device(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
-    return fs_store_device_check(ctx, pk);
+    int rc = fs_store_device_check(ctx, pk);
+    if (rc == FS_EREVOKED)
+        (void)fs_store_note_wipe(ctx, pk); /* the wipe order goes out all the same */
+    return rc;
 }
 
 int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity *server_id,

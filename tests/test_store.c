@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "fieldsync/identity.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/replica.h"
@@ -1508,6 +1510,7 @@ static void test_owner_change_refused_alone(void)
 typedef struct audit_seen {
     int n;
     char kinds[16][24];
+    char subjects[16][160];
     char details[16][128];
 } audit_seen;
 
@@ -1516,6 +1519,7 @@ static int on_audit(const fs_audit_entry *e, void *ctx)
     audit_seen *a = ctx;
     if (a->n < 16) {
         snprintf(a->kinds[a->n], sizeof a->kinds[0], "%s", e->kind);
+        snprintf(a->subjects[a->n], sizeof a->subjects[0], "%s", e->subject);
         snprintf(a->details[a->n], sizeof a->details[0], "%s", e->detail);
     }
     a->n++;
@@ -1540,10 +1544,23 @@ static void test_security_events_are_audited(void)
     CHECK_EQ_INT(res.nrejects, 1);
     free(res.rejects);
     CHECK_OK(fs_store_device_revoke(t.s, d[ZHANG2].pk));
+    /* The manager hands the customer to wang: a scope change. */
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "customer", c, "owner", "wang");
+    push_clean(t.s, &d[LI]);
+    /* The revoked device shows up and is told to wipe. */
+    CHECK_OK(fs_store_note_wipe(t.s, d[ZHANG2].pk));
     audit_seen a;
     memset(&a, 0, sizeof a);
     CHECK_OK(fs_audit_list(fs_store_audit(t.s), 0, 100, on_audit, &a));
-    CHECK_EQ_INT(a.n, NDEV + 2); /* every enrollment, one refusal, one revocation */
+    /* every enrollment, one refusal, one revocation, one scope change, one wipe */
+    CHECK_EQ_INT(a.n, NDEV + 4);
+    CHECK_STR(a.kinds[NDEV + 2], "scope_change");
+    CHECK_STR(a.subjects[NDEV + 2], "zhang -> wang");
+    char hex[33];
+    sodium_bin2hex(hex, sizeof hex, c, 16);
+    CHECK(strstr(a.details[NDEV + 2], "customer") != NULL && strstr(a.details[NDEV + 2], hex));
+    CHECK_STR(a.kinds[NDEV + 3], "wipe");
     for (int i = 0; i < NDEV; i++)
         CHECK_STR(a.kinds[i], "enroll");
     CHECK_STR(a.kinds[NDEV], "refused_write");
@@ -1553,7 +1570,7 @@ static void test_security_events_are_audited(void)
         CHECK(strstr(a.details[i], "Secret") == NULL && strstr(a.details[i], "guess") == NULL);
     uint64_t entries = 0, first_bad = 99;
     CHECK_OK(fs_audit_verify(fs_store_audit(t.s), &entries, &first_bad));
-    CHECK_EQ_INT(entries, NDEV + 2);
+    CHECK_EQ_INT(entries, NDEV + 4);
     printf("  audit: %d entries, chain verified\n", a.n);
     team_close(&t);
 }

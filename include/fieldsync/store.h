@@ -80,6 +80,8 @@ int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const c
                         const char *name);
 /* 0 if the device may connect, FS_ENOTFOUND if unknown, FS_EREVOKED. */
 int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+/* Audits that a revoked device was told to wipe (each time it shows up). */
+int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 /* FS_ENOTFOUND for an unknown device. */
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 
