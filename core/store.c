@@ -78,6 +78,18 @@ fs_replica *fs_store_replica(fs_store *s)
     return s->r;
 }
 
+int fs_store_check_passphrase(const char *dir, const char *pass, size_t passlen)
+{
+    char keypath[4200];
+    fs_secret *key = NULL;
+    int n = snprintf(keypath, sizeof keypath, "%s/replica.key", dir);
+    if (n < 0 || (size_t)n >= sizeof keypath)
+        return FS_EINVAL;
+    int rc = fs_keyfile_unlock(keypath, pass, passlen, &key);
+    fs_secret_free(key);
+    return rc;
+}
+
 void fs_store_set_lease(fs_store *s, uint64_t ms)
 {
     s->lease_ms = ms;

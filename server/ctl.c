@@ -18,7 +18,6 @@
 #include <sodium.h>
 
 #include "fieldsync/ctl.h"
-#include "fieldsync/keyfile.h"
 #include "fieldsync/transport.h"
 #include "fieldsync/unixsock.h"
 #include "srv.h"
@@ -40,6 +39,17 @@ int srv_dispatch_admin(int argc, char **argv)
         return srv_cmd_audit(argc - 1, argv + 1);
     srv_error("this command cannot run through a running server");
     return SRV_EUSAGE;
+}
+
+/* The command word for the log: one of the known ones, never what a
+ * client made up. */
+static const char *known_word(const char *cmd)
+{
+    static const char *const words[] = {"user", "enroll-code", "device", "audit"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(cmd, words[i]) == 0)
+            return words[i];
+    return "(unknown command)";
 }
 
 /* ---- the admin command's side ---- */
@@ -216,14 +226,10 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
         sodium_free(body);
         return;
     }
-    char keypath[4200];
-    fs_secret *key = NULL;
-    snprintf(keypath, sizeof keypath, "%s/replica.key", data);
-    int frc = fs_keyfile_unlock(keypath, pass, passlen, &key);
-    fs_secret_free(key);
+    int frc = fs_store_check_passphrase(data, pass, passlen);
     sodium_memzero((void *)pass, passlen);
     if (frc != 0) {
-        fprintf(stderr, SRV_PROG ": control: %s refused: wrong passphrase\n", argv[0]);
+        fprintf(stderr, SRV_PROG ": control: %s refused: wrong passphrase\n", known_word(argv[0]));
         reply_error(fd, SRV_ERUNTIME,
                     frc == FS_EPASSPHRASE ? "wrong passphrase (" SRV_PASSENV " or the terminal)"
                                           : "control: cannot read the store's key file");
@@ -232,9 +238,7 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
     }
     hosted h = {data, argc, argv, NULL, NULL, 0, 0};
     int rc = fs_ws_server_call(ws, run_hosted, &h);
-    char shown[32];
-    srv_printable(argv[0], shown, sizeof shown);
-    fprintf(stderr, SRV_PROG ": control: %s done (%s)\n", shown,
+    fprintf(stderr, SRV_PROG ": control: %s done (%s)\n", known_word(argv[0]),
             rc == SRV_OK || rc == SRV_HELP ? "ok" : "failed");
     reply(fd, rc, h.out ? h.out : "", h.outlen, h.err ? h.err : "", h.errlen);
     free(h.out);

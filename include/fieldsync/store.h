@@ -58,6 +58,9 @@ int fs_store_create(fs_store **out, const char *dir, const char *pass, size_t pa
 int fs_store_open(fs_store **out, const char *dir, const char *pass, size_t passlen,
                   const fs_replica_opts *opts);
 void fs_store_close(fs_store *s); /* accepts NULL */
+/* Checks pass against the store in dir without opening it (a running serve
+ * holds it): 0, FS_EPASSPHRASE, FS_ENOTFOUND, FS_EFORMAT, FS_EIO. */
+int fs_store_check_passphrase(const char *dir, const char *pass, size_t passlen);
 const char *fs_store_errmsg(const fs_store *s);
 /* The store's replica (for reads, the state hash, the feed). */
 fs_replica *fs_store_replica(fs_store *s);
