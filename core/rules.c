@@ -1,0 +1,775 @@
+/*
+ * The rules engine (fieldsync/rules.h): the handbook's deadline table as
+ * data, a working-day calendar, and the evaluation of a replica's records.
+ * It reads the replica through fs_rows only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fieldsync/rules.h"
+#include "fieldsync/schema.h"
+
+#define MIN_PER_DAY  1440
+#define MAX_SCAN     3700 /* days a working-day search may look (10 years) */
+#define WHO_CUSTOMER "customer.owner"
+
+/* ---- the table ----
+ * One row per row of HANDBOOK.md's "Deadlines and rules the software
+ * checks", in its order. */
+static const fs_rule rules[] = {
+    {.id = "contact_recorded",
+     .text = "every customer contact recorded in the CRM within 24 h",
+     .kind = FS_RULE_RECORD, .table = "visit", .who = WHO_CUSTOMER, .start = "time",
+     .done = "recorded_at", .deadline = FS_DL_HOURS, .amount = 24, .soon_minutes = 4 * 60},
+    {.id = "crm_accuracy",
+     .text = "CRM data accuracy, by supervisor spot-checks, at least 98 %",
+     .kind = FS_RULE_RATIO, .table = "spot_check", .who = "rep", .start = "checked_at",
+     .done = "accurate", .amount = 980},
+    {.id = "visit_same_day",
+     .text = "visit record completed the same working day",
+     .kind = FS_RULE_RECORD, .table = "visit", .who = WHO_CUSTOMER, .start = "time",
+     .done = "recorded_at", .deadline = FS_DL_SAME_WORKDAY, .soon_minutes = 2 * 60},
+    {.id = "commitment_due",
+     .text = "a commitment made to a customer kept by its due date",
+     .kind = FS_RULE_RECORD, .table = "commitment", .who = WHO_CUSTOMER, .start = "due",
+     .done = "done_at", .done_if_col = "status", .done_if_val = "done",
+     .deadline = FS_DL_END_OF_DAY, .soon_minutes = 24 * 60, .skip_col = "status",
+     .skip_val = "cancelled"},
+    {.id = "commitment_followup",
+     .text = "no reply from the customer: follow up 3 days later",
+     .kind = FS_RULE_FOLLOWUP, .table = "commitment", .who = WHO_CUSTOMER, .start = "done_at",
+     .deadline = FS_DL_DAYS, .amount = 3, .soon_minutes = 24 * 60},
+    {.id = "key_account_monthly",
+     .text = "each key account contacted at least once a month",
+     .kind = FS_RULE_MONTHLY, .table = "customer", .who = "owner", .soon_minutes = 7 * 24 * 60},
+    {.id = "visit_confirmed",
+     .text = "visit confirmed with the customer 1 day before",
+     .kind = FS_RULE_UNTRACKED, .table = "visit",
+     .why_untracked = "the visit record has no confirmation time"},
+    {.id = "daily_plan",
+     .text = "daily plan submitted before 09:00",
+     .kind = FS_RULE_DAILY, .table = "daily_report", .who = "rep", .start = "date",
+     .done = "submitted_at", .deadline = FS_DL_TIME_OF_DAY, .amount = 9 * 60,
+     .soon_minutes = 60, .filter_col = "kind", .filter_val = "plan"},
+    {.id = "daily_summary",
+     .text = "daily summary submitted before the end of the working day",
+     .kind = FS_RULE_DAILY, .table = "daily_report", .who = "rep", .start = "date",
+     .done = "submitted_at", .deadline = FS_DL_SAME_WORKDAY, .soon_minutes = 60,
+     .filter_col = "kind", .filter_val = "summary"},
+    {.id = "weekly_plan_approved",
+     .text = "weekly plan submitted and approved by the supervisor",
+     .kind = FS_RULE_RECORD, .table = "weekly_plan", .who = "rep", .start = "period_start",
+     .done = "approved_at", .done_if_col = "status", .done_if_val = "approved",
+     .deadline = FS_DL_SAME_WORKDAY, .soon_minutes = 24 * 60},
+    {.id = "self_check",
+     .text = "daily self-check before the end of the working day",
+     .kind = FS_RULE_DAILY, .table = "self_check", .who = "rep", .start = "date",
+     .done = "submitted_at", .deadline = FS_DL_SAME_WORKDAY, .soon_minutes = 60},
+    {.id = "complaint_outcome",
+     .text = "complaint outcome to the customer within 3 working days",
+     .kind = FS_RULE_RECORD, .table = "complaint", .who = "owner", .start = "received_at",
+     .done = "outcome_at", .deadline = FS_DL_WORKDAYS, .amount = 3, .soon_minutes = 24 * 60},
+    {.id = "requirement_request",
+     .text = "requirement request form within 1 working day of confirmation",
+     .kind = FS_RULE_RECORD, .table = "requirement_request", .who = WHO_CUSTOMER,
+     .start = "confirmed_at", .done = "submitted_at", .deadline = FS_DL_WORKDAYS, .amount = 1,
+     .soon_minutes = 4 * 60},
+    {.id = "acceptance_documents",
+     .text = "acceptance documents within 5 working days of delivery",
+     .kind = FS_RULE_RECORD, .table = "acceptance", .who = WHO_CUSTOMER, .start = "delivered_at",
+     .done = "collected_at", .deadline = FS_DL_WORKDAYS, .amount = 5, .soon_minutes = 24 * 60},
+    {.id = "marketing_request",
+     .text = "marketing request at least 3 working days before the event",
+     .kind = FS_RULE_RECORD, .table = "marketing_request", .who = "rep", .start = "event_date",
+     .done = "submitted_at", .deadline = FS_DL_WORKDAYS_BEFORE, .amount = 3,
+     .soon_minutes = 24 * 60},
+    {.id = "question_answered",
+     .text = "customer question answered within 24 h",
+     .kind = FS_RULE_RECORD, .table = "customer_question", .who = WHO_CUSTOMER,
+     .start = "asked_at", .done = "answered_at", .deadline = FS_DL_HOURS, .amount = 24,
+     .soon_minutes = 4 * 60},
+    {.id = "spot_check_weekly",
+     .text = "supervisor spot-check of CRM updates and visit records every week",
+     .kind = FS_RULE_WEEKLY, .table = "spot_check", .who = "rep", .start = "checked_at",
+     .soon_minutes = 24 * 60},
+    {.id = "satisfaction_survey",
+     .text = "customer satisfaction survey every quarter",
+     .kind = FS_RULE_UNTRACKED, .table = "complaint",
+     .why_untracked = "there is no survey record; complaints hold a satisfaction score only"},
+};
+#define NRULES (sizeof rules / sizeof rules[0])
+
+const fs_rule *fs_rules(size_t *count)
+{
+    *count = NRULES;
+    return rules;
+}
+
+const char *fs_rule_status_name(fs_rule_status s)
+{
+    static const char *const names[FS_ST_COUNT] = {"on time", "due soon", "overdue", "missed"};
+    return (unsigned)s < FS_ST_COUNT ? names[s] : "?";
+}
+
+/* ---- civil time ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int num(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+int fs_civil_parse(const char *s, size_t n, int64_t *out)
+{
+    if (s == NULL || (n != 10 && n != 16) || !fs_date_valid(s, 10))
+        return FS_ETYPE;
+    if (n == 16 && !fs_datetime_valid(s, n))
+        return FS_ETYPE;
+    int64_t day = days_from_civil(num(s, 4), num(s + 5, 2), num(s + 8, 2));
+    int64_t minute = n == 16 ? num(s + 11, 2) * 60 + num(s + 14, 2) : 0;
+    *out = day * MIN_PER_DAY + minute;
+    return 0;
+}
+
+int64_t fs_civil_day(int64_t civil)
+{
+    return civil >= 0 ? civil / MIN_PER_DAY : -((-civil + MIN_PER_DAY - 1) / MIN_PER_DAY);
+}
+
+void fs_civil_format(int64_t civil, char out[17])
+{
+    int64_t day = fs_civil_day(civil), y;
+    int m, d;
+    int64_t minute = civil - day * MIN_PER_DAY;
+    civil_from_days(day, &y, &m, &d);
+    /* Years outside 0..9999 do not occur in records (dates are validated). */
+    int yy = y < 0 ? 0 : y > 9999 ? 9999 : (int)y;
+    int hh = (int)(minute / 60), mm = (int)(minute % 60);
+    out[0] = (char)('0' + yy / 1000);
+    out[1] = (char)('0' + yy / 100 % 10);
+    out[2] = (char)('0' + yy / 10 % 10);
+    out[3] = (char)('0' + yy % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + m / 10);
+    out[6] = (char)('0' + m % 10);
+    out[7] = '-';
+    out[8] = (char)('0' + d / 10);
+    out[9] = (char)('0' + d % 10);
+    out[10] = ' ';
+    out[11] = (char)('0' + hh / 10);
+    out[12] = (char)('0' + hh % 10);
+    out[13] = ':';
+    out[14] = (char)('0' + mm / 10);
+    out[15] = (char)('0' + mm % 10);
+    out[16] = '\0';
+}
+
+int fs_civil_weekday(int64_t day)
+{
+    int64_t w = (day + 4) % 7; /* 1970-01-01 was a Thursday */
+    return (int)(w < 0 ? w + 7 : w);
+}
+
+/* ---- the calendar ---- */
+
+void fs_calendar_default(fs_calendar *cal)
+{
+    memset(cal, 0, sizeof *cal);
+    cal->work_start = 9 * 60;
+    cal->work_end = 18 * 60;
+    cal->weekend = 1u << 0 | 1u << 6;
+}
+
+int fs_calendar_add_holiday(fs_calendar *cal, const char *date)
+{
+    int64_t civil;
+    if (date == NULL || fs_civil_parse(date, strlen(date), &civil) != 0 || strlen(date) != 10)
+        return FS_ETYPE;
+    if (cal->nholidays == FS_CAL_MAX_HOLIDAYS)
+        return FS_ETOOBIG;
+    cal->holidays[cal->nholidays++] = fs_civil_day(civil);
+    return 0;
+}
+
+/* Runs localtime_r for t in zone tz ("" UTC), restoring the process's TZ. */
+static int local_in(const char *tz, time_t t, struct tm *out)
+{
+    const char *old = getenv("TZ");
+    char *saved = old != NULL ? strdup(old) : NULL;
+    if (old != NULL && saved == NULL)
+        return FS_ENOMEM;
+    setenv("TZ", tz[0] ? tz : "UTC0", 1);
+    tzset();
+    struct tm *ok = localtime_r(&t, out);
+    if (saved != NULL)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(saved);
+    return ok != NULL ? 0 : FS_EINVAL;
+}
+
+int fs_calendar_set_tz(fs_calendar *cal, const char *tz)
+{
+    size_t n = tz != NULL ? strlen(tz) : 0;
+    if (n >= sizeof cal->tz)
+        return FS_EINVAL;
+    /* glibc takes an unknown zone as UTC without a word: ask for the zone
+     * file itself. Names are letters, digits, '/', '_', '-', '+'. */
+    for (size_t i = 0; i < n; i++) {
+        char c = tz[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '/' || c == '_' || c == '-' || c == '+'))
+            return FS_EINVAL;
+    }
+    if (n > 0 && (tz[0] == '/' || strstr(tz, "..") != NULL))
+        return FS_EINVAL;
+    if (n > 0 && strcmp(tz, "UTC") != 0) {
+        char path[128];
+        snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
+        FILE *f = fopen(path, "rb");
+        char magic[4] = {0};
+        int ok = f != NULL && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+        if (f != NULL)
+            fclose(f);
+        if (!ok)
+            return FS_EINVAL;
+    }
+    memcpy(cal->tz, tz != NULL ? tz : "", n + 1);
+    return 0;
+}
+
+int fs_calendar_now(const fs_calendar *cal, int64_t epoch_ms, int64_t *civil)
+{
+    struct tm tm;
+    time_t t = (time_t)(epoch_ms >= 0 ? epoch_ms / 1000 : -((-epoch_ms + 999) / 1000));
+    int rc = local_in(cal->tz, t, &tm);
+    if (rc != 0)
+        return rc;
+    *civil = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * MIN_PER_DAY +
+             tm.tm_hour * 60 + tm.tm_min;
+    return 0;
+}
+
+int fs_calendar_is_working(const fs_calendar *cal, int64_t day)
+{
+    if (cal->weekend & (1u << fs_civil_weekday(day)))
+        return 0;
+    for (size_t i = 0; i < cal->nholidays; i++)
+        if (cal->holidays[i] == day)
+            return 0;
+    return 1;
+}
+
+int64_t fs_calendar_close(const fs_calendar *cal, int64_t day, int n)
+{
+    int64_t d = day;
+    int step = n < 0 ? -1 : 1, left = n < 0 ? -n : n;
+    if (n == 0) {
+        for (int i = 0; i < MAX_SCAN && !fs_calendar_is_working(cal, d); i++)
+            d++;
+    } else {
+        for (int i = 0; i < MAX_SCAN && left > 0; i++) {
+            d += step;
+            if (fs_calendar_is_working(cal, d))
+                left--;
+        }
+    }
+    return d * MIN_PER_DAY + cal->work_end;
+}
+
+/* ---- evaluation ---- */
+
+static int64_t deadline_of(const fs_rule *rl, const fs_calendar *cal, int64_t start)
+{
+    int64_t day = fs_civil_day(start);
+    switch (rl->deadline) {
+    case FS_DL_HOURS:
+        return start + (int64_t)rl->amount * 60;
+    case FS_DL_DAYS:
+        return start + (int64_t)rl->amount * MIN_PER_DAY;
+    case FS_DL_WORKDAYS:
+        return fs_calendar_close(cal, day, rl->amount);
+    case FS_DL_WORKDAYS_BEFORE:
+        return fs_calendar_close(cal, day, -rl->amount);
+    case FS_DL_END_OF_DAY:
+        return (day + 1) * MIN_PER_DAY;
+    case FS_DL_SAME_WORKDAY:
+        return fs_calendar_close(cal, day, 0);
+    case FS_DL_TIME_OF_DAY:
+        return day * MIN_PER_DAY + rl->amount;
+    }
+    return start;
+}
+
+static fs_rule_status status_of(int64_t deadline, int64_t done, int64_t now, int soon)
+{
+    if (done >= 0)
+        return done <= deadline ? FS_ST_ON_TIME : FS_ST_MISSED;
+    if (now > deadline)
+        return FS_ST_OVERDUE;
+    if (deadline - now <= soon)
+        return FS_ST_DUE_SOON;
+    return FS_ST_ON_TIME;
+}
+
+/* A record read once: what the rules need of it. */
+typedef struct rec {
+    uint8_t id[FS_ID_BYTES];
+    uint8_t customer[FS_ID_BYTES];
+    int has_customer;
+    char who[65];
+    int64_t start, done; /* -1: none */
+    int done_ok;         /* the done_if condition holds (or there is none) */
+    int skip;
+    int64_t flag;        /* customer_replied / accurate / key_account */
+} rec;
+
+typedef struct recs {
+    rec *v;
+    size_t n, cap;
+} recs;
+
+typedef struct eval {
+    fs_replica *r;
+    const fs_calendar *cal;
+    int64_t now, from, to;
+    recs customers; /* every customer: owner in who, key_account in flag */
+    recs visits;    /* every visit: customer, time in start */
+    char (*reps)[65];
+    size_t nreps;
+    int (*cb)(const fs_finding *, void *);
+    void *ctx;
+} eval;
+
+static int text_is(const fs_value *v, const char *s)
+{
+    return v->type == FS_TEXT && v->n == strlen(s) && memcmp(v->p, s, v->n) == 0;
+}
+
+static int64_t value_civil(const fs_value *v)
+{
+    int64_t c;
+    return v->type == FS_TEXT && fs_civil_parse(v->p, v->n, &c) == 0 ? c : -1;
+}
+
+static void value_name(const fs_value *v, char out[65])
+{
+    size_t n = v->type == FS_TEXT ? (v->n < 64 ? v->n : 64) : 0;
+    if (n > 0)
+        memcpy(out, v->p, n);
+    out[n] = '\0';
+}
+
+static const rec *find_customer(const eval *e, const uint8_t id[FS_ID_BYTES])
+{
+    for (size_t i = 0; i < e->customers.n; i++)
+        if (memcmp(e->customers.v[i].id, id, FS_ID_BYTES) == 0)
+            return &e->customers.v[i];
+    return NULL;
+}
+
+/* Loads table's rows as recs: start/done/who/flag from the named columns
+ * (any may be NULL), filtered by filter_col == filter_val. */
+static int load(eval *e, const char *table, const char *filter_col, const char *filter_val,
+                const char *who, const char *start, const char *done, const char *done_if_col,
+                const char *done_if_val, const char *skip_col, const char *skip_val,
+                const char *flag, recs *out)
+{
+    fs_rows *it = NULL;
+    fs_value eq = fs_text(filter_val);
+    memset(out, 0, sizeof *out);
+    int rc = fs_rows_open(&it, e->r, table, filter_col, filter_col ? &eq : NULL, NULL);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? 2 * out->cap : 64;
+            rec *more = realloc(out->v, cap * sizeof *more);
+            if (more == NULL) {
+                rc = FS_ENOMEM;
+                break;
+            }
+            out->v = more;
+            out->cap = cap;
+        }
+        rec *x = &out->v[out->n];
+        memset(x, 0, sizeof *x);
+        memcpy(x->id, fs_rows_id(it), FS_ID_BYTES);
+        fs_value v;
+        x->start = x->done = -1;
+        x->done_ok = 1;
+        if (fs_rows_get(it, "customer", &v) == 0 && v.type == FS_BLOB && v.n == FS_ID_BYTES) {
+            memcpy(x->customer, v.p, FS_ID_BYTES);
+            x->has_customer = 1;
+        }
+        if (who != NULL && strcmp(who, WHO_CUSTOMER) == 0) {
+            const rec *c = x->has_customer ? find_customer(e, x->customer) : NULL;
+            if (c != NULL)
+                memcpy(x->who, c->who, sizeof x->who);
+        } else if (who != NULL && (rc = fs_rows_get(it, who, &v)) == 0) {
+            value_name(&v, x->who);
+        }
+        if (rc == 0 && start != NULL && (rc = fs_rows_get(it, start, &v)) == 0)
+            x->start = value_civil(&v);
+        if (rc == 0 && done != NULL && (rc = fs_rows_get(it, done, &v)) == 0)
+            x->done = value_civil(&v);
+        if (rc == 0 && done_if_col != NULL && (rc = fs_rows_get(it, done_if_col, &v)) == 0)
+            x->done_ok = text_is(&v, done_if_val);
+        if (rc == 0 && skip_col != NULL && (rc = fs_rows_get(it, skip_col, &v)) == 0)
+            x->skip = text_is(&v, skip_val);
+        if (rc == 0 && flag != NULL && (rc = fs_rows_get(it, flag, &v)) == 0)
+            x->flag = v.type == FS_INT ? v.i : 0;
+        if (rc == 0)
+            out->n++;
+    }
+    fs_rows_close(it);
+    return rc < 0 ? rc : 0;
+}
+
+static void recs_free(recs *r)
+{
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row, int64_t start,
+                int64_t deadline, int64_t done, int64_t period)
+{
+    fs_finding f;
+    memset(&f, 0, sizeof f);
+    f.rule = rl;
+    snprintf(f.who, sizeof f.who, "%s", who);
+    if (row != NULL) {
+        memcpy(f.row, row, FS_ID_BYTES);
+        f.has_row = 1;
+    }
+    f.start = start;
+    f.deadline = deadline;
+    f.done = done;
+    f.period = period;
+    f.status = status_of(deadline, done, e->now, rl->soon_minutes);
+    return e->cb(&f, e->ctx);
+}
+
+/* A record belongs to the period when its deadline falls in it, or when it
+ * is still not done and its deadline came before the period (carried over). */
+static int in_period(const eval *e, int64_t deadline, int64_t done)
+{
+    return (deadline >= e->from && deadline < e->to) || (done < 0 && deadline < e->from);
+}
+
+static int eval_record(eval *e, const fs_rule *rl)
+{
+    recs rs;
+    int rc = load(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
+                  rl->done_if_col, rl->done_if_val, rl->skip_col, rl->skip_val, NULL, &rs);
+    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
+        const rec *x = &rs.v[i];
+        if (x->skip || x->start < 0 || x->who[0] == '\0')
+            continue;
+        int64_t deadline = deadline_of(rl, e->cal, x->start);
+        int64_t done = x->done_ok ? x->done : -1;
+        if (in_period(e, deadline, done))
+            rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
+    }
+    recs_free(&rs);
+    return rc;
+}
+
+/* The earliest visit to customer at or after `after` (civil), or -1. */
+static int64_t first_visit(const eval *e, const uint8_t customer[FS_ID_BYTES], int64_t after,
+                           int64_t before)
+{
+    int64_t best = -1;
+    for (size_t i = 0; i < e->visits.n; i++) {
+        const rec *v = &e->visits.v[i];
+        if (v->has_customer && memcmp(v->customer, customer, FS_ID_BYTES) == 0 &&
+            v->start >= after && v->start < before && (best < 0 || v->start < best))
+            best = v->start;
+    }
+    return best;
+}
+
+static int eval_followup(eval *e, const fs_rule *rl)
+{
+    recs rs;
+    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status", "done", NULL,
+                  NULL, "customer_replied", &rs);
+    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
+        const rec *x = &rs.v[i];
+        if (!x->done_ok || x->flag || x->start < 0 || x->who[0] == '\0' || !x->has_customer)
+            continue; /* open, replied, or never done: nothing to follow up */
+        int64_t deadline = deadline_of(rl, e->cal, x->start);
+        int64_t done = first_visit(e, x->customer, x->start + 1, INT64_MAX);
+        if (in_period(e, deadline, done))
+            rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
+    }
+    recs_free(&rs);
+    return rc;
+}
+
+static int eval_monthly(eval *e, const fs_rule *rl)
+{
+    int rc = 0;
+    int64_t y;
+    int m, d;
+    civil_from_days(fs_civil_day(e->from), &y, &m, &d);
+    int64_t month = days_from_civil(y, m, 1);
+    for (; rc == 0 && month * MIN_PER_DAY < e->to && month * MIN_PER_DAY <= e->now;) {
+        int64_t ny = m == 12 ? y + 1 : y;
+        int nm = m == 12 ? 1 : m + 1;
+        int64_t next = days_from_civil(ny, nm, 1);
+        for (size_t i = 0; rc == 0 && i < e->customers.n; i++) {
+            const rec *c = &e->customers.v[i];
+            if (!c->flag || c->who[0] == '\0')
+                continue;
+            int64_t done =
+                first_visit(e, c->id, month * MIN_PER_DAY, next * MIN_PER_DAY);
+            rc = emit(e, rl, c->who, c->id, month * MIN_PER_DAY, next * MIN_PER_DAY, done, month);
+        }
+        y = ny;
+        m = nm;
+        month = next;
+    }
+    return rc;
+}
+
+static int eval_daily(eval *e, const fs_rule *rl)
+{
+    recs rs;
+    int rc = load(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
+                  NULL, NULL, NULL, NULL, NULL, &rs);
+    int64_t last = fs_civil_day(e->to - 1), today = fs_civil_day(e->now);
+    for (int64_t day = fs_civil_day(e->from); rc == 0 && day <= last && day <= today; day++) {
+        if (!fs_calendar_is_working(e->cal, day))
+            continue;
+        for (size_t k = 0; rc == 0 && k < e->nreps; k++) {
+            const rec *found = NULL;
+            for (size_t i = 0; i < rs.n && found == NULL; i++)
+                if (fs_civil_day(rs.v[i].start) == day && strcmp(rs.v[i].who, e->reps[k]) == 0)
+                    found = &rs.v[i];
+            int64_t start = day * MIN_PER_DAY;
+            rc = emit(e, rl, e->reps[k], found ? found->id : NULL, start,
+                      deadline_of(rl, e->cal, start), found ? found->done : -1, day);
+        }
+    }
+    recs_free(&rs);
+    return rc;
+}
+
+static int eval_weekly(eval *e, const fs_rule *rl)
+{
+    recs rs;
+    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
+                  NULL, &rs);
+    int64_t first = fs_civil_day(e->from);
+    first -= (fs_civil_weekday(first) + 6) % 7; /* back to Monday */
+    for (int64_t week = first; rc == 0 && week * MIN_PER_DAY < e->to &&
+                               week * MIN_PER_DAY <= e->now;
+         week += 7) {
+        int64_t lo = week * MIN_PER_DAY, hi = (week + 7) * MIN_PER_DAY;
+        int64_t deadline = fs_calendar_close(e->cal, week + 7, -1); /* the week's last working day */
+        for (size_t k = 0; rc == 0 && k < e->nreps; k++) {
+            const rec *found = NULL;
+            for (size_t i = 0; i < rs.n; i++)
+                if (rs.v[i].start >= lo && rs.v[i].start < hi &&
+                    strcmp(rs.v[i].who, e->reps[k]) == 0 &&
+                    (found == NULL || rs.v[i].start < found->start))
+                    found = &rs.v[i];
+            rc = emit(e, rl, e->reps[k], found ? found->id : NULL, lo, deadline,
+                      found ? found->start : -1, week);
+        }
+    }
+    recs_free(&rs);
+    return rc;
+}
+
+/* Spot-checks in the period: accurate ones are on time, others missed; the
+ * share is compared with the threshold by whoever reports it. */
+static int eval_ratio(eval *e, const fs_rule *rl)
+{
+    recs rs;
+    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
+                  rl->done, &rs);
+    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
+        const rec *x = &rs.v[i];
+        if (x->start < e->from || x->start >= e->to || x->who[0] == '\0')
+            continue;
+        /* deadline = start: an accurate record counts as done in time */
+        rc = emit(e, rl, x->who, x->id, x->start, x->start, x->flag ? x->start : x->start + 1,
+                  -1);
+    }
+    recs_free(&rs);
+    return rc;
+}
+
+static int add_rep(eval *e, const char *name)
+{
+    if (name[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < e->nreps; i++)
+        if (strcmp(e->reps[i], name) == 0)
+            return 0;
+    char(*more)[65] = realloc(e->reps, (e->nreps + 1) * sizeof *more);
+    if (more == NULL)
+        return FS_ENOMEM;
+    e->reps = more;
+    snprintf(e->reps[e->nreps++], 65, "%s", name);
+    return 0;
+}
+
+/* Every rep named in the records: customers' owners and the rep columns. */
+static int collect_reps(eval *e)
+{
+    static const char *const tables[] = {"daily_report", "self_check", "weekly_plan",
+                                         "marketing_request", "spot_check"};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < e->customers.n; i++)
+        rc = add_rep(e, e->customers.v[i].who);
+    for (size_t t = 0; rc == 0 && t < sizeof tables / sizeof tables[0]; t++) {
+        recs rs;
+        rc = load(e, tables[t], NULL, NULL, "rep", NULL, NULL, NULL, NULL, NULL, NULL, NULL, &rs);
+        for (size_t i = 0; rc == 0 && i < rs.n; i++)
+            rc = add_rep(e, rs.v[i].who);
+        recs_free(&rs);
+    }
+    return rc;
+}
+
+int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
+                  const char *const *reps, size_t nreps,
+                  int (*cb)(const fs_finding *f, void *ctx), void *ctx)
+{
+    eval e;
+    memset(&e, 0, sizeof e);
+    e.r = r;
+    e.cal = cal;
+    e.now = now;
+    e.from = from;
+    e.to = to;
+    e.cb = cb;
+    e.ctx = ctx;
+    int rc = load(&e, "customer", NULL, NULL, "owner", NULL, NULL, NULL, NULL, NULL, NULL,
+                  "key_account", &e.customers);
+    if (rc == 0)
+        rc = load(&e, "visit", NULL, NULL, NULL, "time", NULL, NULL, NULL, NULL, NULL, NULL,
+                  &e.visits);
+    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
+        rc = add_rep(&e, reps[i]);
+    if (rc == 0 && reps == NULL)
+        rc = collect_reps(&e);
+    for (size_t i = 0; rc == 0 && i < NRULES; i++) {
+        const fs_rule *rl = &rules[i];
+        switch (rl->kind) {
+        case FS_RULE_RECORD: rc = eval_record(&e, rl); break;
+        case FS_RULE_FOLLOWUP: rc = eval_followup(&e, rl); break;
+        case FS_RULE_MONTHLY: rc = eval_monthly(&e, rl); break;
+        case FS_RULE_DAILY: rc = eval_daily(&e, rl); break;
+        case FS_RULE_WEEKLY: rc = eval_weekly(&e, rl); break;
+        case FS_RULE_RATIO: rc = eval_ratio(&e, rl); break;
+        case FS_RULE_UNTRACKED: break;
+        }
+    }
+    recs_free(&e.customers);
+    recs_free(&e.visits);
+    free(e.reps);
+    return rc;
+}
+
+/* ---- tallies ---- */
+
+static int tally(const fs_finding *f, void *ctx)
+{
+    fs_compliance *c = ctx;
+    fs_rep_metrics *m = NULL;
+    for (size_t i = 0; i < c->nreps && m == NULL; i++)
+        if (strcmp(c->reps[i].rep, f->who) == 0)
+            m = &c->reps[i];
+    if (m == NULL) {
+        fs_rep_metrics *more = realloc(c->reps, (c->nreps + 1) * sizeof *more);
+        if (more == NULL)
+            return FS_ENOMEM;
+        c->reps = more;
+        m = &c->reps[c->nreps];
+        memset(m, 0, sizeof *m);
+        snprintf(m->rep, sizeof m->rep, "%s", f->who);
+        m->by_rule = calloc(c->nrules, sizeof *m->by_rule);
+        if (m->by_rule == NULL)
+            return FS_ENOMEM;
+        c->nreps++;
+    }
+    size_t idx = (size_t)(f->rule - rules);
+    m->by_rule[idx].n[f->status]++;
+    if (f->rule->kind == FS_RULE_RATIO) {
+        m->checks++;
+        m->accurate += f->status == FS_ST_ON_TIME;
+    }
+    return 0;
+}
+
+static int cmp_rep(const void *a, const void *b)
+{
+    return strcmp(((const fs_rep_metrics *)a)->rep, ((const fs_rep_metrics *)b)->rep);
+}
+
+int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                      int64_t to, const char *const *reps, size_t nreps, fs_compliance *out)
+{
+    memset(out, 0, sizeof *out);
+    out->nrules = NRULES;
+    int rc = fs_rules_eval(r, cal, now, from, to, reps, nreps, tally, out);
+    if (rc != 0) {
+        fs_compliance_free(out);
+        return rc;
+    }
+    if (out->nreps > 1)
+        qsort(out->reps, out->nreps, sizeof *out->reps, cmp_rep);
+    return 0;
+}
+
+void fs_compliance_free(fs_compliance *c)
+{
+    for (size_t i = 0; i < c->nreps; i++)
+        free(c->reps[i].by_rule);
+    free(c->reps);
+    memset(c, 0, sizeof *c);
+}
+
+const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_metrics *m,
+                                        const char *rule_id)
+{
+    for (size_t i = 0; i < c->nrules && i < NRULES; i++)
+        if (strcmp(rules[i].id, rule_id) == 0)
+            return &m->by_rule[i];
+    return NULL;
+}

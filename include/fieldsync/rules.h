@@ -1,0 +1,178 @@
+/*
+ * The rules engine: the handbook's deadlines (HANDBOOK.md, "Deadlines and
+ * rules the software checks") as one table of rules, evaluated against a
+ * replica, a working-day calendar and a moment in time. Adding a rule is
+ * adding a row to the table in core/rules.c.
+ *
+ * TIME. Records hold local wall-clock times ("YYYY-MM-DD HH:MM") and dates.
+ * The engine works in "civil minutes": minutes since 1970-01-01 00:00 of the
+ * team's local calendar, so a deadline is plain arithmetic on the record's
+ * own fields. Only "now" comes from a clock: fs_calendar_now converts an
+ * instant into the team's time zone.
+ *
+ * STATUS of a record against a rule:
+ *   ON_TIME   done by the deadline, or not done and more than the rule's
+ *             "due soon" window left
+ *   DUE_SOON  not done; the deadline is within the window (or is now)
+ *   OVERDUE   not done; the deadline has passed (one minute after is late)
+ *   MISSED    done, but after the deadline
+ * Exactly on the deadline counts as in time, both for "done at" and "now".
+ *
+ * WORKING DAYS are the calendar's (weekends and holidays excluded). "Within
+ * N working days" of a moment ends at the close of working hours on the Nth
+ * working day after that moment's day; "N working days before" a date ends
+ * at the close of the Nth working day before it.
+ */
+#ifndef FIELDSYNC_RULES_H
+#define FIELDSYNC_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/replica.h"
+
+/* ---- civil time ---- */
+
+/* "YYYY-MM-DD" (00:00) or "YYYY-MM-DD HH:MM" (n bytes) to civil minutes.
+ * 0 or FS_ETYPE. */
+int fs_civil_parse(const char *s, size_t n, int64_t *out);
+/* "YYYY-MM-DD HH:MM" (17 bytes with the NUL). */
+void fs_civil_format(int64_t civil, char out[17]);
+/* Day number (days since 1970-01-01) and weekday (0 Sunday .. 6 Saturday). */
+int64_t fs_civil_day(int64_t civil);
+int fs_civil_weekday(int64_t day);
+
+/* ---- the calendar ---- */
+
+#define FS_CAL_MAX_HOLIDAYS 64
+
+typedef struct fs_calendar {
+    char tz[64];           /* IANA time zone ("Asia/Shanghai"); "" is UTC */
+    int work_start;        /* working hours, minutes after midnight (540 = 09:00) */
+    int work_end;          /* 1080 = 18:00 */
+    unsigned weekend;      /* bit d set: weekday d (0 Sunday) is not a working day */
+    int64_t holidays[FS_CAL_MAX_HOLIDAYS]; /* day numbers */
+    size_t nholidays;
+} fs_calendar;
+
+/* Monday to Friday, 09:00-18:00, UTC, no holidays. */
+void fs_calendar_default(fs_calendar *cal);
+/* Adds a holiday ("YYYY-MM-DD"). FS_ETYPE, FS_ETOOBIG (too many). */
+int fs_calendar_add_holiday(fs_calendar *cal, const char *date);
+/* Sets the time zone; FS_EINVAL for a name that is not a zone here. */
+int fs_calendar_set_tz(fs_calendar *cal, const char *tz);
+/* The civil minute of the instant epoch_ms in the calendar's zone. Uses
+ * the process's TZ setting and restores it: not for threaded callers. */
+int fs_calendar_now(const fs_calendar *cal, int64_t epoch_ms, int64_t *civil);
+int fs_calendar_is_working(const fs_calendar *cal, int64_t day);
+/* The close of working hours on the nth working day after (n > 0) or
+ * before (n < 0) day; n == 0: that day's close if it is a working day,
+ * else the next working day's. */
+int64_t fs_calendar_close(const fs_calendar *cal, int64_t day, int n);
+
+/* ---- the rules ---- */
+
+typedef enum fs_rule_kind {
+    FS_RULE_UNTRACKED = 0, /* the records hold nothing to judge it by (yet) */
+    FS_RULE_RECORD,        /* each record: a deadline from one of its fields */
+    FS_RULE_DAILY,         /* each working day, each rep: a record is due */
+    FS_RULE_WEEKLY,        /* each week, each rep: a record is due */
+    FS_RULE_MONTHLY,       /* each month, each key account: a visit is due */
+    FS_RULE_FOLLOWUP,      /* a done commitment without a reply: follow up */
+    FS_RULE_RATIO          /* a share of accurate spot-checks, at least N per mille */
+} fs_rule_kind;
+
+typedef enum fs_deadline {
+    FS_DL_HOURS,         /* start + amount hours */
+    FS_DL_DAYS,          /* start + amount calendar days */
+    FS_DL_WORKDAYS,      /* close of the amount-th working day after start */
+    FS_DL_WORKDAYS_BEFORE, /* close of the amount-th working day before start */
+    FS_DL_END_OF_DAY,    /* 24:00 of start's day */
+    FS_DL_SAME_WORKDAY,  /* close of start's day (the next working day's if not one) */
+    FS_DL_TIME_OF_DAY    /* start's day at amount minutes after midnight */
+} fs_deadline;
+
+typedef struct fs_rule {
+    const char *id;          /* "complaint_outcome" */
+    const char *text;        /* the handbook's row, in words */
+    fs_rule_kind kind;
+    const char *table;       /* the records judged */
+    const char *who;         /* the accountable rep: a column of table, or
+                              * "customer.owner" (the customer's owner) */
+    const char *start;       /* the column the clock starts from */
+    const char *done;        /* the column saying when it was done */
+    const char *done_if_col; /* ... which counts only when done_if_col equals done_if_val */
+    const char *done_if_val;
+    fs_deadline deadline;
+    int amount;
+    int soon_minutes;        /* the "due soon" window */
+    const char *filter_col;  /* only rows whose filter_col equals filter_val */
+    const char *filter_val;
+    const char *skip_col;    /* rows whose skip_col equals skip_val are not judged */
+    const char *skip_val;
+    const char *why_untracked; /* FS_RULE_UNTRACKED: what the records lack */
+} fs_rule;
+
+/* The table of rules, one row per row of the handbook's deadline table. */
+const fs_rule *fs_rules(size_t *count);
+
+typedef enum fs_rule_status {
+    FS_ST_ON_TIME = 0,
+    FS_ST_DUE_SOON = 1,
+    FS_ST_OVERDUE = 2,
+    FS_ST_MISSED = 3
+} fs_rule_status;
+#define FS_ST_COUNT 4
+const char *fs_rule_status_name(fs_rule_status s); /* "on time", ... */
+
+/* One record (or, for the daily, weekly and monthly rules, one expected
+ * record) judged by one rule. */
+typedef struct fs_finding {
+    const fs_rule *rule;
+    char who[65];                 /* the rep */
+    uint8_t row[FS_ID_BYTES];     /* the record (zero when none exists) */
+    int has_row;
+    int64_t start, deadline;      /* civil minutes */
+    int64_t done;                 /* civil minutes, -1 when not done */
+    fs_rule_status status;
+    int64_t period;               /* the day, week or month judged (its first day), else -1 */
+} fs_finding;
+
+/* Judges the replica's records by every rule at civil minute now, for the
+ * period [from, to) (civil minutes): records whose clock starts in it, and
+ * older ones still not done by a deadline before `to`; every working day,
+ * week and month of the period up to now for the daily, weekly and monthly
+ * rules. reps (may be NULL): the reps the daily and weekly rules expect
+ * records from; NULL takes every rep named in the records. cb returns 0 to
+ * go on. Errors: the replica's, FS_ENOMEM, or cb's value. */
+int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
+                  const char *const *reps, size_t nreps,
+                  int (*cb)(const fs_finding *f, void *ctx), void *ctx);
+
+/* Per rep, per rule: how many findings had each status. */
+typedef struct fs_rule_tally {
+    uint32_t n[FS_ST_COUNT];
+} fs_rule_tally;
+
+typedef struct fs_rep_metrics {
+    char rep[65];
+    fs_rule_tally *by_rule; /* indexed like fs_rules() */
+    uint32_t checks, accurate; /* spot-checks of the rep's records in the period */
+} fs_rep_metrics;
+
+typedef struct fs_compliance {
+    fs_rep_metrics *reps;
+    size_t nreps;
+    size_t nrules;
+} fs_compliance;
+
+/* Runs fs_rules_eval and tallies the findings per rep. Free with
+ * fs_compliance_free. */
+int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                      int64_t to, const char *const *reps, size_t nreps, fs_compliance *out);
+void fs_compliance_free(fs_compliance *c);
+/* The tally of rule id for m (NULL for an unknown id). */
+const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_metrics *m,
+                                        const char *rule_id);
+
+#endif

@@ -1,0 +1,575 @@
+/*
+ * The rules engine: civil time, the working-day calendar, every rule of the
+ * handbook's deadline table at its boundaries (exactly on the deadline, one
+ * minute after, across a weekend and a holiday, in another time zone), and
+ * a compliance tally against a fixture week counted by hand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "fieldsync/rules.h"
+#include "test.h"
+
+
+static int64_t civ(const char *s)
+{
+    int64_t c = -1;
+    CHECK_OK(fs_civil_parse(s, strlen(s), &c));
+    return c;
+}
+
+static fs_replica *fresh(char **dir)
+{
+    *dir = test_tmpdir();
+    char path[700];
+    snprintf(path, sizeof path, "%s/r", *dir);
+    fs_replica *r = NULL;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    CHECK_OK(fs_replica_create(&r, path, "pw", 2, &o));
+    return r;
+}
+
+static void done_with(fs_replica *r, char *dir)
+{
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
+static void customer(fs_replica *r, const char *owner, int key, uint8_t id[16])
+{
+    fs_cell c[] = {{"name", fs_text("Rules Test Co.")},
+                   {"owner", fs_text(owner)},
+                   {"key_account", fs_int(key)}};
+    CHECK_OK(fs_insert(r, "customer", c, 3, id));
+}
+
+static void visit(fs_replica *r, const uint8_t cid[16], const char *time, const char *recorded,
+                  uint8_t id[16])
+{
+    fs_cell c[] = {{"customer", fs_blob(cid, 16)}, {"time", fs_text(time)},
+                   {"place", fs_text("p")},         {"purpose", fs_text("p")},
+                   {"notes", fs_text("n")},         {"recorded_at", fs_text(recorded)}};
+    CHECK_OK(fs_insert(r, "visit", c, recorded ? 6 : 5, id));
+}
+
+typedef struct got {
+    int n;
+    fs_finding f[1024];
+} got;
+
+static int collect(const fs_finding *f, void *ctx)
+{
+    got *g = ctx;
+    if (g->n < 1024)
+        g->f[g->n] = *f;
+    g->n++;
+    return 0;
+}
+
+static const fs_calendar *default_cal(void)
+{
+    static fs_calendar cal;
+    fs_calendar_default(&cal);
+    return &cal;
+}
+
+/* The status rule_id gives the record row (or, row NULL, the expected
+ * record of rep for the day/week/month starting at period) at now; -1 when
+ * the rule says nothing about it. The period: the autumn of 2023. */
+static int judge_cal(fs_replica *r, const fs_calendar *cal, const char *rule_id,
+                     const uint8_t *row, const char *rep, const char *period, const char *now)
+{
+    static got g;
+    const char *reps[] = {rep != NULL ? rep : "zhang"};
+    g.n = 0;
+    CHECK_OK(fs_rules_eval(r, cal, civ(now), civ("2023-09-01"), civ("2024-01-01"), reps, 1,
+                           collect, &g));
+    CHECK(g.n <= 1024);
+    for (int i = 0; i < g.n; i++) {
+        const fs_finding *f = &g.f[i];
+        if (strcmp(f->rule->id, rule_id) != 0)
+            continue;
+        if (row != NULL && f->has_row && memcmp(f->row, row, 16) == 0 &&
+            (period == NULL || f->period == fs_civil_day(civ(period))))
+            return (int)f->status;
+        if (row == NULL && period != NULL && f->period == fs_civil_day(civ(period)) &&
+            strcmp(f->who, rep) == 0)
+            return (int)f->status;
+    }
+    return -1;
+}
+
+static int judge(fs_replica *r, const char *rule_id, const uint8_t *row, const char *now)
+{
+    return judge_cal(r, default_cal(), rule_id, row, NULL, NULL, now);
+}
+
+#define ON_TIME  FS_ST_ON_TIME
+#define DUE_SOON FS_ST_DUE_SOON
+#define OVERDUE  FS_ST_OVERDUE
+#define MISSED   FS_ST_MISSED
+
+static void test_civil_time(void)
+{
+    char out[17];
+    fs_civil_format(civ("2023-10-10 14:00"), out);
+    CHECK_STR(out, "2023-10-10 14:00");
+    fs_civil_format(civ("2024-02-29"), out);
+    CHECK_STR(out, "2024-02-29 00:00");
+    fs_civil_format(civ("1999-12-31 23:59") + 1, out);
+    CHECK_STR(out, "2000-01-01 00:00");
+    CHECK_EQ_INT(fs_civil_weekday(fs_civil_day(civ("2023-10-10"))), 2); /* a Tuesday */
+    CHECK_EQ_INT(fs_civil_weekday(fs_civil_day(civ("1970-01-01"))), 4);
+    CHECK_EQ_INT(civ("1970-01-02 00:01"), 1441);
+    int64_t c;
+    const char *bad[] = {"", "2023-10-10 24:00", "2023-02-29", "2023-10-10T14:00", "2023-1-10",
+                         "2023-10-10 14:0", "1899-12-31"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_ERR(fs_civil_parse(bad[i], strlen(bad[i]), &c), FS_ETYPE);
+}
+
+static void test_working_days(void)
+{
+    fs_calendar cal;
+    fs_calendar_default(&cal);
+    char out[17];
+    /* Friday + 3 working days: across the weekend to Wednesday's close. */
+    fs_civil_format(fs_calendar_close(&cal, fs_civil_day(civ("2023-10-13")), 3), out);
+    CHECK_STR(out, "2023-10-18 18:00");
+    /* With Monday a holiday: Thursday. */
+    CHECK_OK(fs_calendar_add_holiday(&cal, "2023-10-16"));
+    fs_civil_format(fs_calendar_close(&cal, fs_civil_day(civ("2023-10-13")), 3), out);
+    CHECK_STR(out, "2023-10-19 18:00");
+    CHECK(!fs_calendar_is_working(&cal, fs_civil_day(civ("2023-10-16"))));
+    CHECK(!fs_calendar_is_working(&cal, fs_civil_day(civ("2023-10-14"))));
+    CHECK(fs_calendar_is_working(&cal, fs_civil_day(civ("2023-10-17"))));
+    /* Three working days before Tuesday 10-17 (Monday a holiday): Wed 10-11. */
+    fs_civil_format(fs_calendar_close(&cal, fs_civil_day(civ("2023-10-17")), -3), out);
+    CHECK_STR(out, "2023-10-11 18:00");
+    /* The same day, on a Saturday: the next working day (Monday is off). */
+    fs_civil_format(fs_calendar_close(&cal, fs_civil_day(civ("2023-10-14")), 0), out);
+    CHECK_STR(out, "2023-10-17 18:00");
+    /* Working hours are the calendar's. */
+    cal.work_end = 17 * 60 + 30;
+    fs_civil_format(fs_calendar_close(&cal, fs_civil_day(civ("2023-10-10")), 0), out);
+    CHECK_STR(out, "2023-10-10 17:30");
+    /* A six-day week. */
+    fs_calendar_default(&cal);
+    cal.weekend = 1u << 0;
+    fs_civil_format(fs_calendar_close(&cal, fs_civil_day(civ("2023-10-13")), 1), out);
+    CHECK_STR(out, "2023-10-14 18:00");
+    CHECK_ERR(fs_calendar_add_holiday(&cal, "2023-13-01"), FS_ETYPE);
+    for (int i = 0; i < FS_CAL_MAX_HOLIDAYS; i++)
+        CHECK_OK(fs_calendar_add_holiday(&cal, "2030-01-01"));
+    CHECK_ERR(fs_calendar_add_holiday(&cal, "2030-01-02"), FS_ETOOBIG);
+}
+
+static void test_time_zones(void)
+{
+    fs_calendar sh, utc, ny;
+    fs_calendar_default(&sh);
+    fs_calendar_default(&utc);
+    fs_calendar_default(&ny);
+    CHECK_OK(fs_calendar_set_tz(&sh, "Asia/Shanghai"));
+    CHECK_OK(fs_calendar_set_tz(&ny, "America/New_York"));
+    CHECK_ERR(fs_calendar_set_tz(&ny, "Mars/Olympus_Mons"), FS_EINVAL);
+    CHECK_ERR(fs_calendar_set_tz(&ny, "../../etc/passwd"), FS_EINVAL);
+    CHECK_STR(ny.tz, "America/New_York"); /* unchanged by a refusal */
+    /* 2023-10-10 01:30 UTC is 09:30 in Shanghai and 21:30 the day before
+     * in New York (EDT, UTC-4). */
+    int64_t epoch_ms = INT64_C(1696901400) * 1000, now;
+    char out[17];
+    CHECK_OK(fs_calendar_now(&sh, epoch_ms, &now));
+    fs_civil_format(now, out);
+    CHECK_STR(out, "2023-10-10 09:30");
+    CHECK_OK(fs_calendar_now(&utc, epoch_ms, &now));
+    fs_civil_format(now, out);
+    CHECK_STR(out, "2023-10-10 01:30");
+    CHECK_OK(fs_calendar_now(&ny, epoch_ms, &now));
+    fs_civil_format(now, out);
+    CHECK_STR(out, "2023-10-09 21:30");
+
+    /* The same instant, the same replica: zhang's daily plan for 10-10 (not
+     * submitted) is overdue in Shanghai, still hours away in UTC. */
+    char *dir;
+    fs_replica *r = fresh(&dir);
+    char sh_now[17], utc_now[17];
+    CHECK_OK(fs_calendar_now(&sh, epoch_ms, &now));
+    fs_civil_format(now, sh_now);
+    CHECK_OK(fs_calendar_now(&utc, epoch_ms, &now));
+    fs_civil_format(now, utc_now);
+    CHECK_EQ_INT(judge_cal(r, &sh, "daily_plan", NULL, "zhang", "2023-10-10", sh_now), OVERDUE);
+    CHECK_EQ_INT(judge_cal(r, &utc, "daily_plan", NULL, "zhang", "2023-10-10", utc_now), ON_TIME);
+    done_with(r, dir);
+}
+
+/* A record rule at its boundaries: done exactly at the deadline is on
+ * time, a minute later missed; not done, due soon up to the deadline
+ * itself, overdue a minute after. */
+static void test_record_rules_at_their_boundaries(void)
+{
+    char *dir;
+    fs_replica *r = fresh(&dir);
+    uint8_t c[16], v1[16], v2[16], v3[16], v4[16];
+    customer(r, "zhang", 0, c);
+
+    /* contact recorded within 24 h */
+    visit(r, c, "2023-10-10 14:00", "2023-10-11 14:00", v1);
+    visit(r, c, "2023-10-10 14:00", "2023-10-11 14:01", v2);
+    visit(r, c, "2023-10-10 14:00", NULL, v3);
+    CHECK_EQ_INT(judge(r, "contact_recorded", v1, "2023-10-20 00:00"), ON_TIME);
+    CHECK_EQ_INT(judge(r, "contact_recorded", v2, "2023-10-20 00:00"), MISSED);
+    CHECK_EQ_INT(judge(r, "contact_recorded", v3, "2023-10-11 09:59"), ON_TIME);
+    CHECK_EQ_INT(judge(r, "contact_recorded", v3, "2023-10-11 10:00"), DUE_SOON);
+    CHECK_EQ_INT(judge(r, "contact_recorded", v3, "2023-10-11 14:00"), DUE_SOON);
+    CHECK_EQ_INT(judge(r, "contact_recorded", v3, "2023-10-11 14:01"), OVERDUE);
+
+    /* visit record the same working day; one on a Saturday is due Monday */
+    CHECK_EQ_INT(judge(r, "visit_same_day", v3, "2023-10-10 18:00"), DUE_SOON);
+    CHECK_EQ_INT(judge(r, "visit_same_day", v3, "2023-10-10 18:01"), OVERDUE);
+    CHECK_EQ_INT(judge(r, "visit_same_day", v1, "2023-10-20 00:00"), MISSED);
+    visit(r, c, "2023-10-14 10:00", "2023-10-16 18:00", v4);
+    CHECK_EQ_INT(judge(r, "visit_same_day", v4, "2023-10-20 00:00"), ON_TIME);
+
+    /* customer question answered within 24 h */
+    uint8_t q[16];
+    fs_cell qc[] = {{"customer", fs_blob(c, 16)},
+                    {"question", fs_text("q")},
+                    {"asked_at", fs_text("2023-10-10 14:00")}};
+    CHECK_OK(fs_insert(r, "customer_question", qc, 3, q));
+    CHECK_EQ_INT(judge(r, "question_answered", q, "2023-10-11 14:00"), DUE_SOON);
+    CHECK_EQ_INT(judge(r, "question_answered", q, "2023-10-11 14:01"), OVERDUE);
+    fs_cell qa[] = {{"answered_at", fs_text("2023-10-11 14:00")}};
+    CHECK_OK(fs_update(r, "customer_question", q, qa, 1));
+    CHECK_EQ_INT(judge(r, "question_answered", q, "2023-10-30 00:00"), ON_TIME);
+    fs_cell qb[] = {{"answered_at", fs_text("2023-10-11 14:01")}};
+    CHECK_OK(fs_update(r, "customer_question", q, qb, 1));
+    CHECK_EQ_INT(judge(r, "question_answered", q, "2023-10-30 00:00"), MISSED);
+    done_with(r, dir);
+}
+
+static void test_working_day_rules(void)
+{
+    char *dir;
+    fs_replica *r = fresh(&dir);
+    uint8_t c[16], k1[16], k2[16], rq[16], ac[16], mk[16];
+    customer(r, "zhang", 0, c);
+    fs_calendar hol;
+    fs_calendar_default(&hol);
+    CHECK_OK(fs_calendar_add_holiday(&hol, "2023-10-16"));
+
+    /* complaint received Friday 16:00: 3 working days end Wednesday 18:00,
+     * Thursday 18:00 with Monday a holiday */
+    fs_cell k[] = {{"customer", fs_blob(c, 16)},
+                   {"owner", fs_text("zhang")},
+                   {"received_at", fs_text("2023-10-13 16:00")},
+                   {"description", fs_text("d")},
+                   {"outcome_at", fs_text("2023-10-18 18:00")}};
+    CHECK_OK(fs_insert(r, "complaint", k, 5, k1));
+    k[4].value = fs_text("2023-10-18 18:01");
+    CHECK_OK(fs_insert(r, "complaint", k, 5, k2));
+    CHECK_EQ_INT(judge(r, "complaint_outcome", k1, "2023-11-01 00:00"), ON_TIME);
+    CHECK_EQ_INT(judge(r, "complaint_outcome", k2, "2023-11-01 00:00"), MISSED);
+    CHECK_EQ_INT(judge_cal(r, &hol, "complaint_outcome", k2, NULL, NULL, "2023-11-01 00:00"),
+                 ON_TIME);
+
+    /* requirement request: 1 working day after a Friday confirmation */
+    fs_cell q[] = {{"customer", fs_blob(c, 16)},
+                   {"description", fs_text("d")},
+                   {"confirmed_at", fs_text("2023-10-13 10:00")}};
+    CHECK_OK(fs_insert(r, "requirement_request", q, 3, rq));
+    CHECK_EQ_INT(judge(r, "requirement_request", rq, "2023-10-16 18:00"), DUE_SOON);
+    CHECK_EQ_INT(judge(r, "requirement_request", rq, "2023-10-16 18:01"), OVERDUE);
+    CHECK_EQ_INT(judge(r, "requirement_request", rq, "2023-10-14 10:00"), ON_TIME);
+    CHECK_EQ_INT(judge_cal(r, &hol, "requirement_request", rq, NULL, NULL, "2023-10-17 14:00"),
+                 DUE_SOON);
+    CHECK_EQ_INT(judge_cal(r, &hol, "requirement_request", rq, NULL, NULL, "2023-10-17 18:01"),
+                 OVERDUE);
+
+    /* acceptance documents: 5 working days after a Monday delivery */
+    fs_cell a[] = {{"customer", fs_blob(c, 16)},
+                   {"delivered_at", fs_text("2023-10-09")},
+                   {"collected_at", fs_text("2023-10-16")}};
+    CHECK_OK(fs_insert(r, "acceptance", a, 3, ac));
+    CHECK_EQ_INT(judge(r, "acceptance_documents", ac, "2023-11-01 00:00"), ON_TIME);
+    fs_cell a2[] = {{"collected_at", fs_text("2023-10-17")}};
+    CHECK_OK(fs_update(r, "acceptance", ac, a2, 1));
+    CHECK_EQ_INT(judge(r, "acceptance_documents", ac, "2023-11-01 00:00"), MISSED);
+
+    /* marketing request: 3 working days before a Monday event is the
+     * Wednesday before, at its close */
+    fs_cell m[] = {{"rep", fs_text("zhang")},
+                   {"event_date", fs_text("2023-10-16")},
+                   {"goal", fs_text("g")},
+                   {"submitted_at", fs_text("2023-10-11 18:00")}};
+    CHECK_OK(fs_insert(r, "marketing_request", m, 4, mk));
+    CHECK_EQ_INT(judge(r, "marketing_request", mk, "2023-11-01 00:00"), ON_TIME);
+    fs_cell m2[] = {{"submitted_at", fs_text("2023-10-11 18:01")}};
+    CHECK_OK(fs_update(r, "marketing_request", mk, m2, 1));
+    CHECK_EQ_INT(judge(r, "marketing_request", mk, "2023-11-01 00:00"), MISSED);
+    done_with(r, dir);
+}
+
+static void test_commitments_and_follow_ups(void)
+{
+    char *dir;
+    fs_replica *r = fresh(&dir);
+    uint8_t c[16], k1[16], k2[16], k3[16], v[16];
+    customer(r, "zhang", 0, c);
+    fs_cell k[] = {{"customer", fs_blob(c, 16)},
+                   {"text", fs_text("send 3 cases")},
+                   {"due", fs_text("2023-10-12")},
+                   {"status", fs_text("open")}};
+    CHECK_OK(fs_insert(r, "commitment", k, 4, k1));
+    /* by its due date: the whole day */
+    CHECK_EQ_INT(judge(r, "commitment_due", k1, "2023-10-11 23:59"), ON_TIME);
+    CHECK_EQ_INT(judge(r, "commitment_due", k1, "2023-10-12 00:00"), DUE_SOON);
+    CHECK_EQ_INT(judge(r, "commitment_due", k1, "2023-10-13 00:00"), DUE_SOON);
+    CHECK_EQ_INT(judge(r, "commitment_due", k1, "2023-10-13 00:01"), OVERDUE);
+    /* done_at counts only once the status says done */
+    fs_cell d1[] = {{"done_at", fs_text("2023-10-12 23:59")}};
+    CHECK_OK(fs_update(r, "commitment", k1, d1, 1));
+    CHECK_EQ_INT(judge(r, "commitment_due", k1, "2023-10-13 00:01"), OVERDUE);
+    fs_cell d2[] = {{"status", fs_text("done")}};
+    CHECK_OK(fs_update(r, "commitment", k1, d2, 1));
+    CHECK_EQ_INT(judge(r, "commitment_due", k1, "2023-10-13 00:01"), ON_TIME);
+    /* cancelled: not judged */
+    k[3].value = fs_text("cancelled");
+    CHECK_OK(fs_insert(r, "commitment", k, 4, k2));
+    CHECK_EQ_INT(judge(r, "commitment_due", k2, "2023-11-01 00:00"), -1);
+
+    /* follow-up: done 10-12 23:59 without a reply: a visit within 3 days */
+    CHECK_EQ_INT(judge(r, "commitment_followup", k1, "2023-10-15 23:59"), DUE_SOON);
+    CHECK_EQ_INT(judge(r, "commitment_followup", k1, "2023-10-16 00:00"), OVERDUE);
+    visit(r, c, "2023-10-15 23:59", "2023-10-15 23:59", v);
+    CHECK_EQ_INT(judge(r, "commitment_followup", k1, "2023-10-20 00:00"), ON_TIME);
+    fs_cell late[] = {{"time", fs_text("2023-10-16 00:00")}};
+    CHECK_OK(fs_update(r, "visit", v, late, 1));
+    CHECK_EQ_INT(judge(r, "commitment_followup", k1, "2023-10-20 00:00"), MISSED);
+    /* the customer replied: nothing to follow up */
+    k[3].value = fs_text("done");
+    fs_cell k3c[] = {{"customer", fs_blob(c, 16)},  {"text", fs_text("t")},
+                     {"due", fs_text("2023-10-12")}, {"status", fs_text("done")},
+                     {"done_at", fs_text("2023-10-12 10:00")}, {"customer_replied", fs_int(1)}};
+    CHECK_OK(fs_insert(r, "commitment", k3c, 6, k3));
+    CHECK_EQ_INT(judge(r, "commitment_followup", k3, "2023-11-01 00:00"), -1);
+    done_with(r, dir);
+}
+
+static void test_daily_weekly_monthly(void)
+{
+    char *dir;
+    fs_replica *r = fresh(&dir);
+    const char *cal_now = "2023-10-20 23:00";
+    /* daily plan before 09:00: on the dot is on time, a minute later missed */
+    fs_cell p[] = {{"rep", fs_text("zhang")},
+                   {"date", fs_text("2023-10-10")},
+                   {"kind", fs_text("plan")},
+                   {"submitted_at", fs_text("2023-10-10 09:00")}};
+    uint8_t id[16];
+    CHECK_OK(fs_insert(r, "daily_report", p, 4, id));
+    p[1].value = fs_text("2023-10-11");
+    p[3].value = fs_text("2023-10-11 09:01");
+    CHECK_OK(fs_insert(r, "daily_report", p, 4, id));
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-10", cal_now),
+                 ON_TIME);
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-11", cal_now),
+                 MISSED);
+    /* none for Thursday: overdue after 09:00, due soon from 08:00 */
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-12", cal_now),
+                 OVERDUE);
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-12",
+                           "2023-10-12 08:00"),
+                 DUE_SOON);
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-12",
+                           "2023-10-12 07:59"),
+                 ON_TIME);
+    /* not expected on a weekend, nor on a holiday, nor before the day */
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-14", cal_now),
+                 -1);
+    fs_calendar hol;
+    fs_calendar_default(&hol);
+    CHECK_OK(fs_calendar_add_holiday(&hol, "2023-10-12"));
+    CHECK_EQ_INT(judge_cal(r, &hol, "daily_plan", NULL, "zhang", "2023-10-12", cal_now), -1);
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-23", cal_now),
+                 -1);
+    /* the summary and the self-check: by the close of the working day */
+    fs_cell s[] = {{"rep", fs_text("zhang")},
+                   {"date", fs_text("2023-10-10")},
+                   {"kind", fs_text("summary")},
+                   {"submitted_at", fs_text("2023-10-10 18:00")}};
+    CHECK_OK(fs_insert(r, "daily_report", s, 4, id));
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_summary", NULL, "zhang", "2023-10-10", cal_now),
+                 ON_TIME);
+    fs_cell sc[] = {{"rep", fs_text("zhang")},
+                    {"date", fs_text("2023-10-10")},
+                    {"submitted_at", fs_text("2023-10-10 18:01")}};
+    CHECK_OK(fs_insert(r, "self_check", sc, 3, id));
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "self_check", NULL, "zhang", "2023-10-10", cal_now),
+                 MISSED);
+
+    /* weekly spot-check of the rep's records, by the week's last working day */
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "spot_check_weekly", NULL, "zhang", "2023-10-09",
+                           "2023-10-13 18:00"),
+                 DUE_SOON);
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "spot_check_weekly", NULL, "zhang", "2023-10-09",
+                           "2023-10-13 18:01"),
+                 OVERDUE);
+    fs_cell k[] = {{"supervisor", fs_text("li")},         {"rep", fs_text("zhang")},
+                   {"record_table", fs_text("visit")},    {"accurate", fs_int(1)},
+                   {"checked_at", fs_text("2023-10-11 10:00")}};
+    CHECK_OK(fs_insert(r, "spot_check", k, 5, id));
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "spot_check_weekly", NULL, "zhang", "2023-10-09",
+                           cal_now),
+                 ON_TIME);
+
+    /* weekly plan approved by the close of its first working day */
+    uint8_t wp[16];
+    fs_cell w[] = {{"rep", fs_text("zhang")},
+                   {"period_start", fs_text("2023-10-09")},
+                   {"period_end", fs_text("2023-10-15")},
+                   {"goals", fs_text("g")},
+                   {"status", fs_text("returned")},
+                   {"approved_at", fs_text("2023-10-09")}};
+    CHECK_OK(fs_insert(r, "weekly_plan", w, 6, wp));
+    CHECK_EQ_INT(judge(r, "weekly_plan_approved", wp, "2023-10-09 18:01"), OVERDUE);
+    fs_cell ok[] = {{"status", fs_text("approved")}};
+    CHECK_OK(fs_update(r, "weekly_plan", wp, ok, 1));
+    CHECK_EQ_INT(judge(r, "weekly_plan_approved", wp, "2023-10-09 18:01"), ON_TIME);
+
+    /* a key account: a visit in the month */
+    uint8_t c[16], v[16];
+    customer(r, "zhang", 1, c);
+#define KA(now) judge_cal(r, default_cal(), "key_account_monthly", c, NULL, "2023-10-01", now)
+    CHECK_EQ_INT(KA("2023-10-24 23:59"), ON_TIME);
+    CHECK_EQ_INT(KA("2023-10-25 00:00"), DUE_SOON);
+    CHECK_EQ_INT(KA("2023-11-01 00:00"), DUE_SOON);
+    CHECK_EQ_INT(KA("2023-11-01 00:01"), OVERDUE);
+    visit(r, c, "2023-10-31 23:59", "2023-10-31 23:59", v);
+    CHECK_EQ_INT(KA("2023-11-01 00:01"), ON_TIME);
+    /* ... and November's is a new month to contact it in */
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "key_account_monthly", c, NULL, "2023-11-01",
+                           "2023-12-01 00:01"),
+                 OVERDUE);
+#undef KA
+    done_with(r, dir);
+}
+
+/* A fixture week counted by hand: 2023-10-09 (Mon) .. 10-15, now Friday
+ * 10-13 20:00, reps zhang and wang. */
+static void test_compliance_week_by_hand(void)
+{
+    char *dir;
+    fs_replica *r = fresh(&dir);
+    uint8_t cz[16], cw[16], id[16];
+    customer(r, "zhang", 1, cz);
+    customer(r, "wang", 0, cw);
+    /* zhang: 3 visits, recorded after 2 h, 23 h and 30 h */
+    visit(r, cz, "2023-10-09 10:00", "2023-10-09 12:00", id);
+    visit(r, cz, "2023-10-10 10:00", "2023-10-11 09:00", id);
+    visit(r, cz, "2023-10-11 10:00", "2023-10-12 16:00", id);
+    /* wang: 1 visit recorded at once */
+    visit(r, cw, "2023-10-12 15:00", "2023-10-12 15:00", id);
+    /* zhang's daily plans: Mon 08:50, Tue 09:30, Wed-Fri none; wang every
+     * day at 08:00 */
+    const char *days[] = {"2023-10-09", "2023-10-10", "2023-10-11", "2023-10-12", "2023-10-13"};
+    for (int i = 0; i < 5; i++) {
+        char at[17];
+        snprintf(at, sizeof at, "%s 08:00", days[i]);
+        fs_cell p[] = {{"rep", fs_text("wang")},
+                       {"date", fs_text(days[i])},
+                       {"kind", fs_text("plan")},
+                       {"submitted_at", fs_text(at)}};
+        CHECK_OK(fs_insert(r, "daily_report", p, 4, id));
+    }
+    fs_cell p1[] = {{"rep", fs_text("zhang")},
+                    {"date", fs_text("2023-10-09")},
+                    {"kind", fs_text("plan")},
+                    {"submitted_at", fs_text("2023-10-09 08:50")}};
+    CHECK_OK(fs_insert(r, "daily_report", p1, 4, id));
+    p1[1].value = fs_text("2023-10-10");
+    p1[3].value = fs_text("2023-10-10 09:30");
+    CHECK_OK(fs_insert(r, "daily_report", p1, 4, id));
+    /* spot-checks of zhang: 49 accurate, 1 not (98 %); of wang: 1 of 2 */
+    for (int i = 0; i < 50; i++) {
+        fs_cell k[] = {{"supervisor", fs_text("li")},      {"rep", fs_text("zhang")},
+                       {"record_table", fs_text("visit")}, {"accurate", fs_int(i != 7)},
+                       {"checked_at", fs_text("2023-10-12 10:00")}};
+        CHECK_OK(fs_insert(r, "spot_check", k, 5, id));
+    }
+    for (int i = 0; i < 2; i++) {
+        fs_cell k[] = {{"supervisor", fs_text("li")},      {"rep", fs_text("wang")},
+                       {"record_table", fs_text("visit")}, {"accurate", fs_int(i == 0)},
+                       {"checked_at", fs_text("2023-10-12 11:00")}};
+        CHECK_OK(fs_insert(r, "spot_check", k, 5, id));
+    }
+
+    fs_compliance c;
+    const char *reps[] = {"wang", "zhang"};
+    CHECK_OK(fs_compliance_get(r, default_cal(), civ("2023-10-13 20:00"), civ("2023-10-09"),
+                               civ("2023-10-16"), reps, 2, &c));
+    CHECK_EQ_INT(c.nreps, 2);
+    CHECK_STR(c.reps[0].rep, "wang");
+    CHECK_STR(c.reps[1].rep, "zhang");
+    const fs_rep_metrics *w = &c.reps[0], *z = &c.reps[1];
+    const fs_rule_tally *t;
+    /* contacts recorded within 24 h: zhang 2 of 3, wang 1 of 1 */
+    t = fs_compliance_rule(&c, z, "contact_recorded");
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 2);
+    CHECK_EQ_INT(t->n[FS_ST_MISSED], 1);
+    t = fs_compliance_rule(&c, w, "contact_recorded");
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1);
+    /* the same working day: only zhang's Monday visit */
+    t = fs_compliance_rule(&c, z, "visit_same_day");
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1);
+    CHECK_EQ_INT(t->n[FS_ST_MISSED], 2);
+    /* daily plans, Mon-Fri: zhang 1 on time, 1 late, 3 overdue; wang 5 */
+    t = fs_compliance_rule(&c, z, "daily_plan");
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1);
+    CHECK_EQ_INT(t->n[FS_ST_MISSED], 1);
+    CHECK_EQ_INT(t->n[FS_ST_OVERDUE], 3);
+    t = fs_compliance_rule(&c, w, "daily_plan");
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 5);
+    /* no summary from anyone: 5 each, all overdue (Friday's closed at 18:00) */
+    t = fs_compliance_rule(&c, w, "daily_summary");
+    CHECK_EQ_INT(t->n[FS_ST_OVERDUE], 5);
+    /* accuracy: zhang 49/50 = 98 %, at the threshold; wang 1/2 */
+    CHECK_EQ_INT(z->checks, 50);
+    CHECK_EQ_INT(z->accurate, 49);
+    CHECK(z->accurate * 1000 >= z->checks * 980);
+    CHECK_EQ_INT(w->checks, 2);
+    CHECK(!(w->accurate * 1000 >= w->checks * 980));
+    /* spot-checked this week: both */
+    t = fs_compliance_rule(&c, z, "spot_check_weekly");
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1);
+    /* zhang's key account was visited this month */
+    t = fs_compliance_rule(&c, z, "key_account_monthly");
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1);
+    CHECK(fs_compliance_rule(&c, z, "no_such_rule") == NULL);
+    fs_compliance_free(&c);
+    done_with(r, dir);
+}
+
+/* One rule per row of the handbook's deadline table; rules the records
+ * cannot judge yet say why. */
+static void test_the_table_of_rules(void)
+{
+    size_t n;
+    const fs_rule *rl = fs_rules(&n);
+    CHECK(n >= 16);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(rl[i].id != NULL && rl[i].text != NULL && rl[i].table != NULL);
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(rl[i].id, rl[j].id) != 0);
+        if (rl[i].kind == FS_RULE_UNTRACKED)
+            CHECK(rl[i].why_untracked != NULL);
+        else
+            CHECK(rl[i].who != NULL);
+    }
+    CHECK_STR(fs_rule_status_name(FS_ST_OVERDUE), "overdue");
+}
+
+TEST_LIST(TEST(civil_time) TEST(working_days) TEST(time_zones)
+              TEST(record_rules_at_their_boundaries) TEST(working_day_rules)
+                  TEST(commitments_and_follow_ups) TEST(daily_weekly_monthly)
+                      TEST(compliance_week_by_hand) TEST(the_table_of_rules))
