@@ -38,6 +38,13 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync lock: the agent wipes the key and exits. */
 int cmd_lock(cli_ctx *ctx, int argc, char **argv);
 
+/* fieldsync today: what is due, overdue and promised (cmd_report.c). */
+int cmd_today(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync report compliance: per rep, the week's figures for every rule. */
+int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync report rep NAME: one rep's findings for the week. */
+int cmd_report_rep(cli_ctx *ctx, int argc, char **argv);
+
 /* One-line usages, shared by --help of each command and the main help. */
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
 #define USAGE_PASSWD "usage: fieldsync [--home DIR] passwd\n"
@@ -63,5 +70,13 @@ int cmd_lock(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_DAEMON "usage: fieldsync [--home DIR] daemon [--interval SECONDS]\n"
 #define USAGE_UNLOCK "usage: fieldsync [--home DIR] unlock [--idle DURATION]\n"
 #define USAGE_LOCK   "usage: fieldsync [--home DIR] lock\n"
+#define VIEW_CAL_OPTS                                                                              \
+    "                 [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday YYYY-MM-DD]...\n"               \
+    "                 [--at \"YYYY-MM-DD HH:MM\"]\n"
+#define USAGE_TODAY "usage: fieldsync [--home DIR] today [--json]\n" VIEW_CAL_OPTS
+#define USAGE_REPORT_COMPLIANCE                                                                    \
+    "usage: fieldsync [--home DIR] report compliance [--week YYYY-Www] [--json]\n" VIEW_CAL_OPTS
+#define USAGE_REPORT_REP                                                                           \
+    "usage: fieldsync [--home DIR] report rep NAME [--week YYYY-Www] [--json]\n" VIEW_CAL_OPTS
 
 #endif

@@ -38,6 +38,9 @@ static const command commands[] = {
     {"sync", NULL, cmd_sync},
     {"status", NULL, cmd_status},
     {"daemon", NULL, cmd_daemon},
+    {"today", NULL, cmd_today},
+    {"report", "compliance", cmd_report_compliance},
+    {"report", "rep", cmd_report_rep},
     {"unlock", NULL, cmd_unlock},
     {"lock", NULL, cmd_lock},
 };
@@ -77,6 +80,13 @@ static void usage(FILE *f)
           "                            changes the server refused, lease, unlock agent\n"
           "  daemon [--interval S]     sync by itself: on local changes, every S seconds\n"
           "                            (default 30), retrying while offline; SIGTERM stops\n"
+          "  today [--json]            what is due, overdue and promised in the next 7 days\n"
+          "  report compliance [--week YYYY-Www] [--json]\n"
+          "                            per rep, the week's figures for every handbook rule\n"
+          "  report rep NAME [--week YYYY-Www] [--json]\n"
+          "                            one rep's deadlines for the week, record by record\n"
+          "                            (today and report take --tz ZONE, --hours\n"
+          "                            HH:MM-HH:MM, --holiday YYYY-MM-DD..., --at TIME)\n"
           "  unlock [--idle D]         ask for the passphrase once: an agent keeps the key\n"
           "                            for the commands on DIR until D passes without one\n"
           "                            (default 15m; s, m, h units)\n"
@@ -128,11 +138,16 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
+    char names[128] = "";
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[0], commands[i].group) == 0 && commands[i].name != NULL)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                     names[0] ? ", " : "", commands[i].name);
     if (argc < 2)
-        cli_error("%s: missing subcommand: add or list (see 'fieldsync help')", argv[0]);
+        cli_error("%s: missing subcommand: %s (see 'fieldsync help')", argv[0], names);
     else
-        cli_error("%s: unknown subcommand '%s': add or list (see 'fieldsync help')", argv[0],
-                  argv[1]);
+        cli_error("%s: unknown subcommand '%s': %s (see 'fieldsync help')", argv[0], argv[1],
+                  names);
     return CLI_EUSAGE;
 }
 

@@ -21,82 +21,168 @@
 static const fs_rule rules[] = {
     {.id = "contact_recorded",
      .text = "every customer contact recorded in the CRM within 24 h",
-     .kind = FS_RULE_RECORD, .table = "visit", .who = WHO_CUSTOMER, .start = "time",
-     .done = "recorded_at", .deadline = FS_DL_HOURS, .amount = 24, .soon_minutes = 4 * 60},
+     .kind = FS_RULE_RECORD,
+     .table = "visit",
+     .who = WHO_CUSTOMER,
+     .start = "time",
+     .done = "recorded_at",
+     .deadline = FS_DL_HOURS,
+     .amount = 24,
+     .soon_minutes = 4 * 60},
     {.id = "crm_accuracy",
      .text = "CRM data accuracy, by supervisor spot-checks, at least 98 %",
-     .kind = FS_RULE_RATIO, .table = "spot_check", .who = "rep", .start = "checked_at",
-     .done = "accurate", .amount = 980},
+     .kind = FS_RULE_RATIO,
+     .table = "spot_check",
+     .who = "rep",
+     .start = "checked_at",
+     .done = "accurate",
+     .amount = 980},
     {.id = "visit_same_day",
      .text = "visit record completed the same working day",
-     .kind = FS_RULE_RECORD, .table = "visit", .who = WHO_CUSTOMER, .start = "time",
-     .done = "recorded_at", .deadline = FS_DL_SAME_WORKDAY, .soon_minutes = 2 * 60},
+     .kind = FS_RULE_RECORD,
+     .table = "visit",
+     .who = WHO_CUSTOMER,
+     .start = "time",
+     .done = "recorded_at",
+     .deadline = FS_DL_SAME_WORKDAY,
+     .soon_minutes = 2 * 60},
     {.id = "commitment_due",
      .text = "a commitment made to a customer kept by its due date",
-     .kind = FS_RULE_RECORD, .table = "commitment", .who = WHO_CUSTOMER, .start = "due",
-     .done = "done_at", .done_if_col = "status", .done_if_val = "done",
-     .deadline = FS_DL_END_OF_DAY, .soon_minutes = 24 * 60, .skip_col = "status",
+     .kind = FS_RULE_RECORD,
+     .table = "commitment",
+     .who = WHO_CUSTOMER,
+     .start = "due",
+     .done = "done_at",
+     .done_if_col = "status",
+     .done_if_val = "done",
+     .deadline = FS_DL_END_OF_DAY,
+     .soon_minutes = 24 * 60,
+     .skip_col = "status",
      .skip_val = "cancelled"},
     {.id = "commitment_followup",
      .text = "no reply from the customer: follow up 3 days later",
-     .kind = FS_RULE_FOLLOWUP, .table = "commitment", .who = WHO_CUSTOMER, .start = "done_at",
-     .deadline = FS_DL_DAYS, .amount = 3, .soon_minutes = 24 * 60},
+     .kind = FS_RULE_FOLLOWUP,
+     .table = "commitment",
+     .who = WHO_CUSTOMER,
+     .start = "done_at",
+     .deadline = FS_DL_DAYS,
+     .amount = 3,
+     .soon_minutes = 24 * 60},
     {.id = "key_account_monthly",
      .text = "each key account contacted at least once a month",
-     .kind = FS_RULE_MONTHLY, .table = "customer", .who = "owner", .soon_minutes = 7 * 24 * 60},
+     .kind = FS_RULE_MONTHLY,
+     .table = "customer",
+     .who = "owner",
+     .soon_minutes = 7 * 24 * 60},
     {.id = "visit_confirmed",
      .text = "visit confirmed with the customer 1 day before",
-     .kind = FS_RULE_UNTRACKED, .table = "visit",
+     .kind = FS_RULE_UNTRACKED,
+     .table = "visit",
      .why_untracked = "the visit record has no confirmation time"},
     {.id = "daily_plan",
      .text = "daily plan submitted before 09:00",
-     .kind = FS_RULE_DAILY, .table = "daily_report", .who = "rep", .start = "date",
-     .done = "submitted_at", .deadline = FS_DL_TIME_OF_DAY, .amount = 9 * 60,
-     .soon_minutes = 60, .filter_col = "kind", .filter_val = "plan"},
+     .kind = FS_RULE_DAILY,
+     .table = "daily_report",
+     .who = "rep",
+     .start = "date",
+     .done = "submitted_at",
+     .deadline = FS_DL_TIME_OF_DAY,
+     .amount = 9 * 60,
+     .soon_minutes = 60,
+     .filter_col = "kind",
+     .filter_val = "plan"},
     {.id = "daily_summary",
      .text = "daily summary submitted before the end of the working day",
-     .kind = FS_RULE_DAILY, .table = "daily_report", .who = "rep", .start = "date",
-     .done = "submitted_at", .deadline = FS_DL_SAME_WORKDAY, .soon_minutes = 60,
-     .filter_col = "kind", .filter_val = "summary"},
+     .kind = FS_RULE_DAILY,
+     .table = "daily_report",
+     .who = "rep",
+     .start = "date",
+     .done = "submitted_at",
+     .deadline = FS_DL_SAME_WORKDAY,
+     .soon_minutes = 60,
+     .filter_col = "kind",
+     .filter_val = "summary"},
     {.id = "weekly_plan_approved",
      .text = "weekly plan submitted and approved by the supervisor",
-     .kind = FS_RULE_RECORD, .table = "weekly_plan", .who = "rep", .start = "period_start",
-     .done = "approved_at", .done_if_col = "status", .done_if_val = "approved",
-     .deadline = FS_DL_SAME_WORKDAY, .soon_minutes = 24 * 60},
+     .kind = FS_RULE_RECORD,
+     .table = "weekly_plan",
+     .who = "rep",
+     .start = "period_start",
+     .done = "approved_at",
+     .done_if_col = "status",
+     .done_if_val = "approved",
+     .deadline = FS_DL_SAME_WORKDAY,
+     .soon_minutes = 24 * 60},
     {.id = "self_check",
      .text = "daily self-check before the end of the working day",
-     .kind = FS_RULE_DAILY, .table = "self_check", .who = "rep", .start = "date",
-     .done = "submitted_at", .deadline = FS_DL_SAME_WORKDAY, .soon_minutes = 60},
+     .kind = FS_RULE_DAILY,
+     .table = "self_check",
+     .who = "rep",
+     .start = "date",
+     .done = "submitted_at",
+     .deadline = FS_DL_SAME_WORKDAY,
+     .soon_minutes = 60},
     {.id = "complaint_outcome",
      .text = "complaint outcome to the customer within 3 working days",
-     .kind = FS_RULE_RECORD, .table = "complaint", .who = "owner", .start = "received_at",
-     .done = "outcome_at", .deadline = FS_DL_WORKDAYS, .amount = 3, .soon_minutes = 24 * 60},
+     .kind = FS_RULE_RECORD,
+     .table = "complaint",
+     .who = "owner",
+     .start = "received_at",
+     .done = "outcome_at",
+     .deadline = FS_DL_WORKDAYS,
+     .amount = 3,
+     .soon_minutes = 24 * 60},
     {.id = "requirement_request",
      .text = "requirement request form within 1 working day of confirmation",
-     .kind = FS_RULE_RECORD, .table = "requirement_request", .who = WHO_CUSTOMER,
-     .start = "confirmed_at", .done = "submitted_at", .deadline = FS_DL_WORKDAYS, .amount = 1,
+     .kind = FS_RULE_RECORD,
+     .table = "requirement_request",
+     .who = WHO_CUSTOMER,
+     .start = "confirmed_at",
+     .done = "submitted_at",
+     .deadline = FS_DL_WORKDAYS,
+     .amount = 1,
      .soon_minutes = 4 * 60},
     {.id = "acceptance_documents",
      .text = "acceptance documents within 5 working days of delivery",
-     .kind = FS_RULE_RECORD, .table = "acceptance", .who = WHO_CUSTOMER, .start = "delivered_at",
-     .done = "collected_at", .deadline = FS_DL_WORKDAYS, .amount = 5, .soon_minutes = 24 * 60},
+     .kind = FS_RULE_RECORD,
+     .table = "acceptance",
+     .who = WHO_CUSTOMER,
+     .start = "delivered_at",
+     .done = "collected_at",
+     .deadline = FS_DL_WORKDAYS,
+     .amount = 5,
+     .soon_minutes = 24 * 60},
     {.id = "marketing_request",
      .text = "marketing request at least 3 working days before the event",
-     .kind = FS_RULE_RECORD, .table = "marketing_request", .who = "rep", .start = "event_date",
-     .done = "submitted_at", .deadline = FS_DL_WORKDAYS_BEFORE, .amount = 3,
+     .kind = FS_RULE_RECORD,
+     .table = "marketing_request",
+     .who = "rep",
+     .start = "event_date",
+     .done = "submitted_at",
+     .deadline = FS_DL_WORKDAYS_BEFORE,
+     .amount = 3,
      .soon_minutes = 24 * 60},
     {.id = "question_answered",
      .text = "customer question answered within 24 h",
-     .kind = FS_RULE_RECORD, .table = "customer_question", .who = WHO_CUSTOMER,
-     .start = "asked_at", .done = "answered_at", .deadline = FS_DL_HOURS, .amount = 24,
+     .kind = FS_RULE_RECORD,
+     .table = "customer_question",
+     .who = WHO_CUSTOMER,
+     .start = "asked_at",
+     .done = "answered_at",
+     .deadline = FS_DL_HOURS,
+     .amount = 24,
      .soon_minutes = 4 * 60},
     {.id = "spot_check_weekly",
      .text = "supervisor spot-check of CRM updates and visit records every week",
-     .kind = FS_RULE_WEEKLY, .table = "spot_check", .who = "rep", .start = "checked_at",
+     .kind = FS_RULE_WEEKLY,
+     .table = "spot_check",
+     .who = "rep",
+     .start = "checked_at",
      .soon_minutes = 24 * 60},
     {.id = "satisfaction_survey",
      .text = "customer satisfaction survey every quarter",
-     .kind = FS_RULE_UNTRACKED, .table = "complaint",
+     .kind = FS_RULE_UNTRACKED,
+     .table = "complaint",
      .why_untracked = "there is no survey record; complaints hold a satisfaction score only"},
 };
 #define NRULES (sizeof rules / sizeof rules[0])
@@ -220,14 +306,17 @@ int fs_calendar_add_holiday(fs_calendar *cal, const char *date)
     return 0;
 }
 
-/* Runs localtime_r for t in zone tz ("" UTC), restoring the process's TZ. */
+/* Runs localtime_r for t in zone tz ("" this machine's), restoring the
+ * process's TZ. */
 static int local_in(const char *tz, time_t t, struct tm *out)
 {
+    if (tz[0] == '\0')
+        return localtime_r(&t, out) != NULL ? 0 : FS_EINVAL;
     const char *old = getenv("TZ");
     char *saved = old != NULL ? strdup(old) : NULL;
     if (old != NULL && saved == NULL)
         return FS_ENOMEM;
-    setenv("TZ", tz[0] ? tz : "UTC0", 1);
+    setenv("TZ", strcmp(tz, "UTC") == 0 ? "UTC0" : tz, 1);
     tzset();
     struct tm *ok = localtime_r(&t, out);
     if (saved != NULL)
@@ -352,7 +441,7 @@ typedef struct rec {
     int64_t start, done; /* -1: none */
     int done_ok;         /* the done_if condition holds (or there is none) */
     int skip;
-    int64_t flag;        /* customer_replied / accurate / key_account */
+    int64_t flag; /* customer_replied / accurate / key_account */
 } rec;
 
 typedef struct recs {
@@ -523,8 +612,8 @@ static int64_t first_visit(const eval *e, const uint8_t customer[FS_ID_BYTES], i
 static int eval_followup(eval *e, const fs_rule *rl)
 {
     recs rs;
-    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status", "done", NULL,
-                  NULL, "customer_replied", &rs);
+    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status", "done", NULL, NULL,
+                  "customer_replied", &rs);
     for (size_t i = 0; rc == 0 && i < rs.n; i++) {
         const rec *x = &rs.v[i];
         if (!x->done_ok || x->flag || x->start < 0 || x->who[0] == '\0' || !x->has_customer)
@@ -553,8 +642,7 @@ static int eval_monthly(eval *e, const fs_rule *rl)
             const rec *c = &e->customers.v[i];
             if (!c->flag || c->who[0] == '\0')
                 continue;
-            int64_t done =
-                first_visit(e, c->id, month * MIN_PER_DAY, next * MIN_PER_DAY);
+            int64_t done = first_visit(e, c->id, month * MIN_PER_DAY, next * MIN_PER_DAY);
             rc = emit(e, rl, c->who, c->id, month * MIN_PER_DAY, next * MIN_PER_DAY, done, month);
         }
         y = ny;
@@ -567,8 +655,8 @@ static int eval_monthly(eval *e, const fs_rule *rl)
 static int eval_daily(eval *e, const fs_rule *rl)
 {
     recs rs;
-    int rc = load(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
-                  NULL, NULL, NULL, NULL, NULL, &rs);
+    int rc = load(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done, NULL,
+                  NULL, NULL, NULL, NULL, &rs);
     int64_t last = fs_civil_day(e->to - 1), today = fs_civil_day(e->now);
     for (int64_t day = fs_civil_day(e->from); rc == 0 && day <= last && day <= today; day++) {
         if (!fs_calendar_is_working(e->cal, day))
@@ -590,15 +678,15 @@ static int eval_daily(eval *e, const fs_rule *rl)
 static int eval_weekly(eval *e, const fs_rule *rl)
 {
     recs rs;
-    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
-                  NULL, &rs);
+    int rc =
+        load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL, NULL, &rs);
     int64_t first = fs_civil_day(e->from);
     first -= (fs_civil_weekday(first) + 6) % 7; /* back to Monday */
-    for (int64_t week = first; rc == 0 && week * MIN_PER_DAY < e->to &&
-                               week * MIN_PER_DAY <= e->now;
-         week += 7) {
+    for (int64_t week = first;
+         rc == 0 && week * MIN_PER_DAY < e->to && week * MIN_PER_DAY <= e->now; week += 7) {
         int64_t lo = week * MIN_PER_DAY, hi = (week + 7) * MIN_PER_DAY;
-        int64_t deadline = fs_calendar_close(e->cal, week + 7, -1); /* the week's last working day */
+        int64_t deadline =
+            fs_calendar_close(e->cal, week + 7, -1); /* the week's last working day */
         for (size_t k = 0; rc == 0 && k < e->nreps; k++) {
             const rec *found = NULL;
             for (size_t i = 0; i < rs.n; i++)
@@ -626,8 +714,7 @@ static int eval_ratio(eval *e, const fs_rule *rl)
         if (x->start < e->from || x->start >= e->to || x->who[0] == '\0')
             continue;
         /* deadline = start: an accurate record counts as done in time */
-        rc = emit(e, rl, x->who, x->id, x->start, x->start, x->flag ? x->start : x->start + 1,
-                  -1);
+        rc = emit(e, rl, x->who, x->id, x->start, x->start, x->flag ? x->start : x->start + 1, -1);
     }
     recs_free(&rs);
     return rc;
@@ -667,8 +754,8 @@ static int collect_reps(eval *e)
 }
 
 int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
-                  const char *const *reps, size_t nreps,
-                  int (*cb)(const fs_finding *f, void *ctx), void *ctx)
+                  const char *const *reps, size_t nreps, int (*cb)(const fs_finding *f, void *ctx),
+                  void *ctx)
 {
     eval e;
     memset(&e, 0, sizeof e);
@@ -691,13 +778,26 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
     for (size_t i = 0; rc == 0 && i < NRULES; i++) {
         const fs_rule *rl = &rules[i];
         switch (rl->kind) {
-        case FS_RULE_RECORD: rc = eval_record(&e, rl); break;
-        case FS_RULE_FOLLOWUP: rc = eval_followup(&e, rl); break;
-        case FS_RULE_MONTHLY: rc = eval_monthly(&e, rl); break;
-        case FS_RULE_DAILY: rc = eval_daily(&e, rl); break;
-        case FS_RULE_WEEKLY: rc = eval_weekly(&e, rl); break;
-        case FS_RULE_RATIO: rc = eval_ratio(&e, rl); break;
-        case FS_RULE_UNTRACKED: break;
+        case FS_RULE_RECORD:
+            rc = eval_record(&e, rl);
+            break;
+        case FS_RULE_FOLLOWUP:
+            rc = eval_followup(&e, rl);
+            break;
+        case FS_RULE_MONTHLY:
+            rc = eval_monthly(&e, rl);
+            break;
+        case FS_RULE_DAILY:
+            rc = eval_daily(&e, rl);
+            break;
+        case FS_RULE_WEEKLY:
+            rc = eval_weekly(&e, rl);
+            break;
+        case FS_RULE_RATIO:
+            rc = eval_ratio(&e, rl);
+            break;
+        case FS_RULE_UNTRACKED:
+            break;
         }
     }
     recs_free(&e.customers);
@@ -742,8 +842,8 @@ static int cmp_rep(const void *a, const void *b)
     return strcmp(((const fs_rep_metrics *)a)->rep, ((const fs_rep_metrics *)b)->rep);
 }
 
-int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
-                      int64_t to, const char *const *reps, size_t nreps, fs_compliance *out)
+int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
+                      const char *const *reps, size_t nreps, fs_compliance *out)
 {
     memset(out, 0, sizeof *out);
     out->nrules = NRULES;

@@ -10,7 +10,6 @@
 #include "fieldsync/rules.h"
 #include "test.h"
 
-
 static int64_t civ(const char *s)
 {
     int64_t c = -1;
@@ -47,8 +46,8 @@ static void visit(fs_replica *r, const uint8_t cid[16], const char *time, const 
                   uint8_t id[16])
 {
     fs_cell c[] = {{"customer", fs_blob(cid, 16)}, {"time", fs_text(time)},
-                   {"place", fs_text("p")},         {"purpose", fs_text("p")},
-                   {"notes", fs_text("n")},         {"recorded_at", fs_text(recorded)}};
+                   {"place", fs_text("p")},        {"purpose", fs_text("p")},
+                   {"notes", fs_text("n")},        {"recorded_at", fs_text(recorded)}};
     CHECK_OK(fs_insert(r, "visit", c, recorded ? 6 : 5, id));
 }
 
@@ -76,14 +75,14 @@ static const fs_calendar *default_cal(void)
 /* The status rule_id gives the record row (or, row NULL, the expected
  * record of rep for the day/week/month starting at period) at now; -1 when
  * the rule says nothing about it. The period: the autumn of 2023. */
-static int judge_cal(fs_replica *r, const fs_calendar *cal, const char *rule_id,
-                     const uint8_t *row, const char *rep, const char *period, const char *now)
+static int judge_cal(fs_replica *r, const fs_calendar *cal, const char *rule_id, const uint8_t *row,
+                     const char *rep, const char *period, const char *now)
 {
     static got g;
     const char *reps[] = {rep != NULL ? rep : "zhang"};
     g.n = 0;
-    CHECK_OK(fs_rules_eval(r, cal, civ(now), civ("2023-09-01"), civ("2024-01-01"), reps, 1,
-                           collect, &g));
+    CHECK_OK(fs_rules_eval(r, cal, civ(now), civ("2023-09-01"), civ("2024-01-01"), reps, 1, collect,
+                           &g));
     CHECK(g.n <= 1024);
     for (int i = 0; i < g.n; i++) {
         const fs_finding *f = &g.f[i];
@@ -122,8 +121,8 @@ static void test_civil_time(void)
     CHECK_EQ_INT(fs_civil_weekday(fs_civil_day(civ("1970-01-01"))), 4);
     CHECK_EQ_INT(civ("1970-01-02 00:01"), 1441);
     int64_t c;
-    const char *bad[] = {"", "2023-10-10 24:00", "2023-02-29", "2023-10-10T14:00", "2023-1-10",
-                         "2023-10-10 14:0", "1899-12-31"};
+    const char *bad[] = {"",          "2023-10-10 24:00", "2023-02-29", "2023-10-10T14:00",
+                         "2023-1-10", "2023-10-10 14:0",  "1899-12-31"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_ERR(fs_civil_parse(bad[i], strlen(bad[i]), &c), FS_ETYPE);
 }
@@ -172,6 +171,7 @@ static void test_time_zones(void)
     fs_calendar_default(&ny);
     CHECK_OK(fs_calendar_set_tz(&sh, "Asia/Shanghai"));
     CHECK_OK(fs_calendar_set_tz(&ny, "America/New_York"));
+    CHECK_OK(fs_calendar_set_tz(&utc, "UTC"));
     CHECK_ERR(fs_calendar_set_tz(&ny, "Mars/Olympus_Mons"), FS_EINVAL);
     CHECK_ERR(fs_calendar_set_tz(&ny, "../../etc/passwd"), FS_EINVAL);
     CHECK_STR(ny.tz, "America/New_York"); /* unchanged by a refusal */
@@ -348,9 +348,12 @@ static void test_commitments_and_follow_ups(void)
     CHECK_EQ_INT(judge(r, "commitment_followup", k1, "2023-10-20 00:00"), MISSED);
     /* the customer replied: nothing to follow up */
     k[3].value = fs_text("done");
-    fs_cell k3c[] = {{"customer", fs_blob(c, 16)},  {"text", fs_text("t")},
-                     {"due", fs_text("2023-10-12")}, {"status", fs_text("done")},
-                     {"done_at", fs_text("2023-10-12 10:00")}, {"customer_replied", fs_int(1)}};
+    fs_cell k3c[] = {{"customer", fs_blob(c, 16)},
+                     {"text", fs_text("t")},
+                     {"due", fs_text("2023-10-12")},
+                     {"status", fs_text("done")},
+                     {"done_at", fs_text("2023-10-12 10:00")},
+                     {"customer_replied", fs_int(1)}};
     CHECK_OK(fs_insert(r, "commitment", k3c, 6, k3));
     CHECK_EQ_INT(judge(r, "commitment_followup", k3, "2023-11-01 00:00"), -1);
     done_with(r, dir);
@@ -378,12 +381,12 @@ static void test_daily_weekly_monthly(void)
     /* none for Thursday: overdue after 09:00, due soon from 08:00 */
     CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-12", cal_now),
                  OVERDUE);
-    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-12",
-                           "2023-10-12 08:00"),
-                 DUE_SOON);
-    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-12",
-                           "2023-10-12 07:59"),
-                 ON_TIME);
+    CHECK_EQ_INT(
+        judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-12", "2023-10-12 08:00"),
+        DUE_SOON);
+    CHECK_EQ_INT(
+        judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-12", "2023-10-12 07:59"),
+        ON_TIME);
     /* not expected on a weekend, nor on a holiday, nor before the day */
     CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_plan", NULL, "zhang", "2023-10-14", cal_now),
                  -1);
@@ -415,13 +418,15 @@ static void test_daily_weekly_monthly(void)
     CHECK_EQ_INT(judge_cal(r, default_cal(), "spot_check_weekly", NULL, "zhang", "2023-10-09",
                            "2023-10-13 18:01"),
                  OVERDUE);
-    fs_cell k[] = {{"supervisor", fs_text("li")},         {"rep", fs_text("zhang")},
-                   {"record_table", fs_text("visit")},    {"accurate", fs_int(1)},
+    fs_cell k[] = {{"supervisor", fs_text("li")},
+                   {"rep", fs_text("zhang")},
+                   {"record_table", fs_text("visit")},
+                   {"accurate", fs_int(1)},
                    {"checked_at", fs_text("2023-10-11 10:00")}};
     CHECK_OK(fs_insert(r, "spot_check", k, 5, id));
-    CHECK_EQ_INT(judge_cal(r, default_cal(), "spot_check_weekly", NULL, "zhang", "2023-10-09",
-                           cal_now),
-                 ON_TIME);
+    CHECK_EQ_INT(
+        judge_cal(r, default_cal(), "spot_check_weekly", NULL, "zhang", "2023-10-09", cal_now),
+        ON_TIME);
 
     /* weekly plan approved by the close of its first working day */
     uint8_t wp[16];
@@ -492,14 +497,18 @@ static void test_compliance_week_by_hand(void)
     CHECK_OK(fs_insert(r, "daily_report", p1, 4, id));
     /* spot-checks of zhang: 49 accurate, 1 not (98 %); of wang: 1 of 2 */
     for (int i = 0; i < 50; i++) {
-        fs_cell k[] = {{"supervisor", fs_text("li")},      {"rep", fs_text("zhang")},
-                       {"record_table", fs_text("visit")}, {"accurate", fs_int(i != 7)},
+        fs_cell k[] = {{"supervisor", fs_text("li")},
+                       {"rep", fs_text("zhang")},
+                       {"record_table", fs_text("visit")},
+                       {"accurate", fs_int(i != 7)},
                        {"checked_at", fs_text("2023-10-12 10:00")}};
         CHECK_OK(fs_insert(r, "spot_check", k, 5, id));
     }
     for (int i = 0; i < 2; i++) {
-        fs_cell k[] = {{"supervisor", fs_text("li")},      {"rep", fs_text("wang")},
-                       {"record_table", fs_text("visit")}, {"accurate", fs_int(i == 0)},
+        fs_cell k[] = {{"supervisor", fs_text("li")},
+                       {"rep", fs_text("wang")},
+                       {"record_table", fs_text("visit")},
+                       {"accurate", fs_int(i == 0)},
                        {"checked_at", fs_text("2023-10-12 11:00")}};
         CHECK_OK(fs_insert(r, "spot_check", k, 5, id));
     }

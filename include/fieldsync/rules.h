@@ -47,15 +47,15 @@ int fs_civil_weekday(int64_t day);
 #define FS_CAL_MAX_HOLIDAYS 64
 
 typedef struct fs_calendar {
-    char tz[64];           /* IANA time zone ("Asia/Shanghai"); "" is UTC */
-    int work_start;        /* working hours, minutes after midnight (540 = 09:00) */
-    int work_end;          /* 1080 = 18:00 */
-    unsigned weekend;      /* bit d set: weekday d (0 Sunday) is not a working day */
+    char tz[64];      /* IANA time zone ("Asia/Shanghai", "UTC"); "" is this machine's */
+    int work_start;   /* working hours, minutes after midnight (540 = 09:00) */
+    int work_end;     /* 1080 = 18:00 */
+    unsigned weekend; /* bit d set: weekday d (0 Sunday) is not a working day */
     int64_t holidays[FS_CAL_MAX_HOLIDAYS]; /* day numbers */
     size_t nholidays;
 } fs_calendar;
 
-/* Monday to Friday, 09:00-18:00, UTC, no holidays. */
+/* Monday to Friday, 09:00-18:00, this machine's time zone, no holidays. */
 void fs_calendar_default(fs_calendar *cal);
 /* Adds a holiday ("YYYY-MM-DD"). FS_ETYPE, FS_ETOOBIG (too many). */
 int fs_calendar_add_holiday(fs_calendar *cal, const char *date);
@@ -83,18 +83,18 @@ typedef enum fs_rule_kind {
 } fs_rule_kind;
 
 typedef enum fs_deadline {
-    FS_DL_HOURS,         /* start + amount hours */
-    FS_DL_DAYS,          /* start + amount calendar days */
-    FS_DL_WORKDAYS,      /* close of the amount-th working day after start */
+    FS_DL_HOURS,           /* start + amount hours */
+    FS_DL_DAYS,            /* start + amount calendar days */
+    FS_DL_WORKDAYS,        /* close of the amount-th working day after start */
     FS_DL_WORKDAYS_BEFORE, /* close of the amount-th working day before start */
-    FS_DL_END_OF_DAY,    /* 24:00 of start's day */
-    FS_DL_SAME_WORKDAY,  /* close of start's day (the next working day's if not one) */
-    FS_DL_TIME_OF_DAY    /* start's day at amount minutes after midnight */
+    FS_DL_END_OF_DAY,      /* 24:00 of start's day */
+    FS_DL_SAME_WORKDAY,    /* close of start's day (the next working day's if not one) */
+    FS_DL_TIME_OF_DAY      /* start's day at amount minutes after midnight */
 } fs_deadline;
 
 typedef struct fs_rule {
-    const char *id;          /* "complaint_outcome" */
-    const char *text;        /* the handbook's row, in words */
+    const char *id;   /* "complaint_outcome" */
+    const char *text; /* the handbook's row, in words */
     fs_rule_kind kind;
     const char *table;       /* the records judged */
     const char *who;         /* the accountable rep: a column of table, or
@@ -105,10 +105,10 @@ typedef struct fs_rule {
     const char *done_if_val;
     fs_deadline deadline;
     int amount;
-    int soon_minutes;        /* the "due soon" window */
-    const char *filter_col;  /* only rows whose filter_col equals filter_val */
+    int soon_minutes;       /* the "due soon" window */
+    const char *filter_col; /* only rows whose filter_col equals filter_val */
     const char *filter_val;
-    const char *skip_col;    /* rows whose skip_col equals skip_val are not judged */
+    const char *skip_col; /* rows whose skip_col equals skip_val are not judged */
     const char *skip_val;
     const char *why_untracked; /* FS_RULE_UNTRACKED: what the records lack */
 } fs_rule;
@@ -129,13 +129,13 @@ const char *fs_rule_status_name(fs_rule_status s); /* "on time", ... */
  * record) judged by one rule. */
 typedef struct fs_finding {
     const fs_rule *rule;
-    char who[65];                 /* the rep */
-    uint8_t row[FS_ID_BYTES];     /* the record (zero when none exists) */
+    char who[65];             /* the rep */
+    uint8_t row[FS_ID_BYTES]; /* the record (zero when none exists) */
     int has_row;
-    int64_t start, deadline;      /* civil minutes */
-    int64_t done;                 /* civil minutes, -1 when not done */
+    int64_t start, deadline; /* civil minutes */
+    int64_t done;            /* civil minutes, -1 when not done */
     fs_rule_status status;
-    int64_t period;               /* the day, week or month judged (its first day), else -1 */
+    int64_t period; /* the day, week or month judged (its first day), else -1 */
 } fs_finding;
 
 /* Judges the replica's records by every rule at civil minute now, for the
@@ -146,8 +146,8 @@ typedef struct fs_finding {
  * records from; NULL takes every rep named in the records. cb returns 0 to
  * go on. Errors: the replica's, FS_ENOMEM, or cb's value. */
 int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
-                  const char *const *reps, size_t nreps,
-                  int (*cb)(const fs_finding *f, void *ctx), void *ctx);
+                  const char *const *reps, size_t nreps, int (*cb)(const fs_finding *f, void *ctx),
+                  void *ctx);
 
 /* Per rep, per rule: how many findings had each status. */
 typedef struct fs_rule_tally {
@@ -156,7 +156,7 @@ typedef struct fs_rule_tally {
 
 typedef struct fs_rep_metrics {
     char rep[65];
-    fs_rule_tally *by_rule; /* indexed like fs_rules() */
+    fs_rule_tally *by_rule;    /* indexed like fs_rules() */
     uint32_t checks, accurate; /* spot-checks of the rep's records in the period */
 } fs_rep_metrics;
 
@@ -168,8 +168,8 @@ typedef struct fs_compliance {
 
 /* Runs fs_rules_eval and tallies the findings per rep. Free with
  * fs_compliance_free. */
-int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
-                      int64_t to, const char *const *reps, size_t nreps, fs_compliance *out);
+int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
+                      const char *const *reps, size_t nreps, fs_compliance *out);
 void fs_compliance_free(fs_compliance *c);
 /* The tally of rule id for m (NULL for an unknown id). */
 const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_metrics *m,

@@ -1,0 +1,499 @@
+/*
+ * The handbook's deadlines as views, computed offline from this device's
+ * replica by the rules engine (fieldsync/rules.h):
+ *   today                 what is due, overdue and promised (the next 7 days)
+ *   report compliance     per rep, the week's figures for every rule
+ *   report rep NAME       one rep's findings for the week, record by record
+ * The calendar: --tz ZONE (default: this machine's zone), --hours
+ * HH:MM-HH:MM (09:00-18:00), --holiday YYYY-MM-DD (repeatable); --at
+ * "YYYY-MM-DD HH:MM" judges at another moment than now.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+#include <sodium.h>
+
+#include "cmd.h"
+#include "fieldsync/rules.h"
+#include "record.h"
+#include "table.h"
+
+#define MIN_PER_DAY 1440
+
+typedef struct view_opts {
+    const char *tz, *hours, *at, *week;
+    cli_list holidays;
+    int json;
+} view_opts;
+
+static int parse_hhmm(const char *s, int *out)
+{
+    if (strlen(s) != 5 || s[2] != ':')
+        return -1;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59)
+        return -1;
+    *out = h * 60 + m;
+    return 0;
+}
+
+/* The calendar and the moment from the options. CLI_OK or CLI_EUSAGE. */
+static int setup(const view_opts *o, fs_calendar *cal, int64_t *now)
+{
+    fs_calendar_default(cal);
+    if (o->tz != NULL && fs_calendar_set_tz(cal, o->tz) != 0) {
+        cli_error("--tz: %s is not a time zone here (as Asia/Shanghai, UTC)",
+                  strlen(o->tz) <= 40 ? o->tz : "the value");
+        return CLI_EUSAGE;
+    }
+    if (o->hours != NULL) {
+        char a[6] = "", b[6] = "";
+        int start, end;
+        const char *dash = strchr(o->hours, '-');
+        if (dash == NULL || dash - o->hours != 5 || strlen(dash + 1) != 5) {
+            cli_error("--hours: expected HH:MM-HH:MM, as 09:00-18:00");
+            return CLI_EUSAGE;
+        }
+        memcpy(a, o->hours, 5);
+        memcpy(b, dash + 1, 5);
+        if (parse_hhmm(a, &start) != 0 || parse_hhmm(b, &end) != 0 || end <= start) {
+            cli_error("--hours: expected HH:MM-HH:MM with the end after the start");
+            return CLI_EUSAGE;
+        }
+        cal->work_start = start;
+        cal->work_end = end;
+    }
+    for (size_t i = 0; i < o->holidays.count; i++) {
+        int rc = cli_check_date("--holiday", o->holidays.items[i]);
+        if (rc != CLI_OK)
+            return rc;
+        if (fs_calendar_add_holiday(cal, o->holidays.items[i]) != 0) {
+            cli_error("--holiday: at most %d", FS_CAL_MAX_HOLIDAYS);
+            return CLI_EUSAGE;
+        }
+    }
+    if (o->at != NULL) {
+        int rc = cli_check_datetime("--at", o->at);
+        if (rc != CLI_OK)
+            return rc;
+        return fs_civil_parse(o->at, strlen(o->at), now) == 0 ? CLI_OK : CLI_EUSAGE;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (fs_calendar_now(cal, (int64_t)ts.tv_sec * 1000, now) != 0) {
+        cli_error("cannot read the time in zone %s", cal->tz[0] ? cal->tz : "local");
+        return CLI_ERUNTIME;
+    }
+    return CLI_OK;
+}
+
+/* "YYYY-Www" to the civil minute of that ISO week's Monday. */
+static int parse_week(const char *s, int64_t *monday)
+{
+    int64_t jan4;
+    char date[11];
+    if (strlen(s) != 8 || s[4] != '-' || s[5] != 'W')
+        return -1;
+    for (int i = 0; i < 8; i++)
+        if (i != 4 && i != 5 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int week = (s[6] - '0') * 10 + (s[7] - '0');
+    snprintf(date, sizeof date, "%.4s-01-04", s);
+    if (week < 1 || week > 53 || fs_civil_parse(date, 10, &jan4) != 0)
+        return -1;
+    int64_t day = fs_civil_day(jan4);
+    day -= (fs_civil_weekday(day) + 6) % 7; /* week 1's Monday */
+    day += (int64_t)(week - 1) * 7;
+    /* Week 53 exists only when its Thursday is still in the year. */
+    char thu[17];
+    fs_civil_format((day + 3) * MIN_PER_DAY, thu);
+    if (memcmp(thu, s, 4) != 0)
+        return -1;
+    *monday = day * MIN_PER_DAY;
+    return 0;
+}
+
+/* The ISO week of civil minute t, as "YYYY-Www". */
+static void format_week(int64_t t, char out[16])
+{
+    int64_t day = fs_civil_day(t);
+    int64_t thursday = day - (fs_civil_weekday(day) + 6) % 7 + 3;
+    char thu[17], jan1s[11];
+    int64_t jan1;
+    fs_civil_format(thursday * MIN_PER_DAY, thu);
+    snprintf(jan1s, sizeof jan1s, "%.4s-01-01", thu);
+    fs_civil_parse(jan1s, 10, &jan1);
+    int week = (int)((thursday - fs_civil_day(jan1)) / 7) + 1; /* 1..53 */
+    snprintf(out, 16, "%.4s-W%02d", thu, week % 100);
+}
+
+static int open_view(cli_ctx *ctx, const char *usage, view_opts *o, int argc, char **argv,
+                     int with_week, fs_replica **r, fs_calendar *cal, int64_t *now)
+{
+    cli_opt opts[] = {
+        {"--json", CLI_FLAG, &o->json, NULL, NULL},
+        {"--tz", CLI_VALUE, NULL, &o->tz, NULL},
+        {"--hours", CLI_VALUE, NULL, &o->hours, NULL},
+        {"--holiday", CLI_LIST, NULL, NULL, &o->holidays},
+        {"--at", CLI_VALUE, NULL, &o->at, NULL},
+        {"--week", CLI_VALUE, NULL, &o->week, NULL},
+    };
+    size_t nopts = sizeof opts / sizeof opts[0] - (with_week ? 0 : 1);
+    int rc = cli_parse(ctx, usage, opts, nopts, argc, argv);
+    if (rc != CLI_OK)
+        return rc;
+    rc = setup(o, cal, now);
+    if (rc != CLI_OK)
+        return rc;
+    return cli_open(ctx, r);
+}
+
+static const char *status_word(fs_rule_status s)
+{
+    static const char *const words[] = {"on time", "DUE SOON", "OVERDUE", "missed"};
+    return (unsigned)s < 4 ? words[s] : "?";
+}
+
+/* ---- today ---- */
+
+typedef struct today_walk {
+    cli_table *t;
+    cJSON *list;
+    int rc;
+} today_walk;
+
+static int today_cb(const fs_finding *f, void *ctx)
+{
+    today_walk *w = ctx;
+    /* What needs doing: not done, due soon or overdue, or still open. */
+    if (f->done >= 0)
+        return 0;
+    char due[17], hex[2 * FS_ID_BYTES + 1] = "";
+    fs_civil_format(f->deadline, due);
+    if (f->has_row)
+        sodium_bin2hex(hex, sizeof hex, f->row, FS_ID_BYTES);
+    if (w->list != NULL) {
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL || rec_json_add(o, "rule", cJSON_CreateString(f->rule->id)) ||
+            rec_json_add(o, "status", cJSON_CreateString(fs_rule_status_name(f->status))) ||
+            rec_json_add(o, "due", cJSON_CreateString(due)) ||
+            rec_json_add(o, "rep", cJSON_CreateString(f->who)) ||
+            rec_json_add(o, "table", cJSON_CreateString(f->rule->table)) ||
+            rec_json_add(o, "record", f->has_row ? cJSON_CreateString(hex) : cJSON_CreateNull()) ||
+            rec_json_add(w->list, NULL, o))
+            return FS_ENOMEM;
+        return 0;
+    }
+    hex[8] = '\0';
+    const char *cells[] = {status_word(f->status), due, f->rule->text, f->has_row ? hex : "-",
+                           f->who};
+    return cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
+}
+
+int cmd_today(cli_ctx *ctx, int argc, char **argv)
+{
+    view_opts o;
+    memset(&o, 0, sizeof o);
+    fs_calendar cal;
+    fs_replica *r = NULL;
+    int64_t now = 0;
+    int rc = open_view(ctx, USAGE_TODAY, &o, argc, argv, 0, &r, &cal, &now);
+    if (rc != CLI_OK) {
+        cli_list_free(&o.holidays);
+        return rc == CLI_HELP ? CLI_OK : rc;
+    }
+    static const cli_column cols[] = {
+        {"STATUS", 0}, {"DUE", 0}, {"WHAT", 48}, {"RECORD", 0}, {"REP", 16}};
+    today_walk w = {NULL, NULL, 0};
+    int64_t today = fs_civil_day(now) * MIN_PER_DAY;
+    int frc = o.json ? ((w.list = cJSON_CreateArray()) ? 0 : FS_ENOMEM)
+                     : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);
+    /* Due from today to a week ahead, and whatever is still overdue. */
+    if (frc == 0)
+        frc = fs_rules_eval(r, &cal, now, today, today + 8 * MIN_PER_DAY, NULL, 0, today_cb, &w);
+    if (frc != 0) {
+        rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "today", frc);
+    } else if (o.json) {
+        rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK : cli_fail(NULL, "today", FS_ENOMEM);
+    } else {
+        char at[17];
+        fs_civil_format(now, at);
+        printf("due, overdue and promised as of %s (the next 7 days):\n", at);
+        if (cli_table_rows(w.t) == 0)
+            printf("nothing due, overdue or promised\n");
+        else
+            cli_table_print(w.t, stdout);
+    }
+    cJSON_Delete(w.list);
+    cli_table_free(w.t);
+    cli_list_free(&o.holidays);
+    fs_replica_close(r);
+    return rc;
+}
+
+/* ---- report compliance ---- */
+
+/* The week [from, to) of --week, or the current one. */
+static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, char name[16])
+{
+    if (o->week != NULL) {
+        if (parse_week(o->week, from) != 0) {
+            cli_error("--week: expected an ISO week YYYY-Www, as 2023-W41");
+            return CLI_EUSAGE;
+        }
+    } else {
+        int64_t day = fs_civil_day(now);
+        *from = (day - (fs_civil_weekday(day) + 6) % 7) * MIN_PER_DAY;
+    }
+    *to = *from + 7 * MIN_PER_DAY;
+    format_week(*from, name);
+    return CLI_OK;
+}
+
+static uint32_t late(const fs_rule_tally *t)
+{
+    return t->n[FS_ST_OVERDUE] + t->n[FS_ST_MISSED];
+}
+
+/* "a/b" of on-time findings, or "-" when there were none. */
+static void share(const fs_rule_tally *t, char *out, size_t size)
+{
+    uint32_t all = t->n[0] + t->n[1] + t->n[2] + t->n[3];
+    if (all == 0)
+        snprintf(out, size, "-");
+    else
+        snprintf(out, size, "%u/%u", t->n[FS_ST_ON_TIME], all);
+}
+
+static cJSON *rep_json(const fs_compliance *c, const fs_rep_metrics *m)
+{
+    size_t n;
+    const fs_rule *rl = fs_rules(&n);
+    cJSON *o = cJSON_CreateObject(), *rules = cJSON_CreateObject(), *acc = cJSON_CreateObject();
+    int bad = o == NULL || rules == NULL || acc == NULL;
+    for (size_t i = 0; !bad && i < n && i < c->nrules; i++) {
+        if (rl[i].kind == FS_RULE_UNTRACKED)
+            continue;
+        cJSON *t = cJSON_CreateObject();
+        bad = t == NULL || rec_json_add(rules, rl[i].id, t);
+        for (int s = 0; !bad && s < FS_ST_COUNT; s++) {
+            static const char *const keys[] = {"on_time", "due_soon", "overdue", "missed"};
+            bad = rec_json_add(t, keys[s], cJSON_CreateNumber(m->by_rule[i].n[s]));
+        }
+    }
+    if (!bad)
+        bad = rec_json_add(acc, "checks", cJSON_CreateNumber(m->checks)) ||
+              rec_json_add(acc, "accurate", cJSON_CreateNumber(m->accurate)) ||
+              rec_json_add(acc, "meets_98_percent",
+                           m->checks > 0 ? cJSON_CreateBool(m->accurate * 1000u >= m->checks * 980u)
+                                         : cJSON_CreateNull()) ||
+              rec_json_add(o, "rep", cJSON_CreateString(m->rep)) ||
+              rec_json_add(o, "accuracy", acc) || rec_json_add(o, "rules", rules);
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int compliance_table(const fs_compliance *c)
+{
+    static const cli_column cols[] = {
+        {"REP", 16},
+        {"CONTACTS<24H", 0},
+        {"ACCURACY", 0},
+        {"COMMITMENTS LATE", 0},
+        {"FOLLOW-UPS LATE", 0},
+        {"KEY ACCOUNTS", 0},
+        {"PLANS 09:00", 0},
+        {"SUMMARIES", 0},
+        {"SELF-CHECKS", 0},
+        {"WEEKLY PLAN", 0},
+        {"LATE ITEMS", 0},
+        {"SPOT-CHECKED", 0},
+    };
+    cli_table *t = NULL;
+    if (cli_table_new(&t, cols, sizeof cols / sizeof cols[0]) != 0)
+        return FS_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->nreps; i++) {
+        const fs_rep_metrics *m = &c->reps[i];
+        char contacts[24], acc[32], comm[12], fol[12], key[12], plans[24], sums[24], checks[24],
+            weekly[16], items[12], spot[8];
+#define RULE(id) fs_compliance_rule(c, m, id)
+        share(RULE("contact_recorded"), contacts, sizeof contacts);
+        if (m->checks == 0)
+            snprintf(acc, sizeof acc, "-");
+        else
+            snprintf(acc, sizeof acc, "%.1f%% %s", 100.0 * m->accurate / m->checks,
+                     m->accurate * 1000u >= m->checks * 980u ? "ok" : "BELOW 98%");
+        snprintf(comm, sizeof comm, "%u", late(RULE("commitment_due")));
+        snprintf(fol, sizeof fol, "%u", late(RULE("commitment_followup")));
+        snprintf(key, sizeof key, "%u missed",
+                 RULE("key_account_monthly")->n[FS_ST_OVERDUE] +
+                     RULE("key_account_monthly")->n[FS_ST_DUE_SOON]);
+        share(RULE("daily_plan"), plans, sizeof plans);
+        share(RULE("daily_summary"), sums, sizeof sums);
+        share(RULE("self_check"), checks, sizeof checks);
+        snprintf(weekly, sizeof weekly, "%s",
+                 RULE("weekly_plan_approved")->n[FS_ST_ON_TIME] > 0 ? "approved"
+                 : late(RULE("weekly_plan_approved")) > 0           ? "NOT APPROVED"
+                                                                    : "-");
+        snprintf(items, sizeof items, "%u",
+                 late(RULE("complaint_outcome")) + late(RULE("requirement_request")) +
+                     late(RULE("acceptance_documents")) + late(RULE("marketing_request")) +
+                     late(RULE("question_answered")));
+        snprintf(spot, sizeof spot, "%s",
+                 RULE("spot_check_weekly")->n[FS_ST_ON_TIME] > 0 ? "yes" : "NO");
+#undef RULE
+        const char *cells[] = {m->rep, contacts, acc,    comm,   fol,   key,
+                               plans,  sums,     checks, weekly, items, spot};
+        rc = cli_table_add(t, cells) == 0 ? 0 : FS_ENOMEM;
+    }
+    if (rc == 0)
+        cli_table_print(t, stdout);
+    cli_table_free(t);
+    return rc;
+}
+
+int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
+{
+    view_opts o;
+    memset(&o, 0, sizeof o);
+    fs_calendar cal;
+    fs_replica *r = NULL;
+    int64_t now = 0, from, to;
+    char week[16], a[17], b[17];
+    fs_compliance c;
+    memset(&c, 0, sizeof c);
+    int rc = open_view(ctx, USAGE_REPORT_COMPLIANCE, &o, argc, argv, 1, &r, &cal, &now);
+    if (rc == CLI_OK)
+        rc = week_of(&o, now, &from, &to, week);
+    if (rc != CLI_OK)
+        goto done;
+    int frc = fs_compliance_get(r, &cal, now, from, to, NULL, 0, &c);
+    if (frc != 0) {
+        rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "report compliance", frc);
+        goto done;
+    }
+    fs_civil_format(from, a);
+    fs_civil_format(to - MIN_PER_DAY, b);
+    a[10] = b[10] = '\0';
+    if (o.json) {
+        cJSON *top = cJSON_CreateObject(), *reps = cJSON_CreateArray();
+        int bad = top == NULL || reps == NULL ||
+                  rec_json_add(top, "week", cJSON_CreateString(week)) ||
+                  rec_json_add(top, "from", cJSON_CreateString(a)) ||
+                  rec_json_add(top, "to", cJSON_CreateString(b)) || rec_json_add(top, "reps", reps);
+        for (size_t i = 0; !bad && i < c.nreps; i++)
+            bad = rec_json_add(reps, NULL, rep_json(&c, &c.reps[i]));
+        rc =
+            !bad && rec_json_print(top, stdout) == 0 ? CLI_OK : cli_fail(NULL, "report", FS_ENOMEM);
+        cJSON_Delete(top);
+        goto done;
+    }
+    printf("compliance, week %s (%s .. %s)\n", week, a, b);
+    if (c.nreps == 0)
+        printf("no reps' records in this replica\n");
+    else if (compliance_table(&c) != 0)
+        rc = cli_fail(NULL, "report", FS_ENOMEM);
+done:
+    fs_compliance_free(&c);
+    cli_list_free(&o.holidays);
+    fs_replica_close(r);
+    return rc == CLI_HELP ? CLI_OK : rc;
+}
+
+/* ---- report rep NAME ---- */
+
+typedef struct rep_walk {
+    const char *rep;
+    cli_table *t;
+    cJSON *list;
+    size_t n;
+} rep_walk;
+
+static int rep_cb(const fs_finding *f, void *ctx)
+{
+    rep_walk *w = ctx;
+    if (strcmp(f->who, w->rep) != 0)
+        return 0;
+    w->n++;
+    char due[17], done[17] = "-", hex[2 * FS_ID_BYTES + 1] = "-";
+    fs_civil_format(f->deadline, due);
+    if (f->done >= 0)
+        fs_civil_format(f->done, done);
+    if (f->has_row)
+        sodium_bin2hex(hex, sizeof hex, f->row, FS_ID_BYTES);
+    if (w->list != NULL) {
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL || rec_json_add(o, "rule", cJSON_CreateString(f->rule->id)) ||
+            rec_json_add(o, "status", cJSON_CreateString(fs_rule_status_name(f->status))) ||
+            rec_json_add(o, "due", cJSON_CreateString(due)) ||
+            rec_json_add(o, "done", f->done >= 0 ? cJSON_CreateString(done) : cJSON_CreateNull()) ||
+            rec_json_add(o, "record", f->has_row ? cJSON_CreateString(hex) : cJSON_CreateNull()) ||
+            rec_json_add(w->list, NULL, o))
+            return FS_ENOMEM;
+        return 0;
+    }
+    if (f->has_row)
+        hex[8] = '\0';
+    const char *cells[] = {status_word(f->status), f->rule->text, due, done, hex};
+    return cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
+}
+
+int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
+        if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+            fputs(USAGE_REPORT_REP, stdout);
+            return CLI_OK;
+        }
+        cli_error("report rep: give the rep's name first");
+        fputs(USAGE_REPORT_REP, stderr);
+        return CLI_EUSAGE;
+    }
+    const char *name = argv[0];
+    int rc = cli_check_text("report rep", name);
+    if (rc != CLI_OK)
+        return rc;
+    view_opts o;
+    memset(&o, 0, sizeof o);
+    fs_calendar cal;
+    fs_replica *r = NULL;
+    int64_t now = 0, from, to;
+    char week[16];
+    rep_walk w = {name, NULL, NULL, 0};
+    static const cli_column cols[] = {
+        {"STATUS", 0}, {"RULE", 48}, {"DUE", 0}, {"DONE", 0}, {"RECORD", 0}};
+    rc = open_view(ctx, USAGE_REPORT_REP, &o, argc - 1, argv + 1, 1, &r, &cal, &now);
+    if (rc == CLI_OK)
+        rc = week_of(&o, now, &from, &to, week);
+    if (rc != CLI_OK)
+        goto done;
+    int frc = o.json ? ((w.list = cJSON_CreateArray()) ? 0 : FS_ENOMEM)
+                     : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);
+    const char *reps[] = {name};
+    if (frc == 0)
+        frc = fs_rules_eval(r, &cal, now, from, to, reps, 1, rep_cb, &w);
+    if (frc != 0) {
+        rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "report rep", frc);
+    } else if (o.json) {
+        rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK : cli_fail(NULL, "report", FS_ENOMEM);
+    } else {
+        printf("week %s\n", week);
+        cli_table_print(w.t, stdout);
+    }
+done:
+    cJSON_Delete(w.list);
+    cli_table_free(w.t);
+    cli_list_free(&o.holidays);
+    fs_replica_close(r);
+    return rc == CLI_HELP ? CLI_OK : rc;
+}
