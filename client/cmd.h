@@ -6,6 +6,8 @@
 #ifndef FIELDSYNC_CLIENT_CMD_H
 #define FIELDSYNC_CLIENT_CMD_H
 
+#include <stdio.h>
+
 #include "cli.h"
 
 /* fieldsync init: creates the replica in the home directory. */
@@ -45,6 +47,16 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report rep NAME: one rep's findings for the week. */
 int cmd_report_rep(cli_ctx *ctx, int argc, char **argv);
 
+/* The handbook's forms (cmd_form.c): argv[0] is the group ("plan"),
+ * argv[1] the subcommand (add, list, show, or an action). */
+int cmd_form(cli_ctx *ctx, int argc, char **argv);
+/* 1 if group has forms (also customer and visit: their show). */
+int cmd_form_group(const char *group);
+/* The forms' lines for `fieldsync help`. */
+void cmd_form_usage(FILE *f);
+/* fieldsync whoami [--set NAME]: this device's user name (cmd_form.c). */
+int cmd_whoami(cli_ctx *ctx, int argc, char **argv);
+
 /* One-line usages, shared by --help of each command and the main help. */
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
 #define USAGE_PASSWD "usage: fieldsync [--home DIR] passwd\n"
@@ -70,6 +82,7 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_DAEMON "usage: fieldsync [--home DIR] daemon [--interval SECONDS]\n"
 #define USAGE_UNLOCK "usage: fieldsync [--home DIR] unlock [--idle DURATION]\n"
 #define USAGE_LOCK   "usage: fieldsync [--home DIR] lock\n"
+#define USAGE_WHOAMI "usage: fieldsync [--home DIR] whoami [--set NAME]\n"
 #define VIEW_CAL_OPTS                                                                              \
     "                 [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday YYYY-MM-DD]...\n"               \
     "                 [--at \"YYYY-MM-DD HH:MM\"]\n"

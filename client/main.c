@@ -41,6 +41,7 @@ static const command commands[] = {
     {"today", NULL, cmd_today},
     {"report", "compliance", cmd_report_compliance},
     {"report", "rep", cmd_report_rep},
+    {"whoami", NULL, cmd_whoami},
     {"unlock", NULL, cmd_unlock},
     {"lock", NULL, cmd_lock},
 };
@@ -91,9 +92,14 @@ static void usage(FILE *f)
           "                            for the commands on DIR until D passes without one\n"
           "                            (default 15m; s, m, h units)\n"
           "  lock                      wipe the agent's key now\n"
+          "  whoami [--set NAME]       this device's user name, signed into forms\n"
           "  help, --help              show this help; COMMAND --help shows one command\n"
           "  --version                 show the version\n"
           "\n"
+          "Forms (missing required fields are asked for on a terminal):\n",
+          f);
+    cmd_form_usage(f);
+    fputs("\n"
           "Environment:\n"
           "  FIELDSYNC_HOME            the replica directory when --home is not given\n"
           "  FIELDSYNC_PASSPHRASE      the passphrase when no unlock agent runs; otherwise\n"
@@ -130,6 +136,12 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
         if (argc >= 2 && strcmp(argv[1], c->name) == 0)
             return c->run(ctx, argc - 2, argv + 2);
     }
+    /* The forms (cmd_form.c), and customer/visit show. */
+    if (cmd_form_group(argv[0]) &&
+        !(known_group && argc >= 2 &&
+          (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) &&
+        (!known_group || (argc >= 2 && strcmp(argv[1], "show") == 0)))
+        return cmd_form(ctx, argc, argv);
     if (!known_group) {
         cli_error("unknown command '%s' (see 'fieldsync help')", argv[0]);
         return CLI_EUSAGE;

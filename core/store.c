@@ -580,6 +580,36 @@ static int owner_value(const fs_value *v, char out[MAX_NAME + 1])
     return 1;
 }
 
+/* Supervisors' columns (HANDBOOK.md): a weekly plan's approval or return
+ * (who signed, when, why, and the status saying so) and every spot-check
+ * are written by managers only. */
+static int supervisor_only(unsigned tix, const fs_change *c)
+{
+    static int plan = -2, check = -2;
+    static int c_by, c_at, c_comment, c_status;
+    if (plan == -2) {
+        unsigned n;
+        const fs_table *t = fs_schema_tables(&n);
+        plan = fs_schema_table_index("weekly_plan");
+        check = fs_schema_table_index("spot_check");
+        c_by = fs_schema_column_index(&t[plan], "approved_by");
+        c_at = fs_schema_column_index(&t[plan], "approved_at");
+        c_comment = fs_schema_column_index(&t[plan], "review_comment");
+        c_status = fs_schema_column_index(&t[plan], "status");
+    }
+    if ((int)tix == check)
+        return 1;
+    if ((int)tix != plan)
+        return 0;
+    int col = (int)c->column;
+    if (col == c_by || col == c_at || col == c_comment)
+        return c->value.type != FS_NULL;
+    if (col == c_status && c->value.type == FS_TEXT)
+        return (c->value.n == 8 && memcmp(c->value.p, "approved", 8) == 0) ||
+               (c->value.n == 8 && memcmp(c->value.p, "returned", 8) == 0);
+    return 0;
+}
+
 /* Decides a row group (the valid changes of one row). The changes to the
  * column that decides the row's owner or parent (the "decider") are judged
  * apart: one that is malformed, or would take the row out of the pusher's
@@ -698,6 +728,8 @@ static int push_row(push_ctx *p, ref *g, size_t n)
             reject(p, g[k].idx, row_why);
         else if (is_decider && decider_why != 0)
             reject(p, g[k].idx, decider_why);
+        else if (u->role != FS_ROLE_MANAGER && supervisor_only(tix, c))
+            reject(p, g[k].idx, FS_REASON_SCOPE);
         else
             p->accepted[p->naccepted++] = *c;
     }

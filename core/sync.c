@@ -299,3 +299,39 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
     sqlite3_finalize(st);
     return rc;
 }
+
+int fs_replica_set_user(fs_replica *r, const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    int ok = n >= 1 && n <= FS_USER_MAX && fs_utf8_valid(name, n);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)name[i] >= 0x20 && name[i] != 0x7F;
+    if (!ok)
+        return fs__fail(r, FS_EINVAL, "a user name is 1-%d bytes of printable UTF-8", FS_USER_MAX);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES('user',?1)", -1,
+                                 &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, (int)n, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording the user name");
+}
+
+int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1])
+{
+    out[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "SELECT v FROM meta WHERE k='user'", -1, &st, NULL);
+    int rc = 0;
+    if (src != SQLITE_OK)
+        rc = fs__dbfail(r, src, "reading the user name");
+    else if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+             sqlite3_column_bytes(st, 0) <= FS_USER_MAX)
+        snprintf(out, FS_USER_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+    else
+        rc = fs__fail(r, FS_ENOTFOUND, "no user name is set on this device");
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -1654,9 +1654,70 @@ static void test_persistence(void)
     team_close(&t);
 }
 
-TEST_LIST(TEST(users_and_devices) TEST(scope_of_reads) TEST(writes_outside_scope_refused)
-              TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
-                  TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
-                      TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
-                          TEST(scope_follows_the_winning_owner) TEST(manager_reviews_team_records)
-                              TEST(customer_without_owner_is_creators) TEST(owner_change_refused_alone) TEST(security_events_are_audited) TEST(persistence))
+/* A weekly plan's approval and a spot-check are the supervisor's: a rep
+ * approving their own plan or writing a spot-check is refused, the manager
+ * is not. */
+static void test_supervisor_columns(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t plan[16], check[16];
+    fs_push_result res;
+    fs_cell pc[] = {{"rep", fs_text("zhang")},
+                    {"period_start", fs_text("2023-10-09")},
+                    {"period_end", fs_text("2023-10-15")},
+                    {"goals", fs_text("sign 2 new customers")},
+                    {"status", fs_text("submitted")}};
+    CHECK_OK(fs_insert(d[ZHANG].r, "weekly_plan", pc, 5, plan));
+    push_clean(t.s, &d[ZHANG]);
+    /* zhang approves his own plan: the three approval columns are refused */
+    set_text(&d[ZHANG], "weekly_plan", plan, "status", "approved");
+    set_text(&d[ZHANG], "weekly_plan", plan, "approved_by", "zhang");
+    set_text(&d[ZHANG], "weekly_plan", plan, "goals", "sign 3 new customers");
+    push_with(t.s, &d[ZHANG], NULL, 0, &res, NULL);
+    CHECK_EQ_INT(res.nrejects, 2);
+    for (size_t i = 0; i < res.nrejects; i++)
+        CHECK_EQ_INT(res.rejects[i].reason, FS_REASON_SCOPE);
+    free(res.rejects);
+    fs_replica *srv = fs_store_replica(t.s);
+    char buf[64];
+    CHECK_EQ_INT(row_text(srv, "weekly_plan", plan, "status", buf, sizeof buf), 1);
+    CHECK_STR(buf, "submitted");
+    CHECK_EQ_INT(row_text(srv, "weekly_plan", plan, "goals", buf, sizeof buf), 1);
+    CHECK_STR(buf, "sign 3 new customers"); /* his own fields are his */
+    /* a spot-check written by a rep: refused whole */
+    fs_cell sc[] = {{"supervisor", fs_text("zhang")},
+                    {"rep", fs_text("zhang")},
+                    {"record_table", fs_text("visit")},
+                    {"accurate", fs_int(1)},
+                    {"checked_at", fs_text("2023-10-12 10:00")}};
+    CHECK_OK(fs_insert(d[ZHANG].r, "spot_check", sc, 5, check));
+    push_with(t.s, &d[ZHANG], NULL, 0, &res, NULL);
+    CHECK(res.nrejects >= 5);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(srv, "spot_check", check, "rep", buf, sizeof buf), 0);
+    /* li, the manager, approves and spot-checks */
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "weekly_plan", plan, "status", "approved");
+    set_text(&d[LI], "weekly_plan", plan, "approved_by", "li");
+    sc[0].value = fs_text("li");
+    CHECK_OK(fs_insert(d[LI].r, "spot_check", sc, 5, check));
+    push_clean(t.s, &d[LI]);
+    CHECK_EQ_INT(row_text(srv, "weekly_plan", plan, "status", buf, sizeof buf), 1);
+    CHECK_STR(buf, "approved");
+    CHECK_EQ_INT(row_text(srv, "spot_check", check, "supervisor", buf, sizeof buf), 1);
+    CHECK_STR(buf, "li");
+    team_close(&t);
+}
+
+TEST_LIST(TEST(supervisor_columns) TEST(users_and_devices) TEST(scope_of_reads)
+              TEST(writes_outside_scope_refused) TEST(forged_writer_unknown_and_revoked)
+                  TEST(invalid_values_refused_individually) TEST(degenerate_versions)
+                      TEST(owner_changes) TEST(idempotent_repush) TEST(convergence_through_store)
+                          TEST(conflict_found_by_server_is_in_scope)
+                              TEST(scope_follows_the_winning_owner)
+                                  TEST(manager_reviews_team_records)
+                                      TEST(customer_without_owner_is_creators)
+                                          TEST(owner_change_refused_alone)
+                                              TEST(security_events_are_audited) TEST(persistence))

@@ -293,6 +293,14 @@ int fs_feed_last(fs_replica *r, uint64_t *out);
 int fs_replica_set_server(fs_replica *r, const char *url, const uint8_t pk[32]);
 /* FS_ENOTFOUND before enrollment. */
 int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk[32]);
+/* The name of this device's user (as the server knows them: "zhang"): what
+ * forms fill in as the rep, the supervisor or the owner. Kept in the
+ * replica, never synced. FS_EINVAL for an empty, over-long or unprintable
+ * name; fs_replica_user: FS_ENOTFOUND when none is set. */
+#define FS_USER_MAX 64
+int fs_replica_set_user(fs_replica *r, const char *name);
+int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
+
 /* Records that a sync just ended with the device in sync with its server
  * (everything pushed and acknowledged, the feed pulled to its end). */
 int fs_replica_mark_synced(fs_replica *r);
