@@ -88,8 +88,10 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv);
     "                 [--at \"YYYY-MM-DD HH:MM\"]\n"
 #define USAGE_TODAY "usage: fieldsync [--home DIR] today [--json]\n" VIEW_CAL_OPTS
 #define USAGE_REPORT_COMPLIANCE                                                                    \
-    "usage: fieldsync [--home DIR] report compliance [--week YYYY-Www] [--json]\n" VIEW_CAL_OPTS
+    "usage: fieldsync [--home DIR] report compliance [--week YYYY-Www | --days N] [--json]\n"      \
+    VIEW_CAL_OPTS
 #define USAGE_REPORT_REP                                                                           \
-    "usage: fieldsync [--home DIR] report rep NAME [--week YYYY-Www] [--json]\n" VIEW_CAL_OPTS
+    "usage: fieldsync [--home DIR] report rep NAME [--week YYYY-Www | --days N] [--json]\n"        \
+    VIEW_CAL_OPTS
 
 #endif

@@ -52,6 +52,11 @@ int cmd_customer_add(cli_ctx *ctx, int argc, char **argv)
     rc = cli_open(ctx, &r);
     if (rc != CLI_OK)
         return rc;
+    /* No --owner: the device's user owns what they record (the server
+     * makes the creator the owner as well); without a name set, none. */
+    char me[FS_USER_MAX + 1];
+    if (cli_blank(owner) && fs_replica_user(r, me) == 0)
+        cells[ncells++] = (fs_cell){"owner", fs_text(me)};
     rc = fs_insert(r, "customer", cells, ncells, id);
     if (rc != 0) {
         rc = cli_fail(r, "customer add: saving the customer", rc);

@@ -24,7 +24,7 @@
 #define MIN_PER_DAY 1440
 
 typedef struct view_opts {
-    const char *tz, *hours, *at, *week;
+    const char *tz, *hours, *at, *week, *days;
     cli_list holidays;
     int json;
 } view_opts;
@@ -143,8 +143,9 @@ static int open_view(cli_ctx *ctx, const char *usage, view_opts *o, int argc, ch
         {"--holiday", CLI_LIST, NULL, NULL, &o->holidays},
         {"--at", CLI_VALUE, NULL, &o->at, NULL},
         {"--week", CLI_VALUE, NULL, &o->week, NULL},
+        {"--days", CLI_VALUE, NULL, &o->days, NULL},
     };
-    size_t nopts = sizeof opts / sizeof opts[0] - (with_week ? 0 : 1);
+    size_t nopts = sizeof opts / sizeof opts[0] - (with_week ? 0 : 2);
     int rc = cli_parse(ctx, usage, opts, nopts, argc, argv);
     if (rc != CLI_OK)
         return rc;
@@ -242,6 +243,18 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
 /* The week [from, to) of --week, or the current one. */
 static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, char name[16])
 {
+    if (o->days != NULL) { /* the N days up to today, instead of a week */
+        char *end = NULL;
+        long n = strtol(o->days, &end, 10);
+        if (o->week != NULL || end == o->days || *end != '\0' || n < 1 || n > 366) {
+            cli_error("--days: a number of days from 1 to 366, without --week");
+            return CLI_EUSAGE;
+        }
+        *to = (fs_civil_day(now) + 1) * MIN_PER_DAY;
+        *from = *to - n * MIN_PER_DAY;
+        snprintf(name, 16, "last %ld days", n);
+        return CLI_OK;
+    }
     if (o->week != NULL) {
         if (parse_week(o->week, from) != 0) {
             cli_error("--week: expected an ISO week YYYY-Www, as 2023-W41");
@@ -341,10 +354,13 @@ static int compliance_table(const fs_compliance *c)
         share(RULE("daily_plan"), plans, sizeof plans);
         share(RULE("daily_summary"), sums, sizeof sums);
         share(RULE("self_check"), checks, sizeof checks);
+        const fs_rule_tally *wp = RULE("weekly_plan_approved");
         snprintf(weekly, sizeof weekly, "%s",
-                 RULE("weekly_plan_approved")->n[FS_ST_ON_TIME] > 0 ? "approved"
-                 : late(RULE("weekly_plan_approved")) > 0           ? "NOT APPROVED"
-                                                                    : "-");
+                 wp->n[FS_ST_OVERDUE] > 0    ? "NOT APPROVED"
+                 : wp->n[FS_ST_MISSED] > 0   ? "approved late"
+                 : wp->n[FS_ST_ON_TIME] > 0  ? "approved"
+                 : wp->n[FS_ST_DUE_SOON] > 0 ? "awaiting"
+                                             : "-");
         snprintf(items, sizeof items, "%u",
                  late(RULE("complaint_outcome")) + late(RULE("requirement_request")) +
                      late(RULE("acceptance_documents")) + late(RULE("marketing_request")) +
@@ -398,7 +414,7 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
         cJSON_Delete(top);
         goto done;
     }
-    printf("compliance, week %s (%s .. %s)\n", week, a, b);
+    printf("compliance, %s%s (%s .. %s)\n", o.days ? "" : "week ", week, a, b);
     if (c.nreps == 0)
         printf("no reps' records in this replica\n");
     else if (compliance_table(&c) != 0)
@@ -487,7 +503,7 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
     } else if (o.json) {
         rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK : cli_fail(NULL, "report", FS_ENOMEM);
     } else {
-        printf("week %s\n", week);
+        printf("%s%s\n", o.days ? "" : "week ", week);
         cli_table_print(w.t, stdout);
     }
 done:

@@ -570,11 +570,13 @@ static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row,
     return e->cb(&f, e->ctx);
 }
 
-/* A record belongs to the period when its deadline falls in it, or when it
- * is still not done and its deadline came before the period (carried over). */
+/* A record belongs to the period when its deadline falls in it, when it
+ * was done in it, or when it is still not done and its deadline came
+ * before the period (carried over). */
 static int in_period(const eval *e, int64_t deadline, int64_t done)
 {
-    return (deadline >= e->from && deadline < e->to) || (done < 0 && deadline < e->from);
+    return (deadline >= e->from && deadline < e->to) || (done >= e->from && done < e->to) ||
+           (done < 0 && deadline < e->from);
 }
 
 static int eval_record(eval *e, const fs_rule *rl)

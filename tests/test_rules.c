@@ -473,8 +473,10 @@ static void test_compliance_week_by_hand(void)
     visit(r, cz, "2023-10-09 10:00", "2023-10-09 12:00", id);
     visit(r, cz, "2023-10-10 10:00", "2023-10-11 09:00", id);
     visit(r, cz, "2023-10-11 10:00", "2023-10-12 16:00", id);
-    /* wang: 1 visit recorded at once */
+    /* wang: 1 visit recorded at once, and one on Sunday evening recorded an
+     * hour later: its deadline is next week, but it was done in this one */
     visit(r, cw, "2023-10-12 15:00", "2023-10-12 15:00", id);
+    visit(r, cw, "2023-10-15 20:00", "2023-10-15 21:00", id);
     /* zhang's daily plans: Mon 08:50, Tue 09:30, Wed-Fri none; wang every
      * day at 08:00 */
     const char *days[] = {"2023-10-09", "2023-10-10", "2023-10-11", "2023-10-12", "2023-10-13"};
@@ -527,7 +529,7 @@ static void test_compliance_week_by_hand(void)
     CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 2);
     CHECK_EQ_INT(t->n[FS_ST_MISSED], 1);
     t = fs_compliance_rule(&c, w, "contact_recorded");
-    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1);
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 2);
     /* the same working day: only zhang's Monday visit */
     t = fs_compliance_rule(&c, z, "visit_same_day");
     CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1);

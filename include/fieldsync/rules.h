@@ -139,8 +139,8 @@ typedef struct fs_finding {
 } fs_finding;
 
 /* Judges the replica's records by every rule at civil minute now, for the
- * period [from, to) (civil minutes): records whose clock starts in it, and
- * older ones still not done by a deadline before `to`; every working day,
+ * period [from, to) (civil minutes): records whose deadline falls in it or
+ * that were done in it, and older ones still not done; every working day,
  * week and month of the period up to now for the daily, weekly and monthly
  * rules. reps (may be NULL): the reps the daily and weekly rules expect
  * records from; NULL takes every rep named in the records. cb returns 0 to

@@ -58,6 +58,13 @@ run report compliance --week 2023-W41 --at "2023-10-13 20:00"
 contains "the table names the rep" "$OUT" "zhang"
 contains "and says no spot-check" "$OUT" "NO"
 
+run report compliance --days 7 --at "2023-10-13 20:00" --json
+contains "--days: the 7 days up to the moment" "$OUT" '"week":"last 7 days","from":"2023-10-07","to":"2023-10-13"'
+run report compliance --days 0
+expect "--days 0" 2 "--days:"
+run report compliance --days 7 --week 2023-W41
+expect "--days with --week" 2 "--days:"
+
 # ---- report rep ----
 run report rep zhang --week 2023-W41 --at "2023-10-13 20:00" --hours 09:00-17:00 --json
 expect "report rep --json" 0
