@@ -153,6 +153,33 @@ int cli_require(const char *command, const char *flag, const char *value)
     return CLI_OK;
 }
 
+int cli_ask(const char *label, char **out)
+{
+    *out = NULL;
+    if (!isatty(STDIN_FILENO))
+        return 0;
+    fprintf(stderr, "%s: ", label);
+    fflush(stderr);
+    size_t cap = 0;
+    ssize_t n = getline(out, &cap, stdin);
+    if (n <= 0) {
+        free(*out);
+        *out = NULL;
+        return 0;
+    }
+    while (n > 0 && ((*out)[n - 1] == '\n' || (*out)[n - 1] == '\r'))
+        (*out)[--n] = '\0';
+    return 1;
+}
+
+int cli_require_ask(const char *command, const char *flag, const char *label, const char **value,
+                    char **typed)
+{
+    if (*value == NULL && cli_ask(label, typed))
+        *value = *typed;
+    return cli_require(command, flag, *value);
+}
+
 int cli_check_text(const char *flag, const char *value)
 {
     if (value == NULL)

@@ -110,6 +110,14 @@ typedef struct cli_pass {
     size_t len;
 } cli_pass;
 
+/* Asks for a value on the terminal (echoing: not for secrets): 1 and a
+ * malloc'd answer without its newline, 0 when stdin is not a terminal. */
+int cli_ask(const char *label, char **out);
+/* cli_require, asking for a missing value first when on a terminal; the
+ * answer stays in *typed (the caller frees it) and *value points to it. */
+int cli_require_ask(const char *command, const char *flag, const char *label, const char **value,
+                    char **typed);
+
 /* Gets a passphrase from the environment variable envname if it is set,
  * otherwise from the terminal (/dev/tty, without echo), asking a second
  * time with confirm_prompt when that is not NULL. Echo is restored even if

@@ -54,8 +54,10 @@ int cmd_form(cli_ctx *ctx, int argc, char **argv);
 int cmd_form_group(const char *group);
 /* The forms' lines for `fieldsync help`. */
 void cmd_form_usage(FILE *f);
-/* fieldsync whoami [--set NAME]: this device's user name (cmd_form.c). */
+/* fieldsync whoami [--set NAME] [--team TEAM]: this device's user (cmd_form.c). */
 int cmd_whoami(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync calendar: the working-day calendar the views use (cmd_report.c). */
+int cmd_calendar(cli_ctx *ctx, int argc, char **argv);
 
 /* One-line usages, shared by --help of each command and the main help. */
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
@@ -82,14 +84,17 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_DAEMON "usage: fieldsync [--home DIR] daemon [--interval SECONDS]\n"
 #define USAGE_UNLOCK "usage: fieldsync [--home DIR] unlock [--idle DURATION]\n"
 #define USAGE_LOCK   "usage: fieldsync [--home DIR] lock\n"
-#define USAGE_WHOAMI "usage: fieldsync [--home DIR] whoami [--set NAME]\n"
+#define USAGE_WHOAMI "usage: fieldsync [--home DIR] whoami [--set NAME] [--team TEAM] [--json]\n"
+#define USAGE_CALENDAR                                                                             \
+    "usage: fieldsync [--home DIR] calendar [--tz ZONE] [--hours HH:MM-HH:MM]\n"                   \
+    "                 [--holiday YYYY-MM-DD]... [--clear-holidays] [--json]\n"
 #define VIEW_CAL_OPTS                                                                              \
     "                 [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday YYYY-MM-DD]...\n"               \
     "                 [--at \"YYYY-MM-DD HH:MM\"]\n"
 #define USAGE_TODAY "usage: fieldsync [--home DIR] today [--json]\n" VIEW_CAL_OPTS
 #define USAGE_REPORT_COMPLIANCE                                                                    \
-    "usage: fieldsync [--home DIR] report compliance [--week YYYY-Www | --days N] [--json]\n"      \
-    VIEW_CAL_OPTS
+    "usage: fieldsync [--home DIR] report compliance [--team TEAM] [--week YYYY-Www | --days N]\n" \
+    "                 [--json]\n" VIEW_CAL_OPTS
 #define USAGE_REPORT_REP                                                                           \
     "usage: fieldsync [--home DIR] report rep NAME [--week YYYY-Www | --days N] [--json]\n"        \
     VIEW_CAL_OPTS

@@ -31,15 +31,18 @@ int cmd_customer_add(cli_ctx *ctx, int argc, char **argv)
     rc = cli_parse(ctx, USAGE_CUSTOMER_ADD, opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    rc = cli_require("customer add", "--name", name);
+    char *typed = NULL;
+    rc = cli_require_ask("customer add", "--name", "Company name", &name, &typed);
     if (rc == CLI_OK)
         rc = cli_check_text("--name", name);
     if (rc == CLI_OK)
         rc = cli_check_text("--industry", industry);
     if (rc == CLI_OK)
         rc = cli_check_text("--owner", owner);
-    if (rc != CLI_OK)
+    if (rc != CLI_OK) {
+        free(typed);
         return rc;
+    }
 
     cells[ncells++] = (fs_cell){"name", fs_text(name)};
     cells[ncells++] = (fs_cell){"key_account", fs_int(key_account)};
@@ -50,8 +53,10 @@ int cmd_customer_add(cli_ctx *ctx, int argc, char **argv)
         cells[ncells++] = (fs_cell){"owner", fs_text(owner)};
 
     rc = cli_open(ctx, &r);
-    if (rc != CLI_OK)
+    if (rc != CLI_OK) {
+        free(typed);
         return rc;
+    }
     /* No --owner: the device's user owns what they record (the server
      * makes the creator the owner as well); without a name set, none. */
     char me[FS_USER_MAX + 1];
@@ -68,6 +73,7 @@ int cmd_customer_add(cli_ctx *ctx, int argc, char **argv)
 
 done:
     fs_replica_close(r);
+    free(typed);
     return rc;
 }
 

@@ -527,27 +527,6 @@ static const fform forms[] = {
 
 /* ---- input ---- */
 
-/* Asks for a missing required field on the terminal (echoing: these are
- * not secrets). 1 and a malloc'd answer, 0 when not on a terminal. */
-static int ask(const char *label, char **out)
-{
-    *out = NULL;
-    if (!isatty(STDIN_FILENO))
-        return 0;
-    fprintf(stderr, "%s: ", label);
-    fflush(stderr);
-    size_t cap = 0;
-    ssize_t n = getline(out, &cap, stdin);
-    if (n <= 0) {
-        free(*out);
-        *out = NULL;
-        return 0;
-    }
-    while (n > 0 && ((*out)[n - 1] == '\n' || (*out)[n - 1] == '\r'))
-        (*out)[--n] = '\0';
-    return 1;
-}
-
 static int is_yes(const char *v)
 {
     return strcmp(v, "yes") == 0;
@@ -633,7 +612,7 @@ static int complete(const ffield *fields, size_t n, values *vs)
         if (vs->v[i] == NULL && f->now_default)
             vs->v[i] = f->kind == FK_DATE ? vs->today : vs->nowbuf;
         if (vs->v[i] == NULL && f->required) {
-            if (!ask(f->label, &vs->typed[i])) {
+            if (!cli_ask(f->label, &vs->typed[i])) {
                 cli_error("%s is required (%s)", f->flag, f->label);
                 return CLI_EUSAGE;
             }
@@ -653,7 +632,7 @@ static int complete(const ffield *fields, size_t n, values *vs)
         for (size_t j = 0; j < n; j++) {
             if (strcmp(fields[j].flag, f->extra) != 0 || vs->v[j] != NULL)
                 continue;
-            if (!ask(fields[j].label, &vs->typed[j]) || cli_blank(vs->typed[j])) {
+            if (!cli_ask(fields[j].label, &vs->typed[j]) || cli_blank(vs->typed[j])) {
                 cli_error("%s is required when %s is no", fields[j].flag, f->flag);
                 return CLI_EUSAGE;
             }
@@ -1287,34 +1266,60 @@ void cmd_form_usage(FILE *f)
 
 int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
 {
-    const char *set = NULL;
-    const cli_opt opts[] = {{"--set", CLI_VALUE, NULL, &set, NULL}};
-    int rc = cli_parse(ctx, USAGE_WHOAMI, opts, 1, argc, argv);
+    const char *set = NULL, *team = NULL;
+    int json = 0;
+    const cli_opt opts[] = {{"--set", CLI_VALUE, NULL, &set, NULL},
+                            {"--team", CLI_VALUE, NULL, &team, NULL},
+                            {"--json", CLI_FLAG, &json, NULL, NULL}};
+    int rc = cli_parse(ctx, USAGE_WHOAMI, opts, N(opts), argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    if (set != NULL) {
-        rc = cli_require("whoami", "--set", set);
+    const struct {
+        const char *flag, *value;
+    } given[] = {{"--set", set}, {"--team", team}};
+    for (size_t i = 0; rc == CLI_OK && i < N(given); i++) {
+        if (given[i].value == NULL)
+            continue;
+        rc = cli_require("whoami", given[i].flag, given[i].value);
         if (rc == CLI_OK)
-            rc = cli_check_text("--set", set);
-        if (rc == CLI_OK && strlen(set) > FS_USER_MAX) {
-            cli_error("--set: at most %d bytes", FS_USER_MAX);
+            rc = cli_check_text(given[i].flag, given[i].value);
+        if (rc == CLI_OK && strlen(given[i].value) > FS_USER_MAX) {
+            cli_error("%s: at most %d bytes", given[i].flag, FS_USER_MAX);
             rc = CLI_EUSAGE;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
+    if (rc != CLI_OK)
+        return rc;
     fs_replica *r = NULL;
     rc = cli_open(ctx, &r);
     if (rc != CLI_OK)
         return rc;
-    char me[FS_USER_MAX + 1];
-    int frc = set != NULL ? fs_replica_set_user(r, set) : fs_replica_user(r, me);
+    int frc = 0;
+    if (set != NULL)
+        frc = fs_replica_set_user(r, set);
+    if (frc == 0 && team != NULL)
+        frc = fs_replica_set_setting(r, "team", team);
+    char me[FS_USER_MAX + 1], myteam[FS_USER_MAX + 1];
     if (frc == 0)
-        printf("%s\n", set != NULL ? set : me);
-    else if (frc == FS_ENOTFOUND)
-        rc = (cli_error("no user name set: fieldsync whoami --set NAME"), CLI_ERUNTIME);
-    else
+        frc = fs_replica_user(r, me);
+    int has_team = frc == 0 && fs_replica_setting(r, "team", myteam, sizeof myteam) == 0;
+    if (frc == FS_ENOTFOUND) {
+        cli_error("no user name set: fieldsync whoami --set NAME [--team TEAM]");
+        rc = CLI_ERUNTIME;
+    } else if (frc != 0) {
         rc = cli_fail(r, "whoami", frc);
+    } else if (json) {
+        cJSON *o = cJSON_CreateObject();
+        int bad =
+            o == NULL || rec_json_add(o, "user", cJSON_CreateString(me)) ||
+            rec_json_add(o, "team", has_team ? cJSON_CreateString(myteam) : cJSON_CreateNull());
+        rc = !bad && rec_json_print(o, stdout) == 0 ? CLI_OK : cli_fail(NULL, "whoami", FS_ENOMEM);
+        cJSON_Delete(o);
+    } else if (has_team) {
+        printf("%s (team %s)\n", me, myteam);
+    } else {
+        printf("%s\n", me);
+    }
     fs_replica_close(r);
     return rc;
 }

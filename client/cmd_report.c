@@ -24,7 +24,7 @@
 #define MIN_PER_DAY 1440
 
 typedef struct view_opts {
-    const char *tz, *hours, *at, *week, *days;
+    const char *tz, *hours, *at, *week, *days, *team;
     cli_list holidays;
     int json;
 } view_opts;
@@ -43,31 +43,88 @@ static int parse_hhmm(const char *s, int *out)
     return 0;
 }
 
-/* The calendar and the moment from the options. CLI_OK or CLI_EUSAGE. */
-static int setup(const view_opts *o, fs_calendar *cal, int64_t *now)
+/* The calendar kept on the device (fieldsync calendar), as
+ * "tz=ZONE;hours=HH:MM-HH:MM;holidays=D,D,...". */
+typedef struct stored_cal {
+    char text[FS_SETTING_MAX + 1];
+    const char *tz, *hours;
+    cli_list holidays;
+} stored_cal;
+
+static int stored_parse(stored_cal *sc)
+{
+    for (char *p = sc->text, *next; p != NULL && *p; p = next) {
+        next = strchr(p, ';');
+        if (next != NULL)
+            *next++ = '\0';
+        if (strncmp(p, "tz=", 3) == 0)
+            sc->tz = p + 3;
+        else if (strncmp(p, "hours=", 6) == 0)
+            sc->hours = p + 6;
+        else if (strncmp(p, "holidays=", 9) == 0) {
+            for (char *d = p + 9, *dn; d != NULL && *d; d = dn) {
+                dn = strchr(d, ',');
+                if (dn != NULL)
+                    *dn++ = '\0';
+                const char **more =
+                    realloc(sc->holidays.items, (sc->holidays.count + 1) * sizeof *more);
+                if (more == NULL)
+                    return FS_ENOMEM;
+                sc->holidays.items = more;
+                sc->holidays.items[sc->holidays.count++] = d;
+            }
+        }
+    }
+    return 0;
+}
+
+static int stored_load(fs_replica *r, stored_cal *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    int rc = fs_replica_setting(r, "calendar", sc->text, sizeof sc->text);
+    if (rc == FS_ENOTFOUND)
+        return 0;
+    return rc == 0 ? stored_parse(sc) : rc;
+}
+
+static int apply_hours(fs_calendar *cal, const char *hours)
+{
+    char a[6] = "", b[6] = "";
+    int start, end;
+    const char *dash = strchr(hours, '-');
+    if (dash == NULL || dash - hours != 5 || strlen(dash + 1) != 5)
+        return -1;
+    memcpy(a, hours, 5);
+    memcpy(b, dash + 1, 5);
+    if (parse_hhmm(a, &start) != 0 || parse_hhmm(b, &end) != 0 || end <= start)
+        return -1;
+    cal->work_start = start;
+    cal->work_end = end;
+    return 0;
+}
+
+/* The calendar and the moment: what the device keeps (sc, may be NULL),
+ * then the options. CLI_OK or CLI_EUSAGE. */
+static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int64_t *now)
 {
     fs_calendar_default(cal);
+    if (sc != NULL) {
+        if (sc->tz != NULL && fs_calendar_set_tz(cal, sc->tz) != 0)
+            fprintf(stderr, CLI_PROG ": the stored time zone is not known here; using this "
+                                     "machine's\n");
+        if (sc->hours != NULL)
+            (void)apply_hours(cal, sc->hours);
+        for (size_t i = 0; i < sc->holidays.count; i++)
+            (void)fs_calendar_add_holiday(cal, sc->holidays.items[i]);
+    }
     if (o->tz != NULL && fs_calendar_set_tz(cal, o->tz) != 0) {
         cli_error("--tz: %s is not a time zone here (as Asia/Shanghai, UTC)",
                   strlen(o->tz) <= 40 ? o->tz : "the value");
         return CLI_EUSAGE;
     }
-    if (o->hours != NULL) {
-        char a[6] = "", b[6] = "";
-        int start, end;
-        const char *dash = strchr(o->hours, '-');
-        if (dash == NULL || dash - o->hours != 5 || strlen(dash + 1) != 5) {
-            cli_error("--hours: expected HH:MM-HH:MM, as 09:00-18:00");
-            return CLI_EUSAGE;
-        }
-        memcpy(a, o->hours, 5);
-        memcpy(b, dash + 1, 5);
-        if (parse_hhmm(a, &start) != 0 || parse_hhmm(b, &end) != 0 || end <= start) {
-            cli_error("--hours: expected HH:MM-HH:MM with the end after the start");
-            return CLI_EUSAGE;
-        }
-        cal->work_start = start;
-        cal->work_end = end;
+    if (o->hours != NULL && apply_hours(cal, o->hours) != 0) {
+        cli_error("--hours: expected HH:MM-HH:MM with the end after the start, as 09:00-18:00");
+        return CLI_EUSAGE;
     }
     for (size_t i = 0; i < o->holidays.count; i++) {
         int rc = cli_check_date("--holiday", o->holidays.items[i]);
@@ -144,15 +201,29 @@ static int open_view(cli_ctx *ctx, const char *usage, view_opts *o, int argc, ch
         {"--at", CLI_VALUE, NULL, &o->at, NULL},
         {"--week", CLI_VALUE, NULL, &o->week, NULL},
         {"--days", CLI_VALUE, NULL, &o->days, NULL},
+        {"--team", CLI_VALUE, NULL, &o->team, NULL},
     };
-    size_t nopts = sizeof opts / sizeof opts[0] - (with_week ? 0 : 2);
+    /* with_week: 0 today, 1 report rep, 2 report compliance (--team too) */
+    size_t nopts = sizeof opts / sizeof opts[0] - (with_week == 2 ? 0 : with_week ? 1 : 3);
     int rc = cli_parse(ctx, usage, opts, nopts, argc, argv);
     if (rc != CLI_OK)
         return rc;
-    rc = setup(o, cal, now);
+    rc = setup(o, NULL, cal, now); /* the options' errors before the passphrase */
     if (rc != CLI_OK)
         return rc;
-    return cli_open(ctx, r);
+    rc = cli_open(ctx, r);
+    if (rc != CLI_OK)
+        return rc;
+    stored_cal *sc = malloc(sizeof *sc);
+    int frc = sc != NULL ? stored_load(*r, sc) : FS_ENOMEM;
+    if (frc == 0)
+        rc = setup(o, sc, cal, now);
+    else
+        rc = cli_fail(frc == FS_ENOMEM ? NULL : *r, "reading the calendar", frc);
+    if (sc != NULL)
+        cli_list_free(&sc->holidays);
+    free(sc);
+    return rc;
 }
 
 static const char *status_word(fs_rule_status s)
@@ -388,9 +459,18 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
     char week[16], a[17], b[17];
     fs_compliance c;
     memset(&c, 0, sizeof c);
-    int rc = open_view(ctx, USAGE_REPORT_COMPLIANCE, &o, argc, argv, 1, &r, &cal, &now);
+    int rc = open_view(ctx, USAGE_REPORT_COMPLIANCE, &o, argc, argv, 2, &r, &cal, &now);
     if (rc == CLI_OK)
         rc = week_of(&o, now, &from, &to, week);
+    /* A manager's replica holds their own team: another team's records
+     * are not on this device to report on. */
+    char myteam[FS_USER_MAX + 1];
+    if (rc == CLI_OK && o.team != NULL &&
+        fs_replica_setting(r, "team", myteam, sizeof myteam) == 0 && strcmp(myteam, o.team) != 0) {
+        cli_error("--team: this device holds team %s's records, not %s's", myteam,
+                  strlen(o.team) <= 64 ? o.team : "that team");
+        rc = CLI_EUSAGE;
+    }
     if (rc != CLI_OK)
         goto done;
     int frc = fs_compliance_get(r, &cal, now, from, to, NULL, 0, &c);
@@ -403,10 +483,12 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
     a[10] = b[10] = '\0';
     if (o.json) {
         cJSON *top = cJSON_CreateObject(), *reps = cJSON_CreateArray();
-        int bad = top == NULL || reps == NULL ||
-                  rec_json_add(top, "week", cJSON_CreateString(week)) ||
-                  rec_json_add(top, "from", cJSON_CreateString(a)) ||
-                  rec_json_add(top, "to", cJSON_CreateString(b)) || rec_json_add(top, "reps", reps);
+        int bad =
+            top == NULL || reps == NULL ||
+            rec_json_add(top, "team", o.team ? cJSON_CreateString(o.team) : cJSON_CreateNull()) ||
+            rec_json_add(top, "week", cJSON_CreateString(week)) ||
+            rec_json_add(top, "from", cJSON_CreateString(a)) ||
+            rec_json_add(top, "to", cJSON_CreateString(b)) || rec_json_add(top, "reps", reps);
         for (size_t i = 0; !bad && i < c.nreps; i++)
             bad = rec_json_add(reps, NULL, rep_json(&c, &c.reps[i]));
         rc =
@@ -414,7 +496,8 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
         cJSON_Delete(top);
         goto done;
     }
-    printf("compliance, %s%s (%s .. %s)\n", o.days ? "" : "week ", week, a, b);
+    printf("compliance%s%s, %s%s (%s .. %s)\n", o.team ? " of team " : "", o.team ? o.team : "",
+           o.days ? "" : "week ", week, a, b);
     if (c.nreps == 0)
         printf("no reps' records in this replica\n");
     else if (compliance_table(&c) != 0)
@@ -509,6 +592,97 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
 done:
     cJSON_Delete(w.list);
     cli_table_free(w.t);
+    cli_list_free(&o.holidays);
+    fs_replica_close(r);
+    return rc == CLI_HELP ? CLI_OK : rc;
+}
+
+/* ---- calendar ---- */
+
+int cmd_calendar(cli_ctx *ctx, int argc, char **argv)
+{
+    view_opts o;
+    memset(&o, 0, sizeof o);
+    int clear = 0;
+    const cli_opt opts[] = {
+        {"--tz", CLI_VALUE, NULL, &o.tz, NULL},
+        {"--hours", CLI_VALUE, NULL, &o.hours, NULL},
+        {"--holiday", CLI_LIST, NULL, NULL, &o.holidays},
+        {"--clear-holidays", CLI_FLAG, &clear, NULL, NULL},
+        {"--json", CLI_FLAG, &o.json, NULL, NULL},
+    };
+    fs_calendar cal;
+    fs_replica *r = NULL;
+    stored_cal *sc = NULL;
+    int64_t now;
+    int rc = cli_parse(ctx, USAGE_CALENDAR, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc == CLI_OK)
+        rc = setup(&o, NULL, &cal, &now); /* checks every value */
+    if (rc == CLI_OK)
+        rc = cli_open(ctx, &r);
+    if (rc == CLI_OK && (sc = malloc(sizeof *sc)) == NULL)
+        rc = cli_fail(NULL, "calendar", FS_ENOMEM);
+    int frc = rc == CLI_OK ? stored_load(r, sc) : 0;
+    if (frc != 0)
+        rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "calendar", frc);
+    int changing = o.tz != NULL || o.hours != NULL || o.holidays.count > 0 || clear;
+    if (rc == CLI_OK && changing) {
+        char text[FS_SETTING_MAX + 1];
+        const char *tz = o.tz ? o.tz : sc->tz, *hours = o.hours ? o.hours : sc->hours;
+        int n = snprintf(text, sizeof text, "tz=%s;hours=%s;holidays=", tz ? tz : "",
+                         hours ? hours : "09:00-18:00");
+        size_t kept = clear ? 0 : sc->holidays.count;
+        for (size_t i = 0; i < kept + o.holidays.count && n > 0 && (size_t)n < sizeof text; i++)
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s%s", i ? "," : "",
+                          i < kept ? sc->holidays.items[i] : o.holidays.items[i - kept]);
+        if (n <= 0 || (size_t)n >= sizeof text || kept + o.holidays.count > FS_CAL_MAX_HOLIDAYS) {
+            cli_error("--holiday: at most %d holidays", FS_CAL_MAX_HOLIDAYS);
+            rc = CLI_EUSAGE;
+        } else if ((frc = fs_replica_set_setting(r, "calendar", text)) != 0) {
+            rc = cli_fail(r, "calendar", frc);
+        } else {
+            cli_list_free(&sc->holidays);
+            memset(sc, 0, sizeof *sc);
+            memcpy(sc->text, text, (size_t)n + 1);
+            frc = stored_parse(sc);
+            if (frc != 0)
+                rc = cli_fail(NULL, "calendar", frc);
+        }
+    }
+    if (rc == CLI_OK) {
+        view_opts none;
+        memset(&none, 0, sizeof none);
+        rc = setup(&none, sc, &cal, &now);
+    }
+    if (rc == CLI_OK) {
+        char start[24], end[24];
+        snprintf(start, sizeof start, "%02d:%02d", cal.work_start / 60, cal.work_start % 60);
+        snprintf(end, sizeof end, "%02d:%02d", cal.work_end / 60, cal.work_end % 60);
+        if (o.json) {
+            cJSON *obj = cJSON_CreateObject(), *hol = cJSON_CreateArray();
+            int bad = obj == NULL || hol == NULL ||
+                      rec_json_add(obj, "tz",
+                                   cal.tz[0] ? cJSON_CreateString(cal.tz) : cJSON_CreateNull()) ||
+                      rec_json_add(obj, "work_start", cJSON_CreateString(start)) ||
+                      rec_json_add(obj, "work_end", cJSON_CreateString(end)) ||
+                      rec_json_add(obj, "holidays", hol);
+            for (size_t i = 0; !bad && i < sc->holidays.count; i++)
+                bad = rec_json_add(hol, NULL, cJSON_CreateString(sc->holidays.items[i]));
+            rc = !bad && rec_json_print(obj, stdout) == 0 ? CLI_OK
+                                                          : cli_fail(NULL, "calendar", FS_ENOMEM);
+            cJSON_Delete(obj);
+        } else {
+            printf("time zone:     %s\n", cal.tz[0] ? cal.tz : "this machine's");
+            printf("working hours: %s-%s, Monday to Friday\n", start, end);
+            printf("holidays:      ");
+            for (size_t i = 0; i < sc->holidays.count; i++)
+                printf("%s%s", i ? ", " : "", sc->holidays.items[i]);
+            printf("%s\n", sc->holidays.count ? "" : "none");
+        }
+    }
+    if (sc != NULL)
+        cli_list_free(&sc->holidays);
+    free(sc);
     cli_list_free(&o.holidays);
     fs_replica_close(r);
     return rc == CLI_HELP ? CLI_OK : rc;

@@ -113,6 +113,7 @@ int cmd_visit_add(cli_ctx *ctx, int argc, char **argv)
     size_t ncells = 0;
     uint8_t customer_id[FS_ID_BYTES], visit_id[FS_ID_BYTES], commit_id[FS_ID_BYTES];
     char recorded_at[17], hex[2 * FS_ID_BYTES + 1];
+    char *typed[5] = {NULL, NULL, NULL, NULL, NULL};
     int rc, in_tx = 0;
 
     rc = cli_parse(ctx, USAGE_VISIT_ADD, opts, sizeof opts / sizeof opts[0], argc, argv);
@@ -122,15 +123,17 @@ int cmd_visit_add(cli_ctx *ctx, int argc, char **argv)
     }
 
     /* Everything the command line can get wrong, before the replica. */
-    rc = cli_require("visit add", "--customer", customer);
+    /* Missing required fields are asked for on a terminal. */
+    rc = cli_require_ask("visit add", "--customer", "Customer id", &customer, &typed[0]);
     if (rc == CLI_OK)
-        rc = cli_require("visit add", "--time", when);
+        rc = cli_require_ask("visit add", "--time", "Visit time (YYYY-MM-DD HH:MM)", &when,
+                             &typed[1]);
     if (rc == CLI_OK)
-        rc = cli_require("visit add", "--place", place);
+        rc = cli_require_ask("visit add", "--place", "Place", &place, &typed[2]);
     if (rc == CLI_OK)
-        rc = cli_require("visit add", "--purpose", purpose);
+        rc = cli_require_ask("visit add", "--purpose", "Purpose", &purpose, &typed[3]);
     if (rc == CLI_OK)
-        rc = cli_require("visit add", "--notes", notes);
+        rc = cli_require_ask("visit add", "--notes", "Conversation notes", &notes, &typed[4]);
     if (rc == CLI_OK)
         rc = cli_check_idprefix("--customer", customer);
     if (rc == CLI_OK)
@@ -227,6 +230,8 @@ done:
     fs_replica_close(r);
     free(items);
     cli_list_free(&commits);
+    for (size_t i = 0; i < 5; i++)
+        free(typed[i]);
     return rc;
 }
 

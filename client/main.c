@@ -42,6 +42,7 @@ static const command commands[] = {
     {"report", "compliance", cmd_report_compliance},
     {"report", "rep", cmd_report_rep},
     {"whoami", NULL, cmd_whoami},
+    {"calendar", NULL, cmd_calendar},
     {"unlock", NULL, cmd_unlock},
     {"lock", NULL, cmd_lock},
 };
@@ -82,9 +83,9 @@ static void usage(FILE *f)
           "  daemon [--interval S]     sync by itself: on local changes, every S seconds\n"
           "                            (default 30), retrying while offline; SIGTERM stops\n"
           "  today [--json]            what is due, overdue and promised in the next 7 days\n"
-          "  report compliance [--week YYYY-Www] [--json]\n"
+          "  report compliance [--team T] [--week YYYY-Www | --days N] [--json]\n"
           "                            per rep, the week's figures for every handbook rule\n"
-          "  report rep NAME [--week YYYY-Www] [--json]\n"
+          "  report rep NAME [--week YYYY-Www | --days N] [--json]\n"
           "                            one rep's deadlines for the week, record by record\n"
           "                            (today and report take --tz ZONE, --hours\n"
           "                            HH:MM-HH:MM, --holiday YYYY-MM-DD..., --at TIME)\n"
@@ -92,7 +93,10 @@ static void usage(FILE *f)
           "                            for the commands on DIR until D passes without one\n"
           "                            (default 15m; s, m, h units)\n"
           "  lock                      wipe the agent's key now\n"
-          "  whoami [--set NAME]       this device's user name, signed into forms\n"
+          "  whoami [--set NAME] [--team TEAM] [--json]\n"
+          "                            this device's user (signed into forms) and team\n"
+          "  calendar [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday DATE]... [--clear-holidays]\n"
+          "                            the working-day calendar of today and report\n"
           "  help, --help              show this help; COMMAND --help shows one command\n"
           "  --version                 show the version\n"
           "\n"

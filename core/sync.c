@@ -300,38 +300,68 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
     return rc;
 }
 
-int fs_replica_set_user(fs_replica *r, const char *name)
+/* Device settings kept in meta: name, byte limit. */
+static const struct {
+    const char *name;
+    size_t max;
+} settings[] = {{"user", FS_USER_MAX}, {"team", FS_USER_MAX}, {"calendar", FS_SETTING_MAX}};
+
+int fs_replica_set_setting(fs_replica *r, const char *name, const char *value)
 {
-    size_t n = name ? strlen(name) : 0;
-    int ok = n >= 1 && n <= FS_USER_MAX && fs_utf8_valid(name, n);
+    size_t max = 0;
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (name != NULL && strcmp(settings[i].name, name) == 0)
+            max = settings[i].max;
+    if (max == 0)
+        return fs__fail(r, FS_EINVAL, "no such setting");
+    size_t n = value ? strlen(value) : 0;
+    int ok = n >= 1 && n <= max && fs_utf8_valid(value, n);
     for (size_t i = 0; ok && i < n; i++)
-        ok = (unsigned char)name[i] >= 0x20 && name[i] != 0x7F;
+        ok = (unsigned char)value[i] >= 0x20 && value[i] != 0x7F;
     if (!ok)
-        return fs__fail(r, FS_EINVAL, "a user name is 1-%d bytes of printable UTF-8", FS_USER_MAX);
+        return fs__fail(r, FS_EINVAL, "the %s setting is 1-%zu bytes of printable UTF-8", name,
+                        max);
+    char key[32];
+    snprintf(key, sizeof key, "set_%s", name);
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES('user',?1)", -1,
-                                 &st, NULL);
+    int src =
+        sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES(?1,?2)", -1, &st, NULL);
     if (src == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, (int)n, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, value, (int)n, SQLITE_STATIC);
         src = sqlite3_step(st);
     }
     sqlite3_finalize(st);
-    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording the user name");
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording a setting");
+}
+
+int fs_replica_setting(fs_replica *r, const char *name, char *out, size_t cap)
+{
+    char key[32];
+    out[0] = '\0';
+    snprintf(key, sizeof key, "set_%s", name);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "SELECT v FROM meta WHERE k=?1", -1, &st, NULL);
+    int rc = 0;
+    if (src == SQLITE_OK)
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    if (src != SQLITE_OK)
+        rc = fs__dbfail(r, src, "reading a setting");
+    else if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+             (size_t)sqlite3_column_bytes(st, 0) < cap)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    else
+        rc = fs__fail(r, FS_ENOTFOUND, "the %s setting is not set on this device", name);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fs_replica_set_user(fs_replica *r, const char *name)
+{
+    return fs_replica_set_setting(r, "user", name);
 }
 
 int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1])
 {
-    out[0] = '\0';
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "SELECT v FROM meta WHERE k='user'", -1, &st, NULL);
-    int rc = 0;
-    if (src != SQLITE_OK)
-        rc = fs__dbfail(r, src, "reading the user name");
-    else if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
-             sqlite3_column_bytes(st, 0) <= FS_USER_MAX)
-        snprintf(out, FS_USER_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-    else
-        rc = fs__fail(r, FS_ENOTFOUND, "no user name is set on this device");
-    sqlite3_finalize(st);
-    return rc;
+    return fs_replica_setting(r, "user", out, FS_USER_MAX + 1);
 }

@@ -119,3 +119,34 @@ stop_server() {
     equal "serve exits 0 on SIGTERM" "$status" 0
 }
 
+
+# pty_run PROMPT ANSWER PROGRAM ARGS...: runs PROGRAM on a pseudo-terminal
+# (python3's pty module), typing ANSWER after PROMPT appears; sets RC and
+# TTY (everything the terminal showed). Needs python3.
+pty_run() {
+    TTY=$(python3 - "$@" <<'PY'
+import os, pty, sys, time
+prompt, answer, prog, args = sys.argv[1].encode(), sys.argv[2], sys.argv[3], sys.argv[4:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(prog, [prog] + args)
+out, answered = b"", False
+deadline = time.time() + 30
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not answered and prompt in out:
+        os.write(fd, answer.encode() + b"\n")
+        answered = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode("utf-8", "replace"))
+sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
+PY
+)
+    RC=$?
+}

@@ -300,6 +300,13 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
 #define FS_USER_MAX 64
 int fs_replica_set_user(fs_replica *r, const char *name);
 int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
+/* The device's settings, by name: "user" and "team" (1..FS_USER_MAX bytes),
+ * "calendar" (1..FS_SETTING_MAX; the client's working-day calendar). Local,
+ * never synced. FS_EINVAL for another name or a bad value; reading one that
+ * is not set (or does not fit cap): FS_ENOTFOUND. */
+#define FS_SETTING_MAX 2048
+int fs_replica_set_setting(fs_replica *r, const char *name, const char *value);
+int fs_replica_setting(fs_replica *r, const char *name, char *out, size_t cap);
 
 /* Records that a sync just ended with the device in sync with its server
  * (everything pushed and acknowledged, the feed pulled to its end). */

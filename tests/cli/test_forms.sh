@@ -152,31 +152,7 @@ expect "an unknown id" 2 "no commitment"
 
 # ---- asked for on a terminal ----
 if command -v python3 >/dev/null; then
-    TTY=$(python3 - "$FS" "$H" "${C:0:8}" <<'PY'
-import os, pty, sys, time
-fs, home, cust = sys.argv[1:4]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(fs, [fs, "--home", home, "contact", "add", "--customer", cust])
-out, answered = b"", False
-deadline = time.time() + 30
-while time.time() < deadline:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-    if not answered and b"Name: " in out:
-        os.write(fd, "李四\n".encode())
-        answered = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
-PY
-)
-    RC=$?
+    pty_run "Name: " "李四" "$FS" --home "$H" contact add --customer "${C:0:8}"
     equal "a missing name is asked for on a terminal" "$RC" 0
     run contact list --json
     contains "and saved as typed" "$OUT" '"name":"李四"'

@@ -46,7 +46,7 @@ contains "at 08:59 the plan is due soon" "$OUT" '"rule":"daily_plan","status":"d
 run report compliance --week 2023-W41 --at "2023-10-13 20:00" --json
 expect "report compliance --json" 0
 J=$OUT
-contains "the week's dates" "$J" '"week":"2023-W41","from":"2023-10-09","to":"2023-10-15"'
+contains "the week's dates" "$J" '"team":null,"week":"2023-W41","from":"2023-10-09","to":"2023-10-15"'
 contains "5 daily plans overdue" "$(jnum daily_plan "$J")" '"overdue":5'
 contains "the 10-12 commitment overdue" "$(jnum commitment_due "$J")" '"overdue":1'
 contains "the key account visited this month" "$(jnum key_account_monthly "$J")" '"on_time":1'
@@ -59,7 +59,7 @@ contains "the table names the rep" "$OUT" "zhang"
 contains "and says no spot-check" "$OUT" "NO"
 
 run report compliance --days 7 --at "2023-10-13 20:00" --json
-contains "--days: the 7 days up to the moment" "$OUT" '"week":"last 7 days","from":"2023-10-07","to":"2023-10-13"'
+contains "--days: the 7 days up to the moment" "$OUT" '"team":null,"week":"last 7 days","from":"2023-10-07","to":"2023-10-13"'
 run report compliance --days 0
 expect "--days 0" 2 "--days:"
 run report compliance --days 7 --week 2023-W41
@@ -75,6 +75,45 @@ lacks=$(grep -c '"rule":"commitment_due"' <<<"$OUT")
 equal "and none of zhang's commitments" "$lacks" 0
 run report rep zhang --week 2023-W41 --tz Asia/Shanghai --at "2023-10-13 20:00"
 expect "report rep with a time zone" 0
+
+# ---- the calendar kept on the device ----
+run calendar
+contains "the default calendar" "$OUT" "09:00-18:00, Monday to Friday"
+run calendar --tz UTC --hours 08:30-17:30 --holiday 2023-10-11
+expect "calendar set" 0
+run calendar --json
+equal "calendar --json" "$OUT" '{"tz":"UTC","work_start":"08:30","work_end":"17:30","holidays":["2023-10-11"]}'
+run report compliance --week 2023-W41 --at "2023-10-13 20:00"
+contains "the stored holiday applies: 0/4" "$OUT" "0/4"
+run report rep zhang --week 2023-W41 --at "2023-10-13 20:00" --json
+contains "the stored hours apply" "$OUT" '"rule":"daily_summary","status":"overdue","due":"2023-10-09 17:30"'
+run report rep zhang --week 2023-W41 --at "2023-10-13 20:00" --hours 09:00-18:00 --json
+contains "a flag overrides them" "$OUT" '"due":"2023-10-09 18:00"'
+run calendar --clear-holidays --tz Nowhere/Land
+expect "a bad zone changes nothing" 2 "--tz:"
+run calendar --clear-holidays
+run calendar --json
+contains "holidays cleared, the rest kept" "$OUT" '"tz":"UTC","work_start":"08:30","work_end":"17:30","holidays":[]'
+
+# ---- the team ----
+run whoami --set li --team north
+expect "whoami with a team" 0
+run whoami --json
+equal "whoami --json" "$OUT" '{"user":"li","team":"north"}'
+run report compliance --team south
+expect "another team's report is not on this device" 2 "--team: this device holds team north"
+run report compliance --team north --week 2023-W41 --at "2023-10-13 20:00" --json
+contains "the report names the team" "$OUT" '"team":"north"'
+
+# ---- asked for on a terminal ----
+if command -v python3 >/dev/null; then
+    pty_run "Company name: " "江南物流 (Jiangnan Logistics)" "$FS" --home "$H" customer add
+    equal "customer add asks for a missing name on a terminal" "$RC" 0
+    run customer list --json
+    contains "and saves it" "$OUT" "江南物流 (Jiangnan Logistics)"
+else
+    echo "SKIP the terminal prompt: python3 is missing"
+fi
 
 # ---- bad input ----
 run report compliance --tz Mars/Olympus
