@@ -404,6 +404,11 @@ static void test_daily_weekly_monthly(void)
     CHECK_OK(fs_insert(r, "daily_report", s, 4, id));
     CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_summary", NULL, "zhang", "2023-10-10", cal_now),
                  ON_TIME);
+    s[1].value = fs_text("2023-10-11");
+    s[3].value = fs_text("2023-10-11 18:01");
+    CHECK_OK(fs_insert(r, "daily_report", s, 4, id));
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "daily_summary", NULL, "zhang", "2023-10-11", cal_now),
+                 MISSED);
     fs_cell sc[] = {{"rep", fs_text("zhang")},
                     {"date", fs_text("2023-10-10")},
                     {"submitted_at", fs_text("2023-10-10 18:01")}};
@@ -441,6 +446,10 @@ static void test_daily_weekly_monthly(void)
     fs_cell ok[] = {{"status", fs_text("approved")}};
     CHECK_OK(fs_update(r, "weekly_plan", wp, ok, 1));
     CHECK_EQ_INT(judge(r, "weekly_plan_approved", wp, "2023-10-09 18:01"), ON_TIME);
+    /* approved the next day: late (the approval carries a date) */
+    fs_cell next[] = {{"approved_at", fs_text("2023-10-10")}};
+    CHECK_OK(fs_update(r, "weekly_plan", wp, next, 1));
+    CHECK_EQ_INT(judge(r, "weekly_plan_approved", wp, "2023-10-20 00:00"), MISSED);
 
     /* a key account: a visit in the month */
     uint8_t c[16], v[16];
