@@ -142,7 +142,9 @@ static const char tables_sql[] =
     " ptbl INTEGER, prow BLOB, PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS purges(seq INTEGER PRIMARY KEY, user TEXT NOT NULL,"
     " tbl INTEGER NOT NULL, row BLOB NOT NULL, feed_seq INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS purges_user ON purges(user, feed_seq);";
+    "CREATE INDEX IF NOT EXISTS purges_user ON purges(user, feed_seq);"
+    "CREATE TABLE IF NOT EXISTS passwords(user TEXT PRIMARY KEY, hash TEXT NOT NULL)"
+    " WITHOUT ROWID;";
 
 /* Opens the audit log with a key of its own, derived from the server's
  * identity seed (kept in the encrypted store). */
@@ -294,6 +296,66 @@ int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *t
     int rc = run(s, "INSERT INTO users(name, role, team) VALUES(?1, ?2, ?3)", NULL, "tit", name,
                  (long long)role, team);
     return rc == FS_EEXIST ? fail(s, rc, "user %s exists already", name) : rc;
+}
+
+static int user_get(fs_store *s, const char *name, user *u);
+
+int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t pwlen)
+{
+    user u;
+    if (pwlen < FS_PASSWORD_MIN || pwlen > FS_PASSWORD_MAX || memchr(pw, '\0', pwlen) != NULL)
+        return fail(s, FS_EINVAL, "a password is %d to %d bytes", FS_PASSWORD_MIN, FS_PASSWORD_MAX);
+    int rc = user_get(s, name, &u);
+    if (rc != 0)
+        return rc;
+    if (u.role != FS_ROLE_MANAGER && u.role != FS_ROLE_ADMIN)
+        return fail(s, FS_ESTATE, "only managers and admins log in to the dashboard");
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str_alg(hash, pw, pwlen, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return fail(s, FS_ENOMEM, "out of memory hashing the password");
+    rc = run(s, "INSERT OR REPLACE INTO passwords(user, hash) VALUES(?1, ?2)", NULL, "tt", name,
+             hash);
+    sodium_memzero(hash, sizeof hash);
+    return rc;
+}
+
+int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
+                   char team[FS_USER_NAME_MAX + 1])
+{
+    /* One answer for an unknown user, a rep, no password and a wrong one,
+     * and an Argon2 verification in every case, so neither the answer nor
+     * its time tells which. */
+    static char dummy[crypto_pwhash_STRBYTES];
+    if (dummy[0] == '\0' &&
+        crypto_pwhash_str_alg(dummy, "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return fail(s, FS_ENOMEM, "out of memory");
+    char hash[crypto_pwhash_STRBYTES] = "";
+    user u;
+    int known = name != NULL && user_get(s, name, &u) == 0 &&
+                (u.role == FS_ROLE_MANAGER || u.role == FS_ROLE_ADMIN);
+    if (known) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(fs__replica_db(s->r), "SELECT hash FROM passwords WHERE user=?1", -1,
+                               &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0 &&
+                (size_t)sqlite3_column_bytes(st, 0) < sizeof hash)
+                memcpy(hash, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0) + 1);
+        }
+        sqlite3_finalize(st);
+    }
+    int ok = crypto_pwhash_str_verify(hash[0] ? hash : dummy, pw ? pw : "", pw ? pwlen : 0) == 0;
+    ok = ok && known && hash[0] != '\0';
+    sodium_memzero(hash, sizeof hash);
+    if (!ok)
+        return fail(s, FS_EAUTH, "wrong name or password");
+    *role = u.role;
+    snprintf(team, FS_USER_NAME_MAX + 1, "%s", u.team);
+    return 0;
 }
 
 static int user_get(fs_store *s, const char *name, user *u)

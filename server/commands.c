@@ -73,6 +73,53 @@ int srv_cmd_init(int argc, char **argv)
 static const char user_usage[] =
     "usage: " SRV_PROG " user add --data DIR --name NAME --role rep|manager|admin --team TEAM\n";
 
+static const char passwd_usage[] =
+    "usage: " SRV_PROG " user passwd --data DIR --name NAME\n"
+    "Sets the dashboard password of a manager or an admin (asked twice, or read\n"
+    "from " SRV_USER_PASSENV "); it is stored as an Argon2id hash.\n";
+
+/* user passwd. A running serve hosts it with the password the admin typed
+ * at their own terminal (srv_ctl_forward passes it as --typed-password). */
+static int user_passwd(int argc, char **argv)
+{
+    const char *data = NULL, *name = NULL, *typed = NULL;
+    const srv_opt opts[] = {
+        {"--data", &data, NULL},
+        {"--name", &name, NULL},
+        {"--typed-password", &typed, NULL},
+    };
+    int rc = srv_parse(passwd_usage, opts, srv_hosted_store != NULL ? 3 : 2, argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("user passwd", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("user passwd", "--name", name);
+    if (rc != SRV_OK)
+        return rc;
+    srv_pass pw = {NULL, 0};
+    if (typed == NULL) {
+        rc = srv_user_password_get(&pw);
+        if (rc != SRV_OK)
+            return rc;
+    }
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc == SRV_OK) {
+        int frc = typed != NULL ? fs_store_set_password(s, name, typed, strlen(typed))
+                                : fs_store_set_password(s, name, pw.buf, pw.len);
+        if (frc == 0)
+            fprintf(srv_out, "password set for %s\n", name);
+        else if (frc == FS_ENOTFOUND)
+            rc = (srv_error("--name: no such user"), SRV_EUSAGE);
+        else if (frc == FS_ESTATE || frc == FS_EINVAL)
+            rc = (srv_error("%s", fs_store_errmsg(s)), SRV_EUSAGE);
+        else
+            rc = srv_fail(s, "setting the password", frc);
+    }
+    srv_close(s);
+    srv_pass_free(&pw);
+    return rc;
+}
+
 int srv_cmd_user(int argc, char **argv)
 {
     const char *data = NULL, *name = NULL, *role = NULL, *team = NULL;
@@ -82,12 +129,15 @@ int srv_cmd_user(int argc, char **argv)
         {"--role", &role, NULL},
         {"--team", &team, NULL},
     };
+    if (argc >= 1 && strcmp(argv[0], "passwd") == 0)
+        return user_passwd(argc - 1, argv + 1);
     if (argc < 1 || strcmp(argv[0], "add") != 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
             fputs(user_usage, srv_out);
+            fputs(passwd_usage, srv_out);
             return SRV_HELP;
         }
-        srv_error("user: expected 'user add'");
+        srv_error("user: expected 'user add' or 'user passwd'");
         fputs(user_usage, srv_err);
         return SRV_EUSAGE;
     }

@@ -93,16 +93,32 @@ int srv_ctl_forward(int argc, char **argv, int *rc)
         *rc = SRV_ERUNTIME;
         return 1;
     }
-    srv_pass pass;
+    srv_pass pass, pw = {NULL, 0};
     *rc = srv_pass_get(&pass, 0);
+    /* user passwd: the new password is typed here, at the admin's terminal,
+     * and travels in the request (serve has no terminal). */
+    int passwd = argc >= 2 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "passwd") == 0;
+    if (*rc == SRV_OK && passwd)
+        *rc = srv_user_password_get(&pw);
     if (*rc != SRV_OK) {
+        srv_pass_free(&pass);
         close(fd);
         return 1;
     }
+    char *args[FS_CTL_MAX_ARGS + 2];
+    int nargs = 0;
+    for (int i = 0; i < argc && nargs < FS_CTL_MAX_ARGS; i++)
+        args[nargs++] = argv[i];
+    if (passwd && nargs + 2 <= FS_CTL_MAX_ARGS) {
+        args[nargs++] = "--typed-password";
+        args[nargs++] = pw.buf;
+    }
     fs_buf req;
     fs_buf_init(&req);
-    frc = fs_ctl_request_encode(&req, pass.buf, pass.len, argc, argv);
+    frc = argc <= FS_CTL_MAX_ARGS ? fs_ctl_request_encode(&req, pass.buf, pass.len, nargs, args)
+                                  : FS_ETOOBIG;
     srv_pass_free(&pass);
+    srv_pass_free(&pw);
     if (frc != 0) {
         srv_error("the command line is too long to send to the running server");
         fs_buf_free(&req); /* wipes the passphrase */

@@ -128,6 +128,24 @@ int srv_pass_get(srv_pass *out, int confirm)
     return SRV_OK;
 }
 
+int srv_user_password_get(srv_pass *out)
+{
+    fs_passphrase fp;
+    char why[256];
+    out->buf = NULL;
+    out->len = 0;
+    int rc =
+        fs_passphrase_get(&fp, SRV_USER_PASSENV,
+                          "New dashboard password: ", "Repeat the password: ", why, sizeof why);
+    if (rc != 0) {
+        srv_error("%s", why);
+        return rc == FS_EINVAL ? SRV_EUSAGE : SRV_ERUNTIME;
+    }
+    out->buf = fp.buf;
+    out->len = fp.len;
+    return SRV_OK;
+}
+
 /* ---- the store ---- */
 
 int srv_fail(fs_store *s, const char *what, int rc)

@@ -27,6 +27,7 @@ enum {
 
 #define SRV_PROG    "fieldsync-server"
 #define SRV_PASSENV "FIELDSYNC_PASSPHRASE"
+#define SRV_USER_PASSENV "FIELDSYNC_USER_PASSWORD" /* user passwd, for automation */
 
 typedef struct srv_opt {
     const char *name;   /* "--data" */
@@ -67,6 +68,9 @@ typedef struct srv_pass {
  * when confirm is set). SRV_OK, SRV_EUSAGE (empty, too long, entries
  * differ) or SRV_ERUNTIME (no terminal). */
 int srv_pass_get(srv_pass *out, int confirm);
+/* A new dashboard password: $FIELDSYNC_USER_PASSWORD, else asked twice on
+ * the terminal without echo. */
+int srv_user_password_get(srv_pass *out);
 void srv_pass_free(srv_pass *p);
 
 /* Asks for the passphrase and opens the store in dir; in a hosted command,

@@ -13,11 +13,12 @@
 
 #include <sodium.h>
 
+#include "fieldsync/audit.h"
 #include "fieldsync/identity.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/replica.h"
-#include "fieldsync/audit.h"
 #include "fieldsync/store.h"
+#include "replica_int.h"
 #include "test.h"
 
 static uint64_t clock_now = 1700000000000ull;
@@ -1711,11 +1712,46 @@ static void test_supervisor_columns(void)
     team_close(&t);
 }
 
-TEST_LIST(TEST(supervisor_columns) TEST(users_and_devices) TEST(scope_of_reads)
-              TEST(writes_outside_scope_refused) TEST(forged_writer_unknown_and_revoked)
-                  TEST(invalid_values_refused_individually) TEST(degenerate_versions)
-                      TEST(owner_changes) TEST(idempotent_repush) TEST(convergence_through_store)
-                          TEST(conflict_found_by_server_is_in_scope)
+/* Dashboard passwords: managers and admins only, Argon2id hashes, one
+ * answer for every way a login can be wrong. */
+static void test_dashboard_passwords(void)
+{
+    team t;
+    team_open(&t);
+    fs_role role = FS_ROLE_REP;
+    char team_name[FS_USER_NAME_MAX + 1];
+    CHECK_OK(fs_store_set_password(t.s, "li", "correct horse battery", 21));
+    CHECK_ERR(fs_store_set_password(t.s, "zhang", "correct horse battery", 21), FS_ESTATE);
+    CHECK_ERR(fs_store_set_password(t.s, "nobody", "correct horse battery", 21), FS_ENOTFOUND);
+    CHECK_ERR(fs_store_set_password(t.s, "li", "short", 5), FS_EINVAL);
+    CHECK_OK(fs_store_login(t.s, "li", "correct horse battery", 21, &role, team_name));
+    CHECK_EQ_INT(role, FS_ROLE_MANAGER);
+    CHECK_STR(team_name, "north");
+    CHECK_ERR(fs_store_login(t.s, "li", "correct horse batterz", 21, &role, team_name), FS_EAUTH);
+    CHECK_ERR(fs_store_login(t.s, "li", "correct horse battery", 20, &role, team_name), FS_EAUTH);
+    CHECK_ERR(fs_store_login(t.s, "zhang", "correct horse battery", 21, &role, team_name),
+              FS_EAUTH);
+    CHECK_ERR(fs_store_login(t.s, "nobody", "x", 1, &role, team_name), FS_EAUTH);
+    CHECK_ERR(fs_store_login(t.s, "chen", "correct horse battery", 21, &role, team_name),
+              FS_EAUTH); /* a manager without a password */
+    /* the stored form is an Argon2id hash, not the password */
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_prepare_v2(fs__replica_db(fs_store_replica(t.s)),
+                             "SELECT hash FROM passwords WHERE user='li'", -1, &st,
+                             NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    const char *h = (const char *)sqlite3_column_text(st, 0);
+    CHECK(strncmp(h, "$argon2id$", 10) == 0);
+    CHECK(strstr(h, "horse") == NULL);
+    sqlite3_finalize(st);
+    team_close(&t);
+}
+
+TEST_LIST(TEST(dashboard_passwords) TEST(supervisor_columns) TEST(users_and_devices)
+              TEST(scope_of_reads) TEST(writes_outside_scope_refused)
+                  TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
+                      TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
+                          TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
                               TEST(scope_follows_the_winning_owner)
                                   TEST(manager_reviews_team_records)
                                       TEST(customer_without_owner_is_creators)

@@ -76,6 +76,19 @@ uint64_t fs_store_lease(const fs_store *s);
  * FS_EEXIST for a name taken, FS_EINVAL for a bad name, team or role. */
 int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *team);
 
+/* Dashboard passwords (managers and admins only), stored as Argon2id
+ * hashes. FS_ENOTFOUND for an unknown user, FS_ESTATE for a rep, FS_EINVAL
+ * for a password outside FS_PASSWORD_MIN..FS_PASSWORD_MAX bytes. */
+#define FS_PASSWORD_MIN  8
+#define FS_PASSWORD_MAX  1024
+#define FS_USER_NAME_MAX 64
+int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t pwlen);
+/* 0 and the user's role and team when name/pw may log in; FS_EAUTH for an
+ * unknown user, a rep, no password set or a wrong one alike (and in about
+ * the same time). */
+int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
+                   char team[FS_USER_NAME_MAX + 1]);
+
 /* Devices. FS_ENOTFOUND for an unknown user, FS_EEXIST for a key already
  * enrolled. Adding and revoking join the store replica's open transaction
  * (fs_begin on fs_store_replica) if there is one. */

@@ -39,6 +39,16 @@ expect "server init" 0
 srv user add --data "$S" --name zhang --role rep --team north
 expect "add rep zhang (no server running)" 0
 
+srv user add --data "$S" --name li --role manager --team north
+expect "add manager li" 0
+FIELDSYNC_USER_PASSWORD='li dashboard pw 1' runc "$FSS" user passwd --data "$S" --name li
+expect "user passwd on the stopped store" 0
+contains "user passwd says so" "$OUT" "password set for li"
+FIELDSYNC_USER_PASSWORD='zhang dashboard pw' runc "$FSS" user passwd --data "$S" --name zhang
+expect "a rep gets no dashboard password" 2 "only managers and admins"
+runc "$FSS" user passwd --data "$S" --name li --typed-password 'sneaky pw 123'
+expect "--typed-password is not an option on the command line" 2 "unknown option"
+
 start_server 0
 equal "serve makes a private control socket" "$(stat -c %a "$S/control.sock")" 600
 
@@ -67,6 +77,11 @@ srv user add --data "$S" --name wang --role rep --team north
 expect "an error from the hosted command comes back" 2 "exists already"
 srv device revoke --data "$S"
 expect "a usage error from the hosted command comes back" 2 "--device"
+FIELDSYNC_USER_PASSWORD='li dashboard pw 2' runc "$FSS" user passwd --data "$S" --name li
+expect "user passwd through the running server" 0
+contains "it answers from the server" "$OUT" "password set for li"
+FIELDSYNC_USER_PASSWORD='short' runc "$FSS" user passwd --data "$S" --name li
+expect "a short password is refused through the server too" 2 "a password is 8 to 1024 bytes"
 srv device --help --data "$S"
 expect "--help is answered without the server" 0
 
@@ -119,7 +134,7 @@ contains "it shows the revocation" "$OUT" "yes"
 contains "the serve log names the commands" "$(cat "$WORK/serve.log")" "control: device done"
 contains "the serve log names the refusal" "$(cat "$WORK/serve.log")" "refused: wrong passphrase"
 
-hits=$(grep -rlaF -e tamarisk -e 控制台客户 -e "$FIELDSYNC_PASSPHRASE" "$S" "$WORK/serve.log" "$ERRLOG" \
+hits=$(grep -rlaF -e tamarisk -e 控制台客户 -e "$FIELDSYNC_PASSPHRASE" -e "li dashboard pw" "$S" "$WORK/serve.log" "$ERRLOG" \
     "$WORK/daemon.out" "$WORK/daemon.err" 2>/dev/null)
 equal "no marker or passphrase in any file or log" "$hits" ""
 
