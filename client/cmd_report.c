@@ -150,46 +150,6 @@ static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int
     return CLI_OK;
 }
 
-/* "YYYY-Www" to the civil minute of that ISO week's Monday. */
-static int parse_week(const char *s, int64_t *monday)
-{
-    int64_t jan4;
-    char date[11];
-    if (strlen(s) != 8 || s[4] != '-' || s[5] != 'W')
-        return -1;
-    for (int i = 0; i < 8; i++)
-        if (i != 4 && i != 5 && (s[i] < '0' || s[i] > '9'))
-            return -1;
-    int week = (s[6] - '0') * 10 + (s[7] - '0');
-    snprintf(date, sizeof date, "%.4s-01-04", s);
-    if (week < 1 || week > 53 || fs_civil_parse(date, 10, &jan4) != 0)
-        return -1;
-    int64_t day = fs_civil_day(jan4);
-    day -= (fs_civil_weekday(day) + 6) % 7; /* week 1's Monday */
-    day += (int64_t)(week - 1) * 7;
-    /* Week 53 exists only when its Thursday is still in the year. */
-    char thu[17];
-    fs_civil_format((day + 3) * MIN_PER_DAY, thu);
-    if (memcmp(thu, s, 4) != 0)
-        return -1;
-    *monday = day * MIN_PER_DAY;
-    return 0;
-}
-
-/* The ISO week of civil minute t, as "YYYY-Www". */
-static void format_week(int64_t t, char out[16])
-{
-    int64_t day = fs_civil_day(t);
-    int64_t thursday = day - (fs_civil_weekday(day) + 6) % 7 + 3;
-    char thu[17], jan1s[11];
-    int64_t jan1;
-    fs_civil_format(thursday * MIN_PER_DAY, thu);
-    snprintf(jan1s, sizeof jan1s, "%.4s-01-01", thu);
-    fs_civil_parse(jan1s, 10, &jan1);
-    int week = (int)((thursday - fs_civil_day(jan1)) / 7) + 1; /* 1..53 */
-    snprintf(out, 16, "%.4s-W%02d", thu, week % 100);
-}
-
 static int open_view(cli_ctx *ctx, const char *usage, view_opts *o, int argc, char **argv,
                      int with_week, fs_replica **r, fs_calendar *cal, int64_t *now)
 {
@@ -327,7 +287,7 @@ static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, 
         return CLI_OK;
     }
     if (o->week != NULL) {
-        if (parse_week(o->week, from) != 0) {
+        if (fs_iso_week_parse(o->week, from) != 0) {
             cli_error("--week: expected an ISO week YYYY-Www, as 2023-W41");
             return CLI_EUSAGE;
         }
@@ -336,7 +296,7 @@ static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, 
         *from = (day - (fs_civil_weekday(day) + 6) % 7) * MIN_PER_DAY;
     }
     *to = *from + 7 * MIN_PER_DAY;
-    format_week(*from, name);
+    fs_iso_week_format(*from, name);
     return CLI_OK;
 }
 

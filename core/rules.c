@@ -285,6 +285,44 @@ int fs_civil_weekday(int64_t day)
     return (int)(w < 0 ? w + 7 : w);
 }
 
+int fs_iso_week_parse(const char *s, int64_t *monday)
+{
+    int64_t jan4;
+    char date[11];
+    if (s == NULL || strlen(s) != 8 || s[4] != '-' || s[5] != 'W')
+        return FS_ETYPE;
+    for (int i = 0; i < 8; i++)
+        if (i != 4 && i != 5 && (s[i] < '0' || s[i] > '9'))
+            return FS_ETYPE;
+    int week = (s[6] - '0') * 10 + (s[7] - '0');
+    snprintf(date, sizeof date, "%.4s-01-04", s);
+    if (week < 1 || week > 53 || fs_civil_parse(date, 10, &jan4) != 0)
+        return FS_ETYPE;
+    int64_t day = fs_civil_day(jan4);
+    day -= (fs_civil_weekday(day) + 6) % 7; /* week 1's Monday */
+    day += (int64_t)(week - 1) * 7;
+    /* Week 53 exists only when its Thursday is still in the year. */
+    char thu[17];
+    fs_civil_format((day + 3) * MIN_PER_DAY, thu);
+    if (memcmp(thu, s, 4) != 0)
+        return FS_ETYPE;
+    *monday = day * MIN_PER_DAY;
+    return 0;
+}
+
+void fs_iso_week_format(int64_t t, char out[16])
+{
+    int64_t day = fs_civil_day(t);
+    int64_t thursday = day - (fs_civil_weekday(day) + 6) % 7 + 3;
+    char thu[17], jan1s[11];
+    int64_t jan1 = 0;
+    fs_civil_format(thursday * MIN_PER_DAY, thu);
+    snprintf(jan1s, sizeof jan1s, "%.4s-01-01", thu);
+    (void)fs_civil_parse(jan1s, 10, &jan1);
+    int week = (int)((thursday - fs_civil_day(jan1)) / 7) + 1; /* 1..53 */
+    snprintf(out, 16, "%.4s-W%02d", thu, week % 100);
+}
+
 /* ---- the calendar ---- */
 
 void fs_calendar_default(fs_calendar *cal)
@@ -457,6 +495,7 @@ typedef struct eval {
     recs visits;    /* every visit: customer, time in start */
     char (*reps)[65];
     size_t nreps;
+    int only_reps; /* the caller named the reps: findings of others are left out */
     int (*cb)(const fs_finding *, void *);
     void *ctx;
 } eval;
@@ -554,6 +593,13 @@ static void recs_free(recs *r)
 static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row, int64_t start,
                 int64_t deadline, int64_t done, int64_t period)
 {
+    if (e->only_reps) {
+        size_t k = 0;
+        while (k < e->nreps && strcmp(e->reps[k], who) != 0)
+            k++;
+        if (k == e->nreps)
+            return 0;
+    }
     fs_finding f;
     memset(&f, 0, sizeof f);
     f.rule = rl;
@@ -777,6 +823,7 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
         rc = add_rep(&e, reps[i]);
     if (rc == 0 && reps == NULL)
         rc = collect_reps(&e);
+    e.only_reps = reps != NULL;
     for (size_t i = 0; rc == 0 && i < NRULES; i++) {
         const fs_rule *rl = &rules[i];
         switch (rl->kind) {

@@ -300,6 +300,26 @@ int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *t
 
 static int user_get(fs_store *s, const char *name, user *u);
 
+int fs_store_users(fs_store *s,
+                   int (*cb)(const char *name, fs_role role, const char *team, void *ctx),
+                   void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int src =
+        sqlite3_prepare_v2(fs__replica_db(s->r),
+                           "SELECT name, role, team FROM users ORDER BY team, name", -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    int rc = 0;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
+        rc = cb((const char *)sqlite3_column_text(st, 0), (fs_role)sqlite3_column_int(st, 1),
+                (const char *)sqlite3_column_text(st, 2), ctx);
+    sqlite3_finalize(st);
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = dbfail(s, src, "store");
+    return rc;
+}
+
 int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t pwlen)
 {
     user u;

@@ -26,7 +26,7 @@ struct conn;
 
 struct fs_ws_server {
     struct lws_context *ctx;
-    struct conn *conns; /* open connections, for pokes */
+    struct conn *conns;           /* open connections, for pokes */
     fs_store *store;              /* touched by the server thread only */
     const fs_identity *server_id; /* the caller's */
     pthread_t thread;
@@ -38,6 +38,8 @@ struct fs_ws_server {
     int (*job_fn)(fs_store *, void *);
     void *job_ctx;
     int job_rc, job_done;
+    fs_http_handler http_fn;
+    void *http_ctx;
 };
 
 /* One connection: lws allocates it zeroed (per_session_data_size) and frees
@@ -171,8 +173,171 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
 }
 
+/* ---- plain HTTP (the dashboard) ---- */
+
+/* One HTTP transaction: lws allocates it zeroed and frees it. */
+typedef struct http_tx {
+    char method[8];
+    char path[256];
+    char query[1024];
+    char cookie[2048];
+    char peer[64];
+    char *body;
+    size_t body_len;
+    int too_big;
+    fs_http_response resp;
+    int ready;
+} http_tx;
+
+static void http_tx_free(http_tx *t)
+{
+    free(t->body);
+    t->body = NULL;
+    free(t->resp.body);
+    t->resp.body = NULL;
+}
+
+static void http_respond(struct lws *wsi, http_tx *t)
+{
+    fs_ws_server *srv = lws_context_user(lws_get_context(wsi));
+    fs_http_request rq = {t->method,   t->path, t->query, t->cookie, t->body ? t->body : "",
+                          t->body_len, t->peer};
+    memset(&t->resp, 0, sizeof t->resp);
+    if (t->too_big) {
+        t->resp.status = 413;
+    } else if (srv->http_fn != NULL) {
+        srv->http_fn(srv->http_ctx, srv->store, &rq, &t->resp);
+    } else {
+        t->resp.status = 404;
+    }
+    if (t->resp.status == 0)
+        t->resp.status = 500;
+    t->ready = 1;
+    lws_callback_on_writable(wsi);
+}
+
+static int http_write(struct lws *wsi, http_tx *t)
+{
+    static const char csp[] = "default-src 'none'; style-src 'self'; img-src 'self'; "
+                              "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    uint8_t head[LWS_PRE + 4096], *start = head + LWS_PRE, *p = start,
+                                  *end = head + sizeof head - 1;
+    const fs_http_response *r = &t->resp;
+    const char *ctype = r->content_type ? r->content_type : "text/plain; charset=utf-8";
+    if (lws_add_http_common_headers(wsi, (unsigned)r->status, ctype, r->body_len, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const uint8_t *)"content-security-policy:",
+                                    (const uint8_t *)csp, (int)strlen(csp), &p, end) ||
+        lws_add_http_header_by_name(wsi, (const uint8_t *)"x-content-type-options:",
+                                    (const uint8_t *)"nosniff", 7, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const uint8_t *)"referrer-policy:",
+                                    (const uint8_t *)"no-referrer", 11, &p, end) ||
+        lws_add_http_header_by_name(
+            wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p, end))
+        return -1;
+    if (r->location[0] &&
+        lws_add_http_header_by_name(wsi, (const uint8_t *)"location:", (const uint8_t *)r->location,
+                                    (int)strlen(r->location), &p, end))
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (r->set_cookie[i][0] &&
+            lws_add_http_header_by_name(
+                wsi, (const uint8_t *)"set-cookie:", (const uint8_t *)r->set_cookie[i],
+                (int)strlen(r->set_cookie[i]), &p, end))
+            return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    if (r->body_len > 0) {
+        uint8_t *buf = malloc(LWS_PRE + r->body_len);
+        if (buf == NULL)
+            return -1;
+        memcpy(buf + LWS_PRE, r->body, r->body_len);
+        int n = lws_write(wsi, buf + LWS_PRE, r->body_len, LWS_WRITE_HTTP_FINAL);
+        free(buf);
+        if (n < 0)
+            return -1;
+    }
+    http_tx_free(t);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    http_tx *t = user;
+    if (t == NULL) /* a callback about a connection that is not an HTTP transaction */
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        memset(t, 0, sizeof *t);
+        int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+        snprintf(t->method, sizeof t->method, "%s", post ? "POST" : "GET");
+        snprintf(t->path, sizeof t->path, "%s", in ? (const char *)in : "/");
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE) < (int)sizeof t->cookie)
+            (void)lws_hdr_copy(wsi, t->cookie, sizeof t->cookie, WSI_TOKEN_HTTP_COOKIE);
+        size_t q = 0;
+        char frag[512];
+        for (int i = 0;
+             lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+            int n = snprintf(t->query + q, sizeof t->query - q, "%s%s", q ? "&" : "", frag);
+            if (n < 0 || (size_t)n >= sizeof t->query - q)
+                break;
+            q += (size_t)n;
+        }
+        lws_get_peer_simple(wsi, t->peer, sizeof t->peer);
+        if (!post)
+            http_respond(wsi, t);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+        if (t->too_big || t->body_len + len > FS_HTTP_MAX_BODY) {
+            t->too_big = 1;
+            return 0;
+        } else {
+            char *more = realloc(t->body, t->body_len + len + 1);
+            if (more == NULL)
+                return -1;
+            t->body = more;
+            memcpy(t->body + t->body_len, in, len);
+            t->body_len += len;
+            t->body[t->body_len] = '\0';
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        http_respond(wsi, t);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return t->ready ? http_write(wsi, t) : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        http_tx_free(t);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+typedef struct http_set {
+    fs_ws_server *srv;
+    fs_http_handler fn;
+    void *ctx;
+} http_set;
+
+static int set_http_job(fs_store *store, void *ctx)
+{
+    (void)store;
+    http_set *h = ctx;
+    h->srv->http_fn = h->fn;
+    h->srv->http_ctx = h->ctx;
+    return 0;
+}
+
+void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx)
+{
+    http_set h = {srv, fn, ctx};
+    (void)fs_ws_server_call(srv, set_http_job, &h); /* on the server's thread: no race */
+}
+
 static const struct lws_protocols protocols[] = {
-    {"http", lws_callback_http_dummy, 0, 0, 0, NULL, 0},
+    {"http", on_http, sizeof(http_tx), 0, 0, NULL, 0},
     {FS_WS_PROTOCOL, on_event, sizeof(conn), FS__WS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

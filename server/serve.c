@@ -42,6 +42,7 @@
 #include "fieldsync/enroll.h" /* transport.h uses fs_enroll_request */
 #include "fieldsync/transport.h"
 #include "srv.h"
+#include "web.h"
 
 #define NOPTS(a)          (sizeof(a) / sizeof((a)[0]))
 #define HOST_MAX          255 /* bytes of host in --listen */
@@ -227,6 +228,7 @@ int srv_cmd_serve(int argc, char **argv)
     fs_identity *id = NULL;
     fs_ws_server *ws = NULL;
     srv_ctl ctl = {.fd = -1};
+    web *dash = NULL;
     sigset_t waitmask;
     char iface[INET6_ADDRSTRLEN + 8];
     rc = check_bindable(listen, host, port, iface, sizeof iface);
@@ -253,6 +255,13 @@ int srv_cmd_serve(int argc, char **argv)
         rc = SRV_ERUNTIME;
         goto done;
     }
+    dash = web_new();
+    if (dash == NULL) {
+        srv_error("out of memory");
+        rc = SRV_ERUNTIME;
+        goto done;
+    }
+    fs_ws_server_set_http(ws, web_handle, dash); /* the dashboard, on the same port */
     char hex[2 * FS_SIGN_PK_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
     hex[FINGERPRINT_SHOWN] = '\0';
@@ -280,6 +289,7 @@ int srv_cmd_serve(int argc, char **argv)
 
 done:
     fs_ws_server_stop(ws);
+    web_free(dash);
     srv_ctl_close(&ctl);
     fs_identity_free(id);
     fs_store_close(s);

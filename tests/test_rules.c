@@ -567,6 +567,14 @@ static void test_compliance_week_by_hand(void)
     CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1);
     CHECK(fs_compliance_rule(&c, z, "no_such_rule") == NULL);
     fs_compliance_free(&c);
+    /* Naming the reps leaves everyone else out (a manager's report on the
+     * server's replica, which holds every team). */
+    const char *only_wang[] = {"wang"};
+    CHECK_OK(fs_compliance_get(r, default_cal(), civ("2023-10-13 20:00"), civ("2023-10-09"),
+                               civ("2023-10-16"), only_wang, 1, &c));
+    CHECK_EQ_INT(c.nreps, 1);
+    CHECK_STR(c.reps[0].rep, "wang");
+    fs_compliance_free(&c);
     done_with(r, dir);
 }
 

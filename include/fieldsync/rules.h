@@ -42,6 +42,11 @@ void fs_civil_format(int64_t civil, char out[17]);
 int64_t fs_civil_day(int64_t civil);
 int fs_civil_weekday(int64_t day);
 
+/* ISO weeks: "YYYY-Www" to the civil minute of its Monday (FS_ETYPE for a
+ * malformed week or one the year does not have), and back. */
+int fs_iso_week_parse(const char *s, int64_t *monday);
+void fs_iso_week_format(int64_t civil, char out[16]);
+
 /* ---- the calendar ---- */
 
 #define FS_CAL_MAX_HOLIDAYS 64
@@ -142,8 +147,9 @@ typedef struct fs_finding {
  * period [from, to) (civil minutes): records whose deadline falls in it or
  * that were done in it, and older ones still not done; every working day,
  * week and month of the period up to now for the daily, weekly and monthly
- * rules. reps (may be NULL): the reps the daily and weekly rules expect
- * records from; NULL takes every rep named in the records. cb returns 0 to
+ * rules. reps (may be NULL): the reps judged (findings about anyone else
+ * are left out) and from whom the daily and weekly rules expect records;
+ * NULL judges every rep named in the records. cb returns 0 to
  * go on. Errors: the replica's, FS_ENOMEM, or cb's value. */
 int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
                   const char *const *reps, size_t nreps, int (*cb)(const fs_finding *f, void *ctx),

@@ -76,6 +76,12 @@ uint64_t fs_store_lease(const fs_store *s);
  * FS_EEXIST for a name taken, FS_EINVAL for a bad name, team or role. */
 int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *team);
 
+/* Calls cb for every user, by team then name; a non-zero return stops the
+ * walk and is returned. */
+int fs_store_users(fs_store *s,
+                   int (*cb)(const char *name, fs_role role, const char *team, void *ctx),
+                   void *ctx);
+
 /* Dashboard passwords (managers and admins only), stored as Argon2id
  * hashes. FS_ENOTFOUND for an unknown user, FS_ESTATE for a rep, FS_EINVAL
  * for a password outside FS_PASSWORD_MIN..FS_PASSWORD_MAX bytes. */

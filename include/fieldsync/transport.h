@@ -48,6 +48,35 @@ int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *s
                        const char *host, int port);
 /* The port the server listens on. */
 int fs_ws_server_port(const fs_ws_server *srv);
+/* Plain HTTP on the same port (the managers' dashboard): the transport
+ * collects a request (method, path, query, cookies, a form body of at most
+ * FS_HTTP_MAX_BODY bytes) and hands it to the handler on the server's
+ * thread, which may use the store; the handler fills the response. Every
+ * response carries a strict Content-Security-Policy and no-store caching.
+ * Without a handler, every HTTP request is 404. */
+#define FS_HTTP_MAX_BODY (16 * 1024)
+typedef struct fs_http_request {
+    const char *method; /* "GET", "POST" */
+    const char *path;   /* "/team" */
+    const char *query;  /* "week=2023-W41&x=y" (decoded by lws), "" if none */
+    const char *cookie; /* the Cookie header, "" if none */
+    const char *body;   /* POST body (application/x-www-form-urlencoded), NUL-terminated */
+    size_t body_len;
+    const char *peer; /* the client's address */
+} fs_http_request;
+typedef struct fs_http_response {
+    int status;
+    const char *content_type; /* static */
+    char *body;               /* malloc'd, freed by the transport */
+    size_t body_len;
+    char location[256];      /* a redirect's target, "" if none */
+    char set_cookie[2][256]; /* Set-Cookie values, "" if none */
+} fs_http_response;
+typedef void (*fs_http_handler)(void *ctx, fs_store *store, const fs_http_request *rq,
+                                fs_http_response *out);
+/* Sets the HTTP handler; call before requests arrive (right after start). */
+void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx);
+
 /* Runs fn(store, ctx) on the server's thread between two events and
  * returns its result: the way to use the store while the server runs (an
  * admin command). Afterwards the open connections of devices the store now

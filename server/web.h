@@ -1,0 +1,25 @@
+/*
+ * The managers' dashboard over plain HTTP (web.c): an fs_http_handler for
+ * the transport, with its sessions and login-failure counts in memory.
+ */
+#ifndef FIELDSYNC_SERVER_WEB_H
+#define FIELDSYNC_SERVER_WEB_H
+
+#include "fieldsync/transport.h"
+
+typedef struct web web;
+
+web *web_new(void); /* NULL when out of memory */
+void web_free(web *w);
+/* The fs_http_handler: ctx is the web. Runs on the transport's thread. */
+void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_response *out);
+
+/* The parsers of what a browser sends, exposed for the fuzz target
+ * (tests/fuzz/fuzz_web.c). A form field of an urlencoded body, decoded into
+ * out (cap bytes, NUL-terminated): 1 if present, well-formed and it fit.
+ * A cookie's value, when it is a token of WEB_TOKEN_HEX hex digits: 1. */
+#define WEB_TOKEN_HEX 64
+int web_form_field(const char *body, const char *name, char *out, size_t cap);
+int web_cookie_value(const char *header, const char *name, char out[WEB_TOKEN_HEX + 1]);
+
+#endif

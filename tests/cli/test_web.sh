@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The managers' dashboard over HTTP on serve's port (issue 6, begun), with a
+# plain HTTP client on 127.0.0.1: login with CSRF, sessions in HttpOnly
+# SameSite cookies, a strict Content-Security-Policy and no script, a
+# manager seeing only their team, an admin the users and devices, a rep,
+# a wrong password or no session seeing nothing, logout, and login
+# attempts limited.
+#
+#   bash tests/cli/test_web.sh path/to/fieldsync path/to/fieldsync-server
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+FS=${1:?usage: test_web.sh path/to/fieldsync path/to/fieldsync-server}
+FSS=${2:?usage: test_web.sh path/to/fieldsync path/to/fieldsync-server}
+CLIENT=$(dirname "${BASH_SOURCE[0]}")/web_client.py
+export LC_ALL=C.UTF-8
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-web-XXXXXX")
+ERRLOG=$WORK/all-stderr
+S=$WORK/server
+trap 'stop_server_now; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='web test passphrase -- 77aa'
+unset FIELDSYNC_HOME
+if ! command -v python3 >/dev/null; then
+    echo "FAIL python3 is needed for the HTTP client"
+    exit 1
+fi
+
+srv() { runc "$FSS" "$@"; }
+# http METHOD PATH [COOKIE] [BODY]: sets STATUS, HEAD (headers), BODY.
+http() {
+    local all
+    all=$(python3 "$CLIENT" "$PORT" "$@")
+    STATUS=$(head -n 1 <<<"$all")
+    HEAD=$(sed -n '2,/^$/p' <<<"$all")
+    BODY=$(sed -n '/^$/,$p' <<<"$all")
+}
+header() { grep -i "^$1: " <<<"$HEAD" | head -n 1 | cut -d' ' -f2-; }
+cookie_of() { # NAME: the NAME=value part of its Set-Cookie
+    grep -i "^set-cookie: $1=" <<<"$HEAD" | head -n 1 | cut -d' ' -f2 | cut -d';' -f1
+}
+login() { # NAME PASSWORD: sets SESSION (the cookie) or ""
+    http GET /login
+    local pre csrf
+    pre=$(cookie_of fs_login)
+    csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | cut -d'"' -f4)
+    http POST /login "$pre" "name=$1&password=$2&csrf=$csrf"
+    SESSION=$(cookie_of fs_session)
+}
+
+srv init --data "$S"
+for u in "li manager north" "zhang rep north" "chen manager south" "wang rep south" "root admin hq"; do
+    set -- $u
+    srv user add --data "$S" --name "$1" --role "$2" --team "$3"
+done
+FIELDSYNC_USER_PASSWORD='li password 123' srv user passwd --data "$S" --name li
+FIELDSYNC_USER_PASSWORD='chen password 123' srv user passwd --data "$S" --name chen
+FIELDSYNC_USER_PASSWORD='root password 123' srv user passwd --data "$S" --name root
+expect "passwords set" 0
+start_server 0
+
+# zhang records and syncs, so the team has data
+code=$("$FSS" enroll-code --data "$S" --user zhang | tail -n 1)
+runc "$FS" --home "$WORK/zhang" enroll --server "ws://127.0.0.1:$PORT" --code "$code"
+runc "$FS" --home "$WORK/zhang" whoami --set zhang
+C=$("$FS" --home "$WORK/zhang" customer add --name "Secret Dashboard Customer 控制")
+runc "$FS" --home "$WORK/zhang" visit add --customer "$C" --time "$(date '+%Y-%m-%d %H:%M')" \
+    --place p --purpose p --notes "dashboard notes"
+runc "$FS" --home "$WORK/zhang" sync
+expect "zhang syncs" 0
+
+# ---- no session ----
+http GET /
+equal "no session: redirected" "$STATUS" 303
+equal "to the login page" "$(header location)" "/login"
+http GET /login
+equal "the login page" "$STATUS" 200
+contains "a strict CSP" "$(header content-security-policy)" "default-src 'none'"
+lacks=$(grep -ciE "<script|javascript:|on[a-z]+=" <<<"$BODY")
+equal "no script in the page" "$lacks" 0
+contains "the login cookie is HttpOnly and SameSite" "$(grep -i '^set-cookie: fs_login' <<<"$HEAD")" "HttpOnly; SameSite=Strict"
+equal "nothing is cached" "$(header cache-control)" "no-store"
+http GET /nowhere
+equal "an unknown page" "$STATUS" 404
+
+# ---- logins that fail ----
+login li 'wrong password'
+equal "a wrong password: 401" "$STATUS" 401
+equal "and no session" "$SESSION" ""
+login zhang 'zhang password'
+equal "a rep: 401" "$STATUS" 401
+http GET /login
+http POST /login "" "name=li&password=li+password+123&csrf=$(printf '%064d' 0)"
+equal "no CSRF cookie: 403" "$STATUS" 403
+equal "and no session" "$(cookie_of fs_session)" ""
+http GET / "fs_session=$(printf '%064d' 0)"
+equal "a made-up session: redirected" "$STATUS" 303
+
+# ---- li, manager of north ----
+login li 'li+password+123'
+equal "li logs in: 303" "$STATUS" 303
+contains "the session cookie is HttpOnly, SameSite, with an expiry" "$(grep -i '^set-cookie: fs_session' <<<"$HEAD")" "HttpOnly; SameSite=Strict; Path=/; Max-Age="
+LI=$SESSION
+http GET / "$LI"
+equal "li's team page" "$STATUS" 200
+contains "it shows zhang" "$BODY" "<td>zhang</td>"
+lacks=$(grep -c "<td>wang</td>" <<<"$BODY")
+equal "and not another team's rep" "$lacks" 0
+contains "with colours" "$BODY" 'class="red"'
+lacks=$(grep -c "Secret Dashboard Customer" <<<"$BODY")
+equal "figures, not customer text" "$lacks" 0
+http GET "/?week=2023-W41" "$LI"
+contains "a chosen week" "$BODY" "week 2023-W41"
+
+# ---- chen, manager of south: not zhang ----
+login chen 'chen+password+123'
+CHEN=$SESSION
+http GET / "$CHEN"
+contains "chen sees wang" "$BODY" "<td>wang</td>"
+lacks=$(grep -c "<td>zhang</td>" <<<"$BODY")
+equal "chen does not see zhang" "$lacks" 0
+
+# ---- root, admin ----
+login root 'root+password+123'
+http GET / "$SESSION"
+contains "the admin sees the users" "$BODY" "<td>chen</td><td>manager</td>"
+contains "and the devices" "$BODY" "active"
+
+# ---- logout ----
+http POST /logout "$LI" "csrf=$(printf '%064d' 0)"
+equal "logout without the CSRF token: 403" "$STATUS" 403
+http GET / "$LI"
+equal "still logged in after the refused logout" "$STATUS" 200
+csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | cut -d'"' -f4)
+http POST /logout "$LI" "csrf=$csrf"
+equal "logout" "$STATUS" 303
+contains "clears the cookie" "$(grep -i '^set-cookie: fs_session' <<<"$HEAD")" "Max-Age=0"
+http GET / "$LI"
+equal "the old session is gone" "$STATUS" 303
+
+# ---- attempts limited ----
+for i in 1 2 3 4 5; do login chen "wrong $i"; done
+login chen 'chen+password+123'
+equal "after five failures even the right password waits: 429" "$STATUS" 429
+equal "with no session" "$SESSION" ""
+
+# ---- audited, and nothing leaked ----
+stop_server
+srv audit show --data "$S"
+contains "logins are audited" "$OUT" "login"
+contains "failures too" "$OUT" "auth_failed"
+contains "and report reads" "$OUT" "report_read"
+hits=$(grep -rlaF -e "Secret Dashboard" -e "li password 123" "$S" "$WORK/serve.log" 2>/dev/null)
+equal "no customer text or password in the store or the log" "$hits" ""
+finish
