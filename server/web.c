@@ -152,6 +152,19 @@ static void esc(out *o, const char *s)
     }
 }
 
+/* Text into a URL's query: everything but unreserved characters as %XX. */
+static void url_esc(out *o, const char *s)
+{
+    for (; s != NULL && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            put(o, s, 1);
+        else
+            putf(o, "%%%02X", c);
+    }
+}
+
 static void page_start(out *o, const char *title)
 {
     puts_(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -421,6 +434,30 @@ static int collect_rep(const char *name, fs_role role, const char *team, void *c
     return 0;
 }
 
+/* Now, in the calendar's zone, as civil minutes. */
+static int64_t civil_now(const fs_calendar *cal)
+{
+    int64_t now = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    (void)fs_calendar_now(cal, (int64_t)ts.tv_sec * 1000, &now);
+    return now;
+}
+
+/* The week of the query (?week=YYYY-Www), else the current one. */
+static int64_t week_from(const fs_http_request *rq, int64_t now, char week[16])
+{
+    char wanted[16];
+    int64_t from;
+    if (!web_form_field(rq->query, "week", wanted, sizeof wanted) ||
+        fs_iso_week_parse(wanted, &from) != 0) {
+        int64_t day = fs_civil_day(now);
+        from = (day - (fs_civil_weekday(day) + 6) % 7) * MIN_PER_DAY;
+    }
+    fs_iso_week_format(from, week);
+    return from;
+}
+
 static void team_page(fs_store *store, const session *s, const fs_http_request *rq,
                       fs_http_response *r)
 {
@@ -442,19 +479,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     };
     fs_calendar cal;
     fs_calendar_default(&cal);
-    int64_t now = 0, from;
-    char week[16] = "", wanted[16];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    (void)fs_calendar_now(&cal, (int64_t)ts.tv_sec * 1000, &now);
-    if (web_form_field(rq->query, "week", wanted, sizeof wanted) &&
-        fs_iso_week_parse(wanted, &from) == 0) {
-        /* the week asked for */
-    } else {
-        int64_t day = fs_civil_day(now);
-        from = (day - (fs_civil_weekday(day) + 6) % 7) * MIN_PER_DAY;
-    }
-    fs_iso_week_format(from, week);
+    int64_t now = civil_now(&cal);
+    char week[16];
+    int64_t from = week_from(rq, now, week);
     team_reps reps = {s->team, NULL, 0, 0};
     fs_compliance c;
     memset(&c, 0, sizeof c);
@@ -484,6 +511,28 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     } else if (c.nreps == 0) {
         puts_(&o, "<p>No reps in this team yet.</p>\n");
     } else {
+        /* The share of each rep's deadlines met, as bars (SVG, no script). */
+        putf(&o,
+             "<svg class=\"chart\" width=\"520\" height=\"%zu\" role=\"img\" "
+             "aria-label=\"deadlines met per rep\">",
+             24 * c.nreps + 8);
+        for (size_t i = 0; i < c.nreps; i++) {
+            uint32_t on = 0, all = 0;
+            for (size_t k = 0; k < c.nrules; k++)
+                for (int st = 0; st < FS_ST_COUNT; st++) {
+                    all += c.reps[i].by_rule[k].n[st];
+                    on += st == FS_ST_ON_TIME ? c.reps[i].by_rule[k].n[st] : 0;
+                }
+            unsigned pct = all ? (unsigned)(100u * on / all) : 0;
+            const char *fill = pct >= 90 ? "#5a9e5a" : pct >= 70 ? "#d9a21b" : "#c0392b";
+            putf(&o, "<text x=\"0\" y=\"%zu\" font-size=\"13\">", 24 * i + 20);
+            esc(&o, c.reps[i].rep);
+            putf(&o,
+                 "</text><rect x=\"120\" y=\"%zu\" width=\"%u\" height=\"16\" fill=\"%s\">"
+                 "</rect><text x=\"%u\" y=\"%zu\" font-size=\"13\">%u%%</text>",
+                 24 * i + 6, 3 * pct + 1, fill, 130 + 3 * pct, 24 * i + 20, pct);
+        }
+        puts_(&o, "</svg>\n");
         puts_(&o, "<table><tr><th>Rep</th>");
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             puts_(&o, "<th>");
@@ -493,9 +542,13 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         puts_(&o, "</tr>\n");
         for (size_t i = 0; i < c.nreps; i++) {
             const fs_rep_metrics *m = &c.reps[i];
-            puts_(&o, "<tr><td>");
+            puts_(&o, "<tr><td><a href=\"/rep?name=");
+            url_esc(&o, m->rep);
+            puts_(&o, "&amp;week=");
+            puts_(&o, week);
+            puts_(&o, "\">");
             esc(&o, m->rep);
-            puts_(&o, "</td>");
+            puts_(&o, "</a></td>");
             for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
                 const fs_rule_tally *t = fs_compliance_rule(&c, m, cols[k].rule);
                 uint32_t all = t->n[0] + t->n[1] + t->n[2] + t->n[3];
@@ -550,7 +603,7 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
     page_start(&o, "Users and devices");
     puts_(&o, "<h1>Users and devices</h1>\n<p>");
     esc(&o, s->user);
-    puts_(&o, " ");
+    puts_(&o, " — <a href=\"/audit\">audit log</a> ");
     logout_form(&o, s);
     puts_(&o, "</p>\n<h2>Users</h2>\n<table><tr><th>Name</th><th>Role</th><th>Team</th></tr>\n");
     int rc = fs_store_users(store, user_row, &o);
@@ -561,6 +614,115 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
     puts_(&o, "</table>\n");
     if (rc != 0)
         puts_(&o, "<p class=\"err\">The lists could not be read.</p>\n");
+    finish(&o, r, 200);
+}
+
+typedef struct rep_find {
+    out *o;
+    size_t n;
+} rep_find;
+
+static int rep_row(const fs_finding *f, void *ctx)
+{
+    rep_find *rf = ctx;
+    static const char *const cls[] = {"green", "amber", "red", "red"};
+    char due[17], done[17] = "–";
+    fs_civil_format(f->deadline, due);
+    if (f->done >= 0)
+        fs_civil_format(f->done, done);
+    putf(rf->o, "<tr class=\"%s\"><td>%s</td><td>", cls[f->status], fs_rule_status_name(f->status));
+    esc(rf->o, f->rule->text);
+    putf(rf->o, "</td><td>%s</td><td>%s</td></tr>\n", due, done);
+    rf->n++;
+    return 0;
+}
+
+/* One rep's deadlines for a week, for their manager only: a rep of another
+ * team is "not found", whoever asks. */
+static void rep_page(fs_store *store, const session *s, const fs_http_request *rq,
+                     fs_http_response *r)
+{
+    char name[FS_USER_NAME_MAX + 1] = "", week[16];
+    team_reps reps = {s->team, NULL, 0, 0};
+    int found = 0;
+    if (web_form_field(rq->query, "name", name, sizeof name) &&
+        fs_store_users(store, collect_rep, &reps) == 0)
+        for (size_t i = 0; i < reps.n && !found; i++)
+            found = strcmp(reps.names[i], name) == 0;
+    free(reps.names);
+    if (!found) {
+        out o = {0};
+        page_start(&o, "Not found");
+        puts_(&o, "<h1>No such rep in your team</h1><p><a href=\"/\">Back</a></p>\n");
+        finish(&o, r, 404);
+        return;
+    }
+    fs_calendar cal;
+    fs_calendar_default(&cal);
+    int64_t now = civil_now(&cal);
+    int64_t from = week_from(rq, now, week);
+    (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, name, week);
+    out o = {0};
+    page_start(&o, name);
+    puts_(&o, "<h1>");
+    esc(&o, name);
+    puts_(&o, "</h1>\n<p>Week ");
+    esc(&o, week);
+    puts_(&o, " — <a href=\"/\">team</a> ");
+    logout_form(&o, s);
+    puts_(&o, "</p>\n<table><tr><th>Status</th><th>Deadline</th><th>Due</th><th>Done</th></tr>\n");
+    const char *one[] = {name};
+    rep_find rf = {&o, 0};
+    int rc = fs_rules_eval(fs_store_replica(store), &cal, now, from, from + 7 * MIN_PER_DAY, one, 1,
+                           rep_row, &rf);
+    puts_(&o, "</table>\n");
+    if (rc != 0)
+        puts_(&o, "<p class=\"err\">The deadlines could not be computed.</p>\n");
+    finish(&o, r, 200);
+}
+
+static int audit_row(const fs_audit_entry *e, void *ctx)
+{
+    out *o = ctx;
+    char when[32];
+    time_t t = (time_t)(e->at_ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(when, sizeof when, "?");
+    putf(o, "<tr><td>%llu</td><td>%s</td><td>", (unsigned long long)e->seq, when);
+    esc(o, e->kind);
+    puts_(o, "</td><td>");
+    esc(o, e->actor);
+    puts_(o, "</td><td>");
+    esc(o, e->subject);
+    puts_(o, "</td><td>");
+    esc(o, e->detail);
+    puts_(o, "</td></tr>\n");
+    return 0;
+}
+
+static void audit_page(fs_store *store, const session *s, fs_http_response *r)
+{
+    out o = {0};
+    uint64_t entries = 0, first_bad = 0;
+    int verified = fs_audit_verify(fs_store_audit(store), &entries, &first_bad);
+    page_start(&o, "Audit log");
+    puts_(&o, "<h1>Audit log</h1>\n<p><a href=\"/\">users and devices</a> ");
+    logout_form(&o, s);
+    puts_(&o, "</p>\n");
+    if (verified == 0)
+        putf(&o, "<p class=\"green\">%llu entries, chain intact</p>\n",
+             (unsigned long long)entries);
+    else
+        putf(&o, "<p class=\"red\">the chain is broken at entry %llu</p>\n",
+             (unsigned long long)first_bad);
+    uint64_t after = entries > 500 ? entries - 500 : 0;
+    puts_(&o, "<table><tr><th>#</th><th>UTC</th><th>Event</th><th>Actor</th><th>Subject</th>"
+              "<th>Detail</th></tr>\n");
+    int rc = fs_audit_list(fs_store_audit(store), after, 500, audit_row, &o);
+    puts_(&o, "</table>\n");
+    if (rc != 0)
+        puts_(&o, "<p class=\"err\">The log could not be read.</p>\n");
     finish(&o, r, 200);
 }
 
@@ -651,14 +813,26 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
         redirect(r, "/login");
         return;
     }
+    int page = strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/rep") == 0 ||
+               strcmp(rq->path, "/audit") == 0;
+    if (get && page && s == NULL) {
+        redirect(r, "/login");
+        return;
+    }
     if (get && strcmp(rq->path, "/") == 0) {
-        if (s == NULL)
-            redirect(r, "/login");
-        else if (s->role == FS_ROLE_ADMIN)
+        if (s->role == FS_ROLE_ADMIN)
             admin_page(store, s, r);
         else
             team_page(store, s, rq, r);
         return;
     }
-    r->status = 404;
+    if (get && strcmp(rq->path, "/rep") == 0 && s->role == FS_ROLE_MANAGER) {
+        rep_page(store, s, rq, r);
+        return;
+    }
+    if (get && strcmp(rq->path, "/audit") == 0 && s->role == FS_ROLE_ADMIN) {
+        audit_page(store, s, r);
+        return;
+    }
+    r->status = page ? 403 : 404;
 }

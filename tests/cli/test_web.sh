@@ -102,28 +102,43 @@ contains "the session cookie is HttpOnly, SameSite, with an expiry" "$(grep -i '
 LI=$SESSION
 http GET / "$LI"
 equal "li's team page" "$STATUS" 200
-contains "it shows zhang" "$BODY" "<td>zhang</td>"
-lacks=$(grep -c "<td>wang</td>" <<<"$BODY")
+contains "it shows zhang" "$BODY" ">zhang</a></td>"
+lacks=$(grep -c ">wang<" <<<"$BODY")
 equal "and not another team's rep" "$lacks" 0
 contains "with colours" "$BODY" 'class="red"'
 lacks=$(grep -c "Secret Dashboard Customer" <<<"$BODY")
 equal "figures, not customer text" "$lacks" 0
+contains "a chart drawn as SVG" "$BODY" '<svg class="chart"'
 http GET "/?week=2023-W41" "$LI"
 contains "a chosen week" "$BODY" "week 2023-W41"
+http GET "/rep?name=zhang" "$LI"
+equal "li opens zhang's page" "$STATUS" 200
+contains "with his deadlines" "$BODY" "every customer contact recorded in the CRM"
+http GET "/rep?name=wang" "$LI"
+equal "another team's rep by direct URL: not found" "$STATUS" 404
+http GET "/audit" "$LI"
+equal "a manager gets no audit log" "$STATUS" 403
+http GET "/rep?name=zhang"
+equal "no session, no rep page" "$STATUS" 303
 
 # ---- chen, manager of south: not zhang ----
 login chen 'chen+password+123'
 CHEN=$SESSION
 http GET / "$CHEN"
-contains "chen sees wang" "$BODY" "<td>wang</td>"
-lacks=$(grep -c "<td>zhang</td>" <<<"$BODY")
+contains "chen sees wang" "$BODY" ">wang</a></td>"
+lacks=$(grep -c ">zhang<" <<<"$BODY")
 equal "chen does not see zhang" "$lacks" 0
+http GET "/rep?name=zhang" "$CHEN"
+equal "nor zhang's page by direct URL" "$STATUS" 404
 
 # ---- root, admin ----
 login root 'root+password+123'
 http GET / "$SESSION"
 contains "the admin sees the users" "$BODY" "<td>chen</td><td>manager</td>"
 contains "and the devices" "$BODY" "active"
+http GET /audit "$SESSION"
+equal "the admin reads the audit log" "$STATUS" 200
+contains "verified" "$BODY" "chain intact"
 
 # ---- logout ----
 http POST /logout "$LI" "csrf=$(printf '%064d' 0)"
