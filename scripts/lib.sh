@@ -28,6 +28,27 @@ fs_install_deps() {
         "${missing[@]}" >/dev/null
 }
 
+# What the browser tests need (tests/browser): Debian's chromium, node and npm
+# (Debian's, unless a node with npm is already there), and playwright-core
+# from the npm registry, pinned in tests/browser/package.json.
+fs_install_browser_deps() {
+    local missing=() sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" \
+        || missing+=(chromium)
+    command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing Debian packages with apt-get: ${missing[*]}"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    fi
+    if [ ! -d "$FS_ROOT/tests/browser/node_modules/playwright-core" ]; then
+        echo "==> installing playwright-core with npm (tests/browser)"
+        (cd "$FS_ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+}
+
 # fs_build DIR [cmake options...]: configure and build into DIR; on failure
 # prints the end of the build log.
 fs_build() {

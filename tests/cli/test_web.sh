@@ -9,6 +9,7 @@
 #   bash tests/cli/test_web.sh path/to/fieldsync path/to/fieldsync-server
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/web_fixture.sh"
 FS=${1:?usage: test_web.sh path/to/fieldsync path/to/fieldsync-server}
 FSS=${2:?usage: test_web.sh path/to/fieldsync path/to/fieldsync-server}
 CLIENT=$(dirname "${BASH_SOURCE[0]}")/web_client.py
@@ -47,26 +48,7 @@ login() { # NAME PASSWORD: sets SESSION (the cookie) or ""
     SESSION=$(cookie_of fs_session)
 }
 
-srv init --data "$S"
-for u in "li manager north" "zhang rep north" "chen manager south" "wang rep south" "root admin hq"; do
-    set -- $u
-    srv user add --data "$S" --name "$1" --role "$2" --team "$3"
-done
-FIELDSYNC_USER_PASSWORD='li password 123' srv user passwd --data "$S" --name li
-FIELDSYNC_USER_PASSWORD='chen password 123' srv user passwd --data "$S" --name chen
-FIELDSYNC_USER_PASSWORD='root password 123' srv user passwd --data "$S" --name root
-expect "passwords set" 0
-start_server 0
-
-# zhang records and syncs, so the team has data
-code=$("$FSS" enroll-code --data "$S" --user zhang | tail -n 1)
-runc "$FS" --home "$WORK/zhang" enroll --server "ws://127.0.0.1:$PORT" --code "$code"
-runc "$FS" --home "$WORK/zhang" whoami --set zhang
-C=$("$FS" --home "$WORK/zhang" customer add --name "Secret Dashboard Customer 控制")
-runc "$FS" --home "$WORK/zhang" visit add --customer "$C" --time "$(date '+%Y-%m-%d %H:%M')" \
-    --place p --purpose p --notes "dashboard notes"
-runc "$FS" --home "$WORK/zhang" sync
-expect "zhang syncs" 0
+web_fixture
 
 # ---- no session ----
 http GET /
@@ -89,14 +71,14 @@ equal "and no session" "$SESSION" ""
 login zhang 'zhang password'
 equal "a rep: 401" "$STATUS" 401
 http GET /login
-http POST /login "" "name=li&password=li+password+123&csrf=$(printf '%064d' 0)"
+http POST /login "" "name=li&password=${LI_PW// /+}&csrf=$(printf '%064d' 0)"
 equal "no CSRF cookie: 403" "$STATUS" 403
 equal "and no session" "$(cookie_of fs_session)" ""
 http GET / "fs_session=$(printf '%064d' 0)"
 equal "a made-up session: redirected" "$STATUS" 303
 
 # ---- li, manager of north ----
-login li 'li+password+123'
+login li "${LI_PW// /+}"
 equal "li logs in: 303" "$STATUS" 303
 contains "the session cookie is HttpOnly, SameSite, with an expiry" "$(grep -i '^set-cookie: fs_session' <<<"$HEAD")" "HttpOnly; SameSite=Strict; Path=/; Max-Age="
 LI=$SESSION
@@ -122,7 +104,7 @@ http GET "/rep?name=zhang"
 equal "no session, no rep page" "$STATUS" 303
 
 # ---- chen, manager of south: not zhang ----
-login chen 'chen+password+123'
+login chen "${CHEN_PW// /+}"
 CHEN=$SESSION
 http GET / "$CHEN"
 contains "chen sees wang" "$BODY" ">wang</a></td>"
@@ -132,7 +114,7 @@ http GET "/rep?name=zhang" "$CHEN"
 equal "nor zhang's page by direct URL" "$STATUS" 404
 
 # ---- root, admin ----
-login root 'root+password+123'
+login root "${ROOT_PW// /+}"
 http GET / "$SESSION"
 contains "the admin sees the users" "$BODY" "<td>chen</td><td>manager</td>"
 contains "and the devices" "$BODY" "active"
@@ -154,7 +136,7 @@ equal "the old session is gone" "$STATUS" 303
 
 # ---- attempts limited ----
 for i in 1 2 3 4 5; do login chen "wrong $i"; done
-login chen 'chen+password+123'
+login chen "${CHEN_PW// /+}"
 equal "after five failures even the right password waits: 429" "$STATUS" 429
 equal "with no session" "$SESSION" ""
 

@@ -1,0 +1,82 @@
+// The managers' dashboard in a real browser: Debian's headless Chromium
+// driven by playwright-core. Logs in as a manager, reads the overview and a
+// rep's page, is refused another team's rep by direct URL, logs out; a rep's
+// login is refused; no page trips the Content-Security-Policy. Screenshots
+// go to ARTIFACTS.
+//
+//   node dashboard.js PORT ARTIFACTS MANAGER PASSWORD REP OTHER-TEAMS-REP
+'use strict';
+const { chromium } = require('playwright-core');
+
+const [port, artifacts, manager, password, rep, otherRep] = process.argv.slice(2);
+const base = `http://127.0.0.1:${port}`;
+let failed = 0;
+function check(name, ok, detail) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || !detail ? '' : `\n       ${detail}`}`);
+  if (!ok) failed++;
+}
+
+async function login(page, name, pw) {
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=name]', name);
+  await page.fill('input[name=password]', pw);
+  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  try {
+    const page = await browser.newPage();
+    const violations = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+
+    await page.goto(`${base}/`);
+    check('no session: the login page', page.url() === `${base}/login`, page.url());
+    await page.screenshot({ path: `${artifacts}/login.png` });
+
+    await login(page, manager, password);
+    check('the manager lands on the overview', page.url() === `${base}/`, page.url());
+    const overview = await page.content();
+    check('the overview names the team', overview.includes('<h1>Team '));
+    check(`it lists ${rep}`, overview.includes(`>${rep}</a>`));
+    check(`and not ${otherRep} of another team`, !overview.includes(`>${otherRep}<`));
+    check('a chart drawn as SVG', (await page.locator('svg.chart rect').count()) > 0);
+    const cells = await page.locator('td.red, td.amber, td.green').count();
+    check('cells in red, amber or green', cells > 0, `${cells} coloured cells`);
+    await page.screenshot({ path: `${artifacts}/overview.png`, fullPage: true });
+
+    await Promise.all([page.waitForLoadState('load'), page.click(`a:text-is("${rep}")`)]);
+    check(`${rep}'s page opens from the overview`, page.url().startsWith(`${base}/rep?name=${rep}`), page.url());
+    check('it lists their deadlines', (await page.locator('table tr').count()) > 1);
+    await page.screenshot({ path: `${artifacts}/rep.png`, fullPage: true });
+
+    const other = await page.goto(`${base}/rep?name=${encodeURIComponent(otherRep)}`);
+    check("another team's rep by direct URL: 404", other.status() === 404, `status ${other.status()}`);
+    check('and none of their data', !(await page.content()).includes('<td>'));
+
+    await page.goto(`${base}/`);
+    await Promise.all([page.waitForLoadState('load'), page.click('button:text("Log out")')]);
+    check('logout returns to the login page', page.url() === `${base}/login`, page.url());
+    const after = await page.goto(`${base}/`);
+    check('after logout the overview is closed', page.url() === `${base}/login`, `${after.status()} ${page.url()}`);
+
+    await login(page, rep, 'any password at all');
+    check("a rep's login is refused", (await page.content()).includes('Wrong name or password'));
+    check('and leads nowhere', page.url() === `${base}/login`, page.url());
+    await page.screenshot({ path: `${artifacts}/rep-refused.png` });
+
+    check('no Content-Security-Policy violation on any page', violations.length === 0, violations.join('; '));
+  } finally {
+    await browser.close();
+  }
+  console.log(failed ? `${failed} failed` : 'all passed');
+  process.exit(failed ? 1 : 0);
+})().catch((e) => {
+  console.log(`FAIL the browser run: ${e.message}`);
+  process.exit(1);
+});
