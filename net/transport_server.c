@@ -97,6 +97,14 @@ static int conn_open(conn *c, struct lws *wsi, fs_ws_server *srv)
     return fs_sync_server_new(&c->session, srv->store, srv->server_id, conn_emit, c);
 }
 
+/* Tells the open sessions but except's that the feed has grown to cursor. */
+static void poke_all(fs_ws_server *srv, const conn *except, uint64_t cursor)
+{
+    for (conn *o = srv->conns; o != NULL; o = o->next)
+        if (o != except && o->session != NULL && !o->closing)
+            fs_sync_server_poke(o->session, cursor);
+}
+
 /* Feeds one fragment; returns -1 when the connection is to be dropped now. */
 static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
 {
@@ -114,9 +122,7 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
     rc = fs_sync_server_receive(c->session, frame, len);
     fs_feed_last(fs_store_replica(c->srv->store), &after);
     if (after > before) /* news: the other connected devices pull it */
-        for (conn *o = c->srv->conns; o != NULL; o = o->next)
-            if (o != c && o->session != NULL && !o->closing)
-                fs_sync_server_poke(o->session, after);
+        poke_all(c->srv, c, after);
     if (rc != 0) {
         c->closing = 1;
         if (fs__ws_queue_empty(&c->out))
@@ -206,7 +212,12 @@ static void http_respond(struct lws *wsi, http_tx *t)
     if (t->too_big) {
         t->resp.status = 413;
     } else if (srv->http_fn != NULL) {
+        uint64_t before = 0, after = 0;
+        fs_feed_last(fs_store_replica(srv->store), &before);
         srv->http_fn(srv->http_ctx, srv->store, &rq, &t->resp);
+        fs_feed_last(fs_store_replica(srv->store), &after);
+        if (after > before) /* a manager's action: the devices pull it now */
+            poke_all(srv, NULL, after);
     } else {
         t->resp.status = 404;
     }

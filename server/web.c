@@ -620,6 +620,9 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
 typedef struct rep_find {
     out *o;
     size_t n;
+    uint8_t (*visits)[FS_ID_BYTES]; /* this week's visits, for the spot-check form */
+    char (*visit_times)[17];
+    size_t nvisits;
 } rep_find;
 
 static int rep_row(const fs_finding *f, void *ctx)
@@ -634,7 +637,88 @@ static int rep_row(const fs_finding *f, void *ctx)
     esc(rf->o, f->rule->text);
     putf(rf->o, "</td><td>%s</td><td>%s</td></tr>\n", due, done);
     rf->n++;
+    if (strcmp(f->rule->id, "contact_recorded") == 0 && f->has_row && rf->nvisits < 200) {
+        uint8_t(*v)[FS_ID_BYTES] = realloc(rf->visits, (rf->nvisits + 1) * sizeof *v);
+        char(*t)[17] = v ? realloc(rf->visit_times, (rf->nvisits + 1) * sizeof *t) : NULL;
+        if (v != NULL)
+            rf->visits = v;
+        if (t == NULL)
+            return FS_ENOMEM;
+        rf->visit_times = t;
+        memcpy(rf->visits[rf->nvisits], f->row, FS_ID_BYTES);
+        fs_civil_format(f->start, rf->visit_times[rf->nvisits]);
+        rf->nvisits++;
+    }
     return 0;
+}
+
+static void hidden(out *o, const char *name, const char *value)
+{
+    putf(o, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+    esc(o, value);
+    puts_(o, "\">");
+}
+
+/* The rep's weekly plans; a submitted one gets approve and return. */
+static int plan_forms(fs_store *store, const session *s, const char *rep, out *o)
+{
+    fs_rows *it = NULL;
+    fs_value eq = fs_text(rep);
+    int rc = fs_rows_open(&it, fs_store_replica(store), "weekly_plan", "rep", &eq, "period_start");
+    puts_(o,
+          "<h2>Weekly plans</h2>\n<table><tr><th>Week</th><th>Status</th><th>Review</th></tr>\n");
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        fs_value from, to, st;
+        char hex[2 * FS_ID_BYTES + 1], sbuf[32] = "";
+        if (fs_rows_get(it, "period_start", &from) != 0 ||
+            fs_rows_get(it, "period_end", &to) != 0 || fs_rows_get(it, "status", &st) != 0)
+            continue;
+        if (st.type == FS_TEXT && st.n < sizeof sbuf)
+            memcpy(sbuf, st.p, st.n);
+        fs_id_to_hex(fs_rows_id(it), hex);
+        putf(o, "<tr><td>%.*s .. %.*s</td><td>", from.type == FS_TEXT ? (int)from.n : 0,
+             (const char *)from.p, to.type == FS_TEXT ? (int)to.n : 0, (const char *)to.p);
+        esc(o, sbuf);
+        puts_(o, "</td><td>");
+        if (strcmp(sbuf, "submitted") == 0) {
+            puts_(o, "<form class=\"inline\" method=\"post\" action=\"/plan\">");
+            hidden(o, "csrf", s->csrf);
+            hidden(o, "plan", hex);
+            hidden(o, "rep", rep);
+            puts_(o, "<input name=\"comment\" placeholder=\"comment (to return)\"> "
+                     "<button type=\"submit\" name=\"do\" value=\"approve\">Approve</button> "
+                     "<button type=\"submit\" name=\"do\" value=\"return\">Return</button>"
+                     "</form>");
+        }
+        puts_(o, "</td></tr>\n");
+    }
+    fs_rows_close(it);
+    puts_(o, "</table>\n");
+    return rc < 0 ? rc : 0;
+}
+
+/* A spot-check of one of this week's visits. */
+static void spotcheck_form(const session *s, const char *rep, const rep_find *rf, out *o)
+{
+    puts_(o, "<h2>Spot-check a visit record</h2>\n");
+    if (rf->nvisits == 0) {
+        puts_(o, "<p>No visits this week.</p>\n");
+        return;
+    }
+    puts_(o, "<form method=\"post\" action=\"/spotcheck\">");
+    hidden(o, "csrf", s->csrf);
+    hidden(o, "rep", rep);
+    puts_(o, "<label>Visit <select name=\"record\">");
+    for (size_t i = 0; i < rf->nvisits; i++) {
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(rf->visits[i], hex);
+        putf(o, "<option value=\"%s\">%s (%.8s)</option>", hex, rf->visit_times[i], hex);
+    }
+    puts_(o, "</select></label> <label>Accurate <select name=\"accurate\">"
+             "<option value=\"yes\">yes</option><option value=\"no\">no</option></select></label> "
+             "<label>Comment <input name=\"comment\"></label> "
+             "<button type=\"submit\">Record the spot-check</button></form>\n");
 }
 
 /* One rep's deadlines for a week, for their manager only: a rep of another
@@ -672,12 +756,18 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     logout_form(&o, s);
     puts_(&o, "</p>\n<table><tr><th>Status</th><th>Deadline</th><th>Due</th><th>Done</th></tr>\n");
     const char *one[] = {name};
-    rep_find rf = {&o, 0};
+    rep_find rf = {&o, 0, NULL, NULL, 0};
     int rc = fs_rules_eval(fs_store_replica(store), &cal, now, from, from + 7 * MIN_PER_DAY, one, 1,
                            rep_row, &rf);
     puts_(&o, "</table>\n");
     if (rc != 0)
         puts_(&o, "<p class=\"err\">The deadlines could not be computed.</p>\n");
+    if (rc == 0)
+        rc = plan_forms(store, s, name, &o);
+    if (rc == 0)
+        spotcheck_form(s, name, &rf, &o);
+    free(rf.visits);
+    free(rf.visit_times);
     finish(&o, r, 200);
 }
 
@@ -724,6 +814,96 @@ static void audit_page(fs_store *store, const session *s, fs_http_response *r)
     if (rc != 0)
         puts_(&o, "<p class=\"err\">The log could not be read.</p>\n");
     finish(&o, r, 200);
+}
+
+/* ---- actions ---- */
+
+static int id_from_hex(const char *hex, uint8_t out_[FS_ID_BYTES])
+{
+    size_t n = 0;
+    return strlen(hex) == 2 * FS_ID_BYTES &&
+           sodium_hex2bin(out_, FS_ID_BYTES, hex, strlen(hex), NULL, &n, NULL) == 0 &&
+           n == FS_ID_BYTES;
+}
+
+static void back_to_rep(fs_http_response *r, const char *rep)
+{
+    out o = {0};
+    puts_(&o, "/rep?name=");
+    url_esc(&o, rep);
+    redirect(r, o.failed ? "/" : o.p);
+    free(o.p);
+}
+
+/* POST /plan: approve or return a submitted weekly plan of the team. */
+static void do_plan(fs_store *store, const session *s, const fs_http_request *rq,
+                    fs_http_response *r)
+{
+    char planhex[2 * FS_ID_BYTES + 2], what[16], rep[FS_USER_NAME_MAX + 1], comment[1024] = "";
+    uint8_t plan[FS_ID_BYTES];
+    if (!web_form_field(rq->body, "plan", planhex, sizeof planhex) || !id_from_hex(planhex, plan) ||
+        !web_form_field(rq->body, "do", what, sizeof what) ||
+        !web_form_field(rq->body, "rep", rep, sizeof rep) ||
+        (strcmp(what, "approve") != 0 && strcmp(what, "return") != 0)) {
+        r->status = 400;
+        return;
+    }
+    (void)web_form_field(rq->body, "comment", comment, sizeof comment);
+    int ret = strcmp(what, "return") == 0;
+    if (ret && comment[0] == '\0') {
+        r->status = 400; /* a return says why */
+        return;
+    }
+    char today[17];
+    fs_calendar cal;
+    fs_calendar_default(&cal);
+    fs_civil_format(civil_now(&cal), today);
+    today[10] = '\0';
+    fs_cell cells[4] = {{"status", fs_text(ret ? "returned" : "approved")},
+                        {"approved_by", fs_text(s->user)},
+                        {"approved_at", fs_text(today)},
+                        {"review_comment", comment[0] ? fs_text(comment) : fs_null()}};
+    int rc = fs_store_manager_write(store, s->user, "weekly_plan", plan, cells, 4, NULL);
+    if (rc == FS_ENOTFOUND)
+        r->status = 404;
+    else if (rc != 0)
+        r->status = 400;
+    else
+        back_to_rep(r, rep);
+}
+
+/* POST /spotcheck: a spot-check of a visit of a rep of the team. */
+static void do_spotcheck(fs_store *store, const session *s, const fs_http_request *rq,
+                         fs_http_response *r)
+{
+    char hex[2 * FS_ID_BYTES + 2], acc[8], rep[FS_USER_NAME_MAX + 1], comment[1024] = "";
+    uint8_t record[FS_ID_BYTES];
+    if (!web_form_field(rq->body, "record", hex, sizeof hex) || !id_from_hex(hex, record) ||
+        !web_form_field(rq->body, "accurate", acc, sizeof acc) ||
+        !web_form_field(rq->body, "rep", rep, sizeof rep) ||
+        (strcmp(acc, "yes") != 0 && strcmp(acc, "no") != 0)) {
+        r->status = 400;
+        return;
+    }
+    (void)web_form_field(rq->body, "comment", comment, sizeof comment);
+    char when[17];
+    fs_calendar cal;
+    fs_calendar_default(&cal);
+    fs_civil_format(civil_now(&cal), when);
+    fs_cell cells[7] = {{"supervisor", fs_text(s->user)},
+                        {"rep", fs_text(rep)},
+                        {"record_table", fs_text("visit")},
+                        {"record_id", fs_blob(record, FS_ID_BYTES)},
+                        {"accurate", fs_int(strcmp(acc, "yes") == 0)},
+                        {"checked_at", fs_text(when)},
+                        {"comment", comment[0] ? fs_text(comment) : fs_null()}};
+    int rc = fs_store_manager_write(store, s->user, "spot_check", NULL, cells, 7, NULL);
+    if (rc == FS_ENOTFOUND)
+        r->status = 404;
+    else if (rc != 0)
+        r->status = 400;
+    else
+        back_to_rep(r, rep);
 }
 
 /* ---- requests ---- */
@@ -811,6 +991,20 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
         snprintf(r->set_cookie[0], sizeof r->set_cookie[0],
                  "fs_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
         redirect(r, "/login");
+        return;
+    }
+    int action = post && (strcmp(rq->path, "/plan") == 0 || strcmp(rq->path, "/spotcheck") == 0);
+    if (action) {
+        char given[TOKEN_HEX + 2];
+        if (s == NULL || s->role != FS_ROLE_MANAGER ||
+            !web_form_field(rq->body, "csrf", given, sizeof given) || !same_token(s->csrf, given)) {
+            r->status = 403;
+            return;
+        }
+        if (strcmp(rq->path, "/plan") == 0)
+            do_plan(store, s, rq, r);
+        else
+            do_spotcheck(store, s, rq, r);
         return;
     }
     int page = strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/rep") == 0 ||

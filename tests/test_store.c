@@ -1747,8 +1747,52 @@ static void test_dashboard_passwords(void)
     team_close(&t);
 }
 
-TEST_LIST(TEST(dashboard_passwords) TEST(supervisor_columns) TEST(users_and_devices)
-              TEST(scope_of_reads) TEST(writes_outside_scope_refused)
+/* The dashboard's writes: a manager reviews a plan and records a
+ * spot-check on the server's replica; the rep's device pulls both. Reps,
+ * other teams and other columns are refused. */
+static void test_manager_writes(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t plan[16], check[16];
+    fs_cell pc[] = {{"rep", fs_text("zhang")},
+                    {"period_start", fs_text("2023-10-09")},
+                    {"period_end", fs_text("2023-10-15")},
+                    {"goals", fs_text("g")},
+                    {"status", fs_text("submitted")}};
+    CHECK_OK(fs_insert(d[ZHANG].r, "weekly_plan", pc, 5, plan));
+    push_clean(t.s, &d[ZHANG]);
+    pull(t.s, &d[ZHANG], NULL);
+    fs_cell ok[] = {{"status", fs_text("approved")}, {"approved_by", fs_text("li")}};
+    CHECK_ERR(fs_store_manager_write(t.s, "zhang", "weekly_plan", plan, ok, 2, NULL), FS_EAUTH);
+    CHECK_ERR(fs_store_manager_write(t.s, "chen", "weekly_plan", plan, ok, 2, NULL), FS_ENOTFOUND);
+    fs_cell goals[] = {{"goals", fs_text("rewritten")}};
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "weekly_plan", plan, goals, 1, NULL), FS_EINVAL);
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "customer", NULL, goals, 1, NULL), FS_EINVAL);
+    CHECK_OK(fs_store_manager_write(t.s, "li", "weekly_plan", plan, ok, 2, NULL));
+    fs_cell sc[] = {{"supervisor", fs_text("li")},
+                    {"rep", fs_text("zhang")},
+                    {"record_table", fs_text("visit")},
+                    {"accurate", fs_int(1)},
+                    {"checked_at", fs_text("2023-10-12 10:00")}};
+    CHECK_ERR(fs_store_manager_write(t.s, "chen", "spot_check", NULL, sc, 5, check), FS_ENOTFOUND);
+    CHECK_OK(fs_store_manager_write(t.s, "li", "spot_check", NULL, sc, 5, check));
+    /* zhang's device receives both; wang's (another rep) neither */
+    pulled p;
+    pull(t.s, &d[ZHANG], &p);
+    CHECK(pulled_has(&p, "weekly_plan", plan));
+    CHECK(pulled_has(&p, "spot_check", check));
+    char buf[64];
+    CHECK_EQ_INT(row_text(d[ZHANG].r, "weekly_plan", plan, "status", buf, sizeof buf), 1);
+    CHECK_STR(buf, "approved");
+    pull(t.s, &d[WANG], &p);
+    CHECK(!pulled_has(&p, "spot_check", check));
+    team_close(&t);
+}
+
+TEST_LIST(TEST(manager_writes) TEST(dashboard_passwords) TEST(supervisor_columns)
+              TEST(users_and_devices) TEST(scope_of_reads) TEST(writes_outside_scope_refused)
                   TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
                       TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
                           TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)

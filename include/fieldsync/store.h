@@ -76,6 +76,15 @@ uint64_t fs_store_lease(const fs_store *s);
  * FS_EEXIST for a name taken, FS_EINVAL for a bad name, team or role. */
 int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *team);
 
+/* A manager's write from the dashboard, made on the server's replica and
+ * fed to the devices like any change: a review of a weekly plan (row given;
+ * only status, approved_by, approved_at, review_comment) or a new
+ * spot-check (row NULL; its rep's scope). The record must be in the
+ * manager's team (else FS_ENOTFOUND); FS_EAUTH for anyone but a manager,
+ * FS_EINVAL for anything else. *out_id: the record's id. */
+int fs_store_manager_write(fs_store *s, const char *manager, const char *table, const uint8_t *row,
+                           const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]);
+
 /* Calls cb for every user, by team then name; a non-zero return stops the
  * walk and is returned. */
 int fs_store_users(fs_store *s,

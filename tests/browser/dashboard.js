@@ -55,6 +55,16 @@ async function login(page, name, pw) {
     check('it lists their deadlines', (await page.locator('table tr').count()) > 1);
     await page.screenshot({ path: `${artifacts}/rep.png`, fullPage: true });
 
+    // The manager's actions travel as ordinary changes (the wrapper checks
+    // that the rep's device receives them).
+    await Promise.all([page.waitForLoadState('load'), page.click('button[value=approve]')]);
+    check('the weekly plan is approved from the browser', (await page.content()).includes('<td>approved</td>'));
+    await page.fill('form[action="/spotcheck"] input[name=comment]', 'checked in the browser');
+    await page.selectOption('form[action="/spotcheck"] select[name=accurate]', 'no');
+    await Promise.all([page.waitForLoadState('load'), page.click('button:text("Record the spot-check")')]);
+    check('a spot-check is recorded from the browser', page.url().startsWith(`${base}/rep?name=${rep}`), page.url());
+    await page.screenshot({ path: `${artifacts}/rep-after-actions.png`, fullPage: true });
+
     const other = await page.goto(`${base}/rep?name=${encodeURIComponent(otherRep)}`);
     check("another team's rep by direct URL: 404", other.status() === 404, `status ${other.status()}`);
     check('and none of their data', !(await page.content()).includes('<td>'));

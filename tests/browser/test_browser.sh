@@ -39,7 +39,12 @@ out=$(node "$HERE/dashboard.js" "$PORT" "$ARTIFACTS" li "$LI_PW" zhang wang 2>&1
 status=$?
 echo "$out"
 equal "the browser run passes" "$status" 0
-for shot in login overview rep rep-refused; do
+runc "$FS" --home "$WORK/zhang" sync
+runc "$FS" --home "$WORK/zhang" plan show "$PLAN_ID" --json
+contains "the rep's device holds the approval made in the browser" "$OUT" '"status":"approved","submitted_at"'
+runc "$FS" --home "$WORK/zhang" spotcheck list --json
+contains "and the spot-check" "$OUT" '"accurate":false,"comment":"checked in the browser"'
+for shot in login overview rep rep-after-actions rep-refused; do
     if [ -s "$ARTIFACTS/$shot.png" ]; then ok "screenshot $shot.png saved"
     else fail "screenshot $shot.png saved" "in $ARTIFACTS"; fi
 done

@@ -103,6 +103,28 @@ equal "a manager gets no audit log" "$STATUS" 403
 http GET "/rep?name=zhang"
 equal "no session, no rep page" "$STATUS" 303
 
+# ---- li reviews zhang's plan and spot-checks a visit: ordinary changes ----
+http GET "/rep?name=zhang" "$LI"
+contains "the submitted plan can be reviewed" "$BODY" 'value="approve">Approve</button>'
+csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
+visit=$(grep -oE '<option value="[0-9a-f]{32}"' <<<"$BODY" | head -n 1 | cut -d'"' -f2)
+http POST /plan "$LI" "csrf=$(printf '%064d' 0)&plan=$PLAN_ID&rep=zhang&do=approve"
+equal "a review without the CSRF token: 403" "$STATUS" 403
+http POST /plan "$LI" "csrf=$csrf&plan=$PLAN_ID&rep=zhang&do=return"
+equal "a return without a comment: 400" "$STATUS" 400
+http POST /plan "$LI" "csrf=$csrf&plan=$PLAN_ID&rep=zhang&do=approve"
+equal "li approves the plan" "$STATUS" 303
+equal "and is back on zhang's page" "$(header location)" "/rep?name=zhang"
+http POST /spotcheck "$LI" "csrf=$csrf&record=$visit&rep=zhang&accurate=yes&comment=Form+1+complete"
+equal "li records a spot-check" "$STATUS" 303
+runc "$FS" --home "$WORK/zhang" sync
+expect "zhang syncs" 0
+runc "$FS" --home "$WORK/zhang" plan show "$PLAN_ID" --json
+contains "zhang's device holds the approval" "$OUT" '"status":"approved"'
+contains "signed by li" "$OUT" '"approved_by":"li"'
+runc "$FS" --home "$WORK/zhang" spotcheck list --json
+contains "and the spot-check of his visit" "$OUT" '"comment":"Form 1 complete"'
+
 # ---- chen, manager of south: not zhang ----
 login chen "${CHEN_PW// /+}"
 CHEN=$SESSION
@@ -112,6 +134,11 @@ lacks=$(grep -c ">zhang<" <<<"$BODY")
 equal "chen does not see zhang" "$lacks" 0
 http GET "/rep?name=zhang" "$CHEN"
 equal "nor zhang's page by direct URL" "$STATUS" 404
+csrf_chen=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
+http GET / "$CHEN"
+csrf_chen=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
+http POST /plan "$CHEN" "csrf=$csrf_chen&plan=$PLAN_ID&rep=zhang&do=return&comment=no"
+equal "nor review zhang's plan: 404" "$STATUS" 404
 
 # ---- root, admin ----
 login root "${ROOT_PW// /+}"

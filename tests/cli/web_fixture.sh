@@ -26,6 +26,12 @@ web_fixture() {
     customer=$("$FS" --home "$WORK/zhang" customer add --name "Secret Dashboard Customer 控制")
     runc "$FS" --home "$WORK/zhang" visit add --customer "$customer" \
         --time "$(date '+%Y-%m-%d %H:%M')" --place p --purpose p --notes "dashboard notes"
+    local monday
+    monday=$(date -d "$(($(date +%u) - 1)) days ago" +%Y-%m-%d)
+    runc "$FS" --home "$WORK/zhang" plan add --from "$monday" \
+        --to "$(date -d "$monday + 6 days" +%Y-%m-%d)" --goals "sign 2"
+    PLAN_ID=$OUT
+    runc "$FS" --home "$WORK/zhang" plan submit "$PLAN_ID"
     runc "$FS" --home "$WORK/zhang" sync
     expect "zhang syncs" 0
 }
