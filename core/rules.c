@@ -496,6 +496,13 @@ typedef struct eval {
     char (*reps)[65];
     size_t nreps;
     int only_reps; /* the caller named the reps: findings of others are left out */
+    /* Tables loaded once per evaluation with the same columns (the two visit
+     * rules and the visits index share one pass over the visits). */
+    struct {
+        const char *key[11];
+        recs r;
+    } cache[32]; /* more than the rules need: entries are never evicted */
+    int ncache;
     int (*cb)(const fs_finding *, void *);
     void *ctx;
 } eval;
@@ -519,12 +526,27 @@ static void value_name(const fs_value *v, char out[65])
     out[n] = '\0';
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(((const rec *)a)->id, ((const rec *)b)->id, FS_ID_BYTES);
+}
+
+/* Visits by customer, then time: a customer's visits are one run. */
+static int cmp_customer_start(const void *a, const void *b)
+{
+    const rec *x = a, *y = b;
+    int c = memcmp(x->customer, y->customer, FS_ID_BYTES);
+    return c != 0 ? c : (x->start > y->start) - (x->start < y->start);
+}
+
+/* e->customers is sorted by id (fs_rules_eval): a binary search. */
 static const rec *find_customer(const eval *e, const uint8_t id[FS_ID_BYTES])
 {
-    for (size_t i = 0; i < e->customers.n; i++)
-        if (memcmp(e->customers.v[i].id, id, FS_ID_BYTES) == 0)
-            return &e->customers.v[i];
-    return NULL;
+    rec key;
+    if (e->customers.n == 0)
+        return NULL;
+    memcpy(key.id, id, FS_ID_BYTES);
+    return bsearch(&key, e->customers.v, e->customers.n, sizeof key, cmp_id);
 }
 
 /* Loads table's rows as recs: start/done/who/flag from the named columns
@@ -590,6 +612,46 @@ static void recs_free(recs *r)
     memset(r, 0, sizeof *r);
 }
 
+static int same_key(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* load(), remembered for the rest of the evaluation: *out points into the
+ * cache (not to be freed by the caller). */
+static int load_cached(eval *e, const char *table, const char *filter_col, const char *filter_val,
+                       const char *who, const char *start, const char *done,
+                       const char *done_if_col, const char *done_if_val, const char *skip_col,
+                       const char *skip_val, const char *flag, recs **out)
+{
+    const char *key[11] = {table,       filter_col,  filter_val, who,      start, done,
+                           done_if_col, done_if_val, skip_col,   skip_val, flag};
+    for (int i = 0; i < e->ncache; i++) {
+        int k = 0;
+        while (k < 11 && same_key(e->cache[i].key[k], key[k]))
+            k++;
+        if (k == 11) {
+            *out = &e->cache[i].r;
+            return 0;
+        }
+    }
+    recs tmp;
+    int rc = load(e, table, filter_col, filter_val, who, start, done, done_if_col, done_if_val,
+                  skip_col, skip_val, flag, &tmp);
+    if (rc != 0)
+        return rc;
+    if (e->ncache == (int)(sizeof e->cache / sizeof e->cache[0])) {
+        /* never evicted (callers keep pointers into it): more rules than
+         * slots is a programming error, reported rather than risked */
+        recs_free(&tmp);
+        return FS_ETOOBIG;
+    }
+    memcpy(e->cache[e->ncache].key, key, sizeof key);
+    e->cache[e->ncache].r = tmp;
+    *out = &e->cache[e->ncache++].r;
+    return 0;
+}
+
 static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row, int64_t start,
                 int64_t deadline, int64_t done, int64_t period)
 {
@@ -627,11 +689,11 @@ static int in_period(const eval *e, int64_t deadline, int64_t done)
 
 static int eval_record(eval *e, const fs_rule *rl)
 {
-    recs rs;
-    int rc = load(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
-                  rl->done_if_col, rl->done_if_val, rl->skip_col, rl->skip_val, NULL, &rs);
-    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
-        const rec *x = &rs.v[i];
+    recs *rs = NULL;
+    int rc = load_cached(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
+                         rl->done_if_col, rl->done_if_val, rl->skip_col, rl->skip_val, NULL, &rs);
+    for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+        const rec *x = &rs->v[i];
         if (x->skip || x->start < 0 || x->who[0] == '\0')
             continue;
         int64_t deadline = deadline_of(rl, e->cal, x->start);
@@ -639,22 +701,31 @@ static int eval_record(eval *e, const fs_rule *rl)
         if (in_period(e, deadline, done))
             rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
     }
-    recs_free(&rs);
     return rc;
 }
 
-/* The earliest visit to customer at or after `after` (civil), or -1. */
+/* The earliest visit to customer at or after `after` and before `before`
+ * (civil), or -1. e->visits is sorted by customer, then time. */
 static int64_t first_visit(const eval *e, const uint8_t customer[FS_ID_BYTES], int64_t after,
                            int64_t before)
 {
-    int64_t best = -1;
-    for (size_t i = 0; i < e->visits.n; i++) {
-        const rec *v = &e->visits.v[i];
-        if (v->has_customer && memcmp(v->customer, customer, FS_ID_BYTES) == 0 &&
-            v->start >= after && v->start < before && (best < 0 || v->start < best))
-            best = v->start;
+    size_t lo = 0, hi = e->visits.n;
+    while (lo < hi) { /* the first visit of customer at or after `after` */
+        size_t mid = lo + (hi - lo) / 2;
+        const rec *v = &e->visits.v[mid];
+        int c = memcmp(v->customer, customer, FS_ID_BYTES);
+        if (c < 0 || (c == 0 && v->start < after))
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return best;
+    if (lo < e->visits.n) {
+        const rec *v = &e->visits.v[lo];
+        if (memcmp(v->customer, customer, FS_ID_BYTES) == 0 && v->start >= after &&
+            v->start < before)
+            return v->start;
+    }
+    return -1;
 }
 
 static int eval_followup(eval *e, const fs_rule *rl)
@@ -816,9 +887,20 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
     e.ctx = ctx;
     int rc = load(&e, "customer", NULL, NULL, "owner", NULL, NULL, NULL, NULL, NULL, NULL,
                   "key_account", &e.customers);
-    if (rc == 0)
-        rc = load(&e, "visit", NULL, NULL, NULL, "time", NULL, NULL, NULL, NULL, NULL, NULL,
-                  &e.visits);
+    if (rc == 0) {
+        if (e.customers.n > 1)
+            qsort(e.customers.v, e.customers.n, sizeof *e.customers.v, cmp_id);
+        /* the columns of the visit rules: one pass serves them and the index */
+        recs *vis = NULL;
+        rc = load_cached(&e, "visit", NULL, NULL, WHO_CUSTOMER, "time", "recorded_at", NULL, NULL,
+                         NULL, NULL, NULL, &vis);
+        if (rc == 0) {
+            /* visits without a customer sort first and match none */
+            if (vis->n > 1)
+                qsort(vis->v, vis->n, sizeof *vis->v, cmp_customer_start);
+            e.visits = *vis; /* borrowed from the cache */
+        }
+    }
     for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
         rc = add_rep(&e, reps[i]);
     if (rc == 0 && reps == NULL)
@@ -850,7 +932,8 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
         }
     }
     recs_free(&e.customers);
-    recs_free(&e.visits);
+    for (int i = 0; i < e.ncache; i++)
+        recs_free(&e.cache[i].r);
     free(e.reps);
     return rc;
 }

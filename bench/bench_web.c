@@ -1,0 +1,185 @@
+/*
+ * The dashboard at scale: a store with 50 reps (and their manager) and
+ * 100,000 visits over eight weeks (2,000 customers, a tenth of them key
+ * accounts, 30,000 commitments), and the server time of each page, as
+ * web_handle spends it (no network): the team overview, a rep's page, the
+ * admin's audit page and the login page. Median of 5 runs each; the target
+ * is under 200 ms a page.
+ *
+ *   bench_web [--visits N] [--quick] [--strict]   (--strict: exit 1 on a MISS)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "common.h"
+#include "fieldsync/rules.h"
+#include "fieldsync/store.h"
+#include "test.h"
+#include "web.h"
+
+#define REPS 50
+#define RUNS 5
+
+static void logged_in(web *w, fs_store *s, const char *name, char cookie[128])
+{
+    fs_http_response r;
+    fs_http_request rq = {"GET", "/login", "", "", "", 0, "127.0.0.1"};
+    memset(&r, 0, sizeof r);
+    web_handle(w, s, &rq, &r);
+    char csrf[65] = "";
+    const char *v = r.body ? strstr(r.body, "name=\"csrf\" value=\"") : NULL;
+    if (v != NULL)
+        memcpy(csrf, v + 19, 64);
+    char cook[128], body[256];
+    snprintf(cook, sizeof cook, "fs_login=%s", csrf);
+    snprintf(body, sizeof body, "name=%s&password=bench+password+1&csrf=%s", name, csrf);
+    free(r.body);
+    fs_http_request post = {"POST", "/login", "", cook, body, strlen(body), "127.0.0.1"};
+    memset(&r, 0, sizeof r);
+    web_handle(w, s, &post, &r);
+    const char *c = strstr(r.set_cookie[0], "fs_session=");
+    if (r.status != 303 || c == NULL) {
+        fprintf(stderr, "bench_web: login as %s failed (%d)\n", name, r.status);
+        exit(1);
+    }
+    snprintf(cookie, 128, "%.75s", c);
+    free(r.body);
+}
+
+static double page_ms(web *w, fs_store *s, const char *path, const char *query, const char *cookie,
+                      size_t *bytes)
+{
+    double runs[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        fs_http_request rq = {"GET", path, query, cookie, "", 0, "127.0.0.1"};
+        fs_http_response r;
+        memset(&r, 0, sizeof r);
+        double t0 = bench_now();
+        web_handle(w, s, &rq, &r);
+        runs[i] = (bench_now() - t0) * 1000.0;
+        if (r.status != 200) {
+            fprintf(stderr, "bench_web: %s answered %d\n", path, r.status);
+            exit(1);
+        }
+        *bytes = r.body_len;
+        free(r.body);
+    }
+    return bench_median(runs, RUNS);
+}
+
+int main(int argc, char **argv)
+{
+    size_t nvisits = 100000;
+    int strict = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--strict") == 0)
+            strict = 1;
+        else if (strcmp(argv[i], "--quick") == 0)
+            nvisits = 2000;
+        else if (strcmp(argv[i], "--visits") == 0 && i + 1 < argc)
+            bench_parse_size(argv[++i], &nvisits);
+    }
+    if (sodium_init() < 0)
+        return 1;
+    char *dir = test_tmpdir();
+    fs_store *s = NULL;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    if (fs_store_create(&s, dir, "pw", 2, &o) != 0)
+        return 1;
+    char name[32];
+    fs_store_user_add(s, "li", FS_ROLE_MANAGER, "north");
+    fs_store_user_add(s, "root", FS_ROLE_ADMIN, "hq");
+    fs_store_set_password(s, "li", "bench password 1", 16);
+    fs_store_set_password(s, "root", "bench password 1", 16);
+    for (int i = 0; i < REPS; i++) {
+        snprintf(name, sizeof name, "rep%02d", i);
+        fs_store_user_add(s, name, FS_ROLE_REP, "north");
+    }
+    /* the records, written on the server's replica in big transactions */
+    fs_replica *r = fs_store_replica(s);
+    size_t ncust = nvisits / 50 ? nvisits / 50 : 1;
+    uint8_t(*cust)[16] = calloc(ncust, 16);
+    double t0 = bench_now();
+    time_t now = time(NULL);
+    if (fs_begin(r) != 0)
+        return 1;
+    for (size_t c = 0; c < ncust; c++) {
+        snprintf(name, sizeof name, "rep%02zu", c % REPS);
+        char cname[48];
+        snprintf(cname, sizeof cname, "Customer %zu 客户", c);
+        fs_cell cc[] = {{"name", fs_text(cname)},
+                        {"owner", fs_text(name)},
+                        {"key_account", fs_int(c % 10 == 0)}};
+        if (fs_insert(r, "customer", cc, 3, cust[c]) != 0)
+            return fprintf(stderr, "bench_web: %s\n", fs_replica_errmsg(r)), 1;
+    }
+    for (size_t v = 0; v < nvisits; v++) {
+        time_t t = now - (time_t)(v % (56 * 24)) * 3600; /* eight weeks back */
+        struct tm tm;
+        char when[17], rec[17], due[11];
+        localtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        time_t tr = t + (time_t)(v % 30) * 3600;
+        localtime_r(&tr, &tm);
+        strftime(rec, sizeof rec, "%Y-%m-%d %H:%M", &tm);
+        fs_cell vc[] = {{"customer", fs_blob(cust[v % ncust], 16)},
+                        {"time", fs_text(when)},
+                        {"place", fs_text("site")},
+                        {"purpose", fs_text("follow-up")},
+                        {"notes", fs_text("notes of the visit")},
+                        {"recorded_at", fs_text(rec)}};
+        uint8_t id[16];
+        if (fs_insert(r, "visit", vc, 6, id) != 0)
+            return fprintf(stderr, "bench_web: %s\n", fs_replica_errmsg(r)), 1;
+        if (v % 10 < 3) {
+            time_t td = t + 3 * 86400;
+            localtime_r(&td, &tm);
+            strftime(due, sizeof due, "%Y-%m-%d", &tm);
+            fs_cell kc[] = {{"customer", fs_blob(cust[v % ncust], 16)},
+                            {"visit", fs_blob(id, 16)},
+                            {"text", fs_text("a promise")},
+                            {"due", fs_text(due)},
+                            {"status", fs_text(v % 20 < 3 ? "done" : "open")}};
+            uint8_t kid[16];
+            if (fs_insert(r, "commitment", kc, 5, kid) != 0)
+                return fprintf(stderr, "bench_web: %s\n", fs_replica_errmsg(r)), 1;
+        }
+        if (v % 20000 == 19999) {
+            fs_commit(r);
+            fs_begin(r);
+        }
+    }
+    fs_commit(r);
+    double load_s = bench_now() - t0;
+
+    web *w = web_new();
+    char li[128], root[128];
+    logged_in(w, s, "li", li);
+    logged_in(w, s, "root", root);
+    size_t b1, b2, b3, b4;
+    double team = page_ms(w, s, "/", "", li, &b1);
+    double rep = page_ms(w, s, "/rep", "name=rep07", li, &b2);
+    double audit = page_ms(w, s, "/audit", "", root, &b3);
+    double login = page_ms(w, s, "/login", "", "", &b4);
+    char cpu[128];
+    bench_cpu_model(cpu, sizeof cpu);
+    printf("bench_web: %d reps, %zu visits, %zu customers (records written in %.1f s)\n", REPS,
+           nvisits, ncust, load_s);
+    printf("cpu: %s\n", cpu);
+    printf("%-22s %10s %10s\n", "page", "median ms", "bytes");
+    printf("%-22s %10.1f %10zu\n", "team overview /", team, b1);
+    printf("%-22s %10.1f %10zu\n", "rep page /rep", rep, b2);
+    printf("%-22s %10.1f %10zu\n", "audit log /audit", audit, b3);
+    printf("%-22s %10.1f %10zu\n", "login /login", login, b4);
+    int slow = team > 200 || rep > 200 || audit > 200 || login > 200;
+    printf("target: every page under 200 ms: %s\n", slow ? "MISS" : "met");
+    web_free(w);
+    free(cust);
+    fs_store_close(s);
+    test_rmtree(dir);
+    return slow && strict ? 1 : 0;
+}
