@@ -144,7 +144,9 @@ static const char tables_sql[] =
     " tbl INTEGER NOT NULL, row BLOB NOT NULL, feed_seq INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS purges_user ON purges(user, feed_seq);"
     "CREATE TABLE IF NOT EXISTS passwords(user TEXT PRIMARY KEY, hash TEXT NOT NULL)"
-    " WITHOUT ROWID;";
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS device_sync(pk BLOB PRIMARY KEY, last_seen_ms INTEGER,"
+    " lease_until_ms INTEGER) WITHOUT ROWID;";
 
 /* Opens the audit log with a key of its own, derived from the server's
  * identity seed (kept in the encrypted store). */
@@ -1172,4 +1174,45 @@ int fs_store_manager_write(fs_store *s, const char *manager, const char *table, 
     if (rc == 0 && out_id != NULL)
         memcpy(out_id, row != NULL ? row : id, FS_ID_BYTES);
     return rc;
+}
+
+int fs_store_device_seen(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease)
+{
+    uint64_t now = fs__now_ms(s->r);
+    if (granted_lease)
+        return run(s,
+                   "INSERT INTO device_sync(pk, last_seen_ms, lease_until_ms) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT(pk) DO UPDATE SET last_seen_ms=excluded.last_seen_ms,"
+                   " lease_until_ms=excluded.lease_until_ms",
+                   NULL, "bii", pk, FS_SIGN_PK_BYTES, (long long)now,
+                   (long long)(now + s->lease_ms));
+    return run(s,
+               "INSERT INTO device_sync(pk, last_seen_ms) VALUES(?1, ?2)"
+               " ON CONFLICT(pk) DO UPDATE SET last_seen_ms=excluded.last_seen_ms",
+               NULL, "bi", pk, FS_SIGN_PK_BYTES, (long long)now);
+}
+
+int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
+                         uint64_t *lease_until_ms)
+{
+    *last_seen_ms = *lease_until_ms = 0;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs__replica_db(s->r),
+                                 "SELECT last_seen_ms, lease_until_ms FROM device_sync WHERE pk=?1",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *last_seen_ms = (uint64_t)sqlite3_column_int64(st, 0);
+        *lease_until_ms = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
+                   char owner[FS_USER_NAME_MAX + 1])
+{
+    return owner_of(s, table, row, owner);
 }

@@ -321,6 +321,8 @@ static int check_device(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES])
     int rc = fs_store_device_check(ctx, pk);
     if (rc == FS_EREVOKED)
         (void)fs_store_note_wipe(ctx, pk); /* the wipe order goes out all the same */
+    if (rc == 0) /* READY follows, with a lease (sync health; not a sync failure) */
+        (void)fs_store_device_seen(ctx, pk, 1);
     return rc;
 }
 
@@ -394,6 +396,7 @@ static int server_error(fs_sync_server *s, int rc)
 static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_push_result res;
+    (void)fs_store_device_seen(s->store, pk, 0); /* sync health */
     int rc = fs_store_push(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
                            m->u.push.changes, m->u.push.count, &res);
     if (rc != 0)
@@ -457,6 +460,7 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     free(purge);
     if (rc != 0)
         return rc;
+    (void)fs_store_device_seen(s->store, pk, 0); /* sync health */
     rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
     if (rc != 0)
         return server_error(s, rc);

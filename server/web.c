@@ -434,6 +434,114 @@ static int collect_rep(const char *name, fs_role role, const char *team, void *c
     return 0;
 }
 
+/* Milliseconds since the epoch as local "YYYY-MM-DD HH:MM", or "never". */
+static void when_ms(uint64_t ms, char out_[32])
+{
+    time_t t = (time_t)(ms / 1000u);
+    struct tm tm;
+    if (ms == 0 || localtime_r(&t, &tm) == NULL || strftime(out_, 32, "%Y-%m-%d %H:%M", &tm) == 0)
+        snprintf(out_, 32, "never");
+}
+
+typedef struct device_walk {
+    out *o;
+    fs_store *store;
+    const team_reps *team; /* NULL: every device (the admin) */
+} device_walk;
+
+/* A device with its sync health: last seen, lease, revoked. */
+static int device_row(const fs_store_device *d, void *ctx)
+{
+    device_walk *dw = ctx;
+    if (dw->team != NULL) {
+        size_t k = 0;
+        while (k < dw->team->n && strcmp(dw->team->names[k], d->user) != 0)
+            k++;
+        if (k == dw->team->n)
+            return 0;
+    }
+    uint64_t seen = 0, lease = 0;
+    char a[32], b[32];
+    (void)fs_store_device_sync(dw->store, d->pk, &seen, &lease);
+    when_ms(seen, a);
+    when_ms(lease, b);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000u;
+    out *o = dw->o;
+    puts_(o, "<tr><td>");
+    esc(o, d->user);
+    puts_(o, "</td><td>");
+    esc(o, d->name);
+    puts_(o, "</td><td>");
+    esc(o, d->fingerprint);
+    putf(o, "</td><td>%s</td><td class=\"%s\">%s</td>", a,
+         lease == 0                ? ""
+         : lease < now             ? "red"
+         : lease - now < 86400000u ? "amber"
+                                   : "green",
+         b);
+    puts_(o, d->revoked ? "<td class=\"red\">revoked</td></tr>\n" : "<td>active</td></tr>\n");
+    return 0;
+}
+
+static const char device_head[] = "<table><tr><th>User</th><th>Device</th><th>Fingerprint</th>"
+                                  "<th>Last sync</th><th>Lease until</th><th>State</th></tr>\n";
+
+typedef struct conflict_walk {
+    out *o;
+    fs_store *store;
+    const team_reps *team;
+    size_t n;
+} conflict_walk;
+
+static void value_html(out *o, const fs_value *v)
+{
+    if (v->type == FS_TEXT) {
+        char *t = strndup(v->p, v->n);
+        esc(o, t ? t : "");
+        free(t);
+    } else if (v->type == FS_INT) {
+        putf(o, "%lld", (long long)v->i);
+    } else if (v->type == FS_NULL) {
+        puts_(o, "(empty)");
+    } else {
+        puts_(o, "(binary)");
+    }
+}
+
+/* An open conflict in one of the team's records. */
+static int conflict_row(const fs_conflict *c, void *ctx)
+{
+    conflict_walk *cw = ctx;
+    char owner[FS_USER_NAME_MAX + 1] = "";
+    if (fs_store_owner(cw->store, c->table, c->row, owner) != 0)
+        return 0;
+    size_t k = 0;
+    while (k < cw->team->n && strcmp(cw->team->names[k], owner) != 0)
+        k++;
+    if (k == cw->team->n)
+        return 0;
+    unsigned nt;
+    const fs_table *t = fs_schema_tables(&nt);
+    const char *tname = c->table < nt ? t[c->table].name : "?";
+    const char *cname = c->table < nt && c->column < t[c->table].ncolumns
+                            ? t[c->table].columns[c->column].name
+                            : "?";
+    char hex[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(c->row, hex);
+    out *o = cw->o;
+    puts_(o, "<tr><td>");
+    esc(o, owner);
+    putf(o, "</td><td>%s %.8s</td><td>%s</td><td>", tname, hex, cname);
+    value_html(o, &c->winner);
+    puts_(o, "</td><td>");
+    value_html(o, &c->loser);
+    puts_(o, "</td></tr>\n");
+    cw->n++;
+    return 0;
+}
+
 /* Now, in the calendar's zone, as civil minutes. */
 static int64_t civil_now(const fs_calendar *cal)
 {
@@ -563,24 +671,24 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         }
         puts_(&o, "</table>\n");
     }
+    /* Sync health of the team's devices, and conflicts awaiting a decision. */
+    puts_(&o, "<h2>Devices</h2>\n");
+    puts_(&o, device_head);
+    device_walk dw = {&o, store, &reps};
+    if (fs_store_devices(store, device_row, &dw) != 0)
+        puts_(&o, "<tr><td colspan=\"6\">the devices could not be read</td></tr>");
+    puts_(&o, "</table>\n<h2>Conflicts awaiting a decision</h2>\n<table><tr><th>Rep</th>"
+              "<th>Record</th><th>Field</th><th>Kept</th><th>Lost</th></tr>\n");
+    conflict_walk cw = {&o, store, &reps, 0};
+    if (fs_conflicts(fs_store_replica(store), 0, conflict_row, &cw) != 0)
+        puts_(&o, "<tr><td colspan=\"5\">the conflicts could not be read</td></tr>");
+    else if (cw.n == 0)
+        puts_(&o, "<tr><td colspan=\"5\">none</td></tr>");
+    puts_(&o, "</table>\n");
     fs_compliance_free(&c);
     free(names);
     free(reps.names);
     finish(&o, r, 200);
-}
-
-static int device_row(const fs_store_device *d, void *ctx)
-{
-    out *o = ctx;
-    puts_(o, "<tr><td>");
-    esc(o, d->user);
-    puts_(o, "</td><td>");
-    esc(o, d->name);
-    puts_(o, "</td><td>");
-    esc(o, d->fingerprint);
-    puts_(o, d->revoked ? "</td><td class=\"red\">revoked</td></tr>\n"
-                        : "</td><td>active</td></tr>\n");
-    return 0;
 }
 
 static int user_row(const char *name, fs_role role, const char *team, void *ctx)
@@ -607,10 +715,11 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
     logout_form(&o, s);
     puts_(&o, "</p>\n<h2>Users</h2>\n<table><tr><th>Name</th><th>Role</th><th>Team</th></tr>\n");
     int rc = fs_store_users(store, user_row, &o);
-    puts_(&o, "</table>\n<h2>Devices</h2>\n<table><tr><th>User</th><th>Device</th>"
-              "<th>Fingerprint</th><th>State</th></tr>\n");
+    puts_(&o, "</table>\n<h2>Devices</h2>\n");
+    puts_(&o, device_head);
+    device_walk dw = {&o, store, NULL};
     if (rc == 0)
-        rc = fs_store_devices(store, device_row, &o);
+        rc = fs_store_devices(store, device_row, &dw);
     puts_(&o, "</table>\n");
     if (rc != 0)
         puts_(&o, "<p class=\"err\">The lists could not be read.</p>\n");

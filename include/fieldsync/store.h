@@ -104,6 +104,17 @@ int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t 
 int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                    char team[FS_USER_NAME_MAX + 1]);
 
+/* Sync health: a device was seen (a handshake, a push, a pull), and at a
+ * handshake was granted a lease of the store's length (granted_lease).
+ * fs_store_device_sync: when last seen and until when its lease runs
+ * (0, 0 for a device never seen since this was kept). */
+int fs_store_device_seen(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
+int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
+                         uint64_t *lease_until_ms);
+/* The user a row belongs to (through its parents), "" when none. */
+int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
+                   char owner[FS_USER_NAME_MAX + 1]);
+
 /* Devices. FS_ENOTFOUND for an unknown user, FS_EEXIST for a key already
  * enrolled. Adding and revoking join the store replica's open transaction
  * (fs_begin on fs_store_replica) if there is one. */

@@ -91,6 +91,24 @@ contains "with colours" "$BODY" 'class="red"'
 lacks=$(grep -c "Secret Dashboard Customer" <<<"$BODY")
 equal "figures, not customer text" "$lacks" 0
 contains "a chart drawn as SVG" "$BODY" '<svg class="chart"'
+contains "the team's devices with their last sync" "$BODY" "<h2>Devices</h2>"
+contains "zhang's device was seen" "$(grep -A0 -F 'zhang</td><td>' <<<"$BODY" | head -n 1)" "</td><td class=\"green\">"
+contains "no conflicts yet" "$BODY" '<td colspan="5">none</td>'
+
+# a conflict: zhang edits one field on two devices offline
+code2=$("$FSS" enroll-code --data "$S" --user zhang | tail -n 1)
+runc "$FS" --home "$WORK/zhang2" enroll --server "ws://127.0.0.1:$PORT" --code "$code2"
+CUST=$("$FS" --home "$WORK/zhang2" customer list --json | grep -oE '"id":"[0-9a-f]{32}"' | head -n 1 | cut -d'"' -f4)
+runc "$FS" --home "$WORK/zhang" sync
+runc "$FS" --home "$WORK/zhang" customer edit --customer "$CUST" --industry "logistics (first)"
+runc "$FS" --home "$WORK/zhang2" customer edit --customer "$CUST" --industry "retail (second)"
+runc "$FS" --home "$WORK/zhang" sync
+runc "$FS" --home "$WORK/zhang2" sync
+runc "$FS" --home "$WORK/zhang" sync
+http GET / "$LI"
+contains "the conflict awaits a decision on li's page" "$BODY" "<td>industry</td>"
+contains "with the value kept" "$BODY" "retail (second)"
+contains "and the value lost" "$BODY" "logistics (first)"
 http GET "/?week=2023-W41" "$LI"
 contains "a chosen week" "$BODY" "week 2023-W41"
 http GET "/rep?name=zhang" "$LI"
