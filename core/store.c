@@ -146,7 +146,7 @@ static const char tables_sql[] =
     "CREATE TABLE IF NOT EXISTS passwords(user TEXT PRIMARY KEY, hash TEXT NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS device_sync(pk BLOB PRIMARY KEY, last_seen_ms INTEGER,"
-    " lease_until_ms INTEGER) WITHOUT ROWID;";
+    " lease_until_ms INTEGER, local_seq INTEGER, oldest_pending_ms INTEGER) WITHOUT ROWID;";
 
 /* Opens the audit log with a key of its own, derived from the server's
  * identity seed (kept in the encrypted store). */
@@ -1192,13 +1192,24 @@ int fs_store_device_seen(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int gr
                NULL, "bi", pk, FS_SIGN_PK_BYTES, (long long)now);
 }
 
-int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
-                         uint64_t *lease_until_ms)
+int fs_store_device_reported(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                             uint64_t oldest_ms)
 {
-    *last_seen_ms = *lease_until_ms = 0;
+    if (local_seq > INT64_MAX || oldest_ms > INT64_MAX)
+        return fail(s, FS_EINVAL, "reported figures out of range");
+    return run(s, "UPDATE device_sync SET local_seq=?2, oldest_pending_ms=?3 WHERE pk=?1", NULL,
+               "bii", pk, FS_SIGN_PK_BYTES, (long long)local_seq, (long long)oldest_ms);
+}
+
+int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
+                         uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms)
+{
+    *last_seen_ms = *lease_until_ms = *pending = *oldest_pending_ms = 0;
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(fs__replica_db(s->r),
-                                 "SELECT last_seen_ms, lease_until_ms FROM device_sync WHERE pk=?1",
+                                 "SELECT d.last_seen_ms, d.lease_until_ms, d.local_seq,"
+                                 " d.oldest_pending_ms, v.acked_seq FROM device_sync d"
+                                 " JOIN devices v ON v.pk = d.pk WHERE d.pk=?1",
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
         return dbfail(s, src, "store");
@@ -1206,6 +1217,12 @@ int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64
     if (sqlite3_step(st) == SQLITE_ROW) {
         *last_seen_ms = (uint64_t)sqlite3_column_int64(st, 0);
         *lease_until_ms = (uint64_t)sqlite3_column_int64(st, 1);
+        /* What the device had when it last reported, less what the server
+         * has acknowledged since: pending is never stale after an ACK. */
+        uint64_t local = (uint64_t)sqlite3_column_int64(st, 2);
+        uint64_t acked = (uint64_t)sqlite3_column_int64(st, 4);
+        *pending = local > acked ? local - acked : 0;
+        *oldest_pending_ms = *pending > 0 ? (uint64_t)sqlite3_column_int64(st, 3) : 0;
     }
     sqlite3_finalize(st);
     return 0;

@@ -356,10 +356,12 @@ static int encode_body(const fs_msg *m, fs_buf *out)
         }
         break;
     case FS_MSG_PULL:
-        PK(msgpack_pack_array(&pk, 3));
+        PK(msgpack_pack_array(&pk, 5));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.pull.cursor));
         PK(msgpack_pack_uint32(&pk, m->u.pull.max));
+        PK(msgpack_pack_uint64(&pk, m->u.pull.local_seq));
+        PK(msgpack_pack_uint64(&pk, m->u.pull.oldest_pending_ms));
         break;
     case FS_MSG_CHANGES:
         PK(msgpack_pack_array(&pk, 4));
@@ -639,10 +641,12 @@ static int decode_body(fs__mp *r, fs_msg *m, owned *own, uint32_t nfields)
         return r->err;
     }
     case FS_MSG_PULL:
-        if (nfields != 3)
+        if (nfields != 5)
             break;
-        if (fs__mp_uint(r, &m->u.pull.cursor, "pull cursor") == 0)
-            fs__mp_u32(r, &m->u.pull.max, "pull max");
+        if (fs__mp_uint(r, &m->u.pull.cursor, "pull cursor") == 0 &&
+            fs__mp_u32(r, &m->u.pull.max, "pull max") == 0 &&
+            fs__mp_uint(r, &m->u.pull.local_seq, "pull local seq") == 0)
+            fs__mp_uint(r, &m->u.pull.oldest_pending_ms, "pull oldest pending");
         return r->err;
     case FS_MSG_CHANGES:
         if (nfields != 4)

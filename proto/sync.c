@@ -171,6 +171,8 @@ static int pull(fs_sync_client *c)
     m.type = FS_MSG_PULL;
     m.u.pull.cursor = st.cursor;
     m.u.pull.max = FS_SYNC_BATCH;
+    m.u.pull.local_seq = st.last_seq; /* for the dashboard's sync health */
+    m.u.pull.oldest_pending_ms = st.pending > 0 ? st.oldest_pending_ms : 0;
     rc = send_msg(c, &m);
     c->pull_inflight = rc == 0;
     return rc;
@@ -461,6 +463,7 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     if (rc != 0)
         return rc;
     (void)fs_store_device_seen(s->store, pk, 0); /* sync health */
+    (void)fs_store_device_reported(s->store, pk, m->u.pull.local_seq, m->u.pull.oldest_pending_ms);
     rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
     if (rc != 0)
         return server_error(s, rc);

@@ -460,11 +460,12 @@ static int device_row(const fs_store_device *d, void *ctx)
         if (k == dw->team->n)
             return 0;
     }
-    uint64_t seen = 0, lease = 0;
-    char a[32], b[32];
-    (void)fs_store_device_sync(dw->store, d->pk, &seen, &lease);
+    uint64_t seen = 0, lease = 0, pending = 0, oldest = 0;
+    char a[32], b[32], c[32];
+    (void)fs_store_device_sync(dw->store, d->pk, &seen, &lease, &pending, &oldest);
     when_ms(seen, a);
     when_ms(lease, b);
+    when_ms(oldest, c);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000u;
@@ -475,7 +476,14 @@ static int device_row(const fs_store_device *d, void *ctx)
     esc(o, d->name);
     puts_(o, "</td><td>");
     esc(o, d->fingerprint);
-    putf(o, "</td><td>%s</td><td class=\"%s\">%s</td>", a,
+    putf(o, "</td><td>%s</td>", a);
+    if (pending == 0)
+        puts_(o, "<td class=\"green\">none</td>");
+    else
+        putf(o, "<td class=\"%s\">%llu since %s</td>",
+             now > oldest && now - oldest > 86400000u ? "red" : "amber",
+             (unsigned long long)pending, c);
+    putf(o, "<td class=\"%s\">%s</td>",
          lease == 0                ? ""
          : lease < now             ? "red"
          : lease - now < 86400000u ? "amber"
@@ -486,7 +494,8 @@ static int device_row(const fs_store_device *d, void *ctx)
 }
 
 static const char device_head[] = "<table><tr><th>User</th><th>Device</th><th>Fingerprint</th>"
-                                  "<th>Last sync</th><th>Lease until</th><th>State</th></tr>\n";
+                                  "<th>Last sync</th><th>Pending (oldest)</th><th>Lease until</th>"
+                                  "<th>State</th></tr>\n";
 
 typedef struct conflict_walk {
     out *o;
@@ -676,7 +685,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     puts_(&o, device_head);
     device_walk dw = {&o, store, &reps};
     if (fs_store_devices(store, device_row, &dw) != 0)
-        puts_(&o, "<tr><td colspan=\"6\">the devices could not be read</td></tr>");
+        puts_(&o, "<tr><td colspan=\"7\">the devices could not be read</td></tr>");
     puts_(&o, "</table>\n<h2>Conflicts awaiting a decision</h2>\n<table><tr><th>Rep</th>"
               "<th>Record</th><th>Field</th><th>Kept</th><th>Lost</th></tr>\n");
     conflict_walk cw = {&o, store, &reps, 0};

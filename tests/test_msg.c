@@ -415,6 +415,8 @@ static void golden_msg(int i, fs_msg *m)
         m->type = FS_MSG_PULL;
         m->u.pull.cursor = 48213;
         m->u.pull.max = 5000;
+        m->u.pull.local_seq = 17;
+        m->u.pull.oldest_pending_ms = 1696918200000ull;
         break;
     case 9:
         m->type = FS_MSG_CHANGES;
@@ -579,6 +581,8 @@ static void check_msg(const fs_msg *a, const fs_msg *b)
     case FS_MSG_PULL:
         CHECK(a->u.pull.cursor == b->u.pull.cursor);
         CHECK_EQ_INT(a->u.pull.max, b->u.pull.max);
+        CHECK(a->u.pull.local_seq == b->u.pull.local_seq);
+        CHECK(a->u.pull.oldest_pending_ms == b->u.pull.oldest_pending_ms);
         break;
     case FS_MSG_CHANGES:
         CHECK(a->u.changes.cursor == b->u.changes.cursor);
@@ -1173,10 +1177,12 @@ static void b_bye_field(mp *w)
 }
 static void b_pull_max_2_32(mp *w)
 {
-    mp_arr(w, 3);
+    mp_arr(w, 5);
     mp_uint(w, FS_MSG_PULL);
     mp_uint(w, 100);
     mp_uint(w, 1ull << 32);
+    mp_uint(w, 0);
+    mp_uint(w, 0);
 }
 static void b_wipe_reason_2_32(mp *w)
 {

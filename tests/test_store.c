@@ -1791,13 +1791,48 @@ static void test_manager_writes(void)
     team_close(&t);
 }
 
-TEST_LIST(TEST(manager_writes) TEST(dashboard_passwords) TEST(supervisor_columns)
-              TEST(users_and_devices) TEST(scope_of_reads) TEST(writes_outside_scope_refused)
-                  TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
-                      TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
-                          TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
-                              TEST(scope_follows_the_winning_owner)
-                                  TEST(manager_reviews_team_records)
-                                      TEST(customer_without_owner_is_creators)
-                                          TEST(owner_change_refused_alone)
-                                              TEST(security_events_are_audited) TEST(persistence))
+/* Sync health: last seen, lease, and pending as the device reported it,
+ * less what was acknowledged since. */
+static void test_device_sync_health(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint64_t seen, lease, pending, oldest;
+    CHECK_OK(fs_store_device_sync(t.s, d[ZHANG].pk, &seen, &lease, &pending, &oldest));
+    CHECK_EQ_INT(seen, 0);
+    CHECK_OK(fs_store_device_seen(t.s, d[ZHANG].pk, 1));
+    CHECK_OK(fs_store_device_sync(t.s, d[ZHANG].pk, &seen, &lease, &pending, &oldest));
+    CHECK(seen > 0);
+    CHECK_EQ_INT(lease - seen, FS_LEASE_DEFAULT_MS);
+    /* zhang records 3 changes' worth and reports them before pushing */
+    uint8_t c[16];
+    new_customer(&d[ZHANG], "Health Co.", NULL, c);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(d[ZHANG].r, &st));
+    CHECK_OK(fs_store_device_reported(t.s, d[ZHANG].pk, st.last_seq, 1696918200000ull));
+    CHECK_OK(fs_store_device_sync(t.s, d[ZHANG].pk, &seen, &lease, &pending, &oldest));
+    CHECK_EQ_INT(pending, st.last_seq);
+    CHECK_EQ_INT(oldest, 1696918200000ull);
+    push_clean(t.s, &d[ZHANG]); /* acknowledged: nothing pending, whatever was reported */
+    CHECK_OK(fs_store_device_sync(t.s, d[ZHANG].pk, &seen, &lease, &pending, &oldest));
+    CHECK_EQ_INT(pending, 0);
+    CHECK_EQ_INT(oldest, 0);
+    /* a handshake without a lease grant keeps the lease */
+    uint64_t lease_before = lease;
+    CHECK_OK(fs_store_device_seen(t.s, d[ZHANG].pk, 0));
+    CHECK_OK(fs_store_device_sync(t.s, d[ZHANG].pk, &seen, &lease, &pending, &oldest));
+    CHECK_EQ_INT(lease, lease_before);
+    team_close(&t);
+}
+
+TEST_LIST(
+    TEST(device_sync_health) TEST(manager_writes) TEST(dashboard_passwords) TEST(supervisor_columns)
+        TEST(users_and_devices) TEST(scope_of_reads) TEST(writes_outside_scope_refused)
+            TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
+                TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
+                    TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
+                        TEST(scope_follows_the_winning_owner) TEST(manager_reviews_team_records)
+                            TEST(customer_without_owner_is_creators)
+                                TEST(owner_change_refused_alone) TEST(security_events_are_audited)
+                                    TEST(persistence))

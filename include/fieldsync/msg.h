@@ -14,7 +14,7 @@
  *   10 PUSH     first local sequence, last local sequence, batch
  *   11 ACK      last local sequence committed by the server
  *   12 REJECT   [[table, row (bin16), column, hlc, reason code, reason (str)]...]
- *   13 PULL     cursor, max changes
+ *   13 PULL     cursor, max changes, newest local seq, oldest pending (ms)
  *   14 CHANGES  new cursor, more (bool), batch
  *   15 POKE     cursor of the newest change in the device's scope
  *   16 PURGE    [[table, row (bin16)]...]
@@ -173,6 +173,9 @@ typedef struct fs_msg {
         struct {
             uint64_t cursor;
             uint32_t max;
+            uint64_t local_seq;         /* the device's newest local change ... */
+            uint64_t oldest_pending_ms; /* ... and when its oldest unacknowledged one was
+                                           written, 0 if none (sync health) */
         } pull;
         struct {
             uint64_t cursor;

@@ -106,11 +106,18 @@ int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, 
 
 /* Sync health: a device was seen (a handshake, a push, a pull), and at a
  * handshake was granted a lease of the store's length (granted_lease).
- * fs_store_device_sync: when last seen and until when its lease runs
- * (0, 0 for a device never seen since this was kept). */
+ * fs_store_device_sync: when last seen, until when its lease runs, and its
+ * pending changes as it last reported them (zeros for a device not seen). */
 int fs_store_device_seen(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
 int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
-                         uint64_t *lease_until_ms);
+                         uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms);
+/* What the device said in its last PULL: its newest local change's
+ * sequence and when its oldest unacknowledged change was written. Pending
+ * is that sequence less what the server has acknowledged since, so an ACK
+ * after the report brings it to 0; the oldest time is as reported (an
+ * overstatement while only part has been acknowledged). */
+int fs_store_device_reported(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                             uint64_t oldest_ms);
 /* The user a row belongs to (through its parents), "" when none. */
 int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
                    char owner[FS_USER_NAME_MAX + 1]);
