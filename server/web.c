@@ -434,6 +434,15 @@ static int collect_rep(const char *name, fs_role role, const char *team, void *c
     return 0;
 }
 
+/* 1 if name is one of the team's reps. */
+static int in_team(const team_reps *t, const char *name)
+{
+    for (size_t k = 0; k < t->n; k++)
+        if (strcmp(t->names[k], name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Milliseconds since the epoch as local "YYYY-MM-DD HH:MM", or "never". */
 static void when_ms(uint64_t ms, char out_[32])
 {
@@ -453,13 +462,8 @@ typedef struct device_walk {
 static int device_row(const fs_store_device *d, void *ctx)
 {
     device_walk *dw = ctx;
-    if (dw->team != NULL) {
-        size_t k = 0;
-        while (k < dw->team->n && strcmp(dw->team->names[k], d->user) != 0)
-            k++;
-        if (k == dw->team->n)
-            return 0;
-    }
+    if (dw->team != NULL && !in_team(dw->team, d->user))
+        return 0;
     uint64_t seen = 0, lease = 0, pending = 0, oldest = 0;
     char a[32], b[32], c[32];
     (void)fs_store_device_sync(dw->store, d->pk, &seen, &lease, &pending, &oldest);
@@ -526,10 +530,7 @@ static int conflict_row(const fs_conflict *c, void *ctx)
     char owner[FS_USER_NAME_MAX + 1] = "";
     if (fs_store_owner(cw->store, c->table, c->row, owner) != 0)
         return 0;
-    size_t k = 0;
-    while (k < cw->team->n && strcmp(cw->team->names[k], owner) != 0)
-        k++;
-    if (k == cw->team->n)
+    if (!in_team(cw->team, owner))
         return 0;
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
@@ -849,8 +850,7 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     int found = 0;
     if (web_form_field(rq->query, "name", name, sizeof name) &&
         fs_store_users(store, collect_rep, &reps) == 0)
-        for (size_t i = 0; i < reps.n && !found; i++)
-            found = strcmp(reps.names[i], name) == 0;
+        found = in_team(&reps, name);
     free(reps.names);
     if (!found) {
         out o = {0};

@@ -52,6 +52,18 @@ contains() {
     fi
 }
 
+# ---- a fieldsync daemon in the background: set DAEMON_PID when starting it ----
+DAEMON_PID=
+
+# stop_daemon_now: SIGTERM to the daemon, if one runs, and wait for it.
+stop_daemon_now() {
+    if [ -n "$DAEMON_PID" ]; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID" 2>/dev/null
+        DAEMON_PID=
+    fi
+}
+
 # ---- a fieldsync-server serve for end-to-end tests ----
 # Set FSS (the fieldsync-server binary), S (its data dir) and WORK; SRV_PID is
 # the running server's PID or empty.

@@ -18,13 +18,6 @@ ERRLOG=$WORK/all-stderr
 S=$WORK/server
 HZ=$WORK/zhang
 DAEMON_PID=
-stop_daemon_now() {
-    if [ -n "$DAEMON_PID" ]; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID" 2>/dev/null
-        DAEMON_PID=
-    fi
-}
 trap 'stop_daemon_now; stop_server_now; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 export FIELDSYNC_PASSPHRASE='control test passphrase -- 0c9a'

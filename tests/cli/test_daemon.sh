@@ -19,13 +19,6 @@ S=$WORK/server
 HZ=$WORK/zhang
 HL=$WORK/li
 DAEMON_PID=
-stop_daemon_now() {
-    if [ -n "$DAEMON_PID" ]; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID" 2>/dev/null
-        DAEMON_PID=
-    fi
-}
 trap 'stop_daemon_now; stop_server_now; "$FS" --home "$HZ" lock >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 export FIELDSYNC_PASSPHRASE='daemon test passphrase -- c41d'

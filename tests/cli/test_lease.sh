@@ -20,13 +20,6 @@ S=$WORK/server
 HZ=$WORK/zhang
 HL=$WORK/li
 DAEMON_PID=
-stop_daemon_now() {
-    if [ -n "$DAEMON_PID" ]; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID" 2>/dev/null
-        DAEMON_PID=
-    fi
-}
 trap 'stop_daemon_now; stop_server_now; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 export FIELDSYNC_PASSPHRASE='lease test passphrase -- 7be2'
