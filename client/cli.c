@@ -373,24 +373,7 @@ const fs_replica_opts cli_replica_opts = {.busy_ms = CLI_BUSY_MS};
 
 int cli_open_key(const char *home, const fs_secret *key, fs_replica **out)
 {
-    /* SQLite's busy handler does not cover every step of opening (it is
-     * skipped where waiting could deadlock: two processes opening at once
-     * both hold a shared lock and both need the exclusive one), so opening
-     * is retried too, after a random pause: two processes retrying in step
-     * would collide every time (test_netfaults found a daemon and a command
-     * doing exactly that for the whole 15 s). */
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = fs_replica_open_secret(out, home, key, &cli_replica_opts);
-    while (rc == FS_EBUSY) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= CLI_BUSY_MS)
-            break;
-        struct timespec nap = {0, (long)(10 + randombytes_uniform(140)) * 1000000L};
-        nanosleep(&nap, NULL);
-        rc = fs_replica_open_secret(out, home, key, &cli_replica_opts);
-    }
-    return rc;
+    return fs_replica_open_secret(out, home, key, &cli_replica_opts);
 }
 
 int cli_keyfile_path(const char *home, char *buf, size_t size)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -336,47 +337,85 @@ static int join_path(char *out, size_t cap, const char *dir, const char *name)
     return (n < 0 || (size_t)n >= cap) ? FS_EINVAL : 0;
 }
 
+/* Connects to the database file and makes its first read, which takes the
+ * lock the connection keeps until it closes (locking_mode=EXCLUSIVE).
+ * Returns SQLite's code; r->db is set whatever happens. */
+static int connect_db(fs_replica *r, const char *path, int create, int *wal)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int src = sqlite3_open_v2(path, &r->db, flags, fs_cryptvfs_name(r->vfs));
+    if (src != SQLITE_OK)
+        return src;
+    sqlite3_extended_result_codes(r->db, 1);
+    if (create) {
+        int reserve = FS_VFS_RESERVE;
+        src = sqlite3_file_control(r->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
+        if (src != SQLITE_OK)
+            return src;
+    }
+    src = sqlite3_exec(r->db,
+                       "PRAGMA temp_store=MEMORY; PRAGMA locking_mode=EXCLUSIVE;"
+                       " PRAGMA page_size=4096; PRAGMA cell_size_check=ON;"
+                       " PRAGMA cache_size=-65536;",
+                       NULL, NULL, NULL);
+    if (src != SQLITE_OK)
+        return src;
+    sqlite3_stmt *st = NULL;
+    src = sqlite3_prepare_v2(r->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return src;
+    src = sqlite3_step(st);
+    const char *mode = src == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    *wal = mode != NULL && strcmp(mode, "wal") == 0;
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW ? SQLITE_OK : src;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /* Opens the database file through a new encrypting VFS and sets the pragmas
- * every connection needs. */
+ * every connection needs.
+ *
+ * The first read takes a shared lock and then, the database being in WAL
+ * mode with exclusive locking, the exclusive one. Two processes opening at
+ * the same instant both get the shared lock and each is refused the
+ * exclusive one; SQLite's busy handler then retries the upgrade while still
+ * holding the shared lock, so both wait out the whole timeout and fail. So
+ * the first read runs without a busy handler, and on SQLITE_BUSY the
+ * connection is closed, which lets go of the shared lock, and made again
+ * after a random pause (in step, two openers would collide every time),
+ * until opts.busy_ms has passed. */
 static int open_db(fs_replica *r, const char *path, const fs_secret *s, int create)
 {
     int rc = fs_cryptvfs_new(&r->vfs, s);
     if (rc != 0)
         return fs__fail(r, rc, "cannot set up the encrypting VFS");
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int src = sqlite3_open_v2(path, &r->db, flags, fs_cryptvfs_name(r->vfs));
-    if (src != SQLITE_OK)
-        return fs__dbfail(r, src, "cannot open the replica database");
-    sqlite3_extended_result_codes(r->db, 1);
-    sqlite3_busy_timeout(r->db, r->opts.busy_ms > 0 ? r->opts.busy_ms : 1000);
-    if (create) {
-        int reserve = FS_VFS_RESERVE;
-        src = sqlite3_file_control(r->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
-        if (src != SQLITE_OK)
-            return fs__dbfail(r, src, "cannot reserve page space for encryption");
+    int busy_ms = r->opts.busy_ms > 0 ? r->opts.busy_ms : 1000;
+    int64_t until = now_ms() + busy_ms;
+    int wal = 0, src;
+    for (;;) {
+        src = connect_db(r, path, create, &wal);
+        if ((src & 0xFF) != SQLITE_BUSY || now_ms() >= until)
+            break;
+        sqlite3_close(r->db);
+        r->db = NULL;
+        struct timespec nap = {0, (long)(5 + randombytes_uniform(45)) * 1000000L};
+        nanosleep(&nap, NULL);
     }
-    src = sqlite3_create_function(r->db, "fs_guard", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, r,
-                                  guard_fn, NULL, NULL);
     if (src != SQLITE_OK)
-        return fs__dbfail(r, src, "cannot register functions");
-    rc = exec(r,
-              "PRAGMA temp_store=MEMORY; PRAGMA locking_mode=EXCLUSIVE;"
-              " PRAGMA page_size=4096; PRAGMA cell_size_check=ON; PRAGMA cache_size=-65536;",
-              "cannot configure the replica");
-    if (rc != 0)
-        return rc;
-    sqlite3_stmt *st = NULL;
-    rc = prepare(r, "PRAGMA journal_mode=WAL", &st);
-    if (rc != 0)
-        return rc;
-    src = sqlite3_step(st);
-    const char *mode = src == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    int wal = mode != NULL && strcmp(mode, "wal") == 0;
-    sqlite3_finalize(st);
-    if (src != SQLITE_ROW)
-        return fs__dbfail(r, src, "cannot open the replica");
+        return fs__dbfail(r, src, create ? "cannot create the replica" : "cannot open the replica");
     if (!wal)
         return fs__fail(r, FS_EDB, "cannot switch the replica to WAL mode");
+    sqlite3_busy_timeout(r->db, busy_ms);
+    src = sqlite3_create_function(r->db, "fs_guard", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, r, guard_fn,
+                                  NULL, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "cannot register functions");
     return exec(r, "PRAGMA synchronous=NORMAL;", "cannot configure the replica");
 }
 

@@ -3,11 +3,13 @@
  * the change log and its guard, transactions, applying remote changes,
  * passphrase change, and exclusive use.
  */
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fieldsync/harden.h"
 
@@ -502,6 +504,57 @@ static void test_second_process_is_refused(void)
     fs_replica_close(r);
 }
 
+/* Two processes opening one replica at the same instant both get in, one
+ * after the other. To make the collision certain rather than lucky, this
+ * process holds a read lock on SQLite's shared-lock bytes while both start,
+ * so each gets its shared lock and is refused the exclusive one; then it
+ * lets go. Holding on to the shared lock while waiting for the exclusive
+ * one, as SQLite's busy handler does, deadlocks the two until the timeout. */
+static void test_two_processes_opening_at_once_both_get_in(void)
+{
+    fs_replica_close(fresh("twice"));
+    char dbpath[700];
+    snprintf(dbpath, sizeof dbpath, "%s/replica.db", rdir);
+    int fd = open(dbpath, O_RDWR);
+    CHECK(fd >= 0);
+    struct flock fl = {
+        .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0x40000002, .l_len = 510};
+    CHECK(fcntl(fd, F_SETLK, &fl) == 0);
+    pid_t pids[2];
+    for (int i = 0; i < 2; i++) {
+        pids[i] = fork();
+        CHECK(pids[i] >= 0);
+        if (pids[i] == 0) {
+            fs_replica *c = NULL;
+            fs_replica_opts o = {.kdf = &fs_kdf_minimum, .busy_ms = 5000};
+            if (fs_replica_open(&c, rdir, "pw", 2, &o) != 0) {
+                fprintf(stderr, "child %d: %s\n", i, fs_replica_errmsg(NULL));
+                _exit(1);
+            }
+            uint8_t id[16];
+            add_customer(c, i ? "second" : "first", id);
+            fs_replica_close(c);
+            _exit(0);
+        }
+    }
+    struct timespec held = {0, 400 * 1000000L};
+    nanosleep(&held, NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    close(fd); /* lets go of the read lock */
+    for (int i = 0; i < 2; i++) {
+        int wst = 0;
+        CHECK(waitpid(pids[i], &wst, 0) == pids[i]);
+        CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(ms < 3000); /* not the whole busy timeout */
+    fs_replica *r = open_again(rdir, "pw");
+    CHECK_EQ_INT(count_rows(r, "customer"), 2);
+    fs_replica_close(r);
+}
+
 static void test_resolve_id_prefix(void)
 {
     fs_replica *r = fresh("r");
@@ -631,11 +684,15 @@ static void test_open_with_a_key(void)
     fs_secret_free(kb);
 }
 
-TEST_LIST(TEST(open_with_a_key) TEST(wipe_destroys_the_replica) TEST(identity_is_kept_and_names_the_device) TEST(process_hardening) TEST(chinese_text_round_trips) TEST(every_handbook_table) TEST(bad_input_writes_nothing)
-              TEST(change_log_records_every_write)
-                  TEST(writes_bypassing_the_log_are_refused_or_flagged)
-                      TEST(transactions_commit_or_roll_back_whole)
-                          TEST(apply_is_idempotent_and_order_free)
-                              TEST(passphrase_change_leaves_database_untouched)
-                                  TEST(create_and_open_errors) TEST(second_process_is_refused)
-                                      TEST(resolve_id_prefix))
+TEST_LIST(TEST(open_with_a_key) TEST(wipe_destroys_the_replica)
+              TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
+                  TEST(chinese_text_round_trips) TEST(every_handbook_table)
+                      TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)
+                          TEST(writes_bypassing_the_log_are_refused_or_flagged)
+                              TEST(transactions_commit_or_roll_back_whole)
+                                  TEST(apply_is_idempotent_and_order_free)
+                                      TEST(passphrase_change_leaves_database_untouched)
+                                          TEST(create_and_open_errors)
+                                              TEST(second_process_is_refused)
+                                                  TEST(two_processes_opening_at_once_both_get_in)
+                                                      TEST(resolve_id_prefix))

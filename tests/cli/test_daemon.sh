@@ -126,9 +126,7 @@ expect "zhang unlocks" 0
 (unset FIELDSYNC_PASSPHRASE; exec setsid -w "$FS" --home "$HZ" daemon --interval 1 \
     >"$WORK/daemon2.out" 2>"$WORK/daemon2.err") &
 DAEMON_PID=$!
-# Not at the same instant as the daemon's first open (the known bug of two
-# processes opening one replica at once: docs/DESIGN.md, "Not built yet").
-sleep 1
+# At the same instant as the daemon's first open, on purpose.
 run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-12 09:30" --place "office" \
     --purpose "third" --notes "$MARK3"
 expect "zhang records a third visit" 0

@@ -98,10 +98,7 @@ contains "nothing pending on the rep's laptop" "$OUT" '"pending":0'
 # ---- the daemon behind the cutting proxy recovers by itself ----
 "$FS" --home "$HZ" daemon --interval 2 >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
 DAEMON_PID=$!
-# Not at the same instant as the daemon's own first open: two processes
-# opening one replica at once can both be refused (a known bug, see
-# docs/DESIGN.md "Not built yet").
-sleep 1
+# At the same instant as the daemon's own first open, on purpose.
 "$FS" --home "$HZ" visit add --customer "$C" --time "2023-10-11 09:00" --place p --purpose p \
     --notes "$MARK after" >/dev/null
 got=
