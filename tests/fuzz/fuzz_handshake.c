@@ -40,6 +40,7 @@
 
 #include <sodium.h>
 
+#include "det_random.h"
 #include "fieldsync/channel.h"
 #include "fieldsync/error.h"
 #include "fieldsync/msg.h"
@@ -51,44 +52,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SERVER_TIME 1700000000000ull
 
 /* ---- deterministic randomness ---------------------------------------------------- */
-
-typedef struct det_stream {
-    uint8_t key[crypto_stream_chacha20_ietf_KEYBYTES];
-    uint64_t counter;
-} det_stream;
-
-static det_stream boot_stream = {{0x42}, 0};
-static det_stream *current = &boot_stream;
-
-static void det_restart(det_stream *s, uint8_t tag)
-{
-    memset(s->key, tag, sizeof s->key);
-    s->counter = 0;
-    current = s;
-}
-
-static void det_buf(void *const buf, const size_t size)
-{
-    uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
-    uint64_t c = current->counter++;
-    for (int i = 0; i < 8; i++)
-        nonce[i] = (uint8_t)(c >> (8 * i));
-    crypto_stream_chacha20_ietf((unsigned char *)buf, size, nonce, current->key);
-}
-
-static uint32_t det_random(void)
-{
-    uint32_t v;
-    det_buf(&v, sizeof v);
-    return v;
-}
-
-static const char *det_name(void)
-{
-    return "fuzz_handshake deterministic";
-}
-
-static randombytes_implementation det_impl = {det_name, det_random, NULL, NULL, det_buf, NULL};
 
 /* ---- the parties ------------------------------------------------------------------ */
 
