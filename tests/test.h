@@ -96,7 +96,8 @@ static inline int test_run_all(const test_entry *tests, size_t n, int argc, char
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0) {
-            alarm(TEST_TIMEOUT_SECONDS);
+            const char *limit = getenv("FS_TEST_TIMEOUT"); /* seconds, for long modes */
+            alarm(limit != NULL && atoi(limit) > 0 ? (unsigned)atoi(limit) : TEST_TIMEOUT_SECONDS);
             tests[i].fn();
             fflush(NULL);
             TEST_LEAK_CHECK();

@@ -1,7 +1,8 @@
 /*
  * Sync under SIGKILL, with real processes over the websocket on 127.0.0.1:
  * a rep's device syncing a backlog is killed at random moments (20 times),
- * then the server is killed mid-sync and restarted (10 times). Afterwards,
+ * then the server is killed mid-sync and restarted (10 times); with
+ * FS_LONG=1, 350 and 160 times (510 kills; give it FS_TEST_TIMEOUT=3600). Afterwards,
  * with one clean sync each, every visit is on the server exactly once (no
  * change fed twice), the manager's device holds the same state as the rep's,
  * and both replicas and the store pass their checks. The seed is printed.
@@ -23,8 +24,7 @@
 #define HOST "127.0.0.1"
 #define VISITS 300
 #define MORE 100 /* visits the rep records before each killed sync */
-#define CLIENT_KILLS 20
-#define SERVER_KILLS 10
+static int client_kills = 20, server_kills = 10;
 
 static char dir[512], store_dir[600], zhang_dir[600], li_dir[600];
 static uint8_t server_pk[32];
@@ -130,6 +130,11 @@ static void test_sync_survives_kills(void)
         seed = strtoull(e, NULL, 10);
     printf("seed %llu (FS_FAULT_SEED to repeat)\n", (unsigned long long)seed);
     rng g = {seed};
+    const char *lng = getenv("FS_LONG");
+    if (lng != NULL && strcmp(lng, "1") == 0) {
+        client_kills = 350;
+        server_kills = 160;
+    }
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     snprintf(store_dir, sizeof store_dir, "%s/server", dir);
     snprintf(zhang_dir, sizeof zhang_dir, "%s/zhang", dir);
@@ -187,7 +192,7 @@ static void test_sync_survives_kills(void)
     unsigned span = (unsigned)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
     if (span < 4)
         span = 4;
-    for (int k = 0; k < CLIENT_KILLS; k++) {
+    for (int k = 0; k < client_kills; k++) {
         fs_replica *z = open_replica(zhang_dir);
         uint8_t c2[16];
         test_record_visits(z, MORE, c2); /* work for the sync to do */
@@ -203,10 +208,10 @@ static void test_sync_survives_kills(void)
         check_replica(zhang_dir); /* reopens after the kill and is whole */
     }
     /* Most kills must land in a running sync, or this tests nothing. */
-    CHECK(finished <= CLIENT_KILLS / 2);
+    CHECK(finished <= client_kills / 2);
     /* The server killed mid-sync and restarted. */
     int server_mid = 0;
-    for (int k = 0; k < SERVER_KILLS; k++) {
+    for (int k = 0; k < server_kills; k++) {
         if (k % 2 == 0) {
             fs_replica *z = open_replica(zhang_dir);
             uint8_t c2[16];
@@ -222,7 +227,7 @@ static void test_sync_survives_kills(void)
         reap(c, SIGKILL);
         srv = server_start(&port);
     }
-    CHECK(server_mid >= SERVER_KILLS / 2);
+    CHECK(server_mid >= server_kills / 2);
     /* One clean sync each (the rep twice: acknowledgements lost to kills are
      * re-sent and answered without applying anything twice). */
     CHECK_OK(sync_now(zhang_dir, port));
@@ -231,7 +236,7 @@ static void test_sync_survives_kills(void)
     reap(srv, SIGTERM);
     printf("a round's sync takes %u ms; %d client kills (%d syncs finished first), %d server "
            "kills (%d mid-sync), %d visits\n",
-           span, CLIENT_KILLS, finished, SERVER_KILLS, server_mid, total);
+           span, client_kills, finished, server_kills, server_mid, total);
 
     /* Every visit on the server once; no change fed twice. */
     CHECK_OK(fs_store_open(&s, store_dir, "pw", 2, &o));
