@@ -25,8 +25,9 @@ static const char label_entry[LABEL_BYTES] = "fieldsync-auditE";
 static const char label_anchor[LABEL_BYTES] = "fieldsync-auditA";
 
 static const char *const kinds[] = {
-    "enroll",        "enroll_refused", "auth_failed", "revoke",      "wipe",
-    "refused_write", "scope_change",   "export",      "report_read", "login",
+    "enroll",      "enroll_refused", "auth_failed",     "revoke",
+    "wipe",        "refused_write",  "scope_change",    "export",
+    "report_read", "login",          "session_refused",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

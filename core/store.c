@@ -476,6 +476,21 @@ int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
     return fs_audit_append(s->audit, "wipe", "server", fp, "told to wipe at its handshake");
 }
 
+int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail)
+{
+    char fp[17], clean[FS_AUDIT_MAX_DETAIL];
+    size_t i = 0;
+    for (; detail != NULL && detail[i] != '\0' && i + 1 < sizeof clean; i++)
+        clean[i] = detail[i] >= 0x20 && detail[i] < 0x7f ? detail[i] : '?';
+    clean[i] = '\0';
+    if (pk == NULL)
+        return fs_audit_append(s->audit, "auth_failed", "sync", NULL, clean);
+    device d;
+    fingerprint(pk, fp);
+    int rc = device_get(s, pk, &d);
+    return fs_audit_append(s->audit, "session_refused", rc == 0 ? d.u.name : "unknown", fp, clean);
+}
+
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
     int changed = 0, own = 0;
@@ -1035,6 +1050,8 @@ done:
 int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                   size_t max, fs_changeset **out, uint64_t *new_cursor, int *more)
 {
+    if (cursor > INT64_MAX) /* past every feed sequence (SQLite's are signed) */
+        cursor = INT64_MAX;
     *out = NULL;
     *new_cursor = cursor;
     *more = 0;
@@ -1081,6 +1098,8 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
 int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                     size_t max, fs_purge_item **out, size_t *n)
 {
+    if (cursor > INT64_MAX) /* past every feed sequence (SQLite's are signed) */
+        cursor = INT64_MAX;
     *out = NULL;
     *n = 0;
     device d;

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "channel_int.h"
 #include "fieldsync/channel.h"
 #include "fieldsync/error.h"
 #include "mpread.h"
@@ -48,6 +49,7 @@ struct fs_channel {
     int have_peer;
     int rx_started, tx_started, got_final;
     uint32_t reason;
+    uint32_t noted; /* the reason note() recorded */
     secrets *sec;
     fs_buf plain;
     char errmsg[160];
@@ -155,6 +157,19 @@ __attribute__((format(printf, 4, 5))) static int fail(fs_channel *ch, int code, 
         ch->reason = reason;
     if (ch->sec != NULL) /* nothing more will be sealed or opened */
         sodium_memzero(ch->sec, sizeof *ch->sec);
+    return code;
+}
+
+/* Why a received frame cannot be taken, without ending the session yet: the
+ * caller ends it, telling the peer (refuse) while it can still seal. */
+__attribute__((format(printf, 4, 5))) static int note(fs_channel *ch, int code, uint32_t reason,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ch->errmsg, sizeof ch->errmsg, fmt, ap);
+    va_end(ap);
+    ch->noted = reason;
     return code;
 }
 
@@ -320,44 +335,47 @@ static int seal(fs_channel *ch, const fs_msg *m, fs_buf *out, int final)
     return 0;
 }
 
-/* Opens the next sealed frame into ch->plain; *tag receives its tag. */
+/* Opens the next sealed frame into ch->plain; *tag receives its tag. A
+ * failure is noted (note()); the caller ends the session. */
 static int open_frame(fs_channel *ch, const uint8_t *frame, size_t len, unsigned char *tag)
 {
     if (!ch->rx_started) {
         if (len < HDR)
-            return fail(ch, FS_ECHANNEL, FS_REASON_FRAME, "first sealed frame too short");
+            return note(ch, FS_ECHANNEL, FS_REASON_FRAME, "first sealed frame too short");
         if (crypto_secretstream_xchacha20poly1305_init_pull(&ch->sec->rx, frame,
                                                             ch->sec->rx_key) != 0)
-            return fail(ch, FS_ECHANNEL, FS_REASON_FRAME, "bad stream header");
+            return note(ch, FS_ECHANNEL, FS_REASON_FRAME, "bad stream header");
         sodium_memzero(ch->sec->rx_key, sizeof ch->sec->rx_key);
         ch->rx_started = 1;
         frame += HDR;
         len -= HDR;
     }
     if (len < ABYTES)
-        return fail(ch, FS_ECHANNEL, FS_REASON_FRAME, "sealed frame too short");
+        return note(ch, FS_ECHANNEL, FS_REASON_FRAME, "sealed frame too short");
     fs_buf_reset(&ch->plain);
     if (fs_buf_reserve(&ch->plain, len - ABYTES) != 0)
-        return fail(ch, FS_ENOMEM, FS_REASON_INTERNAL, "out of memory");
+        return note(ch, FS_ENOMEM, FS_REASON_INTERNAL, "out of memory");
     unsigned long long plen = 0;
     if (crypto_secretstream_xchacha20poly1305_pull(&ch->sec->rx, ch->plain.data, &plen, tag,
                                                    frame, len, NULL, 0) != 0)
-        return fail(ch, FS_ECHANNEL, FS_REASON_FRAME,
+        return note(ch, FS_ECHANNEL, FS_REASON_FRAME,
                     "sealed frame rejected (modified, replayed, reordered or dropped)");
     ch->plain.len = (size_t)plen;
     return 0;
 }
 
+/* Decodes one message; a failure is noted (note()), the caller ends the
+ * session. */
 static int decode(fs_channel *ch, const uint8_t *p, size_t n, fs_msg **out)
 {
     char why[128];
     int rc = fs_msg_decode(p, n, &ch->lim, out, why, sizeof why);
     if (rc == FS_EUNSUPPORTED)
-        return fail(ch, rc, FS_REASON_UNKNOWN_TYPE, "%s", why);
+        return note(ch, rc, FS_REASON_UNKNOWN_TYPE, "%s", why);
     if (rc == FS_ETOOBIG)
-        return fail(ch, rc, FS_REASON_TOO_BIG, "%s", why);
+        return note(ch, rc, FS_REASON_TOO_BIG, "%s", why);
     if (rc != 0)
-        return fail(ch, rc, FS_REASON_MALFORMED, "%s", why);
+        return note(ch, rc, FS_REASON_MALFORMED, "%s", why);
     return 0;
 }
 
@@ -590,8 +608,12 @@ int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf 
     case SERVER_HELLO:
     case CLIENT_WELCOME:
         rc = decode(ch, frame, len, &m); /* the plaintext part of the handshake */
-        if (rc == 0)
-            rc = ch->phase == SERVER_HELLO ? server_hello(ch, m, out) : client_welcome(ch, m, out);
+        if (rc != 0) {
+            char why[sizeof ch->errmsg];
+            snprintf(why, sizeof why, "%s", ch->errmsg);
+            return fail(ch, rc, ch->noted, "%s", why);
+        }
+        rc = ch->phase == SERVER_HELLO ? server_hello(ch, m, out) : client_welcome(ch, m, out);
         fs_msg_free(m);
         return rc;
     case CLIENT_NEW:
@@ -603,8 +625,11 @@ int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf 
     if (rc == 0)
         rc = decode(ch, ch->plain.data, ch->plain.len, &m);
     fs_buf_reset(&ch->plain);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) { /* the peer is told why: this side's stream is intact */
+        char why[sizeof ch->errmsg];
+        snprintf(why, sizeof why, "%s", ch->errmsg);
+        return refuse(ch, out, rc, ch->noted, why);
+    }
     if (ch->phase == SERVER_AUTH) {
         rc = server_auth(ch, m, out);
         fs_msg_free(m);
@@ -636,7 +661,8 @@ int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf 
     if ((tag == TAG_FINAL) != (m->type == FS_MSG_BYE || m->type == FS_MSG_ERROR ||
                                m->type == FS_MSG_WIPE)) {
         fs_msg_free(m);
-        return fail(ch, FS_ECHANNEL, FS_REASON_FRAME, "final tag on a frame that is not final");
+        return refuse(ch, out, FS_ECHANNEL, FS_REASON_FRAME,
+                      "final tag on a frame that is not final");
     }
     *msg = m;
     if (m->type == FS_MSG_BYE) {
@@ -689,4 +715,24 @@ int fs_channel_finish(fs_channel *ch)
         return 0; /* this side closed it */
     fail(ch, 0, FS_REASON_TRUNCATED, "the session ended without its final frame");
     return FS_ECHANNEL;
+}
+
+int fs__channel_seal_raw(fs_channel *ch, const uint8_t *plain, size_t n, int final, fs_buf *out)
+{
+    if (ch->state != FS_CHANNEL_OPEN)
+        return FS_ECLOSED;
+    int rc = fs_buf_reserve(out, HDR + n + ABYTES);
+    if (rc != 0)
+        return rc;
+    if (!ch->tx_started) {
+        crypto_secretstream_xchacha20poly1305_init_push(&ch->sec->tx, out->data + out->len,
+                                                        ch->sec->tx_key);
+        sodium_memzero(ch->sec->tx_key, sizeof ch->sec->tx_key);
+        out->len += HDR;
+        ch->tx_started = 1;
+    }
+    crypto_secretstream_xchacha20poly1305_push(&ch->sec->tx, out->data + out->len, NULL, plain, n,
+                                               NULL, 0, final ? TAG_FINAL : TAG_MESSAGE);
+    out->len += n + ABYTES;
+    return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -305,6 +306,9 @@ struct fs_sync_server {
     fs_emit_fn emit;
     void *ctx;
     fs_buf out;
+    unsigned flood_frames;    /* the most frames a device may send within a second */
+    uint64_t window_start_ms; /* the second being counted (monotonic clock) */
+    unsigned window_frames;   /* frames received in it */
     char errmsg[256];
 };
 
@@ -338,6 +342,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     s->store = store;
     s->emit = emit;
     s->ctx = ctx;
+    s->flood_frames = FS_SYNC_FLOOD_FRAMES;
     fs_buf_init(&s->out);
     fs_channel_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -388,8 +393,8 @@ static int server_error(fs_sync_server *s, int rc)
     fs_msg e;
     memset(&e, 0, sizeof e);
     e.type = FS_MSG_ERROR;
-    e.u.error.reason = FS_REASON_INTERNAL;
-    e.u.error.text = fs_reason_text(FS_REASON_INTERNAL);
+    e.u.error.reason = rc == FS_EFULL ? FS_REASON_FULL : FS_REASON_INTERNAL;
+    e.u.error.text = fs_reason_text(e.u.error.reason);
     e.u.error.text_len = strlen(e.u.error.text);
     server_send(s, &e);
     return sfail(s, rc, "store: %s", fs_store_errmsg(s->store));
@@ -490,12 +495,72 @@ int fs_sync_server_poke(fs_sync_server *s, uint64_t cursor)
     return server_send(s, &m);
 }
 
+void fs_sync_server_set_flood_limit(fs_sync_server *s, unsigned frames_per_second)
+{
+    s->flood_frames = frames_per_second > 0 ? frames_per_second : FS_SYNC_FLOOD_FRAMES;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Counts a frame: 1 when it is one too many for the current second. */
+static int flooding(fs_sync_server *s)
+{
+    uint64_t now = monotonic_ms();
+    if (s->window_frames == 0 || now - s->window_start_ms >= 1000) {
+        s->window_start_ms = now;
+        s->window_frames = 0;
+    }
+    return ++s->window_frames > s->flood_frames;
+}
+
+/* Ends a flooding device's session with ERROR (FLOOD), audited. */
+static int end_flood(fs_sync_server *s, const uint8_t *pk)
+{
+    char detail[128];
+    snprintf(detail, sizeof detail, "reason=%u %s: over %u frames within a second",
+             (unsigned)FS_REASON_FLOOD, fs_reason_text(FS_REASON_FLOOD), s->flood_frames);
+    (void)fs_store_note_refusal(s->store, pk, detail); /* the session ends all the same */
+    fs_msg e;
+    memset(&e, 0, sizeof e);
+    e.type = FS_MSG_ERROR;
+    e.u.error.reason = FS_REASON_FLOOD;
+    e.u.error.text = fs_reason_text(FS_REASON_FLOOD);
+    e.u.error.text_len = strlen(e.u.error.text);
+    server_send(s, &e);
+    return sfail(s, FS_ETOOBIG, "flood: more than %u frames within a second", s->flood_frames);
+}
+
+/* Audits a session the channel ended for what the peer sent. Wipes and
+ * refused enrollments are audited by the store already; a peer's own ERROR
+ * (m) is not a refusal. */
+static void audit_refusal(fs_sync_server *s, const fs_msg *m)
+{
+    uint32_t reason = fs_channel_reason(s->ch);
+    if (reason == FS_REASON_NONE || reason == FS_REASON_REVOKED || reason == FS_REASON_ENROLL ||
+        reason == FS_REASON_INTERNAL || reason == FS_REASON_FULL ||
+        (m != NULL && m->type == FS_MSG_ERROR))
+        return;
+    char detail[224];
+    snprintf(detail, sizeof detail, "reason=%u %s: %s", (unsigned)reason, fs_reason_text(reason),
+             fs_channel_errmsg(s->ch));
+    (void)fs_store_note_refusal(s->store, fs_channel_peer(s->ch), detail);
+}
+
 int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
 {
+    const uint8_t *device = fs_sync_server_device(s);
+    if (device != NULL && flooding(s))
+        return end_flood(s, device);
     fs_msg *m = NULL;
     int rc = fs_channel_receive(s->ch, frame, len, &s->out, &m);
     int frc = flush(&s->out, s->emit, s->ctx);
     if (rc != 0) {
+        audit_refusal(s, m);
         fs_msg_free(m);
         return sfail(s, rc, "%s", fs_channel_errmsg(s->ch));
     }

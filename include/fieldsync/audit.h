@@ -88,14 +88,18 @@ typedef struct fs_audit_entry {
 /* The kinds of event the log accepts, in a static array of *n names:
  *   enroll         a device enrolled with a one-time code
  *   enroll_refused an enrollment attempt refused (bad or used code)
- *   auth_failed    a handshake refused (unknown or bad device key)
+ *   auth_failed    a handshake refused (unknown or bad device key, a frame
+ *                  that does not open, a malformed handshake message)
  *   revoke         a device revoked
  *   wipe           a revoked device told to wipe itself
  *   refused_write  a change refused (outside the device's scope, ...)
  *   scope_change   a user's or device's scope changed
  *   export         a sealed export written
  *   report_read    a manager's report read
- *   login          an administrative login */
+ *   login          an administrative login
+ *   session_refused an authenticated device's session ended for what it sent
+ *                  (malformed, oversized or out-of-turn messages, frames
+ *                  that do not open, a flood) */
 const char *const *fs_audit_kinds(size_t *n);
 
 /* Opens the audit log stored in db, creating its tables (and the empty

@@ -107,7 +107,9 @@ typedef enum fs_msg_type {
     X(SERVER_KEY, 13, "server key does not match the pinned key")                        \
     X(ENROLL, 14, "enrollment refused")                                                  \
     X(TRUNCATED, 15, "session ended without its final frame")                            \
-    X(INTERNAL, 16, "internal error")
+    X(INTERNAL, 16, "internal error")                                                    \
+    X(FLOOD, 17, "too many messages")                                                    \
+    X(FULL, 18, "the server's disk is full; try again later")
 
 typedef enum fs_reason {
     FS_REASON_NONE = 0,

@@ -131,6 +131,13 @@ int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const c
 int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 /* Audits that a revoked device was told to wipe (each time it shows up). */
 int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+/* Audits a session the server ended for what its peer sent. pk NULL: before
+ * a device authenticated (a failed handshake), kind "auth_failed" by actor
+ * "sync"; else "session_refused" with the device's user (or "unknown": a
+ * device revoked meanwhile) and fingerprint.
+ * detail: a reason, printable ASCII, never message contents ("reason=17
+ * too many messages"); other bytes are replaced by '?'. */
+int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail);
 /* FS_ENOTFOUND for an unknown device. */
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 

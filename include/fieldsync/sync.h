@@ -15,7 +15,9 @@
  * SERVER: devices are checked against the store, an enrolling one redeems
  * its one-time code (fs_enroll_device); for an authenticated device, PUSH
  * goes to fs_store_push (REJECT for refused changes, then ACK), PULL to
- * fs_store_pull (CHANGES).
+ * fs_store_pull (CHANGES). A session ended for what the peer sent (a
+ * failed handshake, a malformed, oversized or out-of-turn message, a frame
+ * that does not open, a flood) is told why and audited.
  */
 #ifndef FIELDSYNC_SYNC_H
 #define FIELDSYNC_SYNC_H
@@ -71,7 +73,16 @@ typedef struct fs_sync_server fs_sync_server;
 int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity *server_id,
                        fs_emit_fn emit, void *ctx);
 void fs_sync_server_free(fs_sync_server *s);
+/* Errors end the session: the channel's codes (a refusal is audited in the
+ * store: fs_store_note_refusal), the store's, and FS_ETOOBIG for a flood. */
 int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len);
+/* Flooding: a device that sends more than this many frames within one
+ * second (of the monotonic clock) is told ERROR (reason FLOOD), audited, and
+ * its session ends. An honest device waits for each answer (one PUSH and
+ * one PULL in flight at most), so even a large backlog stays far below.
+ * 0 restores the default. */
+#define FS_SYNC_FLOOD_FRAMES 500
+void fs_sync_server_set_flood_limit(fs_sync_server *s, unsigned frames_per_second);
 /* The authenticated device's key once the handshake is done, else NULL. */
 const uint8_t *fs_sync_server_device(const fs_sync_server *s);
 /* Tells the device there is news up to feed position cursor (POKE); it
