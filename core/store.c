@@ -34,6 +34,7 @@
 struct fs_store {
     fs_replica *r;
     fs_audit *audit;
+    sqlite3_stmt *owner_st; /* owner_of's lookup, prepared once (pulls run it per row) */
     uint64_t lease_ms;
     char errmsg[256];
 };
@@ -238,6 +239,7 @@ void fs_store_close(fs_store *s)
 {
     if (s == NULL)
         return;
+    sqlite3_finalize(s->owner_st);
     fs_audit_close(s->audit);
     fs_replica_close(s->r);
     free(s);
@@ -539,12 +541,15 @@ static int conflict_subject(fs_store *s, const uint8_t id[FS_ID_BYTES], unsigned
 /* The owner of a row, following parents; *owner is "" when unknown. */
 static int owner_of(fs_store *s, unsigned tix, const uint8_t *row, char owner[MAX_NAME + 1])
 {
-    sqlite3 *db = fs__replica_db(s->r);
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db, "SELECT owner, ptbl, prow FROM scope WHERE tbl=?1 AND row=?2",
-                                 -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return dbfail(s, src, "store");
+    int src;
+    if (s->owner_st == NULL) {
+        src = sqlite3_prepare_v3(fs__replica_db(s->r),
+                                 "SELECT owner, ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", -1,
+                                 SQLITE_PREPARE_PERSISTENT, &s->owner_st, NULL);
+        if (src != SQLITE_OK)
+            return dbfail(s, src, "store");
+    }
+    sqlite3_stmt *st = s->owner_st;
     uint8_t cur[FS_ID_BYTES];
     memcpy(cur, row, FS_ID_BYTES);
     owner[0] = '\0';
@@ -579,7 +584,8 @@ static int owner_of(fs_store *s, unsigned tix, const uint8_t *row, char owner[MA
         memcpy(cur, sqlite3_column_blob(st, 2), FS_ID_BYTES);
         sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc;
 }
 
@@ -1066,11 +1072,16 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
     if (rc != 0)
         return fail(s, rc, "pull: %s", fs_replica_errmsg(s->r));
     size_t kept = 0;
+    int seen = 0; /* the feed keeps a write's columns together: one lookup per row */
     for (size_t i = 0; rc == 0 && i < cs->count; i++) {
         char owner[MAX_NAME + 1];
         fs_change *c = &cs->changes[i];
-        rc = owner_of(s, c->table, c->row, owner);
-        if (rc == 0 && in_scope(s, &d.u, owner)) {
+        if (i == 0 || c->table != cs->changes[i - 1].table ||
+            memcmp(c->row, cs->changes[i - 1].row, FS_ID_BYTES) != 0) {
+            rc = owner_of(s, c->table, c->row, owner);
+            seen = rc == 0 && in_scope(s, &d.u, owner);
+        }
+        if (rc == 0 && seen) {
             cs->changes[kept++] = *c;
         } else if ((c->value.type == FS_TEXT || c->value.type == FS_BLOB) && c->value.n > 0) {
             /* out of scope: its bytes do not stay in what is handed out */

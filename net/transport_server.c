@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fieldsync/error.h"
 #include "fieldsync/sync.h"
@@ -18,9 +19,14 @@
 #include "ws_int.h"
 
 /* A connection has this long to authenticate, and then may stay silent
- * between frames this long, before it is dropped. */
-#define HANDSHAKE_SECS 10
-#define IDLE_SECS      300
+ * between frames this long, before it is dropped. The idle timeout is armed
+ * again only when IDLE_REARM_SECS have passed since it last was (for
+ * IDLE_SECS + IDLE_REARM_SECS, so a connection always has at least
+ * IDLE_SECS): libwebsockets keeps timeouts in a sorted list, and arming one
+ * walks it, which at thousands of connections cost more than the frame. */
+#define HANDSHAKE_SECS  10
+#define IDLE_SECS       300
+#define IDLE_REARM_SECS 30
 
 struct conn;
 
@@ -53,7 +59,21 @@ typedef struct conn {
     fs_reassembler rx;
     fs__ws_queue out;
     int closing; /* the session ended: close once out is written */
+    /* A POKE went out since the device's last frame: another would add
+     * nothing, since the device pulls to the end of the feed after a POKE,
+     * and its next frame (a PULL) is read after everything fed before it. */
+    int poked;
+    int64_t idle_armed; /* when the idle timeout was last armed (mono_usecs), 0: not yet */
 } conn;
+
+/* Microseconds of CLOCK_MONOTONIC (a wall-clock jump must not stop the
+ * idle timeout from being armed again). */
+static int64_t mono_usecs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int conn_emit(void *ctx, const uint8_t *frame, size_t len)
 {
@@ -97,12 +117,17 @@ static int conn_open(conn *c, struct lws *wsi, fs_ws_server *srv)
     return fs_sync_server_new(&c->session, srv->store, srv->server_id, conn_emit, c);
 }
 
-/* Tells the open sessions but except's that the feed has grown to cursor. */
+/* Tells the open sessions but except's that the feed has grown to cursor:
+ * one POKE per session between two frames from its device, so a push costs
+ * one message per connected device at most, however many pushes follow
+ * before the device pulls. */
 static void poke_all(fs_ws_server *srv, const conn *except, uint64_t cursor)
 {
     for (conn *o = srv->conns; o != NULL; o = o->next)
-        if (o != except && o->session != NULL && !o->closing)
-            fs_sync_server_poke(o->session, cursor);
+        if (o != except && o->session != NULL && !o->closing && !o->poked &&
+            fs_sync_server_device(o->session) != NULL &&
+            fs_sync_server_poke(o->session, cursor) == 0)
+            o->poked = 1;
 }
 
 /* Feeds one fragment; returns -1 when the connection is to be dropped now. */
@@ -113,10 +138,22 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
     const uint8_t *frame = NULL;
     size_t len = 0;
     int rc = fs_reassembler_add(&c->rx, p, n, is_final, &frame, &len);
-    if (rc < 0)
-        return -1; /* too big for what the session accepts now */
+    if (rc < 0) {
+        /* Too big for what the session accepts now. Before authentication
+         * the connection just drops (nothing to tell an unknown peer); a
+         * device is told why, and it is audited. */
+        if (fs_sync_server_device(c->session) == NULL)
+            return -1;
+        fs_sync_server_refuse_frame(c->session, c->rx.max_frame);
+        c->closing = 1;
+        if (fs__ws_queue_empty(&c->out))
+            return -1;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     if (rc == 0)
         return 0;
+    c->poked = 0; /* what the device sends next is read after any news so far */
     uint64_t before = 0, after = 0;
     fs_feed_last(fs_store_replica(c->srv->store), &before);
     rc = fs_sync_server_receive(c->session, frame, len);
@@ -124,16 +161,32 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
     if (after > before) /* news: the other connected devices pull it */
         poke_all(c->srv, c, after);
     if (rc != 0) {
+        /* The server's own failures are the operator's to see (the
+         * messages name no value); a peer's mistakes are its own. */
+        if (rc == FS_EFULL || rc == FS_EIO || rc == FS_EDB || rc == FS_ENOMEM)
+            fprintf(stderr, "fieldsync-server: a session ended (%s): %s\n", fs_errname(rc),
+                    fs_sync_server_errmsg(c->session));
         c->closing = 1;
         if (fs__ws_queue_empty(&c->out))
             return -1;
         lws_callback_on_writable(c->wsi);
         return 0;
     }
+    /* A frame over the receive buffer was joined in rx.buf: let it go
+     * rather than keep the largest frame ever received per connection. */
+    if (c->rx.buf.cap > FS__WS_RX_BUFFER) {
+        size_t max = c->rx.max_frame;
+        fs_reassembler_free(&c->rx);
+        fs_reassembler_init(&c->rx, max);
+    }
     /* Once the device is authenticated, whole batches may come. */
     if (fs_sync_server_device(c->session) != NULL) {
+        int64_t now = mono_usecs();
         c->rx.max_frame = fs_proto_default_limits.max_frame;
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, IDLE_SECS);
+        if (c->idle_armed == 0 || now - c->idle_armed >= IDLE_REARM_SECS * 1000000ll) {
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, IDLE_SECS + IDLE_REARM_SECS);
+            c->idle_armed = now;
+        }
     }
     return 0;
 }

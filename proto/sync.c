@@ -535,6 +535,24 @@ static int end_flood(fs_sync_server *s, const uint8_t *pk)
     return sfail(s, FS_ETOOBIG, "flood: more than %u frames within a second", s->flood_frames);
 }
 
+void fs_sync_server_refuse_frame(fs_sync_server *s, size_t max_frame)
+{
+    const uint8_t *device = fs_sync_server_device(s);
+    char detail[128];
+    snprintf(detail, sizeof detail, "reason=%u %s: a frame over %zu bytes",
+             (unsigned)FS_REASON_TOO_BIG, fs_reason_text(FS_REASON_TOO_BIG), max_frame);
+    if (device != NULL)
+        (void)fs_store_note_refusal(s->store, device, detail);
+    fs_msg e;
+    memset(&e, 0, sizeof e);
+    e.type = FS_MSG_ERROR;
+    e.u.error.reason = FS_REASON_TOO_BIG;
+    e.u.error.text = fs_reason_text(FS_REASON_TOO_BIG);
+    e.u.error.text_len = strlen(e.u.error.text);
+    server_send(s, &e);
+    sfail(s, FS_ETOOBIG, "a frame over %zu bytes", max_frame);
+}
+
 /* Audits a session the channel ended for what the peer sent. Wipes and
  * refused enrollments are audited by the store already; a peer's own ERROR
  * (m) is not a refusal. */

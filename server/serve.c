@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@
 #define FINGERPRINT_SHOWN 16  /* hex digits of the server key in the log */
 #define LEASE_MIN_MS      1000ull
 #define LEASE_MAX_MS      (365ull * 24 * 3600 * 1000)
+#define FDS_WANTED        65536 /* descriptors: one per connected device */
 
 static const char serve_usage[] =
     "usage: " SRV_PROG " serve --data DIR --listen HOST:PORT [--lease DURATION]\n"
@@ -199,6 +201,24 @@ static int take_stop_signals(sigset_t *saved)
     return SRV_OK;
 }
 
+/* Every connected device holds a descriptor, and libwebsockets sizes its
+ * tables by the limit when the transport starts; the usual soft limit
+ * (1,024) would refuse the 1,025th device. So the soft limit is raised to
+ * the hard one, up to FDS_WANTED (the transport polls, it never selects).
+ * Failing leaves the limit as it was: serve runs all the same. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FDS_WANTED ? FDS_WANTED : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int srv_cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *listen = NULL, *lease_s = NULL;
@@ -249,6 +269,7 @@ int srv_cmd_serve(int argc, char **argv)
     rc = srv_ctl_listen(data, &ctl);
     if (rc != SRV_OK)
         goto done;
+    raise_fd_limit();
     frc = fs_ws_server_start(&ws, s, id, iface, port);
     if (frc != 0) {
         srv_error("--listen: cannot listen on %s: %s", listen, fs_strerror(frc));

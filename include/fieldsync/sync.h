@@ -83,6 +83,10 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len);
  * 0 restores the default. */
 #define FS_SYNC_FLOOD_FRAMES 500
 void fs_sync_server_set_flood_limit(fs_sync_server *s, unsigned frames_per_second);
+/* For the transport: the device sent a frame over max_frame bytes, which
+ * the transport did not take in. Tells the device (ERROR TOO_BIG), audits it
+ * (session_refused) and ends the session. */
+void fs_sync_server_refuse_frame(fs_sync_server *s, size_t max_frame);
 /* The authenticated device's key once the handshake is done, else NULL. */
 const uint8_t *fs_sync_server_device(const fs_sync_server *s);
 /* Tells the device there is news up to feed position cursor (POKE); it
