@@ -749,8 +749,12 @@ static int send_huge_value(session *s, void *ctx)
     uint32_t n = FS_MAX_BLOB + 4096;
     uint8_t head32[5] = {0xdb, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
                          (uint8_t)n};
+    uint8_t needle[sizeof head + sizeof small]; /* the string itself: the 2 head bytes
+                                                   alone may also occur in a clock or id */
+    memcpy(needle, head, sizeof head);
+    memcpy(needle + sizeof head, small, sizeof small);
     int rc = fs_msg_encode(&m, &enc);
-    uint8_t *at = rc == 0 ? memmem(enc.data, enc.len, head, sizeof head) : NULL;
+    uint8_t *at = rc == 0 ? memmem(enc.data, enc.len, needle, sizeof needle) : NULL;
     if (at == NULL || (size_t)(enc.data + enc.len - at) < sizeof head + sizeof small)
         rc = FS_EINVAL;
     if (rc == 0)
