@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Issue 8's whole set in one run, printed as one table of figures and ratios
+# measured side by side, and written to bench/results/<date>-<host>.md with
+# the machine's description:
+#   1. local writes against raw SQLite (bench_write)
+#   2-4. sync both ways on loopback against raw SQLite inserts of the same
+#      change rows, and bytes on the wire per visit (bench_sync)
+#   5. the PouchDB peer replicating the same visits (bench/peer/run.sh)
+#   6. server RSS per connection, 1,000 active and 10,000 idle (bench/load.sh)
+#
+#   bench/all.sh [--visits N] [--quick] [--no-load] [--no-peer]
+# N: 100,000 (quick: 2,000, and load in its quick mode). Builds build/
+# without sanitizers first. Exit status 0 when every part ran; a figure that
+# misses its target is reported as MISS, not a failure.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+visits=100000 quick=0 load=1 peer=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --visits) visits=${2:?--visits N}; shift ;;
+    --quick) quick=1 visits=2000 ;;
+    --no-load) load=0 ;;
+    --no-peer) peer=0 ;;
+    *) echo "usage: bench/all.sh [--visits N] [--quick] [--no-load] [--no-peer]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+fs_install_deps
+fs_build "$FS_ROOT/build" -DFS_SANITIZE=OFF
+BIN=$FS_ROOT/build/bin
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-benchall-XXXXXX")
+trap 'rm -rf "$OUT"' EXIT
+
+echo "==> bench_write" >&2
+if [ "$quick" = 1 ]; then "$BIN/bench_write" --quick >"$OUT/write.txt"
+else "$BIN/bench_write" >"$OUT/write.txt"; fi
+echo "==> bench_sync ($visits visits)" >&2
+"$BIN/bench_sync" --visits "$visits" --json >"$OUT/sync.txt"
+if [ "$peer" = 1 ]; then
+    echo "==> PouchDB peer ($visits visits)" >&2
+    "$FS_ROOT/bench/peer/run.sh" "$visits" "$BIN" >"$OUT/peer.json" 2>"$OUT/peer.err" ||
+        { cat "$OUT/peer.err" >&2; exit 1; }
+fi
+if [ "$load" = 1 ]; then
+    mode=full
+    [ "$quick" = 1 ] && mode=quick
+    echo "==> load ($mode)" >&2
+    "$FS_ROOT/bench/load.sh" "$mode" "$BIN" >"$OUT/load.txt" 2>&1 || { tail -20 "$OUT/load.txt" >&2; exit 1; }
+fi
+
+mkdir -p "$FS_ROOT/bench/results"
+result=$FS_ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname -s).md
+python3 - "$OUT" "$result" "$visits" <<'PY'
+import json, os, platform, re, subprocess, sys, datetime
+out, result, visits = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = []
+def row(item, figure, ratio, target, ok):
+    rows.append((item, figure, ratio, target, "" if ok is None else ("PASS" if ok else "MISS")))
+
+write = open(os.path.join(out, "write.txt")).read()
+for mode, target in (("1 visit/tx", 0.5), ("1000 visits/tx", 0.6)):
+    m = re.search(r"^" + re.escape(mode) + r"\s+[\d,]+\s+([\d,]+)\s+([\d,]+)\s+([\d.]+)", write, re.M)
+    if not m:
+        sys.exit("bench/all.sh: no '%s' line from bench_write" % mode)
+    base, fs, ratio = m.group(1), m.group(2), float(m.group(3))
+    row("1. local write, " + mode, f"{fs} visits/s (raw SQLite {base})", f"{ratio:.2f}", ">= %.1f" % target, ratio >= target)
+
+sync_txt = open(os.path.join(out, "sync.txt")).read()
+s = json.loads(sync_txt.strip().splitlines()[-1])
+limit = s["changes"] / s["limit_s"]
+push, pull = s["changes"] / s["push_s"], s["changes"] / s["pull_s"]
+row("2. sync push (device -> server, acked)", f"{push:,.0f} changes/s (limit {limit:,.0f})", f"{push/limit:.2f}", ">= 0.5", push / limit >= 0.5)
+row("2. sync pull (fresh device)", f"{pull:,.0f} changes/s", f"{pull/limit:.2f}", ">= 0.5", pull / limit >= 0.5)
+row(f"3. fresh manager pulls {s['visits']:,} visits", f"{s['pull_s']:.2f} s (limit {s['limit_s']:.2f} s)", f"{s['limit_s']/s['pull_s']:.2f}", ">= 0.5", s['limit_s'] / s['pull_s'] >= 0.5)
+raw = s["raw_field_bytes"]
+fs_push_bytes = s["push_bytes_up"] + s["push_bytes_down"]
+fs_pull_bytes = s["pull_bytes_up"] + s["pull_bytes_down"]
+row("4. wire bytes per visit, push", f"{fs_push_bytes/s['visits']:,.0f} B (raw fields {raw/s['visits']:,.0f} B)", f"{fs_push_bytes/raw:.2f}", "<= 1.3", fs_push_bytes / raw <= 1.3)
+row("4. wire bytes per visit, pull", f"{fs_pull_bytes/s['visits']:,.0f} B", f"{fs_pull_bytes/raw:.2f}", "<= 1.3", fs_pull_bytes / raw <= 1.3)
+peer = None
+if os.path.exists(os.path.join(out, "peer.json")):
+    peer = json.load(open(os.path.join(out, "peer.json")))
+    if peer["raw_field_bytes"] != raw:
+        sys.exit(f"bench/all.sh: the peer counted {peer['raw_field_bytes']} raw bytes, bench_sync {raw}")
+    fs_total_s = s["push_s"] + s["pull_s"]
+    fs_total_b = fs_push_bytes + fs_pull_bytes
+    row("5. PouchDB push + pull, time", f"fieldsync {fs_total_s:.2f} s, PouchDB {peer['total_s']:.2f} s", f"{peer['total_s']/fs_total_s:.1f}x faster", ">= 10x", peer["total_s"] / fs_total_s >= 10)
+    row("5. PouchDB push + pull, bytes", f"fieldsync {fs_total_b:,}, PouchDB {peer['total_bytes']:,}", f"{fs_total_b/peer['total_bytes']:.2f}", "<= 0.3", fs_total_b / peer["total_bytes"] <= 0.3)
+    row("4. wire bytes vs PouchDB, push", f"{fs_push_bytes/visits:,.0f} vs {(peer['push_bytes_up']+peer['push_bytes_down'])/visits:,.0f} B/visit", f"{fs_push_bytes/(peer['push_bytes_up']+peer['push_bytes_down']):.2f}", "", None)
+load = None
+lp = os.path.join(out, "load.txt")
+if os.path.exists(lp):
+    m = re.search(r"^load: (\{.*\})$", open(lp).read(), re.M)
+    if not m:
+        sys.exit("bench/all.sh: no load summary")
+    load = json.loads(m.group(1))
+    a, i = load["active"], load["idle"]
+    row(f"6. server RSS per connection, {i['devices']:,} idle", f"{i['rss_per_conn_kib']:.1f} KiB", "", "", None)
+    row(f"6. server RSS per connection, {a['devices']:,} active", f"{(a['server_rss_kib'][2]-a['server_rss_kib'][0])/a['devices']:.1f} KiB at the end; {a['changes_per_s']:,} changes/s, ACK p50 {a['ack_p50_ms']} ms, p99 {a['ack_p99_ms']} ms", "", "", None)
+
+def cmd(c):
+    try:
+        return subprocess.check_output(c, shell=True, stderr=subprocess.DEVNULL).decode().strip()
+    except Exception:
+        return "?"
+cpu = cmd("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
+mem_kib = int(cmd("grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2") or 0)
+libs = ", ".join(f"{name} {cmd('pkg-config --modversion ' + pc)}" for name, pc in
+                 (("SQLite", "sqlite3"), ("libsodium", "libsodium"),
+                  ("libwebsockets", "libwebsockets"), ("msgpack-c", "msgpack")))
+machine = [
+    f"- date (UTC): {datetime.datetime.utcnow():%Y-%m-%d %H:%M}",
+    f"- CPU: {cpu}, {os.cpu_count()} cores online",
+    f"- memory: {mem_kib / 1048576:.1f} GiB",
+    f"- kernel: {platform.release()}; {cmd('. /etc/os-release && echo $PRETTY_NAME')}",
+    f"- {libs}",
+    f"- fieldsync {cmd('git -C ' + os.path.dirname(result) + ' rev-parse --short HEAD')}, build/ RelWithDebInfo without sanitizers",
+]
+if peer:
+    machine.append("- peer: " + ", ".join(f"{k} {v}" for k, v in peer["versions"].items()))
+w = [max(len(r[k]) for r in rows + [("item", "figure", "ratio", "target", "result")]) for k in range(5)]
+def line(r):
+    return "| " + " | ".join(r[k].ljust(w[k]) for k in range(5)) + " |"
+table = [line(("item", "figure", "ratio", "target", "result")), "|" + "|".join("-" * (x + 2) for x in w) + "|"] + [line(r) for r in rows]
+text = "\n".join(["# fieldsync benchmarks", "", f"{visits:,} visits; every ratio measured in the same run.", "", "## Machine", ""] + machine + ["", "## Figures", ""] + table + [""])
+open(result, "w").write(text)
+print("\n".join(table))
+print(f"\nwritten to {os.path.relpath(result)}")
+PY
