@@ -31,10 +31,18 @@
 #define MAX_NAME 64
 #define MAX_DEPTH 4 /* conflict -> visit -> customer: well within */
 
+#define STMT_CACHE 16
+
 struct fs_store {
     fs_replica *r;
     fs_audit *audit;
-    sqlite3_stmt *owner_st; /* owner_of's lookup, prepared once (pulls run it per row) */
+    /* Statements of the per-row paths (push, pull), prepared once: keyed by
+     * the address of their SQL text, which is a literal at each call site. */
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[STMT_CACHE];
+    size_t ncache;
     uint64_t lease_ms;
     char errmsg[256];
 };
@@ -239,7 +247,8 @@ void fs_store_close(fs_store *s)
 {
     if (s == NULL)
         return;
-    sqlite3_finalize(s->owner_st);
+    for (size_t i = 0; i < s->ncache; i++)
+        sqlite3_finalize(s->cache[i].st);
     fs_audit_close(s->audit);
     fs_replica_close(s->r);
     free(s);
@@ -260,13 +269,48 @@ static int name_ok(const char *n)
 
 /* Runs a one-statement write with up to 6 bound values given as text or
  * blobs (NULL text binds NULL). */
+/* The prepared statement of sql (a string literal), from the cache or
+ * prepared now. *keep is 1 when it is cached: give it back with done();
+ * else done() finalizes it. */
+static int stmt(fs_store *s, const char *sql, sqlite3_stmt **out, int *keep)
+{
+    for (size_t i = 0; i < s->ncache; i++)
+        if (s->cache[i].sql == sql) {
+            *out = s->cache[i].st;
+            *keep = 1;
+            return 0;
+        }
+    int src =
+        sqlite3_prepare_v3(fs__replica_db(s->r), sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    if (src != SQLITE_OK)
+        return dbfail(s, src, "store");
+    *keep = s->ncache < STMT_CACHE;
+    if (*keep) {
+        s->cache[s->ncache].sql = sql;
+        s->cache[s->ncache++].st = *out;
+    }
+    return 0;
+}
+
+static void done(sqlite3_stmt *st, int keep)
+{
+    if (keep) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
 static int run(fs_store *s, const char *sql, int *changes, const char *fmt, ...)
 {
     sqlite3 *db = fs__replica_db(s->r);
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return dbfail(s, src, "store");
+    int keep = 0;
+    int rc = stmt(s, sql, &st, &keep);
+    if (rc != 0)
+        return rc;
+    int src;
     va_list ap;
     va_start(ap, fmt);
     for (int i = 0; fmt[i]; i++) {
@@ -285,7 +329,7 @@ static int run(fs_store *s, const char *sql, int *changes, const char *fmt, ...)
     src = sqlite3_step(st);
     if (changes != NULL)
         *changes = sqlite3_changes(db);
-    sqlite3_finalize(st);
+    done(st, keep);
     if ((src & 0xFF) == SQLITE_CONSTRAINT) /* extended codes are on */
         return FS_EEXIST;
     return src == SQLITE_DONE ? 0 : dbfail(s, src, "store");
@@ -386,13 +430,12 @@ static int user_get(fs_store *s, const char *name, user *u)
 {
     memset(u, 0, sizeof *u);
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(fs__replica_db(s->r),
-                                 "SELECT role, team FROM users WHERE name=?1", -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return dbfail(s, src, "store");
+    int keep = 0;
+    int rc = stmt(s, "SELECT role, team FROM users WHERE name=?1", &st, &keep);
+    if (rc != 0)
+        return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    int rc = 0;
+    int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         u->role = (fs_role)sqlite3_column_int(st, 0);
         snprintf(u->name, sizeof u->name, "%s", name);
@@ -401,7 +444,7 @@ static int user_get(fs_store *s, const char *name, user *u)
         rc = src == SQLITE_DONE ? fail(s, FS_ENOTFOUND, "no user %s", name)
                                 : dbfail(s, src, "store");
     }
-    sqlite3_finalize(st);
+    done(st, keep);
     return rc;
 }
 
@@ -541,19 +584,14 @@ static int conflict_subject(fs_store *s, const uint8_t id[FS_ID_BYTES], unsigned
 /* The owner of a row, following parents; *owner is "" when unknown. */
 static int owner_of(fs_store *s, unsigned tix, const uint8_t *row, char owner[MAX_NAME + 1])
 {
-    int src;
-    if (s->owner_st == NULL) {
-        src = sqlite3_prepare_v3(fs__replica_db(s->r),
-                                 "SELECT owner, ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", -1,
-                                 SQLITE_PREPARE_PERSISTENT, &s->owner_st, NULL);
-        if (src != SQLITE_OK)
-            return dbfail(s, src, "store");
-    }
-    sqlite3_stmt *st = s->owner_st;
+    sqlite3_stmt *st = NULL;
+    int keep = 0, src;
+    int rc = stmt(s, "SELECT owner, ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st, &keep);
+    if (rc != 0)
+        return rc;
     uint8_t cur[FS_ID_BYTES];
     memcpy(cur, row, FS_ID_BYTES);
     owner[0] = '\0';
-    int rc = 0;
     for (int depth = 0; depth < MAX_DEPTH; depth++) {
         sqlite3_bind_int(st, 1, (int)tix);
         sqlite3_bind_blob(st, 2, cur, FS_ID_BYTES, SQLITE_STATIC);
@@ -584,8 +622,7 @@ static int owner_of(fs_store *s, unsigned tix, const uint8_t *row, char owner[MA
         memcpy(cur, sqlite3_column_blob(st, 2), FS_ID_BYTES);
         sqlite3_reset(st);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    done(st, keep);
     return rc;
 }
 

@@ -32,7 +32,7 @@
 /* Sends one frame; non-zero fails the session's call with that code. */
 typedef int (*fs_emit_fn)(void *ctx, const uint8_t *frame, size_t len);
 
-#define FS_SYNC_BATCH 1000 /* changes per PUSH and per PULL */
+#define FS_SYNC_BATCH 5000 /* changes per PUSH and per PULL */
 
 typedef struct fs_sync_client fs_sync_client;
 
