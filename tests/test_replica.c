@@ -4,17 +4,21 @@
  * passphrase change, and exclusive use.
  */
 #include <fcntl.h>
+#include <locale.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <wchar.h>
 
 #include "fieldsync/harden.h"
 
 #include "fieldsync/replica.h"
+#include "fieldsync/schema.h"
 #include "replica_int.h"
+#include "rng.h"
 #include "test.h"
 
 static char rdir[600];
@@ -555,6 +559,63 @@ static void test_two_processes_opening_at_once_both_get_in(void)
     fs_replica_close(r);
 }
 
+/* fs_utf8_valid against the C library's UTF-8 decoder (mbrtowc in
+ * C.UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF), on
+ * 50,000 strings of ASCII runs (across the 8-byte fast path's edges), valid
+ * 2-4 byte characters and random bytes. */
+static int utf8_by_libc(const unsigned char *p, size_t n)
+{
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    for (size_t i = 0; i < n;) {
+        if (p[i] == 0) {
+            i++;
+            continue;
+        }
+        size_t k = mbrtowc(NULL, (const char *)p + i, n - i, &st);
+        if (k == (size_t)-1 || k == (size_t)-2 || k == 0)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+static void test_utf8_check_agrees_with_libc(void)
+{
+    CHECK(setlocale(LC_CTYPE, "C.UTF-8") != NULL);
+    static const char *const pieces[] = {"a",
+                                         "abcdefg",
+                                         "0123456789abcdef",
+                                         "\xc3\xa9",
+                                         "\xe5\xae\xa2",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xed\x9f\xbf",
+                                         "\xef\xbf\xbd"};
+    rng g = {20231010};
+    unsigned char buf[64];
+    int valid = 0;
+    for (int t = 0; t < 50000; t++) {
+        size_t n = 0;
+        while (n < 40) {
+            unsigned pick = rng_below(&g, 10);
+            if (pick < 8) {
+                size_t len = strlen(pieces[pick]);
+                memcpy(buf + n, pieces[pick], len);
+                n += len;
+            } else {
+                buf[n++] = (unsigned char)rng_below(&g, 256);
+            }
+            if (rng_below(&g, 6) == 0)
+                break;
+        }
+        int want = utf8_by_libc(buf, n);
+        valid += want;
+        if (fs_utf8_valid(buf, n) != want)
+            FAIL("string %d (%zu bytes): fs_utf8_valid says %d, libc %d", t, n, !want, want);
+    }
+    CHECK(valid > 5000 && valid < 45000); /* both kinds were tried */
+}
+
 static void test_resolve_id_prefix(void)
 {
     fs_replica *r = fresh("r");
@@ -695,4 +756,5 @@ TEST_LIST(TEST(open_with_a_key) TEST(wipe_destroys_the_replica)
                                           TEST(create_and_open_errors)
                                               TEST(second_process_is_refused)
                                                   TEST(two_processes_opening_at_once_both_get_in)
-                                                      TEST(resolve_id_prefix))
+                                                      TEST(utf8_check_agrees_with_libc)
+                                                          TEST(resolve_id_prefix))
