@@ -199,7 +199,10 @@ static void test_rollback_journal_and_hot_journal(void)
     sqlite3_close(db);
     fs_cryptvfs_free(vfs);
 
-    /* A hot journal: a process dies mid-transaction; the next open rolls back. */
+    /* A hot journal: a process is killed mid-transaction (from outside, as a
+     * crash would: no commit, no close); the next open rolls back. */
+    int ready[2];
+    CHECK(pipe(ready) == 0);
     pid_t pid = fork();
     if (pid == 0) {
         fs_cryptvfs *v2 = NULL;
@@ -207,9 +210,17 @@ static void test_rollback_journal_and_hot_journal(void)
         if (sqlite3_exec(d2, "BEGIN; UPDATE t SET b='lost', a='lost';", NULL, NULL, NULL) !=
             SQLITE_OK)
             _exit(3);
-        raise(SIGKILL); /* dies: no commit, no close */
-        _exit(4);
+        char x = 'r';
+        if (write(ready[1], &x, 1) != 1)
+            _exit(4);
+        for (;;)
+            pause();
     }
+    char x;
+    CHECK_EQ_INT(read(ready[0], &x, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+    kill(pid, SIGKILL);
     int wst = 0;
     waitpid(pid, &wst, 0);
     CHECK(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
