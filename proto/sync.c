@@ -387,16 +387,22 @@ static int server_send(fs_sync_server *s, const fs_msg *m)
     return rc != 0 ? sfail(s, rc, "cannot send: %s", fs_strerror(rc)) : frc;
 }
 
-/* Ends the session because the store failed; the device will retry. */
-static int server_error(fs_sync_server *s, int rc)
+/* Tells the device why its session ends: ERROR with reason and its text. */
+static void send_error(fs_sync_server *s, uint32_t reason)
 {
     fs_msg e;
     memset(&e, 0, sizeof e);
     e.type = FS_MSG_ERROR;
-    e.u.error.reason = rc == FS_EFULL ? FS_REASON_FULL : FS_REASON_INTERNAL;
-    e.u.error.text = fs_reason_text(e.u.error.reason);
+    e.u.error.reason = reason;
+    e.u.error.text = fs_reason_text(reason);
     e.u.error.text_len = strlen(e.u.error.text);
     server_send(s, &e);
+}
+
+/* Ends the session because the store failed; the device will retry. */
+static int server_error(fs_sync_server *s, int rc)
+{
+    send_error(s, rc == FS_EFULL ? FS_REASON_FULL : FS_REASON_INTERNAL);
     return sfail(s, rc, "store: %s", fs_store_errmsg(s->store));
 }
 
@@ -525,13 +531,7 @@ static int end_flood(fs_sync_server *s, const uint8_t *pk)
     snprintf(detail, sizeof detail, "reason=%u %s: over %u frames within a second",
              (unsigned)FS_REASON_FLOOD, fs_reason_text(FS_REASON_FLOOD), s->flood_frames);
     (void)fs_store_note_refusal(s->store, pk, detail); /* the session ends all the same */
-    fs_msg e;
-    memset(&e, 0, sizeof e);
-    e.type = FS_MSG_ERROR;
-    e.u.error.reason = FS_REASON_FLOOD;
-    e.u.error.text = fs_reason_text(FS_REASON_FLOOD);
-    e.u.error.text_len = strlen(e.u.error.text);
-    server_send(s, &e);
+    send_error(s, FS_REASON_FLOOD);
     return sfail(s, FS_ETOOBIG, "flood: more than %u frames within a second", s->flood_frames);
 }
 
@@ -543,13 +543,7 @@ void fs_sync_server_refuse_frame(fs_sync_server *s, size_t max_frame)
              (unsigned)FS_REASON_TOO_BIG, fs_reason_text(FS_REASON_TOO_BIG), max_frame);
     if (device != NULL)
         (void)fs_store_note_refusal(s->store, device, detail);
-    fs_msg e;
-    memset(&e, 0, sizeof e);
-    e.type = FS_MSG_ERROR;
-    e.u.error.reason = FS_REASON_TOO_BIG;
-    e.u.error.text = fs_reason_text(FS_REASON_TOO_BIG);
-    e.u.error.text_len = strlen(e.u.error.text);
-    server_send(s, &e);
+    send_error(s, FS_REASON_TOO_BIG);
     sfail(s, FS_ETOOBIG, "a frame over %zu bytes", max_frame);
 }
 
