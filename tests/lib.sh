@@ -119,6 +119,25 @@ start_server() {
     ok "serve listening on 127.0.0.1:$PORT"
 }
 
+# add_users "NAME ROLE TEAM"...: adds each user to the store in $S.
+add_users() {
+    local u
+    for u in "$@"; do
+        set -- $u
+        runc "$FSS" user add --data "$S" --name "$1" --role "$2" --team "$3"
+        expect "add $2 $1 ($3)" 0
+    done
+}
+
+# enroll_device USER HOME URL [ENROLL-OPTIONS...]: an enrollment code for
+# USER from the store in $S, redeemed by the replica in HOME against URL.
+enroll_device() {
+    local code
+    code=$("$FSS" enroll-code --data "$S" --user "$1" | tail -n 1)
+    runc "$FS" --home "$2" enroll --server "$3" --code "$code" "${@:4}"
+    expect "$1 enrolls" 0
+}
+
 # stop_server: SIGTERM by PID; serve must exit 0. Every run's output is kept
 # in $WORK/serve.log, so a test can scan all of the server's logs.
 stop_server() {

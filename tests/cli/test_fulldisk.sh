@@ -67,15 +67,10 @@ visit_add() {
 }
 
 srv init --data "$S"
-srv user add --data "$S" --name li --role manager --team north
-srv user add --data "$S" --name zhang --role rep --team north
+add_users "li manager north" "zhang rep north"
 start_server 0
-code=$("$FSS" enroll-code --data "$S" --user zhang | tail -n 1)
-run --home "$HZ" enroll --server "ws://127.0.0.1:$PORT" --code "$code"
-expect "zhang enrolls" 0
-code=$("$FSS" enroll-code --data "$S" --user li | tail -n 1)
-run --home "$HL" enroll --server "ws://127.0.0.1:$PORT" --code "$code"
-expect "li enrolls" 0
+enroll_device zhang "$HZ" "ws://127.0.0.1:$PORT"
+enroll_device li "$HL" "ws://127.0.0.1:$PORT"
 run --home "$HZ" unlock
 run --home "$HL" unlock
 C=$("$FS" --home "$HZ" customer add --name "$MARK" --owner zhang)

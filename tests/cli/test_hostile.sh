@@ -43,16 +43,10 @@ srv() { runc "$FSS" "$@"; }
 n_visits() { "$FS" --home "$WORK/$1" visit list --json 2>>"$ERRLOG" | grep -oF '"recorded_at":' | wc -l; }
 
 srv init --data "$S"
-for u in "li manager north" "zhang rep north" "wang rep north" "chen manager south"; do
-    set -- $u
-    srv user add --data "$S" --name "$1" --role "$2" --team "$3"
-    expect "add $2 $1 ($3)" 0
-done
+add_users "li manager north" "zhang rep north" "wang rep north" "chen manager south"
 start_server 0
 for u in li zhang wang chen; do
-    srv enroll-code --data "$S" --user "$u"
-    run --home "$WORK/$u" enroll --server "ws://127.0.0.1:$PORT" --code "$(tail -n 1 <<<"$OUT")"
-    expect "$u enrolls" 0
+    enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT"
 done
 
 # ---- data on several devices: zhang's own, wang's and chen's (out of zhang's scope) ----

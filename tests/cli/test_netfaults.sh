@@ -41,20 +41,15 @@ srv() { runc "$FSS" "$@"; }
 n_visits() { "$FS" --home "$1" visit list --json | grep -oF '"recorded_at":' | wc -l; }
 
 srv init --data "$S"
-srv user add --data "$S" --name li --role manager --team north
-srv user add --data "$S" --name zhang --role rep --team north
+add_users "li manager north" "zhang rep north"
 start_server 0
 echo pass >"$WORK/mode"
 "$PROXY" "$WORK/proxy.port" "$PORT" "$WORK/mode" "${FS_SEED:-7}" 100 3000 60 2>"$WORK/proxy.log" &
 PROXY_PID=$!
 for _ in $(seq 50); do [ -s "$WORK/proxy.port" ] && break; sleep 0.1; done
 PPORT=$(cat "$WORK/proxy.port")
-code=$("$FSS" enroll-code --data "$S" --user zhang | tail -n 1)
-run --home "$HZ" enroll --server "ws://127.0.0.1:$PPORT" --code "$code"
-expect "zhang enrolls through the proxy" 0
-code=$("$FSS" enroll-code --data "$S" --user li | tail -n 1)
-run --home "$HL" enroll --server "ws://127.0.0.1:$PORT" --code "$code"
-expect "li enrolls directly" 0
+enroll_device zhang "$HZ" "ws://127.0.0.1:$PPORT" # through the proxy
+enroll_device li "$HL" "ws://127.0.0.1:$PORT"     # directly
 run --home "$HZ" unlock
 C=$("$FS" --home "$HZ" customer add --name "$MARK" --owner zhang)
 echo cut >"$WORK/mode"

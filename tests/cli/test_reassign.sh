@@ -32,17 +32,10 @@ count() { # HOME TABLE: rows the device holds (a visit's commitments are inside 
 
 srv init --data "$S"
 expect "server init" 0
-for u in "li manager north" "zhang rep north" "wang rep north" "chen manager south"; do
-    set -- $u
-    srv user add --data "$S" --name "$1" --role "$2" --team "$3"
-    expect "add $2 $1 ($3)" 0
-done
+add_users "li manager north" "zhang rep north" "wang rep north" "chen manager south"
 start_server 0
 for u in li zhang wang chen; do
-    srv enroll-code --data "$S" --user "$u"
-    code=$(tail -n 1 <<<"$OUT")
-    run --home "$WORK/$u" enroll --server "ws://127.0.0.1:$PORT" --code "$code" --name "$u-laptop"
-    expect "$u enrolls" 0
+    enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT" --name "$u-laptop"
 done
 
 run --home "$WORK/zhang" customer add --name "$MARK" --key-account --industry "logistics"
