@@ -138,6 +138,21 @@ enroll_device() {
     expect "$1 enrolls" 0
 }
 
+# converged REP MANAGER WANT: the manager's replica (home MANAGER) holds WANT
+# visits, none twice, and lists exactly the visits of the rep's (home REP).
+converged() {
+    local got ids rep
+    got=$("$FS" --home "$2" visit list --json | grep -oF '"recorded_at":' | wc -l)
+    equal "the manager holds every visit" "$got" "$3"
+    ids=$("$FS" --home "$2" visit list --json | grep -oE '"id":"[0-9a-f]{32}","customer"' |
+        sort | uniq -d | wc -l)
+    equal "none of them twice" "$ids" 0
+    runc "$FS" --home "$1" visit list --json
+    rep=$OUT
+    runc "$FS" --home "$2" visit list --json
+    equal "the manager's visits equal the rep's" "$OUT" "$rep"
+}
+
 # stop_server: SIGTERM by PID; serve must exit 0. Every run's output is kept
 # in $WORK/serve.log, so a test can scan all of the server's logs.
 stop_server() {
