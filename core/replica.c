@@ -1255,6 +1255,7 @@ void fs_changeset_free(fs_changeset *cs)
     if (cs == NULL)
         return;
     free(cs->changes); /* one allocation: changes, then their bytes */
+    free(cs->groups);
     free(cs);
 }
 

@@ -1090,6 +1090,31 @@ done:
 
 /* ---- pull ---- */
 
+typedef char owner_name[MAX_NAME + 1];
+
+/* *group = owner's number among *owners, adding it if new (the most recent
+ * first: the feed comes in runs of one writer's rows). */
+static int owner_group(fs_store *s, owner_name **owners, size_t *n, const char *owner,
+                       uint32_t *group)
+{
+    if (*n > 0 && strcmp((*owners)[*group], owner) == 0)
+        return 0;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*owners)[i], owner) == 0) {
+            *group = (uint32_t)i;
+            return 0;
+        }
+    if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to twice */
+        owner_name *more = realloc(*owners, (*n ? 2 * *n : 1) * sizeof **owners);
+        if (more == NULL)
+            return fail(s, FS_ENOMEM, "out of memory");
+        *owners = more;
+    }
+    snprintf((*owners)[*n], sizeof **owners, "%s", owner);
+    *group = (uint32_t)(*n)++;
+    return 0;
+}
+
 int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                   size_t max, fs_changeset **out, uint64_t *new_cursor, int *more)
 {
@@ -1110,6 +1135,15 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
         return fail(s, rc, "pull: %s", fs_replica_errmsg(s->r));
     size_t kept = 0;
     int seen = 0; /* the feed keeps a write's columns together: one lookup per row */
+    /* Each change's compression group: its row's owner, numbered in order of
+     * first appearance, so a compressed batch never mixes two owners' text
+     * (fieldsync/msg.h). */
+    cs->groups = malloc((cs->count ? cs->count : 1) * sizeof *cs->groups);
+    owner_name *owners = NULL;
+    size_t nowners = 0;
+    uint32_t group = 0;
+    if (cs->groups == NULL)
+        rc = fail(s, FS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < cs->count; i++) {
         char owner[MAX_NAME + 1];
         fs_change *c = &cs->changes[i];
@@ -1117,14 +1151,18 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
             memcmp(c->row, cs->changes[i - 1].row, FS_ID_BYTES) != 0) {
             rc = owner_of(s, c->table, c->row, owner);
             seen = rc == 0 && in_scope(s, &d.u, owner);
+            if (seen)
+                rc = owner_group(s, &owners, &nowners, owner, &group);
         }
         if (rc == 0 && seen) {
+            cs->groups[kept] = group;
             cs->changes[kept++] = *c;
         } else if ((c->value.type == FS_TEXT || c->value.type == FS_BLOB) && c->value.n > 0) {
             /* out of scope: its bytes do not stay in what is handed out */
             sodium_memzero((void *)(uintptr_t)c->value.p, c->value.n);
         }
     }
+    free(owners);
     if (rc != 0) {
         fs_changeset_free(cs);
         return rc;

@@ -312,7 +312,7 @@ static void bind_keys(fs_channel *ch)
 static int seal(fs_channel *ch, const fs_msg *m, fs_buf *out, int final)
 {
     fs_buf_reset(&ch->plain);
-    int rc = fs_msg_encode(m, &ch->plain);
+    int rc = fs_msg_encode_v(m, ch->version, &ch->plain);
     if (rc != 0)
         return rc;
     if (ch->plain.len + HDR + ABYTES > ch->lim.max_frame)

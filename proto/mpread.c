@@ -151,8 +151,8 @@ int fs__mp_bool(fs__mp *r, int *v, const char *what)
     return 0;
 }
 
-/* Reads a str or bin header; kind 's' or 'b'. */
-static int raw_header(fs__mp *r, int kind, size_t *n, const char *what)
+/* Reads a str or bin header; kind 's' or 'b'; at most max bytes. */
+static int raw_header(fs__mp *r, int kind, size_t max, size_t *n, const char *what)
 {
     uint8_t b = 0;
     uint64_t len = 0;
@@ -172,7 +172,7 @@ static int raw_header(fs__mp *r, int kind, size_t *n, const char *what)
                            kind == 's' ? "a string" : "bytes");
     if (r->err)
         return r->err;
-    if (len > r->lim->max_bytes)
+    if (len > max)
         return fs__mp_fail(r, FS_ETOOBIG, "%s: %llu bytes is over the limit", what,
                            (unsigned long long)len);
     if (len > left(r))
@@ -184,7 +184,7 @@ static int raw_header(fs__mp *r, int kind, size_t *n, const char *what)
 int fs__mp_bin_exact(fs__mp *r, uint8_t *out, size_t n, const char *what)
 {
     size_t got;
-    if (raw_header(r, 'b', &got, what) != 0)
+    if (raw_header(r, 'b', r->lim->max_bytes, &got, what) != 0)
         return r->err;
     if (got != n)
         return fs__mp_fail(r, FS_EMALFORMED, "%s: %zu bytes, expected %zu", what, got, n);
@@ -193,20 +193,30 @@ int fs__mp_bin_exact(fs__mp *r, uint8_t *out, size_t n, const char *what)
     return 0;
 }
 
-int fs__mp_bin(fs__mp *r, const uint8_t **p, size_t *n, const char *what)
+int fs__mp_bin_upto(fs__mp *r, const uint8_t **p, size_t *n, size_t max, const char *what)
 {
     *p = NULL;
-    if (raw_header(r, 'b', n, what) != 0)
+    if (raw_header(r, 'b', max, n, what) != 0)
         return r->err;
     *p = r->p;
     r->p += *n;
     return 0;
 }
 
+int fs__mp_bin(fs__mp *r, const uint8_t **p, size_t *n, const char *what)
+{
+    return fs__mp_bin_upto(r, p, n, r->lim->max_bytes, what);
+}
+
+int fs__mp_next_is_bin(const fs__mp *r)
+{
+    return r->err == 0 && left(r) > 0 && (*r->p == 0xC4 || *r->p == 0xC5 || *r->p == 0xC6);
+}
+
 int fs__mp_str(fs__mp *r, const char **p, size_t *n, const char *what)
 {
     *p = NULL;
-    if (raw_header(r, 's', n, what) != 0)
+    if (raw_header(r, 's', r->lim->max_bytes, n, what) != 0)
         return r->err;
     if (!fs_utf8_valid(r->p, *n))
         return fs__mp_fail(r, FS_EMALFORMED, "%s: not valid UTF-8", what);

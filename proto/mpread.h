@@ -39,6 +39,10 @@ int fs__mp_bool(fs__mp *r, int *v, const char *what);
 int fs__mp_bin_exact(fs__mp *r, uint8_t *out, size_t n, const char *what);
 /* bin or str of any length <= max_bytes; *p points into the input. */
 int fs__mp_bin(fs__mp *r, const uint8_t **p, size_t *n, const char *what);
+/* The same with a limit of the caller's (a compressed batch's frames). */
+int fs__mp_bin_upto(fs__mp *r, const uint8_t **p, size_t *n, size_t max, const char *what);
+/* 1 if the next element is a bin (without reading it). */
+int fs__mp_next_is_bin(const fs__mp *r);
 int fs__mp_str(fs__mp *r, const char **p, size_t *n, const char *what); /* valid UTF-8 */
 /* A column value: nil, int, float64, str (UTF-8) or bin. */
 int fs__mp_value(fs__mp *r, fs_value *v, const char *what);

@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include <msgpack.h>
+#include <sodium.h>
 
 #include "fieldsync/error.h"
 #include "fieldsync/msg.h"
 #include "mpread.h"
+#include "zframe.h"
 
 const fs_proto_limits fs_proto_default_limits = {
     16u << 20, /* max_frame */
@@ -151,11 +153,15 @@ static int value_ok(const fs_value *v)
 typedef struct ref {
     const fs_change *c;
     size_t idx;
+    uint32_t group; /* compression group (0 when there is one) */
 } ref;
 
 static int cmp_ref(const void *pa, const void *pb)
 {
     const fs_change *a = ((const ref *)pa)->c, *b = ((const ref *)pb)->c;
+    uint32_t ga = ((const ref *)pa)->group, gb = ((const ref *)pb)->group;
+    if (ga != gb)
+        return ga < gb ? -1 : 1;
     if (a->table != b->table)
         return a->table < b->table ? -1 : 1;
     int d = memcmp(a->row, b->row, FS_ID_BYTES);
@@ -248,33 +254,112 @@ static int pack_batch_sorted(msgpack_packer *pk, const ref *refs, size_t n, devd
     return 0;
 }
 
-static int pack_batch(msgpack_packer *pk, const fs_change *changes, size_t n)
+/* The refs of a batch, sorted by group, then row and version; the device
+ * dictionary sized for it. Freed with batch_free. */
+typedef struct batch {
+    ref *refs;
+    devdict dd;
+} batch;
+
+static void batch_free(batch *b)
 {
+    free(b->refs);
+    free(b->dd.ids);
+    free(b->dd.slots);
+}
+
+static int batch_sort(batch *b, const fs_change *changes, const uint32_t *groups, size_t n)
+{
+    memset(b, 0, sizeof *b);
     if (n > 0 && changes == NULL)
         return FS_EINVAL;
     size_t maxdev = fs_proto_default_limits.max_devices;
     uint32_t nslots = 16;
     while (nslots < 2 * (n < maxdev ? 2 * n : maxdev) + 2)
         nslots *= 2;
-    ref *refs = malloc((n ? n : 1) * sizeof *refs);
-    devdict dd = {malloc(maxdev * sizeof(uint8_t *)), 0, (uint32_t)maxdev,
-                  calloc(nslots, sizeof(uint32_t)), nslots};
-    int rc = FS_ENOMEM;
-    if (refs != NULL && dd.ids != NULL && dd.slots != NULL) {
-        for (size_t i = 0; i < n; i++) {
-            refs[i].c = &changes[i];
-            refs[i].idx = i;
-        }
-        qsort(refs, n, sizeof *refs, cmp_ref);
-        rc = pack_batch_sorted(pk, refs, n, &dd);
+    b->refs = malloc((n ? n : 1) * sizeof *b->refs);
+    b->dd = (devdict){malloc(maxdev * sizeof(uint8_t *)), 0, (uint32_t)maxdev,
+                      calloc(nslots, sizeof(uint32_t)), nslots};
+    if (b->refs == NULL || b->dd.ids == NULL || b->dd.slots == NULL) {
+        batch_free(b);
+        return FS_ENOMEM;
     }
-    free(refs);
-    free(dd.ids);
-    free(dd.slots);
+    for (size_t i = 0; i < n; i++)
+        b->refs[i] = (ref){&changes[i], i, groups != NULL ? groups[i] : 0};
+    qsort(b->refs, n, sizeof *b->refs, cmp_ref);
+    return 0;
+}
+
+static int pack_batch(msgpack_packer *pk, const fs_change *changes, size_t n)
+{
+    batch b;
+    int rc = batch_sort(&b, changes, NULL, n);
+    if (rc == 0)
+        rc = pack_batch_sorted(pk, b.refs, n, &b.dd);
+    batch_free(&b);
     return rc;
 }
 
-static int encode_body(const fs_msg *m, fs_buf *out)
+/* Packs each compression group of the batch as a plain batch of its own and
+ * compresses it as one zstd frame, into z; *plain receives the bytes before
+ * compression. */
+static int compress_groups(const batch *b, size_t n, fs_buf *z, size_t *plain)
+{
+    fs__zc *zc = fs__zc_new();
+    fs_buf seg;
+    fs_buf_init(&seg);
+    devdict dd = b->dd;
+    int rc = zc == NULL ? FS_ENOMEM : 0;
+    *plain = 0;
+    for (size_t i = 0; rc == 0 && i < n;) {
+        size_t j = i + 1;
+        while (j < n && b->refs[j].group == b->refs[i].group)
+            j++;
+        dd.n = 0;
+        memset(dd.slots, 0, dd.nslots * sizeof *dd.slots);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &seg, buf_write);
+        fs_buf_reset(&seg);
+        rc = pack_batch_sorted(&pk, b->refs + i, j - i, &dd);
+        if (rc == 0)
+            rc = fs__zc_frame(zc, seg.data, seg.len, z);
+        *plain += seg.len;
+        i = j;
+    }
+    fs_buf_free(&seg); /* wipes the plaintext */
+    fs__zc_free(zc);
+    return rc;
+}
+
+/* A batch field: compressed (a bin of zstd frames, one per group) when the
+ * session's version has it and that is smaller, else plain. */
+static int pack_batch_field(msgpack_packer *pk, uint32_t version, const fs_change *changes,
+                            const uint32_t *groups, size_t n)
+{
+    if (version < FS_PROTO_VERSION_ZBATCH || n == 0)
+        return pack_batch(pk, changes, n);
+    batch b;
+    int rc = batch_sort(&b, changes, groups, n);
+    fs_buf z;
+    fs_buf_init(&z);
+    size_t plain = 0;
+    if (rc == 0)
+        rc = compress_groups(&b, n, &z, &plain);
+    /* Compressed when that saves at least a sixteenth (less is not worth the
+     * receiver's time: photos, random bytes). What the decoder would refuse
+     * is never sent: over a frame decompressed, or a ratio over the limit (a
+     * blob of zeros); those go plain too. */
+    if (rc == 0 && z.len < plain - plain / 16 && plain <= fs_proto_default_limits.max_frame &&
+        plain <= z.len * FS_ZBATCH_MAX_RATIO)
+        rc = pack_bin(pk, z.data, z.len);
+    else if (rc == 0)
+        rc = pack_batch(pk, changes, n);
+    fs_buf_free(&z);
+    batch_free(&b);
+    return rc;
+}
+
+static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, buf_write);
@@ -330,7 +415,7 @@ static int encode_body(const fs_msg *m, fs_buf *out)
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.push.first_seq));
         PK(msgpack_pack_uint64(&pk, m->u.push.last_seq));
-        rc = pack_batch(&pk, m->u.push.changes, m->u.push.count);
+        rc = pack_batch_field(&pk, version, m->u.push.changes, m->u.push.groups, m->u.push.count);
         break;
     case FS_MSG_ACK:
         PK(msgpack_pack_array(&pk, 2));
@@ -368,7 +453,8 @@ static int encode_body(const fs_msg *m, fs_buf *out)
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.changes.cursor));
         PK(m->u.changes.more ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk));
-        rc = pack_batch(&pk, m->u.changes.changes, m->u.changes.count);
+        rc = pack_batch_field(&pk, version, m->u.changes.changes, m->u.changes.groups,
+                              m->u.changes.count);
         break;
     case FS_MSG_POKE:
         PK(msgpack_pack_array(&pk, 2));
@@ -413,19 +499,27 @@ static int encode_body(const fs_msg *m, fs_buf *out)
     return rc;
 }
 
-int fs_msg_encode(const fs_msg *m, fs_buf *out)
+int fs_msg_encode_v(const fs_msg *m, uint32_t version, fs_buf *out)
 {
     size_t start = out->len;
-    int rc = encode_body(m, out);
+    int rc = encode_body(m, version, out);
     if (rc != 0)
         out->len = start; /* nothing half-written */
     return rc;
+}
+
+int fs_msg_encode(const fs_msg *m, fs_buf *out)
+{
+    return fs_msg_encode_v(m, 1, out);
 }
 
 /* ---- decoding ---- */
 
 typedef struct owned {
     uint8_t *copy;  /* the message bytes: text and blobs point here */
+    size_t copy_len;
+    uint8_t *plain; /* a compressed batch, decompressed: its text and blobs point here */
+    size_t plain_len;
     void *changes;  /* fs_change[] or item arrays */
 } owned;
 
@@ -550,6 +644,66 @@ static int decode_batch(fs__mp *r, owned *own, const fs_change **changes, size_t
     return 0;
 }
 
+/* Reads a compressed batch (protocol version 2): a bin of zstd frames whose
+ * content is one or more plain batches. The limits apply as to one plain
+ * batch in the message: max_changes in all, max_rows and max_devices in each
+ * (each has its own dictionary), the nesting depth from where the bin is. */
+static int decode_zbatch(fs__mp *r, owned *own, const fs_change **changes, size_t *count)
+{
+    const uint8_t *z;
+    size_t zn;
+    if (fs__mp_bin_upto(r, &z, &zn, r->lim->max_frame, "compressed batch") != 0)
+        return r->err;
+    size_t max_out = r->lim->max_frame;
+    if (zn <= max_out / FS_ZBATCH_MAX_RATIO)
+        max_out = zn * FS_ZBATCH_MAX_RATIO;
+    char why[128] = "out of memory";
+    int rc = fs__z_open(z, zn, max_out, &own->plain, &own->plain_len, why, sizeof why);
+    if (rc != 0)
+        return fs__mp_fail(r, rc, "%s", why);
+    fs_proto_limits lim = *r->lim;
+    fs_change *arr = NULL;
+    uint8_t(*devs)[FS_ID_BYTES] = NULL;
+    size_t total = 0, ndevs = 0;
+    for (int fill = 0; fill < 2; fill++) {
+        fs__mp in;
+        fs__mp_init(&in, own->plain, own->plain_len, &lim);
+        total = ndevs = 0;
+        while (in.err == 0 && in.p != in.end) {
+            size_t k = 0;
+            uint32_t nd = 0;
+            in.depth = r->depth;
+            lim.max_changes = r->lim->max_changes - total;
+            if (read_batch(&in, fill ? arr + total : NULL, fill ? devs + ndevs : NULL, &k, &nd) ==
+                0) {
+                total += k;
+                ndevs += nd;
+            }
+        }
+        if (in.err != 0)
+            return fs__mp_fail(r, in.err, "compressed batch: %s", in.why);
+        if (!fill) {
+            size_t bytes = total * sizeof(fs_change) + ndevs * FS_ID_BYTES;
+            arr = malloc(bytes ? bytes : 1);
+            if (arr == NULL)
+                return fs__mp_fail(r, FS_ENOMEM, "out of memory");
+            own->changes = arr;
+            devs = (uint8_t(*)[FS_ID_BYTES])(void *)(arr + total);
+        }
+    }
+    *changes = arr;
+    *count = total;
+    return 0;
+}
+
+/* A batch field: plain or compressed. */
+static int decode_batch_field(fs__mp *r, owned *own, const fs_change **changes, size_t *count)
+{
+    if (fs__mp_next_is_bin(r))
+        return decode_zbatch(r, own, changes, count);
+    return decode_batch(r, own, changes, count);
+}
+
 static int decode_body(fs__mp *r, fs_msg *m, owned *own, uint32_t nfields)
 {
     uint64_t u;
@@ -600,7 +754,7 @@ static int decode_body(fs__mp *r, fs_msg *m, owned *own, uint32_t nfields)
             fs__mp_uint(r, &m->u.push.last_seq, "push last") == 0) {
             if (m->u.push.first_seq > m->u.push.last_seq)
                 return fs__mp_fail(r, FS_EMALFORMED, "push: first sequence above last");
-            decode_batch(r, own, &m->u.push.changes, &m->u.push.count);
+            decode_batch_field(r, own, &m->u.push.changes, &m->u.push.count);
         }
         return r->err;
     case FS_MSG_ACK:
@@ -653,7 +807,7 @@ static int decode_body(fs__mp *r, fs_msg *m, owned *own, uint32_t nfields)
             break;
         if (fs__mp_uint(r, &m->u.changes.cursor, "changes cursor") == 0 &&
             fs__mp_bool(r, &m->u.changes.more, "changes more") == 0)
-            decode_batch(r, own, &m->u.changes.changes, &m->u.changes.count);
+            decode_batch_field(r, own, &m->u.changes.changes, &m->u.changes.count);
         return r->err;
     case FS_MSG_POKE:
         if (nfields != 2)
@@ -720,7 +874,12 @@ void fs_msg_free(fs_msg *m)
     owned *own = m->arena_;
     if (own != NULL) {
         free(own->changes);
+        if (own->copy != NULL)
+            sodium_memzero(own->copy, own->copy_len); /* customer text */
         free(own->copy);
+        if (own->plain != NULL)
+            sodium_memzero(own->plain, own->plain_len);
+        free(own->plain);
         free(own);
     }
     free(m);
@@ -755,6 +914,7 @@ int fs_msg_decode(const uint8_t *p, size_t n, const fs_proto_limits *limits, fs_
         }
         memcpy(copy, p, n);
         own->copy = copy;
+        own->copy_len = n;
         m->arena_ = own;
         fs__mp_init(&r, copy, n, limits);
         uint32_t nfields;

@@ -485,6 +485,7 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     c.u.changes.more = more;
     c.u.changes.changes = cs->changes;
     c.u.changes.count = cs->count;
+    c.u.changes.groups = cs->groups; /* one owner per compressed frame */
     rc = server_send(s, &c);
     fs_changeset_free(cs);
     return rc;

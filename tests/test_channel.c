@@ -29,6 +29,7 @@
 #include "fieldsync/channel.h"
 #include "fieldsync/error.h"
 #include "fieldsync/msg.h"
+#include "fieldsync/schema.h"
 #include "rng.h"
 #include "test.h"
 
@@ -1215,8 +1216,9 @@ static void test_version_downgrade(void)
     setup();
     session ss;
 
-    /* A man in the middle widens the offer: the server still picks 1, but the
-     * client signed-for range differs, so WELCOME's signature fails. */
+    /* A man in the middle widens the offer: the server still picks its
+     * newest, but the client signed-for range differs, so WELCOME's signature
+     * fails. */
     session_init(&ss);
     session_channels(&ss);
     ss.hello = start(ss.c);
@@ -1268,6 +1270,77 @@ static void test_version_downgrade(void)
             check_dead(ss.c, rc, FS_EAUTH, FS_REASON_AUTH, NULL);
         session_free(&ss);
     }
+    teardown();
+}
+
+/* Batches travel compressed from protocol version 2; a session that agreed
+ * on version 1 (an older peer) gets them plain, and both decode to the same
+ * changes. The frame is the encoding plus the stream's tag, so its length
+ * shows which form went. */
+static void test_version_1_peer_gets_plain_batches(void)
+{
+    setup();
+    enum { N = 300 };
+    int visit = fs_schema_table_index("visit");
+    unsigned nt;
+    CHECK(visit >= 0);
+    int notes = fs_schema_column_index(&fs_schema_tables(&nt)[visit], "notes");
+    CHECK(notes > 0);
+    static fs_change ch[N];
+    memset(ch, 0, sizeof ch);
+    for (int i = 0; i < N; i++) {
+        ch[i].table = (uint16_t)visit;
+        ch[i].column = (uint16_t)notes;
+        randombytes_buf(ch[i].row, FS_ID_BYTES);
+        ch[i].value = fs_text(i % 2 ? "客户对报价表示认可，下周三前提交技术方案。"
+                                    : "Budget approved; follow up with IT on SSO.");
+        ch[i].version.hlc = 5000 + (uint64_t)i;
+        memset(ch[i].version.device, 9, FS_ID_BYTES);
+    }
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_CHANGES;
+    m.u.changes.cursor = 77;
+    m.u.changes.changes = ch;
+    m.u.changes.count = N;
+    size_t len[2];
+    for (uint32_t v = 1; v <= 2; v++) {
+        session ss;
+        session_init(&ss);
+        ss.ccfg.vmax = v; /* the client's newest version */
+        session_channels(&ss);
+        handshake(&ss);
+        CHECK_EQ_INT(fs_channel_version(ss.c), v);
+        CHECK_EQ_INT(fs_channel_version(ss.s), v);
+        fs_buf enc;
+        fs_buf_init(&enc);
+        CHECK_OK(fs_msg_encode_v(&m, v, &enc));
+        frame f = seal(ss.s, &m);
+        CHECK_EQ_INT(f.n, enc.len + crypto_secretstream_xchacha20poly1305_ABYTES);
+        len[v - 1] = f.n;
+        fs_msg *got = NULL;
+        frame none = {NULL, 0};
+        CHECK_OK(feed_frame(ss.c, &f, &none, &got));
+        CHECK(got != NULL);
+        CHECK_EQ_INT(got->type, FS_MSG_CHANGES);
+        CHECK_EQ_INT(got->u.changes.count, N);
+        for (int i = 0; i < N; i++) {
+            const fs_change *g = &got->u.changes.changes[i];
+            int k = 0;
+            while (k < N && memcmp(ch[k].row, g->row, FS_ID_BYTES) != 0)
+                k++;
+            CHECK(k < N);
+            CHECK_EQ_INT(g->value.n, ch[k].value.n);
+            CHECK_MEM(g->value.p, ch[k].value.p, ch[k].value.n);
+        }
+        fs_msg_free(got);
+        frame_free(&f);
+        frame_free(&none);
+        fs_buf_free(&enc);
+        session_free(&ss);
+    }
+    printf("%d changes: version 1 frame %zu bytes, version 2 frame %zu bytes\n", N, len[0], len[1]);
+    CHECK(len[1] * 2 < len[0]);
     teardown();
 }
 
@@ -1877,8 +1950,9 @@ TEST_LIST(TEST(identity_from_seed) TEST(happy_path) TEST(bye_from_server) TEST(t
                   TEST(unknown_device) TEST(revoked_device_gets_wipe) TEST(error_from_server)
                       TEST(tampered_auth) TEST(sealed_frame_attacks)
                           TEST(every_byte_of_a_sealed_frame) TEST(frames_from_another_session)
-                              TEST(version_downgrade) TEST(no_common_version) TEST(forged_plaintext_refusal) TEST(endings_need_a_reason)
-                                  TEST(unexpected_messages) TEST(enrollment)
-                                      TEST(enrollment_refused) TEST(enroll_seal_open)
-                                          TEST(forward_secrecy) TEST(limits_through_channel)
-                                              TEST(garbage_frames))
+                              TEST(version_downgrade) TEST(version_1_peer_gets_plain_batches)
+                                  TEST(no_common_version) TEST(forged_plaintext_refusal)
+                                      TEST(endings_need_a_reason) TEST(unexpected_messages)
+                                          TEST(enrollment) TEST(enrollment_refused)
+                                              TEST(enroll_seal_open) TEST(forward_secrecy)
+                                                  TEST(limits_through_channel) TEST(garbage_frames))

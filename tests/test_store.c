@@ -652,6 +652,45 @@ static void test_scope_of_reads(void)
     team_close(&t);
 }
 
+/* A pull numbers its changes' compression groups by owner: a manager's
+ * batch mixing two reps' rows puts each rep's rows in a group of its own, so
+ * no compressed frame mixes their text (fieldsync/msg.h). */
+static void test_pull_groups_by_owner(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    fs_changeset *cs = NULL;
+    uint64_t next = 0;
+    int more = 0;
+    CHECK_OK(fs_store_pull(t.s, t.dev[LI].pk, 0, 100000, &cs, &next, &more));
+    CHECK(cs != NULL && cs->count > 0);
+    CHECK(cs->groups != NULL);
+    int64_t gz = -1, gw = -1;
+    size_t nz = 0, nw = 0;
+    for (size_t i = 0; i < cs->count; i++) {
+        const fs_change *c = &cs->changes[i];
+        int64_t g = cs->groups[i];
+        if (rowset_has(&b.zhang, c->table, c->row)) {
+            CHECK(gz < 0 || gz == g);
+            gz = g;
+            nz++;
+        } else if (rowset_has(&b.wang, c->table, c->row)) {
+            CHECK(gw < 0 || gw == g);
+            gw = g;
+            nw++;
+        }
+    }
+    CHECK(nz > 0 && nw > 0);
+    CHECK(gz != gw);
+    printf("  li's pull: %zu changes of zhang's in group %lld, %zu of wang's in group %lld\n", nz,
+           (long long)gz, nw, (long long)gw);
+    fs_changeset_free(cs);
+    team_close(&t);
+}
+
 /* ---- 2. writes outside the scope ---- */
 
 static void test_writes_outside_scope_refused(void)
@@ -1828,11 +1867,12 @@ static void test_device_sync_health(void)
 
 TEST_LIST(
     TEST(device_sync_health) TEST(manager_writes) TEST(dashboard_passwords) TEST(supervisor_columns)
-        TEST(users_and_devices) TEST(scope_of_reads) TEST(writes_outside_scope_refused)
-            TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
-                TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
-                    TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
-                        TEST(scope_follows_the_winning_owner) TEST(manager_reviews_team_records)
-                            TEST(customer_without_owner_is_creators)
-                                TEST(owner_change_refused_alone) TEST(security_events_are_audited)
-                                    TEST(persistence))
+        TEST(users_and_devices) TEST(scope_of_reads) TEST(pull_groups_by_owner)
+            TEST(writes_outside_scope_refused) TEST(forged_writer_unknown_and_revoked)
+                TEST(invalid_values_refused_individually) TEST(degenerate_versions)
+                    TEST(owner_changes) TEST(idempotent_repush) TEST(convergence_through_store)
+                        TEST(conflict_found_by_server_is_in_scope)
+                            TEST(scope_follows_the_winning_owner) TEST(manager_reviews_team_records)
+                                TEST(customer_without_owner_is_creators)
+                                    TEST(owner_change_refused_alone)
+                                        TEST(security_events_are_audited) TEST(persistence))

@@ -31,6 +31,21 @@
  * Values are native msgpack: nil, int (signed or unsigned), float64, str
  * (UTF-8 text), bin (bytes).
  *
+ * From protocol version 2 a batch may travel compressed instead:
+ *   batch = bin: one or more zstd frames, each declaring its content size;
+ *           decompressed and joined they are one or more plain batches
+ *           (the form above) back to back.
+ * Each frame is compressed on its own and holds the rows of one compression
+ * group: for CHANGES, the rows of one owner (fs_store_pull sets the groups),
+ * so no frame mixes two owners' text and the length of one owner's frame
+ * never depends on another's (no CRIME-style probing through a manager's
+ * pull). A PUSH holds only its writer's own changes: one group. The decoder
+ * accepts either form in any version; the encoder compresses only for
+ * version 2 (fs_msg_encode_v) and only when that saves at least a sixteenth.
+ * Decompressed bytes are bounded by max_frame and by FS_ZBATCH_MAX_RATIO
+ * times the compressed bytes, checked from the frame headers before
+ * allocating.
+ *
  * Decoding checks every length, count and nesting depth against
  * fs_proto_limits before it allocates anything a peer can size.
  */
@@ -42,8 +57,10 @@
 
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION 1u     /* the newest version this build speaks */
+#define FS_PROTO_VERSION        2u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
+#define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
+#define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
 /* A growable byte buffer; fs_buf_free wipes what it held. */
 typedef struct fs_buf {
@@ -164,6 +181,8 @@ typedef struct fs_msg {
             uint64_t first_seq, last_seq;
             const fs_change *changes;
             size_t count;
+            const uint32_t *groups; /* encoding: compression group of each change;
+                                       NULL: one group. Decoded: NULL */
         } push;
         struct {
             uint64_t upto_seq;
@@ -184,6 +203,7 @@ typedef struct fs_msg {
             int more;
             const fs_change *changes;
             size_t count;
+            const uint32_t *groups; /* as for push */
         } changes;
         struct {
             uint64_t cursor;
@@ -204,10 +224,16 @@ typedef struct fs_msg {
     void *arena_; /* decoded messages: everything they point to */
 } fs_msg;
 
-/* Appends the msgpack encoding of m to out. Batches are grouped by row
- * whatever the order of m's changes. Errors: FS_EINVAL (a field out of
- * range, e.g. more devices than fit), FS_ENOMEM. */
+/* Appends the msgpack encoding of m to out, as protocol version 1 has it
+ * (plain batches). Batches are grouped by row whatever the order of m's
+ * changes. Errors: FS_EINVAL (a field out of range, e.g. more devices than
+ * fit), FS_ENOMEM. */
 int fs_msg_encode(const fs_msg *m, fs_buf *out);
+
+/* The same for a session of the given protocol version: from
+ * FS_PROTO_VERSION_ZBATCH a batch is compressed, one zstd frame per
+ * compression group, when that makes it smaller (see FORMAT). */
+int fs_msg_encode_v(const fs_msg *m, uint32_t version, fs_buf *out);
 
 /* Decodes one message (the whole input, nothing may follow). *out receives a
  * message that owns a copy of everything it points to. Errors:

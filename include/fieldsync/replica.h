@@ -103,6 +103,8 @@ typedef struct fs_changeset {
     fs_change *changes;
     size_t count;
     uint64_t first_seq, last_seq; /* local sequence numbers covered */
+    uint32_t *groups;             /* fs_store_pull: each change's compression group (its
+                                     row's owner); else NULL */
 } fs_changeset;
 
 void fs_changeset_free(fs_changeset *cs);

@@ -185,8 +185,9 @@ static void server_pass(const frame *frames, size_t n, fs_buf *out)
             if (memcmp(peer, device_id->pk, FS_SIGN_PK_BYTES) != 0 &&
                 !(reg.enrolled && memcmp(peer, reg.enrolled_pk, FS_SIGN_PK_BYTES) == 0))
                 __builtin_trap(); /* open with a device it neither knows nor enrolled */
-            if (fs_channel_version(s) != FS_PROTO_VERSION)
-                __builtin_trap();
+            if (fs_channel_version(s) < FS_PROTO_VERSION_MIN ||
+                fs_channel_version(s) > FS_PROTO_VERSION)
+                __builtin_trap(); /* the recorded hellos offer 1..1, new ones 1..2 */
         }
     }
     fs_buf_reset(out);
