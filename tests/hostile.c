@@ -1035,7 +1035,7 @@ int main(int argc, char **argv)
 {
     const char *home = NULL, *own = NULL;
     long rounds = 1, flood_frames = 3000, seconds = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --option value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL)
             usage();
@@ -1060,7 +1060,6 @@ int main(int argc, char **argv)
             seconds = strtol(v, NULL, 10);
         else
             usage();
-        i++;
     }
     if (home == NULL || own == NULL || T.give_to == NULL || !T.user[0] || T.nforeign == 0 ||
         rounds < 1 || seconds < 0 || flood_frames < 1 || fs_id_from_hex(own, T.own) != 0)
