@@ -8,8 +8,11 @@
  *   baseline   a plain, unencrypted SQLite file in WAL mode with
  *              synchronous=NORMAL; the row goes to visit(id, 11 columns)
  *              WITHOUT ROWID and one change-log row per column written to
- *              log(seq, tbl, row, col, value, hlc); random 16-byte ids
- *              (libsodium, as a real store needs), prepared statements.
+ *              log(seq, tbl, row, col, value, hlc); 16-byte ids laid out
+ *              as fieldsync's (the clock's milliseconds, then 10 random
+ *              bytes from libsodium: ids that sort by creation are the
+ *              store's choice, not the baseline's handicap), prepared
+ *              statements.
  *   fieldsync  fs_insert() into a replica created with fs_kdf_minimum, which
  *              encrypts every page, versions every column and writes the
  *              change log.
@@ -188,7 +191,10 @@ static int run_baseline(const char *path, const visit_set *vs, size_t rows, size
             sql_fail(db, "BEGIN");
             goto out;
         }
-        randombytes_buf(id, sizeof id);
+        uint64_t now = wall_ms();
+        for (int k = 0; k < FS_ID_CLOCK_BYTES; k++)
+            id[k] = (uint8_t)(now >> (8 * (FS_ID_CLOCK_BYTES - 1 - k)));
+        randombytes_buf(id + FS_ID_CLOCK_BYTES, sizeof id - FS_ID_CLOCK_BYTES);
         sqlite3_bind_blob(ins, 1, id, sizeof id, SQLITE_STATIC);
         sqlite3_bind_blob(ins, 2, customer, sizeof customer, SQLITE_STATIC);
         for (int f = 0; f < VF_COUNT; f++)

@@ -209,7 +209,7 @@ static int today_cb(const fs_finding *f, void *ctx)
     char due[17], hex[2 * FS_ID_BYTES + 1] = "";
     fs_civil_format(f->deadline, due);
     if (f->has_row)
-        sodium_bin2hex(hex, sizeof hex, f->row, FS_ID_BYTES);
+        fs_id_to_hex(f->row, hex);
     if (w->list != NULL) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL || rec_json_add(o, "rule", cJSON_CreateString(f->rule->id)) ||
@@ -489,7 +489,7 @@ static int rep_cb(const fs_finding *f, void *ctx)
     if (f->done >= 0)
         fs_civil_format(f->done, done);
     if (f->has_row)
-        sodium_bin2hex(hex, sizeof hex, f->row, FS_ID_BYTES);
+        fs_id_to_hex(f->row, hex);
     if (w->list != NULL) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL || rec_json_add(o, "rule", cJSON_CreateString(f->rule->id)) ||

@@ -104,7 +104,10 @@ cJSON *rec_value_json(const fs_column *col, const fs_value *v)
         s = malloc(2 * v->n + 1);
         if (s == NULL)
             return NULL;
-        sodium_bin2hex(s, 2 * v->n + 1, v->p, v->n);
+        if (col->type == FS_COL_ID && v->n == FS_ID_BYTES)
+            fs_id_to_hex(v->p, s); /* a reference, written as ids are */
+        else
+            sodium_bin2hex(s, 2 * v->n + 1, v->p, v->n);
         item = cJSON_CreateString(s);
         free(s);
         return item;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1041,7 +1042,7 @@ int fs_insert(fs_replica *r, const char *table, const fs_cell *cells, size_t nce
     rc = fs__begin(r, &own);
     if (rc != 0)
         return rc;
-    randombytes_buf(row.id, FS_ID_BYTES);
+    fs__new_row_id(r, row.id);
     row.tix = (unsigned)tix;
     row.t = t;
     rc = fs__local_write(r, &row, cols, vals, ncells);
@@ -1052,6 +1053,20 @@ int fs_insert(fs_replica *r, const char *table, const fs_cell *cells, size_t nce
     else if (own)
         dev_resync(r);
     return rc;
+}
+
+/* A new row's id: the clock's milliseconds (48 bits, big-endian), then 80
+ * random bits. Ids that grow with time land at the right edge of every
+ * B-tree keyed by them (the table, the server's scope), so a commit dirties
+ * a few pages instead of one random leaf per row (bench_sync: a fresh
+ * manager's pull went from 0.22 to 0.94 of raw SQLite); 80 random bits still
+ * make an id unguessable and two devices' ids distinct. */
+void fs__new_row_id(const fs_replica *r, uint8_t id[FS_ID_BYTES])
+{
+    uint64_t ms = fs__now_ms(r);
+    for (int i = 0; i < FS_ID_CLOCK_BYTES; i++)
+        id[i] = (uint8_t)(ms >> (8 * (FS_ID_CLOCK_BYTES - 1 - i)));
+    randombytes_buf(id + FS_ID_CLOCK_BYTES, FS_ID_BYTES - FS_ID_CLOCK_BYTES);
 }
 
 static int modify(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES],
@@ -1129,29 +1144,27 @@ int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out
     size_t n = hex ? strlen(hex) : 0;
     if (n < 6 || n > 2 * FS_ID_BYTES || strspn(hex, "0123456789abcdefABCDEF") != n)
         return fs__fail(r, FS_EINVAL, "an id is 6 to 32 hexadecimal digits");
-    char lo[33], hi[33];
-    memset(lo, '0', 32);
-    memset(hi, 'f', 32);
-    memcpy(lo, hex, n);
-    memcpy(hi, hex, n);
-    lo[32] = hi[32] = '\0';
-    uint8_t lob[FS_ID_BYTES], hib[FS_ID_BYTES];
-    fs_id_from_hex(lo, lob);
-    fs_id_from_hex(hi, hib);
+    /* The text form does not sort as the ids do (fs_id_to_hex), so a prefix
+     * is found by reading the table's ids: a device's tables are small, and
+     * this is one command's lookup. */
     char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT id FROM \"%s\" WHERE id BETWEEN ?1 AND ?2 AND deleted=0 LIMIT 2", t->name);
+    snprintf(sql, sizeof sql, "SELECT id FROM \"%s\" WHERE deleted=0", t->name);
     sqlite3_stmt *st = NULL;
     int rc = prepare(r, sql, &st);
     if (rc != 0)
         return rc;
-    sqlite3_bind_blob(st, 1, lob, FS_ID_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, hib, FS_ID_BYTES, SQLITE_STATIC);
     int found = 0, src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (found++ == 0 && sqlite3_column_bytes(st, 0) == FS_ID_BYTES)
-            memcpy(out, sqlite3_column_blob(st, 0), FS_ID_BYTES);
+    while (found < 2 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        char text[2 * FS_ID_BYTES + 1];
+        if (sqlite3_column_bytes(st, 0) != FS_ID_BYTES)
+            continue;
+        const uint8_t *id = sqlite3_column_blob(st, 0);
+        fs_id_to_hex(id, text);
+        if (strncasecmp(text, hex, n) == 0 && found++ == 0)
+            memcpy(out, id, FS_ID_BYTES);
     }
+    if (found == 2)
+        src = SQLITE_DONE;
     sqlite3_finalize(st);
     if (src != SQLITE_DONE)
         return fs__dbfail(r, src, "looking up an id");

@@ -79,6 +79,7 @@ int fs__fail(fs_replica *r, int code, const char *fmt, ...) __attribute__((forma
 int fs__dbfail(fs_replica *r, int sqlite_rc, const char *what);
 
 uint64_t fs__now_ms(const fs_replica *r);
+void fs__new_row_id(const fs_replica *r, uint8_t id[FS_ID_BYTES]);
 uint64_t fs__hlc_tick(fs_replica *r);
 void fs__hlc_observe(fs_replica *r, uint64_t hlc);
 

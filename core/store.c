@@ -925,7 +925,7 @@ static int audit_handover(fs_store *s, const device *d, const fs_row_ref *row, c
     unsigned ntables;
     const fs_table *all = fs_schema_tables(&ntables);
     const fs_table *t = row->table < ntables ? &all[row->table] : NULL;
-    sodium_bin2hex(hex, sizeof hex, row->row, FS_ID_BYTES);
+    fs_id_to_hex(row->row, hex);
     if (strlen(from) + strlen(to) + 4 <= FS_AUDIT_MAX_NAME)
         snprintf(subject, sizeof subject, "%.*s -> %.*s", MAX_NAME, from, MAX_NAME, to);
     else

@@ -18,12 +18,17 @@ int fs_version_cmp(const fs_version *a, const fs_version *b)
     return memcmp(a->device, b->device, FS_ID_BYTES);
 }
 
+/* Byte k of an id's text form is byte (k + ID_TEXT_ROTATE) % 16 of the id:
+ * a row id's random part first, its clock last (fs__new_row_id). */
+#define ID_TEXT_ROTATE FS_ID_CLOCK_BYTES
+
 void fs_id_to_hex(const uint8_t id[FS_ID_BYTES], char out[2 * FS_ID_BYTES + 1])
 {
     static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < FS_ID_BYTES; i++) {
-        out[2 * i] = digits[id[i] >> 4];
-        out[2 * i + 1] = digits[id[i] & 15];
+    for (int k = 0; k < FS_ID_BYTES; k++) {
+        uint8_t b = id[(k + ID_TEXT_ROTATE) % FS_ID_BYTES];
+        out[2 * k] = digits[b >> 4];
+        out[2 * k + 1] = digits[b & 15];
     }
     out[2 * FS_ID_BYTES] = '\0';
 }
@@ -50,7 +55,7 @@ int fs_id_from_hex(const char *hex, uint8_t out[FS_ID_BYTES])
             memset(out, 0, FS_ID_BYTES);
             return FS_EINVAL;
         }
-        out[i] = (uint8_t)(hi << 4 | lo);
+        out[(i + ID_TEXT_ROTATE) % FS_ID_BYTES] = (uint8_t)(hi << 4 | lo);
     }
     return 0;
 }

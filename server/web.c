@@ -938,10 +938,7 @@ static void audit_page(fs_store *store, const session *s, fs_http_response *r)
 
 static int id_from_hex(const char *hex, uint8_t out_[FS_ID_BYTES])
 {
-    size_t n = 0;
-    return strlen(hex) == 2 * FS_ID_BYTES &&
-           sodium_hex2bin(out_, FS_ID_BYTES, hex, strlen(hex), NULL, &n, NULL) == 0 &&
-           n == FS_ID_BYTES;
+    return fs_id_from_hex(hex, out_) == 0;
 }
 
 static void back_to_rep(fs_http_response *r, const char *rep)

@@ -639,6 +639,68 @@ static void test_resolve_id_prefix(void)
     fs_replica_close(r);
 }
 
+static uint64_t fixed_clock(void *ctx)
+{
+    return *(const uint64_t *)ctx;
+}
+
+/* New rows' ids start with the clock's milliseconds (so they sort by
+ * creation, which keeps B-tree writes at the right edge) and end in random
+ * bytes; the text form leads with the random bytes, so records made in the
+ * same second still differ in the 8 digits `list` shows, and those digits
+ * find them. */
+static void test_row_ids_sort_by_creation_and_read_apart(void)
+{
+    char *dir = test_tmpdir();
+    snprintf(rdir, sizeof rdir, "%s/ids", dir);
+    uint64_t now = 1700000000123ull;
+    fs_replica *r = NULL;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fixed_clock, .clock_ctx = &now};
+    CHECK_OK(fs_replica_create(&r, rdir, "pw", 2, &o));
+    enum { N = 40 };
+    uint8_t ids[N][16];
+    char text[N][33];
+    for (int i = 0; i < N; i++) {
+        now += i % 4 == 0; /* four rows in each millisecond */
+        add_customer(r, "Acme", ids[i]);
+        uint64_t ms = 0;
+        for (int k = 0; k < FS_ID_CLOCK_BYTES; k++)
+            ms = ms << 8 | ids[i][k];
+        CHECK_EQ_INT(ms, now);
+        fs_id_to_hex(ids[i], text[i]);
+        /* text: bytes 6..15, then the clock */
+        char clock[13];
+        snprintf(clock, sizeof clock, "%012llx", (unsigned long long)now);
+        CHECK_STR(text[i] + 20, clock);
+        uint8_t back[16];
+        CHECK_OK(fs_id_from_hex(text[i], back));
+        CHECK_MEM(back, ids[i], 16);
+        if (i > 0 && i % 4 != 0)
+            CHECK(memcmp(ids[i - 1], ids[i], FS_ID_CLOCK_BYTES) == 0);
+        if (i > 0 && i % 4 == 0)
+            CHECK(memcmp(ids[i - 1], ids[i], 16) < 0); /* a later millisecond sorts after */
+    }
+    size_t distinct = 0;
+    for (int i = 0; i < N; i++) {
+        int dup = 0;
+        for (int k = 0; k < i; k++)
+            dup |= strncmp(text[i], text[k], 8) == 0;
+        distinct += !dup;
+        char shown[9];
+        memcpy(shown, text[i], 8);
+        shown[8] = '\0';
+        uint8_t got[16];
+        if (!dup) {
+            CHECK_OK(fs_resolve_id(r, "customer", shown, got));
+            CHECK_MEM(got, ids[i], 16);
+        }
+        CHECK_OK(fs_resolve_id(r, "customer", text[i], got));
+        CHECK_MEM(got, ids[i], 16);
+    }
+    CHECK(distinct >= N - 1); /* 32 random bits in the 8 digits */
+    fs_replica_close(r);
+}
+
 /* No core dump may carry decrypted pages or keys to disk. */
 static void test_process_hardening(void)
 {
@@ -752,9 +814,9 @@ TEST_LIST(TEST(open_with_a_key) TEST(wipe_destroys_the_replica)
                           TEST(writes_bypassing_the_log_are_refused_or_flagged)
                               TEST(transactions_commit_or_roll_back_whole)
                                   TEST(apply_is_idempotent_and_order_free)
-                                      TEST(passphrase_change_leaves_database_untouched)
-                                          TEST(create_and_open_errors)
-                                              TEST(second_process_is_refused)
-                                                  TEST(two_processes_opening_at_once_both_get_in)
-                                                      TEST(utf8_check_agrees_with_libc)
-                                                          TEST(resolve_id_prefix))
+                                      TEST(passphrase_change_leaves_database_untouched) TEST(
+                                          create_and_open_errors) TEST(second_process_is_refused)
+                                          TEST(two_processes_opening_at_once_both_get_in)
+                                              TEST(utf8_check_agrees_with_libc)
+                                                  TEST(resolve_id_prefix)
+                                                      TEST(row_ids_sort_by_creation_and_read_apart))

@@ -1598,7 +1598,7 @@ static void test_security_events_are_audited(void)
     CHECK_STR(a.kinds[NDEV + 2], "scope_change");
     CHECK_STR(a.subjects[NDEV + 2], "zhang -> wang");
     char hex[33];
-    sodium_bin2hex(hex, sizeof hex, c, 16);
+    fs_id_to_hex(c, hex);
     CHECK(strstr(a.details[NDEV + 2], "customer") != NULL && strstr(a.details[NDEV + 2], hex));
     CHECK_STR(a.kinds[NDEV + 3], "wipe");
     for (int i = 0; i < NDEV; i++)

@@ -370,7 +370,13 @@ int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx)
  * row that comes back in scope is applied again as usual. */
 int fs_replica_purge(fs_replica *r, const fs_row_ref *rows, size_t n);
 
-/* Hex helpers for ids: 32 lowercase digits + NUL; parse needs exactly 32. */
+/* An id's text form: 32 lowercase hex digits + NUL; parse needs exactly 32.
+ * A new row's id is its clock's milliseconds (FS_ID_CLOCK_BYTES, big-endian,
+ * so ids sort by creation and B-trees grow at their right edge) and then
+ * random bytes; the text form puts the random bytes first, so the digits
+ * people read and type (`list` shows 8) tell records apart. Device ids are
+ * random throughout and written the same way. */
+#define FS_ID_CLOCK_BYTES 6
 void fs_id_to_hex(const uint8_t id[FS_ID_BYTES], char out[2 * FS_ID_BYTES + 1]);
 int fs_id_from_hex(const char *hex, uint8_t out[FS_ID_BYTES]);
 
