@@ -139,18 +139,27 @@ static void at_exit(void)
 
 /* ---- seeds ---- */
 
+/* Writes m as protocol version 1 encodes it (dir/name) and, when version 2
+ * compresses its batch, that too (dir/z-name). */
 static void write_seed(const char *dir, const char *name, const fs_msg *m)
 {
-    fs_buf b;
+    fs_buf b, z;
     char path[512];
     fs_buf_init(&b);
-    if (fs_msg_encode(m, &b) != 0)
+    fs_buf_init(&z);
+    if (fs_msg_encode(m, &b) != 0 || fs_msg_encode_v(m, FS_PROTO_VERSION_ZBATCH, &z) != 0)
         die("seed", "cannot encode");
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0)
-        die("seed", path);
+    for (int k = 0; k < 2; k++) {
+        const fs_buf *e = k ? &z : &b;
+        if (k == 1 && z.len == b.len && memcmp(z.data, b.data, b.len) == 0)
+            break; /* not worth compressing: sent plain */
+        snprintf(path, sizeof path, "%s/%s%s", dir, k ? "z-" : "", name);
+        FILE *f = fopen(path, "wb");
+        if (f == NULL || fwrite(e->data, 1, e->len, f) != e->len || fclose(f) != 0)
+            die("seed", path);
+    }
     fs_buf_free(&b);
+    fs_buf_free(&z);
 }
 
 static void write_batch(const char *dir, const char *name, uint64_t after)
