@@ -331,12 +331,27 @@ static int compress_groups(const batch *b, size_t n, fs_buf *z, size_t *plain)
     return rc;
 }
 
+/* 1 if the batch is too small to be worth a compression context (a daemon's
+ * push of the visit just recorded): under ZBATCH_MIN bytes of values and
+ * ids. */
+#define ZBATCH_MIN 2048
+static int batch_small(const fs_change *changes, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n && bytes < ZBATCH_MIN; i++)
+        bytes += FS_ID_BYTES + 8 +
+                 (changes[i].value.type == FS_TEXT || changes[i].value.type == FS_BLOB
+                      ? changes[i].value.n
+                      : 8);
+    return bytes < ZBATCH_MIN;
+}
+
 /* A batch field: compressed (a bin of zstd frames, one per group) when the
  * session's version has it and that is smaller, else plain. */
 static int pack_batch_field(msgpack_packer *pk, uint32_t version, const fs_change *changes,
                             const uint32_t *groups, size_t n)
 {
-    if (version < FS_PROTO_VERSION_ZBATCH || n == 0)
+    if (version < FS_PROTO_VERSION_ZBATCH || batch_small(changes, n))
         return pack_batch(pk, changes, n);
     batch b;
     int rc = batch_sort(&b, changes, groups, n);

@@ -5,8 +5,8 @@
  * - one zstd frame per compression group, each frame holding only its
  *   group's rows, and a frame's bytes independent of every other group's
  *   text (no CRIME-style probing of one owner's text through another's);
- * - version 1 encodes plain, and so does anything compression would not
- *   shrink or the decoder would refuse;
+ * - version 1 encodes plain, and so does a small batch and anything
+ *   compression would not shrink or the decoder would refuse;
  * - the decoder refuses, with a reason and before allocating, what is not a
  *   sound compressed batch.
  * FS_WRITE_CORPUS=DIR saves the messages decoded here as fuzz seeds
@@ -337,6 +337,15 @@ static void test_plain_when_not_worth_it(void)
     CHECK_EQ_INT(back->u.changes.count, 1);
     CHECK_EQ_INT(back->u.changes.changes[0].value.n, sizeof zeros);
     fs_msg_free(back);
+    /* A small batch (one visit, as a daemon pushes it when it is recorded)
+     * is not worth a compression context, however repetitive its text. */
+    corpus *c = corpus_new(0);
+    fs_msg one = changes_msg(c);
+    one.u.changes.count = 3;
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&one, 2, &b));
+    CHECK_EQ_INT(batch_field(&b, &n)[0], 0x93);
+    free(c);
     fs_buf_free(&b);
 }
 
