@@ -1090,6 +1090,60 @@ done:
 
 /* ---- pull ---- */
 
+static int cmp_row_ref(const void *pa, const void *pb)
+{
+    const fs_row_ref *a = pa, *b = pb;
+    if (a->table != b->table)
+        return a->table < b->table ? -1 : 1;
+    return memcmp(a->row, b->row, FS_ID_BYTES);
+}
+
+/* The rows ever purged from the devices of user name, sorted (*out is malloc'd, never
+ * NULL on success). */
+static int purged_load(fs_store *s, const char *name, fs_row_ref **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int keep = 0, src;
+    size_t cap = 16;
+    *n = 0;
+    *out = malloc(cap * sizeof **out);
+    if (*out == NULL)
+        return fail(s, FS_ENOMEM, "out of memory");
+    int rc = stmt(s, "SELECT DISTINCT tbl, row FROM purges WHERE user=?1", &st, &keep);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
+            continue;
+        if (*n == cap) {
+            fs_row_ref *more = realloc(*out, 2 * cap * sizeof **out);
+            if (more == NULL) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+            *out = more;
+            cap *= 2;
+        }
+        (*out)[*n].table = (uint16_t)sqlite3_column_int(st, 0);
+        memcpy((*out)[*n].row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        (*n)++;
+    }
+    done(st, keep);
+    if (src != SQLITE_DONE)
+        return src == SQLITE_NOMEM ? fail(s, FS_ENOMEM, "out of memory") : dbfail(s, src, "store");
+    qsort(*out, *n, sizeof **out, cmp_row_ref);
+    return 0;
+}
+
+static int purged_has(const fs_row_ref *rows, size_t n, unsigned table, const uint8_t *row)
+{
+    fs_row_ref key;
+    key.table = (uint16_t)table;
+    memcpy(key.row, row, FS_ID_BYTES);
+    return n > 0 && bsearch(&key, rows, n, sizeof *rows, cmp_row_ref) != NULL;
+}
+
 typedef char owner_name[MAX_NAME + 1];
 
 /* *group = owner's number among *owners, adding it if new (the most recent
@@ -1140,8 +1194,9 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
      * (fieldsync/msg.h). */
     cs->groups = malloc((cs->count ? cs->count : 1) * sizeof *cs->groups);
     owner_name *owners = NULL;
-    size_t nowners = 0;
+    size_t nowners = 0, npurged = 0;
     uint32_t group = 0;
+    fs_row_ref *purged = NULL; /* the user's purged rows, read at the first own write */
     if (cs->groups == NULL)
         rc = fail(s, FS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < cs->count; i++) {
@@ -1154,6 +1209,15 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
             if (seen)
                 rc = owner_group(s, &owners, &nowners, owner, &group);
         }
+        if (rc == 0 && seen && memcmp(c->version.device, d.id, FS_ID_BYTES) == 0) {
+            /* The device's own write: it has it, unless the row was purged
+             * from it since (handed away and back: the feed's copy is then
+             * the only one). Not sending it back halves what a rep pulls. */
+            if (purged == NULL)
+                rc = purged_load(s, d.u.name, &purged, &npurged);
+            if (rc == 0 && !purged_has(purged, npurged, c->table, c->row))
+                continue;
+        }
         if (rc == 0 && seen) {
             cs->groups[kept] = group;
             cs->changes[kept++] = *c;
@@ -1163,6 +1227,7 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
         }
     }
     free(owners);
+    free(purged);
     if (rc != 0) {
         fs_changeset_free(cs);
         return rc;

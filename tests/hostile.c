@@ -15,7 +15,8 @@
  * 1 when an attempt was not refused, or closed, with the reason expected,
  * or when anything out of scope came back: a row named by --foreign, or a
  * value holding a --marker. As a control, the rep's own row (--own) must
- * come back from the feed.
+ * come back from the feed (a write to it from another device: the server
+ * does not send a device its own writes back).
  *
  *   FIELDSYNC_PASSPHRASE=... hostile --home DIR --user NAME --own HEX
  *       --give-to USER --foreign HEX [--foreign HEX]... [--marker TEXT]...

@@ -691,6 +691,76 @@ static void test_pull_groups_by_owner(void)
     team_close(&t);
 }
 
+/* A device is not sent its own writes back (it has them), except for rows
+ * purged from it since: a customer handed away and back again comes back
+ * whole, the fields this device wrote included. */
+static void test_own_writes_not_sent_back_unless_purged(void)
+{
+    team t;
+    books b;
+    team_open(&t);
+    record_books(&t, &b);
+    push_books(&t);
+    device *d = t.dev;
+    fs_replica *srv = fs_store_replica(t.s);
+    uint8_t zid[FS_ID_BYTES];
+    fs_replica_device(d[ZHANG].r, zid);
+
+    /* From 0, zhang's laptop receives none of its own writes; his phone
+     * receives all of them. */
+    size_t own = 0, total = 0;
+    fs_changeset *cs = NULL;
+    uint64_t next = 0;
+    int more = 0;
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG].pk, 0, 100000, &cs, &next, &more));
+    for (size_t i = 0; i < cs->count; i++)
+        own += memcmp(cs->changes[i].version.device, zid, FS_ID_BYTES) == 0;
+    fs_changeset_free(cs);
+    CHECK_EQ_INT(own, 0);
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 100000, &cs, &next, &more));
+    for (size_t i = 0; i < cs->count; i++)
+        own += memcmp(cs->changes[i].version.device, zid, FS_ID_BYTES) == 0;
+    total = cs->count;
+    fs_changeset_free(cs);
+    CHECK(own > 10);
+    pull(t.s, &d[ZHANG], NULL);
+
+    /* li hands zhang's customer A to wang: zhang's laptop purges it... */
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "customer", b.za, "owner", "wang");
+    push_clean(t.s, &d[LI]);
+    fs_replica_status st;
+    status(d[ZHANG].r, &st);
+    fs_purge_item *items = NULL;
+    size_t nitems = 0;
+    CHECK_OK(fs_store_purges(t.s, d[ZHANG].pk, st.cursor, 1000, &items, &nitems));
+    CHECK(nitems >= 3);
+    CHECK_OK(fs_replica_purge(d[ZHANG].r, items, nitems));
+    free(items);
+    pull(t.s, &d[ZHANG], NULL);
+    char buf[256], want[256];
+    CHECK_EQ_INT(row_text(d[ZHANG].r, "visit", b.zva, "notes", buf, sizeof buf), 0);
+
+    /* ...and gets it back whole when li hands it back, his own notes too. */
+    set_text(&d[LI], "customer", b.za, "owner", "zhang");
+    push_clean(t.s, &d[LI]);
+    pull(t.s, &d[ZHANG], NULL);
+    CHECK_EQ_INT(row_text(srv, "visit", b.zva, "notes", want, sizeof want), 1);
+    CHECK_EQ_INT(row_text(d[ZHANG].r, "visit", b.zva, "notes", buf, sizeof buf), 1);
+    CHECK_STR(buf, want);
+    CHECK_EQ_INT(row_text(d[ZHANG].r, "customer", b.za, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang");
+    uint8_t h1[32], h2[32];
+    pull(t.s, &d[ZHANG2], NULL);
+    CHECK_OK(fs_replica_state_hash(d[ZHANG].r, h1));
+    CHECK_OK(fs_replica_state_hash(d[ZHANG2].r, h2));
+    CHECK_MEM(h1, h2, 32);
+    printf("  own writes: 0 of zhang's %zu sent back to his laptop, all to his phone (%zu "
+           "changes); customer A back whole after a round trip through wang\n",
+           own, total);
+    team_close(&t);
+}
+
 /* ---- 2. writes outside the scope ---- */
 
 static void test_writes_outside_scope_refused(void)
@@ -1868,10 +1938,10 @@ static void test_device_sync_health(void)
 TEST_LIST(
     TEST(device_sync_health) TEST(manager_writes) TEST(dashboard_passwords) TEST(supervisor_columns)
         TEST(users_and_devices) TEST(scope_of_reads) TEST(pull_groups_by_owner)
-            TEST(writes_outside_scope_refused) TEST(forged_writer_unknown_and_revoked)
-                TEST(invalid_values_refused_individually) TEST(degenerate_versions)
-                    TEST(owner_changes) TEST(idempotent_repush) TEST(convergence_through_store)
-                        TEST(conflict_found_by_server_is_in_scope)
+            TEST(own_writes_not_sent_back_unless_purged) TEST(writes_outside_scope_refused)
+                TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
+                    TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
+                        TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
                             TEST(scope_follows_the_winning_owner) TEST(manager_reviews_team_records)
                                 TEST(customer_without_owner_is_creators)
                                     TEST(owner_change_refused_alone)

@@ -72,6 +72,12 @@ for u in zhang wang chen li; do
     run --home "$WORK/$u" sync
     expect "$u syncs" 0
 done
+# The control below needs a write to zhang's own row from another device
+# (the server does not send a device its own writes back): li's note.
+run --home "$WORK/li" customer edit --customer "$OWN" --industry "manager's note"
+expect "li edits zhang's customer" 0
+run --home "$WORK/li" sync
+expect "li syncs the edit" 0
 before=$(n_visits li)
 equal "li holds zhang's and wang's visits" "$before" 3
 
