@@ -106,6 +106,8 @@ static int client_established(client *c, struct lws *wsi)
     }
     int rc = fs_sync_client_new(&c->session, c->r, c->server_pk, c->enroll, client_emit, c);
     if (rc == 0)
+        fs_sync_client_hold_batches(c->session, 1);
+    if (rc == 0)
         rc = fs_sync_client_start(c->session); /* HELLO */
     if (rc != 0) {
         client_fail(c, rc, "cannot start the session: %s",
@@ -114,6 +116,8 @@ static int client_established(client *c, struct lws *wsi)
     }
     return 0;
 }
+
+static int after_session_step(client *c);
 
 static int client_receive(client *c, const uint8_t *p, size_t n, int is_final)
 {
@@ -143,6 +147,12 @@ static int client_receive(client *c, const uint8_t *p, size_t n, int is_final)
         client_fail(c, rc, "%s", fs_sync_client_errmsg(c->session));
         return -1;
     }
+    return after_session_step(c);
+}
+
+/* After the session handled a frame or applied a held batch. */
+static int after_session_step(client *c)
+{
     /* The server's WELCOME was the one handshake frame; batches follow. */
     c->rx.max_frame = fs_proto_default_limits.max_frame;
     if (c->ready_at == 0 && fs_sync_client_open(c->session))
@@ -151,8 +161,7 @@ static int client_receive(client *c, const uint8_t *p, size_t n, int is_final)
         end_round(c);
     } else if (fs_sync_client_in_sync(c->session)) {
         c->in_sync = 1;
-        rc = fs_sync_client_close(c->session); /* BYE */
-        if (rc != 0)
+        if (fs_sync_client_close(c->session) != 0) /* BYE */
             return -1; /* in sync all the same; only the goodbye failed */
     }
     return 0;
@@ -168,6 +177,17 @@ static int client_writable(client *c)
     if (!fs__ws_queue_empty(&c->out)) {
         lws_callback_on_writable(c->wsi);
         return 0;
+    }
+    if (!c->in_sync && c->session != NULL && (c->live == NULL || c->attached)) {
+        /* Everything is written (the PULL for the next batch among it):
+         * apply the batch the session held meanwhile. */
+        int rc = fs_sync_client_continue(c->session);
+        if (rc < 0) {
+            client_fail(c, rc, "%s", fs_sync_client_errmsg(c->session));
+            return -1;
+        }
+        if (rc > 0)
+            return after_session_step(c);
     }
     if (c->in_sync) {
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);

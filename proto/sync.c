@@ -1,8 +1,32 @@
 /*
  * Sync sessions (fieldsync/sync.h): the protocol each end speaks over an open
- * channel. The client keeps at most one PUSH and one PULL in flight (the
- * acknowledgement or the batch answers it), which keeps ordering simple and
- * bounds memory; batches are large, so round trips are few.
+ * channel. The client pipelines, so that it and the server work at once:
+ *
+ * - Pushes: up to FS_SYNC_PUSH_WINDOW batches unacknowledged. The next batch
+ *   starts after the last one sent (sent_seq), not after the last one
+ *   acknowledged. The server applies pushes in the order they arrive (one
+ *   connection, one ordered stream) and acknowledges again a batch it has
+ *   (last_seq <= what it acknowledged), so a new session starting from the
+ *   replica's acked_seq resends what was lost in flight without applying
+ *   anything twice.
+ * - Pulls: a CHANGES with more=1 is answered with the next PULL (from that
+ *   batch's cursor) before the batch is applied, so the server reads and
+ *   encodes the next batch while this one is applied. The cursor chain allows
+ *   one unanswered PULL; with the batch being applied that is two batches in
+ *   hand at most. A PURGE for the prefetched cursor still arrives after the
+ *   batch before it was applied and before the batch it precedes: the client
+ *   handles frames one at a time, in order. A transport that writes frames
+ *   only after fs_sync_client_receive() returns would send that PULL after
+ *   the apply: it has the session hold the batch (fs_sync_client_hold_batches)
+ *   and apply it with fs_sync_client_continue() once the PULL is written; a
+ *   held batch is applied before the next frame is handled in any case.
+ * - A POKE while a PULL is unanswered sends nothing: the server sent the
+ *   POKE before it read that PULL, so the answer (and the batches it leads
+ *   to) includes the news. A kick while a PULL is unanswered pulls once more
+ *   when the chain ends (the news may be newer than the PULL's reading), never
+ *   a second PULL for the cursor already asked for.
+ *
+ * Memory stays bounded: two push batches encoded, two pulled batches held.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +51,13 @@ struct fs_sync_client {
     void *ctx;
     fs_buf out;
     int open;
-    int push_inflight, pull_inflight, pulled;
+    int push_inflight; /* PUSH batches sent, not yet acknowledged */
+    uint64_t sent_seq; /* the newest local change sent in this session */
+    int pull_inflight; /* PULLs sent, not yet answered */
+    int repull;        /* kicked while a PULL was unanswered: pull again after */
+    int pulled;        /* the feed was pulled to its end */
+    int hold;          /* fs_sync_client_hold_batches() */
+    fs_msg *held;      /* a batch whose successor was asked for, not yet applied */
     uint64_t lease_ms; /* the lease READY granted: its end minus the server's time */
     char errmsg[256];
 };
@@ -90,6 +120,7 @@ void fs_sync_client_free(fs_sync_client *c)
     fs_channel_free(c->ch);
     fs_identity_free(c->id);
     fs_buf_free(&c->out);
+    fs_msg_free(c->held);
     sodium_memzero(&c->enroll, sizeof c->enroll); /* the code's secret */
     free(c);
 }
@@ -122,20 +153,18 @@ static int same_write(const fs_change *a, const fs_change *b)
            memcmp(a->row, b->row, FS_ID_BYTES) == 0;
 }
 
-/* Sends the next batch of unacknowledged changes, if none is in flight. */
-static int push_next(fs_sync_client *c)
+/* Sends one batch of the changes after sent_seq; *sent is 0 when there
+ * were none. */
+static int push_one(fs_sync_client *c, int *sent)
 {
-    if (c->push_inflight || !c->open)
-        return 0;
-    fs_replica_status st;
+    *sent = 0;
     fs_changeset *cs = NULL;
     /* A batch ends at a write's boundary: the columns of one write (one row,
      * one clock) travel together, so the server never sees half a new row
      * (whose owner may be in the other half). A write has at most
-     * FS__MAX_COLUMNS columns, so that many more entries show the boundary. */
-    int rc = fs_replica_status_get(c->r, &st);
-    if (rc == 0)
-        rc = fs_changes_since(c->r, st.acked_seq, FS_SYNC_BATCH + 32, &cs);
+     * FS__MAX_COLUMNS columns, so that many more entries show the boundary.
+     * Every batch ends at one, so the next starts at one. */
+    int rc = fs_changes_since(c->r, c->sent_seq, FS_SYNC_BATCH + 32, &cs);
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
     size_t n = cs->count;
@@ -153,16 +182,40 @@ static int push_next(fs_sync_client *c)
         m.u.push.changes = cs->changes;
         m.u.push.count = n;
         rc = send_msg(c, &m);
-        c->push_inflight = rc == 0;
+        if (rc == 0) {
+            c->sent_seq = m.u.push.last_seq;
+            c->push_inflight++;
+            *sent = 1;
+        }
     }
     fs_changeset_free(cs);
     return rc;
 }
 
-static int pull(fs_sync_client *c)
+/* Fills the push window with batches of the changes not yet sent. */
+static int push_next(fs_sync_client *c)
 {
-    if (c->pull_inflight || !c->open)
+    if (!c->open || c->push_inflight >= FS_SYNC_PUSH_WINDOW)
         return 0;
+    if (c->push_inflight == 0) {
+        /* Nothing in flight: what follows the acknowledged is unsent (this
+         * also starts a session at acked_seq, and follows another process
+         * that synced the replica while it was detached). */
+        fs_replica_status st;
+        int rc = fs_replica_status_get(c->r, &st);
+        if (rc != 0)
+            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        c->sent_seq = st.acked_seq;
+    }
+    int rc = 0, sent = 1;
+    while (rc == 0 && sent && c->push_inflight < FS_SYNC_PUSH_WINDOW)
+        rc = push_one(c, &sent);
+    return rc;
+}
+
+/* Asks for the feed after cursor. */
+static int pull_from(fs_sync_client *c, uint64_t cursor)
+{
     fs_replica_status st;
     int rc = fs_replica_status_get(c->r, &st);
     if (rc != 0)
@@ -170,16 +223,44 @@ static int pull(fs_sync_client *c)
     fs_msg m;
     memset(&m, 0, sizeof m);
     m.type = FS_MSG_PULL;
-    m.u.pull.cursor = st.cursor;
+    m.u.pull.cursor = cursor;
     m.u.pull.max = FS_SYNC_BATCH;
     m.u.pull.local_seq = st.last_seq; /* for the dashboard's sync health */
     m.u.pull.oldest_pending_ms = st.pending > 0 ? st.oldest_pending_ms : 0;
     rc = send_msg(c, &m);
-    c->pull_inflight = rc == 0;
+    if (rc == 0)
+        c->pull_inflight++;
     return rc;
 }
 
-static int client_handle(fs_sync_client *c, const fs_msg *m)
+/* Pulls from the replica's cursor, unless a PULL is unanswered: its answer
+ * leads to the end of the feed (and when every answer has been applied,
+ * the replica's cursor is the newest one). */
+static int pull(fs_sync_client *c)
+{
+    if (c->pull_inflight > 0 || !c->open)
+        return 0;
+    fs_replica_status st;
+    int rc = fs_replica_status_get(c->r, &st);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    return pull_from(c, st.cursor);
+}
+
+/* Applies a pulled batch with its cursor. */
+static int apply_batch(fs_sync_client *c, const fs_msg *m)
+{
+    int rc =
+        fs_apply_pulled(c->r, m->u.changes.changes, m->u.changes.count, m->u.changes.cursor, NULL);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    /* Applying can write locally (a conflict record for a local value
+     * that lost): that is a change to push like any other. */
+    return push_next(c);
+}
+
+/* Handles m; *held set when the session keeps it (a batch to apply later). */
+static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
 {
     int rc = 0;
     if (c->r == NULL) /* detached: the transport attaches before it delivers */
@@ -198,10 +279,16 @@ static int client_handle(fs_sync_client *c, const fs_msg *m)
             rc = pull(c);
         break;
     case FS_MSG_ACK:
-        c->push_inflight = 0;
+        /* One ACK per PUSH, in order. With two in flight, the first ACK's
+         * upto_seq is below sent_seq; a server that had more already (an
+         * ACK lost with an earlier session) acknowledges beyond it. */
+        if (c->push_inflight > 0)
+            c->push_inflight--;
         rc = fs_replica_mark_acked(c->r, m->u.ack.upto_seq);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        if (m->u.ack.upto_seq > c->sent_seq)
+            c->sent_seq = m->u.ack.upto_seq;
         rc = push_next(c);
         break;
     case FS_MSG_REJECT:
@@ -214,20 +301,29 @@ static int client_handle(fs_sync_client *c, const fs_msg *m)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         break;
     case FS_MSG_CHANGES:
-        c->pull_inflight = 0;
-        rc = fs_apply_pulled(c->r, m->u.changes.changes, m->u.changes.count,
-                             m->u.changes.cursor, NULL);
-        if (rc != 0)
-            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
-        /* Applying can write locally (a conflict record for a local value
-         * that lost): that is a change to push like any other. */
-        rc = push_next(c);
-        if (rc == 0 && m->u.changes.more)
-            rc = pull(c);
-        else if (rc == 0)
+        if (c->pull_inflight > 0)
+            c->pull_inflight--;
+        /* The next PULL goes first, from this batch's cursor (the replica's
+         * moves when the batch is applied): the server reads the next batch
+         * while this one is applied. */
+        if (m->u.changes.more || c->repull) {
+            c->repull = 0;
+            rc = pull_from(c, m->u.changes.cursor);
+            if (rc != 0)
+                return rc;
+            if (c->hold) { /* applied once the PULL is on its way */
+                c->held = m;
+                *held = 1;
+                return 0;
+            }
+        } else if (c->pull_inflight == 0) {
             c->pulled = 1;
+        }
+        rc = apply_batch(c, m);
         break;
     case FS_MSG_POKE:
+        /* An unanswered PULL was read after this POKE was sent: its answers
+         * bring the news. Else pull now. */
         c->pulled = 0;
         rc = pull(c);
         break;
@@ -242,18 +338,41 @@ static int client_handle(fs_sync_client *c, const fs_msg *m)
     return rc;
 }
 
+void fs_sync_client_hold_batches(fs_sync_client *c, int on)
+{
+    c->hold = on;
+}
+
+int fs_sync_client_continue(fs_sync_client *c)
+{
+    if (c->held == NULL)
+        return 0;
+    if (c->r == NULL)
+        return cfail(c, FS_ESTATE, "no replica is attached");
+    fs_msg *m = c->held;
+    c->held = NULL;
+    int rc = apply_batch(c, m);
+    fs_msg_free(m);
+    return rc == 0 ? 1 : rc;
+}
+
 int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len)
 {
+    int rc = fs_sync_client_continue(c); /* a held batch comes before what follows it */
+    if (rc < 0)
+        return rc;
     fs_msg *m = NULL;
-    int rc = fs_channel_receive(c->ch, frame, len, &c->out, &m);
+    rc = fs_channel_receive(c->ch, frame, len, &c->out, &m);
     int frc = flush(&c->out, c->emit, c->ctx);
     if (rc == 0 && frc != 0)
         rc = frc;
+    int held = 0;
     if (rc == 0 && m != NULL)
-        rc = client_handle(c, m);
+        rc = client_handle(c, m, &held);
     else if (rc != 0)
         cfail(c, rc, "%s", fs_channel_errmsg(c->ch));
-    fs_msg_free(m);
+    if (!held)
+        fs_msg_free(m);
     return rc;
 }
 
@@ -262,6 +381,8 @@ int fs_sync_client_kick(fs_sync_client *c)
     if (c->r == NULL)
         return cfail(c, FS_ESTATE, "no replica is attached");
     c->pulled = 0;
+    if (c->pull_inflight > 0 && c->open)
+        c->repull = 1; /* the unanswered PULL may predate the news */
     int rc = push_next(c);
     return rc == 0 ? pull(c) : rc;
 }
@@ -284,8 +405,8 @@ uint64_t fs_sync_client_lease_ms(const fs_sync_client *c)
 int fs_sync_client_in_sync(const fs_sync_client *c)
 {
     fs_replica_status st;
-    if (!c->open || c->r == NULL || c->push_inflight || c->pull_inflight || !c->pulled ||
-        fs_replica_status_get(c->r, &st) != 0)
+    if (!c->open || c->r == NULL || c->push_inflight > 0 || c->pull_inflight > 0 || !c->pulled ||
+        c->held != NULL || fs_replica_status_get(c->r, &st) != 0)
         return 0;
     return st.pending == 0;
 }

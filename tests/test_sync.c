@@ -8,6 +8,7 @@
 
 #include "fieldsync/sync.h"
 #include "records.h"
+#include "replica_int.h"
 #include "test.h"
 
 typedef struct queue {
@@ -85,6 +86,11 @@ static void dev_open(world *w, dev *d, const char *user)
     dev_open_in(w, d, user, user);
 }
 
+/* Set: sessions hold pulled batches (fs_sync_client_hold_batches) and apply
+ * them once the client's frames went to the server, as the websocket
+ * client does. */
+static int hold_batches;
+
 /* Connects d to the server and exchanges frames until d is in sync, the
  * session fails, or nothing moves. Returns the first error, or 0. */
 static int sync_once(world *w, dev *d, size_t *frames)
@@ -96,6 +102,7 @@ static int sync_once(world *w, dev *d, size_t *frames)
     fs_sync_server *s = NULL;
     CHECK_OK(fs_sync_client_new(&c, d->r, w->server_id->pk, NULL, enqueue, &up));
     CHECK_OK(fs_sync_server_new(&s, w->store, w->server_id, enqueue, &down));
+    fs_sync_client_hold_batches(c, hold_batches);
     int rc = fs_sync_client_start(c);
     size_t moved = 0;
     while (rc == 0 && !fs_sync_client_in_sync(c) && (up.head < up.tail || down.head < down.tail)) {
@@ -103,6 +110,10 @@ static int sync_once(world *w, dev *d, size_t *frames)
             fs_buf *b = &up.frames[up.head++ % 64];
             rc = fs_sync_server_receive(s, b->data, b->len);
             fs_buf_free(b);
+            if (rc == 0 && hold_batches && up.head == up.tail) { /* all written */
+                int crc = fs_sync_client_continue(c);
+                rc = crc < 0 ? crc : 0;
+            }
         } else {
             fs_buf *b = &down.frames[down.head++ % 64];
             rc = fs_sync_client_receive(c, b->data, b->len);
@@ -598,6 +609,404 @@ static void test_batches_keep_writes_whole(void)
     world_close(&w);
 }
 
-TEST_LIST(TEST(hostile_client_asking_for_everything_gets_its_scope) TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
-              TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
-                  TEST(wrong_server_is_refused))
+/* ---- pipelining: two PUSH batches in flight, the next PULL before applying ---- */
+
+#define PIPE_VISITS 1500 /* 2 + 1,500 * 9 changes: three batches each way */
+
+/* The client's queue, noting for each frame it emits what its replica had
+ * applied at that moment (cursor, visits). */
+typedef struct tap {
+    queue q; /* first: a tap is a queue */
+    fs_replica *r;
+    uint64_t cursor_at[64];
+    size_t visits_at[64];
+} tap;
+
+static int tap_enqueue(void *ctx, const uint8_t *frame, size_t len)
+{
+    tap *t = ctx;
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(t->r, &st));
+    t->cursor_at[t->q.tail % 64] = st.cursor;
+    t->visits_at[t->q.tail % 64] = test_count_rows(t->r, "visit");
+    return enqueue(&t->q, frame, len);
+}
+
+/* One connection driven frame by frame. */
+typedef struct session {
+    fs_sync_client *c;
+    fs_sync_server *s;
+    tap up;
+    queue down;
+} session;
+
+static size_t queued(const queue *q)
+{
+    return q->tail - q->head;
+}
+
+/* Delivers the client's oldest frame to the server. */
+static void to_server(session *x)
+{
+    CHECK(queued(&x->up.q) > 0);
+    fs_buf *b = &x->up.q.frames[x->up.q.head++ % 64];
+    CHECK_OK(fs_sync_server_receive(x->s, b->data, b->len));
+    fs_buf_free(b);
+}
+
+/* Delivers the server's oldest frame to the client; returns how many frames
+ * the client sent in answer. */
+static size_t to_client(session *x)
+{
+    CHECK(queued(&x->down) > 0);
+    size_t before = x->up.q.tail;
+    fs_buf *b = &x->down.frames[x->down.head++ % 64];
+    CHECK_OK(fs_sync_client_receive(x->c, b->data, b->len));
+    fs_buf_free(b);
+    return x->up.q.tail - before;
+}
+
+/* Connects d and runs the handshake; returns right after the client handled
+ * READY, with what it sent then still queued. */
+static void session_open(world *w, dev *d, session *x)
+{
+    memset(x, 0, sizeof *x);
+    x->up.r = d->r;
+    CHECK_OK(fs_sync_client_new(&x->c, d->r, w->server_id->pk, NULL, tap_enqueue, &x->up));
+    CHECK_OK(fs_sync_server_new(&x->s, w->store, w->server_id, enqueue, &x->down));
+    CHECK_OK(fs_sync_client_start(x->c));
+    while (!fs_sync_client_open(x->c)) { /* the handshake: one frame on its way at a time */
+        if (queued(&x->up.q) > 0)
+            to_server(x);
+        else
+            to_client(x);
+    }
+}
+
+/* The connection drops: what is queued either way is lost. */
+static void session_drop(session *x)
+{
+    while (x->up.q.head < x->up.q.tail)
+        fs_buf_free(&x->up.q.frames[x->up.q.head++ % 64]);
+    while (x->down.head < x->down.tail)
+        fs_buf_free(&x->down.frames[x->down.head++ % 64]);
+    fs_sync_client_free(x->c);
+    fs_sync_server_free(x->s);
+}
+
+static void session_finish(session *x)
+{
+    pump(x->c, x->s, &x->up.q, &x->down);
+    CHECK(fs_sync_client_in_sync(x->c));
+    CHECK_OK(fs_sync_client_close(x->c));
+    session_drop(x);
+}
+
+/* With three batches pending, READY is answered with two PUSHes (and the
+ * PULL) before any ACK; each ACK makes room for the next batch. */
+static void test_push_window_sends_two_batches_before_an_ack(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, PIPE_VISITS, cust);
+    fs_replica *sr = fs_store_replica(w.store);
+    session x;
+    session_open(&w, &zhang, &x);
+    CHECK_EQ_INT(queued(&x.up.q), 3); /* PUSH, PUSH, PULL */
+    to_server(&x);
+    size_t v1 = test_count_rows(sr, "visit");
+    CHECK(v1 > 0 && v1 < PIPE_VISITS);
+    to_server(&x); /* the second batch, sent before the first was acknowledged */
+    size_t v2 = test_count_rows(sr, "visit");
+    CHECK(v2 > v1 && v2 < PIPE_VISITS); /* the third waits for room */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.acked_seq, 0);
+    CHECK_EQ_INT(queued(&x.down), 2); /* ACK, ACK */
+    CHECK_EQ_INT(to_client(&x), 1);   /* the first ACK: the third batch goes */
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK(st.acked_seq > 0 && st.acked_seq < st.last_seq);
+    CHECK_EQ_INT(to_client(&x), 0);      /* the second ACK: nothing left to send */
+    CHECK(!fs_sync_client_in_sync(x.c)); /* the third batch and the PULL are out */
+    session_finish(&x);
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_EQ_INT(st.acked_seq, st.last_seq);
+    CHECK_EQ_INT(test_count_rows(sr, "visit"), PIPE_VISITS);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+/* A CHANGES with more=1 is answered with the PULL for the batch after it,
+ * from its cursor, before it is applied. */
+static void test_pull_asks_for_the_next_batch_before_applying(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, PIPE_VISITS, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    session x;
+    session_open(&w, &li, &x);
+    CHECK_EQ_INT(queued(&x.up.q), 1); /* li has nothing to push: the PULL */
+    to_server(&x);
+    CHECK_EQ_INT(queued(&x.down), 1); /* CHANGES, more=1; nothing to purge */
+    size_t at = x.up.q.tail % 64;
+    CHECK_EQ_INT(to_client(&x), 1);      /* the next PULL went out ... */
+    CHECK_EQ_INT(x.up.cursor_at[at], 0); /* ... before the batch was applied */
+    CHECK_EQ_INT(x.up.visits_at[at], 0);
+    fs_replica_status st1;
+    CHECK_OK(fs_replica_status_get(li.r, &st1));
+    size_t v1 = test_count_rows(li.r, "visit");
+    CHECK(st1.cursor > 0 && v1 > 0 && v1 < PIPE_VISITS);
+    CHECK(!fs_sync_client_in_sync(x.c));
+    to_server(&x);
+    CHECK_EQ_INT(queued(&x.down), 1);
+    at = x.up.q.tail % 64;
+    CHECK_EQ_INT(to_client(&x), 1);               /* the third batch asked for ... */
+    CHECK_EQ_INT(x.up.cursor_at[at], st1.cursor); /* ... before the second was applied */
+    CHECK_EQ_INT(x.up.visits_at[at], v1);
+    /* The second batch followed the first (the PULL named the CHANGES's
+     * cursor, not the replica's, which was still 0). */
+    size_t v2 = test_count_rows(li.r, "visit");
+    CHECK(v2 > v1 && v2 < PIPE_VISITS);
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 0); /* the last batch: nothing more to ask */
+    CHECK(fs_sync_client_in_sync(x.c));
+    session_finish(&x);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), PIPE_VISITS);
+    uint8_t hz[32], hl[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    CHECK_MEM(hz, hl, 32);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+/* Several batches both ways in one session: li pushes its backlog while it
+ * pulls zhang's; another manager's device ends with li's state. */
+static void test_pipelined_sync_converges_both_ways(void)
+{
+    world w;
+    dev zhang, li, zhou;
+    world_open(&w);
+    CHECK_OK(fs_store_user_add(w.store, "zhou", FS_ROLE_MANAGER, "north"));
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    dev_open(&w, &zhou, "zhou");
+    uint8_t c1[16], c2[16];
+    test_record_visits(zhang.r, PIPE_VISITS, c1);
+    test_record_visits(li.r, PIPE_VISITS, c2);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    size_t frames = 0;
+    CHECK_OK(sync_once(&w, &li, &frames)); /* 3 batches up, 3 or more down */
+    CHECK_OK(sync_once(&w, &zhou, NULL));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    dev *devs[] = {&zhang, &li, &zhou};
+    for (int i = 0; i < 3; i++) {
+        fs_replica_status st;
+        CHECK_OK(fs_replica_status_get(devs[i]->r, &st));
+        CHECK_EQ_INT(st.pending, 0);
+        CHECK_EQ_INT(st.refused, 0);
+        size_t problems = 9;
+        CHECK_OK(fs_replica_check(devs[i]->r, &problems));
+        CHECK_EQ_INT(problems, 0);
+    }
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(w.store), "visit"), 2 * PIPE_VISITS);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 2 * PIPE_VISITS);
+    uint8_t hl[32], hz[32];
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    CHECK_OK(fs_replica_state_hash(zhou.r, hz));
+    CHECK_MEM(hl, hz, 32);
+    printf("%d visits each way: li in sync after %zu frames\n", PIPE_VISITS, frames);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    fs_replica_close(zhou.r);
+    world_close(&w);
+}
+
+/* The connection drops with two PUSHes out: first with the second lost,
+ * then with both applied and both ACKs lost. The next session resends from
+ * the replica's acked_seq; the server acknowledges what it has again, and
+ * nothing is lost or fed twice. */
+static void test_session_broken_with_two_pushes_out_resends(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 800, cust); /* 2 + 7,200 changes: two batches */
+    fs_replica *sr = fs_store_replica(w.store);
+    session x;
+    session_open(&w, &zhang, &x);
+    CHECK_EQ_INT(queued(&x.up.q), 3); /* PUSH, PUSH, PULL */
+    to_server(&x);                    /* the first arrives ... */
+    session_drop(&x);                 /* ... its ACK and the second PUSH are lost */
+    size_t v1 = test_count_rows(sr, "visit");
+    CHECK(v1 > 0 && v1 < 800);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.acked_seq, 0);
+    session_open(&w, &zhang, &x);
+    CHECK_EQ_INT(queued(&x.up.q), 3); /* both again, from acked_seq */
+    to_server(&x);                    /* the first: acknowledged again */
+    CHECK_EQ_INT(test_count_rows(sr, "visit"), v1);
+    to_server(&x); /* the second: applied */
+    CHECK_EQ_INT(test_count_rows(sr, "visit"), 800);
+    uint64_t feed = 0, feed_after = 0;
+    CHECK_OK(fs_feed_last(sr, &feed));
+    session_drop(&x); /* both ACKs lost */
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.acked_seq, 0);
+    CHECK_OK(sync_once(&w, &zhang, NULL)); /* both resent; the server has them */
+    CHECK_OK(fs_feed_last(sr, &feed_after));
+    CHECK_EQ_INT(feed_after, feed); /* nothing applied twice */
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    sqlite3_stmt *q = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(sr),
+                                    "SELECT count(*) FROM (SELECT 1 FROM feed GROUP BY tbl, row,"
+                                    " col, hlc, dev HAVING count(*) > 1)",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(q, 0), 0);
+    sqlite3_finalize(q);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 800);
+    uint8_t hz[32], hl[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    CHECK_MEM(hz, hl, 32);
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(sr, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+/* A POKE or a kick while a PULL is out sends no second PULL for the same
+ * cursor. After a POKE the answer brings the news (the server read the PULL
+ * after it poked); after a kick the client pulls once more when the answer
+ * came, since the news may be newer than the PULL's reading. */
+static void test_poke_and_kick_never_ask_twice(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    session x;
+    session_open(&w, &li, &x);
+    pump(x.c, x.s, &x.up.q, &x.down);
+    CHECK(fs_sync_client_in_sync(x.c));
+    uint8_t c1[16], c2[16];
+    test_record_visits(zhang.r, 2, c1);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    uint64_t last = 0;
+    CHECK_OK(fs_feed_last(fs_store_replica(w.store), &last));
+    CHECK_OK(fs_sync_server_poke(x.s, last));
+    CHECK_EQ_INT(to_client(&x), 1); /* the PULL */
+    CHECK(!fs_sync_client_in_sync(x.c));
+    CHECK_OK(fs_sync_server_poke(x.s, last));
+    CHECK_EQ_INT(to_client(&x), 0); /* one is out already */
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 0); /* CHANGES, more=0 */
+    CHECK(fs_sync_client_in_sync(x.c));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 2);
+    test_record_visits(zhang.r, 3, c2);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(fs_sync_client_kick(x.c));
+    CHECK_EQ_INT(queued(&x.up.q), 1); /* the PULL */
+    CHECK_OK(fs_sync_client_kick(x.c));
+    CHECK_EQ_INT(queued(&x.up.q), 1); /* not a second one */
+    CHECK(!fs_sync_client_in_sync(x.c));
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 1); /* the pull after the second kick */
+    CHECK(!fs_sync_client_in_sync(x.c));
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 0);
+    CHECK(fs_sync_client_in_sync(x.c));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 5);
+    session_finish(&x);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+/* Held (as the websocket client has it), a batch whose successor was asked
+ * for waits for fs_sync_client_continue(), or for the next frame. */
+static void test_held_batch_waits_for_continue(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, PIPE_VISITS, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    session x;
+    session_open(&w, &li, &x);
+    fs_sync_client_hold_batches(x.c, 1);
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 1);                  /* the next PULL */
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 0); /* held */
+    CHECK(!fs_sync_client_in_sync(x.c));
+    CHECK_EQ_INT(fs_sync_client_continue(x.c), 1); /* the PULL is written: apply */
+    size_t v1 = test_count_rows(li.r, "visit");
+    CHECK(v1 > 0 && v1 < PIPE_VISITS);
+    CHECK_EQ_INT(fs_sync_client_continue(x.c), 0); /* nothing held */
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 1); /* the second batch held, the third asked for */
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), v1);
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 0); /* the held one first, then the last */
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), PIPE_VISITS);
+    CHECK(fs_sync_client_in_sync(x.c));
+    session_finish(&x);
+    uint8_t hz[32], hl[32];
+    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
+    CHECK_OK(fs_replica_state_hash(li.r, hl));
+    CHECK_MEM(hz, hl, 32);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+/* Held batches change nothing else: purges still come between the batches
+ * they belong between, conflicts and backlogs still converge. */
+static void test_held_batches_keep_every_outcome(void)
+{
+    hold_batches = 1; /* each test runs in a child of its own */
+    test_reassigned_customer_reaches_the_new_owner();
+    test_offline_edits_of_one_field_converge();
+    test_pipelined_sync_converges_both_ways();
+    test_session_broken_with_two_pushes_out_resends();
+}
+
+TEST_LIST(TEST(hostile_client_asking_for_everything_gets_its_scope)
+              TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole)
+                  TEST(poke_brings_news_to_a_connected_device)
+                      TEST(reassigned_customer_reaches_the_new_owner)
+                          TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
+                              TEST(refused_change_is_kept_with_its_reason)
+                                  TEST(revoked_device_is_told_to_wipe) TEST(wrong_server_is_refused)
+                                      TEST(push_window_sends_two_batches_before_an_ack)
+                                          TEST(pull_asks_for_the_next_batch_before_applying)
+                                              TEST(pipelined_sync_converges_both_ways)
+                                                  TEST(session_broken_with_two_pushes_out_resends)
+                                                      TEST(poke_and_kick_never_ask_twice)
+                                                          TEST(held_batch_waits_for_continue)
+                                                              TEST(held_batches_keep_every_outcome))

@@ -5,12 +5,13 @@
  * one websocket message each). A transport only moves bytes.
  *
  * CLIENT (a device): after READY it pushes its pending changes in batches
- * (stop-and-wait: the next batch after the ACK of the last), records
- * refusals (REJECT) with their reasons, pulls the feed from its cursor until
- * the server says no more, applies each batch with its cursor, purges what
- * PURGE names, and pulls again on POKE. It is in sync when nothing is
- * pending, unacknowledged or left to pull. A WIPE is reported; wiping the
- * device is the caller's act.
+ * (up to FS_SYNC_PUSH_WINDOW unacknowledged; each ACK makes room for the
+ * next), records refusals (REJECT) with their reasons, pulls the feed from
+ * its cursor until the server says no more (asking for the next batch
+ * before it applies the one that came, so one PULL is unanswered at most),
+ * applies each batch with its cursor, purges what PURGE names, and pulls
+ * again on POKE. It is in sync when nothing is pending, unacknowledged or
+ * left to pull. A WIPE is reported; wiping the device is the caller's act.
  *
  * SERVER: devices are checked against the store, an enrolling one redeems
  * its one-time code (fs_enroll_device); for an authenticated device, PUSH
@@ -33,6 +34,7 @@
 typedef int (*fs_emit_fn)(void *ctx, const uint8_t *frame, size_t len);
 
 #define FS_SYNC_BATCH 5000 /* changes per PUSH and per PULL */
+#define FS_SYNC_PUSH_WINDOW 2    /* PUSH batches a client leaves unacknowledged at most */
 
 typedef struct fs_sync_client fs_sync_client;
 
@@ -49,6 +51,18 @@ int fs_sync_client_start(fs_sync_client *c);
 /* Errors end the session: the channel's codes, or the replica's; FS_EREVOKED
  * when the server said to wipe. */
 int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len);
+/* For a transport that writes what the session emits only after
+ * fs_sync_client_receive() returns (libwebsockets: one frame per writable
+ * callback). With on set, a pulled batch whose successor the session has
+ * asked for is held, unapplied, until fs_sync_client_continue(), which the
+ * transport calls once that PULL is written: the server then prepares the
+ * next batch while this one is applied. Off (the default), the batch is
+ * applied within fs_sync_client_receive(), after the PULL is emitted. */
+void fs_sync_client_hold_batches(fs_sync_client *c, int on);
+/* Applies the held batch: 1 when there was one, 0 when not, or an error
+ * that ends the session (as for fs_sync_client_receive, which applies a
+ * held batch before the next frame). It may emit frames (pushes). */
+int fs_sync_client_continue(fs_sync_client *c);
 /* New local changes (or a poke from elsewhere): push and pull again. */
 int fs_sync_client_kick(fs_sync_client *c);
 /* Swaps the replica the session works on; NULL detaches it (a daemon closes
@@ -78,7 +92,7 @@ void fs_sync_server_free(fs_sync_server *s);
 int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len);
 /* Flooding: a device that sends more than this many frames within one
  * second (of the monotonic clock) is told ERROR (reason FLOOD), audited, and
- * its session ends. An honest device waits for each answer (one PUSH and
+ * its session ends. An honest device waits for answers (two PUSHes and
  * one PULL in flight at most), so even a large backlog stays far below.
  * 0 restores the default. */
 #define FS_SYNC_FLOOD_FRAMES 500
