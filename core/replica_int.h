@@ -19,9 +19,9 @@
  *              "acked_seq" (last local sequence a server acknowledged),
  *              "cursor" (server feed position applied).
  *   refused, purged  local sync bookkeeping (FS__SYNC_TABLES_SQL below).
- * Triggers on every synced table and on changelog raise an error unless the
- * SQL function fs_guard() returns 1, which it does only while this API is
- * writing: other writers are refused (FS_ETAMPERED).
+ * The connection's authorizer refuses writes to every synced table and to
+ * changelog unless this API is writing (r->guard): other writers are
+ * refused as their statements are prepared (SQLITE_AUTH, FS_ETAMPERED).
  */
 #ifndef FIELDSYNC_REPLICA_INT_H
 #define FIELDSYNC_REPLICA_INT_H

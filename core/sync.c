@@ -125,13 +125,13 @@ static int purge_one(fs_replica *r, unsigned tix, const uint8_t *row, sqlite3_st
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id=?1", tables[tix].name);
     sqlite3_stmt *st = NULL;
+    r->guard++; /* prepared and run by the API (see the authorizer) */
     int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_blob(st, 1, row, FS_ID_BYTES, SQLITE_STATIC);
-        r->guard++;
         src = sqlite3_step(st);
-        r->guard--;
     }
+    r->guard--;
     sqlite3_finalize(st);
     if (src != SQLITE_DONE)
         return fs__dbfail(r, src, "purging a row");
