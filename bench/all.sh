@@ -109,7 +109,8 @@ cpu = cmd("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
 mem_kib = int(cmd("grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2") or 0)
 libs = ", ".join(f"{name} {cmd('pkg-config --modversion ' + pc)}" for name, pc in
                  (("SQLite", "sqlite3"), ("libsodium", "libsodium"),
-                  ("libwebsockets", "libwebsockets"), ("msgpack-c", "msgpack")))
+                  ("libwebsockets", "libwebsockets"), ("msgpack-c", "msgpack"),
+                  ("zstd", "libzstd")))
 machine = [
     f"- date (UTC): {datetime.datetime.utcnow():%Y-%m-%d %H:%M}",
     f"- CPU: {cpu}, {os.cpu_count()} cores online",
