@@ -1,4 +1,7 @@
 /* Error code table: names and messages generated from FS_ERRNO_MAP. */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "fieldsync/error.h"
 
 const char *fs_strerror(int code)
@@ -29,4 +32,15 @@ const char *fs_errname(int code)
     default:
         return "FS_UNKNOWN";
     }
+}
+
+int fs_say(char *why, size_t whylen, int code, const char *fmt, ...)
+{
+    if (why != NULL && whylen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, whylen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

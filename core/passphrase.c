@@ -31,18 +31,6 @@ static void restore_tty_and_die(int sig)
     raise(sig);
 }
 
-__attribute__((format(printf, 4, 5))) static int say(char *why, size_t whylen, int code,
-                                                     const char *fmt, ...)
-{
-    if (why != NULL && whylen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static void write_all(int fd, const char *s)
 {
     size_t n = strlen(s);
@@ -70,8 +58,8 @@ static int tty_read(int fd, const char *prompt, char *buf, size_t *outlen, char 
 
     *outlen = 0;
     if (tcgetattr(fd, &tty_saved) != 0)
-        return say(why, whylen, FS_EIO, "cannot read a passphrase from the terminal: %s",
-                   strerror(errno));
+        return fs_say(why, whylen, FS_EIO, "cannot read a passphrase from the terminal: %s",
+                      strerror(errno));
     tty_fd = fd;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = restore_tty_and_die;
@@ -88,7 +76,7 @@ static int tty_read(int fd, const char *prompt, char *buf, size_t *outlen, char 
     noecho.c_lflag |= ECHONL | ICANON;
     tty_echo_off = 1;
     if (tcsetattr(fd, TCSAFLUSH, &noecho) != 0) {
-        say(why, whylen, FS_EIO, "cannot turn off echo on the terminal: %s", strerror(errno));
+        fs_say(why, whylen, FS_EIO, "cannot turn off echo on the terminal: %s", strerror(errno));
         goto restore;
     }
     write_all(fd, prompt);
@@ -97,7 +85,7 @@ static int tty_read(int fd, const char *prompt, char *buf, size_t *outlen, char 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            say(why, whylen, FS_EIO, "reading the passphrase: %s", strerror(errno));
+            fs_say(why, whylen, FS_EIO, "reading the passphrase: %s", strerror(errno));
             goto restore;
         }
         if (n == 0) {
@@ -124,8 +112,8 @@ restore:
     sodium_memzero(&c, sizeof c);
     if (rc == 0 && toolong) {
         sodium_memzero(buf, FS_PASSPHRASE_MAX + 1);
-        return say(why, whylen, FS_EINVAL, "passphrase too long (at most %d bytes)",
-                   FS_PASSPHRASE_MAX);
+        return fs_say(why, whylen, FS_EINVAL, "passphrase too long (at most %d bytes)",
+                      FS_PASSPHRASE_MAX);
     }
     if (rc == 0)
         *outlen = len;
@@ -145,7 +133,7 @@ static int secure_buffer(fs_passphrase *p, char *why, size_t whylen)
     p->len = 0;
     p->buf = sodium_malloc(FS_PASSPHRASE_MAX + 1);
     if (p->buf == NULL)
-        return say(why, whylen, FS_ENOMEM, "out of memory for the passphrase");
+        return fs_say(why, whylen, FS_ENOMEM, "out of memory for the passphrase");
     p->buf[0] = '\0';
     return 0;
 }
@@ -164,10 +152,10 @@ int fs_passphrase_get(fs_passphrase *out, const char *envname, const char *promp
     if (env != NULL) {
         size_t n = strlen(env);
         if (n == 0)
-            rc = say(why, whylen, FS_EINVAL, "%s is set but empty", envname);
+            rc = fs_say(why, whylen, FS_EINVAL, "%s is set but empty", envname);
         else if (n > FS_PASSPHRASE_MAX)
-            rc = say(why, whylen, FS_EINVAL, "%s: passphrase too long (at most %d bytes)",
-                     envname, FS_PASSPHRASE_MAX);
+            rc = fs_say(why, whylen, FS_EINVAL, "%s: passphrase too long (at most %d bytes)",
+                        envname, FS_PASSPHRASE_MAX);
         if (rc != 0)
             goto fail;
         memcpy(pass.buf, env, n + 1);
@@ -177,18 +165,19 @@ int fs_passphrase_get(fs_passphrase *out, const char *envname, const char *promp
     }
     fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        rc = say(why, whylen, FS_EIO, "no passphrase: set %s or run this on a terminal", envname);
+        rc =
+            fs_say(why, whylen, FS_EIO, "no passphrase: set %s or run this on a terminal", envname);
         goto fail;
     }
     rc = tty_read(fd, prompt, pass.buf, &pass.len, why, whylen);
     if (rc == 0 && pass.len == 0)
-        rc = say(why, whylen, FS_EINVAL, "empty passphrase");
+        rc = fs_say(why, whylen, FS_EINVAL, "empty passphrase");
     if (rc == 0 && confirm_prompt != NULL) {
         rc = secure_buffer(&again, why, whylen);
         if (rc == 0)
             rc = tty_read(fd, confirm_prompt, again.buf, &again.len, why, whylen);
         if (rc == 0 && (again.len != pass.len || sodium_memcmp(again.buf, pass.buf, pass.len) != 0))
-            rc = say(why, whylen, FS_EINVAL, "the two passphrases differ");
+            rc = fs_say(why, whylen, FS_EINVAL, "the two passphrases differ");
     }
     if (rc != 0)
         goto fail;

@@ -95,51 +95,39 @@ int fs__zc_frame(fs__zc *z, const uint8_t *src, size_t n, fs_buf *out)
     return 0;
 }
 
-__attribute__((format(printf, 4, 5))) static int refuse(int code, char *why, size_t whylen,
-                                                        const char *fmt, ...)
-{
-    if (why != NULL && whylen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 int fs__z_open(const uint8_t *src, size_t n, size_t max_out, uint8_t **out, size_t *outlen,
                char *why, size_t whylen)
 {
     *out = NULL;
     *outlen = 0;
     if (n == 0)
-        return refuse(FS_EMALFORMED, why, whylen, "compressed batch: no frame");
+        return fs_say(why, whylen, FS_EMALFORMED, "compressed batch: no frame");
     size_t total = 0;
     unsigned k = 0;
     for (size_t at = 0; at < n; k++) {
         const uint8_t *f = src + at;
         size_t left = n - at;
         if (ZSTD_isSkippableFrame(f, left))
-            return refuse(FS_EMALFORMED, why, whylen,
+            return fs_say(why, whylen, FS_EMALFORMED,
                           "compressed batch: frame %u is a skippable frame", k);
         unsigned long long size = ZSTD_getFrameContentSize(f, left);
         if (size == ZSTD_CONTENTSIZE_ERROR)
-            return refuse(FS_EMALFORMED, why, whylen,
+            return fs_say(why, whylen, FS_EMALFORMED,
                           "compressed batch: frame %u is not a zstd frame", k);
         if (size == ZSTD_CONTENTSIZE_UNKNOWN)
-            return refuse(FS_EMALFORMED, why, whylen,
+            return fs_say(why, whylen, FS_EMALFORMED,
                           "compressed batch: frame %u does not declare its size", k);
         if (size > max_out - total)
-            return refuse(FS_ETOOBIG, why, whylen,
+            return fs_say(why, whylen, FS_ETOOBIG,
                           "compressed batch: frame %u takes it over %zu bytes", k, max_out);
         size_t fsize = ZSTD_findFrameCompressedSize(f, left);
         if (ZSTD_isError(fsize) || fsize == 0 || fsize > left)
-            return refuse(FS_EMALFORMED, why, whylen, "compressed batch: frame %u is cut short", k);
+            return fs_say(why, whylen, FS_EMALFORMED, "compressed batch: frame %u is cut short", k);
         total += (size_t)size;
         at += fsize;
     }
     if (total == 0)
-        return refuse(FS_EMALFORMED, why, whylen, "compressed batch: empty");
+        return fs_say(why, whylen, FS_EMALFORMED, "compressed batch: empty");
     uint8_t *buf = malloc(total);
     ZSTD_DCtx *d = ZSTD_createDCtx_advanced(wiping);
     if (buf == NULL || d == NULL) {
@@ -154,7 +142,7 @@ int fs__z_open(const uint8_t *src, size_t n, size_t max_out, uint8_t **out, size
         free(buf);
         if (ZSTD_isError(got) && ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation)
             return FS_ENOMEM;
-        return refuse(FS_EMALFORMED, why, whylen, "compressed batch: %s",
+        return fs_say(why, whylen, FS_EMALFORMED, "compressed batch: %s",
                       ZSTD_isError(got) ? ZSTD_getErrorName(got)
                                         : "content shorter than its frames declare");
     }

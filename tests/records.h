@@ -1,12 +1,15 @@
 /*
  * Records the sync tests write and count: a customer (a key account with a
  * Chinese name) with n visits, each with one commitment, in one transaction;
- * and the number of live rows of a table.
+ * the number of live rows of a table; whether two replicas agree; writes a
+ * server's feed holds twice.
  */
 #ifndef FIELDSYNC_TEST_RECORDS_H
 #define FIELDSYNC_TEST_RECORDS_H
 
 #include <stdio.h>
+
+#include <sqlite3.h>
 
 #include "fieldsync/replica.h"
 #include "test.h"
@@ -44,6 +47,32 @@ static inline size_t test_count_rows(fs_replica *r, const char *table)
         n++;
     fs_rows_close(it);
     return n;
+}
+
+/* Changes the server's feed holds more than once (the same write of the
+ * same column), in the database of a store's replica: 0 when no push was
+ * applied twice. */
+static inline int test_feed_duplicates(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                    "SELECT count(*) FROM (SELECT 1 FROM feed GROUP BY tbl, row,"
+                                    " col, hlc, dev HAVING count(*) > 1)",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+/* a and b hold the same state (fs_replica_state_hash). */
+static inline void test_same_state(fs_replica *a, fs_replica *b)
+{
+    uint8_t ha[32], hb[32];
+    CHECK_OK(fs_replica_state_hash(a, ha));
+    CHECK_OK(fs_replica_state_hash(b, hb));
+    CHECK_MEM(ha, hb, 32);
 }
 
 /* Every visit of a equals the one in b, field by field. */

@@ -528,6 +528,14 @@ static void push_books(team *t)
     push_clean(t->s, &t->dev[ZHAO]);
 }
 
+/* The team, its reps' books recorded and pushed. */
+static void team_with_books(team *t, books *b)
+{
+    team_open(t);
+    record_books(t, b);
+    push_books(t);
+}
+
 /* ---- 0. users and devices ---- */
 
 static void test_users_and_devices(void)
@@ -577,9 +585,7 @@ static void test_scope_of_reads(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     rowset held, want;
     pulled p;
@@ -659,9 +665,7 @@ static void test_pull_groups_by_owner(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     fs_changeset *cs = NULL;
     uint64_t next = 0;
     int more = 0;
@@ -698,9 +702,7 @@ static void test_own_writes_not_sent_back_unless_purged(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     fs_replica *srv = fs_store_replica(t.s);
     uint8_t zid[FS_ID_BYTES];
@@ -767,9 +769,7 @@ static void test_writes_outside_scope_refused(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     fs_push_result res;
     size_t nlog = 0;
@@ -888,9 +888,7 @@ static void test_forged_writer_unknown_and_revoked(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     fs_push_result res;
     size_t nlog = 0;
@@ -972,9 +970,7 @@ static void test_invalid_values_refused_individually(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     fs_push_result res;
     size_t nlog = 0;
@@ -1061,9 +1057,7 @@ static void test_degenerate_versions(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     fs_push_result res;
     char buf[128];
@@ -1126,9 +1120,7 @@ static void test_owner_changes(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     fs_push_result res;
     size_t nlog = 0;
@@ -1316,9 +1308,7 @@ static void test_convergence_through_store(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     char buf[128];
     for (int i = 0; i < NDEV; i++)
@@ -1390,9 +1380,7 @@ static void test_conflict_found_by_server_is_in_scope(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     for (int i = 0; i < NDEV; i++)
         pull(t.s, &d[i], NULL);
@@ -1433,9 +1421,7 @@ static void test_scope_follows_the_winning_owner(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     device phone;
     char buf[128];
@@ -1476,9 +1462,7 @@ static void test_manager_reviews_team_records(void)
 {
     team t;
     books b;
-    team_open(&t);
-    record_books(&t, &b);
-    push_books(&t);
+    team_with_books(&t, &b);
     device *d = t.dev;
     fs_push_result res;
     size_t nlog = 0;

@@ -136,7 +136,16 @@ static int sync_once(world *w, dev *d, size_t *frames)
     return rc;
 }
 
-
+/* The usual pair: rep zhang, who has recorded n visits to customer cust and
+ * pushed them, and his manager li, who has not synced yet. */
+static void pair_open(world *w, dev *zhang, dev *li, int n, uint8_t cust[16])
+{
+    world_open(w);
+    dev_open(w, zhang, "zhang");
+    dev_open(w, li, "li");
+    test_record_visits(zhang->r, n, cust);
+    CHECK_OK(sync_once(w, zhang, NULL));
+}
 
 /* Every visit of a equals the one in b, field by field. */
 static void same_visits(fs_replica *a, fs_replica *b)
@@ -216,12 +225,8 @@ static void test_offline_edits_of_one_field_converge(void)
 {
     world w;
     dev zhang, li;
-    world_open(&w);
-    dev_open(&w, &zhang, "zhang");
-    dev_open(&w, &li, "li");
     uint8_t cust[16];
-    test_record_visits(zhang.r, 1, cust);
-    CHECK_OK(sync_once(&w, &zhang, NULL));
+    pair_open(&w, &zhang, &li, 1, cust);
     CHECK_OK(sync_once(&w, &li, NULL));
     fs_cell a[] = {{"industry", fs_text("mining!")}};
     CHECK_OK(fs_update(zhang.r, "customer", cust, a, 1));
@@ -370,10 +375,7 @@ static void test_large_backlog_goes_in_batches(void)
     CHECK_OK(sync_once(&w, &zhang, NULL));
     CHECK_OK(sync_once(&w, &li, NULL));
     CHECK_EQ_INT(test_count_rows(li.r, "visit"), 400);
-    uint8_t hz[32], hl[32];
-    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
-    CHECK_OK(fs_replica_state_hash(li.r, hl));
-    CHECK_MEM(hz, hl, 32); /* li's team scope is exactly zhang's rows here */
+    test_same_state(zhang.r, li.r); /* li's team scope is exactly zhang's rows here */
     fs_replica_close(zhang.r);
     fs_replica_close(li.r);
     world_close(&w);
@@ -600,10 +602,7 @@ static void test_batches_keep_writes_whole(void)
     CHECK_EQ_INT(st.pending, 0);
     CHECK_OK(sync_once(&w, &li, NULL));
     CHECK_EQ_INT(test_count_rows(li.r, "commitment"), 200);
-    uint8_t hz[32], hl[32];
-    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
-    CHECK_OK(fs_replica_state_hash(li.r, hl));
-    CHECK_MEM(hz, hl, 32);
+    test_same_state(zhang.r, li.r);
     fs_replica_close(zhang.r);
     fs_replica_close(li.r);
     world_close(&w);
@@ -746,12 +745,8 @@ static void test_pull_asks_for_the_next_batch_before_applying(void)
 {
     world w;
     dev zhang, li;
-    world_open(&w);
-    dev_open(&w, &zhang, "zhang");
-    dev_open(&w, &li, "li");
     uint8_t cust[16];
-    test_record_visits(zhang.r, PIPE_VISITS, cust);
-    CHECK_OK(sync_once(&w, &zhang, NULL));
+    pair_open(&w, &zhang, &li, PIPE_VISITS, cust);
     session x;
     session_open(&w, &li, &x);
     CHECK_EQ_INT(queued(&x.up.q), 1); /* li has nothing to push: the PULL */
@@ -781,10 +776,7 @@ static void test_pull_asks_for_the_next_batch_before_applying(void)
     CHECK(fs_sync_client_in_sync(x.c));
     session_finish(&x);
     CHECK_EQ_INT(test_count_rows(li.r, "visit"), PIPE_VISITS);
-    uint8_t hz[32], hl[32];
-    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
-    CHECK_OK(fs_replica_state_hash(li.r, hl));
-    CHECK_MEM(hz, hl, 32);
+    test_same_state(zhang.r, li.r);
     fs_replica_close(zhang.r);
     fs_replica_close(li.r);
     world_close(&w);
@@ -822,10 +814,7 @@ static void test_pipelined_sync_converges_both_ways(void)
     }
     CHECK_EQ_INT(test_count_rows(fs_store_replica(w.store), "visit"), 2 * PIPE_VISITS);
     CHECK_EQ_INT(test_count_rows(li.r, "visit"), 2 * PIPE_VISITS);
-    uint8_t hl[32], hz[32];
-    CHECK_OK(fs_replica_state_hash(li.r, hl));
-    CHECK_OK(fs_replica_state_hash(zhou.r, hz));
-    CHECK_MEM(hl, hz, 32);
+    test_same_state(li.r, zhou.r);
     printf("%d visits each way: li in sync after %zu frames\n", PIPE_VISITS, frames);
     fs_replica_close(zhang.r);
     fs_replica_close(li.r);
@@ -873,21 +862,10 @@ static void test_session_broken_with_two_pushes_out_resends(void)
     CHECK_EQ_INT(feed_after, feed); /* nothing applied twice */
     CHECK_OK(fs_replica_status_get(zhang.r, &st));
     CHECK_EQ_INT(st.pending, 0);
-    sqlite3_stmt *q = NULL;
-    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(sr),
-                                    "SELECT count(*) FROM (SELECT 1 FROM feed GROUP BY tbl, row,"
-                                    " col, hlc, dev HAVING count(*) > 1)",
-                                    -1, &q, NULL),
-                 SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(q, 0), 0);
-    sqlite3_finalize(q);
+    CHECK_EQ_INT(test_feed_duplicates(fs__replica_db(sr)), 0);
     CHECK_OK(sync_once(&w, &li, NULL));
     CHECK_EQ_INT(test_count_rows(li.r, "visit"), 800);
-    uint8_t hz[32], hl[32];
-    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
-    CHECK_OK(fs_replica_state_hash(li.r, hl));
-    CHECK_MEM(hz, hl, 32);
+    test_same_state(zhang.r, li.r);
     size_t problems = 9;
     CHECK_OK(fs_replica_check(sr, &problems));
     CHECK_EQ_INT(problems, 0);
@@ -951,12 +929,8 @@ static void test_held_batch_waits_for_continue(void)
 {
     world w;
     dev zhang, li;
-    world_open(&w);
-    dev_open(&w, &zhang, "zhang");
-    dev_open(&w, &li, "li");
     uint8_t cust[16];
-    test_record_visits(zhang.r, PIPE_VISITS, cust);
-    CHECK_OK(sync_once(&w, &zhang, NULL));
+    pair_open(&w, &zhang, &li, PIPE_VISITS, cust);
     session x;
     session_open(&w, &li, &x);
     fs_sync_client_hold_batches(x.c, 1);
@@ -976,10 +950,7 @@ static void test_held_batch_waits_for_continue(void)
     CHECK_EQ_INT(test_count_rows(li.r, "visit"), PIPE_VISITS);
     CHECK(fs_sync_client_in_sync(x.c));
     session_finish(&x);
-    uint8_t hz[32], hl[32];
-    CHECK_OK(fs_replica_state_hash(zhang.r, hz));
-    CHECK_OK(fs_replica_state_hash(li.r, hl));
-    CHECK_MEM(hz, hl, 32);
+    test_same_state(zhang.r, li.r);
     fs_replica_close(zhang.r);
     fs_replica_close(li.r);
     world_close(&w);

@@ -243,15 +243,7 @@ static void test_sync_survives_kills(void)
     fs_replica *sr = fs_store_replica(s);
     CHECK_EQ_INT(test_count_rows(sr, "visit"), total);
     CHECK_EQ_INT(test_count_rows(sr, "commitment"), total);
-    sqlite3_stmt *q = NULL;
-    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(sr),
-                                    "SELECT count(*) FROM (SELECT 1 FROM feed GROUP BY tbl, row,"
-                                    " col, hlc, dev HAVING count(*) > 1)",
-                                    -1, &q, NULL),
-                 SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(q, 0), 0);
-    sqlite3_finalize(q);
+    CHECK_EQ_INT(test_feed_duplicates(fs__replica_db(sr)), 0);
     size_t problems = 9;
     CHECK_OK(fs_replica_check(sr, &problems));
     CHECK_EQ_INT(problems, 0);

@@ -10,6 +10,8 @@
 #ifndef FIELDSYNC_ERROR_H
 #define FIELDSYNC_ERROR_H
 
+#include <stddef.h>
+
 #define FS_ERRNO_MAP(X)                                                                  \
     X(EINVAL, -1, "invalid argument")                                                    \
     X(ENOMEM, -2, "out of memory")                                                       \
@@ -50,5 +52,10 @@ const char *fs_strerror(int code);
 
 /* Returns the symbolic name of an error code ("FS_EINVAL"); never NULL. */
 const char *fs_errname(int code);
+
+/* Writes the printf-style reason into why (whylen bytes, may be NULL) and
+ * returns code: for functions that report through a caller's buffer. */
+int fs_say(char *why, size_t whylen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
