@@ -347,7 +347,8 @@ static int batch_small(const fs_change *changes, size_t n)
 }
 
 /* A batch field: compressed (a bin of zstd frames, one per group) when the
- * session's version has it and that is smaller, else plain. */
+ * session's version has it, the batch is not small and compressing saves
+ * enough; else plain. */
 static int pack_batch_field(msgpack_packer *pk, uint32_t version, const fs_change *changes,
                             const uint32_t *groups, size_t n)
 {
