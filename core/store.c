@@ -205,7 +205,14 @@ static int store_new(fs_store **out, fs_replica *r)
         return FS_ENOMEM;
     }
     s->r = r;
-    int rc = db_exec(s, tables_sql);
+    /* A push is acknowledged once committed, and the device then never sends
+     * it again: the commit must survive a power cut, not only a crash. In
+     * WAL mode NORMAL syncs only at checkpoints; FULL syncs the WAL at every
+     * commit (one per push batch of up to FS_SYNC_BATCH changes). Devices
+     * keep NORMAL (see docs/DESIGN.md, Durability). */
+    int rc = db_exec(s, "PRAGMA synchronous=FULL");
+    if (rc == 0)
+        rc = db_exec(s, tables_sql);
     if (rc == 0)
         rc = open_audit(s);
     if (rc != 0) {

@@ -763,6 +763,25 @@ static void test_own_writes_not_sent_back_unless_purged(void)
     team_close(&t);
 }
 
+/* The store syncs its WAL at every commit: an acknowledged push is never
+ * sent again, so it has to survive a power cut. A device's replica syncs
+ * at checkpoints (NORMAL). */
+static void test_store_commits_are_synced(void)
+{
+    team t;
+    team_open(&t);
+    sqlite3_stmt *q = NULL;
+    for (int k = 0; k < 2; k++) {
+        fs_replica *r = k == 0 ? fs_store_replica(t.s) : t.dev[ZHANG].r;
+        CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(r), "PRAGMA synchronous", -1, &q, NULL),
+                     SQLITE_OK);
+        CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+        CHECK_EQ_INT(sqlite3_column_int(q, 0), k == 0 ? 2 : 1); /* FULL, NORMAL */
+        sqlite3_finalize(q);
+    }
+    team_close(&t);
+}
+
 /* ---- 2. writes outside the scope ---- */
 
 static void test_writes_outside_scope_refused(void)
@@ -1919,14 +1938,18 @@ static void test_device_sync_health(void)
     team_close(&t);
 }
 
-TEST_LIST(
-    TEST(device_sync_health) TEST(manager_writes) TEST(dashboard_passwords) TEST(supervisor_columns)
-        TEST(users_and_devices) TEST(scope_of_reads) TEST(pull_groups_by_owner)
-            TEST(own_writes_not_sent_back_unless_purged) TEST(writes_outside_scope_refused)
-                TEST(forged_writer_unknown_and_revoked) TEST(invalid_values_refused_individually)
-                    TEST(degenerate_versions) TEST(owner_changes) TEST(idempotent_repush)
-                        TEST(convergence_through_store) TEST(conflict_found_by_server_is_in_scope)
-                            TEST(scope_follows_the_winning_owner) TEST(manager_reviews_team_records)
-                                TEST(customer_without_owner_is_creators)
-                                    TEST(owner_change_refused_alone)
-                                        TEST(security_events_are_audited) TEST(persistence))
+TEST_LIST(TEST(device_sync_health) TEST(manager_writes) TEST(dashboard_passwords)
+              TEST(supervisor_columns) TEST(users_and_devices) TEST(scope_of_reads)
+                  TEST(pull_groups_by_owner) TEST(own_writes_not_sent_back_unless_purged)
+                      TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)
+                          TEST(forged_writer_unknown_and_revoked)
+                              TEST(invalid_values_refused_individually) TEST(degenerate_versions)
+                                  TEST(owner_changes) TEST(idempotent_repush)
+                                      TEST(convergence_through_store)
+                                          TEST(conflict_found_by_server_is_in_scope)
+                                              TEST(scope_follows_the_winning_owner)
+                                                  TEST(manager_reviews_team_records)
+                                                      TEST(customer_without_owner_is_creators)
+                                                          TEST(owner_change_refused_alone)
+                                                              TEST(security_events_are_audited)
+                                                                  TEST(persistence))
