@@ -26,7 +26,9 @@
  *   fuzz_handshake_replay <any file>   with the variable set.
  * They must be rewritten when the handshake or the order in which the
  * channel draws random bytes changes; stale seeds still run, they only stop
- * early.
+ * early. The v2-* seeds are sessions of protocol version 2 (offered 1..2);
+ * the others were recorded when the client offered 1..1, and stay as the
+ * sessions an older client opens.
  *
  * Traps (crashes) on a broken promise of channel.h: an error that leaves the
  * channel open or without a reason, a closed channel that answers anything
