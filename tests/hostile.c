@@ -439,6 +439,21 @@ static int send_raw(session *s, const uint8_t *p, size_t n)
     return rc != 0 ? rc : send_out(s);
 }
 
+/* Seals m's encoding, with trailer (n bytes, may be none) after it, as it
+ * is: what the channel's own send would never let through. */
+static int send_encoded(session *s, const fs_msg *m, const void *trailer, size_t n)
+{
+    fs_buf b;
+    fs_buf_init(&b);
+    int rc = fs_msg_encode(m, &b);
+    if (rc == 0 && n > 0)
+        rc = fs_buf_append(&b, trailer, n);
+    if (rc == 0)
+        rc = send_raw(s, b.data, b.len);
+    fs_buf_free(&b);
+    return rc;
+}
+
 /* Reads answers until the connection closes (or CLOSE_WAIT passes). */
 static void drain(session *s, answer *a)
 {
@@ -806,28 +821,14 @@ static int send_auth_again(session *s, void *ctx)
     memset(&m, 0, sizeof m);
     m.type = FS_MSG_AUTH;
     memcpy(m.u.auth.device_pk, T.id->pk, FS_SIGN_PK_BYTES);
-    fs_buf b;
-    fs_buf_init(&b);
-    int rc = fs_msg_encode(&m, &b);
-    if (rc == 0)
-        rc = send_raw(s, b.data, b.len);
-    fs_buf_free(&b);
-    return rc;
+    return send_encoded(s, &m, NULL, 0);
 }
 
 static int send_pull_and_trailer(session *s, void *ctx)
 {
     (void)ctx;
     fs_msg m = pull_of(0, 10);
-    fs_buf b;
-    fs_buf_init(&b);
-    int rc = fs_msg_encode(&m, &b);
-    if (rc == 0)
-        rc = fs_buf_append(&b, "\x00", 1);
-    if (rc == 0)
-        rc = send_raw(s, b.data, b.len);
-    fs_buf_free(&b);
-    return rc;
+    return send_encoded(s, &m, "\x00", 1);
 }
 
 /* A frame over the transport's limit for an authenticated device (16 MiB):
