@@ -6,6 +6,7 @@
  * has its last frames (an ERROR or a WIPE) written before the connection is
  * closed.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -440,6 +441,7 @@ static void run_job(fs_ws_server *srv)
 static void *serve(void *arg)
 {
     fs_ws_server *srv = arg;
+    pthread_setname_np(pthread_self(), "fs-server"); /* top -H, perf --comm */
     while (!atomic_load(&srv->stopping)) {
         lws_service(srv->ctx, 0);
         run_job(srv);
