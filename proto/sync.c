@@ -430,6 +430,9 @@ struct fs_sync_server {
     unsigned flood_frames;    /* the most frames a device may send within a second */
     uint64_t window_start_ms; /* the second being counted (monotonic clock) */
     unsigned window_frames;   /* frames received in it */
+    uint64_t seen_ms;         /* when this session last wrote "last seen" (monotonic) */
+    int reported;             /* ... and what the device last reported, once it has */
+    uint64_t report_seq, report_oldest_ms;
     char errmsg[256];
 };
 
@@ -527,10 +530,39 @@ static int server_error(fs_sync_server *s, int rc)
     return sfail(s, rc, "store: %s", fs_store_errmsg(s->store));
 }
 
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Sync health (fs_store_device_sync): when the device was last seen and
+ * what it last reported. Each is a commit of its own, which every PUSH and
+ * PULL of a long sync would otherwise wait for; so a session writes "seen"
+ * at most once a second, and a report only when it differs from the last. */
+static void note_health(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull)
+{
+    uint64_t now = monotonic_ms();
+    if (s->seen_ms == 0 || now - s->seen_ms >= FS_SYNC_SEEN_EVERY_MS) {
+        (void)fs_store_device_seen(s->store, pk, 0);
+        s->seen_ms = now;
+    }
+    if (pull == NULL || (s->reported && s->report_seq == pull->u.pull.local_seq &&
+                         s->report_oldest_ms == pull->u.pull.oldest_pending_ms))
+        return;
+    if (fs_store_device_reported(s->store, pk, pull->u.pull.local_seq,
+                                 pull->u.pull.oldest_pending_ms) == 0) {
+        s->reported = 1;
+        s->report_seq = pull->u.pull.local_seq;
+        s->report_oldest_ms = pull->u.pull.oldest_pending_ms;
+    }
+}
+
 static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_push_result res;
-    (void)fs_store_device_seen(s->store, pk, 0); /* sync health */
+    note_health(s, pk, NULL);
     int rc = fs_store_push(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
                            m->u.push.changes, m->u.push.count, &res);
     if (rc != 0)
@@ -594,8 +626,7 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     free(purge);
     if (rc != 0)
         return rc;
-    (void)fs_store_device_seen(s->store, pk, 0); /* sync health */
-    (void)fs_store_device_reported(s->store, pk, m->u.pull.local_seq, m->u.pull.oldest_pending_ms);
+    note_health(s, pk, m);
     rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
     if (rc != 0)
         return server_error(s, rc);
@@ -626,13 +657,6 @@ int fs_sync_server_poke(fs_sync_server *s, uint64_t cursor)
 void fs_sync_server_set_flood_limit(fs_sync_server *s, unsigned frames_per_second)
 {
     s->flood_frames = frames_per_second > 0 ? frames_per_second : FS_SYNC_FLOOD_FRAMES;
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Counts a frame: 1 when it is one too many for the current second. */

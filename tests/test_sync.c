@@ -381,6 +381,62 @@ static void test_large_backlog_goes_in_batches(void)
     world_close(&w);
 }
 
+/* Reads and zeroes the counts of writes to device_sync made since the last
+ * call (temporary triggers on the store's connection). */
+static void health_writes(sqlite3 *db, int *seen, int *report)
+{
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_prepare_v2(db, "SELECT seen, report FROM n", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    *seen = sqlite3_column_int(st, 0);
+    *report = sqlite3_column_int(st, 1);
+    sqlite3_finalize(st);
+    CHECK(sqlite3_exec(db, "UPDATE n SET seen = 0, report = 0", NULL, NULL, NULL) == SQLITE_OK);
+}
+
+/* Sync health costs a commit per write, so a session stamps "last seen" at
+ * most once a second and writes a device's report only when it changes:
+ * not once per PUSH and per PULL. What a manager reads stays right. */
+static void test_health_is_not_written_per_batch(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 2400, cust); /* 12,000+ changes: three PUSHes, three PULLs */
+    sqlite3 *db = fs__replica_db(fs_store_replica(w.store));
+    CHECK(sqlite3_exec(db,
+                       "CREATE TEMP TABLE n(seen INTEGER, report INTEGER);"
+                       "INSERT INTO n VALUES(0, 0);"
+                       "CREATE TEMP TRIGGER s AFTER UPDATE OF last_seen_ms ON main.device_sync"
+                       " BEGIN UPDATE n SET seen = seen + 1; END;"
+                       "CREATE TEMP TRIGGER r AFTER UPDATE OF local_seq ON main.device_sync"
+                       " BEGIN UPDATE n SET report = report + 1; END;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    int seen_writes, report_writes;
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    health_writes(db, &seen_writes, &report_writes);
+    CHECK_EQ_INT(seen_writes, 1);                    /* the handshake's row, then the first PUSH */
+    CHECK(report_writes >= 1 && report_writes <= 2); /* pending, then not */
+    size_t frames = 0;
+    CHECK_OK(sync_once(&w, &li, &frames));
+    CHECK(frames >= 6); /* three PULLs at least, and their batches */
+    health_writes(db, &seen_writes, &report_writes);
+    CHECK_EQ_INT(seen_writes, 1);
+    CHECK_EQ_INT(report_writes, 1); /* li had nothing pending: one report */
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 2400);
+    uint64_t seen, lease, pending, oldest;
+    CHECK_OK(fs_store_device_sync(w.store, zhang.pk, &seen, &lease, &pending, &oldest));
+    CHECK_EQ_INT(seen, clock_now);
+    CHECK_EQ_INT(pending, 0);
+    CHECK_EQ_INT(oldest, 0);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 typedef struct refusals {
     int n;
     uint32_t reason;
@@ -979,5 +1035,6 @@ TEST_LIST(TEST(hostile_client_asking_for_everything_gets_its_scope)
                                               TEST(pipelined_sync_converges_both_ways)
                                                   TEST(session_broken_with_two_pushes_out_resends)
                                                       TEST(poke_and_kick_never_ask_twice)
-                                                          TEST(held_batch_waits_for_continue)
-                                                              TEST(held_batches_keep_every_outcome))
+                                                          TEST(held_batch_waits_for_continue) TEST(
+                                                              held_batches_keep_every_outcome)
+                                                              TEST(health_is_not_written_per_batch))

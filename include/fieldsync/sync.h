@@ -35,6 +35,7 @@ typedef int (*fs_emit_fn)(void *ctx, const uint8_t *frame, size_t len);
 
 #define FS_SYNC_BATCH 5000 /* changes per PUSH and per PULL */
 #define FS_SYNC_PUSH_WINDOW 2    /* PUSH batches a client leaves unacknowledged at most */
+#define FS_SYNC_SEEN_EVERY_MS 1000 /* a session stamps its device "last seen" this often */
 
 typedef struct fs_sync_client fs_sync_client;
 
