@@ -183,6 +183,8 @@ int fs_apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_stats *
     }
     if (rc == 0 && loaded && cur.dirty)
         rc = fs__row_store(r, &cur);
+    if (rc == 0)
+        rc = fs__feed_flush(r);
     fs__row_clear(&cur);
     rc = fs__end(r, own, rc);
     if (rc == 0 && stats != NULL)

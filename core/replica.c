@@ -270,10 +270,7 @@ static int prepare_statements(fs_replica *r)
     if (rc == 0)
         rc = prepare(r, "INSERT INTO device(idx,id) VALUES(?1,?2)", &r->dev_insert);
     if (rc == 0 && r->keep_feed)
-        rc = prepare(r,
-                     "INSERT INTO feed(tbl,col,row,value,hlc,dev,prev_hlc,prev_dev)"
-                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-                     &r->feed_insert);
+        rc = prepare(r, FS__FEED_INSERT_SQL, &r->feed_insert);
     return rc;
 }
 
@@ -320,7 +317,8 @@ static int load_meta(fs_replica *r)
         } else if (strcmp(k, "schema") == 0) {
             schema = sqlite3_column_int(st, 1);
         } else if (strcmp(k, "feed") == 0) {
-            r->keep_feed = sqlite3_column_int(st, 1) != 0;
+            r->feed_format = sqlite3_column_int(st, 1);
+            r->keep_feed = r->feed_format != 0;
         }
     }
     sqlite3_finalize(st);
@@ -504,6 +502,10 @@ void fs_replica_close(fs_replica *r)
     sqlite3_close(r->db); /* checkpoints and removes the WAL */
     fs_cryptvfs_free(r->vfs);
     free(r->devs);
+    if (r->feed.buf != NULL) {
+        sodium_memzero(r->feed.buf, r->feed.cap);
+        free(r->feed.buf);
+    }
     sodium_memzero(r, sizeof *r);
     free(r);
 }
@@ -568,7 +570,8 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
     }
     if (rc == 0 && r->opts.keep_feed) {
         r->keep_feed = 1;
-        rc = exec(r, FS__FEED_TABLE_SQL "INSERT INTO meta(k,v) VALUES('feed',1);",
+        r->feed_format = FS__FEED_FORMAT;
+        rc = exec(r, FS__FEED_TABLE_SQL "INSERT INTO meta(k,v) VALUES('feed',2);",
                   "creating the replica");
     }
     unsigned char *seed = sodium_malloc(FS_SIGN_SEED_BYTES);
@@ -621,6 +624,22 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
     return 0;
 }
 
+/* A store made before feed entries held a row write each (format 1):
+ * converted in one transaction, or left as it was. */
+static int upgrade_feed(fs_replica *r)
+{
+    if (r->feed_format != 1)
+        return fs__fail(r, FS_EFORMAT, "the feed is in format %d, which this build cannot read",
+                        r->feed_format);
+    int rc = exec(r, "BEGIN IMMEDIATE", "converting the feed");
+    if (rc == 0)
+        rc = fs__feed_upgrade(r);
+    if (rc == 0)
+        return exec(r, "COMMIT", "converting the feed");
+    sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 /* Opens the database of dir with the unwrapped key s: the common part of
  * fs_replica_open and fs_replica_open_secret. Frees r on failure. */
 static int open_with_secret(fs_replica **out, fs_replica *r, const char *dbpath, const fs_secret *s)
@@ -633,6 +652,8 @@ static int open_with_secret(fs_replica **out, fs_replica *r, const char *dbpath,
         rc = drop_guard_triggers(r);
     if (rc == 0)
         rc = load_meta(r);
+    if (rc == 0 && r->keep_feed && r->feed_format != FS__FEED_FORMAT)
+        rc = upgrade_feed(r);
     if (rc == 0)
         rc = prepare_guarded_statements(r);
     if (rc != 0)
@@ -780,14 +801,18 @@ static int save_hlc(fs_replica *r)
 int fs__end(fs_replica *r, int own, int rc)
 {
     if (rc == 0 && own) {
+        rc = fs__feed_flush(r);
         r->guard++;
-        rc = save_hlc(r);
+        if (rc == 0)
+            rc = save_hlc(r);
         r->guard--;
         if (rc == 0)
             rc = exec(r, "COMMIT", "cannot commit");
     }
-    if (rc != 0 && own)
+    if (rc != 0 && own) {
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        fs__feed_discard(r);
+    }
     if (rc != 0 && !own && r->in_tx)
         r->tx_failed = 1;
     return rc;
@@ -813,13 +838,17 @@ int fs_commit(fs_replica *r)
         fs_rollback(r);
         return fs__fail(r, FS_ESTATE, "a write in the transaction failed: rolled back");
     }
+    int rc = fs__feed_flush(r);
     r->guard++;
-    int rc = save_hlc(r);
+    if (rc == 0)
+        rc = save_hlc(r);
     r->guard--;
     if (rc == 0)
         rc = exec(r, "COMMIT", "cannot commit");
-    if (rc != 0)
+    if (rc != 0) {
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        fs__feed_discard(r);
+    }
     r->in_tx = 0;
     r->tx_failed = 0;
     return rc;
@@ -830,6 +859,7 @@ void fs_rollback(fs_replica *r)
     if (r == NULL || !r->in_tx)
         return;
     sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    fs__feed_discard(r);
     r->in_tx = 0;
     r->tx_failed = 0;
     /* The clock may have advanced past what is stored; that is harmless. */
@@ -1009,7 +1039,8 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
         row->dev[c] = r->device_idx;
     }
     sqlite3_clear_bindings(st);
-    return fs__row_store(r, row);
+    int rc = fs__feed_flush(r);
+    return rc != 0 ? rc : fs__row_store(r, row);
 }
 
 /* Validates the cells of a local write and maps them to column indexes. */

@@ -40,6 +40,17 @@ typedef struct fs__table_stmts {
     sqlite3_stmt *exists; /* deleted flag of one row by id */
 } fs__table_stmts;
 
+/* The feed entry being built (fs__feed_append): one row's changes, packed. */
+typedef struct fs__feed_pending {
+    unsigned tix;
+    uint8_t row[FS_ID_BYTES];
+    size_t n;          /* changes in buf; 0: none pending */
+    int64_t seq;       /* the entry's sequence; 0: the next (only a conversion sets it) */
+    uint64_t last_hlc; /* the last change's clock (the next is stored as a difference) */
+    uint8_t *buf;      /* wiped when it grows and on close */
+    size_t len, cap;
+} fs__feed_pending;
+
 struct fs_replica {
     sqlite3 *db;
     fs_cryptvfs *vfs;
@@ -52,10 +63,12 @@ struct fs_replica {
     int tx_failed;       /* a write inside it failed: commit must roll back */
     int guard;           /* >0 while the API writes synced tables */
     int keep_feed;       /* a server's replica: accepted changes get feed sequences */
+    int feed_format;     /* meta 'feed': FS__FEED_FORMAT, or 1 until converted on open */
     uint8_t (*devs)[FS_ID_BYTES]; /* dictionary: devs[idx-1] */
     uint32_t ndevs, capdevs;
     fs__table_stmts *ts;          /* one per schema table */
     sqlite3_stmt *log_insert, *hlc_save, *dev_insert, *feed_insert;
+    fs__feed_pending feed;
     char errmsg[256];
 };
 
@@ -112,18 +125,45 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
     "CREATE TABLE IF NOT EXISTS purged(tbl INTEGER NOT NULL, row BLOB NOT NULL,"          \
     " PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
 
-/* The feed of a server's replica (FORMAT: feed(seq INTEGER PRIMARY KEY,
- * tbl, col, row, value, hlc, dev, prev_hlc, prev_dev), devices by dictionary
- * index). */
+/* The feed of a server's replica: one entry per row write, its changes
+ * packed (core/feed.c has the format), devices by dictionary index.
+ * meta 'feed' is 2; 1 was one row per change (feed(seq, tbl, col, row,
+ * value, hlc, dev, prev_hlc, prev_dev)), converted on open. */
 #define FS__FEED_TABLE_SQL                                                                \
-    "CREATE TABLE feed(seq INTEGER PRIMARY KEY, tbl INTEGER NOT NULL, col INTEGER NOT NULL," \
-    " row BLOB NOT NULL, value, hlc INTEGER NOT NULL, dev INTEGER NOT NULL,"             \
-    " prev_hlc INTEGER NOT NULL, prev_dev INTEGER NOT NULL);"
+    "CREATE TABLE feed(seq INTEGER PRIMARY KEY, tbl INTEGER NOT NULL, row BLOB NOT NULL,"  \
+    " n INTEGER NOT NULL, changes BLOB NOT NULL);"
+#define FS__FEED_INSERT_SQL "INSERT INTO feed(tbl,row,n,changes,seq) VALUES(?1,?2,?3,?4,?5)"
+#define FS__FEED_FORMAT 2
+#define FS__FEED_ENTRY_MAX 256 /* changes in one entry; a longer run of one row's starts another */
 
-/* Appends one accepted or local change to the feed (no-op without one). */
+/* Adds an accepted or local change to the feed entry being built (no-op
+ * without a feed). A change to another row than the entry's writes the
+ * entry first. */
 int fs__feed_append(fs_replica *r, unsigned tix, unsigned col, const uint8_t row[FS_ID_BYTES],
                     const fs_value *value, uint64_t hlc, uint32_t dev, uint64_t prev_hlc,
                     uint32_t prev_dev);
+/* Writes the entry being built, if any: every writer calls it when its row
+ * is done, and reading the feed or committing does it first. */
+int fs__feed_flush(fs_replica *r);
+/* Drops the entry being built (a rolled-back write). */
+void fs__feed_discard(fs_replica *r);
+/* Converts a format-1 feed in place (within the caller's transaction): each
+ * run of one row's changes becomes an entry with the run's last sequence,
+ * so a device's cursor means what it meant. */
+int fs__feed_upgrade(fs_replica *r);
+
+/* One change decoded from an entry: value.p points into the entry. */
+typedef struct fs__feed_item {
+    unsigned col;
+    fs_value value;
+    uint64_t hlc, prev_hlc;
+    uint32_t dev, prev_dev;
+} fs__feed_item;
+/* Decodes the change at *pos of entry p (len bytes) and moves *pos past it;
+ * *last_hlc is the previous change's clock (0 for the first) and becomes
+ * this one's. FS_EFORMAT if it is cut short or malformed. */
+int fs__feed_next(const uint8_t *p, size_t len, size_t *pos, uint64_t *last_hlc,
+                  fs__feed_item *out);
 
 int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t max,
                      fs_changeset **out);

@@ -968,6 +968,8 @@ static int refeed(fs_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
             v = fs_int(0);
         rc = fs__feed_append(s->r, tix, c, cur.id, &v, cur.hlc[c], cur.dev[c], 0, 0);
     }
+    if (rc == 0)
+        rc = fs__feed_flush(s->r);
     fs__row_clear(&cur);
     if (rc != 0 || depth >= MAX_DEPTH)
         return rc;

@@ -427,7 +427,7 @@ static void pull_from(fs_store *s, device *d, uint64_t from, size_t max, pulled 
         CHECK(guard < 100000);
         CHECK_OK(fs_store_pull(s, d->pk, cursor, max, &cs, &next, &more));
         size_t count = cs ? cs->count : 0;
-        CHECK(count <= max);
+        CHECK(count <= max || cs->first_seq == cs->last_seq); /* whole entries: one at least */
         CHECK(next >= cursor);
         CHECK(more == 0 || next > cursor); /* progress while entries remain */
         for (size_t i = 0; i < count && p; i++) {
@@ -1261,7 +1261,7 @@ static void test_idempotent_repush(void)
     CHECK_EQ_INT(r1.nrejects, 0);
     CHECK_EQ_INT(r1.acked_seq, cs->last_seq);
     uint64_t f1 = feed_last(t.s);
-    CHECK_EQ_INT(f1, cs->count);
+    CHECK_EQ_INT(f1, 2); /* an entry per row written: the customer, the visit */
     /* The acknowledgement was lost: the device sends the batch again. */
     CHECK_OK(
         fs_store_push(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, &r2));

@@ -243,7 +243,7 @@ static void test_sync_survives_kills(void)
     fs_replica *sr = fs_store_replica(s);
     CHECK_EQ_INT(test_count_rows(sr, "visit"), total);
     CHECK_EQ_INT(test_count_rows(sr, "commitment"), total);
-    CHECK_EQ_INT(test_feed_duplicates(fs__replica_db(sr)), 0);
+    CHECK_EQ_INT(test_feed_duplicates(sr), 0);
     size_t problems = 9;
     CHECK_OK(fs_replica_check(sr, &problems));
     CHECK_EQ_INT(problems, 0);
