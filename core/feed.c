@@ -277,6 +277,9 @@ int fs__feed_upgrade(fs_replica *r)
                              (uint32_t)sqlite3_column_int64(rd, 6),
                              (uint64_t)sqlite3_column_int64(rd, 7),
                              (uint32_t)sqlite3_column_int64(rd, 8));
+        if (rc == FS_EINVAL) /* a column or value no entry can hold */
+            rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged",
+                          (long long)sqlite3_column_int64(rd, 0));
         r->feed.seq = sqlite3_column_int64(rd, 0); /* the run's last, so far */
     }
     if (rc == 0 && src != SQLITE_DONE)
@@ -316,8 +319,8 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
      * one allocation: the changes, and their values' bytes after them. */
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(r->db,
-                                 "SELECT seq, n, length(changes) FROM feed WHERE seq>?1"
-                                 " ORDER BY seq",
+                                 "SELECT seq, n, length(changes), typeof(changes)='blob' FROM feed"
+                                 " WHERE seq>?1 ORDER BY seq",
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
         return fs__dbfail(r, src, "reading the feed");
@@ -327,7 +330,8 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 seq = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1),
                       len = sqlite3_column_int64(st, 2);
-        if (n <= 0 || n > FS__FEED_ENTRY_MAX || len <= 0) {
+        /* length() of a TEXT counts characters: only a blob's is its size */
+        if (n <= 0 || n > FS__FEED_ENTRY_MAX || len <= 0 || !sqlite3_column_int(st, 3)) {
             sqlite3_finalize(st);
             return fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
         }
@@ -361,16 +365,18 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
     sqlite3_bind_int64(st, 2, last);
-    size_t i = 0;
+    size_t i = 0, budget = bytes; /* what the first pass counted is all there is room for */
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 seq = sqlite3_column_int64(st, 0);
         const uint8_t *p = sqlite3_column_blob(st, 4);
         size_t len = (size_t)sqlite3_column_bytes(st, 4), pos = 0;
         sqlite3_int64 n = sqlite3_column_int64(st, 3);
-        if (sqlite3_column_bytes(st, 2) != FS_ID_BYTES || n <= 0 || (size_t)n > count - i) {
+        if (sqlite3_column_bytes(st, 2) != FS_ID_BYTES || n <= 0 || (size_t)n > count - i ||
+            sqlite3_column_type(st, 4) != SQLITE_BLOB || len + (size_t)n > budget) {
             rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
             break;
         }
+        budget -= len + (size_t)n;
         const void *row = sqlite3_column_blob(st, 2);
         unsigned tix = (unsigned)sqlite3_column_int(st, 1);
         uint64_t hlc = 0;
