@@ -165,6 +165,10 @@ typedef struct fs__feed_item {
 int fs__feed_next(const uint8_t *p, size_t len, size_t *pos, uint64_t *last_hlc,
                   fs__feed_item *out);
 
+/* fs_apply for changes the caller has checked as fs_apply would (the
+ * store's push: check_change), without checking them again. */
+int fs__apply_checked(fs_replica *r, const fs_change *changes, size_t n);
+
 int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t max,
                      fs_changeset **out);
 

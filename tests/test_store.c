@@ -1135,6 +1135,52 @@ static int pulled_has(const pulled *p, const char *table, const uint8_t id[16])
     return rowset_has(&p->rows, tix(table), id);
 }
 
+/* One push that hands a customer over and adds visits to it, before and
+ * after the hand-over in the device's log: every visit goes with the
+ * customer, and the previous owner is told to purge them (the push's
+ * parent lookups, cached per push, see the hand-over). */
+static void test_handover_and_new_rows_in_one_push(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    pull(t.s, &d[LI], NULL);
+    pull(t.s, &d[ZHANG], NULL);
+    uint8_t before[16], after[16];
+    new_visit(&d[LI], b.za, "before the hand-over", before);
+    set_text(&d[LI], "customer", b.za, "owner", "wang");
+    new_visit(&d[LI], b.za, "after the hand-over", after);
+    push_clean(t.s, &d[LI]);
+    unsigned visit = (unsigned)fs_schema_table_index("visit");
+    char owner[FS_USER_NAME_MAX + 1];
+    CHECK_OK(fs_store_owner(t.s, visit, before, owner));
+    CHECK_STR(owner, "wang");
+    CHECK_OK(fs_store_owner(t.s, visit, after, owner));
+    CHECK_STR(owner, "wang");
+    CHECK_OK(fs_store_owner(t.s, visit, b.zva, owner)); /* zhang's own, from before */
+    CHECK_STR(owner, "wang");
+    fs_replica_status st;
+    status(d[ZHANG].r, &st);
+    fs_purge_item *items = NULL;
+    size_t nitems = 0;
+    CHECK_OK(fs_store_purges(t.s, d[ZHANG].pk, st.cursor, 1000, &items, &nitems));
+    CHECK_OK(fs_replica_purge(d[ZHANG].r, items, nitems));
+    free(items);
+    pull(t.s, &d[WANG], NULL);
+    pull(t.s, &d[ZHANG], NULL);
+    rowset held;
+    held_rows(d[WANG].r, &held);
+    CHECK(rowset_has(&held, (uint16_t)visit, before));
+    CHECK(rowset_has(&held, (uint16_t)visit, after));
+    CHECK(rowset_has(&held, (uint16_t)visit, b.zva));
+    held_rows(d[ZHANG].r, &held);
+    CHECK(!rowset_has(&held, (uint16_t)visit, before));
+    CHECK(!rowset_has(&held, (uint16_t)visit, after));
+    CHECK(!rowset_has(&held, (uint16_t)visit, b.zva));
+    team_close(&t);
+}
+
 static void test_owner_changes(void)
 {
     team t;
@@ -1944,8 +1990,8 @@ TEST_LIST(TEST(device_sync_health) TEST(manager_writes) TEST(dashboard_passwords
                       TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)
                           TEST(forged_writer_unknown_and_revoked)
                               TEST(invalid_values_refused_individually) TEST(degenerate_versions)
-                                  TEST(owner_changes) TEST(idempotent_repush)
-                                      TEST(convergence_through_store)
+                                  TEST(owner_changes) TEST(handover_and_new_rows_in_one_push)
+                                      TEST(idempotent_repush) TEST(convergence_through_store)
                                           TEST(conflict_found_by_server_is_in_scope)
                                               TEST(scope_follows_the_winning_owner)
                                                   TEST(manager_reviews_team_records)

@@ -381,6 +381,37 @@ static void test_large_backlog_goes_in_batches(void)
     world_close(&w);
 }
 
+/* A long push does not read its own writes back: while its batches are in
+ * flight, an empty answer that says "more" (the feed grew by those very
+ * batches) waits for the last ACK instead of asking again at once. */
+static void test_pushing_device_does_not_pull_its_own_writes(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 4000, cust); /* 20,000+ changes: five PUSHes at least */
+    size_t frames = 0;
+    CHECK_OK(sync_once(&w, &zhang, &frames));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    size_t pushes = (size_t)(st.last_seq + FS_SYNC_BATCH - 1) / FS_SYNC_BATCH;
+    CHECK(pushes >= 5);
+    /* AUTH, READY, a PUSH and an ACK per batch, and two PULLs with their
+     * answers (the one sent at READY, the one after the last ACK); asking
+     * after every answer would add two frames per batch. */
+    printf("  %zu batches pushed in %zu frames\n", pushes, frames);
+    CHECK(frames <= 2 * pushes + 2 + 4 + 2);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    test_same_state(zhang.r, li.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* Reads and zeroes the counts of writes to device_sync made since the last
  * call (temporary triggers on the store's connection). */
 static void health_writes(sqlite3 *db, int *seen, int *report)
@@ -1023,18 +1054,18 @@ static void test_held_batches_keep_every_outcome(void)
     test_session_broken_with_two_pushes_out_resends();
 }
 
-TEST_LIST(TEST(hostile_client_asking_for_everything_gets_its_scope)
-              TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole)
-                  TEST(poke_brings_news_to_a_connected_device)
-                      TEST(reassigned_customer_reaches_the_new_owner)
-                          TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
-                              TEST(refused_change_is_kept_with_its_reason)
-                                  TEST(revoked_device_is_told_to_wipe) TEST(wrong_server_is_refused)
-                                      TEST(push_window_sends_two_batches_before_an_ack)
-                                          TEST(pull_asks_for_the_next_batch_before_applying)
-                                              TEST(pipelined_sync_converges_both_ways)
-                                                  TEST(session_broken_with_two_pushes_out_resends)
-                                                      TEST(poke_and_kick_never_ask_twice)
-                                                          TEST(held_batch_waits_for_continue) TEST(
-                                                              held_batches_keep_every_outcome)
-                                                              TEST(health_is_not_written_per_batch))
+TEST_LIST(
+    TEST(hostile_client_asking_for_everything_gets_its_scope)
+        TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(
+            poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner)
+            TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
+                TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
+                    TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)
+                        TEST(pull_asks_for_the_next_batch_before_applying)
+                            TEST(pipelined_sync_converges_both_ways)
+                                TEST(session_broken_with_two_pushes_out_resends)
+                                    TEST(poke_and_kick_never_ask_twice)
+                                        TEST(held_batch_waits_for_continue)
+                                            TEST(held_batches_keep_every_outcome)
+                                                TEST(health_is_not_written_per_batch) TEST(
+                                                    pushing_device_does_not_pull_its_own_writes))
