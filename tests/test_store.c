@@ -1135,6 +1135,58 @@ static int pulled_has(const pulled *p, const char *table, const uint8_t id[16])
     return rowset_has(&p->rows, tix(table), id);
 }
 
+/* The feed sequence at the end of the nth batch of at most max changes
+ * read from the start. */
+static uint64_t batch_end(fs_store *s, size_t max, int nth)
+{
+    uint64_t cursor = 0;
+    for (int i = 0; i < nth; i++) {
+        fs_changeset *cs = NULL;
+        CHECK_OK(fs_feed_since(fs_store_replica(s), cursor, max, &cs));
+        CHECK(cs->count > 0);
+        cursor = cs->last_seq;
+        fs_changeset_free(cs);
+    }
+    return cursor;
+}
+
+/* One pull reads past a run of the device's own writes, up to 16 batches
+ * (a device that has just pushed does not walk back over them one round
+ * trip at a time), but stops after one batch of other writers' rows it
+ * may not see (each costs a lookup; reading far ahead held up every other
+ * session). */
+static void test_pull_reads_past_own_writes_only(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t cust[16], visit[16];
+    new_customer(&d[ZHANG], "Own Co.", "zhang", cust);
+    for (int i = 0; i < 40; i++)
+        new_visit(&d[ZHANG], cust, "his own", visit);
+    push_clean(t.s, &d[ZHANG]);
+    CHECK(feed_last(t.s) > batch_end(t.s, 4, 16));
+    fs_changeset *cs = NULL;
+    uint64_t next = 0;
+    int more = 0;
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG].pk, 0, 4, &cs, &next, &more));
+    CHECK_EQ_INT(cs->count, 0);
+    CHECK_EQ_INT(next, batch_end(t.s, 4, 16));
+    CHECK_EQ_INT(more, 1);
+    fs_changeset_free(cs);
+    CHECK_OK(fs_store_pull(t.s, d[ZHAO].pk, 0, 4, &cs, &next, &more)); /* another team */
+    CHECK_EQ_INT(cs->count, 0);
+    CHECK_EQ_INT(next, batch_end(t.s, 4, 1));
+    CHECK_EQ_INT(more, 1);
+    fs_changeset_free(cs);
+    /* zhang's phone has none of it: it gets the first batch */
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 4, &cs, &next, &more));
+    CHECK(cs->count > 0);
+    CHECK_EQ_INT(next, batch_end(t.s, 4, 1));
+    fs_changeset_free(cs);
+    team_close(&t);
+}
+
 /* One push that hands a customer over and adds visits to it, before and
  * after the hand-over in the device's log: every visit goes with the
  * customer, and the previous owner is told to purge them (the push's
@@ -1991,11 +2043,12 @@ TEST_LIST(TEST(device_sync_health) TEST(manager_writes) TEST(dashboard_passwords
                           TEST(forged_writer_unknown_and_revoked)
                               TEST(invalid_values_refused_individually) TEST(degenerate_versions)
                                   TEST(owner_changes) TEST(handover_and_new_rows_in_one_push)
-                                      TEST(idempotent_repush) TEST(convergence_through_store)
-                                          TEST(conflict_found_by_server_is_in_scope)
-                                              TEST(scope_follows_the_winning_owner)
-                                                  TEST(manager_reviews_team_records)
-                                                      TEST(customer_without_owner_is_creators)
-                                                          TEST(owner_change_refused_alone)
-                                                              TEST(security_events_are_audited)
-                                                                  TEST(persistence))
+                                      TEST(pull_reads_past_own_writes_only) TEST(idempotent_repush)
+                                          TEST(convergence_through_store)
+                                              TEST(conflict_found_by_server_is_in_scope)
+                                                  TEST(scope_follows_the_winning_owner)
+                                                      TEST(manager_reviews_team_records)
+                                                          TEST(customer_without_owner_is_creators)
+                                                              TEST(owner_change_refused_alone)
+                                                                  TEST(security_events_are_audited)
+                                                                      TEST(persistence))
