@@ -1290,18 +1290,24 @@ static int pull_batch(fs_store *s, const device *dv, uint64_t cursor, size_t max
     return 0;
 }
 
+/* The device asking for the feed after *cursor, which is clamped: past
+ * INT64_MAX is past every feed sequence (SQLite's are signed). */
+static int puller(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *cursor, device *d)
+{
+    if (*cursor > INT64_MAX)
+        *cursor = INT64_MAX;
+    int rc = device_get(s, pk, d);
+    return rc == FS_ENOTFOUND ? fail(s, FS_EAUTH, "unknown device") : rc;
+}
+
 int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                   size_t max, fs_changeset **out, uint64_t *new_cursor, int *more)
 {
-    if (cursor > INT64_MAX) /* past every feed sequence (SQLite's are signed) */
-        cursor = INT64_MAX;
     *out = NULL;
-    *new_cursor = cursor;
     *more = 0;
     device d;
-    int rc = device_get(s, device_pk, &d);
-    if (rc == FS_ENOTFOUND)
-        return fail(s, FS_EAUTH, "unknown device");
+    int rc = puller(s, device_pk, &cursor, &d);
+    *new_cursor = cursor;
     if (rc != 0)
         return rc;
     /* A batch of nothing but the device's own writes, none of them sent, is
@@ -1327,14 +1333,10 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
 int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                     size_t max, fs_purge_item **out, size_t *n)
 {
-    if (cursor > INT64_MAX) /* past every feed sequence (SQLite's are signed) */
-        cursor = INT64_MAX;
     *out = NULL;
     *n = 0;
     device d;
-    int rc = device_get(s, device_pk, &d);
-    if (rc == FS_ENOTFOUND)
-        return fail(s, FS_EAUTH, "unknown device");
+    int rc = puller(s, device_pk, &cursor, &d);
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = NULL;
