@@ -382,7 +382,9 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
         uint64_t hlc = 0;
         for (sqlite3_int64 k = 0; k < n; k++) {
             fs__feed_item it;
-            if (fs__feed_next(p, len, &pos, &hlc, &it) != 0) {
+            /* a writer (and a prev's) must be a device the dictionary has */
+            if (fs__feed_next(p, len, &pos, &hlc, &it) != 0 || it.dev == 0 || it.dev > r->ndevs ||
+                (it.prev_hlc != 0 && (it.prev_dev == 0 || it.prev_dev > r->ndevs))) {
                 rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
                 break;
             }
