@@ -247,10 +247,8 @@ int fs__feed_next(const uint8_t *p, size_t len, size_t *pos, uint64_t *last_hlc,
 
 int fs__feed_upgrade(fs_replica *r)
 {
-    char *err = NULL;
     int src = sqlite3_exec(r->db, "ALTER TABLE feed RENAME TO feed_v1;" FS__FEED_TABLE_SQL, NULL,
-                           NULL, &err);
-    sqlite3_free(err); /* SQLite's text may quote the schema, never a value */
+                           NULL, NULL);
     if (src != SQLITE_OK)
         return fs__dbfail(r, src, "converting the feed");
     sqlite3_stmt *rd = NULL;
@@ -261,8 +259,6 @@ int fs__feed_upgrade(fs_replica *r)
                                  " ORDER BY seq",
                                  -1, &rd, NULL);
     int rc = src == SQLITE_OK ? 0 : fs__dbfail(r, src, "converting the feed");
-    int keep = r->keep_feed;
-    r->keep_feed = 1;
     while (rc == 0 && (src = sqlite3_step(rd)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(rd, 3) != FS_ID_BYTES) {
             rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged",
@@ -287,7 +283,6 @@ int fs__feed_upgrade(fs_replica *r)
     if (rc == 0)
         rc = fs__feed_flush(r);
     fs__feed_discard(r);
-    r->keep_feed = keep;
     sqlite3_finalize(rd);
     sqlite3_finalize(r->feed_insert);
     r->feed_insert = NULL;

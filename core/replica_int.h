@@ -147,7 +147,7 @@ int fs__feed_append(fs_replica *r, unsigned tix, unsigned col, const uint8_t row
 int fs__feed_flush(fs_replica *r);
 /* Drops the entry being built (a rolled-back write). */
 void fs__feed_discard(fs_replica *r);
-/* Converts a format-1 feed in place (within the caller's transaction): each
+/* Converts a format-1 feed in place (keep_feed set; within the caller's transaction): each
  * run of one row's changes becomes an entry with the run's last sequence,
  * so a device's cursor means what it meant. */
 int fs__feed_upgrade(fs_replica *r);
