@@ -1338,7 +1338,7 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
 }
 
 int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
-                    size_t max, fs_purge_item **out, size_t *n)
+                    size_t max, fs_row_ref **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -1353,7 +1353,7 @@ int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
         return dbfail(s, src, "store");
-    fs_purge_item *items = calloc(max ? max : 1, sizeof *items);
+    fs_row_ref *items = calloc(max ? max : 1, sizeof *items);
     if (items == NULL) {
         sqlite3_finalize(st);
         return fail(s, FS_ENOMEM, "out of memory");

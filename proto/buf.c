@@ -5,7 +5,7 @@
 #include <sodium.h>
 
 #include "fieldsync/error.h"
-#include "fieldsync/msg.h"
+#include "fieldsync/buf.h"
 
 void fs_buf_init(fs_buf *b)
 {

@@ -28,21 +28,6 @@ const fs_proto_limits fs_proto_default_limits = {
 
 #define MAX_SEALED_ENROLL 1024
 
-const char *fs_reason_text(uint32_t reason)
-{
-    switch (reason) {
-    case FS_REASON_NONE:
-        return "none";
-#define FS__REASON_TEXT(name, code, text)                                                \
-    case FS_REASON_##name:                                                               \
-        return text;
-        FS_REASON_MAP(FS__REASON_TEXT)
-#undef FS__REASON_TEXT
-    default:
-        return "unknown reason";
-    }
-}
-
 /* 1 if the table exists and has the column. */
 static int schema_cell_ok(uint64_t table, uint64_t column)
 {

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fieldsync/msg.h" /* fs_buf */
+#include "fieldsync/buf.h"
 
 #define FS_CTL_MAX_REQUEST (64u * 1024u)
 #define FS_CTL_MAX_ARGS    64

@@ -55,24 +55,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/buf.h"
+#include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
 #define FS_PROTO_VERSION        2u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
-
-/* A growable byte buffer; fs_buf_free wipes what it held. */
-typedef struct fs_buf {
-    uint8_t *data;
-    size_t len, cap;
-} fs_buf;
-
-void fs_buf_init(fs_buf *b);
-int fs_buf_reserve(fs_buf *b, size_t extra); /* FS_ENOMEM */
-int fs_buf_append(fs_buf *b, const void *p, size_t n);
-void fs_buf_reset(fs_buf *b); /* len = 0, memory kept (wiped) */
-void fs_buf_free(fs_buf *b);
 
 typedef struct fs_proto_limits {
     size_t max_frame;     /* bytes in one frame, sealed or not */
@@ -105,37 +95,6 @@ typedef enum fs_msg_type {
     FS_MSG_ERROR = 18,
     FS_MSG_BYE = 19
 } fs_msg_type;
-
-/* Why a session ended or a change was refused: travels in ERROR, WIPE and
- * REJECT. */
-#define FS_REASON_MAP(X)                                                                 \
-    X(MALFORMED, 1, "malformed message")                                                 \
-    X(UNKNOWN_TYPE, 2, "unknown message type")                                           \
-    X(VERSION, 3, "no common protocol version")                                          \
-    X(AUTH, 4, "authentication failed")                                                  \
-    X(UNKNOWN_DEVICE, 5, "unknown device")                                               \
-    X(REVOKED, 6, "device revoked")                                                      \
-    X(FRAME, 7, "sealed frame rejected")                                                 \
-    X(TOO_BIG, 8, "over a size limit")                                                   \
-    X(STATE, 9, "message not allowed now")                                               \
-    X(CLOCK, 10, "clock too far ahead")                                                  \
-    X(SCOPE, 11, "outside the writer's scope")                                           \
-    X(INVALID, 12, "invalid change")                                                     \
-    X(SERVER_KEY, 13, "server key does not match the pinned key")                        \
-    X(ENROLL, 14, "enrollment refused")                                                  \
-    X(TRUNCATED, 15, "session ended without its final frame")                            \
-    X(INTERNAL, 16, "internal error")                                                    \
-    X(FLOOD, 17, "too many messages")                                                    \
-    X(FULL, 18, "the server's disk is full; try again later")
-
-typedef enum fs_reason {
-    FS_REASON_NONE = 0,
-#define FS__REASON_ENUM(name, code, text) FS_REASON_##name = code,
-    FS_REASON_MAP(FS__REASON_ENUM)
-#undef FS__REASON_ENUM
-} fs_reason;
-
-const char *fs_reason_text(uint32_t reason);
 
 typedef struct fs_reject_item {
     uint16_t table, column;

@@ -44,7 +44,7 @@
 #include <stdint.h>
 
 #include "fieldsync/identity.h"
-#include "fieldsync/msg.h"
+#include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
 typedef enum fs_role { FS_ROLE_REP = 1, FS_ROLE_MANAGER = 2, FS_ROLE_ADMIN = 3 } fs_role;
@@ -180,6 +180,6 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
  * device must purge them before it applies what it pulls from there. At most
  * max; the array is malloc'd (caller frees). Sending them again is harmless. */
 int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
-                    size_t max, fs_purge_item **out, size_t *n);
+                    size_t max, fs_row_ref **out, size_t *n);
 
 #endif

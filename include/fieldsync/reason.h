@@ -1,0 +1,41 @@
+/*
+ * Why a session ended or a change was refused: the reason codes that travel
+ * in ERROR, WIPE and REJECT (fieldsync/msg.h), that the server store gives
+ * for a refused change and that a replica keeps with a refusal. Dependency
+ * free, so every layer can name a reason without the wire codec.
+ */
+#ifndef FIELDSYNC_REASON_H
+#define FIELDSYNC_REASON_H
+
+#include <stdint.h>
+
+#define FS_REASON_MAP(X)                                                                 \
+    X(MALFORMED, 1, "malformed message")                                                 \
+    X(UNKNOWN_TYPE, 2, "unknown message type")                                           \
+    X(VERSION, 3, "no common protocol version")                                          \
+    X(AUTH, 4, "authentication failed")                                                  \
+    X(UNKNOWN_DEVICE, 5, "unknown device")                                               \
+    X(REVOKED, 6, "device revoked")                                                      \
+    X(FRAME, 7, "sealed frame rejected")                                                 \
+    X(TOO_BIG, 8, "over a size limit")                                                   \
+    X(STATE, 9, "message not allowed now")                                               \
+    X(CLOCK, 10, "clock too far ahead")                                                  \
+    X(SCOPE, 11, "outside the writer's scope")                                           \
+    X(INVALID, 12, "invalid change")                                                     \
+    X(SERVER_KEY, 13, "server key does not match the pinned key")                        \
+    X(ENROLL, 14, "enrollment refused")                                                  \
+    X(TRUNCATED, 15, "session ended without its final frame")                            \
+    X(INTERNAL, 16, "internal error")                                                    \
+    X(FLOOD, 17, "too many messages")                                                    \
+    X(FULL, 18, "the server's disk is full; try again later")
+
+typedef enum fs_reason {
+    FS_REASON_NONE = 0,
+#define FS__REASON_ENUM(name, code, text) FS_REASON_##name = code,
+    FS_REASON_MAP(FS__REASON_ENUM)
+#undef FS__REASON_ENUM
+} fs_reason;
+
+const char *fs_reason_text(uint32_t reason);
+
+#endif
