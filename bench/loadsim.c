@@ -894,7 +894,7 @@ static void close_all(void)
             continue;
         fs_buf b;
         fs_buf_init(&b);
-        int rc = fs_channel_close(d->ch, &b);
+        int rc = fs_channel_bye(d->ch, &b);
         if (rc == 0)
             rc = dev_emit(d, &b);
         fs_buf_free(&b);

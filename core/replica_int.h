@@ -115,7 +115,7 @@ int fs__bind_value(sqlite3_stmt *st, int i, const fs_value *v);
 int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_value *vals,
                     size_t n);
 
-/* The replica's local, unsynced bookkeeping of sync (core/sync.c):
+/* The replica's local, unsynced bookkeeping of sync (core/devsync.c):
  * refused   the server's refusals of local changes, with reason and text
  * purged    rows removed because they left this user's scope */
 #define FS__SYNC_TABLES_SQL                                                               \

@@ -161,7 +161,7 @@ static int after_session_step(client *c)
         end_round(c);
     } else if (fs_sync_client_in_sync(c->session)) {
         c->in_sync = 1;
-        if (fs_sync_client_close(c->session) != 0) /* BYE */
+        if (fs_sync_client_bye(c->session) != 0) /* BYE */
             return -1; /* in sync all the same; only the goodbye failed */
     }
     return 0;
@@ -254,7 +254,7 @@ static void live_tick(client *c)
         want = -1;
     if (want < 0) { /* stop: BYE, then close once it is written */
         c->in_sync = 1;
-        if (fs_sync_client_close(c->session) != 0)
+        if (fs_sync_client_bye(c->session) != 0)
             c->done = 1;
         return;
     }

@@ -685,7 +685,7 @@ int fs_channel_send(fs_channel *ch, const fs_msg *m, fs_buf *out)
     if (ch->state != FS_CHANNEL_OPEN)
         return FS_ECLOSED;
     if (m->type <= FS_MSG_READY || m->type == FS_MSG_BYE)
-        return FS_EINVAL; /* handshake messages are the channel's; BYE is fs_channel_close */
+        return FS_EINVAL; /* handshake messages are the channel's; BYE is fs_channel_bye */
     int final = m->type == FS_MSG_ERROR || m->type == FS_MSG_WIPE;
     int rc = seal(ch, m, out, final);
     if (rc == 0 && final)
@@ -694,7 +694,7 @@ int fs_channel_send(fs_channel *ch, const fs_msg *m, fs_buf *out)
     return rc;
 }
 
-int fs_channel_close(fs_channel *ch, fs_buf *out)
+int fs_channel_bye(fs_channel *ch, fs_buf *out)
 {
     if (ch->state != FS_CHANNEL_OPEN)
         return FS_ECLOSED;

@@ -411,9 +411,9 @@ int fs_sync_client_in_sync(const fs_sync_client *c)
     return st.pending == 0;
 }
 
-int fs_sync_client_close(fs_sync_client *c)
+int fs_sync_client_bye(fs_sync_client *c)
 {
-    int rc = fs_channel_close(c->ch, &c->out);
+    int rc = fs_channel_bye(c->ch, &c->out);
     int frc = flush(&c->out, c->emit, c->ctx);
     c->open = 0;
     return rc != 0 ? rc : frc;

@@ -626,7 +626,7 @@ static void test_happy_path(void)
     /* The client says BYE: the server's stream ended cleanly. */
     fs_buf out;
     fs_buf_init(&out);
-    CHECK_OK(fs_channel_close(ss.c, &out));
+    CHECK_OK(fs_channel_bye(ss.c, &out));
     CHECK(out.len > 0);
     frame bye = frame_from(out.data, out.len);
     fs_buf_free(&out);
@@ -653,7 +653,7 @@ static void test_bye_from_server(void)
     fs_msg_free(got);
     fs_buf out;
     fs_buf_init(&out);
-    CHECK_OK(fs_channel_close(ss.s, &out));
+    CHECK_OK(fs_channel_bye(ss.s, &out));
     CHECK(out.len > 0);
     fs_msg *bm = NULL;
     CHECK_OK(feed(ss.c, out.data, out.len, NULL, &bm));
@@ -690,7 +690,7 @@ static void test_truncated_session(void)
     session_open(&ss);
     fs_buf out;
     fs_buf_init(&out);
-    CHECK_OK(fs_channel_close(ss.c, &out));
+    CHECK_OK(fs_channel_bye(ss.c, &out));
     fs_buf_free(&out);
     CHECK_ERR(fs_channel_finish(ss.s), FS_ECHANNEL);
     CHECK_EQ_INT(fs_channel_reason(ss.s), FS_REASON_TRUNCATED);

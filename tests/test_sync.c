@@ -125,7 +125,7 @@ static int sync_once(world *w, dev *d, size_t *frames)
     if (rc == 0)
         CHECK(fs_sync_client_in_sync(c));
     if (rc == 0)
-        CHECK_OK(fs_sync_client_close(c));
+        CHECK_OK(fs_sync_client_bye(c));
     while (up.head < up.tail)
         fs_buf_free(&up.frames[up.head++ % 64]);
     while (down.head < down.tail)
@@ -800,7 +800,7 @@ static void session_finish(session *x)
 {
     pump(x->c, x->s, &x->up.q, &x->down);
     CHECK(fs_sync_client_in_sync(x->c));
-    CHECK_OK(fs_sync_client_close(x->c));
+    CHECK_OK(fs_sync_client_bye(x->c));
     session_drop(x);
 }
 

@@ -110,7 +110,7 @@ int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf 
 int fs_channel_send(fs_channel *ch, const fs_msg *m, fs_buf *out);
 
 /* Ends the session cleanly: appends a BYE frame sealed with the final tag. */
-int fs_channel_close(fs_channel *ch, fs_buf *out);
+int fs_channel_bye(fs_channel *ch, fs_buf *out);
 
 /* The transport closed: 0 if the peer's BYE arrived (or the session ended
  * with an error already reported), FS_ECHANNEL with reason TRUNCATED if the

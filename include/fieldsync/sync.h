@@ -80,7 +80,7 @@ uint64_t fs_sync_client_lease_ms(const fs_sync_client *c);
  * unacknowledged or left to pull. */
 int fs_sync_client_in_sync(const fs_sync_client *c);
 /* Ends the session with BYE. */
-int fs_sync_client_close(fs_sync_client *c);
+int fs_sync_client_bye(fs_sync_client *c);
 const char *fs_sync_client_errmsg(const fs_sync_client *c);
 
 typedef struct fs_sync_server fs_sync_server;

@@ -193,7 +193,7 @@ static void server_pass(const frame *frames, size_t n, fs_buf *out)
         }
     }
     fs_buf_reset(out);
-    if (fs_channel_state_get(s) == FS_CHANNEL_OPEN && fs_channel_close(s, out) != 0)
+    if (fs_channel_state_get(s) == FS_CHANNEL_OPEN && fs_channel_bye(s, out) != 0)
         __builtin_trap();
     (void)fs_channel_finish(s);
     fs_channel_free(s);
@@ -219,7 +219,7 @@ static void client_pass(const frame *frames, size_t n, fs_buf *out)
         }
     }
     fs_buf_reset(out);
-    if (fs_channel_state_get(c) == FS_CHANNEL_OPEN && fs_channel_close(c, out) != 0)
+    if (fs_channel_state_get(c) == FS_CHANNEL_OPEN && fs_channel_bye(c, out) != 0)
         __builtin_trap();
     (void)fs_channel_finish(c);
     fs_channel_free(c);
@@ -384,12 +384,12 @@ static void record_session(const char *dir, const char *name, enum scenario sc)
          * stay open to send its own. */
         fs_buf_reset(&f);
         current = &client_stream;
-        if (fs_channel_close(c, &f) != 0)
+        if (fs_channel_bye(c, &f) != 0)
             abort();
         record(&rec.c2s, &f);
         fs_buf_reset(&f);
         current = &server_stream;
-        if (fs_channel_close(s, &f) != 0)
+        if (fs_channel_bye(s, &f) != 0)
             abort();
         record(&rec.s2c, &f);
     }
