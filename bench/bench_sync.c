@@ -52,6 +52,7 @@
 #include "fieldsync/keyfile.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/store.h"
+#include "store/store_sqlite.h"
 #include "fieldsync/transport.h"
 #include "visits.h"
 

@@ -18,6 +18,7 @@
 #include "common.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/store.h"
+#include "store/store_sqlite.h"
 #include "test.h"
 #include "web.h"
 

@@ -56,6 +56,7 @@
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/store.h"
+#include "store/store_sqlite.h"
 #include "fieldsync/transport.h"
 #include "visits.h"
 

@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "fieldsync/audit.h"
+#include "store/audit.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/store.h"

@@ -21,6 +21,7 @@
 #include "fieldsync/transport.h"
 #include "fieldsync/unixsock.h"
 #include "srv.h"
+#include "store/store_sqlite.h"
 
 #define CTL_SOCKET        "control.sock"
 #define CTL_SERVER_IO_S   5   /* a client that does not send its request */

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "fieldsync/store.h"
+#include "store/store_sqlite.h"
 
 enum {
     SRV_OK = 0,

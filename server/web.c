@@ -24,7 +24,7 @@
 
 #include <sodium.h>
 
-#include "fieldsync/audit.h"
+#include "store/audit.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"

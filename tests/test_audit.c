@@ -15,7 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "fieldsync/audit.h"
+#include "store/audit.h"
 #include "fieldsync/vfs.h"
 #include "test.h"
 

@@ -10,9 +10,10 @@
 
 #include <sodium.h>
 
-#include "fieldsync/audit.h"
+#include "store/audit.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/store.h"
+#include "store/store_sqlite.h"
 #include "replica_int.h"
 #include "test.h"
 

@@ -13,11 +13,12 @@
 
 #include <sodium.h>
 
-#include "fieldsync/audit.h"
+#include "store/audit.h"
 #include "fieldsync/identity.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/store.h"
+#include "store/store_sqlite.h"
 #include "replica_int.h"
 #include "test.h"
 

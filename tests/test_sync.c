@@ -11,6 +11,7 @@
 #include "records.h"
 #include "replica_int.h"
 #include "test.h"
+#include "store/store_sqlite.h"
 
 typedef struct queue {
     fs_buf frames[64]; /* one emitted frame each */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "fieldsync/store.h"
+#include "store/store_sqlite.h"
 #include "fieldsync/transport.h"
 #include "records.h"
 #include "replica_int.h"

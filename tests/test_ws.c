@@ -17,6 +17,7 @@
 #include "fieldsync/transport.h"
 #include "records.h"
 #include "test.h"
+#include "store/store_sqlite.h"
 
 #define HOST       "127.0.0.1"
 #define TIMEOUT_MS 60000

@@ -1,8 +1,17 @@
 /*
- * The server store: the server's replica (with its feed) plus who may see and
- * write what. Transport-free: the server's sessions call it with the
- * authenticated device's key and the changes it pushed or the cursor it
- * pulls from.
+ * The server store's interface: everything the server's sync sessions, its
+ * admin commands and its dashboard ask of the server's data (users and
+ * logins, devices, scope, push, pull, purges, audit, enrollment), as one
+ * struct of operations (fs_store_ops) that a backend fills. Transport-free:
+ * the sessions call it with the authenticated device's key and the changes
+ * it pushed or the cursor it pulls from.
+ *
+ * BACKENDS. A backend embeds struct fs_store (its ops) as the first member
+ * of its own handle. The one today is SQLite (server/store/store_sqlite.h:
+ * fs_store_create, fs_store_open), the server's encrypted replica with the
+ * store's tables beside it. The fs_store_* functions below dispatch to the
+ * ops (sync/store.c) and keep every contract stated here, whatever the
+ * backend.
  *
  * USERS have a name, a role (rep, manager, admin) and a team. DEVICES are
  * Ed25519 keys enrolled for a user; a revoked device is refused.
@@ -43,6 +52,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/channel.h"
+#include "fieldsync/enroll.h"
 #include "fieldsync/identity.h"
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
@@ -51,19 +62,16 @@ typedef enum fs_role { FS_ROLE_REP = 1, FS_ROLE_MANAGER = 2, FS_ROLE_ADMIN = 3 }
 
 typedef struct fs_store fs_store;
 
-/* Creates the store in dir (a replica that keeps a feed, plus the store's
- * tables). opts as for fs_replica_create; keep_feed is implied. */
-int fs_store_create(fs_store **out, const char *dir, const char *pass, size_t passlen,
-                    const fs_replica_opts *opts);
-int fs_store_open(fs_store **out, const char *dir, const char *pass, size_t passlen,
-                  const fs_replica_opts *opts);
 void fs_store_close(fs_store *s); /* accepts NULL */
-/* Checks pass against the store in dir without opening it (a running serve
- * holds it): 0, FS_EPASSPHRASE, FS_ENOTFOUND, FS_EFORMAT, FS_EIO. */
-int fs_store_check_passphrase(const char *dir, const char *pass, size_t passlen);
 const char *fs_store_errmsg(const fs_store *s);
-/* The store's replica (for reads, the state hash, the feed). */
+/* The store's replica (for reads, the state hash, the feed): the SQLite
+ * backend's; NULL for a backend that keeps none. */
 fs_replica *fs_store_replica(fs_store *s);
+/* The store's clock (ms): the replica's, which tests may set. */
+uint64_t fs_store_now_ms(fs_store *s);
+/* The feed's newest sequence (0 when empty): a transport's sessions poke
+ * their devices when it grows. */
+int fs_store_feed_head(fs_store *s, uint64_t *seq);
 /* How long a device may work without reaching the server: each handshake
  * grants its key until now + ms (READY), after which the device locks
  * itself until a server renews it. Not stored: a setting of the running
@@ -145,7 +153,7 @@ int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
  * derived from the server's identity. Enrollments, revocations and pushes
  * with refused changes (counts by reason, never values) are recorded in the
  * same transaction as what they record. */
-typedef struct fs_audit fs_audit;
+typedef struct fs_audit fs_audit; /* server/store/audit.h */
 fs_audit *fs_store_audit(fs_store *s);
 
 /* One refused change. */
@@ -181,5 +189,106 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
  * max; the array is malloc'd (caller frees). Sending them again is harmless. */
 int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                     size_t max, fs_row_ref **out, size_t *n);
+
+/* ENROLLMENT CODES (the code's text: fieldsync/enroll.h).
+
+ * FORMAT (SQLite backend: a table in the store's encrypted database, created when missing)
+ *   enroll_codes  hash BLOB PRIMARY KEY (32: BLAKE2b-256 of "fieldsync/1
+ *                 enroll code" | secret), user TEXT, expires_ms INTEGER
+ *                 (Unix time, ms), used INTEGER (0, or 1 once redeemed).
+ *   The secret itself is never stored. Creating a code forgets the codes
+ *   that expired more than 30 days before.
+ */
+/* Creates a code for an existing user, valid for ttl_ms from now (the
+ * store's clock), and writes it, NUL-terminated, to code (codelen at least
+ * FS_ENROLL_CODE_CHARS + 1). Errors: FS_EINVAL (ttl 0, codelen too small),
+ * FS_ENOTFOUND (no such user), FS_EDB. On error code is "". */
+int fs_enroll_code_create(fs_store *s, const char *user, uint64_t ttl_ms,
+                          const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen);
+
+/* Redeems the secret in req->code at time now_ms and enrolls req->device_pk
+ * for the code's user (fs_store_device_add, which audits "enroll"). Hashes
+ * are compared in constant time. Refusals are audited ("enroll_refused",
+ * with the device's fingerprint and the reason) and return:
+ *   FS_EAUTH    unknown code (or malformed request code)
+ *   FS_ECLOCK   expired
+ *   FS_ESTATE   already used
+ * and fs_store_device_add's FS_EEXIST / FS_ENOTFOUND, after which the code
+ * may be used again. Spending the code and adding the device happen in one
+ * transaction: both or neither. Other errors: FS_EDB. */
+int fs_enroll_code_redeem(fs_store *s, const fs_enroll_request *req, uint64_t now_ms);
+
+/* fs_enroll_fn for fs_channel_config.enroll_device: ctx is the fs_store;
+ * redeems at the store's clock. */
+int fs_enroll_device(void *ctx, const fs_enroll_request *req);
+
+/* One enrolled device, as fs_store_devices() delivers it; strings valid
+ * during the callback. */
+typedef struct fs_store_device {
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    char fingerprint[33]; /* hex of the device id (fs_device_id_from_pk) */
+    const char *user;
+    const char *name; /* as the device sent it: not sanitised */
+    int revoked;
+} fs_store_device;
+
+/* Calls cb for every enrolled device, by user then fingerprint; a non-zero
+ * return stops the walk and is returned. Errors: FS_EDB. */
+int fs_store_devices(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
+
+/* The operations a backend provides: one for each fs_store_* function above
+ * (same arguments, same contract), the handle first. Every member is set. */
+typedef struct fs_store_ops {
+    const char *name; /* "sqlite" */
+    void (*close)(fs_store *s);
+    const char *(*errmsg)(const fs_store *s);
+    fs_replica *(*replica)(fs_store *s);
+    uint64_t (*now_ms)(fs_store *s);
+    int (*feed_head)(fs_store *s, uint64_t *seq);
+    void (*set_lease)(fs_store *s, uint64_t ms);
+    uint64_t (*lease)(const fs_store *s);
+    /* users and logins */
+    int (*user_add)(fs_store *s, const char *name, fs_role role, const char *team);
+    int (*users)(fs_store *s, int (*cb)(const char *, fs_role, const char *, void *), void *ctx);
+    int (*set_password)(fs_store *s, const char *name, const char *pw, size_t pwlen);
+    int (*login)(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
+                 char team[FS_USER_NAME_MAX + 1]);
+    /* devices */
+    int (*device_add)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user,
+                      const char *name);
+    int (*device_check)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+    int (*device_revoke)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+    int (*devices)(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
+    int (*device_seen)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
+    int (*device_sync)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
+                       uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms);
+    int (*device_reported)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                           uint64_t oldest_ms);
+    int (*note_wipe)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+    int (*note_refusal)(fs_store *s, const uint8_t *pk, const char *detail);
+    /* enrollment */
+    int (*enroll_code_create)(fs_store *s, const char *user, uint64_t ttl_ms,
+                              const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code,
+                              size_t codelen);
+    int (*enroll_code_redeem)(fs_store *s, const fs_enroll_request *req, uint64_t now_ms);
+    /* scope, push, pull */
+    int (*owner)(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
+                 char owner[FS_USER_NAME_MAX + 1]);
+    int (*push)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
+                uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
+    int (*pull)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
+    int (*purges)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                  size_t max, fs_row_ref **out, size_t *n);
+    /* the dashboard's writes, the audit log */
+    int (*manager_write)(fs_store *s, const char *manager, const char *table, const uint8_t *row,
+                         const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]);
+    fs_audit *(*audit)(fs_store *s);
+} fs_store_ops;
+
+/* The head of every backend's handle. */
+struct fs_store {
+    const fs_store_ops *ops;
+};
 
 #endif

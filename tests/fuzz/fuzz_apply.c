@@ -39,6 +39,7 @@
 #include "fieldsync/msg.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/store.h"
+#include "store/store_sqlite.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "fieldsync/audit.h"
+#include "audit.h"
 
 #define LABEL_BYTES 16
 static const char label_entry[LABEL_BYTES] = "fieldsync-auditE";

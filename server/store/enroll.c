@@ -1,5 +1,6 @@
 /*
- * One-time enrollment codes (contract and formats in fieldsync/enroll.h):
+ * One-time enrollment codes in the SQLite store (the code's text:
+ * fieldsync/enroll.h; contracts and the table: fieldsync/store.h):
  * created by the administrator, redeemed once by a device's ENROLL request.
  * Only a hash of each secret is stored; a redeemed code is found by
  * comparing hashes in constant time against every stored one (there are
@@ -11,26 +12,22 @@
 
 #include <sodium.h>
 
-#include "fieldsync/audit.h"
 #include "fieldsync/enroll.h"
-#include "replica_int.h"
+#include "store_int.h"
 
-#define PREFIX         "FS1-"
-#define PREFIX_LEN     4
 #define HASH_BYTES     32
-#define PAYLOAD        (FS_SIGN_PK_BYTES + FS_ENROLL_SECRET_BYTES)
 #define PRUNE_AFTER_MS (30ull * 24 * 3600 * 1000) /* 30 days */
 
 static const char table_sql[] =
     "CREATE TABLE IF NOT EXISTS enroll_codes(hash BLOB PRIMARY KEY, user TEXT NOT NULL,"
     " expires_ms INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;";
 
-static sqlite3 *db_of(fs_store *s)
+static sqlite3 *db_of(sq_store *s)
 {
-    return fs__replica_db(fs_store_replica(s));
+    return fs_replica_db(s->r);
 }
 
-static int ensure_table(fs_store *s)
+static int ensure_table(sq_store *s)
 {
     return sqlite3_exec(db_of(s), table_sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FS_EDB;
 }
@@ -46,63 +43,7 @@ static void secret_hash(const uint8_t secret[FS_ENROLL_SECRET_BYTES], uint8_t ou
     sodium_memzero(&st, sizeof st);
 }
 
-static int b64url_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
-/* Decodes exactly n bytes from exactly len base64url characters, refusing
- * any other character and non-canonical trailing bits. */
-static int b64url_decode(const char *text, size_t len, uint8_t *out, size_t n)
-{
-    char again[sodium_base64_ENCODED_LEN(PAYLOAD, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-    size_t got = 0;
-    int rc = FS_EINVAL;
-    if (len + 1 > sizeof again || strlen(text) != len)
-        return FS_EINVAL;
-    for (size_t i = 0; i < len; i++)
-        if (!b64url_char(text[i]))
-            return FS_EINVAL;
-    if (sodium_base642bin(out, n, text, len, NULL, &got, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
-        got == n) {
-        sodium_bin2base64(again, sizeof again, out, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        if (strlen(again) == len && memcmp(again, text, len) == 0)
-            rc = 0;
-    }
-    sodium_memzero(again, sizeof again);
-    if (rc != 0)
-        sodium_memzero(out, n);
-    return rc;
-}
-
-int fs_enroll_code_parse(const char *code, uint8_t server_pk[FS_SIGN_PK_BYTES],
-                         uint8_t secret[FS_ENROLL_SECRET_BYTES])
-{
-    uint8_t payload[PAYLOAD];
-    memset(server_pk, 0, FS_SIGN_PK_BYTES);
-    memset(secret, 0, FS_ENROLL_SECRET_BYTES);
-    if (code == NULL || strncmp(code, PREFIX, PREFIX_LEN) != 0)
-        return FS_EINVAL;
-    int rc = b64url_decode(code + PREFIX_LEN, FS_ENROLL_CODE_CHARS - PREFIX_LEN, payload,
-                           sizeof payload);
-    if (rc == 0) {
-        memcpy(server_pk, payload, FS_SIGN_PK_BYTES);
-        memcpy(secret, payload + FS_SIGN_PK_BYTES, FS_ENROLL_SECRET_BYTES);
-    }
-    sodium_memzero(payload, sizeof payload);
-    return rc;
-}
-
-void fs_enroll_request_code(const uint8_t secret[FS_ENROLL_SECRET_BYTES],
-                            char out[FS_ENROLL_REQ_CHARS + 1])
-{
-    sodium_bin2base64(out, FS_ENROLL_REQ_CHARS + 1, secret, FS_ENROLL_SECRET_BYTES,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-static int user_exists(fs_store *s, const char *user)
+static int user_exists(sq_store *s, const char *user)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db_of(s), "SELECT 1 FROM users WHERE name=?1", -1, &st, NULL) !=
@@ -116,7 +57,7 @@ static int user_exists(fs_store *s, const char *user)
 
 /* Forgets codes that expired more than PRUNE_AFTER_MS ago (until then a
  * late attempt is refused as expired or used rather than unknown). */
-static int prune(fs_store *s, uint64_t now)
+static int prune(sq_store *s, uint64_t now)
 {
     sqlite3_stmt *st = NULL;
     int rc = FS_EDB;
@@ -132,17 +73,18 @@ static int prune(fs_store *s, uint64_t now)
     return rc;
 }
 
-int fs_enroll_code_create(fs_store *s, const char *user, uint64_t ttl_ms,
+int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
                           const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen)
 {
-    uint8_t payload[PAYLOAD], hash[HASH_BYTES];
+    sq_store *s = (sq_store *)base;
+    uint8_t secret[FS_ENROLL_SECRET_BYTES], hash[HASH_BYTES];
     sqlite3_stmt *st = NULL;
     if (code != NULL && codelen > 0)
         code[0] = '\0';
     if (code == NULL || codelen < FS_ENROLL_CODE_CHARS + 1 || ttl_ms == 0 || user == NULL ||
         ttl_ms > (uint64_t)INT64_MAX / 2)
         return FS_EINVAL;
-    uint64_t now = fs__now_ms(fs_store_replica(s));
+    uint64_t now = fs_replica_now_ms(s->r);
     int rc = ensure_table(s);
     if (rc == 0)
         rc = user_exists(s, user);
@@ -150,9 +92,8 @@ int fs_enroll_code_create(fs_store *s, const char *user, uint64_t ttl_ms,
         rc = prune(s, now);
     if (rc != 0)
         return rc;
-    memcpy(payload, server_pk, FS_SIGN_PK_BYTES);
-    randombytes_buf(payload + FS_SIGN_PK_BYTES, FS_ENROLL_SECRET_BYTES);
-    secret_hash(payload + FS_SIGN_PK_BYTES, hash);
+    randombytes_buf(secret, sizeof secret);
+    secret_hash(secret, hash);
     uint64_t expires = now + ttl_ms;
     rc = FS_EDB;
     if (sqlite3_prepare_v2(db_of(s),
@@ -165,12 +106,9 @@ int fs_enroll_code_create(fs_store *s, const char *user, uint64_t ttl_ms,
             rc = 0;
     }
     sqlite3_finalize(st);
-    if (rc == 0) {
-        memcpy(code, PREFIX, PREFIX_LEN);
-        sodium_bin2base64(code + PREFIX_LEN, codelen - PREFIX_LEN, payload, sizeof payload,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    }
-    sodium_memzero(payload, sizeof payload);
+    if (rc == 0)
+        fs_enroll_code_format(server_pk, secret, code);
+    sodium_memzero(secret, sizeof secret);
     return rc;
 }
 
@@ -183,7 +121,7 @@ typedef struct stored_code {
     int used;
 } stored_code;
 
-static int find_code(fs_store *s, const uint8_t hash[HASH_BYTES], stored_code *out)
+static int find_code(sq_store *s, const uint8_t hash[HASH_BYTES], stored_code *out)
 {
     sqlite3_stmt *st = NULL;
     int found = 0, src;
@@ -211,7 +149,7 @@ static int find_code(fs_store *s, const uint8_t hash[HASH_BYTES], stored_code *o
 
 /* Sets used to `to` where it is `from`; FS_ESTATE when no row changed (a
  * concurrent redeem won). */
-static int mark(fs_store *s, const uint8_t hash[HASH_BYTES], int from, int to)
+static int mark(sq_store *s, const uint8_t hash[HASH_BYTES], int from, int to)
 {
     sqlite3_stmt *st = NULL;
     int rc = FS_EDB;
@@ -227,7 +165,7 @@ static int mark(fs_store *s, const uint8_t hash[HASH_BYTES], int from, int to)
     return rc;
 }
 
-static int refuse(fs_store *s, const fs_enroll_request *req, const char *user, int code,
+static int refuse(sq_store *s, const fs_enroll_request *req, const char *user, int code,
                   const char *why)
 {
     uint8_t id[FS_ID_BYTES];
@@ -236,20 +174,21 @@ static int refuse(fs_store *s, const fs_enroll_request *req, const char *user, i
     fs_id_to_hex(id, hex);
     hex[16] = '\0'; /* the store's fingerprint: the first 8 bytes of the id */
     snprintf(detail, sizeof detail, "reason=%s", why);
-    int rc = fs_audit_append(fs_store_audit(s), "enroll_refused",
+    int rc = fs_audit_append(s->audit, "enroll_refused",
                              user != NULL && user[0] != '\0' ? user : "unknown", hex, detail);
     return rc != 0 ? rc : code;
 }
 
-int fs_enroll_code_redeem(fs_store *s, const fs_enroll_request *req, uint64_t now_ms)
+int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms)
 {
+    sq_store *s = (sq_store *)base;
     uint8_t secret[FS_ENROLL_SECRET_BYTES], hash[HASH_BYTES];
     stored_code c;
     size_t len = strnlen(req->code, sizeof req->code);
     int rc = ensure_table(s);
     if (rc != 0)
         return rc;
-    if (len != FS_ENROLL_REQ_CHARS || b64url_decode(req->code, len, secret, sizeof secret) != 0)
+    if (fs_enroll_request_secret(req->code, len, secret) != 0)
         return refuse(s, req, NULL, FS_EAUTH, "malformed");
     secret_hash(secret, hash);
     sodium_memzero(secret, sizeof secret);
@@ -263,7 +202,7 @@ int fs_enroll_code_redeem(fs_store *s, const fs_enroll_request *req, uint64_t no
     if (now_ms >= c.expires_ms)
         return refuse(s, req, c.user, FS_ECLOCK, "expired");
     /* Spending the code and adding the device commit together, or not at all. */
-    fs_replica *r = fs_store_replica(s);
+    fs_replica *r = s->r;
     rc = fs_begin(r);
     if (rc != 0)
         return rc;
@@ -272,7 +211,7 @@ int fs_enroll_code_redeem(fs_store *s, const fs_enroll_request *req, uint64_t no
         char name[sizeof req->device_name + 1];
         snprintf(name, sizeof name, "%.*s",
                  (int)strnlen(req->device_name, sizeof req->device_name), req->device_name);
-        rc = fs_store_device_add(s, req->device_pk, c.user, name);
+        rc = sq_device_add(&s->base, req->device_pk, c.user, name);
     }
     if (rc == 0)
         return fs_commit(r);
@@ -282,14 +221,9 @@ int fs_enroll_code_redeem(fs_store *s, const fs_enroll_request *req, uint64_t no
     return rc;
 }
 
-int fs_enroll_device(void *ctx, const fs_enroll_request *req)
+int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), void *ctx)
 {
-    fs_store *s = ctx;
-    return fs_enroll_code_redeem(s, req, fs__now_ms(fs_store_replica(s)));
-}
-
-int fs_store_devices(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx)
-{
+    sq_store *s = (sq_store *)base;
     sqlite3_stmt *st = NULL;
     int rc = 0, src = SQLITE_DONE;
     if (sqlite3_prepare_v2(db_of(s),

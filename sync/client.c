@@ -39,8 +39,7 @@
 #include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
 #include "fieldsync/sync.h"
-
-/* ---- client ---- */
+#include "sync_int.h"
 
 struct fs_sync_client {
     fs_replica *r;
@@ -72,14 +71,6 @@ __attribute__((format(printf, 3, 4))) static int cfail(fs_sync_client *c, int co
     return code;
 }
 
-static int flush(fs_buf *out, fs_emit_fn emit, void *ctx)
-{
-    int rc = 0;
-    if (out->len > 0)
-        rc = emit(ctx, out->data, out->len);
-    fs_buf_reset(out);
-    return rc;
-}
 
 int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
                        const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *enroll,
@@ -134,7 +125,7 @@ int fs_sync_client_start(fs_sync_client *c)
 {
     int rc = fs_channel_start(c->ch, &c->out);
     if (rc == 0)
-        rc = flush(&c->out, c->emit, c->ctx);
+        rc = fs__sync_flush(&c->out, c->emit, c->ctx);
     return rc != 0 ? cfail(c, rc, "%s", fs_channel_errmsg(c->ch)) : 0;
 }
 
@@ -142,7 +133,7 @@ static int send_msg(fs_sync_client *c, const fs_msg *m)
 {
     int rc = fs_channel_send(c->ch, m, &c->out);
     if (rc == 0)
-        rc = flush(&c->out, c->emit, c->ctx);
+        rc = fs__sync_flush(&c->out, c->emit, c->ctx);
     return rc != 0 ? cfail(c, rc, "cannot send: %s", fs_strerror(rc)) : 0;
 }
 
@@ -363,7 +354,7 @@ int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len)
         return rc;
     fs_msg *m = NULL;
     rc = fs_channel_receive(c->ch, frame, len, &c->out, &m);
-    int frc = flush(&c->out, c->emit, c->ctx);
+    int frc = fs__sync_flush(&c->out, c->emit, c->ctx);
     if (rc == 0 && frc != 0)
         rc = frc;
     int held = 0;
@@ -414,325 +405,8 @@ int fs_sync_client_in_sync(const fs_sync_client *c)
 int fs_sync_client_bye(fs_sync_client *c)
 {
     int rc = fs_channel_bye(c->ch, &c->out);
-    int frc = flush(&c->out, c->emit, c->ctx);
+    int frc = fs__sync_flush(&c->out, c->emit, c->ctx);
     c->open = 0;
     return rc != 0 ? rc : frc;
 }
 
-/* ---- server ---- */
-
-struct fs_sync_server {
-    fs_store *store;
-    fs_channel *ch;
-    fs_emit_fn emit;
-    void *ctx;
-    fs_buf out;
-    unsigned flood_frames;    /* the most frames a device may send within a second */
-    uint64_t window_start_ms; /* the second being counted (monotonic clock) */
-    unsigned window_frames;   /* frames received in it */
-    uint64_t seen_ms;         /* when this session last wrote "last seen" (monotonic) */
-    int reported;             /* ... and what the device last reported, once it has */
-    uint64_t report_seq, report_oldest_ms;
-    char errmsg[256];
-};
-
-__attribute__((format(printf, 3, 4))) static int sfail(fs_sync_server *s, int code,
-                                                       const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-static int check_device(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES])
-{
-    int rc = fs_store_device_check(ctx, pk);
-    if (rc == FS_EREVOKED)
-        (void)fs_store_note_wipe(ctx, pk); /* the wipe order goes out all the same */
-    if (rc == 0) /* READY follows, with a lease (sync health; not a sync failure) */
-        (void)fs_store_device_seen(ctx, pk, 1);
-    return rc;
-}
-
-int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity *server_id,
-                       fs_emit_fn emit, void *ctx)
-{
-    *out = NULL;
-    fs_sync_server *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return FS_ENOMEM;
-    s->store = store;
-    s->emit = emit;
-    s->ctx = ctx;
-    s->flood_frames = FS_SYNC_FLOOD_FRAMES;
-    fs_buf_init(&s->out);
-    fs_channel_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.is_server = 1;
-    cfg.self = server_id;
-    cfg.check_device = check_device;
-    cfg.enroll_device = fs_enroll_device;
-    cfg.ctx = store;
-    cfg.lease_ms = fs_store_lease(store);
-    int rc = fs_channel_new(&s->ch, &cfg);
-    if (rc != 0) {
-        fs_sync_server_free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
-}
-
-void fs_sync_server_free(fs_sync_server *s)
-{
-    if (s == NULL)
-        return;
-    fs_channel_free(s->ch);
-    fs_buf_free(&s->out);
-    free(s);
-}
-
-const uint8_t *fs_sync_server_device(const fs_sync_server *s)
-{
-    return fs_channel_state_get(s->ch) == FS_CHANNEL_OPEN ? fs_channel_peer(s->ch) : NULL;
-}
-
-const char *fs_sync_server_errmsg(const fs_sync_server *s)
-{
-    return s->errmsg;
-}
-
-static int server_send(fs_sync_server *s, const fs_msg *m)
-{
-    int rc = fs_channel_send(s->ch, m, &s->out);
-    int frc = flush(&s->out, s->emit, s->ctx);
-    return rc != 0 ? sfail(s, rc, "cannot send: %s", fs_strerror(rc)) : frc;
-}
-
-/* Tells the device why its session ends: ERROR with reason and its text. */
-static void send_error(fs_sync_server *s, uint32_t reason)
-{
-    fs_msg e;
-    memset(&e, 0, sizeof e);
-    e.type = FS_MSG_ERROR;
-    e.u.error.reason = reason;
-    e.u.error.text = fs_reason_text(reason);
-    e.u.error.text_len = strlen(e.u.error.text);
-    server_send(s, &e);
-}
-
-/* Ends the session because the store failed; the device will retry. */
-static int server_error(fs_sync_server *s, int rc)
-{
-    send_error(s, rc == FS_EFULL ? FS_REASON_FULL : FS_REASON_INTERNAL);
-    return sfail(s, rc, "store: %s", fs_store_errmsg(s->store));
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Sync health (fs_store_device_sync): when the device was last seen and
- * what it last reported. Each is a commit of its own, which every PUSH and
- * PULL of a long sync would otherwise wait for; so a session writes "seen"
- * at most once a second, and a report only when it differs from the last. */
-static void note_health(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull)
-{
-    uint64_t now = monotonic_ms();
-    if (s->seen_ms == 0 || now - s->seen_ms >= FS_SYNC_SEEN_EVERY_MS) {
-        (void)fs_store_device_seen(s->store, pk, 0);
-        s->seen_ms = now;
-    }
-    if (pull == NULL || (s->reported && s->report_seq == pull->u.pull.local_seq &&
-                         s->report_oldest_ms == pull->u.pull.oldest_pending_ms))
-        return;
-    if (fs_store_device_reported(s->store, pk, pull->u.pull.local_seq,
-                                 pull->u.pull.oldest_pending_ms) == 0) {
-        s->reported = 1;
-        s->report_seq = pull->u.pull.local_seq;
-        s->report_oldest_ms = pull->u.pull.oldest_pending_ms;
-    }
-}
-
-static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
-{
-    fs_push_result res;
-    note_health(s, pk, NULL);
-    int rc = fs_store_push(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
-                           m->u.push.changes, m->u.push.count, &res);
-    if (rc != 0)
-        return server_error(s, rc);
-    if (res.nrejects > 0) {
-        fs_reject_item *items = calloc(res.nrejects, sizeof *items);
-        if (items == NULL) {
-            free(res.rejects);
-            return server_error(s, FS_ENOMEM);
-        }
-        for (size_t i = 0; i < res.nrejects; i++) {
-            const fs_change *c = &m->u.push.changes[res.rejects[i].index];
-            items[i].table = c->table;
-            items[i].column = c->column;
-            memcpy(items[i].row, c->row, FS_ID_BYTES);
-            items[i].hlc = c->version.hlc;
-            items[i].reason = res.rejects[i].reason;
-            items[i].text = fs_reason_text(res.rejects[i].reason);
-            items[i].text_len = strlen(items[i].text);
-        }
-        fs_msg r;
-        memset(&r, 0, sizeof r);
-        r.type = FS_MSG_REJECT;
-        r.u.reject.items = items;
-        r.u.reject.count = res.nrejects;
-        rc = server_send(s, &r);
-        free(items);
-    }
-    free(res.rejects);
-    if (rc != 0)
-        return rc;
-    fs_msg a;
-    memset(&a, 0, sizeof a);
-    a.type = FS_MSG_ACK;
-    a.u.ack.upto_seq = res.acked_seq;
-    return server_send(s, &a);
-}
-
-static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
-{
-    fs_changeset *cs = NULL;
-    uint64_t cursor = 0;
-    int more = 0;
-    size_t max = m->u.pull.max == 0 || m->u.pull.max > FS_SYNC_BATCH ? FS_SYNC_BATCH
-                                                                      : m->u.pull.max;
-    /* Rows that left the device's scope go first, so that what follows in
-     * the feed applies to a replica without them. */
-    fs_purge_item *purge = NULL;
-    size_t npurge = 0;
-    int rc = fs_store_purges(s->store, pk, m->u.pull.cursor, FS_SYNC_BATCH, &purge, &npurge);
-    if (rc != 0)
-        return server_error(s, rc);
-    if (npurge > 0) {
-        fs_msg pm;
-        memset(&pm, 0, sizeof pm);
-        pm.type = FS_MSG_PURGE;
-        pm.u.purge.items = purge;
-        pm.u.purge.count = npurge;
-        rc = server_send(s, &pm);
-    }
-    free(purge);
-    if (rc != 0)
-        return rc;
-    note_health(s, pk, m);
-    rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
-    if (rc != 0)
-        return server_error(s, rc);
-    fs_msg c;
-    memset(&c, 0, sizeof c);
-    c.type = FS_MSG_CHANGES;
-    c.u.changes.cursor = cursor;
-    c.u.changes.more = more;
-    c.u.changes.changes = cs->changes;
-    c.u.changes.count = cs->count;
-    c.u.changes.groups = cs->groups; /* one owner per compressed frame */
-    rc = server_send(s, &c);
-    fs_changeset_free(cs);
-    return rc;
-}
-
-int fs_sync_server_poke(fs_sync_server *s, uint64_t cursor)
-{
-    if (fs_sync_server_device(s) == NULL)
-        return 0;
-    fs_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = FS_MSG_POKE;
-    m.u.poke.cursor = cursor;
-    return server_send(s, &m);
-}
-
-void fs_sync_server_set_flood_limit(fs_sync_server *s, unsigned frames_per_second)
-{
-    s->flood_frames = frames_per_second > 0 ? frames_per_second : FS_SYNC_FLOOD_FRAMES;
-}
-
-/* Counts a frame: 1 when it is one too many for the current second. */
-static int flooding(fs_sync_server *s)
-{
-    uint64_t now = monotonic_ms();
-    if (s->window_frames == 0 || now - s->window_start_ms >= 1000) {
-        s->window_start_ms = now;
-        s->window_frames = 0;
-    }
-    return ++s->window_frames > s->flood_frames;
-}
-
-/* Ends a flooding device's session with ERROR (FLOOD), audited. */
-static int end_flood(fs_sync_server *s, const uint8_t *pk)
-{
-    char detail[128];
-    snprintf(detail, sizeof detail, "reason=%u %s: over %u frames within a second",
-             (unsigned)FS_REASON_FLOOD, fs_reason_text(FS_REASON_FLOOD), s->flood_frames);
-    (void)fs_store_note_refusal(s->store, pk, detail); /* the session ends all the same */
-    send_error(s, FS_REASON_FLOOD);
-    return sfail(s, FS_ETOOBIG, "flood: more than %u frames within a second", s->flood_frames);
-}
-
-void fs_sync_server_refuse_frame(fs_sync_server *s, size_t max_frame)
-{
-    const uint8_t *device = fs_sync_server_device(s);
-    char detail[128];
-    snprintf(detail, sizeof detail, "reason=%u %s: a frame over %zu bytes",
-             (unsigned)FS_REASON_TOO_BIG, fs_reason_text(FS_REASON_TOO_BIG), max_frame);
-    if (device != NULL)
-        (void)fs_store_note_refusal(s->store, device, detail);
-    send_error(s, FS_REASON_TOO_BIG);
-    sfail(s, FS_ETOOBIG, "a frame over %zu bytes", max_frame);
-}
-
-/* Audits a session the channel ended for what the peer sent. Wipes and
- * refused enrollments are audited by the store already; a peer's own ERROR
- * (m) is not a refusal. */
-static void audit_refusal(fs_sync_server *s, const fs_msg *m)
-{
-    uint32_t reason = fs_channel_reason(s->ch);
-    if (reason == FS_REASON_NONE || reason == FS_REASON_REVOKED || reason == FS_REASON_ENROLL ||
-        reason == FS_REASON_INTERNAL || reason == FS_REASON_FULL ||
-        (m != NULL && m->type == FS_MSG_ERROR))
-        return;
-    char detail[224];
-    snprintf(detail, sizeof detail, "reason=%u %s: %s", (unsigned)reason, fs_reason_text(reason),
-             fs_channel_errmsg(s->ch));
-    (void)fs_store_note_refusal(s->store, fs_channel_peer(s->ch), detail);
-}
-
-int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
-{
-    const uint8_t *device = fs_sync_server_device(s);
-    if (device != NULL && flooding(s))
-        return end_flood(s, device);
-    fs_msg *m = NULL;
-    int rc = fs_channel_receive(s->ch, frame, len, &s->out, &m);
-    int frc = flush(&s->out, s->emit, s->ctx);
-    if (rc != 0) {
-        audit_refusal(s, m);
-        fs_msg_free(m);
-        return sfail(s, rc, "%s", fs_channel_errmsg(s->ch));
-    }
-    if (frc != 0) {
-        fs_msg_free(m);
-        return frc;
-    }
-    const uint8_t *pk = fs_channel_peer(s->ch);
-    if (m != NULL && pk != NULL) {
-        if (m->type == FS_MSG_PUSH)
-            rc = on_push(s, pk, m);
-        else if (m->type == FS_MSG_PULL)
-            rc = on_pull(s, pk, m);
-    }
-    fs_msg_free(m);
-    return rc;
-}

@@ -1,0 +1,52 @@
+/*
+ * What a server store needs of its replica beyond the public API
+ * (fieldsync/replica.h): the store keeps its own tables (users, devices,
+ * scope, audit) in the replica's encrypted database, in the replica's
+ * transactions, and checks a pushed change before it applies it.
+ * Only server/store/ includes this header; nothing here is for a device.
+ */
+#ifndef FIELDSYNC_REPLICA_SERVER_H
+#define FIELDSYNC_REPLICA_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "fieldsync/replica.h"
+
+/* The replica's connection: the store's tables live beside the synced ones.
+ * The connection stays the replica's (never closed by the caller). */
+sqlite3 *fs_replica_db(fs_replica *r);
+
+/* The replica's clock (wall clock in ms, or a test's override) and how far
+ * ahead of it a change's clock may be (fs_replica_opts.max_skew_ms). */
+uint64_t fs_replica_now_ms(const fs_replica *r);
+uint64_t fs_replica_max_skew_ms(const fs_replica *r);
+
+/* Opens a transaction unless the caller holds one (*own says which), and
+ * ends what fs_replica_begin_nested opened: commits when rc is 0, else rolls
+ * back; returns rc, or the commit's error. */
+int fs_replica_begin_nested(fs_replica *r, int *own);
+int fs_replica_end_nested(fs_replica *r, int own, int rc);
+
+/* 0 when value v fits column col of table tix as fs_apply would check it,
+ * else FS_EINVAL. */
+int fs_replica_value_fits(fs_replica *r, unsigned tix, unsigned col, const fs_value *v);
+
+/* The stored version of one column of a row: *exists 0 (and *out zeroed)
+ * for a row the replica does not hold. */
+int fs_replica_column_version(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES],
+                              unsigned col, fs_version *out, int *exists);
+
+/* Appends the row's current values (every written column, at its stored
+ * version) to the feed again, as one entry: how a row that entered a
+ * user's scope reaches devices whose cursors are past it. A row not held
+ * appends nothing. */
+int fs_replica_refeed_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES]);
+
+/* fs_apply for changes the caller has checked as fs_apply would, without
+ * checking them again. */
+int fs_replica_apply_checked(fs_replica *r, const fs_change *changes, size_t n);
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * Devices of the SQLite store: enrollment, revocation, the sync health
+ * a device reports (last seen, lease, pending changes), refusals audited.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store_int.h"
+
+int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,
+                        const char *name)
+{
+    sq_store *s = (sq_store *)base;
+    sq_user u;
+    int rc = sq__user_get(s, user_name, &u);
+    if (rc != 0)
+        return rc;
+    if (name != NULL && *name != '\0' && !sq__name_ok(name))
+        return sq__fail(s, FS_EINVAL, "a device name is 1-%d printable characters", MAX_NAME);
+    uint8_t id[FS_ID_BYTES];
+    fs_device_id_from_pk(pk, id);
+    char fp[17];
+    int own = 0;
+    sq__fingerprint(pk, fp);
+    rc = fs_replica_begin_nested(s->r, &own); /* or inside the caller's transaction */
+    if (rc == 0)
+        rc = sq__run(s, "INSERT INTO devices(pk, id, user, name) VALUES(?1, ?2, ?3, ?4)", NULL,
+                 "bbtt", pk, FS_SIGN_PK_BYTES, id, FS_ID_BYTES, user_name, name ? name : "");
+    if (rc == 0)
+        rc = fs_audit_append(s->audit, "enroll", user_name, fp, "");
+    rc = fs_replica_end_nested(s->r, own, rc);
+    return rc == FS_EEXIST ? sq__fail(s, rc, "the device is enrolled already") : rc;
+}
+
+int sq__device_get(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], sq_device *d)
+{
+    memset(d, 0, sizeof *d);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
+                                 "SELECT id, user, revoked, acked_seq FROM devices WHERE pk=?1", -1,
+                                 &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    int rc = 0;
+    char name[MAX_NAME + 1] = "";
+    if (src == SQLITE_ROW && sqlite3_column_int(st, 2) != 0) {
+        rc = sq__fail(s, FS_EREVOKED, "the device is revoked");
+    } else if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == FS_ID_BYTES) {
+        memcpy(d->id, sqlite3_column_blob(st, 0), FS_ID_BYTES);
+        snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 1));
+        d->acked = (uint64_t)sqlite3_column_int64(st, 3);
+    } else {
+        rc = src == SQLITE_ROW || src == SQLITE_DONE ? sq__fail(s, FS_ENOTFOUND, "unknown device")
+                                                     : sq__dbfail(s, src, "store");
+    }
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = sq__user_get(s, name, &d->u);
+    return rc;
+}
+
+int sq_device_check(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    sq_store *s = (sq_store *)base;
+    sq_device d;
+    return sq__device_get(s, pk, &d);
+}
+
+int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    sq_store *s = (sq_store *)base;
+    char fp[17];
+    sq__fingerprint(pk, fp);
+    return fs_audit_append(s->audit, "wipe", "server", fp, "told to wipe at its handshake");
+}
+
+int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail)
+{
+    sq_store *s = (sq_store *)base;
+    char fp[17], clean[FS_AUDIT_MAX_DETAIL];
+    size_t i = 0;
+    for (; detail != NULL && detail[i] != '\0' && i + 1 < sizeof clean; i++)
+        clean[i] = detail[i] >= 0x20 && detail[i] < 0x7f ? detail[i] : '?';
+    clean[i] = '\0';
+    if (pk == NULL)
+        return fs_audit_append(s->audit, "auth_failed", "sync", NULL, clean);
+    sq_device d;
+    sq__fingerprint(pk, fp);
+    int rc = sq__device_get(s, pk, &d);
+    return fs_audit_append(s->audit, "session_refused", rc == 0 ? d.u.name : "unknown", fp, clean);
+}
+
+int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    sq_store *s = (sq_store *)base;
+    int changed = 0, own = 0;
+    char fp[17];
+    sq__fingerprint(pk, fp);
+    int rc = fs_replica_begin_nested(s->r, &own);
+    if (rc == 0)
+        rc = sq__run(s, "UPDATE devices SET revoked=1 WHERE pk=?1", &changed, "b", pk,
+                 FS_SIGN_PK_BYTES);
+    if (rc == 0 && changed == 0)
+        rc = sq__fail(s, FS_ENOTFOUND, "unknown device");
+    if (rc == 0)
+        rc = fs_audit_append(s->audit, "revoke", "operator", fp, "");
+    return fs_replica_end_nested(s->r, own, rc);
+}
+
+int sq_device_seen(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease)
+{
+    sq_store *s = (sq_store *)base;
+    uint64_t now = fs_replica_now_ms(s->r);
+    if (granted_lease)
+        return sq__run(s,
+                   "INSERT INTO device_sync(pk, last_seen_ms, lease_until_ms) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT(pk) DO UPDATE SET last_seen_ms=excluded.last_seen_ms,"
+                   " lease_until_ms=excluded.lease_until_ms",
+                   NULL, "bii", pk, FS_SIGN_PK_BYTES, (long long)now,
+                   (long long)(now + s->lease_ms));
+    return sq__run(s,
+               "INSERT INTO device_sync(pk, last_seen_ms) VALUES(?1, ?2)"
+               " ON CONFLICT(pk) DO UPDATE SET last_seen_ms=excluded.last_seen_ms",
+               NULL, "bi", pk, FS_SIGN_PK_BYTES, (long long)now);
+}
+
+int sq_device_reported(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                             uint64_t oldest_ms)
+{
+    sq_store *s = (sq_store *)base;
+    if (local_seq > INT64_MAX || oldest_ms > INT64_MAX)
+        return sq__fail(s, FS_EINVAL, "reported figures out of range");
+    return sq__run(s, "UPDATE device_sync SET local_seq=?2, oldest_pending_ms=?3 WHERE pk=?1", NULL,
+               "bii", pk, FS_SIGN_PK_BYTES, (long long)local_seq, (long long)oldest_ms);
+}
+
+int sq_device_sync(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
+                         uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms)
+{
+    sq_store *s = (sq_store *)base;
+    *last_seen_ms = *lease_until_ms = *pending = *oldest_pending_ms = 0;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
+                                 "SELECT d.last_seen_ms, d.lease_until_ms, d.local_seq,"
+                                 " d.oldest_pending_ms, v.acked_seq FROM device_sync d"
+                                 " JOIN devices v ON v.pk = d.pk WHERE d.pk=?1",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *last_seen_ms = (uint64_t)sqlite3_column_int64(st, 0);
+        *lease_until_ms = (uint64_t)sqlite3_column_int64(st, 1);
+        /* What the device had when it last reported, less what the server
+         * has acknowledged since: pending is never stale after an ACK. */
+        uint64_t local = (uint64_t)sqlite3_column_int64(st, 2);
+        uint64_t acked = (uint64_t)sqlite3_column_int64(st, 4);
+        *pending = local > acked ? local - acked : 0;
+        *oldest_pending_ms = *pending > 0 ? (uint64_t)sqlite3_column_int64(st, 3) : 0;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}

@@ -1,0 +1,459 @@
+/*
+ * Push into the SQLite store: every change checked on its own (writer,
+ * table, value, clock, scope, the supervisors' columns), the accepted
+ * ones applied with the device's acknowledged sequence in one
+ * transaction, refusals audited, a customer handed over re-fed to its new
+ * owner's devices.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store_int.h"
+
+static int cmp_ref(const void *pa, const void *pb)
+{
+    const sq_ref *a = pa, *b = pb;
+    if (a->c->table != b->c->table)
+        return a->c->table < b->c->table ? -1 : 1;
+    int d = memcmp(a->c->row, b->c->row, FS_ID_BYTES);
+    if (d != 0)
+        return d;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+typedef struct push_ctx {
+    sq_store *s;
+    const sq_device *d;
+    fs_change *accepted;
+    size_t naccepted;
+    fs_store_reject *rejects;
+    size_t nrejects;
+    uint64_t clock_limit;
+    fs_row_ref *moved; /* rows given to another owner in this push */
+    char (*moved_from)[MAX_NAME + 1]; /* ... and who had them */
+    char (*moved_to)[MAX_NAME + 1];   /* ... and who has them now */
+    size_t nmoved;
+    /* The last parent looked up and its owner: a batch's rows mostly
+     * follow one customer. Only known owners are kept, and the entry is
+     * dropped whenever a row that existed gets a new owner or parent. */
+    int parent_known;
+    unsigned parent_tbl;
+    uint8_t parent_row[FS_ID_BYTES];
+    char parent_owner[MAX_NAME + 1];
+} push_ctx;
+
+static void reject(push_ctx *p, size_t idx, uint32_t reason)
+{
+    p->rejects[p->nrejects].index = idx;
+    p->rejects[p->nrejects].reason = reason;
+    p->nrejects++;
+}
+
+/* Checks one change on its own: writer, schema, value, clock. This is all
+ * fs_apply checks, so the accepted changes are applied without a second
+ * pass (fs_replica_apply_checked). */
+static uint32_t check_change(push_ctx *p, const fs_change *c)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (memcmp(c->version.device, p->d->id, FS_ID_BYTES) != 0)
+        return FS_REASON_INVALID; /* not written by the device that pushed it */
+    if (c->table >= nt || c->column >= tables[c->table].ncolumns || c->version.hlc == 0)
+        return FS_REASON_INVALID;
+    if (fs_replica_value_fits(p->s->r, c->table, c->column, &c->value) != 0)
+        return FS_REASON_INVALID;
+    if ((c->version.hlc >> 16) > p->clock_limit)
+        return FS_REASON_CLOCK;
+    return 0;
+}
+
+/* Whether change c would win over the row's stored version of its column
+ * (a new row: always). A write that loses changes nothing, scope included. */
+static int wins(sq_store *s, const fs_change *c, int *out)
+{
+    fs_version cur;
+    int exists = 0;
+    int rc = fs_replica_column_version(s->r, c->table, c->row, c->column, &cur, &exists);
+    *out = 1;
+    if (rc == 0 && exists)
+        *out = fs_version_cmp(&c->version, &cur) > 0;
+    return rc;
+}
+
+/* Supervisors' columns (HANDBOOK.md): a weekly plan's approval or return
+ * (who signed, when, why, and the status saying so) and every spot-check
+ * are written by managers only. */
+static int supervisor_only(unsigned tix, const fs_change *c)
+{
+    static int plan = -2, check = -2;
+    static int c_by, c_at, c_comment, c_status;
+    if (plan == -2) {
+        unsigned n;
+        const fs_table *t = fs_schema_tables(&n);
+        plan = fs_schema_table_index("weekly_plan");
+        check = fs_schema_table_index("spot_check");
+        c_by = fs_schema_column_index(&t[plan], "approved_by");
+        c_at = fs_schema_column_index(&t[plan], "approved_at");
+        c_comment = fs_schema_column_index(&t[plan], "review_comment");
+        c_status = fs_schema_column_index(&t[plan], "status");
+    }
+    if ((int)tix == check)
+        return 1;
+    if ((int)tix != plan)
+        return 0;
+    int col = (int)c->column;
+    if (col == c_by || col == c_at || col == c_comment)
+        return c->value.type != FS_NULL;
+    if (col == c_status && c->value.type == FS_TEXT)
+        return (c->value.n == 8 && memcmp(c->value.p, "approved", 8) == 0) ||
+               (c->value.n == 8 && memcmp(c->value.p, "returned", 8) == 0);
+    return 0;
+}
+
+/* owner_of for the parent a row names, through the one-entry cache. */
+static int parent_owner(push_ctx *p, unsigned tbl, const uint8_t row[FS_ID_BYTES],
+                        char owner[MAX_NAME + 1])
+{
+    if (p->parent_known && p->parent_tbl == tbl && memcmp(p->parent_row, row, FS_ID_BYTES) == 0) {
+        memcpy(owner, p->parent_owner, MAX_NAME + 1);
+        return 0;
+    }
+    int rc = sq__owner_of(p->s, tbl, row, owner);
+    p->parent_known = rc == 0 && owner[0] != '\0';
+    if (p->parent_known) {
+        p->parent_tbl = tbl;
+        memcpy(p->parent_row, row, FS_ID_BYTES);
+        memcpy(p->parent_owner, owner, MAX_NAME + 1);
+    }
+    return rc;
+}
+
+/* Decides a row group (the valid changes of one row). The changes to the
+ * column that decides the row's owner or parent (the "decider") are judged
+ * apart: one that is malformed, or would take the row out of the pusher's
+ * reach, or give a customer away without being a manager, is refused alone
+ * on an existing row, and refuses the whole row on a new one. The other
+ * changes need the pusher's right to write the row. */
+static int push_row(push_ctx *p, sq_ref *g, size_t n)
+{
+    sq_store *s = p->s;
+    const sq_user *u = &p->d->u;
+    unsigned tix = g[0].c->table;
+    const uint8_t *row = g[0].c->row;
+    sq_rule rl = sq__rule_of(tix);
+    char now[MAX_NAME + 1], after[MAX_NAME + 1];
+    int rc = sq__owner_of(s, tix, row, now);
+    if (rc != 0)
+        return rc;
+    int exists = now[0] != '\0';
+    /* The winning-most deciding changes in this batch. */
+    const fs_change *dc = NULL, *dc_row = NULL;
+    for (size_t k = 0; k < n; k++) {
+        const fs_change *c = g[k].c;
+        if ((int)c->column == rl.col && (dc == NULL || fs_version_cmp(&c->version, &dc->version) > 0))
+            dc = c;
+        if (rl.kind == RULE_CONFLICT && (int)c->column == rl.col_row &&
+            (dc_row == NULL || fs_version_cmp(&c->version, &dc_row->version) > 0))
+            dc_row = c;
+    }
+    uint32_t decider_why = 0, row_why = 0;
+    int set_owner = 0, set_parent = 0, ptbl = -1;
+    uint8_t prow[FS_ID_BYTES];
+    snprintf(after, sizeof after, "%s", now);
+    if (dc != NULL && exists) { /* a new row has no version to lose to */
+        int w = 1;
+        rc = wins(s, dc, &w);
+        if (rc != 0)
+            return rc;
+        if (!w)
+            dc = NULL; /* an older write: the row keeps its owner */
+    }
+    switch (rl.kind) {
+    case RULE_OWNER:
+    case RULE_REP:
+        if (dc != NULL && sq__owner_value(&dc->value, after))
+            set_owner = 1;
+        else if (dc != NULL && rl.kind == RULE_OWNER && !exists &&
+                 (dc->value.type == FS_NULL || (dc->value.type == FS_TEXT && dc->value.n == 0)))
+            dc = NULL; /* a blank owner on a new customer: not saying */
+        else if (dc != NULL)
+            decider_why = FS_REASON_INVALID;
+        if (!set_owner && !exists) {
+            if (rl.kind == RULE_OWNER && decider_why == 0) {
+                snprintf(after, sizeof after, "%s", u->name); /* the creator owns it */
+                set_owner = 1;
+            } else {
+                row_why = FS_REASON_INVALID; /* a new row must say whose it is */
+            }
+        }
+        break;
+    case RULE_PARENT:
+    case RULE_CONFLICT:
+        if (dc != NULL && rl.kind == RULE_PARENT && dc->value.type == FS_BLOB &&
+            dc->value.n == FS_ID_BYTES) {
+            ptbl = rl.ref;
+            memcpy(prow, dc->value.p, FS_ID_BYTES);
+            set_parent = 1;
+        } else if (dc != NULL && rl.kind == RULE_CONFLICT && dc->value.type == FS_INT &&
+                   dc_row != NULL && dc_row->value.type == FS_BLOB &&
+                   dc_row->value.n == FS_ID_BYTES) {
+            unsigned nt;
+            fs_schema_tables(&nt);
+            if (dc->value.i >= 0 && dc->value.i < (int64_t)nt) {
+                ptbl = (int)dc->value.i;
+                memcpy(prow, dc_row->value.p, FS_ID_BYTES);
+                set_parent = 1;
+            }
+        }
+        if (set_parent) {
+            rc = parent_owner(p, (unsigned)ptbl, prow, after);
+            if (rc != 0)
+                return rc;
+            if (after[0] == '\0') { /* follows nothing known */
+                set_parent = 0;
+                decider_why = FS_REASON_INVALID;
+                snprintf(after, sizeof after, "%s", now);
+            }
+        } else if (dc != NULL) {
+            decider_why = FS_REASON_INVALID;
+        }
+        if (!set_parent && !exists)
+            row_why = FS_REASON_INVALID; /* a new row must name what it follows */
+        break;
+    case RULE_NONE:
+        row_why = FS_REASON_SCOPE;
+        break;
+    }
+    /* Moving the row: only within the pusher's reach, and a customer only by
+     * a manager. */
+    if (decider_why == 0 && row_why == 0 && (set_owner || set_parent) && exists &&
+        strcmp(now, after) != 0 &&
+        (!sq__in_scope(s, u, after) || (rl.kind == RULE_OWNER && u->role != FS_ROLE_MANAGER)))
+        decider_why = FS_REASON_SCOPE;
+    if (decider_why != 0) {
+        if (!exists)
+            row_why = decider_why; /* a new row that cannot be placed */
+        set_owner = set_parent = 0;
+        snprintf(after, sizeof after, "%s", now);
+    }
+    if (row_why == 0 && ((exists && !sq__in_scope(s, u, now)) || (!exists && !sq__in_scope(s, u, after))))
+        row_why = FS_REASON_SCOPE;
+    for (size_t k = 0; k < n; k++) {
+        const fs_change *c = g[k].c;
+        int is_decider = (int)c->column == rl.col ||
+                         (rl.kind == RULE_CONFLICT && (int)c->column == rl.col_row);
+        if (row_why != 0)
+            reject(p, g[k].idx, row_why);
+        else if (is_decider && decider_why != 0)
+            reject(p, g[k].idx, decider_why);
+        else if (u->role != FS_ROLE_MANAGER && supervisor_only(tix, c))
+            reject(p, g[k].idx, FS_REASON_SCOPE);
+        else
+            p->accepted[p->naccepted++] = *c;
+    }
+    if (row_why != 0 || (!set_owner && !set_parent))
+        return 0;
+    if (exists)
+        p->parent_known = 0;                 /* an owner may change below this row */
+    if (exists && strcmp(now, after) != 0) { /* handed over: re-feed it after apply */
+        p->moved[p->nmoved].table = (uint16_t)tix;
+        memcpy(p->moved[p->nmoved].row, row, FS_ID_BYTES);
+        snprintf(p->moved_from[p->nmoved], MAX_NAME + 1, "%s", now);
+        snprintf(p->moved_to[p->nmoved], MAX_NAME + 1, "%s", after);
+        p->nmoved++;
+    }
+    if (set_owner)
+        return sq__run(s,
+                   "INSERT INTO scope(tbl,row,owner,ptbl,prow) VALUES(?1,?2,?3,NULL,NULL)"
+                   " ON CONFLICT(tbl,row) DO UPDATE SET owner=excluded.owner, ptbl=NULL,"
+                   " prow=NULL",
+                   NULL, "ibt", (long long)tix, row, FS_ID_BYTES, after);
+    return sq__run(s,
+               "INSERT INTO scope(tbl,row,owner,ptbl,prow) VALUES(?1,?2,NULL,?3,?4)"
+               " ON CONFLICT(tbl,row) DO UPDATE SET owner=NULL, ptbl=excluded.ptbl,"
+               " prow=excluded.prow",
+               NULL, "ibib", (long long)tix, row, FS_ID_BYTES, (long long)ptbl, prow,
+               FS_ID_BYTES);
+}
+
+/* One audit entry per push with refusals: how many, by reason (never the
+ * values). */
+static int audit_refusals(sq_store *s, const sq_device *d, const uint8_t *pk,
+                          const fs_store_reject *rejects, size_t n)
+{
+    size_t by[FS_REASON_INTERNAL + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (rejects[i].reason <= FS_REASON_INTERNAL)
+            by[rejects[i].reason]++;
+    char detail[FS_AUDIT_MAX_DETAIL], fp[17];
+    size_t len = (size_t)snprintf(detail, sizeof detail, "refused=%zu", n);
+    for (unsigned r = 1; r <= FS_REASON_INTERNAL && len < sizeof detail; r++)
+        if (by[r] > 0)
+            len += (size_t)snprintf(detail + len, sizeof detail - len, " reason%u=%zu", r, by[r]);
+    sq__fingerprint(pk, fp);
+    return fs_audit_append(s->audit, "refused_write", d->u.name, fp, detail);
+}
+
+/* A row handed to another owner: who did it, from whom to whom, and which
+ * row (table and id: no values). */
+static int audit_handover(sq_store *s, const sq_device *d, const fs_row_ref *row, const char *from,
+                          const char *to)
+{
+    char subject[2 * (MAX_NAME + 1) + 8], detail[FS_AUDIT_MAX_DETAIL], hex[2 * FS_ID_BYTES + 1];
+    unsigned ntables;
+    const fs_table *all = fs_schema_tables(&ntables);
+    const fs_table *t = row->table < ntables ? &all[row->table] : NULL;
+    fs_id_to_hex(row->row, hex);
+    if (strlen(from) + strlen(to) + 4 <= FS_AUDIT_MAX_NAME)
+        snprintf(subject, sizeof subject, "%.*s -> %.*s", MAX_NAME, from, MAX_NAME, to);
+    else
+        snprintf(subject, sizeof subject, "%.*s", MAX_NAME, to);
+    snprintf(detail, sizeof detail, "%s %s", t != NULL ? t->name : "?", hex);
+    return fs_audit_append(s->audit, "scope_change", d->u.name, subject, detail);
+}
+
+/* Appends a row's current values, with their versions, to the feed again,
+ * and those of every row that follows it: a row handed to another owner
+ * reaches the new owner's devices although their cursors passed it. Devices
+ * that hold these versions already ignore them. The previous owner's devices
+ * are told to purge each of these rows (a purge entry at the feed position
+ * before the re-fed values). */
+static int refeed(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
+                  const char *old_owner, int depth)
+{
+    uint64_t feed = 0;
+    int rc = fs_feed_last(s->r, &feed);
+    if (rc == 0)
+        rc = sq__run(s, "INSERT INTO purges(user, tbl, row, feed_seq) VALUES(?1, ?2, ?3, ?4)", NULL,
+                 "tibi", old_owner, (long long)tix, row, FS_ID_BYTES, (long long)feed);
+    if (rc == 0)
+        rc = fs_replica_refeed_row(s->r, tix, row);
+    if (rc != 0 || depth >= MAX_DEPTH)
+        return rc;
+    /* What follows it: collect first, as refeeding runs statements of its own. */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
+                                 "SELECT tbl, row FROM scope WHERE ptbl=?1 AND prow=?2", -1, &st,
+                                 NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_int(st, 1, (int)tix);
+    sqlite3_bind_blob(st, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+    fs_row_ref *kids = NULL;
+    size_t n = 0, cap = 0;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            fs_row_ref *more = realloc(kids, cap * sizeof *kids);
+            if (more == NULL) {
+                rc = sq__fail(s, FS_ENOMEM, "out of memory");
+                break;
+            }
+            kids = more;
+        }
+        kids[n].table = (uint16_t)sqlite3_column_int(st, 0);
+        memcpy(kids[n].row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        n++;
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = refeed(s, kids[i].table, kids[i].row, old_owner, depth + 1);
+    free(kids);
+    return rc;
+}
+
+int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
+                  uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out)
+{
+    sq_store *s = (sq_store *)base;
+    memset(out, 0, sizeof *out);
+    if (first_seq > last_seq || (n > 0 && changes == NULL))
+        return sq__fail(s, FS_EINVAL, "a push covers sequences first..last");
+    sq_device d;
+    int rc = sq__device_get(s, device_pk, &d);
+    if (rc == FS_ENOTFOUND)
+        return sq__fail(s, FS_EAUTH, "unknown device");
+    if (rc != 0)
+        return rc;
+    if (last_seq <= d.acked) { /* applied before: acknowledge again */
+        out->acked_seq = d.acked;
+        out->replayed = 1;
+        return 0;
+    }
+    push_ctx p = {.s = s, .d = &d, .clock_limit = fs_replica_now_ms(s->r) + fs_replica_max_skew_ms(s->r)};
+    sq_ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    p.moved = malloc((n ? n : 1) * sizeof *p.moved);
+    p.moved_from = malloc((n ? n : 1) * sizeof *p.moved_from);
+    p.moved_to = malloc((n ? n : 1) * sizeof *p.moved_to);
+    p.accepted = malloc((n ? n : 1) * sizeof *p.accepted);
+    p.rejects = malloc((n ? n : 1) * sizeof *p.rejects);
+    if (refs == NULL || p.accepted == NULL || p.rejects == NULL || p.moved == NULL ||
+        p.moved_from == NULL || p.moved_to == NULL) {
+        rc = sq__fail(s, FS_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t nvalid = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t why = check_change(&p, &changes[i]);
+        if (why != 0) {
+            reject(&p, i, why);
+            continue;
+        }
+        refs[nvalid].c = &changes[i];
+        refs[nvalid].idx = i;
+        nvalid++;
+    }
+    /* Rows in table order: customers before what follows them, plans before
+     * their tasks, conflict records last. */
+    qsort(refs, nvalid, sizeof *refs, cmp_ref);
+    rc = fs_begin(s->r);
+    for (size_t i = 0; rc == 0 && i < nvalid;) {
+        size_t j = i + 1;
+        while (j < nvalid && refs[j].c->table == refs[i].c->table &&
+               memcmp(refs[j].c->row, refs[i].c->row, FS_ID_BYTES) == 0)
+            j++;
+        rc = push_row(&p, refs + i, j - i);
+        i = j;
+    }
+    if (rc == 0)
+        rc = fs_replica_apply_checked(s->r, p.accepted, p.naccepted); /* check_change passed */
+    for (size_t i = 0; rc == 0 && i < p.nmoved; i++) {
+        rc = refeed(s, p.moved[i].table, p.moved[i].row, p.moved_from[i], 0);
+        if (rc == 0)
+            rc = audit_handover(s, &d, &p.moved[i], p.moved_from[i], p.moved_to[i]);
+    }
+    if (rc == 0)
+        rc = sq__run(s, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", NULL, "ib",
+                 (long long)last_seq, device_pk, FS_SIGN_PK_BYTES);
+    if (rc == 0 && p.nrejects > 0)
+        rc = audit_refusals(s, &d, device_pk, p.rejects, p.nrejects);
+    if (rc == 0)
+        rc = fs_commit(s->r);
+    else
+        fs_rollback(s->r);
+    if (rc == 0) {
+        out->acked_seq = last_seq;
+        out->accepted = p.naccepted;
+        out->nrejects = p.nrejects;
+        if (p.nrejects > 0) {
+            out->rejects = p.rejects;
+            p.rejects = NULL;
+        }
+    } else if (s->errmsg[0] == '\0') {
+        sq__fail(s, rc, "push: %s", fs_replica_errmsg(s->r));
+    }
+done:
+    free(refs);
+    free(p.accepted);
+    free(p.rejects);
+    free(p.moved);
+    free(p.moved_from);
+    free(p.moved_to);
+    return rc;
+}

@@ -1,0 +1,316 @@
+/*
+ * The SQLite backend of the server store: opening, closing, the store's
+ * tables, its statement cache and error helpers, and its table of
+ * operations (fieldsync/store.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store_int.h"
+
+int sq__fail(sq_store *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int sq__dbfail(sq_store *s, int src, const char *what)
+{
+    return sq__fail(s, FS_EDB, "%s: %s", what, sqlite3_errstr(src));
+}
+
+const char *sq_errmsg(const fs_store *base)
+{
+    const sq_store *s = (const sq_store *)base;
+    return s ? s->errmsg : fs_replica_errmsg(NULL);
+}
+
+fs_replica *sq_replica(fs_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    return s->r;
+}
+
+int fs_store_check_passphrase(const char *dir, const char *pass, size_t passlen)
+{
+    char keypath[4200];
+    fs_secret *key = NULL;
+    int n = snprintf(keypath, sizeof keypath, "%s/replica.key", dir);
+    if (n < 0 || (size_t)n >= sizeof keypath)
+        return FS_EINVAL;
+    int rc = fs_keyfile_unlock(keypath, pass, passlen, &key);
+    fs_secret_free(key);
+    return rc;
+}
+
+void sq_set_lease(fs_store *base, uint64_t ms)
+{
+    sq_store *s = (sq_store *)base;
+    s->lease_ms = ms;
+}
+
+uint64_t sq_lease(const fs_store *base)
+{
+    const sq_store *s = (const sq_store *)base;
+    return s->lease_ms;
+}
+
+static int db_exec(sq_store *s, const char *sql)
+{
+    int src = sqlite3_exec(fs_replica_db(s->r), sql, NULL, NULL, NULL);
+    return src == SQLITE_OK ? 0 : sq__dbfail(s, src, "store");
+}
+
+static const char tables_sql[] =
+    "CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, role INTEGER NOT NULL,"
+    " team TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS devices(pk BLOB PRIMARY KEY, id BLOB NOT NULL UNIQUE,"
+    " user TEXT NOT NULL, name TEXT, revoked INTEGER NOT NULL DEFAULT 0,"
+    " acked_seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS scope(tbl INTEGER NOT NULL, row BLOB NOT NULL, owner TEXT,"
+    " ptbl INTEGER, prow BLOB, PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS purges(seq INTEGER PRIMARY KEY, user TEXT NOT NULL,"
+    " tbl INTEGER NOT NULL, row BLOB NOT NULL, feed_seq INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS purges_user ON purges(user, feed_seq);"
+    "CREATE TABLE IF NOT EXISTS passwords(user TEXT PRIMARY KEY, hash TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS device_sync(pk BLOB PRIMARY KEY, last_seen_ms INTEGER,"
+    " lease_until_ms INTEGER, local_seq INTEGER, oldest_pending_ms INTEGER) WITHOUT ROWID;";
+
+/* Opens the audit log with a key of its own, derived from the server's
+ * identity seed (kept in the encrypted store). */
+static int open_audit(sq_store *s)
+{
+    fs_identity *id = NULL;
+    int rc = fs_replica_identity(s->r, &id);
+    if (rc != 0)
+        return sq__fail(s, rc, "the store has no identity");
+    unsigned char *key = sodium_malloc(FS_AUDIT_KEY_BYTES);
+    if (key == NULL) {
+        fs_identity_free(id);
+        return sq__fail(s, FS_ENOMEM, "out of memory");
+    }
+    static const char label[] = "fieldsync/1 audit key";
+    crypto_generichash(key, FS_AUDIT_KEY_BYTES, (const unsigned char *)label, sizeof label - 1,
+                       id->sk, FS_SIGN_SEED_BYTES); /* the seed is sk's first half */
+    fs_identity_free(id);
+    rc = fs_audit_open(&s->audit, fs_replica_db(s->r), key);
+    sodium_free(key);
+    return rc != 0 ? sq__fail(s, rc, "cannot open the audit log") : 0;
+}
+
+fs_audit *sq_audit(fs_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    return s->audit;
+}
+
+/* A device in the audit log: the first 8 bytes of its id, in hex. */
+void sq__fingerprint(const uint8_t *pk, char out[17])
+{
+    uint8_t id[FS_ID_BYTES];
+    char hex[33];
+    fs_device_id_from_pk(pk, id);
+    fs_id_to_hex(id, hex);
+    memcpy(out, hex, 16);
+    out[16] = '\0';
+}
+
+static const fs_store_ops sqlite_ops;
+
+static int store_new(fs_store **out, fs_replica *r)
+{
+    sq_store *s = calloc(1, sizeof *s);
+    if (s != NULL) {
+        s->base.ops = &sqlite_ops;
+        s->lease_ms = FS_LEASE_DEFAULT_MS;
+    }
+    if (s == NULL) {
+        fs_replica_close(r);
+        return FS_ENOMEM;
+    }
+    s->r = r;
+    /* A push is acknowledged once committed, and the device then never sends
+     * it again: the commit must survive a power cut, not only a crash. In
+     * WAL mode NORMAL syncs only at checkpoints; FULL syncs the WAL at every
+     * commit (one per push batch of up to FS_SYNC_BATCH changes). Devices
+     * keep NORMAL (see docs/DESIGN.md, Durability). */
+    int rc = db_exec(s, "PRAGMA synchronous=FULL");
+    if (rc == 0)
+        rc = db_exec(s, tables_sql);
+    if (rc == 0)
+        rc = open_audit(s);
+    if (rc != 0) {
+        sq_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+int fs_store_create(fs_store **out, const char *dir, const char *pass, size_t passlen,
+                    const fs_replica_opts *opts)
+{
+    fs_replica_opts o = opts ? *opts : (fs_replica_opts){0};
+    fs_replica *r = NULL;
+    *out = NULL;
+    o.keep_feed = 1;
+    int rc = fs_replica_create(&r, dir, pass, passlen, &o);
+    return rc != 0 ? rc : store_new(out, r);
+}
+
+int fs_store_open(fs_store **out, const char *dir, const char *pass, size_t passlen,
+                  const fs_replica_opts *opts)
+{
+    fs_replica *r = NULL;
+    *out = NULL;
+    int rc = fs_replica_open(&r, dir, pass, passlen, opts);
+    if (rc != 0)
+        return rc;
+    uint64_t last;
+    if (fs_feed_last(r, &last) != 0) {
+        fs_replica_close(r);
+        return FS_EFORMAT; /* a device's replica, not a store */
+    }
+    return store_new(out, r);
+}
+
+void sq_close(fs_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->ncache; i++)
+        sqlite3_finalize(s->cache[i].st);
+    fs_audit_close(s->audit);
+    fs_replica_close(s->r);
+    free(s);
+}
+
+int sq__name_ok(const char *n)
+{
+    size_t len = n ? strlen(n) : 0;
+    if (len == 0 || len > MAX_NAME || !fs_utf8_valid(n, len))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)n[i] < 0x20 || n[i] == 0x7F)
+            return 0;
+    return 1;
+}
+
+/* Runs a one-statement write with up to 6 bound values given as text or
+ * blobs (NULL text binds NULL). */
+/* The prepared statement of sql (a string literal), from the cache or
+ * prepared now. *keep is 1 when it is cached: give it back with sq__done();
+ * else sq__done() finalizes it. */
+int sq__stmt(sq_store *s, const char *sql, sqlite3_stmt **out, int *keep)
+{
+    for (size_t i = 0; i < s->ncache; i++)
+        if (s->cache[i].sql == sql) {
+            *out = s->cache[i].st;
+            *keep = 1;
+            return 0;
+        }
+    int src =
+        sqlite3_prepare_v3(fs_replica_db(s->r), sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    *keep = s->ncache < STMT_CACHE;
+    if (*keep) {
+        s->cache[s->ncache].sql = sql;
+        s->cache[s->ncache++].st = *out;
+    }
+    return 0;
+}
+
+void sq__done(sqlite3_stmt *st, int keep)
+{
+    if (keep) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
+int sq__run(sq_store *s, const char *sql, int *changes, const char *fmt, ...)
+{
+    sqlite3 *db = fs_replica_db(s->r);
+    sqlite3_stmt *st = NULL;
+    int keep = 0;
+    int rc = sq__stmt(s, sql, &st, &keep);
+    if (rc != 0)
+        return rc;
+    int src;
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 0; fmt[i]; i++) {
+        if (fmt[i] == 't') {
+            const char *t = va_arg(ap, const char *);
+            sqlite3_bind_text(st, i + 1, t, -1, SQLITE_TRANSIENT);
+        } else if (fmt[i] == 'b') {
+            const void *p = va_arg(ap, const void *);
+            int n = va_arg(ap, int);
+            sqlite3_bind_blob(st, i + 1, p, n, SQLITE_TRANSIENT);
+        } else {
+            sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+        }
+    }
+    va_end(ap);
+    src = sqlite3_step(st);
+    if (changes != NULL)
+        *changes = sqlite3_changes(db);
+    sq__done(st, keep);
+    if ((src & 0xFF) == SQLITE_CONSTRAINT) /* extended codes are on */
+        return FS_EEXIST;
+    return src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
+}
+
+uint64_t sq_now_ms(fs_store *base)
+{
+    return fs_replica_now_ms(((sq_store *)base)->r);
+}
+
+int sq_feed_head(fs_store *base, uint64_t *seq)
+{
+    return fs_feed_last(((sq_store *)base)->r, seq);
+}
+
+static const fs_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .errmsg = sq_errmsg,
+    .replica = sq_replica,
+    .now_ms = sq_now_ms,
+    .feed_head = sq_feed_head,
+    .set_lease = sq_set_lease,
+    .lease = sq_lease,
+    .user_add = sq_user_add,
+    .users = sq_users,
+    .set_password = sq_set_password,
+    .login = sq_login,
+    .device_add = sq_device_add,
+    .device_check = sq_device_check,
+    .device_revoke = sq_device_revoke,
+    .devices = sq_devices,
+    .device_seen = sq_device_seen,
+    .device_sync = sq_device_sync,
+    .device_reported = sq_device_reported,
+    .note_wipe = sq_note_wipe,
+    .note_refusal = sq_note_refusal,
+    .enroll_code_create = sq_enroll_code_create,
+    .enroll_code_redeem = sq_enroll_code_redeem,
+    .owner = sq_owner,
+    .push = sq_push,
+    .pull = sq_pull,
+    .purges = sq_purges,
+    .manager_write = sq_manager_write,
+    .audit = sq_audit,
+};

@@ -1,0 +1,151 @@
+/*
+ * Internals shared by the files of the SQLite store (the .c files of server/store/):
+ * its handle, the statement cache and error helpers, users, devices and
+ * the scope rules, and the operations the table in store.c points to.
+ * Not a public header: the server uses fieldsync/store.h and
+ * store_sqlite.h.
+ *
+ * FORMAT (beside the replica's tables)
+ *   users    name TEXT PRIMARY KEY, role INTEGER, team TEXT
+ *   devices  pk BLOB PRIMARY KEY (Ed25519), id BLOB UNIQUE (fs_device_id_from_pk),
+ *            user TEXT, name TEXT, revoked INTEGER, acked_seq INTEGER
+ *   purges   user TEXT, tbl INTEGER, row BLOB, feed_seq INTEGER: rows that
+ *            left user's scope when the feed stood at feed_seq; a device of
+ *            that user whose cursor is not past it is told to purge them
+ *   scope    tbl INTEGER, row BLOB, owner TEXT, ptbl INTEGER, prow BLOB,
+ *            PRIMARY KEY(tbl, row): a row's owner, or the row it follows
+ *            (its customer, its plan, the row a conflict is about); owners
+ *            are resolved through parents when asked, so reassigning a
+ *            customer moves everything that follows it.
+ * Enrollment codes: enroll.c; the audit log: audit.c (audit.h).
+ */
+#ifndef FIELDSYNC_STORE_INT_H
+#define FIELDSYNC_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "audit.h"
+#include "fieldsync/replica_server.h"
+#include "fieldsync/store.h"
+#include "store_sqlite.h"
+
+typedef struct sq_store sq_store;
+
+#define MAX_NAME 64
+
+#define MAX_DEPTH 4 /* conflict -> visit -> customer: well within */
+
+#define STMT_CACHE 16
+
+struct sq_store {
+    fs_store base; /* first: the interface's handle */
+    fs_replica *r;
+    fs_audit *audit;
+    /* Statements of the per-row paths (push, pull), prepared once: keyed by
+     * the address of their SQL text, which is a literal at each call site. */
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[STMT_CACHE];
+    size_t ncache;
+    uint64_t lease_ms;
+    char errmsg[256];
+};
+
+enum rule_kind { RULE_NONE, RULE_OWNER, RULE_REP, RULE_PARENT, RULE_CONFLICT };
+
+typedef struct sq_rule {
+    enum rule_kind kind;
+    int col;     /* the column that decides (owner, rep, link) */
+    int ref;     /* RULE_PARENT: the parent's table */
+    int col_row; /* RULE_CONFLICT: the "row" column ("tbl" is col) */
+} sq_rule;
+
+typedef struct sq_user {
+    char name[MAX_NAME + 1];
+    char team[MAX_NAME + 1];
+    fs_role role;
+} sq_user;
+
+/* The enrolled device: its user and acknowledged sequence. */
+typedef struct sq_device {
+    uint8_t id[FS_ID_BYTES];
+    sq_user u;
+    uint64_t acked;
+} sq_device;
+
+typedef struct sq_ref {
+    const fs_change *c;
+    size_t idx;
+} sq_ref;
+
+/* Error helpers: set the store's message and return the code. */
+int sq__fail(sq_store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sq__dbfail(sq_store *s, int src, const char *what);
+
+/* The prepared statement of sql (a string literal), from the cache or
+ * prepared now. *keep is 1 when it is cached: give it back with
+ * sq__done(); else sq__done() finalizes it. */
+int sq__stmt(sq_store *s, const char *sql, sqlite3_stmt **out, int *keep);
+void sq__done(sqlite3_stmt *st, int keep);
+/* Runs a one-statement write; fmt names each bound value: 't' text (NULL
+ * binds NULL), 'b' blob (pointer, int length), 'i' integer (long long).
+ * *changes (may be NULL): rows changed. A constraint is FS_EEXIST. */
+int sq__run(sq_store *s, const char *sql, int *changes, const char *fmt, ...);
+
+/* 1 for a user or team name: 1..MAX_NAME bytes of printable UTF-8. */
+int sq__name_ok(const char *n);
+/* The first 8 bytes of a device id in hex, for the audit log. */
+void sq__fingerprint(const uint8_t *pk, char out[17]);
+
+int sq__user_get(sq_store *s, const char *name, sq_user *u);
+int sq__device_get(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], sq_device *d);
+
+/* Scope (scope.c): each table's rule, a row's owner through its parents,
+ * whether user u may see rows of owner, a deciding value read as a name. */
+sq_rule sq__rule_of(unsigned tix);
+int sq__owner_of(sq_store *s, unsigned tix, const uint8_t *row, char owner[MAX_NAME + 1]);
+int sq__in_scope(sq_store *s, const sq_user *u, const char *owner);
+int sq__owner_value(const fs_value *v, char out[MAX_NAME + 1]);
+
+/* The operations (fieldsync/store.h has their contracts). */
+void sq_close(fs_store *base);
+const char *sq_errmsg(const fs_store *base);
+fs_replica *sq_replica(fs_store *base);
+uint64_t sq_now_ms(fs_store *base);
+int sq_feed_head(fs_store *base, uint64_t *seq);
+void sq_set_lease(fs_store *base, uint64_t ms);
+uint64_t sq_lease(const fs_store *base);
+fs_audit *sq_audit(fs_store *base);
+int sq_user_add(fs_store *base, const char *name, fs_role role, const char *team);
+int sq_users(fs_store *base, int (*cb)(const char *, fs_role, const char *, void *), void *ctx);
+int sq_set_password(fs_store *base, const char *name, const char *pw, size_t pwlen);
+int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
+             char team[FS_USER_NAME_MAX + 1]);
+int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,
+                  const char *name);
+int sq_device_check(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
+int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
+int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
+int sq_device_seen(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
+int sq_device_sync(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
+                   uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms);
+int sq_device_reported(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                       uint64_t oldest_ms);
+int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
+int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail);
+int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
+                          const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen);
+int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms);
+int sq_owner(fs_store *base, unsigned table, const uint8_t row[FS_ID_BYTES],
+             char owner[FS_USER_NAME_MAX + 1]);
+int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
+            uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
+int sq_pull(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+            size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
+int sq_purges(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+              size_t max, fs_row_ref **out, size_t *n);
+int sq_manager_write(fs_store *base, const char *manager, const char *table, const uint8_t *row,
+                     const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]);
+
+#endif

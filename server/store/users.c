@@ -1,0 +1,126 @@
+/*
+ * Users and dashboard logins of the SQLite store.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store_int.h"
+
+int sq_user_add(fs_store *base, const char *name, fs_role role, const char *team)
+{
+    sq_store *s = (sq_store *)base;
+    if (!sq__name_ok(name) || !sq__name_ok(team))
+        return sq__fail(s, FS_EINVAL, "a user name and team are 1-%d printable characters", MAX_NAME);
+    if (role != FS_ROLE_REP && role != FS_ROLE_MANAGER && role != FS_ROLE_ADMIN)
+        return sq__fail(s, FS_EINVAL, "a role is rep, manager or admin");
+    int rc = sq__run(s, "INSERT INTO users(name, role, team) VALUES(?1, ?2, ?3)", NULL, "tit", name,
+                 (long long)role, team);
+    return rc == FS_EEXIST ? sq__fail(s, rc, "user %s exists already", name) : rc;
+}
+
+int sq_users(fs_store *base,
+                   int (*cb)(const char *name, fs_role role, const char *team, void *ctx),
+                   void *ctx)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = NULL;
+    int src =
+        sqlite3_prepare_v2(fs_replica_db(s->r),
+                           "SELECT name, role, team FROM users ORDER BY team, name", -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    int rc = 0;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
+        rc = cb((const char *)sqlite3_column_text(st, 0), (fs_role)sqlite3_column_int(st, 1),
+                (const char *)sqlite3_column_text(st, 2), ctx);
+    sqlite3_finalize(st);
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = sq__dbfail(s, src, "store");
+    return rc;
+}
+
+int sq_set_password(fs_store *base, const char *name, const char *pw, size_t pwlen)
+{
+    sq_store *s = (sq_store *)base;
+    sq_user u;
+    if (pwlen < FS_PASSWORD_MIN || pwlen > FS_PASSWORD_MAX || memchr(pw, '\0', pwlen) != NULL)
+        return sq__fail(s, FS_EINVAL, "a password is %d to %d bytes", FS_PASSWORD_MIN, FS_PASSWORD_MAX);
+    int rc = sq__user_get(s, name, &u);
+    if (rc != 0)
+        return rc;
+    if (u.role != FS_ROLE_MANAGER && u.role != FS_ROLE_ADMIN)
+        return sq__fail(s, FS_ESTATE, "only managers and admins log in to the dashboard");
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str_alg(hash, pw, pwlen, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return sq__fail(s, FS_ENOMEM, "out of memory hashing the password");
+    rc = sq__run(s, "INSERT OR REPLACE INTO passwords(user, hash) VALUES(?1, ?2)", NULL, "tt", name,
+             hash);
+    sodium_memzero(hash, sizeof hash);
+    return rc;
+}
+
+int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
+                   char team[FS_USER_NAME_MAX + 1])
+{
+    sq_store *s = (sq_store *)base;
+    /* One answer for an unknown user, a rep, no password and a wrong one,
+     * and an Argon2 verification in every case, so neither the answer nor
+     * its time tells which. */
+    static char dummy[crypto_pwhash_STRBYTES];
+    if (dummy[0] == '\0' &&
+        crypto_pwhash_str_alg(dummy, "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return sq__fail(s, FS_ENOMEM, "out of memory");
+    char hash[crypto_pwhash_STRBYTES] = "";
+    sq_user u;
+    int known = name != NULL && sq__user_get(s, name, &u) == 0 &&
+                (u.role == FS_ROLE_MANAGER || u.role == FS_ROLE_ADMIN);
+    if (known) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(fs_replica_db(s->r), "SELECT hash FROM passwords WHERE user=?1", -1,
+                               &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0 &&
+                (size_t)sqlite3_column_bytes(st, 0) < sizeof hash)
+                memcpy(hash, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0) + 1);
+        }
+        sqlite3_finalize(st);
+    }
+    int ok = crypto_pwhash_str_verify(hash[0] ? hash : dummy, pw ? pw : "", pw ? pwlen : 0) == 0;
+    ok = ok && known && hash[0] != '\0';
+    sodium_memzero(hash, sizeof hash);
+    if (!ok)
+        return sq__fail(s, FS_EAUTH, "wrong name or password");
+    *role = u.role;
+    snprintf(team, FS_USER_NAME_MAX + 1, "%s", u.team);
+    return 0;
+}
+
+int sq__user_get(sq_store *s, const char *name, sq_user *u)
+{
+    memset(u, 0, sizeof *u);
+    sqlite3_stmt *st = NULL;
+    int keep = 0;
+    int rc = sq__stmt(s, "SELECT role, team FROM users WHERE name=?1", &st, &keep);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        u->role = (fs_role)sqlite3_column_int(st, 0);
+        snprintf(u->name, sizeof u->name, "%s", name);
+        snprintf(u->team, sizeof u->team, "%s", (const char *)sqlite3_column_text(st, 1));
+    } else {
+        rc = src == SQLITE_DONE ? sq__fail(s, FS_ENOTFOUND, "no user %s", name)
+                                : sq__dbfail(s, src, "store");
+    }
+    sq__done(st, keep);
+    return rc;
+}

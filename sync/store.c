@@ -1,0 +1,154 @@
+/*
+ * The server store's interface (fieldsync/store.h): each fs_store_*
+ * function hands its call to the backend's operations.
+ */
+#include <stddef.h>
+
+#include "fieldsync/store.h"
+
+void fs_store_close(fs_store *s)
+{
+    if (s != NULL)
+        s->ops->close(s);
+}
+
+const char *fs_store_errmsg(const fs_store *s)
+{
+    return s != NULL ? s->ops->errmsg(s) : fs_replica_errmsg(NULL);
+}
+
+fs_replica *fs_store_replica(fs_store *s)
+{
+    return s->ops->replica(s);
+}
+
+uint64_t fs_store_now_ms(fs_store *s)
+{
+    return s->ops->now_ms(s);
+}
+
+int fs_store_feed_head(fs_store *s, uint64_t *seq)
+{
+    return s->ops->feed_head(s, seq);
+}
+
+void fs_store_set_lease(fs_store *s, uint64_t ms)
+{
+    s->ops->set_lease(s, ms);
+}
+
+uint64_t fs_store_lease(const fs_store *s)
+{
+    return s->ops->lease(s);
+}
+
+int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *team)
+{
+    return s->ops->user_add(s, name, role, team);
+}
+
+int fs_store_users(fs_store *s, int (*cb)(const char *, fs_role, const char *, void *), void *ctx)
+{
+    return s->ops->users(s, cb, ctx);
+}
+
+int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t pwlen)
+{
+    return s->ops->set_password(s, name, pw, pwlen);
+}
+
+int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role, char team[FS_USER_NAME_MAX + 1])
+{
+    return s->ops->login(s, name, pw, pwlen, role, team);
+}
+
+int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user, const char *name)
+{
+    return s->ops->device_add(s, pk, user, name);
+}
+
+int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    return s->ops->device_check(s, pk);
+}
+
+int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    return s->ops->device_revoke(s, pk);
+}
+
+int fs_store_devices(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx)
+{
+    return s->ops->devices(s, cb, ctx);
+}
+
+int fs_store_device_seen(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease)
+{
+    return s->ops->device_seen(s, pk, granted_lease);
+}
+
+int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms, uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms)
+{
+    return s->ops->device_sync(s, pk, last_seen_ms, lease_until_ms, pending, oldest_pending_ms);
+}
+
+int fs_store_device_reported(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq, uint64_t oldest_ms)
+{
+    return s->ops->device_reported(s, pk, local_seq, oldest_ms);
+}
+
+int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    return s->ops->note_wipe(s, pk);
+}
+
+int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail)
+{
+    return s->ops->note_refusal(s, pk, detail);
+}
+
+int fs_enroll_code_create(fs_store *s, const char *user, uint64_t ttl_ms, const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen)
+{
+    return s->ops->enroll_code_create(s, user, ttl_ms, server_pk, code, codelen);
+}
+
+int fs_enroll_code_redeem(fs_store *s, const fs_enroll_request *req, uint64_t now_ms)
+{
+    return s->ops->enroll_code_redeem(s, req, now_ms);
+}
+
+int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES], char owner[FS_USER_NAME_MAX + 1])
+{
+    return s->ops->owner(s, table, row, owner);
+}
+
+int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq, uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out)
+{
+    return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, out);
+}
+
+int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, fs_changeset **out, uint64_t *new_cursor, int *more)
+{
+    return s->ops->pull(s, device_pk, cursor, max, out, new_cursor, more);
+}
+
+int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, fs_row_ref **out, size_t *n)
+{
+    return s->ops->purges(s, device_pk, cursor, max, out, n);
+}
+
+int fs_store_manager_write(fs_store *s, const char *manager, const char *table, const uint8_t *row, const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES])
+{
+    return s->ops->manager_write(s, manager, table, row, cells, n, out_id);
+}
+
+fs_audit *fs_store_audit(fs_store *s)
+{
+    return s->ops->audit(s);
+}
+
+int fs_enroll_device(void *ctx, const fs_enroll_request *req)
+{
+    fs_store *s = ctx;
+    return fs_enroll_code_redeem(s, req, fs_store_now_ms(s));
+}
