@@ -160,9 +160,9 @@ static int drop_guard_triggers(fs_replica *r)
 }
 
 /* Appends to a fixed buffer; returns -1 once it would overflow. */
-static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+static int fs__append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+static int fs__append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -174,7 +174,7 @@ static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     return 0;
 }
 
-static int exec(fs_replica *r, const char *sql, const char *what)
+static int fs__exec(fs_replica *r, const char *sql, const char *what)
 {
     int rc = sqlite3_exec(r->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : fs__dbfail(r, rc, what);
@@ -185,35 +185,35 @@ static int create_schema(fs_replica *r)
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
     char sql[4096];
-    int rc = exec(r,
-                  "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
-                  "CREATE TABLE device(idx INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);"
-                  "CREATE TABLE changelog(seq INTEGER PRIMARY KEY, tbl INTEGER NOT NULL,"
-                  " col INTEGER NOT NULL, row BLOB NOT NULL, value, hlc INTEGER NOT NULL,"
-                  " prev_hlc INTEGER NOT NULL, prev_dev INTEGER NOT NULL);" FS__SYNC_TABLES_SQL,
-                  "creating the replica");
+    int rc = fs__exec(r,
+                      "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+                      "CREATE TABLE device(idx INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);"
+                      "CREATE TABLE changelog(seq INTEGER PRIMARY KEY, tbl INTEGER NOT NULL,"
+                      " col INTEGER NOT NULL, row BLOB NOT NULL, value, hlc INTEGER NOT NULL,"
+                      " prev_hlc INTEGER NOT NULL, prev_dev INTEGER NOT NULL);" FS__SYNC_TABLES_SQL,
+                      "creating the replica");
     for (unsigned t = 0; rc == 0 && t < nt; t++) {
         size_t len = 0;
-        int bad = append(sql, sizeof sql, &len, "CREATE TABLE \"%s\"(id BLOB PRIMARY KEY NOT NULL",
-                         tables[t].name);
+        int bad = fs__append(sql, sizeof sql, &len,
+                             "CREATE TABLE \"%s\"(id BLOB PRIMARY KEY NOT NULL", tables[t].name);
         for (unsigned c = 0; c < tables[t].ncolumns; c++)
-            bad |= append(sql, sizeof sql, &len, c == 0 ? ", \"%s\" INTEGER NOT NULL DEFAULT 0"
-                                                        : ", \"%s\"",
-                          tables[t].columns[c].name);
+            bad |= fs__append(sql, sizeof sql, &len,
+                              c == 0 ? ", \"%s\" INTEGER NOT NULL DEFAULT 0" : ", \"%s\"",
+                              tables[t].columns[c].name);
         /* No secondary indexes: each one is another B-tree every write
          * dirties (measured: 0.61 -> 0.49 of raw SQLite for one visit per
          * transaction), and the replica's readers scan. Add one with the
          * query that needs it and a measurement. */
-        bad |= append(sql, sizeof sql, &len, ", _ver BLOB NOT NULL) WITHOUT ROWID;");
+        bad |= fs__append(sql, sizeof sql, &len, ", _ver BLOB NOT NULL) WITHOUT ROWID;");
         if (bad)
             return fs__fail(r, FS_EINVAL, "schema statement too long for table %s",
                             tables[t].name);
-        rc = exec(r, sql, "creating the replica");
+        rc = fs__exec(r, sql, "creating the replica");
     }
     return rc;
 }
 
-static int prepare(fs_replica *r, const char *sql, sqlite3_stmt **st)
+static int fs__prepare(fs_replica *r, const char *sql, sqlite3_stmt **st)
 {
     int rc = sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
     return rc == SQLITE_OK ? 0 : fs__dbfail(r, rc, "preparing a statement");
@@ -230,47 +230,47 @@ static int prepare_statements(fs_replica *r)
     for (unsigned t = 0; t < nt; t++) {
         const fs_table *tb = &tables[t];
         size_t len = 0;
-        int bad = append(sql, sizeof sql, &len, "SELECT ");
+        int bad = fs__append(sql, sizeof sql, &len, "SELECT ");
         for (unsigned c = 0; c < tb->ncolumns; c++)
-            bad |= append(sql, sizeof sql, &len, "\"%s\",", tb->columns[c].name);
-        bad |= append(sql, sizeof sql, &len, "_ver FROM \"%s\" WHERE id=?1", tb->name);
+            bad |= fs__append(sql, sizeof sql, &len, "\"%s\",", tb->columns[c].name);
+        bad |= fs__append(sql, sizeof sql, &len, "_ver FROM \"%s\" WHERE id=?1", tb->name);
         if (bad)
             return fs__fail(r, FS_EINVAL, "statement too long");
-        int rc = prepare(r, sql, &r->ts[t].select);
+        int rc = fs__prepare(r, sql, &r->ts[t].select);
         if (rc != 0)
             return rc;
         len = 0;
-        bad = append(sql, sizeof sql, &len, "INSERT INTO \"%s\"(id", tb->name);
+        bad = fs__append(sql, sizeof sql, &len, "INSERT INTO \"%s\"(id", tb->name);
         for (unsigned c = 0; c < tb->ncolumns; c++)
-            bad |= append(sql, sizeof sql, &len, ",\"%s\"", tb->columns[c].name);
-        bad |= append(sql, sizeof sql, &len, ",_ver) VALUES(?1");
+            bad |= fs__append(sql, sizeof sql, &len, ",\"%s\"", tb->columns[c].name);
+        bad |= fs__append(sql, sizeof sql, &len, ",_ver) VALUES(?1");
         for (unsigned c = 0; c <= tb->ncolumns; c++)
-            bad |= append(sql, sizeof sql, &len, ",?%u", c + 2);
-        bad |= append(sql, sizeof sql, &len, ") ON CONFLICT(id) DO UPDATE SET ");
+            bad |= fs__append(sql, sizeof sql, &len, ",?%u", c + 2);
+        bad |= fs__append(sql, sizeof sql, &len, ") ON CONFLICT(id) DO UPDATE SET ");
         for (unsigned c = 0; c < tb->ncolumns; c++)
-            bad |= append(sql, sizeof sql, &len, "\"%s\"=excluded.\"%s\",", tb->columns[c].name,
-                          tb->columns[c].name);
-        bad |= append(sql, sizeof sql, &len, "_ver=excluded._ver");
+            bad |= fs__append(sql, sizeof sql, &len, "\"%s\"=excluded.\"%s\",", tb->columns[c].name,
+                              tb->columns[c].name);
+        bad |= fs__append(sql, sizeof sql, &len, "_ver=excluded._ver");
         if (bad)
             return fs__fail(r, FS_EINVAL, "statement too long");
-        rc = prepare(r, sql, &r->ts[t].upsert);
+        rc = fs__prepare(r, sql, &r->ts[t].upsert);
         if (rc != 0)
             return rc;
         snprintf(sql, sizeof sql, "SELECT deleted FROM \"%s\" WHERE id=?1", tb->name);
-        rc = prepare(r, sql, &r->ts[t].exists);
+        rc = fs__prepare(r, sql, &r->ts[t].exists);
         if (rc != 0)
             return rc;
     }
-    int rc = prepare(r,
-                     "INSERT INTO changelog(tbl,col,row,value,hlc,prev_hlc,prev_dev)"
-                     " VALUES(?1,?2,?3,?4,?5,?6,?7)",
-                     &r->log_insert);
+    int rc = fs__prepare(r,
+                         "INSERT INTO changelog(tbl,col,row,value,hlc,prev_hlc,prev_dev)"
+                         " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+                         &r->log_insert);
     if (rc == 0)
-        rc = prepare(r, "UPDATE meta SET v=?1 WHERE k='hlc' AND v<?1", &r->hlc_save);
+        rc = fs__prepare(r, "UPDATE meta SET v=?1 WHERE k='hlc' AND v<?1", &r->hlc_save);
     if (rc == 0)
-        rc = prepare(r, "INSERT INTO device(idx,id) VALUES(?1,?2)", &r->dev_insert);
+        rc = fs__prepare(r, "INSERT INTO device(idx,id) VALUES(?1,?2)", &r->dev_insert);
     if (rc == 0 && r->keep_feed)
-        rc = prepare(r, FS__FEED_INSERT_SQL, &r->feed_insert);
+        rc = fs__prepare(r, FS__FEED_INSERT_SQL, &r->feed_insert);
     return rc;
 }
 
@@ -288,7 +288,7 @@ static int query_u64(fs_replica *r, const char *sql, uint64_t *out)
 {
     sqlite3_stmt *st = NULL;
     *out = 0;
-    int rc = prepare(r, sql, &st);
+    int rc = fs__prepare(r, sql, &st);
     if (rc != 0)
         return rc;
     int src = sqlite3_step(st);
@@ -301,7 +301,7 @@ static int query_u64(fs_replica *r, const char *sql, uint64_t *out)
 static int load_meta(fs_replica *r)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(r, "SELECT k, v FROM meta", &st);
+    int rc = fs__prepare(r, "SELECT k, v FROM meta", &st);
     if (rc != 0)
         return rc;
     int have_device = 0, schema = 0, src;
@@ -343,7 +343,7 @@ static int load_meta(fs_replica *r)
         r->hlc = logged;
     if (!have_device || schema != SCHEMA_VERSION)
         return fs__fail(r, FS_EFORMAT, "the replica's metadata is missing or of another version");
-    rc = prepare(r, "SELECT idx, id FROM device ORDER BY idx", &st);
+    rc = fs__prepare(r, "SELECT idx, id FROM device ORDER BY idx", &st);
     if (rc != 0)
         return rc;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -466,10 +466,10 @@ static int open_db(fs_replica *r, const char *path, const fs_secret *s, int crea
      * sync's large batches write the same index and feed pages over and
      * over (push 27-40 % faster in bench_sync). The file is cut back to
      * 16 MiB after a checkpoint, and closing removes it. */
-    return exec(r,
-                "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=16384;"
-                " PRAGMA journal_size_limit=16777216;",
-                "cannot configure the replica");
+    return fs__exec(r,
+                    "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=16384;"
+                    " PRAGMA journal_size_limit=16777216;",
+                    "cannot configure the replica");
 }
 
 static void free_statements(fs_replica *r)
@@ -558,11 +558,11 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
     rc = open_db(r, dbpath, s, 1);
     fs_secret_free(s);
     if (rc == 0)
-        rc = exec(r, "BEGIN IMMEDIATE; COMMIT;", "creating the replica"); /* creates the file */
+        rc = fs__exec(r, "BEGIN IMMEDIATE; COMMIT;", "creating the replica"); /* creates the file */
     if (rc == 0 && chmod(dbpath, 0600) != 0)
         rc = fs__fail(r, FS_EIO, "cannot restrict the permissions of %s", dbpath);
     if (rc == 0)
-        rc = exec(r, "BEGIN IMMEDIATE", "creating the replica");
+        rc = fs__exec(r, "BEGIN IMMEDIATE", "creating the replica");
     if (rc == 0) {
         r->guard++;
         rc = create_schema(r);
@@ -571,8 +571,8 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
     if (rc == 0 && r->opts.keep_feed) {
         r->keep_feed = 1;
         r->feed_format = FS__FEED_FORMAT;
-        rc = exec(r, FS__FEED_TABLE_SQL "INSERT INTO meta(k,v) VALUES('feed',2);",
-                  "creating the replica");
+        rc = fs__exec(r, FS__FEED_TABLE_SQL "INSERT INTO meta(k,v) VALUES('feed',2);",
+                      "creating the replica");
     }
     unsigned char *seed = sodium_malloc(FS_SIGN_SEED_BYTES);
     if (rc == 0 && seed == NULL)
@@ -591,9 +591,10 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
     }
     if (rc == 0) {
         sqlite3_stmt *st = NULL;
-        rc = prepare(r, "INSERT INTO meta(k,v) VALUES('device',?1),('hlc',0),('schema',?2),"
-                        "('acked_seq',0),('cursor',0),('identity',?3)",
-                     &st);
+        rc = fs__prepare(r,
+                         "INSERT INTO meta(k,v) VALUES('device',?1),('hlc',0),('schema',?2),"
+                         "('acked_seq',0),('cursor',0),('identity',?3)",
+                         &st);
         if (rc == 0) {
             sqlite3_bind_blob(st, 1, r->device, FS_ID_BYTES, SQLITE_STATIC);
             sqlite3_bind_int(st, 2, SCHEMA_VERSION);
@@ -606,7 +607,7 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
     }
     sodium_free(seed);
     if (rc == 0)
-        rc = exec(r, "COMMIT", "creating the replica");
+        rc = fs__exec(r, "COMMIT", "creating the replica");
     if (rc == 0)
         rc = prepare_guarded_statements(r);
     if (rc == 0)
@@ -631,11 +632,11 @@ static int upgrade_feed(fs_replica *r)
     if (r->feed_format != 1)
         return fs__fail(r, FS_EFORMAT, "the feed is in format %d, which this build cannot read",
                         r->feed_format);
-    int rc = exec(r, "BEGIN IMMEDIATE", "converting the feed");
+    int rc = fs__exec(r, "BEGIN IMMEDIATE", "converting the feed");
     if (rc == 0)
         rc = fs__feed_upgrade(r);
     if (rc == 0)
-        return exec(r, "COMMIT", "converting the feed");
+        return fs__exec(r, "COMMIT", "converting the feed");
     sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
@@ -646,8 +647,8 @@ static int open_with_secret(fs_replica **out, fs_replica *r, const char *dbpath,
 {
     int rc = open_db(r, dbpath, s, 0);
     if (rc == 0) /* replicas made before the sync bookkeeping existed */
-        rc = exec(r, FS__SYNC_TABLES_SQL "INSERT OR IGNORE INTO meta(k,v) VALUES('cursor',0);",
-                  "opening the replica");
+        rc = fs__exec(r, FS__SYNC_TABLES_SQL "INSERT OR IGNORE INTO meta(k,v) VALUES('cursor',0);",
+                      "opening the replica");
     if (rc == 0)
         rc = drop_guard_triggers(r);
     if (rc == 0)
@@ -775,7 +776,7 @@ int fs__begin(fs_replica *r, int *own)
         return r->tx_failed ? fs__fail(r, FS_ESTATE, "an earlier write in this transaction "
                                                      "failed; roll it back")
                             : 0;
-    int rc = exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
+    int rc = fs__exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
     if (rc == 0)
         *own = 1;
     return rc;
@@ -807,7 +808,7 @@ int fs__end(fs_replica *r, int own, int rc)
             rc = save_hlc(r);
         r->guard--;
         if (rc == 0)
-            rc = exec(r, "COMMIT", "cannot commit");
+            rc = fs__exec(r, "COMMIT", "cannot commit");
     }
     if (rc != 0 && own) {
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
@@ -822,7 +823,7 @@ int fs_begin(fs_replica *r)
 {
     if (r->in_tx)
         return fs__fail(r, FS_ESTATE, "a transaction is already open");
-    int rc = exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
+    int rc = fs__exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
     if (rc == 0) {
         r->in_tx = 1;
         r->tx_failed = 0;
@@ -844,7 +845,7 @@ int fs_commit(fs_replica *r)
         rc = save_hlc(r);
     r->guard--;
     if (rc == 0)
-        rc = exec(r, "COMMIT", "cannot commit");
+        rc = fs__exec(r, "COMMIT", "cannot commit");
     if (rc != 0) {
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
         fs__feed_discard(r);
@@ -1080,7 +1081,7 @@ static int prepare_cells(fs_replica *r, const fs_table *t, const fs_cell *cells,
     return 0;
 }
 
-static int table_for(fs_replica *r, const char *name, int internal_ok, const fs_table **t)
+static int fs__table_for(fs_replica *r, const char *name, int internal_ok, const fs_table **t)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
@@ -1103,7 +1104,7 @@ int fs_insert(fs_replica *r, const char *table, const fs_cell *cells, size_t nce
     int own = 0;
     memset(out_id, 0, FS_ID_BYTES);
     memset(&row, 0, sizeof row);
-    int tix = table_for(r, table, 0, &t);
+    int tix = fs__table_for(r, table, 0, &t);
     if (tix < 0)
         return tix;
     int rc = prepare_cells(r, t, cells, ncells, cols, vals);
@@ -1157,7 +1158,7 @@ static int modify(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES
     fs__row row;
     int own = 0;
     memset(&row, 0, sizeof row);
-    int tix = table_for(r, table, 0, &t);
+    int tix = fs__table_for(r, table, 0, &t);
     if (tix < 0)
         return tix;
     int rc = 0;
@@ -1200,7 +1201,7 @@ int fs_delete(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
 int fs_exists(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
 {
     const fs_table *t = NULL;
-    int tix = table_for(r, table, 1, &t);
+    int tix = fs__table_for(r, table, 1, &t);
     if (tix < 0)
         return tix;
     sqlite3_stmt *st = r->ts[tix].exists;
@@ -1217,7 +1218,7 @@ int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out
 {
     const fs_table *t = NULL;
     memset(out, 0, FS_ID_BYTES);
-    int tix = table_for(r, table, 1, &t);
+    int tix = fs__table_for(r, table, 1, &t);
     if (tix < 0)
         return tix;
     size_t n = hex ? strlen(hex) : 0;
@@ -1229,7 +1230,7 @@ int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT id FROM \"%s\" WHERE deleted=0", t->name);
     sqlite3_stmt *st = NULL;
-    int rc = prepare(r, sql, &st);
+    int rc = fs__prepare(r, sql, &st);
     if (rc != 0)
         return rc;
     int found = 0, src;
@@ -1267,7 +1268,7 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
 {
     const fs_table *t = NULL;
     *out = NULL;
-    int tix = table_for(r, table, 1, &t);
+    int tix = fs__table_for(r, table, 1, &t);
     if (tix < 0)
         return tix;
     int wc = where_column ? fs_schema_column_index(t, where_column) : -1;
@@ -1277,16 +1278,16 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
                         (where_column && wc < 0) ? where_column : order_by);
     char sql[2048];
     size_t len = 0;
-    int bad = append(sql, sizeof sql, &len, "SELECT id");
+    int bad = fs__append(sql, sizeof sql, &len, "SELECT id");
     for (unsigned c = 0; c < t->ncolumns; c++)
-        bad |= append(sql, sizeof sql, &len, ",\"%s\"", t->columns[c].name);
-    bad |= append(sql, sizeof sql, &len, " FROM \"%s\" WHERE deleted=0", t->name);
+        bad |= fs__append(sql, sizeof sql, &len, ",\"%s\"", t->columns[c].name);
+    bad |= fs__append(sql, sizeof sql, &len, " FROM \"%s\" WHERE deleted=0", t->name);
     if (wc >= 0)
-        bad |= append(sql, sizeof sql, &len, " AND \"%s\"=?1", t->columns[wc].name);
+        bad |= fs__append(sql, sizeof sql, &len, " AND \"%s\"=?1", t->columns[wc].name);
     if (oc >= 0)
-        bad |= append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
+        bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
     else
-        bad |= append(sql, sizeof sql, &len, " ORDER BY id");
+        bad |= fs__append(sql, sizeof sql, &len, " ORDER BY id");
     if (bad)
         return fs__fail(r, FS_EINVAL, "query too long");
     fs_rows *it = calloc(1, sizeof *it);
@@ -1294,7 +1295,7 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
         return fs__fail(r, FS_ENOMEM, "out of memory");
     it->r = r;
     it->t = t;
-    int rc = prepare(r, sql, &it->st);
+    int rc = fs__prepare(r, sql, &it->st);
     if (rc == 0 && wc >= 0 && fs__bind_value(it->st, 1, equals) != SQLITE_OK)
         rc = fs__dbfail(r, sqlite3_errcode(r->db), "binding a query");
     if (rc != 0) {
@@ -1362,7 +1363,7 @@ int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t 
     if (max == 0)
         return fs__fail(r, FS_EINVAL, "max must be positive");
     sqlite3_stmt *st = NULL;
-    int rc = prepare(r, sql, &st);
+    int rc = fs__prepare(r, sql, &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after_seq);
