@@ -32,7 +32,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync status [--json]: pending changes, cursor, server, refusals. */
 int cmd_status(cli_ctx *ctx, int argc, char **argv);
-/* fieldsync daemon: syncs by itself until SIGTERM (cmd_sync.c). */
+/* fieldsync daemon: syncs by itself until SIGTERM (cmd_daemon.c). */
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
 
 /* fieldsync unlock [--idle D]: starts the unlock agent (cmd_agent.c). */

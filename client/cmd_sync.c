@@ -1,8 +1,9 @@
 /*
  * Commands that talk to the server: enroll (join with a one-time code and
- * pin the server's key), sync (exchange changes until in sync), status
- * (what is waiting to be sent, what the server refused) and daemon (sync by
- * itself).
+ * pin the server's key), sync (exchange changes until in sync) and status
+ * (what is waiting to be sent, what the server refused). The daemon, which
+ * syncs by itself, is cmd_daemon.c; it reads the server as sync does
+ * (cmd_sync.h).
  *
  * The server's address is kept in the encrypted replica as a URL of the one
  * form "ws://HOST:PORT" (fs_replica_set_server), parsed strictly both when
@@ -10,16 +11,9 @@
  * (fieldsync/transport.h) does the rest; a failed sync leaves every local
  * change in place, to be sent next time.
  */
-#include <errno.h>
-#include <netdb.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +22,7 @@
 
 #include "agent.h"
 #include "cmd.h"
+#include "cmd_sync.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
@@ -35,14 +30,6 @@
 #include "record.h"
 
 #define ENROLL_TIMEOUT_MS 30000
-#define SYNC_TIMEOUT_MS   60000
-#define HOST_MAX          253 /* a DNS name at its longest */
-
-/* A parsed "ws://HOST:PORT" (a trailing "/" allowed). */
-typedef struct server_addr {
-    char host[HOST_MAX + 1];
-    int port;
-} server_addr;
 
 static int host_char(char c)
 {
@@ -260,7 +247,7 @@ done:
 
 /* Reads the server this replica is enrolled with. Returns CLI_OK,
  * CLI_ERUNTIME (not enrolled, or a stored URL we cannot use). */
-static int read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTES])
+int cmd_read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTES])
 {
     char url[FS_SERVER_URL_MAX + 1];
     int frc = fs_replica_server(r, url, pk);
@@ -292,7 +279,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     rc = cli_open_locked(ctx, &r);
     if (rc != CLI_OK)
         return rc;
-    rc = read_server(r, &addr, pk);
+    rc = cmd_read_server(r, &addr, pk);
     if (rc != CLI_OK)
         goto done;
     frc = fs_replica_status_get(r, &before);
@@ -588,346 +575,5 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 
 done:
     fs_replica_close(r);
-    return rc;
-}
-
-/* ---- daemon ---- */
-
-/* The daemon syncs by itself. It takes the key from the unlock agent at each
- * sync (or keeps its own, unwrapped once, when $FIELDSYNC_PASSPHRASE gave it)
- * and keeps the replica closed between syncs, so the other commands can
- * write; while the agent is gone it waits, locked. It
- * looks at the replica's files five times a second and syncs within a
- * second of a local change, pulls every --interval seconds, and while the
- * server is unreachable retries with exponential backoff plus jitter,
- * capped at 8 s so a returning server is noticed within about 10 s. Whether
- * the server answers is checked with a plain TCP connection first, so being
- * offline costs no handshake. A revoked device is wiped. A sync renews the
- * device's lease, so the daemon works on a locked device too. */
-
-#define DAEMON_TICK_MS        200
-#define DAEMON_BACKOFF_MIN_MS 1000
-#define DAEMON_BACKOFF_MAX_MS 8000
-#define DAEMON_LOCKED_RETRY_MS 1000
-#define USAGE_DAEMON_TEXT     USAGE_DAEMON
-
-static volatile sig_atomic_t daemon_stop;
-
-static void daemon_on_signal(int sig)
-{
-    (void)sig;
-    daemon_stop = 1;
-}
-
-/* What the replica's files look like: a change means a local write. */
-typedef struct file_stamp {
-    long long mtime_ns[2], size[2];
-} file_stamp;
-
-static void take_stamp(const char *home, file_stamp *s)
-{
-    static const char *const names[2] = {"replica.db", "replica.db-wal"};
-    memset(s, 0, sizeof *s);
-    for (int i = 0; i < 2; i++) {
-        char path[4200];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", home, names[i]);
-        if (stat(path, &st) == 0) {
-            s->mtime_ns[i] = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-            s->size[i] = (long long)st.st_size;
-        }
-    }
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* 1 if something accepts TCP connections at host:port within 2 s. */
-static int reachable(const char *host, int port)
-{
-    struct addrinfo hints, *res = NULL;
-    char portstr[8];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(portstr, sizeof portstr, "%d", port);
-    if (getaddrinfo(host, portstr, &hints, &res) != 0)
-        return 0;
-    int ok = 0;
-    for (struct addrinfo *a = res; a != NULL && !ok; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            continue;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-            ok = 1;
-        } else if (errno == EINPROGRESS) {
-            struct pollfd p = {fd, POLLOUT, 0};
-            int err = 0;
-            socklen_t len = sizeof err;
-            if (poll(&p, 1, 2000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-                err == 0)
-                ok = 1;
-        }
-        close(fd);
-    }
-    freeaddrinfo(res);
-    return ok;
-}
-
-static void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void daemon_log(const char *fmt, ...)
-{
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    if (localtime_r(&now, &tm) == NULL || strftime(when, sizeof when, "%H:%M:%S", &tm) == 0)
-        snprintf(when, sizeof when, "?");
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s ", when);
-    vprintf(fmt, ap);
-    putchar('\n');
-    fflush(stdout);
-    va_end(ap);
-}
-
-/* The daemon's key: its own (given by $FIELDSYNC_PASSPHRASE, for
- * automation) or the unlock agent's, asked for at each sync so the agent's
- * idle timeout applies to the daemon too. */
-typedef struct daemon_key {
-    fs_secret *own;
-    int locked_logged;
-} daemon_key;
-
-/* The key for one sync, or NULL while the agent is gone (logged once). */
-static fs_secret *daemon_key_get(daemon_key *k, const char *home)
-{
-    if (k->own != NULL)
-        return k->own;
-    fs_secret *s = NULL;
-    int rc = agent_key(home, 1, &s);
-    if (rc == 0) {
-        if (k->locked_logged)
-            daemon_log("unlocked again: syncing");
-        k->locked_logged = 0;
-        return s;
-    }
-    if (!k->locked_logged)
-        daemon_log("locked: the unlock agent has wiped the key (idle timeout or 'fieldsync "
-                   "lock'); local changes wait until 'fieldsync unlock'");
-    k->locked_logged = 1;
-    return NULL;
-}
-
-static void daemon_key_put(daemon_key *k, fs_secret *s)
-{
-    if (s != k->own)
-        fs_secret_free(s);
-}
-
-/* Gets the key the first time: from a running agent; from
- * $FIELDSYNC_PASSPHRASE (kept by the daemon); or from the terminal, in which
- * case an agent is started with it, as 'fieldsync unlock' would. */
-static int daemon_key_init(daemon_key *k, const char *home, fs_secret **first)
-{
-    int from_agent = 0;
-    int rc = cli_key(home, 1, first, &from_agent);
-    if (rc != CLI_OK || from_agent)
-        return rc;
-    if (getenv("FIELDSYNC_PASSPHRASE") != NULL) {
-        k->own = *first;
-        return CLI_OK;
-    }
-    long pid = 0;
-    if (agent_spawn(home, *first, AGENT_IDLE_DEFAULT_MS, &pid) != 0) {
-        fs_secret_free(*first);
-        *first = NULL;
-        return CLI_ERUNTIME;
-    }
-    daemon_log("unlocked: agent pid %ld wipes the key after %u idle minutes", pid,
-               AGENT_IDLE_DEFAULT_MS / 60000u);
-    return CLI_OK;
-}
-
-/* What the live connection's hooks share with the daemon's loop. */
-typedef struct daemon_state {
-    const char *home;
-    daemon_key *key;
-    uint64_t interval_ms, next_pull;
-    file_stamp seen; /* the replica's files after our last round */
-    uint64_t pending_before;
-    uint64_t rounds; /* rounds in sync on the current connection */
-    int offline;
-} daemon_state;
-
-static int live_open(void *ctx, fs_replica **out)
-{
-    daemon_state *d = ctx;
-    fs_replica_status st;
-    *out = NULL;
-    fs_secret *k = daemon_key_get(d->key, d->home);
-    if (k == NULL)
-        return FS_ESTATE;
-    int rc = fs_replica_open_secret(out, d->home, k, NULL);
-    daemon_key_put(d->key, k);
-    if (rc != 0)
-        return rc;
-    d->pending_before = fs_replica_status_get(*out, &st) == 0 ? st.pending : 0;
-    return 0;
-}
-
-static void live_close(void *ctx, fs_replica *r, int rc)
-{
-    daemon_state *d = ctx;
-    fs_replica_status st;
-    if (rc == 0 && fs_replica_status_get(r, &st) == 0) {
-        uint64_t sent = d->pending_before > st.pending ? d->pending_before - st.pending : 0;
-        if (sent > 0 || d->offline)
-            daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
-                       (unsigned long long)st.cursor);
-        d->offline = 0;
-        d->rounds++;
-    }
-    fs_replica_close(r);
-    take_stamp(d->home, &d->seen); /* our own round changed the files */
-    d->next_pull = mono_ms() + d->interval_ms;
-}
-
-static int live_want_sync(void *ctx)
-{
-    daemon_state *d = ctx;
-    file_stamp now;
-    if (daemon_stop)
-        return -1;
-    take_stamp(d->home, &now);
-    return memcmp(&now, &d->seen, sizeof now) != 0 || mono_ms() >= d->next_pull;
-}
-
-int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
-{
-    const char *interval_s = NULL;
-    const cli_opt opts[] = {{"--interval", CLI_VALUE, NULL, &interval_s, NULL}};
-    daemon_key key = {NULL, 0};
-    fs_secret *first = NULL;
-    uint8_t pk[FS_SIGN_PK_BYTES];
-    server_addr addr;
-    const char *home;
-    int rc = cli_parse(ctx, USAGE_DAEMON_TEXT, opts, sizeof opts / sizeof opts[0], argc, argv);
-    if (rc != CLI_OK)
-        return rc == CLI_HELP ? CLI_OK : rc;
-    long interval = 30;
-    if (interval_s != NULL) {
-        char *end = NULL;
-        interval = strtol(interval_s, &end, 10);
-        if (end == interval_s || *end != '\0' || interval < 1 || interval > 3600) {
-            cli_error("--interval: expected seconds between 1 and 3600");
-            return CLI_EUSAGE;
-        }
-    }
-    rc = cli_home(ctx, &home);
-    if (rc != CLI_OK)
-        return rc;
-    if (!cli_replica_exists(home)) {
-        cli_error("no replica in %s (enroll first: fieldsync enroll)", home);
-        return CLI_ERUNTIME;
-    }
-    /* The key once, checked by opening the replica. */
-    rc = daemon_key_init(&key, home, &first);
-    if (rc != CLI_OK)
-        return rc;
-    fs_replica *r = NULL;
-    int frc = cli_open_key(home, first, &r);
-    daemon_key_put(&key, first);
-    if (frc != 0) {
-        cli_error("opening the replica in %s: %s", home, fs_replica_errmsg(NULL));
-        fs_secret_free(key.own);
-        return CLI_ERUNTIME;
-    }
-    rc = read_server(r, &addr, pk);
-    fs_replica_close(r);
-    if (rc != CLI_OK) {
-        fs_secret_free(key.own);
-        return rc;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = daemon_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    daemon_log("syncing %s with %s:%d (every %lds, and on local changes)", home, addr.host,
-               addr.port, interval);
-
-    daemon_state d;
-    memset(&d, 0, sizeof d);
-    d.home = home;
-    d.key = &key;
-    d.interval_ms = (uint64_t)interval * 1000u;
-    memset(&d.seen, 0xFF, sizeof d.seen); /* differs from anything: sync at once */
-    const fs_ws_live hooks = {live_open, live_close, live_want_sync, &d};
-    uint64_t retry_at = 0, backoff = DAEMON_BACKOFF_MIN_MS;
-    rc = CLI_OK;
-    while (!daemon_stop) {
-        uint64_t t = mono_ms();
-        if (t < retry_at) {
-            struct timespec nap = {0, DAEMON_TICK_MS * 1000000L};
-            nanosleep(&nap, NULL);
-            continue;
-        }
-        char err[512] = "";
-        fs_secret *k = daemon_key_get(&key, home); /* locked: wait for unlock */
-        daemon_key_put(&key, k);
-        if (k == NULL) {
-            retry_at = t + DAEMON_LOCKED_RETRY_MS;
-            continue;
-        }
-        d.rounds = 0;
-        if (!reachable(addr.host, addr.port)) {
-            snprintf(err, sizeof err, "cannot reach the server at %s:%d", addr.host, addr.port);
-            frc = FS_EIO;
-        } else {
-            /* Connected until the server goes away or SIGTERM: syncs on
-             * local changes, on the server's POKE and every --interval. */
-            frc =
-                fs_ws_live_run(&hooks, pk, addr.host, addr.port, SYNC_TIMEOUT_MS, err, sizeof err);
-        }
-        if (frc == 0 && daemon_stop)
-            break; /* stopped by a signal, after BYE */
-        if (frc == 0) {
-            retry_at = 0; /* half the lease gone: a new handshake renews it */
-            continue;
-        }
-        if (d.rounds > 0)
-            backoff = DAEMON_BACKOFF_MIN_MS; /* it was online: retry soon */
-        if (frc == FS_EBUSY || frc == FS_ESTATE) {
-            retry_at = t + DAEMON_TICK_MS; /* a command was writing, or the key went */
-        } else if (frc == FS_EREVOKED) {
-            daemon_log("the server revoked this device: wiping the replica");
-            if (fs_replica_wipe(home) == 0)
-                daemon_log("wiped");
-            else
-                daemon_log("wiping failed: remove %s by hand", home);
-            rc = CLI_ERUNTIME;
-            break;
-        } else if (frc == FS_EAUTH) {
-            cli_error("daemon: %s", err[0] ? err : fs_strerror(frc));
-            rc = CLI_ERUNTIME;
-            break;
-        } else {
-            if (!d.offline)
-                daemon_log("offline (%s); local changes are kept", err[0] ? err : fs_strerror(frc));
-            d.offline = 1;
-            /* backoff * [0.8, 1.2): spread the retries of many devices */
-            uint64_t delay = backoff * 4 / 5 + randombytes_uniform((uint32_t)(backoff * 2 / 5));
-            retry_at = mono_ms() + delay;
-            backoff = backoff * 2 > DAEMON_BACKOFF_MAX_MS ? DAEMON_BACKOFF_MAX_MS : backoff * 2;
-        }
-    }
-    fs_secret_free(key.own);
-    if (rc == CLI_OK)
-        daemon_log("stopped");
     return rc;
 }

@@ -1,5 +1,6 @@
 /*
- * Internals shared by replica.c (open, schema, local writes, reads),
+ * Internals shared by replica.c (open, schema), replica_write.c
+ * (transactions, local writes, the change log), replica_read.c (reads),
  * merge.c (applying remote changes, conflicts) and check.c (verification,
  * state hash). Not a public header.
  *
@@ -90,6 +91,20 @@ typedef struct fs__row {
 int fs__fail(fs_replica *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Maps a SQLite failure (and any VFS error behind it) to a code + message. */
 int fs__dbfail(fs_replica *r, int sqlite_rc, const char *what);
+
+/* Appends printf-style to buf (cap bytes, *len of them used, kept
+ * NUL-terminated): 0, or -1 once it would overflow. */
+int fs__append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Runs sql on the replica's connection: 0, or fs__dbfail's code, the
+ * message starting with what. */
+int fs__exec(fs_replica *r, const char *sql, const char *what);
+/* Prepares one statement (persistent) into *st, which the caller
+ * finalizes: 0 or fs__dbfail's code. */
+int fs__prepare(fs_replica *r, const char *sql, sqlite3_stmt **st);
+/* The schema index of table name, *t its table: FS_ESCHEMA if there is no
+ * such table, FS_EINVAL if it is internal and internal_ok is 0. */
+int fs__table_for(fs_replica *r, const char *name, int internal_ok, const fs_table **t);
 
 uint64_t fs__now_ms(const fs_replica *r);
 void fs__new_row_id(const fs_replica *r, uint8_t id[FS_ID_BYTES]);

@@ -1,0 +1,29 @@
+/*
+ * What the commands that talk to the server share: the server a replica is
+ * enrolled with, as its address is kept in the replica (a URL of the one
+ * form "ws://HOST:PORT", parsed strictly in cmd_sync.c), and how long one
+ * sync may take. Used by cmd_sync.c (enroll, sync, status) and cmd_daemon.c.
+ */
+#ifndef FIELDSYNC_CLIENT_CMD_SYNC_H
+#define FIELDSYNC_CLIENT_CMD_SYNC_H
+
+#include <stdint.h>
+
+#include "fieldsync/identity.h"
+#include "fieldsync/replica.h"
+
+#define SYNC_TIMEOUT_MS 60000
+#define HOST_MAX        253 /* a DNS name at its longest */
+
+/* A parsed "ws://HOST:PORT" (a trailing "/" allowed). */
+typedef struct server_addr {
+    char host[HOST_MAX + 1];
+    int port;
+} server_addr;
+
+/* Reads the server this replica is enrolled with: its address into *addr,
+ * its pinned signing key into pk. Returns CLI_OK, or CLI_ERUNTIME after
+ * printing why (not enrolled, or a stored URL we cannot use). */
+int cmd_read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTES]);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * Reads of the replica's rows: whether a row exists, an id from a prefix of
+ * its text form, and the row iterator (fs_rows). They see what the write
+ * path (replica_write.c) and merging (merge.c) stored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "replica_int.h"
+
+/* ---- reads ---- */
+
+int fs_exists(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
+{
+    const fs_table *t = NULL;
+    int tix = fs__table_for(r, table, 1, &t);
+    if (tix < 0)
+        return tix;
+    sqlite3_stmt *st = r->ts[tix].exists;
+    sqlite3_bind_blob(st, 1, id, FS_ID_BYTES, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    int rc = src == SQLITE_ROW ? sqlite3_column_int(st, 0) == 0 : 0;
+    sqlite3_reset(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = fs__dbfail(r, src, "looking up a row");
+    return rc;
+}
+
+int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out[FS_ID_BYTES])
+{
+    const fs_table *t = NULL;
+    memset(out, 0, FS_ID_BYTES);
+    int tix = fs__table_for(r, table, 1, &t);
+    if (tix < 0)
+        return tix;
+    size_t n = hex ? strlen(hex) : 0;
+    if (n < 6 || n > 2 * FS_ID_BYTES || strspn(hex, "0123456789abcdefABCDEF") != n)
+        return fs__fail(r, FS_EINVAL, "an id is 6 to 32 hexadecimal digits");
+    /* The text form does not sort as the ids do (fs_id_to_hex), so a prefix
+     * is found by reading the table's ids: a device's tables are small, and
+     * this is one command's lookup. */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT id FROM \"%s\" WHERE deleted=0", t->name);
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, sql, &st);
+    if (rc != 0)
+        return rc;
+    int found = 0, src;
+    while (found < 2 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        char text[2 * FS_ID_BYTES + 1];
+        if (sqlite3_column_bytes(st, 0) != FS_ID_BYTES)
+            continue;
+        const uint8_t *id = sqlite3_column_blob(st, 0);
+        fs_id_to_hex(id, text);
+        if (strncasecmp(text, hex, n) == 0 && found++ == 0)
+            memcpy(out, id, FS_ID_BYTES);
+    }
+    if (found == 2)
+        src = SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "looking up an id");
+    if (found == 0)
+        return fs__fail(r, FS_ENOTFOUND, "no %s with an id starting %s", t->name, hex);
+    if (found > 1) {
+        memset(out, 0, FS_ID_BYTES);
+        return fs__fail(r, FS_EEXIST, "more than one %s has an id starting %s", t->name, hex);
+    }
+    return 0;
+}
+
+struct fs_rows {
+    fs_replica *r;
+    const fs_table *t;
+    sqlite3_stmt *st;
+};
+
+int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
+                 const fs_value *equals, const char *order_by)
+{
+    const fs_table *t = NULL;
+    *out = NULL;
+    int tix = fs__table_for(r, table, 1, &t);
+    if (tix < 0)
+        return tix;
+    int wc = where_column ? fs_schema_column_index(t, where_column) : -1;
+    int oc = order_by ? fs_schema_column_index(t, order_by) : -1;
+    if ((where_column && (wc < 0 || equals == NULL)) || (order_by && oc < 0))
+        return fs__fail(r, FS_ESCHEMA, "%s has no column \"%s\"", t->name,
+                        (where_column && wc < 0) ? where_column : order_by);
+    char sql[2048];
+    size_t len = 0;
+    int bad = fs__append(sql, sizeof sql, &len, "SELECT id");
+    for (unsigned c = 0; c < t->ncolumns; c++)
+        bad |= fs__append(sql, sizeof sql, &len, ",\"%s\"", t->columns[c].name);
+    bad |= fs__append(sql, sizeof sql, &len, " FROM \"%s\" WHERE deleted=0", t->name);
+    if (wc >= 0)
+        bad |= fs__append(sql, sizeof sql, &len, " AND \"%s\"=?1", t->columns[wc].name);
+    if (oc >= 0)
+        bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
+    else
+        bad |= fs__append(sql, sizeof sql, &len, " ORDER BY id");
+    if (bad)
+        return fs__fail(r, FS_EINVAL, "query too long");
+    fs_rows *it = calloc(1, sizeof *it);
+    if (it == NULL)
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    it->r = r;
+    it->t = t;
+    int rc = fs__prepare(r, sql, &it->st);
+    if (rc == 0 && wc >= 0 && fs__bind_value(it->st, 1, equals) != SQLITE_OK)
+        rc = fs__dbfail(r, sqlite3_errcode(r->db), "binding a query");
+    if (rc != 0) {
+        fs_rows_close(it);
+        return rc;
+    }
+    *out = it;
+    return 0;
+}
+
+int fs_rows_next(fs_rows *it)
+{
+    int src = sqlite3_step(it->st);
+    if (src == SQLITE_ROW)
+        return 1;
+    if (src == SQLITE_DONE)
+        return 0;
+    return fs__dbfail(it->r, src, "reading rows");
+}
+
+const uint8_t *fs_rows_id(const fs_rows *it)
+{
+    return sqlite3_column_blob(it->st, 0);
+}
+
+int fs_rows_get(const fs_rows *it, const char *column, fs_value *out)
+{
+    int c = fs_schema_column_index(it->t, column);
+    if (c < 0) {
+        memset(out, 0, sizeof *out);
+        return fs__fail(it->r, FS_ESCHEMA, "%s has no column \"%s\"", it->t->name,
+                        column ? column : "(null)");
+    }
+    fs__value_from_sqlite(sqlite3_column_value(it->st, c + 1), out);
+    return 0;
+}
+
+void fs_rows_close(fs_rows *it)
+{
+    if (it == NULL)
+        return;
+    sqlite3_finalize(it->st);
+    free(it);
+}

@@ -1,0 +1,68 @@
+/*
+ * Internals of the dashboard, shared by exactly its three files: the pages
+ * and routing (web.c), access (web_auth.c: logins, sessions, CSRF tokens)
+ * and HTTP input and output (web_html.c). Everything else uses web.h.
+ */
+#ifndef FIELDSYNC_SERVER_WEB_INT_H
+#define FIELDSYNC_SERVER_WEB_INT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "fieldsync/store.h"
+#include "fieldsync/transport.h"
+#include "web.h"
+
+#define TOKEN_HEX WEB_TOKEN_HEX
+
+/* A logged-in user, in the web's session table (web_auth.c). token is the
+ * session cookie's value, csrf the token its forms carry. */
+typedef struct session {
+    int used;
+    char token[TOKEN_HEX + 1], csrf[TOKEN_HEX + 1];
+    char user[FS_USER_NAME_MAX + 1], team[FS_USER_NAME_MAX + 1];
+    fs_role role;
+    time_t created, seen;
+} session;
+
+/* A response body being written: a malloc'd NUL-terminated string that
+ * web__finish hands to the response (the transport frees it). failed is set
+ * when memory ran out; writing then does nothing and finishing answers 500. */
+typedef struct out {
+    char *p;
+    size_t n, cap;
+    int failed;
+} out;
+
+/* ---- web_html.c ---- */
+
+/* Append a string, a formatted string (at most 511 bytes), text escaped for
+ * HTML, text escaped for a URL's query. */
+void web__puts(out *o, const char *s);
+void web__putf(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void web__esc(out *o, const char *s);
+void web__url_esc(out *o, const char *s);
+/* Begins a page titled title (escaped). */
+void web__page_start(out *o, const char *title);
+/* Ends the page and gives o's body to r with status (500 if o failed). */
+void web__finish(out *o, fs_http_response *r, int status);
+/* Answers 303 See Other to the path to. */
+void web__redirect(fs_http_response *r, const char *to);
+
+/* ---- web_auth.c ---- */
+
+/* 1 if a and b are both tokens of TOKEN_HEX characters and equal (compared
+ * in constant time), else 0. */
+int web__same_token(const char *a, const char *b);
+/* The live session whose token the request's cookie holds, its last use
+ * now; NULL if none (an expired one is wiped). */
+session *web__session_of(web *w, const fs_http_request *rq);
+/* The login form with msg (NULL: none) as the response, with status; it
+ * sets the pre-login CSRF cookie. */
+void web__login_page(fs_http_response *r, const char *msg, int status);
+/* POST /login: checks the form's CSRF token and the failure counts, then
+ * the password; on success starts a session (cookie set, redirect to /),
+ * else answers the login page with why. Audited either way. */
+void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_response *r);
+
+#endif
