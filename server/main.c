@@ -35,11 +35,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     if (fs_harden_process() != 0) {
-        fprintf(stderr, SRV_PROG ": cannot disable core dumps\n");
+        srv_error("cannot disable core dumps");
         return 1;
     }
     if (sodium_init() < 0) {
-        fprintf(stderr, SRV_PROG ": libsodium failed to initialise\n");
+        srv_error("libsodium failed to initialise");
         return 1;
     }
     if (argc < 2) {
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     } else {
         char shown[48];
         srv_printable(cmd, shown, sizeof shown);
-        fprintf(stderr, SRV_PROG ": unknown command '%s' (see help)\n", shown);
+        srv_error("unknown command '%s' (see help)", shown);
         usage(stderr);
         return 2;
     }
