@@ -1,7 +1,8 @@
 /*
- * Plumbing shared by the client's commands (see cli.h): option parsing,
- * strict checks of dates and ids, passphrase input without echo, and
- * opening the replica with one clear message per failure.
+ * Plumbing shared by the client's commands (see cli.h): the one path for
+ * messages, the wording of option errors (fieldsync/opts.h parses), strict
+ * checks of dates and ids, passphrase input without echo, and opening the
+ * replica with one clear message per failure.
  */
 #include <errno.h>
 #include <fcntl.h>
