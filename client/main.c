@@ -194,7 +194,7 @@ int main(int argc, char **argv)
         printf("fieldsync %s\n", FS_VERSION_STRING);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    if (rc == CLI_HELP || (rc == CLI_OK && i < argc && strcmp(argv[i], "help") == 0)) {
+    if (rc == CLI_HELP || (i < argc && strcmp(argv[i], "help") == 0)) {
         usage(stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
