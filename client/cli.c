@@ -1,7 +1,8 @@
 /*
- * Plumbing shared by the client's commands (see cli.h): option parsing,
- * strict checks of dates and ids, passphrase input without echo, and
- * opening the replica with one clear message per failure.
+ * Plumbing shared by the client's commands (see cli.h): the one path for
+ * messages, the wording of option errors (fieldsync/opts.h parses), strict
+ * checks of dates and ids, passphrase input without echo, and opening the
+ * replica with one clear message per failure.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,89 +46,99 @@ int cli_fail(const fs_replica *r, const char *what, int rc)
 
 void cli_list_free(cli_list *l)
 {
-    free(l->items);
-    l->items = NULL;
-    l->count = 0;
+    fs_opt_list_free(l);
 }
 
-static int list_append(cli_list *l, const char *item)
+/* Prints the message for a bad command line in the client's words. */
+static void say_opts_error(const fs_opts_error *e)
 {
-    const char **grown = realloc(l->items, (l->count + 1) * sizeof *grown);
-    if (grown == NULL)
-        return CLI_ERUNTIME;
-    l->items = grown;
-    l->items[l->count++] = item;
-    return CLI_OK;
-}
-
-static const cli_opt *find_opt(const cli_opt *opts, size_t nopts, const char *name, size_t len)
-{
-    for (size_t i = 0; i < nopts; i++)
-        if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0)
-            return &opts[i];
-    return NULL;
-}
-
-static int usage_error(const char *usage)
-{
-    fputs(usage, stderr);
-    return CLI_EUSAGE;
+    switch (e->problem) {
+    case FS_OPTS_STRAY:
+        /* Not echoed: a stray argument is often a value without its flag. */
+        cli_error("unexpected argument #%d: options take the form --flag VALUE", e->index + 1);
+        break;
+    case FS_OPTS_UNKNOWN:
+        cli_error("unknown option %.*s", e->namelen, e->name);
+        break;
+    case FS_OPTS_HASVALUE:
+        cli_error("%.*s takes no value", e->namelen, e->name);
+        break;
+    case FS_OPTS_MISSING:
+        cli_error("%.*s: missing value", e->namelen, e->name);
+        break;
+    case FS_OPTS_TWICE:
+        cli_error("%.*s: given more than once", e->namelen, e->name);
+        break;
+    case FS_OPTS_NONE:
+        break;
+    }
 }
 
 int cli_parse(cli_ctx *ctx, const char *usage, const cli_opt *opts, size_t nopts, int argc,
               char **argv)
 {
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            fputs(usage, stdout);
-            return CLI_HELP;
-        }
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            /* Not echoed: a stray argument is often a value without its flag. */
-            cli_error("unexpected argument #%d: options take the form --flag VALUE", i + 1);
-            return usage_error(usage);
-        }
-        const char *eq = strchr(arg, '=');
-        size_t namelen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-        const cli_opt *opt = find_opt(opts, nopts, arg, namelen);
-        int is_home = namelen == 6 && memcmp(arg, "--home", 6) == 0;
-        if (opt == NULL && !is_home) {
-            cli_error("unknown option %.*s", (int)namelen, arg);
-            return usage_error(usage);
-        }
-        if (opt != NULL && opt->kind == CLI_FLAG) {
-            if (eq != NULL) {
-                cli_error("%s takes no value", opt->name);
-                return usage_error(usage);
-            }
-            *opt->flag = 1;
-            continue;
-        }
+    fs_opt_list home = {NULL, 0};
+    fs_opts_error e;
+    int rc;
 
-        const char *value;
-        if (eq != NULL) {
-            value = eq + 1;
-        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-            value = argv[++i];
-        } else {
-            cli_error("%.*s: missing value", (int)namelen, arg);
-            return usage_error(usage);
-        }
-        if (is_home) {
-            ctx->home = value;
-        } else if (opt->kind == CLI_VALUE) {
-            if (*opt->value != NULL) {
-                cli_error("%s: given more than once", opt->name);
-                return usage_error(usage);
-            }
-            *opt->value = value;
-        } else if (list_append(opt->list, value) != CLI_OK) {
-            cli_error("out of memory");
-            return CLI_ERUNTIME;
-        }
+    /* The command's table and --home, which every command takes. */
+    fs_opt *all = malloc((nopts + 1) * sizeof *all);
+    if (all == NULL) {
+        rc = FS_ENOMEM;
+        goto done;
     }
-    return CLI_OK;
+    for (size_t i = 0; i < nopts; i++)
+        all[i] = opts[i];
+    all[nopts] = (fs_opt){"--home", FS_OPT_LIST, NULL, NULL, &home};
+    rc = fs_opts_parse(all, nopts + 1, argc, argv, &e);
+    if (rc == 0 && home.count > 0)
+        ctx->home = home.items[home.count - 1];
+done:
+    free(all);
+    fs_opt_list_free(&home);
+    switch (rc) {
+    case 0:
+        return CLI_OK;
+    case FS_OPTS_HELP:
+        fputs(usage, stdout);
+        return CLI_HELP;
+    case FS_EINVAL:
+        say_opts_error(&e);
+        fputs(usage, stderr);
+        return CLI_EUSAGE;
+    default:
+        cli_error("out of memory");
+        return CLI_ERUNTIME;
+    }
+}
+
+int cli_parse_global(cli_ctx *ctx, int *version, int argc, char **argv, int *next)
+{
+    fs_opt_list home = {NULL, 0};
+    fs_opts_error e;
+    const fs_opt opts[] = {
+        {"--version", FS_OPT_FLAG, version, NULL, NULL},
+        {"--home", FS_OPT_LIST, NULL, NULL, &home},
+    };
+    int rc = fs_opts_parse_head(opts, sizeof opts / sizeof opts[0], argc, argv, next, &e);
+    if (rc == 0 && home.count > 0)
+        ctx->home = home.items[home.count - 1];
+    fs_opt_list_free(&home);
+    switch (rc) {
+    case 0:
+        return CLI_OK;
+    case FS_OPTS_HELP:
+        return CLI_HELP;
+    case FS_EINVAL:
+        if (e.problem == FS_OPTS_UNKNOWN)
+            cli_error("unknown option %.*s (see 'fieldsync help')", e.namelen, e.name);
+        else
+            say_opts_error(&e);
+        return CLI_EUSAGE;
+    default:
+        cli_error("out of memory");
+        return CLI_ERUNTIME;
+    }
 }
 
 int cli_blank(const char *s)

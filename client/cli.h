@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "fieldsync/opts.h"
 #include "fieldsync/replica.h"
 
 enum {
@@ -30,36 +31,35 @@ typedef struct cli_ctx {
     const char *home; /* --home, else $FIELDSYNC_HOME, else NULL */
 } cli_ctx;
 
-/* Values of a repeatable option, in command-line order; the strings point
- * into argv. Free with cli_list_free(). */
-typedef struct cli_list {
-    const char **items;
-    size_t count;
-} cli_list;
+/* The client's names for the option table of fieldsync/opts.h (one parser
+ * for both binaries): a command lists its options as cli_opt rows, as
+ * {"--json", CLI_FLAG, &json, NULL, NULL}. A cli_list holds the values of a
+ * repeatable option, in command-line order, pointing into argv; free it
+ * with cli_list_free(). */
+typedef fs_opt_list cli_list;
+typedef fs_opt cli_opt;
+#define CLI_FLAG  FS_OPT_FLAG  /* --x: sets *flag to 1 */
+#define CLI_VALUE FS_OPT_VALUE /* --x VALUE or --x=VALUE, at most once: sets *value */
+#define CLI_LIST  FS_OPT_LIST  /* --x VALUE, repeatable: appends to *list */
 
 void cli_list_free(cli_list *l);
 
-typedef enum cli_optkind {
-    CLI_FLAG,  /* --x: sets *flag to 1 */
-    CLI_VALUE, /* --x VALUE or --x=VALUE, at most once: sets *value */
-    CLI_LIST   /* --x VALUE, repeatable: appends to *list */
-} cli_optkind;
-
-typedef struct cli_opt {
-    const char *name; /* with the dashes: "--name" */
-    cli_optkind kind;
-    int *flag;
-    const char **value;
-    cli_list *list;
-} cli_opt;
-
-/* Parses a command's options from argv[0..argc). --home DIR and --help are
+/* Parses a command's options from argv[0..argc) with fs_opts_parse().
+ * --home DIR (into ctx->home; the last one counts) and --help are
  * understood everywhere. A value that starts with "--" is taken for a
  * missing value; write --notes=--x to pass one. Returns CLI_OK, CLI_HELP
  * (usage printed on stdout), CLI_EUSAGE (unknown option, missing value,
- * option given twice, stray argument) or CLI_ERUNTIME (out of memory). */
+ * option given twice, stray argument: the message, then usage on stderr)
+ * or CLI_ERUNTIME (out of memory). */
 int cli_parse(cli_ctx *ctx, const char *usage, const cli_opt *opts, size_t nopts, int argc,
               char **argv);
+
+/* The global options in front of the command word (main.c): --home DIR
+ * into ctx->home, --version into *version, --help. *next is the index of
+ * the command word (argc when there is none). Returns CLI_OK, CLI_HELP
+ * (nothing printed: the caller prints its usage) or CLI_EUSAGE (message
+ * printed, naming the option). */
+int cli_parse_global(cli_ctx *ctx, int *version, int argc, char **argv, int *next);
 
 /* Prints "fieldsync: " and the formatted message on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -66,12 +66,8 @@ static int stored_parse(stored_cal *sc)
                 dn = strchr(d, ',');
                 if (dn != NULL)
                     *dn++ = '\0';
-                const char **more =
-                    realloc(sc->holidays.items, (sc->holidays.count + 1) * sizeof *more);
-                if (more == NULL)
+                if (fs_opt_list_append(&sc->holidays, d) != 0)
                     return FS_ENOMEM;
-                sc->holidays.items = more;
-                sc->holidays.items[sc->holidays.count++] = d;
             }
         }
     }
@@ -110,8 +106,7 @@ static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int
     fs_calendar_default(cal);
     if (sc != NULL) {
         if (sc->tz != NULL && fs_calendar_set_tz(cal, sc->tz) != 0)
-            fprintf(stderr, CLI_PROG ": the stored time zone is not known here; using this "
-                                     "machine's\n");
+            cli_error("the stored time zone is not known here; using this machine's");
         if (sc->hours != NULL)
             (void)apply_hours(cal, sc->hours);
         for (size_t i = 0; i < sc->holidays.count; i++)

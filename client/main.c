@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 {
     cli_ctx ctx = {NULL};
     const char *env_home = getenv("FIELDSYNC_HOME");
-    int i, rc;
+    int i, rc, version = 0;
 
     if (fs_harden_process() != 0) {
         cli_error("cannot disable core dumps; refusing to handle customer data");
@@ -186,32 +186,17 @@ int main(int argc, char **argv)
         ctx.home = env_home;
 
     /* Global options come before the command. */
-    for (i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--version") == 0) {
-            printf("fieldsync %s\n", FS_VERSION_STRING);
-            return fflush(stdout) == 0 ? 0 : 1;
-        }
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0) {
-            usage(stdout);
-            return fflush(stdout) == 0 ? 0 : 1;
-        }
-        if (strcmp(arg, "--home") == 0) {
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
-                cli_error("--home: missing value");
-                return 2;
-            }
-            ctx.home = argv[++i];
-        } else if (strncmp(arg, "--home=", 7) == 0) {
-            ctx.home = arg + 7;
-        } else if (arg[0] == '-') {
-            const char *eq = strchr(arg, '=');
-            cli_error("unknown option %.*s (see 'fieldsync help')",
-                      (int)(eq != NULL ? eq - arg : (long)strlen(arg)), arg);
-            return 2;
-        } else {
-            break;
-        }
+    rc = cli_parse_global(&ctx, &version, argc - 1, argv + 1, &i);
+    i++; /* an index into argv */
+    if (rc != CLI_OK && rc != CLI_HELP)
+        return exit_status(rc);
+    if (version) { /* before a later --help, as it came first */
+        printf("fieldsync %s\n", FS_VERSION_STRING);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (rc == CLI_HELP || (i < argc && strcmp(argv[i], "help") == 0)) {
+        usage(stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
     }
     if (i >= argc) {
         cli_error("no command given");

@@ -32,7 +32,7 @@ static const char init_usage[] =
 int srv_cmd_init(int argc, char **argv)
 {
     const char *data = NULL;
-    const srv_opt opts[] = {{"--data", &data, NULL}};
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL}};
     int rc = srv_parse(init_usage, opts, NOPTS(opts), argc, argv);
     if (rc == SRV_OK)
         rc = srv_require("init", "--data", data);
@@ -83,10 +83,10 @@ static const char passwd_usage[] =
 static int user_passwd(int argc, char **argv)
 {
     const char *data = NULL, *name = NULL, *typed = NULL;
-    const srv_opt opts[] = {
-        {"--data", &data, NULL},
-        {"--name", &name, NULL},
-        {"--typed-password", &typed, NULL},
+    const fs_opt opts[] = {
+        {"--data", FS_OPT_VALUE, NULL, &data, NULL},
+        {"--name", FS_OPT_VALUE, NULL, &name, NULL},
+        {"--typed-password", FS_OPT_VALUE, NULL, &typed, NULL},
     };
     int rc = srv_parse(passwd_usage, opts, srv_hosted_store != NULL ? 3 : 2, argc, argv);
     if (rc == SRV_OK)
@@ -123,11 +123,11 @@ static int user_passwd(int argc, char **argv)
 int srv_cmd_user(int argc, char **argv)
 {
     const char *data = NULL, *name = NULL, *role = NULL, *team = NULL;
-    const srv_opt opts[] = {
-        {"--data", &data, NULL},
-        {"--name", &name, NULL},
-        {"--role", &role, NULL},
-        {"--team", &team, NULL},
+    const fs_opt opts[] = {
+        {"--data", FS_OPT_VALUE, NULL, &data, NULL},
+        {"--name", FS_OPT_VALUE, NULL, &name, NULL},
+        {"--role", FS_OPT_VALUE, NULL, &role, NULL},
+        {"--team", FS_OPT_VALUE, NULL, &team, NULL},
     };
     if (argc >= 1 && strcmp(argv[0], "passwd") == 0)
         return user_passwd(argc - 1, argv + 1);
@@ -218,8 +218,9 @@ static int parse_hours(const char *v, uint64_t *out)
 int srv_cmd_enroll_code(int argc, char **argv)
 {
     const char *data = NULL, *user = NULL, *ttl = NULL;
-    const srv_opt opts[] = {
-        {"--data", &data, NULL}, {"--user", &user, NULL}, {"--ttl-hours", &ttl, NULL}};
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--user", FS_OPT_VALUE, NULL, &user, NULL},
+                           {"--ttl-hours", FS_OPT_VALUE, NULL, &ttl, NULL}};
     int rc = srv_parse(enroll_usage, opts, NOPTS(opts), argc, argv);
     if (rc == SRV_OK)
         rc = srv_require("enroll-code", "--data", data);
@@ -339,7 +340,8 @@ static int device_list(int argc, char **argv)
 {
     const char *data = NULL;
     int json = 0;
-    const srv_opt opts[] = {{"--data", &data, NULL}, {"--json", NULL, &json}};
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--json", FS_OPT_FLAG, &json, NULL, NULL}};
     int rc = srv_parse(device_usage, opts, NOPTS(opts), argc, argv);
     if (rc == SRV_OK)
         rc = srv_require("device list", "--data", data);
@@ -364,7 +366,8 @@ static int device_list(int argc, char **argv)
 static int device_revoke(int argc, char **argv)
 {
     const char *data = NULL, *dev = NULL;
-    const srv_opt opts[] = {{"--data", &data, NULL}, {"--device", &dev, NULL}};
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--device", FS_OPT_VALUE, NULL, &dev, NULL}};
     int rc = srv_parse(device_usage, opts, NOPTS(opts), argc, argv);
     if (rc == SRV_OK)
         rc = srv_require("device revoke", "--data", data);
@@ -463,7 +466,7 @@ int srv_cmd_audit(int argc, char **argv)
         return SRV_EUSAGE;
     }
     const char *data = NULL;
-    const srv_opt opts[] = {{"--data", &data, NULL}};
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL}};
     int rc = srv_parse(audit_usage, opts, NOPTS(opts), argc - 1, argv + 1);
     if (rc == SRV_OK)
         rc = srv_require(verify ? "audit verify" : "audit show", "--data", data);

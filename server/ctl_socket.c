@@ -217,7 +217,7 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
 {
     uint8_t head[4];
     if (!fs_unix_same_user(fd)) {
-        fprintf(stderr, SRV_PROG ": control: refused a connection from another user\n");
+        srv_log("control: refused a connection from another user");
         return;
     }
     fs_unix_timeouts(fd, CTL_SERVER_IO_S);
@@ -246,7 +246,7 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
     int frc = fs_store_check_passphrase(data, pass, passlen);
     sodium_memzero((void *)pass, passlen);
     if (frc != 0) {
-        fprintf(stderr, SRV_PROG ": control: %s refused: wrong passphrase\n", known_word(argv[0]));
+        srv_log("control: %s refused: wrong passphrase", known_word(argv[0]));
         reply_error(fd, SRV_ERUNTIME,
                     frc == FS_EPASSPHRASE ? "wrong passphrase (" SRV_PASSENV " or the terminal)"
                                           : "control: cannot read the store's key file");
@@ -255,7 +255,7 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
     }
     hosted h = {data, argc, argv, NULL, NULL, 0, 0};
     int rc = fs_ws_server_call(ws, run_hosted, &h);
-    fprintf(stderr, SRV_PROG ": control: %s done (%s)\n", known_word(argv[0]),
+    srv_log("control: %s done (%s)", known_word(argv[0]),
             rc == SRV_OK || rc == SRV_HELP ? "ok" : "failed");
     reply(fd, rc, h.out ? h.out : "", h.outlen, h.err ? h.err : "", h.errlen);
     free(h.out);

@@ -1,8 +1,8 @@
 /*
  * fieldsync-server: the central server. For now its administrative command
- * line (commands.c): create the store, add users, hand out enrollment codes,
- * list and revoke devices, check and show the audit log; and the sync
- * service itself (serve.c).
+ * line (commands.c): create the store, add users and set their dashboard
+ * passwords, hand out enrollment codes, list and revoke devices, check and
+ * show the audit log; and the sync service itself (serve.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,11 +12,16 @@
 #include "fieldsync/harden.h"
 #include "srv.h"
 
+#ifndef FS_VERSION_STRING
+#define FS_VERSION_STRING "unknown"
+#endif
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: " SRV_PROG " COMMAND --data DIR [options]\n"
                "  init --data DIR                       create the server store\n"
                "  user add --data DIR --name NAME --role rep|manager|admin --team TEAM\n"
+               "  user passwd --data DIR --name NAME    dashboard password (manager, admin)\n"
                "  enroll-code --data DIR --user NAME [--ttl-hours H]\n"
                "                                        a one-time code for a new device\n"
                "  device list --data DIR [--json]       enrolled devices\n"
@@ -26,8 +31,10 @@ static void usage(FILE *f)
                "  serve --data DIR --listen HOST:PORT [--lease D]\n"
                "                                        run the sync service until SIGTERM;\n"
                "                                        devices lock after D offline (7d)\n"
-               "  --version | help\n"
-               "The passphrase comes from " SRV_PASSENV " or the terminal. While serve runs,\n"
+               "  version | --version                   show the version\n"
+               "  help | --help                         show this help\n"
+               "The passphrase comes from " SRV_PASSENV " or the terminal; user passwd's\n"
+               "new password from " SRV_USER_PASSENV " or the terminal. While serve runs,\n"
                "user, enroll-code, device and audit go through it (DIR/control.sock).\n"
                "Exit status: 0 done, 1 runtime error, 2 bad command line.\n");
 }
@@ -35,11 +42,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     if (fs_harden_process() != 0) {
-        fprintf(stderr, SRV_PROG ": cannot disable core dumps\n");
+        srv_error("cannot disable core dumps");
         return 1;
     }
     if (sodium_init() < 0) {
-        fprintf(stderr, SRV_PROG ": libsodium failed to initialise\n");
+        srv_error("libsodium failed to initialise");
         return 1;
     }
     if (argc < 2) {
@@ -48,9 +55,9 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     int rc;
-    if (strcmp(cmd, "--version") == 0 && argc == 2) {
-        printf(SRV_PROG " 0.1.0\n");
-        return 0;
+    if ((strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) && argc == 2) {
+        printf(SRV_PROG " %s\n", FS_VERSION_STRING);
+        return fflush(stdout) == 0 ? 0 : 1;
     }
     if ((strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) && argc == 2) {
         usage(stdout);
@@ -68,7 +75,7 @@ int main(int argc, char **argv)
     } else {
         char shown[48];
         srv_printable(cmd, shown, sizeof shown);
-        fprintf(stderr, SRV_PROG ": unknown command '%s' (see help)\n", shown);
+        srv_error("unknown command '%s' (see help)", shown);
         usage(stderr);
         return 2;
     }

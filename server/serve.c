@@ -222,8 +222,9 @@ static void raise_fd_limit(void)
 int srv_cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *listen = NULL, *lease_s = NULL;
-    const srv_opt opts[] = {
-        {"--data", &data, NULL}, {"--listen", &listen, NULL}, {"--lease", &lease_s, NULL}};
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--listen", FS_OPT_VALUE, NULL, &listen, NULL},
+                           {"--lease", FS_OPT_VALUE, NULL, &lease_s, NULL}};
     char host[HOST_MAX + 1];
     int port = 0;
     uint64_t lease_ms = FS_LEASE_DEFAULT_MS;
@@ -286,7 +287,7 @@ int srv_cmd_serve(int argc, char **argv)
     char hex[2 * FS_SIGN_PK_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
     hex[FINGERPRINT_SHOWN] = '\0';
-    fprintf(stderr, SRV_PROG ": serving with server key %s...\n", hex);
+    srv_log("serving with server key %s...", hex);
     /* Tests and supervisors wait for this line: it must not sit in a buffer. */
     printf("listening on %.*s:%d\n", (int)(strrchr(listen, ':') - listen), listen,
            fs_ws_server_port(ws));
@@ -299,13 +300,12 @@ int srv_cmd_serve(int argc, char **argv)
         if (ppoll(&p, 1, NULL, &waitmask) == 1 && (p.revents & POLLIN))
             srv_ctl_accept(&ctl, data, ws);
     }
-    fprintf(stderr, SRV_PROG ": %s received, stopping\n",
-            stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    srv_log("%s received, stopping", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     /* The transport's thread is the only user of the store until it is
      * joined here; the store is ours again afterwards. */
     fs_ws_server_stop(ws);
     ws = NULL;
-    fprintf(stderr, SRV_PROG ": stopped\n");
+    srv_log("stopped");
     rc = SRV_OK;
 
 done:

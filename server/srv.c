@@ -1,5 +1,6 @@
 /*
- * Plumbing of fieldsync-server's commands (srv.h): options, messages, the
+ * Plumbing of fieldsync-server's commands (srv.h): options (parsed by
+ * fieldsync/opts.h, worded here), the one path for messages, the
  * passphrase (environment or terminal without echo, as the client does it,
  * written again here so the server links no client code) and the store.
  */
@@ -22,58 +23,66 @@ _Thread_local FILE *srv_out_, *srv_err_;
 _Thread_local fs_store *srv_hosted_store;
 _Thread_local const char *srv_hosted_dir;
 
+/* One line, not interleaved with another thread's (serve's transport). */
+static void say(FILE *f, const char *fmt, va_list ap)
+{
+    flockfile(f);
+    fputs(SRV_PROG ": ", f);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    funlockfile(f);
+}
+
 void srv_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs(SRV_PROG ": ", srv_err);
     va_start(ap, fmt);
-    vfprintf(srv_err, fmt, ap);
+    say(srv_err, fmt, ap);
     va_end(ap);
-    fputc('\n', srv_err);
 }
 
-int srv_parse(const char *usage, const srv_opt *opts, size_t nopts, int argc, char **argv)
+void srv_log(const char *fmt, ...)
 {
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            fputs(usage, srv_out);
-            return SRV_HELP;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            srv_error("unexpected argument (options start with --; see --help)");
-            return SRV_EUSAGE;
-        }
-        const char *eq = strchr(arg, '=');
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        const srv_opt *o = NULL;
-        for (size_t k = 0; k < nopts; k++)
-            if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, arg, nlen) == 0)
-                o = &opts[k];
-        if (o == NULL) {
-            srv_error("unknown option %.*s (see --help)", (int)(nlen > 40 ? 40 : nlen), arg);
-            return SRV_EUSAGE;
-        }
-        if (o->value == NULL) {
-            if (eq != NULL) {
-                srv_error("%s takes no value", o->name);
-                return SRV_EUSAGE;
-            }
-            *o->flag = 1;
-            continue;
-        }
-        if (*o->value != NULL) {
-            srv_error("%s given twice", o->name);
-            return SRV_EUSAGE;
-        }
-        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (v == NULL || (eq == NULL && strncmp(v, "--", 2) == 0)) {
-            srv_error("%s needs a value", o->name);
-            return SRV_EUSAGE;
-        }
-        *o->value = v;
+    va_list ap;
+    va_start(ap, fmt);
+    say(stderr, fmt, ap);
+    va_end(ap);
+}
+
+int srv_parse(const char *usage, const fs_opt *opts, size_t nopts, int argc, char **argv)
+{
+    fs_opts_error e;
+    int rc = fs_opts_parse(opts, nopts, argc, argv, &e);
+    if (rc == 0)
+        return SRV_OK;
+    if (rc == FS_OPTS_HELP) {
+        fputs(usage, srv_out);
+        return SRV_HELP;
     }
-    return SRV_OK;
+    if (rc != FS_EINVAL) {
+        srv_error("out of memory");
+        return SRV_ERUNTIME;
+    }
+    switch (e.problem) {
+    case FS_OPTS_STRAY:
+        srv_error("unexpected argument (options start with --; see --help)");
+        break;
+    case FS_OPTS_UNKNOWN:
+        srv_error("unknown option %.*s (see --help)", e.namelen > 40 ? 40 : e.namelen, e.name);
+        break;
+    case FS_OPTS_HASVALUE:
+        srv_error("%.*s takes no value", e.namelen, e.name);
+        break;
+    case FS_OPTS_MISSING:
+        srv_error("%.*s needs a value", e.namelen, e.name);
+        break;
+    case FS_OPTS_TWICE:
+        srv_error("%.*s given twice", e.namelen, e.name);
+        break;
+    case FS_OPTS_NONE:
+        break;
+    }
+    return SRV_EUSAGE;
 }
 
 int srv_require(const char *command, const char *flag, const char *value)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "fieldsync/opts.h"
 #include "fieldsync/store.h"
 #include "store/store_sqlite.h"
 
@@ -30,12 +31,6 @@ enum {
 #define SRV_PASSENV "FIELDSYNC_PASSPHRASE"
 #define SRV_USER_PASSENV "FIELDSYNC_USER_PASSWORD" /* user passwd, for automation */
 
-typedef struct srv_opt {
-    const char *name;   /* "--data" */
-    const char **value; /* set for an option with a value; NULL for a flag */
-    int *flag;          /* set to 1 for a flag */
-} srv_opt;
-
 /* Where the commands print: stdout and stderr, unless a running serve hosts
  * the command (serve.c), which captures both for the control socket's
  * reply. Per thread: serve runs hosted commands on its transport thread. */
@@ -49,12 +44,18 @@ extern _Thread_local FILE *srv_out_, *srv_err_;
 extern _Thread_local fs_store *srv_hosted_store;
 extern _Thread_local const char *srv_hosted_dir;
 
-/* Parses argv[0..argc) against opts (--x VALUE or --x=VALUE, each at most
- * once; --help prints usage). Returns SRV_OK, SRV_HELP or SRV_EUSAGE. */
-int srv_parse(const char *usage, const srv_opt *opts, size_t nopts, int argc, char **argv);
+/* Parses argv[0..argc) against the table with fs_opts_parse()
+ * (fieldsync/opts.h: --x VALUE or --x=VALUE, each at most once, and
+ * flags). Returns SRV_OK, SRV_HELP (usage printed on srv_out), SRV_EUSAGE
+ * (the message, naming the option) or SRV_ERUNTIME (out of memory). */
+int srv_parse(const char *usage, const fs_opt *opts, size_t nopts, int argc, char **argv);
 
-/* Prints "fieldsync-server: " and the message on stderr. */
+/* The one way the server reports: "fieldsync-server: " and the message,
+ * one line. srv_error writes on srv_err (the command's stderr, captured
+ * when serve hosts it); srv_log on the process's own stderr, for serve's
+ * log, which a hosted command's reply must never carry. */
 void srv_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* "<command>: <flag> is required" unless value is given and not blank. */
 int srv_require(const char *command, const char *flag, const char *value);

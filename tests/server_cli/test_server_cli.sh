@@ -11,7 +11,8 @@
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-SRV=${1:?usage: test_server_cli.sh path/to/fieldsync-server}
+SRV=${1:?usage: test_server_cli.sh path/to/fieldsync-server [VERSION]}
+VERSION=${2:-} # the build's PROJECT_VERSION: --version must print it
 if [ ! -x "$SRV" ]; then
     echo "test_server_cli.sh: $SRV is not an executable" >&2
     exit 2
@@ -41,11 +42,19 @@ run --version
 expect "--version exits 0" 0
 if [[ $OUT =~ ^fieldsync-server\ [0-9]+\.[0-9]+ ]]; then ok "--version prints a version"; else
     fail "--version prints a version" "got: $OUT"; fi
+V1=$OUT
+run version
+expect "version exits 0" 0
+equal "version and --version agree" "$OUT" "$V1"
+if [ -n "$VERSION" ]; then
+    equal "--version prints the build's version" "$V1" "fieldsync-server $VERSION"
+fi
 for h in help --help; do
     run "$h"
     expect "$h exits 0" 0
-    for c in init "user add" enroll-code "device list" "device revoke" "audit verify" \
-        "audit show" --data FIELDSYNC_PASSPHRASE; do
+    for c in init "user add" "user passwd" enroll-code "device list" "device revoke" \
+        "audit verify" "audit show" serve version --data FIELDSYNC_PASSPHRASE \
+        FIELDSYNC_USER_PASSWORD; do
         contains "$h lists $c" "$OUT" "$c"
     done
 done
