@@ -28,6 +28,8 @@
 
 #include "agent.h"
 #include "cmd.h"
+#include "fieldsync/calendar.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
@@ -392,13 +394,6 @@ static int refusal_cb(const fs_refusal *f, void *ctx)
     return 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* "3d 4h", "2h 5m", "7m", "under a minute" */
 static void format_span(uint64_t ms, char *out, size_t size)
 {
@@ -420,14 +415,6 @@ static void format_age(uint64_t ms, char *out, size_t size)
     snprintf(out, size, "%s ago", span);
 }
 
-static void format_when(uint64_t ms, char *out, size_t size)
-{
-    time_t t = (time_t)(ms / 1000u);
-    struct tm tm;
-    if (localtime_r(&t, &tm) == NULL || strftime(out, size, "%Y-%m-%d %H:%M", &tm) == 0)
-        snprintf(out, size, "?");
-}
-
 /* The lease line of status: when it ends, or that it has. */
 static void format_lease(const fs_replica_status *st, uint64_t now, char *out, size_t size)
 {
@@ -436,7 +423,8 @@ static void format_lease(const fs_replica_status *st, uint64_t now, char *out, s
         snprintf(out, size, "none yet (granted at the first sync)");
         return;
     }
-    format_when(st->lease_expires_ms, when, sizeof when);
+    if (fs_instant_format(when, sizeof when, st->lease_expires_ms, 0, "%Y-%m-%d %H:%M") != 0)
+        snprintf(when, sizeof when, "?");
     if (st->locked) {
         snprintf(out, size, "ended %s: LOCKED until the server renews it (sync)", when);
         return;
@@ -540,7 +528,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     enrolled = frc == 0;
-    now = now_ms();
+    now = fs_clock_wall_ms();
     if (st.pending > 0 && st.oldest_pending_ms > 0 && now > st.oldest_pending_ms)
         age_ms = now - st.oldest_pending_ms;
 
@@ -639,13 +627,6 @@ static void take_stamp(const char *home, file_stamp *s)
     }
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* 1 if something accepts TCP connections at host:port within 2 s. */
 static int reachable(const char *host, int port)
 {
@@ -681,9 +662,7 @@ static void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 static void daemon_log(const char *fmt, ...)
 {
     char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    if (localtime_r(&now, &tm) == NULL || strftime(when, sizeof when, "%H:%M:%S", &tm) == 0)
+    if (fs_instant_format(when, sizeof when, (int64_t)fs_clock_wall_ms(), 0, "%H:%M:%S") != 0)
         snprintf(when, sizeof when, "?");
     va_list ap;
     va_start(ap, fmt);
@@ -793,7 +772,7 @@ static void live_close(void *ctx, fs_replica *r, int rc)
     }
     fs_replica_close(r);
     take_stamp(d->home, &d->seen); /* our own round changed the files */
-    d->next_pull = mono_ms() + d->interval_ms;
+    d->next_pull = fs_clock_mono_ms() + d->interval_ms;
 }
 
 static int live_want_sync(void *ctx)
@@ -803,7 +782,7 @@ static int live_want_sync(void *ctx)
     if (daemon_stop)
         return -1;
     take_stamp(d->home, &now);
-    return memcmp(&now, &d->seen, sizeof now) != 0 || mono_ms() >= d->next_pull;
+    return memcmp(&now, &d->seen, sizeof now) != 0 || fs_clock_mono_ms() >= d->next_pull;
 }
 
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
@@ -871,7 +850,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     uint64_t retry_at = 0, backoff = DAEMON_BACKOFF_MIN_MS;
     rc = CLI_OK;
     while (!daemon_stop) {
-        uint64_t t = mono_ms();
+        uint64_t t = fs_clock_mono_ms();
         if (t < retry_at) {
             struct timespec nap = {0, DAEMON_TICK_MS * 1000000L};
             nanosleep(&nap, NULL);
@@ -922,7 +901,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             d.offline = 1;
             /* backoff * [0.8, 1.2): spread the retries of many devices */
             uint64_t delay = backoff * 4 / 5 + randombytes_uniform((uint32_t)(backoff * 2 / 5));
-            retry_at = mono_ms() + delay;
+            retry_at = fs_clock_mono_ms() + delay;
             backoff = backoff * 2 > DAEMON_BACKOFF_MAX_MS ? DAEMON_BACKOFF_MAX_MS : backoff * 2;
         }
     }
