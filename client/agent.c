@@ -14,13 +14,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "agent.h"
 #include "cli.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/error.h"
 #include "fieldsync/unixsock.h"
 
@@ -127,15 +127,6 @@ static void on_agent_signal(int sig)
     agent_stop = 1;
 }
 
-/* CLOCK_BOOTTIME: unlike CLOCK_MONOTONIC it goes on while the machine is
- * suspended, and a laptop closed for an hour has been idle for an hour. */
-static uint64_t boot_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* 1 while the key file in home still belongs to the key held. */
 static int key_still_fits(const char *home, const fs_secret *s)
 {
@@ -169,7 +160,7 @@ static int serve_one(int fd, const char *home, const fs_secret *s, uint64_t dead
     }
     if (op == 'S') {
         unsigned char reply[9];
-        uint64_t now = boot_ms();
+        uint64_t now = fs_clock_boot_ms();
         uint64_t left = deadline > now ? (deadline - now + 999) / 1000 : 0;
         reply[0] = 'S';
         put_u32le(reply + 1, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left);
@@ -197,9 +188,11 @@ static void agent_main(int lfd, const char *home, fs_secret *s, uint64_t idle_ms
     sigaction(SIGHUP, &act, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    uint64_t deadline = boot_ms() + idle_ms;
+    /* Boot time, not monotonic: it goes on while the machine is suspended,
+     * and a laptop closed for an hour has been idle for an hour. */
+    uint64_t deadline = fs_clock_boot_ms() + idle_ms;
     while (!agent_stop) {
-        uint64_t now = boot_ms();
+        uint64_t now = fs_clock_boot_ms();
         if (now >= deadline)
             break;
         uint64_t wait = deadline - now;
@@ -214,7 +207,7 @@ static void agent_main(int lfd, const char *home, fs_secret *s, uint64_t idle_ms
         int go_on = serve_one(fd, home, s, deadline, &touched);
         close(fd);
         if (touched)
-            deadline = boot_ms() + idle_ms;
+            deadline = fs_clock_boot_ms() + idle_ms;
         if (!go_on)
             break;
     }

@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "agent.h"
 #include "cli.h"
+#include "fieldsync/calendar.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/passphrase.h"
 #include "fieldsync/schema.h"
 #include "text.h"
@@ -223,58 +224,11 @@ static const char *quote_value(const char *value, char *buf, size_t size)
     return buf;
 }
 
-static int digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-static int days_in_month(int year, int month)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return month == 2 && leap ? 29 : days[month - 1];
-}
-
-/* NULL if s is a valid date (with_time 0) or date and time, else why not. */
-static const char *date_problem(const char *s, int with_time)
-{
-    size_t want = with_time ? 16 : 10;
-    int year, month, day, hour = 0, minute = 0;
-
-    if (strlen(s) != want || s[4] != '-' || s[7] != '-')
-        return "wrong format";
-    if (!digits(s, 4, &year) || !digits(s + 5, 2, &month) || !digits(s + 8, 2, &day))
-        return "wrong format";
-    if (with_time) {
-        if (s[10] != ' ' || s[13] != ':' || !digits(s + 11, 2, &hour) ||
-            !digits(s + 14, 2, &minute))
-            return "wrong format";
-    }
-    if (year < 1900)
-        return "year must be 1900 or later";
-    if (month < 1 || month > 12)
-        return "month must be 01-12";
-    if (day < 1 || day > days_in_month(year, month))
-        return "no such day in that month";
-    if (hour > 23)
-        return "hour must be 00-23";
-    if (minute > 59)
-        return "minute must be 00-59";
-    return NULL;
-}
-
 static int check_date(const char *flag, const char *value, int with_time)
 {
-    const char *why = date_problem(value, with_time);
+    const char *why = NULL;
     char quoted[64];
-    if (why == NULL)
+    if (fs_civil_check(value, strlen(value), with_time, &why) == 0)
         return CLI_OK;
     cli_error("%s: expected \"%s\", got %s: %s", flag,
               with_time ? "YYYY-MM-DD HH:MM" : "YYYY-MM-DD",
@@ -333,9 +287,7 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
 
 void cli_now(char out[17])
 {
-    time_t now = time(NULL);
-    struct tm tm;
-    if (localtime_r(&now, &tm) == NULL || strftime(out, 17, "%Y-%m-%d %H:%M", &tm) != 16)
+    if (fs_instant_format(out, 17, (int64_t)fs_clock_wall_ms(), 0, "%Y-%m-%d %H:%M") != 0)
         snprintf(out, 17, "1970-01-01 00:00");
 }
 
@@ -450,12 +402,9 @@ static void locked_message(fs_replica *r, const char *home)
 {
     fs_replica_status st;
     char when[32] = "?";
-    if (fs_replica_status_get(r, &st) == 0) {
-        time_t t = (time_t)(st.lease_expires_ms / 1000u);
-        struct tm tm;
-        if (localtime_r(&t, &tm) != NULL)
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-    }
+    if (fs_replica_status_get(r, &st) == 0 &&
+        fs_instant_format(when, sizeof when, st.lease_expires_ms, 0, "%Y-%m-%d %H:%M") != 0)
+        snprintf(when, sizeof when, "?");
     cli_error("this device is locked: its lease from the server ended %s. Connect to the "
               "network and run 'fieldsync --home %s sync' (or keep 'fieldsync daemon' running) "
               "so the server renews it; nothing recorded here is lost",

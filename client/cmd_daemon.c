@@ -22,6 +22,8 @@
 #include "agent.h"
 #include "cmd.h"
 #include "cmd_sync.h"
+#include "fieldsync/calendar.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/transport.h"
 
 /* The daemon syncs by itself. It takes the key from the unlock agent at each
@@ -70,13 +72,6 @@ static void take_stamp(const char *home, file_stamp *s)
     }
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* 1 if something accepts TCP connections at host:port within 2 s. */
 static int reachable(const char *host, int port)
 {
@@ -112,9 +107,7 @@ static void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 static void daemon_log(const char *fmt, ...)
 {
     char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    if (localtime_r(&now, &tm) == NULL || strftime(when, sizeof when, "%H:%M:%S", &tm) == 0)
+    if (fs_instant_format(when, sizeof when, (int64_t)fs_clock_wall_ms(), 0, "%H:%M:%S") != 0)
         snprintf(when, sizeof when, "?");
     va_list ap;
     va_start(ap, fmt);
@@ -224,7 +217,7 @@ static void live_close(void *ctx, fs_replica *r, int rc)
     }
     fs_replica_close(r);
     take_stamp(d->home, &d->seen); /* our own round changed the files */
-    d->next_pull = mono_ms() + d->interval_ms;
+    d->next_pull = fs_clock_mono_ms() + d->interval_ms;
 }
 
 static int live_want_sync(void *ctx)
@@ -234,7 +227,7 @@ static int live_want_sync(void *ctx)
     if (daemon_stop)
         return -1;
     take_stamp(d->home, &now);
-    return memcmp(&now, &d->seen, sizeof now) != 0 || mono_ms() >= d->next_pull;
+    return memcmp(&now, &d->seen, sizeof now) != 0 || fs_clock_mono_ms() >= d->next_pull;
 }
 
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
@@ -302,7 +295,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     uint64_t retry_at = 0, backoff = DAEMON_BACKOFF_MIN_MS;
     rc = CLI_OK;
     while (!daemon_stop) {
-        uint64_t t = mono_ms();
+        uint64_t t = fs_clock_mono_ms();
         if (t < retry_at) {
             struct timespec nap = {0, DAEMON_TICK_MS * 1000000L};
             nanosleep(&nap, NULL);
@@ -353,7 +346,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             d.offline = 1;
             /* backoff * [0.8, 1.2): spread the retries of many devices */
             uint64_t delay = backoff * 4 / 5 + randombytes_uniform((uint32_t)(backoff * 2 / 5));
-            retry_at = mono_ms() + delay;
+            retry_at = fs_clock_mono_ms() + delay;
             backoff = backoff * 2 > DAEMON_BACKOFF_MAX_MS ? DAEMON_BACKOFF_MAX_MS : backoff * 2;
         }
     }

@@ -11,37 +11,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cJSON.h>
 #include <sodium.h>
 
 #include "cmd.h"
+#include "fieldsync/calendar.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/rules.h"
 #include "record.h"
 #include "table.h"
-
-#define MIN_PER_DAY 1440
 
 typedef struct view_opts {
     const char *tz, *hours, *at, *week, *days, *team;
     cli_list holidays;
     int json;
 } view_opts;
-
-static int parse_hhmm(const char *s, int *out)
-{
-    if (strlen(s) != 5 || s[2] != ':')
-        return -1;
-    for (int i = 0; i < 5; i++)
-        if (i != 2 && (s[i] < '0' || s[i] > '9'))
-            return -1;
-    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
-    if (h > 23 || m > 59)
-        return -1;
-    *out = h * 60 + m;
-    return 0;
-}
 
 /* The calendar kept on the device (fieldsync calendar), as
  * "tz=ZONE;hours=HH:MM-HH:MM;holidays=D,D,...". */
@@ -83,22 +68,6 @@ static int stored_load(fs_replica *r, stored_cal *sc)
     return rc == 0 ? stored_parse(sc) : rc;
 }
 
-static int apply_hours(fs_calendar *cal, const char *hours)
-{
-    char a[6] = "", b[6] = "";
-    int start, end;
-    const char *dash = strchr(hours, '-');
-    if (dash == NULL || dash - hours != 5 || strlen(dash + 1) != 5)
-        return -1;
-    memcpy(a, hours, 5);
-    memcpy(b, dash + 1, 5);
-    if (parse_hhmm(a, &start) != 0 || parse_hhmm(b, &end) != 0 || end <= start)
-        return -1;
-    cal->work_start = start;
-    cal->work_end = end;
-    return 0;
-}
-
 /* The calendar and the moment: what the device keeps (sc, may be NULL),
  * then the options. CLI_OK or CLI_EUSAGE. */
 static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int64_t *now)
@@ -108,7 +77,7 @@ static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int
         if (sc->tz != NULL && fs_calendar_set_tz(cal, sc->tz) != 0)
             cli_error("the stored time zone is not known here; using this machine's");
         if (sc->hours != NULL)
-            (void)apply_hours(cal, sc->hours);
+            (void)fs_calendar_set_hours(cal, sc->hours);
         for (size_t i = 0; i < sc->holidays.count; i++)
             (void)fs_calendar_add_holiday(cal, sc->holidays.items[i]);
     }
@@ -117,7 +86,7 @@ static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int
                   strlen(o->tz) <= 40 ? o->tz : "the value");
         return CLI_EUSAGE;
     }
-    if (o->hours != NULL && apply_hours(cal, o->hours) != 0) {
+    if (o->hours != NULL && fs_calendar_set_hours(cal, o->hours) != 0) {
         cli_error("--hours: expected HH:MM-HH:MM with the end after the start, as 09:00-18:00");
         return CLI_EUSAGE;
     }
@@ -136,9 +105,7 @@ static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int
             return rc;
         return fs_civil_parse(o->at, strlen(o->at), now) == 0 ? CLI_OK : CLI_EUSAGE;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (fs_calendar_now(cal, (int64_t)ts.tv_sec * 1000, now) != 0) {
+    if (fs_calendar_now(cal, (int64_t)fs_clock_wall_ms(), now) != 0) {
         cli_error("cannot read the time in zone %s", cal->tz[0] ? cal->tz : "local");
         return CLI_ERUNTIME;
     }
@@ -238,12 +205,12 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     static const cli_column cols[] = {
         {"STATUS", 0}, {"DUE", 0}, {"WHAT", 48}, {"RECORD", 0}, {"REP", 16}};
     today_walk w = {NULL, NULL, 0};
-    int64_t today = fs_civil_day(now) * MIN_PER_DAY;
+    int64_t today = fs_civil_day(now) * FS_MIN_PER_DAY;
     int frc = o.json ? ((w.list = cJSON_CreateArray()) ? 0 : FS_ENOMEM)
                      : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);
     /* Due from today to a week ahead, and whatever is still overdue. */
     if (frc == 0)
-        frc = fs_rules_eval(r, &cal, now, today, today + 8 * MIN_PER_DAY, NULL, 0, today_cb, &w);
+        frc = fs_rules_eval(r, &cal, now, today, today + 8 * FS_MIN_PER_DAY, NULL, 0, today_cb, &w);
     if (frc != 0) {
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "today", frc);
     } else if (o.json) {
@@ -276,8 +243,8 @@ static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, 
             cli_error("--days: a number of days from 1 to 366, without --week");
             return CLI_EUSAGE;
         }
-        *to = (fs_civil_day(now) + 1) * MIN_PER_DAY;
-        *from = *to - n * MIN_PER_DAY;
+        *to = (fs_civil_day(now) + 1) * FS_MIN_PER_DAY;
+        *from = *to - n * FS_MIN_PER_DAY;
         snprintf(name, 16, "last %ld days", n);
         return CLI_OK;
     }
@@ -287,10 +254,9 @@ static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, 
             return CLI_EUSAGE;
         }
     } else {
-        int64_t day = fs_civil_day(now);
-        *from = (day - (fs_civil_weekday(day) + 6) % 7) * MIN_PER_DAY;
+        *from = fs_iso_week_start(now);
     }
-    *to = *from + 7 * MIN_PER_DAY;
+    *to = *from + 7 * FS_MIN_PER_DAY;
     fs_iso_week_format(*from, name);
     return CLI_OK;
 }
@@ -434,7 +400,7 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     fs_civil_format(from, a);
-    fs_civil_format(to - MIN_PER_DAY, b);
+    fs_civil_format(to - FS_MIN_PER_DAY, b);
     a[10] = b[10] = '\0';
     if (o.json) {
         cJSON *top = cJSON_CreateObject(), *reps = cJSON_CreateArray();

@@ -23,6 +23,8 @@
 #include "agent.h"
 #include "cmd.h"
 #include "cmd_sync.h"
+#include "fieldsync/calendar.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
@@ -379,13 +381,6 @@ static int refusal_cb(const fs_refusal *f, void *ctx)
     return 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* "3d 4h", "2h 5m", "7m", "under a minute" */
 static void format_span(uint64_t ms, char *out, size_t size)
 {
@@ -407,14 +402,6 @@ static void format_age(uint64_t ms, char *out, size_t size)
     snprintf(out, size, "%s ago", span);
 }
 
-static void format_when(uint64_t ms, char *out, size_t size)
-{
-    time_t t = (time_t)(ms / 1000u);
-    struct tm tm;
-    if (localtime_r(&t, &tm) == NULL || strftime(out, size, "%Y-%m-%d %H:%M", &tm) == 0)
-        snprintf(out, size, "?");
-}
-
 /* The lease line of status: when it ends, or that it has. */
 static void format_lease(const fs_replica_status *st, uint64_t now, char *out, size_t size)
 {
@@ -423,7 +410,8 @@ static void format_lease(const fs_replica_status *st, uint64_t now, char *out, s
         snprintf(out, size, "none yet (granted at the first sync)");
         return;
     }
-    format_when(st->lease_expires_ms, when, sizeof when);
+    if (fs_instant_format(when, sizeof when, st->lease_expires_ms, 0, "%Y-%m-%d %H:%M") != 0)
+        snprintf(when, sizeof when, "?");
     if (st->locked) {
         snprintf(out, size, "ended %s: LOCKED until the server renews it (sync)", when);
         return;
@@ -527,7 +515,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     enrolled = frc == 0;
-    now = now_ms();
+    now = fs_clock_wall_ms();
     if (st.pending > 0 && st.oldest_pending_ms > 0 && now > st.oldest_pending_ms)
         age_ms = now - st.oldest_pending_ms;
 

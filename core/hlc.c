@@ -6,17 +6,14 @@
  * raises the mark is saved in meta in the same transaction as the changes
  * that carried it. Opening takes the larger of the two.
  */
-#include <time.h>
-
+#include "fieldsync/clock.h"
 #include "replica_int.h"
 
 uint64_t fs__now_ms(const fs_replica *r)
 {
     if (r->opts.clock_ms != NULL)
         return r->opts.clock_ms(r->opts.clock_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return fs_clock_wall_ms();
 }
 
 uint64_t fs__hlc_tick(fs_replica *r)

@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/clock.h"
 #include "replica_int.h"
 
 #define SCHEMA_VERSION 1
@@ -435,13 +436,6 @@ static int connect_db(fs_replica *r, const char *path, int create, int *wal)
     return src == SQLITE_ROW ? SQLITE_OK : src;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Opens the database file through a new encrypting VFS and sets the pragmas
  * every connection needs.
  *
@@ -460,11 +454,11 @@ static int open_db(fs_replica *r, const char *path, const fs_secret *s, int crea
     if (rc != 0)
         return fs__fail(r, rc, "cannot set up the encrypting VFS");
     int busy_ms = r->opts.busy_ms > 0 ? r->opts.busy_ms : 1000;
-    int64_t until = now_ms() + busy_ms;
+    uint64_t until = fs_clock_mono_ms() + (uint64_t)busy_ms;
     int wal = 0, src;
     for (;;) {
         src = connect_db(r, path, create, &wal);
-        if ((src & 0xFF) != SQLITE_BUSY || now_ms() >= until)
+        if ((src & 0xFF) != SQLITE_BUSY || fs_clock_mono_ms() >= until)
             break;
         sqlite3_close(r->db);
         r->db = NULL;

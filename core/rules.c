@@ -1,18 +1,17 @@
 /*
  * The rules engine (fieldsync/rules.h): the handbook's deadline table as
- * data, a working-day calendar, and the evaluation of a replica's records.
- * It reads the replica through fs_rows only.
+ * data and the evaluation of a replica's records against it. Dates, weeks
+ * and working days are fieldsync/calendar.h's. It reads the replica through
+ * fs_rows only.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "fieldsync/calendar.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 
-#define MIN_PER_DAY  1440
-#define MAX_SCAN     3700 /* days a working-day search may look (10 years) */
 #define WHO_CUSTOMER "customer.owner"
 
 /* ---- the table ----
@@ -199,242 +198,6 @@ const char *fs_rule_status_name(fs_rule_status s)
     return (unsigned)s < FS_ST_COUNT ? names[s] : "?";
 }
 
-/* ---- civil time ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int num(const char *s, size_t n)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
-    return v;
-}
-
-int fs_civil_parse(const char *s, size_t n, int64_t *out)
-{
-    if (s == NULL || (n != 10 && n != 16) || !fs_date_valid(s, 10))
-        return FS_ETYPE;
-    if (n == 16 && !fs_datetime_valid(s, n))
-        return FS_ETYPE;
-    int64_t day = days_from_civil(num(s, 4), num(s + 5, 2), num(s + 8, 2));
-    int64_t minute = n == 16 ? num(s + 11, 2) * 60 + num(s + 14, 2) : 0;
-    *out = day * MIN_PER_DAY + minute;
-    return 0;
-}
-
-int64_t fs_civil_day(int64_t civil)
-{
-    return civil >= 0 ? civil / MIN_PER_DAY : -((-civil + MIN_PER_DAY - 1) / MIN_PER_DAY);
-}
-
-void fs_civil_format(int64_t civil, char out[17])
-{
-    int64_t day = fs_civil_day(civil), y;
-    int m, d;
-    int64_t minute = civil - day * MIN_PER_DAY;
-    civil_from_days(day, &y, &m, &d);
-    /* Years outside 0..9999 do not occur in records (dates are validated). */
-    int yy = y < 0 ? 0 : y > 9999 ? 9999 : (int)y;
-    int hh = (int)(minute / 60), mm = (int)(minute % 60);
-    out[0] = (char)('0' + yy / 1000);
-    out[1] = (char)('0' + yy / 100 % 10);
-    out[2] = (char)('0' + yy / 10 % 10);
-    out[3] = (char)('0' + yy % 10);
-    out[4] = '-';
-    out[5] = (char)('0' + m / 10);
-    out[6] = (char)('0' + m % 10);
-    out[7] = '-';
-    out[8] = (char)('0' + d / 10);
-    out[9] = (char)('0' + d % 10);
-    out[10] = ' ';
-    out[11] = (char)('0' + hh / 10);
-    out[12] = (char)('0' + hh % 10);
-    out[13] = ':';
-    out[14] = (char)('0' + mm / 10);
-    out[15] = (char)('0' + mm % 10);
-    out[16] = '\0';
-}
-
-int fs_civil_weekday(int64_t day)
-{
-    int64_t w = (day + 4) % 7; /* 1970-01-01 was a Thursday */
-    return (int)(w < 0 ? w + 7 : w);
-}
-
-int fs_iso_week_parse(const char *s, int64_t *monday)
-{
-    int64_t jan4;
-    char date[11];
-    if (s == NULL || strlen(s) != 8 || s[4] != '-' || s[5] != 'W')
-        return FS_ETYPE;
-    for (int i = 0; i < 8; i++)
-        if (i != 4 && i != 5 && (s[i] < '0' || s[i] > '9'))
-            return FS_ETYPE;
-    int week = (s[6] - '0') * 10 + (s[7] - '0');
-    snprintf(date, sizeof date, "%.4s-01-04", s);
-    if (week < 1 || week > 53 || fs_civil_parse(date, 10, &jan4) != 0)
-        return FS_ETYPE;
-    int64_t day = fs_civil_day(jan4);
-    day -= (fs_civil_weekday(day) + 6) % 7; /* week 1's Monday */
-    day += (int64_t)(week - 1) * 7;
-    /* Week 53 exists only when its Thursday is still in the year. */
-    char thu[17];
-    fs_civil_format((day + 3) * MIN_PER_DAY, thu);
-    if (memcmp(thu, s, 4) != 0)
-        return FS_ETYPE;
-    *monday = day * MIN_PER_DAY;
-    return 0;
-}
-
-void fs_iso_week_format(int64_t t, char out[16])
-{
-    int64_t day = fs_civil_day(t);
-    int64_t thursday = day - (fs_civil_weekday(day) + 6) % 7 + 3;
-    char thu[17], jan1s[11];
-    int64_t jan1 = 0;
-    fs_civil_format(thursday * MIN_PER_DAY, thu);
-    snprintf(jan1s, sizeof jan1s, "%.4s-01-01", thu);
-    (void)fs_civil_parse(jan1s, 10, &jan1);
-    int week = (int)((thursday - fs_civil_day(jan1)) / 7) + 1; /* 1..53 */
-    snprintf(out, 16, "%.4s-W%02d", thu, week % 100);
-}
-
-/* ---- the calendar ---- */
-
-void fs_calendar_default(fs_calendar *cal)
-{
-    memset(cal, 0, sizeof *cal);
-    cal->work_start = 9 * 60;
-    cal->work_end = 18 * 60;
-    cal->weekend = 1u << 0 | 1u << 6;
-}
-
-int fs_calendar_add_holiday(fs_calendar *cal, const char *date)
-{
-    int64_t civil;
-    if (date == NULL || fs_civil_parse(date, strlen(date), &civil) != 0 || strlen(date) != 10)
-        return FS_ETYPE;
-    if (cal->nholidays == FS_CAL_MAX_HOLIDAYS)
-        return FS_ETOOBIG;
-    cal->holidays[cal->nholidays++] = fs_civil_day(civil);
-    return 0;
-}
-
-/* Runs localtime_r for t in zone tz ("" this machine's), restoring the
- * process's TZ. */
-static int local_in(const char *tz, time_t t, struct tm *out)
-{
-    if (tz[0] == '\0')
-        return localtime_r(&t, out) != NULL ? 0 : FS_EINVAL;
-    const char *old = getenv("TZ");
-    char *saved = old != NULL ? strdup(old) : NULL;
-    if (old != NULL && saved == NULL)
-        return FS_ENOMEM;
-    setenv("TZ", strcmp(tz, "UTC") == 0 ? "UTC0" : tz, 1);
-    tzset();
-    struct tm *ok = localtime_r(&t, out);
-    if (saved != NULL)
-        setenv("TZ", saved, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-    free(saved);
-    return ok != NULL ? 0 : FS_EINVAL;
-}
-
-int fs_calendar_set_tz(fs_calendar *cal, const char *tz)
-{
-    size_t n = tz != NULL ? strlen(tz) : 0;
-    if (n >= sizeof cal->tz)
-        return FS_EINVAL;
-    /* glibc takes an unknown zone as UTC without a word: ask for the zone
-     * file itself. Names are letters, digits, '/', '_', '-', '+'. */
-    for (size_t i = 0; i < n; i++) {
-        char c = tz[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '/' || c == '_' || c == '-' || c == '+'))
-            return FS_EINVAL;
-    }
-    if (n > 0 && (tz[0] == '/' || strstr(tz, "..") != NULL))
-        return FS_EINVAL;
-    if (n > 0 && strcmp(tz, "UTC") != 0) {
-        char path[128];
-        snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
-        FILE *f = fopen(path, "rb");
-        char magic[4] = {0};
-        int ok = f != NULL && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
-        if (f != NULL)
-            fclose(f);
-        if (!ok)
-            return FS_EINVAL;
-    }
-    memcpy(cal->tz, tz != NULL ? tz : "", n + 1);
-    return 0;
-}
-
-int fs_calendar_now(const fs_calendar *cal, int64_t epoch_ms, int64_t *civil)
-{
-    struct tm tm;
-    time_t t = (time_t)(epoch_ms >= 0 ? epoch_ms / 1000 : -((-epoch_ms + 999) / 1000));
-    int rc = local_in(cal->tz, t, &tm);
-    if (rc != 0)
-        return rc;
-    *civil = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * MIN_PER_DAY +
-             tm.tm_hour * 60 + tm.tm_min;
-    return 0;
-}
-
-int fs_calendar_is_working(const fs_calendar *cal, int64_t day)
-{
-    if (cal->weekend & (1u << fs_civil_weekday(day)))
-        return 0;
-    for (size_t i = 0; i < cal->nholidays; i++)
-        if (cal->holidays[i] == day)
-            return 0;
-    return 1;
-}
-
-int64_t fs_calendar_close(const fs_calendar *cal, int64_t day, int n)
-{
-    int64_t d = day;
-    int step = n < 0 ? -1 : 1, left = n < 0 ? -n : n;
-    if (n == 0) {
-        for (int i = 0; i < MAX_SCAN && !fs_calendar_is_working(cal, d); i++)
-            d++;
-    } else {
-        for (int i = 0; i < MAX_SCAN && left > 0; i++) {
-            d += step;
-            if (fs_calendar_is_working(cal, d))
-                left--;
-        }
-    }
-    return d * MIN_PER_DAY + cal->work_end;
-}
-
 /* ---- evaluation ---- */
 
 static int64_t deadline_of(const fs_rule *rl, const fs_calendar *cal, int64_t start)
@@ -444,17 +207,17 @@ static int64_t deadline_of(const fs_rule *rl, const fs_calendar *cal, int64_t st
     case FS_DL_HOURS:
         return start + (int64_t)rl->amount * 60;
     case FS_DL_DAYS:
-        return start + (int64_t)rl->amount * MIN_PER_DAY;
+        return start + (int64_t)rl->amount * FS_MIN_PER_DAY;
     case FS_DL_WORKDAYS:
         return fs_calendar_close(cal, day, rl->amount);
     case FS_DL_WORKDAYS_BEFORE:
         return fs_calendar_close(cal, day, -rl->amount);
     case FS_DL_END_OF_DAY:
-        return (day + 1) * MIN_PER_DAY;
+        return (day + 1) * FS_MIN_PER_DAY;
     case FS_DL_SAME_WORKDAY:
         return fs_calendar_close(cal, day, 0);
     case FS_DL_TIME_OF_DAY:
-        return day * MIN_PER_DAY + rl->amount;
+        return day * FS_MIN_PER_DAY + rl->amount;
     }
     return start;
 }
@@ -751,18 +514,19 @@ static int eval_monthly(eval *e, const fs_rule *rl)
     int rc = 0;
     int64_t y;
     int m, d;
-    civil_from_days(fs_civil_day(e->from), &y, &m, &d);
-    int64_t month = days_from_civil(y, m, 1);
-    for (; rc == 0 && month * MIN_PER_DAY < e->to && month * MIN_PER_DAY <= e->now;) {
+    fs_civil_from_days(fs_civil_day(e->from), &y, &m, &d);
+    int64_t month = fs_days_from_civil(y, m, 1);
+    for (; rc == 0 && month * FS_MIN_PER_DAY < e->to && month * FS_MIN_PER_DAY <= e->now;) {
         int64_t ny = m == 12 ? y + 1 : y;
         int nm = m == 12 ? 1 : m + 1;
-        int64_t next = days_from_civil(ny, nm, 1);
+        int64_t next = fs_days_from_civil(ny, nm, 1);
         for (size_t i = 0; rc == 0 && i < e->customers.n; i++) {
             const rec *c = &e->customers.v[i];
             if (!c->flag || c->who[0] == '\0')
                 continue;
-            int64_t done = first_visit(e, c->id, month * MIN_PER_DAY, next * MIN_PER_DAY);
-            rc = emit(e, rl, c->who, c->id, month * MIN_PER_DAY, next * MIN_PER_DAY, done, month);
+            int64_t done = first_visit(e, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY);
+            rc = emit(e, rl, c->who, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
+                      month);
         }
         y = ny;
         m = nm;
@@ -785,7 +549,7 @@ static int eval_daily(eval *e, const fs_rule *rl)
             for (size_t i = 0; i < rs.n && found == NULL; i++)
                 if (fs_civil_day(rs.v[i].start) == day && strcmp(rs.v[i].who, e->reps[k]) == 0)
                     found = &rs.v[i];
-            int64_t start = day * MIN_PER_DAY;
+            int64_t start = day * FS_MIN_PER_DAY;
             rc = emit(e, rl, e->reps[k], found ? found->id : NULL, start,
                       deadline_of(rl, e->cal, start), found ? found->done : -1, day);
         }
@@ -799,11 +563,10 @@ static int eval_weekly(eval *e, const fs_rule *rl)
     recs rs;
     int rc =
         load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL, NULL, &rs);
-    int64_t first = fs_civil_day(e->from);
-    first -= (fs_civil_weekday(first) + 6) % 7; /* back to Monday */
+    int64_t first = fs_civil_day(fs_iso_week_start(e->from)); /* its week's Monday */
     for (int64_t week = first;
-         rc == 0 && week * MIN_PER_DAY < e->to && week * MIN_PER_DAY <= e->now; week += 7) {
-        int64_t lo = week * MIN_PER_DAY, hi = (week + 7) * MIN_PER_DAY;
+         rc == 0 && week * FS_MIN_PER_DAY < e->to && week * FS_MIN_PER_DAY <= e->now; week += 7) {
+        int64_t lo = week * FS_MIN_PER_DAY, hi = (week + 7) * FS_MIN_PER_DAY;
         int64_t deadline =
             fs_calendar_close(e->cal, week + 7, -1); /* the week's last working day */
         for (size_t k = 0; rc == 0 && k < e->nreps; k++) {

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "fieldsync/calendar.h"
 #include "replica_int.h"
 
 fs_value fs_text(const char *s)
@@ -99,42 +100,6 @@ int fs_utf8_valid(const void *p, size_t n)
         i += len;
     }
     return 1;
-}
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-int fs_date_valid(const char *s, size_t n)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y, m, d;
-    if (s == NULL || n != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    if (!digits(s, 4, &y) || !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d))
-        return 0;
-    if (y < 1900 || m < 1 || m > 12 || d < 1)
-        return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
-}
-
-int fs_datetime_valid(const char *s, size_t n)
-{
-    int h, mi;
-    if (s == NULL || n != 16 || s[10] != ' ' || s[13] != ':')
-        return 0;
-    if (!fs_date_valid(s, 10) || !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi))
-        return 0;
-    return h <= 23 && mi <= 59;
 }
 
 int fs__value_check(fs_replica *r, const fs_table *t, unsigned col, const fs_value *v)

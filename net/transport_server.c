@@ -12,8 +12,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "fieldsync/clock.h"
 #include "fieldsync/error.h"
 #include "fieldsync/sync.h"
 #include "fieldsync/transport.h"
@@ -64,17 +64,8 @@ typedef struct conn {
      * nothing, since the device pulls to the end of the feed after a POKE,
      * and its next frame (a PULL) is read after everything fed before it. */
     int poked;
-    int64_t idle_armed; /* when the idle timeout was last armed (mono_usecs), 0: not yet */
+    int64_t idle_armed; /* when the idle timeout was last armed (fs_clock_mono_us), 0: not yet */
 } conn;
-
-/* Microseconds of CLOCK_MONOTONIC (a wall-clock jump must not stop the
- * idle timeout from being armed again). */
-static int64_t mono_usecs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int conn_emit(void *ctx, const uint8_t *frame, size_t len)
 {
@@ -182,7 +173,8 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
     }
     /* Once the device is authenticated, whole batches may come. */
     if (fs_sync_server_device(c->session) != NULL) {
-        int64_t now = mono_usecs();
+        /* monotonic: a wall-clock jump must not stop the timeout being armed again */
+        int64_t now = (int64_t)fs_clock_mono_us();
         c->rx.max_frame = fs_proto_default_limits.max_frame;
         if (c->idle_armed == 0 || now - c->idle_armed >= IDLE_REARM_SECS * 1000000ll) {
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, IDLE_SECS + IDLE_REARM_SECS);

@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "channel_int.h"
 #include "fieldsync/channel.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/error.h"
 #include "mpread.h"
 
@@ -402,13 +402,6 @@ static int refuse(fs_channel *ch, fs_buf *out, int code, uint32_t reason, const 
     return fail(ch, code, reason, "%s", why);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- handshake ---- */
 
 int fs_channel_start(fs_channel *ch, fs_buf *out)
@@ -566,7 +559,7 @@ static int server_auth(fs_channel *ch, const fs_msg *m, fs_buf *out)
     fs_msg r;
     memset(&r, 0, sizeof r);
     r.type = FS_MSG_READY;
-    r.u.ready.server_time_ms = ch->cfg.server_time_ms ? ch->cfg.server_time_ms : now_ms();
+    r.u.ready.server_time_ms = ch->cfg.server_time_ms ? ch->cfg.server_time_ms : fs_clock_wall_ms();
     r.u.ready.lease_expires_ms = ch->cfg.lease_expires_ms;
     if (r.u.ready.lease_expires_ms == 0)
         r.u.ready.lease_expires_ms = r.u.ready.server_time_ms + ch->cfg.lease_ms;

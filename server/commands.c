@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "store/audit.h"
+#include "fieldsync/calendar.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/store.h"
@@ -441,10 +441,8 @@ static int print_entry(const fs_audit_entry *e, void *ctx)
 {
     (*(uint64_t *)ctx)++;
     char when[32] = "?";
-    time_t t = (time_t)(e->at_ms / 1000);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) != NULL)
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
+    if (fs_instant_format(when, sizeof when, e->at_ms, 1, "%Y-%m-%d %H:%M:%SZ") != 0)
+        snprintf(when, sizeof when, "?");
     fprintf(srv_out, "%6" PRIu64 "  %s  %-14s  %s  %s  %s\n", e->seq, when, e->kind, e->actor,
             e->subject[0] ? e->subject : "-", e->detail[0] ? e->detail : "-");
     return 0;

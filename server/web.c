@@ -20,13 +20,15 @@
 #include <sodium.h>
 
 #include "store/audit.h"
+#include "fieldsync/calendar.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 #include "web.h"
 #include "web_int.h"
 
-#define MIN_PER_DAY 1440
+#define MIN_PER_DAY FS_MIN_PER_DAY
 
 /* ---- pages ---- */
 
@@ -87,9 +89,7 @@ static int in_team(const team_reps *t, const char *name)
 /* Milliseconds since the epoch as local "YYYY-MM-DD HH:MM", or "never". */
 static void when_ms(uint64_t ms, char out_[32])
 {
-    time_t t = (time_t)(ms / 1000u);
-    struct tm tm;
-    if (ms == 0 || localtime_r(&t, &tm) == NULL || strftime(out_, 32, "%Y-%m-%d %H:%M", &tm) == 0)
+    if (ms == 0 || fs_instant_format(out_, 32, (int64_t)ms, 0, "%Y-%m-%d %H:%M") != 0)
         snprintf(out_, 32, "never");
 }
 
@@ -111,9 +111,7 @@ static int device_row(const fs_store_device *d, void *ctx)
     when_ms(seen, a);
     when_ms(lease, b);
     when_ms(oldest, c);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000u;
+    uint64_t now = fs_clock_wall_ms();
     out *o = dw->o;
     web__puts(o, "<tr><td>");
     web__esc(o, d->user);
@@ -197,9 +195,7 @@ static int conflict_row(const fs_conflict *c, void *ctx)
 static int64_t civil_now(const fs_calendar *cal)
 {
     int64_t now = 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    (void)fs_calendar_now(cal, (int64_t)ts.tv_sec * 1000, &now);
+    (void)fs_calendar_now(cal, (int64_t)fs_clock_wall_ms(), &now);
     return now;
 }
 
@@ -209,10 +205,8 @@ static int64_t week_from(const fs_http_request *rq, int64_t now, char week[16])
     char wanted[16];
     int64_t from;
     if (!web_form_field(rq->query, "week", wanted, sizeof wanted) ||
-        fs_iso_week_parse(wanted, &from) != 0) {
-        int64_t day = fs_civil_day(now);
-        from = (day - (fs_civil_weekday(day) + 6) % 7) * MIN_PER_DAY;
-    }
+        fs_iso_week_parse(wanted, &from) != 0)
+        from = fs_iso_week_start(now);
     fs_iso_week_format(from, week);
     return from;
 }
@@ -538,9 +532,7 @@ static int audit_row(const fs_audit_entry *e, void *ctx)
 {
     out *o = ctx;
     char when[32];
-    time_t t = (time_t)(e->at_ms / 1000);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+    if (fs_instant_format(when, sizeof when, e->at_ms, 1, "%Y-%m-%d %H:%M:%S") != 0)
         snprintf(when, sizeof when, "?");
     web__putf(o, "<tr><td>%llu</td><td>%s</td><td>", (unsigned long long)e->seq, when);
     web__esc(o, e->kind);

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/clock.h"
 #include "store/audit.h"
 #include "fieldsync/schema.h"
 #include "web.h"
@@ -44,7 +45,7 @@ struct web {
 
 static time_t wall(void)
 {
-    return time(NULL);
+    return (time_t)(fs_clock_wall_ms() / 1000u);
 }
 
 web *web_new(void)

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
+#include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
 #include "fieldsync/sync.h"
@@ -128,20 +128,13 @@ static int server_error(fs_sync_server *s, int rc)
     return sfail(s, rc, "store: %s", fs_store_errmsg(s->store));
 }
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Sync health (fs_store_device_sync): when the device was last seen and
  * what it last reported. Each is a commit of its own, which every PUSH and
  * PULL of a long sync would otherwise wait for; so a session writes "seen"
  * at most once a second, and a report only when it differs from the last. */
 static void note_health(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull)
 {
-    uint64_t now = monotonic_ms();
+    uint64_t now = fs_clock_mono_ms();
     if (s->seen_ms == 0 || now - s->seen_ms >= FS_SYNC_SEEN_EVERY_MS) {
         (void)fs_store_device_seen(s->store, pk, 0);
         s->seen_ms = now;
@@ -260,7 +253,7 @@ void fs_sync_server_set_flood_limit(fs_sync_server *s, unsigned frames_per_secon
 /* Counts a frame: 1 when it is one too many for the current second. */
 static int flooding(fs_sync_server *s)
 {
-    uint64_t now = monotonic_ms();
+    uint64_t now = fs_clock_mono_ms();
     if (s->window_frames == 0 || now - s->window_start_ms >= 1000) {
         s->window_start_ms = now;
         s->window_frames = 0;

@@ -4,11 +4,9 @@
  * replica, a working-day calendar and a moment in time. Adding a rule is
  * adding a row to the table in core/rules.c.
  *
- * TIME. Records hold local wall-clock times ("YYYY-MM-DD HH:MM") and dates.
- * The engine works in "civil minutes": minutes since 1970-01-01 00:00 of the
- * team's local calendar, so a deadline is plain arithmetic on the record's
- * own fields. Only "now" comes from a clock: fs_calendar_now converts an
- * instant into the team's time zone.
+ * TIME is civil minutes, and working days are a calendar's, as
+ * fieldsync/calendar.h describes: a deadline is plain arithmetic on the
+ * record's own fields; only "now" comes from a clock.
  *
  * STATUS of a record against a rule:
  *   ON_TIME   done by the deadline, or not done and more than the rule's
@@ -17,11 +15,6 @@
  *   OVERDUE   not done; the deadline has passed (one minute after is late)
  *   MISSED    done, but after the deadline
  * Exactly on the deadline counts as in time, both for "done at" and "now".
- *
- * WORKING DAYS are the calendar's (weekends and holidays excluded). "Within
- * N working days" of a moment ends at the close of working hours on the Nth
- * working day after that moment's day; "N working days before" a date ends
- * at the close of the Nth working day before it.
  */
 #ifndef FIELDSYNC_RULES_H
 #define FIELDSYNC_RULES_H
@@ -29,51 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/calendar.h"
 #include "fieldsync/replica.h"
-
-/* ---- civil time ---- */
-
-/* "YYYY-MM-DD" (00:00) or "YYYY-MM-DD HH:MM" (n bytes) to civil minutes.
- * 0 or FS_ETYPE. */
-int fs_civil_parse(const char *s, size_t n, int64_t *out);
-/* "YYYY-MM-DD HH:MM" (17 bytes with the NUL). */
-void fs_civil_format(int64_t civil, char out[17]);
-/* Day number (days since 1970-01-01) and weekday (0 Sunday .. 6 Saturday). */
-int64_t fs_civil_day(int64_t civil);
-int fs_civil_weekday(int64_t day);
-
-/* ISO weeks: "YYYY-Www" to the civil minute of its Monday (FS_ETYPE for a
- * malformed week or one the year does not have), and back. */
-int fs_iso_week_parse(const char *s, int64_t *monday);
-void fs_iso_week_format(int64_t civil, char out[16]);
-
-/* ---- the calendar ---- */
-
-#define FS_CAL_MAX_HOLIDAYS 64
-
-typedef struct fs_calendar {
-    char tz[64];      /* IANA time zone ("Asia/Shanghai", "UTC"); "" is this machine's */
-    int work_start;   /* working hours, minutes after midnight (540 = 09:00) */
-    int work_end;     /* 1080 = 18:00 */
-    unsigned weekend; /* bit d set: weekday d (0 Sunday) is not a working day */
-    int64_t holidays[FS_CAL_MAX_HOLIDAYS]; /* day numbers */
-    size_t nholidays;
-} fs_calendar;
-
-/* Monday to Friday, 09:00-18:00, this machine's time zone, no holidays. */
-void fs_calendar_default(fs_calendar *cal);
-/* Adds a holiday ("YYYY-MM-DD"). FS_ETYPE, FS_ETOOBIG (too many). */
-int fs_calendar_add_holiday(fs_calendar *cal, const char *date);
-/* Sets the time zone; FS_EINVAL for a name that is not a zone here. */
-int fs_calendar_set_tz(fs_calendar *cal, const char *tz);
-/* The civil minute of the instant epoch_ms in the calendar's zone. Uses
- * the process's TZ setting and restores it: not for threaded callers. */
-int fs_calendar_now(const fs_calendar *cal, int64_t epoch_ms, int64_t *civil);
-int fs_calendar_is_working(const fs_calendar *cal, int64_t day);
-/* The close of working hours on the nth working day after (n > 0) or
- * before (n < 0) day; n == 0: that day's close if it is a working day,
- * else the next working day's. */
-int64_t fs_calendar_close(const fs_calendar *cal, int64_t day, int n);
 
 /* ---- the rules ---- */
 

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "fieldsync/calendar.h" /* fs_date_valid, fs_datetime_valid */
+
 typedef enum fs_coltype {
     FS_COL_TEXT,     /* UTF-8 text */
     FS_COL_INT,      /* 64-bit integer */
@@ -54,11 +56,8 @@ int fs_schema_column_index(const fs_table *t, const char *name);
 
 const char *fs_coltype_name(fs_coltype type);
 
-/* 1 if s (n bytes) is a real calendar date "YYYY-MM-DD" (years 1900-9999),
- * else 0. */
-int fs_date_valid(const char *s, size_t n);
-/* 1 if s is "YYYY-MM-DD HH:MM" with a valid date, hour 00-23, minute 00-59. */
-int fs_datetime_valid(const char *s, size_t n);
+/* DATE and DATETIME values are checked by fs_date_valid and
+ * fs_datetime_valid (fieldsync/calendar.h). */
 /* 1 if the n bytes are well-formed UTF-8 (no overlongs, no surrogates). */
 int fs_utf8_valid(const void *s, size_t n);
 

@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "audit.h"
+#include "fieldsync/clock.h"
 
 #define LABEL_BYTES 16
 static const char label_entry[LABEL_BYTES] = "fieldsync-auditE";
@@ -495,13 +495,6 @@ const char *fs_audit_errmsg(const fs_audit *a)
 
 /* ---- append ---- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Checks that the last stored entry is the one the anchor names. */
 static int check_tail(fs_audit *a, uint64_t entries, const unsigned char head[FS_AUDIT_MAC_BYTES])
 {
@@ -598,7 +591,7 @@ int fs_audit_append(fs_audit *a, const char *kind, const char *actor, const char
     rc = tx_begin(a, &own);
     if (rc != 0)
         return rc;
-    rc = append_entry(a, now_ms(), f);
+    rc = append_entry(a, (int64_t)fs_clock_wall_ms(), f);
     return tx_end(a, own, rc);
 }
 
