@@ -25,6 +25,7 @@
 #include <cJSON.h>
 
 #include "cmd.h"
+#include "fieldsync/records.h"
 #include "fieldsync/schema.h"
 #include "record.h"
 #include "table.h"
@@ -60,18 +61,13 @@ typedef struct fchild {
     int required[3];
 } fchild;
 
-/* A state change. */
+/* A state change: an action of the record rules (fieldsync/records.h),
+ * which say from which status, to which, and what it sets. */
 typedef struct faction {
-    const char *name;       /* "approve" */
-    const char *from_col;   /* the state column ... */
-    const char *from_vals;  /* ... must hold one of these ("submitted"), or NULL */
-    const char *set_col[4]; /* columns set ... */
-    const char *set_how[4]; /* "=text" a constant, "now", "today", "me", or a flag */
-    const ffield *flags;    /* the action's own options */
+    const char *name;    /* "approve": the rules' action */
+    const ffield *flags; /* the action's own options: the values it is given */
     size_t nflags;
     const char *usage;
-    const char *not_self; /* a column that must not hold the acting user (a
-                             supervisor does not approve their own plan) */
 } faction;
 
 typedef struct fform {
@@ -79,9 +75,8 @@ typedef struct fform {
     const char *add_name; /* "add" (NULL: no add here) */
     const ffield *fields;
     size_t nfields;
-    const char *me_col;              /* set to the device's user */
     const char *stamp_col;           /* set to now */
-    const char *init_col, *init_val; /* a starting state */
+    const char *init_col, *init_val; /* a starting kind (the status is the rules') */
     const char *list_cols[7];        /* NULL-terminated; "customer" shows the name */
     const fchild *child;
     const faction *actions;
@@ -111,25 +106,9 @@ static const ffield commitment_f[] = {
 static const ffield done_f[] = {
     {"--replied", "customer_replied", FK_BOOL, 0, "Customer replied (yes/no)", NULL, 0}};
 static const faction commitment_a[] = {
-    {"done",
-     "status",
-     "open",
-     {"status", "done_at", "customer_replied"},
-     {"=done", "now", "--replied"},
-     done_f,
-     N(done_f),
-     "commitment done ID [--replied yes|no]",
-     NULL},
-    {"cancel", "status", "open", {"status"}, {"=cancelled"}, NULL, 0, "commitment cancel ID", NULL},
-    {"replied",
-     "status",
-     "done",
-     {"customer_replied"},
-     {"=1"},
-     NULL,
-     0,
-     "commitment replied ID",
-     NULL},
+    {"done", done_f, N(done_f), "commitment done ID [--replied yes|no]"},
+    {"cancel", NULL, 0, "commitment cancel ID"},
+    {"replied", NULL, 0, "commitment replied ID"},
 };
 
 static const ffield plan_f[] = {
@@ -148,33 +127,9 @@ static const fchild plan_tasks = {"--task",
 static const ffield return_f[] = {
     {"--comment", "review_comment", FK_TEXT, 1, "Why it is returned", NULL, 0}};
 static const faction plan_a[] = {
-    {"submit",
-     "status",
-     "draft|returned",
-     {"status", "submitted_at"},
-     {"=submitted", "now"},
-     NULL,
-     0,
-     "plan submit ID",
-     NULL},
-    {"approve",
-     "status",
-     "submitted",
-     {"status", "approved_by", "approved_at"},
-     {"=approved", "me", "today"},
-     NULL,
-     0,
-     "plan approve ID",
-     "rep"},
-    {"return",
-     "status",
-     "submitted",
-     {"status", "approved_by", "approved_at", "review_comment"},
-     {"=returned", "me", "today", "--comment"},
-     return_f,
-     N(return_f),
-     "plan return ID --comment TEXT",
-     "rep"},
+    {"submit", NULL, 0, "plan submit ID"},
+    {"approve", NULL, 0, "plan approve ID"},
+    {"return", return_f, N(return_f), "plan return ID --comment TEXT"},
 };
 
 static const ffield daily_plan_f[] = {
@@ -218,15 +173,7 @@ static const ffield outcome_f[] = {
     {"--satisfaction", "satisfaction", FK_INT, 0, "Satisfaction (1-5)", "1-5", 0},
 };
 static const faction complaint_a[] = {
-    {"outcome",
-     NULL,
-     NULL,
-     {"outcome", "outcome_at", "satisfaction"},
-     {"--outcome", "now", "--satisfaction"},
-     outcome_f,
-     N(outcome_f),
-     "complaint outcome ID --outcome TEXT [--satisfaction 1-5]",
-     NULL},
+    {"outcome", outcome_f, N(outcome_f), "complaint outcome ID --outcome TEXT [--satisfaction 1-5]"},
 };
 
 static const ffield request_f[] = {
@@ -249,15 +196,8 @@ static const ffield collect_f[] = {
     {"--documents", "documents", FK_TEXT, 0, "Documents", NULL, 0},
 };
 static const faction acceptance_a[] = {
-    {"collect",
-     NULL,
-     NULL,
-     {"collected_at", "documents"},
-     {"--date", "--documents"},
-     collect_f,
-     N(collect_f),
-     "acceptance collect ID [--date YYYY-MM-DD] [--documents TEXT]",
-     NULL},
+    {"collect", collect_f, N(collect_f),
+     "acceptance collect ID [--date YYYY-MM-DD] [--documents TEXT]"},
 };
 
 static const ffield marketing_f[] = {
@@ -273,15 +213,7 @@ static const ffield question_f[] = {
 };
 static const ffield answer_f[] = {{"--answer", "answer", FK_TEXT, 1, "Answer", NULL, 0}};
 static const faction question_a[] = {
-    {"answer",
-     NULL,
-     NULL,
-     {"answer", "answered_at"},
-     {"--answer", "now"},
-     answer_f,
-     N(answer_f),
-     "question answer ID --answer TEXT",
-     NULL},
+    {"answer", answer_f, N(answer_f), "question answer ID --answer TEXT"},
 };
 
 static const ffield spotcheck_f[] = {
@@ -303,7 +235,6 @@ static const fform forms[] = {
      NULL,
      NULL,
      NULL,
-     NULL,
      {"customer", "name", "position", "phone", "email", NULL},
      NULL,
      NULL,
@@ -318,8 +249,7 @@ static const fform forms[] = {
      N(commitment_f),
      NULL,
      NULL,
-     "status",
-     "open",
+     NULL,
      {"customer", "text", "due", "status", "done_at", NULL},
      NULL,
      commitment_a,
@@ -332,10 +262,9 @@ static const fform forms[] = {
      "add",
      plan_f,
      N(plan_f),
-     "rep",
      NULL,
-     "status",
-     "draft",
+     NULL,
+     NULL,
      {"rep", "period_start", "period_end", "status", "approved_by", "approved_at", NULL},
      &plan_tasks,
      plan_a,
@@ -349,7 +278,6 @@ static const fform forms[] = {
      "plan",
      daily_plan_f,
      N(daily_plan_f),
-     "rep",
      "submitted_at",
      "kind",
      "plan",
@@ -365,7 +293,6 @@ static const fform forms[] = {
      "summary",
      daily_summary_f,
      N(daily_summary_f),
-     "rep",
      "submitted_at",
      "kind",
      "summary",
@@ -381,7 +308,6 @@ static const fform forms[] = {
      "add",
      selfcheck_f,
      N(selfcheck_f),
-     "rep",
      "submitted_at",
      NULL,
      NULL,
@@ -398,7 +324,6 @@ static const fform forms[] = {
      "add",
      complaint_f,
      N(complaint_f),
-     "owner",
      NULL,
      NULL,
      NULL,
@@ -414,7 +339,6 @@ static const fform forms[] = {
      "add",
      request_f,
      N(request_f),
-     NULL,
      "submitted_at",
      NULL,
      NULL,
@@ -434,7 +358,6 @@ static const fform forms[] = {
      NULL,
      NULL,
      NULL,
-     NULL,
      {"customer", "delivered_at", "collected_at", NULL},
      NULL,
      acceptance_a,
@@ -447,7 +370,6 @@ static const fform forms[] = {
      "add",
      marketing_f,
      N(marketing_f),
-     "rep",
      "submitted_at",
      NULL,
      NULL,
@@ -466,7 +388,6 @@ static const fform forms[] = {
      NULL,
      NULL,
      NULL,
-     NULL,
      {"customer", "asked_at", "answered_at", NULL},
      NULL,
      question_a,
@@ -479,7 +400,6 @@ static const fform forms[] = {
      "add",
      spotcheck_f,
      N(spotcheck_f),
-     "supervisor",
      "checked_at",
      NULL,
      NULL,
@@ -716,8 +636,10 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     }
     if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
+    /* The rules say who signs a new record and the status it starts in. */
+    const fs_record_rules *rr = fs_record_rules_of(fm->table);
     char me[FS_USER_MAX + 1] = "";
-    if (rc == CLI_OK && fm->me_col != NULL)
+    if (rc == CLI_OK && rr->signer != NULL)
         rc = need_user(r, me);
     fs_cell cells[20];
     uint8_t ids[16][FS_ID_BYTES], id[FS_ID_BYTES];
@@ -726,12 +648,14 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         if (vs.v[i] != NULL && fm->fields[i].column != NULL)
             rc = to_cell(r, &fm->fields[i], vs.v[i], &vs, fm->fields, fm->nfields, ids[i],
                          &cells[nc++]);
-    if (rc == CLI_OK && fm->me_col != NULL)
-        cells[nc++] = (fs_cell){fm->me_col, fs_text(me)};
+    if (rc == CLI_OK && rr->signer != NULL)
+        cells[nc++] = (fs_cell){rr->signer, fs_text(me)};
     if (rc == CLI_OK && fm->stamp_col != NULL)
         cells[nc++] = (fs_cell){fm->stamp_col, fs_text(vs.nowbuf)};
     if (rc == CLI_OK && fm->init_col != NULL)
         cells[nc++] = (fs_cell){fm->init_col, fs_text(fm->init_val)};
+    if (rc == CLI_OK && rr->status != NULL)
+        cells[nc++] = (fs_cell){rr->status, fs_text(rr->initial)};
     if (rc == CLI_OK) {
         int frc = fs_begin(r);
         in_tx = frc == 0;
@@ -1102,50 +1026,68 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
         rc = cli_open(ctx, &r);
     if (rc == CLI_OK)
         rc = open_one(r, fm->table, hex, &it, id);
-    if (rc == CLI_OK && a->from_col != NULL) {
-        if (rec_text(it, a->from_col, &state) != 0)
+    /* The record rules decide: the status it must be in, and that a
+     * supervisor's signature is not the record's own rep's. The role is the
+     * server's to check. */
+    const fs_record_rules *rr = fs_record_rules_of(fm->table);
+    const fs_record_action *ra = fs_record_find_action(fm->table, a->name);
+    char why[160];
+    if (rc == CLI_OK && rr->status != NULL && ra->from[0] != NULL) {
+        if (rec_text(it, rr->status, &state) != 0) {
             rc = cli_fail(NULL, fm->group, FS_ENOMEM);
-        else if (state == NULL || !in_choices(state, a->from_vals)) {
-            cli_error("%s %s: the %s is %s; it must be %s", fm->group, a->name, a->from_col,
-                      state ? state : "not set", a->from_vals);
+        } else if (fs_record_check_action(fm->table, ra, state, FS_RECORD_ANYONE, -1, why,
+                                          sizeof why) != FS_RECORD_OK) {
+            cli_error("%s %s: %s", fm->group, a->name, why);
             rc = CLI_EUSAGE;
         }
     }
-    if (rc == CLI_OK && a->not_self != NULL) {
+    if (rc == CLI_OK && ra->not_owner && rr->owner != NULL) {
         char *who = NULL;
         rc = need_user(r, me);
-        if (rc == CLI_OK && rec_text(it, a->not_self, &who) != 0)
+        if (rc == CLI_OK && rec_text(it, rr->owner, &who) != 0)
             rc = cli_fail(NULL, fm->group, FS_ENOMEM);
-        if (rc == CLI_OK && who != NULL && strcmp(who, me) == 0) {
-            cli_error("%s %s: the %s is you; a supervisor does this", fm->group, a->name,
-                      a->not_self);
+        if (rc == CLI_OK &&
+            fs_record_check_action(fm->table, ra, state, FS_RECORD_ANYONE,
+                                   who != NULL && strcmp(who, me) == 0, why,
+                                   sizeof why) != FS_RECORD_OK) {
+            cli_error("%s %s: %s", fm->group, a->name, why);
             rc = CLI_EUSAGE;
         }
         free(who);
     }
     fs_rows_close(it);
-    fs_cell cells[4];
+    /* The columns the action sets, in the rules' order. */
+    unsigned ntables;
+    const fs_table *tb = &fs_schema_tables(&ntables)[fs_schema_table_index(fm->table)];
+    fs_cell cells[FS_RECORD_MAX_SETS];
     size_t nc = 0;
-    for (size_t k = 0; rc == CLI_OK && k < 4 && a->set_col[k] != NULL; k++) {
-        const char *how = a->set_how[k];
-        if (how[0] == '=') {
-            cells[nc++] =
-                (fs_cell){a->set_col[k], strcmp(how, "=1") == 0 ? fs_int(1) : fs_text(how + 1)};
-        } else if (strcmp(how, "now") == 0) {
-            cells[nc++] = (fs_cell){a->set_col[k], fs_text(vs.nowbuf)};
-        } else if (strcmp(how, "today") == 0) {
-            cells[nc++] = (fs_cell){a->set_col[k], fs_text(vs.today)};
-        } else if (strcmp(how, "me") == 0) {
+    for (size_t k = 0; rc == CLI_OK && k < FS_RECORD_MAX_SETS && ra->sets[k].column != NULL; k++) {
+        const fs_record_set *set = &ra->sets[k];
+        int ci = fs_schema_column_index(tb, set->column);
+        switch (set->fill) {
+        case FS_FILL_STATUS:
+            cells[nc++] = (fs_cell){set->column, fs_text(ra->to)};
+            break;
+        case FS_FILL_NOW:
+            cells[nc++] = (fs_cell){set->column, fs_text(tb->columns[ci].type == FS_COL_DATE
+                                                             ? vs.today
+                                                             : vs.nowbuf)};
+            break;
+        case FS_FILL_SIGNER:
             rc = need_user(r, me);
-            cells[nc++] = (fs_cell){a->set_col[k], fs_text(me)};
-        } else {
+            cells[nc++] = (fs_cell){set->column, fs_text(me)};
+            break;
+        case FS_FILL_TRUE:
+            cells[nc++] = (fs_cell){set->column, fs_int(1)};
+            break;
+        case FS_FILL_GIVEN:
             for (size_t i = 0; i < a->nflags; i++)
-                if (strcmp(a->flags[i].flag, how) == 0 && vs.v[i] != NULL) {
+                if (strcmp(a->flags[i].column, set->column) == 0 && vs.v[i] != NULL) {
                     uint8_t ref[FS_ID_BYTES];
                     rc = to_cell(r, &a->flags[i], vs.v[i], &vs, a->flags, a->nflags, ref,
-                                 &cells[nc]);
-                    cells[nc++].column = a->set_col[k];
+                                 &cells[nc++]);
                 }
+            break;
         }
     }
     if (rc == CLI_OK) {

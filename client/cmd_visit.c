@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "fieldsync/records.h"
 #include "record.h"
 #include "table.h"
 
@@ -204,7 +205,7 @@ int cmd_visit_add(cli_ctx *ctx, int argc, char **argv)
             {"customer", fs_blob(customer_id, FS_ID_BYTES)},
             {"text", fs_textn(items[i].text, items[i].textlen)},
             {"due", fs_text(items[i].due)},
-            {"status", fs_text("open")},
+            {"status", fs_text(FS_STATUS_OPEN)}, /* a new commitment is open */
         };
         rc = fs_insert(r, "commitment", c, sizeof c / sizeof c[0], commit_id);
         if (rc != 0) {
@@ -309,7 +310,7 @@ static int load_commitments(fs_replica *r, int json, commit_set *out)
             rc = rec_text(it, "due", &c.due);
         if (rc == 0 && json)
             rc = rec_json(it, "commitment", &c.json);
-        c.open = status == NULL || strcmp(status, "open") == 0;
+        c.open = status == NULL || strcmp(status, FS_STATUS_OPEN) == 0;
         free(status);
         status = NULL;
         set.items[set.count++] = c; /* owned by set even on error */

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "fieldsync/audit.h"
+#include "fieldsync/records.h"
 #include "fieldsync/store.h"
 #include "replica_int.h"
 
@@ -46,6 +47,11 @@ struct fs_store {
     uint64_t lease_ms;
     char errmsg[256];
 };
+
+/* The record rules take the users' roles as they are. */
+_Static_assert((int)FS_ROLE_REP == (int)FS_RECORD_REP && (int)FS_ROLE_MANAGER == (int)FS_RECORD_MANAGER &&
+                   (int)FS_ROLE_ADMIN == (int)FS_RECORD_ADMIN,
+               "fs_role and fs_record_role differ");
 
 enum rule_kind { RULE_NONE, RULE_OWNER, RULE_REP, RULE_PARENT, RULE_CONFLICT };
 
@@ -738,34 +744,13 @@ static int owner_value(const fs_value *v, char out[MAX_NAME + 1])
     return 1;
 }
 
-/* Supervisors' columns (HANDBOOK.md): a weekly plan's approval or return
- * (who signed, when, why, and the status saying so) and every spot-check
- * are written by managers only. */
-static int supervisor_only(unsigned tix, const fs_change *c)
+/* The record rules (fieldsync/records.h) for one pushed change, by a user
+ * who owns the row or not: a weekly plan's approval or return and every
+ * spot-check are a supervisor's. 1 if the rules refuse it. */
+static int refused_by_rules(unsigned tix, const fs_change *c, const user *u, int is_owner)
 {
-    static int plan = -2, check = -2;
-    static int c_by, c_at, c_comment, c_status;
-    if (plan == -2) {
-        unsigned n;
-        const fs_table *t = fs_schema_tables(&n);
-        plan = fs_schema_table_index("weekly_plan");
-        check = fs_schema_table_index("spot_check");
-        c_by = fs_schema_column_index(&t[plan], "approved_by");
-        c_at = fs_schema_column_index(&t[plan], "approved_at");
-        c_comment = fs_schema_column_index(&t[plan], "review_comment");
-        c_status = fs_schema_column_index(&t[plan], "status");
-    }
-    if ((int)tix == check)
-        return 1;
-    if ((int)tix != plan)
-        return 0;
-    int col = (int)c->column;
-    if (col == c_by || col == c_at || col == c_comment)
-        return c->value.type != FS_NULL;
-    if (col == c_status && c->value.type == FS_TEXT)
-        return (c->value.n == 8 && memcmp(c->value.p, "approved", 8) == 0) ||
-               (c->value.n == 8 && memcmp(c->value.p, "returned", 8) == 0);
-    return 0;
+    return fs_record_check_write(tix, c->column, &c->value, (fs_record_role)u->role, is_owner,
+                                 NULL, 0) != FS_RECORD_OK;
 }
 
 /* owner_of for the parent a row names, through the one-entry cache. */
@@ -799,6 +784,8 @@ static int push_row(push_ctx *p, ref *g, size_t n)
     unsigned tix = g[0].c->table;
     const uint8_t *row = g[0].c->row;
     rule rl = rule_of(tix);
+    unsigned ntables;
+    const fs_table *tb = &fs_schema_tables(&ntables)[tix];
     char now[MAX_NAME + 1], after[MAX_NAME + 1];
     int rc = owner_of(s, tix, row, now);
     if (rc != 0)
@@ -882,11 +869,14 @@ static int push_row(push_ctx *p, ref *g, size_t n)
         row_why = FS_REASON_SCOPE;
         break;
     }
-    /* Moving the row: only within the pusher's reach, and a customer only by
-     * a manager. */
+    /* Moving the row: only within the pusher's reach, and where the record
+     * rules give the deciding column to supervisors (a customer's owner) only
+     * by one. */
     if (decider_why == 0 && row_why == 0 && (set_owner || set_parent) && exists &&
         strcmp(now, after) != 0 &&
-        (!in_scope(s, u, after) || (rl.kind == RULE_OWNER && u->role != FS_ROLE_MANAGER)))
+        (!in_scope(s, u, after) ||
+         !fs_record_may_write(tb->name, tb->columns[rl.col].name, (fs_record_role)u->role,
+                              strcmp(now, u->name) == 0)))
         decider_why = FS_REASON_SCOPE;
     if (decider_why != 0) {
         if (!exists)
@@ -904,7 +894,7 @@ static int push_row(push_ctx *p, ref *g, size_t n)
             reject(p, g[k].idx, row_why);
         else if (is_decider && decider_why != 0)
             reject(p, g[k].idx, decider_why);
-        else if (u->role != FS_ROLE_MANAGER && supervisor_only(tix, c))
+        else if (refused_by_rules(tix, c, u, strcmp(exists ? now : after, u->name) == 0))
             reject(p, g[k].idx, FS_REASON_SCOPE);
         else
             p->accepted[p->naccepted++] = *c;
@@ -1379,6 +1369,23 @@ int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint
     return 0;
 }
 
+/* A text column of a stored row, NUL-terminated in buf ("" when NULL, not
+ * text or too long). */
+static int row_text(fs_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES], const char *column,
+                    char *buf, size_t size)
+{
+    fs__row cur;
+    memset(&cur, 0, sizeof cur);
+    buf[0] = '\0';
+    int rc = fs__row_load(s->r, &cur, tix, row);
+    int c = rc == 0 && cur.exists ? fs_schema_column_index(cur.t, column) : -1;
+    if (c >= 0 && cur.old[c] != NULL && sqlite3_value_type(cur.old[c]) == SQLITE_TEXT &&
+        (size_t)sqlite3_value_bytes(cur.old[c]) < size)
+        memcpy(buf, sqlite3_value_text(cur.old[c]), (size_t)sqlite3_value_bytes(cur.old[c]) + 1);
+    fs__row_clear(&cur);
+    return rc;
+}
+
 int fs_store_manager_write(fs_store *s, const char *manager, const char *table, const uint8_t *row,
                            const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES])
 {
@@ -1388,30 +1395,48 @@ int fs_store_manager_write(fs_store *s, const char *manager, const char *table, 
         return rc;
     if (u.role != FS_ROLE_MANAGER)
         return fail(s, FS_EAUTH, "only a manager does this");
+    /* What a supervisor writes, by the record rules: a review's columns of
+     * a weekly plan, a new spot-check. */
     int tix = fs_schema_table_index(table);
-    int plan = fs_schema_table_index("weekly_plan"), check = fs_schema_table_index("spot_check");
-    char owner[MAX_NAME + 1] = "";
-    if (tix == plan && row != NULL) {
-        /* a review: only the approval columns */
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(cells[i].column, "status") != 0 &&
-                strcmp(cells[i].column, "approved_by") != 0 &&
-                strcmp(cells[i].column, "approved_at") != 0 &&
-                strcmp(cells[i].column, "review_comment") != 0)
-                return fail(s, FS_EINVAL, "a review changes the approval columns only");
-        rc = owner_of(s, (unsigned)tix, row, owner);
-    } else if (tix == check && row == NULL) {
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(cells[i].column, "rep") == 0 && cells[i].value.type == FS_TEXT)
-                (void)owner_value(&cells[i].value, owner);
-    } else {
+    char owner[MAX_NAME + 1] = "", why[160];
+    int vr = fs_record_check_supervisor_cells(table, row != NULL, cells, n, why, sizeof why);
+    if (vr == FS_RECORD_EUNKNOWN)
         return fail(s, FS_EINVAL,
                     "the dashboard reviews weekly plans and records spot-checks only");
+    if (vr != FS_RECORD_OK)
+        return fail(s, FS_EINVAL, "%s", why);
+    const fs_record_rules *rr = fs_record_rules_at((unsigned)tix);
+    if (row != NULL) {
+        rc = owner_of(s, (unsigned)tix, row, owner);
+    } else {
+        for (size_t i = 0; rr->owner != NULL && i < n; i++)
+            if (strcmp(cells[i].column, rr->owner) == 0 && cells[i].value.type == FS_TEXT)
+                (void)owner_value(&cells[i].value, owner);
     }
     if (rc != 0)
         return rc;
     if (!in_scope(s, &u, owner))
         return fail(s, FS_ENOTFOUND, "no such record in the manager's team");
+    /* A new status: the action leading to it must start from the current one. */
+    for (size_t i = 0; row != NULL && rr->status != NULL && i < n; i++) {
+        if (strcmp(cells[i].column, rr->status) != 0 || cells[i].value.type != FS_TEXT)
+            continue;
+        char to[32] = "", from[32] = "";
+        if (cells[i].value.n < sizeof to)
+            memcpy(to, cells[i].value.p, cells[i].value.n);
+        rc = row_text(s, (unsigned)tix, row, rr->status, from, sizeof from);
+        if (rc != 0)
+            return rc;
+        vr = fs_record_check_action(table, fs_record_action_to(table, to), from[0] ? from : NULL,
+                                    FS_RECORD_MANAGER, strcmp(owner, manager) == 0, why,
+                                    sizeof why);
+        if (vr != FS_RECORD_OK)
+            return fail(s,
+                        vr == FS_RECORD_ESTATE     ? FS_ESTATE
+                        : vr == FS_RECORD_EUNKNOWN ? FS_EINVAL
+                                                   : FS_EAUTH,
+                        "%s", why);
+    }
     fs_replica *r = s->r;
     uint8_t id[FS_ID_BYTES];
     rc = fs_begin(r);
