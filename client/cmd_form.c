@@ -238,7 +238,10 @@ static int edit_check(const fform *fm, const char *command, const char *idv, con
         const ffield *f = &fm->edit_fields[i];
         given |= vs->v[i] != NULL;
         snprintf(flags + strlen(flags), sizeof flags - strlen(flags), "%s%s",
-                 i == 0 ? "" : i + 1 == fm->nedit_fields ? " or " : ", ", f->flag);
+                 i == 0                      ? ""
+                 : i + 1 == fm->nedit_fields ? " or "
+                                             : ", ",
+                 f->flag);
         if (f->kind == FK_BOOL && vs->v[i] != NULL && strcmp(vs->v[i], "yes") != 0 &&
             strcmp(vs->v[i], "no") != 0) {
             cli_error("%s: %s takes yes or no", command, f->flag);
@@ -348,10 +351,9 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
         rc = form_need_user(r, me);
         if (rc == CLI_OK && rec_text(it, rr->owner, &who) != 0)
             rc = cli_fail(NULL, fm->group, FS_ENOMEM);
-        if (rc == CLI_OK &&
-            fs_record_check_action(fm->table, ra, state, FS_RECORD_ANYONE,
-                                   who != NULL && strcmp(who, me) == 0, why,
-                                   sizeof why) != FS_RECORD_OK) {
+        if (rc == CLI_OK && fs_record_check_action(fm->table, ra, state, FS_RECORD_ANYONE,
+                                                   who != NULL && strcmp(who, me) == 0, why,
+                                                   sizeof why) != FS_RECORD_OK) {
             cli_error("%s %s: %s", fm->group, a->name, why);
             rc = CLI_EUSAGE;
         }
@@ -371,9 +373,8 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
             cells[nc++] = (fs_cell){set->column, fs_text(ra->to)};
             break;
         case FS_FILL_NOW:
-            cells[nc++] = (fs_cell){set->column, fs_text(tb->columns[ci].type == FS_COL_DATE
-                                                             ? vs.today
-                                                             : vs.nowbuf)};
+            cells[nc++] = (fs_cell){
+                set->column, fs_text(tb->columns[ci].type == FS_COL_DATE ? vs.today : vs.nowbuf)};
             break;
         case FS_FILL_SIGNER:
             rc = form_need_user(r, me);
@@ -387,7 +388,7 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
                 if (strcmp(a->flags[i].column, set->column) == 0 && vs.v[i] != NULL) {
                     uint8_t ref[FS_ID_BYTES];
                     rc = form_to_cell(r, &a->flags[i], vs.v[i], &vs, a->flags, a->nflags, ref,
-                                 &cells[nc++]);
+                                      &cells[nc++]);
                 }
             break;
         }
@@ -481,4 +482,3 @@ void cmd_form_usage(FILE *f)
     }
     fprintf(f, "  customer show ID [--json] | visit show ID [--json]\n");
 }
-

@@ -111,8 +111,7 @@ int form_complete(const ffield *fields, size_t n, values *vs)
         if (f->kind != FK_BOOL || f->extra == NULL || vs->v[i] == NULL || form_is_yes(vs->v[i]))
             continue;
         for (size_t j = 0; j < n; j++) {
-            if (fields[j].flag == NULL || strcmp(fields[j].flag, f->extra) != 0 ||
-                vs->v[j] != NULL)
+            if (fields[j].flag == NULL || strcmp(fields[j].flag, f->extra) != 0 || vs->v[j] != NULL)
                 continue;
             if (!cli_ask(fields[j].label, &vs->typed[j]) || cli_blank(vs->typed[j])) {
                 cli_error("%s is required when %s is no", fields[j].flag, f->flag);
@@ -133,8 +132,8 @@ int form_complete_by_command(const char *command, const ffield *fields, size_t n
     /* Every required field first, asked for on a terminal ... */
     for (size_t i = 0; i < n; i++)
         if (fields[i].required && fields[i].flag != NULL) {
-            int rc = cli_require_ask(command, fields[i].flag, fields[i].label, &vs->v[i],
-                                     &vs->typed[i]);
+            int rc =
+                cli_require_ask(command, fields[i].flag, fields[i].label, &vs->v[i], &vs->typed[i]);
             if (rc != CLI_OK)
                 return rc;
         }
@@ -189,4 +188,3 @@ int form_need_user(fs_replica *r, char me[FS_USER_MAX + 1])
     }
     return cli_fail(r, "reading the user name", rc);
 }
-

@@ -311,4 +311,3 @@ int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     fs_replica_close(r);
     return rc;
 }
-

@@ -69,7 +69,12 @@ static const fs_record_action commitment_actions[] = {
      {{"status", FS_FILL_STATUS, 0},
       {"done_at", FS_FILL_NOW, 0},
       {"customer_replied", FS_FILL_GIVEN, 0}}},
-    {"cancel", {FS_STATUS_OPEN}, FS_STATUS_CANCELLED, FS_BY_ANYONE, 0, {{"status", FS_FILL_STATUS, 0}}},
+    {"cancel",
+     {FS_STATUS_OPEN},
+     FS_STATUS_CANCELLED,
+     FS_BY_ANYONE,
+     0,
+     {{"status", FS_FILL_STATUS, 0}}},
     /* The customer answered after the commitment was kept. */
     {"replied", {FS_STATUS_DONE}, NULL, FS_BY_ANYONE, 0, {{"customer_replied", FS_FILL_TRUE, 0}}},
 };
@@ -80,7 +85,9 @@ static const fs_record_action complaint_actions[] = {
      NULL,
      FS_BY_ANYONE,
      0,
-     {{"outcome", FS_FILL_GIVEN, 1}, {"outcome_at", FS_FILL_NOW, 0}, {"satisfaction", FS_FILL_GIVEN, 0}}},
+     {{"outcome", FS_FILL_GIVEN, 1},
+      {"outcome_at", FS_FILL_NOW, 0},
+      {"satisfaction", FS_FILL_GIVEN, 0}}},
 };
 
 static const fs_record_action acceptance_actions[] = {
@@ -101,15 +108,18 @@ static const fs_record_action question_actions[] = {
      {{"answer", FS_FILL_GIVEN, 1}, {"answered_at", FS_FILL_NOW, 0}}},
 };
 
-#define PLAIN(t, own, sign) {#t, own, sign, FS_BY_ANYONE, NULL, 0, NULL, NULL, NULL, NULL, 0}
+#define PLAIN(t, own, sign)                                                                        \
+    {                                                                                              \
+#t, own, sign, FS_BY_ANYONE, NULL, 0, NULL, NULL, NULL, NULL, 0                            \
+    }
 
 static const fs_record_rules records[] = {
     {"customer", "owner", NULL, FS_BY_ANYONE, customer_cols, N(customer_cols), NULL, NULL, NULL,
      NULL, 0},
     PLAIN(contact, NULL, NULL),
     PLAIN(visit, NULL, NULL),
-    {"commitment", NULL, NULL, FS_BY_ANYONE, NULL, 0, "status", FS_STATUS_OPEN,
-     commitment_statuses, commitment_actions, N(commitment_actions)},
+    {"commitment", NULL, NULL, FS_BY_ANYONE, NULL, 0, "status", FS_STATUS_OPEN, commitment_statuses,
+     commitment_actions, N(commitment_actions)},
     {"weekly_plan", "rep", "rep", FS_BY_ANYONE, weekly_plan_cols, N(weekly_plan_cols), "status",
      FS_STATUS_DRAFT, weekly_plan_statuses, weekly_plan_actions, N(weekly_plan_actions)},
     PLAIN(plan_task, NULL, NULL),
@@ -224,8 +234,8 @@ const char *fs_record_strerror(int verdict)
     switch (verdict) {
     case FS_RECORD_OK:
         return "allowed";
-#define FS__RECORD_TEXT(name, c, text)                                                   \
-    case FS_RECORD_##name:                                                               \
+#define FS__RECORD_TEXT(name, c, text)                                                             \
+    case FS_RECORD_##name:                                                                         \
         return text;
         FS_RECORD_MAP(FS__RECORD_TEXT)
 #undef FS__RECORD_TEXT
@@ -279,8 +289,7 @@ int fs_record_check_action(const char *table, const fs_record_action *a, const c
 {
     const fs_record_rules *rr = fs_record_rules_of(table);
     if (rr == NULL || a == NULL || a < rr->actions || a >= rr->actions + rr->nactions)
-        return fs_say(why, whylen, FS_RECORD_EUNKNOWN, "no such action of %s",
-                      table ? table : "?");
+        return fs_say(why, whylen, FS_RECORD_EUNKNOWN, "no such action of %s", table ? table : "?");
     if (!fs_record_action_from(a, status)) {
         char must[64] = "";
         for (size_t i = 0; i < FS_RECORD_MAX_FROM && a->from[i] != NULL; i++)
@@ -311,8 +320,8 @@ static int supervisor_sets(const fs_record_rules *rr, const char *column)
     return 0;
 }
 
-int fs_record_check_supervisor_cells(const char *table, int update, const fs_cell *cells,
-                                     size_t n, char *why, size_t whylen)
+int fs_record_check_supervisor_cells(const char *table, int update, const fs_cell *cells, size_t n,
+                                     char *why, size_t whylen)
 {
     const fs_record_rules *rr = fs_record_rules_of(table);
     int has_actions = 0;
@@ -324,7 +333,6 @@ int fs_record_check_supervisor_cells(const char *table, int update, const fs_cel
     for (size_t i = 0; update && i < n; i++)
         if (!supervisor_sets(rr, cells[i].column))
             return fs_say(why, whylen, FS_RECORD_EROLE,
-                          "a supervisor's review of %s changes its review columns only",
-                          rr->table);
+                          "a supervisor's review of %s changes its review columns only", rr->table);
     return FS_RECORD_OK;
 }

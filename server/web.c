@@ -788,7 +788,8 @@ static void plan_buttons(const session *s, const char *rep, const char *hex, con
     int shown = 0;
     for (size_t i = 0; i < rr->nactions; i++) {
         const fs_record_action *a = &rr->actions[i];
-        if (!(a->by & FS_BY_SUPERVISOR) || a->from[0] == NULL || !fs_record_action_from(a, status) ||
+        if (!(a->by & FS_BY_SUPERVISOR) || a->from[0] == NULL ||
+            !fs_record_action_from(a, status) ||
             !fs_record_transition_ok("weekly_plan", status, a->to, FS_RECORD_MANAGER))
             continue;
         if (!shown++) {
@@ -974,12 +975,12 @@ static void do_plan(fs_store *store, const session *s, const fs_http_request *rq
 {
     char planhex[2 * FS_ID_BYTES + 2], what[16], rep[FS_USER_NAME_MAX + 1], comment[1024] = "";
     uint8_t plan[FS_ID_BYTES];
-    const fs_record_action *a = NULL;
-    if (!web_form_field(rq->body, "plan", planhex, sizeof planhex) || !id_from_hex(planhex, plan) ||
-        !web_form_field(rq->body, "do", what, sizeof what) ||
-        !web_form_field(rq->body, "rep", rep, sizeof rep) ||
-        (a = fs_record_find_action("weekly_plan", what)) == NULL ||
-        a->by != FS_BY_SUPERVISOR) {
+    int given = web_form_field(rq->body, "plan", planhex, sizeof planhex) &&
+                id_from_hex(planhex, plan) && web_form_field(rq->body, "do", what, sizeof what) &&
+                web_form_field(rq->body, "rep", rep, sizeof rep);
+    /* what: a supervisor's action on a plan, by the record rules */
+    const fs_record_action *a = given ? fs_record_find_action("weekly_plan", what) : NULL;
+    if (a == NULL || a->by != FS_BY_SUPERVISOR) {
         r->status = 400;
         return;
     }

@@ -184,8 +184,8 @@ static void test_role_column_permissions(void)
         {"nope", "status", MANAGER, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int got = fs_record_may_write(cases[i].table, cases[i].column, cases[i].role,
-                                      cases[i].is_owner);
+        int got =
+            fs_record_may_write(cases[i].table, cases[i].column, cases[i].role, cases[i].is_owner);
         if (got != cases[i].may)
             fprintf(stderr, "  case %zu: %s.%s\n", i, cases[i].table, cases[i].column);
         CHECK_EQ_INT(got, cases[i].may);
@@ -230,9 +230,9 @@ static void test_push_check_of_values(void)
         fs_record_check_write(check, cix("spot_check", "accurate"), &yes, MANAGER, 0, NULL, 0),
         FS_RECORD_OK);
     /* a handover is judged where the owner change is known */
-    CHECK_EQ_INT(fs_record_check_write(tix("customer"), cix("customer", "owner"), &name, REP, 1,
-                                       NULL, 0),
-                 FS_RECORD_OK);
+    CHECK_EQ_INT(
+        fs_record_check_write(tix("customer"), cix("customer", "owner"), &name, REP, 1, NULL, 0),
+        FS_RECORD_OK);
     CHECK_EQ_INT(fs_record_check_write(plan, 99, &name, REP, 1, NULL, 0), FS_RECORD_EUNKNOWN);
     CHECK_EQ_INT(fs_record_check_write(999, 1, &name, REP, 1, NULL, 0), FS_RECORD_EUNKNOWN);
 }
@@ -250,26 +250,25 @@ static void test_action_checks(void)
     CHECK_EQ_INT(fs_record_check_action("weekly_plan", sub, NULL, REP, 1, why, sizeof why),
                  FS_RECORD_ESTATE);
     CHECK_STR(why, "the status is not set; it must be draft|returned");
-    CHECK_EQ_INT(fs_record_check_action("weekly_plan", ap, FS_STATUS_SUBMITTED, FS_RECORD_ANYONE,
-                                        1, why, sizeof why),
+    CHECK_EQ_INT(fs_record_check_action("weekly_plan", ap, FS_STATUS_SUBMITTED, FS_RECORD_ANYONE, 1,
+                                        why, sizeof why),
                  FS_RECORD_ESELF);
     CHECK_STR(why, "the rep is you; a supervisor does this");
-    CHECK_EQ_INT(fs_record_check_action("weekly_plan", ap, FS_STATUS_SUBMITTED, REP, 0, why,
-                                        sizeof why),
-                 FS_RECORD_EROLE);
-    CHECK_EQ_INT(fs_record_check_action("weekly_plan", ap, FS_STATUS_SUBMITTED, MANAGER, 0, NULL,
-                                        0),
-                 FS_RECORD_OK);
+    CHECK_EQ_INT(
+        fs_record_check_action("weekly_plan", ap, FS_STATUS_SUBMITTED, REP, 0, why, sizeof why),
+        FS_RECORD_EROLE);
+    CHECK_EQ_INT(
+        fs_record_check_action("weekly_plan", ap, FS_STATUS_SUBMITTED, MANAGER, 0, NULL, 0),
+        FS_RECORD_OK);
     CHECK_EQ_INT(fs_record_check_action("weekly_plan", sub, FS_STATUS_RETURNED, REP, 1, NULL, 0),
                  FS_RECORD_OK);
     const fs_record_action *cancel = fs_record_find_action("commitment", "cancel");
-    CHECK_EQ_INT(fs_record_check_action("commitment", cancel, FS_STATUS_DONE, REP, 1, why,
-                                        sizeof why),
-                 FS_RECORD_ESTATE);
+    CHECK_EQ_INT(
+        fs_record_check_action("commitment", cancel, FS_STATUS_DONE, REP, 1, why, sizeof why),
+        FS_RECORD_ESTATE);
     CHECK_STR(why, "the status is done; it must be open");
     /* an action of another kind is not this kind's */
-    CHECK_EQ_INT(fs_record_check_action("commitment", ap, FS_STATUS_SUBMITTED, MANAGER, 0, NULL,
-                                        0),
+    CHECK_EQ_INT(fs_record_check_action("commitment", ap, FS_STATUS_SUBMITTED, MANAGER, 0, NULL, 0),
                  FS_RECORD_EUNKNOWN);
     CHECK_STR(fs_record_strerror(FS_RECORD_ESTATE), "the record's status does not allow it");
     CHECK_STR(fs_record_strerror(FS_RECORD_OK), "allowed");
@@ -297,6 +296,6 @@ static void test_supervisor_cells(void)
                  FS_RECORD_EUNKNOWN);
 }
 
-TEST_LIST(TEST(every_table_and_column) TEST(weekly_plan_transitions)
-              TEST(commitment_transitions) TEST(role_column_permissions)
-                  TEST(push_check_of_values) TEST(action_checks) TEST(supervisor_cells))
+TEST_LIST(TEST(every_table_and_column) TEST(weekly_plan_transitions) TEST(commitment_transitions)
+              TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)
+                  TEST(supervisor_cells))

@@ -33,8 +33,8 @@
  *                 supervisor
  *   weekly_plan   owner and supervisor;         draft (initial)
  *                 approved_by, approved_at,     submit   draft|returned -> submitted  owner
- *                 review_comment, when set:     approve  submitted -> approved        supervisor, signs
- *                 supervisor                    return   submitted -> returned        supervisor, signs
+ *                 review_comment, when set:     approve  submitted -> approved        supervisor,
+ * signs supervisor                    return   submitted -> returned        supervisor, signs
  *   commitment    owner and supervisor          open (initial)
  *                                               done     open -> done                 anyone
  *                                               cancel   open -> cancelled            anyone
@@ -82,9 +82,9 @@ typedef enum fs_record_role {
 #define FS_BY_ANYONE     (FS_BY_OWNER | FS_BY_SUPERVISOR)
 
 typedef enum fs_record_when {
-    FS_WHEN_ALWAYS,  /* every write of the column */
-    FS_WHEN_SET,     /* writes of a value other than NULL */
-    FS_WHEN_CHANGED  /* a different value on an existing row (a handover) */
+    FS_WHEN_ALWAYS, /* every write of the column */
+    FS_WHEN_SET,    /* writes of a value other than NULL */
+    FS_WHEN_CHANGED /* a different value on an existing row (a handover) */
 } fs_record_when;
 
 typedef struct fs_record_column {
@@ -113,11 +113,11 @@ typedef struct fs_record_set {
 #define FS_RECORD_MAX_SETS 4
 
 typedef struct fs_record_action {
-    const char *name;                     /* "approve": the CLI's and dashboard's verb */
-    const char *from[FS_RECORD_MAX_FROM]; /* statuses it starts from; {NULL}: any */
-    const char *to;                       /* the status it sets; NULL: unchanged */
-    unsigned by;                          /* FS_BY_*: who may do it */
-    int not_owner;                        /* never by the row's owner (a signature) */
+    const char *name;                       /* "approve": the CLI's and dashboard's verb */
+    const char *from[FS_RECORD_MAX_FROM];   /* statuses it starts from; {NULL}: any */
+    const char *to;                         /* the status it sets; NULL: unchanged */
+    unsigned by;                            /* FS_BY_*: who may do it */
+    int not_owner;                          /* never by the row's owner (a signature) */
     fs_record_set sets[FS_RECORD_MAX_SETS]; /* the columns it sets, in order; ends at NULL */
 } fs_record_action;
 
@@ -131,9 +131,9 @@ typedef struct fs_record_rules {
     unsigned by;        /* FS_BY_*: who writes a column without a rule of its own */
     const fs_record_column *columns; /* the columns with rules of their own */
     size_t ncolumns;
-    const char *status;               /* the status column, or NULL */
-    const char *initial;              /* the status of a new record */
-    const char *const *statuses;      /* every status, NULL-terminated; NULL without */
+    const char *status;          /* the status column, or NULL */
+    const char *initial;         /* the status of a new record */
+    const char *const *statuses; /* every status, NULL-terminated; NULL without */
     const fs_record_action *actions;
     size_t nactions;
 } fs_record_rules;
@@ -166,10 +166,10 @@ int fs_record_transition_ok(const char *table, const char *from, const char *to,
 
 /* ---- checks with a reason ---- */
 
-#define FS_RECORD_MAP(X)                                                                 \
-    X(EUNKNOWN, -1, "no such record kind, column or action")                             \
-    X(ESTATE, -2, "the record's status does not allow it")                               \
-    X(EROLE, -3, "a supervisor writes this")                                             \
+#define FS_RECORD_MAP(X)                                                                           \
+    X(EUNKNOWN, -1, "no such record kind, column or action")                                       \
+    X(ESTATE, -2, "the record's status does not allow it")                                         \
+    X(EROLE, -3, "a supervisor writes this")                                                       \
     X(ESELF, -4, "a supervisor does not sign their own record")
 
 typedef enum fs_record_verdict {
@@ -205,7 +205,7 @@ int fs_record_check_action(const char *table, const fs_record_action *a, const c
  * new row is only of a kind supervisors write whole (a spot-check).
  * Returns FS_RECORD_OK, FS_RECORD_EUNKNOWN for a kind with no such write,
  * or FS_RECORD_EROLE for a column outside them, with why. */
-int fs_record_check_supervisor_cells(const char *table, int update, const fs_cell *cells,
-                                     size_t n, char *why, size_t whylen);
+int fs_record_check_supervisor_cells(const char *table, int update, const fs_cell *cells, size_t n,
+                                     char *why, size_t whylen);
 
 #endif
