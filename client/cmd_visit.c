@@ -1,43 +1,40 @@
 /*
- * visit add / visit list: the handbook's Form 1, the customer visit record,
- * with the commitments made during the visit (table "commitment", each with
- * its own due date and status).
- *
- * visit add checks every value before it opens the replica, then writes the
- * visit and all its commitments in one transaction: a bad --commit, an
- * unknown --customer or a failed write leaves nothing behind.
+ * The visit's own parts of its row in the form table (form_table.c): the
+ * handbook's Form 1, the customer visit record, with the commitments made
+ * during the visit (table "commitment", each with its own due date and
+ * status). visit add is the form engine's add: it checks every value,
+ * every --commit "TEXT|YYYY-MM-DD" included, before it opens the replica,
+ * then writes the visit and all its commitments in one transaction: a bad
+ * --commit, an unknown --customer or a failed write leaves nothing behind.
+ * visit list shows each visit with its commitments.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "fieldsync/records.h"
+#include "form.h"
 #include "record.h"
 #include "table.h"
-
-#define MAX_CELLS 12
-
-/* One --commit "TEXT|YYYY-MM-DD", split; text points into argv. */
-typedef struct commit_arg {
-    const char *text;
-    size_t textlen;
-    char due[11];
-} commit_arg;
 
 static int is_blank_char(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Splits the index-th (from 1) --commit value at its last "|" and checks
- * both halves; the text itself is never echoed. */
-static int parse_commit(size_t index, const char *s, const char *visit_time, commit_arg *out)
+int visit_split_commit(const fform *fm, const values *vs, size_t index, const char *s,
+                       char *parts[3])
 {
     const char *bar = strrchr(s, '|');
-    const char *due, *end;
+    const char *text, *due, *end, *visit_time = "";
     char flag[48];
     int rc;
 
+    for (size_t i = 0; i < fm->nfields; i++)
+        if (fm->fields[i].flag != NULL && strcmp(fm->fields[i].flag, "--time") == 0)
+            visit_time = vs->v[i];
+    /* Split at the last "|", both halves checked; the text is never echoed. */
     snprintf(flag, sizeof flag, "--commit #%zu", index);
     rc = cli_check_text(flag, s);
     if (rc != CLI_OK)
@@ -46,14 +43,14 @@ static int parse_commit(size_t index, const char *s, const char *visit_time, com
         cli_error("%s: expected \"TEXT|YYYY-MM-DD\", found no \"|\" before a due date", flag);
         return CLI_EUSAGE;
     }
-    out->text = s;
-    while (out->text < bar && is_blank_char(*out->text))
-        out->text++;
+    text = s;
+    while (text < bar && is_blank_char(*text))
+        text++;
     end = bar;
-    while (end > out->text && is_blank_char(end[-1]))
+    while (end > text && is_blank_char(end[-1]))
         end--;
-    out->textlen = (size_t)(end - out->text);
-    if (out->textlen == 0) {
+    size_t textlen = (size_t)(end - text);
+    if (textlen == 0) {
         cli_error("%s: the text before \"|\" must not be empty", flag);
         return CLI_EUSAGE;
     }
@@ -72,167 +69,26 @@ static int parse_commit(size_t index, const char *s, const char *visit_time, com
     rc = cli_check_date(flag, buf);
     if (rc != CLI_OK)
         return rc;
-    memcpy(out->due, buf, sizeof out->due);
     /* A promise made at the visit cannot fall due before it. */
-    if (strncmp(out->due, visit_time, 10) < 0) {
-        cli_error("%s: %s is before the visit (%.10s)", flag, out->due, visit_time);
+    if (strncmp(buf, visit_time, 10) < 0) {
+        cli_error("%s: %s is before the visit (%.10s)", flag, buf, visit_time);
         return CLI_EUSAGE;
     }
+    parts[0] = strndup(text, textlen);
+    parts[1] = strdup(buf);
+    if (parts[0] == NULL || parts[1] == NULL)
+        return cli_fail(NULL, "visit add", FS_ENOMEM);
     return CLI_OK;
-}
-
-/* Adds an optional text column unless the value is absent or blank. */
-static void add_optional(fs_cell *cells, size_t *n, const char *column, const char *value)
-{
-    if (!cli_blank(value))
-        cells[(*n)++] = (fs_cell){column, fs_text(value)};
 }
 
 int cmd_visit_add(cli_ctx *ctx, int argc, char **argv)
 {
-    const char *customer = NULL, *when = NULL, *place = NULL, *purpose = NULL, *notes = NULL;
-    const char *contact = NULL, *position = NULL, *objections = NULL, *next = NULL;
-    const char *visitor = NULL;
-    cli_list commits = {NULL, 0};
-    const cli_opt opts[] = {
-        {"--customer", CLI_VALUE, NULL, &customer, NULL},
-        {"--time", CLI_VALUE, NULL, &when, NULL},
-        {"--place", CLI_VALUE, NULL, &place, NULL},
-        {"--purpose", CLI_VALUE, NULL, &purpose, NULL},
-        {"--notes", CLI_VALUE, NULL, &notes, NULL},
-        {"--contact", CLI_VALUE, NULL, &contact, NULL},
-        {"--position", CLI_VALUE, NULL, &position, NULL},
-        {"--objections", CLI_VALUE, NULL, &objections, NULL},
-        {"--commit", CLI_LIST, NULL, NULL, &commits},
-        {"--next", CLI_VALUE, NULL, &next, NULL},
-        {"--visitor", CLI_VALUE, NULL, &visitor, NULL},
-    };
-    commit_arg *items = NULL;
-    fs_replica *r = NULL;
-    fs_cell cells[MAX_CELLS];
-    size_t ncells = 0;
-    uint8_t customer_id[FS_ID_BYTES], visit_id[FS_ID_BYTES], commit_id[FS_ID_BYTES];
-    char recorded_at[17], hex[2 * FS_ID_BYTES + 1];
-    char *typed[5] = {NULL, NULL, NULL, NULL, NULL};
-    int rc, in_tx = 0;
+    return form_run(ctx, "visit", "add", argc, argv);
+}
 
-    rc = cli_parse(ctx, USAGE_VISIT_ADD, opts, sizeof opts / sizeof opts[0], argc, argv);
-    if (rc != CLI_OK) {
-        cli_list_free(&commits);
-        return rc == CLI_HELP ? CLI_OK : rc;
-    }
-
-    /* Everything the command line can get wrong, before the replica. */
-    /* Missing required fields are asked for on a terminal. */
-    rc = cli_require_ask("visit add", "--customer", "Customer id", &customer, &typed[0]);
-    if (rc == CLI_OK)
-        rc = cli_require_ask("visit add", "--time", "Visit time (YYYY-MM-DD HH:MM)", &when,
-                             &typed[1]);
-    if (rc == CLI_OK)
-        rc = cli_require_ask("visit add", "--place", "Place", &place, &typed[2]);
-    if (rc == CLI_OK)
-        rc = cli_require_ask("visit add", "--purpose", "Purpose", &purpose, &typed[3]);
-    if (rc == CLI_OK)
-        rc = cli_require_ask("visit add", "--notes", "Conversation notes", &notes, &typed[4]);
-    if (rc == CLI_OK)
-        rc = cli_check_idprefix("--customer", customer);
-    if (rc == CLI_OK)
-        rc = cli_check_datetime("--time", when);
-    if (rc != CLI_OK)
-        goto done;
-    /* The text values and their flags, checked alike. */
-    const struct {
-        const char *flag;
-        const char *value;
-    } texts[] = {
-        {"--place", place},     {"--purpose", purpose},   {"--notes", notes},
-        {"--contact", contact}, {"--position", position}, {"--objections", objections},
-        {"--next", next},       {"--visitor", visitor},
-    };
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        rc = cli_check_text(texts[i].flag, texts[i].value);
-        if (rc != CLI_OK)
-            goto done;
-    }
-    if (commits.count > 0) {
-        items = calloc(commits.count, sizeof *items);
-        if (items == NULL) {
-            rc = cli_fail(NULL, "visit add", FS_ENOMEM);
-            goto done;
-        }
-    }
-    for (size_t i = 0; i < commits.count; i++) {
-        rc = parse_commit(i + 1, commits.items[i], when, &items[i]);
-        if (rc != CLI_OK)
-            goto done;
-    }
-
-    rc = cli_open(ctx, &r);
-    if (rc != CLI_OK)
-        goto done;
-    rc = cli_resolve(r, "customer", "--customer", customer, customer_id);
-    if (rc != CLI_OK)
-        goto done;
-
-    cli_now(recorded_at);
-    cells[ncells++] = (fs_cell){"customer", fs_blob(customer_id, FS_ID_BYTES)};
-    cells[ncells++] = (fs_cell){"time", fs_text(when)};
-    cells[ncells++] = (fs_cell){"place", fs_text(place)};
-    cells[ncells++] = (fs_cell){"purpose", fs_text(purpose)};
-    cells[ncells++] = (fs_cell){"notes", fs_text(notes)};
-    cells[ncells++] = (fs_cell){"recorded_at", fs_text(recorded_at)};
-    add_optional(cells, &ncells, "contact", contact);
-    add_optional(cells, &ncells, "position", position);
-    add_optional(cells, &ncells, "objections", objections);
-    add_optional(cells, &ncells, "next_steps", next);
-    add_optional(cells, &ncells, "visitor", visitor);
-
-    rc = fs_begin(r);
-    if (rc != 0) {
-        rc = cli_fail(r, "visit add: starting a transaction", rc);
-        goto done;
-    }
-    in_tx = 1;
-    rc = fs_insert(r, "visit", cells, ncells, visit_id);
-    if (rc != 0) {
-        rc = cli_fail(r, "visit add: saving the visit", rc);
-        goto done;
-    }
-    for (size_t i = 0; i < commits.count; i++) {
-        const fs_cell c[] = {
-            {"visit", fs_blob(visit_id, FS_ID_BYTES)},
-            {"customer", fs_blob(customer_id, FS_ID_BYTES)},
-            {"text", fs_textn(items[i].text, items[i].textlen)},
-            {"due", fs_text(items[i].due)},
-            {"status", fs_text("open")},
-        };
-        rc = fs_insert(r, "commitment", c, sizeof c / sizeof c[0], commit_id);
-        if (rc != 0) {
-            char what[64];
-            snprintf(what, sizeof what, "visit add: saving --commit #%zu", i + 1);
-            rc = cli_fail(r, what, rc);
-            goto done;
-        }
-    }
-    rc = fs_commit(r);
-    if (rc != 0) {
-        rc = cli_fail(r, "visit add: committing", rc);
-        goto done;
-    }
-    in_tx = 0;
-    fs_id_to_hex(visit_id, hex);
-    printf("%s\n", hex);
-    rc = CLI_OK;
-
-done:
-    if (in_tx)
-        fs_rollback(r); /* nothing of the visit stays */
-    fs_replica_close(r);
-    free(items);
-    cli_list_free(&commits);
-    for (size_t i = 0; i < 5; i++)
-        free(typed[i]);
-    return rc;
+int cmd_visit_list(cli_ctx *ctx, int argc, char **argv)
+{
+    return form_run(ctx, "visit", "list", argc, argv);
 }
 
 /* ---- visit list ---- */
@@ -309,7 +165,7 @@ static int load_commitments(fs_replica *r, int json, commit_set *out)
             rc = rec_text(it, "due", &c.due);
         if (rc == 0 && json)
             rc = rec_json(it, "commitment", &c.json);
-        c.open = status == NULL || strcmp(status, "open") == 0;
+        c.open = status == NULL || strcmp(status, FS_STATUS_OPEN) == 0;
         free(status);
         status = NULL;
         set.items[set.count++] = c; /* owned by set even on error */
@@ -504,21 +360,12 @@ done:
     return rc;
 }
 
-int cmd_visit_list(cli_ctx *ctx, int argc, char **argv)
+int visit_list_rows(fs_replica *r, int json)
 {
-    int json = 0;
-    const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
     rec_index names = {NULL, 0};
     commit_set commits = {NULL, 0};
-    fs_replica *r = NULL;
     int rc;
 
-    rc = cli_parse(ctx, USAGE_VISIT_LIST, opts, 1, argc, argv);
-    if (rc != CLI_OK)
-        return rc == CLI_HELP ? CLI_OK : rc;
-    rc = cli_open(ctx, &r);
-    if (rc != CLI_OK)
-        return rc;
     rc = rec_index_load(&names, r, "customer", NULL, "name");
     if (rc != 0) {
         rc = cli_fail(r, "visit list: reading customers", rc);
@@ -534,6 +381,5 @@ int cmd_visit_list(cli_ctx *ctx, int argc, char **argv)
 done:
     commit_set_free(&commits);
     rec_index_free(&names);
-    fs_replica_close(r);
     return rc;
 }

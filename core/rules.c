@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fieldsync/calendar.h"
+#include "fieldsync/records.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 
@@ -53,11 +54,11 @@ static const fs_rule rules[] = {
      .start = "due",
      .done = "done_at",
      .done_if_col = "status",
-     .done_if_val = "done",
+     .done_if_val = FS_STATUS_DONE,
      .deadline = FS_DL_END_OF_DAY,
      .soon_minutes = 24 * 60,
      .skip_col = "status",
-     .skip_val = "cancelled"},
+     .skip_val = FS_STATUS_CANCELLED},
     {.id = "commitment_followup",
      .text = "no reply from the customer: follow up 3 days later",
      .kind = FS_RULE_FOLLOWUP,
@@ -109,7 +110,7 @@ static const fs_rule rules[] = {
      .start = "period_start",
      .done = "approved_at",
      .done_if_col = "status",
-     .done_if_val = "approved",
+     .done_if_val = FS_STATUS_APPROVED,
      .deadline = FS_DL_SAME_WORKDAY,
      .soon_minutes = 24 * 60},
     {.id = "self_check",
@@ -494,7 +495,7 @@ static int64_t first_visit(const eval *e, const uint8_t customer[FS_ID_BYTES], i
 static int eval_followup(eval *e, const fs_rule *rl)
 {
     recs rs;
-    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status", "done", NULL, NULL,
+    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status", FS_STATUS_DONE, NULL, NULL,
                   "customer_replied", &rs);
     for (size_t i = 0; rc == 0 && i < rs.n; i++) {
         const rec *x = &rs.v[i];

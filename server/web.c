@@ -23,6 +23,7 @@
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
+#include "fieldsync/records.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 #include "web.h"
@@ -415,6 +416,33 @@ static void hidden(out *o, const char *name, const char *value)
     web__puts(o, "\">");
 }
 
+/* The supervisor's actions the record rules offer on a plan in status
+ * (approve and return a submitted one), as one form of buttons. */
+static void plan_buttons(const session *s, const char *rep, const char *hex, const char *status,
+                         out *o)
+{
+    const fs_record_rules *rr = fs_record_rules_of("weekly_plan");
+    int shown = 0;
+    for (size_t i = 0; i < rr->nactions; i++) {
+        const fs_record_action *a = &rr->actions[i];
+        if (!(a->by & FS_BY_SUPERVISOR) || a->from[0] == NULL ||
+            !fs_record_action_from(a, status) ||
+            !fs_record_transition_ok("weekly_plan", status, a->to, FS_RECORD_MANAGER))
+            continue;
+        if (!shown++) {
+            web__puts(o, "<form class=\"inline\" method=\"post\" action=\"/plan\">");
+            hidden(o, "csrf", s->csrf);
+            hidden(o, "plan", hex);
+            hidden(o, "rep", rep);
+            web__puts(o, "<input name=\"comment\" placeholder=\"comment (to return)\">");
+        }
+        web__putf(o, " <button type=\"submit\" name=\"do\" value=\"%s\">%c%s</button>", a->name,
+             a->name[0] - 'a' + 'A', a->name + 1);
+    }
+    if (shown)
+        web__puts(o, "</form>");
+}
+
 /* The rep's weekly plans; a submitted one gets approve and return. */
 static int plan_forms(fs_store *store, const session *s, const char *rep, out *o)
 {
@@ -437,16 +465,7 @@ static int plan_forms(fs_store *store, const session *s, const char *rep, out *o
                   (const char *)from.p, to.type == FS_TEXT ? (int)to.n : 0, (const char *)to.p);
         web__esc(o, sbuf);
         web__puts(o, "</td><td>");
-        if (strcmp(sbuf, "submitted") == 0) {
-            web__puts(o, "<form class=\"inline\" method=\"post\" action=\"/plan\">");
-            hidden(o, "csrf", s->csrf);
-            hidden(o, "plan", hex);
-            hidden(o, "rep", rep);
-            web__puts(o, "<input name=\"comment\" placeholder=\"comment (to return)\"> "
-                         "<button type=\"submit\" name=\"do\" value=\"approve\">Approve</button> "
-                         "<button type=\"submit\" name=\"do\" value=\"return\">Return</button>"
-                         "</form>");
-        }
+        plan_buttons(s, rep, hex, sbuf, o);
         web__puts(o, "</td></tr>\n");
     }
     fs_rows_close(it);
@@ -593,29 +612,40 @@ static void do_plan(fs_store *store, const session *s, const fs_http_request *rq
 {
     char planhex[2 * FS_ID_BYTES + 2], what[16], rep[FS_USER_NAME_MAX + 1], comment[1024] = "";
     uint8_t plan[FS_ID_BYTES];
-    if (!web_form_field(rq->body, "plan", planhex, sizeof planhex) || !id_from_hex(planhex, plan) ||
-        !web_form_field(rq->body, "do", what, sizeof what) ||
-        !web_form_field(rq->body, "rep", rep, sizeof rep) ||
-        (strcmp(what, "approve") != 0 && strcmp(what, "return") != 0)) {
+    int given = web_form_field(rq->body, "plan", planhex, sizeof planhex) &&
+                id_from_hex(planhex, plan) && web_form_field(rq->body, "do", what, sizeof what) &&
+                web_form_field(rq->body, "rep", rep, sizeof rep);
+    /* what: a supervisor's action on a plan, by the record rules */
+    const fs_record_action *a = given ? fs_record_find_action("weekly_plan", what) : NULL;
+    if (a == NULL || a->by != FS_BY_SUPERVISOR) {
         r->status = 400;
         return;
     }
     (void)web_form_field(rq->body, "comment", comment, sizeof comment);
-    int ret = strcmp(what, "return") == 0;
-    if (ret && comment[0] == '\0') {
-        r->status = 400; /* a return says why */
-        return;
-    }
     char today[17];
     fs_calendar cal;
     fs_calendar_default(&cal);
     fs_civil_format(civil_now(&cal), today);
     today[10] = '\0';
-    fs_cell cells[4] = {{"status", fs_text(ret ? "returned" : "approved")},
-                        {"approved_by", fs_text(s->user)},
-                        {"approved_at", fs_text(today)},
-                        {"review_comment", comment[0] ? fs_text(comment) : fs_null()}};
-    int rc = fs_store_manager_write(store, s->user, "weekly_plan", plan, cells, 4, NULL);
+    /* The action's columns, as the record rules list them; the comment
+     * goes with either (a return needs one: it says why). */
+    fs_cell cells[FS_RECORD_MAX_SETS];
+    size_t n = 0;
+    for (size_t k = 0; k < FS_RECORD_MAX_SETS && a->sets[k].column != NULL; k++) {
+        const fs_record_set *set = &a->sets[k];
+        fs_value v = set->fill == FS_FILL_STATUS   ? fs_text(a->to)
+                     : set->fill == FS_FILL_SIGNER ? fs_text(s->user)
+                     : set->fill == FS_FILL_NOW    ? fs_text(today)
+                     : set->fill == FS_FILL_TRUE   ? fs_int(1)
+                     : comment[0]                  ? fs_text(comment)
+                                                   : fs_null();
+        if (set->fill == FS_FILL_GIVEN && set->required && comment[0] == '\0') {
+            r->status = 400;
+            return;
+        }
+        cells[n++] = (fs_cell){set->column, v};
+    }
+    int rc = fs_store_manager_write(store, s->user, "weekly_plan", plan, cells, n, NULL);
     if (rc == FS_ENOTFOUND)
         r->status = 404;
     else if (rc != 0)

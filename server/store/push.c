@@ -84,34 +84,13 @@ static int wins(sq_store *s, const fs_change *c, int *out)
     return rc;
 }
 
-/* Supervisors' columns (HANDBOOK.md): a weekly plan's approval or return
- * (who signed, when, why, and the status saying so) and every spot-check
- * are written by managers only. */
-static int supervisor_only(unsigned tix, const fs_change *c)
+/* The record rules (fieldsync/records.h) for one pushed change, by a user
+ * who owns the row or not: a weekly plan's approval or return and every
+ * spot-check are a supervisor's. 1 if the rules refuse it. */
+static int refused_by_rules(unsigned tix, const fs_change *c, const sq_user *u, int is_owner)
 {
-    static int plan = -2, check = -2;
-    static int c_by, c_at, c_comment, c_status;
-    if (plan == -2) {
-        unsigned n;
-        const fs_table *t = fs_schema_tables(&n);
-        plan = fs_schema_table_index("weekly_plan");
-        check = fs_schema_table_index("spot_check");
-        c_by = fs_schema_column_index(&t[plan], "approved_by");
-        c_at = fs_schema_column_index(&t[plan], "approved_at");
-        c_comment = fs_schema_column_index(&t[plan], "review_comment");
-        c_status = fs_schema_column_index(&t[plan], "status");
-    }
-    if ((int)tix == check)
-        return 1;
-    if ((int)tix != plan)
-        return 0;
-    int col = (int)c->column;
-    if (col == c_by || col == c_at || col == c_comment)
-        return c->value.type != FS_NULL;
-    if (col == c_status && c->value.type == FS_TEXT)
-        return (c->value.n == 8 && memcmp(c->value.p, "approved", 8) == 0) ||
-               (c->value.n == 8 && memcmp(c->value.p, "returned", 8) == 0);
-    return 0;
+    return fs_record_check_write(tix, c->column, &c->value, (fs_record_role)u->role, is_owner,
+                                 NULL, 0) != FS_RECORD_OK;
 }
 
 /* owner_of for the parent a row names, through the one-entry cache. */
@@ -145,6 +124,8 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
     unsigned tix = g[0].c->table;
     const uint8_t *row = g[0].c->row;
     sq_rule rl = sq__rule_of(tix);
+    unsigned ntables;
+    const fs_table *tb = &fs_schema_tables(&ntables)[tix];
     char now[MAX_NAME + 1], after[MAX_NAME + 1];
     int rc = sq__owner_of(s, tix, row, now);
     if (rc != 0)
@@ -228,11 +209,14 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
         row_why = FS_REASON_SCOPE;
         break;
     }
-    /* Moving the row: only within the pusher's reach, and a customer only by
-     * a manager. */
+    /* Moving the row: only within the pusher's reach, and where the record
+     * rules give the deciding column to supervisors (a customer's owner) only
+     * by one. */
     if (decider_why == 0 && row_why == 0 && (set_owner || set_parent) && exists &&
         strcmp(now, after) != 0 &&
-        (!sq__in_scope(s, u, after) || (rl.kind == RULE_OWNER && u->role != FS_ROLE_MANAGER)))
+        (!sq__in_scope(s, u, after) ||
+         !fs_record_may_write(tb->name, tb->columns[rl.col].name, (fs_record_role)u->role,
+                              strcmp(now, u->name) == 0)))
         decider_why = FS_REASON_SCOPE;
     if (decider_why != 0) {
         if (!exists)
@@ -250,7 +234,7 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
             reject(p, g[k].idx, row_why);
         else if (is_decider && decider_why != 0)
             reject(p, g[k].idx, decider_why);
-        else if (u->role != FS_ROLE_MANAGER && supervisor_only(tix, c))
+        else if (refused_by_rules(tix, c, u, strcmp(exists ? now : after, u->name) == 0))
             reject(p, g[k].idx, FS_REASON_SCOPE);
         else
             p->accepted[p->naccepted++] = *c;

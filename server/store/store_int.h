@@ -25,11 +25,18 @@
 #include <sqlite3.h>
 
 #include "audit.h"
+#include "fieldsync/records.h"
 #include "fieldsync/replica_server.h"
 #include "fieldsync/store.h"
 #include "store_sqlite.h"
 
 typedef struct sq_store sq_store;
+
+/* The record rules take the users' roles as they are. */
+_Static_assert((int)FS_ROLE_REP == (int)FS_RECORD_REP &&
+                   (int)FS_ROLE_MANAGER == (int)FS_RECORD_MANAGER &&
+                   (int)FS_ROLE_ADMIN == (int)FS_RECORD_ADMIN,
+               "fs_role and fs_record_role differ");
 
 #define MAX_NAME 64
 

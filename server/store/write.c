@@ -12,6 +12,29 @@
 
 #include "store_int.h"
 
+/* A text column of a stored row, NUL-terminated in buf ("" when NULL, not
+ * text or too long). table and column are the schema's names (never a
+ * peer's text): the replica keeps one SQLite table per record, a column
+ * per schema column. */
+static int row_text(sq_store *s, const char *table, const uint8_t row[FS_ID_BYTES],
+                    const char *column, char *buf, size_t size)
+{
+    char sql[160];
+    sqlite3_stmt *st = NULL;
+    buf[0] = '\0';
+    snprintf(sql, sizeof sql, "SELECT \"%s\" FROM \"%s\" WHERE id=?1", column, table);
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r), sql, -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, row, FS_ID_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+        (size_t)sqlite3_column_bytes(st, 0) < size)
+        memcpy(buf, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0) + 1);
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
+}
+
 int sq_manager_write(fs_store *base, const char *manager, const char *table, const uint8_t *row,
                            const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES])
 {
@@ -22,30 +45,48 @@ int sq_manager_write(fs_store *base, const char *manager, const char *table, con
         return rc;
     if (u.role != FS_ROLE_MANAGER)
         return sq__fail(s, FS_EAUTH, "only a manager does this");
+    /* What a supervisor writes, by the record rules: a review's columns of
+     * a weekly plan, a new spot-check. */
     int tix = fs_schema_table_index(table);
-    int plan = fs_schema_table_index("weekly_plan"), check = fs_schema_table_index("spot_check");
-    char owner[MAX_NAME + 1] = "";
-    if (tix == plan && row != NULL) {
-        /* a review: only the approval columns */
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(cells[i].column, "status") != 0 &&
-                strcmp(cells[i].column, "approved_by") != 0 &&
-                strcmp(cells[i].column, "approved_at") != 0 &&
-                strcmp(cells[i].column, "review_comment") != 0)
-                return sq__fail(s, FS_EINVAL, "a review changes the approval columns only");
-        rc = sq__owner_of(s, (unsigned)tix, row, owner);
-    } else if (tix == check && row == NULL) {
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(cells[i].column, "rep") == 0 && cells[i].value.type == FS_TEXT)
-                (void)sq__owner_value(&cells[i].value, owner);
-    } else {
+    char owner[MAX_NAME + 1] = "", why[160];
+    int vr = fs_record_check_supervisor_cells(table, row != NULL, cells, n, why, sizeof why);
+    if (vr == FS_RECORD_EUNKNOWN)
         return sq__fail(s, FS_EINVAL,
-                    "the dashboard reviews weekly plans and records spot-checks only");
+                        "the dashboard reviews weekly plans and records spot-checks only");
+    if (vr != FS_RECORD_OK)
+        return sq__fail(s, FS_EINVAL, "%s", why);
+    const fs_record_rules *rr = fs_record_rules_at((unsigned)tix);
+    if (row != NULL) {
+        rc = sq__owner_of(s, (unsigned)tix, row, owner);
+    } else {
+        for (size_t i = 0; rr->owner != NULL && i < n; i++)
+            if (strcmp(cells[i].column, rr->owner) == 0 && cells[i].value.type == FS_TEXT)
+                (void)sq__owner_value(&cells[i].value, owner);
     }
     if (rc != 0)
         return rc;
     if (!sq__in_scope(s, &u, owner))
         return sq__fail(s, FS_ENOTFOUND, "no such record in the manager's team");
+    /* A new status: the action leading to it must start from the current one. */
+    for (size_t i = 0; row != NULL && rr->status != NULL && i < n; i++) {
+        if (strcmp(cells[i].column, rr->status) != 0 || cells[i].value.type != FS_TEXT)
+            continue;
+        char to[32] = "", from[32] = "";
+        if (cells[i].value.n < sizeof to)
+            memcpy(to, cells[i].value.p, cells[i].value.n);
+        rc = row_text(s, table, row, rr->status, from, sizeof from);
+        if (rc != 0)
+            return rc;
+        vr = fs_record_check_action(table, fs_record_action_to(table, to), from[0] ? from : NULL,
+                                    FS_RECORD_MANAGER, strcmp(owner, manager) == 0, why,
+                                    sizeof why);
+        if (vr != FS_RECORD_OK)
+            return sq__fail(s,
+                            vr == FS_RECORD_ESTATE     ? FS_ESTATE
+                            : vr == FS_RECORD_EUNKNOWN ? FS_EINVAL
+                                                       : FS_EAUTH,
+                            "%s", why);
+    }
     fs_replica *r = s->r;
     uint8_t id[FS_ID_BYTES];
     rc = fs_begin(r);

@@ -1,0 +1,157 @@
+/*
+ * The form engine's shared types: a form names its table, its fields (flag,
+ * column, kind, required or not, default), its child items and its actions.
+ * The forms themselves are rows of form_table.c; the engine that adds,
+ * edits, lists, shows and runs actions on them is cmd_form.c (writes),
+ * form_input.c (checking what was typed) and form_view.c (lists and show).
+ * What a form may write, which status an action needs and what it sets are
+ * the record rules' (fieldsync/records.h), not the form's.
+ */
+#ifndef FIELDSYNC_CLIENT_FORM_H
+#define FIELDSYNC_CLIENT_FORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "fieldsync/replica.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+#define FORM_MAX_FIELDS 16
+
+typedef enum fkind {
+    FK_TEXT,
+    FK_DATE,
+    FK_DATETIME,
+    FK_BOOL,
+    FK_CUSTOMER,
+    FK_REF,
+    FK_INT,
+    FK_CHOICE,
+    FK_FLAG, /* a flag without a value: 1 when given, else 0 (always written) */
+    FK_NOW   /* no option: the time the record is written, in its place among the columns */
+} fkind;
+
+typedef struct ffield {
+    const char *flag;   /* "--name" (NULL for FK_NOW) */
+    const char *column; /* "name" */
+    fkind kind;
+    int required;
+    const char *label; /* the prompt */
+    const char *extra; /* FK_CHOICE: "a|b|c"; FK_REF: the table, or the flag naming it;
+                          FK_INT: "min-max"; FK_BOOL: the flag required when "no" */
+    int now_default;   /* FK_DATE: today, FK_DATETIME: now, when not given */
+} ffield;
+
+/* Values of a form's fields, by index; owned strings are the answers typed. */
+typedef struct values {
+    const char *v[FORM_MAX_FIELDS];
+    char *typed[FORM_MAX_FIELDS];
+    int flag[FORM_MAX_FIELDS]; /* FK_FLAG fields */
+    char nowbuf[17], today[11];
+} values;
+
+struct fform;
+
+/* A child item given with a repeatable flag (a plan's tasks, a visit's
+ * commitments), written with its parent in one transaction. */
+typedef struct fchild {
+    const char *flag, *table, *parent_col, *format;
+    const char *cols[3];
+    fkind kinds[3];
+    int required[3];
+    const char *copy_col; /* a column copied from the parent (a commitment's customer) */
+    int no_show;          /* show leaves the items out (a visit's commitments) */
+    /* Splits and checks the index-th (from 1) item into parts (malloc'd, NULL
+     * for none), printing its own message: CLI_OK, CLI_EUSAGE, or
+     * CLI_ERUNTIME when out of memory. NULL: "A|B|C" split at each "|". */
+    int (*split)(const struct fform *fm, const values *vs, size_t index, const char *item,
+                 char *parts[3]);
+} fchild;
+
+/* A state change: an action of the record rules (fieldsync/records.h),
+ * which say from which status, to which, and what it sets. */
+typedef struct faction {
+    const char *name;    /* "approve": the rules' action */
+    const ffield *flags; /* the action's own options: the values it is given */
+    size_t nflags;
+    const char *usage;
+} faction;
+
+typedef struct fform {
+    const char *group, *table, *title;
+    const char *add_name; /* "add" (NULL: no add here) */
+    const ffield *fields;
+    size_t nfields;
+    const char *stamp_col;           /* set to now */
+    const char *init_col, *init_val; /* a starting kind (the status is the rules') */
+    const char *list_cols[7];        /* NULL-terminated; "customer" shows the name */
+    const fchild *child;
+    const faction *actions;
+    size_t nactions;
+    int list; /* has list (here) */
+    const char *usage;
+    /* The customer and visit commands keep the ways they had before they
+     * were rows here: */
+    const char *usage_full; /* add's usage as printed (cmd.h); NULL: from usage */
+    int by_command;         /* messages name the command ("visit add: --place is
+                               required"), every required field is asked for before
+                               any is checked, blank optional fields are left out,
+                               and a failed save says which write failed */
+    const char *what;       /* "the visit": what add and edit save */
+    const char *me_default; /* a column the device's user fills when not given and known */
+    const char *edit_name;  /* "edit" (NULL: no edit) */
+    const char *edit_id;    /* the edit's option naming the record ("--customer") */
+    const ffield *edit_fields;
+    size_t nedit_fields;
+    const char *edit_usage_full;
+    int (*list_rows)(fs_replica *r, int json); /* a list of its own; NULL: list_cols */
+} fform;
+
+/* Runs sub (add, edit, list, show or an action; NULL: none given) of the
+ * forms of group with the arguments that follow it (cmd_form.c). */
+int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **argv);
+
+/* ---- the table (form_table.c) ---- */
+
+extern const fform form_table[];
+extern const size_t form_count;
+
+/* ---- input (form_input.c) ---- */
+
+int form_is_yes(const char *v);
+/* 1 if v is one of choices ("a|b|c"). */
+int form_in_choices(const char *v, const char *choices);
+/* Checks one value against its field; CLI_OK or CLI_EUSAGE with the flag
+ * named. Ids are resolved later, with the replica open. */
+int form_check_value(const ffield *f, const char *v);
+/* Fills defaults, asks for missing required fields, checks everything. */
+int form_complete(const ffield *fields, size_t n, values *vs);
+/* The same, the customer and visit commands' way (fform.by_command). */
+int form_complete_by_command(const char *command, const ffield *fields, size_t n, values *vs);
+void form_values_free(values *vs);
+/* The field's value as a cell; ids resolved in the replica into idbuf. */
+int form_to_cell(fs_replica *r, const ffield *f, const char *v, const values *vs,
+                 const ffield *fields, size_t n, uint8_t idbuf[FS_ID_BYTES], fs_cell *out);
+/* The device's user, or CLI_EUSAGE saying how to set it. */
+int form_need_user(fs_replica *r, char me[FS_USER_MAX + 1]);
+
+/* ---- views (form_view.c) ---- */
+
+/* Finds the row hex resolves to in table and opens an iterator on it. */
+int form_open_one(fs_replica *r, const char *table, const char *hex, fs_rows **it,
+                  uint8_t id[FS_ID_BYTES]);
+int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv);
+int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv);
+
+/* ---- the customer and visit rows' own parts ---- */
+
+/* visit add's --commit "TEXT|YYYY-MM-DD" (cmd_visit.c). */
+int visit_split_commit(const fform *fm, const values *vs, size_t index, const char *item,
+                       char *parts[3]);
+/* visit list and customer list (cmd_visit.c, cmd_customer.c). */
+int visit_list_rows(fs_replica *r, int json);
+int customer_list_rows(fs_replica *r, int json);
+
+#endif

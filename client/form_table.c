@@ -1,0 +1,391 @@
+/*
+ * The handbook's forms, one row each (the engine: cmd_form.c, form_input.c,
+ * form_view.c). A row names its table, its fields (flag, column, kind,
+ * required or not, default), its child items and its actions; the record
+ * rules (fieldsync/records.h) say what an action needs and sets. Adding a
+ * form is adding a row.
+ *
+ * Columns filled in by the form: the device's user (fieldsync whoami) in
+ * the column the record rules sign a new record in (rep, owner or
+ * supervisor); "now" as the time it was submitted.
+ */
+#include "cmd.h"
+#include "form.h"
+
+static const ffield contact_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
+    {"--name", "name", FK_TEXT, 1, "Name", NULL, 0},
+    {"--position", "position", FK_TEXT, 0, "Position", NULL, 0},
+    {"--phone", "phone", FK_TEXT, 0, "Phone", NULL, 0},
+    {"--email", "email", FK_TEXT, 0, "E-mail", NULL, 0},
+};
+
+static const ffield commitment_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
+    {"--text", "text", FK_TEXT, 1, "What was promised", NULL, 0},
+    {"--due", "due", FK_DATE, 1, "Due (YYYY-MM-DD)", NULL, 0},
+    {"--visit", "visit", FK_REF, 0, "Visit id", "visit", 0},
+};
+static const ffield done_f[] = {
+    {"--replied", "customer_replied", FK_BOOL, 0, "Customer replied (yes/no)", NULL, 0}};
+static const faction commitment_a[] = {
+    {"done", done_f, N(done_f), "commitment done ID [--replied yes|no]"},
+    {"cancel", NULL, 0, "commitment cancel ID"},
+    {"replied", NULL, 0, "commitment replied ID"},
+};
+
+static const ffield plan_f[] = {
+    {"--from", "period_start", FK_DATE, 1, "Week from (YYYY-MM-DD)", NULL, 0},
+    {"--to", "period_end", FK_DATE, 1, "Week to (YYYY-MM-DD)", NULL, 0},
+    {"--goals", "goals", FK_TEXT, 1, "Core goals of the week", NULL, 0},
+    {"--help-needed", "help_needed", FK_TEXT, 0, "Help needed from other departments", NULL, 0},
+};
+static const fchild plan_tasks = {.flag = "--task",
+                                  .table = "plan_task",
+                                  .parent_col = "plan",
+                                  .format = "YYYY-MM-DD|TASK|EXPECTED TIME",
+                                  .cols = {"date", "task", "expected_time"},
+                                  .kinds = {FK_DATE, FK_TEXT, FK_TEXT},
+                                  .required = {1, 1, 0}};
+static const ffield return_f[] = {
+    {"--comment", "review_comment", FK_TEXT, 1, "Why it is returned", NULL, 0}};
+static const faction plan_a[] = {
+    {"submit", NULL, 0, "plan submit ID"},
+    {"approve", NULL, 0, "plan approve ID"},
+    {"return", return_f, N(return_f), "plan return ID --comment TEXT"},
+};
+
+static const ffield daily_plan_f[] = {
+    {"--date", "date", FK_DATE, 1, "Date", NULL, 1},
+    {"--visits", "visits", FK_TEXT, 1, "Customer visits planned", NULL, 0},
+    {"--key-tasks", "key_tasks", FK_TEXT, 0, "Key tasks", NULL, 0},
+    {"--help-needed", "help_needed", FK_TEXT, 0, "Help needed", NULL, 0},
+};
+static const ffield daily_summary_f[] = {
+    {"--date", "date", FK_DATE, 1, "Date", NULL, 1},
+    {"--content", "content", FK_TEXT, 1, "Summary of the day", NULL, 0},
+};
+
+static const ffield selfcheck_f[] = {
+    {"--date", "date", FK_DATE, 1, "Date", NULL, 1},
+    {"--appearance", "appearance", FK_BOOL, 1, "Professional appearance and conduct (yes/no)",
+     "--appearance-fix", 0},
+    {"--appearance-fix", "appearance_fix", FK_TEXT, 0, "Appearance: improvement measure", NULL, 0},
+    {"--communication", "communication", FK_BOOL, 1,
+     "Listened, answered promptly, did not over-promise (yes/no)", "--communication-fix", 0},
+    {"--communication-fix", "communication_fix", FK_TEXT, 0, "Communication: improvement measure",
+     NULL, 0},
+    {"--data-management", "data_management", FK_BOOL, 1, "CRM updated in time, data true (yes/no)",
+     "--data-management-fix", 0},
+    {"--data-management-fix", "data_management_fix", FK_TEXT, 0,
+     "Data management: improvement measure", NULL, 0},
+    {"--teamwork", "teamwork", FK_BOOL, 1, "Plan/summary on time, helped colleagues (yes/no)",
+     "--teamwork-fix", 0},
+    {"--teamwork-fix", "teamwork_fix", FK_TEXT, 0, "Teamwork: improvement measure", NULL, 0},
+    {"--todos", "todos", FK_BOOL, 1, "Today's promised follow-ups done (yes/no)", "--todos-fix", 0},
+    {"--todos-fix", "todos_fix", FK_TEXT, 0, "To-dos: improvement measure", NULL, 0},
+};
+
+static const ffield complaint_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
+    {"--description", "description", FK_TEXT, 1, "The complaint", NULL, 0},
+    {"--received-at", "received_at", FK_DATETIME, 1, "Received (YYYY-MM-DD HH:MM)", NULL, 1},
+};
+static const ffield outcome_f[] = {
+    {"--outcome", "outcome", FK_TEXT, 1, "Outcome told to the customer", NULL, 0},
+    {"--satisfaction", "satisfaction", FK_INT, 0, "Satisfaction (1-5)", "1-5", 0},
+};
+static const faction complaint_a[] = {
+    {"outcome", outcome_f, N(outcome_f),
+     "complaint outcome ID --outcome TEXT [--satisfaction 1-5]"},
+};
+
+static const ffield request_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
+    {"--description", "description", FK_TEXT, 1, "The requirement", NULL, 0},
+    {"--confirmed-at", "confirmed_at", FK_DATETIME, 1,
+     "Confirmed by the customer (YYYY-MM-DD HH:MM)", NULL, 0},
+    {"--signed-document", "signed_document", FK_TEXT, 1, "Customer-signed requirement document",
+     NULL, 0},
+};
+
+static const ffield acceptance_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
+    {"--delivered", "delivered_at", FK_DATE, 1, "Delivered (YYYY-MM-DD)", NULL, 0},
+    {"--collected", "collected_at", FK_DATE, 0, "Documents collected (YYYY-MM-DD)", NULL, 0},
+    {"--documents", "documents", FK_TEXT, 0, "Documents", NULL, 0},
+};
+static const ffield collect_f[] = {
+    {"--date", "collected_at", FK_DATE, 1, "Collected (YYYY-MM-DD)", NULL, 1},
+    {"--documents", "documents", FK_TEXT, 0, "Documents", NULL, 0},
+};
+static const faction acceptance_a[] = {
+    {"collect", collect_f, N(collect_f),
+     "acceptance collect ID [--date YYYY-MM-DD] [--documents TEXT]"},
+};
+
+static const ffield marketing_f[] = {
+    {"--event", "event_date", FK_DATE, 1, "Event date (YYYY-MM-DD)", NULL, 0},
+    {"--goal", "goal", FK_TEXT, 1, "Goal", NULL, 0},
+    {"--budget", "budget", FK_TEXT, 0, "Budget", NULL, 0},
+};
+
+static const ffield question_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
+    {"--question", "question", FK_TEXT, 1, "The question", NULL, 0},
+    {"--asked-at", "asked_at", FK_DATETIME, 1, "Asked (YYYY-MM-DD HH:MM)", NULL, 1},
+};
+static const ffield answer_f[] = {{"--answer", "answer", FK_TEXT, 1, "Answer", NULL, 0}};
+static const faction question_a[] = {
+    {"answer", answer_f, N(answer_f), "question answer ID --answer TEXT"},
+};
+
+static const ffield spotcheck_f[] = {
+    {"--rep", "rep", FK_TEXT, 1, "Rep whose record is checked", NULL, 0},
+    {"--table", "record_table", FK_CHOICE, 1, "Record kind", "visit|customer|contact|commitment",
+     0},
+    {"--record", "record_id", FK_REF, 1, "Record id", "--table", 0},
+    {"--accurate", "accurate", FK_BOOL, 1, "Accurate (yes/no)", NULL, 0},
+    {"--comment", "comment", FK_TEXT, 0, "Comment", NULL, 0},
+};
+
+/* A customer (no --owner: the device's user owns what they record, and the
+ * server makes the creator the owner as well; without a name set, none). */
+static const ffield customer_f[] = {
+    {"--name", "name", FK_TEXT, 1, "Company name", NULL, 0},
+    {"--key-account", "key_account", FK_FLAG, 0, "Key account", NULL, 0},
+    {"--industry", "industry", FK_TEXT, 0, "Industry", NULL, 0},
+    {"--owner", "owner", FK_TEXT, 0, "Owner", NULL, 0},
+};
+/* customer edit: a customer keeps a name and an owner; --industry "" clears
+ * it. Handing a customer to another rep: the server accepts it from a
+ * manager of the team only (the record rules), and refuses it (kept, with
+ * the reason, in status) from anyone else. */
+static const ffield customer_edit_f[] = {
+    {"--name", "name", FK_TEXT, 1, "Company name", NULL, 0},
+    {"--industry", "industry", FK_TEXT, 0, "Industry", NULL, 0},
+    {"--key-account", "key_account", FK_BOOL, 0, "Key account (yes/no)", NULL, 0},
+    {"--owner", "owner", FK_TEXT, 1, "Owner", NULL, 0},
+};
+
+/* Form 1, the customer visit record, with the commitments made during the
+ * visit (each with its own due date and status). */
+static const ffield visit_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
+    {"--time", "time", FK_DATETIME, 1, "Visit time (YYYY-MM-DD HH:MM)", NULL, 0},
+    {"--place", "place", FK_TEXT, 1, "Place", NULL, 0},
+    {"--purpose", "purpose", FK_TEXT, 1, "Purpose", NULL, 0},
+    {"--notes", "notes", FK_TEXT, 1, "Conversation notes", NULL, 0},
+    {NULL, "recorded_at", FK_NOW, 0, NULL, NULL, 0},
+    {"--contact", "contact", FK_TEXT, 0, "Contact person", NULL, 0},
+    {"--position", "position", FK_TEXT, 0, "Position", NULL, 0},
+    {"--objections", "objections", FK_TEXT, 0, "Objections", NULL, 0},
+    {"--next", "next_steps", FK_TEXT, 0, "Next steps", NULL, 0},
+    {"--visitor", "visitor", FK_TEXT, 0, "Visitor", NULL, 0},
+};
+static const fchild visit_commits = {"--commit",
+                                     "commitment",
+                                     "visit",
+                                     "TEXT|YYYY-MM-DD",
+                                     {"text", "due", NULL},
+                                     {FK_TEXT, FK_DATE, FK_TEXT},
+                                     {1, 1, 0},
+                                     "customer",
+                                     1,
+                                     visit_split_commit};
+
+const fform form_table[] = {
+    {
+        .group = "contact",
+        .table = "contact",
+        .title = "contacts",
+        .add_name = "add",
+        .fields = contact_f,
+        .nfields = N(contact_f),
+        .list_cols = {"customer", "name", "position", "phone", "email", NULL},
+        .list = 1,
+        .usage = "contact add --customer ID --name NAME [--position P] [--phone P] [--email E]",
+    },
+    {
+        .group = "commitment",
+        .table = "commitment",
+        .title = "commitments",
+        .add_name = "add",
+        .fields = commitment_f,
+        .nfields = N(commitment_f),
+        .list_cols = {"customer", "text", "due", "status", "done_at", NULL},
+        .actions = commitment_a,
+        .nactions = N(commitment_a),
+        .list = 1,
+        .usage = "commitment add --customer ID --text TEXT --due YYYY-MM-DD [--visit ID]",
+    },
+    {
+        .group = "plan",
+        .table = "weekly_plan",
+        .title = "weekly plans",
+        .add_name = "add",
+        .fields = plan_f,
+        .nfields = N(plan_f),
+        .list_cols = {"rep", "period_start", "period_end", "status", "approved_by", "approved_at",
+                      NULL},
+        .child = &plan_tasks,
+        .actions = plan_a,
+        .nactions = N(plan_a),
+        .list = 1,
+        .usage = "plan add --from DATE --to DATE --goals TEXT [--help-needed TEXT]\n"
+                 "         [--task \"YYYY-MM-DD|TASK|EXPECTED TIME\"]...",
+    },
+    {
+        .group = "daily",
+        .table = "daily_report",
+        .title = "daily plans and summaries",
+        .add_name = "plan",
+        .fields = daily_plan_f,
+        .nfields = N(daily_plan_f),
+        .stamp_col = "submitted_at",
+        .init_col = "kind",
+        .init_val = "plan",
+        .list_cols = {"rep", "date", "kind", "submitted_at", NULL},
+        .list = 1,
+        .usage = "daily plan [--date DATE] --visits TEXT [--key-tasks T] [--help-needed T]",
+    },
+    {
+        .group = "daily",
+        .table = "daily_report",
+        .title = "daily plans and summaries",
+        .add_name = "summary",
+        .fields = daily_summary_f,
+        .nfields = N(daily_summary_f),
+        .stamp_col = "submitted_at",
+        .init_col = "kind",
+        .init_val = "summary",
+        .list_cols = {NULL},
+        .usage = "daily summary [--date DATE] --content TEXT",
+    },
+    {
+        .group = "selfcheck",
+        .table = "self_check",
+        .title = "self-checks",
+        .add_name = "add",
+        .fields = selfcheck_f,
+        .nfields = N(selfcheck_f),
+        .stamp_col = "submitted_at",
+        .list_cols = {"rep", "date", "submitted_at", NULL},
+        .list = 1,
+        .usage = "selfcheck add [--date DATE] --appearance yes|no --communication yes|no\n"
+                 "         --data-management yes|no --teamwork yes|no --todos yes|no [--ITEM-fix "
+                 "TEXT]...",
+    },
+    {
+        .group = "complaint",
+        .table = "complaint",
+        .title = "complaints",
+        .add_name = "add",
+        .fields = complaint_f,
+        .nfields = N(complaint_f),
+        .list_cols = {"customer", "owner", "received_at", "outcome_at", "satisfaction", NULL},
+        .actions = complaint_a,
+        .nactions = N(complaint_a),
+        .list = 1,
+        .usage =
+            "complaint add --customer ID --description TEXT [--received-at \"YYYY-MM-DD HH:MM\"]",
+    },
+    {
+        .group = "request",
+        .table = "requirement_request",
+        .title = "requirement requests",
+        .add_name = "add",
+        .fields = request_f,
+        .nfields = N(request_f),
+        .stamp_col = "submitted_at",
+        .list_cols = {"customer", "confirmed_at", "submitted_at", NULL},
+        .list = 1,
+        .usage =
+            "request add --customer ID --description TEXT --confirmed-at \"YYYY-MM-DD HH:MM\"\n"
+            "         --signed-document TEXT",
+    },
+    {
+        .group = "acceptance",
+        .table = "acceptance",
+        .title = "acceptance documents",
+        .add_name = "add",
+        .fields = acceptance_f,
+        .nfields = N(acceptance_f),
+        .list_cols = {"customer", "delivered_at", "collected_at", NULL},
+        .actions = acceptance_a,
+        .nactions = N(acceptance_a),
+        .list = 1,
+        .usage =
+            "acceptance add --customer ID --delivered DATE [--collected DATE] [--documents TEXT]",
+    },
+    {
+        .group = "marketing",
+        .table = "marketing_request",
+        .title = "marketing requests",
+        .add_name = "add",
+        .fields = marketing_f,
+        .nfields = N(marketing_f),
+        .stamp_col = "submitted_at",
+        .list_cols = {"rep", "event_date", "submitted_at", NULL},
+        .list = 1,
+        .usage = "marketing add --event DATE --goal TEXT [--budget TEXT]",
+    },
+    {
+        .group = "question",
+        .table = "customer_question",
+        .title = "customer questions",
+        .add_name = "add",
+        .fields = question_f,
+        .nfields = N(question_f),
+        .list_cols = {"customer", "asked_at", "answered_at", NULL},
+        .actions = question_a,
+        .nactions = N(question_a),
+        .list = 1,
+        .usage = "question add --customer ID --question TEXT [--asked-at \"YYYY-MM-DD HH:MM\"]",
+    },
+    {
+        .group = "spotcheck",
+        .table = "spot_check",
+        .title = "spot-checks",
+        .add_name = "add",
+        .fields = spotcheck_f,
+        .nfields = N(spotcheck_f),
+        .stamp_col = "checked_at",
+        .list_cols = {"supervisor", "rep", "record_table", "accurate", "checked_at", NULL},
+        .list = 1,
+        .usage = "spotcheck add --rep NAME --table visit|customer|contact|commitment --record ID\n"
+                 "         --accurate yes|no [--comment TEXT]",
+    },
+    /* Customers and visits: their usage is main's, their lists their own. */
+    {.group = "customer",
+     .table = "customer",
+     .title = "customers",
+     .add_name = "add",
+     .fields = customer_f,
+     .nfields = N(customer_f),
+     .list = 1,
+     .usage_full = USAGE_CUSTOMER_ADD,
+     .by_command = 1,
+     .what = "the customer",
+     .me_default = "owner",
+     .edit_name = "edit",
+     .edit_id = "--customer",
+     .edit_fields = customer_edit_f,
+     .nedit_fields = N(customer_edit_f),
+     .edit_usage_full = USAGE_CUSTOMER_EDIT,
+     .list_rows = customer_list_rows},
+    {.group = "visit",
+     .table = "visit",
+     .title = "visits",
+     .add_name = "add",
+     .fields = visit_f,
+     .nfields = N(visit_f),
+     .child = &visit_commits,
+     .list = 1,
+     .usage_full = USAGE_VISIT_ADD,
+     .by_command = 1,
+     .what = "the visit",
+     .list_rows = visit_list_rows},
+};
+
+const size_t form_count = N(form_table);

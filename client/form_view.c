@@ -1,0 +1,313 @@
+/*
+ * The form engine's views (form.h): GROUP list [--json], a table
+ * (CJK-aligned) of a form's list columns or its JSON rows, and GROUP show ID
+ * [--json], one record with every field and its child items.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "fieldsync/schema.h"
+#include "form.h"
+#include "record.h"
+#include "table.h"
+
+/* Customer names by id, for lists. */
+typedef struct names {
+    uint8_t (*id)[FS_ID_BYTES];
+    char **name;
+    size_t n;
+} names;
+
+static void names_free(names *nm)
+{
+    for (size_t i = 0; i < nm->n; i++)
+        free(nm->name[i]);
+    free(nm->id);
+    free(nm->name);
+    memset(nm, 0, sizeof *nm);
+}
+
+static int names_load(fs_replica *r, names *nm)
+{
+    fs_rows *it = NULL;
+    memset(nm, 0, sizeof *nm);
+    int rc = fs_rows_open(&it, r, "customer", NULL, NULL, "name");
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        uint8_t(*ids)[FS_ID_BYTES] = realloc(nm->id, (nm->n + 1) * sizeof *ids);
+        char **ns = ids ? realloc(nm->name, (nm->n + 1) * sizeof *ns) : NULL;
+        if (ids != NULL)
+            nm->id = ids;
+        if (ns == NULL) {
+            rc = FS_ENOMEM;
+            break;
+        }
+        nm->name = ns;
+        memcpy(nm->id[nm->n], fs_rows_id(it), FS_ID_BYTES);
+        rc = rec_text(it, "name", &nm->name[nm->n]);
+        if (rc == 0)
+            nm->n++;
+    }
+    fs_rows_close(it);
+    return rc < 0 ? rc : 0;
+}
+
+static const char *name_of(const names *nm, const uint8_t *id)
+{
+    for (size_t i = 0; i < nm->n; i++)
+        if (memcmp(nm->id[i], id, FS_ID_BYTES) == 0)
+            return nm->name[i] ? nm->name[i] : "";
+    return "?";
+}
+
+/* A column's value for a table cell: text as is, booleans yes/no, ids as
+ * 8 hex digits, customers by name. */
+static int cell_text(fs_rows *it, const char *table, const char *col, const names *nm, char **out)
+{
+    fs_value v;
+    unsigned ntables;
+    const fs_table *tables = fs_schema_tables(&ntables);
+    const fs_table *t = &tables[fs_schema_table_index(table)];
+    int ci = fs_schema_column_index(t, col);
+    int is_bool = ci >= 0 && t->columns[ci].type == FS_COL_BOOL;
+    *out = NULL;
+    int rc = fs_rows_get(it, col, &v);
+    if (rc != 0)
+        return rc;
+    char buf[40] = "";
+    switch (v.type) {
+    case FS_NULL:
+        break;
+    case FS_INT:
+        if (is_bool)
+            snprintf(buf, sizeof buf, "%s", v.i ? "yes" : "no");
+        else
+            snprintf(buf, sizeof buf, "%lld", (long long)v.i);
+        break;
+    case FS_REAL:
+        snprintf(buf, sizeof buf, "%g", v.r);
+        break;
+    case FS_TEXT:
+        *out = strndup(v.p, v.n);
+        return *out ? 0 : FS_ENOMEM;
+    case FS_BLOB:
+        if (strcmp(col, "customer") == 0 && v.n == FS_ID_BYTES && nm != NULL) {
+            *out = strdup(name_of(nm, v.p));
+            return *out ? 0 : FS_ENOMEM;
+        }
+        for (size_t i = 0; i < v.n && i < 4; i++)
+            snprintf(buf + 2 * i, 3, "%02x", ((const uint8_t *)v.p)[i]);
+        break;
+    }
+    *out = strdup(buf);
+    return *out ? 0 : FS_ENOMEM;
+}
+
+/* Lists are in the order of the first date in them, else of the first
+ * column. */
+static const char *order_column(const fform *fm)
+{
+    unsigned n;
+    const fs_table *tables = fs_schema_tables(&n);
+    const fs_table *t = &tables[fs_schema_table_index(fm->table)];
+    for (size_t i = 0; fm->list_cols[i] != NULL; i++) {
+        int c = fs_schema_column_index(t, fm->list_cols[i]);
+        if (c >= 0 && (t->columns[c].type == FS_COL_DATE || t->columns[c].type == FS_COL_DATETIME))
+            return fm->list_cols[i];
+    }
+    return fm->list_cols[0];
+}
+
+int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
+{
+    int json = 0;
+    const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
+    char usage[160];
+    snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s list [--json]\n", fm->group);
+    int rc = cli_parse(ctx, usage, opts, 1, argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    fs_replica *r = NULL;
+    rc = cli_open(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    if (fm->list_rows != NULL) { /* a list of its own */
+        rc = fm->list_rows(r, json);
+        fs_replica_close(r);
+        return rc;
+    }
+    names nm;
+    cli_column cols[8];
+    size_t ncols = 0;
+    cols[ncols++] = (cli_column){"ID", 0};
+    for (; fm->list_cols[ncols - 1] != NULL; ncols++)
+        cols[ncols] = (cli_column){fm->list_cols[ncols - 1], 32};
+    cli_table *t = NULL;
+    cJSON *all = json ? cJSON_CreateArray() : NULL;
+    fs_rows *it = NULL;
+    int frc = names_load(r, &nm);
+    if (frc == 0 && !json)
+        frc = cli_table_new(&t, cols, ncols);
+    if (frc == 0 && json && all == NULL)
+        frc = FS_ENOMEM;
+    if (frc == 0)
+        frc = fs_rows_open(&it, r, fm->table, NULL, NULL, order_column(fm));
+    while (frc == 0 && (frc = fs_rows_next(it)) == 1) {
+        frc = 0;
+        if (json) {
+            cJSON *o = NULL;
+            frc = rec_json(it, fm->table, &o);
+            if (frc == 0)
+                frc = rec_json_add(all, NULL, o);
+            continue;
+        }
+        char *cells[8] = {NULL};
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(fs_rows_id(it), hex);
+        hex[8] = '\0';
+        cells[0] = strdup(hex);
+        for (size_t c = 1; frc == 0 && c < ncols; c++)
+            frc = cell_text(it, fm->table, fm->list_cols[c - 1], &nm, &cells[c]);
+        if (frc == 0)
+            frc = cli_table_add(t, (const char *const *)cells) == 0 ? 0 : FS_ENOMEM;
+        for (size_t c = 0; c < ncols; c++)
+            free(cells[c]);
+    }
+    fs_rows_close(it);
+    if (frc < 0)
+        rc = cli_fail(frc == FS_ENOMEM ? NULL : r, fm->group, frc);
+    else if (json)
+        rc = rec_json_print(all, stdout) == 0 ? CLI_OK : cli_fail(NULL, fm->group, FS_ENOMEM);
+    else if (cli_table_rows(t) == 0)
+        printf("no %s\n", fm->title);
+    else
+        cli_table_print(t, stdout);
+    cJSON_Delete(all);
+    cli_table_free(t);
+    names_free(&nm);
+    fs_replica_close(r);
+    return rc;
+}
+
+int form_open_one(fs_replica *r, const char *table, const char *hex, fs_rows **it,
+                  uint8_t id[FS_ID_BYTES])
+{
+    int rc = cli_resolve(r, table, "ID", hex, id);
+    if (rc != CLI_OK)
+        return rc;
+    fs_rows *rows = NULL;
+    int frc = fs_rows_open(&rows, r, table, NULL, NULL, NULL);
+    while (frc == 0 && (frc = fs_rows_next(rows)) == 1) {
+        if (memcmp(fs_rows_id(rows), id, FS_ID_BYTES) == 0) {
+            *it = rows;
+            return CLI_OK;
+        }
+        frc = 0;
+    }
+    fs_rows_close(rows);
+    cli_error("ID: no %s with id %s", table, hex);
+    return CLI_EUSAGE;
+}
+
+/* The child items of a record (a plan's tasks) as a table. */
+static int show_children(fs_replica *r, const fchild *ch, const uint8_t id[FS_ID_BYTES])
+{
+    cli_column cols[3];
+    for (int c = 0; c < 3; c++)
+        cols[c] = (cli_column){ch->cols[c], 40};
+    cli_table *t = NULL;
+    fs_rows *it = NULL;
+    fs_value eq = fs_blob(id, FS_ID_BYTES);
+    int frc = cli_table_new(&t, cols, 3);
+    if (frc == 0)
+        frc = fs_rows_open(&it, r, ch->table, ch->parent_col, &eq, ch->cols[0]);
+    while (frc == 0 && (frc = fs_rows_next(it)) == 1) {
+        char *v[3] = {NULL, NULL, NULL};
+        frc = 0;
+        for (int c = 0; c < 3 && frc == 0; c++)
+            frc = cell_text(it, ch->table, ch->cols[c], NULL, &v[c]);
+        if (frc == 0)
+            frc = cli_table_add(t, (const char *const *)v) == 0 ? 0 : FS_ENOMEM;
+        for (int c = 0; c < 3; c++)
+            free(v[c]);
+    }
+    fs_rows_close(it);
+    if (frc == 0 && cli_table_rows(t) > 0) {
+        printf("\n%s:\n", ch->table);
+        cli_table_print(t, stdout);
+    }
+    cli_table_free(t);
+    return frc < 0 ? cli_fail(frc == FS_ENOMEM ? NULL : r, ch->table, frc) : CLI_OK;
+}
+
+int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
+{
+    int json = 0;
+    const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
+    char usage[160];
+    snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s show ID [--json]\n", fm->group);
+    if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
+        if (argc >= 1 && strcmp(argv[0], "--help") == 0) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        cli_error("%s show: give the record's id first", fm->group);
+        return CLI_EUSAGE;
+    }
+    const char *hex = argv[0];
+    int rc = cli_check_idprefix("ID", hex);
+    if (rc == CLI_OK)
+        rc = cli_parse(ctx, usage, opts, 1, argc - 1, argv + 1);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    fs_replica *r = NULL;
+    fs_rows *it = NULL;
+    uint8_t id[FS_ID_BYTES];
+    names nm = {NULL, NULL, 0};
+    rc = cli_open(ctx, &r);
+    if (rc == CLI_OK)
+        rc = form_open_one(r, fm->table, hex, &it, id);
+    if (rc == CLI_OK && names_load(r, &nm) != 0)
+        rc = cli_fail(NULL, fm->group, FS_ENOMEM);
+    if (rc == CLI_OK && json) {
+        cJSON *o = NULL;
+        int frc = rec_json(it, fm->table, &o);
+        rc = frc == 0 && rec_json_print(o, stdout) == 0
+                 ? CLI_OK
+                 : cli_fail(r, fm->group, frc ? frc : FS_ENOMEM);
+        cJSON_Delete(o);
+    } else if (rc == CLI_OK) {
+        unsigned ntables;
+        const fs_table *tables = fs_schema_tables(&ntables);
+        const fs_table *tb = &tables[fs_schema_table_index(fm->table)];
+        static const cli_column cols[] = {{"FIELD", 0}, {"VALUE", 0}};
+        cli_table *t = NULL;
+        char full[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(id, full);
+        int frc = cli_table_new(&t, cols, 2);
+        const char *idrow[] = {"id", full};
+        if (frc == 0)
+            frc = cli_table_add(t, idrow) == 0 ? 0 : FS_ENOMEM;
+        for (unsigned c = 1; frc == 0 && c < tb->ncolumns; c++) {
+            char *v = NULL;
+            frc = cell_text(it, fm->table, tb->columns[c].name, &nm, &v);
+            const char *row[] = {tb->columns[c].name, v ? v : ""};
+            if (frc == 0)
+                frc = cli_table_add(t, row) == 0 ? 0 : FS_ENOMEM;
+            free(v);
+        }
+        if (frc == 0)
+            cli_table_print(t, stdout);
+        else
+            rc = cli_fail(NULL, fm->group, frc);
+        cli_table_free(t);
+        if (rc == CLI_OK && fm->child != NULL && !fm->child->no_show)
+            rc = show_children(r, fm->child, id);
+    }
+    fs_rows_close(it);
+    names_free(&nm);
+    fs_replica_close(r);
+    return rc;
+}
