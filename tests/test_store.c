@@ -2002,6 +2002,40 @@ static void test_manager_writes(void)
     team_close(&t);
 }
 
+/* A dashboard review follows the record rules' plan workflow: only a
+ * submitted plan is approved or returned (not a draft, not one approved
+ * already), and a manager never signs their own plan. */
+static void test_manager_review_follows_the_workflow(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t draft[16], own[16];
+    fs_cell dc[] = {{"rep", fs_text("zhang")},
+                    {"period_start", fs_text("2023-10-16")},
+                    {"period_end", fs_text("2023-10-22")},
+                    {"goals", fs_text("g")},
+                    {"status", fs_text("draft")}};
+    CHECK_OK(fs_insert(d[ZHANG].r, "weekly_plan", dc, 5, draft));
+    push_clean(t.s, &d[ZHANG]);
+    fs_cell lc[] = {{"rep", fs_text("li")},
+                    {"period_start", fs_text("2023-10-16")},
+                    {"period_end", fs_text("2023-10-22")},
+                    {"goals", fs_text("g")},
+                    {"status", fs_text("submitted")}};
+    CHECK_OK(fs_insert(d[LI].r, "weekly_plan", lc, 5, own));
+    push_clean(t.s, &d[LI]);
+    fs_cell approve[] = {{"status", fs_text("approved")}, {"approved_by", fs_text("li")}};
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "weekly_plan", draft, approve, 2, NULL), FS_ESTATE);
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "weekly_plan", own, approve, 2, NULL), FS_EAUTH);
+    fs_cell submit[] = {{"status", fs_text("submitted")}};
+    CHECK_OK(fs_update(d[ZHANG].r, "weekly_plan", draft, submit, 1));
+    push_clean(t.s, &d[ZHANG]);
+    CHECK_OK(fs_store_manager_write(t.s, "li", "weekly_plan", draft, approve, 2, NULL));
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "weekly_plan", draft, approve, 2, NULL), FS_ESTATE);
+    team_close(&t);
+}
+
 /* Sync health: last seen, lease, and pending as the device reported it,
  * less what was acknowledged since. */
 static void test_device_sync_health(void)
@@ -2037,7 +2071,7 @@ static void test_device_sync_health(void)
     team_close(&t);
 }
 
-TEST_LIST(TEST(device_sync_health) TEST(manager_writes) TEST(dashboard_passwords)
+TEST_LIST(TEST(device_sync_health) TEST(manager_writes) TEST(manager_review_follows_the_workflow) TEST(dashboard_passwords)
               TEST(supervisor_columns) TEST(users_and_devices) TEST(scope_of_reads)
                   TEST(pull_groups_by_owner) TEST(own_writes_not_sent_back_unless_purged)
                       TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)
