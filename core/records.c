@@ -138,6 +138,9 @@ static const fs_record_rules records[] = {
     {"spot_check", "rep", "supervisor", FS_BY_SUPERVISOR, NULL, 0, NULL, NULL, NULL, NULL, 0},
     /* Written by the replicas themselves; they follow the row they are about. */
     PLAIN(conflict, NULL, NULL),
+    /* Written by the server when it accepts an owner change; no device
+     * writes it. It follows its customer. */
+    {"handover", NULL, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 /* ---- lookups ---- */
@@ -185,6 +188,8 @@ int fs_record_action_from(const fs_record_action *a, const char *status)
  * or an unknown ownership (-1) passes: the server knows them and decides. */
 static int allowed(unsigned by, fs_record_role role, int is_owner)
 {
+    if (by == 0) /* the server's own records */
+        return 0;
     if (role == FS_RECORD_ANYONE)
         return 1;
     if ((by & FS_BY_SUPERVISOR) && role == FS_RECORD_MANAGER)
@@ -276,7 +281,9 @@ int fs_record_check_write(unsigned table, unsigned column, const fs_value *value
         by = cr->by;
     if (!allowed(by, role, is_owner))
         return fs_say(why, whylen, FS_RECORD_EROLE, "%s.%s is written by %s", rr->table, name,
-                      by == FS_BY_SUPERVISOR ? "a supervisor" : "the record's owner");
+                      by == 0                  ? "the server only"
+                      : by == FS_BY_SUPERVISOR ? "a supervisor"
+                                               : "the record's owner");
     if (rr->status != NULL && strcmp(name, rr->status) == 0 &&
         !allowed(status_by(rr, value), role, is_owner))
         return fs_say(why, whylen, FS_RECORD_EROLE, "%s.%s %.*s is set by a supervisor's action",

@@ -22,7 +22,6 @@
 #include "fieldsync/clock.h"
 #include "replica_int.h"
 
-#define SCHEMA_VERSION 1
 #define DEFAULT_MAX_SKEW_MS (5u * 60u * 1000u)
 
 int fs__fail(fs_replica *r, int code, const char *fmt, ...)
@@ -181,11 +180,31 @@ int fs__exec(fs_replica *r, const char *sql, const char *what)
     return rc == SQLITE_OK ? 0 : fs__dbfail(r, rc, what);
 }
 
+/* CREATE TABLE of one record table: id, the schema's columns, _ver. */
+static int create_table(fs_replica *r, const fs_table *tb, const char *what)
+{
+    char sql[4096];
+    size_t len = 0;
+    int bad =
+        fs__append(sql, sizeof sql, &len, "CREATE TABLE \"%s\"(id BLOB PRIMARY KEY NOT NULL", tb->name);
+    for (unsigned c = 0; c < tb->ncolumns; c++)
+        bad |= fs__append(sql, sizeof sql, &len,
+                          c == 0 ? ", \"%s\" INTEGER NOT NULL DEFAULT 0" : ", \"%s\"",
+                          tb->columns[c].name);
+    /* No secondary indexes: each one is another B-tree every write
+     * dirties (measured: 0.61 -> 0.49 of raw SQLite for one visit per
+     * transaction), and the replica's readers scan. Add one with the
+     * query that needs it and a measurement. */
+    bad |= fs__append(sql, sizeof sql, &len, ", _ver BLOB NOT NULL) WITHOUT ROWID;");
+    if (bad)
+        return fs__fail(r, FS_EINVAL, "schema statement too long for table %s", tb->name);
+    return fs__exec(r, sql, what);
+}
+
 static int create_schema(fs_replica *r)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
-    char sql[4096];
     int rc = fs__exec(r,
                       "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
                       "CREATE TABLE device(idx INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);"
@@ -193,25 +212,59 @@ static int create_schema(fs_replica *r)
                       " col INTEGER NOT NULL, row BLOB NOT NULL, value, hlc INTEGER NOT NULL,"
                       " prev_hlc INTEGER NOT NULL, prev_dev INTEGER NOT NULL);" FS__SYNC_TABLES_SQL,
                       "creating the replica");
-    for (unsigned t = 0; rc == 0 && t < nt; t++) {
-        size_t len = 0;
-        int bad = fs__append(sql, sizeof sql, &len,
-                             "CREATE TABLE \"%s\"(id BLOB PRIMARY KEY NOT NULL", tables[t].name);
-        for (unsigned c = 0; c < tables[t].ncolumns; c++)
-            bad |= fs__append(sql, sizeof sql, &len,
-                              c == 0 ? ", \"%s\" INTEGER NOT NULL DEFAULT 0" : ", \"%s\"",
-                              tables[t].columns[c].name);
-        /* No secondary indexes: each one is another B-tree every write
-         * dirties (measured: 0.61 -> 0.49 of raw SQLite for one visit per
-         * transaction), and the replica's readers scan. Add one with the
-         * query that needs it and a measurement. */
-        bad |= fs__append(sql, sizeof sql, &len, ", _ver BLOB NOT NULL) WITHOUT ROWID;");
-        if (bad)
-            return fs__fail(r, FS_EINVAL, "schema statement too long for table %s",
-                            tables[t].name);
-        rc = fs__exec(r, sql, "creating the replica");
-    }
+    for (unsigned t = 0; rc == 0 && t < nt; t++)
+        rc = create_table(r, &tables[t], "creating the replica");
     return rc;
+}
+
+/* A replica of an older schema version, brought to this build's in one
+ * transaction (or left as it was): tables that came since are created,
+ * columns that came since are added to the tables that had them not (their
+ * versions, 12 zero bytes each, appended to every row's _ver), and the pull
+ * cursor goes back to 0, so that a device receives the rows of the new
+ * tables and columns that the server left out of what it sent before (it
+ * sends the whole scope again; applying what a replica has is a no-op). */
+static int upgrade_schema(fs_replica *r)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    const char *what = "upgrading the replica's schema";
+    char sql[512];
+    int rc = fs__exec(r, "BEGIN IMMEDIATE", what);
+    if (rc != 0)
+        return rc;
+    r->guard++;
+    for (unsigned t = 0; rc == 0 && t < nt; t++) {
+        const fs_table *tb = &tables[t];
+        if (tb->since > (unsigned)r->schema) {
+            rc = create_table(r, tb, what);
+            continue;
+        }
+        for (unsigned c = 0; rc == 0 && c < tb->ncolumns; c++) {
+            if (tb->columns[c].since <= (unsigned)r->schema)
+                continue;
+            snprintf(sql, sizeof sql,
+                     "ALTER TABLE \"%s\" ADD COLUMN \"%s\";"
+                     "UPDATE \"%s\" SET _ver=_ver||zeroblob(%d);",
+                     tb->name, tb->columns[c].name, tb->name, FS__VER_BYTES);
+            rc = fs__exec(r, sql, what);
+        }
+    }
+    if (rc == 0) {
+        snprintf(sql, sizeof sql,
+                 "UPDATE meta SET v=%u WHERE k='schema';UPDATE meta SET v=0 WHERE k='cursor';",
+                 FS_SCHEMA_VERSION);
+        rc = fs__exec(r, sql, what);
+    }
+    r->guard--;
+    if (rc == 0)
+        rc = fs__exec(r, "COMMIT", what);
+    if (rc != 0) {
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    r->schema = FS_SCHEMA_VERSION;
+    return 0;
 }
 
 int fs__prepare(fs_replica *r, const char *sql, sqlite3_stmt **st)
@@ -360,8 +413,14 @@ static int load_meta(fs_replica *r)
         return rc;
     if (logged > r->hlc)
         r->hlc = logged;
-    if (!have_device || schema != SCHEMA_VERSION)
-        return fs__fail(r, FS_EFORMAT, "the replica's metadata is missing or of another version");
+    if (!have_device || schema < 1)
+        return fs__fail(r, FS_EFORMAT, "the replica's metadata is missing or damaged");
+    if (schema > (int)FS_SCHEMA_VERSION)
+        return fs__fail(r, FS_EFORMAT,
+                        "the replica was made by a newer fieldsync (schema %d; this one knows "
+                        "up to %u): install that version",
+                        schema, FS_SCHEMA_VERSION);
+    r->schema = schema;
     rc = fs__prepare(r, "SELECT idx, id FROM device ORDER BY idx", &st);
     if (rc != 0)
         return rc;
@@ -609,7 +668,7 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
                          &st);
         if (rc == 0) {
             sqlite3_bind_blob(st, 1, r->device, FS_ID_BYTES, SQLITE_STATIC);
-            sqlite3_bind_int(st, 2, SCHEMA_VERSION);
+            sqlite3_bind_int(st, 2, FS_SCHEMA_VERSION);
             sqlite3_bind_blob(st, 3, seed, FS_SIGN_SEED_BYTES, SQLITE_STATIC);
             int src = sqlite3_step(st);
             if (src != SQLITE_DONE)
@@ -667,6 +726,8 @@ static int open_with_secret(fs_replica **out, fs_replica *r, const char *dbpath,
         rc = load_meta(r);
     if (rc == 0 && r->keep_feed && r->feed_format != FS__FEED_FORMAT)
         rc = upgrade_feed(r);
+    if (rc == 0 && r->schema != (int)FS_SCHEMA_VERSION)
+        rc = upgrade_schema(r);
     if (rc == 0)
         rc = prepare_guarded_statements(r);
     if (rc != 0)

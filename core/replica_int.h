@@ -65,6 +65,7 @@ struct fs_replica {
     int guard;           /* >0 while the API writes synced tables */
     int keep_feed;       /* a server's replica: accepted changes get feed sequences */
     int feed_format;     /* meta 'feed': FS__FEED_FORMAT, or 1 until converted on open */
+    int schema;          /* meta 'schema': FS_SCHEMA_VERSION, or older until upgraded on open */
     uint8_t (*devs)[FS_ID_BYTES]; /* dictionary: devs[idx-1] */
     uint32_t ndevs, capdevs;
     fs__table_stmts *ts;          /* one per schema table */

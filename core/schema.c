@@ -8,189 +8,204 @@
 
 #include "fieldsync/schema.h"
 
-#define DELETED {"deleted", FS_COL_BOOL, 0, NULL}
+#define DELETED {"deleted", FS_COL_BOOL, 0, NULL, 0}
 #define REQ FS_COL_REQUIRED
 
 static const fs_column customer_cols[] = {
     DELETED,
-    {"name", FS_COL_TEXT, REQ, NULL},
-    {"industry", FS_COL_TEXT, 0, NULL},
-    {"size", FS_COL_TEXT, 0, NULL},
-    {"business_area", FS_COL_TEXT, 0, NULL},
-    {"decision_chain", FS_COL_TEXT, 0, NULL},
-    {"history", FS_COL_TEXT, 0, NULL},
-    {"preferences", FS_COL_TEXT, 0, NULL},
-    {"open_questions", FS_COL_TEXT, 0, NULL},
-    {"key_account", FS_COL_BOOL, 0, NULL},
-    {"owner", FS_COL_TEXT, 0, NULL}, /* the owning rep (user name) */
+    {"name", FS_COL_TEXT, REQ, NULL, 0},
+    {"industry", FS_COL_TEXT, 0, NULL, 0},
+    {"size", FS_COL_TEXT, 0, NULL, 0},
+    {"business_area", FS_COL_TEXT, 0, NULL, 0},
+    {"decision_chain", FS_COL_TEXT, 0, NULL, 0},
+    {"history", FS_COL_TEXT, 0, NULL, 0},
+    {"preferences", FS_COL_TEXT, 0, NULL, 0},
+    {"open_questions", FS_COL_TEXT, 0, NULL, 0},
+    {"key_account", FS_COL_BOOL, 0, NULL, 0},
+    {"owner", FS_COL_TEXT, 0, NULL, 0}, /* the owning rep (user name) */
 };
 
 static const fs_column contact_cols[] = {
     DELETED,
-    {"customer", FS_COL_ID, REQ, "customer"},
-    {"name", FS_COL_TEXT, REQ, NULL},
-    {"position", FS_COL_TEXT, 0, NULL},
-    {"phone", FS_COL_TEXT, 0, NULL},
-    {"email", FS_COL_TEXT, 0, NULL},
+    {"customer", FS_COL_ID, REQ, "customer", 0},
+    {"name", FS_COL_TEXT, REQ, NULL, 0},
+    {"position", FS_COL_TEXT, 0, NULL, 0},
+    {"phone", FS_COL_TEXT, 0, NULL, 0},
+    {"email", FS_COL_TEXT, 0, NULL, 0},
 };
 
 /* Form 1: customer visit record. */
 static const fs_column visit_cols[] = {
     DELETED,
-    {"customer", FS_COL_ID, REQ, "customer"},
-    {"contact", FS_COL_TEXT, 0, NULL},  /* contact person */
-    {"position", FS_COL_TEXT, 0, NULL}, /* the contact's position */
-    {"time", FS_COL_DATETIME, REQ, NULL},
-    {"place", FS_COL_TEXT, REQ, NULL},
-    {"purpose", FS_COL_TEXT, REQ, NULL},
-    {"notes", FS_COL_TEXT, REQ, NULL},
-    {"objections", FS_COL_TEXT, 0, NULL},
-    {"next_steps", FS_COL_TEXT, 0, NULL},
-    {"visitor", FS_COL_TEXT, 0, NULL},
-    {"recorded_at", FS_COL_DATETIME, 0, NULL},
+    {"customer", FS_COL_ID, REQ, "customer", 0},
+    {"contact", FS_COL_TEXT, 0, NULL, 0},  /* contact person */
+    {"position", FS_COL_TEXT, 0, NULL, 0}, /* the contact's position */
+    {"time", FS_COL_DATETIME, REQ, NULL, 0},
+    {"place", FS_COL_TEXT, REQ, NULL, 0},
+    {"purpose", FS_COL_TEXT, REQ, NULL, 0},
+    {"notes", FS_COL_TEXT, REQ, NULL, 0},
+    {"objections", FS_COL_TEXT, 0, NULL, 0},
+    {"next_steps", FS_COL_TEXT, 0, NULL, 0},
+    {"visitor", FS_COL_TEXT, 0, NULL, 0},
+    {"recorded_at", FS_COL_DATETIME, 0, NULL, 0},
 };
 
 static const fs_column commitment_cols[] = {
     DELETED,
-    {"visit", FS_COL_ID, 0, "visit"},
-    {"customer", FS_COL_ID, REQ, "customer"},
-    {"text", FS_COL_TEXT, REQ, NULL},
-    {"due", FS_COL_DATE, REQ, NULL},
-    {"status", FS_COL_TEXT, 0, NULL}, /* open | done | cancelled */
-    {"done_at", FS_COL_DATETIME, 0, NULL},
-    {"customer_replied", FS_COL_BOOL, 0, NULL},
+    {"visit", FS_COL_ID, 0, "visit", 0},
+    {"customer", FS_COL_ID, REQ, "customer", 0},
+    {"text", FS_COL_TEXT, REQ, NULL, 0},
+    {"due", FS_COL_DATE, REQ, NULL, 0},
+    {"status", FS_COL_TEXT, 0, NULL, 0}, /* open | done | cancelled */
+    {"done_at", FS_COL_DATETIME, 0, NULL, 0},
+    {"customer_replied", FS_COL_BOOL, 0, NULL, 0},
 };
 
 /* Form 2: weekly work plan, with its daily tasks in plan_task. */
 static const fs_column weekly_plan_cols[] = {
     DELETED,
-    {"rep", FS_COL_TEXT, REQ, NULL},
-    {"period_start", FS_COL_DATE, REQ, NULL},
-    {"period_end", FS_COL_DATE, REQ, NULL},
-    {"goals", FS_COL_TEXT, REQ, NULL},
-    {"help_needed", FS_COL_TEXT, 0, NULL},
-    {"status", FS_COL_TEXT, 0, NULL}, /* draft | submitted | approved | returned */
-    {"submitted_at", FS_COL_DATETIME, 0, NULL},
-    {"approved_by", FS_COL_TEXT, 0, NULL}, /* supervisor's signature */
-    {"approved_at", FS_COL_DATE, 0, NULL},
-    {"review_comment", FS_COL_TEXT, 0, NULL},
+    {"rep", FS_COL_TEXT, REQ, NULL, 0},
+    {"period_start", FS_COL_DATE, REQ, NULL, 0},
+    {"period_end", FS_COL_DATE, REQ, NULL, 0},
+    {"goals", FS_COL_TEXT, REQ, NULL, 0},
+    {"help_needed", FS_COL_TEXT, 0, NULL, 0},
+    {"status", FS_COL_TEXT, 0, NULL, 0}, /* draft | submitted | approved | returned */
+    {"submitted_at", FS_COL_DATETIME, 0, NULL, 0},
+    {"approved_by", FS_COL_TEXT, 0, NULL, 0}, /* supervisor's signature */
+    {"approved_at", FS_COL_DATE, 0, NULL, 0},
+    {"review_comment", FS_COL_TEXT, 0, NULL, 0},
 };
 
 static const fs_column plan_task_cols[] = {
     DELETED,
-    {"plan", FS_COL_ID, REQ, "weekly_plan"},
-    {"date", FS_COL_DATE, REQ, NULL},
-    {"task", FS_COL_TEXT, REQ, NULL},
-    {"expected_time", FS_COL_TEXT, 0, NULL},
-    {"done", FS_COL_BOOL, 0, NULL},
+    {"plan", FS_COL_ID, REQ, "weekly_plan", 0},
+    {"date", FS_COL_DATE, REQ, NULL, 0},
+    {"task", FS_COL_TEXT, REQ, NULL, 0},
+    {"expected_time", FS_COL_TEXT, 0, NULL, 0},
+    {"done", FS_COL_BOOL, 0, NULL, 0},
 };
 
 /* Daily plan (before 09:00) and daily summary (before end of day). */
 static const fs_column daily_report_cols[] = {
     DELETED,
-    {"rep", FS_COL_TEXT, REQ, NULL},
-    {"date", FS_COL_DATE, REQ, NULL},
-    {"kind", FS_COL_TEXT, REQ, NULL}, /* plan | summary */
-    {"visits", FS_COL_TEXT, 0, NULL},
-    {"key_tasks", FS_COL_TEXT, 0, NULL},
-    {"help_needed", FS_COL_TEXT, 0, NULL},
-    {"content", FS_COL_TEXT, 0, NULL},
-    {"submitted_at", FS_COL_DATETIME, 0, NULL},
+    {"rep", FS_COL_TEXT, REQ, NULL, 0},
+    {"date", FS_COL_DATE, REQ, NULL, 0},
+    {"kind", FS_COL_TEXT, REQ, NULL, 0}, /* plan | summary */
+    {"visits", FS_COL_TEXT, 0, NULL, 0},
+    {"key_tasks", FS_COL_TEXT, 0, NULL, 0},
+    {"help_needed", FS_COL_TEXT, 0, NULL, 0},
+    {"content", FS_COL_TEXT, 0, NULL, 0},
+    {"submitted_at", FS_COL_DATETIME, 0, NULL, 0},
 };
 
 /* Form 3: daily behaviour self-check, five yes/no items with improvements. */
 static const fs_column self_check_cols[] = {
     DELETED,
-    {"rep", FS_COL_TEXT, REQ, NULL},
-    {"date", FS_COL_DATE, REQ, NULL},
-    {"appearance", FS_COL_BOOL, 0, NULL},
-    {"appearance_fix", FS_COL_TEXT, 0, NULL},
-    {"communication", FS_COL_BOOL, 0, NULL},
-    {"communication_fix", FS_COL_TEXT, 0, NULL},
-    {"data_management", FS_COL_BOOL, 0, NULL},
-    {"data_management_fix", FS_COL_TEXT, 0, NULL},
-    {"teamwork", FS_COL_BOOL, 0, NULL},
-    {"teamwork_fix", FS_COL_TEXT, 0, NULL},
-    {"todos", FS_COL_BOOL, 0, NULL},
-    {"todos_fix", FS_COL_TEXT, 0, NULL},
-    {"submitted_at", FS_COL_DATETIME, 0, NULL},
+    {"rep", FS_COL_TEXT, REQ, NULL, 0},
+    {"date", FS_COL_DATE, REQ, NULL, 0},
+    {"appearance", FS_COL_BOOL, 0, NULL, 0},
+    {"appearance_fix", FS_COL_TEXT, 0, NULL, 0},
+    {"communication", FS_COL_BOOL, 0, NULL, 0},
+    {"communication_fix", FS_COL_TEXT, 0, NULL, 0},
+    {"data_management", FS_COL_BOOL, 0, NULL, 0},
+    {"data_management_fix", FS_COL_TEXT, 0, NULL, 0},
+    {"teamwork", FS_COL_BOOL, 0, NULL, 0},
+    {"teamwork_fix", FS_COL_TEXT, 0, NULL, 0},
+    {"todos", FS_COL_BOOL, 0, NULL, 0},
+    {"todos_fix", FS_COL_TEXT, 0, NULL, 0},
+    {"submitted_at", FS_COL_DATETIME, 0, NULL, 0},
 };
 
 static const fs_column complaint_cols[] = {
     DELETED,
-    {"customer", FS_COL_ID, REQ, "customer"},
-    {"owner", FS_COL_TEXT, REQ, NULL}, /* first receiver owns it to the end */
-    {"received_at", FS_COL_DATETIME, REQ, NULL},
-    {"description", FS_COL_TEXT, REQ, NULL},
-    {"outcome", FS_COL_TEXT, 0, NULL},
-    {"outcome_at", FS_COL_DATETIME, 0, NULL},
-    {"satisfaction", FS_COL_INT, 0, NULL},
+    {"customer", FS_COL_ID, REQ, "customer", 0},
+    {"owner", FS_COL_TEXT, REQ, NULL, 0}, /* first receiver owns it to the end */
+    {"received_at", FS_COL_DATETIME, REQ, NULL, 0},
+    {"description", FS_COL_TEXT, REQ, NULL, 0},
+    {"outcome", FS_COL_TEXT, 0, NULL, 0},
+    {"outcome_at", FS_COL_DATETIME, 0, NULL, 0},
+    {"satisfaction", FS_COL_INT, 0, NULL, 0},
 };
 
 static const fs_column requirement_request_cols[] = {
     DELETED,
-    {"customer", FS_COL_ID, REQ, "customer"},
-    {"description", FS_COL_TEXT, REQ, NULL},
-    {"confirmed_at", FS_COL_DATETIME, REQ, NULL},
-    {"submitted_at", FS_COL_DATETIME, 0, NULL},
-    {"signed_document", FS_COL_TEXT, 0, NULL},
+    {"customer", FS_COL_ID, REQ, "customer", 0},
+    {"description", FS_COL_TEXT, REQ, NULL, 0},
+    {"confirmed_at", FS_COL_DATETIME, REQ, NULL, 0},
+    {"submitted_at", FS_COL_DATETIME, 0, NULL, 0},
+    {"signed_document", FS_COL_TEXT, 0, NULL, 0},
 };
 
 static const fs_column acceptance_cols[] = {
     DELETED,
-    {"customer", FS_COL_ID, REQ, "customer"},
-    {"delivered_at", FS_COL_DATE, REQ, NULL},
-    {"collected_at", FS_COL_DATE, 0, NULL},
-    {"documents", FS_COL_TEXT, 0, NULL},
+    {"customer", FS_COL_ID, REQ, "customer", 0},
+    {"delivered_at", FS_COL_DATE, REQ, NULL, 0},
+    {"collected_at", FS_COL_DATE, 0, NULL, 0},
+    {"documents", FS_COL_TEXT, 0, NULL, 0},
 };
 
 static const fs_column marketing_request_cols[] = {
     DELETED,
-    {"rep", FS_COL_TEXT, REQ, NULL},
-    {"event_date", FS_COL_DATE, REQ, NULL},
-    {"goal", FS_COL_TEXT, REQ, NULL},
-    {"budget", FS_COL_TEXT, 0, NULL},
-    {"submitted_at", FS_COL_DATETIME, 0, NULL},
+    {"rep", FS_COL_TEXT, REQ, NULL, 0},
+    {"event_date", FS_COL_DATE, REQ, NULL, 0},
+    {"goal", FS_COL_TEXT, REQ, NULL, 0},
+    {"budget", FS_COL_TEXT, 0, NULL, 0},
+    {"submitted_at", FS_COL_DATETIME, 0, NULL, 0},
 };
 
 static const fs_column customer_question_cols[] = {
     DELETED,
-    {"customer", FS_COL_ID, REQ, "customer"},
-    {"question", FS_COL_TEXT, REQ, NULL},
-    {"asked_at", FS_COL_DATETIME, REQ, NULL},
-    {"answer", FS_COL_TEXT, 0, NULL},
-    {"answered_at", FS_COL_DATETIME, 0, NULL},
+    {"customer", FS_COL_ID, REQ, "customer", 0},
+    {"question", FS_COL_TEXT, REQ, NULL, 0},
+    {"asked_at", FS_COL_DATETIME, REQ, NULL, 0},
+    {"answer", FS_COL_TEXT, 0, NULL, 0},
+    {"answered_at", FS_COL_DATETIME, 0, NULL, 0},
 };
 
 /* A supervisor's spot-check of one record's accuracy. */
 static const fs_column spot_check_cols[] = {
     DELETED,
-    {"supervisor", FS_COL_TEXT, REQ, NULL},
-    {"rep", FS_COL_TEXT, REQ, NULL},
-    {"record_table", FS_COL_TEXT, REQ, NULL},
-    {"record_id", FS_COL_BLOB, 0, NULL},
-    {"accurate", FS_COL_BOOL, REQ, NULL},
-    {"comment", FS_COL_TEXT, 0, NULL},
-    {"checked_at", FS_COL_DATETIME, REQ, NULL},
+    {"supervisor", FS_COL_TEXT, REQ, NULL, 0},
+    {"rep", FS_COL_TEXT, REQ, NULL, 0},
+    {"record_table", FS_COL_TEXT, REQ, NULL, 0},
+    {"record_id", FS_COL_BLOB, 0, NULL, 0},
+    {"accurate", FS_COL_BOOL, REQ, NULL, 0},
+    {"comment", FS_COL_TEXT, 0, NULL, 0},
+    {"checked_at", FS_COL_DATETIME, REQ, NULL, 0},
+};
+
+/* Schema 2. A customer handed from one rep to another, written by the
+ * server when it accepts the owner change (never by a device): who held
+ * the customer before and after, and when (ms since the epoch, the owner
+ * change's clock). The rules charge a deadline to the rep who held the
+ * record when it fell. */
+static const fs_column handover_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 2},
+    {"customer", FS_COL_ID, REQ, "customer", 2},
+    {"from_rep", FS_COL_TEXT, 0, NULL, 2},
+    {"to_rep", FS_COL_TEXT, REQ, NULL, 2},
+    {"at", FS_COL_INT, REQ, NULL, 2},
 };
 
 /* A value that lost a concurrent write; written by the replica itself. Its
  * id is derived from (table, row, column, loser version). */
 static const fs_column conflict_cols[] = {
     DELETED,
-    {"tbl", FS_COL_INT, 0, NULL},
-    {"row", FS_COL_BLOB, 0, NULL},
-    {"col", FS_COL_INT, 0, NULL},
-    {"loser_value", FS_COL_ANY, 0, NULL},
-    {"loser_hlc", FS_COL_INT, 0, NULL},
-    {"loser_device", FS_COL_BLOB, 0, NULL},
-    {"winner_value", FS_COL_ANY, 0, NULL},
-    {"winner_hlc", FS_COL_INT, 0, NULL},
-    {"winner_device", FS_COL_BLOB, 0, NULL},
-    {"status", FS_COL_INT, 0, NULL},
+    {"tbl", FS_COL_INT, 0, NULL, 0},
+    {"row", FS_COL_BLOB, 0, NULL, 0},
+    {"col", FS_COL_INT, 0, NULL, 0},
+    {"loser_value", FS_COL_ANY, 0, NULL, 0},
+    {"loser_hlc", FS_COL_INT, 0, NULL, 0},
+    {"loser_device", FS_COL_BLOB, 0, NULL, 0},
+    {"winner_value", FS_COL_ANY, 0, NULL, 0},
+    {"winner_hlc", FS_COL_INT, 0, NULL, 0},
+    {"winner_device", FS_COL_BLOB, 0, NULL, 0},
+    {"status", FS_COL_INT, 0, NULL, 0},
 };
 
-#define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags}
+#define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, 0}
+#define TABLE_SINCE(n, flags, v)                                                                   \
+    {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, v}
 
 static const fs_table tables[] = {
     TABLE(customer, 0),
@@ -208,6 +223,7 @@ static const fs_table tables[] = {
     TABLE(customer_question, 0),
     TABLE(spot_check, 0),
     TABLE(conflict, FS_TABLE_INTERNAL),
+    TABLE_SINCE(handover, 0, 2),
 };
 
 const fs_table *fs_schema_tables(unsigned *count)
@@ -234,6 +250,15 @@ int fs_schema_column_index(const fs_table *t, const char *name)
         if (strcmp(t->columns[i].name, name) == 0)
             return (int)i;
     return -1;
+}
+
+int fs_schema_in_version(unsigned version, unsigned table, unsigned column)
+{
+    if (table >= sizeof(tables) / sizeof(tables[0]) || column >= tables[table].ncolumns)
+        return 0;
+    unsigned tv = tables[table].since ? tables[table].since : 1;
+    unsigned cv = tables[table].columns[column].since ? tables[table].columns[column].since : 1;
+    return tv <= version && cv <= version;
 }
 
 const char *fs_coltype_name(fs_coltype type)

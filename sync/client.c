@@ -44,6 +44,8 @@ struct fs_sync_client {
     fs_replica *r;
     fs_identity *id;
     fs_enroll_request enroll; /* when enrolling */
+    int enrolling;
+    uint8_t pinned[FS_SIGN_PK_BYTES]; /* the server's key, or from the code when enrolling */
     fs_channel *ch;
     fs_emit_fn emit;
     void *ctx;
@@ -71,6 +73,19 @@ __attribute__((format(printf, 3, 4))) static int cfail(fs_sync_client *c, int co
 }
 
 
+/* c's channel, speaking protocol versions up to vmax (0: this build's). */
+static int new_channel(fs_sync_client *c, int pinned, uint32_t vmax)
+{
+    fs_channel_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.self = c->id;
+    cfg.pinned_server_pk = pinned ? c->pinned : NULL;
+    cfg.vmax = vmax;
+    if (c->enrolling)
+        cfg.enroll = &c->enroll;
+    return fs_channel_new(&c->ch, &cfg);
+}
+
 int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
                        const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *enroll,
                        fs_emit_fn emit, void *ctx)
@@ -83,23 +98,34 @@ int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
     c->emit = emit;
     c->ctx = ctx;
     fs_buf_init(&c->out);
-    int rc = fs_replica_identity(r, &c->id);
-    if (rc == 0) {
-        fs_channel_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        cfg.self = c->id;
-        cfg.pinned_server_pk = server_pk;
-        if (enroll != NULL) {
-            c->enroll = *enroll;
-            cfg.enroll = &c->enroll;
-        }
-        rc = fs_channel_new(&c->ch, &cfg);
+    if (server_pk != NULL)
+        memcpy(c->pinned, server_pk, FS_SIGN_PK_BYTES);
+    if (enroll != NULL) {
+        c->enroll = *enroll;
+        c->enrolling = 1;
     }
+    int rc = fs_replica_identity(r, &c->id);
+    if (rc == 0)
+        rc = new_channel(c, server_pk != NULL, 0);
     if (rc != 0) {
         fs_sync_client_free(c);
         return rc;
     }
     *out = c;
+    return 0;
+}
+
+int fs_sync_client_limit_version(fs_sync_client *c, uint32_t vmax)
+{
+    if (vmax < FS_PROTO_VERSION_MIN || vmax > FS_PROTO_VERSION)
+        return FS_EINVAL;
+    fs_channel *old = c->ch;
+    int rc = new_channel(c, 1, vmax);
+    if (rc != 0) {
+        c->ch = old;
+        return rc;
+    }
+    fs_channel_free(old);
     return 0;
 }
 
@@ -249,12 +275,34 @@ static int apply_batch(fs_sync_client *c, const fs_msg *m)
     return push_next(c);
 }
 
+/* What a peer of the session's protocol version can decode: a client that
+ * speaks an older version than this build (fs_sync_client_limit_version)
+ * refuses a table or column that came later, as that version's decoder does
+ * (fieldsync/schema.h), so tests see what older clients would. */
+static int beyond_peer_schema(fs_sync_client *c, const fs_msg *m)
+{
+    if (fs_channel_version(c->ch) >= FS_PROTO_VERSION_SCHEMA2)
+        return 0;
+    for (size_t i = 0; m->type == FS_MSG_CHANGES && i < m->u.changes.count; i++)
+        if (!fs_schema_in_version(1, m->u.changes.changes[i].table,
+                                  m->u.changes.changes[i].column))
+            return cfail(c, FS_EMALFORMED, "change %zu names a table or column of a newer schema",
+                         i);
+    for (size_t i = 0; m->type == FS_MSG_PURGE && i < m->u.purge.count; i++)
+        if (!fs_schema_in_version(1, m->u.purge.items[i].table, 0))
+            return cfail(c, FS_EMALFORMED, "purge %zu names a table of a newer schema", i);
+    return 0;
+}
+
 /* Handles m; *held set when the session keeps it (a batch to apply later). */
 static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
 {
     int rc = 0;
     if (c->r == NULL) /* detached: the transport attaches before it delivers */
         return cfail(c, FS_ESTATE, "a message arrived while no replica is attached");
+    rc = beyond_peer_schema(c, m);
+    if (rc != 0)
+        return rc;
     switch (m->type) {
     case FS_MSG_READY:
         c->open = 1;

@@ -192,6 +192,32 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     return server_send(s, &a);
 }
 
+/* The schema version the peer of a session knows, by its protocol version. */
+static unsigned peer_schema(const fs_sync_server *s)
+{
+    return fs_channel_version(s->ch) >= FS_PROTO_VERSION_SCHEMA2 ? 2u : 1u;
+}
+
+/* Leaves out of cs the changes of tables and columns newer than the peer's
+ * schema (its replica would refuse the whole batch), their groups with them;
+ * the cursor still moves past them. */
+static void drop_newer_schema(fs_changeset *cs, unsigned schema)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < cs->count; i++) {
+        fs_change *c = &cs->changes[i];
+        if (!fs_schema_in_version(schema, c->table, c->column)) {
+            if ((c->value.type == FS_TEXT || c->value.type == FS_BLOB) && c->value.n > 0)
+                sodium_memzero((void *)(uintptr_t)c->value.p, c->value.n);
+            continue;
+        }
+        if (cs->groups != NULL)
+            cs->groups[kept] = cs->groups[i];
+        cs->changes[kept++] = *c;
+    }
+    cs->count = kept;
+}
+
 static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_changeset *cs = NULL;
@@ -206,6 +232,13 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     int rc = fs_store_purges(s->store, pk, m->u.pull.cursor, FS_SYNC_BATCH, &purge, &npurge);
     if (rc != 0)
         return server_error(s, rc);
+    if (peer_schema(s) < FS_SCHEMA_VERSION) { /* its decoder refuses tables it does not know */
+        size_t kept = 0;
+        for (size_t i = 0; i < npurge; i++)
+            if (fs_schema_in_version(peer_schema(s), purge[i].table, 0))
+                purge[kept++] = purge[i];
+        npurge = kept;
+    }
     if (npurge > 0) {
         fs_msg pm;
         memset(&pm, 0, sizeof pm);
@@ -221,6 +254,8 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
     if (rc != 0)
         return server_error(s, rc);
+    if (peer_schema(s) < FS_SCHEMA_VERSION)
+        drop_newer_schema(cs, peer_schema(s));
     fs_msg c;
     memset(&c, 0, sizeof c);
     c.type = FS_MSG_CHANGES;

@@ -36,7 +36,8 @@ static void test_every_table_and_column(void)
         CHECK(rr != NULL);
         CHECK_STR(rr->table, t->name);
         CHECK(fs_record_rules_of(t->name) == rr);
-        CHECK(rr->by != 0);
+        /* every record has writers, but the server's own (handover) */
+        CHECK_EQ_INT(rr->by == 0, strcmp(t->name, "handover") == 0);
         column_exists(t, rr->owner);
         column_exists(t, rr->signer);
         column_exists(t, rr->status);
@@ -296,6 +297,28 @@ static void test_supervisor_cells(void)
                  FS_RECORD_EUNKNOWN);
 }
 
-TEST_LIST(TEST(every_table_and_column) TEST(weekly_plan_transitions) TEST(commitment_transitions)
+/* The server's own record: no role writes any column of a handover, the
+ * device's CLI (FS_RECORD_ANYONE) included. */
+static void test_handover_is_the_servers(void)
+{
+    int t = fs_schema_table_index("handover");
+    CHECK(t >= 0);
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    fs_value v = fs_text("wang");
+    char why[128];
+    const fs_record_role roles[] = {FS_RECORD_ANYONE, FS_RECORD_REP, FS_RECORD_MANAGER,
+                                    FS_RECORD_ADMIN};
+    for (unsigned c = 0; c < tables[t].ncolumns; c++)
+        for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++) {
+            CHECK_EQ_INT(fs_record_check_write((unsigned)t, c, &v, roles[k], 1, why, sizeof why),
+                         FS_RECORD_EROLE);
+            CHECK(strstr(why, "the server only") != NULL);
+            CHECK_EQ_INT(fs_record_may_write("handover", tables[t].columns[c].name, roles[k], 1),
+                         0);
+        }
+}
+
+TEST_LIST(TEST(every_table_and_column) TEST(handover_is_the_servers) TEST(weekly_plan_transitions) TEST(commitment_transitions)
               TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)
                   TEST(supervisor_cells))

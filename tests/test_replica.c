@@ -167,6 +167,11 @@ static void test_every_handbook_table(void)
                       {"accurate", fs_int(1)},
                       {"checked_at", fs_text("2023-10-13 17:00")}};
     CHECK_OK(fs_insert(r, "spot_check", spot, 6, id));
+    fs_cell ho[] = {{"customer", cust},
+                    {"from_rep", fs_text("zhang")},
+                    {"to_rep", fs_text("wang")},
+                    {"at", fs_int(1697184000000)}};
+    CHECK_OK(fs_insert(r, "handover", ho, 4, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -339,6 +344,51 @@ static void test_writes_bypassing_the_log_are_refused_or_flagged(void)
     CHECK(strstr(fs_replica_errmsg(r), "customer") != NULL);
     CHECK(strstr(fs_replica_errmsg(r), "name") != NULL);
     fs_replica_close(r);
+}
+
+/* A replica of schema 1 (before `handover`) is upgraded when it is opened:
+ * the table is created, rows and the log are kept, and the pull cursor goes
+ * back to 0 so that the device receives the rows the server could not send
+ * it before. One of a schema newer than this build is refused by name. */
+static void test_schema_1_replica_is_upgraded(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t cid[16];
+    add_customer(r, "华东机电", cid);
+    uint64_t seq = last_seq(r);
+    sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; UPDATE meta SET v=1 WHERE k='schema';"
+                            "UPDATE meta SET v=42 WHERE k='cursor'"),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.cursor, 0);
+    CHECK_EQ_INT(last_seq(r), seq);
+    CHECK_EQ_INT(count_rows(r, "customer"), 1);
+    uint8_t id[16];
+    fs_cell ho[] = {{"customer", fs_blob(cid, 16)},
+                    {"to_rep", fs_text("wang")},
+                    {"at", fs_int(1700000000000)}};
+    CHECK_OK(fs_insert(r, "handover", ho, 3, id));
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    /* Opened again: nothing more to do, the cursor stays. */
+    CHECK_EQ_INT(exec_rc(r, "UPDATE meta SET v=7 WHERE k='cursor'"), SQLITE_OK);
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.cursor, 7);
+    CHECK_EQ_INT(count_rows(r, "handover"), 1);
+    /* Made by a newer fieldsync: refused, the file untouched. */
+    CHECK_EQ_INT(exec_rc(r, "UPDATE meta SET v=99 WHERE k='schema'"), SQLITE_OK);
+    fs_replica_close(r);
+    fs_replica *newer = NULL;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    CHECK_ERR(fs_replica_open(&newer, rdir, "pw", 2, &o), FS_EFORMAT);
+    CHECK(newer == NULL);
 }
 
 /* Replicas made before the authorizer guarded with triggers, which cost a
@@ -854,4 +904,4 @@ TEST_LIST(TEST(open_with_a_key) TEST(wipe_destroys_the_replica)
                                           TEST(two_processes_opening_at_once_both_get_in) TEST(
                                               utf8_check_agrees_with_libc) TEST(resolve_id_prefix)
                                               TEST(row_ids_sort_by_creation_and_read_apart)
-                                                  TEST(old_guard_triggers_are_dropped_on_open))
+                                                  TEST(old_guard_triggers_are_dropped_on_open) TEST(schema_1_replica_is_upgraded))

@@ -92,6 +92,7 @@ static void dev_open(world *w, dev *d, const char *user)
  * them once the client's frames went to the server, as the websocket
  * client does. */
 static int hold_batches;
+static uint32_t limit_version; /* 0, or the protocol version the device speaks at most */
 
 /* Connects d to the server and exchanges frames until d is in sync, the
  * session fails, or nothing moves. Returns the first error, or 0. */
@@ -105,6 +106,8 @@ static int sync_once(world *w, dev *d, size_t *frames)
     CHECK_OK(fs_sync_client_new(&c, d->r, w->server_id->pk, NULL, enqueue, &up));
     CHECK_OK(fs_sync_server_new(&s, w->store, w->server_id, enqueue, &down));
     fs_sync_client_hold_batches(c, hold_batches);
+    if (limit_version != 0)
+        CHECK_OK(fs_sync_client_limit_version(c, limit_version));
     int rc = fs_sync_client_start(c);
     size_t moved = 0;
     while (rc == 0 && !fs_sync_client_in_sync(c) && (up.head < up.tail || down.head < down.tail)) {
@@ -631,6 +634,71 @@ static void test_reassigned_customer_reaches_the_new_owner(void)
     world_close(&w);
 }
 
+/* A hand-over is recorded by the server (a `handover` row, schema 2) and
+ * reaches the devices in scope that speak protocol 3; a device of protocol
+ * 2 never receives it (its decoder would refuse the table: the client,
+ * limited to version 2, checks that as the old decoder does), neither as a
+ * change nor in a purge, and gets everything else as before. */
+static void test_older_clients_get_no_newer_tables(void)
+{
+    world w;
+    dev zhang, li, wang, wang2;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    dev_open(&w, &wang, "wang");
+    dev_open_in(&w, &wang2, "wang", "wang2");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 2, cust);
+    limit_version = 2;
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    limit_version = 0;
+    CHECK_OK(sync_once(&w, &li, NULL));
+    clock_now += 1000;
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li.r, "customer", cust, give, 1));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    /* The server wrote who had the customer, who has it, and since when. */
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(w.store), "handover"), 1);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "handover"), 1);
+    CHECK_OK(sync_once(&w, &wang2, NULL)); /* protocol 3 */
+    CHECK_EQ_INT(test_count_rows(wang2.r, "handover"), 1);
+    CHECK_EQ_INT(test_count_rows(wang2.r, "visit"), 2);
+    limit_version = 2;
+    CHECK_OK(sync_once(&w, &wang, NULL));
+    CHECK_EQ_INT(test_count_rows(wang.r, "handover"), 0);
+    CHECK_EQ_INT(test_count_rows(wang.r, "customer"), 1);
+    CHECK_EQ_INT(test_count_rows(wang.r, "visit"), 2);
+    CHECK_OK(sync_once(&w, &zhang, NULL)); /* purged, without the handover */
+    CHECK_EQ_INT(test_count_rows(zhang.r, "customer"), 0);
+    /* Handed back: wang's devices purge the customer and what follows it,
+     * the handover rows among them, which wang's old device is not told of.
+     * (A device whose replica is upgraded to schema 2 pulls its scope again
+     * from cursor 0: test_replica's schema_1_replica_is_upgraded.) */
+    limit_version = 0;
+    clock_now += 1000;
+    fs_cell back[] = {{"owner", fs_text("zhang")}};
+    CHECK_OK(fs_update(li.r, "customer", cust, back, 1));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(w.store), "handover"), 2);
+    limit_version = 2;
+    CHECK_OK(sync_once(&w, &wang, NULL));
+    CHECK_EQ_INT(test_count_rows(wang.r, "customer"), 0);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_EQ_INT(test_count_rows(zhang.r, "visit"), 2);
+    CHECK_EQ_INT(test_count_rows(zhang.r, "handover"), 0);
+    limit_version = 0;
+    CHECK_OK(sync_once(&w, &wang2, NULL));
+    CHECK_EQ_INT(test_count_rows(wang2.r, "customer"), 0);
+    CHECK_EQ_INT(test_count_rows(wang2.r, "handover"), 0);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    fs_replica_close(wang.r);
+    fs_replica_close(wang2.r);
+    world_close(&w);
+}
+
 /* Delivers queued frames both ways until both queues are empty. */
 static void pump(fs_sync_client *c, fs_sync_server *s, queue *up, queue *down)
 {
@@ -1074,7 +1142,7 @@ static void test_held_batches_keep_every_outcome(void)
 TEST_LIST(
     TEST(hostile_client_asking_for_everything_gets_its_scope)
         TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(
-            poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner)
+            poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables)
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)

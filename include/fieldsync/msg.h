@@ -59,9 +59,13 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        2u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        3u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
+/* The first whose peer knows schema version 2 (fieldsync/schema.h): the
+ * server sends a session of an older version no change of a table or
+ * column that came later, since its replica could not apply it. */
+#define FS_PROTO_VERSION_SCHEMA2 3u
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
 typedef struct fs_proto_limits {

@@ -43,6 +43,7 @@
  *   acceptance    owner and supervisor          collect
  *   customer_question  owner and supervisor     answer
  *   spot_check    supervisor (every column)
+ *   handover      the server only (no device writes it: FS_BY_* 0)
  *   every other   owner and supervisor
  * A supervisor's signature is never on their own record: approve and return
  * refuse the plan's own rep (the CLI checks it; the server's scope and role

@@ -5,6 +5,15 @@
  * Every table's column 0 is "deleted", the tombstone: a versioned column like
  * the others, so deletes merge by the same rule. Columns are only ever
  * appended, so the indexes stored in change logs stay valid across versions.
+ *
+ * THE SCHEMA GROWS. Each table and column says in which schema version it
+ * came (`since`; 0 and 1 are the first). A replica of an older version is
+ * migrated when it is opened (fs_replica_open: new tables created, new
+ * columns added, its pull cursor reset so the rows it could not receive
+ * arrive). A device of an older version never receives a change it cannot
+ * apply: a sync session's protocol version says which schema the peer knows
+ * (fieldsync/msg.h, FS_PROTO_VERSION_SCHEMA2), and the server leaves the
+ * newer tables and columns out of what it sends it.
  */
 #ifndef FIELDSYNC_SCHEMA_H
 #define FIELDSYNC_SCHEMA_H
@@ -32,6 +41,7 @@ typedef struct fs_column {
     fs_coltype type;
     unsigned flags;
     const char *ref; /* for FS_COL_ID: the referenced table */
+    unsigned since;  /* the schema version it came in; 0: the first */
 } fs_column;
 
 #define FS_TABLE_INTERNAL 0x1u /* written by the replica itself (conflict) */
@@ -41,7 +51,11 @@ typedef struct fs_table {
     const fs_column *columns; /* columns[0] is "deleted" */
     unsigned ncolumns;
     unsigned flags;
+    unsigned since; /* the schema version it came in; 0: the first */
 } fs_table;
+
+/* The schema version of this build: 2 added `handover`. */
+#define FS_SCHEMA_VERSION 2u
 
 /* Hard limits on what any column value may hold. */
 #define FS_MAX_TEXT (64u * 1024u)
@@ -55,6 +69,10 @@ int fs_schema_table_index(const char *name);
 int fs_schema_column_index(const fs_table *t, const char *name);
 
 const char *fs_coltype_name(fs_coltype type);
+
+/* 1 if column of table exists in schema version `version` (a table or
+ * column that came later, or one this build does not have: 0). */
+int fs_schema_in_version(unsigned version, unsigned table, unsigned column);
 
 /* DATE and DATETIME values are checked by fs_date_valid and
  * fs_datetime_valid (fieldsync/calendar.h). */

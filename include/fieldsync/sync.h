@@ -60,6 +60,11 @@ int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len);
  * next batch while this one is applied. Off (the default), the batch is
  * applied within fs_sync_client_receive(), after the PULL is emitted. */
 void fs_sync_client_hold_batches(fs_sync_client *c, int on);
+
+/* Before fs_sync_client_start(): speak protocol versions up to vmax only,
+ * as a client of that version does (FS_PROTO_VERSION_MIN..FS_PROTO_VERSION;
+ * else FS_EINVAL). For tests of what a newer server sends older clients. */
+int fs_sync_client_limit_version(fs_sync_client *c, uint32_t vmax);
 /* Applies the held batch: 1 when there was one, 0 when not, or an error
  * that ends the session (as for fs_sync_client_receive, which applies a
  * held batch before the next frame). It may emit frames (pushes). */

@@ -36,6 +36,7 @@ typedef struct push_ctx {
     fs_row_ref *moved; /* rows given to another owner in this push */
     char (*moved_from)[MAX_NAME + 1]; /* ... and who had them */
     char (*moved_to)[MAX_NAME + 1];   /* ... and who has them now */
+    uint64_t *moved_at;               /* ... since when (ms, the owner change's clock) */
     size_t nmoved;
     /* The last parent looked up and its owner: a batch's rows mostly
      * follow one customer. Only known owners are kept, and the entry is
@@ -248,6 +249,7 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
         memcpy(p->moved[p->nmoved].row, row, FS_ID_BYTES);
         snprintf(p->moved_from[p->nmoved], MAX_NAME + 1, "%s", now);
         snprintf(p->moved_to[p->nmoved], MAX_NAME + 1, "%s", after);
+        p->moved_at[p->nmoved] = dc != NULL ? dc->version.hlc >> 16 : 0;
         p->nmoved++;
     }
     if (set_owner)
@@ -298,6 +300,36 @@ static int audit_handover(sq_store *s, const sq_device *d, const fs_row_ref *row
         snprintf(subject, sizeof subject, "%.*s", MAX_NAME, to);
     snprintf(detail, sizeof detail, "%s %s", t != NULL ? t->name : "?", hex);
     return fs_audit_append(s->audit, "scope_change", d->u.name, subject, detail);
+}
+
+/* A customer handed from one rep to another: the server's own `handover`
+ * record (fieldsync/schema.h), written in the push's transaction after the
+ * re-feed, so it reaches the new owner's devices and the team's managers
+ * after the customer itself. Other rows that change owner (a report's rep)
+ * have no handover record. */
+static int note_handover(sq_store *s, const fs_row_ref *row, const char *from, const char *to,
+                         uint64_t at_ms)
+{
+    static int customer = -2, handover = -2;
+    if (customer == -2) {
+        customer = fs_schema_table_index("customer");
+        handover = fs_schema_table_index("handover");
+    }
+    if (customer < 0 || handover < 0 || row->table != (unsigned)customer || at_ms == 0)
+        return 0;
+    fs_cell cells[4] = {
+        {"customer", fs_blob(row->row, FS_ID_BYTES)},
+        {"from_rep", from[0] ? fs_textn(from, strlen(from)) : fs_null()},
+        {"to_rep", fs_textn(to, strlen(to))},
+        {"at", fs_int((int64_t)at_ms)},
+    };
+    uint8_t id[FS_ID_BYTES];
+    int rc = fs_insert(s->r, "handover", cells, 4, id);
+    if (rc != 0)
+        return sq__fail(s, rc, "recording a handover: %s", fs_replica_errmsg(s->r));
+    return sq__run(s, "INSERT INTO scope(tbl,row,owner,ptbl,prow) VALUES(?1,?2,NULL,?3,?4)", NULL,
+                   "ibib", (long long)handover, id, FS_ID_BYTES, (long long)customer, row->row,
+                   FS_ID_BYTES);
 }
 
 /* Appends a row's current values, with their versions, to the feed again,
@@ -375,10 +407,11 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     p.moved = malloc((n ? n : 1) * sizeof *p.moved);
     p.moved_from = malloc((n ? n : 1) * sizeof *p.moved_from);
     p.moved_to = malloc((n ? n : 1) * sizeof *p.moved_to);
+    p.moved_at = malloc((n ? n : 1) * sizeof *p.moved_at);
     p.accepted = malloc((n ? n : 1) * sizeof *p.accepted);
     p.rejects = malloc((n ? n : 1) * sizeof *p.rejects);
     if (refs == NULL || p.accepted == NULL || p.rejects == NULL || p.moved == NULL ||
-        p.moved_from == NULL || p.moved_to == NULL) {
+        p.moved_from == NULL || p.moved_to == NULL || p.moved_at == NULL) {
         rc = sq__fail(s, FS_ENOMEM, "out of memory");
         goto done;
     }
@@ -411,6 +444,8 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
         rc = refeed(s, p.moved[i].table, p.moved[i].row, p.moved_from[i], 0);
         if (rc == 0)
             rc = audit_handover(s, &d, &p.moved[i], p.moved_from[i], p.moved_to[i]);
+        if (rc == 0)
+            rc = note_handover(s, &p.moved[i], p.moved_from[i], p.moved_to[i], p.moved_at[i]);
     }
     if (rc == 0)
         rc = sq__run(s, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", NULL, "ib",
@@ -439,5 +474,6 @@ done:
     free(p.moved);
     free(p.moved_from);
     free(p.moved_to);
+    free(p.moved_at);
     return rc;
 }
