@@ -52,8 +52,9 @@
 #include "fieldsync/keyfile.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/store.h"
+#include "hub.h"
+#include "link.h"
 #include "store/store_sqlite.h"
-#include "fieldsync/transport.h"
 #include "visits.h"
 
 #define HOST       "127.0.0.1"

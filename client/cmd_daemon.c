@@ -1,8 +1,8 @@
 /*
  * fieldsync daemon: syncs by itself until SIGTERM. The loop, its backoff and
  * its tick are here; the server's address it syncs with is read as sync
- * reads it (cmd_sync.h), and the live connection is the transport's
- * (fs_ws_live_run in fieldsync/transport.h).
+ * reads it (cmd_sync.h), and the live connection is the link's
+ * (fs_ws_live_run in link.h).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -24,7 +24,7 @@
 #include "cmd_sync.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
-#include "fieldsync/transport.h"
+#include "link.h"
 
 /* The daemon syncs by itself. It takes the key from the unlock agent at each
  * sync (or keeps its own, unwrapped once, when $FIELDSYNC_PASSPHRASE gave it)

@@ -7,8 +7,8 @@
  *
  * The server's address is kept in the encrypted replica as a URL of the one
  * form "ws://HOST:PORT" (fs_replica_set_server), parsed strictly both when
- * the user types it and when sync reads it back. The transport
- * (fieldsync/transport.h) does the rest; a failed sync leaves every local
+ * the user types it and when sync reads it back. The link over the
+ * transport (link.h) does the rest; a failed sync leaves every local
  * change in place, to be sent next time.
  */
 #include <stdio.h>
@@ -28,7 +28,7 @@
 #include "fieldsync/enroll.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
-#include "fieldsync/transport.h"
+#include "link.h"
 #include "record.h"
 
 #define ENROLL_TIMEOUT_MS 30000

@@ -1,10 +1,10 @@
 /*
  * The websocket server: one thread running one libwebsockets context, one
- * fs_sync_server session per connection. The callbacks below only move
- * bytes: a received message goes to the session, what the session emits is
- * queued and written one frame per writable callback. A session that fails
- * has its last frames (an ERROR or a WIPE) written before the connection is
- * closed.
+ * caller's session per connection (fs_net_server_hooks). The callbacks
+ * below only move bytes: a received message goes to the caller's frame
+ * callback, what the caller sends is queued and written one frame per
+ * writable callback. A session that ends has its last frames (an ERROR or
+ * a WIPE) written before the connection is closed.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/channel.h" /* FS_HANDSHAKE_MAX_FRAME */
 #include "fieldsync/clock.h"
 #include "fieldsync/error.h"
-#include "fieldsync/sync.h"
+#include "fieldsync/msg.h" /* fs_reassembler, fs_proto_default_limits */
 #include "fieldsync/transport.h"
 #include "ws_int.h"
 
@@ -29,51 +30,54 @@
 #define IDLE_SECS       300
 #define IDLE_REARM_SECS 30
 
-struct conn;
-
-struct fs_ws_server {
+struct fs_net_server {
     struct lws_context *ctx;
-    struct conn *conns;           /* open connections, for pokes */
-    fs_store *store;              /* touched by the server thread only */
-    const fs_identity *server_id; /* the caller's */
+    struct fs_net_conn *conns; /* open connections, for fs_net_server_each */
+    fs_net_server_hooks hooks;
     pthread_t thread;
     atomic_int stopping;
     int port;
-    /* fs_ws_server_call: one job at a time, run by the server thread */
+    /* fs_net_server_call: one job at a time, run by the server thread */
     pthread_mutex_t job_lock;
     pthread_cond_t job_done_cond;
-    int (*job_fn)(fs_store *, void *);
+    int (*job_fn)(void *);
     void *job_ctx;
     int job_rc, job_done;
-    fs_http_handler http_fn;
-    void *http_ctx;
 };
 
 /* One connection: lws allocates it zeroed (per_session_data_size) and frees
  * it; what it points to is freed by conn_free. */
-typedef struct conn {
+typedef struct fs_net_conn {
     struct lws *wsi;
-    struct fs_ws_server *srv;
-    struct conn *next, *prev; /* in srv->conns while linked */
+    struct fs_net_server *srv;
+    struct fs_net_conn *next, *prev; /* in srv->conns while linked */
     int linked;
-    fs_sync_server *session;
+    void *session; /* the caller's, non-NULL once opened() succeeded */
     fs_reassembler rx;
     fs__ws_queue out;
-    int closing; /* the session ended: close once out is written */
-    /* A POKE went out since the device's last frame: another would add
-     * nothing, since the device pulls to the end of the feed after a POKE,
-     * and its next frame (a PULL) is read after everything fed before it. */
-    int poked;
+    int closing;        /* the session ended: close once out is written */
     int64_t idle_armed; /* when the idle timeout was last armed (fs_clock_mono_us), 0: not yet */
 } conn;
 
-static int conn_emit(void *ctx, const uint8_t *frame, size_t len)
+int fs_net_conn_send(void *ctx, const uint8_t *frame, size_t len)
 {
     conn *c = ctx;
     int rc = fs__ws_queue_push(&c->out, frame, len);
     if (rc == 0)
         lws_callback_on_writable(c->wsi);
     return rc;
+}
+
+void fs_net_conn_close(fs_net_conn *c)
+{
+    c->closing = 1;
+    lws_callback_on_writable(c->wsi);
+}
+
+static int conn_authenticated(const conn *c)
+{
+    return c->srv->hooks.authenticated != NULL &&
+           c->srv->hooks.authenticated(c->srv->hooks.ctx, c->session);
 }
 
 /* Idempotent: called when the connection closes, and on a failed start. */
@@ -88,13 +92,14 @@ static void conn_free(conn *c)
             c->next->prev = c->prev;
         c->linked = 0;
     }
-    fs_sync_server_free(c->session);
+    if (c->session != NULL)
+        c->srv->hooks.closed(c->srv->hooks.ctx, c->session);
     c->session = NULL;
     fs_reassembler_free(&c->rx);
     fs__ws_queue_clear(&c->out);
 }
 
-static int conn_open(conn *c, struct lws *wsi, fs_ws_server *srv)
+static int conn_open(conn *c, struct lws *wsi, fs_net_server *srv)
 {
     c->wsi = wsi;
     c->srv = srv;
@@ -106,20 +111,18 @@ static int conn_open(conn *c, struct lws *wsi, fs_ws_server *srv)
     c->linked = 1;
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HANDSHAKE_SECS);
     fs_reassembler_init(&c->rx, FS_HANDSHAKE_MAX_FRAME);
-    return fs_sync_server_new(&c->session, srv->store, srv->server_id, conn_emit, c);
+    void *session = NULL;
+    int rc = srv->hooks.opened(srv->hooks.ctx, c, &session);
+    if (rc == 0)
+        c->session = session;
+    return rc;
 }
 
-/* Tells the open sessions but except's that the feed has grown to cursor:
- * one POKE per session between two frames from its device, so a push costs
- * one message per connected device at most, however many pushes follow
- * before the device pulls. */
-static void poke_all(fs_ws_server *srv, const conn *except, uint64_t cursor)
+void fs_net_server_each(fs_net_server *srv, void (*fn)(void *ctx, void *session), void *ctx)
 {
     for (conn *o = srv->conns; o != NULL; o = o->next)
-        if (o != except && o->session != NULL && !o->closing && !o->poked &&
-            fs_sync_server_device(o->session) != NULL &&
-            fs_sync_server_poke(o->session, cursor) == 0)
-            o->poked = 1;
+        if (o->session != NULL && !o->closing)
+            fn(ctx, o->session);
 }
 
 /* Feeds one fragment; returns -1 when the connection is to be dropped now. */
@@ -133,10 +136,11 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
     if (rc < 0) {
         /* Too big for what the session accepts now. Before authentication
          * the connection just drops (nothing to tell an unknown peer); a
-         * device is told why, and it is audited. */
-        if (fs_sync_server_device(c->session) == NULL)
+         * device may be told why. */
+        if (!conn_authenticated(c))
             return -1;
-        fs_sync_server_refuse_frame(c->session, c->rx.max_frame);
+        if (c->srv->hooks.oversize != NULL)
+            c->srv->hooks.oversize(c->srv->hooks.ctx, c->session, c->rx.max_frame);
         c->closing = 1;
         if (fs__ws_queue_empty(&c->out))
             return -1;
@@ -145,19 +149,8 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
     }
     if (rc == 0)
         return 0;
-    c->poked = 0; /* what the device sends next is read after any news so far */
-    uint64_t before = 0, after = 0;
-    fs_feed_last(fs_store_replica(c->srv->store), &before);
-    rc = fs_sync_server_receive(c->session, frame, len);
-    fs_feed_last(fs_store_replica(c->srv->store), &after);
-    if (after > before) /* news: the other connected devices pull it */
-        poke_all(c->srv, c, after);
+    rc = c->srv->hooks.frame(c->srv->hooks.ctx, c->session, frame, len);
     if (rc != 0) {
-        /* The server's own failures are the operator's to see (the
-         * messages name no value); a peer's mistakes are its own. */
-        if (rc == FS_EFULL || rc == FS_EIO || rc == FS_EDB || rc == FS_ENOMEM)
-            fprintf(stderr, "fieldsync-server: a session ended (%s): %s\n", fs_errname(rc),
-                    fs_sync_server_errmsg(c->session));
         c->closing = 1;
         if (fs__ws_queue_empty(&c->out))
             return -1;
@@ -171,8 +164,8 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
         fs_reassembler_free(&c->rx);
         fs_reassembler_init(&c->rx, max);
     }
-    /* Once the device is authenticated, whole batches may come. */
-    if (fs_sync_server_device(c->session) != NULL) {
+    /* Once the peer is authenticated, whole batches may come. */
+    if (conn_authenticated(c)) {
         /* monotonic: a wall-clock jump must not stop the timeout being armed again */
         int64_t now = (int64_t)fs_clock_mono_us();
         c->rx.max_frame = fs_proto_default_limits.max_frame;
@@ -205,7 +198,7 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
     conn *c = user;
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED: {
-        fs_ws_server *srv = lws_context_user(lws_get_context(wsi));
+        fs_net_server *srv = lws_context_user(lws_get_context(wsi));
         if (conn_open(c, wsi, srv) != 0) {
             conn_free(c);
             return -1;
@@ -251,19 +244,14 @@ static void http_tx_free(http_tx *t)
 
 static void http_respond(struct lws *wsi, http_tx *t)
 {
-    fs_ws_server *srv = lws_context_user(lws_get_context(wsi));
+    fs_net_server *srv = lws_context_user(lws_get_context(wsi));
     fs_http_request rq = {t->method,   t->path, t->query, t->cookie, t->body ? t->body : "",
                           t->body_len, t->peer};
     memset(&t->resp, 0, sizeof t->resp);
     if (t->too_big) {
         t->resp.status = 413;
-    } else if (srv->http_fn != NULL) {
-        uint64_t before = 0, after = 0;
-        fs_feed_last(fs_store_replica(srv->store), &before);
-        srv->http_fn(srv->http_ctx, srv->store, &rq, &t->resp);
-        fs_feed_last(fs_store_replica(srv->store), &after);
-        if (after > before) /* a manager's action: the devices pull it now */
-            poke_all(srv, NULL, after);
+    } else if (srv->hooks.http != NULL) {
+        srv->hooks.http(srv->hooks.ctx, &rq, &t->resp);
     } else {
         t->resp.status = 404;
     }
@@ -372,57 +360,22 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     }
 }
 
-typedef struct http_set {
-    fs_ws_server *srv;
-    fs_http_handler fn;
-    void *ctx;
-} http_set;
-
-static int set_http_job(fs_store *store, void *ctx)
-{
-    (void)store;
-    http_set *h = ctx;
-    h->srv->http_fn = h->fn;
-    h->srv->http_ctx = h->ctx;
-    return 0;
-}
-
-void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx)
-{
-    http_set h = {srv, fn, ctx};
-    (void)fs_ws_server_call(srv, set_http_job, &h); /* on the server's thread: no race */
-}
-
 static const struct lws_protocols protocols[] = {
     {"http", on_http, sizeof(http_tx), 0, 0, NULL, 0},
     {FS_WS_PROTOCOL, on_event, sizeof(conn), FS__WS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* After a job: a device the store now says is revoked loses its open
- * connection; it connects again, and the handshake tells it to wipe. */
-static void drop_revoked(fs_ws_server *srv)
-{
-    for (conn *c = srv->conns; c != NULL; c = c->next) {
-        const uint8_t *pk = c->session != NULL ? fs_sync_server_device(c->session) : NULL;
-        if (pk != NULL && !c->closing && fs_store_device_check(srv->store, pk) == FS_EREVOKED) {
-            c->closing = 1;
-            lws_callback_on_writable(c->wsi);
-        }
-    }
-}
-
-static void run_job(fs_ws_server *srv)
+static void run_job(fs_net_server *srv)
 {
     pthread_mutex_lock(&srv->job_lock);
-    int (*fn)(fs_store *, void *) = srv->job_fn;
+    int (*fn)(void *) = srv->job_fn;
     void *ctx = srv->job_ctx;
     srv->job_fn = NULL;
     pthread_mutex_unlock(&srv->job_lock);
     if (fn == NULL)
         return;
-    int rc = fn(srv->store, ctx);
-    drop_revoked(srv);
+    int rc = fn(ctx);
     pthread_mutex_lock(&srv->job_lock);
     srv->job_rc = rc;
     srv->job_done = 1;
@@ -432,7 +385,7 @@ static void run_job(fs_ws_server *srv)
 
 static void *serve(void *arg)
 {
-    fs_ws_server *srv = arg;
+    fs_net_server *srv = arg;
     pthread_setname_np(pthread_self(), "fs-server"); /* top -H, perf --comm */
     while (!atomic_load(&srv->stopping)) {
         lws_service(srv->ctx, 0);
@@ -441,7 +394,7 @@ static void *serve(void *arg)
     return NULL;
 }
 
-int fs_ws_server_call(fs_ws_server *srv, int (*fn)(fs_store *store, void *ctx), void *ctx)
+int fs_net_server_call(fs_net_server *srv, int (*fn)(void *ctx), void *ctx)
 {
     if (srv == NULL || fn == NULL)
         return FS_EINVAL;
@@ -459,17 +412,17 @@ int fs_ws_server_call(fs_ws_server *srv, int (*fn)(fs_store *store, void *ctx), 
     return rc;
 }
 
-int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
-                       const char *host, int port)
+int fs_net_server_start(fs_net_server **out, const fs_net_server_hooks *hooks, const char *host,
+                        int port)
 {
     *out = NULL;
-    if (store == NULL || server_id == NULL || port < 0 || port > 65535)
+    if (hooks == NULL || hooks->opened == NULL || hooks->frame == NULL || hooks->closed == NULL ||
+        port < 0 || port > 65535)
         return FS_EINVAL;
-    fs_ws_server *srv = calloc(1, sizeof *srv);
+    fs_net_server *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return FS_ENOMEM;
-    srv->store = store;
-    srv->server_id = server_id;
+    srv->hooks = *hooks;
     atomic_init(&srv->stopping, 0);
     pthread_mutex_init(&srv->job_lock, NULL);
     pthread_cond_init(&srv->job_done_cond, NULL);
@@ -515,12 +468,12 @@ fail:
     return rc;
 }
 
-int fs_ws_server_port(const fs_ws_server *srv)
+int fs_net_server_port(const fs_net_server *srv)
 {
     return srv->port;
 }
 
-void fs_ws_server_stop(fs_ws_server *srv)
+void fs_net_server_stop(fs_net_server *srv)
 {
     if (srv == NULL)
         return;
@@ -528,8 +481,8 @@ void fs_ws_server_stop(fs_ws_server *srv)
     lws_cancel_service(srv->ctx); /* wakes the service loop */
     pthread_join(srv->thread, NULL);
     /* The thread is gone: the context is ours. Destroying it closes the open
-     * connections; their CLOSED callbacks free the sessions, which do not
-     * touch the store. */
+     * connections; their CLOSED callbacks hand the sessions back to the
+     * caller's closed(), on this thread. */
     lws_context_destroy(srv->ctx);
     pthread_mutex_destroy(&srv->job_lock);
     pthread_cond_destroy(&srv->job_done_cond);

@@ -18,8 +18,8 @@
 #include <sodium.h>
 
 #include "fieldsync/ctl.h"
-#include "fieldsync/transport.h"
 #include "fieldsync/unixsock.h"
+#include "hub.h"
 #include "srv.h"
 #include "store/store_sqlite.h"
 

@@ -40,8 +40,7 @@
 #include <sodium.h>
 
 #include "fieldsync/duration.h"
-#include "fieldsync/enroll.h" /* transport.h uses fs_enroll_request */
-#include "fieldsync/transport.h"
+#include "hub.h"
 #include "srv.h"
 #include "web.h"
 

@@ -5,6 +5,7 @@
 #ifndef FIELDSYNC_SERVER_WEB_H
 #define FIELDSYNC_SERVER_WEB_H
 
+#include "fieldsync/store.h"
 #include "fieldsync/transport.h"
 
 typedef struct web web;

@@ -15,8 +15,9 @@
 #include <time.h>
 
 #include "fieldsync/store.h"
+#include "hub.h"
+#include "link.h"
 #include "store/store_sqlite.h"
-#include "fieldsync/transport.h"
 #include "records.h"
 #include "replica_int.h"
 #include "rng.h"

@@ -14,7 +14,8 @@
 
 #include "fieldsync/sync.h"
 #include "fieldsync/enroll.h"
-#include "fieldsync/transport.h"
+#include "hub.h"
+#include "link.h"
 #include "records.h"
 #include "test.h"
 #include "store/store_sqlite.h"

@@ -1,29 +1,30 @@
 /*
- * The websocket transport: carries the frames of the sync sessions
- * (fieldsync/sync.h) over libwebsockets, websocket subprotocol "fieldsync.v1",
- * one binary websocket message per frame. (Not "fieldsync/1": RFC 6455
- * subprotocol names are HTTP tokens, which cannot hold a '/', and
- * libwebsockets refuses the upgrade. The protocol version itself is
- * negotiated inside the channel's handshake.)
+ * The websocket transport: carries frames over libwebsockets, websocket
+ * subprotocol "fieldsync.v1", one binary websocket message per frame. (Not
+ * "fieldsync/1": RFC 6455 subprotocol names are HTTP tokens, which cannot
+ * hold a '/', and libwebsockets refuses the upgrade. The protocol version
+ * itself is negotiated inside the channel's handshake.)
  *
- * The transport knows nothing of the protocol. Its callbacks only move bytes
- * and writability: a received message (its fragments joined by an
- * fs_reassembler) goes to *_receive() of the connection's session; what the
- * session emits is queued and written one frame per writable callback.
+ * The transport knows nothing of the protocol, the sessions or the store:
+ * it moves bytes and reports events through callbacks. A received message
+ * (its fragments joined by an fs_reassembler) is handed to the caller's
+ * frame callback; what the caller sends is queued and written one frame per
+ * writable callback. The sync sessions are driven by the callers: the
+ * server's hub (server/hub.h) and the client's link (client/link.h).
  *
- * SERVER: one thread of its own with one lws context; one fs_sync_server per
- * connection. The store is not thread-safe: while the server runs, only its
- * thread touches it, so the caller must not use the store between
- * fs_ws_server_start() and fs_ws_server_stop().
+ * SERVER: one thread of its own with one lws context; per connection, an
+ * object of the caller's (its "session"). Every callback runs on that
+ * thread, and so do the jobs of fs_net_server_call: what the callbacks
+ * touch (the store) is touched by that thread only while the server runs.
  *
- * CLIENT: fs_ws_sync() connects, syncs a replica until it is in sync, and
- * ends the session with BYE; all on the calling thread.
+ * CLIENT: one connection on the calling thread, serviced until the caller's
+ * callbacks stop it, the connection ends, or a deadline passes.
  *
- * Frames are reassembled up to FS_HANDSHAKE_MAX_FRAME until the peer is
- * authenticated (so an unauthenticated peer cannot make the transport buffer
- * megabytes), then up to fs_proto_default_limits.max_frame; a bigger frame
- * ends the connection. libwebsockets logs errors only, and nothing here logs
- * message contents.
+ * Frames are reassembled up to FS_HANDSHAKE_MAX_FRAME (fieldsync/channel.h)
+ * until the peer is authenticated (so an unauthenticated peer cannot make
+ * the transport buffer megabytes), then up to
+ * fs_proto_default_limits.max_frame; a bigger frame ends the connection.
+ * libwebsockets logs errors only, and nothing here logs message contents.
  */
 #ifndef FIELDSYNC_TRANSPORT_H
 #define FIELDSYNC_TRANSPORT_H
@@ -31,29 +32,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fieldsync/channel.h"
-#include "fieldsync/identity.h"
-#include "fieldsync/replica.h"
-#include "fieldsync/store.h"
-
 #define FS_WS_PROTOCOL "fieldsync.v1" /* the websocket subprotocol */
 
-typedef struct fs_ws_server fs_ws_server;
+/* ---- plain HTTP on the server's port (the managers' dashboard) ---- */
 
-/* Starts serving store as server_id on host:port (port 0: a free port, see
- * fs_ws_server_port) in a thread of its own. store and server_id must outlive
- * the server. Errors: FS_EINVAL (bad arguments), FS_EIO (cannot listen, or
- * cannot start the thread), FS_ENOMEM. *out is NULL on failure. */
-int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
-                       const char *host, int port);
-/* The port the server listens on. */
-int fs_ws_server_port(const fs_ws_server *srv);
-/* Plain HTTP on the same port (the managers' dashboard): the transport
- * collects a request (method, path, query, cookies, a form body of at most
- * FS_HTTP_MAX_BODY bytes) and hands it to the handler on the server's
- * thread, which may use the store; the handler fills the response. Every
- * response carries a strict Content-Security-Policy and no-store caching.
- * Without a handler, every HTTP request is 404. */
+/* The transport collects a request (method, path, query, cookies, a form
+ * body of at most FS_HTTP_MAX_BODY bytes; more is answered 413) and hands it
+ * to the http callback on the server's thread, which fills the response.
+ * Every response carries a strict Content-Security-Policy and no-store
+ * caching. Without an http callback, every HTTP request is 404. */
 #define FS_HTTP_MAX_BODY (16 * 1024)
 typedef struct fs_http_request {
     const char *method; /* "GET", "POST" */
@@ -65,79 +52,126 @@ typedef struct fs_http_request {
     const char *peer; /* the client's address */
 } fs_http_request;
 typedef struct fs_http_response {
-    int status;
+    int status;               /* 0 is answered 500 */
     const char *content_type; /* static */
     char *body;               /* malloc'd, freed by the transport */
     size_t body_len;
     char location[256];      /* a redirect's target, "" if none */
     char set_cookie[2][256]; /* Set-Cookie values, "" if none */
 } fs_http_response;
-typedef void (*fs_http_handler)(void *ctx, fs_store *store, const fs_http_request *rq,
-                                fs_http_response *out);
-/* Sets the HTTP handler; call before requests arrive (right after start). */
-void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx);
 
-/* Runs fn(store, ctx) on the server's thread between two events and
- * returns its result: the way to use the store while the server runs (an
- * admin command). Afterwards the open connections of devices the store now
- * says are revoked are closed: they connect again and are told to wipe.
- * Must not be called from fn, nor after fs_ws_server_stop. */
-int fs_ws_server_call(fs_ws_server *srv, int (*fn)(fs_store *store, void *ctx), void *ctx);
-/* Stops serving (open connections are dropped), joins the thread and frees
- * everything. Accepts NULL. */
-void fs_ws_server_stop(fs_ws_server *srv);
+/* ---- server ---- */
 
-/* Syncs replica r with the server at ws://host:port/ whose identity is
- * server_pk (pinned at enrollment), until r is in sync, then ends the
- * session with BYE. Returns 0 when in sync, else a fieldsync error code with
- * a one-line message in err (may be NULL):
- *   FS_EIO        the server cannot be reached, the connection dropped before
- *                 the replica was in sync, or timeout_ms passed
- *   FS_EAUTH      the server is not the pinned one (or refused the device)
- *   FS_EREVOKED   the device was revoked; wiping it is the caller's act
- *   others        from the session (fieldsync/sync.h) or the replica.
- * Changes applied before a failure stay applied (each batch is atomic). */
-int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
-               int timeout_ms, char *err, size_t errlen);
+typedef struct fs_net_server fs_net_server;
+typedef struct fs_net_conn fs_net_conn; /* one websocket connection */
 
-/* As fs_ws_sync, but the handshake first enrolls the device with req (its
- * one-time code's secret, the device key, a name): the server redeems the
- * code, then the session syncs as usual. FS_EAUTH when the server refuses
- * the enrollment. */
-int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                 const fs_enroll_request *req, const char *host, int port, int timeout_ms,
-                 char *err, size_t errlen);
-
-/* A daemon's connection: stays open between syncs so the server's POKE
- * arrives at once, while the replica is held only during a round of
- * syncing (other processes open it exclusively in between). */
-#define FS_WS_LIVE_TICK_MS      200    /* how often want_sync is asked between rounds */
-#define FS_WS_LIVE_KEEPALIVE_MS 120000 /* a round at least this often (server idle: 300 s) */
-
-typedef struct fs_ws_live {
-    /* Opens the device's replica for a round. 0, or a fieldsync code:
-     * FS_EBUSY (in use) and FS_ESTATE (no key now) at a tick mean "try at
-     * the next tick"; any failure when a frame is waiting ends the
-     * connection with that code. */
-    int (*open)(void *ctx, fs_replica **out);
-    /* Gives the replica back after a round; rc is 0 when the round ended in
-     * sync, else the code the connection ends with. */
-    void (*close)(void *ctx, fs_replica *r, int rc);
-    /* Asked between rounds: 1 to sync now (local changes), 0 to wait, -1 to
-     * end the connection with BYE. */
-    int (*want_sync)(void *ctx);
+/* What the server reports. Every callback runs on the server's thread;
+ * session is what opened() returned for the connection. */
+typedef struct fs_net_server_hooks {
+    /* A websocket connection opened: *session receives the caller's object
+     * for it, which sends with fs_net_conn_send(conn, ...). 0, or an error
+     * code: the connection is dropped and closed() is not called. */
+    int (*opened)(void *ctx, fs_net_conn *conn, void **session);
+    /* A whole frame arrived. 0 to go on; non-zero ends the session: what
+     * it queued is written, then the connection closes, and what arrives
+     * meanwhile is ignored. */
+    int (*frame)(void *ctx, void *session, const uint8_t *frame, size_t len);
+    /* 1 when the connection's peer is authenticated: from then on frames
+     * up to fs_proto_default_limits.max_frame are taken (before, up to
+     * FS_HANDSHAKE_MAX_FRAME), and the idle timeout replaces the handshake
+     * timeout. An unauthenticated peer's oversized frame drops the
+     * connection at once. */
+    int (*authenticated)(void *ctx, void *session);
+    /* An authenticated peer sent a frame over max_frame: the caller may
+     * queue a last frame telling it why; the connection closes once that
+     * is written. */
+    void (*oversize)(void *ctx, void *session, size_t max_frame);
+    /* The connection is gone (also when the server stops): the session is
+     * the caller's to free; conn is no longer valid. */
+    void (*closed)(void *ctx, void *session);
+    /* A plain HTTP request; NULL: 404. */
+    void (*http)(void *ctx, const fs_http_request *rq, fs_http_response *out);
     void *ctx;
-} fs_ws_live;
+} fs_net_server_hooks;
 
-/* Connects, syncs a first round, then stays connected: a POKE or a
- * want_sync of 1 starts another round, and every FS_WS_LIVE_KEEPALIVE_MS
- * one starts by itself. Each round must end in sync within
- * round_timeout_ms. Returns 0 after want_sync asked to stop or when half of
- * the lease granted at the handshake has passed (connect again: the new
- * handshake renews it), else the code that ended the connection, as
- * fs_ws_sync (FS_EIO when the server went away, FS_EREVOKED, ...), with a
- * message in err. */
-int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                   const char *host, int port, int round_timeout_ms, char *err, size_t errlen);
+/* Starts serving on host:port (port 0: a free port, see
+ * fs_net_server_port) in a thread of its own. host is an address (an IPv4
+ * literal is bound exactly, as "::ffff:a.b.c.d"), NULL for every
+ * interface. *hooks is copied; hooks->ctx must outlive the server.
+ * Errors: FS_EINVAL (bad arguments), FS_EIO (cannot listen, or cannot
+ * start the thread), FS_ENOMEM. *out is NULL on failure. */
+int fs_net_server_start(fs_net_server **out, const fs_net_server_hooks *hooks, const char *host,
+                        int port);
+/* The port the server listens on. */
+int fs_net_server_port(const fs_net_server *srv);
+/* Queues one frame for conn, written when the socket is writable. Its
+ * signature is a session's emit function (fieldsync/sync.h), with conn as
+ * its context. 0, FS_ENOMEM or FS_ETOOBIG. Server thread only. */
+int fs_net_conn_send(void *conn, const uint8_t *frame, size_t len);
+/* Ends conn: what is queued is written, then it closes; what arrives
+ * meanwhile is ignored. Server thread only. */
+void fs_net_conn_close(fs_net_conn *conn);
+/* Calls fn(ctx, session) for every connection whose session goes on (not
+ * ended by frame(), oversize or fs_net_conn_close), newest first. fn may
+ * send to or close the connection it is given, nothing else. Server
+ * thread only. */
+void fs_net_server_each(fs_net_server *srv, void (*fn)(void *ctx, void *session), void *ctx);
+/* Runs fn(ctx) on the server's thread between two events and returns its
+ * result: the way to use what the callbacks use while the server runs.
+ * Must not be called from the server's thread, nor after
+ * fs_net_server_stop. FS_EINVAL when srv or fn is NULL. */
+int fs_net_server_call(fs_net_server *srv, int (*fn)(void *ctx), void *ctx);
+/* Stops serving, joins the thread, then closes the open connections (their
+ * closed() runs on the caller's thread) and frees everything. Accepts
+ * NULL. */
+void fs_net_server_stop(fs_net_server *srv);
+
+/* ---- client ---- */
+
+typedef struct fs_net_client fs_net_client;
+
+/* What the client reports, on the thread of fs_net_client_run; nc is the
+ * client, for the calls below. A callback returning non-zero drops the
+ * connection (the run ends once it is closed). */
+typedef struct fs_net_client_hooks {
+    /* The websocket is open. */
+    int (*established)(fs_net_client *nc, void *ctx);
+    /* A whole frame arrived (not once fs_net_client_close was called). */
+    int (*frame)(fs_net_client *nc, void *ctx, const uint8_t *frame, size_t len);
+    /* Every queued frame is written (not once fs_net_client_close was
+     * called). May be NULL. */
+    int (*written)(fs_net_client *nc, void *ctx);
+    /* Every tick_ms of fs_net_client_run. May be NULL when tick_ms is 0. */
+    void (*tick)(fs_net_client *nc, void *ctx);
+    /* The deadline passed; the run ends after this returns. */
+    void (*deadline)(fs_net_client *nc, void *ctx);
+    /* The connection failed: it could not be made, a write failed, the
+     * server closed it or sent a frame over the limit (none of these once
+     * fs_net_client_close was called), or servicing it failed. code is a
+     * fieldsync error code (FS_EIO, FS_ETOOBIG, FS_ENOMEM), msg one line
+     * naming the server. The run ends after this returns. */
+    void (*failed)(fs_net_client *nc, void *ctx, int code, const char *msg);
+    void *ctx;
+} fs_net_client_hooks;
+
+/* Connects to ws://host:port/ and services the connection until a callback
+ * or fs_net_client_stop ends the run, the connection ends, or deadline_ms
+ * passes (see fs_net_client_deadline); calls hooks->tick every tick_ms
+ * when tick_ms > 0. Failures are reported through hooks->failed only. */
+void fs_net_client_run(const fs_net_client_hooks *hooks, const char *host, int port,
+                       int deadline_ms, int tick_ms);
+/* Queues one frame, written when the socket is writable. Its signature is
+ * a session's emit function, with nc as its context. 0, FS_ENOMEM or
+ * FS_ETOOBIG. */
+int fs_net_client_send(void *nc, const uint8_t *frame, size_t len);
+/* The largest frame taken from now on (FS_HANDSHAKE_MAX_FRAME at first). */
+void fs_net_client_set_max_frame(fs_net_client *nc, size_t max_frame);
+/* The run ends ms from now (unless this is called again); 0 cancels. */
+void fs_net_client_deadline(fs_net_client *nc, int ms);
+/* Writes what is queued, then closes the connection normally; received
+ * frames are ignored from now on, and a failure is no longer reported. */
+void fs_net_client_close(fs_net_client *nc);
+/* Ends the run now (the connection is dropped). */
+void fs_net_client_stop(fs_net_client *nc);
 
 #endif

@@ -1,0 +1,72 @@
+/*
+ * The client's link (link.c): a device's sync session (fs_sync_client,
+ * fieldsync/sync.h) over the websocket transport (fieldsync/transport.h).
+ * The transport connects and reports events; the link drives the session
+ * with them (batches pipelined: the next PULL is written before a batch is
+ * applied), and decides when the connection is done: in sync, a daemon's
+ * round over, a failure, or the deadline. All on the calling thread.
+ */
+#ifndef FIELDSYNC_CLIENT_LINK_H
+#define FIELDSYNC_CLIENT_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/channel.h"
+#include "fieldsync/identity.h"
+#include "fieldsync/replica.h"
+
+/* Syncs replica r with the server at ws://host:port/ whose identity is
+ * server_pk (pinned at enrollment), until r is in sync, then ends the
+ * session with BYE. Returns 0 when in sync, else a fieldsync error code with
+ * a one-line message in err (may be NULL):
+ *   FS_EIO        the server cannot be reached, the connection dropped before
+ *                 the replica was in sync, or timeout_ms passed
+ *   FS_EAUTH      the server is not the pinned one (or refused the device)
+ *   FS_EREVOKED   the device was revoked; wiping it is the caller's act
+ *   others        from the session (fieldsync/sync.h) or the replica.
+ * Changes applied before a failure stay applied (each batch is atomic). */
+int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
+               int timeout_ms, char *err, size_t errlen);
+
+/* As fs_ws_sync, but the handshake first enrolls the device with req (its
+ * one-time code's secret, the device key, a name): the server redeems the
+ * code, then the session syncs as usual. FS_EAUTH when the server refuses
+ * the enrollment. */
+int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
+                 const fs_enroll_request *req, const char *host, int port, int timeout_ms,
+                 char *err, size_t errlen);
+
+/* A daemon's connection: stays open between syncs so the server's POKE
+ * arrives at once, while the replica is held only during a round of
+ * syncing (other processes open it exclusively in between). */
+#define FS_WS_LIVE_TICK_MS      200    /* how often want_sync is asked between rounds */
+#define FS_WS_LIVE_KEEPALIVE_MS 120000 /* a round at least this often (server idle: 300 s) */
+
+typedef struct fs_ws_live {
+    /* Opens the device's replica for a round. 0, or a fieldsync code:
+     * FS_EBUSY (in use) and FS_ESTATE (no key now) at a tick mean "try at
+     * the next tick"; any failure when a frame is waiting ends the
+     * connection with that code. */
+    int (*open)(void *ctx, fs_replica **out);
+    /* Gives the replica back after a round; rc is 0 when the round ended in
+     * sync, else the code the connection ends with. */
+    void (*close)(void *ctx, fs_replica *r, int rc);
+    /* Asked between rounds: 1 to sync now (local changes), 0 to wait, -1 to
+     * end the connection with BYE. */
+    int (*want_sync)(void *ctx);
+    void *ctx;
+} fs_ws_live;
+
+/* Connects, syncs a first round, then stays connected: a POKE or a
+ * want_sync of 1 starts another round, and every FS_WS_LIVE_KEEPALIVE_MS
+ * one starts by itself. Each round must end in sync within
+ * round_timeout_ms. Returns 0 after want_sync asked to stop or when half of
+ * the lease granted at the handshake has passed (connect again: the new
+ * handshake renews it), else the code that ended the connection, as
+ * fs_ws_sync (FS_EIO when the server went away, FS_EREVOKED, ...), with a
+ * message in err. */
+int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],
+                   const char *host, int port, int round_timeout_ms, char *err, size_t errlen);
+
+#endif

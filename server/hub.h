@@ -1,0 +1,52 @@
+/*
+ * The server's hub (hub.c): the store and the sync sessions behind the
+ * websocket transport (fieldsync/transport.h). The transport moves bytes and
+ * reports events; the hub gives each connection an fs_sync_server, decides
+ * the pokes (one POKE per device between two of its frames when the feed
+ * grows), closes the connections of devices revoked by an admin command, and
+ * hands the dashboard's HTTP requests to its handler with the store.
+ *
+ * The store is not thread-safe: while the hub runs, only the transport's
+ * thread touches it, so the caller must not use the store between
+ * fs_ws_server_start() and fs_ws_server_stop() other than through
+ * fs_ws_server_call().
+ */
+#ifndef FIELDSYNC_SERVER_HUB_H
+#define FIELDSYNC_SERVER_HUB_H
+
+#include "fieldsync/identity.h"
+#include "fieldsync/store.h"
+#include "fieldsync/transport.h"
+
+typedef struct fs_ws_server fs_ws_server;
+
+/* Starts serving store as server_id on host:port (port 0: a free port, see
+ * fs_ws_server_port) in a thread of its own. store and server_id must outlive
+ * the server. Errors: FS_EINVAL (bad arguments), FS_EIO (cannot listen, or
+ * cannot start the thread), FS_ENOMEM. *out is NULL on failure. */
+int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
+                       const char *host, int port);
+/* The port the server listens on. */
+int fs_ws_server_port(const fs_ws_server *srv);
+
+/* The dashboard's handler: called on the server's thread for each plain
+ * HTTP request (fs_http_request, fieldsync/transport.h) with the store; it
+ * fills the response. When the feed grew meanwhile, the connected devices
+ * are poked. */
+typedef void (*fs_http_handler)(void *ctx, fs_store *store, const fs_http_request *rq,
+                                fs_http_response *out);
+/* Sets the HTTP handler; call before requests arrive (right after start).
+ * Without one, every HTTP request is 404. */
+void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx);
+
+/* Runs fn(store, ctx) on the server's thread between two events and
+ * returns its result: the way to use the store while the server runs (an
+ * admin command). Afterwards the open connections of devices the store now
+ * says are revoked are closed: they connect again and are told to wipe.
+ * Must not be called from fn, nor after fs_ws_server_stop. */
+int fs_ws_server_call(fs_ws_server *srv, int (*fn)(fs_store *store, void *ctx), void *ctx);
+/* Stops serving (open connections are dropped), joins the thread and frees
+ * everything. Accepts NULL. */
+void fs_ws_server_stop(fs_ws_server *srv);
+
+#endif
