@@ -26,7 +26,7 @@
 #include "link.h"
 
 typedef struct sync_link {
-    fs_net_client *nc; /* the connection, once the transport reported on it */
+    fs_net_client *nc;      /* the connection, once the transport reported on it */
     const fs_ws_live *live; /* NULL: sync once and say BYE */
     int timeout_ms;         /* the whole sync, or (live) each round */
     int attached;           /* live: a round holds the replica */
@@ -45,8 +45,8 @@ typedef struct sync_link {
 } sync_link;
 
 /* Ends the run; keeps the first error. */
-__attribute__((format(printf, 3, 4))) static void link_fail(sync_link *l, int code,
-                                                            const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void link_fail(sync_link *l, int code, const char *fmt,
+                                                            ...)
 {
     if (l->nc != NULL)
         fs_net_client_stop(l->nc);
@@ -225,9 +225,9 @@ static void on_failed(fs_net_client *nc, void *ctx, int code, const char *msg)
     link_fail(link_of(nc, ctx), code, "%s", msg);
 }
 
-static int run_link(fs_replica *r, const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                    const fs_enroll_request *enroll, const char *host, int port, int timeout_ms,
-                    char *err, size_t errlen)
+static int run_link(fs_replica *r, const fs_ws_live *live,
+                    const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *enroll,
+                    const char *host, int port, int timeout_ms, char *err, size_t errlen)
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';

@@ -216,8 +216,7 @@ void fs_net_client_run(const fs_net_client_hooks *hooks, const char *host, int p
         }
         if (nc.tick_due && !nc.done) {
             nc.tick_due = 0;
-            lws_sul_schedule(nc.ctx, 0, &nc.tick, on_tick,
-                             (lws_usec_t)nc.tick_ms * LWS_US_PER_MS);
+            lws_sul_schedule(nc.ctx, 0, &nc.tick, on_tick, (lws_usec_t)nc.tick_ms * LWS_US_PER_MS);
             nc.hooks->tick(&nc, nc.hooks->ctx);
         }
     }

@@ -1,7 +1,8 @@
 /*
  * fieldsync-server serve: runs the sync service. Opens the store, takes the
- * server identity from the store's replica and hands both to the websocket
- * transport (fieldsync/transport.h), which serves on a thread of its own.
+ * server identity from the store's replica and hands both to the hub
+ * (hub.h), which serves them over the websocket transport
+ * (fieldsync/transport.h) on a thread of its own.
  * The main thread waits for SIGTERM or SIGINT, answering admin commands on
  * the control socket meanwhile (ctl.c), then stops the transport and closes
  * the store.
