@@ -1,0 +1,332 @@
+/*
+ * The websocket transport alone (net/, fieldsync/transport.h): no session,
+ * no store. A toy server echoes frames and calls a peer authenticated once
+ * it has sent "auth"; a toy client drives it through the client callbacks.
+ * What is checked: frames both ways, the frame limit before and after
+ * authentication, a session ended by its frame callback (queued frames
+ * written first), jobs on the server's thread closing connections, the
+ * deadline, and an unreachable server.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fieldsync/channel.h"
+#include "fieldsync/error.h"
+#include "fieldsync/msg.h"
+#include "fieldsync/transport.h"
+#include "test.h"
+
+#define HOST "127.0.0.1"
+
+/* ---- the toy server: touched on its thread only (or through a job) ---- */
+
+typedef struct toy_server {
+    int opened, closed, frames, oversized;
+} toy_server;
+
+typedef struct toy_session {
+    fs_net_conn *conn;
+    int authed;
+} toy_session;
+
+static int toy_opened(void *ctx, fs_net_conn *conn, void **session)
+{
+    toy_server *t = ctx;
+    toy_session *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return FS_ENOMEM;
+    s->conn = conn;
+    t->opened++;
+    *session = s;
+    return 0;
+}
+
+/* Echoes every frame; "auth" authenticates, "bye" ends the session after
+ * its echo. */
+static int toy_frame(void *ctx, void *session, const uint8_t *frame, size_t len)
+{
+    toy_server *t = ctx;
+    toy_session *s = session;
+    t->frames++;
+    if (len == 4 && memcmp(frame, "auth", 4) == 0)
+        s->authed = 1;
+    int rc = fs_net_conn_send(s->conn, frame, len);
+    if (rc != 0)
+        return rc;
+    return len == 3 && memcmp(frame, "bye", 3) == 0 ? FS_ESTATE : 0;
+}
+
+static int toy_authenticated(void *ctx, void *session)
+{
+    (void)ctx;
+    return ((toy_session *)session)->authed;
+}
+
+static void toy_oversize(void *ctx, void *session, size_t max_frame)
+{
+    toy_server *t = ctx;
+    toy_session *s = session;
+    t->oversized++;
+    CHECK(max_frame == fs_proto_default_limits.max_frame);
+    (void)fs_net_conn_send(s->conn, (const uint8_t *)"too big", 7);
+}
+
+static void toy_closed(void *ctx, void *session)
+{
+    toy_server *t = ctx;
+    t->closed++;
+    free(session);
+}
+
+static fs_net_server *toy_start(toy_server *t, int *port)
+{
+    memset(t, 0, sizeof *t);
+    const fs_net_server_hooks hooks = {
+        toy_opened, toy_frame, toy_authenticated, toy_oversize, toy_closed, NULL, t};
+    fs_net_server *srv = NULL;
+    CHECK_OK(fs_net_server_start(&srv, &hooks, HOST, 0));
+    *port = fs_net_server_port(srv);
+    CHECK(*port > 0);
+    return srv;
+}
+
+typedef struct snapshot {
+    toy_server *t;
+    toy_server copy;
+} snapshot;
+
+static int take_snapshot(void *ctx)
+{
+    snapshot *s = ctx;
+    s->copy = *s->t;
+    return 0;
+}
+
+/* The server's counters, read on its thread. */
+static toy_server counters(fs_net_server *srv, toy_server *t)
+{
+    snapshot s = {t, {0, 0, 0, 0}};
+    CHECK_OK(fs_net_server_call(srv, take_snapshot, &s));
+    return s.copy;
+}
+
+/* The server's counters once it has seen `closed` connections close (the
+ * client's run may end before the server's close callback): up to 5 s. */
+static toy_server after_closes(fs_net_server *srv, toy_server *t, int closed)
+{
+    toy_server seen = counters(srv, t);
+    for (int i = 0; i < 500 && seen.closed < closed; i++) {
+        usleep(10000);
+        seen = counters(srv, t);
+    }
+    CHECK_EQ_INT(seen.closed, closed);
+    return seen;
+}
+
+/* ---- the toy client: a script of frames to send, one per echo ---- */
+
+typedef struct toy_client {
+    const char *const *script; /* frames to send, NULL-terminated; "BIG:n" is n bytes of 'x' */
+    size_t next;
+    int received;
+    char last[64];
+    int failed, code, deadline_hits, ticks;
+    char msg[256];
+    fs_net_server *job_srv; /* tick: close every connection through a job */
+    int job_closed;
+} toy_client;
+
+static int send_next(fs_net_client *nc, toy_client *c)
+{
+    const char *f = c->script[c->next];
+    if (f == NULL) {
+        fs_net_client_close(nc);
+        return 0;
+    }
+    c->next++;
+    if (strncmp(f, "BIG:", 4) == 0) {
+        size_t n = (size_t)strtoul(f + 4, NULL, 10);
+        uint8_t *big = malloc(n);
+        CHECK(big != NULL);
+        memset(big, 'x', n);
+        int rc = fs_net_client_send(nc, big, n);
+        free(big);
+        return rc;
+    }
+    return fs_net_client_send(nc, (const uint8_t *)f, strlen(f));
+}
+
+static int cl_established(fs_net_client *nc, void *ctx)
+{
+    return send_next(nc, ctx);
+}
+
+static int cl_frame(fs_net_client *nc, void *ctx, const uint8_t *frame, size_t len)
+{
+    toy_client *c = ctx;
+    c->received++;
+    snprintf(c->last, sizeof c->last, "%.*s", (int)(len < 40 ? len : 40), (const char *)frame);
+    if (c->received == 1) /* the first echo: batches may come */
+        fs_net_client_set_max_frame(nc, fs_proto_default_limits.max_frame);
+    if (c->job_srv != NULL)
+        return 0; /* the tick ends it */
+    if (len == 7 && memcmp(frame, "too big", 7) == 0)
+        return 0; /* the server closes */
+    return send_next(nc, c);
+}
+
+static int close_all_job(void *ctx);
+
+static void cl_tick(fs_net_client *nc, void *ctx)
+{
+    (void)nc;
+    toy_client *c = ctx;
+    c->ticks++;
+    if (c->job_srv != NULL && c->received > 0 && c->job_closed == 0)
+        c->job_closed = fs_net_server_call(c->job_srv, close_all_job, c->job_srv);
+}
+
+static void cl_deadline(fs_net_client *nc, void *ctx)
+{
+    (void)nc;
+    ((toy_client *)ctx)->deadline_hits++;
+}
+
+static void cl_failed(fs_net_client *nc, void *ctx, int code, const char *msg)
+{
+    (void)nc;
+    toy_client *c = ctx;
+    if (c->failed++ == 0) {
+        c->code = code;
+        snprintf(c->msg, sizeof c->msg, "%s", msg);
+    }
+}
+
+static void count_and_close(void *ctx, void *session)
+{
+    int *n = ctx;
+    (*n)++;
+    fs_net_conn_close(((toy_session *)session)->conn);
+}
+
+/* A job: closes every open connection; returns how many there were. */
+static int close_all_job(void *ctx)
+{
+    int n = 0;
+    fs_net_server_each(ctx, count_and_close, &n);
+    return n;
+}
+
+static void run_client(toy_client *c, int port, int deadline_ms, int tick_ms)
+{
+    const fs_net_client_hooks hooks = {cl_established, cl_frame,  NULL, cl_tick,
+                                       cl_deadline,    cl_failed, c};
+    fs_net_client_run(&hooks, HOST, port, deadline_ms, tick_ms);
+}
+
+static void test_frames_echo_and_the_session_ends_after_its_last_frame(void)
+{
+    toy_server t;
+    int port = 0;
+    fs_net_server *srv = toy_start(&t, &port);
+    static const char *const script[] = {"hello", "auth", "BIG:100000", "bye", NULL};
+    toy_client c = {.script = script};
+    run_client(&c, port, 10000, 0);
+    CHECK_EQ_INT(c.received, 4); /* the echo of "bye" came before the close */
+    CHECK_STR(c.last, "bye");
+    CHECK_EQ_INT(c.failed, 0); /* the client closed after it: no failure */
+    toy_server seen = after_closes(srv, &t, 1);
+    CHECK_EQ_INT(seen.opened, 1);
+    CHECK_EQ_INT(seen.frames, 4);
+    CHECK_EQ_INT(seen.oversized, 0);
+    fs_net_server_stop(srv);
+}
+
+static void test_oversized_frame_before_authentication_drops_the_connection(void)
+{
+    toy_server t;
+    int port = 0;
+    fs_net_server *srv = toy_start(&t, &port);
+    char big[32];
+    snprintf(big, sizeof big, "BIG:%u", FS_HANDSHAKE_MAX_FRAME + 1);
+    const char *const script[] = {big, NULL};
+    toy_client c = {.script = script};
+    run_client(&c, port, 10000, 0);
+    CHECK_EQ_INT(c.code, FS_EIO);
+    CHECK_EQ_INT(c.received, 0);
+    toy_server seen = after_closes(srv, &t, 1);
+    CHECK_EQ_INT(seen.frames, 0);
+    CHECK_EQ_INT(seen.oversized, 0); /* nothing to tell an unknown peer */
+    fs_net_server_stop(srv);
+}
+
+static void test_oversized_frame_after_authentication_is_told(void)
+{
+    toy_server t;
+    int port = 0;
+    fs_net_server *srv = toy_start(&t, &port);
+    char big[32];
+    snprintf(big, sizeof big, "BIG:%zu", (size_t)fs_proto_default_limits.max_frame + 1);
+    const char *const script[] = {"auth", big, NULL};
+    toy_client c = {.script = script};
+    run_client(&c, port, 30000, 0);
+    CHECK_STR(c.last, "too big");
+    CHECK_EQ_INT(c.code, FS_EIO); /* then the server closed */
+    toy_server seen = after_closes(srv, &t, 1);
+    CHECK_EQ_INT(seen.frames, 1);
+    CHECK_EQ_INT(seen.oversized, 1);
+    fs_net_server_stop(srv);
+}
+
+static void test_a_job_closes_connections_on_the_server_thread(void)
+{
+    toy_server t;
+    int port = 0;
+    fs_net_server *srv = toy_start(&t, &port);
+    static const char *const script[] = {"auth", NULL};
+    toy_client c = {.script = script, .job_srv = srv};
+    run_client(&c, port, 10000, 50);
+    CHECK_EQ_INT(c.job_closed, 1);
+    CHECK(c.ticks > 0);
+    CHECK_EQ_INT(c.code, FS_EIO);
+    CHECK(strstr(c.msg, "closed the connection") != NULL);
+    CHECK_EQ_INT(fs_net_server_call(srv, close_all_job, srv), 0); /* none left open */
+    CHECK_ERR(fs_net_server_call(srv, NULL, NULL), FS_EINVAL);
+    fs_net_server_stop(srv);
+}
+
+static void test_deadline_and_unreachable_server(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    CHECK_OK(bind(fd, (struct sockaddr *)&a, sizeof a));
+    CHECK_OK(listen(fd, 4));
+    CHECK_OK(getsockname(fd, (struct sockaddr *)&a, &alen));
+    static const char *const script[] = {NULL};
+    toy_client c = {.script = script};
+    run_client(&c, ntohs(a.sin_port), 300, 0); /* accepts, never answers */
+    CHECK_EQ_INT(c.deadline_hits, 1);
+    close(fd); /* the port is free again: nothing listens */
+    toy_client u = {.script = script};
+    run_client(&u, ntohs(a.sin_port), 10000, 0);
+    CHECK_EQ_INT(u.code, FS_EIO);
+    printf("  unreachable: %s\n", u.msg);
+    CHECK(strstr(u.msg, "cannot reach the server at " HOST) != NULL);
+    CHECK_EQ_INT(u.deadline_hits, 0);
+}
+
+TEST_LIST(TEST(frames_echo_and_the_session_ends_after_its_last_frame)
+              TEST(oversized_frame_before_authentication_drops_the_connection)
+                  TEST(oversized_frame_after_authentication_is_told)
+                      TEST(a_job_closes_connections_on_the_server_thread)
+                          TEST(deadline_and_unreachable_server))
