@@ -2,7 +2,9 @@
  * The rules engine (fieldsync/rules.h): the handbook's deadline table as
  * data and the evaluation of a replica's records against it. Dates, weeks
  * and working days are fieldsync/calendar.h's. It reads the replica through
- * fs_rows only.
+ * fs_rows and fs_refusals only. Whose deadline a finding is (hand-overs and
+ * their frozen charges) and which refused records are left out:
+ * fieldsync/rules.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +128,7 @@ static const fs_rule rules[] = {
      .text = "complaint outcome to the customer within 3 working days",
      .kind = FS_RULE_RECORD,
      .table = "complaint",
-     .who = "owner",
+     .who = WHO_CUSTOMER, /* its receiver owns it (owner); its deadline, the holder */
      .start = "received_at",
      .done = "outcome_at",
      .deadline = FS_DL_WORKDAYS,
@@ -251,6 +253,11 @@ typedef struct recs {
     size_t n, cap;
 } recs;
 
+typedef struct refused_row {
+    unsigned table;
+    uint8_t row[FS_ID_BYTES];
+} refused_row;
+
 typedef struct eval {
     fs_replica *r;
     const fs_calendar *cal;
@@ -260,6 +267,14 @@ typedef struct eval {
     char (*reps)[65];
     size_t nreps;
     int only_reps; /* the caller named the reps: findings of others are left out */
+    /* Hand-overs by customer, then time (customer in customer, at in start). */
+    recs handovers;
+    /* Rows whose placing change the server refused: left out. */
+    struct refused_row *refused;
+    size_t nrefused, refused_cap;
+    /* fs_rules_eval_customer: only this customer's records, deadlines
+     * before e->to, done no later than e->to. */
+    const uint8_t *only_customer;
     /* Tables loaded once per evaluation with the same columns (the two visit
      * rules and the visits index share one pass over the visits). */
     struct {
@@ -313,8 +328,64 @@ static const rec *find_customer(const eval *e, const uint8_t id[FS_ID_BYTES])
     return bsearch(&key, e->customers.v, e->customers.n, sizeof key, cmp_id);
 }
 
+static int cmp_refused(const void *a, const void *b)
+{
+    const refused_row *x = a, *y = b;
+    if (x->table != y->table)
+        return x->table < y->table ? -1 : 1;
+    return memcmp(x->row, y->row, FS_ID_BYTES);
+}
+
+/* 1 if the server refused the change that placed row of table. */
+static int is_refused(const eval *e, unsigned table, const uint8_t row[FS_ID_BYTES])
+{
+    refused_row key;
+    if (e->nrefused == 0)
+        return 0;
+    key.table = table;
+    memcpy(key.row, row, FS_ID_BYTES);
+    return bsearch(&key, e->refused, e->nrefused, sizeof key, cmp_refused) != NULL;
+}
+
+/* The column that places a row with its owner: a customer's owner, else
+ * the customer or plan it follows, else its rep (the scope's deciders). */
+static int placing_column(const fs_table *t)
+{
+    if (strcmp(t->name, "customer") == 0)
+        return fs_schema_column_index(t, "owner");
+    int c = fs_schema_column_index(t, "customer");
+    if (c < 0)
+        c = fs_schema_column_index(t, "plan");
+    if (c < 0)
+        c = fs_schema_column_index(t, "rep");
+    return c;
+}
+
+static int note_refusal(const fs_refusal *f, void *ctx)
+{
+    eval *e = ctx;
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (f->table >= nt || (int)f->column != placing_column(&tables[f->table]))
+        return 0;
+    if (e->nrefused == e->refused_cap) {
+        size_t cap = e->refused_cap ? 2 * e->refused_cap : 16;
+        refused_row *more = realloc(e->refused, cap * sizeof *more);
+        if (more == NULL)
+            return FS_ENOMEM;
+        e->refused = more;
+        e->refused_cap = cap;
+    }
+    e->refused[e->nrefused].table = f->table;
+    memcpy(e->refused[e->nrefused].row, f->row, FS_ID_BYTES);
+    e->nrefused++;
+    return 0;
+}
+
 /* Loads table's rows as recs: start/done/who/flag from the named columns
- * (any may be NULL), filtered by filter_col == filter_val. */
+ * (any may be NULL), filtered by filter_col == filter_val; rows whose
+ * placing the server refused are left out, and for fs_rules_eval_customer
+ * every row of another customer. */
 static int load(eval *e, const char *table, const char *filter_col, const char *filter_val,
                 const char *who, const char *start, const char *done, const char *done_if_col,
                 const char *done_if_val, const char *skip_col, const char *skip_val,
@@ -323,9 +394,23 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
     fs_rows *it = NULL;
     fs_value eq = fs_text(filter_val);
     memset(out, 0, sizeof *out);
+    int tix = fs_schema_table_index(table);
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    int by_customer = e->only_customer != NULL && filter_col == NULL && tix >= 0 &&
+                      fs_schema_column_index(&tables[tix], "customer") > 0;
+    if (by_customer) {
+        filter_col = "customer";
+        eq = fs_blob(e->only_customer, FS_ID_BYTES);
+    }
     int rc = fs_rows_open(&it, e->r, table, filter_col, filter_col ? &eq : NULL, NULL);
     while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
         rc = 0;
+        if (tix >= 0 && is_refused(e, (unsigned)tix, fs_rows_id(it)))
+            continue;
+        if (e->only_customer != NULL && strcmp(table, "customer") == 0 &&
+            memcmp(fs_rows_id(it), e->only_customer, FS_ID_BYTES) != 0)
+            continue;
         if (out->n == out->cap) {
             size_t cap = out->cap ? 2 * out->cap : 64;
             rec *more = realloc(out->v, cap * sizeof *more);
@@ -426,6 +511,12 @@ static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row,
         if (k == e->nreps)
             return 0;
     }
+    if (e->only_customer != NULL) { /* frozen at the hand-over (e->to) */
+        if (deadline >= e->to)
+            return 0;
+        if (done > e->to)
+            done = -1;
+    }
     fs_finding f;
     memset(&f, 0, sizeof f);
     f.rule = rl;
@@ -451,6 +542,31 @@ static int in_period(const eval *e, int64_t deadline, int64_t done)
            (done < 0 && deadline < e->from);
 }
 
+/* 1 if customer was handed to another rep after civil minute t: a
+ * deadline at t is then a charge of the previous holder, not a finding of
+ * the records. e->handovers is sorted by customer, then time. */
+static int handed_after(const eval *e, const uint8_t customer[FS_ID_BYTES], int64_t t)
+{
+    size_t lo = 0, hi = e->handovers.n;
+    while (lo < hi) { /* the first hand-over past the customer's run */
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(e->handovers.v[mid].customer, customer, FS_ID_BYTES) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && memcmp(e->handovers.v[lo - 1].customer, customer, FS_ID_BYTES) == 0 &&
+           e->handovers.v[lo - 1].start > t;
+}
+
+/* 1 if rule rl's finding about a record of customer with this deadline is
+ * held by a charge instead (the customer changed hands after it). */
+static int charged_elsewhere(const eval *e, const fs_rule *rl, const rec *x, int64_t deadline)
+{
+    return rl->who != NULL && strcmp(rl->who, WHO_CUSTOMER) == 0 && x->has_customer &&
+           handed_after(e, x->customer, deadline);
+}
+
 static int eval_record(eval *e, const fs_rule *rl)
 {
     recs *rs = NULL;
@@ -462,6 +578,8 @@ static int eval_record(eval *e, const fs_rule *rl)
             continue;
         int64_t deadline = deadline_of(rl, e->cal, x->start);
         int64_t done = x->done_ok ? x->done : -1;
+        if (charged_elsewhere(e, rl, x, deadline))
+            continue;
         if (in_period(e, deadline, done))
             rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
     }
@@ -503,6 +621,8 @@ static int eval_followup(eval *e, const fs_rule *rl)
             continue; /* open, replied, or never done: nothing to follow up */
         int64_t deadline = deadline_of(rl, e->cal, x->start);
         int64_t done = first_visit(e, x->customer, x->start + 1, INT64_MAX);
+        if (charged_elsewhere(e, rl, x, deadline))
+            continue;
         if (in_period(e, deadline, done))
             rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
     }
@@ -515,7 +635,10 @@ static int eval_monthly(eval *e, const fs_rule *rl)
     int rc = 0;
     int64_t y;
     int m, d;
-    fs_civil_from_days(fs_civil_day(e->from), &y, &m, &d);
+    int64_t first = e->from;
+    if (e->only_customer != NULL) /* a hand-over freezes the year before it */
+        first = e->to - 366 * (int64_t)FS_MIN_PER_DAY;
+    fs_civil_from_days(fs_civil_day(first), &y, &m, &d);
     int64_t month = fs_days_from_civil(y, m, 1);
     for (; rc == 0 && month * FS_MIN_PER_DAY < e->to && month * FS_MIN_PER_DAY <= e->now;) {
         int64_t ny = m == 12 ? y + 1 : y;
@@ -523,7 +646,8 @@ static int eval_monthly(eval *e, const fs_rule *rl)
         int64_t next = fs_days_from_civil(ny, nm, 1);
         for (size_t i = 0; rc == 0 && i < e->customers.n; i++) {
             const rec *c = &e->customers.v[i];
-            if (!c->flag || c->who[0] == '\0')
+            if (!c->flag || c->who[0] == '\0' ||
+                handed_after(e, c->id, next * FS_MIN_PER_DAY))
                 continue;
             int64_t done = first_visit(e, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY);
             rc = emit(e, rl, c->who, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
@@ -603,6 +727,61 @@ static int eval_ratio(eval *e, const fs_rule *rl)
     return rc;
 }
 
+/* The rule of id, or NULL. */
+static const fs_rule *rule_by_id(const fs_value *id)
+{
+    for (size_t i = 0; i < NRULES; i++)
+        if (text_is(id, rules[i].id))
+            return &rules[i];
+    return NULL;
+}
+
+/* Every charge row is a finding of its rep, as it was frozen at the
+ * hand-over (a charge of an unknown rule, or without a deadline, is not). */
+static int eval_charges(eval *e)
+{
+    fs_rows *it = NULL;
+    int rc = fs_rows_open(&it, e->r, "charge", NULL, NULL, NULL);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        fs_value v;
+        char who[65];
+        const fs_rule *rl = NULL;
+        int64_t start = -1, deadline = -1, done = -1, period = -1;
+        uint8_t row[FS_ID_BYTES];
+        int has_row = 0;
+        rc = fs_rows_get(it, "rule", &v);
+        if (rc == 0)
+            rl = rule_by_id(&v);
+        if (rc == 0 && (rc = fs_rows_get(it, "rep", &v)) == 0)
+            value_name(&v, who);
+        if (rc == 0 && (rc = fs_rows_get(it, "record_id", &v)) == 0 && v.type == FS_BLOB &&
+            v.n == FS_ID_BYTES) {
+            memcpy(row, v.p, FS_ID_BYTES);
+            has_row = 1;
+        }
+        if (rc == 0 && (rc = fs_rows_get(it, "start", &v)) == 0)
+            start = value_civil(&v);
+        if (rc == 0 && (rc = fs_rows_get(it, "deadline", &v)) == 0)
+            deadline = value_civil(&v);
+        if (rc == 0 && (rc = fs_rows_get(it, "done", &v)) == 0)
+            done = value_civil(&v);
+        if (rc == 0 && (rc = fs_rows_get(it, "period", &v)) == 0 && (period = value_civil(&v)) >= 0)
+            period /= FS_MIN_PER_DAY;
+        if (rc != 0 || rl == NULL || rl->kind == FS_RULE_UNTRACKED || deadline < 0 ||
+            who[0] == '\0' || is_refused(e, (unsigned)fs_schema_table_index("charge"), fs_rows_id(it)))
+            continue;
+        if (in_period(e, deadline, done))
+            rc = emit(e, rl, who, has_row ? row : NULL, start, deadline, done, period);
+    }
+    fs_rows_close(it);
+    return rc < 0 ? rc : 0;
+}
+
+static int cmp_handover(const void *a, const void *b)
+{
+    return cmp_customer_start(a, b);
+}
+
 static int add_rep(eval *e, const char *name)
 {
     if (name[0] == '\0')
@@ -621,8 +800,8 @@ static int add_rep(eval *e, const char *name)
 /* Every rep named in the records: customers' owners and the rep columns. */
 static int collect_reps(eval *e)
 {
-    static const char *const tables[] = {"daily_report", "self_check", "weekly_plan",
-                                         "marketing_request", "spot_check"};
+    static const char *const tables[] = {"daily_report",      "self_check", "weekly_plan",
+                                         "marketing_request", "spot_check", "charge"};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < e->customers.n; i++)
         rc = add_rep(e, e->customers.v[i].who);
@@ -633,6 +812,80 @@ static int collect_reps(eval *e)
             rc = add_rep(e, rs.v[i].who);
         recs_free(&rs);
     }
+    return rc;
+}
+
+/* Runs the rules over e (set up by the callers below); frees what it
+ * loaded. */
+static int run(eval *e, const char *const *reps, size_t nreps)
+{
+    int rc = fs_refusals(e->r, note_refusal, e);
+    if (rc == 0 && e->nrefused > 1)
+        qsort(e->refused, e->nrefused, sizeof *e->refused, cmp_refused);
+    if (rc == 0)
+        rc = load(e, "handover", NULL, NULL, NULL, "at", NULL, NULL, NULL, NULL, NULL, NULL,
+                  &e->handovers);
+    if (rc == 0 && e->handovers.n > 1)
+        qsort(e->handovers.v, e->handovers.n, sizeof *e->handovers.v, cmp_handover);
+    if (rc == 0)
+        rc = load(e, "customer", NULL, NULL, "owner", NULL, NULL, NULL, NULL, NULL, NULL,
+                  "key_account", &e->customers);
+    if (rc == 0) {
+        if (e->customers.n > 1)
+            qsort(e->customers.v, e->customers.n, sizeof *e->customers.v, cmp_id);
+        /* the columns of the visit rules: one pass serves them and the index */
+        recs *vis = NULL;
+        rc = load_cached(e, "visit", NULL, NULL, WHO_CUSTOMER, "time", "recorded_at", NULL, NULL,
+                         NULL, NULL, NULL, &vis);
+        if (rc == 0) {
+            /* visits without a customer sort first and match none */
+            if (vis->n > 1)
+                qsort(vis->v, vis->n, sizeof *vis->v, cmp_customer_start);
+            e->visits = *vis; /* borrowed from the cache */
+        }
+    }
+    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
+        rc = add_rep(e, reps[i]);
+    if (rc == 0 && reps == NULL && e->only_customer == NULL)
+        rc = collect_reps(e);
+    e->only_reps = reps != NULL;
+    for (size_t i = 0; rc == 0 && i < NRULES; i++) {
+        const fs_rule *rl = &rules[i];
+        /* one customer: the rules whose duty follows it */
+        if (e->only_customer != NULL && rl->kind != FS_RULE_MONTHLY &&
+            (rl->who == NULL || strcmp(rl->who, WHO_CUSTOMER) != 0))
+            continue;
+        switch (rl->kind) {
+        case FS_RULE_RECORD:
+            rc = eval_record(e, rl);
+            break;
+        case FS_RULE_FOLLOWUP:
+            rc = eval_followup(e, rl);
+            break;
+        case FS_RULE_MONTHLY:
+            rc = eval_monthly(e, rl);
+            break;
+        case FS_RULE_DAILY:
+            rc = eval_daily(e, rl);
+            break;
+        case FS_RULE_WEEKLY:
+            rc = eval_weekly(e, rl);
+            break;
+        case FS_RULE_RATIO:
+            rc = eval_ratio(e, rl);
+            break;
+        case FS_RULE_UNTRACKED:
+            break;
+        }
+    }
+    if (rc == 0 && e->only_customer == NULL)
+        rc = eval_charges(e);
+    recs_free(&e->customers);
+    recs_free(&e->handovers);
+    for (int i = 0; i < e->ncache; i++)
+        recs_free(&e->cache[i].r);
+    free(e->reps);
+    free(e->refused);
     return rc;
 }
 
@@ -649,57 +902,26 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
     e.to = to;
     e.cb = cb;
     e.ctx = ctx;
-    int rc = load(&e, "customer", NULL, NULL, "owner", NULL, NULL, NULL, NULL, NULL, NULL,
-                  "key_account", &e.customers);
-    if (rc == 0) {
-        if (e.customers.n > 1)
-            qsort(e.customers.v, e.customers.n, sizeof *e.customers.v, cmp_id);
-        /* the columns of the visit rules: one pass serves them and the index */
-        recs *vis = NULL;
-        rc = load_cached(&e, "visit", NULL, NULL, WHO_CUSTOMER, "time", "recorded_at", NULL, NULL,
-                         NULL, NULL, NULL, &vis);
-        if (rc == 0) {
-            /* visits without a customer sort first and match none */
-            if (vis->n > 1)
-                qsort(vis->v, vis->n, sizeof *vis->v, cmp_customer_start);
-            e.visits = *vis; /* borrowed from the cache */
-        }
-    }
-    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
-        rc = add_rep(&e, reps[i]);
-    if (rc == 0 && reps == NULL)
-        rc = collect_reps(&e);
-    e.only_reps = reps != NULL;
-    for (size_t i = 0; rc == 0 && i < NRULES; i++) {
-        const fs_rule *rl = &rules[i];
-        switch (rl->kind) {
-        case FS_RULE_RECORD:
-            rc = eval_record(&e, rl);
-            break;
-        case FS_RULE_FOLLOWUP:
-            rc = eval_followup(&e, rl);
-            break;
-        case FS_RULE_MONTHLY:
-            rc = eval_monthly(&e, rl);
-            break;
-        case FS_RULE_DAILY:
-            rc = eval_daily(&e, rl);
-            break;
-        case FS_RULE_WEEKLY:
-            rc = eval_weekly(&e, rl);
-            break;
-        case FS_RULE_RATIO:
-            rc = eval_ratio(&e, rl);
-            break;
-        case FS_RULE_UNTRACKED:
-            break;
-        }
-    }
-    recs_free(&e.customers);
-    for (int i = 0; i < e.ncache; i++)
-        recs_free(&e.cache[i].r);
-    free(e.reps);
-    return rc;
+    return run(&e, reps, nreps);
+}
+
+int fs_rules_eval_customer(fs_replica *r, const fs_calendar *cal,
+                           const uint8_t customer[FS_ID_BYTES], int64_t before,
+                           int (*cb)(const fs_finding *f, void *ctx), void *ctx)
+{
+    eval e;
+    memset(&e, 0, sizeof e);
+    e.r = r;
+    e.cal = cal;
+    e.now = before;
+    /* every deadline before the hand-over (none is carried over from
+     * before `from`); months: the year before it (eval_monthly) */
+    e.from = INT64_MIN / 4;
+    e.to = before;
+    e.only_customer = customer;
+    e.cb = cb;
+    e.ctx = ctx;
+    return run(&e, NULL, 0);
 }
 
 /* ---- tallies ---- */

@@ -15,6 +15,28 @@
  *   OVERDUE   not done; the deadline has passed (one minute after is late)
  *   MISSED    done, but after the deadline
  * Exactly on the deadline counts as in time, both for "done at" and "now".
+ *
+ * WHOSE DEADLINE. A deadline is charged to the rep who held the record when
+ * it fell. Records that follow a customer (visits, commitments, complaints,
+ * requests, acceptances, questions, and the customer's own key-account
+ * visits) are held by the customer's owner. When the server accepts a
+ * hand-over of a customer it writes, in the same transaction:
+ *   handover  customer, from_rep, to_rep, at (civil, the server's zone):
+ *             follows the customer, so its owners and their managers get it
+ *   charge    one row per finding about the customer's records whose
+ *             deadline fell before the hand-over and after any earlier one
+ *             (fs_rules_eval_customer), frozen there: rule, rep (the
+ *             previous owner, whose row it is), record, start, deadline,
+ *             done (only when done by the hand-over), period
+ * Evaluating, a record finding of a customer handed over after its
+ * deadline is left out (a charge row holds it, on the old owner's replica
+ * too, which no longer holds the record); every charge row is a finding of
+ * its rep. A hand-over thus moves future deadlines and never past misses.
+ *
+ * REFUSED RECORDS. A record whose placing change (its customer link, its
+ * rep or owner column) the server refused (the replica's refusals) is not
+ * on the server: it is left out here as well, so the rep's laptop counts
+ * what the manager's does.
  */
 #ifndef FIELDSYNC_RULES_H
 #define FIELDSYNC_RULES_H
@@ -104,6 +126,17 @@ typedef struct fs_finding {
 int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
                   const char *const *reps, size_t nreps, int (*cb)(const fs_finding *f, void *ctx),
                   void *ctx);
+
+/* The findings about one customer's records by the rules whose duty
+ * follows the customer, whose deadline fell before `before` (civil) and
+ * after the customer's last recorded hand-over, judged at `before`: what a
+ * hand-over at `before` freezes as charges (a record done after `before`
+ * counts as not done). The key-account rule looks back 12 months. who in
+ * each finding is the customer's owner in r. Errors: the replica's,
+ * FS_ENOMEM, or cb's value. */
+int fs_rules_eval_customer(fs_replica *r, const fs_calendar *cal,
+                           const uint8_t customer[FS_ID_BYTES], int64_t before,
+                           int (*cb)(const fs_finding *f, void *ctx), void *ctx);
 
 /* Per rep, per rule: how many findings had each status. */
 typedef struct fs_rule_tally {
