@@ -770,7 +770,12 @@ static int eval_charges(eval *e)
         if (rc != 0 || rl == NULL || rl->kind == FS_RULE_UNTRACKED || deadline < 0 ||
             who[0] == '\0' || is_refused(e, (unsigned)fs_schema_table_index("charge"), fs_rows_id(it)))
             continue;
-        if (in_period(e, deadline, done))
+        /* a month is judged in the periods it overlaps (eval_monthly), a
+         * record as eval_record judges it */
+        int judged = period >= 0 ? period * FS_MIN_PER_DAY < e->to && deadline > e->from &&
+                                       period * FS_MIN_PER_DAY <= e->now
+                                 : in_period(e, deadline, done);
+        if (judged)
             rc = emit(e, rl, who, has_row ? row : NULL, start, deadline, done, period);
     }
     fs_rows_close(it);
