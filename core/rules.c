@@ -275,6 +275,8 @@ typedef struct eval {
     /* fs_rules_eval_customer: only this customer's records, deadlines
      * before e->to, done no later than e->to. */
     const uint8_t *only_customer;
+    /* fs_rules_eval_todo: records as they are to be done now, charges not */
+    int todo;
     /* Tables loaded once per evaluation with the same columns (the two visit
      * rules and the visits index share one pass over the visits). */
     struct {
@@ -563,7 +565,7 @@ static int handed_after(const eval *e, const uint8_t customer[FS_ID_BYTES], int6
  * held by a charge instead (the customer changed hands after it). */
 static int charged_elsewhere(const eval *e, const fs_rule *rl, const rec *x, int64_t deadline)
 {
-    return rl->who != NULL && strcmp(rl->who, WHO_CUSTOMER) == 0 && x->has_customer &&
+    return !e->todo && rl->who != NULL && strcmp(rl->who, WHO_CUSTOMER) == 0 && x->has_customer &&
            handed_after(e, x->customer, deadline);
 }
 
@@ -647,7 +649,7 @@ static int eval_monthly(eval *e, const fs_rule *rl)
         for (size_t i = 0; rc == 0 && i < e->customers.n; i++) {
             const rec *c = &e->customers.v[i];
             if (!c->flag || c->who[0] == '\0' ||
-                handed_after(e, c->id, next * FS_MIN_PER_DAY))
+                (!e->todo && handed_after(e, c->id, next * FS_MIN_PER_DAY)))
                 continue;
             int64_t done = first_visit(e, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY);
             rc = emit(e, rl, c->who, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
@@ -883,7 +885,7 @@ static int run(eval *e, const char *const *reps, size_t nreps)
             break;
         }
     }
-    if (rc == 0 && e->only_customer == NULL)
+    if (rc == 0 && e->only_customer == NULL && !e->todo)
         rc = eval_charges(e);
     recs_free(&e->customers);
     recs_free(&e->handovers);
@@ -908,6 +910,22 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
     e.cb = cb;
     e.ctx = ctx;
     return run(&e, reps, nreps);
+}
+
+int fs_rules_eval_todo(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
+                       int (*cb)(const fs_finding *f, void *ctx), void *ctx)
+{
+    eval e;
+    memset(&e, 0, sizeof e);
+    e.r = r;
+    e.cal = cal;
+    e.now = now;
+    e.from = from;
+    e.to = to;
+    e.todo = 1;
+    e.cb = cb;
+    e.ctx = ctx;
+    return run(&e, NULL, 0);
 }
 
 int fs_rules_eval_customer(fs_replica *r, const fs_calendar *cal,

@@ -696,6 +696,23 @@ static void test_handover_keeps_past_deadlines(void)
     CHECK(months >= 11 && months <= 13); /* the year before, month by month */
 
     hand_over(r, old, a, "zhang", "wang", "2023-10-12 12:00");
+    /* to be done: the open commitment is wang's now; the old device has
+     * nothing left to do about its charges */
+    g.n = 0;
+    CHECK_OK(fs_rules_eval_todo(r, default_cal(), civ("2023-10-12 13:00"), civ("2023-10-12"),
+                                civ("2023-10-20"), collect, &g));
+    k1_seen = 0;
+    for (int i = 0; i < g.n; i++)
+        if (g.f[i].has_row && memcmp(g.f[i].row, k1, 16) == 0) {
+            k1_seen++;
+            CHECK_STR(g.f[i].who, "wang");
+        }
+    CHECK_EQ_INT(k1_seen, 1);
+    g.n = 0;
+    CHECK_OK(fs_rules_eval_todo(old, default_cal(), civ("2023-10-12 13:00"), civ("2023-10-12"),
+                                civ("2023-10-20"), collect, &g));
+    for (int i = 0; i < g.n; i++) /* zhang's own daily duties only */
+        CHECK(g.f[i].rule->kind == FS_RULE_DAILY || g.f[i].rule->kind == FS_RULE_WEEKLY);
     /* wang keeps K1 after the hand-over: still zhang's miss, never wang's */
     fs_cell d[] = {{"status", fs_text("done")}, {"done_at", fs_text("2023-10-12 15:00")}};
     CHECK_OK(fs_update(r, "commitment", k1, d, 2));

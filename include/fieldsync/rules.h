@@ -127,6 +127,14 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
                   const char *const *reps, size_t nreps, int (*cb)(const fs_finding *f, void *ctx),
                   void *ctx);
 
+/* What is to be done on this replica: fs_rules_eval of every rep, except
+ * that a record of a customer handed over after its deadline is a finding
+ * of the customer's present owner (an open commitment is inherited with the
+ * customer) and charges are not findings (nothing is left to do about
+ * them). For `today`, not for counting. */
+int fs_rules_eval_todo(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
+                       int (*cb)(const fs_finding *f, void *ctx), void *ctx);
+
 /* The findings about one customer's records by the rules whose duty
  * follows the customer, whose deadline fell before `before` (civil) and
  * after the customer's last recorded hand-over, judged at `before`: what a

@@ -128,6 +128,11 @@ done
 as zhang customer list --json
 if grep -qF "$A" <<<"$OUT"; then fail "zhang's laptop purged A"; else ok "zhang's laptop purged A"; fi
 
+as wang today --json
+contains "the commitment zhang missed is open in wang's today" "$OUT" "\"rep\":\"wang\",\"table\":\"commitment\",\"record\":\"$C1\""
+as zhang today --json
+if grep -qF "$C1" <<<"$OUT"; then fail "and gone from zhang's"; else ok "and gone from zhang's"; fi
+
 # ---- the outputs, all within one minute (statuses depend on the minute) ----
 WEEK=$(date +%G-W%V)
 collect() {
