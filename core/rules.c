@@ -1,6 +1,6 @@
 /*
- * The rules engine (fieldsync/rules.h): the handbook's deadline table as
- * data and the evaluation of a replica's records against it. Dates, weeks
+ * The rules engine (fieldsync/rules.h): the evaluation of a replica's
+ * records against the deadline table (core/rules_table.c). Dates, weeks
  * and working days are fieldsync/calendar.h's. It reads the replica through
  * fs_rows and fs_refusals only. Whose deadline a finding is (hand-overs and
  * their frozen charges) and which refused records are left out:
@@ -15,191 +15,7 @@
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 
-#define WHO_CUSTOMER "customer.owner"
-
-/* ---- the table ----
- * One row per row of HANDBOOK.md's "Deadlines and rules the software
- * checks", in its order. */
-static const fs_rule rules[] = {
-    {.id = "contact_recorded",
-     .text = "every customer contact recorded in the CRM within 24 h",
-     .kind = FS_RULE_RECORD,
-     .table = "visit",
-     .who = WHO_CUSTOMER,
-     .start = "time",
-     .done = "recorded_at",
-     .deadline = FS_DL_HOURS,
-     .amount = 24,
-     .soon_minutes = 4 * 60},
-    {.id = "crm_accuracy",
-     .text = "CRM data accuracy, by supervisor spot-checks, at least 98 %",
-     .kind = FS_RULE_RATIO,
-     .table = "spot_check",
-     .who = "rep",
-     .start = "checked_at",
-     .done = "accurate",
-     .amount = 980},
-    {.id = "visit_same_day",
-     .text = "visit record completed the same working day",
-     .kind = FS_RULE_RECORD,
-     .table = "visit",
-     .who = WHO_CUSTOMER,
-     .start = "time",
-     .done = "recorded_at",
-     .deadline = FS_DL_SAME_WORKDAY,
-     .soon_minutes = 2 * 60},
-    {.id = "commitment_due",
-     .text = "a commitment made to a customer kept by its due date",
-     .kind = FS_RULE_RECORD,
-     .table = "commitment",
-     .who = WHO_CUSTOMER,
-     .start = "due",
-     .done = "done_at",
-     .done_if_col = "status",
-     .done_if_val = FS_STATUS_DONE,
-     .deadline = FS_DL_END_OF_DAY,
-     .soon_minutes = 24 * 60,
-     .skip_col = "status",
-     .skip_val = FS_STATUS_CANCELLED},
-    {.id = "commitment_followup",
-     .text = "no reply from the customer: follow up 3 days later",
-     .kind = FS_RULE_FOLLOWUP,
-     .table = "commitment",
-     .who = WHO_CUSTOMER,
-     .start = "done_at",
-     .deadline = FS_DL_DAYS,
-     .amount = 3,
-     .soon_minutes = 24 * 60},
-    {.id = "key_account_monthly",
-     .text = "each key account contacted at least once a month",
-     .kind = FS_RULE_MONTHLY,
-     .table = "customer",
-     .who = "owner",
-     .soon_minutes = 7 * 24 * 60},
-    {.id = "visit_confirmed",
-     .text = "visit confirmed with the customer 1 day before",
-     .kind = FS_RULE_UNTRACKED,
-     .table = "visit",
-     .why_untracked = "the visit record has no confirmation time"},
-    {.id = "daily_plan",
-     .text = "daily plan submitted before 09:00",
-     .kind = FS_RULE_DAILY,
-     .table = "daily_report",
-     .who = "rep",
-     .start = "date",
-     .done = "submitted_at",
-     .deadline = FS_DL_TIME_OF_DAY,
-     .amount = 9 * 60,
-     .soon_minutes = 60,
-     .filter_col = "kind",
-     .filter_val = "plan"},
-    {.id = "daily_summary",
-     .text = "daily summary submitted before the end of the working day",
-     .kind = FS_RULE_DAILY,
-     .table = "daily_report",
-     .who = "rep",
-     .start = "date",
-     .done = "submitted_at",
-     .deadline = FS_DL_SAME_WORKDAY,
-     .soon_minutes = 60,
-     .filter_col = "kind",
-     .filter_val = "summary"},
-    {.id = "weekly_plan_approved",
-     .text = "weekly plan submitted and approved by the supervisor",
-     .kind = FS_RULE_RECORD,
-     .table = "weekly_plan",
-     .who = "rep",
-     .start = "period_start",
-     .done = "approved_at",
-     .done_if_col = "status",
-     .done_if_val = FS_STATUS_APPROVED,
-     .deadline = FS_DL_SAME_WORKDAY,
-     .soon_minutes = 24 * 60},
-    {.id = "self_check",
-     .text = "daily self-check before the end of the working day",
-     .kind = FS_RULE_DAILY,
-     .table = "self_check",
-     .who = "rep",
-     .start = "date",
-     .done = "submitted_at",
-     .deadline = FS_DL_SAME_WORKDAY,
-     .soon_minutes = 60},
-    {.id = "complaint_outcome",
-     .text = "complaint outcome to the customer within 3 working days",
-     .kind = FS_RULE_RECORD,
-     .table = "complaint",
-     .who = WHO_CUSTOMER, /* its receiver owns it (owner); its deadline, the holder */
-     .start = "received_at",
-     .done = "outcome_at",
-     .deadline = FS_DL_WORKDAYS,
-     .amount = 3,
-     .soon_minutes = 24 * 60},
-    {.id = "requirement_request",
-     .text = "requirement request form within 1 working day of confirmation",
-     .kind = FS_RULE_RECORD,
-     .table = "requirement_request",
-     .who = WHO_CUSTOMER,
-     .start = "confirmed_at",
-     .done = "submitted_at",
-     .deadline = FS_DL_WORKDAYS,
-     .amount = 1,
-     .soon_minutes = 4 * 60},
-    {.id = "acceptance_documents",
-     .text = "acceptance documents within 5 working days of delivery",
-     .kind = FS_RULE_RECORD,
-     .table = "acceptance",
-     .who = WHO_CUSTOMER,
-     .start = "delivered_at",
-     .done = "collected_at",
-     .deadline = FS_DL_WORKDAYS,
-     .amount = 5,
-     .soon_minutes = 24 * 60},
-    {.id = "marketing_request",
-     .text = "marketing request at least 3 working days before the event",
-     .kind = FS_RULE_RECORD,
-     .table = "marketing_request",
-     .who = "rep",
-     .start = "event_date",
-     .done = "submitted_at",
-     .deadline = FS_DL_WORKDAYS_BEFORE,
-     .amount = 3,
-     .soon_minutes = 24 * 60},
-    {.id = "question_answered",
-     .text = "customer question answered within 24 h",
-     .kind = FS_RULE_RECORD,
-     .table = "customer_question",
-     .who = WHO_CUSTOMER,
-     .start = "asked_at",
-     .done = "answered_at",
-     .deadline = FS_DL_HOURS,
-     .amount = 24,
-     .soon_minutes = 4 * 60},
-    {.id = "spot_check_weekly",
-     .text = "supervisor spot-check of CRM updates and visit records every week",
-     .kind = FS_RULE_WEEKLY,
-     .table = "spot_check",
-     .who = "rep",
-     .start = "checked_at",
-     .soon_minutes = 24 * 60},
-    {.id = "satisfaction_survey",
-     .text = "customer satisfaction survey every quarter",
-     .kind = FS_RULE_UNTRACKED,
-     .table = "complaint",
-     .why_untracked = "there is no survey record; complaints hold a satisfaction score only"},
-};
-#define NRULES (sizeof rules / sizeof rules[0])
-
-const fs_rule *fs_rules(size_t *count)
-{
-    *count = NRULES;
-    return rules;
-}
-
-const char *fs_rule_status_name(fs_rule_status s)
-{
-    static const char *const names[FS_ST_COUNT] = {"on time", "due soon", "overdue", "missed"};
-    return (unsigned)s < FS_ST_COUNT ? names[s] : "?";
-}
+#define WHO_CUSTOMER FS_RULE_WHO_CUSTOMER
 
 /* ---- evaluation ---- */
 
@@ -732,7 +548,9 @@ static int eval_ratio(eval *e, const fs_rule *rl)
 /* The rule of id, or NULL. */
 static const fs_rule *rule_by_id(const fs_value *id)
 {
-    for (size_t i = 0; i < NRULES; i++)
+    size_t n;
+    const fs_rule *rules = fs_rules(&n);
+    for (size_t i = 0; i < n; i++)
         if (text_is(id, rules[i].id))
             return &rules[i];
     return NULL;
@@ -856,7 +674,9 @@ static int run(eval *e, const char *const *reps, size_t nreps)
     if (rc == 0 && reps == NULL && e->only_customer == NULL)
         rc = collect_reps(e);
     e->only_reps = reps != NULL;
-    for (size_t i = 0; rc == 0 && i < NRULES; i++) {
+    size_t nrules;
+    const fs_rule *rules = fs_rules(&nrules);
+    for (size_t i = 0; rc == 0 && i < nrules; i++) {
         const fs_rule *rl = &rules[i];
         /* one customer: the rules whose duty follows it */
         if (e->only_customer != NULL && rl->kind != FS_RULE_MONTHLY &&
@@ -969,7 +789,8 @@ static int tally(const fs_finding *f, void *ctx)
             return FS_ENOMEM;
         c->nreps++;
     }
-    size_t idx = (size_t)(f->rule - rules);
+    size_t nrules;
+    size_t idx = (size_t)(f->rule - fs_rules(&nrules));
     m->by_rule[idx].n[f->status]++;
     if (f->rule->kind == FS_RULE_RATIO) {
         m->checks++;
@@ -987,7 +808,7 @@ int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_
                       const char *const *reps, size_t nreps, fs_compliance *out)
 {
     memset(out, 0, sizeof *out);
-    out->nrules = NRULES;
+    fs_rules(&out->nrules);
     int rc = fs_rules_eval(r, cal, now, from, to, reps, nreps, tally, out);
     if (rc != 0) {
         fs_compliance_free(out);
@@ -1009,7 +830,9 @@ void fs_compliance_free(fs_compliance *c)
 const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_metrics *m,
                                         const char *rule_id)
 {
-    for (size_t i = 0; i < c->nrules && i < NRULES; i++)
+    size_t n;
+    const fs_rule *rules = fs_rules(&n);
+    for (size_t i = 0; i < c->nrules && i < n; i++)
         if (strcmp(rules[i].id, rule_id) == 0)
             return &m->by_rule[i];
     return NULL;

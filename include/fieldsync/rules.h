@@ -2,7 +2,7 @@
  * The rules engine: the handbook's deadlines (HANDBOOK.md, "Deadlines and
  * rules the software checks") as one table of rules, evaluated against a
  * replica, a working-day calendar and a moment in time. Adding a rule is
- * adding a row to the table in core/rules.c.
+ * adding a row to the table in core/rules_table.c; core/rules.c evaluates.
  *
  * TIME is civil minutes, and working days are a calendar's, as
  * fieldsync/calendar.h describes: a deadline is plain arithmetic on the
@@ -49,6 +49,8 @@
 
 /* ---- the rules ---- */
 
+#define FS_RULE_WHO_CUSTOMER "customer.owner" /* fs_rule.who: the customer's holder */
+
 typedef enum fs_rule_kind {
     FS_RULE_UNTRACKED = 0, /* the records hold nothing to judge it by (yet) */
     FS_RULE_RECORD,        /* each record: a deadline from one of its fields */
@@ -75,7 +77,7 @@ typedef struct fs_rule {
     fs_rule_kind kind;
     const char *table;       /* the records judged */
     const char *who;         /* the accountable rep: a column of table, or
-                              * "customer.owner" (the customer's owner) */
+                              * FS_RULE_WHO_CUSTOMER (the customer's holder) */
     const char *start;       /* the column the clock starts from */
     const char *done;        /* the column saying when it was done */
     const char *done_if_col; /* ... which counts only when done_if_col equals done_if_val */
