@@ -607,6 +607,48 @@ static int cmp_handover(const void *a, const void *b)
     return cmp_customer_start(a, b);
 }
 
+/* The hand-overs (of e->only_customer, when set) into e->handovers: the
+ * customer, and `at` (ms, the owner change's clock) as a civil minute of
+ * the evaluation's calendar in start. Sorted by customer, then time. */
+static int load_handovers(eval *e)
+{
+    fs_rows *it = NULL;
+    recs *out = &e->handovers;
+    fs_value eq = fs_blob(e->only_customer, FS_ID_BYTES);
+    int rc = fs_rows_open(&it, e->r, "handover", e->only_customer ? "customer" : NULL,
+                          e->only_customer ? &eq : NULL, NULL);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        fs_value c, at;
+        int64_t civil;
+        rc = fs_rows_get(it, "customer", &c);
+        if (rc == 0)
+            rc = fs_rows_get(it, "at", &at);
+        if (rc != 0 || c.type != FS_BLOB || c.n != FS_ID_BYTES || at.type != FS_INT ||
+            fs_calendar_now(e->cal, at.i, &civil) != 0)
+            continue;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? 2 * out->cap : 16;
+            rec *more = realloc(out->v, cap * sizeof *more);
+            if (more == NULL) {
+                rc = FS_ENOMEM;
+                break;
+            }
+            out->v = more;
+            out->cap = cap;
+        }
+        rec *x = &out->v[out->n++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->id, fs_rows_id(it), FS_ID_BYTES);
+        memcpy(x->customer, c.p, FS_ID_BYTES);
+        x->has_customer = 1;
+        x->start = civil;
+    }
+    fs_rows_close(it);
+    if (rc >= 0 && out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, cmp_handover);
+    return rc < 0 ? rc : 0;
+}
+
 static int add_rep(eval *e, const char *name)
 {
     if (name[0] == '\0')
@@ -648,10 +690,7 @@ static int run(eval *e, const char *const *reps, size_t nreps)
     if (rc == 0 && e->nrefused > 1)
         qsort(e->refused, e->nrefused, sizeof *e->refused, cmp_refused);
     if (rc == 0)
-        rc = load(e, "handover", NULL, NULL, NULL, "at", NULL, NULL, NULL, NULL, NULL, NULL,
-                  &e->handovers);
-    if (rc == 0 && e->handovers.n > 1)
-        qsort(e->handovers.v, e->handovers.n, sizeof *e->handovers.v, cmp_handover);
+        rc = load_handovers(e);
     if (rc == 0)
         rc = load(e, "customer", NULL, NULL, "owner", NULL, NULL, NULL, NULL, NULL, NULL,
                   "key_account", &e->customers);

@@ -580,6 +580,15 @@ static void test_compliance_week_by_hand(void)
     done_with(r, dir);
 }
 
+/* A calendar in UTC: a hand-over's `at` (ms) is then civil minutes * 60000. */
+static const fs_calendar *utc_cal(void)
+{
+    static fs_calendar cal;
+    fs_calendar_default(&cal);
+    CHECK_OK(fs_calendar_set_tz(&cal, "UTC"));
+    return &cal;
+}
+
 /* Writes what the store writes when it accepts a hand-over of customer
  * from `from` to `to` at civil time `at` (server/store/holder.c): the
  * previous owner's deadlines frozen as charges, the hand-over, the new
@@ -590,7 +599,7 @@ static void hand_over(fs_replica *r, fs_replica *old_device, const uint8_t custo
 {
     static got g;
     g.n = 0;
-    CHECK_OK(fs_rules_eval_customer(r, default_cal(), customer, civ(at), collect, &g));
+    CHECK_OK(fs_rules_eval_customer(r, utc_cal(), customer, civ(at), collect, &g));
     for (int i = 0; i < g.n && i < 1024; i++) {
         const fs_finding *f = &g.f[i];
         char start[17], deadline[17], done[17], period[17];
@@ -615,7 +624,7 @@ static void hand_over(fs_replica *r, fs_replica *old_device, const uint8_t custo
             c[n++] = (fs_cell){"done", fs_text(done)};
         if (f->period >= 0)
             c[n++] = (fs_cell){"period", fs_text(period)};
-        c[n++] = (fs_cell){"handed_at", fs_text(at)};
+        c[n++] = (fs_cell){"handed_at", fs_int(civ(at) * 60000)};
         uint8_t id[16];
         CHECK_OK(fs_insert(r, "charge", c, n, id));
         if (old_device != NULL)
@@ -624,7 +633,7 @@ static void hand_over(fs_replica *r, fs_replica *old_device, const uint8_t custo
     fs_cell h[] = {{"customer", fs_blob(customer, 16)},
                    {"from_rep", fs_text(from)},
                    {"to_rep", fs_text(to)},
-                   {"at", fs_text(at)}};
+                   {"at", fs_int(civ(at) * 60000)}}; /* ms; civil is UTC here */
     uint8_t id[16];
     CHECK_OK(fs_insert(r, "handover", h, 4, id));
     fs_cell o[] = {{"owner", fs_text(to)}};
@@ -639,7 +648,7 @@ static int week_status(fs_replica *r, const char *rep, const char *rule_id, cons
     static got g;
     const char *reps[] = {rep};
     g.n = 0;
-    CHECK_OK(fs_rules_eval(r, default_cal(), civ(now), civ(monday),
+    CHECK_OK(fs_rules_eval(r, utc_cal(), civ(now), civ(monday),
                            civ(monday) + 7 * FS_MIN_PER_DAY, reps, 1, collect, &g));
     for (int i = 0; i < g.n && i < 1024; i++)
         if (strcmp(g.f[i].rule->id, rule_id) == 0 && strcmp(g.f[i].who, rep) == 0 &&
@@ -679,7 +688,7 @@ static void test_handover_keeps_past_deadlines(void)
     /* what the hand-over freezes: deadlines before it, all zhang's */
     static got g;
     g.n = 0;
-    CHECK_OK(fs_rules_eval_customer(r, default_cal(), a, civ("2023-10-12 12:00"), collect, &g));
+    CHECK_OK(fs_rules_eval_customer(r, utc_cal(), a, civ("2023-10-12 12:00"), collect, &g));
     int k1_seen = 0, k2_seen = 0, months = 0, contact = 0;
     for (int i = 0; i < g.n; i++) {
         CHECK_STR(g.f[i].who, "zhang");
@@ -699,7 +708,7 @@ static void test_handover_keeps_past_deadlines(void)
     /* to be done: the open commitment is wang's now; the old device has
      * nothing left to do about its charges */
     g.n = 0;
-    CHECK_OK(fs_rules_eval_todo(r, default_cal(), civ("2023-10-12 13:00"), civ("2023-10-12"),
+    CHECK_OK(fs_rules_eval_todo(r, utc_cal(), civ("2023-10-12 13:00"), civ("2023-10-12"),
                                 civ("2023-10-20"), collect, &g));
     k1_seen = 0;
     for (int i = 0; i < g.n; i++)
@@ -709,7 +718,7 @@ static void test_handover_keeps_past_deadlines(void)
         }
     CHECK_EQ_INT(k1_seen, 1);
     g.n = 0;
-    CHECK_OK(fs_rules_eval_todo(old, default_cal(), civ("2023-10-12 13:00"), civ("2023-10-12"),
+    CHECK_OK(fs_rules_eval_todo(old, utc_cal(), civ("2023-10-12 13:00"), civ("2023-10-12"),
                                 civ("2023-10-20"), collect, &g));
     for (int i = 0; i < g.n; i++) /* zhang's own daily duties only */
         CHECK(g.f[i].rule->kind == FS_RULE_DAILY || g.f[i].rule->kind == FS_RULE_WEEKLY);
@@ -738,9 +747,9 @@ static void test_handover_keeps_past_deadlines(void)
     static got on_server, on_device;
     const char *zhang[] = {"zhang"};
     on_server.n = on_device.n = 0;
-    CHECK_OK(fs_rules_eval(r, default_cal(), civ("2023-10-13 20:00"), civ("2023-10-09"),
+    CHECK_OK(fs_rules_eval(r, utc_cal(), civ("2023-10-13 20:00"), civ("2023-10-09"),
                            civ("2023-10-16"), zhang, 1, collect, &on_server));
-    CHECK_OK(fs_rules_eval(old, default_cal(), civ("2023-10-13 20:00"), civ("2023-10-09"),
+    CHECK_OK(fs_rules_eval(old, utc_cal(), civ("2023-10-13 20:00"), civ("2023-10-09"),
                            civ("2023-10-16"), zhang, 1, collect, &on_device));
     CHECK_EQ_INT(on_device.n, on_server.n);
     for (int i = 0; i < on_server.n && i < 1024; i++) {
@@ -752,7 +761,7 @@ static void test_handover_keeps_past_deadlines(void)
 
     /* a second hand-over freezes only what fell since the first */
     g.n = 0;
-    CHECK_OK(fs_rules_eval_customer(r, default_cal(), a, civ("2023-10-20 12:00"), collect, &g));
+    CHECK_OK(fs_rules_eval_customer(r, utc_cal(), a, civ("2023-10-20 12:00"), collect, &g));
     for (int i = 0; i < g.n; i++)
         CHECK(g.f[i].deadline >= civ("2023-10-12 12:00") ||
               strcmp(g.f[i].rule->id, "key_account_monthly") == 0);

@@ -20,14 +20,17 @@
  * it fell. Records that follow a customer (visits, commitments, complaints,
  * requests, acceptances, questions, and the customer's own key-account
  * visits) are held by the customer's owner. When the server accepts a
- * hand-over of a customer it writes, in the same transaction:
- *   handover  customer, from_rep, to_rep, at (civil, the server's zone):
- *             follows the customer, so its owners and their managers get it
+ * hand-over of a customer it writes, in the same transaction
+ * (fieldsync/schema.h, schema 2):
+ *   handover  customer, from_rep, to_rep, at (ms, the owner change's
+ *             clock; a civil minute in the calendar evaluating): follows
+ *             the customer, so its owners and their managers get it
  *   charge    one row per finding about the customer's records whose
  *             deadline fell before the hand-over and after any earlier one
- *             (fs_rules_eval_customer), frozen there: rule, rep (the
- *             previous owner, whose row it is), record, start, deadline,
- *             done (only when done by the hand-over), period
+ *             (fs_rules_eval_customer, in the server's calendar), frozen
+ *             there: rule, rep (the previous owner, whose row it is),
+ *             record, start, deadline, done (only when done by the
+ *             hand-over), period
  * Evaluating, a record finding of a customer handed over after its
  * deadline is left out (a charge row holds it, on the old owner's replica
  * too, which no longer holds the record); every charge row is a finding of
