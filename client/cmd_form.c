@@ -197,8 +197,11 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     fs_cell cells[FORM_MAX_FIELDS + 5];
     uint8_t ids[FORM_MAX_FIELDS][FS_ID_BYTES];
     size_t nc = 0;
+    char held[FS_USER_MAX + 1] = "";
     if (rc == CLI_OK)
         rc = add_cells(r, fm, &vs, cells, &nc, ids, me);
+    if (rc == CLI_OK && fm->complete != NULL)
+        rc = fm->complete(r, cells, &nc, held);
     if (rc == CLI_OK)
         rc = add_write(r, fm, command, cells, nc, parts, children.count);
     fs_replica_close(r);

@@ -210,7 +210,7 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
                      : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);
     /* Due from today to a week ahead, and whatever is still overdue. */
     if (frc == 0)
-        frc = fs_rules_eval(r, &cal, now, today, today + 8 * FS_MIN_PER_DAY, NULL, 0, today_cb, &w);
+        frc = fs_rules_eval_todo(r, &cal, now, today, today + 8 * FS_MIN_PER_DAY, today_cb, &w);
     if (frc != 0) {
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "today", frc);
     } else if (o.json) {

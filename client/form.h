@@ -107,6 +107,9 @@ typedef struct fform {
     size_t nedit_fields;
     const char *edit_usage_full;
     int (*list_rows)(fs_replica *r, int json); /* a list of its own; NULL: list_cols */
+    /* Completes or refuses a new record's cells once the replica is open
+     * (a spot-check's rep); held: a buffer the cells may point into. */
+    int (*complete)(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_USER_MAX + 1]);
 } fform;
 
 /* Runs sub (add, edit, list, show or an action; NULL: none given) of the
@@ -117,6 +120,11 @@ int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **
 
 extern const fform form_table[];
 extern const size_t form_count;
+
+/* A spot-check's rep (form_spotcheck.c): filled from the record checked,
+ * or CLI_EUSAGE with a message when --rep names another rep than the one
+ * who holds it. cells has room for one more. */
+int form_spotcheck_rep(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_USER_MAX + 1]);
 
 /* ---- input (form_input.c) ---- */
 

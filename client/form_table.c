@@ -141,7 +141,7 @@ static const faction question_a[] = {
 };
 
 static const ffield spotcheck_f[] = {
-    {"--rep", "rep", FK_TEXT, 1, "Rep whose record is checked", NULL, 0},
+    {"--rep", "rep", FK_TEXT, 0, "Rep whose record is checked (the record's own)", NULL, 0},
     {"--table", "record_table", FK_CHOICE, 1, "Record kind", "visit|customer|contact|commitment",
      0},
     {"--record", "record_id", FK_REF, 1, "Record id", "--table", 0},
@@ -353,8 +353,9 @@ const fform form_table[] = {
         .stamp_col = "checked_at",
         .list_cols = {"supervisor", "rep", "record_table", "accurate", "checked_at", NULL},
         .list = 1,
-        .usage = "spotcheck add --rep NAME --table visit|customer|contact|commitment --record ID\n"
-                 "         --accurate yes|no [--comment TEXT]",
+        .usage = "spotcheck add --table visit|customer|contact|commitment --record ID\n"
+                 "         --accurate yes|no [--rep NAME] [--comment TEXT]",
+        .complete = form_spotcheck_rep,
     },
     /* Customers and visits: their usage is main's, their lists their own. */
     {.group = "customer",

@@ -1,8 +1,10 @@
 /*
- * The rules engine (fieldsync/rules.h): the handbook's deadline table as
- * data and the evaluation of a replica's records against it. Dates, weeks
+ * The rules engine (fieldsync/rules.h): the evaluation of a replica's
+ * records against the deadline table (core/rules_table.c). Dates, weeks
  * and working days are fieldsync/calendar.h's. It reads the replica through
- * fs_rows only.
+ * fs_rows and fs_refusals only. Whose deadline a finding is (hand-overs and
+ * their frozen charges) and which refused records are left out:
+ * fieldsync/rules.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,191 +15,7 @@
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 
-#define WHO_CUSTOMER "customer.owner"
-
-/* ---- the table ----
- * One row per row of HANDBOOK.md's "Deadlines and rules the software
- * checks", in its order. */
-static const fs_rule rules[] = {
-    {.id = "contact_recorded",
-     .text = "every customer contact recorded in the CRM within 24 h",
-     .kind = FS_RULE_RECORD,
-     .table = "visit",
-     .who = WHO_CUSTOMER,
-     .start = "time",
-     .done = "recorded_at",
-     .deadline = FS_DL_HOURS,
-     .amount = 24,
-     .soon_minutes = 4 * 60},
-    {.id = "crm_accuracy",
-     .text = "CRM data accuracy, by supervisor spot-checks, at least 98 %",
-     .kind = FS_RULE_RATIO,
-     .table = "spot_check",
-     .who = "rep",
-     .start = "checked_at",
-     .done = "accurate",
-     .amount = 980},
-    {.id = "visit_same_day",
-     .text = "visit record completed the same working day",
-     .kind = FS_RULE_RECORD,
-     .table = "visit",
-     .who = WHO_CUSTOMER,
-     .start = "time",
-     .done = "recorded_at",
-     .deadline = FS_DL_SAME_WORKDAY,
-     .soon_minutes = 2 * 60},
-    {.id = "commitment_due",
-     .text = "a commitment made to a customer kept by its due date",
-     .kind = FS_RULE_RECORD,
-     .table = "commitment",
-     .who = WHO_CUSTOMER,
-     .start = "due",
-     .done = "done_at",
-     .done_if_col = "status",
-     .done_if_val = FS_STATUS_DONE,
-     .deadline = FS_DL_END_OF_DAY,
-     .soon_minutes = 24 * 60,
-     .skip_col = "status",
-     .skip_val = FS_STATUS_CANCELLED},
-    {.id = "commitment_followup",
-     .text = "no reply from the customer: follow up 3 days later",
-     .kind = FS_RULE_FOLLOWUP,
-     .table = "commitment",
-     .who = WHO_CUSTOMER,
-     .start = "done_at",
-     .deadline = FS_DL_DAYS,
-     .amount = 3,
-     .soon_minutes = 24 * 60},
-    {.id = "key_account_monthly",
-     .text = "each key account contacted at least once a month",
-     .kind = FS_RULE_MONTHLY,
-     .table = "customer",
-     .who = "owner",
-     .soon_minutes = 7 * 24 * 60},
-    {.id = "visit_confirmed",
-     .text = "visit confirmed with the customer 1 day before",
-     .kind = FS_RULE_UNTRACKED,
-     .table = "visit",
-     .why_untracked = "the visit record has no confirmation time"},
-    {.id = "daily_plan",
-     .text = "daily plan submitted before 09:00",
-     .kind = FS_RULE_DAILY,
-     .table = "daily_report",
-     .who = "rep",
-     .start = "date",
-     .done = "submitted_at",
-     .deadline = FS_DL_TIME_OF_DAY,
-     .amount = 9 * 60,
-     .soon_minutes = 60,
-     .filter_col = "kind",
-     .filter_val = "plan"},
-    {.id = "daily_summary",
-     .text = "daily summary submitted before the end of the working day",
-     .kind = FS_RULE_DAILY,
-     .table = "daily_report",
-     .who = "rep",
-     .start = "date",
-     .done = "submitted_at",
-     .deadline = FS_DL_SAME_WORKDAY,
-     .soon_minutes = 60,
-     .filter_col = "kind",
-     .filter_val = "summary"},
-    {.id = "weekly_plan_approved",
-     .text = "weekly plan submitted and approved by the supervisor",
-     .kind = FS_RULE_RECORD,
-     .table = "weekly_plan",
-     .who = "rep",
-     .start = "period_start",
-     .done = "approved_at",
-     .done_if_col = "status",
-     .done_if_val = FS_STATUS_APPROVED,
-     .deadline = FS_DL_SAME_WORKDAY,
-     .soon_minutes = 24 * 60},
-    {.id = "self_check",
-     .text = "daily self-check before the end of the working day",
-     .kind = FS_RULE_DAILY,
-     .table = "self_check",
-     .who = "rep",
-     .start = "date",
-     .done = "submitted_at",
-     .deadline = FS_DL_SAME_WORKDAY,
-     .soon_minutes = 60},
-    {.id = "complaint_outcome",
-     .text = "complaint outcome to the customer within 3 working days",
-     .kind = FS_RULE_RECORD,
-     .table = "complaint",
-     .who = "owner",
-     .start = "received_at",
-     .done = "outcome_at",
-     .deadline = FS_DL_WORKDAYS,
-     .amount = 3,
-     .soon_minutes = 24 * 60},
-    {.id = "requirement_request",
-     .text = "requirement request form within 1 working day of confirmation",
-     .kind = FS_RULE_RECORD,
-     .table = "requirement_request",
-     .who = WHO_CUSTOMER,
-     .start = "confirmed_at",
-     .done = "submitted_at",
-     .deadline = FS_DL_WORKDAYS,
-     .amount = 1,
-     .soon_minutes = 4 * 60},
-    {.id = "acceptance_documents",
-     .text = "acceptance documents within 5 working days of delivery",
-     .kind = FS_RULE_RECORD,
-     .table = "acceptance",
-     .who = WHO_CUSTOMER,
-     .start = "delivered_at",
-     .done = "collected_at",
-     .deadline = FS_DL_WORKDAYS,
-     .amount = 5,
-     .soon_minutes = 24 * 60},
-    {.id = "marketing_request",
-     .text = "marketing request at least 3 working days before the event",
-     .kind = FS_RULE_RECORD,
-     .table = "marketing_request",
-     .who = "rep",
-     .start = "event_date",
-     .done = "submitted_at",
-     .deadline = FS_DL_WORKDAYS_BEFORE,
-     .amount = 3,
-     .soon_minutes = 24 * 60},
-    {.id = "question_answered",
-     .text = "customer question answered within 24 h",
-     .kind = FS_RULE_RECORD,
-     .table = "customer_question",
-     .who = WHO_CUSTOMER,
-     .start = "asked_at",
-     .done = "answered_at",
-     .deadline = FS_DL_HOURS,
-     .amount = 24,
-     .soon_minutes = 4 * 60},
-    {.id = "spot_check_weekly",
-     .text = "supervisor spot-check of CRM updates and visit records every week",
-     .kind = FS_RULE_WEEKLY,
-     .table = "spot_check",
-     .who = "rep",
-     .start = "checked_at",
-     .soon_minutes = 24 * 60},
-    {.id = "satisfaction_survey",
-     .text = "customer satisfaction survey every quarter",
-     .kind = FS_RULE_UNTRACKED,
-     .table = "complaint",
-     .why_untracked = "there is no survey record; complaints hold a satisfaction score only"},
-};
-#define NRULES (sizeof rules / sizeof rules[0])
-
-const fs_rule *fs_rules(size_t *count)
-{
-    *count = NRULES;
-    return rules;
-}
-
-const char *fs_rule_status_name(fs_rule_status s)
-{
-    static const char *const names[FS_ST_COUNT] = {"on time", "due soon", "overdue", "missed"};
-    return (unsigned)s < FS_ST_COUNT ? names[s] : "?";
-}
+#define WHO_CUSTOMER FS_RULE_WHO_CUSTOMER
 
 /* ---- evaluation ---- */
 
@@ -251,6 +69,11 @@ typedef struct recs {
     size_t n, cap;
 } recs;
 
+typedef struct refused_row {
+    unsigned table;
+    uint8_t row[FS_ID_BYTES];
+} refused_row;
+
 typedef struct eval {
     fs_replica *r;
     const fs_calendar *cal;
@@ -260,6 +83,16 @@ typedef struct eval {
     char (*reps)[65];
     size_t nreps;
     int only_reps; /* the caller named the reps: findings of others are left out */
+    /* Hand-overs by customer, then time (customer in customer, at in start). */
+    recs handovers;
+    /* Rows whose placing change the server refused: left out. */
+    struct refused_row *refused;
+    size_t nrefused, refused_cap;
+    /* fs_rules_eval_customer: only this customer's records, deadlines
+     * before e->to, done no later than e->to. */
+    const uint8_t *only_customer;
+    /* fs_rules_eval_todo: records as they are to be done now, charges not */
+    int todo;
     /* Tables loaded once per evaluation with the same columns (the two visit
      * rules and the visits index share one pass over the visits). */
     struct {
@@ -313,8 +146,64 @@ static const rec *find_customer(const eval *e, const uint8_t id[FS_ID_BYTES])
     return bsearch(&key, e->customers.v, e->customers.n, sizeof key, cmp_id);
 }
 
+static int cmp_refused(const void *a, const void *b)
+{
+    const refused_row *x = a, *y = b;
+    if (x->table != y->table)
+        return x->table < y->table ? -1 : 1;
+    return memcmp(x->row, y->row, FS_ID_BYTES);
+}
+
+/* 1 if the server refused the change that placed row of table. */
+static int is_refused(const eval *e, unsigned table, const uint8_t row[FS_ID_BYTES])
+{
+    refused_row key;
+    if (e->nrefused == 0)
+        return 0;
+    key.table = table;
+    memcpy(key.row, row, FS_ID_BYTES);
+    return bsearch(&key, e->refused, e->nrefused, sizeof key, cmp_refused) != NULL;
+}
+
+/* The column that places a row with its owner: a customer's owner, else
+ * the customer or plan it follows, else its rep (the scope's deciders). */
+static int placing_column(const fs_table *t)
+{
+    if (strcmp(t->name, "customer") == 0)
+        return fs_schema_column_index(t, "owner");
+    int c = fs_schema_column_index(t, "customer");
+    if (c < 0)
+        c = fs_schema_column_index(t, "plan");
+    if (c < 0)
+        c = fs_schema_column_index(t, "rep");
+    return c;
+}
+
+static int note_refusal(const fs_refusal *f, void *ctx)
+{
+    eval *e = ctx;
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (f->table >= nt || (int)f->column != placing_column(&tables[f->table]))
+        return 0;
+    if (e->nrefused == e->refused_cap) {
+        size_t cap = e->refused_cap ? 2 * e->refused_cap : 16;
+        refused_row *more = realloc(e->refused, cap * sizeof *more);
+        if (more == NULL)
+            return FS_ENOMEM;
+        e->refused = more;
+        e->refused_cap = cap;
+    }
+    e->refused[e->nrefused].table = f->table;
+    memcpy(e->refused[e->nrefused].row, f->row, FS_ID_BYTES);
+    e->nrefused++;
+    return 0;
+}
+
 /* Loads table's rows as recs: start/done/who/flag from the named columns
- * (any may be NULL), filtered by filter_col == filter_val. */
+ * (any may be NULL), filtered by filter_col == filter_val; rows whose
+ * placing the server refused are left out, and for fs_rules_eval_customer
+ * every row of another customer. */
 static int load(eval *e, const char *table, const char *filter_col, const char *filter_val,
                 const char *who, const char *start, const char *done, const char *done_if_col,
                 const char *done_if_val, const char *skip_col, const char *skip_val,
@@ -323,9 +212,23 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
     fs_rows *it = NULL;
     fs_value eq = fs_text(filter_val);
     memset(out, 0, sizeof *out);
+    int tix = fs_schema_table_index(table);
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    int by_customer = e->only_customer != NULL && filter_col == NULL && tix >= 0 &&
+                      fs_schema_column_index(&tables[tix], "customer") > 0;
+    if (by_customer) {
+        filter_col = "customer";
+        eq = fs_blob(e->only_customer, FS_ID_BYTES);
+    }
     int rc = fs_rows_open(&it, e->r, table, filter_col, filter_col ? &eq : NULL, NULL);
     while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
         rc = 0;
+        if (tix >= 0 && is_refused(e, (unsigned)tix, fs_rows_id(it)))
+            continue;
+        if (e->only_customer != NULL && strcmp(table, "customer") == 0 &&
+            memcmp(fs_rows_id(it), e->only_customer, FS_ID_BYTES) != 0)
+            continue;
         if (out->n == out->cap) {
             size_t cap = out->cap ? 2 * out->cap : 64;
             rec *more = realloc(out->v, cap * sizeof *more);
@@ -426,6 +329,12 @@ static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row,
         if (k == e->nreps)
             return 0;
     }
+    if (e->only_customer != NULL) { /* frozen at the hand-over (e->to) */
+        if (deadline >= e->to)
+            return 0;
+        if (done > e->to)
+            done = -1;
+    }
     fs_finding f;
     memset(&f, 0, sizeof f);
     f.rule = rl;
@@ -451,6 +360,31 @@ static int in_period(const eval *e, int64_t deadline, int64_t done)
            (done < 0 && deadline < e->from);
 }
 
+/* 1 if customer was handed to another rep after civil minute t: a
+ * deadline at t is then a charge of the previous holder, not a finding of
+ * the records. e->handovers is sorted by customer, then time. */
+static int handed_after(const eval *e, const uint8_t customer[FS_ID_BYTES], int64_t t)
+{
+    size_t lo = 0, hi = e->handovers.n;
+    while (lo < hi) { /* the first hand-over past the customer's run */
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(e->handovers.v[mid].customer, customer, FS_ID_BYTES) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && memcmp(e->handovers.v[lo - 1].customer, customer, FS_ID_BYTES) == 0 &&
+           e->handovers.v[lo - 1].start > t;
+}
+
+/* 1 if rule rl's finding about a record of customer with this deadline is
+ * held by a charge instead (the customer changed hands after it). */
+static int charged_elsewhere(const eval *e, const fs_rule *rl, const rec *x, int64_t deadline)
+{
+    return !e->todo && rl->who != NULL && strcmp(rl->who, WHO_CUSTOMER) == 0 && x->has_customer &&
+           handed_after(e, x->customer, deadline);
+}
+
 static int eval_record(eval *e, const fs_rule *rl)
 {
     recs *rs = NULL;
@@ -462,6 +396,8 @@ static int eval_record(eval *e, const fs_rule *rl)
             continue;
         int64_t deadline = deadline_of(rl, e->cal, x->start);
         int64_t done = x->done_ok ? x->done : -1;
+        if (charged_elsewhere(e, rl, x, deadline))
+            continue;
         if (in_period(e, deadline, done))
             rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
     }
@@ -503,6 +439,8 @@ static int eval_followup(eval *e, const fs_rule *rl)
             continue; /* open, replied, or never done: nothing to follow up */
         int64_t deadline = deadline_of(rl, e->cal, x->start);
         int64_t done = first_visit(e, x->customer, x->start + 1, INT64_MAX);
+        if (charged_elsewhere(e, rl, x, deadline))
+            continue;
         if (in_period(e, deadline, done))
             rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
     }
@@ -515,7 +453,10 @@ static int eval_monthly(eval *e, const fs_rule *rl)
     int rc = 0;
     int64_t y;
     int m, d;
-    fs_civil_from_days(fs_civil_day(e->from), &y, &m, &d);
+    int64_t first = e->from;
+    if (e->only_customer != NULL) /* a hand-over freezes the year before it */
+        first = e->to - 366 * (int64_t)FS_MIN_PER_DAY;
+    fs_civil_from_days(fs_civil_day(first), &y, &m, &d);
     int64_t month = fs_days_from_civil(y, m, 1);
     for (; rc == 0 && month * FS_MIN_PER_DAY < e->to && month * FS_MIN_PER_DAY <= e->now;) {
         int64_t ny = m == 12 ? y + 1 : y;
@@ -523,7 +464,8 @@ static int eval_monthly(eval *e, const fs_rule *rl)
         int64_t next = fs_days_from_civil(ny, nm, 1);
         for (size_t i = 0; rc == 0 && i < e->customers.n; i++) {
             const rec *c = &e->customers.v[i];
-            if (!c->flag || c->who[0] == '\0')
+            if (!c->flag || c->who[0] == '\0' ||
+                (!e->todo && handed_after(e, c->id, next * FS_MIN_PER_DAY)))
                 continue;
             int64_t done = first_visit(e, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY);
             rc = emit(e, rl, c->who, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
@@ -603,6 +545,110 @@ static int eval_ratio(eval *e, const fs_rule *rl)
     return rc;
 }
 
+/* The rule of id, or NULL. */
+static const fs_rule *rule_by_id(const fs_value *id)
+{
+    size_t n;
+    const fs_rule *rules = fs_rules(&n);
+    for (size_t i = 0; i < n; i++)
+        if (text_is(id, rules[i].id))
+            return &rules[i];
+    return NULL;
+}
+
+/* Every charge row is a finding of its rep, as it was frozen at the
+ * hand-over (a charge of an unknown rule, or without a deadline, is not). */
+static int eval_charges(eval *e)
+{
+    fs_rows *it = NULL;
+    int rc = fs_rows_open(&it, e->r, "charge", NULL, NULL, NULL);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        fs_value v;
+        char who[65];
+        const fs_rule *rl = NULL;
+        int64_t start = -1, deadline = -1, done = -1, period = -1;
+        uint8_t row[FS_ID_BYTES];
+        int has_row = 0;
+        rc = fs_rows_get(it, "rule", &v);
+        if (rc == 0)
+            rl = rule_by_id(&v);
+        if (rc == 0 && (rc = fs_rows_get(it, "rep", &v)) == 0)
+            value_name(&v, who);
+        if (rc == 0 && (rc = fs_rows_get(it, "record_id", &v)) == 0 && v.type == FS_BLOB &&
+            v.n == FS_ID_BYTES) {
+            memcpy(row, v.p, FS_ID_BYTES);
+            has_row = 1;
+        }
+        if (rc == 0 && (rc = fs_rows_get(it, "start", &v)) == 0)
+            start = value_civil(&v);
+        if (rc == 0 && (rc = fs_rows_get(it, "deadline", &v)) == 0)
+            deadline = value_civil(&v);
+        if (rc == 0 && (rc = fs_rows_get(it, "done", &v)) == 0)
+            done = value_civil(&v);
+        if (rc == 0 && (rc = fs_rows_get(it, "period", &v)) == 0 && (period = value_civil(&v)) >= 0)
+            period /= FS_MIN_PER_DAY;
+        if (rc != 0 || rl == NULL || rl->kind == FS_RULE_UNTRACKED || deadline < 0 ||
+            who[0] == '\0' || is_refused(e, (unsigned)fs_schema_table_index("charge"), fs_rows_id(it)))
+            continue;
+        /* a month is judged in the periods it overlaps (eval_monthly), a
+         * record as eval_record judges it */
+        int judged = period >= 0 ? period * FS_MIN_PER_DAY < e->to && deadline > e->from &&
+                                       period * FS_MIN_PER_DAY <= e->now
+                                 : in_period(e, deadline, done);
+        if (judged)
+            rc = emit(e, rl, who, has_row ? row : NULL, start, deadline, done, period);
+    }
+    fs_rows_close(it);
+    return rc < 0 ? rc : 0;
+}
+
+static int cmp_handover(const void *a, const void *b)
+{
+    return cmp_customer_start(a, b);
+}
+
+/* The hand-overs (of e->only_customer, when set) into e->handovers: the
+ * customer, and `at` (ms, the owner change's clock) as a civil minute of
+ * the evaluation's calendar in start. Sorted by customer, then time. */
+static int load_handovers(eval *e)
+{
+    fs_rows *it = NULL;
+    recs *out = &e->handovers;
+    fs_value eq = fs_blob(e->only_customer, FS_ID_BYTES);
+    int rc = fs_rows_open(&it, e->r, "handover", e->only_customer ? "customer" : NULL,
+                          e->only_customer ? &eq : NULL, NULL);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        fs_value c, at;
+        int64_t civil;
+        rc = fs_rows_get(it, "customer", &c);
+        if (rc == 0)
+            rc = fs_rows_get(it, "at", &at);
+        if (rc != 0 || c.type != FS_BLOB || c.n != FS_ID_BYTES || at.type != FS_INT ||
+            fs_calendar_now(e->cal, at.i, &civil) != 0)
+            continue;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? 2 * out->cap : 16;
+            rec *more = realloc(out->v, cap * sizeof *more);
+            if (more == NULL) {
+                rc = FS_ENOMEM;
+                break;
+            }
+            out->v = more;
+            out->cap = cap;
+        }
+        rec *x = &out->v[out->n++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->id, fs_rows_id(it), FS_ID_BYTES);
+        memcpy(x->customer, c.p, FS_ID_BYTES);
+        x->has_customer = 1;
+        x->start = civil;
+    }
+    fs_rows_close(it);
+    if (rc >= 0 && out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, cmp_handover);
+    return rc < 0 ? rc : 0;
+}
+
 static int add_rep(eval *e, const char *name)
 {
     if (name[0] == '\0')
@@ -621,8 +667,8 @@ static int add_rep(eval *e, const char *name)
 /* Every rep named in the records: customers' owners and the rep columns. */
 static int collect_reps(eval *e)
 {
-    static const char *const tables[] = {"daily_report", "self_check", "weekly_plan",
-                                         "marketing_request", "spot_check"};
+    static const char *const tables[] = {"daily_report",      "self_check", "weekly_plan",
+                                         "marketing_request", "spot_check", "charge"};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < e->customers.n; i++)
         rc = add_rep(e, e->customers.v[i].who);
@@ -633,6 +679,79 @@ static int collect_reps(eval *e)
             rc = add_rep(e, rs.v[i].who);
         recs_free(&rs);
     }
+    return rc;
+}
+
+/* Runs the rules over e (set up by the callers below); frees what it
+ * loaded. */
+static int run(eval *e, const char *const *reps, size_t nreps)
+{
+    int rc = fs_refusals(e->r, note_refusal, e);
+    if (rc == 0 && e->nrefused > 1)
+        qsort(e->refused, e->nrefused, sizeof *e->refused, cmp_refused);
+    if (rc == 0)
+        rc = load_handovers(e);
+    if (rc == 0)
+        rc = load(e, "customer", NULL, NULL, "owner", NULL, NULL, NULL, NULL, NULL, NULL,
+                  "key_account", &e->customers);
+    if (rc == 0) {
+        if (e->customers.n > 1)
+            qsort(e->customers.v, e->customers.n, sizeof *e->customers.v, cmp_id);
+        /* the columns of the visit rules: one pass serves them and the index */
+        recs *vis = NULL;
+        rc = load_cached(e, "visit", NULL, NULL, WHO_CUSTOMER, "time", "recorded_at", NULL, NULL,
+                         NULL, NULL, NULL, &vis);
+        if (rc == 0) {
+            /* visits without a customer sort first and match none */
+            if (vis->n > 1)
+                qsort(vis->v, vis->n, sizeof *vis->v, cmp_customer_start);
+            e->visits = *vis; /* borrowed from the cache */
+        }
+    }
+    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
+        rc = add_rep(e, reps[i]);
+    if (rc == 0 && reps == NULL && e->only_customer == NULL)
+        rc = collect_reps(e);
+    e->only_reps = reps != NULL;
+    size_t nrules;
+    const fs_rule *rules = fs_rules(&nrules);
+    for (size_t i = 0; rc == 0 && i < nrules; i++) {
+        const fs_rule *rl = &rules[i];
+        /* one customer: the rules whose duty follows it */
+        if (e->only_customer != NULL && rl->kind != FS_RULE_MONTHLY &&
+            (rl->who == NULL || strcmp(rl->who, WHO_CUSTOMER) != 0))
+            continue;
+        switch (rl->kind) {
+        case FS_RULE_RECORD:
+            rc = eval_record(e, rl);
+            break;
+        case FS_RULE_FOLLOWUP:
+            rc = eval_followup(e, rl);
+            break;
+        case FS_RULE_MONTHLY:
+            rc = eval_monthly(e, rl);
+            break;
+        case FS_RULE_DAILY:
+            rc = eval_daily(e, rl);
+            break;
+        case FS_RULE_WEEKLY:
+            rc = eval_weekly(e, rl);
+            break;
+        case FS_RULE_RATIO:
+            rc = eval_ratio(e, rl);
+            break;
+        case FS_RULE_UNTRACKED:
+            break;
+        }
+    }
+    if (rc == 0 && e->only_customer == NULL && !e->todo)
+        rc = eval_charges(e);
+    recs_free(&e->customers);
+    recs_free(&e->handovers);
+    for (int i = 0; i < e->ncache; i++)
+        recs_free(&e->cache[i].r);
+    free(e->reps);
+    free(e->refused);
     return rc;
 }
 
@@ -649,57 +768,42 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
     e.to = to;
     e.cb = cb;
     e.ctx = ctx;
-    int rc = load(&e, "customer", NULL, NULL, "owner", NULL, NULL, NULL, NULL, NULL, NULL,
-                  "key_account", &e.customers);
-    if (rc == 0) {
-        if (e.customers.n > 1)
-            qsort(e.customers.v, e.customers.n, sizeof *e.customers.v, cmp_id);
-        /* the columns of the visit rules: one pass serves them and the index */
-        recs *vis = NULL;
-        rc = load_cached(&e, "visit", NULL, NULL, WHO_CUSTOMER, "time", "recorded_at", NULL, NULL,
-                         NULL, NULL, NULL, &vis);
-        if (rc == 0) {
-            /* visits without a customer sort first and match none */
-            if (vis->n > 1)
-                qsort(vis->v, vis->n, sizeof *vis->v, cmp_customer_start);
-            e.visits = *vis; /* borrowed from the cache */
-        }
-    }
-    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
-        rc = add_rep(&e, reps[i]);
-    if (rc == 0 && reps == NULL)
-        rc = collect_reps(&e);
-    e.only_reps = reps != NULL;
-    for (size_t i = 0; rc == 0 && i < NRULES; i++) {
-        const fs_rule *rl = &rules[i];
-        switch (rl->kind) {
-        case FS_RULE_RECORD:
-            rc = eval_record(&e, rl);
-            break;
-        case FS_RULE_FOLLOWUP:
-            rc = eval_followup(&e, rl);
-            break;
-        case FS_RULE_MONTHLY:
-            rc = eval_monthly(&e, rl);
-            break;
-        case FS_RULE_DAILY:
-            rc = eval_daily(&e, rl);
-            break;
-        case FS_RULE_WEEKLY:
-            rc = eval_weekly(&e, rl);
-            break;
-        case FS_RULE_RATIO:
-            rc = eval_ratio(&e, rl);
-            break;
-        case FS_RULE_UNTRACKED:
-            break;
-        }
-    }
-    recs_free(&e.customers);
-    for (int i = 0; i < e.ncache; i++)
-        recs_free(&e.cache[i].r);
-    free(e.reps);
-    return rc;
+    return run(&e, reps, nreps);
+}
+
+int fs_rules_eval_todo(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
+                       int (*cb)(const fs_finding *f, void *ctx), void *ctx)
+{
+    eval e;
+    memset(&e, 0, sizeof e);
+    e.r = r;
+    e.cal = cal;
+    e.now = now;
+    e.from = from;
+    e.to = to;
+    e.todo = 1;
+    e.cb = cb;
+    e.ctx = ctx;
+    return run(&e, NULL, 0);
+}
+
+int fs_rules_eval_customer(fs_replica *r, const fs_calendar *cal,
+                           const uint8_t customer[FS_ID_BYTES], int64_t before,
+                           int (*cb)(const fs_finding *f, void *ctx), void *ctx)
+{
+    eval e;
+    memset(&e, 0, sizeof e);
+    e.r = r;
+    e.cal = cal;
+    e.now = before;
+    /* every deadline before the hand-over (none is carried over from
+     * before `from`); months: the year before it (eval_monthly) */
+    e.from = INT64_MIN / 4;
+    e.to = before;
+    e.only_customer = customer;
+    e.cb = cb;
+    e.ctx = ctx;
+    return run(&e, NULL, 0);
 }
 
 /* ---- tallies ---- */
@@ -724,7 +828,8 @@ static int tally(const fs_finding *f, void *ctx)
             return FS_ENOMEM;
         c->nreps++;
     }
-    size_t idx = (size_t)(f->rule - rules);
+    size_t nrules;
+    size_t idx = (size_t)(f->rule - fs_rules(&nrules));
     m->by_rule[idx].n[f->status]++;
     if (f->rule->kind == FS_RULE_RATIO) {
         m->checks++;
@@ -742,7 +847,7 @@ int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_
                       const char *const *reps, size_t nreps, fs_compliance *out)
 {
     memset(out, 0, sizeof *out);
-    out->nrules = NRULES;
+    fs_rules(&out->nrules);
     int rc = fs_rules_eval(r, cal, now, from, to, reps, nreps, tally, out);
     if (rc != 0) {
         fs_compliance_free(out);
@@ -764,7 +869,9 @@ void fs_compliance_free(fs_compliance *c)
 const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_metrics *m,
                                         const char *rule_id)
 {
-    for (size_t i = 0; i < c->nrules && i < NRULES; i++)
+    size_t n;
+    const fs_rule *rules = fs_rules(&n);
+    for (size_t i = 0; i < c->nrules && i < n; i++)
         if (strcmp(rules[i].id, rule_id) == 0)
             return &m->by_rule[i];
     return NULL;

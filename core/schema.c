@@ -203,6 +203,24 @@ static const fs_column conflict_cols[] = {
     {"status", FS_COL_INT, 0, NULL, 0},
 };
 
+/* Schema 2. A deadline that fell while rep held a customer, as it stood
+ * when the customer was handed over (fieldsync/rules.h: whose deadline);
+ * written by the server in the push that hands the customer over, never by
+ * a device. Owned by rep, who keeps it when the customer's records leave
+ * their device. Times are civil, in the server's calendar. */
+static const fs_column charge_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 2},
+    {"rep", FS_COL_TEXT, REQ, NULL, 2},
+    {"rule", FS_COL_TEXT, REQ, NULL, 2}, /* fs_rule id */
+    {"record_table", FS_COL_TEXT, 0, NULL, 2},
+    {"record_id", FS_COL_BLOB, 0, NULL, 2},
+    {"start", FS_COL_DATETIME, 0, NULL, 2},
+    {"deadline", FS_COL_DATETIME, REQ, NULL, 2},
+    {"done", FS_COL_DATETIME, 0, NULL, 2}, /* NULL: not done by the hand-over */
+    {"period", FS_COL_DATE, 0, NULL, 2},   /* the month judged, for per-month rules */
+    {"handed_at", FS_COL_INT, 0, NULL, 2}, /* the hand-over's `at` (ms) */
+};
+
 #define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, 0}
 #define TABLE_SINCE(n, flags, v)                                                                   \
     {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, v}
@@ -224,6 +242,7 @@ static const fs_table tables[] = {
     TABLE(spot_check, 0),
     TABLE(conflict, FS_TABLE_INTERNAL),
     TABLE_SINCE(handover, 0, 2),
+    TABLE_SINCE(charge, 0, 2),
 };
 
 const fs_table *fs_schema_tables(unsigned *count)

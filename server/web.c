@@ -228,6 +228,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         {"self_check", "Self-checks"},
         {"weekly_plan_approved", "Weekly plan approved"},
         {"complaint_outcome", "Complaints (3 working days)"},
+        {"requirement_request", "Requirement requests (1 working day)"},
+        {"acceptance_documents", "Acceptance documents (5 working days)"},
+        {"marketing_request", "Marketing requests (3 working days before)"},
         {"question_answered", "Questions (24 h)"},
         {"spot_check_weekly", "Spot-checked this week"},
     };
@@ -306,7 +309,12 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
             for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
                 const fs_rule_tally *t = fs_compliance_rule(&c, m, cols[k].rule);
                 uint32_t all = t->n[0] + t->n[1] + t->n[2] + t->n[3];
-                web__putf(&o, "<td class=\"%s\">", rag(t));
+                /* the figures themselves, as report compliance --json has them */
+                web__putf(&o,
+                          "<td class=\"%s\" data-rule=\"%s\" data-on-time=\"%u\" "
+                          "data-due-soon=\"%u\" data-overdue=\"%u\" data-missed=\"%u\">",
+                          rag(t), cols[k].rule, t->n[FS_ST_ON_TIME], t->n[FS_ST_DUE_SOON],
+                          t->n[FS_ST_OVERDUE], t->n[FS_ST_MISSED]);
                 if (all == 0)
                     web__puts(&o, "–");
                 else
@@ -389,8 +397,12 @@ static int rep_row(const fs_finding *f, void *ctx)
     fs_civil_format(f->deadline, due);
     if (f->done >= 0)
         fs_civil_format(f->done, done);
-    web__putf(rf->o, "<tr class=\"%s\"><td>%s</td><td>", cls[f->status],
-              fs_rule_status_name(f->status));
+    char hex[2 * FS_ID_BYTES + 1] = "";
+    if (f->has_row)
+        fs_id_to_hex(f->row, hex);
+    /* the finding as report rep --json has it: rule and record */
+    web__putf(rf->o, "<tr class=\"%s\" data-rule=\"%s\" data-record=\"%s\"><td>%s</td><td>",
+              cls[f->status], f->rule->id, hex, fs_rule_status_name(f->status));
     web__esc(rf->o, f->rule->text);
     web__putf(rf->o, "</td><td>%s</td><td>%s</td></tr>\n", due, done);
     rf->n++;

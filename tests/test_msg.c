@@ -1334,7 +1334,7 @@ static void b_purge_unknown_table(mp *w)
     mp_uint(w, FS_MSG_PURGE);
     mp_arr(w, 1);
     mp_arr(w, 2);
-    mp_uint(w, 16); /* one past the last table */
+    mp_uint(w, 17); /* one past the last table */
     mp_bin(w, ROWID, 16);
 }
 static void b_reject_unknown_table(mp *w)
@@ -1343,7 +1343,7 @@ static void b_reject_unknown_table(mp *w)
     mp_uint(w, FS_MSG_REJECT);
     mp_arr(w, 1);
     mp_arr(w, 6);
-    mp_uint(w, 16); /* one past the last table */
+    mp_uint(w, 17); /* one past the last table */
     mp_bin(w, ROWID, 16);
     mp_uint(w, 1);
     mp_uint(w, H0);
@@ -1564,7 +1564,7 @@ static void one_change(mp *w, uint64_t table, uint64_t column)
 }
 static void b_table_unknown(mp *w)
 {
-    one_change(w, 16, 1); /* one past the last table */
+    one_change(w, 17, 1); /* one past the last table */
 }
 static void b_table_2_16(mp *w)
 {
@@ -2380,7 +2380,7 @@ static void test_encoder_refuses_undecodable(void)
     c.prev.hlc = c.version.hlc; /* a previous version must be older */
     CHECK_ERR(fs_msg_encode(&m, &out), FS_EINVAL);
     CHECK_EQ_INT(out.len, good); /* failed encodes left nothing behind */
-    fs_purge_item p = {16, {0}}; /* one past the last table */
+    fs_purge_item p = {17, {0}}; /* one past the last table */
     fs_msg pm;
     memset(&pm, 0, sizeof pm);
     pm.type = FS_MSG_PURGE;

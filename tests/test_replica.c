@@ -172,6 +172,12 @@ static void test_every_handbook_table(void)
                     {"to_rep", fs_text("wang")},
                     {"at", fs_int(1697184000000)}};
     CHECK_OK(fs_insert(r, "handover", ho, 4, id));
+    fs_cell charge[] = {{"rep", fs_text("zhang")},
+                        {"rule", fs_text("commitment_due")},
+                        {"record_table", fs_text("commitment")},
+                        {"deadline", fs_text("2023-10-13 00:00")},
+                        {"handed_at", fs_int(1697184000000)}};
+    CHECK_OK(fs_insert(r, "charge", charge, 5, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -357,7 +363,8 @@ static void test_schema_1_replica_is_upgraded(void)
     add_customer(r, "华东机电", cid);
     uint64_t seq = last_seq(r);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
-    CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; UPDATE meta SET v=1 WHERE k='schema';"
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge;"
+                            "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);
     fs_replica_close(r);

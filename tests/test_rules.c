@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fieldsync/reason.h"
 #include "fieldsync/rules.h"
+#include "fieldsync/schema.h"
 #include "test.h"
 
 static int64_t civ(const char *s)
@@ -578,6 +580,236 @@ static void test_compliance_week_by_hand(void)
     done_with(r, dir);
 }
 
+/* A calendar in UTC: a hand-over's `at` (ms) is then civil minutes * 60000. */
+static const fs_calendar *utc_cal(void)
+{
+    static fs_calendar cal;
+    fs_calendar_default(&cal);
+    CHECK_OK(fs_calendar_set_tz(&cal, "UTC"));
+    return &cal;
+}
+
+/* Writes what the store writes when it accepts a hand-over of customer
+ * from `from` to `to` at civil time `at` (server/store/holder.c): the
+ * previous owner's deadlines frozen as charges, the hand-over, the new
+ * owner. Into each of the replicas given (the old owner's device gets the
+ * charges only). */
+static void hand_over(fs_replica *r, fs_replica *old_device, const uint8_t customer[16],
+                      const char *from, const char *to, const char *at)
+{
+    static got g;
+    g.n = 0;
+    CHECK_OK(fs_rules_eval_customer(r, utc_cal(), customer, civ(at), collect, &g));
+    for (int i = 0; i < g.n && i < 1024; i++) {
+        const fs_finding *f = &g.f[i];
+        char start[17], deadline[17], done[17], period[17];
+        fs_civil_format(f->start, start);
+        fs_civil_format(f->deadline, deadline);
+        if (f->done >= 0)
+            fs_civil_format(f->done, done);
+        if (f->period >= 0) {
+            fs_civil_format(f->period * FS_MIN_PER_DAY, period);
+            period[10] = '\0';
+        }
+        fs_cell c[9];
+        size_t n = 0;
+        c[n++] = (fs_cell){"rep", fs_text(from)};
+        c[n++] = (fs_cell){"rule", fs_text(f->rule->id)};
+        c[n++] = (fs_cell){"record_table", fs_text(f->rule->table)};
+        if (f->has_row)
+            c[n++] = (fs_cell){"record_id", fs_blob(f->row, 16)};
+        c[n++] = (fs_cell){"start", fs_text(start)};
+        c[n++] = (fs_cell){"deadline", fs_text(deadline)};
+        if (f->done >= 0)
+            c[n++] = (fs_cell){"done", fs_text(done)};
+        if (f->period >= 0)
+            c[n++] = (fs_cell){"period", fs_text(period)};
+        c[n++] = (fs_cell){"handed_at", fs_int(civ(at) * 60000)};
+        uint8_t id[16];
+        CHECK_OK(fs_insert(r, "charge", c, n, id));
+        if (old_device != NULL)
+            CHECK_OK(fs_insert(old_device, "charge", c, n, id));
+    }
+    fs_cell h[] = {{"customer", fs_blob(customer, 16)},
+                   {"from_rep", fs_text(from)},
+                   {"to_rep", fs_text(to)},
+                   {"at", fs_int(civ(at) * 60000)}}; /* ms; civil is UTC here */
+    uint8_t id[16];
+    CHECK_OK(fs_insert(r, "handover", h, 4, id));
+    fs_cell o[] = {{"owner", fs_text(to)}};
+    CHECK_OK(fs_update(r, "customer", customer, o, 1));
+}
+
+/* The status of rule_id's finding about row for rep in the week starting
+ * monday, judged at now: -1 when there is none. */
+static int week_status(fs_replica *r, const char *rep, const char *rule_id, const uint8_t *row,
+                       const char *monday, const char *now)
+{
+    static got g;
+    const char *reps[] = {rep};
+    g.n = 0;
+    CHECK_OK(fs_rules_eval(r, utc_cal(), civ(now), civ(monday),
+                           civ(monday) + 7 * FS_MIN_PER_DAY, reps, 1, collect, &g));
+    for (int i = 0; i < g.n && i < 1024; i++)
+        if (strcmp(g.f[i].rule->id, rule_id) == 0 && strcmp(g.f[i].who, rep) == 0 &&
+            g.f[i].has_row && memcmp(g.f[i].row, row, 16) == 0)
+            return (int)g.f[i].status;
+    return -1;
+}
+
+static int same_finding(const fs_finding *a, const fs_finding *b)
+{
+    return a->rule == b->rule && strcmp(a->who, b->who) == 0 && a->has_row == b->has_row &&
+           memcmp(a->row, b->row, 16) == 0 && a->deadline == b->deadline &&
+           a->done == b->done && a->status == b->status && a->period == b->period;
+}
+
+/* A deadline is the rep's who held the customer when it fell: a hand-over
+ * moves the later ones and freezes the earlier ones as charges, which the
+ * old owner's device counts the same way without the records. */
+static void test_handover_keeps_past_deadlines(void)
+{
+    char *dir, *dir2;
+    fs_replica *r = fresh(&dir), *old = fresh(&dir2);
+    uint8_t a[16], v1[16], v2[16], k1[16], k2[16];
+    customer(r, "zhang", 1, a);
+    visit(r, a, "2023-10-09 10:00", "2023-10-11 09:00", v1); /* recorded late */
+    fs_cell k[] = {{"customer", fs_blob(a, 16)},
+                   {"text", fs_text("send cases")},
+                   {"due", fs_text("2023-10-10")},
+                   {"status", fs_text("open")}};
+    CHECK_OK(fs_insert(r, "commitment", k, 4, k1)); /* missed by zhang */
+    k[2].value = fs_text("2023-10-18");
+    CHECK_OK(fs_insert(r, "commitment", k, 4, k2)); /* falls after the hand-over */
+    /* before: zhang's */
+    CHECK_EQ_INT(week_status(r, "zhang", "commitment_due", k1, "2023-10-09", "2023-10-12 11:00"),
+                 OVERDUE);
+
+    /* what the hand-over freezes: deadlines before it, all zhang's */
+    static got g;
+    g.n = 0;
+    CHECK_OK(fs_rules_eval_customer(r, utc_cal(), a, civ("2023-10-12 12:00"), collect, &g));
+    int k1_seen = 0, k2_seen = 0, months = 0, contact = 0;
+    for (int i = 0; i < g.n; i++) {
+        CHECK_STR(g.f[i].who, "zhang");
+        CHECK(g.f[i].deadline < civ("2023-10-12 12:00"));
+        k1_seen += g.f[i].has_row && memcmp(g.f[i].row, k1, 16) == 0;
+        k2_seen += g.f[i].has_row && memcmp(g.f[i].row, k2, 16) == 0;
+        months += strcmp(g.f[i].rule->id, "key_account_monthly") == 0;
+        contact += strcmp(g.f[i].rule->id, "contact_recorded") == 0 &&
+                   g.f[i].status == MISSED;
+    }
+    CHECK_EQ_INT(k1_seen, 1);
+    CHECK_EQ_INT(k2_seen, 0);
+    CHECK_EQ_INT(contact, 1);
+    CHECK(months >= 11 && months <= 13); /* the year before, month by month */
+
+    hand_over(r, old, a, "zhang", "wang", "2023-10-12 12:00");
+    /* to be done: the open commitment is wang's now; the old device has
+     * nothing left to do about its charges */
+    g.n = 0;
+    CHECK_OK(fs_rules_eval_todo(r, utc_cal(), civ("2023-10-12 13:00"), civ("2023-10-12"),
+                                civ("2023-10-20"), collect, &g));
+    k1_seen = 0;
+    for (int i = 0; i < g.n; i++)
+        if (g.f[i].has_row && memcmp(g.f[i].row, k1, 16) == 0) {
+            k1_seen++;
+            CHECK_STR(g.f[i].who, "wang");
+        }
+    CHECK_EQ_INT(k1_seen, 1);
+    g.n = 0;
+    CHECK_OK(fs_rules_eval_todo(old, utc_cal(), civ("2023-10-12 13:00"), civ("2023-10-12"),
+                                civ("2023-10-20"), collect, &g));
+    for (int i = 0; i < g.n; i++) /* zhang's own daily duties only */
+        CHECK(g.f[i].rule->kind == FS_RULE_DAILY || g.f[i].rule->kind == FS_RULE_WEEKLY);
+    /* wang keeps K1 after the hand-over: still zhang's miss, never wang's */
+    fs_cell d[] = {{"status", fs_text("done")}, {"done_at", fs_text("2023-10-12 15:00")}};
+    CHECK_OK(fs_update(r, "commitment", k1, d, 2));
+    CHECK_EQ_INT(week_status(r, "zhang", "commitment_due", k1, "2023-10-09", "2023-10-13 20:00"),
+                 OVERDUE);
+    CHECK_EQ_INT(week_status(r, "wang", "commitment_due", k1, "2023-10-09", "2023-10-13 20:00"),
+                 -1);
+    CHECK_EQ_INT(week_status(r, "zhang", "contact_recorded", v1, "2023-10-09", "2023-10-13 20:00"),
+                 MISSED);
+    CHECK_EQ_INT(week_status(r, "wang", "contact_recorded", v1, "2023-10-09", "2023-10-13 20:00"),
+                 -1);
+    /* the later deadline moved with the customer */
+    CHECK_EQ_INT(week_status(r, "wang", "commitment_due", k2, "2023-10-16", "2023-10-17 10:00"),
+                 ON_TIME);
+    CHECK_EQ_INT(week_status(r, "zhang", "commitment_due", k2, "2023-10-16", "2023-10-17 10:00"),
+                 -1);
+    /* wang's own visit after the hand-over is his */
+    visit(r, a, "2023-10-13 10:00", "2023-10-13 11:00", v2);
+    CHECK_EQ_INT(week_status(r, "wang", "contact_recorded", v2, "2023-10-09", "2023-10-13 20:00"),
+                 ON_TIME);
+
+    /* zhang's device holds the charges only: the same findings for zhang */
+    static got on_server, on_device;
+    const char *zhang[] = {"zhang"};
+    on_server.n = on_device.n = 0;
+    CHECK_OK(fs_rules_eval(r, utc_cal(), civ("2023-10-13 20:00"), civ("2023-10-09"),
+                           civ("2023-10-16"), zhang, 1, collect, &on_server));
+    CHECK_OK(fs_rules_eval(old, utc_cal(), civ("2023-10-13 20:00"), civ("2023-10-09"),
+                           civ("2023-10-16"), zhang, 1, collect, &on_device));
+    CHECK_EQ_INT(on_device.n, on_server.n);
+    for (int i = 0; i < on_server.n && i < 1024; i++) {
+        int found = 0;
+        for (int j = 0; j < on_device.n && !found; j++)
+            found = same_finding(&on_server.f[i], &on_device.f[j]);
+        CHECK(found);
+    }
+
+    /* a second hand-over freezes only what fell since the first */
+    g.n = 0;
+    CHECK_OK(fs_rules_eval_customer(r, utc_cal(), a, civ("2023-10-20 12:00"), collect, &g));
+    for (int i = 0; i < g.n; i++)
+        CHECK(g.f[i].deadline >= civ("2023-10-12 12:00") ||
+              strcmp(g.f[i].rule->id, "key_account_monthly") == 0);
+    k2_seen = 0;
+    for (int i = 0; i < g.n; i++)
+        k2_seen += g.f[i].has_row && memcmp(g.f[i].row, k2, 16) == 0;
+    CHECK_EQ_INT(k2_seen, 1);
+    done_with(old, dir2);
+    done_with(r, dir);
+}
+
+/* A record whose placing change the server refused is not on the server:
+ * the device leaves it out; a refused edit of another column does not. */
+static void test_refused_records_left_out(void)
+{
+    char *dir;
+    fs_replica *r = fresh(&dir);
+    uint8_t b[16], v1[16], v2[16], sc[16];
+    customer(r, "zhang", 0, b);
+    visit(r, b, "2023-10-09 10:00", "2023-10-09 12:00", v1);
+    visit(r, b, "2023-10-10 10:00", "2023-10-10 12:00", v2);
+    fs_cell k[] = {{"supervisor", fs_text("zhang")},
+                   {"rep", fs_text("zhang")},
+                   {"record_table", fs_text("visit")},
+                   {"accurate", fs_int(1)},
+                   {"checked_at", fs_text("2023-10-12 10:00")}};
+    CHECK_OK(fs_insert(r, "spot_check", k, 5, sc));
+    CHECK_EQ_INT(judge(r, "contact_recorded", v1, "2023-10-13 20:00"), ON_TIME);
+    CHECK_EQ_INT(judge(r, "crm_accuracy", sc, "2023-10-13 20:00"), ON_TIME);
+    unsigned nt;
+    const fs_table *t = fs_schema_tables(&nt);
+    int tv = fs_schema_table_index("visit"), ts = fs_schema_table_index("spot_check");
+    /* v1 refused whole (its customer link among its changes), v2's notes only */
+    CHECK_OK(fs_replica_record_refusal(r, (uint16_t)tv, v1,
+                                       (uint16_t)fs_schema_column_index(&t[tv], "customer"), 7,
+                                       FS_REASON_SCOPE, NULL, 0));
+    CHECK_OK(fs_replica_record_refusal(r, (uint16_t)tv, v2,
+                                       (uint16_t)fs_schema_column_index(&t[tv], "notes"), 8,
+                                       FS_REASON_SCOPE, NULL, 0));
+    CHECK_OK(fs_replica_record_refusal(r, (uint16_t)ts, sc,
+                                       (uint16_t)fs_schema_column_index(&t[ts], "rep"), 9,
+                                       FS_REASON_SCOPE, NULL, 0));
+    CHECK_EQ_INT(judge(r, "contact_recorded", v1, "2023-10-13 20:00"), -1);
+    CHECK_EQ_INT(judge(r, "contact_recorded", v2, "2023-10-13 20:00"), ON_TIME);
+    CHECK_EQ_INT(judge(r, "crm_accuracy", sc, "2023-10-13 20:00"), -1);
+    done_with(r, dir);
+}
+
 /* One rule per row of the handbook's deadline table; rules the records
  * cannot judge yet say why. */
 static void test_the_table_of_rules(void)
@@ -600,4 +832,5 @@ static void test_the_table_of_rules(void)
 TEST_LIST(TEST(civil_time) TEST(working_days) TEST(time_zones)
               TEST(record_rules_at_their_boundaries) TEST(working_day_rules)
                   TEST(commitments_and_follow_ups) TEST(daily_weekly_monthly)
-                      TEST(compliance_week_by_hand) TEST(the_table_of_rules))
+                      TEST(compliance_week_by_hand) TEST(the_table_of_rules)
+                          TEST(handover_keeps_past_deadlines) TEST(refused_records_left_out))

@@ -2071,7 +2071,110 @@ static void test_device_sync_health(void)
     team_close(&t);
 }
 
-TEST_LIST(TEST(device_sync_health) TEST(manager_writes) TEST(manager_review_follows_the_workflow) TEST(dashboard_passwords)
+/* A spot-check belongs to the rep who holds the record it checks: one
+ * under another rep is refused whole, on push and from the dashboard. */
+static void test_spot_checks_attached_to_the_records_rep(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t cust[16], visit[16], check[16];
+    fs_push_result res;
+    new_customer(&d[ZHANG], "Spot Co.", "zhang", cust);
+    new_visit(&d[ZHANG], cust, "notes", visit);
+    push_clean(t.s, &d[ZHANG]);
+    pull(t.s, &d[LI], NULL);
+    fs_cell sc[] = {{"supervisor", fs_text("li")},
+                    {"rep", fs_text("wang")},
+                    {"record_table", fs_text("visit")},
+                    {"record_id", fs_blob(visit, 16)},
+                    {"accurate", fs_int(1)},
+                    {"checked_at", fs_text("2023-10-12 10:00")}};
+    clock_now += 10;
+    CHECK_OK(fs_insert(d[LI].r, "spot_check", sc, 6, check));
+    push(t.s, &d[LI], &res);
+    CHECK_EQ_INT(res.nrejects, 6); /* every column written */
+    CHECK_EQ_INT(count_reason(&res, FS_REASON_INVALID), 6);
+    free(res.rejects);
+    fs_replica *srv = fs_store_replica(t.s);
+    char buf[64];
+    CHECK_EQ_INT(row_text(srv, "spot_check", check, "rep", buf, sizeof buf), 0);
+    sc[1].value = fs_text("zhang");
+    clock_now += 10;
+    CHECK_OK(fs_insert(d[LI].r, "spot_check", sc, 6, check));
+    push_clean(t.s, &d[LI]);
+    CHECK_EQ_INT(row_text(srv, "spot_check", check, "rep", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang");
+    /* ... and moving it to another rep afterwards */
+    set_text(&d[LI], "spot_check", check, "rep", "wang");
+    push(t.s, &d[LI], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    free(res.rejects);
+    /* the dashboard's write */
+    sc[1].value = fs_text("wang");
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "spot_check", NULL, sc, 6, NULL), FS_EINVAL);
+    sc[1].value = fs_text("zhang");
+    CHECK_OK(fs_store_manager_write(t.s, "li", "spot_check", NULL, sc, 6, NULL));
+    team_close(&t);
+}
+
+/* A hand-over freezes the previous owner's missed deadlines as charges
+ * that stay in his scope when the customer leaves it. */
+static void test_handover_freezes_charges(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t cust[16], visit[16], promise[16];
+    new_customer(&d[ZHANG], "Handed Co.", "zhang", cust);
+    new_visit(&d[ZHANG], cust, "notes", visit);
+    new_commitment(&d[ZHANG], cust, visit, "send cases", promise); /* due 2023-10-12 */
+    push_clean(t.s, &d[ZHANG]);
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "customer", cust, "owner", "wang");
+    push_clean(t.s, &d[LI]);
+    pull(t.s, &d[ZHANG], NULL); /* the purge is the session's (test_sync) */
+    fs_rows *it = NULL;
+    int missed = 0, rows = 0;
+    CHECK_OK(fs_rows_open(&it, d[ZHANG].r, "charge", NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1) {
+        fs_value rep, rule, rec;
+        CHECK_OK(fs_rows_get(it, "rep", &rep));
+        CHECK_OK(fs_rows_get(it, "rule", &rule));
+        CHECK_OK(fs_rows_get(it, "record_id", &rec));
+        CHECK(rep.type == FS_TEXT && rep.n == 5 && memcmp(rep.p, "zhang", 5) == 0);
+        missed += rec.type == FS_BLOB && rec.n == 16 && memcmp(rec.p, promise, 16) == 0 &&
+                  rule.n == strlen("commitment_due") && memcmp(rule.p, "commitment_due", rule.n) == 0;
+        rows++;
+    }
+    fs_rows_close(it);
+    CHECK_EQ_INT(missed, 1);
+    CHECK(rows >= 3); /* the visit's two rules and the commitment, at least */
+    /* wang holds the customer, its hand-over, and none of zhang's charges */
+    pull(t.s, &d[WANG], NULL);
+    CHECK_EQ_INT(fs_exists(d[WANG].r, "commitment", promise), 1);
+    CHECK_OK(fs_rows_open(&it, d[WANG].r, "charge", NULL, NULL, NULL));
+    CHECK_EQ_INT(fs_rows_next(it), 0);
+    fs_rows_close(it);
+    CHECK_OK(fs_rows_open(&it, d[WANG].r, "handover", NULL, NULL, NULL));
+    CHECK_EQ_INT(fs_rows_next(it), 1);
+    fs_rows_close(it);
+    /* a device cannot write one */
+    uint8_t forged_id[16];
+    fs_cell fc[] = {{"rep", fs_text("wang")},
+                    {"rule", fs_text("commitment_due")},
+                    {"deadline", fs_text("2023-10-13 00:00")}};
+    clock_now += 10;
+    CHECK_OK(fs_insert(d[LI].r, "charge", fc, 3, forged_id));
+    fs_push_result res;
+    push(t.s, &d[LI], &res);
+    CHECK_EQ_INT(res.nrejects, 3); /* every column written */
+    CHECK_EQ_INT(res.accepted, 0);
+    free(res.rejects);
+    team_close(&t);
+}
+
+TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_charges) TEST(device_sync_health) TEST(manager_writes) TEST(manager_review_follows_the_workflow) TEST(dashboard_passwords)
               TEST(supervisor_columns) TEST(users_and_devices) TEST(scope_of_reads)
                   TEST(pull_groups_by_owner) TEST(own_writes_not_sent_back_unless_purged)
                       TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)

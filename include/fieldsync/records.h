@@ -42,8 +42,11 @@
  *   complaint     owner and supervisor          outcome
  *   acceptance    owner and supervisor          collect
  *   customer_question  owner and supervisor     answer
- *   spot_check    supervisor (every column)
+ *   spot_check    supervisor (every column); its rep is the rep who holds
+ *                 the record checked (the CLI fills it, the server refuses
+ *                 another)
  *   handover      the server only (no device writes it: FS_BY_* 0)
+ *   charge        the server only (fieldsync/rules.h)
  *   every other   owner and supervisor
  * A supervisor's signature is never on their own record: approve and return
  * refuse the plan's own rep (the CLI checks it; the server's scope and role

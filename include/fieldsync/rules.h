@@ -2,7 +2,7 @@
  * The rules engine: the handbook's deadlines (HANDBOOK.md, "Deadlines and
  * rules the software checks") as one table of rules, evaluated against a
  * replica, a working-day calendar and a moment in time. Adding a rule is
- * adding a row to the table in core/rules.c.
+ * adding a row to the table in core/rules_table.c; core/rules.c evaluates.
  *
  * TIME is civil minutes, and working days are a calendar's, as
  * fieldsync/calendar.h describes: a deadline is plain arithmetic on the
@@ -15,6 +15,31 @@
  *   OVERDUE   not done; the deadline has passed (one minute after is late)
  *   MISSED    done, but after the deadline
  * Exactly on the deadline counts as in time, both for "done at" and "now".
+ *
+ * WHOSE DEADLINE. A deadline is charged to the rep who held the record when
+ * it fell. Records that follow a customer (visits, commitments, complaints,
+ * requests, acceptances, questions, and the customer's own key-account
+ * visits) are held by the customer's owner. When the server accepts a
+ * hand-over of a customer it writes, in the same transaction
+ * (fieldsync/schema.h, schema 2):
+ *   handover  customer, from_rep, to_rep, at (ms, the owner change's
+ *             clock; a civil minute in the calendar evaluating): follows
+ *             the customer, so its owners and their managers get it
+ *   charge    one row per finding about the customer's records whose
+ *             deadline fell before the hand-over and after any earlier one
+ *             (fs_rules_eval_customer, in the server's calendar), frozen
+ *             there: rule, rep (the previous owner, whose row it is),
+ *             record, start, deadline, done (only when done by the
+ *             hand-over), period
+ * Evaluating, a record finding of a customer handed over after its
+ * deadline is left out (a charge row holds it, on the old owner's replica
+ * too, which no longer holds the record); every charge row is a finding of
+ * its rep. A hand-over thus moves future deadlines and never past misses.
+ *
+ * REFUSED RECORDS. A record whose placing change (its customer link, its
+ * rep or owner column) the server refused (the replica's refusals) is not
+ * on the server: it is left out here as well, so the rep's laptop counts
+ * what the manager's does.
  */
 #ifndef FIELDSYNC_RULES_H
 #define FIELDSYNC_RULES_H
@@ -26,6 +51,8 @@
 #include "fieldsync/replica.h"
 
 /* ---- the rules ---- */
+
+#define FS_RULE_WHO_CUSTOMER "customer.owner" /* fs_rule.who: the customer's holder */
 
 typedef enum fs_rule_kind {
     FS_RULE_UNTRACKED = 0, /* the records hold nothing to judge it by (yet) */
@@ -53,7 +80,7 @@ typedef struct fs_rule {
     fs_rule_kind kind;
     const char *table;       /* the records judged */
     const char *who;         /* the accountable rep: a column of table, or
-                              * "customer.owner" (the customer's owner) */
+                              * FS_RULE_WHO_CUSTOMER (the customer's holder) */
     const char *start;       /* the column the clock starts from */
     const char *done;        /* the column saying when it was done */
     const char *done_if_col; /* ... which counts only when done_if_col equals done_if_val */
@@ -104,6 +131,25 @@ typedef struct fs_finding {
 int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
                   const char *const *reps, size_t nreps, int (*cb)(const fs_finding *f, void *ctx),
                   void *ctx);
+
+/* What is to be done on this replica: fs_rules_eval of every rep, except
+ * that a record of a customer handed over after its deadline is a finding
+ * of the customer's present owner (an open commitment is inherited with the
+ * customer) and charges are not findings (nothing is left to do about
+ * them). For `today`, not for counting. */
+int fs_rules_eval_todo(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
+                       int (*cb)(const fs_finding *f, void *ctx), void *ctx);
+
+/* The findings about one customer's records by the rules whose duty
+ * follows the customer, whose deadline fell before `before` (civil) and
+ * after the customer's last recorded hand-over, judged at `before`: what a
+ * hand-over at `before` freezes as charges (a record done after `before`
+ * counts as not done). The key-account rule looks back 12 months. who in
+ * each finding is the customer's owner in r. Errors: the replica's,
+ * FS_ENOMEM, or cb's value. */
+int fs_rules_eval_customer(fs_replica *r, const fs_calendar *cal,
+                           const uint8_t customer[FS_ID_BYTES], int64_t before,
+                           int (*cb)(const fs_finding *f, void *ctx), void *ctx);
 
 /* Per rep, per rule: how many findings had each status. */
 typedef struct fs_rule_tally {

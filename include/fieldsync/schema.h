@@ -54,7 +54,7 @@ typedef struct fs_table {
     unsigned since; /* the schema version it came in; 0: the first */
 } fs_table;
 
-/* The schema version of this build: 2 added `handover`. */
+/* The schema version of this build: 2 added `handover` and `charge`. */
 #define FS_SCHEMA_VERSION 2u
 
 /* Hard limits on what any column value may hold. */

@@ -112,6 +112,33 @@ static int parent_owner(push_ctx *p, unsigned tbl, const uint8_t row[FS_ID_BYTES
     return rc;
 }
 
+/* A spot-check belongs to the rep who holds the record it checks: one
+ * naming another rep is refused whole (*why). The winning-most values of
+ * this batch, the rest from the stored row. */
+static int spot_check_row(push_ctx *p, sq_ref *g, size_t n, int exists, uint32_t *why)
+{
+    unsigned nt;
+    const fs_table *t = &fs_schema_tables(&nt)[g[0].c->table];
+    const int cols[3] = {fs_schema_column_index(t, "rep"), fs_schema_column_index(t, "record_table"),
+                         fs_schema_column_index(t, "record_id")};
+    const fs_change *best[3] = {NULL, NULL, NULL};
+    for (size_t k = 0; k < n; k++)
+        for (int i = 0; i < 3; i++)
+            if ((int)g[k].c->column == cols[i] &&
+                (best[i] == NULL || fs_version_cmp(&g[k].c->version, &best[i]->version) > 0))
+                best[i] = g[k].c;
+    if (best[0] == NULL && best[1] == NULL && best[2] == NULL)
+        return 0; /* its attachment does not change */
+    int ok = 0;
+    int rc = sq__spot_check_rep_ok(p->s, exists ? g[0].c->row : NULL,
+                                   best[0] ? &best[0]->value : NULL,
+                                   best[1] ? &best[1]->value : NULL,
+                                   best[2] ? &best[2]->value : NULL, &ok);
+    if (rc == 0 && !ok)
+        *why = FS_REASON_INVALID;
+    return rc;
+}
+
 /* Decides a row group (the valid changes of one row). The changes to the
  * column that decides the row's owner or parent (the "decider") are judged
  * apart: one that is malformed, or would take the row out of the pusher's
@@ -227,6 +254,11 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
     }
     if (row_why == 0 && ((exists && !sq__in_scope(s, u, now)) || (!exists && !sq__in_scope(s, u, after))))
         row_why = FS_REASON_SCOPE;
+    if (row_why == 0 && (int)tix == fs_schema_table_index("spot_check")) {
+        rc = spot_check_row(p, g, n, exists, &row_why);
+        if (rc != 0)
+            return rc;
+    }
     for (size_t k = 0; k < n; k++) {
         const fs_change *c = g[k].c;
         int is_decider = (int)c->column == rl.col ||
@@ -444,6 +476,11 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
         rc = refeed(s, p.moved[i].table, p.moved[i].row, p.moved_from[i], 0);
         if (rc == 0)
             rc = audit_handover(s, &d, &p.moved[i], p.moved_from[i], p.moved_to[i]);
+        /* the previous owner's deadlines, frozen before the hand-over is
+         * recorded (fieldsync/rules.h) */
+        if (rc == 0 && p.moved[i].table == (uint16_t)fs_schema_table_index("customer") &&
+            p.moved_at[i] != 0)
+            rc = sq__handover_charges(s, p.moved[i].row, p.moved_from[i], p.moved_at[i]);
         if (rc == 0)
             rc = note_handover(s, &p.moved[i], p.moved_from[i], p.moved_to[i], p.moved_at[i]);
     }

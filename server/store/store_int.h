@@ -115,6 +115,22 @@ int sq__owner_of(sq_store *s, unsigned tix, const uint8_t *row, char owner[MAX_N
 int sq__in_scope(sq_store *s, const sq_user *u, const char *owner);
 int sq__owner_value(const fs_value *v, char out[MAX_NAME + 1]);
 
+/* Who holds a record (holder.c). A customer handed over by `from` at
+ * at_ms (the owner change's clock): from's deadlines that fell before it
+ * (and after any earlier hand-over), frozen as `charge` rows owned by from
+ * (fieldsync/rules.h), written on the store's replica inside the caller's
+ * transaction, before the hand-over's own row. Nothing for a customer that
+ * had no owner. */
+int sq__handover_charges(sq_store *s, const uint8_t customer[FS_ID_BYTES], const char *from,
+                         uint64_t at_ms);
+/* *ok = 1 if a spot-check (row: its id when it exists, else NULL) names as
+ * its rep the rep who holds the record it checks (the record's owner
+ * through its parents), or names no record. The values are the ones being
+ * written; NULL for one not written, which is then read from the stored
+ * row. */
+int sq__spot_check_rep_ok(sq_store *s, const uint8_t *row, const fs_value *rep,
+                          const fs_value *record_table, const fs_value *record_id, int *ok);
+
 /* The operations (fieldsync/store.h has their contracts). */
 void sq_close(fs_store *base);
 const char *sq_errmsg(const fs_store *base);

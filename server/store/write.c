@@ -67,6 +67,20 @@ int sq_manager_write(fs_store *base, const char *manager, const char *table, con
         return rc;
     if (!sq__in_scope(s, &u, owner))
         return sq__fail(s, FS_ENOTFOUND, "no such record in the manager's team");
+    if (row == NULL && strcmp(table, "spot_check") == 0) { /* attached to the record's rep */
+        const fs_value *v[3] = {NULL, NULL, NULL};
+        static const char *const want[3] = {"rep", "record_table", "record_id"};
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k < 3; k++)
+                if (strcmp(cells[i].column, want[k]) == 0)
+                    v[k] = &cells[i].value;
+        int ok = 0;
+        rc = sq__spot_check_rep_ok(s, NULL, v[0], v[1], v[2], &ok);
+        if (rc != 0)
+            return rc;
+        if (!ok)
+            return sq__fail(s, FS_EINVAL, "a spot-check names the rep who holds the record");
+    }
     /* A new status: the action leading to it must start from the current one. */
     for (size_t i = 0; row != NULL && rr->status != NULL && i < n; i++) {
         if (strcmp(cells[i].column, rr->status) != 0 || cells[i].value.type != FS_TEXT)

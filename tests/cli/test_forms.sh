@@ -123,6 +123,18 @@ run spotcheck add --rep wang --table visit --record "${CM:0:8}" --accurate yes
 expect "a record of the wrong kind" 2 "--record: no visit"
 run spotcheck add --rep wang --table commitment --record "${CM:0:8}" --accurate yes
 expect "spotcheck add" 0
+run spotcheck add --table commitment --record "${CM:0:8}" --accurate yes
+expect "a record of a customer without an owner needs --rep" 2 "give --rep"
+run customer add --name "Spot Check Co." --owner zhang
+SC=$OUT
+run contact add --customer "${SC:0:8}" --name "Ms. Li"
+SK=$OUT
+run spotcheck add --rep wang --table contact --record "${SK:0:8}" --accurate no
+expect "a spot-check under another rep than the record's" 2 "--rep: that contact is zhang's record"
+run spotcheck add --table contact --record "${SK:0:8}" --accurate no
+expect "spotcheck add without --rep" 0
+run spotcheck show "$OUT" --json
+contains "its rep comes from the record" "$OUT" '"rep":"zhang"'
 run customer show "${C:0:8}"
 contains "customer show" "$OUT" "key_account     yes"
 
