@@ -144,7 +144,7 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
                            "SELECT count(*) FROM conflict WHERE deleted=0 AND coalesce(status,0)=0",
                            &out->open_conflicts);
     if (rc == 0)
-        rc = fs__query_u64(r, "SELECT count(*) FROM refused", &out->refused);
+        rc = fs__query_u64(r, "SELECT count(*) FROM refused WHERE reverted=0", &out->refused);
     if (rc == 0)
         rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='last_sync_ms'", &out->last_sync_ms);
     if (rc == 0)

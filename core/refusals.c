@@ -42,6 +42,7 @@ int fs__refusals_upgrade(fs_replica *r)
                   "ALTER TABLE refused ADD COLUMN n INTEGER;"
                   "ALTER TABLE refused ADD COLUMN at_ms INTEGER;"
                   "ALTER TABLE refused ADD COLUMN sent;"
+                  "ALTER TABLE refused ADD COLUMN reverted INTEGER NOT NULL DEFAULT 0;"
                   "UPDATE refused SET n = (SELECT count(*) FROM refused AS o WHERE o.hlc < refused.hlc"
                   " OR (o.hlc = refused.hlc AND (o.tbl < refused.tbl OR (o.tbl = refused.tbl"
                   " AND (o.row < refused.row OR (o.row = refused.row AND o.col <= refused.col)))))),"
@@ -134,13 +135,13 @@ static int walk(fs_replica *r, const char *sql, int have_arg, uint64_t arg,
 int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx)
 {
     size_t seen;
-    return walk(r, SELECT_REFUSALS " ORDER BY n, hlc", 0, 0, cb, ctx, &seen);
+    return walk(r, SELECT_REFUSALS " WHERE reverted=0 ORDER BY n, hlc", 0, 0, cb, ctx, &seen);
 }
 
 int fs_refusal_get(fs_replica *r, uint64_t id, int (*cb)(const fs_refusal *, void *), void *ctx)
 {
     size_t seen;
-    int rc = walk(r, SELECT_REFUSALS " WHERE n=?1", 1, id, cb, ctx, &seen);
+    int rc = walk(r, SELECT_REFUSALS " WHERE n=?1 AND reverted=0", 1, id, cb, ctx, &seen);
     if (rc == 0 && seen == 0)
         return fs__fail(r, FS_ENOTFOUND, "no refused change number %llu", (unsigned long long)id);
     return rc;
@@ -164,7 +165,7 @@ static int find_record(fs_replica *r, uint64_t id, refused_record *rec)
 {
     memset(rec, 0, sizeof *rec);
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "SELECT tbl,row FROM refused WHERE n=?1", -1, &st, NULL);
+    int src = sqlite3_prepare_v2(r->db, "SELECT tbl,row FROM refused WHERE n=?1 AND reverted=0", -1, &st, NULL);
     int found = 0;
     if (src == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
@@ -182,7 +183,8 @@ static int find_record(fs_replica *r, uint64_t id, refused_record *rec)
     if (!found || rec->tix >= nt)
         return fs__fail(r, FS_ENOTFOUND, "no refused change number %llu", (unsigned long long)id);
     src = sqlite3_prepare_v2(r->db,
-                             "SELECT col, max(hlc) FROM refused WHERE tbl=?1 AND row=?2 GROUP BY col",
+                             "SELECT col, max(hlc) FROM refused WHERE tbl=?1 AND row=?2 AND reverted=0"
+                             " GROUP BY col",
                              -1, &st, NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_int(st, 1, (int)rec->tix);
@@ -197,11 +199,18 @@ static int find_record(fs_replica *r, uint64_t id, refused_record *rec)
     return src == SQLITE_OK ? 0 : fs__dbfail(r, src, "reading refusals");
 }
 
-static int clear_record(fs_replica *r, const refused_record *rec, size_t *cleared)
+/* Takes the record's refusals off the list: deleted after a retry (the
+ * values are in the log again, newer), kept as reverted after a revert (the
+ * row holds an older value than the log then, on purpose). */
+static int clear_record(fs_replica *r, const refused_record *rec, int reverted, size_t *cleared)
 {
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "DELETE FROM refused WHERE tbl=?1 AND row=?2", -1, &st,
-                                 NULL);
+    int src = sqlite3_prepare_v2(r->db,
+                                 reverted ? "UPDATE refused SET reverted=1 WHERE tbl=?1 AND row=?2"
+                                            " AND reverted=0"
+                                          : "DELETE FROM refused WHERE tbl=?1 AND row=?2"
+                                            " AND reverted=0",
+                                 -1, &st, NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_int(st, 1, (int)rec->tix);
         sqlite3_bind_blob(st, 2, rec->row, FS_ID_BYTES, SQLITE_STATIC);
@@ -349,7 +358,7 @@ int fs_refusal_revert(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
         return rc;
     rc = revert_record(r, &rec, &row, restored, out);
     if (rc == 0)
-        rc = clear_record(r, &rec, &out->cleared);
+        rc = clear_record(r, &rec, 1, &out->cleared);
     if (rc == 0 && out->repull)
         rc = fs__exec(r, "UPDATE meta SET v=0 WHERE k='cursor'", "setting the cursor back");
     fs__row_clear(&row);
@@ -396,7 +405,7 @@ int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
         rc = fs__local_write(r, &row, cols, vals, n);
     if (rc == 0) {
         out->changed = n;
-        rc = clear_record(r, &rec, &out->cleared);
+        rc = clear_record(r, &rec, 0, &out->cleared);
     }
     fs__row_clear(&row);
     return fs__end(r, own, rc);
