@@ -61,8 +61,8 @@ static const struct {
     uint32_t reason;
     const char *words;
 } reasons[] = {
-    {FS_REASON_SCOPE, "you may not make this change: the record is not yours, or only a manager "
-                      "may make it (only a manager can hand a customer to another rep)"},
+    {FS_REASON_SCOPE, "you may not make this change: the record is not yours (any more), or only"
+                      " a manager may make it"},
     {FS_REASON_INVALID, "the server found the change incomplete or invalid (a new record must "
                         "come whole, with its required fields)"},
     {FS_REASON_PARENT, "the record it belongs to was refused or never reached the server"},
