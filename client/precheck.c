@@ -36,7 +36,7 @@ static const struct {
 
 #define SAY_REFUSED "%s: %s (this device's user %s is a rep; the server would refuse it)"
 #define SAY_NEW_OWNER                                                                              \
-    "%s: a rep records their own customers: only a manager can give a customer to another rep" \
+    "%s: a rep records their own customers: only a manager can give a customer to another rep"     \
     " (leave --owner out, or give your own name %s)"
 
 static const char *words_for(const char *table, const char *column, const char *why)
@@ -134,8 +134,8 @@ static int text_is(const fs_value *v, const char *s)
     return v->type == FS_TEXT && v->n == n && memcmp(v->p, s, n) == 0;
 }
 
-int precheck_write(fs_replica *r, const char *command, const char *table,
-                   const uint8_t *id, const fs_cell *cells, size_t n)
+int precheck_write(fs_replica *r, const char *command, const char *table, const uint8_t *id,
+                   const fs_cell *cells, size_t n)
 {
     char me[FS_USER_MAX + 1], owner[FS_USER_MAX + 1] = "", why[160];
     fs_record_role role;

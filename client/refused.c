@@ -31,29 +31,28 @@
 /* ---- the words ---- */
 
 /* (macros, not a table of pointers: the compiler checks every format) */
-#define SAY_CUSTOMER "customer %s"
-#define SAY_CHILD "%s of %s (%s)"
+#define SAY_CUSTOMER    "customer %s"
+#define SAY_CHILD       "%s of %s (%s)"
 #define SAY_CHILD_NODET "%s of %s"
-#define SAY_PLAIN "%s (%s)"
-#define SAY_GONE "%s %.8s (no longer on this device)"
-#define SAY_UNNAMED "%s %.8s"
+#define SAY_PLAIN       "%s (%s)"
+#define SAY_GONE        "%s %.8s (no longer on this device)"
+#define SAY_UNNAMED     "%s %.8s"
 #define SAY_SUMMARY                                                                                \
     "refused by the server: %llu changes in %zu records (see 'fieldsync refused list';"            \
     " put each right with 'refused revert ID' or 'refused retry ID'):\n"
-#define SAY_SUMMARY_ONE "  %s: %zu changes: %s\n"
+#define SAY_SUMMARY_ONE  "  %s: %zu changes: %s\n"
 #define SAY_SUMMARY_MORE "  and %zu more records\n"
-#define SAY_NONE "no refused changes: everything this device sent was accepted\n"
-#define SAY_REVERTED "%s: took back the server's values of %zu refused changes\n"
+#define SAY_NONE         "no refused changes: everything this device sent was accepted\n"
+#define SAY_REVERTED     "%s: took back the server's values of %zu refused changes\n"
 #define SAY_REMOVED                                                                                \
     "%s: removed from this device: the server never had it (%zu refused changes cleared)\n"
 #define SAY_REPULL "  the server's values come back with the next sync\n"
 #define SAY_NOTHING_BACK                                                                           \
     "%s: nothing to take back (the values have changed since); %zu refusals cleared\n"
-#define SAY_RETRIED "%s: %zu changes will be sent again at the next sync\n"
-#define SAY_NO_SUCH "refused %s: no refused change number %s (see 'fieldsync refused list')"
-#define SAY_NEED_ID                                                                                \
-    "refused %s: give the number of a refused change (see 'fieldsync refused list')"
-#define SAY_EMPTY_VALUE "(empty)"
+#define SAY_RETRIED      "%s: %zu changes will be sent again at the next sync\n"
+#define SAY_NO_SUCH      "refused %s: no refused change number %s (see 'fieldsync refused list')"
+#define SAY_NEED_ID      "refused %s: give the number of a refused change (see 'fieldsync refused list')"
+#define SAY_EMPTY_VALUE  "(empty)"
 #define SAY_UNKNOWN_TIME "before this version"
 
 /* The reasons in the rep's words. */
@@ -188,7 +187,7 @@ typedef struct summary_walk {
     struct seen_row {
         unsigned table;
         uint8_t row[FS_ID_BYTES];
-    } *seen;
+    } * seen;
     size_t nseen, capseen;
 } summary_walk;
 
@@ -304,19 +303,18 @@ static int list_cb(const fs_refusal *f, void *ctx)
         if (rec_json_add(w->list, NULL, o) != 0) /* the list owns o from here */
             return FS_ENOMEM;
         char *detail = strndup(f->text ? f->text : "", f->text_len);
-        int bad = detail == NULL ||
-                  rec_json_add(o, "id", cJSON_CreateNumber((double)f->id)) ||
-                  rec_json_add(o, "record", cJSON_CreateString(name)) ||
-                  rec_json_add(o, "table", cJSON_CreateString(table)) ||
-                  rec_json_add(o, "row", cJSON_CreateString(hex)) ||
-                  rec_json_add(o, "field", cJSON_CreateString(col->name)) ||
-                  rec_json_add(o, "sent", rec_value_json(col, &f->sent)) ||
-                  rec_json_add(o, "reason", cJSON_CreateNumber((double)f->reason)) ||
-                  rec_json_add(o, "reason_text", cJSON_CreateString(words)) ||
-                  rec_json_add(o, "server_text", cJSON_CreateString(detail)) ||
-                  rec_json_add(o, "refused_at",
-                               f->at_ms ? cJSON_CreateString(at) : cJSON_CreateNull()) ||
-                  rec_json_add(o, "changed_at", cJSON_CreateString(made));
+        int bad =
+            detail == NULL || rec_json_add(o, "id", cJSON_CreateNumber((double)f->id)) ||
+            rec_json_add(o, "record", cJSON_CreateString(name)) ||
+            rec_json_add(o, "table", cJSON_CreateString(table)) ||
+            rec_json_add(o, "row", cJSON_CreateString(hex)) ||
+            rec_json_add(o, "field", cJSON_CreateString(col->name)) ||
+            rec_json_add(o, "sent", rec_value_json(col, &f->sent)) ||
+            rec_json_add(o, "reason", cJSON_CreateNumber((double)f->reason)) ||
+            rec_json_add(o, "reason_text", cJSON_CreateString(words)) ||
+            rec_json_add(o, "server_text", cJSON_CreateString(detail)) ||
+            rec_json_add(o, "refused_at", f->at_ms ? cJSON_CreateString(at) : cJSON_CreateNull()) ||
+            rec_json_add(o, "changed_at", cJSON_CreateString(made));
         free(detail);
         return bad ? FS_ENOMEM : 0;
     }
@@ -352,7 +350,8 @@ int cmd_refused_list(cli_ctx *ctx, int argc, char **argv)
     if (frc != 0)
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "refused list", frc);
     else if (json)
-        rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK : cli_fail(NULL, "refused list", FS_ENOMEM);
+        rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK
+                                                 : cli_fail(NULL, "refused list", FS_ENOMEM);
     else if (cli_table_rows(w.t) == 0)
         fputs(SAY_NONE, stdout);
     else

@@ -18,8 +18,8 @@ static int has_column(fs_replica *r, const char *name, int *out)
 {
     sqlite3_stmt *st = NULL;
     *out = 0;
-    int src = sqlite3_prepare_v2(r->db, "SELECT name FROM pragma_table_info('refused')", -1, &st,
-                                 NULL);
+    int src =
+        sqlite3_prepare_v2(r->db, "SELECT name FROM pragma_table_info('refused')", -1, &st, NULL);
     while (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *c = (const char *)sqlite3_column_text(st, 0);
         if (c != NULL && strcmp(c, name) == 0)
@@ -37,19 +37,20 @@ int fs__refusals_upgrade(fs_replica *r)
         return rc;
     /* Numbers in the order the list shows them; the values sent from the
      * change log, where every local change stays. */
-    rc = fs__exec(r,
-                  "BEGIN IMMEDIATE;"
-                  "ALTER TABLE refused ADD COLUMN n INTEGER;"
-                  "ALTER TABLE refused ADD COLUMN at_ms INTEGER;"
-                  "ALTER TABLE refused ADD COLUMN sent;"
-                  "ALTER TABLE refused ADD COLUMN reverted INTEGER NOT NULL DEFAULT 0;"
-                  "UPDATE refused SET n = (SELECT count(*) FROM refused AS o WHERE o.hlc < refused.hlc"
-                  " OR (o.hlc = refused.hlc AND (o.tbl < refused.tbl OR (o.tbl = refused.tbl"
-                  " AND (o.row < refused.row OR (o.row = refused.row AND o.col <= refused.col)))))),"
-                  " sent = (SELECT value FROM changelog AS c WHERE c.tbl = refused.tbl"
-                  " AND c.col = refused.col AND c.row = refused.row AND c.hlc = refused.hlc);"
-                  "COMMIT;",
-                  "upgrading the refusals' table");
+    rc = fs__exec(
+        r,
+        "BEGIN IMMEDIATE;"
+        "ALTER TABLE refused ADD COLUMN n INTEGER;"
+        "ALTER TABLE refused ADD COLUMN at_ms INTEGER;"
+        "ALTER TABLE refused ADD COLUMN sent;"
+        "ALTER TABLE refused ADD COLUMN reverted INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE refused SET n = (SELECT count(*) FROM refused AS o WHERE o.hlc < refused.hlc"
+        " OR (o.hlc = refused.hlc AND (o.tbl < refused.tbl OR (o.tbl = refused.tbl"
+        " AND (o.row < refused.row OR (o.row = refused.row AND o.col <= refused.col)))))),"
+        " sent = (SELECT value FROM changelog AS c WHERE c.tbl = refused.tbl"
+        " AND c.col = refused.col AND c.row = refused.row AND c.hlc = refused.hlc);"
+        "COMMIT;",
+        "upgrading the refusals' table");
     if (rc != 0)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -165,7 +166,8 @@ static int find_record(fs_replica *r, uint64_t id, refused_record *rec)
 {
     memset(rec, 0, sizeof *rec);
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "SELECT tbl,row FROM refused WHERE n=?1 AND reverted=0", -1, &st, NULL);
+    int src = sqlite3_prepare_v2(r->db, "SELECT tbl,row FROM refused WHERE n=?1 AND reverted=0", -1,
+                                 &st, NULL);
     int found = 0;
     if (src == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
@@ -182,10 +184,11 @@ static int find_record(fs_replica *r, uint64_t id, refused_record *rec)
     fs_schema_tables(&nt);
     if (!found || rec->tix >= nt)
         return fs__fail(r, FS_ENOTFOUND, "no refused change number %llu", (unsigned long long)id);
-    src = sqlite3_prepare_v2(r->db,
-                             "SELECT col, max(hlc) FROM refused WHERE tbl=?1 AND row=?2 AND reverted=0"
-                             " GROUP BY col",
-                             -1, &st, NULL);
+    src = sqlite3_prepare_v2(
+        r->db,
+        "SELECT col, max(hlc) FROM refused WHERE tbl=?1 AND row=?2 AND reverted=0"
+        " GROUP BY col",
+        -1, &st, NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_int(st, 1, (int)rec->tix);
         sqlite3_bind_blob(st, 2, rec->row, FS_ID_BYTES, SQLITE_STATIC);
@@ -283,7 +286,7 @@ static int revert_record(fs_replica *r, const refused_record *rec, fs__row *row,
 {
     int rc = fs__row_load(r, row, rec->tix, rec->row);
     if (rc != 0 || !row->exists)
-        return rc; /* gone already (purged): only the refusals remain */
+        return rc;                    /* gone already (purged): only the refusals remain */
     int fresh[FS__MAX_COLUMNS] = {0}; /* refused, with nothing before it */
     for (size_t k = 0; rc == 0 && k < rec->n; k++) {
         unsigned c = rec->col[k];
@@ -384,8 +387,7 @@ int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
     if (rc == 0 && !row.exists) {
         char hex[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(rec.row, hex);
-        rc = fs__fail(r, FS_ENOTFOUND, "the %s %.8s is no longer on this device",
-                      row.t->name, hex);
+        rc = fs__fail(r, FS_ENOTFOUND, "the %s %.8s is no longer on this device", row.t->name, hex);
     }
     unsigned cols[MAX_REFUSED];
     fs_value vals[MAX_REFUSED];

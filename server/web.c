@@ -112,8 +112,8 @@ static void refused_cell(out *o, const web_refusal *w)
         return;
     }
     when_ms((uint64_t)w->newest_ms, when);
-    web__putf(o, "<td class=\"red\">%llu refused; newest %s: %s</td>",
-              (unsigned long long)w->count, when, web__refusal_words(w->newest_reason));
+    web__putf(o, "<td class=\"red\">%llu refused; newest %s: %s</td>", (unsigned long long)w->count,
+              when, web__refusal_words(w->newest_reason));
 }
 
 /* A device with its sync health: last seen, lease, revoked. */

@@ -1926,17 +1926,18 @@ static void test_refusals_of_an_old_replica(void)
     free(res.rejects);
     /* Back to the old shape, as a replica of the published version has it. */
     sqlite3 *db = fs_replica_db(d[ZHANG].r);
-    CHECK_EQ_INT(sqlite3_exec(db,
-                              "BEGIN;"
-                              "CREATE TABLE old_refused(tbl INTEGER NOT NULL, row BLOB NOT NULL,"
-                              " col INTEGER NOT NULL, hlc INTEGER NOT NULL, reason INTEGER NOT NULL,"
-                              " text TEXT, PRIMARY KEY(tbl, row, col, hlc)) WITHOUT ROWID;"
-                              "INSERT INTO old_refused SELECT tbl,row,col,hlc,reason,text FROM refused;"
-                              "DROP TABLE refused;"
-                              "ALTER TABLE old_refused RENAME TO refused;"
-                              "COMMIT;",
-                              NULL, NULL, NULL),
-                 SQLITE_OK);
+    CHECK_EQ_INT(
+        sqlite3_exec(db,
+                     "BEGIN;"
+                     "CREATE TABLE old_refused(tbl INTEGER NOT NULL, row BLOB NOT NULL,"
+                     " col INTEGER NOT NULL, hlc INTEGER NOT NULL, reason INTEGER NOT NULL,"
+                     " text TEXT, PRIMARY KEY(tbl, row, col, hlc)) WITHOUT ROWID;"
+                     "INSERT INTO old_refused SELECT tbl,row,col,hlc,reason,text FROM refused;"
+                     "DROP TABLE refused;"
+                     "ALTER TABLE old_refused RENAME TO refused;"
+                     "COMMIT;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     fs_replica_close(d[ZHANG].r);
     d[ZHANG].r = NULL;
     char path[1024];
