@@ -21,6 +21,7 @@ enum {
     CLI_OK = 0,
     CLI_ERUNTIME = -1, /* exit status 1: the library, the disk, the terminal */
     CLI_EUSAGE = -2,   /* exit status 2: the command line or its values */
+    CLI_EREFUSED = -3, /* exit status 3: sync ended, and the server refused a new change */
     CLI_HELP = 1       /* cli_parse() printed --help: the command ends, status 0 */
 };
 

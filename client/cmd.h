@@ -59,7 +59,23 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync calendar: the working-day calendar the views use (cmd_report.c). */
 int cmd_calendar(cli_ctx *ctx, int argc, char **argv);
 
+/* fieldsync refused list|show|revert|retry: the changes the server refused
+ * and putting them right (refused.c). */
+int cmd_refused_list(cli_ctx *ctx, int argc, char **argv);
+int cmd_refused_show(cli_ctx *ctx, int argc, char **argv);
+int cmd_refused_revert(cli_ctx *ctx, int argc, char **argv);
+int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
+
 /* One-line usages, shared by --help of each command and the main help. */
+#define USAGE_REFUSED_LIST   "usage: fieldsync [--home DIR] refused list [--json]\n"
+#define USAGE_REFUSED_SHOW   "usage: fieldsync [--home DIR] refused show ID [--json]\n"
+#define USAGE_REFUSED_REVERT                                                                       \
+    "usage: fieldsync [--home DIR] refused revert ID\n"                                            \
+    "  takes the server's values back for the refused changes of ID's record; a record\n"          \
+    "  the server never had is removed from this device (nothing is sent)\n"
+#define USAGE_REFUSED_RETRY                                                                        \
+    "usage: fieldsync [--home DIR] refused retry ID\n"                                             \
+    "  sends the refused changes of ID's record again, with a new clock, at the next sync\n"
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
 #define USAGE_PASSWD "usage: fieldsync [--home DIR] passwd\n"
 #define USAGE_CUSTOMER_ADD                                                                         \

@@ -183,6 +183,7 @@ typedef struct daemon_state {
     uint64_t interval_ms, next_pull;
     file_stamp seen; /* the replica's files after our last round */
     uint64_t pending_before;
+    uint64_t refused_before;
     uint64_t rounds; /* rounds in sync on the current connection */
     int offline;
 } daemon_state;
@@ -199,7 +200,9 @@ static int live_open(void *ctx, fs_replica **out)
     daemon_key_put(d->key, k);
     if (rc != 0)
         return rc;
-    d->pending_before = fs_replica_status_get(*out, &st) == 0 ? st.pending : 0;
+    int ok = fs_replica_status_get(*out, &st) == 0;
+    d->pending_before = ok ? st.pending : 0;
+    d->refused_before = ok ? st.refused : 0;
     return 0;
 }
 
@@ -209,7 +212,13 @@ static void live_close(void *ctx, fs_replica *r, int rc)
     fs_replica_status st;
     if (rc == 0 && fs_replica_status_get(r, &st) == 0) {
         uint64_t sent = d->pending_before > st.pending ? d->pending_before - st.pending : 0;
-        if (sent > 0 || d->offline)
+        uint64_t fresh = st.refused > d->refused_before ? st.refused - d->refused_before : 0;
+        if (fresh > 0) /* never silent: the log says what the server refused */
+            daemon_log("in sync: %llu changes sent, cursor %llu; the server REFUSED %llu of them"
+                       " (%llu refused changes in all: see 'fieldsync refused list')",
+                       (unsigned long long)sent, (unsigned long long)st.cursor,
+                       (unsigned long long)fresh, (unsigned long long)st.refused);
+        else if (sent > 0 || d->offline)
             daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
                        (unsigned long long)st.cursor);
         d->offline = 0;

@@ -25,6 +25,7 @@
 #include "fieldsync/records.h"
 #include "fieldsync/schema.h"
 #include "form.h"
+#include "precheck.h"
 #include "record.h"
 
 /* ---- add ---- */
@@ -109,6 +110,9 @@ static int add_write(fs_replica *r, const fform *fm, const char *command, const 
     char what[96];
     snprintf(what, sizeof what, "%s: %s", command,
              fm->by_command ? "starting a transaction" : "saving");
+    int prc = precheck_write(r, command, fm->table, NULL, cells, nc); /* the record rules */
+    if (prc != CLI_OK)
+        return prc;
     int frc = fs_begin(r);
     int in_tx = frc == 0;
     if (frc == 0) {
@@ -288,6 +292,8 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         if (vs.v[i] != NULL) /* a blank optional field clears it */
             rc = form_to_cell(r, &fm->edit_fields[i], vs.v[i], &vs, fm->edit_fields,
                               fm->nedit_fields, ids[i], &cells[nc++]);
+    if (rc == CLI_OK)
+        rc = precheck_write(r, command, fm->table, id, cells, nc); /* the record rules */
     if (rc == CLI_OK) {
         int frc = fs_update(r, fm->table, id, cells, nc);
         if (frc != 0) {
@@ -396,6 +402,10 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
             break;
         }
     }
+    char command[64];
+    snprintf(command, sizeof command, "%s %s", fm->group, a->name);
+    if (rc == CLI_OK)
+        rc = precheck_write(r, command, fm->table, id, cells, nc); /* the record rules */
     if (rc == CLI_OK) {
         int frc = fs_update(r, fm->table, id, cells, nc);
         if (frc == 0) {

@@ -20,6 +20,7 @@
 #include "fieldsync/clock.h"
 #include "fieldsync/rules.h"
 #include "record.h"
+#include "refused.h"
 #include "table.h"
 
 typedef struct view_opts {
@@ -218,6 +219,7 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     } else {
         char at[17];
         fs_civil_format(now, at);
+        (void)refused_summary(r, stdout); /* what the server refused comes first */
         printf("due, overdue and promised as of %s (the next 7 days):\n", at);
         if (cli_table_rows(w.t) == 0)
             printf("nothing due, overdue or promised\n");

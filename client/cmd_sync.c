@@ -30,6 +30,7 @@
 #include "fieldsync/schema.h"
 #include "link.h"
 #include "record.h"
+#include "refused.h"
 
 #define ENROLL_TIMEOUT_MS 30000
 
@@ -319,12 +320,18 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         "in sync: %llu changes sent, cursor %llu",
         (unsigned long long)(before.pending > after.pending ? before.pending - after.pending : 0),
         (unsigned long long)after.cursor);
-    if (after.refused > 0)
-        printf(", %llu refused (see fieldsync status)", (unsigned long long)after.refused);
+    if (after.refused > before.refused)
+        printf(", %llu newly refused", (unsigned long long)(after.refused - before.refused));
     if (after.open_conflicts > 0)
         printf(", %llu open conflicts", (unsigned long long)after.open_conflicts);
     putchar('\n');
     rc = CLI_OK;
+    /* Never silent: what is refused, and exit status 3 when it is new. */
+    frc = after.refused > 0 ? refused_summary(r, stdout) : 0;
+    if (frc != 0)
+        rc = cli_fail(r, "sync: reading the refusals", frc);
+    else if (after.refused > before.refused)
+        rc = CLI_EREFUSED;
 
 done:
     fs_replica_close(r);
@@ -334,37 +341,32 @@ done:
 /* ---- status ---- */
 
 typedef struct refusal_walk {
-    cJSON *list; /* JSON output, or NULL: print lines on stdout */
+    cJSON *list; /* JSON output */
+    fs_replica *r;
 } refusal_walk;
 
 static int refusal_cb(const fs_refusal *f, void *ctx)
 {
     refusal_walk *w = ctx;
     const char *table, *column;
-    char rowhex[2 * FS_ID_BYTES + 1];
+    char rowhex[2 * FS_ID_BYTES + 1], name[256];
     cJSON *obj;
 
     column = rec_schema_column(f->table, f->column, &table)->name;
     fs_id_to_hex(f->row, rowhex);
-    if (w->list == NULL) {
-        printf("  %s.%s (row %.8s): %s", table, column, rowhex, fs_reason_text(f->reason));
-        if (f->text_len > 0) {
-            /* The server's words: control characters cannot drive the terminal. */
-            fputs(": ", stdout);
-            for (size_t i = 0; i < f->text_len; i++)
-                putchar((unsigned char)f->text[i] < 0x20 || f->text[i] == 0x7F ? '?' : f->text[i]);
-        }
-        putchar('\n');
-        return 0;
-    }
+    int rc = refused_record_name(w->r, f->table, f->row, name, sizeof name);
+    if (rc != 0)
+        return rc;
     obj = cJSON_CreateObject();
     if (rec_json_add(w->list, NULL, obj) != 0)
         return FS_ENOMEM;
-    if (rec_json_add(obj, "table", cJSON_CreateString(table)) != 0 ||
+    if (rec_json_add(obj, "id", cJSON_CreateNumber((double)f->id)) != 0 ||
+        rec_json_add(obj, "record", cJSON_CreateString(name)) != 0 ||
+        rec_json_add(obj, "table", cJSON_CreateString(table)) != 0 ||
         rec_json_add(obj, "column", cJSON_CreateString(column)) != 0 ||
         rec_json_add(obj, "row", cJSON_CreateString(rowhex)) != 0 ||
         rec_json_add(obj, "reason", cJSON_CreateNumber((double)f->reason)) != 0 ||
-        rec_json_add(obj, "reason_text", cJSON_CreateString(fs_reason_text(f->reason))) != 0)
+        rec_json_add(obj, "reason_text", cJSON_CreateString(refused_reason_words(f->reason))) != 0)
         return FS_ENOMEM;
     {
         char *text = malloc(f->text_len + 1);
@@ -439,7 +441,7 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
                        const char *url, const uint8_t *pk, uint64_t age_ms)
 {
     cJSON *obj = cJSON_CreateObject(), *list;
-    refusal_walk w = {NULL};
+    refusal_walk w = {NULL, r};
     char keyhex[17];
     int rc;
 
@@ -552,8 +554,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     else
         printf("unlock agent:    not running\n");
     if (st.refused > 0) {
-        refusal_walk w = {NULL};
-        frc = fs_refusals(r, refusal_cb, &w);
+        frc = refused_summary(r, stdout);
         if (frc != 0) {
             rc = cli_fail(r, "status: reading the refusals", frc);
             goto done;

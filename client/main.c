@@ -1,7 +1,8 @@
 /*
  * fieldsync: the sales rep's command-line client. main() reads the global
  * options, finds the command in a table and maps its result to the exit
- * status: 0 success, 1 runtime error, 2 usage or input error. The commands
+ * status: 0 success, 1 runtime error, 2 usage or input error, 3 the server
+ * refused something new in a sync. The commands
  * live in cmd_*.c, their shared plumbing in cli.c.
  */
 #include <stdio.h>
@@ -34,6 +35,10 @@ static const command commands[] = {
     {"visit", "add", cmd_visit_add},
     {"visit", "list", cmd_visit_list},
     {"conflict", "list", cmd_conflict_list},
+    {"refused", "list", cmd_refused_list},
+    {"refused", "show", cmd_refused_show},
+    {"refused", "revert", cmd_refused_revert},
+    {"refused", "retry", cmd_refused_retry},
     {"enroll", NULL, cmd_enroll},
     {"sync", NULL, cmd_sync},
     {"status", NULL, cmd_status},
@@ -72,12 +77,20 @@ static void usage(FILE *f)
           "                            (at least 6 hex digits); prints the visit id\n"
           "  visit list [--json]       list visits with their commitments\n"
           "  conflict list [--json]    values that lost to another device's newer edit\n"
+          "  refused list [--json]     changes the server refused: record, field, value\n"
+          "                            sent, reason, when\n"
+          "  refused show ID [--json]  one refused change\n"
+          "  refused revert ID         take the server's values back for ID's record (a\n"
+          "                            record the server never had is removed here)\n"
+          "  refused retry ID          send ID's record's refused changes again (after\n"
+          "                            fixing what was wrong) at the next sync\n"
           "  enroll --server ws://HOST:PORT --code CODE [--name DEVICE-NAME]\n"
           "                            join the server with a one-time code from\n"
           "                            fieldsync-server enroll-code (creates the\n"
           "                            replica if DIR has none); default name: hostname\n"
           "  sync                      send local changes and fetch the server's until\n"
-          "                            in sync; on failure nothing local is lost\n"
+          "                            in sync; on failure nothing local is lost; exit\n"
+          "                            status 3 when the server refused something new\n"
           "  status [--json]           pending changes, cursor, server, conflicts,\n"
           "                            changes the server refused, lease, unlock agent\n"
           "  daemon [--interval S]     sync by itself: on local changes, every S seconds\n"
@@ -110,7 +123,9 @@ static void usage(FILE *f)
           "                            it is asked for on the terminal\n"
           "  FIELDSYNC_NEW_PASSPHRASE  the new passphrase for passwd\n"
           "\n"
-          "Exit status: 0 success, 1 runtime error, 2 usage or input error.\n",
+          "Exit status: 0 success, 1 runtime error, 2 usage or input error (also a change\n"
+          "the record rules do not allow, refused before it is saved), 3 sync: the server\n"
+          "refused a change (see 'fieldsync refused list').\n",
           f);
 }
 
@@ -121,6 +136,8 @@ static int exit_status(int rc)
         return 0;
     case CLI_EUSAGE:
         return 2;
+    case CLI_EREFUSED:
+        return 3;
     default:
         return 1;
     }

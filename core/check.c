@@ -116,7 +116,12 @@ static void problem(fs_replica *r, size_t *count, const char *table, const void 
 static int load_log(fs_replica *r, map *m)
 {
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "SELECT tbl,col,row,value,hlc FROM changelog ORDER BY seq",
+    /* Changes the server refused and the rep reverted are left out: the
+     * row holds the value they replaced (core/refusals.c). */
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT tbl,col,row,value,hlc FROM changelog AS c WHERE NOT EXISTS"
+                                 " (SELECT 1 FROM refused AS f WHERE f.reverted=1 AND f.tbl=c.tbl"
+                                 " AND f.row=c.row AND f.col=c.col AND f.hlc=c.hlc) ORDER BY seq",
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
         return fs__dbfail(r, src, "reading the change log");

@@ -1,8 +1,8 @@
 /*
  * A replica's sync bookkeeping: which local changes a server acknowledged,
- * how far the server feed has been applied, the server's refusals of local
- * changes (kept, never dropped), and the purge of rows that left the user's
- * scope. All of it is local to the device and never synced.
+ * how far the server feed has been applied, and the purge of rows that
+ * left the user's scope (the server's refusals of local changes are
+ * refusals.c's). All of it is local to the device and never synced.
  */
 #include <stdio.h>
 #include <string.h>
@@ -57,63 +57,6 @@ int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t 
             return fs_commit(r);
         fs_rollback(r);
     }
-    return rc;
-}
-
-int fs_replica_record_refusal(fs_replica *r, uint16_t table, const uint8_t row[FS_ID_BYTES],
-                              uint16_t column, uint64_t hlc, uint32_t reason, const char *text,
-                              size_t text_len)
-{
-    unsigned nt;
-    const fs_table *tables = fs_schema_tables(&nt);
-    if (table >= nt || column >= tables[table].ncolumns)
-        return fs__fail(r, FS_ESCHEMA, "refusal of a change to an unknown table or column");
-    if (text_len > 1024 || (text_len > 0 && (text == NULL || !fs_utf8_valid(text, text_len))))
-        return fs__fail(r, FS_EINVAL, "refusal text is not short UTF-8");
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db,
-                                 "INSERT OR REPLACE INTO refused(tbl,row,col,hlc,reason,text)"
-                                 " VALUES(?1,?2,?3,?4,?5,?6)",
-                                 -1, &st, NULL);
-    if (src == SQLITE_OK) {
-        sqlite3_bind_int(st, 1, table);
-        sqlite3_bind_blob(st, 2, row, FS_ID_BYTES, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, column);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
-        sqlite3_bind_int64(st, 5, reason);
-        sqlite3_bind_text(st, 6, text_len ? text : "", (int)text_len, SQLITE_STATIC);
-        src = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording a refusal");
-}
-
-int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx)
-{
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db,
-                                 "SELECT tbl,row,col,hlc,reason,text FROM refused ORDER BY hlc",
-                                 -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return fs__dbfail(r, src, "reading refusals");
-    int rc = 0;
-    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        fs_refusal f;
-        memset(&f, 0, sizeof f);
-        if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
-            continue;
-        f.table = (uint16_t)sqlite3_column_int(st, 0);
-        memcpy(f.row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
-        f.column = (uint16_t)sqlite3_column_int(st, 2);
-        f.hlc = (uint64_t)sqlite3_column_int64(st, 3);
-        f.reason = (uint32_t)sqlite3_column_int64(st, 4);
-        f.text = (const char *)sqlite3_column_text(st, 5);
-        f.text_len = (size_t)sqlite3_column_bytes(st, 5);
-        rc = cb(&f, ctx);
-    }
-    sqlite3_finalize(st);
-    if (rc == 0 && src != SQLITE_DONE && src != SQLITE_ROW)
-        return fs__dbfail(r, src, "reading refusals");
     return rc;
 }
 
@@ -201,7 +144,7 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
                            "SELECT count(*) FROM conflict WHERE deleted=0 AND coalesce(status,0)=0",
                            &out->open_conflicts);
     if (rc == 0)
-        rc = fs__query_u64(r, "SELECT count(*) FROM refused", &out->refused);
+        rc = fs__query_u64(r, "SELECT count(*) FROM refused WHERE reverted=0", &out->refused);
     if (rc == 0)
         rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='last_sync_ms'", &out->last_sync_ms);
     if (rc == 0)
@@ -304,7 +247,10 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
 static const struct {
     const char *name;
     size_t max;
-} settings[] = {{"user", FS_USER_MAX}, {"team", FS_USER_MAX}, {"calendar", FS_SETTING_MAX}};
+} settings[] = {{"user", FS_USER_MAX},
+                {"team", FS_USER_MAX},
+                {"calendar", FS_SETTING_MAX},
+                {"role", FS_USER_MAX}}; /* "rep" or "manager": what the CLI's checks assume */
 
 int fs_replica_set_setting(fs_replica *r, const char *name, const char *value)
 {

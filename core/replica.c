@@ -721,6 +721,8 @@ static int open_with_secret(fs_replica **out, fs_replica *r, const char *dbpath,
         rc = fs__exec(r, FS__SYNC_TABLES_SQL "INSERT OR IGNORE INTO meta(k,v) VALUES('cursor',0);",
                       "opening the replica");
     if (rc == 0)
+        rc = fs__refusals_upgrade(r);
+    if (rc == 0)
         rc = drop_guard_triggers(r);
     if (rc == 0)
         rc = load_meta(r);

@@ -131,12 +131,25 @@ int fs__bind_value(sqlite3_stmt *st, int i, const fs_value *v);
 int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_value *vals,
                     size_t n);
 
-/* The replica's local, unsynced bookkeeping of sync (core/devsync.c):
- * refused   the server's refusals of local changes, with reason and text
+/* The replica's local, unsynced bookkeeping of sync (core/devsync.c,
+ * core/refusals.c):
+ * refused   the server's refusals of local changes, with reason and text;
+ *           n (the refusal's number on this device), at_ms (when it was
+ *           recorded), sent (the value the change sent) and reverted (1: the
+ *           rep took the server's value back; kept so that fs_replica_check
+ *           knows the row holds an older value than the log on purpose)
+ *           were added for issue 16: fs__refusals_upgrade() adds them to
+ *           older replicas
  * purged    rows removed because they left this user's scope */
+/* Brings an older replica's refused table to the current shape (the
+ * columns n, at_ms, sent and reverted; numbers for the refusals it holds, and the
+ * values sent, from the change log). Nothing is removed. */
+int fs__refusals_upgrade(fs_replica *r);
+
 #define FS__SYNC_TABLES_SQL                                                               \
     "CREATE TABLE IF NOT EXISTS refused(tbl INTEGER NOT NULL, row BLOB NOT NULL,"         \
     " col INTEGER NOT NULL, hlc INTEGER NOT NULL, reason INTEGER NOT NULL, text TEXT,"    \
+    " n INTEGER, at_ms INTEGER, sent, reverted INTEGER NOT NULL DEFAULT 0,"               \
     " PRIMARY KEY(tbl, row, col, hlc)) WITHOUT ROWID;"                                    \
     "CREATE TABLE IF NOT EXISTS purged(tbl INTEGER NOT NULL, row BLOB NOT NULL,"          \
     " PRIMARY KEY(tbl, row)) WITHOUT ROWID;"

@@ -28,6 +28,7 @@
 #include "fieldsync/schema.h"
 #include "web.h"
 #include "web_int.h"
+#include "web_refused.h"
 
 #define MIN_PER_DAY FS_MIN_PER_DAY
 
@@ -98,7 +99,22 @@ typedef struct device_walk {
     out *o;
     fs_store *store;
     const team_reps *team; /* NULL: every device (the admin) */
+    const web_refusals *refused;
 } device_walk;
+
+/* A cell of refused changes: none (green), or how many, the newest reason
+ * and when (red: something a rep must put right, or a manager look at). */
+static void refused_cell(out *o, const web_refusal *w)
+{
+    char when[32];
+    if (w == NULL || w->count == 0) {
+        web__puts(o, "<td class=\"green\">none</td>");
+        return;
+    }
+    when_ms((uint64_t)w->newest_ms, when);
+    web__putf(o, "<td class=\"red\">%llu refused; newest %s: %s</td>", (unsigned long long)w->count,
+              when, web__refusal_words(w->newest_reason));
+}
 
 /* A device with its sync health: last seen, lease, revoked. */
 static int device_row(const fs_store_device *d, void *ctx)
@@ -133,13 +149,14 @@ static int device_row(const fs_store_device *d, void *ctx)
               : lease - now < 86400000u ? "amber"
                                         : "green",
               b);
+    refused_cell(o, dw->refused ? web__refusals_device(dw->refused, d->fingerprint) : NULL);
     web__puts(o, d->revoked ? "<td class=\"red\">revoked</td></tr>\n" : "<td>active</td></tr>\n");
     return 0;
 }
 
 static const char device_head[] = "<table><tr><th>User</th><th>Device</th><th>Fingerprint</th>"
                                   "<th>Last sync</th><th>Pending (oldest)</th><th>Lease until</th>"
-                                  "<th>State</th></tr>\n";
+                                  "<th>Refused changes</th><th>State</th></tr>\n";
 
 typedef struct conflict_walk {
     out *o;
@@ -251,6 +268,8 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
                            : fs_compliance_get(fs_store_replica(store), &cal, now, from,
                                                from + 7 * MIN_PER_DAY, names, reps.n, &c);
     (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, s->team, week);
+    web_refusals refused; /* empty when the log cannot be read: the cells say none */
+    (void)web__refusals_load(store, &refused);
 
     out o = {0};
     web__page_start(&o, "Team");
@@ -296,7 +315,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
             web__esc(&o, cols[k].heading);
             web__puts(&o, "</th>");
         }
-        web__puts(&o, "</tr>\n");
+        web__puts(&o, "<th>Refused changes</th></tr>\n");
         for (size_t i = 0; i < c.nreps; i++) {
             const fs_rep_metrics *m = &c.reps[i];
             web__puts(&o, "<tr><td><a href=\"/rep?name=");
@@ -321,6 +340,8 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
                     web__putf(&o, "%u/%u on time", t->n[FS_ST_ON_TIME], all);
                 web__puts(&o, "</td>");
             }
+            web_refusal sum;
+            refused_cell(&o, web__refusals_user(&refused, m->rep, &sum) ? &sum : NULL);
             web__puts(&o, "</tr>\n");
         }
         web__puts(&o, "</table>\n");
@@ -328,9 +349,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     /* Sync health of the team's devices, and conflicts awaiting a decision. */
     web__puts(&o, "<h2>Devices</h2>\n");
     web__puts(&o, device_head);
-    device_walk dw = {&o, store, &reps};
+    device_walk dw = {&o, store, &reps, &refused};
     if (fs_store_devices(store, device_row, &dw) != 0)
-        web__puts(&o, "<tr><td colspan=\"7\">the devices could not be read</td></tr>");
+        web__puts(&o, "<tr><td colspan=\"8\">the devices could not be read</td></tr>");
     web__puts(&o, "</table>\n<h2>Conflicts awaiting a decision</h2>\n<table><tr><th>Rep</th>"
                   "<th>Record</th><th>Field</th><th>Kept</th><th>Lost</th></tr>\n");
     conflict_walk cw = {&o, store, &reps, 0};
@@ -340,6 +361,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         web__puts(&o, "<tr><td colspan=\"5\">none</td></tr>");
     web__puts(&o, "</table>\n");
     fs_compliance_free(&c);
+    web__refusals_free(&refused);
     free(names);
     free(reps.names);
     web__finish(&o, r, 200);
@@ -372,9 +394,12 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
     int rc = fs_store_users(store, user_row, &o);
     web__puts(&o, "</table>\n<h2>Devices</h2>\n");
     web__puts(&o, device_head);
-    device_walk dw = {&o, store, NULL};
+    web_refusals refused;
+    (void)web__refusals_load(store, &refused);
+    device_walk dw = {&o, store, NULL, &refused};
     if (rc == 0)
         rc = fs_store_devices(store, device_row, &dw);
+    web__refusals_free(&refused);
     web__puts(&o, "</table>\n");
     if (rc != 0)
         web__puts(&o, "<p class=\"err\">The lists could not be read.</p>\n");

@@ -17,6 +17,7 @@
 #include "fieldsync/identity.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/replica.h"
+#include "fieldsync/replica_server.h"
 #include "fieldsync/store.h"
 #include "store/store_sqlite.h"
 #include "replica_int.h"
@@ -1040,7 +1041,8 @@ static void test_invalid_values_refused_individually(void)
     CHECK_EQ_INT(row_text(srv, "customer", b.za, "owner", buf, sizeof buf), 1);
     CHECK_STR(buf, "zhang");
 
-    /* A visit of a customer the server does not know: nobody's, refused. */
+    /* A visit of a customer the server does not know: nobody's, refused
+     * with its own reason (issue 16: its parent never reached the server). */
     uint8_t orphan[16];
     memset(orphan, 0x42, sizeof orphan);
     fs_change ov[] = {
@@ -1054,7 +1056,7 @@ static void test_invalid_values_refused_individually(void)
     push_with(t.s, &d[ZHANG], ov, 5, &res, &nlog);
     for (size_t i = 0; i < 5; i++) {
         uint32_t why = rejected(&res, nlog + i);
-        if (why != FS_REASON_SCOPE && why != FS_REASON_INVALID)
+        if (why != FS_REASON_PARENT)
             FAIL("visit of an unknown customer, change %zu: reason %u", i, why);
     }
     free(res.rejects);
@@ -1719,6 +1721,243 @@ static void test_owner_change_refused_alone(void)
     team_close(&t);
 }
 
+/* ---- issue 16: nothing stranded ---- */
+
+typedef struct refusal_ids {
+    size_t n;
+    uint64_t id[64];
+    uint32_t reason[64];
+    uint16_t table[64];
+} refusal_ids;
+
+static int collect_refusal(const fs_refusal *f, void *ctx)
+{
+    refusal_ids *ri = ctx;
+    if (ri->n < 64) {
+        ri->id[ri->n] = f->id;
+        ri->reason[ri->n] = f->reason;
+        ri->table[ri->n] = f->table;
+    }
+    ri->n++;
+    return 0;
+}
+
+static void refusals_of(device *d, refusal_ids *ri)
+{
+    memset(ri, 0, sizeof *ri);
+    CHECK_OK(fs_refusals(d->r, collect_refusal, ri));
+}
+
+/* The number of the first refusal of a change to table, or 0. */
+static uint64_t refusal_in(const refusal_ids *ri, const char *table)
+{
+    for (size_t i = 0; i < ri->n && i < 64; i++)
+        if (ri->table[i] == tix(table))
+            return ri->id[i];
+    return 0;
+}
+
+/* A customer refused whole takes its visit, commitment and contact with it,
+ * each with its own reason (FS_REASON_PARENT), and none reaches the server
+ * alone; a later change of one column of the refused customer (the "undo"
+ * of the issue) is refused too, never a nameless customer. Retrying the
+ * customer, then its children, brings the whole record in. */
+static void test_children_of_a_refused_parent(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t c[16], v[16], k[16], ct[16];
+    fs_push_result res;
+    refusal_ids ri;
+    pulled p;
+    new_customer(&d[ZHANG], "Given Away Ltd.", "zhao", c); /* another team's rep */
+    new_visit(&d[ZHANG], c, "first meeting", v);
+    new_commitment(&d[ZHANG], c, v, "send the price list", k);
+    fs_cell contact[] = {{"customer", fs_blob(c, 16)}, {"name", fs_text("Mr. Sun")}};
+    CHECK_OK(fs_insert(d[ZHANG].r, "contact", contact, 2, ct));
+    push(t.s, &d[ZHANG], &res);
+    size_t parent = 0, scope = 0;
+    for (size_t i = 0; i < res.nrejects; i++) {
+        parent += res.rejects[i].reason == FS_REASON_PARENT;
+        scope += res.rejects[i].reason == FS_REASON_SCOPE;
+    }
+    CHECK_EQ_INT(res.accepted, 0);
+    CHECK(scope >= 4);  /* the customer's own columns */
+    CHECK(parent >= 9); /* the visit's, the commitment's and the contact's */
+    CHECK_EQ_INT(scope + parent, res.nrejects);
+    free(res.rejects);
+    fs_replica *srv = fs_store_replica(t.s);
+    CHECK_EQ_INT(fs_exists(srv, "customer", c), 0);
+    CHECK_EQ_INT(fs_exists(srv, "visit", v), 0);
+    CHECK_EQ_INT(fs_exists(srv, "commitment", k), 0);
+    CHECK_EQ_INT(fs_exists(srv, "contact", ct), 0);
+    refusals_of(&d[ZHANG], &ri);
+    CHECK_EQ_INT(ri.n, res.nrejects);
+
+    /* The undo: only the owner column, written again. */
+    set_text(&d[ZHANG], "customer", c, "owner", "zhang");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    CHECK_EQ_INT(res.rejects[0].reason, FS_REASON_INVALID); /* a new row comes whole */
+    free(res.rejects);
+    CHECK_EQ_INT(fs_exists(srv, "customer", c), 0);
+
+    /* Put right: the customer first (every refused column sent again). */
+    refusals_of(&d[ZHANG], &ri);
+    fs_refusal_outcome out;
+    CHECK_OK(fs_refusal_retry(d[ZHANG].r, refusal_in(&ri, "customer"), &out));
+    CHECK(out.changed >= 4);
+    push_clean(t.s, &d[ZHANG]);
+    CHECK_EQ_INT(fs_exists(srv, "customer", c), 1);
+    const char *kids[] = {"contact", "visit", "commitment"};
+    for (size_t i = 0; i < 3; i++) {
+        refusals_of(&d[ZHANG], &ri);
+        CHECK_OK(fs_refusal_retry(d[ZHANG].r, refusal_in(&ri, kids[i]), &out));
+        push_clean(t.s, &d[ZHANG]);
+    }
+    refusals_of(&d[ZHANG], &ri);
+    CHECK_EQ_INT(ri.n, 0);
+    CHECK_EQ_INT(fs_exists(srv, "visit", v), 1);
+    CHECK_EQ_INT(fs_exists(srv, "commitment", k), 1);
+    char buf[128];
+    pull(t.s, &d[LI], &p);
+    CHECK_EQ_INT(row_text(d[LI].r, "customer", c, "name", buf, sizeof buf), 1);
+    CHECK_STR(buf, "Given Away Ltd.");
+    CHECK(pulled_has(&p, "visit", v));
+    printf("  %zu refused as children of a refused customer; retried in order, all in\n", parent);
+    team_close(&t);
+}
+
+/* Reverting: this device's earlier value comes back at once, without a
+ * change to sync; a value that came from the server comes back with the
+ * next pull; a record the server never had is removed. */
+static void test_refusal_revert(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    fs_push_result res;
+    refusal_ids ri;
+    fs_refusal_outcome out;
+    fs_replica_status st;
+    char buf[128];
+
+    /* zhang's own earlier owner value */
+    set_text(&d[ZHANG], "customer", b.za, "owner", "wang");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    free(res.rejects);
+    refusals_of(&d[ZHANG], &ri);
+    CHECK_EQ_INT(ri.n, 1);
+    status(d[ZHANG].r, &st);
+    uint64_t last = st.last_seq;
+    CHECK_OK(fs_refusal_revert(d[ZHANG].r, ri.id[0], &out));
+    CHECK_EQ_INT(out.changed, 1);
+    CHECK_EQ_INT(out.cleared, 1);
+    CHECK_EQ_INT(out.removed, 0);
+    CHECK_EQ_INT(out.repull, 0);
+    CHECK_EQ_INT(row_text(d[ZHANG].r, "customer", b.za, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang");
+    status(d[ZHANG].r, &st);
+    CHECK_EQ_INT(st.last_seq, last); /* nothing to sync */
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_ERR(fs_refusal_revert(d[ZHANG].r, ri.id[0], &out), FS_ENOTFOUND);
+
+    /* A value the server gave: li hands wang's customer to zhang (the
+     * owner's version is li's), zhang tries to hand it back (refused) and
+     * reverts: the value is taken back from the server at the next pull. */
+    fs_cell to_zhang[] = {{"owner", fs_text("zhang")}};
+    pull(t.s, &d[LI], NULL);
+    CHECK_OK(fs_update(d[LI].r, "customer", b.w, to_zhang, 1));
+    push_clean(t.s, &d[LI]);
+    pull(t.s, &d[ZHANG], NULL);
+    set_text(&d[ZHANG], "customer", b.w, "owner", "wang");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    free(res.rejects);
+    refusals_of(&d[ZHANG], &ri);
+    CHECK_EQ_INT(ri.n, 1);
+    CHECK_OK(fs_refusal_revert(d[ZHANG].r, ri.id[0], &out));
+    CHECK_EQ_INT(out.changed, 1);
+    CHECK_EQ_INT(out.repull, 1);
+    status(d[ZHANG].r, &st);
+    CHECK_EQ_INT(st.cursor, 0);
+    pull(t.s, &d[ZHANG], NULL);
+    CHECK_EQ_INT(row_text(d[ZHANG].r, "customer", b.w, "owner", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang");
+    size_t problems = 0;
+    CHECK_OK(fs_replica_check(d[ZHANG].r, &problems));
+    CHECK_EQ_INT(problems, 0);
+
+    /* A record the server never had. */
+    uint8_t c[16];
+    new_customer(&d[ZHANG], "Never Seen Ltd.", "zhao", c);
+    push(t.s, &d[ZHANG], &res);
+    free(res.rejects);
+    refusals_of(&d[ZHANG], &ri);
+    CHECK_OK(fs_refusal_revert(d[ZHANG].r, refusal_in(&ri, "customer"), &out));
+    CHECK_EQ_INT(out.removed, 1);
+    CHECK_EQ_INT(fs_exists(d[ZHANG].r, "customer", c), 0);
+    refusals_of(&d[ZHANG], &ri);
+    CHECK_EQ_INT(ri.n, 0);
+    CHECK_OK(fs_replica_check(d[ZHANG].r, &problems)); /* the log and the rows agree */
+    CHECK_EQ_INT(problems, 0);
+    printf("  reverted: own value at once, the server's at the next pull, a never-accepted"
+           " record removed\n");
+    team_close(&t);
+}
+
+/* Refusals of a replica made before they were numbered: the table is
+ * upgraded on open and keeps them, with numbers and the values sent. */
+static void test_refusals_of_an_old_replica(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    fs_push_result res;
+    refusal_ids ri;
+    set_text(&d[ZHANG], "customer", b.za, "owner", "wang");
+    set_text(&d[ZHANG], "customer", b.zb, "owner", "wang");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 2);
+    free(res.rejects);
+    /* Back to the old shape, as a replica of the published version has it. */
+    sqlite3 *db = fs_replica_db(d[ZHANG].r);
+    CHECK_EQ_INT(
+        sqlite3_exec(db,
+                     "BEGIN;"
+                     "CREATE TABLE old_refused(tbl INTEGER NOT NULL, row BLOB NOT NULL,"
+                     " col INTEGER NOT NULL, hlc INTEGER NOT NULL, reason INTEGER NOT NULL,"
+                     " text TEXT, PRIMARY KEY(tbl, row, col, hlc)) WITHOUT ROWID;"
+                     "INSERT INTO old_refused SELECT tbl,row,col,hlc,reason,text FROM refused;"
+                     "DROP TABLE refused;"
+                     "ALTER TABLE old_refused RENAME TO refused;"
+                     "COMMIT;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    fs_replica_close(d[ZHANG].r);
+    d[ZHANG].r = NULL;
+    char path[1024];
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    snprintf(path, sizeof path, "%s/%s", t.dir, d[ZHANG].name);
+    CHECK_OK(fs_replica_open(&d[ZHANG].r, path, "pw", 2, &o));
+    refusals_of(&d[ZHANG], &ri);
+    CHECK_EQ_INT(ri.n, 2);
+    CHECK_EQ_INT(ri.id[0], 1);
+    CHECK_EQ_INT(ri.id[1], 2);
+    CHECK_EQ_INT(ri.reason[0], FS_REASON_SCOPE);
+    fs_refusal_outcome out;
+    CHECK_OK(fs_refusal_retry(d[ZHANG].r, 2, &out));
+    CHECK_EQ_INT(out.changed, 1);
+    refusals_of(&d[ZHANG], &ri);
+    CHECK_EQ_INT(ri.n, 1);
+    printf("  an old replica's 2 refusals kept through the upgrade, numbered 1 and 2\n");
+    team_close(&t);
+}
+
 typedef struct audit_seen {
     int n;
     char kinds[16][24];
@@ -2187,6 +2426,8 @@ TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_ch
                                                   TEST(scope_follows_the_winning_owner)
                                                       TEST(manager_reviews_team_records)
                                                           TEST(customer_without_owner_is_creators)
-                                                              TEST(owner_change_refused_alone)
+                                                              TEST(owner_change_refused_alone) TEST(children_of_a_refused_parent)
+                                                                      TEST(refusal_revert)
+                                                                          TEST(refusals_of_an_old_replica)
                                                                   TEST(security_events_are_audited)
                                                                       TEST(persistence))

@@ -3,6 +3,11 @@
  * in ERROR, WIPE and REJECT (fieldsync/msg.h), that the server store gives
  * for a refused change and that a replica keeps with a refusal. Dependency
  * free, so every layer can name a reason without the wire codec.
+ *
+ * New codes are only appended. A client of any published version decodes
+ * an unknown code (the reader takes any u32), keeps it with its refusal
+ * and shows "unknown reason" with the text the server sends along (the
+ * reason's words), so a new code needs no new protocol version.
  */
 #ifndef FIELDSYNC_REASON_H
 #define FIELDSYNC_REASON_H
@@ -27,13 +32,15 @@
     X(TRUNCATED, 15, "session ended without its final frame")                            \
     X(INTERNAL, 16, "internal error")                                                    \
     X(FLOOD, 17, "too many messages")                                                    \
-    X(FULL, 18, "the server's disk is full; try again later")
+    X(FULL, 18, "the server's disk is full; try again later")                           \
+    X(PARENT, 19, "the record it belongs to was refused or never reached the server")
 
 typedef enum fs_reason {
     FS_REASON_NONE = 0,
 #define FS__REASON_ENUM(name, code, text) FS_REASON_##name = code,
     FS_REASON_MAP(FS__REASON_ENUM)
 #undef FS__REASON_ENUM
+    FS_REASON_LAST = FS_REASON_PARENT /* the highest code this build knows */
 } fs_reason;
 
 const char *fs_reason_text(uint32_t reason);

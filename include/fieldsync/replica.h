@@ -303,7 +303,8 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
 int fs_replica_set_user(fs_replica *r, const char *name);
 int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
 /* The device's settings, by name: "user" and "team" (1..FS_USER_MAX bytes),
- * "calendar" (1..FS_SETTING_MAX; the client's working-day calendar). Local,
+ * "calendar" (1..FS_SETTING_MAX; the client's working-day calendar), "role" ("rep"
+ * or "manager": what the CLI's record-rule checks assume; client/precheck.c). Local,
  * never synced. FS_EINVAL for another name or a bad value; reading one that
  * is not set (or does not fit cap): FS_ENOTFOUND. */
 #define FS_SETTING_MAX 2048
@@ -344,9 +345,11 @@ int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t 
                     fs_apply_stats *stats);
 
 /* Keeps the server's refusal of one local change (identified by table, row,
- * column and clock) with its reason code and text. The change itself stays
- * in the row and the log: nothing a rep recorded is dropped. Recording the
- * same refusal twice keeps one. */
+ * column and clock) with its reason code and text, the time it is recorded
+ * and the value the change sent (from the change log). The change itself
+ * stays in the row and the log: nothing a rep recorded is dropped until the
+ * rep reverts or retries it. Recording the same refusal twice keeps one
+ * (with its number). */
 int fs_replica_record_refusal(fs_replica *r, uint16_t table, const uint8_t row[FS_ID_BYTES],
                               uint16_t column, uint64_t hlc, uint32_t reason, const char *text,
                               size_t text_len);
@@ -358,11 +361,47 @@ typedef struct fs_refusal {
     uint32_t reason;
     const char *text; /* valid during the callback */
     size_t text_len;
+    uint64_t id;    /* its number on this device: 1, 2, ... (what `refused show` takes) */
+    uint64_t at_ms; /* wall-clock ms it was recorded; 0 if recorded by an older build */
+    fs_value sent;  /* the value the change sent (FS_NULL: empty, or not known);
+                       valid during the callback */
 } fs_refusal;
 
 /* Calls cb for every recorded refusal, oldest first; a non-zero return stops
  * the walk and is returned. */
 int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx);
+
+/* Calls cb for refusal number id. FS_ENOTFOUND if there is none. */
+int fs_refusal_get(fs_replica *r, uint64_t id, int (*cb)(const fs_refusal *, void *), void *ctx);
+
+/* What putting a refused record right did (fs_refusal_revert, _retry). */
+typedef struct fs_refusal_outcome {
+    size_t cleared;  /* refusals of the record that are gone from the list */
+    size_t changed;  /* columns taken back, or sent again */
+    int removed;     /* revert: the record was new to the server, and is gone here */
+    int repull;      /* revert: the server's value comes with the next sync */
+} fs_refusal_outcome;
+
+/* Takes the server's values back for every refused change of the record
+ * that refusal id belongs to, without a change of its own to sync:
+ *   - a column the refused change still holds goes back to the value it
+ *     replaced: a value of this device's from the change log at once; a
+ *     value that came from the server is emptied, the column's version
+ *     dropped, and the cursor set back so that the next sync brings the
+ *     server's value again (a full pull: rare, and nothing is lost);
+ *   - a record the server never had (every column it holds was refused,
+ *     with nothing before it) is removed here, as the server never had it;
+ *   - a column that has moved on since (a later change, the server's or
+ *     this device's) is left as it is.
+ * The record's refusals leave the list. FS_ENOTFOUND for no such refusal. */
+int fs_refusal_revert(fs_replica *r, uint64_t id, fs_refusal_outcome *out);
+
+/* Sends the record's refused changes again: every refused column of the
+ * record that refusal id belongs to is written once more with its current
+ * value and a new clock, as a local change that syncs; the record's
+ * refusals leave the list (a new refusal is recorded if the server refuses
+ * it again). FS_ENOTFOUND for no such refusal or a record that is gone. */
+int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out);
 
 /* Removes rows that left this user's scope (a server's PURGE), and the
  * conflict records about them, without change-log entries: the server no

@@ -139,6 +139,47 @@ static int spot_check_row(push_ctx *p, sq_ref *g, size_t n, int exists, uint32_t
     return rc;
 }
 
+/* A new row must come whole: every column the schema requires when a row
+ * is created, with a value, among its changes (else a customer could
+ * reach the server without its name, when its creation was refused and a
+ * later change of one column was not). FS_REASON_INVALID or 0. */
+static uint32_t incomplete(const fs_table *tb, const sq_ref *g, size_t n)
+{
+    for (unsigned col = 1; col < tb->ncolumns; col++) {
+        if (!(tb->columns[col].flags & FS_COL_REQUIRED))
+            continue;
+        int given = 0;
+        for (size_t k = 0; k < n && !given; k++)
+            given = g[k].c->column == col && g[k].c->value.type != FS_NULL &&
+                    !(g[k].c->value.type == FS_TEXT && g[k].c->value.n == 0);
+        if (!given)
+            return FS_REASON_INVALID;
+    }
+    return 0;
+}
+
+/* *missing 1 when change c names, in an id column other than the one that
+ * places its row (a commitment's visit), a record the server does not
+ * have: refused with FS_REASON_PARENT, so nothing on the server points at
+ * a record that is not there. Rows earlier in this push are there already
+ * (rows go in table order, and a parent's table comes first). */
+static int ref_missing(push_ctx *p, unsigned tix, const fs_change *c, int *missing)
+{
+    *missing = 0;
+    unsigned nt;
+    const fs_column *col = &fs_schema_tables(&nt)[tix].columns[c->column];
+    sq_rule rl = sq__rule_of(tix);
+    if (col->type != FS_COL_ID || col->ref == NULL || (int)c->column == rl.col ||
+        c->value.type != FS_BLOB || c->value.n != FS_ID_BYTES)
+        return 0;
+    int ref = fs_schema_table_index(col->ref);
+    char owner[MAX_NAME + 1];
+    int rc = ref < 0 ? 0 : parent_owner(p, (unsigned)ref, c->value.p, owner);
+    if (rc == 0 && ref >= 0)
+        *missing = owner[0] == '\0';
+    return rc;
+}
+
 /* Decides a row group (the valid changes of one row). The changes to the
  * column that decides the row's owner or parent (the "decider") are judged
  * apart: one that is malformed, or would take the row out of the pusher's
@@ -222,9 +263,9 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
             rc = parent_owner(p, (unsigned)ptbl, prow, after);
             if (rc != 0)
                 return rc;
-            if (after[0] == '\0') { /* follows nothing known */
+            if (after[0] == '\0') { /* follows nothing the server has */
                 set_parent = 0;
-                decider_why = FS_REASON_INVALID;
+                decider_why = rl.kind == RULE_PARENT ? FS_REASON_PARENT : FS_REASON_INVALID;
                 snprintf(after, sizeof after, "%s", now);
             }
         } else if (dc != NULL) {
@@ -259,14 +300,32 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
         if (rc != 0)
             return rc;
     }
+    if (row_why == 0 && !exists)
+        row_why = incomplete(tb, g, n);
+    for (size_t k = 0; rc == 0 && row_why == 0 && k < n; k++) {
+        int has = 0;
+        rc = ref_missing(p, tix, g[k].c, &has);
+        if (rc == 0 && has && !exists)
+            row_why = FS_REASON_PARENT; /* a new row whose other parent is not here */
+    }
+    if (rc != 0)
+        return rc;
     for (size_t k = 0; k < n; k++) {
         const fs_change *c = g[k].c;
+        int missing = 0;
         int is_decider = (int)c->column == rl.col ||
                          (rl.kind == RULE_CONFLICT && (int)c->column == rl.col_row);
+        if (row_why == 0 && !is_decider) {
+            rc = ref_missing(p, tix, c, &missing);
+            if (rc != 0)
+                return rc;
+        }
         if (row_why != 0)
             reject(p, g[k].idx, row_why);
         else if (is_decider && decider_why != 0)
             reject(p, g[k].idx, decider_why);
+        else if (missing)
+            reject(p, g[k].idx, FS_REASON_PARENT);
         else if (refused_by_rules(tix, c, u, strcmp(exists ? now : after, u->name) == 0))
             reject(p, g[k].idx, FS_REASON_SCOPE);
         else
@@ -303,13 +362,13 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
 static int audit_refusals(sq_store *s, const sq_device *d, const uint8_t *pk,
                           const fs_store_reject *rejects, size_t n)
 {
-    size_t by[FS_REASON_INTERNAL + 1] = {0};
+    size_t by[FS_REASON_LAST + 1] = {0};
     for (size_t i = 0; i < n; i++)
-        if (rejects[i].reason <= FS_REASON_INTERNAL)
+        if (rejects[i].reason <= FS_REASON_LAST)
             by[rejects[i].reason]++;
     char detail[FS_AUDIT_MAX_DETAIL], fp[17];
     size_t len = (size_t)snprintf(detail, sizeof detail, "refused=%zu", n);
-    for (unsigned r = 1; r <= FS_REASON_INTERNAL && len < sizeof detail; r++)
+    for (unsigned r = 1; r <= FS_REASON_LAST && len < sizeof detail; r++)
         if (by[r] > 0)
             len += (size_t)snprintf(detail + len, sizeof detail - len, " reason%u=%zu", r, by[r]);
     sq__fingerprint(pk, fp);

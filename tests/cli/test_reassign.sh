@@ -4,7 +4,9 @@
 # wang of the same team, not chen, the manager of another team. li hands
 # the customer to wang: zhang's device purges it and its visits, wang's
 # receives them field for field, the hand-over is audited. A rep cannot hand
-# a customer on: the server refuses it and the device keeps the reason.
+# a customer on: the client refuses it before saving (exit 2); an edit the
+# rep makes before learning of the hand-over is refused by the server, and
+# the device keeps the reason (sync exits 3).
 #
 #   bash tests/cli/test_reassign.sh path/to/fieldsync path/to/fieldsync-server
 set -u
@@ -36,6 +38,7 @@ add_users "li manager north" "zhang rep north" "wang rep north" "chen manager so
 start_server 0
 for u in li zhang wang chen; do
     enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT" --name "$u-laptop"
+    run --home "$WORK/$u" whoami --set "$u"
 done
 
 run --home "$WORK/zhang" customer add --name "$MARK" --key-account --industry "logistics"
@@ -66,23 +69,28 @@ for u in wang chen; do
     else ok "no marker in $u's files"; fi
 done
 
-# ---- a rep cannot hand a customer on ----
+# ---- a rep cannot hand a customer on: refused before it is saved ----
 run --home "$WORK/zhang" customer edit --customer "$CID" --owner wang
-expect "zhang edits the owner locally" 0
+expect "zhang's hand-over is refused on his laptop" 2 \
+    "only a manager can hand a customer to another rep"
 run --home "$WORK/zhang" sync
-expect "zhang syncs the attempt" 0
+expect "zhang syncs" 0
 run --home "$WORK/zhang" status --json
-contains "the server refused zhang's hand-over" "$OUT" '"refused_count":1'
+contains "nothing reached the server to refuse" "$OUT" '"refused_count":0'
 run --home "$WORK/wang" sync
 equal "wang received nothing" "$(count wang customer)" 0
 
-# ---- li hands the customer to wang ----
+# ---- li hands the customer to wang; zhang, not yet knowing, edits it ----
 run --home "$WORK/li" customer edit --customer "$CID" --owner wang
 expect "li hands the customer to wang" 0
 run --home "$WORK/li" sync
 expect "li syncs the hand-over" 0
+run --home "$WORK/zhang" customer edit --customer "$CID" --industry "shipping"
+expect "zhang edits the customer he still holds" 0
 run --home "$WORK/zhang" sync
-expect "zhang syncs" 0
+expect "zhang's sync says the server refused it (exit 3)" 3
+run --home "$WORK/zhang" status --json
+contains "the server refused zhang's late edit" "$OUT" '"refused_count":1'
 equal "zhang keeps only his other customer" "$(count zhang customer)" 1
 equal "zhang's device purged the 3 visits" "$(count zhang visit)" 0
 run --home "$WORK/zhang" visit list --json

@@ -1,0 +1,30 @@
+/*
+ * The changes the server refused, as the rep sees them (client/refused.c):
+ * named by their records (a customer by its name, a visit by its customer
+ * and time), with the reason in words. The commands `refused list|show|
+ * revert|retry` and the lines `status` and `today` open with.
+ */
+#ifndef FIELDSYNC_CLIENT_REFUSED_H
+#define FIELDSYNC_CLIENT_REFUSED_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "fieldsync/replica.h"
+
+/* A record's name for people: "customer XX科技有限公司", "visit of
+ * XX科技有限公司 (2026-12-01 10:00)", or "visit 510334a1 (no longer on this
+ * device)". 0, or an FS_E* code from the replica. */
+int refused_record_name(fs_replica *r, unsigned table, const uint8_t row[FS_ID_BYTES], char *out,
+                        size_t cap);
+
+/* The refused changes' lines for status and the first lines of today: their
+ * number, and the records they belong to (at most a few, then how many
+ * more); nothing when there are none. 0 or an FS_E* code. */
+int refused_summary(fs_replica *r, FILE *f);
+
+/* The rep's words for a reason code (the server's text when it is one this
+ * build does not know). Never NULL. */
+const char *refused_reason_words(uint32_t reason);
+
+#endif

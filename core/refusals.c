@@ -1,0 +1,414 @@
+/*
+ * The server's refusals of this device's changes, kept in the replica's
+ * local table `refused` (replica_int.h) until the rep puts each right:
+ * numbered, dated, with the value the change sent. Reverting takes the
+ * server's value back without a change of its own; retrying sends the
+ * record's refused values again with a new clock. Nothing here syncs
+ * except what a retry writes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "replica_int.h"
+
+/* ---- the table's shape ---- */
+
+/* 1 if the refused table has column name. */
+static int has_column(fs_replica *r, const char *name, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    *out = 0;
+    int src =
+        sqlite3_prepare_v2(r->db, "SELECT name FROM pragma_table_info('refused')", -1, &st, NULL);
+    while (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+        if (c != NULL && strcmp(c, name) == 0)
+            *out = 1;
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_OK ? 0 : fs__dbfail(r, src, "reading the refusals' table");
+}
+
+int fs__refusals_upgrade(fs_replica *r)
+{
+    int has = 0;
+    int rc = has_column(r, "n", &has);
+    if (rc != 0 || has)
+        return rc;
+    /* Numbers in the order the list shows them; the values sent from the
+     * change log, where every local change stays. */
+    rc = fs__exec(
+        r,
+        "BEGIN IMMEDIATE;"
+        "ALTER TABLE refused ADD COLUMN n INTEGER;"
+        "ALTER TABLE refused ADD COLUMN at_ms INTEGER;"
+        "ALTER TABLE refused ADD COLUMN sent;"
+        "ALTER TABLE refused ADD COLUMN reverted INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE refused SET n = (SELECT count(*) FROM refused AS o WHERE o.hlc < refused.hlc"
+        " OR (o.hlc = refused.hlc AND (o.tbl < refused.tbl OR (o.tbl = refused.tbl"
+        " AND (o.row < refused.row OR (o.row = refused.row AND o.col <= refused.col)))))),"
+        " sent = (SELECT value FROM changelog AS c WHERE c.tbl = refused.tbl"
+        " AND c.col = refused.col AND c.row = refused.row AND c.hlc = refused.hlc);"
+        "COMMIT;",
+        "upgrading the refusals' table");
+    if (rc != 0)
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* ---- recording and reading ---- */
+
+int fs_replica_record_refusal(fs_replica *r, uint16_t table, const uint8_t row[FS_ID_BYTES],
+                              uint16_t column, uint64_t hlc, uint32_t reason, const char *text,
+                              size_t text_len)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (table >= nt || column >= tables[table].ncolumns)
+        return fs__fail(r, FS_ESCHEMA, "refusal of a change to an unknown table or column");
+    if (text_len > 1024 || (text_len > 0 && (text == NULL || !fs_utf8_valid(text, text_len))))
+        return fs__fail(r, FS_EINVAL, "refusal text is not short UTF-8");
+    /* The value sent: a change the server just refused is one it had not
+     * acknowledged (REJECT comes before the ACK), so the search stays in
+     * the log's unacknowledged tail. */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(
+        r->db,
+        "INSERT INTO refused(tbl,row,col,hlc,reason,text,n,at_ms,sent)"
+        " VALUES(?1,?2,?3,?4,?5,?6,(SELECT coalesce(max(n),0)+1 FROM refused),?7,"
+        " (SELECT value FROM changelog WHERE seq > (SELECT v FROM meta WHERE k='acked_seq')"
+        " AND tbl=?1 AND col=?3 AND row=?2 AND hlc=?4))"
+        " ON CONFLICT(tbl,row,col,hlc) DO UPDATE SET reason=excluded.reason, text=excluded.text",
+        -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, table);
+        sqlite3_bind_blob(st, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, column);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+        sqlite3_bind_int64(st, 5, reason);
+        sqlite3_bind_text(st, 6, text_len ? text : "", (int)text_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)fs__now_ms(r));
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording a refusal");
+}
+
+#define SELECT_REFUSALS "SELECT tbl,row,col,hlc,reason,text,n,at_ms,sent FROM refused"
+
+/* Walks the refusals sql selects (SELECT_REFUSALS and a tail; ?1 bound to
+ * arg when have_arg). *seen counts them. */
+static int walk(fs_replica *r, const char *sql, int have_arg, uint64_t arg,
+                int (*cb)(const fs_refusal *, void *), void *ctx, size_t *seen)
+{
+    sqlite3_stmt *st = NULL;
+    *seen = 0;
+    int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "reading refusals");
+    if (have_arg)
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)arg);
+    int rc = 0;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        fs_refusal f;
+        memset(&f, 0, sizeof f);
+        if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
+            continue;
+        f.table = (uint16_t)sqlite3_column_int(st, 0);
+        memcpy(f.row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        f.column = (uint16_t)sqlite3_column_int(st, 2);
+        f.hlc = (uint64_t)sqlite3_column_int64(st, 3);
+        f.reason = (uint32_t)sqlite3_column_int64(st, 4);
+        f.text = (const char *)sqlite3_column_text(st, 5);
+        f.text_len = (size_t)sqlite3_column_bytes(st, 5);
+        f.id = (uint64_t)sqlite3_column_int64(st, 6);
+        f.at_ms = (uint64_t)sqlite3_column_int64(st, 7);
+        fs__value_from_sqlite(sqlite3_column_value(st, 8), &f.sent);
+        (*seen)++;
+        rc = cb(&f, ctx);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && src != SQLITE_DONE && src != SQLITE_ROW)
+        return fs__dbfail(r, src, "reading refusals");
+    return rc;
+}
+
+int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx)
+{
+    size_t seen;
+    return walk(r, SELECT_REFUSALS " WHERE reverted=0 ORDER BY n, hlc", 0, 0, cb, ctx, &seen);
+}
+
+int fs_refusal_get(fs_replica *r, uint64_t id, int (*cb)(const fs_refusal *, void *), void *ctx)
+{
+    size_t seen;
+    int rc = walk(r, SELECT_REFUSALS " WHERE n=?1 AND reverted=0", 1, id, cb, ctx, &seen);
+    if (rc == 0 && seen == 0)
+        return fs__fail(r, FS_ENOTFOUND, "no refused change number %llu", (unsigned long long)id);
+    return rc;
+}
+
+/* ---- putting a record right ---- */
+
+#define MAX_REFUSED FS__MAX_COLUMNS
+
+/* The record refusal id belongs to, and its refused changes (column and
+ * clock; at most one per column: the newest). */
+typedef struct refused_record {
+    unsigned tix;
+    uint8_t row[FS_ID_BYTES];
+    size_t n;
+    unsigned col[MAX_REFUSED];
+    uint64_t hlc[MAX_REFUSED];
+} refused_record;
+
+static int find_record(fs_replica *r, uint64_t id, refused_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "SELECT tbl,row FROM refused WHERE n=?1 AND reverted=0", -1,
+                                 &st, NULL);
+    int found = 0;
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == FS_ID_BYTES) {
+            rec->tix = (unsigned)sqlite3_column_int(st, 0);
+            memcpy(rec->row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+            found = 1;
+        }
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "reading refusals");
+    unsigned nt;
+    fs_schema_tables(&nt);
+    if (!found || rec->tix >= nt)
+        return fs__fail(r, FS_ENOTFOUND, "no refused change number %llu", (unsigned long long)id);
+    src = sqlite3_prepare_v2(
+        r->db,
+        "SELECT col, max(hlc) FROM refused WHERE tbl=?1 AND row=?2 AND reverted=0"
+        " GROUP BY col",
+        -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, (int)rec->tix);
+        sqlite3_bind_blob(st, 2, rec->row, FS_ID_BYTES, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW && rec->n < MAX_REFUSED) {
+            rec->col[rec->n] = (unsigned)sqlite3_column_int(st, 0);
+            rec->hlc[rec->n] = (uint64_t)sqlite3_column_int64(st, 1);
+            rec->n++;
+        }
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_OK ? 0 : fs__dbfail(r, src, "reading refusals");
+}
+
+/* Takes the record's refusals off the list: deleted after a retry (the
+ * values are in the log again, newer), kept as reverted after a revert (the
+ * row holds an older value than the log then, on purpose). */
+static int clear_record(fs_replica *r, const refused_record *rec, int reverted, size_t *cleared)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 reverted ? "UPDATE refused SET reverted=1 WHERE tbl=?1 AND row=?2"
+                                            " AND reverted=0"
+                                          : "DELETE FROM refused WHERE tbl=?1 AND row=?2"
+                                            " AND reverted=0",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, (int)rec->tix);
+        sqlite3_bind_blob(st, 2, rec->row, FS_ID_BYTES, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "clearing refusals");
+    *cleared = (size_t)sqlite3_changes(r->db);
+    return 0;
+}
+
+/* The change log's entry of this device's change (tbl, col, row, hlc): the
+ * version it replaced, and optionally its value into *value (a
+ * sqlite3_value_dup the caller frees). FS_ENOTFOUND if it is not there. */
+static int logged(fs_replica *r, unsigned tix, unsigned col, const uint8_t row[FS_ID_BYTES],
+                  uint64_t hlc, uint64_t *prev_hlc, uint32_t *prev_dev, sqlite3_value **value)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT prev_hlc, prev_dev, value FROM changelog WHERE tbl=?1"
+                                 " AND col=?2 AND row=?3 AND hlc=?4 ORDER BY seq DESC LIMIT 1",
+                                 -1, &st, NULL);
+    int rc = FS_ENOTFOUND;
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, (int)tix);
+        sqlite3_bind_int(st, 2, (int)col);
+        sqlite3_bind_blob(st, 3, row, FS_ID_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)hlc);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            rc = 0;
+            if (prev_hlc != NULL)
+                *prev_hlc = (uint64_t)sqlite3_column_int64(st, 0);
+            if (prev_dev != NULL)
+                *prev_dev = (uint32_t)sqlite3_column_int64(st, 1);
+            if (value != NULL) {
+                *value = sqlite3_value_dup(sqlite3_column_value(st, 2));
+                if (*value == NULL)
+                    rc = fs__fail(r, FS_ENOMEM, "out of memory");
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_OK ? rc : fs__dbfail(r, src, "reading the change log");
+}
+
+/* Removes the row here without a change of its own (the server never had
+ * it, so there is nothing to tell it). */
+static int remove_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES])
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id=?1", tables[tix].name);
+    sqlite3_stmt *st = NULL;
+    r->guard++; /* prepared and run by the API (see the authorizer) */
+    int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_blob(st, 1, row, FS_ID_BYTES, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    r->guard--;
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "removing a refused record");
+}
+
+/* revert's work inside its transaction. */
+static int revert_record(fs_replica *r, const refused_record *rec, fs__row *row,
+                         sqlite3_value **restored, fs_refusal_outcome *out)
+{
+    int rc = fs__row_load(r, row, rec->tix, rec->row);
+    if (rc != 0 || !row->exists)
+        return rc;                    /* gone already (purged): only the refusals remain */
+    int fresh[FS__MAX_COLUMNS] = {0}; /* refused, with nothing before it */
+    for (size_t k = 0; rc == 0 && k < rec->n; k++) {
+        unsigned c = rec->col[k];
+        if (c >= row->t->ncolumns || row->hlc[c] != rec->hlc[k] || row->dev[c] != r->device_idx)
+            continue; /* moved on since: left as it is */
+        uint64_t prev_hlc = 0;
+        uint32_t prev_dev = 0;
+        rc = logged(r, rec->tix, c, rec->row, rec->hlc[k], &prev_hlc, &prev_dev, NULL);
+        if (rc == FS_ENOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc != 0)
+            break;
+        if (prev_hlc == 0) {
+            fresh[c] = 1;
+        } else if (prev_dev == r->device_idx &&
+                   logged(r, rec->tix, c, rec->row, prev_hlc, NULL, NULL, &restored[c]) == 0) {
+            sqlite3_value_free(row->old[c]);
+            row->old[c] = restored[c]; /* the row owns it now */
+            restored[c] = NULL;
+            row->hlc[c] = prev_hlc;
+            row->dev[c] = prev_dev;
+        } else { /* the server's value: it comes again with a full pull */
+            sqlite3_value_free(row->old[c]);
+            row->old[c] = NULL;
+            row->hlc[c] = 0;
+            row->dev[c] = 0;
+            out->repull = 1;
+        }
+        if (!fresh[c])
+            out->changed++;
+    }
+    if (rc != 0)
+        return rc;
+    int is_new = 1, any_fresh = 0;
+    for (unsigned c = 0; c < row->t->ncolumns; c++) {
+        any_fresh |= fresh[c];
+        if (row->hlc[c] != 0 && !fresh[c])
+            is_new = 0;
+    }
+    if (any_fresh && is_new) {
+        out->removed = 1;
+        for (unsigned c = 0; c < row->t->ncolumns; c++)
+            out->changed += (size_t)fresh[c];
+        return remove_row(r, rec->tix, rec->row);
+    }
+    for (unsigned c = 0; c < row->t->ncolumns; c++)
+        if (fresh[c]) { /* a column the server never had a value of: emptied */
+            sqlite3_value_free(row->old[c]);
+            row->old[c] = NULL;
+            row->hlc[c] = 0;
+            row->dev[c] = 0;
+            out->changed++;
+        }
+    return out->changed > 0 ? fs__row_store(r, row) : 0;
+}
+
+int fs_refusal_revert(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    refused_record rec;
+    int rc = find_record(r, id, &rec);
+    if (rc != 0)
+        return rc;
+    fs__row row;
+    sqlite3_value *restored[FS__MAX_COLUMNS] = {NULL};
+    memset(&row, 0, sizeof row);
+    int own = 0;
+    rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    rc = revert_record(r, &rec, &row, restored, out);
+    if (rc == 0)
+        rc = clear_record(r, &rec, 1, &out->cleared);
+    if (rc == 0 && out->repull)
+        rc = fs__exec(r, "UPDATE meta SET v=0 WHERE k='cursor'", "setting the cursor back");
+    fs__row_clear(&row);
+    for (unsigned c = 0; c < FS__MAX_COLUMNS; c++)
+        sqlite3_value_free(restored[c]);
+    return fs__end(r, own, rc);
+}
+
+int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    refused_record rec;
+    int rc = find_record(r, id, &rec);
+    if (rc != 0)
+        return rc;
+    fs__row row;
+    memset(&row, 0, sizeof row);
+    int own = 0;
+    rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    rc = fs__row_load(r, &row, rec.tix, rec.row);
+    if (rc == 0 && !row.exists) {
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(rec.row, hex);
+        rc = fs__fail(r, FS_ENOTFOUND, "the %s %.8s is no longer on this device", row.t->name, hex);
+    }
+    unsigned cols[MAX_REFUSED];
+    fs_value vals[MAX_REFUSED];
+    size_t n = 0;
+    for (size_t k = 0; rc == 0 && k < rec.n; k++) {
+        unsigned c = rec.col[k];
+        if (c >= row.t->ncolumns)
+            continue;
+        cols[n] = c;
+        if (row.old[c] != NULL)
+            fs__value_from_sqlite(row.old[c], &vals[n]);
+        else
+            vals[n] = fs_null();
+        n++;
+    }
+    if (rc == 0 && n > 0)
+        rc = fs__local_write(r, &row, cols, vals, n);
+    if (rc == 0) {
+        out->changed = n;
+        rc = clear_record(r, &rec, 0, &out->cleared);
+    }
+    fs__row_clear(&row);
+    return fs__end(r, own, rc);
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Issue 16, the first "Done when": nothing stranded, over real processes on
+# 127.0.0.1 (a server, reps zhang and wang, manager li, zhang's daemon).
+#  - zhang hands his customer to wang: refused on his laptop, exit 2, in
+#    words naming the rule; nothing reaches the server.
+#  - li hands the customer to wang; zhang, not yet knowing, records two
+#    visits to it. His daemon syncs them: the server refuses them (zhang
+#    could not know). status, the first lines of today, the daemon's log
+#    and li's dashboard (devices table and compliance view) say so.
+#  - zhang reverts one visit (removed: the server never had it) and, after
+#    li gives the customer back, retries the other: li sees that visit, with
+#    its customer, and not the reverted one; no visit on li's or the
+#    server's side lacks its customer.
+#
+#   bash tests/cli/test_refused.sh path/to/fieldsync path/to/fieldsync-server
+# (FS_SHOW=1 prints what each output showed, for a report.)
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS=${1:?usage: test_refused.sh path/to/fieldsync path/to/fieldsync-server}
+FSS=${2:?usage: test_refused.sh path/to/fieldsync path/to/fieldsync-server}
+CLIENT=$(dirname "${BASH_SOURCE[0]}")/web_client.py
+export LC_ALL=C.UTF-8
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-refused-XXXXXX")
+ERRLOG=$WORK/all-stderr
+S=$WORK/server
+trap 'stop_daemon_now; stop_server_now; for u in zhang wang li; do "$FS" --home "$WORK/$u" lock >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='refused test passphrase -- 51c0'
+unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
+LI_PW='li password 123'
+
+MARK='brackenlow 华南物流'
+run() { runc "$FS" "$@"; }
+srv() { runc "$FSS" "$@"; }
+z() { run --home "$WORK/zhang" "$@"; }
+li() { run --home "$WORK/li" "$@"; }
+http() { # METHOD PATH [COOKIE] [BODY]: sets STATUS, HEAD, BODY
+    local all
+    all=$(python3 "$CLIENT" "$PORT" "$@")
+    STATUS=$(head -n 1 <<<"$all")
+    HEAD=$(sed -n '2,/^$/p' <<<"$all")
+    BODY=$(sed -n '/^$/,$p' <<<"$all")
+}
+show() { # TITLE TEXT: printed with FS_SHOW=1
+    [ -n "${FS_SHOW-}" ] && printf -- '--- %s\n%s\n' "$1" "$2"
+    return 0
+}
+cookie_of() { grep -i "^set-cookie: $1=" <<<"$HEAD" | head -n 1 | cut -d' ' -f2 | cut -d';' -f1; }
+# orphans HOME: visits the replica in HOME holds whose customer it does not.
+orphans() {
+    python3 - "$("$FS" --home "$1" customer list --json)" "$("$FS" --home "$1" visit list --json)" <<'PY'
+import json, sys
+customers = {c["id"] for c in json.loads(sys.argv[1])}
+print(sum(1 for v in json.loads(sys.argv[2]) if v.get("customer") not in customers))
+PY
+}
+
+srv init --data "$S"
+expect "server init" 0
+add_users "li manager north" "zhang rep north" "wang rep north"
+FIELDSYNC_USER_PASSWORD=$LI_PW srv user passwd --data "$S" --name li
+start_server 0
+for u in zhang wang li; do
+    enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT" --name "$u-laptop"
+    run --home "$WORK/$u" unlock
+    run --home "$WORK/$u" whoami --set "$u"
+done
+
+z customer add --name "$MARK" --key-account
+expect "zhang records a customer" 0
+CID=$OUT
+z visit add --customer "$CID" --time "2026-11-30 10:00" --place site --purpose intro \
+    --notes "first visit" --commit "send the price list|2026-12-02"
+expect "zhang records a visit" 0
+z sync
+expect "zhang syncs" 0
+li sync
+expect "li syncs" 0
+
+# ---- 1. refused early, in the rep's words ----
+z customer edit --customer "$CID" --owner wang
+expect "zhang's hand-over is refused on his laptop (exit 2)" 2 \
+    "only a manager can hand a customer to another rep"
+show "zhang: customer edit --owner wang (exit $RC)" "$ERR"
+z status --json
+contains "nothing was saved to send" "$OUT" '"pending":0'
+z customer list --json
+contains "the customer is still zhang's" "$OUT" '"owner":"zhang"'
+
+# ---- 2. refused by the server for what the device could not know ----
+li customer edit --customer "$CID" --owner wang
+expect "li hands the customer to wang" 0
+li sync
+expect "li syncs the hand-over" 0
+z visit add --customer "$CID" --time "2026-12-03 09:00" --place site --purpose follow-up \
+    --notes "kept visit"
+expect "zhang records a visit to the customer he still holds" 0
+z visit add --customer "$CID" --time "2026-12-04 15:00" --place site --purpose follow-up \
+    --notes "mistaken visit"
+expect "and another" 0
+
+"$FS" --home "$WORK/zhang" daemon --interval 1 >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+DAEMON_PID=$!
+for ((i = 0; i < 100; i++)); do
+    grep -qF "REFUSED" "$WORK/daemon.out" && break
+    sleep 0.1
+done
+stop_daemon_now
+contains "the daemon's log says the server refused changes" "$(cat "$WORK/daemon.out")" \
+    "the server REFUSED"
+show "zhang's daemon log" "$(cat "$WORK/daemon.out")"
+
+z status
+show "zhang: status" "$OUT"
+contains "status counts the refused changes" "$OUT" "refused by the server:"
+contains "and names their records" "$OUT" "visit (2026-12-03 09:00)"
+contains "with the reason in words" "$OUT" "only a manager may make it"
+z today
+show "zhang: today (first lines)" "$(head -n 6 <<<"$OUT")"
+contains "today opens with them" "$(head -n 3 <<<"$OUT")" "refused by the server:"
+z refused list
+show "zhang: refused list" "$OUT"
+z refused list --json
+LIST=$OUT
+KEEP=$(python3 -c 'import json,sys; print(next(r["id"] for r in json.loads(sys.argv[1]) if r["record"].startswith("visit (2026-12-03")))' "$LIST")
+DROP=$(python3 -c 'import json,sys; print(next(r["id"] for r in json.loads(sys.argv[1]) if r["record"].startswith("visit (2026-12-04") and r["field"] == "notes"))' "$LIST")
+z refused show "$DROP"
+show "zhang: refused show $DROP" "$OUT"
+contains "show: the field" "$OUT" "field:"
+contains "show: the value sent" "$OUT" "mistaken visit"
+z refused show 9999
+expect "show: an unknown number" 2 "no refused change number 9999"
+
+# li's dashboard: the devices table and the compliance view
+http GET /login
+pre=$(cookie_of fs_login)
+csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | cut -d'"' -f4)
+http POST /login "$pre" "name=li&password=${LI_PW// /+}&csrf=$csrf"
+LI=$(cookie_of fs_session)
+http GET / "$LI"
+equal "li's team page" "$STATUS" 200
+ROW=$(grep -F 'zhang</td><td>zhang-laptop' <<<"$BODY" | head -n 1)
+contains "the devices table shows zhang's refused changes" "$ROW" "refused; newest"
+show "li's dashboard: zhang's device row" "$ROW"
+show "li's dashboard: zhang's compliance row" "$(grep -F '>zhang</a></td>' <<<"$BODY" | head -n 1)"
+contains "the compliance view shows them per rep" "$BODY" '<td class="red">'
+lacks=$(grep -c "brackenlow" <<<"$BODY")
+equal "counts, not customer text" "$lacks" 0
+
+# ---- 3. put right: revert one, retry the other ----
+z refused revert "$DROP"
+expect "zhang reverts the mistaken visit" 0
+contains "it is removed: the server never had it" "$OUT" "removed from this device"
+show "zhang: refused revert $DROP" "$OUT"
+li customer edit --customer "$CID" --owner zhang
+expect "li gives the customer back" 0
+li sync
+z sync
+expect "zhang syncs: nothing new refused" 0
+z refused retry "$KEEP"
+expect "zhang retries the kept visit" 0
+show "zhang: refused retry $KEEP" "$OUT"
+z sync
+expect "the retried visit is accepted (exit 0)" 0
+z status --json
+contains "no refusal left" "$OUT" '"refused_count":0'
+li sync
+li visit list --json
+contains "li sees the retried visit" "$OUT" "kept visit"
+li visit list
+show "li: visit list" "$OUT"
+lacks=$(grep -c "mistaken visit" <<<"$OUT")
+equal "and not the reverted one" "$lacks" 0
+equal "no visit on li's side lacks its customer" "$(orphans "$WORK/li")" 0
+run --home "$WORK/wang" sync
+equal "nor on wang's" "$(orphans "$WORK/wang")" 0
+stop_server
+srv audit show --data "$S"
+contains "the refusals are audited by count" "$OUT" "refused_write"
+hits=$(grep -rlaF -e brackenlow -e 华南物流 "$S" "$WORK/serve.log" "$ERRLOG" 2>/dev/null)
+equal "no customer text in the store, the server's log or any message" "$hits" ""
+finish
