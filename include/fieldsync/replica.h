@@ -302,6 +302,18 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
 #define FS_USER_MAX 64
 int fs_replica_set_user(fs_replica *r, const char *name);
 int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
+/* The device takes the user (1..FS_USER_MAX bytes) and team (NULL or "":
+ * left as it is) the server knows it by. When the user differs from the
+ * one set before (`whoami --set`) and this replica has neither had a
+ * change acknowledged nor pulled anything, every record's owner and signer
+ * column (fs_record_rules) holding the old name is rewritten to the new one
+ * as a local write, in one transaction with the settings. prev (may be
+ * NULL) receives the old name when the user changed ("" when none was
+ * set), else ""; *reattributed (may be NULL) the number of columns
+ * rewritten. Nothing is written when both are as set already. Errors: the
+ * replica's; FS_EINVAL for a bad name. */
+int fs_replica_adopt_user(fs_replica *r, const char *user, const char *team, char *prev,
+                          size_t prevcap, size_t *reattributed);
 /* The device's settings, by name: "user" and "team" (1..FS_USER_MAX bytes),
  * "calendar" (1..FS_SETTING_MAX; the client's working-day calendar). Local,
  * never synced. FS_EINVAL for another name or a bad value; reading one that

@@ -137,6 +137,11 @@ int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const c
                         const char *name);
 /* 0 if the device may connect, FS_ENOTFOUND if unknown, FS_EREVOKED. */
 int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+/* The user an enrolled, unrevoked device belongs to and that user's team
+ * ("" when none): what READY tells the device (fs_channel_config.
+ * device_user). FS_ENOTFOUND, FS_EREVOKED. */
+int fs_store_device_user(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
+                         char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1]);
 /* Audits that a revoked device was told to wipe (each time it shows up). */
 int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 /* Audits a session the server ended for what its peer sent. pk NULL: before
@@ -257,6 +262,8 @@ typedef struct fs_store_ops {
     int (*device_add)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user,
                       const char *name);
     int (*device_check)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+    int (*device_user)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
+                       char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1]);
     int (*device_revoke)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*devices)(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
     int (*device_seen)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
