@@ -86,10 +86,13 @@ int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *t
 
 /* A manager's write from the dashboard, made on the server's replica and
  * fed to the devices like any change: a review of a weekly plan (row given;
- * only status, approved_by, approved_at, review_comment) or a new
- * spot-check (row NULL; its rep's scope). The record must be in the
- * manager's team (else FS_ENOTFOUND); FS_EAUTH for anyone but a manager,
- * FS_EINVAL for anything else. *out_id: the record's id. */
+ * only status, approved_by, approved_at, review_comment), a new
+ * spot-check (row NULL; its rep's scope), or the decision of an open
+ * conflict (table "conflict", row its id, the one cell status =
+ * FS_CONFLICT_KEPT or FS_CONFLICT_RESTORED: fs_conflict_resolve; FS_ESTATE
+ * when it is decided already). The record must be in the manager's team
+ * (else FS_ENOTFOUND); FS_EAUTH for anyone but a manager, FS_EINVAL for
+ * anything else. *out_id: the record's id. */
 int fs_store_manager_write(fs_store *s, const char *manager, const char *table, const uint8_t *row,
                            const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]);
 
