@@ -34,6 +34,7 @@ static const command commands[] = {
     {"visit", "add", cmd_visit_add},
     {"visit", "list", cmd_visit_list},
     {"conflict", "list", cmd_conflict_list},
+    {"conflict", "resolve", cmd_conflict_resolve},
     {"enroll", NULL, cmd_enroll},
     {"sync", NULL, cmd_sync},
     {"status", NULL, cmd_status},
@@ -72,6 +73,8 @@ static void usage(FILE *f)
           "                            (at least 6 hex digits); prints the visit id\n"
           "  visit list [--json]       list visits with their commitments\n"
           "  conflict list [--json]    values that lost to another device's newer edit\n"
+          "  conflict resolve ID --keep mine|theirs | --value V\n"
+          "                            decide a conflict; the decision syncs\n"
           "  enroll --server ws://HOST:PORT --code CODE [--name DEVICE-NAME]\n"
           "                            join the server with a one-time code from\n"
           "                            fieldsync-server enroll-code (creates the\n"
