@@ -230,10 +230,6 @@ static int keep_how(const char *keep, const conflict_pick *p, const uint8_t me[F
         *how = keep[0] == 'k' ? FS_CONFLICT_KEPT : FS_CONFLICT_RESTORED;
         return CLI_OK;
     }
-    if (strcmp(keep, "mine") != 0 && strcmp(keep, "theirs") != 0) {
-        cli_error("--keep: expected mine or theirs (or kept or lost), got \"%s\"", keep);
-        return CLI_EUSAGE;
-    }
     if (!mine_won && !mine_lost) {
         cli_error("--keep %s: this device wrote neither value; choose --keep kept (the value "
                   "the field holds now), --keep lost, or --value V",
@@ -270,6 +266,11 @@ int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv)
         return rc == CLI_HELP ? CLI_OK : rc;
     if ((keep == NULL) == (value == NULL)) {
         cli_error("conflict resolve: give either --keep mine|theirs or --value V");
+        return CLI_EUSAGE;
+    }
+    if (keep != NULL && strcmp(keep, "mine") != 0 && strcmp(keep, "theirs") != 0 &&
+        strcmp(keep, "kept") != 0 && strcmp(keep, "lost") != 0) {
+        cli_error("--keep: expected mine or theirs (or kept or lost), got \"%s\"", keep);
         return CLI_EUSAGE;
     }
     rc = cli_check_idprefix("ID", hex);
