@@ -160,8 +160,8 @@ typedef struct today_walk {
     cli_table *t;
     cJSON *list;
     int rc;
-    fs_replica *r;         /* --json: what the record says, read from here */
-    rec_index customers;   /* --json: customer names by id */
+    fs_replica *r;       /* --json: what the record says, read from here */
+    rec_index customers; /* --json: customer names by id */
 } today_walk;
 
 /* --json: the record's own words for the rep (a commitment's text) and its

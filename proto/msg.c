@@ -40,9 +40,8 @@ static int ready_names_ok(const fs_msg *m)
 {
     return m->u.ready.user_len >= 1 && m->u.ready.user_len <= FS_USER_MAX &&
            fs_utf8_valid(m->u.ready.user, m->u.ready.user_len) &&
-           (m->u.ready.team == NULL ||
-            (m->u.ready.team_len <= FS_USER_MAX &&
-             fs_utf8_valid(m->u.ready.team, m->u.ready.team_len)));
+           (m->u.ready.team == NULL || (m->u.ready.team_len <= FS_USER_MAX &&
+                                        fs_utf8_valid(m->u.ready.team, m->u.ready.team_len)));
 }
 
 /* ---- encoding ---- */

@@ -193,10 +193,11 @@ static int conflict_row(const fs_conflict *c, void *ctx)
     web__puts(o, "</td><td><form class=\"inline\" method=\"post\" action=\"/conflict\">"
                  "<input type=\"hidden\" name=\"csrf\" value=\"");
     web__puts(o, cw->s->csrf);
-    web__putf(o, "\"><input type=\"hidden\" name=\"conflict\" value=\"%s\">"
-                 "<button type=\"submit\" name=\"do\" value=\"kept\">Keep</button> "
-                 "<button type=\"submit\" name=\"do\" value=\"lost\">Restore lost</button>"
-                 "</form></td></tr>\n",
+    web__putf(o,
+              "\"><input type=\"hidden\" name=\"conflict\" value=\"%s\">"
+              "<button type=\"submit\" name=\"do\" value=\"kept\">Keep</button> "
+              "<button type=\"submit\" name=\"do\" value=\"lost\">Restore lost</button>"
+              "</form></td></tr>\n",
               idhex);
     cw->n++;
     return 0;
@@ -712,8 +713,8 @@ static void do_conflict(fs_store *store, const session *s, const fs_http_request
         r->status = 400;
         return;
     }
-    fs_cell cell = {"status", fs_int(strcmp(what, "kept") == 0 ? FS_CONFLICT_KEPT
-                                                                : FS_CONFLICT_RESTORED)};
+    fs_cell cell = {"status",
+                    fs_int(strcmp(what, "kept") == 0 ? FS_CONFLICT_KEPT : FS_CONFLICT_RESTORED)};
     int rc = fs_store_manager_write(store, s->user, "conflict", id, &cell, 1, NULL);
     if (rc == FS_ENOTFOUND)
         r->status = 404;

@@ -39,8 +39,8 @@ static int row_text(sq_store *s, const char *table, const uint8_t row[FS_ID_BYTE
  * (the field keeps its value) or RESTORED (the lost value is written back),
  * through fs_conflict_resolve, so the decision and the value are ordinary
  * changes of the server's replica that every device pulls. */
-static int decide_conflict(sq_store *s, const sq_user *u, const uint8_t *row,
-                           const fs_cell *cells, size_t n)
+static int decide_conflict(sq_store *s, const sq_user *u, const uint8_t *row, const fs_cell *cells,
+                           size_t n)
 {
     if (row == NULL || n != 1 || strcmp(cells[0].column, "status") != 0 ||
         cells[0].value.type != FS_INT ||
@@ -53,9 +53,9 @@ static int decide_conflict(sq_store *s, const sq_user *u, const uint8_t *row,
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
-                                 "SELECT coalesce(status,0) FROM conflict WHERE id=?1 AND deleted=0",
-                                 -1, &st, NULL);
+    int src = sqlite3_prepare_v2(
+        fs_replica_db(s->r), "SELECT coalesce(status,0) FROM conflict WHERE id=?1 AND deleted=0",
+        -1, &st, NULL);
     if (src != SQLITE_OK)
         return sq__dbfail(s, src, "store");
     sqlite3_bind_blob(st, 1, row, FS_ID_BYTES, SQLITE_STATIC);
