@@ -105,7 +105,7 @@ contains "the manager's report charges the commitment to zhangwei" "$OUT" \
 
 # ---- learnt again at each sync ----
 run --home "$HZ" whoami --set somebody
-expect "whoami --set another name" 0
+expect "whoami --set another name" 0 "its next sync sets the user name and team the server knows it by"
 run --home "$HZ" sync
 expect "sync" 0
 run --home "$HZ" whoami
