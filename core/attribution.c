@@ -3,12 +3,13 @@
  * knows it by (READY, from protocol version 3). A rep may work for days
  * before enrolling, under a name set with `whoami --set`; the records made
  * then carry that name in their owner and signer columns (the record rules
- * name them). When the server's name differs and nothing has reached a
- * server yet, those records are re-attributed to the server's name as
- * ordinary local writes, so the first push carries them under the right
- * user. Once something has been acknowledged or pulled the records stay as
- * they are (what the server holds is the truth; a row under the old name
- * may be someone else's) and only the device's name changes.
+ * name them). When the server's name differs while the device enrolls (no
+ * server recorded yet, nothing acknowledged or pulled), those records are
+ * re-attributed to the server's name as ordinary local writes, so the
+ * first push carries them under the right user. At any later sync the
+ * records stay as they are (what the server holds is the truth; a row
+ * under the old name may be someone else's, pulled from the server) and
+ * only the device's name changes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,9 +97,13 @@ int fs_replica_adopt_user(fs_replica *r, const char *user, const char *team, cha
     if (same_user && same_team)
         return 0; /* the usual sync: nothing to write */
     fs_replica_status st;
+    char url[FS_SERVER_URL_MAX + 1];
+    uint8_t pk[32];
     rc = fs_replica_status_get(r, &st);
     if (rc != 0)
         return rc;
+    int enrolling = fs_replica_server(r, url, pk) == FS_ENOTFOUND && st.acked_seq == 0 &&
+                    st.cursor == 0;
     rc = fs_begin(r);
     if (rc != 0)
         return rc;
@@ -106,7 +111,7 @@ int fs_replica_adopt_user(fs_replica *r, const char *user, const char *team, cha
         rc = fs_replica_set_user(r, user);
     if (rc == 0 && !same_team)
         rc = fs_replica_set_setting(r, "team", team);
-    if (rc == 0 && !same_user && old[0] != '\0' && st.acked_seq == 0 && st.cursor == 0)
+    if (rc == 0 && !same_user && old[0] != '\0' && enrolling)
         rc = reattribute(r, old, user, &count);
     if (rc == 0)
         rc = fs_commit(r);

@@ -955,8 +955,10 @@ static void test_adopt_user_from_the_server(void)
     CHECK_STR(prev, "");
     CHECK_EQ_INT(n, 0);
     CHECK_EQ_INT(last_seq(r), before + 3);
-    /* once a server has acknowledged something, records stay as they are */
-    CHECK_OK(fs_replica_mark_acked(r, last_seq(r)));
+    /* once enrolled, records stay as they are (an upgrade may reset the
+     * cursor; the recorded server still says the device has synced) */
+    uint8_t spk[32] = {1};
+    CHECK_OK(fs_replica_set_server(r, "ws://127.0.0.1:9", spk));
     CHECK_OK(fs_replica_adopt_user(r, "zw", NULL, prev, sizeof prev, &n));
     CHECK_STR(prev, "zhangwei");
     CHECK_EQ_INT(n, 0);

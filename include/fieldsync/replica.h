@@ -312,8 +312,8 @@ int fs_replica_set_user(fs_replica *r, const char *name);
 int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
 /* The device takes the user (1..FS_USER_MAX bytes) and team (NULL or "":
  * left as it is) the server knows it by. When the user differs from the
- * one set before (`whoami --set`) and this replica has neither had a
- * change acknowledged nor pulled anything, every record's owner and signer
+ * one set before (`whoami --set`) and the replica is enrolling (no server
+ * recorded yet, no change acknowledged, nothing pulled), every record's owner and signer
  * column (fs_record_rules) holding the old name is rewritten to the new one
  * as a local write, in one transaction with the settings. prev (may be
  * NULL) receives the old name when the user changed ("" when none was
