@@ -26,6 +26,8 @@ int cmd_visit_add(cli_ctx *ctx, int argc, char **argv);
 int cmd_visit_list(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync conflict list [--json]: values that lost a merge (cmd_conflict.c). */
 int cmd_conflict_list(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync conflict resolve ID --keep mine|theirs | --value V (cmd_conflict.c). */
+int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync enroll: joins a server with a one-time code (cmd_sync.c). */
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync sync: exchanges changes with the server until in sync. */
@@ -85,6 +87,13 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
     "usage: fieldsync [--home DIR] customer edit --customer ID [--name NAME]\n"                    \
     "                 [--industry X] [--key-account yes|no] [--owner REP]\n"
 #define USAGE_CONFLICT_LIST "usage: fieldsync [--home DIR] conflict list [--json]\n"
+#define USAGE_CONFLICT_RESOLVE                                                                     \
+    "usage: fieldsync [--home DIR] conflict resolve ID --keep mine|theirs\n"                      \
+    "       fieldsync [--home DIR] conflict resolve ID --value V\n"                                \
+    "  ID: the conflict's id, or at least 6 hex digits of it (conflict list shows it).\n"        \
+    "  --keep mine keeps the value this device wrote, --keep theirs the other one;\n"            \
+    "  on a device that wrote neither, --keep kept (the value the field holds) or lost.\n"      \
+    "  --value writes a value of its own. The decision syncs and leaves every inbox.\n"
 #define USAGE_CUSTOMER_LIST "usage: fieldsync [--home DIR] customer list [--json]\n"
 #define USAGE_VISIT_ADD                                                                            \
     "usage: fieldsync [--home DIR] visit add --customer ID --time \"YYYY-MM-DD HH:MM\"\n"          \

@@ -3,11 +3,21 @@
  * devices change the same field before they sync, every device keeps the
  * newer value and a conflict record holding the other one, so nothing a rep
  * typed is lost; this command shows them.
+ *
+ * conflict resolve ID: a person decides. --keep mine|theirs (the value this
+ * device wrote, or the other one; kept|lost name them by the merge's
+ * outcome, for a device that wrote neither) or --value V. The decision is
+ * an ordinary local write with a new clock (the field, when its value
+ * changes, and the conflict record's status), so it syncs like any change
+ * and every replica that pulls it drops the conflict from its open ones.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd.h"
+#include "form.h"
 #include "record.h"
 
 typedef struct conflict_walk {
@@ -96,6 +106,229 @@ int cmd_conflict_list(cli_ctx *ctx, int argc, char **argv)
 
 done:
     cJSON_Delete(w.list);
+    fs_replica_close(r);
+    return rc;
+}
+
+/* ---- conflict resolve ---- */
+
+/* The open conflict being decided: where it is, who wrote which value, and
+ * both values as one line of JSON each (for the message; malloc'd). */
+typedef struct conflict_pick {
+    uint8_t id[FS_ID_BYTES];
+    int found;
+    uint16_t table, column;
+    uint8_t row[FS_ID_BYTES];
+    uint8_t winner_device[FS_ID_BYTES], loser_device[FS_ID_BYTES];
+    char *kept, *lost;
+} conflict_pick;
+
+static char *value_line(const fs_column *col, const fs_value *v)
+{
+    cJSON *item = rec_value_json(col, v);
+    char *s = item != NULL ? cJSON_PrintUnformatted(item) : NULL;
+    cJSON_Delete(item);
+    return s;
+}
+
+static int pick_cb(const fs_conflict *c, void *ctx)
+{
+    conflict_pick *p = ctx;
+    if (memcmp(c->id, p->id, FS_ID_BYTES) != 0)
+        return 0;
+    const char *table;
+    const fs_column *col = rec_schema_column(c->table, c->column, &table);
+    p->found = 1;
+    p->table = c->table;
+    p->column = c->column;
+    memcpy(p->row, c->row, FS_ID_BYTES);
+    memcpy(p->winner_device, c->winner_version.device, FS_ID_BYTES);
+    memcpy(p->loser_device, c->loser_version.device, FS_ID_BYTES);
+    p->kept = value_line(col, &c->winner);
+    p->lost = value_line(col, &c->loser);
+    return p->kept != NULL && p->lost != NULL ? 1 : FS_ENOMEM; /* 1: found, stop */
+}
+
+/* --value's text as a value of col (a NULL for "" where the field may be
+ * empty). id holds an id's bytes. CLI_OK or CLI_EUSAGE (said why). */
+static int parse_value(const fs_column *col, const char *text, uint8_t id[FS_ID_BYTES],
+                       fs_value *out)
+{
+    char *end = NULL;
+    if (text[0] == '\0') {
+        if (col->flags & FS_COL_REQUIRED) {
+            cli_error("--value: %s must not be empty", col->name);
+            return CLI_EUSAGE;
+        }
+        *out = fs_null();
+        return CLI_OK;
+    }
+    switch (col->type) {
+    case FS_COL_INT:
+    case FS_COL_BOOL: {
+        if (col->type == FS_COL_BOOL && (form_is_yes(text) || strcmp(text, "no") == 0)) {
+            *out = fs_int(form_is_yes(text));
+            return CLI_OK;
+        }
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (errno != 0 || end == text || *end != '\0' ||
+            (col->type == FS_COL_BOOL && v != 0 && v != 1)) {
+            cli_error("--value: %s takes %s, got \"%s\"", col->name,
+                      col->type == FS_COL_BOOL ? "yes or no" : "a whole number", text);
+            return CLI_EUSAGE;
+        }
+        *out = fs_int(v);
+        return CLI_OK;
+    }
+    case FS_COL_REAL: {
+        errno = 0;
+        double v = strtod(text, &end);
+        if (errno != 0 || end == text || *end != '\0') {
+            cli_error("--value: %s takes a number, got \"%s\"", col->name, text);
+            return CLI_EUSAGE;
+        }
+        *out = fs_real(v);
+        return CLI_OK;
+    }
+    case FS_COL_ID:
+        if (fs_id_from_hex(text, id) != 0) {
+            cli_error("--value: %s takes a record id (32 hex digits)", col->name);
+            return CLI_EUSAGE;
+        }
+        *out = fs_blob(id, FS_ID_BYTES);
+        return CLI_OK;
+    case FS_COL_DATE:
+        if (cli_check_date("--value", text) != CLI_OK)
+            return CLI_EUSAGE;
+        break;
+    case FS_COL_DATETIME:
+        if (cli_check_datetime("--value", text) != CLI_OK)
+            return CLI_EUSAGE;
+        break;
+    case FS_COL_TEXT:
+    case FS_COL_ANY:
+        if (cli_check_text("--value", text) != CLI_OK)
+            return CLI_EUSAGE;
+        break;
+    case FS_COL_BLOB:
+        cli_error("--value: %s holds bytes; keep one of the two values with --keep", col->name);
+        return CLI_EUSAGE;
+    }
+    *out = fs_text(text);
+    return CLI_OK;
+}
+
+/* --keep's word as a decision: mine and theirs by who wrote the value,
+ * kept and lost by the merge's outcome. CLI_OK or CLI_EUSAGE. */
+static int keep_how(const char *keep, const conflict_pick *p, const uint8_t me[FS_ID_BYTES],
+                    fs_conflict_status *how)
+{
+    int mine_won = memcmp(p->winner_device, me, FS_ID_BYTES) == 0;
+    int mine_lost = !mine_won && memcmp(p->loser_device, me, FS_ID_BYTES) == 0;
+    if (strcmp(keep, "kept") == 0 || strcmp(keep, "lost") == 0) {
+        *how = keep[0] == 'k' ? FS_CONFLICT_KEPT : FS_CONFLICT_RESTORED;
+        return CLI_OK;
+    }
+    if (!mine_won && !mine_lost) {
+        cli_error("--keep %s: this device wrote neither value; choose --keep kept (the value "
+                  "the field holds now), --keep lost, or --value V",
+                  keep);
+        return CLI_EUSAGE;
+    }
+    int keep_mine = strcmp(keep, "mine") == 0;
+    *how = keep_mine == mine_won ? FS_CONFLICT_KEPT : FS_CONFLICT_RESTORED;
+    return CLI_OK;
+}
+
+int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *keep = NULL, *value = NULL;
+    const cli_opt opts[] = {{"--keep", CLI_VALUE, NULL, &keep, NULL},
+                            {"--value", CLI_VALUE, NULL, &value, NULL}};
+    conflict_pick p;
+    fs_replica *r = NULL;
+    int rc, frc;
+    memset(&p, 0, sizeof p);
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        fputs(USAGE_CONFLICT_RESOLVE, stdout);
+        return CLI_OK;
+    }
+    if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
+        cli_error("conflict resolve: give the conflict's id first (fieldsync conflict list "
+                  "shows it)");
+        fputs(USAGE_CONFLICT_RESOLVE, stderr);
+        return CLI_EUSAGE;
+    }
+    const char *hex = argv[0];
+    rc = cli_parse(ctx, USAGE_CONFLICT_RESOLVE, opts, N(opts), argc - 1, argv + 1);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if ((keep == NULL) == (value == NULL)) {
+        cli_error("conflict resolve: give either --keep mine|theirs or --value V");
+        return CLI_EUSAGE;
+    }
+    if (keep != NULL && strcmp(keep, "mine") != 0 && strcmp(keep, "theirs") != 0 &&
+        strcmp(keep, "kept") != 0 && strcmp(keep, "lost") != 0) {
+        cli_error("--keep: expected mine or theirs (or kept or lost), got \"%s\"", keep);
+        return CLI_EUSAGE;
+    }
+    rc = cli_check_idprefix("ID", hex);
+    if (rc == CLI_OK)
+        rc = cli_open(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    rc = cli_resolve(r, "conflict", "ID", hex, p.id);
+    if (rc != CLI_OK)
+        goto done;
+    frc = fs_conflicts(r, 0, pick_cb, &p);
+    if (frc < 0) {
+        rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "conflict resolve", frc);
+        goto done;
+    }
+    char idhex[2 * FS_ID_BYTES + 1], rowhex[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(p.id, idhex);
+    if (!p.found) {
+        cli_error("conflict %.8s is decided already", idhex);
+        rc = CLI_EUSAGE;
+        goto done;
+    }
+    const char *table;
+    const fs_column *col = rec_schema_column(p.table, p.column, &table);
+    fs_id_to_hex(p.row, rowhex);
+    uint8_t me[FS_ID_BYTES], idbuf[FS_ID_BYTES];
+    fs_value v = fs_null();
+    fs_conflict_status how = FS_CONFLICT_DECIDED;
+    fs_replica_device(r, me);
+    rc = value != NULL ? parse_value(col, value, idbuf, &v) : keep_how(keep, &p, me, &how);
+    if (rc != CLI_OK)
+        goto done;
+    frc = value != NULL ? fs_conflict_decide(r, p.id, &v) : fs_conflict_resolve(r, p.id, how);
+    if (frc == FS_ETYPE || frc == FS_ETOOBIG) {
+        cli_error("--value: does not fit %s.%s: %s", table, col->name, fs_replica_errmsg(r));
+        rc = CLI_EUSAGE;
+        goto done;
+    }
+    if (frc != 0) {
+        rc = cli_fail(r, "conflict resolve", frc);
+        goto done;
+    }
+    printf("conflict %.8s decided: %s.%s of %.8s ", idhex, table, col->name, rowhex);
+    if (how == FS_CONFLICT_KEPT) {
+        printf("keeps %s (%s dropped)\n", p.kept, p.lost);
+    } else if (how == FS_CONFLICT_RESTORED) {
+        printf("is %s again (%s dropped)\n", p.lost, p.kept);
+    } else {
+        char *line = value_line(col, &v);
+        printf("is now %s\n", line != NULL ? line : "(the value given)");
+        cJSON_free(line);
+    }
+    printf("the decision goes to the server with the next sync\n");
+    rc = CLI_OK;
+
+done:
+    cJSON_free(p.kept);
+    cJSON_free(p.lost);
     fs_replica_close(r);
     return rc;
 }

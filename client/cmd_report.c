@@ -161,7 +161,53 @@ typedef struct today_walk {
     cli_table *t;
     cJSON *list;
     int rc;
+    fs_replica *r;       /* --json: what the record says, read from here */
+    rec_index customers; /* --json: customer names by id */
 } today_walk;
+
+/* --json: the record's own words for the rep (a commitment's text) and its
+ * customer's name, when its table has them; both stay null otherwise. */
+static int today_details(today_walk *w, const fs_finding *f, cJSON *o)
+{
+    char *text = NULL;
+    const char *customer = NULL;
+    uint8_t cid[FS_ID_BYTES];
+    int has_cid = 0, rc = 0;
+    const fs_table *t = NULL;
+    unsigned nt;
+    int tix = fs_schema_table_index(f->rule->table);
+    if (f->has_row && tix >= 0)
+        t = &fs_schema_tables(&nt)[tix];
+    fs_rows *it = NULL;
+    if (t != NULL)
+        rc = fs_rows_open(&it, w->r, f->rule->table, NULL, NULL, NULL);
+    while (rc == 0 && it != NULL && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        if (memcmp(fs_rows_id(it), f->row, FS_ID_BYTES) != 0)
+            continue;
+        if (fs_schema_column_index(t, "text") >= 0)
+            rc = rec_text(it, "text", &text);
+        if (rc == 0 && fs_schema_column_index(t, "customer") >= 0)
+            rc = rec_id(it, "customer", cid, &has_cid);
+        break;
+    }
+    fs_rows_close(it);
+    if (rc < 0) {
+        free(text);
+        return rc;
+    }
+    if (has_cid)
+        customer = rec_index_find(&w->customers, cid);
+    if (tix >= 0 && strcmp(f->rule->table, "customer") == 0 && f->has_row)
+        customer = rec_index_find(&w->customers, f->row);
+    rc = rec_json_add(o, "text", text != NULL ? cJSON_CreateString(text) : cJSON_CreateNull()) ||
+                 rec_json_add(o, "customer",
+                              customer != NULL ? cJSON_CreateString(customer) : cJSON_CreateNull())
+             ? FS_ENOMEM
+             : 0;
+    free(text);
+    return rc;
+}
 
 static int today_cb(const fs_finding *f, void *ctx)
 {
@@ -183,7 +229,7 @@ static int today_cb(const fs_finding *f, void *ctx)
             rec_json_add(o, "record", f->has_row ? cJSON_CreateString(hex) : cJSON_CreateNull()) ||
             rec_json_add(w->list, NULL, o))
             return FS_ENOMEM;
-        return 0;
+        return today_details(w, f, o);
     }
     hex[8] = '\0';
     const char *cells[] = {status_word(f->status), due, f->rule->text, f->has_row ? hex : "-",
@@ -205,10 +251,14 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     }
     static const cli_column cols[] = {
         {"STATUS", 0}, {"DUE", 0}, {"WHAT", 48}, {"RECORD", 0}, {"REP", 16}};
-    today_walk w = {NULL, NULL, 0};
+    today_walk w;
+    memset(&w, 0, sizeof w);
+    w.r = r;
     int64_t today = fs_civil_day(now) * FS_MIN_PER_DAY;
     int frc = o.json ? ((w.list = cJSON_CreateArray()) ? 0 : FS_ENOMEM)
                      : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);
+    if (frc == 0 && o.json)
+        frc = rec_index_load(&w.customers, r, "customer", NULL, "name");
     /* Due from today to a week ahead, and whatever is still overdue. */
     if (frc == 0)
         frc = fs_rules_eval_todo(r, &cal, now, today, today + 8 * FS_MIN_PER_DAY, today_cb, &w);
@@ -228,6 +278,7 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     }
     cJSON_Delete(w.list);
     cli_table_free(w.t);
+    rec_index_free(&w.customers);
     cli_list_free(&o.holidays);
     fs_replica_close(r);
     return rc;

@@ -135,6 +135,28 @@ static int open_or_create(const cli_ctx *ctx, const char *home, fs_replica **out
     return CLI_OK;
 }
 
+/* After enrolling: who the device's user now is. The server names the
+ * user and team in READY (protocol version 3), and the session has taken
+ * them (fs_replica_adopt_user) before its first push: records made here
+ * under another local name went to the server under the server's name. */
+static void enroll_say_user(fs_replica *r, const char *before)
+{
+    char user[FS_USER_MAX + 1], team[FS_USER_MAX + 1];
+    if (fs_replica_user(r, user) != 0) {
+        printf("the server did not name this device's user (a server older than this client): "
+               "set it with fieldsync whoami --set NAME\n");
+        return;
+    }
+    if (fs_replica_setting(r, "team", team, sizeof team) == 0)
+        printf("this device's user: %s (team %s)\n", user, team);
+    else
+        printf("this device's user: %s\n", user);
+    if (before[0] != '\0' && strcmp(before, user) != 0)
+        printf("note: the name set on this device was %s, not %s: the records made here under %s "
+               "now belong to %s and were sent to the server under that name\n",
+               before, user, before, user);
+}
+
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
 {
     const char *url = NULL, *code = NULL, *name = NULL, *home;
@@ -146,6 +168,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     uint8_t server_pk[FS_SIGN_PK_BYTES], secret[FS_ENROLL_SECRET_BYTES];
     uint8_t old_pk[FS_SIGN_PK_BYTES];
     char old_url[FS_SERVER_URL_MAX + 1], hostname[256], err[256], keyhex[17];
+    char before[FS_USER_MAX + 1] = "";
     fs_enroll_request req;
     fs_identity *id = NULL;
     fs_replica *r = NULL;
@@ -218,6 +241,8 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     memcpy(req.device_pk, id->pk, sizeof req.device_pk);
     snprintf(req.device_name, sizeof req.device_name, "%s", name);
 
+    if (fs_replica_user(r, before) != 0)
+        before[0] = '\0';
     err[0] = '\0';
     frc =
         fs_ws_enroll(r, server_pk, &req, addr.host, addr.port, ENROLL_TIMEOUT_MS, err, sizeof err);
@@ -238,6 +263,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     }
     key_hex16(server_pk, keyhex);
     printf("enrolled with the server at %s:%d (key %s)\n", addr.host, addr.port, keyhex);
+    enroll_say_user(r, before);
     rc = CLI_OK;
 
 done:

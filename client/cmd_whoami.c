@@ -1,6 +1,8 @@
 /*
  * fieldsync whoami: the device's user, who signs the forms (the record
- * rules name the column), and the team.
+ * rules name the column), and the team. Enrolling sets both from the
+ * server, and each sync sets them again (servers of protocol version 3 on:
+ * fs_replica_adopt_user); --set is for a laptop that has not enrolled yet.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +44,11 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     int frc = 0;
+    char url[FS_SERVER_URL_MAX + 1];
+    uint8_t pk[32];
+    if (set != NULL && fs_replica_server(r, url, pk) == 0)
+        fprintf(stderr, "fieldsync: note: this device is enrolled: its next sync sets the user "
+                        "name and team the server knows it by\n");
     if (set != NULL)
         frc = fs_replica_set_user(r, set);
     if (frc == 0 && team != NULL)
@@ -51,7 +58,8 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
         frc = fs_replica_user(r, me);
     int has_team = frc == 0 && fs_replica_setting(r, "team", myteam, sizeof myteam) == 0;
     if (frc == FS_ENOTFOUND) {
-        cli_error("no user name set: fieldsync whoami --set NAME [--team TEAM]");
+        cli_error("no user name set on this device: enrolling sets it from the server, or set "
+                  "it with fieldsync whoami --set NAME [--team TEAM]");
         rc = CLI_ERUNTIME;
     } else if (frc != 0) {
         rc = cli_fail(r, "whoami", frc);

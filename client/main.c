@@ -35,6 +35,7 @@ static const command commands[] = {
     {"visit", "add", cmd_visit_add},
     {"visit", "list", cmd_visit_list},
     {"conflict", "list", cmd_conflict_list},
+    {"conflict", "resolve", cmd_conflict_resolve},
     {"refused", "list", cmd_refused_list},
     {"refused", "show", cmd_refused_show},
     {"refused", "revert", cmd_refused_revert},
@@ -77,6 +78,8 @@ static void usage(FILE *f)
           "                            (at least 6 hex digits); prints the visit id\n"
           "  visit list [--json]       list visits with their commitments\n"
           "  conflict list [--json]    values that lost to another device's newer edit\n"
+          "  conflict resolve ID --keep mine|theirs | --value V\n"
+          "                            decide a conflict; the decision syncs\n"
           "  refused list [--json]     changes the server refused: record, field, value\n"
           "                            sent, reason, when\n"
           "  refused show ID [--json]  one refused change\n"

@@ -250,12 +250,13 @@ int fs_conflicts(fs_replica *r, int include_resolved, int (*cb)(const fs_conflic
     return rc;
 }
 
-int fs_conflict_resolve(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_status how)
+/* Marks the conflict id resolved as `how`; RESTORED writes the losing value
+ * back, DECIDED writes *v (both as new local writes of the field). */
+static int settle(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_status how,
+                  const fs_value *given)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
-    if (how != FS_CONFLICT_KEPT && how != FS_CONFLICT_RESTORED)
-        return fs__fail(r, FS_EINVAL, "a conflict is resolved by keeping or restoring");
     fs__row cf, target;
     int own = 0;
     memset(&cf, 0, sizeof cf);
@@ -266,7 +267,7 @@ int fs_conflict_resolve(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflic
     rc = fs__row_load(r, &cf, conflict_table(), id);
     if (rc == 0 && !cf.exists)
         rc = fs__fail(r, FS_ENOTFOUND, "no such conflict");
-    if (rc == 0 && how == FS_CONFLICT_RESTORED) {
+    if (rc == 0 && (how == FS_CONFLICT_RESTORED || how == FS_CONFLICT_DECIDED)) {
         int64_t tix = cf.old[CF_TBL] ? sqlite3_value_int64(cf.old[CF_TBL]) : -1;
         int64_t col = cf.old[CF_COL] ? sqlite3_value_int64(cf.old[CF_COL]) : -1;
         if (tix < 0 || tix >= (int64_t)nt || col < 0 || col >= tables[tix].ncolumns ||
@@ -277,8 +278,14 @@ int fs_conflict_resolve(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflic
         if (rc == 0) {
             unsigned c = (unsigned)col;
             fs_value v;
-            fs__value_from_sqlite(cf.old[CF_LOSER_VALUE], &v);
-            rc = fs__local_write(r, &target, &c, &v, 1);
+            if (given != NULL) {
+                v = *given;
+                rc = fs__value_check(r, &tables[tix], c, &v);
+            } else {
+                fs__value_from_sqlite(cf.old[CF_LOSER_VALUE], &v);
+            }
+            if (rc == 0)
+                rc = fs__local_write(r, &target, &c, &v, 1);
         }
     }
     if (rc == 0) {
@@ -289,4 +296,18 @@ int fs_conflict_resolve(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflic
     fs__row_clear(&cf);
     fs__row_clear(&target);
     return fs__end(r, own, rc);
+}
+
+int fs_conflict_resolve(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_status how)
+{
+    if (how != FS_CONFLICT_KEPT && how != FS_CONFLICT_RESTORED)
+        return fs__fail(r, FS_EINVAL, "a conflict is resolved by keeping or restoring");
+    return settle(r, id, how, NULL);
+}
+
+int fs_conflict_decide(fs_replica *r, const uint8_t id[FS_ID_BYTES], const fs_value *v)
+{
+    if (v == NULL)
+        return fs__fail(r, FS_EINVAL, "a decided conflict needs its value");
+    return settle(r, id, FS_CONFLICT_DECIDED, v);
 }

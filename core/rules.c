@@ -694,6 +694,13 @@ static int run(eval *e, const char *const *reps, size_t nreps)
     if (rc == 0)
         rc = load(e, "customer", NULL, NULL, "owner", NULL, NULL, NULL, NULL, NULL, NULL,
                   "key_account", &e->customers);
+    /* A customer recorded before the device had a user (no owner yet) is
+     * the device's user's: a never-enrolled laptop judges its own records. */
+    char me[FS_USER_MAX + 1];
+    if (rc == 0 && fs_replica_user(e->r, me) == 0)
+        for (size_t i = 0; i < e->customers.n; i++)
+            if (e->customers.v[i].who[0] == '\0')
+                snprintf(e->customers.v[i].who, sizeof e->customers.v[i].who, "%s", me);
     if (rc == 0) {
         if (e->customers.n > 1)
             qsort(e->customers.v, e->customers.n, sizeof *e->customers.v, cmp_id);

@@ -563,6 +563,15 @@ static int server_auth(fs_channel *ch, const fs_msg *m, fs_buf *out)
     r.u.ready.lease_expires_ms = ch->cfg.lease_expires_ms;
     if (r.u.ready.lease_expires_ms == 0)
         r.u.ready.lease_expires_ms = r.u.ready.server_time_ms + ch->cfg.lease_ms;
+    char user[FS_USER_MAX + 1], team[FS_USER_MAX + 1];
+    if (ch->version >= FS_PROTO_VERSION_USER && ch->cfg.device_user != NULL &&
+        ch->cfg.device_user(ch->cfg.ctx, pk, user, team) == 0) {
+        user[FS_USER_MAX] = team[FS_USER_MAX] = '\0';
+        r.u.ready.user = user;
+        r.u.ready.user_len = strlen(user);
+        r.u.ready.team = team;
+        r.u.ready.team_len = strlen(team);
+    }
     int rc = seal(ch, &r, out, 0);
     if (rc != 0)
         return fail(ch, rc, FS_REASON_INTERNAL, "cannot seal ready");

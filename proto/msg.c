@@ -35,6 +35,15 @@ int fs__schema_cell_ok(uint64_t table, uint64_t column)
     return table < nt && column < tables[table].ncolumns;
 }
 
+/* READY's user and team within their lengths (see FORMAT in msg.h). */
+static int ready_names_ok(const fs_msg *m)
+{
+    return m->u.ready.user_len >= 1 && m->u.ready.user_len <= FS_USER_MAX &&
+           fs_utf8_valid(m->u.ready.user, m->u.ready.user_len) &&
+           (m->u.ready.team == NULL || (m->u.ready.team_len <= FS_USER_MAX &&
+                                        fs_utf8_valid(m->u.ready.team, m->u.ready.team_len)));
+}
+
 /* ---- encoding ---- */
 
 int fs__buf_write(void *data, const char *p, size_t n)
@@ -99,12 +108,23 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         if (rc == 0)
             rc = fs__pack_bin(&pk, m->u.enroll.sealed, m->u.enroll.sealed_len);
         break;
-    case FS_MSG_READY:
-        PK(msgpack_pack_array(&pk, 3));
+    case FS_MSG_READY: {
+        /* the user and team only for a peer that reads them (see FORMAT) */
+        int named = m->u.ready.user != NULL && version >= FS_PROTO_VERSION_USER;
+        if (named && !ready_names_ok(m))
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, named ? 5 : 3));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.ready.server_time_ms));
         PK(msgpack_pack_uint64(&pk, m->u.ready.lease_expires_ms));
+        if (named) {
+            rc = fs__pack_str(&pk, m->u.ready.user, m->u.ready.user_len);
+            if (rc == 0)
+                rc = fs__pack_str(&pk, m->u.ready.team != NULL ? m->u.ready.team : "",
+                                  m->u.ready.team != NULL ? m->u.ready.team_len : 0);
+        }
         break;
+    }
     case FS_MSG_PUSH:
         if (m->u.push.first_seq > m->u.push.last_seq)
             return FS_EINVAL;
@@ -252,10 +272,15 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
             fs__mp_fail(r, FS_ETOOBIG, "enroll: request too long");
         return r->err;
     case FS_MSG_READY:
-        if (nfields != 3)
+        if (nfields != 3 && nfields != 5)
             break;
-        if (fs__mp_uint(r, &m->u.ready.server_time_ms, "ready time") == 0)
-            fs__mp_uint(r, &m->u.ready.lease_expires_ms, "ready lease");
+        if (fs__mp_uint(r, &m->u.ready.server_time_ms, "ready time") == 0 &&
+            fs__mp_uint(r, &m->u.ready.lease_expires_ms, "ready lease") == 0 && nfields == 5 &&
+            fs__mp_str(r, &m->u.ready.user, &m->u.ready.user_len, "ready user") == 0 &&
+            fs__mp_str(r, &m->u.ready.team, &m->u.ready.team_len, "ready team") == 0 &&
+            !ready_names_ok(m))
+            fs__mp_fail(r, FS_EMALFORMED, "ready: a user of 1-%d bytes, a team of at most %d",
+                        FS_USER_MAX, FS_USER_MAX);
         return r->err;
     case FS_MSG_PUSH:
         if (nfields != 4)

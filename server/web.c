@@ -162,6 +162,7 @@ typedef struct conflict_walk {
     out *o;
     fs_store *store;
     const team_reps *team;
+    const session *s; /* the manager: the decision's form carries their CSRF token */
     size_t n;
 } conflict_walk;
 
@@ -195,8 +196,9 @@ static int conflict_row(const fs_conflict *c, void *ctx)
     const char *cname = c->table < nt && c->column < t[c->table].ncolumns
                             ? t[c->table].columns[c->column].name
                             : "?";
-    char hex[2 * FS_ID_BYTES + 1];
+    char hex[2 * FS_ID_BYTES + 1], idhex[2 * FS_ID_BYTES + 1];
     fs_id_to_hex(c->row, hex);
+    fs_id_to_hex(c->id, idhex);
     out *o = cw->o;
     web__puts(o, "<tr><td>");
     web__esc(o, owner);
@@ -204,7 +206,16 @@ static int conflict_row(const fs_conflict *c, void *ctx)
     value_html(o, &c->winner);
     web__puts(o, "</td><td>");
     value_html(o, &c->loser);
-    web__puts(o, "</td></tr>\n");
+    /* The decision: an ordinary change of the server's replica (POST /conflict). */
+    web__puts(o, "</td><td><form class=\"inline\" method=\"post\" action=\"/conflict\">"
+                 "<input type=\"hidden\" name=\"csrf\" value=\"");
+    web__puts(o, cw->s->csrf);
+    web__putf(o,
+              "\"><input type=\"hidden\" name=\"conflict\" value=\"%s\">"
+              "<button type=\"submit\" name=\"do\" value=\"kept\">Keep</button> "
+              "<button type=\"submit\" name=\"do\" value=\"lost\">Restore lost</button>"
+              "</form></td></tr>\n",
+              idhex);
     cw->n++;
     return 0;
 }
@@ -353,12 +364,13 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     if (fs_store_devices(store, device_row, &dw) != 0)
         web__puts(&o, "<tr><td colspan=\"8\">the devices could not be read</td></tr>");
     web__puts(&o, "</table>\n<h2>Conflicts awaiting a decision</h2>\n<table><tr><th>Rep</th>"
-                  "<th>Record</th><th>Field</th><th>Kept</th><th>Lost</th></tr>\n");
-    conflict_walk cw = {&o, store, &reps, 0};
+                  "<th>Record</th><th>Field</th><th>Kept</th><th>Lost</th>"
+                  "<th>Decision</th></tr>\n");
+    conflict_walk cw = {&o, store, &reps, s, 0};
     if (fs_conflicts(fs_store_replica(store), 0, conflict_row, &cw) != 0)
-        web__puts(&o, "<tr><td colspan=\"5\">the conflicts could not be read</td></tr>");
+        web__puts(&o, "<tr><td colspan=\"6\">the conflicts could not be read</td></tr>");
     else if (cw.n == 0)
-        web__puts(&o, "<tr><td colspan=\"5\">none</td></tr>");
+        web__puts(&o, "<tr><td colspan=\"6\">none</td></tr>");
     web__puts(&o, "</table>\n");
     fs_compliance_free(&c);
     web__refusals_free(&refused);
@@ -725,6 +737,32 @@ static void do_spotcheck(fs_store *store, const session *s, const fs_http_reques
         back_to_rep(r, rep);
 }
 
+/* POST /conflict: keep the value a field holds, or restore the one that
+ * lost, for a conflict in one of the team's records. */
+static void do_conflict(fs_store *store, const session *s, const fs_http_request *rq,
+                        fs_http_response *r)
+{
+    char hex[2 * FS_ID_BYTES + 2], what[8];
+    uint8_t id[FS_ID_BYTES];
+    if (!web_form_field(rq->body, "conflict", hex, sizeof hex) || !id_from_hex(hex, id) ||
+        !web_form_field(rq->body, "do", what, sizeof what) ||
+        (strcmp(what, "kept") != 0 && strcmp(what, "lost") != 0)) {
+        r->status = 400;
+        return;
+    }
+    fs_cell cell = {"status",
+                    fs_int(strcmp(what, "kept") == 0 ? FS_CONFLICT_KEPT : FS_CONFLICT_RESTORED)};
+    int rc = fs_store_manager_write(store, s->user, "conflict", id, &cell, 1, NULL);
+    if (rc == FS_ENOTFOUND)
+        r->status = 404;
+    else if (rc == FS_ESTATE)
+        r->status = 409;
+    else if (rc != 0)
+        r->status = 400;
+    else
+        web__redirect(r, "/");
+}
+
 /* ---- requests ---- */
 
 void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_response *r)
@@ -762,7 +800,8 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
         web__redirect(r, "/login");
         return;
     }
-    int action = post && (strcmp(rq->path, "/plan") == 0 || strcmp(rq->path, "/spotcheck") == 0);
+    int action = post && (strcmp(rq->path, "/plan") == 0 || strcmp(rq->path, "/spotcheck") == 0 ||
+                          strcmp(rq->path, "/conflict") == 0);
     if (action) {
         char given[TOKEN_HEX + 2];
         if (s == NULL || s->role != FS_ROLE_MANAGER ||
@@ -773,6 +812,8 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
         }
         if (strcmp(rq->path, "/plan") == 0)
             do_plan(store, s, rq, r);
+        else if (strcmp(rq->path, "/conflict") == 0)
+            do_conflict(store, s, rq, r);
         else
             do_spotcheck(store, s, rq, r);
         return;

@@ -294,6 +294,25 @@ static int beyond_peer_schema(fs_sync_client *c, const fs_msg *m)
     return 0;
 }
 
+/* READY names the device's user and team (protocol version 3 on): the
+ * replica takes them before anything is pushed (fs_replica_adopt_user). */
+static int adopt_user(fs_sync_client *c, const fs_msg *m)
+{
+    char user[FS_USER_MAX + 1], team[FS_USER_MAX + 1];
+    if (m->u.ready.user == NULL || m->u.ready.user_len > FS_USER_MAX ||
+        m->u.ready.team_len > FS_USER_MAX)
+        return 0;
+    memcpy(user, m->u.ready.user, m->u.ready.user_len);
+    user[m->u.ready.user_len] = '\0';
+    if (m->u.ready.team_len > 0)
+        memcpy(team, m->u.ready.team, m->u.ready.team_len);
+    team[m->u.ready.team_len] = '\0';
+    int rc = fs_replica_adopt_user(c->r, user, team, NULL, 0, NULL);
+    /* a name this replica cannot keep (not printable) is not the device's
+     * user: the session goes on without it */
+    return rc == FS_EINVAL ? 0 : rc;
+}
+
 /* Handles m; *held set when the session keeps it (a batch to apply later). */
 static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
 {
@@ -310,6 +329,8 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
                           ? m->u.ready.lease_expires_ms - m->u.ready.server_time_ms
                           : 0;
         rc = fs_replica_renew_lease(c->r, m->u.ready.server_time_ms, m->u.ready.lease_expires_ms);
+        if (rc == 0)
+            rc = adopt_user(c, m);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         rc = push_next(c);

@@ -54,6 +54,13 @@ static int check_device(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES])
     return rc;
 }
 
+/* READY names the device's user and team (protocol version 3 on). */
+static int device_user(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES], char user[FS_USER_MAX + 1],
+                       char team[FS_USER_MAX + 1])
+{
+    return fs_store_device_user(ctx, pk, user, team);
+}
+
 int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity *server_id,
                        fs_emit_fn emit, void *ctx)
 {
@@ -72,6 +79,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     cfg.self = server_id;
     cfg.check_device = check_device;
     cfg.enroll_device = fs_enroll_device;
+    cfg.device_user = device_user;
     cfg.ctx = store;
     cfg.lease_ms = fs_store_lease(store);
     int rc = fs_channel_new(&s->ch, &cfg);

@@ -72,6 +72,12 @@ int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
     return s->ops->device_check(s, pk);
 }
 
+int fs_store_device_user(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
+                         char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1])
+{
+    return s->ops->device_user(s, pk, user, team);
+}
+
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
     return s->ops->device_revoke(s, pk);

@@ -1608,6 +1608,74 @@ static void test_enrollment(void)
     teardown();
 }
 
+static int device_user_calls;
+
+static int device_user(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES], char user[FS_USER_MAX + 1],
+                       char team[FS_USER_MAX + 1])
+{
+    (void)ctx;
+    (void)pk;
+    device_user_calls++;
+    snprintf(user, FS_USER_MAX + 1, "%s", "张伟");
+    snprintf(team, FS_USER_MAX + 1, "%s", "east");
+    return 0;
+}
+
+/* The user's READY at protocol version vmax: whether it names the user. */
+static void ready_at(uint32_t vmax, int enroll, int want_named)
+{
+    session ss;
+    fs_enroll_request req;
+    enroll_request(&req, "QX7-2941-KD", device_id->pk);
+    session_init(&ss);
+    ss.scfg.device_user = device_user;
+    ss.ccfg.vmax = vmax;
+    if (enroll) {
+        ss.reg.nknown = 0;
+        ss.reg.code = "QX7-2941-KD";
+        ss.ccfg.enroll = &req;
+    }
+    session_channels(&ss);
+    fs_msg *m = NULL;
+    ss.hello = start(ss.c);
+    CHECK_OK(feed_frame(ss.s, &ss.hello, &ss.welcome, &m));
+    CHECK_OK(feed_frame(ss.c, &ss.welcome, &ss.auth, &m));
+    CHECK_OK(feed_frame(ss.s, &ss.auth, &ss.ready, &m));
+    CHECK_EQ_INT(fs_channel_version(ss.s), vmax);
+    CHECK_OK(feed_frame(ss.c, &ss.ready, NULL, &m));
+    CHECK(m != NULL);
+    CHECK_EQ_INT(m->type, FS_MSG_READY);
+    CHECK_EQ_INT(m->u.ready.server_time_ms, SERVER_TIME);
+    if (want_named) {
+        CHECK(m->u.ready.user != NULL);
+        CHECK_EQ_INT(m->u.ready.user_len, strlen("张伟"));
+        CHECK_MEM(m->u.ready.user, "张伟", m->u.ready.user_len);
+        CHECK_EQ_INT(m->u.ready.team_len, 4);
+        CHECK_MEM(m->u.ready.team, "east", 4);
+    } else {
+        CHECK(m->u.ready.user == NULL);
+        CHECK(m->u.ready.team == NULL);
+    }
+    fs_msg_free(m);
+    session_free(&ss);
+}
+
+/* READY names the device's user and team from protocol version 3, after an
+ * enrollment and at every handshake; a client of version 1 or 2 (whose
+ * decoder wants READY's three fields exactly) gets the old READY. */
+static void test_ready_names_user(void)
+{
+    setup();
+    device_user_calls = 0;
+    ready_at(FS_PROTO_VERSION_USER, 1, 1);
+    ready_at(FS_PROTO_VERSION_USER, 0, 1);
+    CHECK_EQ_INT(device_user_calls, 2);
+    ready_at(FS_PROTO_VERSION_USER - 1, 1, 0);
+    ready_at(1, 0, 0);
+    CHECK_EQ_INT(device_user_calls, 2); /* not even asked for an older peer */
+    teardown();
+}
+
 static void test_enrollment_refused(void)
 {
     setup();
@@ -1953,6 +2021,7 @@ TEST_LIST(TEST(identity_from_seed) TEST(happy_path) TEST(bye_from_server) TEST(t
                               TEST(version_downgrade) TEST(version_1_peer_gets_plain_batches)
                                   TEST(no_common_version) TEST(forged_plaintext_refusal)
                                       TEST(endings_need_a_reason) TEST(unexpected_messages)
-                                          TEST(enrollment) TEST(enrollment_refused)
-                                              TEST(enroll_seal_open) TEST(forward_secrecy)
-                                                  TEST(limits_through_channel) TEST(garbage_frames))
+                                          TEST(enrollment) TEST(ready_names_user)
+                                              TEST(enrollment_refused) TEST(enroll_seal_open)
+                                                  TEST(forward_secrecy) TEST(limits_through_channel)
+                                                      TEST(garbage_frames))

@@ -435,6 +435,90 @@ static void test_concurrent_write_kept_and_restored(void)
     test_rmtree(s.dir);
 }
 
+/* A conflict decided with a value of its own (fieldsync conflict resolve
+ * --value): the value and the decision sync, both replicas end equal and
+ * neither lists the conflict; a value that does not fit the field and an
+ * unknown conflict are refused and write nothing. */
+static void test_conflict_decided_with_a_value(void)
+{
+    sim s;
+    memset(&s, 0, sizeof s);
+    s.n = 2;
+    snprintf(s.dir, sizeof s.dir, "%s", test_tmpdir());
+    for (int i = 0; i < 2; i++) {
+        char d[600];
+        snprintf(d, sizeof d, "%s/r%d", s.dir, i);
+        s.clock[i] = 1700000000000ull;
+        fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = clock_cb, .clock_ctx = &s.clock[i]};
+        CHECK_OK(fs_replica_create(&s.r[i], d, "pw", 2, &o));
+    }
+    uint8_t id[16];
+    fs_cell c0[] = {{"name", fs_text("北京某某科技")}};
+    CHECK_OK(fs_insert(s.r[0], "customer", c0, 1, id));
+    deliver(&s, 0, 1, 1);
+    s.clock[0] += 10;
+    s.clock[1] += 20;
+    fs_cell a[] = {{"preferences", fs_text("prefers e-mail")}};
+    fs_cell b[] = {{"preferences", fs_text("偏好電話聯繫")}};
+    CHECK_OK(fs_update(s.r[0], "customer", id, a, 1));
+    CHECK_OK(fs_update(s.r[1], "customer", id, b, 1));
+    deliver(&s, 0, 1, 1);
+    deliver(&s, 1, 0, 1);
+    deliver(&s, 0, 1, 1); /* the conflict record r0 found */
+    found f = {NULL, 0, 0, NULL};
+    CHECK_OK(fs_conflicts(s.r[1], 0, conflict_cb, &f));
+    CHECK_EQ_INT(f.n, 1);
+    uint8_t cid[16];
+    memcpy(cid, f.c[0].id, 16);
+    free(f.c);
+    free(f.text);
+    uint64_t before;
+    CHECK_OK(fs_last_seq(s.r[1], &before));
+    fs_value wrong = fs_int(7); /* preferences is text */
+    CHECK_ERR(fs_conflict_decide(s.r[1], cid, &wrong), FS_ETYPE);
+    uint8_t nosuch[16] = {1};
+    fs_value v3 = fs_text("e-mail first, then a call");
+    CHECK_ERR(fs_conflict_decide(s.r[1], nosuch, &v3), FS_ENOTFOUND);
+    uint64_t after;
+    CHECK_OK(fs_last_seq(s.r[1], &after));
+    CHECK_EQ_INT(after, before); /* nothing written */
+    s.clock[1] += 10;
+    CHECK_OK(fs_conflict_decide(s.r[1], cid, &v3));
+    deliver(&s, 1, 0, 1);
+    deliver(&s, 0, 1, 1);
+    uint8_t h[MAX_REPLICAS][32];
+    hashes(&s, h);
+    CHECK(all_equal(&s, h));
+    for (int i = 0; i < 2; i++) {
+        found g = {NULL, 0, 0, NULL};
+        CHECK_OK(fs_conflicts(s.r[i], 0, conflict_cb, &g));
+        CHECK_EQ_INT(g.n, 0);
+        free(g.c);
+        free(g.text);
+        fs_replica_status st;
+        CHECK_OK(fs_replica_status_get(s.r[i], &st));
+        CHECK_EQ_INT(st.open_conflicts, 0);
+        fs_rows *it = NULL;
+        CHECK_OK(fs_rows_open(&it, s.r[i], "customer", NULL, NULL, NULL));
+        CHECK_EQ_INT(fs_rows_next(it), 1);
+        fs_value v;
+        CHECK_OK(fs_rows_get(it, "preferences", &v));
+        CHECK(v.type == FS_TEXT && v.n == strlen("e-mail first, then a call") &&
+              memcmp(v.p, "e-mail first, then a call", v.n) == 0);
+        fs_rows_close(it);
+    }
+    /* The decision is kept with the record: status DECIDED everywhere. */
+    found all = {NULL, 0, 0, NULL};
+    CHECK_OK(fs_conflicts(s.r[0], 1, conflict_cb, &all));
+    CHECK_EQ_INT(all.n, 1);
+    CHECK_EQ_INT(all.c[0].status, FS_CONFLICT_DECIDED);
+    free(all.c);
+    free(all.text);
+    for (int i = 0; i < 2; i++)
+        fs_replica_close(s.r[i]);
+    test_rmtree(s.dir);
+}
+
 /* A write made on top of the value it replaces is not a conflict. */
 static void test_sequential_write_is_not_a_conflict(void)
 {
@@ -464,5 +548,6 @@ static void test_sequential_write_is_not_a_conflict(void)
     test_rmtree(s.dir);
 }
 
-TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(sequential_write_is_not_a_conflict)
+TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_value)
+              TEST(sequential_write_is_not_a_conflict)
               TEST(random_schedules))

@@ -746,6 +746,80 @@ static void test_golden_decode(void)
     leak_check();
 }
 
+/* READY naming the device's user (protocol version 3): its own golden
+ * vector, tests/vectors/ready_v3.bin; for a session of version 1 or 2 the
+ * same message encodes to ready.bin byte for byte (the published decoders
+ * want exactly three fields); both decode back; every prefix is refused. */
+static void test_golden_ready_v3(void)
+{
+    setup();
+    fs_msg m;
+    golden_msg(4, &m);
+    m.u.ready.user = "张伟";
+    m.u.ready.user_len = strlen("张伟");
+    m.u.ready.team = "华东 east";
+    m.u.ready.team_len = strlen("华东 east");
+    char path[1024], old[1024];
+    vector_path(path, sizeof path, "ready_v3");
+    vector_path(old, sizeof old, "ready");
+    fs_buf b;
+    fs_buf_init(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_USER, &b));
+    const char *env = getenv("FS_WRITE_VECTORS");
+    if (env != NULL && strcmp(env, "1") == 0)
+        test_write_file(path, b.data, b.len);
+    size_t n, on;
+    unsigned char *want = test_read_file(path, &n);
+    unsigned char *wold = test_read_file(old, &on);
+    if (want == NULL || wold == NULL)
+        FAIL("%s or %s is missing", path, old);
+    if (n != b.len || memcmp(want, b.data, n) != 0) {
+        dump_diff("ready_v3", want, n, b.data, b.len);
+        FAIL("ready_v3: the encoding changed");
+    }
+    for (uint32_t v = 1; v < FS_PROTO_VERSION_USER; v++) {
+        fs_buf_reset(&b);
+        CHECK_OK(fs_msg_encode_v(&m, v, &b));
+        if (on != b.len || memcmp(wold, b.data, on) != 0)
+            FAIL("READY for a version %u peer is not ready.bin", v);
+    }
+    fs_msg *got = NULL;
+    CHECK_OK(fs_msg_decode(want, n, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK(got->u.ready.server_time_ms == m.u.ready.server_time_ms);
+    CHECK(got->u.ready.lease_expires_ms == m.u.ready.lease_expires_ms);
+    CHECK_EQ_INT(got->u.ready.user_len, m.u.ready.user_len);
+    CHECK_MEM(got->u.ready.user, m.u.ready.user, m.u.ready.user_len);
+    CHECK_EQ_INT(got->u.ready.team_len, m.u.ready.team_len);
+    CHECK_MEM(got->u.ready.team, m.u.ready.team, m.u.ready.team_len);
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(got, FS_PROTO_VERSION_USER, &b));
+    CHECK(b.len == n && memcmp(b.data, want, n) == 0);
+    fs_msg_free(got);
+    for (size_t k = 0; k < n; k++) {
+        unsigned char *cut = malloc(k ? k : 1);
+        CHECK(cut != NULL);
+        memcpy(cut, want, k);
+        got = NULL;
+        CHECK(fs_msg_decode(cut, k, &fs_proto_default_limits, &got, NULL, 0) == FS_EMALFORMED);
+        CHECK(got == NULL);
+        free(cut);
+    }
+    /* The encoder refuses a user the decoder would. */
+    char longname[FS_USER_MAX + 1];
+    memset(longname, 'a', sizeof longname);
+    m.u.ready.user = longname;
+    m.u.ready.user_len = sizeof longname;
+    fs_buf_reset(&b);
+    CHECK(fs_msg_encode_v(&m, FS_PROTO_VERSION_USER, &b) == FS_EINVAL);
+    CHECK_EQ_INT(b.len, 0);
+    m.u.ready.user_len = 0;
+    CHECK(fs_msg_encode_v(&m, FS_PROTO_VERSION_USER, &b) == FS_EINVAL);
+    fs_buf_free(&b);
+    free(want);
+    free(wold);
+    leak_check();
+}
+
 /* The encoder groups by row whatever the order of the changes. */
 static void test_encode_order(void)
 {
@@ -914,6 +988,79 @@ static void b_ack_ok(mp *w)
     mp_arr(w, 2);
     mp_uint(w, FS_MSG_ACK);
     mp_uint(w, 5);
+}
+/* READY with the user and team (protocol version 3), and its faults. */
+static void b_ready_head(mp *w, uint32_t nfields)
+{
+    mp_arr(w, nfields);
+    mp_uint(w, FS_MSG_READY);
+    mp_uint(w, 1700000000000ull);
+    mp_uint(w, 1700604800000ull);
+}
+static void b_ready_user_ok(mp *w)
+{
+    b_ready_head(w, 5);
+    mp_cstr(w, "张伟");
+    mp_cstr(w, "east");
+}
+static void b_ready_no_team_ok(mp *w)
+{
+    b_ready_head(w, 5);
+    mp_cstr(w, "zhang");
+    mp_cstr(w, "");
+}
+static void b_ready_four_fields(mp *w)
+{
+    b_ready_head(w, 4);
+    mp_cstr(w, "zhang");
+}
+static void b_ready_empty_user(mp *w)
+{
+    b_ready_head(w, 5);
+    mp_cstr(w, "");
+    mp_cstr(w, "east");
+}
+static void b_ready_long_user(mp *w)
+{
+    char name[FS_USER_MAX + 2];
+    memset(name, 'a', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    b_ready_head(w, 5);
+    mp_cstr(w, name);
+    mp_cstr(w, "east");
+}
+static void b_ready_long_team(mp *w)
+{
+    char name[FS_USER_MAX + 2];
+    memset(name, 't', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    b_ready_head(w, 5);
+    mp_cstr(w, "zhang");
+    mp_cstr(w, name);
+}
+static void b_ready_user_bin(mp *w)
+{
+    b_ready_head(w, 5);
+    mp_bin(w, "zhang", 5);
+    mp_cstr(w, "east");
+}
+static void b_ready_user_nil(mp *w)
+{
+    b_ready_head(w, 5);
+    mp_nil(w);
+    mp_cstr(w, "east");
+}
+static void b_ready_user_bad_utf8(mp *w)
+{
+    b_ready_head(w, 5);
+    mp_str(w, "\xe5\xbc", 2);
+    mp_cstr(w, "east");
+}
+static void b_ready_six_fields(mp *w)
+{
+    b_ready_user_ok(w);
+    w->b[0] = 0x96; /* the array header: 6 */
+    mp_uint(w, 1);
 }
 static void b_trailing_byte(mp *w)
 {
@@ -1894,6 +2041,17 @@ static const bad_case bad_cases[] = {
     OK(column_last_ok),
     OK(hlc_max_ok),
     OK(value_int_ok),
+    OK(ready_user_ok),
+    OK(ready_no_team_ok),
+    /* READY's user and team (protocol version 3) */
+    BAD(ready_four_fields, EMALFORMED),
+    BAD(ready_six_fields, EMALFORMED),
+    BAD(ready_empty_user, EMALFORMED),
+    BAD(ready_long_user, EMALFORMED),
+    BAD(ready_long_team, EMALFORMED),
+    BAD(ready_user_bin, EMALFORMED),
+    BAD(ready_user_nil, EMALFORMED),
+    BAD(ready_user_bad_utf8, EMALFORMED),
     /* framing */
     BAD(empty, EMALFORMED),
     BAD(trailing_byte, EMALFORMED),
@@ -2454,6 +2612,6 @@ static void test_reassembler(void)
     leak_check();
 }
 
-TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode)
+TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3)
               TEST(encode_order) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

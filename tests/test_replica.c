@@ -899,7 +899,84 @@ static void test_open_with_a_key(void)
     fs_secret_free(kb);
 }
 
-TEST_LIST(TEST(open_with_a_key) TEST(wipe_destroys_the_replica)
+/* The text of a row's column ("" when not text). */
+static void cell_text(fs_replica *r, const char *table, const uint8_t id[16], const char *col,
+                      char *out, size_t cap)
+{
+    fs_rows *it = NULL;
+    out[0] = '\0';
+    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1) {
+        fs_value v;
+        if (memcmp(fs_rows_id(it), id, 16) != 0)
+            continue;
+        CHECK_OK(fs_rows_get(it, col, &v));
+        if (v.type == FS_TEXT)
+            snprintf(out, cap, "%.*s", (int)v.n, (const char *)v.p);
+    }
+    fs_rows_close(it);
+}
+
+/* The device adopts the user and team the server knows it by: records made
+ * under another local name are re-attributed while nothing has reached a
+ * server, not after; adopting the same names again writes nothing. */
+static void test_adopt_user_from_the_server(void)
+{
+    fs_replica *r = fresh("adopt");
+    uint8_t mine[16], other[16], report[16], spot[16];
+    char buf[80], prev[FS_USER_MAX + 1];
+    size_t n = 99;
+    CHECK_OK(fs_replica_set_user(r, "zhang"));
+    fs_cell c1[] = {{"name", fs_text("A")}, {"owner", fs_text("zhang")}};
+    fs_cell c2[] = {{"name", fs_text("B")}, {"owner", fs_text("wang")}};
+    CHECK_OK(fs_insert(r, "customer", c1, 2, mine));
+    CHECK_OK(fs_insert(r, "customer", c2, 2, other));
+    fs_cell dr[] = {{"rep", fs_text("zhang")}, {"kind", fs_text("plan")},
+                    {"date", fs_text("2023-10-10")}, {"content", fs_text("visits")}};
+    CHECK_OK(fs_insert(r, "daily_report", dr, 4, report));
+    fs_cell sc[] = {{"supervisor", fs_text("zhang")}, {"rep", fs_text("wang")},
+                    {"record_table", fs_text("visit")}, {"accurate", fs_int(1)},
+                    {"checked_at", fs_text("2023-10-13 17:00")}};
+    CHECK_OK(fs_insert(r, "spot_check", sc, 5, spot));
+    uint64_t before = last_seq(r);
+    CHECK_ERR(fs_replica_adopt_user(r, "", "east", prev, sizeof prev, &n), FS_EINVAL);
+    CHECK_EQ_INT(last_seq(r), before);
+    CHECK_OK(fs_replica_adopt_user(r, "zhangwei", "east", prev, sizeof prev, &n));
+    CHECK_STR(prev, "zhang");
+    CHECK_EQ_INT(n, 3); /* the customer's owner, the report's rep, the spot-check's signer */
+    CHECK_EQ_INT(last_seq(r), before + 3);
+    cell_text(r, "customer", mine, "owner", buf, sizeof buf);
+    CHECK_STR(buf, "zhangwei");
+    cell_text(r, "customer", other, "owner", buf, sizeof buf);
+    CHECK_STR(buf, "wang");
+    cell_text(r, "daily_report", report, "rep", buf, sizeof buf);
+    CHECK_STR(buf, "zhangwei");
+    cell_text(r, "spot_check", spot, "supervisor", buf, sizeof buf);
+    CHECK_STR(buf, "zhangwei");
+    CHECK_OK(fs_replica_user(r, buf));
+    CHECK_STR(buf, "zhangwei");
+    CHECK_OK(fs_replica_setting(r, "team", buf, sizeof buf));
+    CHECK_STR(buf, "east");
+    /* the same names again: nothing to do */
+    CHECK_OK(fs_replica_adopt_user(r, "zhangwei", "east", prev, sizeof prev, &n));
+    CHECK_STR(prev, "");
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(last_seq(r), before + 3);
+    /* once enrolled, records stay as they are (an upgrade may reset the
+     * cursor; the recorded server still says the device has synced) */
+    uint8_t spk[32] = {1};
+    CHECK_OK(fs_replica_set_server(r, "ws://127.0.0.1:9", spk));
+    CHECK_OK(fs_replica_adopt_user(r, "zw", NULL, prev, sizeof prev, &n));
+    CHECK_STR(prev, "zhangwei");
+    CHECK_EQ_INT(n, 0);
+    cell_text(r, "customer", mine, "owner", buf, sizeof buf);
+    CHECK_STR(buf, "zhangwei");
+    CHECK_OK(fs_replica_user(r, buf));
+    CHECK_STR(buf, "zw");
+    fs_replica_close(r);
+}
+
+TEST_LIST(TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
               TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
                   TEST(chinese_text_round_trips) TEST(every_handbook_table)
                       TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)

@@ -1533,6 +1533,67 @@ static void test_conflict_found_by_server_is_in_scope(void)
     team_close(&t);
 }
 
+/* A manager decides a conflict of the team from the dashboard (the store's
+ * manager write path): only a manager of that team, only keep or restore,
+ * only once; the decision reaches the devices, whose inboxes empty. And the
+ * store names a device's user and team for READY (fs_store_device_user). */
+static void test_manager_decides_conflict(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    char user[FS_USER_NAME_MAX + 1], tm[FS_USER_NAME_MAX + 1];
+    CHECK_OK(fs_store_device_user(t.s, d[ZHANG].pk, user, tm));
+    CHECK_STR(user, "zhang");
+    CHECK_STR(tm, "north");
+    CHECK_OK(fs_store_device_user(t.s, d[CHEN].pk, user, tm));
+    CHECK_STR(tm, "south");
+    for (int i = 0; i < NDEV; i++)
+        pull(t.s, &d[i], NULL);
+    set_text(&d[ZHANG2], "customer", b.za, "preferences", "written on the phone");
+    push_clean(t.s, &d[ZHANG2]);
+    CHECK_OK(fs_store_device_revoke(t.s, d[ZHANG2].pk));
+    CHECK_ERR(fs_store_device_user(t.s, d[ZHANG2].pk, user, tm), FS_EREVOKED);
+    set_text(&d[LI], "customer", b.za, "preferences", "li's later edit");
+    push_clean(t.s, &d[LI]);
+    conflicts_seen srv;
+    memset(&srv, 0, sizeof srv);
+    CHECK_OK(fs_conflicts(fs_store_replica(t.s), 0, on_conflict, &srv));
+    CHECK_EQ_INT(srv.n, 1);
+    pull(t.s, &d[ZHANG], NULL);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(d[ZHANG].r, &st));
+    CHECK_EQ_INT(st.open_conflicts, 1);
+    fs_cell restore = {"status", fs_int(FS_CONFLICT_RESTORED)};
+    fs_cell bad = {"status", fs_int(FS_CONFLICT_DECIDED)};
+    fs_cell other = {"loser_value", fs_text("x")};
+    uint8_t nosuch[16] = {7};
+    CHECK_ERR(fs_store_manager_write(t.s, "zhang", "conflict", srv.id, &restore, 1, NULL),
+              FS_EAUTH);
+    CHECK_ERR(fs_store_manager_write(t.s, "chen", "conflict", srv.id, &restore, 1, NULL),
+              FS_ENOTFOUND);
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "conflict", nosuch, &restore, 1, NULL),
+              FS_ENOTFOUND);
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "conflict", srv.id, &bad, 1, NULL), FS_EINVAL);
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "conflict", srv.id, &other, 1, NULL), FS_EINVAL);
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "conflict", NULL, &restore, 1, NULL), FS_EINVAL);
+    CHECK_OK(fs_store_manager_write(t.s, "li", "conflict", srv.id, &restore, 1, NULL));
+    CHECK_ERR(fs_store_manager_write(t.s, "li", "conflict", srv.id, &restore, 1, NULL),
+              FS_ESTATE);
+    int devs[] = {ZHANG, LI};
+    for (size_t k = 0; k < 2; k++) {
+        device *dv = &d[devs[k]];
+        pull(t.s, dv, NULL);
+        CHECK_OK(fs_replica_status_get(dv->r, &st));
+        CHECK_EQ_INT(st.open_conflicts, 0);
+        char buf[64];
+        CHECK_EQ_INT(row_text(dv->r, "customer", b.za, "preferences", buf, sizeof buf), 1);
+        CHECK_STR(buf, "written on the phone");
+    }
+    team_close(&t);
+}
+
 /* The owner the store enforces is the owner the row holds: a reassignment
  * that loses by last-writer-wins (an older write pushed late) must not move
  * the scope. li decides on her laptop (offline) to give the customer to wang,
@@ -2423,6 +2484,7 @@ TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_ch
                                       TEST(pull_reads_past_own_writes_only) TEST(idempotent_repush)
                                           TEST(convergence_through_store)
                                               TEST(conflict_found_by_server_is_in_scope)
+                                              TEST(manager_decides_conflict)
                                                   TEST(scope_follows_the_winning_owner)
                                                       TEST(manager_reviews_team_records)
                                                           TEST(customer_without_owner_is_creators)

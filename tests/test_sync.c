@@ -634,6 +634,36 @@ static void test_reassigned_customer_reaches_the_new_owner(void)
     world_close(&w);
 }
 
+/* READY names the device's user and team for a session of protocol 3: the
+ * device takes them at its sync, before it pushes; a session of protocol 2
+ * (a published client) gets the old READY and the device learns nothing. A
+ * user name set by hand on the device is put back at the next sync. */
+static void test_sync_names_the_user(void)
+{
+    world w;
+    dev zhang;
+    char user[FS_USER_MAX + 1], team[FS_USER_MAX + 1];
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 1, cust);
+    limit_version = 2;
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    limit_version = 0;
+    CHECK_ERR(fs_replica_user(zhang.r, user), FS_ENOTFOUND);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(fs_replica_user(zhang.r, user));
+    CHECK_STR(user, "zhang");
+    CHECK_OK(fs_replica_setting(zhang.r, "team", team, sizeof team));
+    CHECK_STR(team, "north");
+    CHECK_OK(fs_replica_set_user(zhang.r, "somebody"));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(fs_replica_user(zhang.r, user));
+    CHECK_STR(user, "zhang");
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
 /* A hand-over is recorded by the server (a `handover` row, schema 2) and
  * reaches the devices in scope that speak protocol 3; a device of protocol
  * 2 never receives it (its decoder would refuse the table: the client,
@@ -1142,7 +1172,7 @@ static void test_held_batches_keep_every_outcome(void)
 TEST_LIST(
     TEST(hostile_client_asking_for_everything_gets_its_scope)
         TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(
-            poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables)
+            poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(sync_names_the_user)
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)

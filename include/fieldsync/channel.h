@@ -10,7 +10,9 @@
  *                       Ed25519 identity, Sig_server(T1)
  *   3. C -> S  AUTH     first sealed frame C->S: device identity,
  *                       Sig_device(T2)     (or ENROLL, with the sealed request)
- *   4. S -> C  READY    first sealed frame S->C (or WIPE / ERROR)
+ *   4. S -> C  READY    first sealed frame S->C (or WIPE / ERROR); from
+ *                       protocol version 3 it names the device's user and
+ *                       team (cfg.device_user)
  *   T1 = BLAKE2b("fieldsync/1 handshake" | vmin | vmax | version |
  *                client eph | server eph | server identity)
  *   T2 = BLAKE2b(T1 | device identity)
@@ -60,6 +62,11 @@ int fs_enroll_open(const fs_identity *server, const uint8_t *sealed, size_t n,
 typedef int (*fs_device_check_fn)(void *ctx, const uint8_t device_pk[FS_SIGN_PK_BYTES]);
 /* Server: enroll this device (check and consume the code). 0 or an error. */
 typedef int (*fs_enroll_fn)(void *ctx, const fs_enroll_request *req);
+/* Server: the user and team (NUL-terminated; team "" when none) of a device
+ * just authenticated or enrolled, for READY (protocol version 3 on). 0, or
+ * an error: READY then names no user (the session goes on). */
+typedef int (*fs_device_user_fn)(void *ctx, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                                 char user[FS_USER_MAX + 1], char team[FS_USER_MAX + 1]);
 
 typedef struct fs_channel_config {
     int is_server;
@@ -68,6 +75,7 @@ typedef struct fs_channel_config {
     const fs_enroll_request *enroll; /* client: enroll instead of authenticating */
     fs_device_check_fn check_device; /* server */
     fs_enroll_fn enroll_device;      /* server; NULL refuses enrollment */
+    fs_device_user_fn device_user;   /* server; NULL: READY names no user */
     void *ctx;                       /* passed to the callbacks */
     const fs_proto_limits *limits;   /* NULL: fs_proto_default_limits */
     uint32_t vmin, vmax;             /* 0: FS_PROTO_VERSION_MIN..FS_PROTO_VERSION */

@@ -11,6 +11,7 @@
  *   4 ENROLL    device identity key (bin32), signature (bin64),
  *               enrollment request sealed to the server (bin)
  *   5 READY     server time ms, lease expiry ms
+ *               [, user (str), team (str)]   from protocol version 3 only
  *   10 PUSH     first local sequence, last local sequence, batch
  *   11 ACK      last local sequence committed by the server
  *   12 REJECT   [[table, row (bin16), column, hlc, reason code, reason (str)]...]
@@ -46,6 +47,14 @@
  * times the compressed bytes, checked from the frame headers before
  * allocating.
  *
+ * READY's two last fields (from protocol version 3, FS_PROTO_VERSION_USER)
+ * name the device's user and team as the server knows them: 1..FS_USER_MAX
+ * and 0..FS_USER_MAX bytes of UTF-8 ("" when the user has no team). The
+ * encoder writes them only for a session of version 3 or later and only
+ * when the message names a user, so a client of an older version (whose
+ * decoder wants exactly three fields) never sees them; the decoder accepts
+ * three fields or five in any version.
+ *
  * Decoding checks every length, count and nesting depth against
  * fs_proto_limits before it allocates anything a peer can size.
  */
@@ -66,6 +75,7 @@
  * server sends a session of an older version no change of a table or
  * column that came later, since its replica could not apply it. */
 #define FS_PROTO_VERSION_SCHEMA2 3u
+#define FS_PROTO_VERSION_USER   3u /* the first whose READY names the device's user */
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
 typedef struct fs_proto_limits {
@@ -139,6 +149,10 @@ typedef struct fs_msg {
         struct {
             uint64_t server_time_ms;
             uint64_t lease_expires_ms;
+            const char *user; /* UTF-8, not NUL-terminated; NULL: not named */
+            size_t user_len;
+            const char *team; /* when user is set; may be empty */
+            size_t team_len;
         } ready;
         struct {
             uint64_t first_seq, last_seq;

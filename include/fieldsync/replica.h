@@ -227,7 +227,8 @@ int fs_apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_stats *
 typedef enum fs_conflict_status {
     FS_CONFLICT_OPEN = 0,
     FS_CONFLICT_KEPT = 1,    /* resolved: the current value stays */
-    FS_CONFLICT_RESTORED = 2 /* resolved: the losing value was written back */
+    FS_CONFLICT_RESTORED = 2, /* resolved: the losing value was written back */
+    FS_CONFLICT_DECIDED = 3   /* resolved: a third value was written (fs_conflict_decide) */
 } fs_conflict_status;
 
 typedef struct fs_conflict {
@@ -248,6 +249,13 @@ int fs_conflicts(fs_replica *r, int include_resolved, int (*cb)(const fs_conflic
  * FS_CONFLICT_RESTORED writes the losing value back as a new local write.
  * Both are synced. Errors: FS_ENOTFOUND, FS_EINVAL. */
 int fs_conflict_resolve(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_status how);
+/* Resolves a conflict with a value of its own: v is written to the field as
+ * a new local write and the conflict is marked FS_CONFLICT_DECIDED, in one
+ * transaction; both sync, so every replica that pulls them drops the
+ * conflict from its open ones. Errors: FS_ENOTFOUND, FS_EFORMAT (an
+ * incomplete record), the write's (FS_ETYPE for a value that does not fit
+ * the column, ...). */
+int fs_conflict_decide(fs_replica *r, const uint8_t id[FS_ID_BYTES], const fs_value *v);
 
 /* Verifies that every column value this device wrote matches its newest
  * change-log entry and every log entry is reflected in the rows (or was
@@ -302,6 +310,18 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
 #define FS_USER_MAX 64
 int fs_replica_set_user(fs_replica *r, const char *name);
 int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
+/* The device takes the user (1..FS_USER_MAX bytes) and team (NULL or "":
+ * left as it is) the server knows it by. When the user differs from the
+ * one set before (`whoami --set`) and the replica is enrolling (no server
+ * recorded yet, no change acknowledged, nothing pulled), every record's owner and signer
+ * column (fs_record_rules) holding the old name is rewritten to the new one
+ * as a local write, in one transaction with the settings. prev (may be
+ * NULL) receives the old name when the user changed ("" when none was
+ * set), else ""; *reattributed (may be NULL) the number of columns
+ * rewritten. Nothing is written when both are as set already. Errors: the
+ * replica's; FS_EINVAL for a bad name. */
+int fs_replica_adopt_user(fs_replica *r, const char *user, const char *team, char *prev,
+                          size_t prevcap, size_t *reattributed);
 /* The device's settings, by name: "user" and "team" (1..FS_USER_MAX bytes),
  * "calendar" (1..FS_SETTING_MAX; the client's working-day calendar), "role" ("rep"
  * or "manager": what the CLI's record-rule checks assume; client/precheck.c). Local,

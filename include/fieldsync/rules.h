@@ -126,7 +126,9 @@ typedef struct fs_finding {
  * week and month of the period up to now for the daily, weekly and monthly
  * rules. reps (may be NULL): the reps judged (findings about anyone else
  * are left out) and from whom the daily and weekly rules expect records;
- * NULL judges every rep named in the records. cb returns 0 to
+ * NULL judges every rep named in the records. A customer without an owner
+ * (recorded before the device had a user) counts as the device's user's
+ * (fs_replica_user), if one is set. cb returns 0 to
  * go on. Errors: the replica's, FS_ENOMEM, or cb's value. */
 int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from, int64_t to,
                   const char *const *reps, size_t nreps, int (*cb)(const fs_finding *f, void *ctx),

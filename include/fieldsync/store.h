@@ -86,10 +86,13 @@ int fs_store_user_add(fs_store *s, const char *name, fs_role role, const char *t
 
 /* A manager's write from the dashboard, made on the server's replica and
  * fed to the devices like any change: a review of a weekly plan (row given;
- * only status, approved_by, approved_at, review_comment) or a new
- * spot-check (row NULL; its rep's scope). The record must be in the
- * manager's team (else FS_ENOTFOUND); FS_EAUTH for anyone but a manager,
- * FS_EINVAL for anything else. *out_id: the record's id. */
+ * only status, approved_by, approved_at, review_comment), a new
+ * spot-check (row NULL; its rep's scope), or the decision of an open
+ * conflict (table "conflict", row its id, the one cell status =
+ * FS_CONFLICT_KEPT or FS_CONFLICT_RESTORED: fs_conflict_resolve; FS_ESTATE
+ * when it is decided already). The record must be in the manager's team
+ * (else FS_ENOTFOUND); FS_EAUTH for anyone but a manager, FS_EINVAL for
+ * anything else. *out_id: the record's id. */
 int fs_store_manager_write(fs_store *s, const char *manager, const char *table, const uint8_t *row,
                            const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]);
 
@@ -137,6 +140,11 @@ int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const c
                         const char *name);
 /* 0 if the device may connect, FS_ENOTFOUND if unknown, FS_EREVOKED. */
 int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+/* The user an enrolled, unrevoked device belongs to and that user's team
+ * ("" when none): what READY tells the device (fs_channel_config.
+ * device_user). FS_ENOTFOUND, FS_EREVOKED. */
+int fs_store_device_user(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
+                         char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1]);
 /* Audits that a revoked device was told to wipe (each time it shows up). */
 int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 /* Audits a session the server ended for what its peer sent. pk NULL: before
@@ -257,6 +265,8 @@ typedef struct fs_store_ops {
     int (*device_add)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user,
                       const char *name);
     int (*device_check)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+    int (*device_user)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
+                       char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1]);
     int (*device_revoke)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*devices)(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
     int (*device_seen)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);

@@ -252,3 +252,16 @@ int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), v
     sqlite3_finalize(st);
     return rc;
 }
+
+int sq_device_user(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES],
+                   char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1])
+{
+    sq_device d;
+    user[0] = team[0] = '\0';
+    int rc = sq__device_get((sq_store *)base, pk, &d);
+    if (rc != 0)
+        return rc;
+    snprintf(user, FS_USER_NAME_MAX + 1, "%s", d.u.name);
+    snprintf(team, FS_USER_NAME_MAX + 1, "%s", d.u.team);
+    return 0;
+}

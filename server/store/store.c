@@ -298,6 +298,7 @@ static const fs_store_ops sqlite_ops = {
     .login = sq_login,
     .device_add = sq_device_add,
     .device_check = sq_device_check,
+    .device_user = sq_device_user,
     .device_revoke = sq_device_revoke,
     .devices = sq_devices,
     .device_seen = sq_device_seen,

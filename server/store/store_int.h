@@ -148,6 +148,8 @@ int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_
 int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,
                   const char *name);
 int sq_device_check(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
+int sq_device_user(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES],
+                   char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1]);
 int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
 int sq_device_seen(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);

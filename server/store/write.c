@@ -1,7 +1,7 @@
 /*
  * The dashboard's writes into the SQLite store: a manager's review of a
- * weekly plan, or a spot-check, made on the server's replica and fed to
- * the devices like any change.
+ * weekly plan, a spot-check, or the decision of a conflict, made on the
+ * server's replica and fed to the devices like any change.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +35,43 @@ static int row_text(sq_store *s, const char *table, const uint8_t row[FS_ID_BYTE
     return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
 }
 
+/* A manager decides an open conflict of the team: its status cell, KEPT
+ * (the field keeps its value) or RESTORED (the lost value is written back),
+ * through fs_conflict_resolve, so the decision and the value are ordinary
+ * changes of the server's replica that every device pulls. */
+static int decide_conflict(sq_store *s, const sq_user *u, const uint8_t *row, const fs_cell *cells,
+                           size_t n)
+{
+    if (row == NULL || n != 1 || strcmp(cells[0].column, "status") != 0 ||
+        cells[0].value.type != FS_INT ||
+        (cells[0].value.i != FS_CONFLICT_KEPT && cells[0].value.i != FS_CONFLICT_RESTORED))
+        return sq__fail(s, FS_EINVAL, "a conflict is decided by keeping or restoring");
+    char owner[MAX_NAME + 1] = "";
+    int rc = sq__owner_of(s, (unsigned)fs_schema_table_index("conflict"), row, owner);
+    if (rc == FS_ENOTFOUND || (rc == 0 && !sq__in_scope(s, u, owner)))
+        return sq__fail(s, FS_ENOTFOUND, "no such conflict in the manager's team");
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(
+        fs_replica_db(s->r), "SELECT coalesce(status,0) FROM conflict WHERE id=?1 AND deleted=0",
+        -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, row, FS_ID_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    int open = src == SQLITE_ROW && sqlite3_column_int(st, 0) == FS_CONFLICT_OPEN;
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return sq__dbfail(s, src, "store");
+    if (src == SQLITE_DONE)
+        return sq__fail(s, FS_ENOTFOUND, "no such conflict in the manager's team");
+    if (!open)
+        return sq__fail(s, FS_ESTATE, "the conflict is decided already");
+    rc = fs_conflict_resolve(s->r, row, (fs_conflict_status)cells[0].value.i);
+    return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
+}
+
 int sq_manager_write(fs_store *base, const char *manager, const char *table, const uint8_t *row,
                            const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES])
 {
@@ -45,6 +82,12 @@ int sq_manager_write(fs_store *base, const char *manager, const char *table, con
         return rc;
     if (u.role != FS_ROLE_MANAGER)
         return sq__fail(s, FS_EAUTH, "only a manager does this");
+    if (strcmp(table, "conflict") == 0) {
+        rc = decide_conflict(s, &u, row, cells, n);
+        if (rc == 0 && out_id != NULL)
+            memcpy(out_id, row, FS_ID_BYTES);
+        return rc;
+    }
     /* What a supervisor writes, by the record rules: a review's columns of
      * a weekly plan, a new spot-check. */
     int tix = fs_schema_table_index(table);

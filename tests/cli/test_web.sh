@@ -94,7 +94,7 @@ contains "a chart drawn as SVG" "$BODY" '<svg class="chart"'
 contains "the team's devices with their last sync" "$BODY" "<h2>Devices</h2>"
 contains "zhang's device was seen" "$(grep -A0 -F 'zhang</td><td>' <<<"$BODY" | head -n 1)" "</td><td class=\"green\">"
 contains "nothing pending on zhang's device" "$BODY" '<td class="green">none</td>'
-contains "no conflicts yet" "$BODY" '<td colspan="5">none</td>'
+contains "no conflicts yet" "$BODY" '<td colspan="6">none</td>'
 
 # a conflict: zhang edits one field on two devices offline
 code2=$("$FSS" enroll-code --data "$S" --user zhang | tail -n 1)
@@ -110,6 +110,30 @@ http GET / "$LI"
 contains "the conflict awaits a decision on li's page" "$BODY" "<td>industry</td>"
 contains "with the value kept" "$BODY" "retail (second)"
 contains "and the value lost" "$BODY" "logistics (first)"
+# li decides it with the button: an ordinary change both devices pull
+contains "a button decides it" "$BODY" 'value="lost">Restore lost</button>'
+CONF=$(grep -oE 'name="conflict" value="[0-9a-f]{32}"' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
+csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
+http POST /conflict "$LI" "csrf=$(printf '%064d' 0)&conflict=$CONF&do=lost"
+equal "a decision without the CSRF token: 403" "$STATUS" 403
+http POST /conflict "" "csrf=$csrf&conflict=$CONF&do=lost"
+equal "a decision without a session: 403" "$STATUS" 403
+http POST /conflict "$LI" "csrf=$csrf&conflict=$CONF&do=maybe"
+equal "a decision that is neither: 400" "$STATUS" 400
+http POST /conflict "$LI" "csrf=$csrf&conflict=$CONF&do=lost"
+equal "li restores the lost value" "$STATUS" 303
+http POST /conflict "$LI" "csrf=$csrf&conflict=$CONF&do=kept"
+equal "decided already: 409" "$STATUS" 409
+http GET / "$LI"
+contains "the conflict left li's page" "$BODY" '<td colspan="6">none</td>'
+runc "$FS" --home "$WORK/zhang" sync
+runc "$FS" --home "$WORK/zhang2" sync
+for h in zhang zhang2; do
+    runc "$FS" --home "$WORK/$h" conflict list --json
+    equal "the conflict left $h's inbox" "$OUT" "[]"
+    runc "$FS" --home "$WORK/$h" customer list --json
+    contains "$h holds the restored value" "$OUT" '"industry":"logistics (first)"'
+done
 http GET "/?week=2023-W41" "$LI"
 contains "a chosen week" "$BODY" "week 2023-W41"
 http GET "/rep?name=zhang" "$LI"
@@ -158,6 +182,8 @@ http GET / "$CHEN"
 csrf_chen=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
 http POST /plan "$CHEN" "csrf=$csrf_chen&plan=$PLAN_ID&rep=zhang&do=return&comment=no"
 equal "nor review zhang's plan: 404" "$STATUS" 404
+http POST /conflict "$CHEN" "csrf=$csrf_chen&conflict=$CONF&do=kept"
+equal "nor decide zhang's conflict: 404" "$STATUS" 404
 
 # ---- root, admin ----
 login root "${ROOT_PW// /+}"

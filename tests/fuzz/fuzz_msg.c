@@ -2,7 +2,8 @@
  * Fuzz target: the wire message decoder (fs_msg_decode), under the default
  * limits and under small ones. Whatever decodes must round-trip: encoding
  * the decoded message and decoding that again succeeds, and encoding the
- * second message gives the same bytes as the first encoding. Failures must
+ * second message gives the same bytes as the first encoding (and a READY
+ * keeps its user and team at protocol version 3). Failures must
  * leave *out NULL and return one of the decoder's codes.
  */
 #include <stdint.h>
@@ -20,6 +21,30 @@ static const fs_proto_limits small_limits = {
     .max_depth = 6,
     .max_items = 8,
 };
+
+/* A decoded READY encodes for a version 3 session too, and its user and
+ * team (when it names them) come back unchanged. */
+static void check_ready_v3(const fs_msg *m, const fs_proto_limits *limits)
+{
+    fs_buf b;
+    fs_msg *back = NULL;
+    fs_buf_init(&b);
+    int rc = fs_msg_encode_v(m, FS_PROTO_VERSION_USER, &b);
+    if (rc == 0)
+        rc = fs_msg_decode(b.data, b.len, limits, &back, NULL, 0);
+    if (rc != 0 && rc != FS_ENOMEM)
+        __builtin_trap(); /* a decoded READY the version 3 encoder refuses, or back */
+    if (rc == 0 && ((m->u.ready.user == NULL) != (back->u.ready.user == NULL) ||
+                    back->u.ready.user_len != m->u.ready.user_len ||
+                    back->u.ready.team_len != m->u.ready.team_len ||
+                    (m->u.ready.user_len > 0 &&
+                     memcmp(back->u.ready.user, m->u.ready.user, m->u.ready.user_len) != 0) ||
+                    (m->u.ready.team_len > 0 &&
+                     memcmp(back->u.ready.team, m->u.ready.team, m->u.ready.team_len) != 0)))
+        __builtin_trap(); /* the user or team changed on the way */
+    fs_msg_free(back);
+    fs_buf_free(&b);
+}
 
 static void check_decode(const uint8_t *data, size_t size, const fs_proto_limits *limits)
 {
@@ -57,6 +82,8 @@ static void check_decode(const uint8_t *data, size_t size, const fs_proto_limits
         goto out;
     if (rc != 0 || second.len != first.len || memcmp(first.data, second.data, first.len) != 0)
         __builtin_trap(); /* encoding is not a fixed point after one round trip */
+    if (m->type == FS_MSG_READY)
+        check_ready_v3(m, limits);
 out:
     fs_buf_free(&second);
     fs_buf_free(&first);
