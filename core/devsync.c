@@ -60,8 +60,7 @@ int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t 
     return rc;
 }
 
-/* Deletes one row (without logging) and remembers it as purged. */
-static int purge_one(fs_replica *r, unsigned tix, const uint8_t *row, sqlite3_stmt *mark)
+int fs__delete_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], const char *what)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
@@ -76,11 +75,18 @@ static int purge_one(fs_replica *r, unsigned tix, const uint8_t *row, sqlite3_st
     }
     r->guard--;
     sqlite3_finalize(st);
-    if (src != SQLITE_DONE)
-        return fs__dbfail(r, src, "purging a row");
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, what);
+}
+
+/* Deletes one row (without logging) and remembers it as purged. */
+static int purge_one(fs_replica *r, unsigned tix, const uint8_t *row, sqlite3_stmt *mark)
+{
+    int rc = fs__delete_row(r, tix, row, "purging a row");
+    if (rc != 0)
+        return rc;
     sqlite3_bind_int(mark, 1, (int)tix);
     sqlite3_bind_blob(mark, 2, row, FS_ID_BYTES, SQLITE_STATIC);
-    src = sqlite3_step(mark);
+    int src = sqlite3_step(mark);
     sqlite3_reset(mark);
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "purging a row");
 }

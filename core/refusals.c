@@ -264,20 +264,7 @@ static int logged(fs_replica *r, unsigned tix, unsigned col, const uint8_t row[F
  * it, so there is nothing to tell it). */
 static int remove_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES])
 {
-    unsigned nt;
-    const fs_table *tables = fs_schema_tables(&nt);
-    char sql[128];
-    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id=?1", tables[tix].name);
-    sqlite3_stmt *st = NULL;
-    r->guard++; /* prepared and run by the API (see the authorizer) */
-    int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
-    if (src == SQLITE_OK) {
-        sqlite3_bind_blob(st, 1, row, FS_ID_BYTES, SQLITE_STATIC);
-        src = sqlite3_step(st);
-    }
-    r->guard--;
-    sqlite3_finalize(st);
-    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "removing a refused record");
+    return fs__delete_row(r, tix, row, "removing a refused record");
 }
 
 /* revert's work inside its transaction. */

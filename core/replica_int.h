@@ -146,6 +146,10 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
  * values sent, from the change log). Nothing is removed. */
 int fs__refusals_upgrade(fs_replica *r);
 
+/* Deletes row of table tix without a change-log entry (a purge, a refused
+ * record the server never had); `what` names the work in the error. */
+int fs__delete_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], const char *what);
+
 #define FS__SYNC_TABLES_SQL                                                               \
     "CREATE TABLE IF NOT EXISTS refused(tbl INTEGER NOT NULL, row BLOB NOT NULL,"         \
     " col INTEGER NOT NULL, hlc INTEGER NOT NULL, reason INTEGER NOT NULL, text TEXT,"    \
