@@ -883,3 +883,29 @@ const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_met
             return &m->by_rule[i];
     return NULL;
 }
+
+size_t fs_charge_cells(const fs_finding *f, const char *rep, int64_t handed_at_ms,
+                       fs_charge_text *buf, fs_cell c[FS_CHARGE_CELLS])
+{
+    size_t n = 0;
+    fs_civil_format(f->start, buf->start);
+    fs_civil_format(f->deadline, buf->deadline);
+    c[n++] = (fs_cell){"rep", fs_text(rep)};
+    c[n++] = (fs_cell){"rule", fs_text(f->rule->id)};
+    c[n++] = (fs_cell){"record_table", fs_text(f->rule->table)};
+    if (f->has_row)
+        c[n++] = (fs_cell){"record_id", fs_blob(f->row, FS_ID_BYTES)};
+    c[n++] = (fs_cell){"start", fs_text(buf->start)};
+    c[n++] = (fs_cell){"deadline", fs_text(buf->deadline)};
+    if (f->done >= 0) {
+        fs_civil_format(f->done, buf->done);
+        c[n++] = (fs_cell){"done", fs_text(buf->done)};
+    }
+    if (f->period >= 0) {
+        fs_civil_format(f->period * FS_MIN_PER_DAY, buf->period);
+        buf->period[10] = '\0'; /* the month's first day */
+        c[n++] = (fs_cell){"period", fs_text(buf->period)};
+    }
+    c[n++] = (fs_cell){"handed_at", fs_int(handed_at_ms)};
+    return n;
+}

@@ -601,30 +601,9 @@ static void hand_over(fs_replica *r, fs_replica *old_device, const uint8_t custo
     g.n = 0;
     CHECK_OK(fs_rules_eval_customer(r, utc_cal(), customer, civ(at), collect, &g));
     for (int i = 0; i < g.n && i < 1024; i++) {
-        const fs_finding *f = &g.f[i];
-        char start[17], deadline[17], done[17], period[17];
-        fs_civil_format(f->start, start);
-        fs_civil_format(f->deadline, deadline);
-        if (f->done >= 0)
-            fs_civil_format(f->done, done);
-        if (f->period >= 0) {
-            fs_civil_format(f->period * FS_MIN_PER_DAY, period);
-            period[10] = '\0';
-        }
-        fs_cell c[9];
-        size_t n = 0;
-        c[n++] = (fs_cell){"rep", fs_text(from)};
-        c[n++] = (fs_cell){"rule", fs_text(f->rule->id)};
-        c[n++] = (fs_cell){"record_table", fs_text(f->rule->table)};
-        if (f->has_row)
-            c[n++] = (fs_cell){"record_id", fs_blob(f->row, 16)};
-        c[n++] = (fs_cell){"start", fs_text(start)};
-        c[n++] = (fs_cell){"deadline", fs_text(deadline)};
-        if (f->done >= 0)
-            c[n++] = (fs_cell){"done", fs_text(done)};
-        if (f->period >= 0)
-            c[n++] = (fs_cell){"period", fs_text(period)};
-        c[n++] = (fs_cell){"handed_at", fs_int(civ(at) * 60000)};
+        fs_charge_text buf;
+        fs_cell c[FS_CHARGE_CELLS];
+        size_t n = fs_charge_cells(&g.f[i], from, civ(at) * 60000, &buf, c);
         uint8_t id[16];
         CHECK_OK(fs_insert(r, "charge", c, n, id));
         if (old_device != NULL)

@@ -153,6 +153,17 @@ int fs_rules_eval_customer(fs_replica *r, const fs_calendar *cal,
                            const uint8_t customer[FS_ID_BYTES], int64_t before,
                            int (*cb)(const fs_finding *f, void *ctx), void *ctx);
 
+/* The cells of the `charge` row that freezes finding f for rep, handed over
+ * at handed_at_ms: n cells into c (at most FS_CHARGE_CELLS), their text in
+ * buf, which must outlive them. The store writes these; tests build the
+ * same rows. */
+#define FS_CHARGE_CELLS 9
+typedef struct fs_charge_text {
+    char start[17], deadline[17], done[17], period[17];
+} fs_charge_text;
+size_t fs_charge_cells(const fs_finding *f, const char *rep, int64_t handed_at_ms,
+                       fs_charge_text *buf, fs_cell c[FS_CHARGE_CELLS]);
+
 /* Per rep, per rule: how many findings had each status. */
 typedef struct fs_rule_tally {
     uint32_t n[FS_ST_COUNT];

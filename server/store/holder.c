@@ -47,38 +47,17 @@ int sq__handover_charges(sq_store *s, const uint8_t customer[FS_ID_BYTES], const
     frozen fz = {NULL, 0, 0};
     int rc = fs_rules_eval_customer(s->r, &cal, customer, at, keep_finding, &fz);
     if (rc != 0)
-        sq__fail(s, rc, "hand-over: %s",
+        rc = sq__fail(s, rc, "hand-over: %s",
                  rc == FS_ENOMEM ? "out of memory" : fs_replica_errmsg(s->r));
     long long tix = fs_schema_table_index("charge");
     for (size_t i = 0; rc == 0 && i < fz.n; i++) {
-        const fs_finding *f = &fz.v[i];
-        char start[17], deadline[17], done[17], period[17];
-        fs_civil_format(f->start, start);
-        fs_civil_format(f->deadline, deadline);
-        if (f->done >= 0)
-            fs_civil_format(f->done, done);
-        if (f->period >= 0) {
-            fs_civil_format(f->period * FS_MIN_PER_DAY, period);
-            period[10] = '\0';
-        }
-        fs_cell c[9];
-        size_t n = 0;
-        c[n++] = (fs_cell){"rep", fs_text(from)};
-        c[n++] = (fs_cell){"rule", fs_text(f->rule->id)};
-        c[n++] = (fs_cell){"record_table", fs_text(f->rule->table)};
-        if (f->has_row)
-            c[n++] = (fs_cell){"record_id", fs_blob(f->row, FS_ID_BYTES)};
-        c[n++] = (fs_cell){"start", fs_text(start)};
-        c[n++] = (fs_cell){"deadline", fs_text(deadline)};
-        if (f->done >= 0)
-            c[n++] = (fs_cell){"done", fs_text(done)};
-        if (f->period >= 0)
-            c[n++] = (fs_cell){"period", fs_text(period)};
-        c[n++] = (fs_cell){"handed_at", fs_int((int64_t)at_ms)};
+        fs_charge_text buf;
+        fs_cell c[FS_CHARGE_CELLS];
+        size_t n = fs_charge_cells(&fz.v[i], from, (int64_t)at_ms, &buf, c);
         uint8_t id[FS_ID_BYTES];
         rc = fs_insert(s->r, "charge", c, n, id);
         if (rc != 0)
-            sq__fail(s, rc, "hand-over: %s", fs_replica_errmsg(s->r));
+            rc = sq__fail(s, rc, "hand-over: %s", fs_replica_errmsg(s->r));
         else /* owned by the rep charged, whatever becomes of the customer */
             rc = sq__run(s,
                          "INSERT INTO scope(tbl,row,owner,ptbl,prow) VALUES(?1,?2,?3,NULL,NULL)",
