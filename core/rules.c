@@ -69,6 +69,22 @@ typedef struct recs {
     size_t n, cap;
 } recs;
 
+/* A new zeroed record at the end of out (not yet counted in out->n), or
+ * NULL when memory runs out. */
+static rec *recs_grow(recs *out)
+{
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? 2 * out->cap : 64;
+        rec *more = realloc(out->v, cap * sizeof *more);
+        if (more == NULL)
+            return NULL;
+        out->v = more;
+        out->cap = cap;
+    }
+    memset(&out->v[out->n], 0, sizeof out->v[out->n]);
+    return &out->v[out->n];
+}
+
 typedef struct refused_row {
     unsigned table;
     uint8_t row[FS_ID_BYTES];
@@ -229,18 +245,11 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
         if (e->only_customer != NULL && strcmp(table, "customer") == 0 &&
             memcmp(fs_rows_id(it), e->only_customer, FS_ID_BYTES) != 0)
             continue;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? 2 * out->cap : 64;
-            rec *more = realloc(out->v, cap * sizeof *more);
-            if (more == NULL) {
-                rc = FS_ENOMEM;
-                break;
-            }
-            out->v = more;
-            out->cap = cap;
+        rec *x = recs_grow(out);
+        if (x == NULL) {
+            rc = FS_ENOMEM;
+            break;
         }
-        rec *x = &out->v[out->n];
-        memset(x, 0, sizeof *x);
         memcpy(x->id, fs_rows_id(it), FS_ID_BYTES);
         fs_value v;
         x->start = x->done = -1;
@@ -626,18 +635,12 @@ static int load_handovers(eval *e)
         if (rc != 0 || c.type != FS_BLOB || c.n != FS_ID_BYTES || at.type != FS_INT ||
             fs_calendar_now(e->cal, at.i, &civil) != 0)
             continue;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? 2 * out->cap : 16;
-            rec *more = realloc(out->v, cap * sizeof *more);
-            if (more == NULL) {
-                rc = FS_ENOMEM;
-                break;
-            }
-            out->v = more;
-            out->cap = cap;
+        rec *x = recs_grow(out);
+        if (x == NULL) {
+            rc = FS_ENOMEM;
+            break;
         }
-        rec *x = &out->v[out->n++];
-        memset(x, 0, sizeof *x);
+        out->n++;
         memcpy(x->id, fs_rows_id(it), FS_ID_BYTES);
         memcpy(x->customer, c.p, FS_ID_BYTES);
         x->has_customer = 1;
