@@ -302,11 +302,13 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
     }
     if (row_why == 0 && !exists)
         row_why = incomplete(tb, g, n);
-    for (size_t k = 0; rc == 0 && row_why == 0 && k < n; k++) {
+    /* A new row whose other parent is not here is refused whole; on an
+     * existing row only the change naming it (below). */
+    for (size_t k = 0; rc == 0 && row_why == 0 && !exists && k < n; k++) {
         int has = 0;
         rc = ref_missing(p, tix, g[k].c, &has);
-        if (rc == 0 && has && !exists)
-            row_why = FS_REASON_PARENT; /* a new row whose other parent is not here */
+        if (rc == 0 && has)
+            row_why = FS_REASON_PARENT;
     }
     if (rc != 0)
         return rc;
@@ -315,7 +317,7 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
         int missing = 0;
         int is_decider = (int)c->column == rl.col ||
                          (rl.kind == RULE_CONFLICT && (int)c->column == rl.col_row);
-        if (row_why == 0 && !is_decider) {
+        if (row_why == 0 && exists && !is_decider) {
             rc = ref_missing(p, tix, c, &missing);
             if (rc != 0)
                 return rc;
