@@ -45,6 +45,7 @@ struct fs_sync_client {
     fs_identity *id;
     fs_enroll_request enroll; /* when enrolling */
     int enrolling;
+    int has_pin;
     uint8_t pinned[FS_SIGN_PK_BYTES]; /* the server's key, or from the code when enrolling */
     fs_channel *ch;
     fs_emit_fn emit;
@@ -73,13 +74,14 @@ __attribute__((format(printf, 3, 4))) static int cfail(fs_sync_client *c, int co
 }
 
 
-/* c's channel, speaking protocol versions up to vmax (0: this build's). */
-static int new_channel(fs_sync_client *c, int pinned, uint32_t vmax)
+/* c's channel, speaking protocol versions up to vmax (0: this build's),
+ * pinned to the server's key when it was given. */
+static int new_channel(fs_sync_client *c, uint32_t vmax)
 {
     fs_channel_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.self = c->id;
-    cfg.pinned_server_pk = pinned ? c->pinned : NULL;
+    cfg.pinned_server_pk = c->has_pin ? c->pinned : NULL;
     cfg.vmax = vmax;
     if (c->enrolling)
         cfg.enroll = &c->enroll;
@@ -98,15 +100,17 @@ int fs_sync_client_new(fs_sync_client **out, fs_replica *r,
     c->emit = emit;
     c->ctx = ctx;
     fs_buf_init(&c->out);
-    if (server_pk != NULL)
+    if (server_pk != NULL) {
         memcpy(c->pinned, server_pk, FS_SIGN_PK_BYTES);
+        c->has_pin = 1;
+    }
     if (enroll != NULL) {
         c->enroll = *enroll;
         c->enrolling = 1;
     }
     int rc = fs_replica_identity(r, &c->id);
     if (rc == 0)
-        rc = new_channel(c, server_pk != NULL, 0);
+        rc = new_channel(c, 0);
     if (rc != 0) {
         fs_sync_client_free(c);
         return rc;
@@ -120,7 +124,7 @@ int fs_sync_client_limit_version(fs_sync_client *c, uint32_t vmax)
     if (vmax < FS_PROTO_VERSION_MIN || vmax > FS_PROTO_VERSION)
         return FS_EINVAL;
     fs_channel *old = c->ch;
-    int rc = new_channel(c, 1, vmax);
+    int rc = new_channel(c, vmax);
     if (rc != 0) {
         c->ch = old;
         return rc;
