@@ -227,6 +227,13 @@ int fs_msg_encode_v(const fs_msg *m, uint32_t version, fs_buf *out)
     return rc;
 }
 
+unsigned fs_proto_schema(uint32_t version)
+{
+    if (version >= FS_PROTO_VERSION_SCHEMA3)
+        return 3u;
+    return version >= FS_PROTO_VERSION_SCHEMA2 ? 2u : 1u;
+}
+
 int fs_msg_encode(const fs_msg *m, fs_buf *out)
 {
     return fs_msg_encode_v(m, 1, out);

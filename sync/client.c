@@ -285,15 +285,16 @@ static int apply_batch(fs_sync_client *c, const fs_msg *m)
  * (fieldsync/schema.h), so tests see what older clients would. */
 static int beyond_peer_schema(fs_sync_client *c, const fs_msg *m)
 {
-    if (fs_channel_version(c->ch) >= FS_PROTO_VERSION_SCHEMA2)
+    unsigned schema = fs_proto_schema(fs_channel_version(c->ch));
+    if (schema >= FS_SCHEMA_VERSION)
         return 0;
     for (size_t i = 0; m->type == FS_MSG_CHANGES && i < m->u.changes.count; i++)
-        if (!fs_schema_in_version(1, m->u.changes.changes[i].table,
+        if (!fs_schema_in_version(schema, m->u.changes.changes[i].table,
                                   m->u.changes.changes[i].column))
             return cfail(c, FS_EMALFORMED, "change %zu names a table or column of a newer schema",
                          i);
     for (size_t i = 0; m->type == FS_MSG_PURGE && i < m->u.purge.count; i++)
-        if (!fs_schema_in_version(1, m->u.purge.items[i].table, 0))
+        if (!fs_schema_in_version(schema, m->u.purge.items[i].table, 0))
             return cfail(c, FS_EMALFORMED, "purge %zu names a table of a newer schema", i);
     return 0;
 }

@@ -203,7 +203,7 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 /* The schema version the peer of a session knows, by its protocol version. */
 static unsigned peer_schema(const fs_sync_server *s)
 {
-    return fs_channel_version(s->ch) >= FS_PROTO_VERSION_SCHEMA2 ? 2u : 1u;
+    return fs_proto_schema(fs_channel_version(s->ch));
 }
 
 /* Leaves out of cs the changes of tables and columns newer than the peer's

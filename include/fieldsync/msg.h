@@ -68,7 +68,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        3u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        4u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -76,6 +76,7 @@
  * column that came later, since its replica could not apply it. */
 #define FS_PROTO_VERSION_SCHEMA2 3u
 #define FS_PROTO_VERSION_USER   3u /* the first whose READY names the device's user */
+#define FS_PROTO_VERSION_SCHEMA3 4u /* the first whose peer knows schema version 3 */
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
 typedef struct fs_proto_limits {
@@ -200,6 +201,12 @@ typedef struct fs_msg {
     } u;
     void *arena_; /* decoded messages: everything they point to */
 } fs_msg;
+
+/* The schema version (fieldsync/schema.h) a peer of protocol version
+ * `version` knows: 1 before FS_PROTO_VERSION_SCHEMA2, 2 before
+ * FS_PROTO_VERSION_SCHEMA3, 3 from it. The server sends a session no change
+ * of a newer table or column; a client refuses one. */
+unsigned fs_proto_schema(uint32_t version);
 
 /* Appends the msgpack encoding of m to out, as protocol version 1 has it
  * (plain batches). Batches are grouped by row whatever the order of m's

@@ -12,7 +12,7 @@
  * columns added, its pull cursor reset so the rows it could not receive
  * arrive). A device of an older version never receives a change it cannot
  * apply: a sync session's protocol version says which schema the peer knows
- * (fieldsync/msg.h, FS_PROTO_VERSION_SCHEMA2), and the server leaves the
+ * (fieldsync/msg.h, fs_proto_schema), and the server leaves the
  * newer tables and columns out of what it sends it.
  */
 #ifndef FIELDSYNC_SCHEMA_H
@@ -54,8 +54,10 @@ typedef struct fs_table {
     unsigned since; /* the schema version it came in; 0: the first */
 } fs_table;
 
-/* The schema version of this build: 2 added `handover` and `charge`. */
-#define FS_SCHEMA_VERSION 2u
+/* The schema version of this build: 2 added `handover` and `charge`; 3 is
+ * the version this build's tables and columns with since = 3 came in
+ * (protocol version 4, FS_PROTO_VERSION_SCHEMA3). */
+#define FS_SCHEMA_VERSION 3u
 
 /* Hard limits on what any column value may hold. */
 #define FS_MAX_TEXT (64u * 1024u)
