@@ -20,6 +20,7 @@
 #include "fieldsync/clock.h"
 #include "fieldsync/rules.h"
 #include "record.h"
+#include "precheck.h"
 #include "refused.h"
 #include "table.h"
 
@@ -163,7 +164,17 @@ typedef struct today_walk {
     int rc;
     fs_replica *r;       /* --json: what the record says, read from here */
     rec_index customers; /* --json: customer names by id */
+    int supervisor;      /* the device's user is a manager (precheck_role) */
 } today_walk;
+
+/* 1 if the finding's deadline is met by a record only a supervisor writes
+ * (the weekly spot-check of a rep's records): it is on a manager's list,
+ * under the rep it is about, and never on the rep's own. */
+static int not_mine(const today_walk *w, const fs_finding *f)
+{
+    const fs_record_rules *rr = fs_record_rules_of(f->rule->table);
+    return rr != NULL && rr->by == FS_BY_SUPERVISOR && !w->supervisor;
+}
 
 /* --json: the record's own words for the rep (a commitment's text) and its
  * customer's name, when its table has them; both stay null otherwise. */
@@ -213,7 +224,7 @@ static int today_cb(const fs_finding *f, void *ctx)
 {
     today_walk *w = ctx;
     /* What needs doing: not done, due soon or overdue, or still open. */
-    if (f->done >= 0)
+    if (f->done >= 0 || not_mine(w, f))
         return 0;
     char due[17], hex[2 * FS_ID_BYTES + 1] = "";
     fs_civil_format(f->deadline, due);
@@ -254,6 +265,10 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     today_walk w;
     memset(&w, 0, sizeof w);
     w.r = r;
+    char me[FS_USER_MAX + 1];
+    fs_record_role role = FS_RECORD_ANYONE;
+    if (precheck_role(r, me, &role) == 0)
+        w.supervisor = role == FS_RECORD_MANAGER || role == FS_RECORD_ADMIN;
     int64_t today = fs_civil_day(now) * FS_MIN_PER_DAY;
     int frc = o.json ? ((w.list = cJSON_CreateArray()) ? 0 : FS_ENOMEM)
                      : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);

@@ -56,6 +56,9 @@ expect "today --json" 0
 contains "today --json: the commitment, its due date, text and customer" "$OUT" \
     "\"rule\":\"commitment_due\",\"status\":\"overdue\",\"due\":\"$DUE_AT\",\"rep\":\"zhang\",\"table\":\"commitment\""
 contains "today --json: the commitment's text" "$OUT" '"text":"send 3 success cases","customer":"XX科技有限公司"'
+# The weekly spot-check is a supervisor's to do, never on a rep's list.
+n=$(grep -c '"rule":"spot_check_weekly"' <<<"$OUT")
+equal "a rep's today leaves the supervisor's weekly spot-check out" "$n" 0
 run --home "$HN" report rep zhang --json
 expect "report rep zhang" 0
 contains "report rep zhang lists the commitment" "$OUT" "\"rule\":\"commitment_due\",\"status\":\"overdue\",\"due\":\"$DUE_AT\""
@@ -102,6 +105,10 @@ contains "with its owner zhangwei" "$OUT" '"owner":"zhangwei"'
 run --home "$HL" report rep zhangwei --json
 contains "the manager's report charges the commitment to zhangwei" "$OUT" \
     "\"rule\":\"commitment_due\",\"status\":\"overdue\",\"due\":\"$DUE_AT\""
+run --home "$HL" today --json
+contains "the manager's today lists the weekly spot-check of zhangwei's records" "$OUT" \
+    '"rule":"spot_check_weekly"'
+contains "under zhangwei" "$(tr '}' '\n' <<<"$OUT" | grep spot_check_weekly)" '"rep":"zhangwei"'
 
 # ---- learnt again at each sync ----
 run --home "$HZ" whoami --set somebody
