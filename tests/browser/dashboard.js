@@ -16,11 +16,19 @@ function check(name, ok, detail) {
   if (!ok) failed++;
 }
 
+// Click what submits a form or follows a link and wait for the page it
+// leads to. waitForLoadState('load') alone resolves at once, on the page
+// that is still showing, and a read right after it raced the navigation
+// (CI saw the login page's content where the overview's was expected).
+async function follow(page, selector) {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
+}
+
 async function login(page, name, pw) {
   await page.goto(`${base}/login`);
   await page.fill('input[name=name]', name);
   await page.fill('input[name=password]', pw);
-  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+  await follow(page, 'button[type=submit]');
 }
 
 (async () => {
@@ -50,18 +58,18 @@ async function login(page, name, pw) {
     check('cells in red, amber or green', cells > 0, `${cells} coloured cells`);
     await page.screenshot({ path: `${artifacts}/overview.png`, fullPage: true });
 
-    await Promise.all([page.waitForLoadState('load'), page.click(`a:text-is("${rep}")`)]);
+    await follow(page, `a:text-is("${rep}")`);
     check(`${rep}'s page opens from the overview`, page.url().startsWith(`${base}/rep?name=${rep}`), page.url());
     check('it lists their deadlines', (await page.locator('table tr').count()) > 1);
     await page.screenshot({ path: `${artifacts}/rep.png`, fullPage: true });
 
     // The manager's actions travel as ordinary changes (the wrapper checks
     // that the rep's device receives them).
-    await Promise.all([page.waitForLoadState('load'), page.click('button[value=approve]')]);
+    await follow(page, 'button[value=approve]');
     check('the weekly plan is approved from the browser', (await page.content()).includes('<td>approved</td>'));
     await page.fill('form[action="/spotcheck"] input[name=comment]', 'checked in the browser');
     await page.selectOption('form[action="/spotcheck"] select[name=accurate]', 'no');
-    await Promise.all([page.waitForLoadState('load'), page.click('button:text("Record the spot-check")')]);
+    await follow(page, 'button:text("Record the spot-check")');
     check('a spot-check is recorded from the browser', page.url().startsWith(`${base}/rep?name=${rep}`), page.url());
     await page.screenshot({ path: `${artifacts}/rep-after-actions.png`, fullPage: true });
 
@@ -70,7 +78,7 @@ async function login(page, name, pw) {
     check('and none of their data', !(await page.content()).includes('<td>'));
 
     await page.goto(`${base}/`);
-    await Promise.all([page.waitForLoadState('load'), page.click('button:text("Log out")')]);
+    await follow(page, 'button:text("Log out")');
     check('logout returns to the login page', page.url() === `${base}/login`, page.url());
     const after = await page.goto(`${base}/`);
     check('after logout the overview is closed', page.url() === `${base}/login`, `${after.status()} ${page.url()}`);
