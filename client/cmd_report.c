@@ -344,12 +344,38 @@ static void share(const fs_rule_tally *t, char *out, size_t size)
         snprintf(out, size, "%u/%u", t->n[FS_ST_ON_TIME], all);
 }
 
-static cJSON *rep_json(const fs_compliance *c, const fs_rep_metrics *m)
+/* The changes of rep's devices the server refused and that are still open
+ * on them (neither reverted nor retried), as the devices last told the
+ * server (refusal_tally): *known is 0 when none of them has told it (a
+ * device of an older fieldsync, or one that never synced). */
+typedef struct open_refusals {
+    uint64_t open;
+    int known;
+} open_refusals;
+
+static int add_tally(const fs_refusal_tally *t, void *ctx)
+{
+    open_refusals *o = ctx;
+    o->open += t->open;
+    o->known = 1;
+    return 0;
+}
+
+static open_refusals refusals_of(fs_replica *r, const char *rep)
+{
+    open_refusals o = {0, 0};
+    if (fs_refusal_tallies(r, rep, add_tally, &o) != 0)
+        o.known = 0; /* unreadable: said as unknown, never as none */
+    return o;
+}
+
+static cJSON *rep_json(fs_replica *r, const fs_compliance *c, const fs_rep_metrics *m)
 {
     size_t n;
     const fs_rule *rl = fs_rules(&n);
     cJSON *o = cJSON_CreateObject(), *rules = cJSON_CreateObject(), *acc = cJSON_CreateObject();
     int bad = o == NULL || rules == NULL || acc == NULL;
+    open_refusals ro = refusals_of(r, m->rep);
     for (size_t i = 0; !bad && i < n && i < c->nrules; i++) {
         if (rl[i].kind == FS_RULE_UNTRACKED)
             continue;
@@ -367,6 +393,8 @@ static cJSON *rep_json(const fs_compliance *c, const fs_rep_metrics *m)
                            m->checks > 0 ? cJSON_CreateBool(m->accurate * 1000u >= m->checks * 980u)
                                          : cJSON_CreateNull()) ||
               rec_json_add(o, "rep", cJSON_CreateString(m->rep)) ||
+              rec_json_add(o, "refused_open", ro.known ? cJSON_CreateNumber((double)ro.open)
+                                                       : cJSON_CreateNull()) ||
               rec_json_add(o, "accuracy", acc) || rec_json_add(o, "rules", rules);
     if (bad) {
         cJSON_Delete(o);
@@ -375,7 +403,7 @@ static cJSON *rep_json(const fs_compliance *c, const fs_rep_metrics *m)
     return o;
 }
 
-static int compliance_table(const fs_compliance *c)
+static int compliance_table(fs_replica *r, const fs_compliance *c)
 {
     static const cli_column cols[] = {
         {"REP", 16},
@@ -390,6 +418,7 @@ static int compliance_table(const fs_compliance *c)
         {"WEEKLY PLAN", 0},
         {"LATE ITEMS", 0},
         {"SPOT-CHECKED", 0},
+        {"REFUSED OPEN", 0},
     };
     cli_table *t = NULL;
     if (cli_table_new(&t, cols, sizeof cols / sizeof cols[0]) != 0)
@@ -398,7 +427,7 @@ static int compliance_table(const fs_compliance *c)
     for (size_t i = 0; rc == 0 && i < c->nreps; i++) {
         const fs_rep_metrics *m = &c->reps[i];
         char contacts[24], acc[32], comm[12], fol[12], key[12], plans[24], sums[24], checks[24],
-            weekly[16], items[12], spot[8];
+            weekly[16], items[12], spot[8], refused[24];
 #define RULE(id) fs_compliance_rule(c, m, id)
         share(RULE("contact_recorded"), contacts, sizeof contacts);
         if (m->checks == 0)
@@ -428,8 +457,13 @@ static int compliance_table(const fs_compliance *c)
         snprintf(spot, sizeof spot, "%s",
                  RULE("spot_check_weekly")->n[FS_ST_ON_TIME] > 0 ? "yes" : "NO");
 #undef RULE
-        const char *cells[] = {m->rep, contacts, acc,    comm,   fol,   key,
-                               plans,  sums,     checks, weekly, items, spot};
+        open_refusals ro = refusals_of(r, m->rep);
+        if (ro.known)
+            snprintf(refused, sizeof refused, "%llu", (unsigned long long)ro.open);
+        else
+            snprintf(refused, sizeof refused, "-");
+        const char *cells[] = {m->rep, contacts, acc,    comm,   fol,  key,
+                               plans,  sums,     checks, weekly, items, spot, refused};
         rc = cli_table_add(t, cells) == 0 ? 0 : FS_ENOMEM;
     }
     if (rc == 0)
@@ -479,7 +513,7 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
             rec_json_add(top, "from", cJSON_CreateString(a)) ||
             rec_json_add(top, "to", cJSON_CreateString(b)) || rec_json_add(top, "reps", reps);
         for (size_t i = 0; !bad && i < c.nreps; i++)
-            bad = rec_json_add(reps, NULL, rep_json(&c, &c.reps[i]));
+            bad = rec_json_add(reps, NULL, rep_json(r, &c, &c.reps[i]));
         rc =
             !bad && rec_json_print(top, stdout) == 0 ? CLI_OK : cli_fail(NULL, "report", FS_ENOMEM);
         cJSON_Delete(top);
@@ -489,7 +523,7 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
            o.days ? "" : "week ", week, a, b);
     if (c.nreps == 0)
         printf("no reps' records in this replica\n");
-    else if (compliance_table(&c) != 0)
+    else if (compliance_table(r, &c) != 0)
         rc = cli_fail(NULL, "report", FS_ENOMEM);
 done:
     fs_compliance_free(&c);

@@ -141,16 +141,19 @@ static int open_or_create(const cli_ctx *ctx, const char *home, fs_replica **out
  * under another local name went to the server under the server's name. */
 static void enroll_say_user(fs_replica *r, const char *before)
 {
-    char user[FS_USER_MAX + 1], team[FS_USER_MAX + 1];
+    char user[FS_USER_MAX + 1], team[FS_USER_MAX + 1], role[16];
     if (fs_replica_user(r, user) != 0) {
         printf("the server did not name this device's user (a server older than this client): "
                "set it with fieldsync whoami --set NAME\n");
         return;
     }
+    int has_role = fs_replica_setting(r, "role", role, sizeof role) == 0;
     if (fs_replica_setting(r, "team", team, sizeof team) == 0)
-        printf("this device's user: %s (team %s)\n", user, team);
+        printf("this device's user: %s (team %s%s%s)\n", user, team, has_role ? ", " : "",
+               has_role ? role : "");
     else
-        printf("this device's user: %s\n", user);
+        printf("this device's user: %s%s%s%s\n", user, has_role ? " (" : "", has_role ? role : "",
+               has_role ? ")" : "");
     if (before[0] != '\0' && strcmp(before, user) != 0)
         printf("note: the name set on this device was %s, not %s: the records made here under %s "
                "now belong to %s and were sent to the server under that name\n",

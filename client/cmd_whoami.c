@@ -57,6 +57,8 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
     if (frc == 0)
         frc = fs_replica_user(r, me);
     int has_team = frc == 0 && fs_replica_setting(r, "team", myteam, sizeof myteam) == 0;
+    char role[16]; /* as the server said (READY, protocol version 4 on) */
+    int has_role = frc == 0 && fs_replica_setting(r, "role", role, sizeof role) == 0;
     if (frc == FS_ENOTFOUND) {
         cli_error("no user name set on this device: enrolling sets it from the server, or set "
                   "it with fieldsync whoami --set NAME [--team TEAM]");
@@ -67,13 +69,14 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
         cJSON *o = cJSON_CreateObject();
         int bad =
             o == NULL || rec_json_add(o, "user", cJSON_CreateString(me)) ||
-            rec_json_add(o, "team", has_team ? cJSON_CreateString(myteam) : cJSON_CreateNull());
+            rec_json_add(o, "team", has_team ? cJSON_CreateString(myteam) : cJSON_CreateNull()) ||
+            rec_json_add(o, "role", has_role ? cJSON_CreateString(role) : cJSON_CreateNull());
         rc = !bad && rec_json_print(o, stdout) == 0 ? CLI_OK : cli_fail(NULL, "whoami", FS_ENOMEM);
         cJSON_Delete(o);
     } else if (has_team) {
-        printf("%s (team %s)\n", me, myteam);
+        printf("%s (team %s%s%s)\n", me, myteam, has_role ? ", " : "", has_role ? role : "");
     } else {
-        printf("%s\n", me);
+        printf("%s%s%s%s\n", me, has_role ? " (" : "", has_role ? role : "", has_role ? ")" : "");
     }
     fs_replica_close(r);
     return rc;

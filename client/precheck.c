@@ -8,13 +8,14 @@
  * is in the team, a customer handed away since the last sync) stays the
  * server's call, and a refusal then is kept and shown (refused.c).
  *
- * THE DEVICE'S ROLE. The device knows its user's name (whoami) but the
- * server does not send the role. The setting "role" (rep or manager), when
- * set, says it; else, once the device has synced, a device that holds a
- * record owned by someone else is a manager's (a rep's scope holds their
- * own records only, and this check keeps a rep from making another's), any
- * other a rep's. Without a user name, or before the first sync, nothing is
- * checked here: the server decides.
+ * THE DEVICE'S ROLE. The setting "role" (rep or manager) says it: a server
+ * of protocol version 4 sets it at every sync, enrollment included (READY,
+ * sync/client.c). Without it (a server older than that), once the device
+ * has synced, a device that holds a record owned by someone else is a
+ * manager's (a rep's scope holds their own records only, and this check
+ * keeps a rep from making another's), any other a rep's. Without a user
+ * name, or before the first sync, nothing is checked here: the server
+ * decides.
  */
 #include <stdio.h>
 #include <stdlib.h>

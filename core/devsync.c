@@ -151,6 +151,11 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
                            &out->open_conflicts);
     if (rc == 0)
         rc = fs__query_u64(r, "SELECT count(*) FROM refused WHERE reverted=0", &out->refused);
+    uint64_t reason = 0;
+    if (rc == 0 && out->refused > 0)
+        rc = fs__query_u64(r, "SELECT reason FROM refused WHERE reverted=0 ORDER BY n DESC LIMIT 1",
+                           &reason);
+    out->refused_reason = reason <= UINT32_MAX ? (uint32_t)reason : 0;
     if (rc == 0)
         rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='last_sync_ms'", &out->last_sync_ms);
     if (rc == 0)

@@ -144,6 +144,9 @@ static const fs_record_rules records[] = {
     /* Written by the server when it accepts a hand-over: the previous
      * owner's deadlines, frozen (fieldsync/rules.h). Owned by that rep. */
     {"charge", "rep", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    /* Written by the server from a device's report of its open refusals;
+     * owned by the device's user. */
+    {"refusal_tally", "rep", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 /* ---- lookups ---- */

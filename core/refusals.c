@@ -148,6 +148,48 @@ int fs_refusal_get(fs_replica *r, uint64_t id, int (*cb)(const fs_refusal *, voi
     return rc;
 }
 
+/* ---- what the server heard of every device's (refusal_tally) ---- */
+
+/* Copies a text cell into buf of size; 0 if it does not fit or is not text. */
+static int text_cell(const fs_value *v, char *buf, size_t size)
+{
+    if (v->type != FS_TEXT || v->n == 0 || v->n >= size)
+        return 0;
+    memcpy(buf, v->p, v->n);
+    buf[v->n] = '\0';
+    return 1;
+}
+
+int fs_refusal_tallies(fs_replica *r, const char *rep,
+                       int (*cb)(const fs_refusal_tally *, void *), void *ctx)
+{
+    fs_rows *it = NULL;
+    fs_value eq = rep != NULL ? fs_textn(rep, strlen(rep)) : fs_null();
+    int rc = fs_rows_open(&it, r, "refusal_tally", rep != NULL ? "rep" : NULL,
+                          rep != NULL ? &eq : NULL, "rep");
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        fs_refusal_tally t;
+        fs_value rv, dv, ov, why, at;
+        memset(&t, 0, sizeof t);
+        rc = 0;
+        if (fs_rows_get(it, "rep", &rv) != 0 || fs_rows_get(it, "device", &dv) != 0 ||
+            fs_rows_get(it, "open", &ov) != 0 || fs_rows_get(it, "reason", &why) != 0 ||
+            fs_rows_get(it, "at", &at) != 0)
+            continue;
+        if (!text_cell(&rv, t.rep, sizeof t.rep) || !text_cell(&dv, t.device, sizeof t.device) ||
+            ov.type != FS_INT || ov.i < 0 || at.type != FS_INT || at.i < 0 ||
+            (why.type == FS_INT && (why.i < 0 || why.i > UINT32_MAX)))
+            continue;
+        t.open = (uint64_t)ov.i;
+        t.reason = why.type == FS_INT ? (uint32_t)why.i : 0;
+        t.at_ms = (uint64_t)at.i;
+        t.id = fs_rows_id(it);
+        rc = cb(&t, ctx);
+    }
+    fs_rows_close(it);
+    return rc == 1 ? 0 : rc;
+}
+
 /* ---- putting a record right ---- */
 
 #define MAX_REFUSED FS__MAX_COLUMNS

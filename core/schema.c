@@ -221,6 +221,23 @@ static const fs_column charge_cols[] = {
     {"handed_at", FS_COL_INT, 0, NULL, 2}, /* the hand-over's `at` (ms) */
 };
 
+/* Schema 3. A device's refused changes still open on it (neither reverted
+ * nor retried), as it last reported them in a PULL (protocol version 4):
+ * written by the server, one row per device, owned by the device's user,
+ * so the rep's manager sees them on their laptop (report compliance) as
+ * well as on the dashboard. device: the device's fingerprint (the first 16
+ * hex digits of its id, as the audit log names it); reason: the newest
+ * open refusal's reason code (fieldsync/reason.h), 0 when none; at: ms
+ * since the epoch, the server's time of the report. */
+static const fs_column refusal_tally_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 3},
+    {"rep", FS_COL_TEXT, REQ, NULL, 3},
+    {"device", FS_COL_TEXT, REQ, NULL, 3},
+    {"open", FS_COL_INT, REQ, NULL, 3},
+    {"reason", FS_COL_INT, 0, NULL, 3},
+    {"at", FS_COL_INT, REQ, NULL, 3},
+};
+
 #define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, 0}
 #define TABLE_SINCE(n, flags, v)                                                                   \
     {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, v}
@@ -243,6 +260,7 @@ static const fs_table tables[] = {
     TABLE(conflict, FS_TABLE_INTERNAL),
     TABLE_SINCE(handover, 0, 2),
     TABLE_SINCE(charge, 0, 2),
+    TABLE_SINCE(refusal_tally, 0, 3),
 };
 
 const fs_table *fs_schema_tables(unsigned *count)

@@ -564,13 +564,16 @@ static int server_auth(fs_channel *ch, const fs_msg *m, fs_buf *out)
     if (r.u.ready.lease_expires_ms == 0)
         r.u.ready.lease_expires_ms = r.u.ready.server_time_ms + ch->cfg.lease_ms;
     char user[FS_USER_MAX + 1], team[FS_USER_MAX + 1];
+    uint32_t role = 0;
     if (ch->version >= FS_PROTO_VERSION_USER && ch->cfg.device_user != NULL &&
-        ch->cfg.device_user(ch->cfg.ctx, pk, user, team) == 0) {
+        ch->cfg.device_user(ch->cfg.ctx, pk, user, team, &role) == 0 &&
+        role >= FS_READY_ROLE_REP && role <= FS_READY_ROLE_ADMIN) {
         user[FS_USER_MAX] = team[FS_USER_MAX] = '\0';
         r.u.ready.user = user;
         r.u.ready.user_len = strlen(user);
         r.u.ready.team = team;
         r.u.ready.team_len = strlen(team);
+        r.u.ready.role = role;
     }
     int rc = seal(ch, &r, out, 0);
     if (rc != 0)

@@ -113,7 +113,10 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         int named = m->u.ready.user != NULL && version >= FS_PROTO_VERSION_USER;
         if (named && !ready_names_ok(m))
             return FS_EINVAL;
-        PK(msgpack_pack_array(&pk, named ? 5 : 3));
+        int role = named && version >= FS_PROTO_VERSION_ROLE;
+        if (role && (m->u.ready.role < FS_READY_ROLE_REP || m->u.ready.role > FS_READY_ROLE_ADMIN))
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, role ? 6 : named ? 5 : 3));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.ready.server_time_ms));
         PK(msgpack_pack_uint64(&pk, m->u.ready.lease_expires_ms));
@@ -122,6 +125,8 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
             if (rc == 0)
                 rc = fs__pack_str(&pk, m->u.ready.team != NULL ? m->u.ready.team : "",
                                   m->u.ready.team != NULL ? m->u.ready.team_len : 0);
+            if (rc == 0 && role)
+                PK(msgpack_pack_uint32(&pk, m->u.ready.role));
         }
         break;
     }
@@ -159,14 +164,22 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
                 rc = fs__pack_str(&pk, it->text, it->text_len);
         }
         break;
-    case FS_MSG_PULL:
-        PK(msgpack_pack_array(&pk, 5));
+    case FS_MSG_PULL: {
+        /* The open refusals only to a peer that knows them: an older
+         * server's decoder wants exactly five fields. */
+        int refusals = m->u.pull.has_refusals && version >= FS_PROTO_VERSION_OPEN_REFUSALS;
+        PK(msgpack_pack_array(&pk, refusals ? 7 : 5));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.pull.cursor));
         PK(msgpack_pack_uint32(&pk, m->u.pull.max));
         PK(msgpack_pack_uint64(&pk, m->u.pull.local_seq));
         PK(msgpack_pack_uint64(&pk, m->u.pull.oldest_pending_ms));
+        if (refusals) {
+            PK(msgpack_pack_uint64(&pk, m->u.pull.refusals));
+            PK(msgpack_pack_uint32(&pk, m->u.pull.refusal_reason));
+        }
         break;
+    }
     case FS_MSG_CHANGES:
         PK(msgpack_pack_array(&pk, 4));
         PK(msgpack_pack_uint8(&pk, m->type));
@@ -279,15 +292,21 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
             fs__mp_fail(r, FS_ETOOBIG, "enroll: request too long");
         return r->err;
     case FS_MSG_READY:
-        if (nfields != 3 && nfields != 5)
+        if (nfields != 3 && nfields != 5 && nfields != 6)
             break;
         if (fs__mp_uint(r, &m->u.ready.server_time_ms, "ready time") == 0 &&
-            fs__mp_uint(r, &m->u.ready.lease_expires_ms, "ready lease") == 0 && nfields == 5 &&
+            fs__mp_uint(r, &m->u.ready.lease_expires_ms, "ready lease") == 0 && nfields >= 5 &&
             fs__mp_str(r, &m->u.ready.user, &m->u.ready.user_len, "ready user") == 0 &&
-            fs__mp_str(r, &m->u.ready.team, &m->u.ready.team_len, "ready team") == 0 &&
-            !ready_names_ok(m))
-            fs__mp_fail(r, FS_EMALFORMED, "ready: a user of 1-%d bytes, a team of at most %d",
-                        FS_USER_MAX, FS_USER_MAX);
+            fs__mp_str(r, &m->u.ready.team, &m->u.ready.team_len, "ready team") == 0) {
+            if (!ready_names_ok(m))
+                return fs__mp_fail(r, FS_EMALFORMED,
+                                   "ready: a user of 1-%d bytes, a team of at most %d",
+                                   FS_USER_MAX, FS_USER_MAX);
+            if (nfields == 6 && fs__mp_u32(r, &m->u.ready.role, "ready role") == 0 &&
+                (m->u.ready.role < FS_READY_ROLE_REP || m->u.ready.role > FS_READY_ROLE_ADMIN))
+                return fs__mp_fail(r, FS_EMALFORMED, "ready: role %u is none of 1, 2, 3",
+                                   (unsigned)m->u.ready.role);
+        }
         return r->err;
     case FS_MSG_PUSH:
         if (nfields != 4)
@@ -337,12 +356,15 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
         return r->err;
     }
     case FS_MSG_PULL:
-        if (nfields != 5)
+        if (nfields != 5 && nfields != 7)
             break;
         if (fs__mp_uint(r, &m->u.pull.cursor, "pull cursor") == 0 &&
             fs__mp_u32(r, &m->u.pull.max, "pull max") == 0 &&
-            fs__mp_uint(r, &m->u.pull.local_seq, "pull local seq") == 0)
-            fs__mp_uint(r, &m->u.pull.oldest_pending_ms, "pull oldest pending");
+            fs__mp_uint(r, &m->u.pull.local_seq, "pull local seq") == 0 &&
+            fs__mp_uint(r, &m->u.pull.oldest_pending_ms, "pull oldest pending") == 0 &&
+            nfields == 7 && fs__mp_uint(r, &m->u.pull.refusals, "pull open refusals") == 0 &&
+            fs__mp_u32(r, &m->u.pull.refusal_reason, "pull refusal reason") == 0)
+            m->u.pull.has_refusals = 1;
         return r->err;
     case FS_MSG_CHANGES:
         if (nfields != 4)

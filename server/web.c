@@ -102,18 +102,31 @@ typedef struct device_walk {
     const web_refusals *refused;
 } device_walk;
 
-/* A cell of refused changes: none (green), or how many, the newest reason
- * and when (red: something a rep must put right, or a manager look at). */
+/* A cell of refused changes: none (green); all put right on the device
+ * (green); or how many are still open, the newest reason and when (red:
+ * something a rep must put right, or a manager look at). A device that
+ * cannot say what it put right (an older fieldsync) counts every refusal. */
 static void refused_cell(out *o, const web_refusal *w)
 {
     char when[32];
-    if (w == NULL || w->count == 0) {
+    if (w == NULL || w->count + w->open == 0) {
         web__puts(o, "<td class=\"green\">none</td>");
         return;
     }
+    uint64_t open = web__refusal_open(w);
+    if (open == 0) {
+        web__putf(o, "<td class=\"green\">none open (%llu refused, put right)</td>",
+                  (unsigned long long)w->count);
+        return;
+    }
     when_ms((uint64_t)w->newest_ms, when);
-    web__putf(o, "<td class=\"red\">%llu refused; newest %s: %s</td>", (unsigned long long)w->count,
-              when, web__refusal_words(w->newest_reason));
+    if (w->reported)
+        web__putf(o, "<td class=\"red\">%llu open of %llu refused; newest %s: %s</td>",
+                  (unsigned long long)open, (unsigned long long)w->count, when,
+                  web__refusal_words(w->newest_reason));
+    else
+        web__putf(o, "<td class=\"red\">%llu refused; newest %s: %s</td>",
+                  (unsigned long long)w->count, when, web__refusal_words(w->newest_reason));
 }
 
 /* A device with its sync health: last seen, lease, revoked. */

@@ -247,6 +247,9 @@ static int pull_from(fs_sync_client *c, uint64_t cursor)
     m.u.pull.max = FS_SYNC_BATCH;
     m.u.pull.local_seq = st.last_seq; /* for the dashboard's sync health */
     m.u.pull.oldest_pending_ms = st.pending > 0 ? st.oldest_pending_ms : 0;
+    m.u.pull.has_refusals = 1; /* what is still to put right (version 4 on) */
+    m.u.pull.refusals = st.refused;
+    m.u.pull.refusal_reason = st.refused_reason;
     rc = send_msg(c, &m);
     if (rc == 0)
         c->pull_inflight++;
@@ -315,7 +318,18 @@ static int adopt_user(fs_sync_client *c, const fs_msg *m)
     int rc = fs_replica_adopt_user(c->r, user, team, NULL, 0, NULL);
     /* a name this replica cannot keep (not printable) is not the device's
      * user: the session goes on without it */
-    return rc == FS_EINVAL ? 0 : rc;
+    if (rc == FS_EINVAL)
+        return 0;
+    /* the role (version 4 on) is what the CLI checks writes for; an admin's
+     * device records nothing of a rep's or manager's (a rep's rules then) */
+    const char *role = m->u.ready.role == FS_READY_ROLE_MANAGER ? "manager"
+                       : m->u.ready.role != 0                   ? "rep"
+                                                                : NULL;
+    char had[16];
+    if (rc == 0 && role != NULL &&
+        (fs_replica_setting(c->r, "role", had, sizeof had) != 0 || strcmp(had, role) != 0))
+        rc = fs_replica_set_setting(c->r, "role", role);
+    return rc;
 }
 
 /* Handles m; *held set when the session keeps it (a batch to apply later). */

@@ -31,6 +31,9 @@ struct fs_sync_server {
     uint64_t seen_ms;         /* when this session last wrote "last seen" (monotonic) */
     int reported;             /* ... and what the device last reported, once it has */
     uint64_t report_seq, report_oldest_ms;
+    int refusals_reported;    /* ... and its open refusals (protocol version 4 on) */
+    uint64_t report_refusals;
+    uint32_t report_reason;
     char errmsg[256];
 };
 
@@ -54,11 +57,18 @@ static int check_device(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES])
     return rc;
 }
 
-/* READY names the device's user and team (protocol version 3 on). */
+/* READY names the device's user and team (protocol version 3 on) and the
+ * user's role (version 4 on). */
 static int device_user(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES], char user[FS_USER_MAX + 1],
-                       char team[FS_USER_MAX + 1])
+                       char team[FS_USER_MAX + 1], uint32_t *role)
 {
-    return fs_store_device_user(ctx, pk, user, team);
+    fs_role r = 0;
+    int rc = fs_store_device_user(ctx, pk, user, team, &r);
+    *role = r == FS_ROLE_REP       ? FS_READY_ROLE_REP
+            : r == FS_ROLE_MANAGER ? FS_READY_ROLE_MANAGER
+            : r == FS_ROLE_ADMIN   ? FS_READY_ROLE_ADMIN
+                                   : 0;
+    return rc;
 }
 
 int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity *server_id,
@@ -136,6 +146,24 @@ static int server_error(fs_sync_server *s, int rc)
     return sfail(s, rc, "store: %s", fs_store_errmsg(s->store));
 }
 
+/* The device's refused changes still open, as its PULL says (protocol
+ * version 4 on): kept when they differ from what this session last kept
+ * (fs_store_device_refusals writes only a change). A failure is the
+ * store's alone: the sync goes on, and the next PULL tries again. */
+static void note_refusals(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull)
+{
+    if (!pull->u.pull.has_refusals ||
+        (s->refusals_reported && s->report_refusals == pull->u.pull.refusals &&
+         s->report_reason == pull->u.pull.refusal_reason))
+        return;
+    if (fs_store_device_refusals(s->store, pk, pull->u.pull.refusals,
+                                 pull->u.pull.refusal_reason) == 0) {
+        s->refusals_reported = 1;
+        s->report_refusals = pull->u.pull.refusals;
+        s->report_reason = pull->u.pull.refusal_reason;
+    }
+}
+
 /* Sync health (fs_store_device_sync): when the device was last seen and
  * what it last reported. Each is a commit of its own, which every PUSH and
  * PULL of a long sync would otherwise wait for; so a session writes "seen"
@@ -147,6 +175,8 @@ static void note_health(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull
         (void)fs_store_device_seen(s->store, pk, 0);
         s->seen_ms = now;
     }
+    if (pull != NULL)
+        note_refusals(s, pk, pull);
     if (pull == NULL || (s->reported && s->report_seq == pull->u.pull.local_seq &&
                          s->report_oldest_ms == pull->u.pull.oldest_pending_ms))
         return;

@@ -73,9 +73,10 @@ int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 }
 
 int fs_store_device_user(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
-                         char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1])
+                         char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1],
+                         fs_role *role)
 {
-    return s->ops->device_user(s, pk, user, team);
+    return s->ops->device_user(s, pk, user, team, role);
 }
 
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
@@ -101,6 +102,12 @@ int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64
 int fs_store_device_reported(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq, uint64_t oldest_ms)
 {
     return s->ops->device_reported(s, pk, local_seq, oldest_ms);
+}
+
+int fs_store_device_refusals(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,
+                             uint32_t reason)
+{
+    return s->ops->device_refusals(s, pk, open, reason);
 }
 
 int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])

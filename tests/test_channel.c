@@ -1611,11 +1611,12 @@ static void test_enrollment(void)
 static int device_user_calls;
 
 static int device_user(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES], char user[FS_USER_MAX + 1],
-                       char team[FS_USER_MAX + 1])
+                       char team[FS_USER_MAX + 1], uint32_t *role)
 {
     (void)ctx;
     (void)pk;
     device_user_calls++;
+    *role = FS_READY_ROLE_MANAGER;
     snprintf(user, FS_USER_MAX + 1, "%s", "张伟");
     snprintf(team, FS_USER_MAX + 1, "%s", "east");
     return 0;
@@ -1652,6 +1653,7 @@ static void ready_at(uint32_t vmax, int enroll, int want_named)
         CHECK_MEM(m->u.ready.user, "张伟", m->u.ready.user_len);
         CHECK_EQ_INT(m->u.ready.team_len, 4);
         CHECK_MEM(m->u.ready.team, "east", 4);
+        CHECK_EQ_INT(m->u.ready.role, vmax >= FS_PROTO_VERSION_ROLE ? FS_READY_ROLE_MANAGER : 0);
     } else {
         CHECK(m->u.ready.user == NULL);
         CHECK(m->u.ready.team == NULL);
@@ -1670,9 +1672,11 @@ static void test_ready_names_user(void)
     ready_at(FS_PROTO_VERSION_USER, 1, 1);
     ready_at(FS_PROTO_VERSION_USER, 0, 1);
     CHECK_EQ_INT(device_user_calls, 2);
+    ready_at(FS_PROTO_VERSION_ROLE, 0, 1); /* and the role from version 4 */
+    CHECK_EQ_INT(device_user_calls, 3);
     ready_at(FS_PROTO_VERSION_USER - 1, 1, 0);
     ready_at(1, 0, 0);
-    CHECK_EQ_INT(device_user_calls, 2); /* not even asked for an older peer */
+    CHECK_EQ_INT(device_user_calls, 3); /* not even asked for an older peer */
     teardown();
 }
 

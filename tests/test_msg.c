@@ -252,6 +252,14 @@ static const char *const golden_names[NGOLDEN] = {"hello", "welcome", "auth",   
                                                   "push",  "ack",     "reject", "pull",   "changes",
                                                   "poke",  "purge",   "wipe",   "error",  "bye"};
 
+/* The number of the first table this build does not know. */
+static unsigned past_last_table(void)
+{
+    unsigned nt;
+    (void)fs_schema_tables(&nt);
+    return nt;
+}
+
 static fs_change push_changes[17];
 static size_t push_count;
 static fs_change changes_changes[24];
@@ -804,6 +812,23 @@ static void test_golden_ready_v3(void)
         CHECK(got == NULL);
         free(cut);
     }
+    /* From version 4 the role follows; to version 3 it is left out. */
+    m.u.ready.role = FS_READY_ROLE_MANAGER;
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_ROLE, &b));
+    CHECK_EQ_INT(b.len, n + 1); /* one more field, one byte */
+    got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.ready.role, FS_READY_ROLE_MANAGER);
+    CHECK_MEM(got->u.ready.user, m.u.ready.user, m.u.ready.user_len);
+    fs_msg_free(got);
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_USER, &b));
+    CHECK(b.len == n && memcmp(b.data, want, n) == 0);
+    m.u.ready.role = 7; /* the encoder refuses a role the decoder would */
+    fs_buf_reset(&b);
+    CHECK(fs_msg_encode_v(&m, FS_PROTO_VERSION_ROLE, &b) == FS_EINVAL);
+    m.u.ready.role = FS_READY_ROLE_REP;
     /* The encoder refuses a user the decoder would. */
     char longname[FS_USER_MAX + 1];
     memset(longname, 'a', sizeof longname);
@@ -817,6 +842,49 @@ static void test_golden_ready_v3(void)
     fs_buf_free(&b);
     free(want);
     free(wold);
+    leak_check();
+}
+
+/* PULL from protocol version 4 on carries the device's open refusals; to
+ * an older peer it is the five fields that peer's decoder wants. */
+static void test_pull_open_refusals(void)
+{
+    setup();
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_PULL;
+    m.u.pull.cursor = 52;
+    m.u.pull.max = 500;
+    m.u.pull.local_seq = 360;
+    m.u.pull.oldest_pending_ms = 1764900000000ull;
+    m.u.pull.has_refusals = 1;
+    m.u.pull.refusals = 78;
+    m.u.pull.refusal_reason = 12;
+    fs_buf b, old;
+    fs_buf_init(&b);
+    fs_buf_init(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_OPEN_REFUSALS, &b));
+    fs_msg *got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.pull.has_refusals, 1);
+    CHECK_EQ_INT(got->u.pull.refusals, 78);
+    CHECK_EQ_INT(got->u.pull.refusal_reason, 12);
+    CHECK_EQ_INT(got->u.pull.local_seq, 360);
+    fs_msg_free(got);
+    /* to a version 3 peer: the old shape, byte for byte */
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_OPEN_REFUSALS - 1, &b));
+    m.u.pull.has_refusals = 0;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_OPEN_REFUSALS, &old));
+    CHECK(b.len == old.len && memcmp(b.data, old.data, b.len) == 0);
+    got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.pull.has_refusals, 0);
+    CHECK_EQ_INT(got->u.pull.refusals, 0);
+    CHECK_EQ_INT(got->u.pull.oldest_pending_ms, 1764900000000ull);
+    fs_msg_free(got);
+    fs_buf_free(&b);
+    fs_buf_free(&old);
     leak_check();
 }
 
@@ -1056,11 +1124,30 @@ static void b_ready_user_bad_utf8(mp *w)
     mp_str(w, "\xe5\xbc", 2);
     mp_cstr(w, "east");
 }
-static void b_ready_six_fields(mp *w)
+static void b_ready_seven_fields(mp *w)
+{
+    b_ready_user_ok(w);
+    w->b[0] = 0x97; /* the array header: 7 */
+    mp_uint(w, 1);
+    mp_uint(w, 1);
+}
+static void b_ready_role_4(mp *w)
 {
     b_ready_user_ok(w);
     w->b[0] = 0x96; /* the array header: 6 */
-    mp_uint(w, 1);
+    mp_uint(w, 4); /* none of rep, manager, admin */
+}
+static void b_ready_role_0(mp *w)
+{
+    b_ready_user_ok(w);
+    w->b[0] = 0x96;
+    mp_uint(w, 0);
+}
+static void b_ready_role_str(mp *w)
+{
+    b_ready_user_ok(w);
+    w->b[0] = 0x96;
+    mp_cstr(w, "manager");
 }
 static void b_trailing_byte(mp *w)
 {
@@ -1331,6 +1418,38 @@ static void b_pull_max_2_32(mp *w)
     mp_uint(w, 0);
     mp_uint(w, 0);
 }
+static void b_pull_6_fields(mp *w)
+{
+    mp_arr(w, 6);
+    mp_uint(w, FS_MSG_PULL);
+    mp_uint(w, 100);
+    mp_uint(w, 10);
+    mp_uint(w, 0);
+    mp_uint(w, 0);
+    mp_uint(w, 3); /* open refusals without their reason */
+}
+static void b_pull_reason_2_32(mp *w)
+{
+    mp_arr(w, 7);
+    mp_uint(w, FS_MSG_PULL);
+    mp_uint(w, 100);
+    mp_uint(w, 10);
+    mp_uint(w, 0);
+    mp_uint(w, 0);
+    mp_uint(w, 3);
+    mp_uint(w, 1ull << 32);
+}
+static void b_pull_refusals_str(mp *w)
+{
+    mp_arr(w, 7);
+    mp_uint(w, FS_MSG_PULL);
+    mp_uint(w, 100);
+    mp_uint(w, 10);
+    mp_uint(w, 0);
+    mp_uint(w, 0);
+    mp_cstr(w, "3");
+    mp_uint(w, 12);
+}
 static void b_wipe_reason_2_32(mp *w)
 {
     mp_arr(w, 2);
@@ -1481,7 +1600,7 @@ static void b_purge_unknown_table(mp *w)
     mp_uint(w, FS_MSG_PURGE);
     mp_arr(w, 1);
     mp_arr(w, 2);
-    mp_uint(w, 17); /* one past the last table */
+    mp_uint(w, past_last_table());
     mp_bin(w, ROWID, 16);
 }
 static void b_reject_unknown_table(mp *w)
@@ -1490,7 +1609,7 @@ static void b_reject_unknown_table(mp *w)
     mp_uint(w, FS_MSG_REJECT);
     mp_arr(w, 1);
     mp_arr(w, 6);
-    mp_uint(w, 17); /* one past the last table */
+    mp_uint(w, past_last_table());
     mp_bin(w, ROWID, 16);
     mp_uint(w, 1);
     mp_uint(w, H0);
@@ -1711,7 +1830,7 @@ static void one_change(mp *w, uint64_t table, uint64_t column)
 }
 static void b_table_unknown(mp *w)
 {
-    one_change(w, 17, 1); /* one past the last table */
+    one_change(w, past_last_table(), 1);
 }
 static void b_table_2_16(mp *w)
 {
@@ -2045,7 +2164,10 @@ static const bad_case bad_cases[] = {
     OK(ready_no_team_ok),
     /* READY's user and team (protocol version 3) */
     BAD(ready_four_fields, EMALFORMED),
-    BAD(ready_six_fields, EMALFORMED),
+    BAD(ready_seven_fields, EMALFORMED),
+    BAD(ready_role_4, EMALFORMED),
+    BAD(ready_role_0, EMALFORMED),
+    BAD(ready_role_str, EMALFORMED),
     BAD(ready_empty_user, EMALFORMED),
     BAD(ready_long_user, EMALFORMED),
     BAD(ready_long_team, EMALFORMED),
@@ -2101,6 +2223,9 @@ static const bad_case bad_cases[] = {
     BAD(ack_ext, EMALFORMED),
     BAD(ack_reserved, EMALFORMED),
     BAD(pull_max_2_32, EMALFORMED),
+    BAD(pull_6_fields, EMALFORMED),
+    BAD(pull_reason_2_32, EMALFORMED),
+    BAD(pull_refusals_str, EMALFORMED),
     BAD(wipe_reason_2_32, EMALFORMED),
     BAD(error_utf8, EMALFORMED),
     BAD(error_text_bin, EMALFORMED),
@@ -2538,7 +2663,7 @@ static void test_encoder_refuses_undecodable(void)
     c.prev.hlc = c.version.hlc; /* a previous version must be older */
     CHECK_ERR(fs_msg_encode(&m, &out), FS_EINVAL);
     CHECK_EQ_INT(out.len, good); /* failed encodes left nothing behind */
-    fs_purge_item p = {17, {0}}; /* one past the last table */
+    fs_purge_item p = {past_last_table(), {0}};
     fs_msg pm;
     memset(&pm, 0, sizeof pm);
     pm.type = FS_MSG_PURGE;
@@ -2612,6 +2737,6 @@ static void test_reassembler(void)
     leak_check();
 }
 
-TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3)
+TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals)
               TEST(encode_order) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

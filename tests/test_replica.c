@@ -178,6 +178,12 @@ static void test_every_handbook_table(void)
                         {"deadline", fs_text("2023-10-13 00:00")},
                         {"handed_at", fs_int(1697184000000)}};
     CHECK_OK(fs_insert(r, "charge", charge, 5, id));
+    fs_cell tally[] = {{"rep", fs_text("zhang")},
+                       {"device", fs_text("1fe8ed0b0f710df3")},
+                       {"open", fs_int(3)},
+                       {"reason", fs_int(12)},
+                       {"at", fs_int(1697184000000)}};
+    CHECK_OK(fs_insert(r, "refusal_tally", tally, 5, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -363,7 +369,7 @@ static void test_schema_1_replica_is_upgraded(void)
     add_customer(r, "华东机电", cid);
     uint64_t seq = last_seq(r);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
-    CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge;"
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
                             "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);

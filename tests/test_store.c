@@ -1544,17 +1544,21 @@ static void test_manager_decides_conflict(void)
     team_with_books(&t, &b);
     device *d = t.dev;
     char user[FS_USER_NAME_MAX + 1], tm[FS_USER_NAME_MAX + 1];
-    CHECK_OK(fs_store_device_user(t.s, d[ZHANG].pk, user, tm));
+    fs_role role = 0;
+    CHECK_OK(fs_store_device_user(t.s, d[ZHANG].pk, user, tm, &role));
     CHECK_STR(user, "zhang");
     CHECK_STR(tm, "north");
-    CHECK_OK(fs_store_device_user(t.s, d[CHEN].pk, user, tm));
+    CHECK_EQ_INT(role, FS_ROLE_REP);
+    CHECK_OK(fs_store_device_user(t.s, d[CHEN].pk, user, tm, &role));
     CHECK_STR(tm, "south");
+    CHECK_OK(fs_store_device_user(t.s, d[LI].pk, user, tm, &role));
+    CHECK_EQ_INT(role, FS_ROLE_MANAGER);
     for (int i = 0; i < NDEV; i++)
         pull(t.s, &d[i], NULL);
     set_text(&d[ZHANG2], "customer", b.za, "preferences", "written on the phone");
     push_clean(t.s, &d[ZHANG2]);
     CHECK_OK(fs_store_device_revoke(t.s, d[ZHANG2].pk));
-    CHECK_ERR(fs_store_device_user(t.s, d[ZHANG2].pk, user, tm), FS_EREVOKED);
+    CHECK_ERR(fs_store_device_user(t.s, d[ZHANG2].pk, user, tm, &role), FS_EREVOKED);
     set_text(&d[LI], "customer", b.za, "preferences", "li's later edit");
     push_clean(t.s, &d[LI]);
     conflicts_seen srv;

@@ -12,7 +12,8 @@
  *                       Sig_device(T2)     (or ENROLL, with the sealed request)
  *   4. S -> C  READY    first sealed frame S->C (or WIPE / ERROR); from
  *                       protocol version 3 it names the device's user and
- *                       team (cfg.device_user)
+ *                       team (cfg.device_user), from version 4 the
+ *                       user's role too
  *   T1 = BLAKE2b("fieldsync/1 handshake" | vmin | vmax | version |
  *                client eph | server eph | server identity)
  *   T2 = BLAKE2b(T1 | device identity)
@@ -66,7 +67,8 @@ typedef int (*fs_enroll_fn)(void *ctx, const fs_enroll_request *req);
  * just authenticated or enrolled, for READY (protocol version 3 on). 0, or
  * an error: READY then names no user (the session goes on). */
 typedef int (*fs_device_user_fn)(void *ctx, const uint8_t device_pk[FS_SIGN_PK_BYTES],
-                                 char user[FS_USER_MAX + 1], char team[FS_USER_MAX + 1]);
+                                 char user[FS_USER_MAX + 1], char team[FS_USER_MAX + 1],
+                                 uint32_t *role);
 
 typedef struct fs_channel_config {
     int is_server;

@@ -10,12 +10,14 @@
  *   3 AUTH      device identity key (bin32), signature (bin64)
  *   4 ENROLL    device identity key (bin32), signature (bin64),
  *               enrollment request sealed to the server (bin)
- *   5 READY     server time ms, lease expiry ms
+ *   5 READY     server time ms, lease expiry ms [, user, team [, role]]
  *               [, user (str), team (str)]   from protocol version 3 only
  *   10 PUSH     first local sequence, last local sequence, batch
  *   11 ACK      last local sequence committed by the server
  *   12 REJECT   [[table, row (bin16), column, hlc, reason code, reason (str)]...]
  *   13 PULL     cursor, max changes, newest local seq, oldest pending (ms)
+ *               [, open refusals, newest refusal's reason code]
+ *                                                from protocol version 4 only
  *   14 CHANGES  new cursor, more (bool), batch
  *   15 POKE     cursor of the newest change in the device's scope
  *   16 PURGE    [[table, row (bin16)]...]
@@ -53,7 +55,10 @@
  * encoder writes them only for a session of version 3 or later and only
  * when the message names a user, so a client of an older version (whose
  * decoder wants exactly three fields) never sees them; the decoder accepts
- * three fields or five in any version.
+ * three fields or five in any version. From protocol version 4
+ * (FS_PROTO_VERSION_ROLE) a READY that names the user has a sixth field, the
+ * user's role: 1 rep, 2 manager, 3 admin (FS_READY_ROLE_*); the decoder
+ * accepts six fields too, and refuses another role number.
  *
  * Decoding checks every length, count and nesting depth against
  * fs_proto_limits before it allocates anything a peer can size.
@@ -77,6 +82,16 @@
 #define FS_PROTO_VERSION_SCHEMA2 3u
 #define FS_PROTO_VERSION_USER   3u /* the first whose READY names the device's user */
 #define FS_PROTO_VERSION_SCHEMA3 4u /* the first whose peer knows schema version 3 */
+/* The first whose PULL says how many of the device's changes the server
+ * refused are still open on it (neither reverted nor retried), and the
+ * newest one's reason: the dashboard and the managers' laptops show what
+ * is still to be put right, not every refusal there ever was. */
+#define FS_PROTO_VERSION_OPEN_REFUSALS 4u
+/* The first whose READY also says the user's role (FS_READY_ROLE_*): the
+ * CLI checks a write against the record rules for that role before saving
+ * it (client/precheck.c), from the first sync on. */
+#define FS_PROTO_VERSION_ROLE 4u
+enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
 typedef struct fs_proto_limits {
@@ -154,6 +169,7 @@ typedef struct fs_msg {
             size_t user_len;
             const char *team; /* when user is set; may be empty */
             size_t team_len;
+            uint32_t role; /* when user is set: FS_READY_ROLE_*; 0 not said */
         } ready;
         struct {
             uint64_t first_seq, last_seq;
@@ -175,6 +191,9 @@ typedef struct fs_msg {
             uint64_t local_seq;         /* the device's newest local change ... */
             uint64_t oldest_pending_ms; /* ... and when its oldest unacknowledged one was
                                            written, 0 if none (sync health) */
+            int has_refusals;    /* the two below were sent (version 4 on) */
+            uint64_t refusals;   /* the device's refused changes still open */
+            uint32_t refusal_reason; /* the newest one's reason code, 0 if none */
         } pull;
         struct {
             uint64_t cursor;

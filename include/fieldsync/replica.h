@@ -276,6 +276,7 @@ typedef struct fs_replica_status {
     uint64_t cursor;         /* server feed position this replica has applied */
     uint64_t open_conflicts;
     uint64_t refused;        /* local changes the server refused (kept, see fs_refusals) */
+    uint32_t refused_reason; /* the reason code of the newest of them, 0 if none */
     uint64_t last_sync_ms;   /* wall-clock ms of the last sync that ended in sync, 0 if never */
     uint64_t lease_expires_ms; /* device clock ms when the server's lease ends, 0 if none */
     int locked;                /* 1 when the lease has ended: see fs_replica_lease_expired */
@@ -422,6 +423,24 @@ int fs_refusal_revert(fs_replica *r, uint64_t id, fs_refusal_outcome *out);
  * refusals leave the list (a new refusal is recorded if the server refuses
  * it again). FS_ENOTFOUND for no such refusal or a record that is gone. */
 int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out);
+
+/* A device's refused changes still open on it, as the server last heard
+ * (the server-written table `refusal_tally`, schema 3): on a manager's
+ * replica, every device of the team; on the server's, every device. */
+typedef struct fs_refusal_tally {
+    char rep[FS_USER_MAX + 1];
+    char device[17];   /* its fingerprint: 16 hex digits */
+    uint64_t open;     /* refused changes neither reverted nor retried */
+    uint32_t reason;   /* the newest one's reason code, 0 if none */
+    uint64_t at_ms;    /* when the device reported it (server time) */
+    const uint8_t *id; /* the row's id, valid during the callback */
+} fs_refusal_tally;
+
+/* Calls cb for each device's tally (of rep's devices only, unless rep is
+ * NULL), in the order of rep and device; a non-zero return stops the walk
+ * and is returned. Rows with a value out of range are skipped. */
+int fs_refusal_tallies(fs_replica *r, const char *rep,
+                       int (*cb)(const fs_refusal_tally *, void *), void *ctx);
 
 /* Removes rows that left this user's scope (a server's PURGE), and the
  * conflict records about them, without change-log entries: the server no

@@ -54,9 +54,8 @@ typedef struct fs_table {
     unsigned since; /* the schema version it came in; 0: the first */
 } fs_table;
 
-/* The schema version of this build: 2 added `handover` and `charge`; 3 is
- * the version this build's tables and columns with since = 3 came in
- * (protocol version 4, FS_PROTO_VERSION_SCHEMA3). */
+/* The schema version of this build: 2 added `handover` and `charge`, 3
+ * added `refusal_tally` (protocol version 4, FS_PROTO_VERSION_SCHEMA3). */
 #define FS_SCHEMA_VERSION 3u
 
 /* Hard limits on what any column value may hold. */

@@ -129,6 +129,13 @@ int fs_store_device_sync(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64
  * overstatement while only part has been acknowledged). */
 int fs_store_device_reported(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
                              uint64_t oldest_ms);
+/* What the device said of its refused changes in its last PULL (protocol
+ * version 4): how many are still open on it and the newest one's reason.
+ * Kept as the device's `refusal_tally` record (fieldsync/schema.h), owned
+ * by its user, when it differs from what is kept. FS_ENOTFOUND for an
+ * unknown device. */
+int fs_store_device_refusals(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,
+                             uint32_t reason);
 /* The user a row belongs to (through its parents), "" when none. */
 int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
                    char owner[FS_USER_NAME_MAX + 1]);
@@ -140,11 +147,12 @@ int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const c
                         const char *name);
 /* 0 if the device may connect, FS_ENOTFOUND if unknown, FS_EREVOKED. */
 int fs_store_device_check(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
-/* The user an enrolled, unrevoked device belongs to and that user's team
- * ("" when none): what READY tells the device (fs_channel_config.
+/* The user an enrolled, unrevoked device belongs to, that user's team
+ * ("" when none) and role: what READY tells the device (fs_channel_config.
  * device_user). FS_ENOTFOUND, FS_EREVOKED. */
 int fs_store_device_user(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
-                         char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1]);
+                         char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1],
+                         fs_role *role);
 /* Audits that a revoked device was told to wipe (each time it shows up). */
 int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
 /* Audits a session the server ended for what its peer sent. pk NULL: before
@@ -266,7 +274,8 @@ typedef struct fs_store_ops {
                       const char *name);
     int (*device_check)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*device_user)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
-                       char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1]);
+                       char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1],
+                       fs_role *role);
     int (*device_revoke)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*devices)(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
     int (*device_seen)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
@@ -274,6 +283,8 @@ typedef struct fs_store_ops {
                        uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms);
     int (*device_reported)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
                            uint64_t oldest_ms);
+    int (*device_refusals)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,
+                           uint32_t reason);
     int (*note_wipe)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*note_refusal)(fs_store *s, const uint8_t *pk, const char *detail);
     /* enrollment */

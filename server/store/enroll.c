@@ -254,13 +254,16 @@ int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), v
 }
 
 int sq_device_user(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES],
-                   char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1])
+                   char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1],
+                   fs_role *role)
 {
     sq_device d;
     user[0] = team[0] = '\0';
+    *role = 0;
     int rc = sq__device_get((sq_store *)base, pk, &d);
     if (rc != 0)
         return rc;
+    *role = d.u.role;
     snprintf(user, FS_USER_NAME_MAX + 1, "%s", d.u.name);
     snprintf(team, FS_USER_NAME_MAX + 1, "%s", d.u.team);
     return 0;

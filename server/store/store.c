@@ -304,6 +304,7 @@ static const fs_store_ops sqlite_ops = {
     .device_seen = sq_device_seen,
     .device_sync = sq_device_sync,
     .device_reported = sq_device_reported,
+    .device_refusals = sq_device_refusals,
     .note_wipe = sq_note_wipe,
     .note_refusal = sq_note_refusal,
     .enroll_code_create = sq_enroll_code_create,

@@ -149,7 +149,8 @@ int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char
                   const char *name);
 int sq_device_check(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_device_user(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES],
-                   char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1]);
+                   char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1],
+                   fs_role *role);
 int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
 int sq_device_seen(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
@@ -157,6 +158,8 @@ int sq_device_sync(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t 
                    uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms);
 int sq_device_reported(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
                        uint64_t oldest_ms);
+int sq_device_refusals(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,
+                       uint32_t reason);
 int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail);
 int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,

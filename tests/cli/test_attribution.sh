@@ -72,11 +72,20 @@ URL="ws://127.0.0.1:$PORT"
 
 # ---- enrolling sets the user: no whoami needed ----
 enroll_device li "$HL" "$URL"
-contains "enroll names the user and team" "$OUT" "this device's user: li (team east)"
+contains "enroll names the user, team and role" "$OUT" "this device's user: li (team east, manager)"
 run --home "$HL" whoami
-equal "whoami after enrolling" "$OUT" "li (team east)"
+equal "whoami after enrolling" "$OUT" "li (team east, manager)"
+run --home "$HL" whoami --json
+contains "whoami --json names the role" "$OUT" '"role":"manager"'
 run --home "$HL" today
 expect "today right after enrolling works" 0
+# The role comes from the server (protocol version 4): a manager whose
+# laptop holds nobody's records yet still gives a customer to a rep,
+# where guessing from the records held would have taken them for a rep.
+run --home "$HL" sync
+expect "li syncs: nothing of the team yet" 0
+run --home "$HL" customer add --name "华信测控" --owner zhangwei
+expect "a manager with an empty laptop records a customer for a rep" 0
 
 # ---- a local name other than the server's ----
 run --home "$HZ" init
@@ -89,7 +98,7 @@ expect "a visit before enrolling" 0
 run --home "$HZ" customer list --json
 contains "the customer is zhang's on the device" "$OUT" '"owner":"zhang"'
 enroll_device zhangwei "$HZ" "$URL"
-contains "enroll: the server's user" "$OUT" "this device's user: zhangwei (team east)"
+contains "enroll: the server's user" "$OUT" "this device's user: zhangwei (team east, rep)"
 contains "enroll: says the local name was another" "$OUT" \
     "note: the name set on this device was zhang, not zhangwei"
 run --home "$HZ" customer list --json
@@ -116,7 +125,7 @@ expect "whoami --set another name" 0 "its next sync sets the user name and team 
 run --home "$HZ" sync
 expect "sync" 0
 run --home "$HZ" whoami
-equal "the sync puts the server's user back" "$OUT" "zhangwei (team east)"
+equal "the sync puts the server's user back" "$OUT" "zhangwei (team east, rep)"
 run --home "$HZ" customer list --json
 contains "and leaves the synced records alone" "$OUT" '"owner":"zhangwei"'
 

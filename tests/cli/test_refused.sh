@@ -132,6 +132,23 @@ contains "show: the value sent" "$OUT" "mistaken visit"
 z refused show 9999
 expect "show: an unknown number" 2 "no refused change number 9999"
 
+# The next sync tells the server how many are still open on the device;
+# li's laptop receives the figure with the team's records.
+z sync
+z status --json
+OPEN=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["refused_count"])' "$OUT")
+if [ "$OPEN" -gt 0 ]; then ok "zhang's device holds $OPEN refused changes"
+else fail "zhang's device holds refused changes" "$OUT"; fi
+li sync
+li report compliance --json
+ROPEN=$(python3 -c 'import json,sys; print(next(r["refused_open"] for r in json.loads(sys.argv[1])["reps"] if r["rep"] == "zhang"))' "$OUT")
+equal "li's report compliance counts zhang's open refusals" "$ROPEN" "$OPEN"
+WOPEN=$(python3 -c 'import json,sys; print(next(r["refused_open"] for r in json.loads(sys.argv[1])["reps"] if r["rep"] == "wang"))' "$OUT")
+equal "and none known for wang, who has none" "$WOPEN" "None"
+li report compliance
+show "li: report compliance" "$OUT"
+contains "the table has the column" "$OUT" "REFUSED OPEN"
+
 # li's dashboard: the devices table and the compliance view
 http GET /login
 pre=$(cookie_of fs_login)
@@ -141,7 +158,7 @@ LI=$(cookie_of fs_session)
 http GET / "$LI"
 equal "li's team page" "$STATUS" 200
 ROW=$(grep -F 'zhang</td><td>zhang-laptop' <<<"$BODY" | head -n 1)
-contains "the devices table shows zhang's refused changes" "$ROW" "refused; newest"
+contains "the devices table shows zhang's refused changes still open" "$ROW" "$OPEN open of"
 show "li's dashboard: zhang's device row" "$ROW"
 show "li's dashboard: zhang's compliance row" "$(grep -F '>zhang</a></td>' <<<"$BODY" | head -n 1)"
 contains "the compliance view shows them per rep" "$BODY" '<td class="red">'
@@ -168,6 +185,16 @@ contains "no refusal left" "$OUT" '"refused_count":0'
 li sync
 li visit list --json
 contains "li sees the retried visit" "$OUT" "kept visit"
+li report compliance --json
+ROPEN=$(python3 -c 'import json,sys; print(next(r["refused_open"] for r in json.loads(sys.argv[1])["reps"] if r["rep"] == "zhang"))' "$OUT")
+equal "li's report: none of zhang's refusals is open now" "$ROPEN" 0
+http GET / "$LI"
+ROW=$(grep -F 'zhang</td><td>zhang-laptop' <<<"$BODY" | head -n 1)
+contains "the dashboard's device row says they were put right" "$ROW" "none open"
+show "li's dashboard after: zhang's device row" "$ROW"
+ZROW=$(grep -F '>zhang</a></td>' <<<"$BODY" | head -n 1)
+lacks=$(grep -c 'class="red">[0-9]* open' <<<"$ZROW")
+equal "and the compliance row has none open" "$lacks" 0
 li visit list
 show "li: visit list" "$OUT"
 lacks=$(grep -c "mistaken visit" <<<"$OUT")

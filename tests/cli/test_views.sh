@@ -99,7 +99,7 @@ contains "holidays cleared, the rest kept" "$OUT" '"tz":"UTC","work_start":"08:3
 run whoami --set li --team north
 expect "whoami with a team" 0
 run whoami --json
-equal "whoami --json" "$OUT" '{"user":"li","team":"north"}'
+equal "whoami --json: no role before the server says it" "$OUT" '{"user":"li","team":"north","role":null}'
 run report compliance --team south
 expect "another team's report is not on this device" 2 "--team: this device holds team north"
 run report compliance --team north --week 2023-W41 --at "2023-10-13 20:00" --json

@@ -80,7 +80,8 @@ V2=$OUT
 as zhang selfcheck add --appearance yes --communication yes --data-management yes --teamwork yes \
     --todos yes
 as zhang spotcheck add --table visit --record "$V2" --accurate yes
-expect "zhang spot-checks his own visit (his CLI cannot know his role)" 0
+expect "zhang's spot-check of his own visit is refused on his laptop: the server named his role" 2 \
+    "only a manager can record a spot-check"
 as wang customer add --name "Wang Co."
 W=$OUT
 as wang visit add --customer "$W" --time "$(day yesterday) 15:00" --place p --purpose p --notes n
