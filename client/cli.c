@@ -261,11 +261,76 @@ int cli_check_idprefix(const char *flag, const char *value)
     return CLI_EUSAGE;
 }
 
+int cli_check_ref(const char *flag, const char *table, const char *value)
+{
+    if (table != NULL && fs_name_column(table) == NULL)
+        return cli_check_idprefix(flag, value);
+    if (cli_blank(value)) {
+        cli_error("%s: expected an id or a name, got nothing", flag);
+        return CLI_EUSAGE;
+    }
+    return cli_check_text(flag, value);
+}
+
+/* The value as typed when it prints safely (no control characters, not
+ * overlong), else described. */
+static const char *typed(const char *value, char *buf, size_t size)
+{
+    size_t n = strlen(value);
+    int ok = n <= 120;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)value[i] >= 0x20 && value[i] != 0x7F;
+    if (ok)
+        snprintf(buf, size, "\"%s\"", value);
+    else
+        snprintf(buf, size, "a value of %zu bytes", n);
+    return buf;
+}
+
+/* Finds table's row by its name; CLI_OK with *found 0 when none. */
+static int resolve_name(fs_replica *r, const char *table, const char *flag, const char *text,
+                        uint8_t out[FS_ID_BYTES], int *found)
+{
+    fs_name_match m[8];
+    size_t n = 0;
+    char shown[160];
+    *found = 0;
+    int rc = fs_match_name(r, table, text, m, sizeof m / sizeof m[0], &n);
+    if (rc != 0)
+        return cli_fail(r, "looking up a name", rc);
+    if (n == 1) {
+        memcpy(out, m[0].id, FS_ID_BYTES);
+        *found = 1;
+        return CLI_OK;
+    }
+    if (n == 0)
+        return CLI_OK;
+    cli_error("%s: %zu %s records match %s; give more of the name, or the id:", flag, n, table,
+              typed(text, shown, sizeof shown));
+    for (size_t i = 0; i < n && i < sizeof m / sizeof m[0]; i++) {
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(m[i].id, hex);
+        fprintf(stderr, "  %.8s  %s\n", hex, m[i].name);
+    }
+    if (n > sizeof m / sizeof m[0])
+        fprintf(stderr, "  ... and %zu more\n", n - sizeof m / sizeof m[0]);
+    return CLI_EUSAGE;
+}
+
 int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *hex,
                 uint8_t out[FS_ID_BYTES])
 {
-    char what[96];
+    char what[96], shown[160];
     int rc = fs_resolve_id(r, table, hex, out);
+    if ((rc == FS_EINVAL || rc == FS_ENOTFOUND) && fs_name_column(table) != NULL) {
+        int found = 0;
+        int crc = resolve_name(r, table, flag, hex, out, &found);
+        if (crc != CLI_OK || found)
+            return crc;
+        cli_error("%s: no %s with the id or name %s (see '%s list')", flag, table,
+                  typed(hex, shown, sizeof shown), table);
+        return CLI_EUSAGE;
+    }
     switch (rc) {
     case 0:
         return CLI_OK;

@@ -92,9 +92,17 @@ int cli_check_date(const char *flag, const char *value);
  * digits. Returns CLI_OK or CLI_EUSAGE. */
 int cli_check_idprefix(const char *flag, const char *value);
 
-/* Finds the one live row of table whose id starts with hex and reports a
- * failure in terms of flag. Returns CLI_OK, CLI_EUSAGE (no such row,
- * ambiguous or malformed prefix) or CLI_ERUNTIME. */
+/* Checks a reference to a row of table given on the command line: an id
+ * prefix, or for a table named by name (fs_name_column: customer, contact,
+ * commitment) a non-empty text; table NULL: not known yet, either. */
+int cli_check_ref(const char *flag, const char *table, const char *value);
+
+/* Finds the one live row of table whose id starts with hex, or, for a
+ * table named by name, whose name holds it (part of the name, Latin letters
+ * in any case; an exact name wins over longer ones), and reports a failure
+ * in terms of flag: no such row, or the candidates when several match.
+ * Returns CLI_OK, CLI_EUSAGE (no such row, ambiguous, malformed) or
+ * CLI_ERUNTIME. */
 int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *hex,
                 uint8_t out[FS_ID_BYTES]);
 

@@ -227,7 +227,7 @@ static int edit_check(const fform *fm, const char *command, const char *idv, con
 {
     int rc = cli_require(command, fm->edit_id, idv);
     if (rc == CLI_OK)
-        rc = cli_check_idprefix(fm->edit_id, idv);
+        rc = cli_check_ref(fm->edit_id, fm->table, idv);
     for (size_t i = 0; rc == CLI_OK && i < fm->nedit_fields; i++) {
         const ffield *f = &fm->edit_fields[i];
         if (f->kind != FK_TEXT)
@@ -327,7 +327,7 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
     cli_opt opts[8];
     for (size_t i = 0; i < a->nflags; i++)
         opts[i] = (cli_opt){a->flags[i].flag, CLI_VALUE, NULL, &vs.v[i], NULL};
-    int rc = cli_check_idprefix("ID", hex);
+    int rc = cli_check_ref("ID", fm->table, hex);
     if (rc == CLI_OK)
         rc = cli_parse(ctx, usage, opts, a->nflags, argc - 1, argv + 1);
     if (rc == CLI_OK)

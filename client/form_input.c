@@ -47,8 +47,9 @@ int form_check_value(const ffield *f, const char *v)
         cli_error("%s: expected yes or no", f->flag);
         return CLI_EUSAGE;
     case FK_CUSTOMER:
-    case FK_REF:
-        return cli_check_idprefix(f->flag, v);
+        return cli_check_ref(f->flag, "customer", v);
+    case FK_REF: /* a table named by another flag is known only later */
+        return cli_check_ref(f->flag, strncmp(f->extra, "--", 2) == 0 ? NULL : f->extra, v);
     case FK_INT: {
         int lo = 0, hi = 0;
         char *end = NULL;

@@ -257,7 +257,7 @@ int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         return CLI_EUSAGE;
     }
     const char *hex = argv[0];
-    int rc = cli_check_idprefix("ID", hex);
+    int rc = cli_check_ref("ID", fm->table, hex);
     if (rc == CLI_OK)
         rc = cli_parse(ctx, usage, opts, 1, argc - 1, argv + 1);
     if (rc != CLI_OK)

@@ -28,6 +28,81 @@ int fs_exists(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
     return rc;
 }
 
+const char *fs_name_column(const char *table)
+{
+    if (table == NULL)
+        return NULL;
+    if (strcmp(table, "customer") == 0 || strcmp(table, "contact") == 0)
+        return "name";
+    if (strcmp(table, "commitment") == 0)
+        return "text";
+    return NULL;
+}
+
+/* Copies at most size-1 bytes of the UTF-8 text p (n bytes) into out, cut
+ * at a character boundary. */
+static void copy_cut(char *out, size_t size, const unsigned char *p, size_t n)
+{
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && (p[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_match *out,
+                  size_t max, size_t *count)
+{
+    const fs_table *t = NULL;
+    *count = 0;
+    int tix = fs__table_for(r, table, 1, &t);
+    if (tix < 0)
+        return tix;
+    const char *col = fs_name_column(t->name);
+    if (col == NULL || text == NULL || text[0] == '\0')
+        return fs__fail(r, FS_EINVAL, "a %s is not found by name", t->name);
+    /* lower() folds ASCII only, which is what "case" means for these names;
+     * instr() compares bytes, so a CJK substring matches as typed. */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT id, \"%s\", lower(\"%s\") = lower(?1) FROM \"%s\""
+             " WHERE deleted=0 AND instr(lower(\"%s\"), lower(?1)) > 0 ORDER BY \"%s\", id",
+             col, col, t->name, col, col);
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, sql, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    size_t exact = 0, n = 0;
+    fs_name_match exact_one;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != FS_ID_BYTES || sqlite3_column_type(st, 1) != SQLITE_TEXT)
+            continue;
+        fs_name_match m;
+        memcpy(m.id, sqlite3_column_blob(st, 0), FS_ID_BYTES);
+        copy_cut(m.name, sizeof m.name, sqlite3_column_text(st, 1),
+                 (size_t)sqlite3_column_bytes(st, 1));
+        if (sqlite3_column_int(st, 2) && exact++ == 0)
+            exact_one = m;
+        if (n < max)
+            out[n] = m;
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "looking up a name");
+    if (exact == 1 && n > 1) {
+        n = 1;
+        if (max > 0)
+            out[0] = exact_one;
+    }
+    *count = n;
+    return 0;
+}
+
 int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out[FS_ID_BYTES])
 {
     const fs_table *t = NULL;

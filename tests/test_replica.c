@@ -65,6 +65,48 @@ static void add_customer(fs_replica *r, const char *name, uint8_t id[16])
     CHECK_OK(fs_insert(r, "customer", c, 2, id));
 }
 
+/* Rows named by part of their name: CJK as typed, Latin in any case, an
+ * exact name alone, deleted rows never, tables without a name refused. */
+static void test_match_name(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t bj[16], sh[16], hx[16], ac[16], gone[16], id[16];
+    add_customer(r, "北京华信科技", bj);
+    add_customer(r, "上海华信", sh);
+    add_customer(r, "华信", hx);
+    add_customer(r, "Acme Trading", ac);
+    add_customer(r, "华信旧户", gone);
+    CHECK_OK(fs_delete(r, "customer", gone));
+    fs_name_match m[2];
+    size_t n = 0;
+    CHECK_OK(fs_match_name(r, "customer", "华信科", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, bj, 16);
+    CHECK_STR(m[0].name, "北京华信科技");
+    CHECK_OK(fs_match_name(r, "customer", "华信", m, 2, &n));
+    CHECK_EQ_INT(n, 1); /* the exact one, not the three holding it */
+    CHECK_MEM(m[0].id, hx, 16);
+    CHECK_OK(fs_match_name(r, "customer", "华", m, 2, &n));
+    CHECK_EQ_INT(n, 3); /* more than fit: counted, two returned, none deleted */
+    CHECK(memcmp(m[0].id, gone, 16) != 0 && memcmp(m[1].id, gone, 16) != 0);
+    CHECK_OK(fs_match_name(r, "customer", "aCME", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, ac, 16);
+    CHECK_OK(fs_match_name(r, "customer", "广州", m, 2, &n));
+    CHECK_EQ_INT(n, 0);
+    CHECK_OK(fs_match_name(r, "customer", "%", m, 2, &n)); /* no pattern characters */
+    CHECK_EQ_INT(n, 0);
+    fs_cell c[] = {{"customer", fs_blob(sh, 16)}, {"name", fs_text("王芳")}};
+    CHECK_OK(fs_insert(r, "contact", c, 2, id));
+    CHECK_OK(fs_match_name(r, "contact", "芳", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, id, 16);
+    CHECK_ERR(fs_match_name(r, "visit", "x", m, 2, &n), FS_EINVAL);
+    CHECK_ERR(fs_match_name(r, "customer", "", m, 2, &n), FS_EINVAL);
+    CHECK(fs_name_column("weekly_plan") == NULL);
+    CHECK_STR(fs_name_column("commitment"), "text");
+}
+
 static void test_chinese_text_round_trips(void)
 {
     fs_replica *r = fresh("r");
@@ -982,7 +1024,7 @@ static void test_adopt_user_from_the_server(void)
     fs_replica_close(r);
 }
 
-TEST_LIST(TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
+TEST_LIST(TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
               TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
                   TEST(chinese_text_round_trips) TEST(every_handbook_table)
                       TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)

@@ -192,6 +192,25 @@ int fs_exists(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES]);
  * FS_EEXIST (ambiguous prefix). */
 int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out[FS_ID_BYTES]);
 
+/* A row found by its name (fs_match_name). */
+typedef struct fs_name_match {
+    uint8_t id[FS_ID_BYTES];
+    char name[121]; /* the name, cut at a character boundary when longer */
+} fs_name_match;
+
+/* The text column a person names a row of table by: customer and contact
+ * "name", commitment "text"; NULL for a table named by id only. */
+const char *fs_name_column(const char *table);
+
+/* The live rows of table whose name (fs_name_column) holds text, case
+ * folded for Latin letters (CJK has no case): up to max of them into out
+ * (in name order), their number in *count (which may exceed max). A row
+ * whose name equals text (case folded) is the only one returned when there
+ * is exactly one such row: "华信" finds 华信 even beside 北京华信. FS_EINVAL
+ * for a table without a name column or an empty text. */
+int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_match *out,
+                  size_t max, size_t *count);
+
 /* Iterates the live rows of a table, optionally those whose column
  * `where_column` equals *equals, ordered by `order_by` (then id). */
 typedef struct fs_rows fs_rows;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Records by name (issue 17, point 2): every option that takes a customer,
+# contact or commitment takes part of its name as well as an id prefix
+# (Chinese as typed, Latin letters in any case); a name that fits several
+# lists them and exits 2; an exact name wins over longer ones; a name that
+# fits none says so, naming what was typed.
+#
+#   bash tests/cli/test_names.sh path/to/fieldsync
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS=${1:?usage: test_names.sh path/to/fieldsync}
+export LC_ALL=C.UTF-8
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-names-XXXXXX")
+ERRLOG=$WORK/all-stderr
+H=$WORK/zhang
+trap '"$FS" --home "$H" lock >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='names test passphrase -- 7c2e'
+unset FIELDSYNC_HOME
+run() { runc "$FS" --home "$H" "$@"; }
+
+run init
+expect "init" 0
+run unlock
+run whoami --set zhang
+BJ=$("$FS" --home "$H" customer add --name "北京华信科技有限公司")
+SH=$("$FS" --home "$H" customer add --name "上海华信")
+HX=$("$FS" --home "$H" customer add --name "华信")
+AC=$("$FS" --home "$H" customer add --name "Acme Trading")
+
+run visit add --customer "北京华信" --time "2026-12-03 10:00" --place 会议室 --purpose 演示 \
+    --notes "谈了报价" --commit "周五前发报价单|2026-12-05"
+expect "visit add --customer by part of a Chinese name" 0
+VISIT=$OUT
+run visit show "$VISIT" --json
+contains "the visit is the customer's named" "$OUT" "\"customer\":\"$BJ\""
+
+run visit add --customer "华信科" --time "2026-12-03 11:00" --place x --purpose x --notes x
+expect "another part of the same name" 0
+run visit show "$OUT" --json
+contains "finds the same customer" "$OUT" "\"customer\":\"$BJ\""
+
+run visit add --customer "华信" --time "2026-12-03 12:00" --place x --purpose x --notes x
+expect "an exact name wins over the longer names holding it" 0
+run visit show "$OUT" --json
+contains "the customer named exactly 华信" "$OUT" "\"customer\":\"$HX\""
+
+run visit add --customer "华" --time "2026-12-03 12:00" --place x --purpose x --notes x
+expect "a name that fits several: exit 2" 2 '3 customer records match "华"'
+contains "each candidate is listed by id and name" "$ERR" "${SH:0:8}  上海华信"
+contains "and the next" "$ERR" "${BJ:0:8}  北京华信科技有限公司"
+n_before=$("$FS" --home "$H" visit list --json | grep -oF '"recorded_at":' | wc -l)
+equal "nothing was recorded by the ambiguous command" "$n_before" 3
+
+run contact add --customer "acme" --name "王芳" --phone "+86 138 0000 0000"
+expect "contact add --customer, Latin in another case" 0
+run contact list --json
+contains "the contact is Acme's" "$OUT" "\"customer\":\"$AC\""
+
+run customer edit --customer "上海华信" --industry 制造
+expect "customer edit --customer by its name" 0
+run customer show "上海华信" --json
+contains "customer show by its name" "$OUT" '"industry":"制造"'
+
+run visit add --customer "广州" --time "2026-12-03 12:00" --place x --purpose x --notes x
+expect "a name that fits none: exit 2, naming what was typed" 2 \
+    'no customer with the id or name "广州"'
+
+run commitment done "报价单"
+expect "commitment done, named by part of its text" 0
+run commitment list --json
+contains "the commitment is done" "$OUT" '"status":"done"'
+
+run visit add --customer "${AC:0:8}" --time "2026-12-03 12:00" --place x --purpose x --notes x
+expect "an id prefix still works" 0
+run visit add --customer "" --time "2026-12-03 12:00" --place x --purpose x --notes x
+expect "an empty reference: exit 2" 2 "--customer"
+finish
