@@ -162,8 +162,8 @@ typedef struct today_walk {
     cli_table *t;
     cJSON *list;
     int rc;
-    fs_replica *r;       /* --json: what the record says, read from here */
-    rec_index customers; /* --json: customer names by id */
+    fs_replica *r;       /* what the record says, read from here */
+    rec_index customers; /* customer names by id */
     int supervisor;      /* the device's user is a manager (precheck_role) */
 } today_walk;
 
@@ -176,12 +176,13 @@ static int not_mine(const today_walk *w, const fs_finding *f)
     return rr != NULL && rr->by == FS_BY_SUPERVISOR && !w->supervisor;
 }
 
-/* --json: the record's own words for the rep (a commitment's text) and its
- * customer's name, when its table has them; both stay null otherwise. */
-static int today_details(today_walk *w, const fs_finding *f, cJSON *o)
+/* The record's own words for the rep (a commitment's text, into *text,
+ * malloc'd) and its customer's name (*customer, from the walk's index),
+ * when its table has them; NULL otherwise. */
+static int finding_words(today_walk *w, const fs_finding *f, char **text, const char **customer)
 {
-    char *text = NULL;
-    const char *customer = NULL;
+    *text = NULL;
+    *customer = NULL;
     uint8_t cid[FS_ID_BYTES];
     int has_cid = 0, rc = 0;
     const fs_table *t = NULL;
@@ -197,27 +198,35 @@ static int today_details(today_walk *w, const fs_finding *f, cJSON *o)
         if (memcmp(fs_rows_id(it), f->row, FS_ID_BYTES) != 0)
             continue;
         if (fs_schema_column_index(t, "text") >= 0)
-            rc = rec_text(it, "text", &text);
+            rc = rec_text(it, "text", text);
         if (rc == 0 && fs_schema_column_index(t, "customer") >= 0)
             rc = rec_id(it, "customer", cid, &has_cid);
         break;
     }
     fs_rows_close(it);
     if (rc < 0) {
-        free(text);
+        free(*text);
+        *text = NULL;
         return rc;
     }
     if (has_cid)
-        customer = rec_index_find(&w->customers, cid);
+        *customer = rec_index_find(&w->customers, cid);
     if (tix >= 0 && strcmp(f->rule->table, "customer") == 0 && f->has_row)
-        customer = rec_index_find(&w->customers, f->row);
-    rc = rec_json_add(o, "text", text != NULL ? cJSON_CreateString(text) : cJSON_CreateNull()) ||
-                 rec_json_add(o, "customer",
-                              customer != NULL ? cJSON_CreateString(customer) : cJSON_CreateNull())
-             ? FS_ENOMEM
-             : 0;
-    free(text);
-    return rc;
+        *customer = rec_index_find(&w->customers, f->row);
+    return 0;
+}
+
+/* A deadline at midnight is the end of the day before: shown as that date
+ * (a commitment due 2026-12-03 is due by the end of 12-03, not "12-04
+ * 00:00"); any other deadline with its time. */
+static void due_words(int64_t deadline, char out[17])
+{
+    if (deadline % FS_MIN_PER_DAY == 0) {
+        fs_civil_format(deadline - FS_MIN_PER_DAY, out);
+        out[10] = '\0';
+    } else {
+        fs_civil_format(deadline, out);
+    }
 }
 
 static int today_cb(const fs_finding *f, void *ctx)
@@ -240,12 +249,32 @@ static int today_cb(const fs_finding *f, void *ctx)
             rec_json_add(o, "record", f->has_row ? cJSON_CreateString(hex) : cJSON_CreateNull()) ||
             rec_json_add(w->list, NULL, o))
             return FS_ENOMEM;
-        return today_details(w, f, o);
+    }
+    char *text = NULL;
+    const char *customer = NULL;
+    int rc = finding_words(w, f, &text, &customer);
+    if (rc != 0)
+        return rc;
+    if (w->list != NULL) {
+        cJSON *o = cJSON_GetArrayItem(w->list, cJSON_GetArraySize(w->list) - 1);
+        rc = rec_json_add(o, "text", text != NULL ? cJSON_CreateString(text) : cJSON_CreateNull()) ||
+                     rec_json_add(o, "customer", customer != NULL ? cJSON_CreateString(customer)
+                                                                  : cJSON_CreateNull())
+                 ? FS_ENOMEM
+                 : 0;
+        free(text);
+        return rc;
     }
     hex[8] = '\0';
-    const char *cells[] = {status_word(f->status), due, f->rule->text, f->has_row ? hex : "-",
-                           f->who};
-    return cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
+    char shown[17];
+    due_words(f->deadline, shown);
+    /* What is due in the record's own words when it has them (the
+     * promise), else the rule's; the customer by name. */
+    const char *cells[] = {status_word(f->status), shown, text != NULL ? text : f->rule->text,
+                           customer != NULL ? customer : "-", f->has_row ? hex : "-", f->who};
+    rc = cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
+    free(text);
+    return rc;
 }
 
 int cmd_today(cli_ctx *ctx, int argc, char **argv)
@@ -261,7 +290,7 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
         return rc == CLI_HELP ? CLI_OK : rc;
     }
     static const cli_column cols[] = {
-        {"STATUS", 0}, {"DUE", 0}, {"WHAT", 48}, {"RECORD", 0}, {"REP", 16}};
+        {"STATUS", 0}, {"DUE", 0}, {"WHAT", 40}, {"CUSTOMER", 20}, {"RECORD", 0}, {"REP", 16}};
     today_walk w;
     memset(&w, 0, sizeof w);
     w.r = r;
@@ -272,7 +301,7 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     int64_t today = fs_civil_day(now) * FS_MIN_PER_DAY;
     int frc = o.json ? ((w.list = cJSON_CreateArray()) ? 0 : FS_ENOMEM)
                      : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);
-    if (frc == 0 && o.json)
+    if (frc == 0)
         frc = rec_index_load(&w.customers, r, "customer", NULL, "name");
     /* Due from today to a week ahead, and whatever is still overdue. */
     if (frc == 0)

@@ -48,7 +48,9 @@ run --home "$HN" visit add --customer "$C" --time "$VISIT_AT" --place "客户会
 expect "a visit 4 days ago, a commitment due 3 days ago" 0
 run --home "$HN" today
 expect "today" 0
-contains "today lists the overdue commitment" "$OUT" "OVERDUE  $DUE_AT  a commitment made to a customer"
+LINE=$(grep -F "send 3 success cases" <<<"$OUT")
+contains "today lists the overdue commitment in its words, on its due date" "$LINE" "OVERDUE  $DUE  "
+contains "and names its customer" "$LINE" "XX科技有限公司"
 lacks=$(grep -c "nothing due" <<<"$OUT")
 equal "today does not say nothing is due" "$lacks" 0
 run --home "$HN" today --json
