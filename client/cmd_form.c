@@ -456,6 +456,21 @@ int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **
             if (strcmp(sub, fm->actions[k].name) == 0)
                 return form_action(ctx, fm, &fm->actions[k], argc, argv);
     }
+    /* GROUP --help: the group's commands, as `fieldsync help` lists them. */
+    if (sub != NULL && (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)) {
+        printf("usage: fieldsync [--home DIR] COMMAND [OPTIONS]; the %s commands:\n", group);
+        for (size_t i = 0; i < form_count; i++) {
+            const fform *fm = &form_table[i];
+            if (strcmp(fm->group, group) != 0)
+                continue;
+            if (fm->usage != NULL)
+                printf("  %s\n", fm->usage);
+            for (size_t k = 0; k < fm->nactions; k++)
+                if (fm->actions[k].usage != NULL)
+                    printf("  %s\n", fm->actions[k].usage);
+        }
+        return CLI_OK;
+    }
     /* What this group offers. */
     char subs[200] = "";
     for (size_t i = 0; i < form_count; i++) {

@@ -26,6 +26,15 @@ count() { # GROUP: records listed by GROUP list --json
     grep -oE '"id":"[0-9a-f]{32}"' <<<"$OUT" | wc -l
 }
 
+# ---- help for every group of forms ----
+for g in daily spotcheck plan commitment complaint; do
+    runc "$FS" "$g" --help
+    expect "$g --help exits 0" 0
+    contains "$g --help lists its commands" "$OUT" "  $g "
+done
+runc "$FS" daily help
+contains "daily help too" "$OUT" "daily summary"
+
 run init
 expect "init" 0
 run unlock
