@@ -82,7 +82,7 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_PASSWD "usage: fieldsync [--home DIR] passwd\n"
 #define USAGE_CUSTOMER_ADD                                                                         \
     "usage: fieldsync [--home DIR] customer add --name NAME [--key-account]\n"                     \
-    "                 [--industry X] [--owner X]\n"
+    "                 [--industry X] [--owner X] [--duplicate]\n"
 #define USAGE_CUSTOMER_EDIT                                                                        \
     "usage: fieldsync [--home DIR] customer edit --customer ID [--name NAME]\n"                    \
     "                 [--industry X] [--key-account yes|no] [--owner REP]\n"

@@ -76,9 +76,9 @@ static int add_cells(fs_replica *r, const fform *fm, values *vs, fs_cell *cells,
     for (size_t i = 0; rc == CLI_OK && i < fm->nfields; i++) {
         const ffield *f = &fm->fields[i];
         const char *v = vs->v[i];
-        if (fm->me_default != NULL && strcmp(f->column, fm->me_default) == 0)
+        if (fm->me_default != NULL && f->column != NULL && strcmp(f->column, fm->me_default) == 0)
             given_default = cli_blank(v) ? NULL : v;
-        if (f->kind == FK_FLAG)
+        if (f->kind == FK_FLAG && f->column != NULL) /* NULL: an option only (--confirm) */
             cells[(*nc)++] = (fs_cell){f->column, fs_int(vs->flag[i])};
         else if (f->kind == FK_NOW)
             cells[(*nc)++] = (fs_cell){f->column, fs_text(vs->nowbuf)};
@@ -194,6 +194,8 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
                  ? fm->child->split(fm, &vs, k + 1, children.items[k], parts[k])
                  : split_parts(fm, k, children.items[k], parts[k]);
     if (rc == CLI_OK)
+        rc = form_check_given(fm, &vs, parts, children.count);
+    if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
     char me[FS_USER_MAX + 1] = "";
     if (rc == CLI_OK && fs_record_rules_of(fm->table)->signer != NULL)
@@ -202,6 +204,10 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     uint8_t ids[FORM_MAX_FIELDS][FS_ID_BYTES];
     size_t nc = 0;
     char held[FS_USER_MAX + 1] = "";
+    if (rc == CLI_OK && me[0] == '\0' && fs_replica_user(r, me) != 0)
+        me[0] = '\0';
+    if (rc == CLI_OK)
+        rc = form_check_stored(r, fm, &vs, me);
     if (rc == CLI_OK)
         rc = add_cells(r, fm, &vs, cells, &nc, ids, me);
     if (rc == CLI_OK && fm->complete != NULL)

@@ -70,6 +70,24 @@ typedef struct fchild {
                  char *parts[3]);
 } fchild;
 
+/* What a careful supervisor checks in a form beyond each value's own form
+ * (issue 17 point 5): each refusal names the flag and the rule, exit 2. */
+typedef enum fcheck_kind {
+    CK_NOT_FUTURE,  /* flag's date or time is not after now (5 minutes' grace) */
+    CK_NOT_BEFORE,  /* flag's date is not before other's */
+    CK_PHONE,       /* flag is a phone number: digits, spaces, + - ( ) . / */
+    CK_EMAIL,       /* flag is an e-mail address */
+    CK_ONE_PER_DAY, /* one record per rep and flag's date (of the form's kind) */
+    CK_UNIQUE_NAME, /* no other live record of the table has flag's name,
+                       unless other (a flag without a value) is given */
+    CK_TASKS_WITHIN /* the child items' dates lie within flag .. other */
+} fcheck_kind;
+
+typedef struct fcheck {
+    fcheck_kind kind;
+    const char *flag, *other;
+} fcheck;
+
 /* A state change: an action of the record rules (fieldsync/records.h),
  * which say from which status, to which, and what it sets. */
 typedef struct faction {
@@ -110,6 +128,8 @@ typedef struct fform {
     /* Completes or refuses a new record's cells once the replica is open
      * (a spot-check's rep); held: a buffer the cells may point into. */
     int (*complete)(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_USER_MAX + 1]);
+    const fcheck *checks; /* what add checks beyond each value (form_input.c) */
+    size_t nchecks;
 } fform;
 
 /* Runs sub (add, edit, list, show or an action; NULL: none given) of the
@@ -127,6 +147,15 @@ extern const size_t form_count;
 int form_spotcheck_rep(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_USER_MAX + 1]);
 
 /* ---- input (form_input.c) ---- */
+
+/* The form's checks (fm->checks) that need no replica: over the values
+ * given (vs) and the child items' parts (nchildren of them; their first
+ * part a date where a check says so). CLI_OK or CLI_EUSAGE with a message. */
+int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_t nchildren);
+
+/* The form's checks that read the replica (one per day, a unique name);
+ * me: the device's user. CLI_OK, CLI_EUSAGE with a message, CLI_ERUNTIME. */
+int form_check_stored(fs_replica *r, const fform *fm, const values *vs, const char *me);
 
 int form_is_yes(const char *v);
 /* 1 if v is one of choices ("a|b|c"). */

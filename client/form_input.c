@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "fieldsync/calendar.h"
+#include "fieldsync/records.h"
 #include "form.h"
 
 int form_is_yes(const char *v)
@@ -188,4 +191,202 @@ int form_need_user(fs_replica *r, char me[FS_USER_MAX + 1])
         return CLI_EUSAGE;
     }
     return cli_fail(r, "reading the user name", rc);
+}
+
+/* ---- what a careful supervisor checks (issue 17 point 5) ---- */
+
+/* The index of flag among the form's fields, or -1. */
+static int field_at(const fform *fm, const char *flag)
+{
+    for (size_t i = 0; flag != NULL && i < fm->nfields; i++)
+        if (fm->fields[i].flag != NULL && strcmp(fm->fields[i].flag, flag) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const char *given(const fform *fm, const values *vs, const char *flag)
+{
+    int i = field_at(fm, flag);
+    return i < 0 || vs->v[i] == NULL || cli_blank(vs->v[i]) ? NULL : vs->v[i];
+}
+
+/* What was typed, quoted when it prints safely, else described. */
+static const char *shown(const char *v, char *buf, size_t size)
+{
+    size_t n = strlen(v);
+    int ok = n <= 80;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)v[i] >= 0x20 && v[i] != 0x7F;
+    if (ok)
+        snprintf(buf, size, "\"%s\"", v);
+    else
+        snprintf(buf, size, "a value of %zu bytes", n);
+    return buf;
+}
+
+static int phone_ok(const char *v)
+{
+    size_t digits = 0;
+    for (size_t i = 0; v[i] != '\0'; i++) {
+        char c = v[i];
+        if (c >= '0' && c <= '9')
+            digits++;
+        else if (c == '+' ? i != 0 : strchr(" -().", c) == NULL)
+            return 0;
+    }
+    return digits >= 5 && digits <= 20;
+}
+
+static int email_ok(const char *v)
+{
+    const char *at = strchr(v, '@');
+    size_t n = strlen(v);
+    if (at == NULL || at == v || strchr(at + 1, '@') != NULL || n > 254)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7F || strchr("<>()[],;:\\\"", v[i]) != NULL)
+            return 0;
+    const char *dom = at + 1, *dot = strchr(dom, '.');
+    return dot != NULL && dot != dom && dom[strlen(dom) - 1] != '.' && strstr(dom, "..") == NULL;
+}
+
+int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_t nchildren)
+{
+    char a[96];
+    for (size_t k = 0; k < fm->nchecks; k++) {
+        const fcheck *c = &fm->checks[k];
+        const char *v = given(fm, vs, c->flag), *o = given(fm, vs, c->other);
+        switch (c->kind) {
+        case CK_NOT_FUTURE: {
+            int64_t at = 0, now = 0;
+            if (v == NULL)
+                break;
+            int dated = strlen(v) == 10; /* a date: not after today */
+            if (dated ? strcmp(v, vs->today) > 0
+                      : fs_civil_parse(v, strlen(v), &at) == 0 &&
+                            fs_civil_parse(vs->nowbuf, strlen(vs->nowbuf), &now) == 0 &&
+                            at > now + 5) {
+                cli_error("%s: %s is in the future (it is %s now): record it once it has happened",
+                          c->flag, v, dated ? vs->today : vs->nowbuf);
+                return CLI_EUSAGE;
+            }
+            break;
+        }
+        case CK_NOT_BEFORE:
+            if (v != NULL && o != NULL && strcmp(v, o) < 0) {
+                cli_error("%s: %s is before %s %s", c->flag, v, c->other, o);
+                return CLI_EUSAGE;
+            }
+            break;
+        case CK_PHONE:
+            if (v != NULL && !phone_ok(v)) {
+                cli_error("%s: expected a phone number (5 to 20 digits, with spaces, + - ( ) . "
+                          "as written), got %s",
+                          c->flag, shown(v, a, sizeof a));
+                return CLI_EUSAGE;
+            }
+            break;
+        case CK_EMAIL:
+            if (v != NULL && !email_ok(v)) {
+                cli_error("%s: expected an e-mail address as name@example.com, got %s", c->flag,
+                          shown(v, a, sizeof a));
+                return CLI_EUSAGE;
+            }
+            break;
+        case CK_TASKS_WITHIN:
+            for (size_t i = 0; v != NULL && o != NULL && fm->child != NULL && i < nchildren; i++) {
+                const char *d = parts[i][0];
+                if (d != NULL && (strcmp(d, v) < 0 || strcmp(d, o) > 0)) {
+                    cli_error("%s #%zu: its date %s is outside the period %s .. %s (%s, %s)",
+                              fm->child->flag, i + 1, shown(d, a, sizeof a), v, o, c->flag,
+                              c->other);
+                    return CLI_EUSAGE;
+                }
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return CLI_OK;
+}
+
+/* CK_ONE_PER_DAY: a record of the form's kind, this rep's, on that date. */
+static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const char *date,
+                       const char *me)
+{
+    const fs_record_rules *rr = fs_record_rules_of(fm->table);
+    int at = field_at(fm, c->flag);
+    if (rr == NULL || rr->owner == NULL || at < 0 || me[0] == '\0')
+        return CLI_OK;
+    fs_rows *it = NULL;
+    fs_value eq = fs_text(date);
+    int found = 0, frc = fs_rows_open(&it, r, fm->table, fm->fields[at].column, &eq, NULL);
+    uint8_t id[FS_ID_BYTES];
+    while (frc == 0 && !found && (frc = fs_rows_next(it)) == 1) {
+        fs_value who, kind;
+        frc = 0;
+        if (fs_rows_get(it, rr->owner, &who) != 0 || who.type != FS_TEXT ||
+            who.n != strlen(me) || memcmp(who.p, me, who.n) != 0)
+            continue;
+        if (fm->init_col != NULL &&
+            (fs_rows_get(it, fm->init_col, &kind) != 0 || kind.type != FS_TEXT ||
+             kind.n != strlen(fm->init_val) || memcmp(kind.p, fm->init_val, kind.n) != 0))
+            continue;
+        found = 1;
+        memcpy(id, fs_rows_id(it), FS_ID_BYTES);
+    }
+    fs_rows_close(it);
+    if (frc < 0)
+        return cli_fail(r, fm->group, frc);
+    if (!found)
+        return CLI_OK;
+    char hex[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(id, hex);
+    int named = strcmp(fm->add_name, "add") != 0; /* "daily plan", else "selfcheck" */
+    cli_error("%s: %s has a %s%s%s for %s already (%.8s): one a day", c->flag, me, fm->group,
+              named ? " " : "", named ? fm->add_name : "", date, hex);
+    return CLI_EUSAGE;
+}
+
+/* CK_UNIQUE_NAME: no live record of the table with that name (Latin
+ * letters in any case), unless the override flag is given. */
+static int unique_name(fs_replica *r, const fform *fm, const values *vs, const fcheck *c,
+                       const char *name)
+{
+    int ov = field_at(fm, c->other);
+    if (ov >= 0 && vs->flag[ov])
+        return CLI_OK;
+    fs_name_match m[8];
+    size_t n = 0;
+    int frc = fs_match_name(r, fm->table, name, m, sizeof m / sizeof m[0], &n);
+    if (frc != 0)
+        return cli_fail(r, fm->group, frc);
+    for (size_t i = 0; i < n && i < sizeof m / sizeof m[0]; i++) {
+        if (strcasecmp(m[i].name, name) != 0)
+            continue;
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(m[i].id, hex);
+        cli_error("%s: a %s of that name is recorded already (%.8s): give %s if this is another "
+                  "one of the same name",
+                  c->flag, fm->table, hex, c->other);
+        return CLI_EUSAGE;
+    }
+    return CLI_OK;
+}
+
+int form_check_stored(fs_replica *r, const fform *fm, const values *vs, const char *me)
+{
+    int rc = CLI_OK;
+    for (size_t k = 0; rc == CLI_OK && k < fm->nchecks; k++) {
+        const fcheck *c = &fm->checks[k];
+        const char *v = given(fm, vs, c->flag);
+        if (v == NULL)
+            continue;
+        if (c->kind == CK_ONE_PER_DAY)
+            rc = one_per_day(r, fm, c, v, me);
+        else if (c->kind == CK_UNIQUE_NAME)
+            rc = unique_name(r, fm, vs, c, v);
+    }
+    return rc;
 }

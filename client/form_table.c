@@ -156,6 +156,7 @@ static const ffield customer_f[] = {
     {"--key-account", "key_account", FK_FLAG, 0, "Key account", NULL, 0},
     {"--industry", "industry", FK_TEXT, 0, "Industry", NULL, 0},
     {"--owner", "owner", FK_TEXT, 0, "Owner", NULL, 0},
+    {"--duplicate", NULL, FK_FLAG, 0, "Another customer of a name recorded already", NULL, 0},
 };
 /* customer edit: a customer keeps a name and an owner; --industry "" clears
  * it. Handing a customer to another rep: the server accepts it from a
@@ -194,10 +195,24 @@ static const fchild visit_commits = {"--commit",
                                      1,
                                      visit_split_commit};
 
+/* What a careful supervisor checks (form_check_given, form_check_stored). */
+static const fcheck contact_c[] = {{CK_PHONE, "--phone", NULL}, {CK_EMAIL, "--email", NULL}};
+static const fcheck plan_c[] = {{CK_NOT_BEFORE, "--to", "--from"},
+                                {CK_TASKS_WITHIN, "--from", "--to"}};
+static const fcheck daily_c[] = {{CK_ONE_PER_DAY, "--date", NULL}};
+static const fcheck complaint_c[] = {{CK_NOT_FUTURE, "--received-at", NULL}};
+static const fcheck request_c[] = {{CK_NOT_FUTURE, "--confirmed-at", NULL}};
+static const fcheck acceptance_c[] = {{CK_NOT_BEFORE, "--collected", "--delivered"},
+                                      {CK_NOT_FUTURE, "--collected", NULL}};
+static const fcheck question_c[] = {{CK_NOT_FUTURE, "--asked-at", NULL}};
+static const fcheck customer_c[] = {{CK_UNIQUE_NAME, "--name", "--duplicate"}};
+
 const fform form_table[] = {
     {
         .group = "contact",
         .table = "contact",
+        .checks = contact_c,
+        .nchecks = N(contact_c),
         .title = "contacts",
         .add_name = "add",
         .fields = contact_f,
@@ -222,6 +237,8 @@ const fform form_table[] = {
     {
         .group = "plan",
         .table = "weekly_plan",
+        .checks = plan_c,
+        .nchecks = N(plan_c),
         .title = "weekly plans",
         .add_name = "add",
         .fields = plan_f,
@@ -238,6 +255,8 @@ const fform form_table[] = {
     {
         .group = "daily",
         .table = "daily_report",
+        .checks = daily_c,
+        .nchecks = N(daily_c),
         .title = "daily plans and summaries",
         .add_name = "plan",
         .fields = daily_plan_f,
@@ -252,6 +271,8 @@ const fform form_table[] = {
     {
         .group = "daily",
         .table = "daily_report",
+        .checks = daily_c,
+        .nchecks = N(daily_c),
         .title = "daily plans and summaries",
         .add_name = "summary",
         .fields = daily_summary_f,
@@ -265,6 +286,8 @@ const fform form_table[] = {
     {
         .group = "selfcheck",
         .table = "self_check",
+        .checks = daily_c,
+        .nchecks = N(daily_c),
         .title = "self-checks",
         .add_name = "add",
         .fields = selfcheck_f,
@@ -279,6 +302,8 @@ const fform form_table[] = {
     {
         .group = "complaint",
         .table = "complaint",
+        .checks = complaint_c,
+        .nchecks = N(complaint_c),
         .title = "complaints",
         .add_name = "add",
         .fields = complaint_f,
@@ -293,6 +318,8 @@ const fform form_table[] = {
     {
         .group = "request",
         .table = "requirement_request",
+        .checks = request_c,
+        .nchecks = N(request_c),
         .title = "requirement requests",
         .add_name = "add",
         .fields = request_f,
@@ -307,6 +334,8 @@ const fform form_table[] = {
     {
         .group = "acceptance",
         .table = "acceptance",
+        .checks = acceptance_c,
+        .nchecks = N(acceptance_c),
         .title = "acceptance documents",
         .add_name = "add",
         .fields = acceptance_f,
@@ -333,6 +362,8 @@ const fform form_table[] = {
     {
         .group = "question",
         .table = "customer_question",
+        .checks = question_c,
+        .nchecks = N(question_c),
         .title = "customer questions",
         .add_name = "add",
         .fields = question_f,
@@ -364,6 +395,8 @@ const fform form_table[] = {
      .add_name = "add",
      .fields = customer_f,
      .nfields = N(customer_f),
+     .checks = customer_c,
+     .nchecks = N(customer_c),
      .list = 1,
      .usage_full = USAGE_CUSTOMER_ADD,
      .by_command = 1,
