@@ -78,6 +78,47 @@ static const char passwd_usage[] =
     "Sets the dashboard password of a manager or an admin (asked twice, or read\n"
     "from " SRV_USER_PASSENV "); it is stored as an Argon2id hash.\n";
 
+static const char disable_usage[] =
+    "usage: " SRV_PROG " user disable --data DIR --name NAME\n"
+    "       " SRV_PROG " user enable --data DIR --name NAME\n"
+    "A disabled user (one who left) cannot log in, enroll a device or sync: their\n"
+    "devices are revoked and wiped at their next contact, their dashboard\n"
+    "sessions end at once. Enabled again, they log in and enroll new devices.\n";
+
+/* user disable / user enable. */
+static int user_disable(int disabled, int argc, char **argv)
+{
+    const char *data = NULL, *name = NULL;
+    const fs_opt opts[] = {
+        {"--data", FS_OPT_VALUE, NULL, &data, NULL},
+        {"--name", FS_OPT_VALUE, NULL, &name, NULL},
+    };
+    const char *cmd = disabled ? "user disable" : "user enable";
+    int rc = srv_parse(disable_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require(cmd, "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require(cmd, "--name", name);
+    if (rc != SRV_OK)
+        return rc;
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc == SRV_OK) {
+        int frc = fs_store_user_disable(s, name, disabled);
+        char who[128];
+        srv_printable(name, who, sizeof who);
+        if (frc == 0)
+            fprintf(srv_out, "%s %s\n", who,
+                    disabled ? "is disabled: devices revoked, sessions ended" : "is enabled");
+        else if (frc == FS_ENOTFOUND)
+            rc = (srv_error("--name: no such user"), SRV_EUSAGE);
+        else
+            rc = srv_fail(s, cmd, frc);
+    }
+    srv_close(s);
+    return rc;
+}
+
 /* user passwd. A running serve hosts it with the password the admin typed
  * at their own terminal (srv_ctl_forward passes it as --typed-password). */
 static int user_passwd(int argc, char **argv)
@@ -131,13 +172,16 @@ int srv_cmd_user(int argc, char **argv)
     };
     if (argc >= 1 && strcmp(argv[0], "passwd") == 0)
         return user_passwd(argc - 1, argv + 1);
+    if (argc >= 1 && (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0))
+        return user_disable(strcmp(argv[0], "disable") == 0, argc - 1, argv + 1);
     if (argc < 1 || strcmp(argv[0], "add") != 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
             fputs(user_usage, srv_out);
             fputs(passwd_usage, srv_out);
+            fputs(disable_usage, srv_out);
             return SRV_HELP;
         }
-        srv_error("user: expected 'user add' or 'user passwd'");
+        srv_error("user: expected 'user add', 'user passwd', 'user disable' or 'user enable'");
         fputs(user_usage, srv_err);
         return SRV_EUSAGE;
     }
@@ -247,6 +291,9 @@ int srv_cmd_enroll_code(int argc, char **argv)
     frc = fs_enroll_code_create(s, user, hours * 3600u * 1000u, id->pk, code, sizeof code);
     if (frc == FS_ENOTFOUND) {
         srv_error("--user: no such user (add it with 'user add')");
+        rc = SRV_EUSAGE;
+    } else if (frc == FS_ESTATE) {
+        srv_error("--user: the user is disabled (fieldsync-server user enable --name NAME)");
         rc = SRV_EUSAGE;
     } else if (frc != 0) {
         rc = srv_fail(NULL, "creating the code", frc);

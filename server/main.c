@@ -22,6 +22,8 @@ static void usage(FILE *f)
                "  init --data DIR                       create the server store\n"
                "  user add --data DIR --name NAME --role rep|manager|admin --team TEAM\n"
                "  user passwd --data DIR --name NAME    dashboard password (manager, admin)\n"
+               "  user disable|enable --data DIR --name NAME   one who left: no login, devices\n"
+               "                                        revoked, sessions ended\n"
                "  enroll-code --data DIR --user NAME [--ttl-hours H]\n"
                "                                        a one-time code for a new device\n"
                "  device list --data DIR [--json]       enrolled devices\n"

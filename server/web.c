@@ -799,7 +799,7 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
         web__login(w, store, rq, r);
         return;
     }
-    session *s = web__session_of(w, rq);
+    session *s = web__session_of(w, store, rq);
     if (post && strcmp(rq->path, "/logout") == 0) {
         char given[TOKEN_HEX + 2];
         if (s == NULL || !web_form_field(rq->body, "csrf", given, sizeof given) ||

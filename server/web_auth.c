@@ -78,7 +78,7 @@ int web__same_token(const char *a, const char *b)
 
 /* ---- sessions and failures ---- */
 
-session *web__session_of(web *w, const fs_http_request *rq)
+session *web__session_of(web *w, fs_store *store, const fs_http_request *rq)
 {
     char tok[TOKEN_HEX + 1];
     if (!web_cookie_value(rq->cookie, "fs_session", tok))
@@ -88,7 +88,10 @@ session *web__session_of(web *w, const fs_http_request *rq)
         session *s = &w->s[i];
         if (!s->used || !web__same_token(s->token, tok))
             continue;
-        if (now - s->seen > SESS_IDLE_S || now - s->created > SESS_LIFE_S) {
+        uint8_t stamp[FS_USER_STAMP_BYTES];
+        if (now - s->seen > SESS_IDLE_S || now - s->created > SESS_LIFE_S ||
+            fs_store_user_stamp(store, s->user, stamp) != 0 ||
+            sodium_memcmp(stamp, s->stamp, sizeof stamp) != 0) {
             sodium_memzero(s, sizeof *s);
             return NULL;
         }
@@ -228,7 +231,13 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
         web__login_page(r, "Wrong name or password.", 401);
         return;
     }
+    uint8_t stamp[FS_USER_STAMP_BYTES];
+    if (fs_store_user_stamp(store, name, stamp) != 0) { /* changed in between: not this login */
+        web__login_page(r, "Wrong name or password.", 401);
+        return;
+    }
     session *s = session_new(w);
+    memcpy(s->stamp, stamp, sizeof stamp);
     snprintf(s->user, sizeof s->user, "%s", name);
     snprintf(s->team, sizeof s->team, "%s", team);
     s->role = role;

@@ -22,6 +22,7 @@ typedef struct session {
     char token[TOKEN_HEX + 1], csrf[TOKEN_HEX + 1];
     char user[FS_USER_NAME_MAX + 1], team[FS_USER_NAME_MAX + 1];
     fs_role role;
+    uint8_t stamp[FS_USER_STAMP_BYTES]; /* fs_store_user_stamp at login */
     time_t created, seen;
 } session;
 
@@ -55,8 +56,10 @@ void web__redirect(fs_http_response *r, const char *to);
  * in constant time), else 0. */
 int web__same_token(const char *a, const char *b);
 /* The live session whose token the request's cookie holds, its last use
- * now; NULL if none (an expired one is wiped). */
-session *web__session_of(web *w, const fs_http_request *rq);
+ * now; NULL if none. An expired one is wiped, and so is one whose user
+ * changed since the login (a new password, another role or team) or was
+ * disabled (fs_store_user_stamp): it ends at once. */
+session *web__session_of(web *w, fs_store *store, const fs_http_request *rq);
 /* The login form with msg (NULL: none) as the response, with status; it
  * sets the pre-login CSRF cookie. */
 void web__login_page(fs_http_response *r, const char *msg, int status);

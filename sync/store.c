@@ -52,6 +52,16 @@ int fs_store_users(fs_store *s, int (*cb)(const char *, fs_role, const char *, v
     return s->ops->users(s, cb, ctx);
 }
 
+int fs_store_user_disable(fs_store *s, const char *name, int disabled)
+{
+    return s->ops->user_disable(s, name, disabled);
+}
+
+int fs_store_user_stamp(fs_store *s, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES])
+{
+    return s->ops->user_stamp(s, name, stamp);
+}
+
 int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t pwlen)
 {
     return s->ops->set_password(s, name, pw, pwlen);

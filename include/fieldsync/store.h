@@ -114,6 +114,17 @@ int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t 
  * the same time). */
 int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                    char team[FS_USER_NAME_MAX + 1]);
+/* A user who leaves: disabled (1), they cannot log in, enroll a device or
+ * sync; their devices are revoked (and wiped at their next contact) and
+ * their dashboard sessions end (fs_store_user_stamp changes). Enabled (0)
+ * again, they may log in and enroll new devices; revoked devices stay so.
+ * Audited. FS_ENOTFOUND for an unknown user. */
+int fs_store_user_disable(fs_store *s, const char *name, int disabled);
+/* What a dashboard session was granted on: a digest of the user's role,
+ * team and password hash. It changes with any of them; FS_EAUTH for an
+ * unknown or disabled user, or one without a password. */
+#define FS_USER_STAMP_BYTES 16
+int fs_store_user_stamp(fs_store *s, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES]);
 
 /* Sync health: a device was seen (a handshake, a push, a pull), and at a
  * handshake was granted a lease of the store's length (granted_lease).
@@ -269,6 +280,8 @@ typedef struct fs_store_ops {
     int (*set_password)(fs_store *s, const char *name, const char *pw, size_t pwlen);
     int (*login)(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                  char team[FS_USER_NAME_MAX + 1]);
+    int (*user_disable)(fs_store *s, const char *name, int disabled);
+    int (*user_stamp)(fs_store *s, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES]);
     /* devices */
     int (*device_add)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user,
                       const char *name);

@@ -27,7 +27,8 @@ static const char label_anchor[LABEL_BYTES] = "fieldsync-auditA";
 static const char *const kinds[] = {
     "enroll",      "enroll_refused", "auth_failed",     "revoke",
     "wipe",        "refused_write",  "scope_change",    "export",
-    "report_read", "login",          "session_refused",
+    "report_read", "login",          "session_refused", "user_disable",
+    "user_enable",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

@@ -99,7 +99,9 @@ typedef struct fs_audit_entry {
  *   login          an administrative login
  *   session_refused an authenticated device's session ended for what it sent
  *                  (malformed, oversized or out-of-turn messages, frames
- *                  that do not open, a flood) */
+ *                  that do not open, a flood)
+ *   user_disable   a user who left was disabled (detail: devices_revoked=N)
+ *   user_enable    a disabled user was enabled again */
 const char *const *fs_audit_kinds(size_t *n);
 
 /* Opens the audit log stored in db, creating its tables (and the empty

@@ -88,6 +88,8 @@ int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
     int rc = ensure_table(s);
     if (rc == 0)
         rc = user_exists(s, user);
+    if (rc == 0 && sq__user_disabled(s, user) != 0)
+        rc = sq__fail(s, FS_ESTATE, "the user is disabled: enable them first");
     if (rc == 0)
         rc = prune(s, now);
     if (rc != 0)
@@ -201,6 +203,8 @@ int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t
         return refuse(s, req, c.user, FS_ESTATE, "used");
     if (now_ms >= c.expires_ms)
         return refuse(s, req, c.user, FS_ECLOCK, "expired");
+    if (sq__user_disabled(s, c.user) != 0)
+        return refuse(s, req, c.user, FS_EAUTH, "user disabled");
     /* Spending the code and adding the device commit together, or not at all. */
     fs_replica *r = s->r;
     rc = fs_begin(r);

@@ -81,6 +81,8 @@ static const char tables_sql[] =
     "CREATE INDEX IF NOT EXISTS purges_user ON purges(user, feed_seq);"
     "CREATE TABLE IF NOT EXISTS passwords(user TEXT PRIMARY KEY, hash TEXT NOT NULL)"
     " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS disabled_users(name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS device_sync(pk BLOB PRIMARY KEY, last_seen_ms INTEGER,"
     " lease_until_ms INTEGER, local_seq INTEGER, oldest_pending_ms INTEGER) WITHOUT ROWID;";
 
@@ -295,6 +297,8 @@ static const fs_store_ops sqlite_ops = {
     .user_add = sq_user_add,
     .users = sq_users,
     .set_password = sq_set_password,
+    .user_disable = sq_user_disable,
+    .user_stamp = sq_user_stamp,
     .login = sq_login,
     .device_add = sq_device_add,
     .device_check = sq_device_check,

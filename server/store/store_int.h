@@ -143,6 +143,10 @@ fs_audit *sq_audit(fs_store *base);
 int sq_user_add(fs_store *base, const char *name, fs_role role, const char *team);
 int sq_users(fs_store *base, int (*cb)(const char *, fs_role, const char *, void *), void *ctx);
 int sq_set_password(fs_store *base, const char *name, const char *pw, size_t pwlen);
+int sq_user_disable(fs_store *base, const char *name, int disabled);
+int sq_user_stamp(fs_store *base, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES]);
+/* 1 if the user is disabled (fs_store_user_disable), 0 if not, <0 on error. */
+int sq__user_disabled(sq_store *s, const char *name);
 int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
              char team[FS_USER_NAME_MAX + 1]);
 int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,

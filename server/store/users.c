@@ -81,7 +81,8 @@ int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_
     char hash[crypto_pwhash_STRBYTES] = "";
     sq_user u;
     int known = name != NULL && sq__user_get(s, name, &u) == 0 &&
-                (u.role == FS_ROLE_MANAGER || u.role == FS_ROLE_ADMIN);
+                (u.role == FS_ROLE_MANAGER || u.role == FS_ROLE_ADMIN) &&
+                sq__user_disabled(s, name) == 0;
     if (known) {
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(fs_replica_db(s->r), "SELECT hash FROM passwords WHERE user=?1", -1,
@@ -120,6 +121,78 @@ int sq__user_get(sq_store *s, const char *name, sq_user *u)
     } else {
         rc = src == SQLITE_DONE ? sq__fail(s, FS_ENOTFOUND, "no user %s", name)
                                 : sq__dbfail(s, src, "store");
+    }
+    sq__done(st, keep);
+    return rc;
+}
+
+/* ---- users who leave ---- */
+
+int sq__user_disabled(sq_store *s, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int keep = 0;
+    int rc = sq__stmt(s, "SELECT 1 FROM disabled_users WHERE name=?1", &st, &keep);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    rc = src == SQLITE_ROW ? 1 : src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
+    sq__done(st, keep);
+    return rc;
+}
+
+int sq_user_disable(fs_store *base, const char *name, int disabled)
+{
+    sq_store *s = (sq_store *)base;
+    sq_user u;
+    int rc = sq__user_get(s, name, &u);
+    if (rc != 0)
+        return rc;
+    int own = 0, revoked = 0;
+    char detail[64] = "";
+    rc = fs_replica_begin_nested(s->r, &own);
+    if (rc == 0 && disabled)
+        rc = sq__run(s, "INSERT OR REPLACE INTO disabled_users(name, at_ms) VALUES(?1, ?2)", NULL,
+                     "ti", name, (long long)fs_replica_now_ms(s->r));
+    if (rc == 0 && disabled) /* wiped at their next contact, as a revocation */
+        rc = sq__run(s, "UPDATE devices SET revoked=1 WHERE user=?1 AND revoked=0", &revoked, "t",
+                     name);
+    if (rc == 0 && !disabled)
+        rc = sq__run(s, "DELETE FROM disabled_users WHERE name=?1", NULL, "t", name);
+    if (rc == 0 && disabled)
+        snprintf(detail, sizeof detail, "devices_revoked=%d", revoked);
+    if (rc == 0)
+        rc = fs_audit_append(s->audit, disabled ? "user_disable" : "user_enable", "operator", name,
+                             detail);
+    return fs_replica_end_nested(s->r, own, rc);
+}
+
+int sq_user_stamp(fs_store *base, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES])
+{
+    sq_store *s = (sq_store *)base;
+    sq_user u;
+    memset(stamp, 0, FS_USER_STAMP_BYTES);
+    if (name == NULL || sq__user_get(s, name, &u) != 0 || sq__user_disabled(s, name) != 0)
+        return sq__fail(s, FS_EAUTH, "no such user, or disabled");
+    sqlite3_stmt *st = NULL;
+    int keep = 0, rc = sq__stmt(s, "SELECT hash FROM passwords WHERE user=?1", &st, &keep);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
+        crypto_generichash_state h;
+        char role[16];
+        snprintf(role, sizeof role, "%d|", (int)u.role);
+        crypto_generichash_init(&h, NULL, 0, FS_USER_STAMP_BYTES);
+        crypto_generichash_update(&h, (const unsigned char *)role, strlen(role));
+        crypto_generichash_update(&h, (const unsigned char *)u.team, strlen(u.team) + 1);
+        crypto_generichash_update(&h, sqlite3_column_text(st, 0),
+                                  (unsigned long long)sqlite3_column_bytes(st, 0));
+        crypto_generichash_final(&h, stamp, FS_USER_STAMP_BYTES);
+        sodium_memzero(&h, sizeof h);
+    } else {
+        rc = sq__fail(s, FS_EAUTH, "no password");
     }
     sq__done(st, keep);
     return rc;

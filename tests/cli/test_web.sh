@@ -206,6 +206,42 @@ contains "clears the cookie" "$(grep -i '^set-cookie: fs_session' <<<"$HEAD")" "
 http GET / "$LI"
 equal "the old session is gone" "$STATUS" 303
 
+# ---- a new password or a user who left ends their sessions at once ----
+login li "${LI_PW// /+}"
+LI2=$SESSION
+http GET / "$LI2"
+equal "li logged in again" "$STATUS" 200
+FIELDSYNC_USER_PASSWORD='li second password 456' srv user passwd --data "$S" --name li
+expect "li's password changed (through the running serve)" 0
+http GET / "$LI2"
+equal "the session from before the new password is over: to the login page" "$STATUS" 303
+login li "li+second+password+456"
+LI3=$SESSION
+http GET / "$LI3"
+equal "the new password logs in" "$STATUS" 200
+srv user disable --data "$S" --name li
+expect "user disable li" 0
+contains "it says so" "$OUT" "li is disabled"
+http GET / "$LI3"
+equal "a disabled user's session is over" "$STATUS" 303
+login li "li+second+password+456"
+equal "a disabled user cannot log in" "$STATUS" 401
+srv user enable --data "$S" --name li
+expect "user enable li" 0
+contains "it says so" "$OUT" "li is enabled"
+login li "li+second+password+456"
+equal "enabled again, li logs in" "$STATUS" 303
+srv user disable --data "$S" --name zhang
+expect "user disable zhang: a rep who left" 0
+contains "their devices are revoked" "$OUT" "devices revoked"
+runc "$FS" --home "$WORK/zhang" sync
+if [ "$RC" -ne 0 ]; then ok "the rep's laptop can no longer sync (exit $RC)"
+else fail "the rep's laptop can no longer sync" "sync exit 0"; fi
+srv enroll-code --data "$S" --user zhang
+expect "no enrollment code for a disabled user" 2 "disabled"
+srv user disable --data "$S" --name nobody
+expect "disabling an unknown user: exit 2" 2 "no such user"
+
 # ---- attempts limited ----
 for i in 1 2 3 4 5; do login chen "wrong $i"; done
 login chen "${CHEN_PW// /+}"
@@ -217,6 +253,7 @@ stop_server
 srv audit show --data "$S"
 contains "logins are audited" "$OUT" "login"
 contains "failures too" "$OUT" "auth_failed"
+contains "users disabled are audited" "$OUT" "user_disable"
 contains "and report reads" "$OUT" "report_read"
 hits=$(grep -rlaF -e "Secret Dashboard" -e "li password 123" "$S" "$WORK/serve.log" 2>/dev/null)
 equal "no customer text or password in the store or the log" "$hits" ""
