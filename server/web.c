@@ -35,7 +35,11 @@
 /* ---- pages ---- */
 
 static const char css[] =
-    "body{font-family:sans-serif;margin:2em;color:#222}"
+    /* Chinese names render with a CJK font where there is one: Noto Sans
+     * CJK (Debian's fonts-noto-cjk), WenQuanYi, then the systems' own. */
+    "body{font-family:\"Noto Sans CJK SC\",\"Noto Sans SC\",\"WenQuanYi Zen Hei\","
+    "\"PingFang SC\",\"Microsoft YaHei\",sans-serif;margin:2em;color:#222}"
+    "nav.weeks{margin:.5em 0}nav.weeks a{margin-right:1em}"
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
     ".green{background:#d8f0d8}.amber{background:#fbe7b5}.red{background:#f4c7c3}"
     "form.inline{display:inline}.err{color:#a00}";
@@ -241,16 +245,56 @@ static int64_t civil_now(const fs_calendar *cal)
     return now;
 }
 
-/* The week of the query (?week=YYYY-Www), else the current one. */
+/* The week of the query (?week=YYYY-Www), else the current one; -1 for a
+ * week given that is none (the page answers 400, never another week). */
 static int64_t week_from(const fs_http_request *rq, int64_t now, char week[16])
 {
     char wanted[16];
     int64_t from;
-    if (!web_form_field(rq->query, "week", wanted, sizeof wanted) ||
-        fs_iso_week_parse(wanted, &from) != 0)
+    week[0] = '\0';
+    if (!web_form_field(rq->query, "week", wanted, sizeof wanted) || wanted[0] == '\0')
         from = fs_iso_week_start(now);
+    else if (fs_iso_week_parse(wanted, &from) != 0)
+        return -1;
     fs_iso_week_format(from, week);
     return from;
+}
+
+static void bad_week(fs_http_response *r)
+{
+    out o = {0};
+    web__page_start(&o, "Bad week");
+    web__puts(&o, "<h1>No such week</h1><p>A week is written YYYY-Www, as 2026-W49. "
+                  "<a href=\"/\">This week</a></p>\n");
+    web__finish(&o, r, 400);
+}
+
+static void hidden(out *o, const char *name, const char *value);
+
+/* Links to the week before and after, and a picker (a GET form: no
+ * script), for the team page (rep NULL) or a rep's. */
+static void week_nav(out *o, const char *rep, int64_t from)
+{
+    char weeks[3][16];
+    fs_iso_week_format(from - 7 * MIN_PER_DAY, weeks[0]);
+    fs_iso_week_format(from, weeks[1]);
+    fs_iso_week_format(from + 7 * MIN_PER_DAY, weeks[2]);
+    web__puts(o, "<nav class=\"weeks\" aria-label=\"weeks\">");
+    for (int k = 0; k < 3; k += 2) {
+        web__puts(o, rep != NULL ? "<a href=\"/rep?name=" : "<a href=\"/?");
+        if (rep != NULL) {
+            web__url_esc(o, rep);
+            web__puts(o, "&amp;");
+        }
+        web__putf(o, "week=%s\">%s%s%s</a>", weeks[k], k == 0 ? "&larr; " : "", weeks[k],
+                  k == 2 ? " &rarr;" : "");
+    }
+    web__putf(o, "<form class=\"inline\" method=\"get\" action=\"%s\">", rep ? "/rep" : "/");
+    if (rep != NULL)
+        hidden(o, "name", rep);
+    web__putf(o, "<label>week <input type=\"week\" name=\"week\" value=\"%s\"></label> "
+                 "<button type=\"submit\">show</button></form></nav>\n",
+              weeks[1]);
 }
 
 static void team_page(fs_store *store, const session *s, const fs_http_request *rq,
@@ -280,6 +324,10 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     int64_t now = civil_now(&cal);
     char week[16];
     int64_t from = week_from(rq, now, week);
+    if (from < 0) {
+        bad_week(r);
+        return;
+    }
     team_reps reps = {s->team, NULL, 0, 0};
     fs_compliance c;
     memset(&c, 0, sizeof c);
@@ -306,16 +354,26 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     web__puts(&o, " ");
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
+    week_nav(&o, NULL, from);
     if (rc != 0) {
         web__puts(&o, "<p class=\"err\">The report could not be computed.</p>\n");
     } else if (c.nreps == 0) {
         web__puts(&o, "<p>No reps in this team yet.</p>\n");
     } else {
-        /* The share of each rep's deadlines met, as bars (SVG, no script). */
+        /* The share of each rep's deadlines met, as bars (SVG, no script),
+         * on an axis of 0 to 100 %, each bar saying its figures in words. */
+        size_t axis_y = 24 * c.nreps + 8;
+        web__puts(&o, "<p>Share of the week's deadlines met on time, per rep:</p>\n");
         web__putf(&o,
-                  "<svg class=\"chart\" width=\"520\" height=\"%zu\" role=\"img\" "
-                  "aria-label=\"deadlines met per rep\">",
-                  24 * c.nreps + 8);
+                  "<svg class=\"chart\" width=\"640\" height=\"%zu\" role=\"img\" "
+                  "aria-label=\"share of the week's deadlines met on time, per rep\">",
+                  axis_y + 24);
+        for (unsigned t = 0; t <= 100; t += 25)
+            web__putf(&o,
+                      "<line x1=\"%u\" y1=\"2\" x2=\"%u\" y2=\"%zu\" stroke=\"#bbb\" "
+                      "stroke-width=\"1\"></line><text x=\"%u\" y=\"%zu\" font-size=\"11\" "
+                      "text-anchor=\"middle\">%u%%</text>",
+                      120 + 3 * t, 120 + 3 * t, axis_y, 120 + 3 * t, axis_y + 14, t);
         for (size_t i = 0; i < c.nreps; i++) {
             uint32_t on = 0, all = 0;
             for (size_t k = 0; k < c.nrules; k++)
@@ -329,8 +387,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
             web__esc(&o, c.reps[i].rep);
             web__putf(&o,
                       "</text><rect x=\"120\" y=\"%zu\" width=\"%u\" height=\"16\" fill=\"%s\">"
-                      "</rect><text x=\"%u\" y=\"%zu\" font-size=\"13\">%u%%</text>",
-                      24 * i + 6, 3 * pct + 1, fill, 130 + 3 * pct, 24 * i + 20, pct);
+                      "</rect><text x=\"%u\" y=\"%zu\" font-size=\"13\">%u of %u on time, %u%%"
+                      "</text>",
+                      24 * i + 6, 3 * pct + 1, fill, 428, 24 * i + 20, on, all, pct);
         }
         web__puts(&o, "</svg>\n");
         web__puts(&o, "<table><tr><th>Rep</th>");
@@ -582,6 +641,10 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     fs_calendar_default(&cal);
     int64_t now = civil_now(&cal);
     int64_t from = week_from(rq, now, week);
+    if (from < 0) {
+        bad_week(r);
+        return;
+    }
     (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, name, week);
     out o = {0};
     web__page_start(&o, name);
@@ -591,8 +654,10 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__esc(&o, week);
     web__puts(&o, " — <a href=\"/\">team</a> ");
     logout_form(&o, s);
+    web__puts(&o, "</p>\n");
+    week_nav(&o, name, from);
     web__puts(&o,
-              "</p>\n<table><tr><th>Status</th><th>Deadline</th><th>Due</th><th>Done</th></tr>\n");
+              "<table><tr><th>Status</th><th>Deadline</th><th>Due</th><th>Done</th></tr>\n");
     const char *one[] = {name};
     rep_find rf = {&o, 0, NULL, NULL, 0};
     int rc = fs_rules_eval(fs_store_replica(store), &cal, now, from, from + 7 * MIN_PER_DAY, one, 1,

@@ -136,6 +136,16 @@ for h in zhang zhang2; do
 done
 http GET "/?week=2023-W41" "$LI"
 contains "a chosen week" "$BODY" "week 2023-W41"
+contains "a link to the week before" "$BODY" 'href="/?week=2023-W40"'
+contains "and to the week after" "$BODY" 'href="/?week=2023-W42"'
+contains "and a week picker" "$BODY" '<input type="week" name="week" value="2023-W41">'
+contains "the chart's bars say their figures in words" "$BODY" " on time, "
+contains "on an axis of 0 to 100 %" "$BODY" ">100%</text>"
+http GET "/?week=2026-W99" "$LI"
+equal "a week that does not exist: 400, not another week" "$STATUS" 400
+contains "saying how a week is written" "$BODY" "YYYY-Www"
+http GET "/rep?name=zhang&week=nonsense" "$LI"
+equal "on a rep's page too" "$STATUS" 400
 http GET "/rep?name=zhang" "$LI"
 equal "li opens zhang's page" "$STATUS" 200
 contains "with his deadlines" "$BODY" "every customer contact recorded in the CRM"
