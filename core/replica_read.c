@@ -160,9 +160,13 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
     int tix = fs__table_for(r, table, 1, &t);
     if (tix < 0)
         return tix;
-    int wc = where_column ? fs_schema_column_index(t, where_column) : -1;
+    /* "id": the one row of that id (a 16-byte blob) */
+    int by_id = where_column != NULL && strcmp(where_column, "id") == 0;
+    int wc = where_column && !by_id ? fs_schema_column_index(t, where_column) : -1;
     int oc = order_by ? fs_schema_column_index(t, order_by) : -1;
-    if ((where_column && (wc < 0 || equals == NULL)) || (order_by && oc < 0))
+    if (by_id && (equals == NULL || equals->type != FS_BLOB || equals->n != FS_ID_BYTES))
+        return fs__fail(r, FS_EINVAL, "a row id is %d bytes", FS_ID_BYTES);
+    if ((where_column && !by_id && (wc < 0 || equals == NULL)) || (order_by && oc < 0))
         return fs__fail(r, FS_ESCHEMA, "%s has no column \"%s\"", t->name,
                         (where_column && wc < 0) ? where_column : order_by);
     char sql[2048];
@@ -173,6 +177,8 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
     bad |= fs__append(sql, sizeof sql, &len, " FROM \"%s\" WHERE deleted=0", t->name);
     if (wc >= 0)
         bad |= fs__append(sql, sizeof sql, &len, " AND \"%s\"=?1", t->columns[wc].name);
+    if (by_id)
+        bad |= fs__append(sql, sizeof sql, &len, " AND id=?1");
     if (oc >= 0)
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
     else
@@ -185,7 +191,7 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
     it->r = r;
     it->t = t;
     int rc = fs__prepare(r, sql, &it->st);
-    if (rc == 0 && wc >= 0 && fs__bind_value(it->st, 1, equals) != SQLITE_OK)
+    if (rc == 0 && (wc >= 0 || by_id) && fs__bind_value(it->st, 1, equals) != SQLITE_OK)
         rc = fs__dbfail(r, sqlite3_errcode(r->db), "binding a query");
     if (rc != 0) {
         fs_rows_close(it);

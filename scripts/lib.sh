@@ -29,7 +29,7 @@ fs_install_deps() {
         "${missing[@]}" >/dev/null
 }
 
-# What the browser tests need (tests/browser): Debian's chromium, node and npm
+# What the browser tests need (tests/browser): Debian's chromium, a CJK font, node and npm
 # (Debian's, unless a node with npm is already there), and playwright-core
 # from the npm registry, pinned in tests/browser/package.json.
 fs_install_browser_deps() {
@@ -38,6 +38,11 @@ fs_install_browser_deps() {
     dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" \
         || missing+=(chromium)
     command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+    # A CJK font, so that the dashboard's Chinese renders as characters and
+    # not as empty boxes in the screenshots (WenQuanYi Zen Hei: one small
+    # package with Simplified and Traditional glyphs).
+    dpkg-query -W -f='${Status}' fonts-wqy-zenhei 2>/dev/null | grep -q "install ok installed" \
+        || missing+=(fonts-wqy-zenhei)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "==> installing Debian packages with apt-get: ${missing[*]}"
         $sudo apt-get update -qq

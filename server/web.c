@@ -92,6 +92,14 @@ static int in_team(const team_reps *t, const char *name)
     return 0;
 }
 
+int web__rep_in_team(fs_store *store, const char *team, const char *rep)
+{
+    team_reps reps = {team, NULL, 0, 0};
+    int found = fs_store_users(store, collect_rep, &reps) == 0 && in_team(&reps, rep);
+    free(reps.names);
+    return found;
+}
+
 /* Milliseconds since the epoch as local "YYYY-MM-DD HH:MM", or "never". */
 static void when_ms(uint64_t ms, char out_[32])
 {
@@ -269,8 +277,6 @@ static void bad_week(fs_http_response *r)
     web__finish(&o, r, 400);
 }
 
-static void hidden(out *o, const char *name, const char *value);
-
 /* Links to the week before and after, and a picker (a GET form: no
  * script), for the team page (rep NULL) or a rep's. */
 static void week_nav(out *o, const char *rep, int64_t from)
@@ -291,7 +297,7 @@ static void week_nav(out *o, const char *rep, int64_t from)
     }
     web__putf(o, "<form class=\"inline\" method=\"get\" action=\"%s\">", rep ? "/rep" : "/");
     if (rep != NULL)
-        hidden(o, "name", rep);
+        web__hidden(o, "name", rep);
     web__putf(o, "<label>week <input type=\"week\" name=\"week\" value=\"%s\"></label> "
                  "<button type=\"submit\">show</button></form></nav>\n",
               weeks[1]);
@@ -530,7 +536,7 @@ static int rep_row(const fs_finding *f, void *ctx)
     return 0;
 }
 
-static void hidden(out *o, const char *name, const char *value)
+void web__hidden(out *o, const char *name, const char *value)
 {
     web__putf(o, "<input type=\"hidden\" name=\"%s\" value=\"", name);
     web__esc(o, value);
@@ -539,8 +545,8 @@ static void hidden(out *o, const char *name, const char *value)
 
 /* The supervisor's actions the record rules offer on a plan in status
  * (approve and return a submitted one), as one form of buttons. */
-static void plan_buttons(const session *s, const char *rep, const char *hex, const char *status,
-                         out *o)
+void web__plan_buttons(const session *s, const char *rep, const char *hex, const char *status,
+                       out *o)
 {
     const fs_record_rules *rr = fs_record_rules_of("weekly_plan");
     int shown = 0;
@@ -552,9 +558,9 @@ static void plan_buttons(const session *s, const char *rep, const char *hex, con
             continue;
         if (!shown++) {
             web__puts(o, "<form class=\"inline\" method=\"post\" action=\"/plan\">");
-            hidden(o, "csrf", s->csrf);
-            hidden(o, "plan", hex);
-            hidden(o, "rep", rep);
+            web__hidden(o, "csrf", s->csrf);
+            web__hidden(o, "plan", hex);
+            web__hidden(o, "rep", rep);
             web__puts(o, "<input name=\"comment\" placeholder=\"comment (to return)\">");
         }
         web__putf(o, " <button type=\"submit\" name=\"do\" value=\"%s\">%c%s</button>", a->name,
@@ -582,14 +588,50 @@ static int plan_forms(fs_store *store, const session *s, const char *rep, out *o
         if (st.type == FS_TEXT && st.n < sizeof sbuf)
             memcpy(sbuf, st.p, st.n);
         fs_id_to_hex(fs_rows_id(it), hex);
-        web__putf(o, "<tr><td>%.*s .. %.*s</td><td>", from.type == FS_TEXT ? (int)from.n : 0,
-                  (const char *)from.p, to.type == FS_TEXT ? (int)to.n : 0, (const char *)to.p);
+        web__putf(o, "<tr><td><a href=\"/plan?id=%s\">%.*s .. %.*s</a></td><td>", hex,
+                  from.type == FS_TEXT ? (int)from.n : 0, (const char *)from.p,
+                  to.type == FS_TEXT ? (int)to.n : 0, (const char *)to.p);
         web__esc(o, sbuf);
         web__puts(o, "</td><td>");
-        plan_buttons(s, rep, hex, sbuf, o);
+        web__plan_buttons(s, rep, hex, sbuf, o);
         web__puts(o, "</td></tr>\n");
     }
     fs_rows_close(it);
+    web__puts(o, "</table>\n");
+    return rc < 0 ? rc : 0;
+}
+
+/* The rep's customers, each linked to its page. */
+static int customer_links(fs_store *store, const char *rep, out *o)
+{
+    fs_rows *it = NULL;
+    fs_value eq = fs_text(rep);
+    int rc = fs_rows_open(&it, fs_store_replica(store), "customer", "owner", &eq, "name");
+    web__puts(o, "<h2>Customers</h2>\n<table><tr><th>Name</th><th>Key account</th>"
+                 "<th>Industry</th></tr>\n");
+    size_t n = 0;
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        fs_value name, key, ind;
+        char hex[2 * FS_ID_BYTES + 1];
+        if (fs_rows_get(it, "name", &name) != 0 || fs_rows_get(it, "key_account", &key) != 0 ||
+            fs_rows_get(it, "industry", &ind) != 0 || name.type != FS_TEXT)
+            continue;
+        fs_id_to_hex(fs_rows_id(it), hex);
+        web__putf(o, "<tr><td><a href=\"/customer?id=%s\">", hex);
+        char *t = strndup(name.p, name.n);
+        web__esc(o, t ? t : "");
+        free(t);
+        web__putf(o, "</a></td><td>%s</td><td>", key.type == FS_INT && key.i ? "yes" : "no");
+        t = ind.type == FS_TEXT ? strndup(ind.p, ind.n) : NULL;
+        web__esc(o, t ? t : "–");
+        free(t);
+        web__puts(o, "</td></tr>\n");
+        n++;
+    }
+    fs_rows_close(it);
+    if (n == 0)
+        web__puts(o, "<tr><td colspan=\"3\">none</td></tr>\n");
     web__puts(o, "</table>\n");
     return rc < 0 ? rc : 0;
 }
@@ -603,8 +645,8 @@ static void spotcheck_form(const session *s, const char *rep, const rep_find *rf
         return;
     }
     web__puts(o, "<form method=\"post\" action=\"/spotcheck\">");
-    hidden(o, "csrf", s->csrf);
-    hidden(o, "rep", rep);
+    web__hidden(o, "csrf", s->csrf);
+    web__hidden(o, "rep", rep);
     web__puts(o, "<label>Visit <select name=\"record\">");
     for (size_t i = 0; i < rf->nvisits; i++) {
         char hex[2 * FS_ID_BYTES + 1];
@@ -665,6 +707,8 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__puts(&o, "</table>\n");
     if (rc != 0)
         web__puts(&o, "<p class=\"err\">The deadlines could not be computed.</p>\n");
+    if (rc == 0)
+        rc = customer_links(store, name, &o);
     if (rc == 0)
         rc = plan_forms(store, s, name, &o);
     if (rc == 0)
@@ -896,8 +940,10 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
             do_spotcheck(store, s, rq, r);
         return;
     }
+    int record = strcmp(rq->path, "/customer") == 0 || strcmp(rq->path, "/visit") == 0 ||
+                 strcmp(rq->path, "/plan") == 0;
     int page = strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/rep") == 0 ||
-               strcmp(rq->path, "/audit") == 0;
+               strcmp(rq->path, "/audit") == 0 || record;
     if (get && page && s == NULL) {
         web__redirect(r, "/login");
         return;
@@ -911,6 +957,10 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
     }
     if (get && strcmp(rq->path, "/rep") == 0 && s->role == FS_ROLE_MANAGER) {
         rep_page(store, s, rq, r);
+        return;
+    }
+    if (get && record && s->role == FS_ROLE_MANAGER) {
+        web__record_page(store, s, rq->path + 1, rq, r);
         return;
     }
     if (get && strcmp(rq->path, "/audit") == 0 && s->role == FS_ROLE_ADMIN) {

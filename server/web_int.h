@@ -1,6 +1,6 @@
 /*
- * Internals of the dashboard, shared by exactly its three files: the pages
- * and routing (web.c), access (web_auth.c: logins, sessions, CSRF tokens)
+ * Internals of the dashboard, shared by exactly its files: the pages
+ * and routing (web.c), the record pages (web_records.c), access (web_auth.c: logins, sessions, CSRF tokens)
  * and HTTP input and output (web_html.c). Everything else uses web.h.
  */
 #ifndef FIELDSYNC_SERVER_WEB_INT_H
@@ -49,6 +49,24 @@ void web__page_start(out *o, const char *title);
 void web__finish(out *o, fs_http_response *r, int status);
 /* Answers 303 See Other to the path to. */
 void web__redirect(fs_http_response *r, const char *to);
+
+/* ---- web.c, for the record pages ---- */
+
+/* 1 if rep is a rep of team. */
+int web__rep_in_team(fs_store *store, const char *team, const char *rep);
+/* A hidden form field (value escaped). */
+void web__hidden(out *o, const char *name, const char *value);
+/* The supervisor's actions on a weekly plan in status, as one form. */
+void web__plan_buttons(const session *s, const char *rep, const char *hex, const char *status,
+                       out *o);
+
+/* ---- web_records.c ---- */
+
+/* GET /customer, /visit or /plan ?id=HEX (kind "customer", "visit",
+ * "plan"): the record and what belongs to it, for a manager of the team of
+ * its owner; 404 for any other, 400 without an id. */
+void web__record_page(fs_store *store, const session *s, const char *kind,
+                      const fs_http_request *rq, fs_http_response *r);
 
 /* ---- web_auth.c ---- */
 

@@ -212,7 +212,8 @@ int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_ma
                   size_t max, size_t *count);
 
 /* Iterates the live rows of a table, optionally those whose column
- * `where_column` equals *equals, ordered by `order_by` (then id). */
+ * `where_column` equals *equals, ordered by `order_by` (then id);
+ * where_column "id" with a 16-byte blob: the one row of that id. */
 typedef struct fs_rows fs_rows;
 int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
                  const fs_value *equals, const char *order_by);

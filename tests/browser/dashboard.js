@@ -63,6 +63,31 @@ async function login(page, name, pw) {
     check('it lists their deadlines', (await page.locator('table tr').count()) > 1);
     await page.screenshot({ path: `${artifacts}/rep.png`, fullPage: true });
 
+    // The work itself: the customer's, a visit's and the plan's pages.
+    await follow(page, 'a[href^="/customer?id="]');
+    check("the customer's page opens from the rep's", (await page.locator('h1').textContent()).includes('控制'));
+    check('it lists the contacts', (await page.content()).includes('王芳'));
+    // Chinese renders with a CJK font, not as empty boxes: the fonts
+    // Chromium used for the heading's glyphs (DevTools' CSS domain).
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('DOM.enable');
+    await cdp.send('CSS.enable');
+    const { root } = await cdp.send('DOM.getDocument');
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector: 'h1' });
+    const { fonts } = await cdp.send('CSS.getPlatformFontsForNode', { nodeId });
+    const cjk = fonts.filter((f) => /WenQuanYi|Noto Sans CJK|Noto Sans SC|Droid Sans Fallback/i.test(f.familyName));
+    check('the Chinese of the heading is drawn with a CJK font', cjk.length > 0 && cjk[0].glyphCount >= 2,
+          fonts.map((f) => `${f.familyName}:${f.glyphCount}`).join(', '));
+    await page.screenshot({ path: `${artifacts}/customer.png`, fullPage: true });
+    await follow(page, 'a[href^="/visit?id="]');
+    check("a visit's page opens from the customer's", (await page.content()).includes('谈了报价'));
+    await page.screenshot({ path: `${artifacts}/visit.png`, fullPage: true });
+    await page.goto(`${base}/rep?name=${rep}`);
+    await follow(page, 'a[href^="/plan?id="]');
+    check("the plan's page opens from the rep's", (await page.content()).includes('拜访华信'));
+    await page.screenshot({ path: `${artifacts}/plan.png`, fullPage: true });
+    await page.goto(`${base}/rep?name=${rep}`);
+
     // The manager's actions travel as ordinary changes (the wrapper checks
     // that the rep's device receives them).
     await follow(page, 'button[value=approve]');

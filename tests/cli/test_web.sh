@@ -149,8 +149,44 @@ equal "on a rep's page too" "$STATUS" 400
 http GET "/rep?name=zhang" "$LI"
 equal "li opens zhang's page" "$STATUS" 200
 contains "with his deadlines" "$BODY" "every customer contact recorded in the CRM"
+contains "and his customers, each linked to its page" "$BODY" "<a href=\"/customer?id=$CUSTOMER_ID\">"
+contains "and his plans, each linked to its page" "$BODY" "<a href=\"/plan?id=$PLAN_ID\">"
 http GET "/rep?name=wang" "$LI"
 equal "another team's rep by direct URL: not found" "$STATUS" 404
+
+# ---- the work itself: a customer's, a visit's and a plan's page ----
+http GET "/customer?id=$CUSTOMER_ID" "$LI"
+equal "li opens zhang's customer" "$STATUS" 200
+contains "its name" "$BODY" "<h1>Secret Dashboard Customer 控制</h1>"
+contains "its contacts" "$BODY" "<td>王芳</td><td>采购经理</td>"
+contains "its visits, linked" "$BODY" "<a href=\"/visit?id=$VISIT_ID\">"
+contains "its commitments with status and due date" "$BODY" "<td>发送报价单</td>"
+http GET "/visit?id=$VISIT_ID" "$LI"
+equal "li opens the visit" "$STATUS" 200
+contains "Form 1: the notes" "$BODY" "<th>Conversation notes</th><td>dashboard notes 谈了报价</td>"
+contains "and when it was recorded" "$BODY" "<th>Recorded in the CRM</th><td>"
+contains "its customer by name, linked" "$BODY" ">Secret Dashboard Customer 控制</a>"
+contains "the commitments made there" "$BODY" "发送报价单"
+contains "a spot-check of this visit" "$BODY" "<input type=\"hidden\" name=\"record\" value=\"$VISIT_ID\">"
+http GET "/plan?id=$PLAN_ID" "$LI"
+equal "li opens the weekly plan" "$STATUS" 200
+contains "Form 2: its goals" "$BODY" "<th>Core goals of the week</th><td>sign 2</td>"
+contains "its tasks, day by day" "$BODY" "拜访华信，演示新版本"
+contains "with approve and return" "$BODY" 'value="approve">Approve</button>'
+login chen "${CHEN_PW// /+}"
+CHEN0=$SESSION
+for p in "/customer?id=$CUSTOMER_ID" "/visit?id=$VISIT_ID" "/plan?id=$PLAN_ID"; do
+    http GET "$p" "$CHEN0"
+    equal "another team's manager: ${p%%\?*} not found" "$STATUS" 404
+    lacks=$(grep -c "Secret Dashboard\|dashboard notes\|sign 2" <<<"$BODY")
+    equal "and nothing of it" "$lacks" 0
+done
+http GET "/customer?id=nothex" "$LI"
+equal "a malformed id: 400" "$STATUS" 400
+http GET "/visit?id=$CUSTOMER_ID" "$LI"
+equal "a customer's id as a visit's: not found" "$STATUS" 404
+http GET "/customer?id=$CUSTOMER_ID"
+equal "no session, no customer page" "$STATUS" 303
 http GET "/audit" "$LI"
 equal "a manager gets no audit log" "$STATUS" 403
 http GET "/rep?name=zhang"
@@ -265,6 +301,6 @@ contains "logins are audited" "$OUT" "login"
 contains "failures too" "$OUT" "auth_failed"
 contains "users disabled are audited" "$OUT" "user_disable"
 contains "and report reads" "$OUT" "report_read"
-hits=$(grep -rlaF -e "Secret Dashboard" -e "li password 123" "$S" "$WORK/serve.log" 2>/dev/null)
+hits=$(grep -rlaF -e "Secret Dashboard" -e "谈了报价" -e "li password 123" "$S" "$WORK/serve.log" 2>/dev/null)
 equal "no customer text or password in the store or the log" "$hits" ""
 finish

@@ -1,0 +1,357 @@
+/*
+ * The work itself, for a manager (issue 18 point 1): a customer's page
+ * (profile, contacts, visits, commitments, complaints, questions,
+ * requirement and acceptance records), a visit's page (Form 1 with when it
+ * was recorded, its commitments, a spot-check of it) and a weekly plan's
+ * page (Form 2: goals, each day's tasks, help needed, the supervisor's
+ * signature; approve and return). All read from the server's replica, all
+ * within the manager's team: a record of another team is "not found", as
+ * one that does not exist. Every page read is audited (report_read, the
+ * record's owner and kind; never its content).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/audit.h"
+#include "fieldsync/replica.h"
+#include "fieldsync/schema.h"
+#include "web_int.h"
+
+/* Column headings as the handbook's forms name them; others as named. */
+static const struct {
+    const char *column, *label;
+} labels[] = {
+    {"name", "Name"},
+    {"industry", "Industry"},
+    {"size", "Company size"},
+    {"business_area", "Business area"},
+    {"decision_chain", "Decision chain"},
+    {"history", "Cooperation history"},
+    {"preferences", "Preferences"},
+    {"open_questions", "Open questions from the last contact"},
+    {"key_account", "Key account"},
+    {"owner", "Owner"},
+    {"customer", "Customer"},
+    {"contact", "Contact person"},
+    {"position", "Position"},
+    {"phone", "Phone"},
+    {"email", "E-mail"},
+    {"time", "Time"},
+    {"place", "Place"},
+    {"purpose", "Purpose"},
+    {"notes", "Conversation notes"},
+    {"objections", "Objections"},
+    {"next_steps", "Next steps"},
+    {"visitor", "Visitor"},
+    {"recorded_at", "Recorded in the CRM"},
+    {"text", "What was promised"},
+    {"due", "Due"},
+    {"done_at", "Done"},
+    {"customer_replied", "Customer replied"},
+    {"rep", "Rep"},
+    {"period_start", "From"},
+    {"period_end", "To"},
+    {"goals", "Core goals of the week"},
+    {"help_needed", "Help needed from other departments"},
+    {"status", "Status"},
+    {"submitted_at", "Submitted"},
+    {"approved_by", "Supervisor's signature"},
+    {"approved_at", "Signed on"},
+    {"review_comment", "Review comment"},
+    {"date", "Date"},
+    {"task", "Task"},
+    {"expected_time", "Expected time"},
+    {"description", "Description"},
+    {"received_at", "Received"},
+    {"outcome", "Outcome"},
+    {"outcome_at", "Outcome told"},
+    {"satisfaction", "Satisfaction"},
+    {"question", "Question"},
+    {"asked_at", "Asked"},
+    {"answer", "Answer"},
+    {"answered_at", "Answered"},
+    {"confirmed_at", "Confirmed"},
+    {"signed_document", "Signed document"},
+    {"delivered_at", "Delivered"},
+    {"collected_at", "Documents collected"},
+    {"documents", "Documents"},
+};
+
+static const char *label_of(const char *column)
+{
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(labels[i].column, column) == 0)
+            return labels[i].label;
+    return column;
+}
+
+/* The page a record of table has, or NULL. */
+static const char *page_of(const char *table)
+{
+    return strcmp(table, "customer") == 0      ? "/customer"
+           : strcmp(table, "visit") == 0       ? "/visit"
+           : strcmp(table, "weekly_plan") == 0 ? "/plan"
+                                               : NULL;
+}
+
+/* A customer's name into buf ("" when not found). */
+static void customer_name(fs_replica *r, const uint8_t id[FS_ID_BYTES], char *buf, size_t size)
+{
+    fs_rows *it = NULL;
+    fs_value eq = fs_blob(id, FS_ID_BYTES), v;
+    buf[0] = '\0';
+    if (fs_rows_open(&it, r, "customer", "id", &eq, NULL) == 0 && fs_rows_next(it) == 1 &&
+        fs_rows_get(it, "name", &v) == 0 && v.type == FS_TEXT)
+        snprintf(buf, size, "%.*s", (int)v.n, (const char *)v.p);
+    fs_rows_close(it);
+}
+
+/* One value of column col of the current row, as HTML: text escaped, a
+ * yes/no, a reference linked to its page (a customer by name). */
+static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)
+{
+    if (v->type == FS_NULL) {
+        web__puts(o, "–");
+    } else if (col->type == FS_COL_BOOL && v->type == FS_INT) {
+        web__puts(o, v->i ? "yes" : "no");
+    } else if (v->type == FS_TEXT) {
+        char *t = strndup(v->p, v->n);
+        web__esc(o, t ? t : "");
+        free(t);
+    } else if (v->type == FS_INT) {
+        web__putf(o, "%lld", (long long)v->i);
+    } else if (v->type == FS_BLOB && v->n == FS_ID_BYTES && col->ref != NULL) {
+        char hex[2 * FS_ID_BYTES + 1], name[200] = "";
+        fs_id_to_hex(v->p, hex);
+        const char *page = page_of(col->ref);
+        if (strcmp(col->ref, "customer") == 0)
+            customer_name(r, v->p, name, sizeof name);
+        if (page != NULL)
+            web__putf(o, "<a href=\"%s?id=%s\">", page, hex);
+        if (name[0] != '\0')
+            web__esc(o, name);
+        else
+            web__putf(o, "%.8s", hex);
+        if (page != NULL)
+            web__puts(o, "</a>");
+    } else {
+        web__puts(o, "(binary)");
+    }
+}
+
+static const fs_table *table_of(const char *name)
+{
+    unsigned nt;
+    const fs_table *t = fs_schema_tables(&nt);
+    int i = fs_schema_table_index(name);
+    return i >= 0 && (unsigned)i < nt ? &t[i] : NULL;
+}
+
+/* Every field of the current row but the bookkeeping ones, one per line. */
+static void fields(out *o, fs_replica *r, const fs_table *t, fs_rows *it, const char *skip)
+{
+    web__puts(o, "<table class=\"record\">\n");
+    for (unsigned c = 0; c < t->ncolumns; c++) {
+        const fs_column *col = &t->columns[c];
+        fs_value v;
+        if (strcmp(col->name, "deleted") == 0 || (skip && strcmp(col->name, skip) == 0) ||
+            fs_rows_get(it, col->name, &v) != 0)
+            continue;
+        web__puts(o, "<tr><th>");
+        web__esc(o, label_of(col->name));
+        web__puts(o, "</th><td>");
+        cell(o, r, col, &v);
+        web__puts(o, "</td></tr>\n");
+    }
+    web__puts(o, "</table>\n");
+}
+
+/* The rows of table whose parent_col is id, with the columns named (the
+ * first linked to the row's page when it has one), under heading. */
+static int children(out *o, fs_replica *r, const char *heading, const char *table,
+                    const char *parent_col, const uint8_t id[FS_ID_BYTES], const char *const *cols,
+                    const char *order)
+{
+    const fs_table *t = table_of(table);
+    if (t == NULL)
+        return 0;
+    fs_rows *it = NULL;
+    fs_value eq = fs_blob(id, FS_ID_BYTES);
+    int rc = fs_rows_open(&it, r, table, parent_col, &eq, order);
+    web__puts(o, "<h2>");
+    web__esc(o, heading);
+    web__puts(o, "</h2>\n<table><tr>");
+    for (size_t k = 0; cols[k] != NULL; k++) {
+        web__puts(o, "<th>");
+        web__esc(o, label_of(cols[k]));
+        web__puts(o, "</th>");
+    }
+    web__puts(o, "</tr>\n");
+    size_t n = 0;
+    const char *page = page_of(table);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(fs_rows_id(it), hex);
+        web__puts(o, "<tr>");
+        for (size_t k = 0; cols[k] != NULL; k++) {
+            int ci = fs_schema_column_index(t, cols[k]);
+            fs_value v;
+            web__puts(o, "<td>");
+            if (k == 0 && page != NULL)
+                web__putf(o, "<a href=\"%s?id=%s\">", page, hex);
+            if (ci >= 0 && fs_rows_get(it, cols[k], &v) == 0)
+                cell(o, r, &t->columns[ci], &v);
+            if (k == 0 && page != NULL)
+                web__puts(o, "</a>");
+            web__puts(o, "</td>");
+        }
+        web__puts(o, "</tr>\n");
+        n++;
+    }
+    fs_rows_close(it);
+    if (n == 0) {
+        size_t ncols = 0;
+        while (cols[ncols] != NULL)
+            ncols++;
+        web__putf(o, "<tr><td colspan=\"%zu\">none</td></tr>\n", ncols);
+    }
+    web__puts(o, "</table>\n");
+    return rc < 0 ? rc : 0;
+}
+
+/* The text of column in the current row into buf ("" when not text). */
+static void text_of(fs_rows *it, const char *column, char *buf, size_t size)
+{
+    fs_value v;
+    buf[0] = '\0';
+    if (fs_rows_get(it, column, &v) == 0 && v.type == FS_TEXT)
+        snprintf(buf, size, "%.*s", (int)v.n, (const char *)v.p);
+}
+
+static void not_found(fs_http_response *r, int status)
+{
+    out o = {0};
+    web__page_start(&o, "Not found");
+    web__puts(&o, status == 400 ? "<h1>No such record</h1><p>A record is named by its id.</p>"
+                                : "<h1>No such record in your team</h1>");
+    web__puts(&o, "<p><a href=\"/\">Back to the team</a></p>\n");
+    web__finish(&o, r, status);
+}
+
+static void spotcheck_visit(out *o, const session *s, const char *rep, const char *hex)
+{
+    web__puts(o, "<h2>Spot-check this visit record</h2>\n"
+                 "<form method=\"post\" action=\"/spotcheck\">");
+    web__hidden(o, "csrf", s->csrf);
+    web__hidden(o, "rep", rep);
+    web__hidden(o, "record", hex);
+    web__puts(o, "<label>Accurate <select name=\"accurate\"><option value=\"yes\">yes</option>"
+                 "<option value=\"no\">no</option></select></label> "
+                 "<label>Comment <input name=\"comment\"></label> "
+                 "<button type=\"submit\">Record the spot-check</button></form>\n");
+}
+
+void web__record_page(fs_store *store, const session *s, const char *kind,
+                      const fs_http_request *rq, fs_http_response *r)
+{
+    const char *table = strcmp(kind, "plan") == 0 ? "weekly_plan" : kind;
+    const fs_table *t = table_of(table);
+    char hex[2 * FS_ID_BYTES + 2], owner[FS_USER_NAME_MAX + 1] = "";
+    uint8_t id[FS_ID_BYTES];
+    if (t == NULL || !web_form_field(rq->query, "id", hex, sizeof hex) ||
+        strlen(hex) != 2 * FS_ID_BYTES || fs_id_from_hex(hex, id) != 0) {
+        not_found(r, 400);
+        return;
+    }
+    int tix = fs_schema_table_index(table);
+    if (fs_store_owner(store, (unsigned)tix, id, owner) != 0 || owner[0] == '\0' ||
+        !web__rep_in_team(store, s->team, owner)) {
+        not_found(r, 404);
+        return;
+    }
+    fs_replica *rep = fs_store_replica(store);
+    fs_rows *it = NULL;
+    fs_value eq = fs_blob(id, FS_ID_BYTES);
+    if (fs_rows_open(&it, rep, table, "id", &eq, NULL) != 0 || fs_rows_next(it) != 1) {
+        fs_rows_close(it);
+        not_found(r, 404);
+        return;
+    }
+    (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, owner, kind);
+    out o = {0};
+    char title[300] = "", a[200], b[40];
+    if (strcmp(table, "customer") == 0) {
+        text_of(it, "name", title, sizeof title);
+    } else if (strcmp(table, "visit") == 0) {
+        fs_value c;
+        a[0] = '\0';
+        if (fs_rows_get(it, "customer", &c) == 0 && c.type == FS_BLOB && c.n == FS_ID_BYTES)
+            customer_name(rep, c.p, a, sizeof a);
+        text_of(it, "time", b, sizeof b);
+        snprintf(title, sizeof title, "Visit to %s, %s", a[0] ? a : "(unknown customer)", b);
+    } else {
+        text_of(it, "period_start", a, sizeof a);
+        text_of(it, "period_end", b, sizeof b);
+        snprintf(title, sizeof title, "Weekly plan of %s, %s .. %s", owner, a, b);
+    }
+    web__page_start(&o, title);
+    web__puts(&o, "<h1>");
+    web__esc(&o, title);
+    web__puts(&o, "</h1>\n<p><a href=\"/\">team</a> — <a href=\"/rep?name=");
+    web__url_esc(&o, owner);
+    web__puts(&o, "\">");
+    web__esc(&o, owner);
+    web__puts(&o, "</a></p>\n");
+    fields(&o, rep, t, it, strcmp(table, "customer") == 0 ? "name" : NULL);
+    char status[32] = "";
+    if (strcmp(table, "weekly_plan") == 0)
+        text_of(it, "status", status, sizeof status);
+    fs_rows_close(it);
+    int rc = 0;
+    if (strcmp(table, "customer") == 0) {
+        static const char *const contacts[] = {"name", "position", "phone", "email", NULL};
+        static const char *const visits[] = {"time", "purpose", "place", "contact", NULL};
+        static const char *const commits[] = {"text", "due", "status", "done_at", NULL};
+        static const char *const complaints[] = {"received_at", "description", "outcome",
+                                                 "outcome_at", NULL};
+        static const char *const questions[] = {"asked_at", "question", "answer", "answered_at",
+                                                NULL};
+        static const char *const requests[] = {"confirmed_at", "description", "signed_document",
+                                               NULL};
+        static const char *const acceptances[] = {"delivered_at", "collected_at", "documents",
+                                                  NULL};
+        rc = children(&o, rep, "Contacts", "contact", "customer", id, contacts, "name");
+        if (rc == 0)
+            rc = children(&o, rep, "Visits", "visit", "customer", id, visits, "time");
+        if (rc == 0)
+            rc = children(&o, rep, "Commitments", "commitment", "customer", id, commits, "due");
+        if (rc == 0)
+            rc = children(&o, rep, "Complaints", "complaint", "customer", id, complaints,
+                          "received_at");
+        if (rc == 0)
+            rc = children(&o, rep, "Questions", "customer_question", "customer", id, questions,
+                          "asked_at");
+        if (rc == 0)
+            rc = children(&o, rep, "Requirement requests", "requirement_request", "customer", id,
+                          requests, "confirmed_at");
+        if (rc == 0)
+            rc = children(&o, rep, "Acceptance documents", "acceptance", "customer", id,
+                          acceptances, "delivered_at");
+    } else if (strcmp(table, "visit") == 0) {
+        static const char *const commits[] = {"text", "due", "status", "done_at", NULL};
+        rc = children(&o, rep, "Commitments made at this visit", "commitment", "visit", id,
+                      commits, "due");
+        spotcheck_visit(&o, s, owner, hex);
+    } else {
+        static const char *const tasks[] = {"date", "task", "expected_time", "done", NULL};
+        rc = children(&o, rep, "Tasks, day by day", "plan_task", "plan", id, tasks, "date");
+        web__puts(&o, "<p>");
+        web__plan_buttons(s, owner, hex, status, &o);
+        web__puts(&o, "</p>\n");
+    }
+    if (rc != 0)
+        web__puts(&o, "<p class=\"err\">Part of the record could not be read.</p>\n");
+    web__finish(&o, r, 200);
+}
