@@ -271,7 +271,7 @@ static int sync_through(fs_replica *r, const uint8_t pk[32], proxy *p, run *out)
     char err[256];
     unsigned long long up0 = atomic_load(&p->up), down0 = atomic_load(&p->down);
     double t0 = bench_now();
-    int rc = fs_ws_sync(r, pk, HOST, p->port, TIMEOUT_MS, err, sizeof err);
+    int rc = fs_ws_sync(r, pk, HOST, p->port, 0, TIMEOUT_MS, err, sizeof err);
     out->secs = bench_now() - t0;
     /* the proxy may still be passing the last bytes on */
     for (int i = 0; i < 50; i++) {

@@ -325,7 +325,8 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             /* Connected until the server goes away or SIGTERM: syncs on
              * local changes, on the server's POKE and every --interval. */
             frc =
-                fs_ws_live_run(&hooks, pk, addr.host, addr.port, SYNC_TIMEOUT_MS, err, sizeof err);
+                fs_ws_live_run(&hooks, pk, addr.host, addr.port, addr.tls, SYNC_TIMEOUT_MS, err,
+                               sizeof err);
         }
         if (frc == 0 && daemon_stop)
             break; /* stopped by a signal, after BYE */

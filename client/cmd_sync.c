@@ -50,10 +50,11 @@ static const char *url_problem(const char *url, server_addr *out)
     memset(out, 0, sizeof *out);
     if (strlen(url) > FS_SERVER_URL_MAX)
         return "too long";
-    if (strncmp(url, "ws://", 5) != 0)
-        return strncmp(url, "wss://", 6) == 0 ? "wss:// is not supported; use ws://"
-                                              : "must start with ws://";
-    p = url + 5;
+    if (strncmp(url, "wss://", 6) == 0)
+        out->tls = 1;
+    else if (strncmp(url, "ws://", 5) != 0)
+        return "must start with ws:// or wss://";
+    p = url + (out->tls ? 6 : 5);
     colon = strchr(p, ':');
     if (colon == NULL)
         return "missing :PORT";
@@ -100,9 +101,10 @@ static int parse_server_flag(const char *url, server_addr *out)
     for (size_t i = 0; printable && i < n; i++)
         printable = url[i] >= 0x20 && url[i] <= 0x7E;
     if (printable)
-        cli_error("--server: expected ws://HOST:PORT, got \"%s\": %s", url, why);
+        cli_error("--server: expected ws://HOST:PORT or wss://HOST:PORT, got \"%s\": %s", url,
+                  why);
     else
-        cli_error("--server: expected ws://HOST:PORT: %s", why);
+        cli_error("--server: expected ws://HOST:PORT or wss://HOST:PORT: %s", why);
     return CLI_EUSAGE;
 }
 
@@ -248,7 +250,8 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         before[0] = '\0';
     err[0] = '\0';
     frc =
-        fs_ws_enroll(r, server_pk, &req, addr.host, addr.port, ENROLL_TIMEOUT_MS, err, sizeof err);
+        fs_ws_enroll(r, server_pk, &req, addr.host, addr.port, addr.tls, ENROLL_TIMEOUT_MS, err,
+                     sizeof err);
     if (frc == FS_EAUTH) {
         cli_error("the server refused the enrollment code");
         rc = CLI_ERUNTIME;
@@ -320,7 +323,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     err[0] = '\0';
-    frc = fs_ws_sync(r, pk, addr.host, addr.port, SYNC_TIMEOUT_MS, err, sizeof err);
+    frc = fs_ws_sync(r, pk, addr.host, addr.port, addr.tls, SYNC_TIMEOUT_MS, err, sizeof err);
     if (frc != 0) {
         const char *msg = err[0] != '\0' ? err : fs_strerror(frc);
         if (frc == FS_EREVOKED) {

@@ -1,7 +1,7 @@
 /*
  * What the commands that talk to the server share: the server a replica is
  * enrolled with, as its address is kept in the replica (a URL of the one
- * form "ws://HOST:PORT", parsed strictly in cmd_sync.c), and how long one
+ * form "ws://HOST:PORT" or "wss://HOST:PORT", parsed strictly in cmd_sync.c), and how long one
  * sync may take. Used by cmd_sync.c (enroll, sync, status) and cmd_daemon.c.
  */
 #ifndef FIELDSYNC_CLIENT_CMD_SYNC_H
@@ -15,10 +15,12 @@
 #define SYNC_TIMEOUT_MS 60000
 #define HOST_MAX        253 /* a DNS name at its longest */
 
-/* A parsed "ws://HOST:PORT" (a trailing "/" allowed). */
+/* A parsed "ws://HOST:PORT" or "wss://HOST:PORT" (tls; a trailing "/"
+ * allowed). */
 typedef struct server_addr {
     char host[HOST_MAX + 1];
     int port;
+    int tls;
 } server_addr;
 
 /* Reads the server this replica is enrolled with: its address into *addr,

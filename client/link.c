@@ -227,7 +227,8 @@ static void on_failed(fs_net_client *nc, void *ctx, int code, const char *msg)
 
 static int run_link(fs_replica *r, const fs_ws_live *live,
                     const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *enroll,
-                    const char *host, int port, int timeout_ms, char *err, size_t errlen)
+                    const char *host, int port, int tls, int timeout_ms, char *err,
+                    size_t errlen)
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';
@@ -256,7 +257,7 @@ static int run_link(fs_replica *r, const fs_ws_live *live,
         .ctx = &l,
     };
     /* Live: the first round's deadline starts with it; until then, this. */
-    fs_net_client_run(&hooks, host, port, timeout_ms, live != NULL ? FS_WS_LIVE_TICK_MS : 0);
+    fs_net_client_run(&hooks, host, port, tls, timeout_ms, live != NULL ? FS_WS_LIVE_TICK_MS : 0);
     if (live != NULL && l.attached)
         live->close(live->ctx, l.r, l.rc);
     fs_sync_client_free(l.session);
@@ -266,16 +267,16 @@ static int run_link(fs_replica *r, const fs_ws_live *live,
 }
 
 int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
-               int timeout_ms, char *err, size_t errlen)
+               int tls, int timeout_ms, char *err, size_t errlen)
 {
-    int rc = run_link(r, NULL, server_pk, NULL, host, port, timeout_ms, err, errlen);
+    int rc = run_link(r, NULL, server_pk, NULL, host, port, tls, timeout_ms, err, errlen);
     if (rc == 0)
         (void)fs_replica_mark_synced(r); /* for `status`; failing it is not a sync failure */
     return rc;
 }
 
 int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                 const fs_enroll_request *req, const char *host, int port, int timeout_ms,
+                 const fs_enroll_request *req, const char *host, int port, int tls, int timeout_ms,
                  char *err, size_t errlen)
 {
     if (req == NULL) {
@@ -283,16 +284,17 @@ int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
             snprintf(err, errlen, "invalid arguments");
         return FS_EINVAL;
     }
-    return run_link(r, NULL, server_pk, req, host, port, timeout_ms, err, errlen);
+    return run_link(r, NULL, server_pk, req, host, port, tls, timeout_ms, err, errlen);
 }
 
 int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                   const char *host, int port, int round_timeout_ms, char *err, size_t errlen)
+                   const char *host, int port, int tls, int round_timeout_ms, char *err,
+                   size_t errlen)
 {
     if (live == NULL || live->open == NULL || live->close == NULL || live->want_sync == NULL) {
         if (err != NULL && errlen > 0)
             snprintf(err, errlen, "invalid arguments");
         return FS_EINVAL;
     }
-    return run_link(NULL, live, server_pk, NULL, host, port, round_timeout_ms, err, errlen);
+    return run_link(NULL, live, server_pk, NULL, host, port, tls, round_timeout_ms, err, errlen);
 }

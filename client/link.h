@@ -16,7 +16,9 @@
 #include "fieldsync/identity.h"
 #include "fieldsync/replica.h"
 
-/* Syncs replica r with the server at ws://host:port/ whose identity is
+/* Syncs replica r with the server at ws://host:port/ (wss:// when tls:
+ * the certificate checked against the system's CAs, or SSL_CERT_FILE's)
+ * whose identity is
  * server_pk (pinned at enrollment), until r is in sync, then ends the
  * session with BYE. Returns 0 when in sync, else a fieldsync error code with
  * a one-line message in err (may be NULL):
@@ -27,14 +29,14 @@
  *   others        from the session (fieldsync/sync.h) or the replica.
  * Changes applied before a failure stay applied (each batch is atomic). */
 int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
-               int timeout_ms, char *err, size_t errlen);
+               int tls, int timeout_ms, char *err, size_t errlen);
 
 /* As fs_ws_sync, but the handshake first enrolls the device with req (its
  * one-time code's secret, the device key, a name): the server redeems the
  * code, then the session syncs as usual. FS_EAUTH when the server refuses
  * the enrollment. */
 int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                 const fs_enroll_request *req, const char *host, int port, int timeout_ms,
+                 const fs_enroll_request *req, const char *host, int port, int tls, int timeout_ms,
                  char *err, size_t errlen);
 
 /* A daemon's connection: stays open between syncs so the server's POKE
@@ -67,6 +69,7 @@ typedef struct fs_ws_live {
  * fs_ws_sync (FS_EIO when the server went away, FS_EREVOKED, ...), with a
  * message in err. */
 int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                   const char *host, int port, int round_timeout_ms, char *err, size_t errlen);
+                   const char *host, int port, int tls, int round_timeout_ms, char *err,
+                   size_t errlen);
 
 #endif

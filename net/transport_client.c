@@ -172,7 +172,7 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-void fs_net_client_run(const fs_net_client_hooks *hooks, const char *host, int port,
+void fs_net_client_run(const fs_net_client_hooks *hooks, const char *host, int port, int tls,
                        int deadline_ms, int tick_ms)
 {
     fs_net_client nc;
@@ -189,6 +189,8 @@ void fs_net_client_run(const fs_net_client_hooks *hooks, const char *host, int p
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.user = &nc;
+    if (tls) /* OpenSSL's default paths, which SSL_CERT_FILE can name */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     nc.ctx = lws_create_context(&info);
     if (nc.ctx == NULL) {
         client_fail(&nc, FS_ENOMEM, "cannot create the websocket context");
@@ -207,6 +209,7 @@ void fs_net_client_run(const fs_net_client_hooks *hooks, const char *host, int p
     ci.host = host;
     ci.origin = host;
     ci.protocol = FS_WS_PROTOCOL;
+    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0; /* certificate and name checked */
     if (lws_client_connect_via_info(&ci) == NULL)
         client_fail(&nc, FS_EIO, "cannot reach the server at %s:%d", host, port);
     while (!nc.done) {

@@ -37,6 +37,7 @@ struct fs_net_server {
     pthread_t thread;
     atomic_int stopping;
     int port;
+    int tls; /* https:// and wss:// (fs_net_server_start_tls) */
     /* fs_net_server_call: one job at a time, run by the server thread */
     pthread_mutex_t job_lock;
     pthread_cond_t job_done_cond;
@@ -279,6 +280,12 @@ static int http_write(struct lws *wsi, http_tx *t)
         lws_add_http_header_by_name(
             wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p, end))
         return -1;
+    const fs_net_server *srv = lws_context_user(lws_get_context(wsi));
+    static const char hsts[] = "max-age=31536000";
+    if (srv != NULL && srv->tls &&
+        lws_add_http_header_by_name(wsi, (const uint8_t *)"strict-transport-security:",
+                                    (const uint8_t *)hsts, (int)strlen(hsts), &p, end))
+        return -1;
     if (r->location[0] &&
         lws_add_http_header_by_name(wsi, (const uint8_t *)"location:", (const uint8_t *)r->location,
                                     (int)strlen(r->location), &p, end))
@@ -415,9 +422,15 @@ int fs_net_server_call(fs_net_server *srv, int (*fn)(void *ctx), void *ctx)
 int fs_net_server_start(fs_net_server **out, const fs_net_server_hooks *hooks, const char *host,
                         int port)
 {
+    return fs_net_server_start_tls(out, hooks, host, port, NULL, NULL);
+}
+
+int fs_net_server_start_tls(fs_net_server **out, const fs_net_server_hooks *hooks,
+                            const char *host, int port, const char *cert, const char *key)
+{
     *out = NULL;
     if (hooks == NULL || hooks->opened == NULL || hooks->frame == NULL || hooks->closed == NULL ||
-        port < 0 || port > 65535)
+        port < 0 || port > 65535 || (cert == NULL) != (key == NULL))
         return FS_EINVAL;
     fs_net_server *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
@@ -441,6 +454,14 @@ int fs_net_server_start(fs_net_server **out, const fs_net_server_hooks *hooks, c
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (cert != NULL) { /* libwebsockets' own TLS, on OpenSSL: the same port speaks
+                           only https:// and wss:// */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cert;
+        info.ssl_private_key_filepath = key;
+        srv->tls = 1;
+        rc = FS_EFORMAT; /* a vhost that does not start: the files did not load */
+    }
     info.port = port;
     info.iface = host != NULL ? iface : NULL;
     info.protocols = protocols;

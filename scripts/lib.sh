@@ -8,7 +8,8 @@ FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # pkg-config; tzdata for the rules engine's time zones; iproute2 for the
 # network-namespace test.
 FS_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
- libsqlite3-dev libsodium-dev libmsgpack-dev libwebsockets-dev libcjson-dev libzstd-dev python3 tzdata iproute2"
+ libsqlite3-dev libsodium-dev libmsgpack-dev libwebsockets-dev libcjson-dev libzstd-dev python3 tzdata iproute2
+ openssl curl"
 
 fs_install_deps() {
     local missing=()

@@ -132,6 +132,12 @@ static void hub_http(void *ctx, const fs_http_request *rq, fs_http_response *out
 int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
                        const char *host, int port)
 {
+    return fs_ws_server_start_tls(out, store, server_id, host, port, NULL, NULL);
+}
+
+int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
+                           const char *host, int port, const char *cert, const char *key)
+{
     *out = NULL;
     if (store == NULL || server_id == NULL || port < 0 || port > 65535)
         return FS_EINVAL;
@@ -149,7 +155,7 @@ int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *s
         .http = hub_http,
         .ctx = hub,
     };
-    int rc = fs_net_server_start(&hub->net, &hooks, host, port);
+    int rc = fs_net_server_start_tls(&hub->net, &hooks, host, port, cert, key);
     if (rc != 0) {
         free(hub);
         return rc;

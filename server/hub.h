@@ -26,6 +26,10 @@ typedef struct fs_ws_server fs_ws_server;
  * cannot start the thread), FS_ENOMEM. *out is NULL on failure. */
 int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
                        const char *host, int port);
+/* As fs_ws_server_start, over TLS (https:// and wss://) with the PEM files
+ * cert and key (fs_net_server_start_tls). */
+int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
+                           const char *host, int port, const char *cert, const char *key);
 /* The port the server listens on. */
 int fs_ws_server_port(const fs_ws_server *srv);
 

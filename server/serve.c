@@ -54,12 +54,16 @@
 
 static const char serve_usage[] =
     "usage: " SRV_PROG " serve --data DIR --listen HOST:PORT [--lease DURATION]\n"
+    "         [--tls-cert FILE --tls-key FILE] [--insecure-http]\n"
     "Serves the sync protocol (websocket subprotocol " FS_WS_PROTOCOL ") on HOST:PORT\n"
     "until SIGTERM or SIGINT. HOST is an IPv4 address, an [IPv6] address or a\n"
     "name resolving to an address of this machine; PORT 0 picks a free port.\n"
     "Prints \"listening on HOST:PORT\" once ready. Each sync grants the device's\n"
     "key a lease of DURATION (default 7d; units s, m, h, d): a device that cannot\n"
-    "reach the server before it ends locks itself until a sync renews it.\n";
+    "reach the server before it ends locks itself until a sync renews it.\n"
+    "With --tls-cert and --tls-key (PEM) the port speaks https:// and wss:// only.\n"
+    "A HOST other than loopback needs TLS, or --insecure-http to serve passwords\n"
+    "and customer names in clear (logged at every start).\n";
 
 static volatile sig_atomic_t stop_signal;
 
@@ -126,8 +130,10 @@ static int parse_listen(const char *listen, char *host, size_t cap, int *port)
  * as libwebsockets does); writes the address as libwebsockets must be given
  * it (IPv4 mapped into IPv6) into iface. SRV_OK or SRV_ERUNTIME with a
  * message naming --listen and the address. */
-static int check_bindable(const char *listen, const char *host, int port, char *iface, size_t cap)
+static int check_bindable(const char *listen, const char *host, int port, char *iface, size_t cap,
+                          int *loopback)
 {
+    *loopback = 0;
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -150,11 +156,13 @@ static int check_bindable(const char *listen, const char *host, int port, char *
         v4->sin_port = htons((uint16_t)port);
         inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
         snprintf(iface, cap, "::ffff:%s", text);
+        *loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
     } else if (family == AF_INET6) {
         struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sa;
         v6->sin6_port = htons((uint16_t)port);
         inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
         snprintf(iface, cap, "%s", text);
+        *loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
     } else {
         srv_error("--listen: the host of %s is not an IP address", listen);
         return SRV_ERUNTIME;
@@ -221,10 +229,14 @@ static void raise_fd_limit(void)
 
 int srv_cmd_serve(int argc, char **argv)
 {
-    const char *data = NULL, *listen = NULL, *lease_s = NULL;
+    const char *data = NULL, *listen = NULL, *lease_s = NULL, *cert = NULL, *key = NULL;
+    int insecure = 0;
     const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
                            {"--listen", FS_OPT_VALUE, NULL, &listen, NULL},
-                           {"--lease", FS_OPT_VALUE, NULL, &lease_s, NULL}};
+                           {"--lease", FS_OPT_VALUE, NULL, &lease_s, NULL},
+                           {"--tls-cert", FS_OPT_VALUE, NULL, &cert, NULL},
+                           {"--tls-key", FS_OPT_VALUE, NULL, &key, NULL},
+                           {"--insecure-http", FS_OPT_FLAG, &insecure, NULL, NULL}};
     char host[HOST_MAX + 1];
     int port = 0;
     uint64_t lease_ms = FS_LEASE_DEFAULT_MS;
@@ -242,6 +254,14 @@ int srv_cmd_serve(int argc, char **argv)
         rc = srv_require("serve", "--listen", listen);
     if (rc == SRV_OK)
         rc = parse_listen(listen, host, sizeof host, &port);
+    if (rc == SRV_OK && (cert == NULL) != (key == NULL)) {
+        srv_error("%s: TLS needs both --tls-cert and --tls-key", cert ? "--tls-key" : "--tls-cert");
+        rc = SRV_EUSAGE;
+    }
+    if (rc == SRV_OK && cert != NULL && insecure) {
+        srv_error("--insecure-http: not with --tls-cert (the port speaks TLS only)");
+        rc = SRV_EUSAGE;
+    }
     if (rc != SRV_OK)
         return rc;
 
@@ -252,9 +272,17 @@ int srv_cmd_serve(int argc, char **argv)
     web *dash = NULL;
     sigset_t waitmask;
     char iface[INET6_ADDRSTRLEN + 8];
-    rc = check_bindable(listen, host, port, iface, sizeof iface);
+    int loopback = 0;
+    rc = check_bindable(listen, host, port, iface, sizeof iface, &loopback);
     if (rc != SRV_OK)
         return rc;
+    if (!loopback && cert == NULL && !insecure) {
+        srv_error("--listen: %s is reachable from other machines: serve with --tls-cert and "
+                  "--tls-key, or give --insecure-http to send passwords and customer names in "
+                  "clear",
+                  listen);
+        return SRV_EUSAGE;
+    }
     rc = srv_open(data, &s);
     if (rc != SRV_OK)
         return rc;
@@ -271,26 +299,37 @@ int srv_cmd_serve(int argc, char **argv)
     if (rc != SRV_OK)
         goto done;
     raise_fd_limit();
-    frc = fs_ws_server_start(&ws, s, id, iface, port);
+    frc = fs_ws_server_start_tls(&ws, s, id, iface, port, cert, key);
+    if (frc == FS_EFORMAT) {
+        srv_error("--tls-cert, --tls-key: cannot load the certificate and its key (PEM files "
+                  "that belong together)");
+        rc = SRV_EUSAGE;
+        goto done;
+    }
     if (frc != 0) {
         srv_error("--listen: cannot listen on %s: %s", listen, fs_strerror(frc));
         rc = SRV_ERUNTIME;
         goto done;
     }
+    if (insecure)
+        srv_log("WARNING: --insecure-http: serving %s without TLS: dashboard passwords and "
+                "customer names cross the network in clear",
+                listen);
     dash = web_new();
     if (dash == NULL) {
         srv_error("out of memory");
         rc = SRV_ERUNTIME;
         goto done;
     }
+    web_set_tls(dash, cert != NULL); /* Secure, __Host- cookies */
     fs_ws_server_set_http(ws, web_handle, dash); /* the dashboard, on the same port */
     char hex[2 * FS_SIGN_PK_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
     hex[FINGERPRINT_SHOWN] = '\0';
     srv_log("serving with server key %s...", hex);
     /* Tests and supervisors wait for this line: it must not sit in a buffer. */
-    printf("listening on %.*s:%d\n", (int)(strrchr(listen, ':') - listen), listen,
-           fs_ws_server_port(ws));
+    printf("listening on %.*s:%d%s\n", (int)(strrchr(listen, ':') - listen), listen,
+           fs_ws_server_port(ws), cert != NULL ? " (TLS)" : "");
     fflush(stdout);
 
     /* Signals are taken only inside ppoll, which the handler interrupts;

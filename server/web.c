@@ -901,7 +901,7 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
         return;
     }
     if (get && strcmp(rq->path, "/login") == 0) {
-        web__login_page(r, NULL, 200);
+        web__login_page(w, r, NULL, 200);
         return;
     }
     if (post && strcmp(rq->path, "/login") == 0) {
@@ -917,8 +917,8 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
             return;
         }
         sodium_memzero(s, sizeof *s);
-        snprintf(r->set_cookie[0], sizeof r->set_cookie[0],
-                 "fs_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+        snprintf(r->set_cookie[0], sizeof r->set_cookie[0], "%s=%s; Max-Age=0", web__cookie(w, 0),
+                 web__cookie_attrs(w, 0));
         web__redirect(r, "/login");
         return;
     }

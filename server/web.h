@@ -11,6 +11,8 @@
 typedef struct web web;
 
 web *web_new(void); /* NULL when out of memory */
+/* The port speaks TLS: cookies are Secure and __Host- prefixed. */
+void web_set_tls(web *w, int tls);
 void web_free(web *w);
 /* The fs_http_handler: ctx is the web. Runs on the transport's thread. */
 void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_response *out);

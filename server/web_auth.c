@@ -41,7 +41,27 @@ struct web {
     session s[SESS_MAX];
     failure f[FAIL_SLOTS];
     time_t (*clock)(void);
+    int tls;
 };
+
+void web_set_tls(web *w, int tls)
+{
+    w->tls = tls;
+}
+
+const char *web__cookie(const web *w, int login)
+{
+    /* Over TLS the browser keeps them for this origin's https only. */
+    return w->tls ? (login ? "__Host-fs_login" : "__Host-fs_session")
+                  : (login ? "fs_login" : "fs_session");
+}
+
+const char *web__cookie_attrs(const web *w, int login)
+{
+    return w->tls ? "; Secure; HttpOnly; SameSite=Strict; Path=/"
+                  : login ? "; HttpOnly; SameSite=Strict; Path=/login"
+                          : "; HttpOnly; SameSite=Strict; Path=/";
+}
 
 static time_t wall(void)
 {
@@ -81,7 +101,7 @@ int web__same_token(const char *a, const char *b)
 session *web__session_of(web *w, fs_store *store, const fs_http_request *rq)
 {
     char tok[TOKEN_HEX + 1];
-    if (!web_cookie_value(rq->cookie, "fs_session", tok))
+    if (!web_cookie_value(rq->cookie, web__cookie(w, 0), tok))
         return NULL;
     time_t now = w->clock();
     for (int i = 0; i < SESS_MAX; i++) {
@@ -170,7 +190,7 @@ static const char *auditable(const char *s)
     return s;
 }
 
-void web__login_page(fs_http_response *r, const char *msg, int status)
+void web__login_page(const web *w, fs_http_response *r, const char *msg, int status)
 {
     out o = {0};
     char csrf[TOKEN_HEX + 1];
@@ -189,8 +209,8 @@ void web__login_page(fs_http_response *r, const char *msg, int status)
                   "<input type=\"hidden\" name=\"csrf\" value=\"");
     web__puts(&o, csrf);
     web__puts(&o, "\"> <button type=\"submit\">Log in</button></form>\n");
-    snprintf(r->set_cookie[0], sizeof r->set_cookie[0],
-             "fs_login=%s; HttpOnly; SameSite=Strict; Path=/login; Max-Age=900", csrf);
+    snprintf(r->set_cookie[0], sizeof r->set_cookie[0], "%s=%s%s; Max-Age=900",
+             web__cookie(w, 1), csrf, web__cookie_attrs(w, 1));
     web__finish(&o, r, status);
 }
 
@@ -204,17 +224,17 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
     }
     int have_name = web_form_field(rq->body, "name", name, sizeof name);
     int have_pw = web_form_field(rq->body, "password", pw, FS_PASSWORD_MAX + 1);
-    if (!web_cookie_value(rq->cookie, "fs_login", csrf) ||
+    if (!web_cookie_value(rq->cookie, web__cookie(w, 1), csrf) ||
         !web_form_field(rq->body, "csrf", given, sizeof given) || !web__same_token(csrf, given)) {
         sodium_free(pw);
-        web__login_page(r, "The form expired; log in again.", 403);
+        web__login_page(w, r, "The form expired; log in again.", 403);
         return;
     }
     int by_name, by_peer;
     failures(w, rq->peer, name, &by_name, &by_peer);
     if (by_name >= FAIL_PER_NAME || by_peer >= FAIL_PER_PEER) {
         sodium_free(pw);
-        web__login_page(r, "Too many failed logins; wait five minutes.", 429);
+        web__login_page(w, r, "Too many failed logins; wait five minutes.", 429);
         return;
     }
     fs_role role;
@@ -228,12 +248,12 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
         snprintf(detail, sizeof detail, "dashboard login from %s", auditable(rq->peer));
         (void)fs_audit_append(fs_store_audit(store), "auth_failed", "dashboard", auditable(name),
                               detail);
-        web__login_page(r, "Wrong name or password.", 401);
+        web__login_page(w, r, "Wrong name or password.", 401);
         return;
     }
     uint8_t stamp[FS_USER_STAMP_BYTES];
     if (fs_store_user_stamp(store, name, stamp) != 0) { /* changed in between: not this login */
-        web__login_page(r, "Wrong name or password.", 401);
+        web__login_page(w, r, "Wrong name or password.", 401);
         return;
     }
     session *s = session_new(w);
@@ -243,9 +263,9 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
     s->role = role;
     (void)fs_audit_append(fs_store_audit(store), "login", auditable(name), "dashboard",
                           auditable(rq->peer));
-    snprintf(r->set_cookie[0], sizeof r->set_cookie[0],
-             "fs_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d", s->token, SESS_LIFE_S);
-    snprintf(r->set_cookie[1], sizeof r->set_cookie[1],
-             "fs_login=; HttpOnly; SameSite=Strict; Path=/login; Max-Age=0");
+    snprintf(r->set_cookie[0], sizeof r->set_cookie[0], "%s=%s%s; Max-Age=%d", web__cookie(w, 0),
+             s->token, web__cookie_attrs(w, 0), SESS_LIFE_S);
+    snprintf(r->set_cookie[1], sizeof r->set_cookie[1], "%s=%s; Max-Age=0", web__cookie(w, 1),
+             web__cookie_attrs(w, 1));
     web__redirect(r, "/");
 }

@@ -80,7 +80,11 @@ int web__same_token(const char *a, const char *b);
 session *web__session_of(web *w, fs_store *store, const fs_http_request *rq);
 /* The login form with msg (NULL: none) as the response, with status; it
  * sets the pre-login CSRF cookie. */
-void web__login_page(fs_http_response *r, const char *msg, int status);
+void web__login_page(const web *w, fs_http_response *r, const char *msg, int status);
+/* The session's (login 0) or the login form's (1) cookie name, and the
+ * attributes it is set with ("; Secure; HttpOnly; ..."), over TLS or not. */
+const char *web__cookie(const web *w, int login);
+const char *web__cookie_attrs(const web *w, int login);
 /* POST /login: checks the form's CSRF token and the failure counts, then
  * the password; on success starts a session (cookie set, redirect to /),
  * else answers the login page with why. Audited either way. */

@@ -111,7 +111,7 @@ start_server() {
         fi
         sleep 0.1
     done
-    if [[ ! "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
+    if [[ ! "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)(\ \(TLS\))?$ ]]; then
         fail "serve prints 'listening on HOST:PORT' first" "got: $line" "$(cat "$WORK/serve.err")"
         finish
     fi

@@ -226,7 +226,7 @@ static void run_client(toy_client *c, int port, int deadline_ms, int tick_ms)
 {
     const fs_net_client_hooks hooks = {cl_established, cl_frame,  NULL, cl_tick,
                                        cl_deadline,    cl_failed, c};
-    fs_net_client_run(&hooks, HOST, port, deadline_ms, tick_ms);
+    fs_net_client_run(&hooks, HOST, port, 0, deadline_ms, tick_ms);
 }
 
 static void test_frames_echo_and_the_session_ends_after_its_last_frame(void)

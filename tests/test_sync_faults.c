@@ -90,7 +90,7 @@ static pid_t client_start(const char *path, int port)
         if (fs_replica_open(&r, path, "pw", 2, &o) != 0)
             _exit(3);
         char err[256];
-        int rc = fs_ws_sync(r, server_pk, HOST, port, 30000, err, sizeof err);
+        int rc = fs_ws_sync(r, server_pk, HOST, port, 0, 30000, err, sizeof err);
         fs_replica_close(r);
         _exit(rc == 0 ? 0 : 1);
     }
@@ -107,7 +107,7 @@ static int sync_now(const char *path, int port)
 {
     fs_replica *r = open_replica(path);
     char err[256];
-    int rc = fs_ws_sync(r, server_pk, HOST, port, 60000, err, sizeof err);
+    int rc = fs_ws_sync(r, server_pk, HOST, port, 0, 60000, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "sync of %s: %s\n", path, err);
     fs_replica_close(r);

@@ -89,7 +89,7 @@ static void dev_open(world *w, dev *d, const char *user)
 static int ws_sync(world *w, dev *d)
 {
     char err[256];
-    int rc = fs_ws_sync(d->r, w->server_id->pk, HOST, w->port, TIMEOUT_MS, err, sizeof err);
+    int rc = fs_ws_sync(d->r, w->server_id->pk, HOST, w->port, 0, TIMEOUT_MS, err, sizeof err);
     if (rc != 0)
         printf("  %s: %s (%s)\n", d->user, err, fs_errname(rc));
     else
@@ -184,7 +184,7 @@ static void test_unreachable_server_leaves_the_replica_alone(void)
     uint8_t before[32], after[32];
     CHECK_OK(fs_replica_state_hash(zhang.r, before));
     char err[256];
-    CHECK_ERR(fs_ws_sync(zhang.r, w.server_id->pk, HOST, w.port, TIMEOUT_MS, err, sizeof err),
+    CHECK_ERR(fs_ws_sync(zhang.r, w.server_id->pk, HOST, w.port, 0, TIMEOUT_MS, err, sizeof err),
               FS_EIO);
     char want[64];
     snprintf(want, sizeof want, "cannot reach the server at %s:%d", HOST, w.port);
@@ -222,7 +222,7 @@ static void test_silent_server_times_out(void)
     uint8_t before[32], after[32];
     CHECK_OK(fs_replica_state_hash(zhang.r, before));
     char err[256];
-    CHECK_ERR(fs_ws_sync(zhang.r, w.server_id->pk, HOST, ntohs(a.sin_port), 300, err, sizeof err),
+    CHECK_ERR(fs_ws_sync(zhang.r, w.server_id->pk, HOST, ntohs(a.sin_port), 0, 300, err, sizeof err),
               FS_EIO);
     printf("  silent: %s\n", err);
     CHECK(strstr(err, "within the time allowed") != NULL);
@@ -325,7 +325,7 @@ static void test_impostor_server_is_refused(void)
     uint8_t before[32], after[32];
     CHECK_OK(fs_replica_state_hash(zhang.r, before));
     char err[256];
-    CHECK_ERR(fs_ws_sync(zhang.r, other->pk, HOST, w.port, TIMEOUT_MS, err, sizeof err), FS_EAUTH);
+    CHECK_ERR(fs_ws_sync(zhang.r, other->pk, HOST, w.port, 0, TIMEOUT_MS, err, sizeof err), FS_EAUTH);
     printf("  impostor: %s\n", err);
     CHECK_OK(fs_replica_state_hash(zhang.r, after));
     CHECK_MEM(before, after, 32);
@@ -405,18 +405,18 @@ static void test_enrollment_over_websockets(void)
     snprintf(req.device_name, sizeof req.device_name, "zhang's laptop");
     server_start(&w);
     char err[256];
-    CHECK_OK(fs_ws_enroll(r, pinned, &req, HOST, w.port, TIMEOUT_MS, err, sizeof err));
+    CHECK_OK(fs_ws_enroll(r, pinned, &req, HOST, w.port, 0, TIMEOUT_MS, err, sizeof err));
     uint8_t cust[16];
     fs_cell c[] = {{"name", fs_text("Enrolled Co.")}};
     CHECK_OK(fs_insert(r, "customer", c, 1, cust));
-    CHECK_OK(fs_ws_sync(r, pinned, HOST, w.port, TIMEOUT_MS, err, sizeof err));
+    CHECK_OK(fs_ws_sync(r, pinned, HOST, w.port, 0, TIMEOUT_MS, err, sizeof err));
     /* The same code, another device: refused. */
     snprintf(path, sizeof path, "%s/thief", w.dir);
     CHECK_OK(fs_replica_create(&r2, path, "pw", 2, &o));
     fs_identity *id2 = NULL;
     CHECK_OK(fs_replica_identity(r2, &id2));
     memcpy(req.device_pk, id2->pk, 32);
-    CHECK_ERR(fs_ws_enroll(r2, pinned, &req, HOST, w.port, TIMEOUT_MS, err, sizeof err), FS_EAUTH);
+    CHECK_ERR(fs_ws_enroll(r2, pinned, &req, HOST, w.port, 0, TIMEOUT_MS, err, sizeof err), FS_EAUTH);
     server_stop(&w);
     CHECK_OK(fs_store_device_check(w.store, id->pk));
     CHECK_ERR(fs_store_device_check(w.store, id2->pk), FS_ENOTFOUND);

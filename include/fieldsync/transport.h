@@ -102,6 +102,12 @@ typedef struct fs_net_server_hooks {
  * start the thread), FS_ENOMEM. *out is NULL on failure. */
 int fs_net_server_start(fs_net_server **out, const fs_net_server_hooks *hooks, const char *host,
                         int port);
+/* As fs_net_server_start, serving https:// and wss:// only, with the PEM
+ * certificate (chain) in cert and its private key in key, by libwebsockets'
+ * own TLS (OpenSSL); every HTTP answer carries Strict-Transport-Security.
+ * FS_EFORMAT when the files cannot be loaded. */
+int fs_net_server_start_tls(fs_net_server **out, const fs_net_server_hooks *hooks,
+                            const char *host, int port, const char *cert, const char *key);
 /* The port the server listens on. */
 int fs_net_server_port(const fs_net_server *srv);
 /* Queues one frame for conn, written when the socket is writable. Its
@@ -154,11 +160,13 @@ typedef struct fs_net_client_hooks {
     void *ctx;
 } fs_net_client_hooks;
 
-/* Connects to ws://host:port/ and services the connection until a callback
+/* Connects to ws://host:port/ (wss:// when tls, the server's certificate
+ * checked against the system's CAs or SSL_CERT_FILE's, and its name against
+ * host) and services the connection until a callback
  * or fs_net_client_stop ends the run, the connection ends, or deadline_ms
  * passes (see fs_net_client_deadline); calls hooks->tick every tick_ms
  * when tick_ms > 0. Failures are reported through hooks->failed only. */
-void fs_net_client_run(const fs_net_client_hooks *hooks, const char *host, int port,
+void fs_net_client_run(const fs_net_client_hooks *hooks, const char *host, int port, int tls,
                        int deadline_ms, int tick_ms);
 /* Queues one frame, written when the socket is writable. Its signature is
  * a session's emit function, with nc as its context. 0, FS_ENOMEM or

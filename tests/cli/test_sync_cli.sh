@@ -75,7 +75,7 @@ CODE_L=$(tail -n 1 <<<"$OUT")
     fail "zhang's code has the FS1- form" "got: $CODE_Z"
 
 # ---- bad inputs (no server needed) ----
-for bad in "http://127.0.0.1:9" "wss://127.0.0.1:9" "ws://127.0.0.1" "ws://:9" \
+for bad in "http://127.0.0.1:9" "wss://127.0.0.1" "ws://127.0.0.1" "ws://:9" \
     "ws://127.0.0.1:0" "ws://127.0.0.1:65536" "ws://127.0.0.1:9x" "ws://127.0.0.1:-1" \
     "ws://host name:9" "ws://127.0.0.1:9/path" "127.0.0.1:9"; do
     run --home "$HX" enroll --server "$bad" --code "$CODE_Z"
