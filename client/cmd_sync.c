@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -162,6 +163,42 @@ static void enroll_say_user(fs_replica *r, const char *before)
                before, user, before, user);
 }
 
+/* The enrollment code from the terminal (not echoed) or, when standard
+ * input is not one, its first line; leading and trailing blanks dropped.
+ * 1 if a code was read. Off the command line, where /proc/PID/cmdline and
+ * the shell's history would keep it. */
+static int read_code(char *buf, size_t size)
+{
+    int tty = isatty(STDIN_FILENO);
+    struct termios old, quiet;
+    int echo_off = 0;
+    if (tty) {
+        fputs("Enrollment code (as fieldsync-server enroll-code printed it): ", stderr);
+        fflush(stderr);
+        if (tcgetattr(STDIN_FILENO, &old) == 0) {
+            quiet = old;
+            quiet.c_lflag &= ~(tcflag_t)ECHO;
+            echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+        }
+    }
+    int got = fgets(buf, (int)size, stdin) != NULL;
+    if (echo_off) {
+        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!got) {
+        buf[0] = '\0';
+        return 0;
+    }
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+                     buf[n - 1] == '\t'))
+        buf[--n] = '\0';
+    size_t lead = strspn(buf, " \t");
+    memmove(buf, buf + lead, n - lead + 1);
+    return buf[0] != '\0';
+}
+
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
 {
     const char *url = NULL, *code = NULL, *name = NULL, *home;
@@ -186,17 +223,29 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         return rc == CLI_HELP ? CLI_OK : rc;
     rc = cli_require("enroll", "--server", url);
     if (rc == CLI_OK)
-        rc = cli_require("enroll", "--code", code);
-    if (rc == CLI_OK)
         rc = parse_server_flag(url, &addr);
     if (rc != CLI_OK)
         return rc;
+    char typed[FS_ENROLL_CODE_CHARS + 64];
+    typed[0] = '\0';
+    if (code != NULL) {
+        fprintf(stderr, "fieldsync: warning: --code puts the code where other users of this "
+                        "machine can read it (the process list, the shell's history); leave it "
+                        "out to be asked for it, or give it on standard input\n");
+    } else if (!read_code(typed, sizeof typed)) {
+        cli_error("enroll: no enrollment code: type it at the prompt, give it on standard input, "
+                  "or with --code");
+        return CLI_EUSAGE;
+    } else {
+        code = typed;
+    }
     /* The code is a secret: never echoed. */
     if (fs_enroll_code_parse(code, server_pk, secret) != 0) {
-        cli_error("--code: not a valid enrollment code (expected FS1- and %d letters, digits, "
+        cli_error("%s: not a valid enrollment code (expected FS1- and %d letters, digits, "
                   "'-' or '_', as fieldsync-server enroll-code prints it)",
-                  FS_ENROLL_CODE_CHARS - 4);
-        return CLI_EUSAGE;
+                  code == typed ? "the enrollment code" : "--code", FS_ENROLL_CODE_CHARS - 4);
+        rc = CLI_EUSAGE;
+        goto done;
     }
     if (name == NULL) {
         if (gethostname(hostname, sizeof hostname) != 0 || hostname[0] == '\0')
@@ -273,6 +322,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     rc = CLI_OK;
 
 done:
+    sodium_memzero(typed, sizeof typed);
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(&req, sizeof req);
     fs_identity_free(id);

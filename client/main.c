@@ -87,7 +87,7 @@ static void usage(FILE *f)
           "                            record the server never had is removed here)\n"
           "  refused retry ID          send ID's record's refused changes again (after\n"
           "                            fixing what was wrong) at the next sync\n"
-          "  enroll --server ws[s]://HOST:PORT --code CODE [--name DEVICE-NAME]\n"
+          "  enroll --server ws[s]://HOST:PORT [--code CODE] [--name DEVICE-NAME]\n"
           "                            join the server with a one-time code from\n"
           "                            fieldsync-server enroll-code (creates the\n"
           "                            replica if DIR has none); default name: hostname\n"

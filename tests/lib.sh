@@ -134,7 +134,7 @@ add_users() {
 enroll_device() {
     local code
     code=$("$FSS" enroll-code --data "$S" --user "$1" | tail -n 1)
-    runc "$FS" --home "$2" enroll --server "$3" --code "$code" "${@:4}"
+    runc "$FS" --home "$2" enroll --server "$3" "${@:4}" <<<"$code" # off the command line
     expect "$1 enrolls" 0
 }
 

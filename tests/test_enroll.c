@@ -115,6 +115,28 @@ static void test_second_redeem_refused(void)
     server_close(&sv);
 }
 
+/* A code is spent at the first attempt to redeem it, whatever happens
+ * next: an enrollment that fails after (here: the device's key is enrolled
+ * already) does not leave it for another home to use. */
+static void test_spent_at_first_attempt(void)
+{
+    server sv;
+    char code[FS_ENROLL_CODE_CHARS + 1], code2[FS_ENROLL_CODE_CHARS + 1];
+    fs_enroll_request req, dup, other;
+    server_open(&sv);
+    CHECK_OK(fs_enroll_code_create(sv.s, "zhang", 3600000, sv.pk, code, sizeof code));
+    request(&req, code, "phone");
+    CHECK_OK(fs_enroll_code_redeem(sv.s, &req, clock_now));
+    CHECK_OK(fs_enroll_code_create(sv.s, "zhang", 3600000, sv.pk, code2, sizeof code2));
+    request(&dup, code2, "phone again");
+    memcpy(dup.device_pk, req.device_pk, sizeof dup.device_pk); /* enrolled already */
+    CHECK(fs_enroll_code_redeem(sv.s, &dup, clock_now) != 0);
+    request(&other, code2, "a copied home");
+    CHECK_ERR(fs_enroll_code_redeem(sv.s, &other, clock_now), FS_ESTATE);
+    CHECK_ERR(fs_store_device_check(sv.s, other.device_pk), FS_ENOTFOUND);
+    server_close(&sv);
+}
+
 static void test_expired_refused(void)
 {
     server sv;
@@ -306,6 +328,6 @@ static void test_device_listing(void)
     server_close(&sv);
 }
 
-TEST_LIST(TEST(create_parse_redeem) TEST(second_redeem_refused) TEST(expired_refused)
+TEST_LIST(TEST(create_parse_redeem) TEST(second_redeem_refused) TEST(spent_at_first_attempt) TEST(expired_refused)
               TEST(wrong_secret_refused) TEST(malformed_codes_refused) TEST(secret_never_stored)
                   TEST(device_listing))

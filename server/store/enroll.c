@@ -205,23 +205,25 @@ int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t
         return refuse(s, req, c.user, FS_ECLOCK, "expired");
     if (sq__user_disabled(s, c.user) != 0)
         return refuse(s, req, c.user, FS_EAUTH, "user disabled");
-    /* Spending the code and adding the device commit together, or not at all. */
+    /* The code is spent at the first attempt to redeem it, whatever
+     * happens next (a failed enrollment never leaves it for someone else):
+     * its own commit, then the device's. */
     fs_replica *r = s->r;
+    rc = mark(s, c.hash, 0, 1);
+    if (rc == FS_ESTATE) /* another redeem got there first */
+        return refuse(s, req, c.user, FS_ESTATE, "used");
+    if (rc != 0)
+        return rc;
     rc = fs_begin(r);
     if (rc != 0)
         return rc;
-    rc = mark(s, c.hash, 0, 1);
-    if (rc == 0) {
-        char name[sizeof req->device_name + 1];
-        snprintf(name, sizeof name, "%.*s",
-                 (int)strnlen(req->device_name, sizeof req->device_name), req->device_name);
-        rc = sq_device_add(&s->base, req->device_pk, c.user, name);
-    }
+    char name[sizeof req->device_name + 1];
+    snprintf(name, sizeof name, "%.*s", (int)strnlen(req->device_name, sizeof req->device_name),
+             req->device_name);
+    rc = sq_device_add(&s->base, req->device_pk, c.user, name);
     if (rc == 0)
         return fs_commit(r);
     fs_rollback(r);
-    if (rc == FS_ESTATE) /* another redeem got there first */
-        return refuse(s, req, c.user, FS_ESTATE, "used");
     return rc;
 }
 

@@ -83,8 +83,9 @@ for bad in "http://127.0.0.1:9" "wss://127.0.0.1" "ws://127.0.0.1" "ws://:9" \
 done
 run --home "$HX" enroll --code "$CODE_Z"
 expect "enroll without --server: status 2" 2 "--server is required"
-run --home "$HX" enroll --server ws://127.0.0.1:9
-expect "enroll without --code: status 2" 2 "--code is required"
+run --home "$HX" enroll --server ws://127.0.0.1:9 </dev/null
+expect "enroll without a code on the command line or standard input: status 2" 2 \
+    "no enrollment code: type it at the prompt, give it on standard input"
 BADCODE="${CODE_Z:0:60}"
 for bad in "$BADCODE" "FS2-${CODE_Z:4}" "${CODE_Z}A" "${CODE_Z:0:67}!" "not-a-code"; do
     run --home "$HX" enroll --server ws://127.0.0.1:9 --code "$bad"
@@ -111,12 +112,14 @@ expect "sync --bogus: status 2" 2 "unknown option --bogus"
 run --home "$HL" enroll --server ws://127.0.0.1:9 --code "$CODE_L" --name "li's phone"
 expect "enroll with no server there: status 1" 1 "cannot reach the server"
 lacks "the failed enroll does not echo the code" "$ERR" "${CODE_L:4}"
+contains "--code warns that other users can read it" "$ERR" "warning: --code puts the code where other users"
 
 # ---- zhang enrolls ----
 start_server 0
 P=$PORT
-run --home "$HZ" enroll --server "ws://127.0.0.1:$P" --code "$CODE_Z" --name "zhang's laptop"
-expect "zhang enrolls: status 0" 0
+run --home "$HZ" enroll --server "ws://127.0.0.1:$P" --name "zhang's laptop" <<<"  $CODE_Z  "
+expect "zhang enrolls with the code on standard input: status 0" 0
+lacks "no warning when the code is off the command line" "$ERR" "warning"
 contains "enroll confirms host, port and key" "$OUT" "enrolled with the server at 127.0.0.1:$P (key "
 lacks "enroll does not print the code" "$OUT$ERR" "${CODE_Z:4}"
 run --home "$WORK/thief" enroll --server "ws://127.0.0.1:$P" --code "$CODE_Z"
