@@ -256,6 +256,24 @@ static void drop_newer_schema(fs_changeset *cs, unsigned schema)
     cs->count = kept;
 }
 
+/* Ends a pull whose next feed entry (at seq) cannot be sent in a message:
+ * the device is told in words (ERROR TOO_BIG), the audit and serve's log
+ * say which entry (its sequence, never its values). The field limits are
+ * meant to make this impossible. */
+static int refuse_entry(fs_sync_server *s, const uint8_t *pk, uint64_t seq)
+{
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "reason=%u %s: feed entry %llu does not fit in one message; the device's pull "
+             "cannot pass it",
+             (unsigned)FS_REASON_TOO_BIG, fs_reason_text(FS_REASON_TOO_BIG),
+             (unsigned long long)seq);
+    (void)fs_store_note_refusal(s->store, pk, detail); /* the session ends all the same */
+    send_error(s, FS_REASON_TOO_BIG);
+    return sfail(s, FS_EIO, "pull: feed entry %llu does not fit in one message",
+                 (unsigned long long)seq);
+}
+
 static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_changeset *cs = NULL;
@@ -289,22 +307,41 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     if (rc != 0)
         return rc;
     note_health(s, pk, m);
-    rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
-    if (rc != 0)
-        return server_error(s, rc);
-    if (peer_schema(s) < FS_SCHEMA_VERSION)
-        drop_newer_schema(cs, peer_schema(s));
-    fs_msg c;
-    memset(&c, 0, sizeof c);
-    c.type = FS_MSG_CHANGES;
-    c.u.changes.cursor = cursor;
-    c.u.changes.more = more;
-    c.u.changes.changes = cs->changes;
-    c.u.changes.count = cs->count;
-    c.u.changes.groups = cs->groups; /* one owner per compressed frame */
-    rc = server_send(s, &c);
-    fs_changeset_free(cs);
-    return rc;
+    /* A batch is bounded by bytes as well as by count, so it fits in a
+     * message with room for its envelope. Should one still not (a message
+     * encodes nothing until it fits: the channel is unchanged), the batch is
+     * halved until it does; a single feed entry that cannot go is told to
+     * the device and audited, rather than failing every pull in silence. */
+    size_t max_bytes = FS_SYNC_BATCH_BYTES;
+    for (;;) {
+        rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, max_bytes, &cs, &cursor, &more);
+        if (rc != 0)
+            return server_error(s, rc);
+        if (peer_schema(s) < FS_SCHEMA_VERSION)
+            drop_newer_schema(cs, peer_schema(s));
+        fs_msg c;
+        memset(&c, 0, sizeof c);
+        c.type = FS_MSG_CHANGES;
+        c.u.changes.cursor = cursor;
+        c.u.changes.more = more;
+        c.u.changes.changes = cs->changes;
+        c.u.changes.count = cs->count;
+        c.u.changes.groups = cs->groups; /* one owner per compressed frame */
+        rc = fs_channel_send(s->ch, &c, &s->out);
+        uint64_t first = cs->first_seq, last = cs->last_seq;
+        fs_changeset_free(cs);
+        cs = NULL;
+        if (rc != FS_ETOOBIG || fs_channel_state_get(s->ch) != FS_CHANNEL_OPEN)
+            break;
+        if (first < last && (max > 1 || max_bytes > 1)) {
+            max = max > 1 ? max / 2 : 1;
+            max_bytes = max_bytes > 1 ? max_bytes / 2 : 1;
+            continue;
+        }
+        return refuse_entry(s, pk, first);
+    }
+    int frc = fs__sync_flush(&s->out, s->emit, s->ctx);
+    return rc != 0 ? sfail(s, rc, "cannot send: %s", fs_strerror(rc)) : frc;
 }
 
 int fs_sync_server_poke(fs_sync_server *s, uint64_t cursor)

@@ -140,9 +140,9 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
     return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, out);
 }
 
-int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, fs_changeset **out, uint64_t *new_cursor, int *more)
+int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more)
 {
-    return s->ops->pull(s, device_pk, cursor, max, out, new_cursor, more);
+    return s->ops->pull(s, device_pk, cursor, max, max_bytes, out, new_cursor, more);
 }
 
 int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, fs_row_ref **out, size_t *n)

@@ -193,11 +193,13 @@ typedef struct fs_push_result {
 int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                   uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
 
-/* Feed entries after cursor in the device user's scope, at most max of them.
- * *new_cursor is the last feed sequence examined; *more is 1 if entries
- * remain after it. */
+/* Feed entries after cursor in the device user's scope, at most max changes
+ * and max_bytes of packed feed entries read (fs_feed_since_bytes; 0: no
+ * bound by bytes), the first entry in any case. *new_cursor is the last
+ * feed sequence examined; *more is 1 if entries remain after it. */
 int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
-                  size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
+                  size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor,
+                  int *more);
 
 /* Rows that left the device user's scope (a customer reassigned to someone
  * else, and what follows it) while the feed stood at or after cursor: the
@@ -298,7 +300,8 @@ typedef struct fs_store_ops {
     int (*push)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                 uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
     int (*pull)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
-                size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
+                size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor,
+                int *more);
     int (*purges)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                   size_t max, fs_row_ref **out, size_t *n);
     /* the dashboard's writes, the audit log */
