@@ -810,6 +810,136 @@ static void test_batches_keep_writes_whole(void)
     world_close(&w);
 }
 
+/* ---- records near the size limits (issue 25.1) ---- */
+
+static const char *const big_columns[8] = {"notes",    "objections", "next_steps", "contact",
+                                           "position", "visitor",    "place",      "purpose"};
+
+/* Records n visits to cust, each with `fields` of its text fields `bytes`
+ * long (each value differs: tag, visit and field repeated), in one
+ * transaction. */
+static void record_big_visits(fs_replica *r, const uint8_t cust[16], size_t n, size_t fields,
+                              size_t bytes, char tag)
+{
+    char *text = malloc(8 * (bytes + 1));
+    CHECK(text != NULL);
+    CHECK_OK(fs_begin(r));
+    for (size_t v = 0; v < n; v++) {
+        fs_cell cells[10] = {{"customer", fs_blob(cust, 16)}, {"time", fs_text("2023-10-10 14:00")}};
+        for (size_t f = 0; f < 8; f++) {
+            char *t = text + f * (bytes + 1);
+            size_t len = f < fields ? bytes : 20;
+            for (size_t i = 0; i < len; i++)
+                t[i] = (char)('a' + (tag + v * 7 + f * 3 + i) % 26);
+            cells[2 + f].column = big_columns[f];
+            cells[2 + f].value = fs_textn(t, len);
+        }
+        uint8_t id[16];
+        CHECK_OK(fs_insert(r, "visit", cells, 10, id));
+    }
+    CHECK_OK(fs_commit(r));
+    free(text);
+}
+
+/* The change log read by bytes: whole changes, up to max_bytes of values,
+ * the first one whatever its size. */
+static void test_changes_since_bytes_bounds_a_read(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 0, cust);                   /* changes 1-2 */
+    record_big_visits(zhang.r, cust, 3, 1, 25000, 0);       /* 3-32: 10 each, notes first */
+    fs_changeset *all = NULL, *cs = NULL;
+    CHECK_OK(fs_changes_since(zhang.r, 2, SIZE_MAX, &all));
+    CHECK_EQ_INT(all->count, 30);
+    size_t after_notes = 0; /* values of the first visit's changes up to and with its notes */
+    size_t k = 0;
+    for (; k < all->count; k++) {
+        const fs_value *v = &all->changes[k].value;
+        after_notes += v->type == FS_TEXT || v->type == FS_BLOB ? v->n : 0;
+        if (v->type == FS_TEXT && v->n == 25000)
+            break;
+    }
+    CHECK(k < 10);
+    struct {
+        size_t max, max_bytes, count;
+    } cases[] = {
+        {SIZE_MAX, 1, 1},                          /* the first in any case */
+        {SIZE_MAX, after_notes - 1, k},            /* stops before the notes */
+        {SIZE_MAX, after_notes, k + 1},            /* the notes fit exactly */
+        {SIZE_MAX, 2 * 25000 + 2000, 20 + k},      /* two visits, the third up to its notes */
+        {12, 2 * 25000 + 2000, 12},                /* the count bounds first */
+        {SIZE_MAX, SIZE_MAX, 30},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_OK(fs_changes_since_bytes(zhang.r, 2, cases[i].max, cases[i].max_bytes, &cs));
+        if (cs->count != cases[i].count)
+            FAIL("case %zu: %zu changes, expected %zu", i, cs->count, cases[i].count);
+        CHECK_EQ_INT(cs->first_seq, 3);
+        CHECK_EQ_INT(cs->last_seq, 2 + cs->count);
+        for (size_t j = 0; j < cs->count; j++)
+            CHECK(cs->changes[j].value.n == all->changes[j].value.n &&
+                  memcmp(cs->changes[j].value.p, all->changes[j].value.p,
+                         cs->changes[j].value.n) == 0);
+        fs_changeset_free(cs);
+    }
+    fs_changeset_free(all);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+/* Issue 25.1 in one process: a backlog of long notes larger than a message
+ * (860 x 25,000 bytes) and visits whose eight fields are 65,000 bytes each
+ * (40 of them, 20 MiB) go up and come down completely, in batches bounded by
+ * bytes; the manager's own big visits reach the rep. Failed on the code
+ * before: the PUSH over the frame limit never went, and a CHANGES over it
+ * failed every pull. */
+static void test_big_records_sync_both_ways(void)
+{
+    world w;
+    dev zhang, zhang2, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open_in(&w, &zhang2, "zhang", "zhang2");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 0, cust);
+    record_big_visits(zhang.r, cust, 860, 1, 25000, 1);
+    size_t frames = 0;
+    CHECK_OK(sync_once(&w, &zhang, &frames));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(sync_once(&w, &zhang2, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 860);
+    test_same_state(zhang.r, li.r);
+    test_same_state(zhang.r, zhang2.r);
+    printf("860 visits with 25,000-byte notes: pushed in %zu frames, pulled by both\n", frames);
+
+    record_big_visits(zhang2.r, cust, 40, 8, 65000, 2);
+    CHECK_OK(sync_once(&w, &zhang2, NULL));
+    CHECK_OK(fs_replica_status_get(zhang2.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    record_big_visits(li.r, cust, 40, 8, 65000, 3);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &zhang2, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(zhang.r, "visit"), 940);
+    test_same_state(zhang.r, li.r);
+    test_same_state(zhang.r, zhang2.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(zhang2.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* ---- pipelining: two PUSH batches in flight, the next PULL before applying ---- */
 
 #define PIPE_VISITS 1500 /* 2 + 1,500 * 9 changes: three batches each way */
@@ -1170,6 +1300,7 @@ static void test_held_batches_keep_every_outcome(void)
 }
 
 TEST_LIST(
+    TEST(changes_since_bytes_bounds_a_read) TEST(big_records_sync_both_ways)
     TEST(hostile_client_asking_for_everything_gets_its_scope)
         TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(
             poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(sync_names_the_user)
