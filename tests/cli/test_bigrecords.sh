@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Issue 25.1: records near the size limits never wedge a sync. Over real
 # processes on 127.0.0.1 (a server, rep zhang with two laptops, manager li):
-#  - zhang records 860 visits with 25,000-byte notes and syncs: more than a
-#    16 MiB message in one batch of 5,000 changes. li and zhang's second
-#    laptop pull all of them (they used to fail every pull from then on).
+#  - zhang records 860 visits with 25,000-byte notes and pushes them 215 at
+#    a time: 21 MiB in one batch of 5,000 changes, more than a 16 MiB
+#    message. li and zhang's second laptop pull all of them (they used to
+#    fail every pull from then on).
 #  - zhang's second laptop records 40 visits with 8 fields of 65,000 bytes
 #    (20 MiB) and pushes them (they used to be "sent next time" for ever);
 #    li and the first laptop pull them.
@@ -71,10 +72,13 @@ expect "zhang records a customer" 0
 CID=$OUT
 sync_ok "zhang" "$WORK/zhang"
 
-# 1. 860 visits with 25,000-byte notes, pushed at once.
-runc "$SEED" "$WORK/zhang" "$CID" 860 1 25000 zhang1
-expect "zhang records 860 visits with 25,000-byte notes" 0
-sync_ok "zhang (860 long notes)" "$WORK/zhang"
+# 1. 860 visits with 25,000-byte notes, pushed 215 at a time (a push that
+#    always went through): 21 MiB that used to come down in one CHANGES.
+for i in 1 2 3 4; do
+    runc "$SEED" "$WORK/zhang" "$CID" 215 1 25000 "zhang$i"
+    expect "zhang records 215 visits with 25,000-byte notes ($i of 4)" 0
+    sync_ok "zhang ($i of 4)" "$WORK/zhang"
+done
 sync_ok "li" "$WORK/li"
 sync_ok "zhang's second laptop" "$WORK/zhang2"
 all_equal 860
