@@ -188,6 +188,25 @@ static void note_health(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull
     }
 }
 
+/* A device revoked after push (fs_store_device_revoke_after_push) whose
+ * changes, up to what it said it holds in this session (local_seq), the
+ * server has all: told to wipe, and the session ends (*state
+ * FS_DEVICE_REVOKED). *state as fs_store_device_pushed_out. */
+static int wipe_if_pushed_out(fs_sync_server *s, const uint8_t *pk, uint64_t local_seq, int *state)
+{
+    int rc = fs_store_device_pushed_out(s->store, pk, local_seq, state);
+    if (rc != 0)
+        return server_error(s, rc);
+    if (*state != FS_DEVICE_REVOKED)
+        return 0;
+    fs_msg w;
+    memset(&w, 0, sizeof w);
+    w.type = FS_MSG_WIPE;
+    w.u.wipe.reason = FS_REASON_REVOKED;
+    rc = server_send(s, &w);
+    return rc != 0 ? rc : sfail(s, FS_EREVOKED, "revoked after its last push: told to wipe");
+}
+
 static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_push_result res;
@@ -223,6 +242,15 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     free(res.rejects);
     if (rc != 0)
         return rc;
+    /* A device revoked after push that has now pushed all it reported in
+     * this session's PULL is told to wipe in place of the ACK (an ACK first
+     * could end its sync before the WIPE is read). */
+    int state = 0;
+    if (s->reported && res.acked_seq >= s->report_seq) {
+        rc = wipe_if_pushed_out(s, pk, s->report_seq, &state);
+        if (rc != 0 || state == FS_DEVICE_REVOKED)
+            return rc;
+    }
     fs_msg a;
     memset(&a, 0, sizeof a);
     a.type = FS_MSG_ACK;
@@ -307,6 +335,19 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     if (rc != 0)
         return rc;
     note_health(s, pk, m);
+    /* A device revoked after push is sent nothing new: told to wipe once it
+     * has pushed all it holds, else an empty batch while its pushes go on. */
+    int state = 0;
+    rc = wipe_if_pushed_out(s, pk, m->u.pull.local_seq, &state);
+    if (rc != 0 || state == FS_DEVICE_REVOKED)
+        return rc;
+    if (state == FS_DEVICE_REVOKE_AFTER_PUSH) {
+        fs_msg e;
+        memset(&e, 0, sizeof e);
+        e.type = FS_MSG_CHANGES;
+        e.u.changes.cursor = m->u.pull.cursor;
+        return server_send(s, &e);
+    }
     /* A batch is bounded by bytes as well as by count, so it fits in a
      * message with room for its envelope. Should one still not (a message
      * encodes nothing until it fits: the channel is unchanged), the batch is

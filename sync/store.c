@@ -81,7 +81,18 @@ int fs_store_device_user(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
 
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
-    return s->ops->device_revoke(s, pk);
+    return s->ops->device_revoke(s, pk, 0);
+}
+
+int fs_store_device_revoke_after_push(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    return s->ops->device_revoke(s, pk, 1);
+}
+
+int fs_store_device_pushed_out(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                               int *state)
+{
+    return s->ops->device_pushed_out(s, pk, local_seq, state);
 }
 
 int fs_store_devices(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx)

@@ -5,15 +5,18 @@
  * would take most of the test's time; this writes them in one process,
  * through the replica's own write path, as the CLI would.
  *
- *   bigseed HOME CUSTOMER_ID COUNT FIELDS BYTES TAG
+ *   bigseed HOME CUSTOMER_ID COUNT FIELDS BYTES TAG [random]
  *
  * Opens the replica in HOME with the passphrase in FIELDSYNC_PASSPHRASE
  * and records COUNT visits to CUSTOMER_ID (hex), each with FIELDS of its
  * eight text fields (notes first) BYTES bytes long, the required place and
  * purpose short if not among them, the other fields left out. The
  * text is generated (TAG, the visit and the field repeated), so every value
- * differs and a copy that lost or cut one is seen. Exit 0, or 1 with the
- * library's message.
+ * differs and a copy that lost or cut one is seen; with "random", TAG and a
+ * space, then letters drawn from a generator seeded by TAG, which compress
+ * little (a test that
+ * cuts a connection after so many bytes knows how far a sync got). Exit 0,
+ * or 1 with the library's message.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,20 @@
 static const char *const text_columns[8] = {"notes",      "objections", "next_steps", "contact",
                                             "position",   "visitor",    "place",      "purpose"};
 
+static unsigned long long rng_state = 88172645463325252ull;
+
+/* Fills buf (n bytes, then a NUL) with random lowercase letters. */
+static void fill_random(char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        buf[i] = (char)('a' + rng_state % 26);
+    }
+    buf[n] = '\0';
+}
+
 /* Fills buf (n bytes, then a NUL) with "TAG visit V field F " repeated. */
 static void fill(char *buf, size_t n, const char *tag, size_t visit, size_t field)
 {
@@ -42,11 +59,14 @@ static void fill(char *buf, size_t n, const char *tag, size_t visit, size_t fiel
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: bigseed HOME CUSTOMER_ID COUNT FIELDS BYTES TAG\n");
+    if (argc != 7 && !(argc == 8 && strcmp(argv[7], "random") == 0)) {
+        fprintf(stderr, "usage: bigseed HOME CUSTOMER_ID COUNT FIELDS BYTES TAG [random]\n");
         return 2;
     }
     const char *home = argv[1], *tag = argv[6];
+    int random = argc == 8;
+    for (const char *t = tag; *t; t++)
+        rng_state = rng_state * 31 + (unsigned char)*t;
     size_t count = strtoul(argv[3], NULL, 10), fields = strtoul(argv[4], NULL, 10),
            bytes = strtoul(argv[5], NULL, 10);
     const char *pass = getenv("FIELDSYNC_PASSPHRASE");
@@ -91,7 +111,15 @@ int main(int argc, char **argv)
             }
             if (f >= fields && f < 6)
                 continue; /* left out: a visit of few columns packs more into a batch */
-            fill(text[f], f < fields ? bytes : 20, tag, v, f);
+            if (random && f < fields) {
+                fill_random(text[f], bytes);
+                size_t t = strlen(tag); /* "TAG " first: whose visit it is */
+                if (t < bytes) {
+                    memcpy(text[f], tag, t);
+                    text[f][t] = ' ';
+                }
+            } else
+                fill(text[f], f < fields ? bytes : 20, tag, v, f);
             cells[n].column = text_columns[f];
             cells[n++].value = fs_text(text[f]);
         }

@@ -1158,6 +1158,61 @@ static void test_pipelined_sync_converges_both_ways(void)
     world_close(&w);
 }
 
+/* Issue 25.4: a laptop whose sync broke after it reported what it holds
+ * (two PUSHes and the PULL arrived, the rest did not) has unsent changes
+ * the server knows of. Revoked after push, it syncs once more: the server
+ * takes every change, sends it nothing new, and then tells it to wipe;
+ * the manager gets all of it. Revoked at once, it is told to wipe at its
+ * handshake and what it had not sent is lost. */
+static void test_revoke_after_push_keeps_unsent_work(void)
+{
+    world w;
+    dev zhang, zhang2, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open_in(&w, &zhang2, "zhang", "zhang2");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 1500, cust); /* 2 + 13,500 changes: three batches */
+    fs_replica *sr = fs_store_replica(w.store);
+    session x;
+    session_open(&w, &zhang, &x);
+    CHECK_EQ_INT(queued(&x.up.q), 3); /* PUSH, PUSH, PULL */
+    to_server(&x);
+    to_server(&x);
+    to_server(&x);
+    session_drop(&x); /* the third PUSH never goes */
+    uint64_t seen = 0, lease = 0, pending = 0, oldest = 0;
+    CHECK_OK(fs_store_device_sync(w.store, zhang.pk, &seen, &lease, &pending, &oldest));
+    CHECK(pending > 0);
+    size_t before = test_count_rows(sr, "visit");
+    CHECK(before < 1500);
+    CHECK_OK(fs_store_device_revoke_after_push(w.store, zhang.pk));
+    CHECK_OK(fs_store_device_check(w.store, zhang.pk)); /* it may still connect */
+    CHECK_ERR(sync_once(&w, &zhang, NULL), FS_EREVOKED);
+    CHECK_EQ_INT(test_count_rows(sr, "visit"), 1500);
+    CHECK_ERR(fs_store_device_check(w.store, zhang.pk), FS_EREVOKED);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 1500);
+
+    /* At once: the rest of the second laptop's work is lost. */
+    test_record_visits(zhang2.r, 1500, cust);
+    session_open(&w, &zhang2, &x);
+    to_server(&x);
+    to_server(&x);
+    to_server(&x);
+    session_drop(&x);
+    CHECK_OK(fs_store_device_sync(w.store, zhang2.pk, &seen, &lease, &pending, &oldest));
+    CHECK(pending > 0);
+    CHECK_OK(fs_store_device_revoke(w.store, zhang2.pk));
+    CHECK_ERR(sync_once(&w, &zhang2, NULL), FS_EREVOKED);
+    CHECK(test_count_rows(sr, "visit") < 3000); /* (the audit: tests/cli/test_revoke.sh) */
+    fs_replica_close(zhang.r);
+    fs_replica_close(zhang2.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* The connection drops with two PUSHes out: first with the second lost,
  * then with both applied and both ACKs lost. The next session resends from
  * the replica's acked_seq; the server acknowledges what it has again, and
@@ -1305,6 +1360,7 @@ static void test_held_batches_keep_every_outcome(void)
 
 TEST_LIST(
     TEST(changes_since_bytes_bounds_a_read) TEST(big_records_sync_both_ways)
+    TEST(revoke_after_push_keeps_unsent_work)
     TEST(hostile_client_asking_for_everything_gets_its_scope)
         TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(
             poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(sync_names_the_user)

@@ -151,7 +151,9 @@ int sq_device_check(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_device_user(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES],
                    char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1],
                    fs_role *role);
-int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
+int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int after_push);
+int sq_device_pushed_out(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                         int *state);
 int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
 int sq_device_seen(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
 int sq_device_sync(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
