@@ -351,7 +351,12 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             rc = CLI_ERUNTIME;
             break;
         } else {
-            if (!d.offline)
+            /* The server ended the session and said why (ERROR: a pull it
+             * cannot send, its disk full): that is not being offline. */
+            if (frc == FS_ECLOSED && err[0])
+                daemon_log("the server ended the sync: %s; local changes are kept, retrying later",
+                           err);
+            else if (!d.offline)
                 daemon_log("offline (%s); local changes are kept", err[0] ? err : fs_strerror(frc));
             d.offline = 1;
             /* backoff * [0.8, 1.2): spread the retries of many devices */

@@ -300,6 +300,12 @@ int fs__feed_upgrade(fs_replica *r)
 
 int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
 {
+    return fs_feed_since_bytes(r, after, max, SIZE_MAX, out);
+}
+
+int fs_feed_since_bytes(fs_replica *r, uint64_t after, size_t max, size_t max_bytes,
+                        fs_changeset **out)
+{
     *out = NULL;
     if (!r->keep_feed)
         return fs__fail(r, FS_ESTATE, "this replica keeps no feed");
@@ -310,8 +316,9 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
         return rc;
     if (after > INT64_MAX)
         after = INT64_MAX;
-    /* Whole entries, up to max changes (the first entry in any case); then
-     * one allocation: the changes, and their values' bytes after them. */
+    /* Whole entries, up to max changes and max_bytes of packed changes (the
+     * first entry in any case); then one allocation: the changes, and their
+     * values' bytes after them. */
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(r->db,
                                  "SELECT seq, n, length(changes), typeof(changes)='blob' FROM feed"
@@ -320,7 +327,7 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
     if (src != SQLITE_OK)
         return fs__dbfail(r, src, "reading the feed");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
-    size_t count = 0, bytes = 0;
+    size_t count = 0, bytes = 0, packed = 0;
     sqlite3_int64 last = (sqlite3_int64)after;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 seq = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1),
@@ -330,8 +337,10 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
             sqlite3_finalize(st);
             return fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
         }
-        if (count > 0 && count + (size_t)n > max)
+        if (count > 0 && (count + (size_t)n > max || (size_t)len > max_bytes ||
+                          packed > max_bytes - (size_t)len))
             break;
+        packed += (size_t)len;
         count += (size_t)n;
         bytes += (size_t)len + (size_t)n; /* a NUL after each value */
         last = seq;

@@ -203,7 +203,7 @@ int fs__feed_next(const uint8_t *p, size_t len, size_t *pos, uint64_t *last_hlc,
 int fs__apply_checked(fs_replica *r, const fs_change *changes, size_t n);
 
 int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t max,
-                     fs_changeset **out);
+                     size_t max_bytes, fs_changeset **out);
 
 /* A one-value query (0 when there is no row). */
 int fs__query_u64(fs_replica *r, const char *sql, uint64_t *out);

@@ -442,10 +442,11 @@ void fs_changeset_free(fs_changeset *cs)
 
 /* Reads change rows, (seq, tbl, col, row, value, hlc, dev, prev_hlc,
  * prev_dev) with devices as dictionary indexes, from a query taking the
- * bounds ?1 (after) and ?2 (limit) and ?3 (this device's index). Two passes:
- * size, then fill one allocation. */
+ * bounds ?1 (after) and ?2 (limit) and ?3 (this device's index), stopping
+ * before a row whose value would take the values read past max_bytes (the
+ * first row in any case). Two passes: size, then fill one allocation. */
 int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t max,
-                     fs_changeset **out)
+                     size_t max_bytes, fs_changeset **out)
 {
     *out = NULL;
     if (max == 0)
@@ -457,13 +458,17 @@ int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t 
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after_seq);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)(max > INT64_MAX ? INT64_MAX : max));
     sqlite3_bind_int64(st, 3, r->device_idx);
-    size_t count = 0, bytes = 0;
+    size_t count = 0, bytes = 0, values = 0;
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 4);
+        if (count > 0 && (len > max_bytes || values > max_bytes - len))
+            break;
+        values += len;
         count++;
-        bytes += (size_t)sqlite3_column_bytes(st, 4) + 1;
+        bytes += len + 1;
     }
-    if (src != SQLITE_DONE) {
+    if (src != SQLITE_DONE && src != SQLITE_ROW) {
         sqlite3_finalize(st);
         return fs__dbfail(r, src, "reading changes");
     }
@@ -512,11 +517,17 @@ int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t 
 
 int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset **out)
 {
+    return fs_changes_since_bytes(r, after_seq, max, SIZE_MAX, out);
+}
+
+int fs_changes_since_bytes(fs_replica *r, uint64_t after_seq, size_t max, size_t max_bytes,
+                           fs_changeset **out)
+{
     /* The change log holds this device's writes only: the writer is ?3. */
     return fs__read_changes(r,
                             "SELECT seq,tbl,col,row,value,hlc,?3,prev_hlc,prev_dev FROM changelog"
                             " WHERE seq>?1 ORDER BY seq LIMIT ?2",
-                            after_seq, max, out);
+                            after_seq, max, max_bytes, out);
 }
 
 int fs_last_seq(fs_replica *r, uint64_t *out)

@@ -315,7 +315,12 @@ done:
 
 static const char device_usage[] =
     "usage: " SRV_PROG " device list --data DIR [--json]\n"
-    "       " SRV_PROG " device revoke --data DIR --device FINGERPRINT-PREFIX\n";
+    "       " SRV_PROG " device revoke --data DIR --device FINGERPRINT-PREFIX\n"
+    "                 [--discard-unsent | --after-push]\n"
+    "  A device holding changes it has not pushed (PENDING in device list, as it\n"
+    "  last reported) is revoked only with one of: --discard-unsent (told to wipe\n"
+    "  at its next contact; those changes are lost) or --after-push (it may push\n"
+    "  once more; the server keeps its changes, then tells it to wipe).\n";
 
 /* Writes s as a JSON string (control characters escaped; invalid UTF-8
  * replaced by '?'). */
@@ -337,28 +342,46 @@ static void json_string(const char *s)
 }
 
 typedef struct list_ctx {
+    fs_store *s;
     int json;
     size_t n;
 } list_ctx;
 
+/* A device's state in words. */
+static const char *device_state(int revoked)
+{
+    return revoked == FS_DEVICE_REVOKE_AFTER_PUSH ? "revoke-after-push"
+           : revoked != 0                         ? "revoked"
+                                                  : "active";
+}
+
 static int print_device(const fs_store_device *d, void *ctx)
 {
     list_ctx *l = ctx;
+    /* Changes the device holds unsent, as it last reported (issue 25.4:
+     * what revoking it at once would destroy). */
+    uint64_t seen = 0, lease = 0, pending = 0, oldest = 0;
+    int rc = fs_store_device_sync(l->s, d->pk, &seen, &lease, &pending, &oldest);
+    if (rc != 0)
+        return rc;
     if (l->json) {
         fputs(l->n == 0 ? "[\n  {\"user\":" : ",\n  {\"user\":", srv_out);
         json_string(d->user);
         fputs(",\"name\":", srv_out);
         json_string(d->name);
-        fprintf(srv_out, ",\"fingerprint\":\"%s\",\"revoked\":%s}", d->fingerprint,
-                d->revoked ? "true" : "false");
+        fprintf(srv_out,
+                ",\"fingerprint\":\"%s\",\"revoked\":%s,\"state\":\"%s\",\"pending\":%llu}",
+                d->fingerprint, d->revoked == FS_DEVICE_REVOKED ? "true" : "false",
+                device_state(d->revoked), (unsigned long long)pending);
     } else {
         char user[128], name[128];
         srv_printable(d->user, user, sizeof user);
         srv_printable(d->name, name, sizeof name);
         if (l->n == 0)
-            fprintf(srv_out, "%-16s %-24s %-32s %s\n", "USER", "DEVICE", "FINGERPRINT", "REVOKED");
-        fprintf(srv_out, "%-16s %-24s %-32s %s\n", user, name, d->fingerprint,
-                d->revoked ? "yes" : "no");
+            fprintf(srv_out, "%-16s %-24s %-32s %-8s %s\n", "USER", "DEVICE", "FINGERPRINT",
+                    "PENDING", "STATE");
+        fprintf(srv_out, "%-16s %-24s %-32s %-8llu %s\n", user, name, d->fingerprint,
+                (unsigned long long)pending, device_state(d->revoked));
     }
     l->n++;
     return 0;
@@ -398,7 +421,7 @@ static int device_list(int argc, char **argv)
     rc = srv_open(data, &s);
     if (rc != SRV_OK)
         return rc;
-    list_ctx l = {json, 0};
+    list_ctx l = {s, json, 0};
     int frc = fs_store_devices(s, print_device, &l);
     if (frc != 0)
         rc = srv_fail(NULL, "listing the devices", frc);
@@ -410,16 +433,61 @@ static int device_list(int argc, char **argv)
     return rc;
 }
 
+/* Revokes d, counting the cost: a device that holds unsent changes (as it
+ * last reported) is revoked only when the operator says what becomes of
+ * them (issue 25.4). */
+static int revoke_found(fs_store *s, const fs_store_device *d, int discard, int after_push)
+{
+    uint64_t seen = 0, lease = 0, pending = 0, oldest = 0;
+    int frc = fs_store_device_sync(s, d->pk, &seen, &lease, &pending, &oldest);
+    if (frc != 0)
+        return srv_fail(s, "reading the device's sync state", frc);
+    if (pending > 0 && !discard && !after_push) {
+        srv_error("device %s holds %llu unsent change%s (as it last reported): not revoked.\n"
+                  "  --discard-unsent  revoke now; it wipes at its next contact and those "
+                  "changes are lost\n"
+                  "  --after-push      let it push them once more, then it is told to wipe",
+                  d->fingerprint, (unsigned long long)pending, pending == 1 ? "" : "s");
+        return SRV_EUSAGE;
+    }
+    if (after_push) {
+        frc = fs_store_device_revoke_after_push(s, d->pk);
+        if (frc != 0)
+            return srv_fail(s, "revoking the device", frc);
+        fprintf(srv_out,
+                "device %s will be revoked after its next push (%llu unsent change%s); it is "
+                "told to wipe once the server has them\n",
+                d->fingerprint, (unsigned long long)pending, pending == 1 ? "" : "s");
+        return SRV_OK;
+    }
+    frc = fs_store_device_revoke(s, d->pk);
+    if (frc != 0)
+        return srv_fail(s, "revoking the device", frc);
+    if (pending > 0)
+        fprintf(srv_out, "revoked device %s; its %llu unsent change%s will be discarded\n",
+                d->fingerprint, (unsigned long long)pending, pending == 1 ? "" : "s");
+    else
+        fprintf(srv_out, "revoked device %s\n", d->fingerprint);
+    return SRV_OK;
+}
+
 static int device_revoke(int argc, char **argv)
 {
     const char *data = NULL, *dev = NULL;
+    int discard = 0, after_push = 0;
     const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
-                           {"--device", FS_OPT_VALUE, NULL, &dev, NULL}};
+                           {"--device", FS_OPT_VALUE, NULL, &dev, NULL},
+                           {"--discard-unsent", FS_OPT_FLAG, &discard, NULL, NULL},
+                           {"--after-push", FS_OPT_FLAG, &after_push, NULL, NULL}};
     int rc = srv_parse(device_usage, opts, NOPTS(opts), argc, argv);
     if (rc == SRV_OK)
         rc = srv_require("device revoke", "--data", data);
     if (rc == SRV_OK)
         rc = srv_require("device revoke", "--device", dev);
+    if (rc == SRV_OK && discard && after_push) {
+        srv_error("device revoke: --discard-unsent and --after-push exclude each other");
+        rc = SRV_EUSAGE;
+    }
     if (rc != SRV_OK)
         return rc;
     find_ctx f;
@@ -451,14 +519,12 @@ static int device_revoke(int argc, char **argv)
     } else if (f.matches > 1) {
         srv_error("--device: %s... matches %zu devices; give more digits", f.prefix, f.matches);
         rc = SRV_EUSAGE;
-    } else if (f.found.revoked) {
-        fprintf(srv_out, "device %s was revoked already\n", f.found.fingerprint);
+    } else if (f.found.revoked == FS_DEVICE_REVOKED ||
+               (f.found.revoked == FS_DEVICE_REVOKE_AFTER_PUSH && !discard)) {
+        fprintf(srv_out, "device %s was revoked already%s\n", f.found.fingerprint,
+                f.found.revoked == FS_DEVICE_REVOKED ? "" : " (after its next push)");
     } else {
-        frc = fs_store_device_revoke(s, f.found.pk);
-        if (frc != 0)
-            rc = srv_fail(s, "revoking the device", frc);
-        else
-            fprintf(srv_out, "revoked device %s\n", f.found.fingerprint);
+        rc = revoke_found(s, &f.found, discard, after_push);
     }
     srv_close(s);
     return rc;

@@ -37,6 +37,7 @@
 
 #include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
+#include "fieldsync/schema.h"
 #include "fieldsync/sync.h"
 #include "sync_int.h"
 
@@ -173,6 +174,40 @@ static int same_write(const fs_change *a, const fs_change *b)
            memcmp(a->row, b->row, FS_ID_BYTES) == 0;
 }
 
+/* TEXT and BLOB bytes of a value (what bounds a batch by bytes). */
+static size_t value_bytes(const fs_value *v)
+{
+    return v->type == FS_TEXT || v->type == FS_BLOB ? v->n : 0;
+}
+
+/* How many of cs's changes the next PUSH carries: up to FS_SYNC_BATCH
+ * changes and FS_SYNC_BATCH_BYTES of values, ending at a write's boundary.
+ * cs was read with a write's worth more of either (push_one), so when the
+ * batch is cut the write it cuts is there whole. */
+static size_t push_count(const fs_changeset *cs)
+{
+    size_t n = 0, bytes = 0;
+    while (n < cs->count && n < FS_SYNC_BATCH) {
+        size_t b = value_bytes(&cs->changes[n].value);
+        if (n > 0 && (b > FS_SYNC_BATCH_BYTES || bytes > FS_SYNC_BATCH_BYTES - b))
+            break;
+        bytes += b;
+        n++;
+    }
+    if (n == cs->count || cs->last_seq - cs->first_seq + 1 != cs->count)
+        return n; /* everything there is (a log with gaps is sent as read) */
+    size_t cut = n;
+    while (n > 0 && same_write(&cs->changes[n - 1], &cs->changes[n]))
+        n--;
+    if (n > 0)
+        return n;
+    /* One write larger than a batch: it goes alone, whole. */
+    n = cut;
+    while (n < cs->count && same_write(&cs->changes[n - 1], &cs->changes[n]))
+        n++;
+    return n;
+}
+
 /* Sends one batch of the changes after sent_seq; *sent is 0 when there
  * were none. */
 static int push_one(fs_sync_client *c, int *sent)
@@ -182,17 +217,15 @@ static int push_one(fs_sync_client *c, int *sent)
     /* A batch ends at a write's boundary: the columns of one write (one row,
      * one clock) travel together, so the server never sees half a new row
      * (whose owner may be in the other half). A write has at most
-     * FS__MAX_COLUMNS columns, so that many more entries show the boundary.
-     * Every batch ends at one, so the next starts at one. */
-    int rc = fs_changes_since(c->r, c->sent_seq, FS_SYNC_BATCH + 32, &cs);
+     * FS__MAX_COLUMNS (32) columns of at most FS_MAX_BLOB bytes, so that
+     * many more entries and bytes show the boundary, and hold the whole of
+     * a write larger than a batch. Every batch ends at one, so the next
+     * starts at one. */
+    int rc = fs_changes_since_bytes(c->r, c->sent_seq, FS_SYNC_BATCH + 32,
+                                    FS_SYNC_BATCH_BYTES + 33 * (size_t)FS_MAX_BLOB, &cs);
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
-    size_t n = cs->count;
-    if (n > FS_SYNC_BATCH && cs->last_seq - cs->first_seq + 1 == cs->count) {
-        n = FS_SYNC_BATCH;
-        while (n > 1 && same_write(&cs->changes[n - 1], &cs->changes[n]))
-            n--;
-    }
+    size_t n = push_count(cs);
     if (n > 0) {
         fs_msg m;
         memset(&m, 0, sizeof m);

@@ -188,6 +188,25 @@ static void note_health(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull
     }
 }
 
+/* A device revoked after push (fs_store_device_revoke_after_push) whose
+ * changes, up to what it said it holds in this session (local_seq), the
+ * server has all: told to wipe, and the session ends (*state
+ * FS_DEVICE_REVOKED). *state as fs_store_device_pushed_out. */
+static int wipe_if_pushed_out(fs_sync_server *s, const uint8_t *pk, uint64_t local_seq, int *state)
+{
+    int rc = fs_store_device_pushed_out(s->store, pk, local_seq, state);
+    if (rc != 0)
+        return server_error(s, rc);
+    if (*state != FS_DEVICE_REVOKED)
+        return 0;
+    fs_msg w;
+    memset(&w, 0, sizeof w);
+    w.type = FS_MSG_WIPE;
+    w.u.wipe.reason = FS_REASON_REVOKED;
+    rc = server_send(s, &w);
+    return rc != 0 ? rc : sfail(s, FS_EREVOKED, "revoked after its last push: told to wipe");
+}
+
 static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_push_result res;
@@ -223,6 +242,15 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     free(res.rejects);
     if (rc != 0)
         return rc;
+    /* A device revoked after push that has now pushed all it reported in
+     * this session's PULL is told to wipe in place of the ACK (an ACK first
+     * could end its sync before the WIPE is read). */
+    int state = 0;
+    if (s->reported && res.acked_seq >= s->report_seq) {
+        rc = wipe_if_pushed_out(s, pk, s->report_seq, &state);
+        if (rc != 0 || state == FS_DEVICE_REVOKED)
+            return rc;
+    }
     fs_msg a;
     memset(&a, 0, sizeof a);
     a.type = FS_MSG_ACK;
@@ -254,6 +282,24 @@ static void drop_newer_schema(fs_changeset *cs, unsigned schema)
         cs->changes[kept++] = *c;
     }
     cs->count = kept;
+}
+
+/* Ends a pull whose next feed entry (at seq) cannot be sent in a message:
+ * the device is told in words (ERROR TOO_BIG), the audit and serve's log
+ * say which entry (its sequence, never its values). The field limits are
+ * meant to make this impossible. */
+static int refuse_entry(fs_sync_server *s, const uint8_t *pk, uint64_t seq)
+{
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "reason=%u %s: feed entry %llu does not fit in one message; the device's pull "
+             "cannot pass it",
+             (unsigned)FS_REASON_TOO_BIG, fs_reason_text(FS_REASON_TOO_BIG),
+             (unsigned long long)seq);
+    (void)fs_store_note_refusal(s->store, pk, detail); /* the session ends all the same */
+    send_error(s, FS_REASON_TOO_BIG);
+    return sfail(s, FS_EIO, "pull: feed entry %llu does not fit in one message",
+                 (unsigned long long)seq);
 }
 
 static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
@@ -289,22 +335,54 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     if (rc != 0)
         return rc;
     note_health(s, pk, m);
-    rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, &cs, &cursor, &more);
-    if (rc != 0)
-        return server_error(s, rc);
-    if (peer_schema(s) < FS_SCHEMA_VERSION)
-        drop_newer_schema(cs, peer_schema(s));
-    fs_msg c;
-    memset(&c, 0, sizeof c);
-    c.type = FS_MSG_CHANGES;
-    c.u.changes.cursor = cursor;
-    c.u.changes.more = more;
-    c.u.changes.changes = cs->changes;
-    c.u.changes.count = cs->count;
-    c.u.changes.groups = cs->groups; /* one owner per compressed frame */
-    rc = server_send(s, &c);
-    fs_changeset_free(cs);
-    return rc;
+    /* A device revoked after push is sent nothing new: told to wipe once it
+     * has pushed all it holds, else an empty batch while its pushes go on. */
+    int state = 0;
+    rc = wipe_if_pushed_out(s, pk, m->u.pull.local_seq, &state);
+    if (rc != 0 || state == FS_DEVICE_REVOKED)
+        return rc;
+    if (state == FS_DEVICE_REVOKE_AFTER_PUSH) {
+        fs_msg e;
+        memset(&e, 0, sizeof e);
+        e.type = FS_MSG_CHANGES;
+        e.u.changes.cursor = m->u.pull.cursor;
+        return server_send(s, &e);
+    }
+    /* A batch is bounded by bytes as well as by count, so it fits in a
+     * message with room for its envelope. Should one still not (a message
+     * encodes nothing until it fits: the channel is unchanged), the batch is
+     * halved until it does; a single feed entry that cannot go is told to
+     * the device and audited, rather than failing every pull in silence. */
+    size_t max_bytes = FS_SYNC_BATCH_BYTES;
+    for (;;) {
+        rc = fs_store_pull(s->store, pk, m->u.pull.cursor, max, max_bytes, &cs, &cursor, &more);
+        if (rc != 0)
+            return server_error(s, rc);
+        if (peer_schema(s) < FS_SCHEMA_VERSION)
+            drop_newer_schema(cs, peer_schema(s));
+        fs_msg c;
+        memset(&c, 0, sizeof c);
+        c.type = FS_MSG_CHANGES;
+        c.u.changes.cursor = cursor;
+        c.u.changes.more = more;
+        c.u.changes.changes = cs->changes;
+        c.u.changes.count = cs->count;
+        c.u.changes.groups = cs->groups; /* one owner per compressed frame */
+        rc = fs_channel_send(s->ch, &c, &s->out);
+        uint64_t first = cs->first_seq, last = cs->last_seq;
+        fs_changeset_free(cs);
+        cs = NULL;
+        if (rc != FS_ETOOBIG || fs_channel_state_get(s->ch) != FS_CHANNEL_OPEN)
+            break;
+        if (first < last && (max > 1 || max_bytes > 1)) {
+            max = max > 1 ? max / 2 : 1;
+            max_bytes = max_bytes > 1 ? max_bytes / 2 : 1;
+            continue;
+        }
+        return refuse_entry(s, pk, first);
+    }
+    int frc = fs__sync_flush(&s->out, s->emit, s->ctx);
+    return rc != 0 ? sfail(s, rc, "cannot send: %s", fs_strerror(rc)) : frc;
 }
 
 int fs_sync_server_poke(fs_sync_server *s, uint64_t cursor)

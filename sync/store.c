@@ -91,7 +91,18 @@ int fs_store_device_user(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
 
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
-    return s->ops->device_revoke(s, pk);
+    return s->ops->device_revoke(s, pk, 0);
+}
+
+int fs_store_device_revoke_after_push(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    return s->ops->device_revoke(s, pk, 1);
+}
+
+int fs_store_device_pushed_out(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                               int *state)
+{
+    return s->ops->device_pushed_out(s, pk, local_seq, state);
 }
 
 int fs_store_devices(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx)
@@ -150,9 +161,9 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
     return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, out);
 }
 
-int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, fs_changeset **out, uint64_t *new_cursor, int *more)
+int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more)
 {
-    return s->ops->pull(s, device_pk, cursor, max, out, new_cursor, more);
+    return s->ops->pull(s, device_pk, cursor, max, max_bytes, out, new_cursor, more);
 }
 
 int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, fs_row_ref **out, size_t *n)

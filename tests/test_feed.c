@@ -462,6 +462,86 @@ static void test_long_run_splits_and_reads_whole_entries(void)
     test_rmtree(dir);
 }
 
+/* The feed read by bytes (issue 25.1): whole entries while their packed
+ * changes stay within max_bytes, the first entry in any case; a walk by
+ * cursor under a bound sees every change once. */
+static void test_feed_since_bytes_reads_whole_entries(void)
+{
+    char *dir = test_tmpdir(), path[700];
+    fs_replica *r = fresh_feed(dir, "s", path, sizeof path);
+    static char name[10001];
+    uint8_t id[FS_ID_BYTES];
+    for (int k = 0; k < 5; k++) {
+        memset(name, 'a' + k, sizeof name - 1);
+        name[sizeof name - 1] = '\0';
+        fs_cell c[] = {{"name", fs_text(name)}, {"key_account", fs_int(k % 2)}};
+        CHECK_OK(fs_insert(r, "customer", c, 2, id)); /* one entry each */
+    }
+    CHECK_EQ_INT(feed_last(r), 5);
+    size_t len[5], n[5], total = 0;
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(r),
+                                    "SELECT length(changes), n FROM feed ORDER BY seq", -1, &st,
+                                    NULL),
+                 SQLITE_OK);
+    for (int k = 0; k < 5; k++) {
+        CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+        len[k] = (size_t)sqlite3_column_int64(st, 0);
+        n[k] = (size_t)sqlite3_column_int64(st, 1);
+        CHECK(len[k] > 10000);
+        total += n[k];
+    }
+    sqlite3_finalize(st);
+    struct {
+        uint64_t after;
+        size_t max, max_bytes;
+        uint64_t last; /* entries after..last */
+    } cases[] = {
+        {0, SIZE_MAX, 1, 1},                                /* the first in any case */
+        {0, SIZE_MAX, len[0], 1},                           /* it fits exactly */
+        {0, SIZE_MAX, len[0] + len[1] - 1, 1},              /* one byte short of two */
+        {0, SIZE_MAX, len[0] + len[1], 2},
+        {1, SIZE_MAX, len[1] + len[2] + len[3], 4},
+        {0, n[0], SIZE_MAX, 1},                             /* the count bounds too */
+        {0, SIZE_MAX, SIZE_MAX, 5},
+        {5, SIZE_MAX, 1, 0},                                /* nothing after the end */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fs_changeset *cs = NULL;
+        CHECK_OK(fs_feed_since_bytes(r, cases[i].after, cases[i].max, cases[i].max_bytes, &cs));
+        size_t want = 0;
+        for (uint64_t k = cases[i].after; k < cases[i].last; k++)
+            want += n[k];
+        if (cs->count != want || cs->last_seq != cases[i].last)
+            FAIL("case %zu: %zu changes up to %" PRIu64 ", expected %zu up to %" PRIu64, i,
+                 cs->count, cs->last_seq, want, cases[i].last);
+        fs_changeset_free(cs);
+    }
+    const size_t bounds[] = {1, 10000, 15000, 25000, 40000};
+    for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+        uint64_t cursor = 0;
+        size_t seen = 0, calls = 0;
+        for (;;) {
+            fs_changeset *cs = NULL;
+            CHECK_OK(fs_feed_since_bytes(r, cursor, SIZE_MAX, bounds[b], &cs));
+            size_t got = cs->count;
+            if (got > 0) {
+                CHECK_EQ_INT(cs->first_seq, cursor + 1);
+                cursor = cs->last_seq;
+            }
+            seen += got;
+            fs_changeset_free(cs);
+            if (got == 0)
+                break;
+            CHECK(++calls <= 5);
+        }
+        CHECK_EQ_INT(seen, total);
+        CHECK_EQ_INT(cursor, 5);
+    }
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
 /* ---- 3. discard ---- */
 
 static void test_rolled_back_changes_never_fed(void)
@@ -980,6 +1060,7 @@ static void test_append_refuses_what_the_format_cannot_hold(void)
 }
 
 TEST_LIST(TEST(round_trip) TEST(long_run_splits_and_reads_whole_entries)
+              TEST(feed_since_bytes_reads_whole_entries)
               TEST(rolled_back_changes_never_fed) TEST(format1_converted_on_open)
                   TEST(format1_damaged_left_as_it_was) TEST(unknown_feed_format_refused)
                       TEST(damaged_entries_refused) TEST(damaged_entry_stored_as_text)

@@ -427,7 +427,7 @@ static void pull_from(fs_store *s, device *d, uint64_t from, size_t max, pulled 
         uint64_t next = 0;
         int more = 0;
         CHECK(guard < 100000);
-        CHECK_OK(fs_store_pull(s, d->pk, cursor, max, &cs, &next, &more));
+        CHECK_OK(fs_store_pull(s, d->pk, cursor, max, 0, &cs, &next, &more));
         size_t count = cs ? cs->count : 0;
         CHECK(count <= max || cs->first_seq == cs->last_seq); /* whole entries: one at least */
         CHECK(next >= cursor);
@@ -671,7 +671,7 @@ static void test_pull_groups_by_owner(void)
     fs_changeset *cs = NULL;
     uint64_t next = 0;
     int more = 0;
-    CHECK_OK(fs_store_pull(t.s, t.dev[LI].pk, 0, 100000, &cs, &next, &more));
+    CHECK_OK(fs_store_pull(t.s, t.dev[LI].pk, 0, 100000, 0, &cs, &next, &more));
     CHECK(cs != NULL && cs->count > 0);
     CHECK(cs->groups != NULL);
     int64_t gz = -1, gw = -1;
@@ -716,12 +716,12 @@ static void test_own_writes_not_sent_back_unless_purged(void)
     fs_changeset *cs = NULL;
     uint64_t next = 0;
     int more = 0;
-    CHECK_OK(fs_store_pull(t.s, d[ZHANG].pk, 0, 100000, &cs, &next, &more));
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG].pk, 0, 100000, 0, &cs, &next, &more));
     for (size_t i = 0; i < cs->count; i++)
         own += memcmp(cs->changes[i].version.device, zid, FS_ID_BYTES) == 0;
     fs_changeset_free(cs);
     CHECK_EQ_INT(own, 0);
-    CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 100000, &cs, &next, &more));
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 100000, 0, &cs, &next, &more));
     for (size_t i = 0; i < cs->count; i++)
         own += memcmp(cs->changes[i].version.device, zid, FS_ID_BYTES) == 0;
     total = cs->count;
@@ -950,7 +950,7 @@ static void test_forged_writer_unknown_and_revoked(void)
     fs_changeset *cs = NULL;
     uint64_t next = 0;
     int more = 0;
-    int rc = fs_store_pull(t.s, stranger->pk, 0, 100, &cs, &next, &more);
+    int rc = fs_store_pull(t.s, stranger->pk, 0, 100, 0, &cs, &next, &more);
     if (rc >= 0)
         FAIL("an unknown key pulled: %d, %zu changes", rc, cs ? cs->count : 0);
     CHECK(cs == NULL);
@@ -972,7 +972,7 @@ static void test_forged_writer_unknown_and_revoked(void)
     fs_changeset_free(pcs);
     CHECK_EQ_INT(feed_last(t.s), f0);
     CHECK_EQ_INT(fs_exists(fs_store_replica(t.s), "customer", lost), 0);
-    rc = fs_store_pull(t.s, d[ZHANG2].pk, 0, 100, &cs, &next, &more);
+    rc = fs_store_pull(t.s, d[ZHANG2].pk, 0, 100, 0, &cs, &next, &more);
     if (rc >= 0)
         FAIL("a revoked device pulled: %d, %zu changes", rc, cs ? cs->count : 0);
     CHECK(cs == NULL);
@@ -1172,18 +1172,18 @@ static void test_pull_reads_past_own_writes_only(void)
     fs_changeset *cs = NULL;
     uint64_t next = 0;
     int more = 0;
-    CHECK_OK(fs_store_pull(t.s, d[ZHANG].pk, 0, 4, &cs, &next, &more));
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG].pk, 0, 4, 0, &cs, &next, &more));
     CHECK_EQ_INT(cs->count, 0);
     CHECK_EQ_INT(next, batch_end(t.s, 4, 16));
     CHECK_EQ_INT(more, 1);
     fs_changeset_free(cs);
-    CHECK_OK(fs_store_pull(t.s, d[ZHAO].pk, 0, 4, &cs, &next, &more)); /* another team */
+    CHECK_OK(fs_store_pull(t.s, d[ZHAO].pk, 0, 4, 0, &cs, &next, &more)); /* another team */
     CHECK_EQ_INT(cs->count, 0);
     CHECK_EQ_INT(next, batch_end(t.s, 4, 1));
     CHECK_EQ_INT(more, 1);
     fs_changeset_free(cs);
     /* zhang's phone has none of it: it gets the first batch */
-    CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 4, &cs, &next, &more));
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 4, 0, &cs, &next, &more));
     CHECK(cs->count > 0);
     CHECK_EQ_INT(next, batch_end(t.s, 4, 1));
     fs_changeset_free(cs);
@@ -2130,7 +2130,7 @@ static void test_persistence(void)
     fs_changeset *pc = NULL;
     uint64_t next = 0;
     int more = 0;
-    CHECK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 100, &pc, &next, &more) < 0);
+    CHECK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 100, 0, &pc, &next, &more) < 0);
     CHECK(pc == NULL);
 
     /* Scope survives: li pulls for the first time after the reopen. */

@@ -810,6 +810,140 @@ static void test_batches_keep_writes_whole(void)
     world_close(&w);
 }
 
+/* ---- records near the size limits (issue 25.1) ---- */
+
+static const char *const big_columns[8] = {"notes",    "objections", "next_steps", "contact",
+                                           "position", "visitor",    "place",      "purpose"};
+
+/* Records n visits to cust, each with `fields` of its text fields `bytes`
+ * long (notes first; each value differs), place and purpose short if not
+ * among them, the others left out (few columns: more visits per batch of
+ * 5,000 changes), in one transaction. */
+static void record_big_visits(fs_replica *r, const uint8_t cust[16], size_t n, size_t fields,
+                              size_t bytes, char tag)
+{
+    char *text = malloc(8 * (bytes + 1));
+    CHECK(text != NULL);
+    CHECK_OK(fs_begin(r));
+    for (size_t v = 0; v < n; v++) {
+        fs_cell cells[10] = {{"customer", fs_blob(cust, 16)}, {"time", fs_text("2023-10-10 14:00")}};
+        size_t nc = 2;
+        for (size_t f = 0; f < 8; f++) {
+            if (f >= fields && f < 6)
+                continue; /* left out; place and purpose (6, 7) are required */
+            char *t = text + f * (bytes + 1);
+            size_t len = f < fields ? bytes : 20;
+            for (size_t i = 0; i < len; i++)
+                t[i] = (char)('a' + (tag + v * 7 + f * 3 + i) % 26);
+            cells[nc].column = big_columns[f];
+            cells[nc++].value = fs_textn(t, len);
+        }
+        uint8_t id[16];
+        CHECK_OK(fs_insert(r, "visit", cells, nc, id));
+    }
+    CHECK_OK(fs_commit(r));
+    free(text);
+}
+
+/* The change log read by bytes: whole changes, up to max_bytes of values,
+ * the first one whatever its size. */
+static void test_changes_since_bytes_bounds_a_read(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 0, cust);                   /* changes 1-2 */
+    record_big_visits(zhang.r, cust, 3, 1, 25000, 0);       /* 3-17: 5 each */
+    fs_changeset *all = NULL, *cs = NULL;
+    CHECK_OK(fs_changes_since(zhang.r, 2, SIZE_MAX, &all));
+    CHECK_EQ_INT(all->count, 15);
+    size_t after_notes = 0; /* values of the first visit's changes up to and with its notes */
+    size_t k = 0;
+    for (; k < all->count; k++) {
+        const fs_value *v = &all->changes[k].value;
+        after_notes += v->type == FS_TEXT || v->type == FS_BLOB ? v->n : 0;
+        if (v->type == FS_TEXT && v->n == 25000)
+            break;
+    }
+    CHECK(k < 5);
+    struct {
+        size_t max, max_bytes, count;
+    } cases[] = {
+        {SIZE_MAX, 1, 1},                          /* the first in any case */
+        {SIZE_MAX, after_notes - 1, k},            /* stops before the notes */
+        {SIZE_MAX, after_notes, k + 1},            /* the notes fit exactly */
+        {SIZE_MAX, 2 * 25000 + 2000, 10 + k},      /* two visits, the third up to its notes */
+        {7, 2 * 25000 + 2000, 7},                  /* the count bounds first */
+        {SIZE_MAX, SIZE_MAX, 15},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_OK(fs_changes_since_bytes(zhang.r, 2, cases[i].max, cases[i].max_bytes, &cs));
+        if (cs->count != cases[i].count)
+            FAIL("case %zu: %zu changes, expected %zu", i, cs->count, cases[i].count);
+        CHECK_EQ_INT(cs->first_seq, 3);
+        CHECK_EQ_INT(cs->last_seq, 2 + cs->count);
+        for (size_t j = 0; j < cs->count; j++)
+            CHECK(cs->changes[j].value.n == all->changes[j].value.n &&
+                  memcmp(cs->changes[j].value.p, all->changes[j].value.p,
+                         cs->changes[j].value.n) == 0);
+        fs_changeset_free(cs);
+    }
+    fs_changeset_free(all);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+/* Issue 25.1 in one process: a backlog of long notes larger than a message
+ * (860 x 25,000 bytes) and visits whose eight fields are 65,000 bytes each
+ * (40 of them, 20 MiB) go up and come down completely, in batches bounded by
+ * bytes; the manager's own big visits reach the rep. Failed on the code
+ * before: the PUSH over the frame limit never went, and a CHANGES over it
+ * failed every pull. */
+static void test_big_records_sync_both_ways(void)
+{
+    world w;
+    dev zhang, zhang2, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open_in(&w, &zhang2, "zhang", "zhang2");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 0, cust);
+    record_big_visits(zhang.r, cust, 860, 1, 25000, 1);
+    size_t frames = 0;
+    CHECK_OK(sync_once(&w, &zhang, &frames));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(sync_once(&w, &zhang2, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 860);
+    test_same_state(zhang.r, li.r);
+    test_same_state(zhang.r, zhang2.r);
+    printf("860 visits with 25,000-byte notes: pushed in %zu frames, pulled by both\n", frames);
+
+    record_big_visits(zhang2.r, cust, 40, 8, 65000, 2);
+    CHECK_OK(sync_once(&w, &zhang2, NULL));
+    CHECK_OK(fs_replica_status_get(zhang2.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    record_big_visits(li.r, cust, 40, 8, 65000, 3);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &zhang2, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(zhang.r, "visit"), 940);
+    test_same_state(zhang.r, li.r);
+    test_same_state(zhang.r, zhang2.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(zhang2.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* ---- pipelining: two PUSH batches in flight, the next PULL before applying ---- */
 
 #define PIPE_VISITS 1500 /* 2 + 1,500 * 9 changes: three batches each way */
@@ -1024,6 +1158,61 @@ static void test_pipelined_sync_converges_both_ways(void)
     world_close(&w);
 }
 
+/* Issue 25.4: a laptop whose sync broke after it reported what it holds
+ * (two PUSHes and the PULL arrived, the rest did not) has unsent changes
+ * the server knows of. Revoked after push, it syncs once more: the server
+ * takes every change, sends it nothing new, and then tells it to wipe;
+ * the manager gets all of it. Revoked at once, it is told to wipe at its
+ * handshake and what it had not sent is lost. */
+static void test_revoke_after_push_keeps_unsent_work(void)
+{
+    world w;
+    dev zhang, zhang2, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open_in(&w, &zhang2, "zhang", "zhang2");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 1500, cust); /* 2 + 13,500 changes: three batches */
+    fs_replica *sr = fs_store_replica(w.store);
+    session x;
+    session_open(&w, &zhang, &x);
+    CHECK_EQ_INT(queued(&x.up.q), 3); /* PUSH, PUSH, PULL */
+    to_server(&x);
+    to_server(&x);
+    to_server(&x);
+    session_drop(&x); /* the third PUSH never goes */
+    uint64_t seen = 0, lease = 0, pending = 0, oldest = 0;
+    CHECK_OK(fs_store_device_sync(w.store, zhang.pk, &seen, &lease, &pending, &oldest));
+    CHECK(pending > 0);
+    size_t before = test_count_rows(sr, "visit");
+    CHECK(before < 1500);
+    CHECK_OK(fs_store_device_revoke_after_push(w.store, zhang.pk));
+    CHECK_OK(fs_store_device_check(w.store, zhang.pk)); /* it may still connect */
+    CHECK_ERR(sync_once(&w, &zhang, NULL), FS_EREVOKED);
+    CHECK_EQ_INT(test_count_rows(sr, "visit"), 1500);
+    CHECK_ERR(fs_store_device_check(w.store, zhang.pk), FS_EREVOKED);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 1500);
+
+    /* At once: the rest of the second laptop's work is lost. */
+    test_record_visits(zhang2.r, 1500, cust);
+    session_open(&w, &zhang2, &x);
+    to_server(&x);
+    to_server(&x);
+    to_server(&x);
+    session_drop(&x);
+    CHECK_OK(fs_store_device_sync(w.store, zhang2.pk, &seen, &lease, &pending, &oldest));
+    CHECK(pending > 0);
+    CHECK_OK(fs_store_device_revoke(w.store, zhang2.pk));
+    CHECK_ERR(sync_once(&w, &zhang2, NULL), FS_EREVOKED);
+    CHECK(test_count_rows(sr, "visit") < 3000); /* (the audit: tests/cli/test_revoke.sh) */
+    fs_replica_close(zhang.r);
+    fs_replica_close(zhang2.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* The connection drops with two PUSHes out: first with the second lost,
  * then with both applied and both ACKs lost. The next session resends from
  * the replica's acked_seq; the server acknowledges what it has again, and
@@ -1170,6 +1359,8 @@ static void test_held_batches_keep_every_outcome(void)
 }
 
 TEST_LIST(
+    TEST(changes_since_bytes_bounds_a_read) TEST(big_records_sync_both_ways)
+    TEST(revoke_after_push_keeps_unsent_work)
     TEST(hostile_client_asking_for_everything_gets_its_scope)
         TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(
             poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(sync_names_the_user)

@@ -227,6 +227,11 @@ void fs_rows_close(fs_rows *it);
 
 /* The local change log: entries with sequence > after_seq, at most max. */
 int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset **out);
+/* The same, also stopping before an entry whose value (TEXT or BLOB bytes)
+ * would take the values read past max_bytes; the first entry comes in any
+ * case, whatever its size. A sync's PUSH is bounded by bytes this way. */
+int fs_changes_since_bytes(fs_replica *r, uint64_t after_seq, size_t max, size_t max_bytes,
+                           fs_changeset **out);
 
 /* Sequence number of the newest local change log entry (0 if none). */
 int fs_last_seq(fs_replica *r, uint64_t *out);
@@ -313,6 +318,12 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
 /* Feed entries with sequence > after, at most max; first_seq/last_seq are
  * feed sequences. FS_ESTATE if the replica keeps no feed. */
 int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out);
+/* The same, also stopping before an entry whose packed changes (values and
+ * their headers, as the feed stores them) would take what is read past
+ * max_bytes; the first entry comes in any case. A sync's CHANGES is bounded
+ * by bytes this way, so no batch outgrows a message. */
+int fs_feed_since_bytes(fs_replica *r, uint64_t after, size_t max, size_t max_bytes,
+                        fs_changeset **out);
 /* The newest feed sequence (0 if none). */
 int fs_feed_last(fs_replica *r, uint64_t *out);
 

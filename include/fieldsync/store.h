@@ -173,8 +173,25 @@ int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
  * detail: a reason, printable ASCII, never message contents ("reason=17
  * too many messages"); other bytes are replaced by '?'. */
 int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail);
-/* FS_ENOTFOUND for an unknown device. */
+/* Revokes a device at once: it is told to wipe at its next contact, and
+ * what it had not pushed is lost; the audit records how many changes that
+ * was as the device last reported (discarded=N). FS_ENOTFOUND for an
+ * unknown device. */
 int fs_store_device_revoke(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+/* Revokes a device once it has pushed (issue 25.4): until then it may
+ * still connect and push (it is sent nothing new); when a PULL of its shows
+ * that the server has acknowledged all it holds, the revocation completes
+ * (fs_store_device_pushed_out) and it is told to wipe. Audited with the
+ * pending count. FS_ENOTFOUND for an unknown device. */
+int fs_store_device_revoke_after_push(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+/* Where a device revoked after push stands, given local_seq (the newest
+ * change it said it holds in this session): *state is
+ * FS_DEVICE_REVOKE_AFTER_PUSH while the server has not acknowledged up to
+ * it, FS_DEVICE_REVOKED when it has: the revocation is then complete
+ * (audited, discarded=0) and the caller tells the device to wipe; 0 for
+ * any other device (nothing written). */
+int fs_store_device_pushed_out(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                               int *state);
 
 /* The store's audit log (fieldsync/audit.h), keyed with a key of its own
  * derived from the server's identity. Enrollments, revocations and pushes
@@ -204,11 +221,13 @@ typedef struct fs_push_result {
 int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                   uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
 
-/* Feed entries after cursor in the device user's scope, at most max of them.
- * *new_cursor is the last feed sequence examined; *more is 1 if entries
- * remain after it. */
+/* Feed entries after cursor in the device user's scope, at most max changes
+ * and max_bytes of packed feed entries read (fs_feed_since_bytes; 0: no
+ * bound by bytes), the first entry in any case. *new_cursor is the last
+ * feed sequence examined; *more is 1 if entries remain after it. */
 int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
-                  size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
+                  size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor,
+                  int *more);
 
 /* Rows that left the device user's scope (a customer reassigned to someone
  * else, and what follows it) while the feed stood at or after cursor: the
@@ -256,8 +275,11 @@ typedef struct fs_store_device {
     char fingerprint[33]; /* hex of the device id (fs_device_id_from_pk) */
     const char *user;
     const char *name; /* as the device sent it: not sanitised */
-    int revoked;
+    int revoked; /* 0, or FS_DEVICE_REVOKED, or FS_DEVICE_REVOKE_AFTER_PUSH */
 } fs_store_device;
+
+#define FS_DEVICE_REVOKED 1
+#define FS_DEVICE_REVOKE_AFTER_PUSH 2 /* may connect and push; wiped once it has pushed */
 
 /* Calls cb for every enrolled device, by user then fingerprint; a non-zero
  * return stops the walk and is returned. Errors: FS_EDB. */
@@ -289,7 +311,9 @@ typedef struct fs_store_ops {
     int (*device_user)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
                        char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1],
                        fs_role *role);
-    int (*device_revoke)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
+    int (*device_revoke)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int after_push);
+    int (*device_pushed_out)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                             int *state);
     int (*devices)(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
     int (*device_seen)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
     int (*device_sync)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
@@ -311,7 +335,8 @@ typedef struct fs_store_ops {
     int (*push)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                 uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
     int (*pull)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
-                size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
+                size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor,
+                int *more);
     int (*purges)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                   size_t max, fs_row_ref **out, size_t *n);
     /* the dashboard's writes, the audit log */

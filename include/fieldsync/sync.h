@@ -34,6 +34,13 @@
 typedef int (*fs_emit_fn)(void *ctx, const uint8_t *frame, size_t len);
 
 #define FS_SYNC_BATCH 5000 /* changes per PUSH and per PULL */
+/* Value bytes per PUSH and per PULL (packed feed entries for a PULL): a
+ * message may not exceed the frame limit (16 MiB), and 5,000 changes of
+ * long notes would (issue 25). 4 MiB leaves room for the envelope (ids,
+ * clocks, msgpack headers of up to FS_SYNC_BATCH changes). A single write
+ * larger than this goes alone: a write has at most 32 columns of at most
+ * FS_MAX_BLOB (256 KiB) each, 8 MiB. */
+#define FS_SYNC_BATCH_BYTES (4u * 1024u * 1024u)
 #define FS_SYNC_PUSH_WINDOW 2    /* PUSH batches a client leaves unacknowledged at most */
 #define FS_SYNC_SEEN_EVERY_MS 1000 /* a session stamps its device "last seen" this often */
 

@@ -49,7 +49,8 @@ int sq__device_get(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], sq_device *d
     src = sqlite3_step(st);
     int rc = 0;
     char name[MAX_NAME + 1] = "";
-    if (src == SQLITE_ROW && sqlite3_column_int(st, 2) != 0) {
+    /* A device revoked after push may still connect until it has pushed. */
+    if (src == SQLITE_ROW && sqlite3_column_int(st, 2) == FS_DEVICE_REVOKED) {
         rc = sq__fail(s, FS_EREVOKED, "the device is revoked");
     } else if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == FS_ID_BYTES) {
         memcpy(d->id, sqlite3_column_blob(st, 0), FS_ID_BYTES);
@@ -96,21 +97,73 @@ int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail)
     return fs_audit_append(s->audit, "session_refused", rc == 0 ? d.u.name : "unknown", fp, clean);
 }
 
-int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES])
+int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int after_push)
 {
     sq_store *s = (sq_store *)base;
+    int changed = 0, own = 0;
+    char fp[17], detail[96];
+    uint64_t seen = 0, lease = 0, pending = 0, oldest = 0;
+    sq__fingerprint(pk, fp);
+    int rc = fs_replica_begin_nested(s->r, &own);
+    if (rc == 0) /* what the device holds unsent, as it last reported */
+        rc = sq_device_sync(base, pk, &seen, &lease, &pending, &oldest);
+    if (rc == 0)
+        rc = sq__run(s, "UPDATE devices SET revoked=?2 WHERE pk=?1", &changed, "bi", pk,
+                     FS_SIGN_PK_BYTES,
+                     (long long)(after_push ? FS_DEVICE_REVOKE_AFTER_PUSH : FS_DEVICE_REVOKED));
+    if (rc == 0 && changed == 0)
+        rc = sq__fail(s, FS_ENOTFOUND, "unknown device");
+    if (after_push)
+        snprintf(detail, sizeof detail, "after push: pending=%llu", (unsigned long long)pending);
+    else
+        snprintf(detail, sizeof detail, "discarded=%llu", (unsigned long long)pending);
+    if (rc == 0)
+        rc = fs_audit_append(s->audit, "revoke", "operator", fp, detail);
+    return fs_replica_end_nested(s->r, own, rc);
+}
+
+int sq_device_pushed_out(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                         int *state)
+{
+    sq_store *s = (sq_store *)base;
+    *state = 0;
+    /* Read first: every PULL asks, and only a device revoked after push
+     * that has pushed out is written (a commit). */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
+                                 "SELECT revoked, acked_seq FROM devices WHERE pk=?1", -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    int revoked = 0;
+    uint64_t acked = 0;
+    if ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        revoked = sqlite3_column_int(st, 0);
+        acked = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return sq__dbfail(s, src, "store");
+    if (revoked != FS_DEVICE_REVOKE_AFTER_PUSH)
+        return 0;
+    *state = FS_DEVICE_REVOKE_AFTER_PUSH;
+    if (acked < local_seq)
+        return 0; /* changes still to come */
     int changed = 0, own = 0;
     char fp[17];
     sq__fingerprint(pk, fp);
     int rc = fs_replica_begin_nested(s->r, &own);
     if (rc == 0)
-        rc = sq__run(s, "UPDATE devices SET revoked=1 WHERE pk=?1", &changed, "b", pk,
-                 FS_SIGN_PK_BYTES);
-    if (rc == 0 && changed == 0)
-        rc = sq__fail(s, FS_ENOTFOUND, "unknown device");
-    if (rc == 0)
-        rc = fs_audit_append(s->audit, "revoke", "operator", fp, "");
-    return fs_replica_end_nested(s->r, own, rc);
+        rc = sq__run(s, "UPDATE devices SET revoked=?2 WHERE pk=?1 AND revoked=?3", &changed,
+                     "bii", pk, FS_SIGN_PK_BYTES, (long long)FS_DEVICE_REVOKED,
+                     (long long)FS_DEVICE_REVOKE_AFTER_PUSH);
+    if (rc == 0 && changed > 0)
+        rc = fs_audit_append(s->audit, "revoke", "server", fp,
+                             "pushed all it held, told to wipe: discarded=0");
+    rc = fs_replica_end_nested(s->r, own, rc);
+    if (rc == 0 && changed > 0)
+        *state = FS_DEVICE_REVOKED;
+    return rc;
 }
 
 int sq_device_seen(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease)

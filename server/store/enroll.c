@@ -250,7 +250,7 @@ int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), v
             d.user = "";
         if (d.name == NULL)
             d.name = "";
-        d.revoked = sqlite3_column_int(st, 3) != 0;
+        d.revoked = sqlite3_column_int(st, 3);
         rc = cb(&d, ctx);
     }
     if (rc == 0 && src != SQLITE_DONE)

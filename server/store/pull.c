@@ -3,6 +3,7 @@
  * user's scope, and the rows that left it (purges).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,17 +102,19 @@ typedef struct purged_rows {
 } purged_rows;
 
 /* One batch of fs_store_pull: the feed entries after cursor, up to max
- * changes, less what d may not see or has already. */
+ * changes and max_bytes of packed entries (0: no bound), less what d may not
+ * see or has already. */
 static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint64_t cursor,
-                      size_t max, fs_changeset **out, uint64_t *new_cursor, int *more,
-                      int *own_only)
+                      size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor,
+                      int *more, int *own_only)
 {
     *own_only = 1;
     *out = NULL;
     *new_cursor = cursor;
     *more = 0;
     fs_changeset *cs = NULL;
-    int rc = fs_feed_since(s->r, cursor, max ? max : 1, &cs);
+    int rc = fs_feed_since_bytes(s->r, cursor, max ? max : 1, max_bytes ? max_bytes : SIZE_MAX,
+                                 &cs);
     if (rc != 0)
         return sq__fail(s, rc, "pull: %s", fs_replica_errmsg(s->r));
     size_t kept = 0;
@@ -191,7 +194,7 @@ static int puller(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *cur
 }
 
 int sq_pull(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
-                  size_t max, fs_changeset **out, uint64_t *new_cursor, int *more)
+                  size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more)
 {
     sq_store *s = (sq_store *)base;
     *out = NULL;
@@ -213,7 +216,8 @@ int sq_pull(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     purged_rows purged = {NULL, 0};
     for (int scanned = 1;; scanned++) {
         int own_only = 0;
-        rc = pull_batch(s, &d, &purged, cursor, max, out, new_cursor, more, &own_only);
+        rc = pull_batch(s, &d, &purged, cursor, max, max_bytes, out, new_cursor, more,
+                        &own_only);
         if (rc != 0 || (*out)->count > 0 || !*more || !own_only || scanned >= PULL_SCAN_BATCHES)
             break;
         fs_changeset_free(*out);

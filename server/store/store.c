@@ -304,6 +304,7 @@ static const fs_store_ops sqlite_ops = {
     .device_check = sq_device_check,
     .device_user = sq_device_user,
     .device_revoke = sq_device_revoke,
+    .device_pushed_out = sq_device_pushed_out,
     .devices = sq_devices,
     .device_seen = sq_device_seen,
     .device_sync = sq_device_sync,

@@ -155,7 +155,9 @@ int sq_device_check(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_device_user(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES],
                    char user[FS_USER_NAME_MAX + 1], char team[FS_USER_NAME_MAX + 1],
                    fs_role *role);
-int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
+int sq_device_revoke(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int after_push);
+int sq_device_pushed_out(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
+                         int *state);
 int sq_devices(fs_store *base, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
 int sq_device_seen(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
 int sq_device_sync(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
@@ -174,7 +176,7 @@ int sq_owner(fs_store *base, unsigned table, const uint8_t row[FS_ID_BYTES],
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
             uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
 int sq_pull(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
-            size_t max, fs_changeset **out, uint64_t *new_cursor, int *more);
+            size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more);
 int sq_purges(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
               size_t max, fs_row_ref **out, size_t *n);
 int sq_manager_write(fs_store *base, const char *manager, const char *table, const uint8_t *row,
