@@ -36,7 +36,7 @@ int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t 
     int rc = own ? fs_begin(r) : 0;
     if (rc != 0)
         return rc;
-    rc = fs_apply(r, changes, n, stats);
+    rc = fs__apply_any_clock(r, changes, n, stats);
     if (rc == 0) {
         sqlite3_stmt *st = NULL;
         int src = sqlite3_prepare_v2(r->db, "UPDATE meta SET v=?1 WHERE k='cursor' AND v<?1", -1,

@@ -201,6 +201,11 @@ int fs__feed_next(const uint8_t *p, size_t len, size_t *pos, uint64_t *last_hlc,
 /* fs_apply for changes the caller has checked as fs_apply would (the
  * store's push: check_change), without checking them again. */
 int fs__apply_checked(fs_replica *r, const fs_change *changes, size_t n);
+/* fs_apply without the clock check (a device's pull, fs_apply_pulled): a
+ * change stamped ahead of this machine's clock is applied and the hybrid
+ * clock absorbs it (issue 25.5: the device's own clock may be wrong; the
+ * server's restamping keeps what it sends near its own time). */
+int fs__apply_any_clock(fs_replica *r, const fs_change *changes, size_t n, fs_apply_stats *stats);
 
 int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t max,
                      fs_changeset **out);

@@ -361,7 +361,9 @@ int fs_replica_mark_acked(fs_replica *r, uint64_t upto_seq);
 
 /* Applies a batch pulled from the server feed and moves the replica's cursor
  * to new_cursor in the same transaction: both happen or neither. The cursor
- * never moves back. Errors as fs_apply. */
+ * never moves back. Errors as fs_apply, except that a change stamped ahead of
+ * this machine's clock is applied (FS_ECLOCK never): the server accepted it,
+ * and a device's own clock may be wrong (the hybrid clock absorbs it). */
 int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t new_cursor,
                     fs_apply_stats *stats);
 
