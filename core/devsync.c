@@ -169,6 +169,7 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
     out->pending = out->last_seq > out->acked_seq ? out->last_seq - out->acked_seq : 0;
     out->oldest_pending_ms = first_hlc >> 16;
     out->locked = out->lease_expires_ms != 0 && fs__now_ms(r) >= out->lease_expires_ms;
+    out->clock_known = fs_replica_clock_offset(r, &out->clock_offset_ms);
     return rc;
 }
 

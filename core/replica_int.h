@@ -18,6 +18,8 @@
  *              (the highest remote clock absorbed; local ticks persist in
  *              the change log itself), "schema" (format version),
  *              "acked_seq" (last local sequence a server acknowledged),
+ *              "clock_offset_ms" (the server's clock minus this machine's
+ *              at the last READY; absent before the first sync),
  *              "cursor" (server feed position applied).
  *   refused, purged  local sync bookkeeping (FS__SYNC_TABLES_SQL below).
  * The connection's authorizer refuses writes to every synced table and to
@@ -60,6 +62,8 @@ struct fs_replica {
     uint32_t device_idx; /* this device in the dictionary */
     uint64_t hlc;        /* highest clock issued or seen */
     int hlc_unsaved;     /* raised by a remote clock since meta.hlc was saved */
+    int64_t clock_offset_ms; /* server's clock minus this machine's (servertime.c) */
+    int clock_known;         /* clock_offset_ms was learnt from a server */
     int in_tx;           /* explicit transaction open */
     int tx_failed;       /* a write inside it failed: commit must roll back */
     int guard;           /* >0 while the API writes synced tables */
@@ -107,7 +111,10 @@ int fs__prepare(fs_replica *r, const char *sql, sqlite3_stmt **st);
  * such table, FS_EINVAL if it is internal and internal_ok is 0. */
 int fs__table_for(fs_replica *r, const char *name, int internal_ok, const fs_table **t);
 
+/* This machine's clock corrected by the server's offset (servertime.c). */
 uint64_t fs__now_ms(const fs_replica *r);
+/* Reads meta 'clock_offset_ms' into the handle (on open). */
+int fs__servertime_load(fs_replica *r);
 void fs__new_row_id(const fs_replica *r, uint8_t id[FS_ID_BYTES]);
 uint64_t fs__hlc_tick(fs_replica *r);
 void fs__hlc_observe(fs_replica *r, uint64_t hlc);

@@ -347,7 +347,12 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
         c->lease_ms = m->u.ready.lease_expires_ms > m->u.ready.server_time_ms
                           ? m->u.ready.lease_expires_ms - m->u.ready.server_time_ms
                           : 0;
-        rc = fs_replica_renew_lease(c->r, m->u.ready.server_time_ms, m->u.ready.lease_expires_ms);
+        /* the server's time first: the lease and every later write count
+         * on the corrected clock (issue 23) */
+        rc = fs_replica_note_server_time(c->r, m->u.ready.server_time_ms);
+        if (rc == 0)
+            rc = fs_replica_renew_lease(c->r, m->u.ready.server_time_ms,
+                                        m->u.ready.lease_expires_ms);
         if (rc == 0)
             rc = adopt_user(c, m);
         if (rc != 0)

@@ -16,6 +16,7 @@
 #include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
+#include "fieldsync/replica_server.h"
 #include "fieldsync/sync.h"
 #include "sync_int.h"
 
@@ -57,6 +58,12 @@ static int check_device(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES])
     return rc;
 }
 
+/* The server's clock for READY: the one its replica stamps with. */
+static uint64_t server_now(void *ctx)
+{
+    return fs_replica_now_ms(fs_store_replica(ctx));
+}
+
 /* READY names the device's user and team (protocol version 3 on) and the
  * user's role (version 4 on). */
 static int device_user(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES], char user[FS_USER_MAX + 1],
@@ -90,6 +97,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     cfg.check_device = check_device;
     cfg.enroll_device = fs_enroll_device;
     cfg.device_user = device_user;
+    cfg.server_now = server_now;
     cfg.ctx = store;
     cfg.lease_ms = fs_store_lease(store);
     int rc = fs_channel_new(&s->ch, &cfg);

@@ -156,6 +156,48 @@ static void test_pulled_changes_ahead_of_the_device_clock(void)
     test_rmtree(dir);
 }
 
+/* Issue 23: the server's time from READY corrects the device's clock for its
+ * writes from then on, kept across a reopen; before, local time is used. */
+static void test_server_time_corrects_the_clock(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "dev");
+    int64_t off = 1;
+    CHECK_EQ_INT(fs_replica_clock_offset(r, &off), 0);
+    CHECK_EQ_INT(off, 0);
+    uint8_t id[16];
+    add_customer(r, "before", id);
+    uint64_t day = 24u * 3600u * 1000u;
+    CHECK_OK(fs_replica_note_server_time(r, clock_now - day)); /* this machine a day ahead */
+    CHECK_EQ_INT(fs_replica_clock_offset(r, &off), 1);
+    CHECK(off == -(int64_t)day);
+    fs_replica_status st;
+    status(r, &st);
+    CHECK_EQ_INT(st.clock_known, 1);
+    CHECK(st.clock_offset_ms == -(int64_t)day);
+    fs_replica_close(r);
+    char path[700];
+    snprintf(path, sizeof path, "%s/dev", dir);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    CHECK_OK(fs_replica_open(&r, path, "pw", 2, &o));
+    CHECK_EQ_INT(fs_replica_clock_offset(r, &off), 1);
+    CHECK(off == -(int64_t)day);
+    /* the hybrid clock never goes back (the write before the correction
+     * stays older), and a new row's write is stamped at the server's time
+     * once the counter no longer holds it up */
+    uint8_t id2[16];
+    clock_now += 2 * day;
+    add_customer(r, "after", id2);
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, 0, 100, &cs));
+    CHECK_EQ_INT(cs->changes[cs->count - 1].version.hlc >> 16, clock_now - day);
+    fs_changeset_free(cs);
+    CHECK_ERR(fs_replica_note_server_time(r, 0), FS_EINVAL);
+    clock_now -= 2 * day; /* the other tests' clock */
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
 static void test_refusals_are_kept(void)
 {
     char *dir = test_tmpdir();
@@ -497,4 +539,5 @@ TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_a
               TEST(feed_reproduces_the_server) TEST(acknowledgements_and_pending)
                   TEST(cursor_moves_with_its_batch) TEST(refusals_are_kept)
                       TEST(pulled_changes_ahead_of_the_device_clock)
+                          TEST(server_time_corrects_the_clock)
                       TEST(purge_removes_rows_and_their_conflicts))

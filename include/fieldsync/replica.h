@@ -280,9 +280,21 @@ typedef struct fs_replica_status {
     uint64_t last_sync_ms;   /* wall-clock ms of the last sync that ended in sync, 0 if never */
     uint64_t lease_expires_ms; /* device clock ms when the server's lease ends, 0 if none */
     int locked;                /* 1 when the lease has ended: see fs_replica_lease_expired */
+    int clock_known;           /* a server's time was learnt (fs_replica_note_server_time) */
+    int64_t clock_offset_ms;   /* the server's clock minus this machine's; 0 if unknown */
 } fs_replica_status;
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
+
+/* Time from the server (issue 23): the device keeps the server's clock
+ * minus its own (server_now_ms from READY) and from then on stamps its
+ * writes, judges its rules and counts its lease on its own clock plus that
+ * offset, so a laptop a day off still writes the server's time. Before the
+ * first sync local time is used. FS_EINVAL for a time out of range. */
+int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms);
+/* 1 and *offset_ms (server minus this machine, ms) once a server's time
+ * was noted; 0 and 0 before. */
+int fs_replica_clock_offset(const fs_replica *r, int64_t *offset_ms);
 
 /* ---- the feed (a server's replica) ----
  * A replica created with keep_feed gives every change it accepts (remote
