@@ -12,6 +12,7 @@
  * two devices' writes a second apart. A server's replica never sets one.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fieldsync/clock.h"
 #include "replica_int.h"
@@ -73,4 +74,119 @@ int fs_replica_clock_offset(const fs_replica *r, int64_t *offset_ms)
 {
     *offset_ms = r->clock_known ? r->clock_offset_ms : 0;
     return r->clock_known;
+}
+
+/* One column of a row that a restamped write set. */
+typedef struct restamp_cell {
+    unsigned tix, col;
+    uint8_t row[FS_ID_BYTES];
+} restamp_cell;
+
+/* The cells this device wrote at clock `sent` (one write: one row). *out is
+ * malloc'd, the caller frees it. */
+static int cells_of_write(fs_replica *r, uint64_t sent, restamp_cell **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, "SELECT DISTINCT tbl, col, row FROM changelog WHERE hlc=?1", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)sent);
+    size_t cap = 0;
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        int tix = sqlite3_column_int(st, 0), col = sqlite3_column_int(st, 1);
+        if (tix < 0 || (unsigned)tix >= nt || col < 0 ||
+            (unsigned)col >= tables[tix].ncolumns || sqlite3_column_bytes(st, 2) != FS_ID_BYTES)
+            continue; /* fs_replica_check reports a damaged log; nothing to rewrite here */
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            restamp_cell *more = realloc(*out, cap * sizeof *more);
+            if (more == NULL) {
+                sqlite3_finalize(st);
+                return fs__fail(r, FS_ENOMEM, "out of memory");
+            }
+            *out = more;
+        }
+        (*out)[*n].tix = (unsigned)tix;
+        (*out)[*n].col = (unsigned)col;
+        memcpy((*out)[*n].row, sqlite3_column_blob(st, 2), FS_ID_BYTES);
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the change log");
+}
+
+/* Runs an UPDATE of the change log binding (given, sent[, device index]). */
+static int update_log(fs_replica *r, const char *sql, uint64_t sent, uint64_t given, int with_dev)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, sql, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)given);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)sent);
+    if (with_dev)
+        sqlite3_bind_int64(st, 3, r->device_idx);
+    r->guard++;
+    int src = sqlite3_step(st);
+    r->guard--;
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "restamping the change log");
+}
+
+static int restamp_one(fs_replica *r, const fs_restamp *p)
+{
+    restamp_cell *cells = NULL;
+    size_t n = 0;
+    int rc = cells_of_write(r, p->sent, &cells, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        fs__row row;
+        memset(&row, 0, sizeof row);
+        rc = fs__row_load(r, &row, cells[i].tix, cells[i].row);
+        unsigned c = cells[i].col;
+        /* only where the row still holds that write (a later one stays) */
+        if (rc == 0 && row.exists && row.hlc[c] == p->sent && row.dev[c] == r->device_idx) {
+            row.hlc[c] = p->given;
+            row.dirty = 1;
+            rc = fs__row_store(r, &row);
+        }
+        fs__row_clear(&row);
+    }
+    free(cells);
+    if (rc == 0)
+        rc = update_log(r, "UPDATE changelog SET hlc=?1 WHERE hlc=?2", p->sent, p->given, 0);
+    if (rc == 0) /* writes made on top of it name it as it now is */
+        rc = update_log(r, "UPDATE changelog SET prev_hlc=?1 WHERE prev_hlc=?2 AND prev_dev=?3",
+                        p->sent, p->given, 1);
+    return rc;
+}
+
+int fs_replica_restamp(fs_replica *r, const fs_restamp *pairs, size_t n)
+{
+    int own = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pairs[i].sent == 0 || pairs[i].given == 0)
+            return fs__fail(r, FS_EINVAL, "restamp %zu has a zero clock", i);
+    if (n == 0)
+        return 0;
+    int rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = restamp_one(r, &pairs[i]);
+    uint64_t logged = 0, absorbed = 0;
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT max(hlc) FROM changelog", &logged);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='hlc'", &absorbed);
+    rc = fs__end(r, own, rc);
+    /* The clock drops back to the newest it still holds (a remote clock
+     * absorbed but not yet saved keeps it where it is). */
+    if (rc == 0 && !r->hlc_unsaved)
+        r->hlc = logged > absorbed ? logged : absorbed;
+    return rc;
 }

@@ -200,14 +200,19 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_push_result res;
     note_health(s, pk, NULL);
-    int rc = fs_store_push(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
-                           m->u.push.changes, m->u.push.count, &res);
+    /* a device that reads restamps in the ACK gets its too-far-ahead writes
+     * accepted with the server's clock (issue 23); an older one, refused */
+    unsigned flags =
+        fs_channel_version(s->ch) >= FS_PROTO_VERSION_RESTAMP ? FS_PUSH_RESTAMP : 0u;
+    int rc = fs_store_push_flags(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
+                                 m->u.push.changes, m->u.push.count, flags, &res);
     if (rc != 0)
         return server_error(s, rc);
     if (res.nrejects > 0) {
         fs_reject_item *items = calloc(res.nrejects, sizeof *items);
         if (items == NULL) {
             free(res.rejects);
+            free(res.restamps);
             return server_error(s, FS_ENOMEM);
         }
         for (size_t i = 0; i < res.nrejects; i++) {
@@ -229,13 +234,19 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
         free(items);
     }
     free(res.rejects);
-    if (rc != 0)
+    if (rc != 0) {
+        free(res.restamps);
         return rc;
+    }
     fs_msg a;
     memset(&a, 0, sizeof a);
     a.type = FS_MSG_ACK;
     a.u.ack.upto_seq = res.acked_seq;
-    return server_send(s, &a);
+    a.u.ack.restamps = res.restamps;
+    a.u.ack.nrestamps = res.nrestamps;
+    rc = server_send(s, &a);
+    free(res.restamps);
+    return rc;
 }
 
 /* The schema version the peer of a session knows, by its protocol version. */

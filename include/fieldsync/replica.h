@@ -286,6 +286,21 @@ typedef struct fs_replica_status {
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
 
+/* A write the server accepted with a clock of its own (issue 23): the
+ * clock this device stamped it with, and the one the server gave it. */
+typedef struct fs_restamp {
+    uint64_t sent, given;
+} fs_restamp;
+
+/* Rewrites this device's own writes stamped `sent` to `given` (the change
+ * log, the previous versions that name them, and each row's version where
+ * it is still that write), for every pair, in one transaction, so this
+ * replica holds what the server holds. Pairs naming no write here are
+ * skipped (a repeated ACK). The hybrid clock then drops to the newest clock
+ * it still holds: a laptop whose clock was a day ahead writes today's time
+ * again. FS_EINVAL for a zero clock. */
+int fs_replica_restamp(fs_replica *r, const fs_restamp *pairs, size_t n);
+
 /* Time from the server (issue 23): the device keeps the server's clock
  * minus its own (server_now_ms from READY) and from then on stamps its
  * writes, judges its rules and counts its lease on its own clock plus that

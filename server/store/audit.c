@@ -27,7 +27,7 @@ static const char label_anchor[LABEL_BYTES] = "fieldsync-auditA";
 static const char *const kinds[] = {
     "enroll",      "enroll_refused", "auth_failed",     "revoke",
     "wipe",        "refused_write",  "scope_change",    "export",
-    "report_read", "login",          "session_refused",
+    "report_read", "login",          "session_refused", "restamped_write",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

@@ -99,7 +99,10 @@ typedef struct fs_audit_entry {
  *   login          an administrative login
  *   session_refused an authenticated device's session ended for what it sent
  *                  (malformed, oversized or out-of-turn messages, frames
- *                  that do not open, a flood) */
+ *                  that do not open, a flood)
+ *   restamped_write writes stamped too far ahead of the server's clock,
+ *                  accepted with the server's (how many, and the most
+ *                  seconds ahead; issue 23) */
 const char *const *fs_audit_kinds(size_t *n);
 
 /* Opens the audit log stored in db, creating its tables (and the empty
