@@ -461,8 +461,8 @@ static void format_clock(const fs_replica_status *st, char *out, size_t size)
     else
         snprintf(amount, sizeof amount, "%llu min", (unsigned long long)m);
     /* offset = server - laptop: negative when the laptop is ahead */
-    snprintf(out, size, "this laptop's clock is %s %s of the server's (corrected)", amount,
-             st->clock_offset_ms < 0 ? "ahead" : "behind");
+    snprintf(out, size, "this laptop's clock is %s %s the server's (corrected)", amount,
+             st->clock_offset_ms < 0 ? "ahead of" : "behind");
 }
 
 /* The lease line of status: when it ends, or that it has. */

@@ -20,6 +20,8 @@
  *              "acked_seq" (last local sequence a server acknowledged),
  *              "clock_offset_ms" (the server's clock minus this machine's
  *              at the last READY; absent before the first sync),
+ *              "clock_anchor" (the server's time, boot clock and boot id
+ *              at that READY: core/servertime.c),
  *              "cursor" (server feed position applied).
  *   refused, purged  local sync bookkeeping (FS__SYNC_TABLES_SQL below).
  * The connection's authorizer refuses writes to every synced table and to
@@ -64,6 +66,8 @@ struct fs_replica {
     int hlc_unsaved;     /* raised by a remote clock since meta.hlc was saved */
     int64_t clock_offset_ms; /* server's clock minus this machine's (servertime.c) */
     int clock_known;         /* clock_offset_ms was learnt from a server */
+    int clock_anchored;      /* this boot received it: now is the server's time at READY */
+    uint64_t anchor_server_ms, anchor_boot_ms; /* ... plus the boot clock since */
     int in_tx;           /* explicit transaction open */
     int tx_failed;       /* a write inside it failed: commit must roll back */
     int guard;           /* >0 while the API writes synced tables */
