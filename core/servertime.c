@@ -195,14 +195,16 @@ static int cells_of_write(fs_replica *r, uint64_t sent, restamp_cell **out, size
 static int update_log(fs_replica *r, const char *sql, uint64_t sent, uint64_t given, int with_dev)
 {
     sqlite3_stmt *st = NULL;
+    r->guard++; /* the authorizer lets this API write the log (checked as it is prepared) */
     int rc = fs__prepare(r, sql, &st);
-    if (rc != 0)
+    if (rc != 0) {
+        r->guard--;
         return rc;
+    }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)given);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)sent);
     if (with_dev)
         sqlite3_bind_int64(st, 3, r->device_idx);
-    r->guard++;
     int src = sqlite3_step(st);
     r->guard--;
     sqlite3_finalize(st);

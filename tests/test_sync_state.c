@@ -198,6 +198,52 @@ static void test_server_time_corrects_the_clock(void)
     test_rmtree(dir);
 }
 
+/* Issue 23: the server restamped two writes made a day ahead; the device
+ * rewrites its log, the previous version the second names, and the row's
+ * versions; its hybrid clock drops back, so its next write carries today's
+ * time; a repeated ACK changes nothing. */
+static void test_restamps_rewrite_own_versions(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "dev");
+    uint64_t day = 24u * 3600u * 1000u;
+    clock_now += day; /* this laptop a day ahead */
+    uint8_t id[16];
+    add_customer(r, "ahead", id);
+    fs_cell c[] = {{"industry", fs_text("retail")}};
+    CHECK_OK(fs_update(r, "customer", id, c, 1));
+    clock_now -= day;
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, 0, 100, &cs));
+    size_t n = cs->count;
+    CHECK(n >= 3);
+    uint64_t first = cs->changes[0].version.hlc, second = cs->changes[n - 1].version.hlc;
+    CHECK(first != second);
+    CHECK(cs->changes[n - 1].prev.hlc == 0); /* industry was never written before */
+    fs_changeset_free(cs);
+    fs_restamp pairs[2] = {{first, (clock_now - 1000) << 16}, {second, ((clock_now - 1000) << 16) + 1}};
+    CHECK_ERR(fs_replica_restamp(r, (fs_restamp[]){{first, 0}}, 1), FS_EINVAL);
+    CHECK_OK(fs_replica_restamp(r, pairs, 2));
+    CHECK_OK(fs_replica_restamp(r, pairs, 2)); /* again: nothing names them now */
+    CHECK_OK(fs_changes_since(r, 0, 100, &cs));
+    for (size_t i = 0; i < cs->count; i++)
+        CHECK(cs->changes[i].version.hlc == (i + 1 < cs->count ? pairs[0].given : pairs[1].given));
+    fs_changeset_free(cs);
+    size_t problems = 99;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    /* a write on top of the restamped one names it by its new clock */
+    fs_cell c2[] = {{"industry", fs_text("wholesale")}};
+    CHECK_OK(fs_update(r, "customer", id, c2, 1));
+    CHECK_OK(fs_changes_since(r, 0, 100, &cs));
+    const fs_change *last = &cs->changes[cs->count - 1];
+    CHECK(last->prev.hlc == pairs[1].given);
+    CHECK_EQ_INT(last->version.hlc >> 16, clock_now); /* today's time again */
+    fs_changeset_free(cs);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
 static void test_refusals_are_kept(void)
 {
     char *dir = test_tmpdir();
@@ -540,4 +586,5 @@ TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_a
                   TEST(cursor_moves_with_its_batch) TEST(refusals_are_kept)
                       TEST(pulled_changes_ahead_of_the_device_clock)
                           TEST(server_time_corrects_the_clock)
+                              TEST(restamps_rewrite_own_versions)
                       TEST(purge_removes_rows_and_their_conflicts))

@@ -307,7 +307,8 @@ int fs_replica_restamp(fs_replica *r, const fs_restamp *pairs, size_t n);
  * offset, so a laptop a day off still writes the server's time. Before the
  * first sync local time is used. FS_EINVAL for a time out of range. */
 int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms);
-/* 1 and *offset_ms (server minus this machine, ms) once a server's time
+/* 1 and *offset_ms (the server-corrected time minus this machine's clock,
+ * now: the clock may have moved since the last sync) once a server's time
  * was noted; 0 and 0 before. */
 int fs_replica_clock_offset(const fs_replica *r, int64_t *offset_ms);
 

@@ -11,6 +11,10 @@
 #     zhang, li and the server's view hold li's value;
 #  3. zhang's clock back to the right time: his new visit and edit are
 #     accepted and reach li; status names the offset while it is off;
+#  5. wang set up his laptop with its clock a day ahead and recorded before
+#     his first sync: the server accepts his writes with its own clock
+#     (restamped, told in the ACK, audited), li's later edit wins on every
+#     replica, and wang's next edits are accepted;
 #  4. (issue 25.5) zhang's clock 10 minutes behind: he receives li's
 #     changes (no "stamped ... ahead of this machine's clock").
 #
@@ -26,7 +30,7 @@ export LC_ALL=C.UTF-8
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-clock-XXXXXX")
 ERRLOG=$WORK/all-stderr
 S=$WORK/server
-trap 'stop_server_now; for u in zhang li li2; do "$FS" --home "$WORK/$u" lock >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
+trap 'stop_server_now; for u in zhang li li2 wang; do "$FS" --home "$WORK/$u" lock >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 export FIELDSYNC_PASSPHRASE='clock test passphrase -- 7e2a'
 unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE FS_TIMESHIFT
@@ -80,7 +84,7 @@ json_field() { # JSON KEY
 
 srv init --data "$S"
 expect "server init" 0
-add_users "li manager north" "zhang rep north"
+add_users "li manager north" "zhang rep north" "wang rep north"
 start_server 0
 enroll_device zhang "$WORK/zhang" "ws://127.0.0.1:$PORT" --name zhang-laptop
 enroll_device li "$WORK/li" "ws://127.0.0.1:$PORT" --name li-laptop
@@ -160,6 +164,56 @@ z 0 customer list --json
 ZC=$OUT
 li customer list --json
 equal "zhang's and li's customers are equal" "$OUT" "$ZC"
+
+# ---- 5. a laptop set up with its clock a day ahead, records made before
+# it ever met the server: the server gives them its clock (restamped) ----
+w() {
+    local shift=$1
+    shift
+    runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/wang" "$@"
+}
+w $DAY init
+expect "wang (a day ahead) creates his replica" 0
+w $DAY whoami --set wang
+w $DAY customer add --name "Wang's customer" --industry ahead-1
+expect "wang (a day ahead, never synced) records a customer" 0
+WID=$OUT
+w $DAY customer edit --customer "$WID" --industry ahead-2
+expect "wang edits it" 0
+code=$("$FSS" enroll-code --data "$S" --user wang | tail -n 1)
+w $DAY enroll --server "ws://127.0.0.1:$PORT" --code "$code" --name wang-laptop
+expect "wang (a day ahead) enrolls" 0
+w $DAY sync
+expect "wang (a day ahead) syncs his records" 0
+w $DAY status --json
+equal "nothing of wang's was refused" "$(json_field "$OUT" refused_count)" 0
+equal "nothing of wang's is pending" "$(json_field "$OUT" pending)" 0
+li sync
+expect "li syncs" 0
+equal "li has wang's customer as wang last wrote it" "$(field li "$WID" industry)" ahead-2
+li customer edit --customer "$WID" --industry li-fixed
+expect "li (later, right clock) edits wang's customer" 0
+li sync
+expect "li syncs" 0
+w $DAY sync
+expect "wang (a day ahead) syncs again" 0
+w 0 customer list --json
+WL=$(python3 -c 'import json,sys; print([c["industry"] for c in json.loads(sys.argv[1]) if c["id"]==sys.argv[2]][0])' "$OUT" "$WID")
+equal "wang's laptop takes li's later edit (his versions carry the server's clock)" "$WL" li-fixed
+li2 sync
+equal "the server holds li's edit" "$(field li2 "$WID" industry)" li-fixed
+w $DAY customer edit --customer "$WID" --industry wang-after
+expect "wang (still a day ahead, now corrected) edits again" 0
+w $DAY sync
+expect "wang syncs" 0
+li sync
+equal "li has wang's newest edit" "$(field li "$WID" industry)" wang-after
+w 0 conflict list --json
+WC=$OUT
+show "wang's conflicts" "$WC"
+srv audit show --data "$S"
+contains "the audit names the restamped writes" "$OUT" "restamped_write"
+show "audit" "$(grep restamped <<<"$OUT")"
 
 # ---- 4. (issue 25.5) ten minutes behind: zhang still receives ----
 li customer edit --customer "$CID" --industry from-li-again
