@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "fieldsync/replica_server.h"
 #include "fieldsync/sync.h"
 #include "records.h"
 #include "replica_int.h"
@@ -42,10 +43,10 @@ typedef struct dev {
 
 static uint64_t clock_now = 1700000000000ull;
 
+/* ctx: NULL, or an int64_t by which this device's clock is off (ms) */
 static uint64_t fake_clock(void *ctx)
 {
-    (void)ctx;
-    return clock_now;
+    return ctx == NULL ? clock_now : (uint64_t)((int64_t)clock_now + *(const int64_t *)ctx);
 }
 
 static void world_open(world *w)
@@ -537,6 +538,96 @@ static void test_refused_change_is_kept_with_its_reason(void)
     fs_rows_close(it);
     fs_replica_close(zhang.r);
     fs_replica_close(wang.r);
+    world_close(&w);
+}
+
+/* The industry of the only customer replica r holds, into out. */
+static void industry_of(fs_replica *r, char *out, size_t size)
+{
+    fs_rows *it = NULL;
+    fs_value v;
+    out[0] = '\0';
+    CHECK_OK(fs_rows_open(&it, r, "customer", NULL, NULL, NULL));
+    CHECK_EQ_INT(fs_rows_next(it), 1);
+    CHECK_OK(fs_rows_get(it, "industry", &v));
+    if (v.type == FS_TEXT)
+        snprintf(out, size, "%.*s", (int)v.n, (const char *)v.p);
+    fs_rows_close(it);
+}
+
+/* Issue 23: a device whose clock is a day ahead, writing before it ever
+ * met the server. A version-3 device is refused as before (it cannot be
+ * told another clock); a version-4 device's writes are accepted with the
+ * server's clock, the device takes them, and a later edit by the manager
+ * wins on every replica. */
+static void test_writes_ahead_are_restamped_from_version_4(void)
+{
+    world w;
+    dev old, zhang, li;
+    world_open(&w);
+    static int64_t day_ahead = 24 * 3600 * 1000;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock, .clock_ctx = &day_ahead};
+    char path[600];
+    dev_open(&w, &li, "li");
+    snprintf(path, sizeof path, "%s/old", w.dir);
+    CHECK_OK(fs_replica_create(&old.r, path, "pw", 2, &o));
+    snprintf(path, sizeof path, "%s/zhang", w.dir);
+    CHECK_OK(fs_replica_create(&zhang.r, path, "pw", 2, &o));
+    dev *ds[2] = {&old, &zhang};
+    for (int i = 0; i < 2; i++) {
+        fs_identity *id = NULL;
+        CHECK_OK(fs_replica_identity(ds[i]->r, &id));
+        memcpy(ds[i]->pk, id->pk, sizeof ds[i]->pk);
+        fs_identity_free(id);
+        ds[i]->user = "zhang";
+        CHECK_OK(fs_store_device_add(w.store, ds[i]->pk, "zhang", i ? "laptop" : "old laptop"));
+    }
+    uint8_t cust[16], cust2[16];
+    fs_cell c[] = {{"name", fs_text("ahead")}, {"owner", fs_text("zhang")},
+                   {"industry", fs_text("rep")}};
+    CHECK_OK(fs_insert(old.r, "customer", c, 3, cust2));
+    limit_version = 3;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    refusals got = {0, 0};
+    CHECK_OK(fs_refusals(old.r, on_refusal, &got));
+    CHECK_EQ_INT(got.n, 3);
+    CHECK_EQ_INT(got.reason, FS_REASON_CLOCK);
+
+    CHECK_OK(fs_insert(zhang.r, "customer", c, 3, cust));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    /* the device holds the server's versions */
+    fs_version mine, theirs;
+    int exists = 0;
+    CHECK_OK(fs_replica_column_version(zhang.r, 0, cust, 1, &mine, &exists));
+    CHECK_EQ_INT(exists, 1);
+    CHECK_OK(fs_replica_column_version(fs_store_replica(w.store), 0, cust, 1, &theirs, &exists));
+    CHECK_EQ_INT(exists, 1);
+    CHECK(mine.hlc == theirs.hlc);
+    CHECK((theirs.hlc >> 16) <= clock_now + 5u * 60u * 1000u);
+    /* the manager, later, with a right clock: his edit wins everywhere */
+    clock_now += 60000;
+    CHECK_OK(sync_once(&w, &li, NULL));
+    fs_cell e[] = {{"industry", fs_text("manager")}};
+    CHECK_OK(fs_update(li.r, "customer", cust, e, 1));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    char ind[32];
+    industry_of(zhang.r, ind, sizeof ind);
+    CHECK_STR(ind, "manager");
+    size_t problems = 99;
+    CHECK_OK(fs_replica_check(zhang.r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.open_conflicts, 0);
+    clock_now -= 60000;
+    fs_replica_close(old.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
     world_close(&w);
 }
 
@@ -1175,6 +1266,7 @@ TEST_LIST(
             poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(sync_names_the_user)
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
+                    TEST(writes_ahead_are_restamped_from_version_4)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)
                         TEST(pull_asks_for_the_next_batch_before_applying)
                             TEST(pipelined_sync_converges_both_ways)
