@@ -170,6 +170,63 @@ static int audit_restamps(push_ctx *p, const uint8_t *pk)
     return fs_audit_append(p->s->audit, "restamped_write", p->d->u.name, fp, detail);
 }
 
+/* Keeps the push's restamps, in its transaction, for a push of the same
+ * batch again (its ACK lost on the way). */
+static int record_restamps(push_ctx *p, const uint8_t *pk)
+{
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < p->nrestamps; k++)
+        rc = sq__run(p->s, "INSERT OR REPLACE INTO restamped(pk, sent, given) VALUES(?1, ?2, ?3)",
+                     NULL, "bii", pk, FS_SIGN_PK_BYTES, (long long)p->restamps[k].sent,
+                     (long long)p->restamps[k].given);
+    return rc;
+}
+
+/* A batch applied before and pushed again: the restamps its writes were
+ * given, as the first push told them (a device that lost that ACK learns
+ * them now). out->restamps is malloc'd, or NULL when there are none. */
+static int replayed_restamps(sq_store *s, const uint8_t *pk, const fs_change *changes, size_t n,
+                             fs_push_result *out)
+{
+    sqlite3_stmt *st = NULL;
+    int keep = 0, rc = 0;
+    fs_restamp *found = NULL;
+    size_t nf = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t hlc = changes[i].version.hlc;
+        if (hlc == 0 || hlc > INT64_MAX || (nf > 0 && found[nf - 1].sent == hlc))
+            continue;
+        if (st == NULL)
+            rc = sq__stmt(s, "SELECT given FROM restamped WHERE pk=?1 AND sent=?2", &st, &keep);
+        if (rc != 0)
+            break;
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)hlc);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            if (found == NULL && (found = malloc(n * sizeof *found)) == NULL) {
+                rc = sq__fail(s, FS_ENOMEM, "out of memory");
+                break;
+            }
+            found[nf].sent = hlc;
+            found[nf].given = (uint64_t)sqlite3_column_int64(st, 0);
+            nf++;
+        } else if (src != SQLITE_DONE) {
+            rc = sq__dbfail(s, src, "store");
+        }
+    }
+    if (st != NULL)
+        sq__done(st, keep);
+    if (rc != 0 || nf == 0) {
+        free(found);
+        return rc;
+    }
+    out->restamps = found;
+    out->nrestamps = nf;
+    return 0;
+}
+
 /* Whether change c would win over the row's stored version of its column
  * (a new row: always). A write that loses changes nothing, scope included. */
 static int wins(sq_store *s, const fs_change *c, int *out)
@@ -592,7 +649,7 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     if (last_seq <= d.acked) { /* applied before: acknowledge again */
         out->acked_seq = d.acked;
         out->replayed = 1;
-        return 0;
+        return (flags & FS_PUSH_RESTAMP) ? replayed_restamps(s, device_pk, changes, n, out) : 0;
     }
     push_ctx p = {.s = s, .d = &d, .clock_limit = fs_replica_now_ms(s->r) + fs_replica_max_skew_ms(s->r),
                   .flags = flags};
@@ -659,6 +716,8 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     if (rc == 0 && p.nrestamps > 0) {
         keep_accepted_restamps(&p);
         if (p.nrestamps > 0)
+            rc = record_restamps(&p, device_pk);
+        if (rc == 0 && p.nrestamps > 0)
             rc = audit_restamps(&p, device_pk);
     }
     if (rc == 0)
