@@ -486,6 +486,38 @@ static void format_age(uint64_t ms, char *out, size_t size)
     snprintf(out, size, "%s ago", span);
 }
 
+/* The clock line of status (issue 23): how far this machine's clock is from
+ * the server's, learnt at the last sync; within a minute it "agrees". The
+ * gap is rounded to the minute (the measure includes the network's delay). */
+static void format_clock(const fs_replica_status *st, char *out, size_t size)
+{
+    if (!st->clock_known) {
+        snprintf(out, size, "not checked yet (this laptop's own time until the first sync)");
+        return;
+    }
+    uint64_t gap = st->clock_offset_ms < 0 ? (uint64_t)(-(st->clock_offset_ms + 1)) + 1
+                                           : (uint64_t)st->clock_offset_ms;
+    if (gap <= FS_CLOCK_TOLERANCE_MS) {
+        snprintf(out, size, "agrees with the server's");
+        return;
+    }
+    uint64_t m = (gap + 30000u) / 60000u, h = m / 60u, d = h / 24u;
+    char amount[64];
+    if (d > 0 && h % 24 == 0)
+        snprintf(amount, sizeof amount, "%llu day%s", (unsigned long long)d, d == 1 ? "" : "s");
+    else if (d > 0)
+        snprintf(amount, sizeof amount, "%llu day%s %llu h", (unsigned long long)d,
+                 d == 1 ? "" : "s", (unsigned long long)(h % 24));
+    else if (h > 0)
+        snprintf(amount, sizeof amount, "%llu h %llu min", (unsigned long long)h,
+                 (unsigned long long)(m % 60));
+    else
+        snprintf(amount, sizeof amount, "%llu min", (unsigned long long)m);
+    /* offset = server - laptop: negative when the laptop is ahead */
+    snprintf(out, size, "this laptop's clock is %s %s the server's (corrected)", amount,
+             st->clock_offset_ms < 0 ? "ahead of" : "behind");
+}
+
 /* The lease line of status: when it ends, or that it has. */
 static void format_lease(const fs_replica_status *st, uint64_t now, char *out, size_t size)
 {
@@ -553,6 +585,9 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
                      st->lease_expires_ms > 0 ? cJSON_CreateNumber((double)st->lease_expires_ms)
                                               : cJSON_CreateNull()) ||
         rec_json_add(obj, "locked", cJSON_CreateBool(st->locked)) ||
+        rec_json_add(obj, "clock_offset_ms",
+                     st->clock_known ? cJSON_CreateNumber((double)st->clock_offset_ms)
+                                     : cJSON_CreateNull()) ||
         rec_json_add(obj, "agent", agent_json(home)) || rec_json_add(obj, "refused", list)) {
         rc = cli_fail(NULL, "status", FS_ENOMEM);
         goto done;
@@ -599,7 +634,8 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     enrolled = frc == 0;
-    now = fs_clock_wall_ms();
+    /* the replica's times are on the server-corrected clock */
+    now = (uint64_t)((int64_t)fs_clock_wall_ms() + st.clock_offset_ms);
     if (st.pending > 0 && st.oldest_pending_ms > 0 && now > st.oldest_pending_ms)
         age_ms = now - st.oldest_pending_ms;
 
@@ -629,6 +665,8 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     printf("refused changes: %llu\n", (unsigned long long)st.refused);
     format_lease(&st, now, age, sizeof age);
     printf("lease:           %s\n", age);
+    format_clock(&st, age, sizeof age);
+    printf("clock:           %s\n", age);
     uint32_t left, pid;
     if (agent_status(ctx->home, &left, &pid) == 0)
         printf("unlock agent:    running (pid %u); wipes the key after %um %02us idle\n", pid,

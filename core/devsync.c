@@ -36,7 +36,7 @@ int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t 
     int rc = own ? fs_begin(r) : 0;
     if (rc != 0)
         return rc;
-    rc = fs_apply(r, changes, n, stats);
+    rc = fs__apply_any_clock(r, changes, n, stats);
     if (rc == 0) {
         sqlite3_stmt *st = NULL;
         int src = sqlite3_prepare_v2(r->db, "UPDATE meta SET v=?1 WHERE k='cursor' AND v<?1", -1,
@@ -169,6 +169,7 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
     out->pending = out->last_seq > out->acked_seq ? out->last_seq - out->acked_seq : 0;
     out->oldest_pending_ms = first_hlc >> 16;
     out->locked = out->lease_expires_ms != 0 && fs__now_ms(r) >= out->lease_expires_ms;
+    out->clock_known = fs_replica_clock_offset(r, &out->clock_offset_ms);
     return rc;
 }
 

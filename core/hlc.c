@@ -9,13 +9,6 @@
 #include "fieldsync/clock.h"
 #include "replica_int.h"
 
-uint64_t fs__now_ms(const fs_replica *r)
-{
-    if (r->opts.clock_ms != NULL)
-        return r->opts.clock_ms(r->opts.clock_ctx);
-    return fs_clock_wall_ms();
-}
-
 uint64_t fs__hlc_tick(fs_replica *r)
 {
     uint64_t phys = (fs__now_ms(r) & 0xFFFFFFFFFFFFull) << 16;

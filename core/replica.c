@@ -413,6 +413,9 @@ static int load_meta(fs_replica *r)
         return rc;
     if (logged > r->hlc)
         r->hlc = logged;
+    rc = fs__servertime_load(r);
+    if (rc != 0)
+        return rc;
     if (!have_device || schema < 1)
         return fs__fail(r, FS_EFORMAT, "the replica's metadata is missing or damaged");
     if (schema > (int)FS_SCHEMA_VERSION)

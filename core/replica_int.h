@@ -18,6 +18,10 @@
  *              (the highest remote clock absorbed; local ticks persist in
  *              the change log itself), "schema" (format version),
  *              "acked_seq" (last local sequence a server acknowledged),
+ *              "clock_offset_ms" (the server's clock minus this machine's
+ *              at the last READY; absent before the first sync),
+ *              "clock_anchor" (the server's time, boot clock and boot id
+ *              at that READY: core/servertime.c),
  *              "cursor" (server feed position applied).
  *   refused, purged  local sync bookkeeping (FS__SYNC_TABLES_SQL below).
  * The connection's authorizer refuses writes to every synced table and to
@@ -60,6 +64,10 @@ struct fs_replica {
     uint32_t device_idx; /* this device in the dictionary */
     uint64_t hlc;        /* highest clock issued or seen */
     int hlc_unsaved;     /* raised by a remote clock since meta.hlc was saved */
+    int64_t clock_offset_ms; /* server's clock minus this machine's (servertime.c) */
+    int clock_known;         /* clock_offset_ms was learnt from a server */
+    int clock_anchored;      /* this boot received it: now is the server's time at READY */
+    uint64_t anchor_server_ms, anchor_boot_ms; /* ... plus the boot clock since */
     int in_tx;           /* explicit transaction open */
     int tx_failed;       /* a write inside it failed: commit must roll back */
     int guard;           /* >0 while the API writes synced tables */
@@ -107,7 +115,10 @@ int fs__prepare(fs_replica *r, const char *sql, sqlite3_stmt **st);
  * such table, FS_EINVAL if it is internal and internal_ok is 0. */
 int fs__table_for(fs_replica *r, const char *name, int internal_ok, const fs_table **t);
 
+/* This machine's clock corrected by the server's offset (servertime.c). */
 uint64_t fs__now_ms(const fs_replica *r);
+/* Reads meta 'clock_offset_ms' into the handle (on open). */
+int fs__servertime_load(fs_replica *r);
 void fs__new_row_id(const fs_replica *r, uint8_t id[FS_ID_BYTES]);
 uint64_t fs__hlc_tick(fs_replica *r);
 void fs__hlc_observe(fs_replica *r, uint64_t hlc);
@@ -201,6 +212,11 @@ int fs__feed_next(const uint8_t *p, size_t len, size_t *pos, uint64_t *last_hlc,
 /* fs_apply for changes the caller has checked as fs_apply would (the
  * store's push: check_change), without checking them again. */
 int fs__apply_checked(fs_replica *r, const fs_change *changes, size_t n);
+/* fs_apply without the clock check (a device's pull, fs_apply_pulled): a
+ * change stamped ahead of this machine's clock is applied and the hybrid
+ * clock absorbs it (issue 25.5: the device's own clock may be wrong; the
+ * server's restamping keeps what it sends near its own time). */
+int fs__apply_any_clock(fs_replica *r, const fs_change *changes, size_t n, fs_apply_stats *stats);
 
 int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t max,
                      size_t max_bytes, fs_changeset **out);

@@ -23,6 +23,12 @@ uint64_t fs_replica_max_skew_ms(const fs_replica *r)
     return r->opts.max_skew_ms;
 }
 
+uint64_t fs_replica_hlc_give(fs_replica *r, uint64_t floor)
+{
+    fs__hlc_observe(r, floor);
+    return fs__hlc_tick(r);
+}
+
 int fs_replica_begin_nested(fs_replica *r, int *own)
 {
     return fs__begin(r, own);

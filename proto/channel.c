@@ -559,7 +559,9 @@ static int server_auth(fs_channel *ch, const fs_msg *m, fs_buf *out)
     fs_msg r;
     memset(&r, 0, sizeof r);
     r.type = FS_MSG_READY;
-    r.u.ready.server_time_ms = ch->cfg.server_time_ms ? ch->cfg.server_time_ms : fs_clock_wall_ms();
+    r.u.ready.server_time_ms = ch->cfg.server_time_ms ? ch->cfg.server_time_ms
+                               : ch->cfg.server_now != NULL ? ch->cfg.server_now(ch->cfg.ctx)
+                                                            : fs_clock_wall_ms();
     r.u.ready.lease_expires_ms = ch->cfg.lease_expires_ms;
     if (r.u.ready.lease_expires_ms == 0)
         r.u.ready.lease_expires_ms = r.u.ready.server_time_ms + ch->cfg.lease_ms;

@@ -140,11 +140,27 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         rc = fs__pack_batch_field(&pk, version, m->u.push.changes, m->u.push.groups,
                                   m->u.push.count);
         break;
-    case FS_MSG_ACK:
-        PK(msgpack_pack_array(&pk, 2));
+    case FS_MSG_ACK: {
+        /* restamps only for a peer that reads them (see FORMAT) */
+        size_t nr = m->u.ack.nrestamps;
+        if (nr > 0 && (version < FS_PROTO_VERSION_RESTAMP || m->u.ack.restamps == NULL ||
+                       nr > UINT32_MAX))
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, nr > 0 ? 3 : 2));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.ack.upto_seq));
+        if (nr > 0) {
+            PK(msgpack_pack_array(&pk, nr));
+            for (size_t i = 0; i < nr; i++) {
+                if (m->u.ack.restamps[i].sent == 0 || m->u.ack.restamps[i].given == 0)
+                    return FS_EINVAL;
+                PK(msgpack_pack_array(&pk, 2));
+                PK(msgpack_pack_uint64(&pk, m->u.ack.restamps[i].sent));
+                PK(msgpack_pack_uint64(&pk, m->u.ack.restamps[i].given));
+            }
+        }
         break;
+    }
     case FS_MSG_REJECT:
         PK(msgpack_pack_array(&pk, 2));
         PK(msgpack_pack_uint8(&pk, m->type));
@@ -318,10 +334,34 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
             fs__decode_batch_field(r, own, &m->u.push.changes, &m->u.push.count);
         }
         return r->err;
-    case FS_MSG_ACK:
-        if (nfields != 2)
+    case FS_MSG_ACK: {
+        uint32_t n;
+        if (nfields != 2 && nfields != 3)
             break;
-        return fs__mp_uint(r, &m->u.ack.upto_seq, "ack");
+        if (fs__mp_uint(r, &m->u.ack.upto_seq, "ack") != 0 || nfields == 2)
+            return r->err;
+        if (fs__mp_array(r, &n, "ack restamps") != 0)
+            return r->err;
+        if (n > r->lim->max_items)
+            return fs__mp_fail(r, FS_ETOOBIG, "ack: %u restamps is over the limit", n);
+        fs_restamp *items = calloc(n ? n : 1, sizeof *items);
+        if (items == NULL)
+            return fs__mp_fail(r, FS_ENOMEM, "out of memory");
+        own->changes = items;
+        for (uint32_t i = 0; i < n && r->err == 0; i++) {
+            if (fs__mp_array_of(r, 2, "ack restamp") != 0 ||
+                fs__mp_uint(r, &items[i].sent, "restamp sent") != 0 ||
+                fs__mp_uint(r, &items[i].given, "restamp given") != 0)
+                break;
+            if (items[i].sent == 0 || items[i].given == 0)
+                return fs__mp_fail(r, FS_EMALFORMED, "ack: restamp %u has a zero clock", i);
+            fs__mp_leave(r);
+        }
+        fs__mp_leave(r);
+        m->u.ack.restamps = n > 0 ? items : NULL;
+        m->u.ack.nrestamps = n;
+        return r->err;
+    }
     case FS_MSG_REJECT: {
         uint32_t n;
         if (nfields != 2)

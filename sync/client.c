@@ -380,7 +380,12 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
         c->lease_ms = m->u.ready.lease_expires_ms > m->u.ready.server_time_ms
                           ? m->u.ready.lease_expires_ms - m->u.ready.server_time_ms
                           : 0;
-        rc = fs_replica_renew_lease(c->r, m->u.ready.server_time_ms, m->u.ready.lease_expires_ms);
+        /* the server's time first: the lease and every later write count
+         * on the corrected clock (issue 23) */
+        rc = fs_replica_note_server_time(c->r, m->u.ready.server_time_ms);
+        if (rc == 0)
+            rc = fs_replica_renew_lease(c->r, m->u.ready.server_time_ms,
+                                        m->u.ready.lease_expires_ms);
         if (rc == 0)
             rc = adopt_user(c, m);
         if (rc != 0)
@@ -395,7 +400,18 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
          * ACK lost with an earlier session) acknowledges beyond it. */
         if (c->push_inflight > 0)
             c->push_inflight--;
-        rc = fs_replica_mark_acked(c->r, m->u.ack.upto_seq);
+        /* Writes the server restamped (version 4 on, issue 23) take the
+         * server's clock in the transaction that records the ACK: were it
+         * lost, the server would acknowledge the batch again without them. */
+        rc = fs_begin(c->r);
+        if (rc == 0 && m->u.ack.nrestamps > 0)
+            rc = fs_replica_restamp(c->r, m->u.ack.restamps, m->u.ack.nrestamps);
+        if (rc == 0)
+            rc = fs_replica_mark_acked(c->r, m->u.ack.upto_seq);
+        if (rc == 0)
+            rc = fs_commit(c->r);
+        else
+            fs_rollback(c->r);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         if (m->u.ack.upto_seq > c->sent_seq)

@@ -16,6 +16,7 @@
 #include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
+#include "fieldsync/replica_server.h"
 #include "fieldsync/sync.h"
 #include "sync_int.h"
 
@@ -57,6 +58,12 @@ static int check_device(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES])
     return rc;
 }
 
+/* The server's clock for READY: the one its replica stamps with. */
+static uint64_t server_now(void *ctx)
+{
+    return fs_replica_now_ms(fs_store_replica(ctx));
+}
+
 /* READY names the device's user and team (protocol version 3 on) and the
  * user's role (version 4 on). */
 static int device_user(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES], char user[FS_USER_MAX + 1],
@@ -90,6 +97,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     cfg.check_device = check_device;
     cfg.enroll_device = fs_enroll_device;
     cfg.device_user = device_user;
+    cfg.server_now = server_now;
     cfg.ctx = store;
     cfg.lease_ms = fs_store_lease(store);
     int rc = fs_channel_new(&s->ch, &cfg);
@@ -211,14 +219,19 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_push_result res;
     note_health(s, pk, NULL);
-    int rc = fs_store_push(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
-                           m->u.push.changes, m->u.push.count, &res);
+    /* a device that reads restamps in the ACK gets its too-far-ahead writes
+     * accepted with the server's clock (issue 23); an older one, refused */
+    unsigned flags =
+        fs_channel_version(s->ch) >= FS_PROTO_VERSION_RESTAMP ? FS_PUSH_RESTAMP : 0u;
+    int rc = fs_store_push_flags(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
+                                 m->u.push.changes, m->u.push.count, flags, &res);
     if (rc != 0)
         return server_error(s, rc);
     if (res.nrejects > 0) {
         fs_reject_item *items = calloc(res.nrejects, sizeof *items);
         if (items == NULL) {
             free(res.rejects);
+            free(res.restamps);
             return server_error(s, FS_ENOMEM);
         }
         for (size_t i = 0; i < res.nrejects; i++) {
@@ -240,22 +253,30 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
         free(items);
     }
     free(res.rejects);
-    if (rc != 0)
+    if (rc != 0) {
+        free(res.restamps);
         return rc;
+    }
     /* A device revoked after push that has now pushed all it reported in
      * this session's PULL is told to wipe in place of the ACK (an ACK first
      * could end its sync before the WIPE is read). */
     int state = 0;
     if (s->reported && res.acked_seq >= s->report_seq) {
         rc = wipe_if_pushed_out(s, pk, s->report_seq, &state);
-        if (rc != 0 || state == FS_DEVICE_REVOKED)
+        if (rc != 0 || state == FS_DEVICE_REVOKED) {
+            free(res.restamps);
             return rc;
+        }
     }
     fs_msg a;
     memset(&a, 0, sizeof a);
     a.type = FS_MSG_ACK;
     a.u.ack.upto_seq = res.acked_seq;
-    return server_send(s, &a);
+    a.u.ack.restamps = res.restamps;
+    a.u.ack.nrestamps = res.nrestamps;
+    rc = server_send(s, &a);
+    free(res.restamps);
+    return rc;
 }
 
 /* The schema version the peer of a session knows, by its protocol version. */

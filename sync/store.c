@@ -158,7 +158,14 @@ int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES], 
 
 int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq, uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out)
 {
-    return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, out);
+    return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, 0, out);
+}
+
+int fs_store_push_flags(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
+                        uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
+                        fs_push_result *out)
+{
+    return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, flags, out);
 }
 
 int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more)

@@ -572,6 +572,10 @@ static void check_msg(const fs_msg *a, const fs_msg *b)
         break;
     case FS_MSG_ACK:
         CHECK(a->u.ack.upto_seq == b->u.ack.upto_seq);
+        CHECK_EQ_INT(a->u.ack.nrestamps, b->u.ack.nrestamps);
+        for (size_t i = 0; i < a->u.ack.nrestamps && i < b->u.ack.nrestamps; i++)
+            CHECK(a->u.ack.restamps[i].sent == b->u.ack.restamps[i].sent &&
+                  a->u.ack.restamps[i].given == b->u.ack.restamps[i].given);
         break;
     case FS_MSG_REJECT:
         CHECK_EQ_INT(a->u.reject.count, b->u.reject.count);
@@ -883,6 +887,44 @@ static void test_pull_open_refusals(void)
     CHECK_EQ_INT(got->u.pull.refusals, 0);
     CHECK_EQ_INT(got->u.pull.oldest_pending_ms, 1764900000000ull);
     fs_msg_free(got);
+    fs_buf_free(&b);
+    fs_buf_free(&old);
+    leak_check();
+}
+
+/* ACK's restamps (issue 23): written for a version-4 peer only, the
+ * encoder refusing them for an older one (whose decoder wants two fields);
+ * an ACK without restamps keeps the old shape in every version. */
+static void test_ack_restamps(void)
+{
+    setup();
+    fs_restamp pairs[2] = {{0x0193000000000000ull, 0x0192000000000000ull},
+                           {0x0193000000010000ull, 0x0192000000000001ull}};
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_ACK;
+    m.u.ack.upto_seq = 9;
+    m.u.ack.restamps = pairs;
+    m.u.ack.nrestamps = 2;
+    fs_buf b, old;
+    fs_buf_init(&b);
+    fs_buf_init(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_RESTAMP, &b));
+    fs_msg *got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    check_msg(&m, got);
+    fs_msg_free(got);
+    fs_buf_reset(&b);
+    CHECK_ERR(fs_msg_encode_v(&m, FS_PROTO_VERSION_RESTAMP - 1, &b), FS_EINVAL);
+    pairs[1].given = 0;
+    fs_buf_reset(&b);
+    CHECK_ERR(fs_msg_encode_v(&m, FS_PROTO_VERSION_RESTAMP, &b), FS_EINVAL);
+    m.u.ack.nrestamps = 0;
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_RESTAMP, &b));
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_RESTAMP - 1, &old));
+    CHECK(b.len == old.len && memcmp(b.data, old.data, b.len) == 0);
+    CHECK_EQ_INT(b.len, 3); /* [11, 9] */
     fs_buf_free(&b);
     fs_buf_free(&old);
     leak_check();
@@ -1374,6 +1416,103 @@ static void b_ack_nil(mp *w)
     mp_arr(w, 2);
     mp_uint(w, FS_MSG_ACK);
     mp_nil(w);
+}
+/* ACK with restamps (version 4 on, issue 23) */
+static void b_ack_restamps_ok(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 2);
+    mp_arr(w, 2);
+    mp_uint(w, 0x0193000000000000ull);
+    mp_uint(w, 0x0192000000000000ull);
+    mp_arr(w, 2);
+    mp_uint(w, 0x0193000000010000ull);
+    mp_uint(w, 0x0192000000000001ull);
+}
+static void b_ack_restamps_empty(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 0);
+}
+static void b_ack_restamps_not_list(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_uint(w, 7);
+}
+static void b_ack_restamp_zero_given(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 1);
+    mp_arr(w, 2);
+    mp_uint(w, 5);
+    mp_uint(w, 0);
+}
+static void b_ack_restamp_zero_sent(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 1);
+    mp_arr(w, 2);
+    mp_uint(w, 0);
+    mp_uint(w, 5);
+}
+static void b_ack_restamp_three(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 1);
+    mp_arr(w, 3);
+    mp_uint(w, 5);
+    mp_uint(w, 6);
+    mp_uint(w, 7);
+}
+static void b_ack_restamp_negative(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 1);
+    mp_arr(w, 2);
+    mp_uint(w, 5);
+    mp_sint(w, -6);
+}
+static void b_ack_restamp_str(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 1);
+    mp_arr(w, 2);
+    mp_cstr(w, "5");
+    mp_uint(w, 6);
+}
+static void b_ack_restamps_cut(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 2);
+    mp_arr(w, 2);
+    mp_uint(w, 5);
+    mp_uint(w, 6);
+}
+static void b_ack_four_fields(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_ACK);
+    mp_uint(w, 9);
+    mp_arr(w, 0);
+    mp_uint(w, 1);
 }
 static void b_ack_float(mp *w)
 {
@@ -2219,6 +2358,16 @@ static const bad_case bad_cases[] = {
     BAD(ack_negative64, EMALFORMED),
     BAD(ack_bool, EMALFORMED),
     BAD(ack_nil, EMALFORMED),
+    OK(ack_restamps_ok),
+    OK(ack_restamps_empty),
+    BAD(ack_restamps_not_list, EMALFORMED),
+    BAD(ack_restamp_zero_given, EMALFORMED),
+    BAD(ack_restamp_zero_sent, EMALFORMED),
+    BAD(ack_restamp_three, EMALFORMED),
+    BAD(ack_restamp_negative, EMALFORMED),
+    BAD(ack_restamp_str, EMALFORMED),
+    BAD(ack_restamps_cut, EMALFORMED),
+    BAD(ack_four_fields, EMALFORMED),
     BAD(ack_float, EMALFORMED),
     BAD(ack_ext, EMALFORMED),
     BAD(ack_reserved, EMALFORMED),
@@ -2295,6 +2444,8 @@ static const bad_case bad_cases[] = {
     /* each limit, just over and exactly at it */
     LIM(ack_ok, FS_ETOOBIG, L_FRAME, 2),
     LIM(ack_ok, 0, L_FRAME, 3),
+    LIM(ack_restamps_ok, FS_ETOOBIG, L_ITEMS, 1),
+    LIM(ack_restamps_ok, 0, L_ITEMS, 2),
     LIM(push_5changes, FS_ETOOBIG, L_CHANGES, 4),
     LIM(push_5changes, 0, L_CHANGES, 5),
     LIM(push_3x2changes, FS_ETOOBIG, L_CHANGES, 5),
@@ -2738,5 +2889,5 @@ static void test_reassembler(void)
 }
 
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals)
-              TEST(encode_order) TEST(golden_truncated) TEST(malformed) TEST(size_target)
+              TEST(encode_order) TEST(ack_restamps) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

@@ -1131,6 +1131,53 @@ static void test_degenerate_versions(void)
     team_close(&t);
 }
 
+/* Issue 23: with FS_PUSH_RESTAMP a write an hour ahead is accepted with the
+ * server's clock and listed; the same batch pushed again (its ACK lost)
+ * is told the same restamp; without the flag nothing is listed. */
+static void test_restamped_push_and_its_replay(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    fs_push_result res;
+    fs_replica_status st;
+    char buf[128];
+    set_text(&d[ZHANG], "customer", b.za, "history", "restamp");
+    fs_changeset *cs = NULL;
+    status(d[ZHANG].r, &st);
+    CHECK_OK(fs_changes_since(d[ZHANG].r, st.acked_seq, 100, &cs));
+    CHECK_EQ_INT(cs->count, 1);
+    fs_change c = cs->changes[0];
+    c.version.hlc = (clock_now + 3600u * 1000u) << 16; /* an hour ahead */
+    memset(&res, 0, sizeof res);
+    CHECK_OK(fs_store_push_flags(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, &c, 1,
+                                 FS_PUSH_RESTAMP, &res));
+    CHECK_EQ_INT(res.nrejects, 0);
+    CHECK_EQ_INT(res.accepted, 1);
+    CHECK_EQ_INT(res.nrestamps, 1);
+    CHECK(res.restamps[0].sent == c.version.hlc);
+    uint64_t given = res.restamps[0].given;
+    CHECK((given >> 16) <= clock_now + 5u * 60u * 1000u);
+    free(res.restamps);
+    CHECK_EQ_INT(row_text(fs_store_replica(t.s), "customer", b.za, "history", buf, sizeof buf), 1);
+    CHECK_STR(buf, "restamp");
+    memset(&res, 0, sizeof res);
+    CHECK_OK(fs_store_push_flags(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, &c, 1,
+                                 FS_PUSH_RESTAMP, &res));
+    CHECK_EQ_INT(res.replayed, 1);
+    CHECK_EQ_INT(res.nrestamps, 1);
+    CHECK(res.restamps[0].sent == c.version.hlc && res.restamps[0].given == given);
+    free(res.restamps);
+    memset(&res, 0, sizeof res);
+    CHECK_OK(fs_store_push(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, &c, 1, &res));
+    CHECK_EQ_INT(res.replayed, 1);
+    CHECK_EQ_INT(res.nrestamps, 0);
+    CHECK(res.restamps == NULL);
+    fs_changeset_free(cs);
+    team_close(&t);
+}
+
 /* ---- 5. owner changes ---- */
 
 static int pulled_has(const pulled *p, const char *table, const uint8_t id[16])
@@ -2483,7 +2530,7 @@ TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_ch
                   TEST(pull_groups_by_owner) TEST(own_writes_not_sent_back_unless_purged)
                       TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)
                           TEST(forged_writer_unknown_and_revoked)
-                              TEST(invalid_values_refused_individually) TEST(degenerate_versions)
+                              TEST(invalid_values_refused_individually) TEST(degenerate_versions) TEST(restamped_push_and_its_replay)
                                   TEST(owner_changes) TEST(handover_and_new_rows_in_one_push)
                                       TEST(pull_reads_past_own_writes_only) TEST(idempotent_repush)
                                           TEST(convergence_through_store)

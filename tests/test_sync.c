@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "fieldsync/replica_server.h"
 #include "fieldsync/sync.h"
 #include "records.h"
+#include "rng.h"
 #include "replica_int.h"
 #include "test.h"
 #include "store/store_sqlite.h"
@@ -42,10 +44,10 @@ typedef struct dev {
 
 static uint64_t clock_now = 1700000000000ull;
 
+/* ctx: NULL, or an int64_t by which this device's clock is off (ms) */
 static uint64_t fake_clock(void *ctx)
 {
-    (void)ctx;
-    return clock_now;
+    return ctx == NULL ? clock_now : (uint64_t)((int64_t)clock_now + *(const int64_t *)ctx);
 }
 
 static void world_open(world *w)
@@ -538,6 +540,237 @@ static void test_refused_change_is_kept_with_its_reason(void)
     fs_replica_close(zhang.r);
     fs_replica_close(wang.r);
     world_close(&w);
+}
+
+/* The industry of the only customer replica r holds, into out. */
+static void industry_of(fs_replica *r, char *out, size_t size)
+{
+    fs_rows *it = NULL;
+    fs_value v;
+    out[0] = '\0';
+    CHECK_OK(fs_rows_open(&it, r, "customer", NULL, NULL, NULL));
+    CHECK_EQ_INT(fs_rows_next(it), 1);
+    CHECK_OK(fs_rows_get(it, "industry", &v));
+    if (v.type == FS_TEXT)
+        snprintf(out, size, "%.*s", (int)v.n, (const char *)v.p);
+    fs_rows_close(it);
+}
+
+/* Issue 23: a device whose clock is a day ahead, writing before it ever
+ * met the server. A version-3 device is refused as before (it cannot be
+ * told another clock); a version-4 device's writes are accepted with the
+ * server's clock, the device takes them, and a later edit by the manager
+ * wins on every replica. */
+static void test_writes_ahead_are_restamped_from_version_4(void)
+{
+    world w;
+    dev old, zhang, li;
+    world_open(&w);
+    static int64_t day_ahead = 24 * 3600 * 1000;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock, .clock_ctx = &day_ahead};
+    char path[600];
+    dev_open(&w, &li, "li");
+    snprintf(path, sizeof path, "%s/old", w.dir);
+    CHECK_OK(fs_replica_create(&old.r, path, "pw", 2, &o));
+    snprintf(path, sizeof path, "%s/zhang", w.dir);
+    CHECK_OK(fs_replica_create(&zhang.r, path, "pw", 2, &o));
+    dev *ds[2] = {&old, &zhang};
+    for (int i = 0; i < 2; i++) {
+        fs_identity *id = NULL;
+        CHECK_OK(fs_replica_identity(ds[i]->r, &id));
+        memcpy(ds[i]->pk, id->pk, sizeof ds[i]->pk);
+        fs_identity_free(id);
+        ds[i]->user = "zhang";
+        CHECK_OK(fs_store_device_add(w.store, ds[i]->pk, "zhang", i ? "laptop" : "old laptop"));
+    }
+    uint8_t cust[16], cust2[16];
+    fs_cell c[] = {{"name", fs_text("ahead")}, {"owner", fs_text("zhang")},
+                   {"industry", fs_text("rep")}};
+    CHECK_OK(fs_insert(old.r, "customer", c, 3, cust2));
+    limit_version = 3;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    refusals got = {0, 0};
+    CHECK_OK(fs_refusals(old.r, on_refusal, &got));
+    CHECK_EQ_INT(got.n, 3);
+    CHECK_EQ_INT(got.reason, FS_REASON_CLOCK);
+
+    CHECK_OK(fs_insert(zhang.r, "customer", c, 3, cust));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    /* the device holds the server's versions */
+    fs_version mine, theirs;
+    int exists = 0;
+    CHECK_OK(fs_replica_column_version(zhang.r, 0, cust, 1, &mine, &exists));
+    CHECK_EQ_INT(exists, 1);
+    CHECK_OK(fs_replica_column_version(fs_store_replica(w.store), 0, cust, 1, &theirs, &exists));
+    CHECK_EQ_INT(exists, 1);
+    CHECK(mine.hlc == theirs.hlc);
+    CHECK((theirs.hlc >> 16) <= clock_now + 5u * 60u * 1000u);
+    /* the manager, later, with a right clock: his edit wins everywhere */
+    clock_now += 60000;
+    CHECK_OK(sync_once(&w, &li, NULL));
+    fs_cell e[] = {{"industry", fs_text("manager")}};
+    CHECK_OK(fs_update(li.r, "customer", cust, e, 1));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    char ind[32];
+    industry_of(zhang.r, ind, sizeof ind);
+    CHECK_STR(ind, "manager");
+    size_t problems = 99;
+    CHECK_OK(fs_replica_check(zhang.r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.open_conflicts, 0);
+    clock_now -= 60000;
+    fs_replica_close(old.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+/* ---- clock faults (issue 23): schedules over the real client and server ---- */
+
+/* The customers replica r holds, canonical: "id industry name size|..." in
+ * id order (the rows' order of fs_rows), into out. */
+static void customers_of(fs_replica *r, char *out, size_t cap)
+{
+    static const char *cols[] = {"name", "industry", "size", "preferences"};
+    fs_rows *it = NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    CHECK_OK(fs_rows_open(&it, r, "customer", NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1) {
+        char hex[33];
+        fs_id_to_hex(fs_rows_id(it), hex);
+        len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%s", hex);
+        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+            fs_value v;
+            CHECK_OK(fs_rows_get(it, cols[k], &v));
+            len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, " %.*s",
+                                    v.type == FS_TEXT ? (int)v.n : 1,
+                                    v.type == FS_TEXT ? (const char *)v.p : "-");
+        }
+        len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "|");
+    }
+    fs_rows_close(it);
+    CHECK(len < cap);
+}
+
+/* A schedule: zhang's two laptops and li's two (a manager sees zhang's
+ * customers), each with a clock off by minutes to a year, ahead or
+ * behind, that may jump during the schedule; the server's clock may be
+ * stepped too. They insert and edit zhang's customers and sync at random;
+ * then everyone syncs until nothing moves. Every replica and the server
+ * hold the same customers, nothing is refused, every replica matches its
+ * log. Returns the number of restamped writes the devices took. */
+static size_t clock_schedule(uint64_t seed)
+{
+    static const int64_t offsets[] = {0, 0, 3 * 60000LL, -7 * 60000LL, 2 * 3600000LL,
+                                      -9 * 3600000LL, 86400000LL, -86400000LL,
+                                      30 * 86400000LL, 365 * 86400000LL, -365 * 86400000LL};
+    const size_t noff = sizeof offsets / sizeof offsets[0];
+    rng g = {seed * 0x2545F4914F6CDD1Dull + 1};
+    world w;
+    world_open(&w);
+    dev d[4];
+    static int64_t skew[4];
+    const char *users[4] = {"zhang", "zhang", "li", "li"};
+    for (int i = 0; i < 4; i++) {
+        char path[600], name[16];
+        snprintf(name, sizeof name, "d%d", i);
+        snprintf(path, sizeof path, "%s/%s", w.dir, name);
+        skew[i] = offsets[rng_below(&g, (unsigned)noff)];
+        fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock, .clock_ctx = &skew[i]};
+        CHECK_OK(fs_replica_create(&d[i].r, path, "pw", 2, &o));
+        fs_identity *id = NULL;
+        CHECK_OK(fs_replica_identity(d[i].r, &id));
+        memcpy(d[i].pk, id->pk, sizeof d[i].pk);
+        fs_identity_free(id);
+        d[i].user = users[i];
+        CHECK_OK(fs_store_device_add(w.store, d[i].pk, users[i], name));
+    }
+    uint64_t start = clock_now;
+    uint8_t ids[64][16];
+    size_t nids = 0;
+    unsigned steps = 25 + rng_below(&g, 20);
+    for (unsigned k = 0; k < steps; k++) {
+        int i = (int)rng_below(&g, 4);
+        clock_now += rng_below(&g, 3) ? 1000u * rng_below(&g, 120) : 0;
+        unsigned op = rng_below(&g, 12);
+        if (op == 0) { /* the clock jumps: set by hand, or put right */
+            skew[i] = offsets[rng_below(&g, (unsigned)noff)];
+        } else if (op < 5) {
+            CHECK_OK(sync_once(&w, &d[i], NULL));
+        } else if (nids == 0 || op < 7) {
+            if (nids < 64) {
+                fs_cell c[] = {{"name", fs_text("c")}, {"owner", fs_text("zhang")},
+                               {"industry", fs_text(users[i])}};
+                CHECK_OK(fs_insert(d[i].r, "customer", c, 3, ids[nids]));
+                nids++;
+            }
+        } else {
+            /* an edit of a customer this replica holds */
+            const uint8_t *id = ids[rng_below(&g, (unsigned)nids)];
+            if (fs_exists(d[i].r, "customer", id) == 1) {
+                static const char *cols[] = {"industry", "size", "preferences"};
+                char v[32];
+                snprintf(v, sizeof v, "%s-%u", users[i], k);
+                fs_cell c[] = {{cols[rng_below(&g, 3)], fs_text(v)}};
+                CHECK_OK(fs_update(d[i].r, "customer", id, c, 1));
+            }
+        }
+    }
+    /* everyone syncs until nothing moves (twice round: conflict records
+     * written on one device reach the others) */
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 4; i++)
+            CHECK_OK(sync_once(&w, &d[i], NULL));
+    static char want[64 * 200], got[64 * 200];
+    customers_of(fs_store_replica(w.store), want, sizeof want);
+    size_t restamped = 0;
+    for (int i = 0; i < 4; i++) {
+        customers_of(d[i].r, got, sizeof got);
+        if (strcmp(got, want) != 0)
+            FAIL("seed %llu: device %d (clock %+lld ms) differs from the server:\n  %s\n  %s",
+                 (unsigned long long)seed, i, (long long)skew[i], got, want);
+        fs_replica_status st;
+        CHECK_OK(fs_replica_status_get(d[i].r, &st));
+        if (st.refused != 0 || st.pending != 0)
+            FAIL("seed %llu: device %d has %llu refused, %llu pending", (unsigned long long)seed,
+                 i, (unsigned long long)st.refused, (unsigned long long)st.pending);
+        size_t problems = 99;
+        CHECK_OK(fs_replica_check(d[i].r, &problems));
+        CHECK_EQ_INT(problems, 0);
+    }
+    /* how many writes the server restamped: its audit counts them */
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(fs_replica_db(fs_store_replica(w.store)),
+                           "SELECT count(*) FROM restamped", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        restamped = (size_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    for (int i = 0; i < 4; i++)
+        fs_replica_close(d[i].r);
+    world_close(&w);
+    clock_now = start;
+    return restamped;
+}
+
+static void test_clock_fault_schedules(void)
+{
+    const char *e = getenv("FS_CLOCK_SEEDS");
+    unsigned long n = e ? strtoul(e, NULL, 10) : 60;
+    size_t restamped = 0;
+    for (unsigned long k = 0; k < n; k++)
+        restamped += clock_schedule(k + 1);
+    printf("%lu clock-fault schedules converged (devices minutes to a year ahead or behind,"
+           " clocks jumping); %zu writes restamped by the server\n",
+           n, restamped);
+    CHECK(restamped > 0); /* the schedules do exercise restamping */
 }
 
 static void test_revoked_device_is_told_to_wipe(void)
@@ -1366,6 +1599,7 @@ TEST_LIST(
             poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(sync_names_the_user)
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
+                    TEST(writes_ahead_are_restamped_from_version_4) TEST(clock_fault_schedules)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)
                         TEST(pull_asks_for_the_next_batch_before_applying)
                             TEST(pipelined_sync_converges_both_ways)

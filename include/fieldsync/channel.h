@@ -82,6 +82,10 @@ typedef struct fs_channel_config {
     const fs_proto_limits *limits;   /* NULL: fs_proto_default_limits */
     uint32_t vmin, vmax;             /* 0: FS_PROTO_VERSION_MIN..FS_PROTO_VERSION */
     uint64_t server_time_ms;         /* server: sent in READY (0: now) */
+    /* server: "now" for READY when server_time_ms is 0: the clock the
+     * server stamps with (its store's replica), which devices correct
+     * theirs by (issue 23). NULL: the wall clock. */
+    uint64_t (*server_now)(void *ctx);
     uint64_t lease_expires_ms;       /* server: sent in READY (0: server time + lease_ms) */
     uint64_t lease_ms;               /* server: the lease granted when lease_expires_ms is 0 */
 } fs_channel_config;

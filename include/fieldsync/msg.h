@@ -14,6 +14,8 @@
  *               [, user (str), team (str)]   from protocol version 3 only
  *   10 PUSH     first local sequence, last local sequence, batch
  *   11 ACK      last local sequence committed by the server
+ *               [, restamps [[sent hlc, given hlc]...]]
+ *                                                from protocol version 4 only
  *   12 REJECT   [[table, row (bin16), column, hlc, reason code, reason (str)]...]
  *   13 PULL     cursor, max changes, newest local seq, oldest pending (ms)
  *               [, open refusals, newest refusal's reason code]
@@ -60,6 +62,16 @@
  * user's role: 1 rep, 2 manager, 3 admin (FS_READY_ROLE_*); the decoder
  * accepts six fields too, and refuses another role number.
  *
+ * ACK's restamps (from protocol version 4, FS_PROTO_VERSION_RESTAMP): the
+ * pushed writes the server accepted with a clock of its own because theirs
+ * was too far ahead of its time (issue 23), each as the clock the device
+ * sent and the one the server gave (both non-zero, at most max_items
+ * pairs); the device rewrites its own versions to match. The encoder
+ * writes the third field only when there are restamps, and refuses them
+ * (FS_EINVAL) for a session older than version 4, whose decoder wants
+ * exactly two fields: such a client's ahead writes are refused as before.
+ * The decoder accepts two fields or three in any version.
+ *
  * Decoding checks every length, count and nesting depth against
  * fs_proto_limits before it allocates anything a peer can size.
  */
@@ -91,6 +103,10 @@
  * CLI checks a write against the record rules for that role before saving
  * it (client/precheck.c), from the first sync on. */
 #define FS_PROTO_VERSION_ROLE 4u
+/* The first whose ACK may carry restamps: a write stamped too far ahead of
+ * the server's clock is accepted with the server's clock instead of being
+ * refused, and the device learns the new version (issue 23). */
+#define FS_PROTO_VERSION_RESTAMP 4u
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -180,6 +196,8 @@ typedef struct fs_msg {
         } push;
         struct {
             uint64_t upto_seq;
+            const fs_restamp *restamps; /* version 4 on; NULL when count is 0 */
+            size_t nrestamps;
         } ack;
         struct {
             const fs_reject_item *items;

@@ -305,9 +305,37 @@ typedef struct fs_replica_status {
     uint64_t last_sync_ms;   /* wall-clock ms of the last sync that ended in sync, 0 if never */
     uint64_t lease_expires_ms; /* device clock ms when the server's lease ends, 0 if none */
     int locked;                /* 1 when the lease has ended: see fs_replica_lease_expired */
+    int clock_known;           /* a server's time was learnt (fs_replica_note_server_time) */
+    int64_t clock_offset_ms;   /* the server's clock minus this machine's; 0 if unknown */
 } fs_replica_status;
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
+
+/* A write the server accepted with a clock of its own (issue 23): the
+ * clock this device stamped it with, and the one the server gave it. */
+typedef struct fs_restamp {
+    uint64_t sent, given;
+} fs_restamp;
+
+/* Rewrites this device's own writes stamped `sent` to `given` (the change
+ * log, the previous versions that name them, and each row's version where
+ * it is still that write), for every pair, in one transaction, so this
+ * replica holds what the server holds. Pairs naming no write here are
+ * skipped (a repeated ACK). The hybrid clock then drops to the newest clock
+ * it still holds: a laptop whose clock was a day ahead writes today's time
+ * again. FS_EINVAL for a zero clock. */
+int fs_replica_restamp(fs_replica *r, const fs_restamp *pairs, size_t n);
+
+/* Time from the server (issue 23): the device keeps the server's clock
+ * minus its own (server_now_ms from READY) and from then on stamps its
+ * writes, judges its rules and counts its lease on its own clock plus that
+ * offset, so a laptop a day off still writes the server's time. Before the
+ * first sync local time is used. FS_EINVAL for a time out of range. */
+int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms);
+/* 1 and *offset_ms (the server-corrected time minus this machine's clock,
+ * now: the clock may have moved since the last sync) once a server's time
+ * was noted; 0 and 0 before. */
+int fs_replica_clock_offset(const fs_replica *r, int64_t *offset_ms);
 
 /* ---- the feed (a server's replica) ----
  * A replica created with keep_feed gives every change it accepts (remote
@@ -392,7 +420,9 @@ int fs_replica_mark_acked(fs_replica *r, uint64_t upto_seq);
 
 /* Applies a batch pulled from the server feed and moves the replica's cursor
  * to new_cursor in the same transaction: both happen or neither. The cursor
- * never moves back. Errors as fs_apply. */
+ * never moves back. Errors as fs_apply, except that a change stamped ahead of
+ * this machine's clock is applied (FS_ECLOCK never): the server accepted it,
+ * and a device's own clock may be wrong (the hybrid clock absorbs it). */
 int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t new_cursor,
                     fs_apply_stats *stats);
 

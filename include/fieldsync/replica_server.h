@@ -23,6 +23,10 @@ sqlite3 *fs_replica_db(fs_replica *r);
  * ahead of it a change's clock may be (fs_replica_opts.max_skew_ms). */
 uint64_t fs_replica_now_ms(const fs_replica *r);
 uint64_t fs_replica_max_skew_ms(const fs_replica *r);
+/* A new clock of the replica's hybrid clock, above every clock it issued or
+ * saw and above floor: what the server gives a write whose own clock was
+ * too far ahead (FS_PUSH_RESTAMP). */
+uint64_t fs_replica_hlc_give(fs_replica *r, uint64_t floor);
 
 /* Opens a transaction unless the caller holds one (*own says which), and
  * ends what fs_replica_begin_nested opened: commits when rc is 0, else rolls

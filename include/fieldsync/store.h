@@ -211,6 +211,9 @@ typedef struct fs_push_result {
     size_t accepted;          /* changes applied (or already held) */
     fs_store_reject *rejects; /* malloc'd, caller frees; NULL when none */
     size_t nrejects;
+    fs_restamp *restamps;     /* FS_PUSH_RESTAMP: writes given the server's clock, one
+                                 pair per write; malloc'd, caller frees; NULL when none */
+    size_t nrestamps;
     int replayed;             /* the batch had been applied before: nothing applied */
 } fs_push_result;
 
@@ -220,6 +223,17 @@ typedef struct fs_push_result {
  * FS_EINVAL (first > last), FS_EDB, FS_ENOMEM. */
 int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                   uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
+
+/* fs_store_push with flags. FS_PUSH_RESTAMP (a session of protocol version
+ * FS_PROTO_VERSION_RESTAMP or later, which can be told): a write stamped
+ * more than max_skew_ms ahead of the server's clock is accepted with a
+ * clock the server gives it (just above its own, the device's order kept),
+ * and listed in out->restamps, instead of refused with FS_REASON_CLOCK
+ * (issue 23: a wrong laptop clock never loses a change). */
+#define FS_PUSH_RESTAMP 1u
+int fs_store_push_flags(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
+                        uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
+                        fs_push_result *out);
 
 /* Feed entries after cursor in the device user's scope, at most max changes
  * and max_bytes of packed feed entries read (fs_feed_since_bytes; 0: no
@@ -333,7 +347,8 @@ typedef struct fs_store_ops {
     int (*owner)(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
                  char owner[FS_USER_NAME_MAX + 1]);
     int (*push)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
-                uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
+                uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
+                fs_push_result *out);
     int (*pull)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                 size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor,
                 int *more);

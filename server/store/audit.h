@@ -100,6 +100,9 @@ typedef struct fs_audit_entry {
  *   session_refused an authenticated device's session ended for what it sent
  *                  (malformed, oversized or out-of-turn messages, frames
  *                  that do not open, a flood)
+ *   restamped_write writes stamped too far ahead of the server's clock,
+ *                  accepted with the server's (how many, and the most
+ *                  seconds ahead; issue 23)
  *   user_disable   a user who left was disabled (detail: devices_revoked=N)
  *   user_enable    a disabled user was enabled again */
 const char *const *fs_audit_kinds(size_t *n);

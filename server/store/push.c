@@ -33,6 +33,11 @@ typedef struct push_ctx {
     fs_store_reject *rejects;
     size_t nrejects;
     uint64_t clock_limit;
+    unsigned flags;         /* FS_PUSH_RESTAMP */
+    fs_change *stamped;     /* restamped copies, by index in the push */
+    fs_restamp *restamps;   /* one per write restamped, in the push's order */
+    size_t nrestamps;
+    uint64_t newest;        /* the newest clock the push's writes carry so far */
     fs_row_ref *moved; /* rows given to another owner in this push */
     char (*moved_from)[MAX_NAME + 1]; /* ... and who had them */
     char (*moved_to)[MAX_NAME + 1];   /* ... and who has them now */
@@ -69,6 +74,156 @@ static uint32_t check_change(push_ctx *p, const fs_change *c)
         return FS_REASON_INVALID;
     if ((c->version.hlc >> 16) > p->clock_limit)
         return FS_REASON_CLOCK;
+    return 0;
+}
+
+/* The restamp of the write stamped hlc in this push, or NULL. The
+ * columns of one write are next to each other: the last one is tried
+ * first. */
+static const fs_restamp *restamp_of(const push_ctx *p, uint64_t hlc)
+{
+    for (size_t k = p->nrestamps; k-- > 0;)
+        if (p->restamps[k].sent == hlc)
+            return &p->restamps[k];
+    return NULL;
+}
+
+/* Issue 23: a write stamped more than max_skew ahead of the server's clock,
+ * from a device that can be told (FS_PUSH_RESTAMP), is accepted with a
+ * clock the server gives it instead of being refused: above the server's
+ * own and above every clock this push carried before it, so the device's
+ * order is kept; one clock per write (its columns share it). A change on
+ * top of a write restamped in this push names the write by its new clock.
+ * Returns the change to check and apply in place of changes[i]. */
+static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i)
+{
+    const fs_change *c = &changes[i];
+    if (!(p->flags & FS_PUSH_RESTAMP) || c->version.hlc == 0 ||
+        memcmp(c->version.device, p->d->id, FS_ID_BYTES) != 0)
+        return c;
+    fs_change *copy = &p->stamped[i];
+    *copy = *c;
+    if ((c->version.hlc >> 16) > p->clock_limit) {
+        const fs_restamp *given = restamp_of(p, c->version.hlc);
+        if (given == NULL) {
+            fs_restamp *nr = &p->restamps[p->nrestamps++];
+            nr->sent = c->version.hlc;
+            nr->given = fs_replica_hlc_give(p->s->r, p->newest);
+            given = nr;
+        }
+        copy->version.hlc = given->given;
+    }
+    if (copy->version.hlc > p->newest)
+        p->newest = copy->version.hlc;
+    const fs_restamp *prev = c->prev.hlc != 0 &&
+                                     memcmp(c->prev.device, p->d->id, FS_ID_BYTES) == 0
+                                 ? restamp_of(p, c->prev.hlc)
+                                 : NULL;
+    if (prev != NULL)
+        copy->prev.hlc = prev->given;
+    return copy;
+}
+
+/* Keeps the restamps of writes that were accepted (a refused one is
+ * refused by the clock it was sent with). p->accepted holds the given
+ * clocks; the restamps are in ascending order of them. */
+static void keep_accepted_restamps(push_ctx *p)
+{
+    uint8_t *kept = calloc(p->nrestamps ? p->nrestamps : 1, 1);
+    if (kept == NULL)
+        return; /* then all are sent: a refused write's entry names a clock the device lacks */
+    for (size_t a = 0; a < p->naccepted; a++) {
+        size_t lo = 0, hi = p->nrestamps;
+        uint64_t h = p->accepted[a].version.hlc;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (p->restamps[mid].given < h)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < p->nrestamps && p->restamps[lo].given == h)
+            kept[lo] = 1;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < p->nrestamps; k++)
+        if (kept[k])
+            p->restamps[n++] = p->restamps[k];
+    p->nrestamps = n;
+    free(kept);
+}
+
+/* One audit entry per push with restamped writes: how many, and how far
+ * ahead the furthest was (a laptop's clock to put right). */
+static int audit_restamps(push_ctx *p, const uint8_t *pk)
+{
+    uint64_t ahead = 0;
+    for (size_t k = 0; k < p->nrestamps; k++) {
+        uint64_t sent = p->restamps[k].sent >> 16, given = p->restamps[k].given >> 16;
+        if (sent > given && sent - given > ahead)
+            ahead = sent - given;
+    }
+    char detail[FS_AUDIT_MAX_DETAIL], fp[17];
+    snprintf(detail, sizeof detail, "restamped=%zu ahead_s=%llu", p->nrestamps,
+             (unsigned long long)(ahead / 1000u));
+    sq__fingerprint(pk, fp);
+    return fs_audit_append(p->s->audit, "restamped_write", p->d->u.name, fp, detail);
+}
+
+/* Keeps the push's restamps, in its transaction, for a push of the same
+ * batch again (its ACK lost on the way). */
+static int record_restamps(push_ctx *p, const uint8_t *pk)
+{
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < p->nrestamps; k++)
+        rc = sq__run(p->s, "INSERT OR REPLACE INTO restamped(pk, sent, given) VALUES(?1, ?2, ?3)",
+                     NULL, "bii", pk, FS_SIGN_PK_BYTES, (long long)p->restamps[k].sent,
+                     (long long)p->restamps[k].given);
+    return rc;
+}
+
+/* A batch applied before and pushed again: the restamps its writes were
+ * given, as the first push told them (a device that lost that ACK learns
+ * them now). out->restamps is malloc'd, or NULL when there are none. */
+static int replayed_restamps(sq_store *s, const uint8_t *pk, const fs_change *changes, size_t n,
+                             fs_push_result *out)
+{
+    sqlite3_stmt *st = NULL;
+    int keep = 0, rc = 0;
+    fs_restamp *found = NULL;
+    size_t nf = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t hlc = changes[i].version.hlc;
+        if (hlc == 0 || hlc > INT64_MAX || (nf > 0 && found[nf - 1].sent == hlc))
+            continue;
+        if (st == NULL)
+            rc = sq__stmt(s, "SELECT given FROM restamped WHERE pk=?1 AND sent=?2", &st, &keep);
+        if (rc != 0)
+            break;
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)hlc);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            if (found == NULL && (found = malloc(n * sizeof *found)) == NULL) {
+                rc = sq__fail(s, FS_ENOMEM, "out of memory");
+                break;
+            }
+            found[nf].sent = hlc;
+            found[nf].given = (uint64_t)sqlite3_column_int64(st, 0);
+            nf++;
+        } else if (src != SQLITE_DONE) {
+            rc = sq__dbfail(s, src, "store");
+        }
+    }
+    if (st != NULL)
+        sq__done(st, keep);
+    if (rc != 0 || nf == 0) {
+        free(found);
+        return rc;
+    }
+    out->restamps = found;
+    out->nrestamps = nf;
     return 0;
 }
 
@@ -478,7 +633,8 @@ static int refeed(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
 }
 
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
-                  uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out)
+            uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
+            fs_push_result *out)
 {
     sq_store *s = (sq_store *)base;
     memset(out, 0, sizeof *out);
@@ -493,9 +649,10 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     if (last_seq <= d.acked) { /* applied before: acknowledge again */
         out->acked_seq = d.acked;
         out->replayed = 1;
-        return 0;
+        return (flags & FS_PUSH_RESTAMP) ? replayed_restamps(s, device_pk, changes, n, out) : 0;
     }
-    push_ctx p = {.s = s, .d = &d, .clock_limit = fs_replica_now_ms(s->r) + fs_replica_max_skew_ms(s->r)};
+    push_ctx p = {.s = s, .d = &d, .clock_limit = fs_replica_now_ms(s->r) + fs_replica_max_skew_ms(s->r),
+                  .flags = flags};
     sq_ref *refs = malloc((n ? n : 1) * sizeof *refs);
     p.moved = malloc((n ? n : 1) * sizeof *p.moved);
     p.moved_from = malloc((n ? n : 1) * sizeof *p.moved_from);
@@ -503,19 +660,25 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     p.moved_at = malloc((n ? n : 1) * sizeof *p.moved_at);
     p.accepted = malloc((n ? n : 1) * sizeof *p.accepted);
     p.rejects = malloc((n ? n : 1) * sizeof *p.rejects);
+    if (flags & FS_PUSH_RESTAMP) {
+        p.stamped = malloc((n ? n : 1) * sizeof *p.stamped);
+        p.restamps = malloc((n ? n : 1) * sizeof *p.restamps);
+    }
     if (refs == NULL || p.accepted == NULL || p.rejects == NULL || p.moved == NULL ||
-        p.moved_from == NULL || p.moved_to == NULL || p.moved_at == NULL) {
+        p.moved_from == NULL || p.moved_to == NULL || p.moved_at == NULL ||
+        ((flags & FS_PUSH_RESTAMP) && (p.stamped == NULL || p.restamps == NULL))) {
         rc = sq__fail(s, FS_ENOMEM, "out of memory");
         goto done;
     }
     size_t nvalid = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t why = check_change(&p, &changes[i]);
+        const fs_change *c = restamp(&p, changes, i);
+        uint32_t why = check_change(&p, c);
         if (why != 0) {
             reject(&p, i, why);
             continue;
         }
-        refs[nvalid].c = &changes[i];
+        refs[nvalid].c = c;
         refs[nvalid].idx = i;
         nvalid++;
     }
@@ -550,6 +713,13 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
                  (long long)last_seq, device_pk, FS_SIGN_PK_BYTES);
     if (rc == 0 && p.nrejects > 0)
         rc = audit_refusals(s, &d, device_pk, p.rejects, p.nrejects);
+    if (rc == 0 && p.nrestamps > 0) {
+        keep_accepted_restamps(&p);
+        if (p.nrestamps > 0)
+            rc = record_restamps(&p, device_pk);
+        if (rc == 0 && p.nrestamps > 0)
+            rc = audit_restamps(&p, device_pk);
+    }
     if (rc == 0)
         rc = fs_commit(s->r);
     else
@@ -562,11 +732,18 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
             out->rejects = p.rejects;
             p.rejects = NULL;
         }
+        if (p.nrestamps > 0) {
+            out->restamps = p.restamps;
+            out->nrestamps = p.nrestamps;
+            p.restamps = NULL;
+        }
     } else if (s->errmsg[0] == '\0') {
         sq__fail(s, rc, "push: %s", fs_replica_errmsg(s->r));
     }
 done:
     free(refs);
+    free(p.stamped);
+    free(p.restamps);
     free(p.accepted);
     free(p.rejects);
     free(p.moved);

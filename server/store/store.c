@@ -84,7 +84,11 @@ static const char tables_sql[] =
     "CREATE TABLE IF NOT EXISTS disabled_users(name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS device_sync(pk BLOB PRIMARY KEY, last_seen_ms INTEGER,"
-    " lease_until_ms INTEGER, local_seq INTEGER, oldest_pending_ms INTEGER) WITHOUT ROWID;";
+    " lease_until_ms INTEGER, local_seq INTEGER, oldest_pending_ms INTEGER) WITHOUT ROWID;"
+    /* writes accepted with the server's clock (issue 23): told again when
+     * their batch is pushed again after its ACK was lost */
+    "CREATE TABLE IF NOT EXISTS restamped(pk BLOB NOT NULL, sent INTEGER NOT NULL,"
+    " given INTEGER NOT NULL, PRIMARY KEY(pk, sent)) WITHOUT ROWID;";
 
 /* Opens the audit log with a key of its own, derived from the server's
  * identity seed (kept in the encrypted store). */

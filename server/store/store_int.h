@@ -174,7 +174,8 @@ int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t
 int sq_owner(fs_store *base, unsigned table, const uint8_t row[FS_ID_BYTES],
              char owner[FS_USER_NAME_MAX + 1]);
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
-            uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out);
+            uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
+            fs_push_result *out);
 int sq_pull(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
             size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more);
 int sq_purges(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,

@@ -136,7 +136,7 @@ audited() { # NAME KIND DETAIL: an entry of KIND whose detail holds DETAIL
 }
 audited "writes outside the scope" refused_write "reason11="
 audited "a forged writer" refused_write "reason12="
-audited "a clock far ahead" refused_write "reason10="
+audited "a clock far ahead (accepted with the server's clock)" restamped_write "restamped=1 "
 audited "an unknown device key" auth_failed "reason=5 "
 audited "a forged signature" auth_failed "reason=4 "
 audited "an earlier session's AUTH replayed" auth_failed "reason=7 "
