@@ -350,6 +350,8 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
         rc = fs_replica_renew_lease(c->r, m->u.ready.server_time_ms, m->u.ready.lease_expires_ms);
         if (rc == 0)
             rc = adopt_user(c, m);
+        if (rc == 0)
+            rc = fs_replica_purge_due(c->r, NULL);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         rc = push_next(c);
@@ -363,6 +365,8 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
         if (c->push_inflight > 0)
             c->push_inflight--;
         rc = fs_replica_mark_acked(c->r, m->u.ack.upto_seq);
+        if (rc == 0) /* a purge that waited for this device's work to be sent */
+            rc = fs_replica_purge_due(c->r, NULL);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         if (m->u.ack.upto_seq > c->sent_seq)
@@ -406,7 +410,9 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
         rc = pull(c);
         break;
     case FS_MSG_PURGE:
-        rc = fs_replica_purge(c->r, m->u.purge.items, m->u.purge.count);
+        /* Kept until everything this device wrote is acknowledged: it
+         * never purges unsent work (issue 24). */
+        rc = fs_replica_purge_when_sent(c->r, m->u.purge.items, m->u.purge.count);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         break;
