@@ -229,22 +229,72 @@ static void due_words(int64_t deadline, char out[17])
     }
 }
 
+/* Who made the record of a finding, when the record says so: a visit's
+ * visitor, or the visitor of the visit a commitment was made at. "" when
+ * it does not say. A customer handed over brings its open commitments to
+ * the new owner's list (issue 24), and the new owner is told who made the
+ * promise. */
+static int made_by(fs_replica *r, const char *table, const uint8_t row[FS_ID_BYTES],
+                   char out[FS_USER_MAX + 1], int depth)
+{
+    out[0] = '\0';
+    unsigned nt;
+    int tix = fs_schema_table_index(table);
+    if (tix < 0 || depth > 1)
+        return 0;
+    const fs_table *t = &fs_schema_tables(&nt)[tix];
+    int by_visitor = fs_schema_column_index(t, "visitor") >= 0;
+    if (!by_visitor && fs_schema_column_index(t, "visit") < 0)
+        return 0;
+    fs_rows *it = NULL;
+    uint8_t visit[FS_ID_BYTES];
+    int has_visit = 0;
+    int rc = fs_rows_open(&it, r, table, NULL, NULL, NULL);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        if (memcmp(fs_rows_id(it), row, FS_ID_BYTES) != 0)
+            continue;
+        if (by_visitor) {
+            char *who = NULL;
+            rc = rec_text(it, "visitor", &who);
+            if (rc == 0 && who != NULL)
+                snprintf(out, FS_USER_MAX + 1, "%s", who);
+            free(who);
+        } else {
+            rc = rec_id(it, "visit", visit, &has_visit);
+        }
+        break;
+    }
+    fs_rows_close(it);
+    if (rc < 0)
+        return rc;
+    return has_visit ? made_by(r, "visit", visit, out, depth + 1) : 0;
+}
+
 static int today_cb(const fs_finding *f, void *ctx)
 {
     today_walk *w = ctx;
     /* What needs doing: not done, due soon or overdue, or still open. */
     if (f->done >= 0 || not_mine(w, f))
         return 0;
-    char due[17], hex[2 * FS_ID_BYTES + 1] = "";
+    char due[17], hex[2 * FS_ID_BYTES + 1] = "", maker[FS_USER_MAX + 1] = "";
     fs_civil_format(f->deadline, due);
-    if (f->has_row)
+    if (f->has_row) {
         fs_id_to_hex(f->row, hex);
+        int rc = made_by(w->r, f->rule->table, f->row, maker, 0);
+        if (rc != 0)
+            return rc;
+        if (strcmp(maker, f->who) == 0)
+            maker[0] = '\0'; /* said only when someone else made it */
+    }
     if (w->list != NULL) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL || rec_json_add(o, "rule", cJSON_CreateString(f->rule->id)) ||
             rec_json_add(o, "status", cJSON_CreateString(fs_rule_status_name(f->status))) ||
             rec_json_add(o, "due", cJSON_CreateString(due)) ||
             rec_json_add(o, "rep", cJSON_CreateString(f->who)) ||
+            rec_json_add(o, "made_by",
+                         maker[0] ? cJSON_CreateString(maker) : cJSON_CreateNull()) ||
             rec_json_add(o, "table", cJSON_CreateString(f->rule->table)) ||
             rec_json_add(o, "record", f->has_row ? cJSON_CreateString(hex) : cJSON_CreateNull()) ||
             rec_json_add(w->list, NULL, o))
@@ -266,12 +316,17 @@ static int today_cb(const fs_finding *f, void *ctx)
         return rc;
     }
     hex[8] = '\0';
-    char shown[17];
+    char shown[17], rep[FS_USER_MAX * 2 + 16];
     due_words(f->deadline, shown);
+    if (maker[0])
+        snprintf(rep, sizeof rep, "%s (made by %s)", f->who, maker);
+    else
+        snprintf(rep, sizeof rep, "%s", f->who);
     /* What is due in the record's own words when it has them (the
-     * promise), else the rule's; the customer by name. */
+     * promise), else the rule's; the customer by name; who made it when
+     * someone else did (an inherited record). */
     const char *cells[] = {status_word(f->status), shown, text != NULL ? text : f->rule->text,
-                           customer != NULL ? customer : "-", f->has_row ? hex : "-", f->who};
+                           customer != NULL ? customer : "-", f->has_row ? hex : "-", rep};
     rc = cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
     free(text);
     return rc;
@@ -290,7 +345,7 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
         return rc == CLI_HELP ? CLI_OK : rc;
     }
     static const cli_column cols[] = {
-        {"STATUS", 0}, {"DUE", 0}, {"WHAT", 40}, {"CUSTOMER", 20}, {"RECORD", 0}, {"REP", 16}};
+        {"STATUS", 0}, {"DUE", 0}, {"WHAT", 40}, {"CUSTOMER", 20}, {"RECORD", 0}, {"REP", 32}};
     today_walk w;
     memset(&w, 0, sizeof w);
     w.r = r;

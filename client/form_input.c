@@ -12,6 +12,7 @@
 #include "fieldsync/calendar.h"
 #include "fieldsync/records.h"
 #include "form.h"
+#include "precheck.h"
 
 int form_is_yes(const char *v)
 {
@@ -168,6 +169,12 @@ int form_to_cell(fs_replica *r, const ffield *f, const char *v, const values *vs
         for (size_t i = 0; table != NULL && strncmp(table, "--", 2) == 0 && i < n; i++)
             if (fields[i].flag != NULL && strcmp(fields[i].flag, table) == 0)
                 table = vs->v[i];
+        /* A customer handed away and purged here: said so, not "no such" */
+        if (table != NULL && strcmp(table, "customer") == 0 && fs_id_from_hex(v, idbuf) == 0) {
+            int away = precheck_handed_away(r, f->flag, idbuf);
+            if (away != CLI_OK)
+                return away;
+        }
         int rc = cli_resolve(r, table, f->flag, v, idbuf);
         if (rc != CLI_OK)
             return rc;

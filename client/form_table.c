@@ -419,6 +419,9 @@ const fform form_table[] = {
      .usage_full = USAGE_VISIT_ADD,
      .by_command = 1,
      .what = "the visit",
+     /* the rep who made the visit, by default: it stays theirs when the
+      * customer is handed on (issue 24) */
+     .me_default = "visitor",
      .list_rows = visit_list_rows},
 };
 

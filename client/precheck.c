@@ -135,12 +135,56 @@ static int text_is(const fs_value *v, const char *s)
     return v->type == FS_TEXT && v->n == n && memcmp(v->p, s, n) == 0;
 }
 
+#define SAY_HANDED_AWAY                                                                            \
+    "%s: customer %.8s was handed to another rep, as this device learnt at its last sync;"         \
+    " records for it are no longer this device's user's to make (the server would refuse them)"
+
+int precheck_handed_away(fs_replica *r, const char *what, const uint8_t customer[FS_ID_BYTES])
+{
+    int cust = fs_schema_table_index("customer");
+    int away = 0;
+    int rc = cust < 0 ? 0 : fs_replica_handed_away(r, (unsigned)cust, customer, &away);
+    if (rc != 0)
+        return cli_fail(r, what, rc);
+    if (!away)
+        return CLI_OK;
+    char hex[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(customer, hex);
+    cli_error(SAY_HANDED_AWAY, what, hex);
+    return CLI_EUSAGE;
+}
+
+/* A record for a customer this device knows was handed away (purged, or
+ * its purge waiting for this device's work to be sent: issue 24) is
+ * refused at once, whatever the role: the server refuses what a device
+ * writes under it once told. CLI_OK, CLI_EUSAGE (said), CLI_ERUNTIME. */
+static int precheck_customer(fs_replica *r, const char *command, const char *table,
+                             const fs_cell *cells, size_t n)
+{
+    int cust = fs_schema_table_index("customer");
+    int tix = fs_schema_table_index(table);
+    if (cust < 0 || tix < 0 || tix == cust)
+        return CLI_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(cells[i].column, "customer") != 0 || cells[i].value.type != FS_BLOB ||
+            cells[i].value.n != FS_ID_BYTES)
+            continue;
+        int rc = precheck_handed_away(r, command, cells[i].value.p);
+        if (rc != CLI_OK)
+            return rc;
+    }
+    return CLI_OK;
+}
+
 int precheck_write(fs_replica *r, const char *command, const char *table, const uint8_t *id,
                    const fs_cell *cells, size_t n)
 {
     char me[FS_USER_MAX + 1], owner[FS_USER_MAX + 1] = "", why[160];
     fs_record_role role;
-    int rc = precheck_role(r, me, &role);
+    int rc = precheck_customer(r, command, table, cells, n);
+    if (rc != CLI_OK)
+        return rc;
+    rc = precheck_role(r, me, &role);
     if (rc != 0)
         return cli_fail(r, command, rc);
     const fs_record_rules *rr = fs_record_rules_of(table);

@@ -1,10 +1,13 @@
 /*
  * A replica's sync bookkeeping: which local changes a server acknowledged,
  * how far the server feed has been applied, and the purge of rows that
- * left the user's scope (the server's refusals of local changes are
- * refusals.c's). All of it is local to the device and never synced.
+ * left the user's scope, which waits while this device has changes the
+ * server has not acknowledged (issue 24: a device never purges unsent
+ * work; the server's refusals of local changes are refusals.c's). All of
+ * it is local to the device and never synced.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "replica_int.h"
@@ -91,18 +94,82 @@ static int purge_one(fs_replica *r, unsigned tix, const uint8_t *row, sqlite3_st
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "purging a row");
 }
 
-int fs_replica_purge(fs_replica *r, const fs_row_ref *rows, size_t n)
+/* Purges one row and, first, the conflict records about it (they hold
+ * its values), in rounds of up to 64 (deleting while reading would
+ * disturb the query). */
+static int purge_with_conflicts(fs_replica *r, unsigned tix, const uint8_t *row,
+                                sqlite3_stmt *mark, sqlite3_stmt *conflicts, int cf)
+{
+    int rc = 0;
+    size_t nids;
+    do {
+        uint8_t ids[64][FS_ID_BYTES];
+        nids = 0;
+        sqlite3_bind_int(conflicts, 1, (int)tix);
+        sqlite3_bind_blob(conflicts, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+        while (nids < 64 && sqlite3_step(conflicts) == SQLITE_ROW)
+            if (sqlite3_column_bytes(conflicts, 0) == FS_ID_BYTES)
+                memcpy(ids[nids++], sqlite3_column_blob(conflicts, 0), FS_ID_BYTES);
+        sqlite3_reset(conflicts);
+        for (size_t k = 0; rc == 0 && k < nids; k++)
+            rc = purge_one(r, (unsigned)cf, ids[k], mark);
+    } while (rc == 0 && nids == 64);
+    if (rc == 0)
+        rc = purge_one(r, tix, row, mark);
+    return rc;
+}
+
+/* The rows here that follow customer (a `customer` column naming it) and
+ * hold no open refusal: what this device wrote under a customer after the
+ * server's list of its rows was made (issue 24). Purged in rounds of 64. */
+static int purge_followers(fs_replica *r, const uint8_t customer[FS_ID_BYTES],
+                           sqlite3_stmt *mark, sqlite3_stmt *conflicts, int cf)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    int rc = 0;
+    for (unsigned t = 0; rc == 0 && t < nt; t++) {
+        int col = fs_schema_column_index(&tables[t], "customer");
+        if (col <= 0 || tables[t].columns[col].type != FS_COL_ID ||
+            tables[t].columns[col].ref == NULL || strcmp(tables[t].columns[col].ref, "customer") != 0)
+            continue;
+        char sql[192];
+        snprintf(sql, sizeof sql,
+                 "SELECT id FROM \"%s\" WHERE customer=?1 AND id NOT IN"
+                 " (SELECT row FROM refused WHERE tbl=?2 AND reverted=0) LIMIT 64",
+                 tables[t].name);
+        size_t nids;
+        do {
+            uint8_t ids[64][FS_ID_BYTES];
+            nids = 0;
+            sqlite3_stmt *st = NULL;
+            int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+            if (src != SQLITE_OK)
+                return fs__dbfail(r, src, "purging a customer's records");
+            sqlite3_bind_blob(st, 1, customer, FS_ID_BYTES, SQLITE_STATIC);
+            sqlite3_bind_int(st, 2, (int)t);
+            while (nids < 64 && (src = sqlite3_step(st)) == SQLITE_ROW)
+                if (sqlite3_column_bytes(st, 0) == FS_ID_BYTES)
+                    memcpy(ids[nids++], sqlite3_column_blob(st, 0), FS_ID_BYTES);
+            sqlite3_finalize(st);
+            if (src != SQLITE_ROW && src != SQLITE_DONE)
+                return fs__dbfail(r, src, "purging a customer's records");
+            for (size_t k = 0; rc == 0 && k < nids; k++)
+                rc = purge_with_conflicts(r, t, ids[k], mark, conflicts, cf);
+        } while (rc == 0 && nids == 64);
+    }
+    return rc;
+}
+
+/* Purges rows (and, with follow, what follows a purged customer here)
+ * inside the caller's transaction. */
+static int purge_rows(fs_replica *r, const fs_row_ref *rows, size_t n, int follow)
 {
     unsigned nt;
     fs_schema_tables(&nt);
     int cf = fs_schema_table_index("conflict");
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].table >= nt)
-            return fs__fail(r, FS_ESCHEMA, "purge of an unknown table");
-    int own = 0;
-    int rc = fs__begin(r, &own);
-    if (rc != 0)
-        return rc;
+    int cust = fs_schema_table_index("customer");
+    int rc = 0;
     sqlite3_stmt *mark = NULL, *conflicts = NULL;
     int src = sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO purged(tbl,row) VALUES(?1,?2)", -1,
                                  &mark, NULL);
@@ -111,29 +178,154 @@ int fs_replica_purge(fs_replica *r, const fs_row_ref *rows, size_t n)
                                  &conflicts, NULL);
     if (src != SQLITE_OK)
         rc = fs__dbfail(r, src, "purging rows");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        /* First the conflict records, which hold values of the row, in
-         * rounds of up to 64 (deleting while reading would disturb the
-         * query). */
-        size_t nids;
-        do {
-            uint8_t ids[64][FS_ID_BYTES];
-            nids = 0;
-            sqlite3_bind_int(conflicts, 1, rows[i].table);
-            sqlite3_bind_blob(conflicts, 2, rows[i].row, FS_ID_BYTES, SQLITE_STATIC);
-            while (nids < 64 && sqlite3_step(conflicts) == SQLITE_ROW)
-                if (sqlite3_column_bytes(conflicts, 0) == FS_ID_BYTES)
-                    memcpy(ids[nids++], sqlite3_column_blob(conflicts, 0), FS_ID_BYTES);
-            sqlite3_reset(conflicts);
-            for (size_t k = 0; rc == 0 && k < nids; k++)
-                rc = purge_one(r, (unsigned)cf, ids[k], mark);
-        } while (rc == 0 && nids == 64);
-        if (rc == 0)
-            rc = purge_one(r, rows[i].table, rows[i].row, mark);
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = purge_with_conflicts(r, rows[i].table, rows[i].row, mark, conflicts, cf);
+    for (size_t i = 0; rc == 0 && follow && i < n; i++)
+        if ((int)rows[i].table == cust)
+            rc = purge_followers(r, rows[i].row, mark, conflicts, cf);
     sqlite3_finalize(mark);
     sqlite3_finalize(conflicts);
+    return rc;
+}
+
+static int check_tables(fs_replica *r, const fs_row_ref *rows, size_t n)
+{
+    unsigned nt;
+    fs_schema_tables(&nt);
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].table >= nt)
+            return fs__fail(r, FS_ESCHEMA, "purge of an unknown table");
+    return 0;
+}
+
+int fs_replica_purge(fs_replica *r, const fs_row_ref *rows, size_t n)
+{
+    int rc = check_tables(r, rows, n);
+    int own = 0;
+    if (rc == 0)
+        rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    return fs__end(r, own, purge_rows(r, rows, n, 0));
+}
+
+/* 1 when a local change has not been acknowledged by a server yet. */
+static int unsent(fs_replica *r, int *out)
+{
+    uint64_t last = 0, acked = 0;
+    int rc = fs_last_seq(r, &last);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='acked_seq'", &acked);
+    *out = rc == 0 && last > acked;
+    return rc;
+}
+
+int fs_replica_purge_when_sent(fs_replica *r, const fs_row_ref *rows, size_t n)
+{
+    int rc = check_tables(r, rows, n);
+    int own = 0, wait = 0;
+    if (rc == 0)
+        rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    rc = unsent(r, &wait);
+    if (rc == 0 && !wait) {
+        rc = purge_rows(r, rows, n, 1);
+        return fs__end(r, own, rc);
+    }
+    sqlite3_stmt *st = NULL;
+    int src = rc == 0 ? sqlite3_prepare_v2(r->db,
+                                           "INSERT OR IGNORE INTO purge_wait(tbl,row) VALUES(?1,?2)",
+                                           -1, &st, NULL)
+                      : SQLITE_OK;
+    if (src != SQLITE_OK)
+        rc = fs__dbfail(r, src, "keeping a purge for later");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_bind_int(st, 1, (int)rows[i].table);
+        sqlite3_bind_blob(st, 2, rows[i].row, FS_ID_BYTES, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (src != SQLITE_DONE)
+            rc = fs__dbfail(r, src, "keeping a purge for later");
+    }
+    sqlite3_finalize(st);
     return fs__end(r, own, rc);
+}
+
+int fs_replica_purge_due(fs_replica *r, size_t *purged)
+{
+    if (purged != NULL)
+        *purged = 0;
+    uint64_t waiting = 0;
+    int rc = fs__query_u64(r, "SELECT count(*) FROM purge_wait", &waiting);
+    if (rc != 0 || waiting == 0)
+        return rc;
+    int own = 0, wait = 0;
+    rc = fs__begin(r, &own);
+    if (rc != 0)
+        return rc;
+    rc = unsent(r, &wait);
+    if (rc != 0 || wait)
+        return fs__end(r, own, rc);
+    fs_row_ref *rows = calloc((size_t)waiting, sizeof *rows);
+    if (rows == NULL)
+        return fs__end(r, own, fs__fail(r, FS_ENOMEM, "out of memory"));
+    sqlite3_stmt *st = NULL;
+    size_t n = 0;
+    int src = sqlite3_prepare_v2(r->db, "SELECT tbl, row FROM purge_wait ORDER BY rowid", -1, &st,
+                                 NULL);
+    unsigned nt;
+    fs_schema_tables(&nt);
+    while (src == SQLITE_OK && n < waiting && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        src = SQLITE_OK;
+        if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES || sqlite3_column_int64(st, 0) < 0 ||
+            sqlite3_column_int64(st, 0) >= (sqlite3_int64)nt)
+            continue;
+        rows[n].table = (uint16_t)sqlite3_column_int(st, 0);
+        memcpy(rows[n].row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_OK && src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = fs__dbfail(r, src, "reading the purges kept for later");
+    if (rc == 0)
+        rc = purge_rows(r, rows, n, 1);
+    free(rows);
+    if (rc == 0) {
+        char *err = NULL;
+        if (sqlite3_exec(r->db, "DELETE FROM purge_wait", NULL, NULL, &err) != SQLITE_OK)
+            rc = fs__fail(r, FS_EDB, "clearing the purges kept for later: %s", err ? err : "?");
+        sqlite3_free(err);
+    }
+    if (rc == 0 && purged != NULL)
+        *purged = n;
+    return fs__end(r, own, rc);
+}
+
+int fs_replica_handed_away(fs_replica *r, unsigned table, const uint8_t row[FS_ID_BYTES], int *out)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    *out = 0;
+    if (table >= nt)
+        return fs__fail(r, FS_ESCHEMA, "unknown table");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT EXISTS(SELECT 1 FROM purge_wait WHERE tbl=?1 AND row=?2) OR"
+             " (EXISTS(SELECT 1 FROM purged WHERE tbl=?1 AND row=?2) AND"
+             " NOT EXISTS(SELECT 1 FROM \"%s\" WHERE id=?2))",
+             tables[table].name);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, (int)table);
+        sqlite3_bind_blob(st, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW)
+            *out = sqlite3_column_int(st, 0) != 0;
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW ? 0 : fs__dbfail(r, src, "reading the purges");
 }
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out)

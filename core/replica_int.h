@@ -167,7 +167,9 @@ int fs__delete_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], 
     " n INTEGER, at_ms INTEGER, sent, reverted INTEGER NOT NULL DEFAULT 0,"               \
     " PRIMARY KEY(tbl, row, col, hlc)) WITHOUT ROWID;"                                    \
     "CREATE TABLE IF NOT EXISTS purged(tbl INTEGER NOT NULL, row BLOB NOT NULL,"          \
-    " PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
+    " PRIMARY KEY(tbl, row)) WITHOUT ROWID;"                                              \
+    "CREATE TABLE IF NOT EXISTS purge_wait(tbl INTEGER NOT NULL, row BLOB NOT NULL,"      \
+    " PRIMARY KEY(tbl, row));"
 
 /* The feed of a server's replica: one entry per row write, its changes
  * packed (core/feed.c has the format), devices by dictionary index.

@@ -388,6 +388,8 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
                                         m->u.ready.lease_expires_ms);
         if (rc == 0)
             rc = adopt_user(c, m);
+        if (rc == 0)
+            rc = fs_replica_purge_due(c->r, NULL);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         rc = push_next(c);
@@ -412,6 +414,8 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
             rc = fs_commit(c->r);
         else
             fs_rollback(c->r);
+        if (rc == 0) /* a purge that waited for this device's work to be sent */
+            rc = fs_replica_purge_due(c->r, NULL);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         if (m->u.ack.upto_seq > c->sent_seq)
@@ -455,7 +459,9 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
         rc = pull(c);
         break;
     case FS_MSG_PURGE:
-        rc = fs_replica_purge(c->r, m->u.purge.items, m->u.purge.count);
+        /* Kept until everything this device wrote is acknowledged: it
+         * never purges unsent work (issue 24). */
+        rc = fs_replica_purge_when_sent(c->r, m->u.purge.items, m->u.purge.count);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         break;

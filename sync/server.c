@@ -344,6 +344,15 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
                 purge[kept++] = purge[i];
         npurge = kept;
     }
+    /* Kept before the device is told: what it writes from now on under
+     * these rows is written knowing they left its user's scope (issue 24). */
+    if (npurge > 0)
+        rc = fs_store_purges_told(s->store, pk, m->u.pull.cursor, FS_SYNC_BATCH,
+                                  m->u.pull.local_seq);
+    if (rc != 0) {
+        free(purge);
+        return server_error(s, rc);
+    }
     if (npurge > 0) {
         fs_msg pm;
         memset(&pm, 0, sizeof pm);

@@ -178,6 +178,11 @@ int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint
     return s->ops->purges(s, device_pk, cursor, max, out, n);
 }
 
+int fs_store_purges_told(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, uint64_t local_seq)
+{
+    return s->ops->purges_told(s, device_pk, cursor, max, local_seq);
+}
+
 int fs_store_manager_write(fs_store *s, const char *manager, const char *table, const uint8_t *row, const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES])
 {
     return s->ops->manager_write(s, manager, table, row, cells, n, out_id);

@@ -1362,6 +1362,11 @@ static void test_owner_changes(void)
     /* li still sees it (same team). */
     pull(t.s, &d[LI], &p);
 
+    /* zhang's device is told of the purge, as a sync server tells it
+     * (issue 24: what it writes after that is refused). */
+    uint64_t zlast = 0;
+    CHECK_OK(fs_last_seq(d[ZHANG].r, &zlast));
+    CHECK_OK(fs_store_purges_told(t.s, d[ZHANG].pk, 0, 100000, zlast));
     /* wang now writes customer A and its visit; zhang no longer can. */
     set_text(&d[WANG], "customer", b.za, "preferences", "mornings, via wang");
     set_text(&d[WANG], "visit", b.zva, "objections", "after-sales capacity");

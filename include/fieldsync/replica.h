@@ -509,6 +509,21 @@ int fs_refusal_tallies(fs_replica *r, const char *rep,
  * row that comes back in scope is applied again as usual. */
 int fs_replica_purge(fs_replica *r, const fs_row_ref *rows, size_t n);
 
+/* A server's PURGE as a sync client applies it (issue 24): purged now, with
+ * the records here that follow a purged customer and hold no open refusal
+ * (what this device wrote under it after the server listed its rows), when
+ * every local change has been acknowledged; else kept in `purge_wait` and
+ * purged by fs_replica_purge_due once they are. A device never purges work
+ * it has not sent. */
+int fs_replica_purge_when_sent(fs_replica *r, const fs_row_ref *rows, size_t n);
+/* Purges what fs_replica_purge_when_sent kept for later, if every local
+ * change is acknowledged now; *purged (may be NULL): how many rows of the
+ * server's lists went. 0 or an FS_E* code. */
+int fs_replica_purge_due(fs_replica *r, size_t *purged);
+/* *out 1 when row left this user's scope as far as this device knows: a
+ * purge waits for it, or it was purged and has not come back. */
+int fs_replica_handed_away(fs_replica *r, unsigned table, const uint8_t row[FS_ID_BYTES], int *out);
+
 /* An id's text form: 32 lowercase hex digits + NUL; parse needs exactly 32.
  * A new row's id is its clock's milliseconds (FS_ID_CLOCK_BYTES, big-endian,
  * so ids sort by creation and B-trees grow at their right edge) and then

@@ -249,6 +249,15 @@ int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
  * max; the array is malloc'd (caller frees). Sending them again is harmless. */
 int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                     size_t max, fs_row_ref **out, size_t *n);
+/* The device was sent what fs_store_purges(cursor, max) gave it, in answer
+ * to a PULL made when its newest local change was local_seq (issue 24).
+ * From then on the device knows those rows left its user's scope: a change
+ * it pushes under one of them with a later local sequence is refused as
+ * outside its scope; one made before (not above local_seq, or while it was
+ * never told) was made with the right to make it and is accepted
+ * (fs_store_push). The first telling of each purge is kept. FS_EDB. */
+int fs_store_purges_told(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                         size_t max, uint64_t local_seq);
 
 /* ENROLLMENT CODES (the code's text: fieldsync/enroll.h).
 
@@ -354,6 +363,8 @@ typedef struct fs_store_ops {
                 int *more);
     int (*purges)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                   size_t max, fs_row_ref **out, size_t *n);
+    int (*purges_told)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                       size_t max, uint64_t local_seq);
     /* the dashboard's writes, the audit log */
     int (*manager_write)(fs_store *s, const char *manager, const char *table, const uint8_t *row,
                          const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]);

@@ -270,3 +270,24 @@ int sq_purges(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_
     *n = k;
     return 0;
 }
+
+int sq_purges_told(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                   size_t max, uint64_t local_seq)
+{
+    sq_store *s = (sq_store *)base;
+    sq_device d;
+    int rc = puller(s, device_pk, &cursor, &d);
+    if (rc != 0)
+        return rc;
+    if (local_seq > INT64_MAX)
+        local_seq = INT64_MAX;
+    /* The same purges sq_purges gave, by the same query; the first telling
+     * of each is kept (a device that never pushed what it wrote before it
+     * must keep that right). */
+    return sq__run(s,
+                   "INSERT OR IGNORE INTO purge_told(pk, purge, local_seq)"
+                   " SELECT ?1, seq, ?2 FROM (SELECT seq FROM purges WHERE user=?3 AND feed_seq>=?4"
+                   " ORDER BY seq LIMIT ?5)",
+                   NULL, "bitii", device_pk, FS_SIGN_PK_BYTES, (long long)local_seq, d.u.name,
+                   (long long)cursor, (long long)(max ? max : 1));
+}

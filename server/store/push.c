@@ -28,6 +28,8 @@ static int cmp_ref(const void *pa, const void *pb)
 typedef struct push_ctx {
     sq_store *s;
     const sq_device *d;
+    const uint8_t *pk;  /* the device's key */
+    uint64_t first_seq; /* the batch's first local sequence: change i is first_seq + i */
     fs_change *accepted;
     size_t naccepted;
     fs_store_reject *rejects;
@@ -335,6 +337,66 @@ static int ref_missing(push_ctx *p, unsigned tix, const fs_change *c, int *missi
     return rc;
 }
 
+/* Issue 24: whether the row at (tix, row), or the row it follows, left
+ * the pushing user's scope in a hand-over (a purge for that user, the
+ * newest one), so the user had the right to write under it until then.
+ * *handed 1 if so, and *told_upto the device's newest local sequence when
+ * it was first told (fs_store_purges_told); UINT64_MAX while it has not
+ * been told. Up through the scope's parents, as far as owner_of goes. */
+static int handed_away(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES], int *handed,
+                       uint64_t *told_upto)
+{
+    sq_store *s = p->s;
+    uint8_t at[FS_ID_BYTES];
+    memcpy(at, row, FS_ID_BYTES);
+    *handed = 0;
+    *told_upto = UINT64_MAX;
+    for (int depth = 0; depth <= MAX_DEPTH; depth++) {
+        sqlite3_stmt *st = NULL;
+        int keep = 0;
+        int rc = sq__stmt(s,
+                          "SELECT t.local_seq FROM purges p LEFT JOIN purge_told t ON t.pk=?1 AND"
+                          " t.purge=p.seq WHERE p.user=?2 AND p.tbl=?3 AND p.row=?4"
+                          " ORDER BY p.seq DESC LIMIT 1",
+                          &st, &keep);
+        if (rc != 0)
+            return rc;
+        sqlite3_bind_blob(st, 1, p->pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, p->d->u.name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int)tix);
+        sqlite3_bind_blob(st, 4, at, FS_ID_BYTES, SQLITE_STATIC);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            *handed = 1;
+            if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+                *told_upto = (uint64_t)sqlite3_column_int64(st, 0);
+        }
+        sq__done(st, keep);
+        if (src == SQLITE_ROW)
+            return 0;
+        if (src != SQLITE_DONE)
+            return sq__dbfail(s, src, "store");
+        rc = sq__stmt(s, "SELECT ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st, &keep);
+        if (rc != 0)
+            return rc;
+        sqlite3_bind_int(st, 1, (int)tix);
+        sqlite3_bind_blob(st, 2, at, FS_ID_BYTES, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        int up = src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+                 sqlite3_column_bytes(st, 1) == FS_ID_BYTES;
+        if (up) {
+            tix = (unsigned)sqlite3_column_int(st, 0);
+            memcpy(at, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        }
+        sq__done(st, keep);
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            return sq__dbfail(s, src, "store");
+        if (!up)
+            return 0;
+    }
+    return 0;
+}
+
 /* Decides a row group (the valid changes of one row). The changes to the
  * column that decides the row's owner or parent (the "decider") are judged
  * apart: one that is malformed, or would take the row out of the pusher's
@@ -448,8 +510,26 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
         set_owner = set_parent = 0;
         snprintf(after, sizeof after, "%s", now);
     }
-    if (row_why == 0 && ((exists && !sq__in_scope(s, u, now)) || (!exists && !sq__in_scope(s, u, after))))
-        row_why = FS_REASON_SCOPE;
+    /* Out of the pusher's scope: refused, unless the row (or the customer
+     * it follows) was handed away from the pusher's user and the device
+     * wrote it before it was told (issue 24). Such changes were made with
+     * the right to make them: accepted, they follow the row to its new
+     * owner; what the device wrote after it was told is refused. */
+    int handed = 0;
+    uint64_t told_upto = UINT64_MAX;
+    if (row_why == 0 && ((exists && !sq__in_scope(s, u, now)) || (!exists && !sq__in_scope(s, u, after)))) {
+        if (exists)
+            rc = handed_away(p, tix, row, &handed, &told_upto);
+        else if (set_parent)
+            rc = handed_away(p, (unsigned)ptbl, prow, &handed, &told_upto);
+        if (rc != 0)
+            return rc;
+        for (size_t k = 0; handed && !exists && k < n; k++)
+            if (p->first_seq + g[k].idx > told_upto)
+                handed = 0; /* a new row made after: refused whole */
+        if (!handed)
+            row_why = FS_REASON_SCOPE;
+    }
     if (row_why == 0 && (int)tix == fs_schema_table_index("spot_check")) {
         rc = spot_check_row(p, g, n, exists, &row_why);
         if (rc != 0)
@@ -479,11 +559,13 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
         }
         if (row_why != 0)
             reject(p, g[k].idx, row_why);
+        else if (handed && p->first_seq + g[k].idx > told_upto)
+            reject(p, g[k].idx, FS_REASON_SCOPE); /* written after the device was told */
         else if (is_decider && decider_why != 0)
             reject(p, g[k].idx, decider_why);
         else if (missing)
             reject(p, g[k].idx, FS_REASON_PARENT);
-        else if (refused_by_rules(tix, c, u, strcmp(exists ? now : after, u->name) == 0))
+        else if (refused_by_rules(tix, c, u, handed || strcmp(exists ? now : after, u->name) == 0))
             reject(p, g[k].idx, FS_REASON_SCOPE);
         else
             p->accepted[p->naccepted++] = *c;
@@ -651,7 +733,11 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
         out->replayed = 1;
         return (flags & FS_PUSH_RESTAMP) ? replayed_restamps(s, device_pk, changes, n, out) : 0;
     }
-    push_ctx p = {.s = s, .d = &d, .clock_limit = fs_replica_now_ms(s->r) + fs_replica_max_skew_ms(s->r),
+    push_ctx p = {.s = s,
+                  .d = &d,
+                  .pk = device_pk,
+                  .first_seq = first_seq,
+                  .clock_limit = fs_replica_now_ms(s->r) + fs_replica_max_skew_ms(s->r),
                   .flags = flags};
     sq_ref *refs = malloc((n ? n : 1) * sizeof *refs);
     p.moved = malloc((n ? n : 1) * sizeof *p.moved);

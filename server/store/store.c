@@ -79,6 +79,8 @@ static const char tables_sql[] =
     "CREATE TABLE IF NOT EXISTS purges(seq INTEGER PRIMARY KEY, user TEXT NOT NULL,"
     " tbl INTEGER NOT NULL, row BLOB NOT NULL, feed_seq INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS purges_user ON purges(user, feed_seq);"
+    "CREATE TABLE IF NOT EXISTS purge_told(pk BLOB NOT NULL, purge INTEGER NOT NULL,"
+    " local_seq INTEGER NOT NULL, PRIMARY KEY(pk, purge)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS passwords(user TEXT PRIMARY KEY, hash TEXT NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS disabled_users(name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)"
@@ -322,6 +324,7 @@ static const fs_store_ops sqlite_ops = {
     .push = sq_push,
     .pull = sq_pull,
     .purges = sq_purges,
+    .purges_told = sq_purges_told,
     .manager_write = sq_manager_write,
     .audit = sq_audit,
 };

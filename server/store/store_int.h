@@ -12,6 +12,11 @@
  *   purges   user TEXT, tbl INTEGER, row BLOB, feed_seq INTEGER: rows that
  *            left user's scope when the feed stood at feed_seq; a device of
  *            that user whose cursor is not past it is told to purge them
+ *   purge_told pk BLOB, purge INTEGER (purges.seq), local_seq INTEGER,
+ *            PRIMARY KEY(pk, purge): a device was first sent that purge in
+ *            answer to a PULL made when its newest local change was
+ *            local_seq; what it wrote after that under the row is judged
+ *            as written knowing the row left its user's scope (push.c)
  *   scope    tbl INTEGER, row BLOB, owner TEXT, ptbl INTEGER, prow BLOB,
  *            PRIMARY KEY(tbl, row): a row's owner, or the row it follows
  *            (its customer, its plan, the row a conflict is about); owners
@@ -180,6 +185,8 @@ int sq_pull(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
             size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more);
 int sq_purges(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
               size_t max, fs_row_ref **out, size_t *n);
+int sq_purges_told(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
+                   size_t max, uint64_t local_seq);
 int sq_manager_write(fs_store *base, const char *manager, const char *table, const uint8_t *row,
                      const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]);
 

@@ -3,9 +3,12 @@
 # 127.0.0.1 (a server, reps zhang and wang, manager li, zhang's daemon).
 #  - zhang hands his customer to wang: refused on his laptop, exit 2, in
 #    words naming the rule; nothing reaches the server.
-#  - li hands the customer to wang; zhang, not yet knowing, records two
-#    visits to it. His daemon syncs them: the server refuses them (zhang
-#    could not know). status, the first lines of today, the daemon's log
+#  - li hands the customer to wang; zhang's laptop syncs the hand-over and
+#    is then restored from a copy taken before that sync, so it holds the
+#    customer again without knowing; zhang records two visits to it. His
+#    daemon syncs them: the server, which told the laptop, refuses them
+#    (what a laptop wrote before it was told is kept: issue 24,
+#    test_handover.sh). status, the first lines of today, the daemon's log
 #    and li's dashboard (devices table and compliance view) say so.
 #  - zhang reverts one visit (removed: the server never had it) and, after
 #    li gives the customer back, retries the other: li sees that visit, with
@@ -93,6 +96,13 @@ li customer edit --customer "$CID" --owner wang
 expect "li hands the customer to wang" 0
 li sync
 expect "li syncs the hand-over" 0
+cp -a "$WORK/zhang" "$WORK/zhang-copy"
+z sync
+expect "zhang's laptop syncs the hand-over" 0
+rm -rf "$WORK/zhang"
+mv "$WORK/zhang-copy" "$WORK/zhang"
+z customer list --json
+contains "restored from the copy, it holds the customer again" "$OUT" "\"id\":\"$CID\""
 z visit add --customer "$CID" --time "2026-12-03 09:00" --place site --purpose follow-up \
     --notes "kept visit"
 expect "zhang records a visit to the customer he still holds" 0

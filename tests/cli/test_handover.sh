@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Issue 24: hand-overs never lose work done offline. Real processes on
+# 127.0.0.1: a server, reps zhang and wang, manager li.
+#  - zhang, offline, records a visit with a commitment to his customer; li
+#    hands the customer to wang and syncs; zhang syncs: nothing is refused,
+#    li and wang receive the visit and the commitment, made by zhang, wang's
+#    `today` lists the commitment ("made by zhang"), and zhang's laptop no
+#    longer holds the customer after that sync.
+#  - zhang edits another customer's industry offline while li hands it to wang:
+#    accepted by last-writer-wins, the same on every replica.
+#  - after zhang's laptop has synced a hand-over, a visit to that customer
+#    is refused on the laptop at once (exit 2), in words.
+#
+#   bash tests/cli/test_handover.sh path/to/fieldsync path/to/fieldsync-server
+# (FS_SHOW=1 prints what each output showed, for a report.)
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS=${1:?usage: test_handover.sh path/to/fieldsync path/to/fieldsync-server}
+FSS=${2:?usage: test_handover.sh path/to/fieldsync path/to/fieldsync-server}
+export LC_ALL=C.UTF-8
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-handover-XXXXXX")
+ERRLOG=$WORK/all-stderr
+S=$WORK/server
+trap 'stop_server_now; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='handover test passphrase -- 7e21'
+unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
+
+MARK='tarnwick 交接客户'
+run() { runc "$FS" "$@"; }
+srv() { runc "$FSS" "$@"; }
+z() { run --home "$WORK/zhang" "$@"; }
+w() { run --home "$WORK/wang" "$@"; }
+li() { run --home "$WORK/li" "$@"; }
+show() { # TITLE TEXT: printed with FS_SHOW=1
+    [ -n "${FS_SHOW-}" ] && printf -- '--- %s\n%s\n' "$1" "$2"
+    return 0
+}
+has_id() { # HOME TABLE ID: 1 if the replica in HOME lists the row
+    runc "$FS" --home "$WORK/$1" "$2" list --json
+    grep -cF "\"id\":\"$3\"" <<<"$OUT"
+}
+# field HOME TABLE ID COLUMN: the column of the row in HOME's list --json
+field() {
+    runc "$FS" --home "$WORK/$1" "$2" list --json
+    python3 - "$OUT" "$3" "$4" <<'PY'
+import json, sys
+rows = json.loads(sys.argv[1])
+def walk(rs):
+    for r in rs:
+        yield r
+        for k in ("commitments",):
+            for c in r.get(k) or []:
+                yield c
+for r in walk(rows):
+    if r.get("id") == sys.argv[2]:
+        print(r.get(sys.argv[3]))
+        break
+PY
+}
+
+srv init --data "$S"
+expect "server init" 0
+add_users "li manager north" "zhang rep north" "wang rep north"
+start_server 0
+for u in zhang wang li; do
+    enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT" --name "$u-laptop"
+    run --home "$WORK/$u" whoami --set "$u"
+done
+
+z customer add --name "$MARK" --key-account --industry "logistics"
+expect "zhang records a customer" 0
+CID=$OUT
+z customer add --name "$MARK two" --industry "shipping"
+expect "and a second one" 0
+CID2=$OUT
+z sync
+expect "zhang syncs" 0
+li sync
+expect "li syncs" 0
+w sync
+expect "wang syncs" 0
+
+# ---- 1. offline work before the hand-over is kept ----
+z visit add --customer "$CID" --time "2026-12-05 10:00" --place site --purpose follow-up \
+    --notes "$MARK offline visit" --commit "send quote|2026-12-08"
+expect "zhang, offline, records a visit with a commitment" 0
+VID=$OUT
+z customer edit --customer "$CID2" --industry "cold chain"
+expect "zhang, offline, edits the second customer's industry" 0
+li customer edit --customer "$CID" --owner wang
+expect "li hands the customer to wang" 0
+li customer edit --customer "$CID2" --owner wang
+expect "and the second one" 0
+li sync
+expect "li syncs the hand-overs" 0
+
+z sync
+expect "zhang syncs: nothing refused (exit 0)" 0
+show "zhang: sync" "$OUT"
+z status --json
+contains "zhang's device holds no refusal" "$OUT" '"refused_count":0'
+contains "and nothing left to send" "$OUT" '"pending":0'
+equal "zhang's laptop no longer holds the customer" "$(has_id zhang customer "$CID")" 0
+equal "nor the second one" "$(has_id zhang customer "$CID2")" 0
+equal "nor the visit he made to it (it is wang's now)" "$(has_id zhang visit "$VID")" 0
+
+li sync
+expect "li syncs" 0
+w sync
+expect "wang syncs" 0
+for u in li wang; do
+    equal "$u holds zhang's offline visit" "$(has_id $u visit "$VID")" 1
+    equal "$u: the visit is attributed to zhang" "$(field $u visit "$VID" visitor)" zhang
+done
+run --home "$WORK/wang" visit list --json
+WV=$OUT
+contains "wang holds the commitment" "$WV" "send quote"
+run --home "$WORK/li" visit list --json
+equal "li's visits equal wang's field for field" "$OUT" "$WV"
+w customer list --json
+contains "wang owns the customer" "$OUT" '"owner":"wang"'
+equal "wang holds zhang's edit of the industry" "$(field wang customer "$CID2" industry)" "cold chain"
+equal "li holds it too" "$(field li customer "$CID2" industry)" "cold chain"
+
+# ---- 2. the new owner is told ----
+w today
+show "wang: today" "$OUT"
+contains "wang's today lists the inherited commitment, with who made it" "$OUT" \
+    "wang (made by zhang)"
+w today --json
+contains "today --json: the commitment's words" "$OUT" '"text":"send quote"'
+contains "and who made it" "$OUT" '"made_by":"zhang"'
+
+# ---- 3. after the hand-over reached the laptop: refused at once ----
+z visit add --customer "$CID" --time "2026-12-06 10:00" --place site --purpose late \
+    --notes "late visit"
+expect "zhang's visit after syncing the hand-over is refused locally (exit 2)" 2 \
+    "was handed to another rep"
+show "zhang: visit add after the hand-over (exit $RC)" "$ERR"
+z status --json
+contains "nothing was saved to send" "$OUT" '"pending":0'
+
+stop_server
+srv audit show --data "$S"
+contains "the hand-over is audited" "$OUT" "zhang -> wang"
+hits=$(grep -rlaF -e tarnwick -e 交接客户 "$S" "$WORK/serve.log" "$ERRLOG" 2>/dev/null)
+equal "no customer text in the store, the server's log or any message" "$hits" ""
+finish
