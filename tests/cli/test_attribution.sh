@@ -56,7 +56,7 @@ equal "today does not say nothing is due" "$lacks" 0
 run --home "$HN" today --json
 expect "today --json" 0
 contains "today --json: the commitment, its due date, text and customer" "$OUT" \
-    "\"rule\":\"commitment_due\",\"status\":\"overdue\",\"due\":\"$DUE_AT\",\"rep\":\"zhang\",\"table\":\"commitment\""
+    "\"rule\":\"commitment_due\",\"status\":\"overdue\",\"due\":\"$DUE_AT\",\"rep\":\"zhang\",\"made_by\":null,\"table\":\"commitment\""
 contains "today --json: the commitment's text" "$OUT" '"text":"send 3 success cases","customer":"XX科技有限公司"'
 # The weekly spot-check is a supervisor's to do, never on a rep's list.
 n=$(grep -c '"rule":"spot_check_weekly"' <<<"$OUT")

@@ -123,7 +123,7 @@ if [ -e "$S/control.sock" ]; then fail "the control socket is removed on stop"
 else ok "the control socket is removed on stop"; fi
 srv device list --data "$S"
 expect "device list on the stopped server's store" 0
-contains "it shows the revocation" "$OUT" "yes"
+contains "it shows the revocation" "$OUT" "revoked"
 contains "the serve log names the commands" "$(cat "$WORK/serve.log")" "control: device done"
 contains "the serve log names the refusal" "$(cat "$WORK/serve.log")" "refused: wrong passphrase"
 

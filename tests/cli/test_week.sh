@@ -130,7 +130,8 @@ as zhang customer list --json
 if grep -qF "$A" <<<"$OUT"; then fail "zhang's laptop purged A"; else ok "zhang's laptop purged A"; fi
 
 as wang today --json
-contains "the commitment zhang missed is open in wang's today" "$OUT" "\"rep\":\"wang\",\"table\":\"commitment\",\"record\":\"$C1\""
+contains "the commitment zhang missed is open in wang's today, made by zhang" "$OUT" \
+    "\"rep\":\"wang\",\"made_by\":\"zhang\",\"table\":\"commitment\",\"record\":\"$C1\""
 as zhang today --json
 if grep -qF "$C1" <<<"$OUT"; then fail "and gone from zhang's"; else ok "and gone from zhang's"; fi
 
