@@ -171,7 +171,9 @@ int cli_ask(const char *label, char **out)
     *out = NULL;
     if (!isatty(STDIN_FILENO))
         return 0;
-    fprintf(stderr, "%s: ", _(label)); /* labels are marked N_() where defined */
+    /* TRANSLATORS: a prompt on the terminal: the field's label (form_table.c),
+     * then what the rep types. */
+    fprintf(stderr, _("%s: "), _(label)); /* labels are marked N_() where defined */
     fflush(stderr);
     size_t cap = 0;
     ssize_t n = getline(out, &cap, stdin);
