@@ -21,8 +21,8 @@
 #include "fieldsync/clock.h"
 #include "fieldsync/passphrase.h"
 #include "fieldsync/schema.h"
+#include "i18n.h"
 #include "text.h"
-
 
 void cli_error(const char *fmt, ...)
 {
@@ -56,19 +56,19 @@ static void say_opts_error(const fs_opts_error *e)
     switch (e->problem) {
     case FS_OPTS_STRAY:
         /* Not echoed: a stray argument is often a value without its flag. */
-        cli_error("unexpected argument #%d: options take the form --flag VALUE", e->index + 1);
+        cli_error(_("unexpected argument #%d: options take the form --flag VALUE"), e->index + 1);
         break;
     case FS_OPTS_UNKNOWN:
-        cli_error("unknown option %.*s", e->namelen, e->name);
+        cli_error(_("unknown option %.*s"), e->namelen, e->name);
         break;
     case FS_OPTS_HASVALUE:
-        cli_error("%.*s takes no value", e->namelen, e->name);
+        cli_error(_("%.*s takes no value"), e->namelen, e->name);
         break;
     case FS_OPTS_MISSING:
-        cli_error("%.*s: missing value", e->namelen, e->name);
+        cli_error(_("%.*s: missing value"), e->namelen, e->name);
         break;
     case FS_OPTS_TWICE:
-        cli_error("%.*s: given more than once", e->namelen, e->name);
+        cli_error(_("%.*s: given more than once"), e->namelen, e->name);
         break;
     case FS_OPTS_NONE:
         break;
@@ -108,7 +108,7 @@ done:
         fputs(usage, stderr);
         return CLI_EUSAGE;
     default:
-        cli_error("out of memory");
+        cli_error(_("out of memory"));
         return CLI_ERUNTIME;
     }
 }
@@ -120,6 +120,7 @@ int cli_parse_global(cli_ctx *ctx, int *version, int argc, char **argv, int *nex
     const fs_opt opts[] = {
         {"--version", FS_OPT_FLAG, version, NULL, NULL},
         {"--home", FS_OPT_LIST, NULL, NULL, &home},
+        {"--lang", FS_OPT_VALUE, NULL, &ctx->lang, NULL},
     };
     int rc = fs_opts_parse_head(opts, sizeof opts / sizeof opts[0], argc, argv, next, &e);
     if (rc == 0 && home.count > 0)
@@ -132,12 +133,12 @@ int cli_parse_global(cli_ctx *ctx, int *version, int argc, char **argv, int *nex
         return CLI_HELP;
     case FS_EINVAL:
         if (e.problem == FS_OPTS_UNKNOWN)
-            cli_error("unknown option %.*s (see 'fieldsync help')", e.namelen, e.name);
+            cli_error(_("unknown option %.*s (see 'fieldsync help')"), e.namelen, e.name);
         else
             say_opts_error(&e);
         return CLI_EUSAGE;
     default:
-        cli_error("out of memory");
+        cli_error(_("out of memory"));
         return CLI_ERUNTIME;
     }
 }
@@ -155,11 +156,11 @@ int cli_blank(const char *s)
 int cli_require(const char *command, const char *flag, const char *value)
 {
     if (value == NULL) {
-        cli_error("%s: %s is required", command, flag);
+        cli_error(_("%s: %s is required"), command, flag);
         return CLI_EUSAGE;
     }
     if (cli_blank(value)) {
-        cli_error("%s: must not be empty", flag);
+        cli_error(_("%s: must not be empty"), flag);
         return CLI_EUSAGE;
     }
     return CLI_OK;
@@ -170,7 +171,9 @@ int cli_ask(const char *label, char **out)
     *out = NULL;
     if (!isatty(STDIN_FILENO))
         return 0;
-    fprintf(stderr, "%s: ", label);
+    /* TRANSLATORS: a prompt on the terminal: the field's label (form_table.c),
+     * then what the rep types. */
+    fprintf(stderr, _("%s: "), _(label)); /* labels are marked N_() where defined */
     fflush(stderr);
     size_t cap = 0;
     ssize_t n = getline(out, &cap, stdin);
@@ -198,11 +201,11 @@ int cli_check_text(const char *flag, const char *value)
         return CLI_OK;
     size_t n = strlen(value);
     if (!text_utf8_valid(value, n)) {
-        cli_error("%s: not valid UTF-8 text", flag);
+        cli_error(_("%s: not valid UTF-8 text"), flag);
         return CLI_EUSAGE;
     }
     if (n > FS_MAX_TEXT) {
-        cli_error("%s: too long (%zu bytes, at most %u)", flag, n, FS_MAX_TEXT);
+        cli_error(_("%s: too long (%zu bytes, at most %u)"), flag, n, FS_MAX_TEXT);
         return CLI_EUSAGE;
     }
     return CLI_OK;
@@ -220,7 +223,7 @@ static const char *quote_value(const char *value, char *buf, size_t size)
     if (printable)
         snprintf(buf, size, "\"%s\"", value);
     else
-        snprintf(buf, size, "a value of %zu bytes", n);
+        snprintf(buf, size, _("a value of %zu bytes"), n);
     return buf;
 }
 
@@ -230,9 +233,9 @@ static int check_date(const char *flag, const char *value, int with_time)
     char quoted[64];
     if (fs_civil_check(value, strlen(value), with_time, &why) == 0)
         return CLI_OK;
-    cli_error("%s: expected \"%s\", got %s: %s", flag,
+    cli_error(_("%s: expected \"%s\", got %s: %s"), flag,
               with_time ? "YYYY-MM-DD HH:MM" : "YYYY-MM-DD",
-              quote_value(value, quoted, sizeof quoted), why);
+              quote_value(value, quoted, sizeof quoted), _(why)); /* core/calendar.c's words */
     return CLI_EUSAGE;
 }
 
@@ -256,7 +259,7 @@ int cli_check_idprefix(const char *flag, const char *value)
              (value[i] >= 'A' && value[i] <= 'F');
     if (ok)
         return CLI_OK;
-    cli_error("%s: expected an id (6 to 32 hex digits, as 'list' shows), got %s", flag,
+    cli_error(_("%s: expected an id (6 to 32 hex digits, as 'list' shows), got %s"), flag,
               quote_value(value, quoted, sizeof quoted));
     return CLI_EUSAGE;
 }
@@ -266,7 +269,7 @@ int cli_check_ref(const char *flag, const char *table, const char *value)
     if (table != NULL && fs_name_column(table) == NULL)
         return cli_check_idprefix(flag, value);
     if (cli_blank(value)) {
-        cli_error("%s: expected an id or a name, got nothing", flag);
+        cli_error(_("%s: expected an id or a name, got nothing"), flag);
         return CLI_EUSAGE;
     }
     return cli_check_text(flag, value);
@@ -283,7 +286,7 @@ static const char *typed(const char *value, char *buf, size_t size)
     if (ok)
         snprintf(buf, size, "\"%s\"", value);
     else
-        snprintf(buf, size, "a value of %zu bytes", n);
+        snprintf(buf, size, _("a value of %zu bytes"), n);
     return buf;
 }
 
@@ -297,7 +300,7 @@ static int resolve_name(fs_replica *r, const char *table, const char *flag, cons
     *found = 0;
     int rc = fs_match_name(r, table, text, m, sizeof m / sizeof m[0], &n);
     if (rc != 0)
-        return cli_fail(r, "looking up a name", rc);
+        return cli_fail(r, _("looking up a name"), rc);
     if (n == 1) {
         memcpy(out, m[0].id, FS_ID_BYTES);
         *found = 1;
@@ -305,7 +308,7 @@ static int resolve_name(fs_replica *r, const char *table, const char *flag, cons
     }
     if (n == 0)
         return CLI_OK;
-    cli_error("%s: %zu %s records match %s; give more of the name, or the id:", flag, n, table,
+    cli_error(_("%s: %zu %s records match %s; give more of the name, or the id:"), flag, n, table,
               typed(text, shown, sizeof shown));
     for (size_t i = 0; i < n && i < sizeof m / sizeof m[0]; i++) {
         char hex[2 * FS_ID_BYTES + 1];
@@ -313,7 +316,7 @@ static int resolve_name(fs_replica *r, const char *table, const char *flag, cons
         fprintf(stderr, "  %.8s  %s\n", hex, m[i].name);
     }
     if (n > sizeof m / sizeof m[0])
-        fprintf(stderr, "  ... and %zu more\n", n - sizeof m / sizeof m[0]);
+        fprintf(stderr, _("  ... and %zu more\n"), n - sizeof m / sizeof m[0]);
     return CLI_EUSAGE;
 }
 
@@ -327,7 +330,7 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
         int crc = resolve_name(r, table, flag, hex, out, &found);
         if (crc != CLI_OK || found)
             return crc;
-        cli_error("%s: no %s with the id or name %s (see '%s list')", flag, table,
+        cli_error(_("%s: no %s with the id or name %s (see '%s list')"), flag, table,
                   typed(hex, shown, sizeof shown), table);
         return CLI_EUSAGE;
     }
@@ -335,17 +338,17 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
     case 0:
         return CLI_OK;
     case FS_ENOTFOUND:
-        cli_error("%s: no %s with id %s", flag, table, hex);
+        cli_error(_("%s: no %s with id %s"), flag, table, hex);
         return CLI_EUSAGE;
     case FS_EEXIST:
-        cli_error("%s: %s matches more than one %s; give more digits", flag, hex, table);
+        cli_error(_("%s: %s matches more than one %s; give more digits"), flag, hex, table);
         return CLI_EUSAGE;
     case FS_EINVAL:
         if (cli_check_idprefix(flag, hex) == CLI_OK)
-            cli_error("%s: %s is not a valid id prefix", flag, hex);
+            cli_error(_("%s: %s is not a valid id prefix"), flag, hex);
         return CLI_EUSAGE;
     default:
-        snprintf(what, sizeof what, "looking up %s", flag);
+        snprintf(what, sizeof what, _("looking up %s"), flag);
         return cli_fail(r, what, rc);
     }
 }
@@ -360,7 +363,7 @@ int cli_home(const cli_ctx *ctx, const char **out)
 {
     *out = NULL;
     if (ctx->home == NULL || ctx->home[0] == '\0') {
-        cli_error("no replica directory: give --home DIR or set FIELDSYNC_HOME");
+        cli_error(_("no replica directory: give --home DIR or set FIELDSYNC_HOME"));
         return CLI_EUSAGE;
     }
     *out = ctx->home;
@@ -408,7 +411,7 @@ int cli_keyfile_path(const char *home, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/replica.key", home);
     if (n < 0 || (size_t)n >= size) {
-        cli_error("--home: path too long");
+        cli_error(_("--home: path too long"));
         return CLI_EUSAGE;
     }
     return CLI_OK;
@@ -438,15 +441,15 @@ int cli_key(const char *home, int for_daemon, fs_secret **out, int *from_agent)
         return CLI_OK;
     }
     if (rc == FS_EAUTH) {
-        cli_error("%s/agent.sock is served by another user: not using it; remove it", home);
+        cli_error(_("%s/agent.sock is served by another user: not using it; remove it"), home);
         return CLI_ERUNTIME;
     }
     if (rc != FS_ENOTFOUND)
-        cli_error("the unlock agent of %s did not answer; asking for the passphrase", home);
+        cli_error(_("the unlock agent of %s did not answer; asking for the passphrase"), home);
     rc = cli_keyfile_path(home, keypath, sizeof keypath);
     if (rc != CLI_OK)
         return rc;
-    snprintf(prompt, sizeof prompt, "Passphrase for %s: ", home);
+    snprintf(prompt, sizeof prompt, _("Passphrase for %s: "), home);
     rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", prompt, NULL);
     if (rc != CLI_OK)
         return rc;
@@ -456,9 +459,9 @@ int cli_key(const char *home, int for_daemon, fs_secret **out, int *from_agent)
         return CLI_OK;
     *out = NULL;
     if (frc == FS_ENOTFOUND)
-        cli_error("the replica's key file is missing in %s", home);
+        cli_error(_("the replica's key file is missing in %s"), home);
     else
-        cli_error("opening the replica in %s: %s", home, fs_strerror(frc));
+        cli_error(_("opening the replica in %s: %s"), home, fs_strerror(frc));
     return CLI_ERUNTIME;
 }
 
@@ -470,9 +473,9 @@ static void locked_message(fs_replica *r, const char *home)
     if (fs_replica_status_get(r, &st) == 0 &&
         fs_instant_format(when, sizeof when, st.lease_expires_ms, 0, "%Y-%m-%d %H:%M") != 0)
         snprintf(when, sizeof when, "?");
-    cli_error("this device is locked: its lease from the server ended %s. Connect to the "
-              "network and run 'fieldsync --home %s sync' (or keep 'fieldsync daemon' running) "
-              "so the server renews it; nothing recorded here is lost",
+    cli_error(_("this device is locked: its lease from the server ended %s. Connect to the "
+                "network and run 'fieldsync --home %s sync' (or keep 'fieldsync daemon' running) "
+                "so the server renews it; nothing recorded here is lost"),
               when, home);
 }
 
@@ -489,7 +492,7 @@ static int open_replica(const cli_ctx *ctx, fs_replica **out, int allow_locked)
     /* Checked before the prompt: a typo in --home should not cost a
      * passphrase and an Argon2 derivation. */
     if (!cli_replica_exists(home)) {
-        cli_error("no replica in %s (create one with 'fieldsync --home %s init')", home, home);
+        cli_error(_("no replica in %s (create one with 'fieldsync --home %s init')"), home, home);
         return CLI_ERUNTIME;
     }
     rc = cli_key(home, 0, &key, NULL);
@@ -500,12 +503,13 @@ static int open_replica(const cli_ctx *ctx, fs_replica **out, int allow_locked)
     if (frc != 0) {
         *out = NULL;
         if (frc == FS_ENOTFOUND)
-            cli_error("no replica in %s (create one with 'fieldsync --home %s init')", home, home);
+            cli_error(_("no replica in %s (create one with 'fieldsync --home %s init')"), home,
+                      home);
         else if (frc == FS_EBUSY)
-            cli_error("opening the replica in %s: %s; try again when it is free", home,
+            cli_error(_("opening the replica in %s: %s; try again when it is free"), home,
                       fs_strerror(frc));
         else
-            cli_error("opening the replica in %s: %s", home, fs_strerror(frc));
+            cli_error(_("opening the replica in %s: %s"), home, fs_strerror(frc));
         return CLI_ERUNTIME;
     }
     if (allow_locked)
@@ -516,7 +520,7 @@ static int open_replica(const cli_ctx *ctx, fs_replica **out, int allow_locked)
     if (frc == 1)
         locked_message(*out, home);
     else
-        cli_fail(*out, "reading the lease", frc);
+        cli_fail(*out, _("reading the lease"), frc);
     fs_replica_close(*out);
     *out = NULL;
     return CLI_ERUNTIME;

@@ -30,6 +30,7 @@ enum {
 /* Global state of one invocation. */
 typedef struct cli_ctx {
     const char *home; /* --home, else $FIELDSYNC_HOME, else NULL */
+    const char *lang; /* --lang zh|en, else NULL (i18n.h) */
 } cli_ctx;
 
 /* The client's names for the option table of fieldsync/opts.h (one parser
@@ -56,10 +57,9 @@ int cli_parse(cli_ctx *ctx, const char *usage, const cli_opt *opts, size_t nopts
               char **argv);
 
 /* The global options in front of the command word (main.c): --home DIR
- * into ctx->home, --version into *version, --help. *next is the index of
- * the command word (argc when there is none). Returns CLI_OK, CLI_HELP
- * (nothing printed: the caller prints its usage) or CLI_EUSAGE (message
- * printed, naming the option). */
+ * into ctx->home, --lang zh|en into ctx->lang, --version into *version, --help. *next is the index
+ * of the command word (argc when there is none). Returns CLI_OK, CLI_HELP (nothing printed: the
+ * caller prints its usage) or CLI_EUSAGE (message printed, naming the option). */
 int cli_parse_global(cli_ctx *ctx, int *version, int argc, char **argv, int *next);
 
 /* Prints "fieldsync: " and the formatted message on stderr. */

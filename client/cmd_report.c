@@ -19,6 +19,7 @@
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
 #include "fieldsync/rules.h"
+#include "i18n.h"
 #include "record.h"
 #include "precheck.h"
 #include "refused.h"
@@ -152,8 +153,8 @@ static int open_view(cli_ctx *ctx, const char *usage, view_opts *o, int argc, ch
 
 static const char *status_word(fs_rule_status s)
 {
-    static const char *const words[] = {"on time", "DUE SOON", "OVERDUE", "missed"};
-    return (unsigned)s < 4 ? words[s] : "?";
+    static const char *const words[] = {N_("on time"), N_("DUE SOON"), N_("OVERDUE"), N_("missed")};
+    return (unsigned)s < 4 ? _(words[s]) : "?";
 }
 
 /* ---- today ---- */
@@ -325,7 +326,8 @@ static int today_cb(const fs_finding *f, void *ctx)
     /* What is due in the record's own words when it has them (the
      * promise), else the rule's; the customer by name; who made it when
      * someone else did (an inherited record). */
-    const char *cells[] = {status_word(f->status), shown, text != NULL ? text : f->rule->text,
+    const char *cells[] = {status_word(f->status), shown,
+                           text != NULL ? text : _(f->rule->text),
                            customer != NULL ? customer : "-", f->has_row ? hex : "-", rep};
     rc = cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
     free(text);
@@ -344,8 +346,8 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
         cli_list_free(&o.holidays);
         return rc == CLI_HELP ? CLI_OK : rc;
     }
-    static const cli_column cols[] = {
-        {"STATUS", 0}, {"DUE", 0}, {"WHAT", 40}, {"CUSTOMER", 20}, {"RECORD", 0}, {"REP", 32}};
+    static const cli_column cols[] = {{N_("STATUS"), 0},    {N_("DUE"), 0},    {N_("WHAT"), 40},
+                                      {N_("CUSTOMER"), 20}, {N_("RECORD"), 0}, {N_("REP"), 32}};
     today_walk w;
     memset(&w, 0, sizeof w);
     w.r = r;
@@ -369,9 +371,9 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
         char at[17];
         fs_civil_format(now, at);
         (void)refused_summary(r, stdout); /* what the server refused comes first */
-        printf("due, overdue and promised as of %s (the next 7 days):\n", at);
+        printf(_("due, overdue and promised as of %s (the next 7 days):\n"), at);
         if (cli_table_rows(w.t) == 0)
-            printf("nothing due, overdue or promised\n");
+            printf(_("nothing due, overdue or promised\n"));
         else
             cli_table_print(w.t, stdout);
     }

@@ -29,6 +29,7 @@
 #include "fieldsync/enroll.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
+#include "i18n.h"
 #include "link.h"
 #include "record.h"
 #include "refused.h"
@@ -470,20 +471,20 @@ static void format_span(uint64_t ms, char *out, size_t size)
 {
     uint64_t m = ms / 60000u, h = m / 60u, d = h / 24u;
     if (d > 0)
-        snprintf(out, size, "%llud %lluh", (unsigned long long)d, (unsigned long long)(h % 24));
+        snprintf(out, size, _("%llud %lluh"), (unsigned long long)d, (unsigned long long)(h % 24));
     else if (h > 0)
-        snprintf(out, size, "%lluh %llum", (unsigned long long)h, (unsigned long long)(m % 60));
+        snprintf(out, size, _("%lluh %llum"), (unsigned long long)h, (unsigned long long)(m % 60));
     else if (m > 0)
-        snprintf(out, size, "%llum", (unsigned long long)m);
+        snprintf(out, size, _("%llum"), (unsigned long long)m);
     else
-        snprintf(out, size, "under a minute");
+        snprintf(out, size, "%s", _("under a minute"));
 }
 
 static void format_age(uint64_t ms, char *out, size_t size)
 {
     char span[48];
     format_span(ms, span, sizeof span);
-    snprintf(out, size, "%s ago", span);
+    snprintf(out, size, _("%s ago"), span);
 }
 
 /* The clock line of status (issue 23): how far this machine's clock is from
@@ -492,30 +493,39 @@ static void format_age(uint64_t ms, char *out, size_t size)
 static void format_clock(const fs_replica_status *st, char *out, size_t size)
 {
     if (!st->clock_known) {
-        snprintf(out, size, "not checked yet (this laptop's own time until the first sync)");
+        snprintf(out, size, "%s", _("not checked yet (this laptop's own time until the first sync)"));
         return;
     }
     uint64_t gap = st->clock_offset_ms < 0 ? (uint64_t)(-(st->clock_offset_ms + 1)) + 1
                                            : (uint64_t)st->clock_offset_ms;
     if (gap <= FS_CLOCK_TOLERANCE_MS) {
-        snprintf(out, size, "agrees with the server's");
+        snprintf(out, size, "%s", _("agrees with the server's"));
         return;
     }
     uint64_t m = (gap + 30000u) / 60000u, h = m / 60u, d = h / 24u;
-    char amount[64];
-    if (d > 0 && h % 24 == 0)
-        snprintf(amount, sizeof amount, "%llu day%s", (unsigned long long)d, d == 1 ? "" : "s");
-    else if (d > 0)
-        snprintf(amount, sizeof amount, "%llu day%s %llu h", (unsigned long long)d,
-                 d == 1 ? "" : "s", (unsigned long long)(h % 24));
-    else if (h > 0)
-        snprintf(amount, sizeof amount, "%llu h %llu min", (unsigned long long)h,
-                 (unsigned long long)(m % 60));
-    else
-        snprintf(amount, sizeof amount, "%llu min", (unsigned long long)m);
+    char amount[64], part[32];
+    amount[0] = '\0';
+    if (d > 0) {
+        snprintf(part, sizeof part, d == 1 ? _("%llu day") : _("%llu days"), (unsigned long long)d);
+        snprintf(amount, sizeof amount, "%s", part);
+    }
+    if (d > 0 ? h % 24 != 0 : h > 0) {
+        snprintf(part, sizeof part, _("%llu h"), (unsigned long long)(h % 24));
+        snprintf(amount + strlen(amount), sizeof amount - strlen(amount), "%s%s",
+                 amount[0] ? " " : "", part);
+    }
+    if (d == 0) {
+        if (h == 0 || m % 60 != 0) {
+            snprintf(part, sizeof part, _("%llu min"), (unsigned long long)(h > 0 ? m % 60 : m));
+            snprintf(amount + strlen(amount), sizeof amount - strlen(amount), "%s%s",
+                     amount[0] ? " " : "", part);
+        }
+    }
     /* offset = server - laptop: negative when the laptop is ahead */
-    snprintf(out, size, "this laptop's clock is %s %s the server's (corrected)", amount,
-             st->clock_offset_ms < 0 ? "ahead of" : "behind");
+    snprintf(out, size,
+             st->clock_offset_ms < 0 ? _("this laptop's clock is %s ahead of the server's (corrected)")
+                                     : _("this laptop's clock is %s behind the server's (corrected)"),
+             amount);
 }
 
 /* The lease line of status: when it ends, or that it has. */
@@ -523,17 +533,17 @@ static void format_lease(const fs_replica_status *st, uint64_t now, char *out, s
 {
     char when[32], span[48];
     if (st->lease_expires_ms == 0) {
-        snprintf(out, size, "none yet (granted at the first sync)");
+        snprintf(out, size, "%s", _("none yet (granted at the first sync)"));
         return;
     }
     if (fs_instant_format(when, sizeof when, st->lease_expires_ms, 0, "%Y-%m-%d %H:%M") != 0)
         snprintf(when, sizeof when, "?");
     if (st->locked) {
-        snprintf(out, size, "ended %s: LOCKED until the server renews it (sync)", when);
+        snprintf(out, size, _("ended %s: LOCKED until the server renews it (sync)"), when);
         return;
     }
     format_span(st->lease_expires_ms - now, span, sizeof span);
-    snprintf(out, size, "until %s (%s left)", when, span);
+    snprintf(out, size, _("until %s (%s left)"), when, span);
 }
 
 /* The unlock agent's state for status --json: null when none runs. */
@@ -625,12 +635,12 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         return rc;
     frc = fs_replica_status_get(r, &st);
     if (frc != 0) {
-        rc = cli_fail(r, "status: reading the replica", frc);
+        rc = cli_fail(r, _("status: reading the replica"), frc);
         goto done;
     }
     frc = fs_replica_server(r, url, pk);
     if (frc != 0 && frc != FS_ENOTFOUND) {
-        rc = cli_fail(r, "status: reading the server", frc);
+        rc = cli_fail(r, _("status: reading the server"), frc);
         goto done;
     }
     enrolled = frc == 0;
@@ -645,34 +655,34 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     }
     if (enrolled) {
         key_hex16(pk, keyhex);
-        printf("server:          %s (key %s)\n", url, keyhex);
+        printf(_("server:          %s (key %s)\n"), url, keyhex);
     } else {
-        printf("server:          not enrolled\n");
+        printf(_("server:          not enrolled\n"));
     }
-    printf("pending changes: %llu\n", (unsigned long long)st.pending);
+    printf(_("pending changes: %llu\n"), (unsigned long long)st.pending);
     if (st.pending > 0)
         format_age(age_ms, age, sizeof age);
     else
-        snprintf(age, sizeof age, "none");
-    printf("oldest pending:  %s\n", age);
+        snprintf(age, sizeof age, "%s", _("none"));
+    printf(_("oldest pending:  %s\n"), age);
     if (st.last_sync_ms == 0)
-        snprintf(age, sizeof age, "never");
+        snprintf(age, sizeof age, "%s", _("never"));
     else
         format_age(now > st.last_sync_ms ? now - st.last_sync_ms : 0, age, sizeof age);
-    printf("last sync:       %s\n", age);
-    printf("cursor:          %llu\n", (unsigned long long)st.cursor);
-    printf("open conflicts:  %llu\n", (unsigned long long)st.open_conflicts);
-    printf("refused changes: %llu\n", (unsigned long long)st.refused);
+    printf(_("last sync:       %s\n"), age);
+    printf(_("cursor:          %llu\n"), (unsigned long long)st.cursor);
+    printf(_("open conflicts:  %llu\n"), (unsigned long long)st.open_conflicts);
+    printf(_("refused changes: %llu\n"), (unsigned long long)st.refused);
     format_lease(&st, now, age, sizeof age);
-    printf("lease:           %s\n", age);
+    printf(_("lease:           %s\n"), age);
     format_clock(&st, age, sizeof age);
-    printf("clock:           %s\n", age);
+    printf(_("clock:           %s\n"), age);
     uint32_t left, pid;
     if (agent_status(ctx->home, &left, &pid) == 0)
-        printf("unlock agent:    running (pid %u); wipes the key after %um %02us idle\n", pid,
+        printf(_("unlock agent:    running (pid %u); wipes the key after %um %02us idle\n"), pid,
                left / 60u, left % 60u);
     else
-        printf("unlock agent:    not running\n");
+        printf(_("unlock agent:    not running\n"));
     if (st.refused > 0) {
         frc = refused_summary(r, stdout);
         if (frc != 0) {

@@ -13,6 +13,7 @@
 #include "fieldsync/records.h"
 #include "form.h"
 #include "precheck.h"
+#include "i18n.h"
 
 int form_is_yes(const char *v)
 {
@@ -37,7 +38,7 @@ int form_check_value(const ffield *f, const char *v)
     switch (f->kind) {
     case FK_TEXT:
         if (f->required && cli_blank(v)) {
-            cli_error("%s: must not be empty", f->flag);
+            cli_error(_("%s: must not be empty"), f->flag);
             return CLI_EUSAGE;
         }
         return cli_check_text(f->flag, v);
@@ -48,7 +49,7 @@ int form_check_value(const ffield *f, const char *v)
     case FK_BOOL:
         if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)
             return CLI_OK;
-        cli_error("%s: expected yes or no", f->flag);
+        cli_error(_("%s: expected yes or no"), f->flag);
         return CLI_EUSAGE;
     case FK_CUSTOMER:
         return cli_check_ref(f->flag, "customer", v);
@@ -60,7 +61,7 @@ int form_check_value(const ffield *f, const char *v)
         long x = strtol(v, &end, 10);
         sscanf(f->extra, "%d-%d", &lo, &hi);
         if (end == v || *end != '\0' || x < lo || x > hi) {
-            cli_error("%s: expected a whole number from %d to %d", f->flag, lo, hi);
+            cli_error(_("%s: expected a whole number from %d to %d"), f->flag, lo, hi);
             return CLI_EUSAGE;
         }
         return CLI_OK;
@@ -68,7 +69,7 @@ int form_check_value(const ffield *f, const char *v)
     case FK_CHOICE:
         if (form_in_choices(v, f->extra))
             return CLI_OK;
-        cli_error("%s: expected one of %s", f->flag, f->extra);
+        cli_error(_("%s: expected one of %s"), f->flag, f->extra);
         return CLI_EUSAGE;
     case FK_FLAG:
     case FK_NOW:
@@ -99,7 +100,7 @@ int form_complete(const ffield *fields, size_t n, values *vs)
             vs->v[i] = f->kind == FK_DATE ? vs->today : vs->nowbuf;
         if (vs->v[i] == NULL && f->required) {
             if (!cli_ask(f->label, &vs->typed[i])) {
-                cli_error("%s is required (%s)", f->flag, f->label);
+                cli_error(_("%s is required (%s)"), f->flag, _(f->label));
                 return CLI_EUSAGE;
             }
             vs->v[i] = vs->typed[i];
@@ -119,7 +120,7 @@ int form_complete(const ffield *fields, size_t n, values *vs)
             if (fields[j].flag == NULL || strcmp(fields[j].flag, f->extra) != 0 || vs->v[j] != NULL)
                 continue;
             if (!cli_ask(fields[j].label, &vs->typed[j]) || cli_blank(vs->typed[j])) {
-                cli_error("%s is required when %s is no", fields[j].flag, f->flag);
+                cli_error(_("%s is required when %s is no"), fields[j].flag, f->flag);
                 return CLI_EUSAGE;
             }
             vs->v[j] = vs->typed[j];
@@ -193,8 +194,8 @@ int form_need_user(fs_replica *r, char me[FS_USER_MAX + 1])
     if (rc == 0)
         return CLI_OK;
     if (rc == FS_ENOTFOUND) {
-        cli_error("this form is signed with your user name: set it once with "
-                  "'fieldsync whoami --set NAME'");
+        cli_error(_("this form is signed with your user name: set it once with "
+                    "'fieldsync whoami --set NAME'"));
         return CLI_EUSAGE;
     }
     return cli_fail(r, "reading the user name", rc);
@@ -273,29 +274,30 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
                       : fs_civil_parse(v, strlen(v), &at) == 0 &&
                             fs_civil_parse(vs->nowbuf, strlen(vs->nowbuf), &now) == 0 &&
                             at > now + 5) {
-                cli_error("%s: %s is in the future (it is %s now): record it once it has happened",
-                          c->flag, v, dated ? vs->today : vs->nowbuf);
+                cli_error(
+                    _("%s: %s is in the future (it is %s now): record it once it has happened"),
+                    c->flag, v, dated ? vs->today : vs->nowbuf);
                 return CLI_EUSAGE;
             }
             break;
         }
         case CK_NOT_BEFORE:
             if (v != NULL && o != NULL && strcmp(v, o) < 0) {
-                cli_error("%s: %s is before %s %s", c->flag, v, c->other, o);
+                cli_error(_("%s: %s is before %s %s"), c->flag, v, c->other, o);
                 return CLI_EUSAGE;
             }
             break;
         case CK_PHONE:
             if (v != NULL && !phone_ok(v)) {
-                cli_error("%s: expected a phone number (5 to 20 digits, with spaces, + - ( ) . "
-                          "as written), got %s",
+                cli_error(_("%s: expected a phone number (5 to 20 digits, with spaces, + - ( ) . "
+                            "as written), got %s"),
                           c->flag, shown(v, a, sizeof a));
                 return CLI_EUSAGE;
             }
             break;
         case CK_EMAIL:
             if (v != NULL && !email_ok(v)) {
-                cli_error("%s: expected an e-mail address as name@example.com, got %s", c->flag,
+                cli_error(_("%s: expected an e-mail address as name@example.com, got %s"), c->flag,
                           shown(v, a, sizeof a));
                 return CLI_EUSAGE;
             }
@@ -304,7 +306,7 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
             for (size_t i = 0; v != NULL && o != NULL && fm->child != NULL && i < nchildren; i++) {
                 const char *d = parts[i][0];
                 if (d != NULL && (strcmp(d, v) < 0 || strcmp(d, o) > 0)) {
-                    cli_error("%s #%zu: its date %s is outside the period %s .. %s (%s, %s)",
+                    cli_error(_("%s #%zu: its date %s is outside the period %s .. %s (%s, %s)"),
                               fm->child->flag, i + 1, shown(d, a, sizeof a), v, o, c->flag,
                               c->other);
                     return CLI_EUSAGE;
@@ -351,7 +353,7 @@ static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const ch
     char hex[2 * FS_ID_BYTES + 1];
     fs_id_to_hex(id, hex);
     int named = strcmp(fm->add_name, "add") != 0; /* "daily plan", else "selfcheck" */
-    cli_error("%s: %s has a %s%s%s for %s already (%.8s): one a day", c->flag, me, fm->group,
+    cli_error(_("%s: %s has a %s%s%s for %s already (%.8s): one a day"), c->flag, me, fm->group,
               named ? " " : "", named ? fm->add_name : "", date, hex);
     return CLI_EUSAGE;
 }
@@ -374,8 +376,8 @@ static int unique_name(fs_replica *r, const fform *fm, const values *vs, const f
             continue;
         char hex[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(m[i].id, hex);
-        cli_error("%s: a %s of that name is recorded already (%.8s): give %s if this is another "
-                  "one of the same name",
+        cli_error(_("%s: a %s of that name is recorded already (%.8s): give %s if this is another "
+                    "one of the same name"),
                   c->flag, fm->table, hex, c->other);
         return CLI_EUSAGE;
     }

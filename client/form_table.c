@@ -11,23 +11,24 @@
  */
 #include "cmd.h"
 #include "form.h"
+#include "i18n.h"
 
 static const ffield contact_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
-    {"--name", "name", FK_TEXT, 1, "Name", NULL, 0},
-    {"--position", "position", FK_TEXT, 0, "Position", NULL, 0},
-    {"--phone", "phone", FK_TEXT, 0, "Phone", NULL, 0},
-    {"--email", "email", FK_TEXT, 0, "E-mail", NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--name", "name", FK_TEXT, 1, N_("Name"), NULL, 0},
+    {"--position", "position", FK_TEXT, 0, N_("Position"), NULL, 0},
+    {"--phone", "phone", FK_TEXT, 0, N_("Phone"), NULL, 0},
+    {"--email", "email", FK_TEXT, 0, N_("E-mail"), NULL, 0},
 };
 
 static const ffield commitment_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
-    {"--text", "text", FK_TEXT, 1, "What was promised", NULL, 0},
-    {"--due", "due", FK_DATE, 1, "Due (YYYY-MM-DD)", NULL, 0},
-    {"--visit", "visit", FK_REF, 0, "Visit id", "visit", 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--text", "text", FK_TEXT, 1, N_("What was promised"), NULL, 0},
+    {"--due", "due", FK_DATE, 1, N_("Due (YYYY-MM-DD)"), NULL, 0},
+    {"--visit", "visit", FK_REF, 0, N_("Visit id"), "visit", 0},
 };
 static const ffield done_f[] = {
-    {"--replied", "customer_replied", FK_BOOL, 0, "Customer replied (yes/no)", NULL, 0}};
+    {"--replied", "customer_replied", FK_BOOL, 0, N_("Customer replied (yes/no)"), NULL, 0}};
 static const faction commitment_a[] = {
     {"done", done_f, N(done_f), "commitment done ID [--replied yes|no]"},
     {"cancel", NULL, 0, "commitment cancel ID"},
@@ -35,10 +36,10 @@ static const faction commitment_a[] = {
 };
 
 static const ffield plan_f[] = {
-    {"--from", "period_start", FK_DATE, 1, "Week from (YYYY-MM-DD)", NULL, 0},
-    {"--to", "period_end", FK_DATE, 1, "Week to (YYYY-MM-DD)", NULL, 0},
-    {"--goals", "goals", FK_TEXT, 1, "Core goals of the week", NULL, 0},
-    {"--help-needed", "help_needed", FK_TEXT, 0, "Help needed from other departments", NULL, 0},
+    {"--from", "period_start", FK_DATE, 1, N_("Week from (YYYY-MM-DD)"), NULL, 0},
+    {"--to", "period_end", FK_DATE, 1, N_("Week to (YYYY-MM-DD)"), NULL, 0},
+    {"--goals", "goals", FK_TEXT, 1, N_("Core goals of the week"), NULL, 0},
+    {"--help-needed", "help_needed", FK_TEXT, 0, N_("Help needed from other departments"), NULL, 0},
 };
 static const fchild plan_tasks = {.flag = "--task",
                                   .table = "plan_task",
@@ -48,7 +49,7 @@ static const fchild plan_tasks = {.flag = "--task",
                                   .kinds = {FK_DATE, FK_TEXT, FK_TEXT},
                                   .required = {1, 1, 0}};
 static const ffield return_f[] = {
-    {"--comment", "review_comment", FK_TEXT, 1, "Why it is returned", NULL, 0}};
+    {"--comment", "review_comment", FK_TEXT, 1, N_("Why it is returned"), NULL, 0}};
 static const faction plan_a[] = {
     {"submit", NULL, 0, "plan submit ID"},
     {"approve", NULL, 0, "plan approve ID"},
@@ -56,44 +57,46 @@ static const faction plan_a[] = {
 };
 
 static const ffield daily_plan_f[] = {
-    {"--date", "date", FK_DATE, 1, "Date", NULL, 1},
-    {"--visits", "visits", FK_TEXT, 1, "Customer visits planned", NULL, 0},
-    {"--key-tasks", "key_tasks", FK_TEXT, 0, "Key tasks", NULL, 0},
-    {"--help-needed", "help_needed", FK_TEXT, 0, "Help needed", NULL, 0},
+    {"--date", "date", FK_DATE, 1, N_("Date"), NULL, 1},
+    {"--visits", "visits", FK_TEXT, 1, N_("Customer visits planned"), NULL, 0},
+    {"--key-tasks", "key_tasks", FK_TEXT, 0, N_("Key tasks"), NULL, 0},
+    {"--help-needed", "help_needed", FK_TEXT, 0, N_("Help needed"), NULL, 0},
 };
 static const ffield daily_summary_f[] = {
-    {"--date", "date", FK_DATE, 1, "Date", NULL, 1},
-    {"--content", "content", FK_TEXT, 1, "Summary of the day", NULL, 0},
+    {"--date", "date", FK_DATE, 1, N_("Date"), NULL, 1},
+    {"--content", "content", FK_TEXT, 1, N_("Summary of the day"), NULL, 0},
 };
 
 static const ffield selfcheck_f[] = {
-    {"--date", "date", FK_DATE, 1, "Date", NULL, 1},
-    {"--appearance", "appearance", FK_BOOL, 1, "Professional appearance and conduct (yes/no)",
+    {"--date", "date", FK_DATE, 1, N_("Date"), NULL, 1},
+    {"--appearance", "appearance", FK_BOOL, 1, N_("Professional appearance and conduct (yes/no)"),
      "--appearance-fix", 0},
-    {"--appearance-fix", "appearance_fix", FK_TEXT, 0, "Appearance: improvement measure", NULL, 0},
+    {"--appearance-fix", "appearance_fix", FK_TEXT, 0, N_("Appearance: improvement measure"), NULL,
+     0},
     {"--communication", "communication", FK_BOOL, 1,
-     "Listened, answered promptly, did not over-promise (yes/no)", "--communication-fix", 0},
-    {"--communication-fix", "communication_fix", FK_TEXT, 0, "Communication: improvement measure",
-     NULL, 0},
-    {"--data-management", "data_management", FK_BOOL, 1, "CRM updated in time, data true (yes/no)",
-     "--data-management-fix", 0},
+     N_("Listened, answered promptly, did not over-promise (yes/no)"), "--communication-fix", 0},
+    {"--communication-fix", "communication_fix", FK_TEXT, 0,
+     N_("Communication: improvement measure"), NULL, 0},
+    {"--data-management", "data_management", FK_BOOL, 1,
+     N_("CRM updated in time, data true (yes/no)"), "--data-management-fix", 0},
     {"--data-management-fix", "data_management_fix", FK_TEXT, 0,
-     "Data management: improvement measure", NULL, 0},
-    {"--teamwork", "teamwork", FK_BOOL, 1, "Plan/summary on time, helped colleagues (yes/no)",
+     N_("Data management: improvement measure"), NULL, 0},
+    {"--teamwork", "teamwork", FK_BOOL, 1, N_("Plan/summary on time, helped colleagues (yes/no)"),
      "--teamwork-fix", 0},
-    {"--teamwork-fix", "teamwork_fix", FK_TEXT, 0, "Teamwork: improvement measure", NULL, 0},
-    {"--todos", "todos", FK_BOOL, 1, "Today's promised follow-ups done (yes/no)", "--todos-fix", 0},
-    {"--todos-fix", "todos_fix", FK_TEXT, 0, "To-dos: improvement measure", NULL, 0},
+    {"--teamwork-fix", "teamwork_fix", FK_TEXT, 0, N_("Teamwork: improvement measure"), NULL, 0},
+    {"--todos", "todos", FK_BOOL, 1, N_("Today's promised follow-ups done (yes/no)"), "--todos-fix",
+     0},
+    {"--todos-fix", "todos_fix", FK_TEXT, 0, N_("To-dos: improvement measure"), NULL, 0},
 };
 
 static const ffield complaint_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
-    {"--description", "description", FK_TEXT, 1, "The complaint", NULL, 0},
-    {"--received-at", "received_at", FK_DATETIME, 1, "Received (YYYY-MM-DD HH:MM)", NULL, 1},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--description", "description", FK_TEXT, 1, N_("The complaint"), NULL, 0},
+    {"--received-at", "received_at", FK_DATETIME, 1, N_("Received (YYYY-MM-DD HH:MM)"), NULL, 1},
 };
 static const ffield outcome_f[] = {
-    {"--outcome", "outcome", FK_TEXT, 1, "Outcome told to the customer", NULL, 0},
-    {"--satisfaction", "satisfaction", FK_INT, 0, "Satisfaction (1-5)", "1-5", 0},
+    {"--outcome", "outcome", FK_TEXT, 1, N_("Outcome told to the customer"), NULL, 0},
+    {"--satisfaction", "satisfaction", FK_INT, 0, N_("Satisfaction (1-5)"), "1-5", 0},
 };
 static const faction complaint_a[] = {
     {"outcome", outcome_f, N(outcome_f),
@@ -101,23 +104,23 @@ static const faction complaint_a[] = {
 };
 
 static const ffield request_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
-    {"--description", "description", FK_TEXT, 1, "The requirement", NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--description", "description", FK_TEXT, 1, N_("The requirement"), NULL, 0},
     {"--confirmed-at", "confirmed_at", FK_DATETIME, 1,
-     "Confirmed by the customer (YYYY-MM-DD HH:MM)", NULL, 0},
-    {"--signed-document", "signed_document", FK_TEXT, 1, "Customer-signed requirement document",
+     N_("Confirmed by the customer (YYYY-MM-DD HH:MM)"), NULL, 0},
+    {"--signed-document", "signed_document", FK_TEXT, 1, N_("Customer-signed requirement document"),
      NULL, 0},
 };
 
 static const ffield acceptance_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
-    {"--delivered", "delivered_at", FK_DATE, 1, "Delivered (YYYY-MM-DD)", NULL, 0},
-    {"--collected", "collected_at", FK_DATE, 0, "Documents collected (YYYY-MM-DD)", NULL, 0},
-    {"--documents", "documents", FK_TEXT, 0, "Documents", NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--delivered", "delivered_at", FK_DATE, 1, N_("Delivered (YYYY-MM-DD)"), NULL, 0},
+    {"--collected", "collected_at", FK_DATE, 0, N_("Documents collected (YYYY-MM-DD)"), NULL, 0},
+    {"--documents", "documents", FK_TEXT, 0, N_("Documents"), NULL, 0},
 };
 static const ffield collect_f[] = {
-    {"--date", "collected_at", FK_DATE, 1, "Collected (YYYY-MM-DD)", NULL, 1},
-    {"--documents", "documents", FK_TEXT, 0, "Documents", NULL, 0},
+    {"--date", "collected_at", FK_DATE, 1, N_("Collected (YYYY-MM-DD)"), NULL, 1},
+    {"--documents", "documents", FK_TEXT, 0, N_("Documents"), NULL, 0},
 };
 static const faction acceptance_a[] = {
     {"collect", collect_f, N(collect_f),
@@ -125,64 +128,64 @@ static const faction acceptance_a[] = {
 };
 
 static const ffield marketing_f[] = {
-    {"--event", "event_date", FK_DATE, 1, "Event date (YYYY-MM-DD)", NULL, 0},
-    {"--goal", "goal", FK_TEXT, 1, "Goal", NULL, 0},
-    {"--budget", "budget", FK_TEXT, 0, "Budget", NULL, 0},
+    {"--event", "event_date", FK_DATE, 1, N_("Event date (YYYY-MM-DD)"), NULL, 0},
+    {"--goal", "goal", FK_TEXT, 1, N_("Goal"), NULL, 0},
+    {"--budget", "budget", FK_TEXT, 0, N_("Budget"), NULL, 0},
 };
 
 static const ffield question_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
-    {"--question", "question", FK_TEXT, 1, "The question", NULL, 0},
-    {"--asked-at", "asked_at", FK_DATETIME, 1, "Asked (YYYY-MM-DD HH:MM)", NULL, 1},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--question", "question", FK_TEXT, 1, N_("The question"), NULL, 0},
+    {"--asked-at", "asked_at", FK_DATETIME, 1, N_("Asked (YYYY-MM-DD HH:MM)"), NULL, 1},
 };
-static const ffield answer_f[] = {{"--answer", "answer", FK_TEXT, 1, "Answer", NULL, 0}};
+static const ffield answer_f[] = {{"--answer", "answer", FK_TEXT, 1, N_("Answer"), NULL, 0}};
 static const faction question_a[] = {
     {"answer", answer_f, N(answer_f), "question answer ID --answer TEXT"},
 };
 
 static const ffield spotcheck_f[] = {
-    {"--rep", "rep", FK_TEXT, 0, "Rep whose record is checked (the record's own)", NULL, 0},
-    {"--table", "record_table", FK_CHOICE, 1, "Record kind", "visit|customer|contact|commitment",
-     0},
-    {"--record", "record_id", FK_REF, 1, "Record id", "--table", 0},
-    {"--accurate", "accurate", FK_BOOL, 1, "Accurate (yes/no)", NULL, 0},
-    {"--comment", "comment", FK_TEXT, 0, "Comment", NULL, 0},
+    {"--rep", "rep", FK_TEXT, 0, N_("Rep whose record is checked (the record's own)"), NULL, 0},
+    {"--table", "record_table", FK_CHOICE, 1, N_("Record kind"),
+     "visit|customer|contact|commitment", 0},
+    {"--record", "record_id", FK_REF, 1, N_("Record id"), "--table", 0},
+    {"--accurate", "accurate", FK_BOOL, 1, N_("Accurate (yes/no)"), NULL, 0},
+    {"--comment", "comment", FK_TEXT, 0, N_("Comment"), NULL, 0},
 };
 
 /* A customer (no --owner: the device's user owns what they record, and the
  * server makes the creator the owner as well; without a name set, none). */
 static const ffield customer_f[] = {
-    {"--name", "name", FK_TEXT, 1, "Company name", NULL, 0},
-    {"--key-account", "key_account", FK_FLAG, 0, "Key account", NULL, 0},
-    {"--industry", "industry", FK_TEXT, 0, "Industry", NULL, 0},
-    {"--owner", "owner", FK_TEXT, 0, "Owner", NULL, 0},
-    {"--duplicate", NULL, FK_FLAG, 0, "Another customer of a name recorded already", NULL, 0},
+    {"--name", "name", FK_TEXT, 1, N_("Company name"), NULL, 0},
+    {"--key-account", "key_account", FK_FLAG, 0, N_("Key account"), NULL, 0},
+    {"--industry", "industry", FK_TEXT, 0, N_("Industry"), NULL, 0},
+    {"--owner", "owner", FK_TEXT, 0, N_("Owner"), NULL, 0},
+    {"--duplicate", NULL, FK_FLAG, 0, N_("Another customer of a name recorded already"), NULL, 0},
 };
 /* customer edit: a customer keeps a name and an owner; --industry "" clears
  * it. Handing a customer to another rep: the server accepts it from a
  * manager of the team only (the record rules), and refuses it (kept, with
  * the reason, in status) from anyone else. */
 static const ffield customer_edit_f[] = {
-    {"--name", "name", FK_TEXT, 1, "Company name", NULL, 0},
-    {"--industry", "industry", FK_TEXT, 0, "Industry", NULL, 0},
-    {"--key-account", "key_account", FK_BOOL, 0, "Key account (yes/no)", NULL, 0},
-    {"--owner", "owner", FK_TEXT, 1, "Owner", NULL, 0},
+    {"--name", "name", FK_TEXT, 1, N_("Company name"), NULL, 0},
+    {"--industry", "industry", FK_TEXT, 0, N_("Industry"), NULL, 0},
+    {"--key-account", "key_account", FK_BOOL, 0, N_("Key account (yes/no)"), NULL, 0},
+    {"--owner", "owner", FK_TEXT, 1, N_("Owner"), NULL, 0},
 };
 
 /* Form 1, the customer visit record, with the commitments made during the
  * visit (each with its own due date and status). */
 static const ffield visit_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, "Customer id", NULL, 0},
-    {"--time", "time", FK_DATETIME, 1, "Visit time (YYYY-MM-DD HH:MM)", NULL, 0},
-    {"--place", "place", FK_TEXT, 1, "Place", NULL, 0},
-    {"--purpose", "purpose", FK_TEXT, 1, "Purpose", NULL, 0},
-    {"--notes", "notes", FK_TEXT, 1, "Conversation notes", NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--time", "time", FK_DATETIME, 1, N_("Visit time (YYYY-MM-DD HH:MM)"), NULL, 0},
+    {"--place", "place", FK_TEXT, 1, N_("Place"), NULL, 0},
+    {"--purpose", "purpose", FK_TEXT, 1, N_("Purpose"), NULL, 0},
+    {"--notes", "notes", FK_TEXT, 1, N_("Conversation notes"), NULL, 0},
     {NULL, "recorded_at", FK_NOW, 0, NULL, NULL, 0},
-    {"--contact", "contact", FK_TEXT, 0, "Contact person", NULL, 0},
-    {"--position", "position", FK_TEXT, 0, "Position", NULL, 0},
-    {"--objections", "objections", FK_TEXT, 0, "Objections", NULL, 0},
-    {"--next", "next_steps", FK_TEXT, 0, "Next steps", NULL, 0},
-    {"--visitor", "visitor", FK_TEXT, 0, "Visitor", NULL, 0},
+    {"--contact", "contact", FK_TEXT, 0, N_("Contact person"), NULL, 0},
+    {"--position", "position", FK_TEXT, 0, N_("Position"), NULL, 0},
+    {"--objections", "objections", FK_TEXT, 0, N_("Objections"), NULL, 0},
+    {"--next", "next_steps", FK_TEXT, 0, N_("Next steps"), NULL, 0},
+    {"--visitor", "visitor", FK_TEXT, 0, N_("Visitor"), NULL, 0},
 };
 static const fchild visit_commits = {"--commit",
                                      "commitment",

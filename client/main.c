@@ -14,6 +14,7 @@
 #include "fieldsync/harden.h"
 
 #include "cmd.h"
+#include "i18n.h"
 #include "text.h"
 
 #ifndef FS_VERSION_STRING
@@ -56,79 +57,86 @@ static const command commands[] = {
 
 static void usage(FILE *f)
 {
-    fputs("usage: fieldsync [--home DIR] COMMAND [OPTIONS]\n"
-          "\n"
-          "Records customers and visits in this device's encrypted replica.\n"
-          "\n"
-          "Commands:\n"
-          "  init                      create the encrypted replica in DIR\n"
-          "  passwd                    change the replica's passphrase\n"
-          "  customer add --name NAME [--key-account] [--industry X] [--owner X]\n"
-          "                            record a customer; prints its id\n"
-          "  customer edit --customer ID [--name NAME] [--industry X] [--key-account yes|no]\n"
-          "                [--owner REP]\n"
-          "                            change a customer's fields (--industry \"\" clears);\n"
-          "                            --owner hands it to another rep (managers only)\n"
-          "  customer list [--json]    list customers\n"
-          "  visit add --customer ID --time \"YYYY-MM-DD HH:MM\" --place P --purpose P\n"
-          "            --notes N [--contact C] [--position P] [--objections O]\n"
-          "            [--commit \"TEXT|YYYY-MM-DD\"]... [--next N] [--visitor V]\n"
-          "                            record a visit and the commitments made there;\n"
-          "                            ID is a customer id or a unique prefix of it\n"
-          "                            (at least 6 hex digits); prints the visit id\n"
-          "  visit list [--json]       list visits with their commitments\n"
-          "  conflict list [--json]    values that lost to another device's newer edit\n"
-          "  conflict resolve ID --keep mine|theirs | --value V\n"
-          "                            decide a conflict; the decision syncs\n"
-          "  refused list [--json]     changes the server refused: record, field, value\n"
-          "                            sent, reason, when\n"
-          "  refused show ID [--json]  one refused change\n"
-          "  refused revert ID         take the server's values back for ID's record (a\n"
-          "                            record the server never had is removed here)\n"
-          "  refused retry ID          send ID's record's refused changes again (after\n"
-          "                            fixing what was wrong) at the next sync\n"
-          "  enroll --server ws[s]://HOST:PORT [--code CODE] [--name DEVICE-NAME]\n"
-          "                            join the server with a one-time code from\n"
-          "                            fieldsync-server enroll-code (creates the\n"
-          "                            replica if DIR has none); default name: hostname\n"
-          "  sync                      send local changes and fetch the server's until\n"
-          "                            in sync; on failure nothing local is lost; exit\n"
-          "                            status 3 when the server refused something new\n"
-          "  status [--json]           pending changes, cursor, server, conflicts,\n"
-          "                            changes the server refused, lease, unlock agent\n"
-          "  daemon [--interval S]     sync by itself: on local changes, every S seconds\n"
-          "                            (default 30), retrying while offline; SIGTERM stops\n"
-          "  today [--json]            what is due, overdue and promised in the next 7 days\n"
-          "  report compliance [--team T] [--week YYYY-Www | --days N] [--json]\n"
-          "                            per rep, the week's figures for every handbook rule\n"
-          "  report rep NAME [--week YYYY-Www | --days N] [--json]\n"
-          "                            one rep's deadlines for the week, record by record\n"
-          "                            (today and report take --tz ZONE, --hours\n"
-          "                            HH:MM-HH:MM, --holiday YYYY-MM-DD..., --at TIME)\n"
-          "  unlock [--idle D]         ask for the passphrase once: an agent keeps the key\n"
-          "                            for the commands on DIR until D passes without one\n"
-          "                            (default 15m; s, m, h units)\n"
-          "  lock                      wipe the agent's key now\n"
-          "  whoami [--set NAME] [--team TEAM] [--json]\n"
-          "                            this device's user (signed into forms) and team\n"
-          "  calendar [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday DATE]... [--clear-holidays]\n"
-          "                            the working-day calendar of today and report\n"
-          "  help, --help              show this help; COMMAND --help shows one command\n"
-          "  --version                 show the version\n"
-          "\n"
-          "Forms (missing required fields are asked for on a terminal):\n",
+    /* Chunks as a translator can align them: one per paragraph, the
+     * command list whole (its second column lines up). */
+    fputs(_("usage: fieldsync [--home DIR] [--lang zh|en] COMMAND [OPTIONS]\n"
+            "\n"
+            "Records customers and visits in this device's encrypted replica.\n"
+            "\n"),
           f);
+    fputs(_("Commands:\n"
+            "  init                      create the encrypted replica in DIR\n"
+            "  passwd                    change the replica's passphrase\n"
+            "  customer add --name NAME [--key-account] [--industry X] [--owner X]\n"
+            "                            record a customer; prints its id\n"
+            "  customer edit --customer ID [--name NAME] [--industry X] [--key-account yes|no]\n"
+            "                [--owner REP]\n"
+            "                            change a customer's fields (--industry \"\" clears);\n"
+            "                            --owner hands it to another rep (managers only)\n"
+            "  customer list [--json]    list customers\n"
+            "  visit add --customer ID --time \"YYYY-MM-DD HH:MM\" --place P --purpose P\n"
+            "            --notes N [--contact C] [--position P] [--objections O]\n"
+            "            [--commit \"TEXT|YYYY-MM-DD\"]... [--next N] [--visitor V]\n"
+            "                            record a visit and the commitments made there;\n"
+            "                            ID is a customer id or a unique prefix of it\n"
+            "                            (at least 6 hex digits); prints the visit id\n"
+            "  visit list [--json]       list visits with their commitments\n"
+            "  conflict list [--json]    values that lost to another device's newer edit\n"
+            "  conflict resolve ID --keep mine|theirs | --value V\n"
+            "                            decide a conflict; the decision syncs\n"
+            "  refused list [--json]     changes the server refused: record, field, value\n"
+            "                            sent, reason, when\n"
+            "  refused show ID [--json]  one refused change\n"
+            "  refused revert ID         take the server's values back for ID's record (a\n"
+            "                            record the server never had is removed here)\n"
+            "  refused retry ID          send ID's record's refused changes again (after\n"
+            "                            fixing what was wrong) at the next sync\n"
+            "  enroll --server ws[s]://HOST:PORT [--code CODE] [--name DEVICE-NAME]\n"
+            "                            join the server with a one-time code from\n"
+            "                            fieldsync-server enroll-code (creates the\n"
+            "                            replica if DIR has none); default name: hostname\n"
+            "  sync                      send local changes and fetch the server's until\n"
+            "                            in sync; on failure nothing local is lost; exit\n"
+            "                            status 3 when the server refused something new\n"
+            "  status [--json]           pending changes, cursor, server, conflicts,\n"
+            "                            changes the server refused, lease, unlock agent\n"
+            "  daemon [--interval S]     sync by itself: on local changes, every S seconds\n"
+            "                            (default 30), retrying while offline; SIGTERM stops\n"
+            "  today [--json]            what is due, overdue and promised in the next 7 days\n"
+            "  report compliance [--team T] [--week YYYY-Www | --days N] [--json]\n"
+            "                            per rep, the week's figures for every handbook rule\n"
+            "  report rep NAME [--week YYYY-Www | --days N] [--json]\n"
+            "                            one rep's deadlines for the week, record by record\n"
+            "                            (today and report take --tz ZONE, --hours\n"
+            "                            HH:MM-HH:MM, --holiday YYYY-MM-DD..., --at TIME)\n"
+            "  unlock [--idle D]         ask for the passphrase once: an agent keeps the key\n"
+            "                            for the commands on DIR until D passes without one\n"
+            "                            (default 15m; s, m, h units)\n"
+            "  lock                      wipe the agent's key now\n"
+            "  whoami [--set NAME] [--team TEAM] [--json]\n"
+            "                            this device's user (signed into forms) and team\n"
+            "  calendar [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday DATE]... [--clear-holidays]\n"
+            "                            the working-day calendar of today and report\n"
+            "  help, --help              show this help; COMMAND --help shows one command\n"
+            "  --version                 show the version\n"
+            "  --lang zh|en              the language of messages (else $FIELDSYNC_LANG,\n"
+            "                            else LC_ALL, LC_MESSAGES, LANG)\n"
+            "\n"),
+          f);
+    fputs(_("Forms (missing required fields are asked for on a terminal):\n"), f);
     cmd_form_usage(f);
-    fputs("\n"
-          "Environment:\n"
-          "  FIELDSYNC_HOME            the replica directory when --home is not given\n"
-          "  FIELDSYNC_PASSPHRASE      the passphrase when no unlock agent runs; otherwise\n"
-          "                            it is asked for on the terminal\n"
-          "  FIELDSYNC_NEW_PASSPHRASE  the new passphrase for passwd\n"
-          "\n"
-          "Exit status: 0 success, 1 runtime error, 2 usage or input error (also a change\n"
-          "the record rules do not allow, refused before it is saved), 3 sync: the server\n"
-          "refused a change (see 'fieldsync refused list').\n",
+    fputs("\n", f);
+    fputs(_("Environment:\n"
+            "  FIELDSYNC_HOME            the replica directory when --home is not given\n"
+            "  FIELDSYNC_PASSPHRASE      the passphrase when no unlock agent runs; otherwise\n"
+            "                            it is asked for on the terminal\n"
+            "  FIELDSYNC_NEW_PASSPHRASE  the new passphrase for passwd\n"
+            "  FIELDSYNC_LANG            zh or en: the language when --lang is not given\n"
+            "\n"),
+          f);
+    fputs(_("Exit status: 0 success, 1 runtime error, 2 usage or input error (also a change\n"
+            "the record rules do not allow, refused before it is saved), 3 sync: the server\n"
+            "refused a change (see 'fieldsync refused list').\n"),
           f);
 }
 
@@ -167,7 +175,7 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
         (!known_group || (argc >= 2 && strcmp(argv[1], "show") == 0)))
         return cmd_form(ctx, argc, argv);
     if (!known_group) {
-        cli_error("unknown command '%s' (see 'fieldsync help')", argv[0]);
+        cli_error(_("unknown command '%s' (see 'fieldsync help')"), argv[0]);
         return CLI_EUSAGE;
     }
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
@@ -180,9 +188,9 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
                      names[0] ? ", " : "", commands[i].name);
     if (argc < 2)
-        cli_error("%s: missing subcommand: %s (see 'fieldsync help')", argv[0], names);
+        cli_error(_("%s: missing subcommand: %s (see 'fieldsync help')"), argv[0], names);
     else
-        cli_error("%s: unknown subcommand '%s': %s (see 'fieldsync help')", argv[0], argv[1],
+        cli_error(_("%s: unknown subcommand '%s': %s (see 'fieldsync help')"), argv[0], argv[1],
                   names);
     return CLI_EUSAGE;
 }
@@ -198,6 +206,8 @@ int main(int argc, char **argv)
         return 1;
     }
     text_init_locale();
+    if (i18n_init(NULL) != 0)
+        cli_error(_("FIELDSYNC_LANG: expected zh or en; using the environment's language"));
     if (sodium_init() < 0) {
         cli_error("libsodium failed to initialise");
         return 1;
@@ -210,6 +220,10 @@ int main(int argc, char **argv)
     i++; /* an index into argv */
     if (rc != CLI_OK && rc != CLI_HELP)
         return exit_status(rc);
+    if (ctx.lang != NULL && i18n_init(ctx.lang) != 0) {
+        cli_error(_("--lang: expected zh or en"));
+        return 2;
+    }
     if (version) { /* before a later --help, as it came first */
         printf("fieldsync %s\n", FS_VERSION_STRING);
         return fflush(stdout) == 0 ? 0 : 1;
@@ -219,7 +233,7 @@ int main(int argc, char **argv)
         return fflush(stdout) == 0 ? 0 : 1;
     }
     if (i >= argc) {
-        cli_error("no command given");
+        cli_error(_("no command given"));
         usage(stderr);
         return 2;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fieldsync/error.h"
+#include "i18n.h"
 #include "table.h"
 #include "text.h"
 
@@ -41,7 +42,7 @@ int cli_table_new(cli_table **out, const cli_column *cols, size_t ncols)
         goto fail;
     for (size_t i = 0; i < ncols; i++) {
         t->cols[i] = cols[i];
-        t->widths[i] = text_width(cols[i].heading);
+        t->widths[i] = text_width(_(cols[i].heading));
     }
     *out = t;
     return 0;
@@ -94,7 +95,7 @@ static void print_cell(FILE *f, const char *text, size_t width, size_t colwidth,
 void cli_table_print(const cli_table *t, FILE *f)
 {
     for (size_t i = 0; i < t->ncols; i++)
-        print_cell(f, t->cols[i].heading, text_width(t->cols[i].heading), t->widths[i],
+        print_cell(f, _(t->cols[i].heading), text_width(_(t->cols[i].heading)), t->widths[i],
                    i + 1 == t->ncols);
     fputc('\n', f);
     for (size_t r = 0; r < t->nrows; r++) {

@@ -11,8 +11,8 @@
 
 typedef struct cli_table cli_table;
 
-/* One column: its heading and the most display columns a cell may take
- * (0: no limit). */
+/* One column: its heading (printed through gettext: mark it N_() to have it
+ * translated) and the most display columns a cell may take (0: no limit). */
 typedef struct cli_column {
     const char *heading;
     size_t maxwidth;

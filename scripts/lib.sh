@@ -6,10 +6,11 @@ FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian 12 packages: compilers and tools, then the libraries found with
 # pkg-config; tzdata for the rules engine's time zones; iproute2 for the
-# network-namespace test.
+# network-namespace test; gettext (msgfmt, xgettext) for the translation
+# catalogs in po/, locales (localedef) for the zh_CN.UTF-8 locale.
 FS_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
  libsqlite3-dev libsodium-dev libmsgpack-dev libwebsockets-dev libcjson-dev libzstd-dev python3 tzdata iproute2
- openssl curl"
+ openssl curl gettext locales"
 
 fs_install_deps() {
     local missing=()
@@ -17,17 +18,22 @@ fs_install_deps() {
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
             || missing+=("$p")
     done
-    if [ ${#missing[@]} -eq 0 ]; then
-        return 0
-    fi
-    echo "==> installing Debian packages with apt-get: ${missing[*]}"
     local sudo=""
     if [ "$(id -u)" -ne 0 ]; then
         sudo="sudo"
     fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing Debian packages with apt-get: ${missing[*]}"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    fi
+    # The Chinese interface is tested under LANG=zh_CN.UTF-8 (tests/cli/test_lang.sh);
+    # a fresh Debian has only C.UTF-8.
+    if ! locale -a 2>/dev/null | grep -qix 'zh_CN\.utf-\?8'; then
+        echo "==> generating the zh_CN.UTF-8 locale"
+        $sudo localedef -i zh_CN -f UTF-8 zh_CN.UTF-8
+    fi
 }
 
 # What the browser tests need (tests/browser): Debian's chromium, a CJK font, node and npm

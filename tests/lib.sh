@@ -6,6 +6,10 @@
 passed=0
 failed=0
 
+# The client's messages are matched in English: a language from the caller's
+# shell must not change them (tests/cli/test_lang.sh sets its own).
+unset LANGUAGE FIELDSYNC_LANG
+
 ok() {
     passed=$((passed + 1))
     echo "ok   $1"

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Issue 17 point 1, "Done when" on language: the rep's daily commands in
+# Chinese under LANG=zh_CN.UTF-8 and in English under LANG=C, --lang and
+# FIELDSYNC_LANG over the environment, and the same JSON and exit status in
+# both. The untranslated-message check: in Chinese, no line of help, today,
+# status, a refused date or a form prompt may hold an English word of four
+# letters or more that is not a command, option, placeholder or name the
+# rep types as is (the list below). Works whether or not the zh_CN.UTF-8
+# locale is installed (client/i18n.c falls back to C.UTF-8 + LANGUAGE).
+#
+#   bash tests/cli/test_lang.sh path/to/fieldsync
+# (FS_SHOW=1 prints what each Chinese output showed, for a report.)
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS=${1:?usage: test_lang.sh path/to/fieldsync}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-lang-XXXXXX")
+ERRLOG=$WORK/all-stderr
+H=$WORK/zhang
+trap '"$FS" --home "$H" lock >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='lang test passphrase -- 7e2a'
+unset FIELDSYNC_HOME LC_ALL LC_MESSAGES LANGUAGE FIELDSYNC_LANG
+export LANG=C
+zh() { LANG=zh_CN.UTF-8 runc "$FS" --home "$H" "$@"; }
+en() { LANG=C runc "$FS" --home "$H" "$@"; }
+show() { [ -n "${FS_SHOW-}" ] && printf -- '--- %s\n%s\n' "$1" "$2"; return 0; }
+
+# Words a Chinese screen keeps in Latin letters: the program, its commands
+# and subcommands, placeholders (ID, NAME, ...), environment variables and
+# abbreviations a Chinese sales team writes so (CRM), and the rep's user
+# name. Everything else of four letters or more is an untranslated message.
+ALLOWED='fieldsync init passwd customer edit list visit show conflict resolve mine theirs
+refused revert retry enroll sync status daemon today report compliance unlock lock whoami
+calendar help json home lang name industry owner time place purpose notes contact position
+objections commit next visitor keep value server code interval team week days idle clear
+holiday holidays hours version CODE HOST PORT DEVICE NAME TEXT DATE TIME ZONE TEAM
+YYYY MM DD HH Www SIGTERM FIELDSYNC_HOME FIELDSYNC_PASSPHRASE FIELDSYNC_NEW_PASSPHRASE
+FIELDSYNC_LANG LC_ALL LC_MESSAGES LANG UTF CRM key account phone email text due
+contact commitment plan daily summary selfcheck complaint request acceptance marketing question
+spotcheck done cancel replied submit approve return outcome collect answer from goals needed
+task TASK EXPECTED visits tasks content appearance communication data management teamwork
+todos ITEM description received signed document delivered collected documents event goal
+budget asked record table accurate comment satisfaction confirmed duplicate
+zhang'
+# untranslated NAME TEXT: fails NAME when a line of TEXT has such a word.
+untranslated() {
+    local bad
+    printf '%s\n' "$2" >"$WORK/checked"
+    bad=$(python3 - "$ALLOWED" "$WORK/checked" 2>&1 <<'PY'
+import re, sys
+allowed = set(sys.argv[1].split())
+for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
+    # options (--time), ids and hex, quoted commands stay as typed
+    s = re.sub(r"--[A-Za-z][A-Za-z-]*", " ", line)
+    s = re.sub(r"\b[0-9a-f]{6,32}\b", " ", s)
+    words = [w for w in re.findall(r"[A-Za-z_]{4,}", s) if w not in allowed]
+    if words:
+        print("%s  <- %s" % (line.rstrip(), " ".join(sorted(set(words)))))
+PY
+)
+    if [ -z "$bad" ]; then
+        ok "$1"
+    else
+        fail "$1" "English words in the Chinese output:" "$bad"
+    fi
+}
+
+day() { date -u -d "$1" +%Y-%m-%d; }
+VISIT="$(day '5 days ago') 10:00"
+PAST=$(day '3 days ago')   # a promise already overdue
+SOON=$(day 'tomorrow')     # and one due soon
+
+en init
+expect "init" 0
+en whoami --set zhang
+expect "whoami" 0
+en customer add --name 北京华信科技
+expect "a customer" 0
+C=$OUT
+en visit add --customer 北京华信 --time "$VISIT" --place 海淀 --purpose 产品介绍 --notes 谈了报价 \
+    --commit "寄送样品|$PAST" --commit "提交报价单|$SOON"
+expect "a visit with two promises" 0
+
+# ---- help ----
+zh help
+expect "help in Chinese exits 0" 0
+contains "help in Chinese" "$OUT" "用法：fieldsync"
+contains "help lists the commands in Chinese" "$OUT" "列出客户"
+show "help (zh)" "$OUT"
+untranslated "help has no untranslated message" "$OUT"
+en help
+contains "help in English under LANG=C" "$OUT" "usage: fieldsync"
+LANG=zh_CN.UTF-8 runc "$FS" --lang en help
+contains "--lang en under zh_CN gives English" "$OUT" "usage: fieldsync"
+FIELDSYNC_LANG=zh runc "$FS" help
+contains "FIELDSYNC_LANG=zh under LANG=C gives Chinese" "$OUT" "用法：fieldsync"
+FIELDSYNC_LANG=zh LANG=C runc "$FS" --lang en help
+contains "--lang over FIELDSYNC_LANG" "$OUT" "usage: fieldsync"
+en --lang fr help
+expect "--lang fr is refused" 2 "--lang: expected zh or en"
+
+# ---- today ----
+zh today
+expect "today in Chinese" 0
+show "today (zh)" "$OUT"
+contains "today's header in Chinese" "$OUT" "截至"
+contains "today's headings in Chinese" "$OUT" "状态"
+contains "an overdue promise is 逾期" "$(grep '寄送样品' <<<"$OUT")" "逾期 "
+contains "a promise's own words" "$OUT" "寄送样品"
+contains "the customer by name" "$OUT" "北京华信科技"
+untranslated "today has no untranslated message" "$OUT"
+en today
+contains "today in English under LANG=C" "$(grep '寄送样品' <<<"$OUT")" "OVERDUE "
+contains "today's headings in English" "$OUT" "STATUS"
+zh today --json
+ZJ=$OUT
+en today --json
+equal "today --json is the same in both languages" "$ZJ" "$OUT"
+contains "with English keys and status names" "$OUT" '"status":"overdue"'
+
+# ---- status ----
+zh status
+expect "status in Chinese" 0
+show "status (zh)" "$OUT"
+contains "status labels in Chinese" "$OUT" "待同步修改："
+untranslated "status has no untranslated message" "$OUT"
+en status
+contains "status in English" "$OUT" "pending changes:"
+
+# ---- a refused date ----
+zh visit add --customer "${C:0:8}" --time 2026-13-01 --place p --purpose p --notes n
+expect "a bad date: exit 2 in Chinese" 2 '--time：格式应为“YYYY-MM-DD HH:MM”'
+show "bad date (zh)" "$ERR"
+untranslated "the refused date has no untranslated message" "$ERR"
+zh visit add --customer "${C:0:8}" --time "2026-13-01 10:00" --place p --purpose p --notes n
+expect "why the date is wrong, in Chinese" 2 "月份须为 01-12"
+untranslated "the reason has no untranslated message" "$ERR"
+en visit add --customer "${C:0:8}" --time 2026-13-01 --place p --purpose p --notes n
+expect "a bad date: exit 2 in English" 2 '--time: expected "YYYY-MM-DD HH:MM"'
+zh visit add --customer 不存在的客户 --time "$VISIT" --place p --purpose p --notes n
+expect "an unknown customer, in Chinese" 2 "--customer：没有编号或名称为"
+
+# ---- a visit add prompt on a terminal ----
+if command -v python3 >/dev/null; then
+    # timeout: pty_run waits for the program, which waits for an answer
+    # when its prompt is not the one expected.
+    TO=$(command -v timeout)
+    LANG=zh_CN.UTF-8 pty_run "地点：" "朝阳区" "$TO" 40 "$FS" --home "$H" visit add --customer "${C:0:8}" \
+        --time "$VISIT" --purpose 回访 --notes 客户满意
+    equal "visit add asks for the place in Chinese" "$RC" 0
+    show "visit add prompt (zh)" "$TTY"
+    contains "the prompt's words" "$TTY" "地点："
+    untranslated "the prompt has no untranslated message" "$(grep -v '^[0-9a-f]\{32\}' <<<"$TTY")"
+    LANG=C pty_run "Place: " "Chaoyang" "$TO" 40 "$FS" --home "$H" visit add --customer "${C:0:8}" \
+        --time "$VISIT" --purpose again --notes fine
+    equal "visit add asks for the place in English" "$RC" 0
+    contains "the English prompt" "$TTY" "Place: "
+else
+    echo "SKIP the terminal prompts: python3 is missing"
+fi
+
+# The same records seen in both languages.
+zh visit list --json
+ZJ=$OUT
+en visit list --json
+equal "visit list --json is the same in both languages" "$ZJ" "$OUT"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
