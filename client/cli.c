@@ -275,9 +275,7 @@ int cli_check_ref(const char *flag, const char *table, const char *value)
     return cli_check_text(flag, value);
 }
 
-/* The value as typed when it prints safely (no control characters, not
- * overlong), else described. */
-static const char *typed(const char *value, char *buf, size_t size)
+const char *cli_typed(const char *value, char *buf, size_t size)
 {
     size_t n = strlen(value);
     int ok = n <= 120;
@@ -309,7 +307,7 @@ static int resolve_name(fs_replica *r, const char *table, const char *flag, cons
     if (n == 0)
         return CLI_OK;
     cli_error(_("%s: %zu %s records match %s; give more of the name, or the id:"), flag, n, table,
-              typed(text, shown, sizeof shown));
+              cli_typed(text, shown, sizeof shown));
     for (size_t i = 0; i < n && i < sizeof m / sizeof m[0]; i++) {
         char hex[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(m[i].id, hex);
@@ -331,7 +329,7 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
         if (crc != CLI_OK || found)
             return crc;
         cli_error(_("%s: no %s with the id or name %s (see '%s list')"), flag, table,
-                  typed(hex, shown, sizeof shown), table);
+                  cli_typed(hex, shown, sizeof shown), table);
         return CLI_EUSAGE;
     }
     switch (rc) {

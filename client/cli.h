@@ -92,6 +92,11 @@ int cli_check_date(const char *flag, const char *value);
  * digits. Returns CLI_OK or CLI_EUSAGE. */
 int cli_check_idprefix(const char *flag, const char *value);
 
+/* The value as typed, quoted, when it prints safely (no control
+ * characters, at most 120 bytes), else described by its length: for
+ * messages that name what the user typed. Returns buf. */
+const char *cli_typed(const char *value, char *buf, size_t size);
+
 /* Checks a reference to a row of table given on the command line: an id
  * prefix, or for a table named by name (fs_name_column: customer, contact,
  * commitment) a non-empty text; table NULL: not known yet, either. */

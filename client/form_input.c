@@ -218,19 +218,6 @@ static const char *given(const fform *fm, const values *vs, const char *flag)
     return i < 0 || vs->v[i] == NULL || cli_blank(vs->v[i]) ? NULL : vs->v[i];
 }
 
-/* What was typed, quoted when it prints safely, else described. */
-static const char *shown(const char *v, char *buf, size_t size)
-{
-    size_t n = strlen(v);
-    int ok = n <= 80;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (unsigned char)v[i] >= 0x20 && v[i] != 0x7F;
-    if (ok)
-        snprintf(buf, size, "\"%s\"", v);
-    else
-        snprintf(buf, size, "a value of %zu bytes", n);
-    return buf;
-}
 
 static int phone_ok(const char *v)
 {
@@ -260,7 +247,7 @@ static int email_ok(const char *v)
 
 int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_t nchildren)
 {
-    char a[96];
+    char a[160];
     for (size_t k = 0; k < fm->nchecks; k++) {
         const fcheck *c = &fm->checks[k];
         const char *v = given(fm, vs, c->flag), *o = given(fm, vs, c->other);
@@ -291,14 +278,14 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
             if (v != NULL && !phone_ok(v)) {
                 cli_error(_("%s: expected a phone number (5 to 20 digits, with spaces, + - ( ) . "
                             "as written), got %s"),
-                          c->flag, shown(v, a, sizeof a));
+                          c->flag, cli_typed(v, a, sizeof a));
                 return CLI_EUSAGE;
             }
             break;
         case CK_EMAIL:
             if (v != NULL && !email_ok(v)) {
                 cli_error(_("%s: expected an e-mail address as name@example.com, got %s"), c->flag,
-                          shown(v, a, sizeof a));
+                          cli_typed(v, a, sizeof a));
                 return CLI_EUSAGE;
             }
             break;
@@ -307,7 +294,7 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
                 const char *d = parts[i][0];
                 if (d != NULL && (strcmp(d, v) < 0 || strcmp(d, o) > 0)) {
                     cli_error(_("%s #%zu: its date %s is outside the period %s .. %s (%s, %s)"),
-                              fm->child->flag, i + 1, shown(d, a, sizeof a), v, o, c->flag,
+                              fm->child->flag, i + 1, cli_typed(d, a, sizeof a), v, o, c->flag,
                               c->other);
                     return CLI_EUSAGE;
                 }

@@ -281,7 +281,7 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
     }
     (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, owner, kind);
     out o = {0};
-    char title[300] = "", a[200], b[40];
+    char title[512] = "", a[200], b[40];
     if (strcmp(table, "customer") == 0) {
         text_of(it, "name", title, sizeof title);
     } else if (strcmp(table, "visit") == 0) {
