@@ -105,6 +105,7 @@ static void test_match_name(void)
     CHECK_ERR(fs_match_name(r, "customer", "", m, 2, &n), FS_EINVAL);
     CHECK(fs_name_column("weekly_plan") == NULL);
     CHECK_STR(fs_name_column("commitment"), "text");
+    fs_replica_close(r);
 }
 
 static void test_chinese_text_round_trips(void)
