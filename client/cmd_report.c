@@ -288,6 +288,11 @@ static int today_cb(const fs_finding *f, void *ctx)
         if (strcmp(maker, f->who) == 0)
             maker[0] = '\0'; /* said only when someone else made it */
     }
+    char *text = NULL;
+    const char *customer = NULL;
+    int rc = finding_words(w, f, &text, &customer);
+    if (rc != 0)
+        return rc;
     if (w->list != NULL) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL || rec_json_add(o, "rule", cJSON_CreateString(f->rule->id)) ||
@@ -298,21 +303,11 @@ static int today_cb(const fs_finding *f, void *ctx)
                          maker[0] ? cJSON_CreateString(maker) : cJSON_CreateNull()) ||
             rec_json_add(o, "table", cJSON_CreateString(f->rule->table)) ||
             rec_json_add(o, "record", f->has_row ? cJSON_CreateString(hex) : cJSON_CreateNull()) ||
+            rec_json_add(o, "text", text != NULL ? cJSON_CreateString(text) : cJSON_CreateNull()) ||
+            rec_json_add(o, "customer",
+                         customer != NULL ? cJSON_CreateString(customer) : cJSON_CreateNull()) ||
             rec_json_add(w->list, NULL, o))
-            return FS_ENOMEM;
-    }
-    char *text = NULL;
-    const char *customer = NULL;
-    int rc = finding_words(w, f, &text, &customer);
-    if (rc != 0)
-        return rc;
-    if (w->list != NULL) {
-        cJSON *o = cJSON_GetArrayItem(w->list, cJSON_GetArraySize(w->list) - 1);
-        rc = rec_json_add(o, "text", text != NULL ? cJSON_CreateString(text) : cJSON_CreateNull()) ||
-                     rec_json_add(o, "customer", customer != NULL ? cJSON_CreateString(customer)
-                                                                  : cJSON_CreateNull())
-                 ? FS_ENOMEM
-                 : 0;
+            rc = FS_ENOMEM;
         free(text);
         return rc;
     }

@@ -187,7 +187,7 @@ int fs_refusal_tallies(fs_replica *r, const char *rep,
         rc = cb(&t, ctx);
     }
     fs_rows_close(it);
-    return rc == 1 ? 0 : rc;
+    return rc > 0 ? 0 : rc;
 }
 
 /* ---- putting a record right ---- */

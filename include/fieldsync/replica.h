@@ -498,8 +498,9 @@ typedef struct fs_refusal_tally {
 } fs_refusal_tally;
 
 /* Calls cb for each device's tally (of rep's devices only, unless rep is
- * NULL), in the order of rep and device; a non-zero return stops the walk
- * and is returned. Rows with a value out of range are skipped. */
+ * NULL), in the order of rep and device; a positive return stops the walk
+ * (0 is returned), a negative one stops it and is returned. Rows with a
+ * value out of range are skipped. */
 int fs_refusal_tallies(fs_replica *r, const char *rep,
                        int (*cb)(const fs_refusal_tally *, void *), void *ctx);
 
