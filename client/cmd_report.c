@@ -231,40 +231,41 @@ static void due_words(int64_t deadline, char out[17])
 }
 
 /* Who made the record of a finding, when the record says so: a visit's
- * visitor, or the visitor of the visit a commitment was made at. "" when
- * it does not say. A customer handed over brings its open commitments to
- * the new owner's list (issue 24), and the new owner is told who made the
- * promise. */
+ * visitor, a complaint's receiver (its owner, who keeps it to the end), or
+ * the visitor of the visit a commitment was made at. "" when it does not
+ * say. A customer handed over brings its open commitments and complaints
+ * to the new owner's list (issue 24), and the new owner is told who made
+ * the promise or took the complaint. One row read by id per finding. */
 static int made_by(fs_replica *r, const char *table, const uint8_t row[FS_ID_BYTES],
                    char out[FS_USER_MAX + 1], int depth)
 {
     out[0] = '\0';
     unsigned nt;
     int tix = fs_schema_table_index(table);
-    if (tix < 0 || depth > 1)
+    if (tix < 0 || depth > 1 || strcmp(table, "customer") == 0)
         return 0;
     const fs_table *t = &fs_schema_tables(&nt)[tix];
-    int by_visitor = fs_schema_column_index(t, "visitor") >= 0;
-    if (!by_visitor && fs_schema_column_index(t, "visit") < 0)
+    const char *maker = fs_schema_column_index(t, "visitor") >= 0 ? "visitor"
+                        : fs_schema_column_index(t, "owner") >= 0 ? "owner"
+                                                                  : NULL;
+    if (maker == NULL && fs_schema_column_index(t, "visit") < 0)
         return 0;
     fs_rows *it = NULL;
     uint8_t visit[FS_ID_BYTES];
     int has_visit = 0;
-    int rc = fs_rows_open(&it, r, table, NULL, NULL, NULL);
-    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+    fs_value id = fs_blob(row, FS_ID_BYTES);
+    int rc = fs_rows_open(&it, r, table, "id", &id, NULL);
+    if (rc == 0 && (rc = fs_rows_next(it)) == 1) {
         rc = 0;
-        if (memcmp(fs_rows_id(it), row, FS_ID_BYTES) != 0)
-            continue;
-        if (by_visitor) {
+        if (maker != NULL) {
             char *who = NULL;
-            rc = rec_text(it, "visitor", &who);
+            rc = rec_text(it, maker, &who);
             if (rc == 0 && who != NULL)
                 snprintf(out, FS_USER_MAX + 1, "%s", who);
             free(who);
         } else {
             rc = rec_id(it, "visit", visit, &has_visit);
         }
-        break;
     }
     fs_rows_close(it);
     if (rc < 0)

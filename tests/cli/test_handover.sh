@@ -4,7 +4,8 @@
 #  - zhang, offline, records a visit with a commitment to his customer; li
 #    hands the customer to wang and syncs; zhang syncs: nothing is refused,
 #    li and wang receive the visit and the commitment, made by zhang, wang's
-#    `today` lists the commitment ("made by zhang"), and zhang's laptop no
+#    `today` lists the commitment and the complaint zhang took ("made by
+#    zhang"), and zhang's laptop no
 #    longer holds the customer after that sync.
 #  - zhang edits another customer's industry offline while li hands it to wang:
 #    accepted by last-writer-wins, the same on every replica.
@@ -87,6 +88,9 @@ z visit add --customer "$CID" --time "2026-12-05 10:00" --place site --purpose f
     --notes "$MARK offline visit" --commit "send quote|2026-12-08"
 expect "zhang, offline, records a visit with a commitment" 0
 VID=$OUT
+z complaint add --customer "$CID" --description "$MARK late delivery" \
+    --received-at "2026-12-05 11:00"
+expect "and takes a complaint from it" 0
 z customer edit --customer "$CID2" --industry "cold chain"
 expect "zhang, offline, edits the second customer's industry" 0
 li customer edit --customer "$CID" --owner wang
@@ -132,6 +136,15 @@ contains "wang's today lists the inherited commitment, with who made it" "$OUT" 
 w today --json
 contains "today --json: the commitment's words" "$OUT" '"text":"send quote"'
 contains "and who made it" "$OUT" '"made_by":"zhang"'
+python3 - "$OUT" <<'PY'
+import json, sys
+found = [f for f in json.loads(sys.argv[1]) if f["rule"] == "complaint_outcome"]
+assert len(found) == 1, found
+f = found[0]
+assert f["rep"] == "wang" and f["made_by"] == "zhang", f
+PY
+RC=$? ERR="see the python traceback above"
+expect "wang's today: the inherited complaint is his, taken by zhang" 0
 
 # ---- 3. after the hand-over reached the laptop: refused at once ----
 z visit add --customer "$CID" --time "2026-12-06 10:00" --place site --purpose late \
