@@ -177,46 +177,6 @@ static int not_mine(const today_walk *w, const fs_finding *f)
     return rr != NULL && rr->by == FS_BY_SUPERVISOR && !w->supervisor;
 }
 
-/* The record's own words for the rep (a commitment's text, into *text,
- * malloc'd) and its customer's name (*customer, from the walk's index),
- * when its table has them; NULL otherwise. */
-static int finding_words(today_walk *w, const fs_finding *f, char **text, const char **customer)
-{
-    *text = NULL;
-    *customer = NULL;
-    uint8_t cid[FS_ID_BYTES];
-    int has_cid = 0, rc = 0;
-    const fs_table *t = NULL;
-    unsigned nt;
-    int tix = fs_schema_table_index(f->rule->table);
-    if (f->has_row && tix >= 0)
-        t = &fs_schema_tables(&nt)[tix];
-    fs_rows *it = NULL;
-    if (t != NULL)
-        rc = fs_rows_open(&it, w->r, f->rule->table, NULL, NULL, NULL);
-    while (rc == 0 && it != NULL && (rc = fs_rows_next(it)) == 1) {
-        rc = 0;
-        if (memcmp(fs_rows_id(it), f->row, FS_ID_BYTES) != 0)
-            continue;
-        if (fs_schema_column_index(t, "text") >= 0)
-            rc = rec_text(it, "text", text);
-        if (rc == 0 && fs_schema_column_index(t, "customer") >= 0)
-            rc = rec_id(it, "customer", cid, &has_cid);
-        break;
-    }
-    fs_rows_close(it);
-    if (rc < 0) {
-        free(*text);
-        *text = NULL;
-        return rc;
-    }
-    if (has_cid)
-        *customer = rec_index_find(&w->customers, cid);
-    if (tix >= 0 && strcmp(f->rule->table, "customer") == 0 && f->has_row)
-        *customer = rec_index_find(&w->customers, f->row);
-    return 0;
-}
-
 /* A deadline at midnight is the end of the day before: shown as that date
  * (a commitment due 2026-12-03 is due by the end of 12-03, not "12-04
  * 00:00"); any other deadline with its time. */
@@ -230,70 +190,22 @@ static void due_words(int64_t deadline, char out[17])
     }
 }
 
-/* Who made the record of a finding, when the record says so: a visit's
- * visitor, a complaint's receiver (its owner, who keeps it to the end), or
- * the visitor of the visit a commitment was made at. "" when it does not
- * say. A customer handed over brings its open commitments and complaints
- * to the new owner's list (issue 24), and the new owner is told who made
- * the promise or took the complaint. One row read by id per finding. */
-static int made_by(fs_replica *r, const char *table, const uint8_t row[FS_ID_BYTES],
-                   char out[FS_USER_MAX + 1], int depth)
-{
-    out[0] = '\0';
-    unsigned nt;
-    int tix = fs_schema_table_index(table);
-    if (tix < 0 || depth > 1 || strcmp(table, "customer") == 0)
-        return 0;
-    const fs_table *t = &fs_schema_tables(&nt)[tix];
-    const char *maker = fs_schema_column_index(t, "visitor") >= 0 ? "visitor"
-                        : fs_schema_column_index(t, "owner") >= 0 ? "owner"
-                                                                  : NULL;
-    if (maker == NULL && fs_schema_column_index(t, "visit") < 0)
-        return 0;
-    fs_rows *it = NULL;
-    uint8_t visit[FS_ID_BYTES];
-    int has_visit = 0;
-    fs_value id = fs_blob(row, FS_ID_BYTES);
-    int rc = fs_rows_open(&it, r, table, "id", &id, NULL);
-    if (rc == 0 && (rc = fs_rows_next(it)) == 1) {
-        rc = 0;
-        if (maker != NULL) {
-            char *who = NULL;
-            rc = rec_text(it, maker, &who);
-            if (rc == 0 && who != NULL)
-                snprintf(out, FS_USER_MAX + 1, "%s", who);
-            free(who);
-        } else {
-            rc = rec_id(it, "visit", visit, &has_visit);
-        }
-    }
-    fs_rows_close(it);
-    if (rc < 0)
-        return rc;
-    return has_visit ? made_by(r, "visit", visit, out, depth + 1) : 0;
-}
-
 static int today_cb(const fs_finding *f, void *ctx)
 {
     today_walk *w = ctx;
     /* What needs doing: not done, due soon or overdue, or still open. */
     if (f->done >= 0 || not_mine(w, f))
         return 0;
-    char due[17], hex[2 * FS_ID_BYTES + 1] = "", maker[FS_USER_MAX + 1] = "";
+    char due[17], hex[2 * FS_ID_BYTES + 1] = "";
     fs_civil_format(f->deadline, due);
-    if (f->has_row) {
+    if (f->has_row)
         fs_id_to_hex(f->row, hex);
-        int rc = made_by(w->r, f->rule->table, f->row, maker, 0);
-        if (rc != 0)
-            return rc;
-        if (strcmp(maker, f->who) == 0)
-            maker[0] = '\0'; /* said only when someone else made it */
-    }
-    char *text = NULL;
-    const char *customer = NULL;
-    int rc = finding_words(w, f, &text, &customer);
+    fs_finding_record fr;
+    int rc = fs_finding_record_read(w->r, f, &fr);
     if (rc != 0)
         return rc;
+    const char *text = fr.text, *maker = fr.made_by;
+    const char *customer = fr.has_customer ? rec_index_find(&w->customers, fr.customer) : NULL;
     if (w->list != NULL) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL || rec_json_add(o, "rule", cJSON_CreateString(f->rule->id)) ||
@@ -309,14 +221,14 @@ static int today_cb(const fs_finding *f, void *ctx)
                          customer != NULL ? cJSON_CreateString(customer) : cJSON_CreateNull()) ||
             rec_json_add(w->list, NULL, o))
             rc = FS_ENOMEM;
-        free(text);
+        fs_finding_record_free(&fr);
         return rc;
     }
     hex[8] = '\0';
     char shown[17], rep[FS_USER_MAX * 2 + 16];
     due_words(f->deadline, shown);
     if (maker[0])
-        snprintf(rep, sizeof rep, "%s (made by %s)", f->who, maker);
+        snprintf(rep, sizeof rep, _("%s (made by %s)"), f->who, maker);
     else
         snprintf(rep, sizeof rep, "%s", f->who);
     /* What is due in the record's own words when it has them (the
@@ -326,7 +238,7 @@ static int today_cb(const fs_finding *f, void *ctx)
                            text != NULL ? text : _(f->rule->text),
                            customer != NULL ? customer : "-", f->has_row ? hex : "-", rep};
     rc = cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
-    free(text);
+    fs_finding_record_free(&fr);
     return rc;
 }
 

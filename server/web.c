@@ -498,6 +498,7 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
 
 typedef struct rep_find {
     out *o;
+    fs_replica *r;
     size_t n;
     uint8_t (*visits)[FS_ID_BYTES]; /* this week's visits, for the spot-check form */
     char (*visit_times)[17];
@@ -519,6 +520,10 @@ static int rep_row(const fs_finding *f, void *ctx)
     web__putf(rf->o, "<tr class=\"%s\" data-rule=\"%s\" data-record=\"%s\"><td>%s</td><td>",
               cls[f->status], f->rule->id, hex, fs_rule_status_name(f->status));
     web__esc(rf->o, f->rule->text);
+    web__puts(rf->o, "</td><td>");
+    int rc = web__finding_work(rf->o, rf->r, f);
+    if (rc != 0)
+        return rc;
     web__putf(rf->o, "</td><td>%s</td><td>%s</td></tr>\n", due, done);
     rf->n++;
     if (strcmp(f->rule->id, "contact_recorded") == 0 && f->has_row && rf->nvisits < 200) {
@@ -699,9 +704,10 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__puts(&o, "</p>\n");
     week_nav(&o, name, from);
     web__puts(&o,
-              "<table><tr><th>Status</th><th>Deadline</th><th>Due</th><th>Done</th></tr>\n");
+              "<table><tr><th>Status</th><th>Deadline</th><th>Work</th><th>Due</th>"
+              "<th>Done</th></tr>\n");
     const char *one[] = {name};
-    rep_find rf = {&o, 0, NULL, NULL, 0};
+    rep_find rf = {&o, fs_store_replica(store), 0, NULL, NULL, 0};
     int rc = fs_rules_eval(fs_store_replica(store), &cal, now, from, from + 7 * MIN_PER_DAY, one, 1,
                            rep_row, &rf);
     web__puts(&o, "</table>\n");

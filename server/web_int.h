@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "fieldsync/rules.h"
 #include "fieldsync/store.h"
 #include "fieldsync/transport.h"
 #include "web.h"
@@ -65,6 +66,8 @@ void web__plan_buttons(const session *s, const char *rep, const char *hex, const
 /* GET /customer, /visit or /plan ?id=HEX (kind "customer", "visit",
  * "plan"): the record and what belongs to it, for a manager of the team of
  * its owner; 404 for any other, 400 without an id. */
+/* The work a finding is about, as a table cell's contents (web_records.c). */
+int web__finding_work(out *o, fs_replica *r, const fs_finding *f);
 void web__record_page(fs_store *store, const session *s, const char *kind,
                       const fs_http_request *rq, fs_http_response *r);
 

@@ -107,6 +107,52 @@ static void customer_name(fs_replica *r, const uint8_t id[FS_ID_BYTES], char *bu
     fs_rows_close(it);
 }
 
+/* The work a finding is about, as one table cell's contents: the record's
+ * own words (a commitment's promise) linked to its page when it has one,
+ * its customer by name and linked, and who made it when not the rep (a
+ * customer handed over brings open work its former owner made, issue 24).
+ * "-" when the finding has no record (a daily report not written). */
+int web__finding_work(out *o, fs_replica *r, const fs_finding *f)
+{
+    fs_finding_record fr;
+    int rc = fs_finding_record_read(r, f, &fr);
+    if (rc != 0)
+        return rc;
+    const char *page = page_of(f->rule->table);
+    char hex[2 * FS_ID_BYTES + 1], name[256];
+    int said = 0;
+    if (f->has_row && page != NULL && strcmp(f->rule->table, "customer") != 0) {
+        fs_id_to_hex(f->row, hex);
+        web__putf(o, "<a href=\"%s?id=%s\">", page, hex);
+        web__esc(o, fr.text != NULL                          ? fr.text
+                    : strcmp(f->rule->table, "visit") == 0 ? "visit record"
+                    : strcmp(f->rule->table, "weekly_plan") == 0 ? "weekly plan"
+                                                                 : "record");
+        web__puts(o, "</a>");
+        said = 1;
+    } else if (fr.text != NULL) {
+        web__esc(o, fr.text);
+        said = 1;
+    }
+    if (fr.has_customer) {
+        customer_name(r, fr.customer, name, sizeof name);
+        fs_id_to_hex(fr.customer, hex);
+        web__putf(o, "%s<a href=\"/customer?id=%s\">", said ? " · " : "", hex);
+        web__esc(o, name[0] ? name : "(customer not held)");
+        web__puts(o, "</a>");
+        said = 1;
+    }
+    if (fr.made_by[0]) {
+        web__puts(o, said ? " · made by " : "made by ");
+        web__esc(o, fr.made_by);
+        said = 1;
+    }
+    if (!said)
+        web__puts(o, "–");
+    fs_finding_record_free(&fr);
+    return 0;
+}
+
 /* One value of column col of the current row, as HTML: text escaped, a
  * yes/no, a reference linked to its page (a customer by name). */
 static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)

@@ -134,6 +134,26 @@ int fs_rules_eval(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t fr
                   const char *const *reps, size_t nreps, int (*cb)(const fs_finding *f, void *ctx),
                   void *ctx);
 
+/* What a finding's record says, for the people it is shown to: its own
+ * words (a commitment's text; NULL when its table has none), its customer
+ * (the record's, or the customer a customer rule judges) and who made it
+ * when the record names someone other than the finding's rep (a visit's
+ * visitor, a complaint's receiver, the visitor of the visit a commitment
+ * was made at): a customer handed over brings open work made by its
+ * former owner (issue 24). */
+typedef struct fs_finding_record {
+    char *text; /* malloc'd */
+    uint8_t customer[FS_ID_BYTES];
+    int has_customer;
+    char made_by[FS_USER_MAX + 1]; /* "" when not said */
+} fs_finding_record;
+
+/* Reads f's record from r into *out (zeroed first; a finding without a
+ * record, or whose record is gone, says nothing). Free with
+ * fs_finding_record_free. Errors: the replica's, FS_ENOMEM. */
+int fs_finding_record_read(fs_replica *r, const fs_finding *f, fs_finding_record *out);
+void fs_finding_record_free(fs_finding_record *fr);
+
 /* What is to be done on this replica: fs_rules_eval of every rep, except
  * that a record of a customer handed over after its deadline is a finding
  * of the customer's present owner (an open commitment is inherited with the

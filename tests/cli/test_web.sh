@@ -149,6 +149,11 @@ equal "on a rep's page too" "$STATUS" 400
 http GET "/rep?name=zhang" "$LI"
 equal "li opens zhang's page" "$STATUS" 200
 contains "with his deadlines" "$BODY" "every customer contact recorded in the CRM"
+contains "and the work itself: the visit, linked to its page" "$BODY" "<a href=\"/visit?id=$VISIT_ID\">visit record</a>"
+contains "with its customer by name, linked" "$BODY" "<a href=\"/customer?id=$CUSTOMER_ID\">Secret Dashboard Customer 控制</a>"
+http GET "/rep?name=zhang&week=$(date -d tomorrow +%G-W%V)" "$LI"
+contains "the week the promise is due: the promise in its words" "$BODY" "<td>发送报价单 · <a href=\"/customer?id=$CUSTOMER_ID\">"
+http GET "/rep?name=zhang" "$LI"
 contains "and his customers, each linked to its page" "$BODY" "<a href=\"/customer?id=$CUSTOMER_ID\">"
 contains "and his plans, each linked to its page" "$BODY" "<a href=\"/plan?id=$PLAN_ID\">"
 http GET "/rep?name=wang" "$LI"

@@ -116,7 +116,7 @@ def dash_team(page):
 def dash_rep(page):
     """The findings of a rep page: (rule, status, due, done, record)."""
     rows = re.findall(r'<tr class="[a-z]+" data-rule="([a-z_]+)" data-record="([0-9a-f]*)">'
-                      r"<td>([a-z ]+)</td><td>.*?</td><td>([0-9: -]+)</td><td>([^<]*)</td></tr>",
+                      r"<td>([a-z ]+)</td><td>.*?</td><td>.*?</td><td>([0-9: -]+)</td><td>([^<]*)</td></tr>",
                       page)
     return sorted((r[0], r[2], r[3], "" if r[4] == "\u2013" else r[4], r[1]) for r in rows)
 
