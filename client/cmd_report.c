@@ -22,6 +22,7 @@
 #include "i18n.h"
 #include "record.h"
 #include "precheck.h"
+#include "cmd_sync.h"
 #include "refused.h"
 #include "table.h"
 
@@ -279,6 +280,16 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
         char at[17];
         fs_civil_format(now, at);
         (void)refused_summary(r, stdout); /* what the server refused comes first */
+        /* then a clock that is off: the times recorded are corrected, but
+         * the rep should know why the laptop's clock and "now" differ */
+        fs_replica_status st;
+        const int64_t tolerance = (int64_t)FS_CLOCK_TOLERANCE_MS;
+        if (fs_replica_status_get(r, &st) == 0 && st.clock_known &&
+            (st.clock_offset_ms > tolerance || st.clock_offset_ms < -tolerance)) {
+            char words[160];
+            cmd_clock_words(&st, words, sizeof words);
+            printf(_("clock: %s\n"), words);
+        }
         printf(_("due, overdue and promised as of %s (the next 7 days):\n"), at);
         if (cli_table_rows(w.t) == 0)
             printf(_("nothing due, overdue or promised\n"));

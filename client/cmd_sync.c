@@ -490,7 +490,7 @@ static void format_age(uint64_t ms, char *out, size_t size)
 /* The clock line of status (issue 23): how far this machine's clock is from
  * the server's, learnt at the last sync; within a minute it "agrees". The
  * gap is rounded to the minute (the measure includes the network's delay). */
-static void format_clock(const fs_replica_status *st, char *out, size_t size)
+void cmd_clock_words(const fs_replica_status *st, char *out, size_t size)
 {
     if (!st->clock_known) {
         snprintf(out, size, "%s", _("not checked yet (this laptop's own time until the first sync)"));
@@ -675,7 +675,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     printf(_("refused changes: %llu\n"), (unsigned long long)st.refused);
     format_lease(&st, now, age, sizeof age);
     printf(_("lease:           %s\n"), age);
-    format_clock(&st, age, sizeof age);
+    cmd_clock_words(&st, age, sizeof age);
     printf(_("clock:           %s\n"), age);
     uint32_t left, pid;
     if (agent_status(ctx->home, &left, &pid) == 0)

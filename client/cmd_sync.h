@@ -28,4 +28,8 @@ typedef struct server_addr {
  * printing why (not enrolled, or a stored URL we cannot use). */
 int cmd_read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTES]);
 
+/* How far this laptop's clock is from the server's, in words (status's
+ * clock line; `today` says it when the clock is off). */
+void cmd_clock_words(const fs_replica_status *st, char *out, size_t size);
+
 #endif

@@ -122,6 +122,8 @@ else
 fi
 z $DAY status
 contains "status names the offset" "$OUT" "this laptop's clock is 1 day ahead of the server's"
+z $DAY today
+contains "today says it too, before the list" "$OUT" "clock: this laptop's clock is 1 day ahead of the server's"
 show "zhang a day ahead: status" "$OUT"
 li sync
 expect "li syncs" 0
@@ -143,6 +145,8 @@ equal "the server holds li's value" "$(field li2 "$CID" industry)" manager-fix
 # ---- 3. the clock back to normal: the next visit is accepted ----
 z 0 status
 contains "the clock back to normal: status says it agrees" "$OUT" "agrees with the server's"
+z 0 today
+equal "and today no longer mentions the clock" "$(grep -c '^clock:' <<<"$OUT")" 0
 z 0 visit add --customer "$CID" --time "2026-12-05 10:00" --place site --purpose follow-up \
     --notes "after the clock was fixed"
 expect "zhang (right clock) records a visit" 0
