@@ -545,10 +545,16 @@ int srv_cmd_device(int argc, char **argv)
     return SRV_EUSAGE;
 }
 
-/* ---- audit verify / show ---- */
+/* ---- audit verify / show / head ---- */
 
-static const char audit_usage[] = "usage: " SRV_PROG " audit verify --data DIR\n"
-                                  "       " SRV_PROG " audit show --data DIR\n";
+static const char audit_usage[] =
+    "usage: " SRV_PROG " audit verify --data DIR [--expect-head SEQ:MAC]\n"
+    "       " SRV_PROG " audit show --data DIR\n"
+    "       " SRV_PROG " audit head --data DIR\n"
+    "audit head prints the chain's head (entries and the last entry's MAC) as\n"
+    "SEQ:MAC; keep it outside the server (serve also logs it at start, hourly\n"
+    "and on exit). --expect-head checks that the log still holds that head:\n"
+    "a tail cut off (a deleted WAL, a database put back) fails.\n";
 
 static int print_entry(const fs_audit_entry *e, void *ctx)
 {
@@ -561,26 +567,105 @@ static int print_entry(const fs_audit_entry *e, void *ctx)
     return 0;
 }
 
+int srv_audit_head_text(fs_audit *a, char out[SRV_AUDIT_HEAD_MAX])
+{
+    uint64_t entries = 0;
+    unsigned char head[FS_AUDIT_MAC_BYTES];
+    int rc = fs_audit_head(a, &entries, head);
+    if (rc != 0)
+        return rc;
+    int n = snprintf(out, SRV_AUDIT_HEAD_MAX, "%" PRIu64 ":", entries);
+    sodium_bin2hex(out + n, SRV_AUDIT_HEAD_MAX - (size_t)n, head, sizeof head);
+    return 0;
+}
+
+/* "SEQ:MAC" (as audit head prints it) into *seq and mac; -1 if malformed. */
+static int parse_head(const char *text, uint64_t *seq, unsigned char mac[FS_AUDIT_MAC_BYTES])
+{
+    const char *colon = strchr(text, ':');
+    if (colon == NULL || colon == text || colon - text > 20)
+        return -1;
+    uint64_t v = 0;
+    for (const char *p = text; p < colon; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    size_t got = 0;
+    const char *end = NULL;
+    if (strlen(colon + 1) != 2 * FS_AUDIT_MAC_BYTES ||
+        sodium_hex2bin(mac, FS_AUDIT_MAC_BYTES, colon + 1, 2 * FS_AUDIT_MAC_BYTES, NULL, &got,
+                       &end) != 0 ||
+        got != FS_AUDIT_MAC_BYTES || *end != '\0')
+        return -1;
+    *seq = v;
+    return 0;
+}
+
+/* A head kept earlier is still in the log: its entry is there with the
+ * same MAC (the chain after it was verified already). */
+static int check_head(fs_audit *a, const char *expect)
+{
+    uint64_t seq = 0;
+    unsigned char want[FS_AUDIT_MAC_BYTES], have[FS_AUDIT_MAC_BYTES];
+    if (parse_head(expect, &seq, want) != 0) {
+        srv_error("--expect-head: expected SEQ:MAC as audit head prints it (a number, a colon, "
+                  "64 hex digits)");
+        return SRV_EUSAGE;
+    }
+    if (seq == 0)
+        return SRV_OK; /* the head of an empty log: anything holds it */
+    int frc = fs_audit_mac_at(a, seq, have);
+    if (frc == FS_ENOTFOUND) {
+        srv_error("audit log cut: the head kept earlier is entry %" PRIu64
+                  ", which the log no longer holds (entries after the last one now stored "
+                  "were removed)",
+                  seq);
+        return SRV_ERUNTIME;
+    }
+    if (frc != 0) {
+        srv_error("reading the audit log: %s", fs_audit_errmsg(a));
+        return SRV_ERUNTIME;
+    }
+    if (sodium_memcmp(want, have, sizeof want) != 0) {
+        srv_error("audit log rewritten: entry %" PRIu64
+                  " is not the one whose head was kept (the log was cut and written again, "
+                  "or put back from a copy)",
+                  seq);
+        return SRV_ERUNTIME;
+    }
+    fprintf(srv_out, "the head kept earlier (entry %" PRIu64 ") is in the log\n", seq);
+    return SRV_OK;
+}
+
 int srv_cmd_audit(int argc, char **argv)
 {
-    int verify;
+    enum { SHOW, VERIFY, HEAD } what;
     if (argc >= 1 && strcmp(argv[0], "verify") == 0) {
-        verify = 1;
+        what = VERIFY;
     } else if (argc >= 1 && strcmp(argv[0], "show") == 0) {
-        verify = 0;
+        what = SHOW;
+    } else if (argc >= 1 && strcmp(argv[0], "head") == 0) {
+        what = HEAD;
     } else if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
         fputs(audit_usage, srv_out);
         return SRV_HELP;
     } else {
-        srv_error("audit: expected 'audit verify' or 'audit show'");
+        srv_error("audit: expected 'audit verify', 'audit show' or 'audit head'");
         fputs(audit_usage, srv_err);
         return SRV_EUSAGE;
     }
-    const char *data = NULL;
-    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL}};
+    const char *data = NULL, *expect = NULL;
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--expect-head", FS_OPT_VALUE, NULL, &expect, NULL}};
     int rc = srv_parse(audit_usage, opts, NOPTS(opts), argc - 1, argv + 1);
+    static const char *const names[] = {"audit show", "audit verify", "audit head"};
     if (rc == SRV_OK)
-        rc = srv_require(verify ? "audit verify" : "audit show", "--data", data);
+        rc = srv_require(names[what], "--data", data);
+    if (rc == SRV_OK && expect != NULL && what != VERIFY) {
+        srv_error("%s: --expect-head goes with audit verify", names[what]);
+        rc = SRV_EUSAGE;
+    }
     if (rc != SRV_OK)
         return rc;
     fs_store *s = NULL;
@@ -588,17 +673,28 @@ int srv_cmd_audit(int argc, char **argv)
     if (rc != SRV_OK)
         return rc;
     fs_audit *a = fs_store_audit(s);
-    if (verify) {
+    if (what == VERIFY) {
         uint64_t entries = 0, bad = 0;
+        char head[SRV_AUDIT_HEAD_MAX];
         int frc = fs_audit_verify(a, &entries, &bad);
-        if (frc == 0) {
-            fprintf(srv_out, "%" PRIu64 " entries, chain intact\n", entries);
+        if (frc == 0 && (frc = srv_audit_head_text(a, head)) == 0) {
+            fprintf(srv_out, "%" PRIu64 " entries, chain intact; head %s\n", entries, head);
+            if (expect != NULL)
+                rc = check_head(a, expect);
         } else if (frc == FS_EAUDIT) {
             srv_error("audit log broken at entry %" PRIu64 " of %" PRIu64 ": %s", bad, entries,
                       fs_audit_errmsg(a));
             rc = SRV_ERUNTIME;
         } else {
             srv_error("verifying the audit log: %s", fs_audit_errmsg(a));
+            rc = SRV_ERUNTIME;
+        }
+    } else if (what == HEAD) {
+        char head[SRV_AUDIT_HEAD_MAX];
+        if (srv_audit_head_text(a, head) == 0) {
+            fprintf(srv_out, "%s\n", head);
+        } else {
+            srv_error("reading the audit head: %s (run audit verify)", fs_audit_errmsg(a));
             rc = SRV_ERUNTIME;
         }
     } else {

@@ -40,8 +40,10 @@
 
 #include <sodium.h>
 
+#include "fieldsync/clock.h"
 #include "fieldsync/duration.h"
 #include "hub.h"
+#include "store/audit.h"
 #include "srv.h"
 #include "web.h"
 
@@ -185,6 +187,26 @@ static int check_bindable(const char *listen, const char *host, int port, char *
     return rc;
 }
 
+/* The audit chain's head in the log (issue 20 point 3), so a log shipper
+ * keeps a copy: a tail cut off later (a deleted WAL, a database put back)
+ * fails `audit verify --expect-head` with a head from the log. when: "at
+ * start", "hourly", "at stop". */
+static void log_audit_head(fs_store *s, const char *when)
+{
+    char head[SRV_AUDIT_HEAD_MAX];
+    if (srv_audit_head_text(fs_store_audit(s), head) == 0)
+        srv_log("audit head %s: %s", when, head);
+    else
+        srv_log("audit head %s: cannot be read (run audit verify)", when);
+}
+
+static int log_audit_head_hourly(fs_store *s, void *ctx)
+{
+    (void)ctx;
+    log_audit_head(s, "hourly");
+    return 0;
+}
+
 /* Installs on_stop_signal for SIGTERM and SIGINT and blocks both; *saved
  * receives the previous mask (to wait with). SRV_OK or SRV_ERUNTIME. */
 static int take_stop_signals(sigset_t *saved)
@@ -287,6 +309,7 @@ int srv_cmd_serve(int argc, char **argv)
     if (rc != SRV_OK)
         return rc;
     fs_store_set_lease(s, lease_ms);
+    log_audit_head(s, "at start");
     int frc = fs_replica_identity(fs_store_replica(s), &id);
     if (frc != 0) {
         rc = srv_fail(s, "reading the server identity", frc);
@@ -334,16 +357,23 @@ int srv_cmd_serve(int argc, char **argv)
 
     /* Signals are taken only inside ppoll, which the handler interrupts;
      * in between, admin commands arrive on the control socket. */
+    struct timespec hour = {3600, 0};
+    uint64_t next_head = fs_clock_mono_ms() + 3600000u;
     while (stop_signal == 0) {
         struct pollfd p = {ctl.fd, POLLIN, 0};
-        if (ppoll(&p, 1, NULL, &waitmask) == 1 && (p.revents & POLLIN))
+        if (ppoll(&p, 1, &hour, &waitmask) == 1 && (p.revents & POLLIN))
             srv_ctl_accept(&ctl, data, ws);
+        if (fs_clock_mono_ms() >= next_head) {
+            (void)fs_ws_server_call(ws, log_audit_head_hourly, NULL);
+            next_head = fs_clock_mono_ms() + 3600000u;
+        }
     }
     srv_log("%s received, stopping", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     /* The transport's thread is the only user of the store until it is
      * joined here; the store is ours again afterwards. */
     fs_ws_server_stop(ws);
     ws = NULL;
+    log_audit_head(s, "at stop");
     srv_log("stopped");
     rc = SRV_OK;
 

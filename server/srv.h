@@ -93,6 +93,11 @@ int srv_cmd_user(int argc, char **argv);
 int srv_cmd_enroll_code(int argc, char **argv);
 int srv_cmd_device(int argc, char **argv);
 int srv_cmd_audit(int argc, char **argv);
+/* The audit chain's head as `audit head` prints it, "SEQ:MAC" (MAC in hex),
+ * for serve's log at start, hourly and on exit. Errors: fs_audit_head's. */
+#define SRV_AUDIT_HEAD_MAX (21 + 1 + 2 * 32 + 1)
+struct fs_audit;
+int srv_audit_head_text(struct fs_audit *a, char out[SRV_AUDIT_HEAD_MAX]);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);
 

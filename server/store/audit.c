@@ -726,6 +726,34 @@ int fs_audit_head(fs_audit *a, uint64_t *entries, unsigned char head[FS_AUDIT_MA
     return rc;
 }
 
+int fs_audit_mac_at(fs_audit *a, uint64_t seq, unsigned char mac[FS_AUDIT_MAC_BYTES])
+{
+    assert(a != NULL && mac != NULL);
+    a->errmsg[0] = '\0';
+    if (seq == 0 || seq > (uint64_t)INT64_MAX)
+        return fail(a, FS_ENOTFOUND, "the audit log has no entry %llu", (unsigned long long)seq);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(a, "SELECT mac FROM audit WHERE seq = ?1", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) == SQLITE_BLOB &&
+            sqlite3_column_bytes(st, 0) == FS_AUDIT_MAC_BYTES)
+            memcpy(mac, sqlite3_column_blob(st, 0), FS_AUDIT_MAC_BYTES);
+        else
+            rc = fail(a, FS_EAUDIT, "audit entry %llu is malformed; run audit verify",
+                      (unsigned long long)seq);
+    } else if (src == SQLITE_DONE) {
+        rc = fail(a, FS_ENOTFOUND, "the audit log has no entry %llu", (unsigned long long)seq);
+    } else {
+        rc = dbfail(a, src, "cannot read the audit log");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int fs_audit_list(fs_audit *a, uint64_t after, size_t max,
                   int (*cb)(const fs_audit_entry *e, void *ctx), void *ctx)
 {

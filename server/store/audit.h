@@ -150,6 +150,13 @@ int fs_audit_verify(fs_audit *a, uint64_t *entries, uint64_t *first_bad);
  * missing or its MAC does not match), database codes. */
 int fs_audit_head(fs_audit *a, uint64_t *entries, unsigned char head[FS_AUDIT_MAC_BYTES]);
 
+/* The stored MAC of entry seq (not verified: run fs_audit_verify first),
+ * to compare with a head kept elsewhere: a log whose entry seq no longer
+ * has the MAC that was its head then was cut and written again, or put
+ * back from a copy. Errors: FS_ENOTFOUND (no entry seq: the tail was cut),
+ * FS_EAUDIT (a MAC that is not 32 bytes), database codes. */
+int fs_audit_mac_at(fs_audit *a, uint64_t seq, unsigned char mac[FS_AUDIT_MAC_BYTES]);
+
 /* Calls cb for each entry with seq > after, in order, at most max entries
  * (0: no limit). The entries are not verified (use fs_audit_verify), but an
  * entry whose fields are not what fs_audit_append() could have written
