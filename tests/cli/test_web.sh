@@ -70,6 +70,8 @@ equal "a wrong password: 401" "$STATUS" 401
 equal "and no session" "$SESSION" ""
 login zhang 'zhang password'
 equal "a rep: 401" "$STATUS" 401
+login 'typed-password-in-name-4e1' 'x'
+equal "a name no user has: 401" "$STATUS" 401
 http GET /login
 http POST /login "" "name=li&password=${LI_PW// /+}&csrf=$(printf '%064d' 0)"
 equal "no CSRF cookie: 403" "$STATUS" 403
@@ -304,6 +306,8 @@ stop_server
 srv audit show --data "$S"
 contains "logins are audited" "$OUT" "login"
 contains "failures too" "$OUT" "auth_failed"
+contains "a name no user has is logged as such" "$OUT" "unknown name"
+equal "not as what was typed (often a password)" "$(grep -c typed-password-in-name <<<"$OUT")" 0
 contains "users disabled are audited" "$OUT" "user_disable"
 contains "and report reads" "$OUT" "report_read"
 hits=$(grep -rlaF -e "Secret Dashboard" -e "谈了报价" -e "li password 123" "$S" "$WORK/serve.log" 2>/dev/null)
