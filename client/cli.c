@@ -394,6 +394,32 @@ int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const c
     return CLI_OK;
 }
 
+int cli_pass_get_new(cli_pass *out, const char *envname, const char *prompt,
+                     const char *confirm_prompt)
+{
+    int rc = cli_pass_get(out, envname, prompt, confirm_prompt);
+    if (rc != CLI_OK)
+        return rc;
+    const char *why = NULL;
+    switch (fs_passphrase_weakness(out->buf, out->len)) {
+    case FS_PASS_OK:
+        return CLI_OK;
+    case FS_PASS_SHORT:
+        why = _("too short: use at least 12 characters, or 4 words");
+        break;
+    case FS_PASS_REPETITIVE:
+        why = _("too few different characters: use at least 5");
+        break;
+    case FS_PASS_COMMON:
+        why = _("one of the passwords guessed first: choose your own words");
+        break;
+    }
+    cli_pass_free(out);
+    /* the laptop's data is only as safe as this passphrase when it is lost */
+    cli_error(_("the new passphrase is %s"), why);
+    return CLI_EUSAGE;
+}
+
 /* ---- opening the replica ---- */
 
 /* A command waits while the daemon syncs (it holds the replica for the

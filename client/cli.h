@@ -141,6 +141,12 @@ int cli_require_ask(const char *command, const char *flag, const char *label, co
 int cli_pass_get(cli_pass *out, const char *envname, const char *prompt,
                  const char *confirm_prompt);
 
+/* cli_pass_get for a new passphrase (init, enroll, passwd): one that
+ * fails the policy (fs_passphrase_weakness) is refused with CLI_EUSAGE and
+ * words saying what it needs, never repeating it. */
+int cli_pass_get_new(cli_pass *out, const char *envname, const char *prompt,
+                     const char *confirm_prompt);
+
 /* Wipes and frees the passphrase; accepts an empty one. */
 void cli_pass_free(cli_pass *p);
 

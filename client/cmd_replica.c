@@ -27,7 +27,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
         cli_error("init: a replica already exists in %s", home);
         return CLI_ERUNTIME;
     }
-    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
+    rc = cli_pass_get_new(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
     if (rc != CLI_OK)
         return rc;
     rc = fs_replica_create(&r, home, pass.buf, pass.len, NULL);
@@ -80,8 +80,8 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
         rc = CLI_ERUNTIME;
         goto done;
     }
-    rc = cli_pass_get(&newpass, "FIELDSYNC_NEW_PASSPHRASE",
-                      "New passphrase: ", "Repeat the new passphrase: ");
+    rc = cli_pass_get_new(&newpass, "FIELDSYNC_NEW_PASSPHRASE",
+                          "New passphrase: ", "Repeat the new passphrase: ");
     if (rc != CLI_OK)
         goto done;
     rc = fs_replica_change_passphrase(home, oldpass.buf, oldpass.len, newpass.buf, newpass.len);

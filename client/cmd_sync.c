@@ -125,7 +125,7 @@ static int open_or_create(const cli_ctx *ctx, const char *home, fs_replica **out
     *out = NULL;
     if (cli_replica_exists(home))
         return cli_open_locked(ctx, out);
-    rc = cli_pass_get(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
+    rc = cli_pass_get_new(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
     if (rc != CLI_OK)
         return rc;
     rc = fs_replica_create(out, home, pass.buf, pass.len, NULL);

@@ -1,9 +1,11 @@
 /* Key file: wrapping, unwrapping, re-wrapping, and refusal of damaged files. */
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fieldsync/error.h"
 #include "fieldsync/keyfile.h"
+#include "fieldsync/passphrase.h"
 #include "test.h"
 
 /* Reads exactly n bytes of a file. */
@@ -129,5 +131,34 @@ static void test_parse_bounds_kdf_cost(void)
     CHECK_ERR(fs_keyfile_parse(img, 10, &h), FS_EFORMAT);
 }
 
+/* The policy for a new passphrase (issue 20.7). */
+static void weakness(const char *p, fs_pass_weakness want)
+{
+    fs_pass_weakness got = fs_passphrase_weakness(p, strlen(p));
+    if (got != want)
+        fprintf(stderr, "passphrase \"%s\": weakness %d, expected %d\n", p, (int)got, (int)want);
+    CHECK(got == want);
+}
+
+static void test_passphrase_policy(void)
+{
+    weakness("a", FS_PASS_SHORT);
+    weakness("abcdefghijk", FS_PASS_SHORT);      /* 11 */
+    weakness("Tr0ub4dor&3x", FS_PASS_OK);        /* 12 */
+    weakness("ab cd ef gh", FS_PASS_OK);         /* 11 characters, but 4 words */
+    weakness("a b c d e f", FS_PASS_SHORT);      /* no word of 2 */
+    weakness("sun hat fog", FS_PASS_SHORT);      /* 3 words, 11 characters */
+    weakness("销售团队的客户数据", FS_PASS_SHORT); /* 9 characters, 27 bytes */
+    weakness("北京华信的客户拜访记录很重要", FS_PASS_OK); /* 14 characters */
+    weakness("aaaaaaaaaaaaaaaa", FS_PASS_REPETITIVE);
+    weakness("abababababababab", FS_PASS_REPETITIVE);
+    weakness("密密密密密密密密密密密密", FS_PASS_REPETITIVE);
+    weakness("123456789012", FS_PASS_COMMON);
+    weakness("Password 1234!", FS_PASS_COMMON);
+    weakness("correct horse battery staple", FS_PASS_COMMON);
+    weakness("WoAiNi 1314520", FS_PASS_COMMON);
+    weakness("correct horse battery stapler", FS_PASS_OK);
+}
+
 TEST_LIST(TEST(create_unlock_roundtrip) TEST(wrong_passphrase) TEST(rewrap_keeps_key)
-              TEST(damaged_file_refused) TEST(parse_bounds_kdf_cost))
+              TEST(damaged_file_refused) TEST(parse_bounds_kdf_cost) TEST(passphrase_policy))

@@ -31,4 +31,20 @@ int fs_passphrase_get(fs_passphrase *out, const char *envname, const char *promp
 
 void fs_passphrase_free(fs_passphrase *p); /* wipes; accepts an empty one */
 
+/* The policy for a new passphrase (init, enroll, passwd): at least
+ * FS_PASSPHRASE_MIN_CHARS characters (code points: 12 Chinese characters
+ * count 12) or FS_PASSPHRASE_MIN_WORDS words of 2 characters or more,
+ * at least 5 different characters, and not one of the commonest long
+ * passwords (compared without case, spaces or punctuation). Callers say
+ * what was wrong in the user's words, never the passphrase. */
+#define FS_PASSPHRASE_MIN_CHARS 12
+#define FS_PASSPHRASE_MIN_WORDS 4
+typedef enum fs_pass_weakness {
+    FS_PASS_OK = 0,
+    FS_PASS_SHORT,      /* under 12 characters and under 4 words */
+    FS_PASS_REPETITIVE, /* fewer than 5 different characters */
+    FS_PASS_COMMON      /* on the list of the commonest */
+} fs_pass_weakness;
+fs_pass_weakness fs_passphrase_weakness(const char *p, size_t n);
+
 #endif

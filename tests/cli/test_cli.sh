@@ -24,7 +24,7 @@ trap 'rm -rf "$WORK"' EXIT
 H=$WORK/home
 ERRLOG=$WORK/all-stderr # every stderr of the run, checked for leaks at the end
 
-PASS1='correct horse battery staple'
+PASS1='correct horse battery stapler'
 PASS2='tr0ub4dor & 3 -- second passphrase'
 export FIELDSYNC_PASSPHRASE=$PASS1
 unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
@@ -152,6 +152,17 @@ else
 fi
 runc env FIELDSYNC_PASSPHRASE= "$FS" --home "$WORK/empty" init
 expect "init with an empty passphrase fails" 2 "empty"
+# a passphrase worth its name (issue 20.7): a copied home is guessed as
+# fast as its passphrase is weak
+runc env FIELDSYNC_PASSPHRASE=a "$FS" --home "$WORK/weak" init
+expect "init with a one-character passphrase fails" 2 "too short: use at least 12 characters, or 4 words"
+equal "and creates nothing" "$(ls -A "$WORK/weak" 2>/dev/null | wc -l)" 0
+runc env FIELDSYNC_PASSPHRASE='correct horse battery staple' "$FS" --home "$WORK/weak" init
+expect "init with a famous passphrase fails" 2 "guessed first"
+runc env FIELDSYNC_PASSPHRASE='1111111111111111' "$FS" --home "$WORK/weak" init
+expect "init with one character repeated fails" 2 "too few different characters"
+runc env LANG=zh_CN.UTF-8 FIELDSYNC_PASSPHRASE='Password1234' "$FS" --lang zh --home "$WORK/weak" init
+expect "in Chinese too" 2 "口令"
 
 runc env FIELDSYNC_PASSPHRASE='not the passphrase' "$FS" --home "$H" customer list
 expect "wrong passphrase fails with a clear message" 1 "wrong passphrase"
@@ -336,6 +347,8 @@ run customer list --home "$H"
 expect "--home after the command" 0
 
 # ---- passwd ----
+runc env FIELDSYNC_NEW_PASSPHRASE='short' "$FS" --home "$H" passwd
+expect "passwd to a short passphrase fails" 2 "too short"
 runc env FIELDSYNC_PASSPHRASE='not it' FIELDSYNC_NEW_PASSPHRASE="$PASS2" "$FS" --home "$H" passwd
 expect "passwd with a wrong current passphrase fails" 1 "wrong passphrase"
 if command -v setsid >/dev/null; then
