@@ -538,13 +538,23 @@ static int open_replica(const cli_ctx *ctx, fs_replica **out, int allow_locked)
     }
     if (allow_locked)
         return CLI_OK;
-    frc = fs_replica_lease_expired(*out);
-    if (frc == 0)
+    uint64_t seen = 0;
+    frc = fs_replica_clock_check(*out, &seen);
+    if (frc == 1) {
+        char when[32] = "?";
+        if (fs_instant_format(when, sizeof when, seen, 0, "%Y-%m-%d %H:%M") != 0)
+            snprintf(when, sizeof when, "?");
+        cli_error(_("this device is locked: its clock was set back (this replica was used at %s "
+                    "already). Connect to the network and run 'fieldsync --home %s sync' so the "
+                    "server tells the time; nothing recorded here is lost"),
+                  when, home);
+    } else if (frc == 0 && (frc = fs_replica_lease_expired(*out)) == 0) {
         return CLI_OK;
-    if (frc == 1)
+    } else if (frc == 1) {
         locked_message(*out, home);
-    else
+    } else {
         cli_fail(*out, _("reading the lease"), frc);
+    }
     fs_replica_close(*out);
     *out = NULL;
     return CLI_ERUNTIME;

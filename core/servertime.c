@@ -123,6 +123,10 @@ int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms)
     snprintf(anchor, sizeof anchor, "%llu %llu %s", (unsigned long long)server_now_ms,
              (unsigned long long)boot, id);
     int rc = set_meta(r, "clock_offset_ms", offset, NULL);
+    /* the server's time is the truth: the highest time seen starts again
+     * from it (a clock that ran ahead before the first sync is forgiven) */
+    if (rc == 0)
+        rc = set_meta(r, "time_seen_ms", (sqlite3_int64)server_now_ms, NULL);
     if (rc == 0 && anchored)
         rc = set_meta(r, "clock_anchor", 0, anchor);
     if (rc != 0)
@@ -133,6 +137,22 @@ int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms)
     r->anchor_server_ms = server_now_ms;
     r->anchor_boot_ms = boot;
     return 0;
+}
+
+int fs_replica_clock_check(fs_replica *r, uint64_t *seen_ms)
+{
+    uint64_t seen = 0, now = fs__now_ms(r);
+    *seen_ms = 0;
+    int rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='time_seen_ms'", &seen);
+    if (rc != 0)
+        return rc;
+    *seen_ms = seen;
+    if (seen > FS_CLOCK_BACK_MAX_MS && now < seen - FS_CLOCK_BACK_MAX_MS)
+        return 1;
+    /* raised at most once a minute: most commands write nothing */
+    if (now > INT64_MAX || now < seen + 60000u)
+        return 0;
+    return set_meta(r, "time_seen_ms", (sqlite3_int64)now, NULL);
 }
 
 int fs_replica_clock_offset(const fs_replica *r, int64_t *offset_ms)

@@ -332,6 +332,17 @@ int fs_replica_restamp(fs_replica *r, const fs_restamp *pairs, size_t n);
  * offset, so a laptop a day off still writes the server's time. Before the
  * first sync local time is used. FS_EINVAL for a time out of range. */
 int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms);
+/* The lease against clock games (issue 20.6): the replica keeps, under its
+ * encryption, the highest time it has seen (meta time_seen_ms: the
+ * server's time at each sync, then this device's time as commands run,
+ * raised at most once a minute). 1 when now is more than
+ * FS_CLOCK_BACK_MAX_MS behind it (the clock was set back: the client
+ * refuses everything but sync, which starts the mark again from the
+ * server's time); 0 otherwise. *seen_ms: the mark. Negative: an error. A
+ * clock set back before the lease's end on a laptop not used since is not
+ * found: only a sync can tell the time then. */
+#define FS_CLOCK_BACK_MAX_MS (5u * 60u * 1000u)
+int fs_replica_clock_check(fs_replica *r, uint64_t *seen_ms);
 /* 1 and *offset_ms (the server-corrected time minus this machine's clock,
  * now: the clock may have moved since the last sync) once a server's time
  * was noted; 0 and 0 before. */
