@@ -286,6 +286,11 @@ static int http_write(struct lws *wsi, http_tx *t)
         lws_add_http_header_by_name(wsi, (const uint8_t *)"strict-transport-security:",
                                     (const uint8_t *)hsts, (int)strlen(hsts), &p, end))
         return -1;
+    if (r->retry_after[0] &&
+        lws_add_http_header_by_name(wsi, (const uint8_t *)"retry-after:",
+                                    (const uint8_t *)r->retry_after, (int)strlen(r->retry_after),
+                                    &p, end))
+        return -1;
     if (r->location[0] &&
         lws_add_http_header_by_name(wsi, (const uint8_t *)"location:", (const uint8_t *)r->location,
                                     (int)strlen(r->location), &p, end))

@@ -7,10 +7,22 @@
  * SameSite=Strict cookie (Secure once serve speaks TLS), kept in memory,
  * ended by logout, 30 idle minutes or 8 hours. Every form carries a CSRF
  * token: the session's, or before login a token in a cookie of its own
- * (double submit), compared in constant time. Five failed logins from one
- * address for one name, or twenty from one address, within five minutes
- * answer 429 until the window passes. Logins and failures are audited.
+ * (double submit), compared in constant time.
+ *
+ * Failed logins are limited before any password is checked (issue 20.2),
+ * per network (an IPv4 /24, an IPv6 /64: what one office or one attacker
+ * holds) and per account. Twenty failures from a network within five
+ * minutes answer 429 for that network until the window passes. An
+ * account's first five failures are free; from then on each further try
+ * waits twice as long as the last (5 s, 10 s, 20 s ... at most 5 minutes)
+ * after the latest failure, wherever they came from, and the count starts
+ * again after 15 quiet minutes or a good login from another network than
+ * the last good one. The network of the
+ * account's last good login is exempt from the account's wait: a manager
+ * still logs in from the office while someone elsewhere guesses (it is not
+ * exempt from its own network's limit). Logins and failures are audited.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -26,20 +38,32 @@
 #define SESS_MAX      256
 #define SESS_IDLE_S   (30 * 60)
 #define SESS_LIFE_S   (8 * 3600)
-#define FAIL_WINDOW_S (5 * 60)
-#define FAIL_PER_NAME 5
-#define FAIL_PER_PEER 20
-#define FAIL_SLOTS    512
+#define FAIL_WINDOW_S  (5 * 60)  /* a network's failures are counted over this */
+#define FAIL_PER_NET   20        /* failures from one network per window */
+#define FAIL_FREE      5         /* an account's failures before it must wait */
+#define FAIL_WAIT_BASE 5         /* the first wait, doubled by each failure */
+#define FAIL_WAIT_MAX  (5 * 60)  /* the longest wait between an account's tries */
+#define FAIL_QUIET_S   (15 * 60) /* an account's count starts again after this */
+#define FAIL_SLOTS     512
+#define NET_MAX        64
 
-typedef struct failure {
-    char peer[64], name[FS_USER_NAME_MAX + 1];
+typedef struct net_fail { /* failures from one network in its window */
+    char net[NET_MAX];
     time_t first;
     int n;
-} failure;
+} net_fail;
+
+typedef struct acct { /* an account's failures since its last good login */
+    char name[FS_USER_NAME_MAX + 1];
+    char good_net[NET_MAX]; /* the network of its last good login, or "" */
+    time_t last;            /* its latest failure */
+    int n;
+} acct;
 
 struct web {
     session s[SESS_MAX];
-    failure f[FAIL_SLOTS];
+    net_fail nf[FAIL_SLOTS];
+    acct ac[FAIL_SLOTS];
     time_t (*clock)(void);
     int tls;
 };
@@ -140,45 +164,130 @@ static session *session_new(web *w)
     return pick;
 }
 
-/* Failed logins in the window: for this name from this peer, and from this
- * peer in all. */
-static void failures(web *w, const char *peer, const char *name, int *by_name, int *by_peer)
+/* Seconds on the monotonic clock: a wall clock set back on the server
+ * does not reopen a limit. */
+static time_t mono_s(void)
 {
-    time_t now = w->clock();
-    *by_name = *by_peer = 0;
+    return (time_t)(fs_clock_mono_ms() / 1000u);
+}
+
+/* The network a peer address belongs to, as a key: "a.b.c.0/24" for IPv4
+ * (also IPv4-mapped IPv6), the first 64 bits and "/64" for IPv6, the text
+ * itself for anything else. */
+static void network_of(const char *peer, char key[NET_MAX])
+{
+    unsigned char a[16];
+    const char *v4 = strncmp(peer, "::ffff:", 7) == 0 ? peer + 7 : peer;
+    if (inet_pton(AF_INET, v4, a) == 1) {
+        snprintf(key, NET_MAX, "%u.%u.%u.0/24", a[0], a[1], a[2]);
+    } else if (inet_pton(AF_INET6, peer, a) == 1) {
+        memset(a + 8, 0, 8);
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, a, text, sizeof text) != NULL)
+            snprintf(key, NET_MAX, "%s/64", text);
+        else
+            snprintf(key, NET_MAX, "?");
+    } else {
+        snprintf(key, NET_MAX, "%.*s", NET_MAX - 1, peer);
+    }
+}
+
+/* The network's failure count, or when make a new one in a free slot (or
+ * the oldest: an attacker who fills the table forgets his own first). */
+static net_fail *net_slot(web *w, const char *net, time_t now, int make)
+{
+    net_fail *pick = NULL;
     for (int i = 0; i < FAIL_SLOTS; i++) {
-        failure *f = &w->f[i];
-        if (f->n == 0 || now - f->first > FAIL_WINDOW_S || strcmp(f->peer, peer) != 0)
-            continue;
-        *by_peer += f->n;
-        if (strcmp(f->name, name) == 0)
-            *by_name += f->n;
+        net_fail *f = &w->nf[i];
+        if (f->n > 0 && now - f->first > FAIL_WINDOW_S)
+            f->n = 0; /* its window passed */
+        if (f->n > 0 && strcmp(f->net, net) == 0)
+            return f;
+        if (pick == NULL || (f->n == 0 && pick->n != 0) ||
+            ((f->n == 0) == (pick->n == 0) && f->first < pick->first))
+            pick = f;
     }
+    if (!make)
+        return NULL;
+    memset(pick, 0, sizeof *pick);
+    snprintf(pick->net, sizeof pick->net, "%s", net);
+    pick->first = now;
+    return pick;
 }
 
-static void failed(web *w, const char *peer, const char *name)
+/* The account's record, or when make a new one in a free slot (or the
+ * one whose latest failure is oldest). */
+static acct *acct_slot(web *w, const char *name, int make)
 {
-    time_t now = w->clock();
-    failure *slot = NULL, *oldest = &w->f[0];
-    for (int i = 0; i < FAIL_SLOTS && slot == NULL; i++) {
-        failure *f = &w->f[i];
-        if (f->n > 0 && now - f->first <= FAIL_WINDOW_S && strcmp(f->peer, peer) == 0 &&
-            strcmp(f->name, name) == 0)
-            slot = f;
-        if (f->first < oldest->first)
-            oldest = f;
+    acct *pick = NULL;
+    for (int i = 0; i < FAIL_SLOTS; i++) {
+        acct *a = &w->ac[i];
+        if (a->name[0] != '\0' && strcmp(a->name, name) == 0)
+            return a;
+        if (pick == NULL || (a->name[0] == '\0' && pick->name[0] != '\0') ||
+            ((a->name[0] == '\0') == (pick->name[0] == '\0') && a->last < pick->last))
+            pick = a;
     }
-    if (slot == NULL) {
-        slot = oldest;
-        memset(slot, 0, sizeof *slot);
-        snprintf(slot->peer, sizeof slot->peer, "%s", peer);
-        snprintf(slot->name, sizeof slot->name, "%s", name);
-        slot->first = now;
-    }
-    slot->n++;
+    if (!make)
+        return NULL;
+    memset(pick, 0, sizeof *pick);
+    snprintf(pick->name, sizeof pick->name, "%s", name);
+    return pick;
 }
 
-/* A name or address as an audit field: printable, or a placeholder. */
+/* Before any password is checked: 0 when this login may be tried, else
+ * the 429 page's words (wait is how many seconds). */
+static const char *login_limited(web *w, const char *net, const char *name, long *wait)
+{
+    time_t now = mono_s();
+    *wait = FAIL_WINDOW_S;
+    net_fail *f = net_slot(w, net, now, 0);
+    if (f != NULL && f->n >= FAIL_PER_NET)
+        return "Too many failed logins from your network; wait five minutes.";
+    acct *a = acct_slot(w, name, 0);
+    if (a == NULL || a->n < FAIL_FREE || strcmp(a->good_net, net) == 0)
+        return NULL;
+    if (now - a->last > FAIL_QUIET_S) {
+        a->n = 0;
+        return NULL;
+    }
+    int over = a->n - FAIL_FREE;
+    long need = over >= 9 ? FAIL_WAIT_MAX : (long)FAIL_WAIT_BASE << over;
+    if (need > FAIL_WAIT_MAX)
+        need = FAIL_WAIT_MAX;
+    if (now - a->last >= need)
+        return NULL;
+    *wait = need - (long)(now - a->last);
+    return "Too many failed logins for this name; try again later.";
+}
+
+/* A failure counts against its network, and against the account when a
+ * user has that name (names no one has would only crowd the table). */
+static void login_failed(web *w, const char *net, const char *name, int known)
+{
+    time_t now = mono_s();
+    net_slot(w, net, now, 1)->n++;
+    if (!known)
+        return;
+    acct *a = acct_slot(w, name, 1);
+    if (a->n > 0 && now - a->last > FAIL_QUIET_S)
+        a->n = 0;
+    a->n++;
+    a->last = now;
+}
+
+/* A good login makes its network the account's exempt one. It clears the
+ * count only when it came from elsewhere (it had to wait like any other):
+ * the owner logging in from the office must not hand an attacker
+ * elsewhere five free guesses again. */
+static void login_good(web *w, const char *net, const char *name)
+{
+    acct *a = acct_slot(w, name, 1);
+    if (strcmp(a->good_net, net) != 0)
+        a->n = 0;
+    snprintf(a->good_net, sizeof a->good_net, "%s", net);
+}
+
 static const char *auditable(const char *s)
 {
     size_t n = strlen(s);
@@ -230,11 +339,15 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
         web__login_page(w, r, "The form expired; log in again.", 403);
         return;
     }
-    int by_name, by_peer;
-    failures(w, rq->peer, name, &by_name, &by_peer);
-    if (by_name >= FAIL_PER_NAME || by_peer >= FAIL_PER_PEER) {
+    char net[NET_MAX];
+    long wait = 0;
+    network_of(rq->peer, net);
+    const char *limited = login_limited(w, net, name, &wait);
+    if (limited != NULL) {
         sodium_free(pw);
-        web__login_page(w, r, "Too many failed logins; wait five minutes.", 429);
+        web__login_page(w, r, limited, 429);
+        snprintf(r->retry_after, sizeof r->retry_after, "%d",
+                 (int)(wait > FAIL_WINDOW_S ? FAIL_WINDOW_S : wait));
         return;
     }
     fs_role role;
@@ -243,15 +356,14 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
         have_name && have_pw ? fs_store_login(store, name, pw, strlen(pw), &role, team) : FS_EAUTH;
     sodium_free(pw); /* wipes */
     if (rc != 0) {
-        failed(w, rq->peer, name);
         char detail[96];
         snprintf(detail, sizeof detail, "dashboard login from %s", auditable(rq->peer));
         /* A name no user has is kept out of the log: it is often a
          * password typed into the wrong field (issue 20.3). */
-        uint8_t known[FS_USER_STAMP_BYTES];
-        const char *who = have_name && fs_store_user_stamp(store, name, known) == 0
-                              ? auditable(name)
-                              : "unknown name";
+        uint8_t stamp_of[FS_USER_STAMP_BYTES];
+        int known = have_name && fs_store_user_stamp(store, name, stamp_of) == 0;
+        login_failed(w, net, name, known);
+        const char *who = known ? auditable(name) : "unknown name";
         (void)fs_audit_append(fs_store_audit(store), "auth_failed", "dashboard", who, detail);
         web__login_page(w, r, "Wrong name or password.", 401);
         return;
@@ -261,6 +373,7 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
         web__login_page(w, r, "Wrong name or password.", 401);
         return;
     }
+    login_good(w, net, name);
     session *s = session_new(w);
     memcpy(s->stamp, stamp, sizeof stamp);
     snprintf(s->user, sizeof s->user, "%s", name);

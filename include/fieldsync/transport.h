@@ -58,6 +58,7 @@ typedef struct fs_http_response {
     size_t body_len;
     char location[256];      /* a redirect's target, "" if none */
     char set_cookie[2][256]; /* Set-Cookie values, "" if none */
+    char retry_after[16];    /* a 429's or 503's Retry-After (seconds), "" if none */
 } fs_http_response;
 
 /* ---- server ---- */

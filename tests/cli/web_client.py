@@ -3,9 +3,12 @@
     web_client.py PORT METHOD PATH [COOKIE] [FORM-BODY]
 
 Prints the status, then each response header as "name: value", a blank
-line and the body. Loopback only.
+line and the body. Loopback only. WEB_SOURCE=127.0.N.M sends from that
+loopback address (Linux answers all of 127.0.0.0/8 on lo), as a client on
+another network would.
 """
 import http.client
+import os
 import sys
 
 port, method, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -16,7 +19,9 @@ if cookie:
     headers["Cookie"] = cookie
 if body is not None:
     headers["Content-Type"] = "application/x-www-form-urlencoded"
-conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+source = os.environ.get("WEB_SOURCE")
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                  source_address=(source, 0) if source else None)
 conn.request(method, path, body=body.encode() if body is not None else None, headers=headers)
 resp = conn.getresponse()
 print(resp.status)
