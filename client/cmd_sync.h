@@ -7,6 +7,7 @@
 #ifndef FIELDSYNC_CLIENT_CMD_SYNC_H
 #define FIELDSYNC_CLIENT_CMD_SYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fieldsync/identity.h"
@@ -27,5 +28,13 @@ typedef struct server_addr {
  * its pinned signing key into pk. Returns CLI_OK, or CLI_ERUNTIME after
  * printing why (not enrolled, or a stored URL we cannot use). */
 int cmd_read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTES]);
+
+/* What a sync did because the server was restored from a backup (issue
+ * 25.2), from the replica's status before and after it: a re-sync of the
+ * scope from the feed's start, changes sent again. Writes one line of
+ * words into out (no newline) and returns 1 when there is something to
+ * say, else 0. Never silent: sync prints it, the daemon logs it. */
+int sync_restore_words(const fs_replica_status *before, const fs_replica_status *after,
+                       char *out, size_t cap);
 
 #endif
