@@ -30,6 +30,8 @@ static void usage(FILE *f)
                "  device revoke --data DIR --device FINGERPRINT-PREFIX\n"
                "  audit verify --data DIR               check the audit log's chain\n"
                "  audit show --data DIR                 print the audit log\n"
+               "  restore --data DIR --from BACKUP      put back a copy of the data directory\n"
+               "                                        (server stopped); devices re-sync\n"
                "  serve --data DIR --listen HOST:PORT [--lease D]\n"
                "                                        run the sync service until SIGTERM;\n"
                "                                        devices lock after D offline (7d)\n"
@@ -72,6 +74,8 @@ int main(int argc, char **argv)
         /* Through a serve running on that store, else on the store itself. */
         if (!srv_ctl_forward(argc - 1, argv + 1, &rc))
             rc = srv_dispatch_admin(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "restore") == 0) {
+        rc = srv_cmd_restore(argc - 2, argv + 2);
     } else if (strcmp(cmd, "serve") == 0) {
         rc = srv_cmd_serve(argc - 2, argv + 2);
     } else {

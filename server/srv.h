@@ -93,6 +93,10 @@ int srv_cmd_user(int argc, char **argv);
 int srv_cmd_enroll_code(int argc, char **argv);
 int srv_cmd_device(int argc, char **argv);
 int srv_cmd_audit(int argc, char **argv);
+/* Puts a backup of the data directory back, with a new feed epoch
+ * (restore.c). Never hosted by a running serve: it refuses to run while
+ * one answers on the directory. */
+int srv_cmd_restore(int argc, char **argv);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);
 

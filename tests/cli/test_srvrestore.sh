@@ -12,6 +12,9 @@
 # Every replica ends with visits 1-8 once each and the edit, the same
 # visits and customer everywhere; zhang's pushes the server lost (4-6) were
 # sent again; each device says it re-synced (status, sync's output).
+# Then the same with `fieldsync-server restore` (a new feed epoch): visit 9
+# is lost by the restore and sent again, a visit recorded after it reaches
+# everyone, and li's status says the server was restored.
 # Before issue 25.2 li and the second laptop never got 7-8 and the first
 # laptop never got the edit, every sync saying "in sync".
 #
@@ -54,7 +57,7 @@ sync_ok() { # NAME HOME
     SYNC_OUT=$OUT
 }
 visit() { # HOME N
-    run --home "$1" visit add --customer "$CID" --time "2026-11-0$2 10:00" --place "site $2" \
+    run --home "$1" visit add --customer "$CID" --time "2026-11-$(printf %02d "$2") 10:00" --place "site $2" \
         --purpose "visit $2" --notes "notes of visit $2"
     expect "zhang records visit $2" 0
 }
@@ -117,6 +120,38 @@ for u in zhang zhang2 li; do
 done
 run --home "$WORK/zhang" status
 contains "zhang's status says what it sent again" "$OUT" "sent again:"
+
+# ---- the same with the restore command: a new feed epoch ----
+stop_server
+rm -rf "$WORK/backup"
+cp -a "$S" "$WORK/backup"
+start_server "$PORT"
+visit "$WORK/zhang" 9
+for u in zhang zhang2 li; do sync_ok "$u (visit 9)" "$WORK/$u"; done
+srv restore --data "$S" --from "$WORK/backup"
+expect "restore refuses while serve runs" 1 "stop it first"
+srv restore --data "$S" --from "$WORK/nothing-here"
+expect "restore refuses a backup that holds no store" 2 "holds no server store"
+stop_server
+srv restore --data "$S" --from "$WORK/backup"
+expect "restore puts the backup back" 0
+contains "restore says the feed has a new epoch" "$OUT" "new epoch"
+equal "the store's files before the restore are kept" "$(ls -d "$S"/pre-restore-* | wc -l)" 1
+srv audit verify --data "$S"
+expect "the restored store's audit log verifies" 0
+start_server "$PORT"
+visit "$WORK/zhang2" 10
+for u in li zhang zhang2 li zhang; do sync_ok "$u (after the restore command)" "$WORK/$u"; done
+want=$(state "$WORK/zhang")
+equal "zhang holds visits 1-10 once each" "$(cut -d' ' -f1-2 <<<"$want")" "10 10"
+equal "zhang's second laptop holds the same (restore command)" "$(state "$WORK/zhang2")" "$want"
+equal "li holds the same (restore command)" "$(state "$WORK/li")" "$want"
+run --home "$WORK/li" status
+contains "li's status says the server was restored" "$OUT" "the server was restored from a backup"
+run --home "$WORK/li" conflict list --json
+equal "li has no conflict from the second re-sync" "$OUT" "[]"
+srv audit show --data "$S"
+contains "the audit log records the restore" "$OUT" "restore"
 
 stop_server
 echo "runtime: $((SECONDS - START)) s"
