@@ -311,14 +311,16 @@ static int pull(fs_sync_client *c)
 /* Applies a pulled batch with its cursor. */
 static int apply_batch(fs_sync_client *c, const fs_msg *m)
 {
-    /* the cursor's tag (version 5 on) is kept with the cursor */
+    /* the cursor's tag (version 5 on) is kept with the cursor; from an
+     * older server the new cursor's tag is unknown (0) */
     int rc = fs_begin(c->r);
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
     rc = fs_apply_pulled(c->r, m->u.changes.changes, m->u.changes.count, m->u.changes.cursor,
                          NULL);
-    if (rc == 0 && m->u.changes.has_tag)
-        rc = fs_replica_note_cursor_tag(c->r, m->u.changes.cursor, m->u.changes.cursor_tag);
+    if (rc == 0)
+        rc = fs_replica_note_cursor_tag(c->r, m->u.changes.cursor,
+                                        m->u.changes.has_tag ? m->u.changes.cursor_tag : 0);
     if (rc == 0)
         rc = fs_commit(c->r);
     else

@@ -338,7 +338,9 @@ static int refuse_entry(fs_sync_server *s, const uint8_t *pk, uint64_t seq)
 static int cursor_lost(fs_sync_server *s, const fs_msg *m, int *resync)
 {
     *resync = 0;
-    if (!m->u.pull.has_tag || m->u.pull.cursor == 0)
+    /* an older session cannot be told (and its PULL carries no tag) */
+    if (!m->u.pull.has_tag || m->u.pull.cursor == 0 ||
+        fs_channel_version(s->ch) < FS_PROTO_VERSION_EPOCH)
         return 0;
     uint64_t head = 0, tag = 0;
     int rc = fs_store_feed_head(s->store, &head);

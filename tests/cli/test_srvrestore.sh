@@ -28,7 +28,7 @@ export LC_ALL=C.UTF-8
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-srvrestore-XXXXXX")
 ERRLOG=$WORK/all-stderr
 S=$WORK/server
-trap 'stop_server_now; for u in zhang zhang2 li; do "$FS" --home "$WORK/$u" lock >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
+trap 'stop_daemon_now; stop_server_now; for u in zhang zhang2 li; do "$FS" --home "$WORK/$u" lock >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 export FIELDSYNC_PASSPHRASE='srvrestore test passphrase -- 41c9'
 unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
@@ -141,7 +141,17 @@ srv audit verify --data "$S"
 expect "the restored store's audit log verifies" 0
 start_server "$PORT"
 visit "$WORK/zhang2" 10
-for u in li zhang zhang2 li zhang; do sync_ok "$u (after the restore command)" "$WORK/$u"; done
+# li's daemon meets the restored server first: its log says so in words.
+"$FS" --home "$WORK/li" daemon --interval 1 >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+DAEMON_PID=$!
+for ((i = 0; i < 100; i++)); do
+    grep -q "re-synced" "$WORK/daemon.out" && break
+    sleep 0.2
+done
+stop_daemon_now
+contains "li's daemon logs the re-sync in words" "$(cat "$WORK/daemon.out")" \
+    "re-synced: the server was restored from a backup (a new feed epoch)"
+for u in zhang zhang2 li zhang; do sync_ok "$u (after the restore command)" "$WORK/$u"; done
 want=$(state "$WORK/zhang")
 equal "zhang holds visits 1-10 once each" "$(cut -d' ' -f1-2 <<<"$want")" "10 10"
 equal "zhang's second laptop holds the same (restore command)" "$(state "$WORK/zhang2")" "$want"
