@@ -1,5 +1,10 @@
 /*
- * fieldsync-server restore: puts a backup of the data directory (one taken
+ * fieldsync-server backup and restore. backup writes a sealed copy of the
+ * store (fs_store_backup: SQLite's online backup API through the store's
+ * encrypting VFS) and its key file into a new directory; a running serve
+ * hosts it, so it is taken while serving.
+ *
+ * restore puts a backup of the data directory (one taken
  * while the server was stopped, as sealed as the store itself) back in
  * place and gives the feed a new epoch (issue 25.2), so that every device
  * of protocol version 5 pulls its scope again and pushes what the backup
@@ -228,4 +233,67 @@ int srv_cmd_restore(int argc, char **argv)
         srv_error("restore: nothing changed in %s", data);
     }
     return rc;
+}
+
+static const char backup_usage[] =
+    "usage: " SRV_PROG " backup --data DIR --out BACKUP\n"
+    "Writes a sealed copy of the store in DIR, with its key file, into the new\n"
+    "directory BACKUP (an absolute path), with SQLite's online backup API: a\n"
+    "running server keeps serving (its sessions wait while the copy is made).\n"
+    "Put it back with restore.\n";
+
+int srv_cmd_backup(int argc, char **argv)
+{
+    const char *data = NULL, *out = NULL;
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--out", FS_OPT_VALUE, NULL, &out, NULL}};
+    int rc = srv_parse(backup_usage, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("backup", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("backup", "--out", out);
+    if (rc != SRV_OK)
+        return rc;
+    /* a running serve writes it, from its own working directory */
+    if (out[0] != '/') {
+        srv_error("--out: give an absolute path (a running server writes the backup)");
+        return SRV_EUSAGE;
+    }
+    char db[4200], key[4200], from_key[4200];
+    if (path_of(db, sizeof db, out, "replica.db") != 0 ||
+        path_of(key, sizeof key, out, "replica.key") != 0 ||
+        path_of(from_key, sizeof from_key, srv_hosted_dir != NULL ? srv_hosted_dir : data,
+                "replica.key") != 0) {
+        srv_error("--out: the path is too long");
+        return SRV_EUSAGE;
+    }
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    if (mkdir(out, 0700) != 0) {
+        srv_error("--out: cannot make %s: %s", out, errno == EEXIST ? "it exists" : strerror(errno));
+        srv_close(s);
+        return errno == EEXIST ? SRV_EUSAGE : SRV_ERUNTIME;
+    }
+    uint64_t head = 0;
+    int frc = fs_store_feed_head(s, &head);
+    if (frc == 0)
+        frc = fs_store_backup(s, db);
+    if (frc != 0) {
+        rc = srv_fail(s, "backup", frc);
+    } else if (copy_file(from_key, key) != 0) {
+        srv_error("backup: cannot copy the key file: %s", strerror(errno));
+        rc = SRV_ERUNTIME;
+    }
+    srv_close(s);
+    if (rc != SRV_OK) {
+        (void)unlink(db);
+        (void)unlink(key);
+        (void)rmdir(out);
+        return rc;
+    }
+    fprintf(srv_out, "backed up the store in %s to %s (feed head %" PRIu64 "), sealed as it is\n",
+            data, out, head);
+    return SRV_OK;
 }

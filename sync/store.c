@@ -43,6 +43,11 @@ int fs_store_feed_tag(fs_store *s, uint64_t seq, uint64_t *tag)
     return s->ops->feed_tag(s, seq, tag);
 }
 
+int fs_store_backup(fs_store *s, const char *path)
+{
+    return s->ops->backup(s, path);
+}
+
 int fs_store_new_epoch(fs_store *s)
 {
     return s->ops->new_epoch(s);

@@ -137,6 +137,11 @@ int fs_replica_open_secret(fs_replica **out, const char *dir, const fs_secret *s
 /* Closes the replica (rolling back an open transaction) and wipes its key.
  * Accepts NULL. */
 void fs_replica_close(fs_replica *r);
+/* Writes a sealed copy of the replica's database to path (a new file), with
+ * SQLite's online backup API through the replica's encrypting VFS: the copy
+ * opens with the replica's key file. Not within a transaction. FS_EEXIST,
+ * FS_ESTATE, FS_EDB (the partial copy is removed). */
+int fs_replica_backup(fs_replica *r, const char *path);
 
 /* One line describing the last error on this handle (never customer data).
  * With NULL: the message of this thread's last failed create or open. */

@@ -83,6 +83,10 @@ int fs_store_feed_state(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t
                         uint64_t *dev_acked);
 /* The tag of the feed entry at seq (fs_feed_entry_tag; 0: none). */
 int fs_store_feed_tag(fs_store *s, uint64_t seq, uint64_t *tag);
+/* A sealed copy of the store's database in the new file path, taken while
+ * it serves (fs_replica_backup; the key file is the caller's to copy).
+ * FS_EEXIST, FS_EDB. */
+int fs_store_backup(fs_store *s, const char *path);
 /* Gives the feed a new epoch: what a restore does, so every device pulls
  * its scope again. FS_EDB. */
 int fs_store_new_epoch(fs_store *s);
@@ -335,6 +339,7 @@ typedef struct fs_store_ops {
                       uint64_t *dev_acked);
     int (*feed_tag)(fs_store *s, uint64_t seq, uint64_t *tag);
     int (*new_epoch)(fs_store *s);
+    int (*backup)(fs_store *s, const char *path);
     void (*set_lease)(fs_store *s, uint64_t ms);
     uint64_t (*lease)(const fs_store *s);
     /* users and logins */

@@ -139,6 +139,13 @@ int sq_feed_state(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t ep
     return rc;
 }
 
+int sq_backup(fs_store *base, const char *path)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = fs_replica_backup(s->r, path);
+    return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
+}
+
 int sq_feed_tag(fs_store *base, uint64_t seq, uint64_t *tag)
 {
     sq_store *s = (sq_store *)base;
@@ -357,6 +364,7 @@ static const fs_store_ops sqlite_ops = {
     .feed_state = sq_feed_state,
     .feed_tag = sq_feed_tag,
     .new_epoch = sq_new_epoch,
+    .backup = sq_backup,
     .set_lease = sq_set_lease,
     .lease = sq_lease,
     .user_add = sq_user_add,

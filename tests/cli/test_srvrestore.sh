@@ -12,8 +12,8 @@
 # Every replica ends with visits 1-8 once each and the edit, the same
 # visits and customer everywhere; zhang's pushes the server lost (4-6) were
 # sent again; each device says it re-synced (status, sync's output).
-# Then the same with `fieldsync-server restore` (a new feed epoch): visit 9
-# is lost by the restore and sent again, a visit recorded after it reaches
+# Then the same with `fieldsync-server backup` taken while serving and
+# `restore` (a new feed epoch): visit 9 is lost by the restore and sent again, a visit recorded after it reaches
 # everyone, and li's status says the server was restored.
 # Before issue 25.2 li and the second laptop never got 7-8 and the first
 # laptop never got the edit, every sync saying "in sync".
@@ -121,19 +121,29 @@ done
 run --home "$WORK/zhang" status
 contains "zhang's status says what it sent again" "$OUT" "sent again:"
 
-# ---- the same with the restore command: a new feed epoch ----
-stop_server
-rm -rf "$WORK/backup"
-cp -a "$S" "$WORK/backup"
-start_server "$PORT"
+# ---- the same with the backup and restore commands: a new feed epoch ----
+# The backup is taken while the server serves (through it: SQLite's online
+# backup API), sealed as the store is.
+srv backup --data "$S" --out "$WORK/backup2"
+expect "backup while serving" 0
+contains "backup says where" "$OUT" "backed up the store"
+srv backup --data "$S" --out "$WORK/backup2"
+expect "backup refuses a directory that exists" 2 "it exists"
+srv backup --data "$S" --out "backup3"
+expect "backup refuses a relative path" 2 "absolute path"
+if grep -qa "Restore Trading" "$WORK/backup2/replica.db"; then
+    fail "the backup is sealed (no customer text in it)"
+else
+    ok "the backup is sealed (no customer text in it)"
+fi
 visit "$WORK/zhang" 9
 for u in zhang zhang2 li; do sync_ok "$u (visit 9)" "$WORK/$u"; done
-srv restore --data "$S" --from "$WORK/backup"
+srv restore --data "$S" --from "$WORK/backup2"
 expect "restore refuses while serve runs" 1 "stop it first"
 srv restore --data "$S" --from "$WORK/nothing-here"
 expect "restore refuses a backup that holds no store" 2 "holds no server store"
 stop_server
-srv restore --data "$S" --from "$WORK/backup"
+srv restore --data "$S" --from "$WORK/backup2"
 expect "restore puts the backup back" 0
 contains "restore says the feed has a new epoch" "$OUT" "new epoch"
 equal "the store's files before the restore are kept" "$(ls -d "$S"/pre-restore-* | wc -l)" 1
