@@ -184,6 +184,7 @@ typedef struct daemon_state {
     file_stamp seen; /* the replica's files after our last round */
     uint64_t pending_before;
     uint64_t refused_before;
+    fs_replica_status st_before; /* for what a restored server made it do */
     uint64_t rounds; /* rounds in sync on the current connection */
     int offline;
 } daemon_state;
@@ -203,6 +204,10 @@ static int live_open(void *ctx, fs_replica **out)
     int ok = fs_replica_status_get(*out, &st) == 0;
     d->pending_before = ok ? st.pending : 0;
     d->refused_before = ok ? st.refused : 0;
+    if (ok)
+        d->st_before = st;
+    else
+        memset(&d->st_before, 0, sizeof d->st_before);
     return 0;
 }
 
@@ -221,6 +226,9 @@ static void live_close(void *ctx, fs_replica *r, int rc)
         else if (sent > 0 || d->offline)
             daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
                        (unsigned long long)st.cursor);
+        char words[320]; /* never silent: a re-sync or a re-send after a server restore */
+        if (sync_restore_words(&d->st_before, &st, words, sizeof words))
+            daemon_log("%s", words);
         d->offline = 0;
         d->rounds++;
     }

@@ -408,6 +408,9 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     if (after.open_conflicts > 0)
         printf(", %llu open conflicts", (unsigned long long)after.open_conflicts);
     putchar('\n');
+    char words[320];
+    if (sync_restore_words(&before, &after, words, sizeof words))
+        printf("%s\n", words);
     rc = CLI_OK;
     /* Never silent: what is refused, and exit status 3 when it is new. */
     frc = after.refused > 0 ? refused_summary(r, stdout) : 0;
@@ -590,6 +593,12 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
                                           : cJSON_CreateNull()) ||
         rec_json_add(obj, "cursor", cJSON_CreateNumber((double)st->cursor)) ||
         rec_json_add(obj, "open_conflicts", cJSON_CreateNumber((double)st->open_conflicts)) ||
+        rec_json_add(obj, "resync_ms",
+                     st->resync_ms > 0 ? cJSON_CreateNumber((double)st->resync_ms)
+                                       : cJSON_CreateNull()) ||
+        rec_json_add(obj, "resent_from",
+                     st->rewind_ms > 0 ? cJSON_CreateNumber((double)st->rewind_to + 1)
+                                       : cJSON_CreateNull()) ||
         rec_json_add(obj, "refused_count", cJSON_CreateNumber((double)st->refused)) ||
         rec_json_add(obj, "lease_expires_ms",
                      st->lease_expires_ms > 0 ? cJSON_CreateNumber((double)st->lease_expires_ms)
@@ -673,6 +682,18 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     printf(_("cursor:          %llu\n"), (unsigned long long)st.cursor);
     printf(_("open conflicts:  %llu\n"), (unsigned long long)st.open_conflicts);
     printf(_("refused changes: %llu\n"), (unsigned long long)st.refused);
+    if (st.resync_ms > 0) {
+        format_age(now > st.resync_ms ? now - st.resync_ms : 0, age, sizeof age);
+        printf(_("re-synced:       %s, everything in scope pulled again: %s\n"), age,
+               st.resync_why == FS_RESYNC_EPOCH  ? _("the server was restored from a backup")
+               : st.resync_why == FS_RESYNC_LOST ? _("the server had lost changes it had acknowledged")
+                                                 : _("the server's feed no longer matched this device's position"));
+    }
+    if (st.rewind_ms > 0) {
+        format_age(now > st.rewind_ms ? now - st.rewind_ms : 0, age, sizeof age);
+        printf(_("sent again:      %s, changes %llu-%llu the server no longer held\n"), age,
+               (unsigned long long)st.rewind_to + 1, (unsigned long long)st.rewind_from);
+    }
     format_lease(&st, now, age, sizeof age);
     printf(_("lease:           %s\n"), age);
     cmd_clock_words(&st, age, sizeof age);
@@ -695,4 +716,29 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 done:
     fs_replica_close(r);
     return rc;
+}
+
+int sync_restore_words(const fs_replica_status *before, const fs_replica_status *after,
+                       char *out, size_t cap)
+{
+    int resynced = after->resync_ms != before->resync_ms && after->resync_ms != 0;
+    int rewound = after->rewind_ms != before->rewind_ms && after->rewind_ms != 0;
+    out[0] = '\0';
+    if (!resynced && !rewound)
+        return 0;
+    int n = 0;
+    if (resynced)
+        n = snprintf(out, cap, "re-synced: %s; everything in scope was pulled again",
+                     after->resync_why == FS_RESYNC_EPOCH
+                         ? "the server was restored from a backup (a new feed epoch)"
+                     : after->resync_why == FS_RESYNC_LOST
+                         ? "the server had lost changes it had acknowledged (restored from a"
+                           " backup)"
+                         : "the server's feed no longer matched this device's position"
+                           " (restored from a backup?)");
+    if (rewound && n >= 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n,
+                 "%ssent changes %llu-%llu again: the server no longer held them", n > 0 ? "; " : "",
+                 (unsigned long long)after->rewind_to + 1, (unsigned long long)after->rewind_from);
+    return 1;
 }

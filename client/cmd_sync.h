@@ -7,6 +7,7 @@
 #ifndef FIELDSYNC_CLIENT_CMD_SYNC_H
 #define FIELDSYNC_CLIENT_CMD_SYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fieldsync/identity.h"
@@ -31,5 +32,13 @@ int cmd_read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTE
 /* How far this laptop's clock is from the server's, in words (status's
  * clock line; `today` says it when the clock is off). */
 void cmd_clock_words(const fs_replica_status *st, char *out, size_t size);
+
+/* What a sync did because the server was restored from a backup (issue
+ * 25.2), from the replica's status before and after it: a re-sync of the
+ * scope from the feed's start, changes sent again. Writes one line of
+ * words into out (no newline) and returns 1 when there is something to
+ * say, else 0. Never silent: sync prints it, the daemon logs it. */
+int sync_restore_words(const fs_replica_status *before, const fs_replica_status *after,
+                       char *out, size_t cap);
 
 #endif

@@ -32,6 +32,138 @@ int fs_replica_mark_acked(fs_replica *r, uint64_t upto_seq)
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording an acknowledgement");
 }
 
+/* Sets meta k to v (an integer). */
+static int meta_put(fs_replica *r, const char *k, uint64_t v, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES(?1,?2)", -1, &st,
+                                 NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, what);
+}
+
+int fs_replica_resync(fs_replica *r, uint32_t why)
+{
+    int own = !r->in_tx;
+    int rc = own ? fs_begin(r) : 0;
+    if (rc != 0)
+        return rc;
+    rc = fs__exec(r, "UPDATE meta SET v=0 WHERE k='cursor'", "setting the cursor back");
+    if (rc == 0)
+        rc = meta_put(r, "cursor_tag", 0, "setting the cursor back");
+    if (rc == 0)
+        rc = meta_put(r, "resync_ms", fs__now_ms(r), "recording a re-sync");
+    if (rc == 0)
+        rc = meta_put(r, "resync_why", why, "recording a re-sync");
+    if (!own) {
+        if (rc != 0)
+            r->tx_failed = 1;
+        return rc;
+    }
+    if (rc == 0)
+        return fs_commit(r);
+    fs_rollback(r);
+    return rc;
+}
+
+int fs_replica_note_feed_epoch(fs_replica *r, const uint8_t epoch[16], int *resynced)
+{
+    *resynced = 0;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "SELECT v FROM meta WHERE k='feed_epoch'", -1, &st, NULL);
+    int have = 0, same = 0;
+    if (src == SQLITE_OK) {
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16) {
+            have = 1;
+            same = memcmp(sqlite3_column_blob(st, 0), epoch, 16) == 0;
+        }
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return fs__dbfail(r, src, "reading the feed epoch");
+    if (have && same)
+        return 0;
+    int rc = fs_begin(r);
+    if (rc != 0)
+        return rc;
+    /* A device that kept no epoch yet (a first sync, or a build before
+     * epochs) takes this one: its cursor check still catches a feed that
+     * ends before its cursor. */
+    if (have) {
+        rc = fs_replica_resync(r, FS_RESYNC_EPOCH);
+        *resynced = rc == 0;
+    }
+    if (rc == 0) {
+        src = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES('feed_epoch',?1)",
+                                 -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_blob(st, 1, epoch, 16, SQLITE_STATIC);
+            src = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        if (src != SQLITE_DONE)
+            rc = fs__dbfail(r, src, "recording the feed epoch");
+    }
+    if (rc == 0)
+        return fs_commit(r);
+    fs_rollback(r);
+    *resynced = 0;
+    return rc;
+}
+
+int fs_replica_cursor_tag(fs_replica *r, uint64_t *out)
+{
+    return fs__query_u64(r, "SELECT v FROM meta WHERE k='cursor_tag'", out);
+}
+
+int fs_replica_note_cursor_tag(fs_replica *r, uint64_t cursor, uint64_t tag)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "INSERT OR REPLACE INTO meta(k,v) SELECT 'cursor_tag', ?2"
+                                 " WHERE (SELECT v FROM meta WHERE k='cursor')=?1",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)cursor);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)tag);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording the cursor's tag");
+}
+
+int fs_replica_rewind_acked(fs_replica *r, uint64_t to, int *rewound)
+{
+    *rewound = 0;
+    uint64_t acked = 0;
+    int rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='acked_seq'", &acked);
+    if (rc != 0 || to >= acked)
+        return rc;
+    rc = fs_begin(r);
+    if (rc != 0)
+        return rc;
+    rc = meta_put(r, "acked_seq", to, "rewinding the acknowledged mark");
+    if (rc == 0)
+        rc = meta_put(r, "rewind_ms", fs__now_ms(r), "rewinding the acknowledged mark");
+    if (rc == 0)
+        rc = meta_put(r, "rewind_from", acked, "rewinding the acknowledged mark");
+    if (rc == 0)
+        rc = meta_put(r, "rewind_to", to, "rewinding the acknowledged mark");
+    if (rc == 0) {
+        rc = fs_commit(r);
+        *rewound = rc == 0;
+        return rc;
+    }
+    fs_rollback(r);
+    return rc;
+}
+
 int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t new_cursor,
                     fs_apply_stats *stats)
 {
@@ -358,6 +490,18 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
     if (rc == 0)
         rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='lease_expires_ms'",
                            &out->lease_expires_ms);
+    uint64_t why = 0;
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='resync_ms'", &out->resync_ms);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='resync_why'", &why);
+    out->resync_why = why <= UINT32_MAX ? (uint32_t)why : 0;
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='rewind_ms'", &out->rewind_ms);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='rewind_from'", &out->rewind_from);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='rewind_to'", &out->rewind_to);
     out->pending = out->last_seq > out->acked_seq ? out->last_seq - out->acked_seq : 0;
     out->oldest_pending_ms = first_hlc >> 16;
     out->locked = out->lease_expires_ms != 0 && fs__now_ms(r) >= out->lease_expires_ms;

@@ -439,3 +439,45 @@ int fs_feed_last(fs_replica *r, uint64_t *out)
         return rc;
     return fs__query_u64(r, "SELECT coalesce(max(seq),0) FROM feed", out);
 }
+
+int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out)
+{
+    *out = 0;
+    if (!r->keep_feed)
+        return fs__fail(r, FS_ESTATE, "this replica keeps no feed");
+    if (seq == 0 || seq > INT64_MAX)
+        return 0;
+    int rc = fs__feed_flush(r);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "SELECT tbl, row, changes FROM feed WHERE seq=?1", -1, &st,
+                                 NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+        src = sqlite3_step(st);
+    }
+    if (src == SQLITE_ROW) {
+        crypto_generichash_state h;
+        uint8_t head[12], digest[8];
+        uint32_t tbl = (uint32_t)sqlite3_column_int(st, 0);
+        for (int i = 0; i < 8; i++)
+            head[i] = (uint8_t)(seq >> (8 * i));
+        for (int i = 0; i < 4; i++)
+            head[8 + i] = (uint8_t)(tbl >> (8 * i));
+        crypto_generichash_init(&h, NULL, 0, sizeof digest);
+        crypto_generichash_update(&h, head, sizeof head);
+        crypto_generichash_update(&h, sqlite3_column_blob(st, 1),
+                                  (unsigned long long)sqlite3_column_bytes(st, 1));
+        crypto_generichash_update(&h, sqlite3_column_blob(st, 2),
+                                  (unsigned long long)sqlite3_column_bytes(st, 2));
+        crypto_generichash_final(&h, digest, sizeof digest);
+        uint64_t tag = 0;
+        for (int i = 0; i < 8; i++)
+            tag |= (uint64_t)digest[i] << (8 * i);
+        *out = tag != 0 ? tag : 1; /* 0 says "no entry" */
+        src = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading a feed entry");
+}

@@ -576,6 +576,9 @@ static int server_auth(fs_channel *ch, const fs_msg *m, fs_buf *out)
         r.u.ready.team = team;
         r.u.ready.team_len = strlen(team);
         r.u.ready.role = role;
+        if (ch->version >= FS_PROTO_VERSION_EPOCH && ch->cfg.device_feed != NULL &&
+            ch->cfg.device_feed(ch->cfg.ctx, pk, r.u.ready.epoch, &r.u.ready.dev_acked) == 0)
+            r.u.ready.has_epoch = 1;
     }
     int rc = seal(ch, &r, out, 0);
     if (rc != 0)

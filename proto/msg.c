@@ -116,7 +116,9 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         int role = named && version >= FS_PROTO_VERSION_ROLE;
         if (role && (m->u.ready.role < FS_READY_ROLE_REP || m->u.ready.role > FS_READY_ROLE_ADMIN))
             return FS_EINVAL;
-        PK(msgpack_pack_array(&pk, role ? 6 : named ? 5 : 3));
+        /* the epoch and dev_acked follow the role, for version 5 on */
+        int epoch = role && m->u.ready.has_epoch && version >= FS_PROTO_VERSION_EPOCH;
+        PK(msgpack_pack_array(&pk, epoch ? 8 : role ? 6 : named ? 5 : 3));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.ready.server_time_ms));
         PK(msgpack_pack_uint64(&pk, m->u.ready.lease_expires_ms));
@@ -127,6 +129,11 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
                                   m->u.ready.team != NULL ? m->u.ready.team_len : 0);
             if (rc == 0 && role)
                 PK(msgpack_pack_uint32(&pk, m->u.ready.role));
+            if (rc == 0 && epoch) {
+                rc = fs__pack_bin(&pk, m->u.ready.epoch, FS_FEED_EPOCH_BYTES);
+                if (rc == 0)
+                    PK(msgpack_pack_uint64(&pk, m->u.ready.dev_acked));
+            }
         }
         break;
     }
@@ -184,7 +191,9 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         /* The open refusals only to a peer that knows them: an older
          * server's decoder wants exactly five fields. */
         int refusals = m->u.pull.has_refusals && version >= FS_PROTO_VERSION_OPEN_REFUSALS;
-        PK(msgpack_pack_array(&pk, refusals ? 7 : 5));
+        /* the cursor's tag (version 5 on) comes after the refusals */
+        int tag = refusals && m->u.pull.has_tag && version >= FS_PROTO_VERSION_EPOCH;
+        PK(msgpack_pack_array(&pk, tag ? 8 : refusals ? 7 : 5));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.pull.cursor));
         PK(msgpack_pack_uint32(&pk, m->u.pull.max));
@@ -194,16 +203,28 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
             PK(msgpack_pack_uint64(&pk, m->u.pull.refusals));
             PK(msgpack_pack_uint32(&pk, m->u.pull.refusal_reason));
         }
+        if (tag)
+            PK(msgpack_pack_uint64(&pk, m->u.pull.cursor_tag));
         break;
     }
-    case FS_MSG_CHANGES:
-        PK(msgpack_pack_array(&pk, 4));
+    case FS_MSG_CHANGES: {
+        /* the cursor's tag and the re-sync order only to a peer of version 5 on;
+         * an older one is never told to re-sync (its decoder wants four fields) */
+        int tag = m->u.changes.has_tag && version >= FS_PROTO_VERSION_EPOCH;
+        if (m->u.changes.resync && !tag)
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, tag ? 6 : 4));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.changes.cursor));
         PK(m->u.changes.more ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk));
         rc = fs__pack_batch_field(&pk, version, m->u.changes.changes, m->u.changes.groups,
                                   m->u.changes.count);
+        if (rc == 0 && tag) {
+            PK(msgpack_pack_uint64(&pk, m->u.changes.cursor_tag));
+            PK(m->u.changes.resync ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk));
+        }
         break;
+    }
     case FS_MSG_POKE:
         PK(msgpack_pack_array(&pk, 2));
         PK(msgpack_pack_uint8(&pk, m->type));
@@ -308,7 +329,7 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
             fs__mp_fail(r, FS_ETOOBIG, "enroll: request too long");
         return r->err;
     case FS_MSG_READY:
-        if (nfields != 3 && nfields != 5 && nfields != 6)
+        if (nfields != 3 && nfields != 5 && nfields != 6 && nfields != 8)
             break;
         if (fs__mp_uint(r, &m->u.ready.server_time_ms, "ready time") == 0 &&
             fs__mp_uint(r, &m->u.ready.lease_expires_ms, "ready lease") == 0 && nfields >= 5 &&
@@ -318,10 +339,14 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
                 return fs__mp_fail(r, FS_EMALFORMED,
                                    "ready: a user of 1-%d bytes, a team of at most %d",
                                    FS_USER_MAX, FS_USER_MAX);
-            if (nfields == 6 && fs__mp_u32(r, &m->u.ready.role, "ready role") == 0 &&
+            if (nfields >= 6 && fs__mp_u32(r, &m->u.ready.role, "ready role") == 0 &&
                 (m->u.ready.role < FS_READY_ROLE_REP || m->u.ready.role > FS_READY_ROLE_ADMIN))
                 return fs__mp_fail(r, FS_EMALFORMED, "ready: role %u is none of 1, 2, 3",
                                    (unsigned)m->u.ready.role);
+            if (nfields == 8 && r->err == 0 &&
+                fs__mp_bin_exact(r, m->u.ready.epoch, FS_FEED_EPOCH_BYTES, "ready epoch") == 0 &&
+                fs__mp_uint(r, &m->u.ready.dev_acked, "ready dev_acked") == 0)
+                m->u.ready.has_epoch = 1;
         }
         return r->err;
     case FS_MSG_PUSH:
@@ -396,22 +421,35 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
         return r->err;
     }
     case FS_MSG_PULL:
-        if (nfields != 5 && nfields != 7)
+        if (nfields != 5 && nfields != 7 && nfields != 8)
             break;
         if (fs__mp_uint(r, &m->u.pull.cursor, "pull cursor") == 0 &&
             fs__mp_u32(r, &m->u.pull.max, "pull max") == 0 &&
             fs__mp_uint(r, &m->u.pull.local_seq, "pull local seq") == 0 &&
             fs__mp_uint(r, &m->u.pull.oldest_pending_ms, "pull oldest pending") == 0 &&
-            nfields == 7 && fs__mp_uint(r, &m->u.pull.refusals, "pull open refusals") == 0 &&
-            fs__mp_u32(r, &m->u.pull.refusal_reason, "pull refusal reason") == 0)
+            nfields >= 7 && fs__mp_uint(r, &m->u.pull.refusals, "pull open refusals") == 0 &&
+            fs__mp_u32(r, &m->u.pull.refusal_reason, "pull refusal reason") == 0) {
             m->u.pull.has_refusals = 1;
+            if (nfields == 8 && fs__mp_uint(r, &m->u.pull.cursor_tag, "pull cursor tag") == 0)
+                m->u.pull.has_tag = 1;
+        }
         return r->err;
     case FS_MSG_CHANGES:
-        if (nfields != 4)
+        if (nfields != 4 && nfields != 6)
             break;
         if (fs__mp_uint(r, &m->u.changes.cursor, "changes cursor") == 0 &&
-            fs__mp_bool(r, &m->u.changes.more, "changes more") == 0)
-            fs__decode_batch_field(r, own, &m->u.changes.changes, &m->u.changes.count);
+            fs__mp_bool(r, &m->u.changes.more, "changes more") == 0 &&
+            fs__decode_batch_field(r, own, &m->u.changes.changes, &m->u.changes.count) == 0 &&
+            nfields == 6 &&
+            fs__mp_uint(r, &m->u.changes.cursor_tag, "changes cursor tag") == 0 &&
+            fs__mp_bool(r, &m->u.changes.resync, "changes resync") == 0) {
+            m->u.changes.has_tag = 1;
+            /* a re-sync order starts again from the feed's beginning */
+            if (m->u.changes.resync && (m->u.changes.cursor != 0 || m->u.changes.count != 0))
+                return fs__mp_fail(r, FS_EMALFORMED,
+                                   "changes: a re-sync order with cursor %llu and %zu changes",
+                                   (unsigned long long)m->u.changes.cursor, m->u.changes.count);
+        }
         return r->err;
     case FS_MSG_POKE:
         if (nfields != 2)

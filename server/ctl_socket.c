@@ -38,6 +38,8 @@ int srv_dispatch_admin(int argc, char **argv)
         return srv_cmd_device(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0)
         return srv_cmd_audit(argc - 1, argv + 1);
+    if (strcmp(cmd, "backup") == 0)
+        return srv_cmd_backup(argc - 1, argv + 1);
     srv_error("this command cannot run through a running server");
     return SRV_EUSAGE;
 }
@@ -46,7 +48,7 @@ int srv_dispatch_admin(int argc, char **argv)
  * client made up. */
 static const char *known_word(const char *cmd)
 {
-    static const char *const words[] = {"user", "enroll-code", "device", "audit"};
+    static const char *const words[] = {"user", "enroll-code", "device", "audit", "backup"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(cmd, words[i]) == 0)
             return words[i];

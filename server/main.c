@@ -30,6 +30,10 @@ static void usage(FILE *f)
                "  device revoke --data DIR --device FINGERPRINT-PREFIX\n"
                "  audit verify --data DIR               check the audit log's chain\n"
                "  audit show --data DIR                 print the audit log\n"
+               "  backup --data DIR --out BACKUP        a sealed copy of the store, while\n"
+               "                                        serving too\n"
+               "  restore --data DIR --from BACKUP      put back a copy of the data directory\n"
+               "                                        (server stopped); devices re-sync\n"
                "  serve --data DIR --listen HOST:PORT [--lease D]\n"
                "                                        run the sync service until SIGTERM;\n"
                "                                        devices lock after D offline (7d)\n"
@@ -37,7 +41,7 @@ static void usage(FILE *f)
                "  help | --help                         show this help\n"
                "The passphrase comes from " SRV_PASSENV " or the terminal; user passwd's\n"
                "new password from " SRV_USER_PASSENV " or the terminal. While serve runs,\n"
-               "user, enroll-code, device and audit go through it (DIR/control.sock).\n"
+               "user, enroll-code, device, audit and backup go through it (DIR/control.sock).\n"
                "Exit status: 0 done, 1 runtime error, 2 bad command line.\n");
 }
 
@@ -68,10 +72,13 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "init") == 0) {
         rc = srv_cmd_init(argc - 2, argv + 2);
     } else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "enroll-code") == 0 ||
-               strcmp(cmd, "device") == 0 || strcmp(cmd, "audit") == 0) {
+               strcmp(cmd, "device") == 0 || strcmp(cmd, "audit") == 0 ||
+               strcmp(cmd, "backup") == 0) {
         /* Through a serve running on that store, else on the store itself. */
         if (!srv_ctl_forward(argc - 1, argv + 1, &rc))
             rc = srv_dispatch_admin(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "restore") == 0) {
+        rc = srv_cmd_restore(argc - 2, argv + 2);
     } else if (strcmp(cmd, "serve") == 0) {
         rc = srv_cmd_serve(argc - 2, argv + 2);
     } else {

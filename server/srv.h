@@ -98,6 +98,14 @@ int srv_cmd_audit(int argc, char **argv);
 #define SRV_AUDIT_HEAD_MAX (21 + 1 + 2 * 32 + 1)
 struct fs_audit;
 int srv_audit_head_text(struct fs_audit *a, char out[SRV_AUDIT_HEAD_MAX]);
+
+/* Puts a backup of the data directory back, with a new feed epoch
+ * (restore.c). Never hosted by a running serve: it refuses to run while
+ * one answers on the directory. */
+int srv_cmd_restore(int argc, char **argv);
+/* A sealed copy of the store into a new directory (restore.c); hosted by a
+ * running serve, so it is taken while serving. */
+int srv_cmd_backup(int argc, char **argv);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);
 

@@ -266,8 +266,8 @@ static int push_next(fs_sync_client *c)
     return rc;
 }
 
-/* Asks for the feed after cursor. */
-static int pull_from(fs_sync_client *c, uint64_t cursor)
+/* Asks for the feed after cursor, whose entry has tag (0: unknown). */
+static int pull_from(fs_sync_client *c, uint64_t cursor, uint64_t tag)
 {
     fs_replica_status st;
     int rc = fs_replica_status_get(c->r, &st);
@@ -283,6 +283,8 @@ static int pull_from(fs_sync_client *c, uint64_t cursor)
     m.u.pull.has_refusals = 1; /* what is still to put right (version 4 on) */
     m.u.pull.refusals = st.refused;
     m.u.pull.refusal_reason = st.refused_reason;
+    m.u.pull.has_tag = 1; /* the server checks the cursor is in its feed (version 5 on) */
+    m.u.pull.cursor_tag = cursor != 0 ? tag : 0;
     rc = send_msg(c, &m);
     if (rc == 0)
         c->pull_inflight++;
@@ -297,17 +299,32 @@ static int pull(fs_sync_client *c)
     if (c->pull_inflight > 0 || !c->open)
         return 0;
     fs_replica_status st;
+    uint64_t tag = 0;
     int rc = fs_replica_status_get(c->r, &st);
+    if (rc == 0)
+        rc = fs_replica_cursor_tag(c->r, &tag);
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
-    return pull_from(c, st.cursor);
+    return pull_from(c, st.cursor, tag);
 }
 
 /* Applies a pulled batch with its cursor. */
 static int apply_batch(fs_sync_client *c, const fs_msg *m)
 {
-    int rc =
-        fs_apply_pulled(c->r, m->u.changes.changes, m->u.changes.count, m->u.changes.cursor, NULL);
+    /* the cursor's tag (version 5 on) is kept with the cursor; from an
+     * older server the new cursor's tag is unknown (0) */
+    int rc = fs_begin(c->r);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    rc = fs_apply_pulled(c->r, m->u.changes.changes, m->u.changes.count, m->u.changes.cursor,
+                         NULL);
+    if (rc == 0)
+        rc = fs_replica_note_cursor_tag(c->r, m->u.changes.cursor,
+                                        m->u.changes.has_tag ? m->u.changes.cursor_tag : 0);
+    if (rc == 0)
+        rc = fs_commit(c->r);
+    else
+        fs_rollback(c->r);
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
     /* Applying can write locally (a conflict record for a local value
@@ -365,6 +382,29 @@ static int adopt_user(fs_sync_client *c, const fs_msg *m)
     return rc;
 }
 
+/* READY's feed epoch and dev_acked (version 5 on, issue 25.2): a feed of
+ * another epoch is pulled again from 0, and changes the server no longer
+ * holds (it was restored from a backup) are pushed again. Both are
+ * recorded for status and the daemon's log (fs_replica_status). */
+static int restored_server(fs_sync_client *c, const fs_msg *m)
+{
+    int resynced = 0, rewound = 0;
+    int rc = fs_replica_note_feed_epoch(c->r, m->u.ready.epoch, &resynced);
+    if (rc == 0)
+        rc = fs_replica_rewind_acked(c->r, m->u.ready.dev_acked, &rewound);
+    if (rc == 0 && rewound) {
+        c->sent_seq = m->u.ready.dev_acked;
+        /* A server that lost what it acknowledged lost what it fed since
+         * too: the entries the cursor passed may not be the ones there now
+         * (only the entry at the cursor is checked). */
+        if (!resynced)
+            rc = fs_replica_resync(c->r, FS_RESYNC_LOST);
+    }
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    return 0;
+}
+
 /* Handles m; *held set when the session keeps it (a batch to apply later). */
 static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
 {
@@ -388,6 +428,8 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
                                         m->u.ready.lease_expires_ms);
         if (rc == 0)
             rc = adopt_user(c, m);
+        if (rc == 0 && m->u.ready.has_epoch)
+            rc = restored_server(c, m);
         if (rc == 0)
             rc = fs_replica_purge_due(c->r, NULL);
         if (rc != 0)
@@ -434,12 +476,24 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
     case FS_MSG_CHANGES:
         if (c->pull_inflight > 0)
             c->pull_inflight--;
+        if (m->u.changes.resync) {
+            /* The server's feed is not the one the cursor is in (copied back
+             * from a backup): pull the scope again from 0. The order answers
+             * the first PULL of a chain (later ones name cursors the server
+             * gave), so no other PULL is unanswered. */
+            rc = fs_replica_resync(c->r, FS_RESYNC_CURSOR);
+            if (rc != 0)
+                return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+            c->pulled = 0;
+            rc = pull_from(c, 0, 0);
+            break;
+        }
         /* The next PULL goes first, from this batch's cursor (the replica's
          * moves when the batch is applied): the server reads the next batch
          * while this one is applied. */
         if (m->u.changes.more || c->repull) {
             c->repull = 0;
-            rc = pull_from(c, m->u.changes.cursor);
+            rc = pull_from(c, m->u.changes.cursor, m->u.changes.cursor_tag);
             if (rc != 0)
                 return rc;
             if (c->hold) { /* applied once the PULL is on its way */

@@ -78,6 +78,13 @@ static int device_user(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES], char user[
     return rc;
 }
 
+/* READY's feed epoch and dev_acked (protocol version 5 on, issue 25.2). */
+static int device_feed(void *ctx, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t epoch[16],
+                       uint64_t *dev_acked)
+{
+    return fs_store_feed_state(ctx, pk, epoch, dev_acked);
+}
+
 int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity *server_id,
                        fs_emit_fn emit, void *ctx)
 {
@@ -97,6 +104,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     cfg.check_device = check_device;
     cfg.enroll_device = fs_enroll_device;
     cfg.device_user = device_user;
+    cfg.device_feed = device_feed;
     cfg.server_now = server_now;
     cfg.ctx = store;
     cfg.lease_ms = fs_store_lease(store);
@@ -323,6 +331,30 @@ static int refuse_entry(fs_sync_server *s, const uint8_t *pk, uint64_t seq)
                  (unsigned long long)seq);
 }
 
+/* Whether the device's cursor is in this feed (protocol version 5 on,
+ * issue 25.2): not past its end, and the entry there is the one whose tag
+ * the device holds (a tag of 0 is not known: cursors of older builds).
+ * *resync is 1 when it is not: a store copied back from a backup. */
+static int cursor_lost(fs_sync_server *s, const fs_msg *m, int *resync)
+{
+    *resync = 0;
+    /* an older session cannot be told (and its PULL carries no tag) */
+    if (!m->u.pull.has_tag || m->u.pull.cursor == 0 ||
+        fs_channel_version(s->ch) < FS_PROTO_VERSION_EPOCH)
+        return 0;
+    uint64_t head = 0, tag = 0;
+    int rc = fs_store_feed_head(s->store, &head);
+    if (rc == 0 && m->u.pull.cursor > head) {
+        *resync = 1;
+        return 0;
+    }
+    if (rc == 0 && m->u.pull.cursor_tag != 0)
+        rc = fs_store_feed_tag(s->store, m->u.pull.cursor, &tag);
+    if (rc == 0 && m->u.pull.cursor_tag != 0 && tag != m->u.pull.cursor_tag)
+        *resync = 1;
+    return rc;
+}
+
 static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     fs_changeset *cs = NULL;
@@ -330,6 +362,23 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     int more = 0;
     size_t max = m->u.pull.max == 0 || m->u.pull.max > FS_SYNC_BATCH ? FS_SYNC_BATCH
                                                                       : m->u.pull.max;
+    /* A cursor that is not in this feed is answered with a re-sync order:
+     * the device pulls its scope again from 0 rather than wait, past the
+     * feed's end, for entries that fall behind it. */
+    int resync = 0;
+    int lrc = cursor_lost(s, m, &resync);
+    if (lrc != 0)
+        return server_error(s, lrc);
+    if (resync) {
+        note_health(s, pk, m);
+        fs_msg e;
+        memset(&e, 0, sizeof e);
+        e.type = FS_MSG_CHANGES;
+        e.u.changes.more = 1;
+        e.u.changes.has_tag = 1;
+        e.u.changes.resync = 1;
+        return server_send(s, &e);
+    }
     /* Rows that left the device's scope go first, so that what follows in
      * the feed applies to a replica without them. */
     fs_purge_item *purge = NULL;
@@ -376,6 +425,8 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
         memset(&e, 0, sizeof e);
         e.type = FS_MSG_CHANGES;
         e.u.changes.cursor = m->u.pull.cursor;
+        e.u.changes.has_tag = m->u.pull.has_tag;
+        e.u.changes.cursor_tag = m->u.pull.cursor_tag;
         return server_send(s, &e);
     }
     /* A batch is bounded by bytes as well as by count, so it fits in a
@@ -392,6 +443,15 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
             drop_newer_schema(cs, peer_schema(s));
         fs_msg c;
         memset(&c, 0, sizeof c);
+        /* the new cursor's tag, for a device that checks it (version 5 on) */
+        if (fs_channel_version(s->ch) >= FS_PROTO_VERSION_EPOCH) {
+            rc = fs_store_feed_tag(s->store, cursor, &c.u.changes.cursor_tag);
+            if (rc != 0) {
+                fs_changeset_free(cs);
+                return server_error(s, rc);
+            }
+            c.u.changes.has_tag = 1;
+        }
         c.type = FS_MSG_CHANGES;
         c.u.changes.cursor = cursor;
         c.u.changes.more = more;

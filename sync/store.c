@@ -32,6 +32,27 @@ int fs_store_feed_head(fs_store *s, uint64_t *seq)
     return s->ops->feed_head(s, seq);
 }
 
+int fs_store_feed_state(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t epoch[16],
+                        uint64_t *dev_acked)
+{
+    return s->ops->feed_state(s, pk, epoch, dev_acked);
+}
+
+int fs_store_feed_tag(fs_store *s, uint64_t seq, uint64_t *tag)
+{
+    return s->ops->feed_tag(s, seq, tag);
+}
+
+int fs_store_backup(fs_store *s, const char *path)
+{
+    return s->ops->backup(s, path);
+}
+
+int fs_store_new_epoch(fs_store *s)
+{
+    return s->ops->new_epoch(s);
+}
+
 void fs_store_set_lease(fs_store *s, uint64_t ms)
 {
     s->ops->set_lease(s, ms);

@@ -892,6 +892,102 @@ static void test_pull_open_refusals(void)
     leak_check();
 }
 
+/* READY, PULL and CHANGES of protocol version 5 (issue 25.2): the feed's
+ * epoch and dev_acked, the cursor's tag, the re-sync order; to a peer of
+ * version 4 or older each is the old shape byte for byte. */
+static void test_restore_fields(void)
+{
+    setup();
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_READY;
+    m.u.ready.server_time_ms = 1764900000000ull;
+    m.u.ready.lease_expires_ms = 1765500000000ull;
+    m.u.ready.user = "zhang";
+    m.u.ready.user_len = 5;
+    m.u.ready.team = "north";
+    m.u.ready.team_len = 5;
+    m.u.ready.role = FS_READY_ROLE_REP;
+    fs_buf b, old;
+    fs_buf_init(&b);
+    fs_buf_init(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_ROLE, &old));
+    m.u.ready.has_epoch = 1;
+    memset(m.u.ready.epoch, 0xab, sizeof m.u.ready.epoch);
+    m.u.ready.dev_acked = 1234567;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH, &b));
+    fs_msg *got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.ready.has_epoch, 1);
+    CHECK_MEM(got->u.ready.epoch, m.u.ready.epoch, FS_FEED_EPOCH_BYTES);
+    CHECK_EQ_INT(got->u.ready.dev_acked, 1234567);
+    CHECK_EQ_INT(got->u.ready.role, FS_READY_ROLE_REP);
+    fs_msg_free(got);
+    for (uint32_t v = FS_PROTO_VERSION_MIN; v < FS_PROTO_VERSION_EPOCH; v++) {
+        fs_buf_reset(&b);
+        fs_buf_reset(&old);
+        CHECK_OK(fs_msg_encode_v(&m, v, &b));
+        m.u.ready.has_epoch = 0;
+        CHECK_OK(fs_msg_encode_v(&m, v, &old));
+        m.u.ready.has_epoch = 1;
+        CHECK(b.len == old.len && memcmp(b.data, old.data, b.len) == 0);
+    }
+    /* a version 4 READY decodes without an epoch */
+    got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.ready.has_epoch, 0);
+    fs_msg_free(got);
+
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_PULL;
+    m.u.pull.cursor = 52;
+    m.u.pull.max = 500;
+    m.u.pull.has_refusals = 1;
+    m.u.pull.has_tag = 1;
+    m.u.pull.cursor_tag = 0xfedcba9876543210ull;
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH, &b));
+    got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.pull.has_tag, 1);
+    CHECK(got->u.pull.cursor_tag == 0xfedcba9876543210ull);
+    fs_msg_free(got);
+    fs_buf_reset(&b);
+    fs_buf_reset(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH - 1, &b));
+    m.u.pull.has_tag = 0;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH - 1, &old));
+    CHECK(b.len == old.len && memcmp(b.data, old.data, b.len) == 0);
+
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_CHANGES;
+    m.u.changes.more = 1;
+    m.u.changes.has_tag = 1;
+    m.u.changes.resync = 1;
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH, &b));
+    got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.changes.resync, 1);
+    CHECK_EQ_INT(got->u.changes.has_tag, 1);
+    fs_msg_free(got);
+    /* an older peer cannot be told to re-sync */
+    fs_buf_reset(&b);
+    CHECK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH - 1, &b) == FS_EINVAL);
+    m.u.changes.resync = 0;
+    m.u.changes.cursor = 9;
+    m.u.changes.cursor_tag = 77;
+    fs_buf_reset(&b);
+    fs_buf_reset(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH - 1, &b));
+    m.u.changes.has_tag = 0;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH - 1, &old));
+    CHECK(b.len == old.len && memcmp(b.data, old.data, b.len) == 0);
+    fs_buf_free(&b);
+    fs_buf_free(&old);
+    leak_check();
+}
+
 /* ACK's restamps (issue 23): written for a version-4 peer only, the
  * encoder refusing them for an older one (whose decoder wants two fields);
  * an ACK without restamps keeps the old shape in every version. */
@@ -1190,6 +1286,64 @@ static void b_ready_role_str(mp *w)
     b_ready_user_ok(w);
     w->b[0] = 0x96;
     mp_cstr(w, "manager");
+}
+/* READY of protocol version 5 (FS_PROTO_VERSION_EPOCH): the feed's epoch
+ * and dev_acked after the role, and their faults. */
+static void ready_epoch(mp *w, uint32_t nfields, size_t epoch_len)
+{
+    uint8_t epoch[17];
+    memset(epoch, 0xe5, sizeof epoch);
+    b_ready_user_ok(w);
+    w->b[0] = (uint8_t)(0x90 | nfields);
+    mp_uint(w, FS_READY_ROLE_MANAGER);
+    mp_bin(w, epoch, epoch_len);
+}
+static void b_ready_epoch_ok(mp *w)
+{
+    ready_epoch(w, 8, 16);
+    mp_uint(w, 41);
+}
+static void b_ready_epoch_15(mp *w)
+{
+    ready_epoch(w, 8, 15);
+    mp_uint(w, 41);
+}
+static void b_ready_epoch_17(mp *w)
+{
+    ready_epoch(w, 8, 17);
+    mp_uint(w, 41);
+}
+static void b_ready_epoch_str(mp *w)
+{
+    b_ready_user_ok(w);
+    w->b[0] = 0x98;
+    mp_uint(w, FS_READY_ROLE_MANAGER);
+    mp_cstr(w, "0123456789abcdef");
+    mp_uint(w, 41);
+}
+static void b_ready_dev_acked_negative(mp *w)
+{
+    ready_epoch(w, 8, 16);
+    mp_sint(w, -1);
+}
+static void b_ready_epoch_no_acked(mp *w)
+{
+    ready_epoch(w, 7, 16); /* the epoch without dev_acked */
+}
+static void b_ready_nine_fields(mp *w)
+{
+    ready_epoch(w, 9, 16);
+    mp_uint(w, 41);
+    mp_uint(w, 0);
+}
+static void b_ready_epoch_bad_role(mp *w)
+{
+    uint8_t epoch[16] = {1};
+    b_ready_user_ok(w);
+    w->b[0] = 0x98;
+    mp_uint(w, 9); /* none of rep, manager, admin */
+    mp_bin(w, epoch, 16);
+    mp_uint(w, 41);
 }
 static void b_trailing_byte(mp *w)
 {
@@ -1589,6 +1743,40 @@ static void b_pull_refusals_str(mp *w)
     mp_cstr(w, "3");
     mp_uint(w, 12);
 }
+/* PULL of protocol version 5: the cursor's tag after the refusals. */
+static void pull_head8(mp *w)
+{
+    mp_arr(w, 8);
+    mp_uint(w, FS_MSG_PULL);
+    mp_uint(w, 100);
+    mp_uint(w, 10);
+    mp_uint(w, 0);
+    mp_uint(w, 0);
+    mp_uint(w, 3);
+    mp_uint(w, 12);
+}
+static void b_pull_tag_ok(mp *w)
+{
+    pull_head8(w);
+    mp_uint(w, 0xfedcba9876543210ull);
+}
+static void b_pull_tag_str(mp *w)
+{
+    pull_head8(w);
+    mp_cstr(w, "tag");
+}
+static void b_pull_tag_negative(mp *w)
+{
+    pull_head8(w);
+    mp_sint(w, -5);
+}
+static void b_pull_9_fields(mp *w)
+{
+    pull_head8(w);
+    w->b[0] = 0x99;
+    mp_uint(w, 1);
+    mp_uint(w, 1);
+}
 static void b_wipe_reason_2_32(mp *w)
 {
     mp_arr(w, 2);
@@ -1824,6 +2012,71 @@ static void b_changes_ok_empty(mp *w)
     mp_bin(w, d, 16);
     mp_uint(w, H0);
     mp_arr(w, 0);
+}
+/* CHANGES of protocol version 5: the new cursor's tag and the re-sync
+ * order after the batch. */
+static void changes_v5(mp *w, uint32_t nfields, uint64_t cursor, int empty)
+{
+    uint8_t d[16];
+    dev_id(d, 0);
+    mp_arr(w, nfields);
+    mp_uint(w, FS_MSG_CHANGES);
+    mp_uint(w, cursor);
+    mp_bool(w, 1);
+    mp_arr(w, 3);
+    mp_arr(w, 1);
+    mp_bin(w, d, 16);
+    mp_uint(w, H0);
+    if (empty) {
+        mp_arr(w, 0);
+    } else {
+        mp_arr(w, 1);
+        row_head(w, T_VISIT, 0, 1);
+        group_head(w, 1, 0, 0, 0, 0);
+        mp_uint(w, VISIT_NOTES);
+        mp_cstr(w, "v");
+    }
+}
+static void b_changes_tag_ok(mp *w)
+{
+    changes_v5(w, 6, 48232, 0);
+    mp_uint(w, 0x1234);
+    mp_bool(w, 0);
+}
+static void b_changes_resync_ok(mp *w)
+{
+    changes_v5(w, 6, 0, 1);
+    mp_uint(w, 0);
+    mp_bool(w, 1);
+}
+static void b_changes_resync_cursor(mp *w)
+{
+    changes_v5(w, 6, 7, 1); /* a re-sync order starts at 0 */
+    mp_uint(w, 0);
+    mp_bool(w, 1);
+}
+static void b_changes_resync_changes(mp *w)
+{
+    changes_v5(w, 6, 0, 0); /* a re-sync order carries nothing */
+    mp_uint(w, 0);
+    mp_bool(w, 1);
+}
+static void b_changes_resync_int(mp *w)
+{
+    changes_v5(w, 6, 0, 1);
+    mp_uint(w, 0);
+    mp_uint(w, 1);
+}
+static void b_changes_tag_str(mp *w)
+{
+    changes_v5(w, 6, 48232, 1);
+    mp_cstr(w, "tag");
+    mp_bool(w, 0);
+}
+static void b_changes_5_fields(mp *w)
+{
+    changes_v5(w, 5, 48232, 1);
+    mp_uint(w, 0x1234);
 }
 static void b_changes_more_nil(mp *w)
 {
@@ -2307,6 +2560,14 @@ static const bad_case bad_cases[] = {
     BAD(ready_role_4, EMALFORMED),
     BAD(ready_role_0, EMALFORMED),
     BAD(ready_role_str, EMALFORMED),
+    OK(ready_epoch_ok),
+    BAD(ready_epoch_15, EMALFORMED),
+    BAD(ready_epoch_17, EMALFORMED),
+    BAD(ready_epoch_str, EMALFORMED),
+    BAD(ready_dev_acked_negative, EMALFORMED),
+    BAD(ready_epoch_no_acked, EMALFORMED),
+    BAD(ready_nine_fields, EMALFORMED),
+    BAD(ready_epoch_bad_role, EMALFORMED),
     BAD(ready_empty_user, EMALFORMED),
     BAD(ready_long_user, EMALFORMED),
     BAD(ready_long_team, EMALFORMED),
@@ -2375,6 +2636,10 @@ static const bad_case bad_cases[] = {
     BAD(pull_6_fields, EMALFORMED),
     BAD(pull_reason_2_32, EMALFORMED),
     BAD(pull_refusals_str, EMALFORMED),
+    OK(pull_tag_ok),
+    BAD(pull_tag_str, EMALFORMED),
+    BAD(pull_tag_negative, EMALFORMED),
+    BAD(pull_9_fields, EMALFORMED),
     BAD(wipe_reason_2_32, EMALFORMED),
     BAD(error_utf8, EMALFORMED),
     BAD(error_text_bin, EMALFORMED),
@@ -2395,6 +2660,13 @@ static const bad_case bad_cases[] = {
     /* batches */
     BAD(changes_more_int, EMALFORMED),
     BAD(changes_more_nil, EMALFORMED),
+    OK(changes_tag_ok),
+    OK(changes_resync_ok),
+    BAD(changes_resync_cursor, EMALFORMED),
+    BAD(changes_resync_changes, EMALFORMED),
+    BAD(changes_resync_int, EMALFORMED),
+    BAD(changes_tag_str, EMALFORMED),
+    BAD(changes_5_fields, EMALFORMED),
     BAD(batch_map, EMALFORMED),
     BAD(batch_2, EMALFORMED),
     BAD(devices_bin, EMALFORMED),
@@ -2888,6 +3160,6 @@ static void test_reassembler(void)
     leak_check();
 }
 
-TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals)
+TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
               TEST(encode_order) TEST(ack_restamps) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

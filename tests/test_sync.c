@@ -1591,7 +1591,141 @@ static void test_held_batches_keep_every_outcome(void)
     test_session_broken_with_two_pushes_out_resends();
 }
 
+/* Issue 25.2: a store given a new epoch (what a restore does) makes every
+ * device of protocol version 5 pull its scope again from 0, which changes
+ * nothing it holds (no conflict records) and is recorded; a device of
+ * version 4 syncs as before. */
+static void test_new_epoch_resyncs_devices(void)
+{
+    world w;
+    dev zhang, li, old;
+    uint8_t cust[16];
+    pair_open(&w, &zhang, &li, 20, cust);
+    dev_open_in(&w, &old, "li", "li-old");
+    CHECK_OK(sync_once(&w, &li, NULL));
+    limit_version = 4;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    CHECK_EQ_INT(st.resync_ms, 0); /* the first epoch is taken as it is */
+    uint64_t cursor = st.cursor;
+    CHECK(cursor > 0);
+    CHECK_OK(fs_store_new_epoch(w.store));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    CHECK(st.resync_ms != 0);
+    CHECK_EQ_INT(st.resync_why, FS_RESYNC_EPOCH);
+    CHECK_EQ_INT(st.cursor, cursor);
+    CHECK_EQ_INT(st.open_conflicts, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 20);
+    CHECK_EQ_INT(test_count_rows(li.r, "conflict"), 0);
+    same_visits(zhang.r, li.r);
+    /* once is enough: the next sync finds the epoch it keeps */
+    uint64_t when = st.resync_ms;
+    clock_now += 1000;
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    CHECK_EQ_INT(st.resync_ms, when);
+    /* a version 4 device is told nothing of epochs and syncs as before */
+    test_record_visits(zhang.r, 3, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    limit_version = 4;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    CHECK_OK(fs_replica_status_get(old.r, &st));
+    CHECK_EQ_INT(st.resync_ms, 0);
+    CHECK_EQ_INT(test_count_rows(old.r, "visit"), 23);
+    fs_replica_close(old.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+/* Issue 25.2: a store that lost what it acknowledged and fed (its feed and
+ * a device's acknowledged sequence set back, as a backup copied back by
+ * hand has them): the pusher rewinds its acknowledged mark and pushes
+ * again, and re-syncs; a device whose cursor is past the feed's end, or
+ * whose entry there differs, is told to re-sync. */
+static void test_restored_store_gets_pushes_again(void)
+{
+    world w;
+    dev zhang, li;
+    uint8_t cust[16];
+    pair_open(&w, &zhang, &li, 5, cust);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    uint64_t acked_then = st.acked_seq, head_then = 0;
+    CHECK_OK(fs_store_feed_head(w.store, &head_then));
+    test_record_visits(zhang.r, 5, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    uint64_t acked_now = st.acked_seq;
+    CHECK(acked_now > acked_then);
+    /* "the restore": what came after the backup is gone from the feed and
+     * from the device's acknowledged sequence */
+    sqlite3 *db = fs_replica_db(fs_store_replica(w.store));
+    char sql[160];
+    snprintf(sql, sizeof sql, "DELETE FROM feed WHERE seq > %llu", (unsigned long long)head_then);
+    CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *up = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(db, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", -1, &up,
+                                    NULL),
+                 SQLITE_OK);
+    sqlite3_bind_int64(up, 1, (sqlite3_int64)acked_then);
+    sqlite3_bind_blob(up, 2, zhang.pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    CHECK_EQ_INT(sqlite3_step(up), SQLITE_DONE);
+    sqlite3_finalize(up);
+
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK(st.rewind_ms != 0);
+    CHECK_EQ_INT(st.rewind_from, acked_now);
+    CHECK_EQ_INT(st.rewind_to, acked_then);
+    CHECK_EQ_INT(st.acked_seq, acked_now); /* sent again and acknowledged */
+    CHECK_EQ_INT(st.pending, 0);
+    CHECK_EQ_INT(st.resync_why, FS_RESYNC_LOST);
+    uint8_t epoch[16];
+    uint64_t dev_acked = 0;
+    CHECK_OK(fs_store_feed_state(w.store, zhang.pk, epoch, &dev_acked));
+    CHECK_EQ_INT(dev_acked, acked_now);
+
+    /* li's cursor is past the feed's end: told to re-sync */
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    CHECK_EQ_INT(st.resync_why, FS_RESYNC_CURSOR);
+    CHECK_EQ_INT(st.open_conflicts, 0);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 10);
+    /* a cursor inside the feed whose entry there differs: told too */
+    uint64_t when = st.resync_ms;
+    clock_now += 1000;
+    CHECK_OK(fs_store_feed_head(w.store, &head_then));
+    /* the entry at li's cursor becomes another (a repeat of the first) */
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "UPDATE feed SET (tbl, row, n, changes) = (SELECT tbl, row, n,"
+                              " changes FROM feed WHERE seq = (SELECT min(seq) FROM feed))"
+                              " WHERE seq = (SELECT max(seq) FROM feed)",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    if (st.cursor == head_then) {
+        CHECK_OK(sync_once(&w, &li, NULL));
+        CHECK_OK(fs_replica_status_get(li.r, &st));
+        CHECK(st.resync_ms > when);
+        CHECK_EQ_INT(st.resync_why, FS_RESYNC_CURSOR);
+    } else {
+        FAIL("li's cursor is not the feed's head");
+    }
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 TEST_LIST(
+    TEST(new_epoch_resyncs_devices) TEST(restored_store_gets_pushes_again)
     TEST(changes_since_bytes_bounds_a_read) TEST(big_records_sync_both_ways)
     TEST(revoke_after_push_keeps_unsent_work)
     TEST(hostile_client_asking_for_everything_gets_its_scope)

@@ -13,7 +13,8 @@
  *   4. S -> C  READY    first sealed frame S->C (or WIPE / ERROR); from
  *                       protocol version 3 it names the device's user and
  *                       team (cfg.device_user), from version 4 the
- *                       user's role too
+ *                       user's role too, from version 5 the feed's
+ *                       epoch and dev_acked (cfg.device_feed)
  *   T1 = BLAKE2b("fieldsync/1 handshake" | vmin | vmax | version |
  *                client eph | server eph | server identity)
  *   T2 = BLAKE2b(T1 | device identity)
@@ -70,6 +71,12 @@ typedef int (*fs_device_user_fn)(void *ctx, const uint8_t device_pk[FS_SIGN_PK_B
                                  char user[FS_USER_MAX + 1], char team[FS_USER_MAX + 1],
                                  uint32_t *role);
 
+/* Server: the feed's epoch and the device's newest local sequence the
+ * server holds, for READY (protocol version 5 on, FS_PROTO_VERSION_EPOCH).
+ * 0, or an error: READY then carries neither (the session goes on). */
+typedef int (*fs_device_feed_fn)(void *ctx, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                                 uint8_t epoch[16], uint64_t *dev_acked);
+
 typedef struct fs_channel_config {
     int is_server;
     const fs_identity *self;         /* server identity, or the device's */
@@ -78,6 +85,7 @@ typedef struct fs_channel_config {
     fs_device_check_fn check_device; /* server */
     fs_enroll_fn enroll_device;      /* server; NULL refuses enrollment */
     fs_device_user_fn device_user;   /* server; NULL: READY names no user */
+    fs_device_feed_fn device_feed;   /* server; NULL: READY carries no epoch */
     void *ctx;                       /* passed to the callbacks */
     const fs_proto_limits *limits;   /* NULL: fs_proto_default_limits */
     uint32_t vmin, vmax;             /* 0: FS_PROTO_VERSION_MIN..FS_PROTO_VERSION */

@@ -10,7 +10,8 @@
  *   3 AUTH      device identity key (bin32), signature (bin64)
  *   4 ENROLL    device identity key (bin32), signature (bin64),
  *               enrollment request sealed to the server (bin)
- *   5 READY     server time ms, lease expiry ms [, user, team [, role]]
+ *   5 READY     server time ms, lease expiry ms [, user, team [, role
+ *               [, feed epoch (bin16), dev_acked]]]
  *               [, user (str), team (str)]   from protocol version 3 only
  *   10 PUSH     first local sequence, last local sequence, batch
  *   11 ACK      last local sequence committed by the server
@@ -18,9 +19,11 @@
  *                                                from protocol version 4 only
  *   12 REJECT   [[table, row (bin16), column, hlc, reason code, reason (str)]...]
  *   13 PULL     cursor, max changes, newest local seq, oldest pending (ms)
- *               [, open refusals, newest refusal's reason code]
+ *               [, open refusals, newest refusal's reason code
  *                                                from protocol version 4 only
+ *               [, cursor tag]]                  from protocol version 5 only
  *   14 CHANGES  new cursor, more (bool), batch
+ *               [, cursor tag, resync (bool)]    from protocol version 5 only
  *   15 POKE     cursor of the newest change in the device's scope
  *   16 PURGE    [[table, row (bin16)]...]
  *   17 WIPE     reason code
@@ -72,6 +75,25 @@
  * exactly two fields: such a client's ahead writes are refused as before.
  * The decoder accepts two fields or three in any version.
  *
+ * Server restores (issue 25.2, from protocol version 5,
+ * FS_PROTO_VERSION_EPOCH). A READY that names the user's role also carries
+ * the feed's epoch (16 random bytes the store makes when it is created and
+ * again when it is restored: a device whose cursor belongs to another
+ * epoch pulls its scope again from 0) and `dev_acked`, the newest local
+ * sequence of this device the server holds (its acknowledged sequence for
+ * the device): a device that was acknowledged more (the server lost pushes
+ * with a restored backup) rewinds its acknowledged mark to dev_acked and
+ * pushes again from there. A PULL carries the cursor's tag (0: unknown), a
+ * 64-bit digest of the feed entry at the cursor (fs_feed_entry_tag) as the
+ * CHANGES that gave the cursor said it; every CHANGES carries the tag of
+ * the entry at its new cursor. When the cursor is past the feed's end, or
+ * its entry's tag is not the one the device holds (a data directory copied
+ * back by hand, no new epoch), the server answers with a CHANGES of cursor
+ * 0, more 1, no changes and resync 1: the device pulls again from 0. The
+ * encoder writes these fields only for a session of version 5 or later
+ * (older clients' decoders want the old field counts); the decoder accepts
+ * READY of 3, 5, 6 or 8 fields, PULL of 5, 7 or 8, CHANGES of 4 or 6.
+ *
  * Decoding checks every length, count and nesting depth against
  * fs_proto_limits before it allocates anything a peer can size.
  */
@@ -85,7 +107,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        4u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        5u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -107,6 +129,11 @@
  * the server's clock is accepted with the server's clock instead of being
  * refused, and the device learns the new version (issue 23). */
 #define FS_PROTO_VERSION_RESTAMP 4u
+/* The first whose READY carries the feed epoch and dev_acked, and whose
+ * PULL and CHANGES carry the cursor's tag and a re-sync order (issue 25.2:
+ * a device never skips entries of a server restored from a backup). */
+#define FS_PROTO_VERSION_EPOCH 5u
+#define FS_FEED_EPOCH_BYTES 16
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -186,6 +213,9 @@ typedef struct fs_msg {
             const char *team; /* when user is set; may be empty */
             size_t team_len;
             uint32_t role; /* when user is set: FS_READY_ROLE_*; 0 not said */
+            int has_epoch; /* the two below were sent (version 5 on, with a role) */
+            uint8_t epoch[FS_FEED_EPOCH_BYTES]; /* the server feed's epoch */
+            uint64_t dev_acked; /* the device's newest local sequence the server holds */
         } ready;
         struct {
             uint64_t first_seq, last_seq;
@@ -212,6 +242,8 @@ typedef struct fs_msg {
             int has_refusals;    /* the two below were sent (version 4 on) */
             uint64_t refusals;   /* the device's refused changes still open */
             uint32_t refusal_reason; /* the newest one's reason code, 0 if none */
+            int has_tag;          /* cursor_tag was sent (version 5 on) */
+            uint64_t cursor_tag;  /* the feed entry at cursor, as the device knows it; 0 unknown */
         } pull;
         struct {
             uint64_t cursor;
@@ -219,6 +251,10 @@ typedef struct fs_msg {
             const fs_change *changes;
             size_t count;
             const uint32_t *groups; /* as for push */
+            int has_tag;         /* the two below were sent (version 5 on) */
+            uint64_t cursor_tag; /* the feed entry at cursor (0: none, cursor 0) */
+            int resync;          /* pull again from cursor 0: the feed is not the one the
+                                    device's cursor was in */
         } changes;
         struct {
             uint64_t cursor;

@@ -137,6 +137,11 @@ int fs_replica_open_secret(fs_replica **out, const char *dir, const fs_secret *s
 /* Closes the replica (rolling back an open transaction) and wipes its key.
  * Accepts NULL. */
 void fs_replica_close(fs_replica *r);
+/* Writes a sealed copy of the replica's database to path (a new file), with
+ * SQLite's online backup API through the replica's encrypting VFS: the copy
+ * opens with the replica's key file. Not within a transaction. FS_EEXIST,
+ * FS_ESTATE, FS_EDB (the partial copy is removed). */
+int fs_replica_backup(fs_replica *r, const char *path);
 
 /* One line describing the last error on this handle (never customer data).
  * With NULL: the message of this thread's last failed create or open. */
@@ -307,9 +312,44 @@ typedef struct fs_replica_status {
     int locked;                /* 1 when the lease has ended: see fs_replica_lease_expired */
     int clock_known;           /* a server's time was learnt (fs_replica_note_server_time) */
     int64_t clock_offset_ms;   /* the server's clock minus this machine's; 0 if unknown */
+    /* the last re-sync the server's feed called for (issue 25.2) */
+    uint64_t resync_ms;        /* device clock ms, 0 if never */
+    uint32_t resync_why;       /* FS_RESYNC_* */
+    /* the last rewind of the acknowledged mark: the server held less */
+    uint64_t rewind_ms;        /* device clock ms, 0 if never */
+    uint64_t rewind_from, rewind_to;
 } fs_replica_status;
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
+
+/* ---- a server restored from a backup (issue 25.2) ----
+ * The device keeps, with its cursor, the epoch of the feed it is in and
+ * the tag of the feed entry at the cursor (fs_feed_entry_tag). When the
+ * server's feed is not the one the cursor is in, the device pulls its
+ * scope again from 0 (a re-sync; applying what it holds is a no-op), and
+ * when the server holds fewer of its changes than it acknowledged, the
+ * device rewinds its acknowledged mark and pushes them again. Each is
+ * recorded with its time for `status` and the daemon's log. */
+enum { FS_RESYNC_EPOCH = 1, /* the server's feed has a new epoch (a restore) */
+       FS_RESYNC_CURSOR = 2, /* the server's feed ends before, or differs at, the cursor */
+       FS_RESYNC_LOST = 3 /* the server lost changes it had acknowledged: what the
+                             cursor passed may be lost too */ };
+/* The feed epoch READY gave: kept when the device has none yet; when it
+ * differs from the one kept, the device re-syncs (FS_RESYNC_EPOCH) and
+ * *resynced is 1. */
+int fs_replica_note_feed_epoch(fs_replica *r, const uint8_t epoch[16], int *resynced);
+/* Sets the cursor back to 0 (and its tag to unknown), recording why. */
+int fs_replica_resync(fs_replica *r, uint32_t why);
+/* The tag of the entry at the cursor as the server said it (0: unknown). */
+int fs_replica_cursor_tag(fs_replica *r, uint64_t *out);
+/* Records tag as the cursor's when the cursor is at cursor (call it in the
+ * transaction of fs_apply_pulled). */
+int fs_replica_note_cursor_tag(fs_replica *r, uint64_t cursor, uint64_t tag);
+/* Moves the acknowledged mark back to to when it is above (the server
+ * holds only up to to: a restored backup), recording from what and when;
+ * what follows is pending again and is pushed again. *rewound is 1 when it
+ * moved. fs_replica_mark_acked never moves it back. */
+int fs_replica_rewind_acked(fs_replica *r, uint64_t to, int *rewound);
 
 /* A write the server accepted with a clock of its own (issue 23): the
  * clock this device stamped it with, and the one the server gave it. */
@@ -365,6 +405,12 @@ int fs_feed_since_bytes(fs_replica *r, uint64_t after, size_t max, size_t max_by
                         fs_changeset **out);
 /* The newest feed sequence (0 if none). */
 int fs_feed_last(fs_replica *r, uint64_t *out);
+/* The tag of the feed entry at seq: a 64-bit BLAKE2b digest of its
+ * sequence, table, row and packed changes, never 0; *out is 0 when no entry
+ * has that sequence. A device keeps the tag of the entry at its cursor; a
+ * feed whose entry there differs (a store copied back from a backup) is not
+ * the one its cursor is in (issue 25.2). FS_ESTATE if no feed. */
+int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out);
 
 /* ---- sync state ---- */
 

@@ -72,6 +72,24 @@ uint64_t fs_store_now_ms(fs_store *s);
 /* The feed's newest sequence (0 when empty): a transport's sessions poke
  * their devices when it grows. */
 int fs_store_feed_head(fs_store *s, uint64_t *seq);
+/* What READY tells a device of protocol version 5 on (issue 25.2): the
+ * feed's epoch (16 random bytes made when the store was created, or first
+ * opened by a build that keeps one, and made again by a restore) and the
+ * device's newest local sequence the store holds (its acknowledged one,
+ * `dev_acked`): a store restored from a backup has lost what it
+ * acknowledged since, and the device pushes it again. FS_ENOTFOUND,
+ * FS_EREVOKED, FS_EDB. */
+int fs_store_feed_state(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t epoch[16],
+                        uint64_t *dev_acked);
+/* The tag of the feed entry at seq (fs_feed_entry_tag; 0: none). */
+int fs_store_feed_tag(fs_store *s, uint64_t seq, uint64_t *tag);
+/* A sealed copy of the store's database in the new file path, taken while
+ * it serves (fs_replica_backup; the key file is the caller's to copy).
+ * FS_EEXIST, FS_EDB. */
+int fs_store_backup(fs_store *s, const char *path);
+/* Gives the feed a new epoch: what a restore does, so every device pulls
+ * its scope again. FS_EDB. */
+int fs_store_new_epoch(fs_store *s);
 /* How long a device may work without reaching the server: each handshake
  * grants its key until now + ms (READY), after which the device locks
  * itself until a server renews it. Not stored: a setting of the running
@@ -317,6 +335,11 @@ typedef struct fs_store_ops {
     fs_replica *(*replica)(fs_store *s);
     uint64_t (*now_ms)(fs_store *s);
     int (*feed_head)(fs_store *s, uint64_t *seq);
+    int (*feed_state)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t epoch[16],
+                      uint64_t *dev_acked);
+    int (*feed_tag)(fs_store *s, uint64_t seq, uint64_t *tag);
+    int (*new_epoch)(fs_store *s);
+    int (*backup)(fs_store *s, const char *path);
     void (*set_lease)(fs_store *s, uint64_t ms);
     uint64_t (*lease)(const fs_store *s);
     /* users and logins */

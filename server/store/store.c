@@ -90,7 +90,68 @@ static const char tables_sql[] =
     /* writes accepted with the server's clock (issue 23): told again when
      * their batch is pushed again after its ACK was lost */
     "CREATE TABLE IF NOT EXISTS restamped(pk BLOB NOT NULL, sent INTEGER NOT NULL,"
-    " given INTEGER NOT NULL, PRIMARY KEY(pk, sent)) WITHOUT ROWID;";
+    " given INTEGER NOT NULL, PRIMARY KEY(pk, sent)) WITHOUT ROWID;"
+    /* the feed's epoch (issue 25.2): one row, made at creation (or at the
+     * first open by a build that keeps one) and again by a restore */
+    "CREATE TABLE IF NOT EXISTS feed_epoch(one INTEGER PRIMARY KEY CHECK(one=1),"
+    " epoch BLOB NOT NULL);";
+
+/* Writes a fresh random epoch; with replace 0 only when there is none. */
+static int put_epoch(sq_store *s, int replace)
+{
+    uint8_t epoch[16];
+    randombytes_buf(epoch, sizeof epoch);
+    return sq__run(s,
+                   replace ? "INSERT OR REPLACE INTO feed_epoch(one, epoch) VALUES(1, ?1)"
+                           : "INSERT OR IGNORE INTO feed_epoch(one, epoch) VALUES(1, ?1)",
+                   NULL, "b", epoch, (int)sizeof epoch);
+}
+
+int sq_new_epoch(fs_store *base)
+{
+    return put_epoch((sq_store *)base, 1);
+}
+
+int sq_feed_state(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t epoch[16],
+                  uint64_t *dev_acked)
+{
+    sq_store *s = (sq_store *)base;
+    memset(epoch, 0, 16);
+    *dev_acked = 0;
+    sq_device d;
+    int rc = sq__device_get(s, pk, &d);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int keep = 0;
+    rc = sq__stmt(s, "SELECT epoch FROM feed_epoch WHERE one=1", &st, &keep);
+    if (rc != 0)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16)
+        memcpy(epoch, sqlite3_column_blob(st, 0), 16);
+    else
+        rc = src == SQLITE_ROW || src == SQLITE_DONE ? sq__fail(s, FS_EFORMAT, "the feed has no epoch")
+                                                     : sq__dbfail(s, src, "store");
+    sq__done(st, keep);
+    if (rc == 0)
+        *dev_acked = d.acked;
+    return rc;
+}
+
+int sq_backup(fs_store *base, const char *path)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = fs_replica_backup(s->r, path);
+    return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
+}
+
+int sq_feed_tag(fs_store *base, uint64_t seq, uint64_t *tag)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = fs_feed_entry_tag(s->r, seq, tag);
+    return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
+}
 
 /* Opens the audit log with a key of its own, derived from the server's
  * identity seed (kept in the encrypted store). */
@@ -153,6 +214,8 @@ static int store_new(fs_store **out, fs_replica *r)
     int rc = db_exec(s, "PRAGMA synchronous=FULL");
     if (rc == 0)
         rc = db_exec(s, tables_sql);
+    if (rc == 0)
+        rc = put_epoch(s, 0);
     if (rc == 0)
         rc = open_audit(s);
     if (rc != 0) {
@@ -298,6 +361,10 @@ static const fs_store_ops sqlite_ops = {
     .replica = sq_replica,
     .now_ms = sq_now_ms,
     .feed_head = sq_feed_head,
+    .feed_state = sq_feed_state,
+    .feed_tag = sq_feed_tag,
+    .new_epoch = sq_new_epoch,
+    .backup = sq_backup,
     .set_lease = sq_set_lease,
     .lease = sq_lease,
     .user_add = sq_user_add,

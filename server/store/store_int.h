@@ -142,6 +142,11 @@ const char *sq_errmsg(const fs_store *base);
 fs_replica *sq_replica(fs_store *base);
 uint64_t sq_now_ms(fs_store *base);
 int sq_feed_head(fs_store *base, uint64_t *seq);
+int sq_feed_state(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t epoch[16],
+                  uint64_t *dev_acked);
+int sq_feed_tag(fs_store *base, uint64_t seq, uint64_t *tag);
+int sq_new_epoch(fs_store *base);
+int sq_backup(fs_store *base, const char *path);
 void sq_set_lease(fs_store *base, uint64_t ms);
 uint64_t sq_lease(const fs_store *base);
 fs_audit *sq_audit(fs_store *base);

@@ -46,6 +46,39 @@ static void check_ready_v3(const fs_msg *m, const fs_proto_limits *limits)
     fs_buf_free(&b);
 }
 
+/* READY's epoch and dev_acked, PULL's and CHANGES's cursor tag and the
+ * re-sync order (protocol version 5) come back unchanged from an encoding
+ * for a version 5 session. */
+static void check_v5_fields(const fs_msg *m, const fs_proto_limits *limits)
+{
+    if (m->type == FS_MSG_READY && m->u.ready.user != NULL && m->u.ready.role == 0)
+        return; /* a version 3 READY: from version 4 on a named user has a role */
+    fs_buf b;
+    fs_msg *back = NULL;
+    fs_buf_init(&b);
+    int rc = fs_msg_encode_v(m, FS_PROTO_VERSION_EPOCH, &b);
+    if (rc == 0) {
+        fs_proto_limits relaxed = *limits;
+        relaxed.max_frame += 16;
+        rc = fs_msg_decode(b.data, b.len, &relaxed, &back, NULL, 0);
+    }
+    if (rc != 0 && rc != FS_ENOMEM)
+        __builtin_trap(); /* a decoded message the version 5 encoder refuses, or back */
+    if (rc == 0 &&
+        ((m->type == FS_MSG_READY &&
+          (back->u.ready.has_epoch != m->u.ready.has_epoch ||
+           back->u.ready.dev_acked != m->u.ready.dev_acked ||
+           memcmp(back->u.ready.epoch, m->u.ready.epoch, FS_FEED_EPOCH_BYTES) != 0)) ||
+         (m->type == FS_MSG_PULL && (back->u.pull.has_tag != m->u.pull.has_tag ||
+                                     back->u.pull.cursor_tag != m->u.pull.cursor_tag)) ||
+         (m->type == FS_MSG_CHANGES && (back->u.changes.has_tag != m->u.changes.has_tag ||
+                                        back->u.changes.cursor_tag != m->u.changes.cursor_tag ||
+                                        back->u.changes.resync != m->u.changes.resync))))
+        __builtin_trap(); /* a version 5 field changed on the way */
+    fs_msg_free(back);
+    fs_buf_free(&b);
+}
+
 static void check_decode(const uint8_t *data, size_t size, const fs_proto_limits *limits)
 {
     int dummy;
@@ -63,8 +96,11 @@ static void check_decode(const uint8_t *data, size_t size, const fs_proto_limits
     fs_buf_init(&first);
     fs_buf_init(&second);
     /* an ACK's restamps are written for version 4 on only (the encoder
-     * refuses them for older peers); every other message as version 1 */
-    uint32_t v = m->type == FS_MSG_ACK ? FS_PROTO_VERSION_RESTAMP : 1u;
+     * refuses them for older peers), a CHANGES's re-sync order for version
+     * 5 on (issue 25.2); every other message as version 1 */
+    uint32_t v = m->type == FS_MSG_ACK                                 ? FS_PROTO_VERSION_RESTAMP
+                 : m->type == FS_MSG_CHANGES && m->u.changes.resync ? FS_PROTO_VERSION_EPOCH
+                                                                    : 1u;
     rc = fs_msg_encode_v(m, v, &first);
     if (rc == FS_ENOMEM)
         goto out;
@@ -87,6 +123,7 @@ static void check_decode(const uint8_t *data, size_t size, const fs_proto_limits
         __builtin_trap(); /* encoding is not a fixed point after one round trip */
     if (m->type == FS_MSG_READY)
         check_ready_v3(m, limits);
+    check_v5_fields(m, limits);
 out:
     fs_buf_free(&second);
     fs_buf_free(&first);

@@ -1,0 +1,299 @@
+/*
+ * fieldsync-server backup and restore. backup writes a sealed copy of the
+ * store (fs_store_backup: SQLite's online backup API through the store's
+ * encrypting VFS) and its key file into a new directory; a running serve
+ * hosts it, so it is taken while serving.
+ *
+ * restore puts a backup of the data directory (one taken
+ * while the server was stopped, as sealed as the store itself) back in
+ * place and gives the feed a new epoch (issue 25.2), so that every device
+ * of protocol version 5 pulls its scope again and pushes what the backup
+ * does not hold, rather than waiting past the restored feed's end.
+ *
+ * The files the store in DIR had are moved aside, never deleted, into
+ * DIR/pre-restore-<ms>/; the backup's are copied in (the backup is only
+ * read), opened with the passphrase and their audit chain verified; if
+ * either fails, the copies are removed and the old files put back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fieldsync/clock.h"
+#include "fieldsync/store.h"
+#include "srv.h"
+#include "store/audit.h"
+
+/* The files of a data directory that make up the store (a WAL, when the
+ * store was not closed cleanly, is part of it). */
+static const char *const store_files[] = {"replica.db", "replica.db-wal", "replica.key"};
+#define NFILES (sizeof store_files / sizeof store_files[0])
+
+static const char restore_usage[] =
+    "usage: " SRV_PROG " restore --data DIR --from BACKUP\n"
+    "Puts back a backup of the data directory (copied while the server was\n"
+    "stopped) and gives the feed a new epoch: every device pulls its scope again\n"
+    "and sends again what the backup does not hold. The store's files in DIR are\n"
+    "kept in DIR/pre-restore-<ms>/. Run it with the server stopped.\n";
+
+/* 1 when a serve answers on DIR's control socket. */
+static int serve_running(const char *dir)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/control.sock", dir);
+    if (n < 0 || (size_t)n >= sizeof sa.sun_path)
+        return 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int up = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return up;
+}
+
+/* Copies from to a new file to (mode 0600). 0, or -1 with errno. */
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    if (in == NULL)
+        return -1;
+    int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (out == NULL) {
+        if (fd >= 0)
+            close(fd);
+        fclose(in);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+    if (rc == 0 && ferror(in))
+        rc = -1;
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0)
+        rc = -1;
+    fclose(in);
+    if (fclose(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+static int path_of(char *out, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    return n >= 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* Moves DIR's store files into aside/ (made here); *moved says which. */
+static int move_aside(const char *dir, const char *aside, int moved[NFILES])
+{
+    if (mkdir(aside, 0700) != 0) {
+        srv_error("restore: cannot make %s: %s", aside, strerror(errno));
+        return SRV_ERUNTIME;
+    }
+    for (size_t i = 0; i < NFILES; i++) {
+        char a[4200], b[4200];
+        moved[i] = 0;
+        if (path_of(a, sizeof a, dir, store_files[i]) != 0 ||
+            path_of(b, sizeof b, aside, store_files[i]) != 0)
+            return SRV_EUSAGE;
+        if (access(a, F_OK) != 0)
+            continue;
+        if (rename(a, b) != 0) {
+            srv_error("restore: cannot move %s aside: %s", store_files[i], strerror(errno));
+            return SRV_ERUNTIME;
+        }
+        moved[i] = 1;
+    }
+    return SRV_OK;
+}
+
+/* Removes the copies and puts back what move_aside moved. */
+static void put_back(const char *dir, const char *aside, const int moved[NFILES])
+{
+    for (size_t i = 0; i < NFILES; i++) {
+        char a[4200], b[4200];
+        if (path_of(a, sizeof a, dir, store_files[i]) != 0 ||
+            path_of(b, sizeof b, aside, store_files[i]) != 0)
+            continue;
+        (void)unlink(a);
+        if (moved[i] && rename(b, a) != 0)
+            srv_error("restore: could not put %s back: it is in %s", store_files[i], aside);
+    }
+    (void)rmdir(aside);
+}
+
+/* Opens the store now in dir, verifies its audit chain, gives the feed a
+ * new epoch and audits the restore. */
+static int adopt(const char *dir, const char *from)
+{
+    fs_store *s = NULL;
+    int rc = srv_open(dir, &s);
+    if (rc != SRV_OK)
+        return rc;
+    fs_audit *a = fs_store_audit(s);
+    uint64_t entries = 0, bad = 0;
+    int frc = fs_audit_verify(a, &entries, &bad);
+    if (frc != 0) {
+        srv_error("restore: the backup's audit log does not verify (entry %" PRIu64 " of %" PRIu64
+                  "): %s",
+                  bad, entries, fs_audit_errmsg(a));
+        srv_close(s);
+        return SRV_ERUNTIME;
+    }
+    uint64_t head = 0;
+    frc = fs_store_feed_head(s, &head);
+    if (frc == 0)
+        frc = fs_store_new_epoch(s);
+    char detail[64];
+    snprintf(detail, sizeof detail, "feed head %" PRIu64 ", new epoch", head);
+    if (frc == 0)
+        frc = fs_audit_append(a, "restore", "admin", NULL, detail);
+    if (frc != 0) {
+        rc = srv_fail(s, "restore: giving the feed a new epoch", frc);
+        srv_close(s);
+        return rc;
+    }
+    fprintf(srv_out,
+            "restored the store in %s from %s: %" PRIu64 " audit entries verified, feed head %" PRIu64
+            "; the feed has a new epoch: every device pulls its scope again and sends again what "
+            "the backup does not hold\n",
+            dir, from, entries, head);
+    srv_close(s);
+    return SRV_OK;
+}
+
+int srv_cmd_restore(int argc, char **argv)
+{
+    const char *data = NULL, *from = NULL;
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--from", FS_OPT_VALUE, NULL, &from, NULL}};
+    int rc = srv_parse(restore_usage, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("restore", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("restore", "--from", from);
+    if (rc != SRV_OK)
+        return rc;
+    char db[4200], key[4200];
+    if (path_of(db, sizeof db, from, "replica.db") != 0 ||
+        path_of(key, sizeof key, from, "replica.key") != 0 || access(db, R_OK) != 0 ||
+        access(key, R_OK) != 0) {
+        srv_error("--from: %s holds no server store (a copy of a data directory)", from);
+        return SRV_EUSAGE;
+    }
+    if (serve_running(data)) {
+        srv_error("restore: a server is running on %s: stop it first", data);
+        return SRV_ERUNTIME;
+    }
+    if (mkdir(data, 0700) != 0 && errno != EEXIST) {
+        srv_error("--data: cannot make %s: %s", data, strerror(errno));
+        return SRV_ERUNTIME;
+    }
+    char aside[4200];
+    char name[48];
+    snprintf(name, sizeof name, "pre-restore-%" PRIu64, fs_clock_wall_ms());
+    if (path_of(aside, sizeof aside, data, name) != 0) {
+        srv_error("--data: the path is too long");
+        return SRV_EUSAGE;
+    }
+    int moved[NFILES] = {0};
+    rc = move_aside(data, aside, moved);
+    for (size_t i = 0; rc == SRV_OK && i < NFILES; i++) {
+        char a[4200], b[4200];
+        if (path_of(a, sizeof a, from, store_files[i]) != 0 ||
+            path_of(b, sizeof b, data, store_files[i]) != 0) {
+            rc = SRV_EUSAGE;
+            break;
+        }
+        if (access(a, F_OK) != 0)
+            continue; /* no WAL: the backup was closed cleanly */
+        if (copy_file(a, b) != 0) {
+            srv_error("restore: cannot copy %s from the backup: %s", store_files[i],
+                      strerror(errno));
+            rc = SRV_ERUNTIME;
+        }
+    }
+    if (rc == SRV_OK)
+        rc = adopt(data, from);
+    if (rc == SRV_OK)
+        (void)rmdir(aside); /* kept when it holds the files the store had */
+    if (rc != SRV_OK) {
+        put_back(data, aside, moved);
+        srv_error("restore: nothing changed in %s", data);
+    }
+    return rc;
+}
+
+static const char backup_usage[] =
+    "usage: " SRV_PROG " backup --data DIR --out BACKUP\n"
+    "Writes a sealed copy of the store in DIR, with its key file, into the new\n"
+    "directory BACKUP (an absolute path), with SQLite's online backup API: a\n"
+    "running server keeps serving (its sessions wait while the copy is made).\n"
+    "Put it back with restore.\n";
+
+int srv_cmd_backup(int argc, char **argv)
+{
+    const char *data = NULL, *out = NULL;
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--out", FS_OPT_VALUE, NULL, &out, NULL}};
+    int rc = srv_parse(backup_usage, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("backup", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("backup", "--out", out);
+    if (rc != SRV_OK)
+        return rc;
+    /* a running serve writes it, from its own working directory */
+    if (out[0] != '/') {
+        srv_error("--out: give an absolute path (a running server writes the backup)");
+        return SRV_EUSAGE;
+    }
+    char db[4200], key[4200], from_key[4200];
+    if (path_of(db, sizeof db, out, "replica.db") != 0 ||
+        path_of(key, sizeof key, out, "replica.key") != 0 ||
+        path_of(from_key, sizeof from_key, srv_hosted_dir != NULL ? srv_hosted_dir : data,
+                "replica.key") != 0) {
+        srv_error("--out: the path is too long");
+        return SRV_EUSAGE;
+    }
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    if (mkdir(out, 0700) != 0) {
+        srv_error("--out: cannot make %s: %s", out, errno == EEXIST ? "it exists" : strerror(errno));
+        srv_close(s);
+        return errno == EEXIST ? SRV_EUSAGE : SRV_ERUNTIME;
+    }
+    uint64_t head = 0;
+    int frc = fs_store_feed_head(s, &head);
+    if (frc == 0)
+        frc = fs_store_backup(s, db);
+    if (frc != 0) {
+        rc = srv_fail(s, "backup", frc);
+    } else if (copy_file(from_key, key) != 0) {
+        srv_error("backup: cannot copy the key file: %s", strerror(errno));
+        rc = SRV_ERUNTIME;
+    }
+    srv_close(s);
+    if (rc != SRV_OK) {
+        (void)unlink(db);
+        (void)unlink(key);
+        (void)rmdir(out);
+        return rc;
+    }
+    fprintf(srv_out, "backed up the store in %s to %s (feed head %" PRIu64 "), sealed as it is\n",
+            data, out, head);
+    return SRV_OK;
+}
