@@ -90,7 +90,11 @@ static const char tables_sql[] =
     /* writes accepted with the server's clock (issue 23): told again when
      * their batch is pushed again after its ACK was lost */
     "CREATE TABLE IF NOT EXISTS restamped(pk BLOB NOT NULL, sent INTEGER NOT NULL,"
-    " given INTEGER NOT NULL, PRIMARY KEY(pk, sent)) WITHOUT ROWID;";
+    " given INTEGER NOT NULL, PRIMARY KEY(pk, sent)) WITHOUT ROWID;"
+    /* the clock of the write at each device's acked_seq (issue 25.3): a
+     * table of its own, so a store made before it gains it on open */
+    "CREATE TABLE IF NOT EXISTS device_tip(pk BLOB PRIMARY KEY, hlc INTEGER NOT NULL,"
+    " row BLOB NOT NULL) WITHOUT ROWID;";
 
 /* Opens the audit log with a key of its own, derived from the server's
  * identity seed (kept in the encrypted store). */
@@ -312,6 +316,8 @@ static const fs_store_ops sqlite_ops = {
     .device_revoke = sq_device_revoke,
     .device_pushed_out = sq_device_pushed_out,
     .devices = sq_devices,
+    .device_tip = sq_device_tip,
+    .device_fork = sq_device_fork,
     .device_seen = sq_device_seen,
     .device_sync = sq_device_sync,
     .device_reported = sq_device_reported,
