@@ -185,6 +185,7 @@ typedef struct daemon_state {
     uint64_t pending_before;
     uint64_t refused_before;
     uint64_t rounds; /* rounds in sync on the current connection */
+    char fork_before[320]; /* the replica's fork note when the round began */
     int offline;
 } daemon_state;
 
@@ -203,6 +204,8 @@ static int live_open(void *ctx, fs_replica **out)
     int ok = fs_replica_status_get(*out, &st) == 0;
     d->pending_before = ok ? st.pending : 0;
     d->refused_before = ok ? st.refused : 0;
+    if (fs_replica_fork_note(*out, d->fork_before, sizeof d->fork_before) != 0)
+        d->fork_before[0] = '\0';
     return 0;
 }
 
@@ -210,6 +213,12 @@ static void live_close(void *ctx, fs_replica *r, int rc)
 {
     daemon_state *d = ctx;
     fs_replica_status st;
+    char note[320];
+    /* a restored or copied replica took a new identity (issue 25.3): said
+     * in words, whatever else the round did */
+    if (fs_replica_fork_note(r, note, sizeof note) == 0 && note[0] != '\0' &&
+        strcmp(note, d->fork_before) != 0)
+        daemon_log("new device identity: %s", note);
     if (rc == 0 && fs_replica_status_get(r, &st) == 0) {
         uint64_t sent = d->pending_before > st.pending ? d->pending_before - st.pending : 0;
         uint64_t fresh = st.refused > d->refused_before ? st.refused - d->refused_before : 0;
