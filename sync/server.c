@@ -35,6 +35,7 @@ struct fs_sync_server {
     int refusals_reported;    /* ... and its open refusals (protocol version 4 on) */
     uint64_t report_refusals;
     uint32_t report_reason;
+    int forked;               /* this session registered a new identity (FORK) */
     char errmsg[256];
 };
 
@@ -512,6 +513,10 @@ static int on_fork(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
 {
     uint8_t old_pk[FS_SIGN_PK_BYTES];
     memcpy(old_pk, pk, sizeof old_pk);
+    if (s->forked) { /* one new identity per session: no device mints keys in a loop */
+        send_error(s, FS_REASON_STATE);
+        return sfail(s, FS_EMALFORMED, "fork: a second FORK in one session");
+    }
     if (!fork_signed(m->u.fork.old_sig, old_pk, m->u.fork.new_pk) ||
         !fork_signed(m->u.fork.new_sig, m->u.fork.new_pk, old_pk)) {
         char detail[96];
@@ -535,6 +540,7 @@ static int on_fork(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     rc = fs_channel_set_peer(s->ch, m->u.fork.new_pk);
     if (rc != 0)
         return sfail(s, rc, "fork: the session cannot change its device");
+    s->forked = 1;
     s->reported = s->refusals_reported = 0; /* a new device: nothing reported yet */
     s->seen_ms = 0;
     (void)fs_store_device_seen(s->store, m->u.fork.new_pk, 1);
