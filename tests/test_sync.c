@@ -935,6 +935,116 @@ static void test_fork_of_a_device_being_revoked_is_refused(void)
     world_close(&w);
 }
 
+/* A raw client channel of device id against a sync server: the handshake,
+ * then READY and TIP read; *ch open. */
+static void raw_open(world *w, fs_identity *id, fs_channel **ch, fs_sync_server **srv, queue *down)
+{
+    fs_channel_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.self = id;
+    cfg.pinned_server_pk = w->server_id->pk;
+    CHECK_OK(fs_channel_new(ch, &cfg));
+    CHECK_OK(fs_sync_server_new(srv, w->store, w->server_id, enqueue, down));
+    fs_buf out;
+    fs_buf_init(&out);
+    CHECK_OK(fs_channel_start(*ch, &out));
+    int got_tip = 0;
+    while (!got_tip) {
+        if (out.len > 0) {
+            CHECK_OK(fs_sync_server_receive(*srv, out.data, out.len));
+            fs_buf_reset(&out);
+        }
+        CHECK(down->head < down->tail);
+        fs_buf *b = &down->frames[down->head++ % 64];
+        fs_msg *m = NULL;
+        CHECK_OK(fs_channel_receive(*ch, b->data, b->len, &out, &m));
+        fs_buf_free(b);
+        got_tip = m != NULL && m->type == FS_MSG_TIP;
+        fs_msg_free(m);
+    }
+    fs_buf_free(&out);
+}
+
+/* FORK from raw: sent to the server; returns its receive code. */
+static int raw_fork(fs_channel *ch, fs_sync_server *srv, const fs_identity *old,
+                    const fs_identity *nid, int spoil)
+{
+    fs_msg f;
+    memset(&f, 0, sizeof f);
+    f.type = FS_MSG_FORK;
+    memcpy(f.u.fork.new_pk, nid->pk, 32);
+    uint8_t msg[sizeof FS_FORK_LABEL - 1 + 32];
+    memcpy(msg, FS_FORK_LABEL, sizeof FS_FORK_LABEL - 1);
+    memcpy(msg + sizeof FS_FORK_LABEL - 1, nid->pk, 32);
+    crypto_sign_detached(f.u.fork.old_sig, NULL, msg, sizeof msg, old->sk);
+    memcpy(msg + sizeof FS_FORK_LABEL - 1, old->pk, 32);
+    crypto_sign_detached(f.u.fork.new_sig, NULL, msg, sizeof msg, nid->sk);
+    if (spoil)
+        f.u.fork.new_sig[spoil % 64] ^= 1;
+    fs_buf out;
+    fs_buf_init(&out);
+    CHECK_OK(fs_channel_send(ch, &f, &out));
+    int rc = fs_sync_server_receive(srv, out.data, out.len);
+    fs_buf_free(&out);
+    return rc;
+}
+
+static void raw_close(fs_channel *ch, fs_sync_server *srv, queue *down)
+{
+    while (down->head < down->tail)
+        fs_buf_free(&down->frames[down->head++ % 64]);
+    fs_channel_free(ch);
+    fs_sync_server_free(srv);
+}
+
+/* The server registers a new identity only when both keys signed, and one
+ * per session: a device cannot mint keys in a loop. */
+static void test_fork_needs_both_signatures_and_comes_once(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    fs_identity *old = NULL, *n1 = NULL, *n2 = NULL;
+    CHECK_OK(fs_replica_identity(zhang.r, &old));
+    CHECK_OK(fs_identity_generate(&n1));
+    CHECK_OK(fs_identity_generate(&n2));
+    fs_channel *ch = NULL;
+    fs_sync_server *srv = NULL;
+    queue down;
+    memset(&down, 0, sizeof down);
+    raw_open(&w, old, &ch, &srv, &down);
+    CHECK_ERR(raw_fork(ch, srv, old, n1, 7), FS_EAUTH); /* the new key's signature spoilt */
+    int n = 0;
+    CHECK_OK(fs_store_devices(w.store, count_devices, &n));
+    CHECK_EQ_INT(n, 1);
+    raw_close(ch, srv, &down);
+    memset(&down, 0, sizeof down);
+    raw_open(&w, old, &ch, &srv, &down);
+    CHECK_OK(raw_fork(ch, srv, old, n1, 0));
+    CHECK_EQ_INT(down.tail - down.head, 1); /* FORKED */
+    fs_buf *b = &down.frames[down.head++ % 64];
+    fs_msg *m = NULL;
+    fs_buf out;
+    fs_buf_init(&out);
+    CHECK_OK(fs_channel_receive(ch, b->data, b->len, &out, &m));
+    CHECK(m != NULL && m->type == FS_MSG_FORKED);
+    fs_msg_free(m);
+    fs_buf_free(b);
+    fs_buf_free(&out);
+    CHECK_MEM(fs_sync_server_device(srv), n1->pk, 32); /* the session is the new device's */
+    CHECK(raw_fork(ch, srv, n1, n2, 0) != 0);      /* a second FORK in the session */
+    n = 0;
+    CHECK_OK(fs_store_devices(w.store, count_devices, &n));
+    CHECK_EQ_INT(n, 2);
+    raw_close(ch, srv, &down);
+    fs_identity_free(old);
+    fs_identity_free(n1);
+    fs_identity_free(n2);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
 static void test_revoked_device_is_told_to_wipe(void)
 {
     world w;
@@ -1757,7 +1867,7 @@ static void test_held_batches_keep_every_outcome(void)
     test_session_broken_with_two_pushes_out_resends();
 }
 
-TEST_LIST(TEST(restored_replica_gets_its_records_back) TEST(copied_replica_and_original_converge) TEST(fork_of_a_device_being_revoked_is_refused) 
+TEST_LIST(TEST(restored_replica_gets_its_records_back) TEST(copied_replica_and_original_converge) TEST(fork_of_a_device_being_revoked_is_refused) TEST(fork_needs_both_signatures_and_comes_once) 
     TEST(changes_since_bytes_bounds_a_read) TEST(big_records_sync_both_ways)
     TEST(revoke_after_push_keeps_unsent_work)
     TEST(hostile_client_asking_for_everything_gets_its_scope)
