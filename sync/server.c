@@ -527,7 +527,7 @@ static int on_fork(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
         return sfail(s, FS_EAUTH, "fork: a new identity not signed by both keys");
     }
     int rc = fs_store_device_fork(s->store, old_pk, m->u.fork.new_pk);
-    if (rc == FS_EREVOKED || rc == FS_EEXIST || rc == FS_ENOTFOUND) {
+    if (rc == FS_EREVOKED) { /* revoked, or being revoked after push */
         char detail[160];
         snprintf(detail, sizeof detail, "reason=%u fork refused: %s", (unsigned)FS_REASON_FORK_REFUSED,
                  fs_store_errmsg(s->store));
