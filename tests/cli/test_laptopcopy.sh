@@ -12,6 +12,8 @@
 #     visits and both sync, twice, the original first; then the copy is
 #     copied again and the new copy syncs first. Every laptop and the
 #     manager hold every visit once, and `fieldsync check` passes on each.
+#  c. a restored replica of a device revoked after push is refused a new
+#     identity: sync exits 1 saying so, and the replica keeps its data.
 #
 #   bash tests/cli/test_laptopcopy.sh path/to/fieldsync path/to/fieldsync-server
 set -u
@@ -146,6 +148,23 @@ for h in zhang zhang2 zhang3 li; do
     expect "fieldsync check passes on $h" 0
 done
 equal "the server lists four devices for zhang" "$(zhang_devices)" 4
+
+# ---- c. a restored replica of a device being revoked gets no new identity ----
+run --home "$WORK/zhang3" status
+FP3=$(grep -oE 'became [0-9a-f]{16}' <<<"$OUT" | cut -d' ' -f2)
+cp -a "$WORK/zhang3" "$WORK/backup3"
+visit "$WORK/zhang3" 12 "synced then lost 12"
+run --home "$WORK/zhang3" sync
+expect "the second copy syncs a visit" 0
+rm -rf "$WORK/zhang3"
+mv "$WORK/backup3" "$WORK/zhang3"
+srv device revoke --data "$S" --device "$FP3" --after-push
+expect "its device is revoked after push" 0
+run --home "$WORK/zhang3" sync
+expect "the restored replica of a device being revoked is refused a new identity" 1 \
+    "needs a new device identity, but the server refused one: the device is revoked"
+equal "and keeps what it holds" "$(visits "$WORK/zhang3")" 14
+equal "no device was added" "$(zhang_devices)" 4
 
 # nothing of the customers' text in what the programs printed to stderr
 if grep -qF "after the backup" "$ERRLOG"; then
