@@ -14,6 +14,10 @@
 int cmd_init(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync passwd: changes the replica's passphrase. */
 int cmd_passwd(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync check: the replica's rows against its change log
+ * (fs_replica_check); a restored or copied replica after it took a new
+ * identity, for one (issue 25.3). */
+int cmd_check(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync customer add: records a customer, prints its id. */
 int cmd_customer_add(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync customer edit: changes fields of a customer. */
@@ -80,6 +84,9 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
     "  sends the refused changes of ID's record again, with a new clock, at the next sync\n"
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
 #define USAGE_PASSWD "usage: fieldsync [--home DIR] passwd\n"
+#define USAGE_CHECK                                                                                \
+    "usage: fieldsync [--home DIR] check\n"                                                        \
+    "  checks that every value this device wrote matches its change log (exit 1 if not)\n"
 #define USAGE_CUSTOMER_ADD                                                                         \
     "usage: fieldsync [--home DIR] customer add --name NAME [--key-account]\n"                     \
     "                 [--industry X] [--owner X] [--duplicate]\n"

@@ -186,6 +186,7 @@ typedef struct daemon_state {
     uint64_t refused_before;
     fs_replica_status st_before; /* for what a restored server made it do */
     uint64_t rounds; /* rounds in sync on the current connection */
+    char fork_before[320]; /* the replica's fork note when the round began */
     int offline;
 } daemon_state;
 
@@ -208,6 +209,8 @@ static int live_open(void *ctx, fs_replica **out)
         d->st_before = st;
     else
         memset(&d->st_before, 0, sizeof d->st_before);
+    if (fs_replica_fork_note(*out, d->fork_before, sizeof d->fork_before) != 0)
+        d->fork_before[0] = '\0';
     return 0;
 }
 
@@ -215,6 +218,12 @@ static void live_close(void *ctx, fs_replica *r, int rc)
 {
     daemon_state *d = ctx;
     fs_replica_status st;
+    char note[320];
+    /* a restored or copied replica took a new identity (issue 25.3): said
+     * in words, whatever else the round did */
+    if (fs_replica_fork_note(r, note, sizeof note) == 0 && note[0] != '\0' &&
+        strcmp(note, d->fork_before) != 0)
+        daemon_log("new device identity: %s", note);
     if (rc == 0 && fs_replica_status_get(r, &st) == 0) {
         uint64_t sent = d->pending_before > st.pending ? d->pending_before - st.pending : 0;
         uint64_t fresh = st.refused > d->refused_before ? st.refused - d->refused_before : 0;

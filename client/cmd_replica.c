@@ -98,3 +98,27 @@ done:
     cli_pass_free(&oldpass);
     return rc;
 }
+
+int cmd_check(cli_ctx *ctx, int argc, char **argv)
+{
+    fs_replica *r = NULL;
+    size_t problems = 0;
+    int rc = cli_parse(ctx, USAGE_CHECK, NULL, 0, argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    rc = cli_open_locked(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    int frc = fs_replica_check(r, &problems);
+    if (frc != 0) {
+        rc = cli_fail(r, "check", frc);
+    } else if (problems > 0) {
+        cli_error("check: %zu problems; the first: %s", problems, fs_replica_errmsg(r));
+        rc = CLI_ERUNTIME;
+    } else {
+        printf("replica check: every value this device wrote matches its change log\n");
+        rc = CLI_OK;
+    }
+    fs_replica_close(r);
+    return rc;
+}

@@ -373,8 +373,15 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail(r, "sync: reading the replica", frc);
         goto done;
     }
+    char fork_before[320], fork_after[320];
+    if (fs_replica_fork_note(r, fork_before, sizeof fork_before) != 0)
+        fork_before[0] = '\0';
     err[0] = '\0';
     frc = fs_ws_sync(r, pk, addr.host, addr.port, addr.tls, SYNC_TIMEOUT_MS, err, sizeof err);
+    /* a restored or copied replica took a new identity (issue 25.3) */
+    if (r != NULL && fs_replica_fork_note(r, fork_after, sizeof fork_after) == 0 &&
+        fork_after[0] != '\0' && strcmp(fork_after, fork_before) != 0)
+        printf("new device identity: %s\n", fork_after);
     if (frc != 0) {
         const char *msg = err[0] != '\0' ? err : fs_strerror(frc);
         if (frc == FS_EREVOKED) {
@@ -578,7 +585,11 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
         key_hex16(pk, keyhex);
     list = cJSON_CreateArray();
     w.list = list;
-    if (rec_json_add(obj, "server", url != NULL ? cJSON_CreateString(url) : cJSON_CreateNull()) ||
+    char note[320];
+    if (fs_replica_fork_note(r, note, sizeof note) != 0)
+        note[0] = '\0';
+    if (rec_json_add(obj, "fork", note[0] != '\0' ? cJSON_CreateString(note) : cJSON_CreateNull()) ||
+        rec_json_add(obj, "server", url != NULL ? cJSON_CreateString(url) : cJSON_CreateNull()) ||
         rec_json_add(obj, "server_key",
                      pk != NULL ? cJSON_CreateString(keyhex) : cJSON_CreateNull()) ||
         rec_json_add(obj, "pending", cJSON_CreateNumber((double)st->pending)) ||
@@ -694,6 +705,9 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         printf(_("sent again:      %s, changes %llu-%llu the server no longer held\n"), age,
                (unsigned long long)st.rewind_to + 1, (unsigned long long)st.rewind_from);
     }
+    char note[320];
+    if (fs_replica_fork_note(r, note, sizeof note) == 0 && note[0] != '\0')
+        printf(_("identity:        %s\n"), note);
     format_lease(&st, now, age, sizeof age);
     printf(_("lease:           %s\n"), age);
     cmd_clock_words(&st, age, sizeof age);

@@ -30,6 +30,7 @@ typedef struct command {
 static const command commands[] = {
     {"init", NULL, cmd_init},
     {"passwd", NULL, cmd_passwd},
+    {"check", NULL, cmd_check},
     {"customer", "add", cmd_customer_add},
     {"customer", "edit", cmd_customer_edit},
     {"customer", "list", cmd_customer_list},

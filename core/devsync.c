@@ -659,3 +659,181 @@ int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1])
 {
     return fs_replica_setting(r, "user", out, FS_USER_MAX + 1);
 }
+
+int fs_replica_is_fork(fs_replica *r, uint64_t server_acked, uint64_t server_hlc,
+                       const uint8_t server_row[FS_ID_BYTES], int *fork)
+{
+    *fork = 0;
+    if (server_acked == 0)
+        return 0; /* the server holds nothing of this device's */
+    uint64_t last = 0;
+    int rc = fs_last_seq(r, &last);
+    if (rc != 0)
+        return rc;
+    if (last < server_acked) { /* restored: it lacks what the server acknowledged */
+        *fork = 1;
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    rc = fs__prepare(r, "SELECT hlc, row FROM changelog WHERE seq=?1", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)server_acked);
+    int src = sqlite3_step(st);
+    /* another write at that sequence: a copy that wrote on its own (a gap
+     * in the log, which nothing makes, tells nothing) */
+    if (src == SQLITE_ROW &&
+        ((uint64_t)sqlite3_column_int64(st, 0) != server_hlc ||
+         sqlite3_column_bytes(st, 1) != FS_ID_BYTES ||
+         memcmp(sqlite3_column_blob(st, 1), server_row, FS_ID_BYTES) != 0))
+        *fork = 1;
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the change log");
+}
+
+/* Runs a write of the change log (guarded: only this API writes it) with
+ * parameters ?1..?3 (those the statement has). */
+static int log_exec(fs_replica *r, const char *sql, uint64_t a, uint64_t b, uint64_t c)
+{
+    sqlite3_stmt *st = NULL;
+    r->guard++;
+    int rc = fs__prepare(r, sql, &st);
+    if (rc == 0) {
+        uint64_t v[3] = {a, b, c};
+        for (int i = 0; i < sqlite3_bind_parameter_count(st) && i < 3; i++)
+            sqlite3_bind_int64(st, i + 1, (sqlite3_int64)v[i]);
+        int src = sqlite3_step(st);
+        if (src != SQLITE_DONE)
+            rc = fs__dbfail(r, src, "giving the replica its new identity");
+    }
+    r->guard--;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The row versions of the unacknowledged writes (seq > acked) that still
+ * hold them become the new device's (index new_idx). */
+static int fork_versions(fs_replica *r, uint64_t acked, uint32_t old_idx, uint32_t new_idx)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, "SELECT tbl, col, row, hlc FROM changelog WHERE seq>?1 ORDER BY seq",
+                         &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)acked);
+    int src;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        int tix = sqlite3_column_int(st, 0), col = sqlite3_column_int(st, 1);
+        uint64_t hlc = (uint64_t)sqlite3_column_int64(st, 3);
+        if (tix < 0 || (unsigned)tix >= nt || col < 0 ||
+            (unsigned)col >= tables[tix].ncolumns || sqlite3_column_bytes(st, 2) != FS_ID_BYTES)
+            continue; /* fs_replica_check reports a damaged log */
+        uint8_t id[FS_ID_BYTES];
+        memcpy(id, sqlite3_column_blob(st, 2), FS_ID_BYTES);
+        fs__row row;
+        memset(&row, 0, sizeof row);
+        rc = fs__row_load(r, &row, (unsigned)tix, id);
+        if (rc == 0 && row.exists && row.hlc[col] == hlc && row.dev[col] == old_idx) {
+            row.dev[col] = new_idx;
+            row.dirty = 1;
+            rc = fs__row_store(r, &row);
+        }
+        fs__row_clear(&row);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fs__dbfail(r, src, "reading the change log");
+    return rc;
+}
+
+int fs_replica_fork(fs_replica *r, const uint8_t seed[32], uint64_t *kept)
+{
+    if (kept != NULL)
+        *kept = 0;
+    fs_identity *id = NULL;
+    int rc = fs_identity_from_seed(&id, seed);
+    if (rc != 0)
+        return fs__fail(r, rc, "cannot make the new device identity");
+    uint8_t new_dev[FS_ID_BYTES], old_dev[FS_ID_BYTES];
+    fs_device_id_from_pk(id->pk, new_dev);
+    fs_identity_free(id);
+    memcpy(old_dev, r->device, FS_ID_BYTES);
+    uint32_t old_idx = r->device_idx, new_idx = 0;
+    uint64_t acked = 0, last = 0;
+    int own = 0;
+    rc = fs__begin(r, &own);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='acked_seq'", &acked);
+    if (rc == 0)
+        rc = fs_last_seq(r, &last);
+    if (rc == 0)
+        rc = fs__dev_index(r, new_dev, &new_idx);
+    if (rc == 0)
+        rc = fork_versions(r, acked, old_idx, new_idx);
+    /* a write on top of an unsent one names it as the new device's */
+    if (rc == 0)
+        rc = log_exec(r,
+                      "UPDATE changelog SET prev_dev=?2 WHERE seq>?1 AND prev_dev=?3 AND prev_hlc"
+                      " IN (SELECT hlc FROM changelog WHERE seq>?1)",
+                      acked, new_idx, old_idx);
+    /* the acknowledged writes are the old device's, held by the server */
+    if (rc == 0)
+        rc = log_exec(r, "DELETE FROM changelog WHERE seq<=?1", acked, 0, 0);
+    /* the unsent ones numbered from 1, as the new device's first changes
+     * (through negative numbers: no two rows ever share one) */
+    if (rc == 0)
+        rc = log_exec(r, "UPDATE changelog SET seq=-seq WHERE seq>?1", acked, 0, 0);
+    if (rc == 0)
+        rc = log_exec(r, "UPDATE changelog SET seq=-seq-?1 WHERE seq<0", acked, 0, 0);
+    char note[320];
+    if (rc == 0) {
+        char oldhex[33], newhex[33];
+        fs_id_to_hex(old_dev, oldhex);
+        fs_id_to_hex(new_dev, newhex);
+        oldhex[16] = newhex[16] = '\0';
+        snprintf(note, sizeof note,
+                 "this replica was restored from a backup or copied: device %s became %s at "
+                 "%llu ms; %llu unsent changes kept, everything else sent again by the server",
+                 oldhex, newhex, (unsigned long long)fs__now_ms(r),
+                 (unsigned long long)(last - acked));
+        sqlite3_stmt *st = NULL;
+        rc = fs__prepare(r,
+                         "INSERT OR REPLACE INTO meta(k,v) VALUES('device',?1),('identity',?2),"
+                         "('acked_seq',0),('cursor',0),('fork',?3)",
+                         &st);
+        if (rc == 0) {
+            sqlite3_bind_blob(st, 1, new_dev, FS_ID_BYTES, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 2, seed, 32, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
+            int src = sqlite3_step(st);
+            if (src != SQLITE_DONE)
+                rc = fs__dbfail(r, src, "giving the replica its new identity");
+            sqlite3_finalize(st);
+        }
+    }
+    rc = fs__end(r, own, rc);
+    if (rc != 0)
+        return rc;
+    memcpy(r->device, new_dev, FS_ID_BYTES);
+    r->device_idx = new_idx;
+    if (kept != NULL)
+        *kept = last - acked;
+    return 0;
+}
+
+int fs_replica_fork_note(fs_replica *r, char *out, size_t cap)
+{
+    if (cap > 0)
+        out[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, "SELECT v FROM meta WHERE k='fork'", &st);
+    if (rc != 0)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW && cap > 0)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the fork note");
+}

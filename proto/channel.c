@@ -241,6 +241,14 @@ const uint8_t *fs_channel_peer(const fs_channel *ch)
     return ch->have_peer ? ch->peer : NULL;
 }
 
+int fs_channel_set_peer(fs_channel *ch, const uint8_t pk[32])
+{
+    if (ch->state != FS_CHANNEL_OPEN || !ch->have_peer || !ch->cfg.is_server)
+        return FS_ESTATE;
+    memcpy(ch->peer, pk, 32);
+    return 0;
+}
+
 uint32_t fs_channel_reason(const fs_channel *ch)
 {
     return ch->reason;
@@ -593,10 +601,13 @@ static int allowed_open(const fs_channel *ch, fs_msg_type t)
 {
     if (t == FS_MSG_ERROR || t == FS_MSG_BYE)
         return 1;
+    /* a fork of the device, from protocol version 5 (fieldsync/msg.h) */
+    int fork = ch->version >= FS_PROTO_VERSION_FORK;
     if (ch->cfg.is_server)
-        return t == FS_MSG_PUSH || t == FS_MSG_PULL;
+        return t == FS_MSG_PUSH || t == FS_MSG_PULL || (fork && t == FS_MSG_FORK);
     return t == FS_MSG_ACK || t == FS_MSG_REJECT || t == FS_MSG_CHANGES || t == FS_MSG_POKE ||
-           t == FS_MSG_PURGE || t == FS_MSG_WIPE;
+           t == FS_MSG_PURGE || t == FS_MSG_WIPE ||
+           (fork && (t == FS_MSG_TIP || t == FS_MSG_FORKED));
 }
 
 int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf *out,

@@ -262,6 +262,33 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         PK(msgpack_pack_array(&pk, 1));
         PK(msgpack_pack_uint8(&pk, m->type));
         break;
+    /* only for a peer that knows them (see FORMAT) */
+    case FS_MSG_TIP:
+        if (version < FS_PROTO_VERSION_FORK || (m->u.tip.acked_seq == 0) != (m->u.tip.hlc == 0))
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, 4));
+        PK(msgpack_pack_uint8(&pk, m->type));
+        PK(msgpack_pack_uint64(&pk, m->u.tip.acked_seq));
+        PK(msgpack_pack_uint64(&pk, m->u.tip.hlc));
+        rc = fs__pack_bin(&pk, m->u.tip.row, FS_ID_BYTES);
+        break;
+    case FS_MSG_FORK:
+        if (version < FS_PROTO_VERSION_FORK)
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, 4));
+        PK(msgpack_pack_uint8(&pk, m->type));
+        rc = fs__pack_bin(&pk, m->u.fork.new_pk, 32);
+        if (rc == 0)
+            rc = fs__pack_bin(&pk, m->u.fork.old_sig, 64);
+        if (rc == 0)
+            rc = fs__pack_bin(&pk, m->u.fork.new_sig, 64);
+        break;
+    case FS_MSG_FORKED:
+        if (version < FS_PROTO_VERSION_FORK)
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, 1));
+        PK(msgpack_pack_uint8(&pk, m->type));
+        break;
     default:
         return FS_EINVAL;
     }
@@ -499,6 +526,26 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
             m->u.error.text = s;
         return r->err;
     case FS_MSG_BYE:
+        if (nfields != 1)
+            break;
+        return 0;
+    case FS_MSG_TIP:
+        if (nfields != 4)
+            break;
+        if (fs__mp_uint(r, &m->u.tip.acked_seq, "tip sequence") == 0 &&
+            fs__mp_uint(r, &m->u.tip.hlc, "tip clock") == 0 &&
+            fs__mp_bin_exact(r, m->u.tip.row, FS_ID_BYTES, "tip row") == 0 &&
+            (m->u.tip.acked_seq == 0) != (m->u.tip.hlc == 0))
+            fs__mp_fail(r, FS_EMALFORMED, "tip: a sequence without a clock or a clock without one");
+        return r->err;
+    case FS_MSG_FORK:
+        if (nfields != 4)
+            break;
+        if (fs__mp_bin_exact(r, m->u.fork.new_pk, 32, "fork identity") == 0 &&
+            fs__mp_bin_exact(r, m->u.fork.old_sig, 64, "fork old signature") == 0)
+            fs__mp_bin_exact(r, m->u.fork.new_sig, 64, "fork new signature");
+        return r->err;
+    case FS_MSG_FORKED:
         if (nfields != 1)
             break;
         return 0;

@@ -61,6 +61,10 @@ struct fs_sync_client {
     int hold;          /* fs_sync_client_hold_batches() */
     fs_msg *held;      /* a batch whose successor was asked for, not yet applied */
     uint64_t lease_ms; /* the lease READY granted: its end minus the server's time */
+    int await_tip;     /* version 5 on: nothing is pushed or pulled before TIP */
+    unsigned char *fork_seed; /* a FORK sent: the new identity's seed (guarded memory) */
+    int forked;        /* this session gave the replica a new identity */
+    uint64_t fork_kept; /* ... keeping that many unsent changes */
     char errmsg[256];
 };
 
@@ -142,6 +146,7 @@ void fs_sync_client_free(fs_sync_client *c)
     fs_identity_free(c->id);
     fs_buf_free(&c->out);
     fs_msg_free(c->held);
+    sodium_free(c->fork_seed);
     sodium_memzero(&c->enroll, sizeof c->enroll); /* the code's secret */
     free(c);
 }
@@ -248,7 +253,7 @@ static int push_one(fs_sync_client *c, int *sent)
 /* Fills the push window with batches of the changes not yet sent. */
 static int push_next(fs_sync_client *c)
 {
-    if (!c->open || c->push_inflight >= FS_SYNC_PUSH_WINDOW)
+    if (!c->open || c->await_tip || c->push_inflight >= FS_SYNC_PUSH_WINDOW)
         return 0;
     if (c->push_inflight == 0) {
         /* Nothing in flight: what follows the acknowledged is unsent (this
@@ -296,7 +301,7 @@ static int pull_from(fs_sync_client *c, uint64_t cursor, uint64_t tag)
  * the replica's cursor is the newest one). */
 static int pull(fs_sync_client *c)
 {
-    if (c->pull_inflight > 0 || !c->open)
+    if (c->pull_inflight > 0 || !c->open || c->await_tip)
         return 0;
     fs_replica_status st;
     uint64_t tag = 0;
@@ -405,6 +410,76 @@ static int restored_server(fs_sync_client *c, const fs_msg *m)
     return 0;
 }
 
+/* Signs FS_FORK_LABEL + other with sk. */
+static void fork_sign(uint8_t sig[64], const unsigned char *sk, const uint8_t other[32])
+{
+    uint8_t msg[sizeof FS_FORK_LABEL - 1 + 32];
+    memcpy(msg, FS_FORK_LABEL, sizeof FS_FORK_LABEL - 1);
+    memcpy(msg + sizeof FS_FORK_LABEL - 1, other, 32);
+    crypto_sign_detached(sig, NULL, msg, sizeof msg, sk);
+}
+
+/* TIP (version 5 on): what the server holds of this device. A replica that
+ * does not hold it (restored from a backup, or a copy that wrote on its
+ * own) asks for a new identity before it pushes anything, so that none of
+ * its writes is taken for a replay and the server sends it the old
+ * device's writes (issue 25.3); else the session goes on. */
+static int on_tip(fs_sync_client *c, const fs_msg *m)
+{
+    if (!c->await_tip || c->fork_seed != NULL)
+        return cfail(c, FS_EMALFORMED, "the server sent TIP out of turn");
+    int fork = 0;
+    int rc = fs_replica_is_fork(c->r, m->u.tip.acked_seq, m->u.tip.hlc, m->u.tip.row, &fork);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    if (!fork) {
+        c->await_tip = 0;
+        rc = push_next(c);
+        return rc == 0 ? pull(c) : rc;
+    }
+    c->fork_seed = sodium_malloc(FS_SIGN_SEED_BYTES);
+    if (c->fork_seed == NULL)
+        return cfail(c, FS_ENOMEM, "out of memory");
+    randombytes_buf(c->fork_seed, FS_SIGN_SEED_BYTES);
+    fs_identity *nid = NULL;
+    rc = fs_identity_from_seed(&nid, c->fork_seed);
+    if (rc != 0)
+        return cfail(c, rc, "cannot make a new device identity");
+    fs_msg f;
+    memset(&f, 0, sizeof f);
+    f.type = FS_MSG_FORK;
+    memcpy(f.u.fork.new_pk, nid->pk, 32);
+    fork_sign(f.u.fork.old_sig, c->id->sk, nid->pk);
+    fork_sign(f.u.fork.new_sig, nid->sk, c->id->pk);
+    fs_identity_free(nid);
+    return send_msg(c, &f);
+}
+
+/* FORKED: the server registered the new identity; the replica takes it
+ * (fs_replica_fork) and the session goes on as the new device, from
+ * cursor 0, its unsent changes pushed under the new id. */
+static int on_forked(fs_sync_client *c)
+{
+    if (c->fork_seed == NULL)
+        return cfail(c, FS_EMALFORMED, "the server sent FORKED, but no new identity was asked for");
+    fs_identity *nid = NULL;
+    int rc = fs_replica_fork(c->r, c->fork_seed, &c->fork_kept);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    rc = fs_identity_from_seed(&nid, c->fork_seed);
+    if (rc != 0)
+        return cfail(c, rc, "cannot make the new device identity");
+    fs_identity_free(c->id);
+    c->id = nid;
+    sodium_free(c->fork_seed);
+    c->fork_seed = NULL;
+    c->forked = 1;
+    c->await_tip = 0;
+    c->sent_seq = 0;
+    rc = push_next(c);
+    return rc == 0 ? pull(c) : rc;
+}
+
 /* Handles m; *held set when the session keeps it (a batch to apply later). */
 static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
 {
@@ -434,9 +509,18 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
             rc = fs_replica_purge_due(c->r, NULL);
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        /* from version 5 the server says next what it holds of this
+         * device: nothing goes before that (a fork's writes are no replays) */
+        c->await_tip = fs_channel_version(c->ch) >= FS_PROTO_VERSION_FORK;
         rc = push_next(c);
         if (rc == 0)
             rc = pull(c);
+        break;
+    case FS_MSG_TIP:
+        rc = on_tip(c, m);
+        break;
+    case FS_MSG_FORKED:
+        rc = on_forked(c);
         break;
     case FS_MSG_ACK:
         /* One ACK per PUSH, in order. With two in flight, the first ACK's
@@ -589,10 +673,17 @@ uint64_t fs_sync_client_lease_ms(const fs_sync_client *c)
     return c->lease_ms;
 }
 
+int fs_sync_client_forked(const fs_sync_client *c, uint64_t *kept)
+{
+    if (kept != NULL)
+        *kept = c->fork_kept;
+    return c->forked;
+}
+
 int fs_sync_client_in_sync(const fs_sync_client *c)
 {
     fs_replica_status st;
-    if (!c->open || c->r == NULL || c->push_inflight > 0 || c->pull_inflight > 0 || !c->pulled ||
+    if (!c->open || c->r == NULL || c->await_tip || c->push_inflight > 0 || c->pull_inflight > 0 || !c->pulled ||
         c->held != NULL || fs_replica_status_get(c->r, &st) != 0)
         return 0;
     return st.pending == 0;

@@ -35,6 +35,7 @@ struct fs_sync_server {
     int refusals_reported;    /* ... and its open refusals (protocol version 4 on) */
     uint64_t report_refusals;
     uint32_t report_reason;
+    int forked;               /* this session registered a new identity (FORK) */
     char errmsg[256];
 };
 
@@ -541,6 +542,74 @@ static void audit_refusal(fs_sync_server *s, const fs_msg *m)
     (void)fs_store_note_refusal(s->store, fs_channel_peer(s->ch), detail);
 }
 
+/* Right after READY (protocol version 5 on): what the server holds of the
+ * device (TIP), so a restored or copied replica knows it is a fork of it
+ * before it pushes anything (issue 25.3). */
+static int send_tip(fs_sync_server *s, const uint8_t *pk)
+{
+    fs_msg t;
+    memset(&t, 0, sizeof t);
+    t.type = FS_MSG_TIP;
+    int rc = fs_store_device_tip(s->store, pk, &t.u.tip.acked_seq, &t.u.tip.hlc, t.u.tip.row);
+    if (rc != 0)
+        return server_error(s, rc);
+    return server_send(s, &t);
+}
+
+/* 1 when sig is key's signature over FS_FORK_LABEL + other. */
+static int fork_signed(const uint8_t sig[64], const uint8_t key[32], const uint8_t other[32])
+{
+    uint8_t msg[sizeof FS_FORK_LABEL - 1 + 32];
+    memcpy(msg, FS_FORK_LABEL, sizeof FS_FORK_LABEL - 1);
+    memcpy(msg + sizeof FS_FORK_LABEL - 1, other, 32);
+    return crypto_sign_verify_detached(sig, msg, sizeof msg, key) == 0;
+}
+
+/* A restored or copied replica asks for a new identity (FORK): registered
+ * for the same user when both keys signed and the device is not revoked,
+ * and the session is the new device's from FORKED on; else ERROR
+ * FORK_REFUSED (or AUTH for a bad signature), audited. */
+static int on_fork(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
+{
+    uint8_t old_pk[FS_SIGN_PK_BYTES];
+    memcpy(old_pk, pk, sizeof old_pk);
+    if (s->forked) { /* one new identity per session: no device mints keys in a loop */
+        send_error(s, FS_REASON_STATE);
+        return sfail(s, FS_EMALFORMED, "fork: a second FORK in one session");
+    }
+    if (!fork_signed(m->u.fork.old_sig, old_pk, m->u.fork.new_pk) ||
+        !fork_signed(m->u.fork.new_sig, m->u.fork.new_pk, old_pk)) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "reason=%u %s: a new identity not signed by both keys",
+                 (unsigned)FS_REASON_AUTH, fs_reason_text(FS_REASON_AUTH));
+        (void)fs_store_note_refusal(s->store, old_pk, detail);
+        send_error(s, FS_REASON_AUTH);
+        return sfail(s, FS_EAUTH, "fork: a new identity not signed by both keys");
+    }
+    int rc = fs_store_device_fork(s->store, old_pk, m->u.fork.new_pk);
+    if (rc == FS_EREVOKED) { /* revoked, or being revoked after push */
+        char detail[160];
+        snprintf(detail, sizeof detail, "reason=%u fork refused: %s", (unsigned)FS_REASON_FORK_REFUSED,
+                 fs_store_errmsg(s->store));
+        (void)fs_store_note_refusal(s->store, old_pk, detail);
+        send_error(s, FS_REASON_FORK_REFUSED);
+        return sfail(s, rc, "fork refused: %s", fs_store_errmsg(s->store));
+    }
+    if (rc != 0)
+        return server_error(s, rc);
+    rc = fs_channel_set_peer(s->ch, m->u.fork.new_pk);
+    if (rc != 0)
+        return sfail(s, rc, "fork: the session cannot change its device");
+    s->forked = 1;
+    s->reported = s->refusals_reported = 0; /* a new device: nothing reported yet */
+    s->seen_ms = 0;
+    (void)fs_store_device_seen(s->store, m->u.fork.new_pk, 1);
+    fs_msg f;
+    memset(&f, 0, sizeof f);
+    f.type = FS_MSG_FORKED;
+    return server_send(s, &f);
+}
+
 int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
 {
     const uint8_t *device = fs_sync_server_device(s);
@@ -559,11 +628,16 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
         return frc;
     }
     const uint8_t *pk = fs_channel_peer(s->ch);
-    if (m != NULL && pk != NULL) {
+    if (device == NULL && fs_sync_server_device(s) != NULL &&
+        fs_channel_version(s->ch) >= FS_PROTO_VERSION_FORK)
+        rc = send_tip(s, pk); /* the session just opened: READY is out */
+    if (rc == 0 && m != NULL && pk != NULL) {
         if (m->type == FS_MSG_PUSH)
             rc = on_push(s, pk, m);
         else if (m->type == FS_MSG_PULL)
             rc = on_pull(s, pk, m);
+        else if (m->type == FS_MSG_FORK)
+            rc = on_fork(s, pk, m);
     }
     fs_msg_free(m);
     return rc;

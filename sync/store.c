@@ -126,6 +126,18 @@ int fs_store_device_pushed_out(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], 
     return s->ops->device_pushed_out(s, pk, local_seq, state);
 }
 
+int fs_store_device_tip(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *acked_seq,
+                        uint64_t *hlc, uint8_t row[FS_ID_BYTES])
+{
+    return s->ops->device_tip(s, pk, acked_seq, hlc, row);
+}
+
+int fs_store_device_fork(fs_store *s, const uint8_t old_pk[FS_SIGN_PK_BYTES],
+                         const uint8_t new_pk[FS_SIGN_PK_BYTES])
+{
+    return s->ops->device_fork(s, old_pk, new_pk);
+}
+
 int fs_store_devices(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx)
 {
     return s->ops->devices(s, cb, ctx);

@@ -621,6 +621,17 @@ static void check_msg(const fs_msg *a, const fs_msg *b)
         CHECK_MEM(a->u.error.text, b->u.error.text, a->u.error.text_len);
         break;
     case FS_MSG_BYE:
+    case FS_MSG_FORKED:
+        break;
+    case FS_MSG_TIP:
+        CHECK(a->u.tip.acked_seq == b->u.tip.acked_seq);
+        CHECK(a->u.tip.hlc == b->u.tip.hlc);
+        CHECK_MEM(a->u.tip.row, b->u.tip.row, 16);
+        break;
+    case FS_MSG_FORK:
+        CHECK_MEM(a->u.fork.new_pk, b->u.fork.new_pk, 32);
+        CHECK_MEM(a->u.fork.old_sig, b->u.fork.old_sig, 64);
+        CHECK_MEM(a->u.fork.new_sig, b->u.fork.new_sig, 64);
         break;
     }
 }
@@ -1023,6 +1034,47 @@ static void test_ack_restamps(void)
     CHECK_EQ_INT(b.len, 3); /* [11, 9] */
     fs_buf_free(&b);
     fs_buf_free(&old);
+    leak_check();
+}
+
+/* TIP, FORK and FORKED round-trip for version 5 and are never encoded for
+ * an older session, whose decoder would refuse them (issue 25.3). */
+static void test_fork_messages(void)
+{
+    setup();
+    fs_msg ms[3];
+    memset(ms, 0, sizeof ms);
+    ms[0].type = FS_MSG_TIP;
+    ms[0].u.tip.acked_seq = 21;
+    ms[0].u.tip.hlc = 0x0193000000010000ull;
+    ms[0].u.tip.row[3] = 0x5a;
+    ms[1].type = FS_MSG_FORK;
+    for (int i = 0; i < 32; i++)
+        ms[1].u.fork.new_pk[i] = (uint8_t)i;
+    for (int i = 0; i < 64; i++) {
+        ms[1].u.fork.old_sig[i] = (uint8_t)(100 + i);
+        ms[1].u.fork.new_sig[i] = (uint8_t)(200 - i);
+    }
+    ms[2].type = FS_MSG_FORKED;
+    fs_buf b;
+    fs_buf_init(&b);
+    for (int k = 0; k < 3; k++) {
+        fs_buf_reset(&b);
+        CHECK_OK(fs_msg_encode_v(&ms[k], FS_PROTO_VERSION_FORK, &b));
+        fs_msg *got = NULL;
+        CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+        check_msg(&ms[k], got);
+        fs_msg_free(got);
+        fs_buf_reset(&b);
+        CHECK_ERR(fs_msg_encode_v(&ms[k], FS_PROTO_VERSION_FORK - 1, &b), FS_EINVAL);
+        CHECK_EQ_INT(b.len, 0);
+    }
+    /* a sequence without its clock is no tip */
+    ms[0].u.tip.hlc = 0;
+    CHECK_ERR(fs_msg_encode_v(&ms[0], FS_PROTO_VERSION_FORK, &b), FS_EINVAL);
+    ms[0].u.tip.acked_seq = 0;
+    CHECK_OK(fs_msg_encode_v(&ms[0], FS_PROTO_VERSION_FORK, &b));
+    fs_buf_free(&b);
     leak_check();
 }
 
@@ -1649,6 +1701,134 @@ static void b_ack_restamp_str(mp *w)
     mp_arr(w, 2);
     mp_cstr(w, "5");
     mp_uint(w, 6);
+}
+/* TIP, FORK and FORKED (protocol version 5, issue 25.3), and their faults. */
+static const uint8_t tip_row[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
+static void b_tip_ok(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_TIP);
+    mp_uint(w, 11);
+    mp_uint(w, 0x0193000000010000ull);
+    mp_bin(w, tip_row, 16);
+}
+static void b_tip_none_ok(mp *w)
+{
+    static const uint8_t zero[16];
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_TIP);
+    mp_uint(w, 0);
+    mp_uint(w, 0);
+    mp_bin(w, zero, 16);
+}
+static void b_tip_seq_no_clock(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_TIP);
+    mp_uint(w, 11);
+    mp_uint(w, 0);
+    mp_bin(w, tip_row, 16);
+}
+static void b_tip_clock_no_seq(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_TIP);
+    mp_uint(w, 0);
+    mp_uint(w, 5);
+    mp_bin(w, tip_row, 16);
+}
+static void b_tip_three_fields(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_TIP);
+    mp_uint(w, 11);
+    mp_uint(w, 0x0193000000010000ull);
+}
+static void b_tip_five_fields(mp *w)
+{
+    b_tip_ok(w);
+    w->b[0] = 0x95; /* fixarray of 5, a field short */
+}
+static void b_tip_short_row(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_TIP);
+    mp_uint(w, 11);
+    mp_uint(w, 0x0193000000010000ull);
+    mp_bin(w, tip_row, 15);
+}
+static void b_tip_negative(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_TIP);
+    mp_sint(w, -11);
+    mp_uint(w, 5);
+    mp_bin(w, tip_row, 16);
+}
+static void b_tip_str(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_TIP);
+    mp_uint(w, 11);
+    mp_cstr(w, "5");
+    mp_bin(w, tip_row, 16);
+}
+static const uint8_t fork_bytes[64] = {1, 2, 3, 4, 5, 6, 7, 8};
+static void b_fork_ok(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_FORK);
+    mp_bin(w, fork_bytes, 32);
+    mp_bin(w, fork_bytes, 64);
+    mp_bin(w, fork_bytes, 64);
+}
+static void b_fork_short_key(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_FORK);
+    mp_bin(w, fork_bytes, 31);
+    mp_bin(w, fork_bytes, 64);
+    mp_bin(w, fork_bytes, 64);
+}
+static void b_fork_long_sig(mp *w)
+{
+    uint8_t sig[65] = {0};
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_FORK);
+    mp_bin(w, fork_bytes, 32);
+    mp_bin(w, fork_bytes, 64);
+    mp_bin(w, sig, 65);
+}
+static void b_fork_str_key(mp *w)
+{
+    mp_arr(w, 4);
+    mp_uint(w, FS_MSG_FORK);
+    mp_str(w, fork_bytes, 32);
+    mp_bin(w, fork_bytes, 64);
+    mp_bin(w, fork_bytes, 64);
+}
+static void b_fork_one_sig(mp *w)
+{
+    mp_arr(w, 3);
+    mp_uint(w, FS_MSG_FORK);
+    mp_bin(w, fork_bytes, 32);
+    mp_bin(w, fork_bytes, 64);
+}
+static void b_fork_cut(mp *w)
+{
+    b_fork_ok(w);
+    w->n -= 10;
+}
+static void b_forked_ok(mp *w)
+{
+    mp_arr(w, 1);
+    mp_uint(w, FS_MSG_FORKED);
+}
+static void b_forked_field(mp *w)
+{
+    mp_arr(w, 2);
+    mp_uint(w, FS_MSG_FORKED);
+    mp_uint(w, 1);
 }
 static void b_ack_restamps_cut(mp *w)
 {
@@ -2628,6 +2808,23 @@ static const bad_case bad_cases[] = {
     BAD(ack_restamp_negative, EMALFORMED),
     BAD(ack_restamp_str, EMALFORMED),
     BAD(ack_restamps_cut, EMALFORMED),
+    OK(tip_ok),
+    OK(tip_none_ok),
+    BAD(tip_seq_no_clock, EMALFORMED),
+    BAD(tip_clock_no_seq, EMALFORMED),
+    BAD(tip_three_fields, EMALFORMED),
+    BAD(tip_five_fields, EMALFORMED),
+    BAD(tip_short_row, EMALFORMED),
+    BAD(tip_negative, EMALFORMED),
+    BAD(tip_str, EMALFORMED),
+    OK(fork_ok),
+    BAD(fork_short_key, EMALFORMED),
+    BAD(fork_long_sig, EMALFORMED),
+    BAD(fork_str_key, EMALFORMED),
+    BAD(fork_one_sig, EMALFORMED),
+    BAD(fork_cut, EMALFORMED),
+    OK(forked_ok),
+    BAD(forked_field, EMALFORMED),
     BAD(ack_four_fields, EMALFORMED),
     BAD(ack_float, EMALFORMED),
     BAD(ack_ext, EMALFORMED),
@@ -3161,5 +3358,5 @@ static void test_reassembler(void)
 }
 
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
-              TEST(encode_order) TEST(ack_restamps) TEST(golden_truncated) TEST(malformed) TEST(size_target)
+              TEST(encode_order) TEST(ack_restamps) TEST(fork_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

@@ -128,6 +128,9 @@ static int sync_once(world *w, dev *d, size_t *frames)
         }
         moved++;
     }
+    if (rc != 0)
+        fprintf(stderr, "sync_once: client: %s; server: %s\n", fs_sync_client_errmsg(c),
+                fs_sync_server_errmsg(s));
     if (rc == 0)
         CHECK(fs_sync_client_in_sync(c));
     if (rc == 0)
@@ -773,6 +776,275 @@ static void test_clock_fault_schedules(void)
     CHECK(restamped > 0); /* the schedules do exercise restamping */
 }
 
+/* ---- restored and copied replicas (issue 25.3) ---- */
+
+/* Copies (cmd "cp -a") or moves ("mv") w->dir/from to w->dir/to, replacing it. */
+static void dir_op(const world *w, const char *cmd, const char *from, const char *to)
+{
+    char sh[1600];
+    snprintf(sh, sizeof sh, "rm -rf '%s/%s' && %s '%s/%s' '%s/%s'", w->dir, to, cmd, w->dir, from,
+             w->dir, to);
+    CHECK_EQ_INT(system(sh), 0);
+}
+
+static void dev_reopen(world *w, dev *d, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", w->dir, name);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    CHECK_OK(fs_replica_open(&d->r, path, "pw", 2, &o));
+    fs_identity *id = NULL;
+    CHECK_OK(fs_replica_identity(d->r, &id));
+    memcpy(d->pk, id->pk, sizeof d->pk);
+    fs_identity_free(id);
+}
+
+static int count_devices(const fs_store_device *d, void *ctx)
+{
+    if (strcmp(d->user, "zhang") == 0)
+        (*(int *)ctx)++;
+    return 0;
+}
+
+/* A replica whose log matches its rows, with nothing left to send. */
+static void synced_and_sound(fs_replica *r)
+{
+    size_t problems = 1;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+}
+
+/* A laptop restored from a backup: the visits it synced after the backup
+ * come back, the one it recorded since reaches the server (not taken for a
+ * replay of what the server holds), the manager has everything once. */
+static void test_restored_replica_gets_its_records_back(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t c1[16], c2[16], c3[16];
+    test_record_visits(zhang.r, 2, c1);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_replica_close(zhang.r);
+    dir_op(&w, "cp -a", "zhang", "backup");
+    dev_reopen(&w, &zhang, "zhang");
+    test_record_visits(zhang.r, 4, c2); /* synced after the backup */
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_replica_close(zhang.r);
+    dir_op(&w, "mv", "backup", "zhang");
+    dev_reopen(&w, &zhang, "zhang");
+    test_record_visits(zhang.r, 1, c3); /* fewer new writes than were lost */
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    fs_replica *sr = fs_store_replica(w.store);
+    CHECK_EQ_INT(test_count_rows(sr, "visit"), 7);
+    CHECK_EQ_INT(test_count_rows(zhang.r, "visit"), 7);
+    CHECK_EQ_INT(test_count_rows(zhang.r, "customer"), 3);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 7);
+    same_visits(zhang.r, li.r);
+    synced_and_sound(zhang.r);
+    char note[400];
+    CHECK_OK(fs_replica_fork_note(zhang.r, note, sizeof note));
+    CHECK(strstr(note, "restored from a backup or copied") != NULL);
+    int n = 0;
+    CHECK_OK(fs_store_devices(w.store, count_devices, &n));
+    CHECK_EQ_INT(n, 2); /* the old device and the restored replica's new one */
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
+/* A home copied to a second laptop: each writes on its own and both sync,
+ * in both orders: every replica ends with every visit, once. */
+static void test_copied_replica_and_original_converge(void)
+{
+    for (int order = 0; order < 2; order++) {
+        world w;
+        dev a, b, li;
+        world_open(&w);
+        dev_open(&w, &a, "zhang");
+        dev_open(&w, &li, "li");
+        uint8_t c0[16], ca[16], cb[16];
+        test_record_visits(a.r, 2, c0);
+        CHECK_OK(sync_once(&w, &a, NULL));
+        fs_replica_close(a.r);
+        dir_op(&w, "cp -a", "zhang", "copy");
+        dev_reopen(&w, &a, "zhang");
+        dev_reopen(&w, &b, "copy");
+        b.user = a.user = "zhang";
+        test_record_visits(a.r, 3, ca);
+        test_record_visits(b.r, 2, cb);
+        dev *first = order == 0 ? &a : &b, *second = order == 0 ? &b : &a;
+        for (int round = 0; round < 2; round++) {
+            CHECK_OK(sync_once(&w, first, NULL));
+            CHECK_OK(sync_once(&w, second, NULL));
+        }
+        CHECK_OK(sync_once(&w, &li, NULL));
+        fs_replica *sr = fs_store_replica(w.store);
+        CHECK_EQ_INT(test_count_rows(sr, "visit"), 7);
+        CHECK_EQ_INT(test_count_rows(a.r, "visit"), 7);
+        CHECK_EQ_INT(test_count_rows(b.r, "visit"), 7);
+        same_visits(a.r, b.r);
+        same_visits(a.r, li.r);
+        synced_and_sound(a.r);
+        synced_and_sound(b.r);
+        /* the one that synced second took a new identity */
+        char note[400];
+        CHECK_OK(fs_replica_fork_note(second->r, note, sizeof note));
+        CHECK(note[0] != '\0');
+        CHECK_OK(fs_replica_fork_note(first->r, note, sizeof note));
+        CHECK(note[0] == '\0');
+        fs_replica_close(a.r);
+        fs_replica_close(b.r);
+        fs_replica_close(li.r);
+        world_close(&w);
+    }
+}
+
+/* A device being revoked after push may not escape its wipe by forking:
+ * its restored replica is refused a new identity, in words. */
+static void test_fork_of_a_device_being_revoked_is_refused(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    uint8_t c1[16], c2[16];
+    test_record_visits(zhang.r, 1, c1);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_replica_close(zhang.r);
+    dir_op(&w, "cp -a", "zhang", "backup");
+    dev_reopen(&w, &zhang, "zhang");
+    test_record_visits(zhang.r, 1, c2);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_replica_close(zhang.r);
+    dir_op(&w, "mv", "backup", "zhang");
+    dev_reopen(&w, &zhang, "zhang");
+    CHECK_OK(fs_store_device_revoke_after_push(w.store, zhang.pk));
+    CHECK_ERR(sync_once(&w, &zhang, NULL), FS_EREVOKED); /* ERROR FORK_REFUSED */
+    int n = 0;
+    CHECK_OK(fs_store_devices(w.store, count_devices, &n));
+    CHECK_EQ_INT(n, 1);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
+/* A raw client channel of device id against a sync server: the handshake,
+ * then READY and TIP read; *ch open. */
+static void raw_open(world *w, fs_identity *id, fs_channel **ch, fs_sync_server **srv, queue *down)
+{
+    fs_channel_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.self = id;
+    cfg.pinned_server_pk = w->server_id->pk;
+    CHECK_OK(fs_channel_new(ch, &cfg));
+    CHECK_OK(fs_sync_server_new(srv, w->store, w->server_id, enqueue, down));
+    fs_buf out;
+    fs_buf_init(&out);
+    CHECK_OK(fs_channel_start(*ch, &out));
+    int got_tip = 0;
+    while (!got_tip) {
+        if (out.len > 0) {
+            CHECK_OK(fs_sync_server_receive(*srv, out.data, out.len));
+            fs_buf_reset(&out);
+        }
+        CHECK(down->head < down->tail);
+        fs_buf *b = &down->frames[down->head++ % 64];
+        fs_msg *m = NULL;
+        CHECK_OK(fs_channel_receive(*ch, b->data, b->len, &out, &m));
+        fs_buf_free(b);
+        got_tip = m != NULL && m->type == FS_MSG_TIP;
+        fs_msg_free(m);
+    }
+    fs_buf_free(&out);
+}
+
+/* FORK from raw: sent to the server; returns its receive code. */
+static int raw_fork(fs_channel *ch, fs_sync_server *srv, const fs_identity *old,
+                    const fs_identity *nid, int spoil)
+{
+    fs_msg f;
+    memset(&f, 0, sizeof f);
+    f.type = FS_MSG_FORK;
+    memcpy(f.u.fork.new_pk, nid->pk, 32);
+    uint8_t msg[sizeof FS_FORK_LABEL - 1 + 32];
+    memcpy(msg, FS_FORK_LABEL, sizeof FS_FORK_LABEL - 1);
+    memcpy(msg + sizeof FS_FORK_LABEL - 1, nid->pk, 32);
+    crypto_sign_detached(f.u.fork.old_sig, NULL, msg, sizeof msg, old->sk);
+    memcpy(msg + sizeof FS_FORK_LABEL - 1, old->pk, 32);
+    crypto_sign_detached(f.u.fork.new_sig, NULL, msg, sizeof msg, nid->sk);
+    if (spoil)
+        f.u.fork.new_sig[spoil % 64] ^= 1;
+    fs_buf out;
+    fs_buf_init(&out);
+    CHECK_OK(fs_channel_send(ch, &f, &out));
+    int rc = fs_sync_server_receive(srv, out.data, out.len);
+    fs_buf_free(&out);
+    return rc;
+}
+
+static void raw_close(fs_channel *ch, fs_sync_server *srv, queue *down)
+{
+    while (down->head < down->tail)
+        fs_buf_free(&down->frames[down->head++ % 64]);
+    fs_channel_free(ch);
+    fs_sync_server_free(srv);
+}
+
+/* The server registers a new identity only when both keys signed, and one
+ * per session: a device cannot mint keys in a loop. */
+static void test_fork_needs_both_signatures_and_comes_once(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    fs_identity *old = NULL, *n1 = NULL, *n2 = NULL;
+    CHECK_OK(fs_replica_identity(zhang.r, &old));
+    CHECK_OK(fs_identity_generate(&n1));
+    CHECK_OK(fs_identity_generate(&n2));
+    fs_channel *ch = NULL;
+    fs_sync_server *srv = NULL;
+    queue down;
+    memset(&down, 0, sizeof down);
+    raw_open(&w, old, &ch, &srv, &down);
+    CHECK_ERR(raw_fork(ch, srv, old, n1, 7), FS_EAUTH); /* the new key's signature spoilt */
+    int n = 0;
+    CHECK_OK(fs_store_devices(w.store, count_devices, &n));
+    CHECK_EQ_INT(n, 1);
+    raw_close(ch, srv, &down);
+    memset(&down, 0, sizeof down);
+    raw_open(&w, old, &ch, &srv, &down);
+    CHECK_OK(raw_fork(ch, srv, old, n1, 0));
+    CHECK_EQ_INT(down.tail - down.head, 1); /* FORKED */
+    fs_buf *b = &down.frames[down.head++ % 64];
+    fs_msg *m = NULL;
+    fs_buf out;
+    fs_buf_init(&out);
+    CHECK_OK(fs_channel_receive(ch, b->data, b->len, &out, &m));
+    CHECK(m != NULL && m->type == FS_MSG_FORKED);
+    fs_msg_free(m);
+    fs_buf_free(b);
+    fs_buf_free(&out);
+    CHECK_MEM(fs_sync_server_device(srv), n1->pk, 32); /* the session is the new device's */
+    CHECK(raw_fork(ch, srv, n1, n2, 0) != 0);      /* a second FORK in the session */
+    n = 0;
+    CHECK_OK(fs_store_devices(w.store, count_devices, &n));
+    CHECK_EQ_INT(n, 2);
+    raw_close(ch, srv, &down);
+    fs_identity_free(old);
+    fs_identity_free(n1);
+    fs_identity_free(n2);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
 static void test_revoked_device_is_told_to_wipe(void)
 {
     world w;
@@ -1249,6 +1521,10 @@ static void session_open(world *w, dev *d, session *x)
         else
             to_client(x);
     }
+    /* from version 5 the server says at once what it holds of the device
+     * (TIP), and the client pushes and pulls only then */
+    CHECK_EQ_INT(queued(&x->down), 1);
+    to_client(x);
 }
 
 /* The connection drops: what is queued either way is lost. */
@@ -1726,6 +2002,8 @@ static void test_restored_store_gets_pushes_again(void)
 
 TEST_LIST(
     TEST(new_epoch_resyncs_devices) TEST(restored_store_gets_pushes_again)
+    TEST(restored_replica_gets_its_records_back) TEST(copied_replica_and_original_converge)
+    TEST(fork_of_a_device_being_revoked_is_refused) TEST(fork_needs_both_signatures_and_comes_once)
     TEST(changes_since_bytes_bounds_a_read) TEST(big_records_sync_both_ways)
     TEST(revoke_after_push_keeps_unsent_work)
     TEST(hostile_client_asking_for_everything_gets_its_scope)

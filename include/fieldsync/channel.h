@@ -150,6 +150,10 @@ fs_channel_state fs_channel_state_get(const fs_channel *ch);
 uint32_t fs_channel_version(const fs_channel *ch);
 /* The peer's identity once authenticated (server side: the device), else NULL. */
 const uint8_t *fs_channel_peer(const fs_channel *ch);
+/* Server side, on an open channel: the session is from now on the device
+ * whose key is pk (a fork the server approved, FS_MSG_FORKED; the keys of
+ * the stream stay as they are). FS_ESTATE otherwise. */
+int fs_channel_set_peer(fs_channel *ch, const uint8_t pk[32]);
 /* Why the session ended (FS_REASON_*), 0 while it has not. */
 uint32_t fs_channel_reason(const fs_channel *ch);
 /* One line on the last error; never message contents or key material. */

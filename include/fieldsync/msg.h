@@ -29,6 +29,11 @@
  *   17 WIPE     reason code
  *   18 ERROR    reason code, text (str)
  *   19 BYE      (none; sealed with the stream's final tag)
+ *   20 TIP      acked local sequence, its clock (hlc), its row (bin16)
+ *                                                from protocol version 5 only
+ *   21 FORK     new device identity key (bin32), old key's signature (bin64),
+ *               new key's signature (bin64)           from protocol version 5 only
+ *   22 FORKED   (none)                                 from protocol version 5 only
  *
  * A batch carries column changes grouped by row, so a row id travels once,
  * with device ids in a dictionary and clocks relative to the smallest:
@@ -94,6 +99,23 @@
  * (older clients' decoders want the old field counts); the decoder accepts
  * READY of 3, 5, 6 or 8 fields, PULL of 5, 7 or 8, CHANGES of 4 or 6.
  *
+ * TIP, FORK and FORKED (from protocol version 5, FS_PROTO_VERSION_FORK;
+ * issue 25.3): right after READY the server sends TIP, the newest local
+ * sequence it acknowledged for the device, the clock of the write there and
+ * its row (0, 0 and sixteen zero bytes when it has none: two copies with
+ * one clock history can stamp different writes alike, but not on one
+ * random row id). A device that does not hold that change (its
+ * newest sequence is below: restored from a backup) or holds another one
+ * there (another clock: a copy that wrote on its own) is a fork of the
+ * device: before it pushes anything it sends FORK with a new identity key,
+ * signed by the old key over "fieldsync/1 fork" + the new key and by the
+ * new key over "fieldsync/1 fork" + the old key. The server registers the
+ * new key for the same user and answers FORKED; from then on the session
+ * is the new device's. It refuses with ERROR FORK_REFUSED. A client of
+ * version 5 pushes nothing before TIP. The encoder refuses the three
+ * (FS_EINVAL) for a session older than version 5; a peer of an older
+ * version never sees them.
+ *
  * Decoding checks every length, count and nesting depth against
  * fs_proto_limits before it allocates anything a peer can size.
  */
@@ -134,6 +156,13 @@
  * a device never skips entries of a server restored from a backup). */
 #define FS_PROTO_VERSION_EPOCH 5u
 #define FS_FEED_EPOCH_BYTES 16
+/* The first whose server says what it holds of the device (TIP) and whose
+ * device, restored from a backup or copied, takes a new identity (FORK,
+ * FORKED) rather than losing its synced records or having its writes taken
+ * for replays (issue 25.3). */
+#define FS_PROTO_VERSION_FORK 5u
+/* What both ends sign in FORK, before the other key. */
+#define FS_FORK_LABEL "fieldsync/1 fork"
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -166,7 +195,10 @@ typedef enum fs_msg_type {
     FS_MSG_PURGE = 16,
     FS_MSG_WIPE = 17,
     FS_MSG_ERROR = 18,
-    FS_MSG_BYE = 19
+    FS_MSG_BYE = 19,
+    FS_MSG_TIP = 20,
+    FS_MSG_FORK = 21,
+    FS_MSG_FORKED = 22
 } fs_msg_type;
 
 typedef struct fs_reject_item {
@@ -271,6 +303,16 @@ typedef struct fs_msg {
             const char *text;
             size_t text_len;
         } error;
+        struct {
+            uint64_t acked_seq; /* the newest local sequence acknowledged, 0: none */
+            uint64_t hlc;       /* that change's clock (0 with acked_seq 0) */
+            uint8_t row[FS_ID_BYTES]; /* that change's row (zeros with acked_seq 0) */
+        } tip;
+        struct {
+            uint8_t new_pk[32];
+            uint8_t old_sig[64]; /* by the session's key over FS_FORK_LABEL + new_pk */
+            uint8_t new_sig[64]; /* by new_pk over FS_FORK_LABEL + the session's key */
+        } fork;
     } u;
     void *arena_; /* decoded messages: everything they point to */
 } fs_msg;

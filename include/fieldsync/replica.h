@@ -475,6 +475,28 @@ typedef struct fs_row_ref {
  * upto_seq is beyond the newest local change. */
 int fs_replica_mark_acked(fs_replica *r, uint64_t upto_seq);
 
+/* Restored and copied replicas (issue 25.3). Given what the server holds of
+ * this device (TIP: the newest local sequence it acknowledged and the clock
+ * of the write there), *fork is 1 when this replica is not the one the
+ * server knows: it does not hold that sequence (restored from a backup) or
+ * holds another write there (another clock or row: a copy that wrote on
+ * its own). Nothing is
+ * written. */
+int fs_replica_is_fork(fs_replica *r, uint64_t server_acked, uint64_t server_hlc,
+                       const uint8_t server_row[FS_ID_BYTES], int *fork);
+/* Takes the new identity seed (a device the server registered for this
+ * replica's user) in one transaction: what this replica wrote that was
+ * acknowledged stays as the old device's (its log entries go: the server has
+ * them under the old id), its unacknowledged changes become the new
+ * device's writes (their versions and log entries, numbered again from 1),
+ * nothing is acknowledged and the cursor goes back to 0, so the server sends
+ * the whole scope, the old device's writes with it. What happened is kept
+ * for status (fs_replica_fork_note). *kept (may be NULL): the changes kept
+ * to push. */
+int fs_replica_fork(fs_replica *r, const uint8_t seed[32], uint64_t *kept);
+/* The words of the last fork, "" when the replica never forked. */
+int fs_replica_fork_note(fs_replica *r, char *out, size_t cap);
+
 /* Applies a batch pulled from the server feed and moves the replica's cursor
  * to new_cursor in the same transaction: both happen or neither. The cursor
  * never moves back. Errors as fs_apply, except that a change stamped ahead of

@@ -210,6 +210,22 @@ int fs_store_device_revoke_after_push(fs_store *s, const uint8_t pk[FS_SIGN_PK_B
  * any other device (nothing written). */
 int fs_store_device_pushed_out(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
                                int *state);
+/* What the server holds of a device (issue 25.3, TIP): the newest local
+ * sequence it acknowledged, the clock of the write at that sequence (the
+ * newest clock of the batch that moved it, as accepted) and its row, zeros
+ * when none. A replica
+ * restored from a backup or copied finds out from these that it is a fork
+ * of the device. FS_ENOTFOUND, FS_EREVOKED. */
+int fs_store_device_tip(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *acked_seq,
+                        uint64_t *hlc, uint8_t row[FS_ID_BYTES]);
+/* Registers new_pk as a device of old_pk's user (a fork of it: a restored or
+ * copied replica that takes a new identity, with no enrollment code), in
+ * one transaction with an audit entry "device_fork" naming both
+ * fingerprints. The old device stays as it is. FS_EREVOKED when old_pk is
+ * revoked or being revoked after push (a fork would escape the wipe),
+ * FS_ENOTFOUND for an unknown device, FS_EEXIST for a key enrolled already. */
+int fs_store_device_fork(fs_store *s, const uint8_t old_pk[FS_SIGN_PK_BYTES],
+                         const uint8_t new_pk[FS_SIGN_PK_BYTES]);
 
 /* The store's audit log (fieldsync/audit.h), keyed with a key of its own
  * derived from the server's identity. Enrollments, revocations and pushes
@@ -361,6 +377,10 @@ typedef struct fs_store_ops {
     int (*device_pushed_out)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
                              int *state);
     int (*devices)(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
+    int (*device_tip)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *acked_seq,
+                      uint64_t *hlc, uint8_t row[FS_ID_BYTES]);
+    int (*device_fork)(fs_store *s, const uint8_t old_pk[FS_SIGN_PK_BYTES],
+                       const uint8_t new_pk[FS_SIGN_PK_BYTES]);
     int (*device_seen)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int granted_lease);
     int (*device_sync)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *last_seen_ms,
                        uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms);

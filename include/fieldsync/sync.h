@@ -67,6 +67,10 @@ int fs_sync_client_receive(fs_sync_client *c, const uint8_t *frame, size_t len);
  * next batch while this one is applied. Off (the default), the batch is
  * applied within fs_sync_client_receive(), after the PULL is emitted. */
 void fs_sync_client_hold_batches(fs_sync_client *c, int on);
+/* 1 when this session gave the replica a new device identity: it was
+ * restored from a backup or copied (issue 25.3, TIP/FORK in fieldsync/
+ * msg.h); *kept (may be NULL) the unsent changes kept for the new device. */
+int fs_sync_client_forked(const fs_sync_client *c, uint64_t *kept);
 
 /* Before fs_sync_client_start(): speak protocol versions up to vmax only,
  * as a client of that version does (FS_PROTO_VERSION_MIN..FS_PROTO_VERSION;

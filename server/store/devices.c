@@ -220,3 +220,81 @@ int sq_device_sync(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t 
     sqlite3_finalize(st);
     return 0;
 }
+
+int sq_device_tip(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *acked_seq,
+                  uint64_t *hlc, uint8_t row[FS_ID_BYTES])
+{
+    sq_store *s = (sq_store *)base;
+    *acked_seq = *hlc = 0;
+    memset(row, 0, FS_ID_BYTES);
+    sq_device d;
+    int rc = sq__device_get(s, pk, &d);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r), "SELECT hlc, row FROM device_tip WHERE pk=?1", -1,
+                                 &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    uint64_t h = src == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    if (src == SQLITE_ROW && sqlite3_column_bytes(st, 1) == FS_ID_BYTES)
+        memcpy(row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+    else
+        h = 0; /* no tip to tell */
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return sq__dbfail(s, src, "store");
+    /* A device acknowledged before the server kept clocks has no tip: it
+     * is told none, and cannot be told apart from its copies until its
+     * next push (issue 25.3). */
+    if (h != 0 && d.acked != 0) {
+        *acked_seq = d.acked;
+        *hlc = h;
+    }
+    return 0;
+}
+
+int sq_device_fork(fs_store *base, const uint8_t old_pk[FS_SIGN_PK_BYTES],
+                   const uint8_t new_pk[FS_SIGN_PK_BYTES])
+{
+    sq_store *s = (sq_store *)base;
+    sq_device d;
+    int rc = sq__device_get(s, old_pk, &d);
+    if (rc != 0)
+        return rc;
+    /* a device being revoked after push must push and wipe, not fork */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r), "SELECT revoked FROM devices WHERE pk=?1",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, old_pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    int revoked = src == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW)
+        return src == SQLITE_DONE ? sq__fail(s, FS_ENOTFOUND, "unknown device")
+                                  : sq__dbfail(s, src, "store");
+    if (revoked != 0)
+        return sq__fail(s, FS_EREVOKED, "the device is being revoked: it may not take a new identity");
+    uint8_t id[FS_ID_BYTES];
+    fs_device_id_from_pk(new_pk, id);
+    char old_fp[17], new_fp[17], detail[64];
+    sq__fingerprint(old_pk, old_fp);
+    sq__fingerprint(new_pk, new_fp);
+    snprintf(detail, sizeof detail, "restored or copied replica of %s", old_fp);
+    int own = 0;
+    rc = fs_replica_begin_nested(s->r, &own);
+    if (rc == 0) /* the same name as the device it comes from */
+        rc = sq__run(s,
+                     "INSERT INTO devices(pk, id, user, name)"
+                     " SELECT ?1, ?2, user, name FROM devices WHERE pk=?3",
+                     NULL, "bbb", new_pk, FS_SIGN_PK_BYTES, id, FS_ID_BYTES, old_pk,
+                     FS_SIGN_PK_BYTES);
+    if (rc == 0)
+        rc = fs_audit_append(s->audit, "device_fork", d.u.name, new_fp, detail);
+    rc = fs_replica_end_nested(s->r, own, rc);
+    return rc == FS_EEXIST ? sq__fail(s, rc, "the new key is enrolled already") : rc;
+}

@@ -757,8 +757,18 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
         goto done;
     }
     size_t nvalid = 0;
+    /* The clock of the batch's last write (issue 25.3): the newest one sent
+     * (a device's clock only moves forward), as the server accepted it
+     * (restamped or not: a restamp may put it below an earlier write's). */
+    uint64_t tip = 0, tip_sent = 0;
+    size_t tip_idx = 0;
     for (size_t i = 0; i < n; i++) {
         const fs_change *c = restamp(&p, changes, i);
+        if (changes[i].version.hlc >= tip_sent) {
+            tip_sent = changes[i].version.hlc;
+            tip = c->version.hlc;
+            tip_idx = i;
+        }
         uint32_t why = check_change(&p, c);
         if (why != 0) {
             reject(&p, i, why);
@@ -797,6 +807,18 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     if (rc == 0)
         rc = sq__run(s, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", NULL, "ib",
                  (long long)last_seq, device_pk, FS_SIGN_PK_BYTES);
+    /* what a restored or copied replica is told it should hold (TIP); a
+     * refused write keeps the clock it was sent with on the device */
+    for (size_t k = 0; k < p.nrejects; k++)
+        if (p.rejects[k].index == tip_idx)
+            tip = tip_sent;
+    if (rc == 0 && tip != 0 && tip <= INT64_MAX)
+        rc = sq__run(s, "INSERT OR REPLACE INTO device_tip(pk, hlc, row) VALUES(?1, ?2, ?3)",
+                     NULL, "bib", device_pk, FS_SIGN_PK_BYTES, (long long)tip,
+                     changes[tip_idx].row, FS_ID_BYTES);
+    else if (rc == 0)
+        rc = sq__run(s, "DELETE FROM device_tip WHERE pk=?1", NULL, "b", device_pk,
+                     FS_SIGN_PK_BYTES);
     if (rc == 0 && p.nrejects > 0)
         rc = audit_refusals(s, &d, device_pk, p.rejects, p.nrejects);
     if (rc == 0 && p.nrestamps > 0) {

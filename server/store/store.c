@@ -94,7 +94,11 @@ static const char tables_sql[] =
     /* the feed's epoch (issue 25.2): one row, made at creation (or at the
      * first open by a build that keeps one) and again by a restore */
     "CREATE TABLE IF NOT EXISTS feed_epoch(one INTEGER PRIMARY KEY CHECK(one=1),"
-    " epoch BLOB NOT NULL);";
+    " epoch BLOB NOT NULL);"
+    /* the clock of the write at each device's acked_seq (issue 25.3): a
+     * table of its own, so a store made before it gains it on open */
+    "CREATE TABLE IF NOT EXISTS device_tip(pk BLOB PRIMARY KEY, hlc INTEGER NOT NULL,"
+    " row BLOB NOT NULL) WITHOUT ROWID;";
 
 /* Writes a fresh random epoch; with replace 0 only when there is none. */
 static int put_epoch(sq_store *s, int replace)
@@ -379,6 +383,8 @@ static const fs_store_ops sqlite_ops = {
     .device_revoke = sq_device_revoke,
     .device_pushed_out = sq_device_pushed_out,
     .devices = sq_devices,
+    .device_tip = sq_device_tip,
+    .device_fork = sq_device_fork,
     .device_seen = sq_device_seen,
     .device_sync = sq_device_sync,
     .device_reported = sq_device_reported,

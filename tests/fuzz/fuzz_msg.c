@@ -95,12 +95,15 @@ static void check_decode(const uint8_t *data, size_t size, const fs_proto_limits
     fs_buf first, second;
     fs_buf_init(&first);
     fs_buf_init(&second);
-    /* an ACK's restamps are written for version 4 on only (the encoder
-     * refuses them for older peers), a CHANGES's re-sync order for version
-     * 5 on (issue 25.2); every other message as version 1 */
+    /* an ACK's restamps are written for version 4 on only, a CHANGES's
+     * re-sync order (issue 25.2) and TIP, FORK and FORKED (issue 25.3) for
+     * version 5 on (the encoder refuses them for older peers); every other
+     * message as version 1 */
     uint32_t v = m->type == FS_MSG_ACK                                 ? FS_PROTO_VERSION_RESTAMP
                  : m->type == FS_MSG_CHANGES && m->u.changes.resync ? FS_PROTO_VERSION_EPOCH
-                                                                    : 1u;
+                 : m->type == FS_MSG_TIP || m->type == FS_MSG_FORK || m->type == FS_MSG_FORKED
+                     ? FS_PROTO_VERSION_FORK
+                     : 1u;
     rc = fs_msg_encode_v(m, v, &first);
     if (rc == FS_ENOMEM)
         goto out;
