@@ -1935,6 +1935,12 @@ static void test_restored_store_gets_pushes_again(void)
     CHECK_OK(fs_replica_status_get(zhang.r, &st));
     uint64_t acked_then = st.acked_seq, head_then = 0;
     CHECK_OK(fs_store_feed_head(w.store, &head_then));
+    /* what the store holds of the device's newest write (issue 25.3's
+     * TIP): put back with the rest, as a backup has it */
+    sqlite3 *db = fs_replica_db(fs_store_replica(w.store));
+    CHECK_EQ_INT(sqlite3_exec(db, "CREATE TEMP TABLE tip_then AS SELECT * FROM device_tip", NULL,
+                              NULL, NULL),
+                 SQLITE_OK);
     test_record_visits(zhang.r, 5, cust);
     CHECK_OK(sync_once(&w, &zhang, NULL));
     CHECK_OK(sync_once(&w, &li, NULL));
@@ -1943,10 +1949,14 @@ static void test_restored_store_gets_pushes_again(void)
     CHECK(acked_now > acked_then);
     /* "the restore": what came after the backup is gone from the feed and
      * from the device's acknowledged sequence */
-    sqlite3 *db = fs_replica_db(fs_store_replica(w.store));
     char sql[160];
     snprintf(sql, sizeof sql, "DELETE FROM feed WHERE seq > %llu", (unsigned long long)head_then);
     CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "DELETE FROM device_tip; INSERT INTO device_tip SELECT * FROM tip_then;"
+                              " DROP TABLE tip_then",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
     sqlite3_stmt *up = NULL;
     CHECK_EQ_INT(sqlite3_prepare_v2(db, "UPDATE devices SET acked_seq=?1 WHERE pk=?2", -1, &up,
                                     NULL),
