@@ -147,6 +147,9 @@ static const fs_record_rules records[] = {
     /* Written by the server from a device's report of its open refusals;
      * owned by the device's user. */
     {"refusal_tally", "rep", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    /* Written by the server as users are added, moved, disabled or enabled;
+     * owned by the user it names. */
+    {"roster", "name", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 /* ---- lookups ---- */

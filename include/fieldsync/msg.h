@@ -85,7 +85,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        4u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        5u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -107,6 +107,9 @@
  * the server's clock is accepted with the server's clock instead of being
  * refused, and the device learns the new version (issue 23). */
 #define FS_PROTO_VERSION_RESTAMP 4u
+/* The first whose peer knows schema version 4 (the `roster` table): a
+ * session of an older version is sent none of it. */
+#define FS_PROTO_VERSION_SCHEMA4 5u
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -241,8 +244,9 @@ typedef struct fs_msg {
 
 /* The schema version (fieldsync/schema.h) a peer of protocol version
  * `version` knows: 1 before FS_PROTO_VERSION_SCHEMA2, 2 before
- * FS_PROTO_VERSION_SCHEMA3, 3 from it. The server sends a session no change
- * of a newer table or column; a client refuses one. */
+ * FS_PROTO_VERSION_SCHEMA3, 3 before FS_PROTO_VERSION_SCHEMA4, 4 from it.
+ * The server sends a session no change of a newer table or column; a
+ * client refuses one. */
 unsigned fs_proto_schema(uint32_t version);
 
 /* Appends the msgpack encoding of m to out, as protocol version 1 has it

@@ -28,7 +28,7 @@ static const char *const kinds[] = {
     "enroll",      "enroll_refused", "auth_failed",     "revoke",
     "wipe",        "refused_write",  "scope_change",    "export",
     "report_read", "login",          "session_refused", "user_disable",
-    "user_enable",   "restamped_write",
+    "user_enable",   "restamped_write", "user_move",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

@@ -104,7 +104,8 @@ typedef struct fs_audit_entry {
  *                  accepted with the server's (how many, and the most
  *                  seconds ahead; issue 23)
  *   user_disable   a user who left was disabled (detail: devices_revoked=N)
- *   user_enable    a disabled user was enabled again */
+ *   user_enable    a disabled user was enabled again
+ *   user_move      a user was moved to another team (detail: "old -> new") */
 const char *const *fs_audit_kinds(size_t *n);
 
 /* Opens the audit log stored in db, creating its tables (and the empty
