@@ -21,6 +21,7 @@
 
 #include "agent.h"
 #include "cmd.h"
+#include "refused.h"
 #include "cmd_sync.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
@@ -184,6 +185,7 @@ typedef struct daemon_state {
     file_stamp seen; /* the replica's files after our last round */
     uint64_t pending_before;
     uint64_t refused_before;
+    uint64_t undone_before; /* refused hand-overs undone here (refused_undone) */
     uint64_t rounds; /* rounds in sync on the current connection */
     int offline;
 } daemon_state;
@@ -203,6 +205,8 @@ static int live_open(void *ctx, fs_replica **out)
     int ok = fs_replica_status_get(*out, &st) == 0;
     d->pending_before = ok ? st.pending : 0;
     d->refused_before = ok ? st.refused : 0;
+    if (!ok || refused_undone(*out, &d->undone_before) != 0)
+        d->undone_before = 0;
     return 0;
 }
 
@@ -221,6 +225,11 @@ static void live_close(void *ctx, fs_replica *r, int rc)
         else if (sent > 0 || d->offline)
             daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
                        (unsigned long long)st.cursor);
+        uint64_t undone = 0;
+        if (refused_undone(r, &undone) == 0 && undone > d->undone_before)
+            daemon_log("the server REFUSED %llu new owners; undone on this device, the server's"
+                       " owner is back (see 'fieldsync refused list')",
+                       (unsigned long long)(undone - d->undone_before));
         d->offline = 0;
         d->rounds++;
     }

@@ -313,7 +313,8 @@ static size_t hostile_pulls(world *w, fs_identity *id)
         if (m != NULL && m->type == FS_MSG_READY)
             open = 1;
         if (m != NULL && m->type == FS_MSG_CHANGES) {
-            changes += m->u.changes.count;
+            for (size_t i = 0; i < m->u.changes.count; i++) /* the team's roster is theirs */
+                changes += (int)m->u.changes.changes[i].table != fs_schema_table_index("roster");
             answers++;
         }
         fs_msg_free(m);

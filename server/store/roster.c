@@ -2,12 +2,15 @@
  * The team roster (schema 4): the server-written record `roster`
  * (core/schema.c), one row per user with their team, role and whether they
  * are active, kept current as users are added, moved to another team,
- * disabled or enabled. Each row is owned by the user it names, so a team's
+ * disabled or enabled. Each row is owned by the user it names and seen by
+ * every member of that user's team (and admins: sq__roster_visible), so a
  * manager holds the team's roster and checks a new owner against it
- * (client/roster.c). A user moved away from a team is purged from the
- * devices of that team's managers (the purge entry of a hand-over), and
- * the row, written whole, reaches the new team's managers. A row is
- * written only when it differs from the user as stored.
+ * (client/roster.c), and every device of a team holds the same one. A user
+ * moved to another team leaves the old team's devices (a purge entry per
+ * member, as a hand-over's), their devices drop the old team's rows and
+ * get the new team's again (re-fed), and their row, written whole, reaches
+ * the new team. A row is written only when it differs from the user as
+ * stored.
  */
 #include <stdio.h>
 #include <string.h>
@@ -49,19 +52,56 @@ static int roster_find(sq_store *s, const char *name, roster_row *out)
     return rc;
 }
 
-/* Purge entries of the row for every manager of old_team but the user. */
-static int purge_for_managers(sq_store *s, const char *old_team, const char *name,
-                              const uint8_t id[FS_ID_BYTES])
+/* A user moved from old_team (name's team is the new one already): the
+ * user's row leaves the devices of old_team's members, the old team's rows
+ * leave the user's devices, and the new team's rows are fed again so the
+ * user's devices get them although their cursors passed them. */
+static int move_rows(sq_store *s, const char *old_team, const char *name, const char *new_team,
+                     const uint8_t id[FS_ID_BYTES])
 {
+    long long tix = fs_schema_table_index("roster");
     uint64_t feed = 0;
     int rc = fs_feed_last(s->r, &feed);
     if (rc == 0)
         rc = sq__run(s,
                      "INSERT INTO purges(user, tbl, row, feed_seq) SELECT name, ?1, ?2, ?3"
-                     " FROM users WHERE team=?4 AND role=?5 AND name<>?6",
-                     NULL, "ibitit", (long long)fs_schema_table_index("roster"), id, FS_ID_BYTES,
-                     (long long)feed, old_team, (long long)FS_ROLE_MANAGER, name);
+                     " FROM users WHERE team=?4 AND name<>?5",
+                     NULL, "ibitt", tix, id, FS_ID_BYTES, (long long)feed, old_team, name);
+    if (rc == 0)
+        rc = sq__run(s,
+                     "INSERT INTO purges(user, tbl, row, feed_seq) SELECT ?1, ?2, r.id, ?3"
+                     " FROM roster AS r JOIN users AS u ON u.name=r.name"
+                     " WHERE u.team=?4 AND r.name<>?1",
+                     NULL, "tiit", name, tix, (long long)feed, old_team);
+    sqlite3_stmt *st = NULL;
+    int src = rc == 0 ? sqlite3_prepare_v2(fs_replica_db(s->r),
+                                           "SELECT r.id FROM roster AS r JOIN users AS u"
+                                           " ON u.name=r.name WHERE u.team=?1 AND r.name<>?2",
+                                           -1, &st, NULL)
+                      : SQLITE_OK;
+    if (rc == 0 && src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, new_team, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
+            if (sqlite3_column_bytes(st, 0) == FS_ID_BYTES)
+                rc = fs_replica_refeed_row(s->r, (unsigned)tix, sqlite3_column_blob(st, 0));
+        if (rc == 0 && src != SQLITE_DONE)
+            rc = sq__dbfail(s, src, "store");
+        sqlite3_finalize(st);
+    }
     return rc;
+}
+
+int sq__roster_visible(sq_store *s, const sq_user *u, const char *owner)
+{
+    sq_user o;
+    if (owner[0] == '\0')
+        return 0;
+    if (u->role == FS_ROLE_ADMIN || strcmp(owner, u->name) == 0)
+        return 1;
+    return sq__user_get(s, owner, &o) == 0 && strcmp(o.team, u->team) == 0;
 }
 
 int sq__roster_write(sq_store *s, const char *name)
@@ -87,7 +127,7 @@ int sq__roster_write(sq_store *s, const char *name)
         {"active", fs_int(!disabled)},
     };
     if (row.found && strcmp(row.team, u.team) != 0)
-        rc = purge_for_managers(s, row.team, name, row.id);
+        rc = move_rows(s, row.team, name, u.team, row.id);
     if (rc == 0 && row.found)
         rc = fs_update(s->r, "roster", row.id, cells, 4); /* whole: the new team gets all of it */
     if (rc == 0 && !row.found)

@@ -163,6 +163,9 @@ int sq__tx_end(sq_store *s, int rc);
  * store's message set). */
 int sq__roster_write(sq_store *s, const char *name);
 int sq__roster_catch_up(sq_store *s);
+/* 1 if u sees the roster row of owner: a member of owner's team, or an
+ * admin. */
+int sq__roster_visible(sq_store *s, const sq_user *u, const char *owner);
 int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
              char team[FS_USER_NAME_MAX + 1]);
 int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,
