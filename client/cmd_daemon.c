@@ -21,6 +21,7 @@
 
 #include "agent.h"
 #include "cmd.h"
+#include "refused.h"
 #include "cmd_sync.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
@@ -185,6 +186,7 @@ typedef struct daemon_state {
     uint64_t pending_before;
     uint64_t refused_before;
     fs_replica_status st_before; /* for what a restored server made it do */
+    uint64_t undone_before; /* refused hand-overs undone here (refused_undone) */
     uint64_t rounds; /* rounds in sync on the current connection */
     char fork_before[320]; /* the replica's fork note when the round began */
     int offline;
@@ -211,6 +213,8 @@ static int live_open(void *ctx, fs_replica **out)
         memset(&d->st_before, 0, sizeof d->st_before);
     if (fs_replica_fork_note(*out, d->fork_before, sizeof d->fork_before) != 0)
         d->fork_before[0] = '\0';
+    if (!ok || refused_undone(*out, &d->undone_before) != 0)
+        d->undone_before = 0;
     return 0;
 }
 
@@ -238,6 +242,11 @@ static void live_close(void *ctx, fs_replica *r, int rc)
         char words[320]; /* never silent: a re-sync or a re-send after a server restore */
         if (sync_restore_words(&d->st_before, &st, words, sizeof words))
             daemon_log("%s", words);
+        uint64_t undone = 0;
+        if (refused_undone(r, &undone) == 0 && undone > d->undone_before)
+            daemon_log("the server REFUSED %llu new owners; undone on this device, the server's"
+                       " owner is back (see 'fieldsync refused list')",
+                       (unsigned long long)(undone - d->undone_before));
         d->offline = 0;
         d->rounds++;
     }

@@ -236,7 +236,7 @@ static int edit_check(const fform *fm, const char *command, const char *idv, con
         rc = cli_check_ref(fm->edit_id, fm->table, idv);
     for (size_t i = 0; rc == CLI_OK && i < fm->nedit_fields; i++) {
         const ffield *f = &fm->edit_fields[i];
-        if (f->kind != FK_TEXT)
+        if (f->kind != FK_TEXT && f->kind != FK_USER)
             continue;
         if (vs->v[i] != NULL && f->required)
             rc = cli_require(command, f->flag, vs->v[i]);

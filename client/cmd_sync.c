@@ -368,7 +368,10 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     rc = cmd_read_server(r, &addr, pk);
     if (rc != CLI_OK)
         goto done;
+    uint64_t undone_before = 0, undone_after = 0;
     frc = fs_replica_status_get(r, &before);
+    if (frc == 0)
+        frc = refused_undone(r, &undone_before);
     if (frc != 0) {
         rc = cli_fail(r, "sync: reading the replica", frc);
         goto done;
@@ -402,6 +405,8 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     frc = fs_replica_status_get(r, &after);
+    if (frc == 0)
+        frc = refused_undone(r, &undone_after);
     if (frc != 0) {
         rc = cli_fail(r, "sync: reading the replica", frc);
         goto done;
@@ -425,6 +430,12 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail(r, "sync: reading the refusals", frc);
     else if (after.refused > before.refused)
         rc = CLI_EREFUSED;
+    /* A refused hand-over is undone at once (sync/client.c), so it is not
+     * open, but it is news all the same. */
+    if (rc == CLI_OK && undone_after > undone_before) {
+        refused_say_undone(undone_after - undone_before, stdout);
+        rc = CLI_EREFUSED;
+    }
 
 done:
     fs_replica_close(r);
@@ -459,7 +470,8 @@ static int refusal_cb(const fs_refusal *f, void *ctx)
         rec_json_add(obj, "column", cJSON_CreateString(column)) != 0 ||
         rec_json_add(obj, "row", cJSON_CreateString(rowhex)) != 0 ||
         rec_json_add(obj, "reason", cJSON_CreateNumber((double)f->reason)) != 0 ||
-        rec_json_add(obj, "reason_text", cJSON_CreateString(refused_reason_words(f->reason))) != 0)
+        rec_json_add(obj, "reason_text", cJSON_CreateString(refused_reason_words(f->reason))) != 0 ||
+        rec_json_add(obj, "reverted", cJSON_CreateBool(f->auto_reverted)) != 0)
         return FS_ENOMEM;
     {
         char *text = malloc(f->text_len + 1);

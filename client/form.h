@@ -30,7 +30,8 @@ typedef enum fkind {
     FK_INT,
     FK_CHOICE,
     FK_FLAG, /* a flag without a value: 1 when given, else 0 (always written) */
-    FK_NOW   /* no option: the time the record is written, in its place among the columns */
+    FK_NOW,  /* no option: the time the record is written, in its place among the columns */
+    FK_USER  /* a user on the team's roster (client/roster.c), folded to its spelling there */
 } fkind;
 
 typedef struct ffield {
@@ -50,6 +51,7 @@ typedef struct values {
     char *typed[FORM_MAX_FIELDS];
     int flag[FORM_MAX_FIELDS]; /* FK_FLAG fields */
     char nowbuf[17], today[11];
+    char user[FS_USER_MAX + 1]; /* the FK_USER field's name, as the roster spells it */
 } values;
 
 struct fform;
@@ -169,7 +171,7 @@ int form_complete(const ffield *fields, size_t n, values *vs);
 int form_complete_by_command(const char *command, const ffield *fields, size_t n, values *vs);
 void form_values_free(values *vs);
 /* The field's value as a cell; ids resolved in the replica into idbuf. */
-int form_to_cell(fs_replica *r, const ffield *f, const char *v, const values *vs,
+int form_to_cell(fs_replica *r, const ffield *f, const char *v, values *vs,
                  const ffield *fields, size_t n, uint8_t idbuf[FS_ID_BYTES], fs_cell *out);
 /* The device's user, or CLI_EUSAGE saying how to set it. */
 int form_need_user(fs_replica *r, char me[FS_USER_MAX + 1]);

@@ -13,6 +13,7 @@
 #include "fieldsync/records.h"
 #include "form.h"
 #include "precheck.h"
+#include "roster.h"
 #include "i18n.h"
 
 int form_is_yes(const char *v)
@@ -37,6 +38,7 @@ int form_check_value(const ffield *f, const char *v)
 {
     switch (f->kind) {
     case FK_TEXT:
+    case FK_USER:
         if (f->required && cli_blank(v)) {
             cli_error(_("%s: must not be empty"), f->flag);
             return CLI_EUSAGE;
@@ -153,7 +155,7 @@ int form_complete_by_command(const char *command, const ffield *fields, size_t n
     return CLI_OK;
 }
 
-int form_to_cell(fs_replica *r, const ffield *f, const char *v, const values *vs,
+int form_to_cell(fs_replica *r, const ffield *f, const char *v, values *vs,
                  const ffield *fields, size_t n, uint8_t idbuf[FS_ID_BYTES], fs_cell *out)
 {
     out->column = f->column;
@@ -181,6 +183,15 @@ int form_to_cell(fs_replica *r, const ffield *f, const char *v, const values *vs
             return rc;
         out->value = fs_blob(idbuf, FS_ID_BYTES);
         return CLI_OK;
+    }
+    case FK_USER: {
+        if (cli_blank(v)) {
+            out->value = fs_null();
+            return CLI_OK;
+        }
+        int rc = roster_owner(r, f->flag, v, vs->user);
+        out->value = fs_text(vs->user);
+        return rc;
     }
     default:
         out->value = cli_blank(v) ? fs_null() : fs_text(v);

@@ -158,7 +158,7 @@ static const ffield customer_f[] = {
     {"--name", "name", FK_TEXT, 1, N_("Company name"), NULL, 0},
     {"--key-account", "key_account", FK_FLAG, 0, N_("Key account"), NULL, 0},
     {"--industry", "industry", FK_TEXT, 0, N_("Industry"), NULL, 0},
-    {"--owner", "owner", FK_TEXT, 0, N_("Owner"), NULL, 0},
+    {"--owner", "owner", FK_USER, 0, N_("Owner"), NULL, 0},
     {"--duplicate", NULL, FK_FLAG, 0, N_("Another customer of a name recorded already"), NULL, 0},
 };
 /* customer edit: a customer keeps a name and an owner; --industry "" clears
@@ -169,7 +169,7 @@ static const ffield customer_edit_f[] = {
     {"--name", "name", FK_TEXT, 1, N_("Company name"), NULL, 0},
     {"--industry", "industry", FK_TEXT, 0, N_("Industry"), NULL, 0},
     {"--key-account", "key_account", FK_BOOL, 0, N_("Key account (yes/no)"), NULL, 0},
-    {"--owner", "owner", FK_TEXT, 1, N_("Owner"), NULL, 0},
+    {"--owner", "owner", FK_USER, 1, N_("Owner"), NULL, 0},
 };
 
 /* Form 1, the customer visit record, with the commitments made during the

@@ -59,8 +59,8 @@ static int holds_others(fs_replica *r, const char *me, int *out)
     *out = 0;
     for (unsigned t = 0; rc == 0 && !*out && t < nt; t++) {
         const fs_record_rules *rr = fs_record_rules_at(t);
-        if (rr == NULL || rr->owner == NULL)
-            continue;
+        if (rr == NULL || rr->owner == NULL || rr->by == 0)
+            continue; /* the server's own records (the roster: the whole team's) say nothing */
         fs_rows *it = NULL;
         rc = fs_rows_open(&it, r, tables[t].name, NULL, NULL, NULL);
         while (rc == 0 && !*out && (rc = fs_rows_next(it)) == 1) {

@@ -53,6 +53,10 @@
 #define SAY_NO_SUCH      "refused %s: no refused change number %s (see 'fieldsync refused list')"
 #define SAY_NEED_ID      "refused %s: give the number of a refused change (see 'fieldsync refused list')"
 #define SAY_EMPTY_VALUE  "(empty)"
+#define SAY_UNDONE       "undone here, the server's value is back: %s"
+#define SAY_UNDONE_SYNC                                                                            \
+    "refused by the server and undone on this device: %llu new owners (the server's owner is"     \
+    " back; see 'fieldsync refused list')\n"
 #define SAY_UNKNOWN_TIME "before this version"
 
 /* The reasons in the rep's words. */
@@ -194,6 +198,8 @@ typedef struct summary_walk {
 static int summary_cb(const fs_refusal *f, void *ctx)
 {
     summary_walk *w = ctx;
+    if (f->auto_reverted)
+        return 0; /* nothing left to put right */
     w->total++;
     for (size_t i = 0; i < w->nshown; i++)
         if (w->shown[i].table == f->table && memcmp(w->shown[i].row, f->row, FS_ID_BYTES) == 0) {
@@ -249,6 +255,23 @@ int refused_summary(fs_replica *r, FILE *f)
     return rc;
 }
 
+static int count_undone(const fs_refusal *f, void *ctx)
+{
+    *(uint64_t *)ctx += f->auto_reverted != 0;
+    return 0;
+}
+
+int refused_undone(fs_replica *r, uint64_t *n)
+{
+    *n = 0;
+    return fs_refusals(r, count_undone, n);
+}
+
+void refused_say_undone(uint64_t n, FILE *f)
+{
+    fprintf(f, SAY_UNDONE_SYNC, (unsigned long long)n);
+}
+
 /* ---- list and show ---- */
 
 typedef struct list_walk {
@@ -298,6 +321,11 @@ static int list_cb(const fs_refusal *f, void *ctx)
     when_text(f->hlc >> 16, made);
     fs_id_to_hex(f->row, hex);
     const char *words = refused_reason_words(f->reason);
+    char undone[320];
+    if (f->auto_reverted) {
+        snprintf(undone, sizeof undone, SAY_UNDONE, words);
+        words = undone;
+    }
     if (w->list != NULL) {
         cJSON *o = cJSON_CreateObject();
         if (rec_json_add(w->list, NULL, o) != 0) /* the list owns o from here */
@@ -314,7 +342,8 @@ static int list_cb(const fs_refusal *f, void *ctx)
             rec_json_add(o, "reason_text", cJSON_CreateString(words)) ||
             rec_json_add(o, "server_text", cJSON_CreateString(detail)) ||
             rec_json_add(o, "refused_at", f->at_ms ? cJSON_CreateString(at) : cJSON_CreateNull()) ||
-            rec_json_add(o, "changed_at", cJSON_CreateString(made));
+            rec_json_add(o, "changed_at", cJSON_CreateString(made)) ||
+            rec_json_add(o, "reverted", cJSON_CreateBool(f->auto_reverted));
         free(detail);
         return bad ? FS_ENOMEM : 0;
     }

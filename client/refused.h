@@ -23,6 +23,12 @@ int refused_record_name(fs_replica *r, unsigned table, const uint8_t row[FS_ID_B
  * more); nothing when there are none. 0 or an FS_E* code. */
 int refused_summary(fs_replica *r, FILE *f);
 
+/* How many refused changes this device undid itself (hand-overs the server
+ * refused: fs_refusals_revert_handovers), into *n; 0 or an FS_E* code. And
+ * the line sync prints when there are new ones. */
+int refused_undone(fs_replica *r, uint64_t *n);
+void refused_say_undone(uint64_t n, FILE *f);
+
 /* The rep's words for a reason code (the server's text when it is one this
  * build does not know). Never NULL. */
 const char *refused_reason_words(uint32_t reason);

@@ -120,7 +120,7 @@ static int load_log(fs_replica *r, map *m)
      * row holds the value they replaced (core/refusals.c). */
     int src = sqlite3_prepare_v2(r->db,
                                  "SELECT tbl,col,row,value,hlc FROM changelog AS c WHERE NOT EXISTS"
-                                 " (SELECT 1 FROM refused AS f WHERE f.reverted=1 AND f.tbl=c.tbl"
+                                 " (SELECT 1 FROM refused AS f WHERE f.reverted<>0 AND f.tbl=c.tbl"
                                  " AND f.row=c.row AND f.col=c.col AND f.hlc=c.hlc) ORDER BY seq",
                                  -1, &st, NULL);
     if (src != SQLITE_OK)

@@ -147,6 +147,9 @@ static const fs_record_rules records[] = {
     /* Written by the server from a device's report of its open refusals;
      * owned by the device's user. */
     {"refusal_tally", "rep", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    /* Written by the server as users are added, moved, disabled or enabled;
+     * owned by the user it names. */
+    {"roster", "name", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 /* ---- lookups ---- */
@@ -160,6 +163,20 @@ const fs_record_rules *fs_record_rules_of(const char *table)
 {
     int t = fs_schema_table_index(table);
     return t >= 0 ? fs_record_rules_at((unsigned)t) : NULL;
+}
+
+int fs_record_is_handover(unsigned table, unsigned column)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    const fs_record_rules *rr = fs_record_rules_at(table);
+    if (rr == NULL || table >= nt || column >= tables[table].ncolumns)
+        return 0;
+    for (size_t i = 0; i < rr->ncolumns; i++)
+        if (rr->columns[i].when == FS_WHEN_CHANGED &&
+            strcmp(rr->columns[i].column, tables[table].columns[column].name) == 0)
+            return 1;
+    return 0;
 }
 
 const fs_record_action *fs_record_find_action(const char *table, const char *name)

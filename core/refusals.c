@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fieldsync/records.h"
+
 #include "replica_int.h"
 
 /* ---- the table's shape ---- */
@@ -94,7 +96,7 @@ int fs_replica_record_refusal(fs_replica *r, uint16_t table, const uint8_t row[F
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording a refusal");
 }
 
-#define SELECT_REFUSALS "SELECT tbl,row,col,hlc,reason,text,n,at_ms,sent FROM refused"
+#define SELECT_REFUSALS "SELECT tbl,row,col,hlc,reason,text,n,at_ms,sent,reverted FROM refused"
 
 /* Walks the refusals sql selects (SELECT_REFUSALS and a tail; ?1 bound to
  * arg when have_arg). *seen counts them. */
@@ -124,6 +126,7 @@ static int walk(fs_replica *r, const char *sql, int have_arg, uint64_t arg,
         f.id = (uint64_t)sqlite3_column_int64(st, 6);
         f.at_ms = (uint64_t)sqlite3_column_int64(st, 7);
         fs__value_from_sqlite(sqlite3_column_value(st, 8), &f.sent);
+        f.auto_reverted = sqlite3_column_int(st, 9) == FS__REFUSAL_AUTO_REVERTED;
         (*seen)++;
         rc = cb(&f, ctx);
     }
@@ -136,13 +139,14 @@ static int walk(fs_replica *r, const char *sql, int have_arg, uint64_t arg,
 int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx)
 {
     size_t seen;
-    return walk(r, SELECT_REFUSALS " WHERE reverted=0 ORDER BY n, hlc", 0, 0, cb, ctx, &seen);
+    return walk(r, SELECT_REFUSALS " WHERE reverted IN (0,2) ORDER BY n, hlc", 0, 0, cb, ctx,
+                &seen);
 }
 
 int fs_refusal_get(fs_replica *r, uint64_t id, int (*cb)(const fs_refusal *, void *), void *ctx)
 {
     size_t seen;
-    int rc = walk(r, SELECT_REFUSALS " WHERE n=?1 AND reverted=0", 1, id, cb, ctx, &seen);
+    int rc = walk(r, SELECT_REFUSALS " WHERE n=?1 AND reverted IN (0,2)", 1, id, cb, ctx, &seen);
     if (rc == 0 && seen == 0)
         return fs__fail(r, FS_ENOTFOUND, "no refused change number %llu", (unsigned long long)id);
     return rc;
@@ -251,7 +255,7 @@ static int clear_record(fs_replica *r, const refused_record *rec, int reverted, 
 {
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(r->db,
-                                 reverted ? "UPDATE refused SET reverted=1 WHERE tbl=?1 AND row=?2"
+                                 reverted ? "UPDATE refused SET reverted=?3 WHERE tbl=?1 AND row=?2"
                                             " AND reverted=0"
                                           : "DELETE FROM refused WHERE tbl=?1 AND row=?2"
                                             " AND reverted=0",
@@ -259,6 +263,8 @@ static int clear_record(fs_replica *r, const refused_record *rec, int reverted, 
     if (src == SQLITE_OK) {
         sqlite3_bind_int(st, 1, (int)rec->tix);
         sqlite3_bind_blob(st, 2, rec->row, FS_ID_BYTES, SQLITE_STATIC);
+        if (reverted)
+            sqlite3_bind_int(st, 3, reverted);
         src = sqlite3_step(st);
     }
     sqlite3_finalize(st);
@@ -374,7 +380,8 @@ static int revert_record(fs_replica *r, const refused_record *rec, fs__row *row,
     return out->changed > 0 ? fs__row_store(r, row) : 0;
 }
 
-int fs_refusal_revert(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
+/* Reverts the record of refusal id, its refusals marked `mark`. */
+static int revert_marked(fs_replica *r, uint64_t id, int mark, fs_refusal_outcome *out)
 {
     memset(out, 0, sizeof *out);
     refused_record rec;
@@ -390,13 +397,58 @@ int fs_refusal_revert(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
         return rc;
     rc = revert_record(r, &rec, &row, restored, out);
     if (rc == 0)
-        rc = clear_record(r, &rec, 1, &out->cleared);
+        rc = clear_record(r, &rec, mark, &out->cleared);
     if (rc == 0 && out->repull)
         rc = fs__exec(r, "UPDATE meta SET v=0 WHERE k='cursor'", "setting the cursor back");
     fs__row_clear(&row);
     for (unsigned c = 0; c < FS__MAX_COLUMNS; c++)
         sqlite3_value_free(restored[c]);
     return fs__end(r, own, rc);
+}
+
+int fs_refusal_revert(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
+{
+    return revert_marked(r, id, 1, out);
+}
+
+/* The numbers of open refusals of hand-overs, up to max. */
+typedef struct handover_walk {
+    uint64_t ids[64];
+    size_t n;
+} handover_walk;
+
+static int handover_cb(const fs_refusal *f, void *ctx)
+{
+    handover_walk *w = ctx;
+    if (f->auto_reverted || !fs_record_is_handover(f->table, f->column))
+        return 0;
+    w->ids[w->n++] = f->id;
+    return w->n == sizeof w->ids / sizeof w->ids[0]; /* the rest at the next call */
+}
+
+int fs_refusals_revert_handovers(fs_replica *r, size_t *records, int *repull)
+{
+    *records = 0;
+    *repull = 0;
+    for (;;) {
+        handover_walk w;
+        w.n = 0;
+        int rc = fs_refusals(r, handover_cb, &w);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < w.n; i++) {
+            fs_refusal_outcome out;
+            rc = revert_marked(r, w.ids[i], FS__REFUSAL_AUTO_REVERTED, &out);
+            if (rc == FS_ENOTFOUND)
+                continue; /* its record's, reverted with an earlier one */
+            if (rc != 0)
+                return rc;
+            (*records)++;
+            *repull |= out.repull;
+        }
+        if (w.n < sizeof w.ids / sizeof w.ids[0])
+            return 0;
+    }
 }
 
 int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out)

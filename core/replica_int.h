@@ -147,8 +147,10 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
  * refused   the server's refusals of local changes, with reason and text;
  *           n (the refusal's number on this device), at_ms (when it was
  *           recorded), sent (the value the change sent) and reverted (1: the
- *           rep took the server's value back; kept so that fs_replica_check
- *           knows the row holds an older value than the log on purpose)
+ *           rep took the server's value back; 2: the device did, at once,
+ *           for a hand-over the server refused, and still lists it; kept so
+ *           that fs_replica_check knows the row holds an older value than
+ *           the log on purpose)
  *           were added for issue 16: fs__refusals_upgrade() adds them to
  *           older replicas
  * purged    rows removed because they left this user's scope */
@@ -156,6 +158,7 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
  * columns n, at_ms, sent and reverted; numbers for the refusals it holds, and the
  * values sent, from the change log). Nothing is removed. */
 int fs__refusals_upgrade(fs_replica *r);
+#define FS__REFUSAL_AUTO_REVERTED 2 /* refused.reverted of fs_refusals_revert_handovers */
 
 /* Deletes row of table tix without a change-log entry (a purge, a refused
  * record the server never had); `what` names the work in the error. */

@@ -238,6 +238,21 @@ static const fs_column refusal_tally_cols[] = {
     {"at", FS_COL_INT, REQ, NULL, 3},
 };
 
+/* Schema 4. The team roster, as the server keeps it (server/store/users.c):
+ * one row per user, written by the server when a user is added, moved to
+ * another team, disabled or enabled, never by a device. Owned by the user
+ * it names, so each team's manager holds the team's roster (and a rep
+ * their own row): `customer edit --owner` accepts a name on it only
+ * (client/roster.c). role: 1 rep, 2 manager, 3 admin (FS_READY_ROLE_*);
+ * active: 0 for a disabled user (one who left). */
+static const fs_column roster_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 4},
+    {"name", FS_COL_TEXT, REQ, NULL, 4},
+    {"team", FS_COL_TEXT, REQ, NULL, 4},
+    {"role", FS_COL_INT, REQ, NULL, 4},
+    {"active", FS_COL_BOOL, REQ, NULL, 4},
+};
+
 #define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, 0}
 #define TABLE_SINCE(n, flags, v)                                                                   \
     {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, v}
@@ -261,6 +276,7 @@ static const fs_table tables[] = {
     TABLE_SINCE(handover, 0, 2),
     TABLE_SINCE(charge, 0, 2),
     TABLE_SINCE(refusal_tally, 0, 3),
+    TABLE_SINCE(roster, 0, 4),
 };
 
 const fs_table *fs_schema_tables(unsigned *count)

@@ -306,6 +306,8 @@ int fs_msg_encode_v(const fs_msg *m, uint32_t version, fs_buf *out)
 
 unsigned fs_proto_schema(uint32_t version)
 {
+    if (version >= FS_PROTO_VERSION_SCHEMA4)
+        return 4u;
     if (version >= FS_PROTO_VERSION_SCHEMA3)
         return 3u;
     return version >= FS_PROTO_VERSION_SCHEMA2 ? 2u : 1u;

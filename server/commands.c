@@ -85,6 +85,54 @@ static const char disable_usage[] =
     "devices are revoked and wiped at their next contact, their dashboard\n"
     "sessions end at once. Enabled again, they log in and enroll new devices.\n";
 
+static const char move_usage[] =
+    "usage: " SRV_PROG " user move --data DIR --name NAME --team TEAM\n"
+    "Moves a user to another team: their records go with them, the new team's\n"
+    "manager sees them and the old one's no longer does; both teams' rosters\n"
+    "follow at the managers' next sync.\n";
+
+/* user move. */
+static int user_move(int argc, char **argv)
+{
+    const char *data = NULL, *name = NULL, *team = NULL;
+    const fs_opt opts[] = {
+        {"--data", FS_OPT_VALUE, NULL, &data, NULL},
+        {"--name", FS_OPT_VALUE, NULL, &name, NULL},
+        {"--team", FS_OPT_VALUE, NULL, &team, NULL},
+    };
+    int rc = srv_parse(move_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("user move", "--data", data);
+    if (rc == SRV_OK)
+        rc = srv_require("user move", "--name", name);
+    if (rc == SRV_OK)
+        rc = srv_require("user move", "--team", team);
+    if (rc != SRV_OK)
+        return rc;
+    if (!fs_utf8_valid(team, strlen(team)) || strlen(team) > 64) {
+        srv_error("--team: 1-64 bytes of printable UTF-8");
+        return SRV_EUSAGE;
+    }
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc == SRV_OK) {
+        int frc = fs_store_user_move(s, name, team);
+        char who[128], to[128];
+        srv_printable(name, who, sizeof who);
+        srv_printable(team, to, sizeof to);
+        if (frc == 0)
+            fprintf(srv_out, "%s is in team %s\n", who, to);
+        else if (frc == FS_ENOTFOUND)
+            rc = (srv_error("--name: no such user"), SRV_EUSAGE);
+        else if (frc == FS_EINVAL)
+            rc = (srv_error("--team: %s", fs_store_errmsg(s)), SRV_EUSAGE);
+        else
+            rc = srv_fail(s, "user move", frc);
+    }
+    srv_close(s);
+    return rc;
+}
+
 /* user disable / user enable. */
 static int user_disable(int disabled, int argc, char **argv)
 {
@@ -174,14 +222,18 @@ int srv_cmd_user(int argc, char **argv)
         return user_passwd(argc - 1, argv + 1);
     if (argc >= 1 && (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0))
         return user_disable(strcmp(argv[0], "disable") == 0, argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "move") == 0)
+        return user_move(argc - 1, argv + 1);
     if (argc < 1 || strcmp(argv[0], "add") != 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
             fputs(user_usage, srv_out);
             fputs(passwd_usage, srv_out);
             fputs(disable_usage, srv_out);
+            fputs(move_usage, srv_out);
             return SRV_HELP;
         }
-        srv_error("user: expected 'user add', 'user passwd', 'user disable' or 'user enable'");
+        srv_error("user: expected 'user add', 'user move', 'user passwd', 'user disable' or"
+                  " 'user enable'");
         fputs(user_usage, srv_err);
         return SRV_EUSAGE;
     }

@@ -37,6 +37,7 @@
 
 #include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
+#include "fieldsync/records.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/sync.h"
 #include "sync_int.h"
@@ -58,6 +59,7 @@ struct fs_sync_client {
     int pull_inflight; /* PULLs sent, not yet answered */
     int repull;        /* kicked while a PULL was unanswered: pull again after */
     int pulled;        /* the feed was pulled to its end */
+    int handovers;     /* a hand-over was refused: undone once the pull is done */
     int hold;          /* fs_sync_client_hold_batches() */
     fs_msg *held;      /* a batch whose successor was asked for, not yet applied */
     uint64_t lease_ms; /* the lease READY granted: its end minus the server's time */
@@ -313,6 +315,26 @@ static int pull(fs_sync_client *c)
     return pull_from(c, st.cursor, tag);
 }
 
+/* A hand-over the server refused is undone here (issue 25 point 6) once
+ * no pulled batch is on its way or held, since an undo that needs the
+ * server's value sets the cursor back, which a batch applied after it
+ * would move on again; that pull then starts. */
+static int undo_handovers(fs_sync_client *c)
+{
+    if (!c->handovers || !c->pulled || c->pull_inflight > 0 || c->held != NULL)
+        return 0;
+    size_t records = 0;
+    int repull = 0;
+    c->handovers = 0;
+    int rc = fs_refusals_revert_handovers(c->r, &records, &repull);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    if (!repull)
+        return 0;
+    c->pulled = 0;
+    return pull(c);
+}
+
 /* Applies a pulled batch with its cursor. */
 static int apply_batch(fs_sync_client *c, const fs_msg *m)
 {
@@ -553,9 +575,11 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
             const fs_reject_item *it = &m->u.reject.items[i];
             rc = fs_replica_record_refusal(c->r, it->table, it->row, it->column, it->hlc,
                                            it->reason, it->text, it->text_len);
+            c->handovers |= fs_record_is_handover(it->table, it->column);
         }
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        rc = undo_handovers(c);
         break;
     case FS_MSG_CHANGES:
         if (c->pull_inflight > 0)
@@ -589,6 +613,8 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
             c->pulled = 1;
         }
         rc = apply_batch(c, m);
+        if (rc == 0)
+            rc = undo_handovers(c);
         break;
     case FS_MSG_POKE:
         /* An unanswered PULL was read after this POKE was sent: its answers

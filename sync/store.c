@@ -73,6 +73,11 @@ int fs_store_users(fs_store *s, int (*cb)(const char *, fs_role, const char *, v
     return s->ops->users(s, cb, ctx);
 }
 
+int fs_store_user_move(fs_store *s, const char *name, const char *team)
+{
+    return s->ops->user_move(s, name, team);
+}
+
 int fs_store_user_disable(fs_store *s, const char *name, int disabled)
 {
     return s->ops->user_disable(s, name, disabled);

@@ -3357,6 +3357,22 @@ static void test_reassembler(void)
     leak_check();
 }
 
-TEST_LIST(TEST(encoder_refuses_undecodable) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
+/* Which schema a peer of each protocol version knows: the roster (schema
+ * 4) goes to version 5 on only (issue 25 point 6). */
+static void test_proto_schema(void)
+{
+    CHECK_EQ_INT(fs_proto_schema(1), 1);
+    CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA2), 2);
+    CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA3), 3);
+    CHECK_EQ_INT(fs_proto_schema(4), 3);
+    CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA4), 4);
+    CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION), FS_SCHEMA_VERSION);
+    int roster = fs_schema_table_index("roster");
+    CHECK(roster >= 0);
+    CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(4), (unsigned)roster, 1), 0);
+    CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(5), (unsigned)roster, 1), 1);
+}
+
+TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
               TEST(encode_order) TEST(ack_restamps) TEST(fork_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

@@ -227,6 +227,11 @@ static void test_every_handbook_table(void)
                        {"reason", fs_int(12)},
                        {"at", fs_int(1697184000000)}};
     CHECK_OK(fs_insert(r, "refusal_tally", tally, 5, id));
+    fs_cell roster[] = {{"name", fs_text("zhang")},
+                        {"team", fs_text("north")},
+                        {"role", fs_int(1)},
+                        {"active", fs_int(1)}};
+    CHECK_OK(fs_insert(r, "roster", roster, 4, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -413,6 +418,7 @@ static void test_schema_1_replica_is_upgraded(void)
     uint64_t seq = last_seq(r);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
+                            "DROP TABLE roster;"
                             "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);

@@ -407,6 +407,7 @@ typedef struct pulled {
     size_t calls;
     rowset rows;      /* distinct rows they were about (record tables and others) */
     size_t conflicts; /* changes to conflict records */
+    size_t roster;    /* changes to roster rows */
 } pulled;
 
 /* Pulls the store's feed in batches of at most max, from `from` (the device's
@@ -436,6 +437,8 @@ static void pull_from(fs_store *s, device *d, uint64_t from, size_t max, pulled 
             const fs_change *c = &cs->changes[i];
             if (c->table == tix("conflict"))
                 p->conflicts++;
+            else if (c->table == tix("roster"))
+                p->roster++; /* test_roster_follows_users */
             else
                 rowset_add(&p->rows, c->table, c->row);
         }
@@ -1186,10 +1189,11 @@ static int pulled_has(const pulled *p, const char *table, const uint8_t id[16])
 }
 
 /* The feed sequence at the end of the nth batch of at most max changes
- * read from the start. */
-static uint64_t batch_end(fs_store *s, size_t max, int nth)
+ * read from `from` (the roster's rows, written as the users were added,
+ * come first in a store's feed). */
+static uint64_t batch_end(fs_store *s, uint64_t from, size_t max, int nth)
 {
-    uint64_t cursor = 0;
+    uint64_t cursor = from;
     for (int i = 0; i < nth; i++) {
         fs_changeset *cs = NULL;
         CHECK_OK(fs_feed_since(fs_store_replica(s), cursor, max, &cs));
@@ -1211,28 +1215,29 @@ static void test_pull_reads_past_own_writes_only(void)
     team_open(&t);
     device *d = t.dev;
     uint8_t cust[16], visit[16];
+    uint64_t f0 = feed_last(t.s);
     new_customer(&d[ZHANG], "Own Co.", "zhang", cust);
     for (int i = 0; i < 40; i++)
         new_visit(&d[ZHANG], cust, "his own", visit);
     push_clean(t.s, &d[ZHANG]);
-    CHECK(feed_last(t.s) > batch_end(t.s, 4, 16));
+    CHECK(feed_last(t.s) > batch_end(t.s, f0, 4, 16));
     fs_changeset *cs = NULL;
     uint64_t next = 0;
     int more = 0;
-    CHECK_OK(fs_store_pull(t.s, d[ZHANG].pk, 0, 4, 0, &cs, &next, &more));
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG].pk, f0, 4, 0, &cs, &next, &more));
     CHECK_EQ_INT(cs->count, 0);
-    CHECK_EQ_INT(next, batch_end(t.s, 4, 16));
+    CHECK_EQ_INT(next, batch_end(t.s, f0, 4, 16));
     CHECK_EQ_INT(more, 1);
     fs_changeset_free(cs);
-    CHECK_OK(fs_store_pull(t.s, d[ZHAO].pk, 0, 4, 0, &cs, &next, &more)); /* another team */
+    CHECK_OK(fs_store_pull(t.s, d[ZHAO].pk, f0, 4, 0, &cs, &next, &more)); /* another team */
     CHECK_EQ_INT(cs->count, 0);
-    CHECK_EQ_INT(next, batch_end(t.s, 4, 1));
+    CHECK_EQ_INT(next, batch_end(t.s, f0, 4, 1));
     CHECK_EQ_INT(more, 1);
     fs_changeset_free(cs);
     /* zhang's phone has none of it: it gets the first batch */
-    CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, 0, 4, 0, &cs, &next, &more));
+    CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, f0, 4, 0, &cs, &next, &more));
     CHECK(cs->count > 0);
-    CHECK_EQ_INT(next, batch_end(t.s, 4, 1));
+    CHECK_EQ_INT(next, batch_end(t.s, f0, 4, 1));
     fs_changeset_free(cs);
     team_close(&t);
 }
@@ -1394,6 +1399,106 @@ static void test_owner_changes(void)
     team_close(&t);
 }
 
+/* The names on a device's roster (live rows), sorted, comma-separated, each
+ * with its team and active flag: "li/north/1,zhang/north/1". */
+static void roster_of(fs_replica *r, char *out, size_t size)
+{
+    fs_rows *it = NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    CHECK_OK(fs_rows_open(&it, r, "roster", NULL, NULL, "name"));
+    while (fs_rows_next(it) == 1) {
+        fs_value n, tm, active;
+        CHECK_OK(fs_rows_get(it, "name", &n));
+        CHECK_OK(fs_rows_get(it, "team", &tm));
+        CHECK_OK(fs_rows_get(it, "active", &active));
+        len += (size_t)snprintf(out + len, size - len, "%s%.*s/%.*s/%lld", len ? "," : "",
+                                (int)n.n, (const char *)n.p, (int)tm.n,
+                                (const char *)tm.p, (long long)active.i);
+        CHECK(len < size);
+    }
+    fs_rows_close(it);
+}
+
+/* Applies the purges the store has for d's cursor; their number. */
+static size_t apply_purges(fs_store *s, device *d)
+{
+    fs_purge_item *items = NULL;
+    size_t n = 0;
+    fs_replica_status st;
+    status(d->r, &st);
+    CHECK_OK(fs_store_purges(s, d->pk, st.cursor, 100, &items, &n));
+    if (n > 0)
+        CHECK_OK(fs_replica_purge(d->r, items, n));
+    free(items);
+    return n;
+}
+
+/* The roster (schema 4): every device of a team holds the team's users
+ * (an admin's every team's), as users are moved and disabled; no device
+ * may write it. */
+static void test_roster_follows_users(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    char got[512];
+    pulled p;
+    pull(t.s, &d[LI], &p);
+    CHECK(p.roster > 0);
+    roster_of(d[LI].r, got, sizeof got);
+    CHECK_STR(got, "li/north/1,wang/north/1,zhang/north/1");
+    pull(t.s, &d[ZHANG], &p);
+    roster_of(d[ZHANG].r, got, sizeof got);
+    CHECK_STR(got, "li/north/1,wang/north/1,zhang/north/1");
+    pull(t.s, &d[WANG], &p);
+    pull(t.s, &d[CHEN], &p);
+    roster_of(d[CHEN].r, got, sizeof got);
+    CHECK_STR(got, "chen/south/1,zhao/south/1");
+    pull(t.s, &d[ROOT], &p); /* the admin: every team's */
+    roster_of(d[ROOT].r, got, sizeof got);
+    CHECK_STR(got, "chen/south/1,li/north/1,root/hq/1,wang/north/1,zhang/north/1,zhao/south/1");
+    /* wang moves south: gone from north's devices (purged), on south's;
+     * his own device swaps north's roster for south's. */
+    CHECK_OK(fs_store_user_move(t.s, "wang", "south"));
+    CHECK_OK(fs_store_user_move(t.s, "wang", "south")); /* as it is: nothing */
+    CHECK_EQ_INT(apply_purges(t.s, &d[LI]), 1);
+    pull(t.s, &d[LI], &p);
+    roster_of(d[LI].r, got, sizeof got);
+    CHECK_STR(got, "li/north/1,zhang/north/1");
+    CHECK_EQ_INT(apply_purges(t.s, &d[WANG]), 2);
+    pull(t.s, &d[WANG], &p);
+    roster_of(d[WANG].r, got, sizeof got);
+    CHECK_STR(got, "chen/south/1,wang/south/1,zhao/south/1");
+    pull(t.s, &d[CHEN], &p);
+    roster_of(d[CHEN].r, got, sizeof got);
+    CHECK_STR(got, "chen/south/1,wang/south/1,zhao/south/1");
+    /* zhang leaves: still on li's roster, not active. */
+    CHECK_OK(fs_store_user_disable(t.s, "zhang", 1));
+    pull(t.s, &d[LI], &p);
+    roster_of(d[LI].r, got, sizeof got);
+    CHECK_STR(got, "li/north/1,zhang/north/0");
+    CHECK_ERR(fs_store_user_move(t.s, "nobody", "south"), FS_ENOTFOUND);
+    CHECK_ERR(fs_store_user_move(t.s, "li", ""), FS_EINVAL);
+    /* A device's write to the roster is refused. */
+    fs_cell cells[] = {{"name", fs_text("zhang")},
+                       {"team", fs_text("north")},
+                       {"role", fs_int(1)},
+                       {"active", fs_int(1)}};
+    uint8_t id[16];
+    CHECK_OK(fs_insert(d[LI].r, "roster", cells, 4, id));
+    fs_changeset *cs = NULL;
+    fs_push_result res;
+    CHECK_OK(fs_changes_since(d[LI].r, 0, 1000, &cs));
+    CHECK_OK(fs_store_push(t.s, d[LI].pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                           &res));
+    CHECK_EQ_INT(res.accepted, 0);
+    CHECK(res.nrejects > 0);
+    free(res.rejects);
+    fs_changeset_free(cs);
+    team_close(&t);
+}
+
 /* ---- 6. a batch pushed again ---- */
 
 static void test_idempotent_repush(void)
@@ -1403,6 +1508,7 @@ static void test_idempotent_repush(void)
     device *d = t.dev;
     uint8_t cust[16], visit[16];
     fs_push_result r1, r2;
+    uint64_t f0 = feed_last(t.s); /* the roster's rows */
     new_customer(&d[ZHANG], "Repeat Co.", "zhang", cust);
     new_visit(&d[ZHANG], cust, "first meeting", visit);
     fs_changeset *cs = NULL;
@@ -1414,7 +1520,7 @@ static void test_idempotent_repush(void)
     CHECK_EQ_INT(r1.nrejects, 0);
     CHECK_EQ_INT(r1.acked_seq, cs->last_seq);
     uint64_t f1 = feed_last(t.s);
-    CHECK_EQ_INT(f1, 2); /* an entry per row written: the customer, the visit */
+    CHECK_EQ_INT(f1, f0 + 2); /* an entry per row written: the customer, the visit */
     /* The acknowledgement was lost: the device sends the batch again. */
     CHECK_OK(
         fs_store_push(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, &r2));
@@ -2537,7 +2643,7 @@ TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_ch
                           TEST(forged_writer_unknown_and_revoked)
                               TEST(invalid_values_refused_individually) TEST(degenerate_versions) TEST(restamped_push_and_its_replay)
                                   TEST(owner_changes) TEST(handover_and_new_rows_in_one_push)
-                                      TEST(pull_reads_past_own_writes_only) TEST(idempotent_repush)
+                                      TEST(pull_reads_past_own_writes_only) TEST(roster_follows_users) TEST(idempotent_repush)
                                           TEST(convergence_through_store)
                                               TEST(conflict_found_by_server_is_in_scope)
                                               TEST(manager_decides_conflict)

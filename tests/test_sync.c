@@ -316,7 +316,8 @@ static size_t hostile_pulls(world *w, fs_identity *id)
         if (m != NULL && m->type == FS_MSG_READY)
             open = 1;
         if (m != NULL && m->type == FS_MSG_CHANGES) {
-            changes += m->u.changes.count;
+            for (size_t i = 0; i < m->u.changes.count; i++) /* the team's roster is theirs */
+                changes += (int)m->u.changes.changes[i].table != fs_schema_table_index("roster");
             answers++;
         }
         fs_msg_free(m);
@@ -557,6 +558,89 @@ static void industry_of(fs_replica *r, char *out, size_t size)
     if (v.type == FS_TEXT)
         snprintf(out, size, "%.*s", (int)v.n, (const char *)v.p);
     fs_rows_close(it);
+}
+
+/* Live rows of table in r. */
+static size_t live_rows(fs_replica *r, const char *table)
+{
+    fs_rows *it = NULL;
+    size_t n = 0;
+    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1)
+        n++;
+    fs_rows_close(it);
+    return n;
+}
+
+/* A customer's owner in r, into out ("" when none). */
+static void owner_in(fs_replica *r, const uint8_t id[16], char *out, size_t cap)
+{
+    fs_rows *it = NULL;
+    fs_value who = fs_blob(id, 16), v;
+    out[0] = '\0';
+    CHECK_OK(fs_rows_open(&it, r, "customer", "id", &who, NULL));
+    if (fs_rows_next(it) == 1 && fs_rows_get(it, "owner", &v) == 0 && v.type == FS_TEXT)
+        snprintf(out, cap, "%.*s", (int)v.n, (const char *)v.p);
+    fs_rows_close(it);
+}
+
+/* Issue 25 point 6. The roster (schema 4) reaches sessions of protocol
+ * version 5 only: a version-4 device gets none of it and syncs as before.
+ * A hand-over the server refuses (another team's rep) is undone on the
+ * manager's replica within that sync, its owner the server's again (a
+ * value from the server: pulled again), the refusal still listed. */
+static void test_roster_and_refused_handover_undone(void)
+{
+    world w;
+    dev old, zhang, li;
+    world_open(&w);
+    CHECK_OK(fs_store_user_add(w.store, "chen", FS_ROLE_REP, "south"));
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    dev_open_in(&w, &old, "wang", "wang-old");
+    limit_version = 4;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    CHECK_EQ_INT(live_rows(old.r, "roster"), 0);
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("Roster Co.")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(zhang.r, "customer", c, 2, cust));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(live_rows(li.r, "roster"), 3); /* li, zhang, wang of north; not chen */
+    CHECK_EQ_INT(live_rows(zhang.r, "roster"), 3);
+    /* li's laptop lets it through (no client check here): the server refuses */
+    clock_now += 1000;
+    fs_cell h[] = {{"owner", fs_text("chen")}};
+    CHECK_OK(fs_update(li.r, "customer", cust, h, 1));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    char owner[80];
+    owner_in(li.r, cust, owner, sizeof owner);
+    CHECK_STR(owner, "zhang");
+    owner_in(fs_store_replica(w.store), cust, owner, sizeof owner);
+    CHECK_STR(owner, "zhang");
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(li.r, &st));
+    CHECK_EQ_INT(st.refused, 0); /* undone: nothing left to put right */
+    CHECK_EQ_INT(st.pending, 0);
+    refusals got = {0, 0};
+    CHECK_OK(fs_refusals(li.r, on_refusal, &got));
+    CHECK_EQ_INT(got.n, 1); /* still listed */
+    CHECK_EQ_INT(got.reason, FS_REASON_SCOPE);
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(li.r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    test_same_state(li.r, zhang.r);
+    /* an old version-4 device still syncs, with nothing of the roster */
+    limit_version = 4;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    CHECK_EQ_INT(live_rows(old.r, "roster"), 0);
+    fs_replica_close(old.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
 }
 
 /* Issue 23: a device whose clock is a day ahead, writing before it ever
@@ -2021,7 +2105,8 @@ TEST_LIST(
             poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(sync_names_the_user)
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
-                    TEST(writes_ahead_are_restamped_from_version_4) TEST(clock_fault_schedules)
+                    TEST(writes_ahead_are_restamped_from_version_4)
+                    TEST(roster_and_refused_handover_undone) TEST(clock_fault_schedules)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)
                         TEST(pull_asks_for_the_next_batch_before_applying)
                             TEST(pipelined_sync_converges_both_ways)

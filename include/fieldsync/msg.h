@@ -163,6 +163,9 @@
 #define FS_PROTO_VERSION_FORK 5u
 /* What both ends sign in FORK, before the other key. */
 #define FS_FORK_LABEL "fieldsync/1 fork"
+/* The first whose peer knows schema version 4 (the `roster` table): a
+ * session of an older version is sent none of it. */
+#define FS_PROTO_VERSION_SCHEMA4 5u
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -319,8 +322,9 @@ typedef struct fs_msg {
 
 /* The schema version (fieldsync/schema.h) a peer of protocol version
  * `version` knows: 1 before FS_PROTO_VERSION_SCHEMA2, 2 before
- * FS_PROTO_VERSION_SCHEMA3, 3 from it. The server sends a session no change
- * of a newer table or column; a client refuses one. */
+ * FS_PROTO_VERSION_SCHEMA3, 3 before FS_PROTO_VERSION_SCHEMA4, 4 from it.
+ * The server sends a session no change of a newer table or column; a
+ * client refuses one. */
 unsigned fs_proto_schema(uint32_t version);
 
 /* Appends the msgpack encoding of m to out, as protocol version 1 has it

@@ -186,6 +186,11 @@ typedef enum fs_record_verdict {
 /* A static description of a verdict; never NULL. */
 const char *fs_record_strerror(int verdict);
 
+/* 1 if column of table (schema indexes) is a hand-over's: its rule is
+ * FS_WHEN_CHANGED (customer.owner); 0 otherwise. A device undoes a
+ * hand-over the server refused (fs_refusals_revert_handovers). */
+int fs_record_is_handover(unsigned table, unsigned column);
+
 /* The push check of one written value: the column's rule (FS_WHEN_CHANGED
  * columns are judged where the owner change is known, with
  * fs_record_may_write) and, on a status column, the statuses only a

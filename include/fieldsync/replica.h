@@ -526,10 +526,13 @@ typedef struct fs_refusal {
     uint64_t at_ms; /* wall-clock ms it was recorded; 0 if recorded by an older build */
     fs_value sent;  /* the value the change sent (FS_NULL: empty, or not known);
                        valid during the callback */
+    int auto_reverted; /* undone on this device at once (a hand-over the server refused,
+                          fs_refusals_revert_handovers): listed, no longer open */
 } fs_refusal;
 
-/* Calls cb for every recorded refusal, oldest first; a non-zero return stops
- * the walk and is returned. */
+/* Calls cb for every recorded refusal still open or undone automatically
+ * (auto_reverted), oldest first; a non-zero return stops the walk and is
+ * returned. */
 int fs_refusals(fs_replica *r, int (*cb)(const fs_refusal *, void *), void *ctx);
 
 /* Calls cb for refusal number id. FS_ENOTFOUND if there is none. */
@@ -563,6 +566,15 @@ int fs_refusal_revert(fs_replica *r, uint64_t id, fs_refusal_outcome *out);
  * refusals leave the list (a new refusal is recorded if the server refuses
  * it again). FS_ENOTFOUND for no such refusal or a record that is gone. */
 int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out);
+
+/* Reverts, as fs_refusal_revert does, every record with an open refusal of
+ * a hand-over (a new owner the server refused: the record rules'
+ * FS_WHEN_CHANGED columns), so that this device never keeps an owner no
+ * one else has (issue 25 point 6). The refusals stay listed, marked
+ * auto_reverted, and are no longer open. *records: how many were reverted;
+ * *repull: 1 when a value must come from the server again (the cursor was
+ * set back: pull again). 0 or the replica's error. */
+int fs_refusals_revert_handovers(fs_replica *r, size_t *records, int *repull);
 
 /* A device's refused changes still open on it, as the server last heard
  * (the server-written table `refusal_tally`, schema 3): on a manager's

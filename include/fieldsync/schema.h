@@ -55,8 +55,9 @@ typedef struct fs_table {
 } fs_table;
 
 /* The schema version of this build: 2 added `handover` and `charge`, 3
- * added `refusal_tally` (protocol version 4, FS_PROTO_VERSION_SCHEMA3). */
-#define FS_SCHEMA_VERSION 3u
+ * added `refusal_tally` (protocol version 4, FS_PROTO_VERSION_SCHEMA3), 4
+ * added `roster` (protocol version 5, FS_PROTO_VERSION_SCHEMA4). */
+#define FS_SCHEMA_VERSION 4u
 
 /* Hard limits on what any column value may hold. */
 #define FS_MAX_TEXT (64u * 1024u)

@@ -138,6 +138,12 @@ int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, 
  * again, they may log in and enroll new devices; revoked devices stay so.
  * Audited. FS_ENOTFOUND for an unknown user. */
 int fs_store_user_disable(fs_store *s, const char *name, int disabled);
+/* Moves a user to another team (their rows stay theirs, so the new team's
+ * manager sees them and the old one's no longer does). Adding, moving,
+ * disabling and enabling a user keep their `roster` row current (schema 4,
+ * server/store/roster.c). Audited (user_move). FS_ENOTFOUND for an unknown
+ * user, FS_EINVAL for a bad team name. */
+int fs_store_user_move(fs_store *s, const char *name, const char *team);
 /* What a dashboard session was granted on: a digest of the user's role,
  * team and password hash. It changes with any of them; FS_EAUTH for an
  * unknown or disabled user, or one without a password. */
@@ -365,6 +371,7 @@ typedef struct fs_store_ops {
     int (*login)(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                  char team[FS_USER_NAME_MAX + 1]);
     int (*user_disable)(fs_store *s, const char *name, int disabled);
+    int (*user_move)(fs_store *s, const char *name, const char *team);
     int (*user_stamp)(fs_store *s, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES]);
     /* devices */
     int (*device_add)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user,

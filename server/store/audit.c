@@ -29,7 +29,7 @@ static const char *const kinds[] = {
     "wipe",        "refused_write",  "scope_change",    "export",
     "report_read", "login",          "session_refused", "user_disable",
     "user_enable",   "restamped_write", "restore",
-    "device_fork",
+    "device_fork",   "user_move",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

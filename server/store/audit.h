@@ -106,7 +106,10 @@ typedef struct fs_audit_entry {
  *   user_disable   a user who left was disabled (detail: devices_revoked=N)
  *   user_enable    a disabled user was enabled again
  *   restore        the store was put back from a backup and its feed given
- *                  a new epoch (detail: the feed's head; issue 25.2) */
+ *                  a new epoch (detail: the feed's head; issue 25.2)
+ *   device_fork    a restored or copied laptop took a new identity (subject:
+ *                  the new key's fingerprint, detail: the old one; issue 25.3)
+ *   user_move      a user was moved to another team (detail: "old -> new") */
 const char *const *fs_audit_kinds(size_t *n);
 
 /* Opens the audit log stored in db, creating its tables (and the empty

@@ -151,7 +151,12 @@ static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint
         if (rc == 0 && keep && !looked) {
             char owner[MAX_NAME + 1];
             rc = sq__owner_of(s, c->table, c->row, owner);
-            seen = rc == 0 && sq__in_scope(s, &d->u, owner);
+            /* The roster: every member of a team sees the team's (an
+             * admin every team's); the rest by scope. */
+            if ((int)c->table == fs_schema_table_index("roster"))
+                seen = rc == 0 && sq__roster_visible(s, &d->u, owner);
+            else
+                seen = rc == 0 && sq__in_scope(s, &d->u, owner);
             if (seen)
                 rc = owner_group(s, &owners, &nowners, owner, &group);
             looked = 1;

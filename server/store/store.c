@@ -222,6 +222,8 @@ static int store_new(fs_store **out, fs_replica *r)
         rc = put_epoch(s, 0);
     if (rc == 0)
         rc = open_audit(s);
+    if (rc == 0)
+        rc = sq__roster_catch_up(s); /* a store of schema 3, upgraded */
     if (rc != 0) {
         sq_close(&s->base);
         return rc;
@@ -375,6 +377,7 @@ static const fs_store_ops sqlite_ops = {
     .users = sq_users,
     .set_password = sq_set_password,
     .user_disable = sq_user_disable,
+    .user_move = sq_user_move,
     .user_stamp = sq_user_stamp,
     .login = sq_login,
     .device_add = sq_device_add,

@@ -157,6 +157,20 @@ int sq_user_disable(fs_store *base, const char *name, int disabled);
 int sq_user_stamp(fs_store *base, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES]);
 /* 1 if the user is disabled (fs_store_user_disable), 0 if not, <0 on error. */
 int sq__user_disabled(sq_store *s, const char *name);
+int sq_user_move(fs_store *base, const char *name, const char *team);
+/* A transaction of the store's replica (fs_begin: replica writes join it)
+ * and its end: committed when rc is 0, else rolled back; rc returned. */
+int sq__tx_begin(sq_store *s);
+int sq__tx_end(sq_store *s, int rc);
+/* The roster (roster.c): the user's row written when it differs from the
+ * user as stored, inside the caller's sq__tx_begin transaction; every user
+ * without a row given one (a transaction each). 0 or an FS_E* code (the
+ * store's message set). */
+int sq__roster_write(sq_store *s, const char *name);
+int sq__roster_catch_up(sq_store *s);
+/* 1 if u sees the roster row of owner: a member of owner's team, or an
+ * admin. */
+int sq__roster_visible(sq_store *s, const sq_user *u, const char *owner);
 int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
              char team[FS_USER_NAME_MAX + 1]);
 int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,

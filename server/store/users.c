@@ -17,9 +17,15 @@ int sq_user_add(fs_store *base, const char *name, fs_role role, const char *team
         return sq__fail(s, FS_EINVAL, "a user name and team are 1-%d printable characters", MAX_NAME);
     if (role != FS_ROLE_REP && role != FS_ROLE_MANAGER && role != FS_ROLE_ADMIN)
         return sq__fail(s, FS_EINVAL, "a role is rep, manager or admin");
-    int rc = sq__run(s, "INSERT INTO users(name, role, team) VALUES(?1, ?2, ?3)", NULL, "tit", name,
-                 (long long)role, team);
-    return rc == FS_EEXIST ? sq__fail(s, rc, "user %s exists already", name) : rc;
+    int rc = sq__tx_begin(s);
+    if (rc == 0)
+        rc = sq__run(s, "INSERT INTO users(name, role, team) VALUES(?1, ?2, ?3)", NULL, "tit", name,
+                     (long long)role, team);
+    if (rc == FS_EEXIST)
+        sq__fail(s, rc, "user %s exists already", name);
+    if (rc == 0)
+        rc = sq__roster_write(s, name);
+    return sq__tx_end(s, rc);
 }
 
 int sq_users(fs_store *base,
@@ -149,9 +155,9 @@ int sq_user_disable(fs_store *base, const char *name, int disabled)
     int rc = sq__user_get(s, name, &u);
     if (rc != 0)
         return rc;
-    int own = 0, revoked = 0;
+    int revoked = 0;
     char detail[64] = "";
-    rc = fs_replica_begin_nested(s->r, &own);
+    rc = sq__tx_begin(s);
     if (rc == 0 && disabled)
         rc = sq__run(s, "INSERT OR REPLACE INTO disabled_users(name, at_ms) VALUES(?1, ?2)", NULL,
                      "ti", name, (long long)fs_replica_now_ms(s->r));
@@ -163,9 +169,11 @@ int sq_user_disable(fs_store *base, const char *name, int disabled)
     if (rc == 0 && disabled)
         snprintf(detail, sizeof detail, "devices_revoked=%d", revoked);
     if (rc == 0)
+        rc = sq__roster_write(s, name);
+    if (rc == 0)
         rc = fs_audit_append(s->audit, disabled ? "user_disable" : "user_enable", "operator", name,
                              detail);
-    return fs_replica_end_nested(s->r, own, rc);
+    return sq__tx_end(s, rc);
 }
 
 int sq_user_stamp(fs_store *base, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES])
