@@ -16,11 +16,26 @@
  * replica received A, then C written on top of B), the check may report a
  * conflict that a person already saw: it errs on the side of showing too
  * much, never too little.
+ *
+ * Column groups (fieldsync/records.h) are decided whole: the write with the
+ * highest clock among a group's columns wins all of them. A change that
+ * beats its own column but not its group's newest write loses, and is kept
+ * in a conflict record like any loser. Writers of this version write a
+ * group whole at one clock, so per-column order already agrees; the rule
+ * is for the writes of older devices (protocol 3 and 4), which write one
+ * column of a group alone and merge column by column. For them the server,
+ * the replica with a feed, decides: when it refuses such a change by its
+ * group, or accepts a write that leaves in its group a column written
+ * behind the writer's back (newer than the version the writer replaced),
+ * it writes the group again as its own write at a fresh clock, with that
+ * column cleared (the value is kept in a conflict record). Every replica,
+ * old or new, then receives the decision as plain winning changes.
  */
 #include <string.h>
 
 #include <sodium.h>
 
+#include "fieldsync/records.h"
 #include "replica_int.h"
 
 /* Columns of the conflict table, by index (see schema.c). */
@@ -95,6 +110,119 @@ static int record_conflict(fs_replica *r, const fs__row *row, unsigned col,
     return rc;
 }
 
+/* ---- column groups ---- */
+
+static fs_version version_at(fs_replica *r, const fs__row *row, unsigned c)
+{
+    fs_version v = {row->hlc[c], {0}};
+    memcpy(v.device, fs__dev_id(r, row->dev[c]), FS_ID_BYTES);
+    return v;
+}
+
+static void value_at(const fs__row *row, unsigned c, fs_value *out)
+{
+    if (row->set[c] != NULL)
+        *out = *row->set[c];
+    else
+        fs__value_from_sqlite(row->old[c], out);
+}
+
+/* The newest version among the columns of group in row, *at its column. */
+static fs_version group_top(fs_replica *r, const fs__row *row, uint32_t group, unsigned *at)
+{
+    fs_version top = {0, {0}};
+    *at = 0;
+    for (unsigned c = 1; c < row->t->ncolumns && c < 32; c++) {
+        if (!(group & (1u << c)))
+            continue;
+        fs_version v = version_at(r, row, c);
+        if (*at == 0 || fs_version_cmp(&v, &top) > 0) {
+            top = v;
+            *at = c;
+        }
+    }
+    return top;
+}
+
+/* The columns of group that changes[i]'s write leaves alone although they
+ * were written after the version it replaced: a write its writer did not
+ * see (an older device's write of one column of a group). The write's
+ * changes are the run of this row's changes in the batch with its version;
+ * the version it replaced is the newest prev among them. */
+static uint32_t unseen_columns(fs_replica *r, const fs__row *row, const fs_change *changes,
+                               size_t n, size_t i, uint32_t group)
+{
+    const fs_change *ch = &changes[i];
+    size_t lo = i, hi = i + 1;
+    while (lo > 0 && changes[lo - 1].table == ch->table &&
+           memcmp(changes[lo - 1].row, ch->row, FS_ID_BYTES) == 0)
+        lo--;
+    while (hi < n && changes[hi].table == ch->table &&
+           memcmp(changes[hi].row, ch->row, FS_ID_BYTES) == 0)
+        hi++;
+    uint32_t carried = 0;
+    fs_version seen = {0, {0}};
+    for (size_t k = lo; k < hi; k++) {
+        const fs_change *o = &changes[k];
+        if (o->column >= 32 || !(group & (1u << o->column)) ||
+            fs_version_cmp(&o->version, &ch->version) != 0)
+            continue;
+        carried |= 1u << o->column;
+        if (fs_version_cmp(&o->prev, &seen) > 0)
+            seen = o->prev;
+    }
+    /* Columns its writer found never written say nothing of what it saw (a
+     * write whose other columns the server refused): nothing is cleared. */
+    if (seen.hlc == 0)
+        return 0;
+    uint32_t unseen = 0;
+    for (unsigned c = 1; c < row->t->ncolumns && c < 32; c++) {
+        if (!(group & ~carried & (1u << c)) || row->hlc[c] == 0)
+            continue;
+        fs_version v = version_at(r, row, c);
+        if (fs_version_cmp(&v, &seen) > 0)
+            unseen |= 1u << c;
+    }
+    return unseen;
+}
+
+/* The server's decision on a row whose groups it decided against a column
+ * (fieldsync/records.h): writes the columns of groups again at a fresh
+ * clock, as its own write, with their current values, except that a
+ * column of clear still older than its group's newest write is cleared and
+ * its value kept in a conflict record. The write stores the row. */
+static int decide_groups(fs_replica *r, fs__row *row, uint32_t groups, uint32_t clear,
+                         size_t *count)
+{
+    unsigned cols[FS__MAX_COLUMNS];
+    fs_value vals[FS__MAX_COLUMNS];
+    size_t k = 0;
+    int rc = 0;
+    for (unsigned c = 1; rc == 0 && c < row->t->ncolumns && c < 32; c++) {
+        if (!(groups & (1u << c)))
+            continue;
+        fs_value v;
+        value_at(row, c, &v);
+        if (clear & (1u << c)) {
+            unsigned at;
+            fs_version top = group_top(r, row, fs_record_group_of(row->tix, c), &at);
+            fs_version mine = version_at(r, row, c);
+            if (fs_version_cmp(&mine, &top) < 0 && v.type != FS_NULL) {
+                fs_change winner;
+                memset(&winner, 0, sizeof winner);
+                winner.value = fs_null();
+                winner.version = top;
+                rc = record_conflict(r, row, c, &mine, &v, &winner, count);
+                v = fs_null();
+            }
+        }
+        cols[k] = c;
+        vals[k] = v;
+        k++;
+    }
+    return rc == 0 ? fs__local_write(r, row, cols, vals, k) : rc;
+}
+
 /* Checks changes as fs_apply does. check_clock 0: a clock however far ahead
  * of this machine's is taken (a device's pull: the server accepted it, and
  * a device never refuses its server's changes because of its own clock). */
@@ -141,13 +269,17 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
     rc = fs__begin(r, &own);
     if (rc != 0)
         return rc;
+    uint32_t decide = 0, clear = 0; /* the server's decisions on the loaded row's groups */
     memset(&cur, 0, sizeof cur);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const fs_change *ch = &changes[i];
         fs__hlc_observe(r, ch->version.hlc);
         if (!loaded || cur.tix != ch->table || memcmp(cur.id, ch->row, FS_ID_BYTES) != 0) {
-            if (loaded && cur.dirty)
+            if (loaded && decide != 0)
+                rc = decide_groups(r, &cur, decide, clear, &st.conflicts);
+            else if (loaded && cur.dirty)
                 rc = fs__row_store(r, &cur);
+            decide = clear = 0;
             if (rc == 0)
                 rc = fs__row_load(r, &cur, ch->table, ch->row);
             loaded = rc == 0;
@@ -160,6 +292,36 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
         if (fs_version_cmp(&ch->version, &local) <= 0) {
             st.ignored++;
             continue;
+        }
+        uint32_t group =
+            (cur.t->flags & FS_TABLE_INTERNAL) ? 0 : fs_record_group_of(ch->table, c);
+        if (group != 0) {
+            unsigned at;
+            fs_version top = group_top(r, &cur, group, &at);
+            int cmp = fs_version_cmp(&ch->version, &top);
+            if (cmp < 0) {
+                /* The group holds a newer write: this one lost its group,
+                 * this column included. */
+                fs_change winner;
+                memset(&winner, 0, sizeof winner);
+                value_at(&cur, c, &winner.value);
+                winner.version = top;
+                rc = record_conflict(r, &cur, c, &ch->version, &ch->value, &winner,
+                                     &st.conflicts);
+                if (rc != 0)
+                    break;
+                if (r->keep_feed)
+                    decide |= group;
+                st.ignored++;
+                continue;
+            }
+            if (cmp > 0 && r->keep_feed) {
+                uint32_t unseen = unseen_columns(r, &cur, changes, n, i, group);
+                if (unseen != 0) {
+                    decide |= group;
+                    clear |= unseen;
+                }
+            }
         }
         if (local.hlc != 0 && !(cur.t->flags & FS_TABLE_INTERNAL) &&
             fs_version_cmp(&ch->prev, &local) != 0) {
@@ -187,7 +349,9 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
         cur.dirty = 1;
         st.applied++;
     }
-    if (rc == 0 && loaded && cur.dirty)
+    if (rc == 0 && loaded && decide != 0)
+        rc = decide_groups(r, &cur, decide, clear, &st.conflicts);
+    else if (rc == 0 && loaded && cur.dirty)
         rc = fs__row_store(r, &cur);
     if (rc == 0)
         rc = fs__feed_flush(r);
@@ -294,8 +458,13 @@ static int settle(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_stat
             } else {
                 fs__value_from_sqlite(cf.old[CF_LOSER_VALUE], &v);
             }
+            /* The value restored or decided takes its group along. */
+            unsigned cols[FS__MAX_COLUMNS] = {c};
+            fs_value vals[FS__MAX_COLUMNS] = {v};
+            size_t k = 1;
+            fs__group_complete(&target, cols, vals, &k);
             if (rc == 0)
-                rc = fs__local_write(r, &target, &c, &v, 1);
+                rc = fs__local_write(r, &target, cols, vals, k);
         }
     }
     if (rc == 0) {
