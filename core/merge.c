@@ -145,10 +145,10 @@ static fs_version group_top(fs_replica *r, const fs__row *row, uint32_t group, u
 }
 
 /* The columns of group that changes[i]'s write leaves alone although they
- * were written after the version it replaced: a write its writer did not
- * see (an older device's write of one column of a group). The write's
- * changes are the run of this row's changes in the batch with its version;
- * the version it replaced is the newest prev among them. */
+ * hold a write its writer did not see (an older device's write of one
+ * column of a group). The write's changes are the run of this row's
+ * changes in the batch with its version; the version it replaced is the
+ * newest prev among them. */
 static uint32_t unseen_columns(fs_replica *r, const fs__row *row, const fs_change *changes,
                                size_t n, size_t i, uint32_t group)
 {
@@ -171,17 +171,21 @@ static uint32_t unseen_columns(fs_replica *r, const fs__row *row, const fs_chang
         if (fs_version_cmp(&o->prev, &seen) > 0)
             seen = o->prev;
     }
-    /* Columns its writer found never written say nothing of what it saw (a
-     * write whose other columns the server refused): nothing is cleared. */
-    if (seen.hlc == 0)
-        return 0;
+    /* A column's write was not seen when it came after the version the
+     * writer replaced and also wrote a column the writer carries (the
+     * writer then replaced an older version of that one). A write of other
+     * columns only (a new row's status; a write whose other columns the
+     * server refused) says nothing of what the writer saw: kept. */
     uint32_t unseen = 0;
-    for (unsigned c = 1; c < row->t->ncolumns && c < 32; c++) {
-        if (!(group & ~carried & (1u << c)) || row->hlc[c] == 0)
+    for (unsigned d = 1; d < row->t->ncolumns && d < 32; d++) {
+        if (!(group & ~carried & (1u << d)) || row->hlc[d] == 0)
             continue;
-        fs_version v = version_at(r, row, c);
-        if (fs_version_cmp(&v, &seen) > 0)
-            unseen |= 1u << c;
+        fs_version v = version_at(r, row, d);
+        if (fs_version_cmp(&v, &seen) <= 0)
+            continue;
+        for (unsigned c = 1; c < row->t->ncolumns && c < 32; c++)
+            if ((carried & (1u << c)) && row->hlc[c] == row->hlc[d] && row->dev[c] == row->dev[d])
+                unseen |= 1u << d;
     }
     return unseen;
 }
@@ -424,17 +428,62 @@ int fs_conflicts(fs_replica *r, int include_resolved, int (*cb)(const fs_conflic
     return rc;
 }
 
+/* The open conflicts of the same losing write as cf on the other columns
+ * of c's group (fieldsync/records.h): their losing values go back with
+ * c's, so a restored "done" brings its done_at. Loaded into sib (*nsib of
+ * them, room for FS_RECORD_MAX_GROUP); their columns and values are
+ * appended to cols/vals (*k), the values pointing into sib. */
+static int group_siblings(fs_replica *r, const fs__row *cf, unsigned tix, unsigned c, fs__row *sib,
+                          size_t *nsib, unsigned *cols, fs_value *vals, size_t *k)
+{
+    uint32_t group = fs_record_group_of(tix, c) & ~(c < 32 ? 1u << c : 0);
+    fs_version loser;
+    memset(&loser, 0, sizeof loser);
+    if (cf->old[CF_LOSER_HLC] != NULL)
+        loser.hlc = (uint64_t)sqlite3_value_int64(cf->old[CF_LOSER_HLC]);
+    if (cf->old[CF_LOSER_DEVICE] != NULL &&
+        sqlite3_value_bytes(cf->old[CF_LOSER_DEVICE]) == FS_ID_BYTES)
+        memcpy(loser.device, sqlite3_value_blob(cf->old[CF_LOSER_DEVICE]), FS_ID_BYTES);
+    const uint8_t *row = sqlite3_value_blob(cf->old[CF_ROW]);
+    for (unsigned d = 1; d < 32 && group != 0 && *nsib < FS_RECORD_MAX_GROUP; d++) {
+        if (!(group & (1u << d)))
+            continue;
+        uint8_t id[FS_ID_BYTES];
+        conflict_id(id, tix, row, d, &loser);
+        fs__row *one = &sib[*nsib];
+        int rc = fs__row_load(r, one, conflict_table(), id);
+        if (rc != 0)
+            return rc;
+        int open = one->exists && !(one->old[0] && sqlite3_value_int(one->old[0]) != 0) &&
+                   !(one->old[CF_STATUS] && sqlite3_value_int64(one->old[CF_STATUS]) != 0);
+        if (!open) {
+            fs__row_clear(one);
+            continue;
+        }
+        cols[*k] = d;
+        fs__value_from_sqlite(one->old[CF_LOSER_VALUE], &vals[*k]);
+        (*k)++;
+        (*nsib)++;
+    }
+    return 0;
+}
+
 /* Marks the conflict id resolved as `how`; RESTORED writes the losing value
- * back, DECIDED writes *v (both as new local writes of the field). */
+ * back, DECIDED writes *v (both as new local writes of the field). A
+ * grouped column's value goes back with its group: the losing values of
+ * the same write, from their open conflicts (restored with it), else the
+ * values the row holds. */
 static int settle(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_status how,
                   const fs_value *given)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
-    fs__row cf, target;
+    fs__row cf, target, sib[FS_RECORD_MAX_GROUP];
+    size_t nsib = 0;
     int own = 0;
     memset(&cf, 0, sizeof cf);
     memset(&target, 0, sizeof target);
+    memset(sib, 0, sizeof sib);
     int rc = fs__begin(r, &own);
     if (rc != 0)
         return rc;
@@ -462,16 +511,20 @@ static int settle(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_stat
             unsigned cols[FS__MAX_COLUMNS] = {c};
             fs_value vals[FS__MAX_COLUMNS] = {v};
             size_t k = 1;
+            if (rc == 0 && how == FS_CONFLICT_RESTORED)
+                rc = group_siblings(r, &cf, (unsigned)tix, c, sib, &nsib, cols, vals, &k);
             fs__group_complete(&target, cols, vals, &k);
             if (rc == 0)
                 rc = fs__local_write(r, &target, cols, vals, k);
         }
     }
-    if (rc == 0) {
+    for (size_t i = 0; i <= nsib && rc == 0; i++) {
         unsigned c = CF_STATUS;
         fs_value v = fs_int(how);
-        rc = fs__local_write(r, &cf, &c, &v, 1);
+        rc = fs__local_write(r, i < nsib ? &sib[i] : &cf, &c, &v, 1);
     }
+    for (size_t i = 0; i < FS_RECORD_MAX_GROUP; i++)
+        fs__row_clear(&sib[i]);
     fs__row_clear(&cf);
     fs__row_clear(&target);
     return fs__end(r, own, rc);

@@ -17,6 +17,7 @@
 
 #include "fieldsync/replica.h"
 #include "fieldsync/schema.h"
+#include "records.h"
 #include "replica_int.h"
 #include "rng.h"
 #include "test.h"
@@ -1064,30 +1065,19 @@ static void pull_feed(fs_replica *server, fs_replica *to)
     fs_changeset_free(cs);
 }
 
-/* A commitment's group as "status|done_at" ("NULL" for none). */
-static void group_state(fs_replica *r, const uint8_t id[16], char *out, size_t cap)
-{
-    fs_rows *it = NULL;
-    out[0] = '\0';
-    CHECK_OK(fs_rows_open(&it, r, "commitment", NULL, NULL, NULL));
-    while (fs_rows_next(it) == 1) {
-        fs_value st, at;
-        if (memcmp(fs_rows_id(it), id, 16) != 0)
-            continue;
-        CHECK_OK(fs_rows_get(it, "status", &st));
-        CHECK_OK(fs_rows_get(it, "done_at", &at));
-        snprintf(out, cap, "%.*s|%.*s", st.type == FS_TEXT ? (int)st.n : 4,
-                 st.type == FS_TEXT ? (const char *)st.p : "NULL", at.type == FS_TEXT ? (int)at.n : 4,
-                 at.type == FS_TEXT ? (const char *)at.p : "NULL");
-    }
-    fs_rows_close(it);
-}
-
 typedef struct lost_values {
     int status;  /* a conflict keeps the losing status */
     int done_at; /* ... and the losing done_at */
     const char *status_text, *done_at_text;
+    uint8_t id[16]; /* the conflict of the lost status */
 } lost_values;
+
+static int count_open(const fs_conflict *c, void *ctx)
+{
+    (void)c;
+    (*(size_t *)ctx)++;
+    return 0;
+}
 
 static int find_lost(const fs_conflict *c, void *ctx)
 {
@@ -1096,8 +1086,11 @@ static int find_lost(const fs_conflict *c, void *ctx)
     int *seen[2] = {&lv->status, &lv->done_at};
     for (int k = 0; k < 2; k++)
         if (want[k] != NULL && c->loser.type == FS_TEXT && c->loser.n == strlen(want[k]) &&
-            memcmp(c->loser.p, want[k], c->loser.n) == 0)
+            memcmp(c->loser.p, want[k], c->loser.n) == 0) {
             (*seen[k])++;
+            if (k == 0)
+                memcpy(lv->id, c->id, 16);
+        }
     return 0;
 }
 
@@ -1153,40 +1146,31 @@ static void test_group_is_decided_whole(void)
             uint8_t h[3][32];
             for (int i = 0; i < 3; i++) {
                 char state[96];
-                group_state(r[i], id, state, sizeof state);
+                test_group_state(r[i], id, state, sizeof state);
                 CHECK_STR(state, cancel_wins ? "cancelled|NULL" : "done|2025-10-09 12:00");
                 CHECK_OK(fs_replica_state_hash(r[i], h[i]));
                 lost_values lv = {0, 0, cancel_wins ? "done" : "cancelled",
-                                  cancel_wins ? at : NULL};
+                                  cancel_wins ? at : NULL, {0}};
                 CHECK_OK(fs_conflicts(r[i], 0, find_lost, &lv));
                 CHECK_EQ_INT(lv.status, 1);
                 CHECK_EQ_INT(lv.done_at, cancel_wins ? 1 : 0);
             }
             CHECK(memcmp(h[0], h[1], 32) == 0);
             CHECK(memcmp(h[0], h[2], 32) == 0);
+            /* Restoring the lost status brings back its group whole. */
+            lost_values lv = {0, 0, cancel_wins ? "done" : "cancelled", NULL, {0}};
+            CHECK_OK(fs_conflicts(r[2], 0, find_lost, &lv));
+            CHECK_OK(fs_conflict_resolve(r[2], lv.id, FS_CONFLICT_RESTORED));
+            char state[96];
+            test_group_state(r[2], id, state, sizeof state);
+            CHECK_STR(state, cancel_wins ? "done|2025-10-09 12:00" : "cancelled|NULL");
+            size_t open = 0;
+            CHECK_OK(fs_conflicts(r[2], 0, count_open, &open));
+            CHECK_EQ_INT(open, 0);
             for (int i = 0; i < 3; i++)
                 fs_replica_close(r[i]);
         }
     }
-}
-
-/* A write of one column of a group, as a device of protocol 3 or 4 makes it
- * (the write path of this version carries the group along). */
-static void old_partial_write(fs_replica *r, const uint8_t id[16], const char *column,
-                              const char *value)
-{
-    unsigned nt;
-    const fs_table *t = fs_schema_tables(&nt);
-    int tix = fs_schema_table_index("commitment");
-    unsigned c = (unsigned)fs_schema_column_index(&t[tix], column);
-    fs_value v = fs_text(value);
-    fs__row row;
-    memset(&row, 0, sizeof row);
-    CHECK_OK(fs_begin(r));
-    CHECK_OK(fs__row_load(r, &row, (unsigned)tix, id));
-    CHECK_OK(fs__local_write(r, &row, &c, &v, 1));
-    fs__row_clear(&row);
-    CHECK_OK(fs_commit(r));
 }
 
 /* Older devices write a group a column at a time and merge column by column.
@@ -1215,11 +1199,11 @@ static void test_server_decides_groups_for_older_devices(void)
         clk[3] += 5000;
         fs_cell done[] = {{"status", fs_text("done")}, {"done_at", fs_text(at)}};
         CHECK_OK(fs_update(r[0], "commitment", id, done, 2));
-        old_partial_write(r[1], id, "status", "cancelled");
+        test_old_partial_write(r[1], id, "status", "cancelled");
         send_log(r[order ? 1 : 0], r[3]);
         send_log(r[order ? 0 : 1], r[3]);
         char state[96];
-        group_state(r[3], id, state, sizeof state);
+        test_group_state(r[3], id, state, sizeof state);
         CHECK_STR(state, "cancelled|NULL");
         for (int round = 0; round < 2; round++)
             for (int i = 0; i < 3; i++) {
@@ -1228,10 +1212,10 @@ static void test_server_decides_groups_for_older_devices(void)
             }
         uint8_t h[4][32];
         for (int i = 0; i < 4; i++) {
-            group_state(r[i], id, state, sizeof state);
+            test_group_state(r[i], id, state, sizeof state);
             CHECK_STR(state, "cancelled|NULL");
             CHECK_OK(fs_replica_state_hash(r[i], h[i]));
-            lost_values lv = {0, 0, "done", at};
+            lost_values lv = {0, 0, "done", at, {0}};
             CHECK_OK(fs_conflicts(r[i], 0, find_lost, &lv));
             CHECK_EQ_INT(lv.status, 1);
             CHECK_EQ_INT(lv.done_at, 1);
