@@ -297,8 +297,7 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
             st.ignored++;
             continue;
         }
-        uint32_t group =
-            (cur.t->flags & FS_TABLE_INTERNAL) ? 0 : fs_record_group_of(ch->table, c);
+        uint32_t group = (cur.t->flags & FS_TABLE_INTERNAL) ? 0 : fs_record_group_of(ch->table, c);
         if (group != 0) {
             unsigned at;
             fs_version top = group_top(r, &cur, group, &at);
@@ -310,8 +309,7 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
                 memset(&winner, 0, sizeof winner);
                 value_at(&cur, c, &winner.value);
                 winner.version = top;
-                rc = record_conflict(r, &cur, c, &ch->version, &ch->value, &winner,
-                                     &st.conflicts);
+                rc = record_conflict(r, &cur, c, &ch->version, &ch->value, &winner, &st.conflicts);
                 if (rc != 0)
                     break;
                 if (r->keep_feed)

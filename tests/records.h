@@ -104,7 +104,8 @@ static inline void test_group_state(fs_replica *r, const uint8_t id[16], char *o
         CHECK_OK(fs_rows_get(it, "status", &st));
         CHECK_OK(fs_rows_get(it, "done_at", &at));
         snprintf(out, cap, "%.*s|%.*s", st.type == FS_TEXT ? (int)st.n : 4,
-                 st.type == FS_TEXT ? (const char *)st.p : "NULL", at.type == FS_TEXT ? (int)at.n : 4,
+                 st.type == FS_TEXT ? (const char *)st.p : "NULL",
+                 at.type == FS_TEXT ? (int)at.n : 4,
                  at.type == FS_TEXT ? (const char *)at.p : "NULL");
     }
     fs_rows_close(it);
@@ -113,7 +114,7 @@ static inline void test_group_state(fs_replica *r, const uint8_t id[16], char *o
 /* A write of one column of a group, as a device of protocol 3 or 4 makes it
  * (the write path of this version carries the group along). */
 static inline void test_old_partial_write(fs_replica *r, const uint8_t id[16], const char *column,
-                              const char *value)
+                                          const char *value)
 {
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);

@@ -345,18 +345,18 @@ static void test_column_groups(void)
                          mask);
     }
     int cm = fs_schema_table_index("commitment");
-    CHECK_EQ_INT(fs_record_group_of((unsigned)cm,
-                                    (unsigned)fs_schema_column_index(&tables[cm], "status")),
-                 (1u << fs_schema_column_index(&tables[cm], "status")) |
-                     (1u << fs_schema_column_index(&tables[cm], "done_at")));
-    CHECK_EQ_INT(fs_record_group_of((unsigned)cm,
-                                    (unsigned)fs_schema_column_index(&tables[cm], "text")),
-                 0);
+    CHECK_EQ_INT(
+        fs_record_group_of((unsigned)cm, (unsigned)fs_schema_column_index(&tables[cm], "status")),
+        (1u << fs_schema_column_index(&tables[cm], "status")) |
+            (1u << fs_schema_column_index(&tables[cm], "done_at")));
+    CHECK_EQ_INT(
+        fs_record_group_of((unsigned)cm, (unsigned)fs_schema_column_index(&tables[cm], "text")), 0);
     CHECK_EQ_INT(fs_record_group_of((unsigned)fs_schema_table_index("customer"), 1), 0);
     CHECK_EQ_INT(fs_record_group_of(nt, 1), 0);
     CHECK_EQ_INT(fs_record_group_of((unsigned)cm, 99), 0);
 }
 
-TEST_LIST(TEST(column_groups) TEST(every_table_and_column) TEST(handover_is_the_servers) TEST(weekly_plan_transitions) TEST(commitment_transitions)
-              TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)
-                  TEST(supervisor_cells))
+TEST_LIST(TEST(column_groups) TEST(every_table_and_column) TEST(handover_is_the_servers)
+              TEST(weekly_plan_transitions) TEST(commitment_transitions)
+                  TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)
+                      TEST(supervisor_cells))

@@ -256,8 +256,8 @@ static int refused_by_rules(unsigned tix, const fs_change *c, const sq_user *u, 
  * carries a group's other columns along as they stand (a rep resubmitting a
  * returned plan writes its reviewer's signature unchanged). *rc gets a
  * failure to read the row. */
-static int ruled_out(push_ctx *p, unsigned tix, const fs_change *c, const sq_user *u,
-                     int is_owner, int exists, int *rc)
+static int ruled_out(push_ctx *p, unsigned tix, const fs_change *c, const sq_user *u, int is_owner,
+                     int exists, int *rc)
 {
     if (!refused_by_rules(tix, c, u, is_owner))
         return 0;
