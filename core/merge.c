@@ -16,11 +16,26 @@
  * replica received A, then C written on top of B), the check may report a
  * conflict that a person already saw: it errs on the side of showing too
  * much, never too little.
+ *
+ * Column groups (fieldsync/records.h) are decided whole: the write with the
+ * highest clock among a group's columns wins all of them. A change that
+ * beats its own column but not its group's newest write loses, and is kept
+ * in a conflict record like any loser. Writers of this version write a
+ * group whole at one clock, so per-column order already agrees; the rule
+ * is for the writes of older devices (protocol 3 and 4), which write one
+ * column of a group alone and merge column by column. For them the server,
+ * the replica with a feed, decides: when it refuses such a change by its
+ * group, or accepts a write that leaves in its group a column written
+ * behind the writer's back (newer than the version the writer replaced),
+ * it writes the group again as its own write at a fresh clock, with that
+ * column cleared (the value is kept in a conflict record). Every replica,
+ * old or new, then receives the decision as plain winning changes.
  */
 #include <string.h>
 
 #include <sodium.h>
 
+#include "fieldsync/records.h"
 #include "replica_int.h"
 
 /* Columns of the conflict table, by index (see schema.c). */
@@ -95,6 +110,123 @@ static int record_conflict(fs_replica *r, const fs__row *row, unsigned col,
     return rc;
 }
 
+/* ---- column groups ---- */
+
+static fs_version version_at(fs_replica *r, const fs__row *row, unsigned c)
+{
+    fs_version v = {row->hlc[c], {0}};
+    memcpy(v.device, fs__dev_id(r, row->dev[c]), FS_ID_BYTES);
+    return v;
+}
+
+static void value_at(const fs__row *row, unsigned c, fs_value *out)
+{
+    if (row->set[c] != NULL)
+        *out = *row->set[c];
+    else
+        fs__value_from_sqlite(row->old[c], out);
+}
+
+/* The newest version among the columns of group in row, *at its column. */
+static fs_version group_top(fs_replica *r, const fs__row *row, uint32_t group, unsigned *at)
+{
+    fs_version top = {0, {0}};
+    *at = 0;
+    for (unsigned c = 1; c < row->t->ncolumns && c < 32; c++) {
+        if (!(group & (1u << c)))
+            continue;
+        fs_version v = version_at(r, row, c);
+        if (*at == 0 || fs_version_cmp(&v, &top) > 0) {
+            top = v;
+            *at = c;
+        }
+    }
+    return top;
+}
+
+/* The columns of group that changes[i]'s write leaves alone although they
+ * hold a write its writer did not see (an older device's write of one
+ * column of a group). The write's changes are the run of this row's
+ * changes in the batch with its version; the version it replaced is the
+ * newest prev among them. */
+static uint32_t unseen_columns(fs_replica *r, const fs__row *row, const fs_change *changes,
+                               size_t n, size_t i, uint32_t group)
+{
+    const fs_change *ch = &changes[i];
+    size_t lo = i, hi = i + 1;
+    while (lo > 0 && changes[lo - 1].table == ch->table &&
+           memcmp(changes[lo - 1].row, ch->row, FS_ID_BYTES) == 0)
+        lo--;
+    while (hi < n && changes[hi].table == ch->table &&
+           memcmp(changes[hi].row, ch->row, FS_ID_BYTES) == 0)
+        hi++;
+    uint32_t carried = 0;
+    fs_version seen = {0, {0}};
+    for (size_t k = lo; k < hi; k++) {
+        const fs_change *o = &changes[k];
+        if (o->column >= 32 || !(group & (1u << o->column)) ||
+            fs_version_cmp(&o->version, &ch->version) != 0)
+            continue;
+        carried |= 1u << o->column;
+        if (fs_version_cmp(&o->prev, &seen) > 0)
+            seen = o->prev;
+    }
+    /* A column's write was not seen when it came after the version the
+     * writer replaced and also wrote a column the writer carries (the
+     * writer then replaced an older version of that one). A write of other
+     * columns only (a new row's status; a write whose other columns the
+     * server refused) says nothing of what the writer saw: kept. */
+    uint32_t unseen = 0;
+    for (unsigned d = 1; d < row->t->ncolumns && d < 32; d++) {
+        if (!(group & ~carried & (1u << d)) || row->hlc[d] == 0)
+            continue;
+        fs_version v = version_at(r, row, d);
+        if (fs_version_cmp(&v, &seen) <= 0)
+            continue;
+        for (unsigned c = 1; c < row->t->ncolumns && c < 32; c++)
+            if ((carried & (1u << c)) && row->hlc[c] == row->hlc[d] && row->dev[c] == row->dev[d])
+                unseen |= 1u << d;
+    }
+    return unseen;
+}
+
+/* The server's decision on a row whose groups it decided against a column
+ * (fieldsync/records.h): writes the columns of groups again at a fresh
+ * clock, as its own write, with their current values, except that a
+ * column of clear still older than its group's newest write is cleared and
+ * its value kept in a conflict record. The write stores the row. */
+static int decide_groups(fs_replica *r, fs__row *row, uint32_t groups, uint32_t clear,
+                         size_t *count)
+{
+    unsigned cols[FS__MAX_COLUMNS];
+    fs_value vals[FS__MAX_COLUMNS];
+    size_t k = 0;
+    int rc = 0;
+    for (unsigned c = 1; rc == 0 && c < row->t->ncolumns && c < 32; c++) {
+        if (!(groups & (1u << c)))
+            continue;
+        fs_value v;
+        value_at(row, c, &v);
+        if (clear & (1u << c)) {
+            unsigned at;
+            fs_version top = group_top(r, row, fs_record_group_of(row->tix, c), &at);
+            fs_version mine = version_at(r, row, c);
+            if (fs_version_cmp(&mine, &top) < 0 && v.type != FS_NULL) {
+                fs_change winner;
+                memset(&winner, 0, sizeof winner);
+                winner.value = fs_null();
+                winner.version = top;
+                rc = record_conflict(r, row, c, &mine, &v, &winner, count);
+                v = fs_null();
+            }
+        }
+        cols[k] = c;
+        vals[k] = v;
+        k++;
+    }
+    return rc == 0 ? fs__local_write(r, row, cols, vals, k) : rc;
+}
+
 /* Checks changes as fs_apply does. check_clock 0: a clock however far ahead
  * of this machine's is taken (a device's pull: the server accepted it, and
  * a device never refuses its server's changes because of its own clock). */
@@ -141,13 +273,17 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
     rc = fs__begin(r, &own);
     if (rc != 0)
         return rc;
+    uint32_t decide = 0, clear = 0; /* the server's decisions on the loaded row's groups */
     memset(&cur, 0, sizeof cur);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const fs_change *ch = &changes[i];
         fs__hlc_observe(r, ch->version.hlc);
         if (!loaded || cur.tix != ch->table || memcmp(cur.id, ch->row, FS_ID_BYTES) != 0) {
-            if (loaded && cur.dirty)
+            if (loaded && decide != 0)
+                rc = decide_groups(r, &cur, decide, clear, &st.conflicts);
+            else if (loaded && cur.dirty)
                 rc = fs__row_store(r, &cur);
+            decide = clear = 0;
             if (rc == 0)
                 rc = fs__row_load(r, &cur, ch->table, ch->row);
             loaded = rc == 0;
@@ -160,6 +296,34 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
         if (fs_version_cmp(&ch->version, &local) <= 0) {
             st.ignored++;
             continue;
+        }
+        uint32_t group = (cur.t->flags & FS_TABLE_INTERNAL) ? 0 : fs_record_group_of(ch->table, c);
+        if (group != 0) {
+            unsigned at;
+            fs_version top = group_top(r, &cur, group, &at);
+            int cmp = fs_version_cmp(&ch->version, &top);
+            if (cmp < 0) {
+                /* The group holds a newer write: this one lost its group,
+                 * this column included. */
+                fs_change winner;
+                memset(&winner, 0, sizeof winner);
+                value_at(&cur, c, &winner.value);
+                winner.version = top;
+                rc = record_conflict(r, &cur, c, &ch->version, &ch->value, &winner, &st.conflicts);
+                if (rc != 0)
+                    break;
+                if (r->keep_feed)
+                    decide |= group;
+                st.ignored++;
+                continue;
+            }
+            if (cmp > 0 && r->keep_feed) {
+                uint32_t unseen = unseen_columns(r, &cur, changes, n, i, group);
+                if (unseen != 0) {
+                    decide |= group;
+                    clear |= unseen;
+                }
+            }
         }
         if (local.hlc != 0 && !(cur.t->flags & FS_TABLE_INTERNAL) &&
             fs_version_cmp(&ch->prev, &local) != 0) {
@@ -187,7 +351,9 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
         cur.dirty = 1;
         st.applied++;
     }
-    if (rc == 0 && loaded && cur.dirty)
+    if (rc == 0 && loaded && decide != 0)
+        rc = decide_groups(r, &cur, decide, clear, &st.conflicts);
+    else if (rc == 0 && loaded && cur.dirty)
         rc = fs__row_store(r, &cur);
     if (rc == 0)
         rc = fs__feed_flush(r);
@@ -260,17 +426,62 @@ int fs_conflicts(fs_replica *r, int include_resolved, int (*cb)(const fs_conflic
     return rc;
 }
 
+/* The open conflicts of the same losing write as cf on the other columns
+ * of c's group (fieldsync/records.h): their losing values go back with
+ * c's, so a restored "done" brings its done_at. Loaded into sib (*nsib of
+ * them, room for FS_RECORD_MAX_GROUP); their columns and values are
+ * appended to cols/vals (*k), the values pointing into sib. */
+static int group_siblings(fs_replica *r, const fs__row *cf, unsigned tix, unsigned c, fs__row *sib,
+                          size_t *nsib, unsigned *cols, fs_value *vals, size_t *k)
+{
+    uint32_t group = fs_record_group_of(tix, c) & ~(c < 32 ? 1u << c : 0);
+    fs_version loser;
+    memset(&loser, 0, sizeof loser);
+    if (cf->old[CF_LOSER_HLC] != NULL)
+        loser.hlc = (uint64_t)sqlite3_value_int64(cf->old[CF_LOSER_HLC]);
+    if (cf->old[CF_LOSER_DEVICE] != NULL &&
+        sqlite3_value_bytes(cf->old[CF_LOSER_DEVICE]) == FS_ID_BYTES)
+        memcpy(loser.device, sqlite3_value_blob(cf->old[CF_LOSER_DEVICE]), FS_ID_BYTES);
+    const uint8_t *row = sqlite3_value_blob(cf->old[CF_ROW]);
+    for (unsigned d = 1; d < 32 && group != 0 && *nsib < FS_RECORD_MAX_GROUP; d++) {
+        if (!(group & (1u << d)))
+            continue;
+        uint8_t id[FS_ID_BYTES];
+        conflict_id(id, tix, row, d, &loser);
+        fs__row *one = &sib[*nsib];
+        int rc = fs__row_load(r, one, conflict_table(), id);
+        if (rc != 0)
+            return rc;
+        int open = one->exists && !(one->old[0] && sqlite3_value_int(one->old[0]) != 0) &&
+                   !(one->old[CF_STATUS] && sqlite3_value_int64(one->old[CF_STATUS]) != 0);
+        if (!open) {
+            fs__row_clear(one);
+            continue;
+        }
+        cols[*k] = d;
+        fs__value_from_sqlite(one->old[CF_LOSER_VALUE], &vals[*k]);
+        (*k)++;
+        (*nsib)++;
+    }
+    return 0;
+}
+
 /* Marks the conflict id resolved as `how`; RESTORED writes the losing value
- * back, DECIDED writes *v (both as new local writes of the field). */
+ * back, DECIDED writes *v (both as new local writes of the field). A
+ * grouped column's value goes back with its group: the losing values of
+ * the same write, from their open conflicts (restored with it), else the
+ * values the row holds. */
 static int settle(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_status how,
                   const fs_value *given)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
-    fs__row cf, target;
+    fs__row cf, target, sib[FS_RECORD_MAX_GROUP];
+    size_t nsib = 0;
     int own = 0;
     memset(&cf, 0, sizeof cf);
     memset(&target, 0, sizeof target);
+    memset(sib, 0, sizeof sib);
     int rc = fs__begin(r, &own);
     if (rc != 0)
         return rc;
@@ -294,15 +505,24 @@ static int settle(fs_replica *r, const uint8_t id[FS_ID_BYTES], fs_conflict_stat
             } else {
                 fs__value_from_sqlite(cf.old[CF_LOSER_VALUE], &v);
             }
+            /* The value restored or decided takes its group along. */
+            unsigned cols[FS__MAX_COLUMNS] = {c};
+            fs_value vals[FS__MAX_COLUMNS] = {v};
+            size_t k = 1;
+            if (rc == 0 && how == FS_CONFLICT_RESTORED)
+                rc = group_siblings(r, &cf, (unsigned)tix, c, sib, &nsib, cols, vals, &k);
+            fs__group_complete(&target, cols, vals, &k);
             if (rc == 0)
-                rc = fs__local_write(r, &target, &c, &v, 1);
+                rc = fs__local_write(r, &target, cols, vals, k);
         }
     }
-    if (rc == 0) {
+    for (size_t i = 0; i <= nsib && rc == 0; i++) {
         unsigned c = CF_STATUS;
         fs_value v = fs_int(how);
-        rc = fs__local_write(r, &cf, &c, &v, 1);
+        rc = fs__local_write(r, i < nsib ? &sib[i] : &cf, &c, &v, 1);
     }
+    for (size_t i = 0; i < FS_RECORD_MAX_GROUP; i++)
+        fs__row_clear(&sib[i]);
     fs__row_clear(&cf);
     fs__row_clear(&target);
     return fs__end(r, own, rc);

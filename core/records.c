@@ -152,6 +152,16 @@ static const fs_record_rules records[] = {
     {"roster", "name", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
+/* Columns that change together (fieldsync/records.h, COLUMN GROUPS): a
+ * status with the time and signature that explain it. A commitment has no
+ * cancelled_at: cancelling writes done_at as it stands (NULL on an open
+ * commitment), so a cancel that wins over a done clears its done_at. */
+static const fs_record_group groups[] = {
+    {"commitment", {"status", "done_at", NULL}},
+    {"weekly_plan", {"status", "approved_by", "approved_at", NULL}},
+    {"complaint", {"outcome", "outcome_at", NULL}},
+};
+
 /* ---- lookups ---- */
 
 const fs_record_rules *fs_record_rules_at(unsigned table)
@@ -251,6 +261,34 @@ int fs_record_transition_ok(const char *table, const char *from, const char *to,
         if (a->from[0] != NULL && fs_record_action_from(a, from) && lands != NULL && to != NULL &&
             strcmp(lands, to) == 0 && allowed(a->by, role, -1))
             return 1;
+    }
+    return 0;
+}
+
+const fs_record_group *fs_record_groups(size_t *n)
+{
+    *n = N(groups);
+    return groups;
+}
+
+uint32_t fs_record_group_of(unsigned table, unsigned column)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (table >= nt || column >= tables[table].ncolumns || column >= 32)
+        return 0;
+    const fs_table *t = &tables[table];
+    for (size_t g = 0; g < N(groups); g++) {
+        if (strcmp(groups[g].table, t->name) != 0)
+            continue;
+        uint32_t mask = 0;
+        for (size_t k = 0; k < FS_RECORD_MAX_GROUP && groups[g].columns[k] != NULL; k++) {
+            int c = fs_schema_column_index(t, groups[g].columns[k]);
+            if (c > 0 && c < 32)
+                mask |= 1u << c;
+        }
+        if (mask & (1u << column))
+            return mask;
     }
     return 0;
 }

@@ -142,6 +142,13 @@ int fs__bind_value(sqlite3_stmt *st, int i, const fs_value *v);
 int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_value *vals,
                     size_t n);
 
+/* Adds to a local write of cols/vals (*n of them, room for FS__MAX_COLUMNS)
+ * the other columns of each grouped column's group (fieldsync/records.h)
+ * that it does not write, with the row's current values (NULL included),
+ * so the group travels as one write at one clock. The values added point
+ * into row, which must stay loaded until the write is stored. */
+void fs__group_complete(const fs__row *row, unsigned *cols, fs_value *vals, size_t *n);
+
 /* The replica's local, unsynced bookkeeping of sync (core/devsync.c,
  * core/refusals.c):
  * refused   the server's refusals of local changes, with reason and text;

@@ -65,6 +65,31 @@ int fs_replica_column_version(fs_replica *r, unsigned tix, const uint8_t row[FS_
     return rc;
 }
 
+int fs_replica_column_holds(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES],
+                            unsigned col, const fs_value *v, int *same)
+{
+    fs__row cur;
+    memset(&cur, 0, sizeof cur);
+    *same = 0;
+    int rc = fs__row_load(r, &cur, tix, row);
+    if (rc == 0 && cur.exists && col < cur.t->ncolumns) {
+        fs_value have;
+        fs__value_from_sqlite(cur.old[col], &have);
+        if (have.type == v->type) {
+            if (v->type == FS_TEXT || v->type == FS_BLOB)
+                *same = have.n == v->n && (v->n == 0 || memcmp(have.p, v->p, v->n) == 0);
+            else if (v->type == FS_INT)
+                *same = have.i == v->i;
+            else if (v->type == FS_REAL)
+                *same = have.r == v->r;
+            else
+                *same = 1;
+        }
+    }
+    fs__row_clear(&cur);
+    return rc;
+}
+
 int fs_replica_refeed_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES])
 {
     fs__row cur;

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/records.h"
 #include "replica_int.h"
 
 /* ---- transactions ---- */
@@ -290,6 +291,28 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
     return rc != 0 ? rc : fs__row_store(r, row);
 }
 
+void fs__group_complete(const fs__row *row, unsigned *cols, fs_value *vals, size_t *n)
+{
+    uint32_t want = 0, have = 0;
+    for (size_t k = 0; k < *n; k++) {
+        want |= fs_record_group_of(row->tix, cols[k]);
+        have |= cols[k] < 32 ? 1u << cols[k] : 0;
+    }
+    want &= ~have;
+    for (unsigned c = 1; want != 0 && c < row->t->ncolumns && *n < FS__MAX_COLUMNS; c++) {
+        if (!(want & (1u << c)))
+            continue;
+        fs_value v = fs_null();
+        if (row->set[c] != NULL)
+            v = *row->set[c];
+        else if (row->old[c] != NULL)
+            fs__value_from_sqlite(row->old[c], &v);
+        cols[*n] = c;
+        vals[*n] = v;
+        (*n)++;
+    }
+}
+
 /* Validates the cells of a local write and maps them to column indexes. */
 static int prepare_cells(fs_replica *r, const fs_table *t, const fs_cell *cells, size_t n,
                          unsigned *cols, fs_value *vals)
@@ -412,6 +435,11 @@ static int modify(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES
         fs_id_to_hex(id, hex);
         rc = fs__fail(r, FS_ENOTFOUND, "no %s with id %s", t->name, hex);
     }
+    /* A grouped column takes its group along, at the same clock
+     * (fieldsync/records.h, COLUMN GROUPS): a cancel also writes done_at
+     * as it stands, so it wins or loses with the status it explains. */
+    if (rc == 0 && !is_delete)
+        fs__group_complete(&row, cols, vals, &ncells);
     if (rc == 0)
         rc = fs__local_write(r, &row, cols, vals, ncells);
     fs__row_clear(&row);

@@ -2,7 +2,8 @@
  * Records the sync tests write and count: a customer (a key account with a
  * Chinese name) with n visits, each with one commitment, in one transaction;
  * the number of live rows of a table; whether two replicas agree; writes a
- * server's feed holds twice.
+ * server's feed holds twice; a commitment's status group, and a write of
+ * one column of it as an older device makes it (issue 25.7).
  */
 #ifndef FIELDSYNC_TEST_RECORDS_H
 #define FIELDSYNC_TEST_RECORDS_H
@@ -14,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "fieldsync/replica.h"
+#include "replica_int.h"
 #include "test.h"
 
 static inline void test_record_visits(fs_replica *r, int n, uint8_t cust[16])
@@ -88,5 +90,44 @@ static inline void test_same_state(fs_replica *a, fs_replica *b)
 }
 
 /* Every visit of a equals the one in b, field by field. */
+
+/* A commitment's group as "status|done_at" ("NULL" for none). */
+static inline void test_group_state(fs_replica *r, const uint8_t id[16], char *out, size_t cap)
+{
+    fs_rows *it = NULL;
+    out[0] = '\0';
+    CHECK_OK(fs_rows_open(&it, r, "commitment", NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1) {
+        fs_value st, at;
+        if (memcmp(fs_rows_id(it), id, 16) != 0)
+            continue;
+        CHECK_OK(fs_rows_get(it, "status", &st));
+        CHECK_OK(fs_rows_get(it, "done_at", &at));
+        snprintf(out, cap, "%.*s|%.*s", st.type == FS_TEXT ? (int)st.n : 4,
+                 st.type == FS_TEXT ? (const char *)st.p : "NULL",
+                 at.type == FS_TEXT ? (int)at.n : 4,
+                 at.type == FS_TEXT ? (const char *)at.p : "NULL");
+    }
+    fs_rows_close(it);
+}
+
+/* A write of one column of a group, as a device of protocol 3 or 4 makes it
+ * (the write path of this version carries the group along). */
+static inline void test_old_partial_write(fs_replica *r, const uint8_t id[16], const char *column,
+                                          const char *value)
+{
+    unsigned nt;
+    const fs_table *t = fs_schema_tables(&nt);
+    int tix = fs_schema_table_index("commitment");
+    unsigned c = (unsigned)fs_schema_column_index(&t[tix], column);
+    fs_value v = fs_text(value);
+    fs__row row;
+    memset(&row, 0, sizeof row);
+    CHECK_OK(fs_begin(r));
+    CHECK_OK(fs__row_load(r, &row, (unsigned)tix, id));
+    CHECK_OK(fs__local_write(r, &row, &c, &v, 1));
+    fs__row_clear(&row);
+    CHECK_OK(fs_commit(r));
+}
 
 #endif

@@ -323,6 +323,41 @@ static void test_handover_is_the_servers(void)
         }
 }
 
-TEST_LIST(TEST(every_table_and_column) TEST(handover_is_the_servers) TEST(weekly_plan_transitions) TEST(commitment_transitions)
-              TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)
-                  TEST(supervisor_cells))
+/* Column groups (issue 25.7): every column a group names exists, each
+ * group's columns find the same group, and a column in none finds 0. */
+static void test_column_groups(void)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    size_t ng = 0;
+    const fs_record_group *g = fs_record_groups(&ng);
+    CHECK_EQ_INT(ng, 3);
+    for (size_t i = 0; i < ng; i++) {
+        int t = fs_schema_table_index(g[i].table);
+        CHECK(t >= 0);
+        uint32_t mask = 0;
+        for (size_t k = 0; k < FS_RECORD_MAX_GROUP && g[i].columns[k] != NULL; k++) {
+            column_exists(&tables[t], g[i].columns[k]);
+            mask |= 1u << fs_schema_column_index(&tables[t], g[i].columns[k]);
+        }
+        for (size_t k = 0; k < FS_RECORD_MAX_GROUP && g[i].columns[k] != NULL; k++)
+            CHECK_EQ_INT(fs_record_group_of((unsigned)t, (unsigned)fs_schema_column_index(
+                                                             &tables[t], g[i].columns[k])),
+                         mask);
+    }
+    int cm = fs_schema_table_index("commitment");
+    CHECK_EQ_INT(
+        fs_record_group_of((unsigned)cm, (unsigned)fs_schema_column_index(&tables[cm], "status")),
+        (1u << fs_schema_column_index(&tables[cm], "status")) |
+            (1u << fs_schema_column_index(&tables[cm], "done_at")));
+    CHECK_EQ_INT(
+        fs_record_group_of((unsigned)cm, (unsigned)fs_schema_column_index(&tables[cm], "text")), 0);
+    CHECK_EQ_INT(fs_record_group_of((unsigned)fs_schema_table_index("customer"), 1), 0);
+    CHECK_EQ_INT(fs_record_group_of(nt, 1), 0);
+    CHECK_EQ_INT(fs_record_group_of((unsigned)cm, 99), 0);
+}
+
+TEST_LIST(TEST(column_groups) TEST(every_table_and_column) TEST(handover_is_the_servers)
+              TEST(weekly_plan_transitions) TEST(commitment_transitions)
+                  TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)
+                      TEST(supervisor_cells))

@@ -17,6 +17,7 @@
 
 #include "fieldsync/replica.h"
 #include "fieldsync/schema.h"
+#include "records.h"
 #include "replica_int.h"
 #include "rng.h"
 #include "test.h"
@@ -1031,7 +1032,208 @@ static void test_adopt_user_from_the_server(void)
     fs_replica_close(r);
 }
 
-TEST_LIST(TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
+/* ---- column groups (issue 25.7) ---- */
+
+static uint64_t clock_of(void *ctx)
+{
+    return *(uint64_t *)ctx;
+}
+
+static fs_replica *clocked(const char *name, uint64_t *clock, int keep_feed)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
+    fs_replica *r = NULL;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum,
+                         .clock_ms = clock_of,
+                         .clock_ctx = clock,
+                         .keep_feed = keep_feed};
+    CHECK_OK(fs_replica_create(&r, path, "pw", 2, &o));
+    return r;
+}
+
+/* Applies everything from's change log holds to to (a device's push, or a
+ * peer's changes reaching another). */
+static void send_log(fs_replica *from, fs_replica *to)
+{
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(from, 0, 100000, &cs));
+    CHECK_OK(fs_apply(to, cs->changes, cs->count, NULL));
+    fs_changeset_free(cs);
+}
+
+/* A device's pull of a server's whole feed. */
+static void pull_feed(fs_replica *server, fs_replica *to)
+{
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_feed_since(server, 0, 100000, &cs));
+    CHECK_OK(fs_apply(to, cs->changes, cs->count, NULL));
+    fs_changeset_free(cs);
+}
+
+typedef struct lost_values {
+    int status;  /* a conflict keeps the losing status */
+    int done_at; /* ... and the losing done_at */
+    const char *status_text, *done_at_text;
+    uint8_t id[16]; /* the conflict of the lost status */
+} lost_values;
+
+static int count_open(const fs_conflict *c, void *ctx)
+{
+    (void)c;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static int find_lost(const fs_conflict *c, void *ctx)
+{
+    lost_values *lv = ctx;
+    const char *want[2] = {lv->status_text, lv->done_at_text};
+    int *seen[2] = {&lv->status, &lv->done_at};
+    for (int k = 0; k < 2; k++)
+        if (want[k] != NULL && c->loser.type == FS_TEXT && c->loser.n == strlen(want[k]) &&
+            memcmp(c->loser.p, want[k], c->loser.n) == 0) {
+            (*seen[k])++;
+            if (k == 0)
+                memcpy(lv->id, c->id, 16);
+        }
+    return 0;
+}
+
+/* A commitment (open) made on r, in id. */
+static void add_commitment(fs_replica *r, uint8_t id[16])
+{
+    uint8_t cust[16];
+    add_customer(r, "Acme", cust);
+    fs_cell c[] = {{"customer", fs_blob(cust, 16)},
+                   {"text", fs_text("send the SLA")},
+                   {"due", fs_text("2025-10-12")},
+                   {"status", fs_text("open")}};
+    CHECK_OK(fs_insert(r, "commitment", c, 4, id));
+}
+
+/* The finding of issue 25.7: one laptop marks a commitment done, the other
+ * cancels it; a third replica receives both, in either order. Every replica
+ * ends with the state one writer made (never "cancelled" with the other's
+ * done_at), the same state hash, and the loser's values in conflicts. */
+static void test_group_is_decided_whole(void)
+{
+    const char *at = "2025-10-09 12:00";
+    for (int cancel_wins = 0; cancel_wins < 2; cancel_wins++) {
+        for (int order = 0; order < 2; order++) {
+            uint64_t clk[3] = {1760000000000ull, 1760000000000ull, 1760000000000ull};
+            char name[3][32];
+            fs_replica *r[3];
+            for (int i = 0; i < 3; i++) {
+                snprintf(name[i], sizeof name[i], "g%d%d%d", cancel_wins, order, i);
+                r[i] = clocked(name[i], &clk[i], 0);
+            }
+            uint8_t id[16];
+            add_commitment(r[0], id);
+            send_log(r[0], r[1]);
+            send_log(r[0], r[2]);
+            /* r0 marks it done, r1 cancels it (as the CLI does: the status
+             * alone); the later clock wins */
+            clk[0] += cancel_wins ? 1000 : 3000;
+            clk[1] += cancel_wins ? 3000 : 1000;
+            fs_cell done[] = {{"status", fs_text("done")}, {"done_at", fs_text(at)}};
+            CHECK_OK(fs_update(r[0], "commitment", id, done, 2));
+            fs_cell cancel[] = {{"status", fs_text("cancelled")}};
+            CHECK_OK(fs_update(r[1], "commitment", id, cancel, 1));
+            send_log(r[order ? 1 : 0], r[2]);
+            send_log(r[order ? 0 : 1], r[2]);
+            send_log(r[1], r[0]);
+            send_log(r[0], r[1]);
+            for (int round = 0; round < 2; round++) /* the conflict records travel too */
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++)
+                        if (i != j)
+                            send_log(r[i], r[j]);
+            uint8_t h[3][32];
+            for (int i = 0; i < 3; i++) {
+                char state[96];
+                test_group_state(r[i], id, state, sizeof state);
+                CHECK_STR(state, cancel_wins ? "cancelled|NULL" : "done|2025-10-09 12:00");
+                CHECK_OK(fs_replica_state_hash(r[i], h[i]));
+                lost_values lv = {0, 0, cancel_wins ? "done" : "cancelled",
+                                  cancel_wins ? at : NULL, {0}};
+                CHECK_OK(fs_conflicts(r[i], 0, find_lost, &lv));
+                CHECK_EQ_INT(lv.status, 1);
+                CHECK_EQ_INT(lv.done_at, cancel_wins ? 1 : 0);
+            }
+            CHECK(memcmp(h[0], h[1], 32) == 0);
+            CHECK(memcmp(h[0], h[2], 32) == 0);
+            /* Restoring the lost status brings back its group whole. */
+            lost_values lv = {0, 0, cancel_wins ? "done" : "cancelled", NULL, {0}};
+            CHECK_OK(fs_conflicts(r[2], 0, find_lost, &lv));
+            CHECK_OK(fs_conflict_resolve(r[2], lv.id, FS_CONFLICT_RESTORED));
+            char state[96];
+            test_group_state(r[2], id, state, sizeof state);
+            CHECK_STR(state, cancel_wins ? "done|2025-10-09 12:00" : "cancelled|NULL");
+            size_t open = 0;
+            CHECK_OK(fs_conflicts(r[2], 0, count_open, &open));
+            CHECK_EQ_INT(open, 0);
+            for (int i = 0; i < 3; i++)
+                fs_replica_close(r[i]);
+        }
+    }
+}
+
+/* Older devices write a group a column at a time and merge column by column.
+ * The server decides the group and writes its decision again at a fresh
+ * clock, so every replica lands on it whichever order the server got the
+ * two writes in; the done_at that lost is kept in a conflict. */
+static void test_server_decides_groups_for_older_devices(void)
+{
+    const char *at = "2025-10-09 12:00";
+    for (int order = 0; order < 2; order++) {
+        uint64_t clk[4] = {1760000000000ull, 1760000000000ull, 1760000000000ull,
+                           1760000000000ull};
+        char name[4][32];
+        fs_replica *r[4]; /* r[3] is the server */
+        for (int i = 0; i < 4; i++) {
+            snprintf(name[i], sizeof name[i], "o%d%d", order, i);
+            r[i] = clocked(name[i], &clk[i], i == 3);
+        }
+        uint8_t id[16];
+        add_commitment(r[0], id);
+        send_log(r[0], r[3]);
+        pull_feed(r[3], r[1]);
+        pull_feed(r[3], r[2]);
+        clk[0] += 1000;
+        clk[1] += 3000;
+        clk[3] += 5000;
+        fs_cell done[] = {{"status", fs_text("done")}, {"done_at", fs_text(at)}};
+        CHECK_OK(fs_update(r[0], "commitment", id, done, 2));
+        test_old_partial_write(r[1], id, "status", "cancelled");
+        send_log(r[order ? 1 : 0], r[3]);
+        send_log(r[order ? 0 : 1], r[3]);
+        char state[96];
+        test_group_state(r[3], id, state, sizeof state);
+        CHECK_STR(state, "cancelled|NULL");
+        for (int round = 0; round < 2; round++)
+            for (int i = 0; i < 3; i++) {
+                pull_feed(r[3], r[i]);
+                send_log(r[i], r[3]);
+            }
+        uint8_t h[4][32];
+        for (int i = 0; i < 4; i++) {
+            test_group_state(r[i], id, state, sizeof state);
+            CHECK_STR(state, "cancelled|NULL");
+            CHECK_OK(fs_replica_state_hash(r[i], h[i]));
+            lost_values lv = {0, 0, "done", at, {0}};
+            CHECK_OK(fs_conflicts(r[i], 0, find_lost, &lv));
+            CHECK_EQ_INT(lv.status, 1);
+            CHECK_EQ_INT(lv.done_at, 1);
+        }
+        for (int i = 1; i < 4; i++)
+            CHECK(memcmp(h[0], h[i], 32) == 0);
+        for (int i = 0; i < 4; i++)
+            fs_replica_close(r[i]);
+    }
+}
+
+TEST_LIST(TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
               TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
                   TEST(chinese_text_round_trips) TEST(every_handbook_table)
                       TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)

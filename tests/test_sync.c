@@ -2095,7 +2095,94 @@ static void test_restored_store_gets_pushes_again(void)
     world_close(&w);
 }
 
+/* d syncs speaking protocol version v at most (0: this build's). */
+static int sync_as(world *w, dev *d, uint32_t v)
+{
+    limit_version = v;
+    int rc = sync_once(w, d, NULL);
+    limit_version = 0;
+    return rc;
+}
+
+typedef struct lost_group {
+    int status, done_at;
+} lost_group;
+
+static int find_lost_done(const fs_conflict *c, void *ctx)
+{
+    lost_group *lg = ctx;
+    if (c->loser.type == FS_TEXT && c->loser.n == 4 && memcmp(c->loser.p, "done", 4) == 0)
+        lg->status++;
+    if (c->loser.type == FS_TEXT && c->loser.n == 16 &&
+        memcmp(c->loser.p, "2023-11-14 22:13", 16) == 0)
+        lg->done_at++;
+    return 0;
+}
+
+/* Issue 25.7 with devices of protocols 3 and 4, which write one column of
+ * a group alone and merge column by column: zhang's laptop (version 4)
+ * marks a commitment done, his old laptop (version 3) cancels it later,
+ * writing the status alone. The server decides the group and writes its
+ * decision again at a fresh clock, so every device, old or new, ends with
+ * "cancelled" and no done_at, whichever laptop pushes first, and the lost
+ * values are conflicts everywhere. */
+static void test_older_devices_converge_on_a_group(void)
+{
+    for (int order = 0; order < 2; order++) {
+        world w;
+        dev a, b, li;
+        world_open(&w);
+        dev_open_in(&w, &a, "zhang", "laptop");
+        dev_open_in(&w, &b, "zhang", "old");
+        dev_open(&w, &li, "li");
+        uint8_t cust[16], cm[16];
+        test_record_visits(a.r, 1, cust);
+        fs_rows *it = NULL;
+        CHECK_OK(fs_rows_open(&it, a.r, "commitment", NULL, NULL, NULL));
+        CHECK_EQ_INT(fs_rows_next(it), 1);
+        memcpy(cm, fs_rows_id(it), 16);
+        fs_rows_close(it);
+        CHECK_OK(sync_as(&w, &a, 4));
+        CHECK_OK(sync_as(&w, &b, 3));
+        fs_cell done[] = {{"status", fs_text("done")}, {"done_at", fs_text("2023-11-14 22:13")}};
+        CHECK_OK(fs_update(a.r, "commitment", cm, done, 2));
+        clock_now += 10;
+        test_old_partial_write(b.r, cm, "status", "cancelled");
+        clock_now += 10;
+        CHECK_OK(sync_as(&w, order ? &b : &a, order ? 3 : 4));
+        CHECK_OK(sync_as(&w, order ? &a : &b, order ? 4 : 3));
+        char state[96];
+        test_group_state(fs_store_replica(w.store), cm, state, sizeof state);
+        CHECK_STR(state, "cancelled|NULL");
+        for (int round = 0; round < 2; round++) {
+            CHECK_OK(sync_as(&w, &a, 4));
+            CHECK_OK(sync_as(&w, &b, 3));
+            CHECK_OK(sync_as(&w, &li, 0));
+        }
+        dev *ds[] = {&a, &b, &li};
+        uint8_t h[3][32];
+        for (int i = 0; i < 3; i++) {
+            test_group_state(ds[i]->r, cm, state, sizeof state);
+            CHECK_STR(state, "cancelled|NULL");
+            lost_group lg = {0, 0};
+            CHECK_OK(fs_conflicts(ds[i]->r, 0, find_lost_done, &lg));
+            CHECK_EQ_INT(lg.status, 1);
+            CHECK_EQ_INT(lg.done_at, 1);
+            fs_replica_status st;
+            CHECK_OK(fs_replica_status_get(ds[i]->r, &st));
+            CHECK_EQ_INT(st.pending, 0);
+            CHECK_OK(fs_replica_state_hash(ds[i]->r, h[i]));
+        }
+        CHECK_MEM(h[0], h[1], 32);
+        CHECK_MEM(h[0], h[2], 32);
+        for (int i = 0; i < 3; i++)
+            fs_replica_close(ds[i]->r);
+        world_close(&w);
+    }
+}
+
 TEST_LIST(
+    TEST(older_devices_converge_on_a_group)
     TEST(new_epoch_resyncs_devices) TEST(restored_store_gets_pushes_again)
     TEST(restored_replica_gets_its_records_back) TEST(copied_replica_and_original_converge)
     TEST(fork_of_a_device_being_revoked_is_refused) TEST(fork_needs_both_signatures_and_comes_once)

@@ -51,11 +51,21 @@
  * A supervisor's signature is never on their own record: approve and return
  * refuse the plan's own rep (the CLI checks it; the server's scope and role
  * checks are as before).
+ *
+ * COLUMN GROUPS (issue 25.7). Columns that only mean something together:
+ *   commitment    status, done_at
+ *   weekly_plan   status, approved_by, approved_at
+ *   complaint     outcome, outcome_at
+ * A local update of one of them writes the others too, with their current
+ * values (NULL included), at the same clock, so a group travels as one write;
+ * merging decides a group as a whole: the write with the highest clock among
+ * its columns wins all of them (core/merge.c).
  */
 #ifndef FIELDSYNC_RECORDS_H
 #define FIELDSYNC_RECORDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fieldsync/replica.h"
 
@@ -167,6 +177,23 @@ int fs_record_may_write(const char *table, const char *column, fs_record_role ro
  * (from == to for an action that keeps it) and a user of role may do it. */
 int fs_record_transition_ok(const char *table, const char *from, const char *to,
                             fs_record_role role);
+
+/* ---- column groups ---- */
+
+#define FS_RECORD_MAX_GROUP 4
+
+typedef struct fs_record_group {
+    const char *table;
+    const char *columns[FS_RECORD_MAX_GROUP]; /* ends at NULL */
+} fs_record_group;
+
+/* The group of column (a schema index) of table (a schema index): a mask
+ * with bit c set for every column c of the group, column itself included;
+ * 0 for a column in no group (or out of range). */
+uint32_t fs_record_group_of(unsigned table, unsigned column);
+
+/* The groups of the table, for listing: *n of them (none: NULL). */
+const fs_record_group *fs_record_groups(size_t *n);
 
 /* ---- checks with a reason ---- */
 

@@ -43,6 +43,13 @@ int fs_replica_value_fits(fs_replica *r, unsigned tix, unsigned col, const fs_va
 int fs_replica_column_version(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES],
                               unsigned col, fs_version *out, int *exists);
 
+/* *same 1 when the row holds exactly value v in column col, else 0 (also
+ * for a row the replica does not hold). A writer that carries a grouped
+ * column along unchanged (fieldsync/records.h, COLUMN GROUPS) writes what
+ * is there: the push lets that through whoever may set the column. */
+int fs_replica_column_holds(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES],
+                            unsigned col, const fs_value *v, int *same);
+
 /* Appends the row's current values (every written column, at its stored
  * version) to the feed again, as one entry: how a row that entered a
  * user's scope reaches devices whose cursors are past it. A row not held

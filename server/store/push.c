@@ -251,6 +251,23 @@ static int refused_by_rules(unsigned tix, const fs_change *c, const sq_user *u, 
                                  NULL, 0) != FS_RECORD_OK;
 }
 
+/* refused_by_rules, except that a grouped column (fieldsync/records.h,
+ * COLUMN GROUPS) written back with the value the row holds passes: a writer
+ * carries a group's other columns along as they stand (a rep resubmitting a
+ * returned plan writes its reviewer's signature unchanged). *rc gets a
+ * failure to read the row. */
+static int ruled_out(push_ctx *p, unsigned tix, const fs_change *c, const sq_user *u, int is_owner,
+                     int exists, int *rc)
+{
+    if (!refused_by_rules(tix, c, u, is_owner))
+        return 0;
+    if (!exists || fs_record_group_of(tix, c->column) == 0)
+        return 1;
+    int same = 0;
+    *rc = fs_replica_column_holds(p->s->r, tix, c->row, c->column, &c->value, &same);
+    return *rc == 0 && !same;
+}
+
 /* owner_of for the parent a row names, through the one-entry cache. */
 static int parent_owner(push_ctx *p, unsigned tbl, const uint8_t row[FS_ID_BYTES],
                         char owner[MAX_NAME + 1])
@@ -547,7 +564,7 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
     }
     if (rc != 0)
         return rc;
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; rc == 0 && k < n; k++) {
         const fs_change *c = g[k].c;
         int missing = 0;
         int is_decider = (int)c->column == rl.col ||
@@ -565,11 +582,14 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
             reject(p, g[k].idx, decider_why);
         else if (missing)
             reject(p, g[k].idx, FS_REASON_PARENT);
-        else if (refused_by_rules(tix, c, u, handed || strcmp(exists ? now : after, u->name) == 0))
+        else if (ruled_out(p, tix, c, u, handed || strcmp(exists ? now : after, u->name) == 0,
+                           exists, &rc))
             reject(p, g[k].idx, FS_REASON_SCOPE);
         else
             p->accepted[p->naccepted++] = *c;
     }
+    if (rc != 0)
+        return rc;
     if (row_why != 0 || (!set_owner && !set_parent))
         return 0;
     if (exists)
