@@ -139,6 +139,11 @@ int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms)
     return 0;
 }
 
+uint64_t fs_replica_wall_ms(const fs_replica *r)
+{
+    return local_ms(r);
+}
+
 int fs_replica_clock_check(fs_replica *r, uint64_t *seen_ms)
 {
     uint64_t seen = 0, now = fs__now_ms(r);

@@ -193,7 +193,9 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         int refusals = m->u.pull.has_refusals && version >= FS_PROTO_VERSION_OPEN_REFUSALS;
         /* the cursor's tag (version 5 on) comes after the refusals */
         int tag = refusals && m->u.pull.has_tag && version >= FS_PROTO_VERSION_EPOCH;
-        PK(msgpack_pack_array(&pk, tag ? 8 : refusals ? 7 : 5));
+        /* the device's clock (version 5 on) comes after the tag */
+        int clock = tag && m->u.pull.has_clock && version >= FS_PROTO_VERSION_CLOCK_REPORT;
+        PK(msgpack_pack_array(&pk, clock ? 9 : tag ? 8 : refusals ? 7 : 5));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.pull.cursor));
         PK(msgpack_pack_uint32(&pk, m->u.pull.max));
@@ -205,6 +207,8 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         }
         if (tag)
             PK(msgpack_pack_uint64(&pk, m->u.pull.cursor_tag));
+        if (clock)
+            PK(msgpack_pack_uint64(&pk, m->u.pull.wall_ms));
         break;
     }
     case FS_MSG_CHANGES: {
@@ -450,7 +454,7 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
         return r->err;
     }
     case FS_MSG_PULL:
-        if (nfields != 5 && nfields != 7 && nfields != 8)
+        if (nfields != 5 && nfields != 7 && nfields != 8 && nfields != 9)
             break;
         if (fs__mp_uint(r, &m->u.pull.cursor, "pull cursor") == 0 &&
             fs__mp_u32(r, &m->u.pull.max, "pull max") == 0 &&
@@ -459,8 +463,11 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
             nfields >= 7 && fs__mp_uint(r, &m->u.pull.refusals, "pull open refusals") == 0 &&
             fs__mp_u32(r, &m->u.pull.refusal_reason, "pull refusal reason") == 0) {
             m->u.pull.has_refusals = 1;
-            if (nfields == 8 && fs__mp_uint(r, &m->u.pull.cursor_tag, "pull cursor tag") == 0)
+            if (nfields >= 8 && fs__mp_uint(r, &m->u.pull.cursor_tag, "pull cursor tag") == 0)
                 m->u.pull.has_tag = 1;
+            if (nfields == 9 && r->err == 0 &&
+                fs__mp_uint(r, &m->u.pull.wall_ms, "pull device clock") == 0)
+                m->u.pull.has_clock = 1;
         }
         return r->err;
     case FS_MSG_CHANGES:

@@ -422,9 +422,16 @@ static int print_device(const fs_store_device *d, void *ctx)
         fputs(",\"name\":", srv_out);
         json_string(d->name);
         fprintf(srv_out,
-                ",\"fingerprint\":\"%s\",\"revoked\":%s,\"state\":\"%s\",\"pending\":%llu}",
+                ",\"fingerprint\":\"%s\",\"revoked\":%s,\"state\":\"%s\",\"pending\":%llu",
                 d->fingerprint, d->revoked == FS_DEVICE_REVOKED ? "true" : "false",
                 device_state(d->revoked), (unsigned long long)pending);
+        /* its own clock as it last said, device minus server (issue 23) */
+        int64_t off = 0;
+        uint64_t at = 0;
+        if (fs_store_device_clock(l->s, d->pk, &off, &at) == 0 && at != 0)
+            fprintf(srv_out, ",\"clock_offset_ms\":%lld}", (long long)off);
+        else
+            fputs(",\"clock_offset_ms\":null}", srv_out);
     } else {
         char user[128], name[128];
         srv_printable(d->user, user, sizeof user);

@@ -142,6 +142,35 @@ static void refused_cell(out *o, const web_refusal *w)
 }
 
 /* A device with its sync health: last seen, lease, revoked. */
+/* The laptop's own clock as its last PULL said it (issue 23): "agrees"
+ * within a minute, else how far ahead or behind (amber; red from an hour):
+ * the laptop corrects its times by the server's, but its rep should fix
+ * the clock. "–" for a device that never said (an older fieldsync). */
+static void clock_cell(out *o, fs_store *store, const uint8_t pk[FS_SIGN_PK_BYTES])
+{
+    int64_t off = 0;
+    uint64_t at = 0;
+    if (fs_store_device_clock(store, pk, &off, &at) != 0 || at == 0) {
+        web__puts(o, "<td>–</td>");
+        return;
+    }
+    uint64_t gap = off < 0 ? (uint64_t)(-(off + 1)) + 1 : (uint64_t)off;
+    if (gap <= 60000u) {
+        web__puts(o, "<td class=\"green\">agrees</td>");
+        return;
+    }
+    uint64_t m = (gap + 30000u) / 60000u;
+    char amount[48];
+    if (m >= 2 * 24 * 60)
+        snprintf(amount, sizeof amount, "%llu days", (unsigned long long)((m + 720) / 1440));
+    else if (m >= 120)
+        snprintf(amount, sizeof amount, "%llu h", (unsigned long long)((m + 30) / 60));
+    else
+        snprintf(amount, sizeof amount, "%llu min", (unsigned long long)m);
+    web__putf(o, "<td class=\"%s\" data-clock-offset-ms=\"%lld\">%s %s</td>",
+              gap >= 3600000u ? "red" : "amber", (long long)off, amount, off > 0 ? "ahead" : "behind");
+}
+
 static int device_row(const fs_store_device *d, void *ctx)
 {
     device_walk *dw = ctx;
@@ -174,6 +203,7 @@ static int device_row(const fs_store_device *d, void *ctx)
               : lease - now < 86400000u ? "amber"
                                         : "green",
               b);
+    clock_cell(o, dw->store, d->pk);
     refused_cell(o, dw->refused ? web__refusals_device(dw->refused, d->fingerprint) : NULL);
     web__puts(o, d->revoked ? "<td class=\"red\">revoked</td></tr>\n" : "<td>active</td></tr>\n");
     return 0;
@@ -181,7 +211,7 @@ static int device_row(const fs_store_device *d, void *ctx)
 
 static const char device_head[] = "<table><tr><th>User</th><th>Device</th><th>Fingerprint</th>"
                                   "<th>Last sync</th><th>Pending (oldest)</th><th>Lease until</th>"
-                                  "<th>Refused changes</th><th>State</th></tr>\n";
+                                  "<th>Clock</th><th>Refused changes</th><th>State</th></tr>\n";
 
 typedef struct conflict_walk {
     out *o;

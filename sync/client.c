@@ -292,6 +292,8 @@ static int pull_from(fs_sync_client *c, uint64_t cursor, uint64_t tag)
     m.u.pull.refusal_reason = st.refused_reason;
     m.u.pull.has_tag = 1; /* the server checks the cursor is in its feed (version 5 on) */
     m.u.pull.cursor_tag = cursor != 0 ? tag : 0;
+    m.u.pull.has_clock = 1; /* the laptop's own clock, for the dashboard (version 5 on) */
+    m.u.pull.wall_ms = fs_replica_wall_ms(c->r);
     rc = send_msg(c, &m);
     if (rc == 0)
         c->pull_inflight++;

@@ -33,6 +33,7 @@ struct fs_sync_server {
     int reported;             /* ... and what the device last reported, once it has */
     uint64_t report_seq, report_oldest_ms;
     int refusals_reported;    /* ... and its open refusals (protocol version 4 on) */
+    int clock_noted;          /* ... and its own clock (version 5 on) */
     uint64_t report_refusals;
     uint32_t report_reason;
     int forked;               /* this session registered a new identity (FORK) */
@@ -194,6 +195,11 @@ static void note_health(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull
     }
     if (pull != NULL)
         note_refusals(s, pk, pull);
+    /* the laptop's own clock (version 5 on), once a session: for the
+     * dashboard, which shows a clock that is off (issue 23) */
+    if (pull != NULL && pull->u.pull.has_clock && !s->clock_noted &&
+        fs_store_device_clock_note(s->store, pk, pull->u.pull.wall_ms) == 0)
+        s->clock_noted = 1;
     if (pull == NULL || (s->reported && s->report_seq == pull->u.pull.local_seq &&
                          s->report_oldest_ms == pull->u.pull.oldest_pending_ms))
         return;

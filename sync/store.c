@@ -163,6 +163,17 @@ int fs_store_device_reported(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], ui
     return s->ops->device_reported(s, pk, local_seq, oldest_ms);
 }
 
+int fs_store_device_clock_note(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t wall_ms)
+{
+    return s->ops->device_clock_note(s, pk, wall_ms);
+}
+
+int fs_store_device_clock(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
+                          uint64_t *at_ms)
+{
+    return s->ops->device_clock(s, pk, offset_ms, at_ms);
+}
+
 int fs_store_device_refusals(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,
                              uint32_t reason)
 {

@@ -962,7 +962,20 @@ static void test_restore_fields(void)
     CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
     CHECK_EQ_INT(got->u.pull.has_tag, 1);
     CHECK(got->u.pull.cursor_tag == 0xfedcba9876543210ull);
+    CHECK_EQ_INT(got->u.pull.has_clock, 0);
     fs_msg_free(got);
+    /* the device's own clock rides after the tag (issue 23) */
+    m.u.pull.has_clock = 1;
+    m.u.pull.wall_ms = 1796000000123ull;
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_CLOCK_REPORT, &b));
+    got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.pull.has_clock, 1);
+    CHECK(got->u.pull.wall_ms == 1796000000123ull);
+    CHECK(got->u.pull.cursor_tag == 0xfedcba9876543210ull);
+    fs_msg_free(got);
+    m.u.pull.has_clock = 0;
     fs_buf_reset(&b);
     fs_buf_reset(&old);
     CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EPOCH - 1, &b));
@@ -1950,10 +1963,33 @@ static void b_pull_tag_negative(mp *w)
     pull_head8(w);
     mp_sint(w, -5);
 }
-static void b_pull_9_fields(mp *w)
+/* ... and the device's own wall clock after the tag (issue 23) */
+static void b_pull_clock_ok(mp *w)
 {
     pull_head8(w);
     w->b[0] = 0x99;
+    mp_uint(w, 1);
+    mp_uint(w, 1796000000000ull);
+}
+static void b_pull_clock_str(mp *w)
+{
+    pull_head8(w);
+    w->b[0] = 0x99;
+    mp_uint(w, 1);
+    mp_cstr(w, "12:00");
+}
+static void b_pull_clock_negative(mp *w)
+{
+    pull_head8(w);
+    w->b[0] = 0x99;
+    mp_uint(w, 1);
+    mp_sint(w, -1);
+}
+static void b_pull_10_fields(mp *w)
+{
+    pull_head8(w);
+    w->b[0] = 0x9a;
+    mp_uint(w, 1);
     mp_uint(w, 1);
     mp_uint(w, 1);
 }
@@ -2836,7 +2872,10 @@ static const bad_case bad_cases[] = {
     OK(pull_tag_ok),
     BAD(pull_tag_str, EMALFORMED),
     BAD(pull_tag_negative, EMALFORMED),
-    BAD(pull_9_fields, EMALFORMED),
+    OK(pull_clock_ok),
+    BAD(pull_clock_str, EMALFORMED),
+    BAD(pull_clock_negative, EMALFORMED),
+    BAD(pull_10_fields, EMALFORMED),
     BAD(wipe_reason_2_32, EMALFORMED),
     BAD(error_utf8, EMALFORMED),
     BAD(error_text_bin, EMALFORMED),

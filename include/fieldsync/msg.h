@@ -97,7 +97,13 @@
  * 0, more 1, no changes and resync 1: the device pulls again from 0. The
  * encoder writes these fields only for a session of version 5 or later
  * (older clients' decoders want the old field counts); the decoder accepts
- * READY of 3, 5, 6 or 8 fields, PULL of 5, 7 or 8, CHANGES of 4 or 6.
+ * READY of 3, 5, 6 or 8 fields, PULL of 5, 7, 8 or 9, CHANGES of 4 or 6.
+ *
+ * A laptop's clock on the dashboard (issue 23, from protocol version 5,
+ * FS_PROTO_VERSION_CLOCK_REPORT): a PULL with the cursor's tag may carry a
+ * ninth field, the device's own wall clock in Unix ms, uncorrected; the
+ * server keeps how far it was from its own when the PULL arrived, so the
+ * manager sees a laptop whose clock is off, and by how much.
  *
  * TIP, FORK and FORKED (from protocol version 5, FS_PROTO_VERSION_FORK;
  * issue 25.3): right after READY the server sends TIP, the newest local
@@ -155,6 +161,8 @@
  * PULL and CHANGES carry the cursor's tag and a re-sync order (issue 25.2:
  * a device never skips entries of a server restored from a backup). */
 #define FS_PROTO_VERSION_EPOCH 5u
+/* The first whose PULL may say the device's own wall clock (issue 23). */
+#define FS_PROTO_VERSION_CLOCK_REPORT 5u
 #define FS_FEED_EPOCH_BYTES 16
 /* The first whose server says what it holds of the device (TIP) and whose
  * device, restored from a backup or copied, takes a new identity (FORK,
@@ -279,6 +287,8 @@ typedef struct fs_msg {
             uint32_t refusal_reason; /* the newest one's reason code, 0 if none */
             int has_tag;          /* cursor_tag was sent (version 5 on) */
             uint64_t cursor_tag;  /* the feed entry at cursor, as the device knows it; 0 unknown */
+            int has_clock;        /* wall_ms was sent (version 5 on, with the tag) */
+            uint64_t wall_ms;     /* the device's own wall clock (Unix ms), uncorrected */
         } pull;
         struct {
             uint64_t cursor;

@@ -382,6 +382,9 @@ int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms);
  * clock set back before the lease's end on a laptop not used since is not
  * found: only a sync can tell the time then. */
 #define FS_CLOCK_BACK_MAX_MS (5u * 60u * 1000u)
+/* This machine's own wall clock (Unix ms), uncorrected: what a PULL tells
+ * the server so the manager sees a laptop whose clock is off (issue 23). */
+uint64_t fs_replica_wall_ms(const fs_replica *r);
 int fs_replica_clock_check(fs_replica *r, uint64_t *seen_ms);
 /* 1 and *offset_ms (the server-corrected time minus this machine's clock,
  * now: the clock may have moved since the last sync) once a server's time

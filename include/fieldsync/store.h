@@ -171,6 +171,13 @@ int fs_store_device_reported(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], ui
  * unknown device. */
 int fs_store_device_refusals(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,
                              uint32_t reason);
+/* A device's own clock as its PULL said it (protocol version 5): kept as
+ * how far it was from the store's clock then (offset_ms: device minus
+ * server, positive when the laptop is ahead) and when. fs_store_device_clock
+ * reads it back: *at_ms 0 when the device never said. */
+int fs_store_device_clock_note(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t wall_ms);
+int fs_store_device_clock(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
+                          uint64_t *at_ms);
 /* The user a row belongs to (through its parents), "" when none. */
 int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
                    char owner[FS_USER_NAME_MAX + 1]);
@@ -393,6 +400,9 @@ typedef struct fs_store_ops {
                        uint64_t *lease_until_ms, uint64_t *pending, uint64_t *oldest_pending_ms);
     int (*device_reported)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
                            uint64_t oldest_ms);
+    int (*device_clock_note)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t wall_ms);
+    int (*device_clock)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
+                        uint64_t *at_ms);
     int (*device_refusals)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,
                            uint32_t reason);
     int (*note_wipe)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);

@@ -221,6 +221,38 @@ int sq_device_sync(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t 
     return 0;
 }
 
+int sq_device_clock_note(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t wall_ms)
+{
+    sq_store *s = (sq_store *)base;
+    uint64_t now = sq_now_ms(base);
+    if (wall_ms > INT64_MAX || now > INT64_MAX)
+        return sq__fail(s, FS_EINVAL, "a device clock out of range");
+    int64_t offset = (int64_t)wall_ms - (int64_t)now;
+    return sq__run(s, "INSERT OR REPLACE INTO device_clock(pk, offset_ms, at_ms) VALUES(?1, ?2, ?3)",
+                   NULL, "bii", pk, FS_SIGN_PK_BYTES, (long long)offset, (long long)now);
+}
+
+int sq_device_clock(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
+                    uint64_t *at_ms)
+{
+    sq_store *s = (sq_store *)base;
+    *offset_ms = 0;
+    *at_ms = 0;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
+                                 "SELECT offset_ms, at_ms FROM device_clock WHERE pk=?1", -1, &st,
+                                 NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    if ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        *offset_ms = (int64_t)sqlite3_column_int64(st, 0);
+        *at_ms = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
+}
+
 int sq_device_tip(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t *acked_seq,
                   uint64_t *hlc, uint8_t row[FS_ID_BYTES])
 {

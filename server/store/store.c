@@ -98,7 +98,11 @@ static const char tables_sql[] =
     /* the clock of the write at each device's acked_seq (issue 25.3): a
      * table of its own, so a store made before it gains it on open */
     "CREATE TABLE IF NOT EXISTS device_tip(pk BLOB PRIMARY KEY, hlc INTEGER NOT NULL,"
-    " row BLOB NOT NULL) WITHOUT ROWID;";
+    " row BLOB NOT NULL) WITHOUT ROWID;"
+    /* each device's own clock as its last PULL said it (issue 23): device
+     * minus server, and when */
+    "CREATE TABLE IF NOT EXISTS device_clock(pk BLOB PRIMARY KEY, offset_ms INTEGER NOT NULL,"
+    " at_ms INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* Writes a fresh random epoch; with replace 0 only when there is none. */
 static int put_epoch(sq_store *s, int replace)
@@ -391,6 +395,8 @@ static const fs_store_ops sqlite_ops = {
     .device_seen = sq_device_seen,
     .device_sync = sq_device_sync,
     .device_reported = sq_device_reported,
+    .device_clock_note = sq_device_clock_note,
+    .device_clock = sq_device_clock,
     .device_refusals = sq_device_refusals,
     .note_wipe = sq_note_wipe,
     .note_refusal = sq_note_refusal,

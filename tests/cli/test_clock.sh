@@ -124,6 +124,18 @@ z $DAY status
 contains "status names the offset" "$OUT" "this laptop's clock is 1 day ahead of the server's"
 z $DAY today
 contains "today says it too, before the list" "$OUT" "clock: this laptop's clock is 1 day ahead of the server's"
+# and the manager sees it: the server keeps the laptop's own clock as its
+# PULL said it (device list --json; the dashboard's devices table)
+off=$("$FSS" device list --data "$S" --json | python3 -c '
+import json, sys
+ds = [d for d in json.load(sys.stdin) if d["user"] == "zhang"]
+print(ds[0]["clock_offset_ms"] if ds else "none")')
+if [ "$off" != None ] && [ "$off" != none ] && [ "$off" -ge $(((DAY - 120) * 1000)) ] &&
+    [ "$off" -le $(((DAY + 120) * 1000)) ]; then
+    ok "the server knows zhang's laptop is a day ahead (device list: $off ms)"
+else
+    fail "the server knows zhang's laptop is a day ahead" "device list clock_offset_ms: $off"
+fi
 show "zhang a day ahead: status" "$OUT"
 li sync
 expect "li syncs" 0

@@ -100,6 +100,7 @@ contains "a chart drawn as SVG" "$BODY" '<svg class="chart"'
 contains "the team's devices with their last sync" "$BODY" "<h2>Devices</h2>"
 contains "zhang's device was seen" "$(grep -A0 -F 'zhang</td><td>' <<<"$BODY" | head -n 1)" "</td><td class=\"green\">"
 contains "nothing pending on zhang's device" "$BODY" '<td class="green">none</td>'
+contains "and its clock agrees with the server's" "$BODY" '<td class="green">agrees</td>'
 contains "no conflicts yet" "$BODY" '<td colspan="6">none</td>'
 
 # a conflict: zhang edits one field on two devices offline
