@@ -398,6 +398,8 @@ static void dev_message(device *d, const fs_msg *m)
         break;
     case FS_MSG_PURGE:
         break;
+    case FS_MSG_TIP:
+        break; /* protocol 5: what the server holds of the device; a load device is no fork */
     default:
         dev_fail(d, "unexpected message %d", (int)m->type);
         break;

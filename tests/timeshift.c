@@ -6,9 +6,10 @@
  * gettimeofday); the monotonic and boot clocks do not, as on a laptop
  * whose owner changed the time. FS_TIMESHIFT is read at every call, so a
  * test may also run a process with it unset to see the right time.
- * FS_BOOTSHIFT (seconds, e.g. -30) also moves the boot and monotonic
- * clocks back a little: as after a reboot, the boot clock is then behind
- * where it was at the last sync (issue 20.6: a lease fooled by the clock).
+ * FS_BOOTSHIFT (negative seconds) also moves the boot and monotonic
+ * clocks back, into the first half minute after boot at most: a large shift is a
+ * laptop just rebooted, whose boot clock is behind where it was at the
+ * last sync (issue 20.6: a lease fooled by the clock).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,8 +36,10 @@ int clock_gettime(clockid_t id, struct timespec *ts)
          id == CLOCK_MONOTONIC_RAW)) {
         const char *v = getenv("FS_BOOTSHIFT");
         long long b = v != NULL ? strtoll(v, NULL, 10) : 0;
-        if (b < 0 && ts->tv_sec + b > 0)
-            ts->tv_sec += (time_t)b;
+        /* at most back to the first half minute after boot (still
+         * moving, so waits end) */
+        if (b < 0)
+            ts->tv_sec = ts->tv_sec + b > 1 ? ts->tv_sec + (time_t)b : 1 + ts->tv_sec % 30;
     }
     return rc;
 }

@@ -143,12 +143,20 @@ int sq__roster_write(sq_store *s, const char *name)
 
 int sq__tx_begin(sq_store *s)
 {
+    if (!sqlite3_get_autocommit(fs_replica_db(s->r))) {
+        s->tx_joined++; /* the caller's transaction */
+        return 0;
+    }
     int rc = fs_begin(s->r);
     return rc != 0 ? sq__fail(s, rc, "store: %s", fs_replica_errmsg(s->r)) : 0;
 }
 
 int sq__tx_end(sq_store *s, int rc)
 {
+    if (s->tx_joined > 0) {
+        s->tx_joined--;
+        return rc;
+    }
     if (rc == 0)
         rc = fs_commit(s->r);
     if (rc != 0)

@@ -61,6 +61,7 @@ struct sq_store {
     } cache[STMT_CACHE];
     size_t ncache;
     uint64_t lease_ms;
+    int tx_joined; /* sq__tx_begin inside a caller's transaction: depth */
     char errmsg[256];
 };
 
@@ -160,6 +161,9 @@ int sq__user_disabled(sq_store *s, const char *name);
 int sq_user_move(fs_store *base, const char *name, const char *team);
 /* A transaction of the store's replica (fs_begin: replica writes join it)
  * and its end: committed when rc is 0, else rolled back; rc returned. */
+/* A transaction of its own for a user write (users and roster together),
+ * or, when the caller has one open on the replica (a bulk setup), that
+ * one: sq__tx_end then leaves committing or rolling back to the caller. */
 int sq__tx_begin(sq_store *s);
 int sq__tx_end(sq_store *s, int rc);
 /* The roster (roster.c): the user's row written when it differs from the

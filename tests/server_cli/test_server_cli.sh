@@ -186,8 +186,8 @@ expect "revoke without --device: status 2" 2 "--device is required"
 
 run audit verify --data "$D"
 expect "audit verify: status 0" 0
-if [[ $OUT =~ ^[0-9]+\ entries,\ chain\ intact$ ]]; then ok "audit verify: N entries, chain intact"
-else fail "audit verify: N entries, chain intact" "got: $OUT"; fi
+if [[ $OUT =~ ^[0-9]+\ entries,\ chain\ intact\;\ head\ [0-9]+:[0-9a-f]{64}$ ]]; then ok "audit verify: N entries, chain intact; head SEQ:MAC"
+else fail "audit verify: N entries, chain intact; head SEQ:MAC" "got: $OUT"; fi
 run audit show --data "$D"
 expect "audit show: status 0" 0
 
