@@ -693,6 +693,7 @@ typedef struct fworld {
 static unsigned long fault_total[NFAULTS], fault_losers;
 static int fault_trace; /* FS_FAULT_TRACE=1: each step on stderr */
 static int fault_all;   /* FS_FAULT_ALL=1: server restores and hand-overs together */
+static int many_restores; /* FS_FAULT_RESTORES=1: five times as many server restores */
 static unsigned fault_mask; /* the faults schedules may draw (FS_FAULTS, a bit per fault) */
 
 static int drawn(fault f)
@@ -1322,7 +1323,9 @@ static void fault_schedule(uint64_t seed)
             TRACE(w, "%s (%s) writes", d->name, dev_tag(d->r));
         } else if (op < 24) {
             sync_or_wipe(w, d);
-        } else if (op == 24) {
+        } else if (op == 24 || (op >= 32 && op < 36 && !handovers && many_restores)) {
+            /* (FS_FAULT_RESTORES=1: a schedule without hand-overs draws
+             * restores in their place) */
             if (!restores || !drawn(F_SERVER_RESTORE))
                 continue;
             TRACE(w, "server %s", w->store_backed_up ? "restored from its backup" : "backed up");
@@ -1506,6 +1509,7 @@ static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
     fault_all = getenv("FS_FAULT_ALL") != NULL;
+    many_restores = getenv("FS_FAULT_RESTORES") != NULL;
     const char *m = getenv("FS_FAULTS");
     fault_mask = m ? (unsigned)strtoul(m, NULL, 0) : (1u << NFAULTS) - 1;
     const char *e = getenv("FS_FAULT_SEEDS");
