@@ -70,6 +70,39 @@ static int purged_has(const fs_row_ref *rows, size_t n, unsigned table, const ui
     return n > 0 && bsearch(&key, rows, n, sizeof *rows, cmp_row_ref) != NULL;
 }
 
+/* 1 in *out if row, or a row it follows (its visit, its customer), is among
+ * the purged rows: a device purges what follows a purged customer, rows the
+ * server accepted after it listed the purge included (issue 24's writes made
+ * before the device saw the hand-over). */
+static int purged_follows(sq_store *s, const fs_row_ref *rows, size_t n, unsigned tix,
+                          const uint8_t *row, int *out)
+{
+    *out = 0;
+    sqlite3_stmt *st = NULL;
+    int keep = 0, src = SQLITE_DONE;
+    int rc = sq__stmt(s, "SELECT ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st, &keep);
+    if (rc != 0)
+        return rc;
+    uint8_t cur[FS_ID_BYTES];
+    memcpy(cur, row, FS_ID_BYTES);
+    for (int depth = 0; depth < MAX_DEPTH && !*out; depth++) {
+        sqlite3_bind_int(st, 1, (int)tix);
+        sqlite3_bind_blob(st, 2, cur, FS_ID_BYTES, SQLITE_TRANSIENT);
+        src = sqlite3_step(st);
+        if (src != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+            sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
+            break;
+        tix = (unsigned)sqlite3_column_int(st, 0);
+        memcpy(cur, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        sqlite3_reset(st);
+        *out = purged_has(rows, n, tix, cur);
+    }
+    sq__done(st, keep);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return sq__dbfail(s, src, "store");
+    return 0;
+}
+
 typedef char owner_name[MAX_NAME + 1];
 
 /* *group = owner's number among *owners, adding it if new (the most recent
@@ -121,6 +154,7 @@ static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint
     /* The feed keeps a write's columns together: a row's owner is looked
      * up once, and only when a change of it may be sent. */
     int looked = 0, seen = 0;
+    int followed_looked = 0, followed = 0; /* the row follows a purged one */
     /* Each change's compression group: its row's owner, numbered in order of
      * first appearance, so a compressed batch never mixes two owners' text
      * (fieldsync/msg.h). */
@@ -134,7 +168,7 @@ static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint
         fs_change *c = &cs->changes[i];
         if (i == 0 || c->table != cs->changes[i - 1].table ||
             memcmp(c->row, cs->changes[i - 1].row, FS_ID_BYTES) != 0)
-            looked = 0;
+            looked = followed_looked = 0;
         int keep = 1;
         if (memcmp(c->version.device, d->id, FS_ID_BYTES) == 0) {
             /* The device's own write: it has it, unless the row was purged
@@ -145,6 +179,13 @@ static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint
             if (purged->rows == NULL)
                 rc = purged_load(s, d->u.name, &purged->rows, &purged->n);
             keep = rc == 0 && purged_has(purged->rows, purged->n, c->table, c->row);
+            if (rc == 0 && !keep && purged->n > 0) {
+                if (!followed_looked) /* once per row: its columns come together */
+                    rc = purged_follows(s, purged->rows, purged->n, c->table, c->row,
+                                        &followed);
+                followed_looked = 1;
+                keep = rc == 0 && followed;
+            }
         } else {
             *own_only = 0;
         }

@@ -63,8 +63,12 @@ static void reject(push_ctx *p, size_t idx, uint32_t reason)
 
 /* Checks one change on its own: writer, schema, value, clock. This is all
  * fs_apply checks, so the accepted changes are applied without a second
- * pass (fs_replica_apply_checked). */
-static uint32_t check_change(push_ctx *p, const fs_change *c)
+ * pass (fs_replica_apply_checked). given: c carries a clock the server gave
+ * it (restamped), which is not judged against the server's clock: the
+ * server's hybrid clock may be ahead of its wall clock by more than the
+ * tolerance after that clock was stepped back, and every restamp would be
+ * refused until it caught up. */
+static uint32_t check_change(push_ctx *p, const fs_change *c, int given)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
@@ -74,7 +78,7 @@ static uint32_t check_change(push_ctx *p, const fs_change *c)
         return FS_REASON_INVALID;
     if (fs_replica_value_fits(p->s->r, c->table, c->column, &c->value) != 0)
         return FS_REASON_INVALID;
-    if ((c->version.hlc >> 16) > p->clock_limit)
+    if (!given && (c->version.hlc >> 16) > p->clock_limit)
         return FS_REASON_CLOCK;
     return 0;
 }
@@ -789,7 +793,7 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
             tip = c->version.hlc;
             tip_idx = i;
         }
-        uint32_t why = check_change(&p, c);
+        uint32_t why = check_change(&p, c, c->version.hlc != changes[i].version.hlc);
         if (why != 0) {
             reject(&p, i, why);
             continue;
