@@ -132,6 +132,24 @@ int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t 
  * the same time). */
 int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                    char team[FS_USER_NAME_MAX + 1]);
+/* The same login in two halves, so that the Argon2 verification (the
+ * slow part, ~0.2 s, which touches no store) can run on another thread
+ * (issue 20.1). fs_store_login_lookup reads what the store holds for name
+ * into *out: the password hash, role and team of a manager or admin who
+ * may log in, else a dummy hash, so the verification takes the same time
+ * whoever is named. 0, or FS_ENOMEM. fs_login_verify needs no store and
+ * is safe on any thread: 0 and the role and team, or FS_EAUTH, as
+ * fs_store_login. */
+#define FS_LOGIN_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
+typedef struct fs_login_check {
+    char hash[FS_LOGIN_HASH_MAX]; /* NUL-terminated Argon2id string */
+    int known;                    /* a user who may log in, with a password */
+    fs_role role;
+    char team[FS_USER_NAME_MAX + 1];
+} fs_login_check;
+int fs_store_login_lookup(fs_store *s, const char *name, fs_login_check *out);
+int fs_login_verify(const fs_login_check *c, const char *pw, size_t pwlen, fs_role *role,
+                    char team[FS_USER_NAME_MAX + 1]);
 /* A user who leaves: disabled (1), they cannot log in, enroll a device or
  * sync; their devices are revoked (and wiped at their next contact) and
  * their dashboard sessions end (fs_store_user_stamp changes). Enabled (0)
@@ -370,6 +388,7 @@ typedef struct fs_store_ops {
     int (*set_password)(fs_store *s, const char *name, const char *pw, size_t pwlen);
     int (*login)(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                  char team[FS_USER_NAME_MAX + 1]);
+    int (*login_lookup)(fs_store *s, const char *name, fs_login_check *out);
     int (*user_disable)(fs_store *s, const char *name, int disabled);
     int (*user_move)(fs_store *s, const char *name, const char *team);
     int (*user_stamp)(fs_store *s, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES]);

@@ -380,6 +380,7 @@ static const fs_store_ops sqlite_ops = {
     .user_move = sq_user_move,
     .user_stamp = sq_user_stamp,
     .login = sq_login,
+    .login_lookup = sq_login_lookup,
     .device_add = sq_device_add,
     .device_check = sq_device_check,
     .device_user = sq_device_user,

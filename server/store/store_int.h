@@ -173,6 +173,7 @@ int sq__roster_catch_up(sq_store *s);
 int sq__roster_visible(sq_store *s, const sq_user *u, const char *owner);
 int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
              char team[FS_USER_NAME_MAX + 1]);
+int sq_login_lookup(fs_store *base, const char *name, fs_login_check *out);
 int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,
                   const char *name);
 int sq_device_check(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
