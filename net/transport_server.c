@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,31 @@ int fs_net_conn_send(void *ctx, const uint8_t *frame, size_t len)
     if (rc == 0)
         lws_callback_on_writable(c->wsi);
     return rc;
+}
+
+void fs_net_network_of(const char *peer, char key[FS_NET_KEY_MAX])
+{
+    unsigned char a[16];
+    const char *v4 = strncmp(peer, "::ffff:", 7) == 0 ? peer + 7 : peer;
+    if (inet_pton(AF_INET, v4, a) == 1) {
+        snprintf(key, FS_NET_KEY_MAX, "%u.%u.%u.0/24", a[0], a[1], a[2]);
+    } else if (inet_pton(AF_INET6, peer, a) == 1) {
+        memset(a + 8, 0, 8);
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, a, text, sizeof text) != NULL)
+            snprintf(key, FS_NET_KEY_MAX, "%s/64", text);
+        else
+            snprintf(key, FS_NET_KEY_MAX, "?");
+    } else {
+        snprintf(key, FS_NET_KEY_MAX, "%.*s", FS_NET_KEY_MAX - 1, peer);
+    }
+}
+
+void fs_net_conn_network(fs_net_conn *c, char key[FS_NET_KEY_MAX])
+{
+    char peer[64] = "";
+    lws_get_peer_simple(c->wsi, peer, sizeof peer);
+    fs_net_network_of(peer, key);
 }
 
 void fs_net_conn_close(fs_net_conn *c)

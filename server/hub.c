@@ -60,6 +60,7 @@ typedef struct hub_conn {
      * nothing, since the device pulls to the end of the feed after a POKE,
      * and its next frame (a PULL) is read after everything fed before it. */
     int poked;
+    char net[FS_NET_KEY_MAX]; /* its peer's network, for the audit of a failed handshake */
 } hub_conn;
 
 static int hub_opened(void *ctx, fs_net_conn *conn, void **session)
@@ -69,6 +70,7 @@ static int hub_opened(void *ctx, fs_net_conn *conn, void **session)
     if (hc == NULL)
         return FS_ENOMEM;
     hc->conn = conn;
+    fs_net_conn_network(conn, hc->net);
     int rc = fs_sync_server_new(&hc->session, hub->store, hub->server_id, fs_net_conn_send, conn);
     if (rc != 0) {
         fs_sync_server_free(hc->session);
@@ -125,7 +127,14 @@ static int hub_frame(void *ctx, void *session, const uint8_t *frame, size_t len)
     hc->poked = 0; /* what the device sends next is read after any news so far */
     uint64_t before = 0, after = 0;
     fs_store_feed_head(hub->store, &before);
+    /* Before authentication, a failure is audited per network per minute
+     * (a flood of bad first frames writes a handful of entries). */
+    int anon = fs_sync_server_device(hc->session) == NULL;
+    if (anon)
+        fs_store_set_source(hub->store, hc->net);
     int rc = fs_sync_server_receive(hc->session, frame, len);
+    if (anon)
+        fs_store_set_source(hub->store, NULL);
     fs_store_feed_head(hub->store, &after);
     if (after > before) /* news: the other connected devices pull it */
         poke_all(hub, hc, after);

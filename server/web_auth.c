@@ -22,7 +22,6 @@
  * still logs in from the office while someone elsewhere guesses (it is not
  * exempt from its own network's limit). Logins and failures are audited.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,7 +44,7 @@
 #define FAIL_WAIT_MAX  (5 * 60)  /* the longest wait between an account's tries */
 #define FAIL_QUIET_S   (15 * 60) /* an account's count starts again after this */
 #define FAIL_SLOTS     512
-#define NET_MAX        64
+#define NET_MAX        FS_NET_KEY_MAX
 
 typedef struct net_fail { /* failures from one network in its window */
     char net[NET_MAX];
@@ -177,27 +176,6 @@ static session *session_new(web *w)
 static time_t mono_s(void)
 {
     return (time_t)(fs_clock_mono_ms() / 1000u);
-}
-
-/* The network a peer address belongs to, as a key: "a.b.c.0/24" for IPv4
- * (also IPv4-mapped IPv6), the first 64 bits and "/64" for IPv6, the text
- * itself for anything else. */
-static void network_of(const char *peer, char key[NET_MAX])
-{
-    unsigned char a[16];
-    const char *v4 = strncmp(peer, "::ffff:", 7) == 0 ? peer + 7 : peer;
-    if (inet_pton(AF_INET, v4, a) == 1) {
-        snprintf(key, NET_MAX, "%u.%u.%u.0/24", a[0], a[1], a[2]);
-    } else if (inet_pton(AF_INET6, peer, a) == 1) {
-        memset(a + 8, 0, 8);
-        char text[INET6_ADDRSTRLEN];
-        if (inet_ntop(AF_INET6, a, text, sizeof text) != NULL)
-            snprintf(key, NET_MAX, "%s/64", text);
-        else
-            snprintf(key, NET_MAX, "?");
-    } else {
-        snprintf(key, NET_MAX, "%.*s", NET_MAX - 1, peer);
-    }
 }
 
 /* The network's failure count, or when make a new one in a free slot (or
@@ -420,7 +398,7 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
         return;
     }
     long wait = 0;
-    network_of(rq->peer, j->net);
+    fs_net_network_of(rq->peer, j->net);
     snprintf(j->peer, sizeof j->peer, "%s", rq->peer);
     const char *limited = login_limited(w, j->net, j->name, &wait);
     if (limited != NULL) {

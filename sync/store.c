@@ -179,6 +179,11 @@ int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
     return s->ops->note_wipe(s, pk);
 }
 
+void fs_store_set_source(fs_store *s, const char *net)
+{
+    s->ops->set_source(s, net);
+}
+
 int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail)
 {
     return s->ops->note_refusal(s, pk, detail);

@@ -215,6 +215,17 @@ int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
  * detail: a reason, printable ASCII, never message contents ("reason=17
  * too many messages"); other bytes are replaced by '?'. */
 int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail);
+/* The network (fs_net_network_of, fieldsync/transport.h) of the peer whose
+ * frame the server handles next; NULL or "" for none. Handshake failures
+ * (fs_store_note_refusal with pk NULL) are audited per network and reason
+ * (the detail's first word) per minute (issue 20.3), so a flood of bad first frames cannot flood the audit: the
+ * first of a minute at once, its detail ending "from NET"; the rest counted
+ * into one entry "N more from NET within a minute (last: ...)", written at
+ * the first such failure from anywhere after the minute, or when the
+ * store closes. Counts in memory, for FS_STORE_AUTH_NETS networks (a new
+ * one beyond that ends the oldest minute). */
+#define FS_STORE_AUTH_NETS 64
+void fs_store_set_source(fs_store *s, const char *net);
 /* Revokes a device at once: it is told to wipe at its next contact, and
  * what it had not pushed is lost; the audit records how many changes that
  * was as the device last reported (discarded=N). FS_ENOTFOUND for an
@@ -416,6 +427,7 @@ typedef struct fs_store_ops {
                            uint32_t reason);
     int (*note_wipe)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*note_refusal)(fs_store *s, const uint8_t *pk, const char *detail);
+    void (*set_source)(fs_store *s, const char *net);
     /* enrollment */
     int (*enroll_code_create)(fs_store *s, const char *user, uint64_t ttl_ms,
                               const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code,

@@ -66,6 +66,13 @@ typedef struct fs_http_response {
     int deferred;
 } fs_http_response;
 
+/* The network a peer address belongs to, as a key: "a.b.c.0/24" for IPv4
+ * (also IPv4-mapped IPv6), the first 64 bits and "/64" for IPv6, the text
+ * itself (cut) for anything else: what one office or one attacker holds,
+ * for the limits and the audit (issue 20). */
+#define FS_NET_KEY_MAX 64
+void fs_net_network_of(const char *peer, char key[FS_NET_KEY_MAX]);
+
 /* ---- server ---- */
 
 typedef struct fs_net_server fs_net_server;
@@ -120,6 +127,8 @@ int fs_net_server_port(const fs_net_server *srv);
  * signature is a session's emit function (fieldsync/sync.h), with conn as
  * its context. 0, FS_ENOMEM or FS_ETOOBIG. Server thread only. */
 int fs_net_conn_send(void *conn, const uint8_t *frame, size_t len);
+/* The network (fs_net_network_of) of conn's peer. Server thread only. */
+void fs_net_conn_network(fs_net_conn *conn, char key[FS_NET_KEY_MAX]);
 /* Ends conn: what is queued is written, then it closes; what arrives
  * meanwhile is ignored. Server thread only. */
 void fs_net_conn_close(fs_net_conn *conn);

@@ -62,6 +62,15 @@ struct sq_store {
     size_t ncache;
     uint64_t lease_ms;
     char errmsg[256];
+    /* Handshake failures per network per minute (fs_store_set_source) */
+    char source[64];
+    struct sq_auth_minute {
+        char net[64]; /* "" : a free slot */
+        char why[24]; /* the reason's first word ("reason=5") */
+        uint64_t start_ms; /* monotonic */
+        unsigned more;     /* failures after the first, not yet written */
+        char last[96];     /* the latest one's reason */
+    } auth[FS_STORE_AUTH_NETS];
 };
 
 enum rule_kind { RULE_NONE, RULE_OWNER, RULE_REP, RULE_PARENT, RULE_CONFLICT };
@@ -197,6 +206,9 @@ int sq_device_refusals(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint6
                        uint32_t reason);
 int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail);
+void sq_set_source(fs_store *base, const char *net);
+/* Writes the counts of handshake failures not yet audited (sq_close). */
+void sq__auth_flush(sq_store *s);
 int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
                           const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen);
 int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms);
