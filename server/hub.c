@@ -397,6 +397,9 @@ void fs_ws_server_stop(fs_ws_server *srv)
      * late are finished on this thread, their answers dropped. */
     workers_stop(srv);
     fs_net_server_stop(srv->net);
+    /* The failed handshakes counted but not yet audited, before the
+     * caller takes the audit's head (serve logs it at stop). */
+    (void)fs_store_auth_flush(srv->store);
     pthread_mutex_destroy(&srv->work_lock);
     pthread_cond_destroy(&srv->work_cond);
     free(srv);

@@ -179,6 +179,11 @@ int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
     return s->ops->note_wipe(s, pk);
 }
 
+int fs_store_auth_flush(fs_store *s)
+{
+    return s->ops->auth_flush(s);
+}
+
 void fs_store_set_source(fs_store *s, const char *net)
 {
     s->ops->set_source(s, net);

@@ -226,6 +226,10 @@ int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail);
  * one beyond that ends the oldest minute). */
 #define FS_STORE_AUTH_NETS 64
 void fs_store_set_source(fs_store *s, const char *net);
+/* Writes the handshake-failure counts not yet written (as closing does):
+ * before the audit's head is taken at a server's stop. 0, or the audit's
+ * error. */
+int fs_store_auth_flush(fs_store *s);
 /* Revokes a device at once: it is told to wipe at its next contact, and
  * what it had not pushed is lost; the audit records how many changes that
  * was as the device last reported (discarded=N). FS_ENOTFOUND for an
@@ -428,6 +432,7 @@ typedef struct fs_store_ops {
     int (*note_wipe)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*note_refusal)(fs_store *s, const uint8_t *pk, const char *detail);
     void (*set_source)(fs_store *s, const char *net);
+    int (*auth_flush)(fs_store *s);
     /* enrollment */
     int (*enroll_code_create)(fs_store *s, const char *user, uint64_t ttl_ms,
                               const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code,

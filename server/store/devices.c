@@ -106,11 +106,16 @@ static int auth_minute_end(sq_store *s, struct sq_auth_minute *m)
     return rc;
 }
 
-void sq__auth_flush(sq_store *s)
+int sq_auth_flush(fs_store *base)
 {
+    sq_store *s = (sq_store *)base;
+    int rc = 0;
     for (int i = 0; i < FS_STORE_AUTH_NETS; i++)
-        if (s->auth[i].net[0] != '\0')
-            (void)auth_minute_end(s, &s->auth[i]);
+        if (s->auth[i].net[0] != '\0') {
+            int r = auth_minute_end(s, &s->auth[i]);
+            rc = rc != 0 ? rc : r;
+        }
+    return rc;
 }
 
 /* The first failure of a network's minute (for one reason) is written at

@@ -264,7 +264,7 @@ void sq_close(fs_store *base)
     sq_store *s = (sq_store *)base;
     if (s == NULL)
         return;
-    sq__auth_flush(s); /* the minutes' counts not yet written */
+    (void)sq_auth_flush(base); /* the minutes' counts not yet written */
     for (size_t i = 0; i < s->ncache; i++)
         sqlite3_finalize(s->cache[i].st);
     fs_audit_close(s->audit);
@@ -397,6 +397,7 @@ static const fs_store_ops sqlite_ops = {
     .note_wipe = sq_note_wipe,
     .note_refusal = sq_note_refusal,
     .set_source = sq_set_source,
+    .auth_flush = sq_auth_flush,
     .enroll_code_create = sq_enroll_code_create,
     .enroll_code_redeem = sq_enroll_code_redeem,
     .owner = sq_owner,

@@ -207,8 +207,7 @@ int sq_device_refusals(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint6
 int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail);
 void sq_set_source(fs_store *base, const char *net);
-/* Writes the counts of handshake failures not yet audited (sq_close). */
-void sq__auth_flush(sq_store *s);
+int sq_auth_flush(fs_store *base);
 int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
                           const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen);
 int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms);

@@ -52,4 +52,10 @@ total=$(awk '/ more from 127\.0\.0\.0\/24/ { for (i = 1; i < NF; i++) if ($(i + 
 equal "the entries add up to the 600 failures" "$total" 600
 runc "$FSS" audit verify --data "$S"
 expect "the chain verifies" 0
+# The summed entry is written before serve logs the head at its stop, so
+# the head a log shipper keeps is the last one.
+runc "$FSS" audit head --data "$S"
+HEAD_NOW=$(tail -n 1 <<<"$OUT")
+contains "the head logged at stop is the audit's last" "$(cat "$WORK/serve.err")" \
+    "audit head at stop: $HEAD_NOW"
 finish
