@@ -7,6 +7,8 @@
 #      change rows, and bytes on the wire per visit (bench_sync)
 #   5. the PouchDB peer replicating the same visits (bench/peer/run.sh)
 #   6. server RSS per connection, 1,000 active and 10,000 idle (bench/load.sh)
+#   7. a rep's sync under a 16-thread dashboard login flood vs alone
+#      (tests/cli/test_loginflood.sh, issue 20.1)
 #
 #   bench/all.sh [--visits N] [--quick] [--no-load] [--no-peer]
 # N: 100,000 (quick: 2,000, and load in its quick mode). Builds build/
@@ -49,6 +51,10 @@ if [ "$load" = 1 ]; then
     echo "==> load ($mode)" >&2
     "$FS_ROOT/bench/load.sh" "$mode" "$BIN" >"$OUT/load.txt" 2>&1 || { tail -20 "$OUT/load.txt" >&2; exit 1; }
 fi
+
+echo "==> login flood" >&2
+FLOOD_MAX_RATIO=1000 bash "$FS_ROOT/tests/cli/test_loginflood.sh" "$BIN/fieldsync" \
+    "$BIN/fieldsync-server" >"$OUT/flood.txt" 2>&1 || { tail -20 "$OUT/flood.txt" >&2; exit 1; }
 
 mkdir -p "$FS_ROOT/bench/results"
 result=$FS_ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname -s).md
@@ -99,6 +105,12 @@ if os.path.exists(lp):
     a, i = load["active"], load["idle"]
     row(f"6. server RSS per connection, {i['devices']:,} idle", f"{i['rss_per_conn_kib']:.1f} KiB", "", "", None)
     row(f"6. server RSS per connection, {a['devices']:,} active", f"{(a['server_rss_kib'][2]-a['server_rss_kib'][0])/a['devices']:.1f} KiB at the end; {a['changes_per_s']:,} changes/s, ACK p50 {a['ack_p50_ms']} ms, p99 {a['ack_p99_ms']} ms", "", "", None)
+
+m = re.search(r"^five syncs: ([\d.]+) s alone, ([\d.]+) s under .*: ratio ([\d.]+)$",
+              open(os.path.join(out, "flood.txt")).read(), re.M)
+if not m:
+    sys.exit("bench/all.sh: no ratio from tests/cli/test_loginflood.sh")
+row("7. rep's 5 syncs under a 16-thread login flood", f"{m.group(2)} s (alone {m.group(1)} s)", f"{float(m.group(3)):.2f}", "<= 1.5", float(m.group(3)) <= 1.5)
 
 def cmd(c):
     try:

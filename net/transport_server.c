@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,19 @@ struct fs_net_server {
     int (*job_fn)(void *);
     void *job_ctx;
     int job_rc, job_done;
+    /* fs_net_server_post: jobs from any thread, run by the server thread */
+    pthread_mutex_t post_lock;
+    struct post_job *post_head, *post_tail;
+    /* HTTP transactions whose answer was deferred, for fs_net_server_answer */
+    struct http_tx *deferred;
+    uint64_t http_ids;
 };
+
+typedef struct post_job {
+    struct post_job *next;
+    void (*fn)(void *);
+    void *ctx;
+} post_job;
 
 /* One connection: lws allocates it zeroed (per_session_data_size) and frees
  * it; what it points to is freed by conn_free. */
@@ -67,6 +80,31 @@ int fs_net_conn_send(void *ctx, const uint8_t *frame, size_t len)
     if (rc == 0)
         lws_callback_on_writable(c->wsi);
     return rc;
+}
+
+void fs_net_network_of(const char *peer, char key[FS_NET_KEY_MAX])
+{
+    unsigned char a[16];
+    const char *v4 = strncmp(peer, "::ffff:", 7) == 0 ? peer + 7 : peer;
+    if (inet_pton(AF_INET, v4, a) == 1) {
+        snprintf(key, FS_NET_KEY_MAX, "%u.%u.%u.0/24", a[0], a[1], a[2]);
+    } else if (inet_pton(AF_INET6, peer, a) == 1) {
+        memset(a + 8, 0, 8);
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, a, text, sizeof text) != NULL)
+            snprintf(key, FS_NET_KEY_MAX, "%s/64", text);
+        else
+            snprintf(key, FS_NET_KEY_MAX, "?");
+    } else {
+        snprintf(key, FS_NET_KEY_MAX, "%.*s", FS_NET_KEY_MAX - 1, peer);
+    }
+}
+
+void fs_net_conn_network(fs_net_conn *c, char key[FS_NET_KEY_MAX])
+{
+    char peer[64] = "";
+    lws_get_peer_simple(c->wsi, peer, sizeof peer);
+    fs_net_network_of(peer, key);
 }
 
 void fs_net_conn_close(fs_net_conn *c)
@@ -223,6 +261,10 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 /* One HTTP transaction: lws allocates it zeroed and frees it. */
 typedef struct http_tx {
+    struct lws *wsi;
+    uint64_t id;
+    struct http_tx *dnext, *dprev; /* in srv->deferred while waiting */
+    int waiting;                   /* deferred by the handler, not yet answered */
     char method[8];
     char path[256];
     char query[1024];
@@ -235,6 +277,21 @@ typedef struct http_tx {
     int ready;
 } http_tx;
 
+/* A deferred transaction leaves srv->deferred: answered, or its client gone. */
+static void http_tx_unlink(fs_net_server *srv, http_tx *t)
+{
+    if (!t->waiting)
+        return;
+    if (t->dprev != NULL)
+        t->dprev->dnext = t->dnext;
+    else
+        srv->deferred = t->dnext;
+    if (t->dnext != NULL)
+        t->dnext->dprev = t->dprev;
+    t->dnext = t->dprev = NULL;
+    t->waiting = 0;
+}
+
 static void http_tx_free(http_tx *t)
 {
     free(t->body);
@@ -246,8 +303,10 @@ static void http_tx_free(http_tx *t)
 static void http_respond(struct lws *wsi, http_tx *t)
 {
     fs_net_server *srv = lws_context_user(lws_get_context(wsi));
+    t->wsi = wsi;
+    t->id = ++srv->http_ids;
     fs_http_request rq = {t->method,   t->path, t->query, t->cookie, t->body ? t->body : "",
-                          t->body_len, t->peer};
+                          t->body_len, t->peer, t->id};
     memset(&t->resp, 0, sizeof t->resp);
     if (t->too_big) {
         t->resp.status = 413;
@@ -255,6 +314,17 @@ static void http_respond(struct lws *wsi, http_tx *t)
         srv->hooks.http(srv->hooks.ctx, &rq, &t->resp);
     } else {
         t->resp.status = 404;
+    }
+    if (t->resp.deferred) { /* fs_net_server_answer completes it */
+        free(t->resp.body);
+        memset(&t->resp, 0, sizeof t->resp);
+        t->waiting = 1;
+        t->dprev = NULL;
+        t->dnext = srv->deferred;
+        if (srv->deferred != NULL)
+            srv->deferred->dprev = t;
+        srv->deferred = t;
+        return;
     }
     if (t->resp.status == 0)
         t->resp.status = 500;
@@ -325,6 +395,8 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
+        http_tx_unlink(lws_context_user(lws_get_context(wsi)), t); /* defensive: never waiting here */
+        http_tx_free(t);
         memset(t, 0, sizeof *t);
         int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
         snprintf(t->method, sizeof t->method, "%s", post ? "POST" : "GET");
@@ -365,6 +437,7 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return t->ready ? http_write(wsi, t) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
+        http_tx_unlink(lws_context_user(lws_get_context(wsi)), t);
         http_tx_free(t);
         return 0;
     default:
@@ -395,12 +468,73 @@ static void run_job(fs_net_server *srv)
     pthread_mutex_unlock(&srv->job_lock);
 }
 
+int fs_net_server_answer(fs_net_server *srv, uint64_t id, fs_http_response *resp)
+{
+    http_tx *t = srv->deferred;
+    while (t != NULL && t->id != id)
+        t = t->dnext;
+    if (t == NULL) { /* the client went away */
+        free(resp->body);
+        memset(resp, 0, sizeof *resp);
+        return FS_ENOTFOUND;
+    }
+    http_tx_unlink(srv, t);
+    t->resp = *resp;
+    memset(resp, 0, sizeof *resp);
+    t->resp.deferred = 0;
+    if (t->resp.status == 0)
+        t->resp.status = 500;
+    t->ready = 1;
+    lws_callback_on_writable(t->wsi);
+    return 0;
+}
+
+int fs_net_server_post(fs_net_server *srv, void (*fn)(void *ctx), void *ctx)
+{
+    post_job *j = malloc(sizeof *j);
+    if (j == NULL)
+        return FS_ENOMEM;
+    j->next = NULL;
+    j->fn = fn;
+    j->ctx = ctx;
+    pthread_mutex_lock(&srv->post_lock);
+    if (srv->post_tail != NULL)
+        srv->post_tail->next = j;
+    else
+        srv->post_head = j;
+    srv->post_tail = j;
+    pthread_mutex_unlock(&srv->post_lock);
+    if (srv->ctx != NULL) /* NULL: drained by fs_net_server_stop */
+        lws_cancel_service(srv->ctx); /* wakes the service loop (thread-safe) */
+    return 0;
+}
+
+/* Runs the posted jobs, those posted meanwhile included. */
+static void run_posts(fs_net_server *srv)
+{
+    for (;;) {
+        pthread_mutex_lock(&srv->post_lock);
+        post_job *j = srv->post_head;
+        if (j != NULL) {
+            srv->post_head = j->next;
+            if (srv->post_head == NULL)
+                srv->post_tail = NULL;
+        }
+        pthread_mutex_unlock(&srv->post_lock);
+        if (j == NULL)
+            return;
+        j->fn(j->ctx);
+        free(j);
+    }
+}
+
 static void *serve(void *arg)
 {
     fs_net_server *srv = arg;
     pthread_setname_np(pthread_self(), "fs-server"); /* top -H, perf --comm */
     while (!atomic_load(&srv->stopping)) {
         lws_service(srv->ctx, 0);
+        run_posts(srv);
         run_job(srv);
     }
     return NULL;
@@ -444,6 +578,7 @@ int fs_net_server_start_tls(fs_net_server **out, const fs_net_server_hooks *hook
     atomic_init(&srv->stopping, 0);
     pthread_mutex_init(&srv->job_lock, NULL);
     pthread_cond_init(&srv->job_done_cond, NULL);
+    pthread_mutex_init(&srv->post_lock, NULL);
     fs__ws_quiet_logs();
 
     int rc = FS_EIO;
@@ -490,6 +625,7 @@ fail_ctx:
 fail:
     pthread_mutex_destroy(&srv->job_lock);
     pthread_cond_destroy(&srv->job_done_cond);
+    pthread_mutex_destroy(&srv->post_lock);
     free(srv);
     return rc;
 }
@@ -510,7 +646,13 @@ void fs_net_server_stop(fs_net_server *srv)
      * connections; their CLOSED callbacks hand the sessions back to the
      * caller's closed(), on this thread. */
     lws_context_destroy(srv->ctx);
+    srv->ctx = NULL;
+    /* Jobs posted too late run here: no transaction is left for their
+     * answers, which are freed. */
+    srv->deferred = NULL;
+    run_posts(srv);
     pthread_mutex_destroy(&srv->job_lock);
     pthread_cond_destroy(&srv->job_done_cond);
+    pthread_mutex_destroy(&srv->post_lock);
     free(srv);
 }

@@ -4,11 +4,23 @@
  * over and emitting through fs_net_conn_send; the feed head read before and
  * after every frame and HTTP request, and the other devices poked when it
  * grew; after an admin job, the connections of revoked devices closed. Every
- * function here but start, stop and call runs on the transport's thread,
- * the only one that touches the store while the server runs.
+ * function here but start, stop, call and the workers' runs on the
+ * transport's thread, the only one that touches the store while the server
+ * runs.
+ *
+ * The workers (fs_ws_server_defer) take slow work off that thread: a
+ * bounded queue, FS_HUB_WORKERS threads, the result handed back with
+ * fs_net_server_post and the deferred HTTP answer sent with
+ * fs_net_server_answer. Beyond FS_HUB_WORK_MAX jobs the caller is refused
+ * at once, so a flood of logins costs the devices nothing but the
+ * refusals.
  */
+#define _GNU_SOURCE /* pthread_setname_np, gettid */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "fieldsync/error.h"
 #include "fieldsync/sync.h"
@@ -20,7 +32,25 @@ struct fs_ws_server {
     const fs_identity *server_id; /* the caller's */
     fs_http_handler http_fn;
     void *http_ctx;
+    /* the workers: queue, count and stop under work_lock */
+    pthread_t workers[FS_HUB_WORKERS];
+    int nworkers;
+    pthread_mutex_t work_lock;
+    pthread_cond_t work_cond;
+    struct work *queue, *queue_tail;
+    int in_flight; /* queued and running */
+    int work_stop;
 };
+
+/* One deferred job: queued, worked on, then posted back. */
+typedef struct work {
+    struct work *next;
+    fs_ws_server *hub;
+    uint64_t http_id;
+    void (*fn)(void *);
+    void (*finish)(void *, fs_store *, fs_http_response *);
+    void *ctx;
+} work;
 
 /* One connection's session, the transport's "session" for it. */
 typedef struct hub_conn {
@@ -30,6 +60,7 @@ typedef struct hub_conn {
      * nothing, since the device pulls to the end of the feed after a POKE,
      * and its next frame (a PULL) is read after everything fed before it. */
     int poked;
+    char net[FS_NET_KEY_MAX]; /* its peer's network, for the audit of a failed handshake */
 } hub_conn;
 
 static int hub_opened(void *ctx, fs_net_conn *conn, void **session)
@@ -39,6 +70,7 @@ static int hub_opened(void *ctx, fs_net_conn *conn, void **session)
     if (hc == NULL)
         return FS_ENOMEM;
     hc->conn = conn;
+    fs_net_conn_network(conn, hc->net);
     int rc = fs_sync_server_new(&hc->session, hub->store, hub->server_id, fs_net_conn_send, conn);
     if (rc != 0) {
         fs_sync_server_free(hc->session);
@@ -95,7 +127,14 @@ static int hub_frame(void *ctx, void *session, const uint8_t *frame, size_t len)
     hc->poked = 0; /* what the device sends next is read after any news so far */
     uint64_t before = 0, after = 0;
     fs_store_feed_head(hub->store, &before);
+    /* Before authentication, a failure is audited per network per minute
+     * (a flood of bad first frames writes a handful of entries). */
+    int anon = fs_sync_server_device(hc->session) == NULL;
+    if (anon)
+        fs_store_set_source(hub->store, hc->net);
     int rc = fs_sync_server_receive(hc->session, frame, len);
+    if (anon)
+        fs_store_set_source(hub->store, NULL);
     fs_store_feed_head(hub->store, &after);
     if (after > before) /* news: the other connected devices pull it */
         poke_all(hub, hc, after);
@@ -129,6 +168,120 @@ static void hub_http(void *ctx, const fs_http_request *rq, fs_http_response *out
         poke_all(hub, NULL, after);
 }
 
+/* ---- workers ---- */
+
+#define WORKER_NICE 10 /* the workers' nice value */
+
+/* On the server's thread: the job's answer, then the devices poked when a
+ * manager's action grew the feed (as for any request). */
+static void work_finish(void *arg)
+{
+    work *j = arg;
+    fs_ws_server *hub = j->hub;
+    fs_http_response answer = {0};
+    uint64_t before = 0, after = 0;
+    fs_store_feed_head(hub->store, &before);
+    j->finish(j->ctx, hub->store, &answer);
+    fs_store_feed_head(hub->store, &after);
+    if (after > before)
+        poke_all(hub, NULL, after);
+    (void)fs_net_server_answer(hub->net, j->http_id, &answer); /* the client may be gone */
+    free(j);
+}
+
+static void *worker(void *arg)
+{
+    fs_ws_server *hub = arg;
+    pthread_setname_np(pthread_self(), "fs-worker"); /* top -H */
+    /* Below the server's thread: on a busy machine a flood of logins
+     * waits for the devices' sync, not the other way round (Linux sets
+     * the nice value of one thread by its id). */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
+    pthread_mutex_lock(&hub->work_lock);
+    for (;;) {
+        while (!hub->work_stop && hub->queue == NULL)
+            pthread_cond_wait(&hub->work_cond, &hub->work_lock);
+        if (hub->work_stop)
+            break; /* what is still queued is ended by fs_ws_server_stop */
+        work *j = hub->queue;
+        hub->queue = j->next;
+        if (hub->queue == NULL)
+            hub->queue_tail = NULL;
+        pthread_mutex_unlock(&hub->work_lock);
+        j->fn(j->ctx);
+        pthread_mutex_lock(&hub->work_lock);
+        hub->in_flight--;
+        pthread_mutex_unlock(&hub->work_lock);
+        if (fs_net_server_post(hub->net, work_finish, j) != 0) {
+            /* Out of memory: the answer is lost (the client times out),
+             * ctx is not. */
+            fprintf(stderr, "fieldsync-server: out of memory handing back a login check\n");
+            j->finish(j->ctx, NULL, NULL);
+            free(j);
+        }
+        pthread_mutex_lock(&hub->work_lock);
+    }
+    pthread_mutex_unlock(&hub->work_lock);
+    return NULL;
+}
+
+int fs_ws_server_defer(fs_ws_server *srv, const fs_http_request *rq, fs_http_response *out,
+                       void (*fn)(void *ctx),
+                       void (*finish)(void *ctx, fs_store *store, fs_http_response *answer),
+                       void *ctx)
+{
+    if (srv == NULL || fn == NULL || finish == NULL)
+        return FS_EINVAL;
+    pthread_mutex_lock(&srv->work_lock);
+    int busy = srv->in_flight >= FS_HUB_WORK_MAX || srv->nworkers == 0;
+    if (!busy)
+        srv->in_flight++;
+    pthread_mutex_unlock(&srv->work_lock);
+    if (busy)
+        return FS_EBUSY;
+    work *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        pthread_mutex_lock(&srv->work_lock);
+        srv->in_flight--;
+        pthread_mutex_unlock(&srv->work_lock);
+        return FS_ENOMEM;
+    }
+    j->hub = srv;
+    j->http_id = rq->id;
+    j->fn = fn;
+    j->finish = finish;
+    j->ctx = ctx;
+    pthread_mutex_lock(&srv->work_lock);
+    if (srv->queue_tail != NULL)
+        srv->queue_tail->next = j;
+    else
+        srv->queue = j;
+    srv->queue_tail = j;
+    pthread_cond_signal(&srv->work_cond);
+    pthread_mutex_unlock(&srv->work_lock);
+    out->deferred = 1;
+    return 0;
+}
+
+/* Joins the workers; the jobs they had not started end unanswered. */
+static void workers_stop(fs_ws_server *hub)
+{
+    pthread_mutex_lock(&hub->work_lock);
+    hub->work_stop = 1;
+    pthread_cond_broadcast(&hub->work_cond);
+    pthread_mutex_unlock(&hub->work_lock);
+    for (int i = 0; i < hub->nworkers; i++)
+        pthread_join(hub->workers[i], NULL);
+    hub->nworkers = 0;
+    while (hub->queue != NULL) {
+        work *j = hub->queue;
+        hub->queue = j->next;
+        j->finish(j->ctx, NULL, NULL);
+        free(j);
+    }
+    hub->queue_tail = NULL;
+}
+
 int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
                        const char *host, int port)
 {
@@ -146,6 +299,8 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
         return FS_ENOMEM;
     hub->store = store;
     hub->server_id = server_id;
+    pthread_mutex_init(&hub->work_lock, NULL);
+    pthread_cond_init(&hub->work_cond, NULL);
     const fs_net_server_hooks hooks = {
         .opened = hub_opened,
         .frame = hub_frame,
@@ -156,12 +311,20 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
         .ctx = hub,
     };
     int rc = fs_net_server_start_tls(&hub->net, &hooks, host, port, cert, key);
-    if (rc != 0) {
-        free(hub);
-        return rc;
-    }
+    if (rc != 0)
+        goto fail;
+    /* Without workers (none could start) every deferral is refused busy. */
+    while (hub->nworkers < FS_HUB_WORKERS &&
+           pthread_create(&hub->workers[hub->nworkers], NULL, worker, hub) == 0)
+        hub->nworkers++;
     *out = hub;
     return 0;
+
+fail:
+    pthread_mutex_destroy(&hub->work_lock);
+    pthread_cond_destroy(&hub->work_cond);
+    free(hub);
+    return rc;
 }
 
 int fs_ws_server_port(const fs_ws_server *srv)
@@ -228,8 +391,16 @@ void fs_ws_server_stop(fs_ws_server *srv)
 {
     if (srv == NULL)
         return;
-    /* The transport's thread is joined first; the sessions it hands back
-     * while closing the connections do not touch the store. */
+    /* The workers first: nothing is posted after this. The transport's
+     * thread is joined next; the sessions it hands back while closing the
+     * connections do not touch the store, and the jobs posted back too
+     * late are finished on this thread, their answers dropped. */
+    workers_stop(srv);
     fs_net_server_stop(srv->net);
+    /* The failed handshakes counted but not yet audited, before the
+     * caller takes the audit's head (serve logs it at stop). */
+    (void)fs_store_auth_flush(srv->store);
+    pthread_mutex_destroy(&srv->work_lock);
+    pthread_cond_destroy(&srv->work_cond);
     free(srv);
 }

@@ -249,6 +249,15 @@ static void raise_fd_limit(void)
     }
 }
 
+/* The dashboard's logins are checked on the hub's workers. */
+static int defer_on_hub(void *ctx, const fs_http_request *rq, fs_http_response *out,
+                        void (*work)(void *job),
+                        void (*finish)(void *job, fs_store *store, fs_http_response *answer),
+                        void *job)
+{
+    return fs_ws_server_defer(ctx, rq, out, work, finish, job);
+}
+
 int srv_cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *listen = NULL, *lease_s = NULL, *cert = NULL, *key = NULL;
@@ -345,6 +354,7 @@ int srv_cmd_serve(int argc, char **argv)
         goto done;
     }
     web_set_tls(dash, cert != NULL); /* Secure, __Host- cookies */
+    web_set_defer(dash, defer_on_hub, ws); /* logins checked on the hub's workers */
     fs_ws_server_set_http(ws, web_handle, dash); /* the dashboard, on the same port */
     char hex[2 * FS_SIGN_PK_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);

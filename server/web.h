@@ -13,6 +13,15 @@ typedef struct web web;
 web *web_new(void); /* NULL when out of memory */
 /* The port speaks TLS: cookies are Secure and __Host- prefixed. */
 void web_set_tls(web *w, int tls);
+/* Where passwords are checked: defer(ctx, ...) has the contract of
+ * fs_ws_server_defer (server/hub.h), with its server as ctx, so the
+ * server's thread never waits on Argon2. Unset, they are checked inline
+ * (bench_web). */
+typedef int (*web_defer_fn)(void *ctx, const fs_http_request *rq, fs_http_response *out,
+                            void (*work)(void *job),
+                            void (*finish)(void *job, fs_store *store, fs_http_response *answer),
+                            void *job);
+void web_set_defer(web *w, web_defer_fn defer, void *ctx);
 void web_free(web *w);
 /* The fs_http_handler: ctx is the web. Runs on the transport's thread. */
 void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_response *out);

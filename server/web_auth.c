@@ -22,7 +22,6 @@
  * still logs in from the office while someone elsewhere guesses (it is not
  * exempt from its own network's limit). Logins and failures are audited.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,7 +44,7 @@
 #define FAIL_WAIT_MAX  (5 * 60)  /* the longest wait between an account's tries */
 #define FAIL_QUIET_S   (15 * 60) /* an account's count starts again after this */
 #define FAIL_SLOTS     512
-#define NET_MAX        64
+#define NET_MAX        FS_NET_KEY_MAX
 
 typedef struct net_fail { /* failures from one network in its window */
     char net[NET_MAX];
@@ -66,7 +65,15 @@ struct web {
     acct ac[FAIL_SLOTS];
     time_t (*clock)(void);
     int tls;
+    web_defer_fn defer; /* checks passwords off the server's thread; NULL: inline */
+    void *defer_ctx;
 };
+
+void web_set_defer(web *w, web_defer_fn defer, void *ctx)
+{
+    w->defer = defer;
+    w->defer_ctx = ctx;
+}
 
 void web_set_tls(web *w, int tls)
 {
@@ -169,27 +176,6 @@ static session *session_new(web *w)
 static time_t mono_s(void)
 {
     return (time_t)(fs_clock_mono_ms() / 1000u);
-}
-
-/* The network a peer address belongs to, as a key: "a.b.c.0/24" for IPv4
- * (also IPv4-mapped IPv6), the first 64 bits and "/64" for IPv6, the text
- * itself for anything else. */
-static void network_of(const char *peer, char key[NET_MAX])
-{
-    unsigned char a[16];
-    const char *v4 = strncmp(peer, "::ffff:", 7) == 0 ? peer + 7 : peer;
-    if (inet_pton(AF_INET, v4, a) == 1) {
-        snprintf(key, NET_MAX, "%u.%u.%u.0/24", a[0], a[1], a[2]);
-    } else if (inet_pton(AF_INET6, peer, a) == 1) {
-        memset(a + 8, 0, 8);
-        char text[INET6_ADDRSTRLEN];
-        if (inet_ntop(AF_INET6, a, text, sizeof text) != NULL)
-            snprintf(key, NET_MAX, "%s/64", text);
-        else
-            snprintf(key, NET_MAX, "?");
-    } else {
-        snprintf(key, NET_MAX, "%.*s", NET_MAX - 1, peer);
-    }
 }
 
 /* The network's failure count, or when make a new one in a free slot (or
@@ -323,67 +309,124 @@ void web__login_page(const web *w, fs_http_response *r, const char *msg, int sta
     web__finish(&o, r, status);
 }
 
-void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_response *r)
-{
-    char csrf[TOKEN_HEX + 1], given[TOKEN_HEX + 2], name[FS_USER_NAME_MAX + 1] = "";
-    char *pw = sodium_malloc(FS_PASSWORD_MAX + 1);
-    if (pw == NULL) {
-        r->status = 500;
-        return;
-    }
-    int have_name = web_form_field(rq->body, "name", name, sizeof name);
-    int have_pw = web_form_field(rq->body, "password", pw, FS_PASSWORD_MAX + 1);
-    if (!web_cookie_value(rq->cookie, web__cookie(w, 1), csrf) ||
-        !web_form_field(rq->body, "csrf", given, sizeof given) || !web__same_token(csrf, given)) {
-        sodium_free(pw);
-        web__login_page(w, r, "The form expired; log in again.", 403);
-        return;
-    }
+/* One login between its two halves: read on the server's thread, the
+ * password verified on a hub worker (or inline without a hub), finished on
+ * the server's thread. Guarded memory: it holds the password and the hash.
+ * login_finish frees it. */
+typedef struct login_job {
+    web *w;
+    int checked; /* name and password given, so there is a check to make */
+    fs_login_check check;
+    char pw[FS_PASSWORD_MAX + 1];
+    char name[FS_USER_NAME_MAX + 1];
     char net[NET_MAX];
-    long wait = 0;
-    network_of(rq->peer, net);
-    const char *limited = login_limited(w, net, name, &wait);
-    if (limited != NULL) {
-        sodium_free(pw);
-        web__login_page(w, r, limited, 429);
-        snprintf(r->retry_after, sizeof r->retry_after, "%d",
-                 (int)(wait > FAIL_WINDOW_S ? FAIL_WINDOW_S : wait));
-        return;
-    }
+    char peer[64];
+    int rc; /* the verification's */
     fs_role role;
     char team[FS_USER_NAME_MAX + 1];
-    int rc =
-        have_name && have_pw ? fs_store_login(store, name, pw, strlen(pw), &role, team) : FS_EAUTH;
-    sodium_free(pw); /* wipes */
-    if (rc != 0) {
+} login_job;
+
+/* On a worker: the Argon2 verification alone, touching no store. */
+static void login_work(void *ctx)
+{
+    login_job *j = ctx;
+    j->rc = j->checked ? fs_login_verify(&j->check, j->pw, strlen(j->pw), &j->role, j->team)
+                       : FS_EAUTH;
+    sodium_memzero(j->pw, sizeof j->pw);
+    sodium_memzero(&j->check, sizeof j->check);
+}
+
+/* On the server's thread: counts, audit, session and the answer r (NULL:
+ * the server stopped first, nothing but the freeing is left). */
+static void login_finish(void *ctx, fs_store *store, fs_http_response *r)
+{
+    login_job *j = ctx;
+    web *w = j->w;
+    if (r == NULL)
+        goto done;
+    if (j->rc != 0) {
         char detail[96];
-        snprintf(detail, sizeof detail, "dashboard login from %s", auditable(rq->peer));
+        snprintf(detail, sizeof detail, "dashboard login from %s", auditable(j->peer));
         /* A name no user has is kept out of the log: it is often a
          * password typed into the wrong field (issue 20.3). */
         uint8_t stamp_of[FS_USER_STAMP_BYTES];
-        int known = have_name && fs_store_user_stamp(store, name, stamp_of) == 0;
-        login_failed(w, net, name, known);
-        const char *who = known ? auditable(name) : "unknown name";
+        int known = j->checked && fs_store_user_stamp(store, j->name, stamp_of) == 0;
+        login_failed(w, j->net, j->name, known);
+        const char *who = known ? auditable(j->name) : "unknown name";
         (void)fs_audit_append(fs_store_audit(store), "auth_failed", "dashboard", who, detail);
         web__login_page(w, r, "Wrong name or password.", 401);
-        return;
+        goto done;
     }
     uint8_t stamp[FS_USER_STAMP_BYTES];
-    if (fs_store_user_stamp(store, name, stamp) != 0) { /* changed in between: not this login */
+    if (fs_store_user_stamp(store, j->name, stamp) != 0) { /* changed in between: not this login */
         web__login_page(w, r, "Wrong name or password.", 401);
-        return;
+        goto done;
     }
-    login_good(w, net, name);
+    login_good(w, j->net, j->name);
     session *s = session_new(w);
     memcpy(s->stamp, stamp, sizeof stamp);
-    snprintf(s->user, sizeof s->user, "%s", name);
-    snprintf(s->team, sizeof s->team, "%s", team);
-    s->role = role;
-    (void)fs_audit_append(fs_store_audit(store), "login", auditable(name), "dashboard",
-                          auditable(rq->peer));
+    snprintf(s->user, sizeof s->user, "%s", j->name);
+    snprintf(s->team, sizeof s->team, "%s", j->team);
+    s->role = j->role;
+    (void)fs_audit_append(fs_store_audit(store), "login", auditable(j->name), "dashboard",
+                          auditable(j->peer));
     snprintf(r->set_cookie[0], sizeof r->set_cookie[0], "%s=%s%s; Max-Age=%d", web__cookie(w, 0),
              s->token, web__cookie_attrs(w, 0), SESS_LIFE_S);
     snprintf(r->set_cookie[1], sizeof r->set_cookie[1], "%s=%s; Max-Age=0", web__cookie(w, 1),
              web__cookie_attrs(w, 1));
     web__redirect(r, "/");
+done:
+    sodium_free(j); /* wipes */
+}
+
+void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_response *r)
+{
+    char csrf[TOKEN_HEX + 1], given[TOKEN_HEX + 2];
+    login_job *j = sodium_malloc(sizeof *j);
+    if (j == NULL) {
+        r->status = 500;
+        return;
+    }
+    memset(j, 0, sizeof *j);
+    j->w = w;
+    int have_name = web_form_field(rq->body, "name", j->name, sizeof j->name);
+    int have_pw = web_form_field(rq->body, "password", j->pw, sizeof j->pw);
+    if (!web_cookie_value(rq->cookie, web__cookie(w, 1), csrf) ||
+        !web_form_field(rq->body, "csrf", given, sizeof given) || !web__same_token(csrf, given)) {
+        sodium_free(j);
+        web__login_page(w, r, "The form expired; log in again.", 403);
+        return;
+    }
+    long wait = 0;
+    fs_net_network_of(rq->peer, j->net);
+    snprintf(j->peer, sizeof j->peer, "%s", rq->peer);
+    const char *limited = login_limited(w, j->net, j->name, &wait);
+    if (limited != NULL) {
+        sodium_free(j);
+        web__login_page(w, r, limited, 429);
+        snprintf(r->retry_after, sizeof r->retry_after, "%d",
+                 (int)(wait > FAIL_WINDOW_S ? FAIL_WINDOW_S : wait));
+        return;
+    }
+    j->checked = have_name && have_pw;
+    if (j->checked && fs_store_login_lookup(store, j->name, &j->check) != 0) {
+        sodium_free(j);
+        r->status = 500;
+        return;
+    }
+    if (w->defer == NULL || !j->checked) { /* no workers (bench_web), or nothing to verify */
+        login_work(j);
+        login_finish(j, store, r);
+        return;
+    }
+    /* The Argon2 check on a worker: the server's thread goes on serving the
+     * devices meanwhile (issue 20.1). Beyond the workers' queue, 503 at
+     * once: a flood of logins is answered cheaply. */
+    int rc = w->defer(w->defer_ctx, rq, r, login_work, login_finish, j);
+    if (rc != 0) {
+        sodium_free(j);
+        web__login_page(w, r, "The server is busy checking other logins; try again in a moment.",
+                        rc == FS_EBUSY ? 503 : 500);
+        snprintf(r->retry_after, sizeof r->retry_after, "%d", 2);
+    }
 }

@@ -98,6 +98,11 @@ int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, 
     return s->ops->login(s, name, pw, pwlen, role, team);
 }
 
+int fs_store_login_lookup(fs_store *s, const char *name, fs_login_check *out)
+{
+    return s->ops->login_lookup(s, name, out);
+}
+
 int fs_store_device_add(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user, const char *name)
 {
     return s->ops->device_add(s, pk, user, name);
@@ -183,6 +188,16 @@ int fs_store_device_refusals(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], ui
 int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES])
 {
     return s->ops->note_wipe(s, pk);
+}
+
+int fs_store_auth_flush(fs_store *s)
+{
+    return s->ops->auth_flush(s);
+}
+
+void fs_store_set_source(fs_store *s, const char *net)
+{
+    s->ops->set_source(s, net);
 }
 
 int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail)

@@ -2409,6 +2409,25 @@ static void test_dashboard_passwords(void)
     CHECK_ERR(fs_store_login(t.s, "nobody", "x", 1, &role, team_name), FS_EAUTH);
     CHECK_ERR(fs_store_login(t.s, "chen", "correct horse battery", 21, &role, team_name),
               FS_EAUTH); /* a manager without a password */
+    /* The same in two halves (issue 20.1): the lookup on the store's
+     * thread, the verification with no store. Who may not log in gets a
+     * dummy hash, so the verification takes as long. */
+    fs_login_check c;
+    CHECK_OK(fs_store_login_lookup(t.s, "li", &c));
+    CHECK_EQ_INT(c.known, 1);
+    CHECK(strncmp(c.hash, "$argon2id$", 10) == 0);
+    role = FS_ROLE_REP;
+    CHECK_OK(fs_login_verify(&c, "correct horse battery", 21, &role, team_name));
+    CHECK_EQ_INT(role, FS_ROLE_MANAGER);
+    CHECK_STR(team_name, "north");
+    CHECK_ERR(fs_login_verify(&c, "correct horse batterz", 21, &role, team_name), FS_EAUTH);
+    const char *cannot[] = {"zhang", "nobody", "chen"}; /* a rep, no one, no password */
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(fs_store_login_lookup(t.s, cannot[i], &c));
+        CHECK_EQ_INT(c.known, 0);
+        CHECK(strncmp(c.hash, "$argon2id$", 10) == 0);
+        CHECK_ERR(fs_login_verify(&c, "not a password", 14, &role, team_name), FS_EAUTH);
+    }
     /* the stored form is an Argon2id hash, not the password */
     sqlite3_stmt *st = NULL;
     CHECK(sqlite3_prepare_v2(fs__replica_db(fs_store_replica(t.s)),

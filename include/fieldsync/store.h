@@ -132,6 +132,24 @@ int fs_store_set_password(fs_store *s, const char *name, const char *pw, size_t 
  * the same time). */
 int fs_store_login(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                    char team[FS_USER_NAME_MAX + 1]);
+/* The same login in two halves, so that the Argon2 verification (the
+ * slow part, ~0.2 s, which touches no store) can run on another thread
+ * (issue 20.1). fs_store_login_lookup reads what the store holds for name
+ * into *out: the password hash, role and team of a manager or admin who
+ * may log in, else a dummy hash, so the verification takes the same time
+ * whoever is named. 0, or FS_ENOMEM. fs_login_verify needs no store and
+ * is safe on any thread: 0 and the role and team, or FS_EAUTH, as
+ * fs_store_login. */
+#define FS_LOGIN_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
+typedef struct fs_login_check {
+    char hash[FS_LOGIN_HASH_MAX]; /* NUL-terminated Argon2id string */
+    int known;                    /* a user who may log in, with a password */
+    fs_role role;
+    char team[FS_USER_NAME_MAX + 1];
+} fs_login_check;
+int fs_store_login_lookup(fs_store *s, const char *name, fs_login_check *out);
+int fs_login_verify(const fs_login_check *c, const char *pw, size_t pwlen, fs_role *role,
+                    char team[FS_USER_NAME_MAX + 1]);
 /* A user who leaves: disabled (1), they cannot log in, enroll a device or
  * sync; their devices are revoked (and wiped at their next contact) and
  * their dashboard sessions end (fs_store_user_stamp changes). Enabled (0)
@@ -204,6 +222,21 @@ int fs_store_note_wipe(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
  * detail: a reason, printable ASCII, never message contents ("reason=17
  * too many messages"); other bytes are replaced by '?'. */
 int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail);
+/* The network (fs_net_network_of, fieldsync/transport.h) of the peer whose
+ * frame the server handles next; NULL or "" for none. Handshake failures
+ * (fs_store_note_refusal with pk NULL) are audited per network and reason
+ * (the detail's first word) per minute (issue 20.3), so a flood of bad first frames cannot flood the audit: the
+ * first of a minute at once, its detail ending "from NET"; the rest counted
+ * into one entry "N more from NET within a minute (last: ...)", written at
+ * the first such failure from anywhere after the minute, or when the
+ * store closes. Counts in memory, for FS_STORE_AUTH_NETS networks (a new
+ * one beyond that ends the oldest minute). */
+#define FS_STORE_AUTH_NETS 64
+void fs_store_set_source(fs_store *s, const char *net);
+/* Writes the handshake-failure counts not yet written (as closing does):
+ * before the audit's head is taken at a server's stop. 0, or the audit's
+ * error. */
+int fs_store_auth_flush(fs_store *s);
 /* Revokes a device at once: it is told to wipe at its next contact, and
  * what it had not pushed is lost; the audit records how many changes that
  * was as the device last reported (discarded=N). FS_ENOTFOUND for an
@@ -377,6 +410,7 @@ typedef struct fs_store_ops {
     int (*set_password)(fs_store *s, const char *name, const char *pw, size_t pwlen);
     int (*login)(fs_store *s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                  char team[FS_USER_NAME_MAX + 1]);
+    int (*login_lookup)(fs_store *s, const char *name, fs_login_check *out);
     int (*user_disable)(fs_store *s, const char *name, int disabled);
     int (*user_move)(fs_store *s, const char *name, const char *team);
     int (*user_stamp)(fs_store *s, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES]);
@@ -407,6 +441,8 @@ typedef struct fs_store_ops {
                            uint32_t reason);
     int (*note_wipe)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*note_refusal)(fs_store *s, const uint8_t *pk, const char *detail);
+    void (*set_source)(fs_store *s, const char *net);
+    int (*auth_flush)(fs_store *s);
     /* enrollment */
     int (*enroll_code_create)(fs_store *s, const char *user, uint64_t ttl_ms,
                               const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code,

@@ -50,6 +50,7 @@ typedef struct fs_http_request {
     const char *body;   /* POST body (application/x-www-form-urlencoded), NUL-terminated */
     size_t body_len;
     const char *peer; /* the client's address */
+    uint64_t id;      /* the transaction, for a deferred answer (fs_net_server_answer) */
 } fs_http_request;
 typedef struct fs_http_response {
     int status;               /* 0 is answered 500 */
@@ -59,7 +60,18 @@ typedef struct fs_http_response {
     char location[256];      /* a redirect's target, "" if none */
     char set_cookie[2][256]; /* Set-Cookie values, "" if none */
     char retry_after[16];    /* a 429's or 503's Retry-After (seconds), "" if none */
+    /* Set by the handler: nothing is answered now; the answer comes later
+     * through fs_net_server_answer(rq->id), and the service thread goes on
+     * meanwhile (issue 20.1: a login's Argon2 check runs on a worker). */
+    int deferred;
 } fs_http_response;
+
+/* The network a peer address belongs to, as a key: "a.b.c.0/24" for IPv4
+ * (also IPv4-mapped IPv6), the first 64 bits and "/64" for IPv6, the text
+ * itself (cut) for anything else: what one office or one attacker holds,
+ * for the limits and the audit (issue 20). */
+#define FS_NET_KEY_MAX 64
+void fs_net_network_of(const char *peer, char key[FS_NET_KEY_MAX]);
 
 /* ---- server ---- */
 
@@ -115,6 +127,8 @@ int fs_net_server_port(const fs_net_server *srv);
  * signature is a session's emit function (fieldsync/sync.h), with conn as
  * its context. 0, FS_ENOMEM or FS_ETOOBIG. Server thread only. */
 int fs_net_conn_send(void *conn, const uint8_t *frame, size_t len);
+/* The network (fs_net_network_of) of conn's peer. Server thread only. */
+void fs_net_conn_network(fs_net_conn *conn, char key[FS_NET_KEY_MAX]);
 /* Ends conn: what is queued is written, then it closes; what arrives
  * meanwhile is ignored. Server thread only. */
 void fs_net_conn_close(fs_net_conn *conn);
@@ -128,6 +142,17 @@ void fs_net_server_each(fs_net_server *srv, void (*fn)(void *ctx, void *session)
  * Must not be called from the server's thread, nor after
  * fs_net_server_stop. FS_EINVAL when srv or fn is NULL. */
 int fs_net_server_call(fs_net_server *srv, int (*fn)(void *ctx), void *ctx);
+/* Answers the deferred HTTP transaction id (fs_http_response.deferred)
+ * with *resp, whose body the transport takes (resp is zeroed). When the
+ * client has gone meanwhile, the body is freed and FS_ENOTFOUND returned.
+ * Server thread only. */
+int fs_net_server_answer(fs_net_server *srv, uint64_t id, fs_http_response *resp);
+/* Queues fn(ctx) to run on the server's thread soon, between two events,
+ * and returns at once: from any thread (a worker handing back its result).
+ * Jobs run in the order they were posted. Those still queued when the
+ * server stops run on the stopping thread after the connections are closed
+ * (so fn frees what ctx holds whatever happens). 0 or FS_ENOMEM. */
+int fs_net_server_post(fs_net_server *srv, void (*fn)(void *ctx), void *ctx);
 /* Stops serving, joins the thread, then closes the open connections (their
  * closed() runs on the caller's thread) and frees everything. Accepts
  * NULL. */

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/clock.h"
 #include "store_int.h"
 
 int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,
@@ -81,6 +82,82 @@ int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES])
     return fs_audit_append(s->audit, "wipe", "server", fp, "told to wipe at its handshake");
 }
 
+/* ---- handshake failures, per network per minute (issue 20.3) ---- */
+
+#define AUTH_MINUTE_MS 60000u
+
+void sq_set_source(fs_store *base, const char *net)
+{
+    sq_store *s = (sq_store *)base;
+    snprintf(s->source, sizeof s->source, "%s", net != NULL ? net : "");
+}
+
+/* Writes the slot's count, if any, and frees it. */
+static int auth_minute_end(sq_store *s, struct sq_auth_minute *m)
+{
+    int rc = 0;
+    if (m->more > 0) {
+        char detail[FS_AUDIT_MAX_DETAIL];
+        snprintf(detail, sizeof detail, "%u more from %s within a minute (last: %s)", m->more,
+                 m->net, m->last);
+        rc = fs_audit_append(s->audit, "auth_failed", "sync", NULL, detail);
+    }
+    memset(m, 0, sizeof *m);
+    return rc;
+}
+
+int sq_auth_flush(fs_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = 0;
+    for (int i = 0; i < FS_STORE_AUTH_NETS; i++)
+        if (s->auth[i].net[0] != '\0') {
+            int r = auth_minute_end(s, &s->auth[i]);
+            rc = rc != 0 ? rc : r;
+        }
+    return rc;
+}
+
+/* The first failure of a network's minute (for one reason) is written at
+ * once, the others counted; minutes that ended are written first. */
+static int auth_failed(sq_store *s, const char *clean)
+{
+    uint64_t now = fs_clock_mono_ms();
+    const char *net = s->source[0] != '\0' ? s->source : "an unknown network";
+    char why[24]; /* one minute per network and reason: each kind stays visible */
+    snprintf(why, sizeof why, "%.*s", (int)strcspn(clean, " "), clean);
+    struct sq_auth_minute *mine = NULL, *pick = NULL;
+    int rc = 0;
+    for (int i = 0; i < FS_STORE_AUTH_NETS; i++) {
+        struct sq_auth_minute *m = &s->auth[i];
+        if (m->net[0] != '\0' && now - m->start_ms >= AUTH_MINUTE_MS) {
+            int r = auth_minute_end(s, m);
+            rc = rc != 0 ? rc : r;
+        }
+        if (m->net[0] != '\0' && strcmp(m->net, net) == 0 && strcmp(m->why, why) == 0)
+            mine = m;
+        else if (pick == NULL || (m->net[0] == '\0' && pick->net[0] != '\0') ||
+                 ((m->net[0] == '\0') == (pick->net[0] == '\0') && m->start_ms < pick->start_ms))
+            pick = m;
+    }
+    if (mine != NULL) {
+        mine->more++;
+        snprintf(mine->last, sizeof mine->last, "%.95s", clean);
+        return rc;
+    }
+    if (pick->net[0] != '\0') { /* every slot taken: the oldest minute ends now */
+        int r = auth_minute_end(s, pick);
+        rc = rc != 0 ? rc : r;
+    }
+    snprintf(pick->net, sizeof pick->net, "%s", net);
+    snprintf(pick->why, sizeof pick->why, "%s", why);
+    pick->start_ms = now;
+    char detail[FS_AUDIT_MAX_DETAIL];
+    snprintf(detail, sizeof detail, "%.150s from %.63s", clean, net); /* cut: fits */
+    int r = fs_audit_append(s->audit, "auth_failed", "sync", NULL, detail);
+    return rc != 0 ? rc : r;
+}
+
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail)
 {
     sq_store *s = (sq_store *)base;
@@ -90,7 +167,7 @@ int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail)
         clean[i] = detail[i] >= 0x20 && detail[i] < 0x7f ? detail[i] : '?';
     clean[i] = '\0';
     if (pk == NULL)
-        return fs_audit_append(s->audit, "auth_failed", "sync", NULL, clean);
+        return auth_failed(s, clean);
     sq_device d;
     sq__fingerprint(pk, fp);
     int rc = sq__device_get(s, pk, &d);

@@ -268,6 +268,7 @@ void sq_close(fs_store *base)
     sq_store *s = (sq_store *)base;
     if (s == NULL)
         return;
+    (void)sq_auth_flush(base); /* the minutes' counts not yet written */
     for (size_t i = 0; i < s->ncache; i++)
         sqlite3_finalize(s->cache[i].st);
     fs_audit_close(s->audit);
@@ -384,6 +385,7 @@ static const fs_store_ops sqlite_ops = {
     .user_move = sq_user_move,
     .user_stamp = sq_user_stamp,
     .login = sq_login,
+    .login_lookup = sq_login_lookup,
     .device_add = sq_device_add,
     .device_check = sq_device_check,
     .device_user = sq_device_user,
@@ -400,6 +402,8 @@ static const fs_store_ops sqlite_ops = {
     .device_refusals = sq_device_refusals,
     .note_wipe = sq_note_wipe,
     .note_refusal = sq_note_refusal,
+    .set_source = sq_set_source,
+    .auth_flush = sq_auth_flush,
     .enroll_code_create = sq_enroll_code_create,
     .enroll_code_redeem = sq_enroll_code_redeem,
     .owner = sq_owner,

@@ -63,6 +63,15 @@ struct sq_store {
     uint64_t lease_ms;
     int tx_joined; /* sq__tx_begin inside a caller's transaction: depth */
     char errmsg[256];
+    /* Handshake failures per network per minute (fs_store_set_source) */
+    char source[64];
+    struct sq_auth_minute {
+        char net[64]; /* "" : a free slot */
+        char why[24]; /* the reason's first word ("reason=5") */
+        uint64_t start_ms; /* monotonic */
+        unsigned more;     /* failures after the first, not yet written */
+        char last[96];     /* the latest one's reason */
+    } auth[FS_STORE_AUTH_NETS];
 };
 
 enum rule_kind { RULE_NONE, RULE_OWNER, RULE_REP, RULE_PARENT, RULE_CONFLICT };
@@ -177,6 +186,7 @@ int sq__roster_catch_up(sq_store *s);
 int sq__roster_visible(sq_store *s, const sq_user *u, const char *owner);
 int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
              char team[FS_USER_NAME_MAX + 1]);
+int sq_login_lookup(fs_store *base, const char *name, fs_login_check *out);
 int sq_device_add(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user_name,
                   const char *name);
 int sq_device_check(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
@@ -203,6 +213,8 @@ int sq_device_refusals(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint6
                        uint32_t reason);
 int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail);
+void sq_set_source(fs_store *base, const char *net);
+int sq_auth_flush(fs_store *base);
 int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
                           const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen);
 int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms);

@@ -71,43 +71,72 @@ int sq_set_password(fs_store *base, const char *name, const char *pw, size_t pwl
     return rc;
 }
 
-int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
-                   char team[FS_USER_NAME_MAX + 1])
+/* One answer for an unknown user, a rep, no password and a wrong one, and
+ * an Argon2 verification in every case, so neither the answer nor its
+ * time tells which: the lookup hands a dummy hash for anyone who may not
+ * log in. */
+_Static_assert(FS_LOGIN_HASH_MAX == crypto_pwhash_STRBYTES, "fs_login_check holds a hash");
+
+int sq_login_lookup(fs_store *base, const char *name, fs_login_check *out)
 {
     sq_store *s = (sq_store *)base;
-    /* One answer for an unknown user, a rep, no password and a wrong one,
-     * and an Argon2 verification in every case, so neither the answer nor
-     * its time tells which. */
+    memset(out, 0, sizeof *out);
+    /* Made once, on the thread that looks up (the store's): the verifier
+     * only reads the copy in *out. */
     static char dummy[crypto_pwhash_STRBYTES];
     if (dummy[0] == '\0' &&
         crypto_pwhash_str_alg(dummy, "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
                               crypto_pwhash_MEMLIMIT_INTERACTIVE,
                               crypto_pwhash_ALG_ARGON2ID13) != 0)
         return sq__fail(s, FS_ENOMEM, "out of memory");
-    char hash[crypto_pwhash_STRBYTES] = "";
     sq_user u;
-    int known = name != NULL && sq__user_get(s, name, &u) == 0 &&
-                (u.role == FS_ROLE_MANAGER || u.role == FS_ROLE_ADMIN) &&
-                sq__user_disabled(s, name) == 0;
-    if (known) {
+    int may = name != NULL && sq__user_get(s, name, &u) == 0 &&
+              (u.role == FS_ROLE_MANAGER || u.role == FS_ROLE_ADMIN) &&
+              sq__user_disabled(s, name) == 0;
+    if (may) {
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(fs_replica_db(s->r), "SELECT hash FROM passwords WHERE user=?1", -1,
                                &st, NULL) == SQLITE_OK) {
             sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0 &&
-                (size_t)sqlite3_column_bytes(st, 0) < sizeof hash)
-                memcpy(hash, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0) + 1);
+                (size_t)sqlite3_column_bytes(st, 0) < sizeof out->hash) {
+                memcpy(out->hash, sqlite3_column_text(st, 0),
+                       (size_t)sqlite3_column_bytes(st, 0) + 1);
+                out->known = 1;
+                out->role = u.role;
+                snprintf(out->team, sizeof out->team, "%s", u.team);
+            }
         }
         sqlite3_finalize(st);
     }
-    int ok = crypto_pwhash_str_verify(hash[0] ? hash : dummy, pw ? pw : "", pw ? pwlen : 0) == 0;
-    ok = ok && known && hash[0] != '\0';
-    sodium_memzero(hash, sizeof hash);
-    if (!ok)
-        return sq__fail(s, FS_EAUTH, "wrong name or password");
-    *role = u.role;
-    snprintf(team, FS_USER_NAME_MAX + 1, "%s", u.team);
+    if (!out->known)
+        memcpy(out->hash, dummy, sizeof dummy);
     return 0;
+}
+
+int fs_login_verify(const fs_login_check *c, const char *pw, size_t pwlen, fs_role *role,
+                    char team[FS_USER_NAME_MAX + 1])
+{
+    int ok = crypto_pwhash_str_verify(c->hash, pw ? pw : "", pw ? pwlen : 0) == 0;
+    if (!ok || !c->known)
+        return FS_EAUTH;
+    *role = c->role;
+    snprintf(team, FS_USER_NAME_MAX + 1, "%s", c->team);
+    return 0;
+}
+
+int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
+             char team[FS_USER_NAME_MAX + 1])
+{
+    sq_store *s = (sq_store *)base;
+    fs_login_check c;
+    int rc = sq_login_lookup(base, name, &c);
+    if (rc == 0)
+        rc = fs_login_verify(&c, pw, pwlen, role, team);
+    sodium_memzero(&c, sizeof c);
+    if (rc == FS_EAUTH)
+        return sq__fail(s, FS_EAUTH, "wrong name or password");
+    return rc;
 }
 
 int sq__user_get(sq_store *s, const char *name, sq_user *u)
