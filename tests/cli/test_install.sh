@@ -139,6 +139,9 @@ done
 if [[ "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
     PORT=${BASH_REMATCH[1]}
     ok "the unit's ExecStart with the example settings serves on 127.0.0.1:$PORT"
+    all=$(python3 "$CLIENT" "$PORT" GET /healthz)
+    equal "GET /healthz: 200" "$(head -n 1 <<<"$all")" 200
+    equal "GET /healthz: ok" "$(sed -n '/^$/,$p' <<<"$all" | tail -n 1)" "ok"
     kill -TERM "$SRV_PID"
     wait "$SRV_PID"
     equal "serve exits 0 on SIGTERM, as systemd stops it" "$?" 0
