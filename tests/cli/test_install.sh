@@ -33,7 +33,7 @@ for f in "$FS" "$FSS"; do
     if [ -x "$f" ]; then ok "executable: ${f#"$R"}"; else fail "executable: ${f#"$R"}"; fi
 done
 for f in "$LOCALEDIR/zh_CN/LC_MESSAGES/fieldsync.mo" "$MANDIR/man1/fieldsync.1.gz" \
-    "$MANDIR/man8/fieldsync-server.8.gz" "$SYSUNITS/fieldsync-server.service" \
+    "$MANDIR/man8/fieldsync-server.8.gz" "$MANDIR/zh_CN/man1/fieldsync.1.gz" "$SYSUNITS/fieldsync-server.service" \
     "$USERUNITS/fieldsync-daemon.service" "$SYSUSERS/fieldsync.conf" \
     "$DOCDIR/examples/server.conf"; do
     if [ -f "$R$f" ]; then ok "installed: $f"; else fail "installed: $f"; fi
@@ -57,11 +57,13 @@ if [ "$zh_installed" != "$OUT" ]; then ok "and its Chinese is not English"; else
     fail "the installed client's --lang zh help is English: no catalog found"; fi
 
 # ---- man pages ----
-for page in "$MANDIR/man1/fieldsync.1.gz" "$MANDIR/man8/fieldsync-server.8.gz"; do
+for page in "$MANDIR/man1/fieldsync.1.gz" "$MANDIR/man8/fieldsync-server.8.gz" \
+    "$MANDIR/zh_CN/man1/fieldsync.1.gz"; do
     if ! gzip -t "$R$page" 2>/dev/null; then
         fail "man page gzipped: $page"
     elif command -v groff >/dev/null; then
-        warn=$(gzip -dc "$R$page" | groff -man -ww -z 2>&1)
+        # -Tutf8 -Kutf8: as man(1) formats it on a terminal, Chinese included.
+        warn=$(gzip -dc "$R$page" | groff -man -ww -z -Tutf8 -Kutf8 2>&1)
         equal "groff has no warning for $page" "$warn" ""
     else
         ok "man page gzipped: $page (groff absent: not formatted)"

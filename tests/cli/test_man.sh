@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The man pages cover --help (issue 22.3): every command, option and
 # environment variable that 'fieldsync --help' and 'fieldsync-server --help'
-# list is in fieldsync(1) and fieldsync-server(8) (tests/cli/man_coverage.py).
+# list is in fieldsync(1) and fieldsync-server(8), and what 'fieldsync --lang zh
+# --help' lists in the Chinese fieldsync(1) (tests/cli/man_coverage.py).
 #
 #   bash tests/cli/test_man.sh path/to/fieldsync path/to/fieldsync-server MAN-DIR
 set -u
@@ -37,4 +38,5 @@ check() {
 
 check "fieldsync(1)" "$FS" "$MAN/fieldsync.1" --lang en
 check "fieldsync-server(8)" "$FSS" "$MAN/fieldsync-server.8"
+check "fieldsync(1) in Chinese" "$FS" "$MAN/zh_CN/fieldsync.1" --lang zh
 finish
