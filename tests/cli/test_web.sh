@@ -68,6 +68,15 @@ equal "nothing is cached" "$(header cache-control)" "no-store"
 http GET /nowhere
 equal "an unknown page" "$STATUS" 404
 
+# ---- /healthz: for load balancers, no session, no store ----
+http GET /healthz
+equal "GET /healthz without a session: 200" "$STATUS" 200
+equal "its body is ok" "$(tail -n 1 <<<"$BODY")" "ok"
+contains "as plain text" "$(header content-type)" "text/plain"
+equal "it sets no cookie" "$(grep -ci '^set-cookie:' <<<"$HEAD")" 0
+http POST /healthz "" "x=1"
+equal "POST /healthz: not a page" "$STATUS" 404
+
 # ---- logins that fail ----
 login li 'wrong password'
 equal "a wrong password: 401" "$STATUS" 401
