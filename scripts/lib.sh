@@ -10,7 +10,7 @@ FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # catalogs in po/, locales (localedef) for the zh_CN.UTF-8 locale.
 FS_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
  libsqlite3-dev libsodium-dev libmsgpack-dev libwebsockets-dev libcjson-dev libzstd-dev python3 tzdata iproute2
- openssl curl gettext locales"
+ openssl curl gettext locales groff-base systemd"
 
 fs_install_deps() {
     local missing=()
