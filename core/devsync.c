@@ -32,19 +32,27 @@ int fs_replica_mark_acked(fs_replica *r, uint64_t upto_seq)
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording an acknowledgement");
 }
 
-/* Sets meta k to v (an integer). */
-static int meta_put(fs_replica *r, const char *k, uint64_t v, const char *what)
+int fs__meta_put(fs_replica *r, const char *k, sqlite3_int64 i, const char *text, const char *what)
 {
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES(?1,?2)", -1, &st,
                                  NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+        if (text != NULL)
+            sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(st, 2, i);
         src = sqlite3_step(st);
     }
     sqlite3_finalize(st);
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, what);
+}
+
+/* Sets meta k to v (an integer). */
+static int meta_put(fs_replica *r, const char *k, uint64_t v, const char *what)
+{
+    return fs__meta_put(r, k, (sqlite3_int64)v, NULL, what);
 }
 
 int fs_replica_resync(fs_replica *r, uint32_t why)

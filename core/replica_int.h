@@ -235,6 +235,9 @@ int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t 
 
 /* A one-value query (0 when there is no row). */
 int fs__query_u64(fs_replica *r, const char *sql, uint64_t *out);
+/* Sets meta k to text, or to the integer i when text is NULL, in the
+ * caller's transaction if one is open; what names the write in an error. */
+int fs__meta_put(fs_replica *r, const char *k, sqlite3_int64 i, const char *text, const char *what);
 
 /* Test hook: the replica's connection. */
 sqlite3 *fs__replica_db(fs_replica *r);

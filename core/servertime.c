@@ -92,21 +92,10 @@ int fs__servertime_load(fs_replica *r)
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the clock offset");
 }
 
+/* The server's time and the marks kept with it. */
 static int set_meta(fs_replica *r, const char *k, sqlite3_int64 i, const char *text)
 {
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES(?1,?2)", -1, &st,
-                                 NULL);
-    if (src == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-        if (text != NULL)
-            sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_int64(st, 2, i);
-        src = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording the server's time");
+    return fs__meta_put(r, k, i, text, "recording the server's time");
 }
 
 int fs_replica_note_server_time(fs_replica *r, uint64_t server_now_ms)
