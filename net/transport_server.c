@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "fieldsync/channel.h" /* FS_HANDSHAKE_MAX_FRAME */
 #include "fieldsync/clock.h"
 #include "fieldsync/error.h"
@@ -39,6 +41,7 @@ struct fs_net_server {
     atomic_int stopping;
     int port;
     int tls; /* https:// and wss:// (fs_net_server_start_tls) */
+    char *cert, *key; /* their paths, for fs_net_server_reload_tls */
     /* fs_net_server_call: one job at a time, run by the server thread */
     pthread_mutex_t job_lock;
     pthread_cond_t job_done_cond;
@@ -600,6 +603,12 @@ int fs_net_server_start_tls(fs_net_server **out, const fs_net_server_hooks *hook
         info.ssl_cert_filepath = cert;
         info.ssl_private_key_filepath = key;
         srv->tls = 1;
+        srv->cert = strdup(cert);
+        srv->key = strdup(key);
+        if (srv->cert == NULL || srv->key == NULL) {
+            rc = FS_ENOMEM;
+            goto fail;
+        }
         rc = FS_EFORMAT; /* a vhost that does not start: the files did not load */
     }
     info.port = port;
@@ -626,8 +635,42 @@ fail:
     pthread_mutex_destroy(&srv->job_lock);
     pthread_cond_destroy(&srv->job_done_cond);
     pthread_mutex_destroy(&srv->post_lock);
+    free(srv->cert);
+    free(srv->key);
     free(srv);
     return rc;
+}
+
+/* What libwebsockets does with the pair (a chain file, a PEM key, the key
+ * matching the certificate), in a context of its own: a pair that fails
+ * here would leave the serving context half-loaded. */
+static int tls_pair_loads(const char *cert, const char *key)
+{
+    SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+    if (c == NULL)
+        return FS_ENOMEM;
+    int ok = SSL_CTX_use_certificate_chain_file(c, cert) == 1 &&
+             SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) == 1 &&
+             SSL_CTX_check_private_key(c) == 1;
+    SSL_CTX_free(c); /* wipes the key it loaded */
+    return ok ? 0 : FS_EFORMAT;
+}
+
+static int reload_job(void *ctx)
+{
+    fs_net_server *srv = ctx;
+    return lws_tls_cert_updated(srv->ctx, srv->cert, srv->key, NULL, 0, NULL, 0) == 0 ? 0
+                                                                                        : FS_EFORMAT;
+}
+
+int fs_net_server_reload_tls(fs_net_server *srv)
+{
+    if (srv == NULL || !srv->tls)
+        return FS_EINVAL;
+    int rc = tls_pair_loads(srv->cert, srv->key);
+    if (rc != 0)
+        return rc;
+    return fs_net_server_call(srv, reload_job, srv);
 }
 
 int fs_net_server_port(const fs_net_server *srv)
@@ -654,5 +697,7 @@ void fs_net_server_stop(fs_net_server *srv)
     pthread_mutex_destroy(&srv->job_lock);
     pthread_cond_destroy(&srv->job_done_cond);
     pthread_mutex_destroy(&srv->post_lock);
+    free(srv->cert);
+    free(srv->key);
     free(srv);
 }

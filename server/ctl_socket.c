@@ -40,6 +40,8 @@ int srv_dispatch_admin(int argc, char **argv)
         return srv_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return srv_cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return srv_cmd_status(argc - 1, argv + 1);
     srv_error("this command cannot run through a running server");
     return SRV_EUSAGE;
 }
@@ -48,7 +50,7 @@ int srv_dispatch_admin(int argc, char **argv)
  * client made up. */
 static const char *known_word(const char *cmd)
 {
-    static const char *const words[] = {"user", "enroll-code", "device", "audit", "backup"};
+    static const char *const words[] = {"user", "enroll-code", "device", "audit", "backup", "status"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(cmd, words[i]) == 0)
             return words[i];
@@ -161,6 +163,7 @@ int srv_ctl_forward(int argc, char **argv, int *rc)
 /* ---- serve's side ---- */
 
 typedef struct hosted {
+    fs_ws_server *ws;
     const char *data;
     int argc;
     char **argv;
@@ -186,11 +189,13 @@ static int run_hosted(fs_store *store, void *ctx)
     srv_err_ = e;
     srv_hosted_store = store;
     srv_hosted_dir = h->data;
+    srv_hosted_ws = h->ws;
     int rc = srv_dispatch_admin(h->argc, h->argv);
     srv_out_ = NULL;
     srv_err_ = NULL;
     srv_hosted_store = NULL;
     srv_hosted_dir = NULL;
+    srv_hosted_ws = NULL;
     fclose(o);
     fclose(e);
     return rc;
@@ -255,7 +260,7 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
         sodium_free(body);
         return;
     }
-    hosted h = {data, argc, argv, NULL, NULL, 0, 0};
+    hosted h = {ws, data, argc, argv, NULL, NULL, 0, 0};
     int rc = fs_ws_server_call(ws, run_hosted, &h);
     srv_log("control: %s done (%s)", known_word(argv[0]),
             rc == SRV_OK || rc == SRV_HELP ? "ok" : "failed");

@@ -366,6 +366,24 @@ int fs_ws_server_call(fs_ws_server *srv, int (*fn)(fs_store *store, void *ctx), 
     return fs_net_server_call(srv->net, run_job, &j);
 }
 
+static void count_one(void *ctx, void *session)
+{
+    (void)session;
+    (*(size_t *)ctx)++;
+}
+
+size_t fs_ws_server_connections(fs_ws_server *srv)
+{
+    size_t n = 0;
+    fs_net_server_each(srv->net, count_one, &n);
+    return n;
+}
+
+int fs_ws_server_reload_tls(fs_ws_server *srv)
+{
+    return srv == NULL ? FS_EINVAL : fs_net_server_reload_tls(srv->net);
+}
+
 typedef struct http_set {
     fs_ws_server *hub;
     fs_http_handler fn;

@@ -66,6 +66,15 @@ int fs_ws_server_defer(fs_ws_server *srv, const fs_http_request *rq, fs_http_res
  * says are revoked are closed: they connect again and are told to wipe.
  * Must not be called from fn, nor after fs_ws_server_stop. */
 int fs_ws_server_call(fs_ws_server *srv, int (*fn)(fs_store *store, void *ctx), void *ctx);
+/* The open connections whose sessions go on (devices connected now). On the
+ * server's thread only: from a job of fs_ws_server_call. */
+size_t fs_ws_server_connections(fs_ws_server *srv);
+/* Loads the TLS certificate and key again from the files serve started with
+ * (a certificate renewed in place), on the server's thread; new
+ * connections get it, open ones keep theirs. 0, FS_EINVAL (not serving
+ * TLS) or FS_EFORMAT (the files do not load: the old pair stays). Not from
+ * the server's thread. */
+int fs_ws_server_reload_tls(fs_ws_server *srv);
 /* Stops serving (open connections are dropped), joins the thread and frees
  * everything. Accepts NULL. */
 void fs_ws_server_stop(fs_ws_server *srv);

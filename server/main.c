@@ -32,6 +32,8 @@ static void usage(FILE *f)
                "  audit show --data DIR                 print the audit log\n"
                "  backup --data DIR --out BACKUP        a sealed copy of the store, while\n"
                "                                        serving too\n"
+               "  status --data DIR [--json]            serving?, devices, refused writes, store\n"
+               "                                        size, last backup (exit 3: not serving)\n"
                "  restore --data DIR --from BACKUP      put back a copy of the data directory\n"
                "                                        (server stopped); devices re-sync\n"
                "  serve --data DIR --listen HOST:PORT [--lease D]\n"
@@ -41,7 +43,7 @@ static void usage(FILE *f)
                "  help | --help                         show this help\n"
                "The passphrase comes from " SRV_PASSENV " or the terminal; user passwd's\n"
                "new password from " SRV_USER_PASSENV " or the terminal. While serve runs,\n"
-               "user, enroll-code, device, audit and backup go through it (DIR/control.sock).\n"
+               "user, enroll-code, device, audit, backup and status go through it (DIR/control.sock).\n"
                "Exit status: 0 done, 1 runtime error, 2 bad command line.\n");
 }
 
@@ -73,7 +75,7 @@ int main(int argc, char **argv)
         rc = srv_cmd_init(argc - 2, argv + 2);
     } else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "enroll-code") == 0 ||
                strcmp(cmd, "device") == 0 || strcmp(cmd, "audit") == 0 ||
-               strcmp(cmd, "backup") == 0) {
+               strcmp(cmd, "backup") == 0 || strcmp(cmd, "status") == 0) {
         /* Through a serve running on that store, else on the store itself. */
         if (!srv_ctl_forward(argc - 1, argv + 1, &rc))
             rc = srv_dispatch_admin(argc - 1, argv + 1);
@@ -88,5 +90,5 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    return rc == SRV_EUSAGE ? 2 : rc == SRV_ERUNTIME ? 1 : 0;
+    return rc == SRV_EUSAGE ? 2 : rc == SRV_ERUNTIME ? 1 : rc == SRV_NOTSERVING ? 3 : 0;
 }

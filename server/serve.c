@@ -7,10 +7,12 @@
  * the control socket meanwhile (ctl.c), then stops the transport and closes
  * the store.
  *
- * Signals: SIGTERM and SIGINT are blocked before the transport's thread is
- * created, so that thread inherits the mask and never runs the handler; the
- * main thread waits in ppoll() with them unblocked. The handler only
- * sets a flag.
+ * Signals: SIGTERM, SIGINT and SIGHUP are blocked before the transport's
+ * thread is created, so that thread inherits the mask and never runs the
+ * handler; the main thread waits in ppoll() with them unblocked. The
+ * handler only sets a flag. SIGHUP reads the settings file again (--config,
+ * conf.c), applies the lease through the hub, and has the transport load
+ * the TLS pair again from its files; what fails leaves what runs.
  *
  * The address: libwebsockets 4.1 takes the host as its "iface" and, given
  * an IPv4 literal such as 127.0.0.1 on its IPv6 socket, silently listens on
@@ -31,6 +33,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +59,7 @@
 
 static const char serve_usage[] =
     "usage: " SRV_PROG " serve --data DIR --listen HOST:PORT [--lease DURATION]\n"
-    "         [--tls-cert FILE --tls-key FILE] [--insecure-http]\n"
+    "         [--tls-cert FILE --tls-key FILE] [--insecure-http] [--config FILE]\n"
     "Serves the sync protocol (websocket subprotocol " FS_WS_PROTOCOL ") on HOST:PORT\n"
     "until SIGTERM or SIGINT. HOST is an IPv4 address, an [IPv6] address or a\n"
     "name resolving to an address of this machine; PORT 0 picks a free port.\n"
@@ -65,13 +68,21 @@ static const char serve_usage[] =
     "reach the server before it ends locks itself until a sync renews it.\n"
     "With --tls-cert and --tls-key (PEM) the port speaks https:// and wss:// only.\n"
     "A HOST other than loopback needs TLS, or --insecure-http to serve passwords\n"
-    "and customer names in clear (logged at every start).\n";
+    "and customer names in clear (logged at every start).\n"
+    "--config FILE: the settings as KEY=value lines (FIELDSYNC_DATA, _LISTEN,\n"
+    "_LEASE, _TLS_CERT, _TLS_KEY, _INSECURE_HTTP; fieldsync.conf(5)); options on\n"
+    "the command line win. SIGHUP reads FILE again and applies the lease, and\n"
+    "loads the TLS certificate and key again from their files (a renewed pair);\n"
+    "the other settings take effect at the next start.\n";
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, hup_signal;
 
 static void on_stop_signal(int sig)
 {
-    stop_signal = sig;
+    if (sig == SIGHUP)
+        hup_signal = 1;
+    else
+        stop_signal = sig;
 }
 
 /* Splits "HOST:PORT" ("[V6]:PORT" too) into host (NUL-terminated, cap bytes)
@@ -207,8 +218,8 @@ static int log_audit_head_hourly(fs_store *s, void *ctx)
     return 0;
 }
 
-/* Installs on_stop_signal for SIGTERM and SIGINT and blocks both; *saved
- * receives the previous mask (to wait with). SRV_OK or SRV_ERUNTIME. */
+/* Installs on_stop_signal for SIGTERM, SIGINT and SIGHUP and blocks them;
+ * *saved receives the previous mask (to wait with). SRV_OK or SRV_ERUNTIME. */
 static int take_stop_signals(sigset_t *saved)
 {
     struct sigaction sa;
@@ -219,8 +230,9 @@ static int take_stop_signals(sigset_t *saved)
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &block, saved) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
-        sigaction(SIGINT, &sa, NULL) != 0) {
+        sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGHUP, &sa, NULL) != 0) {
         srv_error("serve: cannot install the signal handlers: %s", strerror(errno));
         return SRV_ERUNTIME;
     }
@@ -228,6 +240,7 @@ static int take_stop_signals(sigset_t *saved)
     signal(SIGPIPE, SIG_IGN);
     sigdelset(saved, SIGTERM);
     sigdelset(saved, SIGINT);
+    sigdelset(saved, SIGHUP);
     return SRV_OK;
 }
 
@@ -258,27 +271,118 @@ static int defer_on_hub(void *ctx, const fs_http_request *rq, fs_http_response *
     return fs_ws_server_defer(ctx, rq, out, work, finish, job);
 }
 
+/* What serve runs with, for SIGHUP: where the settings came from. */
+typedef struct running {
+    const char *conf_path; /* NULL: no --config */
+    srv_conf conf;         /* the file as serve started with it */
+    int lease_flag;        /* --lease given: the file's lease is not used */
+    uint64_t lease_ms;
+    const char *cert; /* serving TLS */
+} running;
+
+static int set_lease_job(fs_store *s, void *ctx)
+{
+    fs_store_set_lease(s, *(const uint64_t *)ctx);
+    return 0;
+}
+
+static int differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* SIGHUP: the settings file again, then the TLS pair again. Whatever fails
+ * leaves what runs as it is, and says so in the log. */
+static void reload(running *r, fs_ws_server *ws)
+{
+    srv_log("SIGHUP received: reloading");
+    srv_conf c;
+    if (r->conf_path != NULL && srv_conf_load(r->conf_path, &c) != SRV_OK) {
+        srv_log("reload: %s not applied (see above): the running settings stay", r->conf_path);
+    } else if (r->conf_path != NULL) {
+        uint64_t ms = FS_LEASE_DEFAULT_MS;
+        const char *why =
+            c.lease != NULL ? fs_duration_parse(c.lease, LEASE_MIN_MS, LEASE_MAX_MS, &ms) : NULL;
+        if (r->lease_flag) {
+            if (differs(c.lease, r->conf.lease))
+                srv_log("reload: FIELDSYNC_LEASE changed, but --lease on the command line wins");
+        } else if (why != NULL) {
+            srv_log("reload: FIELDSYNC_LEASE: %s (from 1s to 365d): the lease stays as it was",
+                    why);
+        } else if (ms != r->lease_ms) {
+            (void)fs_ws_server_call(ws, set_lease_job, &ms);
+            r->lease_ms = ms;
+            srv_log("reload: devices are now granted a lease of %s%s", c.lease ? c.lease : "7d",
+                    c.lease ? "" : " (the default)");
+        }
+        static const struct {
+            const char *key;
+            size_t off;
+        } later[] = {{"FIELDSYNC_DATA", offsetof(srv_conf, data)},
+                     {"FIELDSYNC_LISTEN", offsetof(srv_conf, listen)},
+                     {"FIELDSYNC_TLS_CERT", offsetof(srv_conf, tls_cert)},
+                     {"FIELDSYNC_TLS_KEY", offsetof(srv_conf, tls_key)},
+                     {"FIELDSYNC_INSECURE_HTTP", offsetof(srv_conf, insecure_http)}};
+        for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
+            if (differs(*(char **)((char *)&c + later[i].off),
+                        *(char **)((char *)&r->conf + later[i].off)))
+                srv_log("reload: %s changed: it takes effect at the next start", later[i].key);
+        srv_conf_free(&c);
+    }
+    if (r->cert != NULL) {
+        int frc = fs_ws_server_reload_tls(ws);
+        if (frc == 0)
+            srv_log("reload: TLS certificate and key loaded again; new connections get them");
+        else
+            srv_log("reload: the TLS certificate and key do not load (PEM files that belong "
+                    "together): the old pair stays");
+    }
+    srv_log("reload: done");
+}
+
 int srv_cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *listen = NULL, *lease_s = NULL, *cert = NULL, *key = NULL;
+    const char *conf_path = NULL;
     int insecure = 0;
     const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
                            {"--listen", FS_OPT_VALUE, NULL, &listen, NULL},
                            {"--lease", FS_OPT_VALUE, NULL, &lease_s, NULL},
                            {"--tls-cert", FS_OPT_VALUE, NULL, &cert, NULL},
                            {"--tls-key", FS_OPT_VALUE, NULL, &key, NULL},
-                           {"--insecure-http", FS_OPT_FLAG, &insecure, NULL, NULL}};
+                           {"--insecure-http", FS_OPT_FLAG, &insecure, NULL, NULL},
+                           {"--config", FS_OPT_VALUE, NULL, &conf_path, NULL}};
     char host[HOST_MAX + 1];
     int port = 0;
-    uint64_t lease_ms = FS_LEASE_DEFAULT_MS;
+    running run;
+    memset(&run, 0, sizeof run);
+    run.lease_ms = FS_LEASE_DEFAULT_MS;
     int rc = srv_parse(serve_usage, opts, NOPTS(opts), argc, argv);
+    const char *lease_name = "--lease";
+    if (rc == SRV_OK && conf_path != NULL) {
+        rc = srv_conf_load(conf_path, &run.conf);
+        if (rc == SRV_OK) {
+            run.conf_path = conf_path;
+            run.lease_flag = lease_s != NULL;
+            if (lease_s == NULL && run.conf.lease != NULL) {
+                lease_s = run.conf.lease;
+                lease_name = "FIELDSYNC_LEASE";
+            }
+            data = data != NULL ? data : run.conf.data;
+            listen = listen != NULL ? listen : run.conf.listen;
+            cert = cert != NULL ? cert : run.conf.tls_cert;
+            key = key != NULL ? key : run.conf.tls_key;
+            insecure = insecure || srv_conf_flag(run.conf.insecure_http) == 1;
+        }
+    }
     if (rc == SRV_OK && lease_s != NULL) {
-        const char *why = fs_duration_parse(lease_s, LEASE_MIN_MS, LEASE_MAX_MS, &lease_ms);
+        const char *why = fs_duration_parse(lease_s, LEASE_MIN_MS, LEASE_MAX_MS, &run.lease_ms);
         if (why != NULL) {
-            srv_error("--lease: %s (from 1s to 365d)", why);
+            srv_error("%s: %s (from 1s to 365d)", lease_name, why);
             rc = SRV_EUSAGE;
         }
     }
+    uint64_t lease_ms = run.lease_ms;
     if (rc == SRV_OK)
         rc = srv_require("serve", "--data", data);
     if (rc == SRV_OK)
@@ -293,8 +397,11 @@ int srv_cmd_serve(int argc, char **argv)
         srv_error("--insecure-http: not with --tls-cert (the port speaks TLS only)");
         rc = SRV_EUSAGE;
     }
-    if (rc != SRV_OK)
+    if (rc != SRV_OK) {
+        srv_conf_free(&run.conf);
         return rc;
+    }
+    run.cert = cert;
 
     fs_store *s = NULL;
     fs_identity *id = NULL;
@@ -305,18 +412,19 @@ int srv_cmd_serve(int argc, char **argv)
     char iface[INET6_ADDRSTRLEN + 8];
     int loopback = 0;
     rc = check_bindable(listen, host, port, iface, sizeof iface, &loopback);
-    if (rc != SRV_OK)
-        return rc;
-    if (!loopback && cert == NULL && !insecure) {
+    if (rc == SRV_OK && !loopback && cert == NULL && !insecure) {
         srv_error("--listen: %s is reachable from other machines: serve with --tls-cert and "
                   "--tls-key, or give --insecure-http to send passwords and customer names in "
                   "clear",
                   listen);
-        return SRV_EUSAGE;
+        rc = SRV_EUSAGE;
     }
-    rc = srv_open(data, &s);
-    if (rc != SRV_OK)
+    if (rc == SRV_OK)
+        rc = srv_open(data, &s);
+    if (rc != SRV_OK) {
+        srv_conf_free(&run.conf);
         return rc;
+    }
     fs_store_set_lease(s, lease_ms);
     log_audit_head(s, "at start");
     int frc = fs_replica_identity(fs_store_replica(s), &id);
@@ -373,6 +481,10 @@ int srv_cmd_serve(int argc, char **argv)
         struct pollfd p = {ctl.fd, POLLIN, 0};
         if (ppoll(&p, 1, &hour, &waitmask) == 1 && (p.revents & POLLIN))
             srv_ctl_accept(&ctl, data, ws);
+        if (hup_signal) {
+            hup_signal = 0;
+            reload(&run, ws);
+        }
         if (fs_clock_mono_ms() >= next_head) {
             (void)fs_ws_server_call(ws, log_audit_head_hourly, NULL);
             next_head = fs_clock_mono_ms() + 3600000u;
@@ -393,5 +505,6 @@ done:
     srv_ctl_close(&ctl);
     fs_identity_free(id);
     fs_store_close(s);
+    srv_conf_free(&run.conf);
     return rc;
 }

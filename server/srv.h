@@ -24,7 +24,8 @@ enum {
     SRV_OK = 0,
     SRV_ERUNTIME = -1, /* exit status 1 */
     SRV_EUSAGE = -2,   /* exit status 2 */
-    SRV_HELP = 1       /* --help printed: status 0 */
+    SRV_HELP = 1,      /* --help printed: status 0 */
+    SRV_NOTSERVING = 3 /* status: no serve answers (exit status 3) */
 };
 
 #define SRV_PROG    "fieldsync-server"
@@ -43,6 +44,9 @@ extern _Thread_local FILE *srv_out_, *srv_err_;
  * directory it serves; NULL when the command runs on its own. */
 extern _Thread_local fs_store *srv_hosted_store;
 extern _Thread_local const char *srv_hosted_dir;
+/* The running service itself, for status (its open connections). */
+struct fs_ws_server;
+extern _Thread_local struct fs_ws_server *srv_hosted_ws;
 
 /* Parses argv[0..argc) against the table with fs_opts_parse()
  * (fieldsync/opts.h: --x VALUE or --x=VALUE, each at most once, and
@@ -106,10 +110,27 @@ int srv_cmd_restore(int argc, char **argv);
 /* A sealed copy of the store into a new directory (restore.c); hosted by a
  * running serve, so it is taken while serving. */
 int srv_cmd_backup(int argc, char **argv);
+/* serve's settings file (conf.c; fieldsync.conf(5)): systemd's environment
+ * file format, KEY=value. Each member NULL when not set. */
+typedef struct srv_conf {
+    char *data, *listen, *lease, *tls_cert, *tls_key, *insecure_http;
+} srv_conf;
+/* Reads path. SRV_OK, or SRV_EUSAGE with a message naming the file, the
+ * line and the key (never a value), or SRV_ERUNTIME. A file that holds
+ * FIELDSYNC_PASSPHRASE and that other users can read is refused. */
+int srv_conf_load(const char *path, srv_conf *out);
+void srv_conf_free(srv_conf *c);
+/* yes/true/on/1 -> 1, no/false/off/0 and NULL -> 0, anything else -1. */
+int srv_conf_flag(const char *v);
+
+/* How the service is doing (status.c); hosted by a running serve, and
+ * SRV_NOTSERVING when run on the store itself. */
+int srv_cmd_status(int argc, char **argv);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);
 
-/* The commands a running serve can host: user, enroll-code, device, audit.
+/* The commands a running serve can host: user, enroll-code, device, audit,
+ * backup, status.
  * argv[0] is the command word. Returns the command's result, or SRV_EUSAGE
  * for another command (message printed). */
 int srv_dispatch_admin(int argc, char **argv);

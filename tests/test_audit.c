@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "store/audit.h"
 #include "fieldsync/vfs.h"
@@ -379,6 +380,62 @@ static void test_list_pages_and_stops(void)
     CHECK_ERR(fs_audit_list(a, 0, 0, collect, &c), FS_EAUDIT);
     CHECK_EQ_INT(c.n, MID - 1);
     CHECK(strstr(fs_audit_errmsg(a), "audit entry 50") != NULL);
+    fs_audit_close(a);
+    sqlite3_close(db);
+}
+
+typedef struct last_seen {
+    int calls;
+    uint64_t seq;
+    char subject[64];
+} last_seen;
+
+static int take_last(const fs_audit_entry *e, void *ctx)
+{
+    last_seen *l = ctx;
+    l->calls++;
+    l->seq = e->seq;
+    snprintf(l->subject, sizeof l->subject, "%s", e->subject);
+    return 0;
+}
+
+/* status's figures (issue 22): entries of a kind since a time, and the
+ * newest of a kind, read through the checked listing. */
+static void test_count_since_and_last(void)
+{
+    sqlite3 *db = NULL;
+    fs_audit *a = make_log(&db, 0);
+    last_seen l = {0, 0, ""};
+    CHECK_ERR(fs_audit_last(a, "backup", take_last, &l), FS_ENOTFOUND);
+    CHECK_EQ_INT(l.calls, 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(fs_audit_append(a, "refused_write", "dev", "x", NULL));
+    CHECK_OK(fs_audit_append(a, "backup", "operator", "/srv/b1", "feed head 3"));
+    CHECK_OK(fs_audit_append(a, "login", "li", NULL, NULL));
+    CHECK_OK(fs_audit_append(a, "backup", "operator", "/srv/b2", "feed head 9"));
+    /* two of the refusals two hours old, one two days old */
+    drop_guards(db);
+    sql(db, "UPDATE audit SET at_ms = at_ms - 7200000 WHERE seq IN (1, 2)");
+    sql(db, "UPDATE audit SET at_ms = at_ms - 172800000 WHERE seq = 3");
+    int64_t now = (int64_t)time(NULL) * 1000;
+    uint64_t n = 99;
+    CHECK_OK(fs_audit_count_since(a, "refused_write", now - 3600000, &n));
+    CHECK_EQ_INT(n, 2);
+    CHECK_OK(fs_audit_count_since(a, "refused_write", now - 86400000, &n));
+    CHECK_EQ_INT(n, 4);
+    CHECK_OK(fs_audit_count_since(a, "refused_write", 0, &n));
+    CHECK_EQ_INT(n, 5);
+    CHECK_OK(fs_audit_count_since(a, "wipe", 0, &n));
+    CHECK_EQ_INT(n, 0);
+    CHECK_OK(fs_audit_last(a, "backup", take_last, &l));
+    CHECK_EQ_INT(l.calls, 1);
+    CHECK_EQ_INT(l.seq, 8);
+    CHECK(strcmp(l.subject, "/srv/b2") == 0);
+    /* a forged newest backup entry is not passed on */
+    sql(db, "UPDATE audit SET subject='x' || char(27) || '[2J' WHERE seq=8");
+    l.calls = 0;
+    CHECK_ERR(fs_audit_last(a, "backup", take_last, &l), FS_EAUDIT);
+    CHECK_EQ_INT(l.calls, 0);
     fs_audit_close(a);
     sqlite3_close(db);
 }
@@ -920,7 +977,8 @@ static void test_read_only_connection_verifies(void)
 
 /* clang-format off */
 TEST_LIST(TEST(append_verify_1000_encrypted) TEST(empty_log_verifies)
-          TEST(list_pages_and_stops) TEST(macs_follow_documented_format)
+          TEST(list_pages_and_stops) TEST(count_since_and_last)
+          TEST(macs_follow_documented_format)
           TEST(modified_seq) TEST(modified_at_ms) TEST(modified_at_ms_type)
           TEST(modified_kind) TEST(modified_actor) TEST(modified_actor_type)
           TEST(modified_subject) TEST(modified_detail) TEST(bytes_moved_between_fields)

@@ -121,6 +121,14 @@ int fs_net_server_start(fs_net_server **out, const fs_net_server_hooks *hooks, c
  * FS_EFORMAT when the files cannot be loaded. */
 int fs_net_server_start_tls(fs_net_server **out, const fs_net_server_hooks *hooks,
                             const char *host, int port, const char *cert, const char *key);
+/* Loads the certificate and key again from the paths given to
+ * fs_net_server_start_tls (renewed in place): checked first in a TLS
+ * context of their own, then given to the serving one on its thread. New
+ * connections get the new pair; open ones keep theirs. 0, FS_EINVAL (not a
+ * TLS server), FS_EFORMAT (the files do not load, or do not belong
+ * together: the old pair stays) or FS_ENOMEM. Not from the server's
+ * thread. */
+int fs_net_server_reload_tls(fs_net_server *srv);
 /* The port the server listens on. */
 int fs_net_server_port(const fs_net_server *srv);
 /* Queues one frame for conn, written when the socket is writable. Its

@@ -29,7 +29,7 @@ static const char *const kinds[] = {
     "wipe",        "refused_write",  "scope_change",    "export",
     "report_read", "login",          "session_refused", "user_disable",
     "user_enable",   "restamped_write", "restore",
-    "device_fork",   "user_move",
+    "device_fork",   "user_move",      "backup",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
@@ -801,4 +801,49 @@ int fs_audit_list(fs_audit *a, uint64_t after, size_t max,
         rc = dbfail(a, src, "cannot read the audit log");
     sqlite3_finalize(st);
     return rc;
+}
+
+int fs_audit_count_since(fs_audit *a, const char *kind, int64_t since_ms, uint64_t *count)
+{
+    assert(a != NULL && kind != NULL && count != NULL);
+    a->errmsg[0] = '\0';
+    *count = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(a, "SELECT count(*) FROM audit WHERE kind = ?1 AND at_ms >= ?2", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, since_ms);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *count = (uint64_t)sqlite3_column_int64(st, 0);
+    else
+        rc = dbfail(a, src, "cannot count audit entries");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fs_audit_last(fs_audit *a, const char *kind, int (*cb)(const fs_audit_entry *e, void *ctx),
+                  void *ctx)
+{
+    assert(a != NULL && kind != NULL && cb != NULL);
+    a->errmsg[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(a, "SELECT max(seq) FROM audit WHERE kind = ?1", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    uint64_t seq = 0;
+    if (src != SQLITE_ROW)
+        rc = dbfail(a, src, "cannot read the audit log");
+    else if (sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+        seq = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return rc;
+    if (seq == 0)
+        return FS_ENOTFOUND;
+    /* read through the listing, so the entry's fields are checked */
+    return fs_audit_list(a, seq - 1, 1, cb, ctx);
 }

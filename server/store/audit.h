@@ -109,7 +109,10 @@ typedef struct fs_audit_entry {
  *                  a new epoch (detail: the feed's head; issue 25.2)
  *   device_fork    a restored or copied laptop took a new identity (subject:
  *                  the new key's fingerprint, detail: the old one; issue 25.3)
- *   user_move      a user was moved to another team (detail: "old -> new") */
+ *   user_move      a user was moved to another team (detail: "old -> new")
+ *   backup         a backup taken (subject: where to, when printable and
+ *                  short enough; detail: the feed's head); status shows the
+ *                  newest (issue 22) */
 const char *const *fs_audit_kinds(size_t *n);
 
 /* Opens the audit log stored in db, creating its tables (and the empty
@@ -171,6 +174,16 @@ int fs_audit_mac_at(fs_audit *a, uint64_t seq, unsigned char mac[FS_AUDIT_MAC_BY
  * codes. */
 int fs_audit_list(fs_audit *a, uint64_t after, size_t max,
                   int (*cb)(const fs_audit_entry *e, void *ctx), void *ctx);
+
+/* How many entries of kind were written at or after since_ms (the server's
+ * clock). Errors: database codes. */
+int fs_audit_count_since(fs_audit *a, const char *kind, int64_t since_ms, uint64_t *count);
+
+/* Calls cb once with the newest entry of kind, checked as fs_audit_list()
+ * checks it, and returns what cb returns. FS_ENOTFOUND when the log has
+ * none. */
+int fs_audit_last(fs_audit *a, const char *kind, int (*cb)(const fs_audit_entry *e, void *ctx),
+                  void *ctx);
 
 /* A one-line description of the handle's last error (no field contents:
  * only sequence numbers, field names and byte offsets). With NULL, the

@@ -33,7 +33,8 @@ for f in "$FS" "$FSS"; do
     if [ -x "$f" ]; then ok "executable: ${f#"$R"}"; else fail "executable: ${f#"$R"}"; fi
 done
 for f in "$LOCALEDIR/zh_CN/LC_MESSAGES/fieldsync.mo" "$MANDIR/man1/fieldsync.1.gz" \
-    "$MANDIR/man8/fieldsync-server.8.gz" "$MANDIR/zh_CN/man1/fieldsync.1.gz" "$SYSUNITS/fieldsync-server.service" \
+    "$MANDIR/man8/fieldsync-server.8.gz" "$MANDIR/zh_CN/man1/fieldsync.1.gz" \
+    "$MANDIR/man5/fieldsync.conf.5.gz" "$MANDIR/zh_CN/man8/fieldsync-server.8.gz" "$SYSUNITS/fieldsync-server.service" \
     "$USERUNITS/fieldsync-daemon.service" "$SYSUSERS/fieldsync.conf" \
     "$DOCDIR/examples/server.conf"; do
     if [ -f "$R$f" ]; then ok "installed: $f"; else fail "installed: $f"; fi
@@ -58,7 +59,8 @@ if [ "$zh_installed" != "$OUT" ]; then ok "and its Chinese is not English"; else
 
 # ---- man pages ----
 for page in "$MANDIR/man1/fieldsync.1.gz" "$MANDIR/man8/fieldsync-server.8.gz" \
-    "$MANDIR/zh_CN/man1/fieldsync.1.gz"; do
+    "$MANDIR/zh_CN/man1/fieldsync.1.gz" "$MANDIR/man5/fieldsync.conf.5.gz" \
+    "$MANDIR/zh_CN/man8/fieldsync-server.8.gz"; do
     if ! gzip -t "$R$page" 2>/dev/null; then
         fail "man page gzipped: $page"
     elif command -v groff >/dev/null; then
@@ -72,7 +74,9 @@ done
 
 # ---- systemd units ----
 unit=$(<"$SERVER_UNIT")
-contains "server unit: ExecStart is the installed server" "$unit" "ExecStart=$SBINDIR/fieldsync-server serve --data /var/lib/fieldsync"
+contains "server unit: ExecStart is the installed server, with its settings file" "$unit" \
+    "ExecStart=$SBINDIR/fieldsync-server serve --data /var/lib/fieldsync --config $SYSCONFDIR/fieldsync/server.conf"
+contains "server unit: systemctl reload sends SIGHUP" "$unit" 'ExecReload=/bin/kill -HUP $MAINPID'
 contains "server unit: settings from SYSCONFDIR" "$unit" "EnvironmentFile=$SYSCONFDIR/fieldsync/server.conf"
 for d in User=fieldsync StateDirectory=fieldsync ProtectSystem=strict PrivateTmp=yes \
     NoNewPrivileges=yes MemoryDenyWriteExecute=yes LimitCORE=0 Restart=on-failure \
@@ -117,16 +121,20 @@ export FIELDSYNC_PASSPHRASE='install test passphrase -- 5e1f'
 S=$WORK/data
 runc "$FSS" init --data "$S"
 expect "init a store with the installed server" 0
-conf=$(sed -e 's|^FIELDSYNC_LISTEN=.*|FIELDSYNC_LISTEN=127.0.0.1:0|' \
+# The example settings file as /etc/fieldsync/server.conf: root's, group
+# readable only, as the example says.
+sed -e 's|^FIELDSYNC_LISTEN=.*|FIELDSYNC_LISTEN=127.0.0.1:0|' \
     -e "s|^FIELDSYNC_PASSPHRASE=.*|FIELDSYNC_PASSPHRASE=$FIELDSYNC_PASSPHRASE|" \
-    "$R$DOCDIR/examples/server.conf")
+    "$R$DOCDIR/examples/server.conf" >"$WORK/server.conf"
+chmod 0640 "$WORK/server.conf"
+conf=$(<"$WORK/server.conf")
 (
     set -a
     eval "$(grep -E '^[A-Z_]+=' <<<"$conf" | sed -E 's/^([A-Z_]+)=(.*)$/\1='"'"'\2'"'"'/')"
     set +a
     line=$(grep '^ExecStart=' "$SERVER_UNIT" | cut -d= -f2-)
     line=${line//\/var\/lib\/fieldsync/$S}
-    line=${line//\$\{FIELDSYNC_LISTEN\}/$FIELDSYNC_LISTEN}
+    line=${line//$SYSCONFDIR\/fieldsync\/server.conf/$WORK/server.conf}
     # shellcheck disable=SC2206 # split as systemd splits $VAR
     args=(${line//\$FIELDSYNC_SERVE_OPTIONS/$FIELDSYNC_SERVE_OPTIONS})
     exec "${args[@]/#$SBINDIR/$R$SBINDIR}"
@@ -144,6 +152,17 @@ if [[ "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
     all=$(python3 "$CLIENT" "$PORT" GET /healthz)
     equal "GET /healthz: 200" "$(head -n 1 <<<"$all")" 200
     equal "GET /healthz: ok" "$(sed -n '/^$/,$p' <<<"$all" | tail -n 1)" "ok"
+    # systemctl reload: the unit's ExecReload, with serve's PID as $MAINPID
+    reload=$(grep '^ExecReload=' "$SERVER_UNIT" | cut -d= -f2-)
+    ${reload//\$MAINPID/$SRV_PID}
+    for ((i = 0; i < 100; i++)); do
+        grep -q "reload: done" "$WORK/serve.err" && break
+        sleep 0.1
+    done
+    contains "ExecReload makes serve read its settings again" "$(cat "$WORK/serve.err")" "reload: done"
+    runc "$FSS" status --data "$S"
+    expect "status through the serving unit: exit 0" 0
+    contains "status says it serves" "$OUT" "serving:        yes"
     kill -TERM "$SRV_PID"
     wait "$SRV_PID"
     equal "serve exits 0 on SIGTERM, as systemd stops it" "$?" 0

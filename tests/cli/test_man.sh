@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The man pages cover --help (issue 22.3): every command, option and
 # environment variable that 'fieldsync --help' and 'fieldsync-server --help'
-# list is in fieldsync(1) and fieldsync-server(8), and what 'fieldsync --lang zh
-# --help' lists in the Chinese fieldsync(1) (tests/cli/man_coverage.py).
+# list is in fieldsync(1) and fieldsync-server(8) (the Chinese pages too), and
+# what 'fieldsync --lang zh --help' lists in the Chinese fieldsync(1)
+# (tests/cli/man_coverage.py); every key of serve's settings file is in
+# fieldsync.conf(5).
 #
 #   bash tests/cli/test_man.sh path/to/fieldsync path/to/fieldsync-server MAN-DIR
 set -u
@@ -39,4 +41,19 @@ check() {
 check "fieldsync(1)" "$FS" "$MAN/fieldsync.1" --lang en
 check "fieldsync-server(8)" "$FSS" "$MAN/fieldsync-server.8"
 check "fieldsync(1) in Chinese" "$FS" "$MAN/zh_CN/fieldsync.1" --lang zh
+check "fieldsync-server(8) in Chinese" "$FSS" "$MAN/zh_CN/fieldsync-server.8"
+
+# fieldsync.conf(5) has every key 'serve --config' accepts: the error for an
+# unknown key lists them.
+printf 'FIELDSYNC_NO_SUCH_KEY=1\n' >"$WORK/bad.conf"
+runc "$FSS" serve --config "$WORK/bad.conf"
+expect "serve --config: an unknown key is refused" 2 "unknown setting FIELDSYNC_NO_SUCH_KEY"
+keys=$(grep -oE 'FIELDSYNC_[A-Z_]+' <<<"$ERR" | grep -v NO_SUCH_KEY | sort -u)
+equal "the error lists the 8 keys serve knows" "$(wc -l <<<"$keys")" 8
+page=$(sed 's/\\-/-/g' "$MAN/fieldsync.conf.5")
+missing=
+for k in $keys; do
+    grep -qF -- "$k" <<<"$page" || missing="$missing $k"
+done
+equal "fieldsync.conf(5) describes every key" "$missing" ""
 finish
