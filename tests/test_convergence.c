@@ -1468,6 +1468,36 @@ static void test_writes_after_the_server_clock_stepped_back(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (FS_FAULT_ALL=1, seeds 19 and 26): after
+ * the server's clock stepped back an hour, a laptop whose own clock is far
+ * behind writes with the hybrid clock it took from the server's newest
+ * change, one tick above it: the very clock the server gives when it
+ * restamps the write. The write is restamped all the same and must be
+ * accepted, not refused "clock too far ahead" because the clock given
+ * equals the one sent. */
+static void test_restamp_that_gives_the_clock_sent(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", -9 * 3600000LL), *zhang = dev_new(w, "zhang", 0);
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
+    sync_or_wipe(w, zhang);
+    real_now += 1000;
+    w->server_skew = -3600000; /* stepped back an hour */
+    sync_or_wipe(w, li);
+    fs_cell e[] = {{"industry", fs_text("retail")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, e, 1));
+    sync_or_wipe(w, li);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    sync_or_wipe(w, zhang);
+    check_scopes(w);
+    fworld_close(w);
+}
+
 /* Found by the fault schedules (seed 3): zhang records a visit offline;
  * meanwhile li hands the customer to wang and back. zhang's push is
  * accepted (issue 24), his laptop purges the customer and what follows it,
@@ -1590,4 +1620,5 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(random_schedules) TEST(visit_written_before_a_handover_away_and_back)
               TEST(writes_after_the_server_clock_stepped_back)
               TEST(pushed_loser_of_a_customer_handed_away)
+              TEST(restamp_that_gives_the_clock_sent)
               TEST(fault_schedules))

@@ -100,10 +100,12 @@ static const fs_restamp *restamp_of(const push_ctx *p, uint64_t hlc)
  * own and above every clock this push carried before it, so the device's
  * order is kept; one clock per write (its columns share it). A change on
  * top of a write restamped in this push names the write by its new clock.
- * Returns the change to check and apply in place of changes[i]. */
-static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i)
+ * Returns the change to check and apply in place of changes[i]; *given_out
+ * is 1 when its clock is one the server gave. */
+static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i, int *given_out)
 {
     const fs_change *c = &changes[i];
+    *given_out = 0;
     if (!(p->flags & FS_PUSH_RESTAMP) || c->version.hlc == 0 ||
         memcmp(c->version.device, p->d->id, FS_ID_BYTES) != 0)
         return c;
@@ -118,6 +120,8 @@ static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i)
             given = nr;
         }
         copy->version.hlc = given->given;
+        *given_out = 1; /* given even when it is the clock sent: the device
+                         * may have ticked from the server's own newest */
     }
     if (copy->version.hlc > p->newest)
         p->newest = copy->version.hlc;
@@ -836,13 +840,14 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     uint64_t tip = 0, tip_sent = 0;
     size_t tip_idx = 0;
     for (size_t i = 0; i < n; i++) {
-        const fs_change *c = restamp(&p, changes, i);
+        int given = 0;
+        const fs_change *c = restamp(&p, changes, i, &given);
         if (changes[i].version.hlc >= tip_sent) {
             tip_sent = changes[i].version.hlc;
             tip = c->version.hlc;
             tip_idx = i;
         }
-        uint32_t why = check_change(&p, c, c->version.hlc != changes[i].version.hlc);
+        uint32_t why = check_change(&p, c, given);
         if (why != 0) {
             reject(&p, i, why);
             continue;
