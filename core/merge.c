@@ -293,7 +293,23 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
         unsigned c = ch->column;
         fs_version local = {cur.hlc[c], {0}};
         memcpy(local.device, fs__dev_id(r, cur.dev[c]), FS_ID_BYTES);
-        if (fs_version_cmp(&ch->version, &local) <= 0) {
+        int cmp_local = fs_version_cmp(&ch->version, &local);
+        if (cmp_local < 0 && r->keep_feed && !(cur.t->flags & FS_TABLE_INTERNAL)) {
+            /* The server keeps a pushed change that lost as a conflict
+             * record itself: its writer may never pull the winner (a
+             * customer handed away is purged from its laptop first; a
+             * copy's write re-sent under its new id after a fork), and
+             * would then never find the loss. The record's id is the
+             * loser's, so a writer that finds it too writes the same one. */
+            fs_change winner;
+            memset(&winner, 0, sizeof winner);
+            value_at(&cur, c, &winner.value);
+            winner.version = local;
+            rc = record_conflict(r, &cur, c, &ch->version, &ch->value, &winner, &st.conflicts);
+            if (rc != 0)
+                break;
+        }
+        if (cmp_local <= 0) {
             st.ignored++;
             continue;
         }

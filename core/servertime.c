@@ -205,8 +205,38 @@ static int cells_of_write(fs_replica *r, uint64_t sent, restamp_cell **out, size
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the change log");
 }
 
-/* Runs an UPDATE of the change log binding (given, sent[, device index]). */
-static int update_log(fs_replica *r, const char *sql, uint64_t sent, uint64_t given, int with_dev)
+/* The sequences of the change log entries that sql (binding a clock, and
+ * the device index when with_dev) selects, appended to *seqs. */
+static int log_seqs(fs_replica *r, const char *sql, uint64_t hlc, int with_dev, int64_t **seqs,
+                    size_t *n, size_t *cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, sql, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)hlc);
+    if (with_dev)
+        sqlite3_bind_int64(st, 2, r->device_idx);
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == *cap) {
+            size_t more_cap = *cap ? 2 * *cap : 16;
+            int64_t *more = realloc(*seqs, more_cap * sizeof *more);
+            if (more == NULL) {
+                sqlite3_finalize(st);
+                return fs__fail(r, FS_ENOMEM, "out of memory");
+            }
+            *seqs = more;
+            *cap = more_cap;
+        }
+        (*seqs)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the change log");
+}
+
+/* Runs sql, an UPDATE of one change log entry binding (clock, seq). */
+static int update_entry(fs_replica *r, const char *sql, uint64_t given, int64_t seq)
 {
     sqlite3_stmt *st = NULL;
     r->guard++; /* the authorizer lets this API write the log (checked as it is prepared) */
@@ -216,19 +246,31 @@ static int update_log(fs_replica *r, const char *sql, uint64_t sent, uint64_t gi
         return rc;
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)given);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)sent);
-    if (with_dev)
-        sqlite3_bind_int64(st, 3, r->device_idx);
+    sqlite3_bind_int64(st, 2, seq);
     int src = sqlite3_step(st);
     r->guard--;
     sqlite3_finalize(st);
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "restamping the change log");
 }
 
-static int restamp_one(fs_replica *r, const fs_restamp *p)
+/* What one restamp rewrites, found before any is rewritten: a clock the
+ * server gives can be the clock another write of the same ACK was sent
+ * with (the device ticked from the server's newest), and rewriting one
+ * pair after another would then move the first write twice. */
+typedef struct restamp_work {
+    uint64_t given;
+    restamp_cell *cells; /* the write's cells that still hold it */
+    size_t ncells;
+    int64_t *seqs, *prev_seqs; /* its log entries; those written on top of it */
+    size_t nseqs, nprev;
+} restamp_work;
+
+static int restamp_find(fs_replica *r, const fs_restamp *p, restamp_work *w)
 {
+    memset(w, 0, sizeof *w);
+    w->given = p->given;
     restamp_cell *cells = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     int rc = cells_of_write(r, p->sent, &cells, &n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         fs__row row;
@@ -236,19 +278,40 @@ static int restamp_one(fs_replica *r, const fs_restamp *p)
         rc = fs__row_load(r, &row, cells[i].tix, cells[i].row);
         unsigned c = cells[i].col;
         /* only where the row still holds that write (a later one stays) */
-        if (rc == 0 && row.exists && row.hlc[c] == p->sent && row.dev[c] == r->device_idx) {
-            row.hlc[c] = p->given;
+        if (rc == 0 && row.exists && row.hlc[c] == p->sent && row.dev[c] == r->device_idx)
+            cells[w->ncells++] = cells[i];
+        fs__row_clear(&row);
+    }
+    w->cells = cells;
+    if (rc == 0)
+        rc = log_seqs(r, "SELECT seq FROM changelog WHERE hlc=?1", p->sent, 0, &w->seqs,
+                      &w->nseqs, &cap);
+    cap = 0;
+    if (rc == 0) /* writes made on top of it name it as it now is */
+        rc = log_seqs(r, "SELECT seq FROM changelog WHERE prev_hlc=?1 AND prev_dev=?2", p->sent,
+                      1, &w->prev_seqs, &w->nprev, &cap);
+    return rc;
+}
+
+static int restamp_write(fs_replica *r, const restamp_work *w)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < w->ncells; i++) {
+        fs__row row;
+        memset(&row, 0, sizeof row);
+        rc = fs__row_load(r, &row, w->cells[i].tix, w->cells[i].row);
+        if (rc == 0 && row.exists) {
+            row.hlc[w->cells[i].col] = w->given;
             row.dirty = 1;
             rc = fs__row_store(r, &row);
         }
         fs__row_clear(&row);
     }
-    free(cells);
-    if (rc == 0)
-        rc = update_log(r, "UPDATE changelog SET hlc=?1 WHERE hlc=?2", p->sent, p->given, 0);
-    if (rc == 0) /* writes made on top of it name it as it now is */
-        rc = update_log(r, "UPDATE changelog SET prev_hlc=?1 WHERE prev_hlc=?2 AND prev_dev=?3",
-                        p->sent, p->given, 1);
+    for (size_t i = 0; rc == 0 && i < w->nseqs; i++)
+        rc = update_entry(r, "UPDATE changelog SET hlc=?1 WHERE seq=?2", w->given, w->seqs[i]);
+    for (size_t i = 0; rc == 0 && i < w->nprev; i++)
+        rc = update_entry(r, "UPDATE changelog SET prev_hlc=?1 WHERE seq=?2", w->given,
+                          w->prev_seqs[i]);
     return rc;
 }
 
@@ -263,8 +326,19 @@ int fs_replica_restamp(fs_replica *r, const fs_restamp *pairs, size_t n)
     int rc = fs__begin(r, &own);
     if (rc != 0)
         return rc;
+    restamp_work *work = calloc(n, sizeof *work);
+    if (work == NULL)
+        rc = fs__fail(r, FS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = restamp_one(r, &pairs[i]);
+        rc = restamp_find(r, &pairs[i], &work[i]);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = restamp_write(r, &work[i]);
+    for (size_t i = 0; work != NULL && i < n; i++) {
+        free(work[i].cells);
+        free(work[i].seqs);
+        free(work[i].prev_seqs);
+    }
+    free(work);
     uint64_t logged = 0, absorbed = 0;
     if (rc == 0)
         rc = fs__query_u64(r, "SELECT max(hlc) FROM changelog", &logged);

@@ -1468,6 +1468,36 @@ static void test_writes_after_the_server_clock_stepped_back(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (FS_FAULT_ALL=1, seeds 19 and 26): after
+ * the server's clock stepped back an hour, a laptop whose own clock is far
+ * behind writes with the hybrid clock it took from the server's newest
+ * change, one tick above it: the very clock the server gives when it
+ * restamps the write. The write is restamped all the same and must be
+ * accepted, not refused "clock too far ahead" because the clock given
+ * equals the one sent. */
+static void test_restamp_that_gives_the_clock_sent(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", -9 * 3600000LL), *zhang = dev_new(w, "zhang", 0);
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
+    sync_or_wipe(w, zhang);
+    real_now += 1000;
+    w->server_skew = -3600000; /* stepped back an hour */
+    sync_or_wipe(w, li);
+    fs_cell e[] = {{"industry", fs_text("retail")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, e, 1));
+    sync_or_wipe(w, li);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    sync_or_wipe(w, zhang);
+    check_scopes(w);
+    fworld_close(w);
+}
+
 /* Found by the fault schedules (seed 3): zhang records a visit offline;
  * meanwhile li hands the customer to wang and back. zhang's push is
  * accepted (issue 24), his laptop purges the customer and what follows it,
@@ -1505,6 +1535,67 @@ static void test_visit_written_before_a_handover_away_and_back(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (seed 66): a pushed write that loses to
+ * the server's newer value, from a laptop that never pulls the winner,
+ * because the customer was handed away from its rep (purged there first).
+ * zhang edits a customer's industry offline; li edits the same field
+ * without having seen it and hands the customer to wang. zhang's write was
+ * made before he was told, so it is accepted (issue 24), and loses: the
+ * server must keep it as a conflict record, since zhang's laptop purges
+ * the customer and never compares the two; and when the customer is handed
+ * back, zhang's laptop must get that record with it. */
+static void test_pushed_loser_of_a_customer_handed_away(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0);
+    dev_new(w, "wang", 0);
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
+    sync_or_wipe(w, zhang);
+    sync_or_wipe(w, li);
+    real_now += 1000;
+    fs_cell mine[] = {{"industry", fs_text("zhang-retail")}};
+    CHECK_OK(fs_update(zhang->r, "customer", cust, mine, 1)); /* offline */
+    real_now += 1000;
+    fs_cell theirs[] = {{"industry", fs_text("li-wholesale")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, theirs, 1));
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1));
+    sync_or_wipe(w, li);
+    for (int k = 0; k < 2; k++)
+        sync_or_wipe(w, zhang);
+    CHECK_EQ_INT(test_count_rows(zhang->r, "customer"), 0); /* handed away */
+    found f = {NULL, 0, 0, NULL};
+    CHECK_OK(fs_conflicts(fs_store_replica(w->store), 1, conflict_cb, &f));
+    int kept = 0;
+    for (size_t k = 0; k < f.n; k++)
+        if (memcmp(f.c[k].row, cust, 16) == 0 && strcmp(f.text[k], "zhang-retail") == 0)
+            kept = 1;
+    CHECK(kept);
+    free(f.c);
+    free(f.text);
+    /* handed back (seed 26): the record the server found reaches zhang's
+     * laptop with the customer, although its cursor passed the record */
+    real_now += 1000;
+    fs_cell back[] = {{"owner", fs_text("zhang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, back, 1));
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, zhang);
+    found g = {NULL, 0, 0, NULL};
+    CHECK_OK(fs_conflicts(zhang->r, 1, conflict_cb, &g));
+    kept = 0;
+    for (size_t k = 0; k < g.n; k++)
+        if (memcmp(g.c[k].row, cust, 16) == 0 && strcmp(g.text[k], "zhang-retail") == 0)
+            kept = 1;
+    CHECK(kept);
+    free(g.c);
+    free(g.text);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -1528,4 +1619,6 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(sequential_write_is_not_a_conflict)
               TEST(random_schedules) TEST(visit_written_before_a_handover_away_and_back)
               TEST(writes_after_the_server_clock_stepped_back)
+              TEST(pushed_loser_of_a_customer_handed_away)
+              TEST(restamp_that_gives_the_clock_sent)
               TEST(fault_schedules))

@@ -8,6 +8,7 @@
 
 #include "fieldsync/duration.h"
 #include "fieldsync/replica.h"
+#include "fieldsync/replica_server.h"
 #include "replica_int.h"
 #include "test.h"
 
@@ -240,6 +241,42 @@ static void test_restamps_rewrite_own_versions(void)
     CHECK(last->prev.hlc == pairs[1].given);
     CHECK_EQ_INT(last->version.hlc >> 16, clock_now); /* today's time again */
     fs_changeset_free(cs);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
+/* Found by the fault schedules (server clock stepped back a day): the
+ * clock given to one write is the clock another write of the same ACK was
+ * sent with (the device had ticked from the server's newest). Each write
+ * takes its own given clock: the first is not moved twice. */
+static void test_restamps_given_a_clock_another_was_sent_with(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "dev");
+    uint8_t id[16];
+    add_customer(r, "first", id);
+    fs_cell c[] = {{"industry", fs_text("retail")}};
+    CHECK_OK(fs_update(r, "customer", id, c, 1));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, 0, 100, &cs));
+    size_t n = cs->count;
+    uint64_t first = cs->changes[0].version.hlc, second = cs->changes[n - 1].version.hlc;
+    CHECK(first < second);
+    fs_changeset_free(cs);
+    fs_restamp pairs[2] = {{first, second}, {second, second + 5}};
+    CHECK_OK(fs_replica_restamp(r, pairs, 2));
+    CHECK_OK(fs_changes_since(r, 0, 100, &cs));
+    CHECK_EQ_INT(cs->count, n);
+    for (size_t i = 0; i < cs->count; i++)
+        CHECK(cs->changes[i].version.hlc == (i + 1 < cs->count ? second : second + 5));
+    fs_changeset_free(cs);
+    fs_version v;
+    int exists = 0;
+    CHECK_OK(fs_replica_column_version(r, 0, id, 1, &v, &exists)); /* name */
+    CHECK(exists && v.hlc == second);
+    size_t problems = 99;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
     fs_replica_close(r);
     test_rmtree(dir);
 }
@@ -587,4 +624,5 @@ TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_a
                       TEST(pulled_changes_ahead_of_the_device_clock)
                           TEST(server_time_corrects_the_clock)
                               TEST(restamps_rewrite_own_versions)
+                                  TEST(restamps_given_a_clock_another_was_sent_with)
                       TEST(purge_removes_rows_and_their_conflicts))

@@ -100,10 +100,12 @@ static const fs_restamp *restamp_of(const push_ctx *p, uint64_t hlc)
  * own and above every clock this push carried before it, so the device's
  * order is kept; one clock per write (its columns share it). A change on
  * top of a write restamped in this push names the write by its new clock.
- * Returns the change to check and apply in place of changes[i]. */
-static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i)
+ * Returns the change to check and apply in place of changes[i]; *given_out
+ * is 1 when its clock is one the server gave. */
+static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i, int *given_out)
 {
     const fs_change *c = &changes[i];
+    *given_out = 0;
     if (!(p->flags & FS_PUSH_RESTAMP) || c->version.hlc == 0 ||
         memcmp(c->version.device, p->d->id, FS_ID_BYTES) != 0)
         return c;
@@ -118,6 +120,8 @@ static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i)
             given = nr;
         }
         copy->version.hlc = given->given;
+        *given_out = 1; /* given even when it is the clock sent: the device
+                         * may have ticked from the server's own newest */
     }
     if (copy->version.hlc > p->newest)
         p->newest = copy->version.hlc;
@@ -686,6 +690,53 @@ static int note_handover(sq_store *s, const fs_row_ref *row, const char *from, c
                    FS_ID_BYTES);
 }
 
+/* The conflict records about a row that the server found itself (a pushed
+ * change that lost, a group it decided): they are in no scope row, follow
+ * the row they are about (sq__owner_of), and are fed again with it, so a
+ * rep who gets a customer back gets them too although his devices' cursors
+ * passed them while the customer was another's. Those a device pushed
+ * follow through the scope table, as its other rows do. */
+static int refeed_found_conflicts(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES])
+{
+    int ct = fs_schema_table_index("conflict");
+    if (ct < 0 || (int)tix == ct)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
+                                 "SELECT c.id FROM conflict c WHERE c.tbl=?1 AND c.row=?2 AND NOT"
+                                 " EXISTS (SELECT 1 FROM scope WHERE tbl=?3 AND row=c.id)",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return sq__dbfail(s, src, "store");
+    sqlite3_bind_int(st, 1, (int)tix);
+    sqlite3_bind_blob(st, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, ct);
+    uint8_t(*ids)[FS_ID_BYTES] = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != FS_ID_BYTES)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            uint8_t(*more)[FS_ID_BYTES] = realloc(ids, cap * sizeof *ids);
+            if (more == NULL) {
+                rc = sq__fail(s, FS_ENOMEM, "out of memory");
+                break;
+            }
+            ids = more;
+        }
+        memcpy(ids[n++], sqlite3_column_blob(st, 0), FS_ID_BYTES);
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = sq__dbfail(s, src, "store");
+    sqlite3_finalize(st);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = fs_replica_refeed_row(s->r, (unsigned)ct, ids[i]);
+    free(ids);
+    return rc;
+}
+
 /* Appends a row's current values, with their versions, to the feed again,
  * and those of every row that follows it: a row handed to another owner
  * reaches the new owner's devices although their cursors passed it. Devices
@@ -702,6 +753,8 @@ static int refeed(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
                  "tibi", old_owner, (long long)tix, row, FS_ID_BYTES, (long long)feed);
     if (rc == 0)
         rc = fs_replica_refeed_row(s->r, tix, row);
+    if (rc == 0)
+        rc = refeed_found_conflicts(s, tix, row);
     if (rc != 0 || depth >= MAX_DEPTH)
         return rc;
     /* What follows it: collect first, as refeeding runs statements of its own. */
@@ -787,13 +840,14 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     uint64_t tip = 0, tip_sent = 0;
     size_t tip_idx = 0;
     for (size_t i = 0; i < n; i++) {
-        const fs_change *c = restamp(&p, changes, i);
+        int given = 0;
+        const fs_change *c = restamp(&p, changes, i, &given);
         if (changes[i].version.hlc >= tip_sent) {
             tip_sent = changes[i].version.hlc;
             tip = c->version.hlc;
             tip_idx = i;
         }
-        uint32_t why = check_change(&p, c, c->version.hlc != changes[i].version.hlc);
+        uint32_t why = check_change(&p, c, given);
         if (why != 0) {
             reject(&p, i, why);
             continue;

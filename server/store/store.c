@@ -102,7 +102,10 @@ static const char tables_sql[] =
     /* each device's own clock as its last PULL said it (issue 23): device
      * minus server, and when */
     "CREATE TABLE IF NOT EXISTS device_clock(pk BLOB PRIMARY KEY, offset_ms INTEGER NOT NULL,"
-    " at_ms INTEGER NOT NULL) WITHOUT ROWID;";
+    " at_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    /* the conflict records about a row, for a hand-over's refeed (the ones
+     * the server found itself are in no scope row) */
+    "CREATE INDEX IF NOT EXISTS conflict_about ON conflict(tbl, row);";
 
 /* Writes a fresh random epoch; with replace 0 only when there is none. */
 static int put_epoch(sq_store *s, int replace)
