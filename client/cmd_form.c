@@ -471,6 +471,7 @@ int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **
     /* GROUP --help: the group's commands, as `fieldsync help` lists them. */
     if (sub != NULL && (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)) {
         printf("usage: fieldsync [--home DIR] COMMAND [OPTIONS]; the %s commands:\n", group);
+        printf("  %s edit ID [OPTION VALUE]... | %s delete ID [--with-records]\n", group, group);
         for (size_t i = 0; i < form_count; i++) {
             const fform *fm = &form_table[i];
             if (strcmp(fm->group, group) != 0)

@@ -37,6 +37,22 @@ lacks() { # NAME HAYSTACK NEEDLE
     if grep -qF -- "$3" <<<"$2"; then fail "$1" "found: $3" "in: $(head -c 2000 <<<"$2")"; else ok "$1"; fi
 }
 
+# ---- help ----
+for g in visit contact plan daily; do
+    run "$g" edit --help
+    expect "$g edit --help exits 0" 0
+    contains "$g edit --help shows add's options" "$OUT" "$g "
+    run "$g" delete --help
+    expect "$g delete --help exits 0" 0
+    contains "$g delete --help names --with-records" "$OUT" "--with-records"
+done
+run contact --help
+contains "contact --help lists edit and delete" "$OUT" "contact edit ID"
+run history --help
+expect "history --help exits 0" 0
+run help
+contains "help lists history" "$OUT" "history ID [--json]"
+
 runc "$FSS" init --data "$S"
 expect "server init" 0
 add_users "zhang rep north" "li manager north"
