@@ -2435,6 +2435,14 @@ static void test_submitted_plan_is_locked(void)
     clock_now += 10;
     CHECK_OK(fs_update(d[LI].r, "weekly_plan", plan, back, 3));
     push_clean(t.s, &d[LI]);
+    /* another rep of the team cannot delete it, returned or not */
+    touch(&d[WANG]);
+    fs_change del = forged_col(&d[WANG], "weekly_plan", "deleted", plan, fs_int(1));
+    size_t nlog = 0;
+    push_with(t.s, &d[WANG], &del, 1, &res, &nlog);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    free(res.rejects);
+    CHECK_EQ_INT(fs_exists(srv, "weekly_plan", plan), 1);
     /* returned: his to edit and to delete */
     pull(t.s, &d[ZHANG2], NULL);
     set_text(&d[ZHANG2], "weekly_plan", plan, "goals", "v4");
