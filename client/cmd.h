@@ -46,6 +46,11 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync lock: the agent wipes the key and exits. */
 int cmd_lock(cli_ctx *ctx, int argc, char **argv);
 
+/* fieldsync history ID [--json]: who changed which field of a record,
+ * and when (cmd_history.c). */
+int cmd_history(cli_ctx *ctx, int argc, char **argv);
+#define USAGE_HISTORY "usage: fieldsync [--home DIR] history ID [--json]\n"
+
 /* fieldsync today: what is due, overdue and promised (cmd_report.c). */
 int cmd_today(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report compliance: per rep, the week's figures for every rule. */

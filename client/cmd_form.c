@@ -32,7 +32,7 @@
 
 /* Splits the k-th (from 0) child item "A|B|C" at each "|" into parts and
  * checks them as the child's columns. */
-static int split_parts(const fform *fm, size_t k, const char *s, char *parts[3])
+int form_split_parts(const fform *fm, size_t k, const char *s, char *parts[3])
 {
     const fchild *ch = fm->child;
     int rc = CLI_OK;
@@ -192,7 +192,7 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     for (size_t k = 0; rc == CLI_OK && k < children.count; k++)
         rc = fm->child->split != NULL
                  ? fm->child->split(fm, &vs, k + 1, children.items[k], parts[k])
-                 : split_parts(fm, k, children.items[k], parts[k]);
+                 : form_split_parts(fm, k, children.items[k], parts[k]);
     if (rc == CLI_OK)
         rc = form_check_given(fm, &vs, parts, children.count);
     if (rc == CLI_OK)
@@ -446,6 +446,12 @@ int cmd_form(cli_ctx *ctx, int argc, char **argv)
 
 int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **argv)
 {
+    /* edit and delete of every form (form_edit.c); customer edit keeps its
+     * --customer form (below) */
+    if (sub != NULL && strcmp(sub, "delete") == 0)
+        return form_delete(ctx, group, argc, argv);
+    if (sub != NULL && strcmp(sub, "edit") == 0 && strcmp(group, "customer") != 0)
+        return form_edit_record(ctx, group, argc, argv);
     for (size_t i = 0; sub != NULL && i < form_count; i++) {
         const fform *fm = &form_table[i];
         if (strcmp(fm->group, group) != 0)
@@ -465,6 +471,7 @@ int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **
     /* GROUP --help: the group's commands, as `fieldsync help` lists them. */
     if (sub != NULL && (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)) {
         printf("usage: fieldsync [--home DIR] COMMAND [OPTIONS]; the %s commands:\n", group);
+        printf("  %s edit ID [OPTION VALUE]... | %s delete ID [--with-records]\n", group, group);
         for (size_t i = 0; i < form_count; i++) {
             const fform *fm = &form_table[i];
             if (strcmp(fm->group, group) != 0)
@@ -483,10 +490,11 @@ int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **
         const fform *fm = &form_table[i];
         if (strcmp(fm->group, group) != 0)
             continue;
-        const char *names_[8] = {fm->add_name, fm->list ? "list" : NULL,
-                                 fm->list || fm->add_name == NULL ? "show" : NULL};
-        size_t nn = 3;
-        for (size_t k = 0; k < fm->nactions && nn < 8; k++)
+        const char *names_[10] = {fm->add_name, fm->list ? "list" : NULL,
+                                  fm->list || fm->add_name == NULL ? "show" : NULL,
+                                  fm->add_name ? "edit" : NULL, fm->add_name ? "delete" : NULL};
+        size_t nn = 5;
+        for (size_t k = 0; k < fm->nactions && nn < 10; k++)
             names_[nn++] = fm->actions[k].name;
         for (size_t k = 0; k < nn; k++)
             if (names_[k] != NULL && strstr(subs, names_[k]) == NULL)

@@ -158,6 +158,17 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
 /* The form's checks that read the replica (one per day, a unique name);
  * me: the device's user. CLI_OK, CLI_EUSAGE with a message, CLI_ERUNTIME. */
 int form_check_stored(fs_replica *r, const fform *fm, const values *vs, const char *me);
+/* The same, leaving out the record self (NULL: none), which an edit
+ * changes: its own date or name is no duplicate. */
+int form_check_stored_except(fs_replica *r, const fform *fm, const values *vs, const char *me,
+                             const uint8_t *self);
+/* Splits the k-th (from 0) child item "A|B|C" of fm into parts and checks
+ * them as the child's columns (cmd_form.c). */
+int form_split_parts(const fform *fm, size_t k, const char *s, char *parts[3]);
+/* GROUP edit ID [add's options] and GROUP delete ID [--with-records] of
+ * every form (form_edit.c). */
+int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv);
+int form_delete(cli_ctx *ctx, const char *group, int argc, char **argv);
 
 int form_is_yes(const char *v);
 /* 1 if v is one of choices ("a|b|c"). */

@@ -320,7 +320,7 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
 
 /* CK_ONE_PER_DAY: a record of the form's kind, this rep's, on that date. */
 static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const char *date,
-                       const char *me)
+                       const char *me, const uint8_t *self)
 {
     const fs_record_rules *rr = fs_record_rules_of(fm->table);
     int at = field_at(fm, c->flag);
@@ -336,6 +336,8 @@ static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const ch
         if (fs_rows_get(it, rr->owner, &who) != 0 || who.type != FS_TEXT ||
             who.n != strlen(me) || memcmp(who.p, me, who.n) != 0)
             continue;
+        if (self != NULL && memcmp(fs_rows_id(it), self, FS_ID_BYTES) == 0)
+            continue; /* the record being edited */
         if (fm->init_col != NULL &&
             (fs_rows_get(it, fm->init_col, &kind) != 0 || kind.type != FS_TEXT ||
              kind.n != strlen(fm->init_val) || memcmp(kind.p, fm->init_val, kind.n) != 0))
@@ -359,7 +361,7 @@ static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const ch
 /* CK_UNIQUE_NAME: no live record of the table with that name (Latin
  * letters in any case), unless the override flag is given. */
 static int unique_name(fs_replica *r, const fform *fm, const values *vs, const fcheck *c,
-                       const char *name)
+                       const char *name, const uint8_t *self)
 {
     int ov = field_at(fm, c->other);
     if (ov >= 0 && vs->flag[ov])
@@ -370,7 +372,8 @@ static int unique_name(fs_replica *r, const fform *fm, const values *vs, const f
     if (frc != 0)
         return cli_fail(r, fm->group, frc);
     for (size_t i = 0; i < n && i < sizeof m / sizeof m[0]; i++) {
-        if (strcasecmp(m[i].name, name) != 0)
+        if (strcasecmp(m[i].name, name) != 0 ||
+            (self != NULL && memcmp(m[i].id, self, FS_ID_BYTES) == 0))
             continue;
         char hex[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(m[i].id, hex);
@@ -384,6 +387,12 @@ static int unique_name(fs_replica *r, const fform *fm, const values *vs, const f
 
 int form_check_stored(fs_replica *r, const fform *fm, const values *vs, const char *me)
 {
+    return form_check_stored_except(r, fm, vs, me, NULL);
+}
+
+int form_check_stored_except(fs_replica *r, const fform *fm, const values *vs, const char *me,
+                             const uint8_t *self)
+{
     int rc = CLI_OK;
     for (size_t k = 0; rc == CLI_OK && k < fm->nchecks; k++) {
         const fcheck *c = &fm->checks[k];
@@ -391,9 +400,9 @@ int form_check_stored(fs_replica *r, const fform *fm, const values *vs, const ch
         if (v == NULL)
             continue;
         if (c->kind == CK_ONE_PER_DAY)
-            rc = one_per_day(r, fm, c, v, me);
+            rc = one_per_day(r, fm, c, v, me, self);
         else if (c->kind == CK_UNIQUE_NAME)
-            rc = unique_name(r, fm, vs, c, v);
+            rc = unique_name(r, fm, vs, c, v, self);
     }
     return rc;
 }

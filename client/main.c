@@ -53,6 +53,7 @@ static const command commands[] = {
     {"calendar", NULL, cmd_calendar},
     {"unlock", NULL, cmd_unlock},
     {"lock", NULL, cmd_lock},
+    {"history", NULL, cmd_history},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -124,6 +125,16 @@ static void usage(FILE *f)
             "                            else LC_ALL, LC_MESSAGES, LANG)\n"
             "\n"),
           f);
+    fputs(_("Correcting records (every form above and below, customers and visits too):\n"
+            "  GROUP edit ID [OPTION VALUE]...\n"
+            "                            change the fields given (the options of GROUP add);\n"
+            "                            a submitted plan only after the manager returns it\n"
+            "  GROUP delete ID [--with-records]\n"
+            "                            delete a record (the deletion syncs); one that other\n"
+            "                            records name only with them (--with-records)\n"
+            "  history ID [--json]       who changed which field of a record, and when\n"
+            "\n"),
+          f);
     fputs(_("Forms (missing required fields are asked for on a terminal):\n"), f);
     cmd_form_usage(f);
     fputs("\n", f);
@@ -173,7 +184,9 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
     if (cmd_form_group(argv[0]) &&
         !(known_group && argc >= 2 &&
           (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) &&
-        (!known_group || (argc >= 2 && strcmp(argv[1], "show") == 0)))
+        (!known_group ||
+         (argc >= 2 && (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "edit") == 0 ||
+                        strcmp(argv[1], "delete") == 0))))
         return cmd_form(ctx, argc, argv);
     if (!known_group) {
         cli_error(_("unknown command '%s' (see 'fieldsync help')"), argv[0]);

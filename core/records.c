@@ -162,6 +162,17 @@ static const fs_record_group groups[] = {
     {"complaint", {"outcome", "outcome_at", NULL}},
 };
 
+/* Statuses in which a record's content is locked (fieldsync/records.h,
+ * LOCKS), and those in which it is open, for the message. */
+static const struct {
+    const char *table;
+    const char *locked[FS_RECORD_MAX_FROM];
+    const char *open;
+} locks[] = {
+    {"weekly_plan", {FS_STATUS_SUBMITTED, FS_STATUS_APPROVED, NULL},
+     FS_STATUS_DRAFT "|" FS_STATUS_RETURNED},
+};
+
 /* ---- lookups ---- */
 
 const fs_record_rules *fs_record_rules_at(unsigned table)
@@ -403,4 +414,43 @@ int fs_record_check_supervisor_cells(const char *table, int update, const fs_cel
             return fs_say(why, whylen, FS_RECORD_EROLE,
                           "a supervisor's review of %s changes its review columns only", rr->table);
     return FS_RECORD_OK;
+}
+
+/* ---- locks ---- */
+
+/* 1 if some action of rr sets column name (or it is the status column). */
+static int action_sets(const fs_record_rules *rr, const char *name)
+{
+    if (rr->status != NULL && strcmp(rr->status, name) == 0)
+        return 1;
+    for (size_t i = 0; i < rr->nactions; i++)
+        for (size_t k = 0; k < FS_RECORD_MAX_SETS && rr->actions[i].sets[k].column != NULL; k++)
+            if (strcmp(rr->actions[i].sets[k].column, name) == 0)
+                return 1;
+    return 0;
+}
+
+int fs_record_locked(unsigned table, unsigned column, const char *status)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (table >= nt || table >= N(records) || column >= tables[table].ncolumns || status == NULL)
+        return 0;
+    const fs_record_rules *rr = &records[table];
+    for (size_t l = 0; l < N(locks); l++) {
+        if (strcmp(locks[l].table, rr->table) != 0)
+            continue;
+        for (size_t k = 0; k < FS_RECORD_MAX_FROM && locks[l].locked[k] != NULL; k++)
+            if (strcmp(locks[l].locked[k], status) == 0)
+                return !action_sets(rr, tables[table].columns[column].name);
+    }
+    return 0;
+}
+
+const char *fs_record_open_statuses(const char *table)
+{
+    for (size_t l = 0; table != NULL && l < N(locks); l++)
+        if (strcmp(locks[l].table, table) == 0)
+            return locks[l].open;
+    return "";
 }

@@ -357,7 +357,35 @@ static void test_column_groups(void)
     CHECK_EQ_INT(fs_record_group_of((unsigned)cm, 99), 0);
 }
 
+/* Locks (issue 17 point 3): a submitted or approved weekly plan keeps its
+ * content and its tombstone; its status and the review columns stay the
+ * actions'; draft and returned plans, and kinds without locks, are open. */
+static void test_plan_locks(void)
+{
+    unsigned wp = tix("weekly_plan");
+    const char *content[] = {"deleted", "goals", "period_start", "period_end", "help_needed",
+                             "rep"};
+    const char *acted[] = {"status", "submitted_at", "approved_by", "approved_at",
+                           "review_comment"};
+    for (size_t i = 0; i < sizeof content / sizeof content[0]; i++) {
+        CHECK_EQ_INT(fs_record_locked(wp, cix("weekly_plan", content[i]), FS_STATUS_SUBMITTED), 1);
+        CHECK_EQ_INT(fs_record_locked(wp, cix("weekly_plan", content[i]), FS_STATUS_APPROVED), 1);
+        CHECK_EQ_INT(fs_record_locked(wp, cix("weekly_plan", content[i]), FS_STATUS_DRAFT), 0);
+        CHECK_EQ_INT(fs_record_locked(wp, cix("weekly_plan", content[i]), FS_STATUS_RETURNED), 0);
+        CHECK_EQ_INT(fs_record_locked(wp, cix("weekly_plan", content[i]), NULL), 0);
+    }
+    for (size_t i = 0; i < sizeof acted / sizeof acted[0]; i++)
+        CHECK_EQ_INT(fs_record_locked(wp, cix("weekly_plan", acted[i]), FS_STATUS_SUBMITTED), 0);
+    /* a commitment done is still the rep's to correct */
+    CHECK_EQ_INT(fs_record_locked(tix("commitment"), cix("commitment", "text"), FS_STATUS_DONE), 0);
+    CHECK_EQ_INT(fs_record_locked(tix("visit"), cix("visit", "notes"), FS_STATUS_SUBMITTED), 0);
+    CHECK_EQ_INT(fs_record_locked(wp, 99, FS_STATUS_SUBMITTED), 0);
+    CHECK_EQ_INT(fs_record_locked(999, 1, FS_STATUS_SUBMITTED), 0);
+    CHECK_STR(fs_record_open_statuses("weekly_plan"), "draft|returned");
+    CHECK_STR(fs_record_open_statuses("visit"), "");
+}
+
 TEST_LIST(TEST(column_groups) TEST(every_table_and_column) TEST(handover_is_the_servers)
               TEST(weekly_plan_transitions) TEST(commitment_transitions)
                   TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)
-                      TEST(supervisor_cells))
+                      TEST(supervisor_cells) TEST(plan_locks))

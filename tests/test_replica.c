@@ -1233,7 +1233,87 @@ static void test_server_decides_groups_for_older_devices(void)
     }
 }
 
-TEST_LIST(TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
+typedef struct hist {
+    size_t n, local;
+    char seen[16][48]; /* "column=value" in the order given */
+    uint64_t last_hlc;
+    int ordered;
+} hist;
+
+static int hist_cb(const fs_history_entry *e, void *ctx)
+{
+    hist *h = ctx;
+    unsigned nt;
+    const fs_table *t = &fs_schema_tables(&nt)[fs_schema_table_index("customer")];
+    if (h->n < 16)
+        snprintf(h->seen[h->n], sizeof h->seen[0], "%s=%.*s", t->columns[e->column].name,
+                 e->value.type == FS_TEXT ? (int)e->value.n : 0,
+                 e->value.type == FS_TEXT ? (const char *)e->value.p : "");
+    h->ordered &= e->version.hlc >= h->last_hlc;
+    h->last_hlc = e->version.hlc;
+    h->local += e->local;
+    h->n++;
+    return 0;
+}
+
+/* Issue 17.3: a record's history holds every write of this device's (its
+ * change log) and, of another device's, the one each field holds now;
+ * oldest first; a deleted record has one too; ids are found in any table,
+ * deleted rows included. */
+static void test_row_history(void)
+{
+    fs_replica *a = fresh("ha");
+    uint8_t id[16], found[16];
+    add_customer(a, "华信", id);
+    fs_cell c1[] = {{"industry", fs_text("制造")}};
+    CHECK_OK(fs_update(a, "customer", id, c1, 1));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(a, 0, 1000, &cs));
+    fs_replica *b = fresh("hb");
+    CHECK_OK(fs_apply(b, cs->changes, cs->count, NULL));
+    fs_changeset_free(cs);
+    fs_cell c2[] = {{"industry", fs_text("物流")}};
+    CHECK_OK(fs_update(b, "customer", id, c2, 1));
+    unsigned tix = 99;
+    char hex[33];
+    fs_id_to_hex(id, hex);
+    hex[8] = '\0';
+    CHECK_OK(fs_find_row(b, hex, &tix, found));
+    CHECK_EQ_INT(tix, (unsigned)fs_schema_table_index("customer"));
+    CHECK_MEM(found, id, 16);
+    hist h = {.ordered = 1};
+    CHECK_OK(fs_row_history(b, tix, id, hist_cb, &h));
+    CHECK_EQ_INT(h.local, 1);
+    CHECK(h.ordered);
+    CHECK_STR(h.seen[h.n - 1], "industry=物流"); /* newest last */
+    int name_seen = 0;
+    for (size_t i = 0; i < h.n && i < 16; i++)
+        name_seen |= strcmp(h.seen[i], "name=华信") == 0;
+    CHECK(name_seen); /* a's write, as b holds it */
+    /* on a: its two writes of industry, both kept in its log */
+    hist ha = {.ordered = 1};
+    CHECK_OK(fs_row_history(a, tix, id, hist_cb, &ha));
+    CHECK_EQ_INT(ha.local, ha.n);
+    int industry = 0;
+    for (size_t i = 0; i < ha.n && i < 16; i++)
+        industry += strncmp(ha.seen[i], "industry=", 9) == 0;
+    CHECK_EQ_INT(industry, 1);
+    /* deleted: still found, its tombstone last */
+    CHECK_OK(fs_delete(b, "customer", id));
+    CHECK_OK(fs_find_row(b, hex, &tix, found));
+    hist hd = {.ordered = 1};
+    CHECK_OK(fs_row_history(b, tix, id, hist_cb, &hd));
+    CHECK_STR(hd.seen[hd.n - 1], "deleted=");
+    CHECK_EQ_INT(hd.n, h.n + 1);
+    CHECK_ERR(fs_find_row(b, "zz", &tix, found), FS_EINVAL);
+    CHECK_ERR(fs_find_row(b, "000000", &tix, found), FS_ENOTFOUND);
+    uint8_t none[16] = {0};
+    CHECK_ERR(fs_row_history(b, tix, none, hist_cb, &hd), FS_ENOTFOUND);
+    fs_replica_close(a);
+    fs_replica_close(b);
+}
+
+TEST_LIST(TEST(row_history) TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
               TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
                   TEST(chinese_text_round_trips) TEST(every_handbook_table)
                       TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)

@@ -2352,7 +2352,7 @@ static void test_supervisor_columns(void)
     set_text(&d[ZHANG], "weekly_plan", plan, "approved_by", "zhang");
     set_text(&d[ZHANG], "weekly_plan", plan, "goals", "sign 3 new customers");
     push_with(t.s, &d[ZHANG], NULL, 0, &res, NULL);
-    CHECK_EQ_INT(res.nrejects, 3);
+    CHECK_EQ_INT(res.nrejects, 4); /* and the goals: a submitted plan is locked */
     for (size_t i = 0; i < res.nrejects; i++)
         CHECK_EQ_INT(res.rejects[i].reason, FS_REASON_SCOPE);
     free(res.rejects);
@@ -2361,7 +2361,7 @@ static void test_supervisor_columns(void)
     CHECK_EQ_INT(row_text(srv, "weekly_plan", plan, "status", buf, sizeof buf), 1);
     CHECK_STR(buf, "submitted");
     CHECK_EQ_INT(row_text(srv, "weekly_plan", plan, "goals", buf, sizeof buf), 1);
-    CHECK_STR(buf, "sign 3 new customers"); /* his own fields are his */
+    CHECK_STR(buf, "sign 2 new customers"); /* locked until it is returned (issue 17.3) */
     /* a spot-check written by a rep: refused whole */
     fs_cell sc[] = {{"supervisor", fs_text("zhang")},
                     {"rep", fs_text("zhang")},
@@ -2384,6 +2384,75 @@ static void test_supervisor_columns(void)
     CHECK_STR(buf, "approved");
     CHECK_EQ_INT(row_text(srv, "spot_check", check, "supervisor", buf, sizeof buf), 1);
     CHECK_STR(buf, "li");
+    team_close(&t);
+}
+
+/* Issue 17.3: a submitted weekly plan keeps its content and cannot be
+ * deleted until the manager returns it, whoever writes; a draft and a
+ * returned plan are the rep's to edit and delete. */
+static void test_submitted_plan_is_locked(void)
+{
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    uint8_t plan[16];
+    fs_push_result res;
+    char buf[64];
+    fs_replica *srv = fs_store_replica(t.s);
+    fs_cell pc[] = {{"rep", fs_text("zhang")},
+                    {"period_start", fs_text("2023-10-09")},
+                    {"period_end", fs_text("2023-10-15")},
+                    {"goals", fs_text("v1")},
+                    {"status", fs_text("draft")}};
+    CHECK_OK(fs_insert(d[ZHANG].r, "weekly_plan", pc, 5, plan));
+    push_clean(t.s, &d[ZHANG]);
+    set_text(&d[ZHANG], "weekly_plan", plan, "goals", "v2"); /* a draft: his */
+    push_clean(t.s, &d[ZHANG]);
+    set_text(&d[ZHANG], "weekly_plan", plan, "status", "submitted");
+    push_clean(t.s, &d[ZHANG]);
+    set_text(&d[ZHANG], "weekly_plan", plan, "goals", "v3");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    CHECK_EQ_INT(res.rejects[0].reason, FS_REASON_SCOPE);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(srv, "weekly_plan", plan, "goals", buf, sizeof buf), 1);
+    CHECK_STR(buf, "v2");
+    clock_now += 10;
+    CHECK_OK(fs_delete(d[ZHANG].r, "weekly_plan", plan));
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    free(res.rejects);
+    CHECK_EQ_INT(fs_exists(srv, "weekly_plan", plan), 1);
+    /* the manager may not change it either: he returns it */
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "weekly_plan", plan, "help_needed", "none");
+    push(t.s, &d[LI], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    free(res.rejects);
+    fs_cell back[] = {{"status", fs_text("returned")},
+                      {"approved_by", fs_text("li")},
+                      {"review_comment", fs_text("two more visits")}};
+    clock_now += 10;
+    CHECK_OK(fs_update(d[LI].r, "weekly_plan", plan, back, 3));
+    push_clean(t.s, &d[LI]);
+    /* another rep of the team cannot delete it, returned or not */
+    touch(&d[WANG]);
+    fs_change del = forged_col(&d[WANG], "weekly_plan", "deleted", plan, fs_int(1));
+    size_t nlog = 0;
+    push_with(t.s, &d[WANG], &del, 1, &res, &nlog);
+    CHECK_EQ_INT(rejected(&res, nlog), FS_REASON_SCOPE);
+    free(res.rejects);
+    CHECK_EQ_INT(fs_exists(srv, "weekly_plan", plan), 1);
+    /* returned: his to edit and to delete */
+    pull(t.s, &d[ZHANG2], NULL);
+    set_text(&d[ZHANG2], "weekly_plan", plan, "goals", "v4");
+    push_clean(t.s, &d[ZHANG2]);
+    CHECK_EQ_INT(row_text(srv, "weekly_plan", plan, "goals", buf, sizeof buf), 1);
+    CHECK_STR(buf, "v4");
+    clock_now += 10;
+    CHECK_OK(fs_delete(d[ZHANG2].r, "weekly_plan", plan));
+    push_clean(t.s, &d[ZHANG2]);
+    CHECK_EQ_INT(fs_exists(srv, "weekly_plan", plan), 0);
     team_close(&t);
 }
 
@@ -2658,7 +2727,7 @@ static void test_handover_freezes_charges(void)
 }
 
 TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_charges) TEST(device_sync_health) TEST(manager_writes) TEST(manager_review_follows_the_workflow) TEST(dashboard_passwords)
-              TEST(supervisor_columns) TEST(users_and_devices) TEST(scope_of_reads)
+              TEST(supervisor_columns) TEST(submitted_plan_is_locked) TEST(users_and_devices) TEST(scope_of_reads)
                   TEST(pull_groups_by_owner) TEST(own_writes_not_sent_back_unless_purged)
                       TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)
                           TEST(forged_writer_unknown_and_revoked)

@@ -195,6 +195,27 @@ uint32_t fs_record_group_of(unsigned table, unsigned column);
 /* The groups of the table, for listing: *n of them (none: NULL). */
 const fs_record_group *fs_record_groups(size_t *n);
 
+/* ---- locks (issue 17 point 3) ----
+ * A record in one of its kind's locked statuses keeps its content: the
+ * columns no action sets (a weekly plan's period, goals, help needed, its
+ * rep) and its tombstone are not written, by anyone, until an action moves
+ * it out (a submitted plan is edited or deleted only after the manager
+ * returns it; an approved one stays as approved). The status, the columns
+ * the actions set and a new record are not locked. The CLI checks it before
+ * an edit or delete, the server on every push.
+ *   weekly_plan   locked while submitted or approved (open: draft, returned)
+ */
+
+/* 1 if column (a schema index) of table (a schema index) is locked when
+ * the record's status is status (NULL: not set): the status is one of the
+ * kind's locked ones and no action of the kind sets the column. 0 otherwise,
+ * and for a kind without locks or an index out of range. */
+int fs_record_locked(unsigned table, unsigned column, const char *status);
+
+/* The statuses in which table's records may be changed, "draft|returned",
+ * for a message; "" for a kind without locks. */
+const char *fs_record_open_statuses(const char *table);
+
 /* ---- checks with a reason ---- */
 
 #define FS_RECORD_MAP(X)                                                                           \

@@ -230,6 +230,29 @@ const uint8_t *fs_rows_id(const fs_rows *it);
 int fs_rows_get(const fs_rows *it, const char *column, fs_value *out);
 void fs_rows_close(fs_rows *it);
 
+/* ---- a record's history (core/history.c, issue 17 point 3) ---- */
+
+/* Finds the row, in any table, live or deleted, whose hex id starts with
+ * hex (6 to 32 hex digits): its table's schema index and its id. Errors:
+ * FS_EINVAL, FS_ENOTFOUND, FS_EEXIST (more than one). */
+int fs_find_row(fs_replica *r, const char *hex, unsigned *table, uint8_t id[FS_ID_BYTES]);
+
+/* One write of a record's field. */
+typedef struct fs_history_entry {
+    unsigned column;    /* schema index (0: the tombstone) */
+    fs_value value;     /* bytes valid during the callback only */
+    fs_version version; /* when (hlc) and which device */
+    int local;          /* 1: this device's write, from its change log */
+} fs_history_entry;
+
+/* Calls cb for the writes of the row's fields this replica knows, oldest
+ * first: every one of this device's (its change log), and for each field
+ * another device wrote last, that write (earlier remote writes are merged,
+ * not kept). A non-zero return of cb stops and is returned. FS_ENOTFOUND
+ * for a row this replica never had. */
+int fs_row_history(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
+                   int (*cb)(const fs_history_entry *, void *), void *ctx);
+
 /* The local change log: entries with sequence > after_seq, at most max. */
 int fs_changes_since(fs_replica *r, uint64_t after_seq, size_t max, fs_changeset **out);
 /* The same, also stopping before an entry whose value (TEXT or BLOB bytes)

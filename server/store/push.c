@@ -422,6 +422,30 @@ static int handed_away(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES]
     return 0;
 }
 
+/* The stored status of an existing row of a kind with locks
+ * (fieldsync/records.h, LOCKS) into status ("" when none, or for a kind
+ * without locks): the status the push's changes are judged against. */
+static int locked_status(sq_store *s, const fs_table *tb, const uint8_t row[FS_ID_BYTES],
+                         char status[32])
+{
+    status[0] = '\0';
+    const fs_record_rules *rr = fs_record_rules_of(tb->name);
+    if (rr == NULL || rr->status == NULL || fs_record_open_statuses(tb->name)[0] == '\0')
+        return 0;
+    fs_rows *it = NULL;
+    fs_value key = fs_blob(row, FS_ID_BYTES), v;
+    int rc = fs_rows_open(&it, s->r, tb->name, "id", &key, NULL);
+    if (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = fs_rows_get(it, rr->status, &v);
+        if (rc == 0 && v.type == FS_TEXT && v.n < 32) {
+            memcpy(status, v.p, v.n);
+            status[v.n] = '\0';
+        }
+    }
+    fs_rows_close(it);
+    return rc < 0 ? sq__fail(s, rc, "reading a record's status") : 0;
+}
+
 /* Decides a row group (the valid changes of one row). The changes to the
  * column that decides the row's owner or parent (the "decider") are judged
  * apart: one that is malformed, or would take the row out of the pusher's
@@ -572,6 +596,14 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
     }
     if (rc != 0)
         return rc;
+    /* A record whose status locks it (a submitted or approved weekly plan)
+     * keeps its content and its tombstone, whoever writes (issue 17.3). */
+    char status[32] = "";
+    if (row_why == 0 && exists) {
+        rc = locked_status(s, tb, row, status);
+        if (rc != 0)
+            return rc;
+    }
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const fs_change *c = g[k].c;
         int missing = 0;
@@ -590,6 +622,8 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
             reject(p, g[k].idx, decider_why);
         else if (missing)
             reject(p, g[k].idx, FS_REASON_PARENT);
+        else if (status[0] != '\0' && fs_record_locked(tix, c->column, status))
+            reject(p, g[k].idx, FS_REASON_SCOPE);
         else if (ruled_out(p, tix, c, u, handed || strcmp(exists ? now : after, u->name) == 0,
                            exists, &rc))
             reject(p, g[k].idx, FS_REASON_SCOPE);

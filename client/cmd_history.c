@@ -1,0 +1,223 @@
+/*
+ * fieldsync history ID [--json] (issue 17 point 3): who changed which
+ * field of a record, and when, oldest first and newest last, from the
+ * replica (fs_row_history): every write this device made (its change log)
+ * and, for a field another device wrote last, that write (a replica keeps
+ * no older remote values). Any record kind, a deleted record too. Fields
+ * are shown by the labels the forms ask for them with, translated; JSON
+ * keeps the column names.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "fieldsync/calendar.h"
+#include "fieldsync/schema.h"
+#include "form.h"
+#include "i18n.h"
+#include "record.h"
+#include "table.h"
+
+/* Columns no form asks for, in the rep's words. */
+static const struct {
+    const char *column, *label;
+} labels[] = {
+    {"deleted", N_("Deleted")},
+    {"status", N_("Status")},
+    {"recorded_at", N_("Recorded at")},
+    {"submitted_at", N_("Submitted at")},
+    {"approved_by", N_("Reviewed by")},
+    {"approved_at", N_("Reviewed at")},
+    {"review_comment", N_("Review comment")},
+    {"done_at", N_("Done at")},
+    {"outcome_at", N_("Outcome told at")},
+    {"answered_at", N_("Answered at")},
+    {"owner", N_("Owner")},
+    {"rep", N_("Rep")},
+    {"kind", N_("Kind")},
+    {"supervisor", N_("Supervisor")},
+    {"checked_at", N_("Checked at")},
+};
+
+static const char *label_in(const ffield *f, size_t n, const char *column)
+{
+    for (size_t i = 0; f != NULL && i < n; i++)
+        if (f[i].column != NULL && f[i].label != NULL && strcmp(f[i].column, column) == 0)
+            return f[i].label;
+    return NULL;
+}
+
+/* The label of column of table, untranslated (N_): a form's, else ours,
+ * else the column's own name. */
+static const char *label_of(const char *table, const char *column)
+{
+    for (size_t i = 0; i < form_count; i++) {
+        const fform *fm = &form_table[i];
+        if (strcmp(fm->table, table) != 0)
+            continue;
+        const char *l = label_in(fm->fields, fm->nfields, column);
+        if (l == NULL)
+            l = label_in(fm->edit_fields, fm->nedit_fields, column);
+        for (size_t k = 0; l == NULL && k < fm->nactions; k++)
+            l = label_in(fm->actions[k].flags, fm->actions[k].nflags, column);
+        if (l != NULL)
+            return l;
+    }
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(labels[i].column, column) == 0)
+            return labels[i].label;
+    return column;
+}
+
+typedef struct hist_ctx {
+    const fs_table *t;
+    char me[FS_USER_MAX + 1];
+    int json;
+    cli_table *tab;
+    cJSON *arr;
+    int rc;
+} hist_ctx;
+
+static void value_text(const fs_column *col, const fs_value *v, char *buf, size_t size)
+{
+    if (v->type == FS_NULL || (v->type == FS_TEXT && v->n == 0))
+        snprintf(buf, size, "%s", _("(empty)"));
+    else if (col->type == FS_COL_BOOL && v->type == FS_INT)
+        snprintf(buf, size, "%s", v->i ? _("yes") : _("no"));
+    else if (v->type == FS_INT)
+        snprintf(buf, size, "%lld", (long long)v->i);
+    else if (v->type == FS_TEXT)
+        snprintf(buf, size, "%.*s", (int)(v->n < size ? v->n : size - 1), (const char *)v->p);
+    else if (v->type == FS_BLOB && v->n == FS_ID_BYTES) {
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(v->p, hex);
+        snprintf(buf, size, "%.8s", hex);
+    } else
+        snprintf(buf, size, _("%zu bytes"), v->n);
+}
+
+static int one(const fs_history_entry *e, void *arg)
+{
+    hist_ctx *h = arg;
+    const fs_column *col = &h->t->columns[e->column];
+    char when[24], dev[2 * FS_ID_BYTES + 1], who[FS_USER_MAX + 48];
+    int64_t ms = (int64_t)(e->version.hlc >> 16);
+    if (fs_instant_format(when, sizeof when, ms, 0, "%Y-%m-%d %H:%M:%S") != 0)
+        snprintf(when, sizeof when, "?");
+    fs_id_to_hex(e->version.device, dev);
+    if (e->local && h->me[0] != '\0')
+        snprintf(who, sizeof who, "%s", h->me);
+    else if (e->local)
+        snprintf(who, sizeof who, "%s", _("this device"));
+    else
+        snprintf(who, sizeof who, _("device %.8s"), dev);
+    if (h->json) {
+        cJSON *o = cJSON_CreateObject();
+        int rc = o == NULL ? FS_ENOMEM : 0;
+        if (rc == 0)
+            rc = rec_json_add(o, "at", cJSON_CreateString(when));
+        if (rc == 0)
+            rc = rec_json_add(o, "at_ms", cJSON_CreateNumber((double)ms));
+        if (rc == 0)
+            rc = rec_json_add(o, "device", cJSON_CreateString(dev));
+        if (rc == 0)
+            rc = rec_json_add(o, "this_device", cJSON_CreateBool(e->local));
+        if (rc == 0)
+            rc = rec_json_add(o, "user", e->local && h->me[0] ? cJSON_CreateString(h->me)
+                                                              : cJSON_CreateNull());
+        if (rc == 0)
+            rc = rec_json_add(o, "field", cJSON_CreateString(col->name));
+        if (rc == 0)
+            rc = rec_json_add(o, "label",
+                              cJSON_CreateString(_(label_of(h->t->name, col->name))));
+        if (rc == 0)
+            rc = rec_json_add(o, "value", rec_value_json(col, &e->value));
+        if (rc == 0)
+            rc = rec_json_add(h->arr, NULL, o);
+        else
+            cJSON_Delete(o);
+        return rc;
+    }
+    char value[256];
+    value_text(col, &e->value, value, sizeof value);
+    const char *cells[] = {when, who, _(label_of(h->t->name, col->name)), value};
+    return cli_table_add(h->tab, cells);
+}
+
+int cmd_history(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *hex = NULL;
+    int json = 0;
+    if (argc >= 1 && strncmp(argv[0], "--", 2) != 0) {
+        hex = argv[0];
+        argc--;
+        argv++;
+    }
+    cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
+    int rc = cli_parse(ctx, USAGE_HISTORY, opts, 1, argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if (hex == NULL) {
+        cli_error(_("history: give the record's id (as 'list' shows it)"));
+        fputs(USAGE_HISTORY, stderr);
+        return CLI_EUSAGE;
+    }
+    rc = cli_check_idprefix("ID", hex);
+    if (rc != CLI_OK)
+        return rc;
+    fs_replica *r = NULL;
+    rc = cli_open(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    unsigned tix = 0;
+    uint8_t id[FS_ID_BYTES];
+    int frc = fs_find_row(r, hex, &tix, id);
+    if (frc == FS_ENOTFOUND || frc == FS_EEXIST) {
+        if (frc == FS_ENOTFOUND)
+            cli_error(_("ID: no record with id %s here"), hex);
+        else
+            cli_error(_("ID: %s matches more than one record; give more digits"), hex);
+        fs_replica_close(r);
+        return CLI_EUSAGE;
+    }
+    if (frc != 0) {
+        rc = cli_fail(r, "history", frc);
+        fs_replica_close(r);
+        return rc;
+    }
+    unsigned nt;
+    hist_ctx h = {.t = &fs_schema_tables(&nt)[tix], .json = json};
+    if (fs_replica_user(r, h.me) != 0)
+        h.me[0] = '\0';
+    static const cli_column cols[] = {
+        {N_("WHEN"), 19}, {N_("WHO"), 24}, {N_("FIELD"), 30}, {N_("VALUE"), 60}};
+    cJSON *root = NULL;
+    if (json) {
+        root = cJSON_CreateObject();
+        h.arr = cJSON_CreateArray();
+        char full[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(id, full);
+        frc = root == NULL ? FS_ENOMEM : rec_json_add(root, "table", cJSON_CreateString(h.t->name));
+        if (frc == 0)
+            frc = rec_json_add(root, "id", cJSON_CreateString(full));
+        if (frc == 0)
+            frc = rec_json_add(root, "changes", h.arr);
+        else
+            cJSON_Delete(h.arr);
+    } else {
+        frc = cli_table_new(&h.tab, cols, 4);
+    }
+    if (frc == 0)
+        frc = fs_row_history(r, tix, id, one, &h);
+    if (frc == 0 && json)
+        frc = rec_json_print(root, stdout);
+    else if (frc == 0)
+        cli_table_print(h.tab, stdout);
+    if (frc != 0)
+        rc = cli_fail(r, "history", frc);
+    cJSON_Delete(root);
+    cli_table_free(h.tab);
+    fs_replica_close(r);
+    return rc;
+}

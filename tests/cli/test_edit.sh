@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Correcting records (issue 17 point 3), with real processes on 127.0.0.1:
+# a rep's two laptops and the manager's. The rep moves a visit mistyped in
+# 2031 to its right date and deletes a contact: both reach the manager's
+# replica (the visit's new date, the contact gone). history lists who
+# changed which field when, in English and in JSON, on both devices. The
+# record rules refuse, with exit 2 and the rule named: editing or deleting
+# a submitted plan, deleting a customer other records name (unless
+# --with-records), a bad value, nothing to change. Forced through an older
+# path (the rep's second laptop still holds the plan as a draft) the edit
+# is refused by the server (sync exit 3) and the manager keeps the
+# submitted text; once the manager returns the plan the rep's edit goes
+# through. A deleted commitment leaves `today`; a customer deleted with its
+# records leaves the manager's lists.
+#
+#   bash tests/cli/test_edit.sh path/to/fieldsync path/to/fieldsync-server
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS=${1:?usage: test_edit.sh path/to/fieldsync path/to/fieldsync-server}
+FSS=${2:?usage: test_edit.sh path/to/fieldsync path/to/fieldsync-server}
+export LC_ALL=C.UTF-8
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-edit-XXXXXX")
+ERRLOG=$WORK/all-stderr
+trap 'stop_server_now; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+export FIELDSYNC_PASSPHRASE='edit test passphrase -- 7d3e'
+unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
+S=$WORK/server
+HZ=$WORK/zhang   # zhang's laptop
+HZ2=$WORK/zhang2 # zhang's second laptop
+HL=$WORK/li      # the manager
+run() { runc "$FS" "$@"; }
+z() { run --home "$HZ" "$@"; }
+li() { run --home "$HL" "$@"; }
+lacks() { # NAME HAYSTACK NEEDLE
+    if grep -qF -- "$3" <<<"$2"; then fail "$1" "found: $3" "in: $(head -c 2000 <<<"$2")"; else ok "$1"; fi
+}
+
+# ---- help ----
+for g in visit contact plan daily; do
+    run "$g" edit --help
+    expect "$g edit --help exits 0" 0
+    contains "$g edit --help shows add's options" "$OUT" "$g "
+    run "$g" delete --help
+    expect "$g delete --help exits 0" 0
+    contains "$g delete --help names --with-records" "$OUT" "--with-records"
+done
+run contact --help
+contains "contact --help lists edit and delete" "$OUT" "contact edit ID"
+run history --help
+expect "history --help exits 0" 0
+run help
+contains "help lists history" "$OUT" "history ID [--json]"
+
+runc "$FSS" init --data "$S"
+expect "server init" 0
+add_users "zhang rep north" "li manager north"
+start_server 0
+URL="ws://127.0.0.1:$PORT"
+enroll_device zhang "$HZ" "$URL"
+enroll_device zhang "$HZ2" "$URL"
+enroll_device li "$HL" "$URL"
+
+# ---- a visit mistyped as 2031, a contact ----
+z customer add --name "北京华信"
+expect "customer add" 0
+C=$OUT
+z contact add --customer 北京华信 --name "王经理" --phone "138 0000 0000"
+expect "contact add" 0
+K=$OUT
+z visit add --customer 北京华信 --time "2031-12-01 15:00" --place 北京 --purpose 演示 --notes 谈了价格
+if [ "$RC" -eq 2 ] && grep -qF -- "--confirm" <<<"$ERR"; then # visits far off need it
+    z visit add --customer 北京华信 --time "2031-12-01 15:00" --place 北京 --purpose 演示 \
+        --notes 谈了价格 --confirm
+fi
+expect "visit add (2031, mistyped)" 0
+V=$OUT
+z sync
+expect "zhang syncs" 0
+li sync
+expect "li syncs" 0
+li visit list --json
+contains "li sees the visit in 2031" "$OUT" '"time":"2031-12-01 15:00"'
+
+# ---- edit and delete, synced to the manager ----
+z visit edit "${V:0:8}" --time "2026-12-01 15:00"
+expect "visit edit --time" 0
+z visit show "${V:0:8}" --json
+contains "the visit's new date" "$OUT" '"time":"2026-12-01 15:00"'
+contains "its notes unchanged" "$OUT" '"notes":"谈了价格"'
+z contact delete "${K:0:8}"
+expect "contact delete" 0
+z contact list --json
+lacks "the contact leaves zhang's list" "$OUT" "$K"
+z sync
+expect "zhang syncs the edit and the delete" 0
+li sync
+expect "li syncs" 0
+li visit list --json
+contains "li's replica has the right date" "$OUT" '"time":"2026-12-01 15:00"'
+lacks "and not 2031" "$OUT" '2031-12-01'
+li contact list --json
+lacks "li's replica lost the contact" "$OUT" "$K"
+
+# ---- history ----
+z history "${V:0:8}"
+expect "history of the visit" 0
+contains "names the field by its label" "$OUT" "Visit time"
+contains "the old value" "$OUT" "2031-12-01 15:00"
+last=$(tail -n 1 <<<"$OUT")
+contains "newest last: the new date" "$last" "2026-12-01 15:00"
+contains "by zhang" "$last" "zhang"
+z history "${K:0:8}" --json
+expect "history of the deleted contact, JSON" 0
+contains "its deletion" "$OUT" '"field":"deleted","label":"Deleted","value":true'
+contains "its name as written" "$OUT" '"field":"name","label":"Name","value":"王经理"'
+li history "${V:0:8}" --json
+expect "history on the manager's laptop" 0
+contains "the date zhang's laptop wrote" "$OUT" '"this_device":false,"user":null,"field":"time","label":"Visit time (YYYY-MM-DD HH:MM)","value":"2026-12-01 15:00"'
+run --home "$HZ" --lang zh history "${V:0:8}"
+contains "labels translated" "$OUT" "拜访时间"
+z history 000000
+expect "history of no record" 2
+
+# ---- refusals on the device, exit 2, the rule named ----
+z visit edit "${V:0:8}"
+expect "edit with nothing to change" 2 "nothing to change"
+z contact add --customer 北京华信 --name "李工"
+K2=$OUT
+z contact edit "${K2:0:8}" --email "不是邮箱"
+expect "edit checks values as add does" 2 "--email"
+z visit edit "${V:0:8}" --place ""
+expect "a required field is not cleared" 2 "--place"
+z customer delete "${C:0:8}"
+expect "a customer with visits is not deleted alone" 2 "--with-records"
+z plan add --from 2026-12-07 --to 2026-12-13 --goals "拜访3家新客户" --task "2026-12-08|演示"
+expect "plan add" 0
+P=$OUT
+z plan edit "${P:0:8}" --to 2026-12-06
+expect "edit keeps the plan's dates in order" 2 "--to"
+z sync
+run --home "$HZ2" sync
+expect "the second laptop gets the draft" 0
+z plan submit "${P:0:8}"
+expect "plan submit" 0
+z sync
+expect "zhang syncs the submitted plan" 0
+z plan edit "${P:0:8}" --goals "改了"
+expect "a submitted plan is not edited" 2 "until the manager returns it"
+z plan delete "${P:0:8}"
+expect "nor deleted" 2 "until the manager returns it"
+
+# ---- forced through an older path: the server refuses ----
+run --home "$HZ2" plan edit "${P:0:8}" --goals "离线改的"
+expect "the second laptop, still holding a draft, edits it" 0
+run --home "$HZ2" sync
+expect "the server refuses the edit of a submitted plan" 3
+run --home "$HZ2" refused list
+contains "kept as refused" "$OUT" "goals"
+li sync
+li plan show "${P:0:8}" --json
+contains "the manager keeps the submitted goals" "$OUT" '"goals":"拜访3家新客户"'
+
+# ---- returned: the rep's to edit again ----
+li plan return "${P:0:8}" --comment "多约两家"
+expect "li returns the plan" 0
+li sync
+z sync
+z plan edit "${P:0:8}" --goals "拜访5家新客户" --task "2026-12-09|报价"
+expect "a returned plan is edited" 0
+z sync
+expect "and synced" 0
+li sync
+li plan show "${P:0:8}" --json
+contains "the manager sees the new goals" "$OUT" '"goals":"拜访5家新客户"'
+li plan show "${P:0:8}"
+contains "and the new task" "$OUT" "报价"
+lacks "not the old one" "$OUT" "演示"
+
+# ---- deleted records leave today and the lists ----
+z commitment add --customer 北京华信 --text "寄样品" --due "$(date -u +%F)"
+CM=$OUT
+z today --json
+contains "today shows the commitment" "$OUT" "${CM:0:8}"
+z commitment delete "${CM:0:8}"
+expect "commitment delete" 0
+z today --json
+lacks "and no longer" "$OUT" "${CM:0:8}"
+z customer delete "${C:0:8}" --with-records
+expect "a customer deleted with its records" 0 ""
+contains "says how many went with it" "$OUT" "records that named it"
+z sync
+expect "synced" 0
+li sync
+li customer list --json
+lacks "the customer leaves the manager's list" "$OUT" "$C"
+li visit list --json
+lacks "and its visit" "$OUT" "$V"
+li history "${C:0:8}"
+expect "a deleted customer still has a history" 0
+contains "its deletion" "$OUT" "Deleted"
+
+stop_server
+hits=$(grep -rlaF -e "北京华信" -e "王经理" "$S" "$WORK/serve.log" 2>/dev/null)
+equal "no customer text in the store or the server's log" "$hits" ""
+finish
