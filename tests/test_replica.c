@@ -1260,7 +1260,7 @@ static size_t found(fs_replica *r, const char *q, const char *kind, uint8_t firs
 static void test_search_local_writes(void)
 {
     fs_replica *r = fresh("r");
-    CHECK_STR(fs_fold_kind(), "t2s");
+    CHECK_STR(fs_fold_kind(), "t2s-char");
     uint8_t bj[16], sh[16], v1[16], v2[16], got[16];
     add_customer(r, "北京華信科技", bj);
     add_customer(r, "Acme Trading", sh);
