@@ -102,9 +102,23 @@ static void test_match_name(void)
     CHECK_OK(fs_match_name(r, "contact", "芳", m, 2, &n));
     CHECK_EQ_INT(n, 1);
     CHECK_MEM(m[0].id, id, 16);
-    CHECK_ERR(fs_match_name(r, "visit", "x", m, 2, &n), FS_EINVAL);
+    CHECK_ERR(fs_match_name(r, "daily_report", "x", m, 2, &n), FS_EINVAL);
+    /* Traditional and Simplified find each other. */
+    CHECK_OK(fs_match_name(r, "customer", "華信科", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, bj, 16);
+    /* A visit by part of its notes. */
+    uint8_t vid[16];
+    fs_cell v[] = {{"customer", fs_blob(bj, 16)}, {"time", fs_text("2026-12-03 10:00")},
+                   {"place", fs_text("会议室")},  {"purpose", fs_text("演示")},
+                   {"notes", fs_text("談了報價和交期")}};
+    CHECK_OK(fs_insert(r, "visit", v, 5, vid));
+    CHECK_OK(fs_match_name(r, "visit", "报价", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, vid, 16);
     CHECK_ERR(fs_match_name(r, "customer", "", m, 2, &n), FS_EINVAL);
-    CHECK(fs_name_column("weekly_plan") == NULL);
+    CHECK_STR(fs_name_column("weekly_plan"), "goals");
+    CHECK(fs_name_column("daily_report") == NULL);
     CHECK_STR(fs_name_column("commitment"), "text");
     fs_replica_close(r);
 }

@@ -204,11 +204,13 @@ typedef struct fs_name_match {
 } fs_name_match;
 
 /* The text column a person names a row of table by: customer and contact
- * "name", commitment "text"; NULL for a table named by id only. */
+ * "name", commitment "text", visit "notes", weekly_plan "goals"; NULL for a
+ * table named by id only. */
 const char *fs_name_column(const char *table);
 
 /* The live rows of table whose name (fs_name_column) holds text, case
- * folded for Latin letters (CJK has no case): up to max of them into out
+ * and script folded (fs_fold: Latin letters' case, Traditional Chinese to
+ * Simplified): up to max of them into out
  * (in name order), their number in *count (which may exceed max). A row
  * whose name equals text (case folded) is the only one returned when there
  * is exactly one such row: "华信" finds 华信 even beside 北京华信. FS_EINVAL
