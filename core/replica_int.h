@@ -80,7 +80,7 @@ struct fs_replica {
     sqlite3_stmt *log_insert, *hlc_save, *dev_insert, *feed_insert;
     fs__feed_pending feed;
     int search;                    /* the search index is kept (search.c) */
-    sqlite3_stmt *search_st[6];    /* its statements, prepared when first used */
+    sqlite3_stmt *search_st[7];    /* its statements, prepared when first used */
     char errmsg[256];
 };
 
@@ -245,8 +245,9 @@ int fs__meta_put(fs_replica *r, const char *k, sqlite3_int64 i, const char *text
  * fs_fold(text) on the connection; fs__search_setup (after open or create,
  * outside a transaction) builds the index of a device's replica when meta
  * 'search' does not name this build's index, and turns its upkeep on;
- * fs__search_row (fs__row_store) and fs__search_forget (fs__delete_row) keep
- * it in the write's transaction; fs__search_free finalizes its statements. */
+ * fs__search_row (fs__row_store) and fs__search_forget (fs__delete_row)
+ * queue the record in the write's transaction (fs_search indexes the queue
+ * first); fs__search_free finalizes its statements. */
 int fs__search_functions(fs_replica *r);
 int fs__search_setup(fs_replica *r);
 int fs__search_row(fs_replica *r, const fs__row *row);

@@ -1329,6 +1329,25 @@ static void test_search_local_writes(void)
     CHECK_ERR(fs_search(r, "a b c d e f g h i", NULL, h, 2, &n), FS_EINVAL);
     CHECK_EQ_INT(found(r, "\"方案\" OR x", NULL, NULL), 0); /* no query syntax */
     CHECK_EQ_INT(found(r, "讨论了\"方案", NULL, NULL), 0);
+    /* Writes queued and not yet searched survive a close; a record written
+     * and deleted before any search is never found; in a transaction, a
+     * search sees the transaction's own writes. */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", rdir);
+    uint8_t v4[16], v5[16];
+    add_visit(r, sh, "关门前写下的备忘", v4);
+    add_visit(r, sh, "写了又删掉的内容", v5);
+    CHECK_OK(fs_delete(r, "visit", v5));
+    fs_replica_close(r);
+    r = open_again(dir, "pw");
+    CHECK_EQ_INT(found(r, "写下的备忘", NULL, got), 1);
+    CHECK_MEM(got, v4, 16);
+    CHECK_EQ_INT(found(r, "又删掉", NULL, NULL), 0);
+    CHECK_OK(fs_begin(r));
+    add_visit(r, sh, "事务里的记录", v5);
+    CHECK_EQ_INT(found(r, "事务里的", NULL, got), 1);
+    fs_rollback(r);
+    CHECK_EQ_INT(found(r, "事务里的", NULL, NULL), 0);
     fs_replica_close(r);
 }
 
