@@ -67,6 +67,8 @@ int cmd_form_group(const char *group);
 void cmd_form_usage(FILE *f);
 /* fieldsync whoami [--set NAME] [--team TEAM]: this device's user (cmd_form.c). */
 int cmd_whoami(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync search TEXT: records by their text (cmd_search.c). */
+int cmd_search(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync calendar: the working-day calendar the views use (cmd_report.c). */
 int cmd_calendar(cli_ctx *ctx, int argc, char **argv);
 
@@ -121,6 +123,9 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_DAEMON "usage: fieldsync [--home DIR] daemon [--interval SECONDS]\n"
 #define USAGE_UNLOCK "usage: fieldsync [--home DIR] unlock [--idle DURATION]\n"
 #define USAGE_LOCK   "usage: fieldsync [--home DIR] lock\n"
+#define USAGE_SEARCH                                                                               \
+    "usage: fieldsync [--home DIR] search TEXT|- [--kind customer|contact|visit|commitment|question]\n" \
+    "                 [--limit N] [--json]\n"
 #define USAGE_WHOAMI "usage: fieldsync [--home DIR] whoami [--set NAME] [--team TEAM] [--json]\n"
 #define USAGE_CALENDAR                                                                             \
     "usage: fieldsync [--home DIR] calendar [--tz ZONE] [--hours HH:MM-HH:MM]\n"                   \

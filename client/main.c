@@ -50,6 +50,7 @@ static const command commands[] = {
     {"report", "compliance", cmd_report_compliance},
     {"report", "rep", cmd_report_rep},
     {"whoami", NULL, cmd_whoami},
+    {"search", NULL, cmd_search},
     {"calendar", NULL, cmd_calendar},
     {"unlock", NULL, cmd_unlock},
     {"lock", NULL, cmd_lock},
@@ -115,6 +116,11 @@ static void usage(FILE *f)
             "                            for the commands on DIR until D passes without one\n"
             "                            (default 15m; s, m, h units)\n"
             "  lock                      wipe the agent's key now\n"
+            "  search TEXT|- [--kind K] [--limit N] [--json]\n"
+            "                            customers, contacts, visits, commitments and\n"
+            "                            questions holding TEXT (Simplified or Traditional),\n"
+            "                            best first; K: customer, contact, visit,\n"
+            "                            commitment, question; - reads TEXT from stdin\n"
             "  whoami [--set NAME] [--team TEAM] [--json]\n"
             "                            this device's user (signed into forms) and team\n"
             "  calendar [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday DATE]... [--clear-holidays]\n"

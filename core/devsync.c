@@ -218,7 +218,9 @@ int fs__delete_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], 
     }
     r->guard--;
     sqlite3_finalize(st);
-    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, what);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, what);
+    return fs__search_forget(r, tix, row);
 }
 
 /* Deletes one row (without logging) and remembers it as purged. */

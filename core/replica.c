@@ -535,6 +535,9 @@ static int open_db(fs_replica *r, const char *path, const fs_secret *s, int crea
     src = sqlite3_set_authorizer(r->db, authorize, r);
     if (src != SQLITE_OK)
         return fs__dbfail(r, src, "cannot set the write guard");
+    rc = fs__search_functions(r);
+    if (rc != 0)
+        return rc;
     /* Checkpoints every 64 MiB of WAL rather than SQLite's 4 MiB: a page
      * written again before the checkpoint is sealed and copied once, and a
      * sync's large batches write the same index and feed pages over and
@@ -563,6 +566,7 @@ static void free_statements(fs_replica *r)
     sqlite3_finalize(r->hlc_save);
     sqlite3_finalize(r->dev_insert);
     sqlite3_finalize(r->feed_insert);
+    fs__search_free(r);
     r->log_insert = r->hlc_save = r->dev_insert = r->feed_insert = NULL;
 }
 
@@ -686,6 +690,8 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
         rc = prepare_guarded_statements(r);
     if (rc == 0)
         rc = load_meta(r);
+    if (rc == 0)
+        rc = fs__search_setup(r);
     if (rc != 0) {
         rc = open_failed(r, rc);
         unlink(dbpath);
@@ -735,6 +741,8 @@ static int open_with_secret(fs_replica **out, fs_replica *r, const char *dbpath,
         rc = upgrade_schema(r);
     if (rc == 0)
         rc = prepare_guarded_statements(r);
+    if (rc == 0)
+        rc = fs__search_setup(r);
     if (rc != 0)
         return open_failed(r, rc);
     *out = r;

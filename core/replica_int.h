@@ -79,6 +79,8 @@ struct fs_replica {
     fs__table_stmts *ts;          /* one per schema table */
     sqlite3_stmt *log_insert, *hlc_save, *dev_insert, *feed_insert;
     fs__feed_pending feed;
+    int search;                    /* the search index is kept (search.c) */
+    sqlite3_stmt *search_st[7];    /* its statements, prepared when first used */
     char errmsg[256];
 };
 
@@ -238,6 +240,19 @@ int fs__query_u64(fs_replica *r, const char *sql, uint64_t *out);
 /* Sets meta k to text, or to the integer i when text is NULL, in the
  * caller's transaction if one is open; what names the write in an error. */
 int fs__meta_put(fs_replica *r, const char *k, sqlite3_int64 i, const char *text, const char *what);
+
+/* The search index (core/search.c). fs__search_functions registers SQL
+ * fs_fold(text) on the connection; fs__search_setup (after open or create,
+ * outside a transaction) builds the index of a device's replica when meta
+ * 'search' does not name this build's index, and turns its upkeep on;
+ * fs__search_row (fs__row_store) and fs__search_forget (fs__delete_row)
+ * queue the record in the write's transaction (fs_search indexes the queue
+ * first); fs__search_free finalizes its statements. */
+int fs__search_functions(fs_replica *r);
+int fs__search_setup(fs_replica *r);
+int fs__search_row(fs_replica *r, const fs__row *row);
+int fs__search_forget(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES]);
+void fs__search_free(fs_replica *r);
 
 /* Test hook: the replica's connection. */
 sqlite3 *fs__replica_db(fs_replica *r);

@@ -36,6 +36,12 @@ const char *fs_name_column(const char *table)
         return "name";
     if (strcmp(table, "commitment") == 0)
         return "text";
+    /* A visit and a plan have no name: a part of the notes, or of the
+     * week's goals, names them as well as anything a rep remembers. */
+    if (strcmp(table, "visit") == 0)
+        return "notes";
+    if (strcmp(table, "weekly_plan") == 0)
+        return "goals";
     return NULL;
 }
 
@@ -63,12 +69,13 @@ int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_ma
     const char *col = fs_name_column(t->name);
     if (col == NULL || text == NULL || text[0] == '\0')
         return fs__fail(r, FS_EINVAL, "a %s is not found by name", t->name);
-    /* lower() folds ASCII only, which is what "case" means for these names;
-     * instr() compares bytes, so a CJK substring matches as typed. */
+    /* fs_fold (search.c) folds Traditional Chinese to Simplified and ASCII
+     * letters to lower case, on both sides; instr() then compares bytes, so
+     * a CJK substring matches as typed, in either script. */
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT id, \"%s\", lower(\"%s\") = lower(?1) FROM \"%s\""
-             " WHERE deleted=0 AND instr(lower(\"%s\"), lower(?1)) > 0 ORDER BY \"%s\", id",
+             "SELECT id, \"%s\", fs_fold(\"%s\") = fs_fold(?1) FROM \"%s\""
+             " WHERE deleted=0 AND instr(fs_fold(\"%s\"), fs_fold(?1)) > 0 ORDER BY \"%s\", id",
              col, col, t->name, col, col);
     sqlite3_stmt *st = NULL;
     int rc = fs__prepare(r, sql, &st);

@@ -253,6 +253,9 @@ int fs__row_store(fs_replica *r, fs__row *row)
     sqlite3_clear_bindings(st);
     if (src != SQLITE_DONE)
         return fs__dbfail(r, src, "writing a row");
+    int rc = fs__search_row(r, row); /* in the same transaction */
+    if (rc != 0)
+        return rc;
     row->exists = 1;
     row->dirty = 0;
     return 0;

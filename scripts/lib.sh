@@ -9,9 +9,12 @@ FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # network-namespace test; gettext (msgfmt, xgettext) for the translation
 # catalogs in po/, locales (localedef) for the zh_CN.UTF-8 locale; libssl-dev
 # (which libwebsockets-dev pulls in too) for serve's check of a renewed TLS
-# certificate before libwebsockets takes it.
+# certificate before libwebsockets takes it; libopencc-dev (and the data files
+# of its libopencc1.1) folds Traditional Chinese to Simplified for search and
+# names (core/search.c).
 FS_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
- libsqlite3-dev libsodium-dev libmsgpack-dev libwebsockets-dev libssl-dev libcjson-dev libzstd-dev python3 tzdata iproute2
+ libsqlite3-dev libsodium-dev libmsgpack-dev libwebsockets-dev libssl-dev libcjson-dev libzstd-dev libopencc-dev
+ python3 tzdata iproute2
  openssl curl gettext locales groff-base systemd"
 
 fs_install_deps() {

@@ -102,9 +102,23 @@ static void test_match_name(void)
     CHECK_OK(fs_match_name(r, "contact", "芳", m, 2, &n));
     CHECK_EQ_INT(n, 1);
     CHECK_MEM(m[0].id, id, 16);
-    CHECK_ERR(fs_match_name(r, "visit", "x", m, 2, &n), FS_EINVAL);
+    CHECK_ERR(fs_match_name(r, "daily_report", "x", m, 2, &n), FS_EINVAL);
+    /* Traditional and Simplified find each other. */
+    CHECK_OK(fs_match_name(r, "customer", "華信科", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, bj, 16);
+    /* A visit by part of its notes. */
+    uint8_t vid[16];
+    fs_cell v[] = {{"customer", fs_blob(bj, 16)}, {"time", fs_text("2026-12-03 10:00")},
+                   {"place", fs_text("会议室")},  {"purpose", fs_text("演示")},
+                   {"notes", fs_text("談了報價和交期")}};
+    CHECK_OK(fs_insert(r, "visit", v, 5, vid));
+    CHECK_OK(fs_match_name(r, "visit", "报价", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, vid, 16);
     CHECK_ERR(fs_match_name(r, "customer", "", m, 2, &n), FS_EINVAL);
-    CHECK(fs_name_column("weekly_plan") == NULL);
+    CHECK_STR(fs_name_column("weekly_plan"), "goals");
+    CHECK(fs_name_column("daily_report") == NULL);
     CHECK_STR(fs_name_column("commitment"), "text");
     fs_replica_close(r);
 }
@@ -1313,7 +1327,240 @@ static void test_row_history(void)
     fs_replica_close(b);
 }
 
-TEST_LIST(TEST(row_history) TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
+/* ---- search (core/search.c) ---- */
+
+static void add_visit(fs_replica *r, const uint8_t cust[16], const char *notes, uint8_t id[16])
+{
+    fs_cell v[] = {{"customer", fs_blob(cust, 16)}, {"time", fs_text("2026-12-03 10:00")},
+                   {"place", fs_text("会议室")},     {"purpose", fs_text("演示")},
+                   {"notes", fs_text(notes)}};
+    CHECK_OK(fs_insert(r, "visit", v, 5, id));
+}
+
+/* Number of hits of q (kind or NULL); *first the first hit's id. */
+static size_t found(fs_replica *r, const char *q, const char *kind, uint8_t first[16])
+{
+    fs_search_hit h[16];
+    size_t n = 0;
+    CHECK_OK(fs_search(r, q, kind, h, 16, &n));
+    if (n > 0 && first != NULL)
+        memcpy(first, h[0].id, 16);
+    return n;
+}
+
+/* Local writes: Chinese substrings (short and long), Traditional and
+ * Simplified folded alike, Latin in any case, an edit's old text and a
+ * deleted record gone, the kind filter, ranking, bad queries. */
+static void test_search_local_writes(void)
+{
+    fs_replica *r = fresh("r");
+    CHECK_STR(fs_fold_kind(), "t2s-char");
+    uint8_t bj[16], sh[16], v1[16], v2[16], got[16];
+    add_customer(r, "北京華信科技", bj);
+    add_customer(r, "Acme Trading", sh);
+    add_visit(r, bj, "客户关心数据安全，要求下周提供加密方案的详细说明", v1);
+    add_visit(r, sh, "價格偏高，需要再談折扣", v2);
+    CHECK_EQ_INT(found(r, "加密方案", NULL, got), 1);
+    CHECK_MEM(got, v1, 16);
+    CHECK_EQ_INT(found(r, "华信", NULL, got), 1); /* two characters: the scan */
+    CHECK_MEM(got, bj, 16);
+    CHECK_EQ_INT(found(r, "華信科技", NULL, got), 1); /* Traditional query, index */
+    CHECK_MEM(got, bj, 16);
+    CHECK_EQ_INT(found(r, "价格偏高", NULL, got), 1); /* Simplified query, Traditional text */
+    CHECK_MEM(got, v2, 16);
+    CHECK_EQ_INT(found(r, "加密 說明", NULL, got), 1); /* words ANDed, one short */
+    CHECK_EQ_INT(found(r, "加密 折扣", NULL, NULL), 0);
+    CHECK_EQ_INT(found(r, "ACME", NULL, got), 1);
+    CHECK_MEM(got, sh, 16);
+    CHECK_EQ_INT(found(r, "acme", "visit", NULL), 0);
+    CHECK_EQ_INT(found(r, "数据安全", "visit", NULL), 1);
+    CHECK_EQ_INT(found(r, "数据安全", "customer", NULL), 0);
+    /* Ranked: the record saying it twice first. */
+    uint8_t v3[16];
+    add_visit(r, sh, "方案一、方案二、方案三都讨论了方案", v3);
+    CHECK_EQ_INT(found(r, "方案", NULL, NULL), 2);
+    CHECK_EQ_INT(found(r, "讨论了方案", NULL, got), 1);
+    CHECK_EQ_INT(found(r, "的方案", NULL, NULL), 0);
+    /* An edit: the old text is gone, the new one found. */
+    fs_cell e[] = {{"notes", fs_text("改为线下演示")}};
+    CHECK_OK(fs_update(r, "visit", v1, e, 1));
+    CHECK_EQ_INT(found(r, "加密方案", NULL, NULL), 0);
+    CHECK_EQ_INT(found(r, "线下演示", NULL, got), 1);
+    CHECK_MEM(got, v1, 16);
+    /* A write of other columns leaves the text as it was. */
+    fs_cell p[] = {{"place", fs_text("线上会议")}};
+    CHECK_OK(fs_update(r, "visit", v1, p, 1));
+    CHECK_EQ_INT(found(r, "线下演示", NULL, NULL), 1);
+    CHECK_EQ_INT(found(r, "线上会议", NULL, NULL), 1);
+    /* Deleted: not found, by either path. */
+    CHECK_OK(fs_delete(r, "visit", v1));
+    CHECK_EQ_INT(found(r, "线下演示", NULL, NULL), 0);
+    CHECK_OK(fs_delete(r, "customer", bj));
+    CHECK_EQ_INT(found(r, "华信", NULL, NULL), 0);
+    fs_search_hit h[2];
+    size_t n = 0;
+    CHECK_ERR(fs_search(r, "", NULL, h, 2, &n), FS_EINVAL);
+    CHECK_ERR(fs_search(r, "   ", NULL, h, 2, &n), FS_EINVAL);
+    CHECK_ERR(fs_search(r, "x", "weekly_plan", h, 2, &n), FS_EINVAL);
+    char longq[600];
+    memset(longq, 'a', sizeof longq - 1);
+    longq[sizeof longq - 1] = '\0';
+    CHECK_ERR(fs_search(r, longq, NULL, h, 2, &n), FS_EINVAL);
+    CHECK_ERR(fs_search(r, "a b c d e f g h i", NULL, h, 2, &n), FS_EINVAL);
+    CHECK_EQ_INT(found(r, "\"方案\" OR x", NULL, NULL), 0); /* no query syntax */
+    CHECK_EQ_INT(found(r, "讨论了\"方案", NULL, NULL), 0);
+    /* Writes queued and not yet searched survive a close; a record written
+     * and deleted before any search is never found; in a transaction, a
+     * search sees the transaction's own writes. */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", rdir);
+    uint8_t v4[16], v5[16];
+    add_visit(r, sh, "关门前写下的备忘", v4);
+    add_visit(r, sh, "写了又删掉的内容", v5);
+    CHECK_OK(fs_delete(r, "visit", v5));
+    fs_replica_close(r);
+    r = open_again(dir, "pw");
+    CHECK_EQ_INT(found(r, "写下的备忘", NULL, got), 1);
+    CHECK_MEM(got, v4, 16);
+    CHECK_EQ_INT(found(r, "又删掉", NULL, NULL), 0);
+    CHECK_OK(fs_begin(r));
+    add_visit(r, sh, "事务里的记录", v5);
+    CHECK_EQ_INT(found(r, "事务里的", NULL, got), 1);
+    fs_rollback(r);
+    CHECK_EQ_INT(found(r, "事务里的", NULL, NULL), 0);
+    fs_replica_close(r);
+}
+
+/* Changes pulled from another replica keep the index: new records found,
+ * edited ones by their new text only, deleted and purged ones not at all. */
+static void test_search_kept_on_pulled_changes(void)
+{
+    fs_replica *src = fresh("src");
+    fs_replica *dst = fresh("dst");
+    uint8_t c[16], v[16], got[16];
+    add_customer(src, "廣州宏達", c);
+    add_visit(src, c, "客户希望试用三个月再决定", v);
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(src, 0, 1000, &cs));
+    uint64_t seq = cs->last_seq;
+    CHECK_OK(fs_apply_pulled(dst, cs->changes, cs->count, 1, NULL));
+    fs_changeset_free(cs);
+    CHECK_EQ_INT(found(dst, "试用三个月", NULL, got), 1);
+    CHECK_MEM(got, v, 16);
+    CHECK_EQ_INT(found(dst, "广州宏达", NULL, got), 1);
+    CHECK_MEM(got, c, 16);
+
+    fs_cell e[] = {{"notes", fs_text("客户决定直接采购")}};
+    CHECK_OK(fs_update(src, "visit", v, e, 1));
+    CHECK_OK(fs_changes_since(src, seq, 1000, &cs));
+    seq = cs->last_seq;
+    CHECK_OK(fs_apply_pulled(dst, cs->changes, cs->count, 2, NULL));
+    fs_changeset_free(cs);
+    CHECK_EQ_INT(found(dst, "试用三个月", NULL, NULL), 0);
+    CHECK_EQ_INT(found(dst, "直接采购", NULL, got), 1);
+
+    CHECK_OK(fs_delete(src, "visit", v));
+    CHECK_OK(fs_changes_since(src, seq, 1000, &cs));
+    CHECK_OK(fs_apply_pulled(dst, cs->changes, cs->count, 3, NULL));
+    fs_changeset_free(cs);
+    CHECK_EQ_INT(found(dst, "直接采购", NULL, NULL), 0);
+
+    fs_row_ref ref = {(uint16_t)fs_schema_table_index("customer"), {0}};
+    memcpy(ref.row, c, 16);
+    CHECK_OK(fs_replica_purge(dst, &ref, 1));
+    CHECK_EQ_INT(found(dst, "宏达", NULL, NULL), 0);
+    CHECK_EQ_INT(found(src, "宏达", NULL, NULL), 1);
+    fs_replica_close(src);
+    fs_replica_close(dst);
+}
+
+/* A replica made before the index (no search tables, no meta 'search') has
+ * it built at open, its records untouched; a server's replica has none. */
+static void test_search_index_built_for_old_replicas(void)
+{
+    fs_replica *r = fresh("old");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", rdir);
+    uint8_t c[16], v[16], got[16];
+    add_customer(r, "深圳恒通", c);
+    for (int i = 0; i < 50; i++) {
+        char notes[64];
+        snprintf(notes, sizeof notes, "第%d次拜访：讨论了付款条件", i);
+        add_visit(r, c, notes, v);
+    }
+    uint8_t h0[32], h1[32];
+    CHECK_OK(fs_replica_state_hash(r, h0));
+    CHECK_EQ_INT(sqlite3_exec(fs__replica_db(r),
+                              "DROP TABLE search_fts; DROP TABLE search_doc;"
+                              " DELETE FROM meta WHERE k='search';",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    r = open_again(dir, "pw");
+    CHECK_EQ_INT(found(r, "第49次拜访", NULL, got), 1);
+    CHECK_MEM(got, v, 16);
+    CHECK_EQ_INT(found(r, "付款条件", "visit", NULL), 16); /* the array's size */
+    CHECK_EQ_INT(found(r, "恒通", "customer", NULL), 1);
+    CHECK_OK(fs_replica_state_hash(r, h1));
+    CHECK_MEM(h0, h1, 32);
+    size_t problems = 1;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+
+    /* A server's replica. */
+    fs_replica *s = NULL;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .keep_feed = 1};
+    char sdir[700];
+    snprintf(sdir, sizeof sdir, "%s-server", dir);
+    CHECK_OK(fs_replica_create(&s, sdir, "pw", 2, &o));
+    add_customer(s, "深圳恒通", c);
+    fs_search_hit h[1];
+    size_t n = 0;
+    CHECK_ERR(fs_search(s, "恒通", NULL, h, 1, &n), FS_ESTATE);
+    fs_replica_close(s);
+}
+
+/* The index is inside the sealed pages: a marker written, indexed and
+ * searched is in none of the replica's files, folded or not. */
+static void test_search_leaves_no_plaintext(void)
+{
+    fs_replica *r = fresh("plain");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", rdir);
+    const char *marker = "搜索標記甲乙丙丁QZXW";
+    uint8_t c[16], v[16];
+    add_customer(r, "标记客户", c);
+    for (int i = 0; i < 200; i++)
+        add_visit(r, c, marker, v);
+    CHECK_EQ_INT(found(r, "標記甲乙", NULL, NULL), 16);
+    char *folded = NULL;
+    CHECK_OK(fs_fold(marker, strlen(marker), &folded));
+    CHECK(strcmp(folded, marker) != 0); /* 標記 -> 标记, QZXW -> qzxw */
+    const char *pieces[] = {marker, folded, "甲乙丙", "qzxw", "QZXW"};
+    for (int pass = 0; pass < 2; pass++) {
+        const char *files[] = {"replica.db", "replica.db-wal", "replica.db-journal"};
+        for (size_t f = 0; f < 3; f++) {
+            char path[700];
+            snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+            size_t n = 0;
+            unsigned char *buf = test_read_file(path, &n);
+            for (size_t k = 0; buf != NULL && k < 5; k++) {
+                size_t m = strlen(pieces[k]);
+                for (size_t i = 0; i + m <= n; i++)
+                    if (memcmp(buf + i, pieces[k], m) == 0)
+                        FAIL("plaintext \"%s\" in %s", pieces[k], files[f]);
+            }
+            free(buf);
+        }
+        fs_replica_close(r); /* then the files as closing left them */
+        if (pass == 0)
+            r = open_again(dir, "pw");
+    }
+    free(folded);
+}
+
+TEST_LIST(TEST(row_history) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
               TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
                   TEST(chinese_text_round_trips) TEST(every_handbook_table)
                       TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)

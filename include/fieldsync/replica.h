@@ -204,17 +204,51 @@ typedef struct fs_name_match {
 } fs_name_match;
 
 /* The text column a person names a row of table by: customer and contact
- * "name", commitment "text"; NULL for a table named by id only. */
+ * "name", commitment "text", visit "notes", weekly_plan "goals"; NULL for a
+ * table named by id only. */
 const char *fs_name_column(const char *table);
 
 /* The live rows of table whose name (fs_name_column) holds text, case
- * folded for Latin letters (CJK has no case): up to max of them into out
+ * and script folded (fs_fold: Latin letters' case, Traditional Chinese to
+ * Simplified): up to max of them into out
  * (in name order), their number in *count (which may exceed max). A row
  * whose name equals text (case folded) is the only one returned when there
  * is exactly one such row: "华信" finds 华信 even beside 北京华信. FS_EINVAL
  * for a table without a name column or an empty text. */
 int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_match *out,
                   size_t max, size_t *count);
+
+/* Full-text search (core/search.c). A record's searchable text and a query
+ * are folded alike: Traditional Chinese to Simplified (OpenCC t2s, when the
+ * build has it) and ASCII letters to lower case. fs_fold puts the folded
+ * copy of text (n bytes, at most FS_FOLD_MAX) in *out (malloc'd, the
+ * caller frees): 0, FS_EINVAL or FS_ENOMEM. fs_fold_kind: "t2s" or "ascii"
+ * (no OpenCC, or its data files are missing). */
+#define FS_FOLD_MAX (4u << 20)
+int fs_fold(const char *text, size_t n, char **out);
+const char *fs_fold_kind(void);
+
+/* One record found by fs_search: its table (a schema name), id and bm25
+ * rank (lower is better; 0 for a search of short words only). */
+typedef struct fs_search_hit {
+    const char *table;
+    uint8_t id[FS_ID_BYTES];
+    double rank;
+} fs_search_hit;
+
+/* 1 if records of table are searched: customer, contact, visit, commitment,
+ * customer_question. */
+int fs_search_table(const char *table);
+
+/* The live records whose text holds every word of text (words split at
+ * spaces; a word of three characters or more is found through the trigram
+ * index, ranked by bm25; shorter ones by a scan of the indexed text), of
+ * table kind only unless kind is NULL: up to max into out, best first, their
+ * number in *count. FS_EINVAL for an empty or overlong query (512 bytes, 8
+ * words) or a kind not searched; FS_ESTATE on a replica without an index
+ * (a server's). */
+int fs_search(fs_replica *r, const char *text, const char *kind, fs_search_hit *out, size_t max,
+              size_t *count);
 
 /* Iterates the live rows of a table, optionally those whose column
  * `where_column` equals *equals, ordered by `order_by` (then id);

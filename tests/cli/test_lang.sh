@@ -32,6 +32,7 @@ show() { [ -n "${FS_SHOW-}" ] && printf -- '--- %s\n%s\n' "$1" "$2"; return 0; }
 # name. Everything else of four letters or more is an untranslated message.
 ALLOWED='fieldsync init passwd customer edit list visit show conflict resolve mine theirs
 refused revert retry enroll sync status daemon today report compliance unlock lock whoami
+search kind limit
 calendar help json home lang name industry owner time place purpose notes contact position
 objections commit next visitor keep value server code interval team week days idle clear
 holiday holidays hours version CODE HOST PORT DEVICE NAME TEXT DATE TIME ZONE TEAM

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Records by name (issue 17, point 2): every option that takes a customer,
-# contact or commitment takes part of its name as well as an id prefix
-# (Chinese as typed, Latin letters in any case); a name that fits several
+# contact, commitment, visit (its notes) or plan (its goals) takes part of
+# its name as well as an id prefix (Chinese as typed, Traditional and
+# Simplified alike, Latin letters in any case); a name that fits several
 # lists them and exits 2; an exact name wins over longer ones; a name that
 # fits none says so, naming what was typed.
 #
@@ -71,6 +72,21 @@ run commitment done "报价单"
 expect "commitment done, named by part of its text" 0
 run commitment list --json
 contains "the commitment is done" "$OUT" '"status":"done"'
+
+# A visit by part of its notes, a plan by part of its goals; Traditional
+# typed for Simplified text (and the other way round) finds it.
+run commitment add --customer "北京華信" --text "寄样品" --due 2026-12-10 --visit "談了報價"
+expect "commitment add --visit by part of the visit's notes, in Traditional" 0
+run commitment show "$OUT" --json
+contains "the commitment is that visit's" "$OUT" "\"visit\":\"$VISIT\""
+run plan add --from 2026-12-07 --to 2026-12-11 --goals "拿下華東區三家新客戶"
+expect "a weekly plan" 0
+PLAN=$OUT
+run plan show "华东区" --json
+expect "plan show by part of its goals, in Simplified" 0
+contains "finds the plan" "$OUT" "\"id\":\"$PLAN\""
+run visit show "x" --json
+expect "a visit named by text that fits several: exit 2" 2 "visit records match"
 
 run visit add --customer "${AC:0:8}" --time "2026-12-03 12:00" --place x --purpose x --notes x
 expect "an id prefix still works" 0
