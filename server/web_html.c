@@ -171,7 +171,7 @@ void web__page_start(out *o, const char *title)
         web__putf(o, _("Times are in %s."), zone);
         web__puts(o, "</span>");
     }
-    web__puts(o, "</nav>\n");
+    web__puts(o, "</nav>\n<main>\n");
 }
 
 void web__heads(out *o, ...)
@@ -190,7 +190,7 @@ void web__heads(out *o, ...)
 
 void web__finish(out *o, fs_http_response *r, int status)
 {
-    web__puts(o, "</body></html>\n");
+    web__puts(o, "</main></body></html>\n");
     r->status = o->failed ? 500 : status;
     r->content_type = "text/html; charset=utf-8";
     r->body = o->p;
