@@ -43,7 +43,9 @@ static const char css[] =
     "nav.weeks{margin:.5em 0}nav.weeks a{margin-right:1em}"
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
     ".green{background:#d8f0d8}.amber{background:#fbe7b5}.red{background:#f4c7c3}"
-    "form.inline{display:inline}.err{color:#a00}";
+    "form.inline{display:inline}.err{color:#a00}"
+    "caption{text-align:left;padding:.3em 0}table.tally td{white-space:nowrap}"
+    "figure.chart{margin:.5em 0}figcaption{margin-bottom:.3em}";
 
 static void logout_form(out *o, const session *s)
 {
@@ -694,7 +696,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
             web__puts(&o, "</h3>\n");
             trend_of(&o, tr, weeks, i, 0);
         }
-        web__putf(&o, "<table><tr><th>%s</th>", _("Rep"));
+        web__putf(&o, "<table class=\"tally\"><caption>%s</caption><tr><th>%s</th>",
+                  _("This week, rule by rule: deadlines met on time / all deadlines (share)."),
+                  _("Rep"));
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             web__puts(&o, "<th>");
             web__esc(&o, _(cols[k].heading));
@@ -719,8 +723,12 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
                           "data-due-soon=\"%u\" data-overdue=\"%u\" data-missed=\"%u\">",
                           rag(t), cols[k].rule, t->n[FS_ST_ON_TIME], t->n[FS_ST_DUE_SOON],
                           t->n[FS_ST_OVERDUE], t->n[FS_ST_MISSED]);
-                share_words(words, sizeof words, t->n[FS_ST_ON_TIME], all);
-                web__esc(&o, all == 0 ? "–" : words);
+                /* short, as the caption says: on time / due (share) */
+                if (all == 0)
+                    web__puts(&o, "–");
+                else
+                    web__putf(&o, "%u/%u (%u %%)", t->n[FS_ST_ON_TIME], all,
+                              pct_of(t->n[FS_ST_ON_TIME], all));
                 web__puts(&o, "</td>");
             }
             web_refusal sum;
@@ -804,6 +812,10 @@ static int rep_row(const fs_finding *f, void *ctx)
 {
     rep_find *rf = ctx;
     static const char *const cls[] = {"green", "amber", "red", "red"};
+    /* the statuses' words, for the catalog (fs_rule_status_name's) */
+    static const char *const words[] = {N_("on time"), N_("due soon"), N_("overdue"),
+                                        N_("missed")};
+    (void)words;
     char due[17], done[17] = "–";
     fs_civil_format(f->deadline, due);
     if (f->done >= 0)
