@@ -600,6 +600,128 @@ static void trend_of(out *o, const fs_compliance c[NWEEKS], char weeks[NWEEKS][1
     web__puts(o, "</table>\n");
 }
 
+/* ---- search by customer name, within the team (issue 18 point 1) ---- */
+
+#define SEARCH_MAX 100   /* bytes of a search's text */
+#define SEARCH_SHOWN 200 /* customers listed at most */
+
+static void search_form(out *o, const char *q)
+{
+    web__putf(o, "<form class=\"search\" method=\"get\" action=\"/search\" role=\"search\">"
+                 "<label>%s <input type=\"search\" name=\"q\" maxlength=\"%d\" value=\"",
+              _("Customer name"), SEARCH_MAX);
+    web__esc(o, q);
+    web__putf(o, "\"></label> <button type=\"submit\">%s</button></form>\n", _("Search"));
+}
+
+/* 1 if hay (n bytes) holds needle, ASCII letters in either case (Chinese
+ * and other UTF-8 text byte for byte: a match starts at a character, as
+ * needle is whole characters). */
+static int holds(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    for (size_t i = 0; m <= n && i <= n - m; i++) {
+        size_t k = 0;
+        while (k < m) {
+            unsigned char a = (unsigned char)hay[i + k], b = (unsigned char)needle[k];
+            if (a >= 'A' && a <= 'Z')
+                a = (unsigned char)(a - 'A' + 'a');
+            if (b >= 'A' && b <= 'Z')
+                b = (unsigned char)(b - 'A' + 'a');
+            if (a != b)
+                break;
+            k++;
+        }
+        if (k == m)
+            return 1;
+    }
+    return 0;
+}
+
+/* GET /search?q=TEXT: the team's customers whose name holds TEXT, each
+ * with its rep, linked to its page. The text is not audited (it is a
+ * customer's name): only that a search was made. */
+static void search_page(fs_store *store, const session *s, const fs_http_request *rq,
+                        fs_http_response *r)
+{
+    char q[SEARCH_MAX + 2] = "";
+    int given = web_form_field(rq->query, "q", q, sizeof q);
+    out o = {0};
+    /* there, but too long or malformed */
+    if ((!given && strstr(rq->query, "q=") != NULL) || strlen(q) > SEARCH_MAX) {
+        web__page_start(&o, _("Search"));
+        web__putf(&o, "<h1>%s</h1><p>", _("Search"));
+        web__putf(&o, _("A search is at most %d bytes of text."), SEARCH_MAX);
+        web__putf(&o, " <a href=\"/search\">%s</a></p>\n", _("Search again"));
+        web__finish(&o, r, 400);
+        return;
+    }
+    if (!fs_utf8_valid(q, strlen(q))) {
+        web__page_start(&o, _("Search"));
+        web__putf(&o, "<h1>%s</h1><p>%s</p>\n", _("Search"), _("The text is not valid UTF-8."));
+        web__finish(&o, r, 400);
+        return;
+    }
+    team_reps reps = {s->team, NULL, 0, 0};
+    int rc = fs_store_users(store, collect_rep, &reps);
+    (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, s->team, "search");
+    web__page_start(&o, _("Search"));
+    web__putf(&o, "<h1>%s</h1>\n<p><a href=\"/\">%s</a> ", _("Search by customer name"),
+              _("team"));
+    logout_form(&o, s);
+    web__puts(&o, "</p>\n");
+    search_form(&o, q);
+    size_t n = 0;
+    if (q[0] != '\0' && rc == 0) {
+        web__puts(&o, "<table>");
+        web__heads(&o, N_("Customer"), N_("Rep"), N_("Industry"), (const char *)NULL);
+        for (size_t i = 0; rc == 0 && i < reps.n && n < SEARCH_SHOWN; i++) {
+            fs_rows *it = NULL;
+            fs_value eq = fs_text(reps.names[i]);
+            rc = fs_rows_open(&it, fs_store_replica(store), "customer", "owner", &eq, "name");
+            while (rc == 0 && n < SEARCH_SHOWN && (rc = fs_rows_next(it)) == 1) {
+                rc = 0;
+                fs_value name, ind;
+                if (fs_rows_get(it, "name", &name) != 0 || name.type != FS_TEXT ||
+                    !holds(name.p, name.n, q))
+                    continue;
+                char hex[2 * FS_ID_BYTES + 1];
+                fs_id_to_hex(fs_rows_id(it), hex);
+                web__putf(&o, "<tr><td><a href=\"/customer?id=%s\">", hex);
+                char *t = strndup(name.p, name.n);
+                web__esc(&o, t ? t : "");
+                free(t);
+                web__puts(&o, "</a></td><td><a href=\"/rep?name=");
+                web__url_esc(&o, reps.names[i]);
+                web__puts(&o, "\">");
+                web__esc(&o, reps.names[i]);
+                web__puts(&o, "</a></td><td>");
+                t = fs_rows_get(it, "industry", &ind) == 0 && ind.type == FS_TEXT
+                        ? strndup(ind.p, ind.n)
+                        : NULL;
+                web__esc(&o, t ? t : "–");
+                free(t);
+                web__puts(&o, "</td></tr>\n");
+                n++;
+            }
+            fs_rows_close(it);
+        }
+        if (n == 0)
+            web__putf(&o, "<tr><td colspan=\"3\">%s</td></tr>\n", _("No customer of the team has such a name."));
+        web__puts(&o, "</table>\n");
+        if (n == SEARCH_SHOWN)
+        {
+            web__puts(&o, "<p>");
+            web__putf(&o, _("The first %d; say more of the name to see fewer."), SEARCH_SHOWN);
+            web__puts(&o, "</p>\n");
+        }
+    }
+    if (rc < 0)
+        web__putf(&o, "<p class=\"err\">%s</p>\n", _("The customers could not be read."));
+    free(reps.names);
+    web__finish(&o, r, 200);
+}
+
 static void team_page(fs_store *store, const session *s, const fs_http_request *rq,
                       fs_http_response *r)
 {
@@ -647,6 +769,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
     week_nav(&o, NULL, from);
+    search_form(&o, "");
     if (rc != 0) {
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("The report could not be computed."));
     } else if (c.nreps == 0) {
@@ -1337,6 +1460,7 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
     int record = strcmp(rq->path, "/customer") == 0 || strcmp(rq->path, "/visit") == 0 ||
                  strcmp(rq->path, "/plan") == 0;
     int page = strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/rep") == 0 ||
+               strcmp(rq->path, "/search") == 0 ||
                strcmp(rq->path, "/audit") == 0 || record;
     if (get && page && s == NULL) {
         web__redirect(r, "/login");
@@ -1347,6 +1471,10 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
             admin_page(store, s, r);
         else
             team_page(store, s, rq, r);
+        return;
+    }
+    if (get && strcmp(rq->path, "/search") == 0 && s->role == FS_ROLE_MANAGER) {
+        search_page(store, s, rq, r);
         return;
     }
     if (get && strcmp(rq->path, "/rep") == 0 && s->role == FS_ROLE_MANAGER) {

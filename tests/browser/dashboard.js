@@ -211,6 +211,14 @@ async function login(page, name, pw) {
           (await zpage.content()).includes('周次写作'), `status ${bad.status()}`);
     await zpage.screenshot({ path: `${artifacts}/zh-bad-week.png`, fullPage: true });
     await axeCheck(zpage, 'the bad week page (Chinese)');
+    // Search by customer name from the team page's form.
+    await zpage.goto(`${base}/`);
+    await zpage.fill('form.search input[name=q]', '控制');
+    await follow(zpage, 'form.search button[type=submit]');
+    check('Chinese: a search by a part of a Chinese name finds the customer',
+          (await zpage.locator('a[href^="/customer?id="]').count()) === 1, zpage.url());
+    await zpage.screenshot({ path: `${artifacts}/zh-search.png`, fullPage: true });
+    await axeCheck(zpage, 'the search page (Chinese)');
     // The link to English, kept for the next pages by a cookie.
     await zpage.goto(`${base}/`);
     await follow(zpage, 'nav.lang a[hreflang=en]');

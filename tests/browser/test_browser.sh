@@ -46,7 +46,7 @@ contains "the rep's device holds the approval made in the browser" "$OUT" '"stat
 runc "$FS" --home "$WORK/zhang" spotcheck list --json
 contains "and the spot-check" "$OUT" '"accurate":false,"comment":"checked in the browser"'
 for shot in login overview rep rep-after-actions rep-refused \
-    zh-login zh-overview zh-rep zh-customer zh-visit zh-plan zh-bad-week zh-admin zh-audit; do
+    zh-login zh-overview zh-rep zh-customer zh-visit zh-plan zh-bad-week zh-search zh-admin zh-audit; do
     if [ -s "$ARTIFACTS/$shot.png" ]; then ok "screenshot $shot.png saved"
     else fail "screenshot $shot.png saved" "in $ARTIFACTS"; fi
 done

@@ -198,6 +198,30 @@ http GET "/" "$LI"
 contains "the team page draws each rep's eight weeks" "$BODY" 'class="chart trend"'
 contains "with the 0 to 100 % axis of the trend" "$BODY" 'text-anchor="end">100 %</text>'
 
+# ---- search by customer name, within the team (issue 18 point 1) ----
+http GET / "$LI"
+contains "the team page offers a search by customer name" "$BODY" '<form class="search" method="get" action="/search" role="search">'
+http GET "/search?q=dashboard+CUSTOMER" "$LI"
+equal "li searches" "$STATUS" 200
+contains "and finds zhang's customer, in any case of its letters, linked" "$BODY" "<a href=\"/customer?id=$CUSTOMER_ID\">Secret Dashboard Customer 控制</a>"
+contains "with its rep" "$BODY" '<a href="/rep?name=zhang">zhang</a>'
+contains "the text searched kept in the box" "$BODY" 'value="dashboard CUSTOMER"'
+http GET "/search?q=%E6%8E%A7%E5%88%B6" "$LI"
+contains "a Chinese name's part finds it too" "$BODY" "<a href=\"/customer?id=$CUSTOMER_ID\">"
+http GET "/search?q=nothing+like+it" "$LI"
+contains "a name no customer has: said" "$BODY" "No customer of the team has such a name."
+http GET "/search?q=$(printf 'x%.0s' $(seq 1 101))" "$LI"
+equal "a search too long: 400" "$STATUS" 400
+contains "saying how long one may be" "$BODY" "at most 100 bytes"
+http GET "/search?q=%FF%FE" "$LI"
+equal "a search that is not UTF-8: 400" "$STATUS" 400
+http GET "/search?q=%3Cscript%3E" "$LI"
+contains "what was typed is escaped" "$BODY" 'value="&lt;script&gt;"'
+WEB_LANG=zh-CN http GET "/search?q=Secret" "$LI"
+contains "the search in Chinese" "$BODY" "<h1>按客户名称搜索</h1>"
+http GET "/search?q=Secret"
+equal "no session: to the login page" "$STATUS" 303
+
 # ---- the dashboard in Chinese (issue 18 point 3) ----
 WEB_LANG=zh-CN http GET / "$LI"
 contains "Accept-Language zh-CN: lang=\"zh-CN\"" "$BODY" '<html lang="zh-CN">'
@@ -321,6 +345,10 @@ lacks=$(grep -c ">zhang<" <<<"$BODY")
 equal "chen does not see zhang" "$lacks" 0
 http GET "/rep?name=zhang" "$CHEN"
 equal "nor zhang's page by direct URL" "$STATUS" 404
+http GET "/search?q=Secret" "$CHEN"
+equal "chen's search works" "$STATUS" 200
+equal "but finds none of north's customers" "$(grep -c 'Secret Dashboard' <<<"$BODY")" 0
+contains "and says so" "$BODY" "No customer of the team has such a name."
 csrf_chen=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
 http GET / "$CHEN"
 csrf_chen=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
