@@ -267,6 +267,7 @@ contains "the customer's page: Form 1's labels in Chinese" "$BODY" "<th>联系�
 WEB_LANG=zh-CN http GET "/plan?id=$PLAN_ID" "$LI"
 contains "the plan's page: Form 2's labels in Chinese" "$BODY" "本周核心目标"
 contains "its status in Chinese" "$BODY" "已提交"
+contains "each task's column headed in Chinese, done too" "$BODY" "<th>预计时间</th><th>已完成</th>"
 WEB_LANG=zh-CN http GET /login
 contains "the login page in Chinese" "$BODY" ">登录</button>"
 http GET /style.css
