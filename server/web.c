@@ -538,25 +538,16 @@ static void rep_sum(const fs_compliance *c, const fs_rep_metrics *m, uint32_t *o
 }
 
 /* The compliance of reps for the NWEEKS weeks ending with the one from
- * starts (weeks[NWEEKS - 1] is it), their names into weeks. On failure
- * every one is freed and an error returned. */
+ * starts (weeks[NWEEKS - 1] is it), their names into weeks: the tables
+ * read once for all of them. On failure every one is freed. */
 static int trend_get(fs_store *store, const fs_calendar *cal, int64_t now, int64_t from,
                      const char *const *reps, size_t nreps, fs_compliance c[NWEEKS],
                      char weeks[NWEEKS][16])
 {
-    memset(c, 0, NWEEKS * sizeof *c);
-    for (int w = 0; w < NWEEKS; w++) {
-        int64_t start = from - (int64_t)(NWEEKS - 1 - w) * 7 * MIN_PER_DAY;
-        fs_iso_week_format(start, weeks[w]);
-        int rc = fs_compliance_get(fs_store_replica(store), cal, now, start,
-                                   start + 7 * MIN_PER_DAY, reps, nreps, &c[w]);
-        if (rc != 0) {
-            for (int k = 0; k < w; k++)
-                fs_compliance_free(&c[k]);
-            return rc;
-        }
-    }
-    return 0;
+    int64_t first = from - (int64_t)(NWEEKS - 1) * 7 * MIN_PER_DAY;
+    for (int w = 0; w < NWEEKS; w++)
+        fs_iso_week_format(first + (int64_t)w * 7 * MIN_PER_DAY, weeks[w]);
+    return fs_compliance_weeks(fs_store_replica(store), cal, now, first, NWEEKS, reps, nreps, c);
 }
 
 /* The 8-week trend of one rep (index i in each week's compliance), its
