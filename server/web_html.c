@@ -168,9 +168,9 @@ void web__page_start(out *o, const char *title)
     char zone[64], abbr[16];
     int64_t now = (int64_t)fs_clock_wall_ms();
     if (fs_instant_format(abbr, sizeof abbr, now, 0, "%Z") == 0 &&
-        fs_instant_format(zone, sizeof zone, now, 0,
-                          strcmp(abbr, "UTC") == 0 || strcmp(abbr, "GMT") == 0 ? "UTC"
-                                                                               : "%Z (UTC%z)") == 0) {
+        fs_instant_format(
+            zone, sizeof zone, now, 0,
+            strcmp(abbr, "UTC") == 0 || strcmp(abbr, "GMT") == 0 ? "UTC" : "%Z (UTC%z)") == 0) {
         web__puts(o, " <span class=\"zone\">");
         web__putf(o, _("Times are in %s."), zone);
         web__puts(o, "</span>");

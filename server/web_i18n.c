@@ -40,10 +40,9 @@ static _Thread_local web_lang cur = WEB_EN;
 static uint32_t u32_at(const catalog *c, size_t off)
 {
     const unsigned char *p = c->mo + off;
-    return c->swap ? (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 |
-                         (uint32_t)p[0] << 24
-                   : (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                         (uint32_t)p[3] << 24;
+    return c->swap
+               ? (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24
+               : (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* The string of table entry i (table at off), or NULL when it lies outside
