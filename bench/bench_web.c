@@ -28,7 +28,7 @@
 static void logged_in(web *w, fs_store *s, const char *name, char cookie[128])
 {
     fs_http_response r;
-    fs_http_request rq = {"GET", "/login", "", "", "", 0, "127.0.0.1", 0};
+    fs_http_request rq = {"GET", "/login", "", "", "", 0, "127.0.0.1", 0, ""};
     memset(&r, 0, sizeof r);
     web_handle(w, s, &rq, &r);
     char csrf[65] = "";
@@ -39,7 +39,7 @@ static void logged_in(web *w, fs_store *s, const char *name, char cookie[128])
     snprintf(cook, sizeof cook, "fs_login=%s", csrf);
     snprintf(body, sizeof body, "name=%s&password=bench+password+1&csrf=%s", name, csrf);
     free(r.body);
-    fs_http_request post = {"POST", "/login", "", cook, body, strlen(body), "127.0.0.1", 0};
+    fs_http_request post = {"POST", "/login", "", cook, body, strlen(body), "127.0.0.1", 0, ""};
     memset(&r, 0, sizeof r);
     web_handle(w, s, &post, &r);
     const char *c = strstr(r.set_cookie[0], "fs_session=");
@@ -56,7 +56,7 @@ static double page_ms(web *w, fs_store *s, const char *path, const char *query, 
 {
     double runs[RUNS];
     for (int i = 0; i < RUNS; i++) {
-        fs_http_request rq = {"GET", path, query, cookie, "", 0, "127.0.0.1", 0};
+        fs_http_request rq = {"GET", path, query, cookie, "", 0, "127.0.0.1", 0, ""};
         fs_http_response r;
         memset(&r, 0, sizeof r);
         double t0 = bench_now();

@@ -687,7 +687,11 @@ static int collect_reps(eval *e)
 
 /* Runs the rules over e (set up by the callers below); frees what it
  * loaded. */
-static int run(eval *e, const char *const *reps, size_t nreps)
+/* What every window of an evaluation shares: the refusals, hand-overs,
+ * customers, visits and reps, loaded once (run_setup); the rules over
+ * e->from .. e->to (run_rules), as often as there are windows; the end
+ * (run_free). */
+static int run_setup(eval *e, const char *const *reps, size_t nreps)
 {
     int rc = fs_refusals(e->r, note_refusal, e);
     if (rc == 0 && e->nrefused > 1)
@@ -723,6 +727,12 @@ static int run(eval *e, const char *const *reps, size_t nreps)
     if (rc == 0 && reps == NULL && e->only_customer == NULL)
         rc = collect_reps(e);
     e->only_reps = reps != NULL;
+    return rc;
+}
+
+static int run_rules(eval *e)
+{
+    int rc = 0;
     size_t nrules;
     const fs_rule *rules = fs_rules(&nrules);
     for (size_t i = 0; rc == 0 && i < nrules; i++) {
@@ -756,12 +766,25 @@ static int run(eval *e, const char *const *reps, size_t nreps)
     }
     if (rc == 0 && e->only_customer == NULL && !e->todo)
         rc = eval_charges(e);
+    return rc;
+}
+
+static void run_free(eval *e)
+{
     recs_free(&e->customers);
     recs_free(&e->handovers);
     for (int i = 0; i < e->ncache; i++)
         recs_free(&e->cache[i].r);
     free(e->reps);
     free(e->refused);
+}
+
+static int run(eval *e, const char *const *reps, size_t nreps)
+{
+    int rc = run_setup(e, reps, nreps);
+    if (rc == 0)
+        rc = run_rules(e);
+    run_free(e);
     return rc;
 }
 
@@ -866,6 +889,35 @@ int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_
     if (out->nreps > 1)
         qsort(out->reps, out->nreps, sizeof *out->reps, cmp_rep);
     return 0;
+}
+
+int fs_compliance_weeks(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                        size_t nweeks, const char *const *reps, size_t nreps, fs_compliance *out)
+{
+    eval e;
+    memset(&e, 0, sizeof e);
+    e.r = r;
+    e.cal = cal;
+    e.now = now;
+    e.cb = tally;
+    for (size_t w = 0; w < nweeks; w++) {
+        memset(&out[w], 0, sizeof out[w]);
+        fs_rules(&out[w].nrules);
+    }
+    int rc = run_setup(&e, reps, nreps);
+    for (size_t w = 0; rc == 0 && w < nweeks; w++) {
+        e.from = from + (int64_t)w * 7 * FS_MIN_PER_DAY;
+        e.to = e.from + 7 * FS_MIN_PER_DAY;
+        e.ctx = &out[w];
+        rc = run_rules(&e);
+        if (rc == 0 && out[w].nreps > 1)
+            qsort(out[w].reps, out[w].nreps, sizeof *out[w].reps, cmp_rep);
+    }
+    run_free(&e);
+    if (rc != 0)
+        for (size_t w = 0; w < nweeks; w++)
+            fs_compliance_free(&out[w]);
+    return rc;
 }
 
 void fs_compliance_free(fs_compliance *c)

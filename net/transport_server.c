@@ -272,6 +272,7 @@ typedef struct http_tx {
     char path[256];
     char query[1024];
     char cookie[2048];
+    char accept_language[256];
     char peer[64];
     char *body;
     size_t body_len;
@@ -309,7 +310,7 @@ static void http_respond(struct lws *wsi, http_tx *t)
     t->wsi = wsi;
     t->id = ++srv->http_ids;
     fs_http_request rq = {t->method,   t->path, t->query, t->cookie, t->body ? t->body : "",
-                          t->body_len, t->peer, t->id};
+                          t->body_len, t->peer, t->id, t->accept_language};
     memset(&t->resp, 0, sizeof t->resp);
     if (t->too_big) {
         t->resp.status = 413;
@@ -406,6 +407,10 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         snprintf(t->path, sizeof t->path, "%s", in ? (const char *)in : "/");
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE) < (int)sizeof t->cookie)
             (void)lws_hdr_copy(wsi, t->cookie, sizeof t->cookie, WSI_TOKEN_HTTP_COOKIE);
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_ACCEPT_LANGUAGE) <
+            (int)sizeof t->accept_language) /* a longer one: as none (English) */
+            (void)lws_hdr_copy(wsi, t->accept_language, sizeof t->accept_language,
+                               WSI_TOKEN_HTTP_ACCEPT_LANGUAGE);
         size_t q = 0;
         char frag[512];
         for (int i = 0;

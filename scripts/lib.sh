@@ -61,8 +61,9 @@ fs_install_browser_deps() {
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" >/dev/null
     fi
-    if [ ! -d "$FS_ROOT/tests/browser/node_modules/playwright-core" ]; then
-        echo "==> installing playwright-core with npm (tests/browser)"
+    if [ ! -d "$FS_ROOT/tests/browser/node_modules/playwright-core" ] ||
+        [ ! -d "$FS_ROOT/tests/browser/node_modules/axe-core" ]; then
+        echo "==> installing playwright-core and axe-core with npm (tests/browser)"
         (cd "$FS_ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     fi
 }

@@ -43,14 +43,18 @@ static const char css[] =
     "nav.weeks{margin:.5em 0}nav.weeks a{margin-right:1em}"
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
     ".green{background:#d8f0d8}.amber{background:#fbe7b5}.red{background:#f4c7c3}"
-    "form.inline{display:inline}.err{color:#a00}";
+    "form.inline{display:inline}.err{color:#a00}"
+    "caption{text-align:left;padding:.3em 0}table.tally td{white-space:nowrap}"
+    "figure.chart{margin:.5em 0}figcaption{margin-bottom:.3em}";
 
 static void logout_form(out *o, const session *s)
 {
     web__puts(o, "<form class=\"inline\" method=\"post\" action=\"/logout\">"
                  "<input type=\"hidden\" name=\"csrf\" value=\"");
     web__puts(o, s->csrf);
-    web__puts(o, "\"><button type=\"submit\">Log out</button></form>\n");
+    web__puts(o, "\"><button type=\"submit\">");
+    web__esc(o, _("Log out"));
+    web__puts(o, "</button></form>\n");
 }
 
 /* Red when anything is overdue or missed, amber when due soon, green when
@@ -105,7 +109,7 @@ int web__rep_in_team(fs_store *store, const char *team, const char *rep)
 static void when_ms(uint64_t ms, char out_[32])
 {
     if (ms == 0 || fs_instant_format(out_, 32, (int64_t)ms, 0, "%Y-%m-%d %H:%M") != 0)
-        snprintf(out_, 32, "never");
+        snprintf(out_, 32, "%s", _("never"));
 }
 
 typedef struct device_walk {
@@ -123,23 +127,25 @@ static void refused_cell(out *o, const web_refusal *w)
 {
     char when[32];
     if (w == NULL || w->count + w->open == 0) {
-        web__puts(o, "<td class=\"green\">none</td>");
+        web__putf(o, "<td class=\"green\">%s</td>", _("none"));
         return;
     }
     uint64_t open = web__refusal_open(w);
     if (open == 0) {
-        web__putf(o, "<td class=\"green\">none open (%llu refused, put right)</td>",
-                  (unsigned long long)w->count);
+        web__puts(o, "<td class=\"green\">");
+        web__putf(o, _("none open (%llu refused, put right)"), (unsigned long long)w->count);
+        web__puts(o, "</td>");
         return;
     }
     when_ms((uint64_t)w->newest_ms, when);
+    web__puts(o, "<td class=\"red\">");
     if (w->reported)
-        web__putf(o, "<td class=\"red\">%llu open of %llu refused; newest %s: %s</td>",
-                  (unsigned long long)open, (unsigned long long)w->count, when,
-                  web__refusal_words(w->newest_reason));
+        web__putf(o, _("%llu open of %llu refused; newest %s: %s"), (unsigned long long)open,
+                  (unsigned long long)w->count, when, _(web__refusal_words(w->newest_reason)));
     else
-        web__putf(o, "<td class=\"red\">%llu refused; newest %s: %s</td>",
-                  (unsigned long long)w->count, when, web__refusal_words(w->newest_reason));
+        web__putf(o, _("%llu refused; newest %s: %s"), (unsigned long long)w->count, when,
+                  _(web__refusal_words(w->newest_reason)));
+    web__puts(o, "</td>");
 }
 
 /* A device with its sync health: last seen, lease, revoked. */
@@ -157,19 +163,21 @@ static void clock_cell(out *o, fs_store *store, const uint8_t pk[FS_SIGN_PK_BYTE
     }
     uint64_t gap = off < 0 ? (uint64_t)(-(off + 1)) + 1 : (uint64_t)off;
     if (gap <= 60000u) {
-        web__puts(o, "<td class=\"green\">agrees</td>");
+        web__putf(o, "<td class=\"green\">%s</td>", _("agrees"));
         return;
     }
     uint64_t m = (gap + 30000u) / 60000u;
     char amount[48];
     if (m >= 2 * 24 * 60)
-        snprintf(amount, sizeof amount, "%llu days", (unsigned long long)((m + 720) / 1440));
+        snprintf(amount, sizeof amount, _("%llu days"), (unsigned long long)((m + 720) / 1440));
     else if (m >= 120)
-        snprintf(amount, sizeof amount, "%llu h", (unsigned long long)((m + 30) / 60));
+        snprintf(amount, sizeof amount, _("%llu h"), (unsigned long long)((m + 30) / 60));
     else
-        snprintf(amount, sizeof amount, "%llu min", (unsigned long long)m);
-    web__putf(o, "<td class=\"%s\" data-clock-offset-ms=\"%lld\">%s %s</td>",
-              gap >= 3600000u ? "red" : "amber", (long long)off, amount, off > 0 ? "ahead" : "behind");
+        snprintf(amount, sizeof amount, _("%llu min"), (unsigned long long)m);
+    web__putf(o, "<td class=\"%s\" data-clock-offset-ms=\"%lld\">", gap >= 3600000u ? "red" : "amber",
+              (long long)off);
+    web__putf(o, off > 0 ? _("%s ahead") : _("%s behind"), amount);
+    web__puts(o, "</td>");
 }
 
 static int device_row(const fs_store_device *d, void *ctx)
@@ -193,11 +201,12 @@ static int device_row(const fs_store_device *d, void *ctx)
     web__esc(o, d->fingerprint);
     web__putf(o, "</td><td>%s</td>", a);
     if (pending == 0)
-        web__puts(o, "<td class=\"green\">none</td>");
-    else
-        web__putf(o, "<td class=\"%s\">%llu since %s</td>",
-                  now > oldest && now - oldest > 86400000u ? "red" : "amber",
-                  (unsigned long long)pending, c);
+        web__putf(o, "<td class=\"green\">%s</td>", _("none"));
+    else {
+        web__putf(o, "<td class=\"%s\">", now > oldest && now - oldest > 86400000u ? "red" : "amber");
+        web__putf(o, _("%llu since %s"), (unsigned long long)pending, c);
+        web__puts(o, "</td>");
+    }
     web__putf(o, "<td class=\"%s\">%s</td>",
               lease == 0                ? ""
               : lease < now             ? "red"
@@ -206,13 +215,18 @@ static int device_row(const fs_store_device *d, void *ctx)
               b);
     clock_cell(o, dw->store, d->pk);
     refused_cell(o, dw->refused ? web__refusals_device(dw->refused, d->fingerprint) : NULL);
-    web__puts(o, d->revoked ? "<td class=\"red\">revoked</td></tr>\n" : "<td>active</td></tr>\n");
+    web__putf(o, d->revoked ? "<td class=\"red\">%s</td></tr>\n" : "<td>%s</td></tr>\n",
+              d->revoked ? _("revoked") : _("active"));
     return 0;
 }
 
-static const char device_head[] = "<table><tr><th>User</th><th>Device</th><th>Fingerprint</th>"
-                                  "<th>Last sync</th><th>Pending (oldest)</th><th>Lease until</th>"
-                                  "<th>Clock</th><th>Refused changes</th><th>State</th></tr>\n";
+static void device_head(out *o)
+{
+    web__puts(o, "<table>");
+    web__heads(o, N_("User"), N_("Device"), N_("Fingerprint"), N_("Last sync"),
+               N_("Pending (oldest)"), N_("Lease until"), N_("Clock"), N_("Refused changes"),
+               N_("State"), (const char *)NULL);
+}
 
 typedef struct conflict_walk {
     out *o;
@@ -231,9 +245,9 @@ static void value_html(out *o, const fs_value *v)
     } else if (v->type == FS_INT) {
         web__putf(o, "%lld", (long long)v->i);
     } else if (v->type == FS_NULL) {
-        web__puts(o, "(empty)");
+        web__esc(o, _("(empty)"));
     } else {
-        web__puts(o, "(binary)");
+        web__esc(o, _("(binary)"));
     }
 }
 
@@ -268,10 +282,10 @@ static int conflict_row(const fs_conflict *c, void *ctx)
     web__puts(o, cw->s->csrf);
     web__putf(o,
               "\"><input type=\"hidden\" name=\"conflict\" value=\"%s\">"
-              "<button type=\"submit\" name=\"do\" value=\"kept\">Keep</button> "
-              "<button type=\"submit\" name=\"do\" value=\"lost\">Restore lost</button>"
+              "<button type=\"submit\" name=\"do\" value=\"kept\">%s</button> "
+              "<button type=\"submit\" name=\"do\" value=\"lost\">%s</button>"
               "</form></td></tr>\n",
-              idhex);
+              idhex, _("Keep"), _("Restore lost"));
     cw->n++;
     return 0;
 }
@@ -302,9 +316,10 @@ static int64_t week_from(const fs_http_request *rq, int64_t now, char week[16])
 static void bad_week(fs_http_response *r)
 {
     out o = {0};
-    web__page_start(&o, "Bad week");
-    web__puts(&o, "<h1>No such week</h1><p>A week is written YYYY-Www, as 2026-W49. "
-                  "<a href=\"/\">This week</a></p>\n");
+    web__page_start(&o, _("Bad week"));
+    web__putf(&o, "<h1>%s</h1><p>", _("No such week"));
+    web__esc(&o, _("A week is written YYYY-Www, as 2026-W49."));
+    web__putf(&o, " <a href=\"/\">%s</a></p>\n", _("This week"));
     web__finish(&o, r, 400);
 }
 
@@ -316,46 +331,391 @@ static void week_nav(out *o, const char *rep, int64_t from)
     fs_iso_week_format(from - 7 * MIN_PER_DAY, weeks[0]);
     fs_iso_week_format(from, weeks[1]);
     fs_iso_week_format(from + 7 * MIN_PER_DAY, weeks[2]);
-    web__puts(o, "<nav class=\"weeks\" aria-label=\"weeks\">");
+    web__putf(o, "<nav class=\"weeks\" aria-label=\"%s\">", _("Weeks"));
     for (int k = 0; k < 3; k += 2) {
         web__puts(o, rep != NULL ? "<a href=\"/rep?name=" : "<a href=\"/?");
         if (rep != NULL) {
             web__url_esc(o, rep);
             web__puts(o, "&amp;");
         }
-        web__putf(o, "week=%s\">%s%s%s</a>", weeks[k], k == 0 ? "&larr; " : "", weeks[k],
+        web__putf(o, "week=%s\" rel=\"%s\">%s%s%s</a>", weeks[k], k == 0 ? "prev" : "next",
+                  k == 0 ? "&larr; " : "", k == 0 ? _("previous week") : _("next week"),
                   k == 2 ? " &rarr;" : "");
     }
     web__putf(o, "<form class=\"inline\" method=\"get\" action=\"%s\">", rep ? "/rep" : "/");
     if (rep != NULL)
         web__hidden(o, "name", rep);
-    web__putf(o, "<label>week <input type=\"week\" name=\"week\" value=\"%s\"></label> "
-                 "<button type=\"submit\">show</button></form></nav>\n",
-              weeks[1]);
+    web__putf(o, "<label>%s <input type=\"week\" name=\"week\" value=\"%s\"></label> ",
+              _("Week"), weeks[1]);
+    web__putf(o, "<button type=\"submit\">%s</button></form></nav>\n", _("Show"));
+}
+
+/* The rules as the team page's columns and the charts' rows. */
+static const struct {
+    const char *rule, *heading;
+} cols[] = {
+    {"contact_recorded", N_("Contacts recorded in 24 h")},
+    {"crm_accuracy", N_("CRM accuracy (98 %)")},
+    {"commitment_due", N_("Commitments")},
+    {"commitment_followup", N_("Follow-ups")},
+    {"key_account_monthly", N_("Key accounts this month")},
+    {"daily_plan", N_("Daily plans by 09:00")},
+    {"daily_summary", N_("Daily summaries")},
+    {"self_check", N_("Self-checks")},
+    {"weekly_plan_approved", N_("Weekly plan approved")},
+    {"complaint_outcome", N_("Complaints (3 working days)")},
+    {"requirement_request", N_("Requirement requests (1 working day)")},
+    {"acceptance_documents", N_("Acceptance documents (5 working days)")},
+    {"marketing_request", N_("Marketing requests (3 working days before)")},
+    {"question_answered", N_("Questions (24 h)")},
+    {"spot_check_weekly", N_("Spot-checked this week")},
+};
+
+/* ---- charts: server-rendered SVG, no script (issue 18 point 2) ---- */
+
+#define NWEEKS 8 /* the trend: the week shown and the seven before it */
+
+/* A share in whole percent, rounded to the nearest (2 of 3: 67). */
+static unsigned pct_of(uint32_t on, uint32_t all)
+{
+    return all ? (unsigned)((200u * (uint64_t)on + all) / (2u * (uint64_t)all)) : 0;
+}
+
+/* The share of a rule's deadlines a rep is held to meet, in percent: a
+ * ratio rule's own (CRM accuracy: 98 %), every deadline else. */
+static unsigned target_of(const char *rule_id)
+{
+    size_t n;
+    const fs_rule *all = fs_rules(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i].id, rule_id) == 0 && all[i].kind == FS_RULE_RATIO)
+            return (unsigned)(all[i].amount + 5) / 10;
+    return 100;
+}
+
+/* The figures of a share in words, as the table and the charts say them:
+ * "2 of 3 on time, 67 %". */
+static void share_words(char *buf, size_t size, uint32_t on, uint32_t all)
+{
+    snprintf(buf, size, _("%u of %u on time, %u %%"), on, all, pct_of(on, all));
+}
+
+static const char *fill_of(unsigned pct, unsigned target)
+{
+    return pct >= target ? "#2e7d32" : pct + 10 >= target ? "#b26a00" : "#c62828";
+}
+
+/* One rep's week, rule by rule: a bar for the share met on time, the
+ * rule's target as a dark line across it, the figures in words beside it,
+ * an axis of 0 to 100 % below. Rules with nothing due are left out. */
+static void chart_rules(out *o, const fs_compliance *c, const fs_rep_metrics *m)
+{
+    size_t rows = 0;
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        const fs_rule_tally *t = fs_compliance_rule(c, m, cols[k].rule);
+        rows += t != NULL && t->n[0] + t->n[1] + t->n[2] + t->n[3] > 0;
+    }
+    if (rows == 0) {
+        web__putf(o, "<p>%s</p>\n", _("Nothing was due this week."));
+        return;
+    }
+    enum { LABEL = 290, SCALE = 3, ROW = 24 };
+    size_t axis_y = ROW * rows + 26;
+    char words[128];
+    web__puts(o, "<figure class=\"chart\"><figcaption>");
+    web__esc(o, _("This week, rule by rule: the share met on time; the dark line is the rule's "
+                  "target."));
+    web__putf(o, "</figcaption>\n<svg class=\"chart rules\" width=\"820\" height=\"%zu\" "
+                 "role=\"img\" aria-label=\"",
+              axis_y + 34);
+    web__esc(o, _("Share met on time per rule, with each rule's target"));
+    web__puts(o, "\">");
+    /* the axis: 0 to 100 % */
+    for (unsigned t = 0; t <= 100; t += 25)
+        web__putf(o,
+                  "<line x1=\"%u\" y1=\"14\" x2=\"%u\" y2=\"%zu\" stroke=\"#ccc\"></line>"
+                  "<text x=\"%u\" y=\"%zu\" font-size=\"11\" text-anchor=\"middle\">%u %%</text>",
+                  LABEL + SCALE * t, LABEL + SCALE * t, axis_y, LABEL + SCALE * t, axis_y + 14, t);
+    web__putf(o, "<text x=\"%u\" y=\"%zu\" font-size=\"11\" text-anchor=\"middle\">", LABEL + 150,
+              axis_y + 28);
+    web__esc(o, _("share met on time"));
+    web__puts(o, "</text>");
+    size_t i = 0;
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        const fs_rule_tally *t = fs_compliance_rule(c, m, cols[k].rule);
+        uint32_t all = t != NULL ? t->n[0] + t->n[1] + t->n[2] + t->n[3] : 0;
+        if (all == 0)
+            continue;
+        uint32_t on = t->n[FS_ST_ON_TIME];
+        unsigned pct = pct_of(on, all), target = target_of(cols[k].rule);
+        size_t y = 16 + ROW * i++;
+        share_words(words, sizeof words, on, all);
+        web__putf(o, "<g data-rule=\"%s\" data-on-time=\"%u\" data-all=\"%u\" data-target=\"%u\">",
+                  cols[k].rule, on, all, target);
+        web__putf(o, "<text x=\"%u\" y=\"%zu\" font-size=\"12\" text-anchor=\"end\">", LABEL - 6,
+                  y + 13);
+        web__esc(o, _(cols[k].heading));
+        web__putf(o,
+                  "</text><rect x=\"%u\" y=\"%zu\" width=\"%u\" height=\"16\" fill=\"%s\"></rect>"
+                  "<line class=\"target\" x1=\"%u\" y1=\"%zu\" x2=\"%u\" y2=\"%zu\" stroke=\"#111\" "
+                  "stroke-width=\"2\" stroke-dasharray=\"3 2\"></line>"
+                  "<text x=\"%u\" y=\"%zu\" font-size=\"12\">",
+                  LABEL, y, SCALE * pct + 1, fill_of(pct, target), LABEL + SCALE * target, y - 3,
+                  LABEL + SCALE * target, y + 19, LABEL + SCALE * 100 + 8, y + 13);
+        web__esc(o, words);
+        web__puts(o, " · ");
+        web__putf(o, _("target %u %%"), target);
+        web__puts(o, "</text></g>");
+    }
+    web__puts(o, "</svg></figure>\n");
+}
+
+/* A share over the weeks: a line with a point and its percent for each
+ * week that had anything due (a gap for one that had not), the weeks named
+ * below, an axis of 0 to 100 % at the left. */
+static void chart_trend(out *o, const char *label, char weeks[NWEEKS][16],
+                        const uint32_t on[NWEEKS], const uint32_t all[NWEEKS])
+{
+    enum { X0 = 48, STEP = 66, Y0 = 130, H = 100 };
+    web__putf(o, "<svg class=\"chart trend\" width=\"%u\" height=\"%u\" role=\"img\" aria-label=\"",
+              X0 + STEP * NWEEKS + 10, Y0 + 40);
+    web__esc(o, label);
+    web__puts(o, "\">");
+    for (unsigned t = 0; t <= 100; t += 50)
+        web__putf(o,
+                  "<line x1=\"%u\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#ccc\"></line>"
+                  "<text x=\"%u\" y=\"%u\" font-size=\"11\" text-anchor=\"end\">%u %%</text>",
+                  X0, Y0 - t, X0 + STEP * NWEEKS, Y0 - t, X0 - 4, Y0 - t + 4, t);
+    /* the line, broken where a week had nothing due */
+    int open = 0;
+    for (int w = 0; w < NWEEKS; w++) {
+        unsigned x = X0 + STEP * (unsigned)w + STEP / 2, y = Y0 - pct_of(on[w], all[w]);
+        if (all[w] == 0) {
+            if (open)
+                web__puts(o, "\"></polyline>");
+            open = 0;
+            continue;
+        }
+        web__putf(o, "%s%u,%u", open ? " " : "<polyline fill=\"none\" stroke=\"#1565c0\" "
+                                             "stroke-width=\"2\" points=\"",
+                  x, y);
+        open = 1;
+    }
+    if (open)
+        web__puts(o, "\"></polyline>");
+    for (int w = 0; w < NWEEKS; w++) {
+        unsigned x = X0 + STEP * (unsigned)w + STEP / 2, pct = pct_of(on[w], all[w]);
+        /* the week as "W49": its year is the page's */
+        web__putf(o, "<text x=\"%u\" y=\"%u\" font-size=\"11\" text-anchor=\"middle\">%s</text>", x,
+                  Y0 + 16, weeks[w] + 5);
+        if (all[w] == 0) {
+            web__putf(o, "<text x=\"%u\" y=\"%u\" font-size=\"11\" text-anchor=\"middle\">–</text>",
+                      x, Y0 - 4);
+            continue;
+        }
+        web__putf(o,
+                  "<circle cx=\"%u\" cy=\"%u\" r=\"3\" fill=\"#1565c0\" data-week=\"%s\" "
+                  "data-on-time=\"%u\" data-all=\"%u\"></circle><text x=\"%u\" y=\"%u\" "
+                  "font-size=\"11\" text-anchor=\"middle\">%u %%</text>",
+                  x, Y0 - pct, weeks[w], on[w], all[w], x, Y0 - pct - 7 < 12 ? 12 : Y0 - pct - 7,
+                  pct);
+    }
+    web__putf(o, "<text x=\"%u\" y=\"%u\" font-size=\"11\" text-anchor=\"middle\">", X0 + STEP * 4,
+              Y0 + 32);
+    web__esc(o, _("ISO week"));
+    web__puts(o, "</text></svg>\n");
+}
+
+/* Every rule's tally of rep summed: on time and all. */
+static void rep_sum(const fs_compliance *c, const fs_rep_metrics *m, uint32_t *on, uint32_t *all)
+{
+    *on = *all = 0;
+    for (size_t k = 0; k < c->nrules; k++)
+        for (int st = 0; st < FS_ST_COUNT; st++) {
+            *all += m->by_rule[k].n[st];
+            *on += st == FS_ST_ON_TIME ? m->by_rule[k].n[st] : 0;
+        }
+}
+
+/* The compliance of reps for the NWEEKS weeks ending with the one from
+ * starts (weeks[NWEEKS - 1] is it), their names into weeks: the tables
+ * read once for all of them. On failure every one is freed. */
+static int trend_get(fs_store *store, const fs_calendar *cal, int64_t now, int64_t from,
+                     const char *const *reps, size_t nreps, fs_compliance c[NWEEKS],
+                     char weeks[NWEEKS][16])
+{
+    int64_t first = from - (int64_t)(NWEEKS - 1) * 7 * MIN_PER_DAY;
+    for (int w = 0; w < NWEEKS; w++)
+        fs_iso_week_format(first + (int64_t)w * 7 * MIN_PER_DAY, weeks[w]);
+    return fs_compliance_weeks(fs_store_replica(store), cal, now, first, NWEEKS, reps, nreps, c);
+}
+
+/* The 8-week trend of one rep (index i in each week's compliance), its
+ * figures also per rule as a table of "on time of all" cells. */
+static void trend_of(out *o, const fs_compliance c[NWEEKS], char weeks[NWEEKS][16], size_t i,
+                     int per_rule)
+{
+    uint32_t on[NWEEKS], all[NWEEKS];
+    for (int w = 0; w < NWEEKS; w++)
+        rep_sum(&c[w], &c[w].reps[i], &on[w], &all[w]);
+    char label[200];
+    snprintf(label, sizeof label, _("%s: share of all deadlines met on time, week by week"),
+             c[NWEEKS - 1].reps[i].rep);
+    chart_trend(o, label, weeks, on, all);
+    if (!per_rule)
+        return;
+    web__putf(o, "<table class=\"trend\"><caption>%s</caption><tr><th scope=\"col\">%s</th>",
+              _("The last eight weeks, rule by rule"), _("Rule"));
+    for (int w = 0; w < NWEEKS; w++)
+        web__putf(o, "<th scope=\"col\">%s</th>", weeks[w]);
+    web__puts(o, "</tr>\n");
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        web__puts(o, "<tr><th scope=\"row\">");
+        web__esc(o, _(cols[k].heading));
+        web__puts(o, "</th>");
+        unsigned target = target_of(cols[k].rule);
+        for (int w = 0; w < NWEEKS; w++) {
+            const fs_rule_tally *t = fs_compliance_rule(&c[w], &c[w].reps[i], cols[k].rule);
+            uint32_t a = t != NULL ? t->n[0] + t->n[1] + t->n[2] + t->n[3] : 0;
+            if (a == 0) {
+                web__puts(o, "<td>–</td>");
+                continue;
+            }
+            unsigned pct = pct_of(t->n[FS_ST_ON_TIME], a);
+            web__putf(o, "<td class=\"%s\">%u/%u (%u %%)</td>",
+                      pct >= target ? "green" : pct + 10 >= target ? "amber" : "red",
+                      t->n[FS_ST_ON_TIME], a, pct);
+        }
+        web__puts(o, "</tr>\n");
+    }
+    web__puts(o, "</table>\n");
+}
+
+/* ---- search by customer name, within the team (issue 18 point 1) ---- */
+
+#define SEARCH_MAX 100   /* bytes of a search's text */
+#define SEARCH_SHOWN 200 /* customers listed at most */
+
+static void search_form(out *o, const char *q)
+{
+    web__putf(o, "<form class=\"search\" method=\"get\" action=\"/search\" role=\"search\">"
+                 "<label>%s <input type=\"search\" name=\"q\" maxlength=\"%d\" value=\"",
+              _("Customer name"), SEARCH_MAX);
+    web__esc(o, q);
+    web__putf(o, "\"></label> <button type=\"submit\">%s</button></form>\n", _("Search"));
+}
+
+/* 1 if hay (n bytes) holds needle, ASCII letters in either case (Chinese
+ * and other UTF-8 text byte for byte: a match starts at a character, as
+ * needle is whole characters). */
+static int holds(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    for (size_t i = 0; m <= n && i <= n - m; i++) {
+        size_t k = 0;
+        while (k < m) {
+            unsigned char a = (unsigned char)hay[i + k], b = (unsigned char)needle[k];
+            if (a >= 'A' && a <= 'Z')
+                a = (unsigned char)(a - 'A' + 'a');
+            if (b >= 'A' && b <= 'Z')
+                b = (unsigned char)(b - 'A' + 'a');
+            if (a != b)
+                break;
+            k++;
+        }
+        if (k == m)
+            return 1;
+    }
+    return 0;
+}
+
+/* GET /search?q=TEXT: the team's customers whose name holds TEXT, each
+ * with its rep, linked to its page. The text is not audited (it is a
+ * customer's name): only that a search was made. */
+static void search_page(fs_store *store, const session *s, const fs_http_request *rq,
+                        fs_http_response *r)
+{
+    char q[SEARCH_MAX + 2] = "";
+    int given = web_form_field(rq->query, "q", q, sizeof q);
+    out o = {0};
+    /* there, but too long or malformed */
+    if ((!given && strstr(rq->query, "q=") != NULL) || strlen(q) > SEARCH_MAX) {
+        web__page_start(&o, _("Search"));
+        web__putf(&o, "<h1>%s</h1><p>", _("Search"));
+        web__putf(&o, _("A search is at most %d bytes of text."), SEARCH_MAX);
+        web__putf(&o, " <a href=\"/search\">%s</a></p>\n", _("Search again"));
+        web__finish(&o, r, 400);
+        return;
+    }
+    if (!fs_utf8_valid(q, strlen(q))) {
+        web__page_start(&o, _("Search"));
+        web__putf(&o, "<h1>%s</h1><p>%s</p>\n", _("Search"), _("The text is not valid UTF-8."));
+        web__finish(&o, r, 400);
+        return;
+    }
+    team_reps reps = {s->team, NULL, 0, 0};
+    int rc = fs_store_users(store, collect_rep, &reps);
+    (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, s->team, "search");
+    web__page_start(&o, _("Search"));
+    web__putf(&o, "<h1>%s</h1>\n<p><a href=\"/\">%s</a> ", _("Search by customer name"),
+              _("team"));
+    logout_form(&o, s);
+    web__puts(&o, "</p>\n");
+    search_form(&o, q);
+    size_t n = 0;
+    if (q[0] != '\0' && rc == 0) {
+        web__puts(&o, "<table>");
+        web__heads(&o, N_("Customer"), N_("Rep"), N_("Industry"), (const char *)NULL);
+        for (size_t i = 0; rc == 0 && i < reps.n && n < SEARCH_SHOWN; i++) {
+            fs_rows *it = NULL;
+            fs_value eq = fs_text(reps.names[i]);
+            rc = fs_rows_open(&it, fs_store_replica(store), "customer", "owner", &eq, "name");
+            while (rc == 0 && n < SEARCH_SHOWN && (rc = fs_rows_next(it)) == 1) {
+                rc = 0;
+                fs_value name, ind;
+                if (fs_rows_get(it, "name", &name) != 0 || name.type != FS_TEXT ||
+                    !holds(name.p, name.n, q))
+                    continue;
+                char hex[2 * FS_ID_BYTES + 1];
+                fs_id_to_hex(fs_rows_id(it), hex);
+                web__putf(&o, "<tr><td><a href=\"/customer?id=%s\">", hex);
+                char *t = strndup(name.p, name.n);
+                web__esc(&o, t ? t : "");
+                free(t);
+                web__puts(&o, "</a></td><td><a href=\"/rep?name=");
+                web__url_esc(&o, reps.names[i]);
+                web__puts(&o, "\">");
+                web__esc(&o, reps.names[i]);
+                web__puts(&o, "</a></td><td>");
+                t = fs_rows_get(it, "industry", &ind) == 0 && ind.type == FS_TEXT
+                        ? strndup(ind.p, ind.n)
+                        : NULL;
+                web__esc(&o, t ? t : "–");
+                free(t);
+                web__puts(&o, "</td></tr>\n");
+                n++;
+            }
+            fs_rows_close(it);
+        }
+        if (n == 0)
+            web__putf(&o, "<tr><td colspan=\"3\">%s</td></tr>\n", _("No customer of the team has such a name."));
+        web__puts(&o, "</table>\n");
+        if (n == SEARCH_SHOWN)
+        {
+            web__puts(&o, "<p>");
+            web__putf(&o, _("The first %d; say more of the name to see fewer."), SEARCH_SHOWN);
+            web__puts(&o, "</p>\n");
+        }
+    }
+    if (rc < 0)
+        web__putf(&o, "<p class=\"err\">%s</p>\n", _("The customers could not be read."));
+    free(reps.names);
+    web__finish(&o, r, 200);
 }
 
 static void team_page(fs_store *store, const session *s, const fs_http_request *rq,
                       fs_http_response *r)
 {
-    static const struct {
-        const char *rule, *heading;
-    } cols[] = {
-        {"contact_recorded", "Contacts recorded in 24 h"},
-        {"crm_accuracy", "CRM accuracy (98 %)"},
-        {"commitment_due", "Commitments"},
-        {"commitment_followup", "Follow-ups"},
-        {"key_account_monthly", "Key accounts this month"},
-        {"daily_plan", "Daily plans by 09:00"},
-        {"daily_summary", "Daily summaries"},
-        {"self_check", "Self-checks"},
-        {"weekly_plan_approved", "Weekly plan approved"},
-        {"complaint_outcome", "Complaints (3 working days)"},
-        {"requirement_request", "Requirement requests (1 working day)"},
-        {"acceptance_documents", "Acceptance documents (5 working days)"},
-        {"marketing_request", "Marketing requests (3 working days before)"},
-        {"question_answered", "Questions (24 h)"},
-        {"spot_check_weekly", "Spot-checked this week"},
-    };
     fs_calendar cal;
     fs_calendar_default(&cal);
     int64_t now = civil_now(&cal);
@@ -366,6 +726,8 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         return;
     }
     team_reps reps = {s->team, NULL, 0, 0};
+    /* This week only: the 8-week trends are on each rep's page (eight
+     * evaluations of the rules: too slow for a team of 50, bench_web). */
     fs_compliance c;
     memset(&c, 0, sizeof c);
     int rc = fs_store_users(store, collect_rep, &reps);
@@ -381,61 +743,75 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     (void)web__refusals_load(store, &refused);
 
     out o = {0};
-    web__page_start(&o, "Team");
-    web__puts(&o, "<h1>Team ");
+    web__page_start(&o, _("Team"));
+    web__puts(&o, "<h1>");
+    web__esc(&o, _("Team"));
+    web__puts(&o, " ");
     web__esc(&o, s->team);
     web__puts(&o, "</h1>\n<p>");
     web__esc(&o, s->user);
-    web__puts(&o, " — week ");
+    web__puts(&o, " — ");
+    web__esc(&o, _("week"));
+    web__puts(&o, " ");
     web__esc(&o, week);
     web__puts(&o, " ");
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
     week_nav(&o, NULL, from);
+    search_form(&o, "");
     if (rc != 0) {
-        web__puts(&o, "<p class=\"err\">The report could not be computed.</p>\n");
+        web__putf(&o, "<p class=\"err\">%s</p>\n", _("The report could not be computed."));
     } else if (c.nreps == 0) {
-        web__puts(&o, "<p>No reps in this team yet.</p>\n");
+        web__putf(&o, "<p>%s</p>\n", _("No reps in this team yet."));
     } else {
         /* The share of each rep's deadlines met, as bars (SVG, no script),
-         * on an axis of 0 to 100 %, each bar saying its figures in words. */
+         * on an axis of 0 to 100 %, each bar saying its figures in words;
+         * then each rep's last eight weeks. */
         size_t axis_y = 24 * c.nreps + 8;
-        web__puts(&o, "<p>Share of the week's deadlines met on time, per rep:</p>\n");
-        web__putf(&o,
-                  "<svg class=\"chart\" width=\"640\" height=\"%zu\" role=\"img\" "
-                  "aria-label=\"share of the week's deadlines met on time, per rep\">",
-                  axis_y + 24);
+        char words[128];
+        web__putf(&o, "<h2>%s</h2>\n<figure class=\"chart\"><figcaption>%s</figcaption>",
+                  _("This week"), _("Share of the week's deadlines met on time, per rep"));
+        web__putf(&o, "<svg class=\"chart\" width=\"640\" height=\"%zu\" role=\"img\" aria-label=\"",
+                  axis_y + 34);
+        web__esc(&o, _("Share of the week's deadlines met on time, per rep"));
+        web__puts(&o, "\">");
         for (unsigned t = 0; t <= 100; t += 25)
             web__putf(&o,
                       "<line x1=\"%u\" y1=\"2\" x2=\"%u\" y2=\"%zu\" stroke=\"#bbb\" "
                       "stroke-width=\"1\"></line><text x=\"%u\" y=\"%zu\" font-size=\"11\" "
-                      "text-anchor=\"middle\">%u%%</text>",
+                      "text-anchor=\"middle\">%u %%</text>",
                       120 + 3 * t, 120 + 3 * t, axis_y, 120 + 3 * t, axis_y + 14, t);
+        web__putf(&o, "<text x=\"270\" y=\"%zu\" font-size=\"11\" text-anchor=\"middle\">",
+                  axis_y + 28);
+        web__esc(&o, _("share met on time"));
+        web__puts(&o, "</text>");
         for (size_t i = 0; i < c.nreps; i++) {
-            uint32_t on = 0, all = 0;
-            for (size_t k = 0; k < c.nrules; k++)
-                for (int st = 0; st < FS_ST_COUNT; st++) {
-                    all += c.reps[i].by_rule[k].n[st];
-                    on += st == FS_ST_ON_TIME ? c.reps[i].by_rule[k].n[st] : 0;
-                }
-            unsigned pct = all ? (unsigned)(100u * on / all) : 0;
-            const char *fill = pct >= 90 ? "#5a9e5a" : pct >= 70 ? "#d9a21b" : "#c0392b";
+            uint32_t on, all;
+            rep_sum(&c, &c.reps[i], &on, &all);
+            unsigned pct = pct_of(on, all);
+            share_words(words, sizeof words, on, all);
             web__putf(&o, "<text x=\"0\" y=\"%zu\" font-size=\"13\">", 24 * i + 20);
             web__esc(&o, c.reps[i].rep);
             web__putf(&o,
-                      "</text><rect x=\"120\" y=\"%zu\" width=\"%u\" height=\"16\" fill=\"%s\">"
-                      "</rect><text x=\"%u\" y=\"%zu\" font-size=\"13\">%u of %u on time, %u%%"
-                      "</text>",
-                      24 * i + 6, 3 * pct + 1, fill, 428, 24 * i + 20, on, all, pct);
+                      "</text><rect x=\"120\" y=\"%zu\" width=\"%u\" height=\"16\" fill=\"%s\" "
+                      "data-on-time=\"%u\" data-all=\"%u\"></rect><text x=\"%u\" y=\"%zu\" "
+                      "font-size=\"13\">",
+                      24 * i + 6, 3 * pct + 1, fill_of(pct, 100), on, all, 428, 24 * i + 20);
+            web__esc(&o, all ? words : _("nothing due"));
+            web__puts(&o, "</text>");
         }
-        web__puts(&o, "</svg>\n");
-        web__puts(&o, "<table><tr><th>Rep</th>");
+        web__puts(&o, "</svg></figure>\n");
+        web__putf(&o, "<p>%s</p>\n",
+                  _("Each rep's page charts their week rule by rule and their last eight weeks."));
+        web__putf(&o, "<table class=\"tally\"><caption>%s</caption><tr><th>%s</th>",
+                  _("This week, rule by rule: deadlines met on time / all deadlines (share)."),
+                  _("Rep"));
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             web__puts(&o, "<th>");
-            web__esc(&o, cols[k].heading);
+            web__esc(&o, _(cols[k].heading));
             web__puts(&o, "</th>");
         }
-        web__puts(&o, "<th>Refused changes</th></tr>\n");
+        web__putf(&o, "<th>%s</th></tr>\n", _("Refused changes"));
         for (size_t i = 0; i < c.nreps; i++) {
             const fs_rep_metrics *m = &c.reps[i];
             web__puts(&o, "<tr><td><a href=\"/rep?name=");
@@ -454,10 +830,12 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
                           "data-due-soon=\"%u\" data-overdue=\"%u\" data-missed=\"%u\">",
                           rag(t), cols[k].rule, t->n[FS_ST_ON_TIME], t->n[FS_ST_DUE_SOON],
                           t->n[FS_ST_OVERDUE], t->n[FS_ST_MISSED]);
+                /* short, as the caption says: on time / due (share) */
                 if (all == 0)
                     web__puts(&o, "–");
                 else
-                    web__putf(&o, "%u/%u on time", t->n[FS_ST_ON_TIME], all);
+                    web__putf(&o, "%u/%u (%u %%)", t->n[FS_ST_ON_TIME], all,
+                              pct_of(t->n[FS_ST_ON_TIME], all));
                 web__puts(&o, "</td>");
             }
             web_refusal sum;
@@ -467,19 +845,19 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         web__puts(&o, "</table>\n");
     }
     /* Sync health of the team's devices, and conflicts awaiting a decision. */
-    web__puts(&o, "<h2>Devices</h2>\n");
-    web__puts(&o, device_head);
+    web__putf(&o, "<h2>%s</h2>\n", _("Devices"));
+    device_head(&o);
     device_walk dw = {&o, store, &reps, &refused};
     if (fs_store_devices(store, device_row, &dw) != 0)
-        web__puts(&o, "<tr><td colspan=\"8\">the devices could not be read</td></tr>");
-    web__puts(&o, "</table>\n<h2>Conflicts awaiting a decision</h2>\n<table><tr><th>Rep</th>"
-                  "<th>Record</th><th>Field</th><th>Kept</th><th>Lost</th>"
-                  "<th>Decision</th></tr>\n");
+        web__putf(&o, "<tr><td colspan=\"9\">%s</td></tr>", _("the devices could not be read"));
+    web__putf(&o, "</table>\n<h2>%s</h2>\n<table>", _("Conflicts awaiting a decision"));
+    web__heads(&o, N_("Rep"), N_("Record"), N_("Field"), N_("Kept"), N_("Lost"), N_("Decision"),
+               (const char *)NULL);
     conflict_walk cw = {&o, store, &reps, s, 0};
     if (fs_conflicts(fs_store_replica(store), 0, conflict_row, &cw) != 0)
-        web__puts(&o, "<tr><td colspan=\"6\">the conflicts could not be read</td></tr>");
+        web__putf(&o, "<tr><td colspan=\"6\">%s</td></tr>", _("the conflicts could not be read"));
     else if (cw.n == 0)
-        web__puts(&o, "<tr><td colspan=\"6\">none</td></tr>");
+        web__putf(&o, "<tr><td colspan=\"6\">%s</td></tr>", _("none"));
     web__puts(&o, "</table>\n");
     fs_compliance_free(&c);
     web__refusals_free(&refused);
@@ -491,11 +869,11 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
 static int user_row(const char *name, fs_role role, const char *team, void *ctx)
 {
     out *o = ctx;
-    static const char *const roles[] = {"?", "rep", "manager", "admin"};
+    static const char *const roles[] = {"?", N_("rep"), N_("manager"), N_("admin")};
     web__puts(o, "<tr><td>");
     web__esc(o, name);
     web__puts(o, "</td><td>");
-    web__puts(o, (unsigned)role < 4 ? roles[role] : "?");
+    web__esc(o, (unsigned)role < 4 ? _(roles[role]) : "?");
     web__puts(o, "</td><td>");
     web__esc(o, team);
     web__puts(o, "</td></tr>\n");
@@ -505,16 +883,16 @@ static int user_row(const char *name, fs_role role, const char *team, void *ctx)
 static void admin_page(fs_store *store, const session *s, fs_http_response *r)
 {
     out o = {0};
-    web__page_start(&o, "Users and devices");
-    web__puts(&o, "<h1>Users and devices</h1>\n<p>");
+    web__page_start(&o, _("Users and devices"));
+    web__putf(&o, "<h1>%s</h1>\n<p>", _("Users and devices"));
     web__esc(&o, s->user);
-    web__puts(&o, " — <a href=\"/audit\">audit log</a> ");
+    web__putf(&o, " — <a href=\"/audit\">%s</a> ", _("audit log"));
     logout_form(&o, s);
-    web__puts(&o,
-              "</p>\n<h2>Users</h2>\n<table><tr><th>Name</th><th>Role</th><th>Team</th></tr>\n");
+    web__putf(&o, "</p>\n<h2>%s</h2>\n<table>", _("Users"));
+    web__heads(&o, N_("Name"), N_("Role"), N_("Team"), (const char *)NULL);
     int rc = fs_store_users(store, user_row, &o);
-    web__puts(&o, "</table>\n<h2>Devices</h2>\n");
-    web__puts(&o, device_head);
+    web__putf(&o, "</table>\n<h2>%s</h2>\n", _("Devices"));
+    device_head(&o);
     web_refusals refused;
     (void)web__refusals_load(store, &refused);
     device_walk dw = {&o, store, NULL, &refused};
@@ -523,7 +901,7 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
     web__refusals_free(&refused);
     web__puts(&o, "</table>\n");
     if (rc != 0)
-        web__puts(&o, "<p class=\"err\">The lists could not be read.</p>\n");
+        web__putf(&o, "<p class=\"err\">%s</p>\n", _("The lists could not be read."));
     web__finish(&o, r, 200);
 }
 
@@ -540,6 +918,10 @@ static int rep_row(const fs_finding *f, void *ctx)
 {
     rep_find *rf = ctx;
     static const char *const cls[] = {"green", "amber", "red", "red"};
+    /* the statuses' words, for the catalog (fs_rule_status_name's) */
+    static const char *const words[] = {N_("on time"), N_("due soon"), N_("overdue"),
+                                        N_("missed")};
+    (void)words;
     char due[17], done[17] = "–";
     fs_civil_format(f->deadline, due);
     if (f->done >= 0)
@@ -549,8 +931,8 @@ static int rep_row(const fs_finding *f, void *ctx)
         fs_id_to_hex(f->row, hex);
     /* the finding as report rep --json has it: rule and record */
     web__putf(rf->o, "<tr class=\"%s\" data-rule=\"%s\" data-record=\"%s\"><td>%s</td><td>",
-              cls[f->status], f->rule->id, hex, fs_rule_status_name(f->status));
-    web__esc(rf->o, f->rule->text);
+              cls[f->status], f->rule->id, hex, _(fs_rule_status_name(f->status)));
+    web__esc(rf->o, _(f->rule->text));
     web__puts(rf->o, "</td><td>");
     int rc = web__finding_work(rf->o, rf->r, f);
     if (rc != 0)
@@ -579,6 +961,28 @@ void web__hidden(out *o, const char *name, const char *value)
     web__puts(o, "\">");
 }
 
+/* A weekly plan's status (draft, submitted, approved, returned) in words
+ * of the page's language; any other text as it is. */
+const char *web__status_words(const char *status)
+{
+    static const char *const words[] = {N_("draft"), N_("submitted"), N_("approved"),
+                                        N_("returned"), N_("open"), N_("done"), N_("cancelled")};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(status, words[i]) == 0)
+            return _(words[i]);
+    return status;
+}
+
+/* The spot-check form's fields after the record: accurate, comment, the button. */
+void web__spotcheck_fields(out *o)
+{
+    web__putf(o, "<label>%s <select name=\"accurate\">", _("Accurate"));
+    web__putf(o, "<option value=\"yes\">%s</option><option value=\"no\">%s</option>", _("yes"),
+              _("no"));
+    web__putf(o, "</select></label> <label>%s <input name=\"comment\"></label> ", _("Comment"));
+    web__putf(o, "<button type=\"submit\">%s</button></form>\n", _("Record the spot-check"));
+}
+
 /* The supervisor's actions the record rules offer on a plan in status
  * (approve and return a submitted one), as one form of buttons. */
 void web__plan_buttons(const session *s, const char *rep, const char *hex, const char *status,
@@ -597,10 +1001,16 @@ void web__plan_buttons(const session *s, const char *rep, const char *hex, const
             web__hidden(o, "csrf", s->csrf);
             web__hidden(o, "plan", hex);
             web__hidden(o, "rep", rep);
-            web__puts(o, "<input name=\"comment\" placeholder=\"comment (to return)\">");
+            web__putf(o, "<input name=\"comment\" placeholder=\"%s\" aria-label=\"%s\">",
+                      _("comment (to return)"), _("Review comment"));
         }
-        web__putf(o, " <button type=\"submit\" name=\"do\" value=\"%s\">%c%s</button>", a->name,
-             a->name[0] - 'a' + 'A', a->name + 1);
+        /* The button says the action (approve, return) in the page's language. */
+        const char *label = strcmp(a->name, "approve") == 0  ? _("Approve")
+                            : strcmp(a->name, "return") == 0 ? _("Return")
+                                                             : a->name;
+        web__putf(o, " <button type=\"submit\" name=\"do\" value=\"%s\">", a->name);
+        web__esc(o, label);
+        web__puts(o, "</button>");
     }
     if (shown)
         web__puts(o, "</form>");
@@ -612,8 +1022,8 @@ static int plan_forms(fs_store *store, const session *s, const char *rep, out *o
     fs_rows *it = NULL;
     fs_value eq = fs_text(rep);
     int rc = fs_rows_open(&it, fs_store_replica(store), "weekly_plan", "rep", &eq, "period_start");
-    web__puts(
-        o, "<h2>Weekly plans</h2>\n<table><tr><th>Week</th><th>Status</th><th>Review</th></tr>\n");
+    web__putf(o, "<h2>%s</h2>\n<table>", _("Weekly plans"));
+    web__heads(o, N_("Week"), N_("Status"), N_("Review"), (const char *)NULL);
     while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
         rc = 0;
         fs_value from, to, st;
@@ -627,7 +1037,7 @@ static int plan_forms(fs_store *store, const session *s, const char *rep, out *o
         web__putf(o, "<tr><td><a href=\"/plan?id=%s\">%.*s .. %.*s</a></td><td>", hex,
                   from.type == FS_TEXT ? (int)from.n : 0, (const char *)from.p,
                   to.type == FS_TEXT ? (int)to.n : 0, (const char *)to.p);
-        web__esc(o, sbuf);
+        web__esc(o, web__status_words(sbuf));
         web__puts(o, "</td><td>");
         web__plan_buttons(s, rep, hex, sbuf, o);
         web__puts(o, "</td></tr>\n");
@@ -643,8 +1053,8 @@ static int customer_links(fs_store *store, const char *rep, out *o)
     fs_rows *it = NULL;
     fs_value eq = fs_text(rep);
     int rc = fs_rows_open(&it, fs_store_replica(store), "customer", "owner", &eq, "name");
-    web__puts(o, "<h2>Customers</h2>\n<table><tr><th>Name</th><th>Key account</th>"
-                 "<th>Industry</th></tr>\n");
+    web__putf(o, "<h2>%s</h2>\n<table>", _("Customers"));
+    web__heads(o, N_("Name"), N_("Key account"), N_("Industry"), (const char *)NULL);
     size_t n = 0;
     while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
         rc = 0;
@@ -658,7 +1068,7 @@ static int customer_links(fs_store *store, const char *rep, out *o)
         char *t = strndup(name.p, name.n);
         web__esc(o, t ? t : "");
         free(t);
-        web__putf(o, "</a></td><td>%s</td><td>", key.type == FS_INT && key.i ? "yes" : "no");
+        web__putf(o, "</a></td><td>%s</td><td>", key.type == FS_INT && key.i ? _("yes") : _("no"));
         t = ind.type == FS_TEXT ? strndup(ind.p, ind.n) : NULL;
         web__esc(o, t ? t : "–");
         free(t);
@@ -667,7 +1077,7 @@ static int customer_links(fs_store *store, const char *rep, out *o)
     }
     fs_rows_close(it);
     if (n == 0)
-        web__puts(o, "<tr><td colspan=\"3\">none</td></tr>\n");
+        web__putf(o, "<tr><td colspan=\"3\">%s</td></tr>\n", _("none"));
     web__puts(o, "</table>\n");
     return rc < 0 ? rc : 0;
 }
@@ -675,25 +1085,22 @@ static int customer_links(fs_store *store, const char *rep, out *o)
 /* A spot-check of one of this week's visits. */
 static void spotcheck_form(const session *s, const char *rep, const rep_find *rf, out *o)
 {
-    web__puts(o, "<h2>Spot-check a visit record</h2>\n");
+    web__putf(o, "<h2>%s</h2>\n", _("Spot-check a visit record"));
     if (rf->nvisits == 0) {
-        web__puts(o, "<p>No visits this week.</p>\n");
+        web__putf(o, "<p>%s</p>\n", _("No visits this week."));
         return;
     }
     web__puts(o, "<form method=\"post\" action=\"/spotcheck\">");
     web__hidden(o, "csrf", s->csrf);
     web__hidden(o, "rep", rep);
-    web__puts(o, "<label>Visit <select name=\"record\">");
+    web__putf(o, "<label>%s <select name=\"record\">", _("Visit"));
     for (size_t i = 0; i < rf->nvisits; i++) {
         char hex[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(rf->visits[i], hex);
         web__putf(o, "<option value=\"%s\">%s (%.8s)</option>", hex, rf->visit_times[i], hex);
     }
-    web__puts(o,
-              "</select></label> <label>Accurate <select name=\"accurate\">"
-              "<option value=\"yes\">yes</option><option value=\"no\">no</option></select></label> "
-              "<label>Comment <input name=\"comment\"></label> "
-              "<button type=\"submit\">Record the spot-check</button></form>\n");
+    web__puts(o, "</select></label> ");
+    web__spotcheck_fields(o);
 }
 
 /* One rep's deadlines for a week, for their manager only: a rep of another
@@ -710,8 +1117,9 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     free(reps.names);
     if (!found) {
         out o = {0};
-        web__page_start(&o, "Not found");
-        web__puts(&o, "<h1>No such rep in your team</h1><p><a href=\"/\">Back</a></p>\n");
+        web__page_start(&o, _("Not found"));
+        web__putf(&o, "<h1>%s</h1><p><a href=\"/\">%s</a></p>\n", _("No such rep in your team"),
+                  _("Back"));
         web__finish(&o, r, 404);
         return;
     }
@@ -728,22 +1136,37 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__page_start(&o, name);
     web__puts(&o, "<h1>");
     web__esc(&o, name);
-    web__puts(&o, "</h1>\n<p>Week ");
+    web__putf(&o, "</h1>\n<p>%s ", _("Week"));
     web__esc(&o, week);
-    web__puts(&o, " — <a href=\"/\">team</a> ");
+    web__putf(&o, " — <a href=\"/\">%s</a> ", _("team"));
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
     week_nav(&o, name, from);
-    web__puts(&o,
-              "<table><tr><th>Status</th><th>Deadline</th><th>Work</th><th>Due</th>"
-              "<th>Done</th></tr>\n");
+    /* The week rule by rule against each rule's target, and the last
+     * eight weeks: the charts, then the deadlines themselves. */
     const char *one[] = {name};
+    fs_compliance tr[NWEEKS];
+    char weeks[NWEEKS][16];
+    if (trend_get(store, &cal, now, from, one, 1, tr, weeks) == 0) {
+        if (tr[NWEEKS - 1].nreps == 1) {
+            chart_rules(&o, &tr[NWEEKS - 1], &tr[NWEEKS - 1].reps[0]);
+            web__putf(&o, "<h2>%s</h2>\n", _("The last eight weeks"));
+            trend_of(&o, tr, weeks, 0, 1);
+        }
+        for (int w = 0; w < NWEEKS; w++)
+            fs_compliance_free(&tr[w]);
+    } else {
+        web__putf(&o, "<p class=\"err\">%s</p>\n", _("The report could not be computed."));
+    }
+    web__putf(&o, "<h2>%s</h2>\n<table>", _("Deadlines"));
+    web__heads(&o, N_("Status"), N_("Deadline"), N_("Work"), N_("Due"), N_("Done"),
+               (const char *)NULL);
     rep_find rf = {&o, fs_store_replica(store), 0, NULL, NULL, 0};
     int rc = fs_rules_eval(fs_store_replica(store), &cal, now, from, from + 7 * MIN_PER_DAY, one, 1,
                            rep_row, &rf);
     web__puts(&o, "</table>\n");
     if (rc != 0)
-        web__puts(&o, "<p class=\"err\">The deadlines could not be computed.</p>\n");
+        web__putf(&o, "<p class=\"err\">%s</p>\n", _("The deadlines could not be computed."));
     if (rc == 0)
         rc = customer_links(store, name, &o);
     if (rc == 0)
@@ -759,7 +1182,8 @@ static int audit_row(const fs_audit_entry *e, void *ctx)
 {
     out *o = ctx;
     char when[32];
-    if (fs_instant_format(when, sizeof when, e->at_ms, 1, "%Y-%m-%d %H:%M:%S") != 0)
+    /* In the zone of every other time on the pages (named at the top). */
+    if (fs_instant_format(when, sizeof when, e->at_ms, 0, "%Y-%m-%d %H:%M:%S") != 0)
         snprintf(when, sizeof when, "?");
     web__putf(o, "<tr><td>%llu</td><td>%s</td><td>", (unsigned long long)e->seq, when);
     web__esc(o, e->kind);
@@ -778,23 +1202,27 @@ static void audit_page(fs_store *store, const session *s, fs_http_response *r)
     out o = {0};
     uint64_t entries = 0, first_bad = 0;
     int verified = fs_audit_verify(fs_store_audit(store), &entries, &first_bad);
-    web__page_start(&o, "Audit log");
-    web__puts(&o, "<h1>Audit log</h1>\n<p><a href=\"/\">users and devices</a> ");
+    web__page_start(&o, _("Audit log"));
+    web__putf(&o, "<h1>%s</h1>\n<p><a href=\"/\">%s</a> ", _("Audit log"), _("users and devices"));
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
     if (verified == 0)
-        web__putf(&o, "<p class=\"green\">%llu entries, chain intact</p>\n",
-                  (unsigned long long)entries);
+        web__puts(&o, "<p class=\"green\">");
     else
-        web__putf(&o, "<p class=\"red\">the chain is broken at entry %llu</p>\n",
-                  (unsigned long long)first_bad);
+        web__puts(&o, "<p class=\"red\">");
+    if (verified == 0)
+        web__putf(&o, _("%llu entries, chain intact"), (unsigned long long)entries);
+    else
+        web__putf(&o, _("the chain is broken at entry %llu"), (unsigned long long)first_bad);
+    web__puts(&o, "</p>\n");
     uint64_t after = entries > 500 ? entries - 500 : 0;
-    web__puts(&o, "<table><tr><th>#</th><th>UTC</th><th>Event</th><th>Actor</th><th>Subject</th>"
-                  "<th>Detail</th></tr>\n");
+    web__puts(&o, "<table>");
+    web__heads(&o, N_("#"), N_("Time"), N_("Event"), N_("Actor"), N_("Subject"), N_("Detail"),
+               (const char *)NULL);
     int rc = fs_audit_list(fs_store_audit(store), after, 500, audit_row, &o);
     web__puts(&o, "</table>\n");
     if (rc != 0)
-        web__puts(&o, "<p class=\"err\">The log could not be read.</p>\n");
+        web__putf(&o, "<p class=\"err\">%s</p>\n", _("The log could not be read."));
     web__finish(&o, r, 200);
 }
 
@@ -924,9 +1352,32 @@ static void do_conflict(fs_store *store, const session *s, const fs_http_request
 
 /* ---- requests ---- */
 
+static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_response *r);
+
 void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_response *r)
 {
     web *w = ctx;
+    int get = strcmp(rq->method, "GET") == 0;
+    /* The language: a ?lang= link (kept in a cookie), else the cookie,
+     * else what the browser asks for. Per request, on this thread only. */
+    int asked = get ? web__lang_query(rq->query) : -1;
+    int kept = web__lang_cookie(rq->cookie, web__cookie(w, 2));
+    web__lang_use(asked >= 0  ? (web_lang)asked
+                  : kept >= 0 ? (web_lang)kept
+                              : web__lang_accept(rq->accept_language));
+    web__request_use(rq->path, rq->query);
+    route(w, store, rq, r);
+    if (asked >= 0 && !r->deferred && r->status != 0 && r->status < 500) {
+        char(*slot)[256] = r->set_cookie[0][0] == '\0' ? &r->set_cookie[0] : &r->set_cookie[1];
+        if ((*slot)[0] == '\0')
+            snprintf(*slot, sizeof *slot, "%s=%s%s; Max-Age=31536000", web__cookie(w, 2),
+                     asked == WEB_ZH ? "zh" : "en", web__cookie_attrs(w, 2));
+    }
+    web__request_use(NULL, NULL);
+}
+
+static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_response *r)
+{
     int get = strcmp(rq->method, "GET") == 0, post = strcmp(rq->method, "POST") == 0;
     /* For load balancers and monitoring (issue 22.5): answered by the
      * transport's thread, so "ok" says serve is up and its loop turns; it
@@ -992,6 +1443,7 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
     int record = strcmp(rq->path, "/customer") == 0 || strcmp(rq->path, "/visit") == 0 ||
                  strcmp(rq->path, "/plan") == 0;
     int page = strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/rep") == 0 ||
+               strcmp(rq->path, "/search") == 0 ||
                strcmp(rq->path, "/audit") == 0 || record;
     if (get && page && s == NULL) {
         web__redirect(r, "/login");
@@ -1002,6 +1454,10 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
             admin_page(store, s, r);
         else
             team_page(store, s, rq, r);
+        return;
+    }
+    if (get && strcmp(rq->path, "/search") == 0 && s->role == FS_ROLE_MANAGER) {
+        search_page(store, s, rq, r);
         return;
     }
     if (get && strcmp(rq->path, "/rep") == 0 && s->role == FS_ROLE_MANAGER) {

@@ -83,15 +83,17 @@ void web_set_tls(web *w, int tls)
 const char *web__cookie(const web *w, int login)
 {
     /* Over TLS the browser keeps them for this origin's https only. */
-    return w->tls ? (login ? "__Host-fs_login" : "__Host-fs_session")
-                  : (login ? "fs_login" : "fs_session");
+    static const char *const names[2][3] = {{"fs_session", "fs_login", "fs_lang"},
+                                            {"__Host-fs_session", "__Host-fs_login",
+                                             "__Host-fs_lang"}};
+    return names[w->tls ? 1 : 0][login >= 0 && login <= 2 ? login : 0];
 }
 
 const char *web__cookie_attrs(const web *w, int login)
 {
     return w->tls ? "; Secure; HttpOnly; SameSite=Strict; Path=/"
-                  : login ? "; HttpOnly; SameSite=Strict; Path=/login"
-                          : "; HttpOnly; SameSite=Strict; Path=/";
+                  : login == 1 ? "; HttpOnly; SameSite=Strict; Path=/login"
+                               : "; HttpOnly; SameSite=Strict; Path=/";
 }
 
 static time_t wall(void)
@@ -105,6 +107,8 @@ web *web_new(void)
     if (w != NULL) {
         memset(w, 0, sizeof *w);
         w->clock = wall;
+        /* The Chinese pages: without the catalog, English only. */
+        (void)web__catalog_load();
     }
     return w;
 }
@@ -229,7 +233,7 @@ static const char *login_limited(web *w, const char *net, const char *name, long
     *wait = FAIL_WINDOW_S;
     net_fail *f = net_slot(w, net, now, 0);
     if (f != NULL && f->n >= FAIL_PER_NET)
-        return "Too many failed logins from your network; wait five minutes.";
+        return _("Too many failed logins from your network; wait five minutes.");
     acct *a = acct_slot(w, name, 0);
     if (a == NULL || a->n < FAIL_FREE || strcmp(a->good_net, net) == 0)
         return NULL;
@@ -244,7 +248,7 @@ static const char *login_limited(web *w, const char *net, const char *name, long
     if (now - a->last >= need)
         return NULL;
     *wait = need - (long)(now - a->last);
-    return "Too many failed logins for this name; try again later.";
+    return _("Too many failed logins for this name; try again later.");
 }
 
 /* A failure counts against its network, and against the account when a
@@ -290,20 +294,24 @@ void web__login_page(const web *w, fs_http_response *r, const char *msg, int sta
     out o = {0};
     char csrf[TOKEN_HEX + 1];
     new_token(csrf);
-    web__page_start(&o, "Log in");
-    web__puts(&o, "<h1>fieldsync — managers</h1>\n");
+    web__page_start(&o, _("Log in"));
+    web__putf(&o, "<h1>%s</h1>\n", _("fieldsync — managers"));
     if (msg != NULL) {
         web__puts(&o, "<p class=\"err\">");
         web__esc(&o, msg);
         web__puts(&o, "</p>\n");
     }
-    web__puts(&o, "<form method=\"post\" action=\"/login\">"
-                  "<label>Name <input name=\"name\" autocomplete=\"username\"></label> "
-                  "<label>Password <input name=\"password\" type=\"password\" "
-                  "autocomplete=\"current-password\"></label>"
-                  "<input type=\"hidden\" name=\"csrf\" value=\"");
+    web__putf(&o,
+              "<form method=\"post\" action=\"/login\">"
+              "<label>%s <input name=\"name\" autocomplete=\"username\"></label> ",
+              _("Name"));
+    web__putf(&o,
+              "<label>%s <input name=\"password\" type=\"password\" "
+              "autocomplete=\"current-password\"></label>"
+              "<input type=\"hidden\" name=\"csrf\" value=\"",
+              _("Password"));
     web__puts(&o, csrf);
-    web__puts(&o, "\"> <button type=\"submit\">Log in</button></form>\n");
+    web__putf(&o, "\"> <button type=\"submit\">%s</button></form>\n", _("Log in"));
     snprintf(r->set_cookie[0], sizeof r->set_cookie[0], "%s=%s%s; Max-Age=900",
              web__cookie(w, 1), csrf, web__cookie_attrs(w, 1));
     web__finish(&o, r, status);
@@ -324,6 +332,7 @@ typedef struct login_job {
     int rc; /* the verification's */
     fs_role role;
     char team[FS_USER_NAME_MAX + 1];
+    web_lang lang; /* the request's, for the answer finished later */
 } login_job;
 
 /* On a worker: the Argon2 verification alone, touching no store. */
@@ -344,6 +353,7 @@ static void login_finish(void *ctx, fs_store *store, fs_http_response *r)
     web *w = j->w;
     if (r == NULL)
         goto done;
+    web__lang_use(j->lang);
     if (j->rc != 0) {
         char detail[96];
         snprintf(detail, sizeof detail, "dashboard login from %s", auditable(j->peer));
@@ -354,12 +364,12 @@ static void login_finish(void *ctx, fs_store *store, fs_http_response *r)
         login_failed(w, j->net, j->name, known);
         const char *who = known ? auditable(j->name) : "unknown name";
         (void)fs_audit_append(fs_store_audit(store), "auth_failed", "dashboard", who, detail);
-        web__login_page(w, r, "Wrong name or password.", 401);
+        web__login_page(w, r, _("Wrong name or password."), 401);
         goto done;
     }
     uint8_t stamp[FS_USER_STAMP_BYTES];
     if (fs_store_user_stamp(store, j->name, stamp) != 0) { /* changed in between: not this login */
-        web__login_page(w, r, "Wrong name or password.", 401);
+        web__login_page(w, r, _("Wrong name or password."), 401);
         goto done;
     }
     login_good(w, j->net, j->name);
@@ -389,12 +399,13 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
     }
     memset(j, 0, sizeof *j);
     j->w = w;
+    j->lang = web__lang();
     int have_name = web_form_field(rq->body, "name", j->name, sizeof j->name);
     int have_pw = web_form_field(rq->body, "password", j->pw, sizeof j->pw);
     if (!web_cookie_value(rq->cookie, web__cookie(w, 1), csrf) ||
         !web_form_field(rq->body, "csrf", given, sizeof given) || !web__same_token(csrf, given)) {
         sodium_free(j);
-        web__login_page(w, r, "The form expired; log in again.", 403);
+        web__login_page(w, r, _("The form expired; log in again."), 403);
         return;
     }
     long wait = 0;
@@ -425,7 +436,7 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
     int rc = w->defer(w->defer_ctx, rq, r, login_work, login_finish, j);
     if (rc != 0) {
         sodium_free(j);
-        web__login_page(w, r, "The server is busy checking other logins; try again in a moment.",
+        web__login_page(w, r, _("The server is busy checking other logins; try again in a moment."),
                         rc == FS_EBUSY ? 503 : 500);
         snprintf(r->retry_after, sizeof r->retry_after, "%d", 2);
     }

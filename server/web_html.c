@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/calendar.h"
+#include "fieldsync/clock.h"
 #include "web.h"
 #include "web_int.h"
 
@@ -78,6 +80,18 @@ void web__esc(out *o, const char *s)
     }
 }
 
+/* A path into a URL: as url_esc, '/' kept. */
+void web__url_path(out *o, const char *s)
+{
+    for (; s != NULL && *s; s++) {
+        char one[2] = {*s, '\0'};
+        if (*s == '/')
+            web__puts(o, "/");
+        else
+            web__url_esc(o, one);
+    }
+}
+
 /* Text into a URL's query: everything but unreserved characters as %XX. */
 void web__url_esc(out *o, const char *s)
 {
@@ -91,17 +105,96 @@ void web__url_esc(out *o, const char *s)
     }
 }
 
+static _Thread_local const char *req_path, *req_query;
+
+void web__request_use(const char *path, const char *query)
+{
+    req_path = path;
+    req_query = query;
+}
+
+/* A link to this page in lang ("zh" or "en"): its path and query, the
+ * query's lang= replaced. */
+static void lang_link(out *o, const char *lang, const char *label, const char *tag)
+{
+    web__puts(o, "<a href=\"");
+    web__url_path(o, req_path != NULL ? req_path : "/login");
+    web__puts(o, "?");
+    for (const char *p = req_query; p != NULL && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        if (n > 0 && !(n >= 5 && strncmp(p, "lang=", 5) == 0)) {
+            char part[1024];
+            if (n < sizeof part) {
+                memcpy(part, p, n);
+                part[n] = '\0';
+                char *eq = strchr(part, '=');
+                if (eq != NULL)
+                    *eq = '\0';
+                web__url_esc(o, part);
+                if (eq != NULL) {
+                    web__puts(o, "=");
+                    web__url_esc(o, eq + 1);
+                }
+                web__puts(o, "&amp;");
+            }
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    web__putf(o, "lang=%s\" hreflang=\"%s\" lang=\"%s\">%s</a>", lang, tag, tag, label);
+}
+
 void web__page_start(out *o, const char *title)
 {
-    web__puts(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                 "<link rel=\"stylesheet\" href=\"/style.css\"><title>");
+    int zh = web__lang() == WEB_ZH;
+    web__putf(o,
+              "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+              "<link rel=\"stylesheet\" href=\"/style.css\"><title>",
+              zh ? "zh-CN" : "en");
     web__esc(o, title);
-    web__puts(o, " — fieldsync</title></head><body>\n");
+    web__puts(o, " — fieldsync</title></head><body>\n<nav class=\"lang\" aria-label=\"");
+    web__esc(o, _("Language"));
+    web__puts(o, "\">");
+    /* Each language named in itself; the other one is the link. */
+    if (zh) {
+        web__puts(o, "<strong>中文</strong> · ");
+        lang_link(o, "en", "English", "en");
+    } else {
+        lang_link(o, "zh", "中文", "zh-CN");
+        web__puts(o, " · <strong>English</strong>");
+    }
+    /* Every time on the pages is in this zone (the server's, its team's):
+     * named once per page. */
+    char zone[64], abbr[16];
+    int64_t now = (int64_t)fs_clock_wall_ms();
+    if (fs_instant_format(abbr, sizeof abbr, now, 0, "%Z") == 0 &&
+        fs_instant_format(
+            zone, sizeof zone, now, 0,
+            strcmp(abbr, "UTC") == 0 || strcmp(abbr, "GMT") == 0 ? "UTC" : "%Z (UTC%z)") == 0) {
+        web__puts(o, " <span class=\"zone\">");
+        web__putf(o, _("Times are in %s."), zone);
+        web__puts(o, "</span>");
+    }
+    web__puts(o, "</nav>\n<main>\n");
+}
+
+void web__heads(out *o, ...)
+{
+    va_list ap;
+    va_start(ap, o);
+    web__puts(o, "<tr>");
+    for (const char *h = va_arg(ap, const char *); h != NULL; h = va_arg(ap, const char *)) {
+        web__puts(o, "<th>");
+        web__esc(o, _(h));
+        web__puts(o, "</th>");
+    }
+    va_end(ap);
+    web__puts(o, "</tr>\n");
 }
 
 void web__finish(out *o, fs_http_response *r, int status)
 {
-    web__puts(o, "</body></html>\n");
+    web__puts(o, "</main></body></html>\n");
     r->status = o->failed ? 500 : status;
     r->content_type = "text/html; charset=utf-8";
     r->body = o->p;

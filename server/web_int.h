@@ -44,12 +44,45 @@ void web__puts(out *o, const char *s);
 void web__putf(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void web__esc(out *o, const char *s);
 void web__url_esc(out *o, const char *s);
-/* Begins a page titled title (escaped). */
+/* A path into a URL (as web__url_esc, its slashes kept). */
+void web__url_path(out *o, const char *s);
+/* Begins a page titled title (escaped), in the request's language (the
+ * lang attribute), with links to the page in the other language and the
+ * time zone of every time on it named. */
 void web__page_start(out *o, const char *title);
+/* A table's row of headings: the N_() marked texts given, translated,
+ * up to a NULL. */
+void web__heads(out *o, ...) __attribute__((sentinel));
 /* Ends the page and gives o's body to r with status (500 if o failed). */
 void web__finish(out *o, fs_http_response *r, int status);
 /* Answers 303 See Other to the path to. */
 void web__redirect(fs_http_response *r, const char *to);
+
+/* ---- web_i18n.c: the language of the request being answered ---- */
+
+typedef enum web_lang { WEB_EN = 0, WEB_ZH = 1 } web_lang;
+/* Reads the Chinese catalog (the CLI's, next to the executable or under
+ * the install prefix) once; -1 when there is none or it is malformed (the
+ * pages are then English only). Call before any request is served. */
+int web__catalog_load(void);
+/* The language of this thread's current request, and its text of msgid
+ * (msgid itself in English or when the catalog lacks it). */
+void web__lang_use(web_lang lang);
+web_lang web__lang(void);
+const char *web__tr(const char *msgid) __attribute__((format_arg(1)));
+#define _(s)  web__tr(s)
+#define N_(s) (s)
+/* The language an Accept-Language header asks for: Chinese for zh, zh-CN,
+ * zh-SG, zh-Hans (the one with the highest q among those we have), else
+ * English. */
+web_lang web__lang_accept(const char *header);
+/* The language a cookie (header, cookie name) or a query's lang= names:
+ * "zh" or "en"; -1 when absent or anything else. */
+int web__lang_cookie(const char *header, const char *name);
+int web__lang_query(const char *query);
+/* The path and query of this thread's current request (for the language
+ * links); NULL path: /login. */
+void web__request_use(const char *path, const char *query);
 
 /* ---- web.c, for the record pages ---- */
 
@@ -57,6 +90,11 @@ void web__redirect(fs_http_response *r, const char *to);
 int web__rep_in_team(fs_store *store, const char *team, const char *rep);
 /* A hidden form field (value escaped). */
 void web__hidden(out *o, const char *name, const char *value);
+/* A record's status ("submitted"...) in the page's language. */
+const char *web__status_words(const char *status);
+/* The spot-check form's fields after the record (accurate, comment, the
+ * button) and its end. */
+void web__spotcheck_fields(out *o);
 /* The supervisor's actions on a weekly plan in status, as one form. */
 void web__plan_buttons(const session *s, const char *rep, const char *hex, const char *status,
                        out *o);
@@ -84,7 +122,7 @@ session *web__session_of(web *w, fs_store *store, const fs_http_request *rq);
 /* The login form with msg (NULL: none) as the response, with status; it
  * sets the pre-login CSRF cookie. */
 void web__login_page(const web *w, fs_http_response *r, const char *msg, int status);
-/* The session's (login 0) or the login form's (1) cookie name, and the
+/* The session's (login 0), the login form's (1) or the language's (2) cookie name, and the
  * attributes it is set with ("; Secure; HttpOnly; ..."), over TLS or not. */
 const char *web__cookie(const web *w, int login);
 const char *web__cookie_attrs(const web *w, int login);

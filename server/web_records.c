@@ -22,67 +22,70 @@
 static const struct {
     const char *column, *label;
 } labels[] = {
-    {"name", "Name"},
-    {"industry", "Industry"},
-    {"size", "Company size"},
-    {"business_area", "Business area"},
-    {"decision_chain", "Decision chain"},
-    {"history", "Cooperation history"},
-    {"preferences", "Preferences"},
-    {"open_questions", "Open questions from the last contact"},
-    {"key_account", "Key account"},
-    {"owner", "Owner"},
-    {"customer", "Customer"},
-    {"contact", "Contact person"},
-    {"position", "Position"},
-    {"phone", "Phone"},
-    {"email", "E-mail"},
-    {"time", "Time"},
-    {"place", "Place"},
-    {"purpose", "Purpose"},
-    {"notes", "Conversation notes"},
-    {"objections", "Objections"},
-    {"next_steps", "Next steps"},
-    {"visitor", "Visitor"},
-    {"recorded_at", "Recorded in the CRM"},
-    {"text", "What was promised"},
-    {"due", "Due"},
-    {"done_at", "Done"},
-    {"customer_replied", "Customer replied"},
-    {"rep", "Rep"},
-    {"period_start", "From"},
-    {"period_end", "To"},
-    {"goals", "Core goals of the week"},
-    {"help_needed", "Help needed from other departments"},
-    {"status", "Status"},
-    {"submitted_at", "Submitted"},
-    {"approved_by", "Supervisor's signature"},
-    {"approved_at", "Signed on"},
-    {"review_comment", "Review comment"},
-    {"date", "Date"},
-    {"task", "Task"},
-    {"expected_time", "Expected time"},
-    {"description", "Description"},
-    {"received_at", "Received"},
-    {"outcome", "Outcome"},
-    {"outcome_at", "Outcome told"},
-    {"satisfaction", "Satisfaction"},
-    {"question", "Question"},
-    {"asked_at", "Asked"},
-    {"answer", "Answer"},
-    {"answered_at", "Answered"},
-    {"confirmed_at", "Confirmed"},
-    {"signed_document", "Signed document"},
-    {"delivered_at", "Delivered"},
-    {"collected_at", "Documents collected"},
-    {"documents", "Documents"},
+    {"name", N_("Name")},
+    {"industry", N_("Industry")},
+    {"size", N_("Company size")},
+    {"business_area", N_("Business area")},
+    {"decision_chain", N_("Decision chain")},
+    {"history", N_("Cooperation history")},
+    {"preferences", N_("Preferences")},
+    {"open_questions", N_("Open questions from the last contact")},
+    {"key_account", N_("Key account")},
+    {"owner", N_("Owner")},
+    {"customer", N_("Customer")},
+    {"contact", N_("Contact person")},
+    {"position", N_("Position")},
+    {"phone", N_("Phone")},
+    {"email", N_("E-mail")},
+    {"time", N_("Time")},
+    {"place", N_("Place")},
+    {"purpose", N_("Purpose")},
+    {"notes", N_("Conversation notes")},
+    {"objections", N_("Objections")},
+    {"next_steps", N_("Next steps")},
+    {"visitor", N_("Visitor")},
+    {"recorded_at", N_("Recorded in the CRM")},
+    {"text", N_("What was promised")},
+    {"due", N_("Due")},
+    {"done_at", N_("Done")},
+    {"customer_replied", N_("Customer replied")},
+    {"rep", N_("Rep")},
+    {"period_start", N_("From")},
+    {"period_end", N_("To")},
+    {"goals", N_("Core goals of the week")},
+    {"help_needed", N_("Help needed from other departments")},
+    {"status", N_("Status")},
+    {"submitted_at", N_("Submitted")},
+    {"approved_by", N_("Supervisor's signature")},
+    {"approved_at", N_("Signed on")},
+    {"review_comment", N_("Review comment")},
+    {"date", N_("Date")},
+    {"task", N_("Task")},
+    {"done", N_("Completed")},
+    {"visit", N_("Visit")},
+    {"plan", N_("Weekly plan")},
+    {"expected_time", N_("Expected time")},
+    {"description", N_("Description")},
+    {"received_at", N_("Received")},
+    {"outcome", N_("Outcome")},
+    {"outcome_at", N_("Outcome told")},
+    {"satisfaction", N_("Satisfaction")},
+    {"question", N_("Question")},
+    {"asked_at", N_("Asked")},
+    {"answer", N_("Answer")},
+    {"answered_at", N_("Answered")},
+    {"confirmed_at", N_("Confirmed")},
+    {"signed_document", N_("Signed document")},
+    {"delivered_at", N_("Delivered")},
+    {"collected_at", N_("Documents collected")},
+    {"documents", N_("Documents")},
 };
 
 static const char *label_of(const char *column)
 {
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
         if (strcmp(labels[i].column, column) == 0)
-            return labels[i].label;
+            return _(labels[i].label);
     return column;
 }
 
@@ -125,9 +128,9 @@ int web__finding_work(out *o, fs_replica *r, const fs_finding *f)
         fs_id_to_hex(f->row, hex);
         web__putf(o, "<a href=\"%s?id=%s\">", page, hex);
         web__esc(o, fr.text != NULL                          ? fr.text
-                    : strcmp(f->rule->table, "visit") == 0 ? "visit record"
-                    : strcmp(f->rule->table, "weekly_plan") == 0 ? "weekly plan"
-                                                                 : "record");
+                    : strcmp(f->rule->table, "visit") == 0 ? _("visit record")
+                    : strcmp(f->rule->table, "weekly_plan") == 0 ? _("weekly plan")
+                                                                 : _("record"));
         web__puts(o, "</a>");
         said = 1;
     } else if (fr.text != NULL) {
@@ -138,13 +141,17 @@ int web__finding_work(out *o, fs_replica *r, const fs_finding *f)
         customer_name(r, fr.customer, name, sizeof name);
         fs_id_to_hex(fr.customer, hex);
         web__putf(o, "%s<a href=\"/customer?id=%s\">", said ? " · " : "", hex);
-        web__esc(o, name[0] ? name : "(customer not held)");
+        web__esc(o, name[0] ? name : _("(customer not held)"));
         web__puts(o, "</a>");
         said = 1;
     }
     if (fr.made_by[0]) {
-        web__puts(o, said ? " · made by " : "made by ");
-        web__esc(o, fr.made_by);
+        if (said)
+            web__puts(o, " · ");
+        out who = {0}; /* the name escaped, where the language puts it */
+        web__esc(&who, fr.made_by);
+        web__putf(o, _("made by %s"), who.p != NULL ? who.p : "");
+        free(who.p);
         said = 1;
     }
     if (!said)
@@ -160,10 +167,11 @@ static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)
     if (v->type == FS_NULL) {
         web__puts(o, "–");
     } else if (col->type == FS_COL_BOOL && v->type == FS_INT) {
-        web__puts(o, v->i ? "yes" : "no");
+        web__puts(o, v->i ? _("yes") : _("no"));
     } else if (v->type == FS_TEXT) {
         char *t = strndup(v->p, v->n);
-        web__esc(o, t ? t : "");
+        /* a status in words of the page's language, other text as typed */
+        web__esc(o, t == NULL ? "" : strcmp(col->name, "status") == 0 ? web__status_words(t) : t);
         free(t);
     } else if (v->type == FS_INT) {
         web__putf(o, "%lld", (long long)v->i);
@@ -182,7 +190,7 @@ static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)
         if (page != NULL)
             web__puts(o, "</a>");
     } else {
-        web__puts(o, "(binary)");
+        web__esc(o, _("(binary)"));
     }
 }
 
@@ -226,7 +234,7 @@ static int children(out *o, fs_replica *r, const char *heading, const char *tabl
     fs_value eq = fs_blob(id, FS_ID_BYTES);
     int rc = fs_rows_open(&it, r, table, parent_col, &eq, order);
     web__puts(o, "<h2>");
-    web__esc(o, heading);
+    web__esc(o, _(heading));
     web__puts(o, "</h2>\n<table><tr>");
     for (size_t k = 0; cols[k] != NULL; k++) {
         web__puts(o, "<th>");
@@ -261,7 +269,7 @@ static int children(out *o, fs_replica *r, const char *heading, const char *tabl
         size_t ncols = 0;
         while (cols[ncols] != NULL)
             ncols++;
-        web__putf(o, "<tr><td colspan=\"%zu\">none</td></tr>\n", ncols);
+        web__putf(o, "<tr><td colspan=\"%zu\">%s</td></tr>\n", ncols, _("none"));
     }
     web__puts(o, "</table>\n");
     return rc < 0 ? rc : 0;
@@ -279,24 +287,23 @@ static void text_of(fs_rows *it, const char *column, char *buf, size_t size)
 static void not_found(fs_http_response *r, int status)
 {
     out o = {0};
-    web__page_start(&o, "Not found");
-    web__puts(&o, status == 400 ? "<h1>No such record</h1><p>A record is named by its id.</p>"
-                                : "<h1>No such record in your team</h1>");
-    web__puts(&o, "<p><a href=\"/\">Back to the team</a></p>\n");
+    web__page_start(&o, _("Not found"));
+    if (status == 400)
+        web__putf(&o, "<h1>%s</h1><p>%s</p>", _("No such record"), _("A record is named by its id."));
+    else
+        web__putf(&o, "<h1>%s</h1>", _("No such record in your team"));
+    web__putf(&o, "<p><a href=\"/\">%s</a></p>\n", _("Back to the team"));
     web__finish(&o, r, status);
 }
 
 static void spotcheck_visit(out *o, const session *s, const char *rep, const char *hex)
 {
-    web__puts(o, "<h2>Spot-check this visit record</h2>\n"
-                 "<form method=\"post\" action=\"/spotcheck\">");
+    web__putf(o, "<h2>%s</h2>\n<form method=\"post\" action=\"/spotcheck\">",
+              _("Spot-check this visit record"));
     web__hidden(o, "csrf", s->csrf);
     web__hidden(o, "rep", rep);
     web__hidden(o, "record", hex);
-    web__puts(o, "<label>Accurate <select name=\"accurate\"><option value=\"yes\">yes</option>"
-                 "<option value=\"no\">no</option></select></label> "
-                 "<label>Comment <input name=\"comment\"></label> "
-                 "<button type=\"submit\">Record the spot-check</button></form>\n");
+    web__spotcheck_fields(o);
 }
 
 void web__record_page(fs_store *store, const session *s, const char *kind,
@@ -336,16 +343,16 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
         if (fs_rows_get(it, "customer", &c) == 0 && c.type == FS_BLOB && c.n == FS_ID_BYTES)
             customer_name(rep, c.p, a, sizeof a);
         text_of(it, "time", b, sizeof b);
-        snprintf(title, sizeof title, "Visit to %s, %s", a[0] ? a : "(unknown customer)", b);
+        snprintf(title, sizeof title, _("Visit to %s, %s"), a[0] ? a : _("(unknown customer)"), b);
     } else {
         text_of(it, "period_start", a, sizeof a);
         text_of(it, "period_end", b, sizeof b);
-        snprintf(title, sizeof title, "Weekly plan of %s, %s .. %s", owner, a, b);
+        snprintf(title, sizeof title, _("Weekly plan of %s, %s .. %s"), owner, a, b);
     }
     web__page_start(&o, title);
     web__puts(&o, "<h1>");
     web__esc(&o, title);
-    web__puts(&o, "</h1>\n<p><a href=\"/\">team</a> — <a href=\"/rep?name=");
+    web__putf(&o, "</h1>\n<p><a href=\"/\">%s</a> — <a href=\"/rep?name=", _("team"));
     web__url_esc(&o, owner);
     web__puts(&o, "\">");
     web__esc(&o, owner);
@@ -368,36 +375,36 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
                                                NULL};
         static const char *const acceptances[] = {"delivered_at", "collected_at", "documents",
                                                   NULL};
-        rc = children(&o, rep, "Contacts", "contact", "customer", id, contacts, "name");
+        rc = children(&o, rep, N_("Contacts"), "contact", "customer", id, contacts, "name");
         if (rc == 0)
-            rc = children(&o, rep, "Visits", "visit", "customer", id, visits, "time");
+            rc = children(&o, rep, N_("Visits"), "visit", "customer", id, visits, "time");
         if (rc == 0)
-            rc = children(&o, rep, "Commitments", "commitment", "customer", id, commits, "due");
+            rc = children(&o, rep, N_("Commitments"), "commitment", "customer", id, commits, "due");
         if (rc == 0)
-            rc = children(&o, rep, "Complaints", "complaint", "customer", id, complaints,
+            rc = children(&o, rep, N_("Complaints"), "complaint", "customer", id, complaints,
                           "received_at");
         if (rc == 0)
-            rc = children(&o, rep, "Questions", "customer_question", "customer", id, questions,
+            rc = children(&o, rep, N_("Questions"), "customer_question", "customer", id, questions,
                           "asked_at");
         if (rc == 0)
-            rc = children(&o, rep, "Requirement requests", "requirement_request", "customer", id,
+            rc = children(&o, rep, N_("Requirement requests"), "requirement_request", "customer", id,
                           requests, "confirmed_at");
         if (rc == 0)
-            rc = children(&o, rep, "Acceptance documents", "acceptance", "customer", id,
+            rc = children(&o, rep, N_("Acceptance documents"), "acceptance", "customer", id,
                           acceptances, "delivered_at");
     } else if (strcmp(table, "visit") == 0) {
         static const char *const commits[] = {"text", "due", "status", "done_at", NULL};
-        rc = children(&o, rep, "Commitments made at this visit", "commitment", "visit", id,
+        rc = children(&o, rep, N_("Commitments made at this visit"), "commitment", "visit", id,
                       commits, "due");
         spotcheck_visit(&o, s, owner, hex);
     } else {
         static const char *const tasks[] = {"date", "task", "expected_time", "done", NULL};
-        rc = children(&o, rep, "Tasks, day by day", "plan_task", "plan", id, tasks, "date");
+        rc = children(&o, rep, N_("Tasks, day by day"), "plan_task", "plan", id, tasks, "date");
         web__puts(&o, "<p>");
         web__plan_buttons(s, owner, hex, status, &o);
         web__puts(&o, "</p>\n");
     }
     if (rc != 0)
-        web__puts(&o, "<p class=\"err\">Part of the record could not be read.</p>\n");
+        web__putf(&o, "<p class=\"err\">%s</p>\n", _("Part of the record could not be read."));
     web__finish(&o, r, 200);
 }

@@ -15,6 +15,9 @@
 #include "store/audit.h"
 #include "web_refused.h"
 
+/* Marks the words for the catalog; web.c translates them (web_int.h _()). */
+#define N_(s) (s)
+
 /* The newest push's main reason: the reason with the most refusals in its
  * detail ("refused=3 reason11=1 reason19=2" -> 19). */
 static uint32_t main_reason(const char *detail, uint64_t *total)
@@ -137,11 +140,11 @@ const char *web__refusal_words(uint32_t reason)
 {
     switch (reason) {
     case FS_REASON_SCOPE:
-        return "not theirs to change, or a manager's change";
+        return N_("not theirs to change, or a manager's change");
     case FS_REASON_INVALID:
-        return "incomplete or invalid";
+        return N_("incomplete or invalid");
     case FS_REASON_PARENT:
-        return "its customer (or other parent) was refused";
+        return N_("its customer (or other parent) was refused");
     default:
         return fs_reason_text(reason);
     }

@@ -577,6 +577,34 @@ static void test_compliance_week_by_hand(void)
     CHECK_EQ_INT(c.nreps, 1);
     CHECK_STR(c.reps[0].rep, "wang");
     fs_compliance_free(&c);
+    /* Several weeks over one load (the dashboard's 8-week trend): the
+     * same figures as a call per week, the week with the data and the
+     * ones around it (deadlines carried over, none at all). */
+    fs_compliance weeks[3], one;
+    CHECK_OK(fs_compliance_weeks(r, default_cal(), civ("2023-10-13 20:00"), civ("2023-10-02"), 3,
+                                 reps, 2, weeks));
+    int differ = 0;
+    for (int k = 0; k < 3; k++) {
+        int64_t start = civ("2023-10-02") + (int64_t)k * 7 * FS_MIN_PER_DAY;
+        CHECK_OK(fs_compliance_get(r, default_cal(), civ("2023-10-13 20:00"), start,
+                                   start + 7 * FS_MIN_PER_DAY, reps, 2, &one));
+        CHECK_EQ_INT(weeks[k].nreps, one.nreps);
+        CHECK_EQ_INT(weeks[k].nrules, one.nrules);
+        for (size_t i = 0; i < one.nreps && i < weeks[k].nreps; i++) {
+            differ += strcmp(weeks[k].reps[i].rep, one.reps[i].rep) != 0;
+            differ += weeks[k].reps[i].checks != one.reps[i].checks ||
+                      weeks[k].reps[i].accurate != one.reps[i].accurate;
+            for (size_t q = 0; q < one.nrules; q++)
+                differ += memcmp(&weeks[k].reps[i].by_rule[q], &one.reps[i].by_rule[q],
+                                 sizeof one.reps[i].by_rule[q]) != 0;
+        }
+        fs_compliance_free(&one);
+    }
+    CHECK_EQ_INT(differ, 0);
+    t = fs_compliance_rule(&weeks[1], &weeks[1].reps[1], "daily_plan");
+    CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1); /* the week by hand, as above */
+    for (int k = 0; k < 3; k++)
+        fs_compliance_free(&weeks[k]);
     done_with(r, dir);
 }
 

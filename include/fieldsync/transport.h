@@ -51,6 +51,7 @@ typedef struct fs_http_request {
     size_t body_len;
     const char *peer; /* the client's address */
     uint64_t id;      /* the transaction, for a deferred answer (fs_net_server_answer) */
+    const char *accept_language; /* the Accept-Language header, "" (or NULL) if none */
 } fs_http_request;
 typedef struct fs_http_response {
     int status;               /* 0 is answered 500 */

@@ -26,16 +26,17 @@ if [ ! -x /usr/bin/chromium ]; then
     fail "Debian's chromium is installed" "run scripts/test: it installs chromium with apt-get"
     finish
 fi
-if ! command -v node >/dev/null || [ ! -d "$HERE/node_modules/playwright-core" ]; then
-    fail "node and playwright-core are installed" \
-        "run scripts/test: it installs nodejs and npm with apt-get and playwright-core with npm"
+if ! command -v node >/dev/null || [ ! -d "$HERE/node_modules/playwright-core" ] ||
+    [ ! -d "$HERE/node_modules/axe-core" ]; then
+    fail "node, playwright-core and axe-core are installed" \
+        "run scripts/test: it installs nodejs and npm with apt-get, playwright-core and axe-core with npm"
     finish
 fi
 
 web_fixture
 mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS"/*.png
-out=$(node "$HERE/dashboard.js" "$PORT" "$ARTIFACTS" li "$LI_PW" zhang wang 2>&1)
+out=$(node "$HERE/dashboard.js" "$PORT" "$ARTIFACTS" li "$LI_PW" zhang wang root "$ROOT_PW" 2>&1)
 status=$?
 echo "$out"
 equal "the browser run passes" "$status" 0
@@ -44,7 +45,8 @@ runc "$FS" --home "$WORK/zhang" plan show "$PLAN_ID" --json
 contains "the rep's device holds the approval made in the browser" "$OUT" '"status":"approved","submitted_at"'
 runc "$FS" --home "$WORK/zhang" spotcheck list --json
 contains "and the spot-check" "$OUT" '"accurate":false,"comment":"checked in the browser"'
-for shot in login overview rep rep-after-actions rep-refused; do
+for shot in login overview rep rep-after-actions rep-refused \
+    zh-login zh-overview zh-rep zh-customer zh-visit zh-plan zh-bad-week zh-search zh-admin zh-audit; do
     if [ -s "$ARTIFACTS/$shot.png" ]; then ok "screenshot $shot.png saved"
     else fail "screenshot $shot.png saved" "in $ARTIFACTS"; fi
 done

@@ -67,6 +67,11 @@ contains "with Strict-Transport-Security" "$HEAD" "strict-transport-security: ma
 contains "the login cookie is __Host- and Secure" "$(grep -i '^set-cookie' <<<"$HEAD")" \
     "__Host-fs_login="
 contains "Secure" "$(grep -i '^set-cookie' <<<"$HEAD")" "; Secure"
+HEADZ=$(curl -sS -D - -o "$WORK/login-zh.html" --cacert "$WORK/cert.pem" \
+    "https://127.0.0.1:$PORT/login?lang=zh" 2>>"$ERRLOG")
+contains "the language chosen over https: in Chinese" "$(cat "$WORK/login-zh.html")" '<html lang="zh-CN">'
+contains "kept in a __Host- Secure cookie" "$(grep -i '^set-cookie: __Host-fs_lang=' <<<"$HEADZ")" \
+    "__Host-fs_lang=zh; Secure; HttpOnly; SameSite=Strict; Path=/"
 curl -sS -o /dev/null "https://127.0.0.1:$PORT/login" 2>>"$ERRLOG"
 if [ $? -ne 0 ]; then ok "a client that does not trust the certificate is refused"
 else fail "a client that does not trust the certificate is refused" "curl succeeded"; fi

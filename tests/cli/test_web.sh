@@ -156,7 +156,7 @@ contains "a link to the week before" "$BODY" 'href="/?week=2023-W40"'
 contains "and to the week after" "$BODY" 'href="/?week=2023-W42"'
 contains "and a week picker" "$BODY" '<input type="week" name="week" value="2023-W41">'
 contains "the chart's bars say their figures in words" "$BODY" " on time, "
-contains "on an axis of 0 to 100 %" "$BODY" ">100%</text>"
+contains "on an axis of 0 to 100 %" "$BODY" ">100 %</text>"
 http GET "/?week=2026-W99" "$LI"
 equal "a week that does not exist: 400, not another week" "$STATUS" 400
 contains "saying how a week is written" "$BODY" "YYYY-Www"
@@ -174,6 +174,105 @@ contains "and his customers, each linked to its page" "$BODY" "<a href=\"/custom
 contains "and his plans, each linked to its page" "$BODY" "<a href=\"/plan?id=$PLAN_ID\">"
 http GET "/rep?name=wang" "$LI"
 equal "another team's rep by direct URL: not found" "$STATUS" 404
+
+# ---- charts that explain themselves (issue 18 point 2) ----
+http GET "/rep?name=zhang" "$LI"
+rule_g=$(grep -oE '<g data-rule="[a-z_]+" data-on-time="[0-9]+" data-all="[0-9]+" data-target="[0-9]+">' <<<"$BODY" | head -n 1)
+if [ -n "$rule_g" ]; then ok "zhang's page charts this week rule by rule"
+else fail "zhang's page charts this week rule by rule" "no <g data-rule ...> in the page"; fi
+on=$(sed -E 's/.*data-on-time="([0-9]+)".*/\1/' <<<"$rule_g")
+all=$(sed -E 's/.*data-all="([0-9]+)".*/\1/' <<<"$rule_g")
+target=$(sed -E 's/.*data-target="([0-9]+)".*/\1/' <<<"$rule_g")
+pct=$(((200 * on + all) / (2 * all)))
+contains "its bar says its figures in words that agree ($on of $all, rounded)" "$BODY" "$on of $all on time, $pct %"
+contains "with the rule's target drawn as a line" "$BODY" 'class="target" x1="'"$((290 + 3 * target))"'"'
+contains "and said in words" "$BODY" "target $target %"
+this_week=$(date +%G-W%V)
+before=$(date -d '7 weeks ago' +%G-W%V)
+contains "an 8-week trend ending with this week" "$BODY" "data-week=\"$this_week\""
+contains "the trend's weeks named on its axis, from seven weeks before" "$BODY" ">W$(date -d '7 weeks ago' +%V)</text>"
+lacks_week=$(grep -c "data-week=\"$(date -d '8 weeks ago' +%G-W%V)\"" <<<"$BODY")
+equal "and no ninth week" "$lacks_week" 0
+contains "the trend per rule, as a table with the weeks" "$BODY" "<th scope=\"col\">$before</th>"
+contains "the trend has an axis of 0 to 100 %" "$BODY" 'text-anchor="end">100 %</text>'
+http GET "/" "$LI"
+contains "the team page says where the trends are" "$BODY" "Each rep's page charts their week rule by rule and their last eight weeks."
+
+# ---- search by customer name, within the team (issue 18 point 1) ----
+http GET / "$LI"
+contains "the team page offers a search by customer name" "$BODY" '<form class="search" method="get" action="/search" role="search">'
+http GET "/search?q=dashboard+CUSTOMER" "$LI"
+equal "li searches" "$STATUS" 200
+contains "and finds zhang's customer, in any case of its letters, linked" "$BODY" "<a href=\"/customer?id=$CUSTOMER_ID\">Secret Dashboard Customer 控制</a>"
+contains "with its rep" "$BODY" '<a href="/rep?name=zhang">zhang</a>'
+contains "the text searched kept in the box" "$BODY" 'value="dashboard CUSTOMER"'
+http GET "/search?q=%E6%8E%A7%E5%88%B6" "$LI"
+contains "a Chinese name's part finds it too" "$BODY" "<a href=\"/customer?id=$CUSTOMER_ID\">"
+http GET "/search?q=nothing+like+it" "$LI"
+contains "a name no customer has: said" "$BODY" "No customer of the team has such a name."
+http GET "/search?q=$(printf 'x%.0s' $(seq 1 101))" "$LI"
+equal "a search too long: 400" "$STATUS" 400
+contains "saying how long one may be" "$BODY" "at most 100 bytes"
+http GET "/search?q=%FF%FE" "$LI"
+equal "a search that is not UTF-8: 400" "$STATUS" 400
+http GET "/search?q=%3Cscript%3E" "$LI"
+contains "what was typed is escaped" "$BODY" 'value="&lt;script&gt;"'
+WEB_LANG=zh-CN http GET "/search?q=Secret" "$LI"
+contains "the search in Chinese" "$BODY" "<h1>按客户名称搜索</h1>"
+http GET "/search?q=Secret"
+equal "no session: to the login page" "$STATUS" 303
+
+# ---- the dashboard in Chinese (issue 18 point 3) ----
+WEB_LANG=zh-CN http GET / "$LI"
+contains "Accept-Language zh-CN: lang=\"zh-CN\"" "$BODY" '<html lang="zh-CN">'
+contains "the team page's labels in Chinese" "$BODY" "<h1>团队 north</h1>"
+contains "its chart's words too" "$BODY" "项按时，"
+contains "its table headings" "$BODY" "CRM 准确率（98 %）"
+contains "its buttons" "$BODY" ">退出登录</button>"
+contains "a link to the page in English" "$BODY" 'href="/?lang=en" hreflang="en" lang="en">English</a>'
+equal "the time zone named once on the page" "$(grep -o '时间均为 ' <<<"$BODY" | wc -l)" 1
+for al in zh zh-Hans zh-Hans-CN "en;q=0.5, zh-CN;q=0.8" "ZH-cn"; do
+    WEB_LANG=$al http GET / "$LI"
+    contains "Accept-Language '$al': Chinese" "$BODY" '<html lang="zh-CN">'
+done
+for al in en-US "en-US,en;q=0.9" fr-FR zh-TW "zh-CN;q=0, en;q=0.1" "zh-CN;q=0" "xx,,;q=;"; do
+    WEB_LANG=$al http GET / "$LI"
+    contains "Accept-Language '$al': English" "$BODY" '<html lang="en">'
+done
+http GET / "$LI"
+contains "no Accept-Language: English" "$BODY" '<html lang="en">'
+contains "and a link to the page in Chinese" "$BODY" 'href="/?lang=zh" hreflang="zh-CN" lang="zh-CN">中文</a>'
+contains "the zone of every time named" "$BODY" "Times are in "
+http GET "/rep?name=zhang&lang=zh" "$LI"
+contains "?lang=zh: Chinese without Accept-Language" "$BODY" '<html lang="zh-CN">'
+contains "the rules in the catalog's words" "$BODY" "每次客户接触 24 小时内录入 CRM"
+contains "the link back to English keeps the page's query" "$BODY" 'href="/rep?name=zhang&amp;lang=en"'
+langc=$(grep -i '^set-cookie: fs_lang=' <<<"$HEAD")
+contains "the choice is kept in a cookie" "$langc" "fs_lang=zh"
+contains "HttpOnly and SameSite" "$langc" "HttpOnly; SameSite=Strict; Path=/"
+WEB_LANG=en http GET "/rep?name=zhang" "$LI; fs_lang=zh"
+contains "the cookie outweighs Accept-Language" "$BODY" '<html lang="zh-CN">'
+WEB_LANG=zh-CN http GET "/rep?name=zhang" "$LI; fs_lang=en"
+contains "both ways" "$BODY" '<html lang="en">'
+WEB_LANG=zh-CN http GET "/rep?name=zhang" "$LI; fs_lang=<script>"
+contains "a cookie of another value is ignored" "$BODY" '<html lang="zh-CN">'
+http GET "/?lang=klingon" "$LI"
+equal "?lang= of a language we lack: the page anyway" "$STATUS" 200
+equal "and no cookie for it" "$(grep -ci '^set-cookie: fs_lang' <<<"$HEAD")" 0
+WEB_LANG=zh-CN http GET "/?week=2026-W99" "$LI"
+equal "a bad week in Chinese: 400" "$STATUS" 400
+contains "saying in Chinese how a week is written" "$BODY" "周次写作 YYYY-Www"
+WEB_LANG=zh-CN http GET "/customer?id=$CUSTOMER_ID" "$LI"
+contains "the customer's page: Form 1's labels in Chinese" "$BODY" "<th>联系人</th>"
+WEB_LANG=zh-CN http GET "/plan?id=$PLAN_ID" "$LI"
+contains "the plan's page: Form 2's labels in Chinese" "$BODY" "本周核心目标"
+contains "its status in Chinese" "$BODY" "已提交"
+contains "each task's column headed in Chinese, done too" "$BODY" "<th>预计时间</th><th>已完成</th>"
+WEB_LANG=zh-CN http GET /login
+contains "the login page in Chinese" "$BODY" ">登录</button>"
+http GET /style.css
+contains "the CJK font stack, Noto Sans CJK SC first" "$BODY" 'font-family:"Noto Sans CJK SC"'
+contains "then WenQuanYi, PingFang, YaHei, sans-serif" "$BODY" '"WenQuanYi Zen Hei","PingFang SC","Microsoft YaHei",sans-serif'
 
 # ---- the work itself: a customer's, a visit's and a plan's page ----
 http GET "/customer?id=$CUSTOMER_ID" "$LI"
@@ -234,6 +333,9 @@ contains "zhang's device holds the approval" "$OUT" '"status":"approved"'
 contains "signed by li" "$OUT" '"approved_by":"li"'
 runc "$FS" --home "$WORK/zhang" spotcheck list --json
 contains "and the spot-check of his visit" "$OUT" '"comment":"Form 1 complete"'
+http GET "/rep?name=zhang" "$LI"
+contains "CRM accuracy charted against its own target, 98 %" "$BODY" 'data-rule="crm_accuracy" data-on-time="1" data-all="1" data-target="98"'
+contains "its target line at 98 %" "$BODY" 'class="target" x1="584"'
 
 # ---- chen, manager of south: not zhang ----
 login chen "${CHEN_PW// /+}"
@@ -244,6 +346,10 @@ lacks=$(grep -c ">zhang<" <<<"$BODY")
 equal "chen does not see zhang" "$lacks" 0
 http GET "/rep?name=zhang" "$CHEN"
 equal "nor zhang's page by direct URL" "$STATUS" 404
+http GET "/search?q=Secret" "$CHEN"
+equal "chen's search works" "$STATUS" 200
+equal "but finds none of north's customers" "$(grep -c 'Secret Dashboard' <<<"$BODY")" 0
+contains "and says so" "$BODY" "No customer of the team has such a name."
 csrf_chen=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
 http GET / "$CHEN"
 csrf_chen=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)

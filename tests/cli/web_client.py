@@ -5,7 +5,7 @@
 Prints the status, then each response header as "name: value", a blank
 line and the body. Loopback only. WEB_SOURCE=127.0.N.M sends from that
 loopback address (Linux answers all of 127.0.0.0/8 on lo), as a client on
-another network would.
+another network would. WEB_LANG=... sends it as the Accept-Language header.
 """
 import http.client
 import os
@@ -17,6 +17,8 @@ body = sys.argv[5] if len(sys.argv) > 5 else None
 headers = {}
 if cookie:
     headers["Cookie"] = cookie
+if os.environ.get("WEB_LANG"):
+    headers["Accept-Language"] = os.environ["WEB_LANG"]
 if body is not None:
     headers["Content-Type"] = "application/x-www-form-urlencoded"
 source = os.environ.get("WEB_SOURCE")
