@@ -179,8 +179,15 @@ contains "zhang keeps the commitment he missed before the hand-over" "$ZR" \
 contains "as the record he held" "$ZR" "\"record\":\"$C1\""
 contains "and the one he kept late" "$ZR" "\"record\":\"$C3\""
 WR=$(<"$OUTS/li.rep.wang.json")
-if grep -qF -e "$C1" -e "$C3" <<<"$WR"; then fail "wang is not charged with zhang's misses" "$WR"
-else ok "wang is not charged with zhang's misses"; fi
+# Neither commitment is due on wang, nor late or missed on him. A follow-up
+# of one that falls after the hand-over is his to do (on a weekend the
+# working days push it there), and is still on time.
+charged=$(python3 -c '
+import json, sys
+print(" ".join(e["rule"] + ":" + e["status"] for e in json.loads(sys.argv[1])
+               if e["record"] in sys.argv[2:] and
+               (e["rule"] == "commitment_due" or e["status"] != "on time")))' "$WR" "$C1" "$C3")
+equal "wang is not charged with zhang's misses" "$charged" ""
 W2=$(date -d "$(day '2 days')" +%G-W%V)
 as li report rep wang --week "$W2" --json
 contains "the commitment due after the hand-over is wang's" "$OUT" "\"record\":\"$C2\""
