@@ -1440,6 +1440,18 @@ static void fault_schedule(uint64_t seed)
     fworld_close(w);
 }
 
+/* The named cases' start: zhang records a customer of his and syncs, then
+ * li's laptop (when given) syncs; a second passes. */
+static void zhangs_customer(fworld *w, fdev *zhang, fdev *li, uint8_t cust[16])
+{
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
+    sync_or_wipe(w, zhang);
+    if (li != NULL)
+        sync_or_wipe(w, li);
+    real_now += 1000;
+}
+
 /* Found by the fault schedules (FS_FAULTS=4, seed 14): the server's clock
  * stepped back an hour, past the tolerance, after it had taken writes: its
  * hybrid clock is ahead of its wall clock, so a clock it gives a write
@@ -1450,11 +1462,7 @@ static void test_writes_after_the_server_clock_stepped_back(void)
     fworld *w = fworld_open(1);
     fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0);
     uint8_t cust[16];
-    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
-    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
-    sync_or_wipe(w, zhang);
-    sync_or_wipe(w, li);
-    real_now += 1000;
+    zhangs_customer(w, zhang, li, cust);
     w->server_skew = -3600000; /* stepped back an hour */
     fs_cell e[] = {{"industry", fs_text("retail")}};
     CHECK_OK(fs_update(li->r, "customer", cust, e, 1));
@@ -1480,10 +1488,7 @@ static void test_restamp_that_gives_the_clock_sent(void)
     fworld *w = fworld_open(1);
     fdev *li = dev_new(w, "li", -9 * 3600000LL), *zhang = dev_new(w, "zhang", 0);
     uint8_t cust[16];
-    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
-    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
-    sync_or_wipe(w, zhang);
-    real_now += 1000;
+    zhangs_customer(w, zhang, NULL, cust);
     w->server_skew = -3600000; /* stepped back an hour */
     sync_or_wipe(w, li);
     fs_cell e[] = {{"industry", fs_text("retail")}};
@@ -1511,11 +1516,7 @@ static void test_restamp_never_lifts_a_write_that_lost(void)
     fworld *w = fworld_open(1);
     fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 120000);
     uint8_t cust[16];
-    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
-    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
-    sync_or_wipe(w, zhang);
-    sync_or_wipe(w, li);
-    real_now += 1000;
+    zhangs_customer(w, zhang, li, cust);
     fs_cell a[] = {{"preferences", fs_text("prefers e-mail")}};
     CHECK_OK(fs_update(li->r, "customer", cust, a, 1));
     sync_or_wipe(w, li);
@@ -1543,11 +1544,7 @@ static void test_visit_written_before_a_handover_away_and_back(void)
     fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0);
     dev_new(w, "wang", 0);
     uint8_t cust[16];
-    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
-    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
-    sync_or_wipe(w, zhang);
-    sync_or_wipe(w, li);
-    real_now += 1000;
+    zhangs_customer(w, zhang, li, cust);
     record_visit(w, zhang, cust, 0); /* offline */
     static const char *const to[] = {"wang", "zhang"};
     for (int k = 0; k < 2; k++) {
@@ -1583,11 +1580,7 @@ static void test_pushed_loser_of_a_customer_handed_away(void)
     fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0);
     dev_new(w, "wang", 0);
     uint8_t cust[16];
-    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
-    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
-    sync_or_wipe(w, zhang);
-    sync_or_wipe(w, li);
-    real_now += 1000;
+    zhangs_customer(w, zhang, li, cust);
     fs_cell mine[] = {{"industry", fs_text("zhang-retail")}};
     CHECK_OK(fs_update(zhang->r, "customer", cust, mine, 1)); /* offline */
     real_now += 1000;
