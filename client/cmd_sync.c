@@ -600,6 +600,9 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
     char note[320];
     if (fs_replica_fork_note(r, note, sizeof note) != 0)
         note[0] = '\0';
+    uint64_t queued = 0;
+    if (fs_search_queued(r, &queued) != 0)
+        queued = 0;
     if (rec_json_add(obj, "fork", note[0] != '\0' ? cJSON_CreateString(note) : cJSON_CreateNull()) ||
         rec_json_add(obj, "server", url != NULL ? cJSON_CreateString(url) : cJSON_CreateNull()) ||
         rec_json_add(obj, "server_key",
@@ -616,6 +619,7 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
                                           : cJSON_CreateNull()) ||
         rec_json_add(obj, "cursor", cJSON_CreateNumber((double)st->cursor)) ||
         rec_json_add(obj, "open_conflicts", cJSON_CreateNumber((double)st->open_conflicts)) ||
+        rec_json_add(obj, "search_queued", cJSON_CreateNumber((double)queued)) ||
         rec_json_add(obj, "resync_ms",
                      st->resync_ms > 0 ? cJSON_CreateNumber((double)st->resync_ms)
                                        : cJSON_CreateNull()) ||
@@ -724,6 +728,11 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     printf(_("lease:           %s\n"), age);
     cmd_clock_words(&st, age, sizeof age);
     printf(_("clock:           %s\n"), age);
+    uint64_t queued = 0;
+    if (fs_search_queued(r, &queued) == 0 && queued > 0)
+        printf(_("search index:    %llu records not yet in it (the daemon brings them in after a"
+                 " sync; a search does it first)\n"),
+               (unsigned long long)queued);
     uint32_t left, pid;
     if (agent_status(ctx->home, &left, &pid) == 0)
         printf(_("unlock agent:    running (pid %u); wipes the key after %um %02us idle\n"), pid,

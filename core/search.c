@@ -514,9 +514,80 @@ static int row_body(fs_replica *r, sqlite3_stmt *st, int ncols, char **body)
     return fold_fields(r, f, ncols, body);
 }
 
-/* Brings the queued records into the index, as they are now (a record
- * deleted or purged since leaves it), in one transaction: the caller's if
- * one is open. */
+/* Brings up to `limit` queued records into the index, as they are now (a
+ * record deleted or purged since leaves it), and takes them off the queue,
+ * in the caller's transaction; *done says how many. */
+static int drain_chunk(fs_replica *r, size_t limit, size_t *done)
+{
+    const char *what = "updating the search index";
+    *done = 0;
+    typedef struct {
+        int tix;
+        uint8_t id[FS_ID_BYTES];
+    } queued;
+    queued *q = malloc(limit * sizeof *q);
+    if (q == NULL)
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    size_t n = 0;
+    sqlite3_stmt *pend = NULL, *unq = NULL, *by_kind[NKINDS] = {NULL};
+    int rc = fs__prepare(r, "SELECT tbl, row FROM search_pending LIMIT ?1", &pend);
+    int src = SQLITE_DONE;
+    if (rc == 0) {
+        sqlite3_bind_int64(pend, 1, (sqlite3_int64)limit);
+        while (n < limit && (src = sqlite3_step(pend)) == SQLITE_ROW) {
+            q[n].tix = sqlite3_column_int(pend, 0);
+            if (sqlite3_column_bytes(pend, 1) != FS_ID_BYTES)
+                q[n].tix = -1; /* not a record: only taken off the queue */
+            else
+                memcpy(q[n].id, sqlite3_column_blob(pend, 1), FS_ID_BYTES);
+            n++;
+        }
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            rc = fs__dbfail(r, src, what);
+        sqlite3_finalize(pend);
+    }
+    if (rc == 0)
+        rc = fs__prepare(r, "DELETE FROM search_pending WHERE tbl=?1 AND row=?2", &unq);
+    for (size_t k = 0; rc == 0 && k < NKINDS; k++)
+        if (kix[k].tix >= 0)
+            rc = kind_select(r, k, 1, &by_kind[k]);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t k = 0;
+        while (q[i].tix >= 0 && k < NKINDS && kix[k].tix != q[i].tix)
+            k++;
+        if (q[i].tix >= 0 && k < NKINDS) {
+            sqlite3_stmt *st = by_kind[k];
+            sqlite3_bind_blob(st, 1, q[i].id, FS_ID_BYTES, SQLITE_STATIC);
+            int s2 = sqlite3_step(st);
+            char *body = NULL;
+            if (s2 == SQLITE_ROW && sqlite3_column_int(st, 0) == 0)
+                rc = row_body(r, st, kix[k].ncols, &body);
+            else if (s2 != SQLITE_ROW && s2 != SQLITE_DONE)
+                rc = fs__dbfail(r, s2, what);
+            sqlite3_reset(st);
+            if (rc == 0)
+                rc = put_doc(r, (unsigned)q[i].tix, q[i].id, body);
+            free(body);
+        }
+        if (rc == 0) {
+            sqlite3_bind_int(unq, 1, q[i].tix);
+            sqlite3_bind_blob(unq, 2, q[i].id, FS_ID_BYTES, SQLITE_STATIC);
+            rc = run(r, unq, what);
+        }
+    }
+    sqlite3_finalize(unq);
+    for (size_t k = 0; k < NKINDS; k++)
+        sqlite3_finalize(by_kind[k]);
+    free(q);
+    if (rc == 0)
+        *done = n;
+    return rc;
+}
+
+#define DRAIN_CHUNK 256 /* records a transaction of fs_search_catch_up */
+
+/* Brings every queued record into the index, in one transaction: the
+ * caller's if one is open. */
 static int drain(fs_replica *r)
 {
     const char *what = "updating the search index";
@@ -527,48 +598,48 @@ static int drain(fs_replica *r)
     int own = !r->in_tx;
     if (own && (rc = fs__exec(r, "BEGIN IMMEDIATE", what)) != 0)
         return rc;
-    sqlite3_stmt *by_kind[NKINDS] = {NULL}, *pend = NULL;
-    rc = fs__prepare(r, "SELECT tbl, row FROM search_pending", &pend);
-    for (size_t k = 0; rc == 0 && k < NKINDS; k++)
-        if (kix[k].tix >= 0)
-            rc = kind_select(r, k, 1, &by_kind[k]);
-    int src = SQLITE_DONE;
-    while (rc == 0 && (src = sqlite3_step(pend)) == SQLITE_ROW) {
-        int tix = sqlite3_column_int(pend, 0);
-        if (sqlite3_column_bytes(pend, 1) != FS_ID_BYTES || tix < 0)
-            continue;
-        size_t k = 0;
-        while (k < NKINDS && kix[k].tix != tix)
-            k++;
-        if (k == NKINDS)
-            continue;
-        uint8_t id[FS_ID_BYTES];
-        memcpy(id, sqlite3_column_blob(pend, 1), FS_ID_BYTES);
-        sqlite3_stmt *st = by_kind[k];
-        sqlite3_bind_blob(st, 1, id, FS_ID_BYTES, SQLITE_STATIC);
-        int s2 = sqlite3_step(st);
-        char *body = NULL;
-        if (s2 == SQLITE_ROW && sqlite3_column_int(st, 0) == 0)
-            rc = row_body(r, st, kix[k].ncols, &body);
-        else if (s2 != SQLITE_ROW && s2 != SQLITE_DONE)
-            rc = fs__dbfail(r, s2, what);
-        sqlite3_reset(st);
-        if (rc == 0)
-            rc = put_doc(r, (unsigned)tix, id, body);
-        free(body);
-    }
-    if (rc == 0 && src != SQLITE_DONE)
-        rc = fs__dbfail(r, src, what);
-    sqlite3_finalize(pend);
-    for (size_t k = 0; k < NKINDS; k++)
-        sqlite3_finalize(by_kind[k]);
-    if (rc == 0)
-        rc = fs__exec(r, "DELETE FROM search_pending", what);
+    size_t done = 0;
+    do
+        rc = drain_chunk(r, DRAIN_CHUNK, &done);
+    while (rc == 0 && done > 0);
     if (own && rc == 0)
         rc = fs__exec(r, "COMMIT", what);
     if (own && rc != 0)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+int fs_search_catch_up(fs_replica *r, uint64_t *indexed)
+{
+    const char *what = "updating the search index";
+    *indexed = 0;
+    if (!r->search)
+        return 0;
+    pthread_once(&kix_once, kix_init);
+    if (r->in_tx)
+        return fs__fail(r, FS_ESTATE, "the search index is caught up outside a transaction");
+    size_t done = 0;
+    int rc;
+    do {
+        if ((rc = fs__exec(r, "BEGIN IMMEDIATE", what)) != 0)
+            return rc;
+        rc = drain_chunk(r, DRAIN_CHUNK, &done);
+        if (rc == 0)
+            rc = fs__exec(r, "COMMIT", what);
+        if (rc != 0)
+            sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        else
+            *indexed += done;
+    } while (rc == 0 && done > 0);
+    return rc;
+}
+
+int fs_search_queued(fs_replica *r, uint64_t *n)
+{
+    *n = 0;
+    if (!r->search)
+        return 0;
+    return fs__query_u64(r, "SELECT count(*) FROM search_pending", n);
 }
 
 /* ---- building the index ---- */

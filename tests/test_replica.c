@@ -1433,6 +1433,48 @@ static void test_search_local_writes(void)
 
 /* Changes pulled from another replica keep the index: new records found,
  * edited ones by their new text only, deleted and purged ones not at all. */
+/* What a large pull queued is brought into the index a few hundred records
+ * a transaction (a daemon does it after a sync): every record once,
+ * deleted ones out, the queue empty, and a search after it finds them. */
+static void test_search_caught_up_in_chunks(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t c[16], v[16], gone[16], got[16];
+    add_customer(r, "深圳远航物流", c);
+    char notes[64];
+    CHECK_OK(fs_begin(r));
+    for (int i = 0; i < 600; i++) { /* more than two chunks */
+        snprintf(notes, sizeof notes, "第%d次拜访，讨论仓储方案 no.%04d", i, i);
+        add_visit(r, c, notes, i == 0 ? gone : v);
+    }
+    CHECK_OK(fs_commit(r));
+    CHECK_OK(fs_delete(r, "visit", gone));
+    uint64_t q = 0, n = 0;
+    CHECK_OK(fs_search_queued(r, &q));
+    CHECK_EQ_INT(q, 601); /* 600 visits (one deleted since) and the customer */
+    CHECK_OK(fs_begin(r));
+    CHECK_ERR(fs_search_catch_up(r, &n), FS_ESTATE); /* not inside a transaction */
+    CHECK_OK(fs_commit(r));
+    CHECK_OK(fs_search_catch_up(r, &n));
+    CHECK_EQ_INT(n, 601);
+    CHECK_OK(fs_search_queued(r, &q));
+    CHECK_EQ_INT(q, 0);
+    CHECK_OK(fs_search_catch_up(r, &n)); /* nothing left: nothing done */
+    CHECK_EQ_INT(n, 0);
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(r), "SELECT count(*) FROM search_doc", -1, &st,
+                                    NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 600); /* the customer and 599 visits */
+    sqlite3_finalize(st);
+    CHECK_EQ_INT(found(r, "no.0599", NULL, got), 1);
+    CHECK_MEM(got, v, 16);
+    CHECK_EQ_INT(found(r, "no.0000", NULL, NULL), 0); /* the deleted one */
+    CHECK_EQ_INT(found(r, "仓储方案", "visit", NULL), 16); /* (at most 16 asked) */
+    fs_replica_close(r);
+}
+
 static void test_search_kept_on_pulled_changes(void)
 {
     fs_replica *src = fresh("src");
@@ -1560,7 +1602,7 @@ static void test_search_leaves_no_plaintext(void)
     free(folded);
 }
 
-TEST_LIST(TEST(row_history) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
+TEST_LIST(TEST(row_history) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks) TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
               TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
                   TEST(chinese_text_round_trips) TEST(every_handbook_table)
                       TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)

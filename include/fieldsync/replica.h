@@ -250,6 +250,16 @@ int fs_search_table(const char *table);
 int fs_search(fs_replica *r, const char *text, const char *kind, fs_search_hit *out, size_t max,
               size_t *count);
 
+/* Brings the records written since the last search into the index, a few
+ * hundred a transaction so other commands' writes go between (a daemon
+ * does this after a sync, so the first search after a large pull answers
+ * at once). *indexed: how many. 0 at once for a replica without an index;
+ * FS_ESTATE inside a transaction. */
+int fs_search_catch_up(fs_replica *r, uint64_t *indexed);
+
+/* How many records wait to be brought into the index (0 without one). */
+int fs_search_queued(fs_replica *r, uint64_t *n);
+
 /* Iterates the live rows of a table, optionally those whose column
  * `where_column` equals *equals, ordered by `order_by` (then id);
  * where_column "id" with a 16-byte blob: the one row of that id. */

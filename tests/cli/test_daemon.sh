@@ -92,11 +92,24 @@ for i in $(seq 1 50); do
     [ "$RC" -eq 0 ] || bad=$((bad + 1))
 done
 equal "zhang records 50 visits offline" "$bad" 0
+# what he recorded waits for the search index (a search would bring it in)
+run --home "$HZ" status --json
+Q=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["search_queued"])' <<<"$OUT")
+[ "$Q" -ge 100 ] && ok "the 50 visits and their commitments wait for the search index ($Q)" \
+    || fail "the 50 visits and their commitments wait for the search index" "$Q"
 run --home "$HZ" lock
 
 start_server "$PORT"
 if wait_visits "$HL" 50 10; then ok "the 50 visits reach the manager within 10 s (${WAITED}s)"
 else fail "the 50 visits reach the manager within 10 s" "$(cat "$WORK/daemon.out" "$WORK/daemon.err")"; fi
+# the daemon brought them into the index after its round, before any search
+q_left() {
+    run --home "$HZ" status --json
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["search_queued"])' <<<"$OUT"
+}
+start=$SECONDS
+while [ "$(q_left)" != 0 ] && [ $((SECONDS - start)) -le 10 ]; do sleep 0.5; done
+equal "the daemon brought what it synced into the search index" "$(q_left)" 0
 run --home "$HZ" visit list --json
 ZV=$OUT
 run --home "$HL" visit list --json
