@@ -22,7 +22,7 @@
 #include "fieldsync/passphrase.h"
 #include "fieldsync/schema.h"
 #include "i18n.h"
-#include "text.h"
+#include "fieldsync/text.h"
 
 void cli_error(const char *fmt, ...)
 {

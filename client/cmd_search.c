@@ -17,7 +17,7 @@
 #include "i18n.h"
 #include "record.h"
 #include "table.h"
-#include "text.h"
+#include "fieldsync/text.h"
 
 #define SEARCH_LIMIT_DEFAULT 20
 #define SEARCH_LIMIT_MAX 500

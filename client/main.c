@@ -15,7 +15,7 @@
 
 #include "cmd.h"
 #include "i18n.h"
-#include "text.h"
+#include "fieldsync/text.h"
 
 #ifndef FS_VERSION_STRING
 #define FS_VERSION_STRING "unknown"

@@ -9,7 +9,7 @@
 #include "fieldsync/error.h"
 #include "i18n.h"
 #include "table.h"
-#include "text.h"
+#include "fieldsync/text.h"
 
 typedef struct cell {
     char *text; /* printable, already cut to its column's limit */

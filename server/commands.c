@@ -16,6 +16,7 @@
 #include "fieldsync/enroll.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/store.h"
+#include "fieldsync/text.h"
 #include "srv.h"
 
 #define NOPTS(a)      (sizeof(a) / sizeof((a)[0]))
@@ -400,6 +401,24 @@ typedef struct list_ctx {
 } list_ctx;
 
 /* A device's state in words. */
+/* A table column of `width` terminal columns and a space: s cut to fit
+ * ("…") and padded by its display width, so a Chinese user or device name
+ * (two columns a character) keeps the columns after it in line. */
+static void table_cell(const char *s, size_t width)
+{
+    char *c = NULL;
+    size_t w = 0;
+    if (text_cell(s, width, &c, &w) != 0) {
+        fputc('?', srv_out);
+        w = 1;
+    } else {
+        fputs(c, srv_out);
+    }
+    free(c);
+    for (; w <= width; w++)
+        fputc(' ', srv_out);
+}
+
 static const char *device_state(int revoked)
 {
     return revoked == FS_DEVICE_REVOKE_AFTER_PUSH ? "revoke-after-push"
@@ -436,11 +455,15 @@ static int print_device(const fs_store_device *d, void *ctx)
         char user[128], name[128];
         srv_printable(d->user, user, sizeof user);
         srv_printable(d->name, name, sizeof name);
-        if (l->n == 0)
-            fprintf(srv_out, "%-16s %-24s %-32s %-8s %s\n", "USER", "DEVICE", "FINGERPRINT",
-                    "PENDING", "STATE");
-        fprintf(srv_out, "%-16s %-24s %-32s %-8llu %s\n", user, name, d->fingerprint,
-                (unsigned long long)pending, device_state(d->revoked));
+        if (l->n == 0) {
+            table_cell("USER", 16);
+            table_cell("DEVICE", 24);
+            fprintf(srv_out, "%-32s %-8s %s\n", "FINGERPRINT", "PENDING", "STATE");
+        }
+        table_cell(user, 16);
+        table_cell(name, 24);
+        fprintf(srv_out, "%-32s %-8llu %s\n", d->fingerprint, (unsigned long long)pending,
+                device_state(d->revoked));
     }
     l->n++;
     return 0;

@@ -63,6 +63,21 @@ srv device list --data "$S" --json
 expect "device list while serving" 0
 contains "device list shows zhang's laptop" "$OUT" '"name":"zhang-laptop"'
 FP=$(grep -oE '"fingerprint":"[0-9a-f]+' <<<"$OUT" | head -n 1 | cut -d'"' -f4)
+# the table lines up by display width with a Chinese device name (issue 17.8)
+srv enroll-code --data "$S" --user wang
+run --home "$WORK/wang" enroll --server "ws://127.0.0.1:$PORT" --name 王工的笔记本电脑 <<<"$(tail -n 1 <<<"$OUT")"
+expect "wang enrolls a laptop with a Chinese name" 0
+srv device list --data "$S"
+cols=$(python3 -c '
+import re, sys, unicodedata
+def width(s):
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+for line in sys.stdin.read().splitlines():
+    m = re.search(r"FINGERPRINT|[0-9a-f]{32}", line)
+    print(width(line[:m.start()]) if m else "none")
+' <<<"$OUT" | sort -u | tr "\n" " ")
+equal "device list: the fingerprint column starts at one display column on every line" "$cols" "42 "
+contains "device list: the Chinese device name is shown" "$OUT" "王工的笔记本电脑"
 srv audit verify --data "$S"
 expect "audit verify while serving" 0
 contains "audit verify reports the chain" "$OUT" "chain intact"

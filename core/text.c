@@ -13,7 +13,7 @@
 #include <wchar.h>
 
 #include "fieldsync/error.h"
-#include "text.h"
+#include "fieldsync/text.h"
 
 static int have_wcwidth; /* 1 once LC_CTYPE is a UTF-8 locale */
 

@@ -7,8 +7,8 @@
  * LC_CTYPE (C.UTF-8 first); without one, from a small built-in table of the
  * East Asian wide ranges (CJK, Hangul, kana, full-width forms).
  */
-#ifndef FIELDSYNC_CLIENT_TEXT_H
-#define FIELDSYNC_CLIENT_TEXT_H
+#ifndef FIELDSYNC_TEXT_H
+#define FIELDSYNC_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>
