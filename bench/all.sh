@@ -9,6 +9,9 @@
 #   6. server RSS per connection, 1,000 active and 10,000 idle (bench/load.sh)
 #   7. a rep's sync under a 16-thread dashboard login flood vs alone
 #      (tests/cli/test_loginflood.sh, issue 20.1)
+#   8. a rep's pull of 10 new changes with 1,000,000 other reps' changes
+#      since its cursor against none, and the push's price of the feed's
+#      scope index (bench_pull, issue 21.1)
 #
 #   bench/all.sh [--visits N] [--quick] [--no-load] [--no-peer]
 # N: 100,000 (quick: 2,000, and load in its quick mode). Builds build/
@@ -38,6 +41,9 @@ trap 'rm -rf "$OUT"' EXIT
 echo "==> bench_write" >&2
 if [ "$quick" = 1 ]; then "$BIN/bench_write" --quick >"$OUT/write.txt"
 else "$BIN/bench_write" >"$OUT/write.txt"; fi
+echo "==> bench_pull" >&2
+if [ "$quick" = 1 ]; then "$BIN/bench_pull" --quick --json >"$OUT/pull.txt"
+else "$BIN/bench_pull" --json >"$OUT/pull.txt"; fi
 echo "==> bench_sync ($visits visits)" >&2
 "$BIN/bench_sync" --visits "$visits" --json >"$OUT/sync.txt"
 if [ "$peer" = 1 ]; then
@@ -111,6 +117,13 @@ m = re.search(r"^five syncs: ([\d.]+) s alone, ([\d.]+) s under .*: ratio ([\d.]
 if not m:
     sys.exit("bench/all.sh: no ratio from tests/cli/test_loginflood.sh")
 row("7. rep's 5 syncs under a 16-thread login flood", f"{m.group(2)} s (alone {m.group(1)} s)", f"{float(m.group(3)):.2f}", "<= 1.5", float(m.group(3)) <= 1.5)
+
+p = json.loads(open(os.path.join(out, "pull.txt")).read().strip().splitlines()[-1])
+row(f"8. rep's pull of 10 changes, {p['others']:,} others' since its cursor",
+    f"{p['pull_full_s']*1e3:.3f} ms (none since: {p['pull_empty_s']*1e3:.3f} ms; reading the feed since: {p['scan_s']*1e3:.1f} ms)",
+    f"{p['ratio']:.2f}", "<= 2", p["ratio"] <= 2)
+row("8. push with the feed's scope index", f"{p['push_after']:,.0f} changes/s (without: {p['push_before']:,.0f})",
+    f"{p['push_after']/p['push_before']:.2f}", "", None)
 
 def cmd(c):
     try:

@@ -118,6 +118,11 @@ int sq__feed_scope_catch_up(sq_store *s)
     return rc;
 }
 
+void fs_store_sqlite_scope_lazy(fs_store *base, int lazy)
+{
+    ((sq_store *)base)->scope_lazy = lazy;
+}
+
 int sq__feed_scope_retag(sq_store *s, const char *name, const char *team)
 {
     return sq__run(s, "UPDATE feed_scope SET team=?2 WHERE owner=?1 AND team<>?2", NULL, "tt",

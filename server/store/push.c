@@ -945,7 +945,7 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
         if (rc == 0 && p.nrestamps > 0)
             rc = audit_restamps(&p, device_pk);
     }
-    if (rc == 0) /* the entries this push fed, by their owners as it leaves them */
+    if (rc == 0 && !s->scope_lazy) /* the entries this push fed, by their owners as it leaves them */
         rc = sq__feed_scope_catch_up(s);
     if (rc == 0)
         rc = fs_commit(s->r);

@@ -65,6 +65,7 @@ struct sq_store {
     size_t ncache;
     uint64_t lease_ms;
     int tx_joined; /* sq__tx_begin inside a caller's transaction: depth */
+    int scope_lazy; /* fs_store_sqlite_scope_lazy: pushes leave indexing to the next pull */
     char errmsg[256];
     /* Handshake failures per network per minute (fs_store_set_source) */
     char source[64];
