@@ -52,22 +52,29 @@ static int scope_mark(sq_store *s, uint64_t *mark)
 /* Indexes the entries after mark (the caller's transaction is open). */
 static int index_after(sq_store *s, uint64_t mark)
 {
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
-                                 "SELECT seq, tbl, row FROM feed WHERE seq>?1 ORDER BY seq", -1,
+    sqlite3 *db = fs_replica_db(s->r);
+    sqlite3_stmt *st = NULL, *ins = NULL;
+    int src = sqlite3_prepare_v2(db, "SELECT seq, tbl, row FROM feed WHERE seq>?1 ORDER BY seq", -1,
                                  &st, NULL);
-    if (src != SQLITE_OK)
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db,
+                                 "INSERT INTO feed_scope(seq, owner, team, roster)"
+                                 " VALUES(?1, ?2, ?3, ?4)",
+                                 -1, &ins, NULL);
+    if (src != SQLITE_OK) {
+        sqlite3_finalize(st);
         return sq__dbfail(s, src, "store");
+    }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)mark);
     int roster = fs_schema_table_index("roster");
     int rc = 0;
     /* The last owner's team: a push's entries are mostly one owner's. */
-    char last_owner[MAX_NAME + 1] = "", last_team[MAX_NAME + 1] = "";
+    char owner[MAX_NAME + 1] = "", last_owner[MAX_NAME + 1] = "", last_team[MAX_NAME + 1] = "";
     int have_last = 0;
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 seq = sqlite3_column_int64(st, 0);
         unsigned tix = (unsigned)sqlite3_column_int(st, 1);
-        char owner[MAX_NAME + 1] = "";
+        owner[0] = '\0';
         if (sqlite3_column_bytes(st, 2) == FS_ID_BYTES) {
             uint8_t row[FS_ID_BYTES];
             memcpy(row, sqlite3_column_blob(st, 2), FS_ID_BYTES);
@@ -86,11 +93,17 @@ static int index_after(sq_store *s, uint64_t mark)
             snprintf(last_team, sizeof last_team, "%s", grc == 0 ? u.team : "");
             have_last = 1;
         }
-        rc = sq__run(s, "INSERT INTO feed_scope(seq, owner, team, roster) VALUES(?1, ?2, ?3, ?4)",
-                     NULL, "itti", (long long)seq, owner, last_team,
-                     (long long)((int)tix == roster));
+        sqlite3_bind_int64(ins, 1, seq);
+        sqlite3_bind_text(ins, 2, last_owner, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, last_team, -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 4, (int)tix == roster);
+        int irc = sqlite3_step(ins);
+        sqlite3_reset(ins);
+        if (irc != SQLITE_DONE)
+            rc = sq__dbfail(s, irc, "store");
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(ins);
     if (rc == 0 && src != SQLITE_DONE)
         rc = sq__dbfail(s, src, "store");
     return rc;
