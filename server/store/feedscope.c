@@ -35,6 +35,10 @@
 
 #include "store_int.h"
 
+/* Entries one pull batch asks the index for at most (FS_SYNC_BATCH is far
+ * below): 2 MiB of sequences for a rep's two ranges. */
+#define SCOPE_BATCH_MAX ((size_t)1 << 17)
+
 /* The newest feed sequence indexed (0: none). */
 static int scope_mark(sq_store *s, uint64_t *mark)
 {
@@ -195,8 +199,8 @@ int sq__feed_scope_next(sq_store *s, const sq_user *u, uint64_t after, uint64_t 
         upto = INT64_MAX;
     if (limit == 0 || upto <= after)
         return 0;
-    if (limit > SIZE_MAX / (2 * sizeof(uint64_t)))
-        return sq__fail(s, FS_EINVAL, "pull: too many entries asked for");
+    if (limit > SCOPE_BATCH_MAX) /* a batch of fewer: *all is then 0 */
+        limit = SCOPE_BATCH_MAX;
     uint64_t *seqs = malloc(2 * limit * sizeof *seqs);
     if (seqs == NULL)
         return sq__fail(s, FS_ENOMEM, "out of memory");
