@@ -4,11 +4,16 @@
 # the machine's description:
 #   1. local writes against raw SQLite (bench_write)
 #   2-4. sync both ways on loopback against raw SQLite inserts of the same
-#      change rows, and bytes on the wire per visit (bench_sync)
+#      change rows, and bytes on the wire per visit (bench_sync), on the
+#      visits drawn from pools of phrases and on free text that does not
+#      repeat (--corpus free, issue 21.6; the wire target is the free one's)
 #   5. the PouchDB peer replicating the same visits (bench/peer/run.sh)
 #   6. server RSS per connection, 1,000 active and 10,000 idle (bench/load.sh)
 #   7. a rep's sync under a 16-thread dashboard login flood vs alone
 #      (tests/cli/test_loginflood.sh, issue 20.1)
+#   8. a rep's pull of 10 new changes with 1,000,000 other reps' changes
+#      since its cursor against none, and the push's price of the feed's
+#      scope index (bench_pull, issue 21.1)
 #
 #   bench/all.sh [--visits N] [--quick] [--no-load] [--no-peer]
 # N: 100,000 (quick: 2,000, and load in its quick mode). Builds build/
@@ -38,8 +43,13 @@ trap 'rm -rf "$OUT"' EXIT
 echo "==> bench_write" >&2
 if [ "$quick" = 1 ]; then "$BIN/bench_write" --quick >"$OUT/write.txt"
 else "$BIN/bench_write" >"$OUT/write.txt"; fi
+echo "==> bench_pull" >&2
+if [ "$quick" = 1 ]; then "$BIN/bench_pull" --quick --json >"$OUT/pull.txt"
+else "$BIN/bench_pull" --json >"$OUT/pull.txt"; fi
 echo "==> bench_sync ($visits visits)" >&2
 "$BIN/bench_sync" --visits "$visits" --json >"$OUT/sync.txt"
+echo "==> bench_sync ($visits visits, free corpus)" >&2
+"$BIN/bench_sync" --visits "$visits" --corpus free --json >"$OUT/sync_free.txt"
 if [ "$peer" = 1 ]; then
     echo "==> PouchDB peer ($visits visits)" >&2
     "$FS_ROOT/bench/peer/run.sh" "$visits" "$BIN" >"$OUT/peer.json" 2>"$OUT/peer.err" ||
@@ -73,18 +83,20 @@ for mode, target in (("1 visit/tx", 0.5), ("1000 visits/tx", 0.6)):
     base, fs, ratio = m.group(1), m.group(2), float(m.group(3))
     row("1. local write, " + mode, f"{fs} visits/s (raw SQLite {base})", f"{ratio:.2f}", ">= %.1f" % target, ratio >= target)
 
-sync_txt = open(os.path.join(out, "sync.txt")).read()
-s = json.loads(sync_txt.strip().splitlines()[-1])
-limit = s["changes"] / s["limit_s"]
-push, pull = s["changes"] / s["push_s"], s["changes"] / s["pull_s"]
-row("2. sync push (device -> server, acked)", f"{push:,.0f} changes/s (limit {limit:,.0f})", f"{push/limit:.2f}", ">= 0.5", push / limit >= 0.5)
-row("2. sync pull (fresh device)", f"{pull:,.0f} changes/s", f"{pull/limit:.2f}", ">= 0.5", pull / limit >= 0.5)
-row(f"3. fresh manager pulls {s['visits']:,} visits", f"{s['pull_s']:.2f} s (limit {s['limit_s']:.2f} s)", f"{s['limit_s']/s['pull_s']:.2f}", ">= 0.5", s['limit_s'] / s['pull_s'] >= 0.5)
-raw = s["raw_field_bytes"]
-fs_push_bytes = s["push_bytes_up"] + s["push_bytes_down"]
-fs_pull_bytes = s["pull_bytes_up"] + s["pull_bytes_down"]
-row("4. wire bytes per visit, push", f"{fs_push_bytes/s['visits']:,.0f} B (raw fields {raw/s['visits']:,.0f} B)", f"{fs_push_bytes/raw:.2f}", "<= 1.3", fs_push_bytes / raw <= 1.3)
-row("4. wire bytes per visit, pull", f"{fs_pull_bytes/s['visits']:,.0f} B", f"{fs_pull_bytes/raw:.2f}", "<= 1.3", fs_pull_bytes / raw <= 1.3)
+for corpus, name in (("sync_free.txt", "free text"), ("sync.txt", "phrase pools")):
+    s = json.loads(open(os.path.join(out, corpus)).read().strip().splitlines()[-1])
+    limit = s["changes"] / s["limit_s"]
+    push, pull = s["changes"] / s["push_s"], s["changes"] / s["pull_s"]
+    row(f"2. sync push (device -> server, acked), {name}", f"{push:,.0f} changes/s (limit {limit:,.0f})", f"{push/limit:.2f}", ">= 0.5", push / limit >= 0.5)
+    row(f"2. sync pull (fresh device), {name}", f"{pull:,.0f} changes/s", f"{pull/limit:.2f}", ">= 0.5", pull / limit >= 0.5)
+    row(f"3. fresh manager pulls {s['visits']:,} visits, {name}", f"{s['pull_s']:.2f} s (limit {s['limit_s']:.2f} s)", f"{s['limit_s']/s['pull_s']:.2f}", ">= 0.5", s['limit_s'] / s['pull_s'] >= 0.5)
+    raw = s["raw_field_bytes"]
+    fs_push_bytes = s["push_bytes_up"] + s["push_bytes_down"]
+    fs_pull_bytes = s["pull_bytes_up"] + s["pull_bytes_down"]
+    free = corpus == "sync_free.txt" # the wire target is the free text's (issue 21.6)
+    row(f"4. wire bytes per visit, push, {name}", f"{fs_push_bytes/s['visits']:,.0f} B (raw fields {raw/s['visits']:,.0f} B)", f"{fs_push_bytes/raw:.2f}", "<= 1.3" if free else "", (fs_push_bytes / raw <= 1.3) if free else None)
+    row(f"4. wire bytes per visit, pull, {name}", f"{fs_pull_bytes/s['visits']:,.0f} B", f"{fs_pull_bytes/raw:.2f}", "<= 1.3" if free else "", (fs_pull_bytes / raw <= 1.3) if free else None)
+# the PouchDB peer replicates the phrase-pool visits (bench/dump_visits)
 peer = None
 if os.path.exists(os.path.join(out, "peer.json")):
     peer = json.load(open(os.path.join(out, "peer.json")))
@@ -111,6 +123,15 @@ m = re.search(r"^five syncs: ([\d.]+) s alone, ([\d.]+) s under .*: ratio ([\d.]
 if not m:
     sys.exit("bench/all.sh: no ratio from tests/cli/test_loginflood.sh")
 row("7. rep's 5 syncs under a 16-thread login flood", f"{m.group(2)} s (alone {m.group(1)} s)", f"{float(m.group(3)):.2f}", "<= 1.5", float(m.group(3)) <= 1.5)
+
+p = json.loads(open(os.path.join(out, "pull.txt")).read().strip().splitlines()[-1])
+row(f"8. rep's pull of 10 changes, {p['others']:,} others' since its cursor",
+    f"{p['pull_full_s']*1e3:.3f} ms (none since: {p['pull_empty_s']*1e3:.3f} ms; reading the feed since: {p['scan_s']*1e3:.1f} ms)",
+    f"{p['ratio']:.2f}", "<= 2", p["ratio"] <= 2)
+row("8. push with the feed's scope index, fresh store", f"{p['push_after']:,.0f} changes/s (without: {p['push_before']:,.0f})",
+    f"{p['push_after']/p['push_before']:.2f}", "", None)
+row(f"8. push writing feed_scope, store of {p['others']:,} changes", f"{p['big_push_after']:,.0f} changes/s (left to the pull: {p['big_push_before']:,.0f})",
+    f"{p['big_push_after']/p['big_push_before']:.2f}", "", None)
 
 def cmd(c):
     try:

@@ -18,13 +18,16 @@
  * counts every TCP payload byte in both directions (websocket upgrade and
  * framing included). After the pull, the manager's replica must hold the
  * rep's state exactly (fs_replica_state_hash) and pass fs_replica_check.
+ * --corpus free: the visits' text fields free text that does not repeat
+ * (bench/visits.h, issue 21.6) instead of the pools of phrases.
  *
  * Figures: changes/s for each (one change = one column of one visit, 10
  * per visit, plus the customer), the ratio to the limit (target >= 0.5),
  * seconds, and bytes on the wire per visit against the visits' raw field
  * bytes (target <= 1.3). --json prints one JSON object as the last line.
  *
- * Usage: bench_sync [--visits N] [--quick] [--json]   (N: 100,000; quick: 2,000)
+ * Usage: bench_sync [--visits N] [--corpus pools|free] [--quick] [--json]
+ *        (N: 100,000; quick: 2,000)
  * Exit status 0 when every run completed and verified, 1 on any error.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
@@ -291,6 +294,7 @@ int main(int argc, char **argv)
 {
     size_t n = 100000;
     int json = 0;
+    visit_corpus corpus = VISITS_POOLS;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             n = 2000;
@@ -299,8 +303,11 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--visits") == 0 && i + 1 < argc &&
                  bench_parse_size(argv[++i], &n) == 0 && n > 0)
             ;
+        else if (strcmp(argv[i], "--corpus") == 0 && i + 1 < argc &&
+                 visit_corpus_parse(argv[++i], &corpus) == 0)
+            ;
         else {
-            fprintf(stderr, "usage: bench_sync [--visits N] [--quick] [--json]\n");
+            fprintf(stderr, "usage: bench_sync [--visits N] [--corpus pools|free] [--quick] [--json]\n");
             return 2;
         }
     }
@@ -310,7 +317,7 @@ int main(int argc, char **argv)
     if (mkdtemp(dir) == NULL)
         return die("mkdtemp", strerror(errno));
     visit_set vs;
-    if (visit_set_make(&vs, n) != 0)
+    if (visit_set_make_corpus(&vs, n, corpus) != 0)
         return 1;
     size_t raw_bytes = 0; /* the field values of the n visits, customer id included */
     for (size_t i = 0; i < n; i++) {
@@ -374,8 +381,10 @@ int main(int argc, char **argv)
     double raw_visit = (double)raw_bytes / (double)n;
     char cpu[128], b1[32], b2[32], b3[32];
     bench_cpu_model(cpu, sizeof cpu);
-    printf("bench_sync: %zu visits (%s changes, %.0f raw field bytes per visit), CPU %s\n", n,
-           bench_fmt_count(b1, sizeof b1, changes), raw_visit, cpu);
+    printf("bench_sync: %zu visits of the %s corpus (%s changes, %.0f raw field bytes per visit),"
+           " CPU %s\n",
+           n, corpus == VISITS_FREE ? "free" : "pools", bench_fmt_count(b1, sizeof b1, changes),
+           raw_visit, cpu);
     printf("%-34s %12s %10s %8s %14s %8s\n", "", "changes/s", "seconds", "ratio", "wire B/visit",
            "x raw");
     printf("%-34s %12s %10.2f %8s %14s %8s\n", "limit: raw SQLite, 1,000 rows/tx",
@@ -388,10 +397,10 @@ int main(int argc, char **argv)
            bench_fmt_count(b2, sizeof b2, pull_rate), pull.secs, pull_rate / limit,
            bench_fmt_count(b3, sizeof b3, pull_wire), pull_wire / raw_visit);
     if (json)
-        printf("{\"bench\":\"sync\",\"visits\":%zu,\"changes\":%.0f,\"raw_field_bytes\":%zu,"
+        printf("{\"bench\":\"sync\",\"corpus\":\"%s\",\"visits\":%zu,\"changes\":%.0f,\"raw_field_bytes\":%zu,"
                "\"limit_s\":%.3f,\"push_s\":%.3f,\"push_bytes_up\":%llu,\"push_bytes_down\":%llu,"
                "\"pull_s\":%.3f,\"pull_bytes_up\":%llu,\"pull_bytes_down\":%llu}\n",
-               n, changes, raw_bytes, raw, push.secs, push.up, push.down, pull.secs, pull.up,
+               corpus == VISITS_FREE ? "free" : "pools", n, changes, raw_bytes, raw, push.secs, push.up, push.down, pull.secs, pull.up,
                pull.down);
     status = 0;
 out:

@@ -167,6 +167,89 @@ static size_t gen_field(rng *g, int field, char *buf)
     return (size_t)n;
 }
 
+/* ---- the non-repeating corpus (issue 21.6) ----
+ * Free text: sentences of Chinese characters drawn from FREE_HANZI distinct
+ * ones (U+4E00 on), mixed with pseudo-English words of 1-4 syllables from
+ * FREE_SYLLABLES distinct consonant-vowel-consonant syllables, numbers and
+ * punctuation. Nothing is drawn from a list of phrases, so a compressor
+ * finds little to share between visits or within one: the text is close to
+ * incompressible beyond what the characters' distribution gives. */
+
+#define FREE_HANZI 3000u
+
+static size_t put_hanzi(rng *g, char *p)
+{
+    unsigned cp = 0x4E00u + rng_below(g, FREE_HANZI); /* 3 bytes of UTF-8 */
+    p[0] = (char)(0xE0 | (cp >> 12));
+    p[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    p[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+}
+
+static size_t put_word(rng *g, char *p)
+{
+    static const char on[] = "bcdfghjklmnprstvwyz", nu[] = "aeiou", co[] = "dgklmnrstx";
+    size_t k = 0;
+    unsigned syl = 1 + rng_below(g, 4);
+    for (unsigned i = 0; i < syl; i++) {
+        p[k++] = on[rng_below(g, sizeof on - 1)];
+        p[k++] = nu[rng_below(g, sizeof nu - 1)];
+        if (rng_below(g, 2))
+            p[k++] = co[rng_below(g, sizeof co - 1)];
+    }
+    return k;
+}
+
+/* Free text of about target bytes (at most FIELD_MAX - 1). */
+static size_t gen_free(rng *g, size_t target, char *buf)
+{
+    static const char *const zh_punct[] = {"，", "。", "；", "、"};
+    size_t n = 0;
+    if (target > FIELD_MAX - 40)
+        target = FIELD_MAX - 40;
+    while (n < target) {
+        unsigned kind = rng_below(g, 10);
+        if (kind < 6) { /* a run of 2-8 characters */
+            for (unsigned i = 2 + rng_below(g, 7); i > 0 && n < target; i--)
+                n += put_hanzi(g, buf + n);
+        } else if (kind < 9) { /* an English word */
+            buf[n++] = ' ';
+            n += put_word(g, buf + n);
+            buf[n++] = ' ';
+        } else { /* a number */
+            n += (size_t)snprintf(buf + n, 12, "%u", rng_below(g, 100000));
+        }
+        if (rng_below(g, 4) == 0) {
+            const char *pu = zh_punct[rng_below(g, 4)];
+            memcpy(buf + n, pu, 3);
+            n += 3;
+        }
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* The free corpus: names, titles, times and visitors as in the pools (they
+ * repeat in life too), the text fields free: about as many bytes per
+ * visit as the pools give. */
+static size_t gen_field_free(rng *g, int field, char *buf)
+{
+    switch (field) {
+    case VF_PLACE:
+        return gen_free(g, 12 + rng_below(g, 16), buf);
+    case VF_PURPOSE:
+        return gen_free(g, 30 + rng_below(g, 30), buf);
+    case VF_NOTES:
+        return gen_free(g, 120 + rng_below(g, 120), buf);
+    case VF_OBJECTIONS:
+        return gen_free(g, 25 + rng_below(g, 40), buf);
+    case VF_NEXT_STEPS:
+        return gen_free(g, 50 + rng_below(g, 50), buf);
+    default:
+        return gen_field(g, field, buf);
+    }
+}
+
 void visit_set_free(visit_set *vs)
 {
     free(vs->visits);
@@ -174,8 +257,13 @@ void visit_set_free(visit_set *vs)
     memset(vs, 0, sizeof *vs);
 }
 
-/* Generates count visits. Returns 0 or FS_ENOMEM; vs is freed by visit_set_free(). */
 int visit_set_make(visit_set *vs, size_t count)
+{
+    return visit_set_make_corpus(vs, count, VISITS_POOLS);
+}
+
+/* Generates count visits. Returns 0 or FS_ENOMEM; vs is freed by visit_set_free(). */
+int visit_set_make_corpus(visit_set *vs, size_t count, visit_corpus corpus)
 {
     rng g = {0x5eed0f1e1d5ull};
     char buf[FIELD_MAX];
@@ -193,7 +281,7 @@ int visit_set_make(visit_set *vs, size_t count)
     for (size_t i = 0; i < count; i++) {
         size_t bytes = FS_ID_BYTES; /* the customer id */
         for (int f = 0; f < VF_COUNT; f++) {
-            size_t n = gen_field(&g, f, buf);
+            size_t n = corpus == VISITS_FREE ? gen_field_free(&g, f, buf) : gen_field(&g, f, buf);
             memcpy(vs->arena + used, buf, n + 1);
             vs->visits[i].field[f] = vs->arena + used;
             vs->visits[i].len[f] = n;
@@ -206,5 +294,16 @@ int visit_set_make(visit_set *vs, size_t count)
         if (bytes > vs->max_bytes)
             vs->max_bytes = bytes;
     }
+    return 0;
+}
+
+int visit_corpus_parse(const char *arg, visit_corpus *out)
+{
+    if (strcmp(arg, "pools") == 0)
+        *out = VISITS_POOLS;
+    else if (strcmp(arg, "free") == 0)
+        *out = VISITS_FREE;
+    else
+        return -1;
     return 0;
 }

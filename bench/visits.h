@@ -43,6 +43,16 @@ typedef struct visit_set {
 
 /* Generates count visits; 0 or -1 (out of memory, message printed). */
 int visit_set_make(visit_set *vs, size_t count);
+
+/* The text the visits are made of: VISITS_POOLS, every field drawn from
+ * small pools of phrases (what visit_set_make gives; zstd takes it to about
+ * a sixth); VISITS_FREE, the text fields free text that does not repeat
+ * (seeded: Chinese characters of 3,000, pseudo-English words, numbers),
+ * about as many bytes per visit (issue 21.6). */
+typedef enum visit_corpus { VISITS_POOLS, VISITS_FREE } visit_corpus;
+int visit_set_make_corpus(visit_set *vs, size_t count, visit_corpus corpus);
+/* "pools" or "free" as a corpus: 0, or -1 for anything else. */
+int visit_corpus_parse(const char *arg, visit_corpus *out);
 void visit_set_free(visit_set *vs);
 
 #endif

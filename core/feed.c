@@ -298,6 +298,62 @@ int fs__feed_upgrade(fs_replica *r)
 
 /* ---- reading ---- */
 
+/* Decodes the feed entry st stands on (seq, tbl, row, n, changes) into
+ * cs->changes from *i on, its values' bytes at *data; count and *budget:
+ * the room the caller sized. */
+static int decode_entry(fs_replica *r, sqlite3_stmt *st, fs_changeset *cs, size_t count,
+                        size_t *ip, char **datap, size_t *budget)
+{
+    int rc = 0;
+    size_t i = *ip;
+    char *data = *datap;
+    sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+    const uint8_t *p = sqlite3_column_blob(st, 4);
+    size_t len = (size_t)sqlite3_column_bytes(st, 4), pos = 0;
+    sqlite3_int64 n = sqlite3_column_int64(st, 3);
+    if (sqlite3_column_bytes(st, 2) != FS_ID_BYTES || n <= 0 || (size_t)n > count - i ||
+        sqlite3_column_type(st, 4) != SQLITE_BLOB || len + (size_t)n > *budget)
+        return fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
+    *budget -= len + (size_t)n;
+    const void *row = sqlite3_column_blob(st, 2);
+    unsigned tix = (unsigned)sqlite3_column_int(st, 1);
+    uint64_t hlc = 0;
+    for (sqlite3_int64 k = 0; k < n; k++) {
+        fs__feed_item it;
+        /* a writer (and a prev's) must be a device the dictionary has */
+        if (fs__feed_next(p, len, &pos, &hlc, &it) != 0 || it.dev == 0 || it.dev > r->ndevs ||
+            (it.prev_hlc != 0 && (it.prev_dev == 0 || it.prev_dev > r->ndevs))) {
+            rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
+            break;
+        }
+        fs_change *ch = &cs->changes[i++];
+        memset(ch, 0, sizeof *ch);
+        ch->table = (uint16_t)tix;
+        ch->column = (uint16_t)it.col;
+        memcpy(ch->row, row, FS_ID_BYTES);
+        ch->value = it.value;
+        if (it.value.type == FS_TEXT || it.value.type == FS_BLOB) {
+            if (it.value.n > 0)
+                memcpy(data, it.value.p, it.value.n);
+            data[it.value.n] = '\0';
+            ch->value.p = data;
+            data += it.value.n + 1;
+        }
+        ch->version.hlc = it.hlc;
+        memcpy(ch->version.device, fs__dev_id(r, it.dev), FS_ID_BYTES);
+        ch->prev.hlc = it.prev_hlc;
+        memcpy(ch->prev.device, fs__dev_id(r, it.prev_dev), FS_ID_BYTES);
+    }
+    if (rc == 0 && pos != len)
+        rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
+    if (cs->first_seq == 0)
+        cs->first_seq = (uint64_t)seq;
+    cs->last_seq = (uint64_t)seq;
+    *ip = i;
+    *datap = data;
+    return rc;
+}
+
 int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
 {
     return fs_feed_since_bytes(r, after, max, SIZE_MAX, out);
@@ -370,55 +426,103 @@ int fs_feed_since_bytes(fs_replica *r, uint64_t after, size_t max, size_t max_by
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
     sqlite3_bind_int64(st, 2, last);
     size_t i = 0, budget = bytes; /* what the first pass counted is all there is room for */
-    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        sqlite3_int64 seq = sqlite3_column_int64(st, 0);
-        const uint8_t *p = sqlite3_column_blob(st, 4);
-        size_t len = (size_t)sqlite3_column_bytes(st, 4), pos = 0;
-        sqlite3_int64 n = sqlite3_column_int64(st, 3);
-        if (sqlite3_column_bytes(st, 2) != FS_ID_BYTES || n <= 0 || (size_t)n > count - i ||
-            sqlite3_column_type(st, 4) != SQLITE_BLOB || len + (size_t)n > budget) {
-            rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
-            break;
-        }
-        budget -= len + (size_t)n;
-        const void *row = sqlite3_column_blob(st, 2);
-        unsigned tix = (unsigned)sqlite3_column_int(st, 1);
-        uint64_t hlc = 0;
-        for (sqlite3_int64 k = 0; k < n; k++) {
-            fs__feed_item it;
-            /* a writer (and a prev's) must be a device the dictionary has */
-            if (fs__feed_next(p, len, &pos, &hlc, &it) != 0 || it.dev == 0 || it.dev > r->ndevs ||
-                (it.prev_hlc != 0 && (it.prev_dev == 0 || it.prev_dev > r->ndevs))) {
-                rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
-                break;
-            }
-            fs_change *ch = &cs->changes[i++];
-            memset(ch, 0, sizeof *ch);
-            ch->table = (uint16_t)tix;
-            ch->column = (uint16_t)it.col;
-            memcpy(ch->row, row, FS_ID_BYTES);
-            ch->value = it.value;
-            if (it.value.type == FS_TEXT || it.value.type == FS_BLOB) {
-                if (it.value.n > 0)
-                    memcpy(data, it.value.p, it.value.n);
-                data[it.value.n] = '\0';
-                ch->value.p = data;
-                data += it.value.n + 1;
-            }
-            ch->version.hlc = it.hlc;
-            memcpy(ch->version.device, fs__dev_id(r, it.dev), FS_ID_BYTES);
-            ch->prev.hlc = it.prev_hlc;
-            memcpy(ch->prev.device, fs__dev_id(r, it.prev_dev), FS_ID_BYTES);
-        }
-        if (rc == 0 && pos != len)
-            rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
-        if (cs->first_seq == 0)
-            cs->first_seq = (uint64_t)seq;
-        cs->last_seq = (uint64_t)seq;
-    }
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
+        rc = decode_entry(r, st, cs, count, &i, &data, &budget);
     sqlite3_finalize(st);
     if (rc == 0 && src != SQLITE_DONE)
         rc = fs__dbfail(r, src, "reading the feed");
+    cs->count = i;
+    if (rc != 0) {
+        sodium_memzero(mem, count * sizeof(fs_change) + bytes + 1);
+        fs_changeset_free(cs);
+        return rc;
+    }
+    *out = cs;
+    return 0;
+}
+
+int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t max,
+                    size_t max_bytes, fs_changeset **out)
+{
+    *out = NULL;
+    if (!r->keep_feed)
+        return fs__fail(r, FS_ESTATE, "this replica keeps no feed");
+    if (max == 0)
+        return fs__fail(r, FS_EINVAL, "max must be positive");
+    int rc = fs__feed_flush(r);
+    if (rc != 0)
+        return rc;
+    /* As fs_feed_since_bytes: first the sizes, up to the bounds (the first
+     * entry in any case), then one allocation and the entries. */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT n, length(changes), typeof(changes)='blob' FROM feed"
+                                 " WHERE seq=?1",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "reading the feed");
+    size_t count = 0, bytes = 0, packed = 0, take = 0;
+    for (; take < nseqs; take++) {
+        if (seqs[take] == 0 || seqs[take] > INT64_MAX || (take > 0 && seqs[take] <= seqs[take - 1])) {
+            sqlite3_finalize(st);
+            return fs__fail(r, FS_EINVAL, "feed sequences must ascend");
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seqs[take]);
+        src = sqlite3_step(st);
+        if (src != SQLITE_ROW) {
+            sqlite3_finalize(st);
+            if (src == SQLITE_DONE)
+                return fs__fail(r, FS_ENOTFOUND, "no feed entry at %llu",
+                                (unsigned long long)seqs[take]);
+            return fs__dbfail(r, src, "reading the feed");
+        }
+        sqlite3_int64 n = sqlite3_column_int64(st, 0), len = sqlite3_column_int64(st, 1);
+        if (n <= 0 || n > FS__FEED_ENTRY_MAX || len <= 0 || !sqlite3_column_int(st, 2)) {
+            sqlite3_finalize(st);
+            return fs__fail(r, FS_EFORMAT, "the feed entry at %llu is damaged",
+                            (unsigned long long)seqs[take]);
+        }
+        if (count > 0 && (count + (size_t)n > max || (size_t)len > max_bytes ||
+                          packed > max_bytes - (size_t)len))
+            break;
+        packed += (size_t)len;
+        count += (size_t)n;
+        bytes += (size_t)len + (size_t)n;
+        if (count >= max) {
+            take++;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    fs_changeset *cs = calloc(1, sizeof *cs);
+    char *mem = malloc(count * sizeof(fs_change) + bytes + 1);
+    if (cs == NULL || mem == NULL) {
+        free(cs);
+        free(mem);
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    }
+    cs->changes = (fs_change *)(void *)mem;
+    char *data = mem + count * sizeof(fs_change);
+    src = sqlite3_prepare_v2(r->db, "SELECT seq, tbl, row, n, changes FROM feed WHERE seq=?1", -1,
+                             &st, NULL);
+    if (src != SQLITE_OK) {
+        fs_changeset_free(cs);
+        return fs__dbfail(r, src, "reading the feed");
+    }
+    size_t i = 0, budget = bytes;
+    for (size_t k = 0; rc == 0 && k < take; k++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seqs[k]);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW)
+            rc = decode_entry(r, st, cs, count, &i, &data, &budget);
+        else /* gone since the first pass: not within one transaction */
+            rc = src == SQLITE_DONE ? fs__fail(r, FS_ENOTFOUND, "no feed entry at %llu",
+                                               (unsigned long long)seqs[k])
+                                    : fs__dbfail(r, src, "reading the feed");
+    }
+    sqlite3_finalize(st);
     cs->count = i;
     if (rc != 0) {
         sodium_memzero(mem, count * sizeof(fs_change) + bytes + 1);

@@ -542,6 +542,68 @@ static void test_feed_since_bytes_reads_whole_entries(void)
     test_rmtree(dir);
 }
 
+/* The entries at chosen sequences (fs_feed_entries, the server's scoped
+ * pull): the same changes fs_feed_since gives for those entries, a prefix
+ * within the bounds (the first in any case), and sequences out of order or
+ * with no entry refused. */
+static void test_feed_entries_at_sequences(void)
+{
+    char *dir = test_tmpdir(), path[700];
+    fs_replica *r = fresh_feed(dir, "e", path, sizeof path);
+    static char name[5001];
+    uint8_t id[FS_ID_BYTES];
+    for (int k = 0; k < 6; k++) {
+        memset(name, 'a' + k, sizeof name - 1);
+        name[sizeof name - 1] = '\0';
+        fs_cell c[] = {{"name", fs_text(name)}, {"key_account", fs_int(k % 2)}};
+        CHECK_OK(fs_insert(r, "customer", c, 2, id)); /* one entry each, 2 changes */
+    }
+    CHECK_EQ_INT(feed_last(r), 6);
+    const uint64_t seqs[] = {2, 3, 5};
+    fs_changeset *cs = NULL, *one = NULL;
+    CHECK_OK(fs_feed_entries(r, seqs, 3, SIZE_MAX, SIZE_MAX, &cs));
+    CHECK_EQ_INT(cs->count, 6);
+    CHECK_EQ_INT(cs->first_seq, 2);
+    CHECK_EQ_INT(cs->last_seq, 5);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_OK(fs_feed_since(r, seqs[i] - 1, 2, &one));
+        CHECK_EQ_INT(one->count, 2);
+        for (size_t k = 0; k < 2; k++) {
+            const fs_change *a = &cs->changes[2 * i + k], *b = &one->changes[k];
+            CHECK(a->table == b->table && a->column == b->column);
+            CHECK_MEM(a->row, b->row, FS_ID_BYTES);
+            CHECK(a->version.hlc == b->version.hlc);
+            CHECK(a->value.type == b->value.type);
+            if (a->value.type == FS_TEXT) {
+                CHECK_EQ_INT(a->value.n, b->value.n);
+                CHECK_MEM(a->value.p, b->value.p, a->value.n);
+            }
+        }
+        fs_changeset_free(one);
+    }
+    fs_changeset_free(cs);
+    /* bounds: by changes, by bytes (the first in any case) */
+    CHECK_OK(fs_feed_entries(r, seqs, 3, 4, SIZE_MAX, &cs));
+    CHECK_EQ_INT(cs->count, 4);
+    CHECK_EQ_INT(cs->last_seq, 3);
+    fs_changeset_free(cs);
+    CHECK_OK(fs_feed_entries(r, seqs, 3, SIZE_MAX, 1, &cs));
+    CHECK_EQ_INT(cs->count, 2);
+    CHECK_EQ_INT(cs->last_seq, 2);
+    fs_changeset_free(cs);
+    CHECK_OK(fs_feed_entries(r, seqs, 0, 10, SIZE_MAX, &cs)); /* none asked: none read */
+    CHECK_EQ_INT(cs->count, 0);
+    fs_changeset_free(cs);
+    const uint64_t backwards[] = {3, 2}, missing[] = {4, 9};
+    CHECK_ERR(fs_feed_entries(r, backwards, 2, 10, SIZE_MAX, &cs), FS_EINVAL);
+    CHECK(cs == NULL);
+    CHECK_ERR(fs_feed_entries(r, missing, 2, 10, SIZE_MAX, &cs), FS_ENOTFOUND);
+    CHECK(cs == NULL);
+    CHECK_ERR(fs_feed_entries(r, seqs, 3, 0, SIZE_MAX, &cs), FS_EINVAL);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
 /* ---- 3. discard ---- */
 
 static void test_rolled_back_changes_never_fed(void)
@@ -1060,7 +1122,7 @@ static void test_append_refuses_what_the_format_cannot_hold(void)
 }
 
 TEST_LIST(TEST(round_trip) TEST(long_run_splits_and_reads_whole_entries)
-              TEST(feed_since_bytes_reads_whole_entries)
+              TEST(feed_since_bytes_reads_whole_entries) TEST(feed_entries_at_sequences)
               TEST(rolled_back_changes_never_fed) TEST(format1_converted_on_open)
                   TEST(format1_damaged_left_as_it_was) TEST(unknown_feed_format_refused)
                       TEST(damaged_entries_refused) TEST(damaged_entry_stored_as_text)

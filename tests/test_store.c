@@ -1206,9 +1206,9 @@ static uint64_t batch_end(fs_store *s, uint64_t from, size_t max, int nth)
 
 /* One pull reads past a run of the device's own writes, up to 16 batches
  * (a device that has just pushed does not walk back over them one round
- * trip at a time), but stops after one batch of other writers' rows it
- * may not see (each costs a lookup; reading far ahead held up every other
- * session). */
+ * trip at a time). Rows outside the puller's scope are not read at all
+ * (the feed's scope index, issue 21.1): another team's device passes them
+ * to the feed's head in one pull, with nothing more to come. */
 static void test_pull_reads_past_own_writes_only(void)
 {
     team t;
@@ -1231,8 +1231,8 @@ static void test_pull_reads_past_own_writes_only(void)
     fs_changeset_free(cs);
     CHECK_OK(fs_store_pull(t.s, d[ZHAO].pk, f0, 4, 0, &cs, &next, &more)); /* another team */
     CHECK_EQ_INT(cs->count, 0);
-    CHECK_EQ_INT(next, batch_end(t.s, f0, 4, 1));
-    CHECK_EQ_INT(more, 1);
+    CHECK_EQ_INT(next, feed_last(t.s));
+    CHECK_EQ_INT(more, 0);
     fs_changeset_free(cs);
     /* zhang's phone has none of it: it gets the first batch */
     CHECK_OK(fs_store_pull(t.s, d[ZHANG2].pk, f0, 4, 0, &cs, &next, &more));
@@ -2181,6 +2181,191 @@ static void test_refusals_of_an_old_replica(void)
     team_close(&t);
 }
 
+/* ---- the feed's scope index (issue 21.1) ---- */
+
+/* Everything fs_store_pull gives a device from cursor 0, in batches of 7:
+ * how many changes, and a digest of them in order (FNV-1a over table, row,
+ * column, version and value). */
+typedef struct pull_digest {
+    size_t changes;
+    uint64_t h;
+    uint64_t cursor;
+} pull_digest;
+
+static void fnv(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        *h = (*h ^ b[i]) * 0x100000001b3ull;
+}
+
+static pull_digest digest_of_pull(fs_store *s, const device *d)
+{
+    pull_digest out = {0, 0xcbf29ce484222325ull, 0};
+    for (int guard = 0;; guard++) {
+        fs_changeset *cs = NULL;
+        uint64_t next = 0;
+        int more = 0;
+        CHECK(guard < 100000);
+        CHECK_OK(fs_store_pull(s, d->pk, out.cursor, 7, 0, &cs, &next, &more));
+        for (size_t i = 0; i < cs->count; i++) {
+            const fs_change *c = &cs->changes[i];
+            fnv(&out.h, &c->table, sizeof c->table);
+            fnv(&out.h, c->row, FS_ID_BYTES);
+            fnv(&out.h, &c->column, sizeof c->column);
+            fnv(&out.h, &c->version.hlc, sizeof c->version.hlc);
+            fnv(&out.h, c->version.device, FS_ID_BYTES);
+            fnv(&out.h, &c->value.type, sizeof c->value.type);
+            if (c->value.type == FS_TEXT || c->value.type == FS_BLOB)
+                fnv(&out.h, c->value.p, c->value.n);
+            else if (c->value.type == FS_INT)
+                fnv(&out.h, &c->value.i, sizeof c->value.i);
+        }
+        out.changes += cs->count;
+        fs_changeset_free(cs);
+        CHECK(next >= out.cursor);
+        out.cursor = next;
+        if (!more)
+            break;
+    }
+    return out;
+}
+
+static int64_t store_count(fs_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs_replica_db(fs_store_replica(s)), sql, -1, &st, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* A store made before the scope index (no feed_scope table, no index on
+ * the feed's rows: what the published server leaves) gains it on open,
+ * every entry indexed, and every device pulls from 0 exactly what it
+ * pulled before: the same changes in the same order. */
+static void test_scope_index_migrates_old_store(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "customer", b.za, "owner", "wang"); /* a hand-over in the history */
+    push_clean(t.s, &d[LI]);
+    CHECK_OK(fs_store_user_move(t.s, "zhao", "north")); /* and a team move */
+    pull_digest before[NDEV];
+    for (int i = 0; i < NDEV; i++)
+        before[i] = digest_of_pull(t.s, &d[i]);
+    CHECK(before[WANG].changes > 0 && before[LI].changes > before[WANG].changes);
+    /* Back to the old shape. */
+    CHECK_EQ_INT(sqlite3_exec(fs_replica_db(fs_store_replica(t.s)),
+                              "BEGIN; DROP TABLE feed_scope; DROP INDEX feed_row; COMMIT;", NULL,
+                              NULL, NULL),
+                 SQLITE_OK);
+    store_reopen(&t);
+    int64_t entries = store_count(t.s, "SELECT count(*) FROM feed");
+    CHECK(entries > 20);
+    CHECK_EQ_INT(store_count(t.s, "SELECT count(*) FROM feed_scope"), entries);
+    CHECK_EQ_INT(store_count(t.s, "SELECT count(*) FROM sqlite_master WHERE name='feed_row'"), 1);
+    for (int i = 0; i < NDEV; i++) {
+        pull_digest after = digest_of_pull(t.s, &d[i]);
+        CHECK_EQ_INT(after.changes, before[i].changes);
+        CHECK(after.h == before[i].h);
+        CHECK_EQ_INT(after.cursor, before[i].cursor);
+    }
+    printf("  an old store: %lld feed entries indexed on open; 7 devices pull the same as "
+           "before (li %zu changes, wang %zu)\n",
+           (long long)entries, before[LI].changes, before[WANG].changes);
+    team_close(&t);
+}
+
+/* A customer handed over takes its history along in the index: a device of
+ * the new owner that pulls from 0 reads the customer's visit as first
+ * written and every later version in order, so it finds no conflict the
+ * current owner's laptop did not (no intermediate version skipped); the
+ * previous owner's new device gets none of it. */
+static void test_scope_index_handover_history(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    set_text(&d[ZHANG], "visit", b.zva, "notes", "second thoughts");
+    push_clean(t.s, &d[ZHANG]);
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "customer", b.za, "owner", "wang");
+    push_clean(t.s, &d[LI]);
+    set_text(&d[LI], "customer", b.za, "owner", "zhang");
+    push_clean(t.s, &d[LI]);
+    set_text(&d[LI], "customer", b.za, "owner", "wang");
+    push_clean(t.s, &d[LI]);
+    device phone;
+    memset(&phone, 0, sizeof phone);
+    enroll(&t, &phone, "wang", "wang-phone");
+    pulled p;
+    pull(t.s, &phone, &p);
+    pull(t.s, &d[WANG], NULL);
+    char buf[256];
+    CHECK_EQ_INT(row_text(phone.r, "visit", b.zva, "notes", buf, sizeof buf), 1);
+    CHECK_STR(buf, "second thoughts");
+    CHECK_EQ_INT(p.conflicts, 0);
+    uint8_t h1[32], h2[32];
+    CHECK_OK(fs_replica_state_hash(d[WANG].r, h1));
+    CHECK_OK(fs_replica_state_hash(phone.r, h2));
+    CHECK_MEM(h1, h2, 32);
+    /* zhang's phone, never synced: none of customer A's rows */
+    pull(t.s, &d[ZHANG2], NULL);
+    CHECK_EQ_INT(row_text(d[ZHANG2].r, "visit", b.zva, "notes", buf, sizeof buf), 0);
+    CHECK_EQ_INT(row_text(d[ZHANG2].r, "customer", b.zb, "owner", buf, sizeof buf), 1);
+    printf("  hand-over x3: wang's new phone gets A's history (%zu changes, 0 conflicts), "
+           "state as wang's laptop; zhang's phone none of it\n",
+           p.changes);
+    fs_replica_close(phone.r);
+    team_close(&t);
+}
+
+/* A rep moved to another team: the new team's manager, behind, reads the
+ * rep's rows by the index (their entries take the new team), the old
+ * team's manager reads none of what the rep writes after. */
+static void test_scope_index_follows_team_move(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    pull(t.s, &d[LI], NULL);
+    pull(t.s, &d[CHEN], NULL);
+    char buf[256];
+    CHECK_EQ_INT(row_text(d[CHEN].r, "customer", b.za, "owner", buf, sizeof buf), 0);
+    uint64_t chen_cursor = 0;
+    fs_replica_status st;
+    status(d[CHEN].r, &st);
+    chen_cursor = st.cursor;
+    CHECK_OK(fs_store_user_move(t.s, "zhang", "south"));
+    uint8_t visit[16];
+    new_visit(&d[ZHANG], b.za, "after the move", visit);
+    push_clean(t.s, &d[ZHANG]);
+    /* chen, from his cursor: the new visit; from 0 (a new device): all of
+     * zhang's rows */
+    pulled p;
+    pull(t.s, &d[CHEN], &p);
+    CHECK_EQ_INT(row_text(d[CHEN].r, "visit", visit, "notes", buf, sizeof buf), 1);
+    CHECK_STR(buf, "after the move");
+    pull_from(t.s, &d[CHEN], 0, 4, &p);
+    CHECK_EQ_INT(row_text(d[CHEN].r, "visit", b.zva, "notes", buf, sizeof buf), 1);
+    CHECK(chen_cursor > 0);
+    /* li: nothing of zhang's new visit */
+    pulled q;
+    pull(t.s, &d[LI], &q);
+    CHECK_EQ_INT(row_text(d[LI].r, "visit", visit, "notes", buf, sizeof buf), 0);
+    printf("  team move: chen reads zhang's new visit and, from 0, his older rows; li none of "
+           "the new\n");
+    team_close(&t);
+}
+
 typedef struct audit_seen {
     int n;
     char kinds[16][24];
@@ -2742,6 +2927,6 @@ TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_ch
                                                           TEST(customer_without_owner_is_creators)
                                                               TEST(owner_change_refused_alone) TEST(children_of_a_refused_parent)
                                                                       TEST(refusal_revert)
-                                                                          TEST(refusals_of_an_old_replica)
+                                                                          TEST(refusals_of_an_old_replica) TEST(scope_index_migrates_old_store) TEST(scope_index_handover_history) TEST(scope_index_follows_team_move)
                                                                   TEST(security_events_are_audited)
                                                                       TEST(persistence))

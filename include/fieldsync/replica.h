@@ -473,6 +473,14 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
  * by bytes this way, so no batch outgrows a message. */
 int fs_feed_since_bytes(fs_replica *r, uint64_t after, size_t max, size_t max_bytes,
                         fs_changeset **out);
+/* The entries at the given feed sequences (ascending, nseqs of them), the
+ * same bounds as fs_feed_since_bytes: a prefix of them is read (the first
+ * in any case, none when nseqs is 0) and (*out)->last_seq says how far it
+ * goes. A server reads its scope's entries this way, found by its own
+ * index (server/store/feedscope.c). FS_ENOTFOUND for a sequence with no
+ * entry, FS_EINVAL for sequences out of order. */
+int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t max,
+                    size_t max_bytes, fs_changeset **out);
 /* The newest feed sequence (0 if none). */
 int fs_feed_last(fs_replica *r, uint64_t *out);
 /* The tag of the feed entry at seq: a 64-bit BLAKE2b digest of its

@@ -134,9 +134,12 @@ typedef struct purged_rows {
     size_t n;
 } purged_rows;
 
-/* One batch of fs_store_pull: the feed entries after cursor, up to max
- * changes and max_bytes of packed entries (0: no bound), less what d may not
- * see or has already. */
+/* One batch of fs_store_pull: the feed entries after cursor that the
+ * scope index gives d's user (feedscope.c), up to max changes and
+ * max_bytes of packed entries (0: no bound), less what d may not see or
+ * has already. The entries between them are not read: a pull costs what
+ * it may deliver, not the whole feed's growth. *new_cursor is the last
+ * entry read, or the feed's head when the index has no more up to it. */
 static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint64_t cursor,
                       size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor,
                       int *more, int *own_only)
@@ -146,10 +149,28 @@ static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint
     *new_cursor = cursor;
     *more = 0;
     fs_changeset *cs = NULL;
-    int rc = fs_feed_since_bytes(s->r, cursor, max ? max : 1, max_bytes ? max_bytes : SIZE_MAX,
-                                 &cs);
+    uint64_t head = 0, *seqs = NULL;
+    size_t nseqs = 0, want = max ? max : 1;
+    int all = 1;
+    int rc = fs_feed_last(s->r, &head);
     if (rc != 0)
         return sq__fail(s, rc, "pull: %s", fs_replica_errmsg(s->r));
+    /* An entry has at least one change: want entries fill any batch. */
+    rc = sq__feed_scope_next(s, &d->u, cursor, head, want, &seqs, &nseqs, &all);
+    if (rc != 0)
+        return rc;
+    rc = fs_feed_entries(s->r, seqs, nseqs, want, max_bytes ? max_bytes : SIZE_MAX, &cs);
+    if (rc != 0) {
+        free(seqs);
+        return sq__fail(s, rc, "pull: %s", fs_replica_errmsg(s->r));
+    }
+    /* Every entry found read, and none left up to the head: the cursor
+     * passes the entries the device may not see, up to the head. */
+    if (nseqs == 0 || (all && cs->last_seq == seqs[nseqs - 1]))
+        *new_cursor = head > cursor ? head : cursor;
+    else
+        *new_cursor = cs->last_seq;
+    free(seqs);
     size_t kept = 0;
     /* The feed keeps a write's columns together: a row's owner is looked
      * up once, and only when a change of it may be sent. */
@@ -215,15 +236,7 @@ static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint
         fs_changeset_free(cs);
         return rc;
     }
-    uint64_t last = 0;
-    rc = fs_feed_last(s->r, &last);
-    if (rc != 0) {
-        fs_changeset_free(cs);
-        return rc;
-    }
-    if (cs->count > 0)
-        *new_cursor = cs->last_seq;
-    *more = last > *new_cursor;
+    *more = head > *new_cursor;
     cs->count = kept;
     *out = cs;
     return 0;
@@ -248,6 +261,8 @@ int sq_pull(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     sq_device d;
     int rc = puller(s, device_pk, &cursor, &d);
     *new_cursor = cursor;
+    if (rc == 0) /* entries some path fed without indexing them */
+        rc = sq__feed_scope_catch_up(s);
     if (rc != 0)
         return rc;
     /* A batch of nothing but the device's own writes, none of them sent, is

@@ -804,8 +804,11 @@ static int refeed_found_conflicts(sq_store *s, unsigned tix, const uint8_t row[F
     if (rc == 0 && src != SQLITE_DONE)
         rc = sq__dbfail(s, src, "store");
     sqlite3_finalize(st);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = fs_replica_refeed_row(s->r, (unsigned)ct, ids[i]);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = sq__feed_scope_retag_row(s, (unsigned)ct, ids[i]);
+        if (rc == 0)
+            rc = fs_replica_refeed_row(s->r, (unsigned)ct, ids[i]);
+    }
     free(ids);
     return rc;
 }
@@ -824,6 +827,8 @@ static int refeed(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
     if (rc == 0)
         rc = sq__run(s, "INSERT INTO purges(user, tbl, row, feed_seq) VALUES(?1, ?2, ?3, ?4)", NULL,
                  "tibi", old_owner, (long long)tix, row, FS_ID_BYTES, (long long)feed);
+    if (rc == 0) /* its history goes with it (feedscope.c) */
+        rc = sq__feed_scope_retag_row(s, tix, row);
     if (rc == 0)
         rc = fs_replica_refeed_row(s->r, tix, row);
     if (rc == 0)
@@ -982,6 +987,8 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
         if (rc == 0 && p.nrestamps > 0)
             rc = audit_restamps(&p, device_pk);
     }
+    if (rc == 0 && !s->scope_lazy) /* the entries this push fed, by their owners as it leaves them */
+        rc = sq__feed_scope_catch_up(s);
     if (rc == 0)
         rc = fs_commit(s->r);
     else

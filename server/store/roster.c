@@ -158,6 +158,8 @@ int sq__tx_end(sq_store *s, int rc)
         return rc;
     }
     if (rc == 0)
+        rc = sq__feed_scope_catch_up(s); /* what this transaction fed */
+    if (rc == 0)
         rc = fs_commit(s->r);
     if (rc != 0)
         fs_rollback(s->r); /* nothing when the commit has closed it */
@@ -204,6 +206,10 @@ int sq_user_move(fs_store *base, const char *name, const char *team)
     rc = sq__tx_begin(s);
     if (rc == 0)
         rc = sq__run(s, "UPDATE users SET team=?2 WHERE name=?1", NULL, "tt", name, team);
+    if (rc == 0)
+        rc = sq__feed_scope_catch_up(s); /* entries before the move: the old team's */
+    if (rc == 0) /* the new team's managers read the user's rows now */
+        rc = sq__feed_scope_retag(s, name, team);
     if (rc == 0)
         rc = sq__roster_write(s, name);
     if (rc == 0)

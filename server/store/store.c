@@ -105,7 +105,17 @@ static const char tables_sql[] =
     " at_ms INTEGER NOT NULL) WITHOUT ROWID;"
     /* the conflict records about a row, for a hand-over's refeed (the ones
      * the server found itself are in no scope row) */
-    "CREATE INDEX IF NOT EXISTS conflict_about ON conflict(tbl, row);";
+    "CREATE INDEX IF NOT EXISTS conflict_about ON conflict(tbl, row);"
+    /* the feed's scope index (issue 21.1, feedscope.c): a store made
+     * before it gains it here and is indexed whole on open */
+    "CREATE TABLE IF NOT EXISTS feed_scope(seq INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
+    " team TEXT NOT NULL, roster INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS feed_scope_owner ON feed_scope(owner, seq);"
+    "CREATE INDEX IF NOT EXISTS feed_scope_team ON feed_scope(team, seq);"
+    "CREATE INDEX IF NOT EXISTS feed_scope_roster_team ON feed_scope(team, seq) WHERE roster=1;"
+    "CREATE INDEX IF NOT EXISTS feed_scope_roster ON feed_scope(seq) WHERE roster=1;"
+    /* a row's feed entries, for a hand-over's retag (sq__feed_scope_retag_row) */
+    "CREATE INDEX IF NOT EXISTS feed_row ON feed(tbl, row);";
 
 /* Writes a fresh random epoch; with replace 0 only when there is none. */
 static int put_epoch(sq_store *s, int replace)
@@ -231,6 +241,8 @@ static int store_new(fs_store **out, fs_replica *r)
         rc = open_audit(s);
     if (rc == 0)
         rc = sq__roster_catch_up(s); /* a store of schema 3, upgraded */
+    if (rc == 0)
+        rc = sq__feed_scope_catch_up(s); /* a store made before the index */
     if (rc != 0) {
         sq_close(&s->base);
         return rc;

@@ -22,6 +22,9 @@
  *            (its customer, its plan, the row a conflict is about); owners
  *            are resolved through parents when asked, so reassigning a
  *            customer moves everything that follows it.
+ *   feed_scope seq INTEGER PRIMARY KEY, owner TEXT, team TEXT, roster
+ *            INTEGER: each feed entry's owner and team, the index a pull
+ *            reads (feedscope.c)
  * Enrollment codes: enroll.c; the audit log: audit.c (audit.h).
  */
 #ifndef FIELDSYNC_STORE_INT_H
@@ -62,6 +65,7 @@ struct sq_store {
     size_t ncache;
     uint64_t lease_ms;
     int tx_joined; /* sq__tx_begin inside a caller's transaction: depth */
+    int scope_lazy; /* fs_store_sqlite_scope_lazy: pushes leave indexing to the next pull */
     char errmsg[256];
     /* Handshake failures per network per minute (fs_store_set_source) */
     char source[64];
@@ -129,6 +133,21 @@ sq_rule sq__rule_of(unsigned tix);
 int sq__owner_of(sq_store *s, unsigned tix, const uint8_t *row, char owner[MAX_NAME + 1]);
 int sq__in_scope(sq_store *s, const sq_user *u, const char *owner);
 int sq__owner_value(const fs_value *v, char out[MAX_NAME + 1]);
+
+/* The feed's scope index (feedscope.c). catch_up: every feed entry not
+ * yet indexed gets its row (owner and team as they stand), in the caller's
+ * transaction when one is open, else in one of its own. retag: a user's
+ * entries take the user's (new) team. next: up to limit feed sequences in
+ * (after, upto] that u may see by the index, ascending (*out malloc'd, NULL
+ * when none); *all is 1 when there are no more in that range. */
+int sq__feed_scope_catch_up(sq_store *s);
+int sq__feed_scope_retag(sq_store *s, const char *name, const char *team);
+/* A row handed over: its feed entries take its owner (and team) as it is
+ * now, so a device behind that may see it now reads its whole history in
+ * order, as before the index (no intermediate version skipped). */
+int sq__feed_scope_retag_row(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES]);
+int sq__feed_scope_next(sq_store *s, const sq_user *u, uint64_t after, uint64_t upto,
+                        size_t limit, uint64_t **out, size_t *n, int *all);
 
 /* Who holds a record (holder.c). A customer handed over by `from` at
  * at_ms (the owner change's clock): from's deadlines that fell before it

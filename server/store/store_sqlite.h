@@ -19,6 +19,11 @@ int fs_store_create(fs_store **out, const char *dir, const char *pass, size_t pa
                     const fs_replica_opts *opts);
 int fs_store_open(fs_store **out, const char *dir, const char *pass, size_t passlen,
                   const fs_replica_opts *opts);
+/* For bench_pull only: 1 makes a push leave its entries to be indexed by
+ * the next pull (or open), which reads them by the owners as they stand
+ * then; the price of the scope index on the write path is what a push
+ * saves this way. Pulls are correct either way. */
+void fs_store_sqlite_scope_lazy(fs_store *s, int lazy);
 /* Checks pass against the store in dir without opening it (a running serve
  * holds it): 0, FS_EPASSPHRASE, FS_ENOTFOUND, FS_EFORMAT, FS_EIO. */
 int fs_store_check_passphrase(const char *dir, const char *pass, size_t passlen);

@@ -65,6 +65,8 @@ int sq_device_refusals(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint6
                      NULL, "ibt", (long long)fs_schema_table_index("refusal_tally"), f.id,
                      FS_ID_BYTES, d.u.name);
     if (rc == 0)
+        rc = sq__feed_scope_catch_up(s);
+    if (rc == 0)
         rc = fs_commit(s->r);
     if (rc != 0) {
         sq__fail(s, rc, "recording a refusal tally: %s", fs_replica_errmsg(s->r));

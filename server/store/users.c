@@ -23,6 +23,8 @@ int sq_user_add(fs_store *base, const char *name, fs_role role, const char *team
                      (long long)role, team);
     if (rc == FS_EEXIST)
         sq__fail(s, rc, "user %s exists already", name);
+    if (rc == 0) /* rows that named the user before there was one */
+        rc = sq__feed_scope_retag(s, name, team);
     if (rc == 0)
         rc = sq__roster_write(s, name);
     return sq__tx_end(s, rc);

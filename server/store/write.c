@@ -157,6 +157,8 @@ int sq_manager_write(fs_store *base, const char *manager, const char *table, con
                  " ON CONFLICT(tbl,row) DO UPDATE SET owner=excluded.owner",
                  NULL, "ibt", (long long)tix, id, FS_ID_BYTES, owner);
     if (rc == 0)
+        rc = sq__feed_scope_catch_up(s);
+    if (rc == 0)
         rc = fs_commit(r);
     else
         fs_rollback(r);
