@@ -1596,6 +1596,45 @@ static void test_pushed_loser_of_a_customer_handed_away(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (FS_FAULT_ALL=1, seeds 5 and 20): the
+ * server writes a `handover` record when it accepts a hand-over; a restore
+ * of its data directory from a copy taken before loses it, while the
+ * manager's and the new owner's laptops keep it. The manager's laptop
+ * pushes the owner change again (the server lost it too) and the server
+ * records the hand-over again, under a new id: every device must end with
+ * the server's one record, not the lost one beside it. */
+static void test_handover_lost_by_a_server_restore(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0),
+         *wang = dev_new(w, "wang", 0);
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
+    sync_or_wipe(w, zhang);
+    sync_or_wipe(w, li);
+    server_backup(w);
+    real_now += 1000;
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1));
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, wang);
+    CHECK_EQ_INT(test_count_rows(li->r, "handover"), 1);
+    CHECK_EQ_INT(test_count_rows(wang->r, "handover"), 1);
+    real_now += 1000;
+    server_restore(w);
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(w->store), "handover"), 0);
+    sync_or_wipe(w, li); /* the owner change again: the hand-over again */
+    sync_or_wipe(w, wang);
+    sync_or_wipe(w, zhang);
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(w->store), "handover"), 1);
+    CHECK_EQ_INT(test_count_rows(li->r, "handover"), 1);
+    CHECK_EQ_INT(test_count_rows(wang->r, "handover"), 1);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -1621,4 +1660,5 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(writes_after_the_server_clock_stepped_back)
               TEST(pushed_loser_of_a_customer_handed_away)
               TEST(restamp_that_gives_the_clock_sent)
+              TEST(handover_lost_by_a_server_restore)
               TEST(fault_schedules))
