@@ -825,6 +825,15 @@ static int refeed(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
     return rc;
 }
 
+/* The newest clock a write may carry as it is (ms): the server's clock and
+ * the tolerance, or the milliseconds its hybrid clock has reached, if
+ * further. */
+static uint64_t clock_limit(fs_replica *r)
+{
+    uint64_t lim = fs_replica_now_ms(r) + fs_replica_max_skew_ms(r), mark = fs_replica_hlc_mark(r) >> 16;
+    return mark > lim ? mark : lim;
+}
+
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
             uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
             fs_push_result *out)
@@ -848,7 +857,7 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
                   .d = &d,
                   .pk = device_pk,
                   .first_seq = first_seq,
-                  .clock_limit = fs_replica_now_ms(s->r) + fs_replica_max_skew_ms(s->r),
+                  .clock_limit = clock_limit(s->r),
                   .flags = flags};
     sq_ref *refs = malloc((n ? n : 1) * sizeof *refs);
     p.moved = malloc((n ? n : 1) * sizeof *p.moved);
