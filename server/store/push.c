@@ -830,7 +830,8 @@ static int refeed(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
  * further. */
 static uint64_t clock_limit(fs_replica *r)
 {
-    uint64_t lim = fs_replica_now_ms(r) + fs_replica_max_skew_ms(r), mark = fs_replica_hlc_mark(r) >> 16;
+    uint64_t lim = fs_replica_now_ms(r) + fs_replica_max_skew_ms(r);
+    uint64_t mark = fs_replica_hlc_mark(r) >> 16;
     return mark > lim ? mark : lim;
 }
 
