@@ -1606,8 +1606,7 @@ static void test_pushed_loser_of_a_customer_handed_away(void)
 static void test_handover_lost_by_a_server_restore(void)
 {
     fworld *w = fworld_open(1);
-    fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0),
-         *wang = dev_new(w, "wang", 0);
+    fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0), *wang = dev_new(w, "wang", 0);
     uint8_t cust[16];
     fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
     CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
