@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/records.h"
 #include "replica_int.h"
 
 int fs_replica_mark_acked(fs_replica *r, uint64_t upto_seq)
@@ -55,13 +56,54 @@ static int meta_put(fs_replica *r, const char *k, uint64_t v, const char *what)
     return fs__meta_put(r, k, (sqlite3_int64)v, NULL, what);
 }
 
+/* Deletes every row of the tables only the server writes (no log entry:
+ * they are none of this device's writes), in rounds of 64 ids. */
+static int drop_server_rows(fs_replica *r)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    int rc = 0;
+    for (unsigned t = 0; rc == 0 && t < nt; t++) {
+        if (!fs_record_server_only(t))
+            continue;
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT id FROM \"%s\" LIMIT 64", tables[t].name);
+        size_t nids;
+        do {
+            uint8_t ids[64][FS_ID_BYTES];
+            nids = 0;
+            sqlite3_stmt *st = NULL;
+            int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+            if (src != SQLITE_OK)
+                return fs__dbfail(r, src, "dropping the server's rows");
+            while (nids < 64 && (src = sqlite3_step(st)) == SQLITE_ROW)
+                if (sqlite3_column_bytes(st, 0) == FS_ID_BYTES)
+                    memcpy(ids[nids++], sqlite3_column_blob(st, 0), FS_ID_BYTES);
+            sqlite3_finalize(st);
+            if (src != SQLITE_ROW && src != SQLITE_DONE)
+                return fs__dbfail(r, src, "dropping the server's rows");
+            for (size_t k = 0; rc == 0 && k < nids; k++)
+                rc = fs__delete_row(r, t, ids[k], "dropping the server's rows");
+        } while (rc == 0 && nids == 64);
+    }
+    return rc;
+}
+
 int fs_replica_resync(fs_replica *r, uint32_t why)
 {
     int own = !r->in_tx;
     int rc = own ? fs_begin(r) : 0;
     if (rc != 0)
         return rc;
-    rc = fs__exec(r, "UPDATE meta SET v=0 WHERE k='cursor'", "setting the cursor back");
+    /* The rows the server writes itself (a hand-over's record, charges,
+     * tallies, the roster) are derived on the server; one restored from a
+     * backup lost those it wrote since, and writes them again, under new
+     * ids, when it gets the changes they came from again. A device holds
+     * them only as fed: it drops them and takes what the server holds now
+     * from the pull from 0, so it keeps none the server no longer has. */
+    rc = drop_server_rows(r);
+    if (rc == 0)
+        rc = fs__exec(r, "UPDATE meta SET v=0 WHERE k='cursor'", "setting the cursor back");
     if (rc == 0)
         rc = meta_put(r, "cursor_tag", 0, "setting the cursor back");
     if (rc == 0)

@@ -186,6 +186,20 @@ const fs_record_rules *fs_record_rules_of(const char *table)
     return t >= 0 ? fs_record_rules_at((unsigned)t) : NULL;
 }
 
+int fs_record_server_only(unsigned table)
+{
+    const fs_record_rules *rr = fs_record_rules_at(table);
+    if (rr == NULL || rr->by != 0)
+        return 0;
+    for (size_t i = 0; i < rr->ncolumns; i++)
+        if (rr->columns[i].by != 0)
+            return 0;
+    for (size_t i = 0; i < rr->nactions; i++)
+        if (rr->actions[i].by != 0)
+            return 0;
+    return 1;
+}
+
 int fs_record_is_handover(unsigned table, unsigned column)
 {
     unsigned nt;

@@ -23,6 +23,11 @@ uint64_t fs_replica_max_skew_ms(const fs_replica *r)
     return r->opts.max_skew_ms;
 }
 
+uint64_t fs_replica_hlc_mark(const fs_replica *r)
+{
+    return r->hlc;
+}
+
 uint64_t fs_replica_hlc_give(fs_replica *r, uint64_t floor)
 {
     fs__hlc_observe(r, floor);

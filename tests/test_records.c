@@ -323,6 +323,36 @@ static void test_handover_is_the_servers(void)
         }
 }
 
+/* The tables only the server writes (a device re-syncing from a restored
+ * server drops their rows, issue 25.2): exactly those no role may write a
+ * column of, owner or not. */
+static void test_server_only_tables(void)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    const fs_record_role roles[] = {FS_RECORD_ANYONE, FS_RECORD_REP, FS_RECORD_MANAGER,
+                                    FS_RECORD_ADMIN};
+    unsigned n = 0;
+    for (unsigned t = 0; t < nt; t++) {
+        int writable = 0;
+        for (unsigned c = 1; c < tables[t].ncolumns; c++)
+            for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++)
+                for (int own = 0; own < 2; own++)
+                    writable |= fs_record_may_write(tables[t].name, tables[t].columns[c].name,
+                                                    roles[k], own);
+        CHECK_EQ_INT(fs_record_server_only(t), !writable);
+        n += (unsigned)fs_record_server_only(t);
+    }
+    static const char *const servers[] = {"handover", "charge", "refusal_tally", "roster"};
+    for (size_t i = 0; i < sizeof servers / sizeof servers[0]; i++)
+        CHECK_EQ_INT(fs_record_server_only((unsigned)fs_schema_table_index(servers[i])), 1);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(fs_record_server_only((unsigned)fs_schema_table_index("customer")), 0);
+    CHECK_EQ_INT(fs_record_server_only((unsigned)fs_schema_table_index("conflict")), 0);
+    CHECK_EQ_INT(fs_record_server_only((unsigned)fs_schema_table_index("spot_check")), 0);
+    CHECK_EQ_INT(fs_record_server_only(nt), 0);
+}
+
 /* Column groups (issue 25.7): every column a group names exists, each
  * group's columns find the same group, and a column in none finds 0. */
 static void test_column_groups(void)
@@ -386,6 +416,7 @@ static void test_plan_locks(void)
 }
 
 TEST_LIST(TEST(column_groups) TEST(every_table_and_column) TEST(handover_is_the_servers)
+              TEST(server_only_tables)
               TEST(weekly_plan_transitions) TEST(commitment_transitions)
                   TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)
                       TEST(supervisor_cells) TEST(plan_locks))

@@ -239,6 +239,13 @@ const char *fs_record_strerror(int verdict);
  * hand-over the server refused (fs_refusals_revert_handovers). */
 int fs_record_is_handover(unsigned table, unsigned column);
 
+/* 1 for a table only the server writes (no device may write any of its
+ * columns: handover, charge, refusal_tally, roster), else 0. A device holds
+ * such rows only as the server fed them, so one that re-syncs from a
+ * restored server drops them and takes them again from the feed (issue
+ * 25.2, fs_replica_resync). */
+int fs_record_server_only(unsigned table);
+
 /* The push check of one written value: the column's rule (FS_WHEN_CHANGED
  * columns are judged where the owner change is known, with
  * fs_record_may_write) and, on a status column, the statuses only a

@@ -405,7 +405,9 @@ enum { FS_RESYNC_EPOCH = 1, /* the server's feed has a new epoch (a restore) */
  * differs from the one kept, the device re-syncs (FS_RESYNC_EPOCH) and
  * *resynced is 1. */
 int fs_replica_note_feed_epoch(fs_replica *r, const uint8_t epoch[16], int *resynced);
-/* Sets the cursor back to 0 (and its tag to unknown), recording why. */
+/* Sets the cursor back to 0 (and its tag to unknown), recording why, and
+ * drops the rows of the tables only the server writes (fs_record_server_only),
+ * which the pull from 0 brings back as the server holds them now. */
 int fs_replica_resync(fs_replica *r, uint32_t why);
 /* The tag of the entry at the cursor as the server said it (0: unknown). */
 int fs_replica_cursor_tag(fs_replica *r, uint64_t *out);

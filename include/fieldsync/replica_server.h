@@ -23,6 +23,9 @@ sqlite3 *fs_replica_db(fs_replica *r);
  * ahead of it a change's clock may be (fs_replica_opts.max_skew_ms). */
 uint64_t fs_replica_now_ms(const fs_replica *r);
 uint64_t fs_replica_max_skew_ms(const fs_replica *r);
+/* The replica's hybrid clock as it stands: the highest clock it issued or
+ * saw. */
+uint64_t fs_replica_hlc_mark(const fs_replica *r);
 /* A new clock of the replica's hybrid clock, above every clock it issued or
  * saw and above floor: what the server gives a write whose own clock was
  * too far ahead (FS_PUSH_RESTAMP). */

@@ -30,7 +30,6 @@ typedef struct push_ctx {
     const sq_device *d;
     const uint8_t *pk;  /* the device's key */
     uint64_t first_seq; /* the batch's first local sequence: change i is first_seq + i */
-    size_t n;           /* the push's changes */
     fs_change *accepted;
     size_t naccepted;
     fs_store_reject *rejects;
@@ -40,8 +39,6 @@ typedef struct push_ctx {
     fs_change *stamped;     /* restamped copies, by index in the push */
     fs_restamp *restamps;   /* one per write restamped, in the push's order */
     size_t nrestamps;
-    uint64_t *unlifted;     /* clocks of writes ahead that lost here: kept as sent */
-    size_t nunlifted;
     uint64_t newest;        /* the newest clock the push's writes carry so far */
     fs_row_ref *moved; /* rows given to another owner in this push */
     char (*moved_from)[MAX_NAME + 1]; /* ... and who had them */
@@ -97,38 +94,6 @@ static const fs_restamp *restamp_of(const push_ctx *p, uint64_t hlc)
     return NULL;
 }
 
-/* Whether the write stamped as changes[i] (its columns are next to each
- * other) already lost here, by the clock it was sent with, in a column
- * another device wrote: a restamp would lift it above the version it lost
- * to, and the device, which may have merged that version already, keeps it
- * lost. It is then accepted as it was sent (it brings no clock newer than
- * what is here), never lifted: the device and the server agree. Decided
- * once per write. */
-static int unlifted(push_ctx *p, const fs_change *changes, size_t i)
-{
-    const fs_change *c = &changes[i];
-    for (size_t k = p->nunlifted; k-- > 0;)
-        if (p->unlifted[k] == c->version.hlc)
-            return 1;
-    unsigned nt;
-    const fs_table *tables = fs_schema_tables(&nt);
-    for (size_t k = i; k < p->n && fs_version_cmp(&changes[k].version, &c->version) == 0; k++) {
-        const fs_change *o = &changes[k];
-        if (o->table >= nt || o->column >= tables[o->table].ncolumns)
-            continue; /* refused by check_change */
-        fs_version cur;
-        int exists = 0;
-        if (fs_replica_column_version(p->s->r, o->table, o->row, o->column, &cur, &exists) != 0 ||
-            !exists || cur.hlc == 0 || memcmp(cur.device, p->d->id, FS_ID_BYTES) == 0)
-            continue;
-        if (fs_version_cmp(&cur, &o->version) > 0) {
-            p->unlifted[p->nunlifted++] = c->version.hlc;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Issue 23: a write stamped more than max_skew ahead of the server's clock,
  * from a device that can be told (FS_PUSH_RESTAMP), is accepted with a
  * clock the server gives it instead of being refused: above the server's
@@ -148,10 +113,6 @@ static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i,
     *copy = *c;
     if ((c->version.hlc >> 16) > p->clock_limit) {
         const fs_restamp *given = restamp_of(p, c->version.hlc);
-        if (given == NULL && unlifted(p, changes, i)) {
-            *given_out = 1; /* it loses as it is: nothing ahead enters */
-            return c;
-        }
         if (given == NULL) {
             fs_restamp *nr = &p->restamps[p->nrestamps++];
             nr->sent = c->version.hlc;
@@ -869,6 +830,16 @@ static int refeed(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
     return rc;
 }
 
+/* The newest clock a write may carry as it is (ms): the server's clock and
+ * the tolerance, or the milliseconds its hybrid clock has reached, if
+ * further. */
+static uint64_t clock_limit(fs_replica *r)
+{
+    uint64_t lim = fs_replica_now_ms(r) + fs_replica_max_skew_ms(r);
+    uint64_t mark = fs_replica_hlc_mark(r) >> 16;
+    return mark > lim ? mark : lim;
+}
+
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
             uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
             fs_push_result *out)
@@ -892,8 +863,7 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
                   .d = &d,
                   .pk = device_pk,
                   .first_seq = first_seq,
-                  .n = n,
-                  .clock_limit = fs_replica_now_ms(s->r) + fs_replica_max_skew_ms(s->r),
+                  .clock_limit = clock_limit(s->r),
                   .flags = flags};
     sq_ref *refs = malloc((n ? n : 1) * sizeof *refs);
     p.moved = malloc((n ? n : 1) * sizeof *p.moved);
@@ -905,12 +875,10 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     if (flags & FS_PUSH_RESTAMP) {
         p.stamped = malloc((n ? n : 1) * sizeof *p.stamped);
         p.restamps = malloc((n ? n : 1) * sizeof *p.restamps);
-        p.unlifted = malloc((n ? n : 1) * sizeof *p.unlifted);
     }
     if (refs == NULL || p.accepted == NULL || p.rejects == NULL || p.moved == NULL ||
         p.moved_from == NULL || p.moved_to == NULL || p.moved_at == NULL ||
-        ((flags & FS_PUSH_RESTAMP) &&
-         (p.stamped == NULL || p.restamps == NULL || p.unlifted == NULL))) {
+        ((flags & FS_PUSH_RESTAMP) && (p.stamped == NULL || p.restamps == NULL))) {
         rc = sq__fail(s, FS_ENOMEM, "out of memory");
         goto done;
     }
@@ -1013,7 +981,6 @@ done:
     free(refs);
     free(p.stamped);
     free(p.restamps);
-    free(p.unlifted);
     free(p.accepted);
     free(p.rejects);
     free(p.moved);
