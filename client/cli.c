@@ -45,6 +45,11 @@ int cli_fail(const fs_replica *r, const char *what, int rc)
     return CLI_ERUNTIME;
 }
 
+const char *cli_strerror(int rc)
+{
+    return _(fs_strerror(rc));
+}
+
 void cli_list_free(cli_list *l)
 {
     fs_opt_list_free(l);
@@ -378,6 +383,44 @@ void cli_pass_free(cli_pass *p)
     p->len = 0;
 }
 
+/* Why no passphrase was read, in the rep's language: the core says it in
+ * English (core/passphrase.c); each of its sentences a rep can cause is
+ * recognised whole and said again from the catalog, anything else (an
+ * error of the terminal, with the system's words) is left as it is. */
+static void say_pass_why(const char *why, const char *envname)
+{
+    static const char *const plain[] = {N_("empty passphrase"), N_("the two passphrases differ"),
+                                        N_("out of memory for the passphrase")};
+    char en[300];
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (strcmp(why, plain[i]) == 0) {
+            cli_error("%s", _(plain[i]));
+            return;
+        }
+    snprintf(en, sizeof en, "%s is set but empty", envname);
+    if (strcmp(why, en) == 0) {
+        cli_error(_("%s is set but empty"), envname);
+        return;
+    }
+    snprintf(en, sizeof en, "%s: passphrase too long (at most %d bytes)", envname,
+             FS_PASSPHRASE_MAX);
+    if (strcmp(why, en) == 0) {
+        cli_error(_("%s: passphrase too long (at most %d bytes)"), envname, FS_PASSPHRASE_MAX);
+        return;
+    }
+    snprintf(en, sizeof en, "passphrase too long (at most %d bytes)", FS_PASSPHRASE_MAX);
+    if (strcmp(why, en) == 0) {
+        cli_error(_("passphrase too long (at most %d bytes)"), FS_PASSPHRASE_MAX);
+        return;
+    }
+    snprintf(en, sizeof en, "no passphrase: set %s or run this on a terminal", envname);
+    if (strcmp(why, en) == 0) {
+        cli_error(_("no passphrase: set %s or run this on a terminal"), envname);
+        return;
+    }
+    cli_error("%s", why);
+}
+
 int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const char *confirm_prompt)
 {
     fs_passphrase fp;
@@ -386,7 +429,7 @@ int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const c
     out->len = 0;
     int rc = fs_passphrase_get(&fp, envname, prompt, confirm_prompt, why, sizeof why);
     if (rc != 0) {
-        cli_error("%s", why);
+        say_pass_why(why, envname);
         return rc == FS_EINVAL ? CLI_EUSAGE : CLI_ERUNTIME;
     }
     out->buf = fp.buf;

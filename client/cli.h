@@ -69,6 +69,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * message is fs_replica_errmsg(r) when r is given and has one, else
  * fs_strerror(rc). Returns CLI_ERUNTIME. */
 int cli_fail(const fs_replica *r, const char *what, int rc);
+/* fs_strerror(rc) in the rep's language (the core's words are in the
+ * catalog: scripts/update-pot reads them from FS_ERRNO_MAP). */
+const char *cli_strerror(int rc);
 
 /* Checks a required option: given (else "<command>: --x is required") and
  * not blank. Returns CLI_OK or CLI_EUSAGE. */

@@ -82,8 +82,13 @@ typedef enum fcheck_kind {
     CK_ONE_PER_DAY, /* one record per rep and flag's date (of the form's kind) */
     CK_UNIQUE_NAME, /* no other live record of the table has flag's name,
                        unless other (a flag without a value) is given */
-    CK_TASKS_WITHIN /* the child items' dates lie within flag .. other */
+    CK_TASKS_WITHIN, /* the child items' dates lie within flag .. other */
+    CK_NEAR_NOW      /* flag's time, when given (add or edit), is within
+                        30 days of now (FORM_NEAR_DAYS), past or future,
+                        unless other (a flag without a value) is given */
 } fcheck_kind;
+
+#define FORM_NEAR_DAYS 30 /* the message says 30 in words */
 
 typedef struct fcheck {
     fcheck_kind kind;

@@ -162,6 +162,60 @@ else
     echo "SKIP the terminal prompts: python3 is missing"
 fi
 
+# ---- init's path in Chinese (issue 17) ----
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" init
+expect "init in Chinese" 0
+contains "init says what it made, in Chinese" "$OUT" "已在 $WORK/fresh 中创建加密的本地数据"
+untranslated "init has no untranslated message" "$(sed "s|$WORK/fresh||" <<<"$OUT$ERR")"
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" init
+expect "init again: refused in Chinese" 1 "中已有本地数据"
+untranslated "init's refusal has no untranslated message" "$(sed "s|$WORK/fresh||" <<<"$ERR")"
+FIELDSYNC_PASSPHRASE= LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh2" init
+expect "an empty passphrase: refused in Chinese" 2 "已设置 FIELDSYNC_PASSPHRASE，但其值为空"
+FIELDSYNC_PASSPHRASE=short LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh2" init
+untranslated "a weak passphrase, in Chinese" "$ERR"
+LANG=zh_CN.UTF-8 setsid -w env -u FIELDSYNC_PASSPHRASE "$FS" --home "$WORK/fresh2" init \
+    </dev/null >"$WORK/np.out" 2>"$WORK/np.err"
+contains "no passphrase and no terminal, in Chinese" "$(cat "$WORK/np.err")" "没有口令"
+untranslated "that refusal has no untranslated message" "$(cat "$WORK/np.err")"
+
+# ---- a rep's week: edit, history, delete in Chinese (issue 17) ----
+en visit list --json
+V1=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])' <<<"$OUT")
+zh visit edit --help
+expect "visit edit --help in Chinese" 0
+contains "its own usage" "$OUT" "visit edit ID"
+lacks_add=$(grep -c "visit add" <<<"$OUT")
+equal "not add's usage" "$lacks_add" 0
+contains "with edit's options" "$OUT" "[--notes TEXT]"
+untranslated "visit edit --help has no untranslated message" "$OUT"
+zh visit delete --help
+untranslated "visit delete --help has no untranslated message" "$OUT"
+zh plan edit --help
+contains "plan edit --help: the plan's options" "$OUT" "[--goals TEXT]"
+untranslated "plan edit --help has no untranslated message" "$OUT"
+zh visit edit "${V1:0:8}" --time "$(day '60 days ago') 10:00"
+expect "a visit time 60 days back: refused in Chinese" 2 "距现在超过 30 天"
+untranslated "that refusal has no untranslated message" "$ERR"
+zh visit edit "${V1:0:8}" --notes 又谈了一次报价
+expect "visit edit" 0
+zh history "${V1:0:8}"
+expect "history in Chinese" 0
+show "history (zh)" "$OUT"
+contains "history names the field without its format hint" "$(grep -F 2026 <<<"$OUT" | head -n 2)" "拜访时间  "
+lacks_hint=$(grep -c "（YYYY" <<<"$OUT")
+equal "no format hint in history's labels" "$lacks_hint" 0
+contains "the customer by its name, not its id" "$(grep -F 客户 <<<"$OUT")" "北京华信科技"
+untranslated "history has no untranslated message" "$OUT"
+zh customer delete "${C:0:8}"
+expect "deleting a customer with visits: refused in Chinese" 2 "条拜访记录"
+show "delete refused (zh)" "$ERR"
+untranslated "the refusal counts each kind in Chinese" "$ERR"
+en customer delete "${C:0:8}"
+contains "in English: a count phrase per kind" "$ERR" "visits, 2 commitments"
+zh search 华信
+untranslated "search has no untranslated message" "$OUT"
+
 # The same records seen in both languages.
 zh visit list --json
 ZJ=$OUT
