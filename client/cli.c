@@ -45,6 +45,18 @@ int cli_fail(const fs_replica *r, const char *what, int rc)
     return CLI_ERUNTIME;
 }
 
+void cli_usage(FILE *f, const char *usage)
+{
+    /* "usage: " in the rep's words; the command line after it is typed as
+     * is in every language */
+    static const char en[] = "usage: ";
+    if (strncmp(usage, en, sizeof en - 1) == 0) {
+        fputs(_("usage: "), f);
+        usage += sizeof en - 1;
+    }
+    fputs(usage, f);
+}
+
 const char *cli_strerror(int rc)
 {
     return _(fs_strerror(rc));
@@ -106,11 +118,11 @@ done:
     case 0:
         return CLI_OK;
     case FS_OPTS_HELP:
-        fputs(usage, stdout);
+        cli_usage(stdout, usage);
         return CLI_HELP;
     case FS_EINVAL:
         say_opts_error(&e);
-        fputs(usage, stderr);
+        cli_usage(stderr, usage);
         return CLI_EUSAGE;
     default:
         cli_error(_("out of memory"));

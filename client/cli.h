@@ -13,6 +13,7 @@
 #define FIELDSYNC_CLIENT_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "fieldsync/opts.h"
 #include "fieldsync/replica.h"
@@ -72,6 +73,9 @@ int cli_fail(const fs_replica *r, const char *what, int rc);
 /* fs_strerror(rc) in the rep's language (the core's words are in the
  * catalog: scripts/update-pot reads them from FS_ERRNO_MAP). */
 const char *cli_strerror(int rc);
+/* Prints a usage text ("usage: fieldsync ..."), its first word in the
+ * rep's language. */
+void cli_usage(FILE *f, const char *usage);
 
 /* Checks a required option: given (else "<command>: --x is required") and
  * not blank. Returns CLI_OK or CLI_EUSAGE. */

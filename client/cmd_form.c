@@ -320,11 +320,11 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
     snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s\n", a->usage);
     if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
         if (argc >= 1 && strcmp(argv[0], "--help") == 0) {
-            fputs(usage, stdout);
+            cli_usage(stdout, usage);
             return CLI_OK;
         }
         cli_error("%s %s: give the record's id first", fm->group, a->name);
-        fputs(usage, stderr);
+        cli_usage(stderr, usage);
         return CLI_EUSAGE;
     }
     const char *hex = argv[0];

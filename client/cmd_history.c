@@ -76,7 +76,7 @@ static const char *label_of(const char *table, const char *column)
 /* The label translated, without the form's hint of how to type the value
  * ("Visit time (YYYY-MM-DD HH:MM)": "Visit time"; "拜访时间（YYYY-MM-DD
  * HH:MM）": "拜访时间"): history shows values, not how to type them. */
-static const char *field_name(const char *table, const char *column, char *buf, size_t size)
+const char *form_field_name(const char *table, const char *column, char *buf, size_t size)
 {
     snprintf(buf, size, "%s", _(label_of(table, column)));
     size_t n = strlen(buf);
@@ -178,7 +178,7 @@ static int one(const fs_history_entry *e, void *arg)
         if (rc == 0)
             rc = rec_json_add(o, "field", cJSON_CreateString(col->name));
         if (rc == 0)
-            rc = rec_json_add(o, "label", cJSON_CreateString(field_name(h->t->name, col->name,
+            rc = rec_json_add(o, "label", cJSON_CreateString(form_field_name(h->t->name, col->name,
                                                                           label, sizeof label)));
         if (rc == 0)
             rc = rec_json_add(o, "value", rec_value_json(col, &e->value));
@@ -190,7 +190,7 @@ static int one(const fs_history_entry *e, void *arg)
     }
     char value[256];
     value_text(h->r, col, &e->value, value, sizeof value);
-    const char *cells[] = {when, who, field_name(h->t->name, col->name, label, sizeof label),
+    const char *cells[] = {when, who, form_field_name(h->t->name, col->name, label, sizeof label),
                            value};
     return cli_table_add(h->tab, cells);
 }
@@ -210,7 +210,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
         return rc == CLI_HELP ? CLI_OK : rc;
     if (hex == NULL) {
         cli_error(_("history: give the record's id (as 'list' shows it)"));
-        fputs(USAGE_HISTORY, stderr);
+        cli_usage(stderr, USAGE_HISTORY);
         return CLI_EUSAGE;
     }
     rc = cli_check_idprefix("ID", hex);

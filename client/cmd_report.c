@@ -579,11 +579,11 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
 {
     if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-            fputs(USAGE_REPORT_REP, stdout);
+            cli_usage(stdout, USAGE_REPORT_REP);
             return CLI_OK;
         }
         cli_error("report rep: give the rep's name first");
-        fputs(USAGE_REPORT_REP, stderr);
+        cli_usage(stderr, USAGE_REPORT_REP);
         return CLI_EUSAGE;
     }
     const char *name = argv[0];

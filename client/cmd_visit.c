@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "i18n.h"
 #include "fieldsync/records.h"
 #include "form.h"
 #include "record.h"
@@ -282,18 +283,18 @@ static void commit_summary(const commit_set *set, size_t first, size_t n, char *
     if (n == 0)
         snprintf(buf, size, "-");
     else if (open == 0)
-        snprintf(buf, size, "%zu, none open", n);
+        snprintf(buf, size, _("%zu, none open"), n);
     else if (next_due != NULL)
-        snprintf(buf, size, "%zu, %zu open, next due %s", n, open, next_due);
+        snprintf(buf, size, _("%zu, %zu open, next due %s"), n, open, next_due);
     else
-        snprintf(buf, size, "%zu, %zu open", n, open);
+        snprintf(buf, size, _("%zu, %zu open"), n, open);
 }
 
 static int list_table(fs_replica *r, const rec_index *names, const commit_set *commits)
 {
     static const cli_column cols[] = {
-        {"ID", 0},       {"TIME", 0},     {"CUSTOMER", 28},
-        {"CONTACT", 14}, {"PURPOSE", 32}, {"COMMITMENTS", 0},
+        {N_("ID"), 0},       {N_("TIME"), 0},     {N_("CUSTOMER"), 28},
+        {N_("CONTACT"), 14}, {N_("PURPOSE"), 32}, {N_("COMMITMENTS"), 0},
     };
     cli_table *t = NULL;
     fs_rows *it = NULL;

@@ -158,6 +158,11 @@ int form_spotcheck_rep(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_U
 /* The form's checks (fm->checks) that need no replica: over the values
  * given (vs) and the child items' parts (nchildren of them; their first
  * part a date where a check says so). CLI_OK or CLI_EUSAGE with a message. */
+/* A field's name as a rep reads it (client/cmd_history.c): the label its
+ * form asks for it with, translated, without the hint of how to type it;
+ * into buf, which it returns. */
+const char *form_field_name(const char *table, const char *column, char *buf, size_t size);
+
 int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_t nchildren);
 
 /* The form's checks that read the replica (one per day, a unique name);

@@ -215,6 +215,19 @@ en customer delete "${C:0:8}"
 contains "in English: a count phrase per kind" "$ERR" "visits, 2 commitments"
 zh search 华信
 untranslated "search has no untranslated message" "$OUT"
+zh customer list
+untranslated "customer list has no untranslated message" "$OUT"
+zh visit list
+contains "visit list: the commitments in words" "$OUT" "项未完成"
+untranslated "visit list has no untranslated message" "$(grep -v again <<<"$OUT")" # typed so
+zh visit show "${V1:0:8}"
+contains "visit show names its fields as the form does" "$OUT" "沟通记录"
+untranslated "visit show has no untranslated message" "$(grep -v '^id ' <<<"$OUT")"
+zh customer add --name 北京华信科技 --key-account yes
+expect "a stray value: refused" 2
+contains "the usage that follows, in Chinese" "$ERR" "用法：fieldsync"
+zh history
+expect "history without an id" 2 "用法：fieldsync"
 
 # The same records seen in both languages.
 zh visit list --json
