@@ -81,6 +81,9 @@ CID=$OUT
 z customer add --name "$MARK two" --industry "shipping"
 expect "and a second one" 0
 CID2=$OUT
+z customer add --name "$MARK three" --industry "textiles"
+expect "and a third" 0
+CID3=$OUT
 z sync
 expect "zhang syncs" 0
 li sync
@@ -101,6 +104,11 @@ expect "and notes a question the customer asked" 0
 QID=$OUT
 z customer edit --customer "$CID2" --industry "cold chain"
 expect "zhang, offline, edits the second customer's industry" 0
+z customer edit --customer "$CID3" --industry "zhang's offline industry"
+expect "zhang, offline, edits the third customer's industry" 0
+sleep 0.05
+li customer edit --customer "$CID3" --industry "li's industry" --owner wang
+expect "li edits the same field later and hands the third customer to wang" 0
 li customer edit --customer "$CID" --owner wang
 expect "li hands the customer to wang" 0
 li customer edit --customer "$CID2" --owner wang
@@ -135,6 +143,13 @@ w customer list --json
 contains "wang owns the customer" "$OUT" '"owner":"wang"'
 equal "wang holds zhang's edit of the industry" "$(field wang customer "$CID2" industry)" "cold chain"
 equal "li holds it too" "$(field li customer "$CID2" industry)" "cold chain"
+# the same field edited later by li: zhang's offline edit loses, visibly
+for u in li wang; do
+    equal "$u: li's newer industry wins" "$(field $u customer "$CID3" industry)" "li's industry"
+    run --home "$WORK/$u" conflict list --json
+    contains "$u: zhang's losing edit is an open conflict" "$OUT" \
+        '"kept":"li'"'"'s industry","lost":"zhang'"'"'s offline industry"'
+done
 
 # ---- 2. the new owner is told ----
 w today
@@ -190,6 +205,11 @@ row=$(grep -F "data-record=\"$QID\"" <<<"$BODY")
 show "dashboard: wang's question row" "$row"
 contains "the dashboard's rep page: the inherited question" "$row" "can we pay in instalments"
 contains "asked by zhang" "$row" "made by zhang"
+http "/rep?name=wang&week=$(date -d 2026-12-08 +%G-W%V)" "$LI_WEB" # the promise's week
+contains "the dashboard: the inherited commitment, made by zhang" \
+    "$(grep -F 'data-rule="commitment_due"' <<<"$BODY")" "made by zhang"
+contains "and the inherited complaint, taken by zhang" \
+    "$(grep -F 'data-rule="complaint_outcome"' <<<"$BODY")" "made by zhang"
 WEB_LANG=zh-CN http "/rep?name=wang&week=$WEEK" "$LI_WEB"
 contains "in Chinese: 由 zhang 创建" "$(grep -F "data-record=\"$QID\"" <<<"$BODY")" \
     "由 zhang 创建"
