@@ -153,5 +153,7 @@ int fs_row_maker(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
         }
         return rc;
     }
+    if (r->keep_feed)
+        return 0; /* a server's: it knows its devices' users (fs_store_devices) */
     return device_name(r, idx, user);
 }

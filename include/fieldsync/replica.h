@@ -493,7 +493,8 @@ int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
  * that device's user as far as this replica can tell, "" when it cannot:
  * this device's user, or the one name the device's records signed in their
  * first write (a signer column, then a visit's visitor). A server's
- * replica knows its devices' users better (fs_store_devices). Errors:
+ * replica (one with a feed) says only the device: the server knows its
+ * devices' users (fs_store_devices). Errors:
  * FS_EINVAL (a table the replica lacks), FS_ENOTFOUND (no such row). */
 int fs_row_maker(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
                  uint8_t device[FS_ID_BYTES], char user[FS_USER_MAX + 1]);
