@@ -305,6 +305,32 @@ const char *cli_typed(const char *value, char *buf, size_t size)
     return buf;
 }
 
+const char *cli_kind_word(const char *table)
+{
+    static const struct {
+        const char *table, *word;
+    } words[] = {
+        {"customer", N_("customer")},
+        {"contact", N_("contact")},
+        {"visit", N_("visit")},
+        {"commitment", N_("commitment")},
+        {"weekly_plan", N_("weekly plan")},
+        {"plan_task", N_("plan task")},
+        {"daily_report", N_("daily report")},
+        {"self_check", N_("self-check")},
+        {"complaint", N_("complaint")},
+        {"requirement_request", N_("requirement request")},
+        {"acceptance", N_("acceptance")},
+        {"marketing_request", N_("marketing request")},
+        {"customer_question", N_("customer question")},
+        {"spot_check", N_("spot-check")},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(words[i].table, table) == 0)
+            return _(words[i].word);
+    return table;
+}
+
 /* Finds table's row by its name; CLI_OK with *found 0 when none. */
 static int resolve_name(fs_replica *r, const char *table, const char *flag, const char *text,
                         uint8_t out[FS_ID_BYTES], int *found)
@@ -323,7 +349,8 @@ static int resolve_name(fs_replica *r, const char *table, const char *flag, cons
     }
     if (n == 0)
         return CLI_OK;
-    cli_error(_("%s: %zu %s records match %s; give more of the name, or the id:"), flag, n, table,
+    cli_error(_("%s: %zu %s records match %s; give more of the name, or the id:"), flag, n,
+              cli_kind_word(table),
               cli_typed(text, shown, sizeof shown));
     for (size_t i = 0; i < n && i < sizeof m / sizeof m[0]; i++) {
         char hex[2 * FS_ID_BYTES + 1];
@@ -345,7 +372,7 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
         int crc = resolve_name(r, table, flag, hex, out, &found);
         if (crc != CLI_OK || found)
             return crc;
-        cli_error(_("%s: no %s with the id or name %s (see '%s list')"), flag, table,
+        cli_error(_("%s: no %s with the id or name %s (see '%s list')"), flag, cli_kind_word(table),
                   cli_typed(hex, shown, sizeof shown), table);
         return CLI_EUSAGE;
     }
@@ -353,10 +380,11 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
     case 0:
         return CLI_OK;
     case FS_ENOTFOUND:
-        cli_error(_("%s: no %s with id %s"), flag, table, hex);
+        cli_error(_("%s: no %s with id %s"), flag, cli_kind_word(table), hex);
         return CLI_EUSAGE;
     case FS_EEXIST:
-        cli_error(_("%s: %s matches more than one %s; give more digits"), flag, hex, table);
+        cli_error(_("%s: %s matches more than one %s; give more digits"), flag, hex,
+                  cli_kind_word(table));
         return CLI_EUSAGE;
     case FS_EINVAL:
         if (cli_check_idprefix(flag, hex) == CLI_OK)

@@ -73,6 +73,9 @@ int cli_fail(const fs_replica *r, const char *what, int rc);
 /* fs_strerror(rc) in the rep's language (the core's words are in the
  * catalog: scripts/update-pot reads them from FS_ERRNO_MAP). */
 const char *cli_strerror(int rc);
+/* A record kind (a schema table's name) as a rep calls it, translated
+ * ("weekly_plan": "weekly plan", 周计划); the name itself for others. */
+const char *cli_kind_word(const char *table);
 /* Prints a usage text ("usage: fieldsync ..."), its first word in the
  * rep's language. */
 void cli_usage(FILE *f, const char *usage);

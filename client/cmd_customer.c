@@ -120,7 +120,7 @@ static int list_table(fs_replica *r)
     if (rc < 0)
         goto fail;
     if (cli_table_rows(t) == 0)
-        printf("no customers yet; add one with 'fieldsync customer add --name NAME'\n");
+        printf(_("no customers yet; add one with 'fieldsync customer add --name NAME'\n"));
     else
         cli_table_print(t, stdout);
     rc = CLI_OK;

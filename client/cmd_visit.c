@@ -41,7 +41,7 @@ int visit_split_commit(const fform *fm, const values *vs, size_t index, const ch
     if (rc != CLI_OK)
         return rc;
     if (bar == NULL) {
-        cli_error("%s: expected \"TEXT|YYYY-MM-DD\", found no \"|\" before a due date", flag);
+        cli_error(_("%s: expected \"TEXT|YYYY-MM-DD\", found no \"|\" before a due date"), flag);
         return CLI_EUSAGE;
     }
     text = s;
@@ -52,7 +52,7 @@ int visit_split_commit(const fform *fm, const values *vs, size_t index, const ch
         end--;
     size_t textlen = (size_t)(end - text);
     if (textlen == 0) {
-        cli_error("%s: the text before \"|\" must not be empty", flag);
+        cli_error(_("%s: the text before \"|\" must not be empty"), flag);
         return CLI_EUSAGE;
     }
 
@@ -72,7 +72,7 @@ int visit_split_commit(const fform *fm, const values *vs, size_t index, const ch
         return rc;
     /* A promise made at the visit cannot fall due before it. */
     if (strncmp(buf, visit_time, 10) < 0) {
-        cli_error("%s: %s is before the visit (%.10s)", flag, buf, visit_time);
+        cli_error(_("%s: %s is before the visit (%.10s)"), flag, buf, visit_time);
         return CLI_EUSAGE;
     }
     parts[0] = strndup(text, textlen);
@@ -343,7 +343,7 @@ static int list_table(fs_replica *r, const rec_index *names, const commit_set *c
     if (rc < 0)
         goto fail;
     if (cli_table_rows(t) == 0)
-        printf("no visits yet; record one with 'fieldsync visit add'\n");
+        printf(_("no visits yet; record one with 'fieldsync visit add'\n"));
     else
         cli_table_print(t, stdout);
     rc = CLI_OK;

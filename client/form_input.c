@@ -379,7 +379,7 @@ static int unique_name(fs_replica *r, const fform *fm, const values *vs, const f
         fs_id_to_hex(m[i].id, hex);
         cli_error(_("%s: a %s of that name is recorded already (%.8s): give %s if this is another "
                     "one of the same name"),
-                  c->flag, fm->table, hex, c->other);
+                  c->flag, cli_kind_word(fm->table), hex, c->other);
         return CLI_EUSAGE;
     }
     return CLI_OK;

@@ -208,7 +208,7 @@ int form_open_one(fs_replica *r, const char *table, const char *hex, fs_rows **i
         frc = 0;
     }
     fs_rows_close(rows);
-    cli_error("ID: no %s with id %s", table, hex);
+    cli_error(_("%s: no %s with id %s"), "ID", cli_kind_word(table), hex);
     return CLI_EUSAGE;
 }
 

@@ -228,6 +228,15 @@ expect "a stray value: refused" 2
 contains "the usage that follows, in Chinese" "$ERR" "用法：fieldsync"
 zh history
 expect "history without an id" 2 "用法：fieldsync"
+zh today --tz Mars/Base
+expect "today with an unknown zone, in Chinese" 2 "--tz：本机没有时区 Mars/Base"
+zh visit add --customer "${C:0:8}" --time "$VISIT" --place p --purpose p --notes n --commit x
+expect "a promise without its date, in Chinese" 2 "到期日前没有“|”"
+zh visit show 0123456789
+expect "no such visit, in Chinese" 2 "的拜访"
+untranslated "the kind of record in Chinese" "$ERR"
+zh customer add --name 北京华信科技
+expect "a customer name twice, in Chinese" 2 "同名的客户已有记录"
 
 # The same records seen in both languages.
 zh visit list --json
