@@ -170,6 +170,10 @@ untranslated "init has no untranslated message" "$(sed "s|$WORK/fresh||" <<<"$OU
 LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" init
 expect "init again: refused in Chinese" 1 "中已有本地数据"
 untranslated "init's refusal has no untranslated message" "$(sed "s|$WORK/fresh||" <<<"$ERR")"
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" whoami
+expect "whoami before a name is set, in Chinese" 1 "本设备还没有设置用户名"
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" whoami --set zhang --team north
+equal "whoami names the team in Chinese" "$OUT" "zhang（团队 north）"
 FIELDSYNC_PASSPHRASE= LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh2" init
 expect "an empty passphrase: refused in Chinese" 2 "已设置 FIELDSYNC_PASSPHRASE，但其值为空"
 FIELDSYNC_PASSPHRASE=short LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh2" init
