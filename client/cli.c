@@ -350,8 +350,7 @@ static int resolve_name(fs_replica *r, const char *table, const char *flag, cons
     if (n == 0)
         return CLI_OK;
     cli_error(_("%s: %zu %s records match %s; give more of the name, or the id:"), flag, n,
-              cli_kind_word(table),
-              cli_typed(text, shown, sizeof shown));
+              cli_kind_word(table), cli_typed(text, shown, sizeof shown));
     for (size_t i = 0; i < n && i < sizeof m / sizeof m[0]; i++) {
         char hex[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(m[i].id, hex);

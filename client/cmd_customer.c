@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "i18n.h"
 #include "form.h"
+#include "i18n.h"
 #include "record.h"
 #include "table.h"
 

@@ -22,10 +22,10 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "i18n.h"
 #include "fieldsync/records.h"
 #include "fieldsync/schema.h"
 #include "form.h"
+#include "i18n.h"
 #include "precheck.h"
 #include "record.h"
 

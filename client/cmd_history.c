@@ -116,8 +116,7 @@ static int customer_name(fs_replica *r, const fs_value *v, char *buf, size_t siz
     int found = 0;
     if (fs_rows_open(&it, r, "customer", "id", &eq, NULL) == 0 && fs_rows_next(it) == 1 &&
         fs_rows_get(it, "name", &name) == 0 && name.type == FS_TEXT && name.n > 0) {
-        snprintf(buf, size, "%.*s", (int)(name.n < size ? name.n : size - 1),
-                 (const char *)name.p);
+        snprintf(buf, size, "%.*s", (int)(name.n < size ? name.n : size - 1), (const char *)name.p);
         found = 1;
     }
     fs_rows_close(it);
@@ -178,8 +177,9 @@ static int one(const fs_history_entry *e, void *arg)
         if (rc == 0)
             rc = rec_json_add(o, "field", cJSON_CreateString(col->name));
         if (rc == 0)
-            rc = rec_json_add(o, "label", cJSON_CreateString(form_field_name(h->t->name, col->name,
-                                                                          label, sizeof label)));
+            rc = rec_json_add(
+                o, "label",
+                cJSON_CreateString(form_field_name(h->t->name, col->name, label, sizeof label)));
         if (rc == 0)
             rc = rec_json_add(o, "value", rec_value_json(col, &e->value));
         if (rc == 0)

@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 #include "cmd.h"
-#include "i18n.h"
 #include "fieldsync/keyfile.h"
+#include "i18n.h"
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
@@ -82,8 +82,8 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
         rc = CLI_ERUNTIME;
         goto done;
     }
-    rc = cli_pass_get_new(&newpass, "FIELDSYNC_NEW_PASSPHRASE",
-                          _("New passphrase: "), _("Repeat the new passphrase: "));
+    rc = cli_pass_get_new(&newpass, "FIELDSYNC_NEW_PASSPHRASE", _("New passphrase: "),
+                          _("Repeat the new passphrase: "));
     if (rc != CLI_OK)
         goto done;
     rc = fs_replica_change_passphrase(home, oldpass.buf, oldpass.len, newpass.buf, newpass.len);

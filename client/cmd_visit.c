@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "i18n.h"
 #include "fieldsync/records.h"
 #include "form.h"
+#include "i18n.h"
 #include "record.h"
 #include "table.h"
 

@@ -10,8 +10,8 @@
 #include <cJSON.h>
 
 #include "cmd.h"
-#include "i18n.h"
 #include "form.h"
+#include "i18n.h"
 #include "record.h"
 
 int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
@@ -76,7 +76,7 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
         cJSON_Delete(o);
     } else {
         /* the role in the rep's words ("rep", "manager" as the server said) */
-        const char *said = !has_role                       ? NULL
+        const char *said = !has_role                      ? NULL
                            : strcmp(role, "rep") == 0     ? _("rep")
                            : strcmp(role, "manager") == 0 ? _("manager")
                                                           : role;

@@ -75,13 +75,13 @@ typedef struct fchild {
 /* What a careful supervisor checks in a form beyond each value's own form
  * (issue 17 point 5): each refusal names the flag and the rule, exit 2. */
 typedef enum fcheck_kind {
-    CK_NOT_FUTURE,  /* flag's date or time is not after now (5 minutes' grace) */
-    CK_NOT_BEFORE,  /* flag's date is not before other's */
-    CK_PHONE,       /* flag is a phone number: digits, spaces, + - ( ) . / */
-    CK_EMAIL,       /* flag is an e-mail address */
-    CK_ONE_PER_DAY, /* one record per rep and flag's date (of the form's kind) */
-    CK_UNIQUE_NAME, /* no other live record of the table has flag's name,
-                       unless other (a flag without a value) is given */
+    CK_NOT_FUTURE,   /* flag's date or time is not after now (5 minutes' grace) */
+    CK_NOT_BEFORE,   /* flag's date is not before other's */
+    CK_PHONE,        /* flag is a phone number: digits, spaces, + - ( ) . / */
+    CK_EMAIL,        /* flag is an e-mail address */
+    CK_ONE_PER_DAY,  /* one record per rep and flag's date (of the form's kind) */
+    CK_UNIQUE_NAME,  /* no other live record of the table has flag's name,
+                        unless other (a flag without a value) is given */
     CK_TASKS_WITHIN, /* the child items' dates lie within flag .. other */
     CK_NEAR_NOW      /* flag's time, when given (add or edit), is within
                         30 days of now (FORM_NEAR_DAYS), past or future,

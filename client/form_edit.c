@@ -93,9 +93,9 @@ static void edit_usage_text(const char *group, char *buf, size_t size)
             if (f->flag == NULL)
                 continue;
             char one[96];
-            int w = f->kind == FK_FLAG ? snprintf(one, sizeof one, "[%s]", f->flag)
-                                       : snprintf(one, sizeof one, "[%s %s]", f->flag,
-                                                  value_hint(f));
+            int w = f->kind == FK_FLAG
+                        ? snprintf(one, sizeof one, "[%s]", f->flag)
+                        : snprintf(one, sizeof one, "[%s %s]", f->flag, value_hint(f));
             if (w < 0)
                 continue;
             if (col > 4 && col + 1 + (size_t)w > 78) {

@@ -295,9 +295,8 @@ int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
             char *v = NULL;
             frc = cell_text(it, fm->table, tb->columns[c].name, &nm, &v);
             char label[160];
-            const char *row[] = {form_field_name(fm->table, tb->columns[c].name, label,
-                                                 sizeof label),
-                                 v ? v : ""};
+            const char *row[] = {
+                form_field_name(fm->table, tb->columns[c].name, label, sizeof label), v ? v : ""};
             if (frc == 0)
                 frc = cli_table_add(t, row) == 0 ? 0 : FS_ENOMEM;
             free(v);

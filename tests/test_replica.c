@@ -1644,16 +1644,21 @@ static void test_search_leaves_no_plaintext(void)
     free(folded);
 }
 
-TEST_LIST(TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
-              TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
-                  TEST(chinese_text_round_trips) TEST(every_handbook_table)
-                      TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)
-                          TEST(writes_bypassing_the_log_are_refused_or_flagged)
-                              TEST(transactions_commit_or_roll_back_whole)
-                                  TEST(apply_is_idempotent_and_order_free)
-                                      TEST(passphrase_change_leaves_database_untouched) TEST(
-                                          create_and_open_errors) TEST(second_process_is_refused)
-                                          TEST(two_processes_opening_at_once_both_get_in) TEST(
-                                              utf8_check_agrees_with_libc) TEST(resolve_id_prefix)
-                                              TEST(row_ids_sort_by_creation_and_read_apart)
-                                                  TEST(old_guard_triggers_are_dropped_on_open) TEST(schema_1_replica_is_upgraded))
+TEST_LIST(
+    TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes)
+        TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(
+            group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
+            TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
+                TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
+                    TEST(chinese_text_round_trips) TEST(every_handbook_table)
+                        TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)
+                            TEST(writes_bypassing_the_log_are_refused_or_flagged)
+                                TEST(transactions_commit_or_roll_back_whole)
+                                    TEST(apply_is_idempotent_and_order_free)
+                                        TEST(passphrase_change_leaves_database_untouched) TEST(
+                                            create_and_open_errors) TEST(second_process_is_refused)
+                                            TEST(two_processes_opening_at_once_both_get_in) TEST(
+                                                utf8_check_agrees_with_libc) TEST(resolve_id_prefix)
+                                                TEST(row_ids_sort_by_creation_and_read_apart)
+                                                    TEST(old_guard_triggers_are_dropped_on_open)
+                                                        TEST(schema_1_replica_is_upgraded))
