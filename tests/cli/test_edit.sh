@@ -48,6 +48,11 @@ for g in visit contact plan daily; do
 done
 run contact --help
 contains "contact --help lists edit and delete" "$OUT" "contact edit ID"
+for g in visit customer; do
+    run "$g" frob
+    expect "$g frob: the subcommands named include edit and delete" 2 "delete (see"
+    contains "$g frob: and edit" "$ERR" "edit"
+done
 run history --help
 expect "history --help exits 0" 0
 run help
