@@ -45,6 +45,23 @@ int cli_fail(const fs_replica *r, const char *what, int rc)
     return CLI_ERUNTIME;
 }
 
+void cli_usage(FILE *f, const char *usage)
+{
+    /* "usage: " in the rep's words; the command line after it is typed as
+     * is in every language */
+    static const char en[] = "usage: ";
+    if (strncmp(usage, en, sizeof en - 1) == 0) {
+        fputs(_("usage: "), f);
+        usage += sizeof en - 1;
+    }
+    fputs(usage, f);
+}
+
+const char *cli_strerror(int rc)
+{
+    return _(fs_strerror(rc));
+}
+
 void cli_list_free(cli_list *l)
 {
     fs_opt_list_free(l);
@@ -101,11 +118,11 @@ done:
     case 0:
         return CLI_OK;
     case FS_OPTS_HELP:
-        fputs(usage, stdout);
+        cli_usage(stdout, usage);
         return CLI_HELP;
     case FS_EINVAL:
         say_opts_error(&e);
-        fputs(usage, stderr);
+        cli_usage(stderr, usage);
         return CLI_EUSAGE;
     default:
         cli_error(_("out of memory"));
@@ -288,6 +305,32 @@ const char *cli_typed(const char *value, char *buf, size_t size)
     return buf;
 }
 
+const char *cli_kind_word(const char *table)
+{
+    static const struct {
+        const char *table, *word;
+    } words[] = {
+        {"customer", N_("customer")},
+        {"contact", N_("contact")},
+        {"visit", N_("visit")},
+        {"commitment", N_("commitment")},
+        {"weekly_plan", N_("weekly plan")},
+        {"plan_task", N_("plan task")},
+        {"daily_report", N_("daily report")},
+        {"self_check", N_("self-check")},
+        {"complaint", N_("complaint")},
+        {"requirement_request", N_("requirement request")},
+        {"acceptance", N_("acceptance")},
+        {"marketing_request", N_("marketing request")},
+        {"customer_question", N_("customer question")},
+        {"spot_check", N_("spot-check")},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(words[i].table, table) == 0)
+            return _(words[i].word);
+    return table;
+}
+
 /* Finds table's row by its name; CLI_OK with *found 0 when none. */
 static int resolve_name(fs_replica *r, const char *table, const char *flag, const char *text,
                         uint8_t out[FS_ID_BYTES], int *found)
@@ -306,8 +349,8 @@ static int resolve_name(fs_replica *r, const char *table, const char *flag, cons
     }
     if (n == 0)
         return CLI_OK;
-    cli_error(_("%s: %zu %s records match %s; give more of the name, or the id:"), flag, n, table,
-              cli_typed(text, shown, sizeof shown));
+    cli_error(_("%s: %zu %s records match %s; give more of the name, or the id:"), flag, n,
+              cli_kind_word(table), cli_typed(text, shown, sizeof shown));
     for (size_t i = 0; i < n && i < sizeof m / sizeof m[0]; i++) {
         char hex[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(m[i].id, hex);
@@ -328,7 +371,7 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
         int crc = resolve_name(r, table, flag, hex, out, &found);
         if (crc != CLI_OK || found)
             return crc;
-        cli_error(_("%s: no %s with the id or name %s (see '%s list')"), flag, table,
+        cli_error(_("%s: no %s with the id or name %s (see '%s list')"), flag, cli_kind_word(table),
                   cli_typed(hex, shown, sizeof shown), table);
         return CLI_EUSAGE;
     }
@@ -336,10 +379,11 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
     case 0:
         return CLI_OK;
     case FS_ENOTFOUND:
-        cli_error(_("%s: no %s with id %s"), flag, table, hex);
+        cli_error(_("%s: no %s with id %s"), flag, cli_kind_word(table), hex);
         return CLI_EUSAGE;
     case FS_EEXIST:
-        cli_error(_("%s: %s matches more than one %s; give more digits"), flag, hex, table);
+        cli_error(_("%s: %s matches more than one %s; give more digits"), flag, hex,
+                  cli_kind_word(table));
         return CLI_EUSAGE;
     case FS_EINVAL:
         if (cli_check_idprefix(flag, hex) == CLI_OK)
@@ -378,6 +422,44 @@ void cli_pass_free(cli_pass *p)
     p->len = 0;
 }
 
+/* Why no passphrase was read, in the rep's language: the core says it in
+ * English (core/passphrase.c); each of its sentences a rep can cause is
+ * recognised whole and said again from the catalog, anything else (an
+ * error of the terminal, with the system's words) is left as it is. */
+static void say_pass_why(const char *why, const char *envname)
+{
+    static const char *const plain[] = {N_("empty passphrase"), N_("the two passphrases differ"),
+                                        N_("out of memory for the passphrase")};
+    char en[300];
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (strcmp(why, plain[i]) == 0) {
+            cli_error("%s", _(plain[i]));
+            return;
+        }
+    snprintf(en, sizeof en, "%s is set but empty", envname);
+    if (strcmp(why, en) == 0) {
+        cli_error(_("%s is set but empty"), envname);
+        return;
+    }
+    snprintf(en, sizeof en, "%s: passphrase too long (at most %d bytes)", envname,
+             FS_PASSPHRASE_MAX);
+    if (strcmp(why, en) == 0) {
+        cli_error(_("%s: passphrase too long (at most %d bytes)"), envname, FS_PASSPHRASE_MAX);
+        return;
+    }
+    snprintf(en, sizeof en, "passphrase too long (at most %d bytes)", FS_PASSPHRASE_MAX);
+    if (strcmp(why, en) == 0) {
+        cli_error(_("passphrase too long (at most %d bytes)"), FS_PASSPHRASE_MAX);
+        return;
+    }
+    snprintf(en, sizeof en, "no passphrase: set %s or run this on a terminal", envname);
+    if (strcmp(why, en) == 0) {
+        cli_error(_("no passphrase: set %s or run this on a terminal"), envname);
+        return;
+    }
+    cli_error("%s", why);
+}
+
 int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const char *confirm_prompt)
 {
     fs_passphrase fp;
@@ -386,7 +468,7 @@ int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const c
     out->len = 0;
     int rc = fs_passphrase_get(&fp, envname, prompt, confirm_prompt, why, sizeof why);
     if (rc != 0) {
-        cli_error("%s", why);
+        say_pass_why(why, envname);
         return rc == FS_EINVAL ? CLI_EUSAGE : CLI_ERUNTIME;
     }
     out->buf = fp.buf;

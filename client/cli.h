@@ -13,6 +13,7 @@
 #define FIELDSYNC_CLIENT_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "fieldsync/opts.h"
 #include "fieldsync/replica.h"
@@ -69,6 +70,15 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * message is fs_replica_errmsg(r) when r is given and has one, else
  * fs_strerror(rc). Returns CLI_ERUNTIME. */
 int cli_fail(const fs_replica *r, const char *what, int rc);
+/* fs_strerror(rc) in the rep's language (the core's words are in the
+ * catalog: scripts/update-pot reads them from FS_ERRNO_MAP). */
+const char *cli_strerror(int rc);
+/* A record kind (a schema table's name) as a rep calls it, translated
+ * ("weekly_plan": "weekly plan", 周计划); the name itself for others. */
+const char *cli_kind_word(const char *table);
+/* Prints a usage text ("usage: fieldsync ..."), its first word in the
+ * rep's language. */
+void cli_usage(FILE *f, const char *usage);
 
 /* Checks a required option: given (else "<command>: --x is required") and
  * not blank. Returns CLI_OK or CLI_EUSAGE. */

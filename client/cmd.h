@@ -113,7 +113,7 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
     "usage: fieldsync [--home DIR] visit add --customer ID --time \"YYYY-MM-DD HH:MM\"\n"          \
     "                 --place P --purpose P --notes N [--contact C] [--position P]\n"              \
     "                 [--objections O] [--commit \"TEXT|YYYY-MM-DD\"]... [--next N]\n"             \
-    "                 [--visitor V]\n"
+    "                 [--visitor V] [--confirm]\n"
 #define USAGE_VISIT_LIST "usage: fieldsync [--home DIR] visit list [--json]\n"
 #define USAGE_ENROLL                                                                               \
     "usage: fieldsync [--home DIR] enroll --server ws[s]://HOST:PORT [--code CODE]\n"             \

@@ -251,13 +251,13 @@ int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv)
     int rc, frc;
     memset(&p, 0, sizeof p);
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(USAGE_CONFLICT_RESOLVE, stdout);
+        cli_usage(stdout, USAGE_CONFLICT_RESOLVE);
         return CLI_OK;
     }
     if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
         cli_error("conflict resolve: give the conflict's id first (fieldsync conflict list "
                   "shows it)");
-        fputs(USAGE_CONFLICT_RESOLVE, stderr);
+        cli_usage(stderr, USAGE_CONFLICT_RESOLVE);
         return CLI_EUSAGE;
     }
     const char *hex = argv[0];

@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "form.h"
+#include "i18n.h"
 #include "record.h"
 #include "table.h"
 
@@ -70,8 +71,8 @@ fail:
 static int list_table(fs_replica *r)
 {
     static const cli_column cols[] = {
-        {"ID", 0},          {"NAME", 36},  {"INDUSTRY", 16},
-        {"KEY ACCOUNT", 0}, {"OWNER", 16}, {"LAST VISIT", 0},
+        {N_("ID"), 0},          {N_("NAME"), 36},  {N_("INDUSTRY"), 16},
+        {N_("KEY ACCOUNT"), 0}, {N_("OWNER"), 16}, {N_("LAST VISIT"), 0},
     };
     rec_index last_visit = {NULL, 0};
     cli_table *t = NULL;
@@ -119,7 +120,7 @@ static int list_table(fs_replica *r)
     if (rc < 0)
         goto fail;
     if (cli_table_rows(t) == 0)
-        printf("no customers yet; add one with 'fieldsync customer add --name NAME'\n");
+        printf(_("no customers yet; add one with 'fieldsync customer add --name NAME'\n"));
     else
         cli_table_print(t, stdout);
     rc = CLI_OK;

@@ -25,6 +25,7 @@
 #include "fieldsync/records.h"
 #include "fieldsync/schema.h"
 #include "form.h"
+#include "i18n.h"
 #include "precheck.h"
 #include "record.h"
 
@@ -40,7 +41,7 @@ int form_split_parts(const fform *fm, size_t k, const char *s, char *parts[3])
         const char *bar = c < 2 ? strchr(s, '|') : NULL;
         size_t len = bar ? (size_t)(bar - s) : strlen(s);
         if (c < 2 && bar == NULL && ch->required[c + 1]) {
-            cli_error("%s #%zu: expected \"%s\"", ch->flag, k + 1, ch->format);
+            cli_error(_("%s #%zu: expected \"%s\""), ch->flag, k + 1, ch->format);
             rc = CLI_EUSAGE;
             break;
         }
@@ -51,7 +52,7 @@ int form_split_parts(const fform *fm, size_t k, const char *s, char *parts[3])
         }
         ffield f = {ch->flag, ch->cols[c], ch->kinds[c], ch->required[c], ch->cols[c], NULL, 0};
         if (ch->required[c] && cli_blank(parts[c])) {
-            cli_error("%s #%zu: the %s is missing (\"%s\")", ch->flag, k + 1, ch->cols[c],
+            cli_error(_("%s #%zu: the %s is missing (\"%s\")"), ch->flag, k + 1, ch->cols[c],
                       ch->format);
             rc = CLI_EUSAGE;
         } else if (!cli_blank(parts[c])) {
@@ -257,12 +258,12 @@ static int edit_check(const fform *fm, const char *command, const char *idv, con
                  f->flag);
         if (f->kind == FK_BOOL && vs->v[i] != NULL && strcmp(vs->v[i], "yes") != 0 &&
             strcmp(vs->v[i], "no") != 0) {
-            cli_error("%s: %s takes yes or no", command, f->flag);
+            cli_error(_("%s: %s takes yes or no"), command, f->flag);
             return CLI_EUSAGE;
         }
     }
     if (!given) {
-        cli_error("%s: nothing to change; give %s", command, flags);
+        cli_error(_("%s: nothing to change; give %s"), command, flags);
         return CLI_EUSAGE;
     }
     return CLI_OK;
@@ -320,11 +321,11 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
     snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s\n", a->usage);
     if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
         if (argc >= 1 && strcmp(argv[0], "--help") == 0) {
-            fputs(usage, stdout);
+            cli_usage(stdout, usage);
             return CLI_OK;
         }
-        cli_error("%s %s: give the record's id first", fm->group, a->name);
-        fputs(usage, stderr);
+        cli_error(_("%s %s: give the record's id first"), fm->group, a->name);
+        cli_usage(stderr, usage);
         return CLI_EUSAGE;
     }
     const char *hex = argv[0];
@@ -470,7 +471,7 @@ int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **
     }
     /* GROUP --help: the group's commands, as `fieldsync help` lists them. */
     if (sub != NULL && (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)) {
-        printf("usage: fieldsync [--home DIR] COMMAND [OPTIONS]; the %s commands:\n", group);
+        printf(_("usage: fieldsync [--home DIR] COMMAND [OPTIONS]; the %s commands:\n"), group);
         printf("  %s edit ID [OPTION VALUE]... | %s delete ID [--with-records]\n", group, group);
         for (size_t i = 0; i < form_count; i++) {
             const fform *fm = &form_table[i];
@@ -502,9 +503,9 @@ int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **
                          subs[0] ? ", " : "", names_[k]);
     }
     if (sub == NULL)
-        cli_error("%s: missing subcommand: %s (see 'fieldsync help')", group, subs);
+        cli_error(_("%s: missing subcommand: %s (see 'fieldsync help')"), group, subs);
     else
-        cli_error("%s: unknown subcommand '%s': %s (see 'fieldsync help')", group,
+        cli_error(_("%s: unknown subcommand '%s': %s (see 'fieldsync help')"), group,
                   strlen(sub) <= 32 ? sub : "?", subs);
     return CLI_EUSAGE;
 }

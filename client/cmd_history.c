@@ -49,9 +49,12 @@ static const char *label_in(const ffield *f, size_t n, const char *column)
 }
 
 /* The label of column of table, untranslated (N_): a form's, else ours,
- * else the column's own name. */
+ * else the column's own name. A customer reference is the customer (the
+ * value shows its name), not its id. */
 static const char *label_of(const char *table, const char *column)
 {
+    if (strcmp(column, "customer") == 0)
+        return N_("Customer");
     for (size_t i = 0; i < form_count; i++) {
         const fform *fm = &form_table[i];
         if (strcmp(fm->table, table) != 0)
@@ -70,7 +73,33 @@ static const char *label_of(const char *table, const char *column)
     return column;
 }
 
+/* The label translated, without the form's hint of how to type the value
+ * ("Visit time (YYYY-MM-DD HH:MM)": "Visit time"; "拜访时间（YYYY-MM-DD
+ * HH:MM）": "拜访时间"): history shows values, not how to type them. */
+const char *form_field_name(const char *table, const char *column, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", _(label_of(table, column)));
+    size_t n = strlen(buf);
+    static const struct {
+        const char *open, *close;
+    } hints[] = {{" (", ")"}, {"\xef\xbc\x88", "\xef\xbc\x89"}}; /* ( ), full-width ( ) */
+    for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++) {
+        size_t cn = strlen(hints[k].close);
+        if (n <= cn || strcmp(buf + n - cn, hints[k].close) != 0)
+            continue;
+        char *open = NULL;
+        for (char *p = strstr(buf, hints[k].open); p != NULL; p = strstr(p + 1, hints[k].open))
+            open = p;
+        if (open != NULL && open != buf) {
+            *open = '\0';
+            break;
+        }
+    }
+    return buf;
+}
+
 typedef struct hist_ctx {
+    fs_replica *r;
     const fs_table *t;
     char me[FS_USER_MAX + 1];
     int json;
@@ -79,8 +108,27 @@ typedef struct hist_ctx {
     int rc;
 } hist_ctx;
 
-static void value_text(const fs_column *col, const fs_value *v, char *buf, size_t size)
+/* The customer's name, when this replica holds the customer: 1, else 0. */
+static int customer_name(fs_replica *r, const fs_value *v, char *buf, size_t size)
 {
+    fs_rows *it = NULL;
+    fs_value eq = fs_blob(v->p, FS_ID_BYTES), name;
+    int found = 0;
+    if (fs_rows_open(&it, r, "customer", "id", &eq, NULL) == 0 && fs_rows_next(it) == 1 &&
+        fs_rows_get(it, "name", &name) == 0 && name.type == FS_TEXT && name.n > 0) {
+        snprintf(buf, size, "%.*s", (int)(name.n < size ? name.n : size - 1), (const char *)name.p);
+        found = 1;
+    }
+    fs_rows_close(it);
+    return found;
+}
+
+static void value_text(fs_replica *r, const fs_column *col, const fs_value *v, char *buf,
+                       size_t size)
+{
+    if (v->type == FS_BLOB && v->n == FS_ID_BYTES && col->ref != NULL &&
+        strcmp(col->ref, "customer") == 0 && customer_name(r, v, buf, size))
+        return;
     if (v->type == FS_NULL || (v->type == FS_TEXT && v->n == 0))
         snprintf(buf, size, "%s", _("(empty)"));
     else if (col->type == FS_COL_BOOL && v->type == FS_INT)
@@ -101,7 +149,7 @@ static int one(const fs_history_entry *e, void *arg)
 {
     hist_ctx *h = arg;
     const fs_column *col = &h->t->columns[e->column];
-    char when[24], dev[2 * FS_ID_BYTES + 1], who[FS_USER_MAX + 48];
+    char when[24], dev[2 * FS_ID_BYTES + 1], who[FS_USER_MAX + 48], label[160];
     int64_t ms = (int64_t)(e->version.hlc >> 16);
     if (fs_instant_format(when, sizeof when, ms, 0, "%Y-%m-%d %H:%M:%S") != 0)
         snprintf(when, sizeof when, "?");
@@ -129,8 +177,9 @@ static int one(const fs_history_entry *e, void *arg)
         if (rc == 0)
             rc = rec_json_add(o, "field", cJSON_CreateString(col->name));
         if (rc == 0)
-            rc = rec_json_add(o, "label",
-                              cJSON_CreateString(_(label_of(h->t->name, col->name))));
+            rc = rec_json_add(
+                o, "label",
+                cJSON_CreateString(form_field_name(h->t->name, col->name, label, sizeof label)));
         if (rc == 0)
             rc = rec_json_add(o, "value", rec_value_json(col, &e->value));
         if (rc == 0)
@@ -140,8 +189,9 @@ static int one(const fs_history_entry *e, void *arg)
         return rc;
     }
     char value[256];
-    value_text(col, &e->value, value, sizeof value);
-    const char *cells[] = {when, who, _(label_of(h->t->name, col->name)), value};
+    value_text(h->r, col, &e->value, value, sizeof value);
+    const char *cells[] = {when, who, form_field_name(h->t->name, col->name, label, sizeof label),
+                           value};
     return cli_table_add(h->tab, cells);
 }
 
@@ -160,7 +210,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
         return rc == CLI_HELP ? CLI_OK : rc;
     if (hex == NULL) {
         cli_error(_("history: give the record's id (as 'list' shows it)"));
-        fputs(USAGE_HISTORY, stderr);
+        cli_usage(stderr, USAGE_HISTORY);
         return CLI_EUSAGE;
     }
     rc = cli_check_idprefix("ID", hex);
@@ -187,7 +237,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
         return rc;
     }
     unsigned nt;
-    hist_ctx h = {.t = &fs_schema_tables(&nt)[tix], .json = json};
+    hist_ctx h = {.r = r, .t = &fs_schema_tables(&nt)[tix], .json = json};
     if (fs_replica_user(r, h.me) != 0)
         h.me[0] = '\0';
     static const cli_column cols[] = {

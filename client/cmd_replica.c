@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "fieldsync/keyfile.h"
+#include "i18n.h"
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
@@ -24,26 +25,27 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     if (cli_replica_exists(home)) {
-        cli_error("init: a replica already exists in %s", home);
+        cli_error(_("init: a replica already exists in %s"), home);
         return CLI_ERUNTIME;
     }
-    rc = cli_pass_get_new(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
+    rc = cli_pass_get_new(&pass, "FIELDSYNC_PASSPHRASE", _("New passphrase: "),
+                          _("Repeat the passphrase: "));
     if (rc != CLI_OK)
         return rc;
     rc = fs_replica_create(&r, home, pass.buf, pass.len, NULL);
     cli_pass_free(&pass);
     if (rc == FS_EEXIST) {
-        cli_error("init: a replica already exists in %s", home);
+        cli_error(_("init: a replica already exists in %s"), home);
         return CLI_ERUNTIME;
     }
     if (rc != 0) {
-        cli_error("init: creating the replica in %s: %s", home, fs_strerror(rc));
+        cli_error(_("init: creating the replica in %s: %s"), home, cli_strerror(rc));
         return CLI_ERUNTIME;
     }
     fs_replica_device(r, device);
     fs_replica_close(r);
     fs_id_to_hex(device, hex);
-    printf("created an encrypted replica in %s (device %.8s)\n", home, hex);
+    printf(_("created an encrypted replica in %s (device %.8s)\n"), home, hex);
     return CLI_OK;
 }
 
@@ -65,10 +67,10 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     if (!cli_replica_exists(home)) {
-        cli_error("passwd: no replica in %s", home);
+        cli_error(_("passwd: no replica in %s"), home);
         return CLI_ERUNTIME;
     }
-    rc = cli_pass_get(&oldpass, "FIELDSYNC_PASSPHRASE", "Current passphrase: ", NULL);
+    rc = cli_pass_get(&oldpass, "FIELDSYNC_PASSPHRASE", _("Current passphrase: "), NULL);
     if (rc != CLI_OK)
         goto done;
 
@@ -76,21 +78,21 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
     rc = fs_keyfile_unlock(keyfile, oldpass.buf, oldpass.len, &secret);
     fs_secret_free(secret);
     if (rc != 0) {
-        cli_error("passwd: %s; nothing was changed", fs_strerror(rc));
+        cli_error(_("passwd: %s; nothing was changed"), cli_strerror(rc));
         rc = CLI_ERUNTIME;
         goto done;
     }
-    rc = cli_pass_get_new(&newpass, "FIELDSYNC_NEW_PASSPHRASE",
-                          "New passphrase: ", "Repeat the new passphrase: ");
+    rc = cli_pass_get_new(&newpass, "FIELDSYNC_NEW_PASSPHRASE", _("New passphrase: "),
+                          _("Repeat the new passphrase: "));
     if (rc != CLI_OK)
         goto done;
     rc = fs_replica_change_passphrase(home, oldpass.buf, oldpass.len, newpass.buf, newpass.len);
     if (rc != 0) {
-        cli_error("passwd: %s; nothing was changed", fs_strerror(rc));
+        cli_error(_("passwd: %s; nothing was changed"), cli_strerror(rc));
         rc = CLI_ERUNTIME;
         goto done;
     }
-    printf("passphrase changed for the replica in %s\n", home);
+    printf(_("passphrase changed for the replica in %s\n"), home);
     rc = CLI_OK;
 
 done:

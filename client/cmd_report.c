@@ -79,19 +79,19 @@ static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int
     fs_calendar_default(cal);
     if (sc != NULL) {
         if (sc->tz != NULL && fs_calendar_set_tz(cal, sc->tz) != 0)
-            cli_error("the stored time zone is not known here; using this machine's");
+            cli_error(_("the stored time zone is not known here; using this machine's"));
         if (sc->hours != NULL)
             (void)fs_calendar_set_hours(cal, sc->hours);
         for (size_t i = 0; i < sc->holidays.count; i++)
             (void)fs_calendar_add_holiday(cal, sc->holidays.items[i]);
     }
     if (o->tz != NULL && fs_calendar_set_tz(cal, o->tz) != 0) {
-        cli_error("--tz: %s is not a time zone here (as Asia/Shanghai, UTC)",
+        cli_error(_("--tz: %s is not a time zone here (as Asia/Shanghai, UTC)"),
                   strlen(o->tz) <= 40 ? o->tz : "the value");
         return CLI_EUSAGE;
     }
     if (o->hours != NULL && fs_calendar_set_hours(cal, o->hours) != 0) {
-        cli_error("--hours: expected HH:MM-HH:MM with the end after the start, as 09:00-18:00");
+        cli_error(_("--hours: expected HH:MM-HH:MM with the end after the start, as 09:00-18:00"));
         return CLI_EUSAGE;
     }
     for (size_t i = 0; i < o->holidays.count; i++) {
@@ -99,7 +99,7 @@ static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int
         if (rc != CLI_OK)
             return rc;
         if (fs_calendar_add_holiday(cal, o->holidays.items[i]) != 0) {
-            cli_error("--holiday: at most %d", FS_CAL_MAX_HOLIDAYS);
+            cli_error(_("--holiday: at most %d"), FS_CAL_MAX_HOLIDAYS);
             return CLI_EUSAGE;
         }
     }
@@ -110,7 +110,7 @@ static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int
         return fs_civil_parse(o->at, strlen(o->at), now) == 0 ? CLI_OK : CLI_EUSAGE;
     }
     if (fs_calendar_now(cal, (int64_t)fs_clock_wall_ms(), now) != 0) {
-        cli_error("cannot read the time in zone %s", cal->tz[0] ? cal->tz : "local");
+        cli_error(_("cannot read the time in zone %s"), cal->tz[0] ? cal->tz : "local");
         return CLI_ERUNTIME;
     }
     return CLI_OK;
@@ -313,7 +313,7 @@ static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, 
         char *end = NULL;
         long n = strtol(o->days, &end, 10);
         if (o->week != NULL || end == o->days || *end != '\0' || n < 1 || n > 366) {
-            cli_error("--days: a number of days from 1 to 366, without --week");
+            cli_error(_("--days: a number of days from 1 to 366, without --week"));
             return CLI_EUSAGE;
         }
         *to = (fs_civil_day(now) + 1) * FS_MIN_PER_DAY;
@@ -323,7 +323,7 @@ static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, 
     }
     if (o->week != NULL) {
         if (fs_iso_week_parse(o->week, from) != 0) {
-            cli_error("--week: expected an ISO week YYYY-Www, as 2023-W41");
+            cli_error(_("--week: expected an ISO week YYYY-Www, as 2023-W41"));
             return CLI_EUSAGE;
         }
     } else {
@@ -579,11 +579,11 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
 {
     if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-            fputs(USAGE_REPORT_REP, stdout);
+            cli_usage(stdout, USAGE_REPORT_REP);
             return CLI_OK;
         }
-        cli_error("report rep: give the rep's name first");
-        fputs(USAGE_REPORT_REP, stderr);
+        cli_error(_("report rep: give the rep's name first"));
+        cli_usage(stderr, USAGE_REPORT_REP);
         return CLI_EUSAGE;
     }
     const char *name = argv[0];
@@ -664,7 +664,7 @@ int cmd_calendar(cli_ctx *ctx, int argc, char **argv)
             n += snprintf(text + n, sizeof text - (size_t)n, "%s%s", i ? "," : "",
                           i < kept ? sc->holidays.items[i] : o.holidays.items[i - kept]);
         if (n <= 0 || (size_t)n >= sizeof text || kept + o.holidays.count > FS_CAL_MAX_HOLIDAYS) {
-            cli_error("--holiday: at most %d holidays", FS_CAL_MAX_HOLIDAYS);
+            cli_error(_("--holiday: at most %d holidays"), FS_CAL_MAX_HOLIDAYS);
             rc = CLI_EUSAGE;
         } else if ((frc = fs_replica_set_setting(r, "calendar", text)) != 0) {
             rc = cli_fail(r, "calendar", frc);

@@ -125,17 +125,18 @@ static int open_or_create(const cli_ctx *ctx, const char *home, fs_replica **out
     *out = NULL;
     if (cli_replica_exists(home))
         return cli_open_locked(ctx, out);
-    rc = cli_pass_get_new(&pass, "FIELDSYNC_PASSPHRASE", "New passphrase: ", "Repeat the passphrase: ");
+    rc = cli_pass_get_new(&pass, "FIELDSYNC_PASSPHRASE", _("New passphrase: "),
+                          _("Repeat the passphrase: "));
     if (rc != CLI_OK)
         return rc;
     rc = fs_replica_create(out, home, pass.buf, pass.len, NULL);
     cli_pass_free(&pass);
     if (rc != 0) {
         *out = NULL;
-        cli_error("enroll: creating the replica in %s: %s", home, fs_strerror(rc));
+        cli_error(_("enroll: creating the replica in %s: %s"), home, cli_strerror(rc));
         return CLI_ERUNTIME;
     }
-    printf("created an encrypted replica in %s\n", home);
+    printf(_("created an encrypted replica in %s\n"), home);
     return CLI_OK;
 }
 

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "fieldsync/records.h"
 #include "form.h"
+#include "i18n.h"
 #include "record.h"
 #include "table.h"
 
@@ -40,7 +41,7 @@ int visit_split_commit(const fform *fm, const values *vs, size_t index, const ch
     if (rc != CLI_OK)
         return rc;
     if (bar == NULL) {
-        cli_error("%s: expected \"TEXT|YYYY-MM-DD\", found no \"|\" before a due date", flag);
+        cli_error(_("%s: expected \"TEXT|YYYY-MM-DD\", found no \"|\" before a due date"), flag);
         return CLI_EUSAGE;
     }
     text = s;
@@ -51,7 +52,7 @@ int visit_split_commit(const fform *fm, const values *vs, size_t index, const ch
         end--;
     size_t textlen = (size_t)(end - text);
     if (textlen == 0) {
-        cli_error("%s: the text before \"|\" must not be empty", flag);
+        cli_error(_("%s: the text before \"|\" must not be empty"), flag);
         return CLI_EUSAGE;
     }
 
@@ -71,7 +72,7 @@ int visit_split_commit(const fform *fm, const values *vs, size_t index, const ch
         return rc;
     /* A promise made at the visit cannot fall due before it. */
     if (strncmp(buf, visit_time, 10) < 0) {
-        cli_error("%s: %s is before the visit (%.10s)", flag, buf, visit_time);
+        cli_error(_("%s: %s is before the visit (%.10s)"), flag, buf, visit_time);
         return CLI_EUSAGE;
     }
     parts[0] = strndup(text, textlen);
@@ -282,18 +283,18 @@ static void commit_summary(const commit_set *set, size_t first, size_t n, char *
     if (n == 0)
         snprintf(buf, size, "-");
     else if (open == 0)
-        snprintf(buf, size, "%zu, none open", n);
+        snprintf(buf, size, _("%zu, none open"), n);
     else if (next_due != NULL)
-        snprintf(buf, size, "%zu, %zu open, next due %s", n, open, next_due);
+        snprintf(buf, size, _("%zu, %zu open, next due %s"), n, open, next_due);
     else
-        snprintf(buf, size, "%zu, %zu open", n, open);
+        snprintf(buf, size, _("%zu, %zu open"), n, open);
 }
 
 static int list_table(fs_replica *r, const rec_index *names, const commit_set *commits)
 {
     static const cli_column cols[] = {
-        {"ID", 0},       {"TIME", 0},     {"CUSTOMER", 28},
-        {"CONTACT", 14}, {"PURPOSE", 32}, {"COMMITMENTS", 0},
+        {N_("ID"), 0},       {N_("TIME"), 0},     {N_("CUSTOMER"), 28},
+        {N_("CONTACT"), 14}, {N_("PURPOSE"), 32}, {N_("COMMITMENTS"), 0},
     };
     cli_table *t = NULL;
     fs_rows *it = NULL;
@@ -342,7 +343,7 @@ static int list_table(fs_replica *r, const rec_index *names, const commit_set *c
     if (rc < 0)
         goto fail;
     if (cli_table_rows(t) == 0)
-        printf("no visits yet; record one with 'fieldsync visit add'\n");
+        printf(_("no visits yet; record one with 'fieldsync visit add'\n"));
     else
         cli_table_print(t, stdout);
     rc = CLI_OK;

@@ -11,6 +11,7 @@
 
 #include "cmd.h"
 #include "form.h"
+#include "i18n.h"
 #include "record.h"
 
 int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
@@ -33,7 +34,7 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
         if (rc == CLI_OK)
             rc = cli_check_text(given[i].flag, given[i].value);
         if (rc == CLI_OK && strlen(given[i].value) > FS_USER_MAX) {
-            cli_error("%s: at most %d bytes", given[i].flag, FS_USER_MAX);
+            cli_error(_("%s: at most %d bytes"), given[i].flag, FS_USER_MAX);
             rc = CLI_EUSAGE;
         }
     }
@@ -60,8 +61,8 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
     char role[16]; /* as the server said (READY, protocol version 4 on) */
     int has_role = frc == 0 && fs_replica_setting(r, "role", role, sizeof role) == 0;
     if (frc == FS_ENOTFOUND) {
-        cli_error("no user name set on this device: enrolling sets it from the server, or set "
-                  "it with fieldsync whoami --set NAME [--team TEAM]");
+        cli_error(_("no user name set on this device: enrolling sets it from the server, or set "
+                    "it with fieldsync whoami --set NAME [--team TEAM]"));
         rc = CLI_ERUNTIME;
     } else if (frc != 0) {
         rc = cli_fail(r, "whoami", frc);
@@ -73,10 +74,20 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
             rec_json_add(o, "role", has_role ? cJSON_CreateString(role) : cJSON_CreateNull());
         rc = !bad && rec_json_print(o, stdout) == 0 ? CLI_OK : cli_fail(NULL, "whoami", FS_ENOMEM);
         cJSON_Delete(o);
-    } else if (has_team) {
-        printf("%s (team %s%s%s)\n", me, myteam, has_role ? ", " : "", has_role ? role : "");
     } else {
-        printf("%s%s%s%s\n", me, has_role ? " (" : "", has_role ? role : "", has_role ? ")" : "");
+        /* the role in the rep's words ("rep", "manager" as the server said) */
+        const char *said = !has_role                      ? NULL
+                           : strcmp(role, "rep") == 0     ? _("rep")
+                           : strcmp(role, "manager") == 0 ? _("manager")
+                                                          : role;
+        if (has_team && said != NULL)
+            printf(_("%s (team %s, %s)\n"), me, myteam, said);
+        else if (has_team)
+            printf(_("%s (team %s)\n"), me, myteam);
+        else if (said != NULL)
+            printf(_("%s (%s)\n"), me, said);
+        else
+            printf("%s\n", me);
     }
     fs_replica_close(r);
     return rc;

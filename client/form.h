@@ -75,15 +75,20 @@ typedef struct fchild {
 /* What a careful supervisor checks in a form beyond each value's own form
  * (issue 17 point 5): each refusal names the flag and the rule, exit 2. */
 typedef enum fcheck_kind {
-    CK_NOT_FUTURE,  /* flag's date or time is not after now (5 minutes' grace) */
-    CK_NOT_BEFORE,  /* flag's date is not before other's */
-    CK_PHONE,       /* flag is a phone number: digits, spaces, + - ( ) . / */
-    CK_EMAIL,       /* flag is an e-mail address */
-    CK_ONE_PER_DAY, /* one record per rep and flag's date (of the form's kind) */
-    CK_UNIQUE_NAME, /* no other live record of the table has flag's name,
-                       unless other (a flag without a value) is given */
-    CK_TASKS_WITHIN /* the child items' dates lie within flag .. other */
+    CK_NOT_FUTURE,   /* flag's date or time is not after now (5 minutes' grace) */
+    CK_NOT_BEFORE,   /* flag's date is not before other's */
+    CK_PHONE,        /* flag is a phone number: digits, spaces, + - ( ) . / */
+    CK_EMAIL,        /* flag is an e-mail address */
+    CK_ONE_PER_DAY,  /* one record per rep and flag's date (of the form's kind) */
+    CK_UNIQUE_NAME,  /* no other live record of the table has flag's name,
+                        unless other (a flag without a value) is given */
+    CK_TASKS_WITHIN, /* the child items' dates lie within flag .. other */
+    CK_NEAR_NOW      /* flag's time, when given (add or edit), is within
+                        30 days of now (FORM_NEAR_DAYS), past or future,
+                        unless other (a flag without a value) is given */
 } fcheck_kind;
+
+#define FORM_NEAR_DAYS 30 /* the message says 30 in words */
 
 typedef struct fcheck {
     fcheck_kind kind;
@@ -153,6 +158,11 @@ int form_spotcheck_rep(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_U
 /* The form's checks (fm->checks) that need no replica: over the values
  * given (vs) and the child items' parts (nchildren of them; their first
  * part a date where a check says so). CLI_OK or CLI_EUSAGE with a message. */
+/* A field's name as a rep reads it (client/cmd_history.c): the label its
+ * form asks for it with, translated, without the hint of how to type it;
+ * into buf, which it returns. */
+const char *form_field_name(const char *table, const char *column, char *buf, size_t size);
+
 int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_t nchildren);
 
 /* The form's checks that read the replica (one per day, a unique name);

@@ -46,26 +46,98 @@ static size_t forms_of(const char *group, const fform *out[4])
     return n;
 }
 
-static void edit_usage(FILE *f, const char *group)
+/* How an option's value is typed, for a usage line. */
+static const char *value_hint(const ffield *f)
+{
+    switch (f->kind) {
+    case FK_DATE:
+        return "YYYY-MM-DD";
+    case FK_DATETIME:
+        return "\"YYYY-MM-DD HH:MM\"";
+    case FK_BOOL:
+        return "yes|no";
+    case FK_CUSTOMER:
+    case FK_REF:
+        return "ID";
+    case FK_INT:
+    case FK_CHOICE:
+        return f->extra != NULL ? f->extra : "N";
+    case FK_USER:
+        return "NAME";
+    default:
+        return "TEXT";
+    }
+}
+
+/* GROUP edit's own usage, translated: the options edit takes (each field of
+ * the group's forms, by form when it has several), into buf. */
+static void edit_usage_text(const char *group, char *buf, size_t size)
 {
     const fform *fms[4];
-    size_t n = forms_of(group, fms);
-    fprintf(f, _("usage: fieldsync [--home DIR] %s edit ID [OPTION VALUE]...\n"), group);
-    fputs(_("  changes the fields given, and only them; the options are those of add:\n"), f);
-    for (size_t i = 0; i < n; i++)
-        if (fms[i]->usage != NULL)
-            fprintf(f, "    %s\n", fms[i]->usage);
-        else if (fms[i]->usage_full != NULL)
-            fputs(fms[i]->usage_full, f);
-    fputs(_("  an optional field given as \"\" is cleared\n"), f);
+    size_t n = forms_of(group, fms), len = 0;
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (len < size)                                                                            \
+            len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__);                           \
+    } while (0)
+    buf[0] = '\0';
+    PUT(_("usage: fieldsync [--home DIR] %s edit ID [OPTION VALUE]...\n"), group);
+    PUT("%s", _("  changes the fields given, and only them:\n"));
+    for (size_t i = 0; i < n; i++) {
+        size_t col = 4;
+        if (n > 1)
+            PUT("  %s %s:\n", fms[i]->group, fms[i]->add_name);
+        PUT("    ");
+        for (size_t k = 0; k < fms[i]->nfields; k++) {
+            const ffield *f = &fms[i]->fields[k];
+            if (f->flag == NULL)
+                continue;
+            char one[96];
+            int w = f->kind == FK_FLAG
+                        ? snprintf(one, sizeof one, "[%s]", f->flag)
+                        : snprintf(one, sizeof one, "[%s %s]", f->flag, value_hint(f));
+            if (w < 0)
+                continue;
+            if (col > 4 && col + 1 + (size_t)w > 78) {
+                PUT("\n    ");
+                col = 4;
+            }
+            PUT("%s%s", col > 4 ? " " : "", one);
+            col += (col > 4 ? 1 : 0) + (size_t)w;
+        }
+        PUT("\n");
+    }
+    PUT("%s", _("  an optional field given as \"\" is cleared\n"));
+#undef PUT
+}
+
+static void edit_usage(FILE *f, const char *group)
+{
+    char buf[4096];
+    edit_usage_text(group, buf, sizeof buf);
+    fputs(buf, f);
+}
+
+static void delete_usage_text(const char *group, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s",
+             _("  deletes the record (the deletion syncs); --with-records deletes the records\n"
+               "  that name it too (a customer's contacts, visits, commitments, ...)\n"));
+    char head[160];
+    snprintf(head, sizeof head, _("usage: fieldsync [--home DIR] %s delete ID [--with-records]\n"),
+             group);
+    size_t hn = strlen(head), bn = strlen(buf);
+    if (hn + bn < size) {
+        memmove(buf + hn, buf, bn + 1);
+        memcpy(buf, head, hn);
+    }
 }
 
 static void delete_usage(FILE *f, const char *group)
 {
-    fprintf(f, _("usage: fieldsync [--home DIR] %s delete ID [--with-records]\n"), group);
-    fputs(_("  deletes the record (the deletion syncs); --with-records deletes the records\n"
-            "  that name it too (a customer's contacts, visits, commitments, ...)\n"),
-          f);
+    char buf[1024];
+    delete_usage_text(group, buf, sizeof buf);
+    fputs(buf, f);
 }
 
 /* "ID first": the record's id before any option; --help prints usage. */
@@ -345,9 +417,8 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
     }
     if (can_children)
         opts[nopts++] = (cli_opt){fm->child->flag, CLI_LIST, NULL, NULL, &children};
-    char usage[160];
-    snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s edit ID [OPTION VALUE]...\n",
-             group);
+    char usage[4096];
+    edit_usage_text(group, usage, sizeof usage);
     if (rc == CLI_OK)
         rc = cli_parse(ctx, usage, opts, nopts, argc - 1, argv + 1);
     /* what is given, each value as add checks it */
@@ -540,6 +611,43 @@ static int collect(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
     return 0;
 }
 
+/* "3 visits": a count of one record kind in the rep's words (the catalog
+ * gives each kind its plural forms; Chinese has one, with its measure
+ * word). */
+static void kind_count(const char *table, unsigned long n, char *buf, size_t size)
+{
+    if (strcmp(table, "customer") == 0)
+        snprintf(buf, size, ngettext("%lu customer", "%lu customers", n), n);
+    else if (strcmp(table, "contact") == 0)
+        snprintf(buf, size, ngettext("%lu contact", "%lu contacts", n), n);
+    else if (strcmp(table, "visit") == 0)
+        snprintf(buf, size, ngettext("%lu visit", "%lu visits", n), n);
+    else if (strcmp(table, "commitment") == 0)
+        snprintf(buf, size, ngettext("%lu commitment", "%lu commitments", n), n);
+    else if (strcmp(table, "weekly_plan") == 0)
+        snprintf(buf, size, ngettext("%lu weekly plan", "%lu weekly plans", n), n);
+    else if (strcmp(table, "plan_task") == 0)
+        snprintf(buf, size, ngettext("%lu plan task", "%lu plan tasks", n), n);
+    else if (strcmp(table, "daily_report") == 0)
+        snprintf(buf, size, ngettext("%lu daily report", "%lu daily reports", n), n);
+    else if (strcmp(table, "self_check") == 0)
+        snprintf(buf, size, ngettext("%lu self-check", "%lu self-checks", n), n);
+    else if (strcmp(table, "complaint") == 0)
+        snprintf(buf, size, ngettext("%lu complaint", "%lu complaints", n), n);
+    else if (strcmp(table, "requirement_request") == 0)
+        snprintf(buf, size, ngettext("%lu requirement request", "%lu requirement requests", n), n);
+    else if (strcmp(table, "acceptance") == 0)
+        snprintf(buf, size, ngettext("%lu acceptance", "%lu acceptances", n), n);
+    else if (strcmp(table, "marketing_request") == 0)
+        snprintf(buf, size, ngettext("%lu marketing request", "%lu marketing requests", n), n);
+    else if (strcmp(table, "customer_question") == 0)
+        snprintf(buf, size, ngettext("%lu customer question", "%lu customer questions", n), n);
+    else if (strcmp(table, "spot_check") == 0)
+        snprintf(buf, size, ngettext("%lu spot-check", "%lu spot-checks", n), n);
+    else
+        snprintf(buf, size, ngettext("%lu other record", "%lu other records", n), n);
+}
+
 int form_delete(cli_ctx *ctx, const char *group, int argc, char **argv)
 {
     char command[64];
@@ -554,9 +662,8 @@ int form_delete(cli_ctx *ctx, const char *group, int argc, char **argv)
     const char *hex = argv[0];
     int with = 0;
     cli_opt opts[] = {{"--with-records", CLI_FLAG, &with, NULL, NULL}};
-    char usage[160];
-    snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s delete ID [--with-records]\n",
-             group);
+    char usage[1024];
+    delete_usage_text(group, usage, sizeof usage);
     rc = cli_check_ref("ID", fm->table, hex);
     if (rc == CLI_OK)
         rc = cli_parse(ctx, usage, opts, 1, argc - 1, argv + 1);
@@ -591,12 +698,18 @@ int form_delete(cli_ctx *ctx, const char *group, int argc, char **argv)
             size_t c = 0;
             for (size_t k = 0; k < d.n; k++)
                 c += d.v[k].table == t;
-            if (c > 0)
-                snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%zu %s",
-                         kinds[0] ? ", " : "", c, tables[t].name);
+            if (c == 0)
+                continue;
+            char one[96];
+            kind_count(tables[t].name, (unsigned long)c, one, sizeof one);
+            snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s",
+                     kinds[0] ? _(", ") : "", one);
         }
-        cli_error(_("%s: %.8s is named by %zu other records (%s): delete them first, or give"
-                    " --with-records to delete them with it"),
+        cli_error(ngettext("%s: %.8s is named by %zu other record (%s): delete it first, or give"
+                           " --with-records to delete it with it",
+                           "%s: %.8s is named by %zu other records (%s): delete them first, or"
+                           " give --with-records to delete them with it",
+                           others),
                   command, full, others, kinds);
         rc = CLI_EUSAGE;
     }
@@ -615,7 +728,9 @@ int form_delete(cli_ctx *ctx, const char *group, int argc, char **argv)
     }
     if (rc == CLI_OK) {
         if (others > 0)
-            printf(_("%s: %s, and %zu records that named it\n"), command, full, others);
+            printf(ngettext("%s: %s, and %zu record that named it\n",
+                            "%s: %s, and %zu records that named it\n", others),
+                   command, full, others);
         else
             printf("%s: %s\n", command, full);
     }

@@ -379,10 +379,29 @@ static int unique_name(fs_replica *r, const fform *fm, const values *vs, const f
         fs_id_to_hex(m[i].id, hex);
         cli_error(_("%s: a %s of that name is recorded already (%.8s): give %s if this is another "
                     "one of the same name"),
-                  c->flag, fm->table, hex, c->other);
+                  c->flag, cli_kind_word(fm->table), hex, c->other);
         return CLI_EUSAGE;
     }
     return CLI_OK;
+}
+
+/* CK_NEAR_NOW: a visit dated 1999 or 2031 is a typo far more often than
+ * not; checked on the values given only, so an edit of an old visit's
+ * notes is not refused for its time. */
+static int near_now(const fform *fm, const values *vs, const fcheck *c, const char *v)
+{
+    int o = field_at(fm, c->other);
+    int64_t at = 0, now = 0;
+    if ((o >= 0 && vs->flag[o]) || fs_civil_parse(v, strlen(v), &at) != 0 ||
+        fs_civil_parse(vs->nowbuf, strlen(vs->nowbuf), &now) != 0)
+        return CLI_OK;
+    int64_t away = at > now ? at - now : now - at;
+    if (away <= (int64_t)FORM_NEAR_DAYS * 24 * 60)
+        return CLI_OK;
+    cli_error(_("%s: %s is more than 30 days from now (it is %s now), past or future: "
+                "a time that far off is taken only with %s"),
+              c->flag, v, vs->nowbuf, c->other);
+    return CLI_EUSAGE;
 }
 
 int form_check_stored(fs_replica *r, const fform *fm, const values *vs, const char *me)
@@ -401,6 +420,8 @@ int form_check_stored_except(fs_replica *r, const fform *fm, const values *vs, c
             continue;
         if (c->kind == CK_ONE_PER_DAY)
             rc = one_per_day(r, fm, c, v, me, self);
+        else if (c->kind == CK_NEAR_NOW)
+            rc = near_now(fm, vs, c, v);
         else if (c->kind == CK_UNIQUE_NAME)
             rc = unique_name(r, fm, vs, c, v, self);
     }

@@ -186,6 +186,7 @@ static const ffield visit_f[] = {
     {"--objections", "objections", FK_TEXT, 0, N_("Objections"), NULL, 0},
     {"--next", "next_steps", FK_TEXT, 0, N_("Next steps"), NULL, 0},
     {"--visitor", "visitor", FK_TEXT, 0, N_("Visitor"), NULL, 0},
+    {"--confirm", NULL, FK_FLAG, 0, N_("A visit time more than 30 days from now"), NULL, 0},
 };
 static const fchild visit_commits = {"--commit",
                                      "commitment",
@@ -209,6 +210,7 @@ static const fcheck acceptance_c[] = {{CK_NOT_BEFORE, "--collected", "--delivere
                                       {CK_NOT_FUTURE, "--collected", NULL}};
 static const fcheck question_c[] = {{CK_NOT_FUTURE, "--asked-at", NULL}};
 static const fcheck customer_c[] = {{CK_UNIQUE_NAME, "--name", "--duplicate"}};
+static const fcheck visit_c[] = {{CK_NEAR_NOW, "--time", "--confirm"}};
 
 const fform form_table[] = {
     {
@@ -420,6 +422,8 @@ const fform form_table[] = {
      .child = &visit_commits,
      .list = 1,
      .usage_full = USAGE_VISIT_ADD,
+     .checks = visit_c,
+     .nchecks = N(visit_c),
      .by_command = 1,
      .what = "the visit",
      /* the rep who made the visit, by default: it stays theirs when the

@@ -11,6 +11,7 @@
 
 #include "fieldsync/schema.h"
 #include "form.h"
+#include "i18n.h"
 #include "record.h"
 #include "table.h"
 
@@ -207,7 +208,7 @@ int form_open_one(fs_replica *r, const char *table, const char *hex, fs_rows **i
         frc = 0;
     }
     fs_rows_close(rows);
-    cli_error("ID: no %s with id %s", table, hex);
+    cli_error(_("%s: no %s with id %s"), "ID", cli_kind_word(table), hex);
     return CLI_EUSAGE;
 }
 
@@ -250,7 +251,7 @@ int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s show ID [--json]\n", fm->group);
     if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
         if (argc >= 1 && strcmp(argv[0], "--help") == 0) {
-            fputs(usage, stdout);
+            cli_usage(stdout, usage);
             return CLI_OK;
         }
         cli_error("%s show: give the record's id first", fm->group);
@@ -282,7 +283,7 @@ int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         unsigned ntables;
         const fs_table *tables = fs_schema_tables(&ntables);
         const fs_table *tb = &tables[fs_schema_table_index(fm->table)];
-        static const cli_column cols[] = {{"FIELD", 0}, {"VALUE", 0}};
+        static const cli_column cols[] = {{N_("FIELD"), 0}, {N_("VALUE"), 0}};
         cli_table *t = NULL;
         char full[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(id, full);
@@ -293,7 +294,9 @@ int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         for (unsigned c = 1; frc == 0 && c < tb->ncolumns; c++) {
             char *v = NULL;
             frc = cell_text(it, fm->table, tb->columns[c].name, &nm, &v);
-            const char *row[] = {tb->columns[c].name, v ? v : ""};
+            char label[160];
+            const char *row[] = {
+                form_field_name(fm->table, tb->columns[c].name, label, sizeof label), v ? v : ""};
             if (frc == 0)
                 frc = cli_table_add(t, row) == 0 ? 0 : FS_ENOMEM;
             free(v);

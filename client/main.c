@@ -207,6 +207,13 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
         if (strcmp(argv[0], commands[i].group) == 0 && commands[i].name != NULL)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
                      names[0] ? ", " : "", commands[i].name);
+    /* customer and visit are forms too: show, edit and delete are the form
+     * engine's (above) */
+    static const char *const form_subs[] = {"show", "edit", "delete"};
+    for (size_t k = 0; cmd_form_group(argv[0]) && k < 3; k++)
+        if (strstr(names, form_subs[k]) == NULL)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                     names[0] ? ", " : "", form_subs[k]);
     if (argc < 2)
         cli_error(_("%s: missing subcommand: %s (see 'fieldsync help')"), argv[0], names);
     else

@@ -413,12 +413,12 @@ static int parse_with_id(cli_ctx *ctx, const char *sub, const char *usage, const
                          size_t nopts, int argc, char **argv, uint64_t *id)
 {
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(usage, stdout);
+        cli_usage(stdout, usage);
         return CLI_HELP;
     }
     int rc = refusal_id(sub, argc, argv, id);
     if (rc != CLI_OK) {
-        fputs(usage, stderr);
+        cli_usage(stderr, usage);
         return rc;
     }
     return cli_parse(ctx, usage, opts, nopts, argc - 1, argv + 1);

@@ -18,7 +18,8 @@ static int has_column(const fs_table *t, const char *name)
 
 /* The column that names who made a row of t, or NULL: a visit's visitor,
  * a complaint's receiver (its owner, who keeps it to the end). A customer's
- * owner is who holds it, not who made it. */
+ * owner is who holds it, not who made it. A record without one (a customer
+ * question) is said made by its first write's device's user (fs_row_maker). */
 static const char *maker_column(const fs_table *t)
 {
     if (strcmp(t->name, "customer") == 0)
@@ -67,8 +68,11 @@ int fs_finding_record_read(fs_replica *r, const fs_finding *f, fs_finding_record
     int rc = open_row(r, t->name, f->row, &it);
     if (rc == 1) {
         rc = 0;
-        if (has_column(t, "text") && (rc = fs_rows_get(it, "text", &v)) == 0 &&
-            v.type == FS_TEXT) {
+        /* the record's own words: a commitment's promise, a question */
+        const char *words = has_column(t, "text")       ? "text"
+                            : has_column(t, "question") ? "question"
+                                                        : NULL;
+        if (words != NULL && (rc = fs_rows_get(it, words, &v)) == 0 && v.type == FS_TEXT) {
             out->text = malloc(v.n + 1);
             if (out->text == NULL) {
                 rc = FS_ENOMEM;
@@ -96,6 +100,15 @@ int fs_finding_record_read(fs_replica *r, const fs_finding *f, fs_finding_record
     if (rc == 0 && has_visit && (rc = open_row(r, "visit", visit, &it)) == 1)
         rc = fs_rows_get(it, "visitor", &v) == 0 ? (copy_name(&v, out->made_by), 0) : FS_ESCHEMA;
     fs_rows_close(it);
+    /* no column names its maker (a customer question): the device of its
+     * first write, and that device's user as far as the replica can tell */
+    if (rc == 0 && maker == NULL && !has_visit && out->has_customer) {
+        rc = fs_row_maker(r, (unsigned)tix, f->row, out->maker_device, out->made_by);
+        if (rc == FS_ENOTFOUND)
+            rc = 0;
+        static const uint8_t zero[FS_ID_BYTES];
+        out->has_maker_device = rc == 0 && memcmp(out->maker_device, zero, FS_ID_BYTES) != 0;
+    }
     if (rc < 0) {
         fs_finding_record_free(out);
         return rc;

@@ -908,6 +908,7 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
 typedef struct rep_find {
     out *o;
     fs_replica *r;
+    fs_store *store; /* who made a record without a maker column (web__finding_work) */
     size_t n;
     uint8_t (*visits)[FS_ID_BYTES]; /* this week's visits, for the spot-check form */
     char (*visit_times)[17];
@@ -934,7 +935,7 @@ static int rep_row(const fs_finding *f, void *ctx)
               cls[f->status], f->rule->id, hex, _(fs_rule_status_name(f->status)));
     web__esc(rf->o, _(f->rule->text));
     web__puts(rf->o, "</td><td>");
-    int rc = web__finding_work(rf->o, rf->r, f);
+    int rc = web__finding_work(rf->o, rf->r, rf->store, f);
     if (rc != 0)
         return rc;
     web__putf(rf->o, "</td><td>%s</td><td>%s</td></tr>\n", due, done);
@@ -1161,7 +1162,7 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__putf(&o, "<h2>%s</h2>\n<table>", _("Deadlines"));
     web__heads(&o, N_("Status"), N_("Deadline"), N_("Work"), N_("Due"), N_("Done"),
                (const char *)NULL);
-    rep_find rf = {&o, fs_store_replica(store), 0, NULL, NULL, 0};
+    rep_find rf = {&o, fs_store_replica(store), store, 0, NULL, NULL, 0};
     int rc = fs_rules_eval(fs_store_replica(store), &cal, now, from, from + 7 * MIN_PER_DAY, one, 1,
                            rep_row, &rf);
     web__puts(&o, "</table>\n");

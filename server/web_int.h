@@ -105,7 +105,7 @@ void web__plan_buttons(const session *s, const char *rep, const char *hex, const
  * "plan"): the record and what belongs to it, for a manager of the team of
  * its owner; 404 for any other, 400 without an id. */
 /* The work a finding is about, as a table cell's contents (web_records.c). */
-int web__finding_work(out *o, fs_replica *r, const fs_finding *f);
+int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *f);
 void web__record_page(fs_store *store, const session *s, const char *kind,
                       const fs_http_request *rq, fs_http_response *r);
 

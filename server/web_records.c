@@ -110,17 +110,41 @@ static void customer_name(fs_replica *r, const uint8_t id[FS_ID_BYTES], char *bu
     fs_rows_close(it);
 }
 
+/* The enrolled device whose id is in the walk: its user. */
+typedef struct maker_walk {
+    char hex[2 * FS_ID_BYTES + 1];
+    char user[FS_USER_MAX + 1];
+} maker_walk;
+
+static int maker_device(const fs_store_device *d, void *ctx)
+{
+    maker_walk *w = ctx;
+    if (strcmp(d->fingerprint, w->hex) != 0)
+        return 0;
+    snprintf(w->user, sizeof w->user, "%s", d->user);
+    return 1;
+}
+
 /* The work a finding is about, as one table cell's contents: the record's
  * own words (a commitment's promise) linked to its page when it has one,
  * its customer by name and linked, and who made it when not the rep (a
  * customer handed over brings open work its former owner made, issue 24).
  * "-" when the finding has no record (a daily report not written). */
-int web__finding_work(out *o, fs_replica *r, const fs_finding *f)
+int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *f)
 {
     fs_finding_record fr;
     int rc = fs_finding_record_read(r, f, &fr);
     if (rc != 0)
         return rc;
+    /* A record with no column naming its maker (a customer question): the
+     * server knows whose device wrote it first, whatever the replica could
+     * tell from the records that device signed. */
+    if (fr.has_maker_device && store != NULL) {
+        maker_walk w = {.user = ""};
+        fs_id_to_hex(fr.maker_device, w.hex);
+        if (fs_store_devices(store, maker_device, &w) == 1 && w.user[0] != '\0')
+            snprintf(fr.made_by, sizeof fr.made_by, "%s", strcmp(w.user, f->who) ? w.user : "");
+    }
     const char *page = page_of(f->rule->table);
     char hex[2 * FS_ID_BYTES + 1], name[256];
     int said = 0;

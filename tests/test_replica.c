@@ -1327,6 +1327,90 @@ static void test_row_history(void)
     fs_replica_close(b);
 }
 
+/* Who made a row (fs_row_maker, issue 24): this device's user for its own
+ * rows; another device's user from what the records it wrote signed in
+ * their first write; nothing when nothing says it or two names do. */
+static void ship(fs_replica *from, fs_replica *to)
+{
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(from, 0, 1000, &cs));
+    CHECK_OK(fs_apply(to, cs->changes, cs->count, NULL));
+    fs_changeset_free(cs);
+}
+
+static void test_row_maker(void)
+{
+    fs_replica *z = fresh("mz"), *w = fresh("mw"), *l = fresh("ml");
+    CHECK_OK(fs_replica_set_user(z, "zhang"));
+    CHECK_OK(fs_replica_set_user(w, "wang"));
+    uint8_t cust[16], q[16], c[16], dev[16], zdev[16], ldev[16];
+    char user[FS_USER_MAX + 1];
+    unsigned qt = (unsigned)fs_schema_table_index("customer_question");
+    add_customer(z, "华信", cust);
+    fs_cell qc[] = {{"customer", fs_blob(cust, 16)},
+                    {"question", fs_text("能否分期付款")},
+                    {"asked_at", fs_text("2026-12-05 10:00")}};
+    CHECK_OK(fs_insert(z, "customer_question", qc, 3, q));
+    fs_replica_device(z, zdev);
+    fs_replica_device(l, ldev);
+    /* on its own device: its user */
+    CHECK_OK(fs_row_maker(z, qt, q, dev, user));
+    CHECK_MEM(dev, zdev, 16);
+    CHECK_STR(user, "zhang");
+    /* on another, with nothing zhang's device signed: the device only */
+    ship(z, w);
+    CHECK_OK(fs_row_maker(w, qt, q, dev, user));
+    CHECK_MEM(dev, zdev, 16);
+    CHECK_STR(user, "");
+    /* an answer written later does not make wang its maker */
+    fs_cell ans[] = {{"answer", fs_text("可以")}};
+    CHECK_OK(fs_update(w, "customer_question", q, ans, 1));
+    CHECK_OK(fs_row_maker(w, qt, q, dev, user));
+    CHECK_MEM(dev, zdev, 16);
+    /* a complaint zhang's device signed (its receiver) names him */
+    fs_cell cc[] = {{"customer", fs_blob(cust, 16)},
+                    {"owner", fs_text("zhang")},
+                    {"received_at", fs_text("2026-12-05 11:00")},
+                    {"description", fs_text("延迟")}};
+    CHECK_OK(fs_insert(z, "complaint", cc, 4, c));
+    ship(z, w);
+    CHECK_OK(fs_row_maker(w, qt, q, dev, user));
+    CHECK_STR(user, "zhang");
+    /* a receiver written later, by another device, says nothing of li's */
+    fs_cell lq[] = {{"customer", fs_blob(cust, 16)},
+                    {"question", fs_text("交期")},
+                    {"asked_at", fs_text("2026-12-05 12:00")}};
+    uint8_t q2[16];
+    ship(z, l);
+    CHECK_OK(fs_insert(l, "customer_question", lq, 3, q2));
+    fs_cell own[] = {{"owner", fs_text("chen")}};
+    CHECK_OK(fs_update(l, "complaint", c, own, 1));
+    ship(l, w);
+    CHECK_OK(fs_row_maker(w, qt, q2, dev, user));
+    CHECK_MEM(dev, ldev, 16);
+    CHECK_STR(user, "");
+    /* a visit li's device made, visitor li, names her */
+    uint8_t v1[16], v2[16];
+    fs_cell vc[] = {{"customer", fs_blob(cust, 16)}, {"time", fs_text("2026-12-03 10:00")},
+                    {"place", fs_text("p")},         {"purpose", fs_text("p")},
+                    {"notes", fs_text("n")},         {"visitor", fs_text("li")}};
+    CHECK_OK(fs_insert(l, "visit", vc, 6, v1));
+    ship(l, w);
+    CHECK_OK(fs_row_maker(w, qt, q2, dev, user));
+    CHECK_STR(user, "li");
+    /* two names for one device: nothing said */
+    vc[5].value = fs_text("zhou");
+    CHECK_OK(fs_insert(l, "visit", vc, 6, v2));
+    ship(l, w);
+    CHECK_OK(fs_row_maker(w, qt, q2, dev, user));
+    CHECK_STR(user, "");
+    uint8_t none[16] = {0};
+    CHECK_ERR(fs_row_maker(w, qt, none, dev, user), FS_ENOTFOUND);
+    fs_replica_close(z);
+    fs_replica_close(w);
+    fs_replica_close(l);
+}
+
 /* ---- search (core/search.c) ---- */
 
 static void add_visit(fs_replica *r, const uint8_t cust[16], const char *notes, uint8_t id[16])
@@ -1602,16 +1686,21 @@ static void test_search_leaves_no_plaintext(void)
     free(folded);
 }
 
-TEST_LIST(TEST(row_history) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks) TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name) TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
-              TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
-                  TEST(chinese_text_round_trips) TEST(every_handbook_table)
-                      TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)
-                          TEST(writes_bypassing_the_log_are_refused_or_flagged)
-                              TEST(transactions_commit_or_roll_back_whole)
-                                  TEST(apply_is_idempotent_and_order_free)
-                                      TEST(passphrase_change_leaves_database_untouched) TEST(
-                                          create_and_open_errors) TEST(second_process_is_refused)
-                                          TEST(two_processes_opening_at_once_both_get_in) TEST(
-                                              utf8_check_agrees_with_libc) TEST(resolve_id_prefix)
-                                              TEST(row_ids_sort_by_creation_and_read_apart)
-                                                  TEST(old_guard_triggers_are_dropped_on_open) TEST(schema_1_replica_is_upgraded))
+TEST_LIST(
+    TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
+        TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(
+            group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
+            TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
+                TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)
+                    TEST(chinese_text_round_trips) TEST(every_handbook_table)
+                        TEST(bad_input_writes_nothing) TEST(change_log_records_every_write)
+                            TEST(writes_bypassing_the_log_are_refused_or_flagged)
+                                TEST(transactions_commit_or_roll_back_whole)
+                                    TEST(apply_is_idempotent_and_order_free)
+                                        TEST(passphrase_change_leaves_database_untouched) TEST(
+                                            create_and_open_errors) TEST(second_process_is_refused)
+                                            TEST(two_processes_opening_at_once_both_get_in) TEST(
+                                                utf8_check_agrees_with_libc) TEST(resolve_id_prefix)
+                                                TEST(row_ids_sort_by_creation_and_read_apart)
+                                                    TEST(old_guard_triggers_are_dropped_on_open)
+                                                        TEST(schema_1_replica_is_upgraded))

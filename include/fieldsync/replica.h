@@ -507,6 +507,17 @@ int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk
 #define FS_USER_MAX 64
 int fs_replica_set_user(fs_replica *r, const char *name);
 int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
+
+/* Who made a row (core/maker.c, issue 24): the device of its first write
+ * (the lowest clock of its fields' versions; all zero when unknown) and
+ * that device's user as far as this replica can tell, "" when it cannot:
+ * this device's user, or the one name the device's records signed in their
+ * first write (a signer column, then a visit's visitor). A server's
+ * replica (one with a feed) says only the device: the server knows its
+ * devices' users (fs_store_devices). Errors:
+ * FS_EINVAL (a table the replica lacks), FS_ENOTFOUND (no such row). */
+int fs_row_maker(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
+                 uint8_t device[FS_ID_BYTES], char user[FS_USER_MAX + 1]);
 /* The device takes the user (1..FS_USER_MAX bytes) and team (NULL or "":
  * left as it is) the server knows it by. When the user differs from the
  * one set before (`whoami --set`) and the replica is enrolling (no server

@@ -146,6 +146,11 @@ typedef struct fs_finding_record {
     uint8_t customer[FS_ID_BYTES];
     int has_customer;
     char made_by[FS_USER_MAX + 1]; /* "" when not said */
+    /* A record with no column naming its maker (a customer question):
+     * the device of its first write (fs_row_maker), which made_by names
+     * when the replica can tell; a server looks its user up. */
+    uint8_t maker_device[FS_ID_BYTES];
+    int has_maker_device;
 } fs_finding_record;
 
 /* Reads f's record from r into *out (zeroed first; a finding without a

@@ -239,13 +239,13 @@ C0=$(n_commitments)
 equal "no visits yet" "$V0" 0
 GOOD=(--place "客户会议室" --purpose "跟进项目需求" --notes "$NOTES_CN")
 
-run --home "$H" visit add --customer ffffffffffff --time "2023-10-10 14:00" "${GOOD[@]}" \
+run --home "$H" visit add --customer ffffffffffff --time "2023-10-10 14:00" --confirm "${GOOD[@]}" \
     --commit "$BADCOMMIT|2023-10-12"
 expect "unknown customer: status 2, names --customer" 2 "--customer"
 contains "unknown customer: says what is wrong" "$ERR" "no customer"
-run --home "$H" visit add --customer "${CID:0:5}" --time "2023-10-10 14:00" "${GOOD[@]}"
+run --home "$H" visit add --customer "${CID:0:5}" --time "2023-10-10 14:00" --confirm "${GOOD[@]}"
 expect "too short an id prefix: status 2, names --customer" 2 "--customer"
-run --home "$H" visit add --customer 'xyz;drop' --time "2023-10-10 14:00" "${GOOD[@]}"
+run --home "$H" visit add --customer 'xyz;drop' --time "2023-10-10 14:00" --confirm "${GOOD[@]}"
 expect "non-hex id: status 2, names --customer" 2 "--customer"
 
 for t in "2023-13-01 14:00" "2023-00-10 14:00" "2023-02-29 10:00" "2023-04-31 10:00" \
@@ -260,35 +260,35 @@ contains "the --time message shows the expected form and the value" "$ERR" \
 
 for c in "$BADCOMMIT|2023-02-30" "$BADCOMMIT|2023-10-1" "$BADCOMMIT" "|2023-10-12" \
     "   |2023-10-12" "$BADCOMMIT|" "$BADCOMMIT|2023-10-09"; do
-    run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" "${GOOD[@]}" \
+    run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --confirm "${GOOD[@]}" \
         --commit "$COMMIT1|2023-10-12" --commit "$c"
     expect "bad --commit \"${c//$BADCOMMIT/TEXT}\" refused with status 2" 2 "--commit #2"
 done
 
-run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --place p --purpose p \
+run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --confirm --place p --purpose p \
     --notes ""
 expect "empty --notes: status 2, named" 2 "--notes"
-run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --place p --purpose p \
+run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --confirm --place p --purpose p \
     --notes "   "
 expect "blank --notes: status 2, named" 2 "--notes"
-run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --purpose p --notes n
+run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --confirm --purpose p --notes n
 expect "missing --place: status 2, named" 2 "--place"
-run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --place --purpose p \
+run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --confirm --place --purpose p \
     --notes n
 expect "--place without a value: status 2, named" 2 "--place: missing value"
-run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" "${GOOD[@]}" --mood happy
+run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --confirm "${GOOD[@]}" --mood happy
 expect "unknown option: status 2, named" 2 "--mood"
-run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" "${GOOD[@]}" \
+run --home "$H" visit add --customer "$CID" --time "2023-10-10 14:00" --confirm "${GOOD[@]}" \
     --place again
 expect "option given twice: status 2, named" 2 "--place"
-run --home "$H" visit add --time "2023-10-10 14:00" "${GOOD[@]}"
+run --home "$H" visit add --time "2023-10-10 14:00" --confirm "${GOOD[@]}"
 expect "missing --customer: status 2, named" 2 "--customer"
 
 equal "refused visits wrote no visit" "$(n_visits)" "$V0"
 equal "refused visits wrote no commitment" "$(n_commitments)" "$C0"
 
 # ---- visits that are saved ----
-run --home "$H" visit add --customer "${CID:0:8}" --time "2023-10-10 14:00" \
+run --home "$H" visit add --customer "${CID:0:8}" --time "2023-10-10 14:00" --confirm \
     --contact "张经理" --position "采购总监" --place "客户会议室" \
     --purpose "跟进XX项目需求，介绍定制化方案" --notes "$NOTES_CN; $NOTES_EN" \
     --objections "担心新品牌售后能力" --commit "$COMMIT1|2023-10-12" \
@@ -297,7 +297,7 @@ expect "visit add with an 8-digit id prefix and two commitments" 0
 VID=$OUT
 if is_id "$VID"; then ok "visit add prints a 32-digit id"; else
     fail "visit add prints a 32-digit id" "got: $VID"; fi
-run --home "$H" visit add --customer "$EID" --time "2024-02-29 09:30" --place HQ \
+run --home "$H" visit add --customer "$EID" --time "2024-02-29 09:30" --confirm --place HQ \
     --purpose "quarterly review" --notes "leap day visit, no promises"
 expect "visit add with a full id on a leap day" 0
 VID2=$OUT

@@ -86,7 +86,7 @@ expect "zhang unlocks for the day" 0
 bad=0
 for i in $(seq 1 50); do
     d=$(printf '2023-10-%02d' $((i % 28 + 1)))
-    run --home "$HZ" visit add --customer "${CUST:0:8}" --time "$d 14:$(printf %02d $((i % 60)))" \
+    run --home "$HZ" visit add --customer "${CUST:0:8}" --time "$d 14:$(printf %02d $((i % 60)))" --confirm \
         --place "会议室 $i" --purpose "demo $i" --notes "$MARK1 #$i" --contact "王经理 $i" \
         --objections "price $i" --next "follow up $i" --commit "send the SLA $i|2023-11-$(printf %02d $((i % 28 + 1)))"
     [ "$RC" -eq 0 ] || bad=$((bad + 1))
@@ -116,7 +116,7 @@ run --home "$HL" visit list --json
 equal "the manager's 50 visits equal zhang's, every field and commitment" "$OUT" "$ZV"
 
 # A local change while everything is up goes by itself too.
-run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-11 09:30" --place "office" \
+run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-11 09:30" --confirm --place "office" \
     --purpose "follow-up" --notes "$MARK2"
 expect "zhang records a second visit" 0
 if wait_visits "$HL" 51 10; then ok "a later local change is pushed by itself (${WAITED}s)"
@@ -140,14 +140,14 @@ expect "zhang unlocks" 0
     >"$WORK/daemon2.out" 2>"$WORK/daemon2.err") &
 DAEMON_PID=$!
 # At the same instant as the daemon's first open, on purpose.
-run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-12 09:30" --place "office" \
+run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-12 09:30" --confirm --place "office" \
     --purpose "third" --notes "$MARK3"
 expect "zhang records a third visit" 0
 if wait_visits "$HL" 52 10; then ok "the daemon syncs with the agent's key (${WAITED}s)"
 else fail "the daemon syncs with the agent's key" "$(cat "$WORK/daemon2.out" "$WORK/daemon2.err")"; fi
 run --home "$HZ" lock
 expect "zhang locks" 0
-run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-13 09:30" --place "office" \
+run --home "$HZ" visit add --customer "${CUST:0:8}" --time "2023-10-13 09:30" --confirm --place "office" \
     --purpose "fourth" --notes "$MARK4"
 expect "zhang records a fourth visit with the passphrase" 0
 sleep 3

@@ -62,7 +62,7 @@ free_space() { rm -f "$1/filler"; }
 
 # visit_add HOME N: a visit with 3 KB of notes (random, so nothing compresses).
 visit_add() {
-    "$FS" --home "$1" visit add --customer "$C" --time "2023-10-10 14:00" --place "site" \
+    "$FS" --home "$1" visit add --customer "$C" --time "2023-10-10 14:00" --confirm --place "site" \
         --purpose "full disk $2" --notes "$MARK $2 $(head -c 2200 /dev/urandom | base64 -w0)"
 }
 

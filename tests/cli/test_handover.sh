@@ -5,8 +5,9 @@
 #    hands the customer to wang and syncs; zhang syncs: nothing is refused,
 #    li and wang receive the visit and the commitment, made by zhang, wang's
 #    `today` lists the commitment and the complaint zhang took ("made by
-#    zhang"), and zhang's laptop no
-#    longer holds the customer after that sync.
+#    zhang"), and the question he noted (asked by zhang: the device that
+#    wrote it first), on li's dashboard too, in Chinese as well; zhang's
+#    laptop no longer holds the customer after that sync.
 #  - zhang edits another customer's industry offline while li hands it to wang:
 #    accepted by last-writer-wins, the same on every replica.
 #  - after zhang's laptop has synced a hand-over, a visit to that customer
@@ -64,6 +65,10 @@ PY
 srv init --data "$S"
 expect "server init" 0
 add_users "li manager north" "zhang rep north" "wang rep north"
+LI_PW='li dashboard 4417'
+CLIENT=$(dirname "${BASH_SOURCE[0]}")/web_client.py
+FIELDSYNC_USER_PASSWORD=$LI_PW srv user passwd --data "$S" --name li
+expect "li's dashboard password" 0
 start_server 0
 for u in zhang wang li; do
     enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT" --name "$u-laptop"
@@ -76,6 +81,9 @@ CID=$OUT
 z customer add --name "$MARK two" --industry "shipping"
 expect "and a second one" 0
 CID2=$OUT
+z customer add --name "$MARK three" --industry "textiles"
+expect "and a third" 0
+CID3=$OUT
 z sync
 expect "zhang syncs" 0
 li sync
@@ -91,8 +99,16 @@ VID=$OUT
 z complaint add --customer "$CID" --description "$MARK late delivery" \
     --received-at "2026-12-05 11:00"
 expect "and takes a complaint from it" 0
+z question add --customer "$CID" --question "$MARK can we pay in instalments"
+expect "and notes a question the customer asked" 0
+QID=$OUT
 z customer edit --customer "$CID2" --industry "cold chain"
 expect "zhang, offline, edits the second customer's industry" 0
+z customer edit --customer "$CID3" --industry "zhang's offline industry"
+expect "zhang, offline, edits the third customer's industry" 0
+sleep 0.05
+li customer edit --customer "$CID3" --industry "li's industry" --owner wang
+expect "li edits the same field later and hands the third customer to wang" 0
 li customer edit --customer "$CID" --owner wang
 expect "li hands the customer to wang" 0
 li customer edit --customer "$CID2" --owner wang
@@ -127,6 +143,13 @@ w customer list --json
 contains "wang owns the customer" "$OUT" '"owner":"wang"'
 equal "wang holds zhang's edit of the industry" "$(field wang customer "$CID2" industry)" "cold chain"
 equal "li holds it too" "$(field li customer "$CID2" industry)" "cold chain"
+# the same field edited later by li: zhang's offline edit loses, visibly
+for u in li wang; do
+    equal "$u: li's newer industry wins" "$(field $u customer "$CID3" industry)" "li's industry"
+    run --home "$WORK/$u" conflict list --json
+    contains "$u: zhang's losing edit is an open conflict" "$OUT" \
+        '"kept":"li'"'"'s industry","lost":"zhang'"'"'s offline industry"'
+done
 
 # ---- 2. the new owner is told ----
 w today
@@ -145,6 +168,51 @@ assert f["rep"] == "wang" and f["made_by"] == "zhang", f
 PY
 RC=$? ERR="see the python traceback above"
 expect "wang's today: the inherited complaint is his, taken by zhang" 0
+# a question has no column naming who asked it: the device that wrote it
+# first, and what that device's records say of its user
+python3 - "$OUT" "$QID" "$MARK" <<'PY'
+import json, sys
+found = [f for f in json.loads(sys.argv[1]) if f["rule"] == "question_answered"]
+assert len(found) == 1, found
+f = found[0]
+assert f["record"] == sys.argv[2], f
+assert f["rep"] == "wang" and f["made_by"] == "zhang", f
+assert f["text"] == sys.argv[3] + " can we pay in instalments", f
+PY
+RC=$? ERR="see the python traceback above"
+expect "wang's today: the inherited question is his to answer, asked by zhang" 0
+LANG=zh_CN.UTF-8 LANGUAGE=zh_CN run --home "$WORK/wang" today
+show "wang: today in Chinese" "$OUT"
+contains "in Chinese too: the question, with who asked it" "$(grep -F "${QID:0:8}" <<<"$OUT")" \
+    "wang（zhang 经手）"
+
+# the manager's dashboard: wang's page lists the inherited work, who made it
+http() { # PATH [COOKIE] [BODY]: GET or (with BODY) POST; sets HEAD and BODY
+    local all method=GET
+    [ -n "${3-}" ] && method=POST
+    all=$(python3 "$CLIENT" "$PORT" "$method" "$1" "${2-}" ${3:+"$3"})
+    HEAD=$(sed -n '2,/^$/p' <<<"$all")
+    BODY=$(sed -n '/^$/,$p' <<<"$all")
+}
+cookie_of() { grep -i "^set-cookie: $1=" <<<"$HEAD" | head -n 1 | cut -d' ' -f2 | cut -d';' -f1; }
+http /login
+csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | cut -d'"' -f4)
+http /login "$(cookie_of fs_login)" "name=li&password=${LI_PW// /+}&csrf=$csrf"
+LI_WEB=$(cookie_of fs_session)
+WEEK=$(date -d tomorrow +%G-W%V) # the question's deadline: asked now, 24 h
+http "/rep?name=wang&week=$WEEK" "$LI_WEB"
+row=$(grep -F "data-record=\"$QID\"" <<<"$BODY")
+show "dashboard: wang's question row" "$row"
+contains "the dashboard's rep page: the inherited question" "$row" "can we pay in instalments"
+contains "asked by zhang" "$row" "made by zhang"
+http "/rep?name=wang&week=$(date -d 2026-12-08 +%G-W%V)" "$LI_WEB" # the promise's week
+contains "the dashboard: the inherited commitment, made by zhang" \
+    "$(grep -F 'data-rule="commitment_due"' <<<"$BODY")" "made by zhang"
+contains "and the inherited complaint, taken by zhang" \
+    "$(grep -F 'data-rule="complaint_outcome"' <<<"$BODY")" "made by zhang"
+WEB_LANG=zh-CN http "/rep?name=wang&week=$WEEK" "$LI_WEB"
+contains "in Chinese: 由 zhang 创建" "$(grep -F "data-record=\"$QID\"" <<<"$BODY")" \
+    "由 zhang 创建"
 
 # ---- 3. after the hand-over reached the laptop: refused at once ----
 z visit add --customer "$CID" --time "2026-12-06 10:00" --place site --purpose late \

@@ -53,7 +53,7 @@ done
 run --home "$WORK/zhang" customer add --name "zhang's own customer"
 expect "zhang records a customer" 0
 OWN=$OUT
-run --home "$WORK/zhang" visit add --customer "$OWN" --time "2026-03-02 10:00" --place office \
+run --home "$WORK/zhang" visit add --customer "$OWN" --time "2026-03-02 10:00" --confirm --place office \
     --purpose intro --notes "first call"
 expect "zhang records a visit" 0
 FOREIGN=()
@@ -61,7 +61,7 @@ for i in 1 2; do
     run --home "$WORK/wang" customer add --name "$MARK_W $i" --key-account
     expect "wang records customer $i" 0
     FOREIGN+=(--foreign "$OUT")
-    run --home "$WORK/wang" visit add --customer "$OUT" --time "2026-03-0$i 11:00" \
+    run --home "$WORK/wang" visit add --customer "$OUT" --time "2026-03-0$i 11:00" --confirm \
         --place "$MARK_W site" --purpose "visit $i" --notes "$MARK_W notes $i"
     expect "wang records a visit to customer $i" 0
 done
@@ -91,7 +91,7 @@ HOSTILE_PID=$!
 added=0 during=0 seen=$before
 while kill -0 "$HOSTILE_PID" 2>/dev/null || [ "$added" -lt 2 ]; do
     added=$((added + 1))
-    "$FS" --home "$WORK/wang" visit add --customer "${FOREIGN[1]}" --time "2026-03-05 09:00" \
+    "$FS" --home "$WORK/wang" visit add --customer "${FOREIGN[1]}" --time "2026-03-05 09:00" --confirm \
         --place p --purpose "honest $added" --notes "during the attack" >/dev/null 2>>"$ERRLOG"
     "$FS" --home "$WORK/li" sync >/dev/null 2>>"$ERRLOG"
     now=$(n_visits li)

@@ -162,6 +162,86 @@ else
     echo "SKIP the terminal prompts: python3 is missing"
 fi
 
+# ---- init's path in Chinese (issue 17) ----
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" init
+expect "init in Chinese" 0
+contains "init says what it made, in Chinese" "$OUT" "已在 $WORK/fresh 中创建加密的本地数据"
+untranslated "init has no untranslated message" "$(sed "s|$WORK/fresh||" <<<"$OUT$ERR")"
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" init
+expect "init again: refused in Chinese" 1 "中已有本地数据"
+untranslated "init's refusal has no untranslated message" "$(sed "s|$WORK/fresh||" <<<"$ERR")"
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" whoami
+expect "whoami before a name is set, in Chinese" 1 "本设备还没有设置用户名"
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" whoami --set zhang --team north
+equal "whoami names the team in Chinese" "$OUT" "zhang（团队 north）"
+FIELDSYNC_PASSPHRASE= LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh2" init
+expect "an empty passphrase: refused in Chinese" 2 "已设置 FIELDSYNC_PASSPHRASE，但其值为空"
+FIELDSYNC_PASSPHRASE=short LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh2" init
+untranslated "a weak passphrase, in Chinese" "$ERR"
+LANG=zh_CN.UTF-8 setsid -w env -u FIELDSYNC_PASSPHRASE "$FS" --home "$WORK/fresh2" init \
+    </dev/null >"$WORK/np.out" 2>"$WORK/np.err"
+contains "no passphrase and no terminal, in Chinese" "$(cat "$WORK/np.err")" "没有口令"
+untranslated "that refusal has no untranslated message" "$(cat "$WORK/np.err")"
+
+# ---- a rep's week: edit, history, delete in Chinese (issue 17) ----
+en visit list --json
+V1=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])' <<<"$OUT")
+zh visit edit --help
+expect "visit edit --help in Chinese" 0
+contains "its own usage" "$OUT" "visit edit ID"
+lacks_add=$(grep -c "visit add" <<<"$OUT")
+equal "not add's usage" "$lacks_add" 0
+contains "with edit's options" "$OUT" "[--notes TEXT]"
+untranslated "visit edit --help has no untranslated message" "$OUT"
+zh visit delete --help
+untranslated "visit delete --help has no untranslated message" "$OUT"
+zh plan edit --help
+contains "plan edit --help: the plan's options" "$OUT" "[--goals TEXT]"
+untranslated "plan edit --help has no untranslated message" "$OUT"
+zh visit edit "${V1:0:8}" --time "$(day '60 days ago') 10:00"
+expect "a visit time 60 days back: refused in Chinese" 2 "距现在超过 30 天"
+untranslated "that refusal has no untranslated message" "$ERR"
+zh visit edit "${V1:0:8}" --notes 又谈了一次报价
+expect "visit edit" 0
+zh history "${V1:0:8}"
+expect "history in Chinese" 0
+show "history (zh)" "$OUT"
+contains "history names the field without its format hint" "$(grep -F 2026 <<<"$OUT" | head -n 2)" "拜访时间  "
+lacks_hint=$(grep -c "（YYYY" <<<"$OUT")
+equal "no format hint in history's labels" "$lacks_hint" 0
+contains "the customer by its name, not its id" "$(grep -F 客户 <<<"$OUT")" "北京华信科技"
+untranslated "history has no untranslated message" "$OUT"
+zh customer delete "${C:0:8}"
+expect "deleting a customer with visits: refused in Chinese" 2 "条拜访记录"
+show "delete refused (zh)" "$ERR"
+untranslated "the refusal counts each kind in Chinese" "$ERR"
+en customer delete "${C:0:8}"
+contains "in English: a count phrase per kind" "$ERR" "visits, 2 commitments"
+zh search 华信
+untranslated "search has no untranslated message" "$OUT"
+zh customer list
+untranslated "customer list has no untranslated message" "$OUT"
+zh visit list
+contains "visit list: the commitments in words" "$OUT" "项未完成"
+untranslated "visit list has no untranslated message" "$(grep -v again <<<"$OUT")" # typed so
+zh visit show "${V1:0:8}"
+contains "visit show names its fields as the form does" "$OUT" "沟通记录"
+untranslated "visit show has no untranslated message" "$(grep -v '^id ' <<<"$OUT")"
+zh customer add --name 北京华信科技 --key-account yes
+expect "a stray value: refused" 2
+contains "the usage that follows, in Chinese" "$ERR" "用法：fieldsync"
+zh history
+expect "history without an id" 2 "用法：fieldsync"
+zh today --tz Mars/Base
+expect "today with an unknown zone, in Chinese" 2 "--tz：本机没有时区 Mars/Base"
+zh visit add --customer "${C:0:8}" --time "$VISIT" --place p --purpose p --notes n --commit x
+expect "a promise without its date, in Chinese" 2 "到期日前没有“|”"
+zh visit show 0123456789
+expect "no such visit, in Chinese" 2 "的拜访"
+untranslated "the kind of record in Chinese" "$ERR"
+zh customer add --name 北京华信科技
+expect "a customer name twice, in Chinese" 2 "同名的客户已有记录"
+
 # The same records seen in both languages.
 zh visit list --json
 ZJ=$OUT

@@ -59,7 +59,7 @@ attempts=0
 stuck=0
 for r in $(seq 1 "$ROUNDS"); do
     for v in 1 2 3; do
-        "$FS" --home "$HZ" visit add --customer "$C" --time "2023-10-10 14:$(printf %02d $((v * 7)))" \
+        "$FS" --home "$HZ" visit add --customer "$C" --time "2023-10-10 14:$(printf %02d $((v * 7)))" --confirm \
             --place "site $r" --purpose "round $r" --notes "$MARK round $r visit $v" \
             --commit "promise $r.$v|2023-10-12" >/dev/null 2>>"$ERRLOG" || stuck=1
     done
@@ -88,7 +88,7 @@ contains "nothing pending on the rep's laptop" "$OUT" '"pending":0'
 "$FS" --home "$HZ" daemon --interval 2 >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
 DAEMON_PID=$!
 # At the same instant as the daemon's own first open, on purpose.
-"$FS" --home "$HZ" visit add --customer "$C" --time "2023-10-11 09:00" --place p --purpose p \
+"$FS" --home "$HZ" visit add --customer "$C" --time "2023-10-11 09:00" --confirm --place p --purpose p \
     --notes "$MARK after" >/dev/null
 got=
 for _ in $(seq 1 120); do

@@ -108,7 +108,7 @@ nsenter --net="/run/netns/$NS_DEV" "$FS" --home "$HZ" daemon --interval 1 >"$WOR
 DAEMON_PID=$!
 WANT=300
 for i in $(seq 1 "$WANT"); do
-    in_dev "$FS" --home "$HZ" visit add --customer "$C" --time "2023-10-10 14:00" --place "site $i" \
+    in_dev "$FS" --home "$HZ" visit add --customer "$C" --time "2023-10-10 14:00" --confirm --place "site $i" \
         --purpose "over the link" --notes "$MARK $i $(head -c 600 /dev/urandom | base64 -w0)" \
         >/dev/null 2>>"$ERRLOG"
     if [ "$i" = 150 ]; then

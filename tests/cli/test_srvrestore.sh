@@ -57,7 +57,7 @@ sync_ok() { # NAME HOME
     SYNC_OUT=$OUT
 }
 visit() { # HOME N
-    run --home "$1" visit add --customer "$CID" --time "2026-11-$(printf %02d "$2") 10:00" --place "site $2" \
+    run --home "$1" visit add --customer "$CID" --time "2026-11-$(printf %02d "$2") 10:00" --confirm --place "site $2" \
         --purpose "visit $2" --notes "notes of visit $2"
     expect "zhang records visit $2" 0
 }

@@ -24,7 +24,7 @@ run init
 expect "init" 0
 run unlock
 C=$(FIELDSYNC_PASSPHRASE= "$FS" --home "$H" customer add --name "XX科技有限公司" --key-account --owner zhang)
-run visit add --customer "$C" --time "2023-10-10 14:00" --place "客户会议室" --purpose "demo" \
+run visit add --customer "$C" --time "2023-10-10 14:00" --confirm --place "客户会议室" --purpose "demo" \
     --notes "budget 500k-800k CNY" --commit "send 3 cases|2023-10-12" --commit "SLA|2023-10-18"
 expect "the handbook's example visit" 0
 
