@@ -468,6 +468,11 @@ int srv_cmd_serve(int argc, char **argv)
     sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
     hex[FINGERPRINT_SHOWN] = '\0';
     srv_log("serving with server key %s...", hex);
+    fs_net_budget budget;
+    fs_ws_server_budget(ws, &budget);
+    srv_log("connections: at most %zu, %zu of them before authentication, %zu of those per "
+            "network",
+            budget.total, budget.unauthenticated, budget.per_network);
     /* Tests and supervisors wait for this line: it must not sit in a buffer. */
     printf("listening on %.*s:%d%s\n", (int)(strrchr(listen, ':') - listen), listen,
            fs_ws_server_port(ws), cert != NULL ? " (TLS)" : "");
