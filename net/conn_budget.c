@@ -50,6 +50,8 @@ void fs__budget_limits_for(uint64_t fd_limit, fs__budget_limits *out)
     uint64_t total = usable > reserve + 16 ? usable - reserve : 16;
     out->total = (size_t)total;
     out->unauth = out->total - out->total / 4;
+    if (out->unauth > FS__BUDGET_MAX_UNAUTH)
+        out->unauth = FS__BUDGET_MAX_UNAUTH;
     size_t per = out->unauth / 8;
     out->per_net = per < 4 ? 4 : per > 256 ? 256 : per;
 }

@@ -36,8 +36,13 @@ typedef struct fs__budget fs__budget;
 
 /* The caps for a descriptor limit (RLIMIT_NOFILE's soft value): total =
  * limit less max(32, limit / 16) (at most FS__BUDGET_MAX_FDS less that),
- * unauth = 3/4 of total, per_net = unauth / 8 within [4, 256]. */
+ * unauth = 3/4 of total (at most FS__BUDGET_MAX_UNAUTH), per_net = unauth
+ * / 8 within [4, 256]. */
 #define FS__BUDGET_MAX_FDS 65536
+/* libwebsockets keeps every connection's timeout in one sorted list, which
+ * each new connection walks: beyond a few thousand unauthenticated ones,
+ * accepting them costs the devices more than the cap saves. */
+#define FS__BUDGET_MAX_UNAUTH 4096
 void fs__budget_limits_for(uint64_t fd_limit, fs__budget_limits *out);
 
 /* A budget for descriptors below max_fd (entries are indexed by them).

@@ -84,7 +84,7 @@ timed_syncs() {
         t0=$(date +%s.%N)
         runc "$FS" --home "$WORK/zhang" sync
         t1=$(date +%s.%N)
-        [ "$RC" -eq 0 ] || bad=$((bad + 1))
+        [ "$RC" -eq 0 ] || { bad=$((bad + 1)); echo "sync failed: $ERR"; }
         TIMES="$TIMES $(python3 -c "print(f'{$t1 - $t0:.3f}')")"
     done
     WORST=$(python3 -c "print(max([$(tr ' ' ',' <<<"${TIMES# }")]))")
@@ -111,6 +111,17 @@ flood() {
         sleep 0.1
     done
     OPENED=$(cat "$WORK"/open-*.out)
+    # A connect returns once the kernel queued it; serve takes the queue
+    # afterwards. The connections are idle once serve accepted them all.
+    local t0 t1 q
+    t0=$(date +%s.%N)
+    for ((i = 0; i < 600; i++)); do
+        q=$(ss -Hltn "sport = :$PORT" 2>/dev/null | awk '{ n += $2 } END { print n + 0 }')
+        [ "$q" -eq 0 ] && break
+        sleep 0.1
+    done
+    t1=$(date +%s.%N)
+    DRAIN="serve took its accept queue in $(python3 -c "print(f'{$t1 - $t0:.2f}')") s (left: $q)"
 }
 
 # held: stops the openers; sets HELD (connections the server still held)
@@ -127,6 +138,7 @@ phase() {
     flood "$mode"
     contains "$label: the openers made their connections" "$OPENED" "opened"
     echo "$label: $(tr '\n' ' ' <<<"$OPENED")"
+    echo "$label: $DRAIN"
     timed_syncs "$label"
     echo "syncs under the flood from $label (s):$TIMES"
     if python3 -c "import sys; sys.exit(0 if $WORST <= $SYNC_MAX else 1)"; then
