@@ -9,6 +9,8 @@
 #   6. server RSS per connection, 1,000 active and 10,000 idle (bench/load.sh)
 #   7. a rep's sync under a 16-thread dashboard login flood vs alone
 #      (tests/cli/test_loginflood.sh, issue 20.1)
+#   8. a rep's sync beside 20,000 idle connections (one /24, then 200) vs
+#      alone (tests/cli/test_connbudget.sh, issue 20.2)
 #
 #   bench/all.sh [--visits N] [--quick] [--no-load] [--no-peer]
 # N: 100,000 (quick: 2,000, and load in its quick mode). Builds build/
@@ -55,6 +57,10 @@ fi
 echo "==> login flood" >&2
 FLOOD_MAX_RATIO=1000 bash "$FS_ROOT/tests/cli/test_loginflood.sh" "$BIN/fieldsync" \
     "$BIN/fieldsync-server" >"$OUT/flood.txt" 2>&1 || { tail -20 "$OUT/flood.txt" >&2; exit 1; }
+
+echo "==> connection flood" >&2
+CONNBUDGET_SYNC_MAX=1000 bash "$FS_ROOT/tests/cli/test_connbudget.sh" "$BIN/fieldsync" \
+    "$BIN/fieldsync-server" >"$OUT/connflood.txt" 2>&1 || { tail -20 "$OUT/connflood.txt" >&2; exit 1; }
 
 mkdir -p "$FS_ROOT/bench/results"
 result=$FS_ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname -s).md
@@ -111,6 +117,12 @@ m = re.search(r"^five syncs: ([\d.]+) s alone, ([\d.]+) s under .*: ratio ([\d.]
 if not m:
     sys.exit("bench/all.sh: no ratio from tests/cli/test_loginflood.sh")
 row("7. rep's 5 syncs under a 16-thread login flood", f"{m.group(2)} s (alone {m.group(1)} s)", f"{float(m.group(3)):.2f}", "<= 1.5", float(m.group(3)) <= 1.5)
+m = re.search(r"^connection flood: three syncs ([\d.]+) s alone, ([\d.]+) s beside (\d+) idle connections from one /24 \(ratio ([\d.]+), worst ([\d.]+) s\), ([\d.]+) s from 200 /24s \(ratio ([\d.]+), worst ([\d.]+) s\)$",
+              open(os.path.join(out, "connflood.txt")).read(), re.M)
+if not m:
+    sys.exit("bench/all.sh: no ratio from tests/cli/test_connbudget.sh")
+row(f"8. rep's 3 syncs beside {int(m.group(3)):,} idle connections, one /24", f"{m.group(2)} s (alone {m.group(1)} s), worst sync {m.group(5)} s", m.group(4), "each sync <= 2 s", float(m.group(5)) <= 2)
+row(f"8. rep's 3 syncs beside {int(m.group(3)):,} idle connections, 200 /24s", f"{m.group(6)} s, worst sync {m.group(8)} s", m.group(7), "each sync <= 2 s", float(m.group(8)) <= 2)
 
 def cmd(c):
     try:
