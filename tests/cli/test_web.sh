@@ -482,6 +482,15 @@ contains "logins are audited" "$OUT" "login"
 contains "failures too" "$OUT" "auth_failed"
 contains "a name no user has is logged as such" "$OUT" "unknown name"
 equal "not as what was typed (often a password)" "$(grep -c typed-password-in-name <<<"$OUT")" 0
+# Failed logins are summed per network (and name) per minute (issue 20.3):
+# the 20 from 127.0.200.0/24 are the first at once and one count.
+NET200=$(grep -F auth_failed <<<"$OUT" | grep -F dashboard | grep -F "127.0.200.0/24")
+equal "20 failed logins from one /24 are two audit entries" "$(grep -c . <<<"$NET200")" 2
+contains "the first names its network" "$NET200" "dashboard login from 127.0.200.0/24"
+contains "the rest are one count" "$NET200" "19 more from 127.0.200.0/24 within a minute"
+CHEN0=$(grep -F auth_failed <<<"$OUT" | grep -F dashboard | grep -F chen | grep -F "127.0.0.0/24")
+contains "chen's five wrong passwords from his network: one entry and a count of four" "$CHEN0" \
+    "4 more from 127.0.0.0/24 within a minute"
 contains "users disabled are audited" "$OUT" "user_disable"
 contains "and report reads" "$OUT" "report_read"
 hits=$(grep -rlaF -e "Secret Dashboard" -e "谈了报价" -e "li password 123" "$S" "$WORK/serve.log" 2>/dev/null)
