@@ -783,6 +783,17 @@ void fs_net_server_budget(const fs_net_server *srv, fs_net_budget *out)
     out->per_network = lim.per_net;
 }
 
+void fs_net_server_counts(const fs_net_server *srv, fs_net_conn_counts *out)
+{
+    fs__budget_counts c;
+    fs__budget_counts_get(srv->budget, &c);
+    out->open = c.total;
+    out->unauthenticated = c.unauth;
+    out->authenticated = c.authenticated;
+    out->closed_oldest = c.evicted;
+    out->refused = c.refused;
+}
+
 void fs_net_server_stop(fs_net_server *srv)
 {
     if (srv == NULL)

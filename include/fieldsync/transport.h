@@ -144,6 +144,13 @@ typedef struct fs_net_budget {
     size_t total, unauthenticated, per_network;
 } fs_net_budget;
 void fs_net_server_budget(const fs_net_server *srv, fs_net_budget *out);
+/* The connections the budget counts now, and what it did since the start.
+ * On the server's thread only (a hook or a fs_net_server_call job). */
+typedef struct fs_net_conn_counts {
+    size_t open, unauthenticated, authenticated;
+    uint64_t closed_oldest, refused;
+} fs_net_conn_counts;
+void fs_net_server_counts(const fs_net_server *srv, fs_net_conn_counts *out);
 /* Queues one frame for conn, written when the socket is writable. Its
  * signature is a session's emit function (fieldsync/sync.h), with conn as
  * its context. 0, FS_ENOMEM or FS_ETOOBIG. Server thread only. */
