@@ -1230,13 +1230,23 @@ static int64_t day_start_ms(const char *day, int next)
     return t == (time_t)-1 ? -1 : (int64_t)t * 1000;
 }
 
+/* 1 when the query has a field name (NAME=... at its start or after '&'). */
+static int has_field(const char *query, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = query; p != NULL && *p != '\0'; p = strchr(p, '&'), p = p ? p + 1 : p)
+        if (strncmp(p, name, n) == 0 && p[n] == '=')
+            return 1;
+    return 0;
+}
+
 /* A sequence number of the query ("" or absent: 0); 0 for none, -1 bad. */
 static int seq_param(const char *query, const char *name, uint64_t *seq)
 {
     char v[24];
     *seq = 0;
     if (!web_form_field(query, name, v, sizeof v))
-        return strstr(query, name) != NULL && strstr(query, name)[strlen(name)] == '=' ? -1 : 0;
+        return has_field(query, name) ? -1 : 0;
     if (v[0] == '\0')
         return 0;
     char *end;
@@ -1286,11 +1296,9 @@ static void audit_page(fs_store *store, const session *s, const fs_http_request 
     char kind[32] = "", from[16] = "", to[16] = "";
     fs_audit_query q = {0};
     q.max = AUDIT_PAGE;
-    if ((strstr(rq->query, "kind=") != NULL &&
-         !web_form_field(rq->query, "kind", kind, sizeof kind)) ||
-        (strstr(rq->query, "from=") != NULL &&
-         !web_form_field(rq->query, "from", from, sizeof from)) ||
-        (strstr(rq->query, "to=") != NULL && !web_form_field(rq->query, "to", to, sizeof to))) {
+    if ((has_field(rq->query, "kind") && !web_form_field(rq->query, "kind", kind, sizeof kind)) ||
+        (has_field(rq->query, "from") && !web_form_field(rq->query, "from", from, sizeof from)) ||
+        (has_field(rq->query, "to") && !web_form_field(rq->query, "to", to, sizeof to))) {
         audit_bad(r, _("The filter is not one this page makes."));
         return;
     }

@@ -39,22 +39,26 @@ for p in "${PIDS[@]}"; do [ -e "/proc/$p" ] && left=$((left + 1)); done
 equal "both are gone afterwards" "$left" 0
 contains "the harness names what it stopped" "$OUT" "stopped PIDs ${PIDS[*]}"
 
-# Interrupted: the two are stopped all the same.
+# Interrupted: the command and the two are stopped at once.
 "$SCRIPTS/stress" sleep 30 >"$WORK/int.out" 2>&1 &
 H=$!
+T0=$SECONDS
 for ((i = 0; i < 100; i++)); do
     grep -q 'CPU-bound processes' "$WORK/int.out" && break
     sleep 0.1
 done
 read -r -a PIDS2 <<<"$(grep -oE 'PIDs [0-9 ]+' "$WORK/int.out" | head -n 1 | cut -d' ' -f2-)"
 equal "interrupted: two had started" "${#PIDS2[@]}" 2
+CHILD=$(pgrep -P "$H" -x sleep | head -n 1)
 kill -TERM "$H"
 wait "$H" 2>/dev/null
+equal "interrupted: the harness says so (130)" "$?" 130
+if [ $((SECONDS - T0)) -lt 20 ]; then ok "at once, not after the command's 30 s"
+else fail "at once, not after the command's 30 s" "took $((SECONDS - T0)) s"; fi
 left=0
-for p in "${PIDS2[@]}"; do [ -e "/proc/$p" ] && left=$((left + 1)); done
-equal "interrupted: both are gone" "$left" 0
-pkill_sleep=$(pgrep -P "$H" 2>/dev/null | wc -l)
-equal "nothing of the harness is left" "$pkill_sleep" 0
+for p in "${PIDS2[@]}" $CHILD; do [ -e "/proc/$p" ] && left=$((left + 1)); done
+equal "interrupted: the two and the command are gone" "$left" 0
+[ -n "$CHILD" ] && ok "the command was running ($CHILD)" || fail "the command was running"
 
 runc "$SCRIPTS/stress"
 expect "no command: usage, exit 2" 2 "usage: scripts/stress"

@@ -404,6 +404,11 @@ http GET "/audit?before=12x" "$SESSION"
 equal "an entry that is no number: 400" "$STATUS" 400
 http GET "/audit?n=501" "$SESSION"
 equal "more than 500 a page: 400" "$STATUS" 400
+http GET "/audit?kind=$(printf 'k%.0s' {1..40})" "$SESSION"
+equal "a filter longer than any kind: 400" "$STATUS" 400
+contains "saying the page made no such filter" "$BODY" "The filter is not one this page makes."
+http GET "/audit?kind=login&token=5" "$SESSION"
+equal "a field the page does not use is ignored" "$STATUS" 200
 WEB_LANG=zh http GET "/audit?n=5&before=${P1[0]}" "$SESSION"
 contains "in Chinese: older" "$BODY" ">较早</a>"
 contains "newer" "$BODY" ">较新</a>"
