@@ -186,4 +186,9 @@ echo "connection flood: three syncs ${ALONE_SUM} s alone, ${ONE_SUM} s beside $F
     "connections from one /24 (ratio $R1, worst $ONE_WORST s), ${MANY_SUM} s from 200 /24s" \
     "(ratio $R2, worst $MANY_WORST s)"
 stop_server_now
+if grep -q 'Sanitizer' "$WORK/serve.err"; then # a sanitizer build's report at serve's stop
+    fail "serve stopped clean" "$(grep -A20 'Sanitizer' "$WORK/serve.err" | head -40)"
+else
+    ok "serve stopped clean"
+fi
 finish
