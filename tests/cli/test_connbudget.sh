@@ -158,9 +158,9 @@ phase() {
 }
 
 phase one "$PERNET" "one /24"
-ONE_SUM=$SUM ONE_WORST=$WORST
+ONE_SUM=$SUM ONE_WORST=$WORST CLOSED_ALL=$CLOSED
 phase many "$UNAUTH" "200 /24s"
-MANY_SUM=$SUM MANY_WORST=$WORST
+MANY_SUM=$SUM MANY_WORST=$WORST CLOSED_ALL=$((CLOSED_ALL + CLOSED))
 
 if grep -q 'accept: errno' "$WORK/serve.err"; then
     fail "serve never ran out of descriptors" \
@@ -186,6 +186,16 @@ echo "connection flood: three syncs ${ALONE_SUM} s alone, ${ONE_SUM} s beside $F
     "connections from one /24 (ratio $R1, worst $ONE_WORST s), ${MANY_SUM} s from 200 /24s" \
     "(ratio $R2, worst $MANY_WORST s)"
 stop_server_now
+# serve says at its stop how many it closed (and once a minute while it
+# closes some): at most what the openers saw closed (idle ones may also time out)
+said=$(grep -oE 'connections: [0-9]+ not yet authenticated closed to keep the budget \(the oldest first\) and [0-9]+ refused since the start' "$WORK/serve.err")
+n=$(cut -d' ' -f2 <<<"$said")
+echo "serve at its stop: $said"
+if [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$n" -le "$CLOSED_ALL" ]; then
+    ok "serve logs how many it closed ($n of the $CLOSED_ALL the openers saw closed)"
+else
+    fail "serve logs how many it closed" "said: $said" "openers saw $CLOSED_ALL closed"
+fi
 if grep -q 'Sanitizer' "$WORK/serve.err"; then # a sanitizer build's report at serve's stop
     fail "serve stopped clean" "$(grep -A20 'Sanitizer' "$WORK/serve.err" | head -40)"
 else
