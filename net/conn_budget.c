@@ -45,8 +45,8 @@ struct fs__budget {
 
 void fs__budget_limits_for(uint64_t fd_limit, fs__budget_limits *out)
 {
-    uint64_t reserve = fd_limit / 16 > 32 ? fd_limit / 16 : 32;
     uint64_t usable = fd_limit > FS__BUDGET_MAX_FDS ? FS__BUDGET_MAX_FDS : fd_limit;
+    uint64_t reserve = usable / 16 > 32 ? usable / 16 : 32; /* of what is used, not of a huge limit */
     uint64_t total = usable > reserve + 16 ? usable - reserve : 16;
     out->total = (size_t)total;
     out->unauth = out->total - out->total / 4;

@@ -34,8 +34,8 @@ typedef struct fs__budget_limits {
 
 typedef struct fs__budget fs__budget;
 
-/* The caps for a descriptor limit (RLIMIT_NOFILE's soft value): total =
- * limit less max(32, limit / 16) (at most FS__BUDGET_MAX_FDS less that),
+/* The caps for a descriptor limit (RLIMIT_NOFILE's soft value; above
+ * FS__BUDGET_MAX_FDS, as that): total = limit less max(32, limit / 16),
  * unauth = 3/4 of total (at most FS__BUDGET_MAX_UNAUTH), per_net = unauth
  * / 8 within [4, 256]. */
 #define FS__BUDGET_MAX_FDS 65536

@@ -69,8 +69,10 @@ static void test_limits(void)
     CHECK_EQ_INT(l.total, 18750);
     CHECK_EQ_INT(l.unauth, FS__BUDGET_MAX_UNAUTH);
     CHECK_EQ_INT(l.per_net, 256);
-    fs__budget_limits_for(1u << 20, &l); /* a huge limit: the table stays bounded */
-    CHECK(l.total < FS__BUDGET_MAX_FDS);
+    fs__budget_limits_for(1u << 20, &l); /* a huge limit: as 65,536 */
+    CHECK_EQ_INT(l.total, FS__BUDGET_MAX_FDS - FS__BUDGET_MAX_FDS / 16);
+    CHECK_EQ_INT(l.unauth, FS__BUDGET_MAX_UNAUTH);
+    CHECK_EQ_INT(l.per_net, 256);
     fs__budget_limits_for(40, &l); /* tiny: still some */
     CHECK(l.total >= 16 && l.unauth > 0 && l.per_net >= 4);
 }
