@@ -11,7 +11,9 @@
 #   6. server RSS per connection, 1,000 active and 10,000 idle (bench/load.sh)
 #   7. a rep's sync under a 16-thread dashboard login flood vs alone
 #      (tests/cli/test_loginflood.sh, issue 20.1)
-#   8. a rep's pull of 10 new changes with 1,000,000 other reps' changes
+#   8. a rep's sync beside 20,000 idle connections (one /24, then 200) vs
+#      alone (tests/cli/test_connbudget.sh, issue 20.2)
+#   9. a rep's pull of 10 new changes with 1,000,000 other reps' changes
 #      since its cursor against none, and the push's price of the feed's
 #      scope index (bench_pull, issue 21.1)
 #
@@ -65,6 +67,10 @@ fi
 echo "==> login flood" >&2
 FLOOD_MAX_RATIO=1000 bash "$FS_ROOT/tests/cli/test_loginflood.sh" "$BIN/fieldsync" \
     "$BIN/fieldsync-server" >"$OUT/flood.txt" 2>&1 || { tail -20 "$OUT/flood.txt" >&2; exit 1; }
+
+echo "==> connection flood" >&2
+CONNBUDGET_SYNC_MAX=1000 bash "$FS_ROOT/tests/cli/test_connbudget.sh" "$BIN/fieldsync" \
+    "$BIN/fieldsync-server" >"$OUT/connflood.txt" 2>&1 || { tail -20 "$OUT/connflood.txt" >&2; exit 1; }
 
 mkdir -p "$FS_ROOT/bench/results"
 result=$FS_ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname -s).md
@@ -123,14 +129,20 @@ m = re.search(r"^five syncs: ([\d.]+) s alone, ([\d.]+) s under .*: ratio ([\d.]
 if not m:
     sys.exit("bench/all.sh: no ratio from tests/cli/test_loginflood.sh")
 row("7. rep's 5 syncs under a 16-thread login flood", f"{m.group(2)} s (alone {m.group(1)} s)", f"{float(m.group(3)):.2f}", "<= 1.5", float(m.group(3)) <= 1.5)
+m = re.search(r"^connection flood: three syncs ([\d.]+) s alone, ([\d.]+) s beside (\d+) idle connections from one /24 \(ratio ([\d.]+), worst ([\d.]+) s\), ([\d.]+) s from 200 /24s \(ratio ([\d.]+), worst ([\d.]+) s\)$",
+              open(os.path.join(out, "connflood.txt")).read(), re.M)
+if not m:
+    sys.exit("bench/all.sh: no ratio from tests/cli/test_connbudget.sh")
+row(f"8. rep's 3 syncs beside {int(m.group(3)):,} idle connections, one /24", f"{m.group(2)} s (alone {m.group(1)} s), worst sync {m.group(5)} s", m.group(4), "each sync <= 2 s", float(m.group(5)) <= 2)
+row(f"8. rep's 3 syncs beside {int(m.group(3)):,} idle connections, 200 /24s", f"{m.group(6)} s, worst sync {m.group(8)} s", m.group(7), "each sync <= 2 s", float(m.group(8)) <= 2)
 
 p = json.loads(open(os.path.join(out, "pull.txt")).read().strip().splitlines()[-1])
-row(f"8. rep's pull of 10 changes, {p['others']:,} others' since its cursor",
+row(f"9. rep's pull of 10 changes, {p['others']:,} others' since its cursor",
     f"{p['pull_full_s']*1e3:.3f} ms (none since: {p['pull_empty_s']*1e3:.3f} ms; reading the feed since: {p['scan_s']*1e3:.1f} ms)",
     f"{p['ratio']:.2f}", "<= 2", p["ratio"] <= 2)
-row("8. push with the feed's scope index, fresh store", f"{p['push_after']:,.0f} changes/s (without: {p['push_before']:,.0f})",
+row("9. push with the feed's scope index, fresh store", f"{p['push_after']:,.0f} changes/s (without: {p['push_before']:,.0f})",
     f"{p['push_after']/p['push_before']:.2f}", "", None)
-row(f"8. push writing feed_scope, store of {p['others']:,} changes", f"{p['big_push_after']:,.0f} changes/s (left to the pull: {p['big_push_before']:,.0f})",
+row(f"9. push writing feed_scope, store of {p['others']:,} changes", f"{p['big_push_after']:,.0f} changes/s (left to the pull: {p['big_push_before']:,.0f})",
     f"{p['big_push_after']/p['big_push_before']:.2f}", "", None)
 
 def cmd(c):

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <openssl/ssl.h>
 
@@ -21,6 +22,7 @@
 #include "fieldsync/error.h"
 #include "fieldsync/msg.h" /* fs_reassembler, fs_proto_default_limits */
 #include "fieldsync/transport.h"
+#include "conn_budget.h"
 #include "ws_int.h"
 
 /* A connection has this long to authenticate, and then may stay silent
@@ -54,6 +56,9 @@ struct fs_net_server {
     /* HTTP transactions whose answer was deferred, for fs_net_server_answer */
     struct http_tx *deferred;
     uint64_t http_ids;
+    /* every accepted connection, by descriptor (conn_budget.h); the server
+     * thread's only */
+    fs__budget *budget;
 };
 
 typedef struct post_job {
@@ -74,6 +79,7 @@ typedef struct fs_net_conn {
     fs__ws_queue out;
     int closing;        /* the session ended: close once out is written */
     int64_t idle_armed; /* when the idle timeout was last armed (fs_clock_mono_us), 0: not yet */
+    int budget_authed;  /* told the budget its peer is authenticated */
 } conn;
 
 int fs_net_conn_send(void *ctx, const uint8_t *frame, size_t len)
@@ -114,6 +120,56 @@ void fs_net_conn_close(fs_net_conn *c)
 {
     c->closing = 1;
     lws_callback_on_writable(c->wsi);
+}
+
+/* ---- the connection budget (issue 20.2) ----
+ *
+ * A connection is in the budget from its accept (the filter callback,
+ * which has its descriptor and address) to the end of its wsi. Its wsi
+ * carries its descriptor + 1 as opaque user data, for the end, when the
+ * socket is already closed. */
+
+/* A new connection: 0 to take it, -1 to close it at once. Closing the
+ * oldest unauthenticated one here is safe: the wsi being serviced is the
+ * listening socket's, and libwebsockets takes the closed one out of its
+ * poll table before the next service. */
+static int budget_accept(fs_net_server *srv, const struct lws_filter_network_conn_args *a,
+                         int fd)
+{
+    if (srv->budget == NULL)
+        return 0;
+    fs__budget_net_key net;
+    if (fs__budget_net_of(&a->cli_addr, a->clilen, &net) != 0)
+        memset(&net, 0, sizeof net);
+    int victim = fs__budget_victim(srv->budget, &net);
+    if (victim >= 0) {
+        struct lws *old = fs__budget_handle(srv->budget, victim);
+        if (old != NULL)
+            lws_set_timeout(old, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+        else /* never instantiated (its adoption failed): its descriptor is gone */
+            fs__budget_forget(srv->budget, victim);
+    }
+    return fs__budget_admit(srv->budget, fd, &net);
+}
+
+static void budget_bind(fs_net_server *srv, struct lws *wsi)
+{
+    int fd = (int)lws_get_socket_fd(wsi);
+    if (srv == NULL || srv->budget == NULL || fd < 0)
+        return;
+    fs__budget_set_handle(srv->budget, fd, wsi);
+    lws_set_opaque_user_data(wsi, (void *)(intptr_t)(fd + 1));
+}
+
+static void budget_forget(fs_net_server *srv, struct lws *wsi)
+{
+    intptr_t tag = (intptr_t)lws_get_opaque_user_data(wsi);
+    if (srv == NULL || srv->budget == NULL || tag <= 0)
+        return;
+    lws_set_opaque_user_data(wsi, NULL);
+    int fd = (int)(tag - 1);
+    if (fs__budget_handle(srv->budget, fd) == wsi) /* not a newer connection on fd */
+        fs__budget_forget(srv->budget, fd);
 }
 
 static int conn_authenticated(const conn *c)
@@ -208,6 +264,10 @@ static int conn_receive(conn *c, const uint8_t *p, size_t n, int is_final)
     }
     /* Once the peer is authenticated, whole batches may come. */
     if (conn_authenticated(c)) {
+        if (!c->budget_authed && c->srv->budget != NULL) {
+            fs__budget_authenticated(c->srv->budget, (int)lws_get_socket_fd(c->wsi));
+            c->budget_authed = 1;
+        }
         /* monotonic: a wall-clock jump must not stop the timeout being armed again */
         int64_t now = (int64_t)fs_clock_mono_us();
         c->rx.max_frame = fs_proto_default_limits.max_frame;
@@ -254,6 +314,9 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return c->session != NULL ? conn_writable(c) : -1;
     case LWS_CALLBACK_CLOSED:
         conn_free(c);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        budget_forget(lws_context_user(lws_get_context(wsi)), wsi);
         return 0;
     default:
         return 0;
@@ -394,6 +457,19 @@ static int http_write(struct lws *wsi, http_tx *t)
 static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len)
 {
+    fs_net_server *srv = lws_context_user(lws_get_context(wsi));
+    switch (reason) { /* the budget's, whatever the connection */
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return user != NULL ? budget_accept(srv, user, (int)(intptr_t)in) : 0;
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        budget_bind(srv, wsi);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        budget_forget(srv, wsi);
+        return 0;
+    default:
+        break;
+    }
     http_tx *t = user;
     if (t == NULL) /* a callback about a connection that is not an HTTP transaction */
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -620,6 +696,20 @@ int fs_net_server_start_tls(fs_net_server **out, const fs_net_server_hooks *hook
     info.iface = host != NULL ? iface : NULL;
     info.protocols = protocols;
     info.user = srv;
+    /* The budget below the descriptor limit as it is now (serve raised it
+     * first): libwebsockets sizes its tables by it too. */
+    struct rlimit rl;
+    uint64_t fd_limit = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        fd_limit = rl.rlim_cur == RLIM_INFINITY ? FS__BUDGET_MAX_FDS : (uint64_t)rl.rlim_cur;
+    fs__budget_limits lim;
+    fs__budget_limits_for(fd_limit, &lim);
+    srv->budget = fs__budget_new(
+        (size_t)(fd_limit < FS__BUDGET_MAX_FDS ? fd_limit : FS__BUDGET_MAX_FDS), &lim);
+    if (srv->budget == NULL) {
+        rc = FS_ENOMEM;
+        goto fail;
+    }
     srv->ctx = lws_create_context(&info);
     if (srv->ctx == NULL)
         goto fail;
@@ -637,6 +727,7 @@ int fs_net_server_start_tls(fs_net_server **out, const fs_net_server_hooks *hook
 fail_ctx:
     lws_context_destroy(srv->ctx);
 fail:
+    fs__budget_free(srv->budget);
     pthread_mutex_destroy(&srv->job_lock);
     pthread_cond_destroy(&srv->job_done_cond);
     pthread_mutex_destroy(&srv->post_lock);
@@ -683,6 +774,26 @@ int fs_net_server_port(const fs_net_server *srv)
     return srv->port;
 }
 
+void fs_net_server_budget(const fs_net_server *srv, fs_net_budget *out)
+{
+    fs__budget_limits lim;
+    fs__budget_get_limits(srv->budget, &lim);
+    out->total = lim.total;
+    out->unauthenticated = lim.unauth;
+    out->per_network = lim.per_net;
+}
+
+void fs_net_server_counts(const fs_net_server *srv, fs_net_conn_counts *out)
+{
+    fs__budget_counts c;
+    fs__budget_counts_get(srv->budget, &c);
+    out->open = c.total;
+    out->unauthenticated = c.unauth;
+    out->authenticated = c.authenticated;
+    out->closed_oldest = c.evicted;
+    out->refused = c.refused;
+}
+
 void fs_net_server_stop(fs_net_server *srv)
 {
     if (srv == NULL)
@@ -702,6 +813,7 @@ void fs_net_server_stop(fs_net_server *srv)
     pthread_mutex_destroy(&srv->job_lock);
     pthread_cond_destroy(&srv->job_done_cond);
     pthread_mutex_destroy(&srv->post_lock);
+    fs__budget_free(srv->budget); /* after the context: its closes forget */
     free(srv->cert);
     free(srv->key);
     free(srv);

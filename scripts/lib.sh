@@ -80,3 +80,29 @@ fs_build() {
         return 1
     fi
 }
+
+# ---- stress: two CPU-bound processes beside the tests (issue 20.8) ----
+# Every test that races a clock must hold with the machine busy; scripts/test
+# --stress and scripts/stress run tests that way. fs_stress_start starts two
+# busy loops at the tests' own priority and sets FS_STRESS_PIDS (exported, a
+# space-separated list); fs_stress_stop stops exactly those, by PID.
+fs_stress_start() {
+    local pids=() i
+    for i in 1 2; do
+        bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    export FS_STRESS_PIDS="${pids[*]}"
+    echo "==> stress: two CPU-bound processes beside the tests (PIDs $FS_STRESS_PIDS)"
+}
+
+fs_stress_stop() {
+    local p
+    for p in ${FS_STRESS_PIDS-}; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    [ -n "${FS_STRESS_PIDS-}" ] && echo "==> stress: stopped PIDs $FS_STRESS_PIDS"
+    FS_STRESS_PIDS=
+    return 0
+}

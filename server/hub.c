@@ -332,6 +332,16 @@ int fs_ws_server_port(const fs_ws_server *srv)
     return fs_net_server_port(srv->net);
 }
 
+void fs_ws_server_budget(const fs_ws_server *srv, fs_net_budget *out)
+{
+    fs_net_server_budget(srv->net, out);
+}
+
+void fs_ws_server_counts(const fs_ws_server *srv, fs_net_conn_counts *out)
+{
+    fs_net_server_counts(srv->net, out);
+}
+
 static void drop_if_revoked(void *ctx, void *session)
 {
     fs_ws_server *hub = ctx;

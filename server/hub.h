@@ -32,6 +32,11 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
                            const char *host, int port, const char *cert, const char *key);
 /* The port the server listens on. */
 int fs_ws_server_port(const fs_ws_server *srv);
+/* Its connection budget (fs_net_server_budget). */
+void fs_ws_server_budget(const fs_ws_server *srv, fs_net_budget *out);
+/* Its connections now (fs_net_server_counts): on the server's thread only,
+ * from a job of fs_ws_server_call. */
+void fs_ws_server_counts(const fs_ws_server *srv, fs_net_conn_counts *out);
 
 /* The dashboard's handler: called on the server's thread for each plain
  * HTTP request (fs_http_request, fieldsync/transport.h) with the store; it

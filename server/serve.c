@@ -218,6 +218,37 @@ static int log_audit_head_hourly(fs_store *s, void *ctx)
     return 0;
 }
 
+/* The connection budget's counts (issue 20.2), read on the server's thread. */
+typedef struct conn_counts_job {
+    fs_ws_server *ws;
+    fs_net_conn_counts c;
+} conn_counts_job;
+
+static int read_conn_counts(fs_store *s, void *ctx)
+{
+    (void)s;
+    conn_counts_job *j = ctx;
+    fs_ws_server_counts(j->ws, &j->c);
+    return 0;
+}
+
+/* Once a minute: what the budget closed or refused since the last look, if
+ * anything (a flood of idle connections shows in the log, one line a
+ * minute, never one per connection). */
+static void log_conn_budget(fs_ws_server *ws, fs_net_conn_counts *last)
+{
+    conn_counts_job j = {ws, {0}};
+    if (fs_ws_server_call(ws, read_conn_counts, &j) != 0)
+        return;
+    if (j.c.closed_oldest != last->closed_oldest || j.c.refused != last->refused)
+        srv_log("connections: %llu not yet authenticated closed to keep the budget (the oldest "
+                "first) and %llu refused within the last minute; %zu open, %zu of them not yet "
+                "authenticated",
+                (unsigned long long)(j.c.closed_oldest - last->closed_oldest),
+                (unsigned long long)(j.c.refused - last->refused), j.c.open, j.c.unauthenticated);
+    *last = j.c;
+}
+
 /* Installs on_stop_signal for SIGTERM, SIGINT and SIGHUP and blocks them;
  * *saved receives the previous mask (to wait with). SRV_OK or SRV_ERUNTIME. */
 static int take_stop_signals(sigset_t *saved)
@@ -468,6 +499,11 @@ int srv_cmd_serve(int argc, char **argv)
     sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
     hex[FINGERPRINT_SHOWN] = '\0';
     srv_log("serving with server key %s...", hex);
+    fs_net_budget budget;
+    fs_ws_server_budget(ws, &budget);
+    srv_log("connections: at most %zu, %zu of them before authentication, %zu of those per "
+            "network",
+            budget.total, budget.unauthenticated, budget.per_network);
     /* Tests and supervisors wait for this line: it must not sit in a buffer. */
     printf("listening on %.*s:%d%s\n", (int)(strrchr(listen, ':') - listen), listen,
            fs_ws_server_port(ws), cert != NULL ? " (TLS)" : "");
@@ -475,11 +511,13 @@ int srv_cmd_serve(int argc, char **argv)
 
     /* Signals are taken only inside ppoll, which the handler interrupts;
      * in between, admin commands arrive on the control socket. */
-    struct timespec hour = {3600, 0};
+    struct timespec minute = {60, 0};
     uint64_t next_head = fs_clock_mono_ms() + 3600000u;
+    uint64_t next_budget = fs_clock_mono_ms() + 60000u;
+    fs_net_conn_counts budget_seen = {0};
     while (stop_signal == 0) {
         struct pollfd p = {ctl.fd, POLLIN, 0};
-        if (ppoll(&p, 1, &hour, &waitmask) == 1 && (p.revents & POLLIN))
+        if (ppoll(&p, 1, &minute, &waitmask) == 1 && (p.revents & POLLIN))
             srv_ctl_accept(&ctl, data, ws);
         if (hup_signal) {
             hup_signal = 0;
@@ -489,8 +527,17 @@ int srv_cmd_serve(int argc, char **argv)
             (void)fs_ws_server_call(ws, log_audit_head_hourly, NULL);
             next_head = fs_clock_mono_ms() + 3600000u;
         }
+        if (fs_clock_mono_ms() >= next_budget) {
+            log_conn_budget(ws, &budget_seen);
+            next_budget = fs_clock_mono_ms() + 60000u;
+        }
     }
     srv_log("%s received, stopping", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    conn_counts_job total = {ws, {0}};
+    if (fs_ws_server_call(ws, read_conn_counts, &total) == 0)
+        srv_log("connections: %llu not yet authenticated closed to keep the budget (the oldest "
+                "first) and %llu refused since the start",
+                (unsigned long long)total.c.closed_oldest, (unsigned long long)total.c.refused);
     /* The transport's thread is the only user of the store until it is
      * joined here; the store is ours again afterwards. */
     fs_ws_server_stop(ws);

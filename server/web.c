@@ -13,6 +13,7 @@
  * reads are audited. /healthz answers "ok" to anyone, touching neither the
  * store nor the sessions.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1179,9 +1180,24 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__finish(&o, r, 200);
 }
 
+/* The audit page's window (issue 20.3): AUDIT_PAGE entries, a kind and
+ * a range of days to filter by, links to the older and newer ones. */
+#define AUDIT_PAGE     100
+#define AUDIT_PAGE_MAX 500 /* ?n= */
+
+typedef struct audit_view {
+    out *o;
+    size_t n;
+    uint64_t first, last; /* seqs shown */
+} audit_view;
+
 static int audit_row(const fs_audit_entry *e, void *ctx)
 {
-    out *o = ctx;
+    audit_view *v = ctx;
+    out *o = v->o;
+    if (v->n++ == 0)
+        v->first = e->seq;
+    v->last = e->seq;
     char when[32];
     /* In the zone of every other time on the pages (named at the top). */
     if (fs_instant_format(when, sizeof when, e->at_ms, 0, "%Y-%m-%d %H:%M:%S") != 0)
@@ -1198,11 +1214,130 @@ static int audit_row(const fs_audit_entry *e, void *ctx)
     return 0;
 }
 
-static void audit_page(fs_store *store, const session *s, fs_http_response *r)
+/* A day "YYYY-MM-DD" as the instant its midnight is in this machine's zone
+ * (next: the midnight after it). -1 when it is no day. */
+static int64_t day_start_ms(const char *day, int next)
+{
+    int y, m, d;
+    if (!fs_date_valid(day, strlen(day)) || sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d + (next ? 1 : 0);
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    return t == (time_t)-1 ? -1 : (int64_t)t * 1000;
+}
+
+/* 1 when the query has a field name (NAME=... at its start or after '&'). */
+static int has_field(const char *query, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = query; p != NULL && *p != '\0'; p = strchr(p, '&'), p = p ? p + 1 : p)
+        if (strncmp(p, name, n) == 0 && p[n] == '=')
+            return 1;
+    return 0;
+}
+
+/* A sequence number of the query ("" or absent: 0); 0 for none, -1 bad. */
+static int seq_param(const char *query, const char *name, uint64_t *seq)
+{
+    char v[24];
+    *seq = 0;
+    if (!web_form_field(query, name, v, sizeof v))
+        return has_field(query, name) ? -1 : 0;
+    if (v[0] == '\0')
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || v[0] < '0' || v[0] > '9')
+        return -1;
+    *seq = n;
+    return 0;
+}
+
+/* The link to another window with the same filter. */
+static void audit_link(out *o, const char *kind, const char *from, const char *to, size_t n,
+                       const char *dir, uint64_t seq, const char *label)
+{
+    web__puts(o, "<a href=\"/audit?kind=");
+    web__url_esc(o, kind);
+    web__puts(o, "&amp;from=");
+    web__url_esc(o, from);
+    web__puts(o, "&amp;to=");
+    web__url_esc(o, to);
+    if (n != AUDIT_PAGE)
+        web__putf(o, "&amp;n=%zu", n);
+    web__putf(o, "&amp;%s=%llu\">", dir, (unsigned long long)seq);
+    web__esc(o, label);
+    web__puts(o, "</a>");
+}
+
+static void audit_bad(fs_http_response *r, const char *why)
 {
     out o = {0};
+    web__page_start(&o, _("Audit log"));
+    web__putf(&o, "<h1>%s</h1><p class=\"err\">", _("Audit log"));
+    web__esc(&o, why);
+    web__putf(&o, " <a href=\"/audit\">%s</a></p>\n", _("The newest entries"));
+    web__finish(&o, r, 400);
+}
+
+/* GET /audit[?kind=K&from=YYYY-MM-DD&to=YYYY-MM-DD&before=N|after=N&n=N]:
+ * the newest AUDIT_PAGE (or n, at most AUDIT_PAGE_MAX) entries that match (before=N: those before entry N;
+ * after=N: the oldest after it), oldest first, and whether the chain
+ * verifies. A kind the log does not know, a day that is none or a bad
+ * number is a 400 saying what is wrong. */
+static void audit_page(fs_store *store, const session *s, const fs_http_request *rq,
+                       fs_http_response *r)
+{
+    char kind[32] = "", from[16] = "", to[16] = "";
+    fs_audit_query q = {0};
+    q.max = AUDIT_PAGE;
+    if ((has_field(rq->query, "kind") && !web_form_field(rq->query, "kind", kind, sizeof kind)) ||
+        (has_field(rq->query, "from") && !web_form_field(rq->query, "from", from, sizeof from)) ||
+        (has_field(rq->query, "to") && !web_form_field(rq->query, "to", to, sizeof to))) {
+        audit_bad(r, _("The filter is not one this page makes."));
+        return;
+    }
+    if (kind[0] != '\0') {
+        size_t nk = 0;
+        const char *const *kinds = fs_audit_kinds(&nk);
+        size_t i = 0;
+        while (i < nk && strcmp(kinds[i], kind) != 0)
+            i++;
+        if (i == nk) {
+            audit_bad(r, _("No such kind of event."));
+            return;
+        }
+        q.kind = kind;
+    }
+    if ((from[0] != '\0' && (q.from_ms = day_start_ms(from, 0)) < 0) ||
+        (to[0] != '\0' && (q.to_ms = day_start_ms(to, 1)) < 0)) {
+        audit_bad(r, _("A day is written YYYY-MM-DD, as 2026-12-06."));
+        return;
+    }
+    if (seq_param(rq->query, "before", &q.before) != 0 ||
+        seq_param(rq->query, "after", &q.after) != 0) {
+        audit_bad(r, _("An entry is given by its number."));
+        return;
+    }
+    uint64_t n = 0;
+    if (seq_param(rq->query, "n", &n) != 0 || n > AUDIT_PAGE_MAX) {
+        audit_bad(r, _("A page shows 1 to 500 entries."));
+        return;
+    }
+    if (n > 0)
+        q.max = (size_t)n;
+    q.oldest_first = q.after > 0 && q.before == 0;
+
+    fs_audit *a = fs_store_audit(store);
+    out o = {0};
     uint64_t entries = 0, first_bad = 0;
-    int verified = fs_audit_verify(fs_store_audit(store), &entries, &first_bad);
+    int verified = fs_audit_verify(a, &entries, &first_bad);
     web__page_start(&o, _("Audit log"));
     web__putf(&o, "<h1>%s</h1>\n<p><a href=\"/\">%s</a> ", _("Audit log"), _("users and devices"));
     logout_form(&o, s);
@@ -1216,14 +1351,61 @@ static void audit_page(fs_store *store, const session *s, fs_http_response *r)
     else
         web__putf(&o, _("the chain is broken at entry %llu"), (unsigned long long)first_bad);
     web__puts(&o, "</p>\n");
-    uint64_t after = entries > 500 ? entries - 500 : 0;
+
+    /* the filter: a GET form, no script */
+    web__putf(&o, "<form method=\"get\" action=\"/audit\"><label>%s <select name=\"kind\">",
+              _("Event"));
+    web__putf(&o, "<option value=\"\">%s</option>", _("every kind"));
+    size_t nk = 0;
+    const char *const *kinds = fs_audit_kinds(&nk);
+    for (size_t i = 0; i < nk; i++) {
+        web__puts(&o, "<option");
+        if (strcmp(kinds[i], kind) == 0)
+            web__puts(&o, " selected");
+        web__puts(&o, ">");
+        web__esc(&o, kinds[i]);
+        web__puts(&o, "</option>");
+    }
+    web__putf(&o, "</select></label> <label>%s <input type=\"date\" name=\"from\" value=\"",
+              _("From"));
+    web__esc(&o, from);
+    web__putf(&o, "\"></label> <label>%s <input type=\"date\" name=\"to\" value=\"", _("To"));
+    web__esc(&o, to);
+    web__putf(&o, "\"></label> <button type=\"submit\">%s</button></form>\n", _("Filter"));
+
+    audit_view v = {&o, 0, 0, 0};
     web__puts(&o, "<table>");
     web__heads(&o, N_("#"), N_("Time"), N_("Event"), N_("Actor"), N_("Subject"), N_("Detail"),
                (const char *)NULL);
-    int rc = fs_audit_list(fs_store_audit(store), after, 500, audit_row, &o);
+    int rc = fs_audit_query_list(a, &q, audit_row, &v);
     web__puts(&o, "</table>\n");
-    if (rc != 0)
+    if (rc != 0) {
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("The log could not be read."));
+    } else if (v.n == 0) {
+        web__putf(&o, "<p>%s</p>\n", _("No entries match."));
+    } else {
+        /* older and newer ones with the same filter, if any */
+        fs_audit_query older = q, newer = q;
+        older.after = 0;
+        older.before = v.first;
+        newer.before = 0;
+        newer.after = v.last;
+        int any_older = 0, any_newer = 0;
+        (void)fs_audit_query_any(a, &older, &any_older);
+        (void)fs_audit_query_any(a, &newer, &any_newer);
+        web__puts(&o, "<p class=\"pager\">");
+        web__putf(&o, _("Entries %llu to %llu."), (unsigned long long)v.first,
+                  (unsigned long long)v.last);
+        if (any_older) {
+            web__puts(&o, " ");
+            audit_link(&o, kind, from, to, q.max, "before", v.first, _("Older"));
+        }
+        if (any_newer) {
+            web__puts(&o, " ");
+            audit_link(&o, kind, from, to, q.max, "after", v.last, _("Newer"));
+        }
+        web__puts(&o, "</p>\n");
+    }
     web__finish(&o, r, 200);
 }
 
@@ -1470,7 +1652,7 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
         return;
     }
     if (get && strcmp(rq->path, "/audit") == 0 && s->role == FS_ROLE_ADMIN) {
-        audit_page(store, s, r);
+        audit_page(store, s, rq, r);
         return;
     }
     r->status = page ? 403 : 404;

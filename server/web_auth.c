@@ -355,15 +355,14 @@ static void login_finish(void *ctx, fs_store *store, fs_http_response *r)
         goto done;
     web__lang_use(j->lang);
     if (j->rc != 0) {
-        char detail[96];
-        snprintf(detail, sizeof detail, "dashboard login from %s", auditable(j->peer));
         /* A name no user has is kept out of the log: it is often a
-         * password typed into the wrong field (issue 20.3). */
+         * password typed into the wrong field (issue 20.3). Counted per
+         * network and name per minute: a flood of guesses is one entry. */
         uint8_t stamp_of[FS_USER_STAMP_BYTES];
         int known = j->checked && fs_store_user_stamp(store, j->name, stamp_of) == 0;
         login_failed(w, j->net, j->name, known);
         const char *who = known ? auditable(j->name) : "unknown name";
-        (void)fs_audit_append(fs_store_audit(store), "auth_failed", "dashboard", who, detail);
+        (void)fs_store_note_login_failure(store, j->net, who, "dashboard login");
         web__login_page(w, r, _("Wrong name or password."), 401);
         goto done;
     }

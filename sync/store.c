@@ -195,6 +195,12 @@ int fs_store_auth_flush(fs_store *s)
     return s->ops->auth_flush(s);
 }
 
+int fs_store_note_login_failure(fs_store *s, const char *net, const char *who,
+                                const char *detail)
+{
+    return s->ops->note_login_failure(s, net, who, detail);
+}
+
 void fs_store_set_source(fs_store *s, const char *net)
 {
     s->ops->set_source(s, net);

@@ -9,9 +9,11 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -325,8 +327,114 @@ static void test_deadline_and_unreachable_server(void)
     CHECK_EQ_INT(u.deadline_hits, 0);
 }
 
+/* ---- the connection budget (issue 20.2), wired to libwebsockets ---- */
+
+typedef struct counts_job {
+    fs_net_server *srv;
+    fs_net_conn_counts c;
+} counts_job;
+
+static int take_counts(void *ctx)
+{
+    counts_job *j = ctx;
+    fs_net_server_counts(j->srv, &j->c);
+    return 0;
+}
+
+/* The budget's counts once cond holds (up to 5 s), read on the server's thread. */
+static fs_net_conn_counts counts_until(fs_net_server *srv, int (*cond)(const fs_net_conn_counts *))
+{
+    counts_job j = {srv, {0}};
+    for (int i = 0; i < 500; i++) {
+        CHECK_OK(fs_net_server_call(srv, take_counts, &j));
+        if (cond(&j.c))
+            break;
+        usleep(10000);
+    }
+    return j.c;
+}
+
+static int six_closed(const fs_net_conn_counts *c)
+{
+    return c->closed_oldest >= 6;
+}
+
+static int none_open(const fs_net_conn_counts *c)
+{
+    return c->open == 0;
+}
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, HOST, &a.sin_addr);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    return fd;
+}
+
+/* 1 when the server closed fd (end of file or a reset within wait_ms). */
+static int closed_by_server(int fd, int wait_ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, wait_ms) <= 0)
+        return 0;
+    char b;
+    return recv(fd, &b, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* At a descriptor limit of 64, four unauthenticated connections from one
+ * network are held: ten silent sockets from 127.0.0.1 have the six oldest
+ * closed. Every connection, silent or a device's, is forgotten when it
+ * closes. */
+static void test_budget_closes_the_oldest_and_forgets_every_connection(void)
+{
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    rl.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0); /* this test's child only */
+    toy_server t;
+    int port = 0;
+    fs_net_server *srv = toy_start(&t, &port);
+    fs_net_budget b;
+    fs_net_server_budget(srv, &b);
+    CHECK_EQ_INT(b.total, 32);
+    CHECK_EQ_INT(b.unauthenticated, 24);
+    CHECK_EQ_INT(b.per_network, 4);
+    int fd[10];
+    for (int i = 0; i < 10; i++)
+        fd[i] = raw_connect(port);
+    fs_net_conn_counts c = counts_until(srv, six_closed);
+    CHECK_EQ_INT(c.closed_oldest, 6);
+    CHECK_EQ_INT(c.unauthenticated, 4);
+    CHECK_EQ_INT(c.refused, 0);
+    for (int i = 0; i < 6; i++)
+        CHECK(closed_by_server(fd[i], 2000));
+    for (int i = 6; i < 10; i++)
+        CHECK(!closed_by_server(fd[i], 100)); /* the newest are kept */
+    for (int i = 0; i < 10; i++)
+        close(fd[i]);
+    c = counts_until(srv, none_open);
+    CHECK_EQ_INT(c.open, 0);
+    /* a device's websocket: authenticated, then gone */
+    static const char *const script[] = {"auth", "hello", "bye", NULL};
+    toy_client cl = {.script = script};
+    run_client(&cl, port, 10000, 0);
+    CHECK_EQ_INT(cl.received, 3);
+    after_closes(srv, &t, 1);
+    c = counts_until(srv, none_open);
+    CHECK_EQ_INT(c.open, 0);
+    CHECK_EQ_INT(c.authenticated, 0);
+    CHECK_EQ_INT(c.closed_oldest, 6);
+    fs_net_server_stop(srv);
+}
+
 TEST_LIST(TEST(frames_echo_and_the_session_ends_after_its_last_frame)
               TEST(oversized_frame_before_authentication_drops_the_connection)
                   TEST(oversized_frame_after_authentication_is_told)
                       TEST(a_job_closes_connections_on_the_server_thread)
-                          TEST(deadline_and_unreachable_server))
+                          TEST(deadline_and_unreachable_server)
+                              TEST(budget_closes_the_oldest_and_forgets_every_connection))

@@ -237,6 +237,14 @@ void fs_store_set_source(fs_store *s, const char *net);
  * before the audit's head is taken at a server's stop. 0, or the audit's
  * error. */
 int fs_store_auth_flush(fs_store *s);
+/* Audits a failed dashboard login from network net (fs_net_network_of) as
+ * who (a user's name, or "unknown name": never what was typed for a name
+ * no one has): kind "auth_failed", actor "dashboard", target who, counted
+ * per network and who per minute as handshake failures are (the first at
+ * once with detail, "dashboard login from ADDRESS"; the rest one entry "N
+ * more from NET within a minute (last: ...)"). 0, or the audit's error. */
+int fs_store_note_login_failure(fs_store *s, const char *net, const char *who,
+                                const char *detail);
 /* Revokes a device at once: it is told to wipe at its next contact, and
  * what it had not pushed is lost; the audit records how many changes that
  * was as the device last reported (discarded=N). FS_ENOTFOUND for an
@@ -443,6 +451,7 @@ typedef struct fs_store_ops {
     int (*note_refusal)(fs_store *s, const uint8_t *pk, const char *detail);
     void (*set_source)(fs_store *s, const char *net);
     int (*auth_flush)(fs_store *s);
+    int (*note_login_failure)(fs_store *s, const char *net, const char *who, const char *detail);
     /* enrollment */
     int (*enroll_code_create)(fs_store *s, const char *user, uint64_t ttl_ms,
                               const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code,

@@ -132,6 +132,25 @@ int fs_net_server_start_tls(fs_net_server **out, const fs_net_server_hooks *hook
 int fs_net_server_reload_tls(fs_net_server *srv);
 /* The port the server listens on. */
 int fs_net_server_port(const fs_net_server *srv);
+
+/* The connection budget (issue 20.2), set at start from the descriptor
+ * limit (RLIMIT_NOFILE) less a reserve for the store and the control
+ * socket: at most `total` connections; at most `unauthenticated` of them
+ * not yet authenticated devices (HTTP requests, handshakes, silent
+ * sockets), and `per_network` of those from one IPv4 /24 or IPv6 /64. A
+ * new connection beyond a cap closes the oldest unauthenticated one (of its
+ * network, else of all) first; one beyond `total` is refused. */
+typedef struct fs_net_budget {
+    size_t total, unauthenticated, per_network;
+} fs_net_budget;
+void fs_net_server_budget(const fs_net_server *srv, fs_net_budget *out);
+/* The connections the budget counts now, and what it did since the start.
+ * On the server's thread only (a hook or a fs_net_server_call job). */
+typedef struct fs_net_conn_counts {
+    size_t open, unauthenticated, authenticated;
+    uint64_t closed_oldest, refused;
+} fs_net_conn_counts;
+void fs_net_server_counts(const fs_net_server *srv, fs_net_conn_counts *out);
 /* Queues one frame for conn, written when the socket is writable. Its
  * signature is a session's emit function (fieldsync/sync.h), with conn as
  * its context. 0, FS_ENOMEM or FS_ETOOBIG. Server thread only. */

@@ -755,6 +755,9 @@ int fs_audit_mac_at(fs_audit *a, uint64_t seq, unsigned char mac[FS_AUDIT_MAC_BY
     return rc;
 }
 
+static int deliver(fs_audit *a, sqlite3_stmt *st, int (*cb)(const fs_audit_entry *e, void *ctx),
+                   void *ctx);
+
 int fs_audit_list(fs_audit *a, uint64_t after, size_t max,
                   int (*cb)(const fs_audit_entry *e, void *ctx), void *ctx)
 {
@@ -769,7 +772,15 @@ int fs_audit_list(fs_audit *a, uint64_t after, size_t max,
         return rc;
     sqlite3_bind_int64(st, 1, after > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)after);
     sqlite3_bind_int64(st, 2, max == 0 || max > (size_t)INT64_MAX ? -1 : (sqlite3_int64)max);
-    int src;
+    return deliver(a, st, cb, ctx);
+}
+
+/* Steps st (columns seq, at_ms, kind, actor, subject, detail), checks and
+ * delivers each row, finalizes st. */
+static int deliver(fs_audit *a, sqlite3_stmt *st, int (*cb)(const fs_audit_entry *e, void *ctx),
+                   void *ctx)
+{
+    int rc = 0, src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         fs_audit_entry e;
         text f[4];
@@ -798,6 +809,62 @@ int fs_audit_list(fs_audit *a, uint64_t after, size_t max,
             break;
     }
     if (rc == 0 && src != SQLITE_DONE)
+        rc = dbfail(a, src, "cannot read the audit log");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The WHERE clause of a query: ?1 kind ("" any), ?2 from_ms, ?3 to_ms
+ * (INT64_MAX: no end), ?4 after, ?5 before (INT64_MAX: none). */
+#define QUERY_WHERE                                                                        \
+    " WHERE (?1 = '' OR kind = ?1) AND at_ms >= ?2 AND at_ms < ?3 AND seq > ?4 AND seq < ?5"
+
+static void bind_query(sqlite3_stmt *st, const fs_audit_query *q)
+{
+    sqlite3_bind_text(st, 1, q->kind != NULL ? q->kind : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->from_ms);
+    sqlite3_bind_int64(st, 3, q->to_ms > 0 ? q->to_ms : INT64_MAX);
+    sqlite3_bind_int64(st, 4,
+                       q->after > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)q->after);
+    sqlite3_bind_int64(st, 5,
+                       q->before == 0 || q->before > (uint64_t)INT64_MAX ? INT64_MAX
+                                                                          : (sqlite3_int64)q->before);
+}
+
+int fs_audit_query_list(fs_audit *a, const fs_audit_query *q,
+                        int (*cb)(const fs_audit_entry *e, void *ctx), void *ctx)
+{
+    assert(a != NULL && q != NULL && cb != NULL);
+    a->errmsg[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(a,
+                     q->oldest_first
+                         ? "SELECT seq, at_ms, kind, actor, subject, detail FROM audit" QUERY_WHERE
+                           " ORDER BY seq LIMIT ?6"
+                         : "SELECT * FROM (SELECT seq, at_ms, kind, actor, subject, detail FROM "
+                           "audit" QUERY_WHERE " ORDER BY seq DESC LIMIT ?6) ORDER BY seq",
+                     &st);
+    if (rc != 0)
+        return rc;
+    bind_query(st, q);
+    sqlite3_bind_int64(st, 6, q->max == 0 || q->max > (size_t)INT64_MAX ? -1 : (sqlite3_int64)q->max);
+    return deliver(a, st, cb, ctx);
+}
+
+int fs_audit_query_any(fs_audit *a, const fs_audit_query *q, int *any)
+{
+    assert(a != NULL && q != NULL && any != NULL);
+    a->errmsg[0] = '\0';
+    *any = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(a, "SELECT 1 FROM audit" QUERY_WHERE " LIMIT 1", &st);
+    if (rc != 0)
+        return rc;
+    bind_query(st, q);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *any = 1;
+    else if (src != SQLITE_DONE)
         rc = dbfail(a, src, "cannot read the audit log");
     sqlite3_finalize(st);
     return rc;

@@ -175,6 +175,24 @@ int fs_audit_mac_at(fs_audit *a, uint64_t seq, unsigned char mac[FS_AUDIT_MAC_BY
 int fs_audit_list(fs_audit *a, uint64_t after, size_t max,
                   int (*cb)(const fs_audit_entry *e, void *ctx), void *ctx);
 
+/* A window of the log for the admin's page: entries of kind (NULL or "":
+ * any) written in [from_ms, to_ms) (to_ms 0: no end) with after < seq <
+ * before (0: no bound); at most max (0: no limit): the oldest such when
+ * oldest_first, else the newest. */
+typedef struct fs_audit_query {
+    const char *kind;
+    int64_t from_ms, to_ms;
+    uint64_t after, before;
+    size_t max;
+    int oldest_first;
+} fs_audit_query;
+/* Calls cb for each entry of the window in order of seq, checked as
+ * fs_audit_list checks them. Errors: FS_EAUDIT, database codes. */
+int fs_audit_query_list(fs_audit *a, const fs_audit_query *q,
+                        int (*cb)(const fs_audit_entry *e, void *ctx), void *ctx);
+/* *any = 1 when some entry is in the window (max ignored). */
+int fs_audit_query_any(fs_audit *a, const fs_audit_query *q, int *any);
+
 /* How many entries of kind were written at or after since_ms (the server's
  * clock). Errors: database codes. */
 int fs_audit_count_since(fs_audit *a, const char *kind, int64_t since_ms, uint64_t *count);

@@ -100,7 +100,8 @@ static int auth_minute_end(sq_store *s, struct sq_auth_minute *m)
         char detail[FS_AUDIT_MAX_DETAIL];
         snprintf(detail, sizeof detail, "%u more from %s within a minute (last: %s)", m->more,
                  m->net, m->last);
-        rc = fs_audit_append(s->audit, "auth_failed", "sync", NULL, detail);
+        rc = fs_audit_append(s->audit, "auth_failed", m->actor,
+                             m->target[0] != '\0' ? m->target : NULL, detail);
     }
     memset(m, 0, sizeof *m);
     return rc;
@@ -118,12 +119,17 @@ int sq_auth_flush(fs_store *base)
     return rc;
 }
 
-/* The first failure of a network's minute (for one reason) is written at
- * once, the others counted; minutes that ended are written first. */
-static int auth_failed(sq_store *s, const char *clean)
+/* The first failure of a network's minute (for one actor, target and
+ * reason) is written at once, the others counted; minutes that ended are
+ * written first. target: NULL or "" for none. */
+static int failed_minute(sq_store *s, const char *actor, const char *target, const char *net,
+                         const char *clean)
 {
     uint64_t now = fs_clock_mono_ms();
-    const char *net = s->source[0] != '\0' ? s->source : "an unknown network";
+    if (net == NULL || net[0] == '\0')
+        net = "an unknown network";
+    if (target == NULL)
+        target = "";
     char why[24]; /* one minute per network and reason: each kind stays visible */
     snprintf(why, sizeof why, "%.*s", (int)strcspn(clean, " "), clean);
     struct sq_auth_minute *mine = NULL, *pick = NULL;
@@ -134,7 +140,8 @@ static int auth_failed(sq_store *s, const char *clean)
             int r = auth_minute_end(s, m);
             rc = rc != 0 ? rc : r;
         }
-        if (m->net[0] != '\0' && strcmp(m->net, net) == 0 && strcmp(m->why, why) == 0)
+        if (m->net[0] != '\0' && strcmp(m->net, net) == 0 && strcmp(m->why, why) == 0 &&
+            strcmp(m->actor, actor) == 0 && strcmp(m->target, target) == 0)
             mine = m;
         else if (pick == NULL || (m->net[0] == '\0' && pick->net[0] != '\0') ||
                  ((m->net[0] == '\0') == (pick->net[0] == '\0') && m->start_ms < pick->start_ms))
@@ -150,12 +157,31 @@ static int auth_failed(sq_store *s, const char *clean)
         rc = rc != 0 ? rc : r;
     }
     snprintf(pick->net, sizeof pick->net, "%s", net);
+    snprintf(pick->actor, sizeof pick->actor, "%s", actor);
+    snprintf(pick->target, sizeof pick->target, "%s", target);
     snprintf(pick->why, sizeof pick->why, "%s", why);
     pick->start_ms = now;
     char detail[FS_AUDIT_MAX_DETAIL];
     snprintf(detail, sizeof detail, "%.150s from %.63s", clean, net); /* cut: fits */
-    int r = fs_audit_append(s->audit, "auth_failed", "sync", NULL, detail);
+    int r = fs_audit_append(s->audit, "auth_failed", actor, target[0] != '\0' ? target : NULL,
+                            detail);
     return rc != 0 ? rc : r;
+}
+
+static int auth_failed(sq_store *s, const char *clean)
+{
+    return failed_minute(s, "sync", NULL, s->source, clean);
+}
+
+int sq_note_login_failure(fs_store *base, const char *net, const char *who, const char *detail)
+{
+    sq_store *s = (sq_store *)base;
+    char clean[FS_AUDIT_MAX_DETAIL];
+    size_t i = 0;
+    for (; detail != NULL && detail[i] != '\0' && i + 1 < sizeof clean; i++)
+        clean[i] = detail[i] >= 0x20 && detail[i] < 0x7f ? detail[i] : '?';
+    clean[i] = '\0';
+    return failed_minute(s, "dashboard", who, net, clean);
 }
 
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail)

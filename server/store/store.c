@@ -419,6 +419,7 @@ static const fs_store_ops sqlite_ops = {
     .note_refusal = sq_note_refusal,
     .set_source = sq_set_source,
     .auth_flush = sq_auth_flush,
+    .note_login_failure = sq_note_login_failure,
     .enroll_code_create = sq_enroll_code_create,
     .enroll_code_redeem = sq_enroll_code_redeem,
     .owner = sq_owner,

@@ -71,6 +71,8 @@ struct sq_store {
     char source[64];
     struct sq_auth_minute {
         char net[64]; /* "" : a free slot */
+        char actor[12]; /* "sync", "dashboard" */
+        char target[FS_USER_NAME_MAX + 1]; /* the dashboard's: the name, or "unknown name" */
         char why[24]; /* the reason's first word ("reason=5") */
         uint64_t start_ms; /* monotonic */
         unsigned more;     /* failures after the first, not yet written */
@@ -234,6 +236,7 @@ int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail);
 void sq_set_source(fs_store *base, const char *net);
 int sq_auth_flush(fs_store *base);
+int sq_note_login_failure(fs_store *base, const char *net, const char *who, const char *detail);
 int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
                           const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen);
 int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms);

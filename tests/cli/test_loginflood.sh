@@ -5,8 +5,10 @@
 # server's thread, which serves every device, never waits on a password.
 # A rep's `fieldsync sync` is timed 5 times alone, then 5 times while 16
 # threads post logins in a loop (tests/cli/login_flood.py), in the same
-# run; the ratio must stay under FLOOD_MAX_RATIO (3: generous, for a
-# loaded machine; on the code before the workers it was in the tens).
+# run; the ratio must stay under FLOOD_MAX_RATIO (4: for a loaded machine;
+# on the code before the workers it was in the tens). With two CPU-bound
+# processes beside it (scripts/stress, issue 20.8) it measured 2.88, 2.71
+# and 1.24 on a shared 2-core machine: 3 held by too little.
 #
 #   bash tests/cli/test_loginflood.sh path/to/fieldsync path/to/fieldsync-server
 set -u
@@ -15,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/web_fixture.sh"
 FS=${1:?usage: test_loginflood.sh path/to/fieldsync path/to/fieldsync-server}
 FSS=${2:?usage: test_loginflood.sh path/to/fieldsync path/to/fieldsync-server}
 FLOOD=$(dirname "${BASH_SOURCE[0]}")/login_flood.py
-MAX_RATIO=${FLOOD_MAX_RATIO:-3}
+MAX_RATIO=${FLOOD_MAX_RATIO:-4}
 export LC_ALL=C.UTF-8
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-loginflood-XXXXXX")
 ERRLOG=$WORK/all-stderr
