@@ -150,6 +150,9 @@ static const fs_record_rules records[] = {
     /* Written by the server as users are added, moved, disabled or enabled;
      * owned by the user it names. */
     {"roster", "name", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    /* Written by the server (fieldsync-server team set); seen by the whole
+     * team, owned by no user. */
+    {"team_setting", NULL, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 /* Columns that change together (fieldsync/records.h, COLUMN GROUPS): a
