@@ -193,10 +193,15 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         rc = fm->child->split != NULL
                  ? fm->child->split(fm, &vs, k + 1, children.items[k], parts[k])
                  : form_split_parts(fm, k, children.items[k], parts[k]);
+    vs.zone_later = 1; /* "not in the future" once the team's zone is known */
     if (rc == CLI_OK)
         rc = form_check_given(fm, &vs, parts, children.count);
     if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
+    if (rc == CLI_OK) {
+        form_now_in_team_zone(&vs);
+        rc = form_check_given(fm, &vs, parts, children.count);
+    }
     char me[FS_USER_MAX + 1] = "";
     if (rc == CLI_OK && fs_record_rules_of(fm->table)->signer != NULL)
         rc = form_need_user(r, me);
@@ -344,6 +349,8 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
     char me[FS_USER_MAX + 1] = "", *state = NULL;
     if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
+    if (rc == CLI_OK)
+        form_now_in_team_zone(&vs); /* the stamps in the team's zone */
     if (rc == CLI_OK)
         rc = form_open_one(r, fm->table, hex, &it, id);
     /* The record rules decide: the status it must be in, and that a

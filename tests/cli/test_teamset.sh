@@ -104,6 +104,22 @@ if grep -qF -e "as of $before" -e "as of $after" <<<"$OUT"; then
 else
     fail "today's time is Beijing's" "want as of $before or $after" "$OUT"
 fi
+# a form's "now" is the team's too: the default stamp, and "not in the future"
+before=$(beijing)
+run complaint add --customer "${C:0:8}" --description "包装破损"
+after=$(beijing)
+expect "a complaint received now" 0
+run complaint list --json
+if grep -qF -e "\"received_at\":\"$before\"" -e "\"received_at\":\"$after\"" <<<"$OUT"; then
+    ok "received now: stamped in Beijing time ($after)"
+else
+    fail "received now: stamped in Beijing time" "want $before or $after" "$OUT"
+fi
+run complaint add --customer "${C:0:8}" --description "另一件" --received-at "$(beijing)"
+expect "Beijing's now typed on a UTC laptop is not the future" 0
+later=$(TZ=Asia/Shanghai date -d '+2 hours' '+%Y-%m-%d %H:%M')
+run complaint add --customer "${C:0:8}" --description "将来" --received-at "$later"
+expect "two hours past Beijing's now is refused" 2 "--received-at: $later is in the future"
 run calendar --tz UTC
 expect "the laptop's own can still be set" 0 "serves only until the team's comes"
 contains "but the team's stays in use" "$OUT" "time zone:     Asia/Shanghai"
