@@ -85,8 +85,8 @@ int fs_team_setting_get(fs_replica *r, const char *team, const char *setting, ch
     int more;
     while ((more = fs_rows_next(it)) == 1) {
         fs_value k, v;
-        if (fs_rows_get(it, "setting", &k) != 0 || k.type != FS_TEXT ||
-            k.n != strlen(setting) || memcmp(k.p, setting, k.n) != 0)
+        if (fs_rows_get(it, "setting", &k) != 0 || k.type != FS_TEXT || k.n != strlen(setting) ||
+            memcmp(k.p, setting, k.n) != 0)
             continue;
         if (fs_rows_get(it, "value", &v) != 0)
             continue;
@@ -107,8 +107,7 @@ int fs_team_setting_get(fs_replica *r, const char *team, const char *setting, ch
     return rc;
 }
 
-int fs_team_calendar(fs_replica *r, const char *team, fs_calendar *cal, int *found,
-                     int *unusable)
+int fs_team_calendar(fs_replica *r, const char *team, fs_calendar *cal, int *found, int *unusable)
 {
     *found = 0;
     if (unusable != NULL)

@@ -21,7 +21,7 @@
 #include "fieldsync/store.h"
 #include "srv.h"
 
-#define _(s) gettext(s)
+#define _(s)     gettext(s)
 #define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifndef FS_LOCALEDIR

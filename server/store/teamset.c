@@ -28,8 +28,8 @@ static int setting_find(sq_store *s, const char *team, const char *setting, int 
     int more;
     while ((more = fs_rows_next(it)) == 1) {
         fs_value k, v;
-        if (fs_rows_get(it, "setting", &k) != 0 || k.type != FS_TEXT ||
-            k.n != strlen(setting) || memcmp(k.p, setting, k.n) != 0)
+        if (fs_rows_get(it, "setting", &k) != 0 || k.type != FS_TEXT || k.n != strlen(setting) ||
+            memcmp(k.p, setting, k.n) != 0)
             continue;
         *found = 1;
         memcpy(id, fs_rows_id(it), FS_ID_BYTES);
@@ -40,8 +40,7 @@ static int setting_find(sq_store *s, const char *team, const char *setting, int 
         break;
     }
     fs_rows_close(it);
-    return more < 0 ? sq__fail(s, more, "reading the team's settings: %s",
-                               fs_replica_errmsg(s->r))
+    return more < 0 ? sq__fail(s, more, "reading the team's settings: %s", fs_replica_errmsg(s->r))
                     : 0;
 }
 
@@ -103,8 +102,7 @@ int sq__team_setting_visible(sq_store *s, const sq_user *u, unsigned tix, const 
     return team[0] != '\0' && (u->role == FS_ROLE_ADMIN || strcmp(team, u->team) == 0);
 }
 
-int sq__team_setting_move(sq_store *s, const char *name, const char *old_team,
-                          const char *new_team)
+int sq__team_setting_move(sq_store *s, const char *name, const char *old_team, const char *new_team)
 {
     long long tix = fs_schema_table_index("team_setting");
     uint64_t feed = 0;
@@ -115,10 +113,10 @@ int sq__team_setting_move(sq_store *s, const char *name, const char *old_team,
                      " FROM team_setting WHERE team=?4",
                      NULL, "tiit", name, tix, (long long)feed, old_team);
     sqlite3_stmt *st = NULL;
-    int src = rc == 0 ? sqlite3_prepare_v2(fs_replica_db(s->r),
-                                           "SELECT id FROM team_setting WHERE team=?1", -1, &st,
-                                           NULL)
-                      : SQLITE_OK;
+    int src = rc == 0
+                  ? sqlite3_prepare_v2(fs_replica_db(s->r),
+                                       "SELECT id FROM team_setting WHERE team=?1", -1, &st, NULL)
+                  : SQLITE_OK;
     if (rc == 0 && src != SQLITE_OK)
         return sq__dbfail(s, src, "store");
     if (rc == 0) {
