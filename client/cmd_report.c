@@ -154,9 +154,9 @@ static int open_view(cli_ctx *ctx, const char *usage, view_opts *o, int argc, ch
     if (frc == 0) {
         fs_calendar tc = *cal;
         rc = setup(o, sc, found > 0 ? &tc : NULL, cal, now);
-    }
-    else
+    } else {
         rc = cli_fail(frc == FS_ENOMEM ? NULL : *r, "reading the calendar", frc);
+    }
     if (sc != NULL)
         cli_list_free(&sc->holidays);
     free(sc);
