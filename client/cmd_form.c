@@ -25,6 +25,7 @@
 #include "fieldsync/records.h"
 #include "fieldsync/schema.h"
 #include "form.h"
+#include "i18n.h"
 #include "precheck.h"
 #include "record.h"
 
@@ -394,10 +395,31 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
         case FS_FILL_STATUS:
             cells[nc++] = (fs_cell){set->column, fs_text(ra->to)};
             break;
-        case FS_FILL_NOW:
+        case FS_FILL_NOW: {
+            /* A time stated with --at (issue 17.6): kept as stated, the
+             * recording time in its own column; never in the future. */
+            const char *stated = NULL, *flag = NULL;
+            for (size_t i = 0; i < a->nflags; i++)
+                if (strcmp(a->flags[i].column, set->column) == 0 && vs.v[i] != NULL) {
+                    stated = vs.v[i];
+                    flag = a->flags[i].flag;
+                }
+            int64_t at = 0, now = 0;
+            if (stated != NULL && fs_civil_parse(stated, strlen(stated), &at) == 0 &&
+                fs_civil_parse(vs.nowbuf, strlen(vs.nowbuf), &now) == 0 && at > now) {
+                cli_error(
+                    _("%s: %s is in the future (it is %s now): record it once it has happened"),
+                    flag, stated, vs.nowbuf);
+                rc = CLI_EUSAGE;
+                break;
+            }
             cells[nc++] = (fs_cell){
-                set->column, fs_text(tb->columns[ci].type == FS_COL_DATE ? vs.today : vs.nowbuf)};
+                set->column,
+                fs_text(stated != NULL                                 ? stated
+                        : tb->columns[ci].type == FS_COL_DATE ? vs.today
+                                                              : vs.nowbuf)};
             break;
+        }
         case FS_FILL_SIGNER:
             rc = form_need_user(r, me);
             cells[nc++] = (fs_cell){set->column, fs_text(me)};

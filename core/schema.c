@@ -57,8 +57,10 @@ static const fs_column commitment_cols[] = {
     {"text", FS_COL_TEXT, REQ, NULL, 0},
     {"due", FS_COL_DATE, REQ, NULL, 0},
     {"status", FS_COL_TEXT, 0, NULL, 0}, /* open | done | cancelled */
-    {"done_at", FS_COL_DATETIME, 0, NULL, 0},
+    {"done_at", FS_COL_DATETIME, 0, NULL, 0}, /* when it was done, as stated (--at) */
     {"customer_replied", FS_COL_BOOL, 0, NULL, 0},
+    /* schema 5 (issue 17.6): when the done was recorded, whatever done_at says */
+    {"done_recorded_at", FS_COL_DATETIME, 0, NULL, 5},
 };
 
 /* Form 2: weekly work plan, with its daily tasks in plan_task. */
@@ -159,7 +161,9 @@ static const fs_column customer_question_cols[] = {
     {"question", FS_COL_TEXT, REQ, NULL, 0},
     {"asked_at", FS_COL_DATETIME, REQ, NULL, 0},
     {"answer", FS_COL_TEXT, 0, NULL, 0},
-    {"answered_at", FS_COL_DATETIME, 0, NULL, 0},
+    {"answered_at", FS_COL_DATETIME, 0, NULL, 0}, /* as stated (--at) */
+    /* schema 5 (issue 17.6): when the answer was recorded */
+    {"answered_recorded_at", FS_COL_DATETIME, 0, NULL, 5},
 };
 
 /* A supervisor's spot-check of one record's accuracy. */

@@ -426,6 +426,15 @@ static void test_writes_bypassing_the_log_are_refused_or_flagged(void)
     fs_replica_close(r);
 }
 
+/* The columns schema 5 added to older tables, taken away as a replica of
+ * schema 4 never had them (each column's version: FS__VER_BYTES of _ver). */
+#define SCHEMA_5_COLUMNS_DROPPED                                                                   \
+    "ALTER TABLE commitment DROP COLUMN done_recorded_at;"                                         \
+    "UPDATE commitment SET _ver=substr(_ver,1,length(_ver)-12);"                                   \
+    "ALTER TABLE customer_question DROP COLUMN answered_recorded_at;"                              \
+    "UPDATE customer_question SET _ver=substr(_ver,1,length(_ver)-12);"
+_Static_assert(FS__VER_BYTES == 12, "SCHEMA_5_COLUMNS_DROPPED trims 12 bytes a column");
+
 /* A replica of schema 4 (published with protocol 5: before
  * `team_setting`) opened by this build: upgraded without losing a record
  * of any table or a change of its log, its cursor reset so the team's
@@ -446,6 +455,13 @@ static void test_schema_4_replica_keeps_every_record(void)
                         {"role", fs_int(1)},
                         {"active", fs_int(1)}};
     CHECK_OK(fs_insert(r, "roster", roster, 4, id));
+    uint8_t promise[16];
+    fs_cell cm[] = {{"customer", fs_blob(cid, 16)},
+                    {"text", fs_text("寄样品")},
+                    {"due", fs_text("2026-12-04")},
+                    {"status", fs_text("done")},
+                    {"done_at", fs_text("2026-12-04 17:00")}};
+    CHECK_OK(fs_insert(r, "commitment", cm, 5, promise));
     uint64_t seq = last_seq(r);
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
@@ -454,6 +470,7 @@ static void test_schema_4_replica_keeps_every_record(void)
     for (unsigned i = 0; i < nt; i++)
         before[i] = strcmp(t[i].name, "team_setting") == 0 ? 0 : count_rows(r, t[i].name);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 4 was made */
+    CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE team_setting;"
                             "UPDATE meta SET v=4 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
@@ -469,6 +486,9 @@ static void test_schema_4_replica_keeps_every_record(void)
             CHECK_EQ_INT(count_rows(r, t[i].name), before[i]);
     CHECK_EQ_INT(count_rows(r, "visit"), 1);
     CHECK_EQ_INT(count_rows(r, "roster"), 1);
+    CHECK_EQ_INT(count_rows(r, "commitment"), 1);
+    fs_cell rec[] = {{"done_recorded_at", fs_text("2026-12-06 20:00")}};
+    CHECK_OK(fs_update(r, "commitment", promise, rec, 1)); /* the new column, written */
     fs_cell ts[] = {{"team", fs_text("north")},
                     {"setting", fs_text("tz")},
                     {"value", fs_text("Asia/Shanghai")}};
@@ -553,6 +573,7 @@ static void test_schema_1_replica_is_upgraded(void)
     add_customer(r, "华东机电", cid);
     uint64_t seq = last_seq(r);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
+    CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
                             "DROP TABLE roster; DROP TABLE team_setting;"
                             "UPDATE meta SET v=1 WHERE k='schema';"

@@ -137,6 +137,33 @@ contains "the laptop follows: Friday 17:30" "$OUT" '"rule":"complaint_outcome","
 run calendar --json
 contains "no other team's settings on the laptop" "$OUT" '"source":"team","team":"north"'
 
+# ---- issue 17.6: a stated time is kept, and so is the recording time ----
+run commitment add --customer "${C:0:8}" --text "寄样品" --due 2026-12-04
+expect "a commitment due Friday 2026-12-04" 0
+P=$OUT
+run commitment done "${P:0:8}" --at "2026-12-04 17:00"
+expect "done, stated as Friday 17:00, recorded now" 0
+rec=$(beijing)
+run commitment list --json
+contains "the stated time kept" "$OUT" '"done_at":"2026-12-04 17:00"'
+contains "the recording time kept" "$OUT" "\"done_recorded_at\":\"${rec:0:13}"
+run report rep zhang --week 2026-W49 --at "2026-12-07 10:00" --json
+contains "done on time, judged by the stated time" "$OUT" '"rule":"commitment_due","status":"on time","due":"2026-12-05 00:00","done":"2026-12-04 17:00"'
+run commitment add --customer "${C:0:8}" --text "报价单" --due 2026-12-31
+Q=$OUT
+later=$(TZ=Asia/Shanghai date -d '+2 hours' '+%Y-%m-%d %H:%M')
+run commitment done "${Q:0:8}" --at "$later"
+expect "done --at in the future: exit 2" 2 "--at: $later is in the future"
+run question add --customer "${C:0:8}" --question "交货期？" --asked-at "2026-12-05 10:00"
+expect "a question asked Saturday 10:00" 0
+QQ=$OUT
+run question answer "${QQ:0:8}" --answer "两周" --at "2026-12-05 15:00"
+expect "answered, stated as Saturday 15:00" 0
+run question list --json
+contains "the stated answer time kept" "$OUT" '"answered_at":"2026-12-05 15:00"'
+contains "its recording time too" "$OUT" '"answered_recorded_at":"'
+run question answer "${QQ:0:8}" --answer "两周" --at "2026-13-05 15:00"
+expect "a bad --at: exit 2 naming it" 2 "--at"
 stop_server
 LC_ALL= LANG=zh_CN.UTF-8 runc "$FSS" team show --data "$S" --team north
 contains "team show in Chinese (run on the store)" "$OUT" "时区：      Asia/Shanghai"
