@@ -23,6 +23,7 @@
 #include "fieldsync/schema.h"
 #include "i18n.h"
 #include "fieldsync/text.h"
+#include "teamcal.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -395,8 +396,27 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
     }
 }
 
+/* The team's time zone once a replica holding the team's calendar is open
+ * (issue 17.7): "now" is the team's, whatever the laptop's zone. */
+static char team_tz[64];
+
+int cli_team_zone(void)
+{
+    return team_tz[0] != '\0';
+}
+
 void cli_now(char out[17])
 {
+    if (team_tz[0] != '\0') {
+        fs_calendar cal;
+        int64_t civil = 0;
+        fs_calendar_default(&cal);
+        memcpy(cal.tz, team_tz, sizeof cal.tz);
+        if (fs_calendar_now(&cal, (int64_t)fs_clock_wall_ms(), &civil) == 0) {
+            fs_civil_format(civil, out);
+            return;
+        }
+    }
     if (fs_instant_format(out, 17, (int64_t)fs_clock_wall_ms(), 0, "%Y-%m-%d %H:%M") != 0)
         snprintf(out, 17, "1970-01-01 00:00");
 }
@@ -618,6 +638,11 @@ static int open_replica(const cli_ctx *ctx, fs_replica **out, int allow_locked)
             cli_error(_("opening the replica in %s: %s"), home, fs_strerror(frc));
         return CLI_ERUNTIME;
     }
+    fs_calendar cal;
+    int found = 0;
+    char team[FS_USER_MAX + 1];
+    if (teamcal_load(*out, &cal, &found, team) == 0 && found > 0 && cal.tz[0] != '\0')
+        memcpy(team_tz, cal.tz, sizeof team_tz);
     if (allow_locked)
         return CLI_OK;
     uint64_t seen = 0;

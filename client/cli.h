@@ -123,6 +123,9 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
 
 /* The local time now as "YYYY-MM-DD HH:MM". */
 void cli_now(char out[17]);
+/* 1 once an open replica holds its team's calendar: cli_now is then the
+ * time in the team's zone (issue 17.7), 0 before (this machine's zone). */
+int cli_team_zone(void);
 
 /* The replica directory: ctx->home, or an error naming --home and
  * FIELDSYNC_HOME. Returns CLI_OK or CLI_EUSAGE. */

@@ -194,10 +194,15 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         rc = fm->child->split != NULL
                  ? fm->child->split(fm, &vs, k + 1, children.items[k], parts[k])
                  : form_split_parts(fm, k, children.items[k], parts[k]);
+    vs.zone_later = 1; /* "not in the future" once the team's zone is known */
     if (rc == CLI_OK)
         rc = form_check_given(fm, &vs, parts, children.count);
     if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
+    if (rc == CLI_OK) {
+        form_now_in_team_zone(&vs);
+        rc = form_check_given(fm, &vs, parts, children.count);
+    }
     char me[FS_USER_MAX + 1] = "";
     if (rc == CLI_OK && fs_record_rules_of(fm->table)->signer != NULL)
         rc = form_need_user(r, me);
@@ -346,6 +351,8 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
     if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
     if (rc == CLI_OK)
+        form_now_in_team_zone(&vs); /* the stamps in the team's zone */
+    if (rc == CLI_OK)
         rc = form_open_one(r, fm->table, hex, &it, id);
     /* The record rules decide: the status it must be in, and that a
      * supervisor's signature is not the record's own rep's. The role is the
@@ -388,10 +395,31 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
         case FS_FILL_STATUS:
             cells[nc++] = (fs_cell){set->column, fs_text(ra->to)};
             break;
-        case FS_FILL_NOW:
+        case FS_FILL_NOW: {
+            /* A time stated with --at (issue 17.6): kept as stated, the
+             * recording time in its own column; never in the future. */
+            const char *stated = NULL, *flag = NULL;
+            for (size_t i = 0; i < a->nflags; i++)
+                if (strcmp(a->flags[i].column, set->column) == 0 && vs.v[i] != NULL) {
+                    stated = vs.v[i];
+                    flag = a->flags[i].flag;
+                }
+            int64_t at = 0, now = 0;
+            if (stated != NULL && fs_civil_parse(stated, strlen(stated), &at) == 0 &&
+                fs_civil_parse(vs.nowbuf, strlen(vs.nowbuf), &now) == 0 && at > now) {
+                cli_error(
+                    _("%s: %s is in the future (it is %s now): record it once it has happened"),
+                    flag, stated, vs.nowbuf);
+                rc = CLI_EUSAGE;
+                break;
+            }
             cells[nc++] = (fs_cell){
-                set->column, fs_text(tb->columns[ci].type == FS_COL_DATE ? vs.today : vs.nowbuf)};
+                set->column,
+                fs_text(stated != NULL                                 ? stated
+                        : tb->columns[ci].type == FS_COL_DATE ? vs.today
+                                                              : vs.nowbuf)};
             break;
+        }
         case FS_FILL_SIGNER:
             rc = form_need_user(r, me);
             cells[nc++] = (fs_cell){set->column, fs_text(me)};

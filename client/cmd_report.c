@@ -25,6 +25,7 @@
 #include "cmd_sync.h"
 #include "refused.h"
 #include "table.h"
+#include "teamcal.h"
 
 typedef struct view_opts {
     const char *tz, *hours, *at, *week, *days, *team;
@@ -72,12 +73,16 @@ static int stored_load(fs_replica *r, stored_cal *sc)
     return rc == 0 ? stored_parse(sc) : rc;
 }
 
-/* The calendar and the moment: what the device keeps (sc, may be NULL),
+/* The calendar and the moment: the team's (team, once the server has sent
+ * it: issue 17.7) or else what the device keeps (sc; both may be NULL),
  * then the options. CLI_OK or CLI_EUSAGE. */
-static int setup(const view_opts *o, const stored_cal *sc, fs_calendar *cal, int64_t *now)
+static int setup(const view_opts *o, const stored_cal *sc, const fs_calendar *team,
+                 fs_calendar *cal, int64_t *now)
 {
     fs_calendar_default(cal);
-    if (sc != NULL) {
+    if (team != NULL) {
+        *cal = *team;
+    } else if (sc != NULL) {
         if (sc->tz != NULL && fs_calendar_set_tz(cal, sc->tz) != 0)
             cli_error(_("the stored time zone is not known here; using this machine's"));
         if (sc->hours != NULL)
@@ -134,18 +139,24 @@ static int open_view(cli_ctx *ctx, const char *usage, view_opts *o, int argc, ch
     int rc = cli_parse(ctx, usage, opts, nopts, argc, argv);
     if (rc != CLI_OK)
         return rc;
-    rc = setup(o, NULL, cal, now); /* the options' errors before the passphrase */
+    rc = setup(o, NULL, NULL, cal, now); /* the options' errors before the passphrase */
     if (rc != CLI_OK)
         return rc;
     rc = cli_open(ctx, r);
     if (rc != CLI_OK)
         return rc;
     stored_cal *sc = malloc(sizeof *sc);
+    int found = 0;
+    char team[FS_USER_MAX + 1];
     int frc = sc != NULL ? stored_load(*r, sc) : FS_ENOMEM;
     if (frc == 0)
-        rc = setup(o, sc, cal, now);
-    else
+        frc = teamcal_load(*r, cal, &found, team);
+    if (frc == 0) {
+        fs_calendar tc = *cal;
+        rc = setup(o, sc, found > 0 ? &tc : NULL, cal, now);
+    } else {
         rc = cli_fail(frc == FS_ENOMEM ? NULL : *r, "reading the calendar", frc);
+    }
     if (sc != NULL)
         cli_list_free(&sc->holidays);
     free(sc);
@@ -643,14 +654,19 @@ int cmd_calendar(cli_ctx *ctx, int argc, char **argv)
     fs_replica *r = NULL;
     stored_cal *sc = NULL;
     int64_t now;
+    fs_calendar team_cal;
+    int found = 0;
+    char team[FS_USER_MAX + 1] = "";
     int rc = cli_parse(ctx, USAGE_CALENDAR, opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc == CLI_OK)
-        rc = setup(&o, NULL, &cal, &now); /* checks every value */
+        rc = setup(&o, NULL, NULL, &cal, &now); /* checks every value */
     if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
     if (rc == CLI_OK && (sc = malloc(sizeof *sc)) == NULL)
         rc = cli_fail(NULL, "calendar", FS_ENOMEM);
     int frc = rc == CLI_OK ? stored_load(r, sc) : 0;
+    if (frc == 0 && rc == CLI_OK)
+        frc = teamcal_load(r, &team_cal, &found, team);
     if (frc != 0)
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "calendar", frc);
     int changing = o.tz != NULL || o.hours != NULL || o.holidays.count > 0 || clear;
@@ -677,35 +693,73 @@ int cmd_calendar(cli_ctx *ctx, int argc, char **argv)
                 rc = cli_fail(NULL, "calendar", frc);
         }
     }
+    if (rc == CLI_OK && changing && found > 0)
+        cli_error(_("kept as this device's own calendar, which serves only until the team's "
+                    "comes: the team's, set on the server, is in use"));
     if (rc == CLI_OK) {
         view_opts none;
         memset(&none, 0, sizeof none);
-        rc = setup(&none, sc, &cal, &now);
+        rc = setup(&none, sc, found > 0 ? &team_cal : NULL, &cal, &now);
     }
     if (rc == CLI_OK) {
         char start[24], end[24];
         snprintf(start, sizeof start, "%02d:%02d", cal.work_start / 60, cal.work_start % 60);
         snprintf(end, sizeof end, "%02d:%02d", cal.work_end / 60, cal.work_end % 60);
+        char src[FS_USER_MAX + 96];
+        if (found > 0)
+            snprintf(src, sizeof src, _("the team's (%s), set on the server"), team);
+        else
+            snprintf(src, sizeof src, "%s",
+                     sc->text[0] ? _("this device's own (no team calendar from the server yet)")
+                                 : _("the defaults (no team calendar from the server yet)"));
         if (o.json) {
-            cJSON *obj = cJSON_CreateObject(), *hol = cJSON_CreateArray();
-            int bad = obj == NULL || hol == NULL ||
+            cJSON *obj = cJSON_CreateObject(), *hol = NULL, *work = NULL;
+            int bad = obj == NULL ||
                       rec_json_add(obj, "tz",
                                    cal.tz[0] ? cJSON_CreateString(cal.tz) : cJSON_CreateNull()) ||
                       rec_json_add(obj, "work_start", cJSON_CreateString(start)) ||
                       rec_json_add(obj, "work_end", cJSON_CreateString(end)) ||
-                      rec_json_add(obj, "holidays", hol);
-            for (size_t i = 0; !bad && i < sc->holidays.count; i++)
-                bad = rec_json_add(hol, NULL, cJSON_CreateString(sc->holidays.items[i]));
+                      rec_json_add(obj, "holidays", hol = cJSON_CreateArray()) ||
+                      rec_json_add(obj, "workdays", work = cJSON_CreateArray()) ||
+                      rec_json_add(obj, "source",
+                                   cJSON_CreateString(found > 0     ? "team"
+                                                      : sc->text[0] ? "device"
+                                                                    : "default")) ||
+                      rec_json_add(obj, "team",
+                                   found > 0 ? cJSON_CreateString(team) : cJSON_CreateNull());
+            for (size_t i = 0; !bad && i < cal.nholidays; i++) {
+                char d[17];
+                fs_civil_format(cal.holidays[i] * FS_MIN_PER_DAY, d);
+                d[10] = '\0';
+                bad = rec_json_add(hol, NULL, cJSON_CreateString(d));
+            }
+            for (size_t i = 0; !bad && i < cal.nworkdays; i++) {
+                char d[17];
+                fs_civil_format(cal.workdays[i] * FS_MIN_PER_DAY, d);
+                d[10] = '\0';
+                bad = rec_json_add(work, NULL, cJSON_CreateString(d));
+            }
             rc = !bad && rec_json_print(obj, stdout) == 0 ? CLI_OK
                                                           : cli_fail(NULL, "calendar", FS_ENOMEM);
             cJSON_Delete(obj);
         } else {
-            printf("time zone:     %s\n", cal.tz[0] ? cal.tz : "this machine's");
-            printf("working hours: %s-%s, Monday to Friday\n", start, end);
-            printf("holidays:      ");
-            for (size_t i = 0; i < sc->holidays.count; i++)
-                printf("%s%s", i ? ", " : "", sc->holidays.items[i]);
-            printf("%s\n", sc->holidays.count ? "" : "none");
+            printf(_("in use:        %s\n"), src);
+            printf(_("time zone:     %s\n"), cal.tz[0] ? cal.tz : _("this machine's"));
+            printf(_("working hours: %s-%s, Monday to Friday\n"), start, end);
+            const int64_t *days[] = {cal.holidays, cal.workdays};
+            size_t counts[] = {cal.nholidays, cal.nworkdays};
+            for (int k = 0; k < 2; k++) {
+                if (k == 1 && counts[1] == 0)
+                    break;
+                printf("%s", k == 0 ? _("holidays:      ") : _("weekend days worked: "));
+                for (size_t i = 0; i < counts[k]; i++) {
+                    char d[17];
+                    fs_civil_format(days[k][i] * FS_MIN_PER_DAY, d);
+                    d[10] = '\0';
+                    printf("%s%s", i ? ", " : "", d);
+                }
+                printf("%s\n", counts[k] ? "" : _("none"));
+            }
         }
     }
     if (sc != NULL)

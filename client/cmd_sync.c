@@ -33,6 +33,7 @@
 #include "link.h"
 #include "record.h"
 #include "refused.h"
+#include "teamcal.h"
 
 #define ENROLL_TIMEOUT_MS 30000
 
@@ -604,7 +605,13 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
     uint64_t queued = 0;
     if (fs_search_queued(r, &queued) != 0)
         queued = 0;
-    if (rec_json_add(obj, "fork", note[0] != '\0' ? cJSON_CreateString(note) : cJSON_CreateNull()) ||
+    fs_calendar cal;
+    int found = 0;
+    char team[FS_USER_MAX + 1];
+    if (teamcal_load(r, &cal, &found, team) != 0)
+        found = 0;
+    if (rec_json_add(obj, "calendar", cJSON_CreateString(found > 0 ? "team" : "device")) ||
+        rec_json_add(obj, "fork", note[0] != '\0' ? cJSON_CreateString(note) : cJSON_CreateNull()) ||
         rec_json_add(obj, "server", url != NULL ? cJSON_CreateString(url) : cJSON_CreateNull()) ||
         rec_json_add(obj, "server_key",
                      pk != NULL ? cJSON_CreateString(keyhex) : cJSON_CreateNull()) ||
@@ -734,6 +741,20 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         printf(_("search index:    %llu records not yet in it (the daemon brings them in after a"
                  " sync; a search does it first)\n"),
                (unsigned long long)queued);
+    fs_calendar cal;
+    int found = 0;
+    char team[FS_USER_MAX + 1];
+    frc = teamcal_load(r, &cal, &found, team);
+    if (frc != 0) {
+        rc = cli_fail(r, "status: reading the calendar", frc);
+        goto done;
+    }
+    if (found > 0)
+        printf(_("calendar:        the team's (%s), set on the server: %s\n"), team,
+               cal.tz[0] ? cal.tz : _("this machine's time zone"));
+    else
+        printf(_("calendar:        this device's own (fieldsync calendar): no team calendar from "
+                 "the server yet\n"));
     uint32_t left, pid;
     if (agent_status(ctx->home, &left, &pid) == 0)
         printf(_("unlock agent:    running (pid %u); wipes the key after %um %02us idle\n"), pid,

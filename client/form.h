@@ -52,7 +52,13 @@ typedef struct values {
     int flag[FORM_MAX_FIELDS]; /* FK_FLAG fields */
     char nowbuf[17], today[11];
     char user[FS_USER_MAX + 1]; /* the FK_USER field's name, as the roster spells it */
+    /* 1 while the replica is not open: "now" may be another zone's than the
+     * team's, so "not in the future" waits for form_now_in_team_zone */
+    int zone_later;
 } values;
+/* After the replica is open: "now" (nowbuf, today) again, in the team's
+ * zone when it has come (cli_now), and the checks that depend on it. */
+void form_now_in_team_zone(values *vs);
 
 struct fform;
 

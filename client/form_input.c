@@ -93,6 +93,12 @@ static void set_now(values *vs)
     vs->today[10] = '\0';
 }
 
+void form_now_in_team_zone(values *vs)
+{
+    set_now(vs);
+    vs->zone_later = 0;
+}
+
 int form_complete(const ffield *fields, size_t n, values *vs)
 {
     set_now(vs);
@@ -265,7 +271,7 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
         switch (c->kind) {
         case CK_NOT_FUTURE: {
             int64_t at = 0, now = 0;
-            if (v == NULL)
+            if (v == NULL || vs->zone_later)
                 break;
             int dated = strlen(v) == 10; /* a date: not after today */
             if (dated ? strcmp(v, vs->today) > 0

@@ -28,9 +28,11 @@ static const ffield commitment_f[] = {
     {"--visit", "visit", FK_REF, 0, N_("Visit id"), "visit", 0},
 };
 static const ffield done_f[] = {
-    {"--replied", "customer_replied", FK_BOOL, 0, N_("Customer replied (yes/no)"), NULL, 0}};
+    {"--replied", "customer_replied", FK_BOOL, 0, N_("Customer replied (yes/no)"), NULL, 0},
+    {"--at", "done_at", FK_DATETIME, 0, N_("Done at (YYYY-MM-DD HH:MM)"), NULL, 0}};
 static const faction commitment_a[] = {
-    {"done", done_f, N(done_f), "commitment done ID [--replied yes|no]"},
+    {"done", done_f, N(done_f),
+     "commitment done ID [--replied yes|no] [--at \"YYYY-MM-DD HH:MM\"]"},
     {"cancel", NULL, 0, "commitment cancel ID"},
     {"replied", NULL, 0, "commitment replied ID"},
 };
@@ -138,9 +140,12 @@ static const ffield question_f[] = {
     {"--question", "question", FK_TEXT, 1, N_("The question"), NULL, 0},
     {"--asked-at", "asked_at", FK_DATETIME, 1, N_("Asked (YYYY-MM-DD HH:MM)"), NULL, 1},
 };
-static const ffield answer_f[] = {{"--answer", "answer", FK_TEXT, 1, N_("Answer"), NULL, 0}};
+static const ffield answer_f[] = {
+    {"--answer", "answer", FK_TEXT, 1, N_("Answer"), NULL, 0},
+    {"--at", "answered_at", FK_DATETIME, 0, N_("Answered at (YYYY-MM-DD HH:MM)"), NULL, 0}};
 static const faction question_a[] = {
-    {"answer", answer_f, N(answer_f), "question answer ID --answer TEXT"},
+    {"answer", answer_f, N(answer_f),
+     "question answer ID --answer TEXT [--at \"YYYY-MM-DD HH:MM\"]"},
 };
 
 static const ffield spotcheck_f[] = {

@@ -230,6 +230,17 @@ int fs_calendar_add_holiday(fs_calendar *cal, const char *date)
     return 0;
 }
 
+int fs_calendar_add_workday(fs_calendar *cal, const char *date)
+{
+    int64_t civil;
+    if (date == NULL || strlen(date) != 10 || fs_civil_parse(date, 10, &civil) != 0)
+        return FS_ETYPE;
+    if (cal->nworkdays == FS_CAL_MAX_HOLIDAYS)
+        return FS_ETOOBIG;
+    cal->workdays[cal->nworkdays++] = fs_civil_day(civil);
+    return 0;
+}
+
 /* Minutes after midnight of the "HH:MM" in the 5 bytes at s, or -1. */
 static int time_of_day(const char *s)
 {
@@ -325,11 +336,15 @@ int fs_calendar_now(const fs_calendar *cal, int64_t epoch_ms, int64_t *civil)
 
 int fs_calendar_is_working(const fs_calendar *cal, int64_t day)
 {
-    if (cal->weekend & (1u << fs_civil_weekday(day)))
-        return 0;
     for (size_t i = 0; i < cal->nholidays; i++)
         if (cal->holidays[i] == day)
             return 0;
+    if (cal->weekend & (1u << fs_civil_weekday(day))) {
+        for (size_t i = 0; i < cal->nworkdays; i++)
+            if (cal->workdays[i] == day)
+                return 1;
+        return 0;
+    }
     return 1;
 }
 

@@ -67,8 +67,9 @@ static const fs_record_action commitment_actions[] = {
      FS_BY_ANYONE,
      0,
      {{"status", FS_FILL_STATUS, 0},
-      {"done_at", FS_FILL_NOW, 0},
-      {"customer_replied", FS_FILL_GIVEN, 0}}},
+      {"done_at", FS_FILL_NOW, 0}, /* or the time stated with --at */
+      {"customer_replied", FS_FILL_GIVEN, 0},
+      {"done_recorded_at", FS_FILL_NOW, 0}}},
     {"cancel",
      {FS_STATUS_OPEN},
      FS_STATUS_CANCELLED,
@@ -105,7 +106,9 @@ static const fs_record_action question_actions[] = {
      NULL,
      FS_BY_ANYONE,
      0,
-     {{"answer", FS_FILL_GIVEN, 1}, {"answered_at", FS_FILL_NOW, 0}}},
+     {{"answer", FS_FILL_GIVEN, 1},
+      {"answered_at", FS_FILL_NOW, 0}, /* or the time stated with --at */
+      {"answered_recorded_at", FS_FILL_NOW, 0}}},
 };
 
 #define PLAIN(t, own, sign)                                                                        \
@@ -150,6 +153,9 @@ static const fs_record_rules records[] = {
     /* Written by the server as users are added, moved, disabled or enabled;
      * owned by the user it names. */
     {"roster", "name", NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    /* Written by the server (fieldsync-server team set); seen by the whole
+     * team, owned by no user. */
+    {"team_setting", NULL, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 /* Columns that change together (fieldsync/records.h, COLUMN GROUPS): a

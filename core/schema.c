@@ -57,8 +57,10 @@ static const fs_column commitment_cols[] = {
     {"text", FS_COL_TEXT, REQ, NULL, 0},
     {"due", FS_COL_DATE, REQ, NULL, 0},
     {"status", FS_COL_TEXT, 0, NULL, 0}, /* open | done | cancelled */
-    {"done_at", FS_COL_DATETIME, 0, NULL, 0},
+    {"done_at", FS_COL_DATETIME, 0, NULL, 0}, /* when it was done, as stated (--at) */
     {"customer_replied", FS_COL_BOOL, 0, NULL, 0},
+    /* schema 5 (issue 17.6): when the done was recorded, whatever done_at says */
+    {"done_recorded_at", FS_COL_DATETIME, 0, NULL, 5},
 };
 
 /* Form 2: weekly work plan, with its daily tasks in plan_task. */
@@ -159,7 +161,9 @@ static const fs_column customer_question_cols[] = {
     {"question", FS_COL_TEXT, REQ, NULL, 0},
     {"asked_at", FS_COL_DATETIME, REQ, NULL, 0},
     {"answer", FS_COL_TEXT, 0, NULL, 0},
-    {"answered_at", FS_COL_DATETIME, 0, NULL, 0},
+    {"answered_at", FS_COL_DATETIME, 0, NULL, 0}, /* as stated (--at) */
+    /* schema 5 (issue 17.6): when the answer was recorded */
+    {"answered_recorded_at", FS_COL_DATETIME, 0, NULL, 5},
 };
 
 /* A supervisor's spot-check of one record's accuracy. */
@@ -253,6 +257,20 @@ static const fs_column roster_cols[] = {
     {"active", FS_COL_BOOL, REQ, NULL, 4},
 };
 
+/* Schema 5. A team's settings, as the server keeps them (`fieldsync-server
+ * team set`, server/store/teamset.c): one row per team and setting, written
+ * by the server only and seen by every member of the team (an admin: every
+ * team's). setting names what value holds (fieldsync/teamcal.h): "tz" an
+ * IANA zone, "hours" "HH:MM-HH:MM", "holidays" and "workdays" dates
+ * "YYYY-MM-DD" joined by commas; a later fieldsync may add settings (an
+ * export policy) without a new schema, and an older one ignores them. */
+static const fs_column team_setting_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 5},
+    {"team", FS_COL_TEXT, REQ, NULL, 5},
+    {"setting", FS_COL_TEXT, REQ, NULL, 5},
+    {"value", FS_COL_TEXT, 0, NULL, 5},
+};
+
 #define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, 0}
 #define TABLE_SINCE(n, flags, v)                                                                   \
     {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, v}
@@ -277,6 +295,7 @@ static const fs_table tables[] = {
     TABLE_SINCE(charge, 0, 2),
     TABLE_SINCE(refusal_tally, 0, 3),
     TABLE_SINCE(roster, 0, 4),
+    TABLE_SINCE(team_setting, 0, 5),
 };
 
 const fs_table *fs_schema_tables(unsigned *count)

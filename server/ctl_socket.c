@@ -42,6 +42,8 @@ int srv_dispatch_admin(int argc, char **argv)
         return srv_cmd_backup(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)
         return srv_cmd_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "team") == 0)
+        return srv_cmd_team(argc - 1, argv + 1);
     srv_error("this command cannot run through a running server");
     return SRV_EUSAGE;
 }
@@ -50,7 +52,8 @@ int srv_dispatch_admin(int argc, char **argv)
  * client made up. */
 static const char *known_word(const char *cmd)
 {
-    static const char *const words[] = {"user", "enroll-code", "device", "audit", "backup", "status"};
+    static const char *const words[] = {"user",   "enroll-code", "device", "audit",
+                                         "backup", "status",      "team"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(cmd, words[i]) == 0)
             return words[i];

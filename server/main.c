@@ -32,6 +32,9 @@ static void usage(FILE *f)
                "  audit show --data DIR                 print the audit log\n"
                "  backup --data DIR --out BACKUP        a sealed copy of the store, while\n"
                "                                        serving too\n"
+               "  team set --data DIR --team TEAM [--tz ZONE] [--hours HH:MM-HH:MM]\n"
+               "           [--holiday DATE]... [--workday DATE]...   the team's calendar\n"
+               "  team show --data DIR --team TEAM [--json]\n"
                "  status --data DIR [--json]            serving?, devices, refused writes, store\n"
                "                                        size, last backup (exit 3: not serving)\n"
                "  restore --data DIR --from BACKUP      put back a copy of the data directory\n"
@@ -75,8 +78,16 @@ int main(int argc, char **argv)
         rc = srv_cmd_init(argc - 2, argv + 2);
     } else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "enroll-code") == 0 ||
                strcmp(cmd, "device") == 0 || strcmp(cmd, "audit") == 0 ||
-               strcmp(cmd, "backup") == 0 || strcmp(cmd, "status") == 0) {
-        /* Through a serve running on that store, else on the store itself. */
+               strcmp(cmd, "backup") == 0 || strcmp(cmd, "status") == 0 ||
+               strcmp(cmd, "team") == 0) {
+        /* Through a serve running on that store, else on the store itself;
+         * team's values checked here first, in the operator's language. */
+        if (strcmp(cmd, "team") == 0) {
+            srv_team_lang();
+            rc = srv_team_check(argc - 2, argv + 2);
+            if (rc != SRV_OK)
+                return rc == SRV_EUSAGE ? 2 : rc == SRV_HELP ? 0 : 1;
+        }
         if (!srv_ctl_forward(argc - 1, argv + 1, &rc))
             rc = srv_dispatch_admin(argc - 1, argv + 1);
     } else if (strcmp(cmd, "restore") == 0) {

@@ -126,11 +126,18 @@ int srv_conf_flag(const char *v);
 /* How the service is doing (status.c); hosted by a running serve, and
  * SRV_NOTSERVING when run on the store itself. */
 int srv_cmd_status(int argc, char **argv);
+/* A team's settings (team.c): set and show; srv_team_lang chooses the
+ * language of its messages from the environment (not in a serving
+ * process: it sets the locale), srv_team_check checks a command line
+ * before it is run on its own or through a running serve. */
+int srv_cmd_team(int argc, char **argv);
+int srv_team_check(int argc, char **argv);
+void srv_team_lang(void);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);
 
 /* The commands a running serve can host: user, enroll-code, device, audit,
- * backup, status.
+ * backup, status, team.
  * argv[0] is the command word. Returns the command's result, or SRV_EUSAGE
  * for another command (message printed). */
 int srv_dispatch_admin(int argc, char **argv);

@@ -291,6 +291,16 @@ static int conflict_row(const fs_conflict *c, void *ctx)
     return 0;
 }
 
+/* The calendar of the session's team, as set with `fieldsync-server team
+ * set` (issue 17.7): the one its devices use; the defaults in this
+ * machine's zone for a team with none. */
+static void team_calendar(fs_store *store, const session *s, fs_calendar *cal)
+{
+    int found = 0;
+    fs_calendar_default(cal);
+    (void)fs_team_calendar(fs_store_replica(store), s->team, cal, &found, NULL);
+}
+
 /* Now, in the calendar's zone, as civil minutes. */
 static int64_t civil_now(const fs_calendar *cal)
 {
@@ -718,7 +728,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
                       fs_http_response *r)
 {
     fs_calendar cal;
-    fs_calendar_default(&cal);
+    team_calendar(store, s, &cal);
     int64_t now = civil_now(&cal);
     char week[16];
     int64_t from = week_from(rq, now, week);
@@ -1126,7 +1136,7 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
         return;
     }
     fs_calendar cal;
-    fs_calendar_default(&cal);
+    team_calendar(store, s, &cal);
     int64_t now = civil_now(&cal);
     int64_t from = week_from(rq, now, week);
     if (from < 0) {
@@ -1443,7 +1453,7 @@ static void do_plan(fs_store *store, const session *s, const fs_http_request *rq
     (void)web_form_field(rq->body, "comment", comment, sizeof comment);
     char today[17];
     fs_calendar cal;
-    fs_calendar_default(&cal);
+    team_calendar(store, s, &cal);
     fs_civil_format(civil_now(&cal), today);
     today[10] = '\0';
     /* The action's columns, as the record rules list them; the comment
@@ -1489,7 +1499,7 @@ static void do_spotcheck(fs_store *store, const session *s, const fs_http_reques
     (void)web_form_field(rq->body, "comment", comment, sizeof comment);
     char when[17];
     fs_calendar cal;
-    fs_calendar_default(&cal);
+    team_calendar(store, s, &cal);
     fs_civil_format(civil_now(&cal), when);
     fs_cell cells[7] = {{"supervisor", fs_text(s->user)},
                         {"rep", fs_text(rep)},

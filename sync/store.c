@@ -78,6 +78,11 @@ int fs_store_user_move(fs_store *s, const char *name, const char *team)
     return s->ops->user_move(s, name, team);
 }
 
+int fs_store_team_set(fs_store *s, const char *team, const char *setting, const char *value)
+{
+    return s->ops->team_set(s, team, setting, value);
+}
+
 int fs_store_user_disable(fs_store *s, const char *name, int disabled)
 {
     return s->ops->user_disable(s, name, disabled);

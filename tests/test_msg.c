@@ -3405,11 +3405,33 @@ static void test_proto_schema(void)
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA3), 3);
     CHECK_EQ_INT(fs_proto_schema(4), 3);
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA4), 4);
+    CHECK_EQ_INT(fs_proto_schema(5), 4);
+    CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_TEAM), 5);
+    CHECK_EQ_INT(FS_PROTO_VERSION_TEAM, 6);
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION), FS_SCHEMA_VERSION);
     int roster = fs_schema_table_index("roster");
     CHECK(roster >= 0);
     CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(4), (unsigned)roster, 1), 0);
     CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(5), (unsigned)roster, 1), 1);
+    /* the team's settings (schema 5) go to version 6 on only (issue 17.7) */
+    int ts = fs_schema_table_index("team_setting");
+    CHECK(ts >= 0);
+    for (unsigned c = 0; c < 4; c++) {
+        CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(5), (unsigned)ts, c), 0);
+        CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(6), (unsigned)ts, c), 1);
+    }
+    /* and the recording times of a done and an answer (issue 17.6) */
+    const fs_table *all = fs_schema_tables(&(unsigned){0});
+    int cm = fs_schema_table_index("commitment"), qu = fs_schema_table_index("customer_question");
+    int dr = fs_schema_column_index(&all[cm], "done_recorded_at");
+    int ar = fs_schema_column_index(&all[qu], "answered_recorded_at");
+    CHECK(dr > 0 && ar > 0);
+    CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(5), (unsigned)cm, (unsigned)dr), 0);
+    CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(6), (unsigned)cm, (unsigned)dr), 1);
+    CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(5), (unsigned)qu, (unsigned)ar), 0);
+    CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(5), (unsigned)cm,
+                                      (unsigned)fs_schema_column_index(&all[cm], "done_at")),
+                 1);
 }
 
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)

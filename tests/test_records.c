@@ -37,11 +37,12 @@ static void test_every_table_and_column(void)
         CHECK_STR(rr->table, t->name);
         CHECK(fs_record_rules_of(t->name) == rr);
         /* every record has writers, but the server's own (handover, charge,
-         * refusal_tally, roster) */
+         * refusal_tally, roster, team_setting) */
         CHECK_EQ_INT(rr->by == 0, strcmp(t->name, "handover") == 0 ||
                                       strcmp(t->name, "charge") == 0 ||
                                       strcmp(t->name, "refusal_tally") == 0 ||
-                                      strcmp(t->name, "roster") == 0);
+                                      strcmp(t->name, "roster") == 0 ||
+                                      strcmp(t->name, "team_setting") == 0);
         column_exists(t, rr->owner);
         column_exists(t, rr->signer);
         column_exists(t, rr->status);

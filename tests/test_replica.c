@@ -16,6 +16,7 @@
 #include "fieldsync/harden.h"
 
 #include "fieldsync/replica.h"
+#include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 #include "records.h"
 #include "replica_int.h"
@@ -247,6 +248,10 @@ static void test_every_handbook_table(void)
                         {"role", fs_int(1)},
                         {"active", fs_int(1)}};
     CHECK_OK(fs_insert(r, "roster", roster, 4, id));
+    fs_cell setting[] = {{"team", fs_text("north")},
+                         {"setting", fs_text("tz")},
+                         {"value", fs_text("Asia/Shanghai")}};
+    CHECK_OK(fs_insert(r, "team_setting", setting, 3, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -421,6 +426,142 @@ static void test_writes_bypassing_the_log_are_refused_or_flagged(void)
     fs_replica_close(r);
 }
 
+/* The columns schema 5 added to older tables, taken away as a replica of
+ * schema 4 never had them (each column's version: FS__VER_BYTES of _ver). */
+#define SCHEMA_5_COLUMNS_DROPPED                                                                   \
+    "ALTER TABLE commitment DROP COLUMN done_recorded_at;"                                         \
+    "UPDATE commitment SET _ver=substr(_ver,1,length(_ver)-12);"                                   \
+    "ALTER TABLE customer_question DROP COLUMN answered_recorded_at;"                              \
+    "UPDATE customer_question SET _ver=substr(_ver,1,length(_ver)-12);"
+_Static_assert(FS__VER_BYTES == 12, "SCHEMA_5_COLUMNS_DROPPED trims 12 bytes a column");
+
+/* A replica of schema 4 (published with protocol 5: before
+ * `team_setting`) opened by this build: upgraded without losing a record
+ * of any table or a change of its log, its cursor reset so the team's
+ * settings arrive at the next pull (issue 17.7). */
+static void test_schema_4_replica_keeps_every_record(void)
+{
+    fs_replica *r = fresh("r4");
+    uint8_t cid[16], id[16];
+    add_customer(r, "北京华信", cid);
+    fs_cell visit[] = {{"customer", fs_blob(cid, 16)},
+                       {"time", fs_text("2026-12-03 15:00")},
+                       {"place", fs_text("客户办公室")},
+                       {"purpose", fs_text("报价")},
+                       {"notes", fs_text("谈了报价")}};
+    CHECK_OK(fs_insert(r, "visit", visit, 5, id));
+    fs_cell roster[] = {{"name", fs_text("zhang")},
+                        {"team", fs_text("north")},
+                        {"role", fs_int(1)},
+                        {"active", fs_int(1)}};
+    CHECK_OK(fs_insert(r, "roster", roster, 4, id));
+    uint8_t promise[16];
+    fs_cell cm[] = {{"customer", fs_blob(cid, 16)},
+                    {"text", fs_text("寄样品")},
+                    {"due", fs_text("2026-12-04")},
+                    {"status", fs_text("done")},
+                    {"done_at", fs_text("2026-12-04 17:00")}};
+    CHECK_OK(fs_insert(r, "commitment", cm, 5, promise));
+    uint64_t seq = last_seq(r);
+    unsigned nt;
+    const fs_table *t = fs_schema_tables(&nt);
+    size_t before[64];
+    CHECK(nt <= 64);
+    for (unsigned i = 0; i < nt; i++)
+        before[i] = strcmp(t[i].name, "team_setting") == 0 ? 0 : count_rows(r, t[i].name);
+    sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 4 was made */
+    CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE team_setting;"
+                            "UPDATE meta SET v=4 WHERE k='schema';"
+                            "UPDATE meta SET v=42 WHERE k='cursor'"),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.cursor, 0);
+    CHECK_EQ_INT(last_seq(r), seq);
+    for (unsigned i = 0; i < nt; i++)
+        if (!(t[i].flags & FS_TABLE_INTERNAL))
+            CHECK_EQ_INT(count_rows(r, t[i].name), before[i]);
+    CHECK_EQ_INT(count_rows(r, "visit"), 1);
+    CHECK_EQ_INT(count_rows(r, "roster"), 1);
+    CHECK_EQ_INT(count_rows(r, "commitment"), 1);
+    fs_cell rec[] = {{"done_recorded_at", fs_text("2026-12-06 20:00")}};
+    CHECK_OK(fs_update(r, "commitment", promise, rec, 1)); /* the new column, written */
+    fs_cell ts[] = {{"team", fs_text("north")},
+                    {"setting", fs_text("tz")},
+                    {"value", fs_text("Asia/Shanghai")}};
+    CHECK_OK(fs_insert(r, "team_setting", ts, 3, id));
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+}
+
+/* The team's calendar read from its team_setting rows (issue 17.7): the
+ * zone, the hours, a holiday on a working day and a Saturday worked; other
+ * teams' rows and settings of a later fieldsync are left alone. */
+static void test_team_calendar(void)
+{
+    fs_replica *r = fresh("tc");
+    uint8_t id[16];
+    const char *rows[][3] = {{"north", "tz", "Asia/Shanghai"},
+                             {"north", "hours", "08:30-17:30"},
+                             {"north", "holidays", "2026-12-08,2026-12-09"},
+                             {"north", "workdays", "2026-12-12"},
+                             {"north", "export_policy", "none"},
+                             {"south", "tz", "UTC"},
+                             {"south", "holidays", "2026-12-10"}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        fs_cell c[] = {{"team", fs_text(rows[i][0])},
+                       {"setting", fs_text(rows[i][1])},
+                       {"value", fs_text(rows[i][2])}};
+        CHECK_OK(fs_insert(r, "team_setting", c, 3, id));
+    }
+    fs_calendar cal;
+    fs_calendar_default(&cal);
+    CHECK_OK(fs_calendar_add_holiday(&cal, "2026-12-24")); /* the device's own */
+    int found = 0, unusable = 0;
+    CHECK_OK(fs_team_calendar(r, "north", &cal, &found, &unusable));
+    CHECK_EQ_INT(found, 4);
+    CHECK_EQ_INT(unusable, 0);
+    CHECK_STR(cal.tz, "Asia/Shanghai");
+    CHECK_EQ_INT(cal.work_start, 8 * 60 + 30);
+    CHECK_EQ_INT(cal.work_end, 17 * 60 + 30);
+    int64_t d8 = fs_days_from_civil(2026, 12, 8);
+    CHECK_EQ_INT(fs_calendar_is_working(&cal, d8), 0);     /* Tuesday, a holiday */
+    CHECK_EQ_INT(fs_calendar_is_working(&cal, d8 + 2), 1); /* south's holiday */
+    CHECK_EQ_INT(fs_calendar_is_working(&cal, d8 + 4), 1); /* Saturday worked */
+    CHECK_EQ_INT(fs_calendar_is_working(&cal, d8 + 5), 0); /* Sunday */
+    CHECK_EQ_INT(fs_calendar_is_working(&cal, fs_days_from_civil(2026, 12, 24)), 1);
+    /* one working day after Monday the 7th: the 10th, the holidays skipped */
+    CHECK_EQ_INT(fs_calendar_close(&cal, d8 - 1, 1), (d8 + 2) * FS_MIN_PER_DAY + 17 * 60 + 30);
+    /* 2026-12-06 20:00 UTC is 2026-12-07 04:00 in Beijing */
+    int64_t now = 0;
+    CHECK_OK(fs_calendar_now(&cal, 1796587200000LL, &now));
+    char shown[17];
+    fs_civil_format(now, shown);
+    CHECK_STR(shown, "2026-12-07 04:00");
+    char v[64];
+    CHECK_OK(fs_team_setting_get(r, "south", "holidays", v, sizeof v));
+    CHECK_STR(v, "2026-12-10");
+    CHECK_ERR(fs_team_setting_get(r, "east", "tz", v, sizeof v), FS_ENOTFOUND);
+    fs_calendar_default(&cal);
+    CHECK_OK(fs_team_calendar(r, "east", &cal, &found, NULL));
+    CHECK_EQ_INT(found, 0);
+    /* what the server may write */
+    const char *why = NULL;
+    CHECK_OK(fs_team_setting_check("tz", "Asia/Shanghai", &why));
+    CHECK_ERR(fs_team_setting_check("tz", "Mars/Base", &why), FS_EINVAL);
+    CHECK_ERR(fs_team_setting_check("hours", "18:00-09:00", &why), FS_EINVAL);
+    CHECK_ERR(fs_team_setting_check("holidays", "2026-12-32", &why), FS_EINVAL);
+    CHECK_ERR(fs_team_setting_check("holidays", "2026-12-08,", &why), FS_EINVAL);
+    CHECK_OK(fs_team_setting_check("holidays", "", &why));
+    CHECK_ERR(fs_team_setting_check("colour", "red", &why), FS_EINVAL);
+    fs_replica_close(r);
+}
+
 /* A replica of schema 1 (before `handover`) is upgraded when it is opened:
  * the table is created, rows and the log are kept, and the pull cursor goes
  * back to 0 so that the device receives the rows the server could not send
@@ -432,8 +573,9 @@ static void test_schema_1_replica_is_upgraded(void)
     add_customer(r, "华东机电", cid);
     uint64_t seq = last_seq(r);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
+    CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
-                            "DROP TABLE roster;"
+                            "DROP TABLE roster; DROP TABLE team_setting;"
                             "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);
@@ -1687,7 +1829,7 @@ static void test_search_leaves_no_plaintext(void)
 }
 
 TEST_LIST(
-    TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
+    TEST(schema_4_replica_keeps_every_record) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
         TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(
             group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
             TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)

@@ -2855,6 +2855,61 @@ static void test_spot_checks_attached_to_the_records_rep(void)
     team_close(&t);
 }
 
+/* How many charges of rule on record the replica holds. */
+static int charges_of(fs_replica *r, const char *rule, const uint8_t record[16])
+{
+    fs_rows *it = NULL;
+    int n = 0;
+    CHECK_OK(fs_rows_open(&it, r, "charge", NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1) {
+        fs_value ru, rec;
+        CHECK_OK(fs_rows_get(it, "rule", &ru));
+        CHECK_OK(fs_rows_get(it, "record_id", &rec));
+        n += rec.type == FS_BLOB && rec.n == 16 && memcmp(rec.p, record, 16) == 0 &&
+             ru.n == strlen(rule) && memcmp(ru.p, rule, ru.n) == 0;
+    }
+    fs_rows_close(it);
+    return n;
+}
+
+/* Issue 17.7: a hand-over's charges are counted in the calendar of the
+ * previous owner's team, as set on the server. A complaint received on
+ * Friday 2026-12-04 is due within 3 working days; the customer is handed
+ * over on Thursday at noon in Beijing: missed by then (due Wednesday) and
+ * charged, unless the team's Monday is a holiday (due Thursday 18:00). */
+static void test_handover_charges_in_the_team_calendar(void)
+{
+    uint64_t saved = clock_now;
+    clock_now = 1796875200000ull; /* 2026-12-10 04:00 UTC, 12:00 in Beijing */
+    team t;
+    team_open(&t);
+    device *d = t.dev;
+    CHECK_OK(fs_store_team_set(t.s, "north", "tz", "Asia/Shanghai"));
+    uint8_t cust[2][16], comp[2][16];
+    for (int i = 0; i < 2; i++) {
+        new_customer(&d[ZHANG], i ? "Holiday Co." : "Workday Co.", "zhang", cust[i]);
+        fs_cell c[] = {{"customer", fs_blob(cust[i], 16)},
+                       {"owner", fs_text("zhang")},
+                       {"received_at", fs_text("2026-12-04 16:00")},
+                       {"description", fs_text("late delivery")}};
+        clock_now += 10;
+        CHECK_OK(fs_insert(d[ZHANG].r, "complaint", c, 4, comp[i]));
+    }
+    push_clean(t.s, &d[ZHANG]);
+    pull(t.s, &d[LI], NULL);
+    set_text(&d[LI], "customer", cust[0], "owner", "wang");
+    push_clean(t.s, &d[LI]);
+    fs_replica *srv = fs_store_replica(t.s);
+    CHECK_EQ_INT(charges_of(srv, "complaint_outcome", comp[0]), 1);
+    CHECK_OK(fs_store_team_set(t.s, "north", "holidays", "2026-12-07"));
+    clock_now += 10;
+    set_text(&d[LI], "customer", cust[1], "owner", "wang");
+    push_clean(t.s, &d[LI]);
+    CHECK_EQ_INT(charges_of(srv, "complaint_outcome", comp[1]), 0);
+    team_close(&t);
+    clock_now = saved;
+}
+
 /* A hand-over freezes the previous owner's missed deadlines as charges
  * that stay in his scope when the customer leaves it. */
 static void test_handover_freezes_charges(void)
@@ -2911,7 +2966,7 @@ static void test_handover_freezes_charges(void)
     team_close(&t);
 }
 
-TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_charges) TEST(device_sync_health) TEST(manager_writes) TEST(manager_review_follows_the_workflow) TEST(dashboard_passwords)
+TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_charges) TEST(handover_charges_in_the_team_calendar) TEST(device_sync_health) TEST(manager_writes) TEST(manager_review_follows_the_workflow) TEST(dashboard_passwords)
               TEST(supervisor_columns) TEST(submitted_plan_is_locked) TEST(users_and_devices) TEST(scope_of_reads)
                   TEST(pull_groups_by_owner) TEST(own_writes_not_sent_back_unless_purged)
                       TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)

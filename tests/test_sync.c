@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "fieldsync/replica_server.h"
+#include "fieldsync/rules.h"
 #include "fieldsync/sync.h"
 #include "records.h"
 #include "rng.h"
@@ -641,6 +642,85 @@ static void test_roster_and_refused_handover_undone(void)
     fs_replica_close(old.r);
     fs_replica_close(zhang.r);
     fs_replica_close(li.r);
+    world_close(&w);
+}
+
+/* Issue 17.7: a team's settings, set on the server, reach every device of
+ * the team that speaks protocol 6 and no other team's; a device of
+ * protocol 5 is sent none of them (its bytes as before, the roster still
+ * its); a change follows at the next sync; a device's own write of one is
+ * refused; a user moved to another team takes the new team's. */
+static void test_team_settings_reach_the_team_from_version_6(void)
+{
+    world w;
+    dev old, zhang, chen;
+    world_open(&w);
+    CHECK_OK(fs_store_user_add(w.store, "chen", FS_ROLE_REP, "south"));
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &chen, "chen");
+    dev_open_in(&w, &old, "wang", "wang-old");
+    CHECK_OK(fs_store_team_set(w.store, "north", "tz", "Asia/Shanghai"));
+    CHECK_OK(fs_store_team_set(w.store, "north", "holidays", "2026-12-07"));
+    CHECK_OK(fs_store_team_set(w.store, "south", "tz", "UTC"));
+    CHECK_ERR(fs_store_team_set(w.store, "north", "tz", "Mars/Base"), FS_EINVAL);
+    CHECK_ERR(fs_store_team_set(w.store, "north", "hours", "18:00-09:00"), FS_EINVAL);
+    CHECK_ERR(fs_store_team_set(w.store, "north", "colour", "red"), FS_EINVAL);
+    limit_version = 5;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    CHECK_EQ_INT(live_rows(old.r, "team_setting"), 0);
+    CHECK_EQ_INT(live_rows(old.r, "roster"), 3); /* what version 5 knows, as before */
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &chen, NULL));
+    CHECK_EQ_INT(live_rows(zhang.r, "team_setting"), 2);
+    CHECK_EQ_INT(live_rows(chen.r, "team_setting"), 1);
+    fs_calendar cal;
+    fs_calendar_default(&cal);
+    int found = 0;
+    CHECK_OK(fs_team_calendar(zhang.r, "north", &cal, &found, NULL));
+    CHECK_EQ_INT(found, 2);
+    CHECK_STR(cal.tz, "Asia/Shanghai");
+    CHECK_EQ_INT(fs_calendar_is_working(&cal, fs_days_from_civil(2026, 12, 7)), 0);
+    /* changed on the server: the device follows at its next sync */
+    clock_now += 1000;
+    CHECK_OK(fs_store_team_set(w.store, "north", "tz", "Asia/Urumqi"));
+    CHECK_OK(fs_store_team_set(w.store, "north", "tz", "Asia/Urumqi")); /* as kept: no write */
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    char v[64];
+    CHECK_OK(fs_team_setting_get(zhang.r, "north", "tz", v, sizeof v));
+    CHECK_STR(v, "Asia/Urumqi");
+    CHECK_EQ_INT(live_rows(zhang.r, "team_setting"), 2);
+    /* a device does not write them: refused, the server's kept */
+    uint8_t id[16];
+    fs_cell mine[] = {{"team", fs_text("north")},
+                      {"setting", fs_text("hours")},
+                      {"value", fs_text("10:00-12:00")}};
+    CHECK_OK(fs_insert(zhang.r, "team_setting", mine, 3, id));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    refusals got = {0, 0};
+    CHECK_OK(fs_refusals(zhang.r, on_refusal, &got));
+    CHECK_EQ_INT(got.n, 3);
+    CHECK_ERR(fs_team_setting_get(fs_store_replica(w.store), "north", "hours", v, sizeof v),
+              FS_ENOTFOUND);
+    /* chen moves to north: south's settings leave chen's laptop, north's come */
+    CHECK_OK(fs_store_user_move(w.store, "chen", "north"));
+    CHECK_OK(sync_once(&w, &chen, NULL));
+    CHECK_ERR(fs_team_setting_get(chen.r, "south", "tz", v, sizeof v), FS_ENOTFOUND);
+    CHECK_OK(fs_team_setting_get(chen.r, "north", "tz", v, sizeof v));
+    CHECK_STR(v, "Asia/Urumqi");
+    CHECK_OK(fs_team_setting_get(chen.r, "north", "holidays", v, sizeof v));
+    CHECK_STR(v, "2026-12-07");
+    /* the version-5 device syncs on, still without them */
+    limit_version = 5;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    CHECK_EQ_INT(live_rows(old.r, "team_setting"), 0);
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(old.r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(old.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(chen.r);
     world_close(&w);
 }
 
@@ -2197,7 +2277,7 @@ TEST_LIST(
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                     TEST(writes_ahead_are_restamped_from_version_4)
-                    TEST(roster_and_refused_handover_undone) TEST(clock_fault_schedules)
+                    TEST(roster_and_refused_handover_undone) TEST(team_settings_reach_the_team_from_version_6) TEST(clock_fault_schedules)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)
                         TEST(pull_asks_for_the_next_batch_before_applying)
                             TEST(pipelined_sync_converges_both_ways)

@@ -85,12 +85,19 @@ typedef struct fs_calendar {
     unsigned weekend; /* bit d set: weekday d (0 Sunday) is not a working day */
     int64_t holidays[FS_CAL_MAX_HOLIDAYS]; /* day numbers */
     size_t nholidays;
+    /* Working days that would not be (a weekend day worked in exchange
+     * for a holiday, as Chinese calendars have them): day numbers. */
+    int64_t workdays[FS_CAL_MAX_HOLIDAYS];
+    size_t nworkdays;
 } fs_calendar;
 
 /* Monday to Friday, 09:00-18:00, this machine's time zone, no holidays. */
 void fs_calendar_default(fs_calendar *cal);
 /* Adds a holiday ("YYYY-MM-DD"). FS_ETYPE, FS_ETOOBIG (too many). */
 int fs_calendar_add_holiday(fs_calendar *cal, const char *date);
+/* Adds a working day on what would be a weekend ("YYYY-MM-DD"), which
+ * wins over the weekend but not over a holiday. FS_ETYPE, FS_ETOOBIG. */
+int fs_calendar_add_workday(fs_calendar *cal, const char *date);
 /* Sets the working hours from "HH:MM-HH:MM" ("09:00-18:00"). FS_ETYPE for
  * another form, FS_EINVAL when the end is not after the start (the calendar
  * is then unchanged). */

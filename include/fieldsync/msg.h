@@ -135,7 +135,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        5u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        6u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -174,6 +174,11 @@
 /* The first whose peer knows schema version 4 (the `roster` table): a
  * session of an older version is sent none of it. */
 #define FS_PROTO_VERSION_SCHEMA4 5u
+/* The first whose peer knows schema version 5 (the `team_setting` table:
+ * the team's time zone, working hours, holidays, set on the server): a
+ * session of an older version is sent none of it, and gets the bytes it
+ * got from a server of version 5. */
+#define FS_PROTO_VERSION_TEAM 6u
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -332,7 +337,8 @@ typedef struct fs_msg {
 
 /* The schema version (fieldsync/schema.h) a peer of protocol version
  * `version` knows: 1 before FS_PROTO_VERSION_SCHEMA2, 2 before
- * FS_PROTO_VERSION_SCHEMA3, 3 before FS_PROTO_VERSION_SCHEMA4, 4 from it.
+ * FS_PROTO_VERSION_SCHEMA3, 3 before FS_PROTO_VERSION_SCHEMA4, 4 before
+ * FS_PROTO_VERSION_TEAM, 5 from it.
  * The server sends a session no change of a newer table or column; a
  * client refuses one. */
 unsigned fs_proto_schema(uint32_t version);

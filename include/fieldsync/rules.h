@@ -221,4 +221,33 @@ void fs_compliance_free(fs_compliance *c);
 const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_metrics *m,
                                         const char *rule_id);
 
+/* ---- the team's calendar (core/teamcal.c, issue 17 point 7) ----
+ *
+ * A team's time zone, working hours and holidays are set on the server
+ * (`fieldsync-server team set`) and kept as the server-written record
+ * `team_setting` (schema 5): one row per team and setting, every member's
+ * device holding its team's rows. The device, the server's rules and its
+ * dashboard evaluate with the same calendar. */
+#define FS_TEAM_TZ       "tz"       /* an IANA zone, "Asia/Shanghai" */
+#define FS_TEAM_HOURS    "hours"    /* "HH:MM-HH:MM", the end after the start */
+#define FS_TEAM_HOLIDAYS "holidays" /* dates "YYYY-MM-DD" joined by ',' (or "") */
+#define FS_TEAM_WORKDAYS "workdays" /* weekend dates worked, the same form */
+/* The longest value a setting may hold (FS_CAL_MAX_HOLIDAYS dates). */
+#define FS_TEAM_VALUE_MAX (FS_CAL_MAX_HOLIDAYS * 11)
+
+/* 0 if value is what setting may hold (a setting this build does not know
+ * is refused), else FS_EINVAL with *why set to a static reason. */
+int fs_team_setting_check(const char *setting, const char *value, const char **why);
+/* The value of one of the team's settings into out (size bytes with the
+ * NUL): 0, FS_ENOTFOUND when the team has none, FS_ETOOBIG. */
+int fs_team_setting_get(fs_replica *r, const char *team, const char *setting, char *out,
+                        size_t size);
+/* Applies team's settings held in r onto cal (what was there stays where
+ * the team says nothing): *found is how many settings it has (0: none, as
+ * on a device before its first sync with a server of protocol 6). A value
+ * this machine cannot use (a zone without its zone file here) is skipped
+ * and counted in *unusable (may be NULL). Errors: the replica's. */
+int fs_team_calendar(fs_replica *r, const char *team, fs_calendar *cal, int *found,
+                     int *unusable);
+
 #endif

@@ -162,6 +162,14 @@ int fs_store_user_disable(fs_store *s, const char *name, int disabled);
  * server/store/roster.c). Audited (user_move). FS_ENOTFOUND for an unknown
  * user, FS_EINVAL for a bad team name. */
 int fs_store_user_move(fs_store *s, const char *name, const char *team);
+/* Sets one of a team's settings (fieldsync/rules.h, FS_TEAM_*: the zone,
+ * working hours, holidays, weekend days worked), kept as the
+ * server-written record `team_setting` (schema 5) that every device of
+ * the team receives (protocol version 6 on) and the server's rules use.
+ * Written and audited (team_set) only when it differs from what is kept.
+ * FS_EINVAL for a bad team name, an unknown setting or a value it may not
+ * hold (fs_team_setting_check; fs_store_errmsg says why). */
+int fs_store_team_set(fs_store *s, const char *team, const char *setting, const char *value);
 /* What a dashboard session was granted on: a digest of the user's role,
  * team and password hash. It changes with any of them; FS_EAUTH for an
  * unknown or disabled user, or one without a password. */
@@ -421,6 +429,7 @@ typedef struct fs_store_ops {
     int (*login_lookup)(fs_store *s, const char *name, fs_login_check *out);
     int (*user_disable)(fs_store *s, const char *name, int disabled);
     int (*user_move)(fs_store *s, const char *name, const char *team);
+    int (*team_set)(fs_store *s, const char *team, const char *setting, const char *value);
     int (*user_stamp)(fs_store *s, const char *name, uint8_t stamp[FS_USER_STAMP_BYTES]);
     /* devices */
     int (*device_add)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const char *user,

@@ -30,6 +30,7 @@ static const char *const kinds[] = {
     "report_read", "login",          "session_refused", "user_disable",
     "user_enable",   "restamped_write", "restore",
     "device_fork",   "user_move",      "backup",
+    "team_set",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

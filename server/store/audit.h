@@ -112,7 +112,9 @@ typedef struct fs_audit_entry {
  *   user_move      a user was moved to another team (detail: "old -> new")
  *   backup         a backup taken (subject: where to, when printable and
  *                  short enough; detail: the feed's head); status shows the
- *                  newest (issue 22) */
+ *                  newest (issue 22)
+ *   team_set       a team's setting set (subject: the team; detail:
+ *                  "setting=value"; issue 17.7) */
 const char *const *fs_audit_kinds(size_t *n);
 
 /* Opens the audit log stored in db, creating its tables (and the empty

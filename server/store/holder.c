@@ -39,8 +39,14 @@ int sq__handover_charges(sq_store *s, const uint8_t customer[FS_ID_BYTES], const
 {
     if (from[0] == '\0')
         return 0; /* nobody held it: nothing to charge */
+    /* The deadlines as the previous owner's team counts them (issue 17.7):
+     * its calendar, set with `fieldsync-server team set`. */
     fs_calendar cal;
     fs_calendar_default(&cal);
+    sq_user fu;
+    int found = 0;
+    if (sq__user_get(s, from, &fu) == 0)
+        (void)fs_team_calendar(s->r, fu.team, &cal, &found, NULL);
     int64_t at = 0;
     if (fs_calendar_now(&cal, (int64_t)at_ms, &at) != 0)
         return sq__fail(s, FS_EINVAL, "hand-over: its time cannot be read in the server's zone");

@@ -210,6 +210,17 @@ static int pull_batch(sq_store *s, const sq_device *d, purged_rows *purged, uint
         } else {
             *own_only = 0;
         }
+        if (rc == 0 && keep && !looked && (int)c->table == fs_schema_table_index("team_setting")) {
+            /* A team's settings: its members see them (an admin every
+             * team's), grouped under the team's name. */
+            char team[MAX_NAME + 1];
+            int v = sq__team_setting_visible(s, &d->u, c->table, c->row, team);
+            rc = v < 0 ? v : 0;
+            seen = v == 1;
+            if (seen)
+                rc = owner_group(s, &owners, &nowners, team, &group);
+            looked = 1;
+        }
         if (rc == 0 && keep && !looked) {
             char owner[MAX_NAME + 1];
             rc = sq__owner_of(s, c->table, c->row, owner);

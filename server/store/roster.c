@@ -128,6 +128,8 @@ int sq__roster_write(sq_store *s, const char *name)
     };
     if (row.found && strcmp(row.team, u.team) != 0)
         rc = move_rows(s, row.team, name, u.team, row.id);
+    if (rc == 0 && row.found && strcmp(row.team, u.team) != 0)
+        rc = sq__team_setting_move(s, name, row.team, u.team);
     if (rc == 0 && row.found)
         rc = fs_update(s->r, "roster", row.id, cells, 4); /* whole: the new team gets all of it */
     if (rc == 0 && !row.found)

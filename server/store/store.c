@@ -398,6 +398,7 @@ static const fs_store_ops sqlite_ops = {
     .set_password = sq_set_password,
     .user_disable = sq_user_disable,
     .user_move = sq_user_move,
+    .team_set = sq_team_set,
     .user_stamp = sq_user_stamp,
     .login = sq_login,
     .login_lookup = sq_login_lookup,

@@ -205,6 +205,16 @@ int sq__roster_catch_up(sq_store *s);
 /* 1 if u sees the roster row of owner: a member of owner's team, or an
  * admin. */
 int sq__roster_visible(sq_store *s, const sq_user *u, const char *owner);
+/* A team's settings (teamset.c): sets one (fs_store_team_set); 1 if u sees
+ * the team_setting row (a member of its team, or an admin), its team into
+ * team, 0 if not, <0 on error; a user moved from old_team to new_team:
+ * the old team's rows purged from their devices, the new team's fed
+ * again (inside the caller's transaction). */
+int sq_team_set(fs_store *base, const char *team, const char *setting, const char *value);
+int sq__team_setting_visible(sq_store *s, const sq_user *u, unsigned tix, const uint8_t *row,
+                             char team[MAX_NAME + 1]);
+int sq__team_setting_move(sq_store *s, const char *name, const char *old_team,
+                          const char *new_team);
 int sq_login(fs_store *base, const char *name, const char *pw, size_t pwlen, fs_role *role,
              char team[FS_USER_NAME_MAX + 1]);
 int sq_login_lookup(fs_store *base, const char *name, fs_login_check *out);

@@ -1,0 +1,161 @@
+/*
+ * The team's calendar (fieldsync/rules.h, issue 17 point 7): the
+ * server-written `team_setting` rows of one team (schema 5) read into a
+ * working-day calendar, and the one check of what a setting may hold, used
+ * by the server before it writes one.
+ */
+#include <string.h>
+
+#include "fieldsync/calendar.h"
+#include "fieldsync/error.h"
+#include "fieldsync/replica.h"
+#include "fieldsync/rules.h"
+
+/* Checks a list of dates "D,D,...": at most FS_CAL_MAX_HOLIDAYS. */
+static int dates_check(const char *value, const char **why)
+{
+    size_t n = strlen(value), count = 0;
+    for (size_t i = 0; i < n;) {
+        const char *end = memchr(value + i, ',', n - i);
+        size_t len = end != NULL ? (size_t)(end - (value + i)) : n - i;
+        if (fs_civil_check(value + i, len, 0, why) != 0)
+            return FS_EINVAL;
+        if (++count > FS_CAL_MAX_HOLIDAYS) {
+            *why = "too many dates";
+            return FS_EINVAL;
+        }
+        i += len + (end != NULL);
+        if (end != NULL && i == n) {
+            *why = "wrong format";
+            return FS_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int fs_team_setting_check(const char *setting, const char *value, const char **why)
+{
+    static const char *none;
+    if (why == NULL)
+        why = &none;
+    *why = "not a setting this fieldsync knows";
+    if (setting == NULL || value == NULL)
+        return FS_EINVAL;
+    if (strlen(value) > FS_TEAM_VALUE_MAX) {
+        *why = "too long";
+        return FS_EINVAL;
+    }
+    fs_calendar cal;
+    fs_calendar_default(&cal);
+    if (strcmp(setting, FS_TEAM_TZ) == 0) {
+        *why = "not a time zone here";
+        return value[0] != '\0' && fs_calendar_set_tz(&cal, value) == 0 ? 0 : FS_EINVAL;
+    }
+    if (strcmp(setting, FS_TEAM_HOURS) == 0) {
+        int rc = fs_calendar_set_hours(&cal, value);
+        *why = rc == FS_EINVAL ? "the end must be after the start" : "wrong format";
+        return rc == 0 ? 0 : FS_EINVAL;
+    }
+    if (strcmp(setting, FS_TEAM_HOLIDAYS) == 0 || strcmp(setting, FS_TEAM_WORKDAYS) == 0)
+        return dates_check(value, why);
+    return FS_EINVAL;
+}
+
+/* Adds each date of the list "D,D,..." with add. */
+static void add_dates(fs_calendar *cal, const char *p, size_t n,
+                      int (*add)(fs_calendar *, const char *))
+{
+    for (size_t i = 0; i + 10 <= n; i += 11) {
+        char d[11];
+        memcpy(d, p + i, 10);
+        d[10] = '\0';
+        (void)add(cal, d); /* checked when written; too many: the first ones */
+    }
+}
+
+int fs_team_setting_get(fs_replica *r, const char *team, const char *setting, char *out,
+                        size_t size)
+{
+    fs_rows *it = NULL;
+    fs_value t = fs_textn(team, strlen(team));
+    int rc = fs_rows_open(&it, r, "team_setting", "team", &t, NULL);
+    if (rc != 0)
+        return rc;
+    rc = FS_ENOTFOUND;
+    int more;
+    while ((more = fs_rows_next(it)) == 1) {
+        fs_value k, v;
+        if (fs_rows_get(it, "setting", &k) != 0 || k.type != FS_TEXT || k.n != strlen(setting) ||
+            memcmp(k.p, setting, k.n) != 0)
+            continue;
+        if (fs_rows_get(it, "value", &v) != 0)
+            continue;
+        size_t n = v.type == FS_TEXT ? v.n : 0;
+        if (n >= size) {
+            rc = FS_ETOOBIG;
+            break;
+        }
+        if (n > 0)
+            memcpy(out, v.p, n);
+        out[n] = '\0';
+        rc = 0;
+        break;
+    }
+    if (more < 0)
+        rc = more;
+    fs_rows_close(it);
+    return rc;
+}
+
+int fs_team_calendar(fs_replica *r, const char *team, fs_calendar *cal, int *found, int *unusable)
+{
+    *found = 0;
+    if (unusable != NULL)
+        *unusable = 0;
+    if (team == NULL || team[0] == '\0')
+        return 0;
+    fs_rows *it = NULL;
+    fs_value t = fs_textn(team, strlen(team));
+    int rc = fs_rows_open(&it, r, "team_setting", "team", &t, "setting");
+    if (rc != 0)
+        return rc;
+    int more;
+    int cleared_holidays = 0, cleared_workdays = 0;
+    while ((more = fs_rows_next(it)) == 1) {
+        fs_value k, v;
+        if (fs_rows_get(it, "setting", &k) != 0 || k.type != FS_TEXT ||
+            fs_rows_get(it, "value", &v) != 0)
+            continue;
+        char key[16], val[FS_TEAM_VALUE_MAX + 1];
+        size_t vn = v.type == FS_TEXT ? v.n : 0;
+        if (k.n >= sizeof key || vn >= sizeof val)
+            continue; /* nothing this build knows */
+        memcpy(key, k.p, k.n);
+        key[k.n] = '\0';
+        if (vn > 0)
+            memcpy(val, v.p, vn);
+        val[vn] = '\0';
+        if (fs_team_setting_check(key, val, NULL) != 0) {
+            /* a zone this machine lacks, or a setting of a later fieldsync */
+            if (strcmp(key, FS_TEAM_TZ) == 0 && unusable != NULL)
+                (*unusable)++;
+            continue;
+        }
+        (*found)++;
+        if (strcmp(key, FS_TEAM_TZ) == 0) {
+            (void)fs_calendar_set_tz(cal, val);
+        } else if (strcmp(key, FS_TEAM_HOURS) == 0) {
+            (void)fs_calendar_set_hours(cal, val);
+        } else if (strcmp(key, FS_TEAM_HOLIDAYS) == 0) {
+            if (!cleared_holidays++)
+                cal->nholidays = 0; /* the team's, not the device's */
+            add_dates(cal, val, vn, fs_calendar_add_holiday);
+        } else if (strcmp(key, FS_TEAM_WORKDAYS) == 0) {
+            if (!cleared_workdays++)
+                cal->nworkdays = 0;
+            add_dates(cal, val, vn, fs_calendar_add_workday);
+        }
+    }
+    fs_rows_close(it);
+    return more < 0 ? more : 0;
+}
