@@ -344,10 +344,11 @@ static void test_server_only_tables(void)
         CHECK_EQ_INT(fs_record_server_only(t), !writable);
         n += (unsigned)fs_record_server_only(t);
     }
-    static const char *const servers[] = {"handover", "charge", "refusal_tally", "roster"};
+    static const char *const servers[] = {"handover", "charge", "refusal_tally", "roster",
+                                          "team_setting"};
     for (size_t i = 0; i < sizeof servers / sizeof servers[0]; i++)
         CHECK_EQ_INT(fs_record_server_only((unsigned)fs_schema_table_index(servers[i])), 1);
-    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(n, 5);
     CHECK_EQ_INT(fs_record_server_only((unsigned)fs_schema_table_index("customer")), 0);
     CHECK_EQ_INT(fs_record_server_only((unsigned)fs_schema_table_index("conflict")), 0);
     CHECK_EQ_INT(fs_record_server_only((unsigned)fs_schema_table_index("spot_check")), 0);

@@ -26,7 +26,8 @@
  * (sq__feed_scope_retag), so the new team's managers read them.
  *
  * Who reads which entries: a rep, their own (owner) and their team's
- * roster rows; a manager, their team's (team); an admin, every roster row.
+ * roster rows and settings; a manager, their team's (team); an admin,
+ * every roster row and setting.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,24 @@ static int scope_mark(sq_store *s, uint64_t *mark)
     return src == SQLITE_ROW ? 0 : sq__dbfail(s, src, "store");
 }
 
+/* The team a team_setting row (by id) belongs to, into team ("" when the
+ * row is not held). */
+static int setting_team(sq_store *s, const void *id, char team[MAX_NAME + 1])
+{
+    sqlite3_stmt *st = NULL;
+    int keep = 0;
+    team[0] = '\0';
+    int rc = sq__stmt(s, "SELECT team FROM team_setting WHERE id=?1", &st, &keep);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_blob(st, 1, id, FS_ID_BYTES, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        snprintf(team, MAX_NAME + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+    sq__done(st, keep);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
+}
+
 /* Indexes the entries after mark (the caller's transaction is open). */
 static int index_after(sq_store *s, uint64_t mark)
 {
@@ -71,6 +90,7 @@ static int index_after(sq_store *s, uint64_t mark)
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)mark);
     int roster = fs_schema_table_index("roster");
+    int team_setting = fs_schema_table_index("team_setting");
     int rc = 0;
     /* The last owner's team: a push's entries are mostly one owner's. */
     char owner[MAX_NAME + 1] = "", last_owner[MAX_NAME + 1] = "", last_team[MAX_NAME + 1] = "";
@@ -97,10 +117,18 @@ static int index_after(sq_store *s, uint64_t mark)
             snprintf(last_team, sizeof last_team, "%s", grc == 0 ? u.team : "");
             have_last = 1;
         }
+        /* A team's setting (issue 17.7) has no owner: it is the team's,
+         * read as the team's roster rows are */
+        char set_team[MAX_NAME + 1] = "";
+        int team_row = (int)tix == team_setting && sqlite3_column_bytes(st, 2) == FS_ID_BYTES;
+        if (team_row)
+            rc = setting_team(s, sqlite3_column_blob(st, 2), set_team);
+        if (rc != 0)
+            break;
         sqlite3_bind_int64(ins, 1, seq);
-        sqlite3_bind_text(ins, 2, last_owner, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, last_team, -1, SQLITE_STATIC);
-        sqlite3_bind_int(ins, 4, (int)tix == roster);
+        sqlite3_bind_text(ins, 2, team_row ? "" : last_owner, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, team_row ? set_team : last_team, -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 4, (int)tix == roster || team_row);
         int irc = sqlite3_step(ins);
         sqlite3_reset(ins);
         if (irc != SQLITE_DONE)

@@ -47,7 +47,7 @@ expect "a weekday as a day worked: exit 2" 2 "--workday: 2026-12-09 is a weekday
 srv team set --data "$S" --team north
 expect "nothing to set: exit 2" 2 "team set: give --tz"
 LC_ALL= LANG=zh_CN.UTF-8 runc "$FSS" team set --data "$S" --team north --tz Mars/Base
-expect "in Chinese: exit 2, the flag named" 2 "--tz：Mars/Base 不是本机已知的时区（例如 Asia/Shanghai、UTC）"
+expect "in Chinese: exit 2, the flag named" 2 "--tz：本机没有时区 Mars/Base（应写作 Asia/Shanghai、UTC 等）"
 LC_ALL= LANG=zh_CN.UTF-8 runc "$FSS" team set --data "$S" --team north --holiday 2026-13-01
 expect "a bad date in Chinese" 2 "--holiday：应为日期 YYYY-MM-DD（月份须为 01-12）"
 srv team show --data "$S" --team north --json
