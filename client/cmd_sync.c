@@ -392,17 +392,17 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         if (frc == FS_EREVOKED) {
             /* The server said to wipe: keys and data are destroyed. */
             const char *home = NULL;
-            cli_error("sync: this device was revoked by the server: %s", msg);
+            cli_error(_("sync: this device was revoked by the server: %s"), msg);
             fs_replica_close(r);
             r = NULL;
             if (cli_home(ctx, &home) == CLI_OK && fs_replica_wipe(home) == 0)
-                cli_error("sync: the replica in %s was wiped", home);
+                cli_error(_("sync: the replica in %s was wiped"), home);
             else
-                cli_error("sync: wiping the replica failed: remove it by hand");
+                cli_error(_("sync: wiping the replica failed: remove it by hand"));
         } else if (frc == FS_EAUTH)
             cli_error("sync: %s", msg);
         else
-            cli_error("sync: %s; local changes are kept and will be sent next time", msg);
+            cli_error(_("sync: %s; local changes are kept and will be sent next time"), msg);
         rc = CLI_ERUNTIME;
         goto done;
     }
@@ -414,13 +414,13 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     printf(
-        "in sync: %llu changes sent, cursor %llu",
+        _("in sync: %llu changes sent, cursor %llu"),
         (unsigned long long)(before.pending > after.pending ? before.pending - after.pending : 0),
         (unsigned long long)after.cursor);
     if (after.refused > before.refused)
-        printf(", %llu newly refused", (unsigned long long)(after.refused - before.refused));
+        printf(_(", %llu newly refused"), (unsigned long long)(after.refused - before.refused));
     if (after.open_conflicts > 0)
-        printf(", %llu open conflicts", (unsigned long long)after.open_conflicts);
+        printf(_(", %llu open conflicts"), (unsigned long long)after.open_conflicts);
     putchar('\n');
     char words[320];
     if (sync_restore_words(&before, &after, words, sizeof words))

@@ -185,6 +185,9 @@ LANG=zh_CN.UTF-8 LANGUAGE=zh_CN run --home "$WORK/wang" today
 show "wang: today in Chinese" "$OUT"
 contains "in Chinese too: the question, with who asked it" "$(grep -F "${QID:0:8}" <<<"$OUT")" \
     "wang（zhang 经手）"
+LANG=zh_CN.UTF-8 LANGUAGE=zh_CN run --home "$WORK/wang" sync
+expect "wang: sync in Chinese" 0
+contains "sync says it is in sync in Chinese" "$OUT" "已同步：发送了 0 条修改，同步位置"
 
 # the manager's dashboard: wang's page lists the inherited work, who made it
 http() { # PATH [COOKIE] [BODY]: GET or (with BODY) POST; sets HEAD and BODY
