@@ -481,6 +481,18 @@ int form_run(cli_ctx *ctx, const char *group, const char *sub, int argc, char **
         return form_delete(ctx, group, argc, argv);
     if (sub != NULL && strcmp(sub, "edit") == 0 && strcmp(group, "customer") != 0)
         return form_edit_record(ctx, group, argc, argv);
+    /* customer edit ID, as every other kind's edit: the same as --customer ID */
+    if (sub != NULL && strcmp(sub, "edit") == 0 && strcmp(group, "customer") == 0 && argc >= 1 &&
+        argv[0][0] != '-') {
+        char **v = malloc(((size_t)argc + 1) * sizeof *v);
+        if (v == NULL)
+            return cli_fail(NULL, "customer edit", FS_ENOMEM);
+        v[0] = (char *)"--customer";
+        memcpy(v + 1, argv, (size_t)argc * sizeof *v);
+        int rc = form_run(ctx, group, sub, argc + 1, v);
+        free(v);
+        return rc;
+    }
     for (size_t i = 0; sub != NULL && i < form_count; i++) {
         const fform *fm = &form_table[i];
         if (strcmp(fm->group, group) != 0)

@@ -72,7 +72,7 @@ static void usage(FILE *f)
             "  passwd                    change the replica's passphrase\n"
             "  customer add --name NAME [--key-account] [--industry X] [--owner X]\n"
             "                            record a customer; prints its id\n"
-            "  customer edit --customer ID [--name NAME] [--industry X] [--key-account yes|no]\n"
+            "  customer edit ID [--name NAME] [--industry X] [--key-account yes|no]\n"
             "                [--owner REP]\n"
             "                            change a customer's fields (--industry \"\" clears);\n"
             "                            --owner hands it to another rep (managers only)\n"

@@ -74,6 +74,11 @@ C=$OUT
 z contact add --customer 北京华信 --name "王经理" --phone "138 0000 0000"
 expect "contact add" 0
 K=$OUT
+# customer edit takes the customer as every other kind's edit takes its record
+z customer edit 华信 --industry 软件
+expect "customer edit NAME, as visit edit ID: accepted" 0
+z customer list --json
+contains "the industry is set" "$OUT" '"industry":"软件"'
 # 17.5: a visit time more than 30 days away, past or future, needs --confirm
 z visit add --customer 北京华信 --time "2031-12-01 15:00" --place 北京 --purpose 演示 --notes 谈了价格
 expect "visit add in 2031 without --confirm: refused (exit 2)" 2 \
