@@ -420,7 +420,9 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     if (after.refused > before.refused)
         printf(_(", %llu newly refused"), (unsigned long long)(after.refused - before.refused));
     if (after.open_conflicts > 0)
-        printf(_(", %llu open conflicts"), (unsigned long long)after.open_conflicts);
+        printf(ngettext(", %llu open conflict", ", %llu open conflicts",
+                        (unsigned long)after.open_conflicts),
+               (unsigned long long)after.open_conflicts);
     putchar('\n');
     char words[320];
     if (sync_restore_words(&before, &after, words, sizeof words))
