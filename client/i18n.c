@@ -11,31 +11,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fieldsync/localedir.h"
 #include "i18n.h"
 
 #ifndef FS_LOCALEDIR
 #define FS_LOCALEDIR "/usr/local/share/locale"
 #endif
 
-/* <dir of the executable>/../share/locale when it exists, else the install
- * prefix's: the same binary finds its catalogs in the build tree, in an
- * installed tree and in a copied one. */
+/* The catalogs' directory (fieldsync/localedir.h): the same binary finds
+ * them in the build tree, in an installed tree and in a copied one. */
 static void bind_catalogs(void)
 {
-    char exe[4096], dir[4096 + 32];
-    const char *use = FS_LOCALEDIR;
-    struct stat st;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-            snprintf(dir, sizeof dir, "%s/../share/locale", exe);
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-                use = dir;
-        }
-    }
+    char use[4096 + 32];
+    fs_locale_dir(FS_LOCALEDIR, use, sizeof use);
     bindtextdomain(I18N_DOMAIN, use); /* copies the name */
     /* The catalogs are UTF-8 and so is every terminal a rep uses; without
      * this, a C LC_CTYPE would turn each ideograph into "?". */

@@ -19,6 +19,7 @@
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/store.h"
+#include "fieldsync/localedir.h"
 #include "srv.h"
 
 #define _(s)     gettext(s)
@@ -39,20 +40,8 @@ static const char team_usage[] =
 
 void srv_team_lang(void)
 {
-    char exe[4096], dir[4096 + 32];
-    const char *use = FS_LOCALEDIR;
-    struct stat st;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-            snprintf(dir, sizeof dir, "%s/../share/locale", exe);
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-                use = dir;
-        }
-    }
+    char use[4096 + 32];
+    fs_locale_dir(FS_LOCALEDIR, use, sizeof use);
     bindtextdomain("fieldsync", use);
     bind_textdomain_codeset("fieldsync", "UTF-8");
     textdomain("fieldsync");

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fieldsync/localedir.h"
 #include "web.h"
 #include "web_int.h"
 
@@ -85,25 +86,13 @@ static int check(catalog *c)
     return 0;
 }
 
-/* <dir of the executable>/../share/locale when it holds the catalog, else
- * the install prefix's (as the CLI looks: client/i18n.c). */
+/* The Chinese catalog in the catalogs' directory (fieldsync/localedir.h),
+ * where the CLI finds it too. */
 static void catalog_path(char *path, size_t size)
 {
-    static const char rel[] = "zh_CN/LC_MESSAGES/fieldsync.mo";
-    char exe[4096];
-    struct stat st;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-            snprintf(path, size, "%s/../share/locale/%s", exe, rel);
-            if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-                return;
-        }
-    }
-    snprintf(path, size, "%s/%s", FS_LOCALEDIR, rel);
+    char dir[4096 + 32];
+    fs_locale_dir(FS_LOCALEDIR, dir, sizeof dir);
+    snprintf(path, size, "%s/zh_CN/LC_MESSAGES/fieldsync.mo", dir);
 }
 
 int web__catalog_load(void)
