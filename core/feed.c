@@ -359,6 +359,63 @@ int fs_feed_since(fs_replica *r, uint64_t after, size_t max, fs_changeset **out)
     return fs_feed_since_bytes(r, after, max, SIZE_MAX, out);
 }
 
+/* A batch of feed entries being read: what the first pass counted of them,
+ * then the one allocation that holds their changes and values' bytes. */
+typedef struct feed_batch {
+    size_t count, bytes, packed; /* changes, their bytes with NULs, packed bytes */
+    fs_changeset *cs;
+    char *mem, *data; /* the allocation; where the values' bytes go next */
+} feed_batch;
+
+/* First pass: counts the entry at seq of n changes and len packed bytes
+ * (is_blob: stored as a blob) into b. 1: taken; 0: it would pass max
+ * changes or max_bytes, and it is not the first (stop before it); else an
+ * error for a damaged entry. */
+static int batch_count(fs_replica *r, feed_batch *b, uint64_t seq, sqlite3_int64 n,
+                       sqlite3_int64 len, int is_blob, size_t max, size_t max_bytes)
+{
+    /* length() of a TEXT counts characters: only a blob's is its size */
+    if (n <= 0 || n > FS__FEED_ENTRY_MAX || len <= 0 || !is_blob)
+        return fs__fail(r, FS_EFORMAT, "the feed entry at %llu is damaged",
+                        (unsigned long long)seq);
+    if (b->count > 0 && (b->count + (size_t)n > max || (size_t)len > max_bytes ||
+                         b->packed > max_bytes - (size_t)len))
+        return 0;
+    b->packed += (size_t)len;
+    b->count += (size_t)n;
+    b->bytes += (size_t)len + (size_t)n; /* a NUL after each value */
+    return 1;
+}
+
+static int batch_alloc(fs_replica *r, feed_batch *b)
+{
+    b->cs = calloc(1, sizeof *b->cs);
+    b->mem = malloc(b->count * sizeof(fs_change) + b->bytes + 1);
+    if (b->cs == NULL || b->mem == NULL) {
+        free(b->cs);
+        free(b->mem);
+        b->cs = NULL;
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    }
+    b->cs->changes = (fs_change *)(void *)b->mem;
+    b->data = b->mem + b->count * sizeof(fs_change);
+    return 0;
+}
+
+/* Ends the second pass: *out gets the changes decoded (i of them), or on an
+ * error the allocation is wiped and freed. */
+static int batch_end(feed_batch *b, size_t i, int rc, fs_changeset **out)
+{
+    b->cs->count = i;
+    if (rc != 0) {
+        sodium_memzero(b->mem, b->count * sizeof(fs_change) + b->bytes + 1);
+        fs_changeset_free(b->cs); /* mem with it */
+        return rc;
+    }
+    *out = b->cs;
+    return 0;
+}
+
 int fs_feed_since_bytes(fs_replica *r, uint64_t after, size_t max, size_t max_bytes,
                         fs_changeset **out)
 {
@@ -383,62 +440,45 @@ int fs_feed_since_bytes(fs_replica *r, uint64_t after, size_t max, size_t max_by
     if (src != SQLITE_OK)
         return fs__dbfail(r, src, "reading the feed");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
-    size_t count = 0, bytes = 0, packed = 0;
+    feed_batch b = {0};
     sqlite3_int64 last = (sqlite3_int64)after;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        sqlite3_int64 seq = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1),
-                      len = sqlite3_column_int64(st, 2);
-        /* length() of a TEXT counts characters: only a blob's is its size */
-        if (n <= 0 || n > FS__FEED_ENTRY_MAX || len <= 0 || !sqlite3_column_int(st, 3)) {
+        sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+        int took = batch_count(r, &b, (uint64_t)seq, sqlite3_column_int64(st, 1),
+                               sqlite3_column_int64(st, 2), sqlite3_column_int(st, 3), max,
+                               max_bytes);
+        if (took < 0) {
             sqlite3_finalize(st);
-            return fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)seq);
+            return took;
         }
-        if (count > 0 && (count + (size_t)n > max || (size_t)len > max_bytes ||
-                          packed > max_bytes - (size_t)len))
+        if (took == 0)
             break;
-        packed += (size_t)len;
-        count += (size_t)n;
-        bytes += (size_t)len + (size_t)n; /* a NUL after each value */
         last = seq;
-        if (count >= max)
+        if (b.count >= max)
             break;
     }
     sqlite3_finalize(st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         return fs__dbfail(r, src, "reading the feed");
-    fs_changeset *cs = calloc(1, sizeof *cs);
-    char *mem = malloc(count * sizeof(fs_change) + bytes + 1);
-    if (cs == NULL || mem == NULL) {
-        free(cs);
-        free(mem);
-        return fs__fail(r, FS_ENOMEM, "out of memory");
-    }
-    cs->changes = (fs_change *)(void *)mem;
-    char *data = mem + count * sizeof(fs_change);
+    if ((rc = batch_alloc(r, &b)) != 0)
+        return rc;
     src = sqlite3_prepare_v2(r->db,
                              "SELECT seq, tbl, row, n, changes FROM feed WHERE seq>?1 AND seq<=?2"
                              " ORDER BY seq",
                              -1, &st, NULL);
     if (src != SQLITE_OK) {
-        fs_changeset_free(cs); /* mem with it */
+        fs_changeset_free(b.cs); /* mem with it */
         return fs__dbfail(r, src, "reading the feed");
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
     sqlite3_bind_int64(st, 2, last);
-    size_t i = 0, budget = bytes; /* what the first pass counted is all there is room for */
+    size_t i = 0, budget = b.bytes; /* what the first pass counted is all there is room for */
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
-        rc = decode_entry(r, st, cs, count, &i, &data, &budget);
+        rc = decode_entry(r, st, b.cs, b.count, &i, &b.data, &budget);
     sqlite3_finalize(st);
     if (rc == 0 && src != SQLITE_DONE)
         rc = fs__dbfail(r, src, "reading the feed");
-    cs->count = i;
-    if (rc != 0) {
-        sodium_memzero(mem, count * sizeof(fs_change) + bytes + 1);
-        fs_changeset_free(cs);
-        return rc;
-    }
-    *out = cs;
-    return 0;
+    return batch_end(&b, i, rc, out);
 }
 
 int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t max,
@@ -461,7 +501,8 @@ int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t ma
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
         return fs__dbfail(r, src, "reading the feed");
-    size_t count = 0, bytes = 0, packed = 0, take = 0;
+    feed_batch b = {0};
+    size_t take = 0;
     for (; take < nseqs; take++) {
         if (seqs[take] == 0 || seqs[take] > INT64_MAX || (take > 0 && seqs[take] <= seqs[take - 1])) {
             sqlite3_finalize(st);
@@ -477,60 +518,43 @@ int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t ma
                                 (unsigned long long)seqs[take]);
             return fs__dbfail(r, src, "reading the feed");
         }
-        sqlite3_int64 n = sqlite3_column_int64(st, 0), len = sqlite3_column_int64(st, 1);
-        if (n <= 0 || n > FS__FEED_ENTRY_MAX || len <= 0 || !sqlite3_column_int(st, 2)) {
+        int took = batch_count(r, &b, seqs[take], sqlite3_column_int64(st, 0),
+                               sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), max,
+                               max_bytes);
+        if (took < 0) {
             sqlite3_finalize(st);
-            return fs__fail(r, FS_EFORMAT, "the feed entry at %llu is damaged",
-                            (unsigned long long)seqs[take]);
+            return took;
         }
-        if (count > 0 && (count + (size_t)n > max || (size_t)len > max_bytes ||
-                          packed > max_bytes - (size_t)len))
+        if (took == 0)
             break;
-        packed += (size_t)len;
-        count += (size_t)n;
-        bytes += (size_t)len + (size_t)n;
-        if (count >= max) {
+        if (b.count >= max) {
             take++;
             break;
         }
     }
     sqlite3_finalize(st);
-    fs_changeset *cs = calloc(1, sizeof *cs);
-    char *mem = malloc(count * sizeof(fs_change) + bytes + 1);
-    if (cs == NULL || mem == NULL) {
-        free(cs);
-        free(mem);
-        return fs__fail(r, FS_ENOMEM, "out of memory");
-    }
-    cs->changes = (fs_change *)(void *)mem;
-    char *data = mem + count * sizeof(fs_change);
+    if ((rc = batch_alloc(r, &b)) != 0)
+        return rc;
     src = sqlite3_prepare_v2(r->db, "SELECT seq, tbl, row, n, changes FROM feed WHERE seq=?1", -1,
                              &st, NULL);
     if (src != SQLITE_OK) {
-        fs_changeset_free(cs);
+        fs_changeset_free(b.cs);
         return fs__dbfail(r, src, "reading the feed");
     }
-    size_t i = 0, budget = bytes;
+    size_t i = 0, budget = b.bytes;
     for (size_t k = 0; rc == 0 && k < take; k++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, (sqlite3_int64)seqs[k]);
         src = sqlite3_step(st);
         if (src == SQLITE_ROW)
-            rc = decode_entry(r, st, cs, count, &i, &data, &budget);
+            rc = decode_entry(r, st, b.cs, b.count, &i, &b.data, &budget);
         else /* gone since the first pass: not within one transaction */
             rc = src == SQLITE_DONE ? fs__fail(r, FS_ENOTFOUND, "no feed entry at %llu",
                                                (unsigned long long)seqs[k])
                                     : fs__dbfail(r, src, "reading the feed");
     }
     sqlite3_finalize(st);
-    cs->count = i;
-    if (rc != 0) {
-        sodium_memzero(mem, count * sizeof(fs_change) + bytes + 1);
-        fs_changeset_free(cs);
-        return rc;
-    }
-    *out = cs;
-    return 0;
+    return batch_end(&b, i, rc, out);
 }
 
 int fs_feed_last(fs_replica *r, uint64_t *out)
