@@ -73,24 +73,30 @@ static int move_rows(sq_store *s, const char *old_team, const char *name, const 
                      " FROM roster AS r JOIN users AS u ON u.name=r.name"
                      " WHERE u.team=?4 AND r.name<>?1",
                      NULL, "tiit", name, tix, (long long)feed, old_team);
+    if (rc == 0)
+        rc = sq__refeed_rows(s, (unsigned)tix,
+                             "SELECT r.id FROM roster AS r JOIN users AS u"
+                             " ON u.name=r.name WHERE u.team=?1 AND r.name<>?2",
+                             new_team, name);
+    return rc;
+}
+
+int sq__refeed_rows(sq_store *s, unsigned tix, const char *sql, const char *p1, const char *p2)
+{
     sqlite3_stmt *st = NULL;
-    int src = rc == 0 ? sqlite3_prepare_v2(fs_replica_db(s->r),
-                                           "SELECT r.id FROM roster AS r JOIN users AS u"
-                                           " ON u.name=r.name WHERE u.team=?1 AND r.name<>?2",
-                                           -1, &st, NULL)
-                      : SQLITE_OK;
-    if (rc == 0 && src != SQLITE_OK)
+    int src = sqlite3_prepare_v2(fs_replica_db(s->r), sql, -1, &st, NULL);
+    if (src != SQLITE_OK)
         return sq__dbfail(s, src, "store");
-    if (rc == 0) {
-        sqlite3_bind_text(st, 1, new_team, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
-            if (sqlite3_column_bytes(st, 0) == FS_ID_BYTES)
-                rc = fs_replica_refeed_row(s->r, (unsigned)tix, sqlite3_column_blob(st, 0));
-        if (rc == 0 && src != SQLITE_DONE)
-            rc = sq__dbfail(s, src, "store");
-        sqlite3_finalize(st);
-    }
+    sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+    if (p2 != NULL)
+        sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+    int rc = 0;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(st, 0) == FS_ID_BYTES)
+            rc = fs_replica_refeed_row(s->r, tix, sqlite3_column_blob(st, 0));
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = sq__dbfail(s, src, "store");
+    sqlite3_finalize(st);
     return rc;
 }
 

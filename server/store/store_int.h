@@ -202,6 +202,10 @@ int sq__tx_end(sq_store *s, int rc);
  * store's message set). */
 int sq__roster_write(sq_store *s, const char *name);
 int sq__roster_catch_up(sq_store *s);
+/* Appends to the feed again (fs_replica_refeed_row) the rows of table tix
+ * whose ids sql selects, binding p1 as ?1 and p2 (unless NULL) as ?2: how
+ * a user moved to another team receives its roster and settings. */
+int sq__refeed_rows(sq_store *s, unsigned tix, const char *sql, const char *p1, const char *p2);
 /* 1 if u sees the roster row of owner: a member of owner's team, or an
  * admin. */
 int sq__roster_visible(sq_store *s, const sq_user *u, const char *owner);

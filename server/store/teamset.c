@@ -112,21 +112,8 @@ int sq__team_setting_move(sq_store *s, const char *name, const char *old_team, c
                      "INSERT INTO purges(user, tbl, row, feed_seq) SELECT ?1, ?2, id, ?3"
                      " FROM team_setting WHERE team=?4",
                      NULL, "tiit", name, tix, (long long)feed, old_team);
-    sqlite3_stmt *st = NULL;
-    int src = rc == 0
-                  ? sqlite3_prepare_v2(fs_replica_db(s->r),
-                                       "SELECT id FROM team_setting WHERE team=?1", -1, &st, NULL)
-                  : SQLITE_OK;
-    if (rc == 0 && src != SQLITE_OK)
-        return sq__dbfail(s, src, "store");
-    if (rc == 0) {
-        sqlite3_bind_text(st, 1, new_team, -1, SQLITE_STATIC);
-        while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
-            if (sqlite3_column_bytes(st, 0) == FS_ID_BYTES)
-                rc = fs_replica_refeed_row(s->r, (unsigned)tix, sqlite3_column_blob(st, 0));
-        if (rc == 0 && src != SQLITE_DONE)
-            rc = sq__dbfail(s, src, "store");
-        sqlite3_finalize(st);
-    }
+    if (rc == 0)
+        rc = sq__refeed_rows(s, (unsigned)tix, "SELECT id FROM team_setting WHERE team=?1",
+                             new_team, NULL);
     return rc;
 }
