@@ -99,9 +99,59 @@ void form_now_in_team_zone(values *vs)
     vs->zone_later = 0;
 }
 
+/* A text field given as "-" is read from standard input (issue 17.9: a
+ * customer's words never on the command line, where other local users see
+ * them in /proc): all of it, trailing line ends dropped, at most one field
+ * so, and no more than a field holds. */
+#define STDIN_TEXT_MAX 65536
+static int stdin_text(const ffield *fields, size_t n, values *vs)
+{
+    const char *taken = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const ffield *f = &fields[i];
+        if (f->kind != FK_TEXT || vs->v[i] == NULL || strcmp(vs->v[i], "-") != 0)
+            continue;
+        if (taken != NULL) {
+            cli_error(_("%s and %s are both '-': only one field can be read from standard input"),
+                      taken, f->flag);
+            return CLI_EUSAGE;
+        }
+        taken = f->flag;
+        char *buf = malloc(STDIN_TEXT_MAX + 2);
+        if (buf == NULL)
+            return cli_fail(NULL, f->flag, FS_ENOMEM);
+        size_t len = fread(buf, 1, STDIN_TEXT_MAX + 1, stdin);
+        if (ferror(stdin)) {
+            free(buf);
+            cli_error(_("%s: cannot read standard input"), f->flag);
+            return CLI_ERUNTIME;
+        }
+        if (len > STDIN_TEXT_MAX) {
+            free(buf);
+            cli_error(_("%s: standard input holds more than %d bytes"), f->flag, STDIN_TEXT_MAX);
+            return CLI_EUSAGE;
+        }
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            len--;
+        buf[len] = '\0';
+        if (memchr(buf, '\0', len) != NULL) {
+            free(buf);
+            cli_error(_("%s: standard input holds a NUL byte"), f->flag);
+            return CLI_EUSAGE;
+        }
+        free(vs->typed[i]);
+        vs->typed[i] = buf;
+        vs->v[i] = buf;
+    }
+    return CLI_OK;
+}
+
 int form_complete(const ffield *fields, size_t n, values *vs)
 {
     set_now(vs);
+    int src = stdin_text(fields, n, vs);
+    if (src != CLI_OK)
+        return src;
     for (size_t i = 0; i < n; i++) {
         const ffield *f = &fields[i];
         if (vs->v[i] == NULL && f->now_default)
@@ -143,6 +193,9 @@ int form_complete(const ffield *fields, size_t n, values *vs)
 int form_complete_by_command(const char *command, const ffield *fields, size_t n, values *vs)
 {
     set_now(vs);
+    int src = stdin_text(fields, n, vs);
+    if (src != CLI_OK)
+        return src;
     /* Every required field first, asked for on a terminal ... */
     for (size_t i = 0; i < n; i++)
         if (fields[i].required && fields[i].flag != NULL) {

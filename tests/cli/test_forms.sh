@@ -50,6 +50,25 @@ expect "whoami --set" 0
 run whoami
 equal "whoami" "$OUT" "zhang"
 
+# ---- free text from standard input (issue 17.9): never in argv ----
+NOTES='客户要求三年维保，
+并希望下周提供报价'
+OUT=$("$FS" --home "$H" visit add --customer "${C:0:8}" --time "$(date '+%Y-%m-%d') 10:00" \
+    --place 会议室 --purpose 演示 --notes - 2>"$WORK/err" <<<"$NOTES")
+RC=$? ERR=$(<"$WORK/err")
+expect "visit add --notes -: the notes from standard input" 0
+VS=$OUT
+run visit show "${VS:0:8}" --json
+contains "the notes are the two lines read, line end and all" "$OUT" '"notes":"客户要求三年维保，\n并希望下周提供报价"'
+OUT=$("$FS" --home "$H" visit add --customer "${C:0:8}" --time "$(date '+%Y-%m-%d') 10:00" \
+    --place - --purpose 演示 --notes - 2>"$WORK/err" <<<"x")
+RC=$? ERR=$(<"$WORK/err")
+expect "two fields as '-': refused" 2 "only one field can be read from standard input"
+OUT=$(head -c 70000 /dev/zero | tr '\0' 'a' | "$FS" --home "$H" visit add --customer "${C:0:8}" \
+    --time "$(date '+%Y-%m-%d') 10:00" --place p --purpose p --notes - 2>"$WORK/err")
+RC=$? ERR=$(<"$WORK/err")
+expect "more than a field holds from standard input: refused" 2 "more than 65536 bytes"
+
 # ---- every form: add, list, show ----
 run contact add --customer "${C:0:8}" --name "王经理" --position "采购总监" --phone "+86 10 1234"
 expect "contact add" 0
