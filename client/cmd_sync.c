@@ -787,17 +787,18 @@ int sync_restore_words(const fs_replica_status *before, const fs_replica_status 
         return 0;
     int n = 0;
     if (resynced)
-        n = snprintf(out, cap, "re-synced: %s; everything in scope was pulled again",
+        n = snprintf(out, cap, _("re-synced: %s; everything in scope was pulled again"),
                      after->resync_why == FS_RESYNC_EPOCH
-                         ? "the server was restored from a backup (a new feed epoch)"
+                         ? _("the server was restored from a backup (a new feed epoch)")
                      : after->resync_why == FS_RESYNC_LOST
-                         ? "the server had lost changes it had acknowledged (restored from a"
-                           " backup)"
-                         : "the server's feed no longer matched this device's position"
-                           " (restored from a backup?)");
+                         ? _("the server had lost changes it had acknowledged (restored from a"
+                             " backup)")
+                         : _("the server's feed no longer matched this device's position"
+                             " (restored from a backup?)"));
     if (rewound && n >= 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n,
-                 "%ssent changes %llu-%llu again: the server no longer held them", n > 0 ? "; " : "",
-                 (unsigned long long)after->rewind_to + 1, (unsigned long long)after->rewind_from);
+                 _("%ssent changes %llu-%llu again: the server no longer held them"),
+                 n > 0 ? _("; ") : "", (unsigned long long)after->rewind_to + 1,
+                 (unsigned long long)after->rewind_from);
     return 1;
 }

@@ -101,8 +101,8 @@ for i in 7 8; do visit "$WORK/zhang" "$i"; done
 sync_ok "zhang (visits 7-8)" "$WORK/zhang"
 contains "zhang says it sent 4-6 again" "$SYNC_OUT" "again: the server no longer held them"
 contains "zhang says it re-synced" "$SYNC_OUT" "re-synced:"
-sync_ok "li" "$WORK/li"
-contains "li says it re-synced" "$SYNC_OUT" "re-synced: the server's feed no longer matched"
+LANG=zh_CN.UTF-8 LANGUAGE=zh_CN sync_ok "li (in Chinese)" "$WORK/li"
+contains "li says it re-synced, in Chinese" "$SYNC_OUT" "已重新同步：服务器的变更序列与本设备的位置不再相符"
 for u in zhang2 zhang li; do sync_ok "$u (once more)" "$WORK/$u"; done
 
 want=$(state "$WORK/zhang")
