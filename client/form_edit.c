@@ -140,12 +140,13 @@ static void delete_usage(FILE *f, const char *group)
     fputs(buf, f);
 }
 
-/* "ID first": the record's id before any option; --help prints usage. */
+/* "ID first": the record's id before any option; --help prints usage.
+ * The group's forms into fms (CLI_EUSAGE for a group without any). */
 static int id_first(const char *group, const char *sub, int argc, char **argv,
-                    void (*usage)(FILE *, const char *))
+                    void (*usage)(FILE *, const char *), const fform *fms[4])
 {
     if (argc >= 1 && strncmp(argv[0], "--", 2) != 0)
-        return CLI_OK;
+        return forms_of(group, fms) == 0 ? CLI_EUSAGE : CLI_OK;
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0) {
             usage(stdout, group);
@@ -386,12 +387,10 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
 {
     char command[64];
     snprintf(command, sizeof command, "%s edit", group);
-    int rc = id_first(group, "edit", argc, argv, edit_usage);
+    const fform *fms[4];
+    int rc = id_first(group, "edit", argc, argv, edit_usage, fms);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    const fform *fms[4];
-    if (forms_of(group, fms) == 0)
-        return CLI_EUSAGE;
     const char *hex = argv[0];
     rc = cli_check_ref("ID", fms[0]->table, hex);
     fs_replica *r = NULL;
@@ -652,12 +651,10 @@ int form_delete(cli_ctx *ctx, const char *group, int argc, char **argv)
 {
     char command[64];
     snprintf(command, sizeof command, "%s delete", group);
-    int rc = id_first(group, "delete", argc, argv, delete_usage);
+    const fform *fms[4];
+    int rc = id_first(group, "delete", argc, argv, delete_usage, fms);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    const fform *fms[4];
-    if (forms_of(group, fms) == 0)
-        return CLI_EUSAGE;
     const fform *fm = fms[0];
     const char *hex = argv[0];
     int with = 0;

@@ -1472,14 +1472,6 @@ static void test_row_history(void)
 /* Who made a row (fs_row_maker, issue 24): this device's user for its own
  * rows; another device's user from what the records it wrote signed in
  * their first write; nothing when nothing says it or two names do. */
-static void ship(fs_replica *from, fs_replica *to)
-{
-    fs_changeset *cs = NULL;
-    CHECK_OK(fs_changes_since(from, 0, 1000, &cs));
-    CHECK_OK(fs_apply(to, cs->changes, cs->count, NULL));
-    fs_changeset_free(cs);
-}
-
 static void test_row_maker(void)
 {
     fs_replica *z = fresh("mz"), *w = fresh("mw"), *l = fresh("ml");
@@ -1500,7 +1492,7 @@ static void test_row_maker(void)
     CHECK_MEM(dev, zdev, 16);
     CHECK_STR(user, "zhang");
     /* on another, with nothing zhang's device signed: the device only */
-    ship(z, w);
+    send_log(z, w);
     CHECK_OK(fs_row_maker(w, qt, q, dev, user));
     CHECK_MEM(dev, zdev, 16);
     CHECK_STR(user, "");
@@ -1515,7 +1507,7 @@ static void test_row_maker(void)
                     {"received_at", fs_text("2026-12-05 11:00")},
                     {"description", fs_text("延迟")}};
     CHECK_OK(fs_insert(z, "complaint", cc, 4, c));
-    ship(z, w);
+    send_log(z, w);
     CHECK_OK(fs_row_maker(w, qt, q, dev, user));
     CHECK_STR(user, "zhang");
     /* a receiver written later, by another device, says nothing of li's */
@@ -1523,11 +1515,11 @@ static void test_row_maker(void)
                     {"question", fs_text("交期")},
                     {"asked_at", fs_text("2026-12-05 12:00")}};
     uint8_t q2[16];
-    ship(z, l);
+    send_log(z, l);
     CHECK_OK(fs_insert(l, "customer_question", lq, 3, q2));
     fs_cell own[] = {{"owner", fs_text("chen")}};
     CHECK_OK(fs_update(l, "complaint", c, own, 1));
-    ship(l, w);
+    send_log(l, w);
     CHECK_OK(fs_row_maker(w, qt, q2, dev, user));
     CHECK_MEM(dev, ldev, 16);
     CHECK_STR(user, "");
@@ -1537,13 +1529,13 @@ static void test_row_maker(void)
                     {"place", fs_text("p")},         {"purpose", fs_text("p")},
                     {"notes", fs_text("n")},         {"visitor", fs_text("li")}};
     CHECK_OK(fs_insert(l, "visit", vc, 6, v1));
-    ship(l, w);
+    send_log(l, w);
     CHECK_OK(fs_row_maker(w, qt, q2, dev, user));
     CHECK_STR(user, "li");
     /* two names for one device: nothing said */
     vc[5].value = fs_text("zhou");
     CHECK_OK(fs_insert(l, "visit", vc, 6, v2));
-    ship(l, w);
+    send_log(l, w);
     CHECK_OK(fs_row_maker(w, qt, q2, dev, user));
     CHECK_STR(user, "");
     uint8_t none[16] = {0};
