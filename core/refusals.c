@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fieldsync/reason.h"
 #include "fieldsync/records.h"
 
 #include "replica_int.h"
@@ -492,4 +493,81 @@ int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out)
     }
     fs__row_clear(&row);
     return fs__end(r, own, rc);
+}
+
+/* The records of open refusals for a missing parent, one entry each, up
+ * to 64. */
+typedef struct parent_walk {
+    uint64_t ids[64];
+    unsigned tix[64];
+    uint8_t row[64][FS_ID_BYTES];
+    size_t n;
+} parent_walk;
+
+static int parent_cb(const fs_refusal *f, void *ctx)
+{
+    parent_walk *w = ctx;
+    if (f->auto_reverted || f->reason != FS_REASON_PARENT)
+        return 0;
+    for (size_t k = 0; k < w->n; k++)
+        if (w->tix[k] == f->table && memcmp(w->row[k], f->row, FS_ID_BYTES) == 0)
+            return 0;
+    w->ids[w->n] = f->id;
+    w->tix[w->n] = f->table;
+    memcpy(w->row[w->n], f->row, FS_ID_BYTES);
+    w->n++;
+    return w->n == sizeof w->ids / sizeof w->ids[0];
+}
+
+/* 1 in *out if row (of table tix) refers by an ID column to a row one of
+ * the n changes is of. */
+static int refers_to_pulled(fs_replica *r, unsigned tix, const uint8_t id[FS_ID_BYTES],
+                            const fs_change *changes, size_t n, int *out)
+{
+    *out = 0;
+    fs__row row;
+    memset(&row, 0, sizeof row);
+    int rc = fs__row_load(r, &row, tix, id);
+    for (unsigned c = 0; rc == 0 && row.exists && !*out && c < row.t->ncolumns; c++) {
+        const fs_column *col = &row.t->columns[c];
+        if (col->type != FS_COL_ID || col->ref == NULL || row.old[c] == NULL ||
+            sqlite3_value_type(row.old[c]) != SQLITE_BLOB ||
+            sqlite3_value_bytes(row.old[c]) != FS_ID_BYTES)
+            continue;
+        int ref = fs_schema_table_index(col->ref);
+        const void *parent = sqlite3_value_blob(row.old[c]);
+        for (size_t i = 0; i < n && !*out; i++)
+            if ((int)changes[i].table == ref && memcmp(changes[i].row, parent, FS_ID_BYTES) == 0)
+                *out = 1;
+    }
+    fs__row_clear(&row);
+    return rc;
+}
+
+int fs_refusals_retry_parents(fs_replica *r, const fs_change *changes, size_t n, size_t *records)
+{
+    *records = 0;
+    if (n == 0)
+        return 0;
+    parent_walk w;
+    w.n = 0;
+    int rc = fs_refusals(r, parent_cb, &w);
+    if (rc < 0)
+        return rc;
+    for (size_t k = 0; k < w.n; k++) {
+        int hit = 0;
+        rc = refers_to_pulled(r, w.tix[k], w.row[k], changes, n, &hit);
+        if (rc != 0)
+            return rc;
+        if (!hit)
+            continue;
+        fs_refusal_outcome out;
+        rc = fs_refusal_retry(r, w.ids[k], &out);
+        if (rc == FS_ENOTFOUND)
+            continue; /* the record is gone from this device: nothing to send */
+        if (rc != 0)
+            return rc;
+        (*records)++;
+    }
+    return 0;
 }

@@ -309,6 +309,12 @@ static int restamp_write(fs_replica *r, const restamp_work *w)
     }
     for (size_t i = 0; rc == 0 && i < w->nseqs; i++)
         rc = update_entry(r, "UPDATE changelog SET hlc=?1 WHERE seq=?2", w->given, w->seqs[i]);
+    /* A write on top of one the server never took at its clock (refused,
+     * then sent again) can be given a clock below that one: the server
+     * then takes it as written on top of nothing, and so does the log. */
+    for (size_t i = 0; rc == 0 && i < w->nseqs; i++)
+        rc = update_entry(r, "UPDATE changelog SET prev_hlc=0, prev_dev=0 WHERE seq=?2 AND prev_hlc>=?1",
+                          w->given, w->seqs[i]);
     for (size_t i = 0; rc == 0 && i < w->nprev; i++)
         rc = update_entry(r, "UPDATE changelog SET prev_hlc=?1 WHERE seq=?2", w->given,
                           w->prev_seqs[i]);

@@ -233,10 +233,29 @@ static int push_one(fs_sync_client *c, int *sent)
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
     size_t n = push_count(cs);
+    /* Writes the server acknowledged before it lost them in a restore (the
+     * acknowledged mark was set back from rewind_from) travel in batches of
+     * their own, marked re-sent, so they keep their clocks (version 7 on).
+     * rewind_from was a batch's end, so a write's boundary. */
+    int resent = 0;
+    if (n > 0 && fs_channel_version(c->ch) >= FS_PROTO_VERSION_RESENT) {
+        fs_replica_status st;
+        rc = fs_replica_status_get(c->r, &st);
+        if (rc != 0) {
+            fs_changeset_free(cs);
+            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        }
+        if (st.rewind_ms > 0 && cs->first_seq <= st.rewind_from) {
+            resent = 1;
+            if (cs->first_seq + n - 1 > st.rewind_from)
+                n = (size_t)(st.rewind_from - cs->first_seq + 1);
+        }
+    }
     if (n > 0) {
         fs_msg m;
         memset(&m, 0, sizeof m);
         m.type = FS_MSG_PUSH;
+        m.u.push.resent = resent;
         m.u.push.first_seq = cs->first_seq;
         m.u.push.last_seq = cs->first_seq + n - 1; /* the log's sequences have no gaps */
         m.u.push.changes = cs->changes;
@@ -347,6 +366,11 @@ static int apply_batch(fs_sync_client *c, const fs_msg *m)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
     rc = fs_apply_pulled(c->r, m->u.changes.changes, m->u.changes.count, m->u.changes.cursor,
                          NULL);
+    /* a record refused because what it belongs to had not reached the
+     * server goes again once that arrives from the server (issue 25.2) */
+    size_t retried = 0;
+    if (rc == 0)
+        rc = fs_refusals_retry_parents(c->r, m->u.changes.changes, m->u.changes.count, &retried);
     if (rc == 0)
         rc = fs_replica_note_cursor_tag(c->r, m->u.changes.cursor,
                                         m->u.changes.has_tag ? m->u.changes.cursor_tag : 0);

@@ -238,6 +238,10 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
      * accepted with the server's clock (issue 23); an older one, refused */
     unsigned flags =
         fs_channel_version(s->ch) >= FS_PROTO_VERSION_RESTAMP ? FS_PUSH_RESTAMP : 0u;
+    /* writes this server acknowledged and lost in a restore keep their
+     * clocks (issue 25.2), if the session's version can say so */
+    if (m->u.push.resent && fs_channel_version(s->ch) >= FS_PROTO_VERSION_RESENT)
+        flags |= FS_PUSH_RESENT;
     int rc = fs_store_push_flags(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
                                  m->u.push.changes, m->u.push.count, flags, &res);
     if (rc != 0)

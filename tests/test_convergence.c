@@ -1713,6 +1713,82 @@ static void test_given_clock_pushed_again_after_a_restore(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 12): zhang's write
+ * reaches the server with his own clock and li pulls it; the server is
+ * restored from a backup taken before, and its clock stepped back a day.
+ * zhang's laptop sends the write again (the server lost it): restamped
+ * below the clock li holds, li would keep one version and the server
+ * another (protocol 6). Marked re-sent (protocol 7), it keeps its clock. */
+static void test_resent_write_keeps_its_clock_after_a_restore(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    server_backup(w);
+    real_now += 1000;
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(zhang->r, "customer", c, 2, cust));
+    sync_or_wipe(w, zhang); /* taken with its own clock */
+    sync_or_wipe(w, li);    /* li holds it with that clock */
+    unsigned ct = (unsigned)fs_schema_table_index("customer");
+    fs_version sent, held;
+    int exists = 0;
+    CHECK_OK(fs_replica_column_version(zhang->r, ct, cust, 1, &sent, &exists));
+    CHECK(exists);
+    server_restore(w);
+    w->server_skew = -86400000; /* and stepped back a day */
+    real_now += 1000;
+    sync_or_wipe(w, zhang); /* the write again */
+    CHECK_OK(fs_replica_column_version(fs_store_replica(w->store), ct, cust, 1, &held, &exists));
+    CHECK(exists);
+    CHECK(held.hlc == sent.hlc);
+    CHECK_OK(fs_replica_column_version(zhang->r, ct, cust, 1, &held, &exists));
+    CHECK(held.hlc == sent.hlc);
+    sync_or_wipe(w, li);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 12): zhang's second
+ * laptop records a visit to a customer his first laptop wrote; the server
+ * is restored from before the customer and the second laptop syncs first:
+ * the visit is refused, its customer is not on the server. The first
+ * laptop sends the customer again; when it reaches the second laptop from
+ * the server, the visit goes again by itself and is accepted: nothing
+ * stays refused for an order no one chose. */
+static void test_refused_visit_sent_again_when_its_customer_arrives(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z1 = dev_new(w, "zhang", 0), *z2 = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z2);
+    server_backup(w);
+    real_now += 1000;
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z1->r, "customer", c, 2, cust));
+    sync_or_wipe(w, z1);
+    sync_or_wipe(w, z2); /* z2 holds the customer */
+    real_now += 1000;
+    record_visit(w, z2, cust, 0);
+    server_restore(w);
+    real_now += 1000;
+    sync_or_wipe(w, z2); /* refused: its customer is not on the server */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(z2->r, &st));
+    CHECK(st.refused > 0);
+    sync_or_wipe(w, z1); /* the customer again */
+    sync_or_wipe(w, z2); /* it arrives; the visit goes again */
+    CHECK_OK(fs_replica_status_get(z2->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    sync_or_wipe(w, li);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -1741,4 +1817,6 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(restamp_that_gives_the_clock_sent)
               TEST(handover_lost_by_a_server_restore)
               TEST(given_clock_pushed_again_after_a_restore)
+              TEST(resent_write_keeps_its_clock_after_a_restore)
+              TEST(refused_visit_sent_again_when_its_customer_arrives)
               TEST(fault_schedules))

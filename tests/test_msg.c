@@ -1050,6 +1050,48 @@ static void test_ack_restamps(void)
     leak_check();
 }
 
+/* A PUSH marked re-sent (issue 25.2) carries the mark from version 7 on;
+ * for an older session it is the PUSH that version knows, byte for byte,
+ * and a mark that is not a bool is refused. */
+static void test_push_resent(void)
+{
+    setup();
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_PUSH;
+    m.u.push.first_seq = 3;
+    m.u.push.last_seq = 4;
+    m.u.push.resent = 1;
+    fs_buf b, plain, old;
+    fs_buf_init(&b);
+    fs_buf_init(&plain);
+    fs_buf_init(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_RESENT, &b));
+    fs_msg *got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->type, FS_MSG_PUSH);
+    CHECK_EQ_INT(got->u.push.first_seq, 3);
+    CHECK_EQ_INT(got->u.push.last_seq, 4);
+    CHECK_EQ_INT(got->u.push.resent, 1);
+    fs_msg_free(got);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_RESENT - 1, &old));
+    m.u.push.resent = 0;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_RESENT - 1, &plain));
+    CHECK(old.len == plain.len && memcmp(old.data, plain.data, old.len) == 0);
+    CHECK_EQ_INT(b.len, plain.len + 1); /* one element more: true */
+    CHECK_EQ_INT(b.data[0], 0x95);
+    CHECK_EQ_INT(plain.data[0], 0x94);
+    CHECK_OK(fs_msg_decode(plain.data, plain.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.push.resent, 0);
+    fs_msg_free(got);
+    b.data[b.len - 1] = 0x01; /* 1, not a bool */
+    CHECK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0) != 0);
+    fs_buf_free(&b);
+    fs_buf_free(&plain);
+    fs_buf_free(&old);
+    leak_check();
+}
+
 /* TIP, FORK and FORKED round-trip for version 5 and are never encoded for
  * an older session, whose decoder would refuse them (issue 25.3). */
 static void test_fork_messages(void)
@@ -3435,5 +3477,5 @@ static void test_proto_schema(void)
 }
 
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
-              TEST(encode_order) TEST(ack_restamps) TEST(fork_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
+              TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(fork_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

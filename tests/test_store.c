@@ -1181,6 +1181,71 @@ static void test_restamped_push_and_its_replay(void)
     team_close(&t);
 }
 
+/* Issue 25.2: a push marked re-sent (writes the server acknowledged and
+ * lost in a restore) keeps a clock up to FS_RESENT_AHEAD_MS ahead of the
+ * server's, which an unmarked push has restamped; beyond that bound the
+ * mark does not help, so a device cannot stamp its writes further ahead
+ * by claiming it. */
+static void test_resent_push_keeps_its_clock_within_a_bound(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    const uint64_t day = 24u * 3600u * 1000u;
+    struct {
+        unsigned flags;
+        uint64_t ahead_ms;
+        int kept;
+    } cases[] = {
+        {FS_PUSH_RESTAMP, day, 0},
+        {FS_PUSH_RESTAMP | FS_PUSH_RESENT, day, 1},
+        {FS_PUSH_RESTAMP | FS_PUSH_RESENT, FS_RESENT_AHEAD_MS - 60000u, 1},
+        {FS_PUSH_RESTAMP | FS_PUSH_RESENT, FS_RESENT_AHEAD_MS + 60000u, 0},
+        {FS_PUSH_RESTAMP | FS_PUSH_RESENT, 365u * day, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char text[32];
+        snprintf(text, sizeof text, "resent %zu", k);
+        set_text(&d[ZHANG], "customer", b.za, "history", text);
+        fs_replica_status st;
+        fs_changeset *cs = NULL;
+        status(d[ZHANG].r, &st);
+        CHECK_OK(fs_changes_since(d[ZHANG].r, st.acked_seq, 100, &cs));
+        CHECK_EQ_INT(cs->count, 1);
+        fs_change c = cs->changes[0];
+        c.prev = (fs_version){0};
+        c.version.hlc = ((clock_now + cases[k].ahead_ms) << 16) + k;
+        fs_push_result res;
+        memset(&res, 0, sizeof res);
+        CHECK_OK(fs_store_push_flags(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, &c, 1,
+                                     cases[k].flags, &res));
+        CHECK_EQ_INT(res.nrejects, 0);
+        CHECK_EQ_INT(res.accepted, 1);
+        CHECK_EQ_INT(res.nrestamps, cases[k].kept ? 0 : 1);
+        if (cases[k].kept) { /* the server holds it with the clock sent */
+            unsigned nt;
+            const fs_table *tables = fs_schema_tables(&nt);
+            fs_version v;
+            int exists = 0;
+            CHECK_OK(fs_replica_column_version(
+                fs_store_replica(t.s), tix("customer"), b.za,
+                (unsigned)fs_schema_column_index(&tables[tix("customer")], "history"), &v,
+                &exists));
+            CHECK(exists);
+            CHECK(v.hlc == c.version.hlc);
+        } else { /* given another */
+            CHECK(res.restamps[0].sent == c.version.hlc);
+            CHECK(res.restamps[0].given != c.version.hlc);
+            CHECK((res.restamps[0].given >> 16) <= clock_now + FS_RESENT_AHEAD_MS);
+        }
+        free(res.restamps);
+        CHECK_OK(fs_replica_mark_acked(d[ZHANG].r, cs->last_seq));
+        fs_changeset_free(cs);
+    }
+    team_close(&t);
+}
+
 /* ---- 5. owner changes ---- */
 
 static int pulled_has(const pulled *p, const char *table, const uint8_t id[16])
@@ -2971,7 +3036,7 @@ TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_ch
                   TEST(pull_groups_by_owner) TEST(own_writes_not_sent_back_unless_purged)
                       TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)
                           TEST(forged_writer_unknown_and_revoked)
-                              TEST(invalid_values_refused_individually) TEST(degenerate_versions) TEST(restamped_push_and_its_replay)
+                              TEST(invalid_values_refused_individually) TEST(degenerate_versions) TEST(restamped_push_and_its_replay) TEST(resent_push_keeps_its_clock_within_a_bound)
                                   TEST(owner_changes) TEST(handover_and_new_rows_in_one_push)
                                       TEST(pull_reads_past_own_writes_only) TEST(roster_follows_users) TEST(idempotent_repush)
                                           TEST(convergence_through_store)

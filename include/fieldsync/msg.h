@@ -14,6 +14,7 @@
  *               [, feed epoch (bin16), dev_acked]]]
  *               [, user (str), team (str)]   from protocol version 3 only
  *   10 PUSH     first local sequence, last local sequence, batch
+ *               [, resent (bool)]                from protocol version 7 only
  *   11 ACK      last local sequence committed by the server
  *               [, restamps [[sent hlc, given hlc]...]]
  *                                                from protocol version 4 only
@@ -135,7 +136,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        6u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        7u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -179,6 +180,13 @@
  * session of an older version is sent none of it, and gets the bytes it
  * got from a server of version 5. */
 #define FS_PROTO_VERSION_TEAM 6u
+/* The first whose PUSH may say its changes are re-sent: the server had
+ * acknowledged them and lost them in a restore (the device's acknowledged
+ * mark was set back, issue 25.2). Such a change keeps the clock it was
+ * acknowledged with when that is at most FS_RESENT_AHEAD_MS ahead of the
+ * server's clock, instead of being restamped below the clock devices that
+ * pulled it before the restore hold. */
+#define FS_PROTO_VERSION_RESENT 7u
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -271,6 +279,8 @@ typedef struct fs_msg {
             size_t count;
             const uint32_t *groups; /* encoding: compression group of each change;
                                        NULL: one group. Decoded: NULL */
+            int resent; /* version 7 on: acknowledged before and lost by the
+                           server (FS_PROTO_VERSION_RESENT) */
         } push;
         struct {
             uint64_t upto_seq;

@@ -667,6 +667,17 @@ int fs_refusal_retry(fs_replica *r, uint64_t id, fs_refusal_outcome *out);
  * set back: pull again). 0 or the replica's error. */
 int fs_refusals_revert_handovers(fs_replica *r, size_t *records, int *repull);
 
+/* Retries, as fs_refusal_retry does, every record (up to 64 a call) whose
+ * open refusal says the record it belongs to had not reached the server
+ * (FS_REASON_PARENT) and that refers, by one of its ID columns, to a row of
+ * the n changes just pulled: the server holds that row now (it arrived
+ * after the child, e.g. re-sent by its writer after a restore of the
+ * server), so the child is sent again rather than left refused for good.
+ * Only a row the server feeds again is a reason to retry, so a child the
+ * server keeps refusing is not sent at every sync. *records: how many were
+ * retried. Run it in the transaction that applies the changes. */
+int fs_refusals_retry_parents(fs_replica *r, const fs_change *changes, size_t n, size_t *records);
+
 /* A device's refused changes still open on it, as the server last heard
  * (the server-written table `refusal_tally`, schema 3): on a manager's
  * replica, every device of the team; on the server's, every device. */

@@ -327,6 +327,16 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
  * and listed in out->restamps, instead of refused with FS_REASON_CLOCK
  * (issue 23: a wrong laptop clock never loses a change). */
 #define FS_PUSH_RESTAMP 1u
+/* FS_PUSH_RESENT (a PUSH of protocol version FS_PROTO_VERSION_RESENT or
+ * later marked re-sent): the changes were acknowledged by this server
+ * before it lost them in a restore. A clock at most FS_RESENT_AHEAD_MS
+ * ahead of the server's is kept as it is, not restamped: devices that
+ * pulled the write before the restore hold it with that clock, and a
+ * lower one would leave them a version the server does not have (issue
+ * 25.2). The bound keeps a device that lies about it from stamping
+ * writes further ahead than that. */
+#define FS_PUSH_RESENT 2u
+#define FS_RESENT_AHEAD_MS (2ull * 24 * 3600 * 1000)
 int fs_store_push_flags(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                         uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
                         fs_push_result *out);

@@ -35,7 +35,7 @@ typedef struct push_ctx {
     fs_store_reject *rejects;
     size_t nrejects;
     uint64_t clock_limit;
-    unsigned flags;         /* FS_PUSH_RESTAMP */
+    unsigned flags;         /* FS_PUSH_RESTAMP, FS_PUSH_RESENT */
     fs_change *stamped;     /* restamped copies, by index in the push */
     fs_restamp *restamps;   /* one per write restamped, in the push's order */
     size_t nrestamps;
@@ -94,6 +94,21 @@ static const fs_restamp *restamp_of(const push_ctx *p, uint64_t hlc)
     return NULL;
 }
 
+/* The clock a write given one must be above: the newest of this push, or
+ * the device's own write it was made on top of when that one is not in
+ * this push (the server never took it at that clock: refused, and now
+ * sent again) and is at most FS_RESENT_AHEAD_MS ahead of the server's
+ * clock, so the device's order stays (issue 25). */
+static uint64_t above_own_prev(const push_ctx *p, const fs_change *c)
+{
+    uint64_t floor = p->newest;
+    if (c->prev.hlc > floor && memcmp(c->prev.device, p->d->id, FS_ID_BYTES) == 0 &&
+        restamp_of(p, c->prev.hlc) == NULL &&
+        (c->prev.hlc >> 16) <= fs_replica_now_ms(p->s->r) + FS_RESENT_AHEAD_MS)
+        floor = c->prev.hlc;
+    return floor;
+}
+
 /* Issue 23: a write stamped more than max_skew ahead of the server's clock,
  * from a device that can be told (FS_PUSH_RESTAMP), is accepted with a
  * clock the server gives it instead of being refused: above the server's
@@ -116,7 +131,7 @@ static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i,
         if (given == NULL) {
             fs_restamp *nr = &p->restamps[p->nrestamps++];
             nr->sent = c->version.hlc;
-            nr->given = fs_replica_hlc_give(p->s->r, p->newest);
+            nr->given = fs_replica_hlc_give(p->s->r, above_own_prev(p, c));
             given = nr;
         }
         copy->version.hlc = given->given;
@@ -131,6 +146,13 @@ static const fs_change *restamp(push_ctx *p, const fs_change *changes, size_t i,
                                  : NULL;
     if (prev != NULL)
         copy->prev.hlc = prev->given;
+    /* Given a clock below the write it was made on top of: that write is
+     * one the server never took at its clock (refused, then retried), so
+     * none holds it; this one is taken as made on top of nothing (the
+     * device's log says so too when it takes the clock), never as a
+     * version older than the one it overwrote. */
+    if (copy->prev.hlc != 0 && copy->prev.hlc >= copy->version.hlc)
+        memset(&copy->prev, 0, sizeof copy->prev);
     return copy;
 }
 
@@ -832,12 +854,18 @@ static int refeed(sq_store *s, unsigned tix, const uint8_t row[FS_ID_BYTES],
 
 /* The newest clock a write may carry as it is (ms): the server's clock and
  * the tolerance, or the milliseconds its hybrid clock has reached, if
- * further. */
-static uint64_t clock_limit(fs_replica *r)
+ * further; for writes re-sent after a restore (FS_PUSH_RESENT), the
+ * server's clock and FS_RESENT_AHEAD_MS, if further still. */
+static uint64_t clock_limit(fs_replica *r, unsigned flags)
 {
-    uint64_t lim = fs_replica_now_ms(r) + fs_replica_max_skew_ms(r);
+    uint64_t now = fs_replica_now_ms(r);
+    uint64_t lim = now + fs_replica_max_skew_ms(r);
     uint64_t mark = fs_replica_hlc_mark(r) >> 16;
-    return mark > lim ? mark : lim;
+    if (mark > lim)
+        lim = mark;
+    if ((flags & FS_PUSH_RESENT) && now + FS_RESENT_AHEAD_MS > lim)
+        lim = now + FS_RESENT_AHEAD_MS;
+    return lim;
 }
 
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
@@ -863,7 +891,7 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
                   .d = &d,
                   .pk = device_pk,
                   .first_seq = first_seq,
-                  .clock_limit = clock_limit(s->r),
+                  .clock_limit = clock_limit(s->r, flags),
                   .flags = flags};
     sq_ref *refs = malloc((n ? n : 1) * sizeof *refs);
     p.moved = malloc((n ? n : 1) * sizeof *p.moved);
