@@ -4,7 +4,9 @@
  * accounts, 30,000 commitments), and the server time of each page, as
  * web_handle spends it (no network): the team overview, a rep's page, the
  * admin's audit page and the login page. Median of 5 runs each; the target
- * is under 200 ms a page.
+ * is under 200 ms a page (wall time). The CPU time the page's thread spent
+ * is printed beside it: on a machine shared with other builds the wall
+ * time also counts the waits for a core.
  *
  *   bench_web [--visits N] [--quick] [--strict]   (--strict: exit 1 on a MISS)
  */
@@ -51,17 +53,25 @@ static void logged_in(web *w, fs_store *s, const char *name, char cookie[128])
     free(r.body);
 }
 
-static double page_ms(web *w, fs_store *s, const char *path, const char *query, const char *cookie,
-                      size_t *bytes)
+static double cpu_now(void)
 {
-    double runs[RUNS];
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double page_ms(web *w, fs_store *s, const char *path, const char *query, const char *cookie,
+                      size_t *bytes, double *cpu_ms)
+{
+    double runs[RUNS], cpu[RUNS];
     for (int i = 0; i < RUNS; i++) {
         fs_http_request rq = {"GET", path, query, cookie, "", 0, "127.0.0.1", 0, ""};
         fs_http_response r;
         memset(&r, 0, sizeof r);
-        double t0 = bench_now();
+        double t0 = bench_now(), c0 = cpu_now();
         web_handle(w, s, &rq, &r);
         runs[i] = (bench_now() - t0) * 1000.0;
+        cpu[i] = (cpu_now() - c0) * 1000.0;
         if (r.status != 200) {
             fprintf(stderr, "bench_web: %s answered %d\n", path, r.status);
             exit(1);
@@ -69,6 +79,7 @@ static double page_ms(web *w, fs_store *s, const char *path, const char *query, 
         *bytes = r.body_len;
         free(r.body);
     }
+    *cpu_ms = bench_median(cpu, RUNS);
     return bench_median(runs, RUNS);
 }
 
@@ -162,20 +173,21 @@ int main(int argc, char **argv)
     logged_in(w, s, "li", li);
     logged_in(w, s, "root", root);
     size_t b1, b2, b3, b4;
-    double team = page_ms(w, s, "/", "", li, &b1);
-    double rep = page_ms(w, s, "/rep", "name=rep07", li, &b2);
-    double audit = page_ms(w, s, "/audit", "", root, &b3);
-    double login = page_ms(w, s, "/login", "", "", &b4);
+    double c1, c2, c3, c4;
+    double team = page_ms(w, s, "/", "", li, &b1, &c1);
+    double rep = page_ms(w, s, "/rep", "name=rep07", li, &b2, &c2);
+    double audit = page_ms(w, s, "/audit", "", root, &b3, &c3);
+    double login = page_ms(w, s, "/login", "", "", &b4, &c4);
     char cpu[128];
     bench_cpu_model(cpu, sizeof cpu);
     printf("bench_web: %d reps, %zu visits, %zu customers (records written in %.1f s)\n", REPS,
            nvisits, ncust, load_s);
     printf("cpu: %s\n", cpu);
-    printf("%-22s %10s %10s\n", "page", "median ms", "bytes");
-    printf("%-22s %10.1f %10zu\n", "team overview /", team, b1);
-    printf("%-22s %10.1f %10zu\n", "rep page /rep", rep, b2);
-    printf("%-22s %10.1f %10zu\n", "audit log /audit", audit, b3);
-    printf("%-22s %10.1f %10zu\n", "login /login", login, b4);
+    printf("%-22s %10s %10s %10s\n", "page", "median ms", "cpu ms", "bytes");
+    printf("%-22s %10.1f %10.1f %10zu\n", "team overview /", team, c1, b1);
+    printf("%-22s %10.1f %10.1f %10zu\n", "rep page /rep", rep, c2, b2);
+    printf("%-22s %10.1f %10.1f %10zu\n", "audit log /audit", audit, c3, b3);
+    printf("%-22s %10.1f %10.1f %10zu\n", "login /login", login, c4, b4);
     int slow = team > 200 || rep > 200 || audit > 200 || login > 200;
     printf("target: every page under 200 ms: %s\n", slow ? "MISS" : "met");
     web_free(w);

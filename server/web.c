@@ -553,12 +553,14 @@ static void rep_sum(const fs_compliance *c, const fs_rep_metrics *m, uint32_t *o
  * read once for all of them. On failure every one is freed. */
 static int trend_get(fs_store *store, const fs_calendar *cal, int64_t now, int64_t from,
                      const char *const *reps, size_t nreps, fs_compliance c[NWEEKS],
-                     char weeks[NWEEKS][16])
+                     char weeks[NWEEKS][16], int (*cb)(const fs_finding *f, void *ctx),
+                     void *ctx)
 {
     int64_t first = from - (int64_t)(NWEEKS - 1) * 7 * MIN_PER_DAY;
     for (int w = 0; w < NWEEKS; w++)
         fs_iso_week_format(first + (int64_t)w * 7 * MIN_PER_DAY, weeks[w]);
-    return fs_compliance_weeks(fs_store_replica(store), cal, now, first, NWEEKS, reps, nreps, c);
+    return fs_compliance_weeks_each(fs_store_replica(store), cal, now, first, NWEEKS, reps, nreps,
+                                     c, cb, ctx);
 }
 
 /* The 8-week trend of one rep (index i in each week's compliance), its
@@ -600,6 +602,79 @@ static void trend_of(out *o, const fs_compliance c[NWEEKS], char weeks[NWEEKS][1
         web__puts(o, "</tr>\n");
     }
     web__puts(o, "</table>\n");
+}
+
+/* A rep's share of all their deadlines met on time over the NWEEKS weeks
+ * of c (the team page's trend column): a small line with a point per week
+ * that had anything due (a gap for one that had not; a rep a week's
+ * compliance does not name had nothing due), the target of all deadlines
+ * (100 %, as the team's bars are coloured against) as a dark dashed line,
+ * the weeks and their figures in its label and title and on each point. */
+static void sparkline(out *o, const fs_compliance c[NWEEKS], char weeks[NWEEKS][16],
+                      const char *rep)
+{
+    enum { X0 = 6, STEP = 14, TOP = 6, H = 30, WIDTH = 2 * X0 + STEP * (NWEEKS - 1) };
+    uint32_t on[NWEEKS], all[NWEEKS];
+    char label[700], part[64];
+    size_t used = 0;
+    int n = snprintf(label, sizeof label,
+                     _("%s, the last eight weeks: the share of deadlines met on time (target %u %%)"),
+                     rep, 100u);
+    used = n > 0 && (size_t)n < sizeof label ? (size_t)n : 0;
+    for (int w = 0; w < NWEEKS; w++) {
+        const fs_rep_metrics *m = NULL;
+        for (size_t i = 0; i < c[w].nreps && m == NULL; i++)
+            if (strcmp(c[w].reps[i].rep, rep) == 0)
+                m = &c[w].reps[i];
+        on[w] = all[w] = 0;
+        if (m != NULL)
+            rep_sum(&c[w], m, &on[w], &all[w]);
+        if (all[w] > 0)
+            snprintf(part, sizeof part, "; %s %u %%", weeks[w] + 5, pct_of(on[w], all[w]));
+        else
+            snprintf(part, sizeof part, "; %s –", weeks[w] + 5);
+        size_t pl = strlen(part);
+        if (used + pl < sizeof label) {
+            memcpy(label + used, part, pl + 1);
+            used += pl;
+        }
+    }
+    web__putf(o, "<svg class=\"spark\" width=\"%u\" height=\"%u\" role=\"img\" aria-label=\"",
+              WIDTH, TOP + H + 4);
+    web__esc(o, label);
+    web__puts(o, "\"><title>");
+    web__esc(o, label);
+    web__putf(o, "</title><line x1=\"0\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#bbb\"></line>"
+                 "<line class=\"target\" x1=\"0\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#111\" "
+                 "stroke-width=\"1\" stroke-dasharray=\"3 2\" data-target=\"100\"></line>",
+              TOP + H, WIDTH, TOP + H, TOP, WIDTH, TOP);
+    int open = 0;
+    for (int w = 0; w < NWEEKS; w++) {
+        if (all[w] == 0) {
+            if (open)
+                web__puts(o, "\"></polyline>");
+            open = 0;
+            continue;
+        }
+        web__putf(o, "%s%u,%u",
+                  open ? " " : "<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"1.5\" "
+                               "points=\"",
+                  X0 + STEP * (unsigned)w, TOP + H - H * pct_of(on[w], all[w]) / 100);
+        open = 1;
+    }
+    if (open)
+        web__puts(o, "\"></polyline>");
+    for (int w = 0; w < NWEEKS; w++) {
+        if (all[w] == 0)
+            continue;
+        unsigned pct = pct_of(on[w], all[w]);
+        web__putf(o,
+                  "<circle cx=\"%u\" cy=\"%u\" r=\"2.5\" fill=\"%s\" data-week=\"%s\" "
+                  "data-on-time=\"%u\" data-all=\"%u\"></circle>",
+                  X0 + STEP * (unsigned)w, TOP + H - H * pct / 100, fill_of(pct, 100), weeks[w],
+                  on[w], all[w]);
+    }
+    web__puts(o, "</svg>");
 }
 
 /* ---- search by customer name, within the team (issue 18 point 1) ---- */
@@ -737,18 +812,21 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         return;
     }
     team_reps reps = {s->team, NULL, 0, 0};
-    /* This week only: the 8-week trends are on each rep's page (eight
-     * evaluations of the rules: too slow for a team of 50, bench_web). */
-    fs_compliance c;
-    memset(&c, 0, sizeof c);
+    /* The week and the seven before it, for every rep at once (one
+     * evaluation: fs_compliance_weeks_each): this week's charts and table
+     * from the last, each rep's trend from all eight. */
+    fs_compliance tr[NWEEKS];
+    char weeks[NWEEKS][16];
+    memset(tr, 0, sizeof tr);
     int rc = fs_store_users(store, collect_rep, &reps);
     const char **names = rc == 0 && reps.n > 0 ? calloc(reps.n, sizeof *names) : NULL;
     for (size_t i = 0; names != NULL && i < reps.n; i++)
         names[i] = reps.names[i];
     if (rc == 0 && reps.n > 0)
         rc = names == NULL ? FS_ENOMEM
-                           : fs_compliance_get(fs_store_replica(store), &cal, now, from,
-                                               from + 7 * MIN_PER_DAY, names, reps.n, &c);
+                           : trend_get(store, &cal, now, from, names, reps.n, tr, weeks, NULL,
+                                       NULL);
+    const fs_compliance c = tr[NWEEKS - 1];
     (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, s->team, week);
     web_refusals refused; /* empty when the log cannot be read: the cells say none */
     (void)web__refusals_load(store, &refused);
@@ -814,9 +892,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         web__puts(&o, "</svg></figure>\n");
         web__putf(&o, "<p>%s</p>\n",
                   _("Each rep's page charts their week rule by rule and their last eight weeks."));
-        web__putf(&o, "<table class=\"tally\"><caption>%s</caption><tr><th>%s</th>",
+        web__putf(&o, "<table class=\"tally\"><caption>%s</caption><tr><th>%s</th><th>%s</th>",
                   _("This week, rule by rule: deadlines met on time / all deadlines (share)."),
-                  _("Rep"));
+                  _("Rep"), _("Last eight weeks: share met on time (dashed: the target)"));
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             web__puts(&o, "<th>");
             web__esc(&o, _(cols[k].heading));
@@ -831,7 +909,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
             web__puts(&o, week);
             web__puts(&o, "\">");
             web__esc(&o, m->rep);
-            web__puts(&o, "</a></td>");
+            web__puts(&o, "</a></td><td>");
+            sparkline(&o, tr, weeks, m->rep);
+            web__puts(&o, "</td>");
             for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
                 const fs_rule_tally *t = fs_compliance_rule(&c, m, cols[k].rule);
                 uint32_t all = t->n[0] + t->n[1] + t->n[2] + t->n[3];
@@ -870,7 +950,8 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     else if (cw.n == 0)
         web__putf(&o, "<tr><td colspan=\"6\">%s</td></tr>", _("none"));
     web__puts(&o, "</table>\n");
-    fs_compliance_free(&c);
+    for (int w = 0; w < NWEEKS; w++)
+        fs_compliance_free(&tr[w]);
     web__refusals_free(&refused);
     free(names);
     free(reps.names);
@@ -1155,11 +1236,15 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__puts(&o, "</p>\n");
     week_nav(&o, name, from);
     /* The week rule by rule against each rule's target, and the last
-     * eight weeks: the charts, then the deadlines themselves. */
+     * eight weeks: the charts, then the deadlines themselves, all from one
+     * evaluation (the week's findings into their own table as it runs). */
     const char *one[] = {name};
     fs_compliance tr[NWEEKS];
     char weeks[NWEEKS][16];
-    if (trend_get(store, &cal, now, from, one, 1, tr, weeks) == 0) {
+    out dl = {0};
+    rep_find rf = {&dl, fs_store_replica(store), store, 0, NULL, NULL, 0};
+    int rc = trend_get(store, &cal, now, from, one, 1, tr, weeks, rep_row, &rf);
+    if (rc == 0) {
         if (tr[NWEEKS - 1].nreps == 1) {
             chart_rules(&o, &tr[NWEEKS - 1], &tr[NWEEKS - 1].reps[0]);
             web__putf(&o, "<h2>%s</h2>\n", _("The last eight weeks"));
@@ -1173,9 +1258,10 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__putf(&o, "<h2>%s</h2>\n<table>", _("Deadlines"));
     web__heads(&o, N_("Status"), N_("Deadline"), N_("Work"), N_("Due"), N_("Done"),
                (const char *)NULL);
-    rep_find rf = {&o, fs_store_replica(store), store, 0, NULL, NULL, 0};
-    int rc = fs_rules_eval(fs_store_replica(store), &cal, now, from, from + 7 * MIN_PER_DAY, one, 1,
-                           rep_row, &rf);
+    if (rc == 0)
+        web__puts(&o, dl.p != NULL ? dl.p : "");
+    o.failed |= dl.failed;
+    free(dl.p);
     web__puts(&o, "</table>\n");
     if (rc != 0)
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("The deadlines could not be computed."));
