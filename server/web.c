@@ -334,9 +334,40 @@ static void bad_week(fs_http_response *r)
     web__finish(&o, r, 400);
 }
 
-/* Links to the week before and after, and a picker (a GET form: no
- * script), for the team page (rep NULL) or a rep's. */
-static void week_nav(out *o, const char *rep, int64_t from)
+/* The weeks the picker offers: these many before the week shown and after
+ * it (the links step further). */
+#define PICK_BEFORE 12
+#define PICK_AFTER  4
+
+/* A week (its Monday, civil minutes) in words of the page's language:
+ * "week 49 of 2026 (2026-11-30 to 2026-12-06)". */
+static void week_words(char *buf, size_t size, int64_t start)
+{
+    char iso[16], first[17], last[17];
+    fs_iso_week_format(start, iso); /* YYYY-Www */
+    fs_civil_format(start, first);
+    fs_civil_format(start + 6 * MIN_PER_DAY, last);
+    first[10] = last[10] = '\0'; /* the days */
+    unsigned week = (unsigned)strtoul(iso + 6, NULL, 10);
+    long long year = strtoll(iso, NULL, 10);
+    snprintf(buf, size, _("week %1$u of %2$lld (%3$s to %4$s)"), week, year, first, last);
+}
+
+/* Links to the week before and after (and to this week when another is
+ * shown), and a picker: a GET form with a list of weeks the server names
+ * in the page's language (a browser's own week input speaks its own), no
+ * script; for the team page (rep NULL) or a rep's. */
+static void week_link(out *o, const char *rep, const char *week, const char *rel)
+{
+    web__puts(o, rep != NULL ? "<a href=\"/rep?name=" : "<a href=\"/?");
+    if (rep != NULL) {
+        web__url_esc(o, rep);
+        web__puts(o, "&amp;");
+    }
+    web__putf(o, "week=%s\"%s%s%s>", week, rel ? " rel=\"" : "", rel ? rel : "", rel ? "\"" : "");
+}
+
+static void week_nav(out *o, const char *rep, int64_t from, int64_t now)
 {
     char weeks[3][16];
     fs_iso_week_format(from - 7 * MIN_PER_DAY, weeks[0]);
@@ -344,21 +375,32 @@ static void week_nav(out *o, const char *rep, int64_t from)
     fs_iso_week_format(from + 7 * MIN_PER_DAY, weeks[2]);
     web__putf(o, "<nav class=\"weeks\" aria-label=\"%s\">", _("Weeks"));
     for (int k = 0; k < 3; k += 2) {
-        web__puts(o, rep != NULL ? "<a href=\"/rep?name=" : "<a href=\"/?");
-        if (rep != NULL) {
-            web__url_esc(o, rep);
-            web__puts(o, "&amp;");
-        }
-        web__putf(o, "week=%s\" rel=\"%s\">%s%s%s</a>", weeks[k], k == 0 ? "prev" : "next",
-                  k == 0 ? "&larr; " : "", k == 0 ? _("previous week") : _("next week"),
-                  k == 2 ? " &rarr;" : "");
+        week_link(o, rep, weeks[k], k == 0 ? "prev" : "next");
+        web__putf(o, "%s%s%s</a> ", k == 0 ? "&larr; " : "",
+                  k == 0 ? _("previous week") : _("next week"), k == 2 ? " &rarr;" : "");
+    }
+    int64_t this_week = fs_iso_week_start(now);
+    if (this_week != from) {
+        char iso[16];
+        fs_iso_week_format(this_week, iso);
+        week_link(o, rep, iso, NULL);
+        web__putf(o, "%s</a> ", _("this week"));
     }
     web__putf(o, "<form class=\"inline\" method=\"get\" action=\"%s\">", rep ? "/rep" : "/");
     if (rep != NULL)
         web__hidden(o, "name", rep);
-    web__putf(o, "<label>%s <input type=\"week\" name=\"week\" value=\"%s\"></label> ",
-              _("Week"), weeks[1]);
-    web__putf(o, "<button type=\"submit\">%s</button></form></nav>\n", _("Show"));
+    web__putf(o, "<label>%s <select name=\"week\">", _("Week"));
+    for (int k = -PICK_BEFORE; k <= PICK_AFTER; k++) {
+        int64_t start = from + (int64_t)k * 7 * MIN_PER_DAY;
+        char iso[16], words[128];
+        fs_iso_week_format(start, iso);
+        week_words(words, sizeof words, start);
+        web__putf(o, "<option value=\"%s\"%s>", iso, k == 0 ? " selected" : "");
+        web__esc(o, words);
+        web__puts(o, "</option>");
+    }
+    web__putf(o, "</select></label> <button type=\"submit\">%s</button></form></nav>\n",
+              _("Show"));
 }
 
 /* The rules as the team page's columns and the charts' rows. */
@@ -846,7 +888,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     web__puts(&o, " ");
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
-    week_nav(&o, NULL, from);
+    week_nav(&o, NULL, from, now);
     search_form(&o, "");
     if (rc != 0) {
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("The report could not be computed."));
@@ -1234,7 +1276,7 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__putf(&o, " — <a href=\"/\">%s</a> ", _("team"));
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
-    week_nav(&o, name, from);
+    week_nav(&o, name, from, now);
     /* The week rule by rule against each rule's target, and the last
      * eight weeks: the charts, then the deadlines themselves, all from one
      * evaluation (the week's findings into their own table as it runs). */
