@@ -106,6 +106,12 @@ typedef struct eval {
     size_t nreps;
     int only_reps; /* the caller named the reps: findings of others are left out */
     char (*reps_sorted)[65]; /* e->reps by name, for emit's search (only_reps) */
+    /* Loads keep only the named reps' records (set once the customers are
+     * read): another rep's record gives no finding (emit leaves it out) and
+     * no rule asks about it otherwise: the visits index is asked only about
+     * the customers of the findings' records and of the reps' key accounts,
+     * whose visits are the reps' (a visit is its customer's owner's). */
+    int named_only;
     /* Hand-overs by customer, then time (customer in customer, at in start). */
     recs handovers;
     /* Rows whose placing change the server refused: left out. */
@@ -232,6 +238,11 @@ static int note_refusal(const fs_refusal *f, void *ctx)
     return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 /* Loads table's rows as recs: start/done/who/flag from the named columns
  * (any may be NULL), filtered by filter_col == filter_val; rows whose
  * placing the server refused are left out, and for fs_rules_eval_customer
@@ -301,6 +312,10 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
         } else if (who != NULL && (rc = fs_rows_get(it, who, &v)) == 0) {
             value_name(&v, x->who);
         }
+        if (rc == 0 && e->named_only && who != NULL &&
+            (e->nreps == 0 || bsearch(x->who, e->reps_sorted, e->nreps, sizeof *e->reps_sorted,
+                                      cmp_name) == NULL))
+            continue; /* not counted: the next row reuses its place */
         if (rc == 0 && start != NULL && (rc = fs_rows_get(it, start, &v)) == 0)
             x->start = value_civil(&v);
         if (rc == 0 && done != NULL && (rc = fs_rows_get(it, done, &v)) == 0)
@@ -362,11 +377,6 @@ static int load_cached(eval *e, const char *table, const char *filter_col, const
     e->cache[e->ncache].r = tmp;
     *out = &e->cache[e->ncache++].r;
     return 0;
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(a, b);
 }
 
 /* The deadlines by rule rl of the records of rs (a cache entry's), worked
@@ -857,9 +867,21 @@ static int run_setup(eval *e, const char *const *reps, size_t nreps)
         for (size_t i = 0; i < e->customers.n; i++)
             if (e->customers.v[i].who[0] == '\0')
                 snprintf(e->customers.v[i].who, sizeof e->customers.v[i].who, "%s", me);
+    /* The reps named: from here on only their records are loaded (keep_rec) */
+    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
+        rc = add_rep(e, reps[i]);
+    e->only_reps = reps != NULL;
+    if (rc == 0 && e->only_reps && e->nreps > 0) {
+        e->reps_sorted = malloc(e->nreps * sizeof *e->reps_sorted);
+        if (e->reps_sorted == NULL)
+            return FS_ENOMEM;
+        memcpy(e->reps_sorted, e->reps, e->nreps * sizeof *e->reps_sorted);
+        qsort(e->reps_sorted, e->nreps, sizeof *e->reps_sorted, cmp_name);
+    }
     if (rc == 0) {
         if (e->customers.n > 1)
             qsort(e->customers.v, e->customers.n, sizeof *e->customers.v, cmp_id);
+        e->named_only = e->only_reps;
         /* the columns of the visit rules: one pass serves them and the index */
         recs *vis = NULL;
         rc = load_cached(e, "visit", NULL, NULL, WHO_CUSTOMER, "time", "recorded_at", NULL, NULL,
@@ -870,18 +892,8 @@ static int run_setup(eval *e, const char *const *reps, size_t nreps)
             e->visits = *vis; /* borrowed from the cache */
         }
     }
-    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
-        rc = add_rep(e, reps[i]);
     if (rc == 0 && reps == NULL && e->only_customer == NULL)
         rc = collect_reps(e);
-    e->only_reps = reps != NULL;
-    if (rc == 0 && e->only_reps && e->nreps > 0) {
-        e->reps_sorted = malloc(e->nreps * sizeof *e->reps_sorted);
-        if (e->reps_sorted == NULL)
-            return FS_ENOMEM;
-        memcpy(e->reps_sorted, e->reps, e->nreps * sizeof *e->reps_sorted);
-        qsort(e->reps_sorted, e->nreps, sizeof *e->reps_sorted, cmp_name);
-    }
     return rc;
 }
 

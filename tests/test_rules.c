@@ -112,6 +112,36 @@ static int weeks_agree(fs_replica *r, const fs_calendar *cal, int64_t now, int64
                   a->period != b->period;
     }
     CHECK_EQ_INT(unlike, 0);
+    /* naming the reps reads only their records: the findings are those of
+     * an evaluation of everyone's records that are about them */
+    static got everyone;
+    everyone.n = 0;
+    CHECK_OK(fs_rules_eval(r, cal, now, last, last + 7 * FS_MIN_PER_DAY, NULL, 0, collect,
+                           &everyone));
+    int theirs = 0, matched = 0;
+    static char used[1024];
+    memset(used, 0, sizeof used);
+    for (int i = 0; i < everyone.n && i < 1024; i++) {
+        size_t k = 0;
+        while (k < nreps && strcmp(reps[k], everyone.f[i].who) != 0)
+            k++;
+        if (k == nreps)
+            continue;
+        theirs++;
+        for (int j = 0; j < one_eval.n && j < 1024; j++) {
+            const fs_finding *a = &everyone.f[i], *b = &one_eval.f[j];
+            if (!used[j] && a->rule == b->rule && strcmp(a->who, b->who) == 0 &&
+                a->has_row == b->has_row && memcmp(a->row, b->row, 16) == 0 &&
+                a->start == b->start && a->deadline == b->deadline && a->done == b->done &&
+                a->status == b->status && a->period == b->period) {
+                used[j] = 1;
+                matched++;
+                break;
+            }
+        }
+    }
+    CHECK_EQ_INT(theirs, one_eval.n);
+    CHECK_EQ_INT(matched, one_eval.n);
     return found;
 }
 
