@@ -6,6 +6,7 @@
  * their frozen charges) and which refused records are left out:
  * fieldsync/rules.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ typedef struct rec {
     int done_ok;         /* the done_if condition holds (or there is none) */
     int skip;
     int64_t flag; /* customer_replied / accurate / key_account */
+    int rep_ix;   /* who's place in e->reps_sorted (named reps), else -1 */
 } rec;
 
 typedef struct recs {
@@ -112,6 +114,7 @@ typedef struct eval {
      * the customers of the findings' records and of the reps' key accounts,
      * whose visits are the reps' (a visit is its customer's owner's). */
     int named_only;
+    int emit_rep_ix; /* the finding being emitted: its rep's place in reps_sorted, or -1 */
     /* Hand-overs by customer, then time (customer in customer, at in start). */
     recs handovers;
     /* Rows whose placing change the server refused: left out. */
@@ -243,6 +246,15 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(a, b);
 }
 
+/* name's place in e->reps_sorted, or -1 when it is none of the named reps. */
+static int rep_index(const eval *e, const char *name)
+{
+    const char(*hit)[65] =
+        e->nreps > 0 ? bsearch(name, e->reps_sorted, e->nreps, sizeof *e->reps_sorted, cmp_name)
+                     : NULL;
+    return hit != NULL ? (int)(hit - e->reps_sorted) : -1;
+}
+
 /* Loads table's rows as recs: start/done/who/flag from the named columns
  * (any may be NULL), filtered by filter_col == filter_val; rows whose
  * placing the server refused are left out, and for fs_rules_eval_customer
@@ -305,16 +317,19 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
             memcpy(x->customer, v.p, FS_ID_BYTES);
             x->has_customer = 1;
         }
+        x->rep_ix = -1;
         if (who_customer) {
             const rec *c = x->has_customer ? find_customer(e, x->customer) : NULL;
-            if (c != NULL)
+            if (c != NULL) {
                 memcpy(x->who, c->who, sizeof x->who);
+                x->rep_ix = c->rep_ix; /* set for the customers by run_setup */
+            }
         } else if (who != NULL && (rc = fs_rows_get(it, who, &v)) == 0) {
             value_name(&v, x->who);
+            if (e->named_only)
+                x->rep_ix = rep_index(e, x->who);
         }
-        if (rc == 0 && e->named_only && who != NULL &&
-            (e->nreps == 0 || bsearch(x->who, e->reps_sorted, e->nreps, sizeof *e->reps_sorted,
-                                      cmp_name) == NULL))
+        if (rc == 0 && e->named_only && who != NULL && x->rep_ix < 0)
             continue; /* not counted: the next row reuses its place */
         if (rc == 0 && start != NULL && (rc = fs_rows_get(it, start, &v)) == 0)
             x->start = value_civil(&v);
@@ -406,12 +421,16 @@ static const int64_t *cached_deadlines(eval *e, const recs *rs, const fs_rule *r
     return NULL;
 }
 
-static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row, int64_t start,
-                int64_t deadline, int64_t done, int64_t period)
+static int emit(eval *e, const fs_rule *rl, const char *who, int rep_ix, const uint8_t *row,
+                int64_t start, int64_t deadline, int64_t done, int64_t period)
 {
-    if (e->only_reps && (e->nreps == 0 || bsearch(who, e->reps_sorted, e->nreps,
-                                                   sizeof *e->reps_sorted, cmp_name) == NULL))
-        return 0;
+    /* rep_ix: who's place among the named reps when the caller knows it */
+    e->emit_rep_ix = -1;
+    if (e->only_reps) {
+        if (rep_ix < 0 && (rep_ix = rep_index(e, who)) < 0)
+            return 0;
+        e->emit_rep_ix = rep_ix;
+    }
     if (e->only_customer != NULL) { /* frozen at the hand-over (e->to) */
         if (deadline >= e->to)
             return 0;
@@ -484,7 +503,7 @@ static int emit_windows(eval *e, const fs_rule *rl, const rec *x, int64_t deadli
 {
     if (e->win == NULL)
         return in_period(e, deadline, done)
-                   ? emit(e, rl, x->who, x->id, x->start, deadline, done, -1)
+                   ? emit(e, rl, x->who, x->rep_ix, x->id, x->start, deadline, done, -1)
                    : 0;
     int rc = 0;
     for (size_t w = 0; rc == 0 && w < e->nwin; w++) {
@@ -492,7 +511,7 @@ static int emit_windows(eval *e, const fs_rule *rl, const rec *x, int64_t deadli
         e->to = e->win[w].to;
         e->ctx = e->win[w].ctx;
         if (in_period(e, deadline, done))
-            rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
+            rc = emit(e, rl, x->who, x->rep_ix, x->id, x->start, deadline, done, -1);
     }
     return rc;
 }
@@ -579,7 +598,7 @@ static int eval_monthly(eval *e, const fs_rule *rl)
                 (!e->todo && handed_after(e, c->id, next * FS_MIN_PER_DAY)))
                 continue;
             int64_t done = first_visit(e, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY);
-            rc = emit(e, rl, c->who, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
+            rc = emit(e, rl, c->who, c->rep_ix, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
                       month);
         }
         y = ny;
@@ -605,7 +624,7 @@ static int eval_daily(eval *e, const fs_rule *rl)
                 if (fs_civil_day(rs.v[i].start) == day && strcmp(rs.v[i].who, e->reps[k]) == 0)
                     found = &rs.v[i];
             int64_t start = day * FS_MIN_PER_DAY;
-            rc = emit(e, rl, e->reps[k], found ? found->id : NULL, start,
+            rc = emit(e, rl, e->reps[k], -1, found ? found->id : NULL, start,
                       deadline_of(rl, e->cal, start), found ? found->done : -1, day);
         }
     }
@@ -631,7 +650,7 @@ static int eval_weekly(eval *e, const fs_rule *rl)
                     strcmp(rs.v[i].who, e->reps[k]) == 0 &&
                     (found == NULL || rs.v[i].start < found->start))
                     found = &rs.v[i];
-            rc = emit(e, rl, e->reps[k], found ? found->id : NULL, lo, deadline,
+            rc = emit(e, rl, e->reps[k], -1, found ? found->id : NULL, lo, deadline,
                       found ? found->start : -1, week);
         }
     }
@@ -650,7 +669,7 @@ static int eval_ratio(eval *e, const fs_rule *rl)
         if (x->start < e->from || x->start >= e->to || x->who[0] == '\0')
             continue;
         /* deadline = start: an accurate record counts as done in time */
-        rc = emit(e, rl, x->who, x->id, x->start, x->start, x->flag ? x->start : x->start + 1, -1);
+        rc = emit(e, rl, x->who, x->rep_ix, x->id, x->start, x->start, x->flag ? x->start : x->start + 1, -1);
     }
     return rc;
 }
@@ -706,7 +725,7 @@ static int eval_charges(eval *e)
                                        period * FS_MIN_PER_DAY <= e->now
                                  : in_period(e, deadline, done);
         if (judged)
-            rc = emit(e, rl, who, has_row ? row : NULL, start, deadline, done, period);
+            rc = emit(e, rl, who, -1, has_row ? row : NULL, start, deadline, done, period);
     }
     fs_rows_close(it);
     return rc < 0 ? rc : 0;
@@ -881,6 +900,9 @@ static int run_setup(eval *e, const char *const *reps, size_t nreps)
     if (rc == 0) {
         if (e->customers.n > 1)
             qsort(e->customers.v, e->customers.n, sizeof *e->customers.v, cmp_id);
+        for (size_t i = 0; i < e->customers.n; i++)
+            e->customers.v[i].rep_ix =
+                e->only_reps ? rep_index(e, e->customers.v[i].who) : -1;
         e->named_only = e->only_reps;
         /* the columns of the visit rules: one pass serves them and the index */
         recs *vis = NULL;
@@ -1113,12 +1135,46 @@ typedef struct weeks_ctx {
     int last;
     int (*cb)(const fs_finding *f, void *ctx);
     void *ctx;
+    /* named reps: the place in c->reps of each (by its place among the
+     * named, e->emit_rep_ix; -1 before its first finding): c->reps is
+     * appended to and sorted at the end instead of searched */
+    const int *rep_ix;
+    int *slot;
 } weeks_ctx;
+
+/* tally, by the rep's place among the named (no search of the names) */
+static int tally_named(const fs_finding *f, weeks_ctx *w, int ix)
+{
+    fs_compliance *c = w->c;
+    if (w->slot[ix] < 0) {
+        fs_rule_tally *by_rule = calloc(c->nrules, sizeof *by_rule);
+        fs_rep_metrics *more = by_rule ? realloc(c->reps, (c->nreps + 1) * sizeof *more) : NULL;
+        if (more == NULL) {
+            free(by_rule);
+            return FS_ENOMEM;
+        }
+        c->reps = more;
+        fs_rep_metrics *m = &c->reps[c->nreps];
+        memset(m, 0, sizeof *m);
+        snprintf(m->rep, sizeof m->rep, "%s", f->who);
+        m->by_rule = by_rule;
+        w->slot[ix] = (int)c->nreps++;
+    }
+    fs_rep_metrics *m = &c->reps[w->slot[ix]];
+    size_t nrules;
+    size_t idx = (size_t)(f->rule - fs_rules(&nrules));
+    m->by_rule[idx].n[f->status]++;
+    if (f->rule->kind == FS_RULE_RATIO) {
+        m->checks++;
+        m->accurate += f->status == FS_ST_ON_TIME;
+    }
+    return 0;
+}
 
 static int tally_each(const fs_finding *f, void *ctx)
 {
     weeks_ctx *w = ctx;
-    int rc = tally(f, w->c);
+    int rc = w->slot != NULL && *w->rep_ix >= 0 ? tally_named(f, w, *w->rep_ix) : tally(f, w->c);
     if (rc == 0 && w->last && w->cb != NULL)
         rc = w->cb(f, w->ctx);
     return rc;
@@ -1144,9 +1200,16 @@ int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now,
     /* every week at once: each record is judged once for all of them */
     window *win = calloc(nweeks, sizeof *win);
     weeks_ctx *wc = calloc(nweeks, sizeof *wc);
-    int rc = win == NULL || wc == NULL ? FS_ENOMEM : 0;
+    size_t nslots = reps != NULL ? nreps : 0;
+    int *slots = nslots > 0 && nweeks <= SIZE_MAX / sizeof(int) / nslots
+                     ? malloc(nweeks * nslots * sizeof *slots)
+                     : NULL;
+    int rc = win == NULL || wc == NULL || (nslots > 0 && slots == NULL) ? FS_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < nweeks * nslots; i++)
+        slots[i] = -1;
     for (size_t w = 0; rc == 0 && w < nweeks; w++) {
-        wc[w] = (weeks_ctx){&out[w], w + 1 == nweeks, cb, ctx};
+        wc[w] = (weeks_ctx){&out[w], w + 1 == nweeks, cb, ctx, &e.emit_rep_ix,
+                            slots != NULL ? slots + w * nslots : NULL};
         win[w].from = from + (int64_t)w * 7 * FS_MIN_PER_DAY;
         win[w].to = win[w].from + 7 * FS_MIN_PER_DAY;
         win[w].ctx = &wc[w];
@@ -1163,6 +1226,7 @@ int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now,
     run_free(&e);
     free(win);
     free(wc);
+    free(slots);
     if (rc != 0)
         for (size_t w = 0; w < nweeks; w++)
             fs_compliance_free(&out[w]);
