@@ -8,7 +8,11 @@
  * is printed beside it: on a machine shared with other builds the wall
  * time also counts the waits for a core.
  *
- *   bench_web [--visits N] [--quick] [--strict]   (--strict: exit 1 on a MISS)
+ *   bench_web [--visits N] [--quick] [--daily] [--strict]
+ *
+ * --strict: exit 1 on a MISS. --daily: also each rep's daily plan, daily
+ * summary and self-check of every day of the eight weeks (8,400 rows
+ * each for 50 reps), which the daily rules look through per rep and day.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,12 +90,14 @@ static double page_ms(web *w, fs_store *s, const char *path, const char *query, 
 int main(int argc, char **argv)
 {
     size_t nvisits = 100000;
-    int strict = 0;
+    int strict = 0, daily = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--strict") == 0)
             strict = 1;
         else if (strcmp(argv[i], "--quick") == 0)
             nvisits = 2000;
+        else if (strcmp(argv[i], "--daily") == 0)
+            daily = 1;
         else if (strcmp(argv[i], "--visits") == 0 && i + 1 < argc)
             bench_parse_size(argv[++i], &nvisits);
     }
@@ -166,6 +172,33 @@ int main(int argc, char **argv)
         }
     }
     fs_commit(r);
+    for (int d = 0; daily && d < 56; d++) {
+        time_t t = now - (time_t)d * 86400;
+        struct tm tm;
+        char day[11], at[17];
+        localtime_r(&t, &tm);
+        strftime(day, sizeof day, "%Y-%m-%d", &tm);
+        snprintf(at, sizeof at, "%s 08:%02d", day, d % 60);
+        if (fs_begin(r) != 0)
+            return 1;
+        for (int i = 0; i < REPS; i++) {
+            snprintf(name, sizeof name, "rep%02d", i);
+            static const char *const kinds[] = {"plan", "summary"};
+            uint8_t id[16];
+            for (int k = 0; k < 2; k++) {
+                fs_cell dc[] = {{"rep", fs_text(name)},
+                                {"date", fs_text(day)},
+                                {"kind", fs_text(kinds[k])},
+                                {"submitted_at", fs_text(at)}};
+                if (fs_insert(r, "daily_report", dc, 4, id) != 0)
+                    return fprintf(stderr, "bench_web: %s\n", fs_replica_errmsg(r)), 1;
+            }
+            fs_cell sc[] = {{"rep", fs_text(name)}, {"date", fs_text(day)}, {"submitted_at", fs_text(at)}};
+            if (fs_insert(r, "self_check", sc, 3, id) != 0)
+                return fprintf(stderr, "bench_web: %s\n", fs_replica_errmsg(r)), 1;
+        }
+        fs_commit(r);
+    }
     double load_s = bench_now() - t0;
 
     web *w = web_new();
@@ -180,8 +213,8 @@ int main(int argc, char **argv)
     double login = page_ms(w, s, "/login", "", "", &b4, &c4);
     char cpu[128];
     bench_cpu_model(cpu, sizeof cpu);
-    printf("bench_web: %d reps, %zu visits, %zu customers (records written in %.1f s)\n", REPS,
-           nvisits, ncust, load_s);
+    printf("bench_web: %d reps, %zu visits, %zu customers%s (records written in %.1f s)\n", REPS,
+           nvisits, ncust, daily ? ", daily reports and self-checks" : "", load_s);
     printf("cpu: %s\n", cpu);
     printf("%-22s %10s %10s %10s\n", "page", "median ms", "cpu ms", "bytes");
     printf("%-22s %10.1f %10.1f %10zu\n", "team overview /", team, c1, b1);

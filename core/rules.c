@@ -608,6 +608,28 @@ static int eval_monthly(eval *e, const fs_rule *rl)
     return rc;
 }
 
+/* The named reps' records of rs by day from `first` to `last` and rep
+ * (its place among the named): the first of rs's order for each, as a
+ * search of rs for each day and rep finds it; NULL when the reps are not
+ * named (no places) or the days are too many (the caller searches). */
+static const rec **daily_index(const eval *e, const recs *rs, int64_t first, int64_t last)
+{
+    if (!e->named_only || e->nreps == 0 || last < first || last - first >= 1000)
+        return NULL;
+    size_t ndays = (size_t)(last - first + 1);
+    const rec **at = calloc(ndays * e->nreps, sizeof *at);
+    for (size_t i = 0; at != NULL && i < rs->n; i++) {
+        const rec *x = &rs->v[i];
+        int64_t day = fs_civil_day(x->start);
+        if (x->rep_ix < 0 || day < first || day > last)
+            continue;
+        const rec **slot = &at[(size_t)(day - first) * e->nreps + (size_t)x->rep_ix];
+        if (*slot == NULL)
+            *slot = x;
+    }
+    return at;
+}
+
 static int eval_daily(eval *e, const fs_rule *rl)
 {
     recs *cached = NULL;
@@ -615,19 +637,26 @@ static int eval_daily(eval *e, const fs_rule *rl)
                          NULL, NULL, NULL, NULL, NULL, &cached);
     const recs rs = rc == 0 ? *cached : (recs){0};
     int64_t last = fs_civil_day(e->to - 1), today = fs_civil_day(e->now);
-    for (int64_t day = fs_civil_day(e->from); rc == 0 && day <= last && day <= today; day++) {
+    int64_t first = fs_civil_day(e->from);
+    const rec **at = rc == 0 ? daily_index(e, &rs, first, last < today ? last : today) : NULL;
+    for (int64_t day = first; rc == 0 && day <= last && day <= today; day++) {
         if (!fs_calendar_is_working(e->cal, day))
             continue;
         for (size_t k = 0; rc == 0 && k < e->nreps; k++) {
             const rec *found = NULL;
-            for (size_t i = 0; i < rs.n && found == NULL; i++)
-                if (fs_civil_day(rs.v[i].start) == day && strcmp(rs.v[i].who, e->reps[k]) == 0)
-                    found = &rs.v[i];
+            int ix = at != NULL ? rep_index(e, e->reps[k]) : -1;
+            if (ix >= 0)
+                found = at[(size_t)(day - first) * e->nreps + (size_t)ix];
+            else
+                for (size_t i = 0; i < rs.n && found == NULL; i++)
+                    if (fs_civil_day(rs.v[i].start) == day && strcmp(rs.v[i].who, e->reps[k]) == 0)
+                        found = &rs.v[i];
             int64_t start = day * FS_MIN_PER_DAY;
-            rc = emit(e, rl, e->reps[k], -1, found ? found->id : NULL, start,
+            rc = emit(e, rl, e->reps[k], ix, found ? found->id : NULL, start,
                       deadline_of(rl, e->cal, start), found ? found->done : -1, day);
         }
     }
+    free(at);
     return rc;
 }
 
