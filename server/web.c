@@ -658,11 +658,10 @@ static void sparkline(out *o, const fs_compliance c[NWEEKS], char weeks[NWEEKS][
     enum { X0 = 6, STEP = 14, TOP = 6, H = 30, WIDTH = 2 * X0 + STEP * (NWEEKS - 1) };
     uint32_t on[NWEEKS], all[NWEEKS];
     char label[700], part[64];
-    size_t used = 0;
-    int n = snprintf(label, sizeof label,
-                     _("%s, the last eight weeks: the share of deadlines met on time (target %u %%)"),
-                     rep, 100u);
-    used = n > 0 && (size_t)n < sizeof label ? (size_t)n : 0;
+    snprintf(label, sizeof label,
+             _("%s, the last eight weeks: the share of deadlines met on time (target %u %%)"), rep,
+             100u);
+    size_t used = strlen(label);
     for (int w = 0; w < NWEEKS; w++) {
         const fs_rep_metrics *m = NULL;
         for (size_t i = 0; i < c[w].nreps && m == NULL; i++)
