@@ -3,6 +3,7 @@
  * its text form, and the row iterator (fs_rows). They see what the write
  * path (replica_write.c) and merging (merge.c) stored.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,14 +154,26 @@ int fs_resolve_id(fs_replica *r, const char *table, const char *hex, uint8_t out
     return 0;
 }
 
+#define ROWS_MEMO 8
+
 struct fs_rows {
     fs_replica *r;
     const fs_table *t;
     sqlite3_stmt *st;
+    /* The columns fs_rows_get was last asked for, by the caller's pointer
+     * (a loop over many rows asks for the same few): its index, checked by
+     * one strcmp instead of a search of the table's columns. */
+    const char *memo_name[ROWS_MEMO];
+    int memo_col[ROWS_MEMO];
+    unsigned memo_next;
+    /* fs_rows_open_only: each column's place in the result (0: not read);
+     * NULL: every column, column c at c + 1 */
+    int *place;
 };
 
-int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
-                 const fs_value *equals, const char *order_by)
+static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
+                     const fs_value *equals, const char *order_by, const char *const *columns,
+                     size_t ncolumns)
 {
     const fs_table *t = NULL;
     *out = NULL;
@@ -176,11 +189,32 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
     if ((where_column && !by_id && (wc < 0 || equals == NULL)) || (order_by && oc < 0))
         return fs__fail(r, FS_ESCHEMA, "%s has no column \"%s\"", t->name,
                         (where_column && wc < 0) ? where_column : order_by);
+    int *place = NULL;
+    if (columns != NULL) {
+        place = calloc(t->ncolumns ? t->ncolumns : 1, sizeof *place);
+        if (place == NULL)
+            return fs__fail(r, FS_ENOMEM, "out of memory");
+        for (size_t k = 0; k < ncolumns; k++) {
+            int c = fs_schema_column_index(t, columns[k]);
+            if (c < 0) {
+                free(place);
+                return fs__fail(r, FS_ESCHEMA, "%s has no column \"%s\"", t->name,
+                                columns[k] ? columns[k] : "(null)");
+            }
+            place[c] = 1; /* numbered below, in the table's order */
+        }
+    }
     char sql[2048];
     size_t len = 0;
     int bad = fs__append(sql, sizeof sql, &len, "SELECT id");
-    for (unsigned c = 0; c < t->ncolumns; c++)
+    int next = 1;
+    for (unsigned c = 0; c < t->ncolumns; c++) {
+        if (place != NULL && place[c] == 0)
+            continue;
         bad |= fs__append(sql, sizeof sql, &len, ",\"%s\"", t->columns[c].name);
+        if (place != NULL)
+            place[c] = next++;
+    }
     bad |= fs__append(sql, sizeof sql, &len, " FROM \"%s\" WHERE deleted=0", t->name);
     if (wc >= 0)
         bad |= fs__append(sql, sizeof sql, &len, " AND \"%s\"=?1", t->columns[wc].name);
@@ -190,13 +224,15 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
     else
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY id");
-    if (bad)
-        return fs__fail(r, FS_EINVAL, "query too long");
-    fs_rows *it = calloc(1, sizeof *it);
-    if (it == NULL)
-        return fs__fail(r, FS_ENOMEM, "out of memory");
+    fs_rows *it = bad ? NULL : calloc(1, sizeof *it);
+    if (it == NULL) {
+        free(place);
+        return bad ? fs__fail(r, FS_EINVAL, "query too long")
+                   : fs__fail(r, FS_ENOMEM, "out of memory");
+    }
     it->r = r;
     it->t = t;
+    it->place = place;
     int rc = fs__prepare(r, sql, &it->st);
     if (rc == 0 && (wc >= 0 || by_id) && fs__bind_value(it->st, 1, equals) != SQLITE_OK)
         rc = fs__dbfail(r, sqlite3_errcode(r->db), "binding a query");
@@ -206,6 +242,19 @@ int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *wh
     }
     *out = it;
     return 0;
+}
+
+int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
+                 const fs_value *equals, const char *order_by)
+{
+    return rows_open(out, r, table, where_column, equals, order_by, NULL, 0);
+}
+
+int fs_rows_open_only(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
+                      const fs_value *equals, const char *order_by, const char *const *columns,
+                      size_t ncolumns)
+{
+    return rows_open(out, r, table, where_column, equals, order_by, columns, ncolumns);
 }
 
 int fs_rows_next(fs_rows *it)
@@ -225,13 +274,25 @@ const uint8_t *fs_rows_id(const fs_rows *it)
 
 int fs_rows_get(const fs_rows *it, const char *column, fs_value *out)
 {
-    int c = fs_schema_column_index(it->t, column);
-    if (c < 0) {
-        memset(out, 0, sizeof *out);
-        return fs__fail(it->r, FS_ESCHEMA, "%s has no column \"%s\"", it->t->name,
-                        column ? column : "(null)");
+    int c = -1;
+    for (unsigned k = 0; k < ROWS_MEMO && column != NULL; k++)
+        if (it->memo_name[k] == column && strcmp(it->t->columns[it->memo_col[k]].name, column) == 0) {
+            c = it->memo_col[k];
+            break;
+        }
+    if (c < 0 && (c = fs_schema_column_index(it->t, column)) >= 0) {
+        /* the memo is a cache the const iterator keeps for itself */
+        fs_rows *m = (fs_rows *)(uintptr_t)it;
+        m->memo_name[m->memo_next] = column;
+        m->memo_col[m->memo_next] = c;
+        m->memo_next = (m->memo_next + 1) % ROWS_MEMO;
     }
-    fs__value_from_sqlite(sqlite3_column_value(it->st, c + 1), out);
+    if (c < 0 || (it->place != NULL && it->place[c] == 0)) {
+        memset(out, 0, sizeof *out);
+        return fs__fail(it->r, FS_ESCHEMA, "%s has no column \"%s\"%s", it->t->name,
+                        column ? column : "(null)", c < 0 ? "" : " read");
+    }
+    fs__value_from_sqlite(sqlite3_column_value(it->st, it->place ? it->place[c] : c + 1), out);
     return 0;
 }
 
@@ -240,5 +301,6 @@ void fs_rows_close(fs_rows *it)
     if (it == NULL)
         return;
     sqlite3_finalize(it->st);
+    free(it->place);
     free(it);
 }

@@ -6,6 +6,7 @@
  * their frozen charges) and which refused records are left out:
  * fieldsync/rules.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ typedef struct rec {
     int done_ok;         /* the done_if condition holds (or there is none) */
     int skip;
     int64_t flag; /* customer_replied / accurate / key_account */
+    int rep_ix;   /* who's place in e->reps_sorted (named reps), else -1 */
 } rec;
 
 typedef struct recs {
@@ -90,6 +92,12 @@ typedef struct refused_row {
     uint8_t row[FS_ID_BYTES];
 } refused_row;
 
+/* One week of fs_compliance_weeks_each: its period and its tally. */
+typedef struct window {
+    int64_t from, to;
+    void *ctx;
+} window;
+
 typedef struct eval {
     fs_replica *r;
     const fs_calendar *cal;
@@ -99,6 +107,14 @@ typedef struct eval {
     char (*reps)[65];
     size_t nreps;
     int only_reps; /* the caller named the reps: findings of others are left out */
+    char (*reps_sorted)[65]; /* e->reps by name, for emit's search (only_reps) */
+    /* Loads keep only the named reps' records (set once the customers are
+     * read): another rep's record gives no finding (emit leaves it out) and
+     * no rule asks about it otherwise: the visits index is asked only about
+     * the customers of the findings' records and of the reps' key accounts,
+     * whose visits are the reps' (a visit is its customer's owner's). */
+    int named_only;
+    int emit_rep_ix; /* the finding being emitted: its rep's place in reps_sorted, or -1 */
     /* Hand-overs by customer, then time (customer in customer, at in start). */
     recs handovers;
     /* Rows whose placing change the server refused: left out. */
@@ -114,10 +130,19 @@ typedef struct eval {
     struct {
         const char *key[11];
         recs r;
+        /* the deadline of each record by a rule of this table (eval_record:
+         * each window of fs_compliance_weeks asks again) */
+        const fs_rule *dl_rule[4];
+        int64_t *dl[4];
     } cache[32]; /* more than the rules need: entries are never evicted */
     int ncache;
     int (*cb)(const fs_finding *, void *);
     void *ctx;
+    /* fs_compliance_weeks_each: the record and follow-up rules judge each
+     * record once for all these windows (emit_windows); NULL: e->from ..
+     * e->to, e->ctx alone */
+    const window *win;
+    size_t nwin;
 } eval;
 
 static int text_is(const fs_value *v, const char *s)
@@ -216,6 +241,20 @@ static int note_refusal(const fs_refusal *f, void *ctx)
     return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* name's place in e->reps_sorted, or -1 when it is none of the named reps. */
+static int rep_index(const eval *e, const char *name)
+{
+    const char(*hit)[65] =
+        e->nreps > 0 ? bsearch(name, e->reps_sorted, e->nreps, sizeof *e->reps_sorted, cmp_name)
+                     : NULL;
+    return hit != NULL ? (int)(hit - e->reps_sorted) : -1;
+}
+
 /* Loads table's rows as recs: start/done/who/flag from the named columns
  * (any may be NULL), filtered by filter_col == filter_val; rows whose
  * placing the server refused are left out, and for fs_rules_eval_customer
@@ -237,12 +276,31 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
         filter_col = "customer";
         eq = fs_blob(e->only_customer, FS_ID_BYTES);
     }
-    int rc = fs_rows_open(&it, e->r, table, filter_col, filter_col ? &eq : NULL, NULL);
+    /* whether rows have a customer: asked once, not of each row */
+    int has_customer_col = tix >= 0 && fs_schema_column_index(&tables[tix], "customer") >= 0;
+    /* asked once, not of each row */
+    int who_customer = who != NULL && strcmp(who, WHO_CUSTOMER) == 0;
+    int customer_table = strcmp(table, "customer") == 0;
+    /* only the columns asked for are read (a visit's notes are not) */
+    const char *cols[7];
+    size_t ncols = 0;
+    const char *want[] = {has_customer_col ? "customer" : NULL,
+                          who != NULL && strcmp(who, WHO_CUSTOMER) != 0 ? who : NULL,
+                          start, done, done_if_col, skip_col, flag};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        size_t j = 0;
+        while (want[k] != NULL && j < ncols && strcmp(cols[j], want[k]) != 0)
+            j++;
+        if (want[k] != NULL && j == ncols)
+            cols[ncols++] = want[k];
+    }
+    int rc = fs_rows_open_only(&it, e->r, table, filter_col, filter_col ? &eq : NULL, NULL, cols,
+                               ncols);
     while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
         rc = 0;
         if (tix >= 0 && is_refused(e, (unsigned)tix, fs_rows_id(it)))
             continue;
-        if (e->only_customer != NULL && strcmp(table, "customer") == 0 &&
+        if (e->only_customer != NULL && customer_table &&
             memcmp(fs_rows_id(it), e->only_customer, FS_ID_BYTES) != 0)
             continue;
         rec *x = recs_grow(out);
@@ -254,17 +312,25 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
         fs_value v;
         x->start = x->done = -1;
         x->done_ok = 1;
-        if (fs_rows_get(it, "customer", &v) == 0 && v.type == FS_BLOB && v.n == FS_ID_BYTES) {
+        if (has_customer_col && fs_rows_get(it, "customer", &v) == 0 && v.type == FS_BLOB &&
+            v.n == FS_ID_BYTES) {
             memcpy(x->customer, v.p, FS_ID_BYTES);
             x->has_customer = 1;
         }
-        if (who != NULL && strcmp(who, WHO_CUSTOMER) == 0) {
+        x->rep_ix = -1;
+        if (who_customer) {
             const rec *c = x->has_customer ? find_customer(e, x->customer) : NULL;
-            if (c != NULL)
+            if (c != NULL) {
                 memcpy(x->who, c->who, sizeof x->who);
+                x->rep_ix = c->rep_ix; /* set for the customers by run_setup */
+            }
         } else if (who != NULL && (rc = fs_rows_get(it, who, &v)) == 0) {
             value_name(&v, x->who);
+            if (e->named_only)
+                x->rep_ix = rep_index(e, x->who);
         }
+        if (rc == 0 && e->named_only && who != NULL && x->rep_ix < 0)
+            continue; /* not counted: the next row reuses its place */
         if (rc == 0 && start != NULL && (rc = fs_rows_get(it, start, &v)) == 0)
             x->start = value_civil(&v);
         if (rc == 0 && done != NULL && (rc = fs_rows_get(it, done, &v)) == 0)
@@ -328,15 +394,42 @@ static int load_cached(eval *e, const char *table, const char *filter_col, const
     return 0;
 }
 
-static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row, int64_t start,
-                int64_t deadline, int64_t done, int64_t period)
+/* The deadlines by rule rl of the records of rs (a cache entry's), worked
+ * out once per evaluation; NULL when there is no room (the caller works
+ * each out itself). */
+static const int64_t *cached_deadlines(eval *e, const recs *rs, const fs_rule *rl)
 {
-    if (e->only_reps) {
+    for (int i = 0; i < e->ncache; i++) {
+        if (&e->cache[i].r != rs)
+            continue;
         size_t k = 0;
-        while (k < e->nreps && strcmp(e->reps[k], who) != 0)
+        while (k < 4 && e->cache[i].dl_rule[k] != NULL && e->cache[i].dl_rule[k] != rl)
             k++;
-        if (k == e->nreps)
+        if (k == 4)
+            return NULL;
+        if (e->cache[i].dl_rule[k] == rl)
+            return e->cache[i].dl[k];
+        int64_t *dl = malloc((rs->n ? rs->n : 1) * sizeof *dl);
+        if (dl == NULL)
+            return NULL;
+        for (size_t j = 0; j < rs->n; j++)
+            dl[j] = rs->v[j].start < 0 ? -1 : deadline_of(rl, e->cal, rs->v[j].start);
+        e->cache[i].dl_rule[k] = rl;
+        e->cache[i].dl[k] = dl;
+        return dl;
+    }
+    return NULL;
+}
+
+static int emit(eval *e, const fs_rule *rl, const char *who, int rep_ix, const uint8_t *row,
+                int64_t start, int64_t deadline, int64_t done, int64_t period)
+{
+    /* rep_ix: who's place among the named reps when the caller knows it */
+    e->emit_rep_ix = -1;
+    if (e->only_reps) {
+        if (rep_ix < 0 && (rep_ix = rep_index(e, who)) < 0)
             return 0;
+        e->emit_rep_ix = rep_ix;
     }
     if (e->only_customer != NULL) { /* frozen at the hand-over (e->to) */
         if (deadline >= e->to)
@@ -347,7 +440,9 @@ static int emit(eval *e, const fs_rule *rl, const char *who, const uint8_t *row,
     fs_finding f;
     memset(&f, 0, sizeof f);
     f.rule = rl;
-    snprintf(f.who, sizeof f.who, "%s", who);
+    size_t n = strlen(who);
+    n = n < sizeof f.who - 1 ? n : sizeof f.who - 1;
+    memcpy(f.who, who, n); /* NUL-terminated by the memset */
     if (row != NULL) {
         memcpy(f.row, row, FS_ID_BYTES);
         f.has_row = 1;
@@ -390,8 +485,35 @@ static int handed_after(const eval *e, const uint8_t customer[FS_ID_BYTES], int6
  * held by a charge instead (the customer changed hands after it). */
 static int charged_elsewhere(const eval *e, const fs_rule *rl, const rec *x, int64_t deadline)
 {
-    return !e->todo && rl->who != NULL && strcmp(rl->who, WHO_CUSTOMER) == 0 && x->has_customer &&
-           handed_after(e, x->customer, deadline);
+    return !e->todo && e->handovers.n > 0 && rl->who != NULL && strcmp(rl->who, WHO_CUSTOMER) == 0 &&
+           x->has_customer && handed_after(e, x->customer, deadline);
+}
+
+/* 1 if any record of rule rl may be charged_elsewhere (asked once per
+ * rule, not per record: there are hand-overs, and the rule follows the
+ * customer). */
+static int may_charge(const eval *e, const fs_rule *rl)
+{
+    return !e->todo && e->handovers.n > 0 && rl->who != NULL && strcmp(rl->who, WHO_CUSTOMER) == 0;
+}
+
+/* A record's finding by rl in each window it belongs to (in_period): the
+ * one of e->from .. e->to, or each of e->win in turn. */
+static int emit_windows(eval *e, const fs_rule *rl, const rec *x, int64_t deadline, int64_t done)
+{
+    if (e->win == NULL)
+        return in_period(e, deadline, done)
+                   ? emit(e, rl, x->who, x->rep_ix, x->id, x->start, deadline, done, -1)
+                   : 0;
+    int rc = 0;
+    for (size_t w = 0; rc == 0 && w < e->nwin; w++) {
+        e->from = e->win[w].from;
+        e->to = e->win[w].to;
+        e->ctx = e->win[w].ctx;
+        if (in_period(e, deadline, done))
+            rc = emit(e, rl, x->who, x->rep_ix, x->id, x->start, deadline, done, -1);
+    }
+    return rc;
 }
 
 static int eval_record(eval *e, const fs_rule *rl)
@@ -399,16 +521,17 @@ static int eval_record(eval *e, const fs_rule *rl)
     recs *rs = NULL;
     int rc = load_cached(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
                          rl->done_if_col, rl->done_if_val, rl->skip_col, rl->skip_val, NULL, &rs);
+    int charges = may_charge(e, rl);
+    const int64_t *dls = rc == 0 ? cached_deadlines(e, rs, rl) : NULL;
     for (size_t i = 0; rc == 0 && i < rs->n; i++) {
         const rec *x = &rs->v[i];
         if (x->skip || x->start < 0 || x->who[0] == '\0')
             continue;
-        int64_t deadline = deadline_of(rl, e->cal, x->start);
+        int64_t deadline = dls != NULL ? dls[i] : deadline_of(rl, e->cal, x->start);
         int64_t done = x->done_ok ? x->done : -1;
-        if (charged_elsewhere(e, rl, x, deadline))
+        if (charges && charged_elsewhere(e, rl, x, deadline))
             continue;
-        if (in_period(e, deadline, done))
-            rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
+        rc = emit_windows(e, rl, x, deadline, done);
     }
     return rc;
 }
@@ -439,21 +562,19 @@ static int64_t first_visit(const eval *e, const uint8_t customer[FS_ID_BYTES], i
 
 static int eval_followup(eval *e, const fs_rule *rl)
 {
-    recs rs;
-    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status", FS_STATUS_DONE, NULL, NULL,
-                  "customer_replied", &rs);
-    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
-        const rec *x = &rs.v[i];
+    recs *rs = NULL;
+    int rc = load_cached(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status",
+                         FS_STATUS_DONE, NULL, NULL, "customer_replied", &rs);
+    for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+        const rec *x = &rs->v[i];
         if (!x->done_ok || x->flag || x->start < 0 || x->who[0] == '\0' || !x->has_customer)
             continue; /* open, replied, or never done: nothing to follow up */
         int64_t deadline = deadline_of(rl, e->cal, x->start);
         int64_t done = first_visit(e, x->customer, x->start + 1, INT64_MAX);
         if (charged_elsewhere(e, rl, x, deadline))
             continue;
-        if (in_period(e, deadline, done))
-            rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
+        rc = emit_windows(e, rl, x, deadline, done);
     }
-    recs_free(&rs);
     return rc;
 }
 
@@ -477,7 +598,7 @@ static int eval_monthly(eval *e, const fs_rule *rl)
                 (!e->todo && handed_after(e, c->id, next * FS_MIN_PER_DAY)))
                 continue;
             int64_t done = first_visit(e, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY);
-            rc = emit(e, rl, c->who, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
+            rc = emit(e, rl, c->who, c->rep_ix, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
                       month);
         }
         y = ny;
@@ -487,34 +608,64 @@ static int eval_monthly(eval *e, const fs_rule *rl)
     return rc;
 }
 
+/* The named reps' records of rs by day from `first` to `last` and rep
+ * (its place among the named): the first of rs's order for each, as a
+ * search of rs for each day and rep finds it; NULL when the reps are not
+ * named (no places) or the days are too many (the caller searches). */
+static const rec **daily_index(const eval *e, const recs *rs, int64_t first, int64_t last)
+{
+    if (!e->named_only || e->nreps == 0 || last < first || last - first >= 1000)
+        return NULL;
+    size_t ndays = (size_t)(last - first + 1);
+    const rec **at = calloc(ndays * e->nreps, sizeof *at);
+    for (size_t i = 0; at != NULL && i < rs->n; i++) {
+        const rec *x = &rs->v[i];
+        int64_t day = fs_civil_day(x->start);
+        if (x->rep_ix < 0 || day < first || day > last)
+            continue;
+        const rec **slot = &at[(size_t)(day - first) * e->nreps + (size_t)x->rep_ix];
+        if (*slot == NULL)
+            *slot = x;
+    }
+    return at;
+}
+
 static int eval_daily(eval *e, const fs_rule *rl)
 {
-    recs rs;
-    int rc = load(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done, NULL,
-                  NULL, NULL, NULL, NULL, &rs);
+    recs *cached = NULL;
+    int rc = load_cached(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
+                         NULL, NULL, NULL, NULL, NULL, &cached);
+    const recs rs = rc == 0 ? *cached : (recs){0};
     int64_t last = fs_civil_day(e->to - 1), today = fs_civil_day(e->now);
-    for (int64_t day = fs_civil_day(e->from); rc == 0 && day <= last && day <= today; day++) {
+    int64_t first = fs_civil_day(e->from);
+    const rec **at = rc == 0 ? daily_index(e, &rs, first, last < today ? last : today) : NULL;
+    for (int64_t day = first; rc == 0 && day <= last && day <= today; day++) {
         if (!fs_calendar_is_working(e->cal, day))
             continue;
         for (size_t k = 0; rc == 0 && k < e->nreps; k++) {
             const rec *found = NULL;
-            for (size_t i = 0; i < rs.n && found == NULL; i++)
-                if (fs_civil_day(rs.v[i].start) == day && strcmp(rs.v[i].who, e->reps[k]) == 0)
-                    found = &rs.v[i];
+            int ix = at != NULL ? rep_index(e, e->reps[k]) : -1;
+            if (ix >= 0)
+                found = at[(size_t)(day - first) * e->nreps + (size_t)ix];
+            else
+                for (size_t i = 0; i < rs.n && found == NULL; i++)
+                    if (fs_civil_day(rs.v[i].start) == day && strcmp(rs.v[i].who, e->reps[k]) == 0)
+                        found = &rs.v[i];
             int64_t start = day * FS_MIN_PER_DAY;
-            rc = emit(e, rl, e->reps[k], found ? found->id : NULL, start,
+            rc = emit(e, rl, e->reps[k], ix, found ? found->id : NULL, start,
                       deadline_of(rl, e->cal, start), found ? found->done : -1, day);
         }
     }
-    recs_free(&rs);
+    free(at);
     return rc;
 }
 
 static int eval_weekly(eval *e, const fs_rule *rl)
 {
-    recs rs;
-    int rc =
-        load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL, NULL, &rs);
+    recs *cached = NULL;
+    int rc = load_cached(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
+                         NULL, &cached);
+    const recs rs = rc == 0 ? *cached : (recs){0};
     int64_t first = fs_civil_day(fs_iso_week_start(e->from)); /* its week's Monday */
     for (int64_t week = first;
          rc == 0 && week * FS_MIN_PER_DAY < e->to && week * FS_MIN_PER_DAY <= e->now; week += 7) {
@@ -528,11 +679,10 @@ static int eval_weekly(eval *e, const fs_rule *rl)
                     strcmp(rs.v[i].who, e->reps[k]) == 0 &&
                     (found == NULL || rs.v[i].start < found->start))
                     found = &rs.v[i];
-            rc = emit(e, rl, e->reps[k], found ? found->id : NULL, lo, deadline,
+            rc = emit(e, rl, e->reps[k], -1, found ? found->id : NULL, lo, deadline,
                       found ? found->start : -1, week);
         }
     }
-    recs_free(&rs);
     return rc;
 }
 
@@ -540,17 +690,16 @@ static int eval_weekly(eval *e, const fs_rule *rl)
  * share is compared with the threshold by whoever reports it. */
 static int eval_ratio(eval *e, const fs_rule *rl)
 {
-    recs rs;
-    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
-                  rl->done, &rs);
-    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
-        const rec *x = &rs.v[i];
+    recs *rs = NULL;
+    int rc = load_cached(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
+                         rl->done, &rs);
+    for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+        const rec *x = &rs->v[i];
         if (x->start < e->from || x->start >= e->to || x->who[0] == '\0')
             continue;
         /* deadline = start: an accurate record counts as done in time */
-        rc = emit(e, rl, x->who, x->id, x->start, x->start, x->flag ? x->start : x->start + 1, -1);
+        rc = emit(e, rl, x->who, x->rep_ix, x->id, x->start, x->start, x->flag ? x->start : x->start + 1, -1);
     }
-    recs_free(&rs);
     return rc;
 }
 
@@ -605,10 +754,68 @@ static int eval_charges(eval *e)
                                        period * FS_MIN_PER_DAY <= e->now
                                  : in_period(e, deadline, done);
         if (judged)
-            rc = emit(e, rl, who, has_row ? row : NULL, start, deadline, done, period);
+            rc = emit(e, rl, who, -1, has_row ? row : NULL, start, deadline, done, period);
     }
     fs_rows_close(it);
     return rc < 0 ? rc : 0;
+}
+
+/* A record's place in sort_by_customer: its customer as two big-endian
+ * numbers (their order is memcmp's), its start, its place before. */
+typedef struct sort_key {
+    uint64_t hi, lo;
+    int64_t start;
+    size_t i;
+} sort_key;
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v = v << 8 | p[k];
+    return v;
+}
+
+static int cmp_sort_key(const void *a, const void *b)
+{
+    const sort_key *x = a, *y = b;
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* rs by customer, then start (cmp_customer_start's order; records equal
+ * in both keep their order): small keys are sorted, as the records are
+ * large to move, then the records put in their order once. */
+static int sort_by_customer(recs *rs)
+{
+    if (rs->n < 2)
+        return 0;
+    sort_key *k = malloc(rs->n * sizeof *k);
+    rec *v = malloc(rs->n * sizeof *v);
+    if (k == NULL || v == NULL) {
+        free(k);
+        free(v);
+        return FS_ENOMEM;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        k[i].hi = be64(rs->v[i].customer);
+        k[i].lo = be64(rs->v[i].customer + 8);
+        k[i].start = rs->v[i].start;
+        k[i].i = i;
+    }
+    qsort(k, rs->n, sizeof *k, cmp_sort_key);
+    for (size_t i = 0; i < rs->n; i++)
+        v[i] = rs->v[k[i].i];
+    free(k);
+    free(rs->v);
+    rs->v = v;
+    rs->cap = rs->n;
+    return 0;
 }
 
 static int cmp_handover(const void *a, const void *b)
@@ -708,28 +915,84 @@ static int run_setup(eval *e, const char *const *reps, size_t nreps)
         for (size_t i = 0; i < e->customers.n; i++)
             if (e->customers.v[i].who[0] == '\0')
                 snprintf(e->customers.v[i].who, sizeof e->customers.v[i].who, "%s", me);
+    /* The reps named: from here on only their records are loaded (keep_rec) */
+    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
+        rc = add_rep(e, reps[i]);
+    e->only_reps = reps != NULL;
+    if (rc == 0 && e->only_reps && e->nreps > 0) {
+        e->reps_sorted = malloc(e->nreps * sizeof *e->reps_sorted);
+        if (e->reps_sorted == NULL)
+            return FS_ENOMEM;
+        memcpy(e->reps_sorted, e->reps, e->nreps * sizeof *e->reps_sorted);
+        qsort(e->reps_sorted, e->nreps, sizeof *e->reps_sorted, cmp_name);
+    }
     if (rc == 0) {
         if (e->customers.n > 1)
             qsort(e->customers.v, e->customers.n, sizeof *e->customers.v, cmp_id);
+        for (size_t i = 0; i < e->customers.n; i++)
+            e->customers.v[i].rep_ix =
+                e->only_reps ? rep_index(e, e->customers.v[i].who) : -1;
+        e->named_only = e->only_reps;
         /* the columns of the visit rules: one pass serves them and the index */
         recs *vis = NULL;
         rc = load_cached(e, "visit", NULL, NULL, WHO_CUSTOMER, "time", "recorded_at", NULL, NULL,
                          NULL, NULL, NULL, &vis);
         if (rc == 0) {
             /* visits without a customer sort first and match none */
-            if (vis->n > 1)
-                qsort(vis->v, vis->n, sizeof *vis->v, cmp_customer_start);
+            rc = sort_by_customer(vis);
             e->visits = *vis; /* borrowed from the cache */
         }
     }
-    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++)
-        rc = add_rep(e, reps[i]);
     if (rc == 0 && reps == NULL && e->only_customer == NULL)
         rc = collect_reps(e);
-    e->only_reps = reps != NULL;
     return rc;
 }
 
+/* Rule rl over e->from .. e->to, or over each of e->win (the record and
+ * follow-up rules in one pass, the others window by window). */
+static int eval_rule(eval *e, const fs_rule *rl)
+{
+    int rc = 0;
+    if (e->win != NULL && rl->kind != FS_RULE_RECORD && rl->kind != FS_RULE_FOLLOWUP) {
+        const window *win = e->win;
+        size_t nwin = e->nwin;
+        e->win = NULL;
+        for (size_t w = 0; rc == 0 && w < nwin; w++) {
+            e->from = win[w].from;
+            e->to = win[w].to;
+            e->ctx = win[w].ctx;
+            rc = eval_rule(e, rl);
+        }
+        e->win = win;
+        return rc;
+    }
+    switch (rl->kind) {
+    case FS_RULE_RECORD:
+        rc = eval_record(e, rl);
+        break;
+    case FS_RULE_FOLLOWUP:
+        rc = eval_followup(e, rl);
+        break;
+    case FS_RULE_MONTHLY:
+        rc = eval_monthly(e, rl);
+        break;
+    case FS_RULE_DAILY:
+        rc = eval_daily(e, rl);
+        break;
+    case FS_RULE_WEEKLY:
+        rc = eval_weekly(e, rl);
+        break;
+    case FS_RULE_RATIO:
+        rc = eval_ratio(e, rl);
+        break;
+    case FS_RULE_UNTRACKED:
+        break;
+    }
+    return rc;
+}
+
+/* The rules, in their order (a window's findings come rule by rule, as
+ * fs_rules_eval delivers them), then the charges. */
 static int run_rules(eval *e)
 {
     int rc = 0;
@@ -741,31 +1004,19 @@ static int run_rules(eval *e)
         if (e->only_customer != NULL && rl->kind != FS_RULE_MONTHLY &&
             (rl->who == NULL || strcmp(rl->who, WHO_CUSTOMER) != 0))
             continue;
-        switch (rl->kind) {
-        case FS_RULE_RECORD:
-            rc = eval_record(e, rl);
-            break;
-        case FS_RULE_FOLLOWUP:
-            rc = eval_followup(e, rl);
-            break;
-        case FS_RULE_MONTHLY:
-            rc = eval_monthly(e, rl);
-            break;
-        case FS_RULE_DAILY:
-            rc = eval_daily(e, rl);
-            break;
-        case FS_RULE_WEEKLY:
-            rc = eval_weekly(e, rl);
-            break;
-        case FS_RULE_RATIO:
-            rc = eval_ratio(e, rl);
-            break;
-        case FS_RULE_UNTRACKED:
-            break;
+        rc = eval_rule(e, rl);
+    }
+    if (rc == 0 && e->only_customer == NULL && !e->todo) {
+        const window *win = e->win;
+        for (size_t w = 0; rc == 0 && w < (win != NULL ? e->nwin : 1); w++) {
+            if (win != NULL) {
+                e->from = win[w].from;
+                e->to = win[w].to;
+                e->ctx = win[w].ctx;
+            }
+            rc = eval_charges(e);
         }
     }
-    if (rc == 0 && e->only_customer == NULL && !e->todo)
-        rc = eval_charges(e);
     return rc;
 }
 
@@ -773,9 +1024,13 @@ static void run_free(eval *e)
 {
     recs_free(&e->customers);
     recs_free(&e->handovers);
-    for (int i = 0; i < e->ncache; i++)
+    for (int i = 0; i < e->ncache; i++) {
         recs_free(&e->cache[i].r);
+        for (int k = 0; k < 4; k++)
+            free(e->cache[i].dl[k]);
+    }
     free(e->reps);
+    free(e->reps_sorted);
     free(e->refused);
 }
 
@@ -845,20 +1100,32 @@ static int tally(const fs_finding *f, void *ctx)
 {
     fs_compliance *c = ctx;
     fs_rep_metrics *m = NULL;
-    for (size_t i = 0; i < c->nreps && m == NULL; i++)
-        if (strcmp(c->reps[i].rep, f->who) == 0)
-            m = &c->reps[i];
+    /* c->reps is kept sorted by name: a binary search, a new rep put in
+     * its place */
+    size_t lo = 0, hi = c->nreps;
+    while (lo < hi && m == NULL) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(c->reps[mid].rep, f->who);
+        if (d == 0)
+            m = &c->reps[mid];
+        else if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     if (m == NULL) {
-        fs_rep_metrics *more = realloc(c->reps, (c->nreps + 1) * sizeof *more);
-        if (more == NULL)
+        fs_rule_tally *by_rule = calloc(c->nrules, sizeof *by_rule);
+        fs_rep_metrics *more = by_rule ? realloc(c->reps, (c->nreps + 1) * sizeof *more) : NULL;
+        if (more == NULL) {
+            free(by_rule);
             return FS_ENOMEM;
+        }
         c->reps = more;
-        m = &c->reps[c->nreps];
+        memmove(&c->reps[lo + 1], &c->reps[lo], (c->nreps - lo) * sizeof *more);
+        m = &c->reps[lo];
         memset(m, 0, sizeof *m);
         snprintf(m->rep, sizeof m->rep, "%s", f->who);
-        m->by_rule = calloc(c->nrules, sizeof *m->by_rule);
-        if (m->by_rule == NULL)
-            return FS_ENOMEM;
+        m->by_rule = by_rule;
         c->nreps++;
     }
     size_t nrules;
@@ -891,33 +1158,114 @@ int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_
     return 0;
 }
 
-int fs_compliance_weeks(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
-                        size_t nweeks, const char *const *reps, size_t nreps, fs_compliance *out)
+/* tally, and the findings of the last window to the caller's cb too */
+typedef struct weeks_ctx {
+    fs_compliance *c;
+    int last;
+    int (*cb)(const fs_finding *f, void *ctx);
+    void *ctx;
+    /* named reps: the place in c->reps of each (by its place among the
+     * named, e->emit_rep_ix; -1 before its first finding): c->reps is
+     * appended to and sorted at the end instead of searched */
+    const int *rep_ix;
+    int *slot;
+} weeks_ctx;
+
+/* tally, by the rep's place among the named (no search of the names) */
+static int tally_named(const fs_finding *f, weeks_ctx *w, int ix)
+{
+    fs_compliance *c = w->c;
+    if (w->slot[ix] < 0) {
+        fs_rule_tally *by_rule = calloc(c->nrules, sizeof *by_rule);
+        fs_rep_metrics *more = by_rule ? realloc(c->reps, (c->nreps + 1) * sizeof *more) : NULL;
+        if (more == NULL) {
+            free(by_rule);
+            return FS_ENOMEM;
+        }
+        c->reps = more;
+        fs_rep_metrics *m = &c->reps[c->nreps];
+        memset(m, 0, sizeof *m);
+        snprintf(m->rep, sizeof m->rep, "%s", f->who);
+        m->by_rule = by_rule;
+        w->slot[ix] = (int)c->nreps++;
+    }
+    fs_rep_metrics *m = &c->reps[w->slot[ix]];
+    size_t nrules;
+    size_t idx = (size_t)(f->rule - fs_rules(&nrules));
+    m->by_rule[idx].n[f->status]++;
+    if (f->rule->kind == FS_RULE_RATIO) {
+        m->checks++;
+        m->accurate += f->status == FS_ST_ON_TIME;
+    }
+    return 0;
+}
+
+static int tally_each(const fs_finding *f, void *ctx)
+{
+    weeks_ctx *w = ctx;
+    int rc = w->slot != NULL && *w->rep_ix >= 0 ? tally_named(f, w, *w->rep_ix) : tally(f, w->c);
+    if (rc == 0 && w->last && w->cb != NULL)
+        rc = w->cb(f, w->ctx);
+    return rc;
+}
+
+int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                             size_t nweeks, const char *const *reps, size_t nreps,
+                             fs_compliance *out, int (*cb)(const fs_finding *f, void *ctx),
+                             void *ctx)
 {
     eval e;
     memset(&e, 0, sizeof e);
     e.r = r;
     e.cal = cal;
     e.now = now;
-    e.cb = tally;
+    e.cb = tally_each;
     for (size_t w = 0; w < nweeks; w++) {
         memset(&out[w], 0, sizeof out[w]);
         fs_rules(&out[w].nrules);
     }
-    int rc = run_setup(&e, reps, nreps);
+    if (nweeks == 0)
+        return 0;
+    /* every week at once: each record is judged once for all of them */
+    window *win = calloc(nweeks, sizeof *win);
+    weeks_ctx *wc = calloc(nweeks, sizeof *wc);
+    size_t nslots = reps != NULL ? nreps : 0;
+    int *slots = nslots > 0 && nweeks <= SIZE_MAX / sizeof(int) / nslots
+                     ? malloc(nweeks * nslots * sizeof *slots)
+                     : NULL;
+    int rc = win == NULL || wc == NULL || (nslots > 0 && slots == NULL) ? FS_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < nweeks * nslots; i++)
+        slots[i] = -1;
     for (size_t w = 0; rc == 0 && w < nweeks; w++) {
-        e.from = from + (int64_t)w * 7 * FS_MIN_PER_DAY;
-        e.to = e.from + 7 * FS_MIN_PER_DAY;
-        e.ctx = &out[w];
-        rc = run_rules(&e);
-        if (rc == 0 && out[w].nreps > 1)
-            qsort(out[w].reps, out[w].nreps, sizeof *out[w].reps, cmp_rep);
+        wc[w] = (weeks_ctx){&out[w], w + 1 == nweeks, cb, ctx, &e.emit_rep_ix,
+                            slots != NULL ? slots + w * nslots : NULL};
+        win[w].from = from + (int64_t)w * 7 * FS_MIN_PER_DAY;
+        win[w].to = win[w].from + 7 * FS_MIN_PER_DAY;
+        win[w].ctx = &wc[w];
     }
+    e.win = win;
+    e.nwin = nweeks;
+    if (rc == 0)
+        rc = run_setup(&e, reps, nreps);
+    if (rc == 0)
+        rc = run_rules(&e);
+    for (size_t w = 0; rc == 0 && w < nweeks; w++)
+        if (out[w].nreps > 1)
+            qsort(out[w].reps, out[w].nreps, sizeof *out[w].reps, cmp_rep);
     run_free(&e);
+    free(win);
+    free(wc);
+    free(slots);
     if (rc != 0)
         for (size_t w = 0; w < nweeks; w++)
             fs_compliance_free(&out[w]);
     return rc;
+}
+
+int fs_compliance_weeks(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                        size_t nweeks, const char *const *reps, size_t nreps, fs_compliance *out)
+{
+    return fs_compliance_weeks_each(r, cal, now, from, nweeks, reps, nreps, out, NULL, NULL);
 }
 
 void fs_compliance_free(fs_compliance *c)

@@ -334,9 +334,40 @@ static void bad_week(fs_http_response *r)
     web__finish(&o, r, 400);
 }
 
-/* Links to the week before and after, and a picker (a GET form: no
- * script), for the team page (rep NULL) or a rep's. */
-static void week_nav(out *o, const char *rep, int64_t from)
+/* The weeks the picker offers: these many before the week shown and after
+ * it (the links step further). */
+#define PICK_BEFORE 12
+#define PICK_AFTER  4
+
+/* A week (its Monday, civil minutes) in words of the page's language:
+ * "week 49 of 2026 (2026-11-30 to 2026-12-06)". */
+static void week_words(char *buf, size_t size, int64_t start)
+{
+    char iso[16], first[17], last[17];
+    fs_iso_week_format(start, iso); /* YYYY-Www */
+    fs_civil_format(start, first);
+    fs_civil_format(start + 6 * MIN_PER_DAY, last);
+    first[10] = last[10] = '\0'; /* the days */
+    unsigned week = (unsigned)strtoul(iso + 6, NULL, 10);
+    long long year = strtoll(iso, NULL, 10);
+    snprintf(buf, size, _("week %1$u of %2$lld (%3$s to %4$s)"), week, year, first, last);
+}
+
+/* Links to the week before and after (and to this week when another is
+ * shown), and a picker: a GET form with a list of weeks the server names
+ * in the page's language (a browser's own week input speaks its own), no
+ * script; for the team page (rep NULL) or a rep's. */
+static void week_link(out *o, const char *rep, const char *week, const char *rel)
+{
+    web__puts(o, rep != NULL ? "<a href=\"/rep?name=" : "<a href=\"/?");
+    if (rep != NULL) {
+        web__url_esc(o, rep);
+        web__puts(o, "&amp;");
+    }
+    web__putf(o, "week=%s\"%s%s%s>", week, rel ? " rel=\"" : "", rel ? rel : "", rel ? "\"" : "");
+}
+
+static void week_nav(out *o, const char *rep, int64_t from, int64_t now)
 {
     char weeks[3][16];
     fs_iso_week_format(from - 7 * MIN_PER_DAY, weeks[0]);
@@ -344,21 +375,32 @@ static void week_nav(out *o, const char *rep, int64_t from)
     fs_iso_week_format(from + 7 * MIN_PER_DAY, weeks[2]);
     web__putf(o, "<nav class=\"weeks\" aria-label=\"%s\">", _("Weeks"));
     for (int k = 0; k < 3; k += 2) {
-        web__puts(o, rep != NULL ? "<a href=\"/rep?name=" : "<a href=\"/?");
-        if (rep != NULL) {
-            web__url_esc(o, rep);
-            web__puts(o, "&amp;");
-        }
-        web__putf(o, "week=%s\" rel=\"%s\">%s%s%s</a>", weeks[k], k == 0 ? "prev" : "next",
-                  k == 0 ? "&larr; " : "", k == 0 ? _("previous week") : _("next week"),
-                  k == 2 ? " &rarr;" : "");
+        week_link(o, rep, weeks[k], k == 0 ? "prev" : "next");
+        web__putf(o, "%s%s%s</a> ", k == 0 ? "&larr; " : "",
+                  k == 0 ? _("previous week") : _("next week"), k == 2 ? " &rarr;" : "");
+    }
+    int64_t this_week = fs_iso_week_start(now);
+    if (this_week != from) {
+        char iso[16];
+        fs_iso_week_format(this_week, iso);
+        week_link(o, rep, iso, NULL);
+        web__putf(o, "%s</a> ", _("this week"));
     }
     web__putf(o, "<form class=\"inline\" method=\"get\" action=\"%s\">", rep ? "/rep" : "/");
     if (rep != NULL)
         web__hidden(o, "name", rep);
-    web__putf(o, "<label>%s <input type=\"week\" name=\"week\" value=\"%s\"></label> ",
-              _("Week"), weeks[1]);
-    web__putf(o, "<button type=\"submit\">%s</button></form></nav>\n", _("Show"));
+    web__putf(o, "<label>%s <select name=\"week\">", _("Week"));
+    for (int k = -PICK_BEFORE; k <= PICK_AFTER; k++) {
+        int64_t start = from + (int64_t)k * 7 * MIN_PER_DAY;
+        char iso[16], words[128];
+        fs_iso_week_format(start, iso);
+        week_words(words, sizeof words, start);
+        web__putf(o, "<option value=\"%s\"%s>", iso, k == 0 ? " selected" : "");
+        web__esc(o, words);
+        web__puts(o, "</option>");
+    }
+    web__putf(o, "</select></label> <button type=\"submit\">%s</button></form></nav>\n",
+              _("Show"));
 }
 
 /* The rules as the team page's columns and the charts' rows. */
@@ -553,12 +595,14 @@ static void rep_sum(const fs_compliance *c, const fs_rep_metrics *m, uint32_t *o
  * read once for all of them. On failure every one is freed. */
 static int trend_get(fs_store *store, const fs_calendar *cal, int64_t now, int64_t from,
                      const char *const *reps, size_t nreps, fs_compliance c[NWEEKS],
-                     char weeks[NWEEKS][16])
+                     char weeks[NWEEKS][16], int (*cb)(const fs_finding *f, void *ctx),
+                     void *ctx)
 {
     int64_t first = from - (int64_t)(NWEEKS - 1) * 7 * MIN_PER_DAY;
     for (int w = 0; w < NWEEKS; w++)
         fs_iso_week_format(first + (int64_t)w * 7 * MIN_PER_DAY, weeks[w]);
-    return fs_compliance_weeks(fs_store_replica(store), cal, now, first, NWEEKS, reps, nreps, c);
+    return fs_compliance_weeks_each(fs_store_replica(store), cal, now, first, NWEEKS, reps, nreps,
+                                     c, cb, ctx);
 }
 
 /* The 8-week trend of one rep (index i in each week's compliance), its
@@ -600,6 +644,78 @@ static void trend_of(out *o, const fs_compliance c[NWEEKS], char weeks[NWEEKS][1
         web__puts(o, "</tr>\n");
     }
     web__puts(o, "</table>\n");
+}
+
+/* A rep's share of all their deadlines met on time over the NWEEKS weeks
+ * of c (the team page's trend column): a small line with a point per week
+ * that had anything due (a gap for one that had not; a rep a week's
+ * compliance does not name had nothing due), the target of all deadlines
+ * (100 %, as the team's bars are coloured against) as a dark dashed line,
+ * the weeks and their figures in its label and title and on each point. */
+static void sparkline(out *o, const fs_compliance c[NWEEKS], char weeks[NWEEKS][16],
+                      const char *rep)
+{
+    enum { X0 = 6, STEP = 14, TOP = 6, H = 30, WIDTH = 2 * X0 + STEP * (NWEEKS - 1) };
+    uint32_t on[NWEEKS], all[NWEEKS];
+    char label[700], part[64];
+    snprintf(label, sizeof label,
+             _("%s, the last eight weeks: the share of deadlines met on time (target %u %%)"), rep,
+             100u);
+    size_t used = strlen(label);
+    for (int w = 0; w < NWEEKS; w++) {
+        const fs_rep_metrics *m = NULL;
+        for (size_t i = 0; i < c[w].nreps && m == NULL; i++)
+            if (strcmp(c[w].reps[i].rep, rep) == 0)
+                m = &c[w].reps[i];
+        on[w] = all[w] = 0;
+        if (m != NULL)
+            rep_sum(&c[w], m, &on[w], &all[w]);
+        if (all[w] > 0)
+            snprintf(part, sizeof part, "; %s %u %%", weeks[w] + 5, pct_of(on[w], all[w]));
+        else
+            snprintf(part, sizeof part, "; %s –", weeks[w] + 5);
+        size_t pl = strlen(part);
+        if (used + pl < sizeof label) {
+            memcpy(label + used, part, pl + 1);
+            used += pl;
+        }
+    }
+    web__putf(o, "<svg class=\"spark\" width=\"%u\" height=\"%u\" role=\"img\" aria-label=\"",
+              WIDTH, TOP + H + 4);
+    web__esc(o, label);
+    web__puts(o, "\"><title>");
+    web__esc(o, label);
+    web__putf(o, "</title><line x1=\"0\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#bbb\"></line>"
+                 "<line class=\"target\" x1=\"0\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#111\" "
+                 "stroke-width=\"1\" stroke-dasharray=\"3 2\" data-target=\"100\"></line>",
+              TOP + H, WIDTH, TOP + H, TOP, WIDTH, TOP);
+    int open = 0;
+    for (int w = 0; w < NWEEKS; w++) {
+        if (all[w] == 0) {
+            if (open)
+                web__puts(o, "\"></polyline>");
+            open = 0;
+            continue;
+        }
+        web__putf(o, "%s%u,%u",
+                  open ? " " : "<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"1.5\" "
+                               "points=\"",
+                  X0 + STEP * (unsigned)w, TOP + H - H * pct_of(on[w], all[w]) / 100);
+        open = 1;
+    }
+    if (open)
+        web__puts(o, "\"></polyline>");
+    for (int w = 0; w < NWEEKS; w++) {
+        if (all[w] == 0)
+            continue;
+        unsigned pct = pct_of(on[w], all[w]);
+        web__putf(o,
+                  "<circle cx=\"%u\" cy=\"%u\" r=\"2.5\" fill=\"%s\" data-week=\"%s\" "
+                  "data-on-time=\"%u\" data-all=\"%u\"></circle>",
+                  X0 + STEP * (unsigned)w, TOP + H - H * pct / 100, fill_of(pct, 100), weeks[w],
+                  on[w], all[w]);
+    }
+    web__puts(o, "</svg>");
 }
 
 /* ---- search by customer name, within the team (issue 18 point 1) ---- */
@@ -737,18 +853,21 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         return;
     }
     team_reps reps = {s->team, NULL, 0, 0};
-    /* This week only: the 8-week trends are on each rep's page (eight
-     * evaluations of the rules: too slow for a team of 50, bench_web). */
-    fs_compliance c;
-    memset(&c, 0, sizeof c);
+    /* The week and the seven before it, for every rep at once (one
+     * evaluation: fs_compliance_weeks_each): this week's charts and table
+     * from the last, each rep's trend from all eight. */
+    fs_compliance tr[NWEEKS];
+    char weeks[NWEEKS][16];
+    memset(tr, 0, sizeof tr);
     int rc = fs_store_users(store, collect_rep, &reps);
     const char **names = rc == 0 && reps.n > 0 ? calloc(reps.n, sizeof *names) : NULL;
     for (size_t i = 0; names != NULL && i < reps.n; i++)
         names[i] = reps.names[i];
     if (rc == 0 && reps.n > 0)
         rc = names == NULL ? FS_ENOMEM
-                           : fs_compliance_get(fs_store_replica(store), &cal, now, from,
-                                               from + 7 * MIN_PER_DAY, names, reps.n, &c);
+                           : trend_get(store, &cal, now, from, names, reps.n, tr, weeks, NULL,
+                                       NULL);
+    const fs_compliance c = tr[NWEEKS - 1];
     (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, s->team, week);
     web_refusals refused; /* empty when the log cannot be read: the cells say none */
     (void)web__refusals_load(store, &refused);
@@ -768,7 +887,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     web__puts(&o, " ");
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
-    week_nav(&o, NULL, from);
+    week_nav(&o, NULL, from, now);
     search_form(&o, "");
     if (rc != 0) {
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("The report could not be computed."));
@@ -814,9 +933,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         web__puts(&o, "</svg></figure>\n");
         web__putf(&o, "<p>%s</p>\n",
                   _("Each rep's page charts their week rule by rule and their last eight weeks."));
-        web__putf(&o, "<table class=\"tally\"><caption>%s</caption><tr><th>%s</th>",
+        web__putf(&o, "<table class=\"tally\"><caption>%s</caption><tr><th>%s</th><th>%s</th>",
                   _("This week, rule by rule: deadlines met on time / all deadlines (share)."),
-                  _("Rep"));
+                  _("Rep"), _("Last eight weeks: share met on time (dashed: the target)"));
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             web__puts(&o, "<th>");
             web__esc(&o, _(cols[k].heading));
@@ -831,7 +950,9 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
             web__puts(&o, week);
             web__puts(&o, "\">");
             web__esc(&o, m->rep);
-            web__puts(&o, "</a></td>");
+            web__puts(&o, "</a></td><td>");
+            sparkline(&o, tr, weeks, m->rep);
+            web__puts(&o, "</td>");
             for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
                 const fs_rule_tally *t = fs_compliance_rule(&c, m, cols[k].rule);
                 uint32_t all = t->n[0] + t->n[1] + t->n[2] + t->n[3];
@@ -870,7 +991,8 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     else if (cw.n == 0)
         web__putf(&o, "<tr><td colspan=\"6\">%s</td></tr>", _("none"));
     web__puts(&o, "</table>\n");
-    fs_compliance_free(&c);
+    for (int w = 0; w < NWEEKS; w++)
+        fs_compliance_free(&tr[w]);
     web__refusals_free(&refused);
     free(names);
     free(reps.names);
@@ -1153,13 +1275,17 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__putf(&o, " — <a href=\"/\">%s</a> ", _("team"));
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
-    week_nav(&o, name, from);
+    week_nav(&o, name, from, now);
     /* The week rule by rule against each rule's target, and the last
-     * eight weeks: the charts, then the deadlines themselves. */
+     * eight weeks: the charts, then the deadlines themselves, all from one
+     * evaluation (the week's findings into their own table as it runs). */
     const char *one[] = {name};
     fs_compliance tr[NWEEKS];
     char weeks[NWEEKS][16];
-    if (trend_get(store, &cal, now, from, one, 1, tr, weeks) == 0) {
+    out dl = {0};
+    rep_find rf = {&dl, fs_store_replica(store), store, 0, NULL, NULL, 0};
+    int rc = trend_get(store, &cal, now, from, one, 1, tr, weeks, rep_row, &rf);
+    if (rc == 0) {
         if (tr[NWEEKS - 1].nreps == 1) {
             chart_rules(&o, &tr[NWEEKS - 1], &tr[NWEEKS - 1].reps[0]);
             web__putf(&o, "<h2>%s</h2>\n", _("The last eight weeks"));
@@ -1173,9 +1299,10 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__putf(&o, "<h2>%s</h2>\n<table>", _("Deadlines"));
     web__heads(&o, N_("Status"), N_("Deadline"), N_("Work"), N_("Due"), N_("Done"),
                (const char *)NULL);
-    rep_find rf = {&o, fs_store_replica(store), store, 0, NULL, NULL, 0};
-    int rc = fs_rules_eval(fs_store_replica(store), &cal, now, from, from + 7 * MIN_PER_DAY, one, 1,
-                           rep_row, &rf);
+    if (rc == 0)
+        web__puts(&o, dl.p != NULL ? dl.p : "");
+    o.failed |= dl.failed;
+    free(dl.p);
     web__puts(&o, "</table>\n");
     if (rc != 0)
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("The deadlines could not be computed."));

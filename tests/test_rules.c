@@ -67,6 +67,84 @@ static int collect(const fs_finding *f, void *ctx)
     return 0;
 }
 
+/* fs_compliance_weeks_each over nweeks weeks from `from` agrees with a
+ * fs_compliance_get per week (every rep's every tally), and the findings
+ * it passes on are those of fs_rules_eval over the last week, in the same
+ * order. The number of weeks in which anything was found. */
+static int weeks_agree(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                       size_t nweeks, const char *const *reps, size_t nreps)
+{
+    static got each, one_eval;
+    fs_compliance weeks[8], one;
+    CHECK(nweeks <= 8);
+    each.n = one_eval.n = 0;
+    CHECK_OK(fs_compliance_weeks_each(r, cal, now, from, nweeks, reps, nreps, weeks, collect,
+                                      &each));
+    int differ = 0, found = 0;
+    for (size_t k = 0; k < nweeks; k++) {
+        int64_t start = from + (int64_t)k * 7 * FS_MIN_PER_DAY;
+        CHECK_OK(fs_compliance_get(r, cal, now, start, start + 7 * FS_MIN_PER_DAY, reps, nreps,
+                                   &one));
+        differ += weeks[k].nreps != one.nreps || weeks[k].nrules != one.nrules;
+        found += one.nreps > 0;
+        for (size_t i = 0; i < one.nreps && i < weeks[k].nreps; i++) {
+            differ += strcmp(weeks[k].reps[i].rep, one.reps[i].rep) != 0;
+            differ += weeks[k].reps[i].checks != one.reps[i].checks ||
+                      weeks[k].reps[i].accurate != one.reps[i].accurate;
+            for (size_t q = 0; q < one.nrules; q++)
+                differ += memcmp(&weeks[k].reps[i].by_rule[q], &one.reps[i].by_rule[q],
+                                 sizeof one.reps[i].by_rule[q]) != 0;
+        }
+        fs_compliance_free(&one);
+        fs_compliance_free(&weeks[k]);
+    }
+    CHECK_EQ_INT(differ, 0);
+    int64_t last = from + (int64_t)(nweeks - 1) * 7 * FS_MIN_PER_DAY;
+    CHECK_OK(fs_rules_eval(r, cal, now, last, last + 7 * FS_MIN_PER_DAY, reps, nreps, collect,
+                           &one_eval));
+    CHECK_EQ_INT(each.n, one_eval.n);
+    int unlike = 0;
+    for (int i = 0; i < each.n && i < one_eval.n && i < 1024; i++) {
+        const fs_finding *a = &each.f[i], *b = &one_eval.f[i];
+        unlike += a->rule != b->rule || strcmp(a->who, b->who) != 0 || a->has_row != b->has_row ||
+                  memcmp(a->row, b->row, 16) != 0 || a->start != b->start ||
+                  a->deadline != b->deadline || a->done != b->done || a->status != b->status ||
+                  a->period != b->period;
+    }
+    CHECK_EQ_INT(unlike, 0);
+    /* naming the reps reads only their records: the findings are those of
+     * an evaluation of everyone's records that are about them */
+    static got everyone;
+    everyone.n = 0;
+    CHECK_OK(fs_rules_eval(r, cal, now, last, last + 7 * FS_MIN_PER_DAY, NULL, 0, collect,
+                           &everyone));
+    int theirs = 0, matched = 0;
+    static char used[1024];
+    memset(used, 0, sizeof used);
+    for (int i = 0; i < everyone.n && i < 1024; i++) {
+        size_t k = 0;
+        while (k < nreps && strcmp(reps[k], everyone.f[i].who) != 0)
+            k++;
+        if (k == nreps)
+            continue;
+        theirs++;
+        for (int j = 0; j < one_eval.n && j < 1024; j++) {
+            const fs_finding *a = &everyone.f[i], *b = &one_eval.f[j];
+            if (!used[j] && a->rule == b->rule && strcmp(a->who, b->who) == 0 &&
+                a->has_row == b->has_row && memcmp(a->row, b->row, 16) == 0 &&
+                a->start == b->start && a->deadline == b->deadline && a->done == b->done &&
+                a->status == b->status && a->period == b->period) {
+                used[j] = 1;
+                matched++;
+                break;
+            }
+        }
+    }
+    CHECK_EQ_INT(theirs, one_eval.n);
+    CHECK_EQ_INT(matched, one_eval.n);
+    return found;
+}
+
 static const fs_calendar *default_cal(void)
 {
     static fs_calendar cal;
@@ -358,6 +436,12 @@ static void test_commitments_and_follow_ups(void)
                      {"customer_replied", fs_int(1)}};
     CHECK_OK(fs_insert(r, "commitment", k3c, 6, k3));
     CHECK_EQ_INT(judge(r, "commitment_followup", k3, "2023-11-01 00:00"), -1);
+    /* the weeks at once (the dashboard's trends) judge them as week by week */
+    const char *zhang[] = {"zhang"};
+    CHECK(weeks_agree(r, default_cal(), civ("2023-11-01 00:00"), civ("2023-09-18"), 8, zhang, 1) >
+          0);
+    CHECK(weeks_agree(r, default_cal(), civ("2023-10-14 00:00"), civ("2023-10-02"), 2, zhang, 1) >
+          0);
     done_with(r, dir);
 }
 
@@ -605,6 +689,12 @@ static void test_compliance_week_by_hand(void)
     CHECK_EQ_INT(t->n[FS_ST_ON_TIME], 1); /* the week by hand, as above */
     for (int k = 0; k < 3; k++)
         fs_compliance_free(&weeks[k]);
+    /* ... and with the last week's findings passed on (a rep's page), for
+     * one rep and both, ending with the week of the data or after it */
+    CHECK(weeks_agree(r, default_cal(), civ("2023-10-13 20:00"), civ("2023-09-25"), 3, reps, 2) > 0);
+    CHECK(weeks_agree(r, default_cal(), civ("2023-10-13 20:00"), civ("2023-10-02"), 3, reps, 2) > 0);
+    CHECK(weeks_agree(r, default_cal(), civ("2023-10-20 20:00"), civ("2023-09-04"), 8, reps + 1, 1) >
+          0);
     done_with(r, dir);
 }
 
@@ -776,6 +866,11 @@ static void test_handover_keeps_past_deadlines(void)
     for (int i = 0; i < g.n; i++)
         k2_seen += g.f[i].has_row && memcmp(g.f[i].row, k2, 16) == 0;
     CHECK_EQ_INT(k2_seen, 1);
+    /* the weeks at once, with hand-overs and charges, as week by week */
+    const char *both[] = {"wang", "zhang"};
+    CHECK(weeks_agree(r, utc_cal(), civ("2023-10-20 12:00"), civ("2023-09-04"), 8, both, 2) > 0);
+    CHECK(weeks_agree(old, utc_cal(), civ("2023-10-20 12:00"), civ("2023-09-04"), 8, zhang, 1) >
+          0);
     done_with(old, dir2);
     done_with(r, dir);
 }

@@ -267,6 +267,12 @@ typedef struct fs_rows fs_rows;
 int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
                  const fs_value *equals, const char *order_by);
 /* 1: a row is current; 0: no more rows; <0: error. */
+/* As fs_rows_open, reading only the named columns (fs_rows_get of another
+ * is FS_ESCHEMA): a scan of many rows that needs few of a wide table's
+ * columns (the rules engine). */
+int fs_rows_open_only(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
+                      const fs_value *equals, const char *order_by, const char *const *columns,
+                      size_t ncolumns);
 int fs_rows_next(fs_rows *it);
 const uint8_t *fs_rows_id(const fs_rows *it);
 /* The current row's value of a column; TEXT/BLOB bytes stay valid until the

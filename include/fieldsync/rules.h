@@ -216,6 +216,15 @@ int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_
  * as a call per week, the tables read once for all of them. */
 int fs_compliance_weeks(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
                         size_t nweeks, const char *const *reps, size_t nreps, fs_compliance *out);
+/* As fs_compliance_weeks, and each finding of the last week passed to cb
+ * as fs_rules_eval over that week passes them (the same findings, in the
+ * same order; cb may be NULL): a rep's page charts the weeks and lists the
+ * week's deadlines from one reading of the tables. A non-zero return of cb
+ * ends it with that code. */
+int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                             size_t nweeks, const char *const *reps, size_t nreps,
+                             fs_compliance *out, int (*cb)(const fs_finding *f, void *ctx),
+                             void *ctx);
 void fs_compliance_free(fs_compliance *c);
 /* The tally of rule id for m (NULL for an unknown id). */
 const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_metrics *m,

@@ -179,6 +179,36 @@ async function login(page, name, pw) {
     check('Chinese: the time zone named once', (await zpage.locator('span.zone').count()) === 1);
     await zpage.screenshot({ path: `${artifacts}/zh-overview.png`, fullPage: true });
     await axeCheck(zpage, 'the team page (Chinese)');
+    // Each rep's 8-week trend, a sparkline in the team table, labelled.
+    const spark = zpage.locator(`tr:has(a:text-is("${rep}")) svg.spark`);
+    check("Chinese: the team table has the rep's sparkline", (await spark.count()) === 1);
+    const sparkLabel = (await spark.getAttribute('aria-label')) || '';
+    check('Chinese: the sparkline is labelled with the rep and the weeks, in Chinese',
+          sparkLabel.startsWith(`${rep}，近八周`) && (sparkLabel.match(/; W\d\d /g) || []).length === 8, sparkLabel);
+    check('Chinese: with its target as a dashed line', (await spark.locator('line.target[stroke-dasharray]').count()) === 1);
+    const points = await spark.locator('circle[data-week]').evaluateAll((cs) =>
+      cs.map((c) => ({ week: c.getAttribute('data-week'), on: +c.getAttribute('data-on-time'), all: +c.getAttribute('data-all') })));
+    check('Chinese: a point for each week with anything due, at most eight', points.length >= 1 && points.length <= 8, JSON.stringify(points));
+    const box = await spark.boundingBox();
+    check('Chinese: the sparkline is drawn (it has a size on the page)', box !== null && box.width > 50 && box.height > 20, JSON.stringify(box));
+    await spark.screenshot({ path: `${artifacts}/zh-sparkline.png` });
+    // The week picker: weeks the server names in the page's language.
+    check('Chinese: no week input drawn by the browser', (await zpage.locator('input[type=week]').count()) === 0);
+    const picked = zpage.locator('nav.weeks select[name=week] option:checked');
+    check('Chinese: the week picker names the week in Chinese',
+          /^\d{4}年第\d{1,2}周（\d{4}-\d\d-\d\d至\d{4}-\d\d-\d\d）$/.test(await picked.textContent()),
+          await picked.textContent());
+    const options = await zpage.locator('nav.weeks select[name=week] option').evaluateAll((os) => os.map((o) => o.value));
+    check('Chinese: seventeen weeks to pick from', options.length === 17, options.join(' '));
+    await zpage.selectOption('nav.weeks select[name=week]', options[10]);
+    await follow(zpage, 'nav.weeks button[type=submit]');
+    check('Chinese: picking a week opens it', zpage.url().endsWith(`/?week=${options[10]}`), zpage.url());
+    check('Chinese: and shows it picked',
+          (await zpage.locator('nav.weeks select[name=week] option:checked').getAttribute('value')) === options[10]);
+    check('Chinese: with a link back to this week', (await zpage.locator('nav.weeks a:text-is("回到本周")').count()) === 1);
+    await zpage.screenshot({ path: `${artifacts}/zh-overview-picked-week.png`, fullPage: true });
+    await axeCheck(zpage, 'the team page of a picked week (Chinese)');
+    await zpage.goto(`${base}/`);
     await follow(zpage, `a:text-is("${rep}")`);
     check("Chinese: the rep's page charts each rule with its target",
           (await zpage.locator('svg.rules line.target').count()) > 0);
@@ -190,6 +220,15 @@ async function login(page, name, pw) {
     // the week picker and the links to the weeks around
     await follow(zpage, 'nav.weeks a[rel=prev]');
     check('Chinese: the previous week opens from its link', /week=\d{4}-W\d{2}/.test(zpage.url()), zpage.url());
+    const prevWeek = zpage.url().replace(/.*week=/, '');
+    check("Chinese: a rep's page picks weeks in Chinese too, the rep kept",
+          (await zpage.locator('nav.weeks input[type=hidden][name=name]').getAttribute('value')) === rep &&
+          /^\d{4}年第\d{1,2}周/.test(await zpage.locator('nav.weeks select[name=week] option:checked').textContent()));
+    const repOptions = await zpage.locator('nav.weeks select[name=week] option').evaluateAll((os) => os.map((o) => o.value));
+    await zpage.selectOption('nav.weeks select[name=week]', repOptions[16]);
+    await follow(zpage, 'nav.weeks button[type=submit]');
+    check("Chinese: picking a week on a rep's page opens the rep's week",
+          zpage.url().endsWith(`/rep?name=${rep}&week=${repOptions[16]}`), `${zpage.url()} (from ${prevWeek})`);
     await zpage.goto(`${base}/rep?name=${rep}`);
     await follow(zpage, 'a[href^="/customer?id="]');
     check("Chinese: the customer's page, Form 1's labels", (await zpage.content()).includes('<th>联系人</th>'));

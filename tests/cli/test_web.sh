@@ -154,7 +154,26 @@ http GET "/?week=2023-W41" "$LI"
 contains "a chosen week" "$BODY" "week 2023-W41"
 contains "a link to the week before" "$BODY" 'href="/?week=2023-W40"'
 contains "and to the week after" "$BODY" 'href="/?week=2023-W42"'
-contains "and a week picker" "$BODY" '<input type="week" name="week" value="2023-W41">'
+contains "and a week picker: a list of weeks the server names, the shown one chosen" "$BODY" '<select name="week">'
+contains "the week shown chosen, in words" "$BODY" '<option value="2023-W41" selected>week 41 of 2023 (2023-10-09 to 2023-10-15)</option>'
+contains "twelve weeks before it" "$BODY" '<option value="2023-W29">week 29 of 2023 (2023-07-17 to 2023-07-23)</option>'
+contains "and four after" "$BODY" '<option value="2023-W45">week 45 of 2023 (2023-11-06 to 2023-11-12)</option>'
+equal "seventeen weeks in all (each page has one picker)" "$(grep -o '<option value="20[0-9][0-9]-W[0-9][0-9]"' <<<"$BODY" | wc -l)" 17
+equal "no browser-drawn week input" "$(grep -c 'type="week"' <<<"$BODY")" 0
+contains "and a link back to this week" "$BODY" "href=\"/?week=$(date +%G-W%V)\">this week</a>"
+contains "the picker sends to the same page" "$BODY" '<form class="inline" method="get" action="/"><label>Week <select name="week">'
+http GET "/rep?name=zhang&week=2023-W41" "$LI"
+contains "a rep's page picks weeks too, the rep kept" "$BODY" '<form class="inline" method="get" action="/rep"><input type="hidden" name="name" value="zhang"><label>Week <select name="week">'
+contains "its week chosen" "$BODY" '<option value="2023-W41" selected>'
+http GET "/?week=2021-W01" "$LI"
+contains "a year's first week named with the year ISO gives it" "$BODY" '<option value="2021-W01" selected>week 1 of 2021 (2021-01-04 to 2021-01-10)</option>'
+contains "and the weeks before it in the year before" "$BODY" '<option value="2020-W53">week 53 of 2020 (2020-12-28 to 2021-01-03)</option>'
+WEB_LANG=zh-CN http GET "/?week=2023-W41" "$LI"
+contains "the weeks named in Chinese on a Chinese page" "$BODY" '<option value="2023-W41" selected>2023年第41周（2023-10-09至2023-10-15）</option>'
+contains "the picker's label and button in Chinese" "$BODY" '<label>周次 <select name="week">'
+http GET "/" "$LI"
+lacks_this=$(grep -c '>this week</a>' <<<"$BODY")
+equal "no link to this week on this week's page" "$lacks_this" 0
 contains "the chart's bars say their figures in words" "$BODY" " on time, "
 contains "on an axis of 0 to 100 %" "$BODY" ">100 %</text>"
 http GET "/?week=2026-W99" "$LI"
@@ -197,6 +216,26 @@ contains "the trend per rule, as a table with the weeks" "$BODY" "<th scope=\"co
 contains "the trend has an axis of 0 to 100 %" "$BODY" 'text-anchor="end">100 %</text>'
 http GET "/" "$LI"
 contains "the team page says where the trends are" "$BODY" "Each rep's page charts their week rule by rule and their last eight weeks."
+# each rep's trend on the team page (a sparkline per rep, issue 18 point 2)
+contains "the team table has a trend column" "$BODY" "<th>Last eight weeks: share met on time (dashed: the target)</th>"
+contains "zhang's row has his sparkline, labelled with his name" "$BODY" '<svg class="spark" width="110" height="40" role="img" aria-label="zhang, the last eight weeks: the share of deadlines met on time (target 100 %);'
+contains "with the target drawn as a dashed line" "$BODY" 'stroke-dasharray="3 2" data-target="100"></line>'
+spark=$(grep -oE '<svg class="spark"[^>]*aria-label="zhang,[^"]*"' <<<"$BODY" | head -n 1)
+contains "the label names the eight weeks, the first seven weeks back" "$spark" "; W$(date -d '7 weeks ago' +%V) "
+contains "and this week last" "$spark" "; W$(date +%V) "
+zrow=$(grep -E '^<tr><td><a href="/rep\?name=zhang&amp;week=' <<<"$BODY" | head -n 1)
+zpoint=$(grep -oE "<circle [^>]*data-week=\"$this_week\"[^>]*>" <<<"$zrow" | head -n 1)
+if [ -n "$zpoint" ]; then ok "zhang's sparkline has this week's point"
+else fail "zhang's sparkline has this week's point" "no circle of $this_week in zhang's row"; fi
+zon=$(sed -E 's/.*data-on-time="([0-9]+)".*/\1/' <<<"$zpoint")
+zall=$(sed -E 's/.*data-all="([0-9]+)".*/\1/' <<<"$zpoint")
+bar=$(grep -oE "<rect x=\"120\" y=\"[0-9]+\" width=\"[0-9]+\" height=\"16\" fill=\"[^\"]+\" data-on-time=\"$zon\" data-all=\"$zall\">" <<<"$BODY" | head -n 1)
+if [ -n "$bar" ]; then ok "its figures are those of this week's bar ($zon of $zall)"
+else fail "its figures are those of this week's bar" "no bar of $zon/$zall"; fi
+contains "its label says this week's share as the bar does" "$spark" "; W$(date +%V) $(((200 * zon + zall) / (2 * zall))) %"
+equal "and no ninth week on the team page" "$(grep -c "data-week=\"$(date -d '8 weeks ago' +%G-W%V)\"" <<<"$BODY")" 0
+WEB_LANG=zh-CN http GET "/" "$LI"
+contains "the sparkline's label in Chinese" "$BODY" 'aria-label="zhang，近八周：按时完成的期限占比（目标 100 %）;'
 
 # ---- search by customer name, within the team (issue 18 point 1) ----
 http GET / "$LI"
