@@ -64,6 +64,8 @@ static const char *value_hint(const ffield *f)
         return f->extra != NULL ? f->extra : "N";
     case FK_USER:
         return "NAME";
+    case FK_MONEY:
+        return "CNY";
     default:
         return "TEXT";
     }
@@ -197,9 +199,14 @@ static int check_record(fs_replica *r, const char *command, const char *table,
     for (size_t i = 0; i < nc + (parts != 0); i++) {
         int col = i < nc ? fs_schema_column_index(t, cells[i].column) : 0;
         if (col >= 0 && fs_record_locked((unsigned)tix, (unsigned)col, status)) {
-            cli_error(_("%s: %.8s is %s: a submitted or approved plan is not changed or deleted"
-                        " until the manager returns it (it must be %s)"),
-                      command, hex, status, fs_record_open_statuses(table));
+            if (strcmp(table, "contract") == 0)
+                cli_error(_("%s: %.8s is %s: a signed contract keeps what was signed and its "
+                            "checks; it is not changed or deleted"),
+                          command, hex, status);
+            else
+                cli_error(_("%s: %.8s is %s: a submitted or approved plan is not changed or "
+                            "deleted until the manager returns it (it must be %s)"),
+                          command, hex, status, fs_record_open_statuses(table));
             free(status);
             return CLI_EUSAGE;
         }
