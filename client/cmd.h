@@ -96,10 +96,14 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
     "  checks that every value this device wrote matches its change log (exit 1 if not)\n"
 #define USAGE_CUSTOMER_ADD                                                                         \
     "usage: fieldsync [--home DIR] customer add --name NAME [--key-account]\n"                     \
-    "                 [--industry X] [--owner X] [--duplicate]\n"
+    "                 [--industry X] [--owner X] [--duplicate] [--size X]\n"                   \
+    "                 [--business-area X] [--decision-chain X] [--history X]\n"               \
+    "                 [--preferences X] [--open-questions X]\n"
 #define USAGE_CUSTOMER_EDIT                                                                        \
     "usage: fieldsync [--home DIR] customer edit --customer ID [--name NAME]\n"                    \
-    "                 [--industry X] [--key-account yes|no] [--owner REP]\n"
+    "                 [--industry X] [--key-account yes|no] [--owner REP]\n"                    \
+    "                 [--size X] [--business-area X] [--decision-chain X] [--history X]\n"     \
+    "                 [--preferences X] [--open-questions X]\n"
 #define USAGE_CONFLICT_LIST "usage: fieldsync [--home DIR] conflict list [--json]\n"
 #define USAGE_CONFLICT_RESOLVE                                                                     \
     "usage: fieldsync [--home DIR] conflict resolve ID --keep mine|theirs\n"                      \
