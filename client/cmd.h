@@ -55,6 +55,9 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv);
 int cmd_today(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report compliance: per rep, the week's figures for every rule. */
 int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync report sales: deals, conversion, payments against the plans'
+ * goals, per rep and team (cmd_sales.c). */
+int cmd_report_sales(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report rep NAME: one rep's findings for the week. */
 int cmd_report_rep(cli_ctx *ctx, int argc, char **argv);
 
@@ -141,6 +144,9 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_REPORT_COMPLIANCE                                                                    \
     "usage: fieldsync [--home DIR] report compliance [--team TEAM] [--week YYYY-Www | --days N]\n" \
     "                 [--json]\n" VIEW_CAL_OPTS
+#define USAGE_REPORT_SALES                                                                         \
+    "usage: fieldsync [--home DIR] report sales [--week YYYY-Www | --month YYYY-MM] [--rep NAME]\n" \
+    "                 [--json]\n"
 #define USAGE_REPORT_REP                                                                           \
     "usage: fieldsync [--home DIR] report rep NAME [--week YYYY-Www | --days N] [--json]\n"        \
     VIEW_CAL_OPTS
