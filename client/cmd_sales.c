@@ -378,6 +378,12 @@ static void count_text(int64_t n, char *buf, size_t size)
         snprintf(buf, size, "%lld", (long long)n);
 }
 
+/* A share to 4 decimals (2/3: 0.6667), as a report shows it. */
+static double round4(double x)
+{
+    return (double)(int64_t)(x * 10000.0 + 0.5) / 10000.0;
+}
+
 static cJSON *figures_json(const sales_figures *f, int team)
 {
     cJSON *o = cJSON_CreateObject();
@@ -391,7 +397,7 @@ static cJSON *figures_json(const sales_figures *f, int team)
           rec_json_add(o, "deals_opened", cJSON_CreateNumber(f->opened)) ||
           rec_json_add(o, "deals_won", cJSON_CreateNumber(f->won)) ||
           rec_json_add(o, "conversion", f->opened > 0
-                                            ? cJSON_CreateNumber((double)f->won / f->opened)
+                                            ? cJSON_CreateNumber(round4((double)f->won / f->opened))
                                             : cJSON_CreateNull()) ||
           rec_json_add(o, "won_fen", cJSON_CreateNumber((double)f->won_fen)) ||
           rec_json_add(o, "collected_fen", cJSON_CreateNumber((double)f->collected_fen)) ||
