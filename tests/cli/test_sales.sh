@@ -146,6 +146,12 @@ wg deal won "${D3:0:8}"
 wg payment add --deal "${D3:0:8}" --amount 8000
 wg plan add --from "$MON" --to "$SUN" --goals "sign 1 new customer, collect 10,000 CNY"
 expect "wang's plan, in English" 0
+# a key account of wang's never surveyed, and a contract ready to sign
+wg customer add --name "深圳海川" --key-account
+wg contract add --deal "${D3:0:8}" --amount 8000 --legal-by "陈律师" --legal-at "$YESTERDAY" \
+    --licence-seen yes --authorisation-seen yes
+expect "wang's contract, every check recorded" 0
+K2=$OUT
 
 # ---- the rep's own report, offline ----
 zh report sales --week "$WEEK" --json
@@ -181,6 +187,40 @@ contains "last week: both reps, nothing done" "$OUT" '"team":{"new_customers":0,
 li report sales --month "$MONTH" --rep wang --json
 contains "the month, one rep" "$OUT" '"period":"'"$MONTH"'"'
 contains "wang only" "$OUT" '"reps":[{"rep":"wang"'
+# ---- report compliance counts what the rules cannot refuse offline ----
+# li, the manager, finds the authorisation letter was not the right one and
+# clears it; wang, offline since, signs on his laptop, which still shows it
+# seen: both writes are accepted, and the contract is signed unchecked.
+li contract edit "${K2:0:8}" --authorisation-seen no
+expect "li clears the authorisation" 0
+li sync
+wg contract sign "${K2:0:8}"
+expect "wang signs offline (his copy shows it seen)" 0
+wg sync
+expect "wang's signing is accepted" 0
+li sync
+li contract show "${K2:0:8}" --json
+contains "signed, the authorisation not seen" "$OUT" '"authorisation_seen":false,"status":"signed"'
+# judged just after this quarter's end: wang's key account was never surveyed
+QEND=$(date -d "$(date +%Y)-$(printf %02d $(( ($(date +%-m) - 1) / 3 * 3 + 1 )))-01 +3 months" +%F)
+QWEEK=$(date -d "$QEND" +%G-W%V)
+li report compliance --week "$QWEEK" --at "$QEND 10:00" --json
+expect "report compliance after the quarter" 0
+rule_of() { # REP RULE: the tally of RULE for REP in $OUT
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(json.dumps([r["rules"][sys.argv[3]] for r in d["reps"] if r["rep"]==sys.argv[2]][0], separators=(",",":")))' "$OUT" "$1" "$2"
+}
+# (the week may reach into the next quarter, not due yet: overdue and
+# missed are compared)
+late_of() { rule_of "$1" "$2" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["overdue"], d["missed"])'; }
+equal "wang's key account not surveyed this quarter: overdue" "$(late_of wang satisfaction_survey)" "1 0"
+equal "zhang's surveyed" "$(late_of zhang satisfaction_survey)" "0 0"
+li report compliance --week "$WEEK" --json
+equal "wang's contract signed unchecked: a violation" "$(rule_of wang contract_checked)" '{"on_time":0,"due_soon":0,"overdue":1,"missed":0}'
+equal "zhang's checked before the stamp" "$(rule_of zhang contract_checked)" '{"on_time":1,"due_soon":0,"overdue":0,"missed":0}'
+li report compliance --week "$WEEK"
+contains "the table counts it" "$OUT" "CONTRACTS UNCHECKED"
+LC_ALL= LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/li" report compliance --week "$WEEK"
+contains "in Chinese" "$OUT" "合同未核验"
 li report sales --week "$WEEK" --month "$MONTH"
 expect "--week and --month together" 2 "give --week or --month, not both"
 li report sales --month 2026-13
