@@ -58,6 +58,8 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report sales: deals, conversion, payments against the plans'
  * goals, per rep and team (cmd_sales.c). */
 int cmd_report_sales(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync report meeting: the weekly meeting pack (cmd_sales.c). */
+int cmd_report_meeting(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report rep NAME: one rep's findings for the week. */
 int cmd_report_rep(cli_ctx *ctx, int argc, char **argv);
 
@@ -147,6 +149,8 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_REPORT_SALES                                                                         \
     "usage: fieldsync [--home DIR] report sales [--week YYYY-Www | --month YYYY-MM] [--rep NAME]\n" \
     "                 [--json]\n"
+#define USAGE_REPORT_MEETING                                                                       \
+    "usage: fieldsync [--home DIR] report meeting [--week YYYY-Www] [--rep NAME] [--json]\n"
 #define USAGE_REPORT_REP                                                                           \
     "usage: fieldsync [--home DIR] report rep NAME [--week YYYY-Www | --days N] [--json]\n"        \
     VIEW_CAL_OPTS

@@ -20,11 +20,13 @@
 
 #include "cmd.h"
 #include "fieldsync/calendar.h"
+#include "fieldsync/rules.h"
 #include "form.h"
 #include "i18n.h"
 #include "record.h"
 #include "sales.h"
 #include "table.h"
+#include "teamcal.h"
 
 /* ---- the goals a plan states ---- */
 
@@ -519,6 +521,417 @@ int cmd_report_sales(cli_ctx *ctx, int argc, char **argv)
                              "the numbers the weekly plans state."));
     }
     free(rep);
+    fs_replica_close(r);
+    return rc;
+}
+
+/* ---- report meeting: the weekly meeting pack ---- */
+
+/* What was not done in the week: the rules' overdue and missed findings. */
+typedef struct missed_item {
+    char rep[FS_USER_MAX + 1];
+    const fs_rule *rule;
+    fs_rule_status status;
+    int64_t deadline;
+    uint8_t row[FS_ID_BYTES];
+    int has_row;
+} missed_item;
+
+typedef struct meeting {
+    missed_item *items;
+    size_t n, cap;
+    char reps[SALES_MAX_REPS][FS_USER_MAX + 1];
+    size_t nreps;
+} meeting;
+
+static void add_rep_name(meeting *m, const char *rep)
+{
+    for (size_t i = 0; i < m->nreps; i++)
+        if (strcmp(m->reps[i], rep) == 0)
+            return;
+    if (rep[0] != '\0' && m->nreps < SALES_MAX_REPS)
+        snprintf(m->reps[m->nreps++], FS_USER_MAX + 1, "%s", rep);
+}
+
+static int on_finding(const fs_finding *f, void *ctx)
+{
+    meeting *m = ctx;
+    add_rep_name(m, f->who);
+    if (f->status != FS_ST_OVERDUE && f->status != FS_ST_MISSED)
+        return 0;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 32;
+        missed_item *more = realloc(m->items, cap * sizeof *more);
+        if (more == NULL)
+            return FS_ENOMEM;
+        m->items = more;
+        m->cap = cap;
+    }
+    missed_item *x = &m->items[m->n++];
+    snprintf(x->rep, sizeof x->rep, "%s", f->who);
+    x->rule = f->rule;
+    x->status = f->status;
+    x->deadline = f->deadline;
+    memcpy(x->row, f->row, FS_ID_BYTES);
+    x->has_row = f->has_row;
+    return 0;
+}
+
+/* A rep's weekly plan starting in [from, to): its id, goals and status
+ * (malloc'd; NULL when none). 1 found, 0 none, <0 error. */
+static int plan_of(fs_replica *r, const char *rep, const char *from, const char *to,
+                   uint8_t id[FS_ID_BYTES], char **goals, char **status)
+{
+    fs_rows *it = NULL;
+    fs_value eq = fs_text(rep);
+    int found = 0;
+    *goals = *status = NULL;
+    int rc = fs_rows_open(&it, r, "weekly_plan", "rep", &eq, "period_start");
+    while (rc == 0 && !found && (rc = fs_rows_next(it)) == 1) {
+        char *start = NULL;
+        rc = rec_text(it, "period_start", &start);
+        if (rc == 0 && within(start, from, to)) {
+            found = 1;
+            memcpy(id, fs_rows_id(it), FS_ID_BYTES);
+            rc = rec_text(it, "goals", goals);
+            if (rc == 0)
+                rc = rec_text(it, "status", status);
+        }
+        free(start);
+    }
+    fs_rows_close(it);
+    return rc < 0 ? rc : found;
+}
+
+/* A plan's tasks: all of them, or (undone_only) those not done; as a JSON
+ * array of {date, task, done} into arr, printed when print. */
+static int plan_tasks(fs_replica *r, const uint8_t plan[FS_ID_BYTES], int undone_only, cJSON *arr,
+                      int print, unsigned *ndone, unsigned *nall)
+{
+    fs_rows *it = NULL;
+    fs_value eq = fs_blob(plan, FS_ID_BYTES), v;
+    int rc = fs_rows_open(&it, r, "plan_task", "plan", &eq, "date");
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        char *date = NULL, *task = NULL;
+        rc = rec_text(it, "date", &date);
+        if (rc == 0)
+            rc = rec_text(it, "task", &task);
+        int done = fs_rows_get(it, "done", &v) == 0 && v.type == FS_INT && v.i != 0;
+        if (nall != NULL)
+            (*nall)++;
+        if (ndone != NULL && done)
+            (*ndone)++;
+        if (rc == 0 && !(undone_only && done)) {
+            if (print)
+                printf("    %s  %s%s\n", date ? date : "", task ? task : "",
+                       done ? _(" (done)") : "");
+            cJSON *o = cJSON_CreateObject();
+            if (o == NULL || rec_json_add(o, "date", cJSON_CreateString(date ? date : "")) ||
+                rec_json_add(o, "task", cJSON_CreateString(task ? task : "")) ||
+                rec_json_add(o, "done", cJSON_CreateBool(done)) || rec_json_add(arr, NULL, o))
+                rc = FS_ENOMEM;
+        }
+        free(date);
+        free(task);
+    }
+    fs_rows_close(it);
+    return rc < 0 ? rc : 0;
+}
+
+/* The improvement measures a rep stated in the week's self-checks (the
+ * reasons given for a "no"), and the deals lost in the week. */
+static int stated_reasons(fs_replica *r, const char *rep, const char *from, const char *to,
+                          cJSON *arr, int print)
+{
+    static const char *const fixes[] = {"appearance_fix", "communication_fix",
+                                        "data_management_fix", "teamwork_fix", "todos_fix"};
+    fs_rows *it = NULL;
+    fs_value eq = fs_text(rep);
+    int rc = fs_rows_open(&it, r, "self_check", "rep", &eq, "date");
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        char *date = NULL;
+        rc = rec_text(it, "date", &date);
+        for (size_t k = 0; rc == 0 && within(date, from, to) && k < 5; k++) {
+            char *fix = NULL;
+            rc = rec_text(it, fixes[k], &fix);
+            if (rc == 0 && fix != NULL && fix[0] != '\0') {
+                char label[160];
+                const char *name = form_field_name("self_check", fixes[k], label, sizeof label);
+                if (print)
+                    printf("    %s  %s: %s\n", date, name, fix);
+                cJSON *o = cJSON_CreateObject();
+                if (o == NULL || rec_json_add(o, "date", cJSON_CreateString(date)) ||
+                    rec_json_add(o, "item", cJSON_CreateString(fixes[k])) ||
+                    rec_json_add(o, "reason", cJSON_CreateString(fix)) ||
+                    rec_json_add(arr, NULL, o))
+                    rc = FS_ENOMEM;
+            }
+            free(fix);
+        }
+        free(date);
+    }
+    fs_rows_close(it);
+    return rc < 0 ? rc : 0;
+}
+
+/* Deals of rep's customers lost in the week, printed and into arr. */
+static int deals_lost(fs_replica *r, const char *rep, const char *me, const char *from,
+                      const char *to, cJSON *arr, int print)
+{
+    rec_index owners;
+    int rc = rec_index_load(&owners, r, "customer", NULL, "owner");
+    if (rc != 0)
+        return rc;
+    deal_row *d = NULL;
+    size_t nd = 0;
+    rc = load_deals(r, &d, &nd);
+    for (size_t i = 0; rc == 0 && i < nd; i++) {
+        if (d[i].stage == NULL || strcmp(d[i].stage, "lost") != 0 ||
+            !within(d[i].closed, from, to) || strcmp(holder(&owners, d[i].customer, me), rep) != 0)
+            continue;
+        char amount[MONEY_BUF];
+        money_format(d[i].fen, amount);
+        if (print)
+            printf("    %s  %s  %s\n", d[i].closed, d[i].title ? d[i].title : "", amount);
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL || rec_json_add(o, "closed_at", cJSON_CreateString(d[i].closed)) ||
+            rec_json_add(o, "title", cJSON_CreateString(d[i].title ? d[i].title : "")) ||
+            rec_json_add(o, "amount_fen", cJSON_CreateNumber((double)d[i].fen)) ||
+            rec_json_add(arr, NULL, o))
+            rc = FS_ENOMEM;
+    }
+    deals_free(d, nd);
+    rec_index_free(&owners);
+    return rc;
+}
+
+/* One rep's pack, printed (json NULL) or as an object added to json. */
+static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sales,
+                       const char *rep, const char *me, const char *from, const char *to,
+                       const char *next_to, cJSON *json)
+{
+    int print = json == NULL;
+    cJSON *o = cJSON_CreateObject(), *results = cJSON_CreateObject(),
+          *missed = cJSON_CreateArray(), *tasks = cJSON_CreateArray(),
+          *lost = cJSON_CreateArray(), *reasons = cJSON_CreateArray(),
+          *next = cJSON_CreateObject(), *ntasks = cJSON_CreateArray();
+    int rc = o && results && missed && tasks && lost && reasons && next && ntasks ? 0 : FS_ENOMEM;
+    const sales_figures *f = NULL;
+    for (size_t i = 0; i < sales->nreps; i++)
+        if (strcmp(sales->reps[i].rep, rep) == 0)
+            f = &sales->reps[i];
+    sales_figures none;
+    if (f == NULL) {
+        memset(&none, 0, sizeof none);
+        none.goal.customers = none.goal.fen = -1;
+        f = &none;
+    }
+    if (print)
+        printf("\n== %s ==\n%s\n", rep, _("Results against the goals:"));
+    uint8_t plan[FS_ID_BYTES];
+    char *goals = NULL, *status = NULL;
+    int found = rc == 0 ? plan_of(r, rep, from, to, plan, &goals, &status) : 0;
+    if (found < 0)
+        rc = found;
+    char col[MONEY_BUF], gcol[MONEY_BUF], gc[24];
+    money_format(f->collected_fen, col);
+    fen_text(f->goal.fen, gcol);
+    count_text(f->goal.customers, gc, sizeof gc);
+    if (rc == 0 && print) {
+        printf(_("  goals of the week: %s (%s)\n"), goals ? goals : _("no weekly plan"),
+               status ? status : "-");
+        printf(_("  new customers signed: %u (goal %s); deals won/opened: %u/%u; collected: %s "
+                 "(goal %s)\n"),
+               f->new_customers, gc, f->won, f->opened, col, gcol);
+    }
+    unsigned ndone = 0, nall = 0;
+    if (rc == 0 && found == 1) {
+        if (print)
+            printf("%s\n", _("  tasks of the week not done:"));
+        rc = plan_tasks(r, plan, 1, tasks, print, &ndone, &nall);
+    }
+    cJSON *fig = rc == 0 ? sales_json(&(sales_report){.reps = {*f}, .nreps = 1}) : NULL;
+    if (rc == 0 && (fig == NULL || cJSON_GetArraySize(fig) != 1))
+        rc = FS_ENOMEM;
+    if (rc == 0) {
+        cJSON *one = cJSON_DetachItemFromArray(fig, 0);
+        rc = rec_json_add(results, "figures", one) ||
+                     rec_json_add(results, "goals",
+                                  goals ? cJSON_CreateString(goals) : cJSON_CreateNull()) ||
+                     rec_json_add(results, "plan_status",
+                                  status ? cJSON_CreateString(status) : cJSON_CreateNull()) ||
+                     rec_json_add(results, "tasks", cJSON_CreateNumber(nall)) ||
+                     rec_json_add(results, "tasks_done", cJSON_CreateNumber(ndone)) ||
+                     rec_json_add(results, "tasks_not_done", tasks)
+                 ? FS_ENOMEM
+                 : 0;
+        tasks = NULL;
+    }
+    cJSON_Delete(fig);
+    free(goals);
+    free(status);
+    /* what was not done, and why */
+    if (rc == 0 && print)
+        printf("%s\n", _("Overdue and missed:"));
+    for (size_t i = 0; rc == 0 && i < m->n; i++) {
+        const missed_item *x = &m->items[i];
+        if (strcmp(x->rep, rep) != 0)
+            continue;
+        char due[17], hex[2 * FS_ID_BYTES + 1] = "";
+        fs_civil_format(x->deadline, due);
+        if (x->has_row)
+            fs_id_to_hex(x->row, hex);
+        if (print)
+            printf("    %-8s  %s  %s  %.8s\n", _(fs_rule_status_name(x->status)), due,
+                   _(x->rule->text), hex);
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL || rec_json_add(e, "rule", cJSON_CreateString(x->rule->id)) ||
+            rec_json_add(e, "status", cJSON_CreateString(fs_rule_status_name(x->status))) ||
+            rec_json_add(e, "due", cJSON_CreateString(due)) ||
+            rec_json_add(e, "record", x->has_row ? cJSON_CreateString(hex) : cJSON_CreateNull()) ||
+            rec_json_add(missed, NULL, e))
+            rc = FS_ENOMEM;
+    }
+    if (rc == 0 && print)
+        printf("%s\n", _("  deals lost:"));
+    if (rc == 0)
+        rc = deals_lost(r, rep, me, from, to, lost, print);
+    if (rc == 0 && print)
+        printf("%s\n", _("  reasons and measures stated in the self-checks:"));
+    if (rc == 0)
+        rc = stated_reasons(r, rep, from, to, reasons, print);
+    /* next week's plan */
+    if (rc == 0 && print)
+        printf("%s\n", _("Next week's plan:"));
+    found = rc == 0 ? plan_of(r, rep, to, next_to, plan, &goals, &status) : 0;
+    if (found < 0)
+        rc = found;
+    if (rc == 0 && print)
+        printf(_("  goals: %s (%s)\n"), found ? goals : _("no weekly plan yet"),
+               status ? status : "-");
+    if (rc == 0 && found == 1)
+        rc = plan_tasks(r, plan, 0, ntasks, print, NULL, NULL);
+    if (rc == 0)
+        rc = rec_json_add(next, "goals", found ? cJSON_CreateString(goals) : cJSON_CreateNull()) ||
+                     rec_json_add(next, "status",
+                                  status ? cJSON_CreateString(status) : cJSON_CreateNull()) ||
+                     rec_json_add(next, "tasks", ntasks)
+                 ? FS_ENOMEM
+                 : 0;
+    ntasks = NULL;
+    free(goals);
+    free(status);
+    if (rc == 0 && !print) {
+        rc = rec_json_add(o, "rep", cJSON_CreateString(rep)) ||
+                     rec_json_add(o, "results", results) ||
+                     rec_json_add(o, "overdue_and_missed", missed) ||
+                     rec_json_add(o, "deals_lost", lost) ||
+                     rec_json_add(o, "stated_reasons", reasons) ||
+                     rec_json_add(o, "next_week", next) || rec_json_add(json, NULL, o)
+                 ? FS_ENOMEM
+                 : 0;
+        return rc;
+    }
+    cJSON_Delete(o);
+    cJSON_Delete(results);
+    cJSON_Delete(missed);
+    cJSON_Delete(tasks);
+    cJSON_Delete(lost);
+    cJSON_Delete(reasons);
+    cJSON_Delete(next);
+    cJSON_Delete(ntasks);
+    return rc;
+}
+
+int cmd_report_meeting(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *week = NULL, *only = NULL;
+    int json = 0;
+    const cli_opt opts[] = {
+        {"--week", CLI_VALUE, NULL, &week, NULL},
+        {"--rep", CLI_VALUE, NULL, &only, NULL},
+        {"--json", CLI_FLAG, &json, NULL, NULL},
+    };
+    int rc = cli_parse(ctx, USAGE_REPORT_MEETING, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if (only != NULL && (rc = cli_check_text("--rep", only)) != CLI_OK)
+        return rc;
+    char from[11], to[11], name[16], next_to[17], last[17];
+    rc = sales_period(week, NULL, from, to, name);
+    fs_replica *r = NULL;
+    if (rc == CLI_OK)
+        rc = cli_open(ctx, &r);
+    if (rc == CLI_OK && week == NULL)
+        rc = sales_period(NULL, NULL, from, to, name);
+    fs_calendar cal;
+    char team[FS_USER_MAX + 1], now_text[17], me[FS_USER_MAX + 1] = "";
+    int found = 0;
+    int64_t now = 0, cf = 0, ct = 0;
+    meeting m;
+    memset(&m, 0, sizeof m);
+    sales_report *sales = rc == CLI_OK ? malloc(sizeof *sales) : NULL;
+    int frc = rc != CLI_OK ? 0 : sales == NULL ? FS_ENOMEM : teamcal_load(r, &cal, &found, team);
+    if (rc == CLI_OK && frc == 0) {
+        cli_now(now_text);
+        if (fs_civil_parse(now_text, strlen(now_text), &now) != 0 ||
+            fs_civil_parse(from, 10, &cf) != 0 || fs_civil_parse(to, 10, &ct) != 0)
+            frc = FS_EINVAL;
+    }
+    if (rc == CLI_OK && frc == 0) {
+        fs_civil_format(ct + 7 * FS_MIN_PER_DAY, next_to); /* next week's end */
+        next_to[10] = '\0';
+        fs_civil_format(ct - FS_MIN_PER_DAY, last);
+        last[10] = '\0';
+        if (fs_replica_user(r, me) != 0)
+            me[0] = '\0';
+        frc = sales_report_get(r, from, to, only, sales);
+    }
+    if (rc == CLI_OK && frc == 0)
+        frc = fs_rules_eval(r, &cal, now, cf, ct, only ? &only : NULL, only ? 1 : 0, on_finding,
+                            &m);
+    for (size_t i = 0; rc == CLI_OK && frc == 0 && i < sales->nreps; i++)
+        add_rep_name(&m, sales->reps[i].rep);
+    if (rc == CLI_OK && frc == 0 && only != NULL)
+        add_rep_name(&m, only);
+    if (frc != 0 && rc == CLI_OK)
+        rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "report meeting", frc);
+    if (rc == CLI_OK) {
+        qsort(m.reps, m.nreps, sizeof m.reps[0], (int (*)(const void *, const void *))strcmp);
+        cJSON *top = json ? cJSON_CreateObject() : NULL, *reps = json ? cJSON_CreateArray() : NULL;
+        if (json && (top == NULL || reps == NULL)) {
+            cJSON_Delete(reps);
+            reps = NULL;
+            frc = FS_ENOMEM;
+        }
+        if (!json)
+            printf(_("weekly meeting pack, week %s (%s .. %s)\n"), name, from, last);
+        if (!json && m.nreps == 0)
+            printf("%s\n", _("no reps' records in this replica"));
+        for (size_t i = 0; frc == 0 && i < m.nreps; i++)
+            frc = meeting_rep(r, &m, sales, m.reps[i], me, from, to, next_to, reps);
+        if (frc == 0 && !json && m.nreps > 1) {
+            printf("\n%s\n", _("The team's sales figures:"));
+            frc = sales_table(sales);
+        }
+        if (json && frc == 0) {
+            frc = rec_json_add(top, "week", cJSON_CreateString(name)) ||
+                          rec_json_add(top, "from", cJSON_CreateString(from)) ||
+                          rec_json_add(top, "to", cJSON_CreateString(last)) ||
+                          rec_json_add(top, "reps", reps)
+                      ? FS_ENOMEM
+                      : 0;
+            reps = NULL;
+            if (frc == 0 && rec_json_print(top, stdout) != 0)
+                frc = FS_ENOMEM;
+        }
+        cJSON_Delete(reps);
+        cJSON_Delete(top);
+        if (frc != 0)
+            rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "report meeting", frc);
+    }
+    free(m.items);
+    free(sales);
     fs_replica_close(r);
     return rc;
 }

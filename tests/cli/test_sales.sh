@@ -134,8 +134,17 @@ zh survey add --customer "${C1:0:8}" --quarter "$QUARTER" --attitude 5 --ability
 expect "survey add" 0
 
 # ---- the week's plan states its goals in numbers ----
-zh plan add --from "$MON" --to "$SUN" --goals "签约 2 个新客户，回款 30 万元"
+zh plan add --from "$MON" --to "$SUN" --goals "签约 2 个新客户，回款 30 万元" \
+    --task "$TODAY|回访北京华信|上午"
 expect "a weekly plan with goals" 0
+# for the meeting: a reason stated in the self-check, next week's plan
+zh selfcheck add --appearance yes --communication no --communication-fix "回复太慢，改为当天回复" \
+    --data-management yes --teamwork yes --todos yes
+expect "a self-check with a measure" 0
+NMON=$(date -d "$MON +7 days" +%F)
+zh plan add --from "$NMON" --to "$(date -d "$NMON +6 days" +%F)" --goals "回款 20 万元" \
+    --task "$NMON|拜访上海联科|下午"
+expect "next week's plan" 0
 
 # ---- wang: a deal won with a new customer, collected in full ----
 wg customer add --name "广州远航"
@@ -221,6 +230,25 @@ li report compliance --week "$WEEK"
 contains "the table counts it" "$OUT" "CONTRACTS UNCHECKED"
 LC_ALL= LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/li" report compliance --week "$WEEK"
 contains "in Chinese" "$OUT" "合同未核验"
+# ---- the weekly meeting pack ----
+li report meeting --week "$WEEK" --json
+expect "report meeting --json" 0
+contains "zhang's results against the goals" "$OUT" '"results":{"figures":{"rep":"zhang","new_customers":1,"goal_new_customers":2,"deals_opened":2,"deals_won":1,"conversion":0.5,"won_fen":30000050,"collected_fen":15000000,"goal_collected_fen":30000000},"goals":"签约 2 个新客户，回款 30 万元","plan_status":"draft","tasks":1,"tasks_done":0,"tasks_not_done":[{"date":"'"$TODAY"'","task":"回访北京华信","done":false}]}'
+contains "the deal lost" "$OUT" '"deals_lost":[{"closed_at":"'"$TODAY"'","title":"仓储系统","amount_fen":12000000}]'
+contains "the reason stated" "$OUT" '"stated_reasons":[{"date":"'"$TODAY"'","item":"communication_fix","reason":"回复太慢，改为当天回复"}]'
+contains "next week's plan" "$OUT" '"next_week":{"goals":"回款 20 万元","status":"draft","tasks":[{"date":"'"$NMON"'","task":"拜访上海联科","done":false}]}'
+contains "wang's unchecked contract among the overdue" "$OUT" '{"rule":"contract_checked","status":"overdue","due":"'"$TODAY"' 00:00","record":"'"$K2"'"}'
+LC_ALL= LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/li" report meeting --week "$WEEK"
+expect "report meeting in Chinese" 0
+contains "its title" "$OUT" "周例会材料，$WEEK 周"
+contains "results against goals" "$OUT" "新签客户：1（目标 2）；成交/新开商机：1/2；回款：¥150,000.00（目标 ¥300,000.00）"
+contains "next week" "$OUT" "下周计划："
+contains "the team's figures" "$OUT" "团队合计"
+zh report meeting --week "$WEEK" --rep zhang
+expect "the rep's own pack, offline" 0
+contains "zhang's section" "$OUT" "== zhang =="
+li report meeting --week 2026-W60
+expect "a week that does not exist" 2 "--week: expected an ISO week"
 li report sales --week "$WEEK" --month "$MONTH"
 expect "--week and --month together" 2 "give --week or --month, not both"
 li report sales --month 2026-13
