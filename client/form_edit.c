@@ -513,7 +513,7 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
     if (rc == CLI_OK)
         rc = form_check_stored_except(r, fm, &vs, me, id);
     /* the cells: the given fields only */
-    fs_cell cells[FORM_MAX_FIELDS];
+    fs_cell cells[FORM_MAX_FIELDS + 1];
     uint8_t ids[FORM_MAX_FIELDS][FS_ID_BYTES];
     size_t nc = 0;
     for (size_t i = 0; rc == CLI_OK && i < fm->nfields; i++) {
@@ -523,6 +523,11 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
         else if (f->kind != FK_FLAG && f->kind != FK_NOW && vs.v[i] != NULL && f->column != NULL)
             rc = form_to_cell(r, f, vs.v[i], &vs, fm->fields, fm->nfields, ids[i], &cells[nc++]);
     }
+    /* a payment or contract moved to another deal takes that deal's
+     * customer with it (issue 19.2) */
+    char held[FS_USER_MAX + 1];
+    if (rc == CLI_OK && fm->complete == form_deal_customer)
+        rc = form_deal_customer(r, cells, &nc, held);
     if (rc == CLI_OK)
         rc = check_record(r, command, fm->table, id, cells, nc, children.count > 0);
     if (rc == CLI_OK)

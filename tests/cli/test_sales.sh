@@ -100,6 +100,15 @@ zh payment list --json
 contains "the payment's customer is the deal's" "$OUT" "\"customer\":\"$C1\""
 zh payment list
 contains "payments shown in CNY" "$OUT" "¥50,000.00"
+# moved to another deal, a payment takes that deal's customer
+zh payment add --deal "${D2:0:8}" --amount 1
+P3=$OUT
+zh payment edit "${P3:0:8}" --deal "${D1:0:8}" --amount 2
+expect "payment edit --deal" 0
+zh payment show "${P3:0:8}" --json
+contains "its customer follows the deal" "$OUT" "\"deal\":\"$D1\",\"customer\":\"$C1\",\"amount\":200"
+zh payment delete "${P3:0:8}"
+expect "payment delete" 0
 
 # ---- a contract: signed only after legal review and identity check ----
 zh contract add --deal "${D1:0:8}" --amount "300,000.50" --amount-matches yes \
