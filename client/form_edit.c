@@ -655,6 +655,14 @@ static void kind_count(const char *table, unsigned long n, char *buf, size_t siz
         snprintf(buf, size, ngettext("%lu customer question", "%lu customer questions", n), n);
     else if (strcmp(table, "spot_check") == 0)
         snprintf(buf, size, ngettext("%lu spot-check", "%lu spot-checks", n), n);
+    else if (strcmp(table, "deal") == 0)
+        snprintf(buf, size, ngettext("%lu deal", "%lu deals", n), n);
+    else if (strcmp(table, "payment") == 0)
+        snprintf(buf, size, ngettext("%lu payment", "%lu payments", n), n);
+    else if (strcmp(table, "contract") == 0)
+        snprintf(buf, size, ngettext("%lu contract", "%lu contracts", n), n);
+    else if (strcmp(table, "survey") == 0)
+        snprintf(buf, size, ngettext("%lu survey", "%lu surveys", n), n);
     else
         snprintf(buf, size, ngettext("%lu other record", "%lu other records", n), n);
 }

@@ -109,6 +109,8 @@ zh payment show "${P3:0:8}" --json
 contains "its customer follows the deal" "$OUT" "\"deal\":\"$D1\",\"customer\":\"$C1\",\"amount\":200"
 zh payment delete "${P3:0:8}"
 expect "payment delete" 0
+zh deal delete "${D1:0:8}"
+expect "a deal its payments name is kept" 2 "is named by 2 other records (2 payments)"
 
 # ---- a contract: signed only after legal review and identity check ----
 zh contract add --deal "${D1:0:8}" --amount "300,000.50" --amount-matches yes \
