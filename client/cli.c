@@ -325,6 +325,10 @@ const char *cli_kind_word(const char *table)
         {"marketing_request", N_("marketing request")},
         {"customer_question", N_("customer question")},
         {"spot_check", N_("spot-check")},
+        {"deal", N_("deal")},
+        {"payment", N_("payment")},
+        {"contract", N_("contract")},
+        {"survey", N_("survey")},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(words[i].table, table) == 0)

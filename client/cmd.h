@@ -55,6 +55,11 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv);
 int cmd_today(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report compliance: per rep, the week's figures for every rule. */
 int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync report sales: deals, conversion, payments against the plans'
+ * goals, per rep and team (cmd_sales.c). */
+int cmd_report_sales(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync report meeting: the weekly meeting pack (cmd_sales.c). */
+int cmd_report_meeting(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report rep NAME: one rep's findings for the week. */
 int cmd_report_rep(cli_ctx *ctx, int argc, char **argv);
 
@@ -96,10 +101,14 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
     "  checks that every value this device wrote matches its change log (exit 1 if not)\n"
 #define USAGE_CUSTOMER_ADD                                                                         \
     "usage: fieldsync [--home DIR] customer add --name NAME [--key-account]\n"                     \
-    "                 [--industry X] [--owner X] [--duplicate]\n"
+    "                 [--industry X] [--owner X] [--duplicate] [--size X]\n"                   \
+    "                 [--business-area X] [--decision-chain X] [--history X]\n"               \
+    "                 [--preferences X] [--open-questions X]\n"
 #define USAGE_CUSTOMER_EDIT                                                                        \
     "usage: fieldsync [--home DIR] customer edit --customer ID [--name NAME]\n"                    \
-    "                 [--industry X] [--key-account yes|no] [--owner REP]\n"
+    "                 [--industry X] [--key-account yes|no] [--owner REP]\n"                    \
+    "                 [--size X] [--business-area X] [--decision-chain X] [--history X]\n"     \
+    "                 [--preferences X] [--open-questions X]\n"
 #define USAGE_CONFLICT_LIST "usage: fieldsync [--home DIR] conflict list [--json]\n"
 #define USAGE_CONFLICT_RESOLVE                                                                     \
     "usage: fieldsync [--home DIR] conflict resolve ID --keep mine|theirs\n"                      \
@@ -137,6 +146,11 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_REPORT_COMPLIANCE                                                                    \
     "usage: fieldsync [--home DIR] report compliance [--team TEAM] [--week YYYY-Www | --days N]\n" \
     "                 [--json]\n" VIEW_CAL_OPTS
+#define USAGE_REPORT_SALES                                                                         \
+    "usage: fieldsync [--home DIR] report sales [--week YYYY-Www | --month YYYY-MM] [--rep NAME]\n" \
+    "                 [--json]\n"
+#define USAGE_REPORT_MEETING                                                                       \
+    "usage: fieldsync [--home DIR] report meeting [--week YYYY-Www] [--rep NAME] [--json]\n"
 #define USAGE_REPORT_REP                                                                           \
     "usage: fieldsync [--home DIR] report rep NAME [--week YYYY-Www | --days N] [--json]\n"        \
     VIEW_CAL_OPTS

@@ -382,6 +382,26 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
         }
         free(who);
     }
+    /* What the record must hold first (a contract's legal review and
+     * identity check before it is signed): named as the form asks for it,
+     * with the edit option that records it. */
+    const char *missing = NULL;
+    if (rc == CLI_OK && ra->needs[0] != NULL &&
+        fs_record_check_needs(ra, it, &missing, why, sizeof why) != FS_RECORD_OK) {
+        if (missing == NULL)
+            rc = cli_fail(NULL, fm->group, FS_ESCHEMA);
+        for (size_t i = 0; missing != NULL && i < fm->nfields; i++)
+            if (fm->fields[i].column != NULL && strcmp(fm->fields[i].column, missing) == 0) {
+                char label[160];
+                cli_error(_("%s %s: refused: \"%s\" is not recorded yet; record it first with "
+                            "'%s edit ID %s'"),
+                          fm->group, a->name,
+                          form_field_name(fm->table, missing, label, sizeof label), fm->group,
+                          fm->fields[i].flag);
+                break;
+            }
+        rc = missing != NULL ? CLI_EUSAGE : rc;
+    }
     fs_rows_close(it);
     /* The columns the action sets, in the rules' order. */
     unsigned ntables;

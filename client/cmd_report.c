@@ -434,6 +434,8 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
         {"WEEKLY PLAN", 0},
         {"LATE ITEMS", 0},
         {"SPOT-CHECKED", 0},
+        {N_("CONTRACTS UNCHECKED"), 0},
+        {N_("SURVEYS DUE"), 0},
         {"REFUSED OPEN", 0},
     };
     cli_table *t = NULL;
@@ -443,7 +445,7 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
     for (size_t i = 0; rc == 0 && i < c->nreps; i++) {
         const fs_rep_metrics *m = &c->reps[i];
         char contacts[24], acc[32], comm[12], fol[12], key[12], plans[24], sums[24], checks[24],
-            weekly[16], items[12], spot[8], refused[24];
+            weekly[16], items[12], spot[8], refused[24], unchecked[12], surveys[12];
 #define RULE(id) fs_compliance_rule(c, m, id)
         share(RULE("contact_recorded"), contacts, sizeof contacts);
         if (m->checks == 0)
@@ -472,14 +474,20 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
                      late(RULE("question_answered")));
         snprintf(spot, sizeof spot, "%s",
                  RULE("spot_check_weekly")->n[FS_ST_ON_TIME] > 0 ? "yes" : "NO");
+        /* schema 6 (issue 19.2): contracts signed without their checks, key
+         * accounts not surveyed in a quarter that ended (or ends soon) */
+        snprintf(unchecked, sizeof unchecked, "%u", late(RULE("contract_checked")));
+        snprintf(surveys, sizeof surveys, "%u",
+                 late(RULE("satisfaction_survey")) +
+                     RULE("satisfaction_survey")->n[FS_ST_DUE_SOON]);
 #undef RULE
         open_refusals ro = refusals_of(r, m->rep);
         if (ro.known)
             snprintf(refused, sizeof refused, "%llu", (unsigned long long)ro.open);
         else
             snprintf(refused, sizeof refused, "-");
-        const char *cells[] = {m->rep, contacts, acc,    comm,   fol,  key,
-                               plans,  sums,     checks, weekly, items, spot, refused};
+        const char *cells[] = {m->rep, contacts, acc,   comm, fol,       key,     plans,
+                               sums,   checks,   weekly, items, spot, unchecked, surveys, refused};
         rc = cli_table_add(t, cells) == 0 ? 0 : FS_ENOMEM;
     }
     if (rc == 0)

@@ -31,7 +31,8 @@ typedef enum fkind {
     FK_CHOICE,
     FK_FLAG, /* a flag without a value: 1 when given, else 0 (always written) */
     FK_NOW,  /* no option: the time the record is written, in its place among the columns */
-    FK_USER  /* a user on the team's roster (client/roster.c), folded to its spelling there */
+    FK_USER, /* a user on the team's roster (client/roster.c), folded to its spelling there */
+    FK_MONEY /* an amount in CNY, "300000" or "300,000.50": integer fen (form_sales.c) */
 } fkind;
 
 typedef struct ffield {
@@ -89,6 +90,7 @@ typedef enum fcheck_kind {
     CK_UNIQUE_NAME,  /* no other live record of the table has flag's name,
                         unless other (a flag without a value) is given */
     CK_TASKS_WITHIN, /* the child items' dates lie within flag .. other */
+    CK_QUARTER,      /* flag is a quarter, "YYYY-Qn" (n 1 to 4) */
     CK_NEAR_NOW      /* flag's time, when given (add or edit), is within
                         30 days of now (FORM_NEAR_DAYS), past or future,
                         unless other (a flag without a value) is given */
@@ -158,6 +160,18 @@ extern const size_t form_count;
  * or CLI_EUSAGE with a message when --rep names another rep than the one
  * who holds it. cells has room for one more. */
 int form_spotcheck_rep(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_USER_MAX + 1]);
+
+/* ---- the sales records (form_sales.c) ---- */
+
+#define MONEY_BUF 40
+/* An amount in CNY as typed ("300000", "300,000.50", "¥300,000.50"; at most
+ * two decimals and 12 digits of yuan) to fen: 0, or -1 when it is none. */
+int money_parse(const char *s, int64_t *fen);
+/* fen as shown: "¥300,000.50"; returns buf. */
+const char *money_format(int64_t fen, char buf[MONEY_BUF]);
+/* A payment's or contract's customer: its deal's (the form's "deal" cell),
+ * appended to cells; CLI_EUSAGE when this device holds no such deal. */
+int form_deal_customer(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_USER_MAX + 1]);
 
 /* ---- input (form_input.c) ---- */
 

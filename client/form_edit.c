@@ -64,6 +64,8 @@ static const char *value_hint(const ffield *f)
         return f->extra != NULL ? f->extra : "N";
     case FK_USER:
         return "NAME";
+    case FK_MONEY:
+        return "CNY";
     default:
         return "TEXT";
     }
@@ -197,9 +199,14 @@ static int check_record(fs_replica *r, const char *command, const char *table,
     for (size_t i = 0; i < nc + (parts != 0); i++) {
         int col = i < nc ? fs_schema_column_index(t, cells[i].column) : 0;
         if (col >= 0 && fs_record_locked((unsigned)tix, (unsigned)col, status)) {
-            cli_error(_("%s: %.8s is %s: a submitted or approved plan is not changed or deleted"
-                        " until the manager returns it (it must be %s)"),
-                      command, hex, status, fs_record_open_statuses(table));
+            if (strcmp(table, "contract") == 0)
+                cli_error(_("%s: %.8s is %s: a signed contract keeps what was signed and its "
+                            "checks; it is not changed or deleted"),
+                          command, hex, status);
+            else
+                cli_error(_("%s: %.8s is %s: a submitted or approved plan is not changed or "
+                            "deleted until the manager returns it (it must be %s)"),
+                          command, hex, status, fs_record_open_statuses(table));
             free(status);
             return CLI_EUSAGE;
         }
@@ -506,7 +513,7 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
     if (rc == CLI_OK)
         rc = form_check_stored_except(r, fm, &vs, me, id);
     /* the cells: the given fields only */
-    fs_cell cells[FORM_MAX_FIELDS];
+    fs_cell cells[FORM_MAX_FIELDS + 1];
     uint8_t ids[FORM_MAX_FIELDS][FS_ID_BYTES];
     size_t nc = 0;
     for (size_t i = 0; rc == CLI_OK && i < fm->nfields; i++) {
@@ -516,6 +523,11 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
         else if (f->kind != FK_FLAG && f->kind != FK_NOW && vs.v[i] != NULL && f->column != NULL)
             rc = form_to_cell(r, f, vs.v[i], &vs, fm->fields, fm->nfields, ids[i], &cells[nc++]);
     }
+    /* a payment or contract moved to another deal takes that deal's
+     * customer with it (issue 19.2) */
+    char held[FS_USER_MAX + 1];
+    if (rc == CLI_OK && fm->complete == form_deal_customer)
+        rc = form_deal_customer(r, cells, &nc, held);
     if (rc == CLI_OK)
         rc = check_record(r, command, fm->table, id, cells, nc, children.count > 0);
     if (rc == CLI_OK)
@@ -643,6 +655,14 @@ static void kind_count(const char *table, unsigned long n, char *buf, size_t siz
         snprintf(buf, size, ngettext("%lu customer question", "%lu customer questions", n), n);
     else if (strcmp(table, "spot_check") == 0)
         snprintf(buf, size, ngettext("%lu spot-check", "%lu spot-checks", n), n);
+    else if (strcmp(table, "deal") == 0)
+        snprintf(buf, size, ngettext("%lu deal", "%lu deals", n), n);
+    else if (strcmp(table, "payment") == 0)
+        snprintf(buf, size, ngettext("%lu payment", "%lu payments", n), n);
+    else if (strcmp(table, "contract") == 0)
+        snprintf(buf, size, ngettext("%lu contract", "%lu contracts", n), n);
+    else if (strcmp(table, "survey") == 0)
+        snprintf(buf, size, ngettext("%lu survey", "%lu surveys", n), n);
     else
         snprintf(buf, size, ngettext("%lu other record", "%lu other records", n), n);
 }

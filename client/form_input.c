@@ -73,6 +73,14 @@ int form_check_value(const ffield *f, const char *v)
             return CLI_OK;
         cli_error(_("%s: expected one of %s"), f->flag, f->extra);
         return CLI_EUSAGE;
+    case FK_MONEY: {
+        int64_t fen;
+        if (money_parse(v, &fen) == 0)
+            return CLI_OK;
+        cli_error(_("%s: expected an amount in CNY such as 300000 or 300,000.50, got \"%s\""),
+                  f->flag, v);
+        return CLI_EUSAGE;
+    }
     case FK_FLAG:
     case FK_NOW:
         return CLI_OK;
@@ -225,6 +233,13 @@ int form_to_cell(fs_replica *r, const ffield *f, const char *v, values *vs,
     case FK_INT:
         out->value = fs_int(strtol(v, NULL, 10));
         return CLI_OK;
+    case FK_MONEY: {
+        int64_t fen = 0;
+        if (money_parse(v, &fen) != 0)
+            return form_check_value(f, v);
+        out->value = fs_int(fen);
+        return CLI_OK;
+    }
     case FK_CUSTOMER:
     case FK_REF: {
         const char *table = f->kind == FK_CUSTOMER ? "customer" : f->extra;
@@ -355,6 +370,14 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
         case CK_EMAIL:
             if (v != NULL && !email_ok(v)) {
                 cli_error(_("%s: expected an e-mail address as name@example.com, got %s"), c->flag,
+                          cli_typed(v, a, sizeof a));
+                return CLI_EUSAGE;
+            }
+            break;
+        case CK_QUARTER:
+            if (v != NULL && !(strlen(v) == 7 && v[4] == '-' && v[5] == 'Q' && v[6] >= '1' &&
+                               v[6] <= '4' && strspn(v, "0123456789") == 4)) {
+                cli_error(_("%s: expected a quarter as YYYY-Qn (2026-Q4), got %s"), c->flag,
                           cli_typed(v, a, sizeof a));
                 return CLI_EUSAGE;
             }

@@ -163,6 +163,13 @@ static const ffield customer_f[] = {
     {"--name", "name", FK_TEXT, 1, N_("Company name"), NULL, 0},
     {"--key-account", "key_account", FK_FLAG, 0, N_("Key account"), NULL, 0},
     {"--industry", "industry", FK_TEXT, 0, N_("Industry"), NULL, 0},
+    {"--size", "size", FK_TEXT, 0, N_("Company size"), NULL, 0},
+    {"--business-area", "business_area", FK_TEXT, 0, N_("Business area"), NULL, 0},
+    {"--decision-chain", "decision_chain", FK_TEXT, 0, N_("Decision chain"), NULL, 0},
+    {"--history", "history", FK_TEXT, 0, N_("Cooperation history"), NULL, 0},
+    {"--preferences", "preferences", FK_TEXT, 0, N_("Preferences"), NULL, 0},
+    {"--open-questions", "open_questions", FK_TEXT, 0, N_("Open questions from the last contact"),
+     NULL, 0},
     {"--owner", "owner", FK_USER, 0, N_("Owner"), NULL, 0},
     {"--duplicate", NULL, FK_FLAG, 0, N_("Another customer of a name recorded already"), NULL, 0},
 };
@@ -175,6 +182,13 @@ static const ffield customer_edit_f[] = {
     {"--industry", "industry", FK_TEXT, 0, N_("Industry"), NULL, 0},
     {"--key-account", "key_account", FK_BOOL, 0, N_("Key account (yes/no)"), NULL, 0},
     {"--owner", "owner", FK_USER, 1, N_("Owner"), NULL, 0},
+    {"--size", "size", FK_TEXT, 0, N_("Company size"), NULL, 0},
+    {"--business-area", "business_area", FK_TEXT, 0, N_("Business area"), NULL, 0},
+    {"--decision-chain", "decision_chain", FK_TEXT, 0, N_("Decision chain"), NULL, 0},
+    {"--history", "history", FK_TEXT, 0, N_("Cooperation history"), NULL, 0},
+    {"--preferences", "preferences", FK_TEXT, 0, N_("Preferences"), NULL, 0},
+    {"--open-questions", "open_questions", FK_TEXT, 0, N_("Open questions from the last contact"),
+     NULL, 0},
 };
 
 /* Form 1, the customer visit record, with the commitments made during the
@@ -204,6 +218,60 @@ static const fchild visit_commits = {"--commit",
                                      1,
                                      visit_split_commit};
 
+/* Schema 6 (issue 19.2): the sales records. Amounts in CNY, "300000" or
+ * "300,000.50", kept as fen (form_sales.c). */
+static const ffield deal_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--title", "title", FK_TEXT, 1, N_("Deal"), NULL, 0},
+    {"--amount", "amount", FK_MONEY, 1, N_("Amount (CNY)"), NULL, 0},
+    {"--expected-close", "expected_close", FK_DATE, 0, N_("Expected close (YYYY-MM-DD)"), NULL, 0},
+    {"--opened", "opened_at", FK_DATE, 1, N_("Opened (YYYY-MM-DD)"), NULL, 1},
+};
+static const ffield closed_f[] = {
+    {"--at", "closed_at", FK_DATE, 0, N_("Closed on (YYYY-MM-DD)"), NULL, 0}};
+static const faction deal_a[] = {
+    {"negotiate", NULL, 0, "deal negotiate ID"},
+    {"won", closed_f, N(closed_f), "deal won ID [--at YYYY-MM-DD]"},
+    {"lost", closed_f, N(closed_f), "deal lost ID [--at YYYY-MM-DD]"},
+};
+
+static const ffield payment_f[] = {
+    {"--deal", "deal", FK_REF, 1, N_("Deal id"), "deal", 0},
+    {"--amount", "amount", FK_MONEY, 1, N_("Amount collected (CNY)"), NULL, 0},
+    {"--date", "collected_at", FK_DATE, 1, N_("Collected on (YYYY-MM-DD)"), NULL, 1},
+};
+
+static const ffield contract_f[] = {
+    {"--deal", "deal", FK_REF, 1, N_("Deal id"), "deal", 0},
+    {"--amount", "amount", FK_MONEY, 1, N_("Contract amount (CNY)"), NULL, 0},
+    {"--delivery-period", "delivery_period", FK_TEXT, 0, N_("Delivery period"), NULL, 0},
+    {"--service-standard", "service_standard", FK_TEXT, 0, N_("Service standard"), NULL, 0},
+    {"--amount-matches", "amount_matches", FK_BOOL, 0, N_("Amount matches the deal (yes/no)"),
+     NULL, 0},
+    {"--delivery-matches", "delivery_matches", FK_BOOL, 0,
+     N_("Delivery period matches what was agreed (yes/no)"), NULL, 0},
+    {"--service-matches", "service_matches", FK_BOOL, 0,
+     N_("Service standard matches what was agreed (yes/no)"), NULL, 0},
+    {"--legal-by", "legal_by", FK_TEXT, 0, N_("Legal review by"), NULL, 0},
+    {"--legal-at", "legal_at", FK_DATE, 0, N_("Legal review on (YYYY-MM-DD)"), NULL, 0},
+    {"--licence-seen", "licence_seen", FK_BOOL, 0, N_("Business licence seen (yes/no)"), NULL, 0},
+    {"--authorisation-seen", "authorisation_seen", FK_BOOL, 0,
+     N_("Legal representative's authorisation seen (yes/no)"), NULL, 0},
+};
+static const faction contract_a[] = {
+    {"sign", NULL, 0, "contract sign ID"},
+};
+
+static const ffield survey_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--quarter", "quarter", FK_TEXT, 1, N_("Quarter (YYYY-Qn)"), NULL, 0},
+    {"--attitude", "attitude", FK_INT, 1, N_("Service attitude (1-5)"), "1-5", 0},
+    {"--ability", "ability", FK_INT, 1, N_("Professional ability (1-5)"), "1-5", 0},
+    {"--speed", "speed", FK_INT, 1, N_("Response speed (1-5)"), "1-5", 0},
+    {"--comment", "comment", FK_TEXT, 0, N_("Comment"), NULL, 0},
+    {"--date", "surveyed_at", FK_DATE, 1, N_("Surveyed on (YYYY-MM-DD)"), NULL, 1},
+};
+
 /* What a careful supervisor checks (form_check_given, form_check_stored). */
 static const fcheck contact_c[] = {{CK_PHONE, "--phone", NULL}, {CK_EMAIL, "--email", NULL}};
 static const fcheck plan_c[] = {{CK_NOT_BEFORE, "--to", "--from"},
@@ -216,6 +284,11 @@ static const fcheck acceptance_c[] = {{CK_NOT_BEFORE, "--collected", "--delivere
 static const fcheck question_c[] = {{CK_NOT_FUTURE, "--asked-at", NULL}};
 static const fcheck customer_c[] = {{CK_UNIQUE_NAME, "--name", "--duplicate"}};
 static const fcheck visit_c[] = {{CK_NEAR_NOW, "--time", "--confirm"}};
+static const fcheck deal_c[] = {{CK_NOT_FUTURE, "--opened", NULL},
+                                {CK_NOT_BEFORE, "--expected-close", "--opened"}};
+static const fcheck payment_c[] = {{CK_NOT_FUTURE, "--date", NULL}};
+static const fcheck contract_c[] = {{CK_NOT_FUTURE, "--legal-at", NULL}};
+static const fcheck survey_c[] = {{CK_QUARTER, "--quarter", NULL}, {CK_NOT_FUTURE, "--date", NULL}};
 
 const fform form_table[] = {
     {
@@ -435,6 +508,69 @@ const fform form_table[] = {
       * customer is handed on (issue 24) */
      .me_default = "visitor",
      .list_rows = visit_list_rows},
+    {
+        .group = "deal",
+        .table = "deal",
+        .checks = deal_c,
+        .nchecks = N(deal_c),
+        .title = "deals",
+        .add_name = "add",
+        .fields = deal_f,
+        .nfields = N(deal_f),
+        .list_cols = {"customer", "title", "amount", "stage", "expected_close", "closed_at", NULL},
+        .actions = deal_a,
+        .nactions = N(deal_a),
+        .list = 1,
+        .usage = "deal add --customer ID --title TEXT --amount CNY [--expected-close DATE]\n"
+                 "         [--opened DATE]",
+    },
+    {
+        .group = "payment",
+        .table = "payment",
+        .checks = payment_c,
+        .nchecks = N(payment_c),
+        .title = "payments",
+        .add_name = "add",
+        .fields = payment_f,
+        .nfields = N(payment_f),
+        .list_cols = {"customer", "amount", "collected_at", NULL},
+        .list = 1,
+        .usage = "payment add --deal ID --amount CNY [--date DATE]",
+        .complete = form_deal_customer,
+    },
+    {
+        .group = "contract",
+        .table = "contract",
+        .checks = contract_c,
+        .nchecks = N(contract_c),
+        .title = "contracts",
+        .add_name = "add",
+        .fields = contract_f,
+        .nfields = N(contract_f),
+        .list_cols = {"customer", "amount", "status", "legal_by", "legal_at", "signed_at", NULL},
+        .actions = contract_a,
+        .nactions = N(contract_a),
+        .list = 1,
+        .usage = "contract add --deal ID --amount CNY [--delivery-period T] [--service-standard T]\n"
+                 "         [--amount-matches yes|no] [--delivery-matches yes|no]\n"
+                 "         [--service-matches yes|no] [--legal-by NAME] [--legal-at DATE]\n"
+                 "         [--licence-seen yes|no] [--authorisation-seen yes|no]",
+        .complete = form_deal_customer,
+    },
+    {
+        .group = "survey",
+        .table = "survey",
+        .checks = survey_c,
+        .nchecks = N(survey_c),
+        .title = "surveys",
+        .add_name = "add",
+        .fields = survey_f,
+        .nfields = N(survey_f),
+        .list_cols = {"customer", "quarter", "attitude", "ability", "speed", "surveyed_at", NULL},
+        .list = 1,
+        .usage = "survey add --customer ID --quarter YYYY-Qn --attitude 1-5 --ability 1-5\n"
+                 "         --speed 1-5 [--comment TEXT] [--date DATE]",
+    },
 };
 
 const size_t form_count = N(form_table);

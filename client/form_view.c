@@ -73,6 +73,8 @@ static int cell_text(fs_rows *it, const char *table, const char *col, const name
     const fs_table *t = &tables[fs_schema_table_index(table)];
     int ci = fs_schema_column_index(t, col);
     int is_bool = ci >= 0 && t->columns[ci].type == FS_COL_BOOL;
+    /* the sales records' amounts are fen (form_sales.c) */
+    int is_money = ci >= 0 && t->columns[ci].type == FS_COL_INT && strcmp(col, "amount") == 0;
     *out = NULL;
     int rc = fs_rows_get(it, col, &v);
     if (rc != 0)
@@ -84,6 +86,8 @@ static int cell_text(fs_rows *it, const char *table, const char *col, const name
     case FS_INT:
         if (is_bool)
             snprintf(buf, sizeof buf, "%s", v.i ? "yes" : "no");
+        else if (is_money)
+            money_format(v.i, buf);
         else
             snprintf(buf, sizeof buf, "%lld", (long long)v.i);
         break;

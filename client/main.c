@@ -49,6 +49,8 @@ static const command commands[] = {
     {"today", NULL, cmd_today},
     {"report", "compliance", cmd_report_compliance},
     {"report", "rep", cmd_report_rep},
+    {"report", "sales", cmd_report_sales},
+    {"report", "meeting", cmd_report_meeting},
     {"whoami", NULL, cmd_whoami},
     {"search", NULL, cmd_search},
     {"calendar", NULL, cmd_calendar},
@@ -112,6 +114,13 @@ static void usage(FILE *f)
             "                            one rep's deadlines for the week, record by record\n"
             "                            (today and report take --tz ZONE, --hours\n"
             "                            HH:MM-HH:MM, --holiday YYYY-MM-DD..., --at TIME)\n"
+            "  report sales [--week YYYY-Www | --month YYYY-MM] [--rep NAME] [--json]\n"
+            "                            per rep and team: new customers signed, conversion,\n"
+            "                            payments collected, against the weekly plans' goals\n"
+            "  report meeting [--week YYYY-Www] [--rep NAME] [--json]\n"
+            "                            the weekly meeting pack: results against the goals,\n"
+            "                            what was overdue or missed and the reasons stated,\n"
+            "                            next week's plan\n"
             "  unlock [--idle D]         ask for the passphrase once: an agent keeps the key\n"
             "                            for the commands on DIR until D passes without one\n"
             "                            (default 15m; s, m, h units)\n"

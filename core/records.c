@@ -35,7 +35,8 @@ static const fs_record_action weekly_plan_actions[] = {
      FS_STATUS_SUBMITTED,
      FS_BY_ANYONE,
      0,
-     {{"status", FS_FILL_STATUS, 0}, {"submitted_at", FS_FILL_NOW, 0}}},
+     {{"status", FS_FILL_STATUS, 0}, {"submitted_at", FS_FILL_NOW, 0}},
+     {NULL}},
     /* The dashboard may add a comment to an approval; the CLI does not. */
     {"approve",
      {FS_STATUS_SUBMITTED},
@@ -45,7 +46,8 @@ static const fs_record_action weekly_plan_actions[] = {
      {{"status", FS_FILL_STATUS, 0},
       {"approved_by", FS_FILL_SIGNER, 0},
       {"approved_at", FS_FILL_NOW, 0},
-      {"review_comment", FS_FILL_GIVEN, 0}}},
+      {"review_comment", FS_FILL_GIVEN, 0}},
+     {NULL}},
     {"return",
      {FS_STATUS_SUBMITTED},
      FS_STATUS_RETURNED,
@@ -54,7 +56,8 @@ static const fs_record_action weekly_plan_actions[] = {
      {{"status", FS_FILL_STATUS, 0},
       {"approved_by", FS_FILL_SIGNER, 0},
       {"approved_at", FS_FILL_NOW, 0},
-      {"review_comment", FS_FILL_GIVEN, 1}}},
+      {"review_comment", FS_FILL_GIVEN, 1}},
+     {NULL}},
 };
 
 static const char *const commitment_statuses[] = {FS_STATUS_OPEN, FS_STATUS_DONE,
@@ -69,15 +72,18 @@ static const fs_record_action commitment_actions[] = {
      {{"status", FS_FILL_STATUS, 0},
       {"done_at", FS_FILL_NOW, 0}, /* or the time stated with --at */
       {"customer_replied", FS_FILL_GIVEN, 0},
-      {"done_recorded_at", FS_FILL_NOW, 0}}},
+      {"done_recorded_at", FS_FILL_NOW, 0}},
+     {NULL}},
     {"cancel",
      {FS_STATUS_OPEN},
      FS_STATUS_CANCELLED,
      FS_BY_ANYONE,
      0,
-     {{"status", FS_FILL_STATUS, 0}}},
+     {{"status", FS_FILL_STATUS, 0}},
+     {NULL}},
     /* The customer answered after the commitment was kept. */
-    {"replied", {FS_STATUS_DONE}, NULL, FS_BY_ANYONE, 0, {{"customer_replied", FS_FILL_TRUE, 0}}},
+    {"replied", {FS_STATUS_DONE}, NULL, FS_BY_ANYONE, 0, {{"customer_replied", FS_FILL_TRUE, 0}},
+     {NULL}},
 };
 
 static const fs_record_action complaint_actions[] = {
@@ -88,7 +94,8 @@ static const fs_record_action complaint_actions[] = {
      0,
      {{"outcome", FS_FILL_GIVEN, 1},
       {"outcome_at", FS_FILL_NOW, 0},
-      {"satisfaction", FS_FILL_GIVEN, 0}}},
+      {"satisfaction", FS_FILL_GIVEN, 0}},
+     {NULL}},
 };
 
 static const fs_record_action acceptance_actions[] = {
@@ -97,7 +104,8 @@ static const fs_record_action acceptance_actions[] = {
      NULL,
      FS_BY_ANYONE,
      0,
-     {{"collected_at", FS_FILL_GIVEN, 1}, {"documents", FS_FILL_GIVEN, 0}}},
+     {{"collected_at", FS_FILL_GIVEN, 1}, {"documents", FS_FILL_GIVEN, 0}},
+     {NULL}},
 };
 
 static const fs_record_action question_actions[] = {
@@ -108,7 +116,51 @@ static const fs_record_action question_actions[] = {
      0,
      {{"answer", FS_FILL_GIVEN, 1},
       {"answered_at", FS_FILL_NOW, 0}, /* or the time stated with --at */
-      {"answered_recorded_at", FS_FILL_NOW, 0}}},
+      {"answered_recorded_at", FS_FILL_NOW, 0}},
+     {NULL}},
+};
+
+/* Schema 6: a deal's stage; won and lost say on which day. */
+static const char *const deal_stages[] = {FS_STATUS_LEAD, FS_STATUS_NEGOTIATING, FS_STATUS_WON,
+                                          FS_STATUS_LOST, NULL};
+
+static const fs_record_action deal_actions[] = {
+    {"negotiate",
+     {FS_STATUS_LEAD},
+     FS_STATUS_NEGOTIATING,
+     FS_BY_ANYONE,
+     0,
+     {{"stage", FS_FILL_STATUS, 0}},
+     {NULL}},
+    {"won",
+     {FS_STATUS_LEAD, FS_STATUS_NEGOTIATING},
+     FS_STATUS_WON,
+     FS_BY_ANYONE,
+     0,
+     {{"stage", FS_FILL_STATUS, 0}, {"closed_at", FS_FILL_NOW, 0}},
+     {NULL}}, /* or --at */
+    {"lost",
+     {FS_STATUS_LEAD, FS_STATUS_NEGOTIATING},
+     FS_STATUS_LOST,
+     FS_BY_ANYONE,
+     0,
+     {{"stage", FS_FILL_STATUS, 0}, {"closed_at", FS_FILL_NOW, 0}},
+     {NULL}},
+};
+
+/* Schema 6: a contract is signed only with its legal review and the
+ * customer's identity checked (the handbook: legal review before the
+ * stamp; business licence and the legal representative's authorisation). */
+static const char *const contract_statuses[] = {FS_STATUS_DRAFT, FS_STATUS_SIGNED, NULL};
+
+static const fs_record_action contract_actions[] = {
+    {"sign",
+     {FS_STATUS_DRAFT},
+     FS_STATUS_SIGNED,
+     FS_BY_ANYONE,
+     0,
+     {{"status", FS_FILL_STATUS, 0}, {"signed_at", FS_FILL_NOW, 0}},
+     {"legal_by", "legal_at", "licence_seen", "authorisation_seen"}},
 };
 
 #define PLAIN(t, own, sign)                                                                        \
@@ -156,6 +208,13 @@ static const fs_record_rules records[] = {
     /* Written by the server (fieldsync-server team set); seen by the whole
      * team, owned by no user. */
     {"team_setting", NULL, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    /* Schema 6: the sales records; they follow their customer. */
+    {"deal", NULL, NULL, FS_BY_ANYONE, NULL, 0, "stage", FS_STATUS_LEAD, deal_stages, deal_actions,
+     N(deal_actions)},
+    PLAIN(payment, NULL, NULL),
+    {"contract", NULL, NULL, FS_BY_ANYONE, NULL, 0, "status", FS_STATUS_DRAFT, contract_statuses,
+     contract_actions, N(contract_actions)},
+    PLAIN(survey, NULL, NULL),
 };
 
 /* Columns that change together (fieldsync/records.h, COLUMN GROUPS): a
@@ -166,6 +225,9 @@ static const fs_record_group groups[] = {
     {"commitment", {"status", "done_at", NULL}},
     {"weekly_plan", {"status", "approved_by", "approved_at", NULL}},
     {"complaint", {"outcome", "outcome_at", NULL}},
+    {"deal", {"stage", "closed_at", NULL}},
+    {"contract", {"status", "signed_at", NULL}},
+    {"contract", {"legal_by", "legal_at", NULL}},
 };
 
 /* Statuses in which a record's content is locked (fieldsync/records.h,
@@ -177,6 +239,8 @@ static const struct {
 } locks[] = {
     {"weekly_plan", {FS_STATUS_SUBMITTED, FS_STATUS_APPROVED, NULL},
      FS_STATUS_DRAFT "|" FS_STATUS_RETURNED},
+    /* a signed contract keeps what was signed, its checks included */
+    {"contract", {FS_STATUS_SIGNED, NULL, NULL}, FS_STATUS_DRAFT},
 };
 
 /* ---- lookups ---- */
@@ -403,6 +467,23 @@ int fs_record_check_action(const char *table, const fs_record_action *a, const c
     if (!allowed(a->by, role, is_owner))
         return fs_say(why, whylen, FS_RECORD_EROLE, "%s %s is a supervisor's action", rr->table,
                       a->name);
+    return FS_RECORD_OK;
+}
+
+int fs_record_check_needs(const fs_record_action *a, fs_rows *it, const char **missing, char *why,
+                          size_t whylen)
+{
+    *missing = NULL;
+    for (size_t k = 0; a != NULL && k < FS_RECORD_MAX_NEEDS && a->needs[k] != NULL; k++) {
+        fs_value v;
+        if (fs_rows_get(it, a->needs[k], &v) != 0)
+            return fs_say(why, whylen, FS_RECORD_EUNKNOWN, "no column %s", a->needs[k]);
+        int set = v.type == FS_INT ? v.i != 0 : v.type != FS_NULL && v.n > 0;
+        if (!set) {
+            *missing = a->needs[k];
+            return fs_say(why, whylen, FS_RECORD_ENEEDS, "%s needs %s", a->name, a->needs[k]);
+        }
+    }
     return FS_RECORD_OK;
 }
 

@@ -37,6 +37,8 @@ const char *fs_name_column(const char *table)
         return "name";
     if (strcmp(table, "commitment") == 0)
         return "text";
+    if (strcmp(table, "deal") == 0)
+        return "title";
     /* A visit and a plan have no name: a part of the notes, or of the
      * week's goals, names them as well as anything a rep remembers. */
     if (strcmp(table, "visit") == 0)

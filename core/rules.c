@@ -703,6 +703,92 @@ static int eval_ratio(eval *e, const fs_rule *rl)
     return rc;
 }
 
+/* The quarter "YYYY-Qn" a civil day lies in, and its first day. */
+static int64_t quarter_start(int64_t day, char name[16])
+{
+    int64_t y;
+    int m, d;
+    fs_civil_from_days(day, &y, &m, &d);
+    int q = (m - 1) / 3;
+    snprintf(name, 16, "%04d-Q%c", (int)(y % 10000), (char)('1' + q));
+    return fs_days_from_civil(y, q * 3 + 1, 1);
+}
+
+/* Each quarter of the period up to now, each key account: a record of the
+ * rule's table naming the quarter (its `quarter` column) is due by the
+ * quarter's end; done at its start (the day surveyed). */
+static int eval_quarterly(eval *e, const fs_rule *rl)
+{
+    recs rs;
+    int64_t first = e->from;
+    if (e->only_customer != NULL) /* a hand-over freezes the year before it */
+        first = e->to - 366 * (int64_t)FS_MIN_PER_DAY;
+    char name[16];
+    int64_t q = quarter_start(fs_civil_day(first), name);
+    int rc = 0;
+    while (rc == 0 && q * FS_MIN_PER_DAY < e->to && q * FS_MIN_PER_DAY <= e->now) {
+        char next_name[16];
+        int64_t next = quarter_start(q + 95, next_name); /* the next quarter's first day */
+        rc = load(e, rl->table, "quarter", name, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
+                  NULL, &rs);
+        for (size_t i = 0; rc == 0 && i < e->customers.n; i++) {
+            const rec *c = &e->customers.v[i];
+            if (!c->flag || c->who[0] == '\0' ||
+                (!e->todo && handed_after(e, c->id, next * FS_MIN_PER_DAY)))
+                continue;
+            int64_t done = -1;
+            const uint8_t *row = NULL;
+            for (size_t k = 0; k < rs.n; k++)
+                if (rs.v[k].has_customer && memcmp(rs.v[k].customer, c->id, FS_ID_BYTES) == 0 &&
+                    rs.v[k].start >= 0 && (done < 0 || rs.v[k].start < done)) {
+                    done = rs.v[k].start;
+                    row = rs.v[k].id;
+                }
+            (void)row; /* the finding is about the customer, as the monthly rule's */
+            rc = emit(e, rl, c->who, c->id, q * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done, q);
+        }
+        recs_free(&rs);
+        q = next;
+        memcpy(name, next_name, sizeof name);
+    }
+    return rc;
+}
+
+/* Each record judged as FS_RULE_RECORD, but done only when every one of
+ * the rule's `checked` flags is 1 as well. */
+static int eval_checked(eval *e, const fs_rule *rl)
+{
+    recs base, flags[2];
+    memset(flags, 0, sizeof flags);
+    int rc = load(e, rl->table, NULL, NULL, rl->who, rl->start, rl->done, rl->done_if_col,
+                  rl->done_if_val, rl->skip_col, rl->skip_val, NULL, &base);
+    for (int k = 0; rc == 0 && k < 2 && rl->checked[k] != NULL; k++)
+        rc = load(e, rl->table, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                  rl->checked[k], &flags[k]);
+    for (size_t i = 0; rc == 0 && i < base.n; i++) {
+        const rec *x = &base.v[i];
+        if (x->skip || !x->done_ok || x->start < 0 || x->who[0] == '\0')
+            continue; /* a draft: not signed, nothing to judge */
+        int ok = 1;
+        for (int k = 0; k < 2 && rl->checked[k] != NULL; k++) {
+            int seen = 0;
+            for (size_t j = 0; j < flags[k].n && !seen; j++)
+                seen = memcmp(flags[k].v[j].id, x->id, FS_ID_BYTES) == 0 && flags[k].v[j].flag;
+            ok &= seen;
+        }
+        int64_t deadline = deadline_of(rl, e->cal, x->start);
+        int64_t done = ok && x->done >= 0 ? x->done : -1;
+        if (charged_elsewhere(e, rl, x, deadline))
+            continue;
+        if (in_period(e, deadline, done))
+            rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
+    }
+    recs_free(&base);
+    recs_free(&flags[0]);
+    recs_free(&flags[1]);
+    return rc;
+}
+
 /* The rule of id, or NULL. */
 static const fs_rule *rule_by_id(const fs_value *id)
 {
@@ -985,6 +1071,12 @@ static int eval_rule(eval *e, const fs_rule *rl)
     case FS_RULE_RATIO:
         rc = eval_ratio(e, rl);
         break;
+    case FS_RULE_QUARTERLY:
+        rc = eval_quarterly(e, rl);
+        break;
+    case FS_RULE_CHECKED:
+        rc = eval_checked(e, rl);
+        break;
     case FS_RULE_UNTRACKED:
         break;
     }
@@ -1002,6 +1094,7 @@ static int run_rules(eval *e)
         const fs_rule *rl = &rules[i];
         /* one customer: the rules whose duty follows it */
         if (e->only_customer != NULL && rl->kind != FS_RULE_MONTHLY &&
+            rl->kind != FS_RULE_QUARTERLY &&
             (rl->who == NULL || strcmp(rl->who, WHO_CUSTOMER) != 0))
             continue;
         rc = eval_rule(e, rl);

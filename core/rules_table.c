@@ -174,11 +174,31 @@ static const fs_rule rules[] = {
      .who = "rep",
      .start = "checked_at",
      .soon_minutes = 24 * 60},
+    /* schema 6 (issue 19.2): a survey of each key account per quarter */
     {.id = "satisfaction_survey",
      .text = "customer satisfaction survey every quarter",
-     .kind = FS_RULE_UNTRACKED,
-     .table = "complaint",
-     .why_untracked = "there is no survey record; complaints hold a satisfaction score only"},
+     .kind = FS_RULE_QUARTERLY,
+     .table = "survey",
+     .who = WHO_CUSTOMER,
+     .start = "surveyed_at",
+     .soon_minutes = 14 * 24 * 60},
+    /* The handbook's "Other tracked items": a contract is checked, reviewed
+     * by legal before the stamp, the customer's identity verified. A signed
+     * contract is on time when its legal review is dated no later than its
+     * signing and both identity papers were seen; late (missed) when the
+     * review came after; overdue while any of them is missing. */
+    {.id = "contract_checked",
+     .text = "contract reviewed by legal and the customer's identity verified before signing",
+     .kind = FS_RULE_CHECKED,
+     .table = "contract",
+     .who = WHO_CUSTOMER,
+     .start = "signed_at",
+     .done = "legal_at",
+     .done_if_col = "status",
+     .done_if_val = FS_STATUS_SIGNED,
+     .deadline = FS_DL_HOURS, /* amount 0: the signing day itself (both are dates) */
+     .amount = 0,
+     .checked = {"licence_seen", "authorisation_seen"}},
 };
 
 const fs_rule *fs_rules(size_t *count)

@@ -271,6 +271,71 @@ static const fs_column team_setting_cols[] = {
     {"value", FS_COL_TEXT, 0, NULL, 5},
 };
 
+/* Schema 6 (issue 19.2): the sales records. A deal is an opportunity with
+ * a customer: its amount in CNY as integer fen (300,000.50 CNY is
+ * 30000050), its stage (lead, negotiating, won, lost: the record rules'
+ * status) and when it was opened, is expected to close and closed (won or
+ * lost). It follows its customer. */
+static const fs_column deal_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 6},
+    {"customer", FS_COL_ID, REQ, "customer", 6},
+    {"title", FS_COL_TEXT, REQ, NULL, 6},
+    {"amount", FS_COL_INT, REQ, NULL, 6}, /* fen */
+    {"stage", FS_COL_TEXT, 0, NULL, 6},   /* lead | negotiating | won | lost */
+    {"expected_close", FS_COL_DATE, 0, NULL, 6},
+    {"opened_at", FS_COL_DATE, REQ, NULL, 6},
+    {"closed_at", FS_COL_DATE, 0, NULL, 6}, /* won or lost on */
+};
+
+/* Schema 6. Money collected on a deal (回款): amount in fen, the day it
+ * was collected. customer is the deal's (the CLI copies it), so a payment
+ * follows the customer as the deal does. */
+static const fs_column payment_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 6},
+    {"deal", FS_COL_ID, REQ, "deal", 6},
+    {"customer", FS_COL_ID, REQ, "customer", 6},
+    {"amount", FS_COL_INT, REQ, NULL, 6}, /* fen */
+    {"collected_at", FS_COL_DATE, REQ, NULL, 6},
+};
+
+/* Schema 6. A contract of a deal with the handbook's checks before the
+ * stamp: amount, delivery period and service standard each checked
+ * against the deal ("matches"), the legal review (by whom, when), the
+ * customer's identity (business licence and the legal representative's
+ * authorisation seen). Marked signed only with the review and identity
+ * recorded (fieldsync/records.h: needs). */
+static const fs_column contract_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 6},
+    {"deal", FS_COL_ID, REQ, "deal", 6},
+    {"customer", FS_COL_ID, REQ, "customer", 6},
+    {"amount", FS_COL_INT, REQ, NULL, 6}, /* fen */
+    {"delivery_period", FS_COL_TEXT, 0, NULL, 6},
+    {"service_standard", FS_COL_TEXT, 0, NULL, 6},
+    {"amount_matches", FS_COL_BOOL, 0, NULL, 6},
+    {"delivery_matches", FS_COL_BOOL, 0, NULL, 6},
+    {"service_matches", FS_COL_BOOL, 0, NULL, 6},
+    {"legal_by", FS_COL_TEXT, 0, NULL, 6},
+    {"legal_at", FS_COL_DATE, 0, NULL, 6},
+    {"licence_seen", FS_COL_BOOL, 0, NULL, 6},
+    {"authorisation_seen", FS_COL_BOOL, 0, NULL, 6},
+    {"status", FS_COL_TEXT, 0, NULL, 6}, /* draft | signed */
+    {"signed_at", FS_COL_DATE, 0, NULL, 6},
+};
+
+/* Schema 6. The quarterly satisfaction survey of a customer: quarter
+ * "YYYY-Qn", service attitude, professional ability and response speed
+ * scored 1-5, a comment. */
+static const fs_column survey_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 6},
+    {"customer", FS_COL_ID, REQ, "customer", 6},
+    {"quarter", FS_COL_TEXT, REQ, NULL, 6},
+    {"attitude", FS_COL_INT, REQ, NULL, 6},
+    {"ability", FS_COL_INT, REQ, NULL, 6},
+    {"speed", FS_COL_INT, REQ, NULL, 6},
+    {"comment", FS_COL_TEXT, 0, NULL, 6},
+    {"surveyed_at", FS_COL_DATE, REQ, NULL, 6},
+};
+
 #define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, 0}
 #define TABLE_SINCE(n, flags, v)                                                                   \
     {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, v}
@@ -296,6 +361,10 @@ static const fs_table tables[] = {
     TABLE_SINCE(refusal_tally, 0, 3),
     TABLE_SINCE(roster, 0, 4),
     TABLE_SINCE(team_setting, 0, 5),
+    TABLE_SINCE(deal, 0, 6),
+    TABLE_SINCE(payment, 0, 6),
+    TABLE_SINCE(contract, 0, 6),
+    TABLE_SINCE(survey, 0, 6),
 };
 
 const fs_table *fs_schema_tables(unsigned *count)

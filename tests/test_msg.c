@@ -3450,6 +3450,9 @@ static void test_proto_schema(void)
     CHECK_EQ_INT(fs_proto_schema(5), 4);
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_TEAM), 5);
     CHECK_EQ_INT(FS_PROTO_VERSION_TEAM, 6);
+    CHECK_EQ_INT(fs_proto_schema(6), 5);
+    CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA6), 6);
+    CHECK_EQ_INT(FS_PROTO_VERSION_SCHEMA6, 7);
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION), FS_SCHEMA_VERSION);
     int roster = fs_schema_table_index("roster");
     CHECK(roster >= 0);
@@ -3474,6 +3477,17 @@ static void test_proto_schema(void)
     CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(5), (unsigned)cm,
                                       (unsigned)fs_schema_column_index(&all[cm], "done_at")),
                  1);
+    /* the sales records (schema 6, issue 19.2) go to version 7 on only,
+     * every column of them */
+    const char *sales[] = {"deal", "payment", "contract", "survey"};
+    for (size_t i = 0; i < 4; i++) {
+        int t = fs_schema_table_index(sales[i]);
+        CHECK(t >= 0);
+        for (unsigned c = 0; c < all[t].ncolumns; c++) {
+            CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(6), (unsigned)t, c), 0);
+            CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(7), (unsigned)t, c), 1);
+        }
+    }
 }
 
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)

@@ -363,7 +363,7 @@ static void test_column_groups(void)
     const fs_table *tables = fs_schema_tables(&nt);
     size_t ng = 0;
     const fs_record_group *g = fs_record_groups(&ng);
-    CHECK_EQ_INT(ng, 3);
+    CHECK_EQ_INT(ng, 6);
     for (size_t i = 0; i < ng; i++) {
         int t = fs_schema_table_index(g[i].table);
         CHECK(t >= 0);
@@ -417,7 +417,44 @@ static void test_plan_locks(void)
     CHECK_STR(fs_record_open_statuses("visit"), "");
 }
 
-TEST_LIST(TEST(column_groups) TEST(every_table_and_column) TEST(handover_is_the_servers)
+/* The sales records (issue 19.2): a deal's stage moves lead -> negotiating
+ * -> won|lost, its stage and closing day one group; a contract is signed
+ * from draft only, needs its legal review and identity check, and is
+ * locked once signed (its checks included). */
+static void test_sales_rules(void)
+{
+    CHECK_EQ_INT(fs_record_transition_ok("deal", "lead", "negotiating", FS_RECORD_REP), 1);
+    CHECK_EQ_INT(fs_record_transition_ok("deal", "negotiating", "won", FS_RECORD_REP), 1);
+    CHECK_EQ_INT(fs_record_transition_ok("deal", "lead", "lost", FS_RECORD_REP), 1);
+    CHECK_EQ_INT(fs_record_transition_ok("deal", "won", "lost", FS_RECORD_REP), 0);
+    CHECK_EQ_INT(fs_record_transition_ok("deal", "lost", "won", FS_RECORD_MANAGER), 0);
+    unsigned deal = tix("deal"), con = tix("contract");
+    CHECK_EQ_INT(fs_record_group_of(deal, cix("deal", "stage")),
+                 (1u << cix("deal", "stage")) | (1u << cix("deal", "closed_at")));
+    CHECK_EQ_INT(fs_record_group_of(deal, cix("deal", "amount")), 0);
+    CHECK_EQ_INT(fs_record_group_of(con, cix("contract", "legal_at")),
+                 (1u << cix("contract", "legal_by")) | (1u << cix("contract", "legal_at")));
+    const fs_record_action *sign = fs_record_find_action("contract", "sign");
+    CHECK(sign != NULL);
+    CHECK_STR(sign->to, FS_STATUS_SIGNED);
+    CHECK_STR(sign->needs[0], "legal_by");
+    CHECK_STR(sign->needs[1], "legal_at");
+    CHECK_STR(sign->needs[2], "licence_seen");
+    CHECK_STR(sign->needs[3], "authorisation_seen");
+    CHECK_EQ_INT(fs_record_check_action("contract", sign, FS_STATUS_SIGNED, FS_RECORD_REP, 1, NULL,
+                                        0),
+                 FS_RECORD_ESTATE);
+    CHECK_EQ_INT(fs_record_locked(con, cix("contract", "legal_by"), FS_STATUS_SIGNED), 1);
+    CHECK_EQ_INT(fs_record_locked(con, cix("contract", "amount"), FS_STATUS_SIGNED), 1);
+    CHECK_EQ_INT(fs_record_locked(con, cix("contract", "amount"), FS_STATUS_DRAFT), 0);
+    CHECK_EQ_INT(fs_record_locked(con, cix("contract", "status"), FS_STATUS_SIGNED), 0);
+    /* a payment and a survey are plain records of the customer's holder */
+    CHECK_EQ_INT(fs_record_may_write("payment", "amount", FS_RECORD_REP, 1), 1);
+    CHECK_EQ_INT(fs_record_may_write("survey", "speed", FS_RECORD_MANAGER, 0), 1);
+    CHECK_EQ_INT(fs_record_server_only(tix("survey")), 0);
+}
+
+TEST_LIST(TEST(sales_rules) TEST(column_groups) TEST(every_table_and_column) TEST(handover_is_the_servers)
               TEST(server_only_tables)
               TEST(weekly_plan_transitions) TEST(commitment_transitions)
                   TEST(role_column_permissions) TEST(push_check_of_values) TEST(action_checks)

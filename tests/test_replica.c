@@ -15,6 +15,7 @@
 
 #include "fieldsync/harden.h"
 
+#include "fieldsync/records.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
@@ -276,6 +277,21 @@ static void test_every_handbook_table(void)
                          {"setting", fs_text("tz")},
                          {"value", fs_text("Asia/Shanghai")}};
     CHECK_OK(fs_insert(r, "team_setting", setting, 3, id));
+    /* schema 6: the sales records (issue 19.2) */
+    uint8_t did[16];
+    fs_cell deal[] = {{"customer", cust}, {"title", fs_text("ERP")},
+                      {"amount", fs_int(30000050)}, {"opened_at", fs_text("2023-10-01")}};
+    CHECK_OK(fs_insert(r, "deal", deal, 4, did));
+    fs_cell payment[] = {{"deal", fs_blob(did, 16)}, {"customer", cust},
+                         {"amount", fs_int(100)}, {"collected_at", fs_text("2023-10-02")}};
+    CHECK_OK(fs_insert(r, "payment", payment, 4, id));
+    fs_cell contract[] = {{"deal", fs_blob(did, 16)}, {"customer", cust},
+                          {"amount", fs_int(30000050)}};
+    CHECK_OK(fs_insert(r, "contract", contract, 3, id));
+    fs_cell survey[] = {{"customer", cust},        {"quarter", fs_text("2023-Q4")},
+                        {"attitude", fs_int(5)},   {"ability", fs_int(4)},
+                        {"speed", fs_int(3)},      {"surveyed_at", fs_text("2023-10-03")}};
+    CHECK_OK(fs_insert(r, "survey", survey, 6, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -459,6 +475,10 @@ static void test_writes_bypassing_the_log_are_refused_or_flagged(void)
     "UPDATE customer_question SET _ver=substr(_ver,1,length(_ver)-12);"
 _Static_assert(FS__VER_BYTES == 12, "SCHEMA_5_COLUMNS_DROPPED trims 12 bytes a column");
 
+/* What a replica of schema 5 or older lacks: the sales records' tables. */
+#define SCHEMA_6_TABLES_DROPPED                                                                    \
+    "DROP TABLE deal; DROP TABLE payment; DROP TABLE contract; DROP TABLE survey;"
+
 /* A replica of schema 4 (published with protocol 5: before
  * `team_setting`) opened by this build: upgraded without losing a record
  * of any table or a change of its log, its cursor reset so the team's
@@ -492,10 +512,12 @@ static void test_schema_4_replica_keeps_every_record(void)
     size_t before[64];
     CHECK(nt <= 64);
     for (unsigned i = 0; i < nt; i++)
-        before[i] = strcmp(t[i].name, "team_setting") == 0 ? 0 : count_rows(r, t[i].name);
+        before[i] = strcmp(t[i].name, "team_setting") == 0 || t[i].since >= 6
+                        ? 0
+                        : count_rows(r, t[i].name);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 4 was made */
     CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
-    CHECK_EQ_INT(exec_rc(r, "DROP TABLE team_setting;"
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE team_setting;" SCHEMA_6_TABLES_DROPPED
                             "UPDATE meta SET v=4 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);
@@ -517,6 +539,72 @@ static void test_schema_4_replica_keeps_every_record(void)
                     {"setting", fs_text("tz")},
                     {"value", fs_text("Asia/Shanghai")}};
     CHECK_OK(fs_insert(r, "team_setting", ts, 3, id));
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+}
+
+/* A replica of schema 5 (published with protocol 6: before the sales
+ * records) opened by this build: upgraded in place, every record and the
+ * change log kept, the four new tables made and writable, the cursor reset
+ * (issue 19.2). And a contract's sign action needs its checks: the rules
+ * name the first one missing until all are recorded. */
+static void test_schema_5_replica_takes_the_sales_records(void)
+{
+    fs_replica *r = fresh("r5");
+    uint8_t cid[16], id[16];
+    add_customer(r, "北京华信", cid);
+    fs_cell visit[] = {{"customer", fs_blob(cid, 16)},
+                       {"time", fs_text("2026-12-03 15:00")},
+                       {"place", fs_text("客户办公室")},
+                       {"purpose", fs_text("报价")},
+                       {"notes", fs_text("谈了报价")}};
+    CHECK_OK(fs_insert(r, "visit", visit, 5, id));
+    uint64_t seq = last_seq(r);
+    sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 5 was made */
+    CHECK_EQ_INT(exec_rc(r, SCHEMA_6_TABLES_DROPPED
+                            "UPDATE meta SET v=5 WHERE k='schema';"
+                            "UPDATE meta SET v=42 WHERE k='cursor'"),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.cursor, 0);
+    CHECK_EQ_INT(last_seq(r), seq);
+    CHECK_EQ_INT(count_rows(r, "customer"), 1);
+    CHECK_EQ_INT(count_rows(r, "visit"), 1);
+    uint8_t deal[16], con[16];
+    fs_cell d[] = {{"customer", fs_blob(cid, 16)}, {"title", fs_text("ERP")},
+                   {"amount", fs_int(30000050)}, {"opened_at", fs_text("2026-12-01")}};
+    CHECK_OK(fs_insert(r, "deal", d, 4, deal));
+    fs_cell k[] = {{"deal", fs_blob(deal, 16)}, {"customer", fs_blob(cid, 16)},
+                   {"amount", fs_int(30000050)}, {"status", fs_text("draft")},
+                   {"licence_seen", fs_int(1)}};
+    CHECK_OK(fs_insert(r, "contract", k, 5, con));
+    const fs_record_action *sign = fs_record_find_action("contract", "sign");
+    const char *want[] = {"legal_by", "legal_at", "authorisation_seen", NULL};
+    fs_cell fill[] = {{"legal_by", fs_text("王律师")},
+                      {"legal_at", fs_text("2026-12-04")},
+                      {"authorisation_seen", fs_int(1)}};
+    for (size_t i = 0; i < 4; i++) {
+        fs_rows *it = NULL;
+        fs_value eq = fs_blob(con, 16);
+        const char *missing = "x";
+        char why[96];
+        CHECK_OK(fs_rows_open(&it, r, "contract", "id", &eq, NULL));
+        CHECK_EQ_INT(fs_rows_next(it), 1);
+        CHECK_EQ_INT(fs_record_check_needs(sign, it, &missing, why, sizeof why),
+                     want[i] ? FS_RECORD_ENEEDS : FS_RECORD_OK);
+        if (want[i] != NULL) {
+            CHECK_STR(missing, want[i]);
+            CHECK_OK(fs_update(r, "contract", con, &fill[i], 1));
+        } else {
+            CHECK(missing == NULL);
+        }
+        fs_rows_close(it);
+    }
     size_t problems = 9;
     CHECK_OK(fs_replica_check(r, &problems));
     CHECK_EQ_INT(problems, 0);
@@ -599,7 +687,7 @@ static void test_schema_1_replica_is_upgraded(void)
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
     CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
-                            "DROP TABLE roster; DROP TABLE team_setting;"
+                            "DROP TABLE roster; DROP TABLE team_setting;" SCHEMA_6_TABLES_DROPPED
                             "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);
@@ -1845,7 +1933,7 @@ static void test_search_leaves_no_plaintext(void)
 }
 
 TEST_LIST(
-    TEST(schema_4_replica_keeps_every_record) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
+    TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
         TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(
             group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
             TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)

@@ -912,6 +912,70 @@ static void test_refused_records_left_out(void)
     done_with(r, dir);
 }
 
+/* Issue 19.2: each key account surveyed once a quarter (the survey naming
+ * the quarter; due by the quarter's end, due soon in its last 14 days), and
+ * a signed contract reviewed by legal no later than the signing with both
+ * identity papers seen (overdue while anything is missing, missed when
+ * the review came after the stamp, a draft not judged). */
+static void test_survey_and_contract_rules(void)
+{
+    char *dir = NULL;
+    fs_replica *r = fresh(&dir);
+    uint8_t key[16], plain[16], id[16];
+    customer(r, "zhang", 1, key);
+    customer(r, "zhang", 0, plain);
+#define SV(now) judge_cal(r, default_cal(), "satisfaction_survey", key, NULL, "2023-10-01", now)
+    CHECK_EQ_INT(SV("2023-12-17 00:00"), ON_TIME);
+    CHECK_EQ_INT(SV("2023-12-18 00:00"), DUE_SOON);
+    CHECK_EQ_INT(SV("2024-01-01 00:01"), OVERDUE);
+    CHECK_EQ_INT(judge_cal(r, default_cal(), "satisfaction_survey", plain, NULL, "2023-10-01",
+                           "2024-01-01 00:01"),
+                 -1); /* not a key account: no survey due */
+    /* a survey naming another quarter does not count for this one */
+    fs_cell q3[] = {{"customer", fs_blob(key, 16)}, {"quarter", fs_text("2023-Q3")},
+                    {"attitude", fs_int(5)},        {"ability", fs_int(5)},
+                    {"speed", fs_int(5)},           {"surveyed_at", fs_text("2023-10-02")}};
+    CHECK_OK(fs_insert(r, "survey", q3, 6, id));
+    CHECK_EQ_INT(SV("2024-01-01 00:01"), OVERDUE);
+    fs_cell q4[] = {{"customer", fs_blob(key, 16)}, {"quarter", fs_text("2023-Q4")},
+                    {"attitude", fs_int(4)},        {"ability", fs_int(3)},
+                    {"speed", fs_int(5)},           {"surveyed_at", fs_text("2023-11-20")}};
+    CHECK_OK(fs_insert(r, "survey", q4, 6, id));
+    CHECK_EQ_INT(SV("2024-01-01 00:01"), ON_TIME);
+#undef SV
+    /* contracts */
+    uint8_t deal[16], k1[16], k2[16], k3[16];
+    fs_cell d[] = {{"customer", fs_blob(key, 16)}, {"title", fs_text("ERP")},
+                   {"amount", fs_int(100)}, {"opened_at", fs_text("2023-10-01")}};
+    CHECK_OK(fs_insert(r, "deal", d, 4, deal));
+    fs_cell signed_ok[] = {{"deal", fs_blob(deal, 16)},   {"customer", fs_blob(key, 16)},
+                           {"amount", fs_int(100)},        {"status", fs_text("signed")},
+                           {"signed_at", fs_text("2023-10-10")}, {"legal_by", fs_text("王律师")},
+                           {"legal_at", fs_text("2023-10-09")}, {"licence_seen", fs_int(1)},
+                           {"authorisation_seen", fs_int(1)}};
+    CHECK_OK(fs_insert(r, "contract", signed_ok, 9, k1));
+    CHECK_EQ_INT(judge(r, "contract_checked", k1, "2023-10-11 10:00"), ON_TIME);
+    /* the authorisation not seen: a violation until it is */
+    fs_cell no_auth[] = {{"deal", fs_blob(deal, 16)},   {"customer", fs_blob(key, 16)},
+                         {"amount", fs_int(100)},        {"status", fs_text("signed")},
+                         {"signed_at", fs_text("2023-10-10")}, {"legal_by", fs_text("王律师")},
+                         {"legal_at", fs_text("2023-10-10")}, {"licence_seen", fs_int(1)}};
+    CHECK_OK(fs_insert(r, "contract", no_auth, 8, k2));
+    CHECK_EQ_INT(judge(r, "contract_checked", k2, "2023-10-11 10:00"), OVERDUE);
+    fs_cell seen[] = {{"authorisation_seen", fs_int(1)}};
+    CHECK_OK(fs_update(r, "contract", k2, seen, 1));
+    CHECK_EQ_INT(judge(r, "contract_checked", k2, "2023-10-11 10:00"), ON_TIME);
+    /* reviewed the day after the stamp: missed; a draft: not judged */
+    fs_cell later[] = {{"legal_at", fs_text("2023-10-11")}};
+    CHECK_OK(fs_update(r, "contract", k2, later, 1));
+    CHECK_EQ_INT(judge(r, "contract_checked", k2, "2023-10-12 10:00"), MISSED);
+    fs_cell draft[] = {{"deal", fs_blob(deal, 16)}, {"customer", fs_blob(key, 16)},
+                       {"amount", fs_int(100)}, {"status", fs_text("draft")}};
+    CHECK_OK(fs_insert(r, "contract", draft, 4, k3));
+    CHECK_EQ_INT(judge(r, "contract_checked", k3, "2023-10-12 10:00"), -1);
+    done_with(r, dir);
+}
+
 /* One rule per row of the handbook's deadline table; rules the records
  * cannot judge yet say why. */
 static void test_the_table_of_rules(void)
@@ -935,4 +999,5 @@ TEST_LIST(TEST(civil_time) TEST(working_days) TEST(time_zones)
               TEST(record_rules_at_their_boundaries) TEST(working_day_rules)
                   TEST(commitments_and_follow_ups) TEST(daily_weekly_monthly)
                       TEST(compliance_week_by_hand) TEST(the_table_of_rules)
-                          TEST(handover_keeps_past_deadlines) TEST(refused_records_left_out))
+                          TEST(handover_keeps_past_deadlines) TEST(refused_records_left_out)
+                              TEST(survey_and_contract_rules))

@@ -724,6 +724,60 @@ static void test_team_settings_reach_the_team_from_version_6(void)
     world_close(&w);
 }
 
+/* Issue 19.2: the sales records (schema 6) reach the rep's manager from
+ * protocol 7 on; a laptop of protocol 6 of the same rep is sent none of
+ * them (nor a column of them), keeps syncing its customer, and its
+ * replica stays sound. (Upgraded, its replica's migration resets its
+ * cursor and they come: test_replica's schema_5_replica_...) */
+static void test_sales_records_reach_from_version_7(void)
+{
+    world w;
+    dev old, zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    dev_open_in(&w, &old, "zhang", "zhang-old");
+    uint8_t cust[16], deal[16], pay[16], con[16], sv[16];
+    fs_cell c[] = {{"name", fs_text("Sales Co.")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(zhang.r, "customer", c, 2, cust));
+    fs_cell d[] = {{"customer", fs_blob(cust, 16)}, {"title", fs_text("ERP")},
+                   {"amount", fs_int(30000050)},   {"stage", fs_text("won")},
+                   {"opened_at", fs_text("2026-12-01")}, {"closed_at", fs_text("2026-12-03")}};
+    CHECK_OK(fs_insert(zhang.r, "deal", d, 6, deal));
+    fs_cell p[] = {{"deal", fs_blob(deal, 16)}, {"customer", fs_blob(cust, 16)},
+                   {"amount", fs_int(10000000)}, {"collected_at", fs_text("2026-12-04")}};
+    CHECK_OK(fs_insert(zhang.r, "payment", p, 4, pay));
+    fs_cell k[] = {{"deal", fs_blob(deal, 16)}, {"customer", fs_blob(cust, 16)},
+                   {"amount", fs_int(30000050)}, {"status", fs_text("draft")}};
+    CHECK_OK(fs_insert(zhang.r, "contract", k, 4, con));
+    fs_cell q[] = {{"customer", fs_blob(cust, 16)}, {"quarter", fs_text("2026-Q4")},
+                   {"attitude", fs_int(5)},        {"ability", fs_int(4)},
+                   {"speed", fs_int(3)},           {"surveyed_at", fs_text("2026-12-04")}};
+    CHECK_OK(fs_insert(zhang.r, "survey", q, 6, sv));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(zhang.r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    const char *kinds[] = {"deal", "payment", "contract", "survey"};
+    for (size_t i = 0; i < 4; i++)
+        CHECK_EQ_INT(live_rows(li.r, kinds[i]), 1);
+    test_same_state(li.r, zhang.r);
+    limit_version = 6;
+    CHECK_OK(sync_once(&w, &old, NULL));
+    limit_version = 0;
+    CHECK_EQ_INT(live_rows(old.r, "customer"), 1);
+    for (size_t i = 0; i < 4; i++)
+        CHECK_EQ_INT(live_rows(old.r, kinds[i]), 0);
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(old.r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(old.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* Issue 23: a device whose clock is a day ahead, writing before it ever
  * met the server. A version-3 device is refused as before (it cannot be
  * told another clock); a version-4 device's writes are accepted with the
@@ -2277,7 +2331,7 @@ TEST_LIST(
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                     TEST(writes_ahead_are_restamped_from_version_4)
-                    TEST(roster_and_refused_handover_undone) TEST(team_settings_reach_the_team_from_version_6) TEST(clock_fault_schedules)
+                    TEST(roster_and_refused_handover_undone) TEST(team_settings_reach_the_team_from_version_6) TEST(sales_records_reach_from_version_7) TEST(clock_fault_schedules)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)
                         TEST(pull_asks_for_the_next_batch_before_applying)
                             TEST(pipelined_sync_converges_both_ways)

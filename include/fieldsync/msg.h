@@ -187,6 +187,7 @@
  * server's clock, instead of being restamped below the clock devices that
  * pulled it before the restore hold. */
 #define FS_PROTO_VERSION_RESENT 7u
+#define FS_PROTO_VERSION_SCHEMA6 7u /* the first whose peer knows schema version 6 */
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -348,7 +349,7 @@ typedef struct fs_msg {
 /* The schema version (fieldsync/schema.h) a peer of protocol version
  * `version` knows: 1 before FS_PROTO_VERSION_SCHEMA2, 2 before
  * FS_PROTO_VERSION_SCHEMA3, 3 before FS_PROTO_VERSION_SCHEMA4, 4 before
- * FS_PROTO_VERSION_TEAM, 5 from it.
+ * FS_PROTO_VERSION_TEAM, 5 before FS_PROTO_VERSION_SCHEMA6, 6 from it.
  * The server sends a session no change of a newer table or column; a
  * client refuses one. */
 unsigned fs_proto_schema(uint32_t version);

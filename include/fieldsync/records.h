@@ -78,6 +78,12 @@
 #define FS_STATUS_OPEN      "open"
 #define FS_STATUS_DONE      "done"
 #define FS_STATUS_CANCELLED "cancelled"
+/* schema 6: a deal's stage, a contract's status */
+#define FS_STATUS_LEAD        "lead"
+#define FS_STATUS_NEGOTIATING "negotiating"
+#define FS_STATUS_WON         "won"
+#define FS_STATUS_LOST        "lost"
+#define FS_STATUS_SIGNED      "signed"
 
 /* ---- who ---- */
 
@@ -125,6 +131,7 @@ typedef struct fs_record_set {
 
 #define FS_RECORD_MAX_FROM 3
 #define FS_RECORD_MAX_SETS 4
+#define FS_RECORD_MAX_NEEDS 4
 
 typedef struct fs_record_action {
     const char *name;                       /* "approve": the CLI's and dashboard's verb */
@@ -133,6 +140,10 @@ typedef struct fs_record_action {
     unsigned by;                            /* FS_BY_*: who may do it */
     int not_owner;                          /* never by the row's owner (a signature) */
     fs_record_set sets[FS_RECORD_MAX_SETS]; /* the columns it sets, in order; ends at NULL */
+    /* columns the record must hold before the action (a value other than
+     * NULL, empty text or a boolean 0): a contract is signed only after its
+     * legal review and identity check (fs_record_check_needs); ends at NULL */
+    const char *needs[FS_RECORD_MAX_NEEDS];
 } fs_record_action;
 
 /* ---- a record kind ---- */
@@ -222,7 +233,8 @@ const char *fs_record_open_statuses(const char *table);
     X(EUNKNOWN, -1, "no such record kind, column or action")                                       \
     X(ESTATE, -2, "the record's status does not allow it")                                         \
     X(EROLE, -3, "a supervisor writes this")                                                       \
-    X(ESELF, -4, "a supervisor does not sign their own record")
+    X(ESELF, -4, "a supervisor does not sign their own record")                                    \
+    X(ENEEDS, -5, "the record lacks what the action needs")
 
 typedef enum fs_record_verdict {
     FS_RECORD_OK = 0,
@@ -263,6 +275,13 @@ int fs_record_check_write(unsigned table, unsigned column, const fs_value *value
  * supervisor does this"), with that message in why. */
 int fs_record_check_action(const char *table, const fs_record_action *a, const char *status,
                            fs_record_role role, int is_owner, char *why, size_t whylen);
+
+/* The check of action a's needs on the record under it (an iterator on
+ * its row): FS_RECORD_OK, or FS_RECORD_ENEEDS with *missing the first
+ * column it lacks (a name of the schema) and that in why; FS_RECORD_EUNKNOWN
+ * for a column the row cannot read. */
+int fs_record_check_needs(const fs_record_action *a, fs_rows *it, const char **missing, char *why,
+                          size_t whylen);
 
 /* A supervisor's write made outside any device (the dashboard's): an update
  * (update 1) may set only the columns the table's supervisor actions set; a

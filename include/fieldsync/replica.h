@@ -204,7 +204,8 @@ typedef struct fs_name_match {
 } fs_name_match;
 
 /* The text column a person names a row of table by: customer and contact
- * "name", commitment "text", visit "notes", weekly_plan "goals"; NULL for a
+ * "name", commitment "text", visit "notes", weekly_plan "goals", deal
+ * "title"; NULL for a
  * table named by id only. */
 const char *fs_name_column(const char *table);
 

@@ -61,7 +61,11 @@ typedef enum fs_rule_kind {
     FS_RULE_WEEKLY,        /* each week, each rep: a record is due */
     FS_RULE_MONTHLY,       /* each month, each key account: a visit is due */
     FS_RULE_FOLLOWUP,      /* a done commitment without a reply: follow up */
-    FS_RULE_RATIO          /* a share of accurate spot-checks, at least N per mille */
+    FS_RULE_RATIO,         /* a share of accurate spot-checks, at least N per mille */
+    FS_RULE_QUARTERLY,     /* each quarter, each key account: a record of table is due
+                            * (its `quarter` column "YYYY-Qn"; done: its start) */
+    FS_RULE_CHECKED        /* each record: done (when) only with the `checked` flags
+                            * all 1 (a contract's identity check before signing) */
 } fs_rule_kind;
 
 typedef enum fs_deadline {
@@ -93,6 +97,7 @@ typedef struct fs_rule {
     const char *skip_col; /* rows whose skip_col equals skip_val are not judged */
     const char *skip_val;
     const char *why_untracked; /* FS_RULE_UNTRACKED: what the records lack */
+    const char *checked[2];    /* FS_RULE_CHECKED: boolean columns that must be 1 */
 } fs_rule;
 
 /* The table of rules, one row per row of the handbook's deadline table. */
