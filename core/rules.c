@@ -745,7 +745,8 @@ static int eval_quarterly(eval *e, const fs_rule *rl)
                     row = rs.v[k].id;
                 }
             (void)row; /* the finding is about the customer, as the monthly rule's */
-            rc = emit(e, rl, c->who, c->id, q * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done, q);
+            rc = emit(e, rl, c->who, c->rep_ix, c->id, q * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
+                      q);
         }
         recs_free(&rs);
         q = next;
@@ -781,7 +782,7 @@ static int eval_checked(eval *e, const fs_rule *rl)
         if (charged_elsewhere(e, rl, x, deadline))
             continue;
         if (in_period(e, deadline, done))
-            rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
+            rc = emit(e, rl, x->who, x->rep_ix, x->id, x->start, deadline, done, -1);
     }
     recs_free(&base);
     recs_free(&flags[0]);
