@@ -159,7 +159,7 @@ z 0 status
 contains "the clock back to normal: status says it agrees" "$OUT" "agrees with the server's"
 z 0 today
 equal "and today no longer mentions the clock" "$(grep -c '^clock:' <<<"$OUT")" 0
-z 0 visit add --customer "$CID" --time "2026-12-05 10:00" --place site --purpose follow-up \
+z 0 visit add --customer "$CID" --time "$(rel_day yesterday) 10:00" --place site --purpose follow-up \
     --notes "after the clock was fixed"
 expect "zhang (right clock) records a visit" 0
 z 0 customer edit --customer "$CID" --industry after-fix
@@ -234,7 +234,7 @@ show "audit" "$(grep restamped <<<"$OUT")"
 # ---- 4. (issue 25.5) ten minutes behind: zhang still receives ----
 li customer edit --customer "$CID" --industry from-li-again
 expect "li edits once more" 0
-li visit add --customer "$CID" --time "2026-12-05 15:00" --place phone --purpose follow-up \
+li visit add --customer "$CID" --time "$(rel_day yesterday) 15:00" --place phone --purpose follow-up \
     --notes "li's call"
 expect "li records a visit" 0
 li sync

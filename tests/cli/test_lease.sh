@@ -97,14 +97,16 @@ contains "status shows the lease" "$OUT" "lease:           until "
 run --home "$HZ" customer add --name "$MARK" --key-account
 expect "a customer while the lease runs" 0
 CID=$OUT
-run --home "$HZ" visit add --customer "$CID" --time "2026-11-20 10:00" --place "$MARK site" \
-    --purpose "renewal" --notes "$MARK notes" --commit "$MARK quote|2026-11-27"
+# dates from today (rel_day): a visit more than 30 days away is refused
+V1=$(rel_day '16 days ago') V1DUE=$(rel_day '9 days ago') V2=$(rel_day '15 days ago')
+run --home "$HZ" visit add --customer "$CID" --time "$V1 10:00" --place "$MARK site" \
+    --purpose "renewal" --notes "$MARK notes" --commit "$MARK quote|$V1DUE"
 expect "a visit while the lease runs" 0
 stop_server
 
 # ---- the lease ends while the server is down: the device locks itself ----
 wait_lease_end "$HZ"
-run --home "$HZ" visit add --customer "$CID" --time "2026-11-21 10:00" --place p --purpose p \
+run --home "$HZ" visit add --customer "$CID" --time "$V2 10:00" --place p --purpose p \
     --notes n
 expect "visit add is refused on a locked device" 1 "this device is locked"
 contains "the refusal says how to renew" "$ERR" "sync"
@@ -148,7 +150,7 @@ else
     fail "the renewed lease is the server's 1 h" "lease $lease, now $now_ms"
 fi
 equal "zhang's visit is still there after the lock" "$(n_visits "$HZ")" 1
-run --home "$HZ" visit add --customer "$CID" --time "2026-11-21 10:00" --place p --purpose p \
+run --home "$HZ" visit add --customer "$CID" --time "$V2 10:00" --place p --purpose p \
     --notes n
 expect "visit add works again" 0
 run --home "$HZ" sync
