@@ -38,7 +38,7 @@ static const char team_usage[] =
     "and for the server's rules. --holiday and --workday add to what is kept;\n"
     "--clear-holidays drops both lists first. Audited (team_set).\n";
 
-void srv_team_lang(void)
+void srv_lang(void)
 {
     char use[4096 + 32];
     fs_locale_dir(FS_LOCALEDIR, use, sizeof use);
