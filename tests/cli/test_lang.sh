@@ -274,7 +274,20 @@ equal "and in English" "$OUT" "no contacts"
 zh contact show
 expect "show without an id, in Chinese" 2 "contact show：请先给出记录的编号"
 
-# The same records seen in both languages.
+# ---- Traditional Chinese (po/zh_TW.po, made from zh_CN.po by OpenCC) ----
+LANG=zh_TW.UTF-8 runc "$FS" --home "$H" status
+expect "status under zh_TW.UTF-8" 0
+contains "Traditional characters, Taiwan's words" "$OUT" "伺服器："
+equal "no Simplified word left" "$(grep -c '服务器\|设备' <<<"$OUT")" 0
+LANG=zh_HK.UTF-8 runc "$FS" --home "$H" today
+contains "zh_HK gets the Traditional catalog too" "$OUT" "狀態"
+LANG=zh_TW.UTF-8 runc "$FS" --home "$H" visit add --customer "${C:0:8}" --time "2026-13-01 10:00" \
+    --place p --purpose p --notes n # fixed: a month 13 never exists
+expect "a refused date in Traditional characters" 2 "月份須為 01-12"
+untranslated "the Traditional refusal has no untranslated message" "$ERR"
+zh status
+contains "zh_CN still Simplified" "$OUT" "服务器："
+
 zh visit list --json
 ZJ=$OUT
 en visit list --json

@@ -146,6 +146,12 @@ ERR=${ERR%%usage:*} collect "unknown command"
 en frobnicate --data "$S"
 expect "and in English" 2 "unknown command 'frobnicate' (see help)"
 
+# Traditional Chinese: po/zh_TW.po (zh_HK too)
+LANG=zh_TW.UTF-8 runc "$FSS" user add --data "$S" --name li2 --role boss --team north
+expect "a bad role under zh_TW.UTF-8: Traditional characters" 2 "--role：應為 rep、manager 或 admin"
+LANG=zh_HK.UTF-8 runc "$FSS" user add --data "$S" --name zhang --role rep --team north
+expect "zh_HK: Traditional too" 2 "--name：該使用者已存在"
+
 left=$(english_left "$ZH_ALL")
 equal "no English word left in the Chinese output" "$left" ""
 finish
