@@ -38,14 +38,14 @@ unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE FS_TIMESHIFT
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
 DAY=86400
-SHIM=$WORK/timeshift.so
+SHIM=$WORK/timeshift.so # put before any LD_PRELOAD given (faketime -f +60d runs the test)
 ${CC:-cc} -shared -fPIC -O1 -o "$SHIM" "$SHIM_SRC" -ldl 2>"$WORK/cc.err"
 if [ $? -ne 0 ]; then
     fail "the time-shift shim builds" "$(cat "$WORK/cc.err")"
     finish
 fi
 # the shim moves the clock as asked (date runs under it)
-got=$(LD_PRELOAD=$SHIM FS_TIMESHIFT=$DAY date -u +%s)
+got=$(LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT=$DAY date -u +%s)
 now=$(date -u +%s)
 if [ $((got - now)) -ge $((DAY - 60)) ] && [ $((got - now)) -le $((DAY + 60)) ]; then
     ok "the shim moves the wall clock a day ahead"
@@ -59,7 +59,7 @@ srv() { runc "$FSS" "$@"; }
 z() {
     local shift=$1
     shift
-    runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/zhang" "$@"
+    runc env LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/zhang" "$@"
 }
 li() { run --home "$WORK/li" "$@"; }
 li2() { run --home "$WORK/li2" "$@"; }
@@ -186,7 +186,7 @@ equal "zhang's and li's customers are equal" "$OUT" "$ZC"
 w() {
     local shift=$1
     shift
-    runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/wang" "$@"
+    runc env LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/wang" "$@"
 }
 w $DAY init
 expect "wang (a day ahead) creates his replica" 0

@@ -26,7 +26,7 @@ export FIELDSYNC_PASSPHRASE='lease test passphrase -- 7be2'
 unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE FS_TIMESHIFT FS_BOOTSHIFT
 # an ASan build's runtime need not come first for the shim's sake
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-SHIM=$WORK/timeshift.so
+SHIM=$WORK/timeshift.so # put before any LD_PRELOAD given (faketime -f +60d runs the test)
 ${CC:-cc} -shared -fPIC -O1 -o "$SHIM" "$(dirname "${BASH_SOURCE[0]}")/../timeshift.c" -ldl \
     2>"$WORK/cc.err" || { fail "the time-shift shim builds" "$(cat "$WORK/cc.err")"; finish; }
 show() { # TITLE TEXT: printed with FS_SHOW=1
@@ -128,10 +128,10 @@ run --home "$HZ" visit list
 expect "still locked after a failed sync" 1 "this device is locked"
 # the clock set back an hour (and the boot clock behind the last sync's:
 # just rebooted) does not unlock it (issue 20.6)
-runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT=-3600 FS_BOOTSHIFT=-1000000000 "$FS" --home "$HZ" visit list
+runc env LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT=-3600 FS_BOOTSHIFT=-1000000000 "$FS" --home "$HZ" visit list
 expect "the clock set back an hour: still locked" 1 "its clock was set back"
 show "locked, clock set back" "$ERR"
-runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT=-3600 FS_BOOTSHIFT=-1000000000 "$FS" --home "$HZ" customer list --json
+runc env LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT=-3600 FS_BOOTSHIFT=-1000000000 "$FS" --home "$HZ" customer list --json
 expect "customer list too" 1 "this device is locked"
 lacks=$(grep -c "$MARK" <<<"$OUT")
 equal "and no customer is printed" "$lacks" 0
