@@ -419,24 +419,34 @@ static cJSON *rep_json(fs_replica *r, const fs_compliance *c, const fs_rep_metri
     return o;
 }
 
+/* The span a report covers, in words: "week 2026-W49" or "last 7 days"
+ * (the JSON keeps week_of's name, the same in every language). */
+static void span_words(const view_opts *o, const char *week, char *out, size_t cap)
+{
+    if (o->days != NULL)
+        snprintf(out, cap, _("last %s days"), o->days); /* checked by week_of */
+    else
+        snprintf(out, cap, _("week %s"), week);
+}
+
 static int compliance_table(fs_replica *r, const fs_compliance *c)
 {
     static const cli_column cols[] = {
-        {"REP", 16},
-        {"CONTACTS<24H", 0},
-        {"ACCURACY", 0},
-        {"COMMITMENTS LATE", 0},
-        {"FOLLOW-UPS LATE", 0},
-        {"KEY ACCOUNTS", 0},
-        {"PLANS 09:00", 0},
-        {"SUMMARIES", 0},
-        {"SELF-CHECKS", 0},
-        {"WEEKLY PLAN", 0},
-        {"LATE ITEMS", 0},
-        {"SPOT-CHECKED", 0},
+        {N_("REP"), 16},
+        {N_("CONTACTS<24H"), 0},
+        {N_("ACCURACY"), 0},
+        {N_("COMMITMENTS LATE"), 0},
+        {N_("FOLLOW-UPS LATE"), 0},
+        {N_("KEY ACCOUNTS"), 0},
+        {N_("PLANS 09:00"), 0},
+        {N_("SUMMARIES"), 0},
+        {N_("SELF-CHECKS"), 0},
+        {N_("WEEKLY PLAN"), 0},
+        {N_("LATE ITEMS"), 0},
+        {N_("SPOT-CHECKED"), 0},
         {N_("CONTRACTS UNCHECKED"), 0},
         {N_("SURVEYS DUE"), 0},
-        {"REFUSED OPEN", 0},
+        {N_("REFUSED OPEN"), 0},
     };
     cli_table *t = NULL;
     if (cli_table_new(&t, cols, sizeof cols / sizeof cols[0]) != 0)
@@ -452,10 +462,10 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
             snprintf(acc, sizeof acc, "-");
         else
             snprintf(acc, sizeof acc, "%.1f%% %s", 100.0 * m->accurate / m->checks,
-                     m->accurate * 1000u >= m->checks * 980u ? "ok" : "BELOW 98%");
+                     m->accurate * 1000u >= m->checks * 980u ? _("ok") : _("BELOW 98%"));
         snprintf(comm, sizeof comm, "%u", late(RULE("commitment_due")));
         snprintf(fol, sizeof fol, "%u", late(RULE("commitment_followup")));
-        snprintf(key, sizeof key, "%u missed",
+        snprintf(key, sizeof key, _("%u missed"),
                  RULE("key_account_monthly")->n[FS_ST_OVERDUE] +
                      RULE("key_account_monthly")->n[FS_ST_DUE_SOON]);
         share(RULE("daily_plan"), plans, sizeof plans);
@@ -463,17 +473,17 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
         share(RULE("self_check"), checks, sizeof checks);
         const fs_rule_tally *wp = RULE("weekly_plan_approved");
         snprintf(weekly, sizeof weekly, "%s",
-                 wp->n[FS_ST_OVERDUE] > 0    ? "NOT APPROVED"
-                 : wp->n[FS_ST_MISSED] > 0   ? "approved late"
-                 : wp->n[FS_ST_ON_TIME] > 0  ? "approved"
-                 : wp->n[FS_ST_DUE_SOON] > 0 ? "awaiting"
+                 wp->n[FS_ST_OVERDUE] > 0    ? _("NOT APPROVED")
+                 : wp->n[FS_ST_MISSED] > 0   ? _("approved late")
+                 : wp->n[FS_ST_ON_TIME] > 0  ? _("approved")
+                 : wp->n[FS_ST_DUE_SOON] > 0 ? _("awaiting")
                                              : "-");
         snprintf(items, sizeof items, "%u",
                  late(RULE("complaint_outcome")) + late(RULE("requirement_request")) +
                      late(RULE("acceptance_documents")) + late(RULE("marketing_request")) +
                      late(RULE("question_answered")));
         snprintf(spot, sizeof spot, "%s",
-                 RULE("spot_check_weekly")->n[FS_ST_ON_TIME] > 0 ? "yes" : "NO");
+                 RULE("spot_check_weekly")->n[FS_ST_ON_TIME] > 0 ? _("yes") : _("NO"));
         /* schema 6 (issue 19.2): contracts signed without their checks, key
          * accounts not surveyed in a quarter that ended (or ends soon) */
         snprintf(unchecked, sizeof unchecked, "%u", late(RULE("contract_checked")));
@@ -514,8 +524,8 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
     char myteam[FS_USER_MAX + 1];
     if (rc == CLI_OK && o.team != NULL &&
         fs_replica_setting(r, "team", myteam, sizeof myteam) == 0 && strcmp(myteam, o.team) != 0) {
-        cli_error("--team: this device holds team %s's records, not %s's", myteam,
-                  strlen(o.team) <= 64 ? o.team : "that team");
+        cli_error(_("--team: this device holds team %s's records, not %s's"), myteam,
+                  strlen(o.team) <= 64 ? o.team : _("that team"));
         rc = CLI_EUSAGE;
     }
     if (rc != CLI_OK)
@@ -543,10 +553,14 @@ int cmd_report_compliance(cli_ctx *ctx, int argc, char **argv)
         cJSON_Delete(top);
         goto done;
     }
-    printf("compliance%s%s, %s%s (%s .. %s)\n", o.team ? " of team " : "", o.team ? o.team : "",
-           o.days ? "" : "week ", week, a, b);
+    char span[64];
+    span_words(&o, week, span, sizeof span);
+    if (o.team != NULL)
+        printf(_("compliance of team %s, %s (%s .. %s)\n"), o.team, span, a, b);
+    else
+        printf(_("compliance, %s (%s .. %s)\n"), span, a, b);
     if (c.nreps == 0)
-        printf("no reps' records in this replica\n");
+        printf(_("no reps' records in this replica\n"));
     else if (compliance_table(r, &c) != 0)
         rc = cli_fail(NULL, "report", FS_ENOMEM);
 done:
@@ -590,7 +604,7 @@ static int rep_cb(const fs_finding *f, void *ctx)
     }
     if (f->has_row)
         hex[8] = '\0';
-    const char *cells[] = {status_word(f->status), f->rule->text, due, done, hex};
+    const char *cells[] = {status_word(f->status), _(f->rule->text), due, done, hex};
     return cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
 }
 
@@ -617,7 +631,7 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
     char week[16];
     rep_walk w = {name, NULL, NULL, 0};
     static const cli_column cols[] = {
-        {"STATUS", 0}, {"RULE", 48}, {"DUE", 0}, {"DONE", 0}, {"RECORD", 0}};
+        {N_("STATUS"), 0}, {N_("RULE"), 48}, {N_("DUE"), 0}, {N_("DONE"), 0}, {N_("RECORD"), 0}};
     rc = open_view(ctx, USAGE_REPORT_REP, &o, argc - 1, argv + 1, 1, &r, &cal, &now);
     if (rc == CLI_OK)
         rc = week_of(&o, now, &from, &to, week);
@@ -633,7 +647,9 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
     } else if (o.json) {
         rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK : cli_fail(NULL, "report", FS_ENOMEM);
     } else {
-        printf("%s%s\n", o.days ? "" : "week ", week);
+        char span[64];
+        span_words(&o, week, span, sizeof span);
+        printf("%s\n", span);
         cli_table_print(w.t, stdout);
     }
 done:

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "form.h"
+#include "i18n.h"
 
 /* Copies the text of column in row id of table into out (size bytes):
  * "" when there is no such row or the value is not text that fits. */
@@ -74,7 +75,8 @@ int form_spotcheck_rep(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_U
     if (held[0] == '\0') {
         if (given != NULL && given->type == FS_TEXT)
             return CLI_OK; /* not known here: the server decides */
-        cli_error("spotcheck add: this device does not know whose %s that is; give --rep", table);
+        cli_error(_("spotcheck add: this device does not know whose %s that is; give --rep"),
+                  cli_kind_word(table));
         return CLI_EUSAGE;
     }
     if (given == NULL) {
@@ -82,9 +84,9 @@ int form_spotcheck_rep(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_U
         return CLI_OK;
     }
     if (given->type != FS_TEXT || given->n != strlen(held) || memcmp(given->p, held, given->n) != 0) {
-        cli_error("spotcheck add: --rep: that %s is %s's record; a spot-check counts for the rep "
-                  "who holds the record (leave --rep out to use %s)",
-                  table, held, held);
+        cli_error(_("spotcheck add: --rep: that %s is %s's record; a spot-check counts for the "
+                    "rep who holds the record (leave --rep out to use %s)"),
+                  cli_kind_word(table), held, held);
         return CLI_EUSAGE;
     }
     return CLI_OK;

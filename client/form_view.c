@@ -186,7 +186,7 @@ int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     else if (json)
         rc = rec_json_print(all, stdout) == 0 ? CLI_OK : cli_fail(NULL, fm->group, FS_ENOMEM);
     else if (cli_table_rows(t) == 0)
-        printf("no %s\n", fm->title);
+        printf(_("no %s\n"), _(fm->title));
     else
         cli_table_print(t, stdout);
     cJSON_Delete(all);
@@ -258,7 +258,7 @@ int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
             cli_usage(stdout, usage);
             return CLI_OK;
         }
-        cli_error("%s show: give the record's id first", fm->group);
+        cli_error(_("%s show: give the record's id first"), fm->group);
         return CLI_EUSAGE;
     }
     const char *hex = argv[0];

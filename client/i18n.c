@@ -32,11 +32,12 @@ static void bind_catalogs(void)
 }
 
 /* Chinese whether or not zh_CN.UTF-8 is installed: $LANGUAGE names the
- * catalog, and glibc honours it under any locale but the plain "C" one,
- * so C.UTF-8 (always present) serves when zh_CN.UTF-8 is missing. */
-static void use_chinese(void)
+ * catalog (zh_CN, or zh_TW: Traditional), and glibc honours it under any
+ * locale but the plain "C" one, so C.UTF-8 (always present) serves when
+ * zh_CN.UTF-8 is missing. */
+static void use_chinese(const char *catalog)
 {
-    setenv("LANGUAGE", "zh_CN", 1);
+    setenv("LANGUAGE", catalog, 1);
     if (setlocale(LC_MESSAGES, "zh_CN.UTF-8") == NULL)
         setlocale(LC_MESSAGES, "C.UTF-8");
 }
@@ -70,7 +71,7 @@ int i18n_init(const char *lang)
         lang = getenv("FIELDSYNC_LANG");
     if (lang != NULL && lang[0] != '\0') {
         if (strcmp(lang, "zh") == 0) {
-            use_chinese();
+            use_chinese("zh_CN");
             return 0;
         }
         if (strcmp(lang, "en") == 0) {
@@ -81,7 +82,7 @@ int i18n_init(const char *lang)
     if (setlocale(LC_MESSAGES, "") == NULL) {
         /* A locale named but not generated on this machine. */
         if (strncmp(env_messages(), "zh", 2) == 0)
-            use_chinese();
+            use_chinese(fs_locale_chinese_catalog(env_messages()));
         else
             setlocale(LC_MESSAGES, "C");
     }

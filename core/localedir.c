@@ -24,3 +24,12 @@ void fs_locale_dir(const char *fallback, char *out, size_t size)
     }
     snprintf(out, size, "%s", fallback);
 }
+
+const char *fs_locale_chinese_catalog(const char *locale)
+{
+    static const char *const hant[] = {"zh_TW", "zh_HK", "zh_MO", "zh_Hant"};
+    for (size_t i = 0; i < sizeof hant / sizeof hant[0]; i++)
+        if (strncmp(locale, hant[i], strlen(hant[i])) == 0)
+            return "zh_TW";
+    return "zh_CN";
+}

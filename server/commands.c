@@ -4,6 +4,7 @@
  * command line before asking for the passphrase, opens the store, does one
  * thing and closes it.
  */
+#include <libintl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "fieldsync/store.h"
 #include "fieldsync/text.h"
 #include "srv.h"
+
+#define _(s) gettext(s) /* the operator's language: srv_lang */
 
 #define NOPTS(a)      (sizeof(a) / sizeof((a)[0]))
 #define MIN_PREFIX    6
@@ -48,11 +51,11 @@ int srv_cmd_init(int argc, char **argv)
     int frc = fs_store_create(&s, data, pass.buf, pass.len, NULL);
     srv_pass_free(&pass);
     if (frc == FS_EEXIST) {
-        srv_error("--data: %s already holds a store", data);
+        srv_error(_("--data: %s already holds a store"), data);
         return SRV_EUSAGE;
     }
     if (frc != 0) {
-        srv_error("--data: cannot create the store: %s", fs_replica_errmsg(NULL));
+        srv_error(_("--data: cannot create the store: %s"), fs_replica_errmsg(NULL));
         return SRV_ERUNTIME;
     }
     frc = fs_replica_identity(fs_store_replica(s), &id);
@@ -61,7 +64,7 @@ int srv_cmd_init(int argc, char **argv)
     } else {
         char hex[2 * FS_SIGN_PK_BYTES + 1];
         sodium_bin2hex(hex, sizeof hex, id->pk, FS_SIGN_PK_BYTES);
-        fprintf(srv_out, "created the server store in %s\nserver key fingerprint:\n%s\n", data,
+        fprintf(srv_out, _("created the server store in %s\nserver key fingerprint:\n%s\n"), data,
                 hex);
     }
     fs_identity_free(id);
@@ -111,7 +114,7 @@ static int user_move(int argc, char **argv)
     if (rc != SRV_OK)
         return rc;
     if (!fs_utf8_valid(team, strlen(team)) || strlen(team) > 64) {
-        srv_error("--team: 1-64 bytes of printable UTF-8");
+        srv_error(_("--team: 1-64 bytes of printable UTF-8"));
         return SRV_EUSAGE;
     }
     fs_store *s = NULL;
@@ -122,11 +125,11 @@ static int user_move(int argc, char **argv)
         srv_printable(name, who, sizeof who);
         srv_printable(team, to, sizeof to);
         if (frc == 0)
-            fprintf(srv_out, "%s is in team %s\n", who, to);
+            fprintf(srv_out, _("%s is in team %s\n"), who, to);
         else if (frc == FS_ENOTFOUND)
-            rc = (srv_error("--name: no such user"), SRV_EUSAGE);
+            rc = (srv_error(_("--name: no such user")), SRV_EUSAGE);
         else if (frc == FS_EINVAL)
-            rc = (srv_error("--team: %s", fs_store_errmsg(s)), SRV_EUSAGE);
+            rc = (srv_error(_("--team: %s"), fs_store_errmsg(s)), SRV_EUSAGE);
         else
             rc = srv_fail(s, "user move", frc);
     }
@@ -160,7 +163,7 @@ static int user_disable(int disabled, int argc, char **argv)
             fprintf(srv_out, "%s %s\n", who,
                     disabled ? "is disabled: devices revoked, sessions ended" : "is enabled");
         else if (frc == FS_ENOTFOUND)
-            rc = (srv_error("--name: no such user"), SRV_EUSAGE);
+            rc = (srv_error(_("--name: no such user")), SRV_EUSAGE);
         else
             rc = srv_fail(s, cmd, frc);
     }
@@ -197,9 +200,9 @@ static int user_passwd(int argc, char **argv)
         int frc = typed != NULL ? fs_store_set_password(s, name, typed, strlen(typed))
                                 : fs_store_set_password(s, name, pw.buf, pw.len);
         if (frc == 0)
-            fprintf(srv_out, "password set for %s\n", name);
+            fprintf(srv_out, _("password set for %s\n"), name);
         else if (frc == FS_ENOTFOUND)
-            rc = (srv_error("--name: no such user"), SRV_EUSAGE);
+            rc = (srv_error(_("--name: no such user")), SRV_EUSAGE);
         else if (frc == FS_ESTATE || frc == FS_EINVAL)
             rc = (srv_error("%s", fs_store_errmsg(s)), SRV_EUSAGE);
         else
@@ -233,8 +236,8 @@ int srv_cmd_user(int argc, char **argv)
             fputs(move_usage, srv_out);
             return SRV_HELP;
         }
-        srv_error("user: expected 'user add', 'user move', 'user passwd', 'user disable' or"
-                  " 'user enable'");
+        srv_error(_("user: expected 'user add', 'user move', 'user passwd', 'user disable' or"
+                  " 'user enable'"));
         fputs(user_usage, srv_err);
         return SRV_EUSAGE;
     }
@@ -257,15 +260,15 @@ int srv_cmd_user(int argc, char **argv)
     } else if (strcmp(role, "admin") == 0) {
         r = FS_ROLE_ADMIN;
     } else {
-        srv_error("--role: expected rep, manager or admin");
+        srv_error(_("--role: expected rep, manager or admin"));
         return SRV_EUSAGE;
     }
     if (!fs_utf8_valid(name, strlen(name)) || strlen(name) > 64) {
-        srv_error("--name: 1-64 bytes of printable UTF-8");
+        srv_error(_("--name: 1-64 bytes of printable UTF-8"));
         return SRV_EUSAGE;
     }
     if (!fs_utf8_valid(team, strlen(team)) || strlen(team) > 64) {
-        srv_error("--team: 1-64 bytes of printable UTF-8");
+        srv_error(_("--team: 1-64 bytes of printable UTF-8"));
         return SRV_EUSAGE;
     }
     fs_store *s = NULL;
@@ -274,15 +277,15 @@ int srv_cmd_user(int argc, char **argv)
         return rc;
     int frc = fs_store_user_add(s, name, r, team);
     if (frc == FS_EEXIST) {
-        srv_error("--name: the user exists already");
+        srv_error(_("--name: the user exists already"));
         rc = SRV_EUSAGE;
     } else if (frc == FS_EINVAL) {
-        srv_error("--name/--team: %s", fs_store_errmsg(s));
+        srv_error(_("--name/--team: %s"), fs_store_errmsg(s));
         rc = SRV_EUSAGE;
     } else if (frc != 0) {
         rc = srv_fail(s, "adding the user", frc);
     } else {
-        fprintf(srv_out, "added user %s (%s, team %s)\n", name, role, team);
+        fprintf(srv_out, _("added user %s (%s, team %s)\n"), name, role, team);
     }
     srv_close(s);
     return rc;
@@ -327,7 +330,7 @@ int srv_cmd_enroll_code(int argc, char **argv)
         return rc;
     uint64_t hours = 24;
     if (ttl != NULL && parse_hours(ttl, &hours) != 0) {
-        srv_error("--ttl-hours: expected a whole number of hours from 1 to %d", MAX_TTL_HOURS);
+        srv_error(_("--ttl-hours: expected a whole number of hours from 1 to %d"), MAX_TTL_HOURS);
         return SRV_EUSAGE;
     }
     fs_store *s = NULL;
@@ -343,17 +346,17 @@ int srv_cmd_enroll_code(int argc, char **argv)
     }
     frc = fs_enroll_code_create(s, user, hours * 3600u * 1000u, id->pk, code, sizeof code);
     if (frc == FS_ENOTFOUND) {
-        srv_error("--user: no such user (add it with 'user add')");
+        srv_error(_("--user: no such user (add it with 'user add')"));
         rc = SRV_EUSAGE;
     } else if (frc == FS_ESTATE) {
-        srv_error("--user: the user is disabled (fieldsync-server user enable --name NAME)");
+        srv_error(_("--user: the user is disabled (fieldsync-server user enable --name NAME)"));
         rc = SRV_EUSAGE;
     } else if (frc != 0) {
         rc = srv_fail(NULL, "creating the code", frc);
     } else {
         char who[128];
         srv_printable(user, who, sizeof who);
-        fprintf(srv_out, "one-time enrollment code for %s, valid for %" PRIu64 " hours:\n%s\n", who,
+        fprintf(srv_out, _("one-time enrollment code for %s, valid for %" PRIu64 " hours:\n%s\n"), who,
                 hours, code);
         fflush(srv_out);
         sodium_memzero(code, sizeof code);
@@ -525,10 +528,10 @@ static int revoke_found(fs_store *s, const fs_store_device *d, int discard, int 
     if (frc != 0)
         return srv_fail(s, "reading the device's sync state", frc);
     if (pending > 0 && !discard && !after_push) {
-        srv_error("device %s holds %llu unsent change%s (as it last reported): not revoked.\n"
+        srv_error(_("device %s holds %llu unsent change%s (as it last reported): not revoked.\n"
                   "  --discard-unsent  revoke now; it wipes at its next contact and those "
                   "changes are lost\n"
-                  "  --after-push      let it push them once more, then it is told to wipe",
+                  "  --after-push      let it push them once more, then it is told to wipe"),
                   d->fingerprint, (unsigned long long)pending, pending == 1 ? "" : "s");
         return SRV_EUSAGE;
     }
@@ -537,8 +540,8 @@ static int revoke_found(fs_store *s, const fs_store_device *d, int discard, int 
         if (frc != 0)
             return srv_fail(s, "revoking the device", frc);
         fprintf(srv_out,
-                "device %s will be revoked after its next push (%llu unsent change%s); it is "
-                "told to wipe once the server has them\n",
+                _("device %s will be revoked after its next push (%llu unsent change%s); it is "
+                "told to wipe once the server has them\n"),
                 d->fingerprint, (unsigned long long)pending, pending == 1 ? "" : "s");
         return SRV_OK;
     }
@@ -546,10 +549,10 @@ static int revoke_found(fs_store *s, const fs_store_device *d, int discard, int 
     if (frc != 0)
         return srv_fail(s, "revoking the device", frc);
     if (pending > 0)
-        fprintf(srv_out, "revoked device %s; its %llu unsent change%s will be discarded\n",
+        fprintf(srv_out, _("revoked device %s; its %llu unsent change%s will be discarded\n"),
                 d->fingerprint, (unsigned long long)pending, pending == 1 ? "" : "s");
     else
-        fprintf(srv_out, "revoked device %s\n", d->fingerprint);
+        fprintf(srv_out, _("revoked device %s\n"), d->fingerprint);
     return SRV_OK;
 }
 
@@ -567,7 +570,7 @@ static int device_revoke(int argc, char **argv)
     if (rc == SRV_OK)
         rc = srv_require("device revoke", "--device", dev);
     if (rc == SRV_OK && discard && after_push) {
-        srv_error("device revoke: --discard-unsent and --after-push exclude each other");
+        srv_error(_("device revoke: --discard-unsent and --after-push exclude each other"));
         rc = SRV_EUSAGE;
     }
     if (rc != SRV_OK)
@@ -584,7 +587,7 @@ static int device_revoke(int argc, char **argv)
         f.prefix[i] = c;
     }
     if (!hex) {
-        srv_error("--device: expected %d to 32 hex digits of a fingerprint (device list)",
+        srv_error(_("--device: expected %d to 32 hex digits of a fingerprint (device list)"),
                   MIN_PREFIX);
         return SRV_EUSAGE;
     }
@@ -596,14 +599,14 @@ static int device_revoke(int argc, char **argv)
     if (frc != 0) {
         rc = srv_fail(NULL, "listing the devices", frc);
     } else if (f.matches == 0) {
-        srv_error("--device: no device with fingerprint %s...", f.prefix);
+        srv_error(_("--device: no device with fingerprint %s..."), f.prefix);
         rc = SRV_EUSAGE;
     } else if (f.matches > 1) {
-        srv_error("--device: %s... matches %zu devices; give more digits", f.prefix, f.matches);
+        srv_error(_("--device: %s... matches %zu devices; give more digits"), f.prefix, f.matches);
         rc = SRV_EUSAGE;
     } else if (f.found.revoked == FS_DEVICE_REVOKED ||
                (f.found.revoked == FS_DEVICE_REVOKE_AFTER_PUSH && !discard)) {
-        fprintf(srv_out, "device %s was revoked already%s\n", f.found.fingerprint,
+        fprintf(srv_out, _("device %s was revoked already%s\n"), f.found.fingerprint,
                 f.found.revoked == FS_DEVICE_REVOKED ? "" : " (after its next push)");
     } else {
         rc = revoke_found(s, &f.found, discard, after_push);
@@ -622,7 +625,7 @@ int srv_cmd_device(int argc, char **argv)
         fputs(device_usage, srv_out);
         return SRV_HELP;
     }
-    srv_error("device: expected 'device list' or 'device revoke'");
+    srv_error(_("device: expected 'device list' or 'device revoke'"));
     fputs(device_usage, srv_err);
     return SRV_EUSAGE;
 }
@@ -691,32 +694,32 @@ static int check_head(fs_audit *a, const char *expect)
     uint64_t seq = 0;
     unsigned char want[FS_AUDIT_MAC_BYTES], have[FS_AUDIT_MAC_BYTES];
     if (parse_head(expect, &seq, want) != 0) {
-        srv_error("--expect-head: expected SEQ:MAC as audit head prints it (a number, a colon, "
-                  "64 hex digits)");
+        srv_error(_("--expect-head: expected SEQ:MAC as audit head prints it (a number, a colon, "
+                  "64 hex digits)"));
         return SRV_EUSAGE;
     }
     if (seq == 0)
         return SRV_OK; /* the head of an empty log: anything holds it */
     int frc = fs_audit_mac_at(a, seq, have);
     if (frc == FS_ENOTFOUND) {
-        srv_error("audit log cut: the head kept earlier is entry %" PRIu64
+        srv_error(_("audit log cut: the head kept earlier is entry %" PRIu64
                   ", which the log no longer holds (entries after the last one now stored "
-                  "were removed)",
+                  "were removed)"),
                   seq);
         return SRV_ERUNTIME;
     }
     if (frc != 0) {
-        srv_error("reading the audit log: %s", fs_audit_errmsg(a));
+        srv_error(_("reading the audit log: %s"), fs_audit_errmsg(a));
         return SRV_ERUNTIME;
     }
     if (sodium_memcmp(want, have, sizeof want) != 0) {
-        srv_error("audit log rewritten: entry %" PRIu64
+        srv_error(_("audit log rewritten: entry %" PRIu64
                   " is not the one whose head was kept (the log was cut and written again, "
-                  "or put back from a copy)",
+                  "or put back from a copy)"),
                   seq);
         return SRV_ERUNTIME;
     }
-    fprintf(srv_out, "the head kept earlier (entry %" PRIu64 ") is in the log\n", seq);
+    fprintf(srv_out, _("the head kept earlier (entry %" PRIu64 ") is in the log\n"), seq);
     return SRV_OK;
 }
 
@@ -733,7 +736,7 @@ int srv_cmd_audit(int argc, char **argv)
         fputs(audit_usage, srv_out);
         return SRV_HELP;
     } else {
-        srv_error("audit: expected 'audit verify', 'audit show' or 'audit head'");
+        srv_error(_("audit: expected 'audit verify', 'audit show' or 'audit head'"));
         fputs(audit_usage, srv_err);
         return SRV_EUSAGE;
     }
@@ -745,7 +748,7 @@ int srv_cmd_audit(int argc, char **argv)
     if (rc == SRV_OK)
         rc = srv_require(names[what], "--data", data);
     if (rc == SRV_OK && expect != NULL && what != VERIFY) {
-        srv_error("%s: --expect-head goes with audit verify", names[what]);
+        srv_error(_("%s: --expect-head goes with audit verify"), names[what]);
         rc = SRV_EUSAGE;
     }
     if (rc != SRV_OK)
@@ -760,15 +763,15 @@ int srv_cmd_audit(int argc, char **argv)
         char head[SRV_AUDIT_HEAD_MAX];
         int frc = fs_audit_verify(a, &entries, &bad);
         if (frc == 0 && (frc = srv_audit_head_text(a, head)) == 0) {
-            fprintf(srv_out, "%" PRIu64 " entries, chain intact; head %s\n", entries, head);
+            fprintf(srv_out, _("%" PRIu64 " entries, chain intact; head %s\n"), entries, head);
             if (expect != NULL)
                 rc = check_head(a, expect);
         } else if (frc == FS_EAUDIT) {
-            srv_error("audit log broken at entry %" PRIu64 " of %" PRIu64 ": %s", bad, entries,
+            srv_error(_("audit log broken at entry %" PRIu64 " of %" PRIu64 ": %s"), bad, entries,
                       fs_audit_errmsg(a));
             rc = SRV_ERUNTIME;
         } else {
-            srv_error("verifying the audit log: %s", fs_audit_errmsg(a));
+            srv_error(_("verifying the audit log: %s"), fs_audit_errmsg(a));
             rc = SRV_ERUNTIME;
         }
     } else if (what == HEAD) {
@@ -776,7 +779,7 @@ int srv_cmd_audit(int argc, char **argv)
         if (srv_audit_head_text(a, head) == 0) {
             fprintf(srv_out, "%s\n", head);
         } else {
-            srv_error("reading the audit head: %s (run audit verify)", fs_audit_errmsg(a));
+            srv_error(_("reading the audit head: %s (run audit verify)"), fs_audit_errmsg(a));
             rc = SRV_ERUNTIME;
         }
     } else {
@@ -785,7 +788,7 @@ int srv_cmd_audit(int argc, char **argv)
         if (frc == 0 && shown == 0)
             puts("the audit log is empty");
         if (frc != 0) {
-            srv_error("reading the audit log: %s (run audit verify)", fs_audit_errmsg(a));
+            srv_error(_("reading the audit log: %s (run audit verify)"), fs_audit_errmsg(a));
             rc = SRV_ERUNTIME;
         }
     }

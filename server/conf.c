@@ -9,6 +9,7 @@
  * naming the file, the line and the key, so that a typo never passes for a
  * setting. Values are never echoed: the file holds the store's passphrase.
  */
+#include <libintl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -22,6 +23,8 @@
 #include <sodium.h>
 
 #include "srv.h"
+
+#define _(s) gettext(s) /* the operator's language: srv_lang */
 
 #define CONF_MAX (64 * 1024) /* bytes of the file */
 
@@ -83,21 +86,21 @@ static int take_line(srv_conf *c, const char *path, unsigned lineno, char *line,
              (k >= 'a' && k <= 'z');
     }
     if (!ok) {
-        srv_error("%s:%u: expected KEY=value (a name of letters, digits and _)", path, lineno);
+        srv_error(_("%s:%u: expected KEY=value (a name of letters, digits and _)"), path, lineno);
         return 1;
     }
     size_t k = 0;
     while (k < NKEYS && (strlen(keys[k].key) != klen || memcmp(keys[k].key, line, klen) != 0))
         k++;
     if (k == NKEYS) {
-        srv_error("%s:%u: unknown setting %.*s (known: FIELDSYNC_DATA, FIELDSYNC_LISTEN, "
+        srv_error(_("%s:%u: unknown setting %.*s (known: FIELDSYNC_DATA, FIELDSYNC_LISTEN, "
                   "FIELDSYNC_LEASE, FIELDSYNC_TLS_CERT, FIELDSYNC_TLS_KEY, "
-                  "FIELDSYNC_INSECURE_HTTP, FIELDSYNC_PASSPHRASE, FIELDSYNC_SERVE_OPTIONS)",
+                  "FIELDSYNC_INSECURE_HTTP, FIELDSYNC_PASSPHRASE, FIELDSYNC_SERVE_OPTIONS)"),
                   path, lineno, (int)klen, line);
         return 1;
     }
     if (seen[k] != 0) {
-        srv_error("%s:%u: %s is set twice (first on line %u)", path, lineno, keys[k].key, seen[k]);
+        srv_error(_("%s:%u: %s is set twice (first on line %u)"), path, lineno, keys[k].key, seen[k]);
         return 1;
     }
     seen[k] = lineno;
@@ -116,7 +119,7 @@ static int take_line(srv_conf *c, const char *path, unsigned lineno, char *line,
     }
     for (size_t i = 0; i < vlen; i++) {
         if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
-            srv_error("%s:%u: %s holds a control character", path, lineno, keys[k].key);
+            srv_error(_("%s:%u: %s holds a control character"), path, lineno, keys[k].key);
             return 1;
         }
     }
@@ -124,7 +127,7 @@ static int take_line(srv_conf *c, const char *path, unsigned lineno, char *line,
         return 0; /* set to nothing: as if not set */
     char *copy = strndup(v, vlen);
     if (copy == NULL) {
-        srv_error("out of memory");
+        srv_error(_("out of memory"));
         return 1;
     }
     *(char **)((char *)c + keys[k].off) = copy;
@@ -136,12 +139,12 @@ int srv_conf_load(const char *path, srv_conf *out)
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        srv_error("--config: cannot open %s: %s", path, strerror(errno));
+        srv_error(_("--config: cannot open %s: %s"), path, strerror(errno));
         return SRV_EUSAGE;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_MAX) {
-        srv_error("--config: %s is not a regular file of at most %d KiB", path, CONF_MAX / 1024);
+        srv_error(_("--config: %s is not a regular file of at most %d KiB"), path, CONF_MAX / 1024);
         close(fd);
         return SRV_EUSAGE;
     }
@@ -150,7 +153,7 @@ int srv_conf_load(const char *path, srv_conf *out)
     char *buf = sodium_malloc(cap);
     if (buf == NULL) {
         close(fd);
-        srv_error("out of memory");
+        srv_error(_("out of memory"));
         return SRV_ERUNTIME;
     }
     size_t got = 0;
@@ -165,7 +168,7 @@ int srv_conf_load(const char *path, srv_conf *out)
     close(fd);
     buf[got] = '\0';
     if (memchr(buf, '\0', got) != NULL) {
-        srv_error("--config: %s is not a text file (it holds a NUL byte)", path);
+        srv_error(_("--config: %s is not a text file (it holds a NUL byte)"), path);
         sodium_free(buf);
         return SRV_EUSAGE;
     }
@@ -182,8 +185,8 @@ int srv_conf_load(const char *path, srv_conf *out)
     }
     sodium_free(buf);
     if (!bad && has_pass && (st.st_mode & S_IRWXO) != 0) {
-        srv_error("--config: %s holds FIELDSYNC_PASSPHRASE and every user of this machine can "
-                  "read it (mode %04o): chmod o-rwx %s",
+        srv_error(_("--config: %s holds FIELDSYNC_PASSPHRASE and every user of this machine can "
+                  "read it (mode %04o): chmod o-rwx %s"),
                   path, (unsigned)(st.st_mode & 07777), path);
         bad = 1;
     }
@@ -192,7 +195,7 @@ int srv_conf_load(const char *path, srv_conf *out)
         for (size_t k = 0; k < NKEYS; k++)
             if (keys[k].off == offsetof(srv_conf, insecure_http))
                 at = seen[k];
-        srv_error("%s:%u: FIELDSYNC_INSECURE_HTTP is yes or no", path, at);
+        srv_error(_("%s:%u: FIELDSYNC_INSECURE_HTTP is yes or no"), path, at);
         bad = 1;
     }
     if (bad) {

@@ -8,6 +8,7 @@
  * it printed. A revoked device's open connection is closed at once.
  */
 #define _GNU_SOURCE /* accept4, open_memstream */
+#include <libintl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "hub.h"
 #include "srv.h"
 #include "store/store_sqlite.h"
+
+#define _(s) gettext(s) /* the operator's language: srv_lang */
 
 #define CTL_SOCKET        "control.sock"
 #define CTL_SERVER_IO_S   5   /* a client that does not send its request */
@@ -44,7 +47,7 @@ int srv_dispatch_admin(int argc, char **argv)
         return srv_cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "team") == 0)
         return srv_cmd_team(argc - 1, argv + 1);
-    srv_error("this command cannot run through a running server");
+    srv_error(_("this command cannot run through a running server"));
     return SRV_EUSAGE;
 }
 
@@ -95,7 +98,7 @@ int srv_ctl_forward(int argc, char **argv, int *rc)
     if (frc == FS_ENOTFOUND)
         return 0; /* no serve: the command opens the store itself */
     if (frc != 0) {
-        srv_error("--data: %s/%s %s", data, CTL_SOCKET,
+        srv_error(_("--data: %s/%s %s"), data, CTL_SOCKET,
                   frc == FS_EAUTH ? "belongs to another user's process: not using it"
                                   : "does not answer");
         *rc = SRV_ERUNTIME;
@@ -128,7 +131,7 @@ int srv_ctl_forward(int argc, char **argv, int *rc)
     srv_pass_free(&pass);
     srv_pass_free(&pw);
     if (frc != 0) {
-        srv_error("the command line is too long to send to the running server");
+        srv_error(_("the command line is too long to send to the running server"));
         fs_buf_free(&req); /* wipes the passphrase */
         close(fd);
         *rc = SRV_EUSAGE;
@@ -152,7 +155,7 @@ int srv_ctl_forward(int argc, char **argv, int *rc)
     if (!ok || fs_ctl_reply_parse(body, n, &status, &out, &outlen, &err, &errlen) != 0 ||
         !valid_status(status)) {
         free(body);
-        srv_error("the running server gave no valid answer (see its log)");
+        srv_error(_("the running server gave no valid answer (see its log)"));
         *rc = SRV_ERUNTIME;
         return 1;
     }
@@ -276,13 +279,13 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
 int srv_ctl_listen(const char *data, srv_ctl *out)
 {
     if (fs_unix_path(&out->sa, data, CTL_SOCKET) != 0) {
-        srv_error("--data: %s/%s is too long for a socket path", data, CTL_SOCKET);
+        srv_error(_("--data: %s/%s is too long for a socket path"), data, CTL_SOCKET);
         return SRV_EUSAGE;
     }
     /* serve holds the store exclusively: a socket left here is stale. */
     int rc = fs_unix_listen(&out->sa, &out->fd, &out->st);
     if (rc != 0) {
-        srv_error("--data: cannot listen on %s: %s", out->sa.sun_path,
+        srv_error(_("--data: cannot listen on %s: %s"), out->sa.sun_path,
                   rc == FS_EEXIST ? "something else is there" : strerror(errno));
         return SRV_ERUNTIME;
     }

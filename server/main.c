@@ -4,6 +4,7 @@
  * passwords, hand out enrollment codes, list and revoke devices, check and
  * show the audit log; and the sync service itself (serve.c).
  */
+#include <libintl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@
 
 #include "fieldsync/harden.h"
 #include "srv.h"
+
+#define _(s) gettext(s) /* the operator's language: srv_lang */
 
 #ifndef FS_VERSION_STRING
 #define FS_VERSION_STRING "unknown"
@@ -53,13 +56,17 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     if (fs_harden_process() != 0) {
-        srv_error("cannot disable core dumps");
+        srv_error(_("cannot disable core dumps"));
         return 1;
     }
     if (sodium_init() < 0) {
-        srv_error("libsodium failed to initialise");
+        srv_error(_("libsodium failed to initialise"));
         return 1;
     }
+    /* the operator's language for every command run here; serve keeps C
+     * (its log is read by tools; the dashboard picks its own per request) */
+    if (argc < 2 || strcmp(argv[1], "serve") != 0)
+        srv_lang();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -83,7 +90,6 @@ int main(int argc, char **argv)
         /* Through a serve running on that store, else on the store itself;
          * team's values checked here first, in the operator's language. */
         if (strcmp(cmd, "team") == 0) {
-            srv_team_lang();
             rc = srv_team_check(argc - 2, argv + 2);
             if (rc != SRV_OK)
                 return rc == SRV_EUSAGE ? 2 : rc == SRV_HELP ? 0 : 1;
@@ -97,7 +103,7 @@ int main(int argc, char **argv)
     } else {
         char shown[48];
         srv_printable(cmd, shown, sizeof shown);
-        srv_error("unknown command '%s' (see help)", shown);
+        srv_error(_("unknown command '%s' (see help)"), shown);
         usage(stderr);
         return 2;
     }

@@ -15,6 +15,7 @@
  * read), opened with the passphrase and their audit chain verified; if
  * either fails, the copies are removed and the old files put back.
  */
+#include <libintl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -29,6 +30,8 @@
 #include "fieldsync/store.h"
 #include "srv.h"
 #include "store/audit.h"
+
+#define _(s) gettext(s) /* the operator's language: srv_lang */
 
 /* The files of a data directory that make up the store (a WAL, when the
  * store was not closed cleanly, is part of it). */
@@ -98,7 +101,7 @@ static int path_of(char *out, size_t cap, const char *dir, const char *name)
 static int move_aside(const char *dir, const char *aside, int moved[NFILES])
 {
     if (mkdir(aside, 0700) != 0) {
-        srv_error("restore: cannot make %s: %s", aside, strerror(errno));
+        srv_error(_("restore: cannot make %s: %s"), aside, strerror(errno));
         return SRV_ERUNTIME;
     }
     for (size_t i = 0; i < NFILES; i++) {
@@ -110,7 +113,7 @@ static int move_aside(const char *dir, const char *aside, int moved[NFILES])
         if (access(a, F_OK) != 0)
             continue;
         if (rename(a, b) != 0) {
-            srv_error("restore: cannot move %s aside: %s", store_files[i], strerror(errno));
+            srv_error(_("restore: cannot move %s aside: %s"), store_files[i], strerror(errno));
             return SRV_ERUNTIME;
         }
         moved[i] = 1;
@@ -128,7 +131,7 @@ static void put_back(const char *dir, const char *aside, const int moved[NFILES]
             continue;
         (void)unlink(a);
         if (moved[i] && rename(b, a) != 0)
-            srv_error("restore: could not put %s back: it is in %s", store_files[i], aside);
+            srv_error(_("restore: could not put %s back: it is in %s"), store_files[i], aside);
     }
     (void)rmdir(aside);
 }
@@ -145,8 +148,8 @@ static int adopt(const char *dir, const char *from)
     uint64_t entries = 0, bad = 0;
     int frc = fs_audit_verify(a, &entries, &bad);
     if (frc != 0) {
-        srv_error("restore: the backup's audit log does not verify (entry %" PRIu64 " of %" PRIu64
-                  "): %s",
+        srv_error(_("restore: the backup's audit log does not verify (entry %" PRIu64 " of %" PRIu64
+                  "): %s"),
                   bad, entries, fs_audit_errmsg(a));
         srv_close(s);
         return SRV_ERUNTIME;
@@ -165,9 +168,9 @@ static int adopt(const char *dir, const char *from)
         return rc;
     }
     fprintf(srv_out,
-            "restored the store in %s from %s: %" PRIu64 " audit entries verified, feed head %" PRIu64
+            _("restored the store in %s from %s: %" PRIu64 " audit entries verified, feed head %" PRIu64
             "; the feed has a new epoch: every device pulls its scope again and sends again what "
-            "the backup does not hold\n",
+            "the backup does not hold\n"),
             dir, from, entries, head);
     srv_close(s);
     return SRV_OK;
@@ -189,22 +192,22 @@ int srv_cmd_restore(int argc, char **argv)
     if (path_of(db, sizeof db, from, "replica.db") != 0 ||
         path_of(key, sizeof key, from, "replica.key") != 0 || access(db, R_OK) != 0 ||
         access(key, R_OK) != 0) {
-        srv_error("--from: %s holds no server store (a copy of a data directory)", from);
+        srv_error(_("--from: %s holds no server store (a copy of a data directory)"), from);
         return SRV_EUSAGE;
     }
     if (serve_running(data)) {
-        srv_error("restore: a server is running on %s: stop it first", data);
+        srv_error(_("restore: a server is running on %s: stop it first"), data);
         return SRV_ERUNTIME;
     }
     if (mkdir(data, 0700) != 0 && errno != EEXIST) {
-        srv_error("--data: cannot make %s: %s", data, strerror(errno));
+        srv_error(_("--data: cannot make %s: %s"), data, strerror(errno));
         return SRV_ERUNTIME;
     }
     char aside[4200];
     char name[48];
     snprintf(name, sizeof name, "pre-restore-%" PRIu64, fs_clock_wall_ms());
     if (path_of(aside, sizeof aside, data, name) != 0) {
-        srv_error("--data: the path is too long");
+        srv_error(_("--data: the path is too long"));
         return SRV_EUSAGE;
     }
     int moved[NFILES] = {0};
@@ -219,7 +222,7 @@ int srv_cmd_restore(int argc, char **argv)
         if (access(a, F_OK) != 0)
             continue; /* no WAL: the backup was closed cleanly */
         if (copy_file(a, b) != 0) {
-            srv_error("restore: cannot copy %s from the backup: %s", store_files[i],
+            srv_error(_("restore: cannot copy %s from the backup: %s"), store_files[i],
                       strerror(errno));
             rc = SRV_ERUNTIME;
         }
@@ -230,7 +233,7 @@ int srv_cmd_restore(int argc, char **argv)
         (void)rmdir(aside); /* kept when it holds the files the store had */
     if (rc != SRV_OK) {
         put_back(data, aside, moved);
-        srv_error("restore: nothing changed in %s", data);
+        srv_error(_("restore: nothing changed in %s"), data);
     }
     return rc;
 }
@@ -256,7 +259,7 @@ int srv_cmd_backup(int argc, char **argv)
         return rc;
     /* a running serve writes it, from its own working directory */
     if (out[0] != '/') {
-        srv_error("--out: give an absolute path (a running server writes the backup)");
+        srv_error(_("--out: give an absolute path (a running server writes the backup)"));
         return SRV_EUSAGE;
     }
     char db[4200], key[4200], from_key[4200];
@@ -264,7 +267,7 @@ int srv_cmd_backup(int argc, char **argv)
         path_of(key, sizeof key, out, "replica.key") != 0 ||
         path_of(from_key, sizeof from_key, srv_hosted_dir != NULL ? srv_hosted_dir : data,
                 "replica.key") != 0) {
-        srv_error("--out: the path is too long");
+        srv_error(_("--out: the path is too long"));
         return SRV_EUSAGE;
     }
     fs_store *s = NULL;
@@ -272,7 +275,7 @@ int srv_cmd_backup(int argc, char **argv)
     if (rc != SRV_OK)
         return rc;
     if (mkdir(out, 0700) != 0) {
-        srv_error("--out: cannot make %s: %s", out, errno == EEXIST ? "it exists" : strerror(errno));
+        srv_error(_("--out: cannot make %s: %s"), out, errno == EEXIST ? "it exists" : strerror(errno));
         srv_close(s);
         return errno == EEXIST ? SRV_EUSAGE : SRV_ERUNTIME;
     }
@@ -283,7 +286,7 @@ int srv_cmd_backup(int argc, char **argv)
     if (frc != 0) {
         rc = srv_fail(s, "backup", frc);
     } else if (copy_file(from_key, key) != 0) {
-        srv_error("backup: cannot copy the key file: %s", strerror(errno));
+        srv_error(_("backup: cannot copy the key file: %s"), strerror(errno));
         rc = SRV_ERUNTIME;
     } else {
         /* A copy of every customer record: audited, and what status reports
@@ -296,7 +299,7 @@ int srv_cmd_backup(int argc, char **argv)
         if (frc == FS_ETYPE || frc == FS_ETOOBIG)
             frc = fs_audit_append(a, "backup", "operator", NULL, detail);
         if (frc != 0) {
-            srv_error("backup: cannot write the audit entry: %s", fs_audit_errmsg(a));
+            srv_error(_("backup: cannot write the audit entry: %s"), fs_audit_errmsg(a));
             rc = SRV_ERUNTIME;
         }
     }
@@ -307,7 +310,7 @@ int srv_cmd_backup(int argc, char **argv)
         (void)rmdir(out);
         return rc;
     }
-    fprintf(srv_out, "backed up the store in %s to %s (feed head %" PRIu64 "), sealed as it is\n",
+    fprintf(srv_out, _("backed up the store in %s to %s (feed head %" PRIu64 "), sealed as it is\n"),
             data, out, head);
     return SRV_OK;
 }

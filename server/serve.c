@@ -27,6 +27,7 @@
  * logs any.
  */
 #define _GNU_SOURCE /* ppoll */
+#include <libintl.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -49,6 +50,8 @@
 #include "store/audit.h"
 #include "srv.h"
 #include "web.h"
+
+#define _(s) gettext(s) /* the operator's language: srv_lang */
 
 #define NOPTS(a)          (sizeof(a) / sizeof((a)[0]))
 #define HOST_MAX          255 /* bytes of host in --listen */
@@ -94,7 +97,7 @@ static int parse_listen(const char *listen, char *host, size_t cap, int *port)
     const char *h = listen;
     size_t hlen;
     if (colon == NULL || colon[1] == '\0') {
-        srv_error("--listen: expected HOST:PORT, the port is missing");
+        srv_error(_("--listen: expected HOST:PORT, the port is missing"));
         return SRV_EUSAGE;
     }
     hlen = (size_t)(colon - listen);
@@ -102,21 +105,21 @@ static int parse_listen(const char *listen, char *host, size_t cap, int *port)
         h++;
         hlen -= 2;
     } else if (memchr(h, ':', hlen) != NULL) {
-        srv_error("--listen: write an IPv6 host in brackets, as [::1]:PORT");
+        srv_error(_("--listen: write an IPv6 host in brackets, as [::1]:PORT"));
         return SRV_EUSAGE;
     }
     if (hlen == 0) {
-        srv_error("--listen: expected HOST:PORT, the host is missing");
+        srv_error(_("--listen: expected HOST:PORT, the host is missing"));
         return SRV_EUSAGE;
     }
     if (hlen >= cap || hlen > HOST_MAX) {
-        srv_error("--listen: the host is too long");
+        srv_error(_("--listen: the host is too long"));
         return SRV_EUSAGE;
     }
     for (size_t i = 0; i < hlen; i++) {
         unsigned char ch = (unsigned char)h[i];
         if (ch <= 0x20 || ch >= 0x7F || ch == '[' || ch == ']' || ch == '/') {
-            srv_error("--listen: the host holds a character not allowed in a host");
+            srv_error(_("--listen: the host holds a character not allowed in a host"));
             return SRV_EUSAGE;
         }
     }
@@ -124,13 +127,13 @@ static int parse_listen(const char *listen, char *host, size_t cap, int *port)
     const char *d = colon + 1;
     for (; *d != '\0'; d++) {
         if (*d < '0' || *d > '9' || p > 65535) {
-            srv_error("--listen: the port must be a number from 0 to 65535");
+            srv_error(_("--listen: the port must be a number from 0 to 65535"));
             return SRV_EUSAGE;
         }
         p = p * 10 + (*d - '0');
     }
     if (p > 65535) {
-        srv_error("--listen: the port must be a number from 0 to 65535");
+        srv_error(_("--listen: the port must be a number from 0 to 65535"));
         return SRV_EUSAGE;
     }
     memcpy(host, h, hlen);
@@ -153,7 +156,7 @@ static int check_bindable(const char *listen, const char *host, int port, char *
     hints.ai_socktype = SOCK_STREAM;
     int grc = getaddrinfo(host, NULL, &hints, &ai);
     if (grc != 0 || ai == NULL) {
-        srv_error("--listen: cannot resolve the host of %s: %s", listen, gai_strerror(grc));
+        srv_error(_("--listen: cannot resolve the host of %s: %s"), listen, gai_strerror(grc));
         return SRV_ERUNTIME;
     }
     int rc = SRV_ERUNTIME;
@@ -177,16 +180,16 @@ static int check_bindable(const char *listen, const char *host, int port, char *
         snprintf(iface, cap, "%s", text);
         *loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
     } else {
-        srv_error("--listen: the host of %s is not an IP address", listen);
+        srv_error(_("--listen: the host of %s is not an IP address"), listen);
         return SRV_ERUNTIME;
     }
     int fd = socket(family, SOCK_STREAM, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
-        srv_error("--listen: cannot open a socket: %s", strerror(errno));
+        srv_error(_("--listen: cannot open a socket: %s"), strerror(errno));
     } else if (bind(fd, (struct sockaddr *)&sa, salen) != 0) {
         int e = errno;
-        srv_error("--listen: cannot listen on %s: %s", listen,
+        srv_error(_("--listen: cannot listen on %s: %s"), listen,
                   e == EADDRINUSE      ? "the address is already in use"
                   : e == EADDRNOTAVAIL ? "not an address of this machine"
                                        : strerror(e));
@@ -264,7 +267,7 @@ static int take_stop_signals(sigset_t *saved)
     sigaddset(&block, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &block, saved) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
         sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGHUP, &sa, NULL) != 0) {
-        srv_error("serve: cannot install the signal handlers: %s", strerror(errno));
+        srv_error(_("serve: cannot install the signal handlers: %s"), strerror(errno));
         return SRV_ERUNTIME;
     }
     /* A vanished peer must be an error on write, not the end of the process. */
@@ -409,7 +412,7 @@ int srv_cmd_serve(int argc, char **argv)
     if (rc == SRV_OK && lease_s != NULL) {
         const char *why = fs_duration_parse(lease_s, LEASE_MIN_MS, LEASE_MAX_MS, &run.lease_ms);
         if (why != NULL) {
-            srv_error("%s: %s (from 1s to 365d)", lease_name, why);
+            srv_error(_("%s: %s (from 1s to 365d)"), lease_name, why);
             rc = SRV_EUSAGE;
         }
     }
@@ -421,11 +424,11 @@ int srv_cmd_serve(int argc, char **argv)
     if (rc == SRV_OK)
         rc = parse_listen(listen, host, sizeof host, &port);
     if (rc == SRV_OK && (cert == NULL) != (key == NULL)) {
-        srv_error("%s: TLS needs both --tls-cert and --tls-key", cert ? "--tls-key" : "--tls-cert");
+        srv_error(_("%s: TLS needs both --tls-cert and --tls-key"), cert ? "--tls-key" : "--tls-cert");
         rc = SRV_EUSAGE;
     }
     if (rc == SRV_OK && cert != NULL && insecure) {
-        srv_error("--insecure-http: not with --tls-cert (the port speaks TLS only)");
+        srv_error(_("--insecure-http: not with --tls-cert (the port speaks TLS only)"));
         rc = SRV_EUSAGE;
     }
     if (rc != SRV_OK) {
@@ -444,9 +447,9 @@ int srv_cmd_serve(int argc, char **argv)
     int loopback = 0;
     rc = check_bindable(listen, host, port, iface, sizeof iface, &loopback);
     if (rc == SRV_OK && !loopback && cert == NULL && !insecure) {
-        srv_error("--listen: %s is reachable from other machines: serve with --tls-cert and "
+        srv_error(_("--listen: %s is reachable from other machines: serve with --tls-cert and "
                   "--tls-key, or give --insecure-http to send passwords and customer names in "
-                  "clear",
+                  "clear"),
                   listen);
         rc = SRV_EUSAGE;
     }
@@ -472,13 +475,13 @@ int srv_cmd_serve(int argc, char **argv)
     raise_fd_limit();
     frc = fs_ws_server_start_tls(&ws, s, id, iface, port, cert, key);
     if (frc == FS_EFORMAT) {
-        srv_error("--tls-cert, --tls-key: cannot load the certificate and its key (PEM files "
-                  "that belong together)");
+        srv_error(_("--tls-cert, --tls-key: cannot load the certificate and its key (PEM files "
+                  "that belong together)"));
         rc = SRV_EUSAGE;
         goto done;
     }
     if (frc != 0) {
-        srv_error("--listen: cannot listen on %s: %s", listen, fs_strerror(frc));
+        srv_error(_("--listen: cannot listen on %s: %s"), listen, fs_strerror(frc));
         rc = SRV_ERUNTIME;
         goto done;
     }
@@ -488,7 +491,7 @@ int srv_cmd_serve(int argc, char **argv)
                 listen);
     dash = web_new();
     if (dash == NULL) {
-        srv_error("out of memory");
+        srv_error(_("out of memory"));
         rc = SRV_ERUNTIME;
         goto done;
     }

@@ -4,6 +4,7 @@
  * passphrase (environment or terminal without echo, as the client does it,
  * written again here so the server links no client code) and the store.
  */
+#include <libintl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +19,8 @@
 
 #include "fieldsync/passphrase.h"
 #include "srv.h"
+
+#define _(s) gettext(s) /* the operator's language: srv_lang */
 
 _Thread_local FILE *srv_out_, *srv_err_;
 _Thread_local fs_store *srv_hosted_store;
@@ -61,24 +64,24 @@ int srv_parse(const char *usage, const fs_opt *opts, size_t nopts, int argc, cha
         return SRV_HELP;
     }
     if (rc != FS_EINVAL) {
-        srv_error("out of memory");
+        srv_error(_("out of memory"));
         return SRV_ERUNTIME;
     }
     switch (e.problem) {
     case FS_OPTS_STRAY:
-        srv_error("unexpected argument (options start with --; see --help)");
+        srv_error(_("unexpected argument (options start with --; see --help)"));
         break;
     case FS_OPTS_UNKNOWN:
-        srv_error("unknown option %.*s (see --help)", e.namelen > 40 ? 40 : e.namelen, e.name);
+        srv_error(_("unknown option %.*s (see --help)"), e.namelen > 40 ? 40 : e.namelen, e.name);
         break;
     case FS_OPTS_HASVALUE:
-        srv_error("%.*s takes no value", e.namelen, e.name);
+        srv_error(_("%.*s takes no value"), e.namelen, e.name);
         break;
     case FS_OPTS_MISSING:
-        srv_error("%.*s needs a value", e.namelen, e.name);
+        srv_error(_("%.*s needs a value"), e.namelen, e.name);
         break;
     case FS_OPTS_TWICE:
-        srv_error("%.*s given twice", e.namelen, e.name);
+        srv_error(_("%.*s given twice"), e.namelen, e.name);
         break;
     case FS_OPTS_NONE:
         break;
@@ -93,11 +96,11 @@ int srv_require(const char *command, const char *flag, const char *value)
         if (*p != ' ' && *p != '\t')
             blank = 0;
     if (value == NULL) {
-        srv_error("%s: %s is required", command, flag);
+        srv_error(_("%s: %s is required"), command, flag);
         return SRV_EUSAGE;
     }
     if (blank) {
-        srv_error("%s: %s is empty", command, flag);
+        srv_error(_("%s: %s is empty"), command, flag);
         return SRV_EUSAGE;
     }
     return SRV_OK;
@@ -185,14 +188,14 @@ int srv_open(const char *dir, fs_store **out)
     *out = NULL;
     if (srv_hosted_store != NULL) {
         if (!same_dir(dir, srv_hosted_dir)) {
-            srv_error("--data: the server answering here serves another directory");
+            srv_error(_("--data: the server answering here serves another directory"));
             return SRV_EUSAGE;
         }
         *out = srv_hosted_store;
         return SRV_OK;
     }
     if (access(dir, F_OK) != 0) {
-        srv_error("--data: %s does not exist (create a store with init)", dir);
+        srv_error(_("--data: %s does not exist (create a store with init)"), dir);
         return SRV_EUSAGE;
     }
     int rc = srv_pass_get(&pass, 0);
@@ -204,13 +207,13 @@ int srv_open(const char *dir, fs_store **out)
         return SRV_OK;
     *out = NULL;
     if (rc == FS_EPASSPHRASE) {
-        srv_error("wrong passphrase (%s or the terminal)", SRV_PASSENV);
+        srv_error(_("wrong passphrase (%s or the terminal)"), SRV_PASSENV);
         return SRV_ERUNTIME;
     }
     if (rc == FS_ENOTFOUND || rc == FS_EFORMAT) {
-        srv_error("--data: %s holds no server store", dir);
+        srv_error(_("--data: %s holds no server store"), dir);
         return SRV_EUSAGE;
     }
-    srv_error("--data: cannot open the store: %s", fs_replica_errmsg(NULL));
+    srv_error(_("--data: cannot open the store: %s"), fs_replica_errmsg(NULL));
     return SRV_ERUNTIME;
 }

@@ -126,13 +126,14 @@ int srv_conf_flag(const char *v);
 /* How the service is doing (status.c); hosted by a running serve, and
  * SRV_NOTSERVING when run on the store itself. */
 int srv_cmd_status(int argc, char **argv);
-/* A team's settings (team.c): set and show; srv_team_lang chooses the
- * language of its messages from the environment (not in a serving
- * process: it sets the locale), srv_team_check checks a command line
- * before it is run on its own or through a running serve. */
+/* A team's settings (team.c): set and show; srv_team_check checks a
+ * command line before it is run on its own or through a running serve.
+ * srv_lang (team.c) chooses the language of the commands' messages from
+ * the environment; main calls it for every command but serve (it sets the
+ * process locale, which serve's threads leave alone: server/web_i18n.c). */
 int srv_cmd_team(int argc, char **argv);
 int srv_team_check(int argc, char **argv);
-void srv_team_lang(void);
+void srv_lang(void);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);
 

@@ -13,6 +13,7 @@
  * Exit status: 0 while a serve answers, 3 when none does (as LSB init
  * scripts' status says "not running"), 1 and 2 as every command.
  */
+#include <libintl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #include "hub.h"
 #include "store/audit.h"
 #include "srv.h"
+
+#define _(s) gettext(s) /* the operator's language: srv_lang */
 
 #define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 #define DAY_MS   (24ull * 3600 * 1000)
@@ -152,7 +155,7 @@ int srv_cmd_status(int argc, char **argv)
     if (frc == 0)
         frc = srv_audit_head_text(a, head);
     if (frc != 0) {
-        srv_error("status: cannot read the audit log: %s", fs_audit_errmsg(a));
+        srv_error(_("status: cannot read the audit log: %s"), fs_audit_errmsg(a));
         srv_close(s);
         return SRV_ERUNTIME;
     }
@@ -194,21 +197,21 @@ int srv_cmd_status(int argc, char **argv)
     } else {
         char text[64];
         if (serving)
-            fprintf(o, "serving:        yes, %zu device%s connected\n", connections,
+            fprintf(o, _("serving:        yes, %zu device%s connected\n"), connections,
                     connections == 1 ? "" : "s");
         else
-            fprintf(o, "serving:        NO: no serve answers on %s\n", data);
-        fprintf(o, "devices:        %" PRIu64 " enrolled, %" PRIu64 " revoked\n", t.enrolled,
+            fprintf(o, _("serving:        NO: no serve answers on %s\n"), data);
+        fprintf(o, _("devices:        %" PRIu64 " enrolled, %" PRIu64 " revoked\n"), t.enrolled,
                 t.revoked);
-        fprintf(o, "not on server:  %" PRIu64 " change%s on %" PRIu64 " device%s (as they last said)\n",
+        fprintf(o, _("not on server:  %" PRIu64 " change%s on %" PRIu64 " device%s (as they last said)\n"),
                 t.pending, t.pending == 1 ? "" : "s", t.with_pending,
                 t.with_pending == 1 ? "" : "s");
-        fprintf(o, "not seen:       %" PRIu64 " for over a day, %" PRIu64 " never\n",
+        fprintf(o, _("not seen:       %" PRIu64 " for over a day, %" PRIu64 " never\n"),
                 t.unseen_day, t.never_seen);
-        fprintf(o, "refused writes: %" PRIu64 " in the last hour, %" PRIu64 " in the last day\n",
+        fprintf(o, _("refused writes: %" PRIu64 " in the last hour, %" PRIu64 " in the last day\n"),
                 refused_hour, refused_day);
         mib_text(text, sizeof text, total);
-        fprintf(o, "store:          %s", text);
+        fprintf(o, _("store:          %s"), text);
         for (size_t i = 0; i < NFILES; i++) {
             mib_text(text, sizeof text, sizes[i]);
             fprintf(o, "%s%s %s", i == 0 ? " (" : ", ", files[i], text);
@@ -219,11 +222,11 @@ int srv_cmd_status(int argc, char **argv)
             if (fs_instant_format(when, sizeof when, b.at_ms, 1, "%Y-%m-%d %H:%MZ") != 0)
                 snprintf(when, sizeof when, "?");
             age_text(text, sizeof text, backup_age);
-            fprintf(o, "last backup:    %s, %s ago (%s)\n", when, text, b.detail);
+            fprintf(o, _("last backup:    %s, %s ago (%s)\n"), when, text, b.detail);
         } else {
-            fprintf(o, "last backup:    NONE recorded (" SRV_PROG " backup --out DIR)\n");
+            fprintf(o, _("last backup:    NONE recorded (%s backup --out DIR)\n"), SRV_PROG);
         }
-        fprintf(o, "audit head:     %s\n", head);
+        fprintf(o, _("audit head:     %s\n"), head);
     }
     srv_close(s);
     return serving ? SRV_OK : SRV_NOTSERVING;

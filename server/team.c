@@ -38,7 +38,7 @@ static const char team_usage[] =
     "and for the server's rules. --holiday and --workday add to what is kept;\n"
     "--clear-holidays drops both lists first. Audited (team_set).\n";
 
-void srv_team_lang(void)
+void srv_lang(void)
 {
     char use[4096 + 32];
     fs_locale_dir(FS_LOCALEDIR, use, sizeof use);
@@ -52,7 +52,7 @@ void srv_team_lang(void)
     for (size_t i = 0; i < 3 && (v == NULL || v[0] == '\0'); i++)
         v = getenv(vars[i]);
     if (v != NULL && strncmp(v, "zh", 2) == 0) {
-        setenv("LANGUAGE", "zh_CN", 1);
+        setenv("LANGUAGE", fs_locale_chinese_catalog(v), 1);
         setlocale(LC_MESSAGES, "C.UTF-8");
     } else {
         setlocale(LC_MESSAGES, "C");

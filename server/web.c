@@ -301,6 +301,37 @@ static void team_calendar(fs_store *store, const session *s, fs_calendar *cal)
     (void)fs_team_calendar(fs_store_replica(store), s->team, cal, &found, NULL);
 }
 
+/* Which zone the deadlines of a team's pages are in (issue 17.7): the
+ * team's own, else this machine's, saying how to set the team's. */
+static void zone_note(out *o, fs_store *store, const char *team)
+{
+    char tz[FS_TEAM_VALUE_MAX + 1];
+    web__puts(o, "<p class=\"zone-note\">");
+    if (fs_team_setting_get(fs_store_replica(store), team, FS_TEAM_TZ, tz, sizeof tz) == 0 &&
+        tz[0] != '\0') {
+        web__esc(o, _("Deadlines are in the team's time zone:"));
+        web__puts(o, " ");
+        web__esc(o, tz);
+        web__puts(o, "</p>\n");
+        return;
+    }
+    char zone[64], abbr[16];
+    int64_t now = (int64_t)fs_clock_wall_ms();
+    if (fs_instant_format(abbr, sizeof abbr, now, 0, "%Z") != 0 ||
+        fs_instant_format(zone, sizeof zone, now, 0,
+                          strcmp(abbr, "UTC") == 0 || strcmp(abbr, "GMT") == 0 ? "UTC"
+                                                                               : "%Z (UTC%z)") != 0)
+        snprintf(zone, sizeof zone, "?");
+    web__esc(o, _("This team has no time zone set: its deadlines are in this server's zone,"));
+    web__puts(o, " ");
+    web__esc(o, zone);
+    web__puts(o, ". ");
+    web__esc(o, _("An administrator sets the team's with:"));
+    web__puts(o, " <code>fieldsync-server team set --data DIR --team ");
+    web__esc(o, team);
+    web__puts(o, " --tz Asia/Shanghai</code></p>\n");
+}
+
 /* Now, in the calendar's zone, as civil minutes. */
 static int64_t civil_now(const fs_calendar *cal)
 {
@@ -887,6 +918,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
     web__puts(&o, " ");
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
+    zone_note(&o, store, s->team);
     week_nav(&o, NULL, from, now);
     search_form(&o, "");
     if (rc != 0) {
@@ -1275,6 +1307,7 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     web__putf(&o, " — <a href=\"/\">%s</a> ", _("team"));
     logout_form(&o, s);
     web__puts(&o, "</p>\n");
+    zone_note(&o, store, s->team);
     week_nav(&o, name, from, now);
     /* The week rule by rule against each rule's target, and the last
      * eight weeks: the charts, then the deadlines themselves, all from one
@@ -1328,6 +1361,42 @@ typedef struct audit_view {
     uint64_t first, last; /* seqs shown */
 } audit_view;
 
+/* An audit kind in words (issue 17): a Chinese page names it; an English
+ * one shows it as logged, as `fieldsync-server audit show` prints it. A
+ * kind this table lacks (a newer store's) is shown as logged. */
+static const char *audit_kind_words(const char *kind)
+{
+    static const struct {
+        const char *kind, *words;
+    } w[] = {
+        {"enroll", N_("device enrolled")},
+        {"enroll_refused", N_("enrollment refused")},
+        {"auth_failed", N_("authentication failed")},
+        {"revoke", N_("device revoked")},
+        {"wipe", N_("device wiped")},
+        {"refused_write", N_("write refused")},
+        {"scope_change", N_("scope changed")},
+        {"export", N_("data exported")},
+        {"report_read", N_("report read")},
+        {"login", N_("dashboard login")},
+        {"session_refused", N_("session refused")},
+        {"user_disable", N_("user disabled")},
+        {"user_enable", N_("user enabled")},
+        {"restamped_write", N_("write restamped (device clock)")},
+        {"restore", N_("server restored from a backup")},
+        {"device_fork", N_("device copy found")},
+        {"user_move", N_("user moved to another team")},
+        {"backup", N_("backup made")},
+        {"team_set", N_("team settings changed")},
+    };
+    if (web__lang() != WEB_ZH)
+        return kind;
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (strcmp(w[i].kind, kind) == 0)
+            return _(w[i].words);
+    return kind;
+}
+
 static int audit_row(const fs_audit_entry *e, void *ctx)
 {
     audit_view *v = ctx;
@@ -1340,7 +1409,7 @@ static int audit_row(const fs_audit_entry *e, void *ctx)
     if (fs_instant_format(when, sizeof when, e->at_ms, 0, "%Y-%m-%d %H:%M:%S") != 0)
         snprintf(when, sizeof when, "?");
     web__putf(o, "<tr><td>%llu</td><td>%s</td><td>", (unsigned long long)e->seq, when);
-    web__esc(o, e->kind);
+    web__esc(o, audit_kind_words(e->kind));
     web__puts(o, "</td><td>");
     web__esc(o, e->actor);
     web__puts(o, "</td><td>");
@@ -1497,10 +1566,15 @@ static void audit_page(fs_store *store, const session *s, const fs_http_request 
     const char *const *kinds = fs_audit_kinds(&nk);
     for (size_t i = 0; i < nk; i++) {
         web__puts(&o, "<option");
+        if (web__lang() == WEB_ZH) { /* the kind's words shown, the kind sent */
+            web__puts(&o, " value=\"");
+            web__esc(&o, kinds[i]);
+            web__puts(&o, "\"");
+        }
         if (strcmp(kinds[i], kind) == 0)
             web__puts(&o, " selected");
         web__puts(&o, ">");
-        web__esc(&o, kinds[i]);
+        web__esc(&o, audit_kind_words(kinds[i]));
         web__puts(&o, "</option>");
     }
     web__putf(&o, "</select></label> <label>%s <input type=\"date\" name=\"from\" value=\"",

@@ -102,7 +102,8 @@ int main(int argc, char **argv)
         size_t n = 0;
         cells[n].column = "customer";
         cells[n++].value = fs_blob(customer, FS_ID_BYTES);
-        cells[n].column = "time";
+        cells[n].column = "time"; /* fixed: written to the replica directly,
+                                   * not through the client's 30-day check */
         cells[n++].value = fs_text("2026-11-30 10:00");
         for (size_t f = 0; f < 8; f++) {
             if (text[f] == NULL) {

@@ -10,6 +10,12 @@ failed=0
 # shell must not change them (tests/cli/test_lang.sh sets its own).
 unset LANGUAGE FIELDSYNC_LANG
 
+# rel_day WHEN: the UTC date WHEN from today, as YYYY-MM-DD ('3 days ago',
+# '+2 days', 'next monday'). Test dates derive from it: the client refuses a
+# visit time more than 30 days from now (issue 17.5), so a fixed date in a
+# test breaks a month after it was written. A date kept fixed says why.
+rel_day() { date -u -d "$1" +%F; }
+
 ok() {
     passed=$((passed + 1))
     echo "ok   $1"

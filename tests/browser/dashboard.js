@@ -245,6 +245,7 @@ async function login(page, name, pw) {
     check("Chinese: the plan's page, Form 2's labels", (await zpage.content()).includes('本周核心目标'));
     await zpage.screenshot({ path: `${artifacts}/zh-plan.png`, fullPage: true });
     await axeCheck(zpage, "a plan's page (Chinese)");
+    // Fixed on purpose: no year has a week 99, whatever today is.
     const bad = await zpage.goto(`${base}/?week=2026-W99`);
     check('Chinese: a bad week is a 400 saying why', bad.status() === 400 &&
           (await zpage.content()).includes('周次写作'), `status ${bad.status()}`);

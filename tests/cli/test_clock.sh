@@ -38,14 +38,14 @@ unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE FS_TIMESHIFT
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
 DAY=86400
-SHIM=$WORK/timeshift.so
+SHIM=$WORK/timeshift.so # put before any LD_PRELOAD given (faketime -f +60d runs the test)
 ${CC:-cc} -shared -fPIC -O1 -o "$SHIM" "$SHIM_SRC" -ldl 2>"$WORK/cc.err"
 if [ $? -ne 0 ]; then
     fail "the time-shift shim builds" "$(cat "$WORK/cc.err")"
     finish
 fi
 # the shim moves the clock as asked (date runs under it)
-got=$(LD_PRELOAD=$SHIM FS_TIMESHIFT=$DAY date -u +%s)
+got=$(LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT=$DAY date -u +%s)
 now=$(date -u +%s)
 if [ $((got - now)) -ge $((DAY - 60)) ] && [ $((got - now)) -le $((DAY + 60)) ]; then
     ok "the shim moves the wall clock a day ahead"
@@ -59,7 +59,7 @@ srv() { runc "$FSS" "$@"; }
 z() {
     local shift=$1
     shift
-    runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/zhang" "$@"
+    runc env LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/zhang" "$@"
 }
 li() { run --home "$WORK/li" "$@"; }
 li2() { run --home "$WORK/li2" "$@"; }
@@ -159,7 +159,7 @@ z 0 status
 contains "the clock back to normal: status says it agrees" "$OUT" "agrees with the server's"
 z 0 today
 equal "and today no longer mentions the clock" "$(grep -c '^clock:' <<<"$OUT")" 0
-z 0 visit add --customer "$CID" --time "2026-12-05 10:00" --place site --purpose follow-up \
+z 0 visit add --customer "$CID" --time "$(rel_day yesterday) 10:00" --place site --purpose follow-up \
     --notes "after the clock was fixed"
 expect "zhang (right clock) records a visit" 0
 z 0 customer edit --customer "$CID" --industry after-fix
@@ -186,7 +186,7 @@ equal "zhang's and li's customers are equal" "$OUT" "$ZC"
 w() {
     local shift=$1
     shift
-    runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/wang" "$@"
+    runc env LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT="$shift" "$FS" --home "$WORK/wang" "$@"
 }
 w $DAY init
 expect "wang (a day ahead) creates his replica" 0
@@ -234,7 +234,7 @@ show "audit" "$(grep restamped <<<"$OUT")"
 # ---- 4. (issue 25.5) ten minutes behind: zhang still receives ----
 li customer edit --customer "$CID" --industry from-li-again
 expect "li edits once more" 0
-li visit add --customer "$CID" --time "2026-12-05 15:00" --place phone --purpose follow-up \
+li visit add --customer "$CID" --time "$(rel_day yesterday) 15:00" --place phone --purpose follow-up \
     --notes "li's call"
 expect "li records a visit" 0
 li sync

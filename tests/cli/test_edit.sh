@@ -157,10 +157,13 @@ z visit edit "${V:0:8}" --place ""
 expect "a required field is not cleared" 2 "--place"
 z customer delete "${C:0:8}"
 expect "a customer with visits is not deleted alone" 2 "--with-records"
-z plan add --from 2026-12-07 --to 2026-12-13 --goals "拜访3家新客户" --task "2026-12-08|演示"
+# next week's plan, Monday to Sunday, dated from today (rel_day)
+PMON=$(rel_day 'next monday')
+PSUN=$(rel_day "$PMON +6 days") PTUE=$(rel_day "$PMON +1 day") PWED=$(rel_day "$PMON +2 days")
+z plan add --from "$PMON" --to "$PSUN" --goals "拜访3家新客户" --task "$PTUE|演示"
 expect "plan add" 0
 P=$OUT
-z plan edit "${P:0:8}" --to 2026-12-06
+z plan edit "${P:0:8}" --to "$(rel_day "$PMON -1 day")"
 expect "edit keeps the plan's dates in order" 2 "--to"
 z sync
 run --home "$HZ2" sync
@@ -190,7 +193,7 @@ li plan return "${P:0:8}" --comment "多约两家"
 expect "li returns the plan" 0
 li sync
 z sync
-z plan edit "${P:0:8}" --goals "拜访5家新客户" --task "2026-12-09|报价"
+z plan edit "${P:0:8}" --goals "拜访5家新客户" --task "$PWED|报价"
 expect "a returned plan is edited" 0
 z sync
 expect "and synced" 0

@@ -54,10 +54,10 @@ enroll_device li "$HL" "$URL"
 run --home "$HA" customer add --name "青岚仪器"
 expect "customer add" 0
 C=$OUT
-run --home "$HA" commitment add --customer "${C:0:8}" --text "send 3 success cases" --due 2026-12-12
+run --home "$HA" commitment add --customer "${C:0:8}" --text "send 3 success cases" --due "$(rel_day '+6 days')" # dated from today (rel_day)
 expect "a commitment" 0
 CM1=$OUT
-run --home "$HA" commitment add --customer "${C:0:8}" --text "报价单" --due 2026-12-14
+run --home "$HA" commitment add --customer "${C:0:8}" --text "报价单" --due "$(rel_day '+8 days')"
 expect "another" 0
 CM2=$OUT
 sync_all

@@ -92,12 +92,23 @@ w sync
 expect "wang syncs" 0
 
 # ---- 1. offline work before the hand-over is kept ----
-z visit add --customer "$CID" --time "2026-12-05 10:00" --place site --purpose follow-up \
-    --notes "$MARK offline visit" --commit "send quote|2026-12-08"
+# Dated from today (rel_day; a visit more than 30 days away is refused):
+# the visit and the complaint yesterday; the complaint's outcome is due on
+# the third working day after (Monday to Friday), and the promise the same
+# day, so both fall after the hand-over (wang's duty) and in one week's
+# dashboard page.
+DAY0=$(rel_day yesterday) # the day of the offline work
+DUE=$DAY0 n=0
+while [ "$n" -lt 3 ]; do
+    DUE=$(rel_day "$DUE +1 day")
+    [ "$(date -u -d "$DUE" +%u)" -le 5 ] && n=$((n + 1))
+done
+z visit add --customer "$CID" --time "$DAY0 10:00" --place site --purpose follow-up \
+    --notes "$MARK offline visit" --commit "send quote|$DUE"
 expect "zhang, offline, records a visit with a commitment" 0
 VID=$OUT
 z complaint add --customer "$CID" --description "$MARK late delivery" \
-    --received-at "2026-12-05 11:00"
+    --received-at "$DAY0 11:00"
 expect "and takes a complaint from it" 0
 z question add --customer "$CID" --question "$MARK can we pay in instalments"
 expect "and notes a question the customer asked" 0
@@ -208,7 +219,7 @@ row=$(grep -F "data-record=\"$QID\"" <<<"$BODY")
 show "dashboard: wang's question row" "$row"
 contains "the dashboard's rep page: the inherited question" "$row" "can we pay in instalments"
 contains "asked by zhang" "$row" "made by zhang"
-http "/rep?name=wang&week=$(date -d 2026-12-08 +%G-W%V)" "$LI_WEB" # the promise's week
+http "/rep?name=wang&week=$(date -u -d "$DUE" +%G-W%V)" "$LI_WEB" # the promise's week
 contains "the dashboard: the inherited commitment, made by zhang" \
     "$(grep -F 'data-rule="commitment_due"' <<<"$BODY")" "made by zhang"
 contains "and the inherited complaint, taken by zhang" \
@@ -218,7 +229,7 @@ contains "in Chinese: 由 zhang 创建" "$(grep -F "data-record=\"$QID\"" <<<"$B
     "由 zhang 创建"
 
 # ---- 3. after the hand-over reached the laptop: refused at once ----
-z visit add --customer "$CID" --time "2026-12-06 10:00" --place site --purpose late \
+z visit add --customer "$CID" --time "$DAY0 12:00" --place site --purpose late \
     --notes "late visit"
 expect "zhang's visit after syncing the hand-over is refused locally (exit 2)" 2 \
     "was handed to another rep"

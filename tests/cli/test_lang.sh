@@ -243,7 +243,52 @@ untranslated "the kind of record in Chinese" "$ERR"
 zh customer add --name 北京华信科技
 expect "a customer name twice, in Chinese" 2 "同名的客户已有记录"
 
-# The same records seen in both languages.
+# ---- report: a whole week (last week: every working day in it) ----
+LASTWEEK=$(date -u -d '7 days ago' +%G-W%V)
+zh report rep zhang --week "$LASTWEEK"
+expect "report rep in Chinese" 0
+contains "report rep: the week in words" "$OUT" "周次 $LASTWEEK"
+contains "its columns" "$(head -n 2 <<<"$OUT")" "规则"
+contains "the rules' texts in Chinese" "$OUT" "日计划 09:00 前提交"
+untranslated "report rep has no untranslated message" "$OUT"
+en report rep zhang --week "$LASTWEEK"
+contains "in English: the week" "$OUT" "week $LASTWEEK"
+contains "and the rule" "$OUT" "daily plan submitted before 09:00"
+zh report rep zhang --days 3
+contains "report rep --days in words" "$OUT" "最近 3 天"
+zh report compliance --week "$LASTWEEK"
+expect "report compliance in Chinese" 0
+contains "the compliance headline" "$OUT" "执行情况，周次 $LASTWEEK（"
+contains "its columns" "$OUT" "24 小时内录入"
+contains "its cells in words" "$OUT" "漏 0 次"
+untranslated "report compliance has no untranslated message" "$OUT"
+en report compliance --week "$LASTWEEK"
+contains "in English" "$OUT" "0 missed"
+zh report compliance --week "$LASTWEEK" --json
+ZJ=$OUT
+en report compliance --week "$LASTWEEK" --json
+equal "report compliance --json is the same in both languages" "$ZJ" "$OUT"
+zh contact list
+equal "an empty list in Chinese" "$OUT" "没有联系人"
+en contact list
+equal "and in English" "$OUT" "no contacts"
+zh contact show
+expect "show without an id, in Chinese" 2 "contact show：请先给出记录的编号"
+
+# ---- Traditional Chinese (po/zh_TW.po, made from zh_CN.po by OpenCC) ----
+LANG=zh_TW.UTF-8 runc "$FS" --home "$H" status
+expect "status under zh_TW.UTF-8" 0
+contains "Traditional characters, Taiwan's words" "$OUT" "伺服器："
+equal "no Simplified word left" "$(grep -c '服务器\|设备' <<<"$OUT")" 0
+LANG=zh_HK.UTF-8 runc "$FS" --home "$H" today
+contains "zh_HK gets the Traditional catalog too" "$OUT" "狀態"
+LANG=zh_TW.UTF-8 runc "$FS" --home "$H" visit add --customer "${C:0:8}" --time "2026-13-01 10:00" \
+    --place p --purpose p --notes n # fixed: a month 13 never exists
+expect "a refused date in Traditional characters" 2 "月份須為 01-12"
+untranslated "the Traditional refusal has no untranslated message" "$ERR"
+zh status
+contains "zh_CN still Simplified" "$OUT" "服务器："
+
 zh visit list --json
 ZJ=$OUT
 en visit list --json

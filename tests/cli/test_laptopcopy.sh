@@ -38,8 +38,9 @@ li() { run --home "$WORK/li" "$@"; }
 visits() { "$FS" --home "$1" visit list --json | grep -oF '"recorded_at":' | wc -l; }
 customers() { "$FS" --home "$1" customer list --json | grep -oE '"id":"[0-9a-f]{32}"' | wc -l; }
 # visit HOME N NOTE: records visit N to customer $CID on the replica in HOME
+# (dated from today, rel_day: within the 30-day rule)
 visit() {
-    run --home "$1" visit add --customer "$CID" --time "2026-12-0$(( $2 % 9 + 1 )) 10:00" \
+    run --home "$1" visit add --customer "$CID" --time "$(rel_day "$(( $2 % 9 + 1 )) days ago") 10:00" \
         --place site --purpose follow-up --notes "$3"
     expect "$3 recorded" 0
 }
@@ -71,7 +72,7 @@ z customer add --name "customer after the backup"
 expect "zhang records a customer after the backup" 0
 CID2=$OUT
 for n in 2 3 4 5; do
-    z visit add --customer "$CID2" --time "2026-12-0$n 11:00" --place office --purpose demo \
+    z visit add --customer "$CID2" --time "$(rel_day "$n days ago") 11:00" --place office --purpose demo \
         --notes "after the backup $n"
     expect "visit after the backup $n" 0
 done

@@ -26,7 +26,7 @@ export FIELDSYNC_PASSPHRASE='lease test passphrase -- 7be2'
 unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE FS_TIMESHIFT FS_BOOTSHIFT
 # an ASan build's runtime need not come first for the shim's sake
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-SHIM=$WORK/timeshift.so
+SHIM=$WORK/timeshift.so # put before any LD_PRELOAD given (faketime -f +60d runs the test)
 ${CC:-cc} -shared -fPIC -O1 -o "$SHIM" "$(dirname "${BASH_SOURCE[0]}")/../timeshift.c" -ldl \
     2>"$WORK/cc.err" || { fail "the time-shift shim builds" "$(cat "$WORK/cc.err")"; finish; }
 show() { # TITLE TEXT: printed with FS_SHOW=1
@@ -97,14 +97,16 @@ contains "status shows the lease" "$OUT" "lease:           until "
 run --home "$HZ" customer add --name "$MARK" --key-account
 expect "a customer while the lease runs" 0
 CID=$OUT
-run --home "$HZ" visit add --customer "$CID" --time "2026-11-20 10:00" --place "$MARK site" \
-    --purpose "renewal" --notes "$MARK notes" --commit "$MARK quote|2026-11-27"
+# dates from today (rel_day): a visit more than 30 days away is refused
+V1=$(rel_day '16 days ago') V1DUE=$(rel_day '9 days ago') V2=$(rel_day '15 days ago')
+run --home "$HZ" visit add --customer "$CID" --time "$V1 10:00" --place "$MARK site" \
+    --purpose "renewal" --notes "$MARK notes" --commit "$MARK quote|$V1DUE"
 expect "a visit while the lease runs" 0
 stop_server
 
 # ---- the lease ends while the server is down: the device locks itself ----
 wait_lease_end "$HZ"
-run --home "$HZ" visit add --customer "$CID" --time "2026-11-21 10:00" --place p --purpose p \
+run --home "$HZ" visit add --customer "$CID" --time "$V2 10:00" --place p --purpose p \
     --notes n
 expect "visit add is refused on a locked device" 1 "this device is locked"
 contains "the refusal says how to renew" "$ERR" "sync"
@@ -126,10 +128,10 @@ run --home "$HZ" visit list
 expect "still locked after a failed sync" 1 "this device is locked"
 # the clock set back an hour (and the boot clock behind the last sync's:
 # just rebooted) does not unlock it (issue 20.6)
-runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT=-3600 FS_BOOTSHIFT=-1000000000 "$FS" --home "$HZ" visit list
+runc env LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT=-3600 FS_BOOTSHIFT=-1000000000 "$FS" --home "$HZ" visit list
 expect "the clock set back an hour: still locked" 1 "its clock was set back"
 show "locked, clock set back" "$ERR"
-runc env LD_PRELOAD="$SHIM" FS_TIMESHIFT=-3600 FS_BOOTSHIFT=-1000000000 "$FS" --home "$HZ" customer list --json
+runc env LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" FS_TIMESHIFT=-3600 FS_BOOTSHIFT=-1000000000 "$FS" --home "$HZ" customer list --json
 expect "customer list too" 1 "this device is locked"
 lacks=$(grep -c "$MARK" <<<"$OUT")
 equal "and no customer is printed" "$lacks" 0
@@ -148,7 +150,7 @@ else
     fail "the renewed lease is the server's 1 h" "lease $lease, now $now_ms"
 fi
 equal "zhang's visit is still there after the lock" "$(n_visits "$HZ")" 1
-run --home "$HZ" visit add --customer "$CID" --time "2026-11-21 10:00" --place p --purpose p \
+run --home "$HZ" visit add --customer "$CID" --time "$V2 10:00" --place p --purpose p \
     --notes n
 expect "visit add works again" 0
 run --home "$HZ" sync

@@ -29,25 +29,29 @@ BJ=$("$FS" --home "$H" customer add --name "北京华信科技有限公司")
 SH=$("$FS" --home "$H" customer add --name "上海华信")
 HX=$("$FS" --home "$H" customer add --name "华信")
 AC=$("$FS" --home "$H" customer add --name "Acme Trading")
+# dates from today (rel_day): a visit more than 30 days away is refused
+D3=$(rel_day '3 days ago') D5=$(rel_day 'yesterday') D10=$(rel_day '+4 days')
+PMON=$(rel_day 'next monday')
+PFRI=$(rel_day "$PMON +4 days")
 
-run visit add --customer "北京华信" --time "2026-12-03 10:00" --place 会议室 --purpose 演示 \
-    --notes "谈了报价" --commit "周五前发报价单|2026-12-05"
+run visit add --customer "北京华信" --time "$D3 10:00" --place 会议室 --purpose 演示 \
+    --notes "谈了报价" --commit "周五前发报价单|$D5"
 expect "visit add --customer by part of a Chinese name" 0
 VISIT=$OUT
 run visit show "$VISIT" --json
 contains "the visit is the customer's named" "$OUT" "\"customer\":\"$BJ\""
 
-run visit add --customer "华信科" --time "2026-12-03 11:00" --place x --purpose x --notes x
+run visit add --customer "华信科" --time "$D3 11:00" --place x --purpose x --notes x
 expect "another part of the same name" 0
 run visit show "$OUT" --json
 contains "finds the same customer" "$OUT" "\"customer\":\"$BJ\""
 
-run visit add --customer "华信" --time "2026-12-03 12:00" --place x --purpose x --notes x
+run visit add --customer "华信" --time "$D3 12:00" --place x --purpose x --notes x
 expect "an exact name wins over the longer names holding it" 0
 run visit show "$OUT" --json
 contains "the customer named exactly 华信" "$OUT" "\"customer\":\"$HX\""
 
-run visit add --customer "华" --time "2026-12-03 12:00" --place x --purpose x --notes x
+run visit add --customer "华" --time "$D3 12:00" --place x --purpose x --notes x
 expect "a name that fits several: exit 2" 2 '3 customer records match "华"'
 contains "each candidate is listed by id and name" "$ERR" "${SH:0:8}  上海华信"
 contains "and the next" "$ERR" "${BJ:0:8}  北京华信科技有限公司"
@@ -64,7 +68,7 @@ expect "customer edit --customer by its name" 0
 run customer show "上海华信" --json
 contains "customer show by its name" "$OUT" '"industry":"制造"'
 
-run visit add --customer "广州" --time "2026-12-03 12:00" --place x --purpose x --notes x
+run visit add --customer "广州" --time "$D3 12:00" --place x --purpose x --notes x
 expect "a name that fits none: exit 2, naming what was typed" 2 \
     'no customer with the id or name "广州"'
 
@@ -75,11 +79,11 @@ contains "the commitment is done" "$OUT" '"status":"done"'
 
 # A visit by part of its notes, a plan by part of its goals; Traditional
 # typed for Simplified text (and the other way round) finds it.
-run commitment add --customer "北京華信" --text "寄样品" --due 2026-12-10 --visit "談了報價"
+run commitment add --customer "北京華信" --text "寄样品" --due "$D10" --visit "談了報價"
 expect "commitment add --visit by part of the visit's notes, in Traditional" 0
 run commitment show "$OUT" --json
 contains "the commitment is that visit's" "$OUT" "\"visit\":\"$VISIT\""
-run plan add --from 2026-12-07 --to 2026-12-11 --goals "拿下華東區三家新客戶"
+run plan add --from "$PMON" --to "$PFRI" --goals "拿下華東區三家新客戶"
 expect "a weekly plan" 0
 PLAN=$OUT
 run plan show "华东区" --json
@@ -88,8 +92,8 @@ contains "finds the plan" "$OUT" "\"id\":\"$PLAN\""
 run visit show "x" --json
 expect "a visit named by text that fits several: exit 2" 2 "visit records match"
 
-run visit add --customer "${AC:0:8}" --time "2026-12-03 12:00" --place x --purpose x --notes x
+run visit add --customer "${AC:0:8}" --time "$D3 12:00" --place x --purpose x --notes x
 expect "an id prefix still works" 0
-run visit add --customer "" --time "2026-12-03 12:00" --place x --purpose x --notes x
+run visit add --customer "" --time "$D3 12:00" --place x --purpose x --notes x
 expect "an empty reference: exit 2" 2 "--customer"
 finish

@@ -44,10 +44,10 @@ done
 run --home "$WORK/zhang" customer add --name "$MARK" --key-account --industry "logistics"
 expect "zhang records a customer" 0
 CID=$OUT
-for i in 1 2 3; do
-    run --home "$WORK/zhang" visit add --customer "$CID" --time "2026-11-2$i 10:00" \
+for i in 1 2 3; do # dates from today (rel_day): 30-day rule on visit times
+    run --home "$WORK/zhang" visit add --customer "$CID" --time "$(rel_day "$((16 - i)) days ago") 10:00" \
         --place "$MARK site $i" --purpose "visit $i" --notes "$MARK notes $i" \
-        --commit "$MARK promise $i|2026-12-0$i"
+        --commit "$MARK promise $i|$(rel_day "$((6 - i)) days ago")"
     expect "zhang records visit $i" 0
 done
 run --home "$WORK/zhang" customer add --name "zhang's other customer"

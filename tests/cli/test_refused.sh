@@ -70,11 +70,14 @@ for u in zhang wang li; do
     run --home "$WORK/$u" whoami --set "$u"
 done
 
+# dates from today (rel_day): visits more than 30 days away are refused
+D_FIRST=$(rel_day '6 days ago') D_PROMISE=$(rel_day '4 days ago')
+D_KEPT=$(rel_day '3 days ago') D_MISTAKE=$(rel_day '2 days ago')
 z customer add --name "$MARK" --key-account
 expect "zhang records a customer" 0
 CID=$OUT
-z visit add --customer "$CID" --time "2026-11-30 10:00" --place site --purpose intro \
-    --notes "first visit" --commit "send the price list|2026-12-02"
+z visit add --customer "$CID" --time "$D_FIRST 10:00" --place site --purpose intro \
+    --notes "first visit" --commit "send the price list|$D_PROMISE"
 expect "zhang records a visit" 0
 z sync
 expect "zhang syncs" 0
@@ -103,10 +106,10 @@ rm -rf "$WORK/zhang"
 mv "$WORK/zhang-copy" "$WORK/zhang"
 z customer list --json
 contains "restored from the copy, it holds the customer again" "$OUT" "\"id\":\"$CID\""
-z visit add --customer "$CID" --time "2026-12-03 09:00" --place site --purpose follow-up \
+z visit add --customer "$CID" --time "$D_KEPT 09:00" --place site --purpose follow-up \
     --notes "kept visit"
 expect "zhang records a visit to the customer he still holds" 0
-z visit add --customer "$CID" --time "2026-12-04 15:00" --place site --purpose follow-up \
+z visit add --customer "$CID" --time "$D_MISTAKE 15:00" --place site --purpose follow-up \
     --notes "mistaken visit"
 expect "and another" 0
 
@@ -124,7 +127,7 @@ show "zhang's daemon log" "$(cat "$WORK/daemon.out")"
 z status
 show "zhang: status" "$OUT"
 contains "status counts the refused changes" "$OUT" "refused by the server:"
-contains "and names their records" "$OUT" "visit (2026-12-03 09:00)"
+contains "and names their records" "$OUT" "visit ($D_KEPT 09:00)"
 contains "with the reason in words" "$OUT" "only a manager may make it"
 z today
 show "zhang: today (first lines)" "$(head -n 6 <<<"$OUT")"
@@ -133,8 +136,8 @@ z refused list
 show "zhang: refused list" "$OUT"
 z refused list --json
 LIST=$OUT
-KEEP=$(python3 -c 'import json,sys; print(next(r["id"] for r in json.loads(sys.argv[1]) if r["record"].startswith("visit (2026-12-03")))' "$LIST")
-DROP=$(python3 -c 'import json,sys; print(next(r["id"] for r in json.loads(sys.argv[1]) if r["record"].startswith("visit (2026-12-04") and r["field"] == "notes"))' "$LIST")
+KEEP=$(python3 -c 'import json,sys; print(next(r["id"] for r in json.loads(sys.argv[1]) if r["record"].startswith("visit (" + sys.argv[2])))' "$LIST" "$D_KEPT")
+DROP=$(python3 -c 'import json,sys; print(next(r["id"] for r in json.loads(sys.argv[1]) if r["record"].startswith("visit (" + sys.argv[2]) and r["field"] == "notes"))' "$LIST" "$D_MISTAKE")
 z refused show "$DROP"
 show "zhang: refused show $DROP" "$OUT"
 contains "show: the field" "$OUT" "field:"

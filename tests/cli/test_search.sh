@@ -48,15 +48,17 @@ SH=$OUT
 zh customer add --name "Acme Trading"
 AC=$OUT
 
-# A name typed in Simplified finds the Traditional record.
-zh visit add --customer "华信科技" --time "2026-12-03 10:00" --place 会议室 --purpose 演示 \
+# A name typed in Simplified finds the Traditional record. Dates from today
+# (rel_day): a visit more than 30 days away is refused.
+D3=$(rel_day '3 days ago') D4=$(rel_day '2 days ago') D5=$(rel_day 'yesterday')
+zh visit add --customer "华信科技" --time "$D3 10:00" --place 会议室 --purpose 演示 \
     --notes "客户关心数据安全，要求下周提供加密方案的详细说明" --objections "價格偏高" \
-    --next "安排技术交流" --commit "周五前发报价单|2026-12-05"
+    --next "安排技术交流" --commit "周五前发报价单|$D5"
 expect "visit add --customer 华信科技 (the record says 華信科技)" 0
 V1=$OUT
 zh visit show "$V1" --json
 contains "the visit is 北京華信科技's" "$OUT" "\"customer\":\"$BJ\""
-zh visit add --customer "上海華信" --time "2026-12-04 10:00" --place 工厂 --purpose 回访 \
+zh visit add --customer "上海華信" --time "$D4 10:00" --place 工厂 --purpose 回访 \
     --notes "设备运行稳定，考虑二期扩容"
 expect "a name typed in Traditional finds the Simplified record" 0
 V2=$OUT
@@ -65,7 +67,7 @@ expect "a question for Acme" 0
 Q=$OUT
 
 # ---- an ambiguous name: exit 2, the candidates listed (both scripts) ----
-zh visit add --customer "華信" --time "2026-12-04 11:00" --place x --purpose x --notes x
+zh visit add --customer "華信" --time "$D4 11:00" --place x --purpose x --notes x
 expect "an ambiguous name: exit 2" 2 '2 customer records match "華信"'
 contains "the Traditional candidate is listed" "$ERR" "${BJ:0:8}  北京華信科技有限公司"
 contains "and the Simplified one" "$ERR" "${SH:0:8}  上海华信"

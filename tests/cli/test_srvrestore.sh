@@ -56,8 +56,8 @@ sync_ok() { # NAME HOME
     expect "$1 syncs" 0
     SYNC_OUT=$OUT
 }
-visit() { # HOME N
-    run --home "$1" visit add --customer "$CID" --time "2026-11-$(printf %02d "$2") 10:00" --confirm --place "site $2" \
+visit() { # HOME N (dated from today, rel_day: within the 30-day rule)
+    run --home "$1" visit add --customer "$CID" --time "$(rel_day "$((20 - $2)) days ago") 10:00" --place "site $2" \
         --purpose "visit $2" --notes "notes of visit $2"
     expect "zhang records visit $2" 0
 }

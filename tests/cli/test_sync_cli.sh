@@ -134,9 +134,9 @@ stop_server
 run --home "$HZ" customer add --name "$CUST" --industry survey
 expect "zhang adds a customer offline" 0
 CID=$(tail -n 1 <<<"$OUT")
-for i in 1 2 3 4 5; do
-    run --home "$HZ" visit add --customer "$CID" --time "2026-11-2$i 10:0$i" --place "office $i" \
-        --purpose "demo $i" --notes "$NOTE_PREFIX #$i" --commit "$COMMIT_PREFIX $i|2026-12-0$i"
+for i in 1 2 3 4 5; do # dates from today (rel_day): 30-day rule on visit times
+    run --home "$HZ" visit add --customer "$CID" --time "$(rel_day "$((16 - i)) days ago") 10:0$i" --place "office $i" \
+        --purpose "demo $i" --notes "$NOTE_PREFIX #$i" --commit "$COMMIT_PREFIX $i|$(rel_day "$((6 - i)) days ago")"
     expect "zhang records visit $i with a commitment offline" 0
 done
 equal "zhang has 5 visits" "$(n_visits "$HZ")" 5

@@ -35,6 +35,10 @@ srv init --data "$S"
 expect "server init" 0
 add_users "zhang rep north" "chen rep south"
 
+# Fixed dates in this test, on purpose: it is about a calendar (a Friday, a
+# Monday holiday, week 2026-W49), so its records are stated in that week and
+# judged with `today --at` / `report --at` in it, not with the clock; none is
+# a visit time (the 30-day rule), and each stated time is in the past.
 # ---- team set: checked, audited ----
 srv team set --data "$S" --team north --tz Mars/Base
 expect "an unknown zone: exit 2 naming --tz" 2 "--tz: Mars/Base is not a time zone here"

@@ -101,7 +101,7 @@ code=$("$FSS" enroll-code --data "$S" --user li | tail -n 1)
 SSL_CERT_FILE=$WORK/cert.pem runc "$FS" --home "$WORK/li" enroll --server "$URL" --code "$code"
 expect "li enrolls over wss://" 0
 C=$("$FS" --home "$WORK/zhang2" customer add --name "$MARK")
-runc "$FS" --home "$WORK/zhang2" visit add --customer "$C" --time "2026-12-03 10:00" --place p \
+runc "$FS" --home "$WORK/zhang2" visit add --customer "$C" --time "$(rel_day '3 days ago') 10:00" --place p \
     --purpose p --notes "$MARK notes"
 SSL_CERT_FILE=$WORK/cert.pem runc "$FS" --home "$WORK/zhang2" sync
 expect "zhang syncs over wss://" 0

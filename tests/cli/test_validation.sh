@@ -43,6 +43,9 @@ run customer add --name "ACME"
 expect "a name differing only in the case of its Latin letters is the same" 2 "--name"
 
 # ---- a plan's period, and its tasks within it ----
+# Fixed dates here and in the acceptance's below: these rules compare the
+# dates given with each other, not with today, and the messages quoted hold
+# them; no 30-day rule applies to a plan or an acceptance.
 run plan add --from 2026-12-13 --to 2026-12-07 --goals "sign 2"
 expect "a plan ending before it starts: exit 2" 2 "--to: 2026-12-07 is before --from 2026-12-13"
 run plan add --from 2026-12-07 --to 2026-12-13 --goals "sign 2" --task "2026-12-20|visit|1h"
@@ -80,7 +83,7 @@ run daily summary --content "done"
 expect "the summary is another kind: accepted" 0
 run daily summary --content "again"
 expect "a second summary: exit 2" 2 "daily summary for $TODAY already"
-run daily plan --date 2026-12-01 --visits "another day"
+run daily plan --date "$(rel_day '5 days ago')" --visits "another day"
 expect "a daily plan for another day" 0
 run selfcheck add --appearance yes --communication yes --data-management yes --teamwork yes --todos yes
 expect "today's self-check" 0

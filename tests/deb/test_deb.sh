@@ -69,7 +69,8 @@ equal "dpkg: fieldsync is installed" "$(dpkg-query -W -f='${Status}' fieldsync 2
 files=$(dpkg -L fieldsync)
 for f in /usr/bin/fieldsync /usr/sbin/fieldsync-server "$UNIT" \
     /usr/lib/systemd/user/fieldsync-daemon.service /usr/lib/sysusers.d/fieldsync.conf \
-    /usr/share/locale/zh_CN/LC_MESSAGES/fieldsync.mo /usr/share/man/man1/fieldsync.1.gz \
+    /usr/share/locale/zh_CN/LC_MESSAGES/fieldsync.mo /usr/share/locale/zh_TW/LC_MESSAGES/fieldsync.mo \
+    /usr/share/man/man1/fieldsync.1.gz \
     /usr/share/man/zh_CN/man1/fieldsync.1.gz /usr/share/man/man8/fieldsync-server.8.gz \
     /usr/share/man/man5/fieldsync.conf.5.gz; do
     if grep -qxF "$f" <<<"$files" && [ -f "$f" ]; then ok "installed: $f"; else fail "installed: $f"; fi
