@@ -55,6 +55,9 @@ static const command commands[] = {
     {"unlock", NULL, cmd_unlock},
     {"lock", NULL, cmd_lock},
     {"history", NULL, cmd_history},
+    {"attach", NULL, cmd_attach},
+    {"attachment", "list", cmd_attachment_list},
+    {"attachment", "get", cmd_attachment_get},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -125,6 +128,11 @@ static void usage(FILE *f)
             "                            this device's user (signed into forms) and team\n"
             "  calendar [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday DATE]... [--clear-holidays]\n"
             "                            the working-day calendar of today and report\n"
+            "  attach RECORD FILE [--kind signed-requirement|signed-acceptance|card|contract|other]\n"
+            "                            keep a file (up to 20 MiB) with a record, encrypted;\n"
+            "                            it syncs with the record\n"
+            "  attachment list RECORD [--json]   a record's files\n"
+            "  attachment get ID --out FILE      write a file out (never over another)\n"
             "  help, --help              show this help; COMMAND --help shows one command\n"
             "  --version                 show the version\n"
             "  --lang zh|en              the language of messages (else $FIELDSYNC_LANG,\n"

@@ -156,6 +156,9 @@ static const fs_record_rules records[] = {
     /* Written by the server (fieldsync-server team set); seen by the whole
      * team, owned by no user. */
     {"team_setting", NULL, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    /* A file attached to a record (schema 6): written by whoever may write
+     * the record's customer's records; it follows that customer. */
+    PLAIN(attachment, NULL, NULL),
 };
 
 /* Columns that change together (fieldsync/records.h, COLUMN GROUPS): a
