@@ -74,6 +74,7 @@ struct fs_sync_client {
     uint8_t att_hash[FS_ATT_HASH_BYTES]; /* the file being moved */
     uint64_t att_size;
     int att_moved;               /* a chunk of it moved in this session */
+    uint64_t att_file_bytes;     /* bytes of it sent in this session */
     uint32_t att_req[FS_ATTACH_WINDOW]; /* chunks asked for (ATT_GET) */
     size_t att_nreq;
     uint8_t att_skip[16][FS_ATT_HASH_BYTES]; /* files left for another session */
@@ -655,6 +656,7 @@ static int att_next(fs_sync_client *c)
     memcpy(c->att_hash, p.hash, FS_ATT_HASH_BYTES);
     c->att_size = p.size;
     c->att_moved = 0;
+    c->att_file_bytes = 0;
     if (p.dir == ATT_UP) {
         c->att_state = ATT_UP;
         return att_ask(c);
@@ -679,6 +681,12 @@ static int on_att_need(fs_sync_client *c, const fs_msg *m)
         return rc == 1 ? att_fetched(c) : rc;
     }
     if (m->u.att.status != FS_ATT_OK) { /* its row is not there (yet) */
+        att_skip(c);
+        return att_next(c);
+    }
+    if (m->u.att.count > 0 && c->att_file_bytes >= 2 * c->att_size) {
+        /* sent twice over and still lacking: the server drops what it
+         * was sent (not the file its row names); no loop */
         att_skip(c);
         return att_next(c);
     }
@@ -726,6 +734,7 @@ static int on_att_need(fs_sync_client *c, const fs_msg *m)
             c->att_moved = 1;
             c->att.sent_chunks++;
             c->att.sent_bytes += len;
+            c->att_file_bytes += len;
         }
     }
     sodium_free(buf);
