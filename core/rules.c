@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/attach.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/records.h"
 #include "fieldsync/rules.h"
@@ -407,6 +408,16 @@ static int eval_record(eval *e, const fs_rule *rl)
         int64_t done = x->done_ok ? x->done : -1;
         if (charged_elsewhere(e, rl, x, deadline))
             continue;
+        if (done >= 0 && rl->needs_attachment != NULL) {
+            /* done only with the customer's signed document attached */
+            int has = fs_attach_has_kind(e->r, x->id, rl->needs_attachment);
+            if (has < 0) {
+                rc = has;
+                break;
+            }
+            if (!has)
+                done = -1;
+        }
         if (in_period(e, deadline, done))
             rc = emit(e, rl, x->who, x->id, x->start, deadline, done, -1);
     }
