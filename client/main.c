@@ -128,15 +128,19 @@ static void usage(FILE *f)
             "                            this device's user (signed into forms) and team\n"
             "  calendar [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday DATE]... [--clear-holidays]\n"
             "                            the working-day calendar of today and report\n"
-            "  attach RECORD FILE [--kind signed-requirement|signed-acceptance|card|contract|other]\n"
-            "                            keep a file (up to 20 MiB) with a record, encrypted;\n"
-            "                            it syncs with the record\n"
-            "  attachment list RECORD [--json]   a record's files\n"
-            "  attachment get ID --out FILE      write a file out (never over another)\n"
             "  help, --help              show this help; COMMAND --help shows one command\n"
             "  --version                 show the version\n"
             "  --lang zh|en              the language of messages (else $FIELDSYNC_LANG,\n"
             "                            else LC_ALL, LC_MESSAGES, LANG)\n"
+            "\n"),
+          f);
+    fputs(_("Attachments (signed documents, photos, PDFs; kept encrypted, synced in chunks):\n"
+            "  attach RECORD FILE [--kind signed-requirement|signed-acceptance|card|contract|other]\n"
+            "                            keep a file of up to 20 MiB with a record\n"
+            "  attachment list RECORD [--json]\n"
+            "                            a record's files\n"
+            "  attachment get ID --out FILE\n"
+            "                            write a file out (never over an existing one)\n"
             "\n"),
           f);
     fputs(_("Correcting records (every form above and below, customers and visits too):\n"
