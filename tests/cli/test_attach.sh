@@ -122,6 +122,47 @@ equal "written 0600" "$(stat -c %a "$WORK/got.pdf")" 600
 run --home "$WORK/li" attachment get "${AID:0:8}" --out "$WORK/got.pdf"
 expect "an existing file is not overwritten" 2 "not overwritten"
 
+# ---- the dashboard: the customer's page lists the files, li downloads one ----
+LI_PW='li dashboard password 9d2'
+FIELDSYNC_USER_PASSWORD=$LI_PW runc "$FSS" user passwd --data "$S" --name li
+expect "li gets a dashboard password" 0
+python3 - "$PORT" "$LI_PW" "$CID" "$WORK/scan.pdf" "$WORK/zhang.cookie" <<'PY' >"$WORK/web.out" 2>&1
+import hashlib, http.client, re, sys
+port, pw, cid, scan = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+def req(method, path, cookie="", body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    h = {"Cookie": cookie} if cookie else {}
+    if body is not None:
+        h["Content-Type"] = "application/x-www-form-urlencoded"
+    c.request(method, path, body=body.encode() if body else None, headers=h)
+    r = c.getresponse()
+    return r.status, r.getheaders(), r.read()
+def cookie(headers, name):
+    for k, v in headers:
+        if k.lower() == "set-cookie" and v.startswith(name + "="):
+            return v.split(";")[0]
+    return ""
+st, hd, body = req("GET", "/login")
+pre = cookie(hd, "fs_login")
+csrf = re.search(rb'name="csrf" value="([0-9a-f]+)', body).group(1).decode()
+st, hd, body = req("POST", "/login", pre, "name=li&password=%s&csrf=%s" % (pw.replace(" ", "+"), csrf))
+sess = cookie(hd, "fs_session")
+print("login", st, bool(sess))
+st, hd, page = req("GET", "/customer?id=" + cid, sess)
+links = re.findall(rb'href="/attachment\?id=([0-9a-f]{32})"', page)
+print("customer page", st, "links", len(links), "scan.pdf" in page.decode("utf-8", "replace"))
+st, hd, data = req("GET", "/attachment?id=" + links[0].decode(), sess)
+want = open(scan, "rb").read()
+print("download", st, len(data), "same" if data == want else "different")
+st, hd, data = req("GET", "/attachment?id=" + links[0].decode())
+print("without a session", st)
+PY
+cat "$WORK/web.out"
+contains "li logs in to the dashboard" "$(cat "$WORK/web.out")" "login 303 True"
+contains "the customer's page links both attachments" "$(cat "$WORK/web.out")" "customer page 200 links 2 True"
+contains "li downloads the scan, the same bytes" "$(cat "$WORK/web.out")" "download 200 5242880 same"
+contains "no session, no file" "$(cat "$WORK/web.out")" "without a session 303"
+
 # ---- no plaintext anywhere (the server still running: its WAL too) ----
 python3 - "$WORK/scan.pdf" "$WORK/zhang" "$WORK/li" "$S" <<'PY' >"$WORK/scan.out" 2>&1
 import os, sys
