@@ -198,6 +198,23 @@ int fs_attach_mark_sent(fs_replica *r, const uint8_t hash[FS_ATTACH_HASH])
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording an attachment sent");
 }
 
+int fs_attach_gc(fs_replica *r, uint64_t *dropped)
+{
+    int rc = fs__exec(r,
+                      "DELETE FROM att_chunk WHERE hash NOT IN"
+                      " (SELECT hash FROM attachment WHERE deleted=0 AND hash IS NOT NULL)",
+                      "dropping unused attachments");
+    uint64_t n = rc == 0 ? (uint64_t)sqlite3_changes(r->db) : 0;
+    if (rc == 0)
+        rc = fs__exec(r,
+                      "DELETE FROM att_sent WHERE hash NOT IN"
+                      " (SELECT hash FROM attachment WHERE deleted=0 AND hash IS NOT NULL)",
+                      "dropping unused attachments");
+    if (dropped != NULL)
+        *dropped = n;
+    return rc;
+}
+
 /* Copies a TEXT value into out (cap bytes, NUL-terminated; "" if absent). */
 static void text_of(const fs_rows *it, const char *col, char *out, size_t cap)
 {

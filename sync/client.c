@@ -651,7 +651,10 @@ static int att_next(fs_sync_client *c)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
     if (!p.found) {
         c->att_state = ATT_DONE;
-        return 0;
+        /* the bytes of files no live row names any more (deleted, or
+         * purged with a customer handed away) leave this device too */
+        rc = fs_attach_gc(c->r, NULL);
+        return rc != 0 ? cfail(c, rc, "%s", fs_replica_errmsg(c->r)) : 0;
     }
     memcpy(c->att_hash, p.hash, FS_ATT_HASH_BYTES);
     c->att_size = p.size;

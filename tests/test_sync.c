@@ -1489,6 +1489,17 @@ static void test_older_clients_get_no_attachments(void)
     CHECK_EQ_INT(n, 2);
     CHECK_ERR(fs_store_att_put(w.store, zhang.pk, fake, 1, bytes, 11), FS_EINVAL);
     CHECK_ERR(fs_store_att_put(w.store, zhang.pk, fake, 2, bytes, 10), FS_EINVAL);
+    /* a deleted attachment's bytes leave the devices at their next sync */
+    clock_now += 1000;
+    CHECK_OK(fs_delete(zhang.r, "attachment", aid));
+    CHECK_OK(fs_delete(zhang.r, "attachment", aid2));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(live_rows(li.r, "attachment"), 0);
+    CHECK_OK(fs_attach_missing(li.r, hash, size, NULL, 0, NULL, &missing));
+    CHECK_EQ_INT(missing, 3);
+    CHECK_OK(fs_attach_missing(zhang.r, hash, size, NULL, 0, NULL, &missing));
+    CHECK_EQ_INT(missing, 3);
     free(buf);
     free(bytes);
     fs_replica_close(zhang.r);

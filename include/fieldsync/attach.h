@@ -72,6 +72,11 @@ int fs_attach_verify(fs_replica *r, const uint8_t hash[FS_ATTACH_HASH], uint64_t
 int fs_attach_sent(fs_replica *r, const uint8_t hash[FS_ATTACH_HASH], int *sent);
 int fs_attach_mark_sent(fs_replica *r, const uint8_t hash[FS_ATTACH_HASH]);
 
+/* Drops the chunks (and upload marks) no live attachment row names any
+ * more: the file's rows were deleted, or purged from this device with a
+ * customer handed to another rep. *dropped (may be NULL): chunks dropped. */
+int fs_attach_gc(fs_replica *r, uint64_t *dropped);
+
 /* One attachment row as read back. */
 typedef struct fs_attachment {
     uint8_t id[FS_ID_BYTES];
