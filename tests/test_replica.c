@@ -252,6 +252,15 @@ static void test_every_handbook_table(void)
                          {"setting", fs_text("tz")},
                          {"value", fs_text("Asia/Shanghai")}};
     CHECK_OK(fs_insert(r, "team_setting", setting, 3, id));
+    uint8_t hash[32] = {7};
+    fs_cell att[] = {{"customer", cust},
+                     {"record_table", fs_text("customer")},
+                     {"record_id", cust},
+                     {"name", fs_text("名片.jpg")},
+                     {"kind", fs_text("card")},
+                     {"size", fs_int(1000)},
+                     {"hash", fs_blob(hash, 32)}};
+    CHECK_OK(fs_insert(r, "attachment", att, 7, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -468,10 +477,12 @@ static void test_schema_4_replica_keeps_every_record(void)
     size_t before[64];
     CHECK(nt <= 64);
     for (unsigned i = 0; i < nt; i++)
-        before[i] = strcmp(t[i].name, "team_setting") == 0 ? 0 : count_rows(r, t[i].name);
+        before[i] = strcmp(t[i].name, "team_setting") == 0 || strcmp(t[i].name, "attachment") == 0
+                        ? 0
+                        : count_rows(r, t[i].name);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 4 was made */
     CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
-    CHECK_EQ_INT(exec_rc(r, "DROP TABLE team_setting;"
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE team_setting; DROP TABLE attachment;"
                             "UPDATE meta SET v=4 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);
@@ -575,7 +586,7 @@ static void test_schema_1_replica_is_upgraded(void)
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
     CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
-                            "DROP TABLE roster; DROP TABLE team_setting;"
+                            "DROP TABLE roster; DROP TABLE team_setting; DROP TABLE attachment;"
                             "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);

@@ -44,6 +44,7 @@ task TASK EXPECTED visits tasks content appearance communication data management
 todos ITEM description received signed document delivered collected documents event goal
 budget asked record table accurate comment satisfaction confirmed duplicate
 delete history GROUP OPTION VALUE
+attach attachment RECORD FILE requirement card contract other
 zhang'
 # untranslated NAME TEXT: fails NAME when a line of TEXT has such a word.
 untranslated() {
