@@ -200,7 +200,19 @@ int fs_attach_mark_sent(fs_replica *r, const uint8_t hash[FS_ATTACH_HASH])
 
 int fs_attach_gc(fs_replica *r, uint64_t *dropped)
 {
-    int rc = fs__exec(r,
+    /* most rounds have nothing to drop: only then a write */
+    uint64_t orphans = 0;
+    if (dropped != NULL)
+        *dropped = 0;
+    int rc = fs__query_u64(r,
+                           "SELECT (SELECT count(*) FROM att_sent WHERE hash NOT IN"
+                           " (SELECT hash FROM attachment WHERE deleted=0 AND hash IS NOT NULL))"
+                           " + (SELECT count(*) FROM att_chunk WHERE hash NOT IN"
+                           " (SELECT hash FROM attachment WHERE deleted=0 AND hash IS NOT NULL))",
+                           &orphans);
+    if (rc != 0 || orphans == 0)
+        return rc;
+    rc = fs__exec(r,
                       "DELETE FROM att_chunk WHERE hash NOT IN"
                       " (SELECT hash FROM attachment WHERE deleted=0 AND hash IS NOT NULL)",
                       "dropping unused attachments");
