@@ -51,6 +51,17 @@ int cmd_lock(cli_ctx *ctx, int argc, char **argv);
 int cmd_history(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_HISTORY "usage: fieldsync [--home DIR] history ID [--json]\n"
 
+/* fieldsync attach RECORD FILE [--kind K]; attachment list RECORD [--json];
+ * attachment get ID --out FILE (cmd_attach.c, issue 19.3). */
+int cmd_attach(cli_ctx *ctx, int argc, char **argv);
+int cmd_attachment_list(cli_ctx *ctx, int argc, char **argv);
+int cmd_attachment_get(cli_ctx *ctx, int argc, char **argv);
+#define USAGE_ATTACH                                                                               \
+    "usage: fieldsync [--home DIR] attach RECORD FILE "                                            \
+    "[--kind signed-requirement|signed-acceptance|card|contract|other]\n"
+#define USAGE_ATTACHMENT_LIST "usage: fieldsync [--home DIR] attachment list RECORD [--json]\n"
+#define USAGE_ATTACHMENT_GET "usage: fieldsync [--home DIR] attachment get ID --out FILE\n"
+
 /* fieldsync today: what is due, overdue and promised (cmd_report.c). */
 int cmd_today(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync report compliance: per rep, the week's figures for every rule. */

@@ -382,7 +382,16 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     if (fs_replica_fork_note(r, fork_before, sizeof fork_before) != 0)
         fork_before[0] = '\0';
     err[0] = '\0';
-    frc = fs_ws_sync(r, pk, addr.host, addr.port, addr.tls, SYNC_TIMEOUT_MS, err, sizeof err);
+    fs_sync_att_stats att;
+    frc = fs_ws_sync_att(r, pk, addr.host, addr.port, addr.tls, SYNC_TIMEOUT_MS, &att, err,
+                         sizeof err);
+    /* attachments' bytes moved, also by a session cut mid-way (issue 19.3) */
+    if (att.sent_chunks > 0 || att.recv_chunks > 0)
+        printf(_("attachments: %llu bytes sent in %llu chunks (%llu files complete), %llu bytes "
+                 "received in %llu chunks (%llu files complete)\n"),
+               (unsigned long long)att.sent_bytes, (unsigned long long)att.sent_chunks,
+               (unsigned long long)att.files_sent, (unsigned long long)att.recv_bytes,
+               (unsigned long long)att.recv_chunks, (unsigned long long)att.files_received);
     /* a restored or copied replica took a new identity (issue 25.3) */
     if (r != NULL && fs_replica_fork_note(r, fork_after, sizeof fork_after) == 0 &&
         fork_after[0] != '\0' && strcmp(fork_after, fork_before) != 0)

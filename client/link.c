@@ -227,9 +227,11 @@ static void on_failed(fs_net_client *nc, void *ctx, int code, const char *msg)
 
 static int run_link(fs_replica *r, const fs_ws_live *live,
                     const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *enroll,
-                    const char *host, int port, int tls, int timeout_ms, char *err,
-                    size_t errlen)
+                    const char *host, int port, int tls, int timeout_ms,
+                    fs_sync_att_stats *att, char *err, size_t errlen)
 {
+    if (att != NULL)
+        memset(att, 0, sizeof *att);
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if ((r == NULL) == (live == NULL) || server_pk == NULL || host == NULL || port <= 0 ||
@@ -260,6 +262,8 @@ static int run_link(fs_replica *r, const fs_ws_live *live,
     fs_net_client_run(&hooks, host, port, tls, timeout_ms, live != NULL ? FS_WS_LIVE_TICK_MS : 0);
     if (live != NULL && l.attached)
         live->close(live->ctx, l.r, l.rc);
+    if (att != NULL && l.session != NULL)
+        fs_sync_client_att_stats(l.session, att);
     fs_sync_client_free(l.session);
     if (l.rc != 0 && err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", l.errmsg);
@@ -269,7 +273,14 @@ static int run_link(fs_replica *r, const fs_ws_live *live,
 int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
                int tls, int timeout_ms, char *err, size_t errlen)
 {
-    int rc = run_link(r, NULL, server_pk, NULL, host, port, tls, timeout_ms, err, errlen);
+    return fs_ws_sync_att(r, server_pk, host, port, tls, timeout_ms, NULL, err, errlen);
+}
+
+int fs_ws_sync_att(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host,
+                   int port, int tls, int timeout_ms, fs_sync_att_stats *att, char *err,
+                   size_t errlen)
+{
+    int rc = run_link(r, NULL, server_pk, NULL, host, port, tls, timeout_ms, att, err, errlen);
     if (rc == 0)
         (void)fs_replica_mark_synced(r); /* for `status`; failing it is not a sync failure */
     return rc;
@@ -284,7 +295,7 @@ int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
             snprintf(err, errlen, "invalid arguments");
         return FS_EINVAL;
     }
-    return run_link(r, NULL, server_pk, req, host, port, tls, timeout_ms, err, errlen);
+    return run_link(r, NULL, server_pk, req, host, port, tls, timeout_ms, NULL, err, errlen);
 }
 
 int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],
@@ -296,5 +307,6 @@ int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BY
             snprintf(err, errlen, "invalid arguments");
         return FS_EINVAL;
     }
-    return run_link(NULL, live, server_pk, NULL, host, port, tls, round_timeout_ms, err, errlen);
+    return run_link(NULL, live, server_pk, NULL, host, port, tls, round_timeout_ms, NULL, err,
+                    errlen);
 }

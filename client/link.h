@@ -15,6 +15,7 @@
 #include "fieldsync/channel.h"
 #include "fieldsync/identity.h"
 #include "fieldsync/replica.h"
+#include "fieldsync/sync.h"
 
 /* Syncs replica r with the server at ws://host:port/ (wss:// when tls:
  * the certificate checked against the system's CAs, or SSL_CERT_FILE's)
@@ -30,6 +31,12 @@
  * Changes applied before a failure stay applied (each batch is atomic). */
 int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
                int tls, int timeout_ms, char *err, size_t errlen);
+
+/* As fs_ws_sync; *att (zeroed first) says what the session moved of
+ * attachments' bytes, also when it failed (a cut mid-way). */
+int fs_ws_sync_att(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host,
+                   int port, int tls, int timeout_ms, fs_sync_att_stats *att, char *err,
+                   size_t errlen);
 
 /* As fs_ws_sync, but the handshake first enrolls the device with req (its
  * one-time code's secret, the device key, a name): the server redeems the

@@ -57,6 +57,9 @@ static const command commands[] = {
     {"unlock", NULL, cmd_unlock},
     {"lock", NULL, cmd_lock},
     {"history", NULL, cmd_history},
+    {"attach", NULL, cmd_attach},
+    {"attachment", "list", cmd_attachment_list},
+    {"attachment", "get", cmd_attachment_get},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -138,6 +141,15 @@ static void usage(FILE *f)
             "  --version                 show the version\n"
             "  --lang zh|en              the language of messages (else $FIELDSYNC_LANG,\n"
             "                            else LC_ALL, LC_MESSAGES, LANG)\n"
+            "\n"),
+          f);
+    fputs(_("Attachments (signed documents, photos, PDFs; kept encrypted, synced in chunks):\n"
+            "  attach RECORD FILE [--kind signed-requirement|signed-acceptance|card|contract|other]\n"
+            "                            keep a file of up to 20 MiB with a record\n"
+            "  attachment list RECORD [--json]\n"
+            "                            a record's files\n"
+            "  attachment get ID --out FILE\n"
+            "                            write a file out (never over an existing one)\n"
             "\n"),
           f);
     fputs(_("Correcting records (every form above and below, customers and visits too):\n"

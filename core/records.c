@@ -215,6 +215,9 @@ static const fs_record_rules records[] = {
     {"contract", NULL, NULL, FS_BY_ANYONE, NULL, 0, "status", FS_STATUS_DRAFT, contract_statuses,
      contract_actions, N(contract_actions)},
     PLAIN(survey, NULL, NULL),
+    /* A file attached to a record (schema 6): written by whoever may write
+     * the record's customer's records; it follows that customer. */
+    PLAIN(attachment, NULL, NULL),
 };
 
 /* Columns that change together (fieldsync/records.h, COLUMN GROUPS): a

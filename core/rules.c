@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/attach.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/records.h"
 #include "fieldsync/rules.h"
@@ -531,6 +532,16 @@ static int eval_record(eval *e, const fs_rule *rl)
         int64_t done = x->done_ok ? x->done : -1;
         if (charges && charged_elsewhere(e, rl, x, deadline))
             continue;
+        if (done >= 0 && rl->needs_attachment != NULL) {
+            /* done only with the customer's signed document attached */
+            int has = fs_attach_has_kind(e->r, x->id, rl->needs_attachment);
+            if (has < 0) {
+                rc = has;
+                break;
+            }
+            if (!has)
+                done = -1;
+        }
         rc = emit_windows(e, rl, x, deadline, done);
     }
     return rc;

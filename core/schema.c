@@ -336,6 +336,25 @@ static const fs_column survey_cols[] = {
     {"surveyed_at", FS_COL_DATE, REQ, NULL, 6},
 };
 
+/* Schema 6 (issue 19.3). A file attached to a record (fieldsync/attach.h):
+ * the record (its table's name and id), the record's customer (whose
+ * owner's scope the attachment is in), the file's name, kind
+ * (fs_attach_kinds), MIME type, size in bytes and BLAKE2b-256 hash. The
+ * bytes are not a column: they travel in chunks by their hash (protocol
+ * version 7) and are kept apart, in the replica's att_chunk table. */
+static const fs_column attachment_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 6},
+    {"customer", FS_COL_ID, REQ, "customer", 6},
+    {"record_table", FS_COL_TEXT, REQ, NULL, 6},
+    {"record_id", FS_COL_BLOB, REQ, NULL, 6},
+    {"name", FS_COL_TEXT, REQ, NULL, 6},
+    {"kind", FS_COL_TEXT, REQ, NULL, 6},
+    {"mime", FS_COL_TEXT, 0, NULL, 6},
+    {"size", FS_COL_INT, REQ, NULL, 6},
+    {"hash", FS_COL_BLOB, REQ, NULL, 6},
+    {"attached_at", FS_COL_DATETIME, 0, NULL, 6},
+};
+
 #define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, 0}
 #define TABLE_SINCE(n, flags, v)                                                                   \
     {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, v}
@@ -365,6 +384,7 @@ static const fs_table tables[] = {
     TABLE_SINCE(payment, 0, 6),
     TABLE_SINCE(contract, 0, 6),
     TABLE_SINCE(survey, 0, 6),
+    TABLE_SINCE(attachment, 0, 6),
 };
 
 const fs_table *fs_schema_tables(unsigned *count)

@@ -603,11 +603,15 @@ static int allowed_open(const fs_channel *ch, fs_msg_type t)
         return 1;
     /* a fork of the device, from protocol version 5 (fieldsync/msg.h) */
     int fork = ch->version >= FS_PROTO_VERSION_FORK;
+    /* attachments' bytes, from protocol version 7 (fieldsync/msg.h) */
+    int att = ch->version >= FS_PROTO_VERSION_ATTACH;
     if (ch->cfg.is_server)
-        return t == FS_MSG_PUSH || t == FS_MSG_PULL || (fork && t == FS_MSG_FORK);
+        return t == FS_MSG_PUSH || t == FS_MSG_PULL || (fork && t == FS_MSG_FORK) ||
+               (att && (t == FS_MSG_ATT_ASK || t == FS_MSG_ATT_CHUNK || t == FS_MSG_ATT_GET));
     return t == FS_MSG_ACK || t == FS_MSG_REJECT || t == FS_MSG_CHANGES || t == FS_MSG_POKE ||
            t == FS_MSG_PURGE || t == FS_MSG_WIPE ||
-           (fork && (t == FS_MSG_TIP || t == FS_MSG_FORKED));
+           (fork && (t == FS_MSG_TIP || t == FS_MSG_FORKED)) ||
+           (att && (t == FS_MSG_ATT_NEED || t == FS_MSG_ATT_CHUNK));
 }
 
 int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf *out,

@@ -11,6 +11,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 
+#include "fieldsync/attach.h"
 #include "fieldsync/error.h"
 #include "fieldsync/msg.h"
 #include "mpread.h"
@@ -63,6 +64,60 @@ int fs__pack_str(msgpack_packer *pk, const void *p, size_t n)
     PK(msgpack_pack_str(pk, n));
     PK(msgpack_pack_str_body(pk, p, n));
     return 0;
+}
+
+/* An index list of ATT_NEED or ATT_GET within its bounds (see FORMAT). */
+static int att_list_ok(const fs_msg *m)
+{
+    if (m->u.att.count > FS_ATTACH_MAX_CHUNKS || (m->u.att.count > 0 && m->u.att.idx == NULL))
+        return 0;
+    for (size_t i = 0; i < m->u.att.count; i++)
+        if (m->u.att.idx[i] >= FS_ATTACH_MAX_CHUNKS)
+            return 0;
+    return 1;
+}
+
+static int encode_att(msgpack_packer *pk, const fs_msg *m, uint32_t version)
+{
+    if (version < FS_PROTO_VERSION_ATTACH)
+        return FS_EINVAL;
+    switch (m->type) {
+    case FS_MSG_ATT_ASK:
+        PK(msgpack_pack_array(pk, 2));
+        PK(msgpack_pack_uint8(pk, m->type));
+        return fs__pack_bin(pk, m->u.att.hash, FS_ATT_HASH_BYTES);
+    case FS_MSG_ATT_NEED:
+    case FS_MSG_ATT_GET: {
+        int need = m->type == FS_MSG_ATT_NEED;
+        if (!att_list_ok(m) || (need && m->u.att.status > FS_ATT_UNKNOWN))
+            return FS_EINVAL;
+        PK(msgpack_pack_array(pk, need ? 4 : 3));
+        PK(msgpack_pack_uint8(pk, m->type));
+        int rc = fs__pack_bin(pk, m->u.att.hash, FS_ATT_HASH_BYTES);
+        if (rc != 0)
+            return rc;
+        if (need)
+            PK(msgpack_pack_uint32(pk, m->u.att.status));
+        PK(msgpack_pack_array(pk, (uint32_t)m->u.att.count));
+        for (size_t i = 0; i < m->u.att.count; i++)
+            PK(msgpack_pack_uint32(pk, m->u.att.idx[i]));
+        return 0;
+    }
+    case FS_MSG_ATT_CHUNK: {
+        if (m->u.att.len == 0 || m->u.att.len > FS_ATTACH_CHUNK || m->u.att.data == NULL ||
+            m->u.att.index >= FS_ATTACH_MAX_CHUNKS)
+            return FS_EINVAL;
+        PK(msgpack_pack_array(pk, 4));
+        PK(msgpack_pack_uint8(pk, m->type));
+        int rc = fs__pack_bin(pk, m->u.att.hash, FS_ATT_HASH_BYTES);
+        if (rc != 0)
+            return rc;
+        PK(msgpack_pack_uint32(pk, m->u.att.index));
+        return fs__pack_bin(pk, m->u.att.data, m->u.att.len);
+    }
+    default:
+        return FS_EINVAL;
+    }
 }
 
 static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
@@ -298,6 +353,12 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         PK(msgpack_pack_array(&pk, 1));
         PK(msgpack_pack_uint8(&pk, m->type));
         break;
+    case FS_MSG_ATT_ASK:
+    case FS_MSG_ATT_NEED:
+    case FS_MSG_ATT_CHUNK:
+    case FS_MSG_ATT_GET:
+        rc = encode_att(&pk, m, version);
+        break;
     default:
         return FS_EINVAL;
     }
@@ -332,6 +393,29 @@ int fs_msg_encode(const fs_msg *m, fs_buf *out)
 }
 
 /* ---- decoding ---- */
+
+/* The index list of ATT_NEED or ATT_GET: at most FS_ATTACH_MAX_CHUNKS
+ * entries (checked before anything is allocated), each below it. */
+static int decode_att_list(fs__mp *r, fs_msg *m, fs__msg_owned *own)
+{
+    uint32_t n;
+    if (fs__mp_array(r, &n, "attachment chunk list") != 0)
+        return r->err;
+    if (n > FS_ATTACH_MAX_CHUNKS)
+        return fs__mp_fail(r, FS_ETOOBIG, "attachment: %u chunks is over the limit", n);
+    uint32_t *idx = calloc(n ? n : 1, sizeof *idx);
+    if (idx == NULL)
+        return fs__mp_fail(r, FS_ENOMEM, "out of memory");
+    own->changes = idx;
+    for (uint32_t i = 0; i < n && r->err == 0; i++)
+        if (fs__mp_u32(r, &idx[i], "attachment chunk index") == 0 &&
+            idx[i] >= FS_ATTACH_MAX_CHUNKS)
+            fs__mp_fail(r, FS_EMALFORMED, "attachment chunk index %u is over the limit", idx[i]);
+    fs__mp_leave(r);
+    m->u.att.idx = idx;
+    m->u.att.count = n;
+    return r->err;
+}
 
 static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfields)
 {
@@ -569,6 +653,45 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
         if (nfields != 1)
             break;
         return 0;
+    case FS_MSG_ATT_ASK:
+        if (nfields != 2)
+            break;
+        return fs__mp_bin_exact(r, m->u.att.hash, FS_ATT_HASH_BYTES, "attachment hash");
+    case FS_MSG_ATT_NEED:
+        if (nfields != 4)
+            break;
+        if (fs__mp_bin_exact(r, m->u.att.hash, FS_ATT_HASH_BYTES, "attachment hash") == 0 &&
+            fs__mp_u32(r, &m->u.att.status, "attachment status") == 0 &&
+            m->u.att.status > FS_ATT_UNKNOWN)
+            return fs__mp_fail(r, FS_EMALFORMED, "attachment status %u", m->u.att.status);
+        if (r->err == 0)
+            decode_att_list(r, m, own);
+        return r->err;
+    case FS_MSG_ATT_GET:
+        if (nfields != 3)
+            break;
+        if (fs__mp_bin_exact(r, m->u.att.hash, FS_ATT_HASH_BYTES, "attachment hash") == 0)
+            decode_att_list(r, m, own);
+        return r->err;
+    case FS_MSG_ATT_CHUNK: {
+        const uint8_t *p;
+        size_t n;
+        if (nfields != 4)
+            break;
+        if (fs__mp_bin_exact(r, m->u.att.hash, FS_ATT_HASH_BYTES, "attachment hash") == 0 &&
+            fs__mp_u32(r, &m->u.att.index, "attachment chunk index") == 0 &&
+            m->u.att.index >= FS_ATTACH_MAX_CHUNKS)
+            return fs__mp_fail(r, FS_EMALFORMED, "attachment chunk index %u is over the limit",
+                               m->u.att.index);
+        if (r->err == 0 &&
+            fs__mp_bin_upto(r, &p, &n, FS_ATTACH_CHUNK, "attachment chunk") == 0) {
+            if (n == 0)
+                return fs__mp_fail(r, FS_EMALFORMED, "attachment chunk: no bytes");
+            m->u.att.data = p;
+            m->u.att.len = n;
+        }
+        return r->err;
+    }
     default:
         return fs__mp_fail(r, FS_EUNSUPPORTED, "unknown message type %u", (unsigned)m->type);
     }

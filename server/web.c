@@ -1838,7 +1838,8 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
                  strcmp(rq->path, "/plan") == 0;
     int page = strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/rep") == 0 ||
                strcmp(rq->path, "/search") == 0 ||
-               strcmp(rq->path, "/audit") == 0 || record;
+               strcmp(rq->path, "/audit") == 0 || record ||
+               strcmp(rq->path, "/attachment") == 0;
     if (get && page && s == NULL) {
         web__redirect(r, "/login");
         return;
@@ -1860,6 +1861,10 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
     }
     if (get && record && s->role == FS_ROLE_MANAGER) {
         web__record_page(store, s, rq->path + 1, rq, r);
+        return;
+    }
+    if (get && strcmp(rq->path, "/attachment") == 0 && s->role == FS_ROLE_MANAGER) {
+        web__attachment_download(store, s, rq, r);
         return;
     }
     if (get && strcmp(rq->path, "/audit") == 0 && s->role == FS_ROLE_ADMIN) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store/audit.h"
+#include "fieldsync/attach.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/schema.h"
 #include "web_int.h"
@@ -308,6 +309,52 @@ static void text_of(fs_rows *it, const char *column, char *buf, size_t size)
         snprintf(buf, size, "%.*s", (int)v.n, (const char *)v.p);
 }
 
+/* The files attached to the records whose column equals id (issue 19.3):
+ * name, kind, size and a download link for the manager, or that the
+ * bytes have not reached the server yet. */
+static int attachments(out *o, fs_replica *r, const char *column, const uint8_t id[FS_ID_BYTES])
+{
+    fs_rows *it = NULL;
+    fs_value eq = fs_blob(id, FS_ID_BYTES);
+    int rc = fs_rows_open(&it, r, "attachment", column, &eq, "attached_at");
+    web__putf(o, "<h2>%s</h2>\n<table><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr>\n",
+              _("Attachments"), _("File"), _("Kind"), _("Bytes"), _("Attached at"));
+    size_t n = 0;
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        fs_value h, z;
+        char hex[2 * FS_ID_BYTES + 1], name[FS_ATTACH_NAME_MAX + 1], kind[32], at[20];
+        if (fs_rows_get(it, "hash", &h) != 0 || h.type != FS_BLOB || h.n != FS_ATTACH_HASH ||
+            fs_rows_get(it, "size", &z) != 0 || z.type != FS_INT || z.i <= 0)
+            continue;
+        fs_id_to_hex(fs_rows_id(it), hex);
+        text_of(it, "name", name, sizeof name);
+        text_of(it, "kind", kind, sizeof kind);
+        text_of(it, "attached_at", at, sizeof at);
+        size_t missing = 1;
+        (void)fs_attach_missing(r, h.p, (uint64_t)z.i, NULL, 0, NULL, &missing);
+        web__puts(o, "<tr><td>");
+        if (missing == 0)
+            web__putf(o, "<a href=\"/attachment?id=%s\">", hex);
+        web__esc(o, name);
+        if (missing == 0)
+            web__puts(o, "</a>");
+        else
+            web__putf(o, " (%s)", _("not uploaded yet"));
+        web__puts(o, "</td><td>");
+        web__esc(o, kind);
+        web__putf(o, "</td><td>%lld</td><td>", (long long)z.i);
+        web__esc(o, at);
+        web__puts(o, "</td></tr>\n");
+        n++;
+    }
+    fs_rows_close(it);
+    if (n == 0)
+        web__putf(o, "<tr><td colspan=\"4\">%s</td></tr>\n", _("none"));
+    web__puts(o, "</table>\n");
+    return rc < 0 ? rc : 0;
+}
+
 static void not_found(fs_http_response *r, int status)
 {
     out o = {0};
@@ -416,10 +463,14 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
         if (rc == 0)
             rc = children(&o, rep, N_("Acceptance documents"), "acceptance", "customer", id,
                           acceptances, "delivered_at");
+        if (rc == 0) /* every file kept with the customer's records */
+            rc = attachments(&o, rep, "customer", id);
     } else if (strcmp(table, "visit") == 0) {
         static const char *const commits[] = {"text", "due", "status", "done_at", NULL};
         rc = children(&o, rep, N_("Commitments made at this visit"), "commitment", "visit", id,
                       commits, "due");
+        if (rc == 0)
+            rc = attachments(&o, rep, "record_id", id);
         spotcheck_visit(&o, s, owner, hex);
     } else {
         static const char *const tasks[] = {"date", "task", "expected_time", "done", NULL};
@@ -431,4 +482,57 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
     if (rc != 0)
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("Part of the record could not be read."));
     web__finish(&o, r, 200);
+}
+
+void web__attachment_download(fs_store *store, const session *s, const fs_http_request *rq,
+                              fs_http_response *r)
+{
+    char hex[2 * FS_ID_BYTES + 2], owner[FS_USER_NAME_MAX + 1] = "";
+    uint8_t id[FS_ID_BYTES];
+    if (!web_form_field(rq->query, "id", hex, sizeof hex) || strlen(hex) != 2 * FS_ID_BYTES ||
+        fs_id_from_hex(hex, id) != 0) {
+        not_found(r, 400);
+        return;
+    }
+    int tix = fs_schema_table_index("attachment");
+    if (tix < 0 || fs_store_owner(store, (unsigned)tix, id, owner) != 0 || owner[0] == '\0' ||
+        !web__rep_in_team(store, s->team, owner)) {
+        not_found(r, 404);
+        return;
+    }
+    fs_replica *rep = fs_store_replica(store);
+    fs_attachment a;
+    char full[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(id, full);
+    int ok = 0;
+    if (fs_attach_find(rep, full, &a) != 0 || fs_attach_verify(rep, a.hash, a.size, &ok) != 0 ||
+        !ok) {
+        not_found(r, 404); /* unknown, or its bytes have not reached the server */
+        return;
+    }
+    (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, owner, "attachment");
+    char *body = malloc((size_t)a.size);
+    if (body == NULL) {
+        r->status = 500;
+        return;
+    }
+    uint32_t nc = fs_attach_nchunks(a.size);
+    size_t at = 0;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < nc; i++) {
+        size_t n = 0;
+        rc = fs_attach_get_chunk(rep, a.hash, i, (uint8_t *)body + at, &n);
+        if (rc == 0 && n != fs_attach_chunk_len(a.size, i))
+            rc = FS_EINTEGRITY;
+        at += n;
+    }
+    if (rc != 0) {
+        free(body);
+        r->status = 500;
+        return;
+    }
+    r->status = 200;
+    r->content_type = "application/octet-stream";
+    r->body = body;
+    r->body_len = (size_t)a.size;
 }

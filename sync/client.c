@@ -35,6 +35,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/attach.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
 #include "fieldsync/records.h"
@@ -67,8 +68,22 @@ struct fs_sync_client {
     unsigned char *fork_seed; /* a FORK sent: the new identity's seed (guarded memory) */
     int forked;        /* this session gave the replica a new identity */
     uint64_t fork_kept; /* ... keeping that many unsent changes */
+    /* attachments' bytes (version 7 on), one file at a time, once the
+     * records are pushed and pulled */
+    int att_state;               /* ATT_IDLE, ATT_UP, ATT_DOWN, ATT_DONE */
+    uint8_t att_hash[FS_ATT_HASH_BYTES]; /* the file being moved */
+    uint64_t att_size;
+    int att_moved;               /* a chunk of it moved in this session */
+    uint64_t att_file_bytes;     /* bytes of it sent in this session */
+    uint32_t att_req[FS_ATTACH_WINDOW]; /* chunks asked for (ATT_GET) */
+    size_t att_nreq;
+    uint8_t att_skip[16][FS_ATT_HASH_BYTES]; /* files left for another session */
+    size_t att_nskip;
+    fs_sync_att_stats att;
     char errmsg[256];
 };
+
+enum { ATT_IDLE = 0, ATT_UP, ATT_DOWN, ATT_DONE };
 
 __attribute__((format(printf, 3, 4))) static int cfail(fs_sync_client *c, int code,
                                                        const char *fmt, ...)
@@ -316,6 +331,8 @@ static int pull_from(fs_sync_client *c, uint64_t cursor, uint64_t tag)
     rc = send_msg(c, &m);
     if (rc == 0)
         c->pull_inflight++;
+    if (c->att_state == ATT_DONE) /* what it brings may name new files */
+        c->att_state = ATT_IDLE;
     return rc;
 }
 
@@ -528,6 +545,256 @@ static int on_forked(fs_sync_client *c)
     return rc == 0 ? pull(c) : rc;
 }
 
+/* ---- attachments' bytes (protocol version 7, fieldsync/msg.h) ---- */
+
+struct att_pick {
+    fs_sync_client *c;
+    int found, dir;
+    uint8_t hash[FS_ATT_HASH_BYTES];
+    uint64_t size;
+};
+
+static int att_skipped(const fs_sync_client *c, const uint8_t *hash)
+{
+    for (size_t i = 0; i < c->att_nskip; i++)
+        if (memcmp(c->att_skip[i], hash, FS_ATT_HASH_BYTES) == 0)
+            return 1;
+    return 0;
+}
+
+/* The first file with bytes to move: held here and not yet known to be
+ * held by the server (up), or not held here (down). */
+static int att_pick_cb(const fs_attachment *a, void *ctx)
+{
+    struct att_pick *p = ctx;
+    if (att_skipped(p->c, a->hash))
+        return 0;
+    int sent = 1;
+    if (a->held && fs_attach_sent(p->c->r, a->hash, &sent) != 0)
+        return FS_EDB;
+    if (a->held && sent)
+        return 0;
+    p->found = 1;
+    p->dir = a->held ? ATT_UP : ATT_DOWN;
+    memcpy(p->hash, a->hash, FS_ATT_HASH_BYTES);
+    p->size = a->size;
+    return 1;
+}
+
+/* Leaves the current file for another session. */
+static void att_skip(fs_sync_client *c)
+{
+    if (c->att_nskip < sizeof c->att_skip / sizeof c->att_skip[0])
+        memcpy(c->att_skip[c->att_nskip++], c->att_hash, FS_ATT_HASH_BYTES);
+    c->att_state = ATT_IDLE;
+}
+
+static int att_over_budget(const fs_sync_client *c)
+{
+    return c->att.sent_bytes + c->att.recv_bytes + FS_ATTACH_CHUNK > FS_ATTACH_SESSION_BYTES;
+}
+
+static int att_ask(fs_sync_client *c)
+{
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_ATT_ASK;
+    memcpy(m.u.att.hash, c->att_hash, FS_ATT_HASH_BYTES);
+    return send_msg(c, &m);
+}
+
+/* Asks for the next chunks of the file being fetched; 1 when none is
+ * missing (the file is whole here). */
+static int att_get_next(fs_sync_client *c)
+{
+    size_t n = 0, total = 0;
+    int rc = fs_attach_missing(c->r, c->att_hash, c->att_size, c->att_req, FS_ATTACH_WINDOW, &n,
+                               &total);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    if (total == 0)
+        return 1;
+    if (att_over_budget(c)) {
+        c->att_state = ATT_DONE; /* the next session goes on */
+        return 0;
+    }
+    c->att_nreq = n;
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_ATT_GET;
+    memcpy(m.u.att.hash, c->att_hash, FS_ATT_HASH_BYTES);
+    m.u.att.idx = c->att_req;
+    m.u.att.count = n;
+    c->att_state = ATT_DOWN;
+    return send_msg(c, &m);
+}
+
+static int att_next(fs_sync_client *c);
+
+/* A fetched file is whole: checked against its hash (dropped when it is
+ * not that file, and left for another session), then the next one. */
+static int att_fetched(fs_sync_client *c)
+{
+    int ok = 0;
+    int rc = fs_attach_verify(c->r, c->att_hash, c->att_size, &ok);
+    if (rc == 0 && ok)
+        rc = fs_attach_mark_sent(c->r, c->att_hash); /* the server holds it */
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    if (ok && c->att_moved)
+        c->att.files_received++;
+    if (!ok)
+        att_skip(c);
+    c->att_state = ATT_IDLE;
+    return att_next(c);
+}
+
+/* Starts moving the next file's bytes once the records are pushed and
+ * pulled; ATT_DONE when there is none left for this session. */
+static int att_next(fs_sync_client *c)
+{
+    if (c->att_state != ATT_IDLE || c->r == NULL || !c->open || c->await_tip ||
+        fs_channel_version(c->ch) < FS_PROTO_VERSION_ATTACH || c->push_inflight > 0 ||
+        c->pull_inflight > 0 || !c->pulled || c->held != NULL || c->fork_seed != NULL)
+        return 0;
+    fs_replica_status st;
+    int rc = fs_replica_status_get(c->r, &st);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    if (st.pending > 0) /* the attachment rows first: the server checks the bytes by them */
+        return 0;
+    if (att_over_budget(c) || c->att_nskip >= sizeof c->att_skip / sizeof c->att_skip[0]) {
+        c->att_state = ATT_DONE;
+        return 0;
+    }
+    struct att_pick p;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    rc = fs_attach_each(c->r, NULL, att_pick_cb, &p);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    if (!p.found) {
+        c->att_state = ATT_DONE;
+        /* the bytes of files no live row names any more (deleted, or
+         * purged with a customer handed away) leave this device too */
+        rc = fs_attach_gc(c->r, NULL);
+        return rc != 0 ? cfail(c, rc, "%s", fs_replica_errmsg(c->r)) : 0;
+    }
+    memcpy(c->att_hash, p.hash, FS_ATT_HASH_BYTES);
+    c->att_size = p.size;
+    c->att_moved = 0;
+    c->att_file_bytes = 0;
+    if (p.dir == ATT_UP) {
+        c->att_state = ATT_UP;
+        return att_ask(c);
+    }
+    rc = att_get_next(c);
+    return rc == 1 ? att_fetched(c) : rc;
+}
+
+/* ATT_NEED: while sending, the chunks the server lacks (sent, up to a
+ * window, then asked again); while fetching, the end of a GET's answer. */
+static int on_att_need(fs_sync_client *c, const fs_msg *m)
+{
+    if ((c->att_state != ATT_UP && c->att_state != ATT_DOWN) ||
+        memcmp(m->u.att.hash, c->att_hash, FS_ATT_HASH_BYTES) != 0)
+        return cfail(c, FS_EMALFORMED, "the server sent ATT_NEED out of turn");
+    if (c->att_state == ATT_DOWN) {
+        if (m->u.att.status != FS_ATT_OK || m->u.att.count > 0) {
+            att_skip(c); /* the server lacks them too: another session */
+            return att_next(c);
+        }
+        int rc = att_get_next(c);
+        return rc == 1 ? att_fetched(c) : rc;
+    }
+    if (m->u.att.status != FS_ATT_OK) { /* its row is not there (yet) */
+        att_skip(c);
+        return att_next(c);
+    }
+    if (m->u.att.count > 0 && c->att_file_bytes >= 2 * c->att_size) {
+        /* sent twice over and still lacking: the server drops what it
+         * was sent (not the file its row names); no loop */
+        att_skip(c);
+        return att_next(c);
+    }
+    if (m->u.att.count == 0) {
+        int rc = fs_attach_mark_sent(c->r, c->att_hash);
+        if (rc != 0)
+            return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        if (c->att_moved)
+            c->att.files_sent++;
+        c->att_state = ATT_IDLE;
+        return att_next(c);
+    }
+    uint8_t *buf = sodium_malloc(FS_ATTACH_CHUNK); /* the file's bytes: wiped when freed */
+    if (buf == NULL)
+        return cfail(c, FS_ENOMEM, "out of memory");
+    int rc = 0;
+    size_t sent = 0;
+    for (size_t i = 0; rc == 0 && i < m->u.att.count && sent < FS_ATTACH_WINDOW; i++) {
+        uint32_t idx = m->u.att.idx[i];
+        size_t len = 0, want = fs_attach_chunk_len(c->att_size, idx);
+        if (want == 0) {
+            rc = cfail(c, FS_EMALFORMED, "the server asked for chunk %u of %u", idx,
+                       fs_attach_nchunks(c->att_size));
+            break;
+        }
+        if (att_over_budget(c))
+            break;
+        rc = fs_attach_get_chunk(c->r, c->att_hash, idx, buf, &len);
+        if (rc == 0 && len != want)
+            rc = FS_EINTEGRITY;
+        if (rc != 0) {
+            rc = cfail(c, rc, "reading an attachment: %s", fs_replica_errmsg(c->r));
+            break;
+        }
+        fs_msg k;
+        memset(&k, 0, sizeof k);
+        k.type = FS_MSG_ATT_CHUNK;
+        memcpy(k.u.att.hash, c->att_hash, FS_ATT_HASH_BYTES);
+        k.u.att.index = idx;
+        k.u.att.data = buf;
+        k.u.att.len = len;
+        rc = send_msg(c, &k);
+        if (rc == 0) {
+            sent++;
+            c->att_moved = 1;
+            c->att.sent_chunks++;
+            c->att.sent_bytes += len;
+            c->att_file_bytes += len;
+        }
+    }
+    sodium_free(buf);
+    if (rc != 0)
+        return rc;
+    if (sent == 0) { /* the session's budget is spent: the next one goes on */
+        c->att_state = ATT_DONE;
+        return 0;
+    }
+    return att_ask(c);
+}
+
+/* ATT_CHUNK: one of the chunks asked for, of the length its index has. */
+static int on_att_chunk(fs_sync_client *c, const fs_msg *m)
+{
+    if (c->att_state != ATT_DOWN || memcmp(m->u.att.hash, c->att_hash, FS_ATT_HASH_BYTES) != 0)
+        return cfail(c, FS_EMALFORMED, "the server sent ATT_CHUNK out of turn");
+    int asked = 0;
+    for (size_t i = 0; i < c->att_nreq; i++)
+        if (c->att_req[i] == m->u.att.index)
+            asked = 1;
+    if (!asked || m->u.att.len != fs_attach_chunk_len(c->att_size, m->u.att.index))
+        return cfail(c, FS_EMALFORMED, "the server sent chunk %u not asked for or of %zu bytes",
+                     m->u.att.index, m->u.att.len);
+    int rc = fs_attach_put_chunk(c->r, c->att_hash, m->u.att.index, m->u.att.data, m->u.att.len);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    c->att_moved = 1;
+    c->att.recv_chunks++;
+    c->att.recv_bytes += m->u.att.len;
+    return 0;
+}
+
 /* Handles m; *held set when the session keeps it (a batch to apply later). */
 static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
 {
@@ -655,9 +922,17 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
         if (rc != 0)
             return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
         break;
+    case FS_MSG_ATT_NEED:
+        rc = on_att_need(c, m);
+        break;
+    case FS_MSG_ATT_CHUNK:
+        rc = on_att_chunk(c, m);
+        break;
     default:
         break; /* BYE, ERROR and WIPE end the channel; it reports them */
     }
+    if (rc == 0 && *held == 0) /* records in and out: attachments' bytes next */
+        rc = att_next(c);
     return rc;
 }
 
@@ -676,6 +951,8 @@ int fs_sync_client_continue(fs_sync_client *c)
     c->held = NULL;
     int rc = apply_batch(c, m);
     fs_msg_free(m);
+    if (rc == 0)
+        rc = att_next(c);
     return rc == 0 ? 1 : rc;
 }
 
@@ -704,6 +981,8 @@ int fs_sync_client_kick(fs_sync_client *c)
     if (c->r == NULL)
         return cfail(c, FS_ESTATE, "no replica is attached");
     c->pulled = 0;
+    if (c->att_state == ATT_DONE)
+        c->att_state = ATT_IDLE;
     if (c->pull_inflight > 0 && c->open)
         c->repull = 1; /* the unanswered PULL may predate the news */
     int rc = push_next(c);
@@ -738,6 +1017,8 @@ int fs_sync_client_in_sync(const fs_sync_client *c)
     if (!c->open || c->r == NULL || c->await_tip || c->push_inflight > 0 || c->pull_inflight > 0 || !c->pulled ||
         c->held != NULL || fs_replica_status_get(c->r, &st) != 0)
         return 0;
+    if (fs_channel_version(c->ch) >= FS_PROTO_VERSION_ATTACH && c->att_state != ATT_DONE)
+        return 0;
     return st.pending == 0;
 }
 
@@ -749,3 +1030,8 @@ int fs_sync_client_bye(fs_sync_client *c)
     return rc != 0 ? rc : frc;
 }
 
+
+void fs_sync_client_att_stats(const fs_sync_client *c, fs_sync_att_stats *out)
+{
+    *out = c->att;
+}

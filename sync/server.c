@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/attach.h"
 #include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/error.h"
@@ -37,6 +38,7 @@ struct fs_sync_server {
     uint64_t report_refusals;
     uint32_t report_reason;
     int forked;               /* this session registered a new identity (FORK) */
+    uint64_t att_bytes;       /* attachment chunk bytes received and sent (version 7 on) */
     char errmsg[256];
 };
 
@@ -620,6 +622,97 @@ static int on_fork(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     return server_send(s, &f);
 }
 
+/* Sends ATT_NEED for hash: status and the index list. */
+static int send_att_need(fs_sync_server *s, const uint8_t *hash, uint32_t status,
+                         const uint32_t *idx, size_t n)
+{
+    fs_msg a;
+    memset(&a, 0, sizeof a);
+    a.type = FS_MSG_ATT_NEED;
+    memcpy(a.u.att.hash, hash, FS_ATT_HASH_BYTES);
+    a.u.att.status = status;
+    a.u.att.idx = idx;
+    a.u.att.count = n;
+    return server_send(s, &a);
+}
+
+/* Attachments' bytes (protocol version 7, fieldsync/msg.h): ATT_ASK is
+ * answered with what the store lacks, ATT_CHUNK stored, ATT_GET answered
+ * with the chunks held and then ATT_NEED with those not. A session moves
+ * FS_ATTACH_SESSION_BYTES of chunks at most; a GET asks for at most
+ * FS_ATTACH_WINDOW chunks. A chunk the store refuses (not in the device's
+ * scope, not the length the attachment's size gives) ends the session. */
+static int on_att(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
+{
+    uint32_t idx[FS_ATTACH_MAX_CHUNKS];
+    size_t n = 0;
+    int known = 0, rc;
+    switch (m->type) {
+    case FS_MSG_ATT_ASK:
+        rc = fs_store_att_need(s->store, pk, m->u.att.hash, idx, FS_ATTACH_MAX_CHUNKS, &n, &known);
+        if (rc != 0)
+            return server_error(s, rc);
+        return send_att_need(s, m->u.att.hash, known ? FS_ATT_OK : FS_ATT_UNKNOWN, idx, n);
+    case FS_MSG_ATT_CHUNK:
+        if (s->att_bytes + m->u.att.len > FS_ATTACH_SESSION_BYTES) {
+            send_error(s, FS_REASON_TOO_BIG);
+            return sfail(s, FS_ETOOBIG, "attachments: over %llu bytes in one session",
+                         (unsigned long long)FS_ATTACH_SESSION_BYTES);
+        }
+        s->att_bytes += m->u.att.len;
+        rc = fs_store_att_put(s->store, pk, m->u.att.hash, m->u.att.index, m->u.att.data,
+                              m->u.att.len);
+        if (rc == FS_EINVAL || rc == FS_ENOTFOUND) {
+            send_error(s, FS_REASON_INVALID);
+            return sfail(s, rc, "attachment chunk refused: %s", fs_store_errmsg(s->store));
+        }
+        return rc != 0 ? server_error(s, rc) : 0;
+    case FS_MSG_ATT_GET: {
+        if (m->u.att.count > FS_ATTACH_WINDOW) {
+            send_error(s, FS_REASON_TOO_BIG);
+            return sfail(s, FS_ETOOBIG, "attachments: %zu chunks asked for at once",
+                         m->u.att.count);
+        }
+        uint8_t *buf = malloc(FS_ATTACH_CHUNK);
+        if (buf == NULL)
+            return server_error(s, FS_ENOMEM);
+        rc = 0;
+        for (size_t i = 0; rc == 0 && i < m->u.att.count; i++) {
+            size_t len = 0;
+            int grc = fs_store_att_get(s->store, pk, m->u.att.hash, m->u.att.idx[i], buf, &len);
+            if (grc == FS_ENOTFOUND) {
+                idx[n++] = m->u.att.idx[i];
+                continue;
+            }
+            if (grc == 0 && s->att_bytes + len > FS_ATTACH_SESSION_BYTES)
+                grc = FS_ETOOBIG;
+            if (grc != 0) {
+                rc = grc == FS_ETOOBIG ? (send_error(s, FS_REASON_TOO_BIG),
+                                          sfail(s, grc, "attachments: over the session's bytes"))
+                                       : server_error(s, grc);
+                break;
+            }
+            s->att_bytes += len;
+            fs_msg c;
+            memset(&c, 0, sizeof c);
+            c.type = FS_MSG_ATT_CHUNK;
+            memcpy(c.u.att.hash, m->u.att.hash, FS_ATT_HASH_BYTES);
+            c.u.att.index = m->u.att.idx[i];
+            c.u.att.data = buf;
+            c.u.att.len = len;
+            rc = server_send(s, &c);
+        }
+        sodium_memzero(buf, FS_ATTACH_CHUNK);
+        free(buf);
+        if (rc == 0)
+            rc = send_att_need(s, m->u.att.hash, FS_ATT_OK, idx, n);
+        return rc;
+    }
+    default:
+        return 0;
+    }
+}
+
 int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
 {
     const uint8_t *device = fs_sync_server_device(s);
@@ -648,6 +741,9 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
             rc = on_pull(s, pk, m);
         else if (m->type == FS_MSG_FORK)
             rc = on_fork(s, pk, m);
+        else if (m->type == FS_MSG_ATT_ASK || m->type == FS_MSG_ATT_CHUNK ||
+                 m->type == FS_MSG_ATT_GET)
+            rc = on_att(s, pk, m);
     }
     fs_msg_free(m);
     return rc;

@@ -273,3 +273,22 @@ int fs_enroll_device(void *ctx, const fs_enroll_request *req)
     fs_store *s = ctx;
     return fs_enroll_code_redeem(s, req, fs_store_now_ms(s));
 }
+
+int fs_store_att_need(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                      const uint8_t hash[32], uint32_t *missing, size_t cap, size_t *n,
+                      int *known)
+{
+    return s->ops->att_need(s, device_pk, hash, missing, cap, n, known);
+}
+
+int fs_store_att_put(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                     const uint8_t hash[32], uint32_t idx, const uint8_t *data, size_t len)
+{
+    return s->ops->att_put(s, device_pk, hash, idx, data, len);
+}
+
+int fs_store_att_get(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                     const uint8_t hash[32], uint32_t idx, uint8_t *buf, size_t *len)
+{
+    return s->ops->att_get(s, device_pk, hash, idx, buf, len);
+}

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fieldsync/error.h"
+#include "fieldsync/attach.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
 #include "rng.h"
@@ -633,6 +634,20 @@ static void check_msg(const fs_msg *a, const fs_msg *b)
         CHECK_MEM(a->u.fork.old_sig, b->u.fork.old_sig, 64);
         CHECK_MEM(a->u.fork.new_sig, b->u.fork.new_sig, 64);
         break;
+    case FS_MSG_ATT_ASK:
+    case FS_MSG_ATT_NEED:
+    case FS_MSG_ATT_CHUNK:
+    case FS_MSG_ATT_GET:
+        CHECK_MEM(a->u.att.hash, b->u.att.hash, FS_ATT_HASH_BYTES);
+        CHECK_EQ_INT(a->u.att.status, b->u.att.status);
+        CHECK_EQ_INT(a->u.att.count, b->u.att.count);
+        for (size_t i = 0; i < a->u.att.count && i < b->u.att.count; i++)
+            CHECK_EQ_INT(a->u.att.idx[i], b->u.att.idx[i]);
+        CHECK_EQ_INT(a->u.att.index, b->u.att.index);
+        CHECK_EQ_INT(a->u.att.len, b->u.att.len);
+        if (a->u.att.len == b->u.att.len && a->u.att.len > 0)
+            CHECK_MEM(a->u.att.data, b->u.att.data, a->u.att.len);
+        break;
     }
 }
 
@@ -1129,6 +1144,120 @@ static void test_fork_messages(void)
     CHECK_ERR(fs_msg_encode_v(&ms[0], FS_PROTO_VERSION_FORK, &b), FS_EINVAL);
     ms[0].u.tip.acked_seq = 0;
     CHECK_OK(fs_msg_encode_v(&ms[0], FS_PROTO_VERSION_FORK, &b));
+    fs_buf_free(&b);
+    leak_check();
+}
+
+/* Attachments' messages (protocol version 7, issue 19.3): each one round
+ * trips; an older session's encoder refuses them; the decoder refuses an
+ * index list or a chunk over the bounds, a zero-byte chunk and a status
+ * it does not know, each before it allocates. */
+static void test_attach_messages(void)
+{
+    setup();
+    static uint32_t idx[3] = {0, 7, FS_ATTACH_MAX_CHUNKS - 1};
+    static uint8_t bytes[FS_ATTACH_CHUNK];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)(i * 7);
+    fs_msg ms[5];
+    memset(ms, 0, sizeof ms);
+    for (int k = 0; k < 5; k++)
+        for (int i = 0; i < FS_ATT_HASH_BYTES; i++)
+            ms[k].u.att.hash[i] = (uint8_t)(k * 40 + i);
+    ms[0].type = FS_MSG_ATT_ASK;
+    ms[1].type = FS_MSG_ATT_NEED;
+    ms[1].u.att.idx = idx;
+    ms[1].u.att.count = 3;
+    ms[2].type = FS_MSG_ATT_NEED;
+    ms[2].u.att.status = FS_ATT_UNKNOWN;
+    ms[3].type = FS_MSG_ATT_GET;
+    ms[3].u.att.idx = idx;
+    ms[3].u.att.count = 2;
+    ms[4].type = FS_MSG_ATT_CHUNK;
+    ms[4].u.att.index = 5;
+    ms[4].u.att.data = bytes;
+    ms[4].u.att.len = sizeof bytes;
+    fs_buf b;
+    fs_buf_init(&b);
+    for (int k = 0; k < 5; k++) {
+        fs_buf_reset(&b);
+        CHECK_OK(fs_msg_encode_v(&ms[k], FS_PROTO_VERSION_ATTACH, &b));
+        fs_msg *got = NULL;
+        CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+        check_msg(&ms[k], got);
+        fs_msg_free(got);
+        fs_buf_reset(&b);
+        CHECK_ERR(fs_msg_encode_v(&ms[k], FS_PROTO_VERSION_ATTACH - 1, &b), FS_EINVAL);
+        CHECK_EQ_INT(b.len, 0);
+    }
+    /* the encoder writes nothing a decoder would refuse */
+    ms[4].u.att.len = FS_ATTACH_CHUNK + 1;
+    CHECK_ERR(fs_msg_encode_v(&ms[4], FS_PROTO_VERSION_ATTACH, &b), FS_EINVAL);
+    ms[4].u.att.len = 0;
+    CHECK_ERR(fs_msg_encode_v(&ms[4], FS_PROTO_VERSION_ATTACH, &b), FS_EINVAL);
+    ms[4].u.att.len = 10;
+    ms[4].u.att.index = FS_ATTACH_MAX_CHUNKS;
+    CHECK_ERR(fs_msg_encode_v(&ms[4], FS_PROTO_VERSION_ATTACH, &b), FS_EINVAL);
+    idx[1] = FS_ATTACH_MAX_CHUNKS;
+    CHECK_ERR(fs_msg_encode_v(&ms[1], FS_PROTO_VERSION_ATTACH, &b), FS_EINVAL);
+    idx[1] = 7;
+    ms[1].u.att.count = FS_ATTACH_MAX_CHUNKS + 1;
+    CHECK_ERR(fs_msg_encode_v(&ms[1], FS_PROTO_VERSION_ATTACH, &b), FS_EINVAL);
+    CHECK_EQ_INT(b.len, 0);
+
+    /* hand-made messages the decoder refuses */
+    fs_msg *got = NULL;
+    /* ATT_GET with a list claiming 0xffff entries in a few bytes */
+    uint8_t hdr[40] = {0x93, 26, 0xc4, 32};
+    size_t n = 4 + 32;
+    hdr[n++] = 0xdc;
+    hdr[n++] = 0xff;
+    hdr[n++] = 0xff;
+    CHECK(fs_msg_decode(hdr, n, &fs_proto_default_limits, &got, NULL, 0) != 0);
+    CHECK(got == NULL);
+    /* a list of FS_ATTACH_MAX_CHUNKS + 1 entries, each present */
+    fs_buf big;
+    fs_buf_init(&big);
+    uint8_t head[] = {0x93, 26, 0xc4, 32};
+    CHECK_OK(fs_buf_append(&big, head, sizeof head));
+    CHECK_OK(fs_buf_append(&big, bytes, 32));
+    uint8_t ah[3] = {0xdc, (uint8_t)((FS_ATTACH_MAX_CHUNKS + 1) >> 8),
+                     (uint8_t)((FS_ATTACH_MAX_CHUNKS + 1) & 0xff)};
+    CHECK_OK(fs_buf_append(&big, ah, 3));
+    for (unsigned i = 0; i <= FS_ATTACH_MAX_CHUNKS; i++) {
+        uint8_t z = 0;
+        CHECK_OK(fs_buf_append(&big, &z, 1));
+    }
+    CHECK_ERR(fs_msg_decode(big.data, big.len, &fs_proto_default_limits, &got, NULL, 0),
+              FS_ETOOBIG);
+    /* a chunk of no bytes, and one over FS_ATTACH_CHUNK */
+    fs_buf_reset(&big);
+    uint8_t ch[] = {0x94, 25, 0xc4, 32};
+    CHECK_OK(fs_buf_append(&big, ch, sizeof ch));
+    CHECK_OK(fs_buf_append(&big, bytes, 32));
+    uint8_t empty[] = {3, 0xc4, 0};
+    CHECK_OK(fs_buf_append(&big, empty, sizeof empty));
+    CHECK_ERR(fs_msg_decode(big.data, big.len, &fs_proto_default_limits, &got, NULL, 0),
+              FS_EMALFORMED);
+    big.len -= 2;
+    uint32_t over = FS_ATTACH_CHUNK + 1;
+    uint8_t bin32[5] = {0xc6, (uint8_t)(over >> 24), (uint8_t)(over >> 16), (uint8_t)(over >> 8),
+                        (uint8_t)over};
+    CHECK_OK(fs_buf_append(&big, bin32, 5));
+    for (uint32_t i = 0; i < over; i += sizeof bytes)
+        CHECK_OK(fs_buf_append(&big, bytes, over - i < sizeof bytes ? over - i : sizeof bytes));
+    CHECK(fs_msg_decode(big.data, big.len, &fs_proto_default_limits, &got, NULL, 0) != 0);
+    /* an unknown status */
+    fs_buf_reset(&big);
+    uint8_t nd[] = {0x94, 24, 0xc4, 32};
+    CHECK_OK(fs_buf_append(&big, nd, sizeof nd));
+    CHECK_OK(fs_buf_append(&big, bytes, 32));
+    uint8_t tail[] = {2, 0x90};
+    CHECK_OK(fs_buf_append(&big, tail, sizeof tail));
+    CHECK_ERR(fs_msg_decode(big.data, big.len, &fs_proto_default_limits, &got, NULL, 0),
+              FS_EMALFORMED);
+    CHECK(got == NULL);
+    fs_buf_free(&big);
     fs_buf_free(&b);
     leak_check();
 }
@@ -3454,6 +3583,15 @@ static void test_proto_schema(void)
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA6), 6);
     CHECK_EQ_INT(FS_PROTO_VERSION_SCHEMA6, 7);
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION), FS_SCHEMA_VERSION);
+    /* attachments' records (schema 6) go to version 7 on only (issue 19.3) */
+    CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA6), 6);
+    CHECK_EQ_INT(FS_PROTO_VERSION_SCHEMA6, 7);
+    int at = fs_schema_table_index("attachment");
+    CHECK(at >= 0);
+    for (unsigned c = 0; c < fs_schema_tables(&(unsigned){0})[at].ncolumns; c++) {
+        CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(6), (unsigned)at, c), 0);
+        CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(7), (unsigned)at, c), 1);
+    }
     int roster = fs_schema_table_index("roster");
     CHECK(roster >= 0);
     CHECK_EQ_INT(fs_schema_in_version(fs_proto_schema(4), (unsigned)roster, 1), 0);
@@ -3491,5 +3629,5 @@ static void test_proto_schema(void)
 }
 
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
-              TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(fork_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
+              TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(fork_messages) TEST(attach_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

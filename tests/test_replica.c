@@ -292,6 +292,15 @@ static void test_every_handbook_table(void)
                         {"attitude", fs_int(5)},   {"ability", fs_int(4)},
                         {"speed", fs_int(3)},      {"surveyed_at", fs_text("2023-10-03")}};
     CHECK_OK(fs_insert(r, "survey", survey, 6, id));
+    uint8_t hash[32] = {7};
+    fs_cell att[] = {{"customer", cust},
+                     {"record_table", fs_text("customer")},
+                     {"record_id", cust},
+                     {"name", fs_text("名片.jpg")},
+                     {"kind", fs_text("card")},
+                     {"size", fs_int(1000)},
+                     {"hash", fs_blob(hash, 32)}};
+    CHECK_OK(fs_insert(r, "attachment", att, 7, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -477,7 +486,8 @@ _Static_assert(FS__VER_BYTES == 12, "SCHEMA_5_COLUMNS_DROPPED trims 12 bytes a c
 
 /* What a replica of schema 5 or older lacks: the sales records' tables. */
 #define SCHEMA_6_TABLES_DROPPED                                                                    \
-    "DROP TABLE deal; DROP TABLE payment; DROP TABLE contract; DROP TABLE survey;"
+    "DROP TABLE deal; DROP TABLE payment; DROP TABLE contract; DROP TABLE survey;"\
+    " DROP TABLE attachment;"
 
 /* A replica of schema 4 (published with protocol 5: before
  * `team_setting`) opened by this build: upgraded without losing a record

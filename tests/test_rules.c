@@ -365,12 +365,40 @@ static void test_working_day_rules(void)
                  DUE_SOON);
     CHECK_EQ_INT(judge_cal(r, &hol, "requirement_request", rq, NULL, NULL, "2023-10-17 18:01"),
                  OVERDUE);
+    /* submitted on time, but done only with the customer's signed
+     * requirement document attached (issue 19.3): another kind is not it */
+    fs_cell sub[] = {{"submitted_at", fs_text("2023-10-13 12:00")}};
+    CHECK_OK(fs_update(r, "requirement_request", rq, sub, 1));
+    CHECK_EQ_INT(judge(r, "requirement_request", rq, "2023-11-01 00:00"), OVERDUE);
+    uint8_t at[16];
+    uint8_t hash[32] = {1};
+    fs_cell att[] = {{"customer", fs_blob(c, 16)},
+                     {"record_table", fs_text("requirement_request")},
+                     {"record_id", fs_blob(rq, 16)},
+                     {"name", fs_text("card.jpg")},
+                     {"kind", fs_text("card")},
+                     {"size", fs_int(10)},
+                     {"hash", fs_blob(hash, 32)}};
+    CHECK_OK(fs_insert(r, "attachment", att, 7, at));
+    CHECK_EQ_INT(judge(r, "requirement_request", rq, "2023-11-01 00:00"), OVERDUE);
+    att[4].value = fs_text("signed-requirement");
+    att[3].value = fs_text("req.pdf");
+    CHECK_OK(fs_insert(r, "attachment", att, 7, at));
+    CHECK_EQ_INT(judge(r, "requirement_request", rq, "2023-11-01 00:00"), ON_TIME);
+    CHECK_OK(fs_delete(r, "attachment", at)); /* deleted: not attached any more */
+    CHECK_EQ_INT(judge(r, "requirement_request", rq, "2023-11-01 00:00"), OVERDUE);
 
     /* acceptance documents: 5 working days after a Monday delivery */
     fs_cell a[] = {{"customer", fs_blob(c, 16)},
                    {"delivered_at", fs_text("2023-10-09")},
                    {"collected_at", fs_text("2023-10-16")}};
     CHECK_OK(fs_insert(r, "acceptance", a, 3, ac));
+    /* collected, but done only with the signed acceptance attached */
+    CHECK_EQ_INT(judge(r, "acceptance_documents", ac, "2023-11-01 00:00"), OVERDUE);
+    att[1].value = fs_text("acceptance");
+    att[2].value = fs_blob(ac, 16);
+    att[4].value = fs_text("signed-acceptance");
+    CHECK_OK(fs_insert(r, "attachment", att, 7, at));
     CHECK_EQ_INT(judge(r, "acceptance_documents", ac, "2023-11-01 00:00"), ON_TIME);
     fs_cell a2[] = {{"collected_at", fs_text("2023-10-17")}};
     CHECK_OK(fs_update(r, "acceptance", ac, a2, 1));

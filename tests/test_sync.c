@@ -3,12 +3,15 @@
  * and the server (the store behind fs_sync_server) exchange every frame
  * through the secure channel; only the network is replaced by two queues.
  */
+#include <fcntl.h>
 #include <sodium.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "fieldsync/replica_server.h"
 #include "fieldsync/rules.h"
+#include "fieldsync/attach.h"
 #include "fieldsync/sync.h"
 #include "records.h"
 #include "rng.h"
@@ -1453,6 +1456,113 @@ static void test_older_clients_get_no_newer_tables(void)
     world_close(&w);
 }
 
+/* Attachments (issue 19.3): zhang's file (3 chunks) reaches the server
+ * and his manager's version-7 laptop whole; a version-6 laptop of the
+ * manager's gets neither the row nor any chunk, and syncs on as before;
+ * the store serves a hash only in scope, refuses a chunk of the wrong
+ * length, and drops a whole upload that is not the file its row names. */
+static void test_older_clients_get_no_attachments(void)
+{
+    world w;
+    dev zhang, li, li6, wang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    dev_open_in(&w, &li6, "li", "li-v6");
+    dev_open(&w, &wang, "wang");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 1, cust);
+    char path[600];
+    snprintf(path, sizeof path, "%s/scan.bin", w.dir);
+    size_t size = 2 * FS_ATTACH_CHUNK + 1000;
+    uint8_t *bytes = malloc(size);
+    CHECK(bytes != NULL);
+    randombytes_buf(bytes, size);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL && fwrite(bytes, 1, size, f) == size && fclose(f) == 0);
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    uint8_t aid[16], hash[FS_ATTACH_HASH];
+    CHECK_OK(fs_attach_file(zhang.r, fd, size, "scan.bin", "signed-requirement", NULL, "customer",
+                            cust, cust, NULL, aid, hash));
+    close(fd);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    size_t missing = 9;
+    CHECK_OK(fs_attach_missing(fs_store_replica(w.store), hash, size, NULL, 0, NULL, &missing));
+    CHECK_EQ_INT(missing, 0);
+    int sent = 0;
+    CHECK_OK(fs_attach_sent(zhang.r, hash, &sent));
+    CHECK_EQ_INT(sent, 1);
+    /* the manager's version-7 laptop: the row and the bytes */
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(live_rows(li.r, "attachment"), 1);
+    int ok = 0;
+    CHECK_OK(fs_attach_verify(li.r, hash, size, &ok));
+    CHECK_EQ_INT(ok, 1);
+    uint8_t *buf = malloc(FS_ATTACH_CHUNK);
+    size_t n = 0;
+    CHECK_OK(fs_attach_get_chunk(li.r, hash, 2, buf, &n));
+    CHECK_EQ_INT(n, 1000);
+    CHECK_MEM(buf, bytes + 2 * FS_ATTACH_CHUNK, 1000);
+    /* a version-6 laptop: nothing of it, and in sync all the same */
+    limit_version = 6;
+    CHECK_OK(sync_once(&w, &li6, NULL));
+    CHECK_OK(sync_once(&w, &li6, NULL));
+    limit_version = 0;
+    CHECK_EQ_INT(live_rows(li6.r, "attachment"), 0);
+    CHECK_EQ_INT(live_rows(li6.r, "visit"), 1);
+    CHECK_OK(fs_attach_missing(li6.r, hash, size, NULL, 0, NULL, &missing));
+    CHECK_EQ_INT(missing, 3);
+    /* the store: in scope only */
+    uint32_t idx[FS_ATTACH_MAX_CHUNKS];
+    int known = 9;
+    CHECK_OK(fs_store_att_need(w.store, wang.pk, hash, idx, FS_ATTACH_MAX_CHUNKS, &n, &known));
+    CHECK_EQ_INT(known, 0);
+    CHECK_ERR(fs_store_att_get(w.store, wang.pk, hash, 0, buf, &n), FS_ENOTFOUND);
+    CHECK_ERR(fs_store_att_put(w.store, wang.pk, hash, 0, bytes, FS_ATTACH_CHUNK), FS_ENOTFOUND);
+    CHECK_OK(fs_store_att_get(w.store, li.pk, hash, 1, buf, &n));
+    CHECK_EQ_INT(n, FS_ATTACH_CHUNK);
+    CHECK_MEM(buf, bytes + FS_ATTACH_CHUNK, FS_ATTACH_CHUNK);
+    /* a file whose bytes are not what its row names: dropped when whole */
+    uint8_t fake[FS_ATTACH_HASH];
+    memset(fake, 0x5c, sizeof fake);
+    uint8_t aid2[16];
+    fs_cell cells[] = {{"customer", fs_blob(cust, 16)},
+                       {"record_table", fs_text("customer")},
+                       {"record_id", fs_blob(cust, 16)},
+                       {"name", fs_text("fake.bin")},
+                       {"kind", fs_text("other")},
+                       {"size", fs_int(FS_ATTACH_CHUNK + 10)},
+                       {"hash", fs_blob(fake, sizeof fake)}};
+    CHECK_OK(fs_insert(zhang.r, "attachment", cells, 7, aid2));
+    CHECK_OK(fs_attach_put_chunk(zhang.r, fake, 0, bytes, FS_ATTACH_CHUNK));
+    CHECK_OK(fs_attach_put_chunk(zhang.r, fake, 1, bytes, 10));
+    CHECK_OK(sync_once(&w, &zhang, NULL)); /* sends both chunks; the server drops them */
+    CHECK_OK(fs_store_att_need(w.store, zhang.pk, fake, idx, FS_ATTACH_MAX_CHUNKS, &n, &known));
+    CHECK_EQ_INT(known, 1);
+    CHECK_EQ_INT(n, 2);
+    CHECK_ERR(fs_store_att_put(w.store, zhang.pk, fake, 1, bytes, 11), FS_EINVAL);
+    CHECK_ERR(fs_store_att_put(w.store, zhang.pk, fake, 2, bytes, 10), FS_EINVAL);
+    /* a deleted attachment's bytes leave the devices at their next sync */
+    clock_now += 1000;
+    CHECK_OK(fs_delete(zhang.r, "attachment", aid));
+    CHECK_OK(fs_delete(zhang.r, "attachment", aid2));
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(live_rows(li.r, "attachment"), 0);
+    CHECK_OK(fs_attach_missing(li.r, hash, size, NULL, 0, NULL, &missing));
+    CHECK_EQ_INT(missing, 3);
+    CHECK_OK(fs_attach_missing(zhang.r, hash, size, NULL, 0, NULL, &missing));
+    CHECK_EQ_INT(missing, 3);
+    free(buf);
+    free(bytes);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    fs_replica_close(li6.r);
+    fs_replica_close(wang.r);
+    world_close(&w);
+}
+
 /* Delivers queued frames both ways until both queues are empty. */
 static void pump(fs_sync_client *c, fs_sync_server *s, queue *up, queue *down)
 {
@@ -2327,7 +2437,7 @@ TEST_LIST(
     TEST(revoke_after_push_keeps_unsent_work)
     TEST(hostile_client_asking_for_everything_gets_its_scope)
         TEST(offline_edits_of_one_field_converge) TEST(batches_keep_writes_whole) TEST(
-            poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(sync_names_the_user)
+            poke_brings_news_to_a_connected_device) TEST(reassigned_customer_reaches_the_new_owner) TEST(older_clients_get_no_newer_tables) TEST(older_clients_get_no_attachments) TEST(sync_names_the_user)
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                     TEST(writes_ahead_are_restamped_from_version_4)

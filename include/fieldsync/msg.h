@@ -35,6 +35,10 @@
  *   21 FORK     new device identity key (bin32), old key's signature (bin64),
  *               new key's signature (bin64)           from protocol version 5 only
  *   22 FORKED   (none)                                 from protocol version 5 only
+ *   23 ATT_ASK  hash (bin32)                           from protocol version 7 only
+ *   24 ATT_NEED hash (bin32), status, [chunk index...]  from protocol version 7 only
+ *   25 ATT_CHUNK hash (bin32), chunk index, bytes (bin) from protocol version 7 only
+ *   26 ATT_GET  hash (bin32), [chunk index...]         from protocol version 7 only
  *
  * A batch carries column changes grouped by row, so a row id travels once,
  * with device ids in a dictionary and clocks relative to the smallest:
@@ -123,6 +127,23 @@
  * (FS_EINVAL) for a session older than version 5; a peer of an older
  * version never sees them.
  *
+ * Attachments (issue 19.3, from protocol version 7,
+ * FS_PROTO_VERSION_ATTACH): a file attached to a record is an `attachment`
+ * row (schema 6, synced as any record) naming the BLAKE2b-256 hash of its
+ * bytes and its size; the bytes travel apart, in chunks of
+ * FS_ATTACH_CHUNK bytes (fieldsync/attach.h; the last one shorter), chunk i
+ * holding bytes [i * FS_ATTACH_CHUNK, ...). Up: the device sends ATT_ASK
+ * for a hash; the server answers ATT_NEED with the indexes of the chunks
+ * it lacks (status FS_ATT_OK), or status FS_ATT_UNKNOWN and no indexes when
+ * no attachment row in the device's scope names the hash; the device sends
+ * those chunks (ATT_CHUNK) and asks again until nothing is lacking. Down:
+ * the device sends ATT_GET with the indexes it lacks; the server sends an
+ * ATT_CHUNK for each one it holds, then ATT_NEED with the indexes of those
+ * it does not hold (none: all sent), which ends the answer. An index list
+ * holds at most FS_ATTACH_MAX_CHUNKS entries, each below it; a chunk's
+ * bytes are 1..FS_ATTACH_CHUNK. The encoder refuses the four (FS_EINVAL)
+ * for a session older than version 7.
+ *
  * Decoding checks every length, count and nesting depth against
  * fs_proto_limits before it allocates anything a peer can size.
  */
@@ -188,6 +209,9 @@
  * pulled it before the restore hold. */
 #define FS_PROTO_VERSION_RESENT 7u
 #define FS_PROTO_VERSION_SCHEMA6 7u /* the first whose peer knows schema version 6 */
+/* The first that carries attachments' bytes (ATT_ASK, ATT_NEED, ATT_CHUNK,
+ * ATT_GET; issue 19.3): a peer of an older version is sent none of them. */
+#define FS_PROTO_VERSION_ATTACH 7u
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -223,8 +247,16 @@ typedef enum fs_msg_type {
     FS_MSG_BYE = 19,
     FS_MSG_TIP = 20,
     FS_MSG_FORK = 21,
-    FS_MSG_FORKED = 22
+    FS_MSG_FORKED = 22,
+    FS_MSG_ATT_ASK = 23,
+    FS_MSG_ATT_NEED = 24,
+    FS_MSG_ATT_CHUNK = 25,
+    FS_MSG_ATT_GET = 26
 } fs_msg_type;
+
+#define FS_ATT_HASH_BYTES 32 /* an attachment's name: BLAKE2b-256 of its bytes */
+/* ATT_NEED's status: what the server makes of the hash */
+enum { FS_ATT_OK = 0, FS_ATT_UNKNOWN = 1 };
 
 typedef struct fs_reject_item {
     uint16_t table, column;
@@ -337,6 +369,15 @@ typedef struct fs_msg {
             uint64_t hlc;       /* that change's clock (0 with acked_seq 0) */
             uint8_t row[FS_ID_BYTES]; /* that change's row (zeros with acked_seq 0) */
         } tip;
+        struct { /* ATT_ASK, ATT_NEED, ATT_CHUNK, ATT_GET */
+            uint8_t hash[FS_ATT_HASH_BYTES];
+            uint32_t status;        /* ATT_NEED */
+            const uint32_t *idx;    /* ATT_NEED, ATT_GET: chunk indexes */
+            size_t count;
+            uint32_t index;         /* ATT_CHUNK */
+            const uint8_t *data;    /* ATT_CHUNK: 1..FS_ATTACH_CHUNK bytes */
+            size_t len;
+        } att;
         struct {
             uint8_t new_pk[32];
             uint8_t old_sig[64]; /* by the session's key over FS_FORK_LABEL + new_pk */

@@ -98,6 +98,9 @@ typedef struct fs_rule {
     const char *skip_val;
     const char *why_untracked; /* FS_RULE_UNTRACKED: what the records lack */
     const char *checked[2];    /* FS_RULE_CHECKED: boolean columns that must be 1 */
+    /* a record counts as done only with an attachment of this kind
+     * (fieldsync/attach.h; issue 19.3: the customer's signed document) */
+    const char *needs_attachment;
 } fs_rule;
 
 /* The table of rules, one row per row of the handbook's deadline table. */

@@ -414,6 +414,25 @@ typedef struct fs_store_device {
  * return stops the walk and is returned. Errors: FS_EDB. */
 int fs_store_devices(fs_store *s, int (*cb)(const fs_store_device *d, void *ctx), void *ctx);
 
+/* Attachments' bytes (issue 19.3, fieldsync/attach.h). A device may send
+ * or fetch the chunks of hash only when a live `attachment` row in its
+ * user's scope names it; its size (from that row) says the chunks and
+ * their lengths. *known is 0 otherwise (and nothing else is said).
+ * att_need: the indexes of the chunks the store lacks (up to cap).
+ * att_put: stores one chunk of exactly the length the size gives
+ * (FS_EINVAL otherwise, FS_ENOTFOUND for an unknown hash); with the last
+ * one in, the whole file is checked against its hash and dropped when it
+ * is not that file. att_get: reads one chunk into buf (FS_ATTACH_CHUNK
+ * bytes), FS_ENOTFOUND when the store does not hold it or the hash is not
+ * in scope. */
+int fs_store_att_need(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                      const uint8_t hash[32], uint32_t *missing, size_t cap, size_t *n,
+                      int *known);
+int fs_store_att_put(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                     const uint8_t hash[32], uint32_t idx, const uint8_t *data, size_t len);
+int fs_store_att_get(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                     const uint8_t hash[32], uint32_t idx, uint8_t *buf, size_t *len);
+
 /* The operations a backend provides: one for each fs_store_* function above
  * (same arguments, same contract), the handle first. Every member is set. */
 typedef struct fs_store_ops {
@@ -493,6 +512,14 @@ typedef struct fs_store_ops {
     int (*manager_write)(fs_store *s, const char *manager, const char *table, const uint8_t *row,
                          const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]);
     fs_audit *(*audit)(fs_store *s);
+    /* attachments' bytes */
+    int (*att_need)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES],
+                    const uint8_t hash[32], uint32_t *missing, size_t cap, size_t *n,
+                    int *known);
+    int (*att_put)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], const uint8_t hash[32],
+                   uint32_t idx, const uint8_t *data, size_t len);
+    int (*att_get)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], const uint8_t hash[32],
+                   uint32_t idx, uint8_t *buf, size_t *len);
 } fs_store_ops;
 
 /* The head of every backend's handle. */

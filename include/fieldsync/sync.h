@@ -92,8 +92,18 @@ int fs_sync_client_open(const fs_sync_client *c);
 /* The length of the lease READY granted (0 before READY): a connection kept
  * open renews it by handshaking again before it ends. */
 uint64_t fs_sync_client_lease_ms(const fs_sync_client *c);
+/* What a session moved of attachments' bytes (protocol version 7 on):
+ * chunks and their bytes sent and received, and the files it completed
+ * (the server said it held all of one; one fetched and checked whole). */
+typedef struct fs_sync_att_stats {
+    uint64_t sent_chunks, sent_bytes, recv_chunks, recv_bytes;
+    uint64_t files_sent, files_received;
+} fs_sync_att_stats;
+void fs_sync_client_att_stats(const fs_sync_client *c, fs_sync_att_stats *out);
+
 /* 1 when the session is open, a replica attached, and nothing is pending,
- * unacknowledged or left to pull. */
+ * unacknowledged or left to pull, nor (version 7 on) any attachment's
+ * bytes left to send or fetch this session. */
 int fs_sync_client_in_sync(const fs_sync_client *c);
 /* Ends the session with BYE. */
 int fs_sync_client_bye(fs_sync_client *c);

@@ -259,6 +259,13 @@ int sq_owner(fs_store *base, unsigned table, const uint8_t row[FS_ID_BYTES],
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
             uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
             fs_push_result *out);
+/* attach.c: attachments' bytes (fieldsync/store.h) */
+int sq_att_need(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], const uint8_t hash[32],
+                uint32_t *missing, size_t cap, size_t *n, int *known);
+int sq_att_put(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], const uint8_t hash[32],
+               uint32_t idx, const uint8_t *data, size_t len);
+int sq_att_get(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], const uint8_t hash[32],
+               uint32_t idx, uint8_t *buf, size_t *len);
 int sq_pull(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
             size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more);
 int sq_purges(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,

@@ -53,6 +53,8 @@ static void check_v5_fields(const fs_msg *m, const fs_proto_limits *limits)
 {
     if (m->type == FS_MSG_READY && m->u.ready.user != NULL && m->u.ready.role == 0)
         return; /* a version 3 READY: from version 4 on a named user has a role */
+    if (m->type >= FS_MSG_ATT_ASK && m->type <= FS_MSG_ATT_GET)
+        return; /* version 7 on only: fuzz_attach checks them */
     fs_buf b;
     fs_msg *back = NULL;
     fs_buf_init(&b);
@@ -103,7 +105,8 @@ static void check_decode(const uint8_t *data, size_t size, const fs_proto_limits
                  : m->type == FS_MSG_CHANGES && m->u.changes.resync ? FS_PROTO_VERSION_EPOCH
                  : m->type == FS_MSG_TIP || m->type == FS_MSG_FORK || m->type == FS_MSG_FORKED
                      ? FS_PROTO_VERSION_FORK
-                     : 1u;
+                 : m->type >= FS_MSG_ATT_ASK && m->type <= FS_MSG_ATT_GET ? FS_PROTO_VERSION_ATTACH
+                                                                         : 1u;
     rc = fs_msg_encode_v(m, v, &first);
     if (rc == FS_ENOMEM)
         goto out;
