@@ -14,6 +14,7 @@
 #include "fieldsync/harden.h"
 
 #include "cmd.h"
+#include "export.h"
 #include "i18n.h"
 #include "fieldsync/text.h"
 
@@ -150,6 +151,12 @@ static void usage(FILE *f)
             "                            it is asked for on the terminal\n"
             "  FIELDSYNC_NEW_PASSPHRASE  the new passphrase for passwd\n"
             "  FIELDSYNC_LANG            zh or en: the language when --lang is not given\n"
+            "  FIELDSYNC_EXPORT          1: as --export\n"
+            "\n"),
+          f);
+    fputs(_("Exports: a list of more than one record written to a file or pipe (not a\n"
+            "terminal) needs --export; the team's policy on the server allows it sealed to\n"
+            "the company's export key, as plaintext, or not at all. Every export is recorded.\n"
             "\n"),
           f);
     fputs(_("Exit status: 0 success, 1 runtime error, 2 usage or input error (also a change\n"
@@ -265,7 +272,24 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* --export (issue 20.4) anywhere after the command word: a read
+     * command's consent to write records to a file or pipe (export.c). */
+    const char *env_export = getenv("FIELDSYNC_EXPORT");
+    cli_export_wanted = env_export != NULL && strcmp(env_export, "1") == 0;
+    int kept = i;
+    for (int k = i; k < argc; k++) {
+        if (strcmp(argv[k], "--export") == 0)
+            cli_export_wanted = 1;
+        else
+            argv[kept++] = argv[k];
+    }
+    argc = kept;
+    argv[argc] = NULL;
     rc = dispatch(&ctx, argc - i, argv + i);
+    if (cli_export_finish(rc == CLI_OK) != 0) {
+        cli_error("writing the sealed export failed");
+        return 1;
+    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("writing the output failed");
         return 1;

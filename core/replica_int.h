@@ -181,7 +181,10 @@ int fs__delete_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], 
     "CREATE TABLE IF NOT EXISTS purged(tbl INTEGER NOT NULL, row BLOB NOT NULL,"          \
     " PRIMARY KEY(tbl, row)) WITHOUT ROWID;"                                              \
     "CREATE TABLE IF NOT EXISTS purge_wait(tbl INTEGER NOT NULL, row BLOB NOT NULL,"      \
-    " PRIMARY KEY(tbl, row));"
+    " PRIMARY KEY(tbl, row));"                                                            \
+    "CREATE TABLE IF NOT EXISTS export_log(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"\
+    " user TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL, mode TEXT NOT NULL,"    \
+    " sent INTEGER NOT NULL DEFAULT 0);"
 
 /* The feed of a server's replica: one entry per row write, its changes
  * packed (core/feed.c has the format), devices by dictionary index.
