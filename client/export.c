@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* fopencookie */
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "export.h"
 #include "fieldsync/exportseal.h"
 #include "fieldsync/rules.h"
+#include "cmd.h"
 #include "i18n.h"
 
 int cli_export_wanted;
@@ -135,4 +137,42 @@ int cli_export_finish(int ok)
         rc = -1;
     writer = NULL;
     return rc;
+}
+
+int cmd_exports(cli_ctx *ctx, int argc, char **argv)
+{
+    const cli_opt *opts = NULL;
+    int rc = cli_parse(ctx, "usage: fieldsync exports\n"
+                            "This device's exports (a list of records written to a file or pipe\n"
+                            "with --export): when, who, record kind, how many, sealed or\n"
+                            "plaintext, and whether the server has been told (next sync).\n",
+                       opts, 0, argc, argv);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    fs_replica *r = NULL;
+    rc = cli_open(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    static fs_export_entry e[1000];
+    size_t n = 0;
+    int frc = fs_replica_exports(r, 0, e, sizeof e / sizeof e[0], &n);
+    if (frc != 0) {
+        rc = cli_fail(r, "exports", frc);
+        fs_replica_close(r);
+        return rc;
+    }
+    fs_replica_close(r);
+    if (n == 0)
+        printf(_("no exports from this device\n"));
+    for (size_t i = 0; i < n; i++) {
+        char when[32] = "?";
+        time_t t = (time_t)(e[i].at_ms / 1000);
+        struct tm tm;
+        if (localtime_r(&t, &tm) != NULL)
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+        printf("%s  %s  %s  %u  %s  %s\n", when, e[i].user[0] ? e[i].user : "-", e[i].kind,
+               (unsigned)e[i].n, e[i].mode,
+               e[i].sent ? _("told the server") : _("not yet told the server"));
+    }
+    return CLI_OK;
 }

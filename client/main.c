@@ -51,6 +51,7 @@ static const command commands[] = {
     {"report", "compliance", cmd_report_compliance},
     {"report", "rep", cmd_report_rep},
     {"whoami", NULL, cmd_whoami},
+    {"exports", NULL, cmd_exports},
     {"search", NULL, cmd_search},
     {"calendar", NULL, cmd_calendar},
     {"unlock", NULL, cmd_unlock},
@@ -124,6 +125,8 @@ static void usage(FILE *f)
             "                            commitment, question; - reads TEXT from stdin\n"
             "  whoami [--set NAME] [--team TEAM] [--json]\n"
             "                            this device's user (signed into forms) and team\n"
+            "  exports                   this device's exports: when, who, record kind, how\n"
+            "                            many, sealed or plaintext, told to the server yet\n"
             "  calendar [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday DATE]... [--clear-holidays]\n"
             "                            the working-day calendar of today and report\n"
             "  help, --help              show this help; COMMAND --help shows one command\n"

@@ -132,6 +132,11 @@ int srv_cmd_status(int argc, char **argv);
  * before it is run on its own or through a running serve. */
 int srv_cmd_team(int argc, char **argv);
 int srv_team_check(int argc, char **argv);
+/* export-key and export open (server/export.c, issue 20.4); the export
+ * key's public half as team's setting export_pk, when DIR has one. */
+int srv_cmd_export_key(int argc, char **argv);
+int srv_cmd_export(int argc, char **argv);
+int srv_export_pk_to_team(fs_store *s, const char *dir, const char *team);
 void srv_team_lang(void);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);

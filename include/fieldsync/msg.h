@@ -135,7 +135,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        6u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        7u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -179,6 +179,19 @@
  * session of an older version is sent none of it, and gets the bytes it
  * got from a server of version 5. */
 #define FS_PROTO_VERSION_TEAM 6u
+#define FS_PROTO_VERSION_SCHEMA6 7u /* the first whose peer knows schema version 6 */
+/* The first whose PULL may carry the device's exports not yet told
+ * (issue 20.4): each [at_ms, kind, records, mode], at most
+ * FS_PULL_EXPORTS_MAX, audited `export` by the server. An older session's
+ * PULL is exactly as before, and the device keeps them for a later sync. */
+#define FS_PROTO_VERSION_EXPORT 7u
+#define FS_PULL_EXPORTS_MAX     16u
+typedef struct fs_pull_export {
+    uint64_t at_ms;
+    char kind[33]; /* [a-z_], 1..32 bytes */
+    uint32_t n;
+    char mode[16]; /* "sealed" or "plaintext" */
+} fs_pull_export;
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -294,6 +307,8 @@ typedef struct fs_msg {
             uint64_t cursor_tag;  /* the feed entry at cursor, as the device knows it; 0 unknown */
             int has_clock;        /* wall_ms was sent (version 5 on, with the tag) */
             uint64_t wall_ms;     /* the device's own wall clock (Unix ms), uncorrected */
+            size_t nexports;      /* version 7 on, with the clock: exports to audit */
+            fs_pull_export exports[FS_PULL_EXPORTS_MAX];
         } pull;
         struct {
             uint64_t cursor;

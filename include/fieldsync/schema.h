@@ -58,7 +58,7 @@ typedef struct fs_table {
  * added `refusal_tally` (protocol version 4, FS_PROTO_VERSION_SCHEMA3), 4
  * added `roster` (protocol version 5, FS_PROTO_VERSION_SCHEMA4), 5 added
  * `team_setting` (protocol version 6, FS_PROTO_VERSION_TEAM). */
-#define FS_SCHEMA_VERSION 5u
+#define FS_SCHEMA_VERSION 6u
 
 /* Hard limits on what any column value may hold. */
 #define FS_MAX_TEXT (64u * 1024u)
