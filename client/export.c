@@ -51,7 +51,7 @@ static int export_policy(fs_replica *r, char mode[16], uint8_t pk[FS_EXPORT_PK_B
         return 0;
     }
     int manager = fs_replica_setting(r, "role", role, sizeof role) == 0 &&
-                  (strcmp(role, "manager") == 0 || strcmp(role, "admin") == 0);
+                  strcmp(role, "manager") == 0;
     snprintf(mode, 16, "%s", manager ? "sealed" : "forbidden");
     if (fs_replica_setting(r, "team", team, sizeof team) != 0)
         return 0;

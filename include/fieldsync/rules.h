@@ -233,7 +233,7 @@ const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_met
 #define FS_TEAM_HOLIDAYS "holidays" /* dates "YYYY-MM-DD" joined by ',' (or "") */
 #define FS_TEAM_WORKDAYS "workdays" /* weekend dates worked, the same form */
 /* Export policy (issue 20 point 4): what `--export` may write for a rep
- * and for a manager (an admin counts as a manager): "forbidden", "sealed"
+ * and for a manager (a device's role setting: an admin's device is a rep's): "forbidden", "sealed"
  * (to the company's export key) or "plaintext". Unset: a rep's forbidden,
  * a manager's sealed. export_pk: the export key's public half, 64 hex
  * digits, written by `fieldsync-server export-key` and `team set --export`. */
