@@ -68,6 +68,7 @@ visit_add() {
 
 srv init --data "$S"
 add_users "li manager north" "zhang rep north"
+allow_exports north # the test reads lists into variables (issue 20.4)
 start_server 0
 enroll_device zhang "$HZ" "ws://127.0.0.1:$PORT"
 enroll_device li "$HL" "ws://127.0.0.1:$PORT"
