@@ -73,6 +73,7 @@ static int key_read(const char *dir, uint8_t pk[FS_EXPORT_PK_BYTES], uint8_t *sk
 typedef struct teams {
     char names[256][65];
     size_t n;
+    int over; /* more teams than names holds */
 } teams;
 
 static int add_team(const char *name, fs_role role, const char *team, void *ctx)
@@ -83,8 +84,11 @@ static int add_team(const char *name, fs_role role, const char *team, void *ctx)
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->names[i], team) == 0)
             return 0;
-    if (t->n < 256 && strlen(team) <= 64)
-        snprintf(t->names[t->n++], 65, "%s", team);
+    if (t->n == 256 || strlen(team) > 64) {
+        t->over = 1;
+        return 1; /* stops the walk */
+    }
+    snprintf(t->names[t->n++], 65, "%s", team);
     return 0;
 }
 
@@ -147,9 +151,15 @@ int srv_cmd_export_key(int argc, char **argv)
     }
     static teams t;
     t.n = 0;
+    t.over = 0;
     int frc = fs_store_users(s, add_team, &t);
-    if (frc != 0)
+    if (t.over) { /* the key is made; each team gets it with team set --export */
+        srv_error(_("export-key: more than 256 teams: give each the key with 'team set --team "
+                    "TEAM --export MODE'"));
+        rc = SRV_ERUNTIME;
+    } else if (frc != 0) {
         rc = srv_fail(s, "export-key", frc);
+    }
     for (size_t i = 0; rc == SRV_OK && i < t.n; i++)
         rc = srv_export_pk_to_team(s, dir, t.names[i]);
     srv_close(s);
