@@ -290,7 +290,7 @@ int main(int argc, char **argv)
     argv[argc] = NULL;
     rc = dispatch(&ctx, argc - i, argv + i);
     if (cli_export_finish(rc == CLI_OK) != 0) {
-        cli_error("writing the sealed export failed");
+        cli_error(_("writing the sealed export failed"));
         return 1;
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
