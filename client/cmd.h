@@ -83,6 +83,7 @@ int cmd_form_group(const char *group);
 void cmd_form_usage(FILE *f);
 /* fieldsync whoami [--set NAME] [--team TEAM]: this device's user (cmd_form.c). */
 int cmd_whoami(cli_ctx *ctx, int argc, char **argv);
+int cmd_exports(cli_ctx *ctx, int argc, char **argv); /* export.c */
 /* fieldsync search TEXT: records by their text (cmd_search.c). */
 int cmd_search(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync calendar: the working-day calendar the views use (cmd_report.c). */

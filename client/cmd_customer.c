@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "export.h"
 #include "form.h"
 #include "i18n.h"
 #include "record.h"
@@ -55,6 +56,11 @@ static int list_json(fs_replica *r)
         goto fail;
     fs_rows_close(it);
     it = NULL;
+    rc = cli_export_gate(r, "customer", (size_t)cJSON_GetArraySize(all));
+    if (rc != CLI_OK) {
+        cJSON_Delete(all);
+        return rc;
+    }
     rc = rec_json_print(all, stdout);
     if (rc != 0)
         goto fail;
@@ -121,6 +127,8 @@ static int list_table(fs_replica *r)
         goto fail;
     if (cli_table_rows(t) == 0)
         printf(_("no customers yet; add one with 'fieldsync customer add --name NAME'\n"));
+    else if ((rc = cli_export_gate(r, "customer", cli_table_rows(t))) != CLI_OK)
+        goto done;
     else
         cli_table_print(t, stdout);
     rc = CLI_OK;

@@ -12,6 +12,7 @@
 
 #include <cJSON.h>
 
+#include "export.h"
 #include "cmd.h"
 #include "form.h"
 #include "i18n.h"
@@ -286,7 +287,11 @@ int cmd_search(cli_ctx *ctx, int argc, char **argv)
         free(ex);
         fs_rows_close(it);
     }
-    if (frc == 0 && json) {
+    if (frc == 0 &&
+        (rc = cli_export_gate(r, "search", json ? (size_t)cJSON_GetArraySize(all)
+                                                : cli_table_rows(t))) != CLI_OK) {
+        ; /* refused, said why */
+    } else if (frc == 0 && json) {
         frc = rec_json_print(all, stdout);
     } else if (frc == 0) {
         if (cli_table_rows(t) == 0)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "export.h"
 #include "fieldsync/records.h"
 #include "form.h"
 #include "i18n.h"
@@ -254,6 +255,11 @@ static int list_json(fs_replica *r, const rec_index *names, commit_set *commits)
         goto fail;
     fs_rows_close(it);
     it = NULL;
+    rc = cli_export_gate(r, "visit", (size_t)cJSON_GetArraySize(all));
+    if (rc != CLI_OK) {
+        cJSON_Delete(all);
+        return rc;
+    }
     rc = rec_json_print(all, stdout);
     if (rc != 0)
         goto fail;
@@ -344,6 +350,8 @@ static int list_table(fs_replica *r, const rec_index *names, const commit_set *c
         goto fail;
     if (cli_table_rows(t) == 0)
         printf(_("no visits yet; record one with 'fieldsync visit add'\n"));
+    else if ((rc = cli_export_gate(r, "visit", cli_table_rows(t))) != CLI_OK)
+        goto done;
     else
         cli_table_print(t, stdout);
     rc = CLI_OK;

@@ -9,6 +9,7 @@
 
 #include <cJSON.h>
 
+#include "export.h"
 #include "fieldsync/schema.h"
 #include "form.h"
 #include "i18n.h"
@@ -183,6 +184,10 @@ int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     fs_rows_close(it);
     if (frc < 0)
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, fm->group, frc);
+    else if ((rc = cli_export_gate(r, fm->table,
+                                   json ? (size_t)cJSON_GetArraySize(all) : cli_table_rows(t))) !=
+             CLI_OK)
+        ; /* refused, said why */
     else if (json)
         rc = rec_json_print(all, stdout) == 0 ? CLI_OK : cli_fail(NULL, fm->group, FS_ENOMEM);
     else if (cli_table_rows(t) == 0)

@@ -14,6 +14,7 @@
 #include "fieldsync/harden.h"
 
 #include "cmd.h"
+#include "export.h"
 #include "i18n.h"
 #include "fieldsync/text.h"
 
@@ -52,6 +53,7 @@ static const command commands[] = {
     {"report", "sales", cmd_report_sales},
     {"report", "meeting", cmd_report_meeting},
     {"whoami", NULL, cmd_whoami},
+    {"exports", NULL, cmd_exports},
     {"search", NULL, cmd_search},
     {"calendar", NULL, cmd_calendar},
     {"unlock", NULL, cmd_unlock},
@@ -135,6 +137,8 @@ static void usage(FILE *f)
             "                            commitment, question; - reads TEXT from stdin\n"
             "  whoami [--set NAME] [--team TEAM] [--json]\n"
             "                            this device's user (signed into forms) and team\n"
+            "  exports                   this device's exports: when, who, record kind, how\n"
+            "                            many, sealed or plaintext, told to the server yet\n"
             "  calendar [--tz ZONE] [--hours HH:MM-HH:MM] [--holiday DATE]... [--clear-holidays]\n"
             "                            the working-day calendar of today and report\n"
             "  help, --help              show this help; COMMAND --help shows one command\n"
@@ -171,6 +175,12 @@ static void usage(FILE *f)
             "                            it is asked for on the terminal\n"
             "  FIELDSYNC_NEW_PASSPHRASE  the new passphrase for passwd\n"
             "  FIELDSYNC_LANG            zh or en: the language when --lang is not given\n"
+            "  FIELDSYNC_EXPORT          1: as --export\n"
+            "\n"),
+          f);
+    fputs(_("Exports: a list of more than one record written to a file or pipe (not a\n"
+            "terminal) needs --export; the team's policy on the server allows it sealed to\n"
+            "the company's export key, as plaintext, or not at all. Every export is recorded.\n"
             "\n"),
           f);
     fputs(_("Exit status: 0 success, 1 runtime error, 2 usage or input error (also a change\n"
@@ -286,7 +296,24 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* --export (issue 20.4) anywhere after the command word: a read
+     * command's consent to write records to a file or pipe (export.c). */
+    const char *env_export = getenv("FIELDSYNC_EXPORT");
+    cli_export_wanted = env_export != NULL && strcmp(env_export, "1") == 0;
+    int kept = i;
+    for (int k = i; k < argc; k++) {
+        if (strcmp(argv[k], "--export") == 0)
+            cli_export_wanted = 1;
+        else
+            argv[kept++] = argv[k];
+    }
+    argc = kept;
+    argv[argc] = NULL;
     rc = dispatch(&ctx, argc - i, argv + i);
+    if (cli_export_finish(rc == CLI_OK) != 0) {
+        cli_error(_("writing the sealed export failed"));
+        return 1;
+    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("writing the output failed");
         return 1;

@@ -889,3 +889,84 @@ int fs_replica_fork_note(fs_replica *r, char *out, size_t cap)
     sqlite3_finalize(st);
     return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the fork note");
 }
+
+/* ---- the device's export audit (issue 20 point 4) ---- */
+
+static int word_ok(const char *s, size_t max)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+int fs_replica_export_record(fs_replica *r, const char *user, const char *kind, uint32_t n,
+                             const char *mode)
+{
+    if (!word_ok(kind, FS_EXPORT_KIND_MAX) || !word_ok(mode, 15) || user == NULL ||
+        strlen(user) > FS_USER_MAX)
+        return fs__fail(r, FS_EINVAL, "an export is recorded by kind and mode");
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "INSERT INTO export_log(at_ms,user,kind,n,mode) VALUES(?1,?2,?3,?4,?5)",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)fs__now_ms(r));
+        sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)n);
+        sqlite3_bind_text(st, 5, mode, -1, SQLITE_TRANSIENT);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording an export");
+}
+
+int fs_replica_exports(fs_replica *r, int unsent_only, fs_export_entry *out, size_t max,
+                       size_t *count)
+{
+    *count = 0;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 unsent_only ? "SELECT seq,at_ms,user,kind,n,mode,sent FROM export_log"
+                                               " WHERE sent=0 ORDER BY seq LIMIT ?1"
+                                             : "SELECT seq,at_ms,user,kind,n,mode,sent FROM export_log"
+                                               " ORDER BY seq LIMIT ?1",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK)
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    while (src == SQLITE_OK && *count < max && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        fs_export_entry *e = &out[*count];
+        memset(e, 0, sizeof *e);
+        e->seq = (uint64_t)sqlite3_column_int64(st, 0);
+        e->at_ms = (uint64_t)sqlite3_column_int64(st, 1);
+        const char *u = (const char *)sqlite3_column_text(st, 2);
+        const char *k = (const char *)sqlite3_column_text(st, 3);
+        const char *m = (const char *)sqlite3_column_text(st, 5);
+        snprintf(e->user, sizeof e->user, "%s", u != NULL ? u : "");
+        snprintf(e->kind, sizeof e->kind, "%s", k != NULL ? k : "");
+        snprintf(e->mode, sizeof e->mode, "%s", m != NULL ? m : "");
+        e->n = (uint32_t)sqlite3_column_int64(st, 4);
+        e->sent = sqlite3_column_int(st, 6) != 0;
+        (*count)++;
+        src = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_OK || src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the exports");
+}
+
+int fs_replica_exports_sent(fs_replica *r, uint64_t upto_seq)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "UPDATE export_log SET sent=1 WHERE seq<=?1 AND sent=0", -1,
+                                 &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)upto_seq);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording exports sent");
+}

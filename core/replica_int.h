@@ -184,7 +184,10 @@ int fs__delete_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], 
     " PRIMARY KEY(tbl, row));"                                                            \
     "CREATE TABLE IF NOT EXISTS att_chunk(hash BLOB NOT NULL, idx INTEGER NOT NULL,"      \
     " data BLOB NOT NULL, PRIMARY KEY(hash, idx));"                                       \
-    "CREATE TABLE IF NOT EXISTS att_sent(hash BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS att_sent(hash BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;"  \
+    "CREATE TABLE IF NOT EXISTS export_log(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"\
+    " user TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL, mode TEXT NOT NULL,"    \
+    " sent INTEGER NOT NULL DEFAULT 0);"
 
 /* The feed of a server's replica: one entry per row write, its changes
  * packed (core/feed.c has the format), devices by dictionary index.

@@ -58,6 +58,22 @@ int fs_team_setting_check(const char *setting, const char *value, const char **w
     }
     if (strcmp(setting, FS_TEAM_HOLIDAYS) == 0 || strcmp(setting, FS_TEAM_WORKDAYS) == 0)
         return dates_check(value, why);
+    if (strcmp(setting, FS_TEAM_EXPORT_REP) == 0 || strcmp(setting, FS_TEAM_EXPORT_MANAGER) == 0) {
+        *why = "expected forbidden, sealed or plaintext";
+        return strcmp(value, "forbidden") == 0 || strcmp(value, "sealed") == 0 ||
+                       strcmp(value, "plaintext") == 0
+                   ? 0
+                   : FS_EINVAL;
+    }
+    if (strcmp(setting, FS_TEAM_EXPORT_PK) == 0) {
+        *why = "expected 64 hex digits";
+        if (strlen(value) != 64)
+            return FS_EINVAL;
+        for (size_t i = 0; i < 64; i++)
+            if (!((value[i] >= '0' && value[i] <= '9') || (value[i] >= 'a' && value[i] <= 'f')))
+                return FS_EINVAL;
+        return 0;
+    }
     return FS_EINVAL;
 }
 
@@ -141,6 +157,8 @@ int fs_team_calendar(fs_replica *r, const char *team, fs_calendar *cal, int *fou
                 (*unusable)++;
             continue;
         }
+        if (strncmp(key, "export_", 7) == 0)
+            continue; /* not the calendar's (issue 20.4) */
         (*found)++;
         if (strcmp(key, FS_TEAM_TZ) == 0) {
             (void)fs_calendar_set_tz(cal, val);

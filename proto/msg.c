@@ -37,6 +37,17 @@ int fs__schema_cell_ok(uint64_t table, uint64_t column)
 }
 
 /* READY's user and team within their lengths (see FORMAT in msg.h). */
+/* A PULL's export kind or mode: 1..max bytes of [a-z_]. */
+static int export_word_ok(const char *s, size_t n, size_t max)
+{
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
 static int ready_names_ok(const fs_msg *m)
 {
     return m->u.ready.user_len >= 1 && m->u.ready.user_len <= FS_USER_MAX &&
@@ -255,7 +266,11 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         int tag = refusals && m->u.pull.has_tag && version >= FS_PROTO_VERSION_EPOCH;
         /* the device's clock (version 5 on) comes after the tag */
         int clock = tag && m->u.pull.has_clock && version >= FS_PROTO_VERSION_CLOCK_REPORT;
-        PK(msgpack_pack_array(&pk, clock ? 9 : tag ? 8 : refusals ? 7 : 5));
+        /* the device's exports (version 7 on) come after the clock */
+        int exports = clock && m->u.pull.nexports > 0 && version >= FS_PROTO_VERSION_EXPORT;
+        if (m->u.pull.nexports > FS_PULL_EXPORTS_MAX)
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, exports ? 10 : clock ? 9 : tag ? 8 : refusals ? 7 : 5));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.pull.cursor));
         PK(msgpack_pack_uint32(&pk, m->u.pull.max));
@@ -269,6 +284,21 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
             PK(msgpack_pack_uint64(&pk, m->u.pull.cursor_tag));
         if (clock)
             PK(msgpack_pack_uint64(&pk, m->u.pull.wall_ms));
+        if (exports) {
+            PK(msgpack_pack_array(&pk, (uint32_t)m->u.pull.nexports));
+            for (size_t i = 0; rc == 0 && i < m->u.pull.nexports; i++) {
+                const fs_pull_export *e = &m->u.pull.exports[i];
+                if (!export_word_ok(e->kind, strlen(e->kind), 32) ||
+                    !export_word_ok(e->mode, strlen(e->mode), 15))
+                    return FS_EINVAL;
+                PK(msgpack_pack_array(&pk, 4));
+                PK(msgpack_pack_uint64(&pk, e->at_ms));
+                rc = fs__pack_str(&pk, e->kind, strlen(e->kind));
+                PK(msgpack_pack_uint32(&pk, e->n));
+                if (rc == 0)
+                    rc = fs__pack_str(&pk, e->mode, strlen(e->mode));
+            }
+        }
         break;
     }
     case FS_MSG_CHANGES: {
@@ -417,6 +447,37 @@ static int decode_att_list(fs__mp *r, fs_msg *m, fs__msg_owned *own)
     return r->err;
 }
 
+/* A PULL's exports (version 7 on): counted before anything is read. */
+static int decode_exports(fs__mp *r, fs_msg *m)
+{
+    uint32_t n = 0;
+    if (fs__mp_array(r, &n, "pull exports") != 0)
+        return r->err;
+    if (n > FS_PULL_EXPORTS_MAX)
+        return fs__mp_fail(r, FS_ETOOBIG, "pull: %u exports is over the limit", n);
+    for (uint32_t i = 0; i < n; i++) {
+        fs_pull_export *e = &m->u.pull.exports[i];
+        const char *kind = NULL, *mode = NULL;
+        size_t kn = 0, mn = 0;
+        if (fs__mp_array_of(r, 4, "pull export") != 0 ||
+            fs__mp_uint(r, &e->at_ms, "export time") != 0 ||
+            fs__mp_str(r, &kind, &kn, "export kind") != 0 ||
+            fs__mp_u32(r, &e->n, "export records") != 0 ||
+            fs__mp_str(r, &mode, &mn, "export mode") != 0)
+            return r->err;
+        if (!export_word_ok(kind, kn, 32) || !export_word_ok(mode, mn, 15))
+            return fs__mp_fail(r, FS_EMALFORMED, "pull export %u: a bad kind or mode", i);
+        memcpy(e->kind, kind, kn);
+        e->kind[kn] = '\0';
+        memcpy(e->mode, mode, mn);
+        e->mode[mn] = '\0';
+        fs__mp_leave(r);
+    }
+    fs__mp_leave(r);
+    m->u.pull.nexports = n;
+    return 0;
+}
+
 static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfields)
 {
     uint64_t u;
@@ -549,7 +610,7 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
         return r->err;
     }
     case FS_MSG_PULL:
-        if (nfields != 5 && nfields != 7 && nfields != 8 && nfields != 9)
+        if (nfields != 5 && nfields != 7 && nfields != 8 && nfields != 9 && nfields != 10)
             break;
         if (fs__mp_uint(r, &m->u.pull.cursor, "pull cursor") == 0 &&
             fs__mp_u32(r, &m->u.pull.max, "pull max") == 0 &&
@@ -560,9 +621,11 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
             m->u.pull.has_refusals = 1;
             if (nfields >= 8 && fs__mp_uint(r, &m->u.pull.cursor_tag, "pull cursor tag") == 0)
                 m->u.pull.has_tag = 1;
-            if (nfields == 9 && r->err == 0 &&
+            if (nfields >= 9 && r->err == 0 &&
                 fs__mp_uint(r, &m->u.pull.wall_ms, "pull device clock") == 0)
                 m->u.pull.has_clock = 1;
+            if (nfields == 10 && r->err == 0)
+                (void)decode_exports(r, m);
         }
         return r->err;
     case FS_MSG_CHANGES:

@@ -47,6 +47,8 @@ int srv_dispatch_admin(int argc, char **argv)
         return srv_cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "team") == 0)
         return srv_cmd_team(argc - 1, argv + 1);
+    if (strcmp(cmd, "export-key") == 0)
+        return srv_cmd_export_key(argc - 1, argv + 1);
     srv_error(_("this command cannot run through a running server"));
     return SRV_EUSAGE;
 }
@@ -56,7 +58,7 @@ int srv_dispatch_admin(int argc, char **argv)
 static const char *known_word(const char *cmd)
 {
     static const char *const words[] = {"user",   "enroll-code", "device", "audit",
-                                         "backup", "status",      "team"};
+                                         "backup", "status",      "team", "export-key"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(cmd, words[i]) == 0)
             return words[i];

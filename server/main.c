@@ -38,6 +38,8 @@ static void usage(FILE *f)
                "  team set --data DIR --team TEAM [--tz ZONE] [--hours HH:MM-HH:MM]\n"
                "           [--holiday DATE]... [--workday DATE]...   the team's calendar\n"
                "  team show --data DIR --team TEAM [--json]\n"
+               "  export-key --data DIR                        the company's export key (once)\n"
+               "  export open FILE --out OUT --data DIR        open a sealed export\n"
                "  status --data DIR [--json]            serving?, devices, refused writes, store\n"
                "                                        size, last backup (exit 3: not serving)\n"
                "  restore --data DIR --from BACKUP      put back a copy of the data directory\n"
@@ -86,16 +88,18 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "enroll-code") == 0 ||
                strcmp(cmd, "device") == 0 || strcmp(cmd, "audit") == 0 ||
                strcmp(cmd, "backup") == 0 || strcmp(cmd, "status") == 0 ||
-               strcmp(cmd, "team") == 0) {
+               strcmp(cmd, "team") == 0 || strcmp(cmd, "export-key") == 0) {
         /* Through a serve running on that store, else on the store itself;
          * team's values checked here first, in the operator's language. */
-        if (strcmp(cmd, "team") == 0) {
+        if (strcmp(cmd, "team") == 0 || strcmp(cmd, "export-key") == 0) {
             rc = srv_team_check(argc - 2, argv + 2);
             if (rc != SRV_OK)
                 return rc == SRV_EUSAGE ? 2 : rc == SRV_HELP ? 0 : 1;
         }
         if (!srv_ctl_forward(argc - 1, argv + 1, &rc))
             rc = srv_dispatch_admin(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "export") == 0) {
+        rc = srv_cmd_export(argc - 2, argv + 2);
     } else if (strcmp(cmd, "restore") == 0) {
         rc = srv_cmd_restore(argc - 2, argv + 2);
     } else if (strcmp(cmd, "serve") == 0) {

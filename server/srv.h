@@ -134,6 +134,11 @@ int srv_cmd_status(int argc, char **argv);
 int srv_cmd_team(int argc, char **argv);
 int srv_team_check(int argc, char **argv);
 void srv_lang(void);
+/* export-key and export open (server/export.c, issue 20.4); the export
+ * key's public half as team's setting export_pk, when DIR has one. */
+int srv_cmd_export_key(int argc, char **argv);
+int srv_cmd_export(int argc, char **argv);
+int srv_export_pk_to_team(fs_store *s, const char *dir, const char *team);
 /* Runs the sync service until SIGTERM or SIGINT (serve.c). */
 int srv_cmd_serve(int argc, char **argv);
 

@@ -32,11 +32,16 @@
 static const char team_usage[] =
     "usage: " SRV_PROG " team set --data DIR --team TEAM [--tz ZONE] [--hours HH:MM-HH:MM]\n"
     "           [--holiday YYYY-MM-DD]... [--workday YYYY-MM-DD]... [--clear-holidays]\n"
+    "           [--export MODE] [--export-rep MODE] [--export-manager MODE]\n"
     "       " SRV_PROG " team show --data DIR --team TEAM [--json]\n"
     "The team's time zone, working hours (Monday to Friday), holidays and\n"
     "weekend days worked, for every device of the team (from its next sync)\n"
     "and for the server's rules. --holiday and --workday add to what is kept;\n"
-    "--clear-holidays drops both lists first. Audited (team_set).\n";
+    "--clear-holidays drops both lists first. --export sets what a device may\n"
+    "export (a list of records to a file or pipe) for reps and managers alike,\n"
+    "--export-rep and --export-manager for one: MODE is forbidden, sealed (to the\n"
+    "company's export key, see export-key) or plaintext; unset, a rep's is\n"
+    "forbidden and a manager's sealed. Audited (team_set).\n";
 
 void srv_lang(void)
 {
@@ -61,6 +66,7 @@ void srv_lang(void)
 
 typedef struct team_args {
     const char *data, *team, *tz, *hours;
+    const char *export_all, *export_rep, *export_manager;
     fs_opt_list holidays, workdays;
     int clear, json;
 } team_args;
@@ -78,6 +84,9 @@ static int team_parse(int set, int argc, char **argv, team_args *a)
         {"--holiday", FS_OPT_LIST, NULL, NULL, &a->holidays},
         {"--workday", FS_OPT_LIST, NULL, NULL, &a->workdays},
         {"--clear-holidays", FS_OPT_FLAG, &a->clear, NULL, NULL},
+        {"--export", FS_OPT_VALUE, NULL, &a->export_all, NULL},
+        {"--export-rep", FS_OPT_VALUE, NULL, &a->export_rep, NULL},
+        {"--export-manager", FS_OPT_VALUE, NULL, &a->export_manager, NULL},
     };
     int rc = srv_parse(team_usage, opts, set ? NOPTS(opts) : 3, argc, argv);
     const char *cmd = set ? "team set" : "team show";
@@ -109,6 +118,19 @@ static int team_parse(int set, int argc, char **argv, team_args *a)
                     "09:00-18:00"));
         return SRV_EUSAGE;
     }
+    const char *modes[] = {a->export_all, a->export_rep, a->export_manager};
+    const char *mflags[] = {"--export", "--export-rep", "--export-manager"};
+    for (size_t i = 0; i < 3; i++) {
+        if (modes[i] != NULL && fs_team_setting_check(FS_TEAM_EXPORT_REP, modes[i], &why) != 0) {
+            srv_error(_("%s: expected forbidden, sealed or plaintext"), mflags[i]);
+            return SRV_EUSAGE;
+        }
+    }
+    if (a->export_all != NULL && (a->export_rep != NULL || a->export_manager != NULL)) {
+        srv_error(_("--export sets both roles: give it alone, or --export-rep and "
+                    "--export-manager"));
+        return SRV_EUSAGE;
+    }
     const fs_opt_list *lists[] = {&a->holidays, &a->workdays};
     const char *flags[] = {"--holiday", "--workday"};
     for (size_t l = 0; l < 2; l++) {
@@ -130,8 +152,9 @@ static int team_parse(int set, int argc, char **argv, team_args *a)
         }
     }
     if (a->tz == NULL && a->hours == NULL && a->holidays.count == 0 && a->workdays.count == 0 &&
-        !a->clear) {
-        srv_error(_("team set: give --tz, --hours, --holiday, --workday or --clear-holidays"));
+        !a->clear && a->export_all == NULL && a->export_rep == NULL && a->export_manager == NULL) {
+        srv_error(_("team set: give --tz, --hours, --holiday, --workday, --clear-holidays or "
+                    "--export"));
         return SRV_EUSAGE;
     }
     return SRV_OK;
@@ -196,9 +219,16 @@ static int team_set(fs_store *s, const team_args *a)
 {
     fs_replica *r = fs_store_replica(s);
     char kept[FS_TEAM_VALUE_MAX + 1], joined[FS_TEAM_VALUE_MAX + 1];
-    const char *names[] = {FS_TEAM_TZ, FS_TEAM_HOURS};
-    const char *values[] = {a->tz, a->hours};
-    for (size_t i = 0; i < 2; i++) {
+    const char *names[] = {FS_TEAM_TZ, FS_TEAM_HOURS, FS_TEAM_EXPORT_REP, FS_TEAM_EXPORT_MANAGER};
+    const char *values[] = {a->tz, a->hours, a->export_all ? a->export_all : a->export_rep,
+                            a->export_all ? a->export_all : a->export_manager};
+    if (values[2] != NULL || values[3] != NULL) { /* the key they may need, if made */
+        int prc = srv_export_pk_to_team(s, srv_hosted_dir != NULL ? srv_hosted_dir : a->data,
+                                        a->team);
+        if (prc != SRV_OK)
+            return prc;
+    }
+    for (size_t i = 0; i < 4; i++) {
         if (values[i] == NULL)
             continue;
         int frc = fs_store_team_set(s, a->team, names[i], values[i]);
@@ -230,10 +260,12 @@ static int team_set(fs_store *s, const team_args *a)
 static int team_show(fs_store *s, const team_args *a)
 {
     fs_replica *r = fs_store_replica(s);
-    const char *keys[] = {FS_TEAM_TZ, FS_TEAM_HOURS, FS_TEAM_HOLIDAYS, FS_TEAM_WORKDAYS};
-    char v[4][FS_TEAM_VALUE_MAX + 1];
-    int has[4];
-    for (size_t i = 0; i < 4; i++) {
+    const char *keys[] = {FS_TEAM_TZ,         FS_TEAM_HOURS,          FS_TEAM_HOLIDAYS,
+                          FS_TEAM_WORKDAYS,   FS_TEAM_EXPORT_REP,     FS_TEAM_EXPORT_MANAGER,
+                          FS_TEAM_EXPORT_PK};
+    char v[7][FS_TEAM_VALUE_MAX + 1];
+    int has[7];
+    for (size_t i = 0; i < 7; i++) {
         int frc = fs_team_setting_get(r, a->team, keys[i], v[i], sizeof v[i]);
         if (frc != 0 && frc != FS_ENOTFOUND)
             return srv_fail(s, "team show", frc);
@@ -258,6 +290,13 @@ static int team_show(fs_store *s, const team_args *a)
                 fprintf(srv_out, "%s\"%.10s\"", k ? ", " : "", v[i] + k);
             srv_putchar(']');
         }
+        for (size_t i = 4; i < 7; i++) { /* after the old keys */
+            fprintf(srv_out, ", \"%s\": ", keys[i]);
+            if (has[i])
+                json_string(v[i]);
+            else
+                fputs("null", srv_out);
+        }
         fputs("}\n", srv_out);
         return SRV_OK;
     }
@@ -268,6 +307,9 @@ static int team_show(fs_store *s, const team_args *a)
             has[1] ? v[1] : _("not set (09:00-18:00)"));
     fprintf(srv_out, _("holidays:      %s\n"), has[2] && v[2][0] ? v[2] : none);
     fprintf(srv_out, _("weekend days worked: %s\n"), has[3] && v[3][0] ? v[3] : none);
+    fprintf(srv_out, _("exports: reps %s, managers %s; export key %s\n"),
+            has[4] ? v[4] : _("forbidden (default)"), has[5] ? v[5] : _("sealed (default)"),
+            has[6] ? _("known") : _("not made"));
     return SRV_OK;
 }
 

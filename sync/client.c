@@ -80,6 +80,7 @@ struct fs_sync_client {
     uint8_t att_skip[16][FS_ATT_HASH_BYTES]; /* files left for another session */
     size_t att_nskip;
     fs_sync_att_stats att;
+    uint64_t exports_upto; /* a PULL told the device's exports up to this one (issue 20.4) */
     char errmsg[256];
 };
 
@@ -328,7 +329,28 @@ static int pull_from(fs_sync_client *c, uint64_t cursor, uint64_t tag)
     m.u.pull.cursor_tag = cursor != 0 ? tag : 0;
     m.u.pull.has_clock = 1; /* the laptop's own clock, for the dashboard (version 5 on) */
     m.u.pull.wall_ms = fs_replica_wall_ms(c->r);
+    /* the device's exports not yet told (version 7 on), in a PULL that no
+     * other is ahead of, so the next CHANGES answers it */
+    uint64_t upto = 0;
+    if (c->exports_upto == 0 && c->pull_inflight == 0 &&
+        fs_channel_version(c->ch) >= FS_PROTO_VERSION_EXPORT) {
+        fs_export_entry e[FS_PULL_EXPORTS_MAX];
+        size_t n = 0;
+        if (fs_replica_exports(c->r, 1, e, FS_PULL_EXPORTS_MAX, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                fs_pull_export *x = &m.u.pull.exports[i];
+                x->at_ms = e[i].at_ms;
+                snprintf(x->kind, sizeof x->kind, "%s", e[i].kind);
+                x->n = e[i].n;
+                snprintf(x->mode, sizeof x->mode, "%s", e[i].mode);
+                upto = e[i].seq;
+            }
+            m.u.pull.nexports = n;
+        }
+    }
     rc = send_msg(c, &m);
+    if (rc == 0 && upto != 0)
+        c->exports_upto = upto;
     if (rc == 0)
         c->pull_inflight++;
     if (c->att_state == ATT_DONE) /* what it brings may name new files */
@@ -877,6 +899,12 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
     case FS_MSG_CHANGES:
         if (c->pull_inflight > 0)
             c->pull_inflight--;
+        if (c->exports_upto != 0) { /* the server has them: audited */
+            rc = fs_replica_exports_sent(c->r, c->exports_upto);
+            c->exports_upto = 0;
+            if (rc != 0)
+                return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        }
         if (m->u.changes.resync) {
             /* The server's feed is not the one the cursor is in (copied back
              * from a backup): pull the scope again from 0. The order answers

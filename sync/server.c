@@ -197,6 +197,9 @@ static void note_health(fs_sync_server *s, const uint8_t *pk, const fs_msg *pull
     }
     if (pull != NULL)
         note_refusals(s, pk, pull);
+    /* the device's exports (version 7 on), audited (issue 20.4) */
+    if (pull != NULL && pull->u.pull.nexports > 0)
+        (void)fs_store_device_exports(s->store, pk, pull->u.pull.exports, pull->u.pull.nexports);
     /* the laptop's own clock (version 5 on), once a session: for the
      * dashboard, which shows a clock that is off (issue 23) */
     if (pull != NULL && pull->u.pull.has_clock && !s->clock_noted &&

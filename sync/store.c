@@ -178,6 +178,12 @@ int fs_store_device_clock_note(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], 
     return s->ops->device_clock_note(s, pk, wall_ms);
 }
 
+int fs_store_device_exports(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
+                            const fs_pull_export *e, size_t n)
+{
+    return s->ops->device_exports != NULL ? s->ops->device_exports(s, pk, e, n) : 0;
+}
+
 int fs_store_device_clock(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
                           uint64_t *at_ms)
 {

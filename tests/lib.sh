@@ -9,6 +9,10 @@ failed=0
 # The client's messages are matched in English: a language from the caller's
 # shell must not change them (tests/cli/test_lang.sh sets its own).
 unset LANGUAGE FIELDSYNC_LANG
+# The tests read lists into variables and files: the client's consent to
+# export (issue 20.4), which the team's policy still governs (a rep's is
+# forbidden unless allow_exports lets it); tests/cli/test_export.sh unsets it.
+export FIELDSYNC_EXPORT=1
 
 # rel_day WHEN: the UTC date WHEN from today, as YYYY-MM-DD ('3 days ago',
 # '+2 days', 'next monday'). Test dates derive from it: the client refuses a
@@ -136,6 +140,16 @@ add_users() {
         set -- $u
         runc "$FSS" user add --data "$S" --name "$1" --role "$2" --team "$3"
         expect "add $2 $1 ($3)" 0
+    done
+}
+
+# allow_exports TEAM...: the team's reps and managers may export as
+# plaintext (issue 20.4), for tests that read a rep's lists into files.
+allow_exports() {
+    local t
+    for t in "$@"; do
+        runc "$FSS" team set --data "$S" --team "$t" --export plaintext
+        expect "team $t may export (for the test's reads)" 0
     done
 }
 

@@ -3569,6 +3569,73 @@ static void test_reassembler(void)
 
 /* Which schema a peer of each protocol version knows: the roster (schema
  * 4) goes to version 5 on only (issue 25 point 6). */
+/* A PULL's exports (issue 20.4): to a peer of version 7 on only; a
+ * version-6 peer gets exactly the bytes it got before; counted and
+ * checked (kind and mode [a-z_]) both ways. */
+static void test_pull_exports(void)
+{
+    fs_msg m, *got = NULL;
+    fs_buf b, old;
+    fs_buf_init(&b);
+    fs_buf_init(&old);
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_PULL;
+    m.u.pull.cursor = 7;
+    m.u.pull.max = 500;
+    m.u.pull.has_refusals = 1;
+    m.u.pull.has_tag = 1;
+    m.u.pull.has_clock = 1;
+    m.u.pull.wall_ms = 1796000000123ull;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EXPORT, &old)); /* none: as before */
+    m.u.pull.nexports = 2;
+    m.u.pull.exports[0] = (fs_pull_export){1796000000000ull, "visit", 12, "sealed"};
+    m.u.pull.exports[1] = (fs_pull_export){1796000000500ull, "customer", 3, "plaintext"};
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EXPORT, &b));
+    CHECK(b.len > old.len);
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK(got != NULL && got->u.pull.nexports == 2);
+    if (got != NULL) {
+        CHECK(got->u.pull.exports[0].at_ms == 1796000000000ull);
+        CHECK(strcmp(got->u.pull.exports[0].kind, "visit") == 0);
+        CHECK(got->u.pull.exports[0].n == 12);
+        CHECK(strcmp(got->u.pull.exports[1].mode, "plaintext") == 0);
+        CHECK(got->u.pull.wall_ms == 1796000000123ull);
+    }
+    fs_msg_free(got);
+    got = NULL;
+    /* a version-6 peer: today's bytes, the exports left out */
+    fs_buf_reset(&b);
+    fs_buf_reset(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_TEAM, &b));
+    m.u.pull.nexports = 0;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_TEAM, &old));
+    CHECK(b.len == old.len && memcmp(b.data, old.data, b.len) == 0);
+    /* too many, or a kind that is not a word: refused by the encoder */
+    m.u.pull.nexports = FS_PULL_EXPORTS_MAX + 1;
+    fs_buf_reset(&b);
+    CHECK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EXPORT, &b) == FS_EINVAL);
+    m.u.pull.nexports = 1;
+    snprintf(m.u.pull.exports[0].kind, sizeof m.u.pull.exports[0].kind, "Visit x");
+    fs_buf_reset(&b);
+    CHECK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EXPORT, &b) == FS_EINVAL);
+    /* and by the decoder: a kind that is not a word (a byte patched) */
+    snprintf(m.u.pull.exports[0].kind, sizeof m.u.pull.exports[0].kind, "vizit");
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_EXPORT, &b));
+    uint8_t *k = NULL;
+    for (size_t i = 0; i + 5 <= b.len && k == NULL; i++)
+        if (memcmp(b.data + i, "vizit", 5) == 0)
+            k = b.data + i;
+    CHECK(k != NULL);
+    if (k != NULL)
+        k[2] = 'Z';
+    CHECK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0) != 0);
+    CHECK(got == NULL);
+    fs_buf_free(&b);
+    fs_buf_free(&old);
+    leak_check();
+}
+
 static void test_proto_schema(void)
 {
     CHECK_EQ_INT(fs_proto_schema(1), 1);
@@ -3582,6 +3649,7 @@ static void test_proto_schema(void)
     CHECK_EQ_INT(fs_proto_schema(6), 5);
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA6), 6);
     CHECK_EQ_INT(FS_PROTO_VERSION_SCHEMA6, 7);
+    CHECK_EQ_INT(FS_PROTO_VERSION_EXPORT, 7);
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION), FS_SCHEMA_VERSION);
     /* attachments' records (schema 6) go to version 7 on only (issue 19.3) */
     CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA6), 6);
@@ -3628,6 +3696,6 @@ static void test_proto_schema(void)
     }
 }
 
-TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
+TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(pull_exports) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
               TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(fork_messages) TEST(attach_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler))

@@ -781,6 +781,56 @@ static void test_sales_records_reach_from_version_7(void)
     world_close(&w);
 }
 
+/* The store's audit entries of kind export (issue 20.4). */
+static int export_entries(world *w)
+{
+    sqlite3_stmt *q = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(fs_replica_db(fs_store_replica(w->store)),
+                           "SELECT count(*) FROM audit WHERE kind='export'", -1, &q,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+/* Issue 20.4: a device's exports reach the server's audit with its next
+ * sync from protocol version 7, once each; a version-6 session sends
+ * none and the device keeps them for a later sync. */
+static void test_exports_reach_the_audit_from_version_7(void)
+{
+    world w;
+    dev zhang;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(fs_replica_export_record(zhang.r, "zhang", "visit", 12, "sealed"));
+    CHECK_OK(fs_replica_export_record(zhang.r, "zhang", "customer", 3, "plaintext"));
+    CHECK_ERR(fs_replica_export_record(zhang.r, "zhang", "Visit 1", 3, "plaintext"), FS_EINVAL);
+    limit_version = 6;
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    limit_version = 0;
+    CHECK_EQ_INT(export_entries(&w), 0);
+    fs_export_entry e[4];
+    size_t n = 9;
+    CHECK_OK(fs_replica_exports(zhang.r, 1, e, 4, &n));
+    CHECK_EQ_INT((int)n, 2); /* kept for a later sync */
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_EQ_INT(export_entries(&w), 2);
+    CHECK_OK(fs_replica_exports(zhang.r, 1, e, 4, &n));
+    CHECK_EQ_INT((int)n, 0);
+    CHECK_OK(fs_replica_exports(zhang.r, 0, e, 4, &n));
+    CHECK_EQ_INT((int)n, 2);
+    CHECK_STR(e[0].kind, "visit");
+    CHECK_EQ_INT((int)e[0].n, 12);
+    CHECK_EQ_INT(e[0].sent, 1);
+    CHECK_OK(sync_once(&w, &zhang, NULL)); /* told once */
+    CHECK_EQ_INT(export_entries(&w), 2);
+    fs_replica_close(zhang.r);
+    world_close(&w);
+}
+
 /* Issue 23: a device whose clock is a day ahead, writing before it ever
  * met the server. A version-3 device is refused as before (it cannot be
  * told another clock); a version-4 device's writes are accepted with the
@@ -2441,7 +2491,7 @@ TEST_LIST(
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                     TEST(writes_ahead_are_restamped_from_version_4)
-                    TEST(roster_and_refused_handover_undone) TEST(team_settings_reach_the_team_from_version_6) TEST(sales_records_reach_from_version_7) TEST(clock_fault_schedules)
+                    TEST(roster_and_refused_handover_undone) TEST(team_settings_reach_the_team_from_version_6) TEST(sales_records_reach_from_version_7) TEST(exports_reach_the_audit_from_version_7) TEST(clock_fault_schedules)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)
                         TEST(pull_asks_for_the_next_batch_before_applying)
                             TEST(pipelined_sync_converges_both_ways)

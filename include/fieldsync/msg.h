@@ -212,6 +212,18 @@
 /* The first that carries attachments' bytes (ATT_ASK, ATT_NEED, ATT_CHUNK,
  * ATT_GET; issue 19.3): a peer of an older version is sent none of them. */
 #define FS_PROTO_VERSION_ATTACH 7u
+/* The first whose PULL may carry the device's exports not yet told
+ * (issue 20.4): each [at_ms, kind, records, mode], at most
+ * FS_PULL_EXPORTS_MAX, audited `export` by the server. An older session's
+ * PULL is exactly as before, and the device keeps them for a later sync. */
+#define FS_PROTO_VERSION_EXPORT 7u
+#define FS_PULL_EXPORTS_MAX     16u
+typedef struct fs_pull_export {
+    uint64_t at_ms;
+    char kind[33]; /* [a-z_], 1..32 bytes */
+    uint32_t n;
+    char mode[16]; /* "sealed" or "plaintext" */
+} fs_pull_export;
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 
@@ -337,6 +349,8 @@ typedef struct fs_msg {
             uint64_t cursor_tag;  /* the feed entry at cursor, as the device knows it; 0 unknown */
             int has_clock;        /* wall_ms was sent (version 5 on, with the tag) */
             uint64_t wall_ms;     /* the device's own wall clock (Unix ms), uncorrected */
+            size_t nexports;      /* version 7 on, with the clock: exports to audit */
+            fs_pull_export exports[FS_PULL_EXPORTS_MAX];
         } pull;
         struct {
             uint64_t cursor;

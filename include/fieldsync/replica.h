@@ -546,6 +546,32 @@ int fs_replica_adopt_user(fs_replica *r, const char *user, const char *team, cha
 int fs_replica_set_setting(fs_replica *r, const char *name, const char *value);
 int fs_replica_setting(fs_replica *r, const char *name, char *out, size_t cap);
 
+/* The device's export audit (issue 20 point 4; local table export_log):
+ * one entry per export of more than one record to a file or pipe: who,
+ * the record kind, how many records, when and how (FS_EXPORT_MODE_*);
+ * never a value. Entries not yet told to a server are sent with the next
+ * sync's PULL (protocol 7) and then marked sent. */
+#define FS_EXPORT_KIND_MAX 32
+typedef struct fs_export_entry {
+    uint64_t seq;
+    uint64_t at_ms;
+    char user[FS_USER_MAX + 1];
+    char kind[FS_EXPORT_KIND_MAX + 1];
+    uint32_t n;
+    char mode[16]; /* "sealed" or "plaintext" */
+    int sent;
+} fs_export_entry;
+/* Appends an entry (now by the replica's clock). FS_EINVAL for a kind or
+ * mode that is not 1..FS_EXPORT_KIND_MAX bytes of [a-z_]. */
+int fs_replica_export_record(fs_replica *r, const char *user, const char *kind, uint32_t n,
+                             const char *mode);
+/* The entries, oldest first (unsent_only: those not yet sent), at most max
+ * into out; *count how many. */
+int fs_replica_exports(fs_replica *r, int unsent_only, fs_export_entry *out, size_t max,
+                       size_t *count);
+/* Marks every entry up to seq as sent. */
+int fs_replica_exports_sent(fs_replica *r, uint64_t upto_seq);
+
 /* Records that a sync just ended with the device in sync with its server
  * (everything pushed and acknowledged, the feed pulled to its end). */
 int fs_replica_mark_synced(fs_replica *r);

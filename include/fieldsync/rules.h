@@ -249,6 +249,14 @@ const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_met
 #define FS_TEAM_HOURS    "hours"    /* "HH:MM-HH:MM", the end after the start */
 #define FS_TEAM_HOLIDAYS "holidays" /* dates "YYYY-MM-DD" joined by ',' (or "") */
 #define FS_TEAM_WORKDAYS "workdays" /* weekend dates worked, the same form */
+/* Export policy (issue 20 point 4): what `--export` may write for a rep
+ * and for a manager (a device's role setting: an admin's device is a rep's): "forbidden", "sealed"
+ * (to the company's export key) or "plaintext". Unset: a rep's forbidden,
+ * a manager's sealed. export_pk: the export key's public half, 64 hex
+ * digits, written by `fieldsync-server export-key` and `team set --export`. */
+#define FS_TEAM_EXPORT_REP     "export_rep"
+#define FS_TEAM_EXPORT_MANAGER "export_manager"
+#define FS_TEAM_EXPORT_PK      "export_pk"
 /* The longest value a setting may hold (FS_CAL_MAX_HOLIDAYS dates). */
 #define FS_TEAM_VALUE_MAX (FS_CAL_MAX_HOLIDAYS * 11)
 

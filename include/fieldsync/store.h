@@ -204,6 +204,12 @@ int fs_store_device_refusals(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], ui
 int fs_store_device_clock_note(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t wall_ms);
 int fs_store_device_clock(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
                           uint64_t *at_ms);
+/* A device's exports as its PULL told them (protocol version 7, issue
+ * 20.4): one audit entry `export` each, by the device's user, the subject
+ * its fingerprint, the detail "kind=K records=N mode=M at=MS" (never a
+ * value). FS_ENOTFOUND for an unknown device. */
+int fs_store_device_exports(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
+                            const fs_pull_export *e, size_t n);
 /* The user a row belongs to (through its parents), "" when none. */
 int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
                    char owner[FS_USER_NAME_MAX + 1]);
@@ -481,6 +487,8 @@ typedef struct fs_store_ops {
     int (*device_reported)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
                            uint64_t oldest_ms);
     int (*device_clock_note)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t wall_ms);
+    int (*device_exports)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES],
+                          const fs_pull_export *e, size_t n);
     int (*device_clock)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
                         uint64_t *at_ms);
     int (*device_refusals)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,

@@ -335,6 +335,26 @@ int sq_device_clock_note(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uin
                    NULL, "bii", pk, FS_SIGN_PK_BYTES, (long long)offset, (long long)now);
 }
 
+int sq_device_exports(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const fs_pull_export *e,
+                      size_t n)
+{
+    sq_store *s = (sq_store *)base;
+    sq_device d;
+    int rc = sq__device_get(s, pk, &d);
+    if (rc != 0)
+        return rc;
+    char fp[17], detail[128];
+    sq__fingerprint(pk, fp);
+    int own = 0;
+    rc = fs_replica_begin_nested(s->r, &own);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        snprintf(detail, sizeof detail, "kind=%s records=%u mode=%s at=%llu", e[i].kind,
+                 (unsigned)e[i].n, e[i].mode, (unsigned long long)e[i].at_ms);
+        rc = fs_audit_append(s->audit, "export", d.u.name, fp, detail);
+    }
+    return fs_replica_end_nested(s->r, own, rc);
+}
+
 int sq_device_clock(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
                     uint64_t *at_ms)
 {

@@ -414,6 +414,7 @@ static const fs_store_ops sqlite_ops = {
     .device_sync = sq_device_sync,
     .device_reported = sq_device_reported,
     .device_clock_note = sq_device_clock_note,
+    .device_exports = sq_device_exports,
     .device_clock = sq_device_clock,
     .device_refusals = sq_device_refusals,
     .note_wipe = sq_note_wipe,

@@ -242,6 +242,8 @@ int sq_device_sync(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t 
 int sq_device_reported(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t local_seq,
                        uint64_t oldest_ms);
 int sq_device_clock_note(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t wall_ms);
+int sq_device_exports(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], const fs_pull_export *e,
+                      size_t n);
 int sq_device_clock(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], int64_t *offset_ms,
                     uint64_t *at_ms);
 int sq_device_refusals(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t open,

@@ -69,6 +69,7 @@ contains "report rep zhang lists the commitment" "$OUT" "\"rule\":\"commitment_d
 runc "$FSS" init --data "$S"
 expect "server init" 0
 add_users "zhangwei rep east" "li manager east"
+allow_exports east # the test reads lists into variables (issue 20.4)
 start_server 0
 URL="ws://127.0.0.1:$PORT"
 

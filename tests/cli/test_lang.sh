@@ -31,13 +31,13 @@ show() { [ -n "${FS_SHOW-}" ] && printf -- '--- %s\n%s\n' "$1" "$2"; return 0; }
 # abbreviations a Chinese sales team writes so (CRM), and the rep's user
 # name. Everything else of four letters or more is an untranslated message.
 ALLOWED='fieldsync init passwd customer edit list visit show conflict resolve mine theirs
-refused revert retry enroll sync status daemon today report compliance unlock lock whoami
+refused revert retry enroll sync status daemon today report compliance unlock lock whoami exports
 search kind limit
 calendar help json home lang name industry owner time place purpose notes contact position
 objections commit next visitor keep value server code interval team week days idle clear
 holiday holidays hours version CODE HOST PORT DEVICE NAME TEXT DATE TIME ZONE TEAM
 YYYY MM DD HH Www SIGTERM FIELDSYNC_HOME FIELDSYNC_PASSPHRASE FIELDSYNC_NEW_PASSPHRASE
-FIELDSYNC_LANG LC_ALL LC_MESSAGES LANG UTF CRM key account phone email text due
+FIELDSYNC_LANG FIELDSYNC_EXPORT export LC_ALL LC_MESSAGES LANG UTF CRM key account phone email text due
 contact commitment plan daily summary selfcheck complaint request acceptance marketing question
 spotcheck done cancel replied submit approve return outcome collect answer from goals needed
 task TASK EXPECTED visits tasks content appearance communication data management teamwork

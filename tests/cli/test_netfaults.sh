@@ -42,6 +42,7 @@ n_visits() { "$FS" --home "$1" visit list --json | grep -oF '"recorded_at":' | w
 
 srv init --data "$S"
 add_users "li manager north" "zhang rep north"
+allow_exports north # the test reads lists into variables (issue 20.4)
 start_server 0
 echo pass >"$WORK/mode"
 "$PROXY" "$WORK/proxy.port" "$PORT" "$WORK/mode" "${FS_SEED:-7}" 100 3000 60 2>"$WORK/proxy.log" &

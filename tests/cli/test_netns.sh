@@ -83,6 +83,7 @@ n_visits() { in_dev "$FS" --home "$1" visit list --json | grep -oF '"recorded_at
 srv init --data "$S"
 srv user add --data "$S" --name li --role manager --team north
 srv user add --data "$S" --name zhang --role rep --team north
+allow_exports north # the test reads lists into variables (issue 20.4)
 nsenter --net="/run/netns/$NS_SRV" "$FSS" serve --data "$S" --listen "$SRV_IP:0" --insecure-http >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SRV_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/serve.out" ] && break; sleep 0.1; done

@@ -62,6 +62,7 @@ PY
 srv init --data "$S"
 expect "server init" 0
 add_users "li manager north" "zhang rep north" "wang rep north"
+allow_exports north # the test reads lists into variables (issue 20.4)
 FIELDSYNC_USER_PASSWORD=$LI_PW srv user passwd --data "$S" --name li
 start_server 0
 for u in zhang wang li; do

@@ -56,6 +56,7 @@ print(next(d[sys.argv[2]] for d in json.load(sys.stdin) if d["name"] == sys.argv
 srv init --data "$S"
 expect "server init" 0
 add_users "li manager north" "zhang rep north"
+allow_exports north # the test reads lists into variables (issue 20.4)
 start_server 0
 echo pass >"$WORK/mode"
 "$PROXY" "$WORK/proxy.port" "$PORT" "$WORK/mode" 7 6200000 6200000 100 2>"$WORK/proxy.log" &

@@ -50,6 +50,7 @@ srv init --data "$S"
 expect "server init" 0
 add_users "li manager north" "zhang rep north" "wang rep north" "liu rep north" \
     "chen rep south"
+allow_exports north south # the test reads lists into variables (issue 20.4)
 start_server 0
 for u in zhang li; do
     enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT" --name "$u-laptop"

@@ -33,6 +33,7 @@ zh() { run --home "$Z" "$@"; }
 srv init --data "$S"
 expect "server init" 0
 add_users "li manager north" "zhang rep north" "wang rep north"
+allow_exports north # the test reads lists into variables (issue 20.4)
 start_server 0
 for u in li zhang wang; do
     enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT" --name "$u-laptop"

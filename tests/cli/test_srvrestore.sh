@@ -65,6 +65,7 @@ visit() { # HOME N (dated from today, rel_day: within the 30-day rule)
 srv init --data "$S"
 expect "server init" 0
 add_users "li manager north" "zhang rep north"
+allow_exports north # the test reads lists into variables (issue 20.4)
 start_server 0
 URL="ws://127.0.0.1:$PORT"
 for h in zhang:zhang zhang2:zhang li:li; do
