@@ -41,10 +41,13 @@ QUARTER="$(date +%Y)-Q$((($(date +%-m) - 1) / 3 + 1))"
 "$FSS" init --data "$S" >/dev/null 2>>"$ERRLOG"
 add_users "zhang rep north" "wang rep north" "li manager north"
 start_server 0
+allow_exports north # the test reads lists into variables (issue 20.4)
 for u in zhang wang li; do
     enroll_device "$u" "$WORK/$u" "ws://127.0.0.1:$PORT"
     runc "$FS" --home "$WORK/$u" unlock
     runc "$FS" --home "$WORK/$u" whoami --set "$u"
+    runc "$FS" --home "$WORK/$u" sync # the team's export policy
+    expect "$u takes the team's settings" 0
 done
 stop_server # the reps record offline
 
