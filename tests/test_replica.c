@@ -610,6 +610,73 @@ static void test_schema_1_replica_is_upgraded(void)
     CHECK(newer == NULL);
 }
 
+/* The upgrade is one transaction (issue 19.1): a replica of schema 1
+ * whose upgrade fails at each of its steps in turn (a new column, a new
+ * table: fs__upgrade_fail_after, as a crash there would) is left as it
+ * was each time: still schema 1 (the next open upgrades it from the start,
+ * so no column of a failed attempt stayed: ALTER TABLE would refuse to add
+ * it twice), its rows, its log, its pending changes and its cursor kept;
+ * once a step no longer fails it is upgraded whole. */
+static void test_failed_upgrade_leaves_replica_as_it_was(void)
+{
+    fs_replica *r = fresh("fu");
+    uint8_t cid[16], vid[16];
+    add_customer(r, "华东机电", cid);
+    fs_cell visit[] = {{"customer", fs_blob(cid, 16)},
+                       {"time", fs_text("2026-12-03 15:00")},
+                       {"place", fs_text("客户办公室")},
+                       {"purpose", fs_text("报价")},
+                       {"notes", fs_text("离线记录, 升级前")}};
+    CHECK_OK(fs_insert(r, "visit", visit, 5, vid));
+    uint64_t seq = last_seq(r);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    uint64_t pending = st.pending;
+    CHECK(pending > 0);
+    sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
+    CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
+                            "DROP TABLE roster; DROP TABLE team_setting;"
+                            "UPDATE meta SET v=1 WHERE k='schema';"
+                            "UPDATE meta SET v=42 WHERE k='cursor'"),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    /* schema 1 to this build's: one step per table and column since 1 */
+    unsigned nt, steps = 0;
+    const fs_table *t = fs_schema_tables(&nt);
+    for (unsigned i = 0; i < nt; i++) {
+        if (t[i].since > 1) {
+            steps++;
+            continue;
+        }
+        for (unsigned c = 0; c < t[i].ncolumns; c++)
+            steps += t[i].columns[c].since > 1;
+    }
+    CHECK(steps >= 7);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    for (unsigned k = 1; k < steps; k++) {
+        fs__upgrade_fail_after = k;
+        fs_replica *failed = NULL;
+        CHECK_ERR(fs_replica_open(&failed, rdir, "pw", 2, &o), FS_EIO);
+        CHECK(failed == NULL);
+        CHECK(strstr(fs_replica_errmsg(NULL), "upgrading the replica's schema") != NULL);
+    }
+    fs__upgrade_fail_after = steps; /* every step passes */
+    r = open_again(rdir, "pw");
+    fs__upgrade_fail_after = 0;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.cursor, 0);
+    CHECK_EQ_INT(st.pending, pending);
+    CHECK_EQ_INT(last_seq(r), seq);
+    CHECK_EQ_INT(count_rows(r, "customer"), 1);
+    CHECK_EQ_INT(count_rows(r, "visit"), 1);
+    CHECK_EQ_INT(count_rows(r, "team_setting"), 0);
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+}
+
 /* Replicas made before the authorizer guarded with triggers, which cost a
  * program run per row: opening drops them, and writing goes on. */
 static void test_old_guard_triggers_are_dropped_on_open(void)
@@ -1837,4 +1904,5 @@ TEST_LIST(
                                                 utf8_check_agrees_with_libc) TEST(resolve_id_prefix)
                                                 TEST(row_ids_sort_by_creation_and_read_apart)
                                                     TEST(old_guard_triggers_are_dropped_on_open)
-                                                        TEST(schema_1_replica_is_upgraded))
+                                                        TEST(schema_1_replica_is_upgraded)
+                                                        TEST(failed_upgrade_leaves_replica_as_it_was))
