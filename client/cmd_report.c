@@ -433,6 +433,7 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
         {"SELF-CHECKS", 0},
         {"WEEKLY PLAN", 0},
         {"LATE ITEMS", 0},
+        {"VISITS CONFIRMED", 0},
         {"SPOT-CHECKED", 0},
         {"REFUSED OPEN", 0},
     };
@@ -443,7 +444,7 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
     for (size_t i = 0; rc == 0 && i < c->nreps; i++) {
         const fs_rep_metrics *m = &c->reps[i];
         char contacts[24], acc[32], comm[12], fol[12], key[12], plans[24], sums[24], checks[24],
-            weekly[16], items[12], spot[8], refused[24];
+            weekly[16], items[12], confirmed[24], spot[8], refused[24];
 #define RULE(id) fs_compliance_rule(c, m, id)
         share(RULE("contact_recorded"), contacts, sizeof contacts);
         if (m->checks == 0)
@@ -470,6 +471,8 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
                  late(RULE("complaint_outcome")) + late(RULE("requirement_request")) +
                      late(RULE("acceptance_documents")) + late(RULE("marketing_request")) +
                      late(RULE("question_answered")));
+        /* planned visits confirmed by the working day before (schema 6) */
+        share(RULE("visit_confirmed"), confirmed, sizeof confirmed);
         snprintf(spot, sizeof spot, "%s",
                  RULE("spot_check_weekly")->n[FS_ST_ON_TIME] > 0 ? "yes" : "NO");
 #undef RULE
@@ -478,8 +481,8 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
             snprintf(refused, sizeof refused, "%llu", (unsigned long long)ro.open);
         else
             snprintf(refused, sizeof refused, "-");
-        const char *cells[] = {m->rep, contacts, acc,    comm,   fol,  key,
-                               plans,  sums,     checks, weekly, items, spot, refused};
+        const char *cells[] = {m->rep, contacts, acc,   comm,      fol,  key,    plans,
+                               sums,   checks,   weekly, items, confirmed, spot, refused};
         rc = cli_table_add(t, cells) == 0 ? 0 : FS_ENOMEM;
     }
     if (rc == 0)

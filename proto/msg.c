@@ -310,6 +310,8 @@ int fs_msg_encode_v(const fs_msg *m, uint32_t version, fs_buf *out)
 
 unsigned fs_proto_schema(uint32_t version)
 {
+    if (version >= FS_PROTO_VERSION_SCHEMA6)
+        return 6u;
     if (version >= FS_PROTO_VERSION_TEAM)
         return 5u;
     if (version >= FS_PROTO_VERSION_SCHEMA4)

@@ -252,6 +252,14 @@ static void test_every_handbook_table(void)
                          {"setting", fs_text("tz")},
                          {"value", fs_text("Asia/Shanghai")}};
     CHECK_OK(fs_insert(r, "team_setting", setting, 3, id));
+    fs_cell vplan[] = {{"customer", cust},
+                      {"time", fs_text("2023-10-16 10:00")},
+                      {"place", fs_text("客户办公室")},
+                      {"purpose", fs_text("演示")},
+                      {"route_note", fs_text("地铁10号线, 步行5分钟")},
+                      {"confirmed_at", fs_text("2023-10-13 16:00")},
+                      {"confirmed_how", fs_text("电话")}};
+    CHECK_OK(fs_insert(r, "visit_plan", vplan, 7, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -468,10 +476,12 @@ static void test_schema_4_replica_keeps_every_record(void)
     size_t before[64];
     CHECK(nt <= 64);
     for (unsigned i = 0; i < nt; i++)
-        before[i] = strcmp(t[i].name, "team_setting") == 0 ? 0 : count_rows(r, t[i].name);
+        before[i] = strcmp(t[i].name, "team_setting") == 0 || strcmp(t[i].name, "visit_plan") == 0
+                        ? 0
+                        : count_rows(r, t[i].name);
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 4 was made */
     CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
-    CHECK_EQ_INT(exec_rc(r, "DROP TABLE team_setting;"
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE team_setting; DROP TABLE visit_plan;"
                             "UPDATE meta SET v=4 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);
@@ -493,6 +503,47 @@ static void test_schema_4_replica_keeps_every_record(void)
                     {"setting", fs_text("tz")},
                     {"value", fs_text("Asia/Shanghai")}};
     CHECK_OK(fs_insert(r, "team_setting", ts, 3, id));
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+}
+
+/* A replica of schema 5 (the published release, protocol 6) opened by this
+ * build: `visit_plan` is created in the upgrade, the visits and the changes
+ * pending (recorded offline before the upgrade) kept, the cursor reset so
+ * the plans the server held back arrive (issue 19.1). */
+static void test_schema_5_replica_gets_visit_plans(void)
+{
+    fs_replica *r = fresh("r5");
+    uint8_t cid[16], id[16];
+    add_customer(r, "北京华信", cid);
+    fs_cell visit[] = {{"customer", fs_blob(cid, 16)},
+                       {"time", fs_text("2026-12-03 15:00")},
+                       {"place", fs_text("客户办公室")},
+                       {"purpose", fs_text("报价")},
+                       {"notes", fs_text("离线记录")}};
+    CHECK_OK(fs_insert(r, "visit", visit, 5, id));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    uint64_t pending = st.pending, seq = last_seq(r);
+    sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 5 was made */
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE visit_plan;"
+                            "UPDATE meta SET v=5 WHERE k='schema';"
+                            "UPDATE meta SET v=42 WHERE k='cursor'"),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.cursor, 0);
+    CHECK_EQ_INT(st.pending, pending);
+    CHECK_EQ_INT(last_seq(r), seq);
+    CHECK_EQ_INT(count_rows(r, "visit"), 1);
+    fs_cell plan[] = {{"customer", fs_blob(cid, 16)},
+                      {"time", fs_text("2026-12-08 10:00")},
+                      {"place", fs_text("客户办公室")},
+                      {"purpose", fs_text("演示")}};
+    CHECK_OK(fs_insert(r, "visit_plan", plan, 4, id));
     size_t problems = 9;
     CHECK_OK(fs_replica_check(r, &problems));
     CHECK_EQ_INT(problems, 0);
@@ -575,7 +626,7 @@ static void test_schema_1_replica_is_upgraded(void)
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
     CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
-                            "DROP TABLE roster; DROP TABLE team_setting;"
+                            "DROP TABLE roster; DROP TABLE team_setting; DROP TABLE visit_plan;"
                             "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);
@@ -636,7 +687,7 @@ static void test_failed_upgrade_leaves_replica_as_it_was(void)
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
     CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
-                            "DROP TABLE roster; DROP TABLE team_setting;"
+                            "DROP TABLE roster; DROP TABLE team_setting; DROP TABLE visit_plan;"
                             "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);
@@ -1888,7 +1939,7 @@ static void test_search_leaves_no_plaintext(void)
 }
 
 TEST_LIST(
-    TEST(schema_4_replica_keeps_every_record) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
+    TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_gets_visit_plans) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
         TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(
             group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
             TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)

@@ -135,7 +135,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        6u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        7u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -179,6 +179,7 @@
  * session of an older version is sent none of it, and gets the bytes it
  * got from a server of version 5. */
 #define FS_PROTO_VERSION_TEAM 6u
+#define FS_PROTO_VERSION_SCHEMA6 7u /* the first whose peer knows schema version 6 */
 enum { FS_READY_ROLE_REP = 1, FS_READY_ROLE_MANAGER = 2, FS_READY_ROLE_ADMIN = 3 };
 #define FS_ZBATCH_MAX_RATIO     64u /* decompressed bytes per compressed byte, at most */
 

@@ -93,6 +93,10 @@ typedef struct fs_rule {
     const char *skip_col; /* rows whose skip_col equals skip_val are not judged */
     const char *skip_val;
     const char *why_untracked; /* FS_RULE_UNTRACKED: what the records lack */
+    /* FS_RULE_RECORD: a row whose closed_col is set and that was never done
+     * is done too late, at its start: missed, not overdue for ever (a visit
+     * plan the visit closed without the confirmation). NULL: none. */
+    const char *closed_col;
 } fs_rule;
 
 /* The table of rules, one row per row of the handbook's deadline table. */

@@ -57,8 +57,9 @@ typedef struct fs_table {
 /* The schema version of this build: 2 added `handover` and `charge`, 3
  * added `refusal_tally` (protocol version 4, FS_PROTO_VERSION_SCHEMA3), 4
  * added `roster` (protocol version 5, FS_PROTO_VERSION_SCHEMA4), 5 added
- * `team_setting` (protocol version 6, FS_PROTO_VERSION_TEAM). */
-#define FS_SCHEMA_VERSION 5u
+ * `team_setting` (protocol version 6, FS_PROTO_VERSION_TEAM), 6 (protocol
+ * version 7, FS_PROTO_VERSION_SCHEMA6) added `visit_plan`. */
+#define FS_SCHEMA_VERSION 6u
 
 /* Hard limits on what any column value may hold. */
 #define FS_MAX_TEXT (64u * 1024u)
