@@ -138,6 +138,11 @@ static int add_write(fs_replica *r, const fform *fm, const char *command, const 
         if (frc != 0 && fm->by_command)
             snprintf(what, sizeof what, "%s: saving %s #%zu", command, ch->flag, k + 1);
     }
+    if (frc == 0 && fm->written != NULL) {
+        frc = fm->written(r, id, cells, nc);
+        if (frc != 0 && fm->by_command)
+            snprintf(what, sizeof what, "%s: saving", command);
+    }
     if (frc == 0) {
         frc = fs_commit(r);
         if (frc != 0 && fm->by_command)

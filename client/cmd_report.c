@@ -443,6 +443,7 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
         {N_("SELF-CHECKS"), 0},
         {N_("WEEKLY PLAN"), 0},
         {N_("LATE ITEMS"), 0},
+        {N_("VISITS CONFIRMED"), 0},
         {N_("SPOT-CHECKED"), 0},
         {N_("CONTRACTS UNCHECKED"), 0},
         {N_("SURVEYS DUE"), 0},
@@ -455,7 +456,8 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
     for (size_t i = 0; rc == 0 && i < c->nreps; i++) {
         const fs_rep_metrics *m = &c->reps[i];
         char contacts[24], acc[32], comm[12], fol[12], key[12], plans[24], sums[24], checks[24],
-            weekly[16], items[12], spot[8], refused[24], unchecked[12], surveys[12];
+            weekly[16], items[12], confirmed[24], spot[8], refused[24], unchecked[12],
+            surveys[12];
 #define RULE(id) fs_compliance_rule(c, m, id)
         share(RULE("contact_recorded"), contacts, sizeof contacts);
         if (m->checks == 0)
@@ -482,6 +484,8 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
                  late(RULE("complaint_outcome")) + late(RULE("requirement_request")) +
                      late(RULE("acceptance_documents")) + late(RULE("marketing_request")) +
                      late(RULE("question_answered")));
+        /* planned visits confirmed by the working day before (schema 6) */
+        share(RULE("visit_confirmed"), confirmed, sizeof confirmed);
         snprintf(spot, sizeof spot, "%s",
                  RULE("spot_check_weekly")->n[FS_ST_ON_TIME] > 0 ? _("yes") : _("NO"));
         /* schema 6 (issue 19.2): contracts signed without their checks, key
@@ -496,8 +500,9 @@ static int compliance_table(fs_replica *r, const fs_compliance *c)
             snprintf(refused, sizeof refused, "%llu", (unsigned long long)ro.open);
         else
             snprintf(refused, sizeof refused, "-");
-        const char *cells[] = {m->rep, contacts, acc,   comm, fol,       key,     plans,
-                               sums,   checks,   weekly, items, spot, unchecked, surveys, refused};
+        const char *cells[] = {m->rep, contacts, acc,   comm,      fol,  key,       plans,
+                               sums,   checks,   weekly, items, confirmed, spot, unchecked,
+                               surveys, refused};
         rc = cli_table_add(t, cells) == 0 ? 0 : FS_ENOMEM;
     }
     if (rc == 0)

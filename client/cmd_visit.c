@@ -392,3 +392,45 @@ done:
     rec_index_free(&names);
     return rc;
 }
+
+/* ---- visit plans (schema 6) ---- */
+
+#define PLANS_CLOSED_MAX 64 /* open plans of one customer on one day, at most, closed at once */
+
+int visit_close_plans(fs_replica *r, const uint8_t id[FS_ID_BYTES], const fs_cell *cells,
+                      size_t nc)
+{
+    const fs_value *customer = NULL, *time = NULL;
+    for (size_t i = 0; i < nc; i++) {
+        if (strcmp(cells[i].column, "customer") == 0)
+            customer = &cells[i].value;
+        else if (strcmp(cells[i].column, "time") == 0)
+            time = &cells[i].value;
+    }
+    if (customer == NULL || time == NULL || time->type != FS_TEXT || time->n < 10)
+        return 0;
+    uint8_t plans[PLANS_CLOSED_MAX][FS_ID_BYTES];
+    size_t n = 0;
+    fs_rows *it = NULL;
+    int rc = fs_rows_open(&it, r, "visit_plan", "customer", customer, NULL);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        fs_value pt, pv, del;
+        if (fs_rows_get(it, "deleted", &del) != 0 || (del.type == FS_INT && del.i != 0))
+            continue;
+        if (fs_rows_get(it, "visit", &pv) != 0 || pv.type != FS_NULL)
+            continue; /* closed already */
+        if (fs_rows_get(it, "time", &pt) != 0 || pt.type != FS_TEXT || pt.n < 10 ||
+            memcmp(pt.p, time->p, 10) != 0)
+            continue; /* another day's */
+        if (n < PLANS_CLOSED_MAX)
+            memcpy(plans[n++], fs_rows_id(it), FS_ID_BYTES);
+    }
+    fs_rows_close(it);
+    if (rc < 0)
+        return rc;
+    fs_cell set = {"visit", fs_blob(id, FS_ID_BYTES)};
+    for (size_t k = 0; rc >= 0 && k < n; k++)
+        rc = fs_update(r, "visit_plan", plans[k], &set, 1);
+    return rc < 0 ? rc : 0;
+}

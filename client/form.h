@@ -145,6 +145,10 @@ typedef struct fform {
     int (*complete)(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_USER_MAX + 1]);
     const fcheck *checks; /* what add checks beyond each value (form_input.c) */
     size_t nchecks;
+    /* Called by add once the record (id, its cells) and its child items are
+     * inserted, in their transaction: more writes that go with it (a visit
+     * closes the visit plans it fulfils). fieldsync error code. */
+    int (*written)(fs_replica *r, const uint8_t id[FS_ID_BYTES], const fs_cell *cells, size_t nc);
 } fform;
 
 /* Runs sub (add, edit, list, show or an action; NULL: none given) of the
@@ -232,6 +236,10 @@ int visit_split_commit(const fform *fm, const values *vs, size_t index, const ch
                        char *parts[3]);
 /* visit list and customer list (cmd_visit.c, cmd_customer.c). */
 int visit_list_rows(fs_replica *r, int json);
+/* A new visit closes the open visit plans of its customer on its day: their
+ * `visit` column names it (cmd_visit.c; fform.written). */
+int visit_close_plans(fs_replica *r, const uint8_t id[FS_ID_BYTES], const fs_cell *cells,
+                      size_t nc);
 int customer_list_rows(fs_replica *r, int json);
 
 #endif

@@ -272,6 +272,25 @@ static const ffield survey_f[] = {
     {"--date", "surveyed_at", FK_DATE, 1, N_("Surveyed on (YYYY-MM-DD)"), NULL, 1},
 };
 
+/* A visit planned ahead (schema 6), and the customer's confirmation of it;
+ * a visit to the customer on the plan's day closes it (visit_close_plans). */
+static const ffield visit_plan_f[] = {
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--time", "time", FK_DATETIME, 1, N_("Planned time (YYYY-MM-DD HH:MM)"), NULL, 0},
+    {"--place", "place", FK_TEXT, 1, N_("Place"), NULL, 0},
+    {"--purpose", "purpose", FK_TEXT, 1, N_("Purpose"), NULL, 0},
+    {"--route", "route_note", FK_TEXT, 0, N_("Route note"), NULL, 0},
+    {"--confirm", NULL, FK_FLAG, 0, N_("A visit time more than 30 days from now"), NULL, 0},
+};
+static const ffield visit_confirm_f[] = {
+    {"--how", "confirmed_how", FK_TEXT, 1, N_("How the customer confirmed (phone, WeChat...)"),
+     NULL, 0},
+    {"--at", "confirmed_at", FK_DATETIME, 0, N_("Confirmed at (YYYY-MM-DD HH:MM)"), NULL, 0}};
+static const faction visit_plan_a[] = {
+    {"confirm", visit_confirm_f, N(visit_confirm_f),
+     "visit confirm ID --how TEXT [--at \"YYYY-MM-DD HH:MM\"]"},
+};
+
 /* What a careful supervisor checks (form_check_given, form_check_stored). */
 static const fcheck contact_c[] = {{CK_PHONE, "--phone", NULL}, {CK_EMAIL, "--email", NULL}};
 static const fcheck plan_c[] = {{CK_NOT_BEFORE, "--to", "--from"},
@@ -289,6 +308,7 @@ static const fcheck deal_c[] = {{CK_NOT_FUTURE, "--opened", NULL},
 static const fcheck payment_c[] = {{CK_NOT_FUTURE, "--date", NULL}};
 static const fcheck contract_c[] = {{CK_NOT_FUTURE, "--legal-at", NULL}};
 static const fcheck survey_c[] = {{CK_QUARTER, "--quarter", NULL}, {CK_NOT_FUTURE, "--date", NULL}};
+static const fcheck visit_plan_c[] = {{CK_NEAR_NOW, "--time", "--confirm"}};
 
 const fform form_table[] = {
     {
@@ -507,7 +527,8 @@ const fform form_table[] = {
      /* the rep who made the visit, by default: it stays theirs when the
       * customer is handed on (issue 24) */
      .me_default = "visitor",
-     .list_rows = visit_list_rows},
+     .list_rows = visit_list_rows,
+     .written = visit_close_plans},
     {
         .group = "deal",
         .table = "deal",
@@ -570,6 +591,24 @@ const fform form_table[] = {
         .list = 1,
         .usage = "survey add --customer ID --quarter YYYY-Qn --attitude 1-5 --ability 1-5\n"
                  "         --speed 1-5 [--comment TEXT] [--date DATE]",
+    },
+    /* `visit plan` and `visit confirm` (main.c sends them here): the group
+     * is two words, so no single command word reaches it otherwise. */
+    {
+        .group = "visit plan",
+        .table = "visit_plan",
+        .checks = visit_plan_c,
+        .nchecks = N(visit_plan_c),
+        .title = "visit plans",
+        .add_name = "add",
+        .fields = visit_plan_f,
+        .nfields = N(visit_plan_f),
+        .list_cols = {"customer", "time", "place", "planner", "confirmed_at", "visit", NULL},
+        .actions = visit_plan_a,
+        .nactions = N(visit_plan_a),
+        .list = 1,
+        .usage = "visit plan [add] --customer ID --time \"YYYY-MM-DD HH:MM\" --place P --purpose P\n"
+                 "         [--route TEXT]",
     },
 };
 

@@ -15,6 +15,7 @@
 
 #include "cmd.h"
 #include "export.h"
+#include "form.h"
 #include "i18n.h"
 #include "fieldsync/text.h"
 
@@ -206,6 +207,18 @@ static int exit_status(int rc)
 /* Finds and runs the command at argv[0]. */
 static int dispatch(cli_ctx *ctx, int argc, char **argv)
 {
+    /* visit plan [add|list|show|edit|delete] ... and visit confirm ID: the
+     * visit plans' form (group "visit plan", form_table.c). */
+    if (argc >= 2 && strcmp(argv[0], "visit") == 0 && strcmp(argv[1], "confirm") == 0)
+        return form_run(ctx, "visit plan", "confirm", argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[0], "visit") == 0 && strcmp(argv[1], "plan") == 0) {
+        static const char *const subs[] = {"add", "list", "show", "edit", "delete", "confirm",
+                                           "--help", "help"};
+        for (size_t i = 0; argc >= 3 && i < sizeof subs / sizeof subs[0]; i++)
+            if (strcmp(argv[2], subs[i]) == 0)
+                return form_run(ctx, "visit plan", argv[2], argc - 3, argv + 3);
+        return form_run(ctx, "visit plan", "add", argc - 2, argv + 2);
+    }
     int known_group = 0;
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const command *c = &commands[i];

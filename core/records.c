@@ -163,6 +163,19 @@ static const fs_record_action contract_actions[] = {
      {"legal_by", "legal_at", "licence_seen", "authorisation_seen"}},
 };
 
+/* The customer confirmed a planned visit (the handbook: by the day before):
+ * when, as stated (--at; never in the future), and how. */
+static const fs_record_action visit_plan_actions[] = {
+    {"confirm",
+     {NULL},
+     NULL,
+     FS_BY_ANYONE,
+     0,
+     {{"confirmed_at", FS_FILL_NOW, 0}, /* or the time stated with --at */
+      {"confirmed_how", FS_FILL_GIVEN, 1},
+      {"confirm_recorded_at", FS_FILL_NOW, 0}}},
+};
+
 #define PLAIN(t, own, sign)                                                                        \
     {                                                                                              \
 #t, own, sign, FS_BY_ANYONE, NULL, 0, NULL, NULL, NULL, NULL, 0                            \
@@ -218,6 +231,10 @@ static const fs_record_rules records[] = {
     /* A file attached to a record (schema 6): written by whoever may write
      * the record's customer's records; it follows that customer. */
     PLAIN(attachment, NULL, NULL),
+    /* Schema 6: a visit planned ahead; it follows its customer, the rep who
+     * plans it signs it (planner). */
+    {"visit_plan", NULL, "planner", FS_BY_ANYONE, NULL, 0, NULL, NULL, NULL, visit_plan_actions,
+     N(visit_plan_actions)},
 };
 
 /* Columns that change together (fieldsync/records.h, COLUMN GROUPS): a

@@ -217,6 +217,17 @@ static int create_schema(fs_replica *r)
     return rc;
 }
 
+unsigned fs__upgrade_fail_after;
+
+/* One step of the upgrade: the test hook fs__upgrade_fail_after fails the
+ * step after that many (a crash between two steps, as a test sees it). */
+static int upgrade_step(fs_replica *r, unsigned *steps, int rc, const char *what)
+{
+    if (rc == 0 && fs__upgrade_fail_after != 0 && ++*steps > fs__upgrade_fail_after)
+        rc = fs__fail(r, FS_EIO, "%s: step %u failed (test hook)", what, *steps);
+    return rc;
+}
+
 /* A replica of an older schema version, brought to this build's in one
  * transaction (or left as it was): tables that came since are created,
  * columns that came since are added to the tables that had them not (their
@@ -226,6 +237,7 @@ static int create_schema(fs_replica *r)
  * sends the whole scope again; applying what a replica has is a no-op). */
 static int upgrade_schema(fs_replica *r)
 {
+    unsigned steps = 0;
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
     const char *what = "upgrading the replica's schema";
@@ -237,7 +249,7 @@ static int upgrade_schema(fs_replica *r)
     for (unsigned t = 0; rc == 0 && t < nt; t++) {
         const fs_table *tb = &tables[t];
         if (tb->since > (unsigned)r->schema) {
-            rc = create_table(r, tb, what);
+            rc = upgrade_step(r, &steps, create_table(r, tb, what), what);
             continue;
         }
         for (unsigned c = 0; rc == 0 && c < tb->ncolumns; c++) {
@@ -247,7 +259,7 @@ static int upgrade_schema(fs_replica *r)
                      "ALTER TABLE \"%s\" ADD COLUMN \"%s\";"
                      "UPDATE \"%s\" SET _ver=_ver||zeroblob(%d);",
                      tb->name, tb->columns[c].name, tb->name, FS__VER_BYTES);
-            rc = fs__exec(r, sql, what);
+            rc = upgrade_step(r, &steps, fs__exec(r, sql, what), what);
         }
     }
     if (rc == 0) {

@@ -263,4 +263,10 @@ void fs__search_free(fs_replica *r);
 /* Test hook: the replica's connection. */
 sqlite3 *fs__replica_db(fs_replica *r);
 
+/* Tests only: when not 0, opening a replica of an older schema fails the
+ * upgrade's step after this many (each new table, each new column is a
+ * step), as a crash there would; the upgrade is one transaction, so the
+ * replica is left as it was. */
+extern unsigned fs__upgrade_fail_after;
+
 #endif

@@ -341,7 +341,7 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
         if (rc == 0 && skip_col != NULL && (rc = fs_rows_get(it, skip_col, &v)) == 0)
             x->skip = text_is(&v, skip_val);
         if (rc == 0 && flag != NULL && (rc = fs_rows_get(it, flag, &v)) == 0)
-            x->flag = v.type == FS_INT ? v.i : 0;
+            x->flag = v.type == FS_INT ? v.i : v.type != FS_NULL; /* an id: set */
         if (rc == 0)
             out->n++;
     }
@@ -521,7 +521,7 @@ static int eval_record(eval *e, const fs_rule *rl)
 {
     recs *rs = NULL;
     int rc = load_cached(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
-                         rl->done_if_col, rl->done_if_val, rl->skip_col, rl->skip_val, NULL, &rs);
+                         rl->done_if_col, rl->done_if_val, rl->skip_col, rl->skip_val, rl->closed_col, &rs);
     int charges = may_charge(e, rl);
     const int64_t *dls = rc == 0 ? cached_deadlines(e, rs, rl) : NULL;
     for (size_t i = 0; rc == 0 && i < rs->n; i++) {
@@ -530,6 +530,8 @@ static int eval_record(eval *e, const fs_rule *rl)
             continue;
         int64_t deadline = dls != NULL ? dls[i] : deadline_of(rl, e->cal, x->start);
         int64_t done = x->done_ok ? x->done : -1;
+        if (done < 0 && x->flag) /* closed, never done: missed (fs_rule.closed_col) */
+            done = x->start;
         if (charges && charged_elsewhere(e, rl, x, deadline))
             continue;
         if (done >= 0 && rl->needs_attachment != NULL) {

@@ -355,6 +355,28 @@ static const fs_column attachment_cols[] = {
     {"attached_at", FS_COL_DATETIME, 0, NULL, 6},
 };
 
+/* Schema 6 (issue 19.2). A visit planned ahead: the customer, when and
+ * where, why, and the route; planner is the rep who plans it (the device's
+ * user). The handbook wants it confirmed with the customer by the working
+ * day before (rule visit_confirmed): confirmed_at is when the customer
+ * confirmed, as stated, confirmed_how by what means (phone, WeChat...),
+ * confirm_recorded_at when the confirmation was recorded. visit: the visit
+ * record that closed the plan (written when a visit to the customer is
+ * recorded on the plan's day); NULL while the plan is open. */
+static const fs_column visit_plan_cols[] = {
+    {"deleted", FS_COL_BOOL, 0, NULL, 6},
+    {"customer", FS_COL_ID, REQ, "customer", 6},
+    {"time", FS_COL_DATETIME, REQ, NULL, 6},
+    {"place", FS_COL_TEXT, REQ, NULL, 6},
+    {"purpose", FS_COL_TEXT, REQ, NULL, 6},
+    {"route_note", FS_COL_TEXT, 0, NULL, 6},
+    {"planner", FS_COL_TEXT, 0, NULL, 6},
+    {"confirmed_at", FS_COL_DATETIME, 0, NULL, 6},
+    {"confirmed_how", FS_COL_TEXT, 0, NULL, 6},
+    {"confirm_recorded_at", FS_COL_DATETIME, 0, NULL, 6},
+    {"visit", FS_COL_ID, 0, "visit", 6},
+};
+
 #define TABLE(n, flags) {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, 0}
 #define TABLE_SINCE(n, flags, v)                                                                   \
     {#n, n##_cols, sizeof(n##_cols) / sizeof(n##_cols[0]), flags, v}
@@ -385,6 +407,7 @@ static const fs_table tables[] = {
     TABLE_SINCE(contract, 0, 6),
     TABLE_SINCE(survey, 0, 6),
     TABLE_SINCE(attachment, 0, 6),
+    TABLE_SINCE(visit_plan, 0, 6),
 };
 
 const fs_table *fs_schema_tables(unsigned *count)

@@ -301,6 +301,14 @@ static void test_every_handbook_table(void)
                      {"size", fs_int(1000)},
                      {"hash", fs_blob(hash, 32)}};
     CHECK_OK(fs_insert(r, "attachment", att, 7, id));
+    fs_cell vplan[] = {{"customer", cust},
+                      {"time", fs_text("2023-10-16 10:00")},
+                      {"place", fs_text("客户办公室")},
+                      {"purpose", fs_text("演示")},
+                      {"route_note", fs_text("地铁10号线, 步行5分钟")},
+                      {"confirmed_at", fs_text("2023-10-13 16:00")},
+                      {"confirmed_how", fs_text("电话")}};
+    CHECK_OK(fs_insert(r, "visit_plan", vplan, 7, id));
     unsigned nt;
     const fs_table *t = fs_schema_tables(&nt);
     for (unsigned i = 0; i < nt; i++)
@@ -487,7 +495,7 @@ _Static_assert(FS__VER_BYTES == 12, "SCHEMA_5_COLUMNS_DROPPED trims 12 bytes a c
 /* What a replica of schema 5 or older lacks: the sales records' tables. */
 #define SCHEMA_6_TABLES_DROPPED                                                                    \
     "DROP TABLE deal; DROP TABLE payment; DROP TABLE contract; DROP TABLE survey;"\
-    " DROP TABLE attachment;"
+    " DROP TABLE attachment; DROP TABLE visit_plan;"
 
 /* A replica of schema 4 (published with protocol 5: before
  * `team_setting`) opened by this build: upgraded without losing a record
@@ -549,6 +557,114 @@ static void test_schema_4_replica_keeps_every_record(void)
                     {"setting", fs_text("tz")},
                     {"value", fs_text("Asia/Shanghai")}};
     CHECK_OK(fs_insert(r, "team_setting", ts, 3, id));
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+}
+
+/* A replica of schema 5 (the published release, protocol 6) opened by this
+ * build: `visit_plan` is created in the upgrade, the visits and the changes
+ * pending (recorded offline before the upgrade) kept, the cursor reset so
+ * the plans the server held back arrive (issue 19.1). */
+static void test_schema_5_replica_gets_visit_plans(void)
+{
+    fs_replica *r = fresh("r5");
+    uint8_t cid[16], id[16];
+    add_customer(r, "北京华信", cid);
+    fs_cell visit[] = {{"customer", fs_blob(cid, 16)},
+                       {"time", fs_text("2026-12-03 15:00")},
+                       {"place", fs_text("客户办公室")},
+                       {"purpose", fs_text("报价")},
+                       {"notes", fs_text("离线记录")}};
+    CHECK_OK(fs_insert(r, "visit", visit, 5, id));
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    uint64_t pending = st.pending, seq = last_seq(r);
+    sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 5 was made */
+    CHECK_EQ_INT(exec_rc(r, SCHEMA_6_TABLES_DROPPED
+                            "UPDATE meta SET v=5 WHERE k='schema';"
+                            "UPDATE meta SET v=42 WHERE k='cursor'"),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.cursor, 0);
+    CHECK_EQ_INT(st.pending, pending);
+    CHECK_EQ_INT(last_seq(r), seq);
+    CHECK_EQ_INT(count_rows(r, "visit"), 1);
+    fs_cell plan[] = {{"customer", fs_blob(cid, 16)},
+                      {"time", fs_text("2026-12-08 10:00")},
+                      {"place", fs_text("客户办公室")},
+                      {"purpose", fs_text("演示")}};
+    CHECK_OK(fs_insert(r, "visit_plan", plan, 4, id));
+    size_t problems = 9;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+}
+
+/* The upgrade is one transaction (issue 19.1): a replica of schema 1
+ * whose upgrade fails at each of its steps in turn (a new column, a new
+ * table: fs__upgrade_fail_after, as a crash there would) is left as it
+ * was each time: still schema 1 (the next open upgrades it from the start,
+ * so no column of a failed attempt stayed: ALTER TABLE would refuse to add
+ * it twice), its rows, its log, its pending changes and its cursor kept;
+ * once a step no longer fails it is upgraded whole. */
+static void test_failed_upgrade_leaves_replica_as_it_was(void)
+{
+    fs_replica *r = fresh("fu");
+    uint8_t cid[16], vid[16];
+    add_customer(r, "华东机电", cid);
+    fs_cell visit[] = {{"customer", fs_blob(cid, 16)},
+                       {"time", fs_text("2026-12-03 15:00")},
+                       {"place", fs_text("客户办公室")},
+                       {"purpose", fs_text("报价")},
+                       {"notes", fs_text("离线记录, 升级前")}};
+    CHECK_OK(fs_insert(r, "visit", visit, 5, vid));
+    uint64_t seq = last_seq(r);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    uint64_t pending = st.pending;
+    CHECK(pending > 0);
+    sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
+    CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
+    CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
+                            "DROP TABLE roster; DROP TABLE team_setting; DROP TABLE visit_plan;"
+                            "UPDATE meta SET v=1 WHERE k='schema';"
+                            "UPDATE meta SET v=42 WHERE k='cursor'"),
+                 SQLITE_OK);
+    fs_replica_close(r);
+    /* schema 1 to this build's: one step per table and column since 1 */
+    unsigned nt, steps = 0;
+    const fs_table *t = fs_schema_tables(&nt);
+    for (unsigned i = 0; i < nt; i++) {
+        if (t[i].since > 1) {
+            steps++;
+            continue;
+        }
+        for (unsigned c = 0; c < t[i].ncolumns; c++)
+            steps += t[i].columns[c].since > 1;
+    }
+    CHECK(steps >= 7);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    for (unsigned k = 1; k < steps; k++) {
+        fs__upgrade_fail_after = k;
+        fs_replica *failed = NULL;
+        CHECK_ERR(fs_replica_open(&failed, rdir, "pw", 2, &o), FS_EIO);
+        CHECK(failed == NULL);
+        CHECK(strstr(fs_replica_errmsg(NULL), "upgrading the replica's schema") != NULL);
+    }
+    fs__upgrade_fail_after = steps; /* every step passes */
+    r = open_again(rdir, "pw");
+    fs__upgrade_fail_after = 0;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    CHECK_EQ_INT(st.cursor, 0);
+    CHECK_EQ_INT(st.pending, pending);
+    CHECK_EQ_INT(last_seq(r), seq);
+    CHECK_EQ_INT(count_rows(r, "customer"), 1);
+    CHECK_EQ_INT(count_rows(r, "visit"), 1);
+    CHECK_EQ_INT(count_rows(r, "team_setting"), 0);
     size_t problems = 9;
     CHECK_OK(fs_replica_check(r, &problems));
     CHECK_EQ_INT(problems, 0);
@@ -1943,7 +2059,7 @@ static void test_search_leaves_no_plaintext(void)
 }
 
 TEST_LIST(
-    TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
+    TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(schema_5_replica_gets_visit_plans) TEST(failed_upgrade_leaves_replica_as_it_was) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
         TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(
             group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
             TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)

@@ -1506,6 +1506,56 @@ static void test_older_clients_get_no_newer_tables(void)
     world_close(&w);
 }
 
+/* Schema 6 (protocol 7, issue 19): a visit plan the manager writes for a
+ * rep's customer reaches the rep's devices of protocol 7 only; a device of
+ * the published protocol 6 syncs on with its visits and gets none of it
+ * (its decoder, as limit_version checks, would refuse the batch). */
+static void test_visit_plans_reach_only_version_7(void)
+{
+    world w;
+    dev zhang, zhang2, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open_in(&w, &zhang2, "zhang", "zhang2");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16], plan[16];
+    test_record_visits(zhang.r, 2, cust);
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 2);
+    fs_cell p[] = {{"customer", fs_blob(cust, 16)},
+                   {"time", fs_text("2023-10-17 10:00")},
+                   {"place", fs_text("客户办公室")},
+                   {"purpose", fs_text("演示")},
+                   {"planner", fs_text("li")}};
+    clock_now += 1000;
+    CHECK_OK(fs_insert(li.r, "visit_plan", p, 5, plan));
+    fs_cell v[] = {{"notes", fs_text("经理补充")}};
+    uint8_t vid[16];
+    fs_rows *it = NULL;
+    CHECK_OK(fs_rows_open(&it, li.r, "visit", NULL, NULL, NULL));
+    CHECK_EQ_INT(fs_rows_next(it), 1);
+    memcpy(vid, fs_rows_id(it), 16);
+    fs_rows_close(it);
+    CHECK_OK(fs_update(li.r, "visit", vid, v, 1));
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(w.store), "visit_plan"), 1);
+    CHECK_EQ_INT(fs_proto_schema(FS_PROTO_VERSION_SCHEMA6 - 1), 5);
+    limit_version = FS_PROTO_VERSION_SCHEMA6 - 1; /* the published release */
+    CHECK_OK(sync_once(&w, &zhang, NULL));
+    CHECK_EQ_INT(test_count_rows(zhang.r, "visit_plan"), 0);
+    CHECK_EQ_INT(test_count_rows(zhang.r, "visit"), 2);
+    CHECK_OK(sync_once(&w, &zhang, NULL)); /* and on */
+    limit_version = 0;
+    CHECK_OK(sync_once(&w, &zhang2, NULL));
+    CHECK_EQ_INT(test_count_rows(zhang2.r, "visit_plan"), 1);
+    CHECK_EQ_INT(test_count_rows(zhang2.r, "visit"), 2);
+    fs_replica_close(zhang.r);
+    fs_replica_close(zhang2.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* Attachments (issue 19.3): zhang's file (3 chunks) reaches the server
  * and his manager's version-7 laptop whole; a version-6 laptop of the
  * manager's gets neither the row nor any chunk, and syncs on as before;
@@ -2491,7 +2541,7 @@ TEST_LIST(
             TEST(offline_work_reaches_the_manager) TEST(large_backlog_goes_in_batches)
                 TEST(refused_change_is_kept_with_its_reason) TEST(revoked_device_is_told_to_wipe)
                     TEST(writes_ahead_are_restamped_from_version_4)
-                    TEST(roster_and_refused_handover_undone) TEST(team_settings_reach_the_team_from_version_6) TEST(sales_records_reach_from_version_7) TEST(exports_reach_the_audit_from_version_7) TEST(clock_fault_schedules)
+                    TEST(roster_and_refused_handover_undone) TEST(team_settings_reach_the_team_from_version_6) TEST(sales_records_reach_from_version_7) TEST(visit_plans_reach_only_version_7) TEST(exports_reach_the_audit_from_version_7) TEST(clock_fault_schedules)
                     TEST(wrong_server_is_refused) TEST(push_window_sends_two_batches_before_an_ack)
                         TEST(pull_asks_for_the_next_batch_before_applying)
                             TEST(pipelined_sync_converges_both_ways)

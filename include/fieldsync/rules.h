@@ -101,6 +101,10 @@ typedef struct fs_rule {
     /* a record counts as done only with an attachment of this kind
      * (fieldsync/attach.h; issue 19.3: the customer's signed document) */
     const char *needs_attachment;
+    /* FS_RULE_RECORD: a row whose closed_col is set and that was never done
+     * is done too late, at its start: missed, not overdue for ever (a visit
+     * plan the visit closed without the confirmation). NULL: none. */
+    const char *closed_col;
 } fs_rule;
 
 /* The table of rules, one row per row of the handbook's deadline table. */

@@ -58,7 +58,7 @@ typedef struct fs_table {
  * added `refusal_tally` (protocol version 4, FS_PROTO_VERSION_SCHEMA3), 4
  * added `roster` (protocol version 5, FS_PROTO_VERSION_SCHEMA4), 5 added
  * `team_setting` (protocol version 6, FS_PROTO_VERSION_TEAM), 6 added
- * `deal`, `payment`, `contract` and `survey`, and `attachment` (protocol version 7,
+ * `deal`, `payment`, `contract` and `survey`, `attachment` and `visit_plan` (protocol version 7,
  * FS_PROTO_VERSION_SCHEMA6). */
 #define FS_SCHEMA_VERSION 6u
 

@@ -43,7 +43,7 @@ spotcheck done cancel replied submit approve return outcome collect answer from 
 task TASK EXPECTED visits tasks content appearance communication data management teamwork
 todos ITEM description received signed document delivered collected documents event goal
 budget asked record table accurate comment satisfaction confirmed duplicate
-delete history GROUP OPTION VALUE
+delete history GROUP OPTION VALUE confirm route
 deal negotiate lost payment contract sign survey sales month meeting
 attach attachment RECORD FILE requirement card contract other
 zhang'

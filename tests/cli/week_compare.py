@@ -95,7 +95,8 @@ def compliance_row(e):
     return [e["rep"], share(r["contact_recorded"]), a, str(late(r["commitment_due"])),
             str(late(r["commitment_followup"])), f"{key['overdue'] + key['due_soon']} missed",
             share(r["daily_plan"]), share(r["daily_summary"]), share(r["self_check"]), weekly,
-            str(items), "yes" if r["spot_check_weekly"]["on_time"] > 0 else "NO",
+            str(items), share(r["visit_confirmed"]),
+            "yes" if r["spot_check_weekly"]["on_time"] > 0 else "NO",
             str(late(r["contract_checked"])),
             str(late(r["satisfaction_survey"]) + r["satisfaction_survey"]["due_soon"]),
             "-" if e["refused_open"] is None else str(e["refused_open"])]
