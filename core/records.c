@@ -173,7 +173,8 @@ static const fs_record_action visit_plan_actions[] = {
      0,
      {{"confirmed_at", FS_FILL_NOW, 0}, /* or the time stated with --at */
       {"confirmed_how", FS_FILL_GIVEN, 1},
-      {"confirm_recorded_at", FS_FILL_NOW, 0}}},
+      {"confirm_recorded_at", FS_FILL_NOW, 0}},
+     {NULL}},
 };
 
 #define PLAIN(t, own, sign)                                                                        \
