@@ -21,6 +21,7 @@
 #include "srv.h"
 
 #define _(s) gettext(s) /* the operator's language: srv_lang */
+#define N_(s) s /* marked for xgettext, translated where shown */
 
 #define NOPTS(a)      (sizeof(a) / sizeof((a)[0]))
 #define MIN_PREFIX    6
@@ -29,9 +30,9 @@
 /* ---- init ---- */
 
 static const char init_usage[] =
-    "usage: " SRV_PROG " init --data DIR\n"
-    "Creates the server store in DIR (asks for a new passphrase twice, or reads\n" SRV_PASSENV
-    ") and prints the server key fingerprint on the last line.\n";
+    N_("usage: fieldsync-server init --data DIR\n"
+    "Creates the server store in DIR (asks for a new passphrase twice, or reads\n"
+    "FIELDSYNC_PASSPHRASE) and prints the server key fingerprint on the last line.\n");
 
 int srv_cmd_init(int argc, char **argv)
 {
@@ -75,25 +76,25 @@ int srv_cmd_init(int argc, char **argv)
 /* ---- user add ---- */
 
 static const char user_usage[] =
-    "usage: " SRV_PROG " user add --data DIR --name NAME --role rep|manager|admin --team TEAM\n";
+    N_("usage: fieldsync-server user add --data DIR --name NAME --role rep|manager|admin --team TEAM\n");
 
 static const char passwd_usage[] =
-    "usage: " SRV_PROG " user passwd --data DIR --name NAME\n"
+    N_("usage: fieldsync-server user passwd --data DIR --name NAME\n"
     "Sets the dashboard password of a manager or an admin (asked twice, or read\n"
-    "from " SRV_USER_PASSENV "); it is stored as an Argon2id hash.\n";
+    "from FIELDSYNC_USER_PASSWORD); it is stored as an Argon2id hash.\n");
 
 static const char disable_usage[] =
-    "usage: " SRV_PROG " user disable --data DIR --name NAME\n"
-    "       " SRV_PROG " user enable --data DIR --name NAME\n"
+    N_("usage: fieldsync-server user disable --data DIR --name NAME\n"
+    "       fieldsync-server user enable --data DIR --name NAME\n"
     "A disabled user (one who left) cannot log in, enroll a device or sync: their\n"
     "devices are revoked and wiped at their next contact, their dashboard\n"
-    "sessions end at once. Enabled again, they log in and enroll new devices.\n";
+    "sessions end at once. Enabled again, they log in and enroll new devices.\n");
 
 static const char move_usage[] =
-    "usage: " SRV_PROG " user move --data DIR --name NAME --team TEAM\n"
+    N_("usage: fieldsync-server user move --data DIR --name NAME --team TEAM\n"
     "Moves a user to another team: their records go with them, the new team's\n"
     "manager sees them and the old one's no longer does; both teams' rosters\n"
-    "follow at the managers' next sync.\n";
+    "follow at the managers' next sync.\n");
 
 /* user move. */
 static int user_move(int argc, char **argv)
@@ -230,15 +231,15 @@ int srv_cmd_user(int argc, char **argv)
         return user_move(argc - 1, argv + 1);
     if (argc < 1 || strcmp(argv[0], "add") != 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
-            fputs(user_usage, srv_out);
-            fputs(passwd_usage, srv_out);
-            fputs(disable_usage, srv_out);
-            fputs(move_usage, srv_out);
+            fputs(_(user_usage), srv_out);
+            fputs(_(passwd_usage), srv_out);
+            fputs(_(disable_usage), srv_out);
+            fputs(_(move_usage), srv_out);
             return SRV_HELP;
         }
         srv_error(_("user: expected 'user add', 'user move', 'user passwd', 'user disable' or"
                   " 'user enable'"));
-        fputs(user_usage, srv_err);
+        fputs(_(user_usage), srv_err);
         return SRV_EUSAGE;
     }
     int rc = srv_parse(user_usage, opts, NOPTS(opts), argc - 1, argv + 1);
@@ -294,9 +295,9 @@ int srv_cmd_user(int argc, char **argv)
 /* ---- enroll-code ---- */
 
 static const char enroll_usage[] =
-    "usage: " SRV_PROG " enroll-code --data DIR --user NAME [--ttl-hours H]\n"
+    N_("usage: fieldsync-server enroll-code --data DIR --user NAME [--ttl-hours H]\n"
     "Prints a one-time enrollment code for NAME's new device on the last line;\n"
-    "it expires after H hours (default 24, at most 720).\n";
+    "it expires after H hours (default 24, at most 720).\n");
 
 /* A whole number of hours in 1..MAX_TTL_HOURS, strictly decimal. */
 static int parse_hours(const char *v, uint64_t *out)
@@ -370,13 +371,13 @@ done:
 /* ---- device list / revoke ---- */
 
 static const char device_usage[] =
-    "usage: " SRV_PROG " device list --data DIR [--json]\n"
-    "       " SRV_PROG " device revoke --data DIR --device FINGERPRINT-PREFIX\n"
+    N_("usage: fieldsync-server device list --data DIR [--json]\n"
+    "       fieldsync-server device revoke --data DIR --device FINGERPRINT-PREFIX\n"
     "                 [--discard-unsent | --after-push]\n"
     "  A device holding changes it has not pushed (PENDING in device list, as it\n"
     "  last reported) is revoked only with one of: --discard-unsent (told to wipe\n"
     "  at its next contact; those changes are lost) or --after-push (it may push\n"
-    "  once more; the server keeps its changes, then tells it to wipe).\n";
+    "  once more; the server keeps its changes, then tells it to wipe).\n");
 
 /* Writes s as a JSON string (control characters escaped; invalid UTF-8
  * replaced by '?'). */
@@ -622,24 +623,24 @@ int srv_cmd_device(int argc, char **argv)
     if (argc >= 1 && strcmp(argv[0], "revoke") == 0)
         return device_revoke(argc - 1, argv + 1);
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
-        fputs(device_usage, srv_out);
+        fputs(_(device_usage), srv_out);
         return SRV_HELP;
     }
     srv_error(_("device: expected 'device list' or 'device revoke'"));
-    fputs(device_usage, srv_err);
+    fputs(_(device_usage), srv_err);
     return SRV_EUSAGE;
 }
 
 /* ---- audit verify / show / head ---- */
 
 static const char audit_usage[] =
-    "usage: " SRV_PROG " audit verify --data DIR [--expect-head SEQ:MAC]\n"
-    "       " SRV_PROG " audit show --data DIR\n"
-    "       " SRV_PROG " audit head --data DIR\n"
+    N_("usage: fieldsync-server audit verify --data DIR [--expect-head SEQ:MAC]\n"
+    "       fieldsync-server audit show --data DIR\n"
+    "       fieldsync-server audit head --data DIR\n"
     "audit head prints the chain's head (entries and the last entry's MAC) as\n"
     "SEQ:MAC; keep it outside the server (serve also logs it at start, hourly\n"
     "and on exit). --expect-head checks that the log still holds that head:\n"
-    "a tail cut off (a deleted WAL, a database put back) fails.\n";
+    "a tail cut off (a deleted WAL, a database put back) fails.\n");
 
 static int print_entry(const fs_audit_entry *e, void *ctx)
 {
@@ -733,11 +734,11 @@ int srv_cmd_audit(int argc, char **argv)
     } else if (argc >= 1 && strcmp(argv[0], "head") == 0) {
         what = HEAD;
     } else if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
-        fputs(audit_usage, srv_out);
+        fputs(_(audit_usage), srv_out);
         return SRV_HELP;
     } else {
         srv_error(_("audit: expected 'audit verify', 'audit show' or 'audit head'"));
-        fputs(audit_usage, srv_err);
+        fputs(_(audit_usage), srv_err);
         return SRV_EUSAGE;
     }
     const char *data = NULL, *expect = NULL;

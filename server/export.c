@@ -24,17 +24,18 @@
 #include "srv.h"
 
 #define _(s)     gettext(s)
+#define N_(s) s /* marked for xgettext, translated where shown */
 #define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 
 #define KEYFILE_MAGIC "FSEXPKEY"
 #define KEYFILE_BYTES (8 + FS_EXPORT_PK_BYTES + FS_EXPORT_SK_BYTES)
 
 static const char export_usage[] =
-    "usage: " SRV_PROG " export-key --data DIR\n"
-    "       " SRV_PROG " export open FILE --out OUT --data DIR\n"
+    N_("usage: fieldsync-server export-key --data DIR\n"
+    "       fieldsync-server export open FILE --out OUT --data DIR\n"
     "export-key makes the company's export key (once): devices seal their\n"
     "exports to it; its secret half stays in DIR/export.key (0600). export open\n"
-    "opens a sealed export into OUT (a new file, 0600).\n";
+    "opens a sealed export into OUT (a new file, 0600).\n");
 
 static void key_path(const char *dir, char *out, size_t cap)
 {
@@ -177,12 +178,12 @@ int srv_cmd_export_key(int argc, char **argv)
 int srv_cmd_export(int argc, char **argv)
 {
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
-        fputs(export_usage, srv_out);
+        fputs(_(export_usage), srv_out);
         return SRV_HELP;
     }
     if (argc < 2 || strcmp(argv[0], "open") != 0) {
         srv_error(_("export: expected 'export open FILE --out OUT --data DIR'"));
-        fputs(export_usage, srv_err);
+        fputs(_(export_usage), srv_err);
         return SRV_EUSAGE;
     }
     const char *file = argv[1], *data = NULL, *out = NULL;

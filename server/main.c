@@ -21,7 +21,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: " SRV_PROG " COMMAND --data DIR [options]\n"
+    fputs(_("usage: fieldsync-server COMMAND --data DIR [options]\n"
                "  init --data DIR                       create the server store\n"
                "  user add --data DIR --name NAME --role rep|manager|admin --team TEAM\n"
                "  user passwd --data DIR --name NAME    dashboard password (manager, admin)\n"
@@ -49,10 +49,11 @@ static void usage(FILE *f)
                "                                        devices lock after D offline (7d)\n"
                "  version | --version                   show the version\n"
                "  help | --help                         show this help\n"
-               "The passphrase comes from " SRV_PASSENV " or the terminal; user passwd's\n"
-               "new password from " SRV_USER_PASSENV " or the terminal. While serve runs,\n"
+               "The passphrase comes from FIELDSYNC_PASSPHRASE or the terminal; user passwd's\n"
+               "new password from FIELDSYNC_USER_PASSWORD or the terminal. While serve runs,\n"
                "user, enroll-code, device, audit, backup and status go through it (DIR/control.sock).\n"
-               "Exit status: 0 done, 1 runtime error, 2 bad command line.\n");
+               "Exit status: 0 done, 1 runtime error, 2 bad command line.\n"),
+          f);
 }
 
 int main(int argc, char **argv)
@@ -66,8 +67,12 @@ int main(int argc, char **argv)
         return 1;
     }
     /* the operator's language for every command run here; serve keeps C
-     * (its log is read by tools; the dashboard picks its own per request) */
-    if (argc < 2 || strcmp(argv[1], "serve") != 0)
+     * (its log is read by tools; the dashboard picks its own per request)
+     * but for serve --help, which only prints its usage */
+    int serve_help = 0;
+    for (int i = 2; argc >= 2 && strcmp(argv[1], "serve") == 0 && i < argc; i++)
+        serve_help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+    if (argc < 2 || strcmp(argv[1], "serve") != 0 || serve_help)
         srv_lang();
     if (argc < 2) {
         usage(stderr);

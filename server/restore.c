@@ -32,6 +32,7 @@
 #include "store/audit.h"
 
 #define _(s) gettext(s) /* the operator's language: srv_lang */
+#define N_(s) s /* marked for xgettext, translated where shown */
 
 /* The files of a data directory that make up the store (a WAL, when the
  * store was not closed cleanly, is part of it). */
@@ -39,11 +40,11 @@ static const char *const store_files[] = {"replica.db", "replica.db-wal", "repli
 #define NFILES (sizeof store_files / sizeof store_files[0])
 
 static const char restore_usage[] =
-    "usage: " SRV_PROG " restore --data DIR --from BACKUP\n"
+    N_("usage: fieldsync-server restore --data DIR --from BACKUP\n"
     "Puts back a backup of the data directory (copied while the server was\n"
     "stopped) and gives the feed a new epoch: every device pulls its scope again\n"
     "and sends again what the backup does not hold. The store's files in DIR are\n"
-    "kept in DIR/pre-restore-<ms>/. Run it with the server stopped.\n";
+    "kept in DIR/pre-restore-<ms>/. Run it with the server stopped.\n");
 
 /* 1 when a serve answers on DIR's control socket. */
 static int serve_running(const char *dir)
@@ -239,11 +240,11 @@ int srv_cmd_restore(int argc, char **argv)
 }
 
 static const char backup_usage[] =
-    "usage: " SRV_PROG " backup --data DIR --out BACKUP\n"
+    N_("usage: fieldsync-server backup --data DIR --out BACKUP\n"
     "Writes a sealed copy of the store in DIR, with its key file, into the new\n"
     "directory BACKUP (an absolute path), with SQLite's online backup API: a\n"
     "running server keeps serving (its sessions wait while the copy is made).\n"
-    "Put it back with restore.\n";
+    "Put it back with restore.\n");
 
 int srv_cmd_backup(int argc, char **argv)
 {

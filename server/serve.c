@@ -52,6 +52,7 @@
 #include "web.h"
 
 #define _(s) gettext(s) /* the operator's language: srv_lang */
+#define N_(s) s /* marked for xgettext, translated where shown */
 
 #define NOPTS(a)          (sizeof(a) / sizeof((a)[0]))
 #define HOST_MAX          255 /* bytes of host in --listen */
@@ -61,9 +62,9 @@
 #define FDS_WANTED        65536 /* descriptors: one per connected device */
 
 static const char serve_usage[] =
-    "usage: " SRV_PROG " serve --data DIR --listen HOST:PORT [--lease DURATION]\n"
+    N_("usage: fieldsync-server serve --data DIR --listen HOST:PORT [--lease DURATION]\n"
     "         [--tls-cert FILE --tls-key FILE] [--insecure-http] [--config FILE]\n"
-    "Serves the sync protocol (websocket subprotocol " FS_WS_PROTOCOL ") on HOST:PORT\n"
+    "Serves the sync protocol (websocket subprotocol fieldsync.v1) on HOST:PORT\n"
     "until SIGTERM or SIGINT. HOST is an IPv4 address, an [IPv6] address or a\n"
     "name resolving to an address of this machine; PORT 0 picks a free port.\n"
     "Prints \"listening on HOST:PORT\" once ready. Each sync grants the device's\n"
@@ -76,7 +77,7 @@ static const char serve_usage[] =
     "_LEASE, _TLS_CERT, _TLS_KEY, _INSECURE_HTTP; fieldsync.conf(5)); options on\n"
     "the command line win. SIGHUP reads FILE again and applies the lease, and\n"
     "loads the TLS certificate and key again from their files (a renewed pair);\n"
-    "the other settings take effect at the next start.\n";
+    "the other settings take effect at the next start.\n");
 
 static volatile sig_atomic_t stop_signal, hup_signal;
 

@@ -60,7 +60,7 @@ int srv_parse(const char *usage, const fs_opt *opts, size_t nopts, int argc, cha
     if (rc == 0)
         return SRV_OK;
     if (rc == FS_OPTS_HELP) {
-        fputs(usage, srv_out);
+        fputs(_(usage), srv_out); /* marked N_() where defined */
         return SRV_HELP;
     }
     if (rc != FS_EINVAL) {

@@ -27,19 +27,20 @@
 #include "srv.h"
 
 #define _(s) gettext(s) /* the operator's language: srv_lang */
+#define N_(s) s /* marked for xgettext, translated where shown */
 
 #define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 #define DAY_MS   (24ull * 3600 * 1000)
 #define HOUR_MS  (3600ull * 1000)
 
 static const char status_usage[] =
-    "usage: " SRV_PROG " status --data DIR [--json]\n"
+    N_("usage: fieldsync-server status --data DIR [--json]\n"
     "How the server is doing: whether a serve answers on DIR and how many\n"
     "devices are connected, the devices enrolled and revoked, those holding\n"
     "changes the server does not have yet and those not seen for a day, the\n"
     "writes refused in the last hour and day, the store's size on disk, the\n"
     "last backup and the audit log's head. Exit status 0 while serving, 3 when\n"
-    "no serve answers on DIR.\n";
+    "no serve answers on DIR.\n");
 
 /* The files of a data directory, as restore.c copies them. */
 static const char *const files[] = {"replica.db", "replica.db-wal", "replica.key"};

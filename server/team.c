@@ -23,6 +23,7 @@
 #include "srv.h"
 
 #define _(s)     gettext(s)
+#define N_(s) s /* marked for xgettext, translated where shown */
 #define NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifndef FS_LOCALEDIR
@@ -30,10 +31,10 @@
 #endif
 
 static const char team_usage[] =
-    "usage: " SRV_PROG " team set --data DIR --team TEAM [--tz ZONE] [--hours HH:MM-HH:MM]\n"
+    N_("usage: fieldsync-server team set --data DIR --team TEAM [--tz ZONE] [--hours HH:MM-HH:MM]\n"
     "           [--holiday YYYY-MM-DD]... [--workday YYYY-MM-DD]... [--clear-holidays]\n"
     "           [--export MODE] [--export-rep MODE] [--export-manager MODE]\n"
-    "       " SRV_PROG " team show --data DIR --team TEAM [--json]\n"
+    "       fieldsync-server team show --data DIR --team TEAM [--json]\n"
     "The team's time zone, working hours (Monday to Friday), holidays and\n"
     "weekend days worked, for every device of the team (from its next sync)\n"
     "and for the server's rules. --holiday and --workday add to what is kept;\n"
@@ -41,7 +42,7 @@ static const char team_usage[] =
     "export (a list of records to a file or pipe) for reps and managers alike,\n"
     "--export-rep and --export-manager for one: MODE is forbidden, sealed (to the\n"
     "company's export key, see export-key) or plaintext; unset, a rep's is\n"
-    "forbidden and a manager's sealed. Audited (team_set).\n";
+    "forbidden and a manager's sealed. Audited (team_set).\n");
 
 void srv_lang(void)
 {
@@ -326,12 +327,12 @@ int srv_team_check(int argc, char **argv)
 int srv_cmd_team(int argc, char **argv)
 {
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
-        fputs(team_usage, srv_out);
+        fputs(_(team_usage), srv_out);
         return SRV_HELP;
     }
     if (argc < 1 || (strcmp(argv[0], "set") != 0 && strcmp(argv[0], "show") != 0)) {
         srv_error(_("team: expected 'team set' or 'team show'"));
-        fputs(team_usage, srv_err);
+        fputs(_(team_usage), srv_err);
         return SRV_EUSAGE;
     }
     int set = strcmp(argv[0], "set") == 0;

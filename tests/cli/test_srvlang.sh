@@ -2,7 +2,9 @@
 # fieldsync-server's commands in Chinese (issue 17 point 1, the server's
 # side): under LANG=zh_CN.UTF-8 init, user add, user passwd, enroll-code,
 # device revoke, audit verify, status, restore and the option and command
-# errors say their results and refusals in Chinese, with the same exit
+# errors say their results and refusals in Chinese, and the usage texts
+# (--help of the server and of each command, the usage after a command
+# error; issue 17.1) are Chinese too, with the same exit
 # status as under LANG=C, where they are English. The untranslated-message
 # check: no English word of four letters or more in the Chinese output but
 # the commands, options and names typed as is (the list below). Works
@@ -28,12 +30,18 @@ en() { LANG=C runc "$FSS" "$@"; }
 show() { [ -n "${FS_SHOW-}" ] && printf -- '--- %s\n%s\n' "$1" "$2"; return 0; }
 
 # Latin words a Chinese screen of the server's keeps: commands, options,
-# placeholders, the users' names and the flags' values typed as is.
+# placeholders, the users' names and the flags' values typed as is; in the
+# usage texts also the settings' names, signals, file names, the words
+# serve prints as is ("listening on") and the names SQLite and Argon2id.
 ALLOWED='fieldsync server init user passwd enroll code device revoke audit verify show head
 status restore backup serve team help data name role team ttl hours list json discard
 unsent after push expect from listen lease enable disable move zhang north manager admin
 rep TEAM NAME HOST PORT SEQ MAC UTF FIELDSYNC_PASSPHRASE FIELDSYNC_USER_PASSWORD flying
-frobnicate colour nobody abcdef boss replica'
+frobnicate colour nobody abcdef boss replica
+COMMAND options BACKUP DATE DURATION FILE FINGERPRINT PREFIX MODE ZONE YYYY PENDING
+FIELDSYNC_DATA _LISTEN _LEASE _TLS_CERT _TLS_KEY _INSECURE_HTTP tls cert insecure http
+https config conf value control sock clear holiday holidays workday export open forbidden
+sealed plaintext team_set version websocket listening SIGTERM SIGINT SIGHUP SQLite Argon'
 english_left() { # TEXT: the words of 4+ Latin letters not in ALLOWED
     local w
     for w in $(sed "s|$WORK|DIR|g" <<<"$1" | grep -oE '[A-Za-z_]{4,}' | sort -u); do
@@ -108,7 +116,8 @@ en device revoke --data "$S" --device abcdef
 expect "and in English" 2 "--device: no device with fingerprint abcdef..."
 zh device frobnicate --data "$S"
 expect "a bad subcommand: exit 2, in Chinese" 2 "device：应为 'device list' 或 'device revoke'"
-ERR=${ERR%%usage:*} collect "device frobnicate" # the usage text after it stays English
+contains "the usage after it in Chinese" "$ERR" "用法：fieldsync-server device list"
+collect "device frobnicate"
 
 # ---- audit, status ----
 zh audit verify --data "$S"
@@ -142,15 +151,75 @@ expect "a wrong passphrase: exit 1, in Chinese" 1 "口令错误（FIELDSYNC_PASS
 collect "wrong passphrase"
 zh frobnicate --data "$S"
 expect "an unknown command: exit 2, in Chinese" 2 "未知命令 'frobnicate'（见 help）"
-ERR=${ERR%%usage:*} collect "unknown command"
+contains "the usage after it in Chinese" "$ERR" "用法：fieldsync-server COMMAND"
+collect "unknown command"
 en frobnicate --data "$S"
 expect "and in English" 2 "unknown command 'frobnicate' (see help)"
+
+# ---- the usage texts (--help): Chinese under zh_CN, English under C ----
+# Each: the arguments, a line of its Chinese text, a line of its English.
+usage_case() {
+    local what=$1 zh_line=$2 en_line=$3
+    shift 3
+    zh "$@"
+    local zrc=$RC zout=$OUT
+    expect "$what in Chinese: exit 0" 0 ""
+    contains "$what: says how, in Chinese" "$OUT" "$zh_line"
+    collect "$what"
+    en "$@"
+    expect "$what in English: the same exit" "$zrc" ""
+    contains "$what: in English" "$OUT" "$en_line"
+    equal "$what: the same number of usage lines in both" \
+        "$(grep -c 'fieldsync-server' <<<"$zout")" "$(grep -c 'fieldsync-server' <<<"$OUT")"
+}
+usage_case "fieldsync-server --help" "init --data DIR                       创建服务器存储库" \
+    "init --data DIR                       create the server store" --help
+usage_case "fieldsync-server help" "退出码：0 完成，1 运行时错误，2 命令行有误。" \
+    "Exit status: 0 done, 1 runtime error, 2 bad command line." help
+usage_case "user --help" "停用的用户（已离职者）不能登录" \
+    "A disabled user (one who left) cannot log in" user --help
+usage_case "user add --help" "用法：fieldsync-server user add --data DIR" \
+    "usage: fieldsync-server user add --data DIR" user add --help
+usage_case "team --help" "团队的时区、工作时间（周一至周五）" \
+    "The team's time zone, working hours (Monday to Friday)" team --help
+usage_case "team set --help" "用法：fieldsync-server team set --data DIR" \
+    "usage: fieldsync-server team set --data DIR" team set --data "$S" --help
+usage_case "restore --help" "放回数据目录的备份" "Puts back a backup of the data directory" \
+    restore --help
+usage_case "backup --help" "用 restore 放回。" "Put it back with restore." backup --help
+usage_case "export --help" "export-key 生成公司的导出密钥（仅一次）" \
+    "export-key makes the company's export key (once)" export --help
+usage_case "export-key --help" "用法：fieldsync-server export-key --data DIR" \
+    "usage: fieldsync-server export-key --data DIR" export-key --help
+usage_case "init --help" "并在最后一行打印服务器密钥指纹" \
+    "prints the server key fingerprint on the last line" init --help
+usage_case "enroll-code --help" "一次性注册码" "one-time enrollment code" enroll-code --help
+usage_case "device --help" "只有加上以下之一才会吊销" "is revoked only with one of" device --help
+usage_case "audit --help" "以 SEQ:MAC 形式打印链头" "audit head prints the chain's head" \
+    audit --help
+usage_case "status --help" "服务器的状况" "How the server is doing" status --help
+# serve keeps the C locale for its log, but its --help is the operator's
+usage_case "serve --help" "直到 SIGTERM 或 SIGINT" "until SIGTERM or SIGINT" serve --help
+# a usage error: the usage after the refusal in Chinese, the same exit
+zh user frobnicate --data "$S"
+expect "a bad user subcommand: exit 2, in Chinese" 2 "用法：fieldsync-server user add"
+collect "user frobnicate"
+en user frobnicate --data "$S"
+expect "and in English" 2 "usage: fieldsync-server user add"
+zh
+expect "no command at all: exit 2, the usage in Chinese" 2 "用法：fieldsync-server COMMAND"
+collect "no command"
+en
+expect "and in English" 2 "usage: fieldsync-server COMMAND"
 
 # Traditional Chinese: po/zh_TW.po (zh_HK too)
 LANG=zh_TW.UTF-8 runc "$FSS" user add --data "$S" --name li2 --role boss --team north
 expect "a bad role under zh_TW.UTF-8: Traditional characters" 2 "--role：應為 rep、manager 或 admin"
 LANG=zh_HK.UTF-8 runc "$FSS" user add --data "$S" --name zhang --role rep --team north
 expect "zh_HK: Traditional too" 2 "--name：該使用者已存在"
+LANG=zh_TW.UTF-8 runc "$FSS" --help
+expect "--help under zh_TW.UTF-8: exit 0" 0 ""
+contains "the usage in Traditional characters" "$OUT" "init --data DIR                       建立伺服器儲存庫"
 
 left=$(english_left "$ZH_ALL")
 equal "no English word left in the Chinese output" "$left" ""
