@@ -630,7 +630,8 @@ static void test_failed_upgrade_leaves_replica_as_it_was(void)
     sqlite3_set_authorizer(fs__replica_db(r), NULL, NULL); /* as schema 1 was made */
     CHECK_EQ_INT(exec_rc(r, SCHEMA_5_COLUMNS_DROPPED), SQLITE_OK);
     CHECK_EQ_INT(exec_rc(r, "DROP TABLE handover; DROP TABLE charge; DROP TABLE refusal_tally;"
-                            "DROP TABLE roster; DROP TABLE team_setting; DROP TABLE visit_plan;"
+                            "DROP TABLE roster; DROP TABLE team_setting;" SCHEMA_6_TABLES_DROPPED
+                            
                             "UPDATE meta SET v=1 WHERE k='schema';"
                             "UPDATE meta SET v=42 WHERE k='cursor'"),
                  SQLITE_OK);

@@ -76,6 +76,8 @@ expect "server init" 0
 add_users "li manager north" "zhang rep north"
 srv team set --data "$S" --team north --tz Asia/Shanghai --hours 09:00-18:00
 expect "north's calendar set on the server" 0
+srv team set --data "$S" --team north --export plaintext # lists read into variables (20.4)
+expect "north may export" 0
 start_server 0
 URL="ws://127.0.0.1:$PORT"
 
