@@ -300,9 +300,20 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
     sodium_memzero((void *)pass, passlen);
     if (frc != 0) {
         srv_log("control: %s refused: wrong passphrase", known_word(argv[0]));
-        reply_error(fd, SRV_ERUNTIME,
-                    frc == FS_EPASSPHRASE ? "wrong passphrase (" SRV_PASSENV " or the terminal)"
-                                          : "control: cannot read the store's key file");
+        /* the refusal in the request's language too; the log line above not */
+        char msg[160];
+        locale_t loc = lang_locale(lang), before = (locale_t)0;
+        if (loc != (locale_t)0)
+            before = uselocale(loc);
+        if (frc == FS_EPASSPHRASE)
+            snprintf(msg, sizeof msg, _("wrong passphrase (%s or the terminal)"), SRV_PASSENV);
+        else
+            snprintf(msg, sizeof msg, "control: cannot read the store's key file");
+        if (loc != (locale_t)0) {
+            uselocale(before);
+            freelocale(loc);
+        }
+        reply_error(fd, SRV_ERUNTIME, msg);
         sodium_free(body);
         return;
     }

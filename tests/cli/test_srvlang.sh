@@ -263,6 +263,12 @@ equal "forwarded team show: the same exit in both" "$zh_team_rc" "$RC"
 [ "$fwd_zh" = 1 ] && [ "$zh_team" = "$OUT" ] &&
     fail "forwarded team show differs in Chinese" "$zh_team"
 OUT=$zh_team collect "forwarded team show"
+FIELDSYNC_PASSPHRASE='not the passphrase' zh device list --data "$S"
+expect "forwarded with a wrong passphrase: exit 1" 1 \
+    "$(zh_or '口令错误（FIELDSYNC_PASSPHRASE 或终端）' 'wrong passphrase (FIELDSYNC_PASSPHRASE or the terminal)')"
+collect "forwarded wrong passphrase"
+FIELDSYNC_PASSPHRASE='not the passphrase' en device list --data "$S"
+expect "and under LANG=C: English, the same exit" 1 "wrong passphrase (FIELDSYNC_PASSPHRASE or the terminal)"
 # a request in Chinese then one in English: the language does not stay
 en user add --data "$S" --name wang --role rep --team north
 expect "English right after Chinese" 2 "--name: the user exists already"
