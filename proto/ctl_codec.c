@@ -25,8 +25,8 @@ static const char *known_lang(const char *v)
     return NULL;
 }
 
-int fs_ctl_request_encode(fs_buf *out, const char *lang, const char *pass, size_t passlen,
-                          int argc, char *const *argv)
+int fs_ctl_request_encode(fs_buf *out, const char *lang, const char *pass, size_t passlen, int argc,
+                          char *const *argv)
 {
     if (argc < 1 || pass == NULL || passlen == 0 || (lang != NULL && known_lang(lang) == NULL))
         return FS_EINVAL;

@@ -31,14 +31,14 @@
 #define FS_CTL_MAX_ARGS    64
 #define FS_CTL_MAX_REPLY   (64u * 1024u * 1024u)
 
-#define FS_CTL_LANG_FIELD  "\001lang="
+#define FS_CTL_LANG_FIELD "\001lang="
 
 /* Appends the whole request (length included) to out; lang NULL sends no
  * language field (exactly the bytes of a request before the field).
  * FS_ETOOBIG when it would exceed the limits, FS_EINVAL for no arguments or
  * a lang that is not "zh_CN", "zh_TW" or "en", FS_ENOMEM. */
-int fs_ctl_request_encode(fs_buf *out, const char *lang, const char *pass, size_t passlen,
-                          int argc, char *const *argv);
+int fs_ctl_request_encode(fs_buf *out, const char *lang, const char *pass, size_t passlen, int argc,
+                          char *const *argv);
 
 /* Splits a request body (after its length) in place: *lang points to the
  * language field's value ("zh_CN", "zh_TW" or "en", into body) or is NULL
