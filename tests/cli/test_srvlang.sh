@@ -231,7 +231,7 @@ zh_or() { if [ "$fwd_zh" = 1 ]; then printf '%s' "$1"; else printf '%s' "$2"; fi
 zh user add --data "$S" --name wang --role rep --team north
 expect "forwarded user add: exit 0" 0 ""
 contains "says who was added, in the operator's language" "$OUT" \
-    "$(zh_or '已添加用户 wang（rep，团队 north）' 'added user wang')"
+    "$(zh_or '已添加用户 wang（rep，团队 north）' 'added user wang (rep, team north)')"
 collect "forwarded user add"
 zh user add --data "$S" --name wang --role rep --team north
 expect "forwarded, the same user again: exit 2" 2 "$(zh_or '--name：该用户已存在' '--name: the user exists already')"
@@ -276,6 +276,17 @@ stop_server
 contains "serve logged the forwarded commands" "$(cat "$WORK/serve.log")" "control: user done (ok)"
 equal "serve's log stays English (no Chinese in it)" \
     "$(LC_ALL=C.UTF-8 grep -cP '[\x{4e00}-\x{9fff}]' "$WORK/serve.log")" 0
+# serve on a machine without the Chinese locale (LOCPATH: an empty locale
+# directory, for serve only): a Chinese request answers in English, exit
+# the same
+mkdir -p "$WORK/no-locales"
+export LOCPATH=$WORK/no-locales
+start_server 0
+unset LOCPATH
+zh user add --data "$S" --name wang --role rep --team north
+expect "no zh_CN locale where serve runs: English, the same exit" 2 \
+    "--name: the user exists already"
+stop_server
 
 left=$(english_left "$ZH_ALL")
 equal "no English word left in the Chinese output" "$left" ""
