@@ -15,14 +15,26 @@ static void put_u32(uint8_t p[4], uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-int fs_ctl_request_encode(fs_buf *out, const char *pass, size_t passlen, int argc,
+/* The language field's value when it is one of the known ones, else NULL. */
+static const char *known_lang(const char *v)
+{
+    static const char *const langs[] = {"zh_CN", "zh_TW", "en"};
+    for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++)
+        if (strcmp(v, langs[i]) == 0)
+            return langs[i];
+    return NULL;
+}
+
+int fs_ctl_request_encode(fs_buf *out, const char *lang, const char *pass, size_t passlen, int argc,
                           char *const *argv)
 {
-    if (argc < 1 || pass == NULL || passlen == 0)
+    if (argc < 1 || pass == NULL || passlen == 0 || (lang != NULL && known_lang(lang) == NULL))
         return FS_EINVAL;
     if (argc > FS_CTL_MAX_ARGS)
         return FS_ETOOBIG;
     size_t n = passlen + 1;
+    size_t lfield = lang != NULL ? sizeof FS_CTL_LANG_FIELD - 1 + strlen(lang) + 1 : 0;
+    n += lfield;
     for (int i = 0; i < argc; i++) {
         size_t a = strlen(argv[i]);
         if (a >= FS_CTL_MAX_REQUEST || n > FS_CTL_MAX_REQUEST - a - 1)
@@ -40,14 +52,19 @@ int fs_ctl_request_encode(fs_buf *out, const char *pass, size_t passlen, int arg
         rc = fs_buf_append(out, pass, passlen);
     if (rc == 0)
         rc = fs_buf_append(out, "", 1);
+    if (rc == 0 && lang != NULL)
+        rc = fs_buf_append(out, FS_CTL_LANG_FIELD, sizeof FS_CTL_LANG_FIELD - 1);
+    if (rc == 0 && lang != NULL)
+        rc = fs_buf_append(out, lang, strlen(lang) + 1);
     for (int i = 0; rc == 0 && i < argc; i++)
         rc = fs_buf_append(out, argv[i], strlen(argv[i]) + 1);
     return rc;
 }
 
-int fs_ctl_request_parse(char *body, size_t n, const char **pass, size_t *passlen, int *argc,
-                         char **argv)
+int fs_ctl_request_parse(char *body, size_t n, const char **lang, const char **pass,
+                         size_t *passlen, int *argc, char **argv)
 {
+    *lang = NULL;
     *argc = 0;
     *pass = NULL;
     *passlen = 0;
@@ -59,6 +76,15 @@ int fs_ctl_request_parse(char *body, size_t n, const char **pass, size_t *passle
     if (plen == 0)
         return FS_EMALFORMED;
     size_t at = plen + 1;
+    const char *l = NULL;
+    if (at < n && body[at] == FS_CTL_LANG_FIELD[0]) { /* the optional language */
+        const char *f = body + at;
+        size_t flen = strlen(f);
+        if (strncmp(f, FS_CTL_LANG_FIELD, sizeof FS_CTL_LANG_FIELD - 1) != 0 ||
+            (l = known_lang(f + sizeof FS_CTL_LANG_FIELD - 1)) == NULL)
+            return FS_EMALFORMED;
+        at += flen + 1;
+    }
     int count = 0;
     while (at < n) {
         if (count == FS_CTL_MAX_ARGS)
@@ -74,6 +100,7 @@ int fs_ctl_request_parse(char *body, size_t n, const char **pass, size_t *passle
     if (count == 0)
         return FS_EMALFORMED;
     argv[count] = NULL;
+    *lang = l;
     *pass = body;
     *passlen = plen;
     *argc = count;

@@ -6,10 +6,14 @@
  * thread), runs the very same command on its transport's thread with the
  * live store (fs_ws_server_call), and sends back its exit status and what
  * it printed. A revoked device's open connection is closed at once.
+ * The request carries the operator's language (srv_lang_code), and the
+ * command runs in it on that thread alone (uselocale), so what it prints
+ * comes back translated; serve's own locale, and so its log, stay C.
  */
 #define _GNU_SOURCE /* accept4, open_memstream */
 #include <libintl.h>
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,8 +132,13 @@ int srv_ctl_forward(int argc, char **argv, int *rc)
     }
     fs_buf req;
     fs_buf_init(&req);
-    frc = argc <= FS_CTL_MAX_ARGS ? fs_ctl_request_encode(&req, pass.buf, pass.len, nargs, args)
-                                  : FS_ETOOBIG;
+    /* English sends no language: the very bytes an older serve reads */
+    const char *lang = srv_lang_code();
+    if (strcmp(lang, "en") == 0)
+        lang = NULL;
+    frc = argc <= FS_CTL_MAX_ARGS
+              ? fs_ctl_request_encode(&req, lang, pass.buf, pass.len, nargs, args)
+              : FS_ETOOBIG;
     srv_pass_free(&pass);
     srv_pass_free(&pw);
     if (frc != 0) {
@@ -172,18 +181,39 @@ int srv_ctl_forward(int argc, char **argv, int *rc)
 
 typedef struct hosted {
     fs_ws_server *ws;
-    const char *data;
+    const char *data, *lang;
     int argc;
     char **argv;
     char *out, *err;
     size_t outlen, errlen;
 } hosted;
 
+/* The messages' locale of a request's language ("zh_CN", "zh_TW"; the
+ * catalog is bound by srv_lang_domain), or 0: English, serve's own C. A
+ * Chinese locale not generated on this machine is English too. */
+static locale_t lang_locale(const char *lang)
+{
+    if (lang == NULL || strcmp(lang, "en") == 0)
+        return (locale_t)0;
+    const char *const suffix[] = {".UTF-8", ".utf8", ""};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%s%s", lang, suffix[i]); /* lang: 5 bytes */
+        locale_t l = newlocale(LC_MESSAGES_MASK, name, (locale_t)0);
+        if (l != (locale_t)0)
+            return l;
+    }
+    return (locale_t)0;
+}
+
 /* On the transport's thread: the command, with the live store and its
- * output captured. */
+ * output captured, in the request's language on this thread only. */
 static int run_hosted(fs_store *store, void *ctx)
 {
     hosted *h = ctx;
+    locale_t loc = lang_locale(h->lang), before = (locale_t)0;
+    if (loc != (locale_t)0)
+        before = uselocale(loc);
     FILE *o = open_memstream(&h->out, &h->outlen);
     FILE *e = open_memstream(&h->err, &h->errlen);
     if (o == NULL || e == NULL) {
@@ -191,6 +221,10 @@ static int run_hosted(fs_store *store, void *ctx)
             fclose(o);
         if (e != NULL)
             fclose(e);
+        if (loc != (locale_t)0) {
+            uselocale(before);
+            freelocale(loc);
+        }
         return SRV_ERUNTIME;
     }
     srv_out_ = o;
@@ -204,6 +238,10 @@ static int run_hosted(fs_store *store, void *ctx)
     srv_hosted_store = NULL;
     srv_hosted_dir = NULL;
     srv_hosted_ws = NULL;
+    if (loc != (locale_t)0) {
+        uselocale(before);
+        freelocale(loc);
+    }
     fclose(o);
     fclose(e);
     return rc;
@@ -248,12 +286,12 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
         reply_error(fd, SRV_ERUNTIME, "control: out of memory");
         return;
     }
-    const char *pass;
+    const char *pass, *lang;
     size_t passlen;
     int argc;
     char *argv[FS_CTL_MAX_ARGS + 1];
     if (fs_unix_read(fd, body, n) != 0 ||
-        fs_ctl_request_parse(body, n, &pass, &passlen, &argc, argv) != 0) {
+        fs_ctl_request_parse(body, n, &lang, &pass, &passlen, &argc, argv) != 0) {
         reply_error(fd, SRV_EUSAGE, "control: malformed request");
         sodium_free(body);
         return;
@@ -262,13 +300,24 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
     sodium_memzero((void *)pass, passlen);
     if (frc != 0) {
         srv_log("control: %s refused: wrong passphrase", known_word(argv[0]));
-        reply_error(fd, SRV_ERUNTIME,
-                    frc == FS_EPASSPHRASE ? "wrong passphrase (" SRV_PASSENV " or the terminal)"
-                                          : "control: cannot read the store's key file");
+        /* the refusal in the request's language too; the log line above not */
+        char msg[160];
+        locale_t loc = lang_locale(lang), before = (locale_t)0;
+        if (loc != (locale_t)0)
+            before = uselocale(loc);
+        if (frc == FS_EPASSPHRASE)
+            snprintf(msg, sizeof msg, _("wrong passphrase (%s or the terminal)"), SRV_PASSENV);
+        else
+            snprintf(msg, sizeof msg, "control: cannot read the store's key file");
+        if (loc != (locale_t)0) {
+            uselocale(before);
+            freelocale(loc);
+        }
+        reply_error(fd, SRV_ERUNTIME, msg);
         sodium_free(body);
         return;
     }
-    hosted h = {ws, data, argc, argv, NULL, NULL, 0, 0};
+    hosted h = {ws, data, lang, argc, argv, NULL, NULL, 0, 0};
     int rc = fs_ws_server_call(ws, run_hosted, &h);
     srv_log("control: %s done (%s)", known_word(argv[0]),
             rc == SRV_OK || rc == SRV_HELP ? "ok" : "failed");
@@ -280,6 +329,7 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
 
 int srv_ctl_listen(const char *data, srv_ctl *out)
 {
+    srv_lang_domain(); /* the hosted commands' catalog; serve's locale stays C */
     if (fs_unix_path(&out->sa, data, CTL_SOCKET) != 0) {
         srv_error(_("--data: %s/%s is too long for a socket path"), data, CTL_SOCKET);
         return SRV_EUSAGE;

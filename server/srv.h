@@ -134,6 +134,13 @@ int srv_cmd_status(int argc, char **argv);
 int srv_cmd_team(int argc, char **argv);
 int srv_team_check(int argc, char **argv);
 void srv_lang(void);
+/* Binds the message catalog (what srv_lang does but the locale): serve,
+ * for the commands it hosts in their operator's language. */
+void srv_lang_domain(void);
+/* The operator's language as the control request carries it (fieldsync/
+ * ctl.h): "zh_CN" or "zh_TW" when the environment srv_lang reads names a
+ * Chinese locale, else "en". Never text of the environment's. */
+const char *srv_lang_code(void);
 /* export-key and export open (server/export.c, issue 20.4); the export
  * key's public half as team's setting export_pk, when DIR has one. */
 int srv_cmd_export_key(int argc, char **argv);

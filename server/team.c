@@ -44,20 +44,43 @@ static const char team_usage[] =
     "company's export key, see export-key) or plaintext; unset, a rep's is\n"
     "forbidden and a manager's sealed. Audited (team_set).\n");
 
-void srv_lang(void)
+void srv_lang_domain(void)
 {
     char use[4096 + 32];
     fs_locale_dir(FS_LOCALEDIR, use, sizeof use);
     bindtextdomain("fieldsync", use);
     bind_textdomain_codeset("fieldsync", "UTF-8");
     textdomain("fieldsync");
-    if (setlocale(LC_MESSAGES, "") != NULL)
-        return;
-    /* a Chinese locale named but not generated here: the catalog anyway */
+}
+
+/* The first of LC_ALL, LC_MESSAGES, LANG that is set and not empty. */
+static const char *lang_env(void)
+{
     const char *vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"}, *v = NULL;
     for (size_t i = 0; i < 3 && (v == NULL || v[0] == '\0'); i++)
         v = getenv(vars[i]);
-    if (v != NULL && strncmp(v, "zh", 2) == 0) {
+    return v != NULL ? v : "";
+}
+
+const char *srv_lang_code(void)
+{
+    const char *v = lang_env();
+    /* gettext reads $LANGUAGE first, unless the locale is C */
+    const char *language = getenv("LANGUAGE");
+    if (v[0] != '\0' && strcmp(v, "C") != 0 && strcmp(v, "POSIX") != 0 && language != NULL &&
+        language[0] != '\0')
+        v = language;
+    return strncmp(v, "zh", 2) == 0 ? fs_locale_chinese_catalog(v) : "en";
+}
+
+void srv_lang(void)
+{
+    srv_lang_domain();
+    if (setlocale(LC_MESSAGES, "") != NULL)
+        return;
+    /* a Chinese locale named but not generated here: the catalog anyway */
+    const char *v = lang_env();
+    if (strncmp(v, "zh", 2) == 0) {
         setenv("LANGUAGE", fs_locale_chinese_catalog(v), 1);
         setlocale(LC_MESSAGES, "C.UTF-8");
     } else {

@@ -20,6 +20,7 @@
 
 #include "fieldsync/error.h"
 #include "fieldsync/attach.h"
+#include "fieldsync/ctl.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
 #include "rng.h"
@@ -3696,6 +3697,61 @@ static void test_proto_schema(void)
     }
 }
 
+/* The control request's language field (issue 17.1): a request without it
+ * is today's bytes and parses as English (NULL); each known value goes and
+ * comes back; anything else is refused both ways. */
+static void test_ctl_lang(void)
+{
+    static const char old[] = "pw\0device\0list\0--data\0/srv/fs"; /* + final NUL */
+    char *argv[] = {"device", "list", "--data", "/srv/fs"};
+    fs_buf b;
+    fs_buf_init(&b);
+    CHECK_OK(fs_ctl_request_encode(&b, NULL, "pw", 2, 4, argv));
+    CHECK_EQ_INT(b.len, 4 + sizeof old);
+    CHECK_MEM(b.data + 4, old, sizeof old);
+    char body[256];
+    const char *lang, *pass;
+    size_t passlen;
+    int argc;
+    char *av[FS_CTL_MAX_ARGS + 1];
+    memcpy(body, old, sizeof old);
+    CHECK_OK(fs_ctl_request_parse(body, sizeof old, &lang, &pass, &passlen, &argc, av));
+    CHECK(lang == NULL);
+    CHECK_EQ_INT(argc, 4);
+    CHECK_STR(av[0], "device");
+    fs_buf_free(&b);
+    const char *const langs[] = {"zh_CN", "zh_TW", "en"};
+    for (size_t i = 0; i < 3; i++) {
+        fs_buf_init(&b);
+        CHECK_OK(fs_ctl_request_encode(&b, langs[i], "pw", 2, 4, argv));
+        CHECK(b.len - 4 < sizeof body);
+        memcpy(body, b.data + 4, b.len - 4);
+        CHECK_MEM(body, "pw\0\001lang=", 9);
+        CHECK_OK(fs_ctl_request_parse(body, b.len - 4, &lang, &pass, &passlen, &argc, av));
+        CHECK(lang != NULL);
+        CHECK_STR(lang, langs[i]);
+        CHECK_EQ_INT(passlen, 2);
+        CHECK_EQ_INT(argc, 4);
+        CHECK_STR(av[0], "device");
+        CHECK_STR(av[3], "/srv/fs");
+        fs_buf_free(&b);
+    }
+    fs_buf_init(&b);
+    CHECK_ERR(fs_ctl_request_encode(&b, "fr", "pw", 2, 4, argv), FS_EINVAL);
+    CHECK_ERR(fs_ctl_request_encode(&b, "zh_CN\nx", "pw", 2, 4, argv), FS_EINVAL);
+    fs_buf_free(&b);
+    static const char *const bad[] = {"pw\0\001lang=fr\0user\0", "pw\0\001lang=zh_CNx\0user\0",
+                                      "pw\0\001lang=\0user\0", "pw\0\001lan=zh_CN\0user\0",
+                                      "pw\0\001lang=zh_CN\0"};
+    static const size_t badlen[] = {17, 21, 15, 19, 15};
+    for (size_t i = 0; i < 5; i++) {
+        memcpy(body, bad[i], badlen[i]);
+        CHECK(body[badlen[i] - 1] == '\0');
+        CHECK_ERR(fs_ctl_request_parse(body, badlen[i], &lang, &pass, &passlen, &argc, av),
+                  FS_EMALFORMED);
+    }
+}
+
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(pull_exports) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
               TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(fork_messages) TEST(attach_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
-                  TEST(reassembler))
+                  TEST(reassembler) TEST(ctl_lang))

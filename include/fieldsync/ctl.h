@@ -7,9 +7,14 @@
  *
  * FORMAT (integers little-endian)
  *   request  u32 N (1..FS_CTL_MAX_REQUEST), then N bytes: NUL-terminated
- *            strings, the passphrase first, then the command's arguments
+ *            strings, the passphrase first, then optionally the language
+ *            field (FS_CTL_LANG_FIELD followed by "zh_CN", "zh_TW" or "en":
+ *            the operator's, in which serve runs the command; none is
+ *            English, as before the field), then the command's arguments
  *            (1..FS_CTL_MAX_ARGS), as on the command line after the program
- *            name.
+ *            name. The field's first byte (0x01) is a control byte no
+ *            argument may hold, so a serve older than the field refuses such
+ *            a request as malformed rather than running something else.
  *   reply    u32 N (8..FS_CTL_MAX_REPLY), then N bytes: i32 exit status,
  *            u32 L1, L1 bytes of standard output, u32 L2, L2 bytes of
  *            standard error, and nothing after.
@@ -26,18 +31,25 @@
 #define FS_CTL_MAX_ARGS    64
 #define FS_CTL_MAX_REPLY   (64u * 1024u * 1024u)
 
-/* Appends the whole request (length included) to out. FS_ETOOBIG when it
- * would exceed the limits, FS_EINVAL for no arguments, FS_ENOMEM. */
-int fs_ctl_request_encode(fs_buf *out, const char *pass, size_t passlen, int argc,
+#define FS_CTL_LANG_FIELD "\001lang="
+
+/* Appends the whole request (length included) to out; lang NULL sends no
+ * language field (exactly the bytes of a request before the field).
+ * FS_ETOOBIG when it would exceed the limits, FS_EINVAL for no arguments or
+ * a lang that is not "zh_CN", "zh_TW" or "en", FS_ENOMEM. */
+int fs_ctl_request_encode(fs_buf *out, const char *lang, const char *pass, size_t passlen, int argc,
                           char *const *argv);
 
-/* Splits a request body (after its length) in place: *pass points to the
+/* Splits a request body (after its length) in place: *lang points to the
+ * language field's value ("zh_CN", "zh_TW" or "en", into body) or is NULL
+ * when the request has none; *pass points to the
  * passphrase (*passlen bytes), argv[0..*argc) to the arguments, all into
  * body. argv must hold FS_CTL_MAX_ARGS + 1 entries; argv[*argc] is NULL.
  * FS_EMALFORMED (not NUL-terminated, an empty passphrase, no arguments, an
- * argument with a control byte) or FS_ETOOBIG (too long, too many). */
-int fs_ctl_request_parse(char *body, size_t n, const char **pass, size_t *passlen, int *argc,
-                         char **argv);
+ * argument with a control byte, a language field with another value) or
+ * FS_ETOOBIG (too long, too many). */
+int fs_ctl_request_parse(char *body, size_t n, const char **lang, const char **pass,
+                         size_t *passlen, int *argc, char **argv);
 
 /* Appends a whole reply (length included). FS_ETOOBIG, FS_ENOMEM. */
 int fs_ctl_reply_encode(fs_buf *out, int status, const char *outtext, size_t outlen,

@@ -36,7 +36,7 @@ show() { [ -n "${FS_SHOW-}" ] && printf -- '--- %s\n%s\n' "$1" "$2"; return 0; }
 ALLOWED='fieldsync server init user passwd enroll code device revoke audit verify show head
 status restore backup serve team help data name role team ttl hours list json discard
 unsent after push expect from listen lease enable disable move zhang north manager admin
-rep TEAM NAME HOST PORT SEQ MAC UTF FIELDSYNC_PASSPHRASE FIELDSYNC_USER_PASSWORD flying
+rep wang TEAM NAME HOST PORT SEQ MAC UTF FIELDSYNC_PASSPHRASE FIELDSYNC_USER_PASSWORD flying
 frobnicate colour nobody abcdef boss replica
 COMMAND options BACKUP DATE DURATION FILE FINGERPRINT PREFIX MODE ZONE YYYY PENDING
 FIELDSYNC_DATA _LISTEN _LEASE _TLS_CERT _TLS_KEY _INSECURE_HTTP tls cert insecure http
@@ -220,6 +220,71 @@ expect "zh_HK: Traditional too" 2 "--name：該使用者已存在"
 LANG=zh_TW.UTF-8 runc "$FSS" --help
 expect "--help under zh_TW.UTF-8: exit 0" 0 ""
 contains "the usage in Traditional characters" "$OUT" "init --data DIR                       建立伺服器儲存庫"
+
+# ---- forwarded to a running serve (DATA/control.sock): the request carries
+# the operator's language and serve runs that command in it, on its thread
+# alone; serve's log stays English. Chinese needs the zh_CN locale where
+# serve runs (uselocale); without it the answer is English, as documented.
+if locale -a 2>/dev/null | grep -qiE '^zh_CN\.utf-?8$'; then fwd_zh=1; else fwd_zh=0; fi
+start_server 0
+zh_or() { if [ "$fwd_zh" = 1 ]; then printf '%s' "$1"; else printf '%s' "$2"; fi; }
+zh user add --data "$S" --name wang --role rep --team north
+expect "forwarded user add: exit 0" 0 ""
+contains "says who was added, in the operator's language" "$OUT" \
+    "$(zh_or '已添加用户 wang（rep，团队 north）' 'added user wang (rep, team north)')"
+collect "forwarded user add"
+zh user add --data "$S" --name wang --role rep --team north
+expect "forwarded, the same user again: exit 2" 2 "$(zh_or '--name：该用户已存在' '--name: the user exists already')"
+collect "forwarded user add again"
+en user add --data "$S" --name wang --role rep --team north
+expect "and under LANG=C: English, the same exit" 2 "--name: the user exists already"
+zh enroll-code --data "$S" --user nobody
+expect "forwarded, an unknown user: exit 2" 2 \
+    "$(zh_or "--user：没有这个用户（请用 'user add' 添加）" '--user: no such user')"
+collect "forwarded enroll-code nobody"
+en enroll-code --data "$S" --user nobody
+expect "and under LANG=C: English, the same exit" 2 "--user: no such user"
+zh device list --data "$S"
+expect "forwarded device list (no devices yet): exit 0" 0 ""
+zh_dev=$OUT
+en device list --data "$S"
+expect "and under LANG=C: the same exit" 0 ""
+equal "the same list" "$zh_dev" "$OUT"
+zh device revoke --data "$S" --device abcdef
+expect "forwarded device revoke, no such device: exit 2" 2 \
+    "$(zh_or '--device：没有指纹为 abcdef... 的设备' '--device: no device with fingerprint abcdef...')"
+collect "forwarded device revoke abcdef"
+en device revoke --data "$S" --device abcdef
+expect "and under LANG=C: English, the same exit" 2 "--device: no device with fingerprint abcdef..."
+zh team show --data "$S" --team north
+zh_team_rc=$RC zh_team=$OUT
+en team show --data "$S" --team north
+equal "forwarded team show: the same exit in both" "$zh_team_rc" "$RC"
+[ "$fwd_zh" = 1 ] && [ "$zh_team" = "$OUT" ] &&
+    fail "forwarded team show differs in Chinese" "$zh_team"
+OUT=$zh_team collect "forwarded team show"
+FIELDSYNC_PASSPHRASE='not the passphrase' zh device list --data "$S"
+expect "forwarded with a wrong passphrase: exit 1" 1 \
+    "$(zh_or '口令错误（FIELDSYNC_PASSPHRASE 或终端）' 'wrong passphrase (FIELDSYNC_PASSPHRASE or the terminal)')"
+collect "forwarded wrong passphrase"
+FIELDSYNC_PASSPHRASE='not the passphrase' en device list --data "$S"
+expect "and under LANG=C: English, the same exit" 1 "wrong passphrase (FIELDSYNC_PASSPHRASE or the terminal)"
+# zh_TW travels too: Traditional where serve's machine has a zh_TW locale,
+# else the documented fallback, English, with the same exit
+LANG=zh_TW.UTF-8 runc "$FSS" user add --data "$S" --name wang --role rep --team north
+if locale -a 2>/dev/null | grep -qiE '^zh_TW\.utf-?8$'; then
+    expect "forwarded under zh_TW.UTF-8: Traditional" 2 "--name：該使用者已存在"
+else
+    expect "forwarded under zh_TW.UTF-8, no zh_TW locale here: English, the same exit" 2 \
+        "--name: the user exists already"
+fi
+# a request in Chinese then one in English: the language does not stay
+en user add --data "$S" --name wang --role rep --team north
+expect "English right after Chinese" 2 "--name: the user exists already"
+stop_server
+contains "serve logged the forwarded commands" "$(cat "$WORK/serve.log")" "control: user done (ok)"
+equal "serve's log stays English (no Chinese in it)" \
+    "$(LC_ALL=C.UTF-8 grep -cP '[\x{4e00}-\x{9fff}]' "$WORK/serve.log")" 0
 
 left=$(english_left "$ZH_ALL")
 equal "no English word left in the Chinese output" "$left" ""

@@ -27,15 +27,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fs_buf again;
     fs_buf_init(&again);
     if (which == 0) {
-        const char *pass;
+        const char *pass, *lang;
         size_t passlen;
         int argc;
         char *argv[FS_CTL_MAX_ARGS + 1];
-        int rc = fs_ctl_request_parse(body, size, &pass, &passlen, &argc, argv);
+        int rc = fs_ctl_request_parse(body, size, &lang, &pass, &passlen, &argc, argv);
         if (rc == 0) {
             if (argc < 1 || argc > FS_CTL_MAX_ARGS || argv[argc] != NULL || passlen == 0)
                 abort();
-            if (fs_ctl_request_encode(&again, pass, passlen, argc, argv) != 0 ||
+            if (lang != NULL && strcmp(lang, "zh_CN") != 0 && strcmp(lang, "zh_TW") != 0 &&
+                strcmp(lang, "en") != 0)
+                abort();
+            if (fs_ctl_request_encode(&again, lang, pass, passlen, argc, argv) != 0 ||
                 again.len != size + 4 || memcmp(again.data + 4, data, size) != 0)
                 abort();
         } else if (rc != FS_EMALFORMED && rc != FS_ETOOBIG) {
