@@ -241,9 +241,8 @@ static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)
     } else if (v->type == FS_TEXT) {
         char *t = strndup(v->p, v->n);
         /* a status in words of the page's language, other text as typed */
-        web__esc(o, t == NULL                                                        ? ""
-                    : strcmp(col->name, "status") == 0 || strcmp(col->name, "stage") == 0 ? web__status_words(t)
-                                                                                            : t);
+        int words = strcmp(col->name, "status") == 0 || strcmp(col->name, "stage") == 0;
+        web__esc(o, t == NULL ? "" : words ? web__status_words(t) : t);
         free(t);
     } else if (v->type == FS_INT && strcmp(col->name, "amount") == 0) {
         money(o, (long long)v->i); /* deal, payment, contract: fen */

@@ -480,7 +480,8 @@ static const fs_change *newest_of(const sq_ref *g, size_t n, unsigned col)
 {
     const fs_change *best = NULL;
     for (size_t k = 0; k < n; k++)
-        if (g[k].c->column == col && (best == NULL || fs_version_cmp(&g[k].c->version, &best->version) > 0))
+        if (g[k].c->column == col &&
+            (best == NULL || fs_version_cmp(&g[k].c->version, &best->version) > 0))
             best = g[k].c;
     return best;
 }
