@@ -1132,7 +1132,10 @@ void web__hidden(out *o, const char *name, const char *value)
 const char *web__status_words(const char *status)
 {
     static const char *const words[] = {N_("draft"), N_("submitted"), N_("approved"),
-                                        N_("returned"), N_("open"), N_("done"), N_("cancelled")};
+                                        N_("returned"), N_("open"), N_("done"), N_("cancelled"),
+                                        /* a deal's stage, a contract's status */
+                                        N_("lead"), N_("negotiating"), N_("won"), N_("lost"),
+                                        N_("signed")};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(status, words[i]) == 0)
             return _(words[i]);

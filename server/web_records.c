@@ -80,10 +80,37 @@ static const struct {
     {"delivered_at", N_("Delivered")},
     {"collected_at", N_("Documents collected")},
     {"documents", N_("Documents")},
+    {"title", N_("Title")},
+    {"amount", N_("Amount")},
+    {"stage", N_("Stage")},
+    {"expected_close", N_("Expected close")},
+    {"legal_by", N_("Legal review by")},
+    {"legal_at", N_("Legal review on")},
+    {"licence_seen", N_("Business licence seen")},
+    {"authorisation_seen", N_("Authorisation seen")},
+    {"quarter", N_("Quarter")},
+    {"attitude", N_("Service attitude")},
+    {"ability", N_("Professional ability")},
+    {"speed", N_("Response speed")},
+    {"comment", N_("Comment")},
+    {"confirmed_how", N_("Confirmed how")},
 };
 
-static const char *label_of(const char *column)
+/* A column some table names otherwise than the others do: a payment's
+ * collected_at is the day the money came, not documents collected. */
+static const struct {
+    const char *table, *column, *label;
+} table_labels[] = {
+    {"payment", "collected_at", N_("Collected on")},
+    {"visit_plan", "confirmed_at", N_("Confirmed by the customer")},
+};
+
+static const char *label_of(const char *table, const char *column)
 {
+    for (size_t i = 0; table != NULL && i < sizeof table_labels / sizeof table_labels[0]; i++)
+        if (strcmp(table_labels[i].table, table) == 0 &&
+            strcmp(table_labels[i].column, column) == 0)
+            return _(table_labels[i].label);
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
         if (strcmp(labels[i].column, column) == 0)
             return _(labels[i].label);
@@ -185,8 +212,26 @@ int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *
     return 0;
 }
 
+/* An amount in fen as CNY, ¥300,000.50 for 30000050 (a minus sign before
+ * the ¥ for a negative one). */
+static void money(out *o, long long fen)
+{
+    unsigned long long a = fen < 0 ? 0ull - (unsigned long long)fen : (unsigned long long)fen;
+    char digits[32], grouped[48];
+    int n = snprintf(digits, sizeof digits, "%llu", a / 100u);
+    size_t g = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            grouped[g++] = ',';
+        grouped[g++] = digits[i];
+    }
+    grouped[g] = '\0';
+    web__putf(o, "%s¥%s.%02llu", fen < 0 ? "-" : "", grouped, a % 100u);
+}
+
 /* One value of column col of the current row, as HTML: text escaped, a
- * yes/no, a reference linked to its page (a customer by name). */
+ * yes/no, an amount in fen as CNY, a reference linked to its page (a
+ * customer by name). */
 static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)
 {
     if (v->type == FS_NULL) {
@@ -196,8 +241,11 @@ static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)
     } else if (v->type == FS_TEXT) {
         char *t = strndup(v->p, v->n);
         /* a status in words of the page's language, other text as typed */
-        web__esc(o, t == NULL ? "" : strcmp(col->name, "status") == 0 ? web__status_words(t) : t);
+        int words = strcmp(col->name, "status") == 0 || strcmp(col->name, "stage") == 0;
+        web__esc(o, t == NULL ? "" : words ? web__status_words(t) : t);
         free(t);
+    } else if (v->type == FS_INT && strcmp(col->name, "amount") == 0) {
+        money(o, (long long)v->i); /* deal, payment, contract: fen */
     } else if (v->type == FS_INT) {
         web__putf(o, "%lld", (long long)v->i);
     } else if (v->type == FS_BLOB && v->n == FS_ID_BYTES && col->ref != NULL) {
@@ -238,7 +286,7 @@ static void fields(out *o, fs_replica *r, const fs_table *t, fs_rows *it, const 
             fs_rows_get(it, col->name, &v) != 0)
             continue;
         web__puts(o, "<tr><th>");
-        web__esc(o, label_of(col->name));
+        web__esc(o, label_of(t->name, col->name));
         web__puts(o, "</th><td>");
         cell(o, r, col, &v);
         web__puts(o, "</td></tr>\n");
@@ -263,7 +311,7 @@ static int children(out *o, fs_replica *r, const char *heading, const char *tabl
     web__puts(o, "</h2>\n<table><tr>");
     for (size_t k = 0; cols[k] != NULL; k++) {
         web__puts(o, "<th>");
-        web__esc(o, label_of(cols[k]));
+        web__esc(o, label_of(table, cols[k]));
         web__puts(o, "</th>");
     }
     web__puts(o, "</tr>\n");
@@ -463,6 +511,28 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
         if (rc == 0)
             rc = children(&o, rep, N_("Acceptance documents"), "acceptance", "customer", id,
                           acceptances, "delivered_at");
+        /* the sales records (issue 19.2) */
+        static const char *const deals[] = {"title", "amount", "stage", "expected_close", NULL};
+        static const char *const payments[] = {"collected_at", "amount", NULL};
+        static const char *const contracts[] = {"amount", "status", "legal_by", "legal_at",
+                                                "licence_seen", "authorisation_seen", NULL};
+        static const char *const surveys[] = {"quarter", "attitude", "ability", "speed",
+                                              "comment", NULL};
+        static const char *const vplans[] = {"time", "place", "purpose", "confirmed_at",
+                                             "confirmed_how", NULL};
+        if (rc == 0)
+            rc = children(&o, rep, N_("Deals"), "deal", "customer", id, deals, "opened_at");
+        if (rc == 0)
+            rc = children(&o, rep, N_("Payments"), "payment", "customer", id, payments,
+                          "collected_at");
+        if (rc == 0)
+            rc = children(&o, rep, N_("Contracts"), "contract", "customer", id, contracts,
+                          "signed_at");
+        if (rc == 0)
+            rc = children(&o, rep, N_("Satisfaction surveys"), "survey", "customer", id, surveys,
+                          "quarter");
+        if (rc == 0)
+            rc = children(&o, rep, N_("Visit plans"), "visit_plan", "customer", id, vplans, "time");
         if (rc == 0) /* every file kept with the customer's records */
             rc = attachments(&o, rep, "customer", id);
     } else if (strcmp(table, "visit") == 0) {

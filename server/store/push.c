@@ -468,6 +468,94 @@ static int locked_status(sq_store *s, const fs_table *tb, const uint8_t row[FS_I
     return rc < 0 ? sq__fail(s, rc, "reading a record's status") : 0;
 }
 
+/* A value the record rules count as recorded: not NULL, not empty text,
+ * not a boolean 0 (as fs_record_check_needs counts it). */
+static int recorded(const fs_value *v)
+{
+    return v->type == FS_INT ? v->i != 0 : v->type != FS_NULL && v->n > 0;
+}
+
+/* The newest of the group's changes to column col, or NULL. */
+static const fs_change *newest_of(const sq_ref *g, size_t n, unsigned col)
+{
+    const fs_change *best = NULL;
+    for (size_t k = 0; k < n; k++)
+        if (g[k].c->column == col &&
+            (best == NULL || fs_version_cmp(&g[k].c->version, &best->version) > 0))
+            best = g[k].c;
+    return best;
+}
+
+/* Whether the group itself takes its row into the status of a record
+ * rules' action that needs columns (a contract signed: its legal review and
+ * identity check, fieldsync/records.h) while one of them is not recorded in
+ * the row as it will be: the push's own newest value, else the server's. A
+ * need the server lacks only because another device cleared it (a
+ * manager's "authorisation not seen" meeting a signing offline) does not
+ * refuse: the pusher saw it recorded, both writes are accepted, and the
+ * rule counts the contract (docs/DESIGN.md). One that nobody recorded, or
+ * that the pusher's own device left unrecorded, does. *out: the action
+ * refused, else NULL. */
+static int unready_action(push_ctx *p, const fs_table *tb, unsigned tix, const sq_ref *g, size_t n,
+                          const fs_record_action **out)
+{
+    *out = NULL;
+    const fs_record_rules *rr = fs_record_rules_of(tb->name);
+    int scol = rr != NULL && rr->status != NULL ? fs_schema_column_index(tb, rr->status) : -1;
+    const fs_change *sc = scol >= 0 ? newest_of(g, n, (unsigned)scol) : NULL;
+    if (sc == NULL || sc->value.type != FS_TEXT)
+        return 0;
+    const fs_record_action *a = NULL;
+    for (size_t i = 0; i < rr->nactions && a == NULL; i++) {
+        const fs_record_action *x = &rr->actions[i];
+        if (x->to != NULL && x->needs[0] != NULL && strlen(x->to) == sc->value.n &&
+            memcmp(x->to, sc->value.p, sc->value.n) == 0)
+            a = x;
+    }
+    if (a == NULL)
+        return 0;
+    fs_rows *it = NULL;
+    fs_value key = fs_blob(g[0].c->row, FS_ID_BYTES), v;
+    int rc = fs_rows_open(&it, p->s->r, tb->name, "id", &key, NULL);
+    int held = rc == 0 ? fs_rows_next(it) : 0;
+    if (held < 0)
+        rc = held;
+    /* already in that status on the server: nothing new is signed */
+    if (rc == 0 && held == 1 && fs_rows_get(it, rr->status, &v) == 0 && v.type == FS_TEXT &&
+        v.n == sc->value.n && memcmp(v.p, sc->value.p, v.n) == 0)
+        a = NULL;
+    for (size_t k = 0; rc == 0 && a != NULL && k < FS_RECORD_MAX_NEEDS && a->needs[k] != NULL;
+         k++) {
+        int col = fs_schema_column_index(tb, a->needs[k]);
+        if (col < 0)
+            continue;
+        const fs_change *c = newest_of(g, n, (unsigned)col);
+        if (c != NULL) {
+            if (!recorded(&c->value))
+                *out = a; /* the push itself says it is not recorded */
+            continue;
+        }
+        if (held == 1 && fs_rows_get(it, a->needs[k], &v) == 0 && recorded(&v))
+            continue;
+        fs_version ver;
+        int exists = 0;
+        rc = fs_replica_column_version(p->s->r, tix, g[0].c->row, (unsigned)col, &ver, &exists);
+        if (rc == 0 && (!exists || ver.hlc == 0 || memcmp(ver.device, p->d->id, FS_ID_BYTES) == 0))
+            *out = a; /* never recorded, or left so by the pusher's own device */
+    }
+    fs_rows_close(it);
+    return rc < 0 ? sq__fail(p->s, rc, "reading a record's needs") : 0;
+}
+
+/* 1 when column col is one action a sets (its status among them). */
+static int action_sets(const fs_record_action *a, const fs_table *tb, unsigned col)
+{
+    for (size_t k = 0; k < FS_RECORD_MAX_SETS && a->sets[k].column != NULL; k++)
+        if (strcmp(a->sets[k].column, tb->columns[col].name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Decides a row group (the valid changes of one row). The changes to the
  * column that decides the row's owner or parent (the "decider") are judged
  * apart: one that is malformed, or would take the row out of the pusher's
@@ -626,6 +714,13 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
         if (rc != 0)
             return rc;
     }
+    /* A signing the row is not ready for (fieldsync/records.h: needs). */
+    const fs_record_action *unready = NULL;
+    if (row_why == 0) {
+        rc = unready_action(p, tb, tix, g, n, &unready);
+        if (rc != 0)
+            return rc;
+    }
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const fs_change *c = g[k].c;
         int missing = 0;
@@ -646,6 +741,8 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
             reject(p, g[k].idx, FS_REASON_PARENT);
         else if (status[0] != '\0' && fs_record_locked(tix, c->column, status))
             reject(p, g[k].idx, FS_REASON_SCOPE);
+        else if (unready != NULL && action_sets(unready, tb, c->column))
+            reject(p, g[k].idx, FS_REASON_INVALID);
         else if (ruled_out(p, tix, c, u, handed || strcmp(exists ? now : after, u->name) == 0,
                            exists, &rc))
             reject(p, g[k].idx, FS_REASON_SCOPE);

@@ -27,6 +27,9 @@ unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
 zh() { runc "$FS" --home "$WORK/zhang" "$@"; }
 wg() { runc "$FS" --home "$WORK/wang" "$@"; }
 li() { runc "$FS" --home "$WORK/li" "$@"; }
+lacks() {
+    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
+}
 
 # Dates from today: this ISO week, its Monday and Sunday.
 TODAY=$(date +%F)
@@ -39,7 +42,13 @@ LASTWEEK=$(date -d "$MON -7 days" +%G-W%V)
 QUARTER="$(date +%Y)-Q$((($(date +%-m) - 1) / 3 + 1))"
 
 "$FSS" init --data "$S" >/dev/null 2>>"$ERRLOG"
-add_users "zhang rep north" "wang rep north" "li manager north"
+add_users "zhang rep north" "wang rep north" "li manager north" "chen manager south"
+# the managers read the dashboard too (issue 19: "in report and on the dashboard")
+LI_PW='li password 123'
+CHEN_PW='chen password 123'
+FIELDSYNC_USER_PASSWORD=$LI_PW runc "$FSS" user passwd --data "$S" --name li
+FIELDSYNC_USER_PASSWORD=$CHEN_PW runc "$FSS" user passwd --data "$S" --name chen
+expect "the managers' passwords" 0
 start_server 0
 allow_exports north # the test reads lists into variables (issue 20.4)
 for u in zhang wang li; do
@@ -147,6 +156,15 @@ expect "a score above 5" 2 "--attitude: expected a whole number from 1 to 5"
 zh survey add --customer "${C1:0:8}" --quarter "$QUARTER" --attitude 5 --ability 4 --speed 3 --comment "响应快"
 expect "survey add" 0
 
+# ---- a visit planned ahead, confirmed ----
+VPDAY=$(date -d '+3 days' +%F)
+zh visit plan --customer "${C1:0:8}" --time "$VPDAY 10:00" --place "望京SOHO <T1>" --purpose "演示 & 报价"
+expect "a visit plan" 0
+VP=$OUT
+VPAT=$(date '+%Y-%m-%d %H:%M')
+zh visit confirm "${VP:0:8}" --how "微信" --at "$VPAT"
+expect "the plan confirmed" 0
+
 # ---- the week's plan states its goals in numbers ----
 zh plan add --from "$MON" --to "$SUN" --goals "签约 2 个新客户，回款 30 万元" \
     --task "$TODAY|回访北京华信|上午"
@@ -210,6 +228,56 @@ contains "last week: both reps, nothing done" "$OUT" '"team":{"new_customers":0,
 li report sales --month "$MONTH" --rep wang --json
 contains "the month, one rep" "$OUT" '"period":"'"$MONTH"'"'
 contains "wang only" "$OUT" '"reps":[{"rep":"wang"'
+# ---- the dashboard: the customer's page lists the sales records ----
+CLIENT=$(dirname "${BASH_SOURCE[0]}")/web_client.py
+http() { # METHOD PATH [COOKIE] [BODY]: sets STATUS, HEAD, BODY
+    local all
+    all=$(python3 "$CLIENT" "$PORT" "$@")
+    STATUS=$(head -n 1 <<<"$all")
+    HEAD=$(sed -n '2,/^$/p' <<<"$all")
+    BODY=$(sed -n '/^$/,$p' <<<"$all")
+}
+cookie_of() { grep -i "^set-cookie: $1=" <<<"$HEAD" | head -n 1 | cut -d' ' -f2 | cut -d';' -f1; }
+login() { # NAME PASSWORD: sets SESSION
+    http GET /login
+    local pre csrf
+    pre=$(cookie_of fs_login)
+    csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | cut -d'"' -f4)
+    http POST /login "$pre" "name=$1&password=$2&csrf=$csrf"
+    SESSION=$(cookie_of fs_session)
+}
+login li "${LI_PW// /+}"
+[ -n "$SESSION" ] && ok "li logs in to the dashboard" || fail "li logs in" "$STATUS $HEAD"
+http GET "/customer?id=$C1" "$SESSION"
+equal "the customer's page" "$STATUS" 200
+contains "its deal's title" "$BODY" "<td>ERP 升级</td>"
+contains "the amount in CNY from fen" "$BODY" "<td>¥300,000.50</td>"
+contains "the deal's stage" "$BODY" "<td>won</td>"
+contains "the deals' heading" "$BODY" "<h2>Deals</h2>"
+contains "a payment, its amount and day" "$BODY" "<tr><td>$TODAY</td><td>¥100,000.00</td></tr>"
+contains "the other payment" "$BODY" "¥50,000.00"
+lacks "the deleted payment is not listed" "$BODY" "¥2.00"
+contains "the contract: amount, status, legal review, identity checked" "$BODY" \
+    "<tr><td>¥300,000.50</td><td>signed</td><td>王律师</td><td>$YESTERDAY</td><td>yes</td><td>yes</td></tr>"
+contains "the survey: quarter, scores, comment" "$BODY" \
+    "<tr><td>$QUARTER</td><td>5</td><td>4</td><td>3</td><td>响应快</td></tr>"
+contains "the visit plan, escaped, confirmed when and how" "$BODY" \
+    "<tr><td>$VPDAY 10:00</td><td>望京SOHO &lt;T1&gt;</td><td>演示 &amp; 报价</td><td>$VPAT</td><td>微信</td></tr>"
+lacks "no raw markup from the records" "$BODY" "<T1>"
+WEB_LANG=zh-CN http GET "/customer?id=$C1" "$SESSION"
+equal "the page in Chinese" "$STATUS" 200
+contains "Chinese: the deals' heading" "$BODY" "<h2>商机</h2>"
+contains "Chinese: the stage" "$BODY" "<td>已成交</td>"
+contains "Chinese: the contract signed" "$BODY" "<td>已签订</td>"
+contains "Chinese: the survey's heading" "$BODY" "<h2>满意度调查</h2>"
+contains "Chinese: the visit plans' heading" "$BODY" "<h2>拜访计划</h2>"
+contains "Chinese: the amount" "$BODY" "¥300,000.50"
+login chen "${CHEN_PW// /+}"
+[ -n "$SESSION" ] && ok "chen (team south) logs in" || fail "chen logs in" "$STATUS $HEAD"
+http GET "/customer?id=$C1" "$SESSION"
+equal "another team's manager: not found" "$STATUS" 404
+lacks "nothing of the deal" "$BODY" "ERP"
+
 # ---- report compliance counts what the rules cannot refuse offline ----
 # li, the manager, finds the authorisation letter was not the right one and
 # clears it; wang, offline since, signs on his laptop, which still shows it
