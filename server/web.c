@@ -1771,6 +1771,7 @@ void web_handle(void *ctx, fs_store *store, const fs_http_request *rq, fs_http_r
                      asked == WEB_ZH ? "zh" : "en", web__cookie_attrs(w, 2));
     }
     web__request_use(NULL, NULL);
+    web__zone_use(NULL, NULL);
 }
 
 static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_response *r)
@@ -1806,6 +1807,7 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
         return;
     }
     session *s = web__session_of(w, store, rq);
+    web__zone_use(store, s != NULL ? s->team : NULL); /* the zone the page names */
     if (post && strcmp(rq->path, "/logout") == 0) {
         char given[TOKEN_HEX + 2];
         if (s == NULL || !web_form_field(rq->body, "csrf", given, sizeof given) ||

@@ -12,6 +12,8 @@
 
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
+#include "fieldsync/rules.h"
+#include "fieldsync/store.h"
 #include "web.h"
 #include "web_int.h"
 
@@ -113,6 +115,18 @@ void web__request_use(const char *path, const char *query)
     req_query = query;
 }
 
+static _Thread_local char req_zone[64];
+
+void web__zone_use(fs_store *store, const char *team)
+{
+    char tz[FS_TEAM_VALUE_MAX + 1];
+    req_zone[0] = '\0';
+    if (store != NULL && team != NULL && team[0] != '\0' &&
+        fs_team_setting_get(fs_store_replica(store), team, FS_TEAM_TZ, tz, sizeof tz) == 0 &&
+        strlen(tz) < sizeof req_zone)
+        memcpy(req_zone, tz, strlen(tz) + 1);
+}
+
 /* A link to this page in lang ("zh" or "en"): its path and query, the
  * query's lang= replaced. */
 static void lang_link(out *o, const char *lang, const char *label, const char *tag)
@@ -163,11 +177,17 @@ void web__page_start(out *o, const char *title)
         lang_link(o, "zh", "中文", "zh-CN");
         web__puts(o, " · <strong>English</strong>");
     }
-    /* Every time on the pages is in this zone (the server's, its team's):
-     * named once per page. */
+    /* Every time on the pages is in this zone (the team's, else the
+     * server's): named once per page. */
     char zone[64], abbr[16];
     int64_t now = (int64_t)fs_clock_wall_ms();
-    if (fs_instant_format(abbr, sizeof abbr, now, 0, "%Z") == 0 &&
+    if (req_zone[0] != '\0') {
+        char said[160];
+        snprintf(said, sizeof said, _("Times are in %s."), req_zone);
+        web__puts(o, " <span class=\"zone\">");
+        web__esc(o, said);
+        web__puts(o, "</span>");
+    } else if (fs_instant_format(abbr, sizeof abbr, now, 0, "%Z") == 0 &&
         fs_instant_format(
             zone, sizeof zone, now, 0,
             strcmp(abbr, "UTC") == 0 || strcmp(abbr, "GMT") == 0 ? "UTC" : "%Z (UTC%z)") == 0) {

@@ -83,6 +83,10 @@ int web__lang_query(const char *query);
 /* The path and query of this thread's current request (for the language
  * links); NULL path: /login. */
 void web__request_use(const char *path, const char *query);
+/* The time zone this thread's current request is shown in: the team's
+ * (`team set --tz`, issue 17.7) when the session's team has one, else
+ * empty: this server's. NULL store or team: the server's. */
+void web__zone_use(fs_store *store, const char *team);
 
 /* ---- web.c, for the record pages ---- */
 

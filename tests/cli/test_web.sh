@@ -475,6 +475,11 @@ contains "the team's zone named" "$BODY" "Deadlines are in the team&#39;s time z
 equal "no word of a zone unset" "$(grep -c 'no time zone set' <<<"$BODY")" 0
 WEB_LANG=zh-CN http GET "/rep?name=zhang" "$LI"
 contains "on a rep's page too, in Chinese" "$BODY" "截止时间按团队的时区计算： Asia/Shanghai"
+contains "the page's times named in the team's zone, not the server's" "$BODY" \
+    "时间均为 Asia/Shanghai"
+equal "and named once" "$(grep -o '时间均为 ' <<<"$BODY" | wc -l)" 1
+http GET "/customer?id=$CUSTOMER_ID" "$LI"
+contains "a customer's page names the team's zone too" "$BODY" "Times are in Asia/Shanghai."
 
 # ---- logout ----
 http POST /logout "$LI" "csrf=$(printf '%064d' 0)"
