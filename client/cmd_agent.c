@@ -9,6 +9,7 @@
 #include "agent.h"
 #include "cmd.h"
 #include "fieldsync/duration.h"
+#include "i18n.h"
 
 #define IDLE_MIN_MS 1000u
 #define IDLE_MAX_MS (24u * 3600u * 1000u)
@@ -40,12 +41,12 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv)
     }
     int frc = agent_status(home, &left, &pid);
     if (frc == 0) {
-        printf("already unlocked (agent pid %u; wipes the key after %um %02us idle)\n", pid,
+        printf(_("already unlocked (agent pid %u; wipes the key after %um %02us idle)\n"), pid,
                left / 60u, left % 60u);
         return CLI_OK;
     }
     if (frc == FS_EAUTH) {
-        cli_error("%s/agent.sock is served by another user: not replacing it; remove it", home);
+        cli_error(_("%s/agent.sock is served by another user: not replacing it; remove it"), home);
         return CLI_ERUNTIME;
     }
     /* The passphrase, checked by unwrapping the key file. */
@@ -57,8 +58,8 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv)
     fs_secret_free(key);
     if (frc != 0)
         return CLI_ERUNTIME;
-    printf("unlocked %s: commands will not ask for the passphrase until %llus pass without one\n"
-           "(agent pid %ld; 'fieldsync lock' wipes the key now)\n",
+    printf(_("unlocked %s: commands will not ask for the passphrase until %llus pass without "
+             "one\n(agent pid %ld; 'fieldsync lock' wipes the key now)\n"),
            home, (unsigned long long)(idle_ms / 1000u), agent);
     return CLI_OK;
 }
@@ -74,11 +75,11 @@ int cmd_lock(cli_ctx *ctx, int argc, char **argv)
         return rc;
     int frc = agent_lock(home);
     if (frc == 0) {
-        printf("locked: the agent wiped the key\n");
+        printf("%s", _("locked: the agent wiped the key\n"));
         return CLI_OK;
     }
     if (frc == FS_ENOTFOUND) {
-        printf("not unlocked: no agent runs for %s\n", home);
+        printf(_("not unlocked: no agent runs for %s\n"), home);
         return CLI_OK;
     }
     cli_error("lock: %s", frc == FS_EAUTH ? "the agent socket belongs to another user"

@@ -18,6 +18,7 @@
 
 #include "cmd.h"
 #include "form.h"
+#include "i18n.h"
 #include "record.h"
 
 typedef struct conflict_walk {
@@ -100,7 +101,7 @@ int cmd_conflict_list(cli_ctx *ctx, int argc, char **argv)
                                                  : cli_fail(NULL, "conflict list", FS_ENOMEM);
     } else {
         if (w.count == 0)
-            printf("no open conflicts\n");
+            printf("%s", _("no open conflicts\n"));
         rc = CLI_OK;
     }
 
@@ -313,17 +314,17 @@ int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail(r, "conflict resolve", frc);
         goto done;
     }
-    printf("conflict %.8s decided: %s.%s of %.8s ", idhex, table, col->name, rowhex);
+    printf(_("conflict %.8s decided: %s.%s of %.8s "), idhex, table, col->name, rowhex);
     if (how == FS_CONFLICT_KEPT) {
-        printf("keeps %s (%s dropped)\n", p.kept, p.lost);
+        printf(_("keeps %s (%s dropped)\n"), p.kept, p.lost);
     } else if (how == FS_CONFLICT_RESTORED) {
-        printf("is %s again (%s dropped)\n", p.lost, p.kept);
+        printf(_("is %s again (%s dropped)\n"), p.lost, p.kept);
     } else {
         char *line = value_line(col, &v);
-        printf("is now %s\n", line != NULL ? line : "(the value given)");
+        printf(_("is now %s\n"), line != NULL ? line : _("(the value given)"));
         cJSON_free(line);
     }
-    printf("the decision goes to the server with the next sync\n");
+    printf("%s", _("the decision goes to the server with the next sync\n"));
     rc = CLI_OK;
 
 done:

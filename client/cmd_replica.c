@@ -118,7 +118,7 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
         cli_error("check: %zu problems; the first: %s", problems, fs_replica_errmsg(r));
         rc = CLI_ERUNTIME;
     } else {
-        printf("replica check: every value this device wrote matches its change log\n");
+        printf("%s", _("replica check: every value this device wrote matches its change log\n"));
         rc = CLI_OK;
     }
     fs_replica_close(r);

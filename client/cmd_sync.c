@@ -149,20 +149,20 @@ static void enroll_say_user(fs_replica *r, const char *before)
 {
     char user[FS_USER_MAX + 1], team[FS_USER_MAX + 1], role[16];
     if (fs_replica_user(r, user) != 0) {
-        printf("the server did not name this device's user (a server older than this client): "
-               "set it with fieldsync whoami --set NAME\n");
+        printf("%s", _("the server did not name this device's user (a server older than this "
+                       "client): set it with fieldsync whoami --set NAME\n"));
         return;
     }
     int has_role = fs_replica_setting(r, "role", role, sizeof role) == 0;
     if (fs_replica_setting(r, "team", team, sizeof team) == 0)
-        printf("this device's user: %s (team %s%s%s)\n", user, team, has_role ? ", " : "",
+        printf(_("this device's user: %s (team %s%s%s)\n"), user, team, has_role ? ", " : "",
                has_role ? role : "");
     else
-        printf("this device's user: %s%s%s%s\n", user, has_role ? " (" : "", has_role ? role : "",
+        printf(_("this device's user: %s%s%s%s\n"), user, has_role ? " (" : "", has_role ? role : "",
                has_role ? ")" : "");
     if (before[0] != '\0' && strcmp(before, user) != 0)
-        printf("note: the name set on this device was %s, not %s: the records made here under %s "
-               "now belong to %s and were sent to the server under that name\n",
+        printf(_("note: the name set on this device was %s, not %s: the records made here under "
+                 "%s now belong to %s and were sent to the server under that name\n"),
                before, user, before, user);
 }
 
@@ -176,7 +176,7 @@ static int read_code(char *buf, size_t size)
     struct termios old, quiet;
     int echo_off = 0;
     if (tty) {
-        fputs("Enrollment code (as fieldsync-server enroll-code printed it): ", stderr);
+        fputs(_("Enrollment code (as fieldsync-server enroll-code printed it): "), stderr);
         fflush(stderr);
         if (tcgetattr(STDIN_FILENO, &old) == 0) {
             quiet = old;
@@ -232,9 +232,10 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     char typed[FS_ENROLL_CODE_CHARS + 64];
     typed[0] = '\0';
     if (code != NULL) {
-        fprintf(stderr, "fieldsync: warning: --code puts the code where other users of this "
-                        "machine can read it (the process list, the shell's history); leave it "
-                        "out to be asked for it, or give it on standard input\n");
+        fprintf(stderr, "fieldsync: %s\n",
+                _("warning: --code puts the code where other users of this machine can read it "
+                  "(the process list, the shell's history); leave it out to be asked for it, or "
+                  "give it on standard input"));
     } else if (!read_code(typed, sizeof typed)) {
         cli_error("enroll: no enrollment code: type it at the prompt, give it on standard input, "
                   "or with --code");
@@ -320,7 +321,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     key_hex16(server_pk, keyhex);
-    printf("enrolled with the server at %s:%d (key %s)\n", addr.host, addr.port, keyhex);
+    printf(_("enrolled with the server at %s:%d (key %s)\n"), addr.host, addr.port, keyhex);
     enroll_say_user(r, before);
     rc = CLI_OK;
 
@@ -395,7 +396,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     /* a restored or copied replica took a new identity (issue 25.3) */
     if (r != NULL && fs_replica_fork_note(r, fork_after, sizeof fork_after) == 0 &&
         fork_after[0] != '\0' && strcmp(fork_after, fork_before) != 0)
-        printf("new device identity: %s\n", fork_after);
+        printf(_("new device identity: %s\n"), fork_after);
     if (frc != 0) {
         const char *msg = err[0] != '\0' ? err : fs_strerror(frc);
         if (frc == FS_EREVOKED) {

@@ -48,8 +48,9 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
     char url[FS_SERVER_URL_MAX + 1];
     uint8_t pk[32];
     if (set != NULL && fs_replica_server(r, url, pk) == 0)
-        fprintf(stderr, "fieldsync: note: this device is enrolled: its next sync sets the user "
-                        "name and team the server knows it by\n");
+        fprintf(stderr, "fieldsync: %s\n",
+                _("note: this device is enrolled: its next sync sets the user name and team the "
+                  "server knows it by"));
     if (set != NULL)
         frc = fs_replica_set_user(r, set);
     if (frc == 0 && team != NULL)

@@ -132,6 +132,18 @@ untranslated "status has no untranslated message" "$OUT"
 en status
 contains "status in English" "$OUT" "pending changes:"
 
+# ---- lock, conflicts, replica check: the short answers too ----
+zh lock
+contains "lock without an agent, in Chinese" "$OUT" "未解锁"
+en lock
+contains "and in English" "$OUT" "not unlocked"
+zh conflict list
+contains "no conflicts, in Chinese" "$OUT" "没有待处理的冲突"
+untranslated "conflict list has no untranslated message" "$OUT"
+zh check
+contains "the replica check, in Chinese" "$OUT" "副本检查"
+untranslated "replica check has no untranslated message" "$OUT"
+
 # ---- a refused date ----
 zh visit add --customer "${C:0:8}" --time 2026-13-01 --place p --purpose p --notes n
 expect "a bad date: exit 2 in Chinese" 2 '--time：格式应为“YYYY-MM-DD HH:MM”'
