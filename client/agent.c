@@ -23,6 +23,7 @@
 #include "fieldsync/clock.h"
 #include "fieldsync/error.h"
 #include "fieldsync/unixsock.h"
+#include "i18n.h"
 
 #define AGENT_IO_TIMEOUT_S 2    /* a peer that does not send or read its bytes */
 #define AGENT_MAX_POLL_MS  1000 /* so time spent suspended is noticed soon */
@@ -220,16 +221,16 @@ static void agent_main(int lfd, const char *home, fs_secret *s, uint64_t idle_ms
 static int agent_listen(const char *home, struct sockaddr_un *sa, struct stat *st, int *lfd)
 {
     if (socket_path(home, sa) != 0) {
-        cli_error("unlock: the path of %s/agent.sock is longer than a socket path may be (%zu "
-                  "bytes); use a shorter --home",
+        cli_error(_("unlock: the path of %s/agent.sock is longer than a socket path may be (%zu "
+                  "bytes); use a shorter --home"),
                   home, sizeof sa->sun_path - 1);
         return FS_EINVAL;
     }
     int rc = fs_unix_listen(sa, lfd, st); /* the caller found no agent answering */
     if (rc == FS_EEXIST)
-        cli_error("unlock: %s exists and is not a socket; remove it", sa->sun_path);
+        cli_error(_("unlock: %s exists and is not a socket; remove it"), sa->sun_path);
     else if (rc != 0)
-        cli_error("unlock: cannot listen on %s: %s", sa->sun_path, strerror(errno));
+        cli_error(_("unlock: cannot listen on %s: %s"), sa->sun_path, strerror(errno));
     return rc;
 }
 
@@ -242,7 +243,7 @@ int agent_spawn(const char *home, const fs_secret *s, uint64_t idle_ms, long *pi
     if (rc != 0)
         return rc;
     if (pipe2(pfd, O_CLOEXEC) != 0) {
-        cli_error("unlock: cannot create a pipe: %s", strerror(errno));
+        cli_error(_("unlock: cannot create a pipe: %s"), strerror(errno));
         close(lfd);
         unlink(sa.sun_path);
         return FS_EIO;
@@ -285,7 +286,7 @@ int agent_spawn(const char *home, const fs_secret *s, uint64_t idle_ms, long *pi
     close(lfd);
     long agent = -1;
     if (child < 0 || read(pfd[0], &agent, sizeof agent) != (ssize_t)sizeof agent || agent <= 0) {
-        cli_error("unlock: cannot start the agent: %s",
+        cli_error(_("unlock: cannot start the agent: %s"),
                   child < 0 ? strerror(errno) : "fork failed");
         close(pfd[0]);
         if (child > 0)

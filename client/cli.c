@@ -51,6 +51,12 @@ void cli_usage(FILE *f, const char *usage)
     /* "usage: " in the rep's words; the command line after it is typed as
      * is in every language */
     static const char en[] = "usage: ";
+    /* a usage with words of its own (N_ in cmd.h) is translated whole */
+    const char *whole = _(usage);
+    if (whole != usage) {
+        fputs(whole, f);
+        return;
+    }
     if (strncmp(usage, en, sizeof en - 1) == 0) {
         fputs(_("usage: "), f);
         usage += sizeof en - 1;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "i18n.h" /* N_: the usages with words of their own */
 
 /* fieldsync init: creates the replica in the home directory. */
 int cmd_init(cli_ctx *ctx, int argc, char **argv);
@@ -100,17 +101,17 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_REFUSED_LIST   "usage: fieldsync [--home DIR] refused list [--json]\n"
 #define USAGE_REFUSED_SHOW   "usage: fieldsync [--home DIR] refused show ID [--json]\n"
 #define USAGE_REFUSED_REVERT                                                                       \
-    "usage: fieldsync [--home DIR] refused revert ID\n"                                            \
+    N_("usage: fieldsync [--home DIR] refused revert ID\n"                                            \
     "  takes the server's values back for the refused changes of ID's record; a record\n"          \
-    "  the server never had is removed from this device (nothing is sent)\n"
+    "  the server never had is removed from this device (nothing is sent)\n")
 #define USAGE_REFUSED_RETRY                                                                        \
-    "usage: fieldsync [--home DIR] refused retry ID\n"                                             \
-    "  sends the refused changes of ID's record again, with a new clock, at the next sync\n"
+    N_("usage: fieldsync [--home DIR] refused retry ID\n"                                             \
+    "  sends the refused changes of ID's record again, with a new clock, at the next sync\n")
 #define USAGE_INIT   "usage: fieldsync [--home DIR] init\n"
 #define USAGE_PASSWD "usage: fieldsync [--home DIR] passwd\n"
 #define USAGE_CHECK                                                                                \
-    "usage: fieldsync [--home DIR] check\n"                                                        \
-    "  checks that every value this device wrote matches its change log (exit 1 if not)\n"
+    N_("usage: fieldsync [--home DIR] check\n"                                                        \
+    "  checks that every value this device wrote matches its change log (exit 1 if not)\n")
 #define USAGE_CUSTOMER_ADD                                                                         \
     "usage: fieldsync [--home DIR] customer add --name NAME [--key-account]\n"                     \
     "                 [--industry X] [--owner X] [--duplicate] [--size X]\n"                   \
@@ -123,12 +124,12 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
     "                 [--preferences X] [--open-questions X]\n"
 #define USAGE_CONFLICT_LIST "usage: fieldsync [--home DIR] conflict list [--json]\n"
 #define USAGE_CONFLICT_RESOLVE                                                                     \
-    "usage: fieldsync [--home DIR] conflict resolve ID --keep mine|theirs\n"                      \
+    N_("usage: fieldsync [--home DIR] conflict resolve ID --keep mine|theirs\n"                      \
     "       fieldsync [--home DIR] conflict resolve ID --value V\n"                                \
     "  ID: the conflict's id, or at least 6 hex digits of it (conflict list shows it).\n"        \
     "  --keep mine keeps the value this device wrote, --keep theirs the other one;\n"            \
     "  on a device that wrote neither, --keep kept (the value the field holds) or lost.\n"      \
-    "  --value writes a value of its own. The decision syncs and leaves every inbox.\n"
+    "  --value writes a value of its own. The decision syncs and leaves every inbox.\n")
 #define USAGE_CUSTOMER_LIST "usage: fieldsync [--home DIR] customer list [--json]\n"
 #define USAGE_VISIT_ADD                                                                            \
     "usage: fieldsync [--home DIR] visit add --customer ID --time \"YYYY-MM-DD HH:MM\"\n"          \

@@ -28,7 +28,7 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv)
     if (idle_s != NULL) {
         const char *why = fs_duration_parse(idle_s, IDLE_MIN_MS, IDLE_MAX_MS, &idle_ms);
         if (why != NULL) {
-            cli_error("--idle: %s (from 1s to 24h)", why);
+            cli_error(_("--idle: %s (from 1s to 24h)"), why);
             return CLI_EUSAGE;
         }
     }
@@ -36,7 +36,7 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     if (!cli_replica_exists(home)) {
-        cli_error("no replica in %s (create one with 'fieldsync --home %s init')", home, home);
+        cli_error(_("no replica in %s (create one with 'fieldsync --home %s init')"), home, home);
         return CLI_ERUNTIME;
     }
     int frc = agent_status(home, &left, &pid);
@@ -82,7 +82,7 @@ int cmd_lock(cli_ctx *ctx, int argc, char **argv)
         printf(_("not unlocked: no agent runs for %s\n"), home);
         return CLI_OK;
     }
-    cli_error("lock: %s", frc == FS_EAUTH ? "the agent socket belongs to another user"
-                                          : "the agent did not answer");
+    cli_error(_("lock: %s"), frc == FS_EAUTH ? _("the agent socket belongs to another user")
+                                             : _("the agent did not answer"));
     return CLI_ERUNTIME;
 }

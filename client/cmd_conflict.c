@@ -158,7 +158,7 @@ static int parse_value(const fs_column *col, const char *text, uint8_t id[FS_ID_
     char *end = NULL;
     if (text[0] == '\0') {
         if (col->flags & FS_COL_REQUIRED) {
-            cli_error("--value: %s must not be empty", col->name);
+            cli_error(_("--value: %s must not be empty"), col->name);
             return CLI_EUSAGE;
         }
         *out = fs_null();
@@ -175,7 +175,7 @@ static int parse_value(const fs_column *col, const char *text, uint8_t id[FS_ID_
         long long v = strtoll(text, &end, 10);
         if (errno != 0 || end == text || *end != '\0' ||
             (col->type == FS_COL_BOOL && v != 0 && v != 1)) {
-            cli_error("--value: %s takes %s, got \"%s\"", col->name,
+            cli_error(_("--value: %s takes %s, got \"%s\""), col->name,
                       col->type == FS_COL_BOOL ? "yes or no" : "a whole number", text);
             return CLI_EUSAGE;
         }
@@ -186,7 +186,7 @@ static int parse_value(const fs_column *col, const char *text, uint8_t id[FS_ID_
         errno = 0;
         double v = strtod(text, &end);
         if (errno != 0 || end == text || *end != '\0') {
-            cli_error("--value: %s takes a number, got \"%s\"", col->name, text);
+            cli_error(_("--value: %s takes a number, got \"%s\""), col->name, text);
             return CLI_EUSAGE;
         }
         *out = fs_real(v);
@@ -194,7 +194,7 @@ static int parse_value(const fs_column *col, const char *text, uint8_t id[FS_ID_
     }
     case FS_COL_ID:
         if (fs_id_from_hex(text, id) != 0) {
-            cli_error("--value: %s takes a record id (32 hex digits)", col->name);
+            cli_error(_("--value: %s takes a record id (32 hex digits)"), col->name);
             return CLI_EUSAGE;
         }
         *out = fs_blob(id, FS_ID_BYTES);
@@ -213,7 +213,7 @@ static int parse_value(const fs_column *col, const char *text, uint8_t id[FS_ID_
             return CLI_EUSAGE;
         break;
     case FS_COL_BLOB:
-        cli_error("--value: %s holds bytes; keep one of the two values with --keep", col->name);
+        cli_error(_("--value: %s holds bytes; keep one of the two values with --keep"), col->name);
         return CLI_EUSAGE;
     }
     *out = fs_text(text);
@@ -232,8 +232,8 @@ static int keep_how(const char *keep, const conflict_pick *p, const uint8_t me[F
         return CLI_OK;
     }
     if (!mine_won && !mine_lost) {
-        cli_error("--keep %s: this device wrote neither value; choose --keep kept (the value "
-                  "the field holds now), --keep lost, or --value V",
+        cli_error(_("--keep %s: this device wrote neither value; choose --keep kept (the value "
+                  "the field holds now), --keep lost, or --value V"),
                   keep);
         return CLI_EUSAGE;
     }
@@ -256,8 +256,8 @@ int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv)
         return CLI_OK;
     }
     if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
-        cli_error("conflict resolve: give the conflict's id first (fieldsync conflict list "
-                  "shows it)");
+        cli_error(_("conflict resolve: give the conflict's id first (fieldsync conflict list "
+                  "shows it)"));
         cli_usage(stderr, USAGE_CONFLICT_RESOLVE);
         return CLI_EUSAGE;
     }
@@ -266,12 +266,12 @@ int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
     if ((keep == NULL) == (value == NULL)) {
-        cli_error("conflict resolve: give either --keep mine|theirs or --value V");
+        cli_error(_("conflict resolve: give either --keep mine|theirs or --value V"));
         return CLI_EUSAGE;
     }
     if (keep != NULL && strcmp(keep, "mine") != 0 && strcmp(keep, "theirs") != 0 &&
         strcmp(keep, "kept") != 0 && strcmp(keep, "lost") != 0) {
-        cli_error("--keep: expected mine or theirs (or kept or lost), got \"%s\"", keep);
+        cli_error(_("--keep: expected mine or theirs (or kept or lost), got \"%s\""), keep);
         return CLI_EUSAGE;
     }
     rc = cli_check_idprefix("ID", hex);
@@ -290,7 +290,7 @@ int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv)
     char idhex[2 * FS_ID_BYTES + 1], rowhex[2 * FS_ID_BYTES + 1];
     fs_id_to_hex(p.id, idhex);
     if (!p.found) {
-        cli_error("conflict %.8s is decided already", idhex);
+        cli_error(_("conflict %.8s is decided already"), idhex);
         rc = CLI_EUSAGE;
         goto done;
     }
@@ -306,7 +306,7 @@ int cmd_conflict_resolve(cli_ctx *ctx, int argc, char **argv)
         goto done;
     frc = value != NULL ? fs_conflict_decide(r, p.id, &v) : fs_conflict_resolve(r, p.id, how);
     if (frc == FS_ETYPE || frc == FS_ETOOBIG) {
-        cli_error("--value: does not fit %s.%s: %s", table, col->name, fs_replica_errmsg(r));
+        cli_error(_("--value: does not fit %s.%s: %s"), table, col->name, fs_replica_errmsg(r));
         rc = CLI_EUSAGE;
         goto done;
     }

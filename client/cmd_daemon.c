@@ -26,6 +26,7 @@
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
 #include "link.h"
+#include "i18n.h"
 
 /* The daemon syncs by itself. It takes the key from the unlock agent at each
  * sync (or keeps its own, unwrapped once, when $FIELDSYNC_PASSPHRASE gave it)
@@ -291,7 +292,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
         char *end = NULL;
         interval = strtol(interval_s, &end, 10);
         if (end == interval_s || *end != '\0' || interval < 1 || interval > 3600) {
-            cli_error("--interval: expected seconds between 1 and 3600");
+            cli_error(_("--interval: expected seconds between 1 and 3600"));
             return CLI_EUSAGE;
         }
     }
@@ -299,7 +300,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     if (!cli_replica_exists(home)) {
-        cli_error("no replica in %s (enroll first: fieldsync enroll)", home);
+        cli_error(_("no replica in %s (enroll first: fieldsync enroll)"), home);
         return CLI_ERUNTIME;
     }
     /* The key once, checked by opening the replica. */
@@ -310,7 +311,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     int frc = cli_open_key(home, first, &r);
     daemon_key_put(&key, first);
     if (frc != 0) {
-        cli_error("opening the replica in %s: %s", home, fs_replica_errmsg(NULL));
+        cli_error(_("opening the replica in %s: %s"), home, fs_replica_errmsg(NULL));
         fs_secret_free(key.own);
         return CLI_ERUNTIME;
     }
@@ -382,7 +383,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             rc = CLI_ERUNTIME;
             break;
         } else if (frc == FS_EAUTH) {
-            cli_error("daemon: %s", err[0] ? err : fs_strerror(frc));
+            cli_error(_("daemon: %s"), err[0] ? err : fs_strerror(frc));
             rc = CLI_ERUNTIME;
             break;
         } else {

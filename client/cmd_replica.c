@@ -115,7 +115,7 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
     if (frc != 0) {
         rc = cli_fail(r, "check", frc);
     } else if (problems > 0) {
-        cli_error("check: %zu problems; the first: %s", problems, fs_replica_errmsg(r));
+        cli_error(_("check: %zu problems; the first: %s"), problems, fs_replica_errmsg(r));
         rc = CLI_ERUNTIME;
     } else {
         printf("%s", _("replica check: every value this device wrote matches its change log\n"));

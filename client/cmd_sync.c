@@ -104,10 +104,10 @@ static int parse_server_flag(const char *url, server_addr *out)
     for (size_t i = 0; printable && i < n; i++)
         printable = url[i] >= 0x20 && url[i] <= 0x7E;
     if (printable)
-        cli_error("--server: expected ws://HOST:PORT or wss://HOST:PORT, got \"%s\": %s", url,
+        cli_error(_("--server: expected ws://HOST:PORT or wss://HOST:PORT, got \"%s\": %s"), url,
                   why);
     else
-        cli_error("--server: expected ws://HOST:PORT or wss://HOST:PORT: %s", why);
+        cli_error(_("--server: expected ws://HOST:PORT or wss://HOST:PORT: %s"), why);
     return CLI_EUSAGE;
 }
 
@@ -237,16 +237,16 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
                   "(the process list, the shell's history); leave it out to be asked for it, or "
                   "give it on standard input"));
     } else if (!read_code(typed, sizeof typed)) {
-        cli_error("enroll: no enrollment code: type it at the prompt, give it on standard input, "
-                  "or with --code");
+        cli_error(_("enroll: no enrollment code: type it at the prompt, give it on standard input, "
+                  "or with --code"));
         return CLI_EUSAGE;
     } else {
         code = typed;
     }
     /* The code is a secret: never echoed. */
     if (fs_enroll_code_parse(code, server_pk, secret) != 0) {
-        cli_error("%s: not a valid enrollment code (expected FS1- and %d letters, digits, "
-                  "'-' or '_', as fieldsync-server enroll-code prints it)",
+        cli_error(_("%s: not a valid enrollment code (expected FS1- and %d letters, digits, "
+                  "'-' or '_', as fieldsync-server enroll-code prints it)"),
                   code == typed ? "the enrollment code" : "--code", FS_ENROLL_CODE_CHARS - 4);
         rc = CLI_EUSAGE;
         goto done;
@@ -257,7 +257,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         hostname[sizeof hostname - 1] = '\0';
         name = hostname;
     } else if (cli_blank(name)) {
-        cli_error("--name: must not be empty");
+        cli_error(_("--name: must not be empty"));
         rc = CLI_EUSAGE;
         goto done;
     }
@@ -268,7 +268,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         if (name == hostname) {
             name = "device";
         } else {
-            cli_error("--name: too long (at most %zu bytes)", sizeof req.device_name - 1);
+            cli_error(_("--name: too long (at most %zu bytes)"), sizeof req.device_name - 1);
             rc = CLI_EUSAGE;
             goto done;
         }
@@ -282,7 +282,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
 
     frc = fs_replica_server(r, old_url, old_pk);
     if (frc == 0) {
-        cli_error("enroll: this replica is already enrolled with the server at %s", old_url);
+        cli_error(_("enroll: this replica is already enrolled with the server at %s"), old_url);
         rc = CLI_ERUNTIME;
         goto done;
     }
@@ -306,12 +306,12 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         fs_ws_enroll(r, server_pk, &req, addr.host, addr.port, addr.tls, ENROLL_TIMEOUT_MS, err,
                      sizeof err);
     if (frc == FS_EAUTH) {
-        cli_error("the server refused the enrollment code");
+        cli_error(_("the server refused the enrollment code"));
         rc = CLI_ERUNTIME;
         goto done;
     }
     if (frc != 0) {
-        cli_error("enroll: %s", err[0] != '\0' ? err : fs_strerror(frc));
+        cli_error(_("enroll: %s"), err[0] != '\0' ? err : fs_strerror(frc));
         rc = CLI_ERUNTIME;
         goto done;
     }
@@ -341,13 +341,13 @@ int cmd_read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTE
     char url[FS_SERVER_URL_MAX + 1];
     int frc = fs_replica_server(r, url, pk);
     if (frc == FS_ENOTFOUND) {
-        cli_error("not enrolled: run fieldsync enroll");
+        cli_error(_("not enrolled: run fieldsync enroll"));
         return CLI_ERUNTIME;
     }
     if (frc != 0)
         return cli_fail(r, "reading the server from the replica", frc);
     if (url_problem(url, addr) != NULL) {
-        cli_error("the replica holds an unusable server address; enroll again");
+        cli_error(_("the replica holds an unusable server address; enroll again"));
         return CLI_ERUNTIME;
     }
     return CLI_OK;
@@ -410,7 +410,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
             else
                 cli_error(_("sync: wiping the replica failed: remove it by hand"));
         } else if (frc == FS_EAUTH)
-            cli_error("sync: %s", msg);
+            cli_error(_("sync: %s"), msg);
         else
             cli_error(_("sync: %s; local changes are kept and will be sent next time"), msg);
         rc = CLI_ERUNTIME;

@@ -142,10 +142,11 @@ int cli_export_finish(int ok)
 int cmd_exports(cli_ctx *ctx, int argc, char **argv)
 {
     const cli_opt *opts = NULL;
-    int rc = cli_parse(ctx, "usage: fieldsync exports\n"
-                            "This device's exports (a list of records written to a file or pipe\n"
-                            "with --export): when, who, record kind, how many, sealed or\n"
-                            "plaintext, and whether the server has been told (next sync).\n",
+    int rc = cli_parse(ctx,
+                       N_("usage: fieldsync [--home DIR] exports\n"
+                          "  this device's exports (a list of records written to a file or pipe\n"
+                          "  with --export): when, who, record kind, how many, sealed or\n"
+                          "  plaintext, and whether the server has been told (next sync)\n"),
                        opts, 0, argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;

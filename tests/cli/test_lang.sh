@@ -43,7 +43,7 @@ spotcheck done cancel replied submit approve return outcome collect answer from 
 task TASK EXPECTED visits tasks content appearance communication data management teamwork
 todos ITEM description received signed document delivered collected documents event goal
 budget asked record table accurate comment satisfaction confirmed duplicate
-delete history GROUP OPTION VALUE confirm route
+delete history GROUP OPTION VALUE confirm route kept check theirs mine lost
 deal negotiate lost payment contract sign survey sales month meeting
 attach attachment RECORD FILE requirement card contract other
 zhang'
@@ -142,6 +142,12 @@ contains "no conflicts, in Chinese" "$OUT" "没有待处理的冲突"
 untranslated "conflict list has no untranslated message" "$OUT"
 zh check
 contains "the replica check, in Chinese" "$OUT" "副本检查"
+zh conflict resolve
+expect "conflict resolve without an id: a usage error, said in Chinese" 2 "请先给出冲突编号"
+for c in "conflict resolve" "refused retry" "check" "exports"; do
+    zh $c --help
+    untranslated "$c --help: its explanation in Chinese too" "$OUT"
+done
 untranslated "replica check has no untranslated message" "$OUT"
 
 # ---- a refused date ----
