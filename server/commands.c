@@ -514,7 +514,7 @@ static int device_list(int argc, char **argv)
     else if (json)
         fputs(l.n == 0 ? "[]\n" : "\n]\n", srv_out);
     else if (l.n == 0)
-        puts("no devices enrolled");
+        fputs(_("no devices enrolled\n"), srv_out); /* through a running serve too */
     srv_close(s);
     return rc;
 }
@@ -787,7 +787,7 @@ int srv_cmd_audit(int argc, char **argv)
         uint64_t shown = 0;
         int frc = fs_audit_list(a, 0, 0, print_entry, &shown);
         if (frc == 0 && shown == 0)
-            puts("the audit log is empty");
+            fputs(_("the audit log is empty\n"), srv_out);
         if (frc != 0) {
             srv_error(_("reading the audit log: %s (run audit verify)"), fs_audit_errmsg(a));
             rc = SRV_ERUNTIME;
