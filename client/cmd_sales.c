@@ -170,6 +170,24 @@ static int within(const char *d, const char *from, const char *to)
     return d != NULL && strlen(d) >= 10 && strncmp(d, from, 10) >= 0 && strncmp(d, to, 10) < 0;
 }
 
+/* The day a weekly plan belongs to: the middle of its period (a plan from
+ * Friday to Thursday is the next week's: 4 of its 7 days are), or its
+ * start when the end is missing or before it. out: "YYYY-MM-DD". */
+static const char *plan_day(const char *start, const char *end, char out[11])
+{
+    int64_t a = 0, b = 0;
+    if (start == NULL || fs_civil_parse(start, strnlen(start, 10), &a) != 0)
+        return NULL;
+    int64_t day = fs_civil_day(a);
+    if (end != NULL && fs_civil_parse(end, strnlen(end, 10), &b) == 0 && fs_civil_day(b) > day)
+        day += (fs_civil_day(b) - day) / 2;
+    char full[17];
+    fs_civil_format(day * 24 * 60, full);
+    memcpy(out, full, 10);
+    out[10] = '\0';
+    return out;
+}
+
 static sales_figures *figures_of(sales_report *rep, const char *who)
 {
     for (size_t i = 0; i < rep->nreps; i++)
@@ -265,17 +283,19 @@ int sales_report_get(fs_replica *r, const char *from, const char *to, const char
     }
     fs_rows_close(it);
     it = NULL;
-    /* the goals of the weekly plans that start in the period */
+    /* the goals of the weekly plans of the period (plan_day) */
     if (rc == 0)
         rc = fs_rows_open(&it, r, "weekly_plan", NULL, NULL, NULL);
     while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
-        char *who = NULL, *start = NULL, *goals = NULL;
+        char *who = NULL, *start = NULL, *end = NULL, *goals = NULL, day[11];
         rc = rec_text(it, "rep", &who);
         if (rc == 0)
             rc = rec_text(it, "period_start", &start);
         if (rc == 0)
+            rc = rec_text(it, "period_end", &end);
+        if (rc == 0)
             rc = rec_text(it, "goals", &goals);
-        if (rc == 0 && who != NULL && within(start, from, to) &&
+        if (rc == 0 && who != NULL && within(plan_day(start, end, day), from, to) &&
             (only == NULL || strcmp(who, only) == 0)) {
             sales_figures *f = figures_of(rep, who);
             sales_goals g;
@@ -288,6 +308,7 @@ int sales_report_get(fs_replica *r, const char *from, const char *to, const char
         }
         free(who);
         free(start);
+        free(end);
         free(goals);
     }
     fs_rows_close(it);
@@ -577,7 +598,7 @@ static int on_finding(const fs_finding *f, void *ctx)
     return 0;
 }
 
-/* A rep's weekly plan starting in [from, to): its id, goals and status
+/* A rep's weekly plan of [from, to) (plan_day): its id, goals and status
  * (malloc'd; NULL when none). 1 found, 0 none, <0 error. */
 static int plan_of(fs_replica *r, const char *rep, const char *from, const char *to,
                    uint8_t id[FS_ID_BYTES], char **goals, char **status)
@@ -588,9 +609,11 @@ static int plan_of(fs_replica *r, const char *rep, const char *from, const char 
     *goals = *status = NULL;
     int rc = fs_rows_open(&it, r, "weekly_plan", "rep", &eq, "period_start");
     while (rc == 0 && !found && (rc = fs_rows_next(it)) == 1) {
-        char *start = NULL;
+        char *start = NULL, *end = NULL, day[11];
         rc = rec_text(it, "period_start", &start);
-        if (rc == 0 && within(start, from, to)) {
+        if (rc == 0)
+            rc = rec_text(it, "period_end", &end);
+        if (rc == 0 && within(plan_day(start, end, day), from, to)) {
             found = 1;
             memcpy(id, fs_rows_id(it), FS_ID_BYTES);
             rc = rec_text(it, "goals", goals);
@@ -598,6 +621,7 @@ static int plan_of(fs_replica *r, const char *rep, const char *from, const char 
                 rc = rec_text(it, "status", status);
         }
         free(start);
+        free(end);
     }
     fs_rows_close(it);
     return rc < 0 ? rc : found;

@@ -337,6 +337,20 @@ li report sales --month 2026-13
 expect "a month that does not exist" 2 "--month: expected a month YYYY-MM"
 stop_server
 
+# A weekly plan from the Friday before to Thursday belongs to the week of
+# its middle (4 of its 7 days): its goals count for this week, not the last.
+K="$WORK/kim"
+runc "$FS" --home "$K" init
+runc "$FS" --home "$K" whoami --set kim
+runc "$FS" --home "$K" plan add --from "$(date -d "$MON -3 days" +%F)" \
+    --to "$(date -d "$MON +3 days" +%F)" --goals "签约 3 个新客户"
+expect "a plan from Friday to Thursday" 0
+runc "$FS" --home "$K" report sales --week "$WEEK" --json
+contains "its goals count for the week of its middle" "$OUT" '"goal_new_customers":3'
+runc "$FS" --home "$K" report sales --week "$LASTWEEK" --json
+lacks=$(grep -c '"goal_new_customers":3' <<<"$OUT")
+equal "and not for the week it starts in" "$lacks" 0
+
 for u in zhang wang li; do runc "$FS" --home "$WORK/$u" lock; done
 hits=$(grep -rlaF -e "北京华信" -e "王律师" -e "采购经理" "$S" "$WORK/serve.log" 2>/dev/null)
 equal "no customer text in the store or the server's log" "$hits" ""
