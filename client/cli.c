@@ -686,3 +686,25 @@ int cli_open_locked(const cli_ctx *ctx, fs_replica **out)
 {
     return open_replica(ctx, out, 1);
 }
+
+int cli_parse_id_json(cli_ctx *ctx, const char *usage, const char *missing, int argc, char **argv,
+                      const char **hex, int *json)
+{
+    *hex = NULL;
+    *json = 0;
+    if (argc >= 1 && strncmp(argv[0], "--", 2) != 0) {
+        *hex = argv[0];
+        argc--;
+        argv++;
+    }
+    cli_opt opts[] = {{"--json", CLI_FLAG, json, NULL, NULL}};
+    int rc = cli_parse(ctx, usage, opts, 1, argc, argv);
+    if (rc != CLI_OK)
+        return rc;
+    if (*hex == NULL) {
+        cli_error("%s", missing);
+        cli_usage(stderr, usage);
+        return CLI_EUSAGE;
+    }
+    return CLI_OK;
+}

@@ -102,6 +102,14 @@ int cli_check_date(const char *flag, const char *value);
  * digits. Returns CLI_OK or CLI_EUSAGE. */
 int cli_check_idprefix(const char *flag, const char *value);
 
+/* The command line of a command on one record, "ID [--json]" (the id
+ * first, as history and attachment list take it): *hex the id as given,
+ * *json the flag. CLI_HELP after --help (usage printed); CLI_EUSAGE with
+ * missing (a message in the user's words) and the usage when no id is
+ * given. */
+int cli_parse_id_json(cli_ctx *ctx, const char *usage, const char *missing, int argc, char **argv,
+                      const char **hex, int *json);
+
 /* The value as typed, quoted, when it prints safely (no control
  * characters, at most 120 bytes), else described by its length: for
  * messages that name what the user typed. Returns buf. */

@@ -228,20 +228,9 @@ int cmd_attachment_list(cli_ctx *ctx, int argc, char **argv)
 {
     const char *hex = NULL;
     int json = 0;
-    if (argc >= 1 && strncmp(argv[0], "--", 2) != 0) {
-        hex = argv[0];
-        argc--;
-        argv++;
-    }
-    cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
-    int rc = cli_parse(ctx, USAGE_ATTACHMENT_LIST, opts, 1, argc, argv);
+    int rc = cli_parse_id_json(ctx, USAGE_ATTACHMENT_LIST, _("attachment list: give the record's id"), argc, argv, &hex, &json);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    if (hex == NULL) {
-        cli_error(_("attachment list: give the record's id"));
-        cli_usage(stderr, USAGE_ATTACHMENT_LIST);
-        return CLI_EUSAGE;
-    }
     fs_replica *r = NULL;
     rc = cli_open(ctx, &r);
     if (rc != CLI_OK)

@@ -199,20 +199,9 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 {
     const char *hex = NULL;
     int json = 0;
-    if (argc >= 1 && strncmp(argv[0], "--", 2) != 0) {
-        hex = argv[0];
-        argc--;
-        argv++;
-    }
-    cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
-    int rc = cli_parse(ctx, USAGE_HISTORY, opts, 1, argc, argv);
+    int rc = cli_parse_id_json(ctx, USAGE_HISTORY, _("history: give the record's id (as 'list' shows it)"), argc, argv, &hex, &json);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    if (hex == NULL) {
-        cli_error(_("history: give the record's id (as 'list' shows it)"));
-        cli_usage(stderr, USAGE_HISTORY);
-        return CLI_EUSAGE;
-    }
     rc = cli_check_idprefix("ID", hex);
     if (rc != CLI_OK)
         return rc;
