@@ -70,6 +70,9 @@ static const struct {
                         "come whole, with its required fields)"},
     {FS_REASON_PARENT, "the record it belongs to was refused or never reached the server"},
     {FS_REASON_CLOCK, "this laptop's clock was too far ahead when the change was made"},
+    {FS_REASON_LOST, "the server does not hold this record: it was refused when it was made, or"
+                     " lost when the server was restored from an older backup (this laptop sends"
+                     " it again whole, unless something else about it is refused)"},
 };
 
 const char *refused_reason_words(uint32_t reason)

@@ -104,6 +104,9 @@ int fs_replica_resync(fs_replica *r, uint32_t why)
     rc = drop_server_rows(r);
     if (rc == 0)
         rc = fs__exec(r, "UPDATE meta SET v=0 WHERE k='cursor'", "setting the cursor back");
+    /* a record sent again whole (fs_refusals_resend_lost) may be lost again */
+    if (rc == 0)
+        rc = fs__exec(r, "DELETE FROM meta WHERE k LIKE 'resent_whole:%'", "setting the cursor back");
     if (rc == 0)
         rc = meta_put(r, "cursor_tag", 0, "setting the cursor back");
     if (rc == 0)
@@ -830,6 +833,9 @@ int fs_replica_fork(fs_replica *r, const uint8_t seed[32], uint64_t *kept)
                       "UPDATE changelog SET prev_dev=?2 WHERE seq>?1 AND prev_dev=?3 AND prev_hlc"
                       " IN (SELECT hlc FROM changelog WHERE seq>?1)",
                       acked, new_idx, old_idx);
+    if (rc == 0) /* a copy may hold what its original sent again whole */
+        rc = fs__exec(r, "DELETE FROM meta WHERE k LIKE 'resent_whole:%'",
+                      "giving the replica its new identity");
     /* the acknowledged writes are the old device's, held by the server */
     if (rc == 0)
         rc = log_exec(r, "DELETE FROM changelog WHERE seq<=?1", acked, 0, 0);

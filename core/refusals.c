@@ -7,6 +7,7 @@
  * except what a retry writes.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fieldsync/reason.h"
@@ -570,4 +571,206 @@ int fs_refusals_retry_parents(fs_replica *r, const fs_change *changes, size_t n,
         (*records)++;
     }
     return 0;
+}
+
+/* ---- records the server lost (issue 25) ---- */
+
+/* The open refusals of one walk that may mean the server lost a record
+ * (FS_REASON_LOST, FS_REASON_PARENT), and the records with an open
+ * refusal of another reason, which are never written again here. */
+#define LOST_MAX 64
+#define BLOCKED_MAX 256
+typedef struct lost_walk {
+    uint64_t now_ms, grace_ms;
+    size_t n, nblocked;
+    uint64_t ids[LOST_MAX];
+    unsigned tix[LOST_MAX];
+    uint32_t reason[LOST_MAX];
+    uint8_t row[LOST_MAX][FS_ID_BYTES];
+    unsigned btix[BLOCKED_MAX];
+    uint8_t brow[BLOCKED_MAX][FS_ID_BYTES];
+} lost_walk;
+
+static int lost_cb(const fs_refusal *f, void *ctx)
+{
+    lost_walk *w = ctx;
+    if (f->auto_reverted)
+        return 0;
+    if (f->reason != FS_REASON_LOST && f->reason != FS_REASON_PARENT) {
+        if (w->nblocked < BLOCKED_MAX) {
+            w->btix[w->nblocked] = f->table;
+            memcpy(w->brow[w->nblocked], f->row, FS_ID_BYTES);
+            w->nblocked++;
+        }
+        return 0;
+    }
+    /* young: what it belongs to may still come from the device that wrote
+     * it (a clock set back further than the grace counts as old) */
+    if (f->at_ms != 0 && w->now_ms < f->at_ms + w->grace_ms && w->now_ms + w->grace_ms >= f->at_ms)
+        return 0;
+    for (size_t k = 0; k < w->n; k++)
+        if (w->tix[k] == f->table && memcmp(w->row[k], f->row, FS_ID_BYTES) == 0)
+            return 0;
+    if (w->n == LOST_MAX)
+        return 0; /* the rest at the next call */
+    w->ids[w->n] = f->id;
+    w->tix[w->n] = f->table;
+    w->reason[w->n] = f->reason;
+    memcpy(w->row[w->n], f->row, FS_ID_BYTES);
+    w->n++;
+    return 0;
+}
+
+static int blocked(const lost_walk *w, unsigned tix, const uint8_t row[FS_ID_BYTES])
+{
+    for (size_t k = 0; k < w->nblocked; k++)
+        if (w->btix[k] == tix && memcmp(w->brow[k], row, FS_ID_BYTES) == 0)
+            return 1;
+    return 0;
+}
+
+/* The meta key that says a record was written again whole in this feed
+ * epoch: once per record and epoch, so a server that keeps refusing its
+ * children never makes this device write it at every sync. */
+static void resent_key(unsigned tix, const uint8_t row[FS_ID_BYTES], char key[64])
+{
+    char hex[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(row, hex);
+    snprintf(key, 64, "resent_whole:%u:%s", tix, hex);
+}
+
+/* Writes every column of the record (tix, row) that was ever written, with
+ * its value here, as this device's write: the record reaches the server
+ * whole again. *done 1 when it was written; 0 when the record is not on
+ * this device, has a refusal of another kind open, or was written again
+ * whole in this epoch already. */
+static int write_whole(fs_replica *r, const lost_walk *w, unsigned tix,
+                       const uint8_t row[FS_ID_BYTES], int *done)
+{
+    *done = 0;
+    if (blocked(w, tix, row))
+        return 0;
+    char key[64];
+    resent_key(tix, row, key);
+    uint64_t seen = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, "SELECT 1 FROM meta WHERE k=?1", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    seen = src == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return fs__dbfail(r, src, "reading refusals");
+    if (seen)
+        return 0;
+    fs__row cur;
+    memset(&cur, 0, sizeof cur);
+    rc = fs__row_load(r, &cur, tix, row);
+    unsigned cols[FS__MAX_COLUMNS];
+    fs_value vals[FS__MAX_COLUMNS];
+    size_t n = 0;
+    for (unsigned c = 1; rc == 0 && cur.exists && c < cur.t->ncolumns; c++) {
+        if (cur.hlc[c] == 0)
+            continue; /* never written: nothing to say */
+        cols[n] = c;
+        if (cur.old[c] != NULL)
+            fs__value_from_sqlite(cur.old[c], &vals[n]);
+        else
+            vals[n] = fs_null();
+        n++;
+    }
+    if (rc == 0 && n > 0) {
+        fs__group_complete(&cur, cols, vals, &n);
+        rc = fs__local_write(r, &cur, cols, vals, n);
+        if (rc == 0)
+            rc = fs__meta_put(r, key, (sqlite3_int64)fs__now_ms(r), NULL, "reading refusals");
+        *done = rc == 0;
+    }
+    fs__row_clear(&cur);
+    return rc;
+}
+
+/* The records row (of table tix) refers to by its ID columns that this
+ * device holds: what a PARENT refusal may be about. */
+static int write_parents(fs_replica *r, const lost_walk *w, unsigned tix,
+                         const uint8_t row[FS_ID_BYTES], int depth, int *any)
+{
+    if (depth > 4)
+        return 0; /* a visit's commitment's customer is three: no deeper chain */
+    fs__row cur;
+    memset(&cur, 0, sizeof cur);
+    int rc = fs__row_load(r, &cur, tix, row);
+    uint8_t refs[FS__MAX_COLUMNS][FS_ID_BYTES];
+    int reft[FS__MAX_COLUMNS];
+    size_t nrefs = 0;
+    for (unsigned c = 1; rc == 0 && cur.exists && c < cur.t->ncolumns; c++) {
+        const fs_column *col = &cur.t->columns[c];
+        if (col->type != FS_COL_ID || col->ref == NULL || cur.old[c] == NULL ||
+            sqlite3_value_type(cur.old[c]) != SQLITE_BLOB ||
+            sqlite3_value_bytes(cur.old[c]) != FS_ID_BYTES)
+            continue;
+        reft[nrefs] = fs_schema_table_index(col->ref);
+        memcpy(refs[nrefs], sqlite3_value_blob(cur.old[c]), FS_ID_BYTES);
+        nrefs += reft[nrefs] >= 0;
+    }
+    fs__row_clear(&cur);
+    for (size_t k = 0; rc == 0 && k < nrefs; k++) {
+        int done = 0;
+        rc = write_parents(r, w, (unsigned)reft[k], refs[k], depth + 1, &done); /* its own first */
+        if (rc == 0)
+            rc = write_whole(r, w, (unsigned)reft[k], refs[k], &done);
+        *any |= done;
+    }
+    return rc;
+}
+
+int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records)
+{
+    *records = 0;
+    lost_walk *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    w->now_ms = fs__now_ms(r);
+    w->grace_ms = grace_ms;
+    int rc = fs_refusals(r, lost_cb, w);
+    int own = 0;
+    if (rc > 0)
+        rc = 0;
+    if (rc == 0 && w->n > 0 && !r->in_tx) {
+        rc = fs_begin(r); /* fs_refusal_retry joins it */
+        own = rc == 0;
+    }
+    for (size_t k = 0; rc == 0 && k < w->n; k++) {
+        int any = 0;
+        rc = write_parents(r, w, w->tix[k], w->row[k], 0, &any);
+        int whole = 0;
+        if (rc == 0 && w->reason[k] == FS_REASON_LOST)
+            rc = write_whole(r, w, w->tix[k], w->row[k], &whole);
+        if (rc == 0 && whole) { /* its refused values went with it */
+            refused_record rec;
+            size_t cleared = 0;
+            rc = find_record(r, w->ids[k], &rec);
+            if (rc == 0)
+                rc = clear_record(r, &rec, 0, &cleared);
+            if (rc == 0)
+                (*records)++;
+            continue;
+        }
+        if (rc != 0 || !any)
+            continue; /* nothing sent again: the refusal stays, for the rep to see */
+        fs_refusal_outcome out;
+        rc = fs_refusal_retry(r, w->ids[k], &out);
+        if (rc == FS_ENOTFOUND)
+            rc = 0; /* no longer on this device */
+        else if (rc == 0)
+            (*records)++;
+    }
+    if (own && rc == 0)
+        rc = fs_commit(r);
+    else if (own)
+        fs_rollback(r);
+    free(w);
+    return rc;
 }

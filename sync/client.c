@@ -61,6 +61,7 @@ struct fs_sync_client {
     int repull;        /* kicked while a PULL was unanswered: pull again after */
     int pulled;        /* the feed was pulled to its end */
     int handovers;     /* a hand-over was refused: undone once the pull is done */
+    int lost_checked;  /* fs_refusals_resend_lost ran this session */
     int hold;          /* fs_sync_client_hold_batches() */
     fs_msg *held;      /* a batch whose successor was asked for, not yet applied */
     uint64_t lease_ms; /* the lease READY granted: its end minus the server's time */
@@ -393,6 +394,22 @@ static int undo_handovers(fs_sync_client *c)
         return 0;
     c->pulled = 0;
     return pull(c);
+}
+
+/* Once a session, when its pull is done (what it brought may be what
+ * refused children belong to: fs_refusals_retry_parents sent them again):
+ * the records the server lost that this device holds go again whole
+ * (issue 25), then are pushed. */
+static int resend_lost(fs_sync_client *c)
+{
+    if (c->lost_checked || !c->pulled || c->pull_inflight > 0 || c->held != NULL)
+        return 0;
+    c->lost_checked = 1;
+    size_t records = 0;
+    int rc = fs_refusals_resend_lost(c->r, FS_LOST_GRACE_MS, &records);
+    if (rc != 0)
+        return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+    return records > 0 ? push_next(c) : 0;
 }
 
 /* Applies a pulled batch with its cursor. */
@@ -936,6 +953,8 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
         rc = apply_batch(c, m);
         if (rc == 0)
             rc = undo_handovers(c);
+        if (rc == 0)
+            rc = resend_lost(c);
         break;
     case FS_MSG_POKE:
         /* An unanswered PULL was read after this POKE was sent: its answers

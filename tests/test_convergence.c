@@ -1429,7 +1429,10 @@ static void fault_schedule(uint64_t seed)
         }
     }
     /* everyone syncs until nothing moves: conflict records written on one
-     * device and hand-overs' purges reach the others */
+     * device and hand-overs' purges reach the others; an hour later, so a
+     * record the server lost and no writer sent again goes again whole
+     * from a device that holds it (FS_LOST_GRACE_MS) */
+    real_now += FS_LOST_GRACE_MS + 1000;
     for (int round = 0; round < 4; round++)
         for (int i = 0; i < w->n; i++)
             if (w->d[i].alive)
@@ -1789,6 +1792,98 @@ static void test_refused_visit_sent_again_when_its_customer_arrives(void)
     fworld_close(w);
 }
 
+/* Issue 25 (FS_FAULT_RESTORES=1, seed 32's shape): zhang's customer
+ * reaches the server and li's laptop; then the server and zhang's laptop
+ * are both restored from backups taken before it, so li's laptop is the
+ * only place it is. li edits it: the server, which has no row of it,
+ * refuses the edit as LOST, and li's laptop sends the customer again
+ * whole, as li's write; it reaches zhang's laptop (a new identity after
+ * its restore) and a new device of each user. */
+static void test_record_lost_by_both_restores_comes_back_whole(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    laptop_backup(w, z);
+    server_backup(w);
+    real_now += 1000;
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("丢失测试有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c, 2, cust));
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li); /* li holds it */
+    server_restore(w);
+    laptop_restore(w, z);
+    real_now += 1000;
+    sync_or_wipe(w, z); /* a new identity; the customer is nowhere but on li's laptop */
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 0);
+    fs_cell e[] = {{"industry", fs_text("机械制造")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, e, 1));
+    sync_or_wipe(w, li); /* refused LOST */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK(st.refused > 0); /* zhang's laptop might still send it: wait */
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 0);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, li); /* no one did: li's laptop sends it again whole */
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 1);
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    sync_or_wipe(w, z);
+    CHECK_EQ_INT(fs_exists(z->r, "customer", cust), 1);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
+/* Issue 25 (FS_FAULT_RESTORES=1, seed 7's shape): zhang's laptop is
+ * copied; the copy records a customer and syncs first, under the device
+ * id they share; the server is restored from before, and the original
+ * syncs its own new customer. The copy is then told it is a copy (a new
+ * identity), and the customer it wrote before, acknowledged under the
+ * old id, is no longer on the server. Its next visit to that customer is
+ * refused (PARENT): the copy sends the customer again whole, then the
+ * visit, and every replica ends equal. */
+static void test_copy_record_lost_by_a_server_restore_comes_back(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    laptop_copy(w, z);
+    fdev *copy = &w->d[w->n - 1];
+    server_backup(w);
+    real_now += 1000;
+    uint8_t lost[16], other[16];
+    fs_cell c[] = {{"name", fs_text("复制测试有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(copy->r, "customer", c, 2, lost));
+    sync_or_wipe(w, copy);
+    server_restore(w);
+    real_now += 1000;
+    fs_cell c2[] = {{"name", fs_text("原机客户")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c2, 2, other));
+    sync_or_wipe(w, z);
+    real_now += 1000;
+    record_visit(w, copy, lost, 0);
+    sync_or_wipe(w, copy); /* forks; the visit refused */
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(fs_exists(srv, "customer", lost), 0);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, copy); /* the customer again whole, then the visit */
+    CHECK_EQ_INT(fs_exists(srv, "customer", lost), 1);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(copy->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li);
+    CHECK_EQ_INT(fs_exists(z->r, "customer", lost), 1);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -1819,4 +1914,6 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(given_clock_pushed_again_after_a_restore)
               TEST(resent_write_keeps_its_clock_after_a_restore)
               TEST(refused_visit_sent_again_when_its_customer_arrives)
+              TEST(record_lost_by_both_restores_comes_back_whole)
+              TEST(copy_record_lost_by_a_server_restore_comes_back)
               TEST(fault_schedules))

@@ -36,14 +36,17 @@
     X(PARENT, 19, "the record it belongs to was refused or never reached the server")   \
     X(FORK_REFUSED, 20,                                                                  \
       "this replica was restored or copied and needs a new device identity, but the "   \
-      "server refused one: the device is revoked")
+      "server refused one: the device is revoked")                                      \
+    X(LOST, 21,                                                                          \
+      "the server does not hold this record (refused when it was made, or lost when the " \
+      "server was restored from an older backup)")
 
 typedef enum fs_reason {
     FS_REASON_NONE = 0,
 #define FS__REASON_ENUM(name, code, text) FS_REASON_##name = code,
     FS_REASON_MAP(FS__REASON_ENUM)
 #undef FS__REASON_ENUM
-    FS_REASON_LAST = FS_REASON_FORK_REFUSED /* the highest code this build knows */
+    FS_REASON_LAST = FS_REASON_LOST /* the highest code this build knows */
 } fs_reason;
 
 const char *fs_reason_text(uint32_t reason);

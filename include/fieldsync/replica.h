@@ -711,6 +711,26 @@ int fs_refusals_revert_handovers(fs_replica *r, size_t *records, int *repull);
  * retried. Run it in the transaction that applies the changes. */
 int fs_refusals_retry_parents(fs_replica *r, const fs_change *changes, size_t n, size_t *records);
 
+/* Sends again, whole, the records the server has lost (issue 25): for each
+ * open refusal (up to 64 a call) at least grace_ms old saying the server
+ * does not hold the record (FS_REASON_LOST: a change of a record it has no
+ * row of) or what it belongs to (FS_REASON_PARENT), the records it refers
+ * to by its ID columns and, for LOST, the record itself are written again
+ * as this device's write, every column ever written with the value held
+ * here, and the refused changes go again after them. A server restored
+ * from a backup older than a record, whose writer's laptop was restored
+ * or copied too, may hold it nowhere but on this device (a manager's
+ * laptop that pulled it). The grace leaves time for the record's writer
+ * to send it again itself (keeping its own clock; a child is then sent
+ * again by fs_refusals_retry_parents). Each record is written whole at
+ * most once per feed epoch (a meta mark a re-sync or fork clears), and
+ * never one with an open refusal of another reason, so a server that
+ * keeps refusing is not sent the same record at every sync; a refusal
+ * nothing was sent again for stays open. *records: the refusals put
+ * right. 0 or the replica's error. */
+#define FS_LOST_GRACE_MS (3600ull * 1000)
+int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records);
+
 /* A device's refused changes still open on it, as the server last heard
  * (the server-written table `refusal_tally`, schema 3): on a manager's
  * replica, every device of the team; on the server's, every device. */

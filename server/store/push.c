@@ -346,7 +346,9 @@ static int spot_check_row(push_ctx *p, sq_ref *g, size_t n, int exists, uint32_t
 /* A new row must come whole: every column the schema requires when a row
  * is created, with a value, among its changes (else a customer could
  * reach the server without its name, when its creation was refused and a
- * later change of one column was not). FS_REASON_INVALID or 0. */
+ * later change of one column was not). FS_REASON_LOST or 0: a device
+ * that creates a row sends it whole, so a part of one is a change of a
+ * record the store does not hold (fs_refusals_resend_lost). */
 static uint32_t incomplete(const fs_table *tb, const sq_ref *g, size_t n)
 {
     for (unsigned col = 1; col < tb->ncolumns; col++) {
@@ -357,7 +359,7 @@ static uint32_t incomplete(const fs_table *tb, const sq_ref *g, size_t n)
             given = g[k].c->column == col && g[k].c->value.type != FS_NULL &&
                     !(g[k].c->value.type == FS_TEXT && g[k].c->value.n == 0);
         if (!given)
-            return FS_REASON_INVALID;
+            return FS_REASON_LOST;
     }
     return 0;
 }
@@ -613,7 +615,10 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
                 snprintf(after, sizeof after, "%s", u->name); /* the creator owns it */
                 set_owner = 1;
             } else {
-                row_why = FS_REASON_INVALID; /* a new row must say whose it is */
+                /* a new row must say whose it is: one that does not is a
+                 * change of a record this store lost (restored from an
+                 * older backup), which the device sends again whole */
+                row_why = FS_REASON_LOST;
             }
         }
         break;
@@ -648,7 +653,7 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
             decider_why = FS_REASON_INVALID;
         }
         if (!set_parent && !exists)
-            row_why = FS_REASON_INVALID; /* a new row must name what it follows */
+            row_why = FS_REASON_LOST; /* a new row must name what it follows: as above */
         break;
     case RULE_NONE:
         row_why = FS_REASON_SCOPE;
@@ -695,7 +700,7 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
             return rc;
     }
     if (row_why == 0 && !exists)
-        row_why = incomplete(tb, g, n);
+        row_why = incomplete(tb, g, n); /* as above: a record this store lost */
     /* A new row whose other parent is not here is refused whole; on an
      * existing row only the change naming it (below). */
     for (size_t k = 0; rc == 0 && row_why == 0 && !exists && k < n; k++) {
