@@ -312,6 +312,9 @@ for want in "kind=report_sales records=2 mode=sealed" "kind=conflict records=2 m
 done
 runc "$FSS" audit verify --data "$S"
 expect "the audit chain still verifies" 0
+# the kind in the rep's words (after the server's counts: not synced again)
+LC_ALL= LANG=zh_CN.UTF-8 exp "$L" "$WORK/zh.sealed" conflict list --json --export
+expect "a sealed export in Chinese names its kind" 0 "正在导出 2 条冲突记录"
 runc "$FSS" audit show --data "$S"
 if grep -q "$MARK" <<<"$OUT" || grep -rqa "$MARK" "$WORK/serve.out" "$WORK/serve.err" "$ERRLOG"; then
     fail "no customer text in the audit, logs or messages"
