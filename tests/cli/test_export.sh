@@ -11,6 +11,13 @@
 #  - every export is in the device's audit (`fieldsync exports`) and, after
 #    the next sync (protocol 7), in the server's: who, kind, how many,
 #    mode; never a value.
+#  - the views: a rep's today, report meeting, conflict list and refused
+#    list (table and --json) to a file or pipe refused, in Chinese too,
+#    shown on a terminal; history of one record, a rep's own report sales,
+#    report compliance and report rep are not exports; a manager's report
+#    sales, report meeting, conflict list and today sealed and opened with
+#    their content, the rep's refused list sealed when the team says so;
+#    each audited with its kind and count of records.
 #
 #   bash tests/cli/test_export.sh path/to/fieldsync path/to/fieldsync-server
 set -u
@@ -295,8 +302,10 @@ equal "the opened refused list: the two visits, values and all" "$got" "2 True"
 
 # ---- audited: kind and count, on the device and on the server ----
 runc "$FS" --home "$L" exports
-for want in "li  report_sales  2  sealed" "li  conflict  2  sealed" "li  today  " \
-    "li  report_meeting  "; do
+# (the meeting pack: zhang's plan and its task, and the two reps' figures;
+# li's today: zhang's two promises)
+for want in "li  report_sales  2  sealed" "li  conflict  2  sealed" "li  today  2  sealed" \
+    "li  report_meeting  4  sealed"; do
     contains "li's audit: $want" "$OUT" "$want"
 done
 runc "$FS" --home "$Z" exports
@@ -307,7 +316,8 @@ runc "$FS" --home "$Z" sync
 runc "$FS" --home "$L" sync
 runc "$FSS" audit show --data "$S"
 for want in "kind=report_sales records=2 mode=sealed" "kind=conflict records=2 mode=sealed" \
-    "kind=refused records=2 mode=sealed" "kind=today records=" "kind=report_meeting records="; do
+    "kind=refused records=2 mode=sealed" "kind=today records=2 mode=sealed" \
+    "kind=report_meeting records=4 mode=sealed"; do
     equal "the server's audit: $want, once" "$(grep -c "export .*$want" <<<"$OUT")" 1
 done
 runc "$FSS" audit verify --data "$S"
