@@ -335,6 +335,12 @@ const char *cli_kind_word(const char *table)
         {"payment", N_("payment")},
         {"contract", N_("contract")},
         {"survey", N_("survey")},
+        /* the export kinds of the views (issue 20.4) */
+        {"today", N_("due and overdue")},
+        {"report_sales", N_("sales report")},
+        {"report_meeting", N_("meeting pack")},
+        {"conflict", N_("conflicted")},
+        {"refused", N_("refused")},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(words[i].table, table) == 0)

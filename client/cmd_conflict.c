@@ -17,22 +17,21 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "export.h"
 #include "form.h"
 #include "i18n.h"
 #include "record.h"
 
 typedef struct conflict_walk {
-    cJSON *list; /* JSON output, or NULL: print lines on stdout */
-    size_t count;
+    cJSON *list;       /* every open conflict, as --json prints it */
+    cli_recset shown;  /* the records they belong to (the export gate) */
 } conflict_walk;
 
 /* A value as one line of JSON (quoted and escaped text), for the plain
  * listing: control characters in a peer's text cannot drive the terminal. */
-static int print_value(const fs_column *col, const fs_value *v)
+static int print_value(const cJSON *item)
 {
-    cJSON *item = rec_value_json(col, v);
     char *s = item != NULL ? cJSON_PrintUnformatted(item) : NULL;
-    cJSON_Delete(item);
     if (s == NULL)
         return FS_ENOMEM;
     fputs(s, stdout);
@@ -40,6 +39,8 @@ static int print_value(const fs_column *col, const fs_value *v)
     return 0;
 }
 
+/* Collects the conflicts first, so that the export gate knows how many
+ * records' values would be printed before anything is. */
 static int conflict_cb(const fs_conflict *c, void *ctx)
 {
     conflict_walk *w = ctx;
@@ -50,18 +51,8 @@ static int conflict_cb(const fs_conflict *c, void *ctx)
 
     fs_id_to_hex(c->row, rowhex);
     fs_id_to_hex(c->id, idhex);
-    w->count++;
-    if (w->list == NULL) {
-        int rc;
-        printf("%.8s  %s.%s (row %.8s): kept ", idhex, table, col->name, rowhex);
-        rc = print_value(col, &c->winner);
-        if (rc == 0) {
-            fputs(", lost ", stdout);
-            rc = print_value(col, &c->loser);
-        }
-        putchar('\n');
-        return rc;
-    }
+    if (cli_recset_add(&w->shown, c->table, c->row) != 0)
+        return FS_ENOMEM;
     obj = cJSON_CreateObject();
     if (rec_json_add(w->list, NULL, obj) != 0)
         return FS_ENOMEM;
@@ -75,38 +66,70 @@ static int conflict_cb(const fs_conflict *c, void *ctx)
     return 0;
 }
 
+/* The plain listing: one line a conflict. */
+static int print_lines(const cJSON *list)
+{
+    const cJSON *o;
+    cJSON_ArrayForEach(o, list)
+    {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+        const char *table = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "table"));
+        const char *column = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "column"));
+        const char *row = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "row"));
+        if (id == NULL || table == NULL || column == NULL || row == NULL)
+            return FS_ENOMEM;
+        printf("%.8s  %s.%s (row %.8s): kept ", id, table, column, row);
+        int rc = print_value(cJSON_GetObjectItemCaseSensitive(o, "kept"));
+        if (rc == 0) {
+            fputs(", lost ", stdout);
+            rc = print_value(cJSON_GetObjectItemCaseSensitive(o, "lost"));
+        }
+        putchar('\n');
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int cmd_conflict_list(cli_ctx *ctx, int argc, char **argv)
 {
     int json = 0;
     const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
-    conflict_walk w = {NULL, 0};
+    conflict_walk w;
+    memset(&w, 0, sizeof w);
     fs_replica *r = NULL;
     int rc;
 
     rc = cli_parse(ctx, USAGE_CONFLICT_LIST, opts, 1, argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    if (json && (w.list = cJSON_CreateArray()) == NULL)
+    if ((w.list = cJSON_CreateArray()) == NULL)
         return cli_fail(NULL, "conflict list", FS_ENOMEM);
     rc = cli_open(ctx, &r);
     if (rc != CLI_OK)
         goto done;
     rc = fs_conflicts(r, 0, conflict_cb, &w);
     if (rc != 0) {
-        rc = cli_fail(r, "conflict list", rc);
+        rc = cli_fail(rc == FS_ENOMEM ? NULL : r, "conflict list", rc);
         goto done;
     }
+    /* both values of each field are the customer's: the fields of more
+     * than one record to a file or pipe are an export (issue 20.4) */
+    rc = cli_export_gate(r, "conflict", cli_recset_count(&w.shown));
+    if (rc != CLI_OK)
+        goto done;
     if (json) {
         rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK
                                                  : cli_fail(NULL, "conflict list", FS_ENOMEM);
     } else {
-        if (w.count == 0)
+        if (cJSON_GetArraySize(w.list) == 0)
             printf("%s", _("no open conflicts\n"));
-        rc = CLI_OK;
+        rc = print_lines(w.list) == 0 ? CLI_OK : cli_fail(NULL, "conflict list", FS_ENOMEM);
     }
 
 done:
     cJSON_Delete(w.list);
+    cli_recset_free(&w.shown);
     fs_replica_close(r);
     return rc;
 }

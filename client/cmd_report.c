@@ -23,6 +23,7 @@
 #include "record.h"
 #include "precheck.h"
 #include "cmd_sync.h"
+#include "export.h"
 #include "refused.h"
 #include "table.h"
 #include "teamcal.h"
@@ -178,6 +179,7 @@ typedef struct today_walk {
     fs_replica *r;       /* what the record says, read from here */
     rec_index customers; /* customer names by id */
     int supervisor;      /* the device's user is a manager (precheck_role) */
+    cli_recset shown;    /* the records whose words or customer a line shows */
 } today_walk;
 
 /* 1 if the finding's deadline is met by a record only a supervisor writes
@@ -218,6 +220,15 @@ static int today_cb(const fs_finding *f, void *ctx)
         return rc;
     const char *text = fr.text, *maker = fr.made_by;
     const char *customer = fr.has_customer ? rec_index_find(&w->customers, fr.customer) : NULL;
+    /* A line with the record's own words or its customer's name shows
+     * customer data (the export gate counts it); one with the rule's words
+     * and the record's id alone does not. */
+    if ((text != NULL || customer != NULL) &&
+        (f->has_row ? cli_recset_add_named(&w->shown, f->rule->table, f->row)
+                    : cli_recset_add_named(&w->shown, "customer", fr.customer)) != 0) {
+        fs_finding_record_free(&fr);
+        return FS_ENOMEM;
+    }
     if (w->list != NULL) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL || rec_json_add(o, "rule", cJSON_CreateString(f->rule->id)) ||
@@ -283,8 +294,13 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     /* Due from today to a week ahead, and whatever is still overdue. */
     if (frc == 0)
         frc = fs_rules_eval_todo(r, &cal, now, today, today + 8 * FS_MIN_PER_DAY, today_cb, &w);
+    /* the table opens with the refused changes' records, by name */
+    if (frc == 0 && !o.json)
+        frc = refused_summary_records(r, &w.shown);
     if (frc != 0) {
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "today", frc);
+    } else if ((rc = cli_export_gate(r, "today", cli_recset_count(&w.shown))) != CLI_OK) {
+        /* refused: nothing printed */
     } else if (o.json) {
         rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK : cli_fail(NULL, "today", FS_ENOMEM);
     } else {
@@ -310,6 +326,7 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     cJSON_Delete(w.list);
     cli_table_free(w.t);
     rec_index_free(&w.customers);
+    cli_recset_free(&w.shown);
     cli_list_free(&o.holidays);
     fs_replica_close(r);
     return rc;

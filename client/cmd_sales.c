@@ -19,6 +19,7 @@
 #include <cJSON.h>
 
 #include "cmd.h"
+#include "export.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/rules.h"
 #include "form.h"
@@ -511,6 +512,10 @@ int cmd_report_sales(cli_ctx *ctx, int argc, char **argv)
     int frc = rc == CLI_OK ? sales_report_get(r, from, to, only, rep) : 0;
     if (frc != 0)
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "report sales", frc);
+    /* each rep's figures are that rep's sales data: more than one rep's to a
+     * file or pipe is an export (issue 20.4); a rep's own line is not */
+    if (rc == CLI_OK)
+        rc = cli_export_gate(r, "report_sales", rep->nreps);
     int64_t end = 0;
     if (rc == CLI_OK && fs_civil_parse(to, 10, &end) == 0) {
         fs_civil_format(end - FS_MIN_PER_DAY, last);
@@ -630,7 +635,7 @@ static int plan_of(fs_replica *r, const char *rep, const char *from, const char 
 /* A plan's tasks: all of them, or (undone_only) those not done; as a JSON
  * array of {date, task, done} into arr, printed when print. */
 static int plan_tasks(fs_replica *r, const uint8_t plan[FS_ID_BYTES], int undone_only, cJSON *arr,
-                      int print, unsigned *ndone, unsigned *nall)
+                      int print, unsigned *ndone, unsigned *nall, cli_recset *shown)
 {
     fs_rows *it = NULL;
     fs_value eq = fs_blob(plan, FS_ID_BYTES), v;
@@ -645,6 +650,8 @@ static int plan_tasks(fs_replica *r, const uint8_t plan[FS_ID_BYTES], int undone
             (*nall)++;
         if (ndone != NULL && done)
             (*ndone)++;
+        if (rc == 0 && !(undone_only && done) && shown != NULL)
+            rc = cli_recset_add_named(shown, "plan_task", fs_rows_id(it));
         if (rc == 0 && !(undone_only && done)) {
             if (print)
                 printf("    %s  %s%s\n", date ? date : "", task ? task : "",
@@ -665,7 +672,7 @@ static int plan_tasks(fs_replica *r, const uint8_t plan[FS_ID_BYTES], int undone
 /* The improvement measures a rep stated in the week's self-checks (the
  * reasons given for a "no"), and the deals lost in the week. */
 static int stated_reasons(fs_replica *r, const char *rep, const char *from, const char *to,
-                          cJSON *arr, int print)
+                          cJSON *arr, int print, cli_recset *shown)
 {
     static const char *const fixes[] = {"appearance_fix", "communication_fix",
                                         "data_management_fix", "teamwork_fix", "todos_fix"};
@@ -678,6 +685,8 @@ static int stated_reasons(fs_replica *r, const char *rep, const char *from, cons
         for (size_t k = 0; rc == 0 && within(date, from, to) && k < 5; k++) {
             char *fix = NULL;
             rc = rec_text(it, fixes[k], &fix);
+            if (rc == 0 && fix != NULL && fix[0] != '\0' && shown != NULL)
+                rc = cli_recset_add_named(shown, "self_check", fs_rows_id(it));
             if (rc == 0 && fix != NULL && fix[0] != '\0') {
                 char label[160];
                 const char *name = form_field_name("self_check", fixes[k], label, sizeof label);
@@ -700,7 +709,7 @@ static int stated_reasons(fs_replica *r, const char *rep, const char *from, cons
 
 /* Deals of rep's customers lost in the week, printed and into arr. */
 static int deals_lost(fs_replica *r, const char *rep, const char *me, const char *from,
-                      const char *to, cJSON *arr, int print)
+                      const char *to, cJSON *arr, int print, cli_recset *shown)
 {
     rec_index owners;
     int rc = rec_index_load(&owners, r, "customer", NULL, "owner");
@@ -713,6 +722,8 @@ static int deals_lost(fs_replica *r, const char *rep, const char *me, const char
         if (d[i].stage == NULL || strcmp(d[i].stage, "lost") != 0 ||
             !within(d[i].closed, from, to) || strcmp(holder(&owners, d[i].customer, me), rep) != 0)
             continue;
+        if (shown != NULL && (rc = cli_recset_add_named(shown, "deal", d[i].id)) != 0)
+            break;
         char amount[MONEY_BUF];
         money_format(d[i].fen, amount);
         if (print)
@@ -729,10 +740,12 @@ static int deals_lost(fs_replica *r, const char *rep, const char *me, const char
     return rc;
 }
 
-/* One rep's pack, printed (json NULL) or as an object added to json. */
+/* One rep's pack, printed (json NULL) or as an object added to json; the
+ * records whose words it shows (plans, tasks, deals, self-checks) added to
+ * shown when not NULL. */
 static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sales,
                        const char *rep, const char *me, const char *from, const char *to,
-                       const char *next_to, cJSON *json)
+                       const char *next_to, cJSON *json, cli_recset *shown)
 {
     int print = json == NULL;
     cJSON *o = cJSON_CreateObject(), *results = cJSON_CreateObject(),
@@ -757,6 +770,8 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
     int found = rc == 0 ? plan_of(r, rep, from, to, plan, &goals, &status) : 0;
     if (found < 0)
         rc = found;
+    if (found == 1 && shown != NULL)
+        rc = cli_recset_add_named(shown, "weekly_plan", plan);
     char col[MONEY_BUF], gcol[MONEY_BUF], gc[24];
     money_format(f->collected_fen, col);
     fen_text(f->goal.fen, gcol);
@@ -772,7 +787,7 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
     if (rc == 0 && found == 1) {
         if (print)
             printf("%s\n", _("  tasks of the week not done:"));
-        rc = plan_tasks(r, plan, 1, tasks, print, &ndone, &nall);
+        rc = plan_tasks(r, plan, 1, tasks, print, &ndone, &nall, shown);
     }
     cJSON *fig = rc == 0 ? sales_json(&(sales_report){.reps = {*f}, .nreps = 1}) : NULL;
     if (rc == 0 && (fig == NULL || cJSON_GetArraySize(fig) != 1))
@@ -819,22 +834,24 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
     if (rc == 0 && print)
         printf("%s\n", _("  deals lost:"));
     if (rc == 0)
-        rc = deals_lost(r, rep, me, from, to, lost, print);
+        rc = deals_lost(r, rep, me, from, to, lost, print, shown);
     if (rc == 0 && print)
         printf("%s\n", _("  reasons and measures stated in the self-checks:"));
     if (rc == 0)
-        rc = stated_reasons(r, rep, from, to, reasons, print);
+        rc = stated_reasons(r, rep, from, to, reasons, print, shown);
     /* next week's plan */
     if (rc == 0 && print)
         printf("%s\n", _("Next week's plan:"));
     found = rc == 0 ? plan_of(r, rep, to, next_to, plan, &goals, &status) : 0;
     if (found < 0)
         rc = found;
+    if (found == 1 && shown != NULL)
+        rc = cli_recset_add_named(shown, "weekly_plan", plan);
     if (rc == 0 && print)
         printf(_("  goals: %s (%s)\n"), found ? goals : _("no weekly plan yet"),
                status ? status : "-");
     if (rc == 0 && found == 1)
-        rc = plan_tasks(r, plan, 0, ntasks, print, NULL, NULL);
+        rc = plan_tasks(r, plan, 0, ntasks, print, NULL, NULL, shown);
     if (rc == 0)
         rc = rec_json_add(next, "goals", found ? cJSON_CreateString(goals) : cJSON_CreateNull()) ||
                      rec_json_add(next, "status",
@@ -920,25 +937,33 @@ int cmd_report_meeting(cli_ctx *ctx, int argc, char **argv)
         add_rep_name(&m, only);
     if (frc != 0 && rc == CLI_OK)
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "report meeting", frc);
+    cli_recset shown;
+    memset(&shown, 0, sizeof shown);
     if (rc == CLI_OK) {
         qsort(m.reps, m.nreps, sizeof m.reps[0], (int (*)(const void *, const void *))strcmp);
-        cJSON *top = json ? cJSON_CreateObject() : NULL, *reps = json ? cJSON_CreateArray() : NULL;
-        if (json && (top == NULL || reps == NULL)) {
-            cJSON_Delete(reps);
-            reps = NULL;
+        /* The packs as JSON first (what --json prints), counting the
+         * records whose words they show and each rep's figures: more than
+         * one to a file or pipe is an export (issue 20.4). */
+        cJSON *top = cJSON_CreateObject(), *reps = cJSON_CreateArray();
+        if (top == NULL || reps == NULL)
             frc = FS_ENOMEM;
-        }
-        if (!json)
-            printf(_("weekly meeting pack, week %s (%s .. %s)\n"), name, from, last);
-        if (!json && m.nreps == 0)
-            printf("%s\n", _("no reps' records in this replica"));
         for (size_t i = 0; frc == 0 && i < m.nreps; i++)
-            frc = meeting_rep(r, &m, sales, m.reps[i], me, from, to, next_to, reps);
-        if (frc == 0 && !json && m.nreps > 1) {
-            printf("\n%s\n", _("The team's sales figures:"));
-            frc = sales_table(sales);
+            frc = meeting_rep(r, &m, sales, m.reps[i], me, from, to, next_to, reps, &shown);
+        if (frc == 0) {
+            rc = cli_export_gate(r, "report_meeting", cli_recset_count(&shown) + m.nreps);
         }
-        if (json && frc == 0) {
+        if (frc == 0 && rc == CLI_OK && !json) {
+            printf(_("weekly meeting pack, week %s (%s .. %s)\n"), name, from, last);
+            if (m.nreps == 0)
+                printf("%s\n", _("no reps' records in this replica"));
+            for (size_t i = 0; frc == 0 && i < m.nreps; i++)
+                frc = meeting_rep(r, &m, sales, m.reps[i], me, from, to, next_to, NULL, NULL);
+            if (frc == 0 && m.nreps > 1) {
+                printf("\n%s\n", _("The team's sales figures:"));
+                frc = sales_table(sales);
+            }
+        }
+        if (frc == 0 && rc == CLI_OK && json) {
             frc = rec_json_add(top, "week", cJSON_CreateString(name)) ||
                           rec_json_add(top, "from", cJSON_CreateString(from)) ||
                           rec_json_add(top, "to", cJSON_CreateString(last)) ||
@@ -954,6 +979,7 @@ int cmd_report_meeting(cli_ctx *ctx, int argc, char **argv)
         if (frc != 0)
             rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "report meeting", frc);
     }
+    cli_recset_free(&shown);
     free(m.items);
     free(sales);
     fs_replica_close(r);

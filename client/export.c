@@ -6,7 +6,9 @@
  * records go out as plaintext with --export, audited here too.
  */
 #define _GNU_SOURCE /* fopencookie */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "export.h"
 #include "fieldsync/exportseal.h"
 #include "fieldsync/rules.h"
+#include "fieldsync/schema.h"
 #include "cmd.h"
 #include "i18n.h"
 
@@ -123,6 +126,57 @@ int cli_export_gate(fs_replica *r, const char *kind, size_t n)
                 n, cli_kind_word(kind));
     }
     return CLI_OK;
+}
+
+int cli_recset_add(cli_recset *s, unsigned table, const uint8_t id[FS_ID_BYTES])
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        if (cap > SIZE_MAX / sizeof *s->v)
+            return FS_ENOMEM;
+        struct cli_rec *more = realloc(s->v, cap * sizeof *more);
+        if (more == NULL)
+            return FS_ENOMEM;
+        s->v = more;
+        s->cap = cap;
+    }
+    s->v[s->n].table = table;
+    memcpy(s->v[s->n].id, id, FS_ID_BYTES);
+    s->n++;
+    return 0;
+}
+
+int cli_recset_add_named(cli_recset *s, const char *table, const uint8_t id[FS_ID_BYTES])
+{
+    unsigned nt = 0;
+    (void)fs_schema_tables(&nt);
+    int ix = fs_schema_table_index(table);
+    return cli_recset_add(s, ix >= 0 ? (unsigned)ix : nt, id);
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const struct cli_rec *x = a, *y = b;
+    if (x->table != y->table)
+        return x->table < y->table ? -1 : 1;
+    return memcmp(x->id, y->id, FS_ID_BYTES);
+}
+
+size_t cli_recset_count(cli_recset *s)
+{
+    if (s->n == 0)
+        return 0;
+    qsort(s->v, s->n, sizeof s->v[0], rec_cmp);
+    size_t distinct = 1;
+    for (size_t i = 1; i < s->n; i++)
+        distinct += rec_cmp(&s->v[i - 1], &s->v[i]) != 0;
+    return distinct;
+}
+
+void cli_recset_free(cli_recset *s)
+{
+    free(s->v);
+    memset(s, 0, sizeof *s);
 }
 
 int cli_export_finish(int ok)

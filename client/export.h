@@ -10,6 +10,7 @@
 #define FIELDSYNC_CLIENT_EXPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fieldsync/replica.h"
 
@@ -21,6 +22,26 @@ extern int cli_export_wanted;
  * schema table's name, or "search"). Returns CLI_OK to print (stdout may
  * now be a sealing stream) or CLI_EUSAGE / CLI_ERUNTIME, message printed. */
 int cli_export_gate(fs_replica *r, const char *kind, size_t n);
+
+/* The records a command is about to print, to count them for the gate: the
+ * same record named twice (two conflicts on one visit, a refused change and
+ * a due commitment) is one record. Zero it to start. */
+typedef struct cli_recset {
+    struct cli_rec {
+        unsigned table;
+        uint8_t id[FS_ID_BYTES];
+    } *v;
+    size_t n, cap;
+} cli_recset;
+
+/* Adds the record (a schema table's index, its id): 0 or FS_ENOMEM. */
+int cli_recset_add(cli_recset *s, unsigned table, const uint8_t id[FS_ID_BYTES]);
+/* The same with the table by name (an unknown name counts under its own
+ * index past the schema's). */
+int cli_recset_add_named(cli_recset *s, const char *table, const uint8_t id[FS_ID_BYTES]);
+/* How many distinct records were added (sorts the set). */
+size_t cli_recset_count(cli_recset *s);
+void cli_recset_free(cli_recset *s);
 
 /* Ends a sealed export (main, after the command): the last chunk is
  * written when ok, else the file is left without its end (it will not

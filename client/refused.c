@@ -24,6 +24,7 @@
 #include "fieldsync/schema.h"
 
 #include "cmd.h"
+#include "export.h"
 #include "record.h"
 #include "refused.h"
 #include "table.h"
@@ -258,6 +259,18 @@ int refused_summary(fs_replica *r, FILE *f)
     return rc;
 }
 
+int refused_summary_records(fs_replica *r, cli_recset *set)
+{
+    summary_walk w;
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    int rc = fs_refusals(r, summary_cb, &w);
+    for (size_t i = 0; rc == 0 && i < w.nshown; i++)
+        rc = cli_recset_add(set, w.shown[i].table, w.shown[i].row);
+    free(w.seen);
+    return rc;
+}
+
 static int count_undone(const fs_refusal *f, void *ctx)
 {
     *(uint64_t *)ctx += f->auto_reverted != 0;
@@ -282,6 +295,7 @@ typedef struct list_walk {
     cli_table *t; /* the table, or */
     cJSON *list;  /* JSON, or */
     int detail;   /* show: every field on its own line */
+    cli_recset shown; /* the records named, for the export gate */
 } list_walk;
 
 /* A value as one line of text for the table ("(empty)" for none). */
@@ -315,6 +329,8 @@ static int list_cb(const fs_refusal *f, void *ctx)
     const fs_column *col = rec_schema_column(f->table, f->column, &table);
     char name[256], idtext[24], sent[128], at[32], made[32], hex[2 * FS_ID_BYTES + 1];
     int rc = refused_record_name(w->r, f->table, f->row, name, sizeof name);
+    if (rc == 0)
+        rc = cli_recset_add(&w->shown, f->table, f->row);
     if (rc != 0)
         return rc;
     snprintf(idtext, sizeof idtext, "%llu", (unsigned long long)f->id);
@@ -367,7 +383,8 @@ int cmd_refused_list(cli_ctx *ctx, int argc, char **argv)
     static const cli_column cols[] = {{"ID", 0},    {"RECORD", 40}, {"FIELD", 0},
                                       {"SENT", 24}, {"REASON", 48}, {"REFUSED", 0}};
     fs_replica *r = NULL;
-    list_walk w = {NULL, NULL, NULL, 0};
+    list_walk w;
+    memset(&w, 0, sizeof w);
     int rc = cli_parse(ctx, USAGE_REFUSED_LIST, opts, 1, argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
@@ -379,8 +396,12 @@ int cmd_refused_list(cli_ctx *ctx, int argc, char **argv)
                    : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);
     if (frc == 0)
         frc = fs_refusals(r, list_cb, &w);
+    /* the records' names and the values sent are the customer's: more than
+     * one record to a file or pipe is an export (issue 20.4) */
     if (frc != 0)
         rc = cli_fail(frc == FS_ENOMEM ? NULL : r, "refused list", frc);
+    else if ((rc = cli_export_gate(r, "refused", cli_recset_count(&w.shown))) != CLI_OK)
+        ; /* refused: nothing printed */
     else if (json)
         rc = rec_json_print(w.list, stdout) == 0 ? CLI_OK
                                                  : cli_fail(NULL, "refused list", FS_ENOMEM);
@@ -390,6 +411,7 @@ int cmd_refused_list(cli_ctx *ctx, int argc, char **argv)
         cli_table_print(w.t, stdout);
     cJSON_Delete(w.list);
     cli_table_free(w.t);
+    cli_recset_free(&w.shown);
     fs_replica_close(r);
     return rc;
 }
@@ -446,7 +468,7 @@ int cmd_refused_show(cli_ctx *ctx, int argc, char **argv)
     rc = cli_open(ctx, &r);
     if (rc != CLI_OK)
         return rc;
-    list_walk w = {r, NULL, NULL, !json};
+    list_walk w = {.r = r, .detail = !json};
     int frc = json ? ((w.list = cJSON_CreateArray()) ? 0 : FS_ENOMEM) : 0;
     if (frc == 0)
         frc = fs_refusal_get(r, id, list_cb, &w);
@@ -459,6 +481,7 @@ int cmd_refused_show(cli_ctx *ctx, int argc, char **argv)
                  ? CLI_OK
                  : cli_fail(NULL, "refused show", FS_ENOMEM);
     cJSON_Delete(w.list);
+    cli_recset_free(&w.shown);
     fs_replica_close(r);
     return rc;
 }

@@ -23,6 +23,11 @@ int refused_record_name(fs_replica *r, unsigned table, const uint8_t row[FS_ID_B
  * more); nothing when there are none. 0 or an FS_E* code. */
 int refused_summary(fs_replica *r, FILE *f);
 
+/* The records refused_summary names, added to set (export.h: the export
+ * gate counts them). 0 or an FS_E* code. */
+struct cli_recset;
+int refused_summary_records(fs_replica *r, struct cli_recset *set);
+
 /* How many refused changes this device undid itself (hand-overs the server
  * refused: fs_refusals_revert_handovers), into *n; 0 or an FS_E* code. And
  * the line sync prints when there are new ones. */

@@ -46,6 +46,7 @@ sync_all() {
 runc "$FSS" init --data "$S"
 expect "server init" 0
 add_users "zhang rep north" "li manager north"
+allow_exports north # the test reads conflict lists into variables (issue 20.4)
 start_server 0
 URL="ws://127.0.0.1:$PORT"
 enroll_device zhang "$HA" "$URL"
