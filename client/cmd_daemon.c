@@ -302,6 +302,21 @@ static void reorder_servers(server_set *set, const char *url)
     set->addr[0] = a;
 }
 
+/* Before each connection: the addresses as the replica keeps them now (a
+ * `server add` while the daemon runs counts from its next connection).
+ * When the replica cannot be read now (a command holds it), the set stays. */
+static void reload_servers(const char *home, const fs_secret *k, server_set *set)
+{
+    fs_replica *r = NULL;
+    server_set now;
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    if (fs_replica_open_secret(&r, home, k, NULL) != 0)
+        return;
+    if (cmd_read_servers(r, &now, pk) == CLI_OK)
+        *set = now;
+    fs_replica_close(r);
+}
+
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
 {
     const char *interval_s = NULL;
@@ -377,6 +392,8 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
         }
         char err[512] = "";
         fs_secret *k = daemon_key_get(&key, home); /* locked: wait for unlock */
+        if (k != NULL)
+            reload_servers(home, k, &set);
         daemon_key_put(&key, k);
         if (k == NULL) {
             retry_at = t + DAEMON_LOCKED_RETRY_MS;

@@ -13,7 +13,8 @@
 #    bound (FS_WS_ANSWER_MS, 10 s) for the next one;
 #  - li's daemon keeps syncing when the server moves: serve stops, starts
 #    again on another port that is li's second address, and the daemon
-#    reaches it and receives zhang's next visit;
+#    reaches it and receives zhang's next visit; then again to a third
+#    address li added while the daemon ran;
 #  - a replica enrolled by the published client (34f102e: one address) syncs
 #    after the upgrade as a list of one, and takes a second address.
 #
@@ -257,24 +258,42 @@ if wait_li 3 60; then ok "li's daemon reaches the moved server and receives the 
 else fail "li's daemon reaches the moved server and receives the third visit" \
     "$(cat "$WORK/daemon.out" "$WORK/daemon.err")"; fi
 contains "the daemon logs the move" "$(cat "$WORK/daemon.out")" "syncing with the server at $A2"
+# an address added while the daemon runs counts from its next connection
+P3=$(free_port)
+A3=ws://127.0.0.1:$P3
+run --home "$HL" server add "$A3"
+expect "li adds a third address while the daemon runs" 0
+stop_server
+start_server "$P3"
+run --home "$HZ" server add "$A3"
+expect "zhang adds the third address" 0
+run --home "$HZ" visit add --customer "$CID" --time "$(rel_day 'today') 10:00" --place office \
+    --purpose moved-again --notes "fourth visit"
+expect "zhang records a fourth visit" 0
+run --home "$HZ" sync
+expect "zhang syncs with the server on its third address" 0
+if wait_li 4 60; then ok "li's daemon reaches the address added while it ran"
+else fail "li's daemon reaches the address added while it ran" \
+    "$(cat "$WORK/daemon.out" "$WORK/daemon.err")"; fi
 kill -0 "$DAEMON_PID" 2>/dev/null && ok "li's daemon still runs" ||
     fail "li's daemon still runs" "$(cat "$WORK/daemon.err")"
 stop_daemon_now
+contains "the daemon logs the second move" "$(cat "$WORK/daemon.out")" "syncing with the server at $A3"
 run --home "$HL" status --json
-equal "li's replica remembers the address that answered last" "$(json_field "$OUT" server_last)" "$A2"
+equal "li's replica remembers the address that answered last" "$(json_field "$OUT" server_last)" "$A3"
 
 # ---- a replica of the published client: one address, upgraded ----
-runc "$OLD" --home "$HC" enroll --server "$A2" --name chen-laptop <<<"$(code_for chen)"
+runc "$OLD" --home "$HC" enroll --server "$A3" --name chen-laptop <<<"$(code_for chen)"
 expect "chen enrolls with the published client (one address)" 0
 runc "$OLD" --home "$HC" sync
 expect "chen syncs with the published client" 0
 run --home "$HC" server list
 expect "this build lists the old replica's servers" 0
-equal "the old replica's one address" "$(head -n 1 <<<"$OUT")" "$A2"
+equal "the old replica's one address" "$(head -n 1 <<<"$OUT")" "$A3"
 run --home "$HC" sync
 expect "the old replica syncs after the upgrade" 0
-contains "and says with which server" "$OUT" "with the server at $A2"
-run --home "$HC" server remove "$A2"
+contains "and says with which server" "$OUT" "with the server at $A3"
+run --home "$HC" server remove "$A3"
 expect "the only address cannot be removed" 2 "is the server's only address"
 run --home "$HC" server add "$DEAD"
 expect "the upgraded replica takes a second address" 0
