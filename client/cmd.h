@@ -146,7 +146,7 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
     "                 [--visitor V] [--confirm]\n"
 #define USAGE_VISIT_LIST "usage: fieldsync [--home DIR] visit list [--json]\n"
 #define USAGE_ENROLL                                                                               \
-    "usage: fieldsync [--home DIR] enroll --server ws[s]://HOST:PORT [--server URL]...\n"         \
+    "usage: fieldsync [--home DIR] enroll --server ws[s]://HOST:PORT [--server URL]...\n"          \
     "                 [--code CODE] [--name DEVICE-NAME]\n"
 #define USAGE_SYNC   "usage: fieldsync [--home DIR] sync\n"
 #define USAGE_STATUS "usage: fieldsync [--home DIR] status [--json]\n"

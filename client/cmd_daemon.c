@@ -414,9 +414,9 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             } else {
                 /* Connected until the server goes away or SIGTERM: syncs on
                  * local changes, on the server's POKE and every --interval. */
-                frc = fs_ws_live_run(&hooks, pk, set.addr[i].host, set.addr[i].port,
-                                     set.addr[i].tls, SYNC_TIMEOUT_MS,
-                                     more ? FS_WS_ANSWER_MS : 0, err, sizeof err);
+                frc =
+                    fs_ws_live_run(&hooks, pk, set.addr[i].host, set.addr[i].port, set.addr[i].tls,
+                                   SYNC_TIMEOUT_MS, more ? FS_WS_ANSWER_MS : 0, err, sizeof err);
             }
             if (frc != FS_EIO || d.rounds > 0 || !more)
                 break;

@@ -375,10 +375,11 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     printf(_("enrolled with the server at %s:%d (key %s)\n"), set.addr[used].host,
            set.addr[used].port, keyhex);
     if (set.n > 1)
-        printf(ngettext("%zu more address of the same server is kept: see fieldsync server list\n",
-                        "%zu more addresses of the same server are kept: see fieldsync server list\n",
-                        (unsigned long)(set.n - 1)),
-               set.n - 1);
+        printf(
+            ngettext("%zu more address of the same server is kept: see fieldsync server list\n",
+                     "%zu more addresses of the same server are kept: see fieldsync server list\n",
+                     (unsigned long)(set.n - 1)),
+            set.n - 1);
     enroll_say_user(r, before);
     rc = CLI_OK;
 
@@ -692,7 +693,7 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
     /* "server": the one tried first (the one that answered last, else the
      * first); "servers": all of them as kept; "server_last": the one that
      * answered last, null before */
-    const char *url = servers == NULL           ? NULL
+    const char *url = servers == NULL            ? NULL
                       : servers->last[0] != '\0' ? servers->last
                                                  : servers->url[0];
     cJSON *urls = servers != NULL ? cJSON_CreateArray() : cJSON_CreateNull();
@@ -731,11 +732,12 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
     if (teamcal_load(r, &cal, &found, team) != 0)
         found = 0;
     if (rec_json_add(obj, "calendar", cJSON_CreateString(found > 0 ? "team" : "device")) ||
-        rec_json_add(obj, "fork", note[0] != '\0' ? cJSON_CreateString(note) : cJSON_CreateNull()) ||
+        rec_json_add(obj, "fork",
+                     note[0] != '\0' ? cJSON_CreateString(note) : cJSON_CreateNull()) ||
         rec_json_add(obj, "server", url != NULL ? cJSON_CreateString(url) : cJSON_CreateNull()) ||
-        rec_json_add(obj, "server_last", servers != NULL && servers->last[0] != '\0'
-                                             ? cJSON_CreateString(servers->last)
-                                             : cJSON_CreateNull()) ||
+        rec_json_add(obj, "server_last",
+                     servers != NULL && servers->last[0] != '\0' ? cJSON_CreateString(servers->last)
+                                                                 : cJSON_CreateNull()) ||
         rec_json_add(obj, "server_key",
                      pk != NULL ? cJSON_CreateString(keyhex) : cJSON_CreateNull()) ||
         rec_json_add(obj, "pending", cJSON_CreateNumber((double)st->pending)) ||

@@ -622,8 +622,7 @@ int fs_replica_set_servers(fs_replica *r, const fs_server_list *list, const uint
     size_t len = 0;
     for (size_t i = 0; i < list->n; i++) {
         if (!server_url_ok(list->url[i]))
-            return fs__fail(r, FS_EINVAL,
-                            "a server URL is 1-%d bytes of UTF-8 without blanks",
+            return fs__fail(r, FS_EINVAL, "a server URL is 1-%d bytes of UTF-8 without blanks",
                             FS_SERVER_URL_MAX);
         for (size_t j = 0; j < i; j++)
             if (strcmp(list->url[i], list->url[j]) == 0)
@@ -749,8 +748,8 @@ int fs_replica_set_server_last(fs_replica *r, const char *url)
     if (strcmp(list.last, url) == 0)
         return 0; /* already: nothing to write */
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(
-        r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES('server_last',?1)", -1, &st, NULL);
+    int src = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES('server_last',?1)",
+                                 -1, &st, NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
         src = sqlite3_step(st);

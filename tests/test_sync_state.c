@@ -695,11 +695,10 @@ static void test_durations(void)
     CHECK_EQ_INT(ms, 7); /* untouched by every refusal */
 }
 
-TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_are_kept) TEST(server_addresses_are_kept)
-              TEST(feed_reproduces_the_server) TEST(acknowledgements_and_pending)
-                  TEST(cursor_moves_with_its_batch) TEST(refusals_are_kept)
-                      TEST(pulled_changes_ahead_of_the_device_clock)
-                          TEST(server_time_corrects_the_clock)
-                              TEST(restamps_rewrite_own_versions)
-                                  TEST(restamps_given_a_clock_another_was_sent_with)
-                      TEST(purge_removes_rows_and_their_conflicts))
+TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_are_kept)
+              TEST(server_addresses_are_kept) TEST(feed_reproduces_the_server)
+                  TEST(acknowledgements_and_pending) TEST(cursor_moves_with_its_batch)
+                      TEST(refusals_are_kept) TEST(pulled_changes_ahead_of_the_device_clock)
+                          TEST(server_time_corrects_the_clock) TEST(restamps_rewrite_own_versions)
+                              TEST(restamps_given_a_clock_another_was_sent_with)
+                                  TEST(purge_removes_rows_and_their_conflicts))
