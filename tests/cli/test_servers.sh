@@ -146,6 +146,12 @@ equal "server remove: back to the two" "$(head -n 2 <<<"$OUT")" "$DEAD
 $A1  (answered last: tried first)"
 run --home "$HZ" enroll --server "$A1" --server "$A1" <<<"not a code"
 expect "enroll: the same --server twice is refused" 2 "is given twice"
+nine=()
+for i in 1 2 3 4 5 6 7 8 9; do nine+=(--server "ws://127.0.0.1:$((20000 + i))"); done
+run --home "$WORK/nine" enroll "${nine[@]}" <<<"not a code"
+expect "enroll: at most 8 addresses" 2 "--server: at most 8 addresses"
+[ ! -e "$WORK/nine" ] && ok "nothing is created for a refused command line" ||
+    fail "nothing is created for a refused command line"
 
 # ---- an address that answers and refuses: an error, not a silent move ----
 srv init --data "$S2"
