@@ -39,6 +39,14 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync status [--json]: pending changes, cursor, server, refusals. */
 int cmd_status(cli_ctx *ctx, int argc, char **argv);
+/* fieldsync server list [--json] | add URL | remove URL: the server's
+ * addresses (cmd_server.c, issue 21.3). */
+int cmd_server_list(cli_ctx *ctx, int argc, char **argv);
+int cmd_server_add(cli_ctx *ctx, int argc, char **argv);
+int cmd_server_remove(cli_ctx *ctx, int argc, char **argv);
+#define USAGE_SERVER_LIST   "usage: fieldsync [--home DIR] server list [--json]\n"
+#define USAGE_SERVER_ADD    "usage: fieldsync [--home DIR] server add ws[s]://HOST:PORT\n"
+#define USAGE_SERVER_REMOVE "usage: fieldsync [--home DIR] server remove ws[s]://HOST:PORT\n"
 /* fieldsync daemon: syncs by itself until SIGTERM (cmd_daemon.c). */
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv);
 
@@ -138,8 +146,8 @@ int cmd_refused_retry(cli_ctx *ctx, int argc, char **argv);
     "                 [--visitor V] [--confirm]\n"
 #define USAGE_VISIT_LIST "usage: fieldsync [--home DIR] visit list [--json]\n"
 #define USAGE_ENROLL                                                                               \
-    "usage: fieldsync [--home DIR] enroll --server ws[s]://HOST:PORT [--code CODE]\n"             \
-    "                 [--name DEVICE-NAME]\n"
+    "usage: fieldsync [--home DIR] enroll --server ws[s]://HOST:PORT [--server URL]...\n"          \
+    "                 [--code CODE] [--name DEVICE-NAME]\n"
 #define USAGE_SYNC   "usage: fieldsync [--home DIR] sync\n"
 #define USAGE_STATUS "usage: fieldsync [--home DIR] status [--json]\n"
 #define USAGE_DAEMON "usage: fieldsync [--home DIR] daemon [--interval SECONDS]\n"

@@ -189,6 +189,8 @@ typedef struct daemon_state {
     fs_replica_status st_before; /* for what a restored server made it do */
     uint64_t undone_before; /* refused hand-overs undone here (refused_undone) */
     uint64_t rounds; /* rounds in sync on the current connection */
+    const char *url; /* the address of the current connection (issue 21.3) */
+    int url_noted;   /* it is recorded as the one that answered last */
     char fork_before[320]; /* the replica's fork note when the round began */
     int offline;
 } daemon_state;
@@ -248,6 +250,12 @@ static void live_close(void *ctx, fs_replica *r, int rc)
             daemon_log("the server REFUSED %llu new owners; undone on this device, the server's"
                        " owner is back (see 'fieldsync refused list')",
                        (unsigned long long)(undone - d->undone_before));
+        if (!d->url_noted) {
+            /* this address answered: tried first from now on, said once */
+            if (d->url != NULL && fs_replica_set_server_last(r, d->url) == 0)
+                daemon_log("syncing with the server at %s", d->url);
+            d->url_noted = 1;
+        }
         d->offline = 0;
         d->rounds++;
         /* what the round brought goes into the search index now, in the
@@ -275,6 +283,40 @@ static int live_want_sync(void *ctx)
     return memcmp(&now, &d->seen, sizeof now) != 0 || fs_clock_mono_ms() >= d->next_pull;
 }
 
+/* Puts url first in set, the others after it in their order (what
+ * cmd_read_servers does with the one that answered last). */
+static void reorder_servers(server_set *set, const char *url)
+{
+    size_t at = 0;
+    while (at < set->n && strcmp(set->url[at], url) != 0)
+        at++;
+    if (at == 0 || at == set->n)
+        return;
+    char u[FS_SERVER_URL_MAX + 1];
+    server_addr a;
+    memcpy(u, set->url[at], sizeof u);
+    a = set->addr[at];
+    memmove(set->url[1], set->url[0], at * sizeof set->url[0]);
+    memmove(&set->addr[1], &set->addr[0], at * sizeof set->addr[0]);
+    memcpy(set->url[0], u, sizeof u);
+    set->addr[0] = a;
+}
+
+/* Before each connection: the addresses as the replica keeps them now (a
+ * `server add` while the daemon runs counts from its next connection).
+ * When the replica cannot be read now (a command holds it), the set stays. */
+static void reload_servers(const char *home, const fs_secret *k, server_set *set)
+{
+    fs_replica *r = NULL;
+    server_set now;
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    if (fs_replica_open_secret(&r, home, k, NULL) != 0)
+        return;
+    if (cmd_read_servers(r, &now, pk) == CLI_OK)
+        *set = now;
+    fs_replica_close(r);
+}
+
 int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
 {
     const char *interval_s = NULL;
@@ -282,7 +324,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     daemon_key key = {NULL, 0};
     fs_secret *first = NULL;
     uint8_t pk[FS_SIGN_PK_BYTES];
-    server_addr addr;
+    server_set set;
     const char *home;
     int rc = cli_parse(ctx, USAGE_DAEMON_TEXT, opts, sizeof opts / sizeof opts[0], argc, argv);
     if (rc != CLI_OK)
@@ -315,7 +357,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
         fs_secret_free(key.own);
         return CLI_ERUNTIME;
     }
-    rc = cmd_read_server(r, &addr, pk);
+    rc = cmd_read_servers(r, &set, pk);
     fs_replica_close(r);
     if (rc != CLI_OK) {
         fs_secret_free(key.own);
@@ -327,8 +369,10 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    daemon_log("syncing %s with %s:%d (every %lds, and on local changes)", home, addr.host,
-               addr.port, interval);
+    daemon_log("syncing %s with %s:%d (every %lds, and on local changes)", home, set.addr[0].host,
+               set.addr[0].port, interval);
+    for (size_t i = 1; i < set.n; i++)
+        daemon_log("or, when it does not answer, %s", set.url[i]);
 
     daemon_state d;
     memset(&d, 0, sizeof d);
@@ -348,22 +392,41 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
         }
         char err[512] = "";
         fs_secret *k = daemon_key_get(&key, home); /* locked: wait for unlock */
+        if (k != NULL)
+            reload_servers(home, k, &set);
         daemon_key_put(&key, k);
         if (k == NULL) {
             retry_at = t + DAEMON_LOCKED_RETRY_MS;
             continue;
         }
-        d.rounds = 0;
-        if (!reachable(addr.host, addr.port)) {
-            snprintf(err, sizeof err, "cannot reach the server at %s:%d", addr.host, addr.port);
-            frc = FS_EIO;
-        } else {
-            /* Connected until the server goes away or SIGTERM: syncs on
-             * local changes, on the server's POKE and every --interval. */
-            frc =
-                fs_ws_live_run(&hooks, pk, addr.host, addr.port, addr.tls, SYNC_TIMEOUT_MS, err,
-                               sizeof err);
+        /* The addresses in turn (the one that answered last first) while
+         * one does not answer; one that answers and refuses ends it. */
+        for (size_t i = 0; i < set.n && !daemon_stop; i++) {
+            int more = i + 1 < set.n;
+            d.rounds = 0;
+            d.url = set.url[i];
+            d.url_noted = 0;
+            err[0] = '\0';
+            if (!reachable(set.addr[i].host, set.addr[i].port)) {
+                snprintf(err, sizeof err, "cannot reach the server at %s:%d", set.addr[i].host,
+                         set.addr[i].port);
+                frc = FS_EIO;
+            } else {
+                /* Connected until the server goes away or SIGTERM: syncs on
+                 * local changes, on the server's POKE and every --interval. */
+                frc =
+                    fs_ws_live_run(&hooks, pk, set.addr[i].host, set.addr[i].port, set.addr[i].tls,
+                                   SYNC_TIMEOUT_MS, more ? FS_WS_ANSWER_MS : 0, err, sizeof err);
+            }
+            if (frc != FS_EIO || d.rounds > 0 || !more)
+                break;
+            if (!d.offline)
+                daemon_log("the server at %s did not answer (%s); trying %s", set.url[i], err,
+                           set.url[i + 1]);
         }
+        /* next time, the one that answered last first */
+        if (d.rounds > 0)
+            reorder_servers(&set, d.url);
         if (frc == 0 && daemon_stop)
             break; /* stopped by a signal, after BYE */
         if (frc == 0) {

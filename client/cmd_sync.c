@@ -92,9 +92,10 @@ static const char *url_problem(const char *url, server_addr *out)
     return NULL;
 }
 
-/* Parses the --server value; on a bad one prints why, naming the flag,
- * echoing the value only if it is short and printable. */
-static int parse_server_flag(const char *url, server_addr *out)
+/* Parses a server URL given as what ("--server", "server add"); on a bad
+ * one prints why, naming what, echoing the value only if it is short and
+ * printable (cmd_sync.h). */
+int cmd_parse_server_url(const char *what, const char *url, server_addr *out)
 {
     const char *why = url_problem(url, out);
     size_t n = strlen(url);
@@ -104,16 +105,51 @@ static int parse_server_flag(const char *url, server_addr *out)
     for (size_t i = 0; printable && i < n; i++)
         printable = url[i] >= 0x20 && url[i] <= 0x7E;
     if (printable)
-        cli_error(_("--server: expected ws://HOST:PORT or wss://HOST:PORT, got \"%s\": %s"), url,
+        cli_error(_("%s: expected ws://HOST:PORT or wss://HOST:PORT, got \"%s\": %s"), what, url,
                   why);
     else
-        cli_error(_("--server: expected ws://HOST:PORT or wss://HOST:PORT: %s"), why);
+        cli_error(_("%s: expected ws://HOST:PORT or wss://HOST:PORT: %s"), what, why);
     return CLI_EUSAGE;
 }
 
 static void key_hex16(const uint8_t pk[FS_SIGN_PK_BYTES], char out[17])
 {
     sodium_bin2hex(out, 17, pk, 8);
+}
+
+/* The --server values of enroll (or server add's URL): each checked (the
+ * flag named), no two the same, at most FS_SERVERS_MAX. Into set, in the
+ * order given. */
+static int parse_server_list(const cli_list *urls, server_set *set)
+{
+    memset(set, 0, sizeof *set);
+    if (urls->count == 0)
+        return cli_require("enroll", "--server", NULL);
+    if (urls->count > FS_SERVERS_MAX) {
+        cli_error(_("--server: at most %d addresses"), FS_SERVERS_MAX);
+        return CLI_EUSAGE;
+    }
+    for (size_t i = 0; i < urls->count; i++) {
+        int rc = cmd_parse_server_url("--server", urls->items[i], &set->addr[i]);
+        if (rc != CLI_OK)
+            return rc;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(urls->items[i], urls->items[j]) == 0) {
+                cli_error(_("--server: \"%s\" is given twice"), urls->items[i]);
+                return CLI_EUSAGE;
+            }
+        snprintf(set->url[i], sizeof set->url[i], "%s", urls->items[i]);
+        memcpy(set->list.url[i], set->url[i], sizeof set->list.url[i]);
+    }
+    set->n = set->list.n = urls->count;
+    return CLI_OK;
+}
+
+/* One address did not answer, the next is tried: said, never silent. */
+static void say_moving_on(const char *url, const char *why, const char *next)
+{
+    printf(_("the server at %s did not answer (%s); trying %s\n"), url, why, next);
+    fflush(stdout);
 }
 
 /* Creates the replica in home (asking for a new passphrase, as init does)
@@ -204,9 +240,10 @@ static int read_code(char *buf, size_t size)
 
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
 {
-    const char *url = NULL, *code = NULL, *name = NULL, *home;
+    const char *code = NULL, *name = NULL, *home;
+    cli_list urls = {NULL, 0};
     const cli_opt opts[] = {
-        {"--server", CLI_VALUE, NULL, &url, NULL},
+        {"--server", CLI_LIST, NULL, NULL, &urls},
         {"--code", CLI_VALUE, NULL, &code, NULL},
         {"--name", CLI_VALUE, NULL, &name, NULL},
     };
@@ -217,16 +254,18 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     fs_enroll_request req;
     fs_identity *id = NULL;
     fs_replica *r = NULL;
-    server_addr addr;
+    server_set set;
     int rc, frc;
 
     memset(&req, 0, sizeof req);
     rc = cli_parse(ctx, USAGE_ENROLL, opts, sizeof opts / sizeof opts[0], argc, argv);
-    if (rc != CLI_OK)
+    if (rc != CLI_OK) {
+        cli_list_free(&urls);
         return rc == CLI_HELP ? CLI_OK : rc;
-    rc = cli_require("enroll", "--server", url);
-    if (rc == CLI_OK)
-        rc = parse_server_flag(url, &addr);
+    }
+    /* --server once or more: the server's addresses, tried in this order */
+    rc = parse_server_list(&urls, &set);
+    cli_list_free(&urls);
     if (rc != CLI_OK)
         return rc;
     char typed[FS_ENROLL_CODE_CHARS + 64];
@@ -301,10 +340,19 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
 
     if (fs_replica_user(r, before) != 0)
         before[0] = '\0';
-    err[0] = '\0';
-    frc =
-        fs_ws_enroll(r, server_pk, &req, addr.host, addr.port, addr.tls, ENROLL_TIMEOUT_MS, err,
-                     sizeof err);
+    /* The code is redeemed by the first address that answers; one that does
+     * not is passed over (said), one that refuses is the answer. */
+    size_t used = 0;
+    for (;; used++) {
+        const server_addr *a = &set.addr[used];
+        int more = used + 1 < set.n;
+        err[0] = '\0';
+        frc = fs_ws_enroll(r, server_pk, &req, a->host, a->port, a->tls, ENROLL_TIMEOUT_MS,
+                           more ? FS_WS_ANSWER_MS : 0, err, sizeof err);
+        if (frc != FS_EIO || !more)
+            break;
+        say_moving_on(set.url[used], err, set.url[used + 1]);
+    }
     if (frc == FS_EAUTH) {
         cli_error(_("the server refused the enrollment code"));
         rc = CLI_ERUNTIME;
@@ -315,13 +363,23 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         rc = CLI_ERUNTIME;
         goto done;
     }
-    frc = fs_replica_set_server(r, url, server_pk);
+    /* kept in the order given; the one that answered is tried first */
+    frc = fs_replica_set_servers(r, &set.list, server_pk);
+    if (frc == 0)
+        frc = fs_replica_set_server_last(r, set.url[used]);
     if (frc != 0) {
         rc = cli_fail(r, "enroll: saving the server", frc);
         goto done;
     }
     key_hex16(server_pk, keyhex);
-    printf(_("enrolled with the server at %s:%d (key %s)\n"), addr.host, addr.port, keyhex);
+    printf(_("enrolled with the server at %s:%d (key %s)\n"), set.addr[used].host,
+           set.addr[used].port, keyhex);
+    if (set.n > 1)
+        printf(
+            ngettext("%zu more address of the same server is kept: see fieldsync server list\n",
+                     "%zu more addresses of the same server are kept: see fieldsync server list\n",
+                     (unsigned long)(set.n - 1)),
+            set.n - 1);
     enroll_say_user(r, before);
     rc = CLI_OK;
 
@@ -334,22 +392,31 @@ done:
     return rc;
 }
 
-/* Reads the server this replica is enrolled with. Returns CLI_OK,
- * CLI_ERUNTIME (not enrolled, or a stored URL we cannot use). */
-int cmd_read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTES])
+/* Reads the server's addresses and key (cmd_sync.h). */
+int cmd_read_servers(fs_replica *r, server_set *set, uint8_t pk[FS_SIGN_PK_BYTES])
 {
-    char url[FS_SERVER_URL_MAX + 1];
-    int frc = fs_replica_server(r, url, pk);
+    fs_server_list list;
+    int frc = fs_replica_servers(r, &list, pk);
     if (frc == FS_ENOTFOUND) {
         cli_error(_("not enrolled: run fieldsync enroll"));
         return CLI_ERUNTIME;
     }
     if (frc != 0)
         return cli_fail(r, "reading the server from the replica", frc);
-    if (url_problem(url, addr) != NULL) {
-        cli_error(_("the replica holds an unusable server address; enroll again"));
-        return CLI_ERUNTIME;
-    }
+    /* the one that answered last first, then the others as listed */
+    memset(set, 0, sizeof *set);
+    set->list = list;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < list.n; i++) {
+            int is_last = list.last[0] != '\0' && strcmp(list.url[i], list.last) == 0;
+            if (pass == 0 ? !is_last : is_last)
+                continue;
+            if (url_problem(list.url[i], &set->addr[set->n]) != NULL) {
+                cli_error(_("the replica holds an unusable server address; enroll again"));
+                return CLI_ERUNTIME;
+            }
+            memcpy(set->url[set->n++], list.url[i], sizeof set->url[0]);
+        }
     return CLI_OK;
 }
 
@@ -358,7 +425,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     uint8_t pk[FS_SIGN_PK_BYTES];
     fs_replica_status before, after;
     fs_replica *r = NULL;
-    server_addr addr;
+    server_set set;
     char err[256];
     int rc, frc;
 
@@ -368,7 +435,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     rc = cli_open_locked(ctx, &r);
     if (rc != CLI_OK)
         return rc;
-    rc = cmd_read_server(r, &addr, pk);
+    rc = cmd_read_servers(r, &set, pk);
     if (rc != CLI_OK)
         goto done;
     uint64_t undone_before = 0, undone_after = 0;
@@ -382,10 +449,31 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
     char fork_before[320], fork_after[320];
     if (fs_replica_fork_note(r, fork_before, sizeof fork_before) != 0)
         fork_before[0] = '\0';
-    err[0] = '\0';
-    fs_sync_att_stats att;
-    frc = fs_ws_sync_att(r, pk, addr.host, addr.port, addr.tls, SYNC_TIMEOUT_MS, &att, err,
-                         sizeof err);
+    fs_sync_att_stats att, one;
+    memset(&att, 0, sizeof att);
+    /* Each address in turn while one does not answer or goes away (FS_EIO:
+     * what was applied stays, and the next picks up from there); one that
+     * answers and refuses (another key, revoked) ends it: see DESIGN. */
+    size_t used = 0;
+    for (;; used++) {
+        const server_addr *a = &set.addr[used];
+        int more = used + 1 < set.n;
+        err[0] = '\0';
+        frc = fs_ws_sync_att(r, pk, a->host, a->port, a->tls, SYNC_TIMEOUT_MS,
+                             more ? FS_WS_ANSWER_MS : 0, &one, err, sizeof err);
+        att.sent_bytes += one.sent_bytes;
+        att.sent_chunks += one.sent_chunks;
+        att.files_sent += one.files_sent;
+        att.recv_bytes += one.recv_bytes;
+        att.recv_chunks += one.recv_chunks;
+        att.files_received += one.files_received;
+        if (frc != FS_EIO || !more)
+            break;
+        say_moving_on(set.url[used], err, set.url[used + 1]);
+    }
+    /* tried first next time; failing to note it is not a sync failure */
+    if (frc == 0)
+        (void)fs_replica_set_server_last(r, set.url[used]);
     /* attachments' bytes moved, also by a session cut mid-way (issue 19.3) */
     if (att.sent_chunks > 0 || att.recv_chunks > 0)
         printf(_("attachments: %llu bytes sent in %llu chunks (%llu files complete), %llu bytes "
@@ -410,7 +498,8 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
             else
                 cli_error(_("sync: wiping the replica failed: remove it by hand"));
         } else if (frc == FS_EAUTH)
-            cli_error(_("sync: %s"), msg);
+            /* it answered and refused: not a reason to try the next one */
+            cli_error(_("sync: the server at %s: %s"), set.url[used], msg);
         else
             cli_error(_("sync: %s; local changes are kept and will be sent next time"), msg);
         rc = CLI_ERUNTIME;
@@ -427,6 +516,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         _("in sync: %llu changes sent, cursor %llu"),
         (unsigned long long)(before.pending > after.pending ? before.pending - after.pending : 0),
         (unsigned long long)after.cursor);
+    printf(_(", with the server at %s"), set.url[used]);
     if (after.refused > before.refused)
         printf(_(", %llu newly refused"), (unsigned long long)(after.refused - before.refused));
     if (after.open_conflicts > 0)
@@ -598,15 +688,34 @@ static cJSON *agent_json(const char *home)
 }
 
 static int status_json(fs_replica *r, const char *home, const fs_replica_status *st,
-                       const char *url, const uint8_t *pk, uint64_t age_ms)
+                       const fs_server_list *servers, const uint8_t *pk, uint64_t age_ms)
 {
+    /* "server": the one tried first (the one that answered last, else the
+     * first); "servers": all of them as kept; "server_last": the one that
+     * answered last, null before */
+    const char *url = servers == NULL            ? NULL
+                      : servers->last[0] != '\0' ? servers->last
+                                                 : servers->url[0];
+    cJSON *urls = servers != NULL ? cJSON_CreateArray() : cJSON_CreateNull();
+    for (size_t i = 0; servers != NULL && i < servers->n; i++)
+        if (rec_json_add(urls, NULL, cJSON_CreateString(servers->url[i])) != 0) {
+            cJSON_Delete(urls);
+            return cli_fail(NULL, "status", FS_ENOMEM);
+        }
     cJSON *obj = cJSON_CreateObject(), *list;
     refusal_walk w = {NULL, r};
     char keyhex[17];
     int rc;
 
-    if (obj == NULL)
+    if (obj == NULL || urls == NULL) {
+        cJSON_Delete(obj);
+        cJSON_Delete(urls);
         return cli_fail(NULL, "status", FS_ENOMEM);
+    }
+    if (rec_json_add(obj, "servers", urls) != 0) {
+        cJSON_Delete(obj);
+        return cli_fail(NULL, "status", FS_ENOMEM);
+    }
     if (pk != NULL)
         key_hex16(pk, keyhex);
     list = cJSON_CreateArray();
@@ -623,8 +732,12 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
     if (teamcal_load(r, &cal, &found, team) != 0)
         found = 0;
     if (rec_json_add(obj, "calendar", cJSON_CreateString(found > 0 ? "team" : "device")) ||
-        rec_json_add(obj, "fork", note[0] != '\0' ? cJSON_CreateString(note) : cJSON_CreateNull()) ||
+        rec_json_add(obj, "fork",
+                     note[0] != '\0' ? cJSON_CreateString(note) : cJSON_CreateNull()) ||
         rec_json_add(obj, "server", url != NULL ? cJSON_CreateString(url) : cJSON_CreateNull()) ||
+        rec_json_add(obj, "server_last",
+                     servers != NULL && servers->last[0] != '\0' ? cJSON_CreateString(servers->last)
+                                                                 : cJSON_CreateNull()) ||
         rec_json_add(obj, "server_key",
                      pk != NULL ? cJSON_CreateString(keyhex) : cJSON_CreateNull()) ||
         rec_json_add(obj, "pending", cJSON_CreateNumber((double)st->pending)) ||
@@ -676,8 +789,9 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 {
     int json = 0;
     const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
-    char url[FS_SERVER_URL_MAX + 1], keyhex[17], age[128];
+    char keyhex[17], age[128];
     uint8_t pk[FS_SIGN_PK_BYTES];
+    fs_server_list servers;
     fs_replica_status st;
     fs_replica *r = NULL;
     uint64_t age_ms = 0, now;
@@ -694,7 +808,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail(r, _("status: reading the replica"), frc);
         goto done;
     }
-    frc = fs_replica_server(r, url, pk);
+    frc = fs_replica_servers(r, &servers, pk);
     if (frc != 0 && frc != FS_ENOTFOUND) {
         rc = cli_fail(r, _("status: reading the server"), frc);
         goto done;
@@ -706,12 +820,20 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         age_ms = now - st.oldest_pending_ms;
 
     if (json) {
-        rc = status_json(r, ctx->home, &st, enrolled ? url : NULL, enrolled ? pk : NULL, age_ms);
+        rc = status_json(r, ctx->home, &st, enrolled ? &servers : NULL, enrolled ? pk : NULL,
+                         age_ms);
         goto done;
     }
     if (enrolled) {
+        /* the one tried first: the one that answered last, else the first */
+        const char *first = servers.last[0] != '\0' ? servers.last : servers.url[0];
         key_hex16(pk, keyhex);
-        printf(_("server:          %s (key %s)\n"), url, keyhex);
+        printf(_("server:          %s (key %s)\n"), first, keyhex);
+        for (size_t i = 0; i < servers.n; i++)
+            if (strcmp(servers.url[i], first) != 0)
+                printf(_("  or else:       %s\n"), servers.url[i]);
+        if (servers.last[0] != '\0')
+            printf(_("last answered:   %s\n"), servers.last);
     } else {
         printf(_("server:          not enrolled\n"));
     }

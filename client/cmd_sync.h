@@ -24,10 +24,25 @@ typedef struct server_addr {
     int tls;
 } server_addr;
 
-/* Reads the server this replica is enrolled with: its address into *addr,
+/* Parses a server URL (ws://HOST:PORT or wss://HOST:PORT, one trailing
+ * "/" allowed) given as what ("--server", "server add"). CLI_OK, or
+ * CLI_EUSAGE after saying why, naming what. */
+int cmd_parse_server_url(const char *what, const char *url, server_addr *out);
+
+/* The server's addresses (issue 21.3), in the order to try them: the one
+ * that answered last first, then the others in the order the replica keeps
+ * them (list, as fs_replica_servers read it). */
+typedef struct server_set {
+    size_t n;
+    char url[FS_SERVERS_MAX][FS_SERVER_URL_MAX + 1];
+    server_addr addr[FS_SERVERS_MAX];
+    fs_server_list list;
+} server_set;
+
+/* Reads the server this replica is enrolled with: its addresses into *set,
  * its pinned signing key into pk. Returns CLI_OK, or CLI_ERUNTIME after
  * printing why (not enrolled, or a stored URL we cannot use). */
-int cmd_read_server(fs_replica *r, server_addr *addr, uint8_t pk[FS_SIGN_PK_BYTES]);
+int cmd_read_servers(fs_replica *r, server_set *set, uint8_t pk[FS_SIGN_PK_BYTES]);
 
 /* How far this laptop's clock is from the server's, in words (status's
  * clock line; `today` says it when the clock is off). */

@@ -29,6 +29,8 @@ typedef struct sync_link {
     fs_net_client *nc;      /* the connection, once the transport reported on it */
     const fs_ws_live *live; /* NULL: sync once and say BYE */
     int timeout_ms;         /* the whole sync, or (live) each round */
+    int answer_ms;          /* > 0: the server must answer (a first frame) within it */
+    int answered;           /* a first frame arrived */
     int attached;           /* live: a round holds the replica */
     uint64_t rounds;
     uint64_t last_round_end; /* fs_clock_mono_us */
@@ -78,7 +80,8 @@ static int begin_round(sync_link *l)
     l->attached = 1;
     if (l->session != NULL)
         fs_sync_client_attach(l->session, r);
-    fs_net_client_deadline(l->nc, l->timeout_ms);
+    /* the first round of a connection: the answer's bound while it lasts */
+    fs_net_client_deadline(l->nc, l->answered || l->answer_ms <= 0 ? l->timeout_ms : l->answer_ms);
     return 0;
 }
 
@@ -146,6 +149,12 @@ static int on_frame(fs_net_client *nc, void *ctx, const uint8_t *frame, size_t l
     sync_link *l = link_of(nc, ctx);
     if (l->in_sync || l->session == NULL)
         return 0;
+    if (!l->answered) {
+        /* The server answered: the run's (or the round's) own time from now. */
+        l->answered = 1;
+        if (l->answer_ms > 0)
+            fs_net_client_deadline(nc, l->timeout_ms);
+    }
     int rc;
     if (l->live != NULL && !l->attached) {
         /* A POKE (or anything) between rounds: the replica is needed. */
@@ -215,7 +224,10 @@ static void on_tick(fs_net_client *nc, void *ctx)
 static void on_deadline(fs_net_client *nc, void *ctx)
 {
     sync_link *l = link_of(nc, ctx);
-    if (!l->in_sync)
+    if (!l->in_sync && !l->answered && l->answer_ms > 0)
+        link_fail(l, FS_EIO, "the server at %s:%d did not answer within %d s", l->host, l->port,
+                  l->answer_ms / 1000);
+    else if (!l->in_sync)
         link_fail(l, FS_EIO, "no sync with the server at %s:%d within the time allowed", l->host,
                   l->port);
 }
@@ -227,7 +239,7 @@ static void on_failed(fs_net_client *nc, void *ctx, int code, const char *msg)
 
 static int run_link(fs_replica *r, const fs_ws_live *live,
                     const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *enroll,
-                    const char *host, int port, int tls, int timeout_ms,
+                    const char *host, int port, int tls, int timeout_ms, int answer_ms,
                     fs_sync_att_stats *att, char *err, size_t errlen)
 {
     if (att != NULL)
@@ -235,7 +247,7 @@ static int run_link(fs_replica *r, const fs_ws_live *live,
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if ((r == NULL) == (live == NULL) || server_pk == NULL || host == NULL || port <= 0 ||
-        port > 65535 || timeout_ms <= 0) {
+        port > 65535 || timeout_ms <= 0 || answer_ms < 0) {
         if (err != NULL && errlen > 0)
             snprintf(err, errlen, "invalid arguments");
         return FS_EINVAL;
@@ -245,6 +257,7 @@ static int run_link(fs_replica *r, const fs_ws_live *live,
     l.r = r;
     l.live = live;
     l.timeout_ms = timeout_ms;
+    l.answer_ms = answer_ms;
     l.server_pk = server_pk;
     l.enroll = enroll;
     l.host = host;
@@ -259,7 +272,8 @@ static int run_link(fs_replica *r, const fs_ws_live *live,
         .ctx = &l,
     };
     /* Live: the first round's deadline starts with it; until then, this. */
-    fs_net_client_run(&hooks, host, port, tls, timeout_ms, live != NULL ? FS_WS_LIVE_TICK_MS : 0);
+    int first_ms = answer_ms > 0 && answer_ms < timeout_ms ? answer_ms : timeout_ms;
+    fs_net_client_run(&hooks, host, port, tls, first_ms, live != NULL ? FS_WS_LIVE_TICK_MS : 0);
     if (live != NULL && l.attached)
         live->close(live->ctx, l.r, l.rc);
     if (att != NULL && l.session != NULL)
@@ -273,14 +287,15 @@ static int run_link(fs_replica *r, const fs_ws_live *live,
 int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
                int tls, int timeout_ms, char *err, size_t errlen)
 {
-    return fs_ws_sync_att(r, server_pk, host, port, tls, timeout_ms, NULL, err, errlen);
+    return fs_ws_sync_att(r, server_pk, host, port, tls, timeout_ms, 0, NULL, err, errlen);
 }
 
 int fs_ws_sync_att(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host,
-                   int port, int tls, int timeout_ms, fs_sync_att_stats *att, char *err,
-                   size_t errlen)
+                   int port, int tls, int timeout_ms, int answer_ms, fs_sync_att_stats *att,
+                   char *err, size_t errlen)
 {
-    int rc = run_link(r, NULL, server_pk, NULL, host, port, tls, timeout_ms, att, err, errlen);
+    int rc = run_link(r, NULL, server_pk, NULL, host, port, tls, timeout_ms, answer_ms, att, err,
+                      errlen);
     if (rc == 0)
         (void)fs_replica_mark_synced(r); /* for `status`; failing it is not a sync failure */
     return rc;
@@ -288,25 +303,26 @@ int fs_ws_sync_att(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], con
 
 int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
                  const fs_enroll_request *req, const char *host, int port, int tls, int timeout_ms,
-                 char *err, size_t errlen)
+                 int answer_ms, char *err, size_t errlen)
 {
     if (req == NULL) {
         if (err != NULL && errlen > 0)
             snprintf(err, errlen, "invalid arguments");
         return FS_EINVAL;
     }
-    return run_link(r, NULL, server_pk, req, host, port, tls, timeout_ms, NULL, err, errlen);
+    return run_link(r, NULL, server_pk, req, host, port, tls, timeout_ms, answer_ms, NULL, err,
+                    errlen);
 }
 
 int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                   const char *host, int port, int tls, int round_timeout_ms, char *err,
-                   size_t errlen)
+                   const char *host, int port, int tls, int round_timeout_ms, int answer_ms,
+                   char *err, size_t errlen)
 {
     if (live == NULL || live->open == NULL || live->close == NULL || live->want_sync == NULL) {
         if (err != NULL && errlen > 0)
             snprintf(err, errlen, "invalid arguments");
         return FS_EINVAL;
     }
-    return run_link(NULL, live, server_pk, NULL, host, port, tls, round_timeout_ms, NULL, err,
-                    errlen);
+    return run_link(NULL, live, server_pk, NULL, host, port, tls, round_timeout_ms, answer_ms, NULL,
+                    err, errlen);
 }

@@ -32,19 +32,28 @@
 int fs_ws_sync(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host, int port,
                int tls, int timeout_ms, char *err, size_t errlen);
 
+/* When the device has another address of the server to try (issue 21.3):
+ * how long this one may take to answer (the connection made, TLS, the
+ * websocket, the server's first frame) before the run ends with FS_EIO
+ * "did not answer" and the caller moves on. Once the server answered, the
+ * run's own timeout counts from then. */
+#define FS_WS_ANSWER_MS 10000
+
 /* As fs_ws_sync; *att (zeroed first) says what the session moved of
- * attachments' bytes, also when it failed (a cut mid-way). */
+ * attachments' bytes, also when it failed (a cut mid-way). answer_ms > 0:
+ * the server must answer within it (FS_WS_ANSWER_MS); 0: timeout_ms
+ * alone. */
 int fs_ws_sync_att(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES], const char *host,
-                   int port, int tls, int timeout_ms, fs_sync_att_stats *att, char *err,
-                   size_t errlen);
+                   int port, int tls, int timeout_ms, int answer_ms, fs_sync_att_stats *att,
+                   char *err, size_t errlen);
 
 /* As fs_ws_sync, but the handshake first enrolls the device with req (its
  * one-time code's secret, the device key, a name): the server redeems the
  * code, then the session syncs as usual. FS_EAUTH when the server refuses
- * the enrollment. */
+ * the enrollment. answer_ms as for fs_ws_sync_att. */
 int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
                  const fs_enroll_request *req, const char *host, int port, int tls, int timeout_ms,
-                 char *err, size_t errlen);
+                 int answer_ms, char *err, size_t errlen);
 
 /* A daemon's connection: stays open between syncs so the server's POKE
  * arrives at once, while the replica is held only during a round of
@@ -74,9 +83,9 @@ typedef struct fs_ws_live {
  * the lease granted at the handshake has passed (connect again: the new
  * handshake renews it), else the code that ended the connection, as
  * fs_ws_sync (FS_EIO when the server went away, FS_EREVOKED, ...), with a
- * message in err. */
+ * message in err. answer_ms as for fs_ws_sync_att. */
 int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],
-                   const char *host, int port, int tls, int round_timeout_ms, char *err,
-                   size_t errlen);
+                   const char *host, int port, int tls, int round_timeout_ms, int answer_ms,
+                   char *err, size_t errlen);
 
 #endif

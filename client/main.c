@@ -48,6 +48,9 @@ static const command commands[] = {
     {"sync", NULL, cmd_sync},
     {"status", NULL, cmd_status},
     {"daemon", NULL, cmd_daemon},
+    {"server", "list", cmd_server_list},
+    {"server", "add", cmd_server_add},
+    {"server", "remove", cmd_server_remove},
     {"today", NULL, cmd_today},
     {"report", "compliance", cmd_report_compliance},
     {"report", "rep", cmd_report_rep},
@@ -146,6 +149,15 @@ static void usage(FILE *f)
             "  --version                 show the version\n"
             "  --lang zh|en              the language of messages (else $FIELDSYNC_LANG,\n"
             "                            else LC_ALL, LC_MESSAGES, LANG)\n"
+            "\n"),
+          f);
+    fputs(_("The server's addresses (a standby, a moved server; tried in turn, the one that\n"
+            "answered last first, the next when one does not answer):\n"
+            "  server list [--json]      the addresses and the server's key\n"
+            "  server add URL            another address of the same server (its key is\n"
+            "                            checked at the next sync)\n"
+            "  server remove URL         forget an address (not the only one)\n"
+            "                            (enroll takes --server more than once too)\n"
             "\n"),
           f);
     fputs(_("Attachments (signed documents, photos, PDFs; kept encrypted, synced in chunks):\n"

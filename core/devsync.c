@@ -604,46 +604,161 @@ int fs_replica_mark_synced(fs_replica *r)
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording the sync time");
 }
 
-int fs_replica_set_server(fs_replica *r, const char *url, const uint8_t pk[32])
+/* 1 if url may be one of the server's addresses: 1..FS_SERVER_URL_MAX bytes
+ * of UTF-8, no blank or control character (the list is kept one a line). */
+static int server_url_ok(const char *url)
 {
-    size_t n = url ? strlen(url) : 0;
-    if (n == 0 || n > FS_SERVER_URL_MAX || !fs_utf8_valid(url, n) || pk == NULL)
-        return fs__fail(r, FS_EINVAL, "a server URL is 1-%d bytes", FS_SERVER_URL_MAX);
+    size_t n = url != NULL ? strnlen(url, FS_SERVER_URL_MAX + 1) : 0;
+    if (n == 0 || n > FS_SERVER_URL_MAX || !fs_utf8_valid(url, n))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7F)
+            return 0;
+    return 1;
+}
+
+int fs_replica_set_servers(fs_replica *r, const fs_server_list *list, const uint8_t pk[32])
+{
+    if (list == NULL || pk == NULL || list->n == 0 || list->n > FS_SERVERS_MAX)
+        return fs__fail(r, FS_EINVAL, "a server has 1-%d addresses", FS_SERVERS_MAX);
+    char joined[FS_SERVERS_MAX * (FS_SERVER_URL_MAX + 1)];
+    size_t len = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        if (!server_url_ok(list->url[i]))
+            return fs__fail(r, FS_EINVAL, "a server URL is 1-%d bytes of UTF-8 without blanks",
+                            FS_SERVER_URL_MAX);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(list->url[i], list->url[j]) == 0)
+                return fs__fail(r, FS_EINVAL, "the server's addresses are listed twice");
+        size_t n = strlen(list->url[i]);
+        if (i > 0)
+            joined[len++] = '\n';
+        memcpy(joined + len, list->url[i], n);
+        len += n;
+    }
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(r->db,
                                  "INSERT OR REPLACE INTO meta(k,v) VALUES('server_url',?1),"
-                                 "('server_pk',?2)",
+                                 "('server_pk',?2),('server_urls',?3)",
                                  -1, &st, NULL);
     if (src == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, url, (int)n, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, list->url[0], -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, joined, (int)len, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "saving the server");
+    /* the one that answered last is forgotten with its address */
+    src = sqlite3_prepare_v2(r->db,
+                             "DELETE FROM meta WHERE k='server_last' AND"
+                             " instr(char(10)||?1||char(10), char(10)||v||char(10))=0",
+                             -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, joined, (int)len, SQLITE_STATIC);
         src = sqlite3_step(st);
     }
     sqlite3_finalize(st);
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "saving the server");
 }
 
-int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk[32])
+int fs_replica_set_server(fs_replica *r, const char *url, const uint8_t pk[32])
 {
-    url[0] = '\0';
+    fs_server_list one;
+    memset(&one, 0, sizeof one);
+    if (!server_url_ok(url) || pk == NULL)
+        return fs__fail(r, FS_EINVAL, "a server URL is 1-%d bytes", FS_SERVER_URL_MAX);
+    one.n = 1;
+    memcpy(one.url[0], url, strlen(url) + 1);
+    return fs_replica_set_servers(r, &one, pk);
+}
+
+int fs_replica_servers(fs_replica *r, fs_server_list *out, uint8_t pk[32])
+{
+    memset(out, 0, sizeof *out);
     memset(pk, 0, 32);
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(r->db,
                                  "SELECT (SELECT v FROM meta WHERE k='server_url'),"
-                                 " (SELECT v FROM meta WHERE k='server_pk')",
+                                 " (SELECT v FROM meta WHERE k='server_pk'),"
+                                 " (SELECT v FROM meta WHERE k='server_urls'),"
+                                 " (SELECT v FROM meta WHERE k='server_last')",
                                  -1, &st, NULL);
-    int rc = 0;
-    if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) == SQLITE_TEXT && sqlite3_column_bytes(st, 1) == 32 &&
-        sqlite3_column_bytes(st, 0) <= FS_SERVER_URL_MAX) {
-        snprintf(url, FS_SERVER_URL_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-        memcpy(pk, sqlite3_column_blob(st, 1), 32);
-    } else {
-        rc = src == SQLITE_OK ? fs__fail(r, FS_ENOTFOUND, "this device is not enrolled")
-                              : fs__dbfail(r, src, "reading the server");
+    if (src != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return fs__dbfail(r, src != SQLITE_OK ? src : SQLITE_ERROR, "reading the server");
     }
+    int rc = 0;
+    if (sqlite3_column_type(st, 0) != SQLITE_TEXT || sqlite3_column_bytes(st, 1) != 32 ||
+        sqlite3_column_bytes(st, 0) > FS_SERVER_URL_MAX) {
+        rc = fs__fail(r, FS_ENOTFOUND, "this device is not enrolled");
+        goto done;
+    }
+    memcpy(pk, sqlite3_column_blob(st, 1), 32);
+    if (sqlite3_column_type(st, 2) == SQLITE_TEXT) {
+        /* one a line; a line that is not a usable entry is a damaged list */
+        const char *p = (const char *)sqlite3_column_text(st, 2);
+        while (rc == 0 && p != NULL && *p != '\0') {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+            if (out->n == FS_SERVERS_MAX || n == 0 || n > FS_SERVER_URL_MAX)
+                rc = fs__fail(r, FS_EFORMAT, "the replica's list of server addresses is damaged");
+            else {
+                memcpy(out->url[out->n], p, n);
+                out->url[out->n++][n] = '\0';
+            }
+            p = nl != NULL ? nl + 1 : NULL;
+        }
+    }
+    if (rc == 0 && out->n == 0) { /* a replica of before: its one address */
+        snprintf(out->url[0], sizeof out->url[0], "%s", (const char *)sqlite3_column_text(st, 0));
+        out->n = 1;
+    }
+    if (rc == 0 && sqlite3_column_type(st, 3) == SQLITE_TEXT) {
+        const char *last = (const char *)sqlite3_column_text(st, 3);
+        for (size_t i = 0; i < out->n; i++)
+            if (strcmp(out->url[i], last) == 0)
+                memcpy(out->last, out->url[i], sizeof out->last);
+    }
+done:
     sqlite3_finalize(st);
     return rc;
+}
+
+int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk[32])
+{
+    fs_server_list list;
+    url[0] = '\0';
+    int rc = fs_replica_servers(r, &list, pk);
+    if (rc == 0)
+        memcpy(url, list.url[0], FS_SERVER_URL_MAX + 1);
+    return rc;
+}
+
+int fs_replica_set_server_last(fs_replica *r, const char *url)
+{
+    fs_server_list list;
+    uint8_t pk[32];
+    int rc = fs_replica_servers(r, &list, pk);
+    if (rc != 0)
+        return rc;
+    int listed = 0;
+    for (size_t i = 0; i < list.n && url != NULL; i++)
+        listed |= strcmp(list.url[i], url) == 0;
+    if (!listed)
+        return fs__fail(r, FS_EINVAL, "not one of this device's server addresses");
+    if (strcmp(list.last, url) == 0)
+        return 0; /* already: nothing to write */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO meta(k,v) VALUES('server_last',?1)",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "recording the server that answered");
 }
 
 /* Device settings kept in meta: name, byte limit. */

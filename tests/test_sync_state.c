@@ -547,6 +547,83 @@ static void test_server_settings_are_kept(void)
 
 /* The lease is kept on the device's clock: a device whose clock is off by
  * a day gets the length the server granted, not the server's end time. */
+/* Several addresses of the one server (issue 21.3): kept in order with the
+ * pinned key, the one that answered last remembered and forgotten with its
+ * address, bad lists refused, all of it kept across a reopen. */
+static void test_server_addresses_are_kept(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "r");
+    fs_server_list list, got;
+    uint8_t pk[32], gotpk[32];
+    char url[FS_SERVER_URL_MAX + 1];
+    memset(pk, 0x5A, sizeof pk);
+    CHECK_ERR(fs_replica_servers(r, &got, gotpk), FS_ENOTFOUND);
+    /* one address, as enroll with one --server (and every replica of before) */
+    CHECK_OK(fs_replica_set_server(r, "ws://a.example:7300", pk));
+    CHECK_OK(fs_replica_servers(r, &got, gotpk));
+    CHECK_EQ_INT(got.n, 1);
+    CHECK_STR(got.url[0], "ws://a.example:7300");
+    CHECK_STR(got.last, "");
+    memset(&list, 0, sizeof list);
+    list.n = 3;
+    snprintf(list.url[0], sizeof list.url[0], "ws://a.example:7300");
+    snprintf(list.url[1], sizeof list.url[1], "wss://b.example:443");
+    snprintf(list.url[2], sizeof list.url[2], "ws://10.0.0.3:7300");
+    CHECK_OK(fs_replica_set_servers(r, &list, pk));
+    CHECK_ERR(fs_replica_set_server_last(r, "ws://nowhere:1"), FS_EINVAL);
+    CHECK_OK(fs_replica_set_server_last(r, "wss://b.example:443"));
+    fs_replica_close(r);
+    char path[700];
+    snprintf(path, sizeof path, "%s/r", dir);
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = fake_clock};
+    CHECK_OK(fs_replica_open(&r, path, "pw", 2, &o));
+    CHECK_OK(fs_replica_servers(r, &got, gotpk));
+    CHECK_EQ_INT(got.n, 3);
+    CHECK_STR(got.url[0], "ws://a.example:7300");
+    CHECK_STR(got.url[1], "wss://b.example:443");
+    CHECK_STR(got.url[2], "ws://10.0.0.3:7300");
+    CHECK_STR(got.last, "wss://b.example:443");
+    CHECK_MEM(gotpk, pk, 32);
+    CHECK_OK(fs_replica_server(r, url, gotpk)); /* the first, as before */
+    CHECK_STR(url, "ws://a.example:7300");
+    /* bad lists change nothing */
+    fs_server_list bad = list;
+    snprintf(bad.url[2], sizeof bad.url[2], "wss://b.example:443");
+    CHECK_ERR(fs_replica_set_servers(r, &bad, pk), FS_EINVAL); /* twice */
+    bad = list;
+    snprintf(bad.url[1], sizeof bad.url[1], "ws://x:1\nws://y:2");
+    CHECK_ERR(fs_replica_set_servers(r, &bad, pk), FS_EINVAL); /* a line break */
+    snprintf(bad.url[1], sizeof bad.url[1], "ws://x :1");
+    CHECK_ERR(fs_replica_set_servers(r, &bad, pk), FS_EINVAL); /* a blank */
+    bad.n = 0;
+    CHECK_ERR(fs_replica_set_servers(r, &bad, pk), FS_EINVAL);
+    bad.n = FS_SERVERS_MAX + 1;
+    CHECK_ERR(fs_replica_set_servers(r, &bad, pk), FS_EINVAL);
+    CHECK_OK(fs_replica_servers(r, &got, gotpk));
+    CHECK_EQ_INT(got.n, 3);
+    CHECK_STR(got.last, "wss://b.example:443");
+    /* the one that answered last goes with its address, and stays gone */
+    list.n = 2;
+    snprintf(list.url[1], sizeof list.url[1], "ws://10.0.0.3:7300");
+    CHECK_OK(fs_replica_set_servers(r, &list, pk));
+    list.n = 3;
+    snprintf(list.url[2], sizeof list.url[2], "wss://b.example:443");
+    CHECK_OK(fs_replica_set_servers(r, &list, pk));
+    CHECK_OK(fs_replica_servers(r, &got, gotpk));
+    CHECK_EQ_INT(got.n, 3);
+    CHECK_STR(got.url[2], "wss://b.example:443");
+    CHECK_STR(got.last, "");
+    /* a last one that is still listed stays */
+    CHECK_OK(fs_replica_set_server_last(r, "ws://10.0.0.3:7300"));
+    list.n = 2;
+    CHECK_OK(fs_replica_set_servers(r, &list, pk));
+    CHECK_OK(fs_replica_servers(r, &got, gotpk));
+    CHECK_STR(got.last, "ws://10.0.0.3:7300");
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
 static void test_lease_on_the_device_clock(void)
 {
     char *dir = test_tmpdir();
@@ -619,10 +696,9 @@ static void test_durations(void)
 }
 
 TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_are_kept)
-              TEST(feed_reproduces_the_server) TEST(acknowledgements_and_pending)
-                  TEST(cursor_moves_with_its_batch) TEST(refusals_are_kept)
-                      TEST(pulled_changes_ahead_of_the_device_clock)
-                          TEST(server_time_corrects_the_clock)
-                              TEST(restamps_rewrite_own_versions)
-                                  TEST(restamps_given_a_clock_another_was_sent_with)
-                      TEST(purge_removes_rows_and_their_conflicts))
+              TEST(server_addresses_are_kept) TEST(feed_reproduces_the_server)
+                  TEST(acknowledgements_and_pending) TEST(cursor_moves_with_its_batch)
+                      TEST(refusals_are_kept) TEST(pulled_changes_ahead_of_the_device_clock)
+                          TEST(server_time_corrects_the_clock) TEST(restamps_rewrite_own_versions)
+                              TEST(restamps_given_a_clock_another_was_sent_with)
+                                  TEST(purge_removes_rows_and_their_conflicts))

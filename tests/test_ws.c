@@ -405,7 +405,7 @@ static void test_enrollment_over_websockets(void)
     snprintf(req.device_name, sizeof req.device_name, "zhang's laptop");
     server_start(&w);
     char err[256];
-    CHECK_OK(fs_ws_enroll(r, pinned, &req, HOST, w.port, 0, TIMEOUT_MS, err, sizeof err));
+    CHECK_OK(fs_ws_enroll(r, pinned, &req, HOST, w.port, 0, TIMEOUT_MS, 0, err, sizeof err));
     uint8_t cust[16];
     fs_cell c[] = {{"name", fs_text("Enrolled Co.")}};
     CHECK_OK(fs_insert(r, "customer", c, 1, cust));
@@ -416,7 +416,7 @@ static void test_enrollment_over_websockets(void)
     fs_identity *id2 = NULL;
     CHECK_OK(fs_replica_identity(r2, &id2));
     memcpy(req.device_pk, id2->pk, 32);
-    CHECK_ERR(fs_ws_enroll(r2, pinned, &req, HOST, w.port, 0, TIMEOUT_MS, err, sizeof err), FS_EAUTH);
+    CHECK_ERR(fs_ws_enroll(r2, pinned, &req, HOST, w.port, 0, TIMEOUT_MS, 0, err, sizeof err), FS_EAUTH);
     server_stop(&w);
     CHECK_OK(fs_store_device_check(w.store, id->pk));
     CHECK_ERR(fs_store_device_check(w.store, id2->pk), FS_ENOTFOUND);

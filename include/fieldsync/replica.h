@@ -505,8 +505,30 @@ int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out);
  * enrollment, kept in the encrypted replica. url: 1..255 bytes. */
 #define FS_SERVER_URL_MAX 255
 int fs_replica_set_server(fs_replica *r, const char *url, const uint8_t pk[32]);
-/* FS_ENOTFOUND before enrollment. */
+/* FS_ENOTFOUND before enrollment. The first of the addresses below. */
 int fs_replica_server(fs_replica *r, char url[FS_SERVER_URL_MAX + 1], uint8_t pk[32]);
+/* Several addresses of the one server (issue 21.3): a standby, a moved
+ * server, another node. All share the one pinned key: a device syncs only
+ * with the identity it enrolled with, whichever address leads to it. Kept
+ * in meta: 'server_url' the first (what a replica of before kept alone, so
+ * such a replica reads as a list of one), 'server_urls' all of them, one a
+ * line, and 'server_last' the one that answered last. Each URL is 1..255
+ * bytes of UTF-8 without blanks or control characters; 1..FS_SERVERS_MAX of
+ * them, no two the same. FS_EINVAL otherwise. */
+#define FS_SERVERS_MAX 8
+typedef struct fs_server_list {
+    size_t n;
+    char url[FS_SERVERS_MAX][FS_SERVER_URL_MAX + 1];
+    char last[FS_SERVER_URL_MAX + 1]; /* the one that answered last, "" if none or not listed */
+} fs_server_list;
+/* Replaces the addresses (and the pinned key); keeps 'server_last' when it
+ * is still listed, else forgets it. */
+int fs_replica_set_servers(fs_replica *r, const fs_server_list *list, const uint8_t pk[32]);
+/* FS_ENOTFOUND before enrollment. */
+int fs_replica_servers(fs_replica *r, fs_server_list *out, uint8_t pk[32]);
+/* Records url as the address that answered last (tried first next time).
+ * FS_EINVAL when it is not one of the replica's addresses. */
+int fs_replica_set_server_last(fs_replica *r, const char *url);
 /* The name of this device's user (as the server knows them: "zhang"): what
  * forms fill in as the rep, the supervisor or the owner. Kept in the
  * replica, never synced. FS_EINVAL for an empty, over-long or unprintable

@@ -45,7 +45,7 @@ todos ITEM description received signed document delivered collected documents ev
 budget asked record table accurate comment satisfaction confirmed duplicate
 delete history GROUP OPTION VALUE confirm route kept check theirs mine lost
 deal negotiate lost payment contract sign survey sales month meeting
-attach attachment RECORD FILE requirement card contract other
+attach attachment RECORD FILE requirement card contract other remove
 zhang'
 # untranslated NAME TEXT: fails NAME when a line of TEXT has such a word.
 untranslated() {
