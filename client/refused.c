@@ -31,56 +31,57 @@
 
 /* ---- the words ---- */
 
-/* (macros, not a table of pointers: the compiler checks every format) */
-#define SAY_CUSTOMER    "customer %s"
-#define SAY_CHILD       "%s of %s (%s)"
-#define SAY_CHILD_NODET "%s of %s"
-#define SAY_PLAIN       "%s (%s)"
-#define SAY_GONE        "%s %.8s (no longer on this device)"
-#define SAY_UNNAMED     "%s %.8s"
+/* (macros, not a table of pointers: the compiler checks every format,
+ * through gettext's format_arg) */
+#define SAY_CUSTOMER    _("customer %s")
+#define SAY_CHILD       _("%s of %s (%s)")
+#define SAY_CHILD_NODET _("%s of %s")
+#define SAY_PLAIN       _("%s (%s)")
+#define SAY_GONE        _("%s %.8s (no longer on this device)")
+#define SAY_UNNAMED     _("%s %.8s")
 #define SAY_SUMMARY                                                                                \
-    "refused by the server: %llu changes in %zu records (see 'fieldsync refused list';"            \
-    " put each right with 'refused revert ID' or 'refused retry ID'):\n"
-#define SAY_SUMMARY_ONE  "  %s: %zu changes: %s\n"
-#define SAY_SUMMARY_MORE "  and %zu more records\n"
-#define SAY_NONE         "no refused changes: everything this device sent was accepted\n"
-#define SAY_REVERTED     "%s: took back the server's values of %zu refused changes\n"
+    _("refused by the server: %llu changes in %zu records (see 'fieldsync refused list';"            \
+    " put each right with 'refused revert ID' or 'refused retry ID'):\n")
+#define SAY_SUMMARY_ONE  _("  %s: %zu changes: %s\n")
+#define SAY_SUMMARY_MORE _("  and %zu more records\n")
+#define SAY_NONE         _("no refused changes: everything this device sent was accepted\n")
+#define SAY_REVERTED     _("%s: took back the server's values of %zu refused changes\n")
 #define SAY_REMOVED                                                                                \
-    "%s: removed from this device: the server never had it (%zu refused changes cleared)\n"
-#define SAY_REPULL "  the server's values come back with the next sync\n"
+    _("%s: removed from this device: the server never had it (%zu refused changes cleared)\n")
+#define SAY_REPULL _("  the server's values come back with the next sync\n")
 #define SAY_NOTHING_BACK                                                                           \
-    "%s: nothing to take back (the values have changed since); %zu refusals cleared\n"
-#define SAY_RETRIED      "%s: %zu changes will be sent again at the next sync\n"
-#define SAY_NO_SUCH      "refused %s: no refused change number %s (see 'fieldsync refused list')"
-#define SAY_NEED_ID      "refused %s: give the number of a refused change (see 'fieldsync refused list')"
-#define SAY_EMPTY_VALUE  "(empty)"
-#define SAY_UNDONE       "undone here, the server's value is back: %s"
+    _("%s: nothing to take back (the values have changed since); %zu refusals cleared\n")
+#define SAY_RETRIED      _("%s: %zu changes will be sent again at the next sync\n")
+#define SAY_NO_SUCH      _("refused %s: no refused change number %s (see 'fieldsync refused list')")
+#define SAY_NEED_ID      _("refused %s: give the number of a refused change (see 'fieldsync refused list')")
+#define SAY_EMPTY_VALUE  _("(empty)")
+#define SAY_UNDONE       _("undone here, the server's value is back: %s")
 #define SAY_UNDONE_SYNC                                                                            \
-    "refused by the server and undone on this device: %llu new owners (the server's owner is"     \
-    " back; see 'fieldsync refused list')\n"
-#define SAY_UNKNOWN_TIME "before this version"
+    _("refused by the server and undone on this device: %llu new owners (the server's owner is"     \
+    " back; see 'fieldsync refused list')\n")
+#define SAY_UNKNOWN_TIME _("before this version")
 
 /* The reasons in the rep's words. */
 static const struct {
     uint32_t reason;
     const char *words;
 } reasons[] = {
-    {FS_REASON_SCOPE, "you may not make this change: the record is not yours (any more), or only"
-                      " a manager may make it"},
-    {FS_REASON_INVALID, "the server found the change incomplete or invalid (a new record must "
-                        "come whole, with its required fields)"},
-    {FS_REASON_PARENT, "the record it belongs to was refused or never reached the server"},
-    {FS_REASON_CLOCK, "this laptop's clock was too far ahead when the change was made"},
-    {FS_REASON_LOST, "the server does not hold this record: it was refused when it was made, or"
+    {FS_REASON_SCOPE, N_("you may not make this change: the record is not yours (any more), or only"
+                      " a manager may make it")},
+    {FS_REASON_INVALID, N_("the server found the change incomplete or invalid (a new record must "
+                        "come whole, with its required fields)")},
+    {FS_REASON_PARENT, N_("the record it belongs to was refused or never reached the server")},
+    {FS_REASON_CLOCK, N_("this laptop's clock was too far ahead when the change was made")},
+    {FS_REASON_LOST, N_("the server does not hold this record: it was refused when it was made, or"
                      " lost when the server was restored from an older backup (this laptop sends"
-                     " it again whole, unless something else about it is refused)"},
+                     " it again whole, unless something else about it is refused)")},
 };
 
 const char *refused_reason_words(uint32_t reason)
 {
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
         if (reasons[i].reason == reason)
-            return reasons[i].words;
+            return _(reasons[i].words);
     return fs_reason_text(reason);
 }
 
@@ -134,10 +135,7 @@ int refused_record_name(fs_replica *r, unsigned table, const uint8_t row[FS_ID_B
         return FS_ESCHEMA;
     const fs_table *t = &tables[table];
     fs_id_to_hex(row, hex);
-    snprintf(kind, sizeof kind, "%s", t->name);
-    for (char *p = kind; *p; p++)
-        if (*p == '_')
-            *p = ' ';
+    snprintf(kind, sizeof kind, "%s", cli_kind_word(t->name));
     int rc = find_row(r, t->name, row, &it);
     if (rc < 0)
         return rc;
@@ -367,8 +365,8 @@ static int list_cb(const fs_refusal *f, void *ctx)
         return bad ? FS_ENOMEM : 0;
     }
     if (w->detail) {
-        printf("refused change %s\n  record:     %s (%s %s)\n  field:      %s\n"
-               "  value sent: %s\n  reason:     %s\n  changed:    %s\n  refused:    %s\n",
+        printf(_("refused change %s\n  record:     %s (%s %s)\n  field:      %s\n"
+                 "  value sent: %s\n  reason:     %s\n  changed:    %s\n  refused:    %s\n"),
                idtext, name, table, hex, col->name, sent, words, made, at);
         return 0;
     }
@@ -380,8 +378,8 @@ int cmd_refused_list(cli_ctx *ctx, int argc, char **argv)
 {
     int json = 0;
     const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
-    static const cli_column cols[] = {{"ID", 0},    {"RECORD", 40}, {"FIELD", 0},
-                                      {"SENT", 24}, {"REASON", 48}, {"REFUSED", 0}};
+    static const cli_column cols[] = {{N_("ID"), 0},    {N_("RECORD"), 40}, {N_("FIELD"), 0},
+                                      {N_("SENT"), 24}, {N_("REASON"), 48}, {N_("REFUSED"), 0}};
     fs_replica *r = NULL;
     list_walk w;
     memset(&w, 0, sizeof w);

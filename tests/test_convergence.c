@@ -1429,11 +1429,10 @@ static void fault_schedule(uint64_t seed)
         }
     }
     /* everyone syncs until nothing moves: conflict records written on one
-     * device and hand-overs' purges reach the others; an hour later, so a
-     * record the server lost and no writer sent again goes again whole
-     * from a device that holds it (FS_LOST_GRACE_MS) */
-    real_now += FS_LOST_GRACE_MS + 1000;
-    for (int round = 0; round < 4; round++)
+     * device and hand-overs' purges reach the others; each round an hour
+     * after the last, so a record the server lost and no writer sent again
+     * goes again whole from a device that holds it (FS_LOST_GRACE_MS) */
+    for (int round = 0; round < 4; round++, real_now += FS_LOST_GRACE_MS + 1000)
         for (int i = 0; i < w->n; i++)
             if (w->d[i].alive)
                 sync_or_wipe(w, &w->d[i]);

@@ -135,6 +135,14 @@ show "zhang: today (first lines)" "$(head -n 6 <<<"$OUT")"
 contains "today opens with them" "$(head -n 3 <<<"$OUT")" "refused by the server:"
 z refused list
 show "zhang: refused list" "$OUT"
+# in Chinese too: the headings, the record's kind and the reason in words
+z --lang zh refused list
+show "zhang: refused list (zh)" "$OUT"
+contains "refused list in Chinese: the headings" "$OUT" "原因"
+contains "the record's kind" "$OUT" "拜访"
+contains "the reason in words, whole in its column" "$OUT" "无权更改：记录（已）不归你，或只有经理可改"
+z --lang zh refused show 9999
+expect "refused show: an unknown number, in Chinese" 2 "没有编号为 9999 的被拒绝更改"
 z refused list --json
 LIST=$OUT
 KEEP=$(python3 -c 'import json,sys; print(next(r["id"] for r in json.loads(sys.argv[1]) if r["record"].startswith("visit (" + sys.argv[2])))' "$LIST" "$D_KEPT")
