@@ -103,6 +103,41 @@ expect "in Chinese: the team and its rule" 2 "团队 north"
 contains "with the numbers" "$ERR" "16"
 runc "$FSS" device list --data "$S"
 contains "no device enrolled by the refusals" "$OUT" "no devices enrolled"
+# on a terminal the rule is said before the prompt (the code and the
+# passphrase typed; the 13 characters refused all the same)
+timeout 120 python3 - "$FS" "$WORK/zhang" "$URL" "$code" "$P13" >"$WORK/tty" 2>&1 <<'PY'
+import os, pty, sys, time
+fs, home, url, code, pw = sys.argv[1:6]
+env = dict(os.environ)
+env.pop("FIELDSYNC_PASSPHRASE", None)
+pid, fd = pty.fork()
+if pid == 0:
+    os.execve(fs, [fs, "--home", home, "enroll", "--server", url], env)
+seen, out = b"", b""  # all of it; what came since the last answer
+answers = [(b"Enrollment code", code), (b"New passphrase: ", pw), (b"Repeat the passphrase: ", pw)]
+deadline = time.time() + 60
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    out += chunk
+    if answers and answers[0][0] in out:
+        os.write(fd, answers.pop(0)[1].encode() + b"\n")
+        out = b""
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode("utf-8", "replace"))
+sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
+PY
+RC=$?
+TTY=$(<"$WORK/tty")
+equal "on a terminal: refused (exit 2)" "$RC" 2
+contains "the rule said before the prompt" "$TTY" \
+    "The rule of team north: at least 16 characters, or 4 words."
+if grep -qF -- "$P13" <<<"$TTY"; then fail "the passphrase not echoed"; else ok "the passphrase not echoed"; fi
 runc env FIELDSYNC_PASSPHRASE="$P16" "$FS" --home "$WORK/zhang" enroll --server "$URL" <<<"$code"
 expect "16 characters: enrolled, with the same code (asking spent nothing)" 0
 contains "as zhang of north" "$OUT" "this device's user: zhang (team north"
