@@ -106,7 +106,7 @@ contains "no device enrolled by the refusals" "$OUT" "no devices enrolled"
 # on a terminal the rule is said before the prompt (the code and the
 # passphrase typed; the 13 characters refused all the same)
 timeout 120 python3 - "$FS" "$WORK/zhang" "$URL" "$code" "$P13" >"$WORK/tty" 2>&1 <<'PY'
-import os, pty, sys, time
+import os, pty, sys, termios, time
 fs, home, url, code, pw = sys.argv[1:6]
 env = dict(os.environ)
 env.pop("FIELDSYNC_PASSPHRASE", None)
@@ -126,6 +126,10 @@ while time.time() < deadline:
     seen += chunk
     out += chunk
     if answers and answers[0][0] in out:
+        # every answer here is a secret: typed once the prompt has turned
+        # the echo off (its TCSAFLUSH drops what came before)
+        while time.time() < deadline and termios.tcgetattr(fd)[3] & termios.ECHO:
+            time.sleep(0.02)
         os.write(fd, answers.pop(0)[1].encode() + b"\n")
         out = b""
 _, status = os.waitpid(pid, 0)
