@@ -536,11 +536,9 @@ int cli_pass_get_new_for(cli_pass *out, const char *envname, const char *prompt,
 {
     fs_pass_policy rule;
     fs_pass_policy_default(&rule);
-    if (pass_policy_stricter(pol)) {
-        if (pol->min_chars > rule.min_chars)
-            rule.min_chars = pol->min_chars;
-        if (pol->min_words > rule.min_words)
-            rule.min_words = pol->min_words;
+    if (pol != NULL) {
+        rule = *pol;
+        fs_pass_policy_bound(&rule); /* as the check will hold it */
     }
     int team_rule = pass_policy_stricter(&rule);
     char teamshown[FS_USER_MAX + 1];

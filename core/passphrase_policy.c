@@ -66,13 +66,27 @@ fs_pass_weakness fs_passphrase_weakness(const char *p, size_t n)
     return fs_passphrase_weakness_for(p, n, NULL);
 }
 
+void fs_pass_policy_bound(fs_pass_policy *p)
+{
+    if (p->min_chars < FS_PASSPHRASE_MIN_CHARS) /* never below the built-in rule */
+        p->min_chars = FS_PASSPHRASE_MIN_CHARS;
+    if (p->min_chars > FS_PASSPHRASE_TEAM_MAX_CHARS)
+        p->min_chars = FS_PASSPHRASE_TEAM_MAX_CHARS;
+    if (p->min_words < FS_PASSPHRASE_MIN_WORDS)
+        p->min_words = FS_PASSPHRASE_MIN_WORDS;
+    if (p->min_words > FS_PASSPHRASE_TEAM_MAX_WORDS)
+        p->min_words = FS_PASSPHRASE_TEAM_MAX_WORDS;
+}
+
 fs_pass_weakness fs_passphrase_weakness_for(const char *p, size_t n, const fs_pass_policy *pol)
 {
-    size_t min_chars = FS_PASSPHRASE_MIN_CHARS, min_words = FS_PASSPHRASE_MIN_WORDS;
-    if (pol != NULL && pol->min_chars > min_chars) /* never below the built-in rule */
-        min_chars = pol->min_chars;
-    if (pol != NULL && pol->min_words > min_words)
-        min_words = pol->min_words;
+    fs_pass_policy rule;
+    fs_pass_policy_default(&rule);
+    if (pol != NULL) {
+        rule = *pol;
+        fs_pass_policy_bound(&rule);
+    }
+    size_t min_chars = rule.min_chars, min_words = rule.min_words;
     /* code points, words of 2 or more, distinct code points (up to 5) */
     size_t chars = 0, words = 0, run = 0, ndistinct = 0;
     unsigned long distinct[5] = {0};

@@ -182,6 +182,21 @@ static void test_team_passphrase_policy(void)
     /* never weaker than the built-in rule */
     CHECK_EQ_INT(fs_passphrase_weakness_for("abcdefghijk", 11, &lax), FS_PASS_SHORT);
     CHECK_EQ_INT(fs_passphrase_weakness_for("a b", 3, &lax), FS_PASS_SHORT);
+    /* nor past what a team may set (a server that sent more) */
+    fs_pass_policy huge = {4000000000u, 4000000000u};
+    char p128[129];
+    memset(p128, 'a', 128);
+    for (int i = 0; i < 128; i++)
+        p128[i] = (char)('a' + i % 26);
+    p128[128] = '\0';
+    CHECK_EQ_INT(fs_passphrase_weakness_for(p128, 128, &huge), FS_PASS_OK);
+    CHECK_EQ_INT(fs_passphrase_weakness_for(p128, 127, &huge), FS_PASS_SHORT);
+    fs_pass_policy_bound(&huge);
+    CHECK_EQ_INT(huge.min_chars, FS_PASSPHRASE_TEAM_MAX_CHARS);
+    CHECK_EQ_INT(huge.min_words, FS_PASSPHRASE_TEAM_MAX_WORDS);
+    fs_pass_policy_bound(&lax);
+    CHECK_EQ_INT(lax.min_chars, FS_PASSPHRASE_MIN_CHARS);
+    CHECK_EQ_INT(lax.min_words, FS_PASSPHRASE_MIN_WORDS);
     /* and the other checks still apply */
     CHECK_EQ_INT(fs_passphrase_weakness_for("passwordpassword", 16, &pol), FS_PASS_COMMON);
 }

@@ -59,8 +59,13 @@ typedef struct fs_pass_policy {
 } fs_pass_policy;
 /* The built-in rule. */
 void fs_pass_policy_default(fs_pass_policy *out);
-/* As fs_passphrase_weakness, under pol (NULL: the built-in rule):
- * FS_PASS_SHORT when under pol's characters and under its words. */
+/* p within what a team may ask: each number at least the built-in one and
+ * at most FS_PASSPHRASE_TEAM_MAX_* (a larger one, from a server that
+ * breaks the rule, would be a passphrase no one could give). */
+void fs_pass_policy_bound(fs_pass_policy *p);
+/* As fs_passphrase_weakness, under pol (NULL: the built-in rule; bounded
+ * as fs_pass_policy_bound does): FS_PASS_SHORT when under pol's
+ * characters and under its words. */
 fs_pass_weakness fs_passphrase_weakness_for(const char *p, size_t n, const fs_pass_policy *pol);
 
 #endif
