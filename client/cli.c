@@ -515,14 +515,61 @@ int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const c
 int cli_pass_get_new(cli_pass *out, const char *envname, const char *prompt,
                      const char *confirm_prompt)
 {
+    return cli_pass_get_new_for(out, envname, prompt, confirm_prompt, NULL, NULL);
+}
+
+/* A team's name as shown: its control characters as '?' (a name from the
+ * server is printable UTF-8 already; this keeps it so on a terminal). */
+static void team_shown(const char *team, char *out, size_t size)
+{
+    size_t k = 0;
+    for (size_t i = 0; team[i] != '\0' && k + 1 < size; i++) {
+        unsigned char c = (unsigned char)team[i];
+        out[k++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[k] = '\0';
+}
+
+/* 1 when pol asks more than the built-in rule. */
+static int pass_policy_stricter(const fs_pass_policy *pol)
+{
+    return pol != NULL &&
+           (pol->min_chars > FS_PASSPHRASE_MIN_CHARS || pol->min_words > FS_PASSPHRASE_MIN_WORDS);
+}
+
+int cli_pass_get_new_for(cli_pass *out, const char *envname, const char *prompt,
+                         const char *confirm_prompt, const fs_pass_policy *pol, const char *team)
+{
+    fs_pass_policy rule;
+    fs_pass_policy_default(&rule);
+    if (pol != NULL) {
+        rule = *pol;
+        fs_pass_policy_bound(&rule); /* as the check will hold it */
+    }
+    int team_rule = pass_policy_stricter(&rule);
+    char teamshown[FS_USER_MAX + 1];
+    team_shown(team != NULL && team[0] != '\0' ? team : "?", teamshown, sizeof teamshown);
+    const char *env = getenv(envname);
+    if (team_rule && (env == NULL || env[0] == '\0') && isatty(STDIN_FILENO))
+        fprintf(stderr, _("The rule of team %s: at least %u characters, or %u words.\n"),
+                teamshown, rule.min_chars, rule.min_words);
     int rc = cli_pass_get(out, envname, prompt, confirm_prompt);
     if (rc != CLI_OK)
         return rc;
     const char *why = NULL;
-    switch (fs_passphrase_weakness(out->buf, out->len)) {
+    char whybuf[256 + sizeof teamshown];
+    switch (fs_passphrase_weakness_for(out->buf, out->len, &rule)) {
     case FS_PASS_OK:
         return CLI_OK;
     case FS_PASS_SHORT:
+        if (team_rule) {
+            snprintf(whybuf, sizeof whybuf,
+                     _("too short for the rule of team %s: use at least %u characters, or %u "
+                       "words"),
+                     teamshown, rule.min_chars, rule.min_words);
+            why = whybuf;
+            break;
+        }
         why = _("too short: use at least 12 characters, or 4 words");
         break;
     case FS_PASS_REPETITIVE:

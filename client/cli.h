@@ -167,6 +167,13 @@ int cli_pass_get(cli_pass *out, const char *envname, const char *prompt,
  * words saying what it needs, never repeating it. */
 int cli_pass_get_new(cli_pass *out, const char *envname, const char *prompt,
                      const char *confirm_prompt);
+/* The same under a team's stricter rule pol (NULL or the built-in one: as
+ * cli_pass_get_new): a passphrase too short for it is refused naming the
+ * team and its rule, which a prompt on a terminal says first. */
+struct fs_pass_policy;
+int cli_pass_get_new_for(cli_pass *out, const char *envname, const char *prompt,
+                         const char *confirm_prompt, const struct fs_pass_policy *pol,
+                         const char *team);
 
 /* Wipes and frees the passphrase; accepts an empty one. */
 void cli_pass_free(cli_pass *p);

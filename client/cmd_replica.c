@@ -7,6 +7,8 @@
 
 #include "cmd.h"
 #include "fieldsync/keyfile.h"
+#include "fieldsync/passphrase.h"
+#include "fieldsync/rules.h"
 #include "i18n.h"
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv)
@@ -76,14 +78,32 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
 
     /* Check the current passphrase before asking twice for a new one. */
     rc = fs_keyfile_unlock(keyfile, oldpass.buf, oldpass.len, &secret);
-    fs_secret_free(secret);
     if (rc != 0) {
+        fs_secret_free(secret);
         cli_error(_("passwd: %s; nothing was changed"), cli_strerror(rc));
         rc = CLI_ERUNTIME;
         goto done;
     }
-    rc = cli_pass_get_new(&newpass, "FIELDSYNC_NEW_PASSPHRASE", _("New passphrase: "),
-                          _("Repeat the new passphrase: "));
+    /* The team's passphrase rule as the last sync brought it (issue 20.7):
+     * the replica opened with the key just unwrapped. */
+    fs_pass_policy pol;
+    char team[FS_USER_MAX + 1] = "";
+    fs_replica *r = NULL;
+    rc = cli_open_key(home, secret, &r);
+    fs_secret_free(secret);
+    if (rc == 0 && fs_replica_setting(r, "team", team, sizeof team) != 0)
+        team[0] = '\0';
+    if (rc == 0)
+        rc = fs_team_pass_policy(r, team, &pol);
+    if (rc != 0) {
+        cli_error(_("passwd: %s; nothing was changed"), cli_strerror(rc));
+        fs_replica_close(r);
+        rc = CLI_ERUNTIME;
+        goto done;
+    }
+    fs_replica_close(r);
+    rc = cli_pass_get_new_for(&newpass, "FIELDSYNC_NEW_PASSPHRASE", _("New passphrase: "),
+                              _("Repeat the new passphrase: "), &pol, team);
     if (rc != CLI_OK)
         goto done;
     rc = fs_replica_change_passphrase(home, oldpass.buf, oldpass.len, newpass.buf, newpass.len);

@@ -28,6 +28,7 @@
 #include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
 #include "fieldsync/msg.h"
+#include "fieldsync/passphrase.h"
 #include "fieldsync/schema.h"
 #include "i18n.h"
 #include "link.h"
@@ -152,9 +153,11 @@ static void say_moving_on(const char *url, const char *why, const char *next)
     fflush(stdout);
 }
 
-/* Creates the replica in home (asking for a new passphrase, as init does)
- * or opens the one there. */
-static int open_or_create(const cli_ctx *ctx, const char *home, fs_replica **out)
+/* Creates the replica in home (asking for a new passphrase, as init does,
+ * held to the team's rule pol when the server told it) or opens the one
+ * there. */
+static int open_or_create(const cli_ctx *ctx, const char *home, const fs_ws_policy *pol,
+                          fs_replica **out)
 {
     cli_pass pass = {NULL, 0};
     int rc;
@@ -162,8 +165,14 @@ static int open_or_create(const cli_ctx *ctx, const char *home, fs_replica **out
     *out = NULL;
     if (cli_replica_exists(home))
         return cli_open_locked(ctx, out);
-    rc = cli_pass_get_new(&pass, "FIELDSYNC_PASSPHRASE", _("New passphrase: "),
-                          _("Repeat the passphrase: "));
+    fs_pass_policy rule;
+    fs_pass_policy_default(&rule);
+    if (pol != NULL) {
+        rule.min_chars = pol->min_chars;
+        rule.min_words = pol->min_words;
+    }
+    rc = cli_pass_get_new_for(&pass, "FIELDSYNC_PASSPHRASE", _("New passphrase: "),
+                              _("Repeat the passphrase: "), &rule, pol != NULL ? pol->team : NULL);
     if (rc != CLI_OK)
         return rc;
     rc = fs_replica_create(out, home, pass.buf, pass.len, NULL);
@@ -315,7 +324,37 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     rc = cli_home(ctx, &home);
     if (rc != CLI_OK)
         goto done;
-    rc = open_or_create(ctx, home, &r);
+    fs_enroll_request_code(secret, req.code);
+    /* The team's passphrase rule, before the passphrase is asked for (a
+     * new replica's): the server looks the code up without spending it. */
+    fs_ws_policy pol;
+    int have_pol = 0;
+    if (!cli_replica_exists(home)) {
+        /* asked of the first address that answers, as the code is redeemed */
+        for (size_t k = 0;; k++) {
+            const server_addr *a = &set.addr[k];
+            int more = k + 1 < set.n;
+            err[0] = '\0';
+            frc = fs_ws_enroll_policy(server_pk, &req, a->host, a->port, a->tls,
+                                      more ? FS_WS_ANSWER_MS : ENROLL_TIMEOUT_MS, &pol, err,
+                                      sizeof err);
+            if (frc != FS_EIO || !more)
+                break;
+            say_moving_on(set.url[k], err, set.url[k + 1]);
+        }
+        if (frc == FS_EAUTH) {
+            cli_error(_("the server refused the enrollment code"));
+            rc = CLI_ERUNTIME;
+            goto done;
+        }
+        if (frc != 0 && frc != FS_EUNSUPPORTED) { /* older servers tell no rule */
+            cli_error(_("enroll: %s"), err[0] != '\0' ? err : fs_strerror(frc));
+            rc = CLI_ERUNTIME;
+            goto done;
+        }
+        have_pol = frc == 0;
+    }
+    rc = open_or_create(ctx, home, have_pol ? &pol : NULL, &r);
     if (rc != CLI_OK)
         goto done;
 
@@ -334,7 +373,6 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail(r, "enroll: reading the device identity", frc);
         goto done;
     }
-    fs_enroll_request_code(secret, req.code);
     memcpy(req.device_pk, id->pk, sizeof req.device_pk);
     snprintf(req.device_name, sizeof req.device_name, "%s", name);
 

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "fieldsync/clock.h"
 #include "fieldsync/error.h"
 #include "fieldsync/sync.h"
@@ -312,6 +314,143 @@ int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
     }
     return run_link(r, NULL, server_pk, req, host, port, tls, timeout_ms, answer_ms, NULL, err,
                     errlen);
+}
+
+/* ---- the team's passphrase rule before enrolling (POLICY_ASK) ---- */
+
+typedef struct policy_link {
+    fs_channel *ch;
+    const char *host;
+    int port;
+    int done; /* POLICY arrived */
+    int rc;
+    fs_ws_policy *out;
+    char errmsg[256];
+} policy_link;
+
+__attribute__((format(printf, 4, 5))) static void policy_fail(policy_link *p, fs_net_client *nc,
+                                                              int code, const char *fmt, ...)
+{
+    fs_net_client_stop(nc);
+    if (p->rc != 0 || p->done)
+        return;
+    p->rc = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+static int policy_established(fs_net_client *nc, void *ctx)
+{
+    policy_link *p = ctx;
+    fs_buf out;
+    fs_buf_init(&out);
+    int rc = fs_channel_start(p->ch, &out); /* HELLO */
+    if (rc == 0)
+        rc = fs_net_client_send(nc, out.data, out.len);
+    fs_buf_free(&out);
+    if (rc != 0) {
+        policy_fail(p, nc, rc, "cannot start the session: %s", fs_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int policy_frame(fs_net_client *nc, void *ctx, const uint8_t *frame, size_t len)
+{
+    policy_link *p = ctx;
+    if (p->done)
+        return 0;
+    fs_buf out;
+    fs_msg *m = NULL;
+    fs_buf_init(&out);
+    int rc = fs_channel_receive(p->ch, frame, len, &out, &m);
+    int src = out.len > 0 ? fs_net_client_send(nc, out.data, out.len) : 0;
+    fs_buf_free(&out);
+    if (rc == 0 && m != NULL && m->type == FS_MSG_POLICY) {
+        p->out->min_chars = m->u.policy.min_chars;
+        p->out->min_words = m->u.policy.min_words;
+        snprintf(p->out->team, sizeof p->out->team, "%.*s", (int)m->u.policy.team_len,
+                 m->u.policy.team_len > 0 ? m->u.policy.team : "");
+        p->done = 1;
+        fs_msg_free(m);
+        fs_net_client_close(nc); /* the session is over: nothing to write */
+        return 0;
+    }
+    fs_msg_free(m);
+    if (rc == 0)
+        rc = src;
+    if (rc != 0) {
+        policy_fail(p, nc, rc, "%s", fs_channel_errmsg(p->ch));
+        return -1;
+    }
+    return 0;
+}
+
+static void policy_deadline(fs_net_client *nc, void *ctx)
+{
+    policy_link *p = ctx;
+    policy_fail(p, nc, FS_EIO, "no answer from the server at %s:%d within the time allowed",
+                p->host, p->port);
+}
+
+static void policy_failed(fs_net_client *nc, void *ctx, int code, const char *msg)
+{
+    policy_fail(ctx, nc, code, "%s", msg);
+}
+
+int fs_ws_enroll_policy(const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *req,
+                        const char *host, int port, int tls, int timeout_ms, fs_ws_policy *out,
+                        char *err, size_t errlen)
+{
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (server_pk == NULL || req == NULL || out == NULL || host == NULL || port <= 0 ||
+        port > 65535 || timeout_ms <= 0) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "invalid arguments");
+        return FS_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    /* A key made for the question: the device's own is made with the
+     * replica, after the passphrase this rule governs. */
+    fs_identity *id = NULL;
+    int rc = fs_identity_generate(&id);
+    if (rc != 0)
+        return rc;
+    fs_enroll_request ask = *req;
+    memcpy(ask.device_pk, id->pk, sizeof ask.device_pk);
+    fs_channel_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.self = id;
+    cfg.pinned_server_pk = server_pk;
+    cfg.enroll = &ask;
+    cfg.ask_policy = 1;
+    policy_link p;
+    memset(&p, 0, sizeof p);
+    p.host = host;
+    p.port = port;
+    p.out = out;
+    rc = fs_channel_new(&p.ch, &cfg);
+    if (rc == 0) {
+        const fs_net_client_hooks hooks = {
+            .established = policy_established,
+            .frame = policy_frame,
+            .deadline = policy_deadline,
+            .failed = policy_failed,
+            .ctx = &p,
+        };
+        fs_net_client_run(&hooks, host, port, tls, timeout_ms, 0);
+        rc = p.done ? 0 : p.rc != 0 ? p.rc : FS_EIO;
+        if (rc != 0 && err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s",
+                     p.errmsg[0] != '\0' ? p.errmsg : "the server closed the connection");
+    }
+    fs_channel_free(p.ch);
+    sodium_memzero(&ask, sizeof ask);
+    fs_identity_free(id);
+    return rc;
 }
 
 int fs_ws_live_run(const fs_ws_live *live, const uint8_t server_pk[FS_SIGN_PK_BYTES],

@@ -55,6 +55,23 @@ int fs_ws_enroll(fs_replica *r, const uint8_t server_pk[FS_SIGN_PK_BYTES],
                  const fs_enroll_request *req, const char *host, int port, int tls, int timeout_ms,
                  int answer_ms, char *err, size_t errlen);
 
+/* The team's passphrase rule as the server tells a device about to enroll
+ * (POLICY, protocol version 8; fieldsync/msg.h). */
+typedef struct fs_ws_policy {
+    uint32_t min_chars, min_words;
+    char team[FS_USER_MAX + 1]; /* "" when the code's user has no team */
+} fs_ws_policy;
+
+/* Asks the server for the passphrase rule of the team of req's code
+ * (req->code only is used: the request goes with a key made for the
+ * question), before the replica exists; the code is not spent. 0 with
+ * *out; FS_EUNSUPPORTED when the server is older than protocol version 8
+ * (nothing was sent it beyond HELLO); FS_EAUTH when it refused the code
+ * (unknown, expired, used); else the connection's error. */
+int fs_ws_enroll_policy(const uint8_t server_pk[FS_SIGN_PK_BYTES], const fs_enroll_request *req,
+                        const char *host, int port, int tls, int timeout_ms, fs_ws_policy *out,
+                        char *err, size_t errlen);
+
 /* A daemon's connection: stays open between syncs so the server's POKE
  * arrives at once, while the replica is held only during a round of
  * syncing (other processes open it exclusively in between). */

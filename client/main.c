@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "fieldsync/harden.h"
+#include "fieldsync/keyfile.h"
 
 #include "cmd.h"
 #include "export.h"
@@ -308,7 +309,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (version) { /* before a later --help, as it came first */
-        printf("fieldsync %s\n", FS_VERSION_STRING);
+        /* a test build says so: its key files may be cheap (fieldsync/keyfile.h) */
+        printf("fieldsync %s%s\n", FS_VERSION_STRING,
+               fs_kdf_test_build() ? " (test build: honours " FS_TEST_KDF_ENV ")" : "");
         return fflush(stdout) == 0 ? 0 : 1;
     }
     if (rc == CLI_HELP || (i < argc && strcmp(argv[i], "help") == 0)) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,7 +36,33 @@ static const unsigned char magic[8] = {'F', 'S', 'K', 'E', 'Y', 0, 0, 1};
 
 const fs_kdf_limits fs_kdf_interactive = {crypto_pwhash_OPSLIMIT_INTERACTIVE,
                                           crypto_pwhash_MEMLIMIT_INTERACTIVE};
+const fs_kdf_limits fs_kdf_moderate = {crypto_pwhash_OPSLIMIT_MODERATE,
+                                       crypto_pwhash_MEMLIMIT_MODERATE};
 const fs_kdf_limits fs_kdf_minimum = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+
+int fs_kdf_test_build(void)
+{
+#ifdef FS_TEST_KDF
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+const fs_kdf_limits *fs_kdf_default(void)
+{
+#ifdef FS_TEST_KDF
+    /* A test build only (cmake -DFS_TEST_KDF=ON, which scripts/test's
+     * builds set and packaging/CMakeLists.txt refuses beside FS_DEB): the
+     * CLI tests create hundreds of key files. */
+    const char *v = getenv(FS_TEST_KDF_ENV);
+    if (v != NULL && strcmp(v, "minimum") == 0)
+        return &fs_kdf_minimum;
+    if (v != NULL && strcmp(v, "interactive") == 0)
+        return &fs_kdf_interactive;
+#endif
+    return &fs_kdf_moderate;
+}
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -195,7 +222,7 @@ int fs_keyfile_create(const char *path, const char *pass, size_t passlen,
     if (pass == NULL || passlen == 0)
         return FS_EINVAL;
     if (limits == NULL)
-        limits = &fs_kdf_interactive;
+        limits = fs_kdf_default();
     fs_secret *s = NULL;
     int rc = fs_secret_new(&s);
     if (rc != 0)

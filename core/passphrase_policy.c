@@ -55,8 +55,38 @@ static int folded(const char *p, size_t n, char *out, size_t size)
     return 1;
 }
 
+void fs_pass_policy_default(fs_pass_policy *out)
+{
+    out->min_chars = FS_PASSPHRASE_MIN_CHARS;
+    out->min_words = FS_PASSPHRASE_MIN_WORDS;
+}
+
 fs_pass_weakness fs_passphrase_weakness(const char *p, size_t n)
 {
+    return fs_passphrase_weakness_for(p, n, NULL);
+}
+
+void fs_pass_policy_bound(fs_pass_policy *p)
+{
+    if (p->min_chars < FS_PASSPHRASE_MIN_CHARS) /* never below the built-in rule */
+        p->min_chars = FS_PASSPHRASE_MIN_CHARS;
+    if (p->min_chars > FS_PASSPHRASE_TEAM_MAX_CHARS)
+        p->min_chars = FS_PASSPHRASE_TEAM_MAX_CHARS;
+    if (p->min_words < FS_PASSPHRASE_MIN_WORDS)
+        p->min_words = FS_PASSPHRASE_MIN_WORDS;
+    if (p->min_words > FS_PASSPHRASE_TEAM_MAX_WORDS)
+        p->min_words = FS_PASSPHRASE_TEAM_MAX_WORDS;
+}
+
+fs_pass_weakness fs_passphrase_weakness_for(const char *p, size_t n, const fs_pass_policy *pol)
+{
+    fs_pass_policy rule;
+    fs_pass_policy_default(&rule);
+    if (pol != NULL) {
+        rule = *pol;
+        fs_pass_policy_bound(&rule);
+    }
+    size_t min_chars = rule.min_chars, min_words = rule.min_words;
     /* code points, words of 2 or more, distinct code points (up to 5) */
     size_t chars = 0, words = 0, run = 0, ndistinct = 0;
     unsigned long distinct[5] = {0};
@@ -83,7 +113,7 @@ fs_pass_weakness fs_passphrase_weakness(const char *p, size_t n)
             distinct[ndistinct++] = cp;
     }
     words += run >= 2;
-    if (chars < FS_PASSPHRASE_MIN_CHARS && words < FS_PASSPHRASE_MIN_WORDS)
+    if (chars < min_chars && words < min_words)
         return FS_PASS_SHORT;
     if (ndistinct < 5)
         return FS_PASS_REPETITIVE;

@@ -862,5 +862,6 @@ int fs_replica_change_passphrase(const char *dir, const char *oldpass, size_t ol
     char keypath[4096];
     if (dir == NULL || join_path(keypath, sizeof keypath, dir, "replica.key") != 0)
         return FS_EINVAL;
-    return fs_keyfile_rewrap(keypath, oldpass, oldlen, newpass, newlen, NULL);
+    /* a key file of an older release gets today's cost with its new passphrase */
+    return fs_keyfile_rewrap(keypath, oldpass, oldlen, newpass, newlen, fs_kdf_default());
 }

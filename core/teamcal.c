@@ -4,10 +4,12 @@
  * working-day calendar, and the one check of what a setting may hold, used
  * by the server before it writes one.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fieldsync/calendar.h"
 #include "fieldsync/error.h"
+#include "fieldsync/passphrase.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/rules.h"
 
@@ -64,6 +66,23 @@ int fs_team_setting_check(const char *setting, const char *value, const char **w
                        strcmp(value, "plaintext") == 0
                    ? 0
                    : FS_EINVAL;
+    }
+    if (strcmp(setting, FS_TEAM_PASS_CHARS) == 0 || strcmp(setting, FS_TEAM_PASS_WORDS) == 0) {
+        int chars = strcmp(setting, FS_TEAM_PASS_CHARS) == 0;
+        unsigned lo = chars ? FS_PASSPHRASE_MIN_CHARS : FS_PASSPHRASE_MIN_WORDS;
+        unsigned hi = chars ? FS_PASSPHRASE_TEAM_MAX_CHARS : FS_PASSPHRASE_TEAM_MAX_WORDS;
+        unsigned long v = 0;
+        size_t n = strlen(value);
+        *why = chars ? "expected a number of characters from 12 to 128"
+                     : "expected a number of words from 4 to 32";
+        if (n == 0 || n > 3 || value[0] == '0')
+            return FS_EINVAL;
+        for (size_t i = 0; i < n; i++) {
+            if (value[i] < '0' || value[i] > '9')
+                return FS_EINVAL;
+            v = v * 10 + (unsigned long)(value[i] - '0');
+        }
+        return v >= lo && v <= hi ? 0 : FS_EINVAL;
     }
     if (strcmp(setting, FS_TEAM_EXPORT_PK) == 0) {
         *why = "expected 64 hex digits";
@@ -123,6 +142,26 @@ int fs_team_setting_get(fs_replica *r, const char *team, const char *setting, ch
     return rc;
 }
 
+int fs_team_pass_policy(fs_replica *r, const char *team, fs_pass_policy *out)
+{
+    fs_pass_policy_default(out);
+    if (team == NULL || team[0] == '\0')
+        return 0;
+    const char *keys[] = {FS_TEAM_PASS_CHARS, FS_TEAM_PASS_WORDS};
+    unsigned *dst[] = {&out->min_chars, &out->min_words};
+    for (size_t i = 0; i < 2; i++) {
+        char v[8];
+        int rc = fs_team_setting_get(r, team, keys[i], v, sizeof v);
+        if (rc == FS_ENOTFOUND || rc == FS_ETOOBIG)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (fs_team_setting_check(keys[i], v, NULL) == 0) /* checked when written, and here */
+            *dst[i] = (unsigned)strtoul(v, NULL, 10);
+    }
+    return 0;
+}
+
 int fs_team_calendar(fs_replica *r, const char *team, fs_calendar *cal, int *found, int *unusable)
 {
     *found = 0;
@@ -159,6 +198,8 @@ int fs_team_calendar(fs_replica *r, const char *team, fs_calendar *cal, int *fou
         }
         if (strncmp(key, "export_", 7) == 0)
             continue; /* not the calendar's (issue 20.4) */
+        if (strncmp(key, "passphrase_", 11) == 0)
+            continue; /* not the calendar's (issue 20.7; too long for key[] anyway) */
         (*found)++;
         if (strcmp(key, FS_TEAM_TZ) == 0) {
             (void)fs_calendar_set_tz(cal, val);

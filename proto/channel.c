@@ -503,12 +503,19 @@ static int client_welcome(fs_channel *ch, const fs_msg *m, fs_buf *out)
     memcpy(ch->peer, m->u.welcome.server_pk, 32);
     ch->have_peer = 1;
 
+    if (ch->cfg.ask_policy && (ch->cfg.enroll == NULL || ch->version < FS_PROTO_VERSION_PASSPOLICY))
+        return fail(ch, FS_EUNSUPPORTED, FS_REASON_VERSION,
+                    "the server (protocol version %u) does not tell a team's passphrase rule",
+                    ch->version);
+
     fs_msg a;
     fs_buf sealed;
     memset(&a, 0, sizeof a);
     fs_buf_init(&sealed);
     uint8_t t2[sizeof label_device - 1 + 32];
-    a.type = ch->cfg.enroll ? FS_MSG_ENROLL : FS_MSG_AUTH;
+    a.type = ch->cfg.ask_policy ? FS_MSG_POLICY_ASK
+             : ch->cfg.enroll   ? FS_MSG_ENROLL
+                                : FS_MSG_AUTH;
     transcript2(t2, ch->t1, (uint8_t)a.type, ch->cfg.self->pk);
     if (ch->cfg.enroll != NULL) {
         int rc = fs_enroll_seal(ch->peer, ch->cfg.enroll, &sealed);
@@ -532,9 +539,44 @@ static int client_welcome(fs_channel *ch, const fs_msg *m, fs_buf *out)
     return 0;
 }
 
+/* POLICY_ASK (protocol version 8 on): the team's passphrase rule for a
+ * code the server would redeem, which stays unspent; POLICY is the last
+ * frame of the session. */
+static int server_policy(fs_channel *ch, const fs_msg *m, const uint8_t *pk, fs_buf *out)
+{
+    fs_enroll_request req;
+    char team[FS_USER_MAX + 1] = "";
+    fs_msg p;
+    memset(&p, 0, sizeof p);
+    int rc = ch->cfg.enroll_policy == NULL
+                 ? FS_EAUTH
+                 : fs_enroll_open(ch->cfg.self, m->u.enroll.sealed, m->u.enroll.sealed_len, &req);
+    if (rc == 0 && sodium_memcmp(req.device_pk, pk, 32) != 0)
+        rc = FS_EAUTH;
+    if (rc == 0)
+        rc = ch->cfg.enroll_policy(ch->cfg.ctx, &req, &p.u.policy.min_chars,
+                                   &p.u.policy.min_words, team);
+    sodium_memzero(&req, sizeof req);
+    if (rc != 0)
+        return refuse(ch, out, FS_EAUTH, FS_REASON_ENROLL, "enrollment refused");
+    team[FS_USER_MAX] = '\0';
+    p.type = FS_MSG_POLICY;
+    p.u.policy.team = team;
+    p.u.policy.team_len = strlen(team);
+    rc = seal(ch, &p, out, 1);
+    if (rc != 0)
+        return fail(ch, rc, FS_REASON_INTERNAL, "cannot seal the passphrase rule");
+    ch->phase = OPEN;
+    ch->state = FS_CHANNEL_CLOSED; /* answered: nothing more either way */
+    ch->got_final = 1;
+    sodium_memzero(ch->sec, sizeof *ch->sec);
+    return 0;
+}
+
 static int server_auth(fs_channel *ch, const fs_msg *m, fs_buf *out)
 {
-    if (m->type != FS_MSG_AUTH && m->type != FS_MSG_ENROLL)
+    int ask = m->type == FS_MSG_POLICY_ASK && ch->version >= FS_PROTO_VERSION_PASSPOLICY;
+    if (m->type != FS_MSG_AUTH && m->type != FS_MSG_ENROLL && !ask)
         return refuse(ch, out, FS_EMALFORMED, FS_REASON_STATE, "expected auth or enroll");
     const uint8_t *pk = m->type == FS_MSG_AUTH ? m->u.auth.device_pk : m->u.enroll.device_pk;
     const uint8_t *sig = m->type == FS_MSG_AUTH ? m->u.auth.sig : m->u.enroll.sig;
@@ -542,6 +584,8 @@ static int server_auth(fs_channel *ch, const fs_msg *m, fs_buf *out)
     transcript2(t2, ch->t1, (uint8_t)m->type, pk);
     if (crypto_sign_verify_detached(sig, t2, sizeof t2, pk) != 0)
         return refuse(ch, out, FS_EAUTH, FS_REASON_AUTH, "the device's signature is invalid");
+    if (ask)
+        return server_policy(ch, m, pk, out);
     if (m->type == FS_MSG_ENROLL) {
         fs_enroll_request req;
         int rc = ch->cfg.enroll_device == NULL
@@ -661,7 +705,19 @@ int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf 
         return rc;
     }
     if (ch->phase == CLIENT_READY) {
-        if (m->type == FS_MSG_READY) {
+        if (ch->cfg.ask_policy && m->type == FS_MSG_POLICY) {
+            if (tag != TAG_FINAL) {
+                fs_msg_free(m);
+                return fail(ch, FS_ECHANNEL, FS_REASON_FRAME, "the passphrase rule is not final");
+            }
+            ch->got_final = 1;
+            ch->phase = OPEN;
+            ch->state = FS_CHANNEL_CLOSED;
+            sodium_memzero(ch->sec, sizeof *ch->sec);
+            *msg = m;
+            return 0;
+        }
+        if (m->type == FS_MSG_READY && !ch->cfg.ask_policy) {
             ch->phase = OPEN;
             ch->state = FS_CHANNEL_OPEN;
             *msg = m;

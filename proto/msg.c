@@ -163,8 +163,10 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         if (rc == 0)
             rc = fs__pack_bin(&pk, m->u.auth.sig, 64);
         break;
+    case FS_MSG_POLICY_ASK:
     case FS_MSG_ENROLL:
-        if (m->u.enroll.sealed_len > MAX_SEALED_ENROLL)
+        if (m->u.enroll.sealed_len > MAX_SEALED_ENROLL ||
+            (m->type == FS_MSG_POLICY_ASK && version < FS_PROTO_VERSION_PASSPOLICY))
             return FS_EINVAL;
         PK(msgpack_pack_array(&pk, 4));
         PK(msgpack_pack_uint8(&pk, m->type));
@@ -383,6 +385,18 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
         PK(msgpack_pack_array(&pk, 1));
         PK(msgpack_pack_uint8(&pk, m->type));
         break;
+    case FS_MSG_POLICY:
+        if (version < FS_PROTO_VERSION_PASSPOLICY || m->u.policy.team_len > FS_USER_MAX ||
+            (m->u.policy.team_len > 0 &&
+             !fs_utf8_valid(m->u.policy.team, m->u.policy.team_len)))
+            return FS_EINVAL;
+        PK(msgpack_pack_array(&pk, 4));
+        PK(msgpack_pack_uint8(&pk, m->type));
+        PK(msgpack_pack_uint32(&pk, m->u.policy.min_chars));
+        PK(msgpack_pack_uint32(&pk, m->u.policy.min_words));
+        rc = fs__pack_str(&pk, m->u.policy.team_len > 0 ? m->u.policy.team : "",
+                          m->u.policy.team_len);
+        break;
     case FS_MSG_ATT_ASK:
     case FS_MSG_ATT_NEED:
     case FS_MSG_ATT_CHUNK:
@@ -506,6 +520,7 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
         if (fs__mp_bin_exact(r, m->u.auth.device_pk, 32, "auth identity") == 0)
             fs__mp_bin_exact(r, m->u.auth.sig, 64, "auth signature");
         return r->err;
+    case FS_MSG_POLICY_ASK:
     case FS_MSG_ENROLL:
         if (nfields != 4)
             break;
@@ -716,6 +731,17 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
         if (nfields != 1)
             break;
         return 0;
+    case FS_MSG_POLICY:
+        if (nfields != 4)
+            break;
+        if (fs__mp_u32(r, &m->u.policy.min_chars, "policy characters") == 0 &&
+            fs__mp_u32(r, &m->u.policy.min_words, "policy words") == 0 &&
+            fs__mp_str(r, &s, &m->u.policy.team_len, "policy team") == 0) {
+            m->u.policy.team = s;
+            if (m->u.policy.team_len > FS_USER_MAX || !fs_utf8_valid(s, m->u.policy.team_len))
+                fs__mp_fail(r, FS_EMALFORMED, "policy: a bad team name");
+        }
+        return r->err;
     case FS_MSG_ATT_ASK:
         if (nfields != 2)
             break;

@@ -34,6 +34,7 @@ static const char team_usage[] =
     N_("usage: fieldsync-server team set --data DIR --team TEAM [--tz ZONE] [--hours HH:MM-HH:MM]\n"
     "           [--holiday YYYY-MM-DD]... [--workday YYYY-MM-DD]... [--clear-holidays]\n"
     "           [--export MODE] [--export-rep MODE] [--export-manager MODE]\n"
+    "           [--passphrase-min-chars N] [--passphrase-min-words N]\n"
     "       fieldsync-server team show --data DIR --team TEAM [--json]\n"
     "The team's time zone, working hours (Monday to Friday), holidays and\n"
     "weekend days worked, for every device of the team (from its next sync)\n"
@@ -42,7 +43,11 @@ static const char team_usage[] =
     "export (a list of records to a file or pipe) for reps and managers alike,\n"
     "--export-rep and --export-manager for one: MODE is forbidden, sealed (to the\n"
     "company's export key, see export-key) or plaintext; unset, a rep's is\n"
-    "forbidden and a manager's sealed. Audited (team_set).\n");
+    "forbidden and a manager's sealed. --passphrase-min-chars (12-128) and\n"
+    "--passphrase-min-words (4-32) make the passphrase rule of the team's\n"
+    "laptops stricter than the built-in one (12 characters, or 4 words): held\n"
+    "at enroll (the server tells it first) and at passwd (from the next sync).\n"
+    "Audited (team_set).\n");
 
 void srv_lang_domain(void)
 {
@@ -91,6 +96,7 @@ void srv_lang(void)
 typedef struct team_args {
     const char *data, *team, *tz, *hours;
     const char *export_all, *export_rep, *export_manager;
+    const char *pass_chars, *pass_words;
     fs_opt_list holidays, workdays;
     int clear, json;
 } team_args;
@@ -111,6 +117,8 @@ static int team_parse(int set, int argc, char **argv, team_args *a)
         {"--export", FS_OPT_VALUE, NULL, &a->export_all, NULL},
         {"--export-rep", FS_OPT_VALUE, NULL, &a->export_rep, NULL},
         {"--export-manager", FS_OPT_VALUE, NULL, &a->export_manager, NULL},
+        {"--passphrase-min-chars", FS_OPT_VALUE, NULL, &a->pass_chars, NULL},
+        {"--passphrase-min-words", FS_OPT_VALUE, NULL, &a->pass_words, NULL},
     };
     int rc = srv_parse(team_usage, opts, set ? NOPTS(opts) : 3, argc, argv);
     const char *cmd = set ? "team set" : "team show";
@@ -150,6 +158,16 @@ static int team_parse(int set, int argc, char **argv, team_args *a)
             return SRV_EUSAGE;
         }
     }
+    if (a->pass_chars != NULL && fs_team_setting_check(FS_TEAM_PASS_CHARS, a->pass_chars, &why) != 0) {
+        srv_error(_("--passphrase-min-chars: expected a number of characters from 12 to 128 "
+                    "(a team's rule is never below the built-in 12)"));
+        return SRV_EUSAGE;
+    }
+    if (a->pass_words != NULL && fs_team_setting_check(FS_TEAM_PASS_WORDS, a->pass_words, &why) != 0) {
+        srv_error(_("--passphrase-min-words: expected a number of words from 4 to 32 (a team's "
+                    "rule is never below the built-in 4)"));
+        return SRV_EUSAGE;
+    }
     if (a->export_all != NULL && (a->export_rep != NULL || a->export_manager != NULL)) {
         srv_error(_("--export sets both roles: give it alone, or --export-rep and "
                     "--export-manager"));
@@ -176,9 +194,10 @@ static int team_parse(int set, int argc, char **argv, team_args *a)
         }
     }
     if (a->tz == NULL && a->hours == NULL && a->holidays.count == 0 && a->workdays.count == 0 &&
-        !a->clear && a->export_all == NULL && a->export_rep == NULL && a->export_manager == NULL) {
-        srv_error(_("team set: give --tz, --hours, --holiday, --workday, --clear-holidays or "
-                    "--export"));
+        !a->clear && a->export_all == NULL && a->export_rep == NULL && a->export_manager == NULL &&
+        a->pass_chars == NULL && a->pass_words == NULL) {
+        srv_error(_("team set: give --tz, --hours, --holiday, --workday, --clear-holidays, "
+                    "--export, --passphrase-min-chars or --passphrase-min-words"));
         return SRV_EUSAGE;
     }
     return SRV_OK;
@@ -243,16 +262,21 @@ static int team_set(fs_store *s, const team_args *a)
 {
     fs_replica *r = fs_store_replica(s);
     char kept[FS_TEAM_VALUE_MAX + 1], joined[FS_TEAM_VALUE_MAX + 1];
-    const char *names[] = {FS_TEAM_TZ, FS_TEAM_HOURS, FS_TEAM_EXPORT_REP, FS_TEAM_EXPORT_MANAGER};
-    const char *values[] = {a->tz, a->hours, a->export_all ? a->export_all : a->export_rep,
-                            a->export_all ? a->export_all : a->export_manager};
+    const char *names[] = {FS_TEAM_TZ,         FS_TEAM_HOURS,      FS_TEAM_EXPORT_REP,
+                           FS_TEAM_EXPORT_MANAGER, FS_TEAM_PASS_CHARS, FS_TEAM_PASS_WORDS};
+    const char *values[] = {a->tz,
+                            a->hours,
+                            a->export_all ? a->export_all : a->export_rep,
+                            a->export_all ? a->export_all : a->export_manager,
+                            a->pass_chars,
+                            a->pass_words};
     if (values[2] != NULL || values[3] != NULL) { /* the key they may need, if made */
         int prc = srv_export_pk_to_team(s, srv_hosted_dir != NULL ? srv_hosted_dir : a->data,
                                         a->team);
         if (prc != SRV_OK)
             return prc;
     }
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < NOPTS(names); i++) {
         if (values[i] == NULL)
             continue;
         int frc = fs_store_team_set(s, a->team, names[i], values[i]);
@@ -286,10 +310,10 @@ static int team_show(fs_store *s, const team_args *a)
     fs_replica *r = fs_store_replica(s);
     const char *keys[] = {FS_TEAM_TZ,         FS_TEAM_HOURS,          FS_TEAM_HOLIDAYS,
                           FS_TEAM_WORKDAYS,   FS_TEAM_EXPORT_REP,     FS_TEAM_EXPORT_MANAGER,
-                          FS_TEAM_EXPORT_PK};
-    char v[7][FS_TEAM_VALUE_MAX + 1];
-    int has[7];
-    for (size_t i = 0; i < 7; i++) {
+                          FS_TEAM_EXPORT_PK,  FS_TEAM_PASS_CHARS,     FS_TEAM_PASS_WORDS};
+    char v[9][FS_TEAM_VALUE_MAX + 1];
+    int has[9];
+    for (size_t i = 0; i < 9; i++) {
         int frc = fs_team_setting_get(r, a->team, keys[i], v[i], sizeof v[i]);
         if (frc != 0 && frc != FS_ENOTFOUND)
             return srv_fail(s, "team show", frc);
@@ -321,6 +345,8 @@ static int team_show(fs_store *s, const team_args *a)
             else
                 fputs("null", srv_out);
         }
+        for (size_t i = 7; i < 9; i++) /* numbers, checked when written; null: built-in */
+            fprintf(srv_out, ", \"%s\": %s", keys[i], has[i] ? v[i] : "null");
         fputs("}\n", srv_out);
         return SRV_OK;
     }
@@ -334,6 +360,9 @@ static int team_show(fs_store *s, const team_args *a)
     fprintf(srv_out, _("exports: reps %s, managers %s; export key %s\n"),
             has[4] ? v[4] : _("forbidden (default)"), has[5] ? v[5] : _("sealed (default)"),
             has[6] ? _("known") : _("not made"));
+    fprintf(srv_out, _("passphrases:   at least %s characters, or %s words%s\n"),
+            has[7] ? v[7] : "12", has[8] ? v[8] : "4",
+            has[7] || has[8] ? "" : _(" (built-in)"));
     return SRV_OK;
 }
 

@@ -107,6 +107,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     cfg.self = server_id;
     cfg.check_device = check_device;
     cfg.enroll_device = fs_enroll_device;
+    cfg.enroll_policy = fs_enroll_policy;
     cfg.device_user = device_user;
     cfg.device_feed = device_feed;
     cfg.server_now = server_now;

@@ -3,7 +3,10 @@
  * function hands its call to the backend's operations.
  */
 #include <stddef.h>
+#include <stdio.h>
 
+#include "fieldsync/passphrase.h"
+#include "fieldsync/rules.h"
 #include "fieldsync/store.h"
 
 void fs_store_close(fs_store *s)
@@ -278,6 +281,29 @@ int fs_enroll_device(void *ctx, const fs_enroll_request *req)
 {
     fs_store *s = ctx;
     return fs_enroll_code_redeem(s, req, fs_store_now_ms(s));
+}
+
+int fs_enroll_code_team(fs_store *s, const fs_enroll_request *req, uint64_t now_ms,
+                        char team[FS_USER_NAME_MAX + 1])
+{
+    return s->ops->enroll_code_team(s, req, now_ms, team);
+}
+
+int fs_enroll_policy(void *ctx, const fs_enroll_request *req, uint32_t *min_chars,
+                     uint32_t *min_words, char team[FS_USER_MAX + 1])
+{
+    fs_store *s = ctx;
+    char t[FS_USER_NAME_MAX + 1];
+    fs_pass_policy pol;
+    int rc = fs_enroll_code_team(s, req, fs_store_now_ms(s), t);
+    if (rc == 0)
+        rc = fs_team_pass_policy(fs_store_replica(s), t, &pol);
+    if (rc != 0)
+        return rc;
+    *min_chars = pol.min_chars;
+    *min_words = pol.min_words;
+    snprintf(team, FS_USER_MAX + 1, "%s", t);
+    return 0;
 }
 
 int fs_store_att_need(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES],

@@ -1754,6 +1754,107 @@ static void test_enrollment_refused(void)
     teardown();
 }
 
+static int policy_calls;
+
+/* The server's passphrase rule for the registry's code, spending nothing. */
+static int enroll_policy(void *ctx, const fs_enroll_request *req, uint32_t *min_chars,
+                         uint32_t *min_words, char team[FS_USER_MAX + 1])
+{
+    registry *reg = ctx;
+    policy_calls++;
+    if (reg->code == NULL || strcmp(req->code, reg->code) != 0)
+        return FS_EAUTH;
+    *min_chars = 16;
+    *min_words = 5;
+    snprintf(team, FS_USER_MAX + 1, "%s", "华北");
+    return 0;
+}
+
+/* POLICY_ASK (protocol version 8, issue 20.7): a device about to enroll
+ * learns its team's passphrase rule, the code unspent and the device not
+ * enrolled; both channels are closed after POLICY, the client's by the
+ * final frame, the server's by its own hand (no truncation either side). A
+ * wrong code gets ERROR ENROLL. A server of version 7 is never sent
+ * POLICY_ASK: the client stops after WELCOME with FS_EUNSUPPORTED (and
+ * the encoder would refuse it for that session: test_msg). */
+static void test_policy_ask(void)
+{
+    setup();
+    session ss;
+    fs_enroll_request req;
+    fs_msg *m = NULL;
+    enroll_request(&req, "QX7-2941-KD", device_id->pk);
+    session_init(&ss);
+    ss.reg.nknown = 0;
+    ss.reg.code = "QX7-2941-KD";
+    ss.scfg.enroll_policy = enroll_policy;
+    ss.ccfg.enroll = &req;
+    ss.ccfg.ask_policy = 1;
+    policy_calls = 0;
+    session_channels(&ss);
+    ss.hello = start(ss.c);
+    CHECK_OK(feed_frame(ss.s, &ss.hello, &ss.welcome, NULL));
+    CHECK_OK(feed_frame(ss.c, &ss.welcome, &ss.auth, NULL));
+    CHECK(!find_bytes(ss.auth.p, ss.auth.n, "QX7-2941", 8)); /* sealed */
+    CHECK_OK(feed_frame(ss.s, &ss.auth, &ss.ready, &m));
+    CHECK(m == NULL);
+    CHECK_EQ_INT(policy_calls, 1);
+    CHECK_EQ_INT(ss.reg.enroll_calls, 0); /* not redeemed */
+    CHECK_EQ_INT(ss.reg.nknown, 0);
+    CHECK_EQ_INT(fs_channel_state_get(ss.s), FS_CHANNEL_CLOSED);
+    CHECK_OK(fs_channel_finish(ss.s));
+    CHECK_OK(feed_frame(ss.c, &ss.ready, NULL, &m));
+    CHECK(m != NULL);
+    CHECK_EQ_INT(m->type, FS_MSG_POLICY);
+    CHECK_EQ_INT(m->u.policy.min_chars, 16);
+    CHECK_EQ_INT(m->u.policy.min_words, 5);
+    CHECK_EQ_INT(m->u.policy.team_len, strlen("华北"));
+    CHECK_MEM(m->u.policy.team, "华北", m->u.policy.team_len);
+    fs_msg_free(m);
+    CHECK_EQ_INT(fs_channel_state_get(ss.c), FS_CHANNEL_CLOSED);
+    CHECK_OK(fs_channel_finish(ss.c));
+    session_free(&ss);
+
+    /* a wrong code: refused as an enrollment is */
+    enroll_request(&req, "WRONG-CODE", device_id->pk);
+    session_init(&ss);
+    ss.reg.code = "QX7-2941-KD";
+    ss.scfg.enroll_policy = enroll_policy;
+    ss.ccfg.enroll = &req;
+    ss.ccfg.ask_policy = 1;
+    session_channels(&ss);
+    ss.hello = start(ss.c);
+    CHECK_OK(feed_frame(ss.s, &ss.hello, &ss.welcome, NULL));
+    CHECK_OK(feed_frame(ss.c, &ss.welcome, &ss.auth, NULL));
+    int rc = feed_frame(ss.s, &ss.auth, &ss.ready, NULL);
+    check_dead(ss.s, rc, FS_EAUTH, FS_REASON_ENROLL, NULL);
+    rc = feed_frame(ss.c, &ss.ready, NULL, &m);
+    CHECK(m != NULL && m->type == FS_MSG_ERROR);
+    fs_msg_free(m);
+    check_dead(ss.c, rc, FS_EAUTH, FS_REASON_ENROLL, NULL);
+    session_free(&ss);
+
+    /* a server of version 7: the client asks nothing, sends nothing */
+    enroll_request(&req, "QX7-2941-KD", device_id->pk);
+    session_init(&ss);
+    ss.reg.code = "QX7-2941-KD";
+    ss.scfg.enroll_policy = enroll_policy;
+    ss.scfg.vmax = FS_PROTO_VERSION_PASSPOLICY - 1;
+    ss.ccfg.enroll = &req;
+    ss.ccfg.ask_policy = 1;
+    policy_calls = 0;
+    session_channels(&ss);
+    ss.hello = start(ss.c);
+    CHECK_OK(feed_frame(ss.s, &ss.hello, &ss.welcome, NULL));
+    rc = feed_frame(ss.c, &ss.welcome, &ss.auth, NULL);
+    check_dead(ss.c, rc, FS_EUNSUPPORTED, FS_REASON_VERSION, NULL);
+    CHECK_EQ_INT(ss.auth.n, 0);
+    CHECK_EQ_INT(policy_calls, 0);
+    session_free(&ss);
+
+    teardown();
+}
+
 static void test_enroll_seal_open(void)
 {
     setup();
@@ -2025,7 +2126,7 @@ TEST_LIST(TEST(identity_from_seed) TEST(happy_path) TEST(bye_from_server) TEST(t
                               TEST(version_downgrade) TEST(version_1_peer_gets_plain_batches)
                                   TEST(no_common_version) TEST(forged_plaintext_refusal)
                                       TEST(endings_need_a_reason) TEST(unexpected_messages)
-                                          TEST(enrollment) TEST(ready_names_user)
+                                          TEST(enrollment) TEST(policy_ask) TEST(ready_names_user)
                                               TEST(enrollment_refused) TEST(enroll_seal_open)
                                                   TEST(forward_secrecy) TEST(limits_through_channel)
                                                       TEST(garbage_frames))

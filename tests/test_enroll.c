@@ -328,6 +328,52 @@ static void test_device_listing(void)
     server_close(&sv);
 }
 
-TEST_LIST(TEST(create_parse_redeem) TEST(second_redeem_refused) TEST(spent_at_first_attempt) TEST(expired_refused)
+/* The team's passphrase rule for a device about to enroll (issue 20.7,
+ * POLICY_ASK): fs_enroll_policy looks the code up without spending it
+ * (the device then enrolls with it), answers the built-in rule for a team
+ * that sets none and the team's once set, and refuses an unknown, expired
+ * or spent code as a redeem does. */
+static void test_policy_without_spending(void)
+{
+    server sv;
+    char code[FS_ENROLL_CODE_CHARS + 1], team[FS_USER_MAX + 1];
+    fs_enroll_request req;
+    uint32_t chars = 0, words = 0;
+    server_open(&sv);
+    CHECK_OK(fs_enroll_code_create(sv.s, "zhang", 3600000, sv.pk, code, sizeof code));
+    request(&req, code, "laptop");
+    CHECK_OK(fs_enroll_policy(sv.s, &req, &chars, &words, team));
+    CHECK_EQ_INT(chars, 12);
+    CHECK_EQ_INT(words, 4);
+    CHECK_STR(team, "north");
+    CHECK_OK(fs_store_team_set(sv.s, "north", "passphrase_min_chars", "16"));
+    CHECK_OK(fs_store_team_set(sv.s, "north", "passphrase_min_words", "6"));
+    CHECK_OK(fs_enroll_policy(sv.s, &req, &chars, &words, team));
+    CHECK_EQ_INT(chars, 16);
+    CHECK_EQ_INT(words, 6);
+    CHECK_EQ_INT(count_kind(sv.s, "enroll"), 0);
+    /* a team can only make it stricter: the setting refuses less */
+    CHECK(fs_store_team_set(sv.s, "north", "passphrase_min_chars", "11") != 0);
+    CHECK(fs_store_team_set(sv.s, "north", "passphrase_min_words", "3") != 0);
+    CHECK(fs_store_team_set(sv.s, "north", "passphrase_min_chars", "0x10") != 0);
+    CHECK(fs_store_team_set(sv.s, "north", "passphrase_min_chars", "129") != 0);
+    /* still good for the enrollment itself, and spent by it */
+    CHECK_OK(fs_enroll_device(sv.s, &req));
+    CHECK_ERR(fs_enroll_policy(sv.s, &req, &chars, &words, team), FS_ESTATE);
+    /* unknown and expired codes: refused, audited */
+    fs_enroll_request other;
+    char code2[FS_ENROLL_CODE_CHARS + 1];
+    CHECK_OK(fs_enroll_code_create(sv.s, "zhang", 1000, sv.pk, code2, sizeof code2));
+    request(&other, code2, "laptop 2");
+    clock_now += 1000;
+    CHECK_ERR(fs_enroll_policy(sv.s, &other, &chars, &words, team), FS_ECLOCK);
+    clock_now -= 1000;
+    other.code[0] = other.code[0] == 'A' ? 'B' : 'A';
+    CHECK_ERR(fs_enroll_policy(sv.s, &other, &chars, &words, team), FS_EAUTH);
+    CHECK(count_kind(sv.s, "enroll_refused") >= 3);
+    server_close(&sv);
+}
+
+TEST_LIST(TEST(create_parse_redeem) TEST(policy_without_spending) TEST(second_redeem_refused) TEST(spent_at_first_attempt) TEST(expired_refused)
               TEST(wrong_secret_refused) TEST(malformed_codes_refused) TEST(secret_never_stored)
                   TEST(device_listing))

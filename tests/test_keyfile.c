@@ -160,5 +160,102 @@ static void test_passphrase_policy(void)
     weakness("correct horse battery stapler", FS_PASS_OK);
 }
 
+/* Under a team's rule (issue 20.7): 16 characters or 5 words; a rule
+ * under the built-in one counts as the built-in one. */
+static void test_team_passphrase_policy(void)
+{
+    fs_pass_policy pol = {16, 5}, lax = {4, 2}, def;
+    fs_pass_policy_default(&def);
+    CHECK_EQ_INT(def.min_chars, FS_PASSPHRASE_MIN_CHARS);
+    CHECK_EQ_INT(def.min_words, FS_PASSPHRASE_MIN_WORDS);
+    const char *p13 = "Kx9#mQ2$vL7pw", *p16 = "Kx9#mQ2$vL7pwZ4t";
+    CHECK_EQ_INT(fs_passphrase_weakness_for(p13, strlen(p13), NULL), FS_PASS_OK);
+    CHECK_EQ_INT(fs_passphrase_weakness_for(p13, strlen(p13), &pol), FS_PASS_SHORT);
+    CHECK_EQ_INT(fs_passphrase_weakness_for(p16, strlen(p16), &pol), FS_PASS_OK);
+    CHECK_EQ_INT(fs_passphrase_weakness_for("ab cd ef gh", 11, &pol), FS_PASS_SHORT);
+    CHECK_EQ_INT(fs_passphrase_weakness_for("ab cd ef gh ij", 14, &pol), FS_PASS_OK);
+    /* 16 Chinese characters count 16 */
+    const char *cn = "春眠不觉晓处处闻啼鸟夜来风雨声花落";
+    CHECK_EQ_INT(fs_passphrase_weakness_for(cn, strlen(cn), &pol), FS_PASS_OK);
+    CHECK_EQ_INT(fs_passphrase_weakness_for(cn, strlen("春眠不觉晓处处闻啼鸟夜来风雨"), &pol),
+                 FS_PASS_SHORT);
+    /* never weaker than the built-in rule */
+    CHECK_EQ_INT(fs_passphrase_weakness_for("abcdefghijk", 11, &lax), FS_PASS_SHORT);
+    CHECK_EQ_INT(fs_passphrase_weakness_for("a b", 3, &lax), FS_PASS_SHORT);
+    /* nor past what a team may set (a server that sent more) */
+    fs_pass_policy huge = {4000000000u, 4000000000u};
+    char p128[129];
+    memset(p128, 'a', 128);
+    for (int i = 0; i < 128; i++)
+        p128[i] = (char)('a' + i % 26);
+    p128[128] = '\0';
+    CHECK_EQ_INT(fs_passphrase_weakness_for(p128, 128, &huge), FS_PASS_OK);
+    CHECK_EQ_INT(fs_passphrase_weakness_for(p128, 127, &huge), FS_PASS_SHORT);
+    fs_pass_policy_bound(&huge);
+    CHECK_EQ_INT(huge.min_chars, FS_PASSPHRASE_TEAM_MAX_CHARS);
+    CHECK_EQ_INT(huge.min_words, FS_PASSPHRASE_TEAM_MAX_WORDS);
+    fs_pass_policy_bound(&lax);
+    CHECK_EQ_INT(lax.min_chars, FS_PASSPHRASE_MIN_CHARS);
+    CHECK_EQ_INT(lax.min_words, FS_PASSPHRASE_MIN_WORDS);
+    /* and the other checks still apply */
+    CHECK_EQ_INT(fs_passphrase_weakness_for("passwordpassword", 16, &pol), FS_PASS_COMMON);
+}
+
+/* Header fields of a key file: its Argon2id opslimit and memlimit. */
+static void key_cost(const char *path, unsigned long long *ops, unsigned long long *mem)
+{
+    unsigned char img[FS_KEYFILE_BYTES];
+    fs_keyfile_hdr h;
+    read_file(path, img, sizeof img);
+    CHECK_OK(fs_keyfile_parse(img, sizeof img, &h));
+    *ops = h.opslimit;
+    *mem = h.memlimit;
+}
+
+/* Argon2id MODERATE (issue 20.7): the default for a new key file and for a
+ * new passphrase; a key file of INTERACTIVE cost (every one release 0.2.0
+ * made) keeps opening with the cost it names, and re-wrapped at the
+ * default it is MODERATE. FIELDSYNC_TEST_KDF is honoured only by a build
+ * configured with FS_TEST_KDF. */
+static void test_moderate_default(void)
+{
+    CHECK(sodium_init() >= 0);
+    unsetenv(FS_TEST_KDF_ENV);
+    CHECK(fs_kdf_default() == &fs_kdf_moderate);
+    CHECK_EQ_INT(fs_kdf_moderate.opslimit, crypto_pwhash_OPSLIMIT_MODERATE);
+    CHECK_EQ_INT(fs_kdf_moderate.memlimit, crypto_pwhash_MEMLIMIT_MODERATE);
+    setenv(FS_TEST_KDF_ENV, "minimum", 1);
+    CHECK(fs_kdf_default() == (fs_kdf_test_build() ? &fs_kdf_minimum : &fs_kdf_moderate));
+    setenv(FS_TEST_KDF_ENV, "interactive", 1);
+    CHECK(fs_kdf_default() == (fs_kdf_test_build() ? &fs_kdf_interactive : &fs_kdf_moderate));
+    setenv(FS_TEST_KDF_ENV, "something else", 1);
+    CHECK(fs_kdf_default() == &fs_kdf_moderate);
+    unsetenv(FS_TEST_KDF_ENV);
+
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/k", dir);
+    fs_secret *a = NULL, *b = NULL;
+    unsigned long long ops, mem;
+    CHECK_OK(fs_keyfile_create(path, "an old laptop's words", 21, &fs_kdf_interactive, &a));
+    key_cost(path, &ops, &mem);
+    CHECK_EQ_INT(ops, crypto_pwhash_OPSLIMIT_INTERACTIVE);
+    CHECK_EQ_INT(mem, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    CHECK_OK(fs_keyfile_unlock(path, "an old laptop's words", 21, &b));
+    CHECK_MEM(a->key, b->key, FS_KEY_BYTES);
+    fs_secret_free(b);
+    CHECK_OK(fs_keyfile_rewrap(path, "an old laptop's words", 21, "its new words, longer", 21,
+                               fs_kdf_default()));
+    key_cost(path, &ops, &mem);
+    CHECK_EQ_INT(ops, crypto_pwhash_OPSLIMIT_MODERATE);
+    CHECK_EQ_INT(mem, crypto_pwhash_MEMLIMIT_MODERATE);
+    CHECK_OK(fs_keyfile_unlock(path, "its new words, longer", 21, &b));
+    CHECK_MEM(a->key, b->key, FS_KEY_BYTES);
+    fs_secret_free(a);
+    fs_secret_free(b);
+    test_rmtree(dir);
+}
+
 TEST_LIST(TEST(create_unlock_roundtrip) TEST(wrong_passphrase) TEST(rewrap_keeps_key)
-              TEST(damaged_file_refused) TEST(parse_bounds_kdf_cost) TEST(passphrase_policy))
+              TEST(damaged_file_refused) TEST(parse_bounds_kdf_cost) TEST(passphrase_policy)
+                  TEST(team_passphrase_policy) TEST(moderate_default))

@@ -557,6 +557,7 @@ static void check_msg(const fs_msg *a, const fs_msg *b)
         CHECK_MEM(a->u.auth.device_pk, b->u.auth.device_pk, 32);
         CHECK_MEM(a->u.auth.sig, b->u.auth.sig, 64);
         break;
+    case FS_MSG_POLICY_ASK:
     case FS_MSG_ENROLL:
         CHECK_MEM(a->u.enroll.device_pk, b->u.enroll.device_pk, 32);
         CHECK_MEM(a->u.enroll.sig, b->u.enroll.sig, 64);
@@ -629,6 +630,13 @@ static void check_msg(const fs_msg *a, const fs_msg *b)
         CHECK(a->u.tip.acked_seq == b->u.tip.acked_seq);
         CHECK(a->u.tip.hlc == b->u.tip.hlc);
         CHECK_MEM(a->u.tip.row, b->u.tip.row, 16);
+        break;
+    case FS_MSG_POLICY:
+        CHECK_EQ_INT(a->u.policy.min_chars, b->u.policy.min_chars);
+        CHECK_EQ_INT(a->u.policy.min_words, b->u.policy.min_words);
+        CHECK_EQ_INT(a->u.policy.team_len, b->u.policy.team_len);
+        if (a->u.policy.team_len > 0)
+            CHECK_MEM(a->u.policy.team, b->u.policy.team, a->u.policy.team_len);
         break;
     case FS_MSG_FORK:
         CHECK_MEM(a->u.fork.new_pk, b->u.fork.new_pk, 32);
@@ -1145,6 +1153,64 @@ static void test_fork_messages(void)
     CHECK_ERR(fs_msg_encode_v(&ms[0], FS_PROTO_VERSION_FORK, &b), FS_EINVAL);
     ms[0].u.tip.acked_seq = 0;
     CHECK_OK(fs_msg_encode_v(&ms[0], FS_PROTO_VERSION_FORK, &b));
+    fs_buf_free(&b);
+    leak_check();
+}
+
+/* The team's passphrase rule before enrolling (protocol version 8, issue
+ * 20.7): POLICY_ASK and POLICY round trip; a session of version 7 or
+ * older gets neither (the encoder refuses, writing nothing); a POLICY with
+ * a team name over FS_USER_MAX bytes or not UTF-8 is refused both ways. */
+static void test_policy_messages(void)
+{
+    setup();
+    static const uint8_t sealed[80] = {1, 2, 3};
+    static const char team[] = "华北 north";
+    fs_msg ms[3];
+    memset(ms, 0, sizeof ms);
+    ms[0].type = FS_MSG_POLICY_ASK;
+    for (int i = 0; i < 32; i++)
+        ms[0].u.enroll.device_pk[i] = (uint8_t)(i * 3);
+    for (int i = 0; i < 64; i++)
+        ms[0].u.enroll.sig[i] = (uint8_t)(250 - i);
+    ms[0].u.enroll.sealed = sealed;
+    ms[0].u.enroll.sealed_len = sizeof sealed;
+    ms[1].type = FS_MSG_POLICY;
+    ms[1].u.policy.min_chars = 16;
+    ms[1].u.policy.min_words = 5;
+    ms[1].u.policy.team = team;
+    ms[1].u.policy.team_len = strlen(team);
+    ms[2].type = FS_MSG_POLICY; /* no team */
+    ms[2].u.policy.min_chars = 12;
+    ms[2].u.policy.min_words = 4;
+    fs_buf b;
+    fs_buf_init(&b);
+    for (int k = 0; k < 3; k++) {
+        fs_buf_reset(&b);
+        CHECK_OK(fs_msg_encode_v(&ms[k], FS_PROTO_VERSION_PASSPOLICY, &b));
+        fs_msg *got = NULL;
+        CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+        check_msg(&ms[k], got);
+        fs_msg_free(got);
+        fs_buf_reset(&b);
+        CHECK_ERR(fs_msg_encode_v(&ms[k], FS_PROTO_VERSION_PASSPOLICY - 1, &b), FS_EINVAL);
+        CHECK_EQ_INT(b.len, 0);
+    }
+    CHECK_EQ_INT(FS_PROTO_VERSION_PASSPOLICY, 8);
+    char longteam[FS_USER_MAX + 2];
+    memset(longteam, 't', sizeof longteam);
+    ms[1].u.policy.team = longteam;
+    ms[1].u.policy.team_len = FS_USER_MAX + 1;
+    CHECK_ERR(fs_msg_encode_v(&ms[1], FS_PROTO_VERSION_PASSPOLICY, &b), FS_EINVAL);
+    ms[1].u.policy.team = "\xe4\xb8";
+    ms[1].u.policy.team_len = 2;
+    CHECK_ERR(fs_msg_encode_v(&ms[1], FS_PROTO_VERSION_PASSPOLICY, &b), FS_EINVAL);
+    /* the decoder refuses them too: [28, 16, 4, "\xe4\xb8"] */
+    static const uint8_t bad[] = {0x94, 28, 16, 4, 0xa2, 0xe4, 0xb8};
+    fs_msg *got = NULL;
+    CHECK_ERR(fs_msg_decode(bad, sizeof bad, &fs_proto_default_limits, &got, NULL, 0),
+              FS_EMALFORMED);
+    CHECK(got == NULL);
     fs_buf_free(&b);
     leak_check();
 }
@@ -3753,5 +3819,5 @@ static void test_ctl_lang(void)
 }
 
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(pull_exports) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
-              TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(fork_messages) TEST(attach_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
+              TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(fork_messages) TEST(attach_messages) TEST(policy_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler) TEST(ctl_lang))

@@ -64,6 +64,12 @@ int fs_enroll_open(const fs_identity *server, const uint8_t *sealed, size_t n,
 typedef int (*fs_device_check_fn)(void *ctx, const uint8_t device_pk[FS_SIGN_PK_BYTES]);
 /* Server: enroll this device (check and consume the code). 0 or an error. */
 typedef int (*fs_enroll_fn)(void *ctx, const fs_enroll_request *req);
+/* Server: the passphrase rule of the team of req's code, for POLICY
+ * (protocol version 8 on, fieldsync/msg.h): 0 with *min_chars, *min_words
+ * and team (NUL-terminated, "" for none) when the code is one the server
+ * would redeem now, which it does NOT spend; else an error (ERROR ENROLL). */
+typedef int (*fs_enroll_policy_fn)(void *ctx, const fs_enroll_request *req, uint32_t *min_chars,
+                                   uint32_t *min_words, char team[FS_USER_MAX + 1]);
 /* Server: the user and team (NUL-terminated; team "" when none) of a device
  * just authenticated or enrolled, for READY (protocol version 3 on). 0, or
  * an error: READY then names no user (the session goes on). */
@@ -82,6 +88,12 @@ typedef struct fs_channel_config {
     const fs_identity *self;         /* server identity, or the device's */
     const uint8_t *pinned_server_pk; /* client: the server key learned at enrollment */
     const fs_enroll_request *enroll; /* client: enroll instead of authenticating */
+    /* client, with enroll: ask the team's passphrase rule (POLICY_ASK)
+     * instead of enrolling; READY's place is then taken by POLICY, after
+     * which the channel is closed. A server that chose a version before 8
+     * fails the handshake with FS_EUNSUPPORTED (nothing was sent it). */
+    int ask_policy;
+    fs_enroll_policy_fn enroll_policy; /* server; NULL refuses POLICY_ASK */
     fs_device_check_fn check_device; /* server */
     fs_enroll_fn enroll_device;      /* server; NULL refuses enrollment */
     fs_device_user_fn device_user;   /* server; NULL: READY names no user */

@@ -34,10 +34,26 @@ typedef struct fs_kdf_limits {
     size_t memlimit;
 } fs_kdf_limits;
 
-/* Interactive cost (libsodium's INTERACTIVE limits): the default. */
+/* Interactive cost (libsodium's INTERACTIVE limits: 2 passes, 64 MiB):
+ * the default of release 0.2.0 and before. Such key files keep opening:
+ * every file names its own cost. */
 extern const fs_kdf_limits fs_kdf_interactive;
+/* Moderate cost (libsodium's MODERATE limits: 3 passes, 256 MiB): the
+ * default for new key files and for a new passphrase (issue 20.7): a
+ * copied laptop home costs a guesser about five times as much per guess. */
+extern const fs_kdf_limits fs_kdf_moderate;
 /* Minimum cost: for tests that create thousands of replicas only. */
 extern const fs_kdf_limits fs_kdf_minimum;
+
+/* The cost of a new key file when none is given: fs_kdf_moderate. Only in
+ * a build configured with -DFS_TEST_KDF=ON (the test builds of
+ * scripts/test; a package build refuses the option) does the environment
+ * variable FS_TEST_KDF_ENV choose "minimum" or "interactive" instead, so
+ * the CLI tests stay fast; any other build ignores it. */
+#define FS_TEST_KDF_ENV "FIELDSYNC_TEST_KDF"
+const fs_kdf_limits *fs_kdf_default(void);
+/* 1 in a build that honours FS_TEST_KDF_ENV, else 0. */
+int fs_kdf_test_build(void);
 
 /* An unwrapped data key and its database id. The key lives in
  * sodium_malloc'd memory (guarded, never swapped where mlock works) and is
@@ -83,7 +99,7 @@ int fs_keyfile_dbid(const char *path, unsigned char dbid[FS_DBID_BYTES]);
 int fs_keyfile_unlock(const char *path, const char *pass, size_t passlen, fs_secret **out);
 
 /* Re-wraps the data key under a new passphrase (new salt, given limits or the
- * file's own when NULL) and replaces the file atomically. The database is not
+ * file's own when NULL; `passwd` gives fs_kdf_default()) and replaces the file atomically. The database is not
  * touched. Errors as fs_keyfile_unlock(), plus FS_EINVAL for an empty new
  * passphrase. */
 int fs_keyfile_rewrap(const char *path, const char *oldpass, size_t oldlen, const char *newpass,

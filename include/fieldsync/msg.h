@@ -39,6 +39,9 @@
  *   24 ATT_NEED hash (bin32), status, [chunk index...]  from protocol version 7 only
  *   25 ATT_CHUNK hash (bin32), chunk index, bytes (bin) from protocol version 7 only
  *   26 ATT_GET  hash (bin32), [chunk index...]         from protocol version 7 only
+ *   27 POLICY_ASK device key (bin32), signature (bin64), enrollment request
+ *               sealed to the server (bin)            from protocol version 8 only
+ *   28 POLICY   min characters, min words, team (str)  from protocol version 8 only
  *
  * A batch carries column changes grouped by row, so a row id travels once,
  * with device ids in a dictionary and clocks relative to the smallest:
@@ -144,6 +147,23 @@
  * bytes are 1..FS_ATTACH_CHUNK. The encoder refuses the four (FS_EINVAL)
  * for a session older than version 7.
  *
+ * The team's passphrase rule before enrolling (issue 20.7, from protocol
+ * version 8, FS_PROTO_VERSION_PASSPOLICY): a device that is about to
+ * enroll asks first, so it knows the rule before it asks its user for the
+ * passphrase that will guard the replica. Its third handshake frame is then
+ * POLICY_ASK instead of ENROLL: the same fields, signed by a key made for
+ * the question (T2 bound to type 27), the request's code a code the server
+ * would redeem. The server looks the code up WITHOUT spending it; for a
+ * code it would redeem it answers POLICY, sealed with the final tag (the
+ * session ends there): the rule the team of the code's user set
+ * (fieldsync/rules.h FS_TEAM_PASS_*), each at least the built-in minimum
+ * (fieldsync/passphrase.h), and the team's name ("" for none); else ERROR
+ * ENROLL as for ENROLL. The device then enrolls as before, in a second
+ * session. A client asks only a server that chose version 8 or later; a
+ * server sends POLICY only in answer to POLICY_ASK; the encoder refuses
+ * both (FS_EINVAL) for an older session: peers of version 7 and before
+ * see exactly the bytes they saw.
+ *
  * Decoding checks every length, count and nesting depth against
  * fs_proto_limits before it allocates anything a peer can size.
  */
@@ -157,7 +177,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        7u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        8u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -218,6 +238,9 @@
  * PULL is exactly as before, and the device keeps them for a later sync. */
 #define FS_PROTO_VERSION_EXPORT 7u
 #define FS_PULL_EXPORTS_MAX     16u
+/* The first that tells a device about to enroll its team's passphrase rule
+ * (POLICY_ASK, POLICY; issue 20.7). */
+#define FS_PROTO_VERSION_PASSPOLICY 8u
 typedef struct fs_pull_export {
     uint64_t at_ms;
     char kind[33]; /* [a-z_], 1..32 bytes */
@@ -263,7 +286,9 @@ typedef enum fs_msg_type {
     FS_MSG_ATT_ASK = 23,
     FS_MSG_ATT_NEED = 24,
     FS_MSG_ATT_CHUNK = 25,
-    FS_MSG_ATT_GET = 26
+    FS_MSG_ATT_GET = 26,
+    FS_MSG_POLICY_ASK = 27,
+    FS_MSG_POLICY = 28
 } fs_msg_type;
 
 #define FS_ATT_HASH_BYTES 32 /* an attachment's name: BLAKE2b-256 of its bytes */
@@ -300,12 +325,17 @@ typedef struct fs_msg {
             uint8_t device_pk[32];
             uint8_t sig[64];
         } auth;
-        struct {
+        struct { /* ENROLL and POLICY_ASK */
             uint8_t device_pk[32];
             uint8_t sig[64];
             const uint8_t *sealed;
             size_t sealed_len;
         } enroll;
+        struct {
+            uint32_t min_chars, min_words; /* the team's rule (at least the built-in) */
+            const char *team; /* UTF-8, not NUL-terminated, 0..FS_USER_MAX bytes */
+            size_t team_len;
+        } policy;
         struct {
             uint64_t server_time_ms;
             uint64_t lease_expires_ms;

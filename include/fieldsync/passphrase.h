@@ -47,4 +47,25 @@ typedef enum fs_pass_weakness {
 } fs_pass_weakness;
 fs_pass_weakness fs_passphrase_weakness(const char *p, size_t n);
 
+/* A team's stricter rule (issue 20.7; the team settings
+ * passphrase_min_chars and passphrase_min_words, fieldsync/rules.h): at
+ * least min_chars characters or min_words words. A value under the
+ * built-in minimum counts as the built-in one: a team can only make the
+ * rule stricter. The upper bounds are what `team set` accepts. */
+#define FS_PASSPHRASE_TEAM_MAX_CHARS 128
+#define FS_PASSPHRASE_TEAM_MAX_WORDS 32
+typedef struct fs_pass_policy {
+    unsigned min_chars, min_words;
+} fs_pass_policy;
+/* The built-in rule. */
+void fs_pass_policy_default(fs_pass_policy *out);
+/* p within what a team may ask: each number at least the built-in one and
+ * at most FS_PASSPHRASE_TEAM_MAX_* (a larger one, from a server that
+ * breaks the rule, would be a passphrase no one could give). */
+void fs_pass_policy_bound(fs_pass_policy *p);
+/* As fs_passphrase_weakness, under pol (NULL: the built-in rule; bounded
+ * as fs_pass_policy_bound does): FS_PASS_SHORT when under pol's
+ * characters and under its words. */
+fs_pass_weakness fs_passphrase_weakness_for(const char *p, size_t n, const fs_pass_policy *pol);
+
 #endif

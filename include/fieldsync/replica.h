@@ -110,7 +110,7 @@ typedef struct fs_changeset {
 void fs_changeset_free(fs_changeset *cs);
 
 typedef struct fs_replica_opts {
-    const fs_kdf_limits *kdf;         /* create only; NULL: fs_kdf_interactive */
+    const fs_kdf_limits *kdf;         /* create only; NULL: fs_kdf_default() */
     uint64_t (*clock_ms)(void *ctx);  /* NULL: wall clock (ms since the epoch) */
     void *clock_ctx;
     uint64_t max_skew_ms;             /* refuse remote clocks further ahead; 0: 5 minutes */
@@ -154,7 +154,8 @@ const char *fs_replica_errmsg(const fs_replica *r);
  * replica; FS_EIO if a file could not be overwritten or removed. */
 int fs_replica_wipe(const char *dir);
 
-/* Re-wraps the replica's key under a new passphrase; the database is untouched. */
+/* Re-wraps the replica's key under a new passphrase at fs_kdf_default()'s cost;
+ * the database is untouched. */
 int fs_replica_change_passphrase(const char *dir, const char *oldpass, size_t oldlen,
                                  const char *newpass, size_t newlen);
 

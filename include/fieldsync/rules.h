@@ -261,6 +261,16 @@ const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_met
 #define FS_TEAM_EXPORT_REP     "export_rep"
 #define FS_TEAM_EXPORT_MANAGER "export_manager"
 #define FS_TEAM_EXPORT_PK      "export_pk"
+/* The team's passphrase rule (issue 20.7): at least this many characters
+ * or words (decimal), never under the built-in rule
+ * (FS_PASSPHRASE_MIN_CHARS / _WORDS, fieldsync/passphrase.h), at most
+ * FS_PASSPHRASE_TEAM_MAX_*. Unset: the built-in number. A device learns
+ * it before it enrolls (POLICY, fieldsync/msg.h) and from the team_setting
+ * rows it syncs after; init, enroll and passwd hold a new passphrase to it.
+ * Devices of release 0.2.0 and before skip these rows (a setting they do
+ * not know). */
+#define FS_TEAM_PASS_CHARS "passphrase_min_chars"
+#define FS_TEAM_PASS_WORDS "passphrase_min_words"
 /* The longest value a setting may hold (FS_CAL_MAX_HOLIDAYS dates). */
 #define FS_TEAM_VALUE_MAX (FS_CAL_MAX_HOLIDAYS * 11)
 
@@ -278,5 +288,10 @@ int fs_team_setting_get(fs_replica *r, const char *team, const char *setting, ch
  * and counted in *unusable (may be NULL). Errors: the replica's. */
 int fs_team_calendar(fs_replica *r, const char *team, fs_calendar *cal, int *found,
                      int *unusable);
+/* The team's passphrase rule held in r into *out: the built-in rule where
+ * the team sets nothing (or nothing usable; team NULL or ""). Errors: the
+ * replica's. */
+struct fs_pass_policy;
+int fs_team_pass_policy(fs_replica *r, const char *team, struct fs_pass_policy *out);
 
 #endif

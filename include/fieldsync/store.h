@@ -403,6 +403,19 @@ int fs_enroll_code_redeem(fs_store *s, const fs_enroll_request *req, uint64_t no
  * redeems at the store's clock. */
 int fs_enroll_device(void *ctx, const fs_enroll_request *req);
 
+/* The team of the user of req->code if the code is one
+ * fs_enroll_code_redeem would redeem at now_ms (team "" when the user has
+ * none), WITHOUT spending it: a device asks its team's passphrase rule
+ * before it enrolls (POLICY_ASK, fieldsync/msg.h). Refusals as
+ * fs_enroll_code_redeem's, audited alike. */
+int fs_enroll_code_team(fs_store *s, const fs_enroll_request *req, uint64_t now_ms,
+                        char team[FS_USER_NAME_MAX + 1]);
+/* fs_enroll_policy_fn for fs_channel_config.enroll_policy: ctx is the
+ * fs_store; the team's rule (fs_team_pass_policy) for a code it would
+ * redeem at the store's clock. */
+int fs_enroll_policy(void *ctx, const fs_enroll_request *req, uint32_t *min_chars,
+                     uint32_t *min_words, char team[FS_USER_MAX + 1]);
+
 /* One enrolled device, as fs_store_devices() delivers it; strings valid
  * during the callback. */
 typedef struct fs_store_device {
@@ -503,6 +516,8 @@ typedef struct fs_store_ops {
                               const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code,
                               size_t codelen);
     int (*enroll_code_redeem)(fs_store *s, const fs_enroll_request *req, uint64_t now_ms);
+    int (*enroll_code_team)(fs_store *s, const fs_enroll_request *req, uint64_t now_ms,
+                            char team[FS_USER_NAME_MAX + 1]);
     /* scope, push, pull */
     int (*owner)(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES],
                  char owner[FS_USER_NAME_MAX + 1]);

@@ -181,11 +181,11 @@ static int refuse(sq_store *s, const fs_enroll_request *req, const char *user, i
     return rc != 0 ? rc : code;
 }
 
-int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms)
+/* The stored code of req, if it is one a redeem would take now: 0, or the
+ * refusal (audited) redeem would make. */
+static int usable_code(sq_store *s, const fs_enroll_request *req, uint64_t now_ms, stored_code *c)
 {
-    sq_store *s = (sq_store *)base;
     uint8_t secret[FS_ENROLL_SECRET_BYTES], hash[HASH_BYTES];
-    stored_code c;
     size_t len = strnlen(req->code, sizeof req->code);
     int rc = ensure_table(s);
     if (rc != 0)
@@ -194,17 +194,42 @@ int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t
         return refuse(s, req, NULL, FS_EAUTH, "malformed");
     secret_hash(secret, hash);
     sodium_memzero(secret, sizeof secret);
-    rc = find_code(s, hash, &c);
+    rc = find_code(s, hash, c);
     if (rc == FS_EAUTH)
         return refuse(s, req, NULL, FS_EAUTH, "unknown");
     if (rc != 0)
         return rc;
-    if (c.used)
-        return refuse(s, req, c.user, FS_ESTATE, "used");
-    if (now_ms >= c.expires_ms)
-        return refuse(s, req, c.user, FS_ECLOCK, "expired");
-    if (sq__user_disabled(s, c.user) != 0)
-        return refuse(s, req, c.user, FS_EAUTH, "user disabled");
+    if (c->used)
+        return refuse(s, req, c->user, FS_ESTATE, "used");
+    if (now_ms >= c->expires_ms)
+        return refuse(s, req, c->user, FS_ECLOCK, "expired");
+    if (sq__user_disabled(s, c->user) != 0)
+        return refuse(s, req, c->user, FS_EAUTH, "user disabled");
+    return 0;
+}
+
+int sq_enroll_code_team(fs_store *base, const fs_enroll_request *req, uint64_t now_ms,
+                        char team[FS_USER_NAME_MAX + 1])
+{
+    sq_store *s = (sq_store *)base;
+    stored_code c;
+    sq_user u;
+    team[0] = '\0';
+    int rc = usable_code(s, req, now_ms, &c); /* looked at, not spent */
+    if (rc == 0)
+        rc = sq__user_get(s, c.user, &u);
+    if (rc == 0)
+        snprintf(team, FS_USER_NAME_MAX + 1, "%s", u.team);
+    return rc;
+}
+
+int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms)
+{
+    sq_store *s = (sq_store *)base;
+    stored_code c;
+    int rc = usable_code(s, req, now_ms, &c);
+    if (rc != 0)
+        return rc;
     /* The code is spent at the first attempt to redeem it, whatever
      * happens next (a failed enrollment never leaves it for someone else):
      * its own commit, then the device's. */

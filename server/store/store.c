@@ -424,6 +424,7 @@ static const fs_store_ops sqlite_ops = {
     .note_login_failure = sq_note_login_failure,
     .enroll_code_create = sq_enroll_code_create,
     .enroll_code_redeem = sq_enroll_code_redeem,
+    .enroll_code_team = sq_enroll_code_team,
     .owner = sq_owner,
     .push = sq_push,
     .pull = sq_pull,

@@ -256,6 +256,8 @@ int sq_note_login_failure(fs_store *base, const char *net, const char *who, cons
 int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
                           const uint8_t server_pk[FS_SIGN_PK_BYTES], char *code, size_t codelen);
 int sq_enroll_code_redeem(fs_store *base, const fs_enroll_request *req, uint64_t now_ms);
+int sq_enroll_code_team(fs_store *base, const fs_enroll_request *req, uint64_t now_ms,
+                        char team[FS_USER_NAME_MAX + 1]);
 int sq_owner(fs_store *base, unsigned table, const uint8_t row[FS_ID_BYTES],
              char owner[FS_USER_NAME_MAX + 1]);
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,

@@ -78,12 +78,20 @@ srv team set --data "$S" --team north --tz Asia/Shanghai --hours 09:00-18:00
 expect "north's calendar set on the server" 0
 srv team set --data "$S" --team north --export plaintext # lists read into variables (20.4)
 expect "north may export" 0
+# a passphrase rule for north (issue 20.7): a setting the old client does
+# not know reaches it as a team_setting row; li's new client is told it
+# before its enroll asks for a passphrase (34 characters: enough)
+srv team set --data "$S" --team north --passphrase-min-chars 20
+expect "north's passphrase rule: 20 characters" 0
 start_server 0
 URL="ws://127.0.0.1:$PORT"
 
 # ---- the old client inits and enrolls with the new server ----
 old init
 expect "the old client inits its replica" 0
+# its key file is Argon2id INTERACTIVE, as release 0.2.0 made them all
+equal "the old client's key file is INTERACTIVE" \
+    "$(od -An -tu8 -j16 -N16 "$WORK/zhang/replica.key" | tr -s ' ' | sed 's/^ //')" "2 67108864"
 FS_SAVED=$FS
 FS=$OLD enroll_device zhang "$WORK/zhang" "$URL" --name zhang-old-laptop
 FS=$FS_SAVED
@@ -154,6 +162,8 @@ PENDING_OLD=$(grep -oE '"pending":[0-9]+' <<<"$OUT")
 # this build's client opens the same replica: upgraded, nothing pending lost
 new_z status --json
 expect "the new client opens the old client's replica" 0
+equal "its INTERACTIVE key file, as it was" \
+    "$(od -An -tu8 -j16 -N16 "$WORK/zhang/replica.key" | tr -s ' ' | sed 's/^ //')" "2 67108864"
 equal "the same changes pending after the upgrade" "$(grep -oE '"pending":[0-9]+' <<<"$OUT")" \
     "$PENDING_OLD"
 new_z visit list --json

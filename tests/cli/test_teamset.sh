@@ -55,7 +55,7 @@ expect "in Chinese: exit 2, the flag named" 2 "--tz：本机没有时区 Mars/Ba
 LC_ALL= LANG=zh_CN.UTF-8 runc "$FSS" team set --data "$S" --team north --holiday 2026-13-01
 expect "a bad date in Chinese" 2 "--holiday：应为日期 YYYY-MM-DD（月份须为 01-12）"
 srv team show --data "$S" --team north --json
-equal "nothing set yet" "$OUT" '{"team": "north", "tz": null, "hours": null, "holidays": [], "workdays": [], "export_rep": null, "export_manager": null, "export_pk": null}'
+equal "nothing set yet" "$OUT" '{"team": "north", "tz": null, "hours": null, "holidays": [], "workdays": [], "export_rep": null, "export_manager": null, "export_pk": null, "passphrase_min_chars": null, "passphrase_min_words": null}'
 
 # ---- the rep's laptop: its own calendar in UTC until the team's comes ----
 start_server 0
@@ -79,7 +79,7 @@ contains "team set shows what is set" "$OUT" "holidays:      2026-12-07"
 srv team set --data "$S" --team south --tz UTC
 expect "team set south" 0
 srv team show --data "$S" --team north --json
-equal "team show --json" "$OUT" '{"team": "north", "tz": "Asia/Shanghai", "hours": "09:00-18:00", "holidays": ["2026-12-07"], "workdays": [], "export_rep": null, "export_manager": null, "export_pk": null}'
+equal "team show --json" "$OUT" '{"team": "north", "tz": "Asia/Shanghai", "hours": "09:00-18:00", "holidays": ["2026-12-07"], "workdays": [], "export_rep": null, "export_manager": null, "export_pk": null, "passphrase_min_chars": null, "passphrase_min_words": null}'
 srv audit show --data "$S"
 contains "audited: the zone" "$OUT" "team_set        operator  north  tz=Asia/Shanghai"
 contains "audited: the holiday" "$OUT" "team_set        operator  north  holidays=2026-12-07"

@@ -82,6 +82,20 @@ else fail "postinst made the fieldsync system user"; fi
 equal "its shell is no login" "$(getent passwd fieldsync | cut -d: -f7)" "/usr/sbin/nologin"
 runc env LANG=zh_CN.UTF-8 LC_ALL= "$FS" --help
 contains "the installed client finds the installed Chinese catalog" "$OUT" "用法"
+# The package's client is no test build: FIELDSYNC_TEST_KDF (tests/lib.sh
+# sets it to minimum) is ignored, a new key file is Argon2id MODERATE
+# (issue 20.7: opslimit 3, memlimit 256 MiB in its header).
+runc "$FS" --version
+if grep -qF "test build" <<<"$OUT"; then
+    fail "the installed client is no test build" "$OUT"
+else
+    ok "the installed client is no test build"
+fi
+runc env FIELDSYNC_TEST_KDF=minimum FIELDSYNC_PASSPHRASE='deb key file cost -- 20e7' "$FS" \
+    --home "$WORK/kdf" init
+expect "init with FIELDSYNC_TEST_KDF=minimum set" 0
+equal "makes a MODERATE key file all the same" \
+    "$(od -An -tu8 -j16 -N16 "$WORK/kdf/replica.key" | tr -s ' ' | sed 's/^ //')" "3 268435456"
 
 # ---- set up as the man page says: settings, then the store ----
 PASS='deb test passphrase -- 7c2a'
