@@ -47,6 +47,8 @@ int srv_dispatch_admin(int argc, char **argv)
         return srv_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return srv_cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "compact") == 0)
+        return srv_cmd_compact(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)
         return srv_cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "team") == 0)
@@ -62,7 +64,8 @@ int srv_dispatch_admin(int argc, char **argv)
 static const char *known_word(const char *cmd)
 {
     static const char *const words[] = {"user",   "enroll-code", "device", "audit",
-                                         "backup", "status",      "team", "export-key"};
+                                         "backup", "status",      "team", "export-key",
+                                         "compact"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(cmd, words[i]) == 0)
             return words[i];

@@ -110,6 +110,8 @@ int srv_cmd_restore(int argc, char **argv);
 /* A sealed copy of the store into a new directory (restore.c); hosted by a
  * running serve, so it is taken while serving. */
 int srv_cmd_backup(int argc, char **argv);
+/* fieldsync-server compact: feed compaction (issue 21.1) */
+int srv_cmd_compact(int argc, char **argv);
 /* serve's settings file (conf.c; fieldsync.conf(5)): systemd's environment
  * file format, KEY=value. Each member NULL when not set. */
 typedef struct srv_conf {

@@ -364,6 +364,14 @@ static int cursor_lost(fs_sync_server *s, const fs_msg *m, int *resync)
         *resync = 1;
         return 0;
     }
+    /* Below the horizon compaction may have rewritten or dropped the entry
+     * at the cursor: the tag no longer says which feed it is in, and the
+     * feed after it still brings every cell's newest change (issue 21.1). */
+    uint64_t horizon = 0;
+    if (rc == 0)
+        rc = fs_store_feed_horizon(s->store, &horizon);
+    if (rc == 0 && m->u.pull.cursor < horizon)
+        return 0;
     if (rc == 0 && m->u.pull.cursor_tag != 0)
         rc = fs_store_feed_tag(s->store, m->u.pull.cursor, &tag);
     if (rc == 0 && m->u.pull.cursor_tag != 0 && tag != m->u.pull.cursor_tag)
