@@ -41,7 +41,8 @@ frobnicate colour nobody abcdef boss replica
 COMMAND options BACKUP DATE DURATION FILE FINGERPRINT PREFIX MODE ZONE YYYY PENDING
 FIELDSYNC_DATA _LISTEN _LEASE _TLS_CERT _TLS_KEY _INSECURE_HTTP tls cert insecure http
 https config conf value control sock clear holiday holidays workday export open forbidden
-sealed plaintext team_set version websocket listening SIGTERM SIGINT SIGHUP SQLite Argon'
+sealed plaintext team_set version websocket listening SIGTERM SIGINT SIGHUP SQLite Argon
+compact keep days'
 english_left() { # TEXT: the words of 4+ Latin letters not in ALLOWED
     local w
     for w in $(sed "s|$WORK|DIR|g" <<<"$1" | grep -oE '[A-Za-z_]{4,}' | sort -u); do
