@@ -357,17 +357,28 @@ int srv_cmd_compact(int argc, char **argv)
     rc = srv_open(data, &s);
     if (rc != SRV_OK)
         return rc;
-    fs_feed_compaction c;
-    memset(&c, 0, sizeof c);
-    int frc = fs_store_horizon_before(s, days * 86400000u, &c.horizon);
-    while (frc == 0 && !c.done)
-        frc = fs_store_compact_step(s, &c, COMPACT_ROWS_PER_STEP);
+    /* Through a running serve, one step per call: the control socket's
+     * thread calls again while SRV_MORE, and the sessions go on between. */
+    fs_feed_compaction own, *cp = srv_hosted_compaction != NULL ? srv_hosted_compaction : &own;
+    if (cp == &own)
+        memset(&own, 0, sizeof own);
+    int frc = 0;
+    if (cp->horizon == 0)
+        frc = fs_store_horizon_before(s, days * 86400000u, &cp->horizon);
+    while (frc == 0 && !cp->done) {
+        frc = fs_store_compact_step(s, cp, COMPACT_ROWS_PER_STEP);
+        if (frc == 0 && !cp->done && cp == srv_hosted_compaction) {
+            srv_close(s);
+            return SRV_MORE;
+        }
+    }
     if (frc != 0) {
         rc = srv_fail(s, "compact", frc);
         srv_close(s);
         return rc;
     }
     srv_close(s);
+    const fs_feed_compaction c = *cp;
     fprintf(srv_out,
             _("compacted the feed in %s below entry %" PRIu64 ": %" PRIu64 " rows, %" PRIu64
               " entries dropped, %" PRIu64 " rewritten, %" PRIu64 " changes dropped, %" PRIu64
