@@ -6,14 +6,17 @@
 # through the running serve; then every device syncs from where it was and
 # all hold the same customer, the unsent edit a conflict on every device, no
 # other conflict; a new device of the manager's pulls one change per field.
+# With 300 more visits (seeded by tests/bigseed.c) the feed has more rows
+# than one step takes (256): through serve the command runs step by step.
 # A bad --keep-days is refused; compact on the stopped store works too.
 #
-#   bash tests/cli/test_compact.sh path/to/fieldsync path/to/fieldsync-server
+#   bash tests/cli/test_compact.sh path/to/fieldsync path/to/fieldsync-server path/to/bigseed
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS=${1:?usage: test_compact.sh path/to/fieldsync path/to/fieldsync-server}
-FSS=${2:?usage: test_compact.sh path/to/fieldsync path/to/fieldsync-server}
+FSS=${2:?usage: test_compact.sh path/to/fieldsync path/to/fieldsync-server path/to/bigseed}
+SEED=${3:?usage: test_compact.sh path/to/fieldsync path/to/fieldsync-server path/to/bigseed}
 export LC_ALL=C.UTF-8
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-compact-XXXXXX")
 ERRLOG=$WORK/all-stderr
@@ -44,6 +47,8 @@ enroll_device zhang "$HA" "$URL"
 enroll_device zhang "$HB" "$URL"
 enroll_device li "$HL" "$URL"
 C=$("$FS" --home "$HA" customer add --name "青岚仪器")
+runc "$SEED" "$HA" "$C" 300 1 40 compact
+expect "300 visits seeded on the laptop" 0
 for h in "$HA" "$HB" "$HL"; do
     run --home "$h" sync
     expect "first sync $(basename "$h")" 0
@@ -64,6 +69,10 @@ expect "a bad --keep-days: status 2" 2 "--keep-days: expected a whole number of 
 runc "$FSS" compact --data "$S" --keep-days 0
 expect "compact through the running serve" 0
 contains "it says what it dropped" "$OUT" "compacted the feed in"
+rows=$(grep -oE '[0-9]+ rows' <<<"$OUT" | cut -d' ' -f1)
+if [ "${rows:-0}" -gt 256 ]; then ok "more rows than a step takes ($rows): several steps"; else
+    fail "more rows than a step takes" "$OUT"; fi
+contains "serve ran it" "$(cat "$WORK/serve.err")" "control: compact done (ok)"
 dropped=$(grep -oE '[0-9]+ changes dropped' <<<"$OUT" | cut -d' ' -f1)
 if [ "${dropped:-0}" -ge 18 ]; then ok "at least 18 superseded changes dropped ($dropped)"; else
     fail "at least 18 superseded changes dropped" "$OUT"; fi
@@ -84,6 +93,7 @@ equal "and on zhang's laptop" "$(open_conflicts "$HA")" 1
 enroll_device li "$HN" "$URL"
 equal "a new device of the manager's holds the same customer" "$(customer "$HN")" "$want"
 equal "and the one conflict" "$(open_conflicts "$HN")" 1
+equal "and the 300 visits" "$("$FS" --home "$HN" visit list --json | grep -oF '"recorded_at":' | wc -l)" 300
 stop_server
 runc "$FSS" compact --data "$S"
 expect "compact on the stopped store (the default 30 days: nothing that old)" 0
