@@ -568,6 +568,27 @@ int fs_feed_last(fs_replica *r, uint64_t *out)
     return fs__query_u64(r, "SELECT coalesce(max(seq),0) FROM feed", out);
 }
 
+/* The tag of an entry (fs_feed_entry_tag), from its parts. */
+static uint64_t entry_tag(uint64_t seq, uint32_t tbl, const void *row, size_t rowlen,
+                          const void *changes, size_t len)
+{
+    crypto_generichash_state h;
+    uint8_t head[12], digest[8];
+    for (int i = 0; i < 8; i++)
+        head[i] = (uint8_t)(seq >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        head[8 + i] = (uint8_t)(tbl >> (8 * i));
+    crypto_generichash_init(&h, NULL, 0, sizeof digest);
+    crypto_generichash_update(&h, head, sizeof head);
+    crypto_generichash_update(&h, row, (unsigned long long)rowlen);
+    crypto_generichash_update(&h, changes, (unsigned long long)len);
+    crypto_generichash_final(&h, digest, sizeof digest);
+    uint64_t tag = 0;
+    for (int i = 0; i < 8; i++)
+        tag |= (uint64_t)digest[i] << (8 * i);
+    return tag != 0 ? tag : 1; /* 0 says "no entry" */
+}
+
 int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out)
 {
     *out = 0;
@@ -586,24 +607,9 @@ int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out)
         src = sqlite3_step(st);
     }
     if (src == SQLITE_ROW) {
-        crypto_generichash_state h;
-        uint8_t head[12], digest[8];
-        uint32_t tbl = (uint32_t)sqlite3_column_int(st, 0);
-        for (int i = 0; i < 8; i++)
-            head[i] = (uint8_t)(seq >> (8 * i));
-        for (int i = 0; i < 4; i++)
-            head[8 + i] = (uint8_t)(tbl >> (8 * i));
-        crypto_generichash_init(&h, NULL, 0, sizeof digest);
-        crypto_generichash_update(&h, head, sizeof head);
-        crypto_generichash_update(&h, sqlite3_column_blob(st, 1),
-                                  (unsigned long long)sqlite3_column_bytes(st, 1));
-        crypto_generichash_update(&h, sqlite3_column_blob(st, 2),
-                                  (unsigned long long)sqlite3_column_bytes(st, 2));
-        crypto_generichash_final(&h, digest, sizeof digest);
-        uint64_t tag = 0;
-        for (int i = 0; i < 8; i++)
-            tag |= (uint64_t)digest[i] << (8 * i);
-        *out = tag != 0 ? tag : 1; /* 0 says "no entry" */
+        *out = entry_tag(seq, (uint32_t)sqlite3_column_int(st, 0), sqlite3_column_blob(st, 1),
+                         (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 2),
+                         (size_t)sqlite3_column_bytes(st, 2));
         src = SQLITE_DONE;
     }
     sqlite3_finalize(st);
@@ -734,10 +740,26 @@ static int compact_load(fs_replica *r, unsigned tbl, const uint8_t *row, compact
     return 0;
 }
 
-static int compact_delete(fs_replica *r, sqlite3_int64 seq)
+/* Deletes the entry at seq, keeping its tag in feed_was: a device whose
+ * cursor stands there holds that tag, and its cursor is still in this feed
+ * (fs_feed_tag_held). */
+static int compact_delete(fs_replica *r, sqlite3_int64 seq, unsigned tbl, const uint8_t *row,
+                          const compact_entry *e)
 {
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "DELETE FROM feed WHERE seq=?1", -1, &st, NULL);
+    uint64_t tag = entry_tag((uint64_t)seq, (uint32_t)tbl, row, FS_ID_BYTES, e->blob, e->len);
+    int src = sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO feed_was(seq, tag) VALUES(?1, ?2)",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, seq);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)tag);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "compacting the feed");
+    src = sqlite3_prepare_v2(r->db, "DELETE FROM feed WHERE seq=?1", -1, &st, NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, seq);
         src = sqlite3_step(st);
@@ -795,7 +817,7 @@ static int compact_row(fs_replica *r, fs_feed_compaction *c, unsigned tbl, const
             continue;
         }
         c->changes_dropped += (uint64_t)(n - nkeep);
-        rc = compact_delete(r, e[i].seq);
+        rc = compact_delete(r, e[i].seq, tbl, row, &e[i]);
         if (rc == 0 && nkeep == 0) {
             c->entries_dropped++;
             if (c->dropped != NULL)
@@ -850,7 +872,9 @@ int fs_feed_compact_step(fs_replica *r, fs_feed_compaction *c, size_t max_rows)
      * differ from what devices applied. The index finds a row's entries. */
     if (rc == 0)
         rc = fs__exec(r,
-                      "CREATE INDEX IF NOT EXISTS feed_row ON feed(tbl, row);",
+                      "CREATE INDEX IF NOT EXISTS feed_row ON feed(tbl, row);"
+                      "CREATE TABLE IF NOT EXISTS feed_was(seq INTEGER NOT NULL,"
+                      " tag INTEGER NOT NULL, PRIMARY KEY(seq, tag)) WITHOUT ROWID;",
                       "compacting the feed");
     sqlite3_stmt *st = NULL;
     int src = SQLITE_OK;
@@ -910,4 +934,39 @@ int fs_feed_compact_step(fs_replica *r, fs_feed_compaction *c, size_t max_rows)
     }
     free(rows);
     return rc;
+}
+
+int fs_feed_tag_held(fs_replica *r, uint64_t seq, uint64_t tag, int *out)
+{
+    *out = 0;
+    uint64_t now = 0;
+    int rc = fs_feed_entry_tag(r, seq, &now);
+    if (rc != 0 || seq == 0 || seq > INT64_MAX)
+        return rc;
+    if (now != 0 && now == tag) {
+        *out = 1;
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='feed_was'",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src == SQLITE_DONE)
+        return 0; /* never compacted */
+    if (src != SQLITE_ROW)
+        return fs__dbfail(r, src, "reading the feed");
+    src = sqlite3_prepare_v2(r->db, "SELECT 1 FROM feed_was WHERE seq=?1 AND tag=?2", -1, &st,
+                             NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)tag);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    *out = src == SQLITE_ROW;
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the feed");
 }

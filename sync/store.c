@@ -63,6 +63,11 @@ int fs_store_feed_horizon(fs_store *s, uint64_t *horizon)
     return s->ops->feed_horizon(s, horizon);
 }
 
+int fs_store_feed_tag_held(fs_store *s, uint64_t seq, uint64_t tag, int *held)
+{
+    return s->ops->feed_tag_held(s, seq, tag, held);
+}
+
 int fs_store_horizon_before(fs_store *s, uint64_t keep_ms, uint64_t *horizon)
 {
     return s->ops->horizon_before(s, keep_ms, horizon);

@@ -2455,6 +2455,8 @@ static void test_compaction_keeps_newest(void)
     pull(t.s, &d[LI], NULL);
     pull(t.s, &d[ZHANG2], NULL);
     char text[64];
+    fs_replica_status st_mid;
+    uint64_t tag_mid = 0;
     /* Ten writes of each of several cells, each on top of the last. */
     for (int round = 0; round < 10; round++) {
         snprintf(text, sizeof text, "preferences, version %d", round);
@@ -2468,6 +2470,9 @@ static void test_compaction_keeps_newest(void)
         if (round == 4) {
             pull(t.s, &mid, NULL);
             pull(t.s, &mid_ref, NULL);
+            status(mid.r, &st_mid);
+            CHECK_OK(fs_store_feed_tag(t.s, st_mid.cursor, &tag_mid));
+            CHECK(tag_mid != 0);
         }
     }
     /* A conflict the server finds: zhang's two devices edit one field. */
@@ -2516,6 +2521,19 @@ static void test_compaction_keeps_newest(void)
     CHECK_EQ_INT(store_count(t.s, "SELECT count(*) FROM feed WHERE seq NOT IN"
                                   " (SELECT seq FROM feed_scope)"),
                  0);
+    /* the entry at li-mid's cursor was rewritten or dropped: its tag is
+     * still known as this feed's (a cursor there is not taken for one in a
+     * store copied back), another is not */
+    uint64_t tag_now = 0;
+    int held = 0;
+    CHECK_OK(fs_store_feed_tag(t.s, st_mid.cursor, &tag_now));
+    CHECK(tag_now != tag_mid);
+    CHECK_OK(fs_store_feed_tag_held(t.s, st_mid.cursor, tag_mid, &held));
+    CHECK_EQ_INT(held, 1);
+    CHECK_OK(fs_store_feed_tag_held(t.s, st_mid.cursor, tag_mid ^ 1, &held));
+    CHECK_EQ_INT(held, 0);
+    CHECK_OK(fs_store_feed_tag_held(t.s, head_before, tag_mid, &held));
+    CHECK_EQ_INT(held, 0);
     /* compacting again finds nothing more */
     fs_feed_compaction again;
     compact_all(t.s, 0, 100, &again);

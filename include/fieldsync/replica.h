@@ -505,9 +505,9 @@ int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out);
  * every cell stays, at its sequence, so a device reading the feed from any
  * cursor still ends with every cell's newest value. An entry left with no
  * change is deleted; one left with some is written again, packed, at its
- * sequence. Sequences are never renumbered: cursors stay valid. Below the
- * horizon an entry may differ from the one a device applied, so its tag no
- * longer identifies it (fs_feed_horizon). */
+ * sequence. Sequences are never renumbered: cursors stay valid. The tag of
+ * each entry rewritten or deleted is kept (fs_feed_tag_held), so a device's
+ * cursor there is still known to be in this feed. */
 typedef struct fs_feed_compaction {
     uint64_t horizon; /* entries with a lower sequence are compacted */
     /* each entry deleted, in the transaction that deletes it: the caller's
@@ -526,6 +526,10 @@ typedef struct fs_feed_compaction {
  * horizon (it never moves back); c->done is 1 once every row is done.
  * FS_ESTATE if no feed, FS_EINVAL for a horizon of 0. */
 int fs_feed_compact_step(fs_replica *r, fs_feed_compaction *c, size_t max_rows);
+/* *out 1 when tag is the tag of the entry at seq (fs_feed_entry_tag), or
+ * was before compaction rewrote or deleted it (compaction keeps the tags it
+ * replaces): a device's cursor there is in this feed. 0 otherwise. */
+int fs_feed_tag_held(fs_replica *r, uint64_t seq, uint64_t tag, int *out);
 /* The feed's horizon: entries below it may have been compacted (0: never). */
 int fs_feed_horizon(fs_replica *r, uint64_t *out);
 /* The horizon for "entries written before cutoff_ms": the sequence of the

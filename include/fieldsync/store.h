@@ -83,6 +83,9 @@ int fs_store_feed_state(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t
                         uint64_t *dev_acked);
 /* The tag of the feed entry at seq (fs_feed_entry_tag; 0: none). */
 int fs_store_feed_tag(fs_store *s, uint64_t seq, uint64_t *tag);
+/* *held 1 when tag is, or was before compaction, the tag of the entry at
+ * seq (fs_feed_tag_held): a device's cursor there is in this feed. */
+int fs_store_feed_tag_held(fs_store *s, uint64_t seq, uint64_t tag, int *held);
 /* A sealed copy of the store's database in the new file path, taken while
  * it serves (fs_replica_backup; the key file is the caller's to copy).
  * FS_EEXIST, FS_EDB. */
@@ -466,6 +469,7 @@ typedef struct fs_store_ops {
     int (*new_epoch)(fs_store *s);
     int (*compact_step)(fs_store *s, fs_feed_compaction *c, size_t rows);
     int (*feed_horizon)(fs_store *s, uint64_t *horizon);
+    int (*feed_tag_held)(fs_store *s, uint64_t seq, uint64_t tag, int *held);
     int (*horizon_before)(fs_store *s, uint64_t keep_ms, uint64_t *horizon);
     int (*backup)(fs_store *s, const char *path);
     void (*set_lease)(fs_store *s, uint64_t ms);

@@ -324,6 +324,13 @@ int sq_feed_horizon(fs_store *base, uint64_t *horizon)
     return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
 }
 
+int sq_feed_tag_held(fs_store *base, uint64_t seq, uint64_t tag, int *held)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = fs_feed_tag_held(s->r, seq, tag, held);
+    return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
+}
+
 int sq_horizon_before(fs_store *base, uint64_t keep_ms, uint64_t *horizon)
 {
     sq_store *s = (sq_store *)base;

@@ -392,6 +392,7 @@ static const fs_store_ops sqlite_ops = {
     .new_epoch = sq_new_epoch,
     .compact_step = sq_compact_step,
     .feed_horizon = sq_feed_horizon,
+    .feed_tag_held = sq_feed_tag_held,
     .horizon_before = sq_horizon_before,
     .backup = sq_backup,
     .set_lease = sq_set_lease,
