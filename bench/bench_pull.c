@@ -16,6 +16,14 @@
  * feed's rows kept): the index's share at that size.
  *
  *   bench_pull [--others N] [--quick] [--json]
+ *
+ * Feed compaction (issue 21.1), alone: zhang's laptop pushes N customers
+ * (4 columns each, 5,000 by default) and writes every one of their cells 9
+ * times more, each write on top of the last; the feed's entries and bytes,
+ * and a new device of the manager's pulling from cursor 0 (medians of 5),
+ * before and after `compact` of the whole feed, and the compaction's time.
+ *
+ *   bench_pull --compaction [--rows N] [--json]
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -230,26 +238,183 @@ static int push_pair(fs_store *a, dev *da, fs_store *b, dev *db, int toggle, int
     return 0;
 }
 
+/* Every cell of rows (ids) written again by d: 4 columns at one clock each
+ * row, on top of the row's last write (*last). */
+static int push_rewrites(fs_store *s, dev *d, const uint8_t (*ids)[FS_ID_BYTES], uint64_t *last,
+                         size_t rows, int round, fs_change *buf)
+{
+    const int cols[4] = {col("name"), col("industry"), col("history"), col("preferences")};
+    const uint16_t tix = (uint16_t)fs_schema_table_index("customer");
+    char text[ROWS_PER_PUSH][4][48];
+    size_t n = 0;
+    for (size_t r = 0; r < rows; r++) {
+        uint64_t hlc = hlc_next++;
+        for (int k = 0; k < 4; k++) {
+            snprintf(text[r][k], sizeof text[r][k], "客户 %zu, 第 %d 版, column %d", r, round, k);
+            fs_change *c = &buf[n++];
+            memset(c, 0, sizeof *c);
+            c->table = tix;
+            c->column = (uint16_t)cols[k];
+            memcpy(c->row, ids[r], FS_ID_BYTES);
+            c->value = fs_textn(text[r][k], strlen(text[r][k]));
+            c->version.hlc = hlc;
+            memcpy(c->version.device, d->id, FS_ID_BYTES);
+            if (last[r] != 0) {
+                c->prev.hlc = last[r];
+                memcpy(c->prev.device, d->id, FS_ID_BYTES);
+            }
+        }
+        last[r] = hlc;
+    }
+    fs_push_result res;
+    int rc = fs_store_push(s, d->pk, d->seq + 1, d->seq + n, buf, n, &res);
+    if (rc == 0 && res.nrejects != 0)
+        rc = FS_EINVAL;
+    free(res.rejects);
+    free(res.restamps);
+    d->seq += n;
+    return rc;
+}
+
+static int64_t store_sql(fs_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(fs_replica_db(fs_store_replica(s)), sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int pull_median_n(fs_store *s, const dev *d, int runs, double *med, size_t *changes)
+{
+    double v[RUNS];
+    for (int i = 0; i < runs && i < RUNS; i++)
+        if (pull_all(s, d, 0, &v[i], changes) != 0)
+            return -1;
+    *med = bench_median(v, (size_t)runs);
+    return 0;
+}
+
+static int bench_compaction(size_t rows, int json)
+{
+    char dir[] = "/tmp/bench_pull.XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return die("mkdtemp", strerror(errno));
+    int status = 1;
+    fs_store *s = NULL;
+    fs_change *buf = malloc(ROWS_PER_PUSH * 4 * sizeof *buf);
+    uint8_t (*ids)[FS_ID_BYTES] = malloc(rows * FS_ID_BYTES);
+    uint64_t *last = calloc(rows, sizeof *last);
+    dev laptop, phone;
+    double t_before = 0, t_after = 0, t_compact = 0;
+    size_t got_before = 0, got_after = 0;
+    hlc_next = ((uint64_t)time(NULL) * 1000u - 3600000u) << 16;
+    if (buf == NULL || ids == NULL || last == NULL || (s = store_new(dir, "server")) == NULL)
+        goto out;
+    if (dev_add(s, "zhang", "laptop", &laptop) != 0 || dev_add(s, "li", "phone", &phone) != 0) {
+        die("device", fs_store_errmsg(s));
+        goto out;
+    }
+    for (size_t r = 0; r < rows; r++)
+        randombytes_buf(ids[r], FS_ID_BYTES);
+    for (int round = 0; round < 10; round++)
+        for (size_t done = 0; done < rows;) {
+            size_t k = rows - done < ROWS_PER_PUSH ? rows - done : ROWS_PER_PUSH;
+            if (push_rewrites(s, &laptop, ids + done, last + done, k, round, buf) != 0) {
+                die("push", fs_store_errmsg(s));
+                goto out;
+            }
+            done += k;
+        }
+    int64_t e0 = store_sql(s, "SELECT count(*) FROM feed"),
+            b0 = store_sql(s, "SELECT sum(length(changes)) FROM feed");
+    if (pull_median_n(s, &phone, 5, &t_before, &got_before) != 0) {
+        die("pull", fs_store_errmsg(s));
+        goto out;
+    }
+    fs_feed_compaction c;
+    memset(&c, 0, sizeof c);
+    double t0 = bench_now();
+    int rc = fs_store_horizon_before(s, 0, &c.horizon);
+    while (rc == 0 && !c.done)
+        rc = fs_store_compact_step(s, &c, 256);
+    t_compact = bench_now() - t0;
+    if (rc != 0) {
+        die("compact", fs_store_errmsg(s));
+        goto out;
+    }
+    int64_t e1 = store_sql(s, "SELECT count(*) FROM feed"),
+            b1 = store_sql(s, "SELECT sum(length(changes)) FROM feed");
+    if (pull_median_n(s, &phone, 5, &t_after, &got_after) != 0) {
+        die("pull", fs_store_errmsg(s));
+        goto out;
+    }
+    /* every cell once, and the two users' roster rows */
+    if (got_after < rows * 4 || got_after > rows * 4 + 16) {
+        fprintf(stderr, "bench_pull: after compaction the phone got %zu changes, not %zu\n",
+                got_after, rows * 4);
+        goto out;
+    }
+    char cpu[128];
+    bench_cpu_model(cpu, sizeof cpu);
+    printf("bench_pull --compaction: %zu customers, every cell written 10 times, CPU %s\n", rows,
+           cpu);
+    printf("%-40s %12s %12s %12s %10s\n", "", "entries", "bytes", "changes", "pull ms");
+    printf("%-40s %12lld %12lld %12zu %10.1f\n", "feed before compaction", (long long)e0,
+           (long long)b0, got_before, t_before * 1e3);
+    printf("%-40s %12lld %12lld %12zu %10.1f\n", "feed after compaction", (long long)e1,
+           (long long)b1, got_after, t_after * 1e3);
+    printf("%-40s %12.2f %12.2f %12.2f %10.2f\n", "after / before", (double)e1 / (double)e0,
+           (double)b1 / (double)b0, (double)got_after / (double)got_before, t_after / t_before);
+    printf("compaction of the whole feed: %.2f s (%llu rows, steps of 256 rows)\n", t_compact,
+           (unsigned long long)c.rows);
+    if (json)
+        printf("{\"bench\":\"pull_compaction\",\"rows\":%zu,\"entries_before\":%lld,"
+               "\"entries_after\":%lld,\"bytes_before\":%lld,\"bytes_after\":%lld,"
+               "\"pull0_before_s\":%.6f,\"pull0_after_s\":%.6f,\"compact_s\":%.6f}\n",
+               rows, (long long)e0, (long long)e1, (long long)b0, (long long)b1, t_before,
+               t_after, t_compact);
+    status = 0;
+out:
+    free(buf);
+    free(ids);
+    free(last);
+    fs_store_close(s);
+    if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "bench_pull: cannot remove %s\n", dir);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     size_t others = 1000000;
     int rounds = 9;
-    int json = 0;
+    int json = 0, compaction = 0;
+    size_t crow = 5000;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             others = 20000;
             rounds = 3;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--compaction") == 0) {
+            compaction = 1;
+        } else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc &&
+                   bench_parse_size(argv[++i], &crow) == 0 && crow > 0 && crow <= 10000000) {
         } else if (strcmp(argv[i], "--others") == 0 && i + 1 < argc &&
                    bench_parse_size(argv[++i], &others) == 0 && others > 0) {
         } else {
-            fprintf(stderr, "usage: bench_pull [--others N] [--quick] [--json]\n");
+            fprintf(stderr, "usage: bench_pull [--others N] [--quick] [--json]\n"
+                            "       bench_pull --compaction [--rows N] [--json]\n");
             return 2;
         }
     }
     if (sodium_init() < 0)
         return die("libsodium", "cannot initialise");
+    if (compaction)
+        return bench_compaction(crow, json);
     char dir[] = "/tmp/bench_pull.XXXXXX";
     if (mkdtemp(dir) == NULL)
         return die("mkdtemp", strerror(errno));

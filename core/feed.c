@@ -568,6 +568,27 @@ int fs_feed_last(fs_replica *r, uint64_t *out)
     return fs__query_u64(r, "SELECT coalesce(max(seq),0) FROM feed", out);
 }
 
+/* The tag of an entry (fs_feed_entry_tag), from its parts. */
+static uint64_t entry_tag(uint64_t seq, uint32_t tbl, const void *row, size_t rowlen,
+                          const void *changes, size_t len)
+{
+    crypto_generichash_state h;
+    uint8_t head[12], digest[8];
+    for (int i = 0; i < 8; i++)
+        head[i] = (uint8_t)(seq >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        head[8 + i] = (uint8_t)(tbl >> (8 * i));
+    crypto_generichash_init(&h, NULL, 0, sizeof digest);
+    crypto_generichash_update(&h, head, sizeof head);
+    crypto_generichash_update(&h, row, (unsigned long long)rowlen);
+    crypto_generichash_update(&h, changes, (unsigned long long)len);
+    crypto_generichash_final(&h, digest, sizeof digest);
+    uint64_t tag = 0;
+    for (int i = 0; i < 8; i++)
+        tag |= (uint64_t)digest[i] << (8 * i);
+    return tag != 0 ? tag : 1; /* 0 says "no entry" */
+}
+
 int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out)
 {
     *out = 0;
@@ -586,26 +607,366 @@ int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out)
         src = sqlite3_step(st);
     }
     if (src == SQLITE_ROW) {
-        crypto_generichash_state h;
-        uint8_t head[12], digest[8];
-        uint32_t tbl = (uint32_t)sqlite3_column_int(st, 0);
-        for (int i = 0; i < 8; i++)
-            head[i] = (uint8_t)(seq >> (8 * i));
-        for (int i = 0; i < 4; i++)
-            head[8 + i] = (uint8_t)(tbl >> (8 * i));
-        crypto_generichash_init(&h, NULL, 0, sizeof digest);
-        crypto_generichash_update(&h, head, sizeof head);
-        crypto_generichash_update(&h, sqlite3_column_blob(st, 1),
-                                  (unsigned long long)sqlite3_column_bytes(st, 1));
-        crypto_generichash_update(&h, sqlite3_column_blob(st, 2),
-                                  (unsigned long long)sqlite3_column_bytes(st, 2));
-        crypto_generichash_final(&h, digest, sizeof digest);
-        uint64_t tag = 0;
-        for (int i = 0; i < 8; i++)
-            tag |= (uint64_t)digest[i] << (8 * i);
-        *out = tag != 0 ? tag : 1; /* 0 says "no entry" */
+        *out = entry_tag(seq, (uint32_t)sqlite3_column_int(st, 0), sqlite3_column_blob(st, 1),
+                         (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 2),
+                         (size_t)sqlite3_column_bytes(st, 2));
         src = SQLITE_DONE;
     }
     sqlite3_finalize(st);
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading a feed entry");
+}
+
+/* ---- compaction (issue 21.1) ---- */
+
+int fs_feed_horizon(fs_replica *r, uint64_t *out)
+{
+    *out = 0;
+    if (!r->keep_feed)
+        return fs__fail(r, FS_ESTATE, "this replica keeps no feed");
+    return fs__query_u64(r, "SELECT coalesce((SELECT v FROM meta WHERE k='feed_horizon'),0)", out);
+}
+
+int fs_feed_horizon_before(fs_replica *r, uint64_t cutoff_ms, uint64_t *out)
+{
+    uint64_t start = 0, head = 0;
+    *out = 0;
+    int rc = fs_feed_horizon(r, &start);
+    if (rc == 0)
+        rc = fs_feed_last(r, &head);
+    if (rc != 0)
+        return rc;
+    *out = head + 1 > start ? head + 1 : start;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "SELECT seq, changes FROM feed WHERE seq>=?1 ORDER BY seq",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "reading the feed");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(start > INT64_MAX ? INT64_MAX : start));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        const uint8_t *p = sqlite3_column_blob(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1), pos = 0;
+        uint64_t last = 0;
+        fs__feed_item it;
+        if (p == NULL || fs__feed_next(p, len, &pos, &last, &it) != 0) {
+            rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged",
+                          (long long)sqlite3_column_int64(st, 0));
+            break;
+        }
+        if ((it.hlc >> 16) >= cutoff_ms) {
+            *out = (uint64_t)sqlite3_column_int64(st, 0);
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = fs__dbfail(r, src, "reading the feed");
+    return rc;
+}
+
+typedef struct compact_entry {
+    sqlite3_int64 seq;
+    sqlite3_int64 n;
+    uint8_t *blob;
+    size_t len;
+} compact_entry;
+
+static void compact_entries_free(compact_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].blob != NULL)
+            sodium_memzero(e[i].blob, e[i].len); /* values are customers' text */
+        free(e[i].blob);
+    }
+    free(e);
+}
+
+/* Reads the entries of one row, newest first, into *out (copies). */
+static int compact_load(fs_replica *r, unsigned tbl, const uint8_t *row, compact_entry **out,
+                        size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT seq, n, changes FROM feed WHERE tbl=?1 AND row=?2"
+                                 " ORDER BY seq DESC",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return fs__dbfail(r, src, "reading the feed");
+    sqlite3_bind_int(st, 1, (int)tbl);
+    sqlite3_bind_blob(st, 2, row, FS_ID_BYTES, SQLITE_STATIC);
+    size_t cap = 0, n = 0;
+    compact_entry *e = NULL;
+    int rc = 0;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 k = sqlite3_column_int64(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 2);
+        if (k <= 0 || k > FS__FEED_ENTRY_MAX || len == 0 ||
+            sqlite3_column_type(st, 2) != SQLITE_BLOB) {
+            rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged",
+                          (long long)sqlite3_column_int64(st, 0));
+            break;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            compact_entry *more = realloc(e, ncap * sizeof *e);
+            if (more == NULL) {
+                rc = fs__fail(r, FS_ENOMEM, "out of memory");
+                break;
+            }
+            e = more;
+            cap = ncap;
+        }
+        e[n].seq = sqlite3_column_int64(st, 0);
+        e[n].n = k;
+        e[n].len = len;
+        e[n].blob = malloc(len);
+        if (e[n].blob == NULL) {
+            rc = fs__fail(r, FS_ENOMEM, "out of memory");
+            break;
+        }
+        memcpy(e[n].blob, sqlite3_column_blob(st, 2), len);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fs__dbfail(r, src, "reading the feed");
+    if (rc != 0) {
+        compact_entries_free(e, n);
+        return rc;
+    }
+    *out = e;
+    *count = n;
+    return 0;
+}
+
+/* Deletes the entry at seq, keeping its tag in feed_was: a device whose
+ * cursor stands there holds that tag, and its cursor is still in this feed
+ * (fs_feed_tag_held). */
+static int compact_delete(fs_replica *r, sqlite3_int64 seq, unsigned tbl, const uint8_t *row,
+                          const compact_entry *e)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t tag = entry_tag((uint64_t)seq, (uint32_t)tbl, row, FS_ID_BYTES, e->blob, e->len);
+    int src = sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO feed_was(seq, tag) VALUES(?1, ?2)",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, seq);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)tag);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src != SQLITE_DONE)
+        return fs__dbfail(r, src, "compacting the feed");
+    src = sqlite3_prepare_v2(r->db, "DELETE FROM feed WHERE seq=?1", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, seq);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "compacting the feed");
+}
+
+/* Compacts one row's entries: walking from the newest, a change below the
+ * horizon to a column a newer change (a later entry's, or a later one of
+ * the same entry) already holds is dropped. Columns past 63 are kept (no
+ * table has so many). */
+static int compact_row(fs_replica *r, fs_feed_compaction *c, unsigned tbl, const uint8_t *row)
+{
+    compact_entry *e = NULL;
+    size_t ne = 0;
+    int rc = compact_load(r, tbl, row, &e, &ne);
+    if (rc != 0)
+        return rc;
+    fs__feed_item items[FS__FEED_ENTRY_MAX];
+    uint64_t covered = 0;
+    for (size_t i = 0; rc == 0 && i < ne; i++) {
+        size_t pos = 0;
+        uint64_t last = 0, mine = 0;
+        sqlite3_int64 n = e[i].n;
+        for (sqlite3_int64 k = 0; k < n; k++)
+            if (fs__feed_next(e[i].blob, e[i].len, &pos, &last, &items[k]) != 0 ||
+                items[k].dev == 0 || items[k].dev > r->ndevs) {
+                rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged",
+                              (long long)e[i].seq);
+                break;
+            }
+        if (rc == 0 && pos != e[i].len)
+            rc = fs__fail(r, FS_EFORMAT, "the feed entry at %lld is damaged", (long long)e[i].seq);
+        if (rc != 0)
+            break;
+        if ((uint64_t)e[i].seq >= c->horizon) {
+            for (sqlite3_int64 k = 0; k < n; k++)
+                if (items[k].col < 64)
+                    covered |= (uint64_t)1 << items[k].col;
+            continue;
+        }
+        c->bytes_before += e[i].len;
+        int keep[FS__FEED_ENTRY_MAX];
+        sqlite3_int64 nkeep = 0;
+        for (sqlite3_int64 k = n - 1; k >= 0; k--) {
+            uint64_t bit = items[k].col < 64 ? (uint64_t)1 << items[k].col : 0;
+            keep[k] = bit == 0 || !((covered | mine) & bit);
+            mine |= bit;
+            nkeep += keep[k];
+        }
+        covered |= mine;
+        if (nkeep == n) {
+            c->bytes_after += e[i].len;
+            continue;
+        }
+        c->changes_dropped += (uint64_t)(n - nkeep);
+        rc = compact_delete(r, e[i].seq, tbl, row, &e[i]);
+        if (rc == 0 && nkeep == 0) {
+            c->entries_dropped++;
+            if (c->dropped != NULL)
+                rc = c->dropped(c->ctx, (uint64_t)e[i].seq);
+            if (rc != 0)
+                rc = fs__fail(r, rc, "compacting the feed: its index did not follow");
+            continue;
+        }
+        /* the kept changes, packed again at the entry's sequence */
+        for (sqlite3_int64 k = 0; rc == 0 && k < n; k++)
+            if (keep[k])
+                rc = fs__feed_append(r, tbl, items[k].col, row, &items[k].value, items[k].hlc,
+                                     items[k].dev, items[k].prev_hlc, items[k].prev_dev);
+        if (rc == 0) {
+            c->bytes_after += r->feed.len;
+            r->feed.seq = e[i].seq;
+            rc = fs__feed_flush(r);
+            c->entries_rewritten++;
+        }
+    }
+    fs__feed_discard(r);
+    compact_entries_free(e, ne);
+    return rc;
+}
+
+typedef struct compact_rowref {
+    unsigned tbl;
+    uint8_t row[FS_ID_BYTES];
+} compact_rowref;
+
+int fs_feed_compact_step(fs_replica *r, fs_feed_compaction *c, size_t max_rows)
+{
+    if (!r->keep_feed)
+        return fs__fail(r, FS_ESTATE, "this replica keeps no feed");
+    if (c->horizon == 0 || c->horizon > INT64_MAX || max_rows == 0)
+        return fs__fail(r, FS_EINVAL, "a compaction needs a horizon and rows to do");
+    if (c->done)
+        return 0;
+    if (max_rows > 100000)
+        max_rows = 100000;
+    compact_rowref *rows = malloc(max_rows * sizeof *rows);
+    if (rows == NULL)
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    int own = 0;
+    int rc = fs__begin(r, &own);
+    if (rc != 0) {
+        free(rows);
+        return rc;
+    }
+    rc = fs__feed_flush(r);
+    /* Recorded first: from this transaction on, entries below it may
+     * differ from what devices applied. The index finds a row's entries. */
+    if (rc == 0)
+        rc = fs__exec(r,
+                      "CREATE INDEX IF NOT EXISTS feed_row ON feed(tbl, row);"
+                      "CREATE TABLE IF NOT EXISTS feed_was(seq INTEGER NOT NULL,"
+                      " tag INTEGER NOT NULL, PRIMARY KEY(seq, tag)) WITHOUT ROWID;",
+                      "compacting the feed");
+    sqlite3_stmt *st = NULL;
+    int src = SQLITE_OK;
+    if (rc == 0) {
+        src = sqlite3_prepare_v2(r->db,
+                                 "INSERT OR REPLACE INTO meta(k,v) VALUES('feed_horizon',"
+                                 " max(?1, coalesce((SELECT v FROM meta WHERE k='feed_horizon'),0)))",
+                                 -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)c->horizon);
+            src = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (src != SQLITE_DONE)
+            rc = fs__dbfail(r, src, "recording the feed's horizon");
+    }
+    size_t nrows = 0;
+    if (rc == 0) {
+        src = sqlite3_prepare_v2(r->db,
+                                 c->started ? "SELECT tbl, row FROM feed WHERE (tbl, row) > (?2, ?3) AND seq<?4"
+                                              " GROUP BY tbl, row ORDER BY tbl, row LIMIT ?1"
+                                            : "SELECT tbl, row FROM feed WHERE seq<?4"
+                                              " GROUP BY tbl, row ORDER BY tbl, row LIMIT ?1",
+                                 -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)max_rows);
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)c->horizon);
+            if (c->started) {
+                sqlite3_bind_int(st, 2, (int)c->tbl);
+                sqlite3_bind_blob(st, 3, c->row, FS_ID_BYTES, SQLITE_STATIC);
+            }
+            while ((src = sqlite3_step(st)) == SQLITE_ROW && nrows < max_rows) {
+                if (sqlite3_column_bytes(st, 1) != FS_ID_BYTES)
+                    continue; /* not a row any change names: left alone */
+                rows[nrows].tbl = (unsigned)sqlite3_column_int(st, 0);
+                memcpy(rows[nrows].row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
+                nrows++;
+            }
+        }
+        sqlite3_finalize(st);
+        if (src != SQLITE_DONE && src != SQLITE_ROW)
+            rc = fs__dbfail(r, src, "compacting the feed");
+    }
+    for (size_t i = 0; rc == 0 && i < nrows; i++) {
+        rc = compact_row(r, c, rows[i].tbl, rows[i].row);
+        c->rows += rc == 0;
+    }
+    rc = fs__end(r, own, rc);
+    if (rc == 0) {
+        if (nrows > 0) {
+            c->started = 1;
+            c->tbl = rows[nrows - 1].tbl;
+            memcpy(c->row, rows[nrows - 1].row, FS_ID_BYTES);
+        }
+        c->done = nrows < max_rows;
+    }
+    free(rows);
+    return rc;
+}
+
+int fs_feed_tag_held(fs_replica *r, uint64_t seq, uint64_t tag, int *out)
+{
+    *out = 0;
+    uint64_t now = 0;
+    int rc = fs_feed_entry_tag(r, seq, &now);
+    if (rc != 0 || seq == 0 || seq > INT64_MAX)
+        return rc;
+    if (now != 0 && now == tag) {
+        *out = 1;
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='feed_was'",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src == SQLITE_DONE)
+        return 0; /* never compacted */
+    if (src != SQLITE_ROW)
+        return fs__dbfail(r, src, "reading the feed");
+    src = sqlite3_prepare_v2(r->db, "SELECT 1 FROM feed_was WHERE seq=?1 AND tag=?2", -1, &st,
+                             NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)tag);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    *out = src == SQLITE_ROW;
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the feed");
 }

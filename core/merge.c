@@ -253,6 +253,40 @@ static int validate(fs_replica *r, const fs_change *changes, size_t n, int check
     return 0;
 }
 
+/* *out 1 when a device's version local of row's column c, replaced by a
+ * change written on top of a newer version (prev above local), went
+ * through the server: another device's, or this device's and acknowledged.
+ * The server then judged it when the versions after it arrived (a loser
+ * there is its own conflict record, which this device pulls with the row),
+ * so the device does not judge it again. A device that did not see the
+ * versions between (a compacted feed drops them, issue 21.1) would take
+ * it for a loser that was not one. A write of this device the server has
+ * not acknowledged is judged here: only this device holds it. */
+static int server_judged(fs_replica *r, const fs__row *row, unsigned c, const fs_version *local,
+                         int *out)
+{
+    *out = 1;
+    if (memcmp(local->device, r->device, FS_ID_BYTES) != 0)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db,
+                                 "SELECT 1 FROM changelog WHERE seq>(SELECT coalesce((SELECT v FROM"
+                                 " meta WHERE k='acked_seq'),0)) AND tbl=?1 AND col=?2 AND row=?3"
+                                 " AND hlc=?4 LIMIT 1",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, (int)row->tix);
+        sqlite3_bind_int(st, 2, (int)c);
+        sqlite3_bind_blob(st, 3, row->id, FS_ID_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)local->hlc);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (src == SQLITE_ROW)
+        *out = 0;
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading the change log");
+}
+
 enum { APPLY_CHECKED = 1, APPLY_ANY_CLOCK = 2 };
 
 static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_stats *stats,
@@ -341,7 +375,13 @@ static int apply(fs_replica *r, const fs_change *changes, size_t n, fs_apply_sta
                 }
             }
         }
-        if (local.hlc != 0 && !(cur.t->flags & FS_TABLE_INTERNAL) &&
+        int known = 0;
+        if (local.hlc != 0 && !(cur.t->flags & FS_TABLE_INTERNAL) && !r->keep_feed &&
+            fs_version_cmp(&ch->prev, &local) > 0)
+            rc = server_judged(r, &cur, c, &local, &known);
+        if (rc != 0)
+            break;
+        if (local.hlc != 0 && !(cur.t->flags & FS_TABLE_INTERNAL) && !known &&
             fs_version_cmp(&ch->prev, &local) != 0) {
             fs_value lv;
             if (cur.set[c] != NULL)

@@ -47,6 +47,8 @@ int srv_dispatch_admin(int argc, char **argv)
         return srv_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return srv_cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "compact") == 0)
+        return srv_cmd_compact(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)
         return srv_cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "team") == 0)
@@ -62,7 +64,8 @@ int srv_dispatch_admin(int argc, char **argv)
 static const char *known_word(const char *cmd)
 {
     static const char *const words[] = {"user",   "enroll-code", "device", "audit",
-                                         "backup", "status",      "team", "export-key"};
+                                         "backup", "status",      "team", "export-key",
+                                         "compact"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(cmd, words[i]) == 0)
             return words[i];
@@ -186,6 +189,7 @@ typedef struct hosted {
     char **argv;
     char *out, *err;
     size_t outlen, errlen;
+    fs_feed_compaction *compaction; /* compact: its progress between steps */
 } hosted;
 
 /* The messages' locale of a request's language ("zh_CN", "zh_TW"; the
@@ -232,7 +236,9 @@ static int run_hosted(fs_store *store, void *ctx)
     srv_hosted_store = store;
     srv_hosted_dir = h->data;
     srv_hosted_ws = h->ws;
+    srv_hosted_compaction = h->compaction;
     int rc = srv_dispatch_admin(h->argc, h->argv);
+    srv_hosted_compaction = NULL;
     srv_out_ = NULL;
     srv_err_ = NULL;
     srv_hosted_store = NULL;
@@ -317,8 +323,22 @@ static void serve_one(int fd, const char *data, fs_ws_server *ws)
         sodium_free(body);
         return;
     }
-    hosted h = {ws, data, lang, argc, argv, NULL, NULL, 0, 0};
-    int rc = fs_ws_server_call(ws, run_hosted, &h);
+    /* compact runs a step per job (a few hundred rows, one transaction):
+     * the sessions go on between them (issue 21.1) */
+    fs_feed_compaction progress;
+    memset(&progress, 0, sizeof progress);
+    hosted h = {ws, data, lang, argc, argv, NULL, NULL, 0, 0,
+                strcmp(argv[0], "compact") == 0 ? &progress : NULL};
+    int rc;
+    for (;;) {
+        rc = fs_ws_server_call(ws, run_hosted, &h);
+        if (rc != SRV_MORE)
+            break;
+        free(h.out);
+        free(h.err);
+        h.out = h.err = NULL;
+        h.outlen = h.errlen = 0;
+    }
     srv_log("control: %s done (%s)", known_word(argv[0]),
             rc == SRV_OK || rc == SRV_HELP ? "ok" : "failed");
     reply(fd, rc, h.out ? h.out : "", h.outlen, h.err ? h.err : "", h.errlen);

@@ -35,6 +35,8 @@ static void usage(FILE *f)
                "  audit show --data DIR                 print the audit log\n"
                "  backup --data DIR --out BACKUP        a sealed copy of the store, while\n"
                "                                        serving too\n"
+               "  compact --data DIR [--keep-days N]    drop superseded feed changes older\n"
+               "                                        than N days (30), while serving too\n"
                "  team set --data DIR --team TEAM [--tz ZONE] [--hours HH:MM-HH:MM]\n"
                "           [--holiday DATE]... [--workday DATE]...   the team's calendar\n"
                "  team show --data DIR --team TEAM [--json]\n"
@@ -51,7 +53,7 @@ static void usage(FILE *f)
                "  help | --help                         show this help\n"
                "The passphrase comes from FIELDSYNC_PASSPHRASE or the terminal; user passwd's\n"
                "new password from FIELDSYNC_USER_PASSWORD or the terminal. While serve runs,\n"
-               "user, enroll-code, device, audit, backup and status go through it (DIR/control.sock).\n"
+               "user, enroll-code, device, audit, backup, compact and status go through it (DIR/control.sock).\n"
                "Exit status: 0 done, 1 runtime error, 2 bad command line.\n"),
           f);
 }
@@ -93,6 +95,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "enroll-code") == 0 ||
                strcmp(cmd, "device") == 0 || strcmp(cmd, "audit") == 0 ||
                strcmp(cmd, "backup") == 0 || strcmp(cmd, "status") == 0 ||
+               strcmp(cmd, "compact") == 0 ||
                strcmp(cmd, "team") == 0 || strcmp(cmd, "export-key") == 0) {
         /* Through a serve running on that store, else on the store itself;
          * team's values checked here first, in the operator's language. */

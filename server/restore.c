@@ -315,3 +315,75 @@ int srv_cmd_backup(int argc, char **argv)
             data, out, head);
     return SRV_OK;
 }
+
+/* ---- compact (issue 21.1) ---- */
+
+#define COMPACT_ROWS_PER_STEP 256 /* rows per transaction: sessions wait for one only */
+#define COMPACT_MAX_DAYS 36500
+
+static const char compact_usage[] =
+    N_("usage: fieldsync-server compact --data DIR [--keep-days N]\n"
+    "Drops from the feed the changes a later change to the same field replaced,\n"
+    "among the entries written more than N days ago (default 30; 0: the whole\n"
+    "feed), a few hundred rows per transaction. Every field's newest value stays,\n"
+    "so devices behind still sync from where they are. Through a running server\n"
+    "too.\n");
+
+int srv_cmd_compact(int argc, char **argv)
+{
+    const char *data = NULL, *days_s = NULL;
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--keep-days", FS_OPT_VALUE, NULL, &days_s, NULL}};
+    int rc = srv_parse(compact_usage, opts, sizeof opts / sizeof opts[0], argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("compact", "--data", data);
+    if (rc != SRV_OK)
+        return rc;
+    uint64_t days = 30;
+    if (days_s != NULL) {
+        int ok = days_s[0] != '\0' && strlen(days_s) <= 5;
+        days = 0;
+        for (const char *p = days_s; ok && *p; p++) {
+            ok = *p >= '0' && *p <= '9';
+            days = days * 10 + (uint64_t)(*p - '0');
+        }
+        if (!ok || days > COMPACT_MAX_DAYS) {
+            srv_error(_("--keep-days: expected a whole number of days from 0 to %d"),
+                      COMPACT_MAX_DAYS);
+            return SRV_EUSAGE;
+        }
+    }
+    fs_store *s = NULL;
+    rc = srv_open(data, &s);
+    if (rc != SRV_OK)
+        return rc;
+    /* Through a running serve, one step per call: the control socket's
+     * thread calls again while SRV_MORE, and the sessions go on between. */
+    fs_feed_compaction own, *cp = srv_hosted_compaction != NULL ? srv_hosted_compaction : &own;
+    if (cp == &own)
+        memset(&own, 0, sizeof own);
+    int frc = 0;
+    if (cp->horizon == 0)
+        frc = fs_store_horizon_before(s, days * 86400000u, &cp->horizon);
+    while (frc == 0 && !cp->done) {
+        frc = fs_store_compact_step(s, cp, COMPACT_ROWS_PER_STEP);
+        if (frc == 0 && !cp->done && cp == srv_hosted_compaction) {
+            srv_close(s);
+            return SRV_MORE;
+        }
+    }
+    if (frc != 0) {
+        rc = srv_fail(s, "compact", frc);
+        srv_close(s);
+        return rc;
+    }
+    srv_close(s);
+    const fs_feed_compaction c = *cp;
+    fprintf(srv_out,
+            _("compacted the feed in %s below entry %" PRIu64 ": %" PRIu64 " rows, %" PRIu64
+              " entries dropped, %" PRIu64 " rewritten, %" PRIu64 " changes dropped, %" PRIu64
+              " bytes of changes now %" PRIu64 "\n"),
+            data, c.horizon, c.rows, c.entries_dropped, c.entries_rewritten, c.changes_dropped,
+            c.bytes_before, c.bytes_after);
+    return SRV_OK;
+}

@@ -26,6 +26,7 @@ _Thread_local FILE *srv_out_, *srv_err_;
 _Thread_local fs_store *srv_hosted_store;
 _Thread_local const char *srv_hosted_dir;
 _Thread_local struct fs_ws_server *srv_hosted_ws;
+_Thread_local fs_feed_compaction *srv_hosted_compaction;
 
 /* One line, not interleaved with another thread's (serve's transport). */
 static void say(FILE *f, const char *fmt, va_list ap)

@@ -25,7 +25,8 @@ enum {
     SRV_ERUNTIME = -1, /* exit status 1 */
     SRV_EUSAGE = -2,   /* exit status 2 */
     SRV_HELP = 1,      /* --help printed: status 0 */
-    SRV_NOTSERVING = 3 /* status: no serve answers (exit status 3) */
+    SRV_NOTSERVING = 3, /* status: no serve answers (exit status 3) */
+    SRV_MORE = 4        /* a hosted compact did one step: serve calls it again */
 };
 
 #define SRV_PROG    "fieldsync-server"
@@ -47,6 +48,9 @@ extern _Thread_local const char *srv_hosted_dir;
 /* The running service itself, for status (its open connections). */
 struct fs_ws_server;
 extern _Thread_local struct fs_ws_server *srv_hosted_ws;
+/* A hosted compact's progress, kept by the control socket's thread between
+ * the steps it runs one job each (NULL when not hosted). */
+extern _Thread_local fs_feed_compaction *srv_hosted_compaction;
 
 /* Parses argv[0..argc) against the table with fs_opts_parse()
  * (fieldsync/opts.h: --x VALUE or --x=VALUE, each at most once, and
@@ -110,6 +114,8 @@ int srv_cmd_restore(int argc, char **argv);
 /* A sealed copy of the store into a new directory (restore.c); hosted by a
  * running serve, so it is taken while serving. */
 int srv_cmd_backup(int argc, char **argv);
+/* fieldsync-server compact: feed compaction (issue 21.1) */
+int srv_cmd_compact(int argc, char **argv);
 /* serve's settings file (conf.c; fieldsync.conf(5)): systemd's environment
  * file format, KEY=value. Each member NULL when not set. */
 typedef struct srv_conf {

@@ -359,15 +359,19 @@ static int cursor_lost(fs_sync_server *s, const fs_msg *m, int *resync)
     if (!m->u.pull.has_tag || m->u.pull.cursor == 0 ||
         fs_channel_version(s->ch) < FS_PROTO_VERSION_EPOCH)
         return 0;
-    uint64_t head = 0, tag = 0;
+    uint64_t head = 0;
     int rc = fs_store_feed_head(s->store, &head);
     if (rc == 0 && m->u.pull.cursor > head) {
         *resync = 1;
         return 0;
     }
+    /* The entry there, or what it was before compaction rewrote or dropped
+     * it (issue 21.1: the feed after it still brings every cell's newest
+     * change, so the cursor stays good) */
+    int held = 1;
     if (rc == 0 && m->u.pull.cursor_tag != 0)
-        rc = fs_store_feed_tag(s->store, m->u.pull.cursor, &tag);
-    if (rc == 0 && m->u.pull.cursor_tag != 0 && tag != m->u.pull.cursor_tag)
+        rc = fs_store_feed_tag_held(s->store, m->u.pull.cursor, m->u.pull.cursor_tag, &held);
+    if (rc == 0 && !held)
         *resync = 1;
     return rc;
 }

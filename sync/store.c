@@ -56,6 +56,26 @@ int fs_store_new_epoch(fs_store *s)
     return s->ops->new_epoch(s);
 }
 
+int fs_store_compact_step(fs_store *s, fs_feed_compaction *c, size_t rows)
+{
+    return s->ops->compact_step(s, c, rows);
+}
+
+int fs_store_feed_horizon(fs_store *s, uint64_t *horizon)
+{
+    return s->ops->feed_horizon(s, horizon);
+}
+
+int fs_store_feed_tag_held(fs_store *s, uint64_t seq, uint64_t tag, int *held)
+{
+    return s->ops->feed_tag_held(s, seq, tag, held);
+}
+
+int fs_store_horizon_before(fs_store *s, uint64_t keep_ms, uint64_t *horizon)
+{
+    return s->ops->horizon_before(s, keep_ms, horizon);
+}
+
 void fs_store_set_lease(fs_store *s, uint64_t ms)
 {
     s->ops->set_lease(s, ms);

@@ -633,12 +633,13 @@ typedef enum fault {
     F_GROUP,
     F_HANDOVER,
     F_DEVICE_CLOCK,
+    F_COMPACT,
     NFAULTS
 } fault;
 static const char *const fault_names[NFAULTS] = {
     "server restores", "new epochs",     "server clock steps", "laptop restores",
     "laptop copies",   "revocations",    "big visits",         "done/cancelled",
-    "hand-overs",      "device clock jumps"};
+    "hand-overs",      "device clock jumps", "compactions"};
 
 typedef struct frames {
     fs_buf f[64]; /* one emitted frame each */
@@ -1316,6 +1317,18 @@ static void fault_schedule(uint64_t seed)
     }
     unsigned steps = 30 + fpick(w, 30);
     for (unsigned k = 0; k < steps; k++) {
+        if (k % 7 == 6 && drawn(F_COMPACT)) {
+            /* the whole feed compacted, a few rows a step (drawing nothing:
+             * the schedule is the same with it or without, FS_FAULTS) */
+            fs_feed_compaction c;
+            memset(&c, 0, sizeof c);
+            CHECK_OK(fs_store_horizon_before(w->store, 0, &c.horizon));
+            while (!c.done)
+                CHECK_OK(fs_store_compact_step(w->store, &c, 5));
+            w->count[F_COMPACT]++;
+            TRACE(w, "feed compacted below %llu: %llu changes dropped",
+                  (unsigned long long)c.horizon, (unsigned long long)c.changes_dropped);
+        }
         real_now += fpick(w, 3) ? 1000u * fpick(w, 120) : 0;
         fdev *d = pick_dev(w);
         unsigned op = fpick(w, 40);
@@ -1883,6 +1896,129 @@ static void test_copy_record_lost_by_a_server_restore_comes_back(void)
     fworld_close(w);
 }
 
+/* 1 when r holds a conflict record for row cust whose lost value is text. */
+static int has_loser(fs_replica *r, const uint8_t cust[16], const char *text)
+{
+    found f = {NULL, 0, 0, NULL};
+    CHECK_OK(fs_conflicts(r, 1, conflict_cb, &f));
+    int kept = 0;
+    for (size_t k = 0; k < f.n; k++)
+        if (memcmp(f.c[k].row, cust, 16) == 0 && strcmp(f.text[k], text) == 0)
+            kept = 1;
+    free(f.c);
+    free(f.text);
+    return kept;
+}
+
+/* Feed compaction (issue 21.1) over the real client and server: wang's
+ * laptop, far behind, and zhang's second laptop, with an edit of a field
+ * unsent, stay offline while zhang writes that field ten times and li
+ * hands one of zhang's customers to wang and another back and forth; the
+ * whole feed is compacted. wang's laptop converges from its old cursor
+ * (the handed-over customer's history arrives as its newest values),
+ * zhang's second laptop's edit lost and is a conflict record there and on
+ * the server, and so is a value the server judged before the compaction. */
+static void test_far_behind_after_compaction(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0);
+    fdev *wang = dev_new(w, "wang", 0), *zhang2 = dev_new(w, "zhang", 0);
+    uint8_t cust[16], cust2[16];
+    zhangs_customer(w, zhang, li, cust);
+    zhangs_customer(w, zhang, li, cust2);
+    sync_or_wipe(w, wang);
+    sync_or_wipe(w, zhang2);
+    /* a loser the server judges before the compaction: li's edit, which
+     * zhang had not seen, beaten by zhang's */
+    fs_cell li_word[] = {{"preferences", fs_text("li: prefers e-mail")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, li_word, 1));
+    sync_or_wipe(w, li);
+    real_now += 1000;
+    fs_cell unsent[] = {{"industry", fs_text("zhang2-retail")}};
+    CHECK_OK(fs_update(zhang2->r, "customer", cust, unsent, 1)); /* offline */
+    real_now += 1000;
+    char text[64];
+    for (int k = 0; k < 10; k++) {
+        snprintf(text, sizeof text, "industry %d", k);
+        fs_cell c[] = {{"industry", fs_text(text)}, {"preferences", fs_text(text)}};
+        CHECK_OK(fs_update(zhang->r, "customer", cust, c, 2));
+        sync_or_wipe(w, zhang);
+        real_now += 1000;
+    }
+    static const char *const to[] = {"wang", "zhang", "wang"};
+    for (int k = 0; k < 3; k++) {
+        fs_cell give[] = {{"owner", fs_text(to[k])}};
+        CHECK_OK(fs_update(li->r, "customer", cust2, give, 1));
+        sync_or_wipe(w, li);
+        real_now += 1000;
+    }
+    sync_or_wipe(w, zhang);
+    CHECK(has_loser(fs_store_replica(w->store), cust, "li: prefers e-mail"));
+    fs_feed_compaction c;
+    memset(&c, 0, sizeof c);
+    CHECK_OK(fs_store_horizon_before(w->store, 0, &c.horizon));
+    while (!c.done)
+        CHECK_OK(fs_store_compact_step(w->store, &c, 2));
+    CHECK(c.changes_dropped >= 18);
+    sync_or_wipe(w, wang);
+    sync_or_wipe(w, zhang2);
+    CHECK_EQ_INT(test_count_rows(wang->r, "customer"), 1); /* cust2, handed to wang */
+    CHECK(has_loser(zhang2->r, cust, "zhang2-retail"));
+    CHECK(has_loser(zhang2->r, cust, "li: prefers e-mail"));
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < w->n; i++)
+            sync_or_wipe(w, &w->d[i]);
+    CHECK(has_loser(fs_store_replica(w->store), cust, "zhang2-retail"));
+    CHECK(has_loser(wang->r, cust2, "zhang2-retail") == 0);
+    check_scopes(w);
+    check_server_losers(w);
+    printf("  compaction dropped %llu changes (%llu entries); wang's laptop converged from"
+           " its old cursor, zhang's second laptop's unsent edit a conflict record\n",
+           (unsigned long long)c.changes_dropped, (unsigned long long)c.entries_dropped);
+    fworld_close(w);
+}
+
+/* Found by the fault schedules with compactions (seed 91): the server's
+ * directory copied back from a backup keeps its epoch, takes new writes
+ * under the sequences li's laptop had pulled past, and is compacted. The
+ * cursor's tag still tells li's laptop the feed is not the one it pulled:
+ * compaction keeps the tags of the entries it rewrites or drops and
+ * nothing more, so no cursor is taken for one in this feed that is not. */
+static void test_restored_server_compacted(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *zhang = dev_new(w, "zhang", 0);
+    fdev *zhang2 = dev_new(w, "zhang", 0);
+    uint8_t cust[16];
+    zhangs_customer(w, zhang, li, cust);
+    sync_or_wipe(w, zhang2);
+    server_backup(w);
+    for (int k = 0; k < 3; k++) {
+        record_visit(w, zhang, cust, 0);
+        sync_or_wipe(w, zhang);
+        real_now += 1000;
+    }
+    sync_or_wipe(w, li); /* past the backup's end */
+    server_restore(w);
+    for (int k = 0; k < 4; k++) { /* the same sequences, other entries */
+        record_visit(w, zhang2, cust, 0);
+        sync_or_wipe(w, zhang2);
+        real_now += 1000;
+    }
+    fs_feed_compaction c;
+    memset(&c, 0, sizeof c);
+    CHECK_OK(fs_store_horizon_before(w->store, 0, &c.horizon));
+    while (!c.done)
+        CHECK_OK(fs_store_compact_step(w->store, &c, 5));
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < w->n; i++)
+            sync_or_wipe(w, &w->d[i]);
+    CHECK_EQ_INT(test_count_rows(li->r, "visit"), 7);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -1915,4 +2051,6 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(refused_visit_sent_again_when_its_customer_arrives)
               TEST(record_lost_by_both_restores_comes_back_whole)
               TEST(copy_record_lost_by_a_server_restore_comes_back)
+              TEST(far_behind_after_compaction)
+              TEST(restored_server_compacted)
               TEST(fault_schedules))

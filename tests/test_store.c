@@ -2395,6 +2395,208 @@ static void test_scope_index_handover_history(void)
     team_close(&t);
 }
 
+/* ---- feed compaction (issue 21.1) ---- */
+
+static void compact_all(fs_store *s, uint64_t keep_ms, size_t rows, fs_feed_compaction *c)
+{
+    memset(c, 0, sizeof *c);
+    CHECK_OK(fs_store_horizon_before(s, keep_ms, &c->horizon));
+    for (int guard = 0; !c->done; guard++) {
+        CHECK(guard < 100000);
+        CHECK_OK(fs_store_compact_step(s, c, rows));
+    }
+}
+
+static void check_hash_eq(device *a, device *b)
+{
+    uint8_t h1[32], h2[32];
+    CHECK_OK(fs_replica_state_hash(a->r, h1));
+    CHECK_OK(fs_replica_state_hash(b->r, h2));
+    if (memcmp(h1, h2, 32) != 0)
+        FAIL("%s and %s hold different states", a->name, b->name);
+}
+
+/* Each cell of the feed, once: no two changes below the horizon name the same
+ * (table, row, column). */
+static size_t feed_cells_unique(fs_store *s)
+{
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_feed_since(fs_store_replica(s), 0, 10000000, &cs));
+    size_t n = cs->count;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = i + 1; k < n; k++)
+            if (cs->changes[i].table == cs->changes[k].table &&
+                cs->changes[i].column == cs->changes[k].column &&
+                memcmp(cs->changes[i].row, cs->changes[k].row, 16) == 0)
+                FAIL("a superseded change of table %u column %u stayed",
+                     (unsigned)cs->changes[i].table, (unsigned)cs->changes[i].column);
+    fs_changeset_free(cs);
+    return n;
+}
+
+/* Compaction keeps the newest change of every cell, the scope index names
+ * exactly the entries left, and devices of li's that pull after it from 0,
+ * from a cursor in the middle and from the head end with the very state of
+ * devices that pulled the uncompacted feed from the same cursors (so no
+ * false conflict from the versions dropped between); a conflict the server
+ * recorded before the compaction reaches them, and a rep's unsent edit
+ * under a field rewritten ten times still becomes a conflict record. */
+static void test_compaction_keeps_newest(void)
+{
+    team t;
+    books b;
+    team_with_books(&t, &b);
+    device *d = t.dev;
+    device mid, mid_ref, head, zero_ref;
+    memset(&mid, 0, sizeof mid);
+    memset(&mid_ref, 0, sizeof mid_ref);
+    memset(&head, 0, sizeof head);
+    memset(&zero_ref, 0, sizeof zero_ref);
+    enroll(&t, &mid, "li", "li-mid");
+    enroll(&t, &mid_ref, "li", "li-mid-ref");
+    enroll(&t, &head, "li", "li-head");
+    pull(t.s, &d[LI], NULL);
+    pull(t.s, &d[ZHANG2], NULL);
+    char text[64];
+    fs_replica_status st_mid;
+    uint64_t tag_mid = 0;
+    /* Ten writes of each of several cells, each on top of the last. */
+    for (int round = 0; round < 10; round++) {
+        snprintf(text, sizeof text, "preferences, version %d", round);
+        set_text(&d[LI], "customer", b.za, "preferences", text);
+        snprintf(text, sizeof text, "industry, version %d", round);
+        set_text(&d[LI], "customer", b.zb, "industry", text);
+        push_clean(t.s, &d[LI]);
+        snprintf(text, sizeof text, "notes, version %d", round);
+        set_text(&d[WANG], "visit", b.wv, "notes", text);
+        push_clean(t.s, &d[WANG]);
+        if (round == 4) {
+            pull(t.s, &mid, NULL);
+            pull(t.s, &mid_ref, NULL);
+            status(mid.r, &st_mid);
+            CHECK_OK(fs_store_feed_tag(t.s, st_mid.cursor, &tag_mid));
+            CHECK(tag_mid != 0);
+        }
+    }
+    /* A conflict the server finds: zhang's two devices edit one field. */
+    pull(t.s, &d[ZHANG], NULL);
+    pull(t.s, &d[ZHANG2], NULL);
+    set_text(&d[ZHANG], "visit", b.zva, "notes", "laptop's notes");
+    set_text(&d[ZHANG2], "visit", b.zva, "notes", "phone's notes");
+    push_clean(t.s, &d[ZHANG2]);
+    push_clean(t.s, &d[ZHANG]);
+    /* wang's laptop edits li's much-written field offline, unsent */
+    pull(t.s, &d[WANG], NULL);
+    set_text(&d[WANG], "customer", b.w, "preferences", "wang's unsent word");
+    set_text(&d[LI], "customer", b.w, "preferences", "li's word, 1");
+    push_clean(t.s, &d[LI]);
+    set_text(&d[LI], "customer", b.w, "preferences", "li's word, 2");
+    push_clean(t.s, &d[LI]);
+    pull(t.s, &head, NULL);
+
+    int64_t entries_before = store_count(t.s, "SELECT count(*) FROM feed");
+    int64_t bytes_before = store_count(t.s, "SELECT sum(length(changes)) FROM feed");
+    uint64_t head_before = feed_last(t.s);
+    /* the references pull the uncompacted feed */
+    pull(t.s, &mid_ref, NULL);
+    enroll(&t, &zero_ref, "li", "li-zero-ref");
+    pull(t.s, &zero_ref, NULL);
+    check_hash_eq(&mid_ref, &zero_ref);
+    check_hash_eq(&head, &zero_ref);
+
+    fs_feed_compaction c;
+    compact_all(t.s, 0, 3, &c); /* 3 rows a step: many steps */
+    CHECK_EQ_INT(c.horizon, head_before + 1);
+    uint64_t horizon = 0;
+    CHECK_OK(fs_store_feed_horizon(t.s, &horizon));
+    CHECK_EQ_INT(horizon, head_before + 1);
+    int64_t entries_after = store_count(t.s, "SELECT count(*) FROM feed");
+    int64_t bytes_after = store_count(t.s, "SELECT sum(length(changes)) FROM feed");
+    CHECK(entries_after < entries_before);
+    CHECK_EQ_INT(entries_before - entries_after, (int64_t)c.entries_dropped);
+    CHECK(c.entries_rewritten > 0); /* a visit's first write keeps its other columns */
+    CHECK_EQ_INT(feed_last(t.s), head_before); /* sequences kept */
+    feed_cells_unique(t.s);
+    /* the index names exactly the entries left */
+    CHECK_EQ_INT(store_count(t.s, "SELECT count(*) FROM feed_scope WHERE seq NOT IN"
+                                  " (SELECT seq FROM feed)"),
+                 0);
+    CHECK_EQ_INT(store_count(t.s, "SELECT count(*) FROM feed WHERE seq NOT IN"
+                                  " (SELECT seq FROM feed_scope)"),
+                 0);
+    /* the entry at li-mid's cursor was rewritten or dropped: its tag is
+     * still known as this feed's (a cursor there is not taken for one in a
+     * store copied back), another is not */
+    uint64_t tag_now = 0;
+    int held = 0;
+    CHECK_OK(fs_store_feed_tag(t.s, st_mid.cursor, &tag_now));
+    CHECK(tag_now != tag_mid);
+    CHECK_OK(fs_store_feed_tag_held(t.s, st_mid.cursor, tag_mid, &held));
+    CHECK_EQ_INT(held, 1);
+    CHECK_OK(fs_store_feed_tag_held(t.s, st_mid.cursor, tag_mid ^ 1, &held));
+    CHECK_EQ_INT(held, 0);
+    CHECK_OK(fs_store_feed_tag_held(t.s, head_before, tag_mid, &held));
+    CHECK_EQ_INT(held, 0);
+    /* compacting again finds nothing more */
+    fs_feed_compaction again;
+    compact_all(t.s, 0, 100, &again);
+    CHECK_EQ_INT(again.changes_dropped, 0);
+
+    /* from the middle, from the head and from 0, as the uncompacted feed */
+    pulled pm;
+    pull(t.s, &mid, &pm);
+    check_hash_eq(&mid, &mid_ref);
+    CHECK(pm.conflicts > 0); /* the server's record of zhang's devices' conflict */
+    pull(t.s, &head, NULL);
+    check_hash_eq(&head, &mid_ref);
+    device zero;
+    memset(&zero, 0, sizeof zero);
+    enroll(&t, &zero, "li", "li-zero");
+    pulled pz;
+    pull(t.s, &zero, &pz);
+    check_hash_eq(&zero, &zero_ref);
+    /* wang's unsent edit lost to li's later word: a conflict record on the
+     * laptop, with its value, found across the compaction */
+    pulled pw;
+    pull(t.s, &d[WANG], &pw);
+    fs_replica_status st;
+    status(d[WANG].r, &st);
+    CHECK_EQ_INT(st.pending > 0, 1);
+    size_t open_conflicts = 0;
+    int found = 0;
+    fs_rows *it = NULL;
+    CHECK_OK(fs_rows_open(&it, d[WANG].r, "conflict", NULL, NULL, NULL));
+    for (;;) {
+        int rc = fs_rows_next(it);
+        CHECK(rc >= 0);
+        if (rc == 0)
+            break;
+        fs_value v;
+        CHECK_OK(fs_rows_get(it, "loser_value", &v));
+        open_conflicts++;
+        found |= v.type == FS_TEXT && v.n == strlen("wang's unsent word") &&
+                 memcmp(v.p, "wang's unsent word", v.n) == 0;
+    }
+    fs_rows_close(it);
+    CHECK_EQ_INT(found, 1);
+    push_clean(t.s, &d[WANG]);
+    pull(t.s, &mid, NULL);
+    pull(t.s, &mid_ref, NULL);
+    check_hash_eq(&mid, &mid_ref);
+    printf("  compaction: %lld feed entries (%lld bytes of changes) -> %lld (%lld bytes), %llu"
+           " rewritten, in %llu rows; li's devices from 0 (%zu changes), the middle and the"
+           " head hold what the uncompacted feed gave; wang's unsent edit a conflict (%zu)\n",
+           (long long)entries_before, (long long)bytes_before, (long long)entries_after,
+           (long long)bytes_after, (unsigned long long)c.entries_rewritten,
+           (unsigned long long)c.rows, pz.changes, open_conflicts);
+    fs_replica_close(mid.r);
+    fs_replica_close(mid_ref.r);
+    fs_replica_close(head.r);
+    fs_replica_close(zero.r);
+    fs_replica_close(zero_ref.r);
+    team_close(&t);
+}
+
 /* A rep moved to another team: the new team's manager, behind, reads the
  * rep's rows by the index (their entries take the new team), the old
  * team's manager reads none of what the rep writes after. */
@@ -3178,6 +3380,6 @@ TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_ch
                                                           TEST(customer_without_owner_is_creators)
                                                               TEST(owner_change_refused_alone) TEST(children_of_a_refused_parent)
                                                                       TEST(refusal_revert)
-                                                                          TEST(refusals_of_an_old_replica) TEST(scope_index_migrates_old_store) TEST(scope_index_handover_history) TEST(scope_index_follows_team_move)
+                                                                          TEST(refusals_of_an_old_replica) TEST(scope_index_migrates_old_store) TEST(scope_index_handover_history) TEST(scope_index_follows_team_move) TEST(compaction_keeps_newest)
                                                                   TEST(security_events_are_audited)
                                                                       TEST(persistence))

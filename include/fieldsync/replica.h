@@ -500,6 +500,47 @@ int fs_feed_last(fs_replica *r, uint64_t *out);
  * the one its cursor is in (issue 25.2). FS_ESTATE if no feed. */
 int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out);
 
+/* ---- feed compaction (issue 21.1) ----
+ * A change of a feed entry below the horizon is dropped when a later entry
+ * holds a change to the same cell (table, row, column): the newest change of
+ * every cell stays, at its sequence, so a device reading the feed from any
+ * cursor still ends with every cell's newest value. An entry left with no
+ * change is deleted; one left with some is written again, packed, at its
+ * sequence. Sequences are never renumbered: cursors stay valid. The tag of
+ * each entry rewritten or deleted is kept (fs_feed_tag_held), so a device's
+ * cursor there is still known to be in this feed. */
+typedef struct fs_feed_compaction {
+    uint64_t horizon; /* entries with a lower sequence are compacted */
+    /* each entry deleted, in the transaction that deletes it: the caller's
+     * own index of the feed follows (NULL: nothing to follow) */
+    int (*dropped)(void *ctx, uint64_t seq);
+    void *ctx;
+    /* progress: the next step starts after this row (started 0: the first) */
+    int started, done;
+    unsigned tbl;
+    uint8_t row[FS_ID_BYTES];
+    /* what the steps so far did */
+    uint64_t rows, entries_dropped, entries_rewritten, changes_dropped, bytes_before, bytes_after;
+} fs_feed_compaction;
+/* Compacts the entries of at most max_rows more rows (in row order) in one
+ * transaction (or the caller's), and records c->horizon as the feed's
+ * horizon (it never moves back); c->done is 1 once every row is done.
+ * FS_ESTATE if no feed, FS_EINVAL for a horizon of 0. */
+int fs_feed_compact_step(fs_replica *r, fs_feed_compaction *c, size_t max_rows);
+/* *out 1 when tag is the tag of the entry at seq (fs_feed_entry_tag), or
+ * was before compaction rewrote or deleted it (compaction keeps the tags it
+ * replaces): a device's cursor there is in this feed. 0 otherwise. */
+int fs_feed_tag_held(fs_replica *r, uint64_t seq, uint64_t tag, int *out);
+/* The feed's horizon: entries below it may have been compacted (0: never). */
+int fs_feed_horizon(fs_replica *r, uint64_t *out);
+/* The horizon for "entries written before cutoff_ms": the sequence of the
+ * first entry, from the current horizon on, whose clock is at or after it
+ * (the feed's end + 1 when there is none). An entry's clock is its first
+ * change's: clocks do not follow sequences strictly (a push of offline
+ * work), so this stops at the first recent one and may keep older ones
+ * after it. */
+int fs_feed_horizon_before(fs_replica *r, uint64_t cutoff_ms, uint64_t *out);
+
 /* ---- sync state ---- */
 
 /* The server this device syncs with: its URL and the identity key pinned at

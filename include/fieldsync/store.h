@@ -83,6 +83,9 @@ int fs_store_feed_state(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t
                         uint64_t *dev_acked);
 /* The tag of the feed entry at seq (fs_feed_entry_tag; 0: none). */
 int fs_store_feed_tag(fs_store *s, uint64_t seq, uint64_t *tag);
+/* *held 1 when tag is, or was before compaction, the tag of the entry at
+ * seq (fs_feed_tag_held): a device's cursor there is in this feed. */
+int fs_store_feed_tag_held(fs_store *s, uint64_t seq, uint64_t tag, int *held);
 /* A sealed copy of the store's database in the new file path, taken while
  * it serves (fs_replica_backup; the key file is the caller's to copy).
  * FS_EEXIST, FS_EDB. */
@@ -90,6 +93,18 @@ int fs_store_backup(fs_store *s, const char *path);
 /* Gives the feed a new epoch: what a restore does, so every device pulls
  * its scope again. FS_EDB. */
 int fs_store_new_epoch(fs_store *s);
+/* Feed compaction (issue 21.1, fs_feed_compact_step): one step, in one
+ * transaction of its own, over at most rows more rows of the feed, the
+ * store's scope index following each entry deleted. Begin with *c zeroed
+ * but for c->horizon (fs_store_horizon_before); c->done says when it is
+ * over. FS_EINVAL, FS_EDB. */
+int fs_store_compact_step(fs_store *s, fs_feed_compaction *c, size_t rows);
+/* The feed's horizon (fs_feed_horizon: a cursor below it may stand on an
+ * entry compaction rewrote; 0: never compacted). */
+int fs_store_feed_horizon(fs_store *s, uint64_t *horizon);
+/* The horizon that compacts the entries written more than keep_ms ago
+ * (fs_feed_horizon_before; keep_ms 0: the whole feed). */
+int fs_store_horizon_before(fs_store *s, uint64_t keep_ms, uint64_t *horizon);
 /* How long a device may work without reaching the server: each handshake
  * grants its key until now + ms (READY), after which the device locks
  * itself until a server renews it. Not stored: a setting of the running
@@ -465,6 +480,10 @@ typedef struct fs_store_ops {
                       uint64_t *dev_acked);
     int (*feed_tag)(fs_store *s, uint64_t seq, uint64_t *tag);
     int (*new_epoch)(fs_store *s);
+    int (*compact_step)(fs_store *s, fs_feed_compaction *c, size_t rows);
+    int (*feed_horizon)(fs_store *s, uint64_t *horizon);
+    int (*feed_tag_held)(fs_store *s, uint64_t seq, uint64_t tag, int *held);
+    int (*horizon_before)(fs_store *s, uint64_t keep_ms, uint64_t *horizon);
     int (*backup)(fs_store *s, const char *path);
     void (*set_lease)(fs_store *s, uint64_t ms);
     uint64_t (*lease)(const fs_store *s);

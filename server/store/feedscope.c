@@ -291,3 +291,59 @@ int sq__feed_scope_next(sq_store *s, const sq_user *u, uint64_t after, uint64_t 
     *n = k;
     return 0;
 }
+
+/* ---- compaction (issue 21.1) ----
+ * fs_feed_compact_step does the work; each entry it deletes takes its row
+ * of the index along in the same transaction, so the index names only
+ * entries the feed holds (a rewritten entry keeps its sequence, its row
+ * and so its index row). */
+
+static int scope_dropped(void *ctx, uint64_t seq)
+{
+    return sq__run(ctx, "DELETE FROM feed_scope WHERE seq=?1", NULL, "i", (long long)seq);
+}
+
+int sq_compact_step(fs_store *base, fs_feed_compaction *c, size_t rows)
+{
+    sq_store *s = (sq_store *)base;
+    c->dropped = scope_dropped;
+    c->ctx = s;
+    int rc = sq__tx_begin(s);
+    if (rc != 0)
+        return rc;
+    rc = fs_feed_compact_step(s->r, c, rows);
+    if (rc != 0)
+        rc = sq__fail(s, rc, "compaction: %s", fs_replica_errmsg(s->r));
+    return sq__tx_end(s, rc);
+}
+
+int sq_feed_horizon(fs_store *base, uint64_t *horizon)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = fs_feed_horizon(s->r, horizon);
+    return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
+}
+
+int sq_feed_tag_held(fs_store *base, uint64_t seq, uint64_t tag, int *held)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = fs_feed_tag_held(s->r, seq, tag, held);
+    return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
+}
+
+int sq_horizon_before(fs_store *base, uint64_t keep_ms, uint64_t *horizon)
+{
+    sq_store *s = (sq_store *)base;
+    uint64_t now = fs_replica_now_ms(s->r);
+    int rc;
+    if (keep_ms == 0) {
+        uint64_t head = 0, old = 0;
+        rc = fs_feed_last(s->r, &head);
+        if (rc == 0)
+            rc = fs_feed_horizon(s->r, &old);
+        *horizon = head + 1 > old ? head + 1 : old;
+    } else {
+        rc = fs_feed_horizon_before(s->r, keep_ms < now ? now - keep_ms : 0, horizon);
+    }
+    return rc != 0 ? sq__fail(s, rc, "%s", fs_replica_errmsg(s->r)) : 0;
+}

@@ -177,6 +177,10 @@ int sq_feed_state(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t ep
                   uint64_t *dev_acked);
 int sq_feed_tag(fs_store *base, uint64_t seq, uint64_t *tag);
 int sq_new_epoch(fs_store *base);
+int sq_compact_step(fs_store *base, fs_feed_compaction *c, size_t rows);
+int sq_feed_horizon(fs_store *base, uint64_t *horizon);
+int sq_feed_tag_held(fs_store *base, uint64_t seq, uint64_t tag, int *held);
+int sq_horizon_before(fs_store *base, uint64_t keep_ms, uint64_t *horizon);
 int sq_backup(fs_store *base, const char *path);
 void sq_set_lease(fs_store *base, uint64_t ms);
 uint64_t sq_lease(const fs_store *base);
