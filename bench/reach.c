@@ -19,7 +19,7 @@
  * program's (monotonic), both ends in this process.
  *
  *   reach --fs FIELDSYNC --rep HOME --manager HOME --customer ID [--visits N]
- *         [--label WORDS] [--json]
+ *         [--label WORDS] [--p50-target MS] [--p99-target MS] [--json]
  * Needs FIELDSYNC_PASSPHRASE (the manager's daemon) and an unlock agent for
  * the rep (bench/reach.sh). Prints p50/p90/p99/max in ms; --json adds one
  * line of JSON. Exit 0 when every visit arrived, 1 otherwise.
@@ -176,7 +176,7 @@ static double pct(const double *sorted, size_t n, double p)
 int main(int argc, char **argv)
 {
     const char *fs = NULL, *rep = NULL, *mgr = NULL, *customer = NULL, *label = "idle";
-    size_t n = 50;
+    size_t n = 50, p50_target = 0, p99_target = 0;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -196,6 +196,13 @@ int main(int argc, char **argv)
             customer = v;
         else if (strcmp(a, "--label") == 0)
             label = v;
+        else if (strcmp(a, "--p50-target") == 0) {
+            if (bench_parse_size(v, &p50_target) != 0)
+                goto usage;
+        } else if (strcmp(a, "--p99-target") == 0) {
+            if (bench_parse_size(v, &p99_target) != 0)
+                goto usage;
+        }
         else if (strcmp(a, "--visits") != 0 || bench_parse_size(v, &n) != 0 || n == 0 ||
                  n > 10000)
             goto usage;
@@ -255,6 +262,12 @@ int main(int argc, char **argv)
     printf("reach (%s): %zu visits, %zu arrived; rep's visit add exited -> manager's daemon holds"
            " it: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms, mean %.1f ms\n",
            label, n, arrived, p50, p90, p99, mx, sum / (double)n * 1e3);
+    if (p50_target > 0)
+        printf("reach (%s): target p50 <= %zu ms: %s\n", label, p50_target,
+               p50 <= (double)p50_target && arrived == n ? "met" : "MISS");
+    if (p99_target > 0)
+        printf("reach (%s): target p99 <= %zu ms: %s\n", label, p99_target,
+               p99 <= (double)p99_target && arrived == n ? "met" : "MISS");
     if (json)
         printf("reach: {\"label\":\"%s\",\"visits\":%zu,\"arrived\":%zu,\"p50_ms\":%.1f,"
                "\"p90_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,\"mean_ms\":%.1f}\n",
@@ -263,6 +276,7 @@ int main(int argc, char **argv)
     return arrived == n ? 0 : 1;
 usage:
     fprintf(stderr, "usage: reach --fs FIELDSYNC --rep HOME --manager HOME --customer ID"
-                    " [--visits N] [--label WORDS] [--json]\n");
+                    " [--visits N] [--label WORDS] [--p50-target MS] [--p99-target MS]"
+                    " [--json]\n");
     return 2;
 }
