@@ -5,9 +5,9 @@
 # running (unlocked by the agent, as in the field), the manager's started by
 # bench/reach.c, which times each visit from the rep's `visit add` exiting to
 # the manager's daemon logging that its replica holds it. Twice on the same
-# server: idle, then while loadsim's devices push and pull against it
-# (bench/load.sh's active phase: each device pushes 2 visits and pulls, then
-# pauses 1 s). Targets: p50 <= 100 ms idle, p99 <= 1 s under load.
+# server, the daemons connected throughout: idle, then while loadsim's
+# devices push and pull against it (bench/load.sh's active phase: each
+# device pushes 2 visits and pulls, then pauses 0.5-1.5 s). Targets: p50 <= 100 ms idle, p99 <= 1 s under load.
 #
 #   bench/reach.sh quick [BIN]   12 visits idle, 12 under 100 devices (under a minute)
 #   bench/reach.sh full  [BIN]   50 visits idle, 50 under 1,000 devices
@@ -48,13 +48,12 @@ export LC_ALL=C.UTF-8
 unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-reach.XXXXXX")
 S=$WORK/store HZ=$WORK/zhang HL=$WORK/li
-SRV_PID= REP_PID= LOAD_PID=
+SRV_PID= REP_PID=
 cleanup() {
-    local p
-    for p in $LOAD_PID $REP_PID; do
-        kill -TERM "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
+    if [ -n "$REP_PID" ]; then
+        kill -TERM "$REP_PID" 2>/dev/null
+        wait "$REP_PID" 2>/dev/null
+    fi
     "$FS" --home "$HZ" lock >/dev/null 2>&1
     if [ -n "$SRV_PID" ]; then
         kill -TERM "$SRV_PID" 2>/dev/null
@@ -104,34 +103,19 @@ CUST=$(tail -n 1 "$WORK/cli.out")
 "$FS" --home "$HZ" daemon --interval 3600 >"$WORK/rep-daemon.out" 2>&1 &
 REP_PID=$!
 
+# Idle, then under loadsim's active phase against the same server (started
+# by reach after the idle visits, ended by SIGUSR1 when the loaded ones are
+# measured; --seconds only a bound).
+seconds=$((warmup + visits * 10 + 60))
 status=0
 "$REACH" --fs "$FS" --rep "$HZ" --manager "$HL" --customer "${CUST:0:8}" --visits "$visits" \
-    --label idle --p50-target 100 --json >"$WORK/idle.out" || status=1
-grep -v '^reach: {' "$WORK/idle.out"
-idle=$(sed -n 's/^reach: //p' "$WORK/idle.out")
-
-# Under load: loadsim's active phase against the same server, after a
-# warm-up, ended by SIGUSR1 once the measurement is done (its --seconds only
-# a bound, checked below).
-seconds=$((warmup + visits * 10 + 60))
-"$LOADSIM" active --keys "$WORK/keys" --port "$PORT" --server-pid "$SRV_PID" --devices "$devices" \
-    --seconds "$seconds" --visits 2 --interval 1000 --out "$WORK/results" >"$WORK/load.out" 2>&1 &
-LOAD_PID=$!
-sleep "$warmup"
-"$REACH" --fs "$FS" --rep "$HZ" --manager "$HL" --customer "${CUST:0:8}" --visits "$visits" \
-    --label "under load: $devices devices" --p99-target 1000 --json >"$WORK/load-reach.out" ||
-    status=1
-grep -v '^reach: {' "$WORK/load-reach.out"
-loaded=$(sed -n 's/^reach: //p' "$WORK/load-reach.out")
-if ! kill -0 "$LOAD_PID" 2>/dev/null; then
-    echo "reach: the load ended before the measurement did" >&2
-    status=1
-fi
-kill -USR1 "$LOAD_PID" 2>/dev/null
-wait "$LOAD_PID" || { echo "reach: loadsim failed" >&2; tail -5 "$WORK/load.out" >&2; status=1; }
-LOAD_PID=
-load_line=$(sed -n 's/^loadsim: //p' "$WORK/load.out")
-grep -v '^loadsim: {' "$WORK/load.out" | sed 's/^/  load: /'
+    --warmup "$warmup" --json -- "$LOADSIM" active --keys "$WORK/keys" --port "$PORT" \
+    --server-pid "$SRV_PID" --devices "$devices" --seconds "$seconds" --visits 2 --interval 1000 \
+    --out "$WORK/results" >"$WORK/reach.out" || status=1
+grep -vE '^(reach-idle|reach-load|loadsim): \{' "$WORK/reach.out" | sed '/^reach /!s/^/  load: /'
+idle=$(sed -n 's/^reach-idle: //p' "$WORK/reach.out")
+loaded=$(sed -n 's/^reach-load: //p' "$WORK/reach.out")
+load_line=$(sed -n 's/^loadsim: //p' "$WORK/reach.out")
 [ -n "$idle" ] && [ -n "$loaded" ] && [ -n "$load_line" ] || status=1
 echo "reach: {\"mode\":\"$mode\",\"idle\":${idle:-null},\"load\":${loaded:-null},\"loadsim\":${load_line:-null},\"ok\":$([ $status -eq 0 ] && echo true || echo false)}"
 exit $status
