@@ -25,9 +25,12 @@
  * with the load started (its path absolute), S seconds (10) to warm up, and
  * ended by SIGUSR1 when the visits are measured; the manager's daemon
  * stays connected throughout. Prints p50/p90/p99/max in ms and the
- * target's verdict (met/MISS: p50 <= 100 ms idle, p99 <= 1 s under load);
+ * target's verdict (met/MISS: p50 <= 100 ms idle, p99 <= 1 s under load;
+ * MISS too when a visit is lost or the rep's `visit add` is refused: under
+ * an overloaded server the rep's daemon may hold the replica longer than a
+ * command waits, and the rep is told so; counted, the run goes on);
  * --json adds a line "reach-idle: {...}" and "reach-load: {...}". Exit 0
- * when every visit arrived and the load ran throughout, 1 otherwise.
+ * when every visit added arrived and the load ran throughout, 1 otherwise.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -187,7 +190,7 @@ static int measure(const char *fs, const char *rep, const char *customer, size_t
     double *lat = calloc(n, sizeof *lat);
     if (lat == NULL)
         return -1;
-    size_t arrived = 0;
+    size_t arrived = 0, refused = 0, m = 0; /* m: visits added (the rest refused) */
     for (size_t i = 0; i < n; i++) {
         struct timespec nap = {0, (long)(100 + randombytes_uniform(500)) * 1000000L};
         nanosleep(&nap, NULL);
@@ -197,9 +200,14 @@ static int measure(const char *fs, const char *rep, const char *customer, size_t
         }
         long long before = last_count;
         if (visit_add(fs, rep, customer, (int)i) != 0) {
-            fprintf(stderr, "reach: the rep's visit add failed\n");
-            free(lat);
-            return -1;
+            /* under an overloaded server the rep's daemon may hold the
+             * replica longer than a command waits: the rep is told so */
+            fprintf(stderr, "reach: the rep's visit add %zu failed\n", i + 1);
+            if (++refused > n / 2) {
+                free(lat);
+                return -1;
+            }
+            continue;
         }
         double t0 = bench_now();
         for (;;) {
@@ -212,34 +220,35 @@ static int measure(const char *fs, const char *rep, const char *customer, size_t
         if (last_count <= before) {
             fprintf(stderr, "reach: visit %zu did not reach the manager within %.0f s\n", i + 1,
                     ARRIVAL_TIMEOUT_S);
-            lat[i] = ARRIVAL_TIMEOUT_S;
+            lat[m++] = ARRIVAL_TIMEOUT_S;
             continue;
         }
-        lat[i] = bench_now() - t0;
+        lat[m++] = bench_now() - t0;
         arrived++;
         if (last_count != before + 1)
             fprintf(stderr, "reach: the manager's count went from %lld to %lld\n", before,
                     last_count);
     }
-    qsort(lat, n, sizeof *lat, cmp_double);
+    qsort(lat, m, sizeof *lat, cmp_double);
     double sum = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < m; i++)
         sum += lat[i];
-    double p50 = pct(lat, n, 0.50) * 1e3, p90 = pct(lat, n, 0.90) * 1e3,
-           p99 = pct(lat, n, 0.99) * 1e3, mx = lat[n - 1] * 1e3;
+    double p50 = pct(lat, m, 0.50) * 1e3, p90 = pct(lat, m, 0.90) * 1e3,
+           p99 = pct(lat, m, 0.99) * 1e3, mx = lat[m - 1] * 1e3, mean = sum / (double)m * 1e3;
     double judged = pct_target == 50 ? p50 : p99;
-    printf("reach (%s): %zu visits, %zu arrived; rep's visit add exited -> manager's daemon holds"
-           " it: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms, mean %.1f ms;"
-           " target p%d <= %zu ms: %s\n",
-           label, n, arrived, p50, p90, p99, mx, sum / (double)n * 1e3, pct_target, target_ms,
+    printf("reach (%s): %zu visits, %zu refused by the rep's CLI, %zu arrived; rep's visit add"
+           " exited -> manager's daemon holds it: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max"
+           " %.1f ms, mean %.1f ms; target p%d <= %zu ms: %s\n",
+           label, n, refused, arrived, p50, p90, p99, mx, mean, pct_target, target_ms,
            judged <= (double)target_ms && arrived == n ? "met" : "MISS");
     if (json)
-        printf("reach-%s: {\"label\":\"%s\",\"visits\":%zu,\"arrived\":%zu,\"p50_ms\":%.1f,"
-               "\"p90_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,\"mean_ms\":%.1f}\n",
-               key, label, n, arrived, p50, p90, p99, mx, sum / (double)n * 1e3);
+        printf("reach-%s: {\"label\":\"%s\",\"visits\":%zu,\"refused\":%zu,\"arrived\":%zu,"
+               "\"p50_ms\":%.1f,\"p90_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,"
+               "\"mean_ms\":%.1f}\n",
+               key, label, n, refused, arrived, p50, p90, p99, mx, mean);
     fflush(stdout);
     free(lat);
-    return arrived == n ? 0 : 1;
+    return arrived == m ? 0 : 1;
 }
 
 int main(int argc, char **argv)
