@@ -106,7 +106,7 @@ REP_PID=$!
 # Idle, then under loadsim's active phase against the same server (started
 # by reach after the idle visits, ended by SIGUSR1 when the loaded ones are
 # measured; --seconds only a bound).
-seconds=$((warmup + visits * 10 + 60))
+seconds=$((warmup + visits * 65 + 60)) # each visit at most 60 s + its pause and add
 status=0
 "$REACH" --fs "$FS" --rep "$HZ" --manager "$HL" --customer "${CUST:0:8}" --visits "$visits" \
     --warmup "$warmup" --json -- "$LOADSIM" active --keys "$WORK/keys" --port "$PORT" \
