@@ -16,6 +16,15 @@
 #   9. a rep's pull of 10 new changes with 1,000,000 other reps' changes
 #      since its cursor against none, and the push's price of the feed's
 #      scope index (bench_pull, issue 21.1)
+#   10. a rep's visit reaching the manager's running daemon, real processes,
+#      idle and under loadsim's devices on the same server (bench/reach.sh,
+#      issue 21.5; skipped with --no-load)
+#   11. a fresh device's first sync of 1,000,000 visits of free text (quick:
+#      20,000) and the time until `visit list` works, beside Zero's and
+#      PowerSync's published rows/s (bench_first, issue 21.6)
+#   12. the replica's encryption overhead: the same replica workload with
+#      and without the encrypting VFS, beside Turso's published 6 % / 14 %
+#      (bench_crypt, issue 21.6)
 #
 #   bench/all.sh [--visits N] [--quick] [--no-load] [--no-peer]
 # N: 100,000 (quick: 2,000, and load in its quick mode). Builds build/
@@ -48,6 +57,12 @@ else "$BIN/bench_write" >"$OUT/write.txt"; fi
 echo "==> bench_pull" >&2
 if [ "$quick" = 1 ]; then "$BIN/bench_pull" --quick --json >"$OUT/pull.txt"
 else "$BIN/bench_pull" --json >"$OUT/pull.txt"; fi
+echo "==> bench_first" >&2
+if [ "$quick" = 1 ]; then "$BIN/bench_first" --quick --json >"$OUT/first.txt"
+else "$BIN/bench_first" --json >"$OUT/first.txt"; fi
+echo "==> bench_crypt" >&2
+if [ "$quick" = 1 ]; then "$BIN/bench_crypt" --quick --json >"$OUT/crypt.txt"
+else "$BIN/bench_crypt" --json >"$OUT/crypt.txt"; fi
 echo "==> bench_sync ($visits visits)" >&2
 "$BIN/bench_sync" --visits "$visits" --json >"$OUT/sync.txt"
 echo "==> bench_sync ($visits visits, free corpus)" >&2
@@ -62,6 +77,8 @@ if [ "$load" = 1 ]; then
     [ "$quick" = 1 ] && mode=quick
     echo "==> load ($mode)" >&2
     "$FS_ROOT/bench/load.sh" "$mode" "$BIN" >"$OUT/load.txt" 2>&1 || { tail -20 "$OUT/load.txt" >&2; exit 1; }
+    echo "==> reach ($mode)" >&2
+    "$FS_ROOT/bench/reach.sh" "$mode" "$BIN" >"$OUT/reach.txt" 2>&1 || { tail -20 "$OUT/reach.txt" >&2; exit 1; }
 fi
 
 echo "==> login flood" >&2
@@ -144,6 +161,36 @@ row("9. push with the feed's scope index, fresh store", f"{p['push_after']:,.0f}
     f"{p['push_after']/p['push_before']:.2f}", "", None)
 row(f"9. push writing feed_scope, store of {p['others']:,} changes", f"{p['big_push_after']:,.0f} changes/s (left to the pull: {p['big_push_before']:,.0f})",
     f"{p['big_push_after']/p['big_push_before']:.2f}", "", None)
+
+rp = os.path.join(out, "reach.txt")
+if os.path.exists(rp):
+    m = re.search(r"^reach: (\{.*\})$", open(rp).read(), re.M)
+    if not m:
+        sys.exit("bench/all.sh: no summary from bench/reach.sh")
+    r = json.loads(m.group(1))
+    i, l, ls = r["idle"], r["load"], r["loadsim"]
+    row(f"10. rep's visit add -> in the manager's replica, idle ({i['visits']} visits)",
+        f"p50 {i['p50_ms']:.0f} ms, p99 {i['p99_ms']:.0f} ms" + (f", {i['refused']} visit adds refused" if i["refused"] else ""),
+        f"{i['p50_ms']/100:.2f}", "p50 <= 100 ms", i["p50_ms"] <= 100 and i["arrived"] == i["visits"])
+    row(f"10. the same under {ls['devices']:,} loadsim devices ({l['visits']} visits)",
+        f"p99 {l['p99_ms']:.0f} ms, p50 {l['p50_ms']:.0f} ms" + (f", {l['refused']} visit adds refused" if l["refused"] else "") +
+        f" (load: {ls['changes_per_s']:,} changes/s, ACK p99 {ls['ack_p99_ms']:.0f} ms)",
+        f"{l['p99_ms']/1000:.2f}", "p99 <= 1 s", l["p99_ms"] <= 1000 and l["arrived"] == l["visits"])
+
+f = json.loads(open(os.path.join(out, "first.txt")).read().strip().splitlines()[-1])
+row(f"11. fresh device's first sync, {f['visits']:,} visits, free text",
+    f"{f['rows_per_s']:,.0f} rows/s, {f['sync_s']:.1f} s (published, not measured here: Zero 280,000, PowerSync 27,600 on desktop)",
+    f"{f['rows_per_s']/280000:.2f} of Zero, {f['rows_per_s']/27600:.2f} of PowerSync", "", None)
+row(f"11. time until visit list works, {f['visits']:,} visits",
+    f"{f['list_works_s']:.1f} s (the sync, then open + first 20 in {f['first_screen_s']*1e3:.0f} ms; all {f['visits']:,} read in {f['list_all_s']:.1f} s)",
+    "", "", None)
+c = json.loads(open(os.path.join(out, "crypt.txt")).read().strip().splitlines()[-1])
+row(f"12. encryption overhead of the replica, writes ({c['visits']:,} visits)",
+    f"{100*c['write_overhead']:+.1f} % (plain {c['plain_write_s']:.2f} s, encrypted {c['sealed_write_s']:.2f} s; Turso publishes 14 %)",
+    f"{1+c['write_overhead']:.2f}", "", None)
+row(f"12. encryption overhead of the replica, reads ({c['visits']:,} visits)",
+    f"{100*c['read_overhead']:+.1f} % (plain {c['plain_scan_s']+c['plain_point_s']:.2f} s, encrypted {c['sealed_scan_s']+c['sealed_point_s']:.2f} s; Turso publishes 6 %)",
+    f"{1+c['read_overhead']:.2f}", "", None)
 
 def cmd(c):
     try:

@@ -23,6 +23,8 @@
  *       (uniformly 0.5-1.5 x MS). Measures accepted changes/s, ACK latency
  *       (PUSH queued to ACK received), errors, and the server's RSS per
  *       connection. Writes what each device had acknowledged to --out.
+ *       SIGUSR1 ends the D seconds early (bench/reach.sh: the load lasts as
+ *       long as the measurement under it); the rounds in flight finish.
  *   loadsim idle   --keys FILE --port P --server-pid PID --devices N [--hold S]
  *       connects the N devices, holds them idle S seconds, and measures the
  *       server's RSS (VmRSS of /proc/PID/status) before and with them all.
@@ -38,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -654,6 +657,14 @@ static int write_results(const char *path)
     return fclose(f);
 }
 
+static volatile sig_atomic_t end_early; /* SIGUSR1: the workload ends now */
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    end_early = 1;
+}
+
 static int cmd_run(const opts *o, int active)
 {
     if (o->keys == NULL || o->port == 0 || o->server_pid == 0 || o->devices == 0)
@@ -712,7 +723,7 @@ static int cmd_run(const opts *o, int active)
     if (timed_out)
         fprintf(stderr, PROG ": not every device connected within %.0f s\n", CONNECT_TIMEOUT);
 
-    double t_run = 0, scpu_run = 0, mycpu_run = 0;
+    double t_run = 0, scpu_run = 0, mycpu_run = 0, measured = 0;
     long rss2 = rss1;
     if (active && S.ready > 0) {
         /* Every device starts its first round within one interval. */
@@ -723,9 +734,15 @@ static int cmd_run(const opts *o, int active)
                           randombytes_uniform((uint32_t)(o->interval_ms * 1000u + 1)) / 1e6);
         double r0 = bench_now(), c0 = cpu_secs(o->server_pid), m0 = self_cpu_secs();
         double end = r0 + (double)o->seconds;
-        while (bench_now() < end)
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+        while (bench_now() < end && !end_early)
             if (lws_service(S.ctx, 0) < 0)
                 die("the websocket service failed");
+        measured = bench_now() - r0;
         S.stopping = 1;
         for (size_t i = 0; i < S.n; i++) /* those between rounds finish now */
             if (S.devs[i].state == D_THINKING)
@@ -768,8 +785,8 @@ static int cmd_run(const opts *o, int active)
     printf("  %-34s %.1f s (%.0f handshakes/s; server CPU %.1f s)\n", "connect time", t_conn,
            t_conn > 0 ? (double)S.ready / t_conn : 0, scpu_conn);
     if (active) {
-        printf("  %-34s %zu s measured + drain = %.1f s; %zu visits/push, interval %zu ms\n",
-               "workload", o->seconds, t_run, o->visits, o->interval_ms);
+        printf("  %-34s %.0f s measured + drain = %.1f s; %zu visits/push, interval %zu ms\n",
+               "workload", measured, t_run, o->visits, o->interval_ms);
         printf("  %-34s %s (%s visits) in %s pushes\n", "changes accepted (ACKed)",
                bench_fmt_count(c1, sizeof c1, (double)S.changes_acked),
                bench_fmt_count(c2, sizeof c2, (double)S.visits_acked),

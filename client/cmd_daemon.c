@@ -221,6 +221,30 @@ static int live_open(void *ctx, fs_replica **out)
     return 0;
 }
 
+/* A bench-only clock (bench/reach.c, issue 21.5): with
+ * FIELDSYNC_BENCH_COUNT set in its environment, the daemon logs at the end
+ * of each round how many visits its replica holds, committed, so the
+ * benchmark sees the moment a rep's visit is in the manager's replica
+ * without opening it (a replica is open in one process at a time). A count
+ * only, never a record's content; without the variable nothing is read. */
+static void bench_count_visits(fs_replica *r)
+{
+    if (getenv("FIELDSYNC_BENCH_COUNT") == NULL)
+        return;
+    fs_rows *it = NULL;
+    unsigned long long n = 0;
+    static const char *const only[] = {"time"};
+    int rc = fs_rows_open_only(&it, r, "visit", NULL, NULL, NULL, only, 1);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        n++;
+        rc = 0;
+    }
+    if (it != NULL)
+        fs_rows_close(it);
+    if (rc == 0)
+        daemon_log("bench: %llu visits", n);
+}
+
 static void live_close(void *ctx, fs_replica *r, int rc)
 {
     daemon_state *d = ctx;
@@ -258,6 +282,7 @@ static void live_close(void *ctx, fs_replica *r, int rc)
         }
         d->offline = 0;
         d->rounds++;
+        bench_count_visits(r);
         /* what the round brought goes into the search index now, in the
          * background, not at the rep's next search (a first pull of a
          * team's records took that search 38 s) */
