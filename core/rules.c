@@ -1452,23 +1452,159 @@ static int tally_each(const fs_finding *f, void *ctx)
     return rc;
 }
 
-int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
-                             size_t nweeks, const char *const *reps, size_t nreps,
-                             fs_compliance *out, int (*cb)(const fs_finding *f, void *ctx),
-                             void *ctx)
+/* ---- evaluations kept between calls (fs_rules_memo) ----
+ *
+ * What run_setup and the rules load (refusals, hand-overs, customers, the
+ * tables, each record's deadline) is kept with what it was read from: the
+ * replica and its generation (fs_replica_generation), the calendar, the
+ * named reps and the replica's user. A call with all of them equal runs
+ * the rules over the kept records instead of reading the tables again;
+ * any write of a record or a refusal (or another connection's commit)
+ * changes the generation, and the next call reads afresh. The findings
+ * themselves are worked out at each call (they depend on now). */
+#define MEMO_SLOTS 4
+
+typedef struct memo_slot {
+    int used;
+    fs_replica *r;
+    uint64_t gen[2];
+    fs_calendar cal;
+    int named; /* the caller named the reps (reps, nreps) */
+    char (*reps)[65];
+    size_t nreps;
+    int has_me;
+    char me[FS_USER_MAX + 1];
+    uint64_t last_use;
+    eval e; /* set up (run_setup), its cache filled by the rules */
+} memo_slot;
+
+struct fs_rules_memo {
+    memo_slot slot[MEMO_SLOTS];
+    uint64_t clock;
+};
+
+/* Test hook: the calls served by kept records (tests/test_rules.c). */
+unsigned long fs__rules_kept_hits;
+
+fs_rules_memo *fs_rules_memo_new(void)
 {
-    eval e;
-    memset(&e, 0, sizeof e);
-    e.r = r;
-    e.cal = cal;
-    e.now = now;
-    e.cb = tally_each;
+    return calloc(1, sizeof(fs_rules_memo));
+}
+
+static void slot_clear(memo_slot *s)
+{
+    if (s->used)
+        run_free(&s->e);
+    free(s->reps);
+    memset(s, 0, sizeof *s);
+}
+
+void fs_rules_memo_free(fs_rules_memo *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < MEMO_SLOTS; i++)
+        slot_clear(&m->slot[i]);
+    free(m);
+}
+
+static int cal_same(const fs_calendar *a, const fs_calendar *b)
+{
+    return strcmp(a->tz, b->tz) == 0 && a->work_start == b->work_start &&
+           a->work_end == b->work_end && a->weekend == b->weekend &&
+           a->nholidays == b->nholidays && a->nworkdays == b->nworkdays &&
+           a->nholidays <= FS_CAL_MAX_HOLIDAYS && a->nworkdays <= FS_CAL_MAX_HOLIDAYS &&
+           memcmp(a->holidays, b->holidays, a->nholidays * sizeof *a->holidays) == 0 &&
+           memcmp(a->workdays, b->workdays, a->nworkdays * sizeof *a->workdays) == 0;
+}
+
+static int reps_same(const memo_slot *s, const char *const *reps, size_t nreps)
+{
+    if (s->named != (reps != NULL) || s->nreps != nreps)
+        return 0;
+    for (size_t i = 0; i < nreps; i++)
+        if (strcmp(s->reps[i], reps[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* The slot whose records serve this evaluation (*fresh = 0), or one to set
+ * up and keep it in (*fresh = 1: cleared, keyed, not yet used); NULL when
+ * none may be kept (inside a transaction, a name too long, no memory). */
+static memo_slot *memo_slot_for(fs_rules_memo *m, fs_replica *r, const fs_calendar *cal,
+                                const char *const *reps, size_t nreps, int *fresh)
+{
+    uint64_t gen[2];
+    char me[FS_USER_MAX + 1] = "";
+    if (fs_replica_generation(r, gen) != 0 || nreps > 100000)
+        return NULL;
+    for (size_t i = 0; reps != NULL && i < nreps; i++)
+        if (strlen(reps[i]) > 64)
+            return NULL;
+    int has_me = fs_replica_user(r, me) == 0;
+    memo_slot *hit = NULL, *stale = NULL, *free_slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < MEMO_SLOTS; i++) {
+        memo_slot *s = &m->slot[i];
+        if (!s->used) {
+            free_slot = free_slot ? free_slot : s;
+            continue;
+        }
+        int same = s->r == r && reps_same(s, reps, nreps);
+        if (same && s->gen[0] == gen[0] && s->gen[1] == gen[1] && cal_same(&s->cal, cal) &&
+            s->has_me == has_me && strcmp(s->me, me) == 0)
+            hit = s;
+        else if (same)
+            stale = s;
+        if (oldest == NULL || s->last_use < oldest->last_use)
+            oldest = s;
+    }
+    m->clock++;
+    if (hit != NULL) {
+        fs__rules_kept_hits++;
+        hit->last_use = m->clock;
+        *fresh = 0;
+        return hit;
+    }
+    memo_slot *s = stale ? stale : free_slot ? free_slot : oldest;
+    slot_clear(s);
+    if (nreps > 0 && (s->reps = calloc(nreps, sizeof *s->reps)) == NULL)
+        return NULL;
+    for (size_t i = 0; reps != NULL && i < nreps; i++)
+        snprintf(s->reps[i], sizeof s->reps[i], "%s", reps[i]);
+    s->r = r;
+    memcpy(s->gen, gen, sizeof gen);
+    s->cal = *cal;
+    s->named = reps != NULL;
+    s->nreps = nreps;
+    s->has_me = has_me;
+    memcpy(s->me, me, sizeof me);
+    s->last_use = m->clock;
+    *fresh = 1;
+    return s;
+}
+
+int fs_compliance_weeks_kept(fs_rules_memo *m, fs_replica *r, const fs_calendar *cal,
+                             int64_t now, int64_t from, size_t nweeks, const char *const *reps,
+                             size_t nreps, fs_compliance *out,
+                             int (*cb)(const fs_finding *f, void *ctx), void *ctx)
+{
     for (size_t w = 0; w < nweeks; w++) {
         memset(&out[w], 0, sizeof out[w]);
         fs_rules(&out[w].nrules);
     }
     if (nweeks == 0)
         return 0;
+    int fresh = 1;
+    memo_slot *slot = m != NULL ? memo_slot_for(m, r, cal, reps, nreps, &fresh) : NULL;
+    eval local;
+    eval *e = slot != NULL ? &slot->e : &local;
+    if (fresh) {
+        memset(e, 0, sizeof *e);
+        e->r = r;
+        e->cal = slot != NULL ? &slot->cal : cal; /* the kept deadlines' calendar */
+    }
+    e->now = now;
+    e->cb = tally_each;
     /* every week at once: each record is judged once for all of them */
     window *win = calloc(nweeks, sizeof *win);
     weeks_ctx *wc = calloc(nweeks, sizeof *wc);
@@ -1480,22 +1616,33 @@ int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now,
     for (size_t i = 0; rc == 0 && i < nweeks * nslots; i++)
         slots[i] = -1;
     for (size_t w = 0; rc == 0 && w < nweeks; w++) {
-        wc[w] = (weeks_ctx){&out[w], w + 1 == nweeks, cb, ctx, &e.emit_rep_ix,
+        wc[w] = (weeks_ctx){&out[w], w + 1 == nweeks, cb, ctx, &e->emit_rep_ix,
                             slots != NULL ? slots + w * nslots : NULL};
         win[w].from = from + (int64_t)w * 7 * FS_MIN_PER_DAY;
         win[w].to = win[w].from + 7 * FS_MIN_PER_DAY;
         win[w].ctx = &wc[w];
     }
-    e.win = win;
-    e.nwin = nweeks;
+    e->win = win;
+    e->nwin = nweeks;
+    if (rc == 0 && fresh)
+        rc = run_setup(e, reps, nreps);
     if (rc == 0)
-        rc = run_setup(&e, reps, nreps);
-    if (rc == 0)
-        rc = run_rules(&e);
+        rc = run_rules(e);
     for (size_t w = 0; rc == 0 && w < nweeks; w++)
         if (out[w].nreps > 1)
             qsort(out[w].reps, out[w].nreps, sizeof *out[w].reps, cmp_rep);
-    run_free(&e);
+    e->win = NULL; /* freed below: the next call brings its own */
+    e->nwin = 0;
+    e->cb = NULL;
+    e->ctx = NULL;
+    if (slot == NULL)
+        run_free(e);
+    else if (rc != 0 || fresh) {
+        /* kept only when whole (a failed setup may have loaded a part) */
+        slot->used = 1; /* run_free of what was loaded */
+        if (rc != 0)
+            slot_clear(slot);
+    }
     free(win);
     free(wc);
     free(slots);
@@ -1503,6 +1650,14 @@ int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now,
         for (size_t w = 0; w < nweeks; w++)
             fs_compliance_free(&out[w]);
     return rc;
+}
+
+int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                             size_t nweeks, const char *const *reps, size_t nreps,
+                             fs_compliance *out, int (*cb)(const fs_finding *f, void *ctx),
+                             void *ctx)
+{
+    return fs_compliance_weeks_kept(NULL, r, cal, now, from, nweeks, reps, nreps, out, cb, ctx);
 }
 
 int fs_compliance_weeks(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,

@@ -624,7 +624,7 @@ static void rep_sum(const fs_compliance *c, const fs_rep_metrics *m, uint32_t *o
 /* The compliance of reps for the NWEEKS weeks ending with the one from
  * starts (weeks[NWEEKS - 1] is it), their names into weeks: the tables
  * read once for all of them. On failure every one is freed. */
-static int trend_get(fs_store *store, const fs_calendar *cal, int64_t now, int64_t from,
+static int trend_get(web *wb, fs_store *store, const fs_calendar *cal, int64_t now, int64_t from,
                      const char *const *reps, size_t nreps, fs_compliance c[NWEEKS],
                      char weeks[NWEEKS][16], int (*cb)(const fs_finding *f, void *ctx),
                      void *ctx)
@@ -632,8 +632,8 @@ static int trend_get(fs_store *store, const fs_calendar *cal, int64_t now, int64
     int64_t first = from - (int64_t)(NWEEKS - 1) * 7 * MIN_PER_DAY;
     for (int w = 0; w < NWEEKS; w++)
         fs_iso_week_format(first + (int64_t)w * 7 * MIN_PER_DAY, weeks[w]);
-    return fs_compliance_weeks_each(fs_store_replica(store), cal, now, first, NWEEKS, reps, nreps,
-                                     c, cb, ctx);
+    return fs_compliance_weeks_kept(web__memo(wb), fs_store_replica(store), cal, now, first, NWEEKS,
+                                    reps, nreps, c, cb, ctx);
 }
 
 /* The 8-week trend of one rep (index i in each week's compliance), its
@@ -871,7 +871,7 @@ static void search_page(fs_store *store, const session *s, const fs_http_request
     web__finish(&o, r, 200);
 }
 
-static void team_page(fs_store *store, const session *s, const fs_http_request *rq,
+static void team_page(web *wb, fs_store *store, const session *s, const fs_http_request *rq,
                       fs_http_response *r)
 {
     fs_calendar cal;
@@ -896,7 +896,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         names[i] = reps.names[i];
     if (rc == 0 && reps.n > 0)
         rc = names == NULL ? FS_ENOMEM
-                           : trend_get(store, &cal, now, from, names, reps.n, tr, weeks, NULL,
+                           : trend_get(wb, store, &cal, now, from, names, reps.n, tr, weeks, NULL,
                                        NULL);
     const fs_compliance c = tr[NWEEKS - 1];
     (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, s->team, week);
@@ -1274,7 +1274,7 @@ static void spotcheck_form(const session *s, const char *rep, const rep_find *rf
 
 /* One rep's deadlines for a week, for their manager only: a rep of another
  * team is "not found", whoever asks. */
-static void rep_page(fs_store *store, const session *s, const fs_http_request *rq,
+static void rep_page(web *wb, fs_store *store, const session *s, const fs_http_request *rq,
                      fs_http_response *r)
 {
     char name[FS_USER_NAME_MAX + 1] = "", week[16];
@@ -1320,7 +1320,7 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     char weeks[NWEEKS][16];
     out dl = {0};
     rep_find rf = {&dl, fs_store_replica(store), store, 0, NULL, NULL, 0};
-    int rc = trend_get(store, &cal, now, from, one, 1, tr, weeks, rep_row, &rf);
+    int rc = trend_get(wb, store, &cal, now, from, one, 1, tr, weeks, rep_row, &rf);
     if (rc == 0) {
         if (tr[NWEEKS - 1].nreps == 1) {
             chart_rules(&o, &tr[NWEEKS - 1], &tr[NWEEKS - 1].reps[0]);
@@ -1853,7 +1853,7 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
         if (s->role == FS_ROLE_ADMIN)
             admin_page(store, s, r);
         else
-            team_page(store, s, rq, r);
+            team_page(w, store, s, rq, r);
         return;
     }
     if (get && strcmp(rq->path, "/search") == 0 && s->role == FS_ROLE_MANAGER) {
@@ -1861,7 +1861,7 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
         return;
     }
     if (get && strcmp(rq->path, "/rep") == 0 && s->role == FS_ROLE_MANAGER) {
-        rep_page(store, s, rq, r);
+        rep_page(w, store, s, rq, r);
         return;
     }
     if (get && record && s->role == FS_ROLE_MANAGER) {

@@ -315,6 +315,14 @@ int fs_changes_since_bytes(fs_replica *r, uint64_t after_seq, size_t max, size_t
 /* Sequence number of the newest local change log entry (0 if none). */
 int fs_last_seq(fs_replica *r, uint64_t *out);
 
+/* What the records and refusals are at: out[0] changes with every write of
+ * a record row or a refusal through r (unique in the process: another
+ * replica opened at the same address has another), out[1] with every
+ * commit of another connection to the file (PRAGMA data_version). Equal
+ * generations read the same records. Returns 1 (out unset) inside a
+ * transaction, whose writes may yet be rolled back; else 0 or FS_E*. */
+int fs_replica_generation(fs_replica *r, uint64_t out[2]);
+
 typedef struct fs_apply_stats {
     size_t applied;   /* changes that won and were written */
     size_t ignored;   /* older than, or the same as, what the replica holds */
