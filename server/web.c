@@ -1251,6 +1251,125 @@ static int customer_links(fs_store *store, const char *rep, out *o)
     return rc < 0 ? rc : 0;
 }
 
+/* One of the rep's customers: its id and name (planned_visits). */
+typedef struct named_customer {
+    uint8_t id[FS_ID_BYTES];
+    char *name;
+} named_customer;
+
+static int cmp_named_customer(const void *a, const void *b)
+{
+    return memcmp(((const named_customer *)a)->id, ((const named_customer *)b)->id, FS_ID_BYTES);
+}
+
+/* A text column of the row as a string to free ("" when NULL or not text);
+ * NULL when memory runs out. */
+static char *text_dup(fs_rows *it, const char *column)
+{
+    fs_value v;
+    if (fs_rows_get(it, column, &v) != 0 || v.type != FS_TEXT)
+        return strdup("");
+    return strndup(v.p, v.n);
+}
+
+#define PLANNED_MAX 100 /* rows of the rep's planned visits shown */
+
+/* The rep's visits planned from now on (table visit_plan, schema 6) that no
+ * visit has closed yet, by time: the customer by name (linked to its page),
+ * place, purpose, and whether the customer confirmed it (how and when).
+ * The rep's are those of the rep's customers, as the scope places them. */
+static int planned_visits(fs_store *store, const char *rep, int64_t now, out *o)
+{
+    fs_replica *r = fs_store_replica(store);
+    fs_rows *it = NULL;
+    fs_value eq = fs_text(rep);
+    named_customer *cs = NULL;
+    size_t ncs = 0, cap = 0, shown = 0;
+    int rc = fs_rows_open(&it, r, "customer", "owner", &eq, NULL); /* by id */
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        if (ncs == cap) {
+            size_t more = cap ? 2 * cap : 16;
+            named_customer *m = realloc(cs, more * sizeof *m);
+            if (m == NULL) {
+                rc = FS_ENOMEM;
+                break;
+            }
+            cs = m;
+            cap = more;
+        }
+        memcpy(cs[ncs].id, fs_rows_id(it), FS_ID_BYTES);
+        if ((cs[ncs].name = text_dup(it, "name")) == NULL) {
+            rc = FS_ENOMEM;
+            break;
+        }
+        ncs++;
+    }
+    fs_rows_close(it);
+    it = NULL;
+    web__putf(o, "<h2>%s</h2>\n<table>", _("Planned visits"));
+    web__heads(o, N_("Planned for"), N_("Customer"), N_("Place"), N_("Purpose"),
+               N_("Confirmed with the customer"), (const char *)NULL);
+    if (rc >= 0 && ncs > 0)
+        rc = fs_rows_open(&it, r, "visit_plan", NULL, NULL, "time");
+    while (rc == 0 && ncs > 0 && shown < PLANNED_MAX && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        fs_value cust, when, closed, at;
+        int64_t t;
+        named_customer key, *c = NULL;
+        if (fs_rows_get(it, "customer", &cust) != 0 || cust.type != FS_BLOB ||
+            cust.n != FS_ID_BYTES || fs_rows_get(it, "time", &when) != 0 ||
+            when.type != FS_TEXT || fs_civil_parse(when.p, when.n, &t) != 0 || t < now ||
+            fs_rows_get(it, "visit", &closed) != 0 || closed.type != FS_NULL)
+            continue; /* past, closed by a visit, or not one the page can show */
+        memcpy(key.id, cust.p, FS_ID_BYTES);
+        c = bsearch(&key, cs, ncs, sizeof *cs, cmp_named_customer);
+        if (c == NULL)
+            continue; /* another rep's customer */
+        char hex[2 * FS_ID_BYTES + 1], stamp[17], phex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(c->id, hex);
+        fs_id_to_hex(fs_rows_id(it), phex);
+        fs_civil_format(t, stamp);
+        char *place = text_dup(it, "place"), *purpose = text_dup(it, "purpose");
+        char *how = text_dup(it, "confirmed_how");
+        int confirmed = fs_rows_get(it, "confirmed_at", &at) == 0 && at.type == FS_TEXT;
+        char *at_s = confirmed ? text_dup(it, "confirmed_at") : NULL;
+        if (place == NULL || purpose == NULL || how == NULL || (confirmed && at_s == NULL)) {
+            rc = FS_ENOMEM;
+        } else {
+            web__putf(o, "<tr data-plan=\"%s\"><td>%s</td><td><a href=\"/customer?id=%s\">",
+                      phex, stamp, hex);
+            web__esc(o, c->name);
+            web__puts(o, "</a></td><td>");
+            web__esc(o, place);
+            web__puts(o, "</td><td>");
+            web__esc(o, purpose);
+            if (confirmed) {
+                web__putf(o, "</td><td class=\"green\">%s: ", _("yes"));
+                web__esc(o, how);
+                web__puts(o, " (");
+                web__esc(o, at_s);
+                web__puts(o, ")</td></tr>\n");
+            } else {
+                web__putf(o, "</td><td class=\"amber\">%s</td></tr>\n", _("not yet"));
+            }
+            shown++;
+        }
+        free(place);
+        free(purpose);
+        free(how);
+        free(at_s);
+    }
+    fs_rows_close(it);
+    if (shown == 0)
+        web__putf(o, "<tr><td colspan=\"5\">%s</td></tr>\n", _("No visits planned from now on."));
+    web__puts(o, "</table>\n");
+    for (size_t i = 0; i < ncs; i++)
+        free(cs[i].name);
+    free(cs);
+    return rc < 0 ? rc : 0;
+}
+
 /* A spot-check of one of this week's visits. */
 static void spotcheck_form(const session *s, const char *rep, const rep_find *rf, out *o)
 {
@@ -1344,6 +1463,8 @@ static void rep_page(web *wb, fs_store *store, const session *s, const fs_http_r
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("The deadlines could not be computed."));
     if (rc == 0)
         rc = customer_links(store, name, &o);
+    if (rc == 0)
+        rc = planned_visits(store, name, now, &o);
     if (rc == 0)
         rc = plan_forms(store, s, name, &o);
     if (rc == 0)
