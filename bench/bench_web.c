@@ -8,7 +8,9 @@
  * is printed beside it: on a machine shared with other builds the wall
  * time also counts the waits for a core. The server keeps the tables it
  * read while the records are unchanged (fs_rules_memo): the first view of
- * each page, which reads them, is printed apart ("1st").
+ * each page, which reads them, is printed apart ("1st"), and one view of
+ * the team and rep pages after a new visit is written (which throws the
+ * kept tables away, as each sync that brings a record does).
  *
  *   bench_web [--visits N] [--quick] [--daily] [--strict]
  *
@@ -92,6 +94,40 @@ static double page_ms(web *w, fs_store *s, const char *path, const char *query, 
     first[1] = cpu[0];
     *cpu_ms = bench_median(cpu, RUNS);
     return bench_median(runs, RUNS);
+}
+
+/* One view of path right after a new visit is written (the kept tables
+ * thrown away: read again, as after each sync that brings a record), its
+ * wall time returned and its CPU time in *cpu_ms. */
+static double after_write_ms(web *w, fs_store *s, const uint8_t customer[16], const char *path,
+                             const char *query, const char *cookie, double *cpu_ms)
+{
+    char when[17];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    fs_cell vc[] = {{"customer", fs_blob(customer, 16)}, {"time", fs_text(when)},
+                    {"place", fs_text("site")},          {"purpose", fs_text("follow-up")},
+                    {"notes", fs_text("one more")},      {"recorded_at", fs_text(when)}};
+    uint8_t id[16];
+    if (fs_insert(fs_store_replica(s), "visit", vc, 6, id) != 0) {
+        fprintf(stderr, "bench_web: %s\n", fs_replica_errmsg(fs_store_replica(s)));
+        exit(1);
+    }
+    fs_http_request rq = {"GET", path, query, cookie, "", 0, "127.0.0.1", 0, ""};
+    fs_http_response r;
+    memset(&r, 0, sizeof r);
+    double t0 = bench_now(), c0 = cpu_now();
+    web_handle(w, s, &rq, &r);
+    double ms = (bench_now() - t0) * 1000.0;
+    *cpu_ms = (cpu_now() - c0) * 1000.0;
+    if (r.status != 200) {
+        fprintf(stderr, "bench_web: %s answered %d\n", path, r.status);
+        exit(1);
+    }
+    free(r.body);
+    return ms;
 }
 
 int main(int argc, char **argv)
@@ -218,6 +254,9 @@ int main(int argc, char **argv)
     double rep = page_ms(w, s, "/rep", "name=rep07", li, &b2, &c2, f2);
     double audit = page_ms(w, s, "/audit", "", root, &b3, &c3, f3);
     double login = page_ms(w, s, "/login", "", "", &b4, &c4, f4);
+    double cw1, cw2;
+    double team_w = after_write_ms(w, s, cust[0], "/", "", li, &cw1);
+    double rep_w = after_write_ms(w, s, cust[7], "/rep", "name=rep07", li, &cw2);
     char cpu[128];
     bench_cpu_model(cpu, sizeof cpu);
     printf("bench_web: %d reps, %zu visits, %zu customers%s (records written in %.1f s)\n", REPS,
@@ -233,10 +272,13 @@ int main(int argc, char **argv)
            f3[1], b3);
     printf("%-22s %10.1f %10.1f %10.1f %10.1f %10zu\n", "login /login", login, c4, f4[0],
            f4[1], b4);
+    printf("after a new visit (the tables read again): team %.1f ms (cpu %.1f), rep %.1f ms "
+           "(cpu %.1f)\n",
+           team_w, cw1, rep_w, cw2);
     /* the first view of a page reads the tables (a write since the last
      * view does the same): it is held to the target too */
     int slow = team > 200 || rep > 200 || audit > 200 || login > 200 || f1[0] > 200 ||
-               f2[0] > 200;
+               f2[0] > 200 || team_w > 200 || rep_w > 200;
     printf("target: every page under 200 ms: %s\n", slow ? "MISS" : "met");
     web_free(w);
     free(cust);
