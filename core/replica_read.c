@@ -171,6 +171,9 @@ struct fs_rows {
     /* fs_rows_open_only: each column's place in the result (0: not read);
      * NULL: every column, column c at c + 1 */
     int *place;
+    /* fs_rows_open_only: the place in the result of the k-th column named */
+    int *nth;
+    size_t nnth;
 };
 
 static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
@@ -235,6 +238,16 @@ static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char
     it->r = r;
     it->t = t;
     it->place = place;
+    if (columns != NULL && ncolumns > 0) {
+        it->nth = calloc(ncolumns, sizeof *it->nth);
+        if (it->nth == NULL) {
+            fs_rows_close(it);
+            return fs__fail(r, FS_ENOMEM, "out of memory");
+        }
+        for (size_t k = 0; k < ncolumns; k++)
+            it->nth[k] = place[fs_schema_column_index(t, columns[k])];
+        it->nnth = ncolumns;
+    }
     int rc = fs__prepare(r, sql, &it->st);
     if (rc == 0 && (wc >= 0 || by_id) && fs__bind_value(it->st, 1, equals) != SQLITE_OK)
         rc = fs__dbfail(r, sqlite3_errcode(r->db), "binding a query");
@@ -298,11 +311,22 @@ int fs_rows_get(const fs_rows *it, const char *column, fs_value *out)
     return 0;
 }
 
+int fs_rows_get_nth(const fs_rows *it, size_t k, fs_value *out)
+{
+    if (k >= it->nnth) {
+        memset(out, 0, sizeof *out);
+        return fs__fail(it->r, FS_EINVAL, "%s: no column %zu read", it->t->name, k);
+    }
+    fs__value_from_sqlite(sqlite3_column_value(it->st, it->nth[k]), out);
+    return 0;
+}
+
 void fs_rows_close(fs_rows *it)
 {
     if (it == NULL)
         return;
     sqlite3_finalize(it->st);
+    free(it->nth);
     free(it->place);
     free(it);
 }

@@ -331,36 +331,40 @@ static int load_cols(eval *e, const char *table, const char *filter_col, const c
     /* only the columns asked for are read (a visit's notes are not) */
     const char *cols[8];
     size_t ncols = 0;
-    const char *want[] = {has_customer_col ? "customer" : NULL,
-                          who != NULL && strcmp(who, WHO_CUSTOMER) != 0 ? who : NULL,
-                          start, done, done_if_col, skip_col, flag, flag2};
-    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+    enum { W_CUSTOMER, W_WHO, W_START, W_DONE, W_DONE_IF, W_SKIP, W_FLAG, W_FLAG2, W_N };
+    const char *want[W_N] = {has_customer_col ? "customer" : NULL,
+                             who != NULL && strcmp(who, WHO_CUSTOMER) != 0 ? who : NULL,
+                             start, done, done_if_col, skip_col, flag, flag2};
+    size_t at[W_N]; /* each wanted column's place among cols (fs_rows_get_nth) */
+    for (size_t k = 0; k < W_N; k++) {
         size_t j = 0;
         while (want[k] != NULL && j < ncols && strcmp(cols[j], want[k]) != 0)
             j++;
         if (want[k] != NULL && j == ncols)
             cols[ncols++] = want[k];
+        at[k] = j;
     }
     int rc = fs_rows_open_only(&it, e->r, table, filter_col, filter_col ? &eq : NULL, NULL, cols,
                                ncols);
     while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
         rc = 0;
-        if (tix >= 0 && is_refused(e, (unsigned)tix, fs_rows_id(it)))
+        const uint8_t *rid = fs_rows_id(it);
+        if (tix >= 0 && is_refused(e, (unsigned)tix, rid))
             continue;
         if (e->only_customer != NULL && customer_table &&
-            memcmp(fs_rows_id(it), e->only_customer, FS_ID_BYTES) != 0)
+            memcmp(rid, e->only_customer, FS_ID_BYTES) != 0)
             continue;
         rec *x = recs_grow(out);
         if (x == NULL) {
             rc = FS_ENOMEM;
             break;
         }
-        memcpy(x->id, fs_rows_id(it), FS_ID_BYTES);
+        memcpy(x->id, rid, FS_ID_BYTES);
         fs_value v;
         x->start = x->done = -1;
         x->done_ok = 1;
-        if (has_customer_col && fs_rows_get(it, "customer", &v) == 0 && v.type == FS_BLOB &&
-            v.n == FS_ID_BYTES) {
+        if (has_customer_col && fs_rows_get_nth(it, at[W_CUSTOMER], &v) == 0 &&
+            v.type == FS_BLOB && v.n == FS_ID_BYTES) {
             memcpy(x->customer, v.p, FS_ID_BYTES);
             x->has_customer = 1;
         }
@@ -373,24 +377,25 @@ static int load_cols(eval *e, const char *table, const char *filter_col, const c
                 x->rep_ix = c->rep_ix; /* set for the customers by run_setup */
                 x->cust_ix = (int)(c - e->customers.v);
             }
-        } else if (who != NULL && (rc = fs_rows_get(it, who, &v)) == 0) {
+        } else if (who != NULL && (rc = fs_rows_get_nth(it, at[W_WHO], &v)) == 0) {
             value_name(&v, x->who);
             if (e->named_only)
                 x->rep_ix = rep_index(e, x->who);
         }
         if (rc == 0 && e->named_only && who != NULL && x->rep_ix < 0)
             continue; /* not counted: the next row reuses its place */
-        if (rc == 0 && start != NULL && (rc = fs_rows_get(it, start, &v)) == 0)
+        if (rc == 0 && start != NULL && (rc = fs_rows_get_nth(it, at[W_START], &v)) == 0)
             x->start = value_civil(&v);
-        if (rc == 0 && done != NULL && (rc = fs_rows_get(it, done, &v)) == 0)
+        if (rc == 0 && done != NULL && (rc = fs_rows_get_nth(it, at[W_DONE], &v)) == 0)
             x->done = value_civil(&v);
-        if (rc == 0 && done_if_col != NULL && (rc = fs_rows_get(it, done_if_col, &v)) == 0)
+        if (rc == 0 && done_if_col != NULL &&
+            (rc = fs_rows_get_nth(it, at[W_DONE_IF], &v)) == 0)
             x->done_ok = text_is(&v, done_if_val);
-        if (rc == 0 && skip_col != NULL && (rc = fs_rows_get(it, skip_col, &v)) == 0)
+        if (rc == 0 && skip_col != NULL && (rc = fs_rows_get_nth(it, at[W_SKIP], &v)) == 0)
             x->skip = text_is(&v, skip_val);
-        if (rc == 0 && flag != NULL && (rc = fs_rows_get(it, flag, &v)) == 0)
+        if (rc == 0 && flag != NULL && (rc = fs_rows_get_nth(it, at[W_FLAG], &v)) == 0)
             x->flag = v.type == FS_INT ? v.i : v.type != FS_NULL; /* an id: set */
-        if (rc == 0 && flag2 != NULL && (rc = fs_rows_get(it, flag2, &v)) == 0)
+        if (rc == 0 && flag2 != NULL && (rc = fs_rows_get_nth(it, at[W_FLAG2], &v)) == 0)
             x->flag2 = v.type == FS_INT ? v.i : v.type != FS_NULL;
         if (rc == 0)
             out->n++;

@@ -279,6 +279,10 @@ const uint8_t *fs_rows_id(const fs_rows *it);
 /* The current row's value of a column; TEXT/BLOB bytes stay valid until the
  * next fs_rows_next() or fs_rows_close(). Errors: FS_ESCHEMA. */
 int fs_rows_get(const fs_rows *it, const char *column, fs_value *out);
+/* The value of the k-th column named to fs_rows_open_only (no search by
+ * name: a scan of many rows). Errors: FS_EINVAL (k out of range, or the
+ * rows were opened with fs_rows_open). */
+int fs_rows_get_nth(const fs_rows *it, size_t k, fs_value *out);
 void fs_rows_close(fs_rows *it);
 
 /* ---- a record's history (core/history.c, issue 17 point 3) ---- */
