@@ -579,6 +579,7 @@ static void free_statements(fs_replica *r)
     sqlite3_finalize(r->dev_insert);
     sqlite3_finalize(r->feed_insert);
     fs__search_free(r);
+    fs__rows_kept_free(r);
     r->log_insert = r->hlc_save = r->dev_insert = r->feed_insert = NULL;
 }
 
