@@ -6,7 +6,11 @@
  * admin's audit page and the login page. Median of 5 runs each; the target
  * is under 200 ms a page (wall time). The CPU time the page's thread spent
  * is printed beside it: on a machine shared with other builds the wall
- * time also counts the waits for a core.
+ * time also counts the waits for a core. The server keeps the tables it
+ * read while the records are unchanged (fs_rules_memo): the first view of
+ * each page, which reads them, is printed apart ("1st"), and one view of
+ * the team and rep pages after a new visit is written (which throws the
+ * kept tables away, as each sync that brings a record does).
  *
  *   bench_web [--visits N] [--quick] [--daily] [--strict]
  *
@@ -64,8 +68,11 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The median of RUNS views of path, its CPU time in *cpu_ms; the first
+ * view's (the tables read, not yet kept: fs_rules_memo) in first[0] (wall)
+ * and first[1] (CPU). */
 static double page_ms(web *w, fs_store *s, const char *path, const char *query, const char *cookie,
-                      size_t *bytes, double *cpu_ms)
+                      size_t *bytes, double *cpu_ms, double first[2])
 {
     double runs[RUNS], cpu[RUNS];
     for (int i = 0; i < RUNS; i++) {
@@ -83,8 +90,44 @@ static double page_ms(web *w, fs_store *s, const char *path, const char *query, 
         *bytes = r.body_len;
         free(r.body);
     }
+    first[0] = runs[0];
+    first[1] = cpu[0];
     *cpu_ms = bench_median(cpu, RUNS);
     return bench_median(runs, RUNS);
+}
+
+/* One view of path right after a new visit is written (the kept tables
+ * thrown away: read again, as after each sync that brings a record), its
+ * wall time returned and its CPU time in *cpu_ms. */
+static double after_write_ms(web *w, fs_store *s, const uint8_t customer[16], const char *path,
+                             const char *query, const char *cookie, double *cpu_ms)
+{
+    char when[17];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    fs_cell vc[] = {{"customer", fs_blob(customer, 16)}, {"time", fs_text(when)},
+                    {"place", fs_text("site")},          {"purpose", fs_text("follow-up")},
+                    {"notes", fs_text("one more")},      {"recorded_at", fs_text(when)}};
+    uint8_t id[16];
+    if (fs_insert(fs_store_replica(s), "visit", vc, 6, id) != 0) {
+        fprintf(stderr, "bench_web: %s\n", fs_replica_errmsg(fs_store_replica(s)));
+        exit(1);
+    }
+    fs_http_request rq = {"GET", path, query, cookie, "", 0, "127.0.0.1", 0, ""};
+    fs_http_response r;
+    memset(&r, 0, sizeof r);
+    double t0 = bench_now(), c0 = cpu_now();
+    web_handle(w, s, &rq, &r);
+    double ms = (bench_now() - t0) * 1000.0;
+    *cpu_ms = (cpu_now() - c0) * 1000.0;
+    if (r.status != 200) {
+        fprintf(stderr, "bench_web: %s answered %d\n", path, r.status);
+        exit(1);
+    }
+    free(r.body);
+    return ms;
 }
 
 int main(int argc, char **argv)
@@ -206,22 +249,36 @@ int main(int argc, char **argv)
     logged_in(w, s, "li", li);
     logged_in(w, s, "root", root);
     size_t b1, b2, b3, b4;
-    double c1, c2, c3, c4;
-    double team = page_ms(w, s, "/", "", li, &b1, &c1);
-    double rep = page_ms(w, s, "/rep", "name=rep07", li, &b2, &c2);
-    double audit = page_ms(w, s, "/audit", "", root, &b3, &c3);
-    double login = page_ms(w, s, "/login", "", "", &b4, &c4);
+    double c1, c2, c3, c4, f1[2], f2[2], f3[2], f4[2];
+    double team = page_ms(w, s, "/", "", li, &b1, &c1, f1);
+    double rep = page_ms(w, s, "/rep", "name=rep07", li, &b2, &c2, f2);
+    double audit = page_ms(w, s, "/audit", "", root, &b3, &c3, f3);
+    double login = page_ms(w, s, "/login", "", "", &b4, &c4, f4);
+    double cw1, cw2;
+    double team_w = after_write_ms(w, s, cust[0], "/", "", li, &cw1);
+    double rep_w = after_write_ms(w, s, cust[7], "/rep", "name=rep07", li, &cw2);
     char cpu[128];
     bench_cpu_model(cpu, sizeof cpu);
     printf("bench_web: %d reps, %zu visits, %zu customers%s (records written in %.1f s)\n", REPS,
            nvisits, ncust, daily ? ", daily reports and self-checks" : "", load_s);
     printf("cpu: %s\n", cpu);
-    printf("%-22s %10s %10s %10s\n", "page", "median ms", "cpu ms", "bytes");
-    printf("%-22s %10.1f %10.1f %10zu\n", "team overview /", team, c1, b1);
-    printf("%-22s %10.1f %10.1f %10zu\n", "rep page /rep", rep, c2, b2);
-    printf("%-22s %10.1f %10.1f %10zu\n", "audit log /audit", audit, c3, b3);
-    printf("%-22s %10.1f %10.1f %10zu\n", "login /login", login, c4, b4);
-    int slow = team > 200 || rep > 200 || audit > 200 || login > 200;
+    printf("%-22s %10s %10s %10s %10s %10s\n", "page", "median ms", "cpu ms", "1st ms",
+           "1st cpu", "bytes");
+    printf("%-22s %10.1f %10.1f %10.1f %10.1f %10zu\n", "team overview /", team, c1, f1[0],
+           f1[1], b1);
+    printf("%-22s %10.1f %10.1f %10.1f %10.1f %10zu\n", "rep page /rep", rep, c2, f2[0], f2[1],
+           b2);
+    printf("%-22s %10.1f %10.1f %10.1f %10.1f %10zu\n", "audit log /audit", audit, c3, f3[0],
+           f3[1], b3);
+    printf("%-22s %10.1f %10.1f %10.1f %10.1f %10zu\n", "login /login", login, c4, f4[0],
+           f4[1], b4);
+    printf("after a new visit (the tables read again): team %.1f ms (cpu %.1f), rep %.1f ms "
+           "(cpu %.1f)\n",
+           team_w, cw1, rep_w, cw2);
+    /* the first view of a page reads the tables (a write since the last
+     * view does the same): it is held to the target too */
+    int slow = team > 200 || rep > 200 || audit > 200 || login > 200 || f1[0] > 200 ||
+               f2[0] > 200 || team_w > 200 || rep_w > 200;
     printf("target: every page under 200 ms: %s\n", slow ? "MISS" : "met");
     web_free(w);
     free(cust);

@@ -255,6 +255,7 @@ int fs__delete_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], 
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id=?1", tables[tix].name);
     sqlite3_stmt *st = NULL;
+    fs__touch(r);
     r->guard++; /* prepared and run by the API (see the authorizer) */
     int src = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
     if (src == SQLITE_OK) {

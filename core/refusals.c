@@ -76,6 +76,7 @@ int fs_replica_record_refusal(fs_replica *r, uint16_t table, const uint8_t row[F
      * acknowledged (REJECT comes before the ACK), so the search stays in
      * the log's unacknowledged tail. */
     sqlite3_stmt *st = NULL;
+    fs__touch(r);
     int src = sqlite3_prepare_v2(
         r->db,
         "INSERT INTO refused(tbl,row,col,hlc,reason,text,n,at_ms,sent)"
@@ -256,6 +257,7 @@ static int find_record(fs_replica *r, uint64_t id, refused_record *rec)
 static int clear_record(fs_replica *r, const refused_record *rec, int reverted, size_t *cleared)
 {
     sqlite3_stmt *st = NULL;
+    fs__touch(r);
     int src = sqlite3_prepare_v2(r->db,
                                  reverted ? "UPDATE refused SET reverted=?3 WHERE tbl=?1 AND row=?2"
                                             " AND reverted=0"

@@ -579,6 +579,7 @@ static void free_statements(fs_replica *r)
     sqlite3_finalize(r->dev_insert);
     sqlite3_finalize(r->feed_insert);
     fs__search_free(r);
+    fs__rows_kept_free(r);
     r->log_insert = r->hlc_save = r->dev_insert = r->feed_insert = NULL;
 }
 
@@ -600,6 +601,22 @@ void fs_replica_close(fs_replica *r)
     free(r);
 }
 
+/* r->gen's source: every replica of the process draws from it. */
+static _Atomic uint64_t gen_clock;
+
+void fs__touch(fs_replica *r)
+{
+    r->gen = ++gen_clock;
+}
+
+int fs_replica_generation(fs_replica *r, uint64_t out[2])
+{
+    if (!sqlite3_get_autocommit(r->db))
+        return 1;
+    out[0] = r->gen;
+    return fs__query_u64(r, "PRAGMA data_version", &out[1]);
+}
+
 static int replica_new(fs_replica **out, const fs_replica_opts *opts)
 {
     *out = NULL;
@@ -612,6 +629,7 @@ static int replica_new(fs_replica **out, const fs_replica_opts *opts)
         r->opts = *opts;
     if (r->opts.max_skew_ms == 0)
         r->opts.max_skew_ms = DEFAULT_MAX_SKEW_MS;
+    fs__touch(r);
     *out = r;
     return 0;
 }

@@ -39,6 +39,8 @@
 #define FS__MAX_COLUMNS 32
 #define FS__VER_BYTES 12
 
+#define FS__ROWS_KEPT 48 /* statements fs_rows keeps prepared */
+
 typedef struct fs__table_stmts {
     sqlite3_stmt *select; /* columns + _ver of one row by id */
     sqlite3_stmt *upsert; /* whole row */
@@ -80,6 +82,18 @@ struct fs_replica {
     sqlite3_stmt *log_insert, *hlc_save, *dev_insert, *feed_insert;
     fs__feed_pending feed;
     int search;                    /* the search index is kept (search.c) */
+    /* fs_replica_generation: a new value (of all replicas of the process)
+     * whenever this connection writes a record row or the refusals */
+    uint64_t gen;
+    /* fs_rows' statements, kept prepared after fs_rows_close for the next
+     * fs_rows_open of the same text (replica_read.c): an evaluation opens
+     * the same few dozen at every view; the least recently used gives way */
+    struct {
+        char *sql;
+        sqlite3_stmt *st;
+        uint64_t used;
+    } rows_kept[FS__ROWS_KEPT];
+    uint64_t rows_clock;
     sqlite3_stmt *search_st[7];    /* its statements, prepared when first used */
     char errmsg[256];
 };
@@ -243,6 +257,10 @@ int fs__read_changes(fs_replica *r, const char *sql, uint64_t after_seq, size_t 
 
 /* A one-value query (0 when there is no row). */
 int fs__query_u64(fs_replica *r, const char *sql, uint64_t *out);
+/* A write of records or refusals is under way: r->gen moves on. */
+void fs__touch(fs_replica *r);
+/* Finalizes the statements fs_rows keeps (the replica closing). */
+void fs__rows_kept_free(fs_replica *r);
 /* Sets meta k to text, or to the integer i when text is NULL, in the
  * caller's transaction if one is open; what names the write in an error. */
 int fs__meta_put(fs_replica *r, const char *k, sqlite3_int64 i, const char *text, const char *what);

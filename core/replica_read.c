@@ -171,7 +171,59 @@ struct fs_rows {
     /* fs_rows_open_only: each column's place in the result (0: not read);
      * NULL: every column, column c at c + 1 */
     int *place;
+    /* fs_rows_open_only: the place in the result of the k-th column named */
+    int *nth;
+    size_t nnth;
+    char *sql; /* st's text, to keep it prepared at fs_rows_close */
 };
+
+/* A statement of this text kept prepared (taken out of r->rows_kept: two
+ * open fs_rows never share one), or NULL. */
+static sqlite3_stmt *kept_take(fs_replica *r, const char *sql)
+{
+    for (size_t i = 0; i < FS__ROWS_KEPT; i++)
+        if (r->rows_kept[i].st != NULL && strcmp(r->rows_kept[i].sql, sql) == 0) {
+            sqlite3_stmt *st = r->rows_kept[i].st;
+            free(r->rows_kept[i].sql);
+            r->rows_kept[i].sql = NULL;
+            r->rows_kept[i].st = NULL;
+            return st;
+        }
+    return NULL;
+}
+
+/* st (of text sql, which the call takes) reset and kept for the next
+ * fs_rows_open of that text; the least recently kept is finalized when
+ * every place is taken. */
+static void kept_give(fs_replica *r, char *sql, sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    size_t slot = 0;
+    for (size_t i = 0; i < FS__ROWS_KEPT; i++) {
+        if (r->rows_kept[i].st == NULL) {
+            slot = i;
+            break;
+        }
+        if (r->rows_kept[i].used < r->rows_kept[slot].used)
+            slot = i;
+    }
+    sqlite3_finalize(r->rows_kept[slot].st);
+    free(r->rows_kept[slot].sql);
+    r->rows_kept[slot].sql = sql;
+    r->rows_kept[slot].st = st;
+    r->rows_kept[slot].used = ++r->rows_clock;
+}
+
+void fs__rows_kept_free(fs_replica *r)
+{
+    for (size_t i = 0; i < FS__ROWS_KEPT; i++) {
+        sqlite3_finalize(r->rows_kept[i].st);
+        free(r->rows_kept[i].sql);
+        r->rows_kept[i].sql = NULL;
+        r->rows_kept[i].st = NULL;
+    }
+}
 
 static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
                      const fs_value *equals, const char *order_by, const char *const *columns,
@@ -235,7 +287,22 @@ static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char
     it->r = r;
     it->t = t;
     it->place = place;
-    int rc = fs__prepare(r, sql, &it->st);
+    if (columns != NULL && ncolumns > 0) {
+        it->nth = calloc(ncolumns, sizeof *it->nth);
+        if (it->nth == NULL) {
+            fs_rows_close(it);
+            return fs__fail(r, FS_ENOMEM, "out of memory");
+        }
+        for (size_t k = 0; k < ncolumns; k++)
+            it->nth[k] = place[fs_schema_column_index(t, columns[k])];
+        it->nnth = ncolumns;
+    }
+    int rc = 0;
+    it->sql = strdup(sql);
+    if (it->sql == NULL)
+        rc = fs__fail(r, FS_ENOMEM, "out of memory");
+    else if ((it->st = kept_take(r, sql)) == NULL)
+        rc = fs__prepare(r, sql, &it->st);
     if (rc == 0 && (wc >= 0 || by_id) && fs__bind_value(it->st, 1, equals) != SQLITE_OK)
         rc = fs__dbfail(r, sqlite3_errcode(r->db), "binding a query");
     if (rc != 0) {
@@ -298,11 +365,27 @@ int fs_rows_get(const fs_rows *it, const char *column, fs_value *out)
     return 0;
 }
 
+int fs_rows_get_nth(const fs_rows *it, size_t k, fs_value *out)
+{
+    if (k >= it->nnth) {
+        memset(out, 0, sizeof *out);
+        return fs__fail(it->r, FS_EINVAL, "%s: no column %zu read", it->t->name, k);
+    }
+    fs__value_from_sqlite(sqlite3_column_value(it->st, it->nth[k]), out);
+    return 0;
+}
+
 void fs_rows_close(fs_rows *it)
 {
     if (it == NULL)
         return;
-    sqlite3_finalize(it->st);
+    if (it->st != NULL && it->sql != NULL)
+        kept_give(it->r, it->sql, it->st); /* takes the text */
+    else {
+        sqlite3_finalize(it->st);
+        free(it->sql);
+    }
+    free(it->nth);
     free(it->place);
     free(it);
 }

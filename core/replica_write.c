@@ -232,6 +232,7 @@ int fs__row_store(fs_replica *r, fs__row *row)
     uint8_t ver[FS__MAX_COLUMNS * FS__VER_BYTES];
     unsigned nc = row->t->ncolumns;
     sqlite3_stmt *st = r->ts[row->tix].upsert;
+    fs__touch(r);
     sqlite3_bind_blob(st, 1, row->id, FS_ID_BYTES, SQLITE_STATIC);
     for (unsigned c = 0; c < nc; c++) {
         if (row->set[c] != NULL && !(c == 0 && row->set[c]->type == FS_NULL))

@@ -63,8 +63,10 @@ typedef struct rec {
     int64_t start, done; /* -1: none */
     int done_ok;         /* the done_if condition holds (or there is none) */
     int skip;
-    int64_t flag; /* customer_replied / accurate / key_account */
-    int rep_ix;   /* who's place in e->reps_sorted (named reps), else -1 */
+    int64_t flag;  /* customer_replied / accurate / key_account */
+    int64_t flag2; /* a second flag column (load_cached's flag2): customer_replied */
+    int rep_ix;    /* who's place in e->reps_sorted (named reps), else -1 */
+    int cust_ix;   /* the customer's place in e->customers (who follows it), else -1 */
 } rec;
 
 typedef struct recs {
@@ -104,6 +106,10 @@ typedef struct eval {
     const fs_calendar *cal;
     int64_t now, from, to;
     recs customers; /* every customer: owner in who, key_account in flag */
+    /* e->customers by id (open addressing, slot = place + 1, 0: empty),
+     * cust_mask + 1 slots; NULL: find_customer searches the sorted array */
+    uint32_t *cust_hash;
+    size_t cust_mask;
     recs visits;    /* every visit: customer, time in start */
     char (*reps)[65];
     size_t nreps;
@@ -129,7 +135,7 @@ typedef struct eval {
     /* Tables loaded once per evaluation with the same columns (the two visit
      * rules and the visits index share one pass over the visits). */
     struct {
-        const char *key[11];
+        const char *key[12];
         recs r;
         /* the deadline of each record by a rule of this table (eval_record:
          * each window of fs_compliance_weeks asks again) */
@@ -178,12 +184,52 @@ static int cmp_customer_start(const void *a, const void *b)
     return c != 0 ? c : (x->start > y->start) - (x->start < y->start);
 }
 
-/* e->customers is sorted by id (fs_rules_eval): a binary search. */
+/* A customer id's slot in e->cust_hash: its 16 bytes mixed (ids may
+ * share their leading bytes: a time). */
+static size_t id_hash(const uint8_t id[FS_ID_BYTES])
+{
+    uint64_t a, b;
+    memcpy(&a, id, 8);
+    memcpy(&b, id + 8, 8);
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15u)) * 0xFF51AFD7ED558CCDu;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* e->customers (sorted by id) by id, for find_customer: one probe or two
+ * instead of a binary search of each visit's and commitment's customer.
+ * Without memory, find_customer searches the array. */
+static void hash_customers(eval *e)
+{
+    size_t n = e->customers.n, size = 16;
+    while (size < 2 * n && size < ((size_t)1 << 30))
+        size *= 2;
+    if (n >= UINT32_MAX || size < 2 * n || (e->cust_hash = calloc(size, sizeof *e->cust_hash)) == NULL)
+        return;
+    e->cust_mask = size - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = id_hash(e->customers.v[i].id) & e->cust_mask;
+        while (e->cust_hash[h] != 0)
+            h = (h + 1) & e->cust_mask;
+        e->cust_hash[h] = (uint32_t)(i + 1);
+    }
+}
+
+/* e->customers is sorted by id (fs_rules_eval): a probe of e->cust_hash,
+ * else a binary search. */
 static const rec *find_customer(const eval *e, const uint8_t id[FS_ID_BYTES])
 {
     rec key;
     if (e->customers.n == 0)
         return NULL;
+    if (e->cust_hash != NULL) {
+        for (size_t h = id_hash(id) & e->cust_mask; e->cust_hash[h] != 0;
+             h = (h + 1) & e->cust_mask) {
+            const rec *c = &e->customers.v[e->cust_hash[h] - 1];
+            if (memcmp(c->id, id, FS_ID_BYTES) == 0)
+                return c;
+        }
+        return NULL;
+    }
     memcpy(key.id, id, FS_ID_BYTES);
     return bsearch(&key, e->customers.v, e->customers.n, sizeof key, cmp_id);
 }
@@ -260,10 +306,10 @@ static int rep_index(const eval *e, const char *name)
  * (any may be NULL), filtered by filter_col == filter_val; rows whose
  * placing the server refused are left out, and for fs_rules_eval_customer
  * every row of another customer. */
-static int load(eval *e, const char *table, const char *filter_col, const char *filter_val,
-                const char *who, const char *start, const char *done, const char *done_if_col,
-                const char *done_if_val, const char *skip_col, const char *skip_val,
-                const char *flag, recs *out)
+static int load_cols(eval *e, const char *table, const char *filter_col, const char *filter_val,
+                     const char *who, const char *start, const char *done, const char *done_if_col,
+                     const char *done_if_val, const char *skip_col, const char *skip_val,
+                     const char *flag, const char *flag2, recs *out)
 {
     fs_rows *it = NULL;
     fs_value eq = fs_text(filter_val);
@@ -283,70 +329,88 @@ static int load(eval *e, const char *table, const char *filter_col, const char *
     int who_customer = who != NULL && strcmp(who, WHO_CUSTOMER) == 0;
     int customer_table = strcmp(table, "customer") == 0;
     /* only the columns asked for are read (a visit's notes are not) */
-    const char *cols[7];
+    const char *cols[8];
     size_t ncols = 0;
-    const char *want[] = {has_customer_col ? "customer" : NULL,
-                          who != NULL && strcmp(who, WHO_CUSTOMER) != 0 ? who : NULL,
-                          start, done, done_if_col, skip_col, flag};
-    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+    enum { W_CUSTOMER, W_WHO, W_START, W_DONE, W_DONE_IF, W_SKIP, W_FLAG, W_FLAG2, W_N };
+    const char *want[W_N] = {has_customer_col ? "customer" : NULL,
+                             who != NULL && strcmp(who, WHO_CUSTOMER) != 0 ? who : NULL,
+                             start, done, done_if_col, skip_col, flag, flag2};
+    size_t at[W_N]; /* each wanted column's place among cols (fs_rows_get_nth) */
+    for (size_t k = 0; k < W_N; k++) {
         size_t j = 0;
         while (want[k] != NULL && j < ncols && strcmp(cols[j], want[k]) != 0)
             j++;
         if (want[k] != NULL && j == ncols)
             cols[ncols++] = want[k];
+        at[k] = j;
     }
     int rc = fs_rows_open_only(&it, e->r, table, filter_col, filter_col ? &eq : NULL, NULL, cols,
                                ncols);
     while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
         rc = 0;
-        if (tix >= 0 && is_refused(e, (unsigned)tix, fs_rows_id(it)))
+        const uint8_t *rid = fs_rows_id(it);
+        if (tix >= 0 && is_refused(e, (unsigned)tix, rid))
             continue;
         if (e->only_customer != NULL && customer_table &&
-            memcmp(fs_rows_id(it), e->only_customer, FS_ID_BYTES) != 0)
+            memcmp(rid, e->only_customer, FS_ID_BYTES) != 0)
             continue;
         rec *x = recs_grow(out);
         if (x == NULL) {
             rc = FS_ENOMEM;
             break;
         }
-        memcpy(x->id, fs_rows_id(it), FS_ID_BYTES);
+        memcpy(x->id, rid, FS_ID_BYTES);
         fs_value v;
         x->start = x->done = -1;
         x->done_ok = 1;
-        if (has_customer_col && fs_rows_get(it, "customer", &v) == 0 && v.type == FS_BLOB &&
-            v.n == FS_ID_BYTES) {
+        if (has_customer_col && fs_rows_get_nth(it, at[W_CUSTOMER], &v) == 0 &&
+            v.type == FS_BLOB && v.n == FS_ID_BYTES) {
             memcpy(x->customer, v.p, FS_ID_BYTES);
             x->has_customer = 1;
         }
         x->rep_ix = -1;
+        x->cust_ix = -1;
         if (who_customer) {
             const rec *c = x->has_customer ? find_customer(e, x->customer) : NULL;
             if (c != NULL) {
                 memcpy(x->who, c->who, sizeof x->who);
                 x->rep_ix = c->rep_ix; /* set for the customers by run_setup */
+                x->cust_ix = (int)(c - e->customers.v);
             }
-        } else if (who != NULL && (rc = fs_rows_get(it, who, &v)) == 0) {
+        } else if (who != NULL && (rc = fs_rows_get_nth(it, at[W_WHO], &v)) == 0) {
             value_name(&v, x->who);
             if (e->named_only)
                 x->rep_ix = rep_index(e, x->who);
         }
         if (rc == 0 && e->named_only && who != NULL && x->rep_ix < 0)
             continue; /* not counted: the next row reuses its place */
-        if (rc == 0 && start != NULL && (rc = fs_rows_get(it, start, &v)) == 0)
+        if (rc == 0 && start != NULL && (rc = fs_rows_get_nth(it, at[W_START], &v)) == 0)
             x->start = value_civil(&v);
-        if (rc == 0 && done != NULL && (rc = fs_rows_get(it, done, &v)) == 0)
+        if (rc == 0 && done != NULL && (rc = fs_rows_get_nth(it, at[W_DONE], &v)) == 0)
             x->done = value_civil(&v);
-        if (rc == 0 && done_if_col != NULL && (rc = fs_rows_get(it, done_if_col, &v)) == 0)
+        if (rc == 0 && done_if_col != NULL &&
+            (rc = fs_rows_get_nth(it, at[W_DONE_IF], &v)) == 0)
             x->done_ok = text_is(&v, done_if_val);
-        if (rc == 0 && skip_col != NULL && (rc = fs_rows_get(it, skip_col, &v)) == 0)
+        if (rc == 0 && skip_col != NULL && (rc = fs_rows_get_nth(it, at[W_SKIP], &v)) == 0)
             x->skip = text_is(&v, skip_val);
-        if (rc == 0 && flag != NULL && (rc = fs_rows_get(it, flag, &v)) == 0)
+        if (rc == 0 && flag != NULL && (rc = fs_rows_get_nth(it, at[W_FLAG], &v)) == 0)
             x->flag = v.type == FS_INT ? v.i : v.type != FS_NULL; /* an id: set */
+        if (rc == 0 && flag2 != NULL && (rc = fs_rows_get_nth(it, at[W_FLAG2], &v)) == 0)
+            x->flag2 = v.type == FS_INT ? v.i : v.type != FS_NULL;
         if (rc == 0)
             out->n++;
     }
     fs_rows_close(it);
     return rc < 0 ? rc : 0;
+}
+
+static int load(eval *e, const char *table, const char *filter_col, const char *filter_val,
+                const char *who, const char *start, const char *done, const char *done_if_col,
+                const char *done_if_val, const char *skip_col, const char *skip_val,
+                const char *flag, recs *out)
+{
+    return load_cols(e, table, filter_col, filter_val, who, start, done, done_if_col, done_if_val,
+                     skip_col, skip_val, flag, NULL, out);
 }
 
 static void recs_free(recs *r)
@@ -365,22 +429,22 @@ static int same_key(const char *a, const char *b)
 static int load_cached(eval *e, const char *table, const char *filter_col, const char *filter_val,
                        const char *who, const char *start, const char *done,
                        const char *done_if_col, const char *done_if_val, const char *skip_col,
-                       const char *skip_val, const char *flag, recs **out)
+                       const char *skip_val, const char *flag, const char *flag2, recs **out)
 {
-    const char *key[11] = {table,       filter_col,  filter_val, who,      start, done,
-                           done_if_col, done_if_val, skip_col,   skip_val, flag};
+    const char *key[12] = {table,       filter_col,  filter_val, who,      start, done,
+                           done_if_col, done_if_val, skip_col,   skip_val, flag,  flag2};
     for (int i = 0; i < e->ncache; i++) {
         int k = 0;
-        while (k < 11 && same_key(e->cache[i].key[k], key[k]))
+        while (k < 12 && same_key(e->cache[i].key[k], key[k]))
             k++;
-        if (k == 11) {
+        if (k == 12) {
             *out = &e->cache[i].r;
             return 0;
         }
     }
     recs tmp;
-    int rc = load(e, table, filter_col, filter_val, who, start, done, done_if_col, done_if_val,
-                  skip_col, skip_val, flag, &tmp);
+    int rc = load_cols(e, table, filter_col, filter_val, who, start, done, done_if_col,
+                       done_if_val, skip_col, skip_val, flag, flag2, &tmp);
     if (rc != 0)
         return rc;
     if (e->ncache == (int)(sizeof e->cache / sizeof e->cache[0])) {
@@ -517,11 +581,49 @@ static int emit_windows(eval *e, const fs_rule *rl, const rec *x, int64_t deadli
     return rc;
 }
 
+/* The follow-up rule's flag: the customer replied (nothing to follow up). */
+#define FOLLOWUP_FLAG "customer_replied"
+
+/* The record rule whose rows a follow-up rule fu reads too, or NULL: of
+ * the same table and rep, unfiltered, done when fu's clock starts and by
+ * the same condition (commitment_due's done_at is commitment_followup's
+ * start). The two share one pass over the table (load_cached), the
+ * follow-up's start being the record rule's done, its flag the second. */
+static const fs_rule *followup_partner(const fs_rule *fu)
+{
+    size_t n;
+    const fs_rule *rules = fs_rules(&n);
+    if (fu->kind != FS_RULE_FOLLOWUP || fu->filter_col != NULL || fu->start == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const fs_rule *rl = &rules[i];
+        if (rl->kind == FS_RULE_RECORD && rl->filter_col == NULL && rl->done != NULL &&
+            strcmp(rl->table, fu->table) == 0 && same_key(rl->who, fu->who) &&
+            strcmp(rl->done, fu->start) == 0 && same_key(rl->done_if_col, "status") &&
+            same_key(rl->done_if_val, FS_STATUS_DONE))
+            return rl;
+    }
+    return NULL;
+}
+
+/* The second flag column eval_record reads for record rule rl: the
+ * follow-up's, when a follow-up rule shares rl's pass (followup_partner). */
+static const char *record_flag2(const fs_rule *rl)
+{
+    size_t n;
+    const fs_rule *rules = fs_rules(&n);
+    for (size_t i = 0; i < n; i++)
+        if (followup_partner(&rules[i]) == rl)
+            return FOLLOWUP_FLAG;
+    return NULL;
+}
+
 static int eval_record(eval *e, const fs_rule *rl)
 {
     recs *rs = NULL;
     int rc = load_cached(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
-                         rl->done_if_col, rl->done_if_val, rl->skip_col, rl->skip_val, rl->closed_col, &rs);
+                         rl->done_if_col, rl->done_if_val, rl->skip_col, rl->skip_val,
+                         rl->closed_col, record_flag2(rl), &rs);
     int charges = may_charge(e, rl);
     const int64_t *dls = rc == 0 ? cached_deadlines(e, rs, rl) : NULL;
     for (size_t i = 0; rc == 0 && i < rs->n; i++) {
@@ -576,17 +678,25 @@ static int64_t first_visit(const eval *e, const uint8_t customer[FS_ID_BYTES], i
 static int eval_followup(eval *e, const fs_rule *rl)
 {
     recs *rs = NULL;
-    int rc = load_cached(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status",
-                         FS_STATUS_DONE, NULL, NULL, "customer_replied", &rs);
+    const fs_rule *rd = followup_partner(rl);
+    int rc = rd != NULL ? load_cached(e, rd->table, rd->filter_col, rd->filter_val, rd->who,
+                                      rd->start, rd->done, rd->done_if_col, rd->done_if_val,
+                                      rd->skip_col, rd->skip_val, rd->closed_col, FOLLOWUP_FLAG, &rs)
+                        : load_cached(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, "status",
+                                      FS_STATUS_DONE, NULL, NULL, FOLLOWUP_FLAG, NULL, &rs);
     for (size_t i = 0; rc == 0 && i < rs->n; i++) {
-        const rec *x = &rs->v[i];
-        if (!x->done_ok || x->flag || x->start < 0 || x->who[0] == '\0' || !x->has_customer)
+        rec x = rs->v[i];
+        if (rd != NULL) { /* the record rule's row: its done is our start */
+            x.start = x.done;
+            x.flag = x.flag2;
+        }
+        if (!x.done_ok || x.flag || x.start < 0 || x.who[0] == '\0' || !x.has_customer)
             continue; /* open, replied, or never done: nothing to follow up */
-        int64_t deadline = deadline_of(rl, e->cal, x->start);
-        int64_t done = first_visit(e, x->customer, x->start + 1, INT64_MAX);
-        if (charged_elsewhere(e, rl, x, deadline))
+        int64_t deadline = deadline_of(rl, e->cal, x.start);
+        int64_t done = first_visit(e, x.customer, x.start + 1, INT64_MAX);
+        if (charged_elsewhere(e, rl, &x, deadline))
             continue;
-        rc = emit_windows(e, rl, x, deadline, done);
+        rc = emit_windows(e, rl, &x, deadline, done);
     }
     return rc;
 }
@@ -647,7 +757,7 @@ static int eval_daily(eval *e, const fs_rule *rl)
 {
     recs *cached = NULL;
     int rc = load_cached(e, rl->table, rl->filter_col, rl->filter_val, rl->who, rl->start, rl->done,
-                         NULL, NULL, NULL, NULL, NULL, &cached);
+                         NULL, NULL, NULL, NULL, NULL, NULL, &cached);
     const recs rs = rc == 0 ? *cached : (recs){0};
     int64_t last = fs_civil_day(e->to - 1), today = fs_civil_day(e->now);
     int64_t first = fs_civil_day(e->from);
@@ -677,7 +787,7 @@ static int eval_weekly(eval *e, const fs_rule *rl)
 {
     recs *cached = NULL;
     int rc = load_cached(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
-                         NULL, &cached);
+                         NULL, NULL, &cached);
     const recs rs = rc == 0 ? *cached : (recs){0};
     int64_t first = fs_civil_day(fs_iso_week_start(e->from)); /* its week's Monday */
     for (int64_t week = first;
@@ -705,7 +815,7 @@ static int eval_ratio(eval *e, const fs_rule *rl)
 {
     recs *rs = NULL;
     int rc = load_cached(e, rl->table, NULL, NULL, rl->who, rl->start, NULL, NULL, NULL, NULL, NULL,
-                         rl->done, &rs);
+                         rl->done, NULL, &rs);
     for (size_t i = 0; rc == 0 && i < rs->n; i++) {
         const rec *x = &rs->v[i];
         if (x->start < e->from || x->start >= e->to || x->who[0] == '\0')
@@ -890,25 +1000,54 @@ static int cmp_sort_key(const void *a, const void *b)
 
 /* rs by customer, then start (cmp_customer_start's order; records equal
  * in both keep their order): small keys are sorted, as the records are
- * large to move, then the records put in their order once. */
-static int sort_by_customer(recs *rs)
+ * large to move, then the records put in their order once. When every
+ * record's customer is one of e->customers (cust_ix, the place in their
+ * order by id), the records are first counted into their customers' runs
+ * (in order, so stable) and only each run is sorted by start. */
+static int sort_by_customer(const eval *e, recs *rs)
 {
     if (rs->n < 2)
         return 0;
+    size_t nc = e->customers.n;
+    int by_place = nc > 0;
+    for (size_t i = 0; by_place && i < rs->n; i++)
+        by_place = rs->v[i].cust_ix >= 0 && (size_t)rs->v[i].cust_ix < nc;
     sort_key *k = malloc(rs->n * sizeof *k);
     rec *v = malloc(rs->n * sizeof *v);
-    if (k == NULL || v == NULL) {
+    size_t *end = by_place ? calloc(nc + 1, sizeof *end) : NULL;
+    if (k == NULL || v == NULL || (by_place && end == NULL)) {
         free(k);
         free(v);
+        free(end);
         return FS_ENOMEM;
     }
-    for (size_t i = 0; i < rs->n; i++) {
-        k[i].hi = be64(rs->v[i].customer);
-        k[i].lo = be64(rs->v[i].customer + 8);
-        k[i].start = rs->v[i].start;
-        k[i].i = i;
+    if (by_place) {
+        /* end[c + 1]: the records of customers up to c; then each run's
+         * place is handed out in the records' order */
+        for (size_t i = 0; i < rs->n; i++)
+            end[rs->v[i].cust_ix + 1]++;
+        for (size_t c = 1; c <= nc; c++)
+            end[c] += end[c - 1];
+        for (size_t i = 0; i < rs->n; i++) {
+            sort_key *x = &k[end[rs->v[i].cust_ix]++];
+            x->hi = x->lo = 0; /* one customer per run */
+            x->start = rs->v[i].start;
+            x->i = i;
+        }
+        /* end[c]: now the end of customer c's run, its start end[c - 1] */
+        for (size_t c = 0, lo = 0; c < nc; lo = end[c++])
+            if (end[c] - lo > 1)
+                qsort(k + lo, end[c] - lo, sizeof *k, cmp_sort_key);
+        free(end);
+    } else {
+        for (size_t i = 0; i < rs->n; i++) {
+            k[i].hi = be64(rs->v[i].customer);
+            k[i].lo = be64(rs->v[i].customer + 8);
+            k[i].start = rs->v[i].start;
+            k[i].i = i;
+        }
+        qsort(k, rs->n, sizeof *k, cmp_sort_key);
     }
-    qsort(k, rs->n, sizeof *k, cmp_sort_key);
     for (size_t i = 0; i < rs->n; i++)
         v[i] = rs->v[k[i].i];
     free(k);
@@ -1029,6 +1168,7 @@ static int run_setup(eval *e, const char *const *reps, size_t nreps)
     if (rc == 0) {
         if (e->customers.n > 1)
             qsort(e->customers.v, e->customers.n, sizeof *e->customers.v, cmp_id);
+        hash_customers(e);
         for (size_t i = 0; i < e->customers.n; i++)
             e->customers.v[i].rep_ix =
                 e->only_reps ? rep_index(e, e->customers.v[i].who) : -1;
@@ -1036,10 +1176,10 @@ static int run_setup(eval *e, const char *const *reps, size_t nreps)
         /* the columns of the visit rules: one pass serves them and the index */
         recs *vis = NULL;
         rc = load_cached(e, "visit", NULL, NULL, WHO_CUSTOMER, "time", "recorded_at", NULL, NULL,
-                         NULL, NULL, NULL, &vis);
+                         NULL, NULL, NULL, NULL, &vis);
         if (rc == 0) {
             /* visits without a customer sort first and match none */
-            rc = sort_by_customer(vis);
+            rc = sort_by_customer(e, vis);
             e->visits = *vis; /* borrowed from the cache */
         }
     }
@@ -1130,6 +1270,7 @@ static int run_rules(eval *e)
 static void run_free(eval *e)
 {
     recs_free(&e->customers);
+    free(e->cust_hash);
     recs_free(&e->handovers);
     for (int i = 0; i < e->ncache; i++) {
         recs_free(&e->cache[i].r);
@@ -1316,23 +1457,159 @@ static int tally_each(const fs_finding *f, void *ctx)
     return rc;
 }
 
-int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
-                             size_t nweeks, const char *const *reps, size_t nreps,
-                             fs_compliance *out, int (*cb)(const fs_finding *f, void *ctx),
-                             void *ctx)
+/* ---- evaluations kept between calls (fs_rules_memo) ----
+ *
+ * What run_setup and the rules load (refusals, hand-overs, customers, the
+ * tables, each record's deadline) is kept with what it was read from: the
+ * replica and its generation (fs_replica_generation), the calendar, the
+ * named reps and the replica's user. A call with all of them equal runs
+ * the rules over the kept records instead of reading the tables again;
+ * any write of a record or a refusal (or another connection's commit)
+ * changes the generation, and the next call reads afresh. The findings
+ * themselves are worked out at each call (they depend on now). */
+#define MEMO_SLOTS 4
+
+typedef struct memo_slot {
+    int used;
+    fs_replica *r;
+    uint64_t gen[2];
+    fs_calendar cal;
+    int named; /* the caller named the reps (reps, nreps) */
+    char (*reps)[65];
+    size_t nreps;
+    int has_me;
+    char me[FS_USER_MAX + 1];
+    uint64_t last_use;
+    eval e; /* set up (run_setup), its cache filled by the rules */
+} memo_slot;
+
+struct fs_rules_memo {
+    memo_slot slot[MEMO_SLOTS];
+    uint64_t clock;
+};
+
+/* Test hook: the calls served by kept records (tests/test_rules.c). */
+unsigned long fs__rules_kept_hits;
+
+fs_rules_memo *fs_rules_memo_new(void)
 {
-    eval e;
-    memset(&e, 0, sizeof e);
-    e.r = r;
-    e.cal = cal;
-    e.now = now;
-    e.cb = tally_each;
+    return calloc(1, sizeof(fs_rules_memo));
+}
+
+static void slot_clear(memo_slot *s)
+{
+    if (s->used)
+        run_free(&s->e);
+    free(s->reps);
+    memset(s, 0, sizeof *s);
+}
+
+void fs_rules_memo_free(fs_rules_memo *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < MEMO_SLOTS; i++)
+        slot_clear(&m->slot[i]);
+    free(m);
+}
+
+static int cal_same(const fs_calendar *a, const fs_calendar *b)
+{
+    return strcmp(a->tz, b->tz) == 0 && a->work_start == b->work_start &&
+           a->work_end == b->work_end && a->weekend == b->weekend &&
+           a->nholidays == b->nholidays && a->nworkdays == b->nworkdays &&
+           a->nholidays <= FS_CAL_MAX_HOLIDAYS && a->nworkdays <= FS_CAL_MAX_HOLIDAYS &&
+           memcmp(a->holidays, b->holidays, a->nholidays * sizeof *a->holidays) == 0 &&
+           memcmp(a->workdays, b->workdays, a->nworkdays * sizeof *a->workdays) == 0;
+}
+
+static int reps_same(const memo_slot *s, const char *const *reps, size_t nreps)
+{
+    if (s->named != (reps != NULL) || s->nreps != nreps)
+        return 0;
+    for (size_t i = 0; i < nreps; i++)
+        if (strcmp(s->reps[i], reps[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* The slot whose records serve this evaluation (*fresh = 0), or one to set
+ * up and keep it in (*fresh = 1: cleared, keyed, not yet used); NULL when
+ * none may be kept (inside a transaction, a name too long, no memory). */
+static memo_slot *memo_slot_for(fs_rules_memo *m, fs_replica *r, const fs_calendar *cal,
+                                const char *const *reps, size_t nreps, int *fresh)
+{
+    uint64_t gen[2];
+    char me[FS_USER_MAX + 1] = "";
+    if (fs_replica_generation(r, gen) != 0 || nreps > 100000)
+        return NULL;
+    for (size_t i = 0; reps != NULL && i < nreps; i++)
+        if (strlen(reps[i]) > 64)
+            return NULL;
+    int has_me = fs_replica_user(r, me) == 0;
+    memo_slot *hit = NULL, *stale = NULL, *free_slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < MEMO_SLOTS; i++) {
+        memo_slot *s = &m->slot[i];
+        if (!s->used) {
+            free_slot = free_slot ? free_slot : s;
+            continue;
+        }
+        int same = s->r == r && reps_same(s, reps, nreps);
+        if (same && s->gen[0] == gen[0] && s->gen[1] == gen[1] && cal_same(&s->cal, cal) &&
+            s->has_me == has_me && strcmp(s->me, me) == 0)
+            hit = s;
+        else if (same)
+            stale = s;
+        if (oldest == NULL || s->last_use < oldest->last_use)
+            oldest = s;
+    }
+    m->clock++;
+    if (hit != NULL) {
+        fs__rules_kept_hits++;
+        hit->last_use = m->clock;
+        *fresh = 0;
+        return hit;
+    }
+    memo_slot *s = stale ? stale : free_slot ? free_slot : oldest;
+    slot_clear(s);
+    if (nreps > 0 && (s->reps = calloc(nreps, sizeof *s->reps)) == NULL)
+        return NULL;
+    for (size_t i = 0; reps != NULL && i < nreps; i++)
+        snprintf(s->reps[i], sizeof s->reps[i], "%s", reps[i]);
+    s->r = r;
+    memcpy(s->gen, gen, sizeof gen);
+    s->cal = *cal;
+    s->named = reps != NULL;
+    s->nreps = nreps;
+    s->has_me = has_me;
+    memcpy(s->me, me, sizeof me);
+    s->last_use = m->clock;
+    *fresh = 1;
+    return s;
+}
+
+int fs_compliance_weeks_kept(fs_rules_memo *m, fs_replica *r, const fs_calendar *cal,
+                             int64_t now, int64_t from, size_t nweeks, const char *const *reps,
+                             size_t nreps, fs_compliance *out,
+                             int (*cb)(const fs_finding *f, void *ctx), void *ctx)
+{
     for (size_t w = 0; w < nweeks; w++) {
         memset(&out[w], 0, sizeof out[w]);
         fs_rules(&out[w].nrules);
     }
     if (nweeks == 0)
         return 0;
+    int fresh = 1;
+    memo_slot *slot = m != NULL ? memo_slot_for(m, r, cal, reps, nreps, &fresh) : NULL;
+    eval local;
+    eval *e = slot != NULL ? &slot->e : &local;
+    if (fresh) {
+        memset(e, 0, sizeof *e);
+        e->r = r;
+        e->cal = slot != NULL ? &slot->cal : cal; /* the kept deadlines' calendar */
+    }
+    e->now = now;
+    e->cb = tally_each;
     /* every week at once: each record is judged once for all of them */
     window *win = calloc(nweeks, sizeof *win);
     weeks_ctx *wc = calloc(nweeks, sizeof *wc);
@@ -1344,22 +1621,33 @@ int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now,
     for (size_t i = 0; rc == 0 && i < nweeks * nslots; i++)
         slots[i] = -1;
     for (size_t w = 0; rc == 0 && w < nweeks; w++) {
-        wc[w] = (weeks_ctx){&out[w], w + 1 == nweeks, cb, ctx, &e.emit_rep_ix,
+        wc[w] = (weeks_ctx){&out[w], w + 1 == nweeks, cb, ctx, &e->emit_rep_ix,
                             slots != NULL ? slots + w * nslots : NULL};
         win[w].from = from + (int64_t)w * 7 * FS_MIN_PER_DAY;
         win[w].to = win[w].from + 7 * FS_MIN_PER_DAY;
         win[w].ctx = &wc[w];
     }
-    e.win = win;
-    e.nwin = nweeks;
+    e->win = win;
+    e->nwin = nweeks;
+    if (rc == 0 && fresh)
+        rc = run_setup(e, reps, nreps);
     if (rc == 0)
-        rc = run_setup(&e, reps, nreps);
-    if (rc == 0)
-        rc = run_rules(&e);
+        rc = run_rules(e);
     for (size_t w = 0; rc == 0 && w < nweeks; w++)
         if (out[w].nreps > 1)
             qsort(out[w].reps, out[w].nreps, sizeof *out[w].reps, cmp_rep);
-    run_free(&e);
+    e->win = NULL; /* freed below: the next call brings its own */
+    e->nwin = 0;
+    e->cb = NULL;
+    e->ctx = NULL;
+    if (slot == NULL)
+        run_free(e);
+    else if (rc != 0 || fresh) {
+        /* kept only when whole (a failed setup may have loaded a part) */
+        slot->used = 1; /* run_free of what was loaded */
+        if (rc != 0)
+            slot_clear(slot);
+    }
     free(win);
     free(wc);
     free(slots);
@@ -1367,6 +1655,14 @@ int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now,
         for (size_t w = 0; w < nweeks; w++)
             fs_compliance_free(&out[w]);
     return rc;
+}
+
+int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,
+                             size_t nweeks, const char *const *reps, size_t nreps,
+                             fs_compliance *out, int (*cb)(const fs_finding *f, void *ctx),
+                             void *ctx)
+{
+    return fs_compliance_weeks_kept(NULL, r, cal, now, from, nweeks, reps, nreps, out, cb, ctx);
 }
 
 int fs_compliance_weeks(fs_replica *r, const fs_calendar *cal, int64_t now, int64_t from,

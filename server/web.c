@@ -624,7 +624,7 @@ static void rep_sum(const fs_compliance *c, const fs_rep_metrics *m, uint32_t *o
 /* The compliance of reps for the NWEEKS weeks ending with the one from
  * starts (weeks[NWEEKS - 1] is it), their names into weeks: the tables
  * read once for all of them. On failure every one is freed. */
-static int trend_get(fs_store *store, const fs_calendar *cal, int64_t now, int64_t from,
+static int trend_get(web *wb, fs_store *store, const fs_calendar *cal, int64_t now, int64_t from,
                      const char *const *reps, size_t nreps, fs_compliance c[NWEEKS],
                      char weeks[NWEEKS][16], int (*cb)(const fs_finding *f, void *ctx),
                      void *ctx)
@@ -632,8 +632,8 @@ static int trend_get(fs_store *store, const fs_calendar *cal, int64_t now, int64
     int64_t first = from - (int64_t)(NWEEKS - 1) * 7 * MIN_PER_DAY;
     for (int w = 0; w < NWEEKS; w++)
         fs_iso_week_format(first + (int64_t)w * 7 * MIN_PER_DAY, weeks[w]);
-    return fs_compliance_weeks_each(fs_store_replica(store), cal, now, first, NWEEKS, reps, nreps,
-                                     c, cb, ctx);
+    return fs_compliance_weeks_kept(web__memo(wb), fs_store_replica(store), cal, now, first, NWEEKS,
+                                    reps, nreps, c, cb, ctx);
 }
 
 /* The 8-week trend of one rep (index i in each week's compliance), its
@@ -871,7 +871,7 @@ static void search_page(fs_store *store, const session *s, const fs_http_request
     web__finish(&o, r, 200);
 }
 
-static void team_page(fs_store *store, const session *s, const fs_http_request *rq,
+static void team_page(web *wb, fs_store *store, const session *s, const fs_http_request *rq,
                       fs_http_response *r)
 {
     fs_calendar cal;
@@ -896,7 +896,7 @@ static void team_page(fs_store *store, const session *s, const fs_http_request *
         names[i] = reps.names[i];
     if (rc == 0 && reps.n > 0)
         rc = names == NULL ? FS_ENOMEM
-                           : trend_get(store, &cal, now, from, names, reps.n, tr, weeks, NULL,
+                           : trend_get(wb, store, &cal, now, from, names, reps.n, tr, weeks, NULL,
                                        NULL);
     const fs_compliance c = tr[NWEEKS - 1];
     (void)fs_audit_append(fs_store_audit(store), "report_read", s->user, s->team, week);
@@ -1251,6 +1251,125 @@ static int customer_links(fs_store *store, const char *rep, out *o)
     return rc < 0 ? rc : 0;
 }
 
+/* One of the rep's customers: its id and name (planned_visits). */
+typedef struct named_customer {
+    uint8_t id[FS_ID_BYTES];
+    char *name;
+} named_customer;
+
+static int cmp_named_customer(const void *a, const void *b)
+{
+    return memcmp(((const named_customer *)a)->id, ((const named_customer *)b)->id, FS_ID_BYTES);
+}
+
+/* A text column of the row as a string to free ("" when NULL or not text);
+ * NULL when memory runs out. */
+static char *text_dup(fs_rows *it, const char *column)
+{
+    fs_value v;
+    if (fs_rows_get(it, column, &v) != 0 || v.type != FS_TEXT)
+        return strdup("");
+    return strndup(v.p, v.n);
+}
+
+#define PLANNED_MAX 100 /* rows of the rep's planned visits shown */
+
+/* The rep's visits planned from now on (table visit_plan, schema 6) that no
+ * visit has closed yet, by time: the customer by name (linked to its page),
+ * place, purpose, and whether the customer confirmed it (how and when).
+ * The rep's are those of the rep's customers, as the scope places them. */
+static int planned_visits(fs_store *store, const char *rep, int64_t now, out *o)
+{
+    fs_replica *r = fs_store_replica(store);
+    fs_rows *it = NULL;
+    fs_value eq = fs_text(rep);
+    named_customer *cs = NULL;
+    size_t ncs = 0, cap = 0, shown = 0;
+    int rc = fs_rows_open(&it, r, "customer", "owner", &eq, NULL); /* by id */
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        if (ncs == cap) {
+            size_t more = cap ? 2 * cap : 16;
+            named_customer *m = realloc(cs, more * sizeof *m);
+            if (m == NULL) {
+                rc = FS_ENOMEM;
+                break;
+            }
+            cs = m;
+            cap = more;
+        }
+        memcpy(cs[ncs].id, fs_rows_id(it), FS_ID_BYTES);
+        if ((cs[ncs].name = text_dup(it, "name")) == NULL) {
+            rc = FS_ENOMEM;
+            break;
+        }
+        ncs++;
+    }
+    fs_rows_close(it);
+    it = NULL;
+    web__putf(o, "<h2>%s</h2>\n<table>", _("Planned visits"));
+    web__heads(o, N_("Planned for"), N_("Customer"), N_("Place"), N_("Purpose"),
+               N_("Confirmed with the customer"), (const char *)NULL);
+    if (rc >= 0 && ncs > 0)
+        rc = fs_rows_open(&it, r, "visit_plan", NULL, NULL, "time");
+    while (rc == 0 && ncs > 0 && shown < PLANNED_MAX && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        fs_value cust, when, closed, at;
+        int64_t t;
+        named_customer key, *c = NULL;
+        if (fs_rows_get(it, "customer", &cust) != 0 || cust.type != FS_BLOB ||
+            cust.n != FS_ID_BYTES || fs_rows_get(it, "time", &when) != 0 ||
+            when.type != FS_TEXT || fs_civil_parse(when.p, when.n, &t) != 0 || t < now ||
+            fs_rows_get(it, "visit", &closed) != 0 || closed.type != FS_NULL)
+            continue; /* past, closed by a visit, or not one the page can show */
+        memcpy(key.id, cust.p, FS_ID_BYTES);
+        c = bsearch(&key, cs, ncs, sizeof *cs, cmp_named_customer);
+        if (c == NULL)
+            continue; /* another rep's customer */
+        char hex[2 * FS_ID_BYTES + 1], stamp[17], phex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(c->id, hex);
+        fs_id_to_hex(fs_rows_id(it), phex);
+        fs_civil_format(t, stamp);
+        char *place = text_dup(it, "place"), *purpose = text_dup(it, "purpose");
+        char *how = text_dup(it, "confirmed_how");
+        int confirmed = fs_rows_get(it, "confirmed_at", &at) == 0 && at.type == FS_TEXT;
+        char *at_s = confirmed ? text_dup(it, "confirmed_at") : NULL;
+        if (place == NULL || purpose == NULL || how == NULL || (confirmed && at_s == NULL)) {
+            rc = FS_ENOMEM;
+        } else {
+            web__putf(o, "<tr data-plan=\"%s\"><td>%s</td><td><a href=\"/customer?id=%s\">",
+                      phex, stamp, hex);
+            web__esc(o, c->name);
+            web__puts(o, "</a></td><td>");
+            web__esc(o, place);
+            web__puts(o, "</td><td>");
+            web__esc(o, purpose);
+            if (confirmed) {
+                web__putf(o, "</td><td class=\"green\">%s: ", _("yes"));
+                web__esc(o, how);
+                web__puts(o, " (");
+                web__esc(o, at_s);
+                web__puts(o, ")</td></tr>\n");
+            } else {
+                web__putf(o, "</td><td class=\"amber\">%s</td></tr>\n", _("not yet"));
+            }
+            shown++;
+        }
+        free(place);
+        free(purpose);
+        free(how);
+        free(at_s);
+    }
+    fs_rows_close(it);
+    if (shown == 0)
+        web__putf(o, "<tr><td colspan=\"5\">%s</td></tr>\n", _("No visits planned from now on."));
+    web__puts(o, "</table>\n");
+    for (size_t i = 0; i < ncs; i++)
+        free(cs[i].name);
+    free(cs);
+    return rc < 0 ? rc : 0;
+}
+
 /* A spot-check of one of this week's visits. */
 static void spotcheck_form(const session *s, const char *rep, const rep_find *rf, out *o)
 {
@@ -1274,7 +1393,7 @@ static void spotcheck_form(const session *s, const char *rep, const rep_find *rf
 
 /* One rep's deadlines for a week, for their manager only: a rep of another
  * team is "not found", whoever asks. */
-static void rep_page(fs_store *store, const session *s, const fs_http_request *rq,
+static void rep_page(web *wb, fs_store *store, const session *s, const fs_http_request *rq,
                      fs_http_response *r)
 {
     char name[FS_USER_NAME_MAX + 1] = "", week[16];
@@ -1320,7 +1439,7 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
     char weeks[NWEEKS][16];
     out dl = {0};
     rep_find rf = {&dl, fs_store_replica(store), store, 0, NULL, NULL, 0};
-    int rc = trend_get(store, &cal, now, from, one, 1, tr, weeks, rep_row, &rf);
+    int rc = trend_get(wb, store, &cal, now, from, one, 1, tr, weeks, rep_row, &rf);
     if (rc == 0) {
         if (tr[NWEEKS - 1].nreps == 1) {
             chart_rules(&o, &tr[NWEEKS - 1], &tr[NWEEKS - 1].reps[0]);
@@ -1344,6 +1463,8 @@ static void rep_page(fs_store *store, const session *s, const fs_http_request *r
         web__putf(&o, "<p class=\"err\">%s</p>\n", _("The deadlines could not be computed."));
     if (rc == 0)
         rc = customer_links(store, name, &o);
+    if (rc == 0)
+        rc = planned_visits(store, name, now, &o);
     if (rc == 0)
         rc = plan_forms(store, s, name, &o);
     if (rc == 0)
@@ -1853,7 +1974,7 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
         if (s->role == FS_ROLE_ADMIN)
             admin_page(store, s, r);
         else
-            team_page(store, s, rq, r);
+            team_page(w, store, s, rq, r);
         return;
     }
     if (get && strcmp(rq->path, "/search") == 0 && s->role == FS_ROLE_MANAGER) {
@@ -1861,7 +1982,7 @@ static void route(web *w, fs_store *store, const fs_http_request *rq, fs_http_re
         return;
     }
     if (get && strcmp(rq->path, "/rep") == 0 && s->role == FS_ROLE_MANAGER) {
-        rep_page(store, s, rq, r);
+        rep_page(w, store, s, rq, r);
         return;
     }
     if (get && record && s->role == FS_ROLE_MANAGER) {

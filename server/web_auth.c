@@ -67,7 +67,15 @@ struct web {
     int tls;
     web_defer_fn defer; /* checks passwords off the server's thread; NULL: inline */
     void *defer_ctx;
+    /* the tables the team and rep pages read, kept while the store's
+     * records are unchanged (fieldsync/rules.h); NULL: read at each view */
+    fs_rules_memo *memo;
 };
+
+fs_rules_memo *web__memo(web *w)
+{
+    return w->memo;
+}
 
 void web_set_defer(web *w, web_defer_fn defer, void *ctx)
 {
@@ -107,6 +115,7 @@ web *web_new(void)
     if (w != NULL) {
         memset(w, 0, sizeof *w);
         w->clock = wall;
+        w->memo = fs_rules_memo_new();
         /* The Chinese pages: without the catalog, English only. */
         (void)web__catalog_load();
     }
@@ -115,8 +124,10 @@ web *web_new(void)
 
 void web_free(web *w)
 {
-    if (w != NULL)
+    if (w != NULL) {
+        fs_rules_memo_free(w->memo);
         sodium_free(w); /* wipes */
+    }
 }
 static void new_token(char out_[TOKEN_HEX + 1])
 {

@@ -133,6 +133,8 @@ void web__login_page(const web *w, fs_http_response *r, const char *msg, int sta
 /* The session's (login 0), the login form's (1) or the language's (2) cookie name, and the
  * attributes it is set with ("; Secure; HttpOnly; ..."), over TLS or not. */
 const char *web__cookie(const web *w, int login);
+/* The evaluations the dashboard keeps between views (NULL: none). */
+fs_rules_memo *web__memo(web *w);
 const char *web__cookie_attrs(const web *w, int login);
 /* POST /login: checks the form's CSRF token and the failure counts, then
  * the password; on success starts a session (cookie set, redirect to /),

@@ -1023,9 +1023,126 @@ static void test_the_table_of_rules(void)
     CHECK_STR(fs_rule_status_name(FS_ST_OVERDUE), "overdue");
 }
 
+/* fs_compliance_weeks_kept against fs_compliance_weeks_each: every tally
+ * of every week and the last week's findings alike. The findings' count. */
+static int kept_agree(fs_rules_memo *m, fs_replica *r, int64_t now, int64_t from,
+                      const char *const *reps, size_t nreps, const uint8_t *row, int *has_row)
+{
+    static got kept, each;
+    fs_compliance a[4], b[4];
+    kept.n = each.n = 0;
+    CHECK_OK(fs_compliance_weeks_kept(m, r, default_cal(), now, from, 4, reps, nreps, a, collect,
+                                      &kept));
+    CHECK_OK(fs_compliance_weeks_each(r, default_cal(), now, from, 4, reps, nreps, b, collect,
+                                      &each));
+    int differ = 0;
+    for (size_t w = 0; w < 4; w++) {
+        differ += a[w].nreps != b[w].nreps;
+        for (size_t i = 0; i < a[w].nreps && i < b[w].nreps; i++) {
+            differ += strcmp(a[w].reps[i].rep, b[w].reps[i].rep) != 0;
+            for (size_t q = 0; q < a[w].nrules; q++)
+                differ += memcmp(&a[w].reps[i].by_rule[q], &b[w].reps[i].by_rule[q],
+                                 sizeof a[w].reps[i].by_rule[q]) != 0;
+        }
+        fs_compliance_free(&a[w]);
+        fs_compliance_free(&b[w]);
+    }
+    CHECK_EQ_INT(differ, 0);
+    CHECK_EQ_INT(kept.n, each.n);
+    *has_row = 0;
+    for (int i = 0; i < kept.n && i < each.n && i < 1024; i++) {
+        const fs_finding *x = &kept.f[i], *y = &each.f[i];
+        differ += x->rule != y->rule || strcmp(x->who, y->who) != 0 ||
+                  memcmp(x->row, y->row, 16) != 0 || x->start != y->start ||
+                  x->deadline != y->deadline || x->done != y->done || x->status != y->status;
+        *has_row |= row != NULL && x->has_row && memcmp(x->row, row, 16) == 0;
+    }
+    CHECK_EQ_INT(differ, 0);
+    return kept.n;
+}
+
+extern unsigned long fs__rules_kept_hits;
+
+/* Issue 18: the dashboard keeps the tables it read between views
+ * (fs_rules_memo); a write, a refusal or another set of reps is read
+ * afresh, a write rolled back leaves nothing behind, and every view agrees
+ * with an evaluation that keeps nothing. */
+static void test_kept_evaluations_follow_writes(void)
+{
+    char *dir;
+    fs_replica *r = fresh(&dir);
+    fs_rules_memo *m = fs_rules_memo_new();
+    CHECK(m != NULL);
+    uint8_t c1[16], c2[16], v1[16], v2[16], v3[16], k1[16];
+    customer(r, "zhang", 1, c1);
+    customer(r, "wang", 0, c2);
+    visit(r, c1, "2023-10-09 10:00", "2023-10-09 12:00", v1);
+    visit(r, c2, "2023-10-10 10:00", "2023-10-11 12:00", v2);
+    fs_cell k[] = {{"customer", fs_blob(c1, 16)},
+                   {"text", fs_text("t")},
+                   {"due", fs_text("2023-10-12")},
+                   {"status", fs_text("open")}};
+    CHECK_OK(fs_insert(r, "commitment", k, 4, k1));
+    const char *both[] = {"zhang", "wang"}, *one[] = {"zhang"};
+    int64_t now = civ("2023-10-20 12:00"), from = civ("2023-09-25");
+    int seen;
+    unsigned long hits = fs__rules_kept_hits;
+    int n0 = kept_agree(m, r, now, from, both, 2, NULL, &seen);
+    CHECK(n0 > 0);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 0); /* read */
+    CHECK_EQ_INT(kept_agree(m, r, now, from, both, 2, NULL, &seen), n0);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 1); /* kept */
+    /* another now: the same records, the statuses of that time */
+    kept_agree(m, r, civ("2023-10-12 20:00"), from, both, 2, NULL, &seen);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 2);
+    /* a new visit: read afresh, and found */
+    visit(r, c2, "2023-10-16 10:00", "2023-10-18 12:00", v3);
+    CHECK(kept_agree(m, r, now, from, both, 2, v3, &seen) > n0);
+    CHECK(seen);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 2);
+    CHECK(kept_agree(m, r, now, from, both, 2, v3, &seen) > n0);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 3);
+    /* an edit: the commitment done, the kept one not shown */
+    fs_cell done[] = {{"status", fs_text("done")}, {"done_at", fs_text("2023-10-11 09:00")}};
+    CHECK_OK(fs_update(r, "commitment", k1, done, 2));
+    kept_agree(m, r, now, from, both, 2, k1, &seen);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 3);
+    /* one rep: kept apart from the two */
+    kept_agree(m, r, now, from, one, 1, NULL, &seen);
+    kept_agree(m, r, now, from, one, 1, NULL, &seen);
+    kept_agree(m, r, now, from, both, 2, NULL, &seen);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 5);
+    /* inside a transaction nothing is kept; rolled back, nothing shows */
+    uint8_t v4[16];
+    CHECK_OK(fs_begin(r));
+    visit(r, c1, "2023-10-17 10:00", "2023-10-17 11:00", v4);
+    kept_agree(m, r, now, from, both, 2, v4, &seen);
+    CHECK(seen);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 5);
+    fs_rollback(r);
+    kept_agree(m, r, now, from, both, 2, v4, &seen);
+    CHECK(!seen);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 5);
+    /* a refused placing: the visit left out at the next view */
+    unsigned nt;
+    const fs_table *t = fs_schema_tables(&nt);
+    int tv = fs_schema_table_index("visit");
+    kept_agree(m, r, now, from, both, 2, v3, &seen);
+    CHECK(seen);
+    CHECK_OK(fs_replica_record_refusal(r, (uint16_t)tv, v3,
+                                       (uint16_t)fs_schema_column_index(&t[tv], "customer"), 7,
+                                       FS_REASON_SCOPE, NULL, 0));
+    kept_agree(m, r, now, from, both, 2, v3, &seen);
+    CHECK(!seen);
+    CHECK_EQ_INT((int)(fs__rules_kept_hits - hits), 6);
+    fs_rules_memo_free(m);
+    done_with(r, dir);
+}
+
 TEST_LIST(TEST(civil_time) TEST(working_days) TEST(time_zones)
               TEST(record_rules_at_their_boundaries) TEST(working_day_rules)
                   TEST(commitments_and_follow_ups) TEST(daily_weekly_monthly)
                       TEST(compliance_week_by_hand) TEST(the_table_of_rules)
                           TEST(handover_keeps_past_deadlines) TEST(refused_records_left_out)
-                              TEST(survey_and_contract_rules))
+                              TEST(survey_and_contract_rules)
+                                  TEST(kept_evaluations_follow_writes))

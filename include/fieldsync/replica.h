@@ -280,6 +280,10 @@ const uint8_t *fs_rows_id(const fs_rows *it);
 /* The current row's value of a column; TEXT/BLOB bytes stay valid until the
  * next fs_rows_next() or fs_rows_close(). Errors: FS_ESCHEMA. */
 int fs_rows_get(const fs_rows *it, const char *column, fs_value *out);
+/* The value of the k-th column named to fs_rows_open_only (no search by
+ * name: a scan of many rows). Errors: FS_EINVAL (k out of range, or the
+ * rows were opened with fs_rows_open). */
+int fs_rows_get_nth(const fs_rows *it, size_t k, fs_value *out);
 void fs_rows_close(fs_rows *it);
 
 /* ---- a record's history (core/history.c, issue 17 point 3) ---- */
@@ -315,6 +319,14 @@ int fs_changes_since_bytes(fs_replica *r, uint64_t after_seq, size_t max, size_t
 
 /* Sequence number of the newest local change log entry (0 if none). */
 int fs_last_seq(fs_replica *r, uint64_t *out);
+
+/* What the records and refusals are at: out[0] changes with every write of
+ * a record row or a refusal through r (unique in the process: another
+ * replica opened at the same address has another), out[1] with every
+ * commit of another connection to the file (PRAGMA data_version). Equal
+ * generations read the same records. Returns 1 (out unset) inside a
+ * transaction, whose writes may yet be rolled back; else 0 or FS_E*. */
+int fs_replica_generation(fs_replica *r, uint64_t out[2]);
 
 typedef struct fs_apply_stats {
     size_t applied;   /* changes that won and were written */

@@ -237,6 +237,22 @@ int fs_compliance_weeks_each(fs_replica *r, const fs_calendar *cal, int64_t now,
                              size_t nweeks, const char *const *reps, size_t nreps,
                              fs_compliance *out, int (*cb)(const fs_finding *f, void *ctx),
                              void *ctx);
+
+/* Evaluations kept between calls (a server's dashboard): the tables read by
+ * one call of fs_compliance_weeks_kept serve the next ones with the same
+ * replica, calendar and reps for as long as the replica's records and
+ * refusals are unchanged (fs_replica_generation); a few sets of reps are
+ * kept, the least recently used giving way. Not to be shared between
+ * threads. */
+typedef struct fs_rules_memo fs_rules_memo;
+fs_rules_memo *fs_rules_memo_new(void); /* NULL: out of memory */
+void fs_rules_memo_free(fs_rules_memo *m);
+/* fs_compliance_weeks_each, with m keeping the tables read (m NULL: as
+ * fs_compliance_weeks_each). Inside a transaction nothing is kept. */
+int fs_compliance_weeks_kept(fs_rules_memo *m, fs_replica *r, const fs_calendar *cal,
+                             int64_t now, int64_t from, size_t nweeks, const char *const *reps,
+                             size_t nreps, fs_compliance *out,
+                             int (*cb)(const fs_finding *f, void *ctx), void *ctx);
 void fs_compliance_free(fs_compliance *c);
 /* The tally of rule id for m (NULL for an unknown id). */
 const fs_rule_tally *fs_compliance_rule(const fs_compliance *c, const fs_rep_metrics *m,

@@ -194,6 +194,48 @@ contains "the week the promise is due: the promise in its words" "$BODY" "<td>�
 http GET "/rep?name=zhang" "$LI"
 contains "and his customers, each linked to its page" "$BODY" "<a href=\"/customer?id=$CUSTOMER_ID\">"
 contains "and his plans, each linked to its page" "$BODY" "<a href=\"/plan?id=$PLAN_ID\">"
+# The server keeps the tables a page read while the records are unchanged
+# (issue 18, speed): a visit synced since the last view is on the next one.
+runc "$FS" --home "$WORK/zhang" visit add --customer "$CUSTOMER_ID" \
+    --time "$(date '+%Y-%m-%d %H:%M')" --place p --purpose p --notes "a second visit"
+VISIT2_ID=$OUT
+runc "$FS" --home "$WORK/zhang" sync
+expect "zhang syncs a second visit" 0
+http GET "/rep?name=zhang" "$LI"
+contains "a visit synced after the last view is on the next" "$BODY" "<a href=\"/visit?id=$VISIT2_ID\">visit record</a>"
+contains "beside the first" "$BODY" "<a href=\"/visit?id=$VISIT_ID\">visit record</a>"
+
+# ---- the rep's planned visits (issue 18: schema 6's visit plans) ----
+contains "no visit planned yet: said so" "$BODY" "<h2>Planned visits</h2>"
+contains "in words" "$BODY" "No visits planned from now on."
+DAY2=$(rel_day '+2 days')
+DAY3=$(rel_day '+3 days')
+runc "$FS" --home "$WORK/zhang" visit plan --customer "$CUSTOMER_ID" --time "$DAY3 15:30" \
+    --place "客户办公室 <3F>" --purpose "签合同"
+expect "zhang plans a visit" 0
+PLAN2_ID=$OUT
+runc "$FS" --home "$WORK/zhang" visit plan --customer "$CUSTOMER_ID" --time "$DAY2 10:00" \
+    --place "华信大厦" --purpose "演示新版本"
+expect "and another, earlier" 0
+PLAN1_ID=$OUT
+runc "$FS" --home "$WORK/zhang" visit confirm "$PLAN2_ID" --how "电话 王芳"
+expect "the later one confirmed by phone" 0
+runc "$FS" --home "$WORK/zhang" sync
+expect "zhang syncs his plans" 0
+http GET "/rep?name=zhang" "$LI"
+contains "the rep's page lists the planned visit: time, customer by name, place, purpose, not confirmed" "$BODY" \
+    "<tr data-plan=\"$PLAN1_ID\"><td>$DAY2 10:00</td><td><a href=\"/customer?id=$CUSTOMER_ID\">Secret Dashboard Customer 控制</a></td><td>华信大厦</td><td>演示新版本</td><td class=\"amber\">not yet</td></tr>"
+contains "and the confirmed one, how and when (the text escaped)" "$BODY" \
+    "<tr data-plan=\"$PLAN2_ID\"><td>$DAY3 15:30</td><td><a href=\"/customer?id=$CUSTOMER_ID\">Secret Dashboard Customer 控制</a></td><td>客户办公室 &lt;3F&gt;</td><td>签合同</td><td class=\"green\">yes: 电话 王芳 ("
+first=$(grep -oE 'data-plan="[0-9a-f]{32}"' <<<"$BODY" | head -n 1 | cut -d'"' -f2)
+equal "by time, the earlier first" "$first" "$PLAN1_ID"
+lacks=$(grep -c "No visits planned from now on." <<<"$BODY" || true)
+equal "and no 'none' line" "$lacks" 0
+WEB_LANG=zh-CN http GET "/rep?name=zhang" "$LI"
+contains "in Chinese: the heading" "$BODY" "<h2>计划拜访</h2>"
+contains "the columns" "$BODY" "<th>计划时间</th><th>客户</th>"
+contains "not yet confirmed, in Chinese" "$BODY" "<td class=\"amber\">尚未确认</td>"
+contains "confirmed, in Chinese" "$BODY" "<td class=\"green\">是: 电话 王芳 ("
 http GET "/rep?name=wang" "$LI"
 equal "another team's rep by direct URL: not found" "$STATUS" 404
 
