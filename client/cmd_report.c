@@ -306,7 +306,7 @@ int cmd_today(cli_ctx *ctx, int argc, char **argv)
     } else {
         char at[17];
         fs_civil_format(now, at);
-        (void)refused_summary(r, stdout); /* what the server refused comes first */
+        (void)refused_summary(r, stdout, 1); /* what the server refused comes first */
         /* then a clock that is off: the times recorded are corrected, but
          * the rep should know why the laptop's clock and "now" differ */
         fs_replica_status st;

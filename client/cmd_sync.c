@@ -567,7 +567,9 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         printf("%s\n", words);
     rc = CLI_OK;
     /* Never silent: what is refused, and exit status 3 when it is new. */
-    frc = after.refused > 0 ? refused_summary(r, stdout) : 0;
+    /* the records by name on a terminal; to a file or pipe by kind and id
+     * only, as it is no export (issue 20.4) */
+    frc = after.refused > 0 ? refused_summary(r, stdout, isatty(STDOUT_FILENO)) : 0;
     if (frc != 0)
         rc = cli_fail(r, "sync: reading the refusals", frc);
     else if (after.refused > before.refused)
@@ -934,7 +936,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
     else
         printf(_("unlock agent:    not running\n"));
     if (st.refused > 0) {
-        frc = refused_summary(r, stdout);
+        frc = refused_summary(r, stdout, isatty(STDOUT_FILENO)); /* as sync's */
         if (frc != 0) {
             rc = cli_fail(r, "status: reading the refusals", frc);
             goto done;

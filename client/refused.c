@@ -235,7 +235,7 @@ static int summary_cb(const fs_refusal *f, void *ctx)
     return 0;
 }
 
-int refused_summary(fs_replica *r, FILE *f)
+int refused_summary(fs_replica *r, FILE *f, int names)
 {
     summary_walk w;
     memset(&w, 0, sizeof w);
@@ -245,7 +245,17 @@ int refused_summary(fs_replica *r, FILE *f)
         fprintf(f, SAY_SUMMARY, (unsigned long long)w.total, w.records);
         for (size_t i = 0; rc == 0 && i < w.nshown; i++) {
             char name[256];
-            rc = refused_record_name(r, w.shown[i].table, w.shown[i].row, name, sizeof name);
+            if (names) {
+                rc = refused_record_name(r, w.shown[i].table, w.shown[i].row, name, sizeof name);
+            } else {
+                unsigned nt;
+                const fs_table *tables = fs_schema_tables(&nt);
+                char hex[2 * FS_ID_BYTES + 1];
+                fs_id_to_hex(w.shown[i].row, hex);
+                snprintf(name, sizeof name, SAY_UNNAMED,
+                         w.shown[i].table < nt ? cli_kind_word(tables[w.shown[i].table].name) : "?",
+                         hex);
+            }
             if (rc == 0)
                 fprintf(f, SAY_SUMMARY_ONE, name, w.shown[i].n,
                         refused_reason_words(w.shown[i].reason));

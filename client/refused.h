@@ -18,10 +18,13 @@
 int refused_record_name(fs_replica *r, unsigned table, const uint8_t row[FS_ID_BYTES], char *out,
                         size_t cap);
 
-/* The refused changes' lines for status and the first lines of today: their
- * number, and the records they belong to (at most a few, then how many
- * more); nothing when there are none. 0 or an FS_E* code. */
-int refused_summary(fs_replica *r, FILE *f);
+/* The refused changes' lines for status, sync and the first lines of today:
+ * their number, and the records they belong to (at most a few, then how
+ * many more); nothing when there are none. names 0: each record by its kind
+ * and id only, never a customer's name or a record's words (status and sync
+ * to a file or pipe: issue 20.4; today's lines go through the export gate
+ * with the rest of today). 0 or an FS_E* code. */
+int refused_summary(fs_replica *r, FILE *f, int names);
 
 /* The records refused_summary names, added to set (export.h: the export
  * gate counts them). 0 or an FS_E* code. */
