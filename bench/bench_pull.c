@@ -245,7 +245,7 @@ static int push_rewrites(fs_store *s, dev *d, const uint8_t (*ids)[FS_ID_BYTES],
 {
     const int cols[4] = {col("name"), col("industry"), col("history"), col("preferences")};
     const uint16_t tix = (uint16_t)fs_schema_table_index("customer");
-    char text[ROWS_PER_PUSH][4][48];
+    char text[ROWS_PER_PUSH][4][64]; /* up to 59 bytes and the NUL */
     size_t n = 0;
     for (size_t r = 0; r < rows; r++) {
         uint64_t hlc = hlc_next++;
