@@ -9,7 +9,7 @@
  * runs.
  *
  * The workers (fs_ws_server_defer) take slow work off that thread: a
- * bounded queue, FS_HUB_WORKERS threads, the result handed back with
+ * bounded queue, half the CPUs' worth of threads, the result handed back with
  * fs_net_server_post and the deferred HTTP answer sent with
  * fs_net_server_answer. Beyond FS_HUB_WORK_MAX jobs the caller is refused
  * at once, so a flood of logins costs the devices nothing but the
@@ -314,7 +314,14 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
     if (rc != 0)
         goto fail;
     /* Without workers (none could start) every deferral is refused busy. */
-    while (hub->nworkers < FS_HUB_WORKERS &&
+    /* Half the CPUs: an Argon2 check is memory-hard, and two on a 2-core
+     * machine cost a rep's syncs 2.6-3.2 times their time under a login
+     * flood, one 1.6-2.2 times (test_loginflood, run in turn). */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = ncpu >= 4 ? (int)(ncpu / 2) : 1;
+    if (want > FS_HUB_WORKERS)
+        want = FS_HUB_WORKERS;
+    while (hub->nworkers < want &&
            pthread_create(&hub->workers[hub->nworkers], NULL, worker, hub) == 0)
         hub->nworkers++;
     *out = hub;

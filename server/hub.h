@@ -51,14 +51,16 @@ void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx);
 /* Work too slow for the server's thread, which serves every device (a
  * login's Argon2 check, issue 20.1), for an HTTP request: called from the
  * handler, it defers the request's answer (out->deferred); work(ctx) runs
- * on one of FS_HUB_WORKERS threads and must not touch the store; then
+ * on one of the worker threads (half the machine's CPUs, at least one, at
+ * most FS_HUB_WORKERS: the checks never take every core from the devices'
+ * syncs) and must not touch the store; then
  * finish(ctx, store, answer) runs on the server's thread and fills the
  * answer, which is sent. finish is called exactly once and owns ctx; when
  * the server stops before the work ran, answer is NULL and finish only
  * frees ctx. At most FS_HUB_WORK_MAX jobs wait or run at once: above that
  * FS_EBUSY, at once, and the handler answers (503) itself; ctx stays the
  * caller's, as with FS_ENOMEM. */
-#define FS_HUB_WORKERS  2
+#define FS_HUB_WORKERS  8 /* at most */
 #define FS_HUB_WORK_MAX 4
 int fs_ws_server_defer(fs_ws_server *srv, const fs_http_request *rq, fs_http_response *out,
                        void (*work)(void *ctx),
