@@ -14,6 +14,7 @@
 #include "fieldsync/attach.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/records.h"
+#include "fieldsync/replica_server.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 
@@ -113,6 +114,7 @@ typedef struct eval {
     recs visits;    /* every visit: customer, time in start */
     char (*reps)[65];
     size_t nreps;
+    int64_t *since; /* when each of reps joined (civil minutes; INT64_MIN: not known) */
     int only_reps; /* the caller named the reps: findings of others are left out */
     char (*reps_sorted)[65]; /* e->reps by name, for emit's search (only_reps) */
     /* Loads keep only the named reps' records (set once the customers are
@@ -774,9 +776,11 @@ static int eval_daily(eval *e, const fs_rule *rl)
                 for (size_t i = 0; i < rs.n && found == NULL; i++)
                     if (fs_civil_day(rs.v[i].start) == day && strcmp(rs.v[i].who, e->reps[k]) == 0)
                         found = &rs.v[i];
-            int64_t start = day * FS_MIN_PER_DAY;
-            rc = emit(e, rl, e->reps[k], ix, found ? found->id : NULL, start,
-                      deadline_of(rl, e->cal, start), found ? found->done : -1, day);
+            int64_t start = day * FS_MIN_PER_DAY, deadline = deadline_of(rl, e->cal, start);
+            if (found == NULL && e->since != NULL && deadline < e->since[k])
+                continue; /* due before the rep joined */
+            rc = emit(e, rl, e->reps[k], ix, found ? found->id : NULL, start, deadline,
+                      found ? found->done : -1, day);
         }
     }
     free(at);
@@ -802,6 +806,8 @@ static int eval_weekly(eval *e, const fs_rule *rl)
                     strcmp(rs.v[i].who, e->reps[k]) == 0 &&
                     (found == NULL || rs.v[i].start < found->start))
                     found = &rs.v[i];
+            if (found == NULL && e->since != NULL && deadline < e->since[k])
+                continue; /* due before the rep joined */
             rc = emit(e, rl, e->reps[k], -1, found ? found->id : NULL, lo, deadline,
                       found ? found->start : -1, week);
         }
@@ -1131,6 +1137,50 @@ static int collect_reps(eval *e)
     return rc;
 }
 
+/* When each rep joined: the creation of their roster row (its name's
+ * clock, which no later write changes), in civil minutes. A day or week
+ * whose deadline came before it expects nothing of them (a rep added this
+ * week is not missing the daily plans of the weeks before). INT64_MIN for
+ * a rep this replica has no roster row of (a rep's own laptop, a replica
+ * before schema 4): judged as before. */
+static int load_since(eval *e)
+{
+    free(e->since);
+    e->since = malloc((e->nreps ? e->nreps : 1) * sizeof *e->since);
+    if (e->since == NULL)
+        return FS_ENOMEM;
+    for (size_t k = 0; k < e->nreps; k++)
+        e->since[k] = INT64_MIN;
+    int tix = fs_schema_table_index("roster");
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    if (tix < 0 || e->nreps == 0)
+        return 0;
+    int col = fs_schema_column_index(&tables[tix], "name");
+    fs_rows *it = NULL;
+    int rc = fs_rows_open(&it, e->r, "roster", NULL, NULL, NULL);
+    while (rc == 0 && (rc = fs_rows_next(it)) == 1) {
+        rc = 0;
+        fs_value v;
+        if (col <= 0 || fs_rows_get(it, "name", &v) != 0 || v.type != FS_TEXT || v.n >= 65)
+            continue;
+        for (size_t k = 0; k < e->nreps; k++) {
+            if (strlen(e->reps[k]) != v.n || memcmp(e->reps[k], v.p, v.n) != 0)
+                continue;
+            fs_version ver;
+            int exists = 0;
+            int64_t civil;
+            if (fs_replica_column_version(e->r, (unsigned)tix, fs_rows_id(it), (unsigned)col,
+                                          &ver, &exists) == 0 &&
+                exists && ver.hlc != 0 &&
+                fs_calendar_now(e->cal, (int64_t)(ver.hlc >> 16), &civil) == 0)
+                e->since[k] = civil;
+        }
+    }
+    fs_rows_close(it);
+    return rc < 0 ? rc : 0;
+}
+
 /* Runs the rules over e (set up by the callers below); frees what it
  * loaded. */
 /* What every window of an evaluation shares: the refusals, hand-overs,
@@ -1185,6 +1235,8 @@ static int run_setup(eval *e, const char *const *reps, size_t nreps)
     }
     if (rc == 0 && reps == NULL && e->only_customer == NULL)
         rc = collect_reps(e);
+    if (rc == 0)
+        rc = load_since(e);
     return rc;
 }
 
@@ -1278,6 +1330,7 @@ static void run_free(eval *e)
             free(e->cache[i].dl[k]);
     }
     free(e->reps);
+    free(e->since);
     free(e->reps_sorted);
     free(e->refused);
 }
@@ -1344,16 +1397,49 @@ int fs_rules_eval_customer(fs_replica *r, const fs_calendar *cal,
 
 /* ---- tallies ---- */
 
+/* The metrics of rep who in c, made (all zero) when c has none: 0 or
+ * FS_ENOMEM. */
+static int metrics_of(fs_compliance *c, const char *who, fs_rep_metrics **out);
+
 static int tally(const fs_finding *f, void *ctx)
 {
     fs_compliance *c = ctx;
+    fs_rep_metrics *m = NULL;
+    int rc = metrics_of(c, f->who, &m);
+    if (rc != 0)
+        return rc;
+    size_t nrules;
+    size_t idx = (size_t)(f->rule - fs_rules(&nrules));
+    m->by_rule[idx].n[f->status]++;
+    if (f->rule->kind == FS_RULE_RATIO) {
+        m->checks++;
+        m->accurate += f->status == FS_ST_ON_TIME;
+    }
+    return 0;
+}
+
+/* Every named rep has its metrics in c, zero when nothing was due of them
+ * (a week before they joined): callers look each named rep up. */
+static int metrics_for_named(fs_compliance *c, const char *const *reps, size_t nreps)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && reps != NULL && i < nreps; i++) {
+        fs_rep_metrics *m;
+        if (reps[i] != NULL && reps[i][0] != '\0')
+            rc = metrics_of(c, reps[i], &m);
+    }
+    return rc;
+}
+
+static int metrics_of(fs_compliance *c, const char *who, fs_rep_metrics **out)
+{
     fs_rep_metrics *m = NULL;
     /* c->reps is kept sorted by name: a binary search, a new rep put in
      * its place */
     size_t lo = 0, hi = c->nreps;
     while (lo < hi && m == NULL) {
         size_t mid = lo + (hi - lo) / 2;
-        int d = strcmp(c->reps[mid].rep, f->who);
+        int d = strcmp(c->reps[mid].rep, who);
         if (d == 0)
             m = &c->reps[mid];
         else if (d < 0)
@@ -1372,17 +1458,11 @@ static int tally(const fs_finding *f, void *ctx)
         memmove(&c->reps[lo + 1], &c->reps[lo], (c->nreps - lo) * sizeof *more);
         m = &c->reps[lo];
         memset(m, 0, sizeof *m);
-        snprintf(m->rep, sizeof m->rep, "%s", f->who);
+        snprintf(m->rep, sizeof m->rep, "%s", who);
         m->by_rule = by_rule;
         c->nreps++;
     }
-    size_t nrules;
-    size_t idx = (size_t)(f->rule - fs_rules(&nrules));
-    m->by_rule[idx].n[f->status]++;
-    if (f->rule->kind == FS_RULE_RATIO) {
-        m->checks++;
-        m->accurate += f->status == FS_ST_ON_TIME;
-    }
+    *out = m;
     return 0;
 }
 
@@ -1403,7 +1483,10 @@ int fs_compliance_get(fs_replica *r, const fs_calendar *cal, int64_t now, int64_
     }
     if (out->nreps > 1)
         qsort(out->reps, out->nreps, sizeof *out->reps, cmp_rep);
-    return 0;
+    rc = metrics_for_named(out, reps, nreps);
+    if (rc != 0)
+        fs_compliance_free(out);
+    return rc;
 }
 
 /* tally, and the findings of the last window to the caller's cb too */
@@ -1633,9 +1716,11 @@ int fs_compliance_weeks_kept(fs_rules_memo *m, fs_replica *r, const fs_calendar 
         rc = run_setup(e, reps, nreps);
     if (rc == 0)
         rc = run_rules(e);
-    for (size_t w = 0; rc == 0 && w < nweeks; w++)
+    for (size_t w = 0; rc == 0 && w < nweeks; w++) {
         if (out[w].nreps > 1)
             qsort(out[w].reps, out[w].nreps, sizeof *out[w].reps, cmp_rep);
+        rc = metrics_for_named(&out[w], reps, nreps); /* sorted: searched */
+    }
     e->win = NULL; /* freed below: the next call brings its own */
     e->nwin = 0;
     e->cb = NULL;

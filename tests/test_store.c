@@ -18,6 +18,7 @@
 #include "fieldsync/msg.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/replica_server.h"
+#include "fieldsync/rules.h"
 #include "fieldsync/store.h"
 #include "store/store_sqlite.h"
 #include "replica_int.h"
@@ -3364,7 +3365,43 @@ static void test_handover_freezes_charges(void)
     team_close(&t);
 }
 
-TEST_LIST(TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_charges) TEST(handover_charges_in_the_team_calendar) TEST(device_sync_health) TEST(manager_writes) TEST(manager_review_follows_the_workflow) TEST(dashboard_passwords)
+/* Issue 18, the dashboard as a manager met it: a rep added to the team
+ * this week showed red daily-plan cells for the seven weeks before. The
+ * rules take the day the rep's roster row was made as their start:
+ * nothing is due of them before it (zero tallies, the rep still listed),
+ * and a rep added earlier is judged as before. */
+static void test_rules_start_when_the_rep_joins(void)
+{
+    team t;
+    team_open(&t); /* zhang and wang added now */
+    clock_now += 14ull * 86400000;
+    CHECK_OK(fs_store_user_add(t.s, "sun", FS_ROLE_REP, "north")); /* two weeks later */
+    clock_now += 3600000;
+    fs_calendar cal;
+    fs_calendar_default(&cal);
+    int64_t now;
+    CHECK_OK(fs_calendar_now(&cal, (int64_t)clock_now, &now));
+    int64_t week = fs_iso_week_start(now) - 7 * FS_MIN_PER_DAY; /* last week: zhang's, not sun's */
+    const char *reps[] = {"sun", "zhang"};
+    fs_compliance c;
+    CHECK_OK(fs_compliance_get(fs_store_replica(t.s), &cal, now, week, week + 7 * FS_MIN_PER_DAY,
+                               reps, 2, &c));
+    CHECK_EQ_INT(c.nreps, 2); /* both listed */
+    unsigned due[2] = {0, 0};
+    for (size_t i = 0; i < c.nreps; i++) {
+        const fs_rule_tally *tl = fs_compliance_rule(&c, &c.reps[i], "daily_plan");
+        CHECK(tl != NULL);
+        for (int st = 0; st < FS_ST_COUNT; st++)
+            due[strcmp(c.reps[i].rep, "sun") == 0 ? 0 : 1] += tl->n[st];
+    }
+    CHECK_EQ_INT(due[0], 0); /* before sun joined: nothing due */
+    CHECK(due[1] >= 5);      /* zhang: every working day of the week, none handed in */
+    fs_compliance_free(&c);
+    printf("  last week's daily plans: sun (added this week) 0 due, zhang %u missed\n", due[1]);
+    team_close(&t);
+}
+
+TEST_LIST(TEST(rules_start_when_the_rep_joins) TEST(spot_checks_attached_to_the_records_rep) TEST(handover_freezes_charges) TEST(handover_charges_in_the_team_calendar) TEST(device_sync_health) TEST(manager_writes) TEST(manager_review_follows_the_workflow) TEST(dashboard_passwords)
               TEST(supervisor_columns) TEST(contract_signed_only_when_ready) TEST(submitted_plan_is_locked) TEST(users_and_devices) TEST(scope_of_reads)
                   TEST(pull_groups_by_owner) TEST(own_writes_not_sent_back_unless_purged)
                       TEST(store_commits_are_synced) TEST(writes_outside_scope_refused)
