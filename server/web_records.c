@@ -483,56 +483,35 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
     fs_rows_close(it);
     int rc = 0;
     if (strcmp(table, "customer") == 0) {
-        static const char *const contacts[] = {"name", "position", "phone", "email", NULL};
-        static const char *const visits[] = {"time", "purpose", "place", "contact", NULL};
-        static const char *const commits[] = {"text", "due", "status", "done_at", NULL};
-        static const char *const complaints[] = {"received_at", "description", "outcome",
-                                                 "outcome_at", NULL};
-        static const char *const questions[] = {"asked_at", "question", "answer", "answered_at",
-                                                NULL};
-        static const char *const requests[] = {"confirmed_at", "description", "signed_document",
-                                               NULL};
-        static const char *const acceptances[] = {"delivered_at", "collected_at", "documents",
-                                                  NULL};
-        rc = children(&o, rep, N_("Contacts"), "contact", "customer", id, contacts, "name");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Visits"), "visit", "customer", id, visits, "time");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Commitments"), "commitment", "customer", id, commits, "due");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Complaints"), "complaint", "customer", id, complaints,
-                          "received_at");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Questions"), "customer_question", "customer", id, questions,
-                          "asked_at");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Requirement requests"), "requirement_request", "customer", id,
-                          requests, "confirmed_at");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Acceptance documents"), "acceptance", "customer", id,
-                          acceptances, "delivered_at");
-        /* the sales records (issue 19.2) */
-        static const char *const deals[] = {"title", "amount", "stage", "expected_close", NULL};
-        static const char *const payments[] = {"collected_at", "amount", NULL};
-        static const char *const contracts[] = {"amount", "status", "legal_by", "legal_at",
-                                                "licence_seen", "authorisation_seen", NULL};
-        static const char *const surveys[] = {"quarter", "attitude", "ability", "speed",
-                                              "comment", NULL};
-        static const char *const vplans[] = {"time", "place", "purpose", "confirmed_at",
-                                             "confirmed_how", NULL};
-        if (rc == 0)
-            rc = children(&o, rep, N_("Deals"), "deal", "customer", id, deals, "opened_at");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Payments"), "payment", "customer", id, payments,
-                          "collected_at");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Contracts"), "contract", "customer", id, contracts,
-                          "signed_at");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Satisfaction surveys"), "survey", "customer", id, surveys,
-                          "quarter");
-        if (rc == 0)
-            rc = children(&o, rep, N_("Visit plans"), "visit_plan", "customer", id, vplans, "time");
+        /* every kind of record that names the customer, in the handbook's
+         * order, then the sales records (issue 19.2) */
+        static const struct {
+            const char *heading, *table, *order;
+            const char *cols[7];
+        } kinds[] = {
+            {N_("Contacts"), "contact", "name", {"name", "position", "phone", "email"}},
+            {N_("Visits"), "visit", "time", {"time", "purpose", "place", "contact"}},
+            {N_("Commitments"), "commitment", "due", {"text", "due", "status", "done_at"}},
+            {N_("Complaints"), "complaint", "received_at",
+             {"received_at", "description", "outcome", "outcome_at"}},
+            {N_("Questions"), "customer_question", "asked_at",
+             {"asked_at", "question", "answer", "answered_at"}},
+            {N_("Requirement requests"), "requirement_request", "confirmed_at",
+             {"confirmed_at", "description", "signed_document"}},
+            {N_("Acceptance documents"), "acceptance", "delivered_at",
+             {"delivered_at", "collected_at", "documents"}},
+            {N_("Deals"), "deal", "opened_at", {"title", "amount", "stage", "expected_close"}},
+            {N_("Payments"), "payment", "collected_at", {"collected_at", "amount"}},
+            {N_("Contracts"), "contract", "signed_at",
+             {"amount", "status", "legal_by", "legal_at", "licence_seen", "authorisation_seen"}},
+            {N_("Satisfaction surveys"), "survey", "quarter",
+             {"quarter", "attitude", "ability", "speed", "comment"}},
+            {N_("Visit plans"), "visit_plan", "time",
+             {"time", "place", "purpose", "confirmed_at", "confirmed_how"}},
+        };
+        for (size_t k = 0; rc == 0 && k < sizeof kinds / sizeof kinds[0]; k++)
+            rc = children(&o, rep, kinds[k].heading, kinds[k].table, "customer", id, kinds[k].cols,
+                          kinds[k].order);
         if (rc == 0) /* every file kept with the customer's records */
             rc = attachments(&o, rep, "customer", id);
     } else if (strcmp(table, "visit") == 0) {
