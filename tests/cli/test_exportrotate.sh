@@ -13,7 +13,8 @@
 #    file gets a clear error from export open, --list and --rotate (which
 #    leaves it as it was); in Chinese too;
 #  - `--retire FP1 --yes` drops key 1 (audited): the key-1 exports no
-#    longer open, the key-2 one still does.
+#    longer open, the key-2 one still does;
+#  - with serve stopped, --rotate works on the store itself (audited).
 #
 #   bash tests/cli/test_exportrotate.sh path/to/fieldsync path/to/fieldsync-server
 set -u
@@ -191,4 +192,17 @@ runc "$FSS" audit verify --data "$S"
 expect "the audit chain intact" 0
 
 stop_server
+
+# ---- without a running serve: on the store itself ----
+runc "$FSS" export-key --rotate --data "$S"
+expect "--rotate with no serve running (the store opened directly)" 0
+FP3=$(fp_of current)
+[[ "$FP3" =~ ^[0-9a-f]{16}$ && "$FP3" != "$FP2" ]] && ok "a third key, current ($FP3)" ||
+    fail "a third key" "$FP3"
+equal "the key file stays 0600" "$(stat -c %a "$S/export.key")" 600
+opens three
+runc "$FSS" audit show --data "$S"
+equal "both rotations audited" "$(grep -c export_key_rotate <<<"$OUT")" 2
+runc "$FSS" audit verify --data "$S"
+expect "the chain still intact" 0
 finish
