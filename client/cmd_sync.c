@@ -891,6 +891,12 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
     const char *url = servers == NULL            ? NULL
                       : servers->last[0] != '\0' ? servers->last
                                                  : servers->url[0];
+    /* the passphrase short of a rule the team raised since it was set
+     * (issue 20.7); false when it meets it or is not known */
+    fs_pass_policy prule;
+    fs_pass_weakness pwhy;
+    char pteam[FS_USER_MAX + 1];
+    int pass_short = cli_pass_short_of_team(r, &prule, pteam, &pwhy);
     cJSON *urls = servers != NULL ? cJSON_CreateArray() : cJSON_CreateNull();
     for (size_t i = 0; servers != NULL && i < servers->n; i++)
         if (rec_json_add(urls, NULL, cJSON_CreateString(servers->url[i])) != 0) {
@@ -959,6 +965,7 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
                      st->lease_expires_ms > 0 ? cJSON_CreateNumber((double)st->lease_expires_ms)
                                               : cJSON_CreateNull()) ||
         rec_json_add(obj, "locked", cJSON_CreateBool(st->locked)) ||
+        rec_json_add(obj, "passphrase_below_team_rule", cJSON_CreateBool(pass_short)) ||
         rec_json_add(obj, "clock_offset_ms",
                      st->clock_known ? cJSON_CreateNumber((double)st->clock_offset_ms)
                                      : cJSON_CreateNull()) ||

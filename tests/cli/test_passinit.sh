@@ -190,6 +190,9 @@ zs status
 expect "status after it" 0
 contains "status says the passphrase no longer meets the rule" "$OUT" \
     "passphrase:      no longer meets the team's rule: it is too short for the rule of team north: use at least 20 characters, or 4 words. Run 'fieldsync --home $Z passwd' to choose a new one"
+zs status --json
+equal "status --json: passphrase_below_team_rule" \
+    "$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["passphrase_below_team_rule"])' <<<"$OUT")" True
 LC_ALL= LANG=zh_CN.UTF-8 runc env FIELDSYNC_PASSPHRASE="$ZP" "$FS" --lang zh --home "$Z" status
 contains "in Chinese" "$OUT" "已不符合团队的规则"
 contains "with the rule's numbers" "$OUT" "20"
@@ -222,6 +225,9 @@ expect "passwd to 20 characters" 0
 ZP=$P20
 zs status
 case "$OUT" in *"passphrase:"*) fail "status no longer says it" "$OUT" ;; *) ok "status no longer says it" ;; esac
+zs status --json
+equal "nor status --json" \
+    "$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["passphrase_below_team_rule"])' <<<"$OUT")" False
 stop_server
 
 if grep -qF -e "$P13" -e "$P16" -e "$P20" "$ERRLOG" "$WORK/serve.log" "$WORK/daemon.out"; then
