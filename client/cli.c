@@ -20,6 +20,7 @@
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
 #include "fieldsync/passphrase.h"
+#include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 #include "i18n.h"
 #include "fieldsync/text.h"
@@ -556,33 +557,83 @@ int cli_pass_get_new_for(cli_pass *out, const char *envname, const char *prompt,
     int rc = cli_pass_get(out, envname, prompt, confirm_prompt);
     if (rc != CLI_OK)
         return rc;
-    const char *why = NULL;
-    char whybuf[256 + sizeof teamshown];
-    switch (fs_passphrase_weakness_for(out->buf, out->len, &rule)) {
-    case FS_PASS_OK:
+    char why[320];
+    fs_pass_weakness w = fs_passphrase_weakness_for(out->buf, out->len, &rule);
+    if (w == FS_PASS_OK)
         return CLI_OK;
-    case FS_PASS_SHORT:
-        if (team_rule) {
-            snprintf(whybuf, sizeof whybuf,
-                     _("too short for the rule of team %s: use at least %u characters, or %u "
-                       "words"),
-                     teamshown, rule.min_chars, rule.min_words);
-            why = whybuf;
-            break;
-        }
-        why = _("too short: use at least 12 characters, or 4 words");
-        break;
-    case FS_PASS_REPETITIVE:
-        why = _("too few different characters: use at least 5");
-        break;
-    case FS_PASS_COMMON:
-        why = _("one of the passwords guessed first: choose your own words");
-        break;
-    }
+    cli_pass_why(w, &rule, team, why, sizeof why);
     cli_pass_free(out);
     /* the laptop's data is only as safe as this passphrase when it is lost */
     cli_error(_("the new passphrase is %s"), why);
     return CLI_EUSAGE;
+}
+
+void cli_pass_why(fs_pass_weakness w, const fs_pass_policy *pol, const char *team, char *out,
+                  size_t size)
+{
+    fs_pass_policy rule;
+    fs_pass_policy_default(&rule);
+    if (pol != NULL) {
+        rule = *pol;
+        fs_pass_policy_bound(&rule);
+    }
+    char teamshown[FS_USER_MAX + 1];
+    team_shown(team != NULL && team[0] != '\0' ? team : "?", teamshown, sizeof teamshown);
+    switch (w) {
+    case FS_PASS_OK:
+        out[0] = '\0';
+        return;
+    case FS_PASS_SHORT:
+        if (pass_policy_stricter(&rule))
+            snprintf(out, size,
+                     _("too short for the rule of team %s: use at least %u characters, or %u "
+                       "words"),
+                     teamshown, rule.min_chars, rule.min_words);
+        else
+            snprintf(out, size, "%s", _("too short: use at least 12 characters, or 4 words"));
+        return;
+    case FS_PASS_REPETITIVE:
+        snprintf(out, size, "%s", _("too few different characters: use at least 5"));
+        return;
+    case FS_PASS_COMMON:
+        snprintf(out, size, "%s", _("one of the passwords guessed first: choose your own words"));
+        return;
+    }
+}
+
+/* Kept as "CHARS WORDS OTHER" (fs_pass_measure), never the passphrase. */
+int cli_pass_remember(fs_replica *r, const char *pass, size_t len)
+{
+    fs_pass_measure m;
+    char v[64];
+    fs_passphrase_measure(pass, len, &m);
+    snprintf(v, sizeof v, "%u %u %d", m.chars, m.words, (int)m.other);
+    int frc = fs_replica_set_setting(r, "passfit", v);
+    sodium_memzero(&m, sizeof m);
+    sodium_memzero(v, sizeof v);
+    return frc;
+}
+
+int cli_pass_short_of_team(fs_replica *r, fs_pass_policy *rule, char team[FS_USER_MAX + 1],
+                           fs_pass_weakness *why)
+{
+    char v[64];
+    unsigned c = 0, wds = 0;
+    int o = 0;
+    *why = FS_PASS_OK;
+    if (fs_replica_setting(r, "passfit", v, sizeof v) != 0)
+        return 0; /* not known: set before this release, or through the agent since */
+    int n = sscanf(v, "%u %u %d", &c, &wds, &o);
+    sodium_memzero(v, sizeof v);
+    if (n != 3 || (o != FS_PASS_OK && o != FS_PASS_REPETITIVE && o != FS_PASS_COMMON))
+        return 0;
+    if (fs_replica_setting(r, "team", team, FS_USER_MAX + 1) != 0)
+        team[0] = '\0';
+    if (fs_team_pass_policy(r, team, rule) != 0)
+        return 0;
+    fs_pass_measure m = {c, wds, (fs_pass_weakness)o};
+    *why = fs_pass_measure_check(&m, rule);
+    return *why != FS_PASS_OK;
 }
 
 /* ---- opening the replica ---- */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "fieldsync/opts.h"
+#include "fieldsync/passphrase.h"
 #include "fieldsync/replica.h"
 
 enum {
@@ -177,6 +178,21 @@ int cli_pass_get_new_for(cli_pass *out, const char *envname, const char *prompt,
 
 /* Wipes and frees the passphrase; accepts an empty one. */
 void cli_pass_free(cli_pass *p);
+
+/* What is wrong with a passphrase w says (held to pol, NULL: the built-in
+ * rule; team names the team whose rule it is), in the user's words, into
+ * out: "too short for the rule of team north: ..." ("" for FS_PASS_OK). */
+void cli_pass_why(fs_pass_weakness w, const fs_pass_policy *pol, const char *team, char *out,
+                  size_t size);
+/* Keeps the measure of the passphrase just set (fs_pass_measure, never the
+ * passphrase) in r's local setting "passfit", so a team's rule made
+ * stricter later is checked without it (issue 20.7). The replica's code. */
+int cli_pass_remember(fs_replica *r, const char *pass, size_t len);
+/* 1 when the passphrase last remembered falls short of the rule of the
+ * device's team as the last sync brought it (rule, team and why filled);
+ * 0 when it meets it, or nothing is remembered. */
+int cli_pass_short_of_team(fs_replica *r, fs_pass_policy *rule, char team[FS_USER_MAX + 1],
+                           fs_pass_weakness *why);
 
 /* The key file of the replica in home ("<home>/replica.key") into buf.
  * Returns CLI_OK or CLI_EUSAGE (path too long, message printed). */

@@ -23,6 +23,7 @@
 #include "cmd.h"
 #include "refused.h"
 #include "cmd_sync.h"
+#include "fieldsync/passphrase.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
 #include "link.h"
@@ -193,6 +194,7 @@ typedef struct daemon_state {
     int url_noted;   /* it is recorded as the one that answered last */
     char fork_before[320]; /* the replica's fork note when the round began */
     int offline;
+    fs_pass_policy pass_said; /* the team's rule the log said the passphrase misses */
 } daemon_state;
 
 static int live_open(void *ctx, fs_replica **out)
@@ -245,6 +247,26 @@ static void bench_count_visits(fs_replica *r)
         daemon_log("bench: %llu visits", n);
 }
 
+/* A team's rule made stricter (it came with this sync) that the
+ * passphrase misses: said once per rule, not at every round; no lockout. */
+static void pass_rule_note(daemon_state *d, fs_replica *r)
+{
+    fs_pass_policy rule;
+    fs_pass_weakness w;
+    char team[FS_USER_MAX + 1], why[320];
+    if (!cli_pass_short_of_team(r, &rule, team, &w)) {
+        d->pass_said.min_chars = d->pass_said.min_words = 0; /* said again if it comes back */
+        return;
+    }
+    if (d->pass_said.min_chars == rule.min_chars && d->pass_said.min_words == rule.min_words)
+        return;
+    d->pass_said = rule;
+    cli_pass_why(w, &rule, team, why, sizeof why);
+    daemon_log(_("this device's passphrase no longer meets the team's rule: it is %s. Run "
+                 "'fieldsync --home %s passwd' to choose a new one (syncing goes on)"),
+               why, d->home);
+}
+
 static void live_close(void *ctx, fs_replica *r, int rc)
 {
     daemon_state *d = ctx;
@@ -282,6 +304,7 @@ static void live_close(void *ctx, fs_replica *r, int rc)
         }
         d->offline = 0;
         d->rounds++;
+        pass_rule_note(d, r);
         bench_count_visits(r);
         /* what the round brought goes into the search index now, in the
          * background, not at the rep's next search (a first pull of a

@@ -35,6 +35,12 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     rc = fs_replica_create(&r, home, pass.buf, pass.len, NULL);
+    /* its measure kept: a team's stricter rule is checked at enroll and
+     * after each sync without asking for it again */
+    if (rc == 0 && (rc = cli_pass_remember(r, pass.buf, pass.len)) != 0) {
+        cli_pass_free(&pass);
+        return cli_fail(r, "init: recording the passphrase's measure", rc);
+    }
     cli_pass_free(&pass);
     if (rc == FS_EEXIST) {
         cli_error(_("init: a replica already exists in %s"), home);
@@ -55,6 +61,7 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
 {
     cli_pass oldpass = {NULL, 0}, newpass = {NULL, 0};
     fs_secret *secret = NULL;
+    fs_replica *r = NULL;
     char keyfile[4096];
     const char *home;
     int rc;
@@ -79,7 +86,6 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
     /* Check the current passphrase before asking twice for a new one. */
     rc = fs_keyfile_unlock(keyfile, oldpass.buf, oldpass.len, &secret);
     if (rc != 0) {
-        fs_secret_free(secret);
         cli_error(_("passwd: %s; nothing was changed"), cli_strerror(rc));
         rc = CLI_ERUNTIME;
         goto done;
@@ -88,20 +94,19 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
      * the replica opened with the key just unwrapped. */
     fs_pass_policy pol;
     char team[FS_USER_MAX + 1] = "";
-    fs_replica *r = NULL;
     rc = cli_open_key(home, secret, &r);
-    fs_secret_free(secret);
     if (rc == 0 && fs_replica_setting(r, "team", team, sizeof team) != 0)
         team[0] = '\0';
     if (rc == 0)
         rc = fs_team_pass_policy(r, team, &pol);
     if (rc != 0) {
         cli_error(_("passwd: %s; nothing was changed"), cli_strerror(rc));
-        fs_replica_close(r);
         rc = CLI_ERUNTIME;
         goto done;
     }
+    /* not held while the new passphrase is typed (the daemon syncs) */
     fs_replica_close(r);
+    r = NULL;
     rc = cli_pass_get_new_for(&newpass, "FIELDSYNC_NEW_PASSPHRASE", _("New passphrase: "),
                               _("Repeat the new passphrase: "), &pol, team);
     if (rc != CLI_OK)
@@ -113,9 +118,17 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
         goto done;
     }
     printf(_("passphrase changed for the replica in %s\n"), home);
-    rc = CLI_OK;
+    /* the new one's measure, for the team's rule after the next syncs
+     * (the key is the same: only its wrapping changed) */
+    rc = cli_open_key(home, secret, &r);
+    if (rc == 0)
+        rc = cli_pass_remember(r, newpass.buf, newpass.len);
+    if (rc != 0)
+        rc = cli_fail(r, "passwd: recording the passphrase's measure", rc);
 
 done:
+    fs_secret_free(secret);
+    fs_replica_close(r);
     cli_pass_free(&newpass);
     cli_pass_free(&oldpass);
     return rc;

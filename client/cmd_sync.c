@@ -27,6 +27,7 @@
 #include "fieldsync/calendar.h"
 #include "fieldsync/clock.h"
 #include "fieldsync/enroll.h"
+#include "fieldsync/keyfile.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/passphrase.h"
 #include "fieldsync/schema.h"
@@ -176,13 +177,145 @@ static int open_or_create(const cli_ctx *ctx, const char *home, const fs_ws_poli
     if (rc != CLI_OK)
         return rc;
     rc = fs_replica_create(out, home, pass.buf, pass.len, NULL);
-    cli_pass_free(&pass);
     if (rc != 0) {
+        cli_pass_free(&pass);
         *out = NULL;
         cli_error(_("enroll: creating the replica in %s: %s"), home, cli_strerror(rc));
         return CLI_ERUNTIME;
     }
+    rc = cli_pass_remember(*out, pass.buf, pass.len);
+    cli_pass_free(&pass);
+    if (rc != 0)
+        return cli_fail(*out, "enroll: recording the passphrase's measure", rc);
     printf(_("created an encrypted replica in %s\n"), home);
+    return CLI_OK;
+}
+
+/* Asks for the passphrase of the replica in home (or FIELDSYNC_PASSPHRASE),
+ * kept in *pass, and opens the replica with it into *out (out NULL: only
+ * checks that it unlocks the key file). */
+static int open_with_passphrase(const char *home, fs_replica **out, cli_pass *pass)
+{
+    char prompt[256], keypath[4096];
+    fs_secret *key = NULL;
+    int rc = cli_keyfile_path(home, keypath, sizeof keypath);
+    if (rc != CLI_OK)
+        return rc;
+    snprintf(prompt, sizeof prompt, _("Passphrase for %s: "), home);
+    rc = cli_pass_get(pass, "FIELDSYNC_PASSPHRASE", prompt, NULL);
+    if (rc != CLI_OK)
+        return rc;
+    int frc = fs_keyfile_unlock(keypath, pass->buf, pass->len, &key);
+    if (frc == 0 && out != NULL)
+        frc = cli_open_key(home, key, out);
+    fs_secret_free(key);
+    if (frc != 0) {
+        if (out != NULL)
+            *out = NULL;
+        cli_pass_free(pass);
+        cli_error(_("opening the replica in %s: %s"), home, cli_strerror(frc));
+        return CLI_ERUNTIME;
+    }
+    return CLI_OK;
+}
+
+/* Opens the replica a `fieldsync init` made in home: with the unlock
+ * agent's key when one runs (*pass left empty: settle_passphrase checks
+ * the passphrase's remembered measure, and asks for the passphrase only if
+ * it must be changed or is not known), else with its passphrase (asked
+ * for, or FIELDSYNC_PASSPHRASE), kept in *pass. */
+static int open_existing(const char *home, fs_replica **out, cli_pass *pass)
+{
+    fs_secret *key = NULL;
+    *out = NULL;
+    int frc = agent_key(home, 0, &key);
+    if (frc == FS_EAUTH) {
+        cli_error(_("%s/agent.sock is served by another user: not using it; remove it"), home);
+        return CLI_ERUNTIME;
+    }
+    if (frc == 0) {
+        frc = cli_open_key(home, key, out);
+        fs_secret_free(key);
+        if (frc != 0) {
+            *out = NULL;
+            cli_error(_("opening the replica in %s: %s"), home, cli_strerror(frc));
+            return CLI_ERUNTIME;
+        }
+        return CLI_OK;
+    }
+    if (frc != FS_ENOTFOUND)
+        cli_error(_("the unlock agent of %s did not answer; asking for the passphrase"), home);
+    return open_with_passphrase(home, out, pass);
+}
+
+/* A replica made by `init` before `enroll` was held to the built-in rule
+ * only: its passphrase pass is checked against the team's (pol, or the
+ * built-in rule from a server that tells none) before the code is spent.
+ * Short of it: a new one is asked for (a terminal, or
+ * FIELDSYNC_NEW_PASSPHRASE) and the key file re-wrapped as passwd does;
+ * else refused, saying to run passwd first. CLI_OK when settled. */
+static int settle_passphrase(const char *home, fs_replica *r, cli_pass *pass,
+                             const fs_ws_policy *pol)
+{
+    fs_pass_policy rule;
+    fs_pass_policy_default(&rule);
+    if (pol != NULL) {
+        rule.min_chars = pol->min_chars;
+        rule.min_words = pol->min_words;
+    }
+    const char *team = pol != NULL ? pol->team : NULL;
+    if (pass->buf == NULL) {
+        /* opened with the agent's key: the measure remembered when the
+         * passphrase was set, else the passphrase itself is asked for */
+        char v[64];
+        unsigned c = 0, wds = 0;
+        int o = -1;
+        if (fs_replica_setting(r, "passfit", v, sizeof v) == 0 &&
+            sscanf(v, "%u %u %d", &c, &wds, &o) == 3 &&
+            (o == FS_PASS_OK || o == FS_PASS_REPETITIVE || o == FS_PASS_COMMON)) {
+            fs_pass_measure m = {c, wds, (fs_pass_weakness)o};
+            if (fs_pass_measure_check(&m, &rule) == FS_PASS_OK)
+                return CLI_OK;
+        }
+        int rc = open_with_passphrase(home, NULL, pass);
+        if (rc != CLI_OK)
+            return rc;
+    }
+    fs_pass_weakness w = fs_passphrase_weakness_for(pass->buf, pass->len, &rule);
+    if (w == FS_PASS_OK) {
+        int frc = cli_pass_remember(r, pass->buf, pass->len);
+        return frc == 0 ? CLI_OK : cli_fail(r, "enroll: recording the passphrase's measure", frc);
+    }
+    char why[320];
+    cli_pass_why(w, &rule, team, why, sizeof why);
+    const char *env = getenv("FIELDSYNC_NEW_PASSPHRASE");
+    if ((env == NULL || env[0] == '\0') && !isatty(STDIN_FILENO)) {
+        cli_error(_("enroll: the passphrase of the replica in %s is %s. Run 'fieldsync --home %s "
+                    "passwd' first (or give a new one in FIELDSYNC_NEW_PASSPHRASE), then enroll "
+                    "again; the enrollment code was not used"),
+                  home, why, home);
+        return CLI_EUSAGE;
+    }
+    fprintf(stderr, _("The passphrase of the replica in %s is %s: choose a new one (the enrollment "
+                      "code is used only once it is set).\n"),
+            home, why);
+    cli_pass newpass = {NULL, 0};
+    int rc = cli_pass_get_new_for(&newpass, "FIELDSYNC_NEW_PASSPHRASE", _("New passphrase: "),
+                                  _("Repeat the new passphrase: "), &rule, team);
+    if (rc != CLI_OK) {
+        cli_error(_("enroll: the enrollment code was not used"));
+        return rc;
+    }
+    int frc = fs_replica_change_passphrase(home, pass->buf, pass->len, newpass.buf, newpass.len);
+    if (frc == 0)
+        frc = cli_pass_remember(r, newpass.buf, newpass.len);
+    cli_pass_free(&newpass);
+    if (frc != 0) {
+        cli_error(_("enroll: changing the passphrase: %s; the enrollment code was not used"),
+                  cli_strerror(frc));
+        return CLI_ERUNTIME;
+    }
+    printf(_("passphrase changed for the replica in %s\n"), home);
     return CLI_OK;
 }
 
@@ -263,6 +396,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     fs_enroll_request req;
     fs_identity *id = NULL;
     fs_replica *r = NULL;
+    cli_pass pass = {NULL, 0};
     server_set set;
     int rc, frc;
 
@@ -325,11 +459,27 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         goto done;
     fs_enroll_request_code(secret, req.code);
+    /* A replica made by init first: opened with its passphrase, which is
+     * held to the team's rule below. One enrolled already: said now,
+     * before the server is asked anything. */
+    int existed = cli_replica_exists(home);
+    if (existed) {
+        rc = open_existing(home, &r, &pass);
+        if (rc != CLI_OK)
+            goto done;
+        frc = fs_replica_server(r, old_url, old_pk);
+        if (frc == 0) {
+            cli_error(_("enroll: this replica is already enrolled with the server at %s"), old_url);
+            rc = CLI_ERUNTIME;
+            goto done;
+        }
+    }
     /* The team's passphrase rule, before the passphrase is asked for (a
-     * new replica's): the server looks the code up without spending it. */
+     * new replica's) or held to it (one init made): the server looks the
+     * code up without spending it. */
     fs_ws_policy pol;
     int have_pol = 0;
-    if (!cli_replica_exists(home)) {
+    {
         /* asked of the first address that answers, as the code is redeemed */
         for (size_t k = 0;; k++) {
             const server_addr *a = &set.addr[k];
@@ -354,7 +504,11 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         }
         have_pol = frc == 0;
     }
-    rc = open_or_create(ctx, home, have_pol ? &pol : NULL, &r);
+    if (existed)
+        rc = settle_passphrase(home, r, &pass, have_pol ? &pol : NULL);
+    else
+        rc = open_or_create(ctx, home, have_pol ? &pol : NULL, &r);
+    cli_pass_free(&pass);
     if (rc != CLI_OK)
         goto done;
 
@@ -422,6 +576,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     rc = CLI_OK;
 
 done:
+    cli_pass_free(&pass);
     sodium_memzero(typed, sizeof typed);
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(&req, sizeof req);
@@ -736,6 +891,12 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
     const char *url = servers == NULL            ? NULL
                       : servers->last[0] != '\0' ? servers->last
                                                  : servers->url[0];
+    /* the passphrase short of a rule the team raised since it was set
+     * (issue 20.7); false when it meets it or is not known */
+    fs_pass_policy prule;
+    fs_pass_weakness pwhy;
+    char pteam[FS_USER_MAX + 1];
+    int pass_short = cli_pass_short_of_team(r, &prule, pteam, &pwhy);
     cJSON *urls = servers != NULL ? cJSON_CreateArray() : cJSON_CreateNull();
     for (size_t i = 0; servers != NULL && i < servers->n; i++)
         if (rec_json_add(urls, NULL, cJSON_CreateString(servers->url[i])) != 0) {
@@ -804,6 +965,7 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
                      st->lease_expires_ms > 0 ? cJSON_CreateNumber((double)st->lease_expires_ms)
                                               : cJSON_CreateNull()) ||
         rec_json_add(obj, "locked", cJSON_CreateBool(st->locked)) ||
+        rec_json_add(obj, "passphrase_below_team_rule", cJSON_CreateBool(pass_short)) ||
         rec_json_add(obj, "clock_offset_ms",
                      st->clock_known ? cJSON_CreateNumber((double)st->clock_offset_ms)
                                      : cJSON_CreateNull()) ||
@@ -908,6 +1070,20 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         printf(_("identity:        %s\n"), note);
     format_lease(&st, now, age, sizeof age);
     printf(_("lease:           %s\n"), age);
+    {
+        /* a team's rule made stricter since the passphrase was set (issue
+         * 20.7): said while it holds; nothing is locked */
+        fs_pass_policy rule;
+        fs_pass_weakness w;
+        char pteam[FS_USER_MAX + 1], why[320];
+        const char *phome = NULL;
+        if (cli_pass_short_of_team(r, &rule, pteam, &w) && cli_home(ctx, &phome) == CLI_OK) {
+            cli_pass_why(w, &rule, pteam, why, sizeof why);
+            printf(_("passphrase:      no longer meets the team's rule: it is %s. Run 'fieldsync "
+                     "--home %s passwd' to choose a new one\n"),
+                   why, phome);
+        }
+    }
     cmd_clock_words(&st, age, sizeof age);
     printf(_("clock:           %s\n"), age);
     uint64_t queued = 0;

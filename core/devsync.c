@@ -769,7 +769,8 @@ static const struct {
 } settings[] = {{"user", FS_USER_MAX},
                 {"team", FS_USER_MAX},
                 {"calendar", FS_SETTING_MAX},
-                {"role", FS_USER_MAX}}; /* "rep" or "manager": what the CLI's checks assume */
+                {"role", FS_USER_MAX}, /* "rep" or "manager": what the CLI's checks assume */
+                {"passfit", 64}};      /* the passphrase's measure (client/cli.c), never it */
 
 int fs_replica_set_setting(fs_replica *r, const char *name, const char *value)
 {

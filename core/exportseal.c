@@ -143,6 +143,19 @@ int fs_export_writer_close(fs_export_writer *w, int abort)
 int fs_export_open_stream(int in_fd, int out_fd, const uint8_t pk[FS_EXPORT_PK_BYTES],
                           const uint8_t sk[FS_EXPORT_SK_BYTES])
 {
+    fs_export_keypair *kp = sodium_malloc(sizeof *kp);
+    if (kp == NULL)
+        return FS_ENOMEM;
+    memcpy(kp->pk, pk, sizeof kp->pk);
+    memcpy(kp->sk, sk, sizeof kp->sk);
+    int rc = fs_export_open_stream_keys(in_fd, out_fd, kp, 1, NULL);
+    sodium_free(kp); /* wiped */
+    return rc == FS_EAUTH ? FS_EFORMAT : rc;
+}
+
+int fs_export_open_stream_keys(int in_fd, int out_fd, const fs_export_keypair *keys, size_t n,
+                               size_t *which)
+{
     unsigned char head[8 + SEALED_KEY + HDRBYTES];
     size_t got = 0;
     int rc = read_all(in_fd, head, sizeof head, &got);
@@ -158,8 +171,18 @@ int fs_export_open_stream(int in_fd, int out_fd, const uint8_t pk[FS_EXPORT_PK_B
         rc = FS_ENOMEM;
         goto done;
     }
-    if (crypto_box_seal_open(key, head + 8, SEALED_KEY, pk, sk) != 0 ||
-        crypto_secretstream_xchacha20poly1305_init_pull(st, head + 8 + SEALED_KEY, key) != 0) {
+    /* the file names no recipient: each kept key is tried on the stream
+     * key, whose seal authenticates (a wrong key never opens it) */
+    size_t k = 0;
+    while (k < n && crypto_box_seal_open(key, head + 8, SEALED_KEY, keys[k].pk, keys[k].sk) != 0)
+        k++;
+    if (k == n) {
+        rc = FS_EAUTH;
+        goto done;
+    }
+    if (which != NULL)
+        *which = k;
+    if (crypto_secretstream_xchacha20poly1305_init_pull(st, head + 8 + SEALED_KEY, key) != 0) {
         rc = FS_EFORMAT;
         goto done;
     }

@@ -11,6 +11,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "fieldsync/passphrase.h"
 
 /* Long enough to pass the length rule and still tried first by anyone who
@@ -78,15 +80,8 @@ void fs_pass_policy_bound(fs_pass_policy *p)
         p->min_words = FS_PASSPHRASE_TEAM_MAX_WORDS;
 }
 
-fs_pass_weakness fs_passphrase_weakness_for(const char *p, size_t n, const fs_pass_policy *pol)
+void fs_passphrase_measure(const char *p, size_t n, fs_pass_measure *out)
 {
-    fs_pass_policy rule;
-    fs_pass_policy_default(&rule);
-    if (pol != NULL) {
-        rule = *pol;
-        fs_pass_policy_bound(&rule);
-    }
-    size_t min_chars = rule.min_chars, min_words = rule.min_words;
     /* code points, words of 2 or more, distinct code points (up to 5) */
     size_t chars = 0, words = 0, run = 0, ndistinct = 0;
     unsigned long distinct[5] = {0};
@@ -113,14 +108,37 @@ fs_pass_weakness fs_passphrase_weakness_for(const char *p, size_t n, const fs_pa
             distinct[ndistinct++] = cp;
     }
     words += run >= 2;
-    if (chars < min_chars && words < min_words)
-        return FS_PASS_SHORT;
-    if (ndistinct < 5)
-        return FS_PASS_REPETITIVE;
+    out->chars = chars > 4096 ? 4096u : (unsigned)chars; /* FS_PASSPHRASE_MAX bytes at most */
+    out->words = words > 4096 ? 4096u : (unsigned)words;
+    out->other = FS_PASS_OK;
     char f[128];
-    if (folded(p, n, f, sizeof f))
+    if (ndistinct < 5) {
+        out->other = FS_PASS_REPETITIVE;
+    } else if (folded(p, n, f, sizeof f)) {
         for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
             if (strcmp(f, common[i]) == 0)
-                return FS_PASS_COMMON;
-    return FS_PASS_OK;
+                out->other = FS_PASS_COMMON;
+    }
+}
+
+fs_pass_weakness fs_pass_measure_check(const fs_pass_measure *m, const fs_pass_policy *pol)
+{
+    fs_pass_policy rule;
+    fs_pass_policy_default(&rule);
+    if (pol != NULL) {
+        rule = *pol;
+        fs_pass_policy_bound(&rule);
+    }
+    if (m->chars < rule.min_chars && m->words < rule.min_words)
+        return FS_PASS_SHORT;
+    return m->other;
+}
+
+fs_pass_weakness fs_passphrase_weakness_for(const char *p, size_t n, const fs_pass_policy *pol)
+{
+    fs_pass_measure m;
+    fs_passphrase_measure(p, n, &m);
+    fs_pass_weakness w = fs_pass_measure_check(&m, pol);
+    sodium_memzero(&m, sizeof m);
+    return w;
 }

@@ -41,6 +41,8 @@ static void usage(FILE *f)
                "           [--holiday DATE]... [--workday DATE]...   the team's calendar\n"
                "  team show --data DIR --team TEAM [--json]\n"
                "  export-key --data DIR                        the company's export key (once)\n"
+               "  export-key --rotate|--list --data DIR        a new one (the old ones kept), the list\n"
+               "  export-key --retire FP [--yes] --data DIR    drop an old one\n"
                "  export open FILE --out OUT --data DIR        open a sealed export\n"
                "  status --data DIR [--json]            serving?, devices, refused writes, store\n"
                "                                        size, last backup (exit 3: not serving)\n"

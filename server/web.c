@@ -1512,6 +1512,8 @@ static const char *audit_kind_words(const char *kind)
         {"user_move", N_("user moved to another team")},
         {"backup", N_("backup made")},
         {"team_set", N_("team settings changed")},
+        {"export_key_rotate", N_("export key rotated")},
+        {"export_key_retire", N_("old export key dropped")},
     };
     if (web__lang() != WEB_ZH)
         return kind;

@@ -201,6 +201,39 @@ static void test_team_passphrase_policy(void)
     CHECK_EQ_INT(fs_passphrase_weakness_for("passwordpassword", 16, &pol), FS_PASS_COMMON);
 }
 
+/* The measure kept in the replica (issue 20.7: a team's rule made
+ * stricter later, checked without the passphrase) says what the
+ * passphrase itself says, under every rule. */
+static void test_passphrase_measure(void)
+{
+    static const char *const ps[] = {"Kx9#mQ2$vL7pw", "Kx9#mQ2$vL7pwZ4t", "Kx9#mQ2$vL7pwZ4tR8yN",
+                                     "ab cd ef gh", "blue kettle windy pier", "aaaaaaaaaaaaaaaa",
+                                     "Password 1234!", "春眠不觉晓处处闻啼鸟夜来风雨", "a"};
+    static const fs_pass_policy rules[] = {{12, 4}, {16, 4}, {20, 4}, {12, 5}, {128, 32}};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        fs_pass_measure m;
+        fs_passphrase_measure(ps[i], strlen(ps[i]), &m);
+        CHECK_EQ_INT(fs_pass_measure_check(&m, NULL),
+                     fs_passphrase_weakness_for(ps[i], strlen(ps[i]), NULL));
+        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++)
+            CHECK_EQ_INT(fs_pass_measure_check(&m, &rules[k]),
+                         fs_passphrase_weakness_for(ps[i], strlen(ps[i]), &rules[k]));
+    }
+    fs_pass_measure m;
+    fs_passphrase_measure("Kx9#mQ2$vL7pwZ4t", 16, &m);
+    CHECK_EQ_INT(m.chars, 16);
+    CHECK_EQ_INT(m.words, 1);
+    CHECK_EQ_INT(m.other, FS_PASS_OK);
+    fs_passphrase_measure("blue kettle windy pier", 22, &m);
+    CHECK_EQ_INT(m.words, 4);
+    fs_passphrase_measure("春眠不觉晓处处闻啼鸟夜来风雨", strlen("春眠不觉晓处处闻啼鸟夜来风雨"), &m);
+    CHECK_EQ_INT(m.chars, 14);
+    fs_passphrase_measure("Password 1234!", 14, &m);
+    CHECK_EQ_INT(m.other, FS_PASS_COMMON);
+    fs_passphrase_measure("aaaaaaaaaaaaaaaa", 16, &m);
+    CHECK_EQ_INT(m.other, FS_PASS_REPETITIVE);
+}
+
 /* Header fields of a key file: its Argon2id opslimit and memlimit. */
 static void key_cost(const char *path, unsigned long long *ops, unsigned long long *mem)
 {
@@ -258,4 +291,4 @@ static void test_moderate_default(void)
 
 TEST_LIST(TEST(create_unlock_roundtrip) TEST(wrong_passphrase) TEST(rewrap_keeps_key)
               TEST(damaged_file_refused) TEST(parse_bounds_kdf_cost) TEST(passphrase_policy)
-                  TEST(team_passphrase_policy) TEST(moderate_default))
+                  TEST(team_passphrase_policy) TEST(passphrase_measure) TEST(moderate_default))

@@ -19,6 +19,11 @@
  * Plaintext is never written to disk: the writer encrypts each chunk as it
  * fills and the stream key lives in sodium_malloc'd memory until closed.
  * A cut file (no FINAL chunk), a modified byte or a wrong key is refused.
+ *
+ * The file does not name its recipient (crypto_box_seal carries only an
+ * ephemeral public key): after `export-key --rotate` the server keeps every
+ * generation of the export key, and the opener tries each on the sealed
+ * stream key (fs_export_open_stream_keys) until one authenticates it.
  */
 #ifndef FIELDSYNC_EXPORTSEAL_H
 #define FIELDSYNC_EXPORTSEAL_H
@@ -50,5 +55,19 @@ int fs_export_writer_close(fs_export_writer *w, int abort);
  * chunks written: the caller removes out. */
 int fs_export_open_stream(int in_fd, int out_fd, const uint8_t pk[FS_EXPORT_PK_BYTES],
                           const uint8_t sk[FS_EXPORT_SK_BYTES]);
+
+/* One generation of the company's export key. */
+typedef struct fs_export_keypair {
+    uint8_t pk[FS_EXPORT_PK_BYTES];
+    uint8_t sk[FS_EXPORT_SK_BYTES];
+} fs_export_keypair;
+
+/* As fs_export_open_stream, trying each of the n key pairs (newest last)
+ * on the sealed stream key; *which (may be NULL) receives the index of the
+ * one that opened it. FS_EAUTH when the head is a sealed export's but no
+ * key opens its stream key (sealed to a key not kept, or its head
+ * modified); nothing is written then. Else as fs_export_open_stream. */
+int fs_export_open_stream_keys(int in_fd, int out_fd, const fs_export_keypair *keys, size_t n,
+                               size_t *which);
 
 #endif

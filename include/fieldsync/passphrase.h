@@ -68,4 +68,19 @@ void fs_pass_policy_bound(fs_pass_policy *p);
  * characters and under its words. */
 fs_pass_weakness fs_passphrase_weakness_for(const char *p, size_t n, const fs_pass_policy *pol);
 
+/* What a rule needs to know of a passphrase, without the passphrase: its
+ * characters (code points), its words of 2 or more, and FS_PASS_REPETITIVE
+ * or FS_PASS_COMMON when it fails every rule whatever its length (else
+ * FS_PASS_OK). The client keeps it, under the replica's encryption, when
+ * the passphrase is set (init, enroll, passwd), so a team's rule made
+ * stricter later is checked without asking for the passphrase (issue 20.7). */
+typedef struct fs_pass_measure {
+    unsigned chars, words;
+    fs_pass_weakness other;
+} fs_pass_measure;
+void fs_passphrase_measure(const char *p, size_t n, fs_pass_measure *out);
+/* m under pol (NULL: the built-in rule; bounded as fs_pass_policy_bound):
+ * what fs_passphrase_weakness_for says of the passphrase m measured. */
+fs_pass_weakness fs_pass_measure_check(const fs_pass_measure *m, const fs_pass_policy *pol);
+
 #endif

@@ -615,7 +615,8 @@ int fs_replica_adopt_user(fs_replica *r, const char *user, const char *team, cha
                           size_t prevcap, size_t *reattributed);
 /* The device's settings, by name: "user" and "team" (1..FS_USER_MAX bytes),
  * "calendar" (1..FS_SETTING_MAX; the client's working-day calendar), "role" ("rep"
- * or "manager": what the CLI's record-rule checks assume; client/precheck.c). Local,
+ * or "manager": what the CLI's record-rule checks assume; client/precheck.c),
+ * "passfit" (the passphrase's measure, fs_pass_measure: never the passphrase). Local,
  * never synced. FS_EINVAL for another name or a bad value; reading one that
  * is not set (or does not fit cap): FS_ENOTFOUND. */
 #define FS_SETTING_MAX 2048
