@@ -28,4 +28,10 @@ int fs_store_pg_create(fs_store **out, const char *dir, const char *pass, size_t
 int fs_store_pg_open(fs_store **out, const char *dir, const char *pass, size_t passlen,
                      const char *url, const fs_replica_opts *opts);
 
+/* The URL kept in dir (the file "store"): 0, FS_ENOTFOUND when dir keeps
+ * none (a SQLite store), FS_EFORMAT, FS_EIO. */
+int fs_store_pg_url(const char *dir, char *url, size_t cap);
+/* Why the last fs_store_pg_create/open on this thread failed. */
+const char *fs_store_pg_errmsg(void);
+
 #endif
