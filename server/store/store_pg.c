@@ -1216,3 +1216,49 @@ const char *fs_store_pg_errmsg(void)
 {
     return open_error;
 }
+
+int fs_store_pg_keep_url(const char *dir, const char *url)
+{
+    if (url == NULL || url[0] == '\0' || strlen(url) >= PG_URL_MAX)
+        return FS_EINVAL;
+    return url_write(dir, url);
+}
+
+int fs_store_pg_migrate(const char *url, int *from, int *to)
+{
+    *from = *to = 0;
+    pg_store p;
+    memset(&p, 0, sizeof p);
+    int rc = connect_pg(&p, url);
+    PGresult *res = NULL;
+    if (rc == 0)
+        rc = pg_exec(&p,
+                     "BEGIN; LOCK TABLE fs_meta IN EXCLUSIVE MODE;"
+                     " SELECT convert_from(value, 'UTF8') FROM fs_meta WHERE key='schema'",
+                     PGRES_TUPLES_OK, &res, "reading the store's schema");
+    if (rc == 0) {
+        *from = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+        PQclear(res);
+        if (*from <= 0)
+            rc = pg_fail(&p, FS_EFORMAT, "the PostgreSQL database holds no fieldsync store");
+        else if (*from > PG_SCHEMA_VERSION)
+            rc = pg_fail(&p, FS_EFORMAT,
+                         "the PostgreSQL store's schema is version %d; this fieldsync knows up "
+                         "to %d: install that version",
+                         *from, PG_SCHEMA_VERSION);
+    }
+    /* The steps from each older version go here, in this transaction (none
+     * yet: version 1 is the first). */
+    if (rc == 0) {
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "UPDATE fs_meta SET value=convert_to('%d', 'UTF8') WHERE key='schema'; COMMIT",
+                 PG_SCHEMA_VERSION);
+        rc = pg_exec(&p, sql, PGRES_COMMAND_OK, NULL, "migrating the schema");
+    }
+    if (rc == 0)
+        *to = PG_SCHEMA_VERSION;
+    snprintf(open_error, sizeof open_error, "%s", p.errmsg);
+    PQfinish(p.pg);
+    return rc;
+}
