@@ -710,8 +710,24 @@ static int audit_end(void *ctx, int rc)
         int rc = catch_up(p);                                                          \
         if (rc != 0)                                                                   \
             return rc;                                                                 \
-        return SQ(p)->ops->name(SQ(p) __VA_OPT__(, ) __VA_ARGS__);                    \
+        sqlite3_int64 before = sqlite3_total_changes64(p->db);                         \
+        rc = SQ(p)->ops->name(SQ(p) __VA_OPT__(, ) __VA_ARGS__);                       \
+        return read_wrote(p, #name, before, rc);                                       \
     }
+
+/* A read op must not write: what it wrote would be in no log entry. Test
+ * builds fail it, so that an op classed as a read that writes is found by
+ * the tests (test_store_pg runs every case through these wrappers). */
+static int read_wrote(pg_store *p, const char *op, sqlite3_int64 before, int rc)
+{
+#ifdef FS_TEST_KDF
+    if (sqlite3_total_changes64(p->db) != before)
+        return pg_fail(p, FS_EDB, "store: the read %s wrote (a bug: unlogged)", op);
+#else
+    (void)p, (void)op, (void)before;
+#endif
+    return rc;
+}
 
 typedef const uint8_t cpk[FS_SIGN_PK_BYTES];
 
@@ -731,7 +747,7 @@ WRAP_R(users, (fs_store * s, int (*cb)(const char *, fs_role, const char *, void
        cb, ctx)
 WRAP_W(set_password, (fs_store * s, const char *name, const char *pw, size_t pwlen), name, pw,
        pwlen)
-WRAP_W(login, (fs_store * s, const char *name, const char *pw, size_t pwlen, fs_role *role,
+WRAP_R(login, (fs_store * s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                char team[FS_USER_NAME_MAX + 1]),
        name, pw, pwlen, role, team)
 WRAP_R(login_lookup, (fs_store * s, const char *name, fs_login_check *out), name, out)
@@ -796,7 +812,7 @@ WRAP_W(purges_told, (fs_store * s, cpk device_pk, uint64_t cursor, size_t max, u
 WRAP_W(manager_write, (fs_store * s, const char *manager, const char *table, const uint8_t *row,
                        const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]),
        manager, table, row, cells, n, out_id)
-WRAP_W(att_need, (fs_store * s, cpk device_pk, const uint8_t hash[32], uint32_t *missing,
+WRAP_R(att_need, (fs_store * s, cpk device_pk, const uint8_t hash[32], uint32_t *missing,
                   size_t cap, size_t *n, int *known),
        device_pk, hash, missing, cap, n, known)
 WRAP_W(att_put, (fs_store * s, cpk device_pk, const uint8_t hash[32], uint32_t idx,
