@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -20,6 +22,7 @@
 #include "fieldsync/store.h"
 #include "store/audit.h"
 #include "store/store_pg.h"
+#include "store/store_sqlite.h"
 #include "test.h"
 #include "pgtest.h"
 
@@ -271,5 +274,102 @@ static void test_wrong_store_and_secret_url(void)
     nodes_close(&n);
 }
 
+/* Not a timing assertion (the machine is shared): the same 1,000 changes
+ * pushed to a SQLite store and to a PostgreSQL node in one run, in batches
+ * of 100 (each one write: 2 round trips) and pulled whole by a manager's
+ * device, both stores ending with the same feed. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void push_all(fs_store *s, device *d, size_t batch)
+{
+    for (;;) {
+        fs_replica_status st;
+        CHECK_OK(fs_replica_status_get(d->r, &st));
+        fs_changeset *cs = NULL;
+        CHECK_OK(fs_changes_since(d->r, st.acked_seq, batch, &cs));
+        if (cs->count == 0) {
+            fs_changeset_free(cs);
+            return;
+        }
+        fs_push_result res;
+        memset(&res, 0, sizeof res);
+        CHECK_OK(fs_store_push(s, d->pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                               &res));
+        CHECK_EQ_INT(res.nrejects, 0);
+        free(res.rejects);
+        CHECK_OK(fs_replica_mark_acked(d->r, res.acked_seq));
+        fs_changeset_free(cs);
+    }
+}
+
+static void test_push_of_1000_changes_both_backends(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    double took[2][2];
+    uint64_t heads[2];
+    for (int pg = 0; pg < 2; pg++) {
+        char path[700], url[512], home[700];
+        fs_replica_opts o = opts();
+        fs_store *s = NULL;
+        snprintf(path, sizeof path, "%s/store%d", dir, pg);
+        if (pg) {
+            pgtest_new_db(url, sizeof url);
+            CHECK_OK(fs_store_pg_create(&s, path, "server-pass", 11, url, &o));
+        } else {
+            CHECK_OK(fs_store_create(&s, path, "server-pass", 11, &o));
+        }
+        CHECK_OK(fs_store_user_add(s, "li", FS_ROLE_MANAGER, "north"));
+        CHECK_OK(fs_store_user_add(s, "zhang", FS_ROLE_REP, "north"));
+        device rep, mgr;
+        snprintf(home, sizeof home, "%s/dev%d", dir, pg);
+        CHECK(mkdir(home, 0700) == 0);
+        device_make(&rep, home, "rep");
+        device_make(&mgr, home, "mgr");
+        CHECK_OK(fs_store_device_add(s, rep.pk, "zhang", "laptop"));
+        CHECK_OK(fs_store_device_add(s, mgr.pk, "li", "laptop"));
+        uint8_t id[16];
+        CHECK_OK(fs_begin(rep.r));
+        for (int i = 0; i < 500; i++) { /* 2 changes each: 1,000 */
+            char name[64];
+            snprintf(name, sizeof name, "customer %d 客户", i);
+            fs_cell c[] = {{"name", fs_text(name)}, {"owner", fs_text("zhang")}};
+            CHECK_OK(fs_insert(rep.r, "customer", c, 2, id));
+        }
+        CHECK_OK(fs_commit(rep.r));
+        double t0 = now_s();
+        push_all(s, &rep, 100);
+        double t1 = now_s();
+        uint64_t cursor = 0;
+        size_t got = 0;
+        for (int more = 1; more;) {
+            fs_changeset *cs = NULL;
+            uint64_t next = 0;
+            CHECK_OK(fs_store_pull(s, mgr.pk, cursor, 1000, 0, &cs, &next, &more));
+            got += cs ? cs->count : 0;
+            fs_changeset_free(cs);
+            cursor = next;
+        }
+        double t2 = now_s();
+        CHECK(got >= 1000);
+        took[pg][0] = (t1 - t0) * 1000;
+        took[pg][1] = (t2 - t1) * 1000;
+        CHECK_OK(fs_store_feed_head(s, &heads[pg]));
+        fs_replica_close(rep.r);
+        fs_replica_close(mgr.r);
+        fs_store_close(s);
+    }
+    CHECK_EQ_INT(heads[0], heads[1]);
+    printf("  1,000 changes in 10 pushes: SQLite %.0f ms, PostgreSQL %.0f ms; pulled whole: "
+           "SQLite %.0f ms, PostgreSQL %.0f ms\n",
+           took[0][0], took[1][0], took[0][1], took[1][1]);
+    test_rmtree(dir);
+}
+
 TEST_LIST(TEST(two_nodes_one_log) TEST(crash_between_commits) TEST(diverged_cache_refuses)
-              TEST(wrong_store_and_secret_url))
+              TEST(wrong_store_and_secret_url) TEST(push_of_1000_changes_both_backends))
