@@ -371,5 +371,90 @@ static void test_push_of_1000_changes_both_backends(void)
     test_rmtree(dir);
 }
 
+/* PostgreSQL drops the node's connection: the write in flight fails with
+ * PostgreSQL's message and leaves SQLite as it was; the next op
+ * reconnects and works. */
+static void test_lost_connection_rolls_back_then_reconnects(void)
+{
+    nodes n;
+    nodes_open(&n);
+    fs_store_close(n.nb);
+    n.nb = NULL;
+    long long before = log_head(n.url);
+    PGconn *c = PQconnectdb(n.url);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    PGresult *res = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+    PQclear(res);
+    PQfinish(c);
+    usleep(200000);
+    int rc = fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north");
+    if (rc != 0) { /* libpq learnt of it on this write */
+        CHECK_ERR(rc, FS_EDB);
+        CHECK(strstr(fs_store_errmsg(n.na), "PostgreSQL") != NULL);
+        printf("  lost connection: %s\n", fs_store_errmsg(n.na));
+        CHECK_EQ_INT(log_head(n.url), before);
+        CHECK_ERR(fs_store_user_stamp(n.na, "wang", (uint8_t[FS_USER_STAMP_BYTES]){0}),
+                  FS_EAUTH); /* not in the cache either */
+        CHECK_OK(fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north"));
+    }
+    CHECK_EQ_INT(log_head(n.url), before + 1);
+    CHECK_ERR(fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north"), FS_EEXIST);
+
+    /* The append itself fails (a trigger stands for a full disk): the push
+     * made in SQLite is rolled back, the device dictionary with it, and the
+     * same push later is applied, not taken as a replay. */
+    device rep;
+    device_make(&rep, n.dir, "rep");
+    CHECK_OK(fs_store_device_add(n.na, rep.pk, "zhang", "laptop"));
+    uint8_t cust[16];
+    fs_cell cl[] = {{"name", fs_text("full disk customer")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(rep.r, "customer", cl, 2, cust));
+    c = PQconnectdb(n.url);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    res = PQexec(c, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                    " $$BEGIN RAISE EXCEPTION 'could not extend file (test)'; END$$;"
+                    "CREATE TRIGGER refuse BEFORE INSERT ON fs_log FOR EACH ROW"
+                    " EXECUTE FUNCTION refuse()");
+    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+    uint8_t h0[32], h1[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), h0));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(rep.r, 0, 100, &cs));
+    fs_push_result pr;
+    memset(&pr, 0, sizeof pr);
+    CHECK_ERR(fs_store_push(n.na, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                            &pr),
+              FS_EDB);
+    free(pr.rejects);
+    CHECK(strstr(fs_store_errmsg(n.na), "could not extend file") != NULL);
+    printf("  append refused: %s\n", fs_store_errmsg(n.na));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), h1));
+    CHECK_MEM(h0, h1, 32);
+    res = PQexec(c, "DROP TRIGGER refuse ON fs_log");
+    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+    memset(&pr, 0, sizeof pr);
+    CHECK_OK(fs_store_push(n.na, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                           &pr));
+    CHECK_EQ_INT(pr.replayed, 0);
+    CHECK_EQ_INT(pr.nrejects, 0);
+    free(pr.rejects);
+    fs_changeset_free(cs);
+    /* a node from the copy reaches the same state from the log */
+    fs_replica_opts o = opts();
+    CHECK_OK(fs_store_pg_open(&n.nb, n.b, "server-pass", 11, NULL, &o));
+    CHECK_OK(fs_store_refresh(n.na));
+    CHECK_OK(fs_store_feed_head(n.nb, &(uint64_t){0}));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), h0));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), h1));
+    CHECK_MEM(h0, h1, 32);
+    fs_replica_close(rep.r);
+    nodes_close(&n);
+}
+
 TEST_LIST(TEST(two_nodes_one_log) TEST(crash_between_commits) TEST(diverged_cache_refuses)
-              TEST(wrong_store_and_secret_url) TEST(push_of_1000_changes_both_backends))
+              TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(push_of_1000_changes_both_backends))
