@@ -443,8 +443,7 @@ static int catch_up_to(pg_store *p, long long head)
             PQclear(res);
             return pg_fail(p, FS_EDB, "PostgreSQL log: entries up to %lld are missing", head);
         }
-        int rc;
-        rc = apply_batch(p, res);
+        int rc = apply_batch(p, res);
         PQclear(res);
         if (rc != 0)
             return rc;
