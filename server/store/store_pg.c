@@ -461,6 +461,18 @@ static int ensure_connected(pg_store *p)
     return pg_exec(p, "LISTEN fs_log", PGRES_COMMAND_OK, NULL, "listening");
 }
 
+/* Drops the notifications libpq holds: they stand for commits made before
+ * the max(seq) about to be read, which sees them. Those that arrive with
+ * or after it stay for fs_store_refresh. Keeps libpq's queue bounded on a
+ * node nobody refreshes (an admin command, a serve without pokes). */
+static void drop_notified(pg_store *p)
+{
+    PGnotify *n;
+    while ((n = PQnotifies(p->pg)) != NULL)
+        PQfreemem(n);
+    p->notified = 0;
+}
+
 static int head_of(pg_store *p, PGresult *res, long long *head)
 {
     if (PQntuples(res) != 1 || PQnfields(res) < 1)
@@ -479,9 +491,11 @@ static int catch_up(pg_store *p)
         return 0;
     int rc = ensure_connected(p);
     PGresult *res = NULL;
-    if (rc == 0)
+    if (rc == 0) {
+        drop_notified(p);
         rc = pg_exec(p, "SELECT coalesce(max(seq), 0) FROM fs_log", PGRES_TUPLES_OK, &res,
                      "reading the log's head");
+    }
     long long head = 0;
     if (rc == 0) {
         rc = head_of(p, res, &head);
@@ -491,8 +505,8 @@ static int catch_up(pg_store *p)
         return diverged(p, head + 1); /* the log lost what this cache holds */
     if (rc == 0)
         rc = catch_up_to(p, head);
-    if (rc == 0)
-        p->notified = 0;
+    if (rc != 0)
+        p->notified = 1; /* the next refresh tries again */
     return rc;
 }
 
@@ -525,6 +539,7 @@ static int wbegin(pg_store *p)
     PGresult *res = NULL;
     if (rc == 0) {
         char sql[160];
+        drop_notified(p);
         snprintf(sql, sizeof sql,
                  "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
                  " SELECT coalesce(max(seq), 0) FROM fs_log",
@@ -549,7 +564,6 @@ static int wbegin(pg_store *p)
         }
     }
     if (rc == 0) {
-        p->notified = 0;
         rc = fs_replica_outer_begin(p->r);
         if (rc != 0) {
             rc = pg_fail(p, rc, "store: %s", fs_replica_errmsg(p->r));
@@ -571,6 +585,7 @@ static int wbegin(pg_store *p)
     }
     if (rc != 0) {
         p->depth--;
+        p->notified = 1; /* the next refresh tries again */
         return rc;
     }
     p->began = 1;
@@ -877,7 +892,7 @@ static int pg_refresh(fs_store *s)
         p->notified = 1;
         PQfreemem(n);
     }
-    return p->notified ? catch_up(p) : 0;
+    return p->notified ? catch_up(p) : 0; /* catch_up clears it */
 }
 
 static int pg_notify_fd(fs_store *s)
