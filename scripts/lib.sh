@@ -11,9 +11,11 @@ FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (which libwebsockets-dev pulls in too) for serve's check of a renewed TLS
 # certificate before libwebsockets takes it; libopencc-dev (and the data files
 # of its libopencc1.1) folds Traditional Chinese to Simplified for search and
-# names (core/search.c).
+# names (core/search.c); libpq-dev for the PostgreSQL store (issue 21.2) and
+# postgresql for the throw-away clusters its tests start (tests/pg/cluster.sh).
 FS_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
  libsqlite3-dev libsodium-dev libmsgpack-dev libwebsockets-dev libssl-dev libcjson-dev libzstd-dev libopencc-dev
+ libpq-dev postgresql
  python3 tzdata iproute2
  openssl curl gettext locales groff-base systemd"
 

@@ -46,6 +46,16 @@ int fs_store_feed_tag(fs_store *s, uint64_t seq, uint64_t *tag)
     return s->ops->feed_tag(s, seq, tag);
 }
 
+int fs_store_refresh(fs_store *s)
+{
+    return s->ops->refresh(s);
+}
+
+int fs_store_notify_fd(fs_store *s)
+{
+    return s->ops->notify_fd(s);
+}
+
 int fs_store_backup(fs_store *s, const char *path)
 {
     return s->ops->backup(s, path);

@@ -86,6 +86,15 @@ int fs_store_feed_tag(fs_store *s, uint64_t seq, uint64_t *tag);
 /* *held 1 when tag is, or was before compaction, the tag of the entry at
  * seq (fs_feed_tag_held): a device's cursor there is in this feed. */
 int fs_store_feed_tag_held(fs_store *s, uint64_t seq, uint64_t tag, int *held);
+/* Several nodes (issue 21.2, the PostgreSQL backend): applies what other
+ * nodes wrote since this one last looked. 0 and nothing done on SQLite;
+ * cheap when there is nothing new (it consumes the LISTEN notifications
+ * waiting, without blocking). FS_EDB (PostgreSQL unreachable, or this
+ * node's cache diverged from the log: fs_store_errmsg says which). */
+int fs_store_refresh(fs_store *s);
+/* The socket that becomes readable when another node commits (poll it,
+ * then call fs_store_refresh); -1 for SQLite, or while disconnected. */
+int fs_store_notify_fd(fs_store *s);
 /* A sealed copy of the store's database in the new file path, taken while
  * it serves (fs_replica_backup; the key file is the caller's to copy).
  * FS_EEXIST, FS_EDB. */
@@ -487,6 +496,8 @@ typedef struct fs_store_ops {
     int (*backup)(fs_store *s, const char *path);
     void (*set_lease)(fs_store *s, uint64_t ms);
     uint64_t (*lease)(const fs_store *s);
+    int (*refresh)(fs_store *s);
+    int (*notify_fd)(fs_store *s);
     /* users and logins */
     int (*user_add)(fs_store *s, const char *name, fs_role role, const char *team);
     int (*users)(fs_store *s, int (*cb)(const char *, fs_role, const char *, void *), void *ctx);

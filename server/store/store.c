@@ -380,6 +380,19 @@ int sq_feed_head(fs_store *base, uint64_t *seq)
     return fs_feed_last(((sq_store *)base)->r, seq);
 }
 
+/* One node, nothing to catch up with. */
+static int sq_refresh(fs_store *base)
+{
+    (void)base;
+    return 0;
+}
+
+static int sq_notify_fd(fs_store *base)
+{
+    (void)base;
+    return -1;
+}
+
 static const fs_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -397,6 +410,8 @@ static const fs_store_ops sqlite_ops = {
     .backup = sq_backup,
     .set_lease = sq_set_lease,
     .lease = sq_lease,
+    .refresh = sq_refresh,
+    .notify_fd = sq_notify_fd,
     .user_add = sq_user_add,
     .users = sq_users,
     .set_password = sq_set_password,
