@@ -1,9 +1,10 @@
 /*
  * The hub: what the server does with the websocket transport's events. One
  * fs_sync_server per connection, driven by the frames the transport hands
- * over and emitting through fs_net_conn_send; the feed head read before and
- * after every frame and HTTP request, and the other devices poked when it
- * grew; after an admin job, the connections of revoked devices closed. Every
+ * over and emitting through fs_net_conn_send; the feed head read after every
+ * frame, HTTP request and admin job, and the other devices poked when it
+ * grew past the head they were last poked for; after an admin job, the
+ * connections of revoked devices closed. Every
  * function here but start, stop, call and the workers' runs on the
  * transport's thread, the only one that touches the store while the server
  * runs.
@@ -149,14 +150,25 @@ static void poke_all(fs_ws_server *hub, const hub_conn *except, uint64_t cursor)
     fs_net_server_each(hub->net, poke_one, &p);
 }
 
-/* The feed head now; when it grew past what the devices were poked for,
- * they are poked, but except (whose own frame grew it: it pulls after its
- * push anyway). On the PostgreSQL store reading the head catches up with
- * the other nodes first, so their writes count as news here too. */
+/* The feed head as this node holds it: what it applied, its own writes and
+ * what its reads caught up with of other nodes' (the replica's feed, read
+ * without catching up: so nothing arrives between a device's read and this
+ * look that the device would not be poked for); the store's own when it
+ * keeps no replica. */
+static int local_head(fs_ws_server *hub, uint64_t *h)
+{
+    fs_replica *r = fs_store_replica(hub->store);
+    return r != NULL ? fs_feed_last(r, h) : fs_store_feed_head(hub->store, h);
+}
+
+/* When the head grew past what the devices were poked for, they are poked,
+ * but except: its frame grew it (its push, which its round's pull follows;
+ * or its read caught up with another node's writes before it read, and so
+ * it read them or pulls next). */
 static void news(fs_ws_server *hub, const hub_conn *except)
 {
     uint64_t h = 0;
-    if (fs_store_feed_head(hub->store, &h) != 0 || h <= hub->head)
+    if (local_head(hub, &h) != 0 || h <= hub->head)
         return;
     hub->head = h;
     poke_all(hub, except, h);
@@ -167,7 +179,6 @@ static int hub_frame(void *ctx, void *session, const uint8_t *frame, size_t len)
     fs_ws_server *hub = ctx;
     hub_conn *hc = session;
     hc->poked = 0; /* what the device sends next is read after any news so far */
-    news(hub, NULL); /* another node's, caught up by this read: this device too */
     /* Before authentication, a failure is audited per network per minute
      * (a flood of bad first frames writes a handful of entries). */
     int anon = fs_sync_server_device(hc->session) == NULL;
@@ -199,7 +210,6 @@ static void hub_http(void *ctx, const fs_http_request *rq, fs_http_response *out
         out->status = 404;
         return;
     }
-    news(hub, NULL);
     hub->http_fn(hub->http_ctx, hub->store, rq, out);
     news(hub, NULL); /* a manager's action: the devices pull it now */
 }
@@ -215,7 +225,6 @@ static void work_finish(void *arg)
     work *j = arg;
     fs_ws_server *hub = j->hub;
     fs_http_response answer = {0};
-    news(hub, NULL);
     j->finish(j->ctx, hub->store, &answer);
     news(hub, NULL);
     (void)fs_net_server_answer(hub->net, j->http_id, &answer); /* the client may be gone */
@@ -325,6 +334,11 @@ static void refresh_job(void *arg)
     int rc = 0, fd = -1;
     if (!atomic_load(&hub->watch_stop)) { /* else: run by the stopping thread, late */
         rc = fs_store_refresh(hub->store);
+        /* a read catches up with the log itself, notified or not (the
+         * periodic refresh's point: a notification missed) */
+        uint64_t h;
+        if (rc == 0)
+            rc = fs_store_feed_head(hub->store, &h);
         news(hub, NULL);
         fd = fs_store_notify_fd(hub->store);
     }
@@ -442,7 +456,7 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
     pthread_cond_init(&hub->watch_cond, NULL);
     atomic_init(&hub->watch_stop, 0);
     hub->watch_fd = -1;
-    (void)fs_store_feed_head(store, &hub->head); /* still the caller's thread */
+    (void)local_head(hub, &hub->head); /* still the caller's thread */
     const fs_net_server_hooks hooks = {
         .opened = hub_opened,
         .frame = hub_frame,
