@@ -436,7 +436,15 @@ static int load_meta(fs_replica *r)
                         "up to %u): install that version",
                         schema, FS_SCHEMA_VERSION);
     r->schema = schema;
-    rc = fs__prepare(r, "SELECT idx, id FROM device ORDER BY idx", &st);
+    return fs__load_devs(r);
+}
+
+int fs__load_devs(fs_replica *r)
+{
+    sqlite3_stmt *st = NULL;
+    int src;
+    r->ndevs = 0;
+    int rc = fs__prepare(r, "SELECT idx, id FROM device ORDER BY idx", &st);
     if (rc != 0)
         return rc;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {

@@ -71,6 +71,8 @@ struct fs_replica {
     int clock_anchored;      /* this boot received it: now is the server's time at READY */
     uint64_t anchor_server_ms, anchor_boot_ms; /* ... plus the boot clock since */
     int in_tx;           /* explicit transaction open */
+    int outer;           /* fs_replica_outer_begin's transaction open: the
+                          * transactions above become savepoints in it */
     int tx_failed;       /* a write inside it failed: commit must roll back */
     int guard;           /* >0 while the API writes synced tables */
     int keep_feed;       /* a server's replica: accepted changes get feed sequences */
@@ -138,6 +140,8 @@ int fs__servertime_load(fs_replica *r);
 void fs__new_row_id(const fs_replica *r, uint8_t id[FS_ID_BYTES]);
 uint64_t fs__hlc_tick(fs_replica *r);
 void fs__hlc_observe(fs_replica *r, uint64_t hlc);
+/* Reads the device dictionary into r->devs again (replica.c). */
+int fs__load_devs(fs_replica *r);
 
 int fs__begin(fs_replica *r, int *own);
 int fs__end(fs_replica *r, int own, int rc);

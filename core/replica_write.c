@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "fieldsync/records.h"
+#include "fieldsync/replica_server.h"
 #include "replica_int.h"
 
 /* ---- transactions ---- */
@@ -23,10 +24,34 @@ int fs__begin(fs_replica *r, int *own)
         return r->tx_failed ? fs__fail(r, FS_ESTATE, "an earlier write in this transaction "
                                                      "failed; roll it back")
                             : 0;
-    int rc = fs__exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
+    int rc = fs__exec(r, r->outer ? "SAVEPOINT fs_own" : "BEGIN IMMEDIATE",
+                      "cannot start a transaction");
     if (rc == 0)
         *own = 1;
     return rc;
+}
+
+/* What ends a transaction of this module: COMMIT/ROLLBACK, or, inside an
+ * outer transaction (fs_replica_outer_begin), the savepoint's RELEASE and
+ * ROLLBACK TO. */
+static int tx_commit(fs_replica *r, const char *sp)
+{
+    char sql[48];
+    if (!r->outer)
+        return fs__exec(r, "COMMIT", "cannot commit");
+    snprintf(sql, sizeof sql, "RELEASE %s", sp);
+    return fs__exec(r, sql, "cannot commit");
+}
+
+static void tx_rollback(fs_replica *r, const char *sp)
+{
+    char sql[64];
+    if (!r->outer) {
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        return;
+    }
+    snprintf(sql, sizeof sql, "ROLLBACK TO %s; RELEASE %s", sp, sp);
+    sqlite3_exec(r->db, sql, NULL, NULL, NULL);
 }
 
 /* Saves the clock's mark if a remote clock raised it (local ticks are
@@ -55,10 +80,10 @@ int fs__end(fs_replica *r, int own, int rc)
             rc = save_hlc(r);
         r->guard--;
         if (rc == 0)
-            rc = fs__exec(r, "COMMIT", "cannot commit");
+            rc = tx_commit(r, "fs_own");
     }
     if (rc != 0 && own) {
-        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        tx_rollback(r, "fs_own");
         fs__feed_discard(r);
     }
     if (rc != 0 && !own && r->in_tx)
@@ -70,7 +95,8 @@ int fs_begin(fs_replica *r)
 {
     if (r->in_tx)
         return fs__fail(r, FS_ESTATE, "a transaction is already open");
-    int rc = fs__exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
+    int rc = fs__exec(r, r->outer ? "SAVEPOINT fs_tx" : "BEGIN IMMEDIATE",
+                      "cannot start a transaction");
     if (rc == 0) {
         r->in_tx = 1;
         r->tx_failed = 0;
@@ -92,9 +118,9 @@ int fs_commit(fs_replica *r)
         rc = save_hlc(r);
     r->guard--;
     if (rc == 0)
-        rc = fs__exec(r, "COMMIT", "cannot commit");
+        rc = tx_commit(r, "fs_tx");
     if (rc != 0) {
-        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        tx_rollback(r, "fs_tx");
         fs__feed_discard(r);
     }
     r->in_tx = 0;
@@ -106,11 +132,93 @@ void fs_rollback(fs_replica *r)
 {
     if (r == NULL || !r->in_tx)
         return;
-    sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_rollback(r, "fs_tx");
     fs__feed_discard(r);
     r->in_tx = 0;
     r->tx_failed = 0;
     /* The clock may have advanced past what is stored; that is harmless. */
+}
+
+/* ---- the outer transaction (fieldsync/replica_server.h) ---- */
+
+int fs_replica_outer_begin(fs_replica *r)
+{
+    if (r->in_tx || r->outer || !sqlite3_get_autocommit(r->db))
+        return fs__fail(r, FS_ESTATE, "a transaction is already open");
+    int rc = fs__exec(r, "BEGIN IMMEDIATE", "cannot start a transaction");
+    if (rc == 0)
+        r->outer = 1;
+    return rc;
+}
+
+int fs_replica_outer_commit(fs_replica *r)
+{
+    if (!r->outer)
+        return fs__fail(r, FS_ESTATE, "no transaction is open");
+    if (r->in_tx) /* an op left its own open: not committed on its behalf */
+        fs_rollback(r);
+    int rc = fs__feed_flush(r);
+    r->guard++;
+    if (rc == 0)
+        rc = save_hlc(r);
+    r->guard--;
+    r->outer = 0;
+    if (rc == 0)
+        rc = fs__exec(r, "COMMIT", "cannot commit");
+    if (rc != 0) {
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        fs__feed_discard(r);
+        int rrc = fs_replica_reload(r);
+        (void)rrc; /* the commit's error is the one to tell */
+    }
+    return rc;
+}
+
+void fs_replica_outer_rollback(fs_replica *r)
+{
+    if (r == NULL || !r->outer)
+        return;
+    r->in_tx = 0;
+    r->tx_failed = 0;
+    r->outer = 0;
+    sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    fs__feed_discard(r);
+    (void)fs_replica_reload(r); /* the dictionary may hold a device rolled back */
+}
+
+int fs_replica_in_outer(const fs_replica *r)
+{
+    return r->outer;
+}
+
+int fs_replica_caller_tx(fs_replica *r)
+{
+    return r->outer ? r->in_tx : !sqlite3_get_autocommit(r->db);
+}
+
+void fs_replica_guard(fs_replica *r, int on)
+{
+    r->guard += on ? 1 : -1;
+}
+
+int fs_replica_reload(fs_replica *r)
+{
+    uint64_t hlc = 0, logged = 0;
+    int rc = fs__query_u64(r, "SELECT coalesce((SELECT v FROM meta WHERE k='hlc'), 0)", &hlc);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT coalesce((SELECT hlc FROM changelog ORDER BY seq DESC"
+                              " LIMIT 1), 0)", &logged);
+    if (rc != 0)
+        return rc;
+    if (hlc > r->hlc)
+        r->hlc = hlc;
+    if (logged > r->hlc)
+        r->hlc = logged;
+    r->hlc_unsaved = 0;
+    fs__feed_discard(r);
+    rc = fs__load_devs(r);
+    fs__touch(r);
+    return rc;
 }
 
 /* ---- device dictionary ---- */

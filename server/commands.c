@@ -30,15 +30,24 @@
 /* ---- init ---- */
 
 static const char init_usage[] =
-    N_("usage: fieldsync-server init --data DIR\n"
+    N_("usage: fieldsync-server init --data DIR [--store postgresql://...]\n"
     "Creates the server store in DIR (asks for a new passphrase twice, or reads\n"
-    "FIELDSYNC_PASSPHRASE) and prints the server key fingerprint on the last line.\n");
+    "FIELDSYNC_PASSPHRASE) and prints the server key fingerprint on the last line.\n"
+    "With --store, the store is kept in that PostgreSQL database (its schema made\n"
+    "there) and DIR is this node's cache of it; give the password in PGPASSFILE,\n"
+    "not in the URL.\n");
 
 int srv_cmd_init(int argc, char **argv)
 {
-    const char *data = NULL;
-    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL}};
+    const char *data = NULL, *url = NULL;
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--store", FS_OPT_VALUE, NULL, &url, NULL}};
     int rc = srv_parse(init_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK && url != NULL && strncmp(url, "postgresql://", 13) != 0 &&
+        strncmp(url, "postgres://", 11) != 0) {
+        srv_error(_("--store: a PostgreSQL URL (postgresql://...)"));
+        rc = SRV_EUSAGE;
+    }
     if (rc == SRV_OK)
         rc = srv_require("init", "--data", data);
     if (rc != SRV_OK)
@@ -49,14 +58,18 @@ int srv_cmd_init(int argc, char **argv)
         return rc;
     fs_store *s = NULL;
     fs_identity *id = NULL;
-    int frc = fs_store_create(&s, data, pass.buf, pass.len, NULL);
+    int frc = url != NULL ? fs_store_pg_create(&s, data, pass.buf, pass.len, url, NULL)
+                          : fs_store_create(&s, data, pass.buf, pass.len, NULL);
     srv_pass_free(&pass);
     if (frc == FS_EEXIST) {
-        srv_error(_("--data: %s already holds a store"), data);
+        srv_error(url != NULL ? _("--data or --store: %s or the database already holds a store")
+                              : _("--data: %s already holds a store"),
+                  data);
         return SRV_EUSAGE;
     }
     if (frc != 0) {
-        srv_error(_("--data: cannot create the store: %s"), fs_replica_errmsg(NULL));
+        srv_error(_("--data: cannot create the store: %s"),
+                  url != NULL ? fs_store_pg_errmsg() : fs_replica_errmsg(NULL));
         return SRV_ERUNTIME;
     }
     frc = fs_replica_identity(fs_store_replica(s), &id);
@@ -71,6 +84,66 @@ int srv_cmd_init(int argc, char **argv)
     fs_identity_free(id);
     fs_store_close(s);
     return rc;
+}
+
+/* ---- migrate ---- */
+
+static const char migrate_usage[] =
+    N_("usage: fieldsync-server migrate --data DIR [--store postgresql://...]\n"
+    "Brings the store of DIR forward to this version (server stopped). For a\n"
+    "PostgreSQL store, its schema in the database (the one DIR keeps, or --store:\n"
+    "which DIR keeps from then on, when the database moved); DIR must be a node\n"
+    "of that store.\n");
+
+int srv_cmd_migrate(int argc, char **argv)
+{
+    const char *data = NULL, *url = NULL;
+    const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
+                           {"--store", FS_OPT_VALUE, NULL, &url, NULL}};
+    int rc = srv_parse(migrate_usage, opts, NOPTS(opts), argc, argv);
+    if (rc == SRV_OK)
+        rc = srv_require("migrate", "--data", data);
+    if (rc != SRV_OK)
+        return rc;
+    char kept[4096];
+    int krc = fs_store_pg_url(data, kept, sizeof kept);
+    if (url == NULL && krc != 0) { /* SQLite: opening brings it forward */
+        fs_store *s = NULL;
+        rc = srv_open(data, &s);
+        if (rc == SRV_OK)
+            fprintf(srv_out, _("the store in %s is up to date\n"), data);
+        fs_store_close(s);
+        return rc;
+    }
+    int from = 0, to = 0;
+    int frc = fs_store_pg_migrate(url != NULL ? url : kept, &from, &to);
+    sodium_memzero(kept, sizeof kept);
+    if (frc != 0) {
+        srv_error(_("--store: cannot migrate the PostgreSQL store: %s"), fs_store_pg_errmsg());
+        return SRV_ERUNTIME;
+    }
+    srv_pass pass;
+    rc = srv_pass_get(&pass, 0);
+    if (rc != SRV_OK)
+        return rc;
+    fs_store *s = NULL;
+    frc = fs_store_pg_open(&s, data, pass.buf, pass.len, url, NULL);
+    srv_pass_free(&pass);
+    if (frc == FS_EPASSPHRASE) {
+        srv_error(_("wrong passphrase (%s or the terminal)"), SRV_PASSENV);
+        return SRV_ERUNTIME;
+    }
+    if (frc != 0) {
+        srv_error(_("--data: cannot open the store: %s"), fs_store_pg_errmsg());
+        return SRV_ERUNTIME;
+    }
+    fs_store_close(s);
+    if (url != NULL && fs_store_pg_keep_url(data, url) != 0) {
+        srv_error(_("--data: cannot write %s/store"), data);
+        return SRV_ERUNTIME;
+    }
+    fprintf(srv_out, _("the PostgreSQL store's schema: version %d, was %d\n"), to, from);
+    return SRV_OK;
 }
 
 /* ---- user add ---- */

@@ -56,6 +56,11 @@ static void usage(FILE *f)
                "user, enroll-code, device, audit, backup, compact and status go through it (DIR/control.sock).\n"
                "Exit status: 0 done, 1 runtime error, 2 bad command line.\n"),
           f);
+    fputs(_("Several server nodes on one PostgreSQL database (a node is a copy of DIR):\n"
+            "  init --data DIR --store postgresql://USER@HOST/DB   the store in PostgreSQL\n"
+            "  migrate --data DIR [--store URL]      bring the store forward (server stopped)\n"
+            "Every other command opens a node's DIR as it opens a store's.\n"),
+          f);
 }
 
 int main(int argc, char **argv)
@@ -92,6 +97,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "init") == 0) {
         rc = srv_cmd_init(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "migrate") == 0) {
+        rc = srv_cmd_migrate(argc - 2, argv + 2);
     } else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "enroll-code") == 0 ||
                strcmp(cmd, "device") == 0 || strcmp(cmd, "audit") == 0 ||
                strcmp(cmd, "backup") == 0 || strcmp(cmd, "status") == 0 ||

@@ -202,7 +202,11 @@ int srv_open(const char *dir, fs_store **out)
     int rc = srv_pass_get(&pass, 0);
     if (rc != SRV_OK)
         return rc;
-    rc = fs_store_open(out, dir, pass.buf, pass.len, NULL);
+    /* A node of a PostgreSQL store keeps its URL in DIR/store. */
+    char url[8];
+    int pg = fs_store_pg_url(dir, url, sizeof url) != FS_ENOTFOUND;
+    rc = pg ? fs_store_pg_open(out, dir, pass.buf, pass.len, NULL, NULL)
+            : fs_store_open(out, dir, pass.buf, pass.len, NULL);
     srv_pass_free(&pass);
     if (rc == 0)
         return SRV_OK;
@@ -215,6 +219,7 @@ int srv_open(const char *dir, fs_store **out)
         srv_error(_("--data: %s holds no server store"), dir);
         return SRV_EUSAGE;
     }
-    srv_error(_("--data: cannot open the store: %s"), fs_replica_errmsg(NULL));
+    srv_error(_("--data: cannot open the store: %s"),
+              pg ? fs_store_pg_errmsg() : fs_replica_errmsg(NULL));
     return SRV_ERUNTIME;
 }

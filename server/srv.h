@@ -18,6 +18,7 @@
 
 #include "fieldsync/opts.h"
 #include "fieldsync/store.h"
+#include "store/store_pg.h"
 #include "store/store_sqlite.h"
 
 enum {
@@ -97,6 +98,7 @@ int srv_fail(fs_store *s, const char *what, int rc);
 void srv_printable(const char *s, char *out, size_t cap);
 
 int srv_cmd_init(int argc, char **argv);
+int srv_cmd_migrate(int argc, char **argv);
 int srv_cmd_user(int argc, char **argv);
 int srv_cmd_enroll_code(int argc, char **argv);
 int srv_cmd_device(int argc, char **argv);

@@ -37,6 +37,33 @@ uint64_t fs_replica_hlc_give(fs_replica *r, uint64_t floor);
 int fs_replica_begin_nested(fs_replica *r, int *own);
 int fs_replica_end_nested(fs_replica *r, int own, int rc);
 
+/* The outer transaction (the PostgreSQL store, issue 21.2): one SQLite
+ * transaction around a whole store operation, so that the operation's
+ * writes can be captured (a session) and committed with what the caller
+ * keeps beside them. While it is open, fs_begin/fs_commit/fs_rollback and
+ * the replica's own transactions (fs_replica_begin_nested) become
+ * SAVEPOINT/RELEASE/ROLLBACK TO inside it, so the operations run
+ * unchanged. fs_replica_outer_commit commits it (an explicit transaction
+ * left open inside is rolled back first); fs_replica_outer_rollback drops
+ * everything and reloads what the handle keeps in memory. Without it,
+ * nothing changes. */
+int fs_replica_outer_begin(fs_replica *r);
+int fs_replica_outer_commit(fs_replica *r);
+void fs_replica_outer_rollback(fs_replica *r);
+int fs_replica_in_outer(const fs_replica *r);
+/* 1 when a caller's transaction is open that a store's write joins: an
+ * explicit one (fs_begin), or outside the outer mode any open one. */
+int fs_replica_caller_tx(fs_replica *r);
+/* Lets writes to the synced tables through the connection's authorizer
+ * (on 1, off 0; nests): for applying a changeset made by this same code on
+ * another node. */
+void fs_replica_guard(fs_replica *r, int on);
+/* Reloads what the handle keeps in memory from the database after writes
+ * beneath the API (a changeset applied): the clock (the max of its own
+ * and the stored one), the device dictionary, and a new generation
+ * (fs_replica_generation) so that caches of reads drop. */
+int fs_replica_reload(fs_replica *r);
+
 /* 0 when value v fits column col of table tix as fs_apply would check it,
  * else FS_EINVAL. */
 int fs_replica_value_fits(fs_replica *r, unsigned tix, unsigned col, const fs_value *v);

@@ -38,6 +38,10 @@ struct fs_audit {
     sqlite3 *db;        /* the caller's; not closed here */
     unsigned char *key; /* FS_AUDIT_KEY_BYTES, sodium_malloc'd */
     sqlite3_stmt *anchor_get, *last_get, *insert, *anchor_set;
+    /* fs_audit_set_wrap: around each append (the PostgreSQL store's log) */
+    int (*wrap_begin)(void *ctx);
+    int (*wrap_end)(void *ctx, int rc);
+    void *wrap_ctx;
     char errmsg[256];
 };
 
@@ -590,12 +594,26 @@ int fs_audit_append(fs_audit *a, const char *kind, const char *actor, const char
     int rc = check_fields(a, f, "");
     if (rc != 0)
         return rc;
+    if (a->wrap_begin != NULL && (rc = a->wrap_begin(a->wrap_ctx)) != 0)
+        return fail(a, rc, "cannot start the audit entry's transaction");
     int own;
     rc = tx_begin(a, &own);
-    if (rc != 0)
-        return rc;
-    rc = append_entry(a, (int64_t)fs_clock_wall_ms(), f);
-    return tx_end(a, own, rc);
+    if (rc == 0)
+        rc = tx_end(a, own, append_entry(a, (int64_t)fs_clock_wall_ms(), f));
+    if (a->wrap_begin != NULL) {
+        int wrc = a->wrap_end(a->wrap_ctx, rc);
+        if (rc == 0 && wrc != 0)
+            rc = fail(a, wrc, "cannot commit the audit entry's transaction");
+    }
+    return rc;
+}
+
+void fs_audit_set_wrap(fs_audit *a, int (*begin)(void *ctx), int (*end)(void *ctx, int rc),
+                       void *ctx)
+{
+    a->wrap_begin = begin;
+    a->wrap_end = end;
+    a->wrap_ctx = ctx;
 }
 
 /* ---- verify, head, list ---- */

@@ -144,6 +144,14 @@ void fs_audit_close(fs_audit *a);
 int fs_audit_append(fs_audit *a, const char *kind, const char *actor, const char *subject,
                     const char *detail);
 
+/* Calls begin(ctx) before each fs_audit_append and end(ctx, rc) after it
+ * (its result; end returns non-zero when it could not finish): the
+ * PostgreSQL store (server/store/store_pg.c) runs an append made outside
+ * its operations (the dashboard's, an admin command's) as one of its
+ * logged writes. begin NULL: none. */
+void fs_audit_set_wrap(fs_audit *a, int (*begin)(void *ctx), int (*end)(void *ctx, int rc),
+                       void *ctx);
+
 /* Recomputes the whole chain and checks it against the anchor, in one read
  * transaction (or inside the caller's). *entries receives the number of
  * entries stored, *first_bad 0 when the log is intact, else the sequence

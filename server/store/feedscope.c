@@ -150,7 +150,7 @@ int sq__feed_scope_catch_up(sq_store *s)
     rc = scope_mark(s, &mark);
     if (rc != 0 || mark >= head)
         return rc;
-    if (!sqlite3_get_autocommit(fs_replica_db(s->r)))
+    if (fs_replica_caller_tx(s->r))
         return index_after(s, mark); /* the caller's transaction */
     rc = fs_begin(s->r);
     if (rc != 0)

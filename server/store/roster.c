@@ -151,7 +151,7 @@ int sq__roster_write(sq_store *s, const char *name)
 
 int sq__tx_begin(sq_store *s)
 {
-    if (!sqlite3_get_autocommit(fs_replica_db(s->r))) {
+    if (fs_replica_caller_tx(s->r)) {
         s->tx_joined++; /* the caller's transaction */
         return 0;
     }

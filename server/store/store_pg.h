@@ -28,4 +28,17 @@ int fs_store_pg_create(fs_store **out, const char *dir, const char *pass, size_t
 int fs_store_pg_open(fs_store **out, const char *dir, const char *pass, size_t passlen,
                      const char *url, const fs_replica_opts *opts);
 
+/* The URL kept in dir (the file "store"): 0, FS_ENOTFOUND when dir keeps
+ * none (a SQLite store), FS_EFORMAT, FS_EIO. */
+int fs_store_pg_url(const char *dir, char *url, size_t cap);
+/* Why the last fs_store_pg_create/open/migrate on this thread failed. */
+const char *fs_store_pg_errmsg(void);
+/* Keeps url in dir (the file "store", mode 0600): the node's database
+ * moved. 0, FS_EINVAL, FS_EIO. */
+int fs_store_pg_keep_url(const char *dir, const char *url);
+/* Brings the PostgreSQL schema at url forward to this build's version, in
+ * one transaction: *from the version found, *to the one left. FS_EFORMAT
+ * (no store there, or a newer one), FS_EDB. */
+int fs_store_pg_migrate(const char *url, int *from, int *to);
+
 #endif

@@ -1,0 +1,275 @@
+/*
+ * The PostgreSQL store across nodes (issue 21.2): two data directories on
+ * one log (the second a copy of the first, as an operator makes it); a node
+ * killed between PostgreSQL's commit and SQLite's; a cache that diverged;
+ * a node of another store; a password in the URL kept out of messages.
+ * Needs FIELDSYNC_TEST_PG_URL (tests/pg/with_cluster.sh): without it, it
+ * fails and says so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "fieldsync/identity.h"
+#include "fieldsync/replica.h"
+#include "fieldsync/replica_server.h"
+#include "fieldsync/store.h"
+#include "store/audit.h"
+#include "store/store_pg.h"
+#include "test.h"
+#include "pgtest.h"
+
+static fs_replica_opts opts(void)
+{
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    return o;
+}
+
+typedef struct nodes {
+    char dir[512], a[600], b[600], url[512];
+    fs_store *na, *nb;
+} nodes;
+
+/* Node A made in a fresh database, closed, copied to B (cp -a of a stopped
+ * node), both opened. */
+static void nodes_open(nodes *n)
+{
+    fs_replica_opts o = opts();
+    memset(n, 0, sizeof *n);
+    snprintf(n->dir, sizeof n->dir, "%s", test_tmpdir());
+    snprintf(n->a, sizeof n->a, "%s/a", n->dir);
+    snprintf(n->b, sizeof n->b, "%s/b", n->dir);
+    pgtest_new_db(n->url, sizeof n->url);
+    CHECK_OK(fs_store_pg_create(&n->na, n->a, "server-pass", 11, n->url, &o));
+    CHECK_OK(fs_store_user_add(n->na, "li", FS_ROLE_MANAGER, "north"));
+    CHECK_OK(fs_store_user_add(n->na, "zhang", FS_ROLE_REP, "north"));
+    fs_store_close(n->na);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", n->a, n->b);
+    CHECK(system(cmd) == 0);
+    CHECK_OK(fs_store_pg_open(&n->na, n->a, "server-pass", 11, NULL, &o));
+    CHECK_OK(fs_store_pg_open(&n->nb, n->b, "server-pass", 11, NULL, &o));
+}
+
+static void nodes_close(nodes *n)
+{
+    fs_store_close(n->na);
+    fs_store_close(n->nb);
+    test_rmtree(n->dir);
+}
+
+static long long log_head(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    PGresult *res = PQexec(c, "SELECT coalesce(max(seq), 0) FROM fs_log");
+    CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+    long long v = atoll(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(c);
+    return v;
+}
+
+typedef struct device {
+    fs_replica *r;
+    uint8_t pk[FS_SIGN_PK_BYTES];
+} device;
+
+static void device_make(device *d, const char *dir, const char *name)
+{
+    char path[1024];
+    fs_replica_opts o = opts();
+    fs_identity *id = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    CHECK_OK(fs_replica_create(&d->r, path, "pw", 2, &o));
+    CHECK_OK(fs_replica_identity(d->r, &id));
+    memcpy(d->pk, id->pk, FS_SIGN_PK_BYTES);
+    fs_identity_free(id);
+}
+
+static int count_user(const char *name, fs_role role, const char *team, void *ctx)
+{
+    (void)role, (void)team;
+    int *n = ctx;
+    *n += strcmp(name, "crash") == 0;
+    return 0;
+}
+
+/* A device enrolled on A is known on B; a push on A is pulled on B; the
+ * same batch pushed again on B is acknowledged, not applied twice. */
+static void test_two_nodes_one_log(void)
+{
+    nodes n;
+    nodes_open(&n);
+    CHECK(fs_store_notify_fd(n.nb) >= 0);
+    device rep, mgr;
+    device_make(&rep, n.dir, "rep");
+    device_make(&mgr, n.dir, "mgr");
+    CHECK_OK(fs_store_device_add(n.na, rep.pk, "zhang", "zhang-laptop"));
+    /* B learns it by the notification (or its next read's catch-up) */
+    for (int i = 0; i < 200; i++) {
+        CHECK_OK(fs_store_refresh(n.nb));
+        char user[FS_USER_NAME_MAX + 1], team[FS_USER_NAME_MAX + 1];
+        fs_role role;
+        if (fs_store_device_user(n.nb, rep.pk, user, team, &role) == 0) {
+            CHECK_STR(user, "zhang");
+            break;
+        }
+        usleep(10000);
+    }
+    CHECK_OK(fs_store_device_check(n.nb, rep.pk));
+    CHECK_OK(fs_store_device_add(n.nb, mgr.pk, "li", "li-laptop"));
+
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("XX科技有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(rep.r, "customer", c, 2, cust));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(rep.r, 0, 1000, &cs));
+    fs_push_result res;
+    memset(&res, 0, sizeof res);
+    CHECK_OK(fs_store_push(n.na, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                           &res));
+    CHECK_EQ_INT(res.nrejects, 0);
+    CHECK_EQ_INT(res.replayed, 0);
+    free(res.rejects);
+    uint64_t head_a = 0, head_b = 0;
+    CHECK_OK(fs_store_feed_head(n.na, &head_a));
+    /* the manager pulls on B */
+    fs_changeset *got = NULL;
+    uint64_t next = 0;
+    int more = 0;
+    CHECK_OK(fs_store_pull(n.nb, mgr.pk, 0, 1000, 0, &got, &next, &more));
+    CHECK(got != NULL && got->count >= 2);
+    CHECK_OK(fs_apply_pulled(mgr.r, got->changes, got->count, next, NULL));
+    fs_changeset_free(got);
+    CHECK_EQ_INT(fs_exists(mgr.r, "customer", cust), 1);
+    CHECK_OK(fs_store_feed_head(n.nb, &head_b));
+    CHECK_EQ_INT(head_b, head_a);
+    /* the ACK was lost: the rep pushes the same batch to B */
+    memset(&res, 0, sizeof res);
+    CHECK_OK(fs_store_push(n.nb, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                           &res));
+    CHECK_EQ_INT(res.replayed, 1);
+    CHECK_EQ_INT(res.acked_seq, cs->last_seq);
+    free(res.rejects);
+    CHECK_OK(fs_store_feed_head(n.nb, &head_b));
+    CHECK_EQ_INT(head_b, head_a);
+    CHECK_OK(fs_store_refresh(n.na));
+    CHECK_OK(fs_store_feed_head(n.na, &head_a));
+    CHECK_EQ_INT(head_a, head_b);
+    /* both caches hold the same state */
+    uint8_t ha[32], hb[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), ha));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), hb));
+    CHECK_MEM(ha, hb, 32);
+    /* an audit entry written outside the ops (the dashboard's) is logged too */
+    long long before = log_head(n.url);
+    CHECK_OK(fs_audit_append(fs_store_audit(n.na), "report_read", "li", "north", "search"));
+    CHECK_EQ_INT(log_head(n.url), before + 1);
+    printf("  two nodes, one log of %lld entries: enrolled on A known on B, pushed on A pulled on "
+           "B, re-pushed on B replayed\n",
+           log_head(n.url));
+    fs_changeset_free(cs);
+    fs_replica_close(rep.r);
+    fs_replica_close(mgr.r);
+    nodes_close(&n);
+}
+
+/* Killed between PostgreSQL's commit and SQLite's: the entry is in the log,
+ * not in the cache; the node's next open applies it, once. */
+static void test_crash_between_commits(void)
+{
+    nodes n;
+    nodes_open(&n);
+    fs_store_close(n.nb);
+    n.nb = NULL;
+    long long before = log_head(n.url);
+    fs_store_close(n.na);
+    n.na = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        fs_replica_opts o = opts();
+        fs_store *s = NULL;
+        if (fs_store_pg_open(&s, n.a, "server-pass", 11, NULL, &o) != 0)
+            _exit(2);
+        setenv("FIELDSYNC_TEST_PG_CRASH", "between-commits", 1);
+        (void)fs_store_user_add(s, "crash", FS_ROLE_REP, "north");
+        _exit(3); /* the hook did not fire */
+    }
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 77);
+    CHECK_EQ_INT(log_head(n.url), before + 1);
+    fs_replica_opts o = opts();
+    CHECK_OK(fs_store_pg_open(&n.na, n.a, "server-pass", 11, NULL, &o));
+    int count = 0;
+    CHECK_OK(fs_store_users(n.na, count_user, &count));
+    CHECK_EQ_INT(count, 1);
+    CHECK_ERR(fs_store_user_add(n.na, "crash", FS_ROLE_REP, "north"), FS_EEXIST);
+    CHECK_EQ_INT(log_head(n.url), before + 1); /* the refused add wrote nothing */
+    /* B, a copy from before, catches up with the same entry */
+    CHECK_OK(fs_store_pg_open(&n.nb, n.b, "server-pass", 11, NULL, &o));
+    count = 0;
+    CHECK_OK(fs_store_users(n.nb, count_user, &count));
+    CHECK_EQ_INT(count, 1);
+    printf("  killed between the commits: the entry applied once at the next open\n");
+    nodes_close(&n);
+}
+
+/* A cache changed beneath the log refuses to serve. */
+static void test_diverged_cache_refuses(void)
+{
+    nodes n;
+    nodes_open(&n);
+    sqlite3 *db = fs_replica_db(fs_store_replica(n.nb));
+    CHECK(sqlite3_exec(db, "UPDATE users SET team='elsewhere' WHERE name='zhang'", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    CHECK_OK(fs_store_user_move(n.na, "zhang", "south"));
+    int rc = fs_store_refresh(n.nb);
+    if (rc == 0) /* no notification read yet: the next read catches up */
+        rc = fs_store_users(n.nb, count_user, &(int){0});
+    CHECK_ERR(rc, FS_EDB);
+    CHECK(strstr(fs_store_errmsg(n.nb), "diverged") != NULL);
+    CHECK_ERR(fs_store_device_check(n.nb, (uint8_t[FS_SIGN_PK_BYTES]){0}), FS_EDB);
+    printf("  diverged: %s\n", fs_store_errmsg(n.nb));
+    nodes_close(&n);
+}
+
+/* A node of another store, and a password in the URL. */
+static void test_wrong_store_and_secret_url(void)
+{
+    nodes n;
+    nodes_open(&n);
+    fs_store_close(n.nb);
+    n.nb = NULL;
+    char other_dir[700], other_url[512];
+    snprintf(other_dir, sizeof other_dir, "%s/other", n.dir);
+    pgtest_new_db(other_url, sizeof other_url);
+    fs_replica_opts o = opts();
+    fs_store *other = NULL;
+    CHECK_OK(fs_store_pg_create(&other, other_dir, "server-pass", 11, other_url, &o));
+    fs_store_close(other);
+    fs_store *s = NULL;
+    CHECK_ERR(fs_store_pg_open(&s, n.b, "server-pass", 11, other_url, &o), FS_ESTATE);
+    CHECK(strstr(fs_store_pg_errmsg(), "another store") != NULL);
+    /* the same database twice */
+    CHECK_ERR(fs_store_pg_create(&s, other_dir, "server-pass", 11, n.url, &o), FS_EEXIST);
+    /* nothing answers: the message names PostgreSQL's failure, not the password */
+    CHECK(fs_store_pg_open(&s, n.b, "server-pass", 11,
+                           "postgresql://fstest:SeCrEtPw42@127.0.0.1:1/x?connect_timeout=2",
+                           &o) == FS_EDB);
+    CHECK(s == NULL);
+    CHECK(strstr(fs_store_pg_errmsg(), "PostgreSQL") != NULL);
+    CHECK(strstr(fs_store_pg_errmsg(), "SeCrEtPw42") == NULL);
+    printf("  refused: %s\n", fs_store_pg_errmsg());
+    nodes_close(&n);
+}
+
+TEST_LIST(TEST(two_nodes_one_log) TEST(crash_between_commits) TEST(diverged_cache_refuses)
+              TEST(wrong_store_and_secret_url))
