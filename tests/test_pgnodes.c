@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -20,6 +22,7 @@
 #include "fieldsync/store.h"
 #include "store/audit.h"
 #include "store/store_pg.h"
+#include "store/store_sqlite.h"
 #include "test.h"
 #include "pgtest.h"
 
@@ -110,17 +113,29 @@ static void test_two_nodes_one_log(void)
     device_make(&rep, n.dir, "rep");
     device_make(&mgr, n.dir, "mgr");
     CHECK_OK(fs_store_device_add(n.na, rep.pk, "zhang", "zhang-laptop"));
-    /* B learns it by the notification (or its next read's catch-up) */
-    for (int i = 0; i < 200; i++) {
+    /* B learns it from the notification alone: fs_store_refresh, polled as
+     * a hub polls fs_store_notify_fd, no read op (each of which catches up
+     * by itself); the cache is looked at directly */
+    int known = 0;
+    for (int i = 0; i < 500 && !known; i++) {
         CHECK_OK(fs_store_refresh(n.nb));
-        char user[FS_USER_NAME_MAX + 1], team[FS_USER_NAME_MAX + 1];
-        fs_role role;
-        if (fs_store_device_user(n.nb, rep.pk, user, team, &role) == 0) {
-            CHECK_STR(user, "zhang");
-            break;
-        }
-        usleep(10000);
+        sqlite3_stmt *st = NULL;
+        CHECK(sqlite3_prepare_v2(fs_replica_db(fs_store_replica(n.nb)),
+                                 "SELECT count(*) FROM devices WHERE pk=?1", -1, &st,
+                                 NULL) == SQLITE_OK);
+        sqlite3_bind_blob(st, 1, rep.pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+        CHECK(sqlite3_step(st) == SQLITE_ROW);
+        known = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (!known)
+            usleep(10000);
     }
+    CHECK_EQ_INT(known, 1);
+    char user[FS_USER_NAME_MAX + 1], team[FS_USER_NAME_MAX + 1];
+    fs_role role;
+    CHECK_OK(fs_store_device_user(n.nb, rep.pk, user, team, &role));
+    CHECK_STR(user, "zhang");
+    CHECK_OK(fs_store_refresh(n.nb)); /* nothing new: nothing done */
     CHECK_OK(fs_store_device_check(n.nb, rep.pk));
     CHECK_OK(fs_store_device_add(n.nb, mgr.pk, "li", "li-laptop"));
 
@@ -271,5 +286,187 @@ static void test_wrong_store_and_secret_url(void)
     nodes_close(&n);
 }
 
+/* Not a timing assertion (the machine is shared): the same 1,000 changes
+ * pushed to a SQLite store and to a PostgreSQL node in one run, in batches
+ * of 100 (each one write: 2 round trips) and pulled whole by a manager's
+ * device, both stores ending with the same feed. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void push_all(fs_store *s, device *d, size_t batch)
+{
+    for (;;) {
+        fs_replica_status st;
+        CHECK_OK(fs_replica_status_get(d->r, &st));
+        fs_changeset *cs = NULL;
+        CHECK_OK(fs_changes_since(d->r, st.acked_seq, batch, &cs));
+        if (cs->count == 0) {
+            fs_changeset_free(cs);
+            return;
+        }
+        fs_push_result res;
+        memset(&res, 0, sizeof res);
+        CHECK_OK(fs_store_push(s, d->pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                               &res));
+        CHECK_EQ_INT(res.nrejects, 0);
+        free(res.rejects);
+        CHECK_OK(fs_replica_mark_acked(d->r, res.acked_seq));
+        fs_changeset_free(cs);
+    }
+}
+
+static void test_push_of_1000_changes_both_backends(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    double took[2][2];
+    uint64_t heads[2];
+    for (int pg = 0; pg < 2; pg++) {
+        char path[700], url[512], home[700];
+        fs_replica_opts o = opts();
+        fs_store *s = NULL;
+        snprintf(path, sizeof path, "%s/store%d", dir, pg);
+        if (pg) {
+            pgtest_new_db(url, sizeof url);
+            CHECK_OK(fs_store_pg_create(&s, path, "server-pass", 11, url, &o));
+        } else {
+            CHECK_OK(fs_store_create(&s, path, "server-pass", 11, &o));
+        }
+        CHECK_OK(fs_store_user_add(s, "li", FS_ROLE_MANAGER, "north"));
+        CHECK_OK(fs_store_user_add(s, "zhang", FS_ROLE_REP, "north"));
+        device rep, mgr;
+        snprintf(home, sizeof home, "%s/dev%d", dir, pg);
+        CHECK(mkdir(home, 0700) == 0);
+        device_make(&rep, home, "rep");
+        device_make(&mgr, home, "mgr");
+        CHECK_OK(fs_store_device_add(s, rep.pk, "zhang", "laptop"));
+        CHECK_OK(fs_store_device_add(s, mgr.pk, "li", "laptop"));
+        uint8_t id[16];
+        CHECK_OK(fs_begin(rep.r));
+        for (int i = 0; i < 500; i++) { /* 2 changes each: 1,000 */
+            char name[64];
+            snprintf(name, sizeof name, "customer %d 客户", i);
+            fs_cell c[] = {{"name", fs_text(name)}, {"owner", fs_text("zhang")}};
+            CHECK_OK(fs_insert(rep.r, "customer", c, 2, id));
+        }
+        CHECK_OK(fs_commit(rep.r));
+        double t0 = now_s();
+        push_all(s, &rep, 100);
+        double t1 = now_s();
+        uint64_t cursor = 0;
+        size_t got = 0;
+        for (int more = 1; more;) {
+            fs_changeset *cs = NULL;
+            uint64_t next = 0;
+            CHECK_OK(fs_store_pull(s, mgr.pk, cursor, 1000, 0, &cs, &next, &more));
+            got += cs ? cs->count : 0;
+            fs_changeset_free(cs);
+            cursor = next;
+        }
+        double t2 = now_s();
+        CHECK(got >= 1000);
+        took[pg][0] = (t1 - t0) * 1000;
+        took[pg][1] = (t2 - t1) * 1000;
+        CHECK_OK(fs_store_feed_head(s, &heads[pg]));
+        fs_replica_close(rep.r);
+        fs_replica_close(mgr.r);
+        fs_store_close(s);
+    }
+    CHECK_EQ_INT(heads[0], heads[1]);
+    printf("  1,000 changes in 10 pushes: SQLite %.0f ms, PostgreSQL %.0f ms; pulled whole: "
+           "SQLite %.0f ms, PostgreSQL %.0f ms\n",
+           took[0][0], took[1][0], took[0][1], took[1][1]);
+    test_rmtree(dir);
+}
+
+/* PostgreSQL drops the node's connection: the write in flight fails with
+ * PostgreSQL's message and leaves SQLite as it was; the next op
+ * reconnects and works. */
+static void test_lost_connection_rolls_back_then_reconnects(void)
+{
+    nodes n;
+    nodes_open(&n);
+    fs_store_close(n.nb);
+    n.nb = NULL;
+    long long before = log_head(n.url);
+    PGconn *c = PQconnectdb(n.url);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    PGresult *res = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+    PQclear(res);
+    PQfinish(c);
+    usleep(200000);
+    int rc = fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north");
+    if (rc != 0) { /* libpq learnt of it on this write */
+        CHECK_ERR(rc, FS_EDB);
+        CHECK(strstr(fs_store_errmsg(n.na), "PostgreSQL") != NULL);
+        printf("  lost connection: %s\n", fs_store_errmsg(n.na));
+        CHECK_EQ_INT(log_head(n.url), before);
+        CHECK_ERR(fs_store_user_stamp(n.na, "wang", (uint8_t[FS_USER_STAMP_BYTES]){0}),
+                  FS_EAUTH); /* not in the cache either */
+        CHECK_OK(fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north"));
+    }
+    CHECK_EQ_INT(log_head(n.url), before + 1);
+    CHECK_ERR(fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north"), FS_EEXIST);
+
+    /* The append itself fails (a trigger stands for a full disk): the push
+     * made in SQLite is rolled back, the device dictionary with it, and the
+     * same push later is applied, not taken as a replay. */
+    device rep;
+    device_make(&rep, n.dir, "rep");
+    CHECK_OK(fs_store_device_add(n.na, rep.pk, "zhang", "laptop"));
+    uint8_t cust[16];
+    fs_cell cl[] = {{"name", fs_text("full disk customer")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(rep.r, "customer", cl, 2, cust));
+    c = PQconnectdb(n.url);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    res = PQexec(c, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                    " $$BEGIN RAISE EXCEPTION 'could not extend file (test)'; END$$;"
+                    "CREATE TRIGGER refuse BEFORE INSERT ON fs_log FOR EACH ROW"
+                    " EXECUTE FUNCTION refuse()");
+    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+    uint8_t h0[32], h1[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), h0));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(rep.r, 0, 100, &cs));
+    fs_push_result pr;
+    memset(&pr, 0, sizeof pr);
+    CHECK_ERR(fs_store_push(n.na, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                            &pr),
+              FS_EDB);
+    free(pr.rejects);
+    CHECK(strstr(fs_store_errmsg(n.na), "could not extend file") != NULL);
+    printf("  append refused: %s\n", fs_store_errmsg(n.na));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), h1));
+    CHECK_MEM(h0, h1, 32);
+    res = PQexec(c, "DROP TRIGGER refuse ON fs_log");
+    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+    memset(&pr, 0, sizeof pr);
+    CHECK_OK(fs_store_push(n.na, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                           &pr));
+    CHECK_EQ_INT(pr.replayed, 0);
+    CHECK_EQ_INT(pr.nrejects, 0);
+    free(pr.rejects);
+    fs_changeset_free(cs);
+    /* a node from the copy reaches the same state from the log */
+    fs_replica_opts o = opts();
+    CHECK_OK(fs_store_pg_open(&n.nb, n.b, "server-pass", 11, NULL, &o));
+    CHECK_OK(fs_store_refresh(n.na));
+    CHECK_OK(fs_store_feed_head(n.nb, &(uint64_t){0}));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), h0));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), h1));
+    CHECK_MEM(h0, h1, 32);
+    fs_replica_close(rep.r);
+    nodes_close(&n);
+}
+
 TEST_LIST(TEST(two_nodes_one_log) TEST(crash_between_commits) TEST(diverged_cache_refuses)
-              TEST(wrong_store_and_secret_url))
+              TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(push_of_1000_changes_both_backends))

@@ -443,8 +443,7 @@ static int catch_up_to(pg_store *p, long long head)
             PQclear(res);
             return pg_fail(p, FS_EDB, "PostgreSQL log: entries up to %lld are missing", head);
         }
-        int rc;
-        rc = apply_batch(p, res);
+        int rc = apply_batch(p, res);
         PQclear(res);
         if (rc != 0)
             return rc;
@@ -460,6 +459,18 @@ static int ensure_connected(pg_store *p)
     if (PQstatus(p->pg) != CONNECTION_OK)
         return pg_fail(p, FS_EDB, "PostgreSQL: cannot connect: %s", pg_msg(p->pg, NULL));
     return pg_exec(p, "LISTEN fs_log", PGRES_COMMAND_OK, NULL, "listening");
+}
+
+/* Drops the notifications libpq holds: they stand for commits made before
+ * the max(seq) about to be read, which sees them. Those that arrive with
+ * or after it stay for fs_store_refresh. Keeps libpq's queue bounded on a
+ * node nobody refreshes (an admin command, a serve without pokes). */
+static void drop_notified(pg_store *p)
+{
+    PGnotify *n;
+    while ((n = PQnotifies(p->pg)) != NULL)
+        PQfreemem(n);
+    p->notified = 0;
 }
 
 static int head_of(pg_store *p, PGresult *res, long long *head)
@@ -480,9 +491,11 @@ static int catch_up(pg_store *p)
         return 0;
     int rc = ensure_connected(p);
     PGresult *res = NULL;
-    if (rc == 0)
+    if (rc == 0) {
+        drop_notified(p);
         rc = pg_exec(p, "SELECT coalesce(max(seq), 0) FROM fs_log", PGRES_TUPLES_OK, &res,
                      "reading the log's head");
+    }
     long long head = 0;
     if (rc == 0) {
         rc = head_of(p, res, &head);
@@ -492,8 +505,8 @@ static int catch_up(pg_store *p)
         return diverged(p, head + 1); /* the log lost what this cache holds */
     if (rc == 0)
         rc = catch_up_to(p, head);
-    if (rc == 0)
-        p->notified = 0;
+    if (rc != 0)
+        p->notified = 1; /* the next refresh tries again */
     return rc;
 }
 
@@ -526,6 +539,7 @@ static int wbegin(pg_store *p)
     PGresult *res = NULL;
     if (rc == 0) {
         char sql[160];
+        drop_notified(p);
         snprintf(sql, sizeof sql,
                  "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
                  " SELECT coalesce(max(seq), 0) FROM fs_log",
@@ -550,7 +564,6 @@ static int wbegin(pg_store *p)
         }
     }
     if (rc == 0) {
-        p->notified = 0;
         rc = fs_replica_outer_begin(p->r);
         if (rc != 0) {
             rc = pg_fail(p, rc, "store: %s", fs_replica_errmsg(p->r));
@@ -572,6 +585,7 @@ static int wbegin(pg_store *p)
     }
     if (rc != 0) {
         p->depth--;
+        p->notified = 1; /* the next refresh tries again */
         return rc;
     }
     p->began = 1;
@@ -710,8 +724,24 @@ static int audit_end(void *ctx, int rc)
         int rc = catch_up(p);                                                          \
         if (rc != 0)                                                                   \
             return rc;                                                                 \
-        return SQ(p)->ops->name(SQ(p) __VA_OPT__(, ) __VA_ARGS__);                    \
+        sqlite3_int64 before = sqlite3_total_changes64(p->db);                         \
+        rc = SQ(p)->ops->name(SQ(p) __VA_OPT__(, ) __VA_ARGS__);                       \
+        return read_wrote(p, #name, before, rc);                                       \
     }
+
+/* A read op must not write: what it wrote would be in no log entry. Test
+ * builds fail it, so that an op classed as a read that writes is found by
+ * the tests (test_store_pg runs every case through these wrappers). */
+static int read_wrote(pg_store *p, const char *op, sqlite3_int64 before, int rc)
+{
+#ifdef FS_TEST_KDF
+    if (sqlite3_total_changes64(p->db) != before)
+        return pg_fail(p, FS_EDB, "store: the read %s wrote (a bug: unlogged)", op);
+#else
+    (void)p, (void)op, (void)before;
+#endif
+    return rc;
+}
 
 typedef const uint8_t cpk[FS_SIGN_PK_BYTES];
 
@@ -731,7 +761,7 @@ WRAP_R(users, (fs_store * s, int (*cb)(const char *, fs_role, const char *, void
        cb, ctx)
 WRAP_W(set_password, (fs_store * s, const char *name, const char *pw, size_t pwlen), name, pw,
        pwlen)
-WRAP_W(login, (fs_store * s, const char *name, const char *pw, size_t pwlen, fs_role *role,
+WRAP_R(login, (fs_store * s, const char *name, const char *pw, size_t pwlen, fs_role *role,
                char team[FS_USER_NAME_MAX + 1]),
        name, pw, pwlen, role, team)
 WRAP_R(login_lookup, (fs_store * s, const char *name, fs_login_check *out), name, out)
@@ -796,7 +826,7 @@ WRAP_W(purges_told, (fs_store * s, cpk device_pk, uint64_t cursor, size_t max, u
 WRAP_W(manager_write, (fs_store * s, const char *manager, const char *table, const uint8_t *row,
                        const fs_cell *cells, size_t n, uint8_t out_id[FS_ID_BYTES]),
        manager, table, row, cells, n, out_id)
-WRAP_W(att_need, (fs_store * s, cpk device_pk, const uint8_t hash[32], uint32_t *missing,
+WRAP_R(att_need, (fs_store * s, cpk device_pk, const uint8_t hash[32], uint32_t *missing,
                   size_t cap, size_t *n, int *known),
        device_pk, hash, missing, cap, n, known)
 WRAP_W(att_put, (fs_store * s, cpk device_pk, const uint8_t hash[32], uint32_t idx,
@@ -862,7 +892,7 @@ static int pg_refresh(fs_store *s)
         p->notified = 1;
         PQfreemem(n);
     }
-    return p->notified ? catch_up(p) : 0;
+    return p->notified ? catch_up(p) : 0; /* catch_up clears it */
 }
 
 static int pg_notify_fd(fs_store *s)
