@@ -8,7 +8,10 @@
 #      visits drawn from pools of phrases and on free text that does not
 #      repeat (--corpus free, issue 21.6; the wire target is the free one's)
 #   5. the PouchDB peer replicating the same visits (bench/peer/run.sh)
-#   6. server RSS per connection, 1,000 active and 10,000 idle (bench/load.sh)
+#   6. server RSS per connection, 1,000 active and 10,000 idle (bench/load.sh);
+#      the same load on one node on the PostgreSQL store and on two nodes
+#      on one PostgreSQL (load.sh pg-*, pg2-*, issue 21.4): changes/s, ACK
+#      p50/p99, CPU seconds per 1,000 changes per node and PostgreSQL's
 #   7. a rep's sync under a 16-thread dashboard login flood vs alone
 #      (tests/cli/test_loginflood.sh, issue 20.1)
 #   8. a rep's sync beside 20,000 idle connections (one /24, then 200) vs
@@ -77,6 +80,11 @@ if [ "$load" = 1 ]; then
     [ "$quick" = 1 ] && mode=quick
     echo "==> load ($mode)" >&2
     "$FS_ROOT/bench/load.sh" "$mode" "$BIN" >"$OUT/load.txt" 2>&1 || { tail -20 "$OUT/load.txt" >&2; exit 1; }
+    for m in pg pg2; do
+        echo "==> load ($m-$mode)" >&2
+        "$FS_ROOT/bench/load.sh" "$m-$mode" "$BIN" >"$OUT/load_$m.txt" 2>&1 ||
+            { tail -20 "$OUT/load_$m.txt" >&2; exit 1; }
+    done
     echo "==> reach ($mode)" >&2
     "$FS_ROOT/bench/reach.sh" "$mode" "$BIN" >"$OUT/reach.txt" 2>&1 || { tail -20 "$OUT/reach.txt" >&2; exit 1; }
 fi
@@ -140,6 +148,33 @@ if os.path.exists(lp):
     a, i = load["active"], load["idle"]
     row(f"6. server RSS per connection, {i['devices']:,} idle", f"{i['rss_per_conn_kib']:.1f} KiB", "", "", None)
     row(f"6. server RSS per connection, {a['devices']:,} active", f"{(a['server_rss_kib'][2]-a['server_rss_kib'][0])/a['devices']:.1f} KiB at the end; {a['changes_per_s']:,} changes/s, ACK p50 {a['ack_p50_ms']} ms, p99 {a['ack_p99_ms']} ms", "", "", None)
+    # issue 21.4: one node on SQLite, one on PostgreSQL, two on one PostgreSQL
+    def node_cost(x):
+        return ", ".join(f"{n['cpu_s_per_1000']:.2f}" for n in x["nodes"])
+    one = a["nodes"][0]["cpu_s_per_1000"]
+    row(f"6. load, SQLite, one node, {a['devices']:,} active",
+        f"{a['changes_per_s']:,} changes/s, ACK p50 {a['ack_p50_ms']} ms, p99 {a['ack_p99_ms']} ms; node CPU {one:.2f} s per 1,000 changes",
+        f"{a['ack_p99_ms']/100:.2f}", "ACK p99 <= 100 ms", a["ack_p99_ms"] <= 100)
+    pg_one = None
+    for m, name in (("pg", "PostgreSQL, one node"), ("pg2", "PostgreSQL, two nodes")):
+        mp = os.path.join(out, f"load_{m}.txt")
+        if not os.path.exists(mp):
+            continue
+        mm = re.search(r"^load: (\{.*\})$", open(mp).read(), re.M)
+        if not mm:
+            sys.exit(f"bench/all.sh: no summary from load.sh {m}")
+        x = json.loads(mm.group(1))
+        xa, xi = x["active"], x["idle"]
+        per_node = sum(n["cpu_s_per_1000"] for n in xa["nodes"]) / len(xa["nodes"])
+        if m == "pg":
+            pg_one = per_node
+        ratio = f"{per_node/pg_one:.2f} of one node's" if m == "pg2" and pg_one else f"{per_node/one:.2f} of SQLite's"
+        row(f"6. load, {name}, {xa['devices']:,} active",
+            f"{xa['changes_per_s']:,} changes/s, ACK p50 {xa['ack_p50_ms']} ms, p99 {xa['ack_p99_ms']} ms; "
+            f"node CPU {node_cost(xa)} s per 1,000 changes (per node), PostgreSQL {xa['pg_cpu_s_per_1000']:.2f} s per 1,000",
+            ratio, "node cost per change independent of the node count" if m == "pg2" else "", None)
+        row(f"6. server RSS per connection, {name}, {xi['devices']:,} idle",
+            ", ".join(f"{n['rss_per_conn_kib']:.1f} KiB" for n in xi["nodes"]), "", "", None)
 
 m = re.search(r"^five syncs: ([\d.]+) s alone, ([\d.]+) s under .*: ratio ([\d.]+)$",
               open(os.path.join(out, "flood.txt")).read(), re.M)

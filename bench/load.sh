@@ -9,6 +9,18 @@
 #
 #   bench/load.sh quick [BIN]   50 active for 5 s, 200 idle (a ctest: load_quick)
 #   bench/load.sh full  [BIN]   1,000 active for 60 s, 10,000 idle
+# On the PostgreSQL store (issue 21.3/21.4), the same sizes:
+#   bench/load.sh pg-quick|pg-full [BIN]    one node on PostgreSQL
+#   bench/load.sh pg2-quick|pg2-full [BIN]  two nodes on one PostgreSQL, the
+#                                           devices split across them (device i
+#                                           on node i % 2); node 2 is a copy of
+#                                           node 1's data directory
+# Each PostgreSQL phase has a database of its own on a throw-away cluster
+# (tests/pg/cluster.sh, stopped at exit). Besides accepted changes/s and ACK
+# p50/p99, each node's CPU seconds per 1,000 changes it acknowledged and its
+# RSS per connection, and PostgreSQL's CPU (the postmaster and its children,
+# /proc/PID/stat) per 1,000 changes of all. verify reads the store through
+# node 1 after every node stopped: it catches up with what node 2 wrote.
 # BIN is the build's bin directory (default: build/bin). Overrides:
 # LOAD_DEVICES, LOAD_SECONDS, LOAD_VISITS (per push), LOAD_INTERVAL_MS (pause
 # between a device's rounds), LOAD_IDLE. Exit status 0 only with no error and
@@ -17,11 +29,17 @@ set -u
 
 mode=${1:-quick}
 bin=${2:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+store=sqlite nodes=1
 case $mode in
+pg-*) store=pg ;;
+pg2-*) store=pg nodes=2 ;;
+esac
+case ${mode#pg*-} in
 quick) devices=50 seconds=5 idle=200 ;;
 full) devices=1000 seconds=60 idle=10000 ;;
 *)
-    echo "usage: $0 quick|full [BIN_DIR]" >&2
+    echo "usage: $0 quick|full|pg-quick|pg-full|pg2-quick|pg2-full [BIN_DIR]" >&2
     exit 2
     ;;
 esac
@@ -50,12 +68,14 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-load.XXXXXX")
-SRV_PID=
+SRV_PIDS=()
 cleanup() {
-    if [ -n "$SRV_PID" ]; then
-        kill -TERM "$SRV_PID" 2>/dev/null
-        wait "$SRV_PID" 2>/dev/null
-    fi
+    local p
+    for p in "${SRV_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    [ "$store" = pg ] && bash "$ROOT/tests/pg/cluster.sh" stop "$WORK/pg" >/dev/null 2>&1
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -65,55 +85,83 @@ export FIELDSYNC_PASSPHRASE
 status=0
 json=
 
-# start_server DIR: serve on 127.0.0.1, a free port; sets SRV_PID and PORT.
+PGURL= PGPID=
+if [ "$store" = pg ]; then
+    # the throw-away cluster: one database per phase
+    PGURL=$(bash "$ROOT/tests/pg/cluster.sh" start "$WORK/pg") || {
+        echo "load: the PostgreSQL cluster did not start (apt-get install postgresql libpq-dev)" >&2
+        exit 2
+    }
+    PGPID=$(head -n 1 "$WORK/pg/data/postmaster.pid")
+fi
+
+# start_server DIR STORE: serve STORE on 127.0.0.1, a free port; appends to
+# SRV_PIDS, sets PORT.
 start_server() {
-    local line='' i
-    : >"$1/serve.out"
-    "$FSS" serve --data "$1/store" --listen 127.0.0.1:0 >"$1/serve.out" 2>"$1/serve.err" &
-    SRV_PID=$!
+    local line='' i pid out=$1/serve-$(basename "$2")
+    : >"$out.out"
+    "$FSS" serve --data "$2" --listen 127.0.0.1:0 >"$out.out" 2>"$out.err" &
+    pid=$!
+    SRV_PIDS+=("$pid")
     for ((i = 0; i < 300; i++)); do
-        line=$(head -n 1 "$1/serve.out")
+        line=$(head -n 1 "$out.out")
         [ -n "$line" ] && break
-        kill -0 "$SRV_PID" 2>/dev/null || break
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if [[ ! "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
         echo "load: serve did not start" >&2
-        cat "$1/serve.err" >&2
+        cat "$out.err" >&2
         exit 1
     fi
     PORT=${BASH_REMATCH[1]}
 }
 
-# stop_server DIR: SIGTERM by PID; serve must exit 0.
-stop_server() {
-    local rc
-    kill -TERM "$SRV_PID"
-    wait "$SRV_PID"
-    rc=$?
-    SRV_PID=
-    if [ "$rc" -ne 0 ]; then
-        echo "load: serve exited $rc" >&2
-        cat "$1/serve.err" >&2
-        status=1
-    fi
+# stop_servers DIR: SIGTERM to every node by PID; each must exit 0.
+stop_servers() {
+    local rc p
+    for p in "${SRV_PIDS[@]}"; do
+        kill -TERM "$p"
+        wait "$p"
+        rc=$?
+        if [ "$rc" -ne 0 ]; then
+            echo "load: serve exited $rc" >&2
+            cat "$1"/serve-*.err >&2
+            status=1
+        fi
+    done
+    SRV_PIDS=()
 }
 
-# phase NAME DEVICES LOADSIM-MODE ARGS...: one phase on a fresh store.
+# phase NAME DEVICES LOADSIM-MODE ARGS...: one phase on a fresh store (on
+# PostgreSQL: a fresh database), with every node.
 phase() {
-    local name=$1 n=$2 what=$3 dir=$WORK/$1 out rc
+    local name=$1 n=$2 what=$3 dir=$WORK/$1 out rc k targets=() storeopt=()
     shift 3
     mkdir -p "$dir"
-    echo "== $name: $n devices"
-    "$LOADSIM" setup --data "$dir/store" --keys "$dir/keys" --devices "$n" || exit 1
-    start_server "$dir"
-    out=$("$LOADSIM" "$what" --keys "$dir/keys" --port "$PORT" --server-pid "$SRV_PID" \
-        --devices "$n" "$@")
+    echo "== $name: $n devices, $store store, $nodes node(s)"
+    if [ "$store" = pg ]; then
+        psql -X -q "$PGURL" -c "CREATE DATABASE load_$name" >/dev/null || exit 1
+        storeopt=(--store "${PGURL%/*}/load_$name")
+        targets=(--pg-pid "$PGPID")
+    fi
+    "$LOADSIM" setup --data "$dir/store" --keys "$dir/keys" --devices "$n" "${storeopt[@]}" ||
+        exit 1
+    for ((k = 2; k <= nodes; k++)); do
+        cp -a "$dir/store" "$dir/store$k" # a stopped node's copy is a new node
+    done
+    start_server "$dir" "$dir/store"
+    targets+=(--port "$PORT" --server-pid "${SRV_PIDS[0]}")
+    for ((k = 2; k <= nodes; k++)); do
+        start_server "$dir" "$dir/store$k"
+        targets+=(--port "$PORT" --server-pid "${SRV_PIDS[k - 1]}")
+    done
+    out=$("$LOADSIM" "$what" --keys "$dir/keys" "${targets[@]}" --devices "$n" "$@")
     rc=$?
     printf '%s\n' "$out" | grep -v '^loadsim: {'
     json="$json${json:+,}\"$name\":$(printf '%s\n' "$out" | sed -n 's/^loadsim: //p')"
     [ "$rc" -eq 0 ] || status=1
-    stop_server "$dir"
+    stop_servers "$dir"
     if [ "$what" = active ]; then
         out=$("$LOADSIM" verify --data "$dir/store" --keys "$dir/keys" --results "$dir/results")
         rc=$?
@@ -127,5 +175,5 @@ phase() {
 phase active "$devices" active --seconds "$seconds" --visits "$visits" \
     --interval "$interval" --out "$WORK/active/results"
 phase idle "$idle" idle --hold 5
-echo "load: {\"mode\":\"$mode\",$json,\"ok\":$([ $status -eq 0 ] && echo true || echo false)}"
+echo "load: {\"mode\":\"$mode\",\"store\":\"$store\",\"nodes\":$nodes,$json,\"ok\":$([ $status -eq 0 ] && echo true || echo false)}"
 exit $status

@@ -132,6 +132,8 @@ typedef struct sim {
     /* counters */
     uint64_t pushes, acks, changes_acked, visits_acked, pulls, changes_pulled, pokes, rejects,
         errors;
+    uint64_t node_changes[MAX_NODES]; /* changes acknowledged by each node */
+    size_t node_ready[MAX_NODES];     /* devices connected to each */
     double *lat; /* ack latencies, s */
     size_t nlat, caplat;
     char first_error[256];
@@ -350,6 +352,7 @@ static void dev_ready(device *d)
     d->id = NULL;
     S.connecting--;
     S.ready++;
+    S.node_ready[d->index % S.o->nports]++;
     dev_timer(d, -1);
     if (!S.active) {
         d->state = D_FINISHED; /* idle: holds the connection */
@@ -372,6 +375,7 @@ static void dev_message(device *d, const fs_msg *m)
         record_latency(bench_now() - d->sent_at);
         S.acks++;
         S.changes_acked += d->inflight_changes;
+        S.node_changes[d->index % S.o->nports] += d->inflight_changes;
         S.visits_acked += d->inflight_visits;
         d->visits_acked += d->inflight_visits;
         if (d->inflight_customer)
@@ -556,7 +560,7 @@ static void connect_more(void)
         memset(&ci, 0, sizeof ci);
         ci.context = S.ctx;
         ci.address = "127.0.0.1";
-        ci.port = (int)S.o->port;
+        ci.port = (int)S.o->ports[d->index % S.o->nports]; /* devices split across the nodes */
         ci.path = "/";
         ci.host = "127.0.0.1";
         ci.origin = "127.0.0.1";
@@ -669,6 +673,8 @@ static int cmd_run(const opts *o, int active)
 {
     if (o->keys == NULL || o->port == 0 || o->server_pid == 0 || o->devices == 0)
         usage();
+    if (o->npids != o->nports)
+        die("--server-pid: one for each --port");
     memset(&S, 0, sizeof S);
     S.o = o;
     S.active = active;
@@ -711,6 +717,18 @@ static int cmd_run(const opts *o, int active)
     long rss0 = rss_kib(o->server_pid), maps0 = map_count(o->server_pid);
     if (rss0 < 0)
         die("--server-pid: no process %ld", o->server_pid);
+    /* every node's RSS before, connected and at the end; its CPU over the
+     * run; PostgreSQL's (the postmaster and its children) */
+    size_t nn = o->nports;
+    long nrss[MAX_NODES][3] = {{0}};
+    double ncpu[MAX_NODES][2] = {{0}}, pgcpu[2] = {0, 0};
+    for (size_t k = 0; k < nn; k++) {
+        nrss[k][0] = rss_kib(o->pids[k]);
+        if (nrss[k][0] < 0)
+            die("--server-pid: no process %ld", o->pids[k]);
+    }
+    if (o->pg_pid != 0 && tree_cpu_secs(o->pg_pid) < 0)
+        die("--pg-pid: no process %ld", o->pg_pid);
     double t0 = bench_now(), scpu0 = cpu_secs(o->server_pid);
     connect_more();
     int timed_out = service_until(all_connected, CONNECT_TIMEOUT);
@@ -720,6 +738,8 @@ static int cmd_run(const opts *o, int active)
     while (bench_now() < settle)
         lws_service(S.ctx, 0);
     long rss1 = rss_kib(o->server_pid), maps1 = map_count(o->server_pid);
+    for (size_t k = 0; k < nn; k++)
+        nrss[k][1] = nrss[k][2] = rss_kib(o->pids[k]);
     if (timed_out)
         fprintf(stderr, PROG ": not every device connected within %.0f s\n", CONNECT_TIMEOUT);
 
@@ -732,7 +752,11 @@ static int cmd_run(const opts *o, int active)
             if (S.devs[i].state == D_THINKING)
                 dev_timer(&S.devs[i],
                           randombytes_uniform((uint32_t)(o->interval_ms * 1000u + 1)) / 1e6);
-        double r0 = bench_now(), c0 = cpu_secs(o->server_pid), m0 = self_cpu_secs();
+        double r0 = bench_now(), c0 = 0, m0 = self_cpu_secs();
+        for (size_t k = 0; k < nn; k++)
+            c0 += ncpu[k][0] = cpu_secs(o->pids[k]);
+        if (o->pg_pid != 0)
+            pgcpu[0] = tree_cpu_secs(o->pg_pid);
         double end = r0 + (double)o->seconds;
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -750,14 +774,22 @@ static int cmd_run(const opts *o, int active)
         if (service_until(all_finished, DRAIN_TIMEOUT) != 0)
             fprintf(stderr, PROG ": rounds still unfinished %.0f s after the end\n", DRAIN_TIMEOUT);
         t_run = bench_now() - r0;
-        scpu_run = cpu_secs(o->server_pid) - c0;
+        scpu_run = -c0; /* every node's */
+        for (size_t k = 0; k < nn; k++)
+            scpu_run += ncpu[k][1] = cpu_secs(o->pids[k]);
+        if (o->pg_pid != 0)
+            pgcpu[1] = tree_cpu_secs(o->pg_pid);
         mycpu_run = self_cpu_secs() - m0;
         rss2 = rss_kib(o->server_pid);
+        for (size_t k = 0; k < nn; k++)
+            nrss[k][2] = rss_kib(o->pids[k]);
     } else if (!active) {
         double end = bench_now() + (double)o->hold;
         while (bench_now() < end)
             lws_service(S.ctx, 0);
         rss2 = rss_kib(o->server_pid);
+        for (size_t k = 0; k < nn; k++)
+            nrss[k][2] = rss_kib(o->pids[k]);
     }
     size_t connected = 0;
     for (size_t i = 0; i < S.n; i++)
@@ -812,15 +844,56 @@ static int cmd_run(const opts *o, int active)
            bench_fmt_count(c2, sizeof c2, (double)S.rejects));
     if (S.first_error[0])
         printf("  %-34s %s\n", "first error", S.first_error);
+    /* per node: the changes it acknowledged, its CPU per 1,000 of them, its
+     * RSS per connection; PostgreSQL's CPU per 1,000 changes of all */
+    char nodes[MAX_NODES * 256] = "";
+    size_t used = 0;
+    for (size_t k = 0; k < nn; k++) {
+        double used_s = active ? ncpu[k][1] - ncpu[k][0] : 0;
+        double per1k = S.node_changes[k] > 0 ? used_s * 1000.0 / (double)S.node_changes[k] : 0;
+        double rpc = S.node_ready[k] > 0
+                         ? (double)(nrss[k][1] - nrss[k][0]) / (double)S.node_ready[k]
+                         : 0;
+        char label[48];
+        snprintf(label, sizeof label, "node %zu (port %zu)", k + 1, o->ports[k]);
+        if (active)
+            printf("  %-34s %zu devices, %llu changes, CPU %.1f s = %.2f s per 1,000 changes, "
+                   "RSS %.1f KiB per connection\n",
+                   label, S.node_ready[k], (unsigned long long)S.node_changes[k], used_s, per1k,
+                   rpc);
+        else
+            printf("  %-34s %zu devices, RSS %.1f KiB per connection\n", label, S.node_ready[k],
+                   rpc);
+        int w = snprintf(nodes + used, sizeof nodes - used,
+                         "%s{\"port\":%zu,\"devices\":%zu,\"changes\":%llu,\"cpu_s\":%.2f,"
+                         "\"cpu_s_per_1000\":%.3f,\"rss_kib\":[%ld,%ld,%ld],"
+                         "\"rss_per_conn_kib\":%.1f}",
+                         k ? "," : "", o->ports[k], S.node_ready[k],
+                         (unsigned long long)S.node_changes[k], used_s, per1k, nrss[k][0], nrss[k][1],
+                         nrss[k][2], rpc);
+        if (w > 0 && (size_t)w < sizeof nodes - used)
+            used += (size_t)w;
+    }
+    double pg_cpu = pgcpu[1] - pgcpu[0];
+    double pg_per1k = S.changes_acked > 0 ? pg_cpu * 1000.0 / (double)S.changes_acked : 0;
+    if (active && o->pg_pid != 0)
+        printf("  %-34s CPU %.1f s = %.2f s per 1,000 changes (the postmaster and its children)\n",
+               "PostgreSQL", pg_cpu, pg_per1k);
+    char pgj[2][32] = {"null", "null"};
+    if (active && o->pg_pid != 0) {
+        snprintf(pgj[0], sizeof pgj[0], "%.2f", pg_cpu);
+        snprintf(pgj[1], sizeof pgj[1], "%.3f", pg_per1k);
+    }
     printf(PROG ": {\"mode\":\"%s\",\"devices\":%zu,\"connected\":%zu,\"seconds\":%.1f,"
                 "\"changes_acked\":%llu,\"visits_acked\":%llu,\"changes_per_s\":%.0f,"
                 "\"ack_p50_ms\":%.1f,\"ack_p99_ms\":%.1f,\"pulls\":%llu,\"changes_pulled\":%llu,"
                 "\"server_cpu_s\":%.1f,\"server_rss_kib\":[%ld,%ld,%ld],"
-                "\"rss_per_conn_kib\":%.1f,\"errors\":%llu}\n",
+                "\"rss_per_conn_kib\":%.1f,\"errors\":%llu,\"nodes\":[%s],"
+                "\"pg_cpu_s\":%s,\"pg_cpu_s_per_1000\":%s}\n",
            active ? "active" : "idle", S.n, S.ready, t_run, (unsigned long long)S.changes_acked,
            (unsigned long long)S.visits_acked, rate, p50, p99, (unsigned long long)S.pulls,
            (unsigned long long)S.changes_pulled, scpu_run, rss0, rss1, rss_max, per_conn,
-           (unsigned long long)S.errors);
+           (unsigned long long)S.errors, nodes, pgj[0], pgj[1]);
 
     int failed = S.errors > 0 || S.ready < S.n;
     for (size_t i = 0; i < S.n; i++)

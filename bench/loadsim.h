@@ -20,10 +20,18 @@ typedef struct keys {
     uint8_t server_pk[FS_SIGN_PK_BYTES];
 } keys;
 
+#define MAX_NODES 8 /* serve nodes on one store (--port, --server-pid given again) */
+
 typedef struct opts {
     const char *data, *keys, *out, *results;
+    const char *store; /* setup: a PostgreSQL URL (the PostgreSQL store), NULL: SQLite */
     size_t devices, team_size, seconds, visits, interval_ms, hold, port;
     long server_pid;
+    /* every node, device i connecting to ports[i % nports] */
+    size_t ports[MAX_NODES], nports;
+    long pids[MAX_NODES];
+    size_t npids;
+    long pg_pid; /* PostgreSQL's postmaster: its CPU and its children's */
 } opts;
 
 __attribute__((format(printf, 1, 2), noreturn)) void die(const char *fmt, ...);
@@ -36,6 +44,7 @@ void parse(opts *o, int argc, char **argv);
 long rss_kib(long pid);
 long map_count(long pid);
 double cpu_secs(long pid);
+double tree_cpu_secs(long root);
 double self_cpu_secs(void);
 int cmd_setup(const opts *o);
 int cmd_verify(const opts *o);

@@ -2,6 +2,7 @@
  * loadsim's keys file, options, measurements of the server process, and
  * its setup and verify commands (the simulated devices: bench/loadsim.c).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -23,6 +24,7 @@
 #include "fieldsync/msg.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/store.h"
+#include "store/store_pg.h"
 #include "store/store_sqlite.h"
 #include "fieldsync/transport.h"
 #include "visits.h"
@@ -100,11 +102,14 @@ static void team_name(const keys *k, uint32_t i, char out[32])
 void usage(void)
 {
     fprintf(stderr,
-            "usage: " PROG " setup  --data DIR --keys FILE --devices N [--team-size T]\n"
+            "usage: " PROG " setup  --data DIR --keys FILE --devices N [--team-size T]"
+            " [--store URL]\n"
             "       " PROG " active --keys FILE --port P --server-pid PID --devices N\n"
             "                       [--seconds D] [--visits K] [--interval MS] [--out FILE]\n"
+            "                       [--port P2 --server-pid PID2]... [--pg-pid PID]\n"
             "       " PROG " idle   --keys FILE --port P --server-pid PID --devices N"
             " [--hold S]\n"
+            "                       [--port P2 --server-pid PID2]... [--pg-pid PID]\n"
             "       " PROG " verify --data DIR --keys FILE --results FILE\n");
     exit(2);
 }
@@ -141,13 +146,23 @@ void parse(opts *o, int argc, char **argv)
             num = &o->interval_ms;
         else if (strcmp(a, "--hold") == 0)
             num = &o->hold;
-        else if (strcmp(a, "--port") == 0)
-            num = &o->port;
-        else if (strcmp(a, "--server-pid") == 0) {
+        else if (strcmp(a, "--store") == 0)
+            str = &o->store;
+        else if (strcmp(a, "--port") == 0) {
+            if (o->nports == MAX_NODES)
+                die("--port: at most %d nodes", MAX_NODES);
+            num = &o->ports[o->nports++];
+        } else if (strcmp(a, "--server-pid") == 0 || strcmp(a, "--pg-pid") == 0) {
             size_t pid = 0;
-            if (bench_parse_size(v, &pid) != 0)
-                die("--server-pid: expected a process id");
-            o->server_pid = (long)pid;
+            if (bench_parse_size(v, &pid) != 0 || pid == 0)
+                die("%s: expected a process id", a);
+            if (a[2] == 'p') {
+                o->pg_pid = (long)pid;
+            } else {
+                if (o->npids == MAX_NODES)
+                    die("--server-pid: at most %d nodes", MAX_NODES);
+                o->pids[o->npids++] = (long)pid;
+            }
             i++;
             continue;
         } else
@@ -160,6 +175,13 @@ void parse(opts *o, int argc, char **argv)
             die("%s: expected a positive number", a);
         i++;
     }
+    for (size_t k = 0; k < o->nports; k++)
+        if (o->ports[k] == 0 || o->ports[k] > 65535)
+            die("--port: expected a port from 1 to 65535");
+    if (o->npids > 1 && o->npids != o->nports)
+        die("--server-pid: one for each --port");
+    o->port = o->nports > 0 ? o->ports[0] : 0;
+    o->server_pid = o->npids > 0 ? o->pids[0] : 0;
     if (o->port > 65535 || o->devices > 100000 || o->visits > 90 || o->team_size > 100000)
         die("an option is out of range (port <= 65535, devices <= 100000, visits <= 90)");
 }
@@ -219,6 +241,52 @@ double cpu_secs(long pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* CPU seconds of root and its children now (user + system), and of the
+ * children it has waited for: PostgreSQL's postmaster and its backends,
+ * writers and autovacuum workers; -1 when root is gone. */
+double tree_cpu_secs(long root)
+{
+    char path[300], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", root);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    long cut = 0, cst = 0;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %ld %ld", &cut,
+               &cst) != 2)
+        return -1;
+    double total = cpu_secs(root) + (double)(cut + cst) / (double)sysconf(_SC_CLK_TCK);
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return total;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        long ppid = 0;
+        if (p != NULL && sscanf(p + 2, "%*c %ld", &ppid) == 1 && ppid == root) {
+            double c = cpu_secs(strtol(e->d_name, NULL, 10));
+            if (c > 0)
+                total += c;
+        }
+    }
+    closedir(d);
+    return total;
+}
+
 double self_cpu_secs(void)
 {
     struct rusage ru;
@@ -243,13 +311,19 @@ int cmd_setup(const opts *o)
     double t0 = bench_now();
     fs_store *s = NULL;
     fs_identity *srv = NULL;
-    int rc = fs_store_create(&s, o->data, pass, strlen(pass), NULL);
+    /* On PostgreSQL every op is its own transaction in the log (the
+     * wrapper's): no transaction around them all, as on SQLite. */
+    int pg = o->store != NULL;
+    int rc = pg ? fs_store_pg_create(&s, o->data, pass, strlen(pass), o->store, NULL)
+                : fs_store_create(&s, o->data, pass, strlen(pass), NULL);
     if (rc != 0)
-        die("setup: cannot create the store in %s: %s", o->data, fs_replica_errmsg(NULL));
+        die("setup: cannot create the store in %s: %s", o->data,
+            pg ? fs_store_errmsg(NULL) : fs_replica_errmsg(NULL));
     rc = fs_replica_identity(fs_store_replica(s), &srv);
     if (rc == 0) {
         memcpy(k.server_pk, srv->pk, sizeof k.server_pk);
-        rc = fs_begin(fs_store_replica(s));
+        if (!pg)
+            rc = fs_begin(fs_store_replica(s));
     }
     for (uint32_t i = 0; rc == 0 && i < k.devices; i++) {
         char user[32], team[32];
@@ -267,7 +341,7 @@ int cmd_setup(const opts *o)
             rc = fs_store_device_add(s, id->pk, user, "loadsim");
         fs_identity_free(id);
     }
-    if (rc == 0)
+    if (rc == 0 && !pg)
         rc = fs_commit(fs_store_replica(s));
     if (rc != 0)
         fprintf(stderr, PROG ": setup: %s: %s\n", fs_strerror(rc), fs_store_errmsg(s));
@@ -298,8 +372,17 @@ int cmd_verify(const opts *o)
     if (f == NULL)
         die("--results: cannot read %s", o->results);
     fs_store *s = NULL;
-    if (fs_store_open(&s, o->data, pass, strlen(pass), NULL) != 0)
-        die("verify: cannot open the store: %s", fs_replica_errmsg(NULL));
+    /* a node of the PostgreSQL store keeps its URL in DIR/store: opened
+     * through the log, it catches up with every node's writes */
+    char url_file[4096];
+    snprintf(url_file, sizeof url_file, "%s/store", o->data);
+    int pg = access(url_file, F_OK) == 0;
+    if ((pg ? fs_store_pg_open(&s, o->data, pass, strlen(pass), NULL, NULL)
+            : fs_store_open(&s, o->data, pass, strlen(pass), NULL)) != 0)
+        die("verify: cannot open the store: %s",
+            pg ? fs_store_errmsg(NULL) : fs_replica_errmsg(NULL));
+    if (pg && fs_store_refresh(s) != 0)
+        die("verify: cannot catch up with the log: %s", fs_store_errmsg(s));
     fs_replica *r = fs_store_replica(s);
     unsigned idx, acked;
     int cust;

@@ -1,9 +1,10 @@
 /*
  * The hub: what the server does with the websocket transport's events. One
  * fs_sync_server per connection, driven by the frames the transport hands
- * over and emitting through fs_net_conn_send; the feed head read before and
- * after every frame and HTTP request, and the other devices poked when it
- * grew; after an admin job, the connections of revoked devices closed. Every
+ * over and emitting through fs_net_conn_send; the feed head read after every
+ * frame, HTTP request and admin job, and the other devices poked when it
+ * grew past the head they were last poked for; after an admin job, the
+ * connections of revoked devices closed. Every
  * function here but start, stop, call and the workers' runs on the
  * transport's thread, the only one that touches the store while the server
  * runs.
@@ -14,14 +15,28 @@
  * fs_net_server_answer. Beyond FS_HUB_WORK_MAX jobs the caller is refused
  * at once, so a flood of logins costs the devices nothing but the
  * refusals.
+ *
+ * Other nodes' writes (several serve nodes on one PostgreSQL store, issue
+ * 21.3): the watcher, a thread of its own started only when the store has a
+ * notification socket (fs_store_notify_fd; never on SQLite), poll()s that
+ * socket with a timeout of FS_HUB_REFRESH_MS and posts a refresh to the
+ * server's thread when it becomes readable or the timeout passes; the
+ * refresh (fs_store_refresh, then the feed head, a read that catches up)
+ * pokes every device when the head grew, then hands the watcher the socket
+ * to poll next (libpq's may change after a reconnect). One refresh is out
+ * at a time: the watcher waits for it before it polls again.
  */
-#define _GNU_SOURCE /* pthread_setname_np, gettid */
+#define _GNU_SOURCE /* pthread_setname_np, gettid, pipe2 */
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "fieldsync/clock.h"
 #include "fieldsync/error.h"
 #include "fieldsync/sync.h"
 #include "hub.h"
@@ -40,6 +55,21 @@ struct fs_ws_server {
     struct work *queue, *queue_tail;
     int in_flight; /* queued and running */
     int work_stop;
+    /* The feed head the connected devices were poked for or caused
+     * themselves (server thread only): any growth past it, whoever made
+     * it (a frame, a request, an admin job, another node), pokes. */
+    uint64_t head;
+    /* the watcher (other nodes' writes): started when the store has a
+     * notification socket; fd, rc and done under watch_lock */
+    pthread_t watch_thread;
+    int watching;
+    atomic_int watch_stop;
+    int watch_wake[2]; /* a pipe: written to stop the watcher's poll */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_cond;
+    int watch_fd;   /* the socket to poll, from the last refresh; -1: none now */
+    int watch_rc;   /* the last refresh's result */
+    int watch_done; /* the posted refresh ran */
 };
 
 /* One deferred job: queued, worked on, then posted back. */
@@ -120,13 +150,35 @@ static void poke_all(fs_ws_server *hub, const hub_conn *except, uint64_t cursor)
     fs_net_server_each(hub->net, poke_one, &p);
 }
 
+/* The feed head as this node holds it: what it applied, its own writes and
+ * what its reads caught up with of other nodes' (the replica's feed, read
+ * without catching up: so nothing arrives between a device's read and this
+ * look that the device would not be poked for); the store's own when it
+ * keeps no replica. */
+static int local_head(fs_ws_server *hub, uint64_t *h)
+{
+    fs_replica *r = fs_store_replica(hub->store);
+    return r != NULL ? fs_feed_last(r, h) : fs_store_feed_head(hub->store, h);
+}
+
+/* When the head grew past what the devices were poked for, they are poked,
+ * but except: its frame grew it (its push, which its round's pull follows;
+ * or its read caught up with another node's writes before it read, and so
+ * it read them or pulls next). */
+static void news(fs_ws_server *hub, const hub_conn *except)
+{
+    uint64_t h = 0;
+    if (local_head(hub, &h) != 0 || h <= hub->head)
+        return;
+    hub->head = h;
+    poke_all(hub, except, h);
+}
+
 static int hub_frame(void *ctx, void *session, const uint8_t *frame, size_t len)
 {
     fs_ws_server *hub = ctx;
     hub_conn *hc = session;
     hc->poked = 0; /* what the device sends next is read after any news so far */
-    uint64_t before = 0, after = 0;
-    fs_store_feed_head(hub->store, &before);
     /* Before authentication, a failure is audited per network per minute
      * (a flood of bad first frames writes a handful of entries). */
     int anon = fs_sync_server_device(hc->session) == NULL;
@@ -135,9 +187,7 @@ static int hub_frame(void *ctx, void *session, const uint8_t *frame, size_t len)
     int rc = fs_sync_server_receive(hc->session, frame, len);
     if (anon)
         fs_store_set_source(hub->store, NULL);
-    fs_store_feed_head(hub->store, &after);
-    if (after > before) /* news: the other connected devices pull it */
-        poke_all(hub, hc, after);
+    news(hub, hc); /* news: the other connected devices pull it */
     /* The server's own failures are the operator's to see (the messages
      * name no value); a peer's mistakes are its own. */
     if (rc == FS_EFULL || rc == FS_EIO || rc == FS_EDB || rc == FS_ENOMEM)
@@ -160,12 +210,8 @@ static void hub_http(void *ctx, const fs_http_request *rq, fs_http_response *out
         out->status = 404;
         return;
     }
-    uint64_t before = 0, after = 0;
-    fs_store_feed_head(hub->store, &before);
     hub->http_fn(hub->http_ctx, hub->store, rq, out);
-    fs_store_feed_head(hub->store, &after);
-    if (after > before) /* a manager's action: the devices pull it now */
-        poke_all(hub, NULL, after);
+    news(hub, NULL); /* a manager's action: the devices pull it now */
 }
 
 /* ---- workers ---- */
@@ -179,12 +225,8 @@ static void work_finish(void *arg)
     work *j = arg;
     fs_ws_server *hub = j->hub;
     fs_http_response answer = {0};
-    uint64_t before = 0, after = 0;
-    fs_store_feed_head(hub->store, &before);
     j->finish(j->ctx, hub->store, &answer);
-    fs_store_feed_head(hub->store, &after);
-    if (after > before)
-        poke_all(hub, NULL, after);
+    news(hub, NULL);
     (void)fs_net_server_answer(hub->net, j->http_id, &answer); /* the client may be gone */
     free(j);
 }
@@ -282,6 +324,115 @@ static void workers_stop(fs_ws_server *hub)
     hub->queue_tail = NULL;
 }
 
+/* ---- the watcher: other nodes' writes ---- */
+
+/* On the server's thread: what other nodes wrote since, applied; the
+ * devices poked when the head grew; the socket to poll next handed back. */
+static void refresh_job(void *arg)
+{
+    fs_ws_server *hub = arg;
+    int rc = 0, fd = -1;
+    if (!atomic_load(&hub->watch_stop)) { /* else: run by the stopping thread, late */
+        rc = fs_store_refresh(hub->store);
+        /* a read catches up with the log itself, notified or not (the
+         * periodic refresh's point: a notification missed) */
+        uint64_t h;
+        if (rc == 0)
+            rc = fs_store_feed_head(hub->store, &h);
+        news(hub, NULL);
+        fd = fs_store_notify_fd(hub->store);
+    }
+    pthread_mutex_lock(&hub->watch_lock);
+    hub->watch_fd = fd;
+    hub->watch_rc = rc;
+    hub->watch_done = 1;
+    pthread_cond_signal(&hub->watch_cond);
+    pthread_mutex_unlock(&hub->watch_lock);
+}
+
+static void *watcher(void *arg)
+{
+    fs_ws_server *hub = arg;
+    int failing = 0;
+    uint64_t last = 0;
+    while (!atomic_load(&hub->watch_stop)) {
+        pthread_mutex_lock(&hub->watch_lock);
+        int fd = hub->watch_fd;
+        pthread_mutex_unlock(&hub->watch_lock);
+        /* After a failed refresh (PostgreSQL away: its socket may stay
+         * readable at end of file) only the timeout: one try a period. */
+        struct pollfd p[2] = {{hub->watch_wake[0], POLLIN, 0}, {failing ? -1 : fd, POLLIN, 0}};
+        (void)poll(p, 2, FS_HUB_REFRESH_MS);
+        if (atomic_load(&hub->watch_stop))
+            break;
+        /* At most one refresh per FS_HUB_REFRESH_GAP_MS: a socket that
+         * stays readable (the server's thread reading answers from it)
+         * costs a few refreshes, never a spin; each catches up with all. */
+        uint64_t since = fs_clock_mono_ms() - last;
+        if (since < FS_HUB_REFRESH_GAP_MS) {
+            struct pollfd w = {hub->watch_wake[0], POLLIN, 0};
+            (void)poll(&w, 1, (int)(FS_HUB_REFRESH_GAP_MS - since));
+            if (atomic_load(&hub->watch_stop))
+                break;
+        }
+        last = fs_clock_mono_ms();
+        pthread_mutex_lock(&hub->watch_lock);
+        hub->watch_done = 0;
+        pthread_mutex_unlock(&hub->watch_lock);
+        if (fs_net_server_post(hub->net, refresh_job, hub) != 0)
+            continue; /* out of memory: at the next timeout */
+        pthread_mutex_lock(&hub->watch_lock);
+        while (!hub->watch_done && !atomic_load(&hub->watch_stop))
+            pthread_cond_wait(&hub->watch_cond, &hub->watch_lock);
+        int rc = hub->watch_rc;
+        pthread_mutex_unlock(&hub->watch_lock);
+        if (rc != 0 && !failing) /* once, not every period; the message names no value */
+            fprintf(stderr,
+                    "fieldsync-server: cannot read the other nodes' writes (%s); trying every "
+                    "%d ms\n",
+                    fs_errname(rc), FS_HUB_REFRESH_MS);
+        else if (rc == 0 && failing)
+            fprintf(stderr, "fieldsync-server: reading the other nodes' writes again\n");
+        failing = rc != 0;
+    }
+    return NULL;
+}
+
+/* Starts the watcher when the store has a notification socket (on the
+ * caller's thread, before the server's touches the store). Failing leaves
+ * the pokes to the devices' own frames: 0 or FS_EIO. */
+static int watcher_start(fs_ws_server *hub)
+{
+    hub->watch_fd = fs_store_notify_fd(hub->store);
+    if (hub->watch_fd < 0)
+        return 0; /* one node (SQLite): nobody else writes */
+    if (pipe2(hub->watch_wake, O_CLOEXEC | O_NONBLOCK) != 0)
+        return FS_EIO;
+    if (pthread_create(&hub->watch_thread, NULL, watcher, hub) != 0) {
+        close(hub->watch_wake[0]);
+        close(hub->watch_wake[1]);
+        return FS_EIO;
+    }
+    pthread_setname_np(hub->watch_thread, "fs-watcher"); /* top -H; named before it runs */
+    hub->watching = 1;
+    return 0;
+}
+
+static void watcher_stop(fs_ws_server *hub)
+{
+    if (!hub->watching)
+        return;
+    atomic_store(&hub->watch_stop, 1);
+    (void)!write(hub->watch_wake[1], "", 1);
+    pthread_mutex_lock(&hub->watch_lock);
+    pthread_cond_broadcast(&hub->watch_cond);
+    pthread_mutex_unlock(&hub->watch_lock);
+    pthread_join(hub->watch_thread, NULL);
+    close(hub->watch_wake[0]);
+    close(hub->watch_wake[1]);
+    hub->watching = 0;
+}
+
 int fs_ws_server_start(fs_ws_server **out, fs_store *store, const fs_identity *server_id,
                        const char *host, int port)
 {
@@ -301,6 +452,11 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
     hub->server_id = server_id;
     pthread_mutex_init(&hub->work_lock, NULL);
     pthread_cond_init(&hub->work_cond, NULL);
+    pthread_mutex_init(&hub->watch_lock, NULL);
+    pthread_cond_init(&hub->watch_cond, NULL);
+    atomic_init(&hub->watch_stop, 0);
+    hub->watch_fd = -1;
+    (void)local_head(hub, &hub->head); /* still the caller's thread */
     const fs_net_server_hooks hooks = {
         .opened = hub_opened,
         .frame = hub_frame,
@@ -324,12 +480,17 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
     while (hub->nworkers < want &&
            pthread_create(&hub->workers[hub->nworkers], NULL, worker, hub) == 0)
         hub->nworkers++;
+    if (watcher_start(hub) != 0)
+        fprintf(stderr, "fieldsync-server: cannot watch for the other nodes' writes: devices "
+                        "learn of them at their next sync\n");
     *out = hub;
     return 0;
 
 fail:
     pthread_mutex_destroy(&hub->work_lock);
     pthread_cond_destroy(&hub->work_cond);
+    pthread_mutex_destroy(&hub->watch_lock);
+    pthread_cond_destroy(&hub->watch_cond);
     free(hub);
     return rc;
 }
@@ -372,6 +533,7 @@ static int run_job(void *ctx)
     job *j = ctx;
     int rc = j->fn(j->hub->store, j->ctx);
     fs_net_server_each(j->hub->net, drop_if_revoked, j->hub);
+    news(j->hub, NULL); /* an admin command that wrote (a hand-over): pulled now */
     return rc;
 }
 
@@ -429,7 +591,10 @@ void fs_ws_server_stop(fs_ws_server *srv)
     /* The workers first: nothing is posted after this. The transport's
      * thread is joined next; the sessions it hands back while closing the
      * connections do not touch the store, and the jobs posted back too
-     * late are finished on this thread, their answers dropped. */
+     * late are finished on this thread, their answers dropped. The
+     * watcher before them all: a refresh it posted and that runs late
+     * does nothing. */
+    watcher_stop(srv);
     workers_stop(srv);
     fs_net_server_stop(srv->net);
     /* The failed handshakes counted but not yet audited, before the
@@ -437,5 +602,7 @@ void fs_ws_server_stop(fs_ws_server *srv)
     (void)fs_store_auth_flush(srv->store);
     pthread_mutex_destroy(&srv->work_lock);
     pthread_cond_destroy(&srv->work_cond);
+    pthread_mutex_destroy(&srv->watch_lock);
+    pthread_cond_destroy(&srv->watch_cond);
     free(srv);
 }

@@ -20,6 +20,16 @@
 
 typedef struct fs_ws_server fs_ws_server;
 
+/* Several nodes on one store (the PostgreSQL backend, issue 21.3): when the
+ * store has a notification socket (fs_store_notify_fd), a thread of the
+ * hub's polls it and has the server's thread call fs_store_refresh when it
+ * becomes readable, and every FS_HUB_REFRESH_MS in any case (a notification
+ * missed across a reconnect), at most one refresh per FS_HUB_REFRESH_GAP_MS;
+ * when another node's writes grew the feed, every connected device is
+ * poked. Without a socket (SQLite) there is no such thread. */
+#define FS_HUB_REFRESH_MS     1000
+#define FS_HUB_REFRESH_GAP_MS 5
+
 /* Starts serving store as server_id on host:port (port 0: a free port, see
  * fs_ws_server_port) in a thread of its own. store and server_id must outlive
  * the server. Errors: FS_EINVAL (bad arguments), FS_EIO (cannot listen, or

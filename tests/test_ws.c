@@ -5,13 +5,20 @@
  * only its thread touches the store, so the tests stop it before they read
  * or change the store.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "fieldsync/clock.h"
 #include "fieldsync/sync.h"
 #include "fieldsync/enroll.h"
 #include "hub.h"
@@ -429,7 +436,224 @@ static void test_enrollment_over_websockets(void)
     world_close(&w);
 }
 
+/* ---- another node's writes (issue 21.3): the hub's watcher ----
+ *
+ * The SQLite store stands in for a node of the PostgreSQL store: its ops
+ * table is copied with refresh and notify_fd replaced. notify_fd is a
+ * pipe's read end (the LISTEN socket); refresh, run on the server's thread,
+ * applies "the other node's" write when a byte waits in the pipe (a
+ * notification) or when told to without one (a notification lost across a
+ * reconnect): zhang's visits pushed into the store behind the hub's back,
+ * as a catch-up from the log would apply them. */
+static struct {
+    int pipe[2];
+    fs_store *store;
+    const uint8_t *pk;
+    fs_changeset *cs;        /* what the other node wrote */
+    atomic_int silent;       /* apply at the next refresh, without a byte */
+    atomic_int applied;      /* the write is in the store */
+    atomic_uint_fast64_t applied_ms, refreshes;
+} other;
+
+static void other_apply(fs_store *s)
+{
+    fs_push_result res;
+    memset(&res, 0, sizeof res);
+    CHECK_OK(fs_store_push(s, other.pk, other.cs->first_seq, other.cs->last_seq,
+                           other.cs->changes, other.cs->count, &res));
+    CHECK_EQ_INT(res.nrejects, 0);
+    free(res.rejects);
+    free(res.restamps);
+    atomic_store(&other.applied_ms, fs_clock_mono_ms());
+    atomic_store(&other.applied, 1);
+}
+
+static int other_refresh(fs_store *s)
+{
+    atomic_fetch_add(&other.refreshes, 1);
+    char b;
+    int notified = read(other.pipe[0], &b, 1) == 1;
+    if ((notified || atomic_exchange(&other.silent, 0)) && !atomic_load(&other.applied))
+        other_apply(s);
+    return 0;
+}
+
+static int other_notify_fd(fs_store *s)
+{
+    (void)s;
+    return other.pipe[0];
+}
+
+/* The hub's threads named fs-watcher in this process. */
+static int watcher_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], name[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            if (fgets(name, sizeof name, f) != NULL && strncmp(name, "fs-watcher", 10) == 0)
+                n++;
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* The manager's daemon: a live connection that never asks for a round
+ * itself; after each round, whether the visits are in its replica. */
+typedef struct live_dev {
+    fs_replica *r;
+    fs_ws_live live;
+    const uint8_t *server_pk;
+    int port, rc;
+    atomic_int rounds, stop;
+    atomic_uint_fast64_t arrived_ms; /* 0 until the visits are in the replica */
+    size_t want;
+    pthread_t thread;
+} live_dev;
+
+static int live_open(void *ctx, fs_replica **out)
+{
+    *out = ((live_dev *)ctx)->r;
+    return 0;
+}
+
+static void live_close(void *ctx, fs_replica *r, int rc)
+{
+    live_dev *l = ctx;
+    if (rc == 0 && atomic_load(&l->arrived_ms) == 0 && test_count_rows(r, "visit") >= l->want)
+        atomic_store(&l->arrived_ms, fs_clock_mono_ms());
+    atomic_fetch_add(&l->rounds, 1);
+}
+
+static int live_want(void *ctx)
+{
+    return atomic_load(&((live_dev *)ctx)->stop) ? -1 : 0;
+}
+
+static void *live_run(void *arg)
+{
+    live_dev *l = arg;
+    char err[256];
+    l->rc = fs_ws_live_run(&l->live, l->server_pk, HOST, l->port, 0, TIMEOUT_MS, 0, err,
+                           sizeof err);
+    if (l->rc != 0)
+        printf("  live: %s (%s)\n", err, fs_errname(l->rc));
+    return NULL;
+}
+
+/* Waits up to ms for *flag (an atomic) to become non-zero. */
+static int wait_for(atomic_int *flag, int ms)
+{
+    for (int i = 0; i < ms / 10 && !atomic_load(flag); i++)
+        usleep(10000);
+    return atomic_load(flag);
+}
+
+static void test_another_nodes_write_pokes_the_devices(void)
+{
+    world w;
+    dev zhang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &li, "li");
+    uint8_t cust[16];
+    test_record_visits(zhang.r, 5, cust);
+
+    /* SQLite alone: no notification socket, no watcher. */
+    CHECK_EQ_INT(fs_store_notify_fd(w.store), -1);
+    CHECK_OK(fs_store_refresh(w.store));
+    server_start(&w);
+    CHECK_EQ_INT(watcher_threads(), 0);
+    server_stop(&w);
+
+    memset(&other, 0, sizeof other);
+    CHECK_OK(pipe2(other.pipe, O_NONBLOCK | O_CLOEXEC));
+    other.store = w.store;
+    other.pk = zhang.pk;
+    CHECK_OK(fs_changes_since(zhang.r, 0, 100000, &other.cs));
+    CHECK(other.cs->count > 0);
+    const fs_store_ops *sqlite_ops = w.store->ops;
+    fs_store_ops ops = *sqlite_ops;
+    ops.refresh = other_refresh;
+    ops.notify_fd = other_notify_fd;
+
+    for (int round = 0; round < 2; round++) {
+        /* round 0: the other node's write announced on the socket; round 1:
+         * no notification arrives, the periodic refresh finds the write. */
+        w.store->ops = &ops;
+        atomic_store(&other.applied, 0);
+        atomic_store(&other.silent, 0);
+        if (round == 1) { /* zhang's next visits, after the first batch */
+            uint64_t acked = other.cs->last_seq;
+            fs_changeset_free(other.cs);
+            test_record_visits(zhang.r, 5, cust);
+            CHECK_OK(fs_changes_since(zhang.r, acked, 100000, &other.cs));
+            CHECK(other.cs->count > 0);
+        }
+        server_start(&w);
+        CHECK_EQ_INT(watcher_threads(), 1);
+        live_dev l;
+        memset(&l, 0, sizeof l);
+        l.r = li.r;
+        l.live = (fs_ws_live){live_open, live_close, live_want, &l};
+        l.server_pk = w.server_id->pk;
+        l.port = w.port;
+        l.want = 5 * (size_t)(round + 1);
+        CHECK_OK(pthread_create(&l.thread, NULL, live_run, &l));
+        CHECK(wait_for(&l.rounds, 30000)); /* its first round, at connect: nothing new */
+        CHECK_EQ_INT(atomic_load(&l.arrived_ms), 0);
+        /* A refresh just ran (the periodic one), so the next periodic one
+         * is FS_HUB_REFRESH_MS away: the notified write must not wait for
+         * it. */
+        uint64_t n0 = atomic_load(&other.refreshes);
+        for (int i = 0; i < 300 && atomic_load(&other.refreshes) == n0; i++)
+            usleep(10000);
+        CHECK(atomic_load(&other.refreshes) > n0);
+        uint64_t t0 = fs_clock_mono_ms();
+        if (round == 0)
+            CHECK_EQ_INT(write(other.pipe[1], "n", 1), 1);
+        else
+            atomic_store(&other.silent, 1);
+        CHECK(wait_for(&other.applied, 10000));
+        uint64_t applied = atomic_load(&other.applied_ms) - t0;
+        int arrived = 0;
+        for (int i = 0; i < 1000 && !(arrived = atomic_load(&l.arrived_ms) != 0); i++)
+            usleep(10000);
+        CHECK(arrived); /* poked: li never asked for a round */
+        uint64_t reached = atomic_load(&l.arrived_ms) - t0;
+        printf("  %s: applied by a refresh %llu ms after, in the manager's replica %llu ms after\n",
+               round == 0 ? "notified" : "no notification",
+               (unsigned long long)applied, (unsigned long long)reached);
+        if (round == 0) /* woken by the socket (margin: half the period) */
+            CHECK(applied < FS_HUB_REFRESH_MS / 2);
+        else /* the periodic refresh, within two periods of a loaded machine */
+            CHECK(applied < 3 * FS_HUB_REFRESH_MS);
+        atomic_store(&l.stop, 1);
+        pthread_join(l.thread, NULL);
+        CHECK_OK(l.rc);
+        CHECK_EQ_INT(test_count_rows(li.r, "visit"), 5 * (size_t)(round + 1));
+        server_stop(&w);
+    }
+    w.store->ops = sqlite_ops;
+    fs_changeset_free(other.cs);
+    close(other.pipe[0]);
+    close(other.pipe[1]);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 TEST_LIST(TEST(enrollment_over_websockets) TEST(visits_reach_the_manager_over_websockets)
               TEST(unreachable_server_leaves_the_replica_alone) TEST(silent_server_times_out)
                   TEST(oversized_handshake_frame_is_refused) TEST(revoked_device_is_told_to_wipe)
-                      TEST(impostor_server_is_refused) TEST(large_backlog_goes_in_batches))
+                      TEST(impostor_server_is_refused) TEST(large_backlog_goes_in_batches)
+                          TEST(another_nodes_write_pokes_the_devices))
