@@ -1057,6 +1057,11 @@ int fs_replica_fork(fs_replica *r, const uint8_t seed[32], uint64_t *kept)
         rc = log_exec(r, "UPDATE changelog SET seq=-seq WHERE seq>?1", acked, 0, 0);
     if (rc == 0)
         rc = log_exec(r, "UPDATE changelog SET seq=-seq-?1 WHERE seq<0", acked, 0, 0);
+    /* the pull from 0 brings the old device's writes, unless the server
+     * lost them since it acknowledged them (restored from a backup): what
+     * it does not bring goes back (fs_refusals_return_held) */
+    if (rc == 0)
+        rc = held_check_start(r);
     char note[320];
     if (rc == 0) {
         char oldhex[33], newhex[33];

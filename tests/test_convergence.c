@@ -1935,6 +1935,53 @@ static void test_record_held_only_by_a_manager_goes_back(void)
     fworld_close(w);
 }
 
+/* lost25b (FS_FAULT_RESTORES=1, seed 154's shape): zhang's laptop is
+ * copied; the copy records a customer and syncs, acknowledged under the
+ * device id the two share; the server is restored from before, and the
+ * original syncs a write of its own. The copy is then told it is a copy
+ * and takes a new identity: its acknowledged writes are taken as the old
+ * device's, which the pull from 0 should bring, but the server lost the
+ * customer. No one writes it again: an hour later the copy sends it
+ * back, and every replica ends equal. */
+static void test_copy_record_lost_before_its_fork_goes_back(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    laptop_copy(w, z);
+    fdev *copy = &w->d[w->n - 1];
+    server_backup(w);
+    real_now += 1000;
+    uint8_t lost[16], other[16];
+    fs_cell c[] = {{"name", fs_text("分身丢失公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(copy->r, "customer", c, 2, lost));
+    sync_or_wipe(w, copy);
+    server_restore(w);
+    real_now += 1000;
+    fs_cell c2[] = {{"name", fs_text("原机另一客户")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c2, 2, other));
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, copy); /* forks; the pull from 0 does not bring lost */
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(fs_exists(srv, "customer", lost), 0);
+    CHECK_EQ_INT(fs_exists(copy->r, "customer", lost), 1);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, copy); /* sent back */
+    CHECK_EQ_INT(fs_exists(srv, "customer", lost), 1);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(copy->r, &st));
+    CHECK_EQ_INT(st.returned_n, 1);
+    CHECK_EQ_INT(st.refused, 0);
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li);
+    CHECK_EQ_INT(fs_exists(z->r, "customer", lost), 1);
+    CHECK_EQ_INT(fs_exists(li->r, "customer", lost), 1);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 /* Issue 25 (FS_FAULT_RESTORES=1, seed 7's shape): zhang's laptop is
  * copied; the copy records a customer and syncs first, under the device
  * id they share; the server is restored from before, and the original
@@ -2137,6 +2184,7 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(record_lost_by_both_restores_comes_back_whole)
               TEST(copy_record_lost_by_a_server_restore_comes_back)
               TEST(record_held_only_by_a_manager_goes_back)
+              TEST(copy_record_lost_before_its_fork_goes_back)
               TEST(far_behind_after_compaction)
               TEST(restored_server_compacted)
               TEST(fault_schedules))
