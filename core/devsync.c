@@ -91,20 +91,17 @@ static int drop_server_rows(fs_replica *r)
 
 /* ---- records held that a re-sync does not bring (lost25b) ----
  * A re-sync notes every live record this device holds (held_check, a
- * local table, never synced); each pulled change strikes its record off.
+ * local table, never synced: FS__SYNC_TABLES_SQL); each pulled change
+ * strikes its record off.
  * What is left when the pull from 0 is done is a record the server no
  * longer feeds this device: fs_refusals_return_held sends it back. The
  * meta key held_check says where the check is: 1 the pull from 0 is on
  * its way, 2 done (found_ms set), absent or 0 nothing to check. */
-#define HELD_CHECK_TABLE                                                                   \
-    "CREATE TABLE IF NOT EXISTS held_check(tbl INTEGER NOT NULL, row BLOB NOT NULL,"       \
-    " found_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
-
 static int held_check_start(fs_replica *r)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
-    int rc = fs__exec(r, HELD_CHECK_TABLE "DELETE FROM held_check;", "noting the records held");
+    int rc = fs__exec(r, "DELETE FROM held_check", "noting the records held");
     for (unsigned t = 0; rc == 0 && t < nt; t++) {
         if (fs_record_server_only(t))
             continue; /* dropped above: the pull brings them back */
