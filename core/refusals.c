@@ -582,6 +582,7 @@ int fs_refusals_retry_parents(fs_replica *r, const fs_change *changes, size_t n,
  * refusal of another reason, which are never written again here. */
 #define LOST_MAX 64
 #define BLOCKED_MAX 256
+#define WRITTEN_MAX 512
 typedef struct lost_walk {
     uint64_t now_ms, grace_ms;
     size_t n, nblocked;
@@ -591,6 +592,11 @@ typedef struct lost_walk {
     uint8_t row[LOST_MAX][FS_ID_BYTES];
     unsigned btix[BLOCKED_MAX];
     uint8_t brow[BLOCKED_MAX][FS_ID_BYTES];
+    /* the records this walk wrote whole: a second refusal naming one (a
+     * child's PARENT after the record's own LOST) finds it sent */
+    size_t nwritten;
+    unsigned wtix[WRITTEN_MAX];
+    uint8_t wrow[WRITTEN_MAX][FS_ID_BYTES];
 } lost_walk;
 
 static int lost_cb(const fs_refusal *f, void *ctx)
@@ -643,15 +649,21 @@ static void resent_key(unsigned tix, const uint8_t row[FS_ID_BYTES], char key[64
 
 /* Writes every column of the record (tix, row) that was ever written, with
  * its value here, as this device's write: the record reaches the server
- * whole again. *done 1 when it was written; 0 when the record is not on
- * this device, has a refusal of another kind open, or was written again
- * whole in this epoch already. */
-static int write_whole(fs_replica *r, const lost_walk *w, unsigned tix,
+ * whole again. *done 1 when it was written, by this call or earlier in
+ * the same walk (w); 0 when the record is not on this device, has a
+ * refusal of another kind open, or was written again whole in an earlier
+ * walk of this epoch. */
+static int write_whole(fs_replica *r, lost_walk *w, unsigned tix,
                        const uint8_t row[FS_ID_BYTES], int *done)
 {
     *done = 0;
     if (blocked(w, tix, row))
         return 0;
+    for (size_t k = 0; k < w->nwritten; k++)
+        if (w->wtix[k] == tix && memcmp(w->wrow[k], row, FS_ID_BYTES) == 0) {
+            *done = 1; /* in this walk: it goes before what is retried after it */
+            return 0;
+        }
     char key[64];
     resent_key(tix, row, key);
     uint64_t seen = 0;
@@ -689,6 +701,10 @@ static int write_whole(fs_replica *r, const lost_walk *w, unsigned tix,
         if (rc == 0)
             rc = fs__meta_put(r, key, (sqlite3_int64)fs__now_ms(r), NULL, "reading refusals");
         *done = rc == 0;
+        if (rc == 0 && w->nwritten < WRITTEN_MAX) {
+            w->wtix[w->nwritten] = tix;
+            memcpy(w->wrow[w->nwritten++], row, FS_ID_BYTES);
+        }
     }
     fs__row_clear(&cur);
     return rc;
@@ -696,7 +712,7 @@ static int write_whole(fs_replica *r, const lost_walk *w, unsigned tix,
 
 /* The records row (of table tix) refers to by its ID columns that this
  * device holds: what a PARENT refusal may be about. */
-static int write_parents(fs_replica *r, const lost_walk *w, unsigned tix,
+static int write_parents(fs_replica *r, lost_walk *w, unsigned tix,
                          const uint8_t row[FS_ID_BYTES], int depth, int *any)
 {
     if (depth > 4)
