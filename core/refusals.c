@@ -597,6 +597,7 @@ typedef struct lost_walk {
     size_t nwritten;
     unsigned wtix[WRITTEN_MAX];
     uint8_t wrow[WRITTEN_MAX][FS_ID_BYTES];
+    int marked; /* write_whole met a record written whole in an earlier walk */
 } lost_walk;
 
 static int lost_cb(const fs_refusal *f, void *ctx)
@@ -677,6 +678,7 @@ static int write_whole(fs_replica *r, lost_walk *w, unsigned tix,
     sqlite3_finalize(st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         return fs__dbfail(r, src, "reading refusals");
+    w->marked |= seen;
     if (seen)
         return 0;
     fs__row cur;
@@ -744,6 +746,29 @@ static int write_parents(fs_replica *r, lost_walk *w, unsigned tix,
     return rc;
 }
 
+/* *retry 1, and the record marked, when the record (tix, row) refused
+ * PARENT was not sent again after its parents in this feed epoch yet
+ * (the mark is resent_whole's kind: a re-sync or a fork clears it). */
+static int retry_once(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], int *retry)
+{
+    char key[80], hex[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(row, hex);
+    snprintf(key, sizeof key, "resent_whole:child:%u:%s", tix, hex);
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, "SELECT 1 FROM meta WHERE k=?1", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return fs__dbfail(r, src, "reading refusals");
+    if (src == SQLITE_ROW)
+        return 0;
+    *retry = 1;
+    return fs__meta_put(r, key, (sqlite3_int64)fs__now_ms(r), NULL, "reading refusals");
+}
+
 int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records)
 {
     *records = 0;
@@ -762,7 +787,14 @@ int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records)
     }
     for (size_t k = 0; rc == 0 && k < w->n; k++) {
         int any = 0;
+        w->marked = 0;
         rc = write_parents(r, w, w->tix[k], w->row[k], 0, &any);
+        /* what it belongs to went whole in an earlier walk, after this
+         * change had been sent (it went first in that push, or in an
+         * earlier one): sent again once per epoch, so a server that keeps
+         * refusing it is not sent it every hour */
+        if (rc == 0 && !any && w->marked && w->reason[k] == FS_REASON_PARENT)
+            rc = retry_once(r, w->tix[k], w->row[k], &any);
         int whole = 0;
         if (rc == 0 && w->reason[k] == FS_REASON_LOST)
             rc = write_whole(r, w, w->tix[k], w->row[k], &whole);
