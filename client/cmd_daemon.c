@@ -288,7 +288,7 @@ static void live_close(void *ctx, fs_replica *r, int rc)
         else if (sent > 0 || d->offline)
             daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
                        (unsigned long long)st.cursor);
-        char words[320]; /* never silent: a re-sync or a re-send after a server restore */
+        char words[768]; /* never silent: a re-sync or a re-send after a server restore */
         if (sync_restore_words(&d->st_before, &st, words, sizeof words))
             daemon_log("%s", words);
         uint64_t undone = 0;

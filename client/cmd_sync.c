@@ -717,7 +717,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
                         (unsigned long)after.open_conflicts),
                (unsigned long long)after.open_conflicts);
     putchar('\n');
-    char words[320];
+    char words[768];
     if (sync_restore_words(&before, &after, words, sizeof words))
         printf("%s\n", words);
     rc = CLI_OK;
@@ -960,6 +960,10 @@ static int status_json(fs_replica *r, const char *home, const fs_replica_status 
         rec_json_add(obj, "resent_from",
                      st->rewind_ms > 0 ? cJSON_CreateNumber((double)st->rewind_to + 1)
                                        : cJSON_CreateNull()) ||
+        rec_json_add(obj, "returned_ms",
+                     st->returned_ms > 0 ? cJSON_CreateNumber((double)st->returned_ms)
+                                         : cJSON_CreateNull()) ||
+        rec_json_add(obj, "returned_count", cJSON_CreateNumber((double)st->returned_n)) ||
         rec_json_add(obj, "refused_count", cJSON_CreateNumber((double)st->refused)) ||
         rec_json_add(obj, "lease_expires_ms",
                      st->lease_expires_ms > 0 ? cJSON_CreateNumber((double)st->lease_expires_ms)
@@ -1065,6 +1069,15 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         printf(_("sent again:      %s, changes %llu-%llu the server no longer held\n"), age,
                (unsigned long long)st.rewind_to + 1, (unsigned long long)st.rewind_from);
     }
+    if (st.returned_ms > 0) {
+        format_age(now > st.returned_ms ? now - st.returned_ms : 0, age, sizeof age);
+        printf(ngettext("sent back:       %s, %llu record the server had lost and only this device"
+                        " held\n",
+                        "sent back:       %s, %llu records the server had lost and only this device"
+                        " held\n",
+                        (unsigned long)st.returned_n),
+               age, (unsigned long long)st.returned_n);
+    }
     char note[320];
     if (fs_replica_fork_note(r, note, sizeof note) == 0 && note[0] != '\0')
         printf(_("identity:        %s\n"), note);
@@ -1130,8 +1143,9 @@ int sync_restore_words(const fs_replica_status *before, const fs_replica_status 
 {
     int resynced = after->resync_ms != before->resync_ms && after->resync_ms != 0;
     int rewound = after->rewind_ms != before->rewind_ms && after->rewind_ms != 0;
+    int returned = after->returned_ms != before->returned_ms && after->returned_ms != 0;
     out[0] = '\0';
-    if (!resynced && !rewound)
+    if (!resynced && !rewound && !returned)
         return 0;
     int n = 0;
     if (resynced)
@@ -1148,5 +1162,14 @@ int sync_restore_words(const fs_replica_status *before, const fs_replica_status 
                  _("%ssent changes %llu-%llu again: the server no longer held them"),
                  n > 0 ? _("; ") : "", (unsigned long long)after->rewind_to + 1,
                  (unsigned long long)after->rewind_from);
+    size_t used = strlen(out);
+    if (returned && used < cap)
+        snprintf(out + used, cap - used,
+                 ngettext("%ssent back %llu record the server had lost, which no other device"
+                          " sent again (it was restored from a backup)",
+                          "%ssent back %llu records the server had lost, which no other device"
+                          " sent again (it was restored from a backup)",
+                          (unsigned long)after->returned_n),
+                 used > 0 ? _("; ") : "", (unsigned long long)after->returned_n);
     return 1;
 }

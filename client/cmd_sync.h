@@ -50,9 +50,11 @@ void cmd_clock_words(const fs_replica_status *st, char *out, size_t size);
 
 /* What a sync did because the server was restored from a backup (issue
  * 25.2), from the replica's status before and after it: a re-sync of the
- * scope from the feed's start, changes sent again. Writes one line of
- * words into out (no newline) and returns 1 when there is something to
- * say, else 0. Never silent: sync prints it, the daemon logs it. */
+ * scope from the feed's start, changes sent again, records sent back
+ * that only this device still held (lost25b). Writes one line of words
+ * into out (no newline; 768 bytes hold all three in Chinese) and returns 1
+ * when there is something to say, else 0. Never silent: sync prints it,
+ * the daemon logs it. */
 int sync_restore_words(const fs_replica_status *before, const fs_replica_status *after,
                        char *out, size_t cap);
 

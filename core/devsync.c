@@ -89,6 +89,90 @@ static int drop_server_rows(fs_replica *r)
     return rc;
 }
 
+/* ---- records held that a re-sync does not bring (lost25b) ----
+ * A re-sync notes every live record this device holds (held_check, a
+ * local table, never synced: FS__SYNC_TABLES_SQL); each pulled change
+ * strikes its record off.
+ * What is left when the pull from 0 is done is a record the server no
+ * longer feeds this device: fs_refusals_return_held sends it back. The
+ * meta key held_check says where the check is: 1 the pull from 0 is on
+ * its way, 2 done (found_ms set), absent or 0 nothing to check. */
+static int held_check_start(fs_replica *r)
+{
+    unsigned nt;
+    const fs_table *tables = fs_schema_tables(&nt);
+    int rc = fs__exec(r, "DELETE FROM held_check", "noting the records held");
+    for (unsigned t = 0; rc == 0 && t < nt; t++) {
+        if (fs_record_server_only(t))
+            continue; /* dropped above: the pull brings them back */
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "INSERT OR IGNORE INTO held_check(tbl, row) SELECT %u, id FROM \"%s\""
+                 " WHERE \"%s\"=0",
+                 t, tables[t].name, tables[t].columns[0].name);
+        rc = fs__exec(r, sql, "noting the records held");
+    }
+    if (rc == 0)
+        rc = meta_put(r, "held_check", 1, "noting the records held");
+    return rc;
+}
+
+/* Strikes the records of n pulled changes off the check (in the
+ * transaction that applies them). */
+static int held_seen(fs_replica *r, const fs_change *changes, size_t n)
+{
+    uint64_t state = 0;
+    int rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='held_check'", &state);
+    if (rc != 0 || state == 0 || n == 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "DELETE FROM held_check WHERE tbl=?1 AND row=?2", -1, &st,
+                                 NULL);
+    for (size_t i = 0; src == SQLITE_OK && i < n; i++) {
+        if (i > 0 && changes[i].table == changes[i - 1].table &&
+            memcmp(changes[i].row, changes[i - 1].row, FS_ID_BYTES) == 0)
+            continue; /* a write's columns come together */
+        sqlite3_bind_int(st, 1, (int)changes[i].table);
+        sqlite3_bind_blob(st, 2, changes[i].row, FS_ID_BYTES, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        sqlite3_reset(st);
+        src = src == SQLITE_DONE ? SQLITE_OK : src;
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_OK ? 0 : fs__dbfail(r, src, "noting the records pulled");
+}
+
+int fs_replica_held_check_pulled(fs_replica *r)
+{
+    uint64_t state = 0;
+    int rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='held_check'", &state);
+    if (rc != 0 || state != 1)
+        return rc;
+    int own = !r->in_tx;
+    rc = own ? fs_begin(r) : 0;
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(r->db, "UPDATE held_check SET found_ms=?1", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)fs__now_ms(r));
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    rc = src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "noting the records not pulled");
+    if (rc == 0)
+        rc = meta_put(r, "held_check", 2, "noting the records not pulled");
+    if (!own) {
+        if (rc != 0)
+            r->tx_failed = 1;
+        return rc;
+    }
+    if (rc == 0)
+        return fs_commit(r);
+    fs_rollback(r);
+    return rc;
+}
+
 int fs_replica_resync(fs_replica *r, uint32_t why)
 {
     int own = !r->in_tx;
@@ -102,6 +186,9 @@ int fs_replica_resync(fs_replica *r, uint32_t why)
      * them only as fed: it drops them and takes what the server holds now
      * from the pull from 0, so it keeps none the server no longer has. */
     rc = drop_server_rows(r);
+    /* what the pull from 0 does not bring, the server no longer holds */
+    if (rc == 0)
+        rc = held_check_start(r);
     if (rc == 0)
         rc = fs__exec(r, "UPDATE meta SET v=0 WHERE k='cursor'", "setting the cursor back");
     /* a record sent again whole (fs_refusals_resend_lost) may be lost again */
@@ -225,6 +312,8 @@ int fs_apply_pulled(fs_replica *r, const fs_change *changes, size_t n, uint64_t 
     if (rc != 0)
         return rc;
     rc = fs__apply_any_clock(r, changes, n, stats);
+    if (rc == 0)
+        rc = held_seen(r, changes, n);
     if (rc == 0) {
         sqlite3_stmt *st = NULL;
         int src = sqlite3_prepare_v2(r->db, "UPDATE meta SET v=?1 WHERE k='cursor' AND v<?1", -1,
@@ -558,6 +647,10 @@ int fs_replica_status_get(fs_replica *r, fs_replica_status *out)
         rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='rewind_from'", &out->rewind_from);
     if (rc == 0)
         rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='rewind_to'", &out->rewind_to);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='returned_ms'", &out->returned_ms);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='returned_n'", &out->returned_n);
     out->pending = out->last_seq > out->acked_seq ? out->last_seq - out->acked_seq : 0;
     out->oldest_pending_ms = first_hlc >> 16;
     out->locked = out->lease_expires_ms != 0 && fs__now_ms(r) >= out->lease_expires_ms;
@@ -962,6 +1055,11 @@ int fs_replica_fork(fs_replica *r, const uint8_t seed[32], uint64_t *kept)
         rc = log_exec(r, "UPDATE changelog SET seq=-seq WHERE seq>?1", acked, 0, 0);
     if (rc == 0)
         rc = log_exec(r, "UPDATE changelog SET seq=-seq-?1 WHERE seq<0", acked, 0, 0);
+    /* the pull from 0 brings the old device's writes, unless the server
+     * lost them since it acknowledged them (restored from a backup): what
+     * it does not bring goes back (fs_refusals_return_held) */
+    if (rc == 0)
+        rc = held_check_start(r);
     char note[320];
     if (rc == 0) {
         char oldhex[33], newhex[33];

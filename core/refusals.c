@@ -582,6 +582,7 @@ int fs_refusals_retry_parents(fs_replica *r, const fs_change *changes, size_t n,
  * refusal of another reason, which are never written again here. */
 #define LOST_MAX 64
 #define BLOCKED_MAX 256
+#define WRITTEN_MAX 512
 typedef struct lost_walk {
     uint64_t now_ms, grace_ms;
     size_t n, nblocked;
@@ -591,6 +592,12 @@ typedef struct lost_walk {
     uint8_t row[LOST_MAX][FS_ID_BYTES];
     unsigned btix[BLOCKED_MAX];
     uint8_t brow[BLOCKED_MAX][FS_ID_BYTES];
+    /* the records this walk wrote whole: a second refusal naming one (a
+     * child's PARENT after the record's own LOST) finds it sent */
+    size_t nwritten;
+    unsigned wtix[WRITTEN_MAX];
+    uint8_t wrow[WRITTEN_MAX][FS_ID_BYTES];
+    int marked; /* write_whole met a record written whole in an earlier walk */
 } lost_walk;
 
 static int lost_cb(const fs_refusal *f, void *ctx)
@@ -643,15 +650,21 @@ static void resent_key(unsigned tix, const uint8_t row[FS_ID_BYTES], char key[64
 
 /* Writes every column of the record (tix, row) that was ever written, with
  * its value here, as this device's write: the record reaches the server
- * whole again. *done 1 when it was written; 0 when the record is not on
- * this device, has a refusal of another kind open, or was written again
- * whole in this epoch already. */
-static int write_whole(fs_replica *r, const lost_walk *w, unsigned tix,
+ * whole again. *done 1 when it was written, by this call or earlier in
+ * the same walk (w); 0 when the record is not on this device, has a
+ * refusal of another kind open, or was written again whole in an earlier
+ * walk of this epoch. */
+static int write_whole(fs_replica *r, lost_walk *w, unsigned tix,
                        const uint8_t row[FS_ID_BYTES], int *done)
 {
     *done = 0;
     if (blocked(w, tix, row))
         return 0;
+    for (size_t k = 0; k < w->nwritten; k++)
+        if (w->wtix[k] == tix && memcmp(w->wrow[k], row, FS_ID_BYTES) == 0) {
+            *done = 1; /* in this walk: it goes before what is retried after it */
+            return 0;
+        }
     char key[64];
     resent_key(tix, row, key);
     uint64_t seen = 0;
@@ -665,6 +678,7 @@ static int write_whole(fs_replica *r, const lost_walk *w, unsigned tix,
     sqlite3_finalize(st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         return fs__dbfail(r, src, "reading refusals");
+    w->marked |= seen;
     if (seen)
         return 0;
     fs__row cur;
@@ -689,6 +703,10 @@ static int write_whole(fs_replica *r, const lost_walk *w, unsigned tix,
         if (rc == 0)
             rc = fs__meta_put(r, key, (sqlite3_int64)fs__now_ms(r), NULL, "reading refusals");
         *done = rc == 0;
+        if (rc == 0 && w->nwritten < WRITTEN_MAX) {
+            w->wtix[w->nwritten] = tix;
+            memcpy(w->wrow[w->nwritten++], row, FS_ID_BYTES);
+        }
     }
     fs__row_clear(&cur);
     return rc;
@@ -696,7 +714,7 @@ static int write_whole(fs_replica *r, const lost_walk *w, unsigned tix,
 
 /* The records row (of table tix) refers to by its ID columns that this
  * device holds: what a PARENT refusal may be about. */
-static int write_parents(fs_replica *r, const lost_walk *w, unsigned tix,
+static int write_parents(fs_replica *r, lost_walk *w, unsigned tix,
                          const uint8_t row[FS_ID_BYTES], int depth, int *any)
 {
     if (depth > 4)
@@ -728,6 +746,29 @@ static int write_parents(fs_replica *r, const lost_walk *w, unsigned tix,
     return rc;
 }
 
+/* *retry 1, and the record marked, when the record (tix, row) refused
+ * PARENT was not sent again after its parents in this feed epoch yet
+ * (the mark is resent_whole's kind: a re-sync or a fork clears it). */
+static int retry_once(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], int *retry)
+{
+    char key[80], hex[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(row, hex);
+    snprintf(key, sizeof key, "resent_whole:child:%u:%s", tix, hex);
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r, "SELECT 1 FROM meta WHERE k=?1", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return fs__dbfail(r, src, "reading refusals");
+    if (src == SQLITE_ROW)
+        return 0;
+    *retry = 1;
+    return fs__meta_put(r, key, (sqlite3_int64)fs__now_ms(r), NULL, "reading refusals");
+}
+
 int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records)
 {
     *records = 0;
@@ -746,7 +787,14 @@ int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records)
     }
     for (size_t k = 0; rc == 0 && k < w->n; k++) {
         int any = 0;
+        w->marked = 0;
         rc = write_parents(r, w, w->tix[k], w->row[k], 0, &any);
+        /* what it belongs to went whole in an earlier walk, after this
+         * change had been sent (it went first in that push, or in an
+         * earlier one): sent again once per epoch, so a server that keeps
+         * refusing it is not sent it every hour */
+        if (rc == 0 && !any && w->marked && w->reason[k] == FS_REASON_PARENT)
+            rc = retry_once(r, w->tix[k], w->row[k], &any);
         int whole = 0;
         if (rc == 0 && w->reason[k] == FS_REASON_LOST)
             rc = write_whole(r, w, w->tix[k], w->row[k], &whole);
@@ -774,5 +822,146 @@ int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records)
     else if (own)
         fs_rollback(r);
     free(w);
+    return rc;
+}
+
+/* ---- records no one else holds (lost25b) ---- */
+
+/* 1 when the record (loaded) is live, holds a cell another device wrote,
+ * and has no change here the server has not acknowledged: what the server
+ * should have fed this device in a pull from 0. Its own cells the server
+ * acknowledged it holds or asks for again (fs_replica_rewind_acked); a
+ * pending change goes anyway (and is refused LOST if the record is lost:
+ * fs_refusals_resend_lost). */
+static int held_alone(fs_replica *r, const fs__row *cur, int *out)
+{
+    *out = 0;
+    if (!cur->exists || (cur->old[0] != NULL && sqlite3_value_int64(cur->old[0]) != 0))
+        return 0;
+    int foreign = 0;
+    for (unsigned c = 1; c < cur->t->ncolumns; c++)
+        foreign |= cur->hlc[c] != 0 && cur->dev[c] != r->device_idx;
+    if (!foreign)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = fs__prepare(r,
+                         "SELECT 1 FROM changelog WHERE tbl=?1 AND row=?2 AND seq >"
+                         " (SELECT v FROM meta WHERE k='acked_seq') LIMIT 1",
+                         &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int(st, 1, (int)cur->tix);
+    sqlite3_bind_blob(st, 2, cur->id, FS_ID_BYTES, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return fs__dbfail(r, src, "reading the change log");
+    *out = src == SQLITE_DONE;
+    return 0;
+}
+
+#define HELD_BATCH 64
+
+int fs_refusals_return_held(fs_replica *r, uint64_t grace_ms, size_t *records)
+{
+    *records = 0;
+    uint64_t state = 0;
+    int rc = fs__query_u64(r, "SELECT v FROM meta WHERE k='held_check'", &state);
+    if (rc != 0 || state != 2)
+        return rc;
+    lost_walk *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return fs__fail(r, FS_ENOMEM, "out of memory");
+    w->now_ms = fs__now_ms(r);
+    w->grace_ms = grace_ms;
+    rc = fs_refusals(r, lost_cb, w); /* for the records refused for another reason */
+    if (rc > 0)
+        rc = 0;
+    int own = 0;
+    if (rc == 0 && !r->in_tx) {
+        rc = fs_begin(r);
+        own = rc == 0;
+    }
+    /* due: noted at least grace_ms ago (or a clock set back further than
+     * the grace), so a writer that was only offline sends its own first */
+    uint64_t before = w->now_ms > grace_ms ? w->now_ms - grace_ms : 0;
+    uint64_t after = w->now_ms + grace_ms;
+    unsigned nt;
+    fs_schema_tables(&nt);
+    if (rc == 0) { /* no record of this schema: nothing to send */
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM held_check WHERE tbl<0 OR tbl>=%u OR length(row)<>%d", nt,
+                 FS_ID_BYTES);
+        rc = fs__exec(r, sql, "reading the records held");
+    }
+    size_t nids;
+    do {
+        unsigned tix[HELD_BATCH];
+        uint8_t ids[HELD_BATCH][FS_ID_BYTES];
+        nids = 0;
+        sqlite3_stmt *st = NULL;
+        if (rc == 0)
+            rc = fs__prepare(r,
+                             "SELECT tbl, row FROM held_check WHERE found_ms<=?1 OR found_ms>?2"
+                             " ORDER BY tbl LIMIT 64",
+                             &st);
+        if (rc != 0)
+            break;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
+        sqlite3_bind_int64(st, 2, after > INT64_MAX ? INT64_MAX : (sqlite3_int64)after);
+        int src;
+        while (nids < HELD_BATCH && (src = sqlite3_step(st)) == SQLITE_ROW) {
+            tix[nids] = (unsigned)sqlite3_column_int(st, 0);
+            memcpy(ids[nids++], sqlite3_column_blob(st, 1), FS_ID_BYTES);
+        }
+        sqlite3_finalize(st);
+        if (src != SQLITE_ROW && src != SQLITE_DONE) {
+            rc = fs__dbfail(r, src, "reading the records held");
+            break;
+        }
+        for (size_t k = 0; rc == 0 && k < nids; k++) {
+            fs__row cur;
+            memset(&cur, 0, sizeof cur);
+            int alone = 0, done = 0;
+            rc = fs__row_load(r, &cur, tix[k], ids[k]);
+            if (rc == 0)
+                rc = held_alone(r, &cur, &alone);
+            fs__row_clear(&cur);
+            if (rc == 0 && alone)
+                rc = write_whole(r, w, tix[k], ids[k], &done);
+            if (rc == 0 && done)
+                (*records)++;
+            sqlite3_stmt *del = NULL;
+            if (rc == 0)
+                rc = fs__prepare(r, "DELETE FROM held_check WHERE tbl=?1 AND row=?2", &del);
+            if (rc == 0) {
+                sqlite3_bind_int(del, 1, (int)tix[k]);
+                sqlite3_bind_blob(del, 2, ids[k], FS_ID_BYTES, SQLITE_STATIC);
+                src = sqlite3_step(del);
+                sqlite3_finalize(del);
+                if (src != SQLITE_DONE)
+                    rc = fs__dbfail(r, src, "reading the records held");
+            }
+        }
+    } while (rc == 0 && nids == HELD_BATCH);
+    uint64_t left = 0;
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT count(*) FROM held_check", &left);
+    if (rc == 0 && left == 0)
+        rc = fs__meta_put(r, "held_check", 0, NULL, "reading the records held");
+    if (rc == 0 && *records > 0)
+        rc = fs__meta_put(r, "returned_ms", (sqlite3_int64)w->now_ms, NULL,
+                          "noting the records sent back");
+    if (rc == 0 && *records > 0)
+        rc = fs__meta_put(r, "returned_n", (sqlite3_int64)*records, NULL,
+                          "noting the records sent back");
+    if (own && rc == 0)
+        rc = fs_commit(r);
+    else if (own)
+        fs_rollback(r);
+    free(w);
+    if (rc != 0)
+        *records = 0;
     return rc;
 }

@@ -205,7 +205,9 @@ int fs__delete_row(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES], 
     "CREATE TABLE IF NOT EXISTS att_sent(hash BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;"  \
     "CREATE TABLE IF NOT EXISTS export_log(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"\
     " user TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL, mode TEXT NOT NULL,"    \
-    " sent INTEGER NOT NULL DEFAULT 0);"
+    " sent INTEGER NOT NULL DEFAULT 0);"                                                   \
+    "CREATE TABLE IF NOT EXISTS held_check(tbl INTEGER NOT NULL, row BLOB NOT NULL,"      \
+    " found_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(tbl, row)) WITHOUT ROWID;"
 
 /* The feed of a server's replica: one entry per row write, its changes
  * packed (core/feed.c has the format), devices by dictionary index.

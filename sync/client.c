@@ -399,17 +399,24 @@ static int undo_handovers(fs_sync_client *c)
 /* Once a session, when its pull is done (what it brought may be what
  * refused children belong to: fs_refusals_retry_parents sent them again):
  * the records the server lost that this device holds go again whole
- * (issue 25), then are pushed. */
+ * (issue 25), and those a pull from 0 did not bring an hour ago and no
+ * pull brought since (lost25b), then are pushed. */
 static int resend_lost(fs_sync_client *c)
 {
     if (c->lost_checked || !c->pulled || c->pull_inflight > 0 || c->held != NULL)
         return 0;
     c->lost_checked = 1;
-    size_t records = 0;
-    int rc = fs_refusals_resend_lost(c->r, FS_LOST_GRACE_MS, &records);
+    size_t records = 0, returned = 0;
+    /* a pull from 0 done: what it did not bring, the server lost */
+    int rc = fs_replica_held_check_pulled(c->r);
+    if (rc == 0)
+        rc = fs_refusals_resend_lost(c->r, FS_LOST_GRACE_MS, &records);
+    /* what the server lost and no refusal named: only this device holds it */
+    if (rc == 0)
+        rc = fs_refusals_return_held(c->r, FS_LOST_GRACE_MS, &returned);
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
-    return records > 0 ? push_next(c) : 0;
+    return records + returned > 0 ? push_next(c) : 0;
 }
 
 /* Applies a pulled batch with its cursor. */

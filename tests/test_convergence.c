@@ -1850,6 +1850,138 @@ static void test_record_lost_by_both_restores_comes_back_whole(void)
     fworld_close(w);
 }
 
+/* lost25b (FS_FAULT_RESTORES=1, seed 32's shape, with no edit after):
+ * zhang records a customer, li's laptop pulls it, then the server and
+ * zhang's laptop are both restored from before it. Only li's laptop holds
+ * it, and no one writes it again. li's pull from 0 in the new epoch does
+ * not bring it; an hour later li's laptop sends it back, once. A customer
+ * deleted on purpose before the server's backup comes in that pull as its
+ * tombstone and stays deleted; one zhang's laptop lost but the server
+ * kept comes in the pull and is not sent. */
+static void test_record_held_only_by_a_manager_goes_back(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    uint8_t gone[16], kept[16], cust[16];
+    fs_cell g[] = {{"name", fs_text("已删客户")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", g, 2, gone));
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li); /* li holds it */
+    CHECK_OK(fs_delete(z->r, "customer", gone));
+    sync_or_wipe(w, z); /* deleted on purpose; li has not heard yet */
+    laptop_backup(w, z);
+    real_now += 1000;
+    fs_cell k[] = {{"name", fs_text("服务器仍有")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", k, 2, kept));
+    sync_or_wipe(w, z);
+    server_backup(w); /* holds kept and gone's tombstone */
+    real_now += 1000;
+    fs_cell c[] = {{"name", fs_text("只在经理电脑")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c, 2, cust));
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li); /* li holds cust too */
+    server_restore(w);
+    laptop_restore(w, z);
+    real_now += 1000;
+    sync_or_wipe(w, z); /* a new identity; cust is nowhere but on li's laptop */
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 0);
+    CHECK_EQ_INT(fs_exists(z->r, "customer", cust), 0);
+    sync_or_wipe(w, li); /* the pull from 0: cust does not come */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK(st.resync_ms > 0);
+    CHECK_EQ_INT(st.returned_ms, 0);
+    CHECK_EQ_INT(fs_exists(li->r, "customer", gone), 0);
+    CHECK_EQ_INT(fs_exists(li->r, "customer", cust), 1);
+    real_now += 60 * 1000;
+    sync_or_wipe(w, li); /* within the hour: zhang's might still send it */
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 0);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, li); /* no one did: li's laptop sends it back */
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 1);
+    CHECK_EQ_INT(fs_exists(srv, "customer", gone), 0);
+    CHECK_EQ_INT(fs_exists(srv, "customer", kept), 1);
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK_EQ_INT(st.returned_n, 1); /* cust alone */
+    CHECK(st.returned_ms > 0);
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    uint64_t sent = st.last_seq;
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, li); /* once: nothing more goes */
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK_EQ_INT(st.last_seq, sent);
+    sync_or_wipe(w, z);
+    CHECK_EQ_INT(fs_exists(z->r, "customer", cust), 1);
+    CHECK_EQ_INT(fs_exists(z->r, "customer", gone), 0);
+    fs_value v;
+    fs_rows *it = NULL;
+    int seen = 0;
+    CHECK_OK(fs_rows_open(&it, z->r, "customer", NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1)
+        if (memcmp(fs_rows_id(it), cust, 16) == 0) {
+            CHECK_OK(fs_rows_get(it, "name", &v));
+            CHECK(v.type == FS_TEXT && v.n == strlen("只在经理电脑") &&
+                  memcmp(v.p, "只在经理电脑", v.n) == 0);
+            seen = 1;
+        }
+    fs_rows_close(it);
+    CHECK(seen);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
+/* lost25b (FS_FAULT_RESTORES=1, seed 154's shape): zhang's laptop is
+ * copied; the copy records a customer and syncs, acknowledged under the
+ * device id the two share; the server is restored from before, and the
+ * original syncs a write of its own. The copy is then told it is a copy
+ * and takes a new identity: its acknowledged writes are taken as the old
+ * device's, which the pull from 0 should bring, but the server lost the
+ * customer. No one writes it again: an hour later the copy sends it
+ * back, and every replica ends equal. */
+static void test_copy_record_lost_before_its_fork_goes_back(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    laptop_copy(w, z);
+    fdev *copy = &w->d[w->n - 1];
+    server_backup(w);
+    real_now += 1000;
+    uint8_t lost[16], other[16];
+    fs_cell c[] = {{"name", fs_text("分身丢失公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(copy->r, "customer", c, 2, lost));
+    sync_or_wipe(w, copy);
+    server_restore(w);
+    real_now += 1000;
+    fs_cell c2[] = {{"name", fs_text("原机另一客户")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c2, 2, other));
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, copy); /* forks; the pull from 0 does not bring lost */
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(fs_exists(srv, "customer", lost), 0);
+    CHECK_EQ_INT(fs_exists(copy->r, "customer", lost), 1);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, copy); /* sent back */
+    CHECK_EQ_INT(fs_exists(srv, "customer", lost), 1);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(copy->r, &st));
+    CHECK_EQ_INT(st.returned_n, 1);
+    CHECK_EQ_INT(st.refused, 0);
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li);
+    CHECK_EQ_INT(fs_exists(z->r, "customer", lost), 1);
+    CHECK_EQ_INT(fs_exists(li->r, "customer", lost), 1);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 /* Issue 25 (FS_FAULT_RESTORES=1, seed 7's shape): zhang's laptop is
  * copied; the copy records a customer and syncs first, under the device
  * id they share; the server is restored from before, and the original
@@ -2051,6 +2183,8 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(refused_visit_sent_again_when_its_customer_arrives)
               TEST(record_lost_by_both_restores_comes_back_whole)
               TEST(copy_record_lost_by_a_server_restore_comes_back)
+              TEST(record_held_only_by_a_manager_goes_back)
+              TEST(copy_record_lost_before_its_fork_goes_back)
               TEST(far_behind_after_compaction)
               TEST(restored_server_compacted)
               TEST(fault_schedules))

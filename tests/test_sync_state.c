@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fieldsync/duration.h"
+#include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/replica_server.h"
 #include "replica_int.h"
@@ -314,6 +315,150 @@ static void test_refusals_are_kept(void)
     CHECK_OK(fs_replica_check(r, &problems));
     CHECK_EQ_INT(problems, 0);
     fs_changeset_free(cs);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
+/* lost25b (FS_FAULT_RESTORES seed 162): a visit the server lost (its edit
+ * refused LOST) and a commitment on it (refused PARENT) held here: once
+ * the grace is over, one walk writes the visit again whole and sends the
+ * commitment after it, and neither stays refused. Before, the commitment's
+ * refusal found the visit already written whole in that walk and sent
+ * nothing: the commitment stayed on this device alone. */
+static void test_child_goes_after_its_record_sent_again_whole(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "r");
+    uint8_t cust[16], visit[16], commit[16];
+    add_customer(r, "Acme", cust);
+    fs_cell v[] = {{"customer", fs_blob(cust, 16)},
+                   {"time", fs_text("2023-10-10 14:00")},
+                   {"place", fs_text("会议室")},
+                   {"purpose", fs_text("follow up")},
+                   {"notes", fs_text("初次拜访")}};
+    CHECK_OK(fs_insert(r, "visit", v, 5, visit));
+    uint64_t last = 0;
+    CHECK_OK(fs_last_seq(r, &last));
+    CHECK_OK(fs_replica_mark_acked(r, last)); /* then the server lost the visit */
+    fs_cell e[] = {{"notes", fs_text("谈了报价")}};
+    CHECK_OK(fs_update(r, "visit", visit, e, 1));
+    fs_cell k[] = {{"visit", fs_blob(visit, 16)},
+                   {"customer", fs_blob(cust, 16)},
+                   {"text", fs_text("send the quote")},
+                   {"due", fs_text("2023-12-08")}};
+    CHECK_OK(fs_insert(r, "commitment", k, 4, commit));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, last, 100, &cs));
+    CHECK(cs->count >= 5);
+    for (size_t i = 0; i < cs->count; i++) {
+        const fs_change *c = &cs->changes[i];
+        int is_visit = memcmp(c->row, visit, 16) == 0;
+        CHECK_OK(fs_replica_record_refusal(r, c->table, c->row, c->column, c->version.hlc,
+                                           is_visit ? FS_REASON_LOST : FS_REASON_PARENT,
+                                           "refused", 7));
+    }
+    CHECK_OK(fs_replica_mark_acked(r, last + cs->count));
+    fs_changeset_free(cs);
+    fs_replica_status st;
+    status(r, &st);
+    CHECK(st.refused >= 5);
+    clock_now += FS_LOST_GRACE_MS + 1000;
+    size_t records = 0;
+    CHECK_OK(fs_refusals_resend_lost(r, FS_LOST_GRACE_MS, &records));
+    CHECK_EQ_INT(records, 2);
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK(st.pending > 0);
+    /* what goes: the visit whole, then the commitment */
+    int visit_at = -1, commit_at = -1;
+    CHECK_OK(fs_changes_since(r, st.acked_seq, 100, &cs));
+    for (size_t i = 0; i < cs->count; i++) {
+        if (visit_at < 0 && memcmp(cs->changes[i].row, visit, 16) == 0)
+            visit_at = (int)i;
+        if (commit_at < 0 && memcmp(cs->changes[i].row, commit, 16) == 0)
+            commit_at = (int)i;
+    }
+    fs_changeset_free(cs);
+    CHECK(visit_at >= 0);
+    CHECK(commit_at > visit_at);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
+/* lost25b (FS_FAULT_ALL seed 194): a commitment sent before its visit
+ * went whole again, in the same push, is refused PARENT; the visit is
+ * accepted after it. At the next walk the visit's mark says it went
+ * whole already: the commitment is sent again (before, nothing was, and
+ * it stayed refused on this device alone), and only once in the epoch. */
+static void test_child_refused_before_its_record_went_whole(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "r");
+    uint8_t cust[16], visit[16], commit[16];
+    add_customer(r, "Acme", cust);
+    fs_cell v[] = {{"customer", fs_blob(cust, 16)},
+                   {"time", fs_text("2023-10-10 14:00")},
+                   {"place", fs_text("会议室")},
+                   {"purpose", fs_text("follow up")},
+                   {"notes", fs_text("初次拜访")}};
+    CHECK_OK(fs_insert(r, "visit", v, 5, visit));
+    uint64_t last = 0;
+    CHECK_OK(fs_last_seq(r, &last));
+    CHECK_OK(fs_replica_mark_acked(r, last)); /* then the server lost the visit */
+    fs_cell e[] = {{"notes", fs_text("谈了报价")}};
+    CHECK_OK(fs_update(r, "visit", visit, e, 1));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, last, 100, &cs));
+    for (size_t i = 0; i < cs->count; i++)
+        CHECK_OK(fs_replica_record_refusal(r, cs->changes[i].table, cs->changes[i].row,
+                                           cs->changes[i].column, cs->changes[i].version.hlc,
+                                           FS_REASON_LOST, "lost", 4));
+    CHECK_OK(fs_replica_mark_acked(r, last + cs->count));
+    fs_changeset_free(cs);
+    fs_cell k[] = {{"visit", fs_blob(visit, 16)},
+                   {"customer", fs_blob(cust, 16)},
+                   {"text", fs_text("send the quote")},
+                   {"due", fs_text("2023-12-08")}};
+    CHECK_OK(fs_insert(r, "commitment", k, 4, commit)); /* pending, unsent */
+    clock_now += FS_LOST_GRACE_MS + 1000;
+    size_t records = 0;
+    CHECK_OK(fs_refusals_resend_lost(r, FS_LOST_GRACE_MS, &records));
+    CHECK_EQ_INT(records, 1); /* the visit whole, after the commitment */
+    /* the push: the commitment went first and was refused PARENT */
+    CHECK_OK(fs_last_seq(r, &last));
+    fs_replica_status st;
+    status(r, &st);
+    CHECK_OK(fs_changes_since(r, st.acked_seq, 100, &cs));
+    for (size_t i = 0; i < cs->count; i++)
+        if (memcmp(cs->changes[i].row, commit, 16) == 0)
+            CHECK_OK(fs_replica_record_refusal(r, cs->changes[i].table, cs->changes[i].row,
+                                               cs->changes[i].column, cs->changes[i].version.hlc,
+                                               FS_REASON_PARENT, "parent", 6));
+    fs_changeset_free(cs);
+    CHECK_OK(fs_replica_mark_acked(r, last));
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 4);
+    clock_now += FS_LOST_GRACE_MS + 1000;
+    CHECK_OK(fs_refusals_resend_lost(r, FS_LOST_GRACE_MS, &records));
+    CHECK_EQ_INT(records, 1); /* the commitment, again */
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 4);
+    /* refused again: not sent again in this epoch */
+    CHECK_OK(fs_last_seq(r, &last));
+    CHECK_OK(fs_changes_since(r, st.acked_seq, 100, &cs));
+    for (size_t i = 0; i < cs->count; i++)
+        CHECK_OK(fs_replica_record_refusal(r, cs->changes[i].table, cs->changes[i].row,
+                                           cs->changes[i].column, cs->changes[i].version.hlc,
+                                           FS_REASON_PARENT, "parent", 6));
+    fs_changeset_free(cs);
+    CHECK_OK(fs_replica_mark_acked(r, last));
+    clock_now += FS_LOST_GRACE_MS + 1000;
+    CHECK_OK(fs_refusals_resend_lost(r, FS_LOST_GRACE_MS, &records));
+    CHECK_EQ_INT(records, 0);
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 4);
+    CHECK_EQ_INT(st.pending, 0);
     fs_replica_close(r);
     test_rmtree(dir);
 }
@@ -700,5 +845,7 @@ TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_a
                   TEST(acknowledgements_and_pending) TEST(cursor_moves_with_its_batch)
                       TEST(refusals_are_kept) TEST(pulled_changes_ahead_of_the_device_clock)
                           TEST(server_time_corrects_the_clock) TEST(restamps_rewrite_own_versions)
+                              TEST(child_goes_after_its_record_sent_again_whole)
+                                  TEST(child_refused_before_its_record_went_whole)
                               TEST(restamps_given_a_clock_another_was_sent_with)
                                   TEST(purge_removes_rows_and_their_conflicts))

@@ -405,6 +405,10 @@ typedef struct fs_replica_status {
     /* the last rewind of the acknowledged mark: the server held less */
     uint64_t rewind_ms;        /* device clock ms, 0 if never */
     uint64_t rewind_from, rewind_to;
+    /* the last records sent back that the server no longer held and no
+     * other device sent (fs_refusals_return_held) */
+    uint64_t returned_ms;      /* device clock ms, 0 if never */
+    uint64_t returned_n;       /* how many records then */
 } fs_replica_status;
 
 int fs_replica_status_get(fs_replica *r, fs_replica_status *out);
@@ -429,6 +433,12 @@ int fs_replica_note_feed_epoch(fs_replica *r, const uint8_t epoch[16], int *resy
  * drops the rows of the tables only the server writes (fs_record_server_only),
  * which the pull from 0 brings back as the server holds them now. */
 int fs_replica_resync(fs_replica *r, uint32_t why);
+/* A re-sync also notes every live record this device holds; each change
+ * pulled since strikes its record off. Call this when a pull is done (no
+ * more to pull): once the pull from 0 is, what is left is what the server
+ * no longer feeds this device, dated now for fs_refusals_return_held. A
+ * no-op at any other time. */
+int fs_replica_held_check_pulled(fs_replica *r);
 /* The tag of the entry at the cursor as the server said it (0: unknown). */
 int fs_replica_cursor_tag(fs_replica *r, uint64_t *out);
 /* Records tag as the cursor's when the cursor is at cursor (call it in the
@@ -807,6 +817,21 @@ int fs_refusals_retry_parents(fs_replica *r, const fs_change *changes, size_t n,
  * right. 0 or the replica's error. */
 #define FS_LOST_GRACE_MS (3600ull * 1000)
 int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records);
+
+/* Sends back the records the server no longer holds that no one else
+ * sends (lost25b): a record this device held when it re-synced
+ * (fs_replica_resync), which the pull from 0 did not bring and no pull
+ * has brought in grace_ms since (fs_replica_held_check_pulled), is written
+ * again whole as this device's write (as fs_refusals_resend_lost does)
+ * when it is live, holds a cell another device wrote (its own the server
+ * acknowledged are sent again by the rewind of the acknowledged mark), has
+ * no unacknowledged change, has no open refusal of another reason, and was
+ * not written whole in this feed epoch already. A record deleted on
+ * purpose comes in the pull as its tombstone, and one purged is no longer
+ * here: neither goes back. Every record is looked at once per re-sync.
+ * *records: how many went back (also kept for status: returned_ms,
+ * returned_n). 0 or the replica's error. */
+int fs_refusals_return_held(fs_replica *r, uint64_t grace_ms, size_t *records);
 
 /* A device's refused changes still open on it, as the server last heard
  * (the server-written table `refusal_tally`, schema 3): on a manager's
