@@ -516,8 +516,13 @@ static int http_write(struct lws *wsi, http_tx *t)
             return -1;
     }
     http_tx_free(t);
-    if (t->close_after)
-        return -1; /* written: a small page goes out in one send */
+    if (t->close_after) {
+        /* closed once this callback returns (returning -1 here had
+         * libwebsockets wait for the client to close first); the page is
+         * small and already went out in one send */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return 0;
+    }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
