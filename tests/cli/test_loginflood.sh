@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Issue 20.1: a flood of dashboard logins does not stall the devices' sync.
-# Each login's Argon2 check runs on the hub's two workers, at most four
-# waiting or running; beyond that a login is answered 503 at once, and the
-# server's thread, which serves every device, never waits on a password.
-# A rep's `fieldsync sync` is timed 5 times alone, then 5 times while 16
-# threads post logins in a loop (tests/cli/login_flood.py), in the same
-# run; the ratio must stay under FLOOD_MAX_RATIO (4: for a loaded machine;
-# on the code before the workers it was in the tens). With two CPU-bound
-# processes beside it (scripts/stress, issue 20.8) it measured 2.88, 2.71
-# and 1.24 on a shared 2-core machine: 3 held by too little.
+# Each login's Argon2 check runs on the hub's worker(s), at most four
+# waiting or running, and starts only in a lull of the devices' frames (or
+# after a second); beyond four a login is answered 503, held half a second
+# first (the tarpit), and the server's thread, which serves every device,
+# never waits on a password. A rep's `fieldsync sync` is timed 5 times
+# alone, then 5 times while 16 threads post logins in a loop
+# (tests/cli/login_flood.py), in the same run; the ratio must stay under
+# FLOOD_MAX_RATIO (the issue's target is 1.5; the limit leaves room for a
+# loaded machine, see MAX_RATIO below; on the code before the workers it
+# was 54). The refusals must have been held (at most two a second per
+# flooding thread), and the manager whose last good login came from
+# 127.0.0.0/24 logs in from there during the flood (urgent: ahead of the
+# flood's checks, never 503).
 #
 #   bash tests/cli/test_loginflood.sh path/to/fieldsync path/to/fieldsync-server
 set -u
@@ -17,7 +21,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/web_fixture.sh"
 FS=${1:?usage: test_loginflood.sh path/to/fieldsync path/to/fieldsync-server}
 FSS=${2:?usage: test_loginflood.sh path/to/fieldsync path/to/fieldsync-server}
 FLOOD=$(dirname "${BASH_SOURCE[0]}")/login_flood.py
-MAX_RATIO=${FLOOD_MAX_RATIO:-4}
+# 2.5: after the lull and the tarpit, 0.55-1.43 measured on a shared
+# 2-core machine at load average 5-9, and MAXSTRESS beside two CPU-bound
+# processes (scripts/stress); before them 1.79-2.22 at the same load (the
+# limit was 4). The code before the workers measured 54.
+MAX_RATIO=${FLOOD_MAX_RATIO:-2.5}
 export LC_ALL=C.UTF-8
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-loginflood-XXXXXX")
 ERRLOG=$WORK/all-stderr
@@ -55,6 +63,24 @@ syncs() {
     equal "$1: the five syncs succeed" "$bad" 0
 }
 
+CLIENT=$(dirname "${BASH_SOURCE[0]}")/web_client.py
+# li_login: li logs in from 127.0.0.9 with her password; sets LI_STATUS and
+# LI_SECS (how long the POST took).
+li_login() {
+    local all pre csrf t0 t1
+    all=$(python3 "$CLIENT" "$PORT" GET /login)
+    pre=$(grep -i '^set-cookie: fs_login=' <<<"$all" | head -n 1 | cut -d' ' -f2 | cut -d';' -f1)
+    csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$all" | cut -d'"' -f4)
+    t0=$(date +%s.%N)
+    all=$(WEB_SOURCE=127.0.0.9 python3 "$CLIENT" "$PORT" POST /login "$pre" \
+        "name=li&password=${LI_PW// /+}&csrf=$csrf")
+    t1=$(date +%s.%N)
+    LI_STATUS=$(head -n 1 <<<"$all")
+    LI_SECS=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+}
+li_login
+equal "before the flood, li logs in from 127.0.0.9 (her last good network)" "$LI_STATUS" 303
+
 syncs "alone"
 ALONE=$SECS
 
@@ -70,8 +96,14 @@ done
 contains "the flood is running" "$(cat "$WORK/flood.out")" "started"
 syncs "under the flood"
 FLOODED=$SECS
+# During the flood, from her network: ahead of the flood's checks (on the
+# code before, the four places were always taken: 503).
+li_login
+echo "li's login during the flood: $LI_STATUS in $LI_SECS s"
+equal "during the flood, li logs in from her last good network" "$LI_STATUS" 303
 stop_flood
-COUNTS=$(grep -v '^started' "$WORK/flood.out")
+COUNTS=$(grep -v -e '^started' -e '^seconds' "$WORK/flood.out")
+FLOOD_SECS=$(awk '$1 == "seconds" { print $2 }' "$WORK/flood.out")
 RATIO=$(python3 -c "print(f'{$FLOODED / max($ALONE, 0.01):.2f}')")
 echo "five syncs: ${ALONE} s alone, ${FLOODED} s under a 16-thread login flood: ratio ${RATIO}"
 echo "flood answers by status: $(tr '\n' ' ' <<<"$COUNTS")"
@@ -84,13 +116,20 @@ fi
 refused=$(awk '$1 == 503 || $1 == 429 { n += $2 } END { print n + 0 }' <<<"$COUNTS")
 checked=$(awk '$1 == 401 { n += $2 } END { print n + 0 }' <<<"$COUNTS")
 if [ "$refused" -gt 0 ] && [ "$checked" -gt 0 ]; then
-    ok "logins beyond the workers' queue are refused at once ($refused), others checked ($checked)"
+    ok "logins beyond the workers' queue are refused ($refused), others checked ($checked)"
 else
-    fail "logins beyond the workers' queue are refused at once" "answers: $COUNTS"
+    fail "logins beyond the workers' queue are refused" "answers: $COUNTS"
+fi
+# The tarpit: each refusal was held 0.5 s, so 16 threads had at most 32 a
+# second (and the 16 first); before, ~1,000 a second were answered.
+most=$(python3 -c "print(int(32 * ${FLOOD_SECS:-0} + 16))")
+if [ "$refused" -le "$most" ]; then
+    ok "the refusals were held: $refused in ${FLOOD_SECS} s (at most $most)"
+else
+    fail "the refusals were held: at most $most in ${FLOOD_SECS} s" "refused $refused"
 fi
 
 # The server's thread is free again: a manager still logs in.
-CLIENT=$(dirname "${BASH_SOURCE[0]}")/web_client.py
 all=$(python3 "$CLIENT" "$PORT" GET /login)
 pre=$(grep -i '^set-cookie: fs_login=' <<<"$all" | head -n 1 | cut -d' ' -f2 | cut -d';' -f1)
 csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$all" | cut -d'"' -f4)
