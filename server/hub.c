@@ -16,9 +16,11 @@
  * refusals. The devices come first: a worker starts a job once no device
  * frame has arrived for LULL_MS, or when it has waited LULL_MAX_MS for
  * such a lull (an Argon2 check takes a core and 64 MiB of memory traffic
- * that a rep's sync would wait behind; issue 20.1). An urgent job (a login
- * from its account's last good network) skips the lull and the queue, and
- * has FS_HUB_URGENT_MAX places of its own.
+ * that a rep's sync would wait behind; issue 20.1), and hands its result
+ * back (the finish, on the server's thread, writes the audit) in a lull
+ * too. An urgent job (a login from its account's last good network) skips
+ * the lulls and the queue, and has FS_HUB_URGENT_MAX places of its own; a
+ * worker waiting for a lull stops waiting when one is queued.
  */
 #define _GNU_SOURCE /* pthread_setname_np, gettid */
 #include <pthread.h>
@@ -199,13 +201,15 @@ static void wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, long long de
     (void)pthread_cond_timedwait(cond, lock, &ts);
 }
 
-/* With work_lock held and a job queued: waits until the first job may
- * start (urgent, a lull in the devices' frames, or LULL_MAX_MS waited), or
- * the queue emptied (another worker took it) or the workers stop. */
-static void wait_for_lull(fs_ws_server *hub)
+/* With work_lock held: waits for a lull in the devices' frames, at most
+ * LULL_MAX_MS, or until the workers stop or the queue's first job is urgent.
+ * before_job: a job is to be taken from the queue, and the wait ends too
+ * when the queue empties (another worker took it). */
+static void wait_for_lull(fs_ws_server *hub, int before_job)
 {
     long long start = (long long)fs_clock_mono_us();
-    while (!hub->work_stop && hub->queue != NULL && !hub->queue->urgent) {
+    while (!hub->work_stop && (hub->queue != NULL || !before_job) &&
+           (hub->queue == NULL || !hub->queue->urgent)) {
         long long now = (long long)fs_clock_mono_us();
         long long quiet =
             atomic_load_explicit(&hub->device_us, memory_order_relaxed) + LULL_MS * 1000ll;
@@ -247,7 +251,7 @@ static void *worker(void *arg)
             pthread_cond_wait(&hub->work_cond, &hub->work_lock);
         if (hub->work_stop)
             break; /* what is still queued is ended by fs_ws_server_stop */
-        wait_for_lull(hub); /* a device's sync first */
+        wait_for_lull(hub, 1); /* a device's sync first */
         if (hub->work_stop)
             break;
         if (hub->queue == NULL)
@@ -260,6 +264,11 @@ static void *worker(void *arg)
         j->fn(j->ctx);
         pthread_mutex_lock(&hub->work_lock);
         hub->in_flight--;
+        /* Its finish runs on the server's thread and may write the audit
+         * (a failed login's, fsynced: tens of milliseconds on a busy disk,
+         * measured up to 200): in a lull too, unless urgent. */
+        if (!j->urgent)
+            wait_for_lull(hub, 0);
         pthread_mutex_unlock(&hub->work_lock);
         if (fs_net_server_post(hub->net, work_finish, j) != 0) {
             /* Out of memory: the answer is lost (the client times out),
