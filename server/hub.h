@@ -55,7 +55,8 @@ void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx);
  * most FS_HUB_WORKERS: the checks never take every core from the devices'
  * syncs) and must not touch the store. The devices' syncs come first: a
  * job starts once no device frame has arrived for 100 ms, or after a
- * second of waiting for that; an urgent job (a login from its account's
+ * second of waiting for that, and its finish is handed back in such a
+ * lull too; an urgent job (a login from its account's
  * last good network) starts next, ahead of the others, without waiting,
  * and may exceed FS_HUB_WORK_MAX by FS_HUB_URGENT_MAX. Then
  * finish(ctx, store, answer) runs on the server's thread and fills the
