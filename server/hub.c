@@ -188,8 +188,9 @@ static void hub_http(void *ctx, const fs_http_request *rq, fs_http_response *out
 #define WORKER_NICE 10 /* the workers' nice value */
 /* A job starts once no device frame arrived for LULL_MS (a rep's sync is
  * a burst of frames a few milliseconds apart; between two syncs of one
- * device, tens), or after LULL_MAX_MS waiting for that: under steady
- * device traffic a worker still checks a login every 1.2 s or so. */
+ * device, tens), or after LULL_MAX_MS waiting for that, and its result
+ * goes back the same way: under steady device traffic a worker still
+ * checks a login every 2.2 s or so. */
 #define LULL_MS     100
 #define LULL_MAX_MS 1000
 
