@@ -56,6 +56,9 @@ struct fs_net_server {
     /* HTTP transactions whose answer was deferred, for fs_net_server_answer */
     struct http_tx *deferred;
     uint64_t http_ids;
+    /* answers held before they are sent (fs_http_response.hold_ms) */
+    struct http_tx *held;
+    size_t nheld;
     /* every accepted connection, by descriptor (conn_budget.h); the server
      * thread's only */
     fs__budget *budget;
@@ -331,6 +334,9 @@ typedef struct http_tx {
     uint64_t id;
     struct http_tx *dnext, *dprev; /* in srv->deferred while waiting */
     int waiting;                   /* deferred by the handler, not yet answered */
+    struct http_tx *hnext, *hprev; /* in srv->held while its answer is held */
+    int held;
+    int close_after; /* a hold refused (the tarpit is full): close once answered */
     char method[8];
     char path[256];
     char query[1024];
@@ -357,6 +363,68 @@ static void http_tx_unlink(fs_net_server *srv, http_tx *t)
         t->dnext->dprev = t->dprev;
     t->dnext = t->dprev = NULL;
     t->waiting = 0;
+}
+
+/* A held answer leaves srv->held: its time came, or its client is gone. */
+static void http_tx_unhold(fs_net_server *srv, http_tx *t)
+{
+    if (!t->held)
+        return;
+    if (t->hprev != NULL)
+        t->hprev->hnext = t->hnext;
+    else
+        srv->held = t->hnext;
+    if (t->hnext != NULL)
+        t->hnext->hprev = t->hprev;
+    t->hnext = t->hprev = NULL;
+    t->held = 0;
+    srv->nheld--;
+}
+
+/* The tarpit (issue 20.1): a refusal is held hold_ms before it is sent,
+ * when fewer than FS_HTTP_HOLD_MAX answers are held and fewer than
+ * FS_HTTP_HOLD_PER_NET from its peer's network. Held, the connection costs
+ * a descriptor and a timer, no CPU; it stays inside the connection budget
+ * (an unauthenticated connection, closed first when the budget is full).
+ * Otherwise the answer goes at once and the connection closes after it:
+ * a client past the caps reconnects for each refusal. */
+static int http_tx_hold(fs_net_server *srv, http_tx *t)
+{
+    if (srv->nheld >= FS_HTTP_HOLD_MAX)
+        return -1;
+    char net[FS_NET_KEY_MAX];
+    fs_net_network_of(t->peer, net);
+    int same = 0;
+    for (const http_tx *o = srv->held; o != NULL; o = o->hnext) {
+        char other[FS_NET_KEY_MAX];
+        fs_net_network_of(o->peer, other);
+        if (strcmp(net, other) == 0 && ++same >= FS_HTTP_HOLD_PER_NET)
+            return -1;
+    }
+    t->held = 1;
+    t->hprev = NULL;
+    t->hnext = srv->held;
+    if (srv->held != NULL)
+        srv->held->hprev = t;
+    srv->held = t;
+    srv->nheld++;
+    lws_set_timer_usecs(t->wsi, (lws_usec_t)t->resp.hold_ms * 1000);
+    return 0;
+}
+
+/* The answer in t->resp is complete: written when the connection is
+ * writable, or first held (hold_ms). */
+static void http_tx_ready(fs_net_server *srv, http_tx *t)
+{
+    if (t->resp.status == 0)
+        t->resp.status = 500;
+    if (t->resp.hold_ms > 0 && !t->held) {
+        if (http_tx_hold(srv, t) == 0)
+            return; /* LWS_CALLBACK_TIMER sends it */
+        t->close_after = 1;
+    }
+    t->ready = 1;
+    lws_callback_on_writable(t->wsi);
 }
 
 static void http_tx_free(http_tx *t)
@@ -393,10 +461,7 @@ static void http_respond(struct lws *wsi, http_tx *t)
         srv->deferred = t;
         return;
     }
-    if (t->resp.status == 0)
-        t->resp.status = 500;
-    t->ready = 1;
-    lws_callback_on_writable(wsi);
+    http_tx_ready(srv, t);
 }
 
 static int http_write(struct lws *wsi, http_tx *t)
@@ -451,6 +516,13 @@ static int http_write(struct lws *wsi, http_tx *t)
             return -1;
     }
     http_tx_free(t);
+    if (t->close_after) {
+        /* closed once this callback returns (returning -1 here had
+         * libwebsockets wait for the client to close first); the page is
+         * small and already went out in one send */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return 0;
+    }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -475,7 +547,8 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
-        http_tx_unlink(lws_context_user(lws_get_context(wsi)), t); /* defensive: never waiting here */
+        http_tx_unlink(srv, t); /* defensive: never waiting nor held here */
+        http_tx_unhold(srv, t);
         http_tx_free(t);
         memset(t, 0, sizeof *t);
         int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
@@ -520,8 +593,16 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return t->ready ? http_write(wsi, t) : 0;
+    case LWS_CALLBACK_TIMER: /* a held answer's time came */
+        if (t->held) {
+            http_tx_unhold(srv, t);
+            t->ready = 1;
+            lws_callback_on_writable(wsi);
+        }
+        return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
-        http_tx_unlink(lws_context_user(lws_get_context(wsi)), t);
+        http_tx_unlink(srv, t);
+        http_tx_unhold(srv, t);
         http_tx_free(t);
         return 0;
     default:
@@ -566,10 +647,7 @@ int fs_net_server_answer(fs_net_server *srv, uint64_t id, fs_http_response *resp
     t->resp = *resp;
     memset(resp, 0, sizeof *resp);
     t->resp.deferred = 0;
-    if (t->resp.status == 0)
-        t->resp.status = 500;
-    t->ready = 1;
-    lws_callback_on_writable(t->wsi);
+    http_tx_ready(srv, t);
     return 0;
 }
 
@@ -809,6 +887,8 @@ void fs_net_server_stop(fs_net_server *srv)
     /* Jobs posted too late run here: no transaction is left for their
      * answers, which are freed. */
     srv->deferred = NULL;
+    srv->held = NULL;
+    srv->nheld = 0;
     run_posts(srv);
     pthread_mutex_destroy(&srv->job_lock);
     pthread_cond_destroy(&srv->job_done_cond);

@@ -14,7 +14,14 @@
  * fs_net_server_post and the deferred HTTP answer sent with
  * fs_net_server_answer. Beyond FS_HUB_WORK_MAX jobs the caller is refused
  * at once, so a flood of logins costs the devices nothing but the
- * refusals.
+ * refusals. The devices come first: a worker starts a job once no device
+ * frame has arrived for LULL_MS, or when it has waited LULL_MAX_MS for
+ * such a lull (an Argon2 check takes a core and 64 MiB of memory traffic
+ * that a rep's sync would wait behind; issue 20.1), and hands its result
+ * back (the finish, on the server's thread, writes the audit) in a lull
+ * too. An urgent job (a login from its account's last good network) skips
+ * the lulls and the queue, and has FS_HUB_URGENT_MAX places of its own; a
+ * worker waiting for a lull stops waiting when one is queued.
  *
  * Other nodes' writes (several serve nodes on one PostgreSQL store, issue
  * 21.3): the watcher, a thread of its own started only when the store has a
@@ -31,6 +38,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -70,6 +78,9 @@ struct fs_ws_server {
     int watch_fd;   /* the socket to poll, from the last refresh; -1: none now */
     int watch_rc;   /* the last refresh's result */
     int watch_done; /* the posted refresh ran */
+    /* when a device's frame last arrived (fs_clock_mono_us): the workers
+     * wait for a lull after it */
+    atomic_llong device_us;
 };
 
 /* One deferred job: queued, worked on, then posted back. */
@@ -80,6 +91,7 @@ typedef struct work {
     void (*fn)(void *);
     void (*finish)(void *, fs_store *, fs_http_response *);
     void *ctx;
+    int urgent; /* first in the queue, without waiting for a lull */
 } work;
 
 /* One connection's session, the transport's "session" for it. */
@@ -179,6 +191,7 @@ static int hub_frame(void *ctx, void *session, const uint8_t *frame, size_t len)
     fs_ws_server *hub = ctx;
     hub_conn *hc = session;
     hc->poked = 0; /* what the device sends next is read after any news so far */
+    atomic_store_explicit(&hub->device_us, (long long)fs_clock_mono_us(), memory_order_relaxed);
     /* Before authentication, a failure is audited per network per minute
      * (a flood of bad first frames writes a handful of entries). */
     int anon = fs_sync_server_device(hc->session) == NULL;
@@ -217,6 +230,40 @@ static void hub_http(void *ctx, const fs_http_request *rq, fs_http_response *out
 /* ---- workers ---- */
 
 #define WORKER_NICE 10 /* the workers' nice value */
+/* A job starts once no device frame arrived for LULL_MS (a rep's sync is
+ * a burst of frames a few milliseconds apart; between two syncs of one
+ * device, tens), or after LULL_MAX_MS waiting for that, and its result
+ * goes back the same way: under steady device traffic a worker still
+ * checks a login every 2.2 s or so. */
+#define LULL_MS     100
+#define LULL_MAX_MS 1000
+
+/* Waits on cond until deadline_us on the monotonic clock (the condition
+ * variable was made with CLOCK_MONOTONIC). */
+static void wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, long long deadline_us)
+{
+    struct timespec ts = {(time_t)(deadline_us / 1000000), (long)(deadline_us % 1000000) * 1000};
+    (void)pthread_cond_timedwait(cond, lock, &ts);
+}
+
+/* With work_lock held: waits for a lull in the devices' frames, at most
+ * LULL_MAX_MS, or until the workers stop or the queue's first job is urgent.
+ * before_job: a job is to be taken from the queue, and the wait ends too
+ * when the queue empties (another worker took it). */
+static void wait_for_lull(fs_ws_server *hub, int before_job)
+{
+    long long start = (long long)fs_clock_mono_us();
+    while (!hub->work_stop && (hub->queue != NULL || !before_job) &&
+           (hub->queue == NULL || !hub->queue->urgent)) {
+        long long now = (long long)fs_clock_mono_us();
+        long long quiet =
+            atomic_load_explicit(&hub->device_us, memory_order_relaxed) + LULL_MS * 1000ll;
+        long long latest = start + LULL_MAX_MS * 1000ll;
+        if (now >= quiet || now >= latest)
+            return;
+        wait_until(&hub->work_cond, &hub->work_lock, quiet < latest ? quiet : latest);
+    }
+}
 
 /* On the server's thread: the job's answer, then the devices poked when a
  * manager's action grew the feed (as for any request). */
@@ -245,6 +292,11 @@ static void *worker(void *arg)
             pthread_cond_wait(&hub->work_cond, &hub->work_lock);
         if (hub->work_stop)
             break; /* what is still queued is ended by fs_ws_server_stop */
+        wait_for_lull(hub, 1); /* a device's sync first */
+        if (hub->work_stop)
+            break;
+        if (hub->queue == NULL)
+            continue;
         work *j = hub->queue;
         hub->queue = j->next;
         if (hub->queue == NULL)
@@ -253,6 +305,11 @@ static void *worker(void *arg)
         j->fn(j->ctx);
         pthread_mutex_lock(&hub->work_lock);
         hub->in_flight--;
+        /* Its finish runs on the server's thread and may write the audit
+         * (a failed login's, fsynced: tens of milliseconds on a busy disk,
+         * measured up to 200): in a lull too, unless urgent. */
+        if (!j->urgent)
+            wait_for_lull(hub, 0);
         pthread_mutex_unlock(&hub->work_lock);
         if (fs_net_server_post(hub->net, work_finish, j) != 0) {
             /* Out of memory: the answer is lost (the client times out),
@@ -268,14 +325,15 @@ static void *worker(void *arg)
 }
 
 int fs_ws_server_defer(fs_ws_server *srv, const fs_http_request *rq, fs_http_response *out,
-                       void (*fn)(void *ctx),
+                       int urgent, void (*fn)(void *ctx),
                        void (*finish)(void *ctx, fs_store *store, fs_http_response *answer),
                        void *ctx)
 {
     if (srv == NULL || fn == NULL || finish == NULL)
         return FS_EINVAL;
     pthread_mutex_lock(&srv->work_lock);
-    int busy = srv->in_flight >= FS_HUB_WORK_MAX || srv->nworkers == 0;
+    int busy = srv->in_flight >= FS_HUB_WORK_MAX + (urgent ? FS_HUB_URGENT_MAX : 0) ||
+               srv->nworkers == 0;
     if (!busy)
         srv->in_flight++;
     pthread_mutex_unlock(&srv->work_lock);
@@ -293,13 +351,25 @@ int fs_ws_server_defer(fs_ws_server *srv, const fs_http_request *rq, fs_http_res
     j->fn = fn;
     j->finish = finish;
     j->ctx = ctx;
+    j->urgent = urgent;
     pthread_mutex_lock(&srv->work_lock);
-    if (srv->queue_tail != NULL)
-        srv->queue_tail->next = j;
-    else
-        srv->queue = j;
-    srv->queue_tail = j;
-    pthread_cond_signal(&srv->work_cond);
+    if (urgent) { /* after the urgent ones already queued, before the rest */
+        work **at = &srv->queue;
+        while (*at != NULL && (*at)->urgent)
+            at = &(*at)->next;
+        j->next = *at;
+        *at = j;
+        if (j->next == NULL)
+            srv->queue_tail = j;
+    } else {
+        if (srv->queue_tail != NULL)
+            srv->queue_tail->next = j;
+        else
+            srv->queue = j;
+        srv->queue_tail = j;
+    }
+    /* every worker: one waiting for a lull re-reads the queue's head */
+    pthread_cond_broadcast(&srv->work_cond);
     pthread_mutex_unlock(&srv->work_lock);
     out->deferred = 1;
     return 0;
@@ -451,7 +521,11 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
     hub->store = store;
     hub->server_id = server_id;
     pthread_mutex_init(&hub->work_lock, NULL);
-    pthread_cond_init(&hub->work_cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* wait_until's deadlines */
+    pthread_cond_init(&hub->work_cond, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&hub->watch_lock, NULL);
     pthread_cond_init(&hub->watch_cond, NULL);
     atomic_init(&hub->watch_stop, 0);

@@ -63,7 +63,12 @@ void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx);
  * handler, it defers the request's answer (out->deferred); work(ctx) runs
  * on one of the worker threads (half the machine's CPUs, at least one, at
  * most FS_HUB_WORKERS: the checks never take every core from the devices'
- * syncs) and must not touch the store; then
+ * syncs) and must not touch the store. The devices' syncs come first: a
+ * job starts once no device frame has arrived for 100 ms, or after a
+ * second of waiting for that, and its finish is handed back in such a
+ * lull too; an urgent job (a login from its account's
+ * last good network) starts next, ahead of the others, without waiting,
+ * and may exceed FS_HUB_WORK_MAX by FS_HUB_URGENT_MAX. Then
  * finish(ctx, store, answer) runs on the server's thread and fills the
  * answer, which is sent. finish is called exactly once and owns ctx; when
  * the server stops before the work ran, answer is NULL and finish only
@@ -71,9 +76,10 @@ void fs_ws_server_set_http(fs_ws_server *srv, fs_http_handler fn, void *ctx);
  * FS_EBUSY, at once, and the handler answers (503) itself; ctx stays the
  * caller's, as with FS_ENOMEM. */
 #define FS_HUB_WORKERS  8 /* at most */
-#define FS_HUB_WORK_MAX 4
+#define FS_HUB_WORK_MAX   4
+#define FS_HUB_URGENT_MAX 2
 int fs_ws_server_defer(fs_ws_server *srv, const fs_http_request *rq, fs_http_response *out,
-                       void (*work)(void *ctx),
+                       int urgent, void (*work)(void *ctx),
                        void (*finish)(void *ctx, fs_store *store, fs_http_response *answer),
                        void *ctx);
 

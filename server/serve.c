@@ -299,11 +299,11 @@ static void raise_fd_limit(void)
 
 /* The dashboard's logins are checked on the hub's workers. */
 static int defer_on_hub(void *ctx, const fs_http_request *rq, fs_http_response *out,
-                        void (*work)(void *job),
+                        int urgent, void (*work)(void *job),
                         void (*finish)(void *job, fs_store *store, fs_http_response *answer),
                         void *job)
 {
-    return fs_ws_server_defer(ctx, rq, out, work, finish, job);
+    return fs_ws_server_defer(ctx, rq, out, urgent, work, finish, job);
 }
 
 /* What serve runs with, for SIGHUP: where the settings came from. */

@@ -15,10 +15,11 @@ web *web_new(void); /* NULL when out of memory */
 void web_set_tls(web *w, int tls);
 /* Where passwords are checked: defer(ctx, ...) has the contract of
  * fs_ws_server_defer (server/hub.h), with its server as ctx, so the
- * server's thread never waits on Argon2. Unset, they are checked inline
+ * server's thread never waits on Argon2; urgent for a login from its
+ * account's last good network. Unset, they are checked inline
  * (bench_web). */
 typedef int (*web_defer_fn)(void *ctx, const fs_http_request *rq, fs_http_response *out,
-                            void (*work)(void *job),
+                            int urgent, void (*work)(void *job),
                             void (*finish)(void *job, fs_store *store, fs_http_response *answer),
                             void *job);
 void web_set_defer(web *w, web_defer_fn defer, void *ctx);

@@ -45,6 +45,7 @@
 #define FAIL_QUIET_S   (15 * 60) /* an account's count starts again after this */
 #define FAIL_SLOTS     512
 #define NET_MAX        FS_NET_KEY_MAX
+#define REFUSAL_HOLD_MS 500      /* a refused login's answer waits this long (the tarpit) */
 
 typedef struct net_fail { /* failures from one network in its window */
     char net[NET_MAX];
@@ -289,6 +290,13 @@ static void login_good(web *w, const char *net, const char *name)
     snprintf(a->good_net, sizeof a->good_net, "%s", net);
 }
 
+/* The account's last good login came from net: its owner, most likely. */
+static int login_trusted(web *w, const char *net, const char *name)
+{
+    const acct *a = acct_slot(w, name, 0);
+    return a != NULL && a->good_net[0] != '\0' && strcmp(a->good_net, net) == 0;
+}
+
 static const char *auditable(const char *s)
 {
     size_t n = strlen(s);
@@ -427,6 +435,7 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
         web__login_page(w, r, limited, 429);
         snprintf(r->retry_after, sizeof r->retry_after, "%d",
                  (int)(wait > FAIL_WINDOW_S ? FAIL_WINDOW_S : wait));
+        r->hold_ms = REFUSAL_HOLD_MS; /* the tarpit: see web__login's end */
         return;
     }
     j->checked = have_name && have_pw;
@@ -441,13 +450,23 @@ void web__login(web *w, fs_store *store, const fs_http_request *rq, fs_http_resp
         return;
     }
     /* The Argon2 check on a worker: the server's thread goes on serving the
-     * devices meanwhile (issue 20.1). Beyond the workers' queue, 503 at
-     * once: a flood of logins is answered cheaply. */
-    int rc = w->defer(w->defer_ctx, rq, r, login_work, login_finish, j);
+     * devices meanwhile (issue 20.1). Beyond the workers' queue, 503: a
+     * flood of logins is answered cheaply. A login from the account's last
+     * good network goes first (its owner, most likely, during an attack
+     * from elsewhere). */
+    int trusted = login_trusted(w, j->net, j->name);
+    int rc = w->defer(w->defer_ctx, rq, r, trusted, login_work, login_finish, j);
     if (rc != 0) {
+        /* A refusal is held half a second before it is sent (a tarpit, on
+         * the transport's timer: no CPU), so a client posting logins in a
+         * loop makes two a second, however fast the server answers. Not
+         * for a login from the account's last good network: its owner is
+         * told at once. */
         sodium_free(j);
         web__login_page(w, r, _("The server is busy checking other logins; try again in a moment."),
                         rc == FS_EBUSY ? 503 : 500);
         snprintf(r->retry_after, sizeof r->retry_after, "%d", 2);
+        if (rc == FS_EBUSY && !trusted)
+            r->hold_ms = REFUSAL_HOLD_MS;
     }
 }

@@ -5,8 +5,10 @@
  * What is checked: frames both ways, the frame limit before and after
  * authentication, a session ended by its frame callback (queued frames
  * written first), jobs on the server's thread closing connections, the
- * deadline, and an unreachable server.
+ * deadline, an unreachable server, the connection budget, and HTTP
+ * answers held by the tarpit (issue 20.1) within its caps.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "fieldsync/channel.h"
+#include "fieldsync/clock.h"
 #include "fieldsync/error.h"
 #include "fieldsync/msg.h"
 #include "fieldsync/transport.h"
@@ -432,9 +435,168 @@ static void test_budget_closes_the_oldest_and_forgets_every_connection(void)
     fs_net_server_stop(srv);
 }
 
+/* ---- held answers: the tarpit of refused logins (issue 20.1) ---- */
+
+#define HOLD_MS 4000
+
+/* /hold is refused 429 and held HOLD_MS; anything else is 200 at once. */
+static void toy_http(void *ctx, const fs_http_request *rq, fs_http_response *out)
+{
+    (void)ctx;
+    int hold = strcmp(rq->path, "/hold") == 0;
+    out->status = hold ? 429 : 200;
+    out->hold_ms = hold ? HOLD_MS : 0;
+    out->body = strdup(hold ? "wait" : "ok");
+    out->body_len = out->body != NULL ? strlen(out->body) : 0;
+}
+
+static fs_net_server *http_toy_start(toy_server *t, int *port)
+{
+    memset(t, 0, sizeof *t);
+    const fs_net_server_hooks hooks = {
+        toy_opened, toy_frame, toy_authenticated, toy_oversize, toy_closed, toy_http, t};
+    fs_net_server *srv = NULL;
+    CHECK_OK(fs_net_server_start(&srv, &hooks, HOST, 0));
+    *port = fs_net_server_port(srv);
+    CHECK(*port > 0);
+    return srv;
+}
+
+/* A connection from src (any of 127.0.0.0/8 answers on lo). */
+static int connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    CHECK(inet_pton(AF_INET, src, &a.sin_addr) == 1);
+    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    a.sin_port = htons((uint16_t)port);
+    CHECK(inet_pton(AF_INET, HOST, &a.sin_addr) == 1);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    return fd;
+}
+
+/* Sends GET path on fd; returns when it was sent (fs_clock_mono_ms). */
+static uint64_t get(int fd, const char *path)
+{
+    char rq[128];
+    int n = snprintf(rq, sizeof rq, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    CHECK(send(fd, rq, (size_t)n, 0) == n);
+    return fs_clock_mono_ms();
+}
+
+/* Waits up to wait_ms for an answer on fd and reads it whole (head and
+ * Content-Length body): its status, or 0 for none. *at: when it began. */
+static int answer(int fd, int wait_ms, uint64_t *at)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, wait_ms) <= 0)
+        return 0;
+    *at = fs_clock_mono_ms();
+    char b[8192];
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = recv(fd, b + have, sizeof b - 1 - have, 0);
+        if (n <= 0)
+            return 0;
+        have += (size_t)n;
+        b[have] = '\0';
+        const char *end = strstr(b, "\r\n\r\n");
+        const char *len = strcasestr(b, "\r\ncontent-length:");
+        if (end != NULL && len != NULL && len < end &&
+            have >= (size_t)(end + 4 - b) + strtoul(len + 17, NULL, 10))
+            break;
+        CHECK(have < sizeof b - 1);
+        CHECK(poll(&p, 1, 5000) == 1);
+    }
+    return strncmp(b, "HTTP/1.1 ", 9) == 0 ? atoi(b + 9) : 0;
+}
+
+/* A held answer comes no sooner than HOLD_MS after its request, and its
+ * connection stays open (the next request is answered); at most four are
+ * held from one network and 256 in all: beyond either, the answer comes
+ * at once and the connection closes. A held connection its client closes
+ * frees its place by the end of its hold. */
+static void test_held_answers_wait_and_the_tarpit_is_bounded(void)
+{
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_cur < 2048 && rl.rlim_max >= 2048) {
+        rl.rlim_cur = 2048; /* 257 held connections, both ends in this process */
+        CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    }
+    toy_server t;
+    int port = 0;
+    fs_net_server *srv = http_toy_start(&t, &port);
+    fs_net_budget b;
+    fs_net_server_budget(srv, &b);
+    CHECK(b.unauthenticated > FS_HTTP_HOLD_MAX + 8);
+    CHECK(b.per_network >= FS_HTTP_HOLD_PER_NET);
+    uint64_t at = 0;
+
+    /* one network: four held, the fifth answered at once and closed */
+    int fd[FS_HTTP_HOLD_PER_NET + 1];
+    uint64_t sent[FS_HTTP_HOLD_PER_NET + 1];
+    for (int i = 0; i <= FS_HTTP_HOLD_PER_NET; i++)
+        fd[i] = connect_from("127.0.5.1", port);
+    for (int i = 0; i < FS_HTTP_HOLD_PER_NET; i++)
+        sent[i] = get(fd[i], "/hold");
+    CHECK_EQ_INT(answer(fd[0], 300, &at), 0); /* the four are held by now */
+    sent[FS_HTTP_HOLD_PER_NET] = get(fd[FS_HTTP_HOLD_PER_NET], "/hold");
+    CHECK_EQ_INT(answer(fd[FS_HTTP_HOLD_PER_NET], HOLD_MS / 2, &at), 429);
+    CHECK(at - sent[FS_HTTP_HOLD_PER_NET] < HOLD_MS / 2);
+    CHECK(closed_by_server(fd[FS_HTTP_HOLD_PER_NET], 2000));
+    close(fd[FS_HTTP_HOLD_PER_NET]);
+    /* a held one its client gives up: its place is free when its hold
+     * ends at the latest (the 256 below are all held) */
+    close(fd[0]);
+    for (int i = 1; i < FS_HTTP_HOLD_PER_NET; i++) {
+        CHECK_EQ_INT(answer(fd[i], 3 * HOLD_MS, &at), 429);
+        CHECK(at - sent[i] >= HOLD_MS);
+        /* kept open: the next request on it is answered */
+        uint64_t t0 = get(fd[i], "/now");
+        CHECK_EQ_INT(answer(fd[i], 5000, &at), 200);
+        CHECK(at - t0 < HOLD_MS);
+        close(fd[i]);
+    }
+
+    /* 64 networks, four each: 256 held; one more from a 65th is not */
+    enum { NHELD = FS_HTTP_HOLD_MAX };
+    int many[NHELD];
+    uint64_t msent[NHELD];
+    for (int i = 0; i < NHELD; i++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.1.%d.%d", i / FS_HTTP_HOLD_PER_NET,
+                 i % FS_HTTP_HOLD_PER_NET + 1);
+        many[i] = connect_from(src, port);
+        msent[i] = get(many[i], "/hold");
+    }
+    CHECK_EQ_INT(answer(many[NHELD - 1], 300, &at), 0);
+    int extra = connect_from("127.2.0.1", port);
+    uint64_t xsent = get(extra, "/hold");
+    CHECK_EQ_INT(answer(extra, HOLD_MS / 2, &at), 429);
+    CHECK(at - xsent < HOLD_MS / 2);
+    CHECK(closed_by_server(extra, 2000));
+    close(extra);
+    for (int i = 0; i < NHELD; i++) {
+        CHECK_EQ_INT(answer(many[i], 3 * HOLD_MS, &at), 429);
+        CHECK(at - msent[i] >= HOLD_MS);
+        close(many[i]);
+    }
+    /* all answered: the tarpit holds again */
+    extra = connect_from("127.2.0.1", port);
+    xsent = get(extra, "/hold");
+    CHECK_EQ_INT(answer(extra, 3 * HOLD_MS, &at), 429);
+    CHECK(at - xsent >= HOLD_MS);
+    close(extra);
+    fs_net_server_stop(srv);
+}
+
 TEST_LIST(TEST(frames_echo_and_the_session_ends_after_its_last_frame)
               TEST(oversized_frame_before_authentication_drops_the_connection)
                   TEST(oversized_frame_after_authentication_is_told)
                       TEST(a_job_closes_connections_on_the_server_thread)
                           TEST(deadline_and_unreachable_server)
-                              TEST(budget_closes_the_oldest_and_forgets_every_connection))
+                              TEST(budget_closes_the_oldest_and_forgets_every_connection)
+                                  TEST(held_answers_wait_and_the_tarpit_is_bounded))

@@ -65,7 +65,17 @@ typedef struct fs_http_response {
      * through fs_net_server_answer(rq->id), and the service thread goes on
      * meanwhile (issue 20.1: a login's Argon2 check runs on a worker). */
     int deferred;
+    /* Set by the handler for a refusal that costs the server nothing to
+     * delay (a limited or busy login, issue 20.1): the answer is held this
+     * many milliseconds, its connection idle, before it is sent (a tarpit:
+     * a flooding client's rate is bounded by the hold, not by the server's
+     * speed). At most FS_HTTP_HOLD_MAX answers are held at once, at most
+     * FS_HTTP_HOLD_PER_NET from one network (fs_net_network_of); beyond
+     * either, the answer is sent at once and its connection closed. */
+    int hold_ms;
 } fs_http_response;
+#define FS_HTTP_HOLD_MAX     256
+#define FS_HTTP_HOLD_PER_NET 4
 
 /* The network a peer address belongs to, as a key: "a.b.c.0/24" for IPv4
  * (also IPv4-mapped IPv6), the first 64 bits and "/64" for IPv6, the text

@@ -5,8 +5,8 @@
 THREADS threads each post dashboard logins in a loop (a wrong password for
 a name no one has, with a valid CSRF pair, so each one reaches the password
 check) until STOPFILE exists, then the counts of answers by status are
-printed as "STATUS COUNT" lines, and "started" is printed once every thread
-has had a first answer. Each thread sends from a new loopback network
+printed as "STATUS COUNT" lines, then "seconds S" (how long the threads
+ran), and "started" is printed once every thread has had a first answer. Each thread sends from a new loopback network
 (127.A.B.C: Linux answers all of 127.0.0.0/8 on lo) every 10 logins, so the
 per-network limit (20 failures per /24) does not stop the flood before the
 password check, as a botnet's would not be.
@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 port, nthreads, stopfile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 counts = collections.Counter()
@@ -65,6 +66,7 @@ def flood(k):
 
 
 threads = [threading.Thread(target=flood, args=(k,), daemon=True) for k in range(nthreads)]
+t0 = time.monotonic()
 for t in threads:
     t.start()
 first.wait()
@@ -73,3 +75,4 @@ for t in threads:
     t.join()
 for status, n in sorted(counts.items(), key=str):
     print(status, n, flush=True)
+print("seconds %.2f" % (time.monotonic() - t0), flush=True)
