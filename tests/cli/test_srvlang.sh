@@ -42,7 +42,8 @@ COMMAND options BACKUP DATE DURATION FILE FINGERPRINT PREFIX MODE ZONE YYYY PEND
 FIELDSYNC_DATA _LISTEN _LEASE _TLS_CERT _TLS_KEY _INSECURE_HTTP tls cert insecure http
 https config conf value control sock clear holiday holidays workday export open forbidden
 sealed plaintext team_set version websocket listening SIGTERM SIGINT SIGHUP SQLite Argon
-passphrase chars words compact keep days rotate retire'
+passphrase chars words compact keep days rotate retire
+store migrate postgresql PostgreSQL USER PGPASSFILE'
 english_left() { # TEXT: the words of 4+ Latin letters not in ALLOWED
     local w
     for w in $(sed "s|$WORK|DIR|g" <<<"$1" | grep -oE '[A-Za-z_]{4,}' | sort -u); do
