@@ -336,6 +336,11 @@ int fs_rows_next(fs_rows *it)
     return fs__dbfail(it->r, src, "reading rows");
 }
 
+const char *fs__rows_sql(const fs_rows *it)
+{
+    return it->sql;
+}
+
 const uint8_t *fs_rows_id(const fs_rows *it)
 {
     return sqlite3_column_blob(it->st, 0);
