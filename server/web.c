@@ -1512,6 +1512,7 @@ static const char *audit_kind_words(const char *kind)
         {"user_move", N_("user moved to another team")},
         {"backup", N_("backup made")},
         {"team_set", N_("team settings changed")},
+        {"compact", N_("feed compacted")},
     };
     if (web__lang() != WEB_ZH)
         return kind;

@@ -30,7 +30,7 @@ static const char *const kinds[] = {
     "report_read", "login",          "session_refused", "user_disable",
     "user_enable",   "restamped_write", "restore",
     "device_fork",   "user_move",      "backup",
-    "team_set",
+    "team_set",      "compact",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
