@@ -237,6 +237,10 @@ static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char
     /* "id": the one row of that id (a 16-byte blob) */
     int by_id = where_column != NULL && strcmp(where_column, "id") == 0;
     int wc = where_column && !by_id ? fs_schema_column_index(t, where_column) : -1;
+    /* "-column": newest first (descending, then id descending) */
+    int desc = order_by != NULL && order_by[0] == '-';
+    if (desc)
+        order_by++;
     int oc = order_by ? fs_schema_column_index(t, order_by) : -1;
     if (by_id && (equals == NULL || equals->type != FS_BLOB || equals->n != FS_ID_BYTES))
         return fs__fail(r, FS_EINVAL, "a row id is %d bytes", FS_ID_BYTES);
@@ -274,7 +278,10 @@ static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char
         bad |= fs__append(sql, sizeof sql, &len, " AND \"%s\"=?1", t->columns[wc].name);
     if (by_id)
         bad |= fs__append(sql, sizeof sql, &len, " AND id=?1");
-    if (oc >= 0)
+    if (oc >= 0 && desc)
+        bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\" DESC, id DESC",
+                          t->columns[oc].name);
+    else if (oc >= 0)
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
     else
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY id");

@@ -2114,6 +2114,25 @@ static void test_visits_listed_through_the_time_index(void)
     int plan_ok = 0;
     CHECK_EQ_INT(visits_in_time_order(r, &plan_ok), 54);
     CHECK(plan_ok);
+    /* newest first ("-time", visit list's page): the same index, walked
+     * backwards, nothing sorted, the reverse order */
+    {
+        fs_rows *asc = NULL, *desc = NULL;
+        CHECK_OK(fs_rows_open(&desc, r, "visit", NULL, NULL, "-time"));
+        CHECK(plan_walks(r, desc, FS__VISIT_TIME_INDEX));
+        uint8_t ids[60][16];
+        size_t n = 0;
+        while (fs_rows_next(desc) == 1 && n < 60)
+            memcpy(ids[n++], fs_rows_id(desc), 16);
+        fs_rows_close(desc);
+        CHECK_EQ_INT(n, 54);
+        CHECK_OK(fs_rows_open(&asc, r, "visit", NULL, NULL, "time"));
+        for (size_t k = 0; k < n; k++) {
+            CHECK_EQ_INT(fs_rows_next(asc), 1);
+            CHECK_MEM(fs_rows_id(asc), ids[n - 1 - k], 16);
+        }
+        fs_rows_close(asc);
+    }
     /* the columns-only reader (bench_first's) too */
     static const char *const cols[] = {"time", "customer"};
     fs_rows *it = NULL;

@@ -264,6 +264,7 @@ int fs_search_queued(fs_replica *r, uint64_t *n);
 
 /* Iterates the live rows of a table, optionally those whose column
  * `where_column` equals *equals, ordered by `order_by` (then id);
+ * "-column": by column descending (then id descending), newest first;
  * where_column "id" with a 16-byte blob: the one row of that id. */
 typedef struct fs_rows fs_rows;
 int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
