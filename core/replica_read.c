@@ -237,7 +237,13 @@ static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char
     /* "id": the one row of that id (a 16-byte blob) */
     int by_id = where_column != NULL && strcmp(where_column, "id") == 0;
     int wc = where_column && !by_id ? fs_schema_column_index(t, where_column) : -1;
-    /* "-column": newest first (descending, then id descending) */
+    /* "-column": newest first (descending, then id descending), the order
+     * of a page (visit list's newest 50): SQLite walks an index on the
+     * column (a device's visit_time) and reads only the rows the caller
+     * takes. Ascending is the order of a whole listing or report: a scan
+     * and one sort, never the index, whose walk would fetch every row by
+     * its id out of the table's order (bench_first, 1,000,000 visits:
+     * 26.1 s through the index, 3.5 s sorted). */
     int desc = order_by != NULL && order_by[0] == '-';
     if (desc)
         order_by++;
@@ -281,8 +287,8 @@ static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char
     if (oc >= 0 && desc)
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\" DESC, id DESC",
                           t->columns[oc].name);
-    else if (oc >= 0)
-        bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
+    else if (oc >= 0) /* "+": sorted, not walked through an index (see below) */
+        bad |= fs__append(sql, sizeof sql, &len, " ORDER BY +\"%s\", id", t->columns[oc].name);
     else
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY id");
     fs_rows *it = bad ? NULL : calloc(1, sizeof *it);

@@ -2059,13 +2059,21 @@ static int has_index(fs_replica *r, const char *name)
     return got;
 }
 
-/* Reads the visits in time order (fs_rows_open, `visit list`'s read):
- * times never go back, ties by id, deleted visits left out; n visits. */
+/* Reads the visits in time order (fs_rows_open, `visit list --all`'s
+ * read): times never go back, ties by id, deleted visits left out; n
+ * visits. *plan_ok: the newest-first read (visit list's page) walks the
+ * index and sorts nothing, and the whole listing's does not walk it (a
+ * scan and a sort: fetching every row through the index costs 7x). */
 static size_t visits_in_time_order(fs_replica *r, int *plan_ok)
 {
     fs_rows *it = NULL;
-    CHECK_OK(fs_rows_open(&it, r, "visit", NULL, NULL, "time"));
+    CHECK_OK(fs_rows_open(&it, r, "visit", NULL, NULL, "-time"));
     *plan_ok = plan_walks(r, it, FS__VISIT_TIME_INDEX);
+    fs_rows_close(it);
+    it = NULL;
+    CHECK_OK(fs_rows_open(&it, r, "visit", NULL, NULL, "time"));
+    if (*plan_ok && plan_walks(r, it, FS__VISIT_TIME_INDEX))
+        *plan_ok = 0;
     char prev[32] = "";
     uint8_t prev_id[16] = {0};
     size_t n = 0;
@@ -2086,9 +2094,10 @@ static size_t visits_in_time_order(fs_replica *r, int *plan_ok)
     return n;
 }
 
-/* Issue 21.6: `visit list` of a device reads its visits through an index
- * on their time (the first screen of 1,000,000 visits without sorting them
- * all): the plan walks it and sorts nothing, the order and the deleted
+/* Issue 21.6: `visit list` of a device reads its page of the newest
+ * visits through an index on their time (the first screen of 1,000,000
+ * visits without sorting them all): the plan walks it and sorts nothing,
+ * the whole listing's plan does not use it, the order and the deleted
  * visits left out are as before; a replica without it (0.3.0's) gets it at
  * open, its records unchanged; the server's store has none. */
 static void test_visits_listed_through_the_time_index(void)
@@ -2114,8 +2123,7 @@ static void test_visits_listed_through_the_time_index(void)
     int plan_ok = 0;
     CHECK_EQ_INT(visits_in_time_order(r, &plan_ok), 54);
     CHECK(plan_ok);
-    /* newest first ("-time", visit list's page): the same index, walked
-     * backwards, nothing sorted, the reverse order */
+    /* newest first ("-time", visit list's page): the reverse order */
     {
         fs_rows *asc = NULL, *desc = NULL;
         CHECK_OK(fs_rows_open(&desc, r, "visit", NULL, NULL, "-time"));
@@ -2136,7 +2144,7 @@ static void test_visits_listed_through_the_time_index(void)
     /* the columns-only reader (bench_first's) too */
     static const char *const cols[] = {"time", "customer"};
     fs_rows *it = NULL;
-    CHECK_OK(fs_rows_open_only(&it, r, "visit", NULL, NULL, "time", cols, 2));
+    CHECK_OK(fs_rows_open_only(&it, r, "visit", NULL, NULL, "-time", cols, 2));
     CHECK(plan_walks(r, it, FS__VISIT_TIME_INDEX));
     fs_rows_close(it);
 
