@@ -18,10 +18,15 @@
  * beside it (one change = one column of one row). Then the time until
  * `visit list` works: the replica closed, opened again (the minimum KDF:
  * the CLI's own key derivation does not depend on the data) and the first
- * screen of the listing read as client/cmd_visit.c reads it (visits
- * ordered by time, the time, contact, purpose and customer of the first 20);
- * and the whole listing's reads (every visit, those four columns). The
- * received visits are counted: N, or the run fails.
+ * screen of the listing read as client/cmd_visit.c reads it (issue 21.6:
+ * its default page, the newest 50 by time, newest first, through the
+ * replica's index on a visit's time; the time, contact, purpose and
+ * customer of each); and the whole listing's reads (`visit list --all`:
+ * every visit oldest first, those four columns). Then the same replica
+ * without the index (as 0.3.0 left it): 0.3.0's first screen (its listing
+ * was oldest first, every visit sorted before the first 20); and the open
+ * that builds the index again (an upgrade's one-time cost). The received
+ * visits are counted: N, or the run fails.
  *
  *   bench_first [--visits N] [--quick] [--json]   (quick: 20,000)
  */
@@ -46,6 +51,7 @@
 #include "fieldsync/store.h"
 #include "hub.h"
 #include "link.h"
+#include "replica_int.h"
 #include "store/store_sqlite.h"
 #include "visits.h"
 
@@ -153,13 +159,13 @@ static int fill_store(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const vis
 
 /* `visit list`'s reads: the first `limit` visits by time (0: all); returns
  * how many were read, or -1. */
-static long long list_reads(fs_replica *r, size_t limit)
+static long long list_reads_by(fs_replica *r, size_t limit, const char *order)
 {
     static const char *const cols[] = {"time", "contact", "purpose", "customer"};
     fs_rows *it = NULL;
     long long got = 0;
     size_t bytes = 0;
-    int rc = fs_rows_open_only(&it, r, "visit", NULL, NULL, "time", cols, 4);
+    int rc = fs_rows_open_only(&it, r, "visit", NULL, NULL, order, cols, 4);
     while (rc == 0 && (limit == 0 || (size_t)got < limit) && (rc = fs_rows_next(it)) == 1) {
         for (int c = 0; c < 4; c++) {
             fs_value v;
@@ -174,6 +180,13 @@ static long long list_reads(fs_replica *r, size_t limit)
     (void)bytes;
     return rc < 0 ? -1 : got;
 }
+
+static long long list_reads(fs_replica *r, size_t limit)
+{
+    return list_reads_by(r, limit, "time");
+}
+
+#define PAGE 50 /* visit list's default page: the newest 50 (client/form.h) */
 
 int main(int argc, char **argv)
 {
@@ -253,15 +266,46 @@ int main(int argc, char **argv)
         die("open", fs_replica_errmsg(NULL));
         goto out;
     }
-    long long first = list_reads(li, FIRST_SCREEN);
+    long long first = list_reads_by(li, PAGE, "-time"); /* `visit list`'s default */
     double first_s = bench_now() - t0;
     t0 = bench_now();
     long long all = list_reads(li, 0);
     double all_s = bench_now() - t0;
-    if (first != FIRST_SCREEN || all != (long long)n) {
+    if (first != PAGE || all != (long long)n) {
         fprintf(stderr, "bench_first: the manager lists %lld visits of %zu\n", all, n);
         goto out;
     }
+    /* The same replica as 0.3.0 left it, without the index on the visits'
+     * time (issue 21.6): the first screen sorts every visit; then opened by
+     * this build, which builds the index (the upgrade's one-time cost). */
+    double noidx_s = 0, reindex_s = 0, again_s = 0;
+    if (sqlite3_exec(fs__replica_db(li), "DROP INDEX " FS__VISIT_TIME_INDEX, NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        die("dropping the index", sqlite3_errmsg(fs__replica_db(li)));
+        goto out;
+    }
+    t0 = bench_now();
+    if (list_reads(li, FIRST_SCREEN) != FIRST_SCREEN) {
+        die("first screen without the index", fs_replica_errmsg(li));
+        goto out;
+    }
+    noidx_s = bench_now() - t0;
+    fs_replica_close(li);
+    li = NULL;
+    t0 = bench_now();
+    if (fs_replica_open(&li, path, "pw", 2, &o) != 0) {
+        die("open", fs_replica_errmsg(NULL));
+        goto out;
+    }
+    reindex_s = bench_now() - t0;
+    fs_replica_close(li);
+    li = NULL;
+    t0 = bench_now();
+    if (fs_replica_open(&li, path, "pw", 2, &o) != 0 || list_reads_by(li, PAGE, "-time") != PAGE) {
+        die("open", fs_replica_errmsg(NULL));
+        goto out;
+    }
+    again_s = bench_now() - t0;
     size_t problems = 1;
     if (n <= 100000 && (fs_replica_check(li, &problems) != 0 || problems != 0)) {
         die("check", "the manager's replica does not pass fs_replica_check");
@@ -280,14 +324,21 @@ int main(int argc, char **argv)
     printf("  peers, published      Zero 280,000 rows/s (%.2fx ours), PowerSync 27,600 rows/s on"
            " desktop (%.2fx ours): not measured here\n",
            ZERO_ROWS_S / rows_s, PSYNC_ROWS_S / rows_s);
-    printf("  visit list works      %9.2f s  after the sync began (sync + open + first %d: %.3f s)\n",
-           sync_s + first_s, FIRST_SCREEN, first_s);
-    printf("  visit list, all reads %9.2f s  (%s visits)\n", all_s, b1);
+    printf("  visit list works      %9.2f s  after the sync began (sync + open + the newest %d: %.3f s)\n",
+           sync_s + first_s, PAGE, first_s);
+    printf("  visit list, all reads %9.2f s  (%s visits, oldest first: --all)\n", all_s, b1);
+    printf("  0.3.0's first screen  %9.3f s  (no index: every visit sorted before the first %d; open"
+           " not counted)\n",
+           noidx_s, FIRST_SCREEN);
+    printf("  0.3.0 replica opened  %9.2f s  (the index on the visits' time built; then open +"
+           " the newest %d: %.3f s)\n",
+           reindex_s, PAGE, again_s);
     if (json)
         printf("{\"bench\":\"first\",\"visits\":%zu,\"rows\":%.0f,\"changes\":%.0f,\"setup_s\":%.2f,"
                "\"sync_s\":%.3f,\"rows_per_s\":%.0f,\"first_screen_s\":%.4f,\"list_works_s\":%.3f,"
-               "\"list_all_s\":%.3f}\n",
-               n, rows, changes, setup_s, sync_s, rows_s, first_s, sync_s + first_s, all_s);
+               "\"list_all_s\":%.3f,\"first_screen_noindex_s\":%.4f,\"reindex_s\":%.3f,\"reopen_page_s\":%.4f}\n",
+               n, rows, changes, setup_s, sync_s, rows_s, first_s, sync_s + first_s, all_s, noidx_s,
+               reindex_s, again_s);
     status = 0;
 out:
     fs_ws_server_stop(srv);

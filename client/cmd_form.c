@@ -585,7 +585,10 @@ void cmd_form_usage(FILE *f)
         fprintf(f, "  %s\n", fm->usage);
         for (size_t k = 0; k < fm->nactions; k++)
             fprintf(f, "  %s\n", fm->actions[k].usage);
-        if (fm->list)
+        if (fm->list && fm->list_page != NULL)
+            fprintf(f, "  %s list [--json] [--limit N | --all] | %s show ID [--json]\n", fm->group,
+                    fm->group);
+        else if (fm->list)
             fprintf(f, "  %s list [--json] | %s show ID [--json]\n", fm->group, fm->group);
     }
     fprintf(f, "  customer show ID [--json] | visit show ID [--json]\n");

@@ -206,15 +206,24 @@ static void commits_of(const commit_set *set, const uint8_t visit[FS_ID_BYTES], 
         (*n)++;
 }
 
-static int list_json(fs_replica *r, const rec_index *names, commit_set *commits)
+/* The visits by time: limit 0 every one, oldest first; else the newest
+ * limit, newest first (the replica's index on a visit's time: only the rows
+ * shown are read). */
+static int open_visits(fs_rows **it, fs_replica *r, size_t limit)
+{
+    return fs_rows_open(it, r, "visit", NULL, NULL, limit ? "-time" : "time");
+}
+
+static int list_json(fs_replica *r, const rec_index *names, commit_set *commits, size_t limit)
 {
     cJSON *all = cJSON_CreateArray();
     fs_rows *it = NULL;
     int rc = FS_ENOMEM;
+    size_t shown = 0;
 
     if (all == NULL)
         goto fail;
-    rc = fs_rows_open(&it, r, "visit", NULL, NULL, "time");
+    rc = open_visits(&it, r, limit);
     if (rc != 0)
         goto fail;
     for (;;) {
@@ -222,9 +231,14 @@ static int list_json(fs_replica *r, const rec_index *names, commit_set *commits)
         uint8_t customer[FS_ID_BYTES];
         size_t first, n;
         int present;
+        if (limit != 0 && shown == limit) {
+            rc = 0;
+            break;
+        }
         rc = fs_rows_next(it);
         if (rc <= 0)
             break;
+        shown++;
         rc = rec_json(it, "visit", &obj);
         if (rc != 0)
             goto fail;
@@ -296,7 +310,8 @@ static void commit_summary(const commit_set *set, size_t first, size_t n, char *
         snprintf(buf, size, _("%zu, %zu open"), n, open);
 }
 
-static int list_table(fs_replica *r, const rec_index *names, const commit_set *commits)
+static int list_table(fs_replica *r, const rec_index *names, const commit_set *commits,
+                      size_t limit)
 {
     static const cli_column cols[] = {
         {N_("ID"), 0},       {N_("TIME"), 0},     {N_("CUSTOMER"), 28},
@@ -305,12 +320,12 @@ static int list_table(fs_replica *r, const rec_index *names, const commit_set *c
     cli_table *t = NULL;
     fs_rows *it = NULL;
     char *when = NULL, *contact = NULL, *purpose = NULL;
-    int rc;
+    int rc, more = 0;
 
     rc = cli_table_new(&t, cols, sizeof cols / sizeof cols[0]);
     if (rc != 0)
         goto fail;
-    rc = fs_rows_open(&it, r, "visit", NULL, NULL, "time");
+    rc = open_visits(&it, r, limit);
     if (rc != 0)
         goto fail;
     for (;;) {
@@ -321,6 +336,11 @@ static int list_table(fs_replica *r, const rec_index *names, const commit_set *c
         rc = fs_rows_next(it);
         if (rc <= 0)
             break;
+        if (limit != 0 && cli_table_rows(t) == limit) {
+            more = 1; /* one row past the page: there are older ones */
+            rc = 0;
+            break;
+        }
         rc = rec_text(it, "time", &when);
         if (rc == 0)
             rc = rec_text(it, "contact", &contact);
@@ -354,6 +374,10 @@ static int list_table(fs_replica *r, const rec_index *names, const commit_set *c
         goto done;
     else
         cli_table_print(t, stdout);
+    if (more)
+        fprintf(stderr,
+                _("the newest %zu visits, newest first; --limit N shows N, --all every one\n"),
+                limit);
     rc = CLI_OK;
     goto done;
 
@@ -371,6 +395,11 @@ done:
 
 int visit_list_rows(fs_replica *r, int json)
 {
+    return visit_list_page(r, json, 0);
+}
+
+int visit_list_page(fs_replica *r, int json, size_t limit)
+{
     rec_index names = {NULL, 0};
     commit_set commits = {NULL, 0};
     int rc;
@@ -385,7 +414,7 @@ int visit_list_rows(fs_replica *r, int json)
         rc = cli_fail(r, "visit list: reading commitments", rc);
         goto done;
     }
-    rc = json ? list_json(r, &names, &commits) : list_table(r, &names, &commits);
+    rc = json ? list_json(r, &names, &commits, limit) : list_table(r, &names, &commits, limit);
 
 done:
     commit_set_free(&commits);

@@ -140,6 +140,9 @@ typedef struct fform {
     size_t nedit_fields;
     const char *edit_usage_full;
     int (*list_rows)(fs_replica *r, int json); /* a list of its own; NULL: list_cols */
+    /* a list of its own taking --limit N and --all (visit list): limit 0
+     * every row; NULL: none */
+    int (*list_page)(fs_replica *r, int json, size_t limit);
     /* Completes or refuses a new record's cells once the replica is open
      * (a spot-check's rep); held: a buffer the cells may point into. */
     int (*complete)(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_USER_MAX + 1]);
@@ -236,6 +239,12 @@ int visit_split_commit(const fform *fm, const values *vs, size_t index, const ch
                        char *parts[3]);
 /* visit list and customer list (cmd_visit.c, cmd_customer.c). */
 int visit_list_rows(fs_replica *r, int json);
+/* visit list's page (issue 21.6): the newest limit visits, newest first,
+ * through the replica's index on a visit's time (limit 0: every visit,
+ * oldest first, as visit_list_rows). */
+#define VISIT_PAGE_DEFAULT 50
+#define VISIT_PAGE_MAX     1000000
+int visit_list_page(fs_replica *r, int json, size_t limit);
 /* A new visit closes the open visit plans of its customer on its day: their
  * `visit` column names it (cmd_visit.c; fform.written). */
 int visit_close_plans(fs_replica *r, const uint8_t id[FS_ID_BYTES], const fs_cell *cells,

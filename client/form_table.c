@@ -528,6 +528,7 @@ const fform form_table[] = {
       * customer is handed on (issue 24) */
      .me_default = "visitor",
      .list_rows = visit_list_rows,
+     .list_page = visit_list_page,
      .written = visit_close_plans},
     {
         .group = "deal",

@@ -126,19 +126,63 @@ static const char *order_column(const fform *fm)
     return fm->list_cols[0];
 }
 
+/* --limit N and --all of a paged list into *limit (0: every row): the
+ * table's default is a page, JSON's every row. CLI_OK or CLI_EUSAGE. */
+static int page_limit(const char *limit_s, int all, int json, size_t *limit)
+{
+    *limit = json ? 0 : VISIT_PAGE_DEFAULT;
+    if (limit_s != NULL && all) {
+        cli_error(_("--limit and --all: give one of them"));
+        return CLI_EUSAGE;
+    }
+    if (all)
+        *limit = 0;
+    if (limit_s == NULL)
+        return CLI_OK;
+    size_t n = 0;
+    int ok = limit_s[0] != '\0' && strlen(limit_s) <= 7;
+    for (const char *p = limit_s; ok && *p; p++) {
+        ok = *p >= '0' && *p <= '9';
+        n = n * 10 + (size_t)(*p - '0');
+    }
+    if (!ok || n == 0 || n > VISIT_PAGE_MAX) {
+        cli_error(_("--limit: expected a whole number of rows from 1 to %d"), VISIT_PAGE_MAX);
+        return CLI_EUSAGE;
+    }
+    *limit = n;
+    return CLI_OK;
+}
+
 int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
 {
-    int json = 0;
-    const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL}};
+    int json = 0, every = 0;
+    const char *limit_s = NULL;
+    const cli_opt opts[] = {{"--json", CLI_FLAG, &json, NULL, NULL},
+                            {"--limit", CLI_VALUE, NULL, &limit_s, NULL},
+                            {"--all", CLI_FLAG, &every, NULL, NULL}};
     char usage[160];
-    snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s list [--json]\n", fm->group);
-    int rc = cli_parse(ctx, usage, opts, 1, argc, argv);
+    if (fm->list_page != NULL)
+        snprintf(usage, sizeof usage,
+                 "usage: fieldsync [--home DIR] %s list [--json] [--limit N | --all]\n",
+                 fm->group);
+    else
+        snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s list [--json]\n",
+                 fm->group);
+    int rc = cli_parse(ctx, usage, opts, fm->list_page != NULL ? 3 : 1, argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
+    size_t limit = 0;
+    if (fm->list_page != NULL && (rc = page_limit(limit_s, every, json, &limit)) != CLI_OK)
+        return rc;
     fs_replica *r = NULL;
     rc = cli_open(ctx, &r);
     if (rc != CLI_OK)
         return rc;
+    if (fm->list_page != NULL) { /* a list of its own, a page at a time */
+        rc = fm->list_page(r, json, limit);
+        fs_replica_close(r);
+        return rc;
+    }
     if (fm->list_rows != NULL) { /* a list of its own */
         rc = fm->list_rows(r, json);
         fs_replica_close(r);

@@ -287,6 +287,12 @@ void fs__search_free(fs_replica *r);
 /* Test hook: the replica's connection. */
 sqlite3 *fs__replica_db(fs_replica *r);
 
+/* A device's index of its live visits by time (device_indexes in
+ * replica.c; not in the server's store). */
+#define FS__VISIT_TIME_INDEX "visit_time"
+/* Test hook: the SQL text an open fs_rows runs (for EXPLAIN QUERY PLAN). */
+const char *fs__rows_sql(const fs_rows *it);
+
 /* Tests only: when not 0, opening a replica of an older schema fails the
  * upgrade's step after this many (each new table, each new column is a
  * step), as a crash there would; the upgrade is one transaction, so the

@@ -237,6 +237,18 @@ static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char
     /* "id": the one row of that id (a 16-byte blob) */
     int by_id = where_column != NULL && strcmp(where_column, "id") == 0;
     int wc = where_column && !by_id ? fs_schema_column_index(t, where_column) : -1;
+    /* "-column": newest first (descending, then id descending), the order
+     * of a page (visit list's newest 50): SQLite walks an index on the
+     * column (a device's visit_time) and reads only the rows the caller
+     * takes. Every other read is a whole listing or report, or a filter:
+     * a scan of the table and one sort, its filter written "+deleted=0" so
+     * that SQLite cannot read it through the partial index (which holds
+     * exactly the rows deleted=0 picks) and fetch every row by its id, out
+     * of the table's order (bench_first, 1,000,000 visits: 24.7 s against
+     * 3.5 s sorted). */
+    int desc = order_by != NULL && order_by[0] == '-';
+    if (desc)
+        order_by++;
     int oc = order_by ? fs_schema_column_index(t, order_by) : -1;
     if (by_id && (equals == NULL || equals->type != FS_BLOB || equals->n != FS_ID_BYTES))
         return fs__fail(r, FS_EINVAL, "a row id is %d bytes", FS_ID_BYTES);
@@ -269,12 +281,18 @@ static int rows_open(fs_rows **out, fs_replica *r, const char *table, const char
         if (place != NULL)
             place[c] = next++;
     }
-    bad |= fs__append(sql, sizeof sql, &len, " FROM \"%s\" WHERE deleted=0", t->name);
+    /* "+deleted": the partial index cannot serve it, unless newest first
+     * (see desc above) */
+    bad |= fs__append(sql, sizeof sql, &len, " FROM \"%s\" WHERE %sdeleted=0", t->name,
+                      desc ? "" : "+");
     if (wc >= 0)
         bad |= fs__append(sql, sizeof sql, &len, " AND \"%s\"=?1", t->columns[wc].name);
     if (by_id)
         bad |= fs__append(sql, sizeof sql, &len, " AND id=?1");
-    if (oc >= 0)
+    if (oc >= 0 && desc)
+        bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\" DESC, id DESC",
+                          t->columns[oc].name);
+    else if (oc >= 0)
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY \"%s\", id", t->columns[oc].name);
     else
         bad |= fs__append(sql, sizeof sql, &len, " ORDER BY id");
@@ -334,6 +352,11 @@ int fs_rows_next(fs_rows *it)
     if (src == SQLITE_DONE)
         return 0;
     return fs__dbfail(it->r, src, "reading rows");
+}
+
+const char *fs__rows_sql(const fs_rows *it)
+{
+    return it->sql;
 }
 
 const uint8_t *fs_rows_id(const fs_rows *it)

@@ -318,7 +318,6 @@ int srv_cmd_backup(int argc, char **argv)
 
 /* ---- compact (issue 21.1) ---- */
 
-#define COMPACT_ROWS_PER_STEP 256 /* rows per transaction: sessions wait for one only */
 #define COMPACT_MAX_DAYS 36500
 
 static const char compact_usage[] =
@@ -328,6 +327,19 @@ static const char compact_usage[] =
     "feed), a few hundred rows per transaction. Every field's newest value stays,\n"
     "so devices behind still sync from where they are. Through a running server\n"
     "too.\n");
+
+int srv_compact_audit(fs_store *s, const char *actor, uint64_t keep_days,
+                      const fs_feed_compaction *c)
+{
+    char detail[FS_AUDIT_MAX_DETAIL];
+    snprintf(detail, sizeof detail,
+             "horizon=%" PRIu64 " keep_days=%" PRIu64 " rows=%" PRIu64 " entries_dropped=%" PRIu64
+             " entries_rewritten=%" PRIu64 " changes_dropped=%" PRIu64 " bytes_before=%" PRIu64
+             " bytes_after=%" PRIu64,
+             c->horizon, keep_days, c->rows, c->entries_dropped, c->entries_rewritten,
+             c->changes_dropped, c->bytes_before, c->bytes_after);
+    return fs_audit_append(fs_store_audit(s), "compact", actor, NULL, detail);
+}
 
 int srv_cmd_compact(int argc, char **argv)
 {
@@ -366,7 +378,7 @@ int srv_cmd_compact(int argc, char **argv)
     if (cp->horizon == 0)
         frc = fs_store_horizon_before(s, days * 86400000u, &cp->horizon);
     while (frc == 0 && !cp->done) {
-        frc = fs_store_compact_step(s, cp, COMPACT_ROWS_PER_STEP);
+        frc = fs_store_compact_step(s, cp, SRV_COMPACT_ROWS);
         if (frc == 0 && !cp->done && cp == srv_hosted_compaction) {
             srv_close(s);
             return SRV_MORE;
@@ -376,6 +388,14 @@ int srv_cmd_compact(int argc, char **argv)
         rc = srv_fail(s, "compact", frc);
         srv_close(s);
         return rc;
+    }
+    /* a completed compaction is audited (issue 21.1): who, the horizon and
+     * the counts */
+    frc = srv_compact_audit(s, "operator", days, cp);
+    if (frc != 0) {
+        srv_error(_("compact: cannot write the audit entry: %s"), fs_audit_errmsg(fs_store_audit(s)));
+        srv_close(s);
+        return SRV_ERUNTIME;
     }
     srv_close(s);
     const fs_feed_compaction c = *cp;

@@ -60,10 +60,16 @@
 #define LEASE_MIN_MS      1000ull
 #define LEASE_MAX_MS      (365ull * 24 * 3600 * 1000)
 #define FDS_WANTED        65536 /* descriptors: one per connected device */
+#define COMPACT_EVERY_DEFAULT_MS (24ull * 3600 * 1000) /* see DESIGN, "Feed compaction" */
+#define COMPACT_EVERY_MAX_MS     (365ull * 24 * 3600 * 1000)
+#define COMPACT_KEEP_DAYS_DEFAULT 30
+#define COMPACT_KEEP_DAYS_MAX     36500
+#define COMPACT_PAUSE_MS          50 /* between two steps: the sessions run */
 
 static const char serve_usage[] =
     N_("usage: fieldsync-server serve --data DIR --listen HOST:PORT [--lease DURATION]\n"
     "         [--tls-cert FILE --tls-key FILE] [--insecure-http] [--config FILE]\n"
+    "         [--compact-every DURATION] [--compact-keep-days N]\n"
     "Serves the sync protocol (websocket subprotocol fieldsync.v1) on HOST:PORT\n"
     "until SIGTERM or SIGINT. HOST is an IPv4 address, an [IPv6] address or a\n"
     "name resolving to an address of this machine; PORT 0 picks a free port.\n"
@@ -77,7 +83,12 @@ static const char serve_usage[] =
     "_LEASE, _TLS_CERT, _TLS_KEY, _INSECURE_HTTP; fieldsync.conf(5)); options on\n"
     "the command line win. SIGHUP reads FILE again and applies the lease, and\n"
     "loads the TLS certificate and key again from their files (a renewed pair);\n"
-    "the other settings take effect at the next start.\n");
+    "the other settings take effect at the next start.\n"
+    "--compact-every DURATION: compacts the feed by itself that often (default\n"
+    "1d; 0: never; the first time at a random moment within the first period),\n"
+    "the changes a later one replaced among the entries older than\n"
+    "--compact-keep-days N (default 30; 0: every entry), a few hundred rows at a\n"
+    "time between the devices' syncs; each compaction is audited.\n");
 
 static volatile sig_atomic_t stop_signal, hup_signal;
 
@@ -375,10 +386,125 @@ static void reload(running *r, fs_ws_server *ws)
     srv_log("reload: done");
 }
 
+/* ---- compaction by itself (issue 21.1) ----
+ * Every every_ms (a random moment of the first period for the first), serve
+ * compacts the feed: one step (SRV_COMPACT_ROWS rows, one transaction) per
+ * job on the transport's thread, then COMPACT_PAUSE_MS of the main loop in
+ * which the sessions run alone; audited when complete. A failed round is
+ * logged and tried again a period later. */
+typedef struct auto_compact {
+    uint64_t every_ms; /* 0: never */
+    uint64_t keep_days;
+    uint64_t next_ms; /* monotonic: the next round, or the next step of this one */
+    int running;
+    unsigned steps;
+    uint64_t started_ms;
+    fs_feed_compaction c;
+    char err[256]; /* why a step failed: the store's message, never a value */
+} auto_compact;
+
+/* On the transport's thread: one step of the round. */
+static int compact_step_job(fs_store *s, void *ctx)
+{
+    auto_compact *a = ctx;
+    int frc = 0;
+    if (a->c.horizon == 0)
+        frc = fs_store_horizon_before(s, a->keep_days * 86400000u, &a->c.horizon);
+    if (frc == 0)
+        frc = fs_store_compact_step(s, &a->c, SRV_COMPACT_ROWS);
+    if (frc != 0) {
+        snprintf(a->err, sizeof a->err, "%s", fs_store_errmsg(s));
+    } else if (a->c.done) {
+        frc = srv_compact_audit(s, "serve", a->keep_days, &a->c);
+        if (frc != 0)
+            snprintf(a->err, sizeof a->err, "cannot write the audit entry: %s",
+                     fs_audit_errmsg(fs_store_audit(s)));
+    }
+    return frc;
+}
+
+/* A random moment within the first period: servers started together (a
+ * fleet restarted at once) do not compact together. */
+static uint64_t compact_first_ms(uint64_t every_ms)
+{
+    if (every_ms <= UINT32_MAX)
+        return randombytes_uniform((uint32_t)every_ms);
+    return (uint64_t)randombytes_uniform((uint32_t)(every_ms / 1000)) * 1000u;
+}
+
+/* The main loop's turn: a step of the round (starting it if due). */
+static void compact_tick(auto_compact *a, fs_ws_server *ws)
+{
+    if (!a->running) {
+        memset(&a->c, 0, sizeof a->c);
+        a->running = 1;
+        a->steps = 0;
+        a->started_ms = fs_clock_mono_ms();
+        srv_log("compaction: starting (the entries written more than %llu days ago)",
+                (unsigned long long)a->keep_days);
+    }
+    a->err[0] = '\0';
+    int rc = fs_ws_server_call(ws, compact_step_job, a);
+    a->steps++;
+    uint64_t now = fs_clock_mono_ms();
+    if (rc != 0) {
+        srv_log("compaction: failed at step %u (%s); the next round in one period", a->steps,
+                a->err[0] ? a->err : fs_strerror(rc));
+        a->running = 0;
+        a->next_ms = now + a->every_ms;
+    } else if (a->c.done) {
+        srv_log("compaction: done in %u steps, %.1f s: below entry %llu, %llu rows, %llu entries "
+                "dropped, %llu rewritten, %llu changes dropped, %llu bytes of changes now %llu "
+                "(audited)",
+                a->steps, (double)(now - a->started_ms) / 1000.0,
+                (unsigned long long)a->c.horizon, (unsigned long long)a->c.rows,
+                (unsigned long long)a->c.entries_dropped,
+                (unsigned long long)a->c.entries_rewritten,
+                (unsigned long long)a->c.changes_dropped, (unsigned long long)a->c.bytes_before,
+                (unsigned long long)a->c.bytes_after);
+        a->running = 0;
+        a->next_ms = now + a->every_ms;
+    } else {
+        a->next_ms = now + COMPACT_PAUSE_MS;
+    }
+}
+
+/* --compact-every and --compact-keep-days into *a. SRV_OK or SRV_EUSAGE. */
+static int compact_options(const char *every_s, const char *days_s, auto_compact *a)
+{
+    memset(a, 0, sizeof *a);
+    a->every_ms = COMPACT_EVERY_DEFAULT_MS;
+    a->keep_days = COMPACT_KEEP_DAYS_DEFAULT;
+    if (every_s != NULL && strcmp(every_s, "0") == 0) {
+        a->every_ms = 0;
+    } else if (every_s != NULL) {
+        const char *why = fs_duration_parse(every_s, 1000u, COMPACT_EVERY_MAX_MS, &a->every_ms);
+        if (why != NULL) {
+            srv_error(_("--compact-every: %s (from 1s to 365d, or 0: never)"), why);
+            return SRV_EUSAGE;
+        }
+    }
+    if (days_s != NULL) {
+        int ok = days_s[0] != '\0' && strlen(days_s) <= 5;
+        uint64_t d = 0;
+        for (const char *p = days_s; ok && *p; p++) {
+            ok = *p >= '0' && *p <= '9';
+            d = d * 10 + (uint64_t)(*p - '0');
+        }
+        if (!ok || d > COMPACT_KEEP_DAYS_MAX) {
+            srv_error(_("--compact-keep-days: expected a whole number of days from 0 to %d"),
+                      COMPACT_KEEP_DAYS_MAX);
+            return SRV_EUSAGE;
+        }
+        a->keep_days = d;
+    }
+    return SRV_OK;
+}
+
 int srv_cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *listen = NULL, *lease_s = NULL, *cert = NULL, *key = NULL;
-    const char *conf_path = NULL;
+    const char *conf_path = NULL, *compact_every = NULL, *compact_days = NULL;
     int insecure = 0;
     const fs_opt opts[] = {{"--data", FS_OPT_VALUE, NULL, &data, NULL},
                            {"--listen", FS_OPT_VALUE, NULL, &listen, NULL},
@@ -386,8 +512,12 @@ int srv_cmd_serve(int argc, char **argv)
                            {"--tls-cert", FS_OPT_VALUE, NULL, &cert, NULL},
                            {"--tls-key", FS_OPT_VALUE, NULL, &key, NULL},
                            {"--insecure-http", FS_OPT_FLAG, &insecure, NULL, NULL},
-                           {"--config", FS_OPT_VALUE, NULL, &conf_path, NULL}};
+                           {"--config", FS_OPT_VALUE, NULL, &conf_path, NULL},
+                           {"--compact-every", FS_OPT_VALUE, NULL, &compact_every, NULL},
+                           {"--compact-keep-days", FS_OPT_VALUE, NULL, &compact_days, NULL}};
     char host[HOST_MAX + 1];
+    auto_compact compact;
+    memset(&compact, 0, sizeof compact);
     int port = 0;
     running run;
     memset(&run, 0, sizeof run);
@@ -418,6 +548,8 @@ int srv_cmd_serve(int argc, char **argv)
         }
     }
     uint64_t lease_ms = run.lease_ms;
+    if (rc == SRV_OK)
+        rc = compact_options(compact_every, compact_days, &compact);
     if (rc == SRV_OK)
         rc = srv_require("serve", "--data", data);
     if (rc == SRV_OK)
@@ -519,10 +651,29 @@ int srv_cmd_serve(int argc, char **argv)
     uint64_t next_head = fs_clock_mono_ms() + 3600000u;
     uint64_t next_budget = fs_clock_mono_ms() + 60000u;
     fs_net_conn_counts budget_seen = {0};
+    if (compact.every_ms != 0) {
+        uint64_t first = compact_first_ms(compact.every_ms);
+        compact.next_ms = fs_clock_mono_ms() + first;
+        srv_log("compaction: every %.0f s, of the entries older than %llu days; the first in "
+                "%.0f s (a random moment of the first period)",
+                (double)compact.every_ms / 1000.0, (unsigned long long)compact.keep_days,
+                (double)first / 1000.0);
+    } else {
+        srv_log("compaction: off (--compact-every 0)");
+    }
     while (stop_signal == 0) {
         struct pollfd p = {ctl.fd, POLLIN, 0};
-        if (ppoll(&p, 1, &minute, &waitmask) == 1 && (p.revents & POLLIN))
+        struct timespec wait = minute;
+        if (compact.every_ms != 0) {
+            uint64_t now = fs_clock_mono_ms();
+            uint64_t left = compact.next_ms > now ? compact.next_ms - now : 0;
+            if (left < 60000u)
+                wait = (struct timespec){(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        }
+        if (ppoll(&p, 1, &wait, &waitmask) == 1 && (p.revents & POLLIN))
             srv_ctl_accept(&ctl, data, ws);
+        if (stop_signal == 0 && compact.every_ms != 0 && fs_clock_mono_ms() >= compact.next_ms)
+            compact_tick(&compact, ws);
         if (hup_signal) {
             hup_signal = 0;
             reload(&run, ws);

@@ -117,7 +117,15 @@ int srv_cmd_restore(int argc, char **argv);
  * running serve, so it is taken while serving. */
 int srv_cmd_backup(int argc, char **argv);
 /* fieldsync-server compact: feed compaction (issue 21.1) */
+#define SRV_COMPACT_ROWS 256 /* rows per step, one transaction: sessions wait for one only */
 int srv_cmd_compact(int argc, char **argv);
+/* One audit entry `compact` for a compaction that completed (actor
+ * "serve" when serve ran it by itself, "operator" for the command): the
+ * horizon, keep_days, rows examined, entries dropped and rewritten, changes
+ * dropped, bytes of changes before and after; never a value. 0 or an
+ * fs_audit error (the message in fs_audit_errmsg). */
+int srv_compact_audit(fs_store *s, const char *actor, uint64_t keep_days,
+                      const fs_feed_compaction *c);
 /* serve's settings file (conf.c; fieldsync.conf(5)): systemd's environment
  * file format, KEY=value. Each member NULL when not set. */
 typedef struct srv_conf {

@@ -1514,6 +1514,7 @@ static const char *audit_kind_words(const char *kind)
         {"team_set", N_("team settings changed")},
         {"export_key_rotate", N_("export key rotated")},
         {"export_key_retire", N_("old export key dropped")},
+        {"compact", N_("feed compacted")},
     };
     if (web__lang() != WEB_ZH)
         return kind;

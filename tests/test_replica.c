@@ -2020,6 +2020,185 @@ static void test_search_index_built_for_old_replicas(void)
     fs_replica_close(s);
 }
 
+/* The query plan of an open fs_rows: 1 if it walks index `index` and sorts
+ * nothing (no temp B-tree), else 0 with the plan printed. */
+static int plan_walks(fs_replica *r, fs_rows *it, const char *index)
+{
+    char sql[2200];
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", fs__rows_sql(it));
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(r), sql, -1, &st, NULL), SQLITE_OK);
+    int uses = 0, sorts = 0;
+    char plan[1024] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(st, 3);
+        if (d == NULL)
+            continue;
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s; ", d);
+        if (strstr(d, "INDEX") != NULL && strstr(d, index) != NULL)
+            uses = 1;
+        if (strstr(d, "TEMP B-TREE") != NULL)
+            sorts = 1;
+    }
+    sqlite3_finalize(st);
+    if (!uses || sorts)
+        fprintf(stderr, "plan of %s: %s\n", fs__rows_sql(it), plan);
+    return uses && !sorts;
+}
+
+/* 1 if the plan of an open fs_rows reads index `index` at all. */
+static int plan_names(fs_replica *r, fs_rows *it, const char *index)
+{
+    char sql[2200];
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", fs__rows_sql(it));
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(r), sql, -1, &st, NULL), SQLITE_OK);
+    int uses = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(st, 3);
+        if (d != NULL && strstr(d, index) != NULL)
+            uses = 1;
+    }
+    sqlite3_finalize(st);
+    if (uses)
+        fprintf(stderr, "the plan of %s reads %s\n", fs__rows_sql(it), index);
+    return uses;
+}
+
+static int has_index(fs_replica *r, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(r),
+                                    "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?1",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int got = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return got;
+}
+
+/* Reads the visits in time order (fs_rows_open, `visit list --all`'s
+ * read): times never go back, ties by id, deleted visits left out; n
+ * visits. *plan_ok: the newest-first read (visit list's page) walks the
+ * index and sorts nothing, and the whole listing's does not read it at all
+ * (a scan and a sort: fetching every row through the index costs 7x). */
+static size_t visits_in_time_order(fs_replica *r, int *plan_ok)
+{
+    fs_rows *it = NULL;
+    CHECK_OK(fs_rows_open(&it, r, "visit", NULL, NULL, "-time"));
+    *plan_ok = plan_walks(r, it, FS__VISIT_TIME_INDEX);
+    fs_rows_close(it);
+    it = NULL;
+    CHECK_OK(fs_rows_open(&it, r, "visit", NULL, NULL, "time"));
+    if (*plan_ok && plan_names(r, it, FS__VISIT_TIME_INDEX))
+        *plan_ok = 0;
+    char prev[32] = "";
+    uint8_t prev_id[16] = {0};
+    size_t n = 0;
+    while (fs_rows_next(it) == 1) {
+        fs_value t;
+        CHECK_OK(fs_rows_get(it, "time", &t));
+        CHECK_EQ_INT(t.type, FS_TEXT);
+        char now[32];
+        snprintf(now, sizeof now, "%.*s", (int)t.n, (const char *)t.p);
+        int c = strcmp(prev, now);
+        if (c > 0 || (c == 0 && n > 0 && memcmp(prev_id, fs_rows_id(it), 16) >= 0))
+            FAIL("visit %zu at %s after one at %s", n, now, prev);
+        snprintf(prev, sizeof prev, "%s", now);
+        memcpy(prev_id, fs_rows_id(it), 16);
+        n++;
+    }
+    fs_rows_close(it);
+    return n;
+}
+
+/* Issue 21.6: `visit list` of a device reads its page of the newest
+ * visits through an index on their time (the first screen of 1,000,000
+ * visits without sorting them all): the plan walks it and sorts nothing,
+ * the whole listing's plan does not use it, the order and the deleted
+ * visits left out are as before; a replica without it (0.3.0's) gets it at
+ * open, its records unchanged; the server's store has none. */
+static void test_visits_listed_through_the_time_index(void)
+{
+    fs_replica *r = fresh("vt");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", rdir);
+    uint8_t c[16], v[16];
+    add_customer(r, "深圳恒通", c);
+    CHECK(has_index(r, FS__VISIT_TIME_INDEX));
+    for (int i = 0; i < 60; i++) {
+        char when[32];
+        /* out of time order, and ties (the same minute twice) */
+        snprintf(when, sizeof when, "2026-%02d-%02d 09:%02d", 1 + (i * 7) % 12, 1 + (i * 11) % 28,
+                 (i / 2) % 60);
+        fs_cell cells[] = {{"customer", fs_blob(c, 16)}, {"time", fs_text(when)},
+                           {"place", fs_text("会议室")},     {"purpose", fs_text("演示")},
+                           {"notes", fs_text("谈了价格")}};
+        CHECK_OK(fs_insert(r, "visit", cells, 5, v));
+        if (i % 10 == 3)
+            CHECK_OK(fs_delete(r, "visit", v));
+    }
+    int plan_ok = 0;
+    CHECK_EQ_INT(visits_in_time_order(r, &plan_ok), 54);
+    CHECK(plan_ok);
+    /* newest first ("-time", visit list's page): the reverse order */
+    {
+        fs_rows *asc = NULL, *desc = NULL;
+        CHECK_OK(fs_rows_open(&desc, r, "visit", NULL, NULL, "-time"));
+        CHECK(plan_walks(r, desc, FS__VISIT_TIME_INDEX));
+        uint8_t ids[60][16];
+        size_t n = 0;
+        while (fs_rows_next(desc) == 1 && n < 60)
+            memcpy(ids[n++], fs_rows_id(desc), 16);
+        fs_rows_close(desc);
+        CHECK_EQ_INT(n, 54);
+        CHECK_OK(fs_rows_open(&asc, r, "visit", NULL, NULL, "time"));
+        for (size_t k = 0; k < n; k++) {
+            CHECK_EQ_INT(fs_rows_next(asc), 1);
+            CHECK_MEM(fs_rows_id(asc), ids[n - 1 - k], 16);
+        }
+        fs_rows_close(asc);
+    }
+    /* the columns-only reader (bench_first's) too */
+    static const char *const cols[] = {"time", "customer"};
+    fs_rows *it = NULL;
+    CHECK_OK(fs_rows_open_only(&it, r, "visit", NULL, NULL, "-time", cols, 2));
+    CHECK(plan_walks(r, it, FS__VISIT_TIME_INDEX));
+    fs_rows_close(it);
+
+    /* As 0.3.0 made it: no index. Opened by this build, it has one. */
+    uint8_t h0[32], h1[32];
+    CHECK_OK(fs_replica_state_hash(r, h0));
+    CHECK_EQ_INT(exec_rc(r, "DROP INDEX " FS__VISIT_TIME_INDEX), SQLITE_OK);
+    CHECK(!has_index(r, FS__VISIT_TIME_INDEX));
+    CHECK_EQ_INT(visits_in_time_order(r, &plan_ok), 54); /* the same rows, sorted */
+    CHECK(!plan_ok);
+    fs_replica_close(r);
+    r = open_again(dir, "pw");
+    CHECK(has_index(r, FS__VISIT_TIME_INDEX));
+    CHECK_EQ_INT(visits_in_time_order(r, &plan_ok), 54);
+    CHECK(plan_ok);
+    CHECK_OK(fs_replica_state_hash(r, h1));
+    CHECK_MEM(h0, h1, 32);
+    size_t problems = 1;
+    CHECK_OK(fs_replica_check(r, &problems));
+    CHECK_EQ_INT(problems, 0);
+    fs_replica_close(r);
+
+    /* The server's store keeps no such index (its visits are not listed). */
+    fs_replica *s = NULL;
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .keep_feed = 1};
+    char sdir[700];
+    snprintf(sdir, sizeof sdir, "%s-server", dir);
+    CHECK_OK(fs_replica_create(&s, sdir, "pw", 2, &o));
+    CHECK(!has_index(s, FS__VISIT_TIME_INDEX));
+    fs_replica_close(s);
+    CHECK_OK(fs_replica_open(&s, sdir, "pw", 2, &o));
+    CHECK(!has_index(s, FS__VISIT_TIME_INDEX));
+    fs_replica_close(s);
+}
+
 /* The index is inside the sealed pages: a marker written, indexed and
  * searched is in none of the replica's files, folded or not. */
 static void test_search_leaves_no_plaintext(void)
@@ -2061,7 +2240,7 @@ static void test_search_leaves_no_plaintext(void)
 
 TEST_LIST(
     TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(schema_5_replica_gets_visit_plans) TEST(failed_upgrade_leaves_replica_as_it_was) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
-        TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(
+        TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(visits_listed_through_the_time_index) TEST(
             group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
             TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
                 TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)

@@ -263,8 +263,12 @@ int fs_search_catch_up(fs_replica *r, uint64_t *indexed);
 int fs_search_queued(fs_replica *r, uint64_t *n);
 
 /* Iterates the live rows of a table, optionally those whose column
- * `where_column` equals *equals, ordered by `order_by` (then id);
- * where_column "id" with a 16-byte blob: the one row of that id. */
+ * `where_column` equals *equals, ordered by `order_by` (then id; every row
+ * read and sorted: a whole listing); "-column": by column descending (then
+ * id descending), newest first, through an index on the column where the
+ * replica has one (a device's visits by time): a page of the newest reads
+ * only its rows; where_column "id" with a 16-byte blob: the one row of
+ * that id. */
 typedef struct fs_rows fs_rows;
 int fs_rows_open(fs_rows **out, fs_replica *r, const char *table, const char *where_column,
                  const fs_value *equals, const char *order_by);

@@ -31,6 +31,7 @@ static const char *const kinds[] = {
     "user_enable",   "restamped_write", "restore",
     "device_fork",   "user_move",      "backup",
     "team_set",      "export_key_rotate", "export_key_retire",
+    "compact",
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

@@ -74,6 +74,10 @@ if [ "${rows:-0}" -gt 256 ]; then ok "more rows than a step takes ($rows): sever
     fail "more rows than a step takes" "$OUT"; fi
 contains "serve ran it" "$(cat "$WORK/serve.err")" "control: compact done (ok)"
 dropped=$(grep -oE '[0-9]+ changes dropped' <<<"$OUT" | cut -d' ' -f1)
+runc "$FSS" audit show --data "$S"
+contains "the compaction is audited, by the operator, with its counts" "$OUT" \
+    "operator  -  horizon="
+contains "the changes it dropped" "$OUT" "changes_dropped=$dropped "
 if [ "${dropped:-0}" -ge 18 ]; then ok "at least 18 superseded changes dropped ($dropped)"; else
     fail "at least 18 superseded changes dropped" "$OUT"; fi
 
