@@ -43,7 +43,7 @@ FIELDSYNC_DATA _LISTEN _LEASE _TLS_CERT _TLS_KEY _INSECURE_HTTP tls cert insecur
 https config conf value control sock clear holiday holidays workday export open forbidden
 sealed plaintext team_set version websocket listening SIGTERM SIGINT SIGHUP SQLite Argon
 passphrase chars words compact keep days rotate retire
-store migrate postgresql PostgreSQL USER PGPASSFILE'
+store migrate postgresql PostgreSQL USER PGPASSFILE every'
 english_left() { # TEXT: the words of 4+ Latin letters not in ALLOWED
     local w
     for w in $(sed "s|$WORK|DIR|g" <<<"$1" | grep -oE '[A-Za-z_]{4,}' | sort -u); do
