@@ -142,6 +142,22 @@ static int held_seen(fs_replica *r, const fs_change *changes, size_t n)
     return src == SQLITE_OK ? 0 : fs__dbfail(r, src, "noting the records pulled");
 }
 
+/* Ends what fs_replica_held_check_pulled and fs_replica_resync began: their
+ * own transaction (own) committed, or rolled back on rc; a caller's marked
+ * failed on rc, for the caller's commit to roll back. */
+static int tx_end(fs_replica *r, int own, int rc)
+{
+    if (!own) {
+        if (rc != 0)
+            r->tx_failed = 1;
+        return rc;
+    }
+    if (rc == 0)
+        return fs_commit(r);
+    fs_rollback(r);
+    return rc;
+}
+
 int fs_replica_held_check_pulled(fs_replica *r)
 {
     uint64_t state = 0;
@@ -162,15 +178,7 @@ int fs_replica_held_check_pulled(fs_replica *r)
     rc = src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "noting the records not pulled");
     if (rc == 0)
         rc = meta_put(r, "held_check", 2, "noting the records not pulled");
-    if (!own) {
-        if (rc != 0)
-            r->tx_failed = 1;
-        return rc;
-    }
-    if (rc == 0)
-        return fs_commit(r);
-    fs_rollback(r);
-    return rc;
+    return tx_end(r, own, rc);
 }
 
 int fs_replica_resync(fs_replica *r, uint32_t why)
@@ -200,15 +208,7 @@ int fs_replica_resync(fs_replica *r, uint32_t why)
         rc = meta_put(r, "resync_ms", fs__now_ms(r), "recording a re-sync");
     if (rc == 0)
         rc = meta_put(r, "resync_why", why, "recording a re-sync");
-    if (!own) {
-        if (rc != 0)
-            r->tx_failed = 1;
-        return rc;
-    }
-    if (rc == 0)
-        return fs_commit(r);
-    fs_rollback(r);
-    return rc;
+    return tx_end(r, own, rc);
 }
 
 int fs_replica_note_feed_epoch(fs_replica *r, const uint8_t epoch[16], int *resynced)
