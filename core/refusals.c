@@ -426,6 +426,13 @@ static int handover_cb(const fs_refusal *f, void *ctx)
     handover_walk *w = ctx;
     if (f->auto_reverted || !fs_record_is_handover(f->table, f->column))
         return 0;
+    /* refused for its record, not for the new owner: the server lost the
+     * record (or what it belongs to), which goes again whole with the
+     * owner this device holds (fs_refusals_resend_lost); undone, the
+     * owner would go back to a write refused with it, and the record
+     * would never go again */
+    if (f->reason == FS_REASON_LOST || f->reason == FS_REASON_PARENT)
+        return 0;
     w->ids[w->n++] = f->id;
     return w->n == sizeof w->ids / sizeof w->ids[0]; /* the rest at the next call */
 }

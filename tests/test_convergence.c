@@ -1850,6 +1850,84 @@ static void test_record_lost_by_both_restores_comes_back_whole(void)
     fworld_close(w);
 }
 
+/* The owner of customer id on r, into out ("" when it has none or is not
+ * there). */
+static void owner_of(fs_replica *r, const uint8_t id[16], char out[32])
+{
+    out[0] = '\0';
+    fs_rows *it = NULL;
+    CHECK_OK(fs_rows_open(&it, r, "customer", NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1)
+        if (memcmp(fs_rows_id(it), id, 16) == 0) {
+            fs_value v;
+            CHECK_OK(fs_rows_get(it, "owner", &v));
+            if (v.type == FS_TEXT)
+                snprintf(out, 32, "%.*s", (int)v.n, (const char *)v.p);
+        }
+    fs_rows_close(it);
+}
+
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 199): li's laptop
+ * holds a customer the server lost to a restore and hands it over twice
+ * (to wang, then back to zhang) before syncing. Both hand-overs are
+ * refused LOST: not a judgement of the hand-over but of the record, which
+ * the laptop sends again whole an hour later. They must not be undone at
+ * once as a hand-over the roster refused is: the undo of the second put
+ * back the first, refused too, marked both undone so the record never
+ * went again, and the laptop kept an owner the server never had (a later
+ * copy of the customer reaching the server from elsewhere, with an older
+ * clock, never replaced it). li's last decision must reach the server,
+ * her laptop and a new device of each user, with nothing refused left. */
+static void test_handover_of_a_lost_customer_kept(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    laptop_backup(w, z);
+    server_backup(w);
+    real_now += 1000;
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("交接丢失有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c, 2, cust));
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li); /* li holds it */
+    server_restore(w);
+    laptop_restore(w, z);
+    real_now += 1000;
+    sync_or_wipe(w, z); /* the customer is nowhere but on li's laptop */
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 0);
+    fs_cell to_wang[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, to_wang, 1));
+    real_now += 1000;
+    fs_cell to_zhang[] = {{"owner", fs_text("zhang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, to_zhang, 1));
+    sync_or_wipe(w, li); /* both refused LOST, and kept */
+    char owner[32];
+    owner_of(li->r, cust, owner);
+    CHECK_STR(owner, "zhang");
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK(st.refused > 0); /* zhang's laptop might still send it: wait */
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, li); /* li's laptop sends it again whole, zhang its owner */
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 1);
+    owner_of(srv, cust, owner);
+    CHECK_STR(owner, "zhang");
+    owner_of(li->r, cust, owner);
+    CHECK_STR(owner, "zhang");
+    CHECK_OK(fs_replica_status_get(li->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    sync_or_wipe(w, z);
+    owner_of(z->r, cust, owner);
+    CHECK_STR(owner, "zhang");
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 /* lost25b (FS_FAULT_RESTORES=1, seed 32's shape, with no edit after):
  * zhang records a customer, li's laptop pulls it, then the server and
  * zhang's laptop are both restored from before it. Only li's laptop holds
@@ -2182,6 +2260,7 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(resent_write_keeps_its_clock_after_a_restore)
               TEST(refused_visit_sent_again_when_its_customer_arrives)
               TEST(record_lost_by_both_restores_comes_back_whole)
+              TEST(handover_of_a_lost_customer_kept)
               TEST(copy_record_lost_by_a_server_restore_comes_back)
               TEST(record_held_only_by_a_manager_goes_back)
               TEST(copy_record_lost_before_its_fork_goes_back)
