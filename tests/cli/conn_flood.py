@@ -13,14 +13,29 @@ Prints "opened N failed F" once the connections are made (F: connects
 that were refused or timed out), then holds them until STOPFILE exists,
 and prints "open N closed C": how many the server still holds and how many
 it closed (a readable socket that reads end-of-file or a reset).
+
+The openers must not starve the other tests that run beside them (ctest
+-j2) of local ports: a socket bound to (address, 0) takes its port at
+bind() time, and Linux then keeps that port from every connect() that picks
+its own, also through the minute the socket spends in TIME_WAIT: 40,000 such
+sockets took the whole ephemeral range and a sync in test_srvops failed
+with "Unable to connect". So the port is picked at connect() time
+(IP_BIND_ADDRESS_NO_PORT: shared with other connections to other
+addresses) and the sockets are closed with a reset (SO_LINGER 0: no
+TIME_WAIT left behind).
 """
 import errno
 import os
 import resource
 import selectors
 import socket
+import struct
 import sys
 import time
+
+
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # linux/in.h
+LINGER_RESET = struct.pack("ii", 1, 0)
 
 
 def source(mode, i):
@@ -41,6 +56,8 @@ def main():
     for i in range(count):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
+            s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
             s.bind((source(mode, i), 0))
             s.settimeout(3)
             s.connect(("127.0.0.1", port))
