@@ -429,7 +429,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     if (fs_enroll_code_parse(code, server_pk, secret) != 0) {
         cli_error(_("%s: not a valid enrollment code (expected FS1- and %d letters, digits, "
                   "'-' or '_', as fieldsync-server enroll-code prints it)"),
-                  code == typed ? "the enrollment code" : "--code", FS_ENROLL_CODE_CHARS - 4);
+                  code == typed ? _("the code typed") : "--code", FS_ENROLL_CODE_CHARS - 4);
         rc = CLI_EUSAGE;
         goto done;
     }

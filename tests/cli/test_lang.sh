@@ -202,6 +202,12 @@ LANG=zh_CN.UTF-8 setsid -w env -u FIELDSYNC_PASSPHRASE "$FS" --home "$WORK/fresh
     </dev/null >"$WORK/np.out" 2>"$WORK/np.err"
 contains "no passphrase and no terminal, in Chinese" "$(cat "$WORK/np.err")" "没有口令"
 untranslated "that refusal has no untranslated message" "$(cat "$WORK/np.err")"
+# A mistyped enrollment code, given on standard input: named in Chinese
+# (it said "the enrollment code：不是有效的注册码").
+LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/fresh" enroll --server ws://127.0.0.1:9 \
+    <<<"FS1-mistyped"
+expect "a mistyped enrollment code: refused in Chinese" 2 "输入的注册码：不是有效的注册码"
+untranslated "that refusal has no untranslated message" "$ERR"
 
 # ---- a rep's week: edit, history, delete in Chinese (issue 17) ----
 en visit list --json
