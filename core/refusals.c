@@ -776,15 +776,48 @@ static int retry_once(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES
     return fs__meta_put(r, key, (sqlite3_int64)fs__now_ms(r), NULL, "reading refusals");
 }
 
+/* Deletes the open LOST and PARENT refusals of cells this device wrote
+ * again since, with a newer clock, in a change the server acknowledged and
+ * did not refuse: the rep's own later value of the cell reached the
+ * server, so the refused one was replaced knowingly and nothing of it is
+ * left to send (as after `refused retry`). The record need not be here: a
+ * customer handed away takes it off this device once the later change is
+ * acknowledged, and with it every way of sending the refused change again
+ * (FS_FAULT_ALL seed 181). A cell not written again keeps its refusal. */
+static int clear_superseded(fs_replica *r)
+{
+    char open_sql[128], sql[640];
+    snprintf(open_sql, sizeof open_sql,
+             "SELECT count(*) FROM refused WHERE reverted=0 AND reason IN (%u,%u)",
+             (unsigned)FS_REASON_LOST, (unsigned)FS_REASON_PARENT);
+    uint64_t open = 0;
+    int rc = fs__query_u64(r, open_sql, &open);
+    if (rc != 0 || open == 0)
+        return rc; /* the usual case: no scan of the change log */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM refused WHERE reverted=0 AND reason IN (%u,%u) AND EXISTS"
+             " (SELECT 1 FROM changelog AS c WHERE c.tbl=refused.tbl AND c.col=refused.col"
+             " AND c.row=refused.row AND c.hlc>refused.hlc"
+             " AND c.seq<=(SELECT v FROM meta WHERE k='acked_seq')"
+             " AND NOT EXISTS (SELECT 1 FROM refused AS o WHERE o.tbl=c.tbl AND o.row=c.row"
+             " AND o.col=c.col AND o.hlc=c.hlc))",
+             (unsigned)FS_REASON_LOST, (unsigned)FS_REASON_PARENT);
+    fs__touch(r);
+    return fs__exec(r, sql, "clearing refusals");
+}
+
 int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records)
 {
     *records = 0;
+    int rc = clear_superseded(r);
+    if (rc != 0)
+        return rc;
     lost_walk *w = calloc(1, sizeof *w);
     if (w == NULL)
         return fs__fail(r, FS_ENOMEM, "out of memory");
     w->now_ms = fs__now_ms(r);
     w->grace_ms = grace_ms;
-    int rc = fs_refusals(r, lost_cb, w);
+    rc = fs_refusals(r, lost_cb, w);
     int own = 0;
     if (rc > 0)
         rc = 0;

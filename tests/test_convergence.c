@@ -2320,6 +2320,88 @@ static void test_gone_writer_saw_what_it_overwrote(void)
     fworld_close(w);
 }
 
+/* The text in column col of row id of table on r, into out ("" when it
+ * has none or the row is not there). */
+static void text_of(fs_replica *r, const char *table, const uint8_t id[16], const char *col,
+                    char out[64])
+{
+    out[0] = '\0';
+    fs_rows *it = NULL;
+    CHECK_OK(fs_rows_open(&it, r, table, NULL, NULL, NULL));
+    while (fs_rows_next(it) == 1)
+        if (memcmp(fs_rows_id(it), id, 16) == 0) {
+            fs_value v;
+            CHECK_OK(fs_rows_get(it, col, &v));
+            if (v.type == FS_TEXT)
+                snprintf(out, 64, "%.*s", (int)v.n, (const char *)v.p);
+        }
+    fs_rows_close(it);
+}
+
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 181): wang marks a
+ * commitment li recorded done, offline; the server is restored from a
+ * backup older than the commitment, so the change is refused LOST. li's
+ * laptop sends the commitment again (its acknowledged mark rewound), li
+ * hands the customer to zhang, and wang, not told yet, cancels the
+ * commitment. That change is accepted (written before the device was
+ * told: issue 24), and the customer's records leave wang's laptop with
+ * it. The refusal of the "done" stayed open for ever: no record here to
+ * send again whole, and nothing to send, as wang's own later value of
+ * those cells is on the server. A refusal of a cell the device wrote
+ * again, in a change the server acknowledged and did not refuse, is put
+ * right (as `refused retry` puts it right): wang's laptop ends with
+ * nothing refused, and the server holds wang's last word. */
+static void test_lost_edit_written_again_before_a_handover(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *wang = dev_new(w, "wang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, wang);
+    server_backup(w);
+    real_now += 1000;
+    uint8_t cust[16], k[16];
+    fs_cell c[] = {{"name", fs_text("交接前完成公司")}, {"owner", fs_text("wang")}};
+    CHECK_OK(fs_insert(li->r, "customer", c, 2, cust));
+    record_visit(w, li, cust, 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, wang);
+    CHECK(pick_row(w, wang, "commitment", k, NULL));
+    real_now += 1000;
+    fs_cell done[] = {{"status", fs_text("done")}, {"done_at", fs_text("2023-11-14 22:13")}};
+    CHECK_OK(fs_update(wang->r, "commitment", k, done, 2));
+    server_restore(w);
+    real_now += 1000;
+    sync_or_wipe(w, wang); /* refused LOST: the server lost the commitment */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(wang->r, &st));
+    CHECK_EQ_INT(st.refused, 2);
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(fs_exists(srv, "commitment", k), 0);
+    sync_or_wipe(w, li); /* li's laptop sends its records again */
+    CHECK_EQ_INT(fs_exists(srv, "commitment", k), 1);
+    real_now += 1000;
+    fs_cell give[] = {{"owner", fs_text("zhang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1));
+    sync_or_wipe(w, li);
+    real_now += 1000;
+    fs_cell cancel[] = {{"status", fs_text("cancelled")}};
+    CHECK_OK(fs_update(wang->r, "commitment", k, cancel, 1)); /* before it is told */
+    sync_or_wipe(w, wang); /* accepted; the customer's records leave */
+    CHECK_EQ_INT(fs_exists(wang->r, "commitment", k), 0);
+    char status[64];
+    text_of(srv, "commitment", k, "status", status);
+    CHECK_STR(status, "cancelled");
+    CHECK_OK(fs_replica_status_get(wang->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    for (int i = 0; i < w->n; i++)
+        sync_or_wipe(w, &w->d[i]);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -2358,4 +2440,5 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(far_behind_after_compaction)
               TEST(restored_server_compacted)
               TEST(gone_writer_saw_what_it_overwrote)
+              TEST(lost_edit_written_again_before_a_handover)
               TEST(fault_schedules))

@@ -463,6 +463,77 @@ static void test_child_refused_before_its_record_went_whole(void)
     test_rmtree(dir);
 }
 
+/* FS_FAULT_ALL seed 181: a LOST refusal of a cell the device wrote again
+ * since, in a change the server acknowledged and did not refuse, is put
+ * right whatever its age: the rep's later value is on the server. One not
+ * written again stays; one written again only in a change refused too, or
+ * not yet acknowledged, stays. */
+static void refused_change(fs_replica *r, uint64_t after, uint32_t reason)
+{
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, after, 100, &cs));
+    for (size_t i = 0; i < cs->count; i++)
+        CHECK_OK(fs_replica_record_refusal(r, cs->changes[i].table, cs->changes[i].row,
+                                           cs->changes[i].column, cs->changes[i].version.hlc,
+                                           reason, "lost", 4));
+    fs_changeset_free(cs);
+}
+
+static void test_lost_refusal_put_right_by_a_later_write(void)
+{
+    char *dir = test_tmpdir();
+    fs_replica *r = fresh(dir, "r");
+    uint8_t cust[16], visit[16];
+    add_customer(r, "Acme", cust);
+    fs_cell v[] = {{"customer", fs_blob(cust, 16)},
+                   {"time", fs_text("2023-10-10 14:00")},
+                   {"place", fs_text("会议室")},
+                   {"purpose", fs_text("follow up")},
+                   {"notes", fs_text("初次拜访")}};
+    CHECK_OK(fs_insert(r, "visit", v, 5, visit));
+    uint64_t last = 0;
+    CHECK_OK(fs_last_seq(r, &last));
+    CHECK_OK(fs_replica_mark_acked(r, last)); /* then the server lost the visit */
+    fs_cell e[] = {{"notes", fs_text("谈了报价")}, {"place", fs_text("工厂")}};
+    CHECK_OK(fs_update(r, "visit", visit, e, 2));
+    refused_change(r, last, FS_REASON_LOST);
+    CHECK_OK(fs_last_seq(r, &last));
+    CHECK_OK(fs_replica_mark_acked(r, last));
+    fs_replica_status st;
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 2);
+    fs_cell n2[] = {{"notes", fs_text("谈了价格")}}; /* accepted: the visit came back */
+    CHECK_OK(fs_update(r, "visit", visit, n2, 1));
+    size_t records = 9;
+    CHECK_OK(fs_refusals_resend_lost(r, FS_LOST_GRACE_MS, &records));
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 2); /* not acknowledged yet */
+    CHECK_OK(fs_last_seq(r, &last));
+    CHECK_OK(fs_replica_mark_acked(r, last));
+    CHECK_OK(fs_refusals_resend_lost(r, FS_LOST_GRACE_MS, &records));
+    CHECK_EQ_INT(records, 0);
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 1); /* the place, not written again */
+    fs_cell p2[] = {{"place", fs_text("客户工厂")}};
+    CHECK_OK(fs_update(r, "visit", visit, p2, 1));
+    refused_change(r, last, FS_REASON_LOST); /* refused too */
+    CHECK_OK(fs_last_seq(r, &last));
+    CHECK_OK(fs_replica_mark_acked(r, last));
+    CHECK_OK(fs_refusals_resend_lost(r, FS_LOST_GRACE_MS, &records));
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 2);
+    fs_cell p3[] = {{"place", fs_text("客户总部")}};
+    CHECK_OK(fs_update(r, "visit", visit, p3, 1));
+    CHECK_OK(fs_last_seq(r, &last));
+    CHECK_OK(fs_replica_mark_acked(r, last)); /* accepted */
+    CHECK_OK(fs_refusals_resend_lost(r, FS_LOST_GRACE_MS, &records));
+    status(r, &st);
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    fs_replica_close(r);
+    test_rmtree(dir);
+}
+
 static void deliver(fs_replica *from, fs_replica *to)
 {
     fs_changeset *cs = NULL;
@@ -847,5 +918,6 @@ TEST_LIST(TEST(lease_on_the_device_clock) TEST(durations) TEST(server_settings_a
                           TEST(server_time_corrects_the_clock) TEST(restamps_rewrite_own_versions)
                               TEST(child_goes_after_its_record_sent_again_whole)
                                   TEST(child_refused_before_its_record_went_whole)
+                                      TEST(lost_refusal_put_right_by_a_later_write)
                               TEST(restamps_given_a_clock_another_was_sent_with)
                                   TEST(purge_removes_rows_and_their_conflicts))

@@ -817,8 +817,11 @@ int fs_refusals_retry_parents(fs_replica *r, const fs_change *changes, size_t n,
  * most once per feed epoch (a meta mark a re-sync or fork clears), and
  * never one with an open refusal of another reason, so a server that
  * keeps refusing is not sent the same record at every sync; a refusal
- * nothing was sent again for stays open. *records: the refusals put
- * right. 0 or the replica's error. */
+ * nothing was sent again for stays open. First, whatever their age, such
+ * refusals of cells this device wrote again since in a change the server
+ * acknowledged and did not refuse are deleted (the rep's later value is
+ * on the server), whether or not the record is still here. *records: the
+ * refusals put right by sending. 0 or the replica's error. */
 #define FS_LOST_GRACE_MS (3600ull * 1000)
 int fs_refusals_resend_lost(fs_replica *r, uint64_t grace_ms, size_t *records);
 
