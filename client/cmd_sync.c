@@ -380,6 +380,22 @@ static int read_code(char *buf, size_t size)
     return buf[0] != '\0';
 }
 
+/* enroll on a replica that has its server already: refused, naming it.
+ * CLI_OK when the replica has none. */
+static int refuse_if_enrolled(fs_replica *r)
+{
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    char url[FS_SERVER_URL_MAX + 1];
+    int frc = fs_replica_server(r, url, pk);
+    if (frc == 0) {
+        cli_error(_("enroll: this replica is already enrolled with the server at %s"), url);
+        return CLI_ERUNTIME;
+    }
+    if (frc != FS_ENOTFOUND)
+        return cli_fail(r, "enroll: reading the replica", frc);
+    return CLI_OK;
+}
+
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
 {
     const char *code = NULL, *name = NULL, *home;
@@ -390,8 +406,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         {"--name", CLI_VALUE, NULL, &name, NULL},
     };
     uint8_t server_pk[FS_SIGN_PK_BYTES], secret[FS_ENROLL_SECRET_BYTES];
-    uint8_t old_pk[FS_SIGN_PK_BYTES];
-    char old_url[FS_SERVER_URL_MAX + 1], hostname[256], err[256], keyhex[17];
+    char hostname[256], err[256], keyhex[17];
     char before[FS_USER_MAX + 1] = "";
     fs_enroll_request req;
     fs_identity *id = NULL;
@@ -467,12 +482,9 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         rc = open_existing(home, &r, &pass);
         if (rc != CLI_OK)
             goto done;
-        frc = fs_replica_server(r, old_url, old_pk);
-        if (frc == 0) {
-            cli_error(_("enroll: this replica is already enrolled with the server at %s"), old_url);
-            rc = CLI_ERUNTIME;
+        rc = refuse_if_enrolled(r);
+        if (rc != CLI_OK)
             goto done;
-        }
     }
     /* The team's passphrase rule, before the passphrase is asked for (a
      * new replica's) or held to it (one init made): the server looks the
@@ -512,16 +524,9 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         goto done;
 
-    frc = fs_replica_server(r, old_url, old_pk);
-    if (frc == 0) {
-        cli_error(_("enroll: this replica is already enrolled with the server at %s"), old_url);
-        rc = CLI_ERUNTIME;
+    rc = refuse_if_enrolled(r); /* also one made by another process meanwhile */
+    if (rc != CLI_OK)
         goto done;
-    }
-    if (frc != FS_ENOTFOUND) {
-        rc = cli_fail(r, "enroll: reading the replica", frc);
-        goto done;
-    }
     frc = fs_replica_identity(r, &id);
     if (frc != 0) {
         rc = cli_fail(r, "enroll: reading the device identity", frc);
