@@ -2402,6 +2402,56 @@ static void test_lost_edit_written_again_before_a_handover(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (FS_FAULT_ALL=1, seeds 57 and 189):
+ * zhang's laptop, with an edit not yet sent, is copied; li hands one of
+ * zhang's customers to wang; the copy syncs first, under the device id
+ * the two share: it pushes the edit and is told of the hand-over. The
+ * original, never told, records a visit to the customer offline and syncs.
+ * The server took the visit for one written after the device was told
+ * (its sequence is above the one the copy's PULL reported) and refused it
+ * "outside the writer's scope": it stayed refused on zhang's laptop and
+ * never reached wang or li. The original pushes from below what the
+ * server had acknowledged when it told the copy, so it never got that
+ * telling: the visit was made with the right to make it and follows the
+ * customer to wang, and zhang's laptop drops it with the customer. */
+static void test_visit_of_a_copy_not_told_of_a_handover(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0), *wang = dev_new(w, "wang", 0);
+    uint8_t cust[16], other[16];
+    zhangs_customer(w, z, li, cust);
+    fs_cell c[] = {{"name", fs_text("复制未知有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c, 2, other)); /* not sent yet */
+    laptop_copy(w, z);
+    fdev *copy = &w->d[w->n - 1];
+    real_now += 1000;
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1));
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, copy); /* pushes the new customer, told of the hand-over */
+    CHECK_EQ_INT(fs_exists(copy->r, "customer", cust), 0);
+    real_now += 1000;
+    record_visit(w, z, cust, 0); /* the original does not know */
+    sync_or_wipe(w, z);
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(z->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(test_count_rows(srv, "visit"), 1);
+    CHECK_EQ_INT(test_count_rows(srv, "commitment"), 1);
+    CHECK_EQ_INT(test_count_rows(z->r, "customer"), 1); /* dropped with the hand-over */
+    CHECK_EQ_INT(test_count_rows(z->r, "visit"), 0);
+    sync_or_wipe(w, wang);
+    sync_or_wipe(w, li);
+    CHECK_EQ_INT(test_count_rows(wang->r, "visit"), 1);
+    CHECK_EQ_INT(test_count_rows(li->r, "visit"), 1);
+    sync_or_wipe(w, copy); /* told it is a copy: a new identity */
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -2441,4 +2491,5 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(restored_server_compacted)
               TEST(gone_writer_saw_what_it_overwrote)
               TEST(lost_edit_written_again_before_a_handover)
+              TEST(visit_of_a_copy_not_told_of_a_handover)
               TEST(fault_schedules))

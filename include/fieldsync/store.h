@@ -391,7 +391,11 @@ int fs_store_purges(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint
  * it pushes under one of them with a later local sequence is refused as
  * outside its scope; one made before (not above local_seq, or while it was
  * never told) was made with the right to make it and is accepted
- * (fs_store_push). The first telling of each purge is kept. FS_EDB. */
+ * (fs_store_push). The first telling of each purge is kept, with the
+ * device's sequence the store had acknowledged then: a push starting at or
+ * below it comes from a replica that never got the telling (a copy under
+ * the same id, or a session broken before the ACKs arrived), and forgets
+ * it. FS_EDB. */
 int fs_store_purges_told(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                          size_t max, uint64_t local_seq);
 

@@ -355,7 +355,19 @@ int sq_purges_told(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], ui
         local_seq = INT64_MAX;
     /* The same purges sq_purges gave, by the same query; the first telling
      * of each is kept (a device that never pushed what it wrote before it
-     * must keep that right). */
+     * must keep that right), with what the server had acknowledged of the
+     * device then: the ACKs went before the PURGE on the channel, so a
+     * replica that got the telling holds them (push.c, void_tellings). */
+    rc = sq__run(s,
+                 "INSERT OR IGNORE INTO purge_told_acked(pk, purge, acked_seq)"
+                 " SELECT ?1, seq, ?2 FROM (SELECT seq FROM purges WHERE user=?3 AND feed_seq>=?4"
+                 " ORDER BY seq LIMIT ?5) WHERE seq NOT IN (SELECT purge FROM purge_told WHERE"
+                 " pk=?1)",
+                 NULL, "bitii", device_pk, FS_SIGN_PK_BYTES,
+                 (long long)(d.acked > INT64_MAX ? INT64_MAX : d.acked), d.u.name,
+                 (long long)cursor, (long long)(max ? max : 1));
+    if (rc != 0)
+        return rc;
     return sq__run(s,
                    "INSERT OR IGNORE INTO purge_told(pk, purge, local_seq)"
                    " SELECT ?1, seq, ?2 FROM (SELECT seq FROM purges WHERE user=?3 AND feed_seq>=?4"

@@ -970,6 +970,33 @@ static uint64_t clock_limit(fs_replica *r, unsigned flags)
     return lim;
 }
 
+/* Issue 24, the tellings a pushing replica never got. The server tells a
+ * device of a purge in answer to a PULL, after the ACKs of every push it
+ * had applied, on one ordered channel, and a device records an ACK before
+ * it reads what follows: a replica that got the telling holds those ACKs,
+ * and pushes from above the acknowledged sequence kept with it
+ * (purge_told_acked). A push from first_seq at or below it comes from a
+ * replica that never got it: a copy of the laptop not yet told apart from
+ * it (one device id, the same writes), or the device itself when its
+ * session broke before the ACKs and the PURGE reached it. For this
+ * replica the purge was never told, so the telling is forgotten: what it
+ * pushes is judged as written before it knew (handed_away), and its next
+ * PULL tells it again, with its own newest sequence. FS_FAULT_ALL seed 57:
+ * zhang's laptop copied, the copy told of a hand-over, the original's
+ * visit to that customer refused as written after. */
+static int void_tellings(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t first_seq)
+{
+    long long from = first_seq > INT64_MAX ? INT64_MAX : (long long)first_seq;
+    int rc = sq__run(s,
+                     "DELETE FROM purge_told WHERE pk=?1 AND purge IN (SELECT purge FROM"
+                     " purge_told_acked WHERE pk=?1 AND acked_seq>=?2)",
+                     NULL, "bi", pk, FS_SIGN_PK_BYTES, from);
+    if (rc == 0)
+        rc = sq__run(s, "DELETE FROM purge_told_acked WHERE pk=?1 AND acked_seq>=?2", NULL, "bi",
+                     pk, FS_SIGN_PK_BYTES, from);
+    return rc;
+}
+
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
             uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
             fs_push_result *out)
@@ -982,6 +1009,9 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     int rc = sq__device_get(s, device_pk, &d);
     if (rc == FS_ENOTFOUND)
         return sq__fail(s, FS_EAUTH, "unknown device");
+    if (rc != 0)
+        return rc;
+    rc = void_tellings(s, device_pk, first_seq);
     if (rc != 0)
         return rc;
     if (last_seq <= d.acked) { /* applied before: acknowledge again */

@@ -81,6 +81,11 @@ static const char tables_sql[] =
     "CREATE INDEX IF NOT EXISTS purges_user ON purges(user, feed_seq);"
     "CREATE TABLE IF NOT EXISTS purge_told(pk BLOB NOT NULL, purge INTEGER NOT NULL,"
     " local_seq INTEGER NOT NULL, PRIMARY KEY(pk, purge)) WITHOUT ROWID;"
+    /* what the server had acknowledged of the device when it told it (a
+     * table of its own, so a store made before it gains it on open; a
+     * telling made before it has none and is never voided, push.c) */
+    "CREATE TABLE IF NOT EXISTS purge_told_acked(pk BLOB NOT NULL, purge INTEGER NOT NULL,"
+    " acked_seq INTEGER NOT NULL, PRIMARY KEY(pk, purge)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS passwords(user TEXT PRIMARY KEY, hash TEXT NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS disabled_users(name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)"

@@ -17,6 +17,11 @@
  *            answer to a PULL made when its newest local change was
  *            local_seq; what it wrote after that under the row is judged
  *            as written knowing the row left its user's scope (push.c)
+ *   purge_told_acked pk BLOB, purge INTEGER, acked_seq INTEGER, PRIMARY
+ *            KEY(pk, purge): the device's sequence the server had
+ *            acknowledged when it told it (devices.acked_seq then); a push
+ *            starting at or below it comes from a replica that never got
+ *            the telling, which is then forgotten (push.c, void_tellings)
  *   scope    tbl INTEGER, row BLOB, owner TEXT, ptbl INTEGER, prow BLOB,
  *            PRIMARY KEY(tbl, row): a row's owner, or the row it follows
  *            (its customer, its plan, the row a conflict is about); owners
