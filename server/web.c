@@ -1524,6 +1524,68 @@ static const char *audit_kind_words(const char *kind)
     return kind;
 }
 
+/* A logged value in words (issue 20.3's entries on a Chinese page): the
+ * fixed words the server writes itself (who acted, what was read, "unknown
+ * name") and the two shapes of a counted failure, "WHAT from NET" and "N
+ * more from NET within a minute (last: WHAT)". A name, a fingerprint, a
+ * week or a reason the page has no words for is shown as logged; so is
+ * every value on an English page (as `audit show` prints it). */
+static const char *audit_value_words(const char *v, char *buf, size_t n)
+{
+    static const struct {
+        const char *logged, *words;
+    } w[] = {
+        {"dashboard", N_("dashboard")},
+        {"dashboard login", N_("dashboard login")},
+        {"sync", N_("sync")},
+        {"operator", N_("server operator")},
+        {"admin", N_("admin")},
+        {"unknown name", N_("unknown name")},
+        {"unknown", N_("unknown")},
+        {"an unknown network", N_("an unknown network")},
+        {"customer", N_("customer")},
+        {"contact", N_("contact")},
+        {"visit", N_("visit")},
+        {"commitment", N_("commitment")},
+        {"plan", N_("weekly plan")},
+        {"search", N_("search")},
+        {"attachment", N_("attachment")},
+    };
+    if (web__lang() != WEB_ZH)
+        return v;
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (strcmp(w[i].logged, v) == 0)
+            return _(w[i].words);
+    unsigned more;
+    int at = 0;
+    char net[64], last[160];
+    if (sscanf(v, "%u more from %63s within a minute (last: %n", &more, net, &at) == 2 &&
+        at > 0 && strlen(v + at) > 0 && strlen(v + at) < sizeof last &&
+        v[strlen(v) - 1] == ')') {
+        snprintf(last, sizeof last, "%.*s", (int)strlen(v + at) - 1, v + at);
+        char net_w[128], last_w[256];
+        /* TRANSLATORS: an audit entry counting failures: how many more, from
+         * which network, and the last one's reason */
+        snprintf(buf, n, _("%u more from %s within a minute (last: %s)"), more,
+                 audit_value_words(net, net_w, sizeof net_w),
+                 audit_value_words(last, last_w, sizeof last_w));
+        return buf;
+    }
+    const char *from = strstr(v, " from ");
+    if (from != NULL && strstr(from + 6, " ") == NULL && (size_t)(from - v) < sizeof last) {
+        snprintf(last, sizeof last, "%.*s", (int)(from - v), v);
+        const char *words = audit_value_words(last, buf, n);
+        if (words != last) { /* only a reason the page has words for */
+            char what[160];
+            snprintf(what, sizeof what, "%s", words);
+            /* TRANSLATORS: an audit entry's failure and the network it came from */
+            snprintf(buf, n, _("%s from %s"), what, from + 6);
+            return buf;
+        }
+    }
+    return v;
+}
+
 static int audit_row(const fs_audit_entry *e, void *ctx)
 {
     audit_view *v = ctx;
@@ -1538,11 +1600,12 @@ static int audit_row(const fs_audit_entry *e, void *ctx)
     web__putf(o, "<tr><td>%llu</td><td>%s</td><td>", (unsigned long long)e->seq, when);
     web__esc(o, audit_kind_words(e->kind));
     web__puts(o, "</td><td>");
-    web__esc(o, e->actor);
+    char words[512];
+    web__esc(o, audit_value_words(e->actor, words, sizeof words));
     web__puts(o, "</td><td>");
-    web__esc(o, e->subject);
+    web__esc(o, audit_value_words(e->subject, words, sizeof words));
     web__puts(o, "</td><td>");
-    web__esc(o, e->detail);
+    web__esc(o, audit_value_words(e->detail, words, sizeof words));
     web__puts(o, "</td></tr>\n");
     return 0;
 }

@@ -508,6 +508,14 @@ WEB_LANG=zh http GET "/audit?kind=login" "$SESSION"
 contains "in Chinese: the kinds of event in words" "$BODY" "<td>登录看板</td>"
 contains "the filter shows the words and sends the kind" "$BODY" '<option value="login" selected>登录看板</option>'
 contains "and another kind" "$BODY" '<option value="team_set">团队设置变更</option>'
+# The values the server writes itself are in words too (they were English
+# on the Chinese page): who, the unknown name, the failure and its network.
+WEB_LANG=zh http GET "/audit?kind=auth_failed" "$SESSION"
+contains "in Chinese: a name no user has" "$BODY" "<td>看板</td><td>未知用户名</td>"
+contains "the failed login and its network" "$BODY" "<td>登录看板，来自 127.0.0.0/24</td>"
+contains "a known user's failure names the user" "$BODY" "<td>看板</td><td>li</td>"
+http GET "/audit?kind=auth_failed" "$SESSION"
+contains "in English as logged" "$BODY" "<td>dashboard</td><td>unknown name</td><td>dashboard login from 127.0.0.0/24</td>"
 # A compaction is audited (issue 21.1): the kind as logged, and in words.
 srv compact --data "$S" --keep-days 0 # through the running serve
 expect "the feed compacted through the running serve" 0
@@ -515,7 +523,7 @@ http GET "/audit?kind=compact" "$SESSION"
 contains "the compaction in the audit log, by the operator" "$BODY" "<td>compact</td><td>operator</td>"
 contains "with its counts" "$BODY" "keep_days=0 rows="
 WEB_LANG=zh http GET "/audit?kind=compact" "$SESSION"
-contains "in Chinese: the compaction in words" "$BODY" "<td>数据流已压缩</td><td>operator</td>"
+contains "in Chinese: the compaction and who made it in words" "$BODY" "<td>数据流已压缩</td><td>服务器操作员</td>"
 
 # A zone for the team (issue 17.7): the pages name it (last: it moves the deadlines).
 srv team set --data "$S" --team north --tz Asia/Shanghai # through the running serve
