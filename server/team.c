@@ -305,6 +305,20 @@ static int team_set(fs_store *s, const team_args *a)
     return SRV_OK;
 }
 
+
+/* A team's export policy as `team set --export` takes it, in the operator's
+ * language: the Chinese words keep the value to type beside them. */
+static const char *export_policy_words(const char *v)
+{
+    if (strcmp(v, "forbidden") == 0)
+        return _("forbidden");
+    if (strcmp(v, "sealed") == 0)
+        return _("sealed");
+    if (strcmp(v, "plaintext") == 0)
+        return _("plaintext");
+    return v; /* a newer server's value: as stored */
+}
+
 static int team_show(fs_store *s, const team_args *a)
 {
     fs_replica *r = fs_store_replica(s);
@@ -358,7 +372,8 @@ static int team_show(fs_store *s, const team_args *a)
     fprintf(srv_out, _("holidays:      %s\n"), has[2] && v[2][0] ? v[2] : none);
     fprintf(srv_out, _("weekend days worked: %s\n"), has[3] && v[3][0] ? v[3] : none);
     fprintf(srv_out, _("exports: reps %s, managers %s; export key %s\n"),
-            has[4] ? v[4] : _("forbidden (default)"), has[5] ? v[5] : _("sealed (default)"),
+            has[4] ? export_policy_words(v[4]) : _("forbidden (default)"),
+            has[5] ? export_policy_words(v[5]) : _("sealed (default)"),
             has[6] ? _("known") : _("not made"));
     fprintf(srv_out, _("passphrases:   at least %s characters, or %s words%s\n"),
             has[7] ? v[7] : "12", has[8] ? v[8] : "4",

@@ -128,6 +128,8 @@ expect "a bad mode: exit 2 naming the flag" 2 "--export-rep: expected forbidden,
 runc "$FSS" team set --data "$S" --team north --export-rep plaintext
 expect "team set --export-rep plaintext" 0
 contains "team show says it" "$OUT" "exports: reps plaintext, managers sealed (default); export key known"
+LC_ALL= LANG=zh_CN.UTF-8 runc "$FSS" team show --data "$S" --team north
+contains "in Chinese, in words with the value to type" "$OUT" "导出：销售 明文（plaintext），主管 加密（sealed，默认）；导出密钥 已有"
 runc "$FS" --home "$Z" sync
 expect "zhang syncs (the policy comes)" 0
 exp "$Z" "$WORK/zhang.json" visit list --json
