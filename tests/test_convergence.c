@@ -272,7 +272,11 @@ static int was_refused(const logged_write *w)
 
 /* Every write all.w[0..checked) that was overwritten without being seen is
  * in a conflict record of s->r[0], with its value; the writes past checked
- * only tell which writes their writers had seen. Frees all. */
+ * only tell which writes their writers had seen. A write the server
+ * refused overwrote nothing (no replica but its writer's held it, and
+ * there it is listed as refused): it neither makes an earlier value a
+ * loser nor shows one seen (FS_FAULT_ALL seed 222,
+ * refused_owner_of_a_copy_sent_after_a_handover). Frees all. */
 static void check_losers(sim *s, writes all, size_t checked)
 {
     found f = {NULL, 0, 0, NULL};
@@ -283,7 +287,7 @@ static void check_losers(sim *s, writes all, size_t checked)
         int superseded_knowingly = 0, is_final = 1;
         for (size_t b = 0; b < all.n; b++) {
             logged_write *o = &all.w[b];
-            if (!same_cell(w, o))
+            if (!same_cell(w, o) || was_refused(o))
                 continue;
             if (fs_version_cmp(&o->prev, &w->v) == 0)
                 superseded_knowingly = 1;
@@ -2529,6 +2533,70 @@ static void test_refused_owner_in_a_restamped_write_undone(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 222): zhang's
+ * laptop, its clock two hours ahead, records a customer and is copied
+ * before it syncs. The original syncs, and the customer is given the
+ * server's clock; li hands it to wang. The copy syncs: told apart (its
+ * change at the server's tip has the clock it was sent with), it sends
+ * the customer again under its new id, still ahead, and is given a clock
+ * again, above li's hand-over. The name is accepted (written before the
+ * copy was told, issue 24), the owner refused alone (a rep does not give
+ * a customer away). The copy took the given clock for the refused owner
+ * too, so its refusal named no change of its log, and the fault check
+ * took that owner, newer than li's, for a write over it: "wang ... has no
+ * conflict record", though the server holds li's hand-over and every
+ * replica agrees. A refused cell now keeps the clock it was sent with
+ * (refused_owner_in_a_restamped_write_undone), and the check takes a
+ * write the server refused for one that overwrote nothing. */
+static void test_refused_owner_of_a_copy_sent_after_a_handover(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0), *wang = dev_new(w, "wang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    z->skew = 2 * 3600000LL; /* moved since its sync */
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("复制交接有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c, 2, cust));
+    uint64_t sent = logged_clock(z->r, cust, "owner");
+    laptop_copy(w, z);
+    fdev *copy = &w->d[w->n - 1];
+    real_now += 1000;
+    sync_or_wipe(w, z);
+    CHECK(logged_clock(z->r, cust, "owner") != sent); /* given the server's clock */
+    sync_or_wipe(w, li);
+    real_now += 1000;
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1));
+    sync_or_wipe(w, li);
+    real_now += 1000;
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    memcpy(pk, copy->pk, sizeof pk);
+    sync_or_wipe(w, copy);
+    CHECK(memcmp(pk, copy->pk, sizeof pk) != 0); /* told apart: a new identity */
+    uint64_t given = logged_clock(copy->r, cust, "name");
+    CHECK(given != sent && given > logged_clock(li->r, cust, "owner"));
+    refusals_seen rs = {0};
+    CHECK_OK(fs_refusals(copy->r, keep_refusal, &rs));
+    CHECK_EQ_INT(rs.n, 1);
+    CHECK_EQ_INT(rs.last.reason, FS_REASON_SCOPE);
+    CHECK(rs.last.hlc == sent && logged_clock(copy->r, cust, "owner") == sent);
+    fs_replica *srv = fs_store_replica(w->store);
+    char owner[64];
+    text_of(srv, "customer", cust, "owner", owner);
+    CHECK_STR(owner, "wang"); /* li's hand-over stands, lost to nothing */
+    CHECK(!has_loser(srv, cust, "wang"));
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < w->n; i++)
+            sync_or_wipe(w, &w->d[i]);
+    text_of(wang->r, "customer", cust, "owner", owner);
+    CHECK_STR(owner, "wang");
+    CHECK_EQ_INT(fs_exists(copy->r, "customer", cust), 0);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -2570,4 +2638,5 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(lost_edit_written_again_before_a_handover)
               TEST(visit_of_a_copy_not_told_of_a_handover)
               TEST(refused_owner_in_a_restamped_write_undone)
+              TEST(refused_owner_of_a_copy_sent_after_a_handover)
               TEST(fault_schedules))
