@@ -167,14 +167,27 @@ typedef struct restamp_cell {
     uint8_t row[FS_ID_BYTES];
 } restamp_cell;
 
-/* The cells this device wrote at clock `sent` (one write: one row). *out is
- * malloc'd, the caller frees it. */
+/* A change log entry (alias c) that the server refused at the clock it
+ * carries: REJECT comes before the ACK, and a refused change keeps the
+ * clock it was sent with. One write can be refused in part (a customer's
+ * owner refused alone on a row the server has, its other columns
+ * accepted: server/store/push.c), and the server keeps the write's
+ * restamp for the part it took. */
+#define REFUSED_AT(hlc_col)                                                                   \
+    "EXISTS (SELECT 1 FROM refused AS f WHERE f.tbl=c.tbl AND f.row=c.row AND f.col=c.col"      \
+    " AND f.hlc=" hlc_col ")"
+
+/* The cells this device wrote at clock `sent` (one write: one row) that
+ * the server did not refuse. *out is malloc'd, the caller frees it. */
 static int cells_of_write(fs_replica *r, uint64_t sent, restamp_cell **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    int rc = fs__prepare(r, "SELECT DISTINCT tbl, col, row FROM changelog WHERE hlc=?1", &st);
+    int rc = fs__prepare(r,
+                         "SELECT DISTINCT tbl, col, row FROM changelog AS c WHERE hlc=?1"
+                         " AND NOT " REFUSED_AT("c.hlc"),
+                         &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)sent);
@@ -283,13 +296,18 @@ static int restamp_find(fs_replica *r, const fs_restamp *p, restamp_work *w)
         fs__row_clear(&row);
     }
     w->cells = cells;
+    /* a refused cell keeps its clock, in the log and in what names it:
+     * its refusal, its revert and TIP know it by that clock */
     if (rc == 0)
-        rc = log_seqs(r, "SELECT seq FROM changelog WHERE hlc=?1", p->sent, 0, &w->seqs,
-                      &w->nseqs, &cap);
+        rc = log_seqs(r,
+                      "SELECT seq FROM changelog AS c WHERE hlc=?1 AND NOT " REFUSED_AT("c.hlc"),
+                      p->sent, 0, &w->seqs, &w->nseqs, &cap);
     cap = 0;
     if (rc == 0) /* writes made on top of it name it as it now is */
-        rc = log_seqs(r, "SELECT seq FROM changelog WHERE prev_hlc=?1 AND prev_dev=?2", p->sent,
-                      1, &w->prev_seqs, &w->nprev, &cap);
+        rc = log_seqs(r,
+                      "SELECT seq FROM changelog AS c WHERE prev_hlc=?1 AND prev_dev=?2"
+                      " AND NOT " REFUSED_AT("c.prev_hlc"),
+                      p->sent, 1, &w->prev_seqs, &w->nprev, &cap);
     return rc;
 }
 

@@ -272,7 +272,11 @@ static int was_refused(const logged_write *w)
 
 /* Every write all.w[0..checked) that was overwritten without being seen is
  * in a conflict record of s->r[0], with its value; the writes past checked
- * only tell which writes their writers had seen. Frees all. */
+ * only tell which writes their writers had seen. A write the server
+ * refused overwrote nothing (no replica but its writer's held it, and
+ * there it is listed as refused): it neither makes an earlier value a
+ * loser nor shows one seen (FS_FAULT_ALL seed 222,
+ * refused_owner_of_a_copy_sent_after_a_handover). Frees all. */
 static void check_losers(sim *s, writes all, size_t checked)
 {
     found f = {NULL, 0, 0, NULL};
@@ -283,7 +287,7 @@ static void check_losers(sim *s, writes all, size_t checked)
         int superseded_knowingly = 0, is_final = 1;
         for (size_t b = 0; b < all.n; b++) {
             logged_write *o = &all.w[b];
-            if (!same_cell(w, o))
+            if (!same_cell(w, o) || was_refused(o))
                 continue;
             if (fs_version_cmp(&o->prev, &w->v) == 0)
                 superseded_knowingly = 1;
@@ -2452,6 +2456,147 @@ static void test_visit_of_a_copy_not_told_of_a_handover(void)
     fworld_close(w);
 }
 
+/* The clock of r's own logged change to column col of customer id (0 when
+ * there is none). */
+static uint64_t logged_clock(fs_replica *r, const uint8_t id[16], const char *col)
+{
+    unsigned nt;
+    int ct = fs_schema_table_index("customer");
+    int cc = fs_schema_column_index(&fs_schema_tables(&nt)[ct], col);
+    uint64_t hlc = 0;
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(r, 0, 1000000, &cs));
+    for (size_t k = 0; k < cs->count; k++) {
+        const fs_change *c = &cs->changes[k];
+        if (c->table == ct && c->column == cc && memcmp(c->row, id, 16) == 0)
+            hlc = c->version.hlc;
+    }
+    fs_changeset_free(cs);
+    return hlc;
+}
+
+typedef struct refusals_seen {
+    size_t n;
+    fs_refusal last;
+} refusals_seen;
+
+static int keep_refusal(const fs_refusal *f, void *ctx)
+{
+    refusals_seen *rs = ctx;
+    rs->last = *f;
+    rs->last.text = NULL;
+    rs->last.sent = fs_null();
+    rs->n++;
+    return 0;
+}
+
+/* A manager's laptop, its clock an hour ahead, gives zhang's customer to
+ * a name the server does not know (a rep gone while it was offline) and
+ * sets its industry, in one write. The server gives the write a clock of
+ * its own and takes the industry, but refuses the owner alone. The laptop
+ * took the given clock for the refused owner too, so its refusal named a
+ * clock none of its changes held any more, and undoing the refused
+ * hand-over found nothing to undo: the laptop kept the refused owner for
+ * good, the server zhang (found with FS_FAULT_ALL seed 222). A refused
+ * cell keeps the clock it was sent with; the hand-over is undone. */
+static void test_refused_owner_in_a_restamped_write_undone(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0);
+    uint8_t cust[16];
+    zhangs_customer(w, z, li, cust);
+    li->skew = 3600000LL; /* moved since its sync: an hour ahead of the server */
+    fs_cell c[] = {{"owner", fs_text("zhao")}, {"industry", fs_text("retail")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, c, 2));
+    uint64_t sent = logged_clock(li->r, cust, "owner");
+    sync_or_wipe(w, li);
+    char owner[64];
+    text_of(li->r, "customer", cust, "owner", owner);
+    CHECK_STR(owner, "zhang"); /* undone; it stayed "zhao" */
+    CHECK(logged_clock(li->r, cust, "industry") != sent); /* given the server's clock */
+    refusals_seen rs = {0};
+    CHECK_OK(fs_refusals(li->r, keep_refusal, &rs));
+    CHECK_EQ_INT(rs.n, 1);
+    CHECK_EQ_INT(rs.last.reason, FS_REASON_SCOPE);
+    CHECK(rs.last.auto_reverted);
+    CHECK(rs.last.hlc == sent);
+    CHECK(logged_clock(li->r, cust, "owner") == sent); /* refused with the clock it keeps */
+    text_of(fs_store_replica(w->store), "customer", cust, "owner", owner);
+    CHECK_STR(owner, "zhang");
+    char industry[64];
+    text_of(fs_store_replica(w->store), "customer", cust, "industry", industry);
+    CHECK_STR(industry, "retail");
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 222): zhang's
+ * laptop, its clock two hours ahead, records a customer and is copied
+ * before it syncs. The original syncs, and the customer is given the
+ * server's clock; li hands it to wang. The copy syncs: told apart (its
+ * change at the server's tip has the clock it was sent with), it sends
+ * the customer again under its new id, still ahead, and is given a clock
+ * again, above li's hand-over. The name is accepted (written before the
+ * copy was told, issue 24), the owner refused alone (a rep does not give
+ * a customer away). The copy took the given clock for the refused owner
+ * too, so its refusal named no change of its log, and the fault check
+ * took that owner, newer than li's, for a write over it: "wang ... has no
+ * conflict record", though the server holds li's hand-over and every
+ * replica agrees. A refused cell now keeps the clock it was sent with
+ * (refused_owner_in_a_restamped_write_undone), and the check takes a
+ * write the server refused for one that overwrote nothing. */
+static void test_refused_owner_of_a_copy_sent_after_a_handover(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0), *wang = dev_new(w, "wang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    z->skew = 2 * 3600000LL; /* moved since its sync */
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("复制交接有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z->r, "customer", c, 2, cust));
+    uint64_t sent = logged_clock(z->r, cust, "owner");
+    laptop_copy(w, z);
+    fdev *copy = &w->d[w->n - 1];
+    real_now += 1000;
+    sync_or_wipe(w, z);
+    CHECK(logged_clock(z->r, cust, "owner") != sent); /* given the server's clock */
+    sync_or_wipe(w, li);
+    real_now += 1000;
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1));
+    sync_or_wipe(w, li);
+    real_now += 1000;
+    uint8_t pk[FS_SIGN_PK_BYTES];
+    memcpy(pk, copy->pk, sizeof pk);
+    sync_or_wipe(w, copy);
+    CHECK(memcmp(pk, copy->pk, sizeof pk) != 0); /* told apart: a new identity */
+    uint64_t given = logged_clock(copy->r, cust, "name");
+    CHECK(given != sent && given > logged_clock(li->r, cust, "owner"));
+    refusals_seen rs = {0};
+    CHECK_OK(fs_refusals(copy->r, keep_refusal, &rs));
+    CHECK_EQ_INT(rs.n, 1);
+    CHECK_EQ_INT(rs.last.reason, FS_REASON_SCOPE);
+    CHECK(rs.last.hlc == sent && logged_clock(copy->r, cust, "owner") == sent);
+    fs_replica *srv = fs_store_replica(w->store);
+    char owner[64];
+    text_of(srv, "customer", cust, "owner", owner);
+    CHECK_STR(owner, "wang"); /* li's hand-over stands, lost to nothing */
+    CHECK(!has_loser(srv, cust, "wang"));
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < w->n; i++)
+            sync_or_wipe(w, &w->d[i]);
+    text_of(wang->r, "customer", cust, "owner", owner);
+    CHECK_STR(owner, "wang");
+    CHECK_EQ_INT(fs_exists(copy->r, "customer", cust), 0);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -2492,4 +2637,6 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(gone_writer_saw_what_it_overwrote)
               TEST(lost_edit_written_again_before_a_handover)
               TEST(visit_of_a_copy_not_told_of_a_handover)
+              TEST(refused_owner_in_a_restamped_write_undone)
+              TEST(refused_owner_of_a_copy_sent_after_a_handover)
               TEST(fault_schedules))

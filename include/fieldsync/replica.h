@@ -463,8 +463,10 @@ typedef struct fs_restamp {
 /* Rewrites this device's own writes stamped `sent` to `given` (the change
  * log, the previous versions that name them, and each row's version where
  * it is still that write), for every pair, in one transaction, so this
- * replica holds what the server holds. Pairs naming no write here are
- * skipped (a repeated ACK). The hybrid clock then drops to the newest clock
+ * replica holds what the server holds. A cell of the write the server
+ * refused (a refusal recorded at `sent`: the owner of a write whose other
+ * columns it took) keeps `sent`, as the server refused it by that clock.
+ * Pairs naming no write here are skipped (a repeated ACK). The hybrid clock then drops to the newest clock
  * it still holds: a laptop whose clock was a day ahead writes today's time
  * again. FS_EINVAL for a zero clock. */
 int fs_replica_restamp(fs_replica *r, const fs_restamp *pairs, size_t n);
