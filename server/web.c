@@ -1485,14 +1485,28 @@ typedef struct audit_view {
     uint64_t first, last; /* seqs shown */
 } audit_view;
 
-/* An audit kind in words (issue 17): a Chinese page names it; an English
- * one shows it as logged, as `fieldsync-server audit show` prints it. A
- * kind this table lacks (a newer store's) is shown as logged. */
+/* What the audit log holds, as logged and in words (N_: looked up when shown). */
+typedef struct audit_words {
+    const char *logged, *words;
+} audit_words;
+
+/* logged in words on a Chinese page; as logged on an English one (as
+ * `fieldsync-server audit show` prints it) or when the table lacks it. */
+static const char *audit_lookup(const audit_words *w, size_t n, const char *logged)
+{
+    if (web__lang() != WEB_ZH)
+        return logged;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(w[i].logged, logged) == 0)
+            return _(w[i].words);
+    return logged;
+}
+
+/* An audit kind in words (issue 17); a kind this table lacks (a newer
+ * store's) is shown as logged. */
 static const char *audit_kind_words(const char *kind)
 {
-    static const struct {
-        const char *kind, *words;
-    } w[] = {
+    static const audit_words w[] = {
         {"enroll", N_("device enrolled")},
         {"enroll_refused", N_("enrollment refused")},
         {"auth_failed", N_("authentication failed")},
@@ -1516,12 +1530,7 @@ static const char *audit_kind_words(const char *kind)
         {"export_key_retire", N_("old export key dropped")},
         {"compact", N_("feed compacted")},
     };
-    if (web__lang() != WEB_ZH)
-        return kind;
-    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-        if (strcmp(w[i].kind, kind) == 0)
-            return _(w[i].words);
-    return kind;
+    return audit_lookup(w, sizeof w / sizeof w[0], kind);
 }
 
 /* A logged value in words (issue 20.3's entries on a Chinese page): the
@@ -1532,9 +1541,7 @@ static const char *audit_kind_words(const char *kind)
  * every value on an English page (as `audit show` prints it). */
 static const char *audit_value_words(const char *v, char *buf, size_t n)
 {
-    static const struct {
-        const char *logged, *words;
-    } w[] = {
+    static const audit_words w[] = {
         {"dashboard", N_("dashboard")},
         {"dashboard login", N_("dashboard login")},
         {"sync", N_("sync")},
@@ -1553,9 +1560,9 @@ static const char *audit_value_words(const char *v, char *buf, size_t n)
     };
     if (web__lang() != WEB_ZH)
         return v;
-    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-        if (strcmp(w[i].logged, v) == 0)
-            return _(w[i].words);
+    const char *words = audit_lookup(w, sizeof w / sizeof w[0], v);
+    if (words != v)
+        return words;
     unsigned more;
     int at = 0;
     char net[64], last[160];
@@ -1574,10 +1581,10 @@ static const char *audit_value_words(const char *v, char *buf, size_t n)
     const char *from = strstr(v, " from ");
     if (from != NULL && strstr(from + 6, " ") == NULL && (size_t)(from - v) < sizeof last) {
         snprintf(last, sizeof last, "%.*s", (int)(from - v), v);
-        const char *words = audit_value_words(last, buf, n);
-        if (words != last) { /* only a reason the page has words for */
+        const char *said = audit_value_words(last, buf, n);
+        if (said != last) { /* only a reason the page has words for */
             char what[160];
-            snprintf(what, sizeof what, "%s", words);
+            snprintf(what, sizeof what, "%s", said);
             /* TRANSLATORS: an audit entry's failure and the network it came from */
             snprintf(buf, n, _("%s from %s"), what, from + 6);
             return buf;
