@@ -305,7 +305,6 @@ static int team_set(fs_store *s, const team_args *a)
     return SRV_OK;
 }
 
-
 /* A team's export policy as `team set --export` takes it, in the operator's
  * language: the Chinese words keep the value to type beside them. */
 static const char *export_policy_words(const char *v)

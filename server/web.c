@@ -1566,10 +1566,10 @@ static const char *audit_value_words(const char *v, char *buf, size_t n)
     unsigned more;
     int at = 0;
     char net[64], last[160];
+    size_t rest;
     if (sscanf(v, "%u more from %63s within a minute (last: %n", &more, net, &at) == 2 &&
-        at > 0 && strlen(v + at) > 0 && strlen(v + at) < sizeof last &&
-        v[strlen(v) - 1] == ')') {
-        snprintf(last, sizeof last, "%.*s", (int)strlen(v + at) - 1, v + at);
+        at > 0 && (rest = strlen(v + at)) > 0 && rest < sizeof last && v[at + rest - 1] == ')') {
+        snprintf(last, sizeof last, "%.*s", (int)rest - 1, v + at);
         char net_w[128], last_w[256];
         /* TRANSLATORS: an audit entry counting failures: how many more, from
          * which network, and the last one's reason */

@@ -1011,7 +1011,10 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
         return sq__fail(s, FS_EAUTH, "unknown device");
     if (rc != 0)
         return rc;
-    rc = void_tellings(s, device_pk, first_seq);
+    /* a telling keeps an acknowledged sequence never above d.acked (it only
+     * grows): a push from past it, every push but a resent one, voids none */
+    if (first_seq <= d.acked)
+        rc = void_tellings(s, device_pk, first_seq);
     if (rc != 0)
         return rc;
     if (last_seq <= d.acked) { /* applied before: acknowledge again */
