@@ -43,7 +43,10 @@ PG=$WORK/pg
 NA=$WORK/nodeA NB=$WORK/nodeB
 HZ=$WORK/zhang HL=$WORK/li HL2=$WORK/li2
 PID_A= PID_B= ZD_PID= LD_PID=
-BULK=${TWONODES_VISITS:-2000}
+# 4,000 (24,000 changes): with 2,000 a quiet A once acknowledged the whole
+# push before the 50 ms poll below saw its first batch in the log, and no
+# kill fell mid-push (a CI run)
+BULK=${TWONODES_VISITS:-4000}
 MARK='tealpumice 两节点拜访'
 
 stop_pid() { # PID: SIGTERM and wait
@@ -244,7 +247,7 @@ for ((i = 0; i < 1200; i++)); do
         killed=$i
         break
     fi
-    sleep 0.05
+    sleep 0.02
 done
 PID_A=
 if [ -n "$killed" ]; then ok "A SIGKILLed once a batch of the push was in the log"
