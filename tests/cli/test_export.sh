@@ -17,7 +17,12 @@
 #    report compliance and report rep are not exports; a manager's report
 #    sales, report meeting, conflict list and today sealed and opened with
 #    their content, the rep's refused list sealed when the team says so;
-#    each audited with its kind and count of records.
+#    each audited with its kind and count of records. The refused changes:
+#    two visits of zhang's to a customer li added for him, which the server
+#    lost when it was restored from a backup taken before (reason 19).
+#    (Until protocol 9 they came from zhang's laptop put back from a copy
+#    taken before it was told of a hand-over; with the PUSH's feed cursor
+#    those visits are accepted, as written before it knew.)
 #
 #   bash tests/cli/test_export.sh path/to/fieldsync path/to/fieldsync-server
 set -u
@@ -172,7 +177,6 @@ expect "team set --export-rep forbidden" 0
 W=$WORK/wang
 enroll_device wang "$W" "ws://127.0.0.1:$PORT" --name wang-laptop
 C2=$("$FS" --home "$Z" customer add --name "$MARK 联科" --owner zhang)
-C3=$("$FS" --home "$Z" customer add --name "$MARK 远东" --owner zhang)
 MON=$(rel_day "-$(($(date -u +%u) - 1)) days")
 runc "$FS" --home "$Z" visit add --customer "${C:0:8}" --time "$day 16:00" --place "$MARK office" \
     --purpose "$MARK due" --notes "$MARK n" --commit "$MARK promise one|$(rel_day '+2 days')"
@@ -195,15 +199,21 @@ runc "$FS" --home "$Z" customer edit --customer "${C2:0:8}" --preferences "$MARK
 runc "$FS" --home "$L" customer edit --customer "${C:0:8}" --preferences "$MARK li's evenings"
 runc "$FS" --home "$L" customer edit --customer "${C2:0:8}" --preferences "$MARK li's nights"
 for h in "$Z" "$L" "$Z"; do runc "$FS" --home "$h" sync; done
-# refusals on two records: li hands C3 to wang; zhang's laptop learns it
-# and is restored from a copy taken before, then records two visits to it
-runc "$FS" --home "$L" customer edit --customer "${C3:0:8}" --owner wang
-expect "li hands the third customer to wang" 0
+# refusals on two records: the server is restored from a backup taken
+# before li added a third customer for zhang, which his laptop had
+# received; he records two visits to it, which the server refuses (their
+# customer never reached it, reason 19)
+runc "$FSS" backup --data "$S" --out "$WORK/backup"
+expect "the server is backed up while serving" 0
+runc "$FS" --home "$L" customer add --name "$MARK 远东" --owner zhang
+expect "li adds a third customer for zhang" 0
+C3=$OUT
 runc "$FS" --home "$L" sync
-cp -a "$Z" "$Z-copy"
 runc "$FS" --home "$Z" sync
-rm -rf "$Z"
-mv "$Z-copy" "$Z"
+stop_server
+runc "$FSS" restore --data "$S" --from "$WORK/backup"
+expect "the server is restored from the older backup" 0
+start_server "$PORT"
 for t in 10 11; do
     runc "$FS" --home "$Z" visit add --customer "${C3:0:8}" --time "$day $t:30" --place "$MARK p" \
         --purpose "$MARK refused $t" --notes "$MARK refused notes $t"
