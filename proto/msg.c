@@ -210,13 +210,19 @@ static int encode_body(const fs_msg *m, uint32_t version, fs_buf *out)
             return FS_EINVAL;
         /* the re-sent mark only for a peer that reads it (see FORMAT) */
         int resent = m->u.push.resent && version >= FS_PROTO_VERSION_RESENT;
-        PK(msgpack_pack_array(&pk, resent ? 5 : 4));
+        /* the cursor only for a peer that reads it; the re-sent mark then
+           always precedes it */
+        int cursor = m->u.push.has_cursor && version >= FS_PROTO_VERSION_PUSH_CURSOR;
+        PK(msgpack_pack_array(&pk, cursor ? 6 : resent ? 5 : 4));
         PK(msgpack_pack_uint8(&pk, m->type));
         PK(msgpack_pack_uint64(&pk, m->u.push.first_seq));
         PK(msgpack_pack_uint64(&pk, m->u.push.last_seq));
         rc = fs__pack_batch_field(&pk, version, m->u.push.changes, m->u.push.groups,
                                   m->u.push.count);
-        if (rc == 0 && resent)
+        if (rc == 0 && cursor) {
+            PK(resent ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk));
+            PK(msgpack_pack_uint64(&pk, m->u.push.cursor));
+        } else if (rc == 0 && resent)
             PK(msgpack_pack_true(&pk));
         break;
     }
@@ -552,15 +558,16 @@ static int decode_body(fs__mp *r, fs_msg *m, fs__msg_owned *own, uint32_t nfield
         }
         return r->err;
     case FS_MSG_PUSH:
-        if (nfields != 4 && nfields != 5)
+        if (nfields != 4 && nfields != 5 && nfields != 6)
             break;
         if (fs__mp_uint(r, &m->u.push.first_seq, "push first") == 0 &&
             fs__mp_uint(r, &m->u.push.last_seq, "push last") == 0) {
             if (m->u.push.first_seq > m->u.push.last_seq)
                 return fs__mp_fail(r, FS_EMALFORMED, "push: first sequence above last");
             if (fs__decode_batch_field(r, own, &m->u.push.changes, &m->u.push.count) == 0 &&
-                nfields == 5)
-                fs__mp_bool(r, &m->u.push.resent, "push resent");
+                nfields >= 5 && fs__mp_bool(r, &m->u.push.resent, "push resent") == 0 &&
+                nfields == 6 && fs__mp_uint(r, &m->u.push.cursor, "push cursor") == 0)
+                m->u.push.has_cursor = 1;
         }
         return r->err;
     case FS_MSG_ACK: {

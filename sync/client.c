@@ -273,6 +273,18 @@ static int push_one(fs_sync_client *c, int *sent)
         memset(&m, 0, sizeof m);
         m.type = FS_MSG_PUSH;
         m.u.push.resent = resent;
+        /* the replica's feed cursor (version 9 on): a copy of the laptop
+         * never sent a purge is told apart from the original (issue 24) */
+        if (fs_channel_version(c->ch) >= FS_PROTO_VERSION_PUSH_CURSOR) {
+            fs_replica_status st;
+            rc = fs_replica_status_get(c->r, &st);
+            if (rc != 0) {
+                fs_changeset_free(cs);
+                return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+            }
+            m.u.push.has_cursor = 1;
+            m.u.push.cursor = st.cursor;
+        }
         m.u.push.first_seq = cs->first_seq;
         m.u.push.last_seq = cs->first_seq + n - 1; /* the log's sequences have no gaps */
         m.u.push.changes = cs->changes;

@@ -250,6 +250,11 @@ void fs_store_set_source(fs_store *s, const char *net)
     s->ops->set_source(s, net);
 }
 
+void fs_store_set_push_cursor(fs_store *s, int has, uint64_t cursor)
+{
+    s->ops->set_push_cursor(s, has, cursor);
+}
+
 int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail)
 {
     return s->ops->note_refusal(s, pk, detail);

@@ -2456,6 +2456,56 @@ static void test_visit_of_a_copy_not_told_of_a_handover(void)
     fworld_close(w);
 }
 
+/* FS_FAULT_ALL seeds 64 and 258, issue 24 again, with nothing unsent:
+ * zhang's laptop is copied when the server holds all it wrote (the two
+ * replicas share the device id and hold every ACK); li hands one of
+ * zhang's customers to wang; the original syncs first and is told of the
+ * hand-over. The copy, never told, records a visit to the customer offline
+ * and syncs. The server took the visit for one written after the device
+ * was told (its sequence is above the one the original's PULL reported)
+ * and refused it "outside the writer's scope": it never reached wang or
+ * li. Its first sequence tells nothing here (the copy holds every ACK the
+ * original held when it was told); its feed cursor, sent with the PUSH
+ * (protocol version 9), is still below the purge's feed entry: it was
+ * never sent the purge, so the visit was made with the right to make it
+ * and follows the customer to wang. */
+static void test_visit_of_a_copy_with_nothing_unsent_not_told(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0), *wang = dev_new(w, "wang", 0);
+    uint8_t cust[16];
+    zhangs_customer(w, z, li, cust);
+    sync_or_wipe(w, z); /* nothing unsent */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(z->r, &st));
+    CHECK_EQ_INT(st.pending, 0);
+    laptop_copy(w, z);
+    fdev *copy = &w->d[w->n - 1];
+    real_now += 1000;
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1));
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z); /* the original is told of the hand-over */
+    CHECK_EQ_INT(fs_exists(z->r, "customer", cust), 0);
+    real_now += 1000;
+    record_visit(w, copy, cust, 0); /* the copy does not know */
+    sync_or_wipe(w, copy);
+    CHECK_OK(fs_replica_status_get(copy->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(test_count_rows(srv, "visit"), 1);
+    CHECK_EQ_INT(test_count_rows(copy->r, "visit"), 0); /* dropped with the hand-over */
+    sync_or_wipe(w, wang);
+    sync_or_wipe(w, li);
+    CHECK_EQ_INT(test_count_rows(wang->r, "visit"), 1);
+    CHECK_EQ_INT(test_count_rows(li->r, "visit"), 1);
+    sync_or_wipe(w, z);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 /* The clock of r's own logged change to column col of customer id (0 when
  * there is none). */
 static uint64_t logged_clock(fs_replica *r, const uint8_t id[16], const char *col)
@@ -2639,4 +2689,5 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(visit_of_a_copy_not_told_of_a_handover)
               TEST(refused_owner_in_a_restamped_write_undone)
               TEST(refused_owner_of_a_copy_sent_after_a_handover)
+              TEST(visit_of_a_copy_with_nothing_unsent_not_told)
               TEST(fault_schedules))

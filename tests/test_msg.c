@@ -1116,6 +1116,78 @@ static void test_push_resent(void)
     leak_check();
 }
 
+/* A PUSH carries the device's feed cursor from version 9 on (issue 24),
+ * after the re-sent mark, which it then always carries; for version 8 it is
+ * the PUSH that version knows, byte for byte; a cursor that is not an
+ * unsigned integer, or cut short, is refused. */
+static void test_push_cursor(void)
+{
+    setup();
+    fs_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FS_MSG_PUSH;
+    m.u.push.first_seq = 3;
+    m.u.push.last_seq = 4;
+    m.u.push.has_cursor = 1;
+    m.u.push.cursor = 300;
+    fs_buf b, plain, old;
+    fs_buf_init(&b);
+    fs_buf_init(&plain);
+    fs_buf_init(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_PUSH_CURSOR, &b));
+    fs_msg *got = NULL;
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->type, FS_MSG_PUSH);
+    CHECK_EQ_INT(got->u.push.first_seq, 3);
+    CHECK_EQ_INT(got->u.push.last_seq, 4);
+    CHECK_EQ_INT(got->u.push.resent, 0);
+    CHECK_EQ_INT(got->u.push.has_cursor, 1);
+    CHECK_EQ_INT(got->u.push.cursor, 300);
+    fs_msg_free(got);
+    CHECK_EQ_INT(b.data[0], 0x96);
+    CHECK_EQ_INT(b.data[b.len - 4], 0xc2); /* false, then 300 */
+    /* with the re-sent mark */
+    m.u.push.resent = 1;
+    m.u.push.cursor = 0;
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_PUSH_CURSOR, &b));
+    CHECK_OK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.push.resent, 1);
+    CHECK_EQ_INT(got->u.push.has_cursor, 1);
+    CHECK_EQ_INT(got->u.push.cursor, 0);
+    fs_msg_free(got);
+    /* version 8: no cursor, the bytes of a PUSH without one */
+    m.u.push.resent = 0;
+    m.u.push.cursor = 300;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_PUSH_CURSOR - 1, &old));
+    m.u.push.has_cursor = 0;
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_PUSH_CURSOR - 1, &plain));
+    CHECK(old.len == plain.len && memcmp(old.data, plain.data, old.len) == 0);
+    CHECK_EQ_INT(plain.data[0], 0x94);
+    CHECK_OK(fs_msg_decode(old.data, old.len, &fs_proto_default_limits, &got, NULL, 0));
+    CHECK_EQ_INT(got->u.push.has_cursor, 0);
+    fs_msg_free(got);
+    /* version 9 without a cursor to say: as before too */
+    fs_buf_reset(&old);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_PUSH_CURSOR, &old));
+    CHECK(old.len == plain.len && memcmp(old.data, plain.data, old.len) == 0);
+    /* a cursor cut short, or not an unsigned integer */
+    m.u.push.has_cursor = 1;
+    m.u.push.cursor = 300;
+    fs_buf_reset(&b);
+    CHECK_OK(fs_msg_encode_v(&m, FS_PROTO_VERSION_PUSH_CURSOR, &b));
+    CHECK(fs_msg_decode(b.data, b.len - 1, &fs_proto_default_limits, &got, NULL, 0) != 0);
+    CHECK(got == NULL);
+    b.data[b.len - 3] = 0xa2; /* a string of two bytes */
+    CHECK(fs_msg_decode(b.data, b.len, &fs_proto_default_limits, &got, NULL, 0) != 0);
+    b.data[b.len - 3] = 0xff; /* -1, the rest cut */
+    CHECK(fs_msg_decode(b.data, b.len - 2, &fs_proto_default_limits, &got, NULL, 0) != 0);
+    fs_buf_free(&b);
+    fs_buf_free(&plain);
+    fs_buf_free(&old);
+    leak_check();
+}
+
 /* TIP, FORK and FORKED round-trip for version 5 and are never encoded for
  * an older session, whose decoder would refuse them (issue 25.3). */
 static void test_fork_messages(void)
@@ -3819,5 +3891,5 @@ static void test_ctl_lang(void)
 }
 
 TEST_LIST(TEST(encoder_refuses_undecodable) TEST(proto_schema) TEST(pull_exports) TEST(reason_text) TEST(default_limits) TEST(golden_encode) TEST(golden_decode) TEST(golden_ready_v3) TEST(pull_open_refusals) TEST(restore_fields)
-              TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(fork_messages) TEST(attach_messages) TEST(policy_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
+              TEST(encode_order) TEST(ack_restamps) TEST(push_resent) TEST(push_cursor) TEST(fork_messages) TEST(attach_messages) TEST(policy_messages) TEST(golden_truncated) TEST(malformed) TEST(size_target)
                   TEST(reassembler) TEST(ctl_lang))

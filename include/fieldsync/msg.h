@@ -15,6 +15,7 @@
  *               [, user (str), team (str)]   from protocol version 3 only
  *   10 PUSH     first local sequence, last local sequence, batch
  *               [, resent (bool)]                from protocol version 7 only
+ *               [, cursor]                       from protocol version 9 only
  *   11 ACK      last local sequence committed by the server
  *               [, restamps [[sent hlc, given hlc]...]]
  *                                                from protocol version 4 only
@@ -177,7 +178,7 @@
 #include "fieldsync/reason.h"
 #include "fieldsync/replica.h"
 
-#define FS_PROTO_VERSION        8u /* the newest version this build speaks */
+#define FS_PROTO_VERSION        9u /* the newest version this build speaks */
 #define FS_PROTO_VERSION_MIN 1u /* the oldest it accepts */
 #define FS_PROTO_VERSION_ZBATCH 2u /* the first whose encoder compresses batches */
 /* The first whose peer knows schema version 2 (fieldsync/schema.h): the
@@ -241,6 +242,15 @@
 /* The first that tells a device about to enroll its team's passphrase rule
  * (POLICY_ASK, POLICY; issue 20.7). */
 #define FS_PROTO_VERSION_PASSPOLICY 8u
+/* The first whose PUSH may carry the device's feed cursor (its PULL cursor
+ * when it pushes): the server tells a device that was never sent a purge
+ * (a copy of a laptop whose cursor is still below the purge's feed entry)
+ * from the device that was, so work done on the copy before it could know
+ * of a hand-over is not refused for it (DESIGN.md "Work done before a
+ * hand-over is known"). The cursor follows the re-sent mark, which is then
+ * always sent (false when not re-sent); an older session's PUSH is exactly
+ * as before. */
+#define FS_PROTO_VERSION_PUSH_CURSOR 9u
 typedef struct fs_pull_export {
     uint64_t at_ms;
     char kind[33]; /* [a-z_], 1..32 bytes */
@@ -356,6 +366,9 @@ typedef struct fs_msg {
                                        NULL: one group. Decoded: NULL */
             int resent; /* version 7 on: acknowledged before and lost by the
                            server (FS_PROTO_VERSION_RESENT) */
+            int has_cursor; /* version 9 on: the cursor below was sent
+                               (FS_PROTO_VERSION_PUSH_CURSOR) */
+            uint64_t cursor; /* the device's feed cursor when it pushed */
         } push;
         struct {
             uint64_t upto_seq;

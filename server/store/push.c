@@ -983,18 +983,55 @@ static uint64_t clock_limit(fs_replica *r, unsigned flags)
  * pushes is judged as written before it knew (handed_away), and its next
  * PULL tells it again, with its own newest sequence. FS_FAULT_ALL seed 57:
  * zhang's laptop copied, the copy told of a hand-over, the original's
- * visit to that customer refused as written after. */
-static int void_tellings(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], uint64_t first_seq)
+ * visit to that customer refused as written after.
+ *
+ * A copy made with nothing unsent holds every ACK the original holds, so
+ * its first_seq tells nothing; its feed cursor does (protocol version 9,
+ * fs_store_set_push_cursor). A PULL from cursor c tells the purges whose
+ * feed_seq >= c (pull.c, sq_purges), and its answer moves the cursor past
+ * them (to the re-fed entries after feed_seq, or the feed's head): a
+ * replica whose cursor is still at or below a purge's feed_seq was never
+ * sent it, and its telling is forgotten too. The original, told, has moved
+ * past and keeps it. FS_FAULT_ALL seeds 64 and 258: the original told
+ * first, the copy's offline visit refused as written after. A device that
+ * says a lower cursor than its own has its writes judged as written before
+ * it knew: no more than a laptop kept offline gets. */
+static int void_tellings(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int by_seq,
+                         uint64_t first_seq, int has_cursor, uint64_t cursor)
 {
-    long long from = first_seq > INT64_MAX ? INT64_MAX : (long long)first_seq;
-    int rc = sq__run(s,
+    int rc = 0;
+    if (by_seq) {
+        long long from = first_seq > INT64_MAX ? INT64_MAX : (long long)first_seq;
+        rc = sq__run(s,
                      "DELETE FROM purge_told WHERE pk=?1 AND purge IN (SELECT purge FROM"
                      " purge_told_acked WHERE pk=?1 AND acked_seq>=?2)",
                      NULL, "bi", pk, FS_SIGN_PK_BYTES, from);
+        if (rc == 0)
+            rc = sq__run(s, "DELETE FROM purge_told_acked WHERE pk=?1 AND acked_seq>=?2", NULL,
+                         "bi", pk, FS_SIGN_PK_BYTES, from);
+    }
+    if (rc != 0 || !has_cursor)
+        return rc;
+    /* by the device's own tellings (the key's prefix), each purge looked up
+     * by its key: no more work than the device has tellings */
+    long long at = cursor > INT64_MAX ? INT64_MAX : (long long)cursor;
+    rc = sq__run(s,
+                 "DELETE FROM purge_told_acked WHERE pk=?1 AND EXISTS (SELECT 1 FROM purges p"
+                 " WHERE p.seq=purge_told_acked.purge AND p.feed_seq>=?2)",
+                 NULL, "bi", pk, FS_SIGN_PK_BYTES, at);
     if (rc == 0)
-        rc = sq__run(s, "DELETE FROM purge_told_acked WHERE pk=?1 AND acked_seq>=?2", NULL, "bi",
-                     pk, FS_SIGN_PK_BYTES, from);
+        rc = sq__run(s,
+                     "DELETE FROM purge_told WHERE pk=?1 AND EXISTS (SELECT 1 FROM purges p"
+                     " WHERE p.seq=purge_told.purge AND p.feed_seq>=?2)",
+                     NULL, "bi", pk, FS_SIGN_PK_BYTES, at);
     return rc;
+}
+
+void sq_set_push_cursor(fs_store *base, int has, uint64_t cursor)
+{
+    sq_store *s = (sq_store *)base;
+    s->push_has_cursor = has != 0;
+    s->push_cursor = cursor;
 }
 
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
@@ -1003,6 +1040,10 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
 {
     sq_store *s = (sq_store *)base;
     memset(out, 0, sizeof *out);
+    /* the cursor said with this push, for this push only */
+    int has_cursor = s->push_has_cursor;
+    uint64_t cursor = s->push_cursor;
+    s->push_has_cursor = 0;
     if (first_seq > last_seq || (n > 0 && changes == NULL))
         return sq__fail(s, FS_EINVAL, "a push covers sequences first..last");
     sq_device d;
@@ -1012,9 +1053,11 @@ int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t 
     if (rc != 0)
         return rc;
     /* a telling keeps an acknowledged sequence never above d.acked (it only
-     * grows): a push from past it, every push but a resent one, voids none */
-    if (first_seq <= d.acked)
-        rc = void_tellings(s, device_pk, first_seq);
+     * grows): a push from past it, every push but a resent one, voids none
+     * by its first sequence; a push that says a feed cursor (protocol 9)
+     * may void by the cursor, a copy with nothing unsent's push too */
+    if (first_seq <= d.acked || has_cursor)
+        rc = void_tellings(s, device_pk, first_seq <= d.acked, first_seq, has_cursor, cursor);
     if (rc != 0)
         return rc;
     if (last_seq <= d.acked) { /* applied before: acknowledge again */

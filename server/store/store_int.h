@@ -74,6 +74,9 @@ struct sq_store {
     char errmsg[256];
     /* Handshake failures per network per minute (fs_store_set_source) */
     char source[64];
+    /* The device's feed cursor for the next push (fs_store_set_push_cursor) */
+    int push_has_cursor;
+    uint64_t push_cursor;
     struct sq_auth_minute {
         char net[64]; /* "" : a free slot */
         char actor[12]; /* "sync", "dashboard" */
@@ -260,6 +263,7 @@ int sq_device_refusals(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint6
 int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail);
 void sq_set_source(fs_store *base, const char *net);
+void sq_set_push_cursor(fs_store *base, int has, uint64_t cursor);
 int sq_auth_flush(fs_store *base);
 int sq_note_login_failure(fs_store *base, const char *net, const char *who, const char *detail);
 int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,

@@ -871,6 +871,13 @@ static void pg_set_source(fs_store *s, const char *net)
     p->sq->ops->set_source(p->sq, net);
 }
 
+/* Writes nothing: the next push reads it (and writes through WRAP_W) */
+static void pg_set_push_cursor(fs_store *s, int has, uint64_t cursor)
+{
+    pg_store *p = (pg_store *)s;
+    p->sq->ops->set_push_cursor(p->sq, has, cursor);
+}
+
 static fs_audit *pg_audit(fs_store *s)
 {
     pg_store *p = (pg_store *)s;
@@ -964,6 +971,7 @@ static const fs_store_ops pg_ops = {
     .note_wipe = pg_note_wipe,
     .note_refusal = pg_note_refusal,
     .set_source = pg_set_source,
+    .set_push_cursor = pg_set_push_cursor,
     .auth_flush = pg_auth_flush,
     .note_login_failure = pg_note_login_failure,
     .enroll_code_create = pg_enroll_code_create,
