@@ -1472,6 +1472,35 @@ static void test_owner_changes(void)
     pull(t.s, &d[CHEN], &p);
     CHECK(!pulled_has(&p, "customer", b.za));
     CHECK(!pulled_has(&p, "visit", b.zva));
+    /* Issue 24, a copy with nothing unsent (FS_FAULT_ALL seeds 64, 258):
+     * a push that says a feed cursor past the purge's entry (the device
+     * pulled past it, so was sent it) keeps the telling; one that says a
+     * cursor at or below it was never sent the purge, and its edit is
+     * accepted. The cursor holds for that push only: told again, zhang's
+     * next push, saying none, is refused as before. */
+    fs_replica_status zst;
+    status(d[ZHANG].r, &zst);
+    CHECK(zst.cursor > 0);
+    set_text(&d[ZHANG], "customer", b.za, "preferences", "told zhang");
+    fs_store_set_push_cursor(t.s, 1, zst.cursor);
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    CHECK_EQ_INT(count_reason(&res, FS_REASON_SCOPE), 1);
+    free(res.rejects);
+    set_text(&d[ZHANG], "customer", b.za, "preferences", "zhang's copy");
+    fs_store_set_push_cursor(t.s, 1, 0);
+    push_clean(t.s, &d[ZHANG]);
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang's copy");
+    CHECK_OK(fs_last_seq(d[ZHANG].r, &zlast));
+    CHECK_OK(fs_store_purges_told(t.s, d[ZHANG].pk, 0, 100000, zlast));
+    set_text(&d[ZHANG], "customer", b.za, "preferences", "zhang told again");
+    push(t.s, &d[ZHANG], &res);
+    CHECK_EQ_INT(res.nrejects, 1);
+    CHECK_EQ_INT(count_reason(&res, FS_REASON_SCOPE), 1);
+    free(res.rejects);
+    CHECK_EQ_INT(row_text(srv, "customer", b.za, "preferences", buf, sizeof buf), 1);
+    CHECK_STR(buf, "zhang's copy");
     printf("  owners: rep/other team refused, manager reassigned; new changes follow the owner\n");
     team_close(&t);
 }
