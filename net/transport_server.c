@@ -696,6 +696,8 @@ static void *serve(void *arg)
     pthread_setname_np(pthread_self(), "fs-server"); /* top -H, perf --comm */
     while (!atomic_load(&srv->stopping)) {
         lws_service(srv->ctx, 0);
+        if (srv->hooks.pass != NULL)
+            srv->hooks.pass(srv->hooks.ctx);
         run_posts(srv);
         run_job(srv);
     }

@@ -315,17 +315,13 @@ static void bind_keys(fs_channel *ch)
 
 /* ---- frames ---- */
 
-/* Encodes m and seals it as the next frame; the first frame carries the
- * stream header. */
-static int seal(fs_channel *ch, const fs_msg *m, fs_buf *out, int final)
+/* Seals n bytes of an encoded message as the next frame; the first frame
+ * carries the stream header. */
+static int seal_plain(fs_channel *ch, const uint8_t *plain, size_t n, fs_buf *out, int final)
 {
-    fs_buf_reset(&ch->plain);
-    int rc = fs_msg_encode_v(m, ch->version, &ch->plain);
-    if (rc != 0)
-        return rc;
-    if (ch->plain.len + HDR + ABYTES > ch->lim.max_frame)
+    if (n + HDR + ABYTES > ch->lim.max_frame)
         return FS_ETOOBIG;
-    rc = fs_buf_reserve(out, HDR + ch->plain.len + ABYTES);
+    int rc = fs_buf_reserve(out, HDR + n + ABYTES);
     if (rc != 0)
         return rc;
     if (!ch->tx_started) {
@@ -335,12 +331,22 @@ static int seal(fs_channel *ch, const fs_msg *m, fs_buf *out, int final)
         out->len += HDR;
         ch->tx_started = 1;
     }
-    crypto_secretstream_xchacha20poly1305_push(&ch->sec->tx, out->data + out->len, NULL,
-                                               ch->plain.data, ch->plain.len, NULL, 0,
-                                               final ? TAG_FINAL : TAG_MESSAGE);
-    out->len += ch->plain.len + ABYTES;
-    fs_buf_reset(&ch->plain);
+    crypto_secretstream_xchacha20poly1305_push(&ch->sec->tx, out->data + out->len, NULL, plain, n,
+                                               NULL, 0, final ? TAG_FINAL : TAG_MESSAGE);
+    out->len += n + ABYTES;
     return 0;
+}
+
+/* Encodes m and seals it as the next frame. */
+static int seal(fs_channel *ch, const fs_msg *m, fs_buf *out, int final)
+{
+    fs_buf_reset(&ch->plain);
+    int rc = fs_msg_encode_v(m, ch->version, &ch->plain);
+    if (rc == 0)
+        rc = seal_plain(ch, ch->plain.data, ch->plain.len, out, final);
+    sodium_memzero(ch->plain.data, ch->plain.len);
+    fs_buf_reset(&ch->plain);
+    return rc;
 }
 
 /* Opens the next sealed frame into ch->plain; *tag receives its tag. A
@@ -773,6 +779,31 @@ int fs_channel_send(fs_channel *ch, const fs_msg *m, fs_buf *out)
         fail(ch, 0, m->type == FS_MSG_WIPE ? FS_REASON_REVOKED : m->u.error.reason,
              "session ended by this side");
     return rc;
+}
+
+int fs_channel_encode(const fs_channel *ch, const fs_msg *m, fs_buf *plain)
+{
+    if (ch->state != FS_CHANNEL_OPEN)
+        return FS_ECLOSED;
+    if (m->type <= FS_MSG_READY || m->type == FS_MSG_BYE || m->type == FS_MSG_ERROR ||
+        m->type == FS_MSG_WIPE)
+        return FS_EINVAL;
+    size_t start = plain->len;
+    int rc = fs_msg_encode_v(m, ch->version, plain);
+    if (rc == 0 && plain->len - start + HDR + ABYTES > ch->lim.max_frame)
+        rc = FS_ETOOBIG; /* refused now, as fs_channel_send would */
+    if (rc != 0) {
+        sodium_memzero(plain->data + start, plain->len - start);
+        plain->len = start;
+    }
+    return rc;
+}
+
+int fs_channel_send_encoded(fs_channel *ch, const uint8_t *plain, size_t n, fs_buf *out)
+{
+    if (ch->state != FS_CHANNEL_OPEN)
+        return FS_ECLOSED;
+    return seal_plain(ch, plain, n, out, 0);
 }
 
 int fs_channel_bye(fs_channel *ch, fs_buf *out)

@@ -52,6 +52,7 @@
 struct fs_ws_server {
     fs_net_server *net;
     fs_store *store;              /* touched by the transport's thread only */
+    fs_sync_group *group;         /* the sessions' group commit (transport's thread) */
     const fs_identity *server_id; /* the caller's */
     fs_http_handler http_fn;
     void *http_ctx;
@@ -119,6 +120,7 @@ static int hub_opened(void *ctx, fs_net_conn *conn, void **session)
         free(hc);
         return rc;
     }
+    fs_sync_server_set_group(hc->session, hub->group);
     *session = hc;
     return 0;
 }
@@ -209,6 +211,29 @@ static int hub_frame(void *ctx, void *session, const uint8_t *frame, size_t len)
     return rc;
 }
 
+/* A session whose kept answers could not go out (its group's commit
+ * failed: it was told ERROR): closed once that is written. */
+static void hub_ended(void *emit_ctx)
+{
+    fs_net_conn_close(emit_ctx);
+}
+
+/* Commits the devices' writes of the round just served and sends what
+ * they were answered (group commit, fieldsync/sync.h): one commit, and one
+ * fsync, for every push and pull of the round. */
+static void group_flush(fs_ws_server *hub)
+{
+    int rc = fs_sync_group_flush(hub->group);
+    if (rc != 0)
+        fprintf(stderr, "fieldsync-server: a round of syncs was not committed (%s): %s\n",
+                fs_errname(rc), fs_store_errmsg(hub->store));
+}
+
+static void hub_pass(void *ctx)
+{
+    group_flush(ctx);
+}
+
 static void hub_oversize(void *ctx, void *session, size_t max_frame)
 {
     (void)ctx;
@@ -223,6 +248,7 @@ static void hub_http(void *ctx, const fs_http_request *rq, fs_http_response *out
         out->status = 404;
         return;
     }
+    group_flush(hub); /* a page shows, and a request writes, only what is committed */
     hub->http_fn(hub->http_ctx, hub->store, rq, out);
     news(hub, NULL); /* a manager's action: the devices pull it now */
 }
@@ -538,9 +564,12 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
         .oversize = hub_oversize,
         .closed = hub_closed,
         .http = hub_http,
+        .pass = hub_pass,
         .ctx = hub,
     };
-    int rc = fs_net_server_start_tls(&hub->net, &hooks, host, port, cert, key);
+    int rc = fs_sync_group_new(&hub->group, store, hub_ended);
+    if (rc == 0)
+        rc = fs_net_server_start_tls(&hub->net, &hooks, host, port, cert, key);
     if (rc != 0)
         goto fail;
     /* Without workers (none could start) every deferral is refused busy. */
@@ -561,6 +590,7 @@ int fs_ws_server_start_tls(fs_ws_server **out, fs_store *store, const fs_identit
     return 0;
 
 fail:
+    fs_sync_group_free(hub->group);
     pthread_mutex_destroy(&hub->work_lock);
     pthread_cond_destroy(&hub->work_cond);
     pthread_mutex_destroy(&hub->watch_lock);
@@ -671,6 +701,7 @@ void fs_ws_server_stop(fs_ws_server *srv)
     watcher_stop(srv);
     workers_stop(srv);
     fs_net_server_stop(srv->net);
+    fs_sync_group_free(srv->group); /* the last round was committed on the transport's thread */
     /* The failed handshakes counted but not yet audited, before the
      * caller takes the audit's head (serve logs it at stop). */
     (void)fs_store_auth_flush(srv->store);

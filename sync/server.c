@@ -39,7 +39,23 @@ struct fs_sync_server {
     uint32_t report_reason;
     int forked;               /* this session registered a new identity (FORK) */
     uint64_t att_bytes;       /* attachment chunk bytes received and sent (version 7 on) */
+    /* group commit (fs_sync_group): answers kept until the group commits,
+     * each a 4-byte length and the message's encoding; the session is on
+     * its group's list while it keeps any */
+    fs_sync_group *group;
+    fs_buf held;
+    int holding;                /* a frame of this session is being answered in the group */
+    int listed;                 /* on group->held */
+    struct fs_sync_server *next_held;
     char errmsg[256];
+};
+
+struct fs_sync_group {
+    fs_store *store;
+    void (*ended)(void *emit_ctx);
+    int off;  /* the store has no group commit: sessions answer at once */
+    int open; /* fs_store_group_begin's transaction is open */
+    fs_sync_server *held; /* the sessions keeping answers */
 };
 
 __attribute__((format(printf, 3, 4))) static int sfail(fs_sync_server *s, int code,
@@ -101,6 +117,7 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     s->ctx = ctx;
     s->flood_frames = FS_SYNC_FLOOD_FRAMES;
     fs_buf_init(&s->out);
+    fs_buf_init(&s->held);
     fs_channel_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.is_server = 1;
@@ -122,12 +139,36 @@ int fs_sync_server_new(fs_sync_server **out, fs_store *store, const fs_identity 
     return 0;
 }
 
+static void unlist(fs_sync_server *s)
+{
+    if (!s->listed)
+        return;
+    for (fs_sync_server **p = &s->group->held; *p != NULL; p = &(*p)->next_held)
+        if (*p == s) {
+            *p = s->next_held;
+            break;
+        }
+    s->next_held = NULL;
+    s->listed = 0;
+}
+
+/* Drops the answers s keeps (their writes may be committed all the same:
+ * the device, not told, pushes them again). */
+static void drop_held(fs_sync_server *s)
+{
+    unlist(s);
+    fs_buf_reset(&s->held); /* wiped */
+}
+
 void fs_sync_server_free(fs_sync_server *s)
 {
     if (s == NULL)
         return;
+    if (s->group != NULL)
+        drop_held(s);
     fs_channel_free(s->ch);
     fs_buf_free(&s->out);
+    fs_buf_free(&s->held);
     free(s);
 }
 
@@ -141,8 +182,80 @@ const char *fs_sync_server_errmsg(const fs_sync_server *s)
     return s->errmsg;
 }
 
+static int server_error(fs_sync_server *s, int rc);
+
+/* Keeps m, encoded, to go out when the group commits. */
+static int hold(fs_sync_server *s, const fs_msg *m)
+{
+    size_t at = s->held.len;
+    uint8_t len[4] = {0};
+    int rc = fs_buf_append(&s->held, len, sizeof len);
+    if (rc == 0)
+        rc = fs_channel_encode(s->ch, m, &s->held);
+    if (rc != 0) {
+        s->held.len = at;
+        return rc;
+    }
+    size_t n = s->held.len - at - sizeof len;
+    for (int i = 0; i < 4; i++)
+        s->held.data[at + (size_t)i] = (uint8_t)(n >> (24 - 8 * i));
+    if (!s->listed) {
+        s->next_held = s->group->held;
+        s->group->held = s;
+        s->listed = 1;
+    }
+    return 0;
+}
+
+/* Seals and sends the answers s kept, in order (the group committed). */
+static int send_held(fs_sync_server *s)
+{
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at + 4 <= s->held.len;) {
+        const uint8_t *p = s->held.data + at;
+        size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        rc = fs_channel_send_encoded(s->ch, p + 4, n, &s->out);
+        int frc = fs__sync_flush(&s->out, s->emit, s->ctx);
+        if (rc != 0)
+            rc = sfail(s, rc, "cannot send: %s", fs_strerror(rc));
+        else
+            rc = frc;
+        at += 4 + n;
+    }
+    fs_buf_reset(&s->held);
+    return rc;
+}
+
+/* 1 when what s sends now is kept for its group's commit. */
+static int keeping(const fs_sync_server *s)
+{
+    return s->group != NULL && s->group->open && (s->holding || s->listed);
+}
+
+/* Seals m into s->out, or keeps it for the group's commit: the channel's
+ * error as it is (FS_ETOOBIG: nothing encoded, nothing sealed). */
+static int send_or_keep(fs_sync_server *s, const fs_msg *m)
+{
+    return keeping(s) ? hold(s, m) : fs_channel_send(s->ch, m, &s->out);
+}
+
 static int server_send(fs_sync_server *s, const fs_msg *m)
 {
+    if (keeping(s)) {
+        if (m->type == FS_MSG_ERROR) {
+            drop_held(s); /* the session ends: nothing it kept goes out */
+        } else if (m->type == FS_MSG_WIPE) {
+            /* the device wipes its replica once told: only after what it
+             * pushed is committed */
+            int listed = s->listed;
+            int grc = fs_sync_group_flush(s->group);
+            if (grc != 0) /* a session on the list was told and ended by the flush */
+                return listed ? grc : server_error(s, grc);
+        } else {
+            int rc = hold(s, m);
+            return rc != 0 ? sfail(s, rc, "cannot send: %s", fs_strerror(rc)) : 0;
+        }
+    }
     int rc = fs_channel_send(s->ch, m, &s->out);
     int frc = fs__sync_flush(&s->out, s->emit, s->ctx);
     return rc != 0 ? sfail(s, rc, "cannot send: %s", fs_strerror(rc)) : frc;
@@ -484,7 +597,7 @@ static int on_pull(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
         c.u.changes.changes = cs->changes;
         c.u.changes.count = cs->count;
         c.u.changes.groups = cs->groups; /* one owner per compressed frame */
-        rc = fs_channel_send(s->ch, &c, &s->out);
+        rc = send_or_keep(s, &c);
         uint64_t first = cs->first_seq, last = cs->last_seq;
         fs_changeset_free(cs);
         cs = NULL;
@@ -731,6 +844,13 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
     const uint8_t *device = fs_sync_server_device(s);
     if (device != NULL && flooding(s))
         return end_flood(s, device);
+    /* a handshake's writes (an enrollment) and its READY are not kept
+     * in a group: what is open is committed first */
+    if (device == NULL && fs_sync_group_open(s->group)) {
+        int grc = fs_sync_group_flush(s->group);
+        if (grc != 0)
+            return sfail(s, grc, "store: %s", fs_store_errmsg(s->store));
+    }
     fs_msg *m = NULL;
     int rc = fs_channel_receive(s->ch, frame, len, &s->out, &m);
     int frc = fs__sync_flush(&s->out, s->emit, s->ctx);
@@ -744,6 +864,18 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
         return frc;
     }
     const uint8_t *pk = fs_channel_peer(s->ch);
+    if (rc == 0 && m != NULL && pk != NULL && device != NULL && s->group != NULL &&
+        !s->group->off) {
+        if (!s->group->open) {
+            int grc = fs_store_group_begin(s->store);
+            if (grc == 0)
+                s->group->open = 1;
+            else if (grc == FS_EUNSUPPORTED)
+                s->group->off = 1;
+            /* else (a transaction open already): this frame's writes commit by themselves */
+        }
+        s->holding = s->group->open;
+    }
     if (device == NULL && fs_sync_server_device(s) != NULL &&
         fs_channel_version(s->ch) >= FS_PROTO_VERSION_FORK)
         rc = send_tip(s, pk); /* the session just opened: READY is out */
@@ -758,6 +890,64 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
                  m->type == FS_MSG_ATT_GET)
             rc = on_att(s, pk, m);
     }
+    s->holding = 0;
     fs_msg_free(m);
     return rc;
+}
+
+/* ---- group commit ---- */
+
+int fs_sync_group_new(fs_sync_group **out, fs_store *store, void (*ended)(void *emit_ctx))
+{
+    *out = calloc(1, sizeof **out);
+    if (*out == NULL)
+        return FS_ENOMEM;
+    (*out)->store = store;
+    (*out)->ended = ended;
+    return 0;
+}
+
+void fs_sync_group_free(fs_sync_group *g)
+{
+    if (g == NULL)
+        return;
+    (void)fs_sync_group_flush(g);
+    free(g);
+}
+
+int fs_sync_group_open(const fs_sync_group *g)
+{
+    return g != NULL && g->open;
+}
+
+int fs_sync_group_flush(fs_sync_group *g)
+{
+    if (g == NULL || !g->open)
+        return 0;
+    g->open = 0;
+    int rc = fs_store_group_end(g->store, 1);
+    /* the list is newest first; the order among sessions does not matter */
+    while (g->held != NULL) {
+        fs_sync_server *s = g->held;
+        g->held = s->next_held;
+        s->next_held = NULL;
+        s->listed = 0;
+        int src;
+        if (rc == 0) {
+            src = send_held(s);
+        } else {
+            fs_buf_reset(&s->held);
+            src = server_error(s, rc); /* told why; the device pushes again */
+        }
+        if (src != 0 && g->ended != NULL)
+            g->ended(s->ctx);
+    }
+    return rc;
+}
+
+void fs_sync_server_set_group(fs_sync_server *s, fs_sync_group *g)
+{
+    if (s->group != NULL && s->group != g)
+        drop_held(s);
+    s->group = g;
 }

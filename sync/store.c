@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "fieldsync/error.h"
 #include "fieldsync/passphrase.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/store.h"
@@ -54,6 +55,16 @@ int fs_store_refresh(fs_store *s)
 int fs_store_notify_fd(fs_store *s)
 {
     return s->ops->notify_fd(s);
+}
+
+int fs_store_group_begin(fs_store *s)
+{
+    return s->ops->group_begin != NULL ? s->ops->group_begin(s) : FS_EUNSUPPORTED;
+}
+
+int fs_store_group_end(fs_store *s, int commit)
+{
+    return s->ops->group_end != NULL ? s->ops->group_end(s, commit) : FS_ESTATE;
 }
 
 int fs_store_backup(fs_store *s, const char *path)

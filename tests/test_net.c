@@ -92,7 +92,7 @@ static fs_net_server *toy_start(toy_server *t, int *port)
 {
     memset(t, 0, sizeof *t);
     const fs_net_server_hooks hooks = {
-        toy_opened, toy_frame, toy_authenticated, toy_oversize, toy_closed, NULL, t};
+        toy_opened, toy_frame, toy_authenticated, toy_oversize, toy_closed, NULL, NULL, t};
     fs_net_server *srv = NULL;
     CHECK_OK(fs_net_server_start(&srv, &hooks, HOST, 0));
     *port = fs_net_server_port(srv);
@@ -454,7 +454,7 @@ static fs_net_server *http_toy_start(toy_server *t, int *port)
 {
     memset(t, 0, sizeof *t);
     const fs_net_server_hooks hooks = {
-        toy_opened, toy_frame, toy_authenticated, toy_oversize, toy_closed, toy_http, t};
+        toy_opened, toy_frame, toy_authenticated, toy_oversize, toy_closed, toy_http, NULL, t};
     fs_net_server *srv = NULL;
     CHECK_OK(fs_net_server_start(&srv, &hooks, HOST, 0));
     *port = fs_net_server_port(srv);

@@ -1717,6 +1717,149 @@ static void test_poke_brings_news_to_a_connected_device(void)
     world_close(&w);
 }
 
+/* ---- group commit (fs_sync_group, issue 21.4) ---- */
+
+static int ended_sessions;
+static void count_ended(void *emit_ctx)
+{
+    (void)emit_ctx;
+    ended_sessions++;
+}
+
+/* Delivers queued frames both ways until both queues are empty; the first
+ * error of either side, or 0. */
+static int pump_rc(fs_sync_client *c, fs_sync_server *s, queue *up, queue *down)
+{
+    int rc = 0;
+    while (up->head < up->tail || down->head < down->tail) {
+        fs_buf *b;
+        int frc;
+        if (up->head < up->tail) {
+            b = &up->frames[up->head++ % 64];
+            frc = fs_sync_server_receive(s, b->data, b->len);
+        } else {
+            b = &down->frames[down->head++ % 64];
+            frc = fs_sync_client_receive(c, b->data, b->len);
+        }
+        fs_buf_free(b);
+        if (rc == 0 && frc < 0)
+            rc = frc;
+    }
+    return rc;
+}
+
+/* The handshake alone: frames both ways until the server's session is
+ * open and the client read READY; what the client sends next stays queued. */
+static void handshake_only(fs_sync_client *c, fs_sync_server *s, queue *up, queue *down)
+{
+    while (fs_sync_server_device(s) == NULL && (up->head < up->tail || down->head < down->tail)) {
+        while (up->head < up->tail && fs_sync_server_device(s) == NULL) {
+            fs_buf *b = &up->frames[up->head++ % 64];
+            CHECK_OK(fs_sync_server_receive(s, b->data, b->len));
+            fs_buf_free(b);
+        }
+        while (down->head < down->tail) {
+            fs_buf *b = &down->frames[down->head++ % 64];
+            CHECK_OK(fs_sync_client_receive(c, b->data, b->len));
+            fs_buf_free(b);
+        }
+    }
+    CHECK(fs_sync_server_device(s) != NULL);
+}
+
+static size_t pending_of(fs_replica *r)
+{
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(r, &st));
+    return (size_t)st.pending;
+}
+
+/* Two reps' sessions in one group: their pushes are answered only once the
+ * group committed (nothing acknowledged before it is durable), then both
+ * are in sync and li gets both reps' visits. A commit that fails keeps
+ * nothing: each session is told ERROR and ended, no device is acknowledged,
+ * and the next sync brings everything. */
+static void test_group_commit_answers_after_the_commit(void)
+{
+    for (int failing = 0; failing <= 1; failing++) {
+        world w;
+        dev zhang, wang, li;
+        world_open(&w);
+        dev_open(&w, &zhang, "zhang");
+        dev_open(&w, &wang, "wang");
+        dev_open(&w, &li, "li");
+        uint8_t c1[16], c2[16];
+        test_record_visits(zhang.r, 3, c1);
+        test_record_visits(wang.r, 2, c2);
+        sqlite3 *db = fs_replica_db(fs_store_replica(w.store));
+        if (failing) /* a commit that fails: a deferred constraint broken in the group */
+            CHECK(sqlite3_exec(db,
+                               "PRAGMA foreign_keys=ON;"
+                               "CREATE TEMP TABLE gp(id INTEGER PRIMARY KEY);"
+                               "CREATE TEMP TABLE gc(p INTEGER REFERENCES gp(id)"
+                               " DEFERRABLE INITIALLY DEFERRED);",
+                               NULL, NULL, NULL) == SQLITE_OK);
+        fs_sync_group *g = NULL;
+        CHECK_OK(fs_sync_group_new(&g, w.store, count_ended));
+        ended_sessions = 0;
+        dev *ds[2] = {&zhang, &wang};
+        fs_sync_client *c[2] = {NULL, NULL};
+        fs_sync_server *s[2] = {NULL, NULL};
+        queue up[2], down[2];
+        for (int i = 0; i < 2; i++) {
+            memset(&up[i], 0, sizeof up[i]);
+            memset(&down[i], 0, sizeof down[i]);
+            CHECK_OK(fs_sync_client_new(&c[i], ds[i]->r, w.server_id->pk, NULL, enqueue, &up[i]));
+            CHECK_OK(fs_sync_server_new(&s[i], w.store, w.server_id, enqueue, &down[i]));
+            fs_sync_server_set_group(s[i], g);
+            CHECK_OK(fs_sync_client_start(c[i]));
+            handshake_only(c[i], s[i], &up[i], &down[i]); /* a handshake commits the group */
+        }
+        for (int i = 0; i < 2; i++)
+            CHECK_OK(pump_rc(c[i], s[i], &up[i], &down[i]));
+        /* both pushed; neither is answered, both writes are in the open group */
+        CHECK(fs_sync_group_open(g));
+        CHECK(!fs_sync_client_in_sync(c[0]) && !fs_sync_client_in_sync(c[1]));
+        CHECK(pending_of(zhang.r) > 0 && pending_of(wang.r) > 0);
+        if (failing)
+            CHECK(sqlite3_exec(db, "INSERT INTO temp.gc VALUES(7)", NULL, NULL, NULL) ==
+                  SQLITE_OK);
+        int frc = fs_sync_group_flush(g);
+        CHECK(!fs_sync_group_open(g));
+        for (int i = 0; i < 2; i++) {
+            int rc = pump_rc(c[i], s[i], &up[i], &down[i]);
+            if (failing) {
+                CHECK(rc != 0); /* told ERROR */
+                CHECK(pending_of(ds[i]->r) > 0);
+            } else {
+                CHECK_OK(rc);
+                CHECK(fs_sync_client_in_sync(c[i]));
+                CHECK_EQ_INT(pending_of(ds[i]->r), 0);
+            }
+            fs_sync_client_free(c[i]);
+            fs_sync_server_free(s[i]);
+        }
+        CHECK(failing ? frc != 0 : frc == 0);
+        CHECK_EQ_INT(ended_sessions, failing ? 2 : 0);
+        fs_sync_group_free(g);
+        if (failing) {
+            CHECK(sqlite3_exec(db, "DELETE FROM temp.gc; PRAGMA foreign_keys=OFF", NULL, NULL,
+                               NULL) == SQLITE_OK);
+            CHECK_OK(sync_once(&w, &li, NULL));
+            CHECK_EQ_INT(test_count_rows(li.r, "visit"), 0); /* nothing of the group kept */
+            CHECK_OK(sync_once(&w, &zhang, NULL));            /* pushed again, no group */
+            CHECK_OK(sync_once(&w, &wang, NULL));
+            CHECK_EQ_INT(pending_of(zhang.r), 0);
+        }
+        CHECK_OK(sync_once(&w, &li, NULL));
+        CHECK_EQ_INT(test_count_rows(li.r, "visit"), 5);
+        fs_replica_close(zhang.r);
+        fs_replica_close(wang.r);
+        fs_replica_close(li.r);
+        world_close(&w);
+    }
+}
+
 /* A push batch ends at a write's boundary. Here the 1,000th change is a
  * commitment's first column (visit), before the column that decides whose
  * it is (customer): split there, the server would refuse the new row. */
@@ -2529,7 +2672,7 @@ static void test_older_devices_converge_on_a_group(void)
 }
 
 TEST_LIST(
-    TEST(older_devices_converge_on_a_group)
+    TEST(group_commit_answers_after_the_commit) TEST(older_devices_converge_on_a_group)
     TEST(new_epoch_resyncs_devices) TEST(restored_store_gets_pushes_again)
     TEST(restored_replica_gets_its_records_back) TEST(copied_replica_and_original_converge)
     TEST(fork_of_a_device_being_revoked_is_refused) TEST(fork_needs_both_signatures_and_comes_once)

@@ -143,6 +143,15 @@ int fs_channel_receive(fs_channel *ch, const uint8_t *frame, size_t len, fs_buf 
  * open. FS_ECLOSED otherwise. */
 int fs_channel_send(fs_channel *ch, const fs_msg *m, fs_buf *out);
 
+/* fs_channel_send in two steps, for a message that is to go out later
+ * (group commit, fieldsync/sync.h): fs_channel_encode appends m's encoding
+ * for the peer's protocol version to plain (not sealed, nothing of the
+ * stream used: it may be dropped); fs_channel_send_encoded seals n such
+ * bytes as the next frame. ERROR and WIPE end the session and are not
+ * encoded so (FS_EINVAL): send them with fs_channel_send. */
+int fs_channel_encode(const fs_channel *ch, const fs_msg *m, fs_buf *plain);
+int fs_channel_send_encoded(fs_channel *ch, const uint8_t *plain, size_t n, fs_buf *out);
+
 /* Ends the session cleanly: appends a BYE frame sealed with the final tag. */
 int fs_channel_bye(fs_channel *ch, fs_buf *out);
 

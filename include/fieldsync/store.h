@@ -95,6 +95,19 @@ int fs_store_refresh(fs_store *s);
 /* The socket that becomes readable when another node commits (poll it,
  * then call fs_store_refresh); -1 for SQLite, or while disconnected. */
 int fs_store_notify_fd(fs_store *s);
+/* Group commit: the writes of several devices' frames in one transaction,
+ * committed (and, with synchronous=FULL, made durable) once for all of them.
+ * fs_store_group_begin opens the group; every write until
+ * fs_store_group_end joins it as a savepoint of its own, which its own
+ * failure rolls back alone, and reads see what the group wrote so far.
+ * fs_store_group_end commits the group (commit != 0) or rolls it back; on
+ * a failed commit nothing of the group is kept. The caller sends nothing
+ * that tells of the group's writes before the commit returned 0
+ * (fs_sync_group does this for sync sessions). FS_EUNSUPPORTED from
+ * fs_store_group_begin: the backend commits each write by itself (the
+ * PostgreSQL store); FS_ESTATE: a transaction is open already. */
+int fs_store_group_begin(fs_store *s);
+int fs_store_group_end(fs_store *s, int commit);
 /* A sealed copy of the store's database in the new file path, taken while
  * it serves (fs_replica_backup; the key file is the caller's to copy).
  * FS_EEXIST, FS_EDB. */
@@ -511,6 +524,8 @@ typedef struct fs_store_ops {
     uint64_t (*lease)(const fs_store *s);
     int (*refresh)(fs_store *s);
     int (*notify_fd)(fs_store *s);
+    int (*group_begin)(fs_store *s); /* NULL: no group commit */
+    int (*group_end)(fs_store *s, int commit);
     /* users and logins */
     int (*user_add)(fs_store *s, const char *name, fs_role role, const char *team);
     int (*users)(fs_store *s, int (*cb)(const char *, fs_role, const char *, void *), void *ctx);

@@ -136,4 +136,31 @@ const uint8_t *fs_sync_server_device(const fs_sync_server *s);
 int fs_sync_server_poke(fs_sync_server *s, uint64_t cursor);
 const char *fs_sync_server_errmsg(const fs_sync_server *s);
 
+/* Group commit (issue 21.4): the sessions of one server thread write into
+ * one store transaction (fs_store_group_begin) and send nothing that tells
+ * of it before it is committed. A session in the group keeps its answers
+ * (ACK, REJECT, PURGE, CHANGES, POKE...) encoded but unsealed until
+ * fs_sync_group_flush has committed the group; then each goes out, sealed,
+ * in order. A failed commit keeps nothing of the group: its sessions drop
+ * their kept answers, are told ERROR (FULL or INTERNAL) and ended (ended()
+ * is called with the session's emit context: the transport closes it); the
+ * devices push again. A session joins the group with its first frame after
+ * the handshake; handshake frames (and a WIPE, which must follow its
+ * device's pushes durably) commit the group first. The caller flushes after
+ * each round of frames and before anything else reads or writes the store
+ * (HTTP requests, admin jobs). On a store without group commit (the
+ * PostgreSQL store) the sessions answer at once, as without a group. */
+typedef struct fs_sync_group fs_sync_group;
+int fs_sync_group_new(fs_sync_group **out, fs_store *store, void (*ended)(void *emit_ctx));
+/* Commits what is open (the sessions are gone by then: their devices push
+ * again what they were not told of) and frees g. */
+void fs_sync_group_free(fs_sync_group *g);
+/* Commits the group's writes and sends the sessions' kept answers; 0 when
+ * nothing was open. The commit's error otherwise (fs_store_errmsg). */
+int fs_sync_group_flush(fs_sync_group *g);
+/* 1 while a group's transaction is open (its writes not yet committed). */
+int fs_sync_group_open(const fs_sync_group *g);
+/* s's frames join g from now on; NULL: none (answers go out at once). */
+void fs_sync_server_set_group(fs_sync_server *s, fs_sync_group *g);
+
 #endif

@@ -115,6 +115,10 @@ typedef struct fs_net_server_hooks {
     void (*closed)(void *ctx, void *session);
     /* A plain HTTP request; NULL: 404. */
     void (*http)(void *ctx, const fs_http_request *rq, fs_http_response *out);
+    /* After each round of the service loop (the frames and requests that
+     * were ready, handled), before posted jobs and admin calls run; NULL:
+     * nothing. The hub commits its group of writes here (group commit). */
+    void (*pass)(void *ctx);
     void *ctx;
 } fs_net_server_hooks;
 

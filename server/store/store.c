@@ -398,6 +398,28 @@ static int sq_notify_fd(fs_store *base)
     return -1;
 }
 
+/* Group commit (fs_store_group_begin): the replica's outer transaction,
+ * in which every op's own transaction is a savepoint. */
+static int sq_group_begin(fs_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = fs_replica_outer_begin(s->r);
+    return rc != 0 ? sq__fail(s, rc, "store: %s", fs_replica_errmsg(s->r)) : 0;
+}
+
+static int sq_group_end(fs_store *base, int commit)
+{
+    sq_store *s = (sq_store *)base;
+    if (!fs_replica_in_outer(s->r))
+        return sq__fail(s, FS_ESTATE, "store: no group of writes is open");
+    if (!commit) {
+        fs_replica_outer_rollback(s->r);
+        return 0;
+    }
+    int rc = fs_replica_outer_commit(s->r);
+    return rc != 0 ? sq__fail(s, rc, "store: %s", fs_replica_errmsg(s->r)) : 0;
+}
+
 static const fs_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -417,6 +439,8 @@ static const fs_store_ops sqlite_ops = {
     .lease = sq_lease,
     .refresh = sq_refresh,
     .notify_fd = sq_notify_fd,
+    .group_begin = sq_group_begin,
+    .group_end = sq_group_end,
     .user_add = sq_user_add,
     .users = sq_users,
     .set_password = sq_set_password,
