@@ -2684,6 +2684,70 @@ static void test_record_sent_back_refused_leaves_no_empty_row(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 280): li records a
+ * customer for wang and syncs; wang's laptop pulls it; li hands it to
+ * zhang offline. The server is restored from before the customer. wang,
+ * not told, records a visit to it: refused "the record it belongs to ...
+ * never reached the server" (and its commitment). li's laptop sends the
+ * customer again with the hand-over, so the server tells wang's laptop
+ * of it (at a sequence above the visit's) and the customer leaves it; the
+ * visit, refused, stays. An hour later the laptop sends the visit again
+ * whole, under new sequences above the telling: it was refused "outside
+ * the writer's scope" for good and never reached zhang or li, though it
+ * was made with the right to make it. The server keeps the sequence at
+ * which a device first pushed a new record it refused PARENT or LOST; a
+ * record first pushed before the telling is judged as made before it,
+ * and the laptop, past the customer's purge, is told to drop it. */
+static void test_visit_refused_before_a_handover_sent_again_after(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0), *wang = dev_new(w, "wang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, wang);
+    server_backup(w);
+    real_now += 1000;
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("恢复后交接有限公司")}, {"owner", fs_text("wang")}};
+    CHECK_OK(fs_insert(li->r, "customer", c, 2, cust));
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, wang); /* wang's laptop holds it */
+    fs_cell give[] = {{"owner", fs_text("zhang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1)); /* not sent yet */
+    server_restore(w);
+    real_now += 1000;
+    record_visit(w, wang, cust, 0);
+    sync_or_wipe(w, wang); /* refused PARENT: the server lost the customer */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(wang->r, &st));
+    CHECK(st.refused > 0);
+    sync_or_wipe(w, li); /* the customer again, and the hand-over */
+    fs_replica *srv = fs_store_replica(w->store);
+    char owner[32];
+    owner_of(srv, cust, owner);
+    CHECK_STR(owner, "zhang");
+    sync_or_wipe(w, wang); /* told: the customer leaves, the visit stays */
+    CHECK_EQ_INT(fs_exists(wang->r, "customer", cust), 0);
+    CHECK_EQ_INT(test_count_rows(wang->r, "visit"), 1);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, wang); /* the visit sent again whole, and accepted */
+    CHECK_EQ_INT(test_count_rows(srv, "visit"), 1);
+    CHECK_EQ_INT(test_count_rows(srv, "commitment"), 1);
+    sync_or_wipe(w, wang); /* told to drop them; its refusals put right */
+    CHECK_EQ_INT(test_count_rows(wang->r, "visit"), 0); /* they followed the customer */
+    CHECK_EQ_INT(test_count_rows(wang->r, "commitment"), 0);
+    CHECK_OK(fs_replica_status_get(wang->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li);
+    CHECK_EQ_INT(test_count_rows(z->r, "visit"), 1);
+    CHECK_EQ_INT(test_count_rows(li->r, "visit"), 1);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -2727,4 +2791,5 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(refused_owner_in_a_restamped_write_undone)
               TEST(refused_owner_of_a_copy_sent_after_a_handover)
               TEST(record_sent_back_refused_leaves_no_empty_row)
+              TEST(visit_refused_before_a_handover_sent_again_after)
               TEST(fault_schedules))
