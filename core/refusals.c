@@ -373,7 +373,8 @@ static int revert_record(fs_replica *r, const refused_record *rec, fs__row *row,
             out->changed += (size_t)fresh[c];
         return remove_row(r, rec->tix, rec->row);
     }
-    for (unsigned c = 0; c < row->t->ncolumns; c++)
+    int empty = 1;
+    for (unsigned c = 0; c < row->t->ncolumns; c++) {
         if (fresh[c]) { /* a column the server never had a value of: emptied */
             sqlite3_value_free(row->old[c]);
             row->old[c] = NULL;
@@ -381,6 +382,15 @@ static int revert_record(fs_replica *r, const refused_record *rec, fs__row *row,
             row->dev[c] = 0;
             out->changed++;
         }
+        empty &= row->hlc[c] == 0;
+    }
+    /* Every value it held was the server's, each to come again with the
+     * pull: a row with none is no record. Removed, so that pull brings it
+     * back if the server still shares it with this user, and nothing is
+     * left if not (a customer zhang's laptop sent back, lost25b, that the
+     * server holds as wang's: FS_FAULT_ALL seed 288). */
+    if (out->changed > 0 && empty)
+        return remove_row(r, rec->tix, rec->row);
     return out->changed > 0 ? fs__row_store(r, row) : 0;
 }
 

@@ -270,13 +270,32 @@ static int was_refused(const logged_write *w)
     return 0;
 }
 
+/* 1 when r holds w's cell at w's version: the value r ends with. */
+static int holds_version(fs_replica *r, const logged_write *w)
+{
+    fs__row row;
+    memset(&row, 0, sizeof row);
+    CHECK_OK(fs__row_load(r, &row, w->table, w->row));
+    int held = row.exists && row.hlc[w->column] == w->v.hlc &&
+               memcmp(fs__dev_id(r, row.dev[w->column]), w->v.device, 16) == 0;
+    fs__row_clear(&row);
+    return held;
+}
+
 /* Every write all.w[0..checked) that was overwritten without being seen is
  * in a conflict record of s->r[0], with its value; the writes past checked
  * only tell which writes their writers had seen. A write the server
  * refused overwrote nothing (no replica but its writer's held it, and
  * there it is listed as refused): it neither makes an earlier value a
  * loser nor shows one seen (FS_FAULT_ALL seed 222,
- * refused_owner_of_a_copy_sent_after_a_handover). Frees all. */
+ * refused_owner_of_a_copy_sent_after_a_handover). Nor does one whose
+ * refusal is gone from the list since its record went again whole
+ * (fs_refusals_resend_lost clears it): a write s->r[0] holds at its own
+ * version is the value it ends with, lost to nothing, though its writer's
+ * log holds a refused write of the cell with a higher clock (FS_FAULT_ALL
+ * seed 288: li's hand-over of a customer the server lost, refused LOST
+ * with li's clock a day ahead; the customer sent again whole with it and
+ * given the server's clock, below the refused one). Frees all. */
 static void check_losers(sim *s, writes all, size_t checked)
 {
     found f = {NULL, 0, 0, NULL};
@@ -294,7 +313,7 @@ static void check_losers(sim *s, writes all, size_t checked)
             if (fs_version_cmp(&o->v, &w->v) > 0)
                 is_final = 0;
         }
-        if (is_final || superseded_knowingly || was_refused(w))
+        if (is_final || superseded_knowingly || was_refused(w) || holds_version(s->r[0], w))
             continue;
         losers_checked++;
         int ok = 0;
@@ -2647,6 +2666,138 @@ static void test_refused_owner_of_a_copy_sent_after_a_handover(void)
     fworld_close(w);
 }
 
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 288): a customer of
+ * zhang's, written by a laptop that is then put back from a backup, is
+ * lost by a server restore; zhang's laptop and li's still hold it. li,
+ * her clock a day ahead, hands it to wang (refused LOST, kept) and an
+ * hour later sends it again whole, wang its owner, given the server's
+ * clock (below the refused hand-over's): the server never handed it away
+ * from zhang, so zhang's laptop is told nothing. zhang's laptop, whose
+ * pull from 0 did not bring it, sends it back an hour after that pull
+ * (lost25b): refused "outside the writer's scope", and its owner undone
+ * as a refused hand-over. Every value it held was the server's, so the
+ * undo emptied them all and the laptop kept a customer with no value for
+ * good (a new device of zhang's holds none). A record the undo leaves
+ * with no value is removed; the pull the undo asks for brings it back if
+ * it is still shared. Then the loser check took li's refused hand-over
+ * (its refusal gone with the record sent whole) for a write over the
+ * value the server holds: a write the server holds is lost to nothing. */
+static void test_record_sent_back_refused_leaves_no_empty_row(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0), *z2 = dev_new(w, "zhang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, z2);
+    laptop_backup(w, z2);
+    server_backup(w);
+    real_now += 1000;
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("退回无值有限公司")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(z2->r, "customer", c, 2, cust));
+    sync_or_wipe(w, z2);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z); /* li's laptop and zhang's hold it */
+    server_restore(w);
+    laptop_restore(w, z2);
+    real_now += 1000;
+    sync_or_wipe(w, z2); /* a new identity; it does not hold the customer */
+    fs_replica *srv = fs_store_replica(w->store);
+    CHECK_EQ_INT(fs_exists(srv, "customer", cust), 0);
+    li->skew = 86400000LL; /* a day ahead */
+    fs_cell give[] = {{"owner", fs_text("wang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1));
+    uint64_t refused = logged_clock(li->r, cust, "owner");
+    sync_or_wipe(w, li); /* refused LOST, kept */
+    li->skew = 3 * 60000LL;
+    sync_or_wipe(w, z); /* the pull from 0 does not bring it */
+    CHECK_EQ_INT(fs_exists(z->r, "customer", cust), 1);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, li); /* sent again whole, wang its owner */
+    char owner[32];
+    owner_of(srv, cust, owner);
+    CHECK_STR(owner, "wang");
+    /* given the server's clock, below the refused hand-over's */
+    CHECK(logged_clock(li->r, cust, "owner") < refused);
+    real_now += 1000;
+    sync_or_wipe(w, z); /* sends it back: refused, undone */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(z->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    sync_or_wipe(w, z);
+    CHECK_EQ_INT(fs_exists(z->r, "customer", cust), 0); /* it stayed with no value */
+    owner_of(srv, cust, owner);
+    CHECK_STR(owner, "wang");
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
+/* Found by the fault schedules (FS_FAULT_ALL=1, seed 280): li records a
+ * customer for wang and syncs; wang's laptop pulls it; li hands it to
+ * zhang offline. The server is restored from before the customer. wang,
+ * not told, records a visit to it: refused "the record it belongs to ...
+ * never reached the server" (and its commitment). li's laptop sends the
+ * customer again with the hand-over, so the server tells wang's laptop
+ * of it (at a sequence above the visit's) and the customer leaves it; the
+ * visit, refused, stays. An hour later the laptop sends the visit again
+ * whole, under new sequences above the telling: it was refused "outside
+ * the writer's scope" for good and never reached zhang or li, though it
+ * was made with the right to make it. The server keeps the sequence at
+ * which a device first pushed a new record it refused PARENT or LOST; a
+ * record first pushed before the telling is judged as made before it,
+ * and the laptop, past the customer's purge, is told to drop it. */
+static void test_visit_refused_before_a_handover_sent_again_after(void)
+{
+    fworld *w = fworld_open(1);
+    fdev *li = dev_new(w, "li", 0), *z = dev_new(w, "zhang", 0), *wang = dev_new(w, "wang", 0);
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, wang);
+    server_backup(w);
+    real_now += 1000;
+    uint8_t cust[16];
+    fs_cell c[] = {{"name", fs_text("恢复后交接有限公司")}, {"owner", fs_text("wang")}};
+    CHECK_OK(fs_insert(li->r, "customer", c, 2, cust));
+    sync_or_wipe(w, li);
+    sync_or_wipe(w, wang); /* wang's laptop holds it */
+    fs_cell give[] = {{"owner", fs_text("zhang")}};
+    CHECK_OK(fs_update(li->r, "customer", cust, give, 1)); /* not sent yet */
+    server_restore(w);
+    real_now += 1000;
+    record_visit(w, wang, cust, 0);
+    sync_or_wipe(w, wang); /* refused PARENT: the server lost the customer */
+    fs_replica_status st;
+    CHECK_OK(fs_replica_status_get(wang->r, &st));
+    CHECK(st.refused > 0);
+    sync_or_wipe(w, li); /* the customer again, and the hand-over */
+    fs_replica *srv = fs_store_replica(w->store);
+    char owner[32];
+    owner_of(srv, cust, owner);
+    CHECK_STR(owner, "zhang");
+    sync_or_wipe(w, wang); /* told: the customer leaves, the visit stays */
+    CHECK_EQ_INT(fs_exists(wang->r, "customer", cust), 0);
+    CHECK_EQ_INT(test_count_rows(wang->r, "visit"), 1);
+    real_now += FS_LOST_GRACE_MS + 1000;
+    sync_or_wipe(w, wang); /* the visit sent again whole, and accepted */
+    CHECK_EQ_INT(test_count_rows(srv, "visit"), 1);
+    CHECK_EQ_INT(test_count_rows(srv, "commitment"), 1);
+    sync_or_wipe(w, wang); /* told to drop them; its refusals put right */
+    CHECK_EQ_INT(test_count_rows(wang->r, "visit"), 0); /* they followed the customer */
+    CHECK_EQ_INT(test_count_rows(wang->r, "commitment"), 0);
+    CHECK_OK(fs_replica_status_get(wang->r, &st));
+    CHECK_EQ_INT(st.refused, 0);
+    CHECK_EQ_INT(st.pending, 0);
+    sync_or_wipe(w, z);
+    sync_or_wipe(w, li);
+    CHECK_EQ_INT(test_count_rows(z->r, "visit"), 1);
+    CHECK_EQ_INT(test_count_rows(li->r, "visit"), 1);
+    check_scopes(w);
+    check_server_losers(w);
+    fworld_close(w);
+}
+
 static void test_fault_schedules(void)
 {
     fault_trace = getenv("FS_FAULT_TRACE") != NULL;
@@ -2690,4 +2841,6 @@ TEST_LIST(TEST(concurrent_write_kept_and_restored) TEST(conflict_decided_with_a_
               TEST(refused_owner_in_a_restamped_write_undone)
               TEST(refused_owner_of_a_copy_sent_after_a_handover)
               TEST(visit_of_a_copy_with_nothing_unsent_not_told)
+              TEST(record_sent_back_refused_leaves_no_empty_row)
+              TEST(visit_refused_before_a_handover_sent_again_after)
               TEST(fault_schedules))

@@ -558,6 +558,75 @@ static int action_sets(const fs_record_action *a, const fs_table *tb, unsigned c
     return 0;
 }
 
+/* Issue 24, a record refused before the device was told of a hand-over
+ * and sent again after. A new record refused because what it belongs to
+ * is not here (PARENT) or as one this store lost (LOST) goes again whole
+ * once that is sorted out (fs_refusals_resend_lost), as a new write of its
+ * device, under sequences above a telling that came meanwhile. The store
+ * keeps the device's sequence it was first pushed at (refused_new): a
+ * record first pushed at or below the telling was made before it
+ * (made_before). FS_FAULT_ALL seed 280: wang's visit to a customer a
+ * server restore lost, refused PARENT; li's laptop sent the customer again
+ * with a hand-over to zhang, and the visit, sent again whole an hour
+ * after wang's laptop was told, was refused "outside the writer's scope"
+ * for good. The record's own id says it is the one refused before; what a
+ * dishonest device gains is what trusting its sequences already gives it:
+ * writes under customers its user had. */
+static int note_refused_new(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES],
+                            const sq_ref *g, size_t n)
+{
+    uint64_t first = UINT64_MAX;
+    for (size_t k = 0; k < n; k++)
+        if (p->first_seq + g[k].idx < first)
+            first = p->first_seq + g[k].idx;
+    if (first > INT64_MAX)
+        return 0;
+    return sq__run(p->s,
+                   "INSERT INTO refused_new(pk,tbl,row,local_seq) VALUES(?1,?2,?3,?4)"
+                   " ON CONFLICT(pk,tbl,row) DO UPDATE SET"
+                   " local_seq=min(local_seq, excluded.local_seq)",
+                   NULL, "bibi", p->pk, FS_SIGN_PK_BYTES, (long long)tix, row, FS_ID_BYTES,
+                   (long long)first);
+}
+
+/* *before 1 when the device first pushed the new record (tix, row) at a
+ * sequence at or below told_upto, and it was refused then (note_refused_new). */
+static int made_before(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES],
+                       uint64_t told_upto, int *before)
+{
+    *before = 0;
+    sqlite3_stmt *st = NULL;
+    int keep = 0;
+    int rc = sq__stmt(p->s, "SELECT local_seq FROM refused_new WHERE pk=?1 AND tbl=?2 AND row=?3",
+                      &st, &keep);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_blob(st, 1, p->pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, (int)tix);
+    sqlite3_bind_blob(st, 3, row, FS_ID_BYTES, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *before = (uint64_t)sqlite3_column_int64(st, 0) <= told_upto;
+    sq__done(st, keep);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq__dbfail(p->s, src, "store");
+}
+
+/* A record made before its device was told of its customer's hand-over
+ * and sent again after (made_before), now accepted: it follows the
+ * customer to its new owner, and the device, which dropped the customer
+ * at the telling, is told to drop it too (a purge entry for the pusher's
+ * user at the feed's end; its cursor is not past it). */
+static int tell_to_drop(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES])
+{
+    uint64_t feed = 0;
+    int rc = fs_feed_last(p->s->r, &feed);
+    if (rc == 0)
+        rc = sq__run(p->s, "INSERT INTO purges(user, tbl, row, feed_seq) VALUES(?1, ?2, ?3, ?4)",
+                     NULL, "tibi", p->d->u.name, (long long)tix, row, FS_ID_BYTES,
+                     (long long)feed);
+    return rc;
+}
+
 /* Decides a row group (the valid changes of one row). The changes to the
  * column that decides the row's owner or parent (the "decider") are judged
  * apart: one that is malformed, or would take the row out of the pusher's
@@ -679,7 +748,7 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
      * wrote it before it was told (issue 24). Such changes were made with
      * the right to make them: accepted, they follow the row to its new
      * owner; what the device wrote after it was told is refused. */
-    int handed = 0;
+    int handed = 0, sent_again = 0;
     uint64_t told_upto = UINT64_MAX;
     if (row_why == 0 && ((exists && !sq__in_scope(s, u, now)) || (!exists && !sq__in_scope(s, u, after)))) {
         if (exists)
@@ -688,9 +757,19 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
             rc = handed_away(p, (unsigned)ptbl, prow, &handed, &told_upto);
         if (rc != 0)
             return rc;
+        int after_told = 0, before = 0;
         for (size_t k = 0; handed && !exists && k < n; k++)
-            if (p->first_seq + g[k].idx > told_upto)
-                handed = 0; /* a new row made after: refused whole */
+            after_told |= p->first_seq + g[k].idx > told_upto;
+        if (after_told) /* a new row sent after: made after, or sent again */
+            rc = made_before(p, tix, row, told_upto, &before);
+        if (rc != 0)
+            return rc;
+        if (before) { /* refused once before the telling: judged as made then */
+            told_upto = UINT64_MAX;
+            sent_again = 1;
+        } else if (after_told) {
+            handed = 0; /* made after: refused whole */
+        }
         if (!handed)
             row_why = FS_REASON_SCOPE;
     }
@@ -754,6 +833,10 @@ static int push_row(push_ctx *p, sq_ref *g, size_t n)
         else
             p->accepted[p->naccepted++] = *c;
     }
+    if (rc == 0 && !exists && (row_why == FS_REASON_PARENT || row_why == FS_REASON_LOST))
+        rc = note_refused_new(p, tix, row, g, n);
+    if (rc == 0 && row_why == 0 && sent_again)
+        rc = tell_to_drop(p, tix, row);
     if (rc != 0)
         return rc;
     if (row_why != 0 || (!set_owner && !set_parent))

@@ -86,6 +86,10 @@ static const char tables_sql[] =
      * telling made before it has none and is never voided, push.c) */
     "CREATE TABLE IF NOT EXISTS purge_told_acked(pk BLOB NOT NULL, purge INTEGER NOT NULL,"
     " acked_seq INTEGER NOT NULL, PRIMARY KEY(pk, purge)) WITHOUT ROWID;"
+    /* each new record refused PARENT or LOST: the device's local sequence
+     * it was first pushed at (issue 24: made before a telling, push.c) */
+    "CREATE TABLE IF NOT EXISTS refused_new(pk BLOB NOT NULL, tbl INTEGER NOT NULL,"
+    " row BLOB NOT NULL, local_seq INTEGER NOT NULL, PRIMARY KEY(pk, tbl, row)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS passwords(user TEXT PRIMARY KEY, hash TEXT NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS disabled_users(name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)"

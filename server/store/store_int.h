@@ -22,6 +22,11 @@
  *            acknowledged when it told it (devices.acked_seq then); a push
  *            starting at or below it comes from a replica that never got
  *            the telling, which is then forgotten (push.c, void_tellings)
+ *   refused_new pk BLOB, tbl INTEGER, row BLOB, local_seq INTEGER, PRIMARY
+ *            KEY(pk, tbl, row): a new record the store refused PARENT or
+ *            LOST, and the device's lowest local sequence it was pushed
+ *            at; sent again after a telling, it is judged as made before
+ *            it when that sequence is not above it (push.c, made_before)
  *   scope    tbl INTEGER, row BLOB, owner TEXT, ptbl INTEGER, prow BLOB,
  *            PRIMARY KEY(tbl, row): a row's owner, or the row it follows
  *            (its customer, its plan, the row a conflict is about); owners
