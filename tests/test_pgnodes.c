@@ -2,6 +2,7 @@
  * The PostgreSQL store across nodes (issue 21.2): two data directories on
  * one log (the second a copy of the first, as an operator makes it); a node
  * killed between PostgreSQL's commit and SQLite's; a cache that diverged;
+ * an enrollment code made on one node redeemed on the other;
  * a node of another store; a password in the URL kept out of messages.
  * Needs FIELDSYNC_TEST_PG_URL (tests/pg/with_cluster.sh): without it, it
  * fails and says so.
@@ -16,6 +17,9 @@
 
 #include <libpq-fe.h>
 
+#include <sodium.h>
+
+#include "fieldsync/enroll.h"
 #include "fieldsync/identity.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/replica_server.h"
@@ -256,6 +260,37 @@ static void test_diverged_cache_refuses(void)
     nodes_close(&n);
 }
 
+/* pgrestore21: an enrollment code made through one node is redeemed on
+ * another at once (a rep handed a code by an admin on A whose laptop
+ * reaches B). The codes' table was made when first used, on A alone: the
+ * log entry of A's code was skipped by B (a changeset skips a table the
+ * target lacks), B's cache lacked the code for good, and the redeem was
+ * refused "unknown". Every node now makes the table at open. */
+static void test_enroll_code_made_on_the_other_node(void)
+{
+    nodes n;
+    nodes_open(&n);
+    fs_identity *id = NULL;
+    CHECK_OK(fs_replica_identity(fs_store_replica(n.na), &id));
+    char code[FS_ENROLL_CODE_CHARS + 1];
+    CHECK_OK(fs_enroll_code_create(n.na, "zhang", 3600000, id->pk, code, sizeof code));
+    fs_identity_free(id);
+    uint8_t pk[FS_SIGN_PK_BYTES], secret[FS_ENROLL_SECRET_BYTES];
+    fs_enroll_request req;
+    memset(&req, 0, sizeof req);
+    CHECK_OK(fs_enroll_code_parse(code, pk, secret));
+    fs_enroll_request_code(secret, req.code);
+    randombytes_buf(req.device_pk, sizeof req.device_pk);
+    snprintf(req.device_name, sizeof req.device_name, "zhang-laptop");
+    CHECK_OK(fs_enroll_device(n.nb, &req));
+    CHECK_OK(fs_store_device_check(n.na, req.device_pk));
+    uint8_t ha[32], hb[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), ha));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), hb));
+    CHECK_MEM(ha, hb, 32);
+    nodes_close(&n);
+}
+
 /* A node of another store, and a password in the URL. */
 static void test_wrong_store_and_secret_url(void)
 {
@@ -469,4 +504,5 @@ static void test_lost_connection_rolls_back_then_reconnects(void)
 }
 
 TEST_LIST(TEST(two_nodes_one_log) TEST(crash_between_commits) TEST(diverged_cache_refuses)
-              TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(push_of_1000_changes_both_backends))
+              TEST(enroll_code_made_on_the_other_node)
+                  TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(push_of_1000_changes_both_backends))
