@@ -2,6 +2,8 @@
  * The PostgreSQL store across nodes (issue 21.2): two data directories on
  * one log (the second a copy of the first, as an operator makes it); a node
  * killed between PostgreSQL's commit and SQLite's; a cache that diverged;
+ * a node whose cache is ahead of a log restored from a backup; an
+ * enrollment code made on one node redeemed on the other;
  * a node of another store; a password in the URL kept out of messages.
  * Needs FIELDSYNC_TEST_PG_URL (tests/pg/with_cluster.sh): without it, it
  * fails and says so.
@@ -16,6 +18,9 @@
 
 #include <libpq-fe.h>
 
+#include <sodium.h>
+
+#include "fieldsync/enroll.h"
 #include "fieldsync/identity.h"
 #include "fieldsync/replica.h"
 #include "fieldsync/replica_server.h"
@@ -256,6 +261,126 @@ static void test_diverged_cache_refuses(void)
     nodes_close(&n);
 }
 
+static void pg_run(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    PGresult *res = PQexec(c, sql);
+    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+}
+
+/* pgrestore21: an enrollment code made through one node is redeemed on
+ * another at once (a rep handed a code by an admin on A whose laptop
+ * reaches B). The codes' table was made when first used, on A alone: the
+ * log entry of A's code was skipped by B (a changeset skips a table the
+ * target lacks), B's cache lacked the code for good, and the redeem was
+ * refused "unknown". Every node now makes the table at open. */
+static void test_enroll_code_made_on_the_other_node(void)
+{
+    nodes n;
+    nodes_open(&n);
+    fs_identity *id = NULL;
+    CHECK_OK(fs_replica_identity(fs_store_replica(n.na), &id));
+    char code[FS_ENROLL_CODE_CHARS + 1];
+    CHECK_OK(fs_enroll_code_create(n.na, "zhang", 3600000, id->pk, code, sizeof code));
+    fs_identity_free(id);
+    uint8_t pk[FS_SIGN_PK_BYTES], secret[FS_ENROLL_SECRET_BYTES];
+    fs_enroll_request req;
+    memset(&req, 0, sizeof req);
+    CHECK_OK(fs_enroll_code_parse(code, pk, secret));
+    fs_enroll_request_code(secret, req.code);
+    randombytes_buf(req.device_pk, sizeof req.device_pk);
+    snprintf(req.device_name, sizeof req.device_name, "zhang-laptop");
+    CHECK_OK(fs_enroll_device(n.nb, &req));
+    CHECK_OK(fs_store_device_check(n.na, req.device_pk));
+    uint8_t ha[32], hb[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), ha));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), hb));
+    CHECK_MEM(ha, hb, 32);
+    nodes_close(&n);
+}
+
+/* pgrestore21: the database put back from a dump taken at head H (here:
+ * the entries after H deleted, which is what a restore of that dump
+ * leaves) while node A's cache holds entries up to P > H. A node from a
+ * copy taken at H (the operator's node backup) serves and writes the log
+ * up to P again, other entries under the same numbers. A, opened then,
+ * must refuse: its cache holds what the log lost. Before the node kept the
+ * tag of the entry at its position it only compared numbers, found the
+ * head equal to its position, applied nothing and served users the log
+ * never had; and one more entry later it applied the new entries on top of
+ * its own. */
+static void test_node_ahead_of_a_restored_log(void)
+{
+    nodes n;
+    nodes_open(&n);
+    fs_store_close(n.nb);
+    n.nb = NULL;
+    fs_store_close(n.na);
+    n.na = NULL;
+    char bk[700], cmd[3200];
+    snprintf(bk, sizeof bk, "%s/bk", n.dir);
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", n.a, bk);
+    CHECK(system(cmd) == 0);
+    long long h = log_head(n.url);
+    fs_replica_opts o = opts();
+    CHECK_OK(fs_store_pg_open(&n.na, n.a, "server-pass", 11, NULL, &o));
+    CHECK_OK(fs_store_user_add(n.na, "lost1", FS_ROLE_REP, "north"));
+    CHECK_OK(fs_store_user_add(n.na, "lost2", FS_ROLE_REP, "north"));
+    fs_store_close(n.na);
+    n.na = NULL;
+    long long p = log_head(n.url); /* A's position */
+    CHECK(p > h);
+    char sql[120];
+    snprintf(sql, sizeof sql, "DELETE FROM fs_log WHERE seq > %lld", h);
+    pg_run(n.url, sql);
+    /* a copy of the node backup serves the restored log and writes it up
+     * to P again */
+    char c1[700], c2[700];
+    snprintf(c1, sizeof c1, "%s/c1", n.dir);
+    snprintf(c2, sizeof c2, "%s/c2", n.dir);
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s' && cp -a '%s' '%s'", bk, c1, bk, c2);
+    CHECK(system(cmd) == 0);
+    CHECK_OK(fs_store_pg_open(&n.nb, c1, "server-pass", 11, NULL, &o));
+    for (int i = 0; log_head(n.url) < p; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "after%d", i);
+        CHECK_OK(fs_store_user_add(n.nb, name, FS_ROLE_REP, "north"));
+    }
+    CHECK_EQ_INT(log_head(n.url), p);
+    fs_store *s = NULL;
+    CHECK_ERR(fs_store_pg_open(&s, n.a, "server-pass", 11, NULL, &o), FS_EDB);
+    CHECK(s == NULL);
+    CHECK(strstr(fs_store_pg_errmsg(), "diverged") != NULL);
+    CHECK(strstr(fs_store_pg_errmsg(), "restored from a backup") != NULL);
+    printf("  ahead of a log written again to its position: %s\n", fs_store_pg_errmsg());
+    /* past the position, too */
+    CHECK_OK(fs_store_user_add(n.nb, "later", FS_ROLE_REP, "north"));
+    CHECK_ERR(fs_store_pg_open(&s, n.a, "server-pass", 11, NULL, &o), FS_EDB);
+    CHECK(strstr(fs_store_pg_errmsg(), "diverged") != NULL);
+    /* a running node under which the log is put back to H refuses at its
+     * next op, and at every one after */
+    pg_run(n.url, sql);
+    CHECK_ERR(fs_store_users(n.nb, count_user, &(int){0}), FS_EDB);
+    CHECK(strstr(fs_store_errmsg(n.nb), "log ends before") != NULL);
+    CHECK_ERR(fs_store_user_add(n.nb, "more", FS_ROLE_REP, "north"), FS_EDB);
+    CHECK_EQ_INT(log_head(n.url), h);
+    fs_store_close(n.nb);
+    n.nb = NULL;
+    /* a copy of the node backup serves; another catches up with it */
+    CHECK_OK(fs_store_pg_open(&n.na, c2, "server-pass", 11, NULL, &o));
+    CHECK_OK(fs_store_user_add(n.na, "fine", FS_ROLE_REP, "north"));
+    CHECK_OK(fs_store_pg_open(&n.nb, bk, "server-pass", 11, NULL, &o));
+    CHECK_ERR(fs_store_user_add(n.nb, "fine", FS_ROLE_REP, "north"), FS_EEXIST);
+    uint8_t ha[32], hb[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), ha));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), hb));
+    CHECK_MEM(ha, hb, 32);
+    nodes_close(&n);
+}
+
 /* A node of another store, and a password in the URL. */
 static void test_wrong_store_and_secret_url(void)
 {
@@ -469,4 +594,5 @@ static void test_lost_connection_rolls_back_then_reconnects(void)
 }
 
 TEST_LIST(TEST(two_nodes_one_log) TEST(crash_between_commits) TEST(diverged_cache_refuses)
-              TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(push_of_1000_changes_both_backends))
+              TEST(node_ahead_of_a_restored_log) TEST(enroll_code_made_on_the_other_node)
+                  TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(push_of_1000_changes_both_backends))

@@ -32,6 +32,11 @@ static int ensure_table(sq_store *s)
     return sqlite3_exec(db_of(s), table_sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FS_EDB;
 }
 
+int sq__enroll_table(sq_store *s)
+{
+    return ensure_table(s);
+}
+
 static void secret_hash(const uint8_t secret[FS_ENROLL_SECRET_BYTES], uint8_t out[HASH_BYTES])
 {
     static const char label[] = "fieldsync/1 enroll code";

@@ -245,6 +245,8 @@ static int store_new(fs_store **out, fs_replica *r)
     if (rc == 0)
         rc = db_exec(s, tables_sql);
     if (rc == 0)
+        rc = sq__enroll_table(s); /* every node has it before a log entry fills it */
+    if (rc == 0)
         rc = put_epoch(s, 0);
     if (rc == 0)
         rc = open_audit(s);

@@ -219,6 +219,10 @@ int sq__tx_end(sq_store *s, int rc);
  * store's message set). */
 int sq__roster_write(sq_store *s, const char *name);
 int sq__roster_catch_up(sq_store *s);
+/* Makes the enrollment codes' table (enroll.c) if the store lacks it: at every
+ * open, so that every node of a PostgreSQL store has it before a log entry
+ * writes to it (a changeset skips a table the target lacks). */
+int sq__enroll_table(sq_store *s);
 /* Appends to the feed again (fs_replica_refeed_row) the rows of table tix
  * whose ids sql selects, binding p1 as ?1 and p2 (unless NULL) as ?2: how
  * a user moved to another team receives its roster and settings. */

@@ -6,7 +6,9 @@
  *
  * A WRITE (every op that may change the store, and every audit append):
  *   PostgreSQL: BEGIN; SELECT pg_advisory_xact_lock(<store id>) (one writer
- *               at a time across the nodes); SELECT max(seq) FROM fs_log
+ *               at a time across the nodes); SELECT max(seq) FROM fs_log,
+ *               with the tag of the entry at the local position
+ *   check:      the log still holds this node's entry there (below)
  *   catch up:   apply the entries after the local position (below)
  *   SQLite:     the outer transaction (fs_replica_outer_begin) with a
  *               session attached to every table but pg_node; the SQLite op
@@ -20,8 +22,15 @@
  * its cache lacks and applies it at its next catch-up: the cache is never
  * ahead of the log.
  *
- * A READ catches up first (one round trip: max(seq)), so a device that moves
- * to another node never finds its cursor ahead of that node's feed.
+ * A READ catches up first (one round trip: max(seq) and the tag), so a
+ * device that moves to another node never finds its cursor ahead of that
+ * node's feed.
+ *
+ * THE POSITION'S CHECK: a node keeps, with its position, the tag of the
+ * entry there (its body's first 24 bytes: the random nonce it was sealed
+ * with). The log ending before the position, or holding another entry at
+ * it (a database restored from an older dump, written to again), is a
+ * divergence: the node refuses, naming a restore as the likely cause.
  *
  * CATCH-UP applies the entries after the position in one SQLite transaction
  * with the new position (sqlite3changeset_apply). A conflict is "done"
@@ -61,6 +70,12 @@
 #define PG_SCHEMA_VERSION 1
 #define PG_URL_MAX 4096
 #define BODY_MAX (256u << 20)
+/* An entry's tag: the first bytes of its body, the random nonce of its
+ * sealing (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES), unique to it. A
+ * node keeps the tag of the entry at its position and checks the log still
+ * holds that entry there: a log restored from an older backup and written
+ * again past the position holds other entries under the same numbers. */
+#define TAG_BYTES 24
 
 typedef struct pg_store {
     fs_store base; /* first: the interface's handle */
@@ -72,11 +87,15 @@ typedef struct pg_store {
     int depth;             /* nested writes (an audit append inside an op) */
     int began;             /* the outermost write's transactions are open */
     int diverged;          /* a catch-up conflicted: refuse to serve */
+    int div_why;           /* what diverged() said: DIV_* */
+    long long div_seq;     /* the entry it named */
     int own_err;           /* errmsg is this layer's, not the SQLite store's */
     int notified;          /* a notification arrived since the last catch-up */
     uint8_t store_id[16];
     long long lock_key;
     long long pos; /* the last log entry this cache holds */
+    unsigned char tag[TAG_BYTES]; /* the nonce of entry pos (its identity) */
+    int has_tag;                  /* 0: pos 0, or a node of a build before tags */
     unsigned char *key; /* sodium_malloc'd, 32 */
     char node[96];
     char errmsg[512];
@@ -146,14 +165,18 @@ static int sq_exec(pg_store *p, const char *sql, const char *what)
 
 static const char node_table_sql[] =
     "CREATE TABLE IF NOT EXISTS pg_node(one INTEGER PRIMARY KEY CHECK(one=1),"
-    " store_id BLOB NOT NULL, pos INTEGER NOT NULL)";
+    " store_id BLOB NOT NULL, pos INTEGER NOT NULL, tag BLOB)";
 
-static int pos_write(pg_store *p, long long pos)
+/* The position and the tag of the entry there (NULL: none known). */
+static int pos_write(pg_store *p, long long pos, const unsigned char *tag)
 {
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(p->db, "UPDATE pg_node SET pos=?1 WHERE one=1", -1, &st, NULL);
+    int src =
+        sqlite3_prepare_v2(p->db, "UPDATE pg_node SET pos=?1, tag=?2 WHERE one=1", -1, &st, NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, pos);
+        if (tag != NULL)
+            sqlite3_bind_blob(st, 2, tag, TAG_BYTES, SQLITE_TRANSIENT);
         src = sqlite3_step(st);
     }
     sqlite3_finalize(st);
@@ -162,9 +185,22 @@ static int pos_write(pg_store *p, long long pos)
 
 static int node_read(pg_store *p)
 {
+    /* a node made before tags: the column added, the tag learnt from the
+     * log at the first catch-up (as trusted as the position was) */
+    int has_col = 0;
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(p->db, "SELECT store_id, pos FROM pg_node WHERE one=1", -1, &st,
-                                 NULL);
+    if (sqlite3_prepare_v2(p->db, "SELECT 1 FROM pragma_table_info('pg_node') WHERE name='tag'", -1,
+                           &st, NULL) == SQLITE_OK)
+        has_col = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!has_col) {
+        int src = sqlite3_exec(p->db, "ALTER TABLE pg_node ADD COLUMN tag BLOB", NULL, NULL, NULL);
+        if (src != SQLITE_OK)
+            return pg_fail(p, FS_ESTATE, "the data directory is not a node of a PostgreSQL store");
+    }
+    int src = sqlite3_prepare_v2(p->db, "SELECT store_id, pos, tag FROM pg_node WHERE one=1", -1,
+                                 &st, NULL);
     int rc = 0;
     if (src != SQLITE_OK)
         return pg_fail(p, FS_ESTATE, "the data directory is not a node of a PostgreSQL store");
@@ -172,6 +208,9 @@ static int node_read(pg_store *p)
     if (src == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16) {
         memcpy(p->store_id, sqlite3_column_blob(st, 0), 16);
         p->pos = sqlite3_column_int64(st, 1);
+        p->has_tag = sqlite3_column_bytes(st, 2) == TAG_BYTES;
+        if (p->has_tag)
+            memcpy(p->tag, sqlite3_column_blob(st, 2), TAG_BYTES);
     } else {
         rc = pg_fail(p, FS_ESTATE, "the data directory is not a node of a PostgreSQL store");
     }
@@ -359,14 +398,31 @@ static int on_conflict(void *ctx, int kind, sqlite3_changeset_iter *it)
     return SQLITE_CHANGESET_ABORT;
 }
 
-static int diverged(pg_store *p, long long seq)
+enum { DIV_CONFLICT, DIV_AHEAD, DIV_REPLACED };
+
+/* Refuses every op from now on: the cache is not what the log says. why:
+ * an entry did not apply (DIV_CONFLICT, seq that entry), the log ends
+ * before the position (DIV_AHEAD, seq its first missing entry), or the log
+ * holds another entry at the position (DIV_REPLACED, seq the position). */
+static int diverged(pg_store *p, int why, long long seq)
 {
-    p->diverged = 1;
+    if (!p->diverged) {
+        p->diverged = 1;
+        p->div_why = why;
+        p->div_seq = seq;
+    }
+    const char *cause = p->div_why == DIV_AHEAD
+                            ? " (the log ends before this node's position: was the database "
+                              "restored from a backup?)"
+                        : p->div_why == DIV_REPLACED
+                            ? " (the log holds another entry at this node's position: was the "
+                              "database restored from a backup?)"
+                            : "";
     return pg_fail(p, FS_EDB,
-                   "this node's store diverged from the PostgreSQL log at entry %lld: it "
+                   "this node's store diverged from the PostgreSQL log at entry %lld%s: it "
                    "refuses to serve; replace its data directory with a fresh copy of another "
                    "node's",
-                   seq);
+                   p->div_seq, cause);
 }
 
 /* Applies rows (seq, body) of res in one SQLite transaction. */
@@ -377,6 +433,7 @@ static int apply_batch(pg_store *p, PGresult *res)
     if (rc != 0)
         return rc;
     long long pos = p->pos;
+    const unsigned char *tag = p->has_tag ? p->tag : NULL;
     fs_replica_guard(p->r, 1);
     for (int i = 0; rc == 0 && i < n; i++) {
         long long seq = -1;
@@ -401,16 +458,17 @@ static int apply_batch(pg_store *p, PGresult *res)
         free(cs);
         if (src != SQLITE_OK) {
             rc = (src & 0xFF) == SQLITE_ABORT || (src & 0xFF) == SQLITE_CONSTRAINT
-                     ? diverged(p, seq)
+                     ? diverged(p, DIV_CONFLICT, seq)
                      : pg_fail(p, FS_EDB, "applying PostgreSQL log entry %lld: %s", seq,
                                sqlite3_errstr(src));
             break;
         }
         pos = seq;
+        tag = (const unsigned char *)PQgetvalue(res, i, 1); /* unseal: >= TAG_BYTES */
     }
     fs_replica_guard(p->r, 0);
     if (rc == 0)
-        rc = pos_write(p, pos);
+        rc = pos_write(p, pos, tag);
     if (rc == 0)
         rc = sq_exec(p, "COMMIT", "catching up with the PostgreSQL log");
     if (rc != 0) {
@@ -418,6 +476,9 @@ static int apply_batch(pg_store *p, PGresult *res)
         (void)fs_replica_reload(p->r);
         return rc;
     }
+    if (tag != NULL && tag != p->tag)
+        memcpy(p->tag, tag, TAG_BYTES);
+    p->has_tag = tag != NULL;
     p->pos = pos;
     int rrc = fs_replica_reload(p->r);
     return rrc != 0 ? pg_fail(p, rrc, "%s", fs_replica_errmsg(p->r)) : 0;
@@ -473,12 +534,41 @@ static void drop_notified(pg_store *p)
     p->notified = 0;
 }
 
+/* The query of the log's head and of the tag of the entry at the
+ * position, in one round trip (head_of reads its answer). */
+#define HEAD_SQL                                                                                   \
+    "SELECT (SELECT encode(substr(body, 1, 24), 'hex') FROM fs_log WHERE seq = %lld),"             \
+    " coalesce(max(seq), 0) FROM fs_log"
+_Static_assert(TAG_BYTES == 24 && TAG_BYTES == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+               "HEAD_SQL reads TAG_BYTES bytes, the nonce");
+
+/* Reads HEAD_SQL's answer: the head; and refuses (diverged) when the log
+ * no longer holds this node's entry at its position: the log ends before
+ * it, or holds another entry there (a database restored from a backup and
+ * written to again). */
 static int head_of(pg_store *p, PGresult *res, long long *head)
 {
-    if (PQntuples(res) != 1 || PQnfields(res) < 1)
+    if (PQntuples(res) != 1 || PQnfields(res) != 2)
         return pg_fail(p, FS_EDB, "PostgreSQL: the log's head is unreadable");
-    *head = strtoll(PQgetvalue(res, 0, PQnfields(res) - 1), NULL, 10);
-    return 0;
+    *head = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    if (*head < p->pos)
+        return diverged(p, DIV_AHEAD, *head + 1); /* the log lost what this cache holds */
+    if (p->pos == 0)
+        return 0;
+    const char *hex = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+    unsigned char tag[TAG_BYTES];
+    size_t got = 0;
+    if (strlen(hex) != 2 * TAG_BYTES ||
+        sodium_hex2bin(tag, sizeof tag, hex, strlen(hex), NULL, &got, NULL) != 0 ||
+        got != TAG_BYTES)
+        return diverged(p, DIV_REPLACED, p->pos); /* a hole at the position */
+    /* a node of a build before tags: learnt now */
+    if (!p->has_tag) {
+        memcpy(p->tag, tag, TAG_BYTES);
+        p->has_tag = 1;
+        return 0;
+    }
+    return sodium_memcmp(tag, p->tag, TAG_BYTES) == 0 ? 0 : diverged(p, DIV_REPLACED, p->pos);
 }
 
 /* A read's catch-up: one round trip when there is nothing to apply. */
@@ -486,23 +576,24 @@ static int catch_up(pg_store *p)
 {
     p->own_err = 0;
     if (p->diverged)
-        return diverged(p, p->pos + 1);
+        return diverged(p, 0, 0);
     if (p->depth > 0) /* inside a write: caught up under its lock */
         return 0;
     int rc = ensure_connected(p);
     PGresult *res = NULL;
     if (rc == 0) {
+        char sql[200];
         drop_notified(p);
-        rc = pg_exec(p, "SELECT coalesce(max(seq), 0) FROM fs_log", PGRES_TUPLES_OK, &res,
-                     "reading the log's head");
+        snprintf(sql, sizeof sql, HEAD_SQL, p->pos);
+        rc = pg_exec(p, sql, PGRES_TUPLES_OK, &res, "reading the log's head");
     }
     long long head = 0;
     if (rc == 0) {
         rc = head_of(p, res, &head);
         PQclear(res);
+        if (p->diverged)
+            return rc;
     }
-    if (rc == 0 && head < p->pos)
-        return diverged(p, head + 1); /* the log lost what this cache holds */
     if (rc == 0)
         rc = catch_up_to(p, head);
     if (rc != 0)
@@ -535,15 +626,13 @@ static int wbegin(pg_store *p)
     if (p->depth++ > 0)
         return 0;
     p->own_err = 0;
-    int rc = p->diverged ? diverged(p, p->pos + 1) : ensure_connected(p);
+    int rc = p->diverged ? diverged(p, 0, 0) : ensure_connected(p);
     PGresult *res = NULL;
     if (rc == 0) {
-        char sql[160];
+        char sql[320];
         drop_notified(p);
-        snprintf(sql, sizeof sql,
-                 "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
-                 " SELECT coalesce(max(seq), 0) FROM fs_log",
-                 p->lock_key);
+        snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld); " HEAD_SQL,
+                 p->lock_key, p->pos);
         rc = pg_exec(p, sql, PGRES_TUPLES_OK, &res, "starting a write");
         if (rc != 0) {
             PGresult *rb = PQexec(p->pg, "ROLLBACK");
@@ -554,8 +643,6 @@ static int wbegin(pg_store *p)
     if (rc == 0) {
         rc = head_of(p, res, &head);
         PQclear(res);
-        if (rc == 0 && head < p->pos)
-            rc = diverged(p, head + 1);
         if (rc == 0)
             rc = catch_up_to(p, head);
         if (rc != 0) {
@@ -645,7 +732,10 @@ static int wend(pg_store *p, int op_rc)
     rc = seal(p, seq, cs, (size_t)cn, &body, &blen);
     sqlite3_free(cs);
     if (rc == 0)
-        rc = pos_write(p, seq);
+        rc = pos_write(p, seq, body);
+    unsigned char tag[TAG_BYTES];
+    if (rc == 0)
+        memcpy(tag, body, TAG_BYTES);
     char *node = NULL;
     char *sql = NULL;
     if (rc == 0) {
@@ -680,11 +770,18 @@ static int wend(pg_store *p, int op_rc)
     }
     crash_point();
     p->began = 0;
+    unsigned char was_tag[TAG_BYTES];
+    int had_tag = p->has_tag;
+    memcpy(was_tag, p->tag, TAG_BYTES);
     p->pos = seq;
+    memcpy(p->tag, tag, TAG_BYTES);
+    p->has_tag = 1;
     rc = fs_replica_outer_commit(p->r);
     if (rc != 0) {
         /* In the log, not in the cache: the next catch-up applies it. */
         p->pos = seq - 1;
+        memcpy(p->tag, was_tag, TAG_BYTES);
+        p->has_tag = had_tag;
         rc = catch_up(p);
         if (rc != 0)
             return rc;
@@ -889,7 +986,7 @@ static int pg_refresh(fs_store *s)
     pg_store *p = (pg_store *)s;
     p->own_err = 0;
     if (p->diverged)
-        return diverged(p, p->pos + 1);
+        return diverged(p, 0, 0);
     if (PQstatus(p->pg) != CONNECTION_OK)
         return catch_up(p); /* reconnects */
     if (!PQconsumeInput(p->pg))
