@@ -30,6 +30,7 @@
 #include "store/store_sqlite.h"
 #include "test.h"
 #include "pgtest.h"
+#include "records.h"
 
 static fs_replica_opts opts(void)
 {
@@ -444,6 +445,66 @@ static void push_all(fs_store *s, device *d, size_t batch)
     }
 }
 
+/* Group commit on PostgreSQL: two devices' pushes in one group are one
+ * log entry, appended at the group's end and seen by the other node after
+ * it; a group rolled back leaves the log and the cache as they were. */
+static void test_group_is_one_log_entry(void)
+{
+    nodes n;
+    nodes_open(&n);
+    device d1, d2, d3;
+    device_make(&d1, n.dir, "d1");
+    device_make(&d2, n.dir, "d2");
+    device_make(&d3, n.dir, "d3");
+    CHECK_OK(fs_store_device_add(n.na, d1.pk, "zhang", "laptop"));
+    CHECK_OK(fs_store_device_add(n.na, d2.pk, "zhang", "phone"));
+    CHECK_OK(fs_store_device_add(n.na, d3.pk, "zhang", "tablet"));
+    uint8_t c1[16], c2[16], c3[16];
+    test_record_visits(d1.r, 3, c1);
+    test_record_visits(d2.r, 2, c2);
+    test_record_visits(d3.r, 4, c3);
+    long long head = log_head(n.url);
+    CHECK_OK(fs_store_group_begin(n.na));
+    push_all(n.na, &d1, 5000);
+    push_all(n.na, &d2, 5000);
+    CHECK_EQ_INT(log_head(n.url), head); /* nothing appended before the end */
+    CHECK_OK(fs_store_group_end(n.na, 1));
+    CHECK_EQ_INT(log_head(n.url), head + 1);
+    CHECK_OK(fs_store_refresh(n.nb));
+    uint64_t fa = 0, fb = 0;
+    CHECK_OK(fs_store_feed_head(n.nb, &fb));
+    CHECK_OK(fs_store_feed_head(n.na, &fa));
+    CHECK_EQ_INT(fb, fa);
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(n.nb), "visit"), 5);
+    /* rolled back: neither the log nor A's cache keeps d3's visits */
+    uint8_t before[32], after[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), before));
+    CHECK_OK(fs_store_group_begin(n.na));
+    CHECK_EQ_INT(fs_store_group_begin(n.na), FS_ESTATE); /* one at a time */
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(d3.r, 0, 5000, &cs));
+    fs_push_result res;
+    memset(&res, 0, sizeof res);
+    CHECK_OK(fs_store_push(n.na, d3.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                           &res));
+    free(res.rejects);
+    fs_changeset_free(cs);
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(n.na), "visit"), 9); /* seen inside */
+    CHECK_OK(fs_store_group_end(n.na, 0));
+    CHECK_EQ_INT(log_head(n.url), head + 1);
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), after));
+    CHECK_MEM(before, after, 32);
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(n.na), "visit"), 5);
+    /* the same push later, by itself, is applied */
+    push_all(n.na, &d3, 5000);
+    CHECK_EQ_INT(log_head(n.url), head + 2);
+    CHECK_EQ_INT(test_count_rows(fs_store_replica(n.na), "visit"), 9);
+    fs_replica_close(d1.r);
+    fs_replica_close(d2.r);
+    fs_replica_close(d3.r);
+    nodes_close(&n);
+}
+
 static void test_push_of_1000_changes_both_backends(void)
 {
     char dir[512];
@@ -593,6 +654,6 @@ static void test_lost_connection_rolls_back_then_reconnects(void)
     nodes_close(&n);
 }
 
-TEST_LIST(TEST(two_nodes_one_log) TEST(crash_between_commits) TEST(diverged_cache_refuses)
+TEST_LIST(TEST(two_nodes_one_log) TEST(group_is_one_log_entry) TEST(crash_between_commits) TEST(diverged_cache_refuses)
               TEST(node_ahead_of_a_restored_log) TEST(enroll_code_made_on_the_other_node)
                   TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(push_of_1000_changes_both_backends))

@@ -999,6 +999,33 @@ static int pg_refresh(fs_store *s)
     return p->notified ? catch_up(p) : 0; /* catch_up clears it */
 }
 
+/* Group commit (fs_store_group_begin): the group is one wrapped write.
+ * The ops inside join it (depth) as savepoints of its SQLite transaction,
+ * and its end seals and appends one log entry for all of them in one
+ * PostgreSQL transaction, one commit; rolled back, nothing reaches the log
+ * or the cache. The advisory lock is held for the group (one service
+ * round of frames). */
+static int pg_group_begin(fs_store *s)
+{
+    pg_store *p = (pg_store *)s;
+    if (p->depth > 0)
+        return pg_fail(p, FS_ESTATE, "store: a write is open already");
+    return wbegin(p);
+}
+
+static int pg_group_end(fs_store *s, int commit)
+{
+    pg_store *p = (pg_store *)s;
+    if (p->depth != 1 || !p->began)
+        return pg_fail(p, FS_ESTATE, "store: no group of writes is open");
+    if (!commit) {
+        p->depth = 0;
+        pg_abort(p);
+        return 0;
+    }
+    return wend(p, 0);
+}
+
 static int pg_notify_fd(fs_store *s)
 {
     pg_store *p = (pg_store *)s;
@@ -1041,6 +1068,8 @@ static const fs_store_ops pg_ops = {
     .lease = pg_lease,
     .refresh = pg_refresh,
     .notify_fd = pg_notify_fd,
+    .group_begin = pg_group_begin,
+    .group_end = pg_group_end,
     .user_add = pg_user_add,
     .users = pg_users,
     .set_password = pg_set_password,
