@@ -857,6 +857,8 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
     if (rc != 0) {
         audit_refusal(s, m);
         fs_msg_free(m);
+        if (s->group != NULL)
+            drop_held(s); /* the session ends: nothing it kept goes out */
         return sfail(s, rc, "%s", fs_channel_errmsg(s->ch));
     }
     if (frc != 0) {
