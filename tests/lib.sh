@@ -138,6 +138,29 @@ start_server() {
     ok "serve listening on 127.0.0.1:$PORT"
 }
 
+# start_node NAME DIR PORT: serve DIR on 127.0.0.1:PORT (one of several
+# nodes, each on its own port); sets PID_<NAME>. Fails the whole test if it
+# does not come up.
+start_node() {
+    local name=$1 dir=$2 port=$3 pid line= i
+    : >"$WORK/$name.out"
+    "$FSS" serve --data "$dir" --listen "127.0.0.1:$port" >"$WORK/$name.out" \
+        2>>"$WORK/$name.err" &
+    pid=$!
+    for ((i = 0; i < 300; i++)); do
+        line=$(head -n 1 "$WORK/$name.out")
+        [ -n "$line" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ "$line" != "listening on 127.0.0.1:$port" ]; then
+        fail "node $name serves on 127.0.0.1:$port" "got: $line" "$(tail -n 5 "$WORK/$name.err")"
+        finish
+    fi
+    ok "node $name serves on 127.0.0.1:$port"
+    printf -v "PID_$name" '%s' "$pid"
+}
+
 # add_users "NAME ROLE TEAM"...: adds each user to the store in $S.
 add_users() {
     local u

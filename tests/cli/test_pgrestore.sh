@@ -100,26 +100,6 @@ sync_ok() { # NAME HOME
     SYNC_OUT=$OUT
 }
 
-# start_node NAME DIR PORT: serve DIR on 127.0.0.1:PORT; sets PID_<NAME>.
-start_node() {
-    local name=$1 dir=$2 port=$3 pid line= i
-    : >"$WORK/$name.out"
-    "$FSS" serve --data "$dir" --listen "127.0.0.1:$port" >"$WORK/$name.out" \
-        2>>"$WORK/$name.err" &
-    pid=$!
-    for ((i = 0; i < 300; i++)); do
-        line=$(head -n 1 "$WORK/$name.out")
-        [ -n "$line" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [ "$line" != "listening on 127.0.0.1:$port" ]; then
-        fail "node $name serves on 127.0.0.1:$port" "got: $line" "$(tail -n 5 "$WORK/$name.err")"
-        finish
-    fi
-    ok "node $name serves on 127.0.0.1:$port"
-    printf -v "PID_$name" '%s' "$pid"
-}
 # refused_node NAME DIR PORT: serve on DIR must exit non-zero within 60 s
 # without listening, saying its store diverged; sets REFUSAL.
 refused_node() {

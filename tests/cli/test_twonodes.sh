@@ -88,26 +88,6 @@ psql_q() { # SQL: one value from the store's database
     psql -X -A -t -q "$URL" -c "$1" 2>>"$ERRLOG"
 }
 
-# start_node NAME DIR PORT: serve DIR on 127.0.0.1:PORT; sets PID_<NAME>.
-start_node() {
-    local name=$1 dir=$2 port=$3 pid line= i
-    : >"$WORK/$name.out"
-    "$FSS" serve --data "$dir" --listen "127.0.0.1:$port" >"$WORK/$name.out" \
-        2>>"$WORK/$name.err" &
-    pid=$!
-    for ((i = 0; i < 300; i++)); do
-        line=$(head -n 1 "$WORK/$name.out")
-        [ -n "$line" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [ "$line" != "listening on 127.0.0.1:$port" ]; then
-        fail "node $name serves on 127.0.0.1:$port" "got: $line" "$(cat "$WORK/$name.err")"
-        finish
-    fi
-    ok "node $name serves on 127.0.0.1:$port"
-    printf -v "PID_$name" '%s' "$pid"
-}
 # wait_log FILE TEXT SECONDS: FILE holds TEXT within SECONDS.
 wait_log() {
     local start=$SECONDS
