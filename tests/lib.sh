@@ -138,6 +138,16 @@ start_server() {
     ok "serve listening on 127.0.0.1:$PORT"
 }
 
+# lacks NAME TEXT NEEDLE: ok when TEXT does not hold NEEDLE.
+lacks() {
+    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
+}
+
+# free_port: a TCP port on 127.0.0.1 free right now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # start_node NAME DIR PORT: serve DIR on 127.0.0.1:PORT (one of several
 # nodes, each on its own port); sets PID_<NAME>. Fails the whole test if it
 # does not come up.

@@ -51,13 +51,6 @@ run() {
 }
 
 # lacks NAME HAYSTACK NEEDLE
-lacks() {
-    if grep -qF -- "$3" <<<"$2"; then
-        fail "$1" "unexpectedly present: $3"
-    else
-        ok "$1"
-    fi
-}
 
 # equal NAME GOT WANT
 equal() {

@@ -59,9 +59,6 @@ trap 'exit 130' INT TERM
 export FIELDSYNC_PASSPHRASE='old client test passphrase -- 19a1'
 unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
 
-lacks() {
-    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
-}
 
 # ---- the old client, built once ----
 started=$(date +%s)

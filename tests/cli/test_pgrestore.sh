@@ -72,12 +72,6 @@ unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
 
 run() { runc "$FS" "$@"; }
 srv() { runc "$FSS" "$@"; }
-lacks() {
-    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
-}
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 psql_q() { # SQL: one value from the store's database
     "$PGBIN/psql" -X -A -t -q "$URL" -c "$1" 2>>"$ERRLOG"
 }

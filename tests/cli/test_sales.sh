@@ -27,9 +27,6 @@ unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
 zh() { runc "$FS" --home "$WORK/zhang" "$@"; }
 wg() { runc "$FS" --home "$WORK/wang" "$@"; }
 li() { runc "$FS" --home "$WORK/li" "$@"; }
-lacks() {
-    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
-}
 
 # Dates from today: this ISO week, its Monday and Sunday.
 TODAY=$(date +%F)

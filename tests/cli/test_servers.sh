@@ -49,12 +49,6 @@ unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
 
 run() { runc "$FS" "$@"; }
 srv() { runc "$FSS" "$@"; }
-lacks() {
-    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
-}
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 n_visits() { # HOME
     run --home "$1" visit list --json
     grep -oF '"recorded_at":' <<<"$OUT" | wc -l

@@ -45,9 +45,6 @@ MARKERS=("Vermillionfjord" "青岚" "quokkabristle" "审批流程" "zanderwhelk"
 run() { runc "$FS" "$@"; }
 srv() { runc "$FSS" "$@"; }
 
-lacks() {
-    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
-}
 n_visits() { # HOME
     run --home "$1" visit list --json
     grep -oF '"recorded_at":' <<<"$OUT" | wc -l

@@ -30,9 +30,6 @@ unset FIELDSYNC_HOME FIELDSYNC_NEW_PASSPHRASE
 z() { runc "$FS" --home "$WORK/zhang" "$@"; }
 li() { runc "$FS" --home "$WORK/li" "$@"; }
 srv() { runc "$FSS" "$@"; }
-lacks() {
-    if grep -qF -- "$3" <<<"$2"; then fail "$1" "unexpectedly present: $3"; else ok "$1"; fi
-}
 
 # A Wednesday 2 to 8 days ahead, and its Tuesday (the working day before)
 for i in 2 3 4 5 6 7 8; do
