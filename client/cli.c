@@ -25,6 +25,7 @@
 #include "i18n.h"
 #include "fieldsync/text.h"
 #include "teamcal.h"
+#include "fieldsync/passphrase_why.h" /* after i18n.h: its _() */
 
 void cli_error(const char *fmt, ...)
 {
@@ -459,42 +460,12 @@ void cli_pass_free(cli_pass *p)
     p->len = 0;
 }
 
-/* Why no passphrase was read, in the rep's language: the core says it in
- * English (core/passphrase.c); each of its sentences a rep can cause is
- * recognised whole and said again from the catalog, anything else (an
- * error of the terminal, with the system's words) is left as it is. */
+/* Why no passphrase was read, in the rep's language
+ * (fieldsync/passphrase_why.h); anything else as it is. */
 static void say_pass_why(const char *why, const char *envname)
 {
-    static const char *const plain[] = {N_("empty passphrase"), N_("the two passphrases differ"),
-                                        N_("out of memory for the passphrase")};
-    char en[300];
-    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
-        if (strcmp(why, plain[i]) == 0) {
-            cli_error("%s", _(plain[i]));
-            return;
-        }
-    snprintf(en, sizeof en, "%s is set but empty", envname);
-    if (strcmp(why, en) == 0) {
-        cli_error(_("%s is set but empty"), envname);
-        return;
-    }
-    snprintf(en, sizeof en, "%s: passphrase too long (at most %d bytes)", envname,
-             FS_PASSPHRASE_MAX);
-    if (strcmp(why, en) == 0) {
-        cli_error(_("%s: passphrase too long (at most %d bytes)"), envname, FS_PASSPHRASE_MAX);
-        return;
-    }
-    snprintf(en, sizeof en, "passphrase too long (at most %d bytes)", FS_PASSPHRASE_MAX);
-    if (strcmp(why, en) == 0) {
-        cli_error(_("passphrase too long (at most %d bytes)"), FS_PASSPHRASE_MAX);
-        return;
-    }
-    snprintf(en, sizeof en, "no passphrase: set %s or run this on a terminal", envname);
-    if (strcmp(why, en) == 0) {
-        cli_error(_("no passphrase: set %s or run this on a terminal"), envname);
-        return;
-    }
-    cli_error("%s", why);
+    char words[512];
+    cli_error("%s", fs_passphrase_why_words(why, envname, words, sizeof words) ? words : why);
 }
 
 int cli_pass_get(cli_pass *out, const char *envname, const char *prompt, const char *confirm_prompt)

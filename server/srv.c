@@ -21,6 +21,7 @@
 #include "srv.h"
 
 #define _(s) gettext(s) /* the operator's language: srv_lang */
+#include "fieldsync/passphrase_why.h" /* after _() */
 
 _Thread_local FILE *srv_out_, *srv_err_;
 _Thread_local fs_store *srv_hosted_store;
@@ -125,16 +126,24 @@ void srv_pass_free(srv_pass *p)
     p->len = 0;
 }
 
+/* Why no passphrase or password was read, in the operator's language
+ * (fieldsync/passphrase_why.h); anything else as it is. */
+static void say_pass_why(const char *why, const char *envname)
+{
+    char words[512];
+    srv_error("%s", fs_passphrase_why_words(why, envname, words, sizeof words) ? words : why);
+}
+
 int srv_pass_get(srv_pass *out, int confirm)
 {
     fs_passphrase fp;
     char why[256];
     out->buf = NULL;
     out->len = 0;
-    int rc = fs_passphrase_get(&fp, SRV_PASSENV, "Server passphrase: ",
-                               confirm ? "Repeat the passphrase: " : NULL, why, sizeof why);
+    int rc = fs_passphrase_get(&fp, SRV_PASSENV, _("Server passphrase: "),
+                               confirm ? _("Repeat the passphrase: ") : NULL, why, sizeof why);
     if (rc != 0) {
-        srv_error("%s", why);
+        say_pass_why(why, SRV_PASSENV);
         return rc == FS_EINVAL ? SRV_EUSAGE : SRV_ERUNTIME;
     }
     out->buf = fp.buf;
@@ -149,10 +158,10 @@ int srv_user_password_get(srv_pass *out)
     out->buf = NULL;
     out->len = 0;
     int rc =
-        fs_passphrase_get(&fp, SRV_USER_PASSENV,
-                          "New dashboard password: ", "Repeat the password: ", why, sizeof why);
+        fs_passphrase_get(&fp, SRV_USER_PASSENV, _("New dashboard password: "),
+                          _("Repeat the password: "), why, sizeof why);
     if (rc != 0) {
-        srv_error("%s", why);
+        say_pass_why(why, SRV_USER_PASSENV);
         return rc == FS_EINVAL ? SRV_EUSAGE : SRV_ERUNTIME;
     }
     out->buf = fp.buf;

@@ -155,6 +155,19 @@ collect "restore --from nothing"
 FIELDSYNC_PASSPHRASE='not the passphrase' zh audit verify --data "$S"
 expect "a wrong passphrase: exit 1, in Chinese" 1 "口令错误（FIELDSYNC_PASSPHRASE 或终端）"
 collect "wrong passphrase"
+# no passphrase and no terminal (setsid: none to open), an empty one, and
+# an empty dashboard password: the core's English reasons said in Chinese
+ERR=$(LANG=zh_CN.UTF-8 setsid -w env -u FIELDSYNC_PASSPHRASE "$FSS" audit verify --data "$S" \
+    </dev/null 2>&1 >/dev/null)
+contains "no passphrase and no terminal, in Chinese" "$ERR" \
+    "没有口令：请设置 FIELDSYNC_PASSPHRASE，或在终端中运行"
+OUT= collect "no passphrase"
+FIELDSYNC_PASSPHRASE= zh audit verify --data "$S"
+expect "an empty passphrase: refused in Chinese" 2 "已设置 FIELDSYNC_PASSPHRASE，但其值为空"
+collect "empty passphrase"
+FIELDSYNC_USER_PASSWORD= zh user passwd --data "$S" --name li
+expect "an empty password: refused in Chinese" 2 "已设置 FIELDSYNC_USER_PASSWORD，但其值为空"
+collect "empty password"
 zh frobnicate --data "$S"
 expect "an unknown command: exit 2, in Chinese" 2 "未知命令 'frobnicate'（见 help）"
 contains "the usage after it in Chinese" "$ERR" "用法：fieldsync-server COMMAND"
