@@ -439,6 +439,13 @@ void cli_now(char out[17])
         snprintf(out, 17, "1970-01-01 00:00");
 }
 
+const char *cli_role_words(const char *role)
+{
+    return strcmp(role, "rep") == 0       ? _("rep")
+           : strcmp(role, "manager") == 0 ? _("manager")
+                                          : role;
+}
+
 int cli_home(const cli_ctx *ctx, const char **out)
 {
     *out = NULL;

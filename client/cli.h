@@ -139,6 +139,9 @@ int cli_team_zone(void);
 /* The replica directory: ctx->home, or an error naming --home and
  * FIELDSYNC_HOME. Returns CLI_OK or CLI_EUSAGE. */
 int cli_home(const cli_ctx *ctx, const char **out);
+/* A user's role as the server said it ("rep", "manager"), in the rep's
+ * words; another role as it is. */
+const char *cli_role_words(const char *role);
 
 /* A passphrase in sodium_malloc'd memory; cli_pass_free() wipes it. */
 typedef struct cli_pass {

@@ -332,12 +332,16 @@ static void enroll_say_user(fs_replica *r, const char *before)
         return;
     }
     int has_role = fs_replica_setting(r, "role", role, sizeof role) == 0;
-    if (fs_replica_setting(r, "team", team, sizeof team) == 0)
-        printf(_("this device's user: %s (team %s%s%s)\n"), user, team, has_role ? ", " : "",
-               has_role ? role : "");
+    int has_team = fs_replica_setting(r, "team", team, sizeof team) == 0;
+    const char *said = has_role ? cli_role_words(role) : NULL; /* as whoami says it */
+    if (has_team && said != NULL)
+        printf(_("this device's user: %s (team %s, %s)\n"), user, team, said);
+    else if (has_team)
+        printf(_("this device's user: %s (team %s)\n"), user, team);
+    else if (said != NULL)
+        printf(_("this device's user: %s (%s)\n"), user, said);
     else
-        printf(_("this device's user: %s%s%s%s\n"), user, has_role ? " (" : "", has_role ? role : "",
-               has_role ? ")" : "");
+        printf(_("this device's user: %s\n"), user);
     if (before[0] != '\0' && strcmp(before, user) != 0)
         printf(_("note: the name set on this device was %s, not %s: the records made here under "
                  "%s now belong to %s and were sent to the server under that name\n"),

@@ -76,11 +76,7 @@ int cmd_whoami(cli_ctx *ctx, int argc, char **argv)
         rc = !bad && rec_json_print(o, stdout) == 0 ? CLI_OK : cli_fail(NULL, "whoami", FS_ENOMEM);
         cJSON_Delete(o);
     } else {
-        /* the role in the rep's words ("rep", "manager" as the server said) */
-        const char *said = !has_role                      ? NULL
-                           : strcmp(role, "rep") == 0     ? _("rep")
-                           : strcmp(role, "manager") == 0 ? _("manager")
-                                                          : role;
+        const char *said = has_role ? cli_role_words(role) : NULL;
         if (has_team && said != NULL)
             printf(_("%s (team %s, %s)\n"), me, myteam, said);
         else if (has_team)

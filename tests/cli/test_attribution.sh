@@ -80,6 +80,11 @@ run --home "$HL" whoami
 equal "whoami after enrolling" "$OUT" "li (team east, manager)"
 run --home "$HL" whoami --json
 contains "whoami --json names the role" "$OUT" '"role":"manager"'
+# in Chinese, as whoami says it (it said "（团队 east, manager）")
+code=$("$FSS" enroll-code --data "$S" --user li | tail -n 1)
+LC_ALL= LANG=zh_CN.UTF-8 runc "$FS" --home "$WORK/li-zh" enroll --server "$URL" <<<"$code"
+expect "li enrolls a second laptop in Chinese" 0
+contains "enroll names the user, team and role in Chinese" "$OUT" "本设备的用户：li（团队 east，经理）"
 run --home "$HL" today
 expect "today right after enrolling works" 0
 # The role comes from the server (protocol version 4): a manager whose
