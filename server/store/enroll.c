@@ -27,14 +27,11 @@ static sqlite3 *db_of(sq_store *s)
     return fs_replica_db(s->r);
 }
 
-static int ensure_table(sq_store *s)
-{
-    return sqlite3_exec(db_of(s), table_sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FS_EDB;
-}
-
+/* The codes' table, made when the store opens (store.c): every node of a
+ * PostgreSQL store has it before a log entry of another node fills it. */
 int sq__enroll_table(sq_store *s)
 {
-    return ensure_table(s);
+    return sqlite3_exec(db_of(s), table_sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FS_EDB;
 }
 
 static void secret_hash(const uint8_t secret[FS_ENROLL_SECRET_BYTES], uint8_t out[HASH_BYTES])
@@ -90,9 +87,7 @@ int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
         ttl_ms > (uint64_t)INT64_MAX / 2)
         return FS_EINVAL;
     uint64_t now = fs_replica_now_ms(s->r);
-    int rc = ensure_table(s);
-    if (rc == 0)
-        rc = user_exists(s, user);
+    int rc = user_exists(s, user);
     if (rc == 0 && sq__user_disabled(s, user) != 0)
         rc = sq__fail(s, FS_ESTATE, "the user is disabled: enable them first");
     if (rc == 0)
@@ -192,14 +187,11 @@ static int usable_code(sq_store *s, const fs_enroll_request *req, uint64_t now_m
 {
     uint8_t secret[FS_ENROLL_SECRET_BYTES], hash[HASH_BYTES];
     size_t len = strnlen(req->code, sizeof req->code);
-    int rc = ensure_table(s);
-    if (rc != 0)
-        return rc;
     if (fs_enroll_request_secret(req->code, len, secret) != 0)
         return refuse(s, req, NULL, FS_EAUTH, "malformed");
     secret_hash(secret, hash);
     sodium_memzero(secret, sizeof secret);
-    rc = find_code(s, hash, c);
+    int rc = find_code(s, hash, c);
     if (rc == FS_EAUTH)
         return refuse(s, req, NULL, FS_EAUTH, "unknown");
     if (rc != 0)
