@@ -152,8 +152,8 @@ static void unlist(fs_sync_server *s)
     s->listed = 0;
 }
 
-/* Drops the answers s keeps (their writes may be committed all the same:
- * the device, not told, pushes them again). */
+/* Drops the answers s keeps, if any (their writes may be committed all
+ * the same: the device, not told, pushes them again). */
 static void drop_held(fs_sync_server *s)
 {
     unlist(s);
@@ -164,8 +164,7 @@ void fs_sync_server_free(fs_sync_server *s)
 {
     if (s == NULL)
         return;
-    if (s->group != NULL)
-        drop_held(s);
+    drop_held(s);
     fs_channel_free(s->ch);
     fs_buf_free(&s->out);
     fs_buf_free(&s->held);
@@ -857,8 +856,7 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
     if (rc != 0) {
         audit_refusal(s, m);
         fs_msg_free(m);
-        if (s->group != NULL)
-            drop_held(s); /* the session ends: nothing it kept goes out */
+        drop_held(s); /* the session ends: nothing it kept goes out */
         return sfail(s, rc, "%s", fs_channel_errmsg(s->ch));
     }
     if (frc != 0) {
