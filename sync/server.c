@@ -362,11 +362,11 @@ static int on_push(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
         flags |= FS_PUSH_RESENT;
     /* the device's feed cursor (version 9 on): a copy never sent a purge
      * is told apart from the original that was (issue 24) */
-    int cursor = m->u.push.has_cursor &&
-                 fs_channel_version(s->ch) >= FS_PROTO_VERSION_PUSH_CURSOR;
-    fs_store_set_push_cursor(s->store, cursor, cursor ? m->u.push.cursor : 0);
+    if (m->u.push.has_cursor && fs_channel_version(s->ch) >= FS_PROTO_VERSION_PUSH_CURSOR)
+        flags |= FS_PUSH_CURSOR;
     int rc = fs_store_push_flags(s->store, pk, m->u.push.first_seq, m->u.push.last_seq,
-                                 m->u.push.changes, m->u.push.count, flags, &res);
+                                 m->u.push.changes, m->u.push.count, flags, m->u.push.cursor,
+                                 &res);
     if (rc != 0)
         return server_error(s, rc);
     if (res.nrejects > 0) {

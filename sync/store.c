@@ -261,11 +261,6 @@ void fs_store_set_source(fs_store *s, const char *net)
     s->ops->set_source(s, net);
 }
 
-void fs_store_set_push_cursor(fs_store *s, int has, uint64_t cursor)
-{
-    s->ops->set_push_cursor(s, has, cursor);
-}
-
 int fs_store_note_refusal(fs_store *s, const uint8_t *pk, const char *detail)
 {
     return s->ops->note_refusal(s, pk, detail);
@@ -288,14 +283,14 @@ int fs_store_owner(fs_store *s, unsigned table, const uint8_t row[FS_ID_BYTES], 
 
 int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq, uint64_t last_seq, const fs_change *changes, size_t n, fs_push_result *out)
 {
-    return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, 0, out);
+    return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, 0, 0, out);
 }
 
 int fs_store_push_flags(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                         uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
-                        fs_push_result *out)
+                        uint64_t cursor, fs_push_result *out)
 {
-    return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, flags, out);
+    return s->ops->push(s, device_pk, first_seq, last_seq, changes, n, flags, cursor, out);
 }
 
 int fs_store_pull(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor, size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor, int *more)

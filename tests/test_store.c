@@ -357,6 +357,11 @@ static uint32_t rejected(const fs_push_result *res, size_t i)
  * ones (indexes count.. in the result), as one batch; records the refusals
  * and the acknowledgement on the device as a client would. *nlog receives
  * the number of the device's own changes. The caller frees res->rejects. */
+/* The feed cursor push_with's next push says (FS_PUSH_CURSOR), if set:
+ * push_saying. */
+static int say_cursor;
+static uint64_t said_cursor;
+
 static void push_with(fs_store *s, device *d, const fs_change *extra, size_t nextra,
                       fs_push_result *res, size_t *nlog)
 {
@@ -378,7 +383,8 @@ static void push_with(fs_store *s, device *d, const fs_change *extra, size_t nex
     memcpy(all, cs->changes, cs->count * sizeof *all);
     if (nextra)
         memcpy(all + cs->count, extra, nextra * sizeof *all);
-    CHECK_OK(fs_store_push(s, d->pk, cs->first_seq, cs->last_seq, all, n, res));
+    CHECK_OK(fs_store_push_flags(s, d->pk, cs->first_seq, cs->last_seq, all, n,
+                                 say_cursor ? FS_PUSH_CURSOR : 0u, said_cursor, res));
     CHECK_EQ_INT(res->acked_seq, cs->last_seq);
     CHECK_EQ_INT(res->accepted + res->nrejects, n);
     CHECK(res->nrejects == 0 || res->rejects != NULL);
@@ -400,6 +406,15 @@ static void push_with(fs_store *s, device *d, const fs_change *extra, size_t nex
 static void push(fs_store *s, device *d, fs_push_result *res)
 {
     push_with(s, d, NULL, 0, res, NULL);
+}
+
+/* A push saying the device's feed cursor (protocol version 9). */
+static void push_saying(fs_store *s, device *d, uint64_t cursor, fs_push_result *res)
+{
+    say_cursor = 1;
+    said_cursor = cursor;
+    push(s, d, res);
+    say_cursor = 0;
 }
 
 /* A push that must be accepted whole. */
@@ -1167,7 +1182,7 @@ static void test_restamped_push_and_its_replay(void)
     c.version.hlc = (clock_now + 3600u * 1000u) << 16; /* an hour ahead */
     memset(&res, 0, sizeof res);
     CHECK_OK(fs_store_push_flags(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, &c, 1,
-                                 FS_PUSH_RESTAMP, &res));
+                                 FS_PUSH_RESTAMP, 0, &res));
     CHECK_EQ_INT(res.nrejects, 0);
     CHECK_EQ_INT(res.accepted, 1);
     CHECK_EQ_INT(res.nrestamps, 1);
@@ -1179,7 +1194,7 @@ static void test_restamped_push_and_its_replay(void)
     CHECK_STR(buf, "restamp");
     memset(&res, 0, sizeof res);
     CHECK_OK(fs_store_push_flags(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, &c, 1,
-                                 FS_PUSH_RESTAMP, &res));
+                                 FS_PUSH_RESTAMP, 0, &res));
     CHECK_EQ_INT(res.replayed, 1);
     CHECK_EQ_INT(res.nrestamps, 1);
     CHECK(res.restamps[0].sent == c.version.hlc && res.restamps[0].given == given);
@@ -1231,7 +1246,7 @@ static void test_resent_push_keeps_its_clock_within_a_bound(void)
         fs_push_result res;
         memset(&res, 0, sizeof res);
         CHECK_OK(fs_store_push_flags(t.s, d[ZHANG].pk, cs->first_seq, cs->last_seq, &c, 1,
-                                     cases[k].flags, &res));
+                                     cases[k].flags, 0, &res));
         CHECK_EQ_INT(res.nrejects, 0);
         CHECK_EQ_INT(res.accepted, 1);
         CHECK_EQ_INT(res.nrestamps, cases[k].kept ? 0 : 1);
@@ -1482,14 +1497,15 @@ static void test_owner_changes(void)
     status(d[ZHANG].r, &zst);
     CHECK(zst.cursor > 0);
     set_text(&d[ZHANG], "customer", b.za, "preferences", "told zhang");
-    fs_store_set_push_cursor(t.s, 1, zst.cursor);
-    push(t.s, &d[ZHANG], &res);
+    push_saying(t.s, &d[ZHANG], zst.cursor, &res);
     CHECK_EQ_INT(res.nrejects, 1);
     CHECK_EQ_INT(count_reason(&res, FS_REASON_SCOPE), 1);
     free(res.rejects);
     set_text(&d[ZHANG], "customer", b.za, "preferences", "zhang's copy");
-    fs_store_set_push_cursor(t.s, 1, 0);
-    push_clean(t.s, &d[ZHANG]);
+    push_saying(t.s, &d[ZHANG], 0, &res);
+    CHECK_EQ_INT(res.nrejects, 0);
+    CHECK_EQ_INT(res.replayed, 0);
+    free(res.rejects);
     CHECK_EQ_INT(row_text(srv, "customer", b.za, "preferences", buf, sizeof buf), 1);
     CHECK_STR(buf, "zhang's copy");
     CHECK_OK(fs_last_seq(d[ZHANG].r, &zlast));

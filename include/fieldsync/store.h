@@ -380,18 +380,18 @@ int fs_store_push(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64
  * writes further ahead than that. */
 #define FS_PUSH_RESENT 2u
 #define FS_RESENT_AHEAD_MS (2ull * 24 * 3600 * 1000)
+/* FS_PUSH_CURSOR (a PUSH of protocol version FS_PROTO_VERSION_PUSH_CURSOR
+ * or later): cursor is the feed cursor the device said with it. A device
+ * whose cursor is still at or below a purge's feed entry was never sent
+ * that purge (a copy of a laptop told apart from the original only by its
+ * cursor), so its telling is forgotten before the push is judged (issue
+ * 24, DESIGN.md "Work done before a hand-over is known"). A device that
+ * says a lower cursor than its own gains nothing a laptop kept offline
+ * does not have. Without the flag, cursor is not read. */
+#define FS_PUSH_CURSOR 4u
 int fs_store_push_flags(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                         uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
-                        fs_push_result *out);
-/* The feed cursor the device said with its next push (a PUSH of protocol
- * version FS_PROTO_VERSION_PUSH_CURSOR or later), for that push only; has
- * 0: none said. A device whose cursor is still at or below a purge's feed
- * entry was never sent that purge (a copy of a laptop told apart from the
- * original only by its cursor), so its telling is forgotten before the push
- * is judged (issue 24, DESIGN.md "Work done before a hand-over is known").
- * A device that says a lower cursor than its own gains nothing a laptop
- * kept offline does not have. Writes nothing. */
-void fs_store_set_push_cursor(fs_store *s, int has, uint64_t cursor);
+                        uint64_t cursor, fs_push_result *out);
 
 /* Feed entries after cursor in the device user's scope, at most max changes
  * and max_bytes of packed feed entries read (fs_feed_since_bytes; 0: no
@@ -567,7 +567,6 @@ typedef struct fs_store_ops {
     int (*note_wipe)(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES]);
     int (*note_refusal)(fs_store *s, const uint8_t *pk, const char *detail);
     void (*set_source)(fs_store *s, const char *net);
-    void (*set_push_cursor)(fs_store *s, int has, uint64_t cursor);
     int (*auth_flush)(fs_store *s);
     int (*note_login_failure)(fs_store *s, const char *net, const char *who, const char *detail);
     /* enrollment */
@@ -582,7 +581,7 @@ typedef struct fs_store_ops {
                  char owner[FS_USER_NAME_MAX + 1]);
     int (*push)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
                 uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
-                fs_push_result *out);
+                uint64_t cursor, fs_push_result *out);
     int (*pull)(fs_store *s, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t cursor,
                 size_t max, size_t max_bytes, fs_changeset **out, uint64_t *new_cursor,
                 int *more);

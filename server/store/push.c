@@ -1070,7 +1070,7 @@ static uint64_t clock_limit(fs_replica *r, unsigned flags)
  *
  * A copy made with nothing unsent holds every ACK the original holds, so
  * its first_seq tells nothing; its feed cursor does (protocol version 9,
- * fs_store_set_push_cursor). A PULL from cursor c tells the purges whose
+ * FS_PUSH_CURSOR). A PULL from cursor c tells the purges whose
  * feed_seq >= c (pull.c, sq_purges), and its answer moves the cursor past
  * them (to the re-fed entries after feed_seq, or the feed's head): a
  * replica whose cursor is still at or below a purge's feed_seq was never
@@ -1110,23 +1110,13 @@ static int void_tellings(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], int by
     return rc;
 }
 
-void sq_set_push_cursor(fs_store *base, int has, uint64_t cursor)
-{
-    sq_store *s = (sq_store *)base;
-    s->push_has_cursor = has != 0;
-    s->push_cursor = cursor;
-}
-
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
             uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
-            fs_push_result *out)
+            uint64_t cursor, fs_push_result *out)
 {
     sq_store *s = (sq_store *)base;
     memset(out, 0, sizeof *out);
-    /* the cursor said with this push, for this push only */
-    int has_cursor = s->push_has_cursor;
-    uint64_t cursor = s->push_cursor;
-    s->push_has_cursor = 0;
+    int has_cursor = (flags & FS_PUSH_CURSOR) != 0;
     if (first_seq > last_seq || (n > 0 && changes == NULL))
         return sq__fail(s, FS_EINVAL, "a push covers sequences first..last");
     sq_device d;

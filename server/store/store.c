@@ -478,7 +478,6 @@ static const fs_store_ops sqlite_ops = {
     .note_wipe = sq_note_wipe,
     .note_refusal = sq_note_refusal,
     .set_source = sq_set_source,
-    .set_push_cursor = sq_set_push_cursor,
     .auth_flush = sq_auth_flush,
     .note_login_failure = sq_note_login_failure,
     .enroll_code_create = sq_enroll_code_create,

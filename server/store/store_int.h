@@ -79,9 +79,6 @@ struct sq_store {
     char errmsg[256];
     /* Handshake failures per network per minute (fs_store_set_source) */
     char source[64];
-    /* The device's feed cursor for the next push (fs_store_set_push_cursor) */
-    int push_has_cursor;
-    uint64_t push_cursor;
     struct sq_auth_minute {
         char net[64]; /* "" : a free slot */
         char actor[12]; /* "sync", "dashboard" */
@@ -272,7 +269,6 @@ int sq_device_refusals(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint6
 int sq_note_wipe(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES]);
 int sq_note_refusal(fs_store *base, const uint8_t *pk, const char *detail);
 void sq_set_source(fs_store *base, const char *net);
-void sq_set_push_cursor(fs_store *base, int has, uint64_t cursor);
 int sq_auth_flush(fs_store *base);
 int sq_note_login_failure(fs_store *base, const char *net, const char *who, const char *detail);
 int sq_enroll_code_create(fs_store *base, const char *user, uint64_t ttl_ms,
@@ -284,7 +280,7 @@ int sq_owner(fs_store *base, unsigned table, const uint8_t row[FS_ID_BYTES],
              char owner[FS_USER_NAME_MAX + 1]);
 int sq_push(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_t first_seq,
             uint64_t last_seq, const fs_change *changes, size_t n, unsigned flags,
-            fs_push_result *out);
+            uint64_t cursor, fs_push_result *out);
 /* attach.c: attachments' bytes (fieldsync/store.h) */
 int sq_att_need(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], const uint8_t hash[32],
                 uint32_t *missing, size_t cap, size_t *n, int *known);

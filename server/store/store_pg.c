@@ -910,8 +910,9 @@ WRAP_R(owner, (fs_store * s, unsigned table, const uint8_t row[FS_ID_BYTES],
                char owner[FS_USER_NAME_MAX + 1]),
        table, row, owner)
 WRAP_W(push, (fs_store * s, cpk device_pk, uint64_t first_seq, uint64_t last_seq,
-              const fs_change *changes, size_t n, unsigned flags, fs_push_result *out),
-       device_pk, first_seq, last_seq, changes, n, flags, out)
+              const fs_change *changes, size_t n, unsigned flags, uint64_t cursor,
+              fs_push_result *out),
+       device_pk, first_seq, last_seq, changes, n, flags, cursor, out)
 WRAP_W(pull, (fs_store * s, cpk device_pk, uint64_t cursor, size_t max, size_t max_bytes,
               fs_changeset **out, uint64_t *new_cursor, int *more),
        device_pk, cursor, max, max_bytes, out, new_cursor, more)
@@ -966,13 +967,6 @@ static void pg_set_source(fs_store *s, const char *net)
 {
     pg_store *p = (pg_store *)s;
     p->sq->ops->set_source(p->sq, net);
-}
-
-/* Writes nothing: the next push reads it (and writes through WRAP_W) */
-static void pg_set_push_cursor(fs_store *s, int has, uint64_t cursor)
-{
-    pg_store *p = (pg_store *)s;
-    p->sq->ops->set_push_cursor(p->sq, has, cursor);
 }
 
 static fs_audit *pg_audit(fs_store *s)
@@ -1097,7 +1091,6 @@ static const fs_store_ops pg_ops = {
     .note_wipe = pg_note_wipe,
     .note_refusal = pg_note_refusal,
     .set_source = pg_set_source,
-    .set_push_cursor = pg_set_push_cursor,
     .auth_flush = pg_auth_flush,
     .note_login_failure = pg_note_login_failure,
     .enroll_code_create = pg_enroll_code_create,
