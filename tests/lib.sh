@@ -25,6 +25,33 @@ export FIELDSYNC_TEST_KDF=minimum
 # test breaks a month after it was written. A date kept fixed says why.
 rel_day() { date -u -d "$1" +%F; }
 
+# pin_clock HH:MM: from here on, every program this test runs sees the wall
+# clock at today's HH:MM (local time) plus the seconds since the call: the
+# time-shift shim (tests/timeshift.c) built into $WORK and preloaded, one
+# shift for all (the server, the clients, date, python3). A test whose
+# statuses depend on the day and the hour (due at 09:00, late by a day)
+# otherwise fails when it runs across midnight or at an hour its dates did
+# not foresee; pinned it reads the same at any time CI runs it.
+pin_clock() {
+    local src shim now target
+    src=$(dirname "${BASH_SOURCE[0]}")/timeshift.c
+    shim=$WORK/pin_clock.so
+    if ! ${CC:-cc} -shared -fPIC -O1 -o "$shim" "$src" -ldl 2>"$WORK/pin_clock.err"; then
+        fail "the time-shift shim builds" "$(cat "$WORK/pin_clock.err")"
+        finish
+    fi
+    now=$(date +%s)
+    target=$(date -d "today $1" +%s)
+    export FS_TIMESHIFT=$((target - now))
+    export LD_PRELOAD="$shim${LD_PRELOAD:+:$LD_PRELOAD}"
+    # an ASan build's runtime need not come first for the shim's sake
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    if [ "$(date +%H:%M)" != "$1" ]; then
+        fail "the clock is pinned at $1" "date says $(date +%H:%M)"
+        finish
+    fi
+}
+
 ok() {
     passed=$((passed + 1))
     echo "ok   $1"

@@ -209,14 +209,26 @@ stop_server
 # ---- command-line options win over the file ----
 sed -i -e '$d' -e "s/^FIELDSYNC_LISTEN=.*/FIELDSYNC_LISTEN=127.0.0.1:$PORT/" "$CONF"
 cp "$WORK/b-key.pem" "$WORK/tls-key.pem"
-"$FSS" serve --config "$CONF" --lease 3d >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SRV_PID=$!
-for ((i = 0; i < 100; i++)); do
-    line=$(head -n 1 "$WORK/serve.out")
+# The port was free a moment ago, but another test's connection may take it
+# as its own local port meanwhile (the kernel picks those from the same
+# range): a start refused "already in use" is tried again, for up to 30 s.
+line=
+for ((try = 0; try < 30; try++)); do
+    "$FSS" serve --config "$CONF" --lease 3d >"$WORK/serve.out" 2>"$WORK/serve.err" &
+    SRV_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        line=$(head -n 1 "$WORK/serve.out")
+        [ -n "$line" ] && break
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
     [ -n "$line" ] && break
-    sleep 0.1
+    wait "$SRV_PID" 2>/dev/null
+    grep -qF "already in use" "$WORK/serve.err" || break
+    sleep 1
 done
 equal "serve --config listens on the same port" "$line" "listening on 127.0.0.1:$PORT (TLS)"
+[ -n "$line" ] || { cat "$WORK/serve.err"; ss -ltnp; }
 runc "$FS" --home "$WORK/zhang" sync
 expect "zhang syncs with serve --config --lease 3d" 0; [ "$RC" = 0 ] || { cat "$WORK/serve.err"; ss -ltnp; }
 equal "--lease on the command line wins over FIELDSYNC_LEASE" "$(lease_days)" 3
