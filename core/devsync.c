@@ -1046,6 +1046,10 @@ int fs_replica_fork(fs_replica *r, const uint8_t seed[32], uint64_t *kept)
     if (rc == 0) /* a copy may hold what its original sent again whole */
         rc = fs__exec(r, "DELETE FROM meta WHERE k LIKE 'resent_whole:%'",
                       "giving the replica its new identity");
+    /* the search index's queue takes the log's tail first: the numbers
+     * it is marked by change below */
+    if (rc == 0)
+        rc = fs__search_log_spill(r);
     /* the acknowledged writes are the old device's, held by the server */
     if (rc == 0)
         rc = log_exec(r, "DELETE FROM changelog WHERE seq<=?1", acked, 0, 0);
@@ -1055,6 +1059,8 @@ int fs_replica_fork(fs_replica *r, const uint8_t seed[32], uint64_t *kept)
         rc = log_exec(r, "UPDATE changelog SET seq=-seq WHERE seq>?1", acked, 0, 0);
     if (rc == 0)
         rc = log_exec(r, "UPDATE changelog SET seq=-seq-?1 WHERE seq<0", acked, 0, 0);
+    if (rc == 0)
+        rc = fs__search_log_renumbered(r);
     /* the pull from 0 brings the old device's writes, unless the server
      * lost them since it acknowledged them (restored from a backup): what
      * it does not bring goes back (fs_refusals_return_held) */

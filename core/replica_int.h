@@ -84,6 +84,8 @@ struct fs_replica {
     sqlite3_stmt *log_insert, *hlc_save, *dev_insert, *feed_insert;
     fs__feed_pending feed;
     int search;                    /* the search index is kept (search.c) */
+    int logged_row;                /* fs__row_store of a local write: its change-log
+                                    * entries stand for its place in the search queue */
     /* fs_replica_generation: a new value (of all replicas of the process)
      * whenever this connection writes a record row or the refusals */
     uint64_t gen;
@@ -277,11 +279,18 @@ int fs__meta_put(fs_replica *r, const char *k, sqlite3_int64 i, const char *text
  * 'search' does not name this build's index, and turns its upkeep on;
  * fs__search_row (fs__row_store) and fs__search_forget (fs__delete_row)
  * queue the record in the write's transaction (fs_search indexes the queue
- * first); fs__search_free finalizes its statements. */
+ * first), but for a local write, whose change-log entries above meta
+ * 'search_log' are the queue's tail (read into it before the index is
+ * brought up to date); fs__search_log_spill moves that tail into the queue
+ * and fs__search_log_renumbered sets the mark after the change log's
+ * entries were numbered anew (a copied laptop's new identity);
+ * fs__search_free finalizes its statements. */
 int fs__search_functions(fs_replica *r);
 int fs__search_setup(fs_replica *r);
 int fs__search_row(fs_replica *r, const fs__row *row);
 int fs__search_forget(fs_replica *r, unsigned tix, const uint8_t row[FS_ID_BYTES]);
+int fs__search_log_spill(fs_replica *r);
+int fs__search_log_renumbered(fs_replica *r);
 void fs__search_free(fs_replica *r);
 
 /* Test hook: the replica's connection. */

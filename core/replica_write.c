@@ -400,7 +400,12 @@ int fs__local_write(fs_replica *r, fs__row *row, const unsigned *cols, const fs_
     }
     sqlite3_clear_bindings(st);
     int rc = fs__feed_flush(r);
-    return rc != 0 ? rc : fs__row_store(r, row);
+    if (rc != 0)
+        return rc;
+    r->logged_row = 1; /* the entries just written queue it for the search index */
+    rc = fs__row_store(r, row);
+    r->logged_row = 0;
+    return rc;
 }
 
 void fs__group_complete(const fs__row *row, unsigned *cols, fs_value *vals, size_t *n)

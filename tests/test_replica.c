@@ -1890,6 +1890,78 @@ static void test_search_local_writes(void)
 
 /* Changes pulled from another replica keep the index: new records found,
  * edited ones by their new text only, deleted and purged ones not at all. */
+static uint64_t sql_u64(fs_replica *r, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(r), sql, -1, &st, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    uint64_t v = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A local write queues nothing of its own: its change-log entries above
+ * meta 'search_log' are the queue's tail. Counted as queued, found by a
+ * search; through a new identity (the log's acknowledged entries deleted,
+ * the rest numbered again from 1) every record stays findable and the
+ * writes after it too; a replica of a build that queued every write (no
+ * mark, records in the queue) has its queue kept at open. */
+static void test_search_queue_is_the_change_log(void)
+{
+    fs_replica *r = fresh("r");
+    uint8_t c[16], v1[16], v2[16], v3[16], v4[16], got[16];
+    add_customer(r, "杭州青禾茶业", c);
+    add_visit(r, c, "第一次拜访 品鉴会 alpha", v1);
+    add_visit(r, c, "第二次拜访 报价单 bravo", v2);
+    CHECK_EQ_INT(sql_u64(r, "SELECT count(*) FROM search_pending"), 0);
+    uint64_t q = 0;
+    CHECK_OK(fs_search_queued(r, &q));
+    CHECK_EQ_INT(q, 3);
+    CHECK_EQ_INT(found(r, "品鉴会", NULL, got), 1);
+    CHECK_MEM(got, v1, 16);
+    CHECK_OK(fs_search_queued(r, &q));
+    CHECK_EQ_INT(q, 0);
+    CHECK_EQ_INT(sql_u64(r, "SELECT v FROM meta WHERE k='search_log'"), last_seq(r));
+
+    /* written, not searched; the first entries acknowledged; a new identity */
+    add_visit(r, c, "第三次拜访 合同 charlie", v3);
+    uint64_t acked = last_seq(r) - 2; /* v3's entries partly acknowledged */
+    char sql[96];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta(k,v) VALUES('acked_seq',%llu)",
+             (unsigned long long)acked);
+    CHECK_EQ_INT(sqlite3_exec(fs__replica_db(r), sql, NULL, NULL, NULL), SQLITE_OK);
+    uint8_t seed[32];
+    memset(seed, 7, sizeof seed);
+    uint64_t kept = 0;
+    CHECK_OK(fs_replica_fork(r, seed, &kept));
+    CHECK_EQ_INT(kept, 2);
+    CHECK_EQ_INT(last_seq(r), 2); /* numbered from 1 */
+    CHECK_EQ_INT(sql_u64(r, "SELECT v FROM meta WHERE k='search_log'"), 2);
+    add_visit(r, c, "第四次拜访 回款 delta", v4);
+    CHECK_EQ_INT(found(r, "合同", NULL, got), 1);
+    CHECK_MEM(got, v3, 16);
+    CHECK_EQ_INT(found(r, "回款", NULL, got), 1);
+    CHECK_MEM(got, v4, 16);
+    CHECK_EQ_INT(found(r, "bravo", NULL, got), 1);
+    CHECK_MEM(got, v2, 16);
+
+    /* as a build before the mark left it: a queued record, no mark */
+    CHECK_OK(fs_update(r, "visit", v2, (fs_cell[]){{"notes", fs_text("改期 echo")}}, 1));
+    char old[200];
+    snprintf(old, sizeof old,
+             "DELETE FROM meta WHERE k='search_log';"
+             "INSERT INTO search_pending(tbl,row) SELECT %d, id FROM visit WHERE notes LIKE '改期%%'",
+             fs_schema_table_index("visit"));
+    CHECK_EQ_INT(sqlite3_exec(fs__replica_db(r), old, NULL, NULL, NULL), SQLITE_OK);
+    fs_replica_close(r);
+    r = open_again(rdir, "pw");
+    CHECK_EQ_INT(sql_u64(r, "SELECT v FROM meta WHERE k='search_log'"), last_seq(r));
+    CHECK_EQ_INT(found(r, "改期", NULL, got), 1);
+    CHECK_MEM(got, v2, 16);
+    CHECK_EQ_INT(found(r, "bravo", NULL, NULL), 0);
+    fs_replica_close(r);
+}
+
 /* What a large pull queued is brought into the index a few hundred records
  * a transaction (a daemon does it after a sync): every record once,
  * deleted ones out, the queue empty, and a search after it finds them. */
@@ -2239,7 +2311,7 @@ static void test_search_leaves_no_plaintext(void)
 }
 
 TEST_LIST(
-    TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(schema_5_replica_gets_visit_plans) TEST(failed_upgrade_leaves_replica_as_it_was) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks)
+    TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(schema_5_replica_gets_visit_plans) TEST(failed_upgrade_leaves_replica_as_it_was) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks) TEST(search_queue_is_the_change_log)
         TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(visits_listed_through_the_time_index) TEST(
             group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
             TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
