@@ -235,6 +235,38 @@ static int device_indexes(fs_replica *r)
                     "indexing the visits by time");
 }
 
+int fs_replica_first_pull_begin(fs_replica *r, int *dropped)
+{
+    *dropped = 0;
+    if (r->keep_feed)
+        return 0;
+    if (r->in_tx)
+        return fs__fail(r, FS_ESTATE, "a first pull begins outside a transaction");
+    uint64_t held = 0, indexed = 0;
+    int rc = fs__query_u64(r, "SELECT count(*) FROM (SELECT 1 FROM visit LIMIT 1)", &held);
+    if (rc == 0)
+        rc = fs__query_u64(r, "SELECT count(*) FROM sqlite_master WHERE name='" FS__VISIT_TIME_INDEX "'",
+                       &indexed);
+    if (rc != 0 || held > 0 || indexed == 0)
+        return rc;
+    rc = fs__exec(r, "DROP INDEX IF EXISTS " FS__VISIT_TIME_INDEX, "a first pull");
+    if (rc == 0)
+        *dropped = 1;
+    return rc;
+}
+
+int fs_replica_first_pull_end(fs_replica *r)
+{
+    if (r->keep_feed)
+        return 0;
+    if (r->in_tx)
+        return fs__fail(r, FS_ESTATE, "a pull ends outside a transaction");
+    uint64_t indexed = 0;
+    int rc = fs__query_u64(r, "SELECT count(*) FROM sqlite_master WHERE name='" FS__VISIT_TIME_INDEX "'",
+                       &indexed);
+    return rc != 0 || indexed > 0 ? rc : device_indexes(r);
+}
+
 unsigned fs__upgrade_fail_after;
 
 /* One step of the upgrade: the test hook fs__upgrade_fail_after fails the

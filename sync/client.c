@@ -326,6 +326,11 @@ static int pull_from(fs_sync_client *c, uint64_t cursor, uint64_t tag)
 {
     fs_replica_status st;
     int rc = fs_replica_status_get(c->r, &st);
+    /* a fresh replica's first pull: the visits' time index is made once
+     * at its end (fs_replica_first_pull_end below) */
+    int dropped = 0;
+    if (rc == 0 && cursor == 0 && c->pull_inflight == 0)
+        rc = fs_replica_first_pull_begin(c->r, &dropped);
     if (rc != 0)
         return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
     fs_msg m;
@@ -970,6 +975,11 @@ static int client_handle(fs_sync_client *c, fs_msg *m, int *held)
             c->pulled = 1;
         }
         rc = apply_batch(c, m);
+        if (rc == 0 && c->pulled) { /* the feed's end: the index a first pull left out */
+            rc = fs_replica_first_pull_end(c->r);
+            if (rc != 0)
+                return cfail(c, rc, "%s", fs_replica_errmsg(c->r));
+        }
         if (rc == 0)
             rc = undo_handovers(c);
         if (rc == 0)

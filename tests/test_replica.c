@@ -2191,6 +2191,38 @@ static size_t visits_in_time_order(fs_replica *r, int *plan_ok)
  * the whole listing's plan does not use it, the order and the deleted
  * visits left out are as before; a replica without it (0.3.0's) gets it at
  * open, its records unchanged; the server's store has none. */
+/* fs_replica_first_pull_begin drops the time index of a replica that holds
+ * no visit, and only then; fs_replica_first_pull_end makes it when it is
+ * missing (and the list walks it again); neither runs inside a
+ * transaction. */
+static void test_first_pull_leaves_the_time_index_to_its_end(void)
+{
+    fs_replica *r = fresh("fp");
+    int dropped = -1;
+    CHECK_OK(fs_begin(r));
+    CHECK_ERR(fs_replica_first_pull_begin(r, &dropped), FS_ESTATE);
+    CHECK_ERR(fs_replica_first_pull_end(r), FS_ESTATE);
+    fs_rollback(r);
+    CHECK_OK(fs_replica_first_pull_begin(r, &dropped));
+    CHECK_EQ_INT(dropped, 1);
+    CHECK(!has_index(r, FS__VISIT_TIME_INDEX));
+    CHECK_OK(fs_replica_first_pull_begin(r, &dropped)); /* already gone */
+    CHECK_EQ_INT(dropped, 0);
+    uint8_t c[16], v[16];
+    add_customer(r, "苏州明德", c);
+    add_visit(r, c, "第一次", v);
+    CHECK_OK(fs_replica_first_pull_end(r));
+    CHECK(has_index(r, FS__VISIT_TIME_INDEX));
+    CHECK_OK(fs_replica_first_pull_end(r)); /* there: nothing to do */
+    int plan_ok = 0;
+    CHECK_EQ_INT(visits_in_time_order(r, &plan_ok), 1);
+    CHECK(plan_ok);
+    CHECK_OK(fs_replica_first_pull_begin(r, &dropped)); /* holds a visit: kept */
+    CHECK_EQ_INT(dropped, 0);
+    CHECK(has_index(r, FS__VISIT_TIME_INDEX));
+    fs_replica_close(r);
+}
+
 static void test_visits_listed_through_the_time_index(void)
 {
     fs_replica *r = fresh("vt");
@@ -2312,7 +2344,7 @@ static void test_search_leaves_no_plaintext(void)
 
 TEST_LIST(
     TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(schema_5_replica_gets_visit_plans) TEST(failed_upgrade_leaves_replica_as_it_was) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks) TEST(search_queue_is_the_change_log)
-        TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(visits_listed_through_the_time_index) TEST(
+        TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(visits_listed_through_the_time_index) TEST(first_pull_leaves_the_time_index_to_its_end) TEST(
             group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
             TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)
                 TEST(identity_is_kept_and_names_the_device) TEST(process_hardening)

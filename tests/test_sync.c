@@ -2428,6 +2428,70 @@ static void test_held_batch_waits_for_continue(void)
     world_close(&w);
 }
 
+static int has_time_index(fs_replica *r)
+{
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(fs__replica_db(r),
+                                    "SELECT 1 FROM sqlite_master WHERE type='index' AND name='" FS__VISIT_TIME_INDEX "'",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    int got = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return got;
+}
+
+/* A fresh replica's first pull leaves the visits' time index out while its
+ * batches come (each would dirty pages all over it) and makes it at the
+ * feed's end; a first pull cut short leaves it out until the replica is
+ * opened again (or a later pull ends). A device that holds visits keeps
+ * its index through a pull from 0. */
+static void test_first_pull_makes_the_time_index_at_its_end(void)
+{
+    world w;
+    dev zhang, li;
+    uint8_t cust[16];
+    pair_open(&w, &zhang, &li, PIPE_VISITS, cust);
+    CHECK(has_time_index(zhang.r)); /* his own visits: kept through his pull from 0 */
+    CHECK(has_time_index(li.r));    /* made with the replica */
+    session x;
+    session_open(&w, &li, &x);
+    fs_sync_client_hold_batches(x.c, 1);
+    CHECK(!has_time_index(li.r)); /* the first PULL is on its way */
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 1);
+    CHECK_EQ_INT(fs_sync_client_continue(x.c), 1); /* the first batch applied */
+    size_t v1 = test_count_rows(li.r, "visit");
+    CHECK(v1 > 0 && v1 < PIPE_VISITS);
+    CHECK(!has_time_index(li.r));
+    session_finish(&x);
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), PIPE_VISITS);
+    CHECK(has_time_index(li.r)); /* made at the feed's end */
+    test_same_state(zhang.r, li.r);
+
+    /* zhou's first pull cut short after a batch: open again, the index is back */
+    dev wang; /* zhou, a second manager of the team */
+    CHECK_OK(fs_store_user_add(w.store, "zhou", FS_ROLE_MANAGER, "north"));
+    dev_open(&w, &wang, "zhou");
+    session_open(&w, &wang, &x);
+    fs_sync_client_hold_batches(x.c, 1);
+    to_server(&x);
+    CHECK_EQ_INT(to_client(&x), 1);
+    CHECK_EQ_INT(fs_sync_client_continue(x.c), 1);
+    CHECK(test_count_rows(wang.r, "visit") > 0);
+    session_drop(&x);
+    CHECK(!has_time_index(wang.r));
+    fs_replica_close(wang.r);
+    dev_reopen(&w, &wang, "zhou");
+    CHECK(has_time_index(wang.r));
+    CHECK_OK(sync_once(&w, &wang, NULL)); /* the rest, from its cursor */
+    CHECK_EQ_INT(test_count_rows(wang.r, "visit"), PIPE_VISITS);
+    CHECK(has_time_index(wang.r));
+    fs_replica_close(wang.r);
+    fs_replica_close(zhang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* Held batches change nothing else: purges still come between the batches
  * they belong between, conflicts and backlogs still converge. */
 static void test_held_batches_keep_every_outcome(void)
@@ -2690,7 +2754,7 @@ TEST_LIST(
                             TEST(pipelined_sync_converges_both_ways)
                                 TEST(session_broken_with_two_pushes_out_resends)
                                     TEST(poke_and_kick_never_ask_twice)
-                                        TEST(held_batch_waits_for_continue)
+                                        TEST(held_batch_waits_for_continue) TEST(first_pull_makes_the_time_index_at_its_end)
                                             TEST(held_batches_keep_every_outcome)
                                                 TEST(health_is_not_written_per_batch) TEST(
                                                     pushing_device_does_not_pull_its_own_writes))

@@ -714,6 +714,18 @@ int fs_replica_fork(fs_replica *r, const uint8_t seed[32], uint64_t *kept);
 /* The words of the last fork, "" when the replica never forked. */
 int fs_replica_fork_note(fs_replica *r, char *out, size_t cap);
 
+/* A device's first pull (every visit of its scope, into a replica that
+ * holds none) inserts the visits in the feed's order, not their time's:
+ * each batch would dirty pages all over the index of visits by time. So
+ * fs_replica_first_pull_begin (outside a transaction) drops that index
+ * when the replica holds no visit (*dropped: 1), and
+ * fs_replica_first_pull_end, at the end of every pull, makes it again when
+ * it is missing: one sort instead (a pull cut short: the next pull's end,
+ * or the next open, makes it; the lists are right without it, only
+ * slower). A server's store has no such index: both do nothing. */
+int fs_replica_first_pull_begin(fs_replica *r, int *dropped);
+int fs_replica_first_pull_end(fs_replica *r);
+
 /* Applies a batch pulled from the server feed and moves the replica's cursor
  * to new_cursor in the same transaction: both happen or neither. The cursor
  * never moves back. Errors as fs_apply, except that a change stamped ahead of
