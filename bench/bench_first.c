@@ -83,6 +83,19 @@ static int column(const char *table, const char *name)
     return fs_schema_column_index(t, name);
 }
 
+/* A row id as the device that made the row gave it (fs__new_row_id): its
+ * clock's milliseconds, 48 bits big-endian, then 80 random bits. Random
+ * ids throughout would put each pulled row on a random leaf of every
+ * B-tree keyed by id, which no replica's rows do (the first sync of
+ * 20,000 visits wrote 17,008 WAL frames of 8 KiB into the manager's
+ * replica that way: 0.85 a visit). */
+static void made_id(uint64_t ms, uint8_t id[FS_ID_BYTES])
+{
+    for (int i = 0; i < FS_ID_CLOCK_BYTES; i++)
+        id[i] = (uint8_t)(ms >> (8 * (FS_ID_CLOCK_BYTES - 1 - i)));
+    randombytes_buf(id + FS_ID_CLOCK_BYTES, FS_ID_BYTES - FS_ID_CLOCK_BYTES);
+}
+
 /* The rep's device pushes the customer, then the visits PUSH_VISITS at a
  * time, straight into the store. */
 static int fill_store(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const visit_set *vs,
@@ -90,8 +103,8 @@ static int fill_store(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const vis
 {
     uint8_t dev[FS_ID_BYTES], customer[FS_ID_BYTES];
     fs_device_id_from_pk(pk, dev);
-    randombytes_buf(customer, sizeof customer);
     uint64_t hlc = ((uint64_t)time(NULL) * 1000u - 7200000u) << 16, seq = 0;
+    made_id(hlc >> 16, customer);
     const uint16_t tc = (uint16_t)fs_schema_table_index("customer"),
                    tv = (uint16_t)fs_schema_table_index("visit");
     int vcol[1 + VF_COUNT];
@@ -125,7 +138,7 @@ static int fill_store(fs_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], const vis
         for (; i < end; i++) {
             const visit_text *v = &vs->visits[i % vs->count];
             uint8_t row[FS_ID_BYTES];
-            randombytes_buf(row, sizeof row);
+            made_id((hlc >> 16) + i, row); /* a visit a millisecond, in the feed's order */
             for (int f = -1; f < VF_COUNT; f++) {
                 fs_change *c = &buf[k++];
                 memset(c, 0, sizeof *c);
