@@ -49,7 +49,13 @@ expect "a visit 4 days ago, a commitment due 3 days ago" 0
 run --home "$HN" today
 expect "today" 0
 LINE=$(grep -F "send 3 success cases" <<<"$OUT")
-contains "today lists the overdue commitment in its words, on its due date" "$LINE" "OVERDUE  $DUE  "
+# the status column is as wide as its widest word: "DUE SOON" (another
+# rule's, between 17:00 and 18:00) widens it by one
+if grep -qE "^OVERDUE +$DUE +send 3 success cases" <<<"$LINE"; then
+    ok "today lists the overdue commitment in its words, on its due date"
+else
+    fail "today lists the overdue commitment in its words, on its due date" "in: $LINE"
+fi
 contains "and names its customer" "$LINE" "XX科技有限公司"
 lacks=$(grep -c "nothing due" <<<"$OUT")
 equal "today does not say nothing is due" "$lacks" 0
