@@ -569,6 +569,80 @@ static void test_push_of_1000_changes_both_backends(void)
     test_rmtree(dir);
 }
 
+static int count_wang(const char *name, fs_role role, const char *team, void *ctx)
+{
+    (void)role, (void)team;
+    *(int *)ctx += strcmp(name, "wang") == 0;
+    return 0;
+}
+
+static void refuse_appends(const char *url, int on)
+{
+    PGconn *c = PQconnectdb(url);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    PGresult *res = PQexec(
+        c, on ? "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$BEGIN RAISE EXCEPTION 'could not extend file (test)'; END$$;"
+                "CREATE TRIGGER refuse BEFORE INSERT ON fs_log FOR EACH ROW"
+                " EXECUTE FUNCTION refuse()"
+              : "DROP TRIGGER refuse ON fs_log");
+    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+}
+
+/* A write replays the other node's entries in its own SQLite transaction
+ * (one commit for both): when its append fails, they roll back with it and
+ * the node's position with them; the same push later replays them again
+ * and lands once, and both nodes hold the same state. */
+static void test_replay_rolls_back_with_its_write(void)
+{
+    nodes n;
+    nodes_open(&n);
+    CHECK_OK(fs_store_feed_head(n.nb, &(uint64_t){0})); /* B caught up to here */
+    device rep;
+    device_make(&rep, n.dir, "rep");
+    CHECK_OK(fs_store_device_add(n.na, rep.pk, "zhang", "laptop")); /* on A only */
+    CHECK_OK(fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north"));
+    long long head = log_head(n.url);
+    uint8_t cust[16], h0[32], h1[32], ha[32];
+    fs_cell cl[] = {{"name", fs_text("重放客户")}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(rep.r, "customer", cl, 2, cust));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(rep.r, 0, 100, &cs));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), h0)); /* without A's two */
+    refuse_appends(n.url, 1);
+    fs_push_result pr;
+    memset(&pr, 0, sizeof pr);
+    CHECK_ERR(fs_store_push(n.nb, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                            &pr),
+              FS_EDB);
+    free(pr.rejects);
+    CHECK(strstr(fs_store_errmsg(n.nb), "could not extend file") != NULL);
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), h1));
+    CHECK_MEM(h0, h1, 32); /* A's entries went back with the write */
+    refuse_appends(n.url, 0);
+    memset(&pr, 0, sizeof pr);
+    CHECK_OK(fs_store_push(n.nb, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
+                           &pr));
+    free(pr.rejects);
+    CHECK_EQ_INT(log_head(n.url), head + 1); /* the push, once, after A's */
+    int wangs = 0;
+    CHECK_OK(fs_store_users(n.nb, count_wang, &wangs));
+    CHECK_EQ_INT(wangs, 1); /* A's user, replayed on B */
+    CHECK_OK(fs_store_refresh(n.na));
+    uint64_t fa = 0, fb = 0;
+    CHECK_OK(fs_store_feed_head(n.na, &fa));
+    CHECK_OK(fs_store_feed_head(n.nb, &fb));
+    CHECK_EQ_INT(fa, fb);
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), ha));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), h1));
+    CHECK_MEM(ha, h1, 32);
+    fs_changeset_free(cs);
+    fs_replica_close(rep.r);
+    nodes_close(&n);
+}
+
 /* PostgreSQL drops the node's connection: the write in flight fails with
  * PostgreSQL's message and leaves SQLite as it was; the next op
  * reconnects and works. */
@@ -656,4 +730,4 @@ static void test_lost_connection_rolls_back_then_reconnects(void)
 
 TEST_LIST(TEST(two_nodes_one_log) TEST(group_is_one_log_entry) TEST(crash_between_commits) TEST(diverged_cache_refuses)
               TEST(node_ahead_of_a_restored_log) TEST(enroll_code_made_on_the_other_node)
-                  TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(push_of_1000_changes_both_backends))
+                  TEST(wrong_store_and_secret_url) TEST(lost_connection_rolls_back_then_reconnects) TEST(replay_rolls_back_with_its_write) TEST(push_of_1000_changes_both_backends))

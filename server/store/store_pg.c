@@ -96,6 +96,11 @@ typedef struct pg_store {
     long long pos; /* the last log entry this cache holds */
     unsigned char tag[TAG_BYTES]; /* the nonce of entry pos (its identity) */
     int has_tag;                  /* 0: pos 0, or a node of a build before tags */
+    /* the position before the entries a write replayed in its own SQLite
+     * transaction (catch_up_in_write): back to it if that rolls back */
+    long long w_pos;
+    unsigned char w_tag[TAG_BYTES];
+    int w_has_tag;
     unsigned char *key; /* sodium_malloc'd, 32 */
     char node[96];
     char errmsg[512];
@@ -425,15 +430,16 @@ static int diverged(pg_store *p, int why, long long seq)
                    p->div_seq, cause);
 }
 
-/* Applies rows (seq, body) of res in one SQLite transaction. */
-static int apply_batch(pg_store *p, PGresult *res)
+/* Applies rows (seq, body) of res after *pos, in the caller's SQLite
+ * transaction: *pos and *tag (into res, or left as they were) end at the
+ * last applied. */
+static int apply_rows(pg_store *p, PGresult *res, long long *pos_io,
+                      const unsigned char **tag_io)
 {
     int n = PQntuples(res);
-    int rc = sq_exec(p, "BEGIN IMMEDIATE", "catching up with the PostgreSQL log");
-    if (rc != 0)
-        return rc;
-    long long pos = p->pos;
-    const unsigned char *tag = p->has_tag ? p->tag : NULL;
+    int rc = 0;
+    long long pos = *pos_io;
+    const unsigned char *tag = *tag_io;
     fs_replica_guard(p->r, 1);
     for (int i = 0; rc == 0 && i < n; i++) {
         long long seq = -1;
@@ -467,6 +473,20 @@ static int apply_batch(pg_store *p, PGresult *res)
         tag = (const unsigned char *)PQgetvalue(res, i, 1); /* unseal: >= TAG_BYTES */
     }
     fs_replica_guard(p->r, 0);
+    *pos_io = pos;
+    *tag_io = tag;
+    return rc;
+}
+
+/* Applies rows (seq, body) of res in one SQLite transaction. */
+static int apply_batch(pg_store *p, PGresult *res)
+{
+    int rc = sq_exec(p, "BEGIN IMMEDIATE", "catching up with the PostgreSQL log");
+    if (rc != 0)
+        return rc;
+    long long pos = p->pos;
+    const unsigned char *tag = p->has_tag ? p->tag : NULL;
+    rc = apply_rows(p, res, &pos, &tag);
     if (rc == 0)
         rc = pos_write(p, pos, tag);
     if (rc == 0)
@@ -484,32 +504,89 @@ static int apply_batch(pg_store *p, PGresult *res)
     return rrc != 0 ? pg_fail(p, rrc, "%s", fs_replica_errmsg(p->r)) : 0;
 }
 
+/* The log's next entries after the position (256 at most), or NULL. */
+static PGresult *log_after(pg_store *p, long long head, int *rc)
+{
+    char after[32];
+    snprintf(after, sizeof after, "%lld", p->pos);
+    const char *params[1] = {after};
+    PGresult *res = PQexecParams(p->pg,
+                                 "SELECT seq, body FROM fs_log WHERE seq > $1::bigint"
+                                 " ORDER BY seq LIMIT 256",
+                                 1, NULL, params, NULL, NULL, 1 /* binary */);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *rc = pg_dbfail(p, res, "reading the log");
+        PQclear(res);
+        return NULL;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        *rc = pg_fail(p, FS_EDB, "PostgreSQL log: entries up to %lld are missing", head);
+        return NULL;
+    }
+    *rc = 0;
+    return res;
+}
+
 /* Applies every entry after the position up to head. */
 static int catch_up_to(pg_store *p, long long head)
 {
     while (p->pos < head) {
-        char after[32];
-        snprintf(after, sizeof after, "%lld", p->pos);
-        const char *params[1] = {after};
-        PGresult *res = PQexecParams(p->pg,
-                                     "SELECT seq, body FROM fs_log WHERE seq > $1::bigint"
-                                     " ORDER BY seq LIMIT 256",
-                                     1, NULL, params, NULL, NULL, 1 /* binary */);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            int rc = pg_dbfail(p, res, "reading the log");
-            PQclear(res);
+        int rc = 0;
+        PGresult *res = log_after(p, head, &rc);
+        if (res == NULL)
             return rc;
-        }
-        if (PQntuples(res) == 0) {
-            PQclear(res);
-            return pg_fail(p, FS_EDB, "PostgreSQL log: entries up to %lld are missing", head);
-        }
-        int rc = apply_batch(p, res);
+        rc = apply_batch(p, res);
         PQclear(res);
         if (rc != 0)
             return rc;
     }
     return 0;
+}
+
+/* A write's catch-up: the entries up to head applied inside the write's
+ * own SQLite transaction (open), so that its commit writes the pages they
+ * and the write share once (a node of two replays the other's every
+ * round). The position before is kept in w_pos: a rollback of the write
+ * takes the cache, and so the position, back to it (restore_replayed). */
+static int catch_up_in_write(pg_store *p, long long head)
+{
+    p->w_pos = p->pos;
+    memcpy(p->w_tag, p->tag, TAG_BYTES);
+    p->w_has_tag = p->has_tag;
+    int replayed = 0;
+    while (p->pos < head) {
+        int rc = 0;
+        PGresult *res = log_after(p, head, &rc);
+        if (res == NULL)
+            return rc;
+        long long pos = p->pos;
+        const unsigned char *tag = p->has_tag ? p->tag : NULL;
+        rc = apply_rows(p, res, &pos, &tag);
+        if (rc == 0 && pos > p->pos)
+            rc = pos_write(p, pos, tag);
+        if (rc == 0 && pos > p->pos) {
+            if (tag != p->tag)
+                memcpy(p->tag, tag, TAG_BYTES);
+            p->has_tag = 1;
+            p->pos = pos;
+            replayed = 1;
+        }
+        PQclear(res);
+        if (rc != 0)
+            return rc;
+    }
+    int rrc = replayed ? fs_replica_reload(p->r) : 0;
+    return rrc != 0 ? pg_fail(p, rrc, "%s", fs_replica_errmsg(p->r)) : 0;
+}
+
+/* The cache rolled back a write's transaction: the entries it replayed
+ * went with it. */
+static void restore_replayed(pg_store *p)
+{
+    p->pos = p->w_pos;
+    memcpy(p->tag, p->w_tag, TAG_BYTES);
+    p->has_tag = p->w_has_tag;
 }
 
 static int ensure_connected(pg_store *p)
@@ -615,6 +692,8 @@ static void pg_abort(pg_store *p)
         sqlite3session_delete(p->sess);
         p->sess = NULL;
     }
+    if (fs_replica_in_outer(p->r))
+        restore_replayed(p);
     fs_replica_outer_rollback(p->r);
     PGresult *res = PQexec(p->pg, "ROLLBACK");
     PQclear(res);
@@ -643,8 +722,6 @@ static int wbegin(pg_store *p)
     if (rc == 0) {
         rc = head_of(p, res, &head);
         PQclear(res);
-        if (rc == 0)
-            rc = catch_up_to(p, head);
         if (rc != 0) {
             PGresult *rb = PQexec(p->pg, "ROLLBACK");
             PQclear(rb);
@@ -654,6 +731,15 @@ static int wbegin(pg_store *p)
         rc = fs_replica_outer_begin(p->r);
         if (rc != 0) {
             rc = pg_fail(p, rc, "store: %s", fs_replica_errmsg(p->r));
+            PGresult *rb = PQexec(p->pg, "ROLLBACK");
+            PQclear(rb);
+        }
+    }
+    if (rc == 0) {
+        rc = catch_up_in_write(p, head);
+        if (rc != 0) {
+            restore_replayed(p);
+            fs_replica_outer_rollback(p->r);
             PGresult *rb = PQexec(p->pg, "ROLLBACK");
             PQclear(rb);
         }
@@ -717,8 +803,10 @@ static int wend(pg_store *p, int op_rc)
     if (cn == 0) {
         sqlite3_free(cs);
         rc = fs_replica_outer_commit(p->r);
-        if (rc != 0)
+        if (rc != 0) {
+            restore_replayed(p); /* the entries the write replayed rolled back */
             rc = pg_fail(p, rc, "store: %s", fs_replica_errmsg(p->r));
+        }
         PGresult *res = PQexec(p->pg, rc == 0 ? "COMMIT" : "ROLLBACK");
         PQclear(res);
         p->began = 0;
@@ -770,18 +858,14 @@ static int wend(pg_store *p, int op_rc)
     }
     crash_point();
     p->began = 0;
-    unsigned char was_tag[TAG_BYTES];
-    int had_tag = p->has_tag;
-    memcpy(was_tag, p->tag, TAG_BYTES);
     p->pos = seq;
     memcpy(p->tag, tag, TAG_BYTES);
     p->has_tag = 1;
     rc = fs_replica_outer_commit(p->r);
     if (rc != 0) {
-        /* In the log, not in the cache: the next catch-up applies it. */
-        p->pos = seq - 1;
-        memcpy(p->tag, was_tag, TAG_BYTES);
-        p->has_tag = had_tag;
+        /* In the log, not in the cache (nor what the write replayed
+         * before it): the next catch-up applies them. */
+        restore_replayed(p);
         rc = catch_up(p);
         if (rc != 0)
             return rc;
