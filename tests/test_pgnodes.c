@@ -591,6 +591,27 @@ static void refuse_appends(const char *url, int on)
     PQfinish(c);
 }
 
+/* PostgreSQL refuses the append of rep's push cs to node s (a trigger
+ * stands for a full disk): the push fails with PostgreSQL's message and
+ * leaves the node's SQLite state as it was. */
+static void push_refused_by_postgresql(const char *url, fs_store *s, const device *rep,
+                                       const fs_changeset *cs)
+{
+    uint8_t h0[32], h1[32];
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(s), h0));
+    refuse_appends(url, 1);
+    fs_push_result pr;
+    memset(&pr, 0, sizeof pr);
+    CHECK_ERR(fs_store_push(s, rep->pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, &pr),
+              FS_EDB);
+    free(pr.rejects);
+    CHECK(strstr(fs_store_errmsg(s), "could not extend file") != NULL);
+    printf("  append refused: %s\n", fs_store_errmsg(s));
+    CHECK_OK(fs_replica_state_hash(fs_store_replica(s), h1));
+    CHECK_MEM(h0, h1, 32);
+    refuse_appends(url, 0);
+}
+
 /* A write replays the other node's entries in its own SQLite transaction
  * (one commit for both): when its append fails, they roll back with it and
  * the node's position with them; the same push later replays them again
@@ -605,23 +626,14 @@ static void test_replay_rolls_back_with_its_write(void)
     CHECK_OK(fs_store_device_add(n.na, rep.pk, "zhang", "laptop")); /* on A only */
     CHECK_OK(fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north"));
     long long head = log_head(n.url);
-    uint8_t cust[16], h0[32], h1[32], ha[32];
+    uint8_t cust[16], h1[32], ha[32];
     fs_cell cl[] = {{"name", fs_text("重放客户")}, {"owner", fs_text("zhang")}};
     CHECK_OK(fs_insert(rep.r, "customer", cl, 2, cust));
     fs_changeset *cs = NULL;
     CHECK_OK(fs_changes_since(rep.r, 0, 100, &cs));
-    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), h0)); /* without A's two */
-    refuse_appends(n.url, 1);
+    /* B as without A's two entries, after: they went back with the write */
+    push_refused_by_postgresql(n.url, n.nb, &rep, cs);
     fs_push_result pr;
-    memset(&pr, 0, sizeof pr);
-    CHECK_ERR(fs_store_push(n.nb, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
-                            &pr),
-              FS_EDB);
-    free(pr.rejects);
-    CHECK(strstr(fs_store_errmsg(n.nb), "could not extend file") != NULL);
-    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.nb), h1));
-    CHECK_MEM(h0, h1, 32); /* A's entries went back with the write */
-    refuse_appends(n.url, 0);
     memset(&pr, 0, sizeof pr);
     CHECK_OK(fs_store_push(n.nb, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
                            &pr));
@@ -683,32 +695,11 @@ static void test_lost_connection_rolls_back_then_reconnects(void)
     uint8_t cust[16];
     fs_cell cl[] = {{"name", fs_text("full disk customer")}, {"owner", fs_text("zhang")}};
     CHECK_OK(fs_insert(rep.r, "customer", cl, 2, cust));
-    c = PQconnectdb(n.url);
-    CHECK(PQstatus(c) == CONNECTION_OK);
-    res = PQexec(c, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
-                    " $$BEGIN RAISE EXCEPTION 'could not extend file (test)'; END$$;"
-                    "CREATE TRIGGER refuse BEFORE INSERT ON fs_log FOR EACH ROW"
-                    " EXECUTE FUNCTION refuse()");
-    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
-    PQclear(res);
-    uint8_t h0[32], h1[32];
-    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), h0));
     fs_changeset *cs = NULL;
+    uint8_t h0[32], h1[32];
     CHECK_OK(fs_changes_since(rep.r, 0, 100, &cs));
+    push_refused_by_postgresql(n.url, n.na, &rep, cs);
     fs_push_result pr;
-    memset(&pr, 0, sizeof pr);
-    CHECK_ERR(fs_store_push(n.na, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
-                            &pr),
-              FS_EDB);
-    free(pr.rejects);
-    CHECK(strstr(fs_store_errmsg(n.na), "could not extend file") != NULL);
-    printf("  append refused: %s\n", fs_store_errmsg(n.na));
-    CHECK_OK(fs_replica_state_hash(fs_store_replica(n.na), h1));
-    CHECK_MEM(h0, h1, 32);
-    res = PQexec(c, "DROP TRIGGER refuse ON fs_log");
-    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
-    PQclear(res);
-    PQfinish(c);
     memset(&pr, 0, sizeof pr);
     CHECK_OK(fs_store_push(n.na, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
                            &pr));
