@@ -97,16 +97,21 @@ CONF=$WORK/server.conf
 conf "$CONF" "# as /etc/fieldsync/server.conf" "FIELDSYNC_DATA=\"$S\"" "FIELDSYNC_LISTEN=127.0.0.1:0" \
     "FIELDSYNC_LEASE=7d" "FIELDSYNC_TLS_CERT=$WORK/tls.pem" "FIELDSYNC_TLS_KEY='$WORK/tls-key.pem'" \
     "FIELDSYNC_PASSPHRASE=$FIELDSYNC_PASSPHRASE" "FIELDSYNC_SERVE_OPTIONS="
-: >"$WORK/serve.out"
-"$FSS" serve --config "$CONF" >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SRV_PID=$!
-line=
-for ((i = 0; i < 100; i++)); do
-    line=$(head -n 1 "$WORK/serve.out")
-    [ -n "$line" ] && break
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.1
-done
+# serve_conf [OPTION...]: serve --config "$CONF" in the background (SRV_PID);
+# line: its first line, once written, or empty when it ended or 10 s passed
+serve_conf() {
+    : >"$WORK/serve.out"
+    "$FSS" serve --config "$CONF" "$@" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+    SRV_PID=$!
+    line=
+    for ((i = 0; i < 100; i++)); do
+        line=$(head -n 1 "$WORK/serve.out")
+        [ -n "$line" ] && break
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+}
+serve_conf
 if [[ "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)\ \(TLS\)$ ]]; then
     PORT=${BASH_REMATCH[1]}
     ok "serve --config serves TLS on 127.0.0.1:$PORT"
@@ -212,16 +217,8 @@ cp "$WORK/b-key.pem" "$WORK/tls-key.pem"
 # The port was free a moment ago, but another test's connection may take it
 # as its own local port meanwhile (the kernel picks those from the same
 # range): a start refused "already in use" is tried again, for up to 30 s.
-line=
 for ((try = 0; try < 30; try++)); do
-    "$FSS" serve --config "$CONF" --lease 3d >"$WORK/serve.out" 2>"$WORK/serve.err" &
-    SRV_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        line=$(head -n 1 "$WORK/serve.out")
-        [ -n "$line" ] && break
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
+    serve_conf --lease 3d
     [ -n "$line" ] && break
     wait "$SRV_PID" 2>/dev/null
     grep -qF "already in use" "$WORK/serve.err" || break
