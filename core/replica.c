@@ -235,6 +235,13 @@ static int device_indexes(fs_replica *r)
                     "indexing the visits by time");
 }
 
+/* *indexed: 1 when the replica has its visits' time index now. */
+static int time_indexed(fs_replica *r, uint64_t *indexed)
+{
+    return fs__query_u64(
+        r, "SELECT count(*) FROM sqlite_master WHERE name='" FS__VISIT_TIME_INDEX "'", indexed);
+}
+
 int fs_replica_first_pull_begin(fs_replica *r, int *dropped)
 {
     *dropped = 0;
@@ -245,8 +252,7 @@ int fs_replica_first_pull_begin(fs_replica *r, int *dropped)
     uint64_t held = 0, indexed = 0;
     int rc = fs__query_u64(r, "SELECT count(*) FROM (SELECT 1 FROM visit LIMIT 1)", &held);
     if (rc == 0)
-        rc = fs__query_u64(r, "SELECT count(*) FROM sqlite_master WHERE name='" FS__VISIT_TIME_INDEX "'",
-                       &indexed);
+        rc = time_indexed(r, &indexed);
     if (rc != 0 || held > 0 || indexed == 0)
         return rc;
     rc = fs__exec(r, "DROP INDEX IF EXISTS " FS__VISIT_TIME_INDEX, "a first pull");
@@ -262,8 +268,7 @@ int fs_replica_first_pull_end(fs_replica *r)
     if (r->in_tx)
         return fs__fail(r, FS_ESTATE, "a pull ends outside a transaction");
     uint64_t indexed = 0;
-    int rc = fs__query_u64(r, "SELECT count(*) FROM sqlite_master WHERE name='" FS__VISIT_TIME_INDEX "'",
-                       &indexed);
+    int rc = time_indexed(r, &indexed);
     return rc != 0 || indexed > 0 ? rc : device_indexes(r);
 }
 
