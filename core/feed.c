@@ -27,6 +27,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/replica_server.h"
 #include "replica_int.h"
 
 #define PREV_SET 0x08u
@@ -495,24 +496,23 @@ int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t ma
     /* As fs_feed_since_bytes: first the sizes, up to the bounds (the first
      * entry in any case), then one allocation and the entries. */
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db,
-                                 "SELECT n, length(changes), typeof(changes)='blob' FROM feed"
-                                 " WHERE seq=?1",
-                                 -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return fs__dbfail(r, src, "reading the feed");
+    rc = fs_replica_stmt(r, "SELECT n, length(changes), typeof(changes)='blob' FROM feed WHERE seq=?1",
+                         &st);
+    if (rc != 0)
+        return rc;
+    int src;
     feed_batch b = {0};
     size_t take = 0;
     for (; take < nseqs; take++) {
         if (seqs[take] == 0 || seqs[take] > INT64_MAX || (take > 0 && seqs[take] <= seqs[take - 1])) {
-            sqlite3_finalize(st);
+            fs_replica_stmt_done(r, st);
             return fs__fail(r, FS_EINVAL, "feed sequences must ascend");
         }
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, (sqlite3_int64)seqs[take]);
         src = sqlite3_step(st);
         if (src != SQLITE_ROW) {
-            sqlite3_finalize(st);
+            fs_replica_stmt_done(r, st);
             if (src == SQLITE_DONE)
                 return fs__fail(r, FS_ENOTFOUND, "no feed entry at %llu",
                                 (unsigned long long)seqs[take]);
@@ -522,7 +522,7 @@ int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t ma
                                sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), max,
                                max_bytes);
         if (took < 0) {
-            sqlite3_finalize(st);
+            fs_replica_stmt_done(r, st);
             return took;
         }
         if (took == 0)
@@ -532,14 +532,13 @@ int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t ma
             break;
         }
     }
-    sqlite3_finalize(st);
+    fs_replica_stmt_done(r, st);
     if ((rc = batch_alloc(r, &b)) != 0)
         return rc;
-    src = sqlite3_prepare_v2(r->db, "SELECT seq, tbl, row, n, changes FROM feed WHERE seq=?1", -1,
-                             &st, NULL);
-    if (src != SQLITE_OK) {
+    rc = fs_replica_stmt(r, "SELECT seq, tbl, row, n, changes FROM feed WHERE seq=?1", &st);
+    if (rc != 0) {
         fs_changeset_free(b.cs);
-        return fs__dbfail(r, src, "reading the feed");
+        return rc;
     }
     size_t i = 0, budget = b.bytes;
     for (size_t k = 0; rc == 0 && k < take; k++) {
@@ -553,7 +552,7 @@ int fs_feed_entries(fs_replica *r, const uint64_t *seqs, size_t nseqs, size_t ma
                                                (unsigned long long)seqs[k])
                                     : fs__dbfail(r, src, "reading the feed");
     }
-    sqlite3_finalize(st);
+    fs_replica_stmt_done(r, st);
     return batch_end(&b, i, rc, out);
 }
 
@@ -600,9 +599,11 @@ int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out)
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(r->db, "SELECT tbl, row, changes FROM feed WHERE seq=?1", -1, &st,
-                                 NULL);
-    if (src == SQLITE_OK) {
+    rc = fs_replica_stmt(r, "SELECT tbl, row, changes FROM feed WHERE seq=?1", &st);
+    if (rc != 0)
+        return rc;
+    int src;
+    {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
         src = sqlite3_step(st);
     }
@@ -612,7 +613,7 @@ int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out)
                          (size_t)sqlite3_column_bytes(st, 2));
         src = SQLITE_DONE;
     }
-    sqlite3_finalize(st);
+    fs_replica_stmt_done(r, st);
     return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading a feed entry");
 }
 

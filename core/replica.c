@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "fieldsync/clock.h"
+#include "fieldsync/replica_server.h"
 #include "replica_int.h"
 
 #define DEFAULT_MAX_SKEW_MS (5u * 60u * 1000u)
@@ -340,6 +341,49 @@ int fs__prepare(fs_replica *r, const char *sql, sqlite3_stmt **st)
     return rc == SQLITE_OK ? 0 : fs__dbfail(r, rc, "preparing a statement");
 }
 
+int fs_replica_stmt(fs_replica *r, const char *sql, sqlite3_stmt **out)
+{
+    *out = NULL;
+    int slot = -1;
+    for (int i = 0; i < FS__STMTS_KEPT; i++) {
+        if (r->stmts[i].st != NULL && r->stmts[i].key == sql && !r->stmts[i].busy &&
+            strcmp(sqlite3_sql(r->stmts[i].st), sql) == 0) {
+            r->stmts[i].busy = 1;
+            r->stmts[i].used = ++r->stmts_clock;
+            *out = r->stmts[i].st;
+            return 0;
+        }
+        if (r->stmts[i].busy)
+            continue;
+        if (slot < 0 || r->stmts[i].st == NULL ||
+            (r->stmts[slot].st != NULL && r->stmts[i].used < r->stmts[slot].used))
+            slot = i;
+    }
+    int rc = fs__prepare(r, sql, out);
+    if (rc != 0 || slot < 0) /* every slot lent out: this one is finalized when done */
+        return rc;
+    sqlite3_finalize(r->stmts[slot].st);
+    r->stmts[slot].key = sql;
+    r->stmts[slot].st = *out;
+    r->stmts[slot].busy = 1;
+    r->stmts[slot].used = ++r->stmts_clock;
+    return 0;
+}
+
+void fs_replica_stmt_done(fs_replica *r, sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return;
+    for (int i = 0; i < FS__STMTS_KEPT; i++)
+        if (r->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            r->stmts[i].busy = 0;
+            return;
+        }
+    sqlite3_finalize(st);
+}
+
 static int prepare_statements(fs_replica *r)
 {
     unsigned nt;
@@ -422,13 +466,13 @@ static int query_u64(fs_replica *r, const char *sql, uint64_t *out)
 {
     sqlite3_stmt *st = NULL;
     *out = 0;
-    int rc = fs__prepare(r, sql, &st);
+    int rc = fs_replica_stmt(r, sql, &st);
     if (rc != 0)
         return rc;
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW)
         *out = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    fs_replica_stmt_done(r, st);
     return (src == SQLITE_ROW || src == SQLITE_DONE) ? 0 : fs__dbfail(r, src, "querying");
 }
 
@@ -643,6 +687,10 @@ static void free_statements(fs_replica *r)
     sqlite3_finalize(r->feed_insert);
     fs__search_free(r);
     fs__rows_kept_free(r);
+    for (int i = 0; i < FS__STMTS_KEPT; i++) {
+        sqlite3_finalize(r->stmts[i].st);
+        r->stmts[i].st = NULL;
+    }
     r->log_insert = r->hlc_save = r->dev_insert = r->feed_insert = NULL;
 }
 

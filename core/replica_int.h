@@ -40,6 +40,7 @@
 #define FS__VER_BYTES 12
 
 #define FS__ROWS_KEPT 48 /* statements fs_rows keeps prepared */
+#define FS__STMTS_KEPT 64 /* statements fs_replica_stmt keeps prepared */
 
 typedef struct fs__table_stmts {
     sqlite3_stmt *select; /* columns + _ver of one row by id */
@@ -98,6 +99,17 @@ struct fs_replica {
         uint64_t used;
     } rows_kept[FS__ROWS_KEPT];
     uint64_t rows_clock;
+    /* fs_replica_stmt's statements: the fixed queries run at every push,
+     * pull or catch-up, prepared once (parsing one costs about as much
+     * as running it); by the address of their text, checked against the
+     * text; busy while lent out; the least recently used gives way */
+    struct {
+        const char *key;
+        sqlite3_stmt *st;
+        uint64_t used;
+        int busy;
+    } stmts[FS__STMTS_KEPT];
+    uint64_t stmts_clock;
     sqlite3_stmt *search_st[7];    /* its statements, prepared when first used */
     char errmsg[256];
 };

@@ -17,6 +17,7 @@
 
 #include "fieldsync/records.h"
 #include "fieldsync/replica.h"
+#include "fieldsync/replica_server.h"
 #include "fieldsync/rules.h"
 #include "fieldsync/schema.h"
 #include "records.h"
@@ -1906,6 +1907,58 @@ static uint64_t sql_u64(fs_replica *r, const char *sql)
  * the rest numbered again from 1) every record stays findable and the
  * writes after it too; a replica of a build that queued every write (no
  * mark, records in the queue) has its queue kept at open. */
+/* fs_replica_stmt: one statement per text, kept reset between uses; a
+ * second use while lent out gets its own; a buffer whose text changed is
+ * prepared anew; more texts than it keeps give way in turn. */
+static void test_statements_kept_by_text(void)
+{
+    fs_replica *r = fresh("r");
+    static const char q1[] = "SELECT ?1 + 1";
+    sqlite3_stmt *a = NULL, *b = NULL, *c = NULL;
+    CHECK_OK(fs_replica_stmt(r, q1, &a));
+    sqlite3_bind_int(a, 1, 41);
+    CHECK_EQ_INT(sqlite3_step(a), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(a, 0), 42);
+    CHECK_OK(fs_replica_stmt(r, q1, &b)); /* a is still lent out */
+    CHECK(b != a);
+    fs_replica_stmt_done(r, b);
+    fs_replica_stmt_done(r, a);
+    CHECK_EQ_INT(sqlite3_stmt_busy(a), 0);
+    CHECK_OK(fs_replica_stmt(r, q1, &c));
+    CHECK(c == a || c == b); /* kept, its binding cleared */
+    CHECK_EQ_INT(sqlite3_step(c), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_type(c, 0), SQLITE_NULL);
+    fs_replica_stmt_done(r, c);
+
+    char buf[64];
+    snprintf(buf, sizeof buf, "SELECT 7");
+    CHECK_OK(fs_replica_stmt(r, buf, &a));
+    CHECK_EQ_INT(sqlite3_step(a), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(a, 0), 7);
+    fs_replica_stmt_done(r, a);
+    snprintf(buf, sizeof buf, "SELECT 8"); /* same address, other text */
+    CHECK_OK(fs_replica_stmt(r, buf, &b));
+    CHECK_STR(sqlite3_sql(b), "SELECT 8");
+    CHECK_EQ_INT(sqlite3_step(b), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(b, 0), 8);
+    fs_replica_stmt_done(r, b);
+
+    /* more texts than kept: each still right, the oldest prepared again */
+    static char texts[FS__STMTS_KEPT + 8][32];
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < FS__STMTS_KEPT + 8; i++) {
+            snprintf(texts[i], sizeof texts[i], "SELECT %d", 1000 + i);
+            CHECK_OK(fs_replica_stmt(r, texts[i], &a));
+            CHECK_EQ_INT(sqlite3_step(a), SQLITE_ROW);
+            CHECK_EQ_INT(sqlite3_column_int(a, 0), 1000 + i);
+            fs_replica_stmt_done(r, a);
+        }
+    /* a failure names the statement's trouble, nothing is kept */
+    CHECK(fs_replica_stmt(r, "SELECT FROM nowhere", &a) != 0);
+    CHECK(a == NULL);
+    fs_replica_close(r);
+}
+
 static void test_search_queue_is_the_change_log(void)
 {
     fs_replica *r = fresh("r");
@@ -2343,7 +2396,7 @@ static void test_search_leaves_no_plaintext(void)
 }
 
 TEST_LIST(
-    TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(schema_5_replica_gets_visit_plans) TEST(failed_upgrade_leaves_replica_as_it_was) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks) TEST(search_queue_is_the_change_log)
+    TEST(schema_4_replica_keeps_every_record) TEST(schema_5_replica_takes_the_sales_records) TEST(schema_5_replica_gets_visit_plans) TEST(failed_upgrade_leaves_replica_as_it_was) TEST(team_calendar) TEST(row_history) TEST(row_maker) TEST(search_local_writes) TEST(search_kept_on_pulled_changes) TEST(search_caught_up_in_chunks) TEST(search_queue_is_the_change_log) TEST(statements_kept_by_text)
         TEST(search_index_built_for_old_replicas) TEST(search_leaves_no_plaintext) TEST(visits_listed_through_the_time_index) TEST(first_pull_leaves_the_time_index_to_its_end) TEST(
             group_is_decided_whole) TEST(server_decides_groups_for_older_devices) TEST(match_name)
             TEST(open_with_a_key) TEST(adopt_user_from_the_server) TEST(wipe_destroys_the_replica)

@@ -19,6 +19,14 @@
  * The connection stays the replica's (never closed by the caller). */
 sqlite3 *fs_replica_db(fs_replica *r);
 
+/* A statement of sql prepared on that connection, kept for the next call
+ * with the same text (sql: the same string, e.g. a literal; a buffer whose
+ * text changed is prepared anew). Give it back with fs_replica_stmt_done,
+ * which resets it and clears its bindings (or finalizes one that was not
+ * kept); until then a second call with the same text prepares another. */
+int fs_replica_stmt(fs_replica *r, const char *sql, sqlite3_stmt **out);
+void fs_replica_stmt_done(fs_replica *r, sqlite3_stmt *st);
+
 /* The replica's clock (wall clock in ms, or a test's override) and how far
  * ahead of it a change's clock may be (fs_replica_opts.max_skew_ms). */
 uint64_t fs_replica_now_ms(const fs_replica *r);

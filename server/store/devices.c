@@ -41,14 +41,11 @@ int sq__device_get(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], sq_device *d
 {
     memset(d, 0, sizeof *d);
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
-                                 "SELECT id, user, revoked, acked_seq FROM devices WHERE pk=?1", -1,
-                                 &st, NULL);
-    if (src != SQLITE_OK)
-        return sq__dbfail(s, src, "store");
+    int rc = sq__stmt(s, "SELECT id, user, revoked, acked_seq FROM devices WHERE pk=?1", &st);
+    if (rc != 0)
+        return rc;
     sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    int rc = 0;
+    int src = sqlite3_step(st);
     char name[MAX_NAME + 1] = "";
     /* A device revoked after push may still connect until it has pushed. */
     if (src == SQLITE_ROW && sqlite3_column_int(st, 2) == FS_DEVICE_REVOKED) {
@@ -61,7 +58,7 @@ int sq__device_get(sq_store *s, const uint8_t pk[FS_SIGN_PK_BYTES], sq_device *d
         rc = src == SQLITE_ROW || src == SQLITE_DONE ? sq__fail(s, FS_ENOTFOUND, "unknown device")
                                                      : sq__dbfail(s, src, "store");
     }
-    sqlite3_finalize(st);
+    sq__done(s, st);
     if (rc == 0)
         rc = sq__user_get(s, name, &d->u);
     return rc;
@@ -233,10 +230,9 @@ int sq_device_pushed_out(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uin
     /* Read first: every PULL asks, and only a device revoked after push
      * that has pushed out is written (a commit). */
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
-                                 "SELECT revoked, acked_seq FROM devices WHERE pk=?1", -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return sq__dbfail(s, src, "store");
+    int src = sq__stmt(s, "SELECT revoked, acked_seq FROM devices WHERE pk=?1", &st);
+    if (src != 0)
+        return src;
     sqlite3_bind_blob(st, 1, pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
     int revoked = 0;
     uint64_t acked = 0;
@@ -244,7 +240,7 @@ int sq_device_pushed_out(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uin
         revoked = sqlite3_column_int(st, 0);
         acked = (uint64_t)sqlite3_column_int64(st, 1);
     }
-    sqlite3_finalize(st);
+    sq__done(s, st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         return sq__dbfail(s, src, "store");
     if (revoked != FS_DEVICE_REVOKE_AFTER_PUSH)

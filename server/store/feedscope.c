@@ -44,13 +44,12 @@
 static int scope_mark(sq_store *s, uint64_t *mark)
 {
     sqlite3_stmt *st = NULL;
-    int keep = 0;
-    int rc = sq__stmt(s, "SELECT coalesce(max(seq),0) FROM feed_scope", &st, &keep);
+    int rc = sq__stmt(s, "SELECT coalesce(max(seq),0) FROM feed_scope", &st);
     if (rc != 0)
         return rc;
     int src = sqlite3_step(st);
     *mark = src == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-    sq__done(st, keep);
+    sq__done(s, st);
     return src == SQLITE_ROW ? 0 : sq__dbfail(s, src, "store");
 }
 
@@ -59,39 +58,34 @@ static int scope_mark(sq_store *s, uint64_t *mark)
 static int setting_team(sq_store *s, const void *id, char team[MAX_NAME + 1])
 {
     sqlite3_stmt *st = NULL;
-    int keep = 0;
     team[0] = '\0';
-    int rc = sq__stmt(s, "SELECT team FROM team_setting WHERE id=?1", &st, &keep);
+    int rc = sq__stmt(s, "SELECT team FROM team_setting WHERE id=?1", &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_blob(st, 1, id, FS_ID_BYTES, SQLITE_STATIC);
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
         snprintf(team, MAX_NAME + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-    sq__done(st, keep);
+    sq__done(s, st);
     return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
 }
 
 /* Indexes the entries after mark (the caller's transaction is open). */
 static int index_after(sq_store *s, uint64_t mark)
 {
-    sqlite3 *db = fs_replica_db(s->r);
     sqlite3_stmt *st = NULL, *ins = NULL;
-    int src = sqlite3_prepare_v2(db, "SELECT seq, tbl, row FROM feed WHERE seq>?1 ORDER BY seq", -1,
-                                 &st, NULL);
-    if (src == SQLITE_OK)
-        src = sqlite3_prepare_v2(db,
-                                 "INSERT INTO feed_scope(seq, owner, team, roster)"
-                                 " VALUES(?1, ?2, ?3, ?4)",
-                                 -1, &ins, NULL);
-    if (src != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return sq__dbfail(s, src, "store");
+    int src = SQLITE_DONE;
+    int rc = sq__stmt(s, "SELECT seq, tbl, row FROM feed WHERE seq>?1 ORDER BY seq", &st);
+    if (rc == 0)
+        rc = sq__stmt(s, "INSERT INTO feed_scope(seq, owner, team, roster) VALUES(?1, ?2, ?3, ?4)",
+                      &ins);
+    if (rc != 0) {
+        sq__done(s, st);
+        return rc;
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)mark);
     int roster = fs_schema_table_index("roster");
     int team_setting = fs_schema_table_index("team_setting");
-    int rc = 0;
     /* The last owner's team: a push's entries are mostly one owner's. */
     char owner[MAX_NAME + 1] = "", last_owner[MAX_NAME + 1] = "", last_team[MAX_NAME + 1] = "";
     int have_last = 0;
@@ -134,8 +128,8 @@ static int index_after(sq_store *s, uint64_t mark)
         if (irc != SQLITE_DONE)
             rc = sq__dbfail(s, irc, "store");
     }
-    sqlite3_finalize(st);
-    sqlite3_finalize(ins);
+    sq__done(s, st);
+    sq__done(s, ins);
     if (rc == 0 && src != SQLITE_DONE)
         rc = sq__dbfail(s, src, "store");
     return rc;
@@ -196,8 +190,7 @@ static int stream(sq_store *s, const char *sql, const char *key, uint64_t after,
                   size_t limit, uint64_t *out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
-    int keep = 0;
-    int rc = sq__stmt(s, sql, &st, &keep);
+    int rc = sq__stmt(s, sql, &st);
     if (rc != 0)
         return rc;
     int k = 1;
@@ -211,7 +204,7 @@ static int stream(sq_store *s, const char *sql, const char *key, uint64_t after,
         out[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
     if (*n >= limit)
         src = SQLITE_DONE;
-    sq__done(st, keep);
+    sq__done(s, st);
     return src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
 }
 

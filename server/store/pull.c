@@ -29,13 +29,13 @@ static int cmp_row_ref(const void *pa, const void *pb)
 static int purged_load(sq_store *s, const char *name, fs_row_ref **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
-    int keep = 0, src;
+    int src;
     size_t cap = 16;
     *n = 0;
     *out = malloc(cap * sizeof **out);
     if (*out == NULL)
         return sq__fail(s, FS_ENOMEM, "out of memory");
-    int rc = sq__stmt(s, "SELECT DISTINCT tbl, row FROM purges WHERE user=?1", &st, &keep);
+    int rc = sq__stmt(s, "SELECT DISTINCT tbl, row FROM purges WHERE user=?1", &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -55,7 +55,7 @@ static int purged_load(sq_store *s, const char *name, fs_row_ref **out, size_t *
         memcpy((*out)[*n].row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
         (*n)++;
     }
-    sq__done(st, keep);
+    sq__done(s, st);
     if (src != SQLITE_DONE)
         return src == SQLITE_NOMEM ? sq__fail(s, FS_ENOMEM, "out of memory") : sq__dbfail(s, src, "store");
     qsort(*out, *n, sizeof **out, cmp_row_ref);
@@ -79,8 +79,8 @@ static int purged_follows(sq_store *s, const fs_row_ref *rows, size_t n, unsigne
 {
     *out = 0;
     sqlite3_stmt *st = NULL;
-    int keep = 0, src = SQLITE_DONE;
-    int rc = sq__stmt(s, "SELECT ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st, &keep);
+    int src = SQLITE_DONE;
+    int rc = sq__stmt(s, "SELECT ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st);
     if (rc != 0)
         return rc;
     uint8_t cur[FS_ID_BYTES];
@@ -97,7 +97,7 @@ static int purged_follows(sq_store *s, const fs_row_ref *rows, size_t n, unsigne
         sqlite3_reset(st);
         *out = purged_has(rows, n, tix, cur);
     }
-    sq__done(st, keep);
+    sq__done(s, st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         return sq__dbfail(s, src, "store");
     return 0;
@@ -311,15 +311,16 @@ int sq_purges(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(fs_replica_db(s->r),
-                                 "SELECT tbl, row FROM purges WHERE user=?1 AND feed_seq>=?2"
-                                 " ORDER BY seq LIMIT ?3",
-                                 -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return sq__dbfail(s, src, "store");
+    rc = sq__stmt(s,
+                  "SELECT tbl, row FROM purges WHERE user=?1 AND feed_seq>=?2"
+                  " ORDER BY seq LIMIT ?3",
+                  &st);
+    if (rc != 0)
+        return rc;
+    int src = SQLITE_DONE;
     fs_row_ref *items = calloc(max ? max : 1, sizeof *items);
     if (items == NULL) {
-        sqlite3_finalize(st);
+        sq__done(s, st);
         return sq__fail(s, FS_ENOMEM, "out of memory");
     }
     sqlite3_bind_text(st, 1, d.u.name, -1, SQLITE_STATIC);
@@ -333,7 +334,7 @@ int sq_purges(fs_store *base, const uint8_t device_pk[FS_SIGN_PK_BYTES], uint64_
         memcpy(items[k].row, sqlite3_column_blob(st, 1), FS_ID_BYTES);
         k++;
     }
-    sqlite3_finalize(st);
+    sq__done(s, st);
     if (src != SQLITE_ROW && src != SQLITE_DONE) {
         free(items);
         return sq__dbfail(s, src, "store");

@@ -221,7 +221,7 @@ static int replayed_restamps(sq_store *s, const uint8_t *pk, const fs_change *ch
                              fs_push_result *out)
 {
     sqlite3_stmt *st = NULL;
-    int keep = 0, rc = 0;
+    int rc = 0;
     fs_restamp *found = NULL;
     size_t nf = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -229,7 +229,7 @@ static int replayed_restamps(sq_store *s, const uint8_t *pk, const fs_change *ch
         if (hlc == 0 || hlc > INT64_MAX || (nf > 0 && found[nf - 1].sent == hlc))
             continue;
         if (st == NULL)
-            rc = sq__stmt(s, "SELECT given FROM restamped WHERE pk=?1 AND sent=?2", &st, &keep);
+            rc = sq__stmt(s, "SELECT given FROM restamped WHERE pk=?1 AND sent=?2", &st);
         if (rc != 0)
             break;
         sqlite3_reset(st);
@@ -249,7 +249,7 @@ static int replayed_restamps(sq_store *s, const uint8_t *pk, const fs_change *ch
         }
     }
     if (st != NULL)
-        sq__done(st, keep);
+        sq__done(s, st);
     if (rc != 0 || nf == 0) {
         free(found);
         return rc;
@@ -402,12 +402,10 @@ static int handed_away(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES]
     *told_upto = UINT64_MAX;
     for (int depth = 0; depth <= MAX_DEPTH; depth++) {
         sqlite3_stmt *st = NULL;
-        int keep = 0;
-        int rc = sq__stmt(s,
+            int rc = sq__stmt(s,
                           "SELECT t.local_seq FROM purges p LEFT JOIN purge_told t ON t.pk=?1 AND"
                           " t.purge=p.seq WHERE p.user=?2 AND p.tbl=?3 AND p.row=?4"
-                          " ORDER BY p.seq DESC LIMIT 1",
-                          &st, &keep);
+                          " ORDER BY p.seq DESC LIMIT 1", &st);
         if (rc != 0)
             return rc;
         sqlite3_bind_blob(st, 1, p->pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
@@ -420,12 +418,12 @@ static int handed_away(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES]
             if (sqlite3_column_type(st, 0) != SQLITE_NULL)
                 *told_upto = (uint64_t)sqlite3_column_int64(st, 0);
         }
-        sq__done(st, keep);
+        sq__done(s, st);
         if (src == SQLITE_ROW)
             return 0;
         if (src != SQLITE_DONE)
             return sq__dbfail(s, src, "store");
-        rc = sq__stmt(s, "SELECT ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st, &keep);
+        rc = sq__stmt(s, "SELECT ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st);
         if (rc != 0)
             return rc;
         sqlite3_bind_int(st, 1, (int)tix);
@@ -437,7 +435,7 @@ static int handed_away(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES]
             tix = (unsigned)sqlite3_column_int(st, 0);
             memcpy(at, sqlite3_column_blob(st, 1), FS_ID_BYTES);
         }
-        sq__done(st, keep);
+        sq__done(s, st);
         if (src != SQLITE_ROW && src != SQLITE_DONE)
             return sq__dbfail(s, src, "store");
         if (!up)
@@ -596,9 +594,7 @@ static int made_before(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES]
 {
     *before = 0;
     sqlite3_stmt *st = NULL;
-    int keep = 0;
-    int rc = sq__stmt(p->s, "SELECT local_seq FROM refused_new WHERE pk=?1 AND tbl=?2 AND row=?3",
-                      &st, &keep);
+    int rc = sq__stmt(p->s, "SELECT local_seq FROM refused_new WHERE pk=?1 AND tbl=?2 AND row=?3", &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_blob(st, 1, p->pk, FS_SIGN_PK_BYTES, SQLITE_STATIC);
@@ -607,7 +603,7 @@ static int made_before(push_ctx *p, unsigned tix, const uint8_t row[FS_ID_BYTES]
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW)
         *before = (uint64_t)sqlite3_column_int64(st, 0) <= told_upto;
-    sq__done(st, keep);
+    sq__done(p->s, st);
     return src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq__dbfail(p->s, src, "store");
 }
 

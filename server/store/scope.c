@@ -81,8 +81,8 @@ static int conflict_subject(sq_store *s, const uint8_t id[FS_ID_BYTES], unsigned
 int sq__owner_of(sq_store *s, unsigned tix, const uint8_t *row, char owner[MAX_NAME + 1])
 {
     sqlite3_stmt *st = NULL;
-    int keep = 0, src;
-    int rc = sq__stmt(s, "SELECT owner, ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st, &keep);
+    int src;
+    int rc = sq__stmt(s, "SELECT owner, ptbl, prow FROM scope WHERE tbl=?1 AND row=?2", &st);
     if (rc != 0)
         return rc;
     uint8_t cur[FS_ID_BYTES];
@@ -118,7 +118,7 @@ int sq__owner_of(sq_store *s, unsigned tix, const uint8_t *row, char owner[MAX_N
         memcpy(cur, sqlite3_column_blob(st, 2), FS_ID_BYTES);
         sqlite3_reset(st);
     }
-    sq__done(st, keep);
+    sq__done(s, st);
     return rc;
 }
 

@@ -153,8 +153,7 @@ int sq_feed_state(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t ep
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = NULL;
-    int keep = 0;
-    rc = sq__stmt(s, "SELECT epoch FROM feed_epoch WHERE one=1", &st, &keep);
+    rc = sq__stmt(s, "SELECT epoch FROM feed_epoch WHERE one=1", &st);
     if (rc != 0)
         return rc;
     int src = sqlite3_step(st);
@@ -163,7 +162,7 @@ int sq_feed_state(fs_store *base, const uint8_t pk[FS_SIGN_PK_BYTES], uint8_t ep
     else
         rc = src == SQLITE_ROW || src == SQLITE_DONE ? sq__fail(s, FS_EFORMAT, "the feed has no epoch")
                                                      : sq__dbfail(s, src, "store");
-    sq__done(st, keep);
+    sq__done(s, st);
     if (rc == 0)
         *dev_acked = d.acked;
     return rc;
@@ -299,8 +298,6 @@ void sq_close(fs_store *base)
     if (s == NULL)
         return;
     (void)sq_auth_flush(base); /* the minutes' counts not yet written */
-    for (size_t i = 0; i < s->ncache; i++)
-        sqlite3_finalize(s->cache[i].st);
     fs_audit_close(s->audit);
     fs_replica_close(s->r);
     free(s);
@@ -319,45 +316,22 @@ int sq__name_ok(const char *n)
 
 /* Runs a one-statement write with up to 6 bound values given as text or
  * blobs (NULL text binds NULL). */
-/* The prepared statement of sql (a string literal), from the cache or
- * prepared now. *keep is 1 when it is cached: give it back with sq__done();
- * else sq__done() finalizes it. */
-int sq__stmt(sq_store *s, const char *sql, sqlite3_stmt **out, int *keep)
+int sq__stmt(sq_store *s, const char *sql, sqlite3_stmt **out)
 {
-    for (size_t i = 0; i < s->ncache; i++)
-        if (s->cache[i].sql == sql) {
-            *out = s->cache[i].st;
-            *keep = 1;
-            return 0;
-        }
-    int src =
-        sqlite3_prepare_v3(fs_replica_db(s->r), sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
-    if (src != SQLITE_OK)
-        return sq__dbfail(s, src, "store");
-    *keep = s->ncache < STMT_CACHE;
-    if (*keep) {
-        s->cache[s->ncache].sql = sql;
-        s->cache[s->ncache++].st = *out;
-    }
-    return 0;
+    int rc = fs_replica_stmt(s->r, sql, out);
+    return rc != 0 ? sq__fail(s, rc, "store: %s", fs_replica_errmsg(s->r)) : 0;
 }
 
-void sq__done(sqlite3_stmt *st, int keep)
+void sq__done(sq_store *s, sqlite3_stmt *st)
 {
-    if (keep) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    } else {
-        sqlite3_finalize(st);
-    }
+    fs_replica_stmt_done(s->r, st);
 }
 
 int sq__run(sq_store *s, const char *sql, int *changes, const char *fmt, ...)
 {
     sqlite3 *db = fs_replica_db(s->r);
     sqlite3_stmt *st = NULL;
-    int keep = 0;
-    int rc = sq__stmt(s, sql, &st, &keep);
+    int rc = sq__stmt(s, sql, &st);
     if (rc != 0)
         return rc;
     int src;
@@ -379,7 +353,7 @@ int sq__run(sq_store *s, const char *sql, int *changes, const char *fmt, ...)
     src = sqlite3_step(st);
     if (changes != NULL)
         *changes = sqlite3_changes(db);
-    sq__done(st, keep);
+    sq__done(s, st);
     if ((src & 0xFF) == SQLITE_CONSTRAINT) /* extended codes are on */
         return FS_EEXIST;
     return src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");

@@ -60,19 +60,10 @@ _Static_assert((int)FS_ROLE_REP == (int)FS_RECORD_REP &&
 
 #define MAX_DEPTH 4 /* conflict -> visit -> customer: well within */
 
-#define STMT_CACHE 16
-
 struct sq_store {
     fs_store base; /* first: the interface's handle */
     fs_replica *r;
     fs_audit *audit;
-    /* Statements of the per-row paths (push, pull), prepared once: keyed by
-     * the address of their SQL text, which is a literal at each call site. */
-    struct {
-        const char *sql;
-        sqlite3_stmt *st;
-    } cache[STMT_CACHE];
-    size_t ncache;
     uint64_t lease_ms;
     int tx_joined; /* sq__tx_begin inside a caller's transaction: depth */
     int scope_lazy; /* fs_store_sqlite_scope_lazy: pushes leave indexing to the next pull */
@@ -121,11 +112,10 @@ typedef struct sq_ref {
 int sq__fail(sq_store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int sq__dbfail(sq_store *s, int src, const char *what);
 
-/* The prepared statement of sql (a string literal), from the cache or
- * prepared now. *keep is 1 when it is cached: give it back with
- * sq__done(); else sq__done() finalizes it. */
-int sq__stmt(sq_store *s, const char *sql, sqlite3_stmt **out, int *keep);
-void sq__done(sqlite3_stmt *st, int keep);
+/* The prepared statement of sql, kept by the replica for the next call
+ * (fs_replica_stmt): give it back with sq__done(), which resets it. */
+int sq__stmt(sq_store *s, const char *sql, sqlite3_stmt **out);
+void sq__done(sq_store *s, sqlite3_stmt *st);
 /* Runs a one-statement write; fmt names each bound value: 't' text (NULL
  * binds NULL), 'b' blob (pointer, int length), 'i' integer (long long).
  * *changes (may be NULL): rows changed. A constraint is FS_EEXIST. */

@@ -176,15 +176,13 @@ static const char node_table_sql[] =
 static int pos_write(pg_store *p, long long pos, const unsigned char *tag)
 {
     sqlite3_stmt *st = NULL;
-    int src =
-        sqlite3_prepare_v2(p->db, "UPDATE pg_node SET pos=?1, tag=?2 WHERE one=1", -1, &st, NULL);
-    if (src == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, pos);
-        if (tag != NULL)
-            sqlite3_bind_blob(st, 2, tag, TAG_BYTES, SQLITE_TRANSIENT);
-        src = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
+    if (fs_replica_stmt(p->r, "UPDATE pg_node SET pos=?1, tag=?2 WHERE one=1", &st) != 0)
+        return pg_fail(p, FS_EDB, "store: %s", fs_replica_errmsg(p->r));
+    sqlite3_bind_int64(st, 1, pos);
+    if (tag != NULL)
+        sqlite3_bind_blob(st, 2, tag, TAG_BYTES, SQLITE_TRANSIENT);
+    int src = sqlite3_step(st);
+    fs_replica_stmt_done(p->r, st);
     return src == SQLITE_DONE ? 0 : pg_fail(p, FS_EDB, "store: %s", sqlite3_errstr(src));
 }
 

@@ -145,8 +145,7 @@ int sq__user_get(sq_store *s, const char *name, sq_user *u)
 {
     memset(u, 0, sizeof *u);
     sqlite3_stmt *st = NULL;
-    int keep = 0;
-    int rc = sq__stmt(s, "SELECT role, team FROM users WHERE name=?1", &st, &keep);
+    int rc = sq__stmt(s, "SELECT role, team FROM users WHERE name=?1", &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -159,7 +158,7 @@ int sq__user_get(sq_store *s, const char *name, sq_user *u)
         rc = src == SQLITE_DONE ? sq__fail(s, FS_ENOTFOUND, "no user %s", name)
                                 : sq__dbfail(s, src, "store");
     }
-    sq__done(st, keep);
+    sq__done(s, st);
     return rc;
 }
 
@@ -168,14 +167,13 @@ int sq__user_get(sq_store *s, const char *name, sq_user *u)
 int sq__user_disabled(sq_store *s, const char *name)
 {
     sqlite3_stmt *st = NULL;
-    int keep = 0;
-    int rc = sq__stmt(s, "SELECT 1 FROM disabled_users WHERE name=?1", &st, &keep);
+    int rc = sq__stmt(s, "SELECT 1 FROM disabled_users WHERE name=?1", &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int src = sqlite3_step(st);
     rc = src == SQLITE_ROW ? 1 : src == SQLITE_DONE ? 0 : sq__dbfail(s, src, "store");
-    sq__done(st, keep);
+    sq__done(s, st);
     return rc;
 }
 
@@ -215,7 +213,7 @@ int sq_user_stamp(fs_store *base, const char *name, uint8_t stamp[FS_USER_STAMP_
     if (name == NULL || sq__user_get(s, name, &u) != 0 || sq__user_disabled(s, name) != 0)
         return sq__fail(s, FS_EAUTH, "no such user, or disabled");
     sqlite3_stmt *st = NULL;
-    int keep = 0, rc = sq__stmt(s, "SELECT hash FROM passwords WHERE user=?1", &st, &keep);
+    int rc = sq__stmt(s, "SELECT hash FROM passwords WHERE user=?1", &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -233,6 +231,6 @@ int sq_user_stamp(fs_store *base, const char *name, uint8_t stamp[FS_USER_STAMP_
     } else {
         rc = sq__fail(s, FS_EAUTH, "no password");
     }
-    sq__done(st, keep);
+    sq__done(s, st);
     return rc;
 }
