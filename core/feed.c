@@ -602,11 +602,8 @@ int fs_feed_entry_tag(fs_replica *r, uint64_t seq, uint64_t *out)
     rc = fs_replica_stmt(r, "SELECT tbl, row, changes FROM feed WHERE seq=?1", &st);
     if (rc != 0)
         return rc;
-    int src;
-    {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-        src = sqlite3_step(st);
-    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         *out = entry_tag(seq, (uint32_t)sqlite3_column_int(st, 0), sqlite3_column_blob(st, 1),
                          (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 2),

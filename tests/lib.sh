@@ -133,30 +133,40 @@ stop_server_now() {
     fi
 }
 
+# first_line FILE PID [TENTHS]: prints FILE's first line once it is written,
+# or what it holds when PID ended or TENTHS tenths of a second (100) passed.
+first_line() {
+    local l= i
+    for ((i = 0; i < ${3:-100}; i++)); do
+        l=$(head -n 1 "$1")
+        [ -n "$l" ] && break
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$l" ] || l=$(head -n 1 "$1") # written as it ended
+    printf '%s' "$l"
+}
+
 # start_server PORT [SERVE-OPTIONS...]: runs serve in the background on
 # 127.0.0.1:PORT (0: any) and sets SRV_PID and PORT from its first line. Fails the whole test, loudly,
 # if serve does not exist or does not come up.
 start_server() {
-    local want=$1 line= i
+    local want=$1 line
     : >"$WORK/serve.out"
     "$FSS" serve --data "$S" --listen "127.0.0.1:$want" "${@:2}" >"$WORK/serve.out" \
         2>"$WORK/serve.err" &
     SRV_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        line=$(head -n 1 "$WORK/serve.out")
-        [ -n "$line" ] && break
-        if ! kill -0 "$SRV_PID" 2>/dev/null; then
-            wait "$SRV_PID" 2>/dev/null
-            SRV_PID=
-            if grep -qi "unknown command" "$WORK/serve.err"; then
-                fail "serve not available" "$(cat "$WORK/serve.err")"
-            else
-                fail "serve did not start on port $want" "$(cat "$WORK/serve.err")"
-            fi
-            finish
+    line=$(first_line "$WORK/serve.out" "$SRV_PID")
+    if [ -z "$line" ] && ! kill -0 "$SRV_PID" 2>/dev/null; then
+        wait "$SRV_PID" 2>/dev/null
+        SRV_PID=
+        if grep -qi "unknown command" "$WORK/serve.err"; then
+            fail "serve not available" "$(cat "$WORK/serve.err")"
+        else
+            fail "serve did not start on port $want" "$(cat "$WORK/serve.err")"
         fi
-        sleep 0.1
-    done
+        finish
+    fi
     if [[ ! "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)(\ \(TLS\))?$ ]]; then
         fail "serve prints 'listening on HOST:PORT' first" "got: $line" "$(cat "$WORK/serve.err")"
         finish
@@ -179,17 +189,12 @@ free_port() {
 # nodes, each on its own port); sets PID_<NAME>. Fails the whole test if it
 # does not come up.
 start_node() {
-    local name=$1 dir=$2 port=$3 pid line= i
+    local name=$1 dir=$2 port=$3 pid line
     : >"$WORK/$name.out"
     "$FSS" serve --data "$dir" --listen "127.0.0.1:$port" >"$WORK/$name.out" \
         2>>"$WORK/$name.err" &
     pid=$!
-    for ((i = 0; i < 300; i++)); do
-        line=$(head -n 1 "$WORK/$name.out")
-        [ -n "$line" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    line=$(first_line "$WORK/$name.out" "$pid" 300)
     if [ "$line" != "listening on 127.0.0.1:$port" ]; then
         fail "node $name serves on 127.0.0.1:$port" "got: $line" "$(tail -n 5 "$WORK/$name.err")"
         finish

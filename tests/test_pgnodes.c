@@ -594,6 +594,25 @@ static void refuse_appends(const char *url, int on)
 /* PostgreSQL refuses the append of rep's push cs to node s (a trigger
  * stands for a full disk): the push fails with PostgreSQL's message and
  * leaves the node's SQLite state as it was. */
+/* Pushes all of cs from the device pk to s (pr zeroed first). */
+static int push_cs(fs_store *s, const uint8_t *pk, const fs_changeset *cs, fs_push_result *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    return fs_store_push(s, pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, pr);
+}
+
+/* The rep's changes so far, after recording a customer of zhang's named
+ * name. */
+static fs_changeset *customer_changes(const device *rep, const char *name)
+{
+    uint8_t cust[16];
+    fs_cell cl[] = {{"name", fs_text(name)}, {"owner", fs_text("zhang")}};
+    CHECK_OK(fs_insert(rep->r, "customer", cl, 2, cust));
+    fs_changeset *cs = NULL;
+    CHECK_OK(fs_changes_since(rep->r, 0, 100, &cs));
+    return cs;
+}
+
 static void push_refused_by_postgresql(const char *url, fs_store *s, const device *rep,
                                        const fs_changeset *cs)
 {
@@ -601,9 +620,7 @@ static void push_refused_by_postgresql(const char *url, fs_store *s, const devic
     CHECK_OK(fs_replica_state_hash(fs_store_replica(s), h0));
     refuse_appends(url, 1);
     fs_push_result pr;
-    memset(&pr, 0, sizeof pr);
-    CHECK_ERR(fs_store_push(s, rep->pk, cs->first_seq, cs->last_seq, cs->changes, cs->count, &pr),
-              FS_EDB);
+    CHECK_ERR(push_cs(s, rep->pk, cs, &pr), FS_EDB);
     free(pr.rejects);
     CHECK(strstr(fs_store_errmsg(s), "could not extend file") != NULL);
     printf("  append refused: %s\n", fs_store_errmsg(s));
@@ -626,17 +643,12 @@ static void test_replay_rolls_back_with_its_write(void)
     CHECK_OK(fs_store_device_add(n.na, rep.pk, "zhang", "laptop")); /* on A only */
     CHECK_OK(fs_store_user_add(n.na, "wang", FS_ROLE_REP, "north"));
     long long head = log_head(n.url);
-    uint8_t cust[16], h1[32], ha[32];
-    fs_cell cl[] = {{"name", fs_text("重放客户")}, {"owner", fs_text("zhang")}};
-    CHECK_OK(fs_insert(rep.r, "customer", cl, 2, cust));
-    fs_changeset *cs = NULL;
-    CHECK_OK(fs_changes_since(rep.r, 0, 100, &cs));
+    uint8_t h1[32], ha[32];
+    fs_changeset *cs = customer_changes(&rep, "重放客户");
     /* B as without A's two entries, after: they went back with the write */
     push_refused_by_postgresql(n.url, n.nb, &rep, cs);
     fs_push_result pr;
-    memset(&pr, 0, sizeof pr);
-    CHECK_OK(fs_store_push(n.nb, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
-                           &pr));
+    CHECK_OK(push_cs(n.nb, rep.pk, cs, &pr));
     free(pr.rejects);
     CHECK_EQ_INT(log_head(n.url), head + 1); /* the push, once, after A's */
     int wangs = 0;
@@ -692,17 +704,11 @@ static void test_lost_connection_rolls_back_then_reconnects(void)
     device rep;
     device_make(&rep, n.dir, "rep");
     CHECK_OK(fs_store_device_add(n.na, rep.pk, "zhang", "laptop"));
-    uint8_t cust[16];
-    fs_cell cl[] = {{"name", fs_text("full disk customer")}, {"owner", fs_text("zhang")}};
-    CHECK_OK(fs_insert(rep.r, "customer", cl, 2, cust));
-    fs_changeset *cs = NULL;
     uint8_t h0[32], h1[32];
-    CHECK_OK(fs_changes_since(rep.r, 0, 100, &cs));
+    fs_changeset *cs = customer_changes(&rep, "full disk customer");
     push_refused_by_postgresql(n.url, n.na, &rep, cs);
     fs_push_result pr;
-    memset(&pr, 0, sizeof pr);
-    CHECK_OK(fs_store_push(n.na, rep.pk, cs->first_seq, cs->last_seq, cs->changes, cs->count,
-                           &pr));
+    CHECK_OK(push_cs(n.na, rep.pk, cs, &pr));
     CHECK_EQ_INT(pr.replayed, 0);
     CHECK_EQ_INT(pr.nrejects, 0);
     free(pr.rejects);

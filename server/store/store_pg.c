@@ -476,28 +476,59 @@ static int apply_rows(pg_store *p, PGresult *res, long long *pos_io,
     return rc;
 }
 
+/* Applies rows (seq, body) of res in the open SQLite transaction and
+ * moves the position, in pg_node and here, to the last applied. */
+static int replay_rows(pg_store *p, PGresult *res)
+{
+    long long pos = p->pos;
+    const unsigned char *tag = p->has_tag ? p->tag : NULL;
+    int rc = apply_rows(p, res, &pos, &tag);
+    if (rc != 0 || pos == p->pos)
+        return rc;
+    rc = pos_write(p, pos, tag);
+    if (rc == 0) {
+        if (tag != p->tag)
+            memcpy(p->tag, tag, TAG_BYTES);
+        p->has_tag = 1;
+        p->pos = pos;
+    }
+    return rc;
+}
+
+/* The position before a transaction replays entries: back to it if that
+ * rolls back (restore_replayed). */
+static void keep_position(pg_store *p)
+{
+    p->w_pos = p->pos;
+    memcpy(p->w_tag, p->tag, TAG_BYTES);
+    p->w_has_tag = p->has_tag;
+}
+
+/* The cache rolled back a transaction that replayed entries: they went
+ * with it. */
+static void restore_replayed(pg_store *p)
+{
+    p->pos = p->w_pos;
+    memcpy(p->tag, p->w_tag, TAG_BYTES);
+    p->has_tag = p->w_has_tag;
+}
+
 /* Applies rows (seq, body) of res in one SQLite transaction. */
 static int apply_batch(pg_store *p, PGresult *res)
 {
     int rc = sq_exec(p, "BEGIN IMMEDIATE", "catching up with the PostgreSQL log");
     if (rc != 0)
         return rc;
-    long long pos = p->pos;
-    const unsigned char *tag = p->has_tag ? p->tag : NULL;
-    rc = apply_rows(p, res, &pos, &tag);
-    if (rc == 0)
-        rc = pos_write(p, pos, tag);
+    keep_position(p);
+    rc = replay_rows(p, res);
     if (rc == 0)
         rc = sq_exec(p, "COMMIT", "catching up with the PostgreSQL log");
     if (rc != 0) {
         sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+        restore_replayed(p);
         (void)fs_replica_reload(p->r);
         return rc;
     }
-    if (tag != NULL && tag != p->tag)
-        memcpy(p->tag, tag, TAG_BYTES);
-    p->has_tag = tag != NULL;
-    p->pos = pos;
     int rrc = fs_replica_reload(p->r);
     return rrc != 0 ? pg_fail(p, rrc, "%s", fs_replica_errmsg(p->r)) : 0;
 }
@@ -549,42 +580,19 @@ static int catch_up_to(pg_store *p, long long head)
  * takes the cache, and so the position, back to it (restore_replayed). */
 static int catch_up_in_write(pg_store *p, long long head)
 {
-    p->w_pos = p->pos;
-    memcpy(p->w_tag, p->tag, TAG_BYTES);
-    p->w_has_tag = p->has_tag;
-    int replayed = 0;
+    keep_position(p);
     while (p->pos < head) {
         int rc = 0;
         PGresult *res = log_after(p, head, &rc);
         if (res == NULL)
             return rc;
-        long long pos = p->pos;
-        const unsigned char *tag = p->has_tag ? p->tag : NULL;
-        rc = apply_rows(p, res, &pos, &tag);
-        if (rc == 0 && pos > p->pos)
-            rc = pos_write(p, pos, tag);
-        if (rc == 0 && pos > p->pos) {
-            if (tag != p->tag)
-                memcpy(p->tag, tag, TAG_BYTES);
-            p->has_tag = 1;
-            p->pos = pos;
-            replayed = 1;
-        }
+        rc = replay_rows(p, res);
         PQclear(res);
         if (rc != 0)
             return rc;
     }
-    int rrc = replayed ? fs_replica_reload(p->r) : 0;
+    int rrc = p->pos != p->w_pos ? fs_replica_reload(p->r) : 0;
     return rrc != 0 ? pg_fail(p, rrc, "%s", fs_replica_errmsg(p->r)) : 0;
-}
-
-/* The cache rolled back a write's transaction: the entries it replayed
- * went with it. */
-static void restore_replayed(pg_store *p)
-{
-    p->pos = p->w_pos;
-    memcpy(p->tag, p->w_tag, TAG_BYTES);
-    p->has_tag = p->w_has_tag;
 }
 
 static int ensure_connected(pg_store *p)

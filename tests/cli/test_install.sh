@@ -140,12 +140,7 @@ conf=$(<"$WORK/server.conf")
     exec "${args[@]/#$SBINDIR/$R$SBINDIR}"
 ) >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SRV_PID=$!
-for ((i = 0; i < 100; i++)); do
-    line=$(head -n 1 "$WORK/serve.out")
-    [ -n "$line" ] && break
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.1
-done
+line=$(first_line "$WORK/serve.out" "$SRV_PID")
 if [[ "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
     PORT=${BASH_REMATCH[1]}
     ok "the unit's ExecStart with the example settings serves on 127.0.0.1:$PORT"

@@ -86,8 +86,7 @@ srv user add --data "$S" --name zhang --role rep --team north
 allow_exports north # the test reads lists into variables (issue 20.4)
 nsenter --net="/run/netns/$NS_SRV" "$FSS" serve --data "$S" --listen "$SRV_IP:0" --insecure-http >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SRV_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/serve.out" ] && break; sleep 0.1; done
-line=$(head -n 1 "$WORK/serve.out")
+line=$(first_line "$WORK/serve.out" "$SRV_PID")
 if [[ "$line" =~ ^listening\ on\ ${SRV_IP//./\\.}:([0-9]+)$ ]]; then
     PORT=${BASH_REMATCH[1]}
     ok "serve listens on $SRV_IP:$PORT in its own namespace"

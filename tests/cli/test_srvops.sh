@@ -103,13 +103,7 @@ serve_conf() {
     : >"$WORK/serve.out"
     "$FSS" serve --config "$CONF" "$@" >"$WORK/serve.out" 2>"$WORK/serve.err" &
     SRV_PID=$!
-    line=
-    for ((i = 0; i < 100; i++)); do
-        line=$(head -n 1 "$WORK/serve.out")
-        [ -n "$line" ] && break
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
+    line=$(first_line "$WORK/serve.out" "$SRV_PID")
 }
 serve_conf
 if [[ "$line" =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)\ \(TLS\)$ ]]; then
