@@ -557,20 +557,28 @@ static PGresult *log_after(pg_store *p, long long head, int *rc)
     return res;
 }
 
-/* Applies every entry after the position up to head. */
-static int catch_up_to(pg_store *p, long long head)
+/* Applies every entry after the position up to head, a fetch of
+ * log_after at a time, each by apply (apply_batch: a transaction each;
+ * replay_rows: in the open one). */
+static int log_to(pg_store *p, long long head, int (*apply)(pg_store *, PGresult *))
 {
     while (p->pos < head) {
         int rc = 0;
         PGresult *res = log_after(p, head, &rc);
         if (res == NULL)
             return rc;
-        rc = apply_batch(p, res);
+        rc = apply(p, res);
         PQclear(res);
         if (rc != 0)
             return rc;
     }
     return 0;
+}
+
+/* A read's catch-up to head. */
+static int catch_up_to(pg_store *p, long long head)
+{
+    return log_to(p, head, apply_batch);
 }
 
 /* A write's catch-up: the entries up to head applied inside the write's
@@ -581,18 +589,10 @@ static int catch_up_to(pg_store *p, long long head)
 static int catch_up_in_write(pg_store *p, long long head)
 {
     keep_position(p);
-    while (p->pos < head) {
-        int rc = 0;
-        PGresult *res = log_after(p, head, &rc);
-        if (res == NULL)
-            return rc;
-        rc = replay_rows(p, res);
-        PQclear(res);
-        if (rc != 0)
-            return rc;
-    }
-    int rrc = p->pos != p->w_pos ? fs_replica_reload(p->r) : 0;
-    return rrc != 0 ? pg_fail(p, rrc, "%s", fs_replica_errmsg(p->r)) : 0;
+    int rc = log_to(p, head, replay_rows);
+    if (rc == 0 && p->pos != p->w_pos && (rc = fs_replica_reload(p->r)) != 0)
+        rc = pg_fail(p, rc, "%s", fs_replica_errmsg(p->r));
+    return rc;
 }
 
 static int ensure_connected(pg_store *p)
