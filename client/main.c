@@ -284,7 +284,7 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    cli_ctx ctx = {NULL};
+    cli_ctx ctx = {0};
     const char *env_home = getenv("FIELDSYNC_HOME");
     int i, rc, version = 0;
 

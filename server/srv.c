@@ -30,6 +30,7 @@ _Thread_local struct fs_ws_server *srv_hosted_ws;
 _Thread_local fs_feed_compaction *srv_hosted_compaction;
 
 /* One line, not interleaved with another thread's (serve's transport). */
+static void say(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void say(FILE *f, const char *fmt, va_list ap)
 {
     flockfile(f);
