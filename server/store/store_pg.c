@@ -39,10 +39,11 @@
  * a node's data directory fixes it). Then the replica reloads what it keeps
  * in memory (fs_replica_reload).
  *
- * SEALING: body = nonce (24) | XChaCha20-Poly1305 of (format byte | the
- * changeset, zstd-compressed when that is smaller), the key derived from
- * the server's identity seed (every node is a copy of the same data
- * directory), associated data = store id (16) | seq (u64 big-endian).
+ * SEALING (pgbody.c): body = nonce (24) | XChaCha20-Poly1305 of (format
+ * byte | the changeset, zstd-compressed when that is smaller), the key
+ * derived from the server's identity seed (every node is a copy of the
+ * same data directory), associated data = store id (16) | seq (u64
+ * big-endian).
  * PostgreSQL holds ciphertext, seq, the writing node's name and a time.
  */
 #define SQLITE_ENABLE_SESSION 1
@@ -60,22 +61,21 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 #include <sqlite3.h>
-#include <zstd.h>
 
 #include "fieldsync/replica_server.h"
 #include "store/audit.h"
 #include "store/store_sqlite.h"
+#include "pgbody.h"
 #include "store_pg.h"
 
 #define PG_SCHEMA_VERSION 1
 #define PG_URL_MAX 4096
-#define BODY_MAX (256u << 20)
 /* An entry's tag: the first bytes of its body, the random nonce of its
  * sealing (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES), unique to it. A
  * node keeps the tag of the entry at its position and checks the log still
  * holds that entry there: a log restored from an older backup and written
  * again past the position holds other entries under the same numbers. */
-#define TAG_BYTES 24
+#define TAG_BYTES FS_PG_TAG_BYTES
 
 typedef struct pg_store {
     fs_store base; /* first: the interface's handle */
@@ -242,108 +242,32 @@ static int derive_key(pg_store *p)
     return 0;
 }
 
-static void make_ad(const pg_store *p, long long seq, unsigned char ad[24])
-{
-    memcpy(ad, p->store_id, 16);
-    for (int i = 0; i < 8; i++)
-        ad[16 + i] = (unsigned char)((unsigned long long)seq >> (56 - 8 * i));
-}
-
-/* The body of entry seq: *out malloc'd. */
+/* The body of entry seq (pgbody.c): *out malloc'd. */
 static int seal(pg_store *p, long long seq, const void *cs, size_t n, unsigned char **out,
                 size_t *outlen)
 {
-    size_t zcap = ZSTD_compressBound(n);
-    unsigned char *plain = malloc(1 + (zcap > n ? zcap : n));
-    if (plain == NULL)
-        return pg_fail(p, FS_ENOMEM, "out of memory");
-    size_t z = ZSTD_compress(plain + 1, zcap, cs, n, 3);
-    size_t plen;
-    if (!ZSTD_isError(z) && z < n) {
-        plain[0] = 1;
-        plen = 1 + z;
-    } else {
-        plain[0] = 0;
-        memcpy(plain + 1, cs, n);
-        plen = 1 + n;
-    }
-    size_t blen = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plen +
-                  crypto_aead_xchacha20poly1305_ietf_ABYTES;
-    unsigned char *body = malloc(blen);
-    if (body == NULL) {
-        sodium_memzero(plain, plen);
-        free(plain);
-        return pg_fail(p, FS_ENOMEM, "out of memory");
-    }
-    unsigned char ad[24];
-    make_ad(p, seq, ad);
-    randombytes_buf(body, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-    unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(body + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-                                               &clen, plain, plen, ad, sizeof ad, NULL, body,
-                                               p->key);
-    sodium_memzero(plain, plen);
-    free(plain);
-    *out = body;
-    *outlen = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
-    return 0;
+    int rc = fs__pg_body_seal(p->key, p->store_id, seq, cs, n, out, outlen);
+    if (rc == FS_ETOOBIG)
+        return pg_fail(p, rc, "a write of %zu bytes is more than a PostgreSQL log entry holds", n);
+    return rc != 0 ? pg_fail(p, rc, "out of memory") : 0;
 }
 
-/* The changeset of entry seq from its body: *out malloc'd. */
+/* The changeset of entry seq from its body (pgbody.c): *out malloc'd. */
 static int unseal(pg_store *p, long long seq, const unsigned char *body, size_t blen, void **out,
                   int *outlen)
 {
-    const size_t NB = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-    const size_t AB = crypto_aead_xchacha20poly1305_ietf_ABYTES;
-    if (blen < NB + AB + 1 || blen > BODY_MAX)
-        return pg_fail(p, FS_EFORMAT, "PostgreSQL log entry %lld is damaged", seq);
-    size_t plen = blen - NB - AB;
-    unsigned char *plain = malloc(plen);
-    if (plain == NULL)
-        return pg_fail(p, FS_ENOMEM, "out of memory");
-    unsigned char ad[24];
-    make_ad(p, seq, ad);
-    unsigned long long got = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &got, NULL, body + NB, blen - NB, ad,
-                                                   sizeof ad, body, p->key) != 0) {
-        free(plain);
-        return pg_fail(p, FS_ETAMPERED,
-                       "PostgreSQL log entry %lld does not open with this store's key", seq);
-    }
-    void *cs = NULL;
-    size_t n = 0;
-    if (plain[0] == 1) {
-        unsigned long long size = ZSTD_getFrameContentSize(plain + 1, got - 1);
-        if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-            size > BODY_MAX || size == 0) {
-            sodium_memzero(plain, got);
-            free(plain);
-            return pg_fail(p, FS_EFORMAT, "PostgreSQL log entry %lld is damaged", seq);
-        }
-        cs = malloc((size_t)size);
-        n = cs != NULL ? ZSTD_decompress(cs, (size_t)size, plain + 1, got - 1) : 0;
-        if (cs == NULL || ZSTD_isError(n) || n != size) {
-            free(cs);
-            sodium_memzero(plain, got);
-            free(plain);
-            return pg_fail(p, cs == NULL ? FS_ENOMEM : FS_EFORMAT,
-                           "PostgreSQL log entry %lld is damaged", seq);
-        }
-    } else if (plain[0] == 0) {
-        n = got - 1;
-        cs = malloc(n ? n : 1);
-        if (cs != NULL)
-            memcpy(cs, plain + 1, n);
-    }
-    sodium_memzero(plain, got);
-    free(plain);
-    if (cs == NULL || n > INT32_MAX) {
-        free(cs);
+    int rc = fs__pg_body_open(p->key, p->store_id, seq, body, blen, out, outlen);
+    switch (rc) {
+    case 0:
+        return 0;
+    case FS_ETAMPERED:
+        return pg_fail(p, rc, "PostgreSQL log entry %lld does not open with this store's key",
+                       seq);
+    case FS_ENOMEM:
+        return pg_fail(p, rc, "out of memory");
+    default:
         return pg_fail(p, FS_EFORMAT, "PostgreSQL log entry %lld is damaged", seq);
     }
-    *out = cs;
-    *outlen = (int)n;
-    return 0;
 }
 
 /* ---- catch-up ---- */
