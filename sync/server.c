@@ -55,6 +55,8 @@ struct fs_sync_group {
     void (*ended)(void *emit_ctx);
     int off;  /* the store has no group commit: sessions answer at once */
     int open; /* fs_store_group_begin's transaction is open */
+    size_t bytes;     /* of the frames the open group took */
+    size_t max_bytes; /* then it commits before it takes another */
     fs_sync_server *held; /* the sessions keeping answers */
 };
 
@@ -838,14 +840,31 @@ static int on_att(fs_sync_server *s, const uint8_t *pk, const fs_msg *m)
     }
 }
 
+/* What a message brings the store to write, about: its values' bytes and
+ * a row's worth for each change (a PUSH), its chunk (ATT_CHUNK), else its
+ * frame. Not the frame's length alone: a compressed PUSH decodes to up to
+ * FS_ZBATCH_MAX_RATIO times it. */
+static size_t writes_bytes(const fs_msg *m, size_t frame_len)
+{
+    size_t n = frame_len;
+    if (m->type == FS_MSG_PUSH)
+        for (size_t i = 0; i < m->u.push.count; i++)
+            n += 64 + m->u.push.changes[i].value.n;
+    else if (m->type == FS_MSG_ATT_CHUNK)
+        n += m->u.att.len;
+    return n;
+}
+
 int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
 {
     const uint8_t *device = fs_sync_server_device(s);
     if (device != NULL && flooding(s))
         return end_flood(s, device);
     /* a handshake's writes (an enrollment) and its READY are not kept
-     * in a group: what is open is committed first */
-    if (device == NULL && fs_sync_group_open(s->group)) {
+     * in a group, nor does a group grow past its bytes: what is open is
+     * committed first */
+    if (fs_sync_group_open(s->group) &&
+        (device == NULL || s->group->bytes >= s->group->max_bytes)) {
         int grc = fs_sync_group_flush(s->group);
         if (grc != 0)
             return sfail(s, grc, "store: %s", fs_store_errmsg(s->store));
@@ -875,6 +894,8 @@ int fs_sync_server_receive(fs_sync_server *s, const uint8_t *frame, size_t len)
             /* else (a transaction open already): this frame's writes commit by themselves */
         }
         s->holding = s->group->open;
+        if (s->group->open)
+            s->group->bytes += writes_bytes(m, len);
     }
     if (device == NULL && fs_sync_server_device(s) != NULL &&
         fs_channel_version(s->ch) >= FS_PROTO_VERSION_FORK)
@@ -904,7 +925,13 @@ int fs_sync_group_new(fs_sync_group **out, fs_store *store, void (*ended)(void *
         return FS_ENOMEM;
     (*out)->store = store;
     (*out)->ended = ended;
+    (*out)->max_bytes = FS_SYNC_GROUP_MAX_BYTES;
     return 0;
+}
+
+void fs_sync_group_set_max_bytes(fs_sync_group *g, size_t bytes)
+{
+    g->max_bytes = bytes;
 }
 
 void fs_sync_group_free(fs_sync_group *g)
@@ -925,6 +952,7 @@ int fs_sync_group_flush(fs_sync_group *g)
     if (g == NULL || !g->open)
         return 0;
     g->open = 0;
+    g->bytes = 0;
     int rc = fs_store_group_end(g->store, 1);
     /* the list is newest first; the order among sessions does not matter */
     while (g->held != NULL) {

@@ -1860,6 +1860,61 @@ static void test_group_commit_answers_after_the_commit(void)
     }
 }
 
+/* A group that took its bytes (here 1: every frame's) commits before it
+ * takes another frame: zhang's push is answered once wang's frames arrive,
+ * with no flush from outside (unlike the test above, where both wait for
+ * it), so no group outgrows what one PostgreSQL log entry holds. */
+static void test_group_commits_at_its_bytes(void)
+{
+    world w;
+    dev zhang, wang, li;
+    world_open(&w);
+    dev_open(&w, &zhang, "zhang");
+    dev_open(&w, &wang, "wang");
+    dev_open(&w, &li, "li");
+    uint8_t c1[16], c2[16];
+    test_record_visits(zhang.r, 3, c1);
+    test_record_visits(wang.r, 2, c2);
+    fs_sync_group *g = NULL;
+    CHECK_OK(fs_sync_group_new(&g, w.store, count_ended));
+    fs_sync_group_set_max_bytes(g, 1);
+    ended_sessions = 0;
+    dev *ds[2] = {&zhang, &wang};
+    fs_sync_client *c[2] = {NULL, NULL};
+    fs_sync_server *s[2] = {NULL, NULL};
+    queue up[2], down[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&up[i], 0, sizeof up[i]);
+        memset(&down[i], 0, sizeof down[i]);
+        CHECK_OK(fs_sync_client_new(&c[i], ds[i]->r, w.server_id->pk, NULL, enqueue, &up[i]));
+        CHECK_OK(fs_sync_server_new(&s[i], w.store, w.server_id, enqueue, &down[i]));
+        fs_sync_server_set_group(s[i], g);
+        CHECK_OK(fs_sync_client_start(c[i]));
+        handshake_only(c[i], s[i], &up[i], &down[i]);
+    }
+    CHECK_OK(pump_rc(c[0], s[0], &up[0], &down[0]));
+    CHECK_OK(pump_rc(c[1], s[1], &up[1], &down[1]));
+    CHECK_OK(pump_rc(c[0], s[0], &up[0], &down[0])); /* what wang's frames let out */
+    CHECK(fs_sync_client_in_sync(c[0]));
+    CHECK_EQ_INT(pending_of(zhang.r), 0);
+    CHECK_OK(fs_sync_group_flush(g));
+    CHECK_OK(pump_rc(c[1], s[1], &up[1], &down[1]));
+    CHECK(fs_sync_client_in_sync(c[1]));
+    CHECK_EQ_INT(pending_of(wang.r), 0);
+    CHECK_EQ_INT(ended_sessions, 0);
+    for (int i = 0; i < 2; i++) {
+        fs_sync_client_free(c[i]);
+        fs_sync_server_free(s[i]);
+    }
+    fs_sync_group_free(g);
+    CHECK_OK(sync_once(&w, &li, NULL));
+    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 5);
+    fs_replica_close(zhang.r);
+    fs_replica_close(wang.r);
+    fs_replica_close(li.r);
+    world_close(&w);
+}
+
 /* A push batch ends at a write's boundary. Here the 1,000th change is a
  * commitment's first column (visit), before the column that decides whose
  * it is (customer): split there, the server would refuse the new row. */
@@ -2736,7 +2791,7 @@ static void test_older_devices_converge_on_a_group(void)
 }
 
 TEST_LIST(
-    TEST(group_commit_answers_after_the_commit) TEST(older_devices_converge_on_a_group)
+    TEST(group_commit_answers_after_the_commit) TEST(group_commits_at_its_bytes) TEST(older_devices_converge_on_a_group)
     TEST(new_epoch_resyncs_devices) TEST(restored_store_gets_pushes_again)
     TEST(restored_replica_gets_its_records_back) TEST(copied_replica_and_original_converge)
     TEST(fork_of_a_device_being_revoked_is_refused) TEST(fork_needs_both_signatures_and_comes_once)

@@ -148,10 +148,16 @@ const char *fs_sync_server_errmsg(const fs_sync_server *s);
  * the handshake; handshake frames (and a WIPE, which must follow its
  * device's pushes durably) commit the group first. The caller flushes after
  * each round of frames and before anything else reads or writes the store
- * (HTTP requests, admin jobs). On a store without group commit (the
- * PostgreSQL store) the sessions answer at once, as without a group. */
+ * (HTTP requests, admin jobs). A group that took FS_SYNC_GROUP_MAX_BYTES
+ * of frames commits before it takes another, so what it writes stays well
+ * within one PostgreSQL log entry (256 MiB; a frame decodes to 16 MiB at
+ * most). On a store without group commit the sessions answer at once, as
+ * without a group. */
+#define FS_SYNC_GROUP_MAX_BYTES (16u << 20)
 typedef struct fs_sync_group fs_sync_group;
 int fs_sync_group_new(fs_sync_group **out, fs_store *store, void (*ended)(void *emit_ctx));
+/* Another bound than FS_SYNC_GROUP_MAX_BYTES (the tests' small ones). */
+void fs_sync_group_set_max_bytes(fs_sync_group *g, size_t bytes);
 /* Commits what is open (the sessions are gone by then: their devices push
  * again what they were not told of) and frees g. */
 void fs_sync_group_free(fs_sync_group *g);
