@@ -1774,6 +1774,67 @@ static size_t pending_of(fs_replica *r)
     return (size_t)st.pending;
 }
 
+/* Two reps, zhang (3 visits) and wang (2), each in a session of one group
+ * with its handshake done (a handshake commits the group), and li, who
+ * pulls afterwards. */
+typedef struct grouped {
+    world w;
+    dev zhang, wang, li;
+    fs_sync_group *g;
+    fs_sync_client *c[2];
+    fs_sync_server *s[2];
+    queue up[2], down[2];
+} grouped;
+
+static void grouped_open(grouped *t)
+{
+    memset(t, 0, sizeof *t);
+    world_open(&t->w);
+    dev_open(&t->w, &t->zhang, "zhang");
+    dev_open(&t->w, &t->wang, "wang");
+    dev_open(&t->w, &t->li, "li");
+    uint8_t c1[16], c2[16];
+    test_record_visits(t->zhang.r, 3, c1);
+    test_record_visits(t->wang.r, 2, c2);
+    CHECK_OK(fs_sync_group_new(&t->g, t->w.store, count_ended));
+    ended_sessions = 0;
+    dev *ds[2] = {&t->zhang, &t->wang};
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(fs_sync_client_new(&t->c[i], ds[i]->r, t->w.server_id->pk, NULL, enqueue,
+                                    &t->up[i]));
+        CHECK_OK(fs_sync_server_new(&t->s[i], t->w.store, t->w.server_id, enqueue, &t->down[i]));
+        fs_sync_server_set_group(t->s[i], t->g);
+        CHECK_OK(fs_sync_client_start(t->c[i]));
+        handshake_only(t->c[i], t->s[i], &t->up[i], &t->down[i]);
+    }
+}
+
+static int grouped_pump(grouped *t, int i)
+{
+    return pump_rc(t->c[i], t->s[i], &t->up[i], &t->down[i]);
+}
+
+/* The sessions and the group gone (what is open committed). */
+static void grouped_end(grouped *t)
+{
+    for (int i = 0; i < 2; i++) {
+        fs_sync_client_free(t->c[i]);
+        fs_sync_server_free(t->s[i]);
+        t->c[i] = NULL;
+        t->s[i] = NULL;
+    }
+    fs_sync_group_free(t->g);
+    t->g = NULL;
+}
+
+static void grouped_close(grouped *t)
+{
+    fs_replica_close(t->zhang.r);
+    fs_replica_close(t->wang.r);
+    fs_replica_close(t->li.r);
+    world_close(&t->w);
+}
+
 /* Two reps' sessions in one group: their pushes are answered only once the
  * group committed (nothing acknowledged before it is durable), then both
  * are in sync and li gets both reps' visits. A commit that fails keeps
@@ -1782,16 +1843,10 @@ static size_t pending_of(fs_replica *r)
 static void test_group_commit_answers_after_the_commit(void)
 {
     for (int failing = 0; failing <= 1; failing++) {
-        world w;
-        dev zhang, wang, li;
-        world_open(&w);
-        dev_open(&w, &zhang, "zhang");
-        dev_open(&w, &wang, "wang");
-        dev_open(&w, &li, "li");
-        uint8_t c1[16], c2[16];
-        test_record_visits(zhang.r, 3, c1);
-        test_record_visits(wang.r, 2, c2);
-        sqlite3 *db = fs_replica_db(fs_store_replica(w.store));
+        grouped t;
+        grouped_open(&t);
+        dev *ds[2] = {&t.zhang, &t.wang};
+        sqlite3 *db = fs_replica_db(fs_store_replica(t.w.store));
         if (failing) /* a commit that fails: a deferred constraint broken in the group */
             CHECK(sqlite3_exec(db,
                                "PRAGMA foreign_keys=ON;"
@@ -1799,64 +1854,43 @@ static void test_group_commit_answers_after_the_commit(void)
                                "CREATE TEMP TABLE gc(p INTEGER REFERENCES gp(id)"
                                " DEFERRABLE INITIALLY DEFERRED);",
                                NULL, NULL, NULL) == SQLITE_OK);
-        fs_sync_group *g = NULL;
-        CHECK_OK(fs_sync_group_new(&g, w.store, count_ended));
-        ended_sessions = 0;
-        dev *ds[2] = {&zhang, &wang};
-        fs_sync_client *c[2] = {NULL, NULL};
-        fs_sync_server *s[2] = {NULL, NULL};
-        queue up[2], down[2];
-        for (int i = 0; i < 2; i++) {
-            memset(&up[i], 0, sizeof up[i]);
-            memset(&down[i], 0, sizeof down[i]);
-            CHECK_OK(fs_sync_client_new(&c[i], ds[i]->r, w.server_id->pk, NULL, enqueue, &up[i]));
-            CHECK_OK(fs_sync_server_new(&s[i], w.store, w.server_id, enqueue, &down[i]));
-            fs_sync_server_set_group(s[i], g);
-            CHECK_OK(fs_sync_client_start(c[i]));
-            handshake_only(c[i], s[i], &up[i], &down[i]); /* a handshake commits the group */
-        }
         for (int i = 0; i < 2; i++)
-            CHECK_OK(pump_rc(c[i], s[i], &up[i], &down[i]));
+            CHECK_OK(grouped_pump(&t, i));
         /* both pushed; neither is answered, both writes are in the open group */
-        CHECK(fs_sync_group_open(g));
-        CHECK(!fs_sync_client_in_sync(c[0]) && !fs_sync_client_in_sync(c[1]));
-        CHECK(pending_of(zhang.r) > 0 && pending_of(wang.r) > 0);
+        CHECK(fs_sync_group_open(t.g));
+        CHECK(!fs_sync_client_in_sync(t.c[0]) && !fs_sync_client_in_sync(t.c[1]));
+        CHECK(pending_of(t.zhang.r) > 0 && pending_of(t.wang.r) > 0);
         if (failing)
             CHECK(sqlite3_exec(db, "INSERT INTO temp.gc VALUES(7)", NULL, NULL, NULL) ==
                   SQLITE_OK);
-        int frc = fs_sync_group_flush(g);
-        CHECK(!fs_sync_group_open(g));
+        int frc = fs_sync_group_flush(t.g);
+        CHECK(!fs_sync_group_open(t.g));
         for (int i = 0; i < 2; i++) {
-            int rc = pump_rc(c[i], s[i], &up[i], &down[i]);
+            int rc = grouped_pump(&t, i);
             if (failing) {
                 CHECK(rc != 0); /* told ERROR */
                 CHECK(pending_of(ds[i]->r) > 0);
             } else {
                 CHECK_OK(rc);
-                CHECK(fs_sync_client_in_sync(c[i]));
+                CHECK(fs_sync_client_in_sync(t.c[i]));
                 CHECK_EQ_INT(pending_of(ds[i]->r), 0);
             }
-            fs_sync_client_free(c[i]);
-            fs_sync_server_free(s[i]);
         }
         CHECK(failing ? frc != 0 : frc == 0);
         CHECK_EQ_INT(ended_sessions, failing ? 2 : 0);
-        fs_sync_group_free(g);
+        grouped_end(&t);
         if (failing) {
             CHECK(sqlite3_exec(db, "DELETE FROM temp.gc; PRAGMA foreign_keys=OFF", NULL, NULL,
                                NULL) == SQLITE_OK);
-            CHECK_OK(sync_once(&w, &li, NULL));
-            CHECK_EQ_INT(test_count_rows(li.r, "visit"), 0); /* nothing of the group kept */
-            CHECK_OK(sync_once(&w, &zhang, NULL));            /* pushed again, no group */
-            CHECK_OK(sync_once(&w, &wang, NULL));
-            CHECK_EQ_INT(pending_of(zhang.r), 0);
+            CHECK_OK(sync_once(&t.w, &t.li, NULL));
+            CHECK_EQ_INT(test_count_rows(t.li.r, "visit"), 0); /* nothing of the group kept */
+            CHECK_OK(sync_once(&t.w, &t.zhang, NULL));          /* pushed again, no group */
+            CHECK_OK(sync_once(&t.w, &t.wang, NULL));
+            CHECK_EQ_INT(pending_of(t.zhang.r), 0);
         }
-        CHECK_OK(sync_once(&w, &li, NULL));
-        CHECK_EQ_INT(test_count_rows(li.r, "visit"), 5);
-        fs_replica_close(zhang.r);
-        fs_replica_close(wang.r);
-        fs_replica_close(li.r);
-        world_close(&w);
+        CHECK_OK(sync_once(&t.w, &t.li, NULL));
+        CHECK_EQ_INT(test_count_rows(t.li.r, "visit"), 5);
+        grouped_close(&t);
     }
 }
 
@@ -1866,53 +1900,23 @@ static void test_group_commit_answers_after_the_commit(void)
  * it), so no group outgrows what one PostgreSQL log entry holds. */
 static void test_group_commits_at_its_bytes(void)
 {
-    world w;
-    dev zhang, wang, li;
-    world_open(&w);
-    dev_open(&w, &zhang, "zhang");
-    dev_open(&w, &wang, "wang");
-    dev_open(&w, &li, "li");
-    uint8_t c1[16], c2[16];
-    test_record_visits(zhang.r, 3, c1);
-    test_record_visits(wang.r, 2, c2);
-    fs_sync_group *g = NULL;
-    CHECK_OK(fs_sync_group_new(&g, w.store, count_ended));
-    fs_sync_group_set_max_bytes(g, 1);
-    ended_sessions = 0;
-    dev *ds[2] = {&zhang, &wang};
-    fs_sync_client *c[2] = {NULL, NULL};
-    fs_sync_server *s[2] = {NULL, NULL};
-    queue up[2], down[2];
-    for (int i = 0; i < 2; i++) {
-        memset(&up[i], 0, sizeof up[i]);
-        memset(&down[i], 0, sizeof down[i]);
-        CHECK_OK(fs_sync_client_new(&c[i], ds[i]->r, w.server_id->pk, NULL, enqueue, &up[i]));
-        CHECK_OK(fs_sync_server_new(&s[i], w.store, w.server_id, enqueue, &down[i]));
-        fs_sync_server_set_group(s[i], g);
-        CHECK_OK(fs_sync_client_start(c[i]));
-        handshake_only(c[i], s[i], &up[i], &down[i]);
-    }
-    CHECK_OK(pump_rc(c[0], s[0], &up[0], &down[0]));
-    CHECK_OK(pump_rc(c[1], s[1], &up[1], &down[1]));
-    CHECK_OK(pump_rc(c[0], s[0], &up[0], &down[0])); /* what wang's frames let out */
-    CHECK(fs_sync_client_in_sync(c[0]));
-    CHECK_EQ_INT(pending_of(zhang.r), 0);
-    CHECK_OK(fs_sync_group_flush(g));
-    CHECK_OK(pump_rc(c[1], s[1], &up[1], &down[1]));
-    CHECK(fs_sync_client_in_sync(c[1]));
-    CHECK_EQ_INT(pending_of(wang.r), 0);
+    grouped t;
+    grouped_open(&t);
+    fs_sync_group_set_max_bytes(t.g, 1);
+    CHECK_OK(grouped_pump(&t, 0));
+    CHECK_OK(grouped_pump(&t, 1));
+    CHECK_OK(grouped_pump(&t, 0)); /* what wang's frames let out */
+    CHECK(fs_sync_client_in_sync(t.c[0]));
+    CHECK_EQ_INT(pending_of(t.zhang.r), 0);
+    CHECK_OK(fs_sync_group_flush(t.g));
+    CHECK_OK(grouped_pump(&t, 1));
+    CHECK(fs_sync_client_in_sync(t.c[1]));
+    CHECK_EQ_INT(pending_of(t.wang.r), 0);
     CHECK_EQ_INT(ended_sessions, 0);
-    for (int i = 0; i < 2; i++) {
-        fs_sync_client_free(c[i]);
-        fs_sync_server_free(s[i]);
-    }
-    fs_sync_group_free(g);
-    CHECK_OK(sync_once(&w, &li, NULL));
-    CHECK_EQ_INT(test_count_rows(li.r, "visit"), 5);
-    fs_replica_close(zhang.r);
-    fs_replica_close(wang.r);
-    fs_replica_close(li.r);
-    world_close(&w);
+    grouped_end(&t);
+    CHECK_OK(sync_once(&t.w, &t.li, NULL));
+    CHECK_EQ_INT(test_count_rows(t.li.r, "visit"), 5);
+    grouped_close(&t);
 }
 
 /* A push batch ends at a write's boundary. Here the 1,000th change is a
