@@ -30,8 +30,8 @@ int fs__pg_body_seal(const unsigned char key[FS_PG_KEY_BYTES], const uint8_t sto
     *outlen = 0;
     if (n > FS_PG_BODY_MAX)
         return FS_ETOOBIG;
-    size_t zcap = ZSTD_compressBound(n);
-    unsigned char *plain = malloc(1 + (zcap > n ? zcap : n));
+    size_t zcap = ZSTD_compressBound(n); /* >= n: the stored form fits too */
+    unsigned char *plain = malloc(1 + zcap);
     if (plain == NULL)
         return FS_ENOMEM;
     size_t z = ZSTD_compress(plain + 1, zcap, cs, n, 3);
