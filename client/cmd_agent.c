@@ -28,7 +28,7 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv)
     if (idle_s != NULL) {
         const char *why = fs_duration_parse(idle_s, IDLE_MIN_MS, IDLE_MAX_MS, &idle_ms);
         if (why != NULL) {
-            cli_error(_("--idle: %s (from 1s to 24h)"), why);
+            cli_error(_("--idle: %s (from 1s to 24h)"), _(why));
             return CLI_EUSAGE;
         }
     }

@@ -162,6 +162,11 @@ en visit add --customer "${C:0:8}" --time 2026-13-01 --place p --purpose p --not
 expect "a bad date: exit 2 in English" 2 '--time: expected "YYYY-MM-DD HH:MM"'
 zh visit add --customer 不存在的客户 --time "$VISIT" --place p --purpose p --notes n
 expect "an unknown customer, in Chinese" 2 "--customer：没有编号或名称为"
+zh unlock --idle 5x
+expect "a bad --idle: why, in Chinese" 2 "--idle：应为整数加单位 s、m、h 或 d，如 15m"
+untranslated "the refused duration has no untranslated message" "$ERR"
+zh unlock --idle 48h
+expect "an --idle too long, in Chinese" 2 "--idle：太长"
 
 # ---- a visit add prompt on a terminal ----
 if command -v python3 >/dev/null; then
