@@ -390,6 +390,14 @@ int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *
         int crc = resolve_name(r, table, flag, hex, out, &found);
         if (crc != CLI_OK || found)
             return crc;
+        size_t n = strlen(hex);
+        if (rc == FS_EINVAL && n > 0 && n < 6 && strspn(hex, "0123456789abcdefABCDEF") == n) {
+            /* "33e8": the first digits of an id, as 'list' shows 8 */
+            cli_error(_("%s: no %s has the name %s, and an id needs at least 6 of its hex "
+                        "digits (see '%s list')"),
+                      flag, cli_kind_word(table), cli_typed(hex, shown, sizeof shown), table);
+            return CLI_EUSAGE;
+        }
         cli_error(_("%s: no %s with the id or name %s (see '%s list')"), flag, cli_kind_word(table),
                   cli_typed(hex, shown, sizeof shown), table);
         return CLI_EUSAGE;

@@ -195,6 +195,58 @@ static int one(const fs_history_entry *e, void *arg)
     return cli_table_add(h->tab, cells);
 }
 
+/* A record of any named kind (fs_name_column) found by its name: the one
+ * match in *tix and id (1 in *found), none (0), or several, listed with
+ * their kinds (CLI_EUSAGE). A rep asks for "the history of 华信". */
+static int by_name(fs_replica *r, const char *text, unsigned *tix, uint8_t id[FS_ID_BYTES],
+                   int *found)
+{
+    unsigned nt;
+    const fs_table *ts = fs_schema_tables(&nt);
+    fs_name_match m[8];
+    struct {
+        unsigned tix;
+        fs_name_match m;
+    } hits[8];
+    size_t nh = 0, total = 0;
+    *found = 0;
+    for (unsigned i = 0; i < nt; i++) {
+        if (fs_name_column(ts[i].name) == NULL)
+            continue;
+        size_t n = 0;
+        int frc = fs_match_name(r, ts[i].name, text, m, sizeof m / sizeof m[0], &n);
+        if (frc != 0)
+            return cli_fail(r, "history", frc);
+        for (size_t k = 0; k < n && k < sizeof m / sizeof m[0]; k++)
+            if (nh < sizeof hits / sizeof hits[0]) {
+                hits[nh].tix = i;
+                hits[nh].m = m[k];
+                nh++;
+            }
+        total += n;
+    }
+    if (total == 0)
+        return CLI_OK;
+    if (total == 1) {
+        *tix = hits[0].tix;
+        memcpy(id, hits[0].m.id, FS_ID_BYTES);
+        *found = 1;
+        return CLI_OK;
+    }
+    char shown[160];
+    cli_error(_("ID: %zu records match %s; give the id of the one you mean:"), total,
+              cli_typed(text, shown, sizeof shown));
+    for (size_t i = 0; i < nh; i++) {
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(hits[i].m.id, hex);
+        fprintf(stderr, "  %.8s  %s  %s\n", hex, cli_kind_word(ts[hits[i].tix].name),
+                hits[i].m.name);
+    }
+    if (total > nh)
+        fprintf(stderr, _("  ... and %zu more\n"), total - nh);
+    return CLI_EUSAGE;
+}
+
 int cmd_history(cli_ctx *ctx, int argc, char **argv)
 {
     const char *hex = NULL;
@@ -202,7 +254,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
     int rc = cli_parse_id_json(ctx, USAGE_HISTORY, _("history: give the record's id (as 'list' shows it)"), argc, argv, &hex, &json);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    rc = cli_check_idprefix("ID", hex);
+    rc = cli_check_ref("ID", NULL, hex);
     if (rc != CLI_OK)
         return rc;
     fs_replica *r = NULL;
@@ -212,6 +264,22 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
     unsigned tix = 0;
     uint8_t id[FS_ID_BYTES];
     int frc = fs_find_row(r, hex, &tix, id);
+    if (frc == FS_EINVAL || frc == FS_ENOTFOUND) { /* not an id here: a name? */
+        int found = 0;
+        rc = by_name(r, hex, &tix, id, &found);
+        if (rc == CLI_OK && found)
+            frc = 0;
+        else if (rc == CLI_OK && frc == FS_EINVAL) {
+            char shown[160];
+            cli_error(_("ID: no record with the id or name %s here"),
+                      cli_typed(hex, shown, sizeof shown));
+            rc = CLI_EUSAGE;
+        }
+        if (rc != CLI_OK) {
+            fs_replica_close(r);
+            return rc;
+        }
+    }
     if (frc == FS_ENOTFOUND || frc == FS_EEXIST) {
         if (frc == FS_ENOTFOUND)
             cli_error(_("ID: no record with id %s here"), hex);

@@ -181,6 +181,9 @@ static void usage(FILE *f)
             "                            delete a record (the deletion syncs); one that other\n"
             "                            records name only with them (--with-records)\n"
             "  history ID [--json]       who changed which field of a record, and when\n"
+            "  ID is the record's id (6 hex digits or more, as 'list' shows) or its name:\n"
+            "  a customer's or contact's name, a deal's title, a commitment's text, a\n"
+            "  visit's customer or a part of its notes, a weekly plan's goals\n"
             "\n"),
           f);
     fputs(_("Forms (missing required fields are asked for on a terminal):\n"), f);

@@ -40,7 +40,8 @@ const char *fs_name_column(const char *table)
     if (strcmp(table, "deal") == 0)
         return "title";
     /* A visit and a plan have no name: a part of the notes, or of the
-     * week's goals, names them as well as anything a rep remembers. */
+     * week's goals, names them as well as anything a rep remembers (and a
+     * visit its customer's name: fs_match_name). */
     if (strcmp(table, "visit") == 0)
         return "notes";
     if (strcmp(table, "weekly_plan") == 0)
@@ -75,11 +76,21 @@ int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_ma
     /* fs_fold (search.c) folds Traditional Chinese to Simplified and ASCII
      * letters to lower case, on both sides; instr() then compares bytes, so
      * a CJK substring matches as typed, in either script. */
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT id, \"%s\", fs_fold(\"%s\") = fs_fold(?1) FROM \"%s\""
-             " WHERE deleted=0 AND instr(fs_fold(\"%s\"), fs_fold(?1)) > 0 ORDER BY \"%s\", id",
-             col, col, t->name, col, col);
+    char sql[512];
+    if (strcmp(t->name, "visit") == 0)
+        /* A rep names a visit by its customer ("the visit to 华信") as
+         * often as by its notes; it is shown by its time and customer,
+         * the latest first, and no name is exact. */
+        snprintf(sql, sizeof sql,
+                 "SELECT v.id, v.time || ' ' || coalesce(c.name, ''), 0 FROM visit v"
+                 " LEFT JOIN customer c ON c.id = v.customer AND c.deleted = 0"
+                 " WHERE v.deleted = 0 AND (instr(fs_fold(v.notes), fs_fold(?1)) > 0"
+                 " OR instr(fs_fold(c.name), fs_fold(?1)) > 0) ORDER BY v.time DESC, v.id");
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT id, \"%s\", fs_fold(\"%s\") = fs_fold(?1) FROM \"%s\""
+                 " WHERE deleted=0 AND instr(fs_fold(\"%s\"), fs_fold(?1)) > 0 ORDER BY \"%s\", id",
+                 col, col, t->name, col, col);
     sqlite3_stmt *st = NULL;
     int rc = fs__prepare(r, sql, &st);
     if (rc != 0)

@@ -119,6 +119,28 @@ static void test_match_name(void)
     CHECK_OK(fs_match_name(r, "visit", "报价", m, 2, &n));
     CHECK_EQ_INT(n, 1);
     CHECK_MEM(m[0].id, vid, 16);
+    CHECK_STR(m[0].name, "2026-12-03 10:00 北京华信科技");
+    /* ... and by its customer's name, in either script: the latest first. */
+    CHECK_OK(fs_match_name(r, "visit", "北京華信", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, vid, 16);
+    uint8_t vid2[16];
+    fs_cell v2[] = {{"customer", fs_blob(bj, 16)}, {"time", fs_text("2026-12-04 09:30")},
+                    {"place", fs_text("工厂")},    {"purpose", fs_text("回访")},
+                    {"notes", fs_text("看了产线")}};
+    CHECK_OK(fs_insert(r, "visit", v2, 5, vid2));
+    CHECK_OK(fs_match_name(r, "visit", "北京华信", m, 2, &n));
+    CHECK_EQ_INT(n, 2);
+    CHECK_MEM(m[0].id, vid2, 16);
+    CHECK_STR(m[0].name, "2026-12-04 09:30 北京华信科技");
+    CHECK_MEM(m[1].id, vid, 16);
+    CHECK_OK(fs_match_name(r, "visit", "产线", m, 2, &n)); /* notes still */
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, vid2, 16);
+    CHECK_OK(fs_match_name(r, "visit", "华信", m, 2, &n)); /* no exact name for a visit */
+    CHECK_EQ_INT(n, 2);
+    CHECK_OK(fs_match_name(r, "visit", "Acme", m, 2, &n)); /* another customer's */
+    CHECK_EQ_INT(n, 0);
     CHECK_ERR(fs_match_name(r, "customer", "", m, 2, &n), FS_EINVAL);
     CHECK_STR(fs_name_column("weekly_plan"), "goals");
     CHECK(fs_name_column("daily_report") == NULL);

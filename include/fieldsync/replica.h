@@ -213,7 +213,9 @@ const char *fs_name_column(const char *table);
 /* The live rows of table whose name (fs_name_column) holds text, case
  * and script folded (fs_fold: Latin letters' case, Traditional Chinese to
  * Simplified): up to max of them into out
- * (in name order), their number in *count (which may exceed max). A row
+ * (in name order), their number in *count (which may exceed max). A visit
+ * is also found by its customer's name; its out name is its time and
+ * customer ("2026-12-03 10:00 北京华信科技"), the latest visit first. A row
  * whose name equals text (case folded) is the only one returned when there
  * is exactly one such row: "华信" finds 华信 even beside 北京华信. FS_EINVAL
  * for a table without a name column or an empty text. */

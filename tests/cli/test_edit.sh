@@ -145,6 +145,21 @@ run --home "$HZ" --lang zh history "${V:0:8}"
 contains "labels translated" "$OUT" "拜访时间"
 z history 000000
 expect "history of no record" 2
+# A record by its name, as a rep names it: one visit to 北京华信 so far.
+z visit show 北京华信 --json
+expect "visit show by its customer's name" 0
+contains "the visit to 北京华信" "$OUT" "\"id\":\"$V\""
+z history 华信
+expect "history by a name two records hold (exit 2)" 2 "2 records match"
+contains "the customer listed, with its kind" "$ERR" "${C:0:8}  customer  北京华信"
+contains "the visit listed by its time and customer" "$ERR" "${V:0:8}  visit  $FIXED 北京华信"
+z history 谈了价
+expect "history by a part of the visit's notes" 0
+contains "the visit's history" "$OUT" "Visit time"
+z history 上海某某
+expect "history of no such name (exit 2)" 2 "no record with the id or name \"上海某某\""
+z visit edit 33e8 --place x
+expect "four digits are no id (exit 2)" 2 "an id needs at least 6 of its hex digits"
 
 # ---- refusals on the device, exit 2, the rule named ----
 z visit edit "${V:0:8}"
