@@ -90,6 +90,8 @@ typedef enum fcheck_kind {
     CK_UNIQUE_NAME,  /* no other live record of the table has flag's name,
                         unless other (a flag without a value) is given */
     CK_TASKS_WITHIN, /* the child items' dates lie within flag .. other */
+    CK_NO_OVERLAP,   /* no other live record of this rep's spans a day of
+                        flag .. other (one weekly plan a week) */
     CK_QUARTER,      /* flag is a quarter, "YYYY-Qn" (n 1 to 4) */
     CK_NEAR_NOW      /* flag's time, when given (add or edit), is within
                         30 days of now (FORM_NEAR_DAYS), past or future,

@@ -440,6 +440,58 @@ static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const ch
     return CLI_EUSAGE;
 }
 
+/* CK_NO_OVERLAP: none of this rep's other live records of the form's
+ * table spans a day of flag .. other (dates as text, "YYYY-MM-DD", sort as
+ * the days do): one weekly plan a week. On an edit giving one of the two,
+ * that day alone is checked. */
+static int no_overlap(fs_replica *r, const fform *fm, const values *vs, const fcheck *c,
+                      const char *me, const uint8_t *self)
+{
+    const fs_record_rules *rr = fs_record_rules_of(fm->table);
+    int a = field_at(fm, c->flag), b = field_at(fm, c->other);
+    const char *from = given(fm, vs, c->flag), *to = given(fm, vs, c->other);
+    if (from == NULL)
+        from = to;
+    if (to == NULL)
+        to = from;
+    if (rr == NULL || rr->owner == NULL || a < 0 || b < 0 || me[0] == '\0' || from == NULL)
+        return CLI_OK;
+    fs_rows *it = NULL;
+    fs_value owner = fs_text(me);
+    int found = 0, frc = fs_rows_open(&it, r, fm->table, rr->owner, &owner, NULL);
+    uint8_t id[FS_ID_BYTES];
+    char start[16] = "", end[16] = "";
+    while (frc == 0 && !found && (frc = fs_rows_next(it)) == 1) {
+        fs_value s, e;
+        frc = 0;
+        if (self != NULL && memcmp(fs_rows_id(it), self, FS_ID_BYTES) == 0)
+            continue; /* the record being edited */
+        if (fs_rows_get(it, fm->fields[a].column, &s) != 0 || s.type != FS_TEXT ||
+            s.n >= sizeof start || fs_rows_get(it, fm->fields[b].column, &e) != 0 ||
+            e.type != FS_TEXT || e.n >= sizeof end)
+            continue;
+        memcpy(start, s.p, s.n);
+        start[s.n] = '\0';
+        memcpy(end, e.p, e.n);
+        end[e.n] = '\0';
+        if (strcmp(start, to) <= 0 && strcmp(from, end) <= 0) {
+            found = 1;
+            memcpy(id, fs_rows_id(it), FS_ID_BYTES);
+        }
+    }
+    fs_rows_close(it);
+    if (frc < 0)
+        return cli_fail(r, fm->group, frc);
+    if (!found)
+        return CLI_OK;
+    char hex[2 * FS_ID_BYTES + 1];
+    fs_id_to_hex(id, hex);
+    cli_error(_("%s: %s has a %s for %s to %s already (%.8s): correct that one with '%s edit "
+                "%.8s'"),
+              given(fm, vs, c->flag) != NULL ? c->flag : c->other, me, cli_kind_word(fm->table), start, end, hex, fm->group, hex);
+    return CLI_EUSAGE;
+}
+
 /* CK_UNIQUE_NAME: no live record of the table with that name (Latin
  * letters in any case), unless the override flag is given. */
 static int unique_name(fs_replica *r, const fform *fm, const values *vs, const fcheck *c,
@@ -498,6 +550,8 @@ int form_check_stored_except(fs_replica *r, const fform *fm, const values *vs, c
     for (size_t k = 0; rc == CLI_OK && k < fm->nchecks; k++) {
         const fcheck *c = &fm->checks[k];
         const char *v = given(fm, vs, c->flag);
+        if (c->kind == CK_NO_OVERLAP)
+            rc = no_overlap(r, fm, vs, c, me, self); /* either flag may be given */
         if (v == NULL)
             continue;
         if (c->kind == CK_ONE_PER_DAY)

@@ -294,7 +294,8 @@ static const faction visit_plan_a[] = {
 /* What a careful supervisor checks (form_check_given, form_check_stored). */
 static const fcheck contact_c[] = {{CK_PHONE, "--phone", NULL}, {CK_EMAIL, "--email", NULL}};
 static const fcheck plan_c[] = {{CK_NOT_BEFORE, "--to", "--from"},
-                                {CK_TASKS_WITHIN, "--from", "--to"}};
+                                {CK_TASKS_WITHIN, "--from", "--to"},
+                                {CK_NO_OVERLAP, "--from", "--to"}};
 static const fcheck daily_c[] = {{CK_ONE_PER_DAY, "--date", NULL}};
 static const fcheck complaint_c[] = {{CK_NOT_FUTURE, "--received-at", NULL}};
 static const fcheck request_c[] = {{CK_NOT_FUTURE, "--confirmed-at", NULL}};

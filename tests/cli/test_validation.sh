@@ -54,6 +54,20 @@ expect "a task outside the plan's period: exit 2" 2 \
 equal "no plan was saved" "$(count plan)" 0
 run plan add --from 2026-12-07 --to 2026-12-13 --goals "sign 2" --task "2026-12-13|visit|1h"
 expect "a task on the period's last day is within it" 0
+P=$OUT
+# one weekly plan a week: a second one over any of its days is a slip
+run plan add --from 2026-12-10 --to 2026-12-16 --goals "sign 3"
+expect "a second plan over days of the first: exit 2" 2 \
+    "--from: zhang has a weekly plan for 2026-12-07 to 2026-12-13 already (${P:0:8}): correct that one with 'plan edit ${P:0:8}'"
+run plan add --from 2026-12-14 --to 2026-12-20 --goals "sign 3"
+expect "the next week's plan" 0
+P2=$OUT
+run plan edit "${P2:0:8}" --from 2026-12-13
+expect "an edit moving it onto a day of the first: exit 2" 2 \
+    "--from: zhang has a weekly plan for 2026-12-07 to 2026-12-13 already"
+run plan edit "${P:0:8}" --to 2026-12-13 --goals "sign 2 new"
+expect "an edit of the first within its own days" 0
+equal "two plans" "$(count plan)" 2
 
 # ---- nothing received, asked or collected in the future ----
 run complaint add --customer "$C" --description "late" --received-at "$TOMORROW 10:00"
