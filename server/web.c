@@ -1070,13 +1070,20 @@ static void admin_page(fs_store *store, const session *s, fs_http_response *r)
     web__finish(&o, r, 200);
 }
 
+/* A visit the manager may spot-check: its id, time and customer. */
+typedef struct spot_visit {
+    uint8_t id[FS_ID_BYTES];
+    char time[17];
+    uint8_t customer[FS_ID_BYTES];
+    int has_customer;
+} spot_visit;
+
 typedef struct rep_find {
     out *o;
     fs_replica *r;
     fs_store *store; /* who made a record without a maker column (web__finding_work) */
     size_t n;
-    uint8_t (*visits)[FS_ID_BYTES]; /* this week's visits, for the spot-check form */
-    char (*visit_times)[17];
+    spot_visit *visits; /* this week's visits, for the spot-check form */
     size_t nvisits;
 } rep_find;
 
@@ -1106,15 +1113,20 @@ static int rep_row(const fs_finding *f, void *ctx)
     web__putf(rf->o, "</td><td>%s</td><td>%s</td></tr>\n", due, done);
     rf->n++;
     if (strcmp(f->rule->id, "contact_recorded") == 0 && f->has_row && rf->nvisits < 200) {
-        uint8_t(*v)[FS_ID_BYTES] = realloc(rf->visits, (rf->nvisits + 1) * sizeof *v);
-        char(*t)[17] = v ? realloc(rf->visit_times, (rf->nvisits + 1) * sizeof *t) : NULL;
-        if (v != NULL)
-            rf->visits = v;
-        if (t == NULL)
+        spot_visit *v = realloc(rf->visits, (rf->nvisits + 1) * sizeof *v);
+        if (v == NULL)
             return FS_ENOMEM;
-        rf->visit_times = t;
-        memcpy(rf->visits[rf->nvisits], f->row, FS_ID_BYTES);
-        fs_civil_format(f->start, rf->visit_times[rf->nvisits]);
+        rf->visits = v;
+        v = &rf->visits[rf->nvisits];
+        memset(v, 0, sizeof *v);
+        memcpy(v->id, f->row, FS_ID_BYTES);
+        fs_civil_format(f->start, v->time);
+        fs_finding_record fr;
+        if (fs_finding_record_read(rf->r, f, &fr) == 0) {
+            v->has_customer = fr.has_customer;
+            memcpy(v->customer, fr.customer, FS_ID_BYTES);
+            fs_finding_record_free(&fr);
+        }
         rf->nvisits++;
     }
     return 0;
@@ -1383,9 +1395,14 @@ static void spotcheck_form(const session *s, const char *rep, const rep_find *rf
     web__hidden(o, "rep", rep);
     web__putf(o, "<label>%s <select name=\"record\">", _("Visit"));
     for (size_t i = 0; i < rf->nvisits; i++) {
-        char hex[2 * FS_ID_BYTES + 1];
-        fs_id_to_hex(rf->visits[i], hex);
-        web__putf(o, "<option value=\"%s\">%s (%.8s)</option>", hex, rf->visit_times[i], hex);
+        const spot_visit *v = &rf->visits[i];
+        char hex[2 * FS_ID_BYTES + 1], name[256] = "";
+        fs_id_to_hex(v->id, hex);
+        if (v->has_customer)
+            web__customer_name(rf->r, v->customer, name, sizeof name);
+        web__putf(o, "<option value=\"%s\">%s ", hex, v->time); /* the manager tells */
+        web__esc(o, name);                                       /* them by customer */
+        web__putf(o, "%s(%.8s)</option>", name[0] ? " " : "", hex);
     }
     web__puts(o, "</select></label> ");
     web__spotcheck_fields(o);
@@ -1438,7 +1455,7 @@ static void rep_page(web *wb, fs_store *store, const session *s, const fs_http_r
     fs_compliance tr[NWEEKS];
     char weeks[NWEEKS][16];
     out dl = {0};
-    rep_find rf = {&dl, fs_store_replica(store), store, 0, NULL, NULL, 0};
+    rep_find rf = {&dl, fs_store_replica(store), store, 0, NULL, 0};
     int rc = trend_get(wb, store, &cal, now, from, one, 1, tr, weeks, rep_row, &rf);
     if (rc == 0) {
         if (tr[NWEEKS - 1].nreps == 1) {
@@ -1470,7 +1487,6 @@ static void rep_page(web *wb, fs_store *store, const session *s, const fs_http_r
     if (rc == 0)
         spotcheck_form(s, name, &rf, &o);
     free(rf.visits);
-    free(rf.visit_times);
     web__finish(&o, r, 200);
 }
 

@@ -110,6 +110,8 @@ void web__plan_buttons(const session *s, const char *rep, const char *hex, const
  * its owner; 404 for any other, 400 without an id. */
 /* The work a finding is about, as a table cell's contents (web_records.c). */
 int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *f);
+/* A customer's name into buf ("" when the store holds none of that id). */
+void web__customer_name(fs_replica *r, const uint8_t id[FS_ID_BYTES], char *buf, size_t size);
 /* GET /attachment?id=HEX: a file attached to a record of the manager's
  * team, its bytes as the server holds them (web_records.c, issue 19.3). */
 void web__attachment_download(fs_store *store, const session *s, const fs_http_request *rq,

@@ -126,8 +126,7 @@ static const char *page_of(const char *table)
                                                : NULL;
 }
 
-/* A customer's name into buf ("" when not found). */
-static void customer_name(fs_replica *r, const uint8_t id[FS_ID_BYTES], char *buf, size_t size)
+void web__customer_name(fs_replica *r, const uint8_t id[FS_ID_BYTES], char *buf, size_t size)
 {
     fs_rows *it = NULL;
     fs_value eq = fs_blob(id, FS_ID_BYTES), v;
@@ -190,7 +189,7 @@ int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *
         said = 1;
     }
     if (fr.has_customer) {
-        customer_name(r, fr.customer, name, sizeof name);
+        web__customer_name(r, fr.customer, name, sizeof name);
         fs_id_to_hex(fr.customer, hex);
         web__putf(o, "%s<a href=\"/customer?id=%s\">", said ? " · " : "", hex);
         web__esc(o, name[0] ? name : _("(customer not held)"));
@@ -253,7 +252,7 @@ static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)
         fs_id_to_hex(v->p, hex);
         const char *page = page_of(col->ref);
         if (strcmp(col->ref, "customer") == 0)
-            customer_name(r, v->p, name, sizeof name);
+            web__customer_name(r, v->p, name, sizeof name);
         if (page != NULL)
             web__putf(o, "<a href=\"%s?id=%s\">", page, hex);
         if (name[0] != '\0')
@@ -460,7 +459,7 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
         fs_value c;
         a[0] = '\0';
         if (fs_rows_get(it, "customer", &c) == 0 && c.type == FS_BLOB && c.n == FS_ID_BYTES)
-            customer_name(rep, c.p, a, sizeof a);
+            web__customer_name(rep, c.p, a, sizeof a);
         text_of(it, "time", b, sizeof b);
         snprintf(title, sizeof title, _("Visit to %s, %s"), a[0] ? a : _("(unknown customer)"), b);
     } else {

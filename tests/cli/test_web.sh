@@ -406,6 +406,10 @@ http GET "/rep?name=zhang" "$LI"
 contains "the submitted plan can be reviewed" "$BODY" 'value="approve">Approve</button>'
 csrf=$(grep -oE 'name="csrf" value="[0-9a-f]+' <<<"$BODY" | head -n 1 | cut -d'"' -f4)
 visit=$(grep -oE '<option value="[0-9a-f]{32}"' <<<"$BODY" | head -n 1 | cut -d'"' -f2)
+runc "$FS" --home "$WORK/zhang" visit show "$visit" --json
+vtime=$(grep -oE '"time":"[0-9: -]{16}"' <<<"$OUT" | cut -d'"' -f4)
+contains "a visit to spot-check is named by its time and customer" "$BODY" \
+    "<option value=\"$visit\">$vtime Secret Dashboard Customer 控制 (${visit:0:8})</option>"
 http POST /plan "$LI" "csrf=$(printf '%064d' 0)&plan=$PLAN_ID&rep=zhang&do=approve"
 equal "a review without the CSRF token: 403" "$STATUS" 403
 http POST /plan "$LI" "csrf=$csrf&plan=$PLAN_ID&rep=zhang&do=return"
