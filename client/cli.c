@@ -238,14 +238,19 @@ int cli_check_text(const char *flag, const char *value)
 }
 
 /* Writes a short, printable, quoted rendering of a bad value for an error
- * message; long or odd values are described, not echoed. */
+ * message: up to 40 characters of valid UTF-8, each one a terminal prints
+ * (no controls, so no escapes), as "明天 10:00" typed for a date; long or
+ * odd values are described, not echoed. */
 static const char *quote_value(const char *value, char *buf, size_t size)
 {
-    size_t n = strlen(value);
-    int printable = n <= 40;
-    for (size_t i = 0; printable && i < n; i++)
-        if (value[i] < 0x20 || value[i] > 0x7E)
-            printable = 0;
+    size_t n = strlen(value), chars = 0;
+    int printable = n < size - 2;
+    for (size_t i = 0; printable && i < n; chars++) {
+        uint32_t cp = 0;
+        size_t k = text_utf8_next(value + i, n - i, &cp);
+        printable = k > 0 && chars < 40 && cp >= 0x20 && text_cp_width(cp) > 0;
+        i += k;
+    }
     if (printable)
         snprintf(buf, size, "\"%s\"", value);
     else
@@ -256,7 +261,7 @@ static const char *quote_value(const char *value, char *buf, size_t size)
 static int check_date(const char *flag, const char *value, int with_time)
 {
     const char *why = NULL;
-    char quoted[64];
+    char quoted[160];
     if (fs_civil_check(value, strlen(value), with_time, &why) == 0)
         return CLI_OK;
     cli_error(_("%s: expected \"%s\", got %s: %s"), flag,
@@ -278,7 +283,7 @@ int cli_check_date(const char *flag, const char *value)
 int cli_check_idprefix(const char *flag, const char *value)
 {
     size_t n = strlen(value);
-    char quoted[64];
+    char quoted[160];
     int ok = n >= 6 && n <= 2 * FS_ID_BYTES;
     for (size_t i = 0; ok && i < n; i++)
         ok = (value[i] >= '0' && value[i] <= '9') || (value[i] >= 'a' && value[i] <= 'f') ||
