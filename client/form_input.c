@@ -400,6 +400,43 @@ int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_
     return CLI_OK;
 }
 
+/* Walks this rep's live records of fm's table (those whose column col
+ * equals *eq), the record being edited (self) left out, until match says 1
+ * of one: its id into id. 1 found, 0 none, <0 an error. */
+static int find_mine(fs_replica *r, const fform *fm, const char *me, const char *col,
+                     const fs_value *eq, const uint8_t *self, int (*match)(fs_rows *, void *),
+                     void *ctx, uint8_t id[FS_ID_BYTES])
+{
+    const char *owner = fs_record_rules_of(fm->table)->owner;
+    fs_rows *it = NULL;
+    int found = 0, frc = fs_rows_open(&it, r, fm->table, col, eq, NULL);
+    while (frc == 0 && !found && (frc = fs_rows_next(it)) == 1) {
+        fs_value who;
+        frc = 0;
+        if (fs_rows_get(it, owner, &who) != 0 || who.type != FS_TEXT || who.n != strlen(me) ||
+            memcmp(who.p, me, who.n) != 0)
+            continue;
+        if (self != NULL && memcmp(fs_rows_id(it), self, FS_ID_BYTES) == 0)
+            continue; /* the record being edited */
+        if (match(it, ctx)) {
+            found = 1;
+            memcpy(id, fs_rows_id(it), FS_ID_BYTES);
+        }
+    }
+    fs_rows_close(it);
+    return frc < 0 ? frc : found;
+}
+
+/* A daily report of the form's kind (plan or summary; any self-check). */
+static int same_kind(fs_rows *it, void *ctx)
+{
+    const fform *fm = ctx;
+    fs_value kind;
+    return fm->init_col == NULL ||
+           (fs_rows_get(it, fm->init_col, &kind) == 0 && kind.type == FS_TEXT &&
+            kind.n == strlen(fm->init_val) && memcmp(kind.p, fm->init_val, kind.n) == 0);
+}
+
 /* CK_ONE_PER_DAY: a record of the form's kind, this rep's, on that date. */
 static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const char *date,
                        const char *me, const uint8_t *self)
@@ -408,30 +445,11 @@ static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const ch
     int at = field_at(fm, c->flag);
     if (rr == NULL || rr->owner == NULL || at < 0 || me[0] == '\0')
         return CLI_OK;
-    fs_rows *it = NULL;
     fs_value eq = fs_text(date);
-    int found = 0, frc = fs_rows_open(&it, r, fm->table, fm->fields[at].column, &eq, NULL);
     uint8_t id[FS_ID_BYTES];
-    while (frc == 0 && !found && (frc = fs_rows_next(it)) == 1) {
-        fs_value who, kind;
-        frc = 0;
-        if (fs_rows_get(it, rr->owner, &who) != 0 || who.type != FS_TEXT ||
-            who.n != strlen(me) || memcmp(who.p, me, who.n) != 0)
-            continue;
-        if (self != NULL && memcmp(fs_rows_id(it), self, FS_ID_BYTES) == 0)
-            continue; /* the record being edited */
-        if (fm->init_col != NULL &&
-            (fs_rows_get(it, fm->init_col, &kind) != 0 || kind.type != FS_TEXT ||
-             kind.n != strlen(fm->init_val) || memcmp(kind.p, fm->init_val, kind.n) != 0))
-            continue;
-        found = 1;
-        memcpy(id, fs_rows_id(it), FS_ID_BYTES);
-    }
-    fs_rows_close(it);
-    if (frc < 0)
-        return cli_fail(r, fm->group, frc);
-    if (!found)
-        return CLI_OK;
+    int found = find_mine(r, fm, me, fm->fields[at].column, &eq, self, same_kind, (void *)fm, id);
+    if (found <= 0)
+        return found < 0 ? cli_fail(r, fm->group, found) : CLI_OK;
     char hex[2 * FS_ID_BYTES + 1];
     fs_id_to_hex(id, hex);
     int named = strcmp(fm->add_name, "add") != 0; /* "daily plan", else "selfcheck" */
@@ -440,55 +458,52 @@ static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const ch
     return CLI_EUSAGE;
 }
 
+/* A period (two dates as text, "YYYY-MM-DD", which sort as the days do)
+ * and, once one overlaps it, that record's. */
+typedef struct period {
+    const char *from_col, *to_col, *from, *to;
+    char start[16], end[16];
+} period;
+
+static int overlaps(fs_rows *it, void *ctx)
+{
+    period *p = ctx;
+    fs_value s, e;
+    if (fs_rows_get(it, p->from_col, &s) != 0 || s.type != FS_TEXT || s.n >= sizeof p->start ||
+        fs_rows_get(it, p->to_col, &e) != 0 || e.type != FS_TEXT || e.n >= sizeof p->end)
+        return 0;
+    memcpy(p->start, s.p, s.n);
+    p->start[s.n] = '\0';
+    memcpy(p->end, e.p, e.n);
+    p->end[e.n] = '\0';
+    return strcmp(p->start, p->to) <= 0 && strcmp(p->from, p->end) <= 0;
+}
+
 /* CK_NO_OVERLAP: none of this rep's other live records of the form's
- * table spans a day of flag .. other (dates as text, "YYYY-MM-DD", sort as
- * the days do): one weekly plan a week. On an edit giving one of the two,
- * that day alone is checked. */
+ * table spans a day of flag .. other: one weekly plan a week. On an edit
+ * giving one of the two, that day alone is checked. */
 static int no_overlap(fs_replica *r, const fform *fm, const values *vs, const fcheck *c,
                       const char *me, const uint8_t *self)
 {
     const fs_record_rules *rr = fs_record_rules_of(fm->table);
     int a = field_at(fm, c->flag), b = field_at(fm, c->other);
     const char *from = given(fm, vs, c->flag), *to = given(fm, vs, c->other);
-    if (from == NULL)
-        from = to;
-    if (to == NULL)
-        to = from;
-    if (rr == NULL || rr->owner == NULL || a < 0 || b < 0 || me[0] == '\0' || from == NULL)
+    if (rr == NULL || rr->owner == NULL || a < 0 || b < 0 || me[0] == '\0' ||
+        (from == NULL && to == NULL))
         return CLI_OK;
-    fs_rows *it = NULL;
+    period p = {fm->fields[a].column, fm->fields[b].column, from ? from : to, to ? to : from,
+                "", ""};
     fs_value owner = fs_text(me);
-    int found = 0, frc = fs_rows_open(&it, r, fm->table, rr->owner, &owner, NULL);
     uint8_t id[FS_ID_BYTES];
-    char start[16] = "", end[16] = "";
-    while (frc == 0 && !found && (frc = fs_rows_next(it)) == 1) {
-        fs_value s, e;
-        frc = 0;
-        if (self != NULL && memcmp(fs_rows_id(it), self, FS_ID_BYTES) == 0)
-            continue; /* the record being edited */
-        if (fs_rows_get(it, fm->fields[a].column, &s) != 0 || s.type != FS_TEXT ||
-            s.n >= sizeof start || fs_rows_get(it, fm->fields[b].column, &e) != 0 ||
-            e.type != FS_TEXT || e.n >= sizeof end)
-            continue;
-        memcpy(start, s.p, s.n);
-        start[s.n] = '\0';
-        memcpy(end, e.p, e.n);
-        end[e.n] = '\0';
-        if (strcmp(start, to) <= 0 && strcmp(from, end) <= 0) {
-            found = 1;
-            memcpy(id, fs_rows_id(it), FS_ID_BYTES);
-        }
-    }
-    fs_rows_close(it);
-    if (frc < 0)
-        return cli_fail(r, fm->group, frc);
-    if (!found)
-        return CLI_OK;
+    int found = find_mine(r, fm, me, rr->owner, &owner, self, overlaps, &p, id);
+    if (found <= 0)
+        return found < 0 ? cli_fail(r, fm->group, found) : CLI_OK;
     char hex[2 * FS_ID_BYTES + 1];
     fs_id_to_hex(id, hex);
     cli_error(_("%s: %s has a %s for %s to %s already (%.8s): correct that one with '%s edit "
                 "%.8s'"),
-              given(fm, vs, c->flag) != NULL ? c->flag : c->other, me, cli_kind_word(fm->table), start, end, hex, fm->group, hex);
+              from != NULL ? c->flag : c->other, me, cli_kind_word(fm->table), p.start, p.end,
+              hex, fm->group, hex);
     return CLI_EUSAGE;
 }
 
