@@ -25,6 +25,7 @@ static const struct {
 } labels[] = {
     {"deleted", N_("Deleted")},
     {"status", N_("Status")},
+    {"stage", N_("Stage")},
     {"recorded_at", N_("Recorded at")},
     {"submitted_at", N_("Submitted at")},
     {"approved_by", N_("Reviewed by")},

@@ -64,8 +64,27 @@ static const char *name_of(const names *nm, const uint8_t *id)
     return "?";
 }
 
-/* A column's value for a table cell: text as is, booleans yes/no, ids as
- * 8 hex digits, customers by name. */
+/* A record's status, stage or kind in the reader's words; any other text
+ * as it is (the statuses and stages are the dashboard's words, web.c). */
+static const char *status_words(const char *status)
+{
+    static const char *const words[] = {N_("draft"),     N_("submitted"),   N_("approved"),
+                                        N_("returned"),  N_("open"),        N_("done"),
+                                        N_("cancelled"), N_("lead"),        N_("negotiating"),
+                                        N_("won"),       N_("lost"),        N_("signed")};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(status, words[i]) == 0)
+            return _(words[i]);
+    /* a daily report's kind */
+    if (strcmp(status, "plan") == 0)
+        return _("plan of the day");
+    if (strcmp(status, "summary") == 0)
+        return _("summary of the day");
+    return status;
+}
+
+/* A column's value for a table cell: text as is (a status in words),
+ * booleans yes/no, ids as 8 hex digits, customers by name. */
 static int cell_text(fs_rows *it, const char *table, const char *col, const names *nm, char **out)
 {
     fs_value v;
@@ -86,7 +105,7 @@ static int cell_text(fs_rows *it, const char *table, const char *col, const name
         break;
     case FS_INT:
         if (is_bool)
-            snprintf(buf, sizeof buf, "%s", v.i ? "yes" : "no");
+            snprintf(buf, sizeof buf, "%s", v.i ? _("yes") : _("no"));
         else if (is_money)
             money_format(v.i, buf);
         else
@@ -96,7 +115,15 @@ static int cell_text(fs_rows *it, const char *table, const char *col, const name
         snprintf(buf, sizeof buf, "%g", v.r);
         break;
     case FS_TEXT:
-        *out = strndup(v.p, v.n);
+        if ((strcmp(col, "status") == 0 || strcmp(col, "stage") == 0 ||
+             strcmp(col, "kind") == 0) &&
+            v.n < sizeof buf) {
+            memcpy(buf, v.p, v.n);
+            buf[v.n] = '\0';
+            *out = strdup(status_words(buf));
+        } else {
+            *out = strndup(v.p, v.n);
+        }
         return *out ? 0 : FS_ENOMEM;
     case FS_BLOB:
         if (strcmp(col, "customer") == 0 && v.n == FS_ID_BYTES && nm != NULL) {
@@ -190,10 +217,16 @@ int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     }
     names nm;
     cli_column cols[8];
+    char heads[8][64];
     size_t ncols = 0;
     cols[ncols++] = (cli_column){"ID", 0};
-    for (; fm->list_cols[ncols - 1] != NULL; ncols++)
-        cols[ncols] = (cli_column){fm->list_cols[ncols - 1], 32};
+    for (; fm->list_cols[ncols - 1] != NULL; ncols++) { /* each column by its label */
+        form_field_name(fm->table, fm->list_cols[ncols - 1], heads[ncols], sizeof heads[ncols]);
+        for (char *p = heads[ncols]; *p; p++) /* in capitals, as every list's heading */
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 'a' + 'A');
+        cols[ncols] = (cli_column){heads[ncols], 32};
+    }
     cli_table *t = NULL;
     cJSON *all = json ? cJSON_CreateArray() : NULL;
     fs_rows *it = NULL;

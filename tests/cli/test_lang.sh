@@ -104,6 +104,32 @@ contains "--lang over FIELDSYNC_LANG" "$OUT" "usage: fieldsync"
 en --lang fr help
 expect "--lang fr is refused" 2 "--lang: expected zh or en"
 
+# ---- a form's list: its headings, statuses and kinds in words ----
+en plan add --from 2026-12-07 --to 2026-12-13 --goals "签约 2 家新客户"
+expect "a weekly plan" 0
+en daily plan --date "$(date +%F)" --visits "北京华信 10:00"
+expect "a daily plan" 0
+en deal add --customer 北京华信 --title ERP --amount 300000
+expect "a deal" 0
+for g in plan daily deal; do
+    zh $g list
+    expect "$g list in Chinese" 0
+    show "$g list (zh)" "$OUT"
+    untranslated "$g list has no untranslated heading or status" "$OUT"
+done
+zh plan list
+contains "plan list: the week's start by its label" "$OUT" "本周开始"
+contains "and the plan's status in words" "$OUT" "草稿"
+zh daily list
+contains "daily list: a plan of the day" "$OUT" "日计划"
+zh deal list
+contains "deal list: the stage in words" "$OUT" "线索"
+en plan list
+contains "plan list in English: headings in capitals" "$OUT" "WEEK FROM"
+contains "the status as it is" "$OUT" "draft"
+zh contract list
+equal "an empty list in Chinese" "$OUT" "没有合同"
+
 # ---- today ----
 zh today
 expect "today in Chinese" 0
