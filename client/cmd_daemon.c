@@ -138,13 +138,13 @@ static fs_secret *daemon_key_get(daemon_key *k, const char *home)
     int rc = agent_key(home, 1, &s);
     if (rc == 0) {
         if (k->locked_logged)
-            daemon_log("unlocked again: syncing");
+            daemon_log("%s", _("unlocked again: syncing"));
         k->locked_logged = 0;
         return s;
     }
     if (!k->locked_logged)
-        daemon_log("locked: the unlock agent has wiped the key (idle timeout or 'fieldsync "
-                   "lock'); local changes wait until 'fieldsync unlock'");
+        daemon_log("%s", _("locked: the unlock agent has wiped the key (idle timeout or 'fieldsync "
+                         "lock'); local changes wait until 'fieldsync unlock'"));
     k->locked_logged = 1;
     return NULL;
 }
@@ -174,7 +174,7 @@ static int daemon_key_init(daemon_key *k, const char *home, fs_secret **first)
         *first = NULL;
         return CLI_ERUNTIME;
     }
-    daemon_log("unlocked: agent pid %ld wipes the key after %u idle minutes", pid,
+    daemon_log(_("unlocked: agent pid %ld wipes the key after %u idle minutes"), pid,
                AGENT_IDLE_DEFAULT_MS / 60000u);
     return CLI_OK;
 }
@@ -276,30 +276,30 @@ static void live_close(void *ctx, fs_replica *r, int rc)
      * in words, whatever else the round did */
     if (fs_replica_fork_note(r, note, sizeof note) == 0 && note[0] != '\0' &&
         strcmp(note, d->fork_before) != 0)
-        daemon_log("new device identity: %s", note);
+        daemon_log(_("new device identity: %s"), note);
     if (rc == 0 && fs_replica_status_get(r, &st) == 0) {
         uint64_t sent = d->pending_before > st.pending ? d->pending_before - st.pending : 0;
         uint64_t fresh = st.refused > d->refused_before ? st.refused - d->refused_before : 0;
         if (fresh > 0) /* never silent: the log says what the server refused */
-            daemon_log("in sync: %llu changes sent, cursor %llu; the server REFUSED %llu of them"
-                       " (%llu refused changes in all: see 'fieldsync refused list')",
+            daemon_log(_("in sync: %llu changes sent, cursor %llu; the server REFUSED %llu of them"
+                         " (%llu refused changes in all: see 'fieldsync refused list')"),
                        (unsigned long long)sent, (unsigned long long)st.cursor,
                        (unsigned long long)fresh, (unsigned long long)st.refused);
         else if (sent > 0 || d->offline)
-            daemon_log("in sync: %llu changes sent, cursor %llu", (unsigned long long)sent,
+            daemon_log(_("in sync: %llu changes sent, cursor %llu"), (unsigned long long)sent,
                        (unsigned long long)st.cursor);
         char words[768]; /* never silent: a re-sync or a re-send after a server restore */
         if (sync_restore_words(&d->st_before, &st, words, sizeof words))
             daemon_log("%s", words);
         uint64_t undone = 0;
         if (refused_undone(r, &undone) == 0 && undone > d->undone_before)
-            daemon_log("the server REFUSED %llu new owners; undone on this device, the server's"
-                       " owner is back (see 'fieldsync refused list')",
+            daemon_log(_("the server REFUSED %llu new owners; undone on this device, the server's"
+                         " owner is back (see 'fieldsync refused list')"),
                        (unsigned long long)(undone - d->undone_before));
         if (!d->url_noted) {
             /* this address answered: tried first from now on, said once */
             if (d->url != NULL && fs_replica_set_server_last(r, d->url) == 0)
-                daemon_log("syncing with the server at %s", d->url);
+                daemon_log(_("syncing with the server at %s"), d->url);
             d->url_noted = 1;
         }
         d->offline = 0;
@@ -312,9 +312,10 @@ static void live_close(void *ctx, fs_replica *r, int rc)
         uint64_t indexed = 0;
         int src = fs_search_catch_up(r, &indexed);
         if (src != 0)
-            daemon_log("search index not brought up to date: %s", fs_replica_errmsg(r));
+            daemon_log(_("search index not brought up to date: %s"), fs_replica_errmsg(r));
         else if (indexed >= 1000)
-            daemon_log("search index: %llu records brought up to date", (unsigned long long)indexed);
+            daemon_log(_("search index: %llu records brought up to date"),
+                       (unsigned long long)indexed);
     }
     fs_replica_close(r);
     take_stamp(d->home, &d->seen); /* our own round changed the files */
@@ -417,10 +418,11 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    daemon_log("syncing %s with %s:%d (every %lds, and on local changes)", home, set.addr[0].host,
+    daemon_log(_("syncing %s with %s:%d (every %lds, and on local changes)"), home,
+               set.addr[0].host,
                set.addr[0].port, interval);
     for (size_t i = 1; i < set.n; i++)
-        daemon_log("or, when it does not answer, %s", set.url[i]);
+        daemon_log(_("or, when it does not answer, %s"), set.url[i]);
 
     daemon_state d;
     memset(&d, 0, sizeof d);
@@ -456,7 +458,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             d.url_noted = 0;
             err[0] = '\0';
             if (!reachable(set.addr[i].host, set.addr[i].port)) {
-                snprintf(err, sizeof err, "cannot reach the server at %s:%d", set.addr[i].host,
+                snprintf(err, sizeof err, _("cannot reach the server at %s:%d"), set.addr[i].host,
                          set.addr[i].port);
                 frc = FS_EIO;
             } else {
@@ -469,7 +471,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             if (frc != FS_EIO || d.rounds > 0 || !more)
                 break;
             if (!d.offline)
-                daemon_log("the server at %s did not answer (%s); trying %s", set.url[i], err,
+                daemon_log(_("the server at %s did not answer (%s); trying %s"), set.url[i], err,
                            set.url[i + 1]);
         }
         /* next time, the one that answered last first */
@@ -486,11 +488,11 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
         if (frc == FS_EBUSY || frc == FS_ESTATE) {
             retry_at = t + DAEMON_TICK_MS; /* a command was writing, or the key went */
         } else if (frc == FS_EREVOKED) {
-            daemon_log("the server revoked this device: wiping the replica");
+            daemon_log("%s", _("the server revoked this device: wiping the replica"));
             if (fs_replica_wipe(home) == 0)
-                daemon_log("wiped");
+                daemon_log("%s", _("wiped"));
             else
-                daemon_log("wiping failed: remove %s by hand", home);
+                daemon_log(_("wiping failed: remove %s by hand"), home);
             rc = CLI_ERUNTIME;
             break;
         } else if (frc == FS_EAUTH) {
@@ -501,10 +503,10 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
             /* The server ended the session and said why (ERROR: a pull it
              * cannot send, its disk full): that is not being offline. */
             if (frc == FS_ECLOSED && err[0])
-                daemon_log("the server ended the sync: %s; local changes are kept, retrying later",
+                daemon_log(_("the server ended the sync: %s; local changes are kept, retrying later"),
                            err);
             else if (!d.offline)
-                daemon_log("offline (%s); local changes are kept", err[0] ? err : fs_strerror(frc));
+                daemon_log(_("offline (%s); local changes are kept"), err[0] ? err : fs_strerror(frc));
             d.offline = 1;
             /* backoff * [0.8, 1.2): spread the retries of many devices */
             uint64_t delay = backoff * 4 / 5 + randombytes_uniform((uint32_t)(backoff * 2 / 5));
@@ -514,6 +516,6 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
     }
     fs_secret_free(key.own);
     if (rc == CLI_OK)
-        daemon_log("stopped");
+        daemon_log("%s", _("stopped"));
     return rc;
 }

@@ -190,6 +190,24 @@ wait "$DAEMON_PID"
 equal "the connected daemon exits 0 on SIGTERM" "$?" 0
 DAEMON_PID=
 
+# ---- the daemon's log in the rep's language ----
+FIELDSYNC_LANG=zh "$FS" --home "$HL" daemon --interval 3600 >"$WORK/daemon4.out" \
+    2>"$WORK/daemon4.err" &
+DAEMON_PID=$!
+for i in $(seq 1 100); do
+    grep -qF "正在与服务器" "$WORK/daemon4.out" && break
+    sleep 0.1
+done
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+DAEMON_PID=
+LOG4=$(cat "$WORK/daemon4.out")
+contains "the daemon says what it syncs, in Chinese" "$LOG4" \
+    "正在同步 $HL 与 127.0.0.1:$PORT（每 3600 秒一次，本机有修改时也会同步）"
+contains "and with which server" "$LOG4" "正在与服务器 ws://127.0.0.1:$PORT 同步"
+contains "and that it stopped" "$LOG4" "已停止"
+lacks "no English line" "$LOG4" "syncing"
+
 for m in sablewhisker 首批试点 ottermarble 第二次拜访 umberfinch 第三次 quillhaven 第四次 \
     mossquartz 第五行业; do
     if grep -rqaF -- "$m" "$WORK"/daemon*.out "$WORK"/daemon*.err "$S" "$HZ" "$HL"; then
