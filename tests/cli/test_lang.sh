@@ -155,6 +155,16 @@ expect "status in Chinese" 0
 show "status (zh)" "$OUT"
 contains "status labels in Chinese" "$OUT" "待同步修改："
 untranslated "status has no untranslated message" "$OUT"
+# every value starts in one column (12: four characters, a colon, padding)
+cols=$(python3 -c '
+import sys, unicodedata
+w = lambda t: sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in t)
+for line in sys.stdin.read().splitlines():
+    head, sep, rest = line.partition("：")
+    if sep and " " not in head:
+        print(w(head + sep) + len(rest) - len(rest.lstrip(" ")))
+' <<<"$OUT" | sort -u | tr '\n' ' ')
+equal "status: the values in one column" "$cols" "12 "
 en status
 contains "status in English" "$OUT" "pending changes:"
 
