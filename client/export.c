@@ -22,6 +22,7 @@
 #include "fieldsync/schema.h"
 #include "cmd.h"
 #include "i18n.h"
+#include "table.h"
 
 int cli_export_wanted;
 
@@ -217,17 +218,38 @@ int cmd_exports(cli_ctx *ctx, int argc, char **argv)
         return rc;
     }
     fs_replica_close(r);
-    if (n == 0)
+    if (n == 0) {
         printf(_("no exports from this device\n"));
-    for (size_t i = 0; i < n; i++) {
-        char when[32] = "?";
+        return CLI_OK;
+    }
+    /* in the reader's words: the kind of record, sealed or plaintext */
+    static const cli_column cols[] = {{N_("WHEN"), 0},    {N_("EXPORTED BY"), 32},
+                                      {N_("KIND"), 0},    {N_("RECORDS"), 0},
+                                      {N_("AS"), 0},      {N_("THE SERVER"), 0}};
+    cli_table *tab = NULL;
+    if (cli_table_new(&tab, cols, sizeof cols / sizeof cols[0]) != 0)
+        return cli_fail(NULL, "exports", FS_ENOMEM);
+    int frc2 = 0;
+    for (size_t i = 0; frc2 == 0 && i < n; i++) {
+        char when[32] = "?", count[24];
         time_t t = (time_t)(e[i].at_ms / 1000);
         struct tm tm;
         if (localtime_r(&t, &tm) != NULL)
             strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-        printf("%s  %s  %s  %u  %s  %s\n", when, e[i].user[0] ? e[i].user : "-", e[i].kind,
-               (unsigned)e[i].n, e[i].mode,
-               e[i].sent ? _("told the server") : _("not yet told the server"));
+        snprintf(count, sizeof count, "%u", (unsigned)e[i].n);
+        const char *mode = strcmp(e[i].mode, "sealed") == 0      ? _("sealed")
+                           : strcmp(e[i].mode, "plaintext") == 0 ? _("plaintext")
+                                                                 : e[i].mode;
+        const char *cells[] = {when,
+                               e[i].user[0] ? e[i].user : "-",
+                               cli_kind_word(e[i].kind),
+                               count,
+                               mode,
+                               e[i].sent ? _("told the server") : _("not yet told the server")};
+        frc2 = cli_table_add(tab, cells);
     }
-    return CLI_OK;
+    if (frc2 == 0)
+        cli_table_print(tab, stdout);
+    cli_table_free(tab);
+    return frc2 == 0 ? CLI_OK : cli_fail(NULL, "exports", FS_ENOMEM);
 }

@@ -27,7 +27,8 @@ en() { LANG=C runc "$FS" --home "$H" "$@"; }
 show() { [ -n "${FS_SHOW-}" ] && printf -- '--- %s\n%s\n' "$1" "$2"; return 0; }
 
 # Words a Chinese screen keeps in Latin letters: the program, its commands
-# and subcommands, placeholders (ID, NAME, ...), environment variables and
+# and subcommands, placeholders (ID, NAME, ...), the export policies as
+# typed (明文（plaintext）), environment variables and
 # abbreviations a Chinese sales team writes so (CRM), and the rep's user
 # name. Everything else of four letters or more is an untranslated message.
 ALLOWED='fieldsync init passwd customer edit list visit show conflict resolve mine theirs
@@ -46,6 +47,7 @@ budget asked record table accurate comment satisfaction confirmed duplicate
 delete history GROUP OPTION VALUE confirm route kept check theirs mine lost
 deal negotiate lost payment contract sign survey sales month meeting
 attach attachment RECORD FILE requirement card contract other remove
+plaintext sealed
 zhang'
 # untranslated NAME TEXT: fails NAME when a line of TEXT has such a word.
 untranslated() {
@@ -129,6 +131,14 @@ contains "plan list in English: headings in capitals" "$OUT" "WEEK FROM"
 contains "the status as it is" "$OUT" "draft"
 zh contract list
 equal "an empty list in Chinese" "$OUT" "没有合同"
+en customer add --name 上海恒远机械
+en customer list # two customers to a pipe: an export, as this device may
+expect "two customers listed to a pipe (FIELDSYNC_EXPORT=1)" 0
+zh exports
+expect "exports in Chinese" 0
+contains "the exports under Chinese headings" "$OUT" "导出人"
+contains "each kind in words, as plaintext" "$(tr -s ' ' <<<"$OUT")" "zhang 客户 2 明文（plaintext）"
+untranslated "exports has no untranslated word" "$OUT"
 
 # ---- today ----
 zh today
