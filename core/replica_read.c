@@ -46,6 +46,13 @@ const char *fs_name_column(const char *table)
         return "notes";
     if (strcmp(table, "weekly_plan") == 0)
         return "goals";
+    /* the other forms a rep answers or follows up by what they say */
+    if (strcmp(table, "complaint") == 0 || strcmp(table, "requirement_request") == 0)
+        return "description";
+    if (strcmp(table, "customer_question") == 0)
+        return "question";
+    if (strcmp(table, "marketing_request") == 0)
+        return "goal";
     return NULL;
 }
 
@@ -86,6 +93,17 @@ int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_ma
                  " LEFT JOIN customer c ON c.id = v.customer AND c.deleted = 0"
                  " WHERE v.deleted = 0 AND (instr(fs_fold(v.notes), fs_fold(?1)) > 0"
                  " OR instr(fs_fold(c.name), fs_fold(?1)) > 0) ORDER BY v.time DESC, v.id");
+    else if (strcmp(t->name, "contact") != 0 && fs_schema_column_index(t, "customer") >= 0)
+        /* A record about a customer (a commitment, a deal, a complaint, a
+         * question, a request) by its own words or its customer's name,
+         * shown with both; a contact is a person, named by their name. */
+        snprintf(sql, sizeof sql,
+                 "SELECT t.id, t.\"%s\" || ' · ' || coalesce(c.name, ''),"
+                 " fs_fold(t.\"%s\") = fs_fold(?1) FROM \"%s\" t"
+                 " LEFT JOIN customer c ON c.id = t.customer AND c.deleted = 0"
+                 " WHERE t.deleted = 0 AND (instr(fs_fold(t.\"%s\"), fs_fold(?1)) > 0"
+                 " OR instr(fs_fold(c.name), fs_fold(?1)) > 0) ORDER BY t.\"%s\", t.id",
+                 col, col, t->name, col, col);
     else
         snprintf(sql, sizeof sql,
                  "SELECT id, \"%s\", fs_fold(\"%s\") = fs_fold(?1) FROM \"%s\""

@@ -141,10 +141,30 @@ static void test_match_name(void)
     CHECK_EQ_INT(n, 2);
     CHECK_OK(fs_match_name(r, "visit", "Acme", m, 2, &n)); /* another customer's */
     CHECK_EQ_INT(n, 0);
+    /* A question by its words or its customer's name, shown with both. */
+    uint8_t qid[16];
+    fs_cell q[] = {{"customer", fs_blob(sh, 16)},
+                   {"question", fs_text("能否三周交货")},
+                   {"asked_at", fs_text("2026-12-03 10:00")}};
+    CHECK_OK(fs_insert(r, "customer_question", q, 3, qid));
+    CHECK_OK(fs_match_name(r, "customer_question", "三周", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, qid, 16);
+    CHECK_STR(m[0].name, "能否三周交货 · 上海华信");
+    CHECK_OK(fs_match_name(r, "customer_question", "上海", m, 2, &n));
+    CHECK_EQ_INT(n, 1);
+    CHECK_MEM(m[0].id, qid, 16);
+    CHECK_OK(fs_match_name(r, "customer_question", "北京", m, 2, &n));
+    CHECK_EQ_INT(n, 0);
+    /* A contact is a person: not found by its customer's name. */
+    CHECK_OK(fs_match_name(r, "contact", "上海华信", m, 2, &n));
+    CHECK_EQ_INT(n, 0);
     CHECK_ERR(fs_match_name(r, "customer", "", m, 2, &n), FS_EINVAL);
     CHECK_STR(fs_name_column("weekly_plan"), "goals");
     CHECK(fs_name_column("daily_report") == NULL);
     CHECK_STR(fs_name_column("commitment"), "text");
+    CHECK_STR(fs_name_column("customer_question"), "question");
+    CHECK_STR(fs_name_column("complaint"), "description");
     fs_replica_close(r);
 }
 

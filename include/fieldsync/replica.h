@@ -206,7 +206,8 @@ typedef struct fs_name_match {
 
 /* The text column a person names a row of table by: customer and contact
  * "name", commitment "text", visit "notes", weekly_plan "goals", deal
- * "title"; NULL for a
+ * "title", complaint and requirement_request "description",
+ * customer_question "question", marketing_request "goal"; NULL for a
  * table named by id only. */
 const char *fs_name_column(const char *table);
 
@@ -215,7 +216,9 @@ const char *fs_name_column(const char *table);
  * Simplified): up to max of them into out
  * (in name order), their number in *count (which may exceed max). A visit
  * is also found by its customer's name; its out name is its time and
- * customer ("2026-12-03 10:00 北京华信科技"), the latest visit first. A row
+ * customer ("2026-12-03 10:00 北京华信科技"), the latest visit first. Any
+ * other record about a customer but a contact is also found by its
+ * customer's name, its out name "its words · customer". A row
  * whose name equals text (case folded) is the only one returned when there
  * is exactly one such row: "华信" finds 华信 even beside 北京华信. FS_EINVAL
  * for a table without a name column or an empty text. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Records by name (issue 17, point 2): every option that takes a customer,
-# contact, commitment, visit (its notes) or plan (its goals) takes part of
-# its name as well as an id prefix (Chinese as typed, Traditional and
+# contact, commitment, visit (its notes, or its customer's name), plan (its
+# goals), deal, question or complaint takes part of its name as well as an
+# id prefix (Chinese as typed, Traditional and
 # Simplified alike, Latin letters in any case); a name that fits several
 # lists them and exits 2; an exact name wins over longer ones; a name that
 # fits none says so, naming what was typed.
@@ -96,4 +97,22 @@ run visit add --customer "${AC:0:8}" --time "$D3 12:00" --place x --purpose x --
 expect "an id prefix still works" 0
 run visit add --customer "" --time "$D3 12:00" --place x --purpose x --notes x
 expect "an empty reference: exit 2" 2 "--customer"
+
+# A record about a customer by its customer's name too: a visit (shown by
+# its time and customer), a question or a commitment (by its words and
+# customer); a contact, a person, by its own name only.
+run visit show "acme" --json
+expect "the one visit to Acme, by its customer's name" 0
+contains "it is that visit" "$OUT" "\"customer\":\"$AC\""
+run question add --customer "Acme" --question "能否三周交货？"
+expect "a question from Acme" 0
+run question answer "ACME" --answer "可以"
+expect "question answer, named by its customer" 0
+run question show "三周" --json
+contains "found by its words: answered" "$OUT" '"answer":"可以"'
+run commitment done "北京华信"
+expect "two commitments to 北京华信: exit 2" 2 "2 commitment records match"
+contains "each listed with its words and customer" "$ERR" "寄样品 · 北京华信科技有限公司"
+run contact show "acme"
+expect "a contact is not found by its customer's name" 2 'no contact with the id or name "acme"'
 finish
