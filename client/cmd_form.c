@@ -471,7 +471,7 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
         if (frc == 0) {
             char full[2 * FS_ID_BYTES + 1];
             fs_id_to_hex(id, full);
-            printf("%s %s: %s\n", fm->group, a->name, full);
+            printf(_("%s: %s\n"), command, full); /* "plan submit: ID" */
         } else {
             rc = cli_fail(r, fm->group, frc);
         }

@@ -535,7 +535,7 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
     if (rc == CLI_OK) {
         char full[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(id, full);
-        printf("%s: %s\n", command, full);
+        printf(_("%s: %s\n"), command, full);
     }
     fs_replica_close(r);
     for (size_t i = 0; i < FORM_MAX_FIELDS; i++)
@@ -749,7 +749,7 @@ int form_delete(cli_ctx *ctx, const char *group, int argc, char **argv)
                             "%s: %s, and %zu records that named it\n", others),
                    command, full, others);
         else
-            printf("%s: %s\n", command, full);
+            printf(_("%s: %s\n"), command, full);
     }
     free(d.v);
     fs_replica_close(r);

@@ -126,6 +126,9 @@ zh daily list
 contains "daily list: a plan of the day" "$OUT" "日计划"
 zh deal list
 contains "deal list: the stage in words" "$OUT" "线索"
+zh plan edit 签约 --goals "签约 3 家新客户"
+expect "plan edit, the plan named by its goals" 0
+contains "what was done, said with a Chinese colon" "$OUT" "plan edit："
 en plan list
 contains "plan list in English: headings in capitals" "$OUT" "WEEK FROM"
 contains "the status as it is" "$OUT" "draft"
