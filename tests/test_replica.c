@@ -71,6 +71,21 @@ static void add_customer(fs_replica *r, const char *name, uint8_t id[16])
 
 /* Rows named by part of their name: CJK as typed, Latin in any case, an
  * exact name alone, deleted rows never, tables without a name refused. */
+/* fs_match_name of text in table finds count rows, the first of them first
+ * (NULL: not checked), shown as name (NULL: not checked). */
+static void matches(fs_replica *r, const char *table, const char *text, size_t count,
+                    const uint8_t *first, const char *name)
+{
+    fs_name_match m[2];
+    size_t n = 99;
+    CHECK_OK(fs_match_name(r, table, text, m, 2, &n));
+    CHECK_EQ_INT(n, count);
+    if (first != NULL)
+        CHECK_MEM(m[0].id, first, 16);
+    if (name != NULL)
+        CHECK_STR(m[0].name, name);
+}
+
 static void test_match_name(void)
 {
     fs_replica *r = fresh("r");
@@ -116,49 +131,29 @@ static void test_match_name(void)
                    {"place", fs_text("会议室")},  {"purpose", fs_text("演示")},
                    {"notes", fs_text("談了報價和交期")}};
     CHECK_OK(fs_insert(r, "visit", v, 5, vid));
-    CHECK_OK(fs_match_name(r, "visit", "报价", m, 2, &n));
-    CHECK_EQ_INT(n, 1);
-    CHECK_MEM(m[0].id, vid, 16);
-    CHECK_STR(m[0].name, "2026-12-03 10:00 北京华信科技");
+    matches(r, "visit", "报价", 1, vid, "2026-12-03 10:00 北京华信科技");
     /* ... and by its customer's name, in either script: the latest first. */
-    CHECK_OK(fs_match_name(r, "visit", "北京華信", m, 2, &n));
-    CHECK_EQ_INT(n, 1);
-    CHECK_MEM(m[0].id, vid, 16);
+    matches(r, "visit", "北京華信", 1, vid, NULL);
     uint8_t vid2[16];
     fs_cell v2[] = {{"customer", fs_blob(bj, 16)}, {"time", fs_text("2026-12-04 09:30")},
                     {"place", fs_text("工厂")},    {"purpose", fs_text("回访")},
                     {"notes", fs_text("看了产线")}};
     CHECK_OK(fs_insert(r, "visit", v2, 5, vid2));
-    CHECK_OK(fs_match_name(r, "visit", "北京华信", m, 2, &n));
-    CHECK_EQ_INT(n, 2);
-    CHECK_MEM(m[0].id, vid2, 16);
-    CHECK_STR(m[0].name, "2026-12-04 09:30 北京华信科技");
-    CHECK_MEM(m[1].id, vid, 16);
-    CHECK_OK(fs_match_name(r, "visit", "产线", m, 2, &n)); /* notes still */
-    CHECK_EQ_INT(n, 1);
-    CHECK_MEM(m[0].id, vid2, 16);
-    CHECK_OK(fs_match_name(r, "visit", "华信", m, 2, &n)); /* no exact name for a visit */
-    CHECK_EQ_INT(n, 2);
-    CHECK_OK(fs_match_name(r, "visit", "Acme", m, 2, &n)); /* another customer's */
-    CHECK_EQ_INT(n, 0);
+    matches(r, "visit", "北京华信", 2, vid2, "2026-12-04 09:30 北京华信科技");
+    matches(r, "visit", "产线", 1, vid2, NULL); /* notes still */
+    matches(r, "visit", "华信", 2, NULL, NULL); /* no exact name for a visit */
+    matches(r, "visit", "Acme", 0, NULL, NULL); /* another customer's */
     /* A question by its words or its customer's name, shown with both. */
     uint8_t qid[16];
     fs_cell q[] = {{"customer", fs_blob(sh, 16)},
                    {"question", fs_text("能否三周交货")},
                    {"asked_at", fs_text("2026-12-03 10:00")}};
     CHECK_OK(fs_insert(r, "customer_question", q, 3, qid));
-    CHECK_OK(fs_match_name(r, "customer_question", "三周", m, 2, &n));
-    CHECK_EQ_INT(n, 1);
-    CHECK_MEM(m[0].id, qid, 16);
-    CHECK_STR(m[0].name, "能否三周交货 · 上海华信");
-    CHECK_OK(fs_match_name(r, "customer_question", "上海", m, 2, &n));
-    CHECK_EQ_INT(n, 1);
-    CHECK_MEM(m[0].id, qid, 16);
-    CHECK_OK(fs_match_name(r, "customer_question", "北京", m, 2, &n));
-    CHECK_EQ_INT(n, 0);
+    matches(r, "customer_question", "三周", 1, qid, "能否三周交货 · 上海华信");
+    matches(r, "customer_question", "上海", 1, qid, NULL);
+    matches(r, "customer_question", "北京", 0, NULL, NULL);
     /* A contact is a person: not found by its customer's name. */
-    CHECK_OK(fs_match_name(r, "contact", "上海华信", m, 2, &n));
-    CHECK_EQ_INT(n, 0);
+    matches(r, "contact", "上海华信", 0, NULL, NULL);
     CHECK_ERR(fs_match_name(r, "customer", "", m, 2, &n), FS_EINVAL);
     CHECK_STR(fs_name_column("weekly_plan"), "goals");
     CHECK(fs_name_column("daily_report") == NULL);
