@@ -46,6 +46,8 @@ static const char css[] =
     ".green{background:#d8f0d8}.amber{background:#fbe7b5}.red{background:#f4c7c3}"
     "form.inline{display:inline}.err{color:#a00}"
     "caption{text-align:left;padding:.3em 0}table.tally td{white-space:nowrap}"
+    /* a rule's heading wraps to a few lines, not a character a line */
+    "table.tally th{min-width:3em;vertical-align:bottom}"
     "figure.chart{margin:.5em 0}figcaption{margin-bottom:.3em}";
 
 static void logout_form(out *o, const session *s)

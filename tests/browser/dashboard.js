@@ -179,6 +179,18 @@ async function login(page, name, pw) {
     check('Chinese: the time zone named once', (await zpage.locator('span.zone').count()) === 1);
     await zpage.screenshot({ path: `${artifacts}/zh-overview.png`, fullPage: true });
     await axeCheck(zpage, 'the team page (Chinese)');
+    // The rules' headings wrap to a few lines, not a character a line
+    // (本月重点客户 took six lines, one character each).
+    const headLines = await zpage.locator('table.tally th').evaluateAll((ths) =>
+      ths.map((th) => {
+        const cs = getComputedStyle(th);
+        const pad = parseFloat(cs.paddingTop) + parseFloat(cs.paddingBottom);
+        const line = parseFloat(cs.lineHeight) || 1.5 * parseFloat(cs.fontSize);
+        return { text: th.textContent, lines: Math.round((th.clientHeight - pad) / line) };
+      }));
+    const tallest = Math.max(...headLines.map((h) => h.lines));
+    check('Chinese: no rule heading takes more than five lines', headLines.length > 10 && tallest <= 5,
+          JSON.stringify(headLines));
     // Each rep's 8-week trend, a sparkline in the team table, labelled.
     const spark = zpage.locator(`tr:has(a:text-is("${rep}")) svg.spark`);
     check("Chinese: the team table has the rep's sparkline", (await spark.count()) === 1);
