@@ -183,8 +183,8 @@ static void usage(FILE *f)
             "  history ID [--json]       who changed which field of a record, and when\n"
             "  ID is the record's id (6 hex digits or more, as 'list' shows) or its name:\n"
             "  a customer's or contact's name, a deal's title, a part of a commitment's,\n"
-            "  question's or complaint's words, a visit's notes, a weekly plan's goals;\n"
-            "  a record about a customer (not a contact) also by the customer's name\n"
+            "  question's or complaint's words, a visit's notes, a weekly plan's goals or\n"
+            "  rep; a record about a customer (not a contact) also by the customer's name\n"
             "\n"),
           f);
     fputs(_("Forms (missing required fields are asked for on a terminal):\n"), f);

@@ -93,6 +93,14 @@ int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_ma
                  " LEFT JOIN customer c ON c.id = v.customer AND c.deleted = 0"
                  " WHERE v.deleted = 0 AND (instr(fs_fold(v.notes), fs_fold(?1)) > 0"
                  " OR instr(fs_fold(c.name), fs_fold(?1)) > 0) ORDER BY v.time DESC, v.id");
+    else if (strcmp(t->name, "weekly_plan") == 0)
+        /* A manager names a plan by its rep as often as by its goals; it
+         * is shown by its week, rep and goals, the latest week first. */
+        snprintf(sql, sizeof sql,
+                 "SELECT id, period_start || '..' || period_end || ' ' || rep || ' · ' || goals,"
+                 " fs_fold(goals) = fs_fold(?1) FROM weekly_plan WHERE deleted = 0"
+                 " AND (instr(fs_fold(goals), fs_fold(?1)) > 0 OR instr(fs_fold(rep), fs_fold(?1)) > 0)"
+                 " ORDER BY period_start DESC, rep, id");
     else if (strcmp(t->name, "contact") != 0 && fs_schema_column_index(t, "customer") >= 0)
         /* A record about a customer (a commitment, a deal, a complaint, a
          * question, a request) by its own words or its customer's name,

@@ -218,7 +218,9 @@ const char *fs_name_column(const char *table);
  * is also found by its customer's name; its out name is its time and
  * customer ("2026-12-03 10:00 北京华信科技"), the latest visit first. Any
  * other record about a customer but a contact is also found by its
- * customer's name, its out name "its words · customer". A row
+ * customer's name, its out name "its words · customer"; a weekly plan by
+ * its rep's name too, shown "2026-12-07..2026-12-13 zhang · goals", the
+ * latest week first. A row
  * whose name equals text (case folded) is the only one returned when there
  * is exactly one such row: "华信" finds 华信 even beside 北京华信. FS_EINVAL
  * for a table without a name column or an empty text. */

@@ -115,4 +115,11 @@ expect "two commitments to 北京华信: exit 2" 2 "2 commitment records match"
 contains "each listed with its words and customer" "$ERR" "寄样品 · 北京华信科技有限公司"
 run contact show "acme"
 expect "a contact is not found by its customer's name" 2 'no contact with the id or name "acme"'
+run plan show "ZHANG" --json
+expect "a weekly plan by its rep's name, as a manager names it" 0
+contains "that plan" "$OUT" "\"id\":\"$PLAN\""
+run plan add --from "$(rel_day "$PMON +7 days")" --to "$(rel_day "$PMON +11 days")" --goals "回款"
+run plan show "zhang"
+expect "two of zhang's plans: exit 2" 2 "2 weekly plan records match"
+contains "each by its week, rep and goals" "$ERR" "${PLAN:0:8}  $PMON..$PFRI zhang · 拿下華東區三家新客戶"
 finish
