@@ -39,6 +39,10 @@ static const struct {
     {"kind", N_("Kind")},
     {"supervisor", N_("Supervisor")},
     {"checked_at", N_("Checked at")},
+    /* a plan's tasks (plan show, history of a task) */
+    {"date", N_("Date")},
+    {"task", N_("Task")},
+    {"expected_time", N_("Expected time")},
 };
 
 static const char *label_in(const ffield *f, size_t n, const char *column)

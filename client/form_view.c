@@ -180,6 +180,16 @@ static int page_limit(const char *limit_s, int all, int json, size_t *limit)
     return CLI_OK;
 }
 
+/* A column's heading: its label (form_field_name), in capitals as every
+ * list's heading (a Chinese label has none to change). */
+static void form_heading(const char *table, const char *column, char *buf, size_t size)
+{
+    form_field_name(table, column, buf, size);
+    for (char *p = buf; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+}
+
 int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
 {
     int json = 0, every = 0;
@@ -221,10 +231,7 @@ int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     size_t ncols = 0;
     cols[ncols++] = (cli_column){"ID", 0};
     for (; fm->list_cols[ncols - 1] != NULL; ncols++) { /* each column by its label */
-        form_field_name(fm->table, fm->list_cols[ncols - 1], heads[ncols], sizeof heads[ncols]);
-        for (char *p = heads[ncols]; *p; p++) /* in capitals, as every list's heading */
-            if (*p >= 'a' && *p <= 'z')
-                *p = (char)(*p - 'a' + 'A');
+        form_heading(fm->table, fm->list_cols[ncols - 1], heads[ncols], sizeof heads[ncols]);
         cols[ncols] = (cli_column){heads[ncols], 32};
     }
     cli_table *t = NULL;
@@ -302,8 +309,11 @@ int form_open_one(fs_replica *r, const char *table, const char *hex, fs_rows **i
 static int show_children(fs_replica *r, const fchild *ch, const uint8_t id[FS_ID_BYTES])
 {
     cli_column cols[3];
-    for (int c = 0; c < 3; c++)
-        cols[c] = (cli_column){ch->cols[c], 40};
+    char heads[3][64];
+    for (int c = 0; c < 3; c++) {
+        form_heading(ch->table, ch->cols[c], heads[c], sizeof heads[c]);
+        cols[c] = (cli_column){heads[c], 40};
+    }
     cli_table *t = NULL;
     fs_rows *it = NULL;
     fs_value eq = fs_blob(id, FS_ID_BYTES);
@@ -322,7 +332,7 @@ static int show_children(fs_replica *r, const fchild *ch, const uint8_t id[FS_ID
     }
     fs_rows_close(it);
     if (frc == 0 && cli_table_rows(t) > 0) {
-        printf("\n%s:\n", ch->table);
+        printf(_("\n%s:\n"), cli_kind_word(ch->table));
         cli_table_print(t, stdout);
     }
     cli_table_free(t);

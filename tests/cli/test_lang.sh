@@ -107,8 +107,8 @@ en --lang fr help
 expect "--lang fr is refused" 2 "--lang: expected zh or en"
 
 # ---- a form's list: its headings, statuses and kinds in words ----
-en plan add --from 2026-12-07 --to 2026-12-13 --goals "签约 2 家新客户"
-expect "a weekly plan" 0
+en plan add --from 2026-12-07 --to 2026-12-13 --goals "签约 2 家新客户" --task "2026-12-08|拜访华信|1h"
+expect "a weekly plan with a task" 0
 en daily plan --date "$(date +%F)" --visits "北京华信 10:00"
 expect "a daily plan" 0
 en deal add --customer 北京华信 --title ERP --amount 300000
@@ -126,6 +126,10 @@ zh daily list
 contains "daily list: a plan of the day" "$OUT" "日计划"
 zh deal list
 contains "deal list: the stage in words" "$OUT" "线索"
+zh plan show 签约
+contains "plan show: its tasks under a Chinese heading" "$OUT" "计划任务："
+contains "with Chinese column headings" "$OUT" "预计时间"
+untranslated "plan show has no untranslated word" "$OUT"
 zh plan edit 签约 --goals "签约 3 家新客户"
 expect "plan edit, the plan named by its goals" 0
 contains "what was done, said with a Chinese colon" "$OUT" "plan edit："
