@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -339,6 +340,75 @@ static int show_children(fs_replica *r, const fchild *ch, const uint8_t id[FS_ID
     return frc < 0 ? cli_fail(frc == FS_ENOMEM ? NULL : r, ch->table, frc) : CLI_OK;
 }
 
+/* What was done with a customer, after its fields in 'customer show' on
+ * a terminal: a rep names a customer and expects the work with it. Each
+ * section is the kind's title over the columns' labels, the latest first,
+ * at most RELATED_ROWS rows. Not to a file or pipe: these are lists of
+ * records, which leave this device only through the export gate
+ * (cli_export_gate), so a pipe gets the fields alone, as before. */
+#define RELATED_ROWS 10
+static const struct {
+    const char *table, *order, *cols[4];
+    const char *only_col, *only_val; /* rows whose only_col is only_val (NULL: all) */
+    const char *title;
+} related[] = {
+    {"contact", "name", {"name", "position", "phone", NULL}, NULL, NULL, N_("contacts")},
+    {"visit", "-time", {"time", "purpose", "notes", NULL}, NULL, NULL, N_("visits")},
+    {"commitment", "due", {"text", "due", NULL}, "status", "open", N_("open commitments")},
+    {"deal", "-opened_at", {"title", "amount", "stage", NULL}, NULL, NULL, N_("deals")},
+    {"complaint", "-received_at", {"received_at", "description", "outcome", NULL}, NULL, NULL,
+     N_("complaints")},
+    {"customer_question", "-asked_at", {"asked_at", "question", "answer", NULL}, NULL, NULL,
+     N_("customer questions")},
+};
+
+static int show_related(fs_replica *r, const uint8_t id[FS_ID_BYTES])
+{
+    int frc = 0;
+    for (size_t k = 0; frc >= 0 && k < sizeof related / sizeof related[0]; k++) {
+        cli_column cols[4];
+        char heads[4][64];
+        size_t nc = 0, rows = 0;
+        for (; nc < 4 && related[k].cols[nc] != NULL; nc++) {
+            form_heading(related[k].table, related[k].cols[nc], heads[nc], sizeof heads[nc]);
+            cols[nc] = (cli_column){heads[nc], 40};
+        }
+        cli_table *t = NULL;
+        fs_rows *it = NULL;
+        fs_value eq = fs_blob(id, FS_ID_BYTES);
+        frc = cli_table_new(&t, cols, nc);
+        if (frc == 0)
+            frc = fs_rows_open(&it, r, related[k].table, "customer", &eq, related[k].order);
+        while (frc == 0 && (frc = fs_rows_next(it)) == 1) {
+            frc = 0;
+            fs_value only;
+            if (related[k].only_col != NULL &&
+                (fs_rows_get(it, related[k].only_col, &only) != 0 || only.type != FS_TEXT ||
+                 only.n != strlen(related[k].only_val) ||
+                 memcmp(only.p, related[k].only_val, only.n) != 0))
+                continue;
+            if (++rows > RELATED_ROWS)
+                continue; /* counted, not shown */
+            char *v[4] = {NULL, NULL, NULL, NULL};
+            for (size_t c = 0; c < nc && frc == 0; c++)
+                frc = cell_text(it, related[k].table, related[k].cols[c], NULL, &v[c]);
+            if (frc == 0)
+                frc = cli_table_add(t, (const char *const *)v) == 0 ? 0 : FS_ENOMEM;
+            for (size_t c = 0; c < nc; c++)
+                free(v[c]);
+        }
+        fs_rows_close(it);
+        if (frc == 0 && rows > 0) {
+            printf(_("\n%s:\n"), _(related[k].title));
+            cli_table_print(t, stdout);
+            if (rows > RELATED_ROWS)
+                printf(_("  ... and %zu more\n"), rows - RELATED_ROWS);
+        }
+        cli_table_free(t);
+    }
+    return frc < 0 ? cli_fail(frc == FS_ENOMEM ? NULL : r, "customer", frc) : CLI_OK;
+}
+
 int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
 {
     int json = 0;
@@ -404,6 +474,8 @@ int form_show(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         cli_table_free(t);
         if (rc == CLI_OK && fm->child != NULL && !fm->child->no_show)
             rc = show_children(r, fm->child, id);
+        if (rc == CLI_OK && strcmp(fm->table, "customer") == 0 && isatty(STDOUT_FILENO))
+            rc = show_related(r, id);
     }
     fs_rows_close(it);
     names_free(&nm);

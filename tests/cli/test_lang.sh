@@ -126,6 +126,10 @@ zh daily list
 contains "daily list: a plan of the day" "$OUT" "日计划"
 zh deal list
 contains "deal list: the stage in words" "$OUT" "线索"
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" customer show 北京华信
+equal "customer show on a terminal, in Chinese" "$RC" 0
+contains "the customer's visits under a Chinese heading" "$TTY" "拜访记录："
+untranslated "customer show's work has no untranslated word" "$TTY"
 zh plan show 签约
 contains "plan show: its tasks under a Chinese heading" "$OUT" "计划任务："
 contains "with Chinese column headings" "$OUT" "预计时间"

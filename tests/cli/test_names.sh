@@ -115,6 +115,18 @@ expect "two commitments to 北京华信: exit 2" 2 "2 commitment records match"
 contains "each listed with its words and customer" "$ERR" "寄样品 · 北京华信科技有限公司"
 run contact show "acme"
 expect "a contact is not found by its customer's name" 2 'no contact with the id or name "acme"'
+# On a terminal, customer show goes on with the work done with the customer;
+# to a pipe (a list of records: the export gate) the fields alone.
+pty_run "never asked" "" "$FS" --home "$H" customer show 北京华信
+equal "customer show on a terminal" "$RC" 0
+contains "the customer's visits, the latest first" "$TTY" "visits:"
+contains "each with its notes" "$TTY" "谈了报价"
+contains "its open commitments" "$TTY" "open commitments:"
+contains "the one still open" "$TTY" "寄样品"
+lacks "not the one done" "$TTY" "周五前发报价单"
+run customer show 北京华信
+expect "customer show to a pipe" 0
+lacks "to a pipe, the fields alone" "$OUT" "visits:"
 run plan show "ZHANG" --json
 expect "a weekly plan by its rep's name, as a manager names it" 0
 contains "that plan" "$OUT" "\"id\":\"$PLAN\""
