@@ -489,7 +489,7 @@ void web__record_page(fs_store *store, const session *s, const char *kind,
             const char *cols[7];
         } kinds[] = {
             {N_("Contacts"), "contact", "name", {"name", "position", "phone", "email"}},
-            {N_("Visits"), "visit", "time", {"time", "purpose", "place", "contact"}},
+            {N_("Visits"), "visit", "time", {"time", "purpose", "place", "contact", "notes"}},
             {N_("Commitments"), "commitment", "due", {"text", "due", "status", "done_at"}},
             {N_("Complaints"), "complaint", "received_at",
              {"received_at", "description", "outcome", "outcome_at"}},

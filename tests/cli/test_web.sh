@@ -369,6 +369,8 @@ equal "li opens zhang's customer" "$STATUS" 200
 contains "its name" "$BODY" "<h1>Secret Dashboard Customer 控制</h1>"
 contains "its contacts" "$BODY" "<td>王芳</td><td>采购经理</td>"
 contains "its visits, linked" "$BODY" "<a href=\"/visit?id=$VISIT_ID\">"
+contains "each with what was said there, not only when" "$BODY" "<th>Conversation notes</th></tr>"
+contains "the notes in the visit's row" "$BODY" "<td>dashboard notes 谈了报价</td></tr>"
 contains "its commitments with status and due date" "$BODY" "<td>发送报价单</td>"
 http GET "/visit?id=$VISIT_ID" "$LI"
 equal "li opens the visit" "$STATUS" 200
