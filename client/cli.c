@@ -342,6 +342,8 @@ const char *cli_kind_word(const char *table)
         {"payment", N_("payment")},
         {"contract", N_("contract")},
         {"survey", N_("survey")},
+        {"visit_plan", N_("visit plan")},
+        {"attachment", N_("attachment")},
         /* the export kinds of the views (issue 20.4) */
         {"today", N_("due and overdue")},
         {"report_sales", N_("sales report")},

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "fieldsync/records.h"
@@ -156,7 +157,10 @@ static int add_write(fs_replica *r, const fform *fm, const char *command, const 
     }
     char hex[2 * FS_ID_BYTES + 1];
     fs_id_to_hex(id, hex);
-    printf("%s\n", hex);
+    if (isatty(STDOUT_FILENO)) /* a person reads it: say what was recorded */
+        printf(_("%s recorded: %s\n"), cli_kind_word(fm->table), hex);
+    else /* a script reads the id alone: ID=$(fieldsync customer add ...) */
+        printf("%s\n", hex);
     return CLI_OK;
 }
 

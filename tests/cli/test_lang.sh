@@ -150,6 +150,13 @@ expect "exports in Chinese" 0
 contains "the exports under Chinese headings" "$OUT" "导出人"
 contains "each kind in words, as plaintext" "$(tr -s ' ' <<<"$OUT")" "zhang 客户 2 明文（plaintext）"
 untranslated "exports has no untranslated word" "$OUT"
+# a record added on a terminal says what it recorded; to a pipe, the id alone
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit plan --customer 上海恒远 \
+    --time "$VISIT" --place 恒远工厂 --purpose 复访
+equal "visit plan on a terminal" "$RC" 0
+contains "says what it recorded, in Chinese" "$TTY" "已记录拜访计划："
+zh visit plan list --json
+expect "the plan was recorded" 0
 
 # ---- today ----
 zh today
