@@ -112,7 +112,7 @@ static int list_table(fs_replica *r)
             goto fail;
         fs_id_to_hex(fs_rows_id(it), hex);
         hex[8] = '\0';
-        const char *key_cell = key.type == FS_INT && key.i != 0 ? "yes" : "";
+        const char *key_cell = key.type == FS_INT && key.i != 0 ? _("yes") : "";
         const char *last = rec_index_find(&last_visit, fs_rows_id(it));
         const char *cells[] = {hex, name, industry, key_cell, owner, last};
         rc = cli_table_add(t, cells);

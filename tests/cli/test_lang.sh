@@ -392,5 +392,11 @@ ZJ=$OUT
 en visit list --json
 equal "visit list --json is the same in both languages" "$ZJ" "$OUT"
 
+# last: a key account changes what the reports above count
+en customer edit 上海恒远 --key-account yes
+zh customer list
+contains "a key account marked in words" "$(tr -s ' ' <<<"$OUT")" "上海恒远机械 是"
+untranslated "customer list with a key account has no untranslated word" "$OUT"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
