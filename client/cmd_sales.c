@@ -778,7 +778,7 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
     count_text(f->goal.customers, gc, sizeof gc);
     if (rc == 0 && print) {
         printf(_("  goals of the week: %s (%s)\n"), goals ? goals : _("no weekly plan"),
-               status ? status : "-");
+               status ? form_status_words(status) : "-");
         printf(_("  new customers signed: %u (goal %s); deals won/opened: %u/%u; collected: %s "
                  "(goal %s)\n"),
                f->new_customers, gc, f->won, f->opened, col, gcol);
@@ -849,7 +849,7 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
         rc = cli_recset_add_named(shown, "weekly_plan", plan);
     if (rc == 0 && print)
         printf(_("  goals: %s (%s)\n"), found ? goals : _("no weekly plan yet"),
-               status ? status : "-");
+               status ? form_status_words(status) : "-");
     if (rc == 0 && found == 1)
         rc = plan_tasks(r, plan, 0, ntasks, print, NULL, NULL, shown);
     if (rc == 0)

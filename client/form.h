@@ -192,6 +192,10 @@ int form_deal_customer(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_U
  * into buf, which it returns. */
 const char *form_field_name(const char *table, const char *column, char *buf, size_t size);
 
+/* A record's status, a deal's stage or a daily report's kind in the
+ * reader's words (form_view.c); any other text as it is. */
+const char *form_status_words(const char *status);
+
 int form_check_given(const fform *fm, const values *vs, char *(*parts)[3], size_t nchildren);
 
 /* The form's checks that read the replica (one per day, a unique name);

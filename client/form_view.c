@@ -67,7 +67,7 @@ static const char *name_of(const names *nm, const uint8_t *id)
 
 /* A record's status, stage or kind in the reader's words; any other text
  * as it is (the statuses and stages are the dashboard's words, web.c). */
-static const char *status_words(const char *status)
+const char *form_status_words(const char *status)
 {
     static const char *const words[] = {N_("draft"),     N_("submitted"),   N_("approved"),
                                         N_("returned"),  N_("open"),        N_("done"),
@@ -121,7 +121,7 @@ static int cell_text(fs_rows *it, const char *table, const char *col, const name
             v.n < sizeof buf) {
             memcpy(buf, v.p, v.n);
             buf[v.n] = '\0';
-            *out = strdup(status_words(buf));
+            *out = strdup(form_status_words(buf));
         } else {
             *out = strndup(v.p, v.n);
         }

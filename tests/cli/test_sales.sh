@@ -322,6 +322,8 @@ expect "report meeting in Chinese" 0
 contains "its title" "$OUT" "周例会材料，$WEEK 周"
 contains "results against goals" "$OUT" "新签客户：1（目标 2）；成交/新开商机：1/2；回款：¥150,000.00（目标 ¥300,000.00）"
 contains "next week" "$OUT" "下周计划："
+contains "the plans' status in words" "$OUT" "本周目标：签约 2 个新客户，回款 30 万元（草稿）"
+contains "next week's too" "$OUT" "目标：回款 20 万元（草稿）"
 contains "the team's figures" "$OUT" "团队合计"
 zh report meeting --week "$WEEK" --rep zhang
 expect "the rep's own pack, offline" 0
