@@ -245,8 +245,20 @@ static int user_disable(int disabled, int argc, char **argv)
     return rc;
 }
 
+/* A role as the reader says it (rep, manager, admin in the catalog); the
+ * word typed (--role) otherwise. */
+static const char *role_word(const char *role)
+{
+    static const char *const roles[] = {N_("rep"), N_("manager"), N_("admin")};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(role, roles[i]) == 0)
+            return _(roles[i]);
+    return role;
+}
+
 /* user passwd. A running serve hosts it with the password the admin typed
  * at their own terminal (srv_ctl_forward passes it as --typed-password). */
+
 static int user_passwd(int argc, char **argv)
 {
     const char *data = NULL, *name = NULL, *typed = NULL;
@@ -359,7 +371,7 @@ int srv_cmd_user(int argc, char **argv)
     } else if (frc != 0) {
         rc = srv_fail(s, "adding the user", frc);
     } else {
-        fprintf(srv_out, _("added user %s (%s, team %s)\n"), name, role, team);
+        fprintf(srv_out, _("added user %s (%s, team %s)\n"), name, role_word(role), team);
     }
     srv_close(s);
     return rc;

@@ -72,7 +72,7 @@ contains "says there are none, in Chinese" "$OUT" "没有已注册的设备"
 # ---- users ----
 zh user add --data "$S" --name zhang --role rep --team north
 expect "user add in Chinese" 0 ""
-contains "says who was added" "$OUT" "已添加用户 zhang（rep，团队 north）"
+contains "says who was added, the role in words" "$OUT" "已添加用户 zhang（销售代表，团队 north）"
 collect "user add"
 zh user add --data "$S" --name zhang --role rep --team north
 expect "the same user again: exit 2, in Chinese" 2 "--name：该用户已存在"
@@ -250,7 +250,7 @@ zh_or() { if [ "$fwd_zh" = 1 ]; then printf '%s' "$1"; else printf '%s' "$2"; fi
 zh user add --data "$S" --name wang --role rep --team north
 expect "forwarded user add: exit 0" 0 ""
 contains "says who was added, in the operator's language" "$OUT" \
-    "$(zh_or '已添加用户 wang（rep，团队 north）' 'added user wang (rep, team north)')"
+    "$(zh_or '已添加用户 wang（销售代表，团队 north）' 'added user wang (rep, team north)')"
 collect "forwarded user add"
 zh user add --data "$S" --name wang --role rep --team north
 expect "forwarded, the same user again: exit 2" 2 "$(zh_or '--name：该用户已存在' '--name: the user exists already')"
