@@ -14,6 +14,7 @@
 #include "fieldsync/schema.h"
 #include "form.h"
 #include "i18n.h"
+#include "fieldsync/status_words.h" /* after i18n.h: its _() */
 #include "record.h"
 #include "table.h"
 
@@ -66,16 +67,13 @@ static const char *name_of(const names *nm, const uint8_t *id)
 }
 
 /* A record's status, stage or kind in the reader's words; any other text
- * as it is (the statuses and stages are the dashboard's words, web.c). */
+ * as it is (statuses and stages: fieldsync/status_words.h, the
+ * dashboard's words too). */
 const char *form_status_words(const char *status)
 {
-    static const char *const words[] = {N_("draft"),     N_("submitted"),   N_("approved"),
-                                        N_("returned"),  N_("open"),        N_("done"),
-                                        N_("cancelled"), N_("lead"),        N_("negotiating"),
-                                        N_("won"),       N_("lost"),        N_("signed")};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strcmp(status, words[i]) == 0)
-            return _(words[i]);
+    const char *w = fs_status_words(status);
+    if (w != status)
+        return w;
     /* a daily report's kind */
     if (strcmp(status, "plan") == 0)
         return _("plan of the day");

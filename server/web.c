@@ -31,6 +31,7 @@
 #include "web.h"
 #include "web_int.h"
 #include "web_refused.h"
+#include "fieldsync/status_words.h" /* after web_int.h: its _() */
 
 #define MIN_PER_DAY FS_MIN_PER_DAY
 
@@ -1141,21 +1142,6 @@ void web__hidden(out *o, const char *name, const char *value)
     web__puts(o, "\">");
 }
 
-/* A weekly plan's status (draft, submitted, approved, returned) in words
- * of the page's language; any other text as it is. */
-const char *web__status_words(const char *status)
-{
-    static const char *const words[] = {N_("draft"), N_("submitted"), N_("approved"),
-                                        N_("returned"), N_("open"), N_("done"), N_("cancelled"),
-                                        /* a deal's stage, a contract's status */
-                                        N_("lead"), N_("negotiating"), N_("won"), N_("lost"),
-                                        N_("signed")};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strcmp(status, words[i]) == 0)
-            return _(words[i]);
-    return status;
-}
-
 /* The spot-check form's fields after the record: accurate, comment, the button. */
 void web__spotcheck_fields(out *o)
 {
@@ -1220,7 +1206,7 @@ static int plan_forms(fs_store *store, const session *s, const char *rep, out *o
         web__putf(o, "<tr><td><a href=\"/plan?id=%s\">%.*s .. %.*s</a></td><td>", hex,
                   from.type == FS_TEXT ? (int)from.n : 0, (const char *)from.p,
                   to.type == FS_TEXT ? (int)to.n : 0, (const char *)to.p);
-        web__esc(o, web__status_words(sbuf));
+        web__esc(o, fs_status_words(sbuf));
         web__puts(o, "</td><td>");
         web__plan_buttons(s, rep, hex, sbuf, o);
         web__puts(o, "</td></tr>\n");

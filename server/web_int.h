@@ -94,8 +94,6 @@ void web__zone_use(fs_store *store, const char *team);
 int web__rep_in_team(fs_store *store, const char *team, const char *rep);
 /* A hidden form field (value escaped). */
 void web__hidden(out *o, const char *name, const char *value);
-/* A record's status ("submitted"...) in the page's language. */
-const char *web__status_words(const char *status);
 /* The spot-check form's fields after the record (accurate, comment, the
  * button) and its end. */
 void web__spotcheck_fields(out *o);

@@ -18,6 +18,7 @@
 #include "fieldsync/replica.h"
 #include "fieldsync/schema.h"
 #include "web_int.h"
+#include "fieldsync/status_words.h" /* after web_int.h: its _() */
 
 /* Column headings as the handbook's forms name them; others as named. */
 static const struct {
@@ -241,7 +242,7 @@ static void cell(out *o, fs_replica *r, const fs_column *col, const fs_value *v)
         char *t = strndup(v->p, v->n);
         /* a status in words of the page's language, other text as typed */
         int words = strcmp(col->name, "status") == 0 || strcmp(col->name, "stage") == 0;
-        web__esc(o, t == NULL ? "" : words ? web__status_words(t) : t);
+        web__esc(o, t == NULL ? "" : words ? fs_status_words(t) : t);
         free(t);
     } else if (v->type == FS_INT && strcmp(col->name, "amount") == 0) {
         money(o, (long long)v->i); /* deal, payment, contract: fen */
