@@ -237,27 +237,6 @@ int cli_check_text(const char *flag, const char *value)
     return CLI_OK;
 }
 
-/* Writes a short, printable, quoted rendering of a bad value for an error
- * message: up to 40 characters of valid UTF-8, each one a terminal prints
- * (no controls, so no escapes), as "明天 10:00" typed for a date; long or
- * odd values are described, not echoed. */
-static const char *quote_value(const char *value, char *buf, size_t size)
-{
-    size_t n = strlen(value), chars = 0;
-    int printable = n < size - 2;
-    for (size_t i = 0; printable && i < n; chars++) {
-        uint32_t cp = 0;
-        size_t k = text_utf8_next(value + i, n - i, &cp);
-        printable = k > 0 && chars < 40 && cp >= 0x20 && text_cp_width(cp) > 0;
-        i += k;
-    }
-    if (printable)
-        snprintf(buf, size, "\"%s\"", value);
-    else
-        snprintf(buf, size, _("a value of %zu bytes"), n);
-    return buf;
-}
-
 static int check_date(const char *flag, const char *value, int with_time)
 {
     const char *why = NULL;
@@ -266,7 +245,7 @@ static int check_date(const char *flag, const char *value, int with_time)
         return CLI_OK;
     cli_error(_("%s: expected \"%s\", got %s: %s"), flag,
               with_time ? "YYYY-MM-DD HH:MM" : "YYYY-MM-DD",
-              quote_value(value, quoted, sizeof quoted), _(why)); /* core/calendar.c's words */
+              cli_typed(value, quoted, sizeof quoted), _(why)); /* core/calendar.c's words */
     return CLI_EUSAGE;
 }
 
@@ -291,7 +270,7 @@ int cli_check_idprefix(const char *flag, const char *value)
     if (ok)
         return CLI_OK;
     cli_error(_("%s: expected an id (6 to 32 hex digits, as 'list' shows), got %s"), flag,
-              quote_value(value, quoted, sizeof quoted));
+              cli_typed(value, quoted, sizeof quoted));
     return CLI_EUSAGE;
 }
 
@@ -308,11 +287,17 @@ int cli_check_ref(const char *flag, const char *table, const char *value)
 
 const char *cli_typed(const char *value, char *buf, size_t size)
 {
-    size_t n = strlen(value);
-    int ok = n <= 120;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (unsigned char)value[i] >= 0x20 && value[i] != 0x7F;
-    if (ok)
+    /* up to 60 characters of valid UTF-8, each one a terminal prints (no
+     * controls, so no escapes): "明天 10:00" typed for a date, a name */
+    size_t n = strlen(value), chars = 0;
+    int printable = n + 3 <= size;
+    for (size_t i = 0; printable && i < n; chars++) {
+        uint32_t cp = 0;
+        size_t k = text_utf8_next(value + i, n - i, &cp);
+        printable = k > 0 && chars < 60 && cp >= 0x20 && text_cp_width(cp) > 0;
+        i += k;
+    }
+    if (printable)
         snprintf(buf, size, "\"%s\"", value);
     else
         snprintf(buf, size, _("a value of %zu bytes"), n);

@@ -111,9 +111,10 @@ int cli_check_idprefix(const char *flag, const char *value);
 int cli_parse_id_json(cli_ctx *ctx, const char *usage, const char *missing, int argc, char **argv,
                       const char **hex, int *json);
 
-/* The value as typed, quoted, when it prints safely (no control
- * characters, at most 120 bytes), else described by its length: for
- * messages that name what the user typed. Returns buf. */
+/* The value as typed, quoted, when it prints safely (valid UTF-8, no
+ * control characters, at most 60 characters, fitting in buf), else
+ * described by its length: for messages that name what the user typed
+ * (a bad date, a name that finds nothing). Returns buf. */
 const char *cli_typed(const char *value, char *buf, size_t size);
 
 /* Checks a reference to a row of table given on the command line: an id
