@@ -1110,7 +1110,9 @@ static int rep_row(const fs_finding *f, void *ctx)
               cls[f->status], f->rule->id, hex, _(fs_rule_status_name(f->status)));
     web__esc(rf->o, _(f->rule->text));
     web__puts(rf->o, "</td><td>");
-    int rc = web__finding_work(rf->o, rf->r, rf->store, f);
+    uint8_t customer[FS_ID_BYTES];
+    int has_customer = 0;
+    int rc = web__finding_work(rf->o, rf->r, rf->store, f, customer, &has_customer);
     if (rc != 0)
         return rc;
     web__putf(rf->o, "</td><td>%s</td><td>%s</td></tr>\n", due, done);
@@ -1124,12 +1126,8 @@ static int rep_row(const fs_finding *f, void *ctx)
         memset(v, 0, sizeof *v);
         memcpy(v->id, f->row, FS_ID_BYTES);
         fs_civil_format(f->start, v->time);
-        fs_finding_record fr;
-        if (fs_finding_record_read(rf->r, f, &fr) == 0) {
-            v->has_customer = fr.has_customer;
-            memcpy(v->customer, fr.customer, FS_ID_BYTES);
-            fs_finding_record_free(&fr);
-        }
+        v->has_customer = has_customer; /* as the cell above read it */
+        memcpy(v->customer, customer, FS_ID_BYTES);
         rf->nvisits++;
     }
     return 0;

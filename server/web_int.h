@@ -106,8 +106,10 @@ void web__plan_buttons(const session *s, const char *rep, const char *hex, const
 /* GET /customer, /visit or /plan ?id=HEX (kind "customer", "visit",
  * "plan"): the record and what belongs to it, for a manager of the team of
  * its owner; 404 for any other, 400 without an id. */
-/* The work a finding is about, as a table cell's contents (web_records.c). */
-int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *f);
+/* The work a finding is about, as a table cell's contents (web_records.c);
+ * its customer into customer and *has_customer unless has_customer is NULL. */
+int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *f,
+                      uint8_t customer[FS_ID_BYTES], int *has_customer);
 /* A customer's name into buf ("" when the store holds none of that id). */
 void web__customer_name(fs_replica *r, const uint8_t id[FS_ID_BYTES], char *buf, size_t size);
 /* GET /attachment?id=HEX: a file attached to a record of the manager's

@@ -158,12 +158,17 @@ static int maker_device(const fs_store_device *d, void *ctx)
  * its customer by name and linked, and who made it when not the rep (a
  * customer handed over brings open work its former owner made, issue 24).
  * "-" when the finding has no record (a daily report not written). */
-int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *f)
+int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *f,
+                      uint8_t customer[FS_ID_BYTES], int *has_customer)
 {
     fs_finding_record fr;
     int rc = fs_finding_record_read(r, f, &fr);
     if (rc != 0)
         return rc;
+    if (has_customer != NULL) {
+        *has_customer = fr.has_customer;
+        memcpy(customer, fr.customer, FS_ID_BYTES);
+    }
     /* A record with no column naming its maker (a customer question): the
      * server knows whose device wrote it first, whatever the replica could
      * tell from the records that device signed. */
