@@ -31,28 +31,27 @@ int fs_exists(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
 
 const char *fs_name_column(const char *table)
 {
-    if (table == NULL)
-        return NULL;
-    if (strcmp(table, "customer") == 0 || strcmp(table, "contact") == 0)
-        return "name";
-    if (strcmp(table, "commitment") == 0)
-        return "text";
-    if (strcmp(table, "deal") == 0)
-        return "title";
     /* A visit and a plan have no name: a part of the notes, or of the
      * week's goals, names them as well as anything a rep remembers (and a
-     * visit its customer's name: fs_match_name). */
-    if (strcmp(table, "visit") == 0)
-        return "notes";
-    if (strcmp(table, "weekly_plan") == 0)
-        return "goals";
-    /* the other forms a rep answers or follows up by what they say */
-    if (strcmp(table, "complaint") == 0 || strcmp(table, "requirement_request") == 0)
-        return "description";
-    if (strcmp(table, "customer_question") == 0)
-        return "question";
-    if (strcmp(table, "marketing_request") == 0)
-        return "goal";
+     * visit its customer's name: fs_match_name); the other forms a rep
+     * answers or follows up by what they say. */
+    static const struct {
+        const char *table, *column;
+    } names[] = {
+        {"customer", "name"},
+        {"contact", "name"},
+        {"commitment", "text"},
+        {"deal", "title"},
+        {"visit", "notes"},
+        {"weekly_plan", "goals"},
+        {"complaint", "description"},
+        {"requirement_request", "description"},
+        {"customer_question", "question"},
+        {"marketing_request", "goal"},
+    };
+    for (size_t i = 0; table != NULL && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(table, names[i].table) == 0)
+            return names[i].column;
     return NULL;
 }
 
