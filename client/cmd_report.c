@@ -224,7 +224,7 @@ static int today_cb(const fs_finding *f, void *ctx)
      * customer data (the export gate counts it); one with the rule's words
      * and the record's id alone does not. */
     if ((text != NULL || customer != NULL) &&
-        (f->has_row ? cli_recset_add_named(&w->shown, f->rule->table, f->row)
+        (f->has_row ? cli_recset_add_named(&w->shown, fs_finding_table(f), f->row)
                     : cli_recset_add_named(&w->shown, "customer", fr.customer)) != 0) {
         fs_finding_record_free(&fr);
         return FS_ENOMEM;
@@ -237,7 +237,7 @@ static int today_cb(const fs_finding *f, void *ctx)
             rec_json_add(o, "rep", cJSON_CreateString(f->who)) ||
             rec_json_add(o, "made_by",
                          maker[0] ? cJSON_CreateString(maker) : cJSON_CreateNull()) ||
-            rec_json_add(o, "table", cJSON_CreateString(f->rule->table)) ||
+            rec_json_add(o, "table", cJSON_CreateString(fs_finding_table(f))) ||
             rec_json_add(o, "record", f->has_row ? cJSON_CreateString(hex) : cJSON_CreateNull()) ||
             rec_json_add(o, "text", text != NULL ? cJSON_CreateString(text) : cJSON_CreateNull()) ||
             rec_json_add(o, "customer",

@@ -47,10 +47,15 @@ static int open_row(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYT
     return rc == 0 ? fs_rows_next(*it) : rc;
 }
 
+const char *fs_finding_table(const fs_finding *f)
+{
+    return f->rule->kind == FS_RULE_QUARTERLY ? "customer" : f->rule->table;
+}
+
 int fs_finding_record_read(fs_replica *r, const fs_finding *f, fs_finding_record *out)
 {
     memset(out, 0, sizeof *out);
-    int tix = f->has_row ? fs_schema_table_index(f->rule->table) : -1;
+    int tix = f->has_row ? fs_schema_table_index(fs_finding_table(f)) : -1;
     if (tix < 0)
         return 0;
     unsigned nt;

@@ -178,15 +178,16 @@ int web__finding_work(out *o, fs_replica *r, fs_store *store, const fs_finding *
         if (fs_store_devices(store, maker_device, &w) == 1 && w.user[0] != '\0')
             snprintf(fr.made_by, sizeof fr.made_by, "%s", strcmp(w.user, f->who) ? w.user : "");
     }
-    const char *page = page_of(f->rule->table);
+    const char *table = fs_finding_table(f);
+    const char *page = page_of(table);
     char hex[2 * FS_ID_BYTES + 1], name[256];
     int said = 0;
-    if (f->has_row && page != NULL && strcmp(f->rule->table, "customer") != 0) {
+    if (f->has_row && page != NULL && strcmp(table, "customer") != 0) {
         fs_id_to_hex(f->row, hex);
         web__putf(o, "<a href=\"%s?id=%s\">", page, hex);
         web__esc(o, fr.text != NULL                          ? fr.text
-                    : strcmp(f->rule->table, "visit") == 0 ? _("visit record")
-                    : strcmp(f->rule->table, "weekly_plan") == 0 ? _("weekly plan")
+                    : strcmp(table, "visit") == 0       ? _("visit record")
+                    : strcmp(table, "weekly_plan") == 0 ? _("weekly plan")
                                                                  : _("record"));
         web__puts(o, "</a>");
         said = 1;

@@ -132,6 +132,11 @@ typedef struct fs_finding {
     int64_t period; /* the day, week or month judged (its first day), else -1 */
 } fs_finding;
 
+/* The table f->row is a row of: the rule's, except for a quarterly rule,
+ * whose finding is about the key account (its row is the customer's, as a
+ * monthly rule's), not about the survey that meets it. */
+const char *fs_finding_table(const fs_finding *f);
+
 /* Judges the replica's records by every rule at civil minute now, for the
  * period [from, to) (civil minutes): records whose deadline falls in it or
  * that were done in it, and older ones still not done; every working day,

@@ -42,6 +42,14 @@ expect "today --json" 0
 contains "a minute after the due day it is overdue" "$OUT" '"rule":"commitment_due","status":"overdue","due":"2023-10-13 00:00"'
 run today --at "2023-10-12 08:59" --json
 contains "at 08:59 the plan is due soon" "$OUT" '"rule":"daily_plan","status":"due soon","due":"2023-10-12 09:00"'
+# The quarter's survey of a key account is about the customer: named, and
+# its record is the customer's (not a survey's id).
+run today --at "2023-12-20 10:00" --json
+expect "today in the quarter's last weeks" 0
+SURVEY=$(python3 -c 'import json,sys; print(json.dumps([[f["table"], f["record"], f["customer"]] for f in json.loads(sys.argv[1]) if f["rule"] == "satisfaction_survey"], ensure_ascii=False))' "$OUT")
+equal "the survey due names its customer" "$SURVEY" "[[\"customer\", \"$C\", \"XX科技有限公司\"]]"
+run today --at "2023-12-20 10:00"
+contains "and so does its line" "$(grep -F "satisfaction survey" <<<"$OUT")" "XX科技有限公司"
 
 # ---- report compliance, the week of 2023-10-09, Friday evening ----
 run report compliance --week 2023-W41 --at "2023-10-13 20:00" --json
