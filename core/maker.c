@@ -102,13 +102,15 @@ static int device_name(fs_replica *r, uint32_t idx, char user[FS_USER_MAX + 1])
     return rc;
 }
 
-int fs_row_maker(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
-                 uint8_t device[FS_ID_BYTES], char user[FS_USER_MAX + 1])
+/* The clock of a row's first write (0: none written) and the dictionary
+ * index of its device (0: unknown). */
+static int row_first(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
+                     uint64_t *first, uint32_t *idx)
 {
     unsigned nt;
     const fs_table *tables = fs_schema_tables(&nt);
-    user[0] = '\0';
-    memset(device, 0, FS_ID_BYTES);
+    *first = 0;
+    *idx = 0;
     if (table >= nt || r->schema < (int)tables[table].since)
         return fs__fail(r, FS_EINVAL, "no such table");
     const fs_table *tb = &tables[table];
@@ -120,16 +122,14 @@ int fs_row_maker(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
         return rc;
     sqlite3_bind_blob(st, 1, id, FS_ID_BYTES, SQLITE_STATIC);
     int src = sqlite3_step(st);
-    uint64_t first = 0;
-    uint32_t idx = 0;
     if (src == SQLITE_ROW) {
         const uint8_t *ver = sqlite3_column_blob(st, 0);
         size_t vlen = (size_t)sqlite3_column_bytes(st, 0);
-        first = ver != NULL ? first_hlc(ver, vlen, tb->ncolumns) : 0;
-        for (unsigned c = 0; first != 0 && c < tb->ncolumns && (c + 1) * FS__VER_BYTES <= vlen;
+        *first = ver != NULL ? first_hlc(ver, vlen, tb->ncolumns) : 0;
+        for (unsigned c = 0; *first != 0 && c < tb->ncolumns && (c + 1) * FS__VER_BYTES <= vlen;
              c++) {
-            if (get_le(ver + c * FS__VER_BYTES, 8) == first) {
-                idx = (uint32_t)get_le(ver + c * FS__VER_BYTES + 8, 4);
+            if (get_le(ver + c * FS__VER_BYTES, 8) == *first) {
+                *idx = (uint32_t)get_le(ver + c * FS__VER_BYTES + 8, 4);
                 break;
             }
         }
@@ -140,8 +140,25 @@ int fs_row_maker(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
     sqlite3_finalize(st);
     if (src == SQLITE_NOTFOUND)
         return fs__fail(r, FS_ENOTFOUND, "no such record");
-    if (src != SQLITE_DONE)
-        return fs__dbfail(r, src, "reading who wrote a record");
+    return src == SQLITE_DONE ? 0 : fs__dbfail(r, src, "reading who wrote a record");
+}
+
+int fs_row_first_clock(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES], uint64_t *hlc)
+{
+    uint32_t idx;
+    return row_first(r, table, id, hlc, &idx);
+}
+
+int fs_row_maker(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
+                 uint8_t device[FS_ID_BYTES], char user[FS_USER_MAX + 1])
+{
+    uint64_t first;
+    uint32_t idx;
+    user[0] = '\0';
+    memset(device, 0, FS_ID_BYTES);
+    int rc = row_first(r, table, id, &first, &idx);
+    if (rc != 0)
+        return rc;
     if (first == 0 || idx == 0 || idx > r->ndevs)
         return 0; /* never written, or a device the dictionary lacks: unknown */
     memcpy(device, fs__dev_id(r, idx), FS_ID_BYTES);

@@ -723,6 +723,8 @@ static int eval_monthly(eval *e, const fs_rule *rl)
                 (!e->todo && handed_after(e, c->id, next * FS_MIN_PER_DAY)))
                 continue;
             int64_t done = first_visit(e, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY);
+            if (done < 0 && next * FS_MIN_PER_DAY < c->start)
+                continue; /* the month ended before the customer was known */
             rc = emit(e, rl, c->who, c->rep_ix, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
                       month);
         }
@@ -874,6 +876,8 @@ static int eval_quarterly(eval *e, const fs_rule *rl)
                     row = rs.v[k].id;
                 }
             (void)row; /* the finding is about the customer, as the monthly rule's */
+            if (done < 0 && next * FS_MIN_PER_DAY < c->start)
+                continue; /* the quarter ended before the customer was known */
             rc = emit(e, rl, c->who, c->rep_ix, c->id, q * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
                       q);
         }
@@ -1232,6 +1236,25 @@ static int run_setup(eval *e, const char *const *reps, size_t nreps)
             rc = sort_by_customer(e, vis);
             e->visits = *vis; /* borrowed from the cache */
         }
+    }
+    /* Since when each key account is known (its start, unused else): its
+     * first write, or its first visit when one is dated earlier (a rep
+     * records a customer with the visits made before). A month or quarter
+     * that ended before then expects nothing of it: a customer recorded
+     * today has not missed last month's visit. */
+    int ctix = fs_schema_table_index("customer");
+    for (size_t i = 0; rc == 0 && ctix >= 0 && i < e->customers.n; i++) {
+        rec *c = &e->customers.v[i];
+        uint64_t hlc = 0;
+        int64_t civil;
+        if (!c->flag)
+            continue;
+        rc = fs_row_first_clock(e->r, (unsigned)ctix, c->id, &hlc);
+        if (rc == 0 && hlc != 0 && fs_calendar_now(e->cal, (int64_t)(hlc >> 16), &civil) == 0)
+            c->start = civil;
+        int64_t visited = rc == 0 ? first_visit(e, c->id, INT64_MIN, INT64_MAX) : -1;
+        if (visited >= 0 && (c->start < 0 || visited < c->start))
+            c->start = visited;
     }
     if (rc == 0 && reps == NULL && e->only_customer == NULL)
         rc = collect_reps(e);

@@ -19,13 +19,25 @@ static int64_t civ(const char *s)
     return c;
 }
 
+/* The wall clock the replicas write with (ms since the epoch): records
+ * are made in 2022, before the periods the tests judge, unless a test
+ * moves it (a customer recorded after the months it is judged in). */
+#define CLOCK_2022 1654041600000ull /* 2022-06-01 00:00 UTC */
+static uint64_t write_clock_ms = CLOCK_2022;
+
+static uint64_t write_clock(void *ctx)
+{
+    (void)ctx;
+    return write_clock_ms;
+}
+
 static fs_replica *fresh(char **dir)
 {
     *dir = test_tmpdir();
     char path[700];
     snprintf(path, sizeof path, "%s/r", *dir);
     fs_replica *r = NULL;
-    fs_replica_opts o = {.kdf = &fs_kdf_minimum};
+    fs_replica_opts o = {.kdf = &fs_kdf_minimum, .clock_ms = write_clock};
     CHECK_OK(fs_replica_create(&r, path, "pw", 2, &o));
     return r;
 }
@@ -1006,6 +1018,42 @@ static void test_survey_and_contract_rules(void)
 
 /* One rule per row of the handbook's deadline table; rules the records
  * cannot judge yet say why. */
+/* A key account is judged from when it is known: its first write, or
+ * an earlier visit recorded with it. A month or quarter that ended before
+ * expects nothing (a customer recorded today has not missed last month's
+ * visit); the month it was recorded in does. */
+static void test_key_account_known_since(void)
+{
+    char *dir = NULL;
+    fs_replica *r = fresh(&dir);
+    uint8_t late[16], early[16], v[16];
+    write_clock_ms = 1697760000000ull; /* 2023-10-20 00:00 UTC */
+    customer(r, "zhang", 1, late);
+    customer(r, "zhang", 1, early);
+    visit(r, early, "2023-08-15 10:00", "2023-10-20 09:00", v); /* made before, recorded now */
+    write_clock_ms = CLOCK_2022;
+#define KM(row, month) \
+    judge_cal(r, default_cal(), "key_account_monthly", row, NULL, month, "2023-12-20 10:00")
+#define KQ(row, quarter) \
+    judge_cal(r, default_cal(), "satisfaction_survey", row, NULL, quarter, "2023-12-20 10:00")
+    CHECK_EQ_INT(KM(late, "2023-09-01"), -1); /* September ended before it was recorded */
+    CHECK_EQ_INT(KM(late, "2023-10-01"), OVERDUE); /* recorded in October: judged */
+    CHECK_EQ_INT(KM(late, "2023-11-01"), OVERDUE);
+    CHECK_EQ_INT(KM(early, "2023-09-01"), OVERDUE); /* its August visit: known since then */
+    CHECK_EQ_INT(KQ(late, "2023-07-01"), -1);
+    CHECK_EQ_INT(KQ(late, "2023-10-01"), DUE_SOON);
+    CHECK_EQ_INT(KQ(early, "2023-07-01"), OVERDUE);
+    /* an edit of its name later moves nothing: the first write counts */
+    write_clock_ms = 1702000000000ull; /* 2023-12-08 */
+    fs_cell name[] = {{"name", fs_text("Rules Test Co., Ltd.")}};
+    CHECK_OK(fs_update(r, "customer", late, name, 1));
+    write_clock_ms = CLOCK_2022;
+    CHECK_EQ_INT(KM(late, "2023-11-01"), OVERDUE);
+#undef KM
+#undef KQ
+    done_with(r, dir);
+}
+
 static void test_the_table_of_rules(void)
 {
     size_t n;
@@ -1144,5 +1192,5 @@ TEST_LIST(TEST(civil_time) TEST(working_days) TEST(time_zones)
                   TEST(commitments_and_follow_ups) TEST(daily_weekly_monthly)
                       TEST(compliance_week_by_hand) TEST(the_table_of_rules)
                           TEST(handover_keeps_past_deadlines) TEST(refused_records_left_out)
-                              TEST(survey_and_contract_rules)
+                              TEST(survey_and_contract_rules) TEST(key_account_known_since)
                                   TEST(kept_evaluations_follow_writes))

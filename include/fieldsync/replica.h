@@ -624,6 +624,11 @@ int fs_replica_user(fs_replica *r, char out[FS_USER_MAX + 1]);
  * FS_EINVAL (a table the replica lacks), FS_ENOTFOUND (no such row). */
 int fs_row_maker(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES],
                  uint8_t device[FS_ID_BYTES], char user[FS_USER_MAX + 1]);
+/* The clock (HLC: milliseconds << 16 | counter) of a row's first write,
+ * the lowest of its fields' versions (0 when none is known): when it was
+ * recorded, which no edit of some of its fields changes. Errors as
+ * fs_row_maker's. */
+int fs_row_first_clock(fs_replica *r, unsigned table, const uint8_t id[FS_ID_BYTES], uint64_t *hlc);
 /* The device takes the user (1..FS_USER_MAX bytes) and team (NULL or "":
  * left as it is) the server knows it by. When the user differs from the
  * one set before (`whoami --set`) and the replica is enrolling (no server
