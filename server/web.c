@@ -443,9 +443,11 @@ static const struct {
 } cols[] = {
     {"contact_recorded", N_("Contacts recorded in 24 h")},
     {"crm_accuracy", N_("CRM accuracy (98 %)")},
+    {"visit_same_day", N_("Visit records the same day")},
     {"commitment_due", N_("Commitments")},
     {"commitment_followup", N_("Follow-ups")},
     {"key_account_monthly", N_("Key accounts this month")},
+    {"visit_confirmed", N_("Visits confirmed the day before")},
     {"daily_plan", N_("Daily plans by 09:00")},
     {"daily_summary", N_("Daily summaries")},
     {"self_check", N_("Self-checks")},
@@ -456,6 +458,8 @@ static const struct {
     {"marketing_request", N_("Marketing requests (3 working days before)")},
     {"question_answered", N_("Questions (24 h)")},
     {"spot_check_weekly", N_("Spot-checked this week")},
+    {"satisfaction_survey", N_("Key accounts surveyed this quarter")},
+    {"contract_checked", N_("Contracts checked before signing")},
 };
 
 /* ---- charts: server-rendered SVG, no script (issue 18 point 2) ---- */

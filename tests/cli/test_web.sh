@@ -258,6 +258,15 @@ contains "the trend's weeks named on its axis, from seven weeks before" "$BODY" 
 lacks_week=$(grep -c "data-week=\"$(date -d '8 weeks ago' +%G-W%V)\"" <<<"$BODY")
 equal "and no ninth week" "$lacks_week" 0
 contains "the trend per rule, as a table with the weeks" "$BODY" "<th scope=\"col\">$before</th>"
+# every rule the week's tally counts has its row: none summed unseen
+for heading in "Contacts recorded in 24 h" "Visit records the same day" "Visits confirmed the day before" \
+    "Key accounts surveyed this quarter" "Contracts checked before signing" "Spot-checked this week"; do
+    contains "the rule \"$heading\" has its row in the trend" "$BODY" "<tr><th scope=\"row\">$heading</th>"
+done
+ROWS=$(grep -o '<tr><th scope="row">' <<<"$BODY" | wc -l)
+runc "$FS" --home "$WORK/zhang" report compliance --json
+equal "a row for each of the rules" "$ROWS" \
+    "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["reps"][0]["rules"]))' <<<"$OUT")"
 contains "the trend has an axis of 0 to 100 %" "$BODY" 'text-anchor="end">100 %</text>'
 http GET "/" "$LI"
 contains "the team page says where the trends are" "$BODY" "Each rep's page charts their week rule by rule and their last eight weeks."
