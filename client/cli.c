@@ -342,6 +342,28 @@ const char *cli_kind_word(const char *table)
     return table;
 }
 
+void cli_said(const char *command, const char *table, const char *hex, int deleted,
+              size_t others)
+{
+    if (isatty(STDOUT_FILENO)) {
+        const char *kind = cli_kind_word(table);
+        if (!deleted)
+            printf(_("%s changed: %s\n"), kind, hex);
+        else if (others == 0)
+            printf(_("%s deleted: %s\n"), kind, hex);
+        else
+            printf(ngettext("%s deleted: %s, and %zu record that named it\n",
+                            "%s deleted: %s, and %zu records that named it\n", others),
+                   kind, hex, others);
+    } else if (command != NULL && others > 0) {
+        printf(ngettext("%s: %s, and %zu record that named it\n",
+                        "%s: %s, and %zu records that named it\n", others),
+               command, hex, others);
+    } else if (command != NULL) {
+        printf(_("%s: %s\n"), command, hex);
+    }
+}
+
 /* Finds table's row by its name; CLI_OK with *found 0 when none. */
 static int resolve_name(fs_replica *r, const char *table, const char *flag, const char *text,
                         uint8_t out[FS_ID_BYTES], int *found)

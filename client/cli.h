@@ -77,6 +77,12 @@ const char *cli_strerror(int rc);
 /* A record kind (a schema table's name) as a rep calls it, translated
  * ("weekly_plan": "weekly plan", 周计划); the name itself for others. */
 const char *cli_kind_word(const char *table);
+/* Says a record was changed (deleted 0) or deleted (1), with `others`
+ * records that named it deleted too: to a person (a terminal) as "visit
+ * changed: ID" in their language; to a script as "COMMAND: ID", or nothing
+ * when command is NULL. */
+void cli_said(const char *command, const char *table, const char *hex, int deleted,
+              size_t others);
 /* Prints a usage text ("usage: fieldsync ..."), its first word in the
  * rep's language. */
 void cli_usage(FILE *f, const char *usage);

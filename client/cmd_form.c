@@ -321,6 +321,10 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
             char what[96];
             snprintf(what, sizeof what, "%s: saving %s", command, fm->what);
             rc = cli_fail(r, what, frc);
+        } else {
+            char hex[2 * FS_ID_BYTES + 1];
+            fs_id_to_hex(id, hex);
+            cli_said(NULL, fm->table, hex, 0, 0); /* to a script: nothing, as before */
         }
     }
     fs_replica_close(r);
@@ -328,6 +332,34 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
 }
 
 /* ---- actions ---- */
+
+/* What an action did, said to a person: the record's kind, then its id
+ * (each format a literal, so the compiler checks it and its translation's
+ * arguments). */
+static void action_said(const char *action, const char *kind, const char *hex)
+{
+#define SAID(name, fmt)                                                                          \
+    if (strcmp(action, name) == 0) {                                                             \
+        printf(_(fmt), kind, hex);                                                               \
+        return;                                                                                  \
+    }
+    SAID("submit", N_("%s submitted: %s\n"))
+    SAID("approve", N_("%s approved: %s\n"))
+    SAID("return", N_("%s returned: %s\n"))
+    SAID("cancel", N_("%s cancelled: %s\n"))
+    SAID("done", N_("%s done: %s\n"))
+    SAID("replied", N_("%s: the customer's reply recorded: %s\n"))
+    SAID("confirm", N_("%s confirmed with the customer: %s\n"))
+    SAID("collect", N_("%s collected: %s\n"))
+    SAID("outcome", N_("%s: the outcome recorded: %s\n"))
+    SAID("answer", N_("%s answered: %s\n"))
+    SAID("negotiate", N_("%s in negotiation: %s\n"))
+    SAID("won", N_("%s won: %s\n"))
+    SAID("lost", N_("%s lost: %s\n"))
+    SAID("sign", N_("%s signed: %s\n"))
+#undef SAID
+    printf(_("%s changed: %s\n"), kind, hex);
+}
 
 static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc, char **argv)
 {
@@ -475,7 +507,10 @@ static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc
         if (frc == 0) {
             char full[2 * FS_ID_BYTES + 1];
             fs_id_to_hex(id, full);
-            printf(_("%s: %s\n"), command, full); /* "plan submit: ID" */
+            if (isatty(STDOUT_FILENO)) /* a person: what was done, in words */
+                action_said(a->name, cli_kind_word(fm->table), full);
+            else /* a script: "plan submit: ID", as always */
+                printf(_("%s: %s\n"), command, full);
         } else {
             rc = cli_fail(r, fm->group, frc);
         }

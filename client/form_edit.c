@@ -535,7 +535,7 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
     if (rc == CLI_OK) {
         char full[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(id, full);
-        printf(_("%s: %s\n"), command, full);
+        cli_said(command, fm->table, full, 0, 0);
     }
     fs_replica_close(r);
     for (size_t i = 0; i < FORM_MAX_FIELDS; i++)
@@ -743,14 +743,8 @@ int form_delete(cli_ctx *ctx, const char *group, int argc, char **argv)
         rc = cli_fail(r, command, frc);
         fs_rollback(r);
     }
-    if (rc == CLI_OK) {
-        if (others > 0)
-            printf(ngettext("%s: %s, and %zu record that named it\n",
-                            "%s: %s, and %zu records that named it\n", others),
-                   command, full, others);
-        else
-            printf(_("%s: %s\n"), command, full);
-    }
+    if (rc == CLI_OK)
+        cli_said(command, fm->table, full, 1, others);
     free(d.v);
     fs_replica_close(r);
     return rc == CLI_HELP ? CLI_OK : rc;

@@ -48,6 +48,9 @@ const char *fs_name_column(const char *table)
         {"requirement_request", "description"},
         {"customer_question", "question"},
         {"marketing_request", "goal"},
+        {"visit_plan", "purpose"},
+        {"acceptance", "delivered_at"},
+        {"survey", "quarter"},
     };
     for (size_t i = 0; table != NULL && i < sizeof names / sizeof names[0]; i++)
         if (strcmp(table, names[i].table) == 0)
@@ -83,15 +86,17 @@ int fs_match_name(fs_replica *r, const char *table, const char *text, fs_name_ma
      * letters to lower case, on both sides; instr() then compares bytes, so
      * a CJK substring matches as typed, in either script. */
     char sql[512];
-    if (strcmp(t->name, "visit") == 0)
+    if (strcmp(t->name, "visit") == 0 || strcmp(t->name, "visit_plan") == 0)
         /* A rep names a visit by its customer ("the visit to 华信") as
-         * often as by its notes; it is shown by its time and customer,
-         * the latest first, and no name is exact. */
+         * often as by its notes (a planned one: its purpose); it is shown
+         * by its time and customer, the latest first, and no name is
+         * exact. */
         snprintf(sql, sizeof sql,
-                 "SELECT v.id, v.time || ' ' || coalesce(c.name, ''), 0 FROM visit v"
+                 "SELECT v.id, v.time || ' ' || coalesce(c.name, ''), 0 FROM \"%s\" v"
                  " LEFT JOIN customer c ON c.id = v.customer AND c.deleted = 0"
-                 " WHERE v.deleted = 0 AND (instr(fs_fold(v.notes), fs_fold(?1)) > 0"
-                 " OR instr(fs_fold(c.name), fs_fold(?1)) > 0) ORDER BY v.time DESC, v.id");
+                 " WHERE v.deleted = 0 AND (instr(fs_fold(v.\"%s\"), fs_fold(?1)) > 0"
+                 " OR instr(fs_fold(c.name), fs_fold(?1)) > 0) ORDER BY v.time DESC, v.id",
+                 t->name, col);
     else if (strcmp(t->name, "weekly_plan") == 0)
         /* A manager names a plan by its rep as often as by its goals; it
          * is shown by its week, rep and goals, the latest week first. */

@@ -160,6 +160,8 @@ static void test_match_name(void)
     CHECK_STR(fs_name_column("commitment"), "text");
     CHECK_STR(fs_name_column("customer_question"), "question");
     CHECK_STR(fs_name_column("complaint"), "description");
+    CHECK_STR(fs_name_column("visit_plan"), "purpose");
+    CHECK_STR(fs_name_column("survey"), "quarter");
     fs_replica_close(r);
 }
 

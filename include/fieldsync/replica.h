@@ -207,8 +207,10 @@ typedef struct fs_name_match {
 /* The text column a person names a row of table by: customer and contact
  * "name", commitment "text", visit "notes", weekly_plan "goals", deal
  * "title", complaint and requirement_request "description",
- * customer_question "question", marketing_request "goal"; NULL for a
- * table named by id only. */
+ * customer_question "question", marketing_request "goal", visit_plan
+ * "purpose", acceptance "delivered_at", survey "quarter" (the last three
+ * named by their customer's name mostly); NULL for a table named by id
+ * only. */
 const char *fs_name_column(const char *table);
 
 /* The live rows of table whose name (fs_name_column) holds text, case
@@ -216,7 +218,8 @@ const char *fs_name_column(const char *table);
  * Simplified): up to max of them into out
  * (in name order), their number in *count (which may exceed max). A visit
  * is also found by its customer's name; its out name is its time and
- * customer ("2026-12-03 10:00 北京华信科技"), the latest visit first. Any
+ * customer ("2026-12-03 10:00 北京华信科技"), the latest visit first; a
+ * visit plan likewise, by its purpose or customer. Any
  * other record about a customer but a contact is also found by its
  * customer's name, its out name "its words · customer"; a weekly plan by
  * its rep's name too, shown "2026-12-07..2026-12-13 zhang · goals", the

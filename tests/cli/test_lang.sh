@@ -157,6 +157,25 @@ equal "visit plan on a terminal" "$RC" 0
 contains "says what it recorded, in Chinese" "$TTY" "已记录拜访计划："
 zh visit plan list --json
 expect "the plan was recorded" 0
+# a correction and a deletion say what they did, in words, on a terminal
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit plan edit 上海恒远 --place 恒远二厂
+equal "visit plan edit on a terminal" "$RC" 0
+contains "says what it changed, in Chinese" "$TTY" "已修改拜访计划："
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" customer edit 上海恒远 --industry 机械
+equal "customer edit on a terminal" "$RC" 0
+contains "customer edit says so too" "$TTY" "已修改客户："
+zh customer edit 上海恒远 --industry 机械制造
+equal "to a pipe, customer edit says nothing, as before" "$OUT" ""
+zh visit plan edit 上海恒远 --place 恒远三厂
+contains "to a pipe: the command and the id, as before" "$OUT" "visit plan edit："
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit confirm 上海恒远 --how 电话
+equal "visit confirm by the customer's name, on a terminal" "$RC" 0
+contains "says what it did, in words" "$TTY" "已与客户确认拜访计划："
+zh visit confirm 上海恒远 --how 微信
+contains "to a pipe: the command and the id" "$OUT" "visit plan confirm："
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit plan delete 上海恒远
+equal "visit plan delete on a terminal" "$RC" 0
+contains "says what it deleted" "$TTY" "已删除拜访计划："
 
 # ---- today ----
 zh today
@@ -395,7 +414,7 @@ equal "visit list --json is the same in both languages" "$ZJ" "$OUT"
 # last: a key account changes what the reports above count
 en customer edit 上海恒远 --key-account yes
 zh customer list
-contains "a key account marked in words" "$(tr -s ' ' <<<"$OUT")" "上海恒远机械 是"
+contains "a key account marked in words" "$(tr -s ' ' <<<"$OUT")" "上海恒远机械 机械制造 是"
 untranslated "customer list with a key account has no untranslated word" "$OUT"
 
 echo "$passed passed, $failed failed"
