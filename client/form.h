@@ -121,7 +121,7 @@ typedef struct fform {
     size_t nfields;
     const char *stamp_col;           /* set to now */
     const char *init_col, *init_val; /* a starting kind (the status is the rules') */
-    const char *list_cols[7];        /* NULL-terminated; "customer" shows the name */
+    const char *list_cols[8];        /* NULL-terminated; "customer" shows the name */
     const fchild *child;
     const faction *actions;
     size_t nactions;

@@ -225,8 +225,8 @@ int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         return rc;
     }
     names nm;
-    cli_column cols[8];
-    char heads[8][64];
+    cli_column cols[9]; /* the id and up to 7 list_cols */
+    char heads[9][64];
     size_t ncols = 0;
     cols[ncols++] = (cli_column){"ID", 0};
     for (; fm->list_cols[ncols - 1] != NULL; ncols++) { /* each column by its label */
@@ -252,7 +252,7 @@ int form_list(cli_ctx *ctx, const fform *fm, int argc, char **argv)
                 frc = rec_json_add(all, NULL, o);
             continue;
         }
-        char *cells[8] = {NULL};
+        char *cells[9] = {NULL};
         char hex[2 * FS_ID_BYTES + 1];
         fs_id_to_hex(fs_rows_id(it), hex);
         hex[8] = '\0';

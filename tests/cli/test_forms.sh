@@ -145,7 +145,12 @@ run marketing add --event 2023-10-16 --goal "launch seminar" --budget "20k CNY"
 expect "marketing add" 0
 run question add --customer "${C:0:8}" --question "24h support?" --asked-at "2023-10-10 14:00"
 expect "question add" 0
-run question answer "$OUT" --answer "yes, with the SLA"
+Q=$OUT
+run complaint list
+contains "complaint list says what the complaint is" "$OUT" "late delivery"
+run question list
+contains "question list says what was asked" "$OUT" "24h support?"
+run question answer "$Q" --answer "yes, with the SLA"
 expect "question answer" 0
 run spotcheck add --rep wang --table visit --record "${CM:0:8}" --accurate yes
 expect "a record of the wrong kind" 2 "--record: no visit"

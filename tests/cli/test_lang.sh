@@ -121,6 +121,7 @@ for g in plan daily deal; do
 done
 zh plan list
 contains "plan list: the week's start by its label" "$OUT" "本周开始"
+contains "plan list: the week's goals" "$OUT" "签约 2 家新客户"
 contains "and the plan's status in words" "$OUT" "草稿"
 zh daily list
 contains "daily list: a plan of the day" "$OUT" "日计划"
@@ -157,6 +158,14 @@ equal "visit plan on a terminal" "$RC" 0
 contains "says what it recorded, in Chinese" "$TTY" "已记录拜访计划："
 zh visit plan list --json
 expect "the plan was recorded" 0
+# a planned visit's list and page: every heading and label in Chinese,
+# what it is for among them
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit plan list
+contains "the list says what the visit is for" "$TTY" "复访"
+untranslated "visit plan list has no untranslated heading" "$TTY"
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit plan show 上海恒远
+untranslated "visit plan show has no untranslated label" "$TTY"
+contains "who planned it, in words" "$TTY" "计划人"
 # a correction and a deletion say what they did, in words, on a terminal
 LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit plan edit 上海恒远 --place 恒远二厂
 equal "visit plan edit on a terminal" "$RC" 0
