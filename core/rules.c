@@ -723,8 +723,8 @@ static int eval_monthly(eval *e, const fs_rule *rl)
                 (!e->todo && handed_after(e, c->id, next * FS_MIN_PER_DAY)))
                 continue;
             int64_t done = first_visit(e, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY);
-            if (done < 0 && next * FS_MIN_PER_DAY < c->start)
-                continue; /* the month ended before the customer was known */
+            if ((done < 0 && next * FS_MIN_PER_DAY < c->start) || e->to <= c->start)
+                continue; /* the month, or the period judged, ended before it was known */
             rc = emit(e, rl, c->who, c->rep_ix, c->id, month * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
                       month);
         }
@@ -876,8 +876,8 @@ static int eval_quarterly(eval *e, const fs_rule *rl)
                     row = rs.v[k].id;
                 }
             (void)row; /* the finding is about the customer, as the monthly rule's */
-            if (done < 0 && next * FS_MIN_PER_DAY < c->start)
-                continue; /* the quarter ended before the customer was known */
+            if ((done < 0 && next * FS_MIN_PER_DAY < c->start) || e->to <= c->start)
+                continue; /* the quarter, or the period judged, ended before it was known */
             rc = emit(e, rl, c->who, c->rep_ix, c->id, q * FS_MIN_PER_DAY, next * FS_MIN_PER_DAY, done,
                       q);
         }

@@ -1043,6 +1043,20 @@ static void test_key_account_known_since(void)
     CHECK_EQ_INT(KQ(late, "2023-07-01"), -1);
     CHECK_EQ_INT(KQ(late, "2023-10-01"), DUE_SOON);
     CHECK_EQ_INT(KQ(early, "2023-07-01"), OVERDUE);
+    /* a week judged before it was known counts neither its month nor its
+     * quarter, even once both are done */
+    uint8_t v2[16];
+    visit(r, late, "2023-10-25 10:00", "2023-10-25 12:00", v2);
+    static got wk;
+    const char *reps[] = {"zhang"};
+    wk.n = 0;
+    CHECK_OK(fs_rules_eval(r, default_cal(), civ("2023-12-20 10:00"), civ("2023-10-02"),
+                           civ("2023-10-09"), reps, 1, collect, &wk));
+    int about_late = 0;
+    for (int i = 0; i < wk.n; i++)
+        about_late += wk.f[i].has_row && memcmp(wk.f[i].row, late, 16) == 0;
+    CHECK_EQ_INT(about_late, 0);
+    CHECK_EQ_INT(KM(late, "2023-10-01"), ON_TIME); /* judged in the weeks after */
     /* an edit of its name later moves nothing: the first write counts */
     write_clock_ms = 1702000000000ull; /* 2023-12-08 */
     fs_cell name[] = {{"name", fs_text("Rules Test Co., Ltd.")}};
