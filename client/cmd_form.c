@@ -298,16 +298,22 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     int rc = cli_parse(ctx, fm->edit_usage_full, opts, nopts, argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    rc = edit_check(fm, command, idv, &vs);
-    if (rc != CLI_OK)
+    rc = form_stdin_text(fm->edit_fields, fm->nedit_fields, &vs); /* --history - */
+    if (rc == CLI_OK)
+        rc = edit_check(fm, command, idv, &vs);
+    if (rc != CLI_OK) {
+        form_values_free(&vs);
         return rc;
+    }
     fs_replica *r = NULL;
     fs_cell cells[FORM_MAX_FIELDS];
     uint8_t ids[FORM_MAX_FIELDS][FS_ID_BYTES], id[FS_ID_BYTES];
     size_t nc = 0;
     rc = cli_open(ctx, &r);
-    if (rc != CLI_OK)
+    if (rc != CLI_OK) {
+        form_values_free(&vs);
         return rc;
+    }
     rc = cli_resolve(r, fm->table, fm->edit_id, idv, id);
     for (size_t i = 0; rc == CLI_OK && i < fm->nedit_fields; i++)
         if (vs.v[i] != NULL) /* a blank optional field clears it */
@@ -328,6 +334,7 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         }
     }
     fs_replica_close(r);
+    form_values_free(&vs);
     return rc;
 }
 

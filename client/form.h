@@ -224,6 +224,9 @@ int form_complete(const ffield *fields, size_t n, values *vs);
 /* The same, the customer and visit commands' way (fform.by_command). */
 int form_complete_by_command(const char *command, const ffield *fields, size_t n, values *vs);
 void form_values_free(values *vs);
+/* Reads the one text field given as "-" from standard input (a customer's
+ * words never on the command line): add, the actions and edit alike. */
+int form_stdin_text(const ffield *fields, size_t n, values *vs);
 /* The field's value as a cell; ids resolved in the replica into idbuf. */
 int form_to_cell(fs_replica *r, const ffield *f, const char *v, values *vs,
                  const ffield *fields, size_t n, uint8_t idbuf[FS_ID_BYTES], fs_cell *out);

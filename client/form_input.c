@@ -112,7 +112,7 @@ void form_now_in_team_zone(values *vs)
  * them in /proc): all of it, trailing line ends dropped, at most one field
  * so, and no more than a field holds. */
 #define STDIN_TEXT_MAX 65536
-static int stdin_text(const ffield *fields, size_t n, values *vs)
+int form_stdin_text(const ffield *fields, size_t n, values *vs)
 {
     const char *taken = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -157,7 +157,7 @@ static int stdin_text(const ffield *fields, size_t n, values *vs)
 int form_complete(const ffield *fields, size_t n, values *vs)
 {
     set_now(vs);
-    int src = stdin_text(fields, n, vs);
+    int src = form_stdin_text(fields, n, vs);
     if (src != CLI_OK)
         return src;
     for (size_t i = 0; i < n; i++) {
@@ -201,7 +201,7 @@ int form_complete(const ffield *fields, size_t n, values *vs)
 int form_complete_by_command(const char *command, const ffield *fields, size_t n, values *vs)
 {
     set_now(vs);
-    int src = stdin_text(fields, n, vs);
+    int src = form_stdin_text(fields, n, vs);
     if (src != CLI_OK)
         return src;
     /* Every required field first, asked for on a terminal ... */

@@ -134,6 +134,18 @@ contains "the old value" "$OUT" "2031-12-01 15:00"
 last=$(tail -n 1 <<<"$OUT")
 contains "newest last: the new date" "$last" "$FIXED"
 contains "by zhang" "$last" "zhang"
+# a correction of the customer's words comes from standard input, as add
+# takes them ("-" is never stored as the words)
+z visit edit "${V:0:8}" --notes - <<<"谈了价格；更正：预算 50-80 万"
+expect "visit edit --notes - (standard input)" 0
+z visit show "${V:0:8}" --json
+contains "the notes read from standard input" "$OUT" '"notes":"谈了价格；更正：预算 50-80 万"'
+z customer edit 北京华信 --history - <<<"合作三年"
+expect "customer edit --history - (standard input)" 0
+z customer show 北京华信 --json
+contains "the customer's history read from standard input" "$OUT" '"history":"合作三年"'
+z visit edit "${V:0:8}" --notes - --place - <<<"x"
+expect "two fields from standard input: refused" 2 "only one field can be read from standard input"
 z history "${K:0:8}" --json
 expect "history of the deleted contact, JSON" 0
 contains "its deletion" "$OUT" '"field":"deleted","label":"Deleted","value":true'
