@@ -298,7 +298,7 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     int rc = cli_parse(ctx, fm->edit_usage_full, opts, nopts, argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    rc = form_stdin_text(fm->edit_fields, fm->nedit_fields, &vs); /* --history - */
+    rc = form_take(fm->edit_fields, fm->nedit_fields, &vs); /* --history -, dates */
     if (rc == CLI_OK)
         rc = edit_check(fm, command, idv, &vs);
     if (rc != CLI_OK) {

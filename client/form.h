@@ -227,6 +227,10 @@ void form_values_free(values *vs);
 /* Reads the one text field given as "-" from standard input (a customer's
  * words never on the command line): add, the actions and edit alike. */
 int form_stdin_text(const ffield *fields, size_t n, values *vs);
+/* form_stdin_text, then each date and time as people write it in China
+ * too (fs_civil_normalize) in the form the checks expect: what every
+ * command taking a form's values (add, actions, edit) calls first. */
+int form_take(const ffield *fields, size_t n, values *vs);
 /* The field's value as a cell; ids resolved in the replica into idbuf. */
 int form_to_cell(fs_replica *r, const ffield *f, const char *v, values *vs,
                  const ffield *fields, size_t n, uint8_t idbuf[FS_ID_BYTES], fs_cell *out);

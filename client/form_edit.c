@@ -428,7 +428,7 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
     if (rc == CLI_OK)
         rc = cli_parse(ctx, usage, opts, nopts, argc - 1, argv + 1);
     if (rc == CLI_OK) /* --notes -: the new words from standard input, as add reads them */
-        rc = form_stdin_text(fm->fields, fm->nfields, &vs);
+        rc = form_take(fm->fields, fm->nfields, &vs);
     /* what is given, each value as add checks it */
     int given = children.count > 0;
     for (size_t i = 0; rc == CLI_OK && i < fm->nfields; i++) {

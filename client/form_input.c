@@ -154,10 +154,29 @@ int form_stdin_text(const ffield *fields, size_t n, values *vs)
     return CLI_OK;
 }
 
+int form_take(const ffield *fields, size_t n, values *vs)
+{
+    int rc = form_stdin_text(fields, n, vs);
+    for (size_t i = 0; rc == CLI_OK && i < n; i++) {
+        const ffield *f = &fields[i];
+        char when[17];
+        if ((f->kind != FK_DATE && f->kind != FK_DATETIME) || vs->v[i] == NULL ||
+            !fs_civil_normalize(vs->v[i], f->kind == FK_DATETIME, when))
+            continue;
+        char *copy = strdup(when);
+        if (copy == NULL)
+            return cli_fail(NULL, f->flag, FS_ENOMEM);
+        free(vs->typed[i]);
+        vs->typed[i] = copy;
+        vs->v[i] = copy;
+    }
+    return rc;
+}
+
 int form_complete(const ffield *fields, size_t n, values *vs)
 {
     set_now(vs);
-    int src = form_stdin_text(fields, n, vs);
+    int src = form_take(fields, n, vs);
     if (src != CLI_OK)
         return src;
     for (size_t i = 0; i < n; i++) {
@@ -201,7 +220,7 @@ int form_complete(const ffield *fields, size_t n, values *vs)
 int form_complete_by_command(const char *command, const ffield *fields, size_t n, values *vs)
 {
     set_now(vs);
-    int src = form_stdin_text(fields, n, vs);
+    int src = form_take(fields, n, vs);
     if (src != CLI_OK)
         return src;
     /* Every required field first, asked for on a terminal ... */

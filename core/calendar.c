@@ -382,3 +382,81 @@ int fs_instant_format(char *out, size_t size, int64_t epoch_ms, int utc, const c
         out[0] = '\0';
     return ok ? 0 : FS_EINVAL;
 }
+
+/* Reads 1 to maxd ASCII digits at *p into *out; 0 when there are none. */
+static int read_digits(const char **p, int maxd, int *out)
+{
+    int n = 0, v = 0;
+    while (n < maxd && **p >= '0' && **p <= '9') {
+        v = v * 10 + (**p - '0');
+        (*p)++;
+        n++;
+    }
+    *out = v;
+    return n > 0;
+}
+
+/* 1 and *p past it when the text at *p starts with word. */
+static int take_word(const char **p, const char *word)
+{
+    size_t n = strlen(word);
+    if (strncmp(*p, word, n) != 0)
+        return 0;
+    *p += n;
+    return 1;
+}
+
+int fs_civil_normalize(const char *in, int with_time, char out[17])
+{
+    const char *p = in;
+    int y, mo, d, h = 0, mi = 0;
+    while (*p == ' ')
+        p++;
+    const char *y0 = p;
+    if (!read_digits(&p, 4, &y) || p - y0 != 4)
+        return 0;
+    /* 2026-12-10, 2026/12/10, 2026.12.10 or 2026年12月10日 (号) */
+    char sep = *p;
+    int cjk = 0;
+    if (sep == '-' || sep == '/' || sep == '.')
+        p++;
+    else if (take_word(&p, "\xe5\xb9\xb4")) /* 年 */
+        cjk = 1;
+    else
+        return 0;
+    if (!read_digits(&p, 2, &mo))
+        return 0;
+    if (cjk ? !take_word(&p, "\xe6\x9c\x88") /* 月 */ : *p++ != sep)
+        return 0;
+    if (!read_digits(&p, 2, &d))
+        return 0;
+    if (cjk && !take_word(&p, "\xe6\x97\xa5") /* 日 */ && !take_word(&p, "\xe5\x8f\xb7") /* 号 */)
+        return 0;
+    if (with_time) {
+        /* then 10:00, 9:30 or 10：00 (a full-width colon), after a space,
+         * a T, or nothing after 日 */
+        int gap = 0;
+        while (*p == ' ' || *p == 'T') {
+            p++;
+            gap = 1;
+        }
+        if (!gap && !cjk)
+            return 0;
+        if (!read_digits(&p, 2, &h) || !(take_word(&p, ":") || take_word(&p, "\xef\xbc\x9a")))
+            return 0;
+        const char *m0 = p;
+        if (!read_digits(&p, 2, &mi) || p - m0 != 2)
+            return 0;
+    }
+    while (*p == ' ')
+        p++;
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59)
+        return 0;
+    unsigned uy = (unsigned)y % 10000u, um = (unsigned)mo % 100u, ud = (unsigned)d % 100u;
+    if (with_time)
+        snprintf(out, 17, "%04u-%02u-%02u %02u:%02u", uy, um, ud, (unsigned)h % 100u,
+                 (unsigned)mi % 100u);
+    else
+        snprintf(out, 17, "%04u-%02u-%02u", uy, um, ud);
+    return strcmp(out, in) != 0;
+}

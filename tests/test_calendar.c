@@ -328,5 +328,51 @@ static void test_clocks(void)
     CHECK(fs_clock_boot_ms() - b0 >= 50);
 }
 
+/* Dates and times as people in China write them, into the one form; what
+ * is not one of those ways is left to the check (0). */
+static void test_normalize(void)
+{
+    char out[17];
+    static const struct {
+        const char *in;
+        int with_time;
+        const char *out;
+    } ok[] = {
+        {"2026/12/10 10:00", 1, "2026-12-10 10:00"},
+        {"2026-12-10 9:30", 1, "2026-12-10 09:30"},
+        {"2026.12.1 8:05", 1, "2026-12-01 08:05"},
+        {"2026\xe5\xb9\xb4" "12\xe6\x9c\x88" "10\xe6\x97\xa5 10:00", 1, "2026-12-10 10:00"},
+        {"2026\xe5\xb9\xb4" "1\xe6\x9c\x88" "5\xe5\x8f\xb7" "10\xef\xbc\x9a" "30", 1,
+         "2026-01-05 10:30"},
+        {"2026-12-10T10:00", 1, "2026-12-10 10:00"},
+        {" 2026/2/3 ", 0, "2026-02-03"},
+        {"2026\xe5\xb9\xb4" "2\xe6\x9c\x88" "3\xe6\x97\xa5", 0, "2026-02-03"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        CHECK(fs_civil_normalize(ok[i].in, ok[i].with_time, out) == 1);
+        CHECK_STR(out, ok[i].out);
+    }
+    static const struct {
+        const char *in;
+        int with_time;
+    } no[] = {
+        {"2026-12-10 10:00", 1}, /* already so: nothing to do */
+        {"2026-12-10", 0},
+        {"12-10 10:00", 1},      /* no year: not guessed */
+        {"2026/12/10", 1},       /* no time where one is wanted */
+        {"2026/12/10 10:00", 0}, /* a time where a date is */
+        {"2026-12/10", 0},       /* two kinds of separator */
+        {"2026/13/10", 0},
+        {"2026/12/32", 0},
+        {"2026/12/10 24:00", 1},
+        {"2026/12/10 10:5", 1},
+        {"2026/12/10 10:00x", 1},
+        {"26/12/10", 0},
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        CHECK(fs_civil_normalize(no[i].in, no[i].with_time, out) == 0);
+}
+
 TEST_LIST(TEST(leap_years) TEST(invalid_dates) TEST(civil_format) TEST(iso_week_53)
-              TEST(week_bounds) TEST(working_days) TEST(instants) TEST(clocks))
+              TEST(week_bounds) TEST(working_days) TEST(instants) TEST(clocks) TEST(normalize))

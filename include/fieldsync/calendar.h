@@ -43,6 +43,12 @@
  * 00-23" or "minute must be 00-59" (the first that applies, in that
  * order). */
 int fs_civil_check(const char *s, size_t n, int with_time, const char **why);
+/* A date (with_time 0) or time as people write it in China as well --
+ * 2026/12/10, 2026.12.10, 2026年12月10日 (号), one-digit months, days and
+ * hours, a full-width colon, a T or no gap after 日 -- into out as
+ * YYYY-MM-DD (HH:MM). 1 when out differs from in; 0 when in is not such a
+ * text or already is out's form (the checks then say what is wrong). */
+int fs_civil_normalize(const char *in, int with_time, char out[17]);
 /* 1 if s (n bytes) is a date "YYYY-MM-DD", else 0 (fs_civil_check). */
 int fs_date_valid(const char *s, size_t n);
 /* 1 if s (n bytes) is a date-time "YYYY-MM-DD HH:MM", else 0. */

@@ -185,6 +185,21 @@ contains "to a pipe: the command and the id" "$OUT" "visit plan confirm："
 LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit plan delete 上海恒远
 equal "visit plan delete on a terminal" "$RC" 0
 contains "says what it deleted" "$TTY" "已删除拜访计划："
+# dates and times as a Chinese rep types them, kept in the one form
+D3=$(date -d '+3 days' +%F)
+zh visit plan --customer 上海恒远 --time "$(date -d "$D3" +%Y年%-m月%-d日)10：30" --place 恒远工厂 --purpose 复访
+expect "a time written 2026年12月10日10：30" 0
+VP2=$OUT
+zh visit plan show "$VP2" --json
+contains "kept as YYYY-MM-DD HH:MM" "$OUT" "\"time\":\"$D3 10:30\""
+zh visit plan edit "${VP2:0:8}" --time "$(date -d "$D3" +%Y/%-m/%-d) 9:05"
+expect "2026/12/10 9:05 in an edit" 0
+zh visit plan show 上海恒远 --json
+contains "kept as YYYY-MM-DD HH:MM too" "$OUT" "\"time\":\"$D3 09:05\""
+zh visit plan --customer 上海恒远 --time "$(date -d "$D3" +%Y/%-m/%-d)" --place p --purpose p
+expect "a date without its time is still refused, in Chinese" 2 "格式应为“YYYY-MM-DD HH:MM”"
+zh visit plan --customer 上海恒远 --time "$(date +%Y)/13/01 10:00" --place p --purpose p
+expect "a month 13 is refused" 2 "--time"
 
 # ---- today ----
 zh today

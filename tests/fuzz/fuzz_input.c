@@ -2,7 +2,8 @@
  * Fuzz target: what a user types that a parser reads before anything else
  * does: an enrollment code and the secret a device sends back
  * (fs_enroll_code_parse, fs_enroll_request_secret), a date or date-time
- * (fs_civil_parse, fs_civil_check), an ISO week (fs_iso_week_parse), a
+ * (fs_civil_parse, fs_civil_check, and fs_civil_normalize, which takes the
+ * ways people write one), an ISO week (fs_iso_week_parse), a
  * duration (fs_duration_parse) and a command line (fs_opts_parse,
  * fs_opts_parse_head). The first byte picks the parser; the rest is the
  * text, up to its first NUL (a command line: arguments split at '\n').
@@ -41,8 +42,23 @@ static void enroll_code(const char *s)
     }
 }
 
+/* A date or time as people write it (fs_civil_normalize): what it makes
+ * is in the one form (10 or 16 bytes), which it leaves as it is. */
+static void civil_normalize(const char *s)
+{
+    for (int with_time = 0; with_time < 2; with_time++) {
+        char out[17], again[17];
+        if (!fs_civil_normalize(s, with_time, out))
+            continue;
+        if (strlen(out) != (with_time ? 16u : 10u) || strcmp(out, s) == 0 ||
+            fs_civil_normalize(out, with_time, again))
+            abort();
+    }
+}
+
 static void civil(const char *s)
 {
+    civil_normalize(s);
     size_t n = strlen(s);
     int64_t at = 0;
     int rc = fs_civil_parse(s, n, &at);
