@@ -154,9 +154,10 @@ static int visit_add(const char *fs, const char *home, const char *customer, int
             dup2(null, STDOUT_FILENO);
             dup2(null, STDERR_FILENO);
         }
+        /* --duplicate: several visits to the one customer in the same minute */
         execl(fs, fs, "--home", home, "visit", "add", "--customer", customer, "--time", when,
-              "--confirm", "--place", "客户办公室", "--contact", "王经理", "--purpose", purpose,
-              "--notes", notes, (char *)NULL);
+              "--confirm", "--duplicate", "--place", "客户办公室", "--contact", "王经理",
+              "--purpose", purpose, "--notes", notes, (char *)NULL);
         _exit(127);
     }
     int st = 0;

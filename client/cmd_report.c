@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <sodium.h>
@@ -599,7 +600,27 @@ typedef struct rep_walk {
     cli_table *t;
     cJSON *list;
     size_t n;
+    fs_replica *r;
+    int work;            /* on a terminal: what each record is (its words, its customer) */
+    rec_index customers; /* customer names by id, when work */
 } rep_walk;
+
+/* What a finding's record is, as a person reads it: its own words and its
+ * customer ("发送3个成功案例 · 恒远物流"), or "-". */
+static int work_words(rep_walk *w, const fs_finding *f, char *buf, size_t size)
+{
+    fs_finding_record fr;
+    int rc = fs_finding_record_read(w->r, f, &fr);
+    if (rc != 0)
+        return rc;
+    const char *customer = fr.has_customer ? rec_index_find(&w->customers, fr.customer) : NULL;
+    if (fr.text != NULL && customer != NULL)
+        snprintf(buf, size, "%s · %s", fr.text, customer);
+    else
+        snprintf(buf, size, "%s", fr.text != NULL ? fr.text : customer != NULL ? customer : "-");
+    fs_finding_record_free(&fr);
+    return 0;
+}
 
 static int rep_cb(const fs_finding *f, void *ctx)
 {
@@ -626,7 +647,13 @@ static int rep_cb(const fs_finding *f, void *ctx)
     }
     if (f->has_row)
         hex[8] = '\0';
-    const char *cells[] = {status_word(f->status), _(f->rule->text), due, done, hex};
+    char work[512] = "";
+    if (w->work) {
+        int rc = work_words(w, f, work, sizeof work);
+        if (rc != 0)
+            return rc;
+    }
+    const char *cells[] = {status_word(f->status), _(f->rule->text), due, done, hex, work};
     return cli_table_add(w->t, cells) == 0 ? 0 : FS_ENOMEM;
 }
 
@@ -651,16 +678,23 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
     fs_replica *r = NULL;
     int64_t now = 0, from, to;
     char week[16];
-    rep_walk w = {name, NULL, NULL, 0};
-    static const cli_column cols[] = {
-        {N_("STATUS"), 0}, {N_("RULE"), 48}, {N_("DUE"), 0}, {N_("DONE"), 0}, {N_("RECORD"), 0}};
+    rep_walk w = {name, NULL, NULL, 0, NULL, 0, {0}};
+    /* On a terminal the table also says what each record is (a person
+     * reads it there); to a file or pipe it names records by id alone, as
+     * before, and needs no export. */
+    static const cli_column cols[] = {{N_("STATUS"), 0}, {N_("RULE"), 48}, {N_("DUE"), 0},
+                                      {N_("DONE"), 0},   {N_("RECORD"), 0}, {N_("WORK"), 40}};
     rc = open_view(ctx, USAGE_REPORT_REP, &o, argc - 1, argv + 1, 1, &r, &cal, &now);
     if (rc == CLI_OK)
         rc = week_of(&o, now, &from, &to, week);
     if (rc != CLI_OK)
         goto done;
+    w.r = r;
+    w.work = !o.json && isatty(STDOUT_FILENO);
     int frc = o.json ? ((w.list = cJSON_CreateArray()) ? 0 : FS_ENOMEM)
-                     : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0]);
+                     : cli_table_new(&w.t, cols, sizeof cols / sizeof cols[0] - !w.work);
+    if (frc == 0 && w.work)
+        frc = rec_index_load(&w.customers, r, "customer", NULL, "name");
     const char *reps[] = {name};
     if (frc == 0)
         frc = fs_rules_eval(r, &cal, now, from, to, reps, 1, rep_cb, &w);
@@ -677,6 +711,8 @@ int cmd_report_rep(cli_ctx *ctx, int argc, char **argv)
 done:
     cJSON_Delete(w.list);
     cli_table_free(w.t);
+    if (w.work)
+        rec_index_free(&w.customers);
     cli_list_free(&o.holidays);
     fs_replica_close(r);
     return rc == CLI_HELP ? CLI_OK : rc;

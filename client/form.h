@@ -93,9 +93,12 @@ typedef enum fcheck_kind {
     CK_NO_OVERLAP,   /* no other live record of this rep's spans a day of
                         flag .. other (one weekly plan a week) */
     CK_QUARTER,      /* flag is a quarter, "YYYY-Qn" (n 1 to 4) */
-    CK_NEAR_NOW      /* flag's time, when given (add or edit), is within
+    CK_NEAR_NOW,     /* flag's time, when given (add or edit), is within
                         30 days of now (FORM_NEAR_DAYS), past or future,
                         unless other (a flag without a value) is given */
+    CK_SAME_TIME     /* another live record of the table for --customer at
+                        flag's time (one typed twice?): a note, unless other
+                        is given; recorded either way */
 } fcheck_kind;
 
 #define FORM_NEAR_DAYS 30 /* the message says 30 in words */
@@ -228,8 +231,9 @@ void form_values_free(values *vs);
  * words never on the command line): add, the actions and edit alike. */
 int form_stdin_text(const ffield *fields, size_t n, values *vs);
 /* form_stdin_text, then each date and time as people write it in China
- * too (fs_civil_normalize) in the form the checks expect: what every
- * command taking a form's values (add, actions, edit) calls first. */
+ * too (fs_civil_normalize), and yes or no as 是 or 否 (or in capitals), in
+ * the form the checks expect: what every command taking a form's values
+ * (add, actions, edit) calls first. */
 int form_take(const ffield *fields, size_t n, values *vs);
 /* The field's value as a cell; ids resolved in the replica into idbuf. */
 int form_to_cell(fs_replica *r, const ffield *f, const char *v, values *vs,

@@ -160,6 +160,13 @@ int form_take(const ffield *fields, size_t n, values *vs)
     for (size_t i = 0; rc == CLI_OK && i < n; i++) {
         const ffield *f = &fields[i];
         char when[17];
+        if (f->kind == FK_BOOL && vs->v[i] != NULL) { /* yes/no as a Chinese rep answers */
+            if (strcmp(vs->v[i], "\xe6\x98\xaf") == 0 || strcasecmp(vs->v[i], "yes") == 0) /* 是 */
+                vs->v[i] = "yes";
+            else if (strcmp(vs->v[i], "\xe5\x90\xa6") == 0 || strcasecmp(vs->v[i], "no") == 0) /* 否 */
+                vs->v[i] = "no";
+            continue;
+        }
         if ((f->kind != FK_DATE && f->kind != FK_DATETIME) || vs->v[i] == NULL ||
             !fs_civil_normalize(vs->v[i], f->kind == FK_DATETIME, when))
             continue;
@@ -477,6 +484,49 @@ static int one_per_day(fs_replica *r, const fform *fm, const fcheck *c, const ch
     return CLI_EUSAGE;
 }
 
+/* CK_SAME_TIME: a live record of the form's kind for the same customer at
+ * the same minute is most likely the one typed twice (a command run
+ * again): the rep is told, with how to delete one, unless the flag other
+ * says it is another. Recorded either way: a second visit in the same
+ * minute is rare, not wrong, and scripts that import visits by the day
+ * are not stopped. */
+static int same_time(fs_replica *r, const fform *fm, const values *vs, const fcheck *c,
+                     const char *when, const uint8_t *self)
+{
+    int ov = field_at(fm, c->other), at = field_at(fm, c->flag);
+    const char *who = given(fm, vs, "--customer");
+    if ((ov >= 0 && vs->flag[ov]) || at < 0 || who == NULL)
+        return CLI_OK;
+    /* the customer as add will find it, quietly: when it is not one, add
+     * says why (not held, no such name, several) */
+    uint8_t customer[FS_ID_BYTES];
+    fs_name_match m[2];
+    size_t nm = 0;
+    if (fs_resolve_id(r, "customer", who, customer) != 0) {
+        if (fs_match_name(r, "customer", who, m, 2, &nm) != 0 || nm != 1)
+            return CLI_OK;
+        memcpy(customer, m[0].id, FS_ID_BYTES);
+    }
+    fs_rows *it = NULL;
+    fs_value eq = fs_blob(customer, FS_ID_BYTES), v;
+    int frc = fs_rows_open(&it, r, fm->table, "customer", &eq, NULL);
+    while (frc == 0 && (frc = fs_rows_next(it)) == 1) {
+        frc = 0;
+        if ((self != NULL && memcmp(fs_rows_id(it), self, FS_ID_BYTES) == 0) ||
+            fs_rows_get(it, fm->fields[at].column, &v) != 0 || v.type != FS_TEXT ||
+            v.n != strlen(when) || memcmp(v.p, when, v.n) != 0)
+            continue;
+        char hex[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(fs_rows_id(it), hex);
+        cli_error(_("note: a %s for this customer at %s is recorded already (%.8s): if this one "
+                    "was typed twice, delete one with 'fieldsync %s delete ID'"),
+                  cli_kind_word(fm->table), when, hex, fm->group);
+        break;
+    }
+    fs_rows_close(it);
+    return frc < 0 ? cli_fail(r, fm->group, frc) : CLI_OK;
+}
+
 /* A period (two dates as text, "YYYY-MM-DD", which sort as the days do)
  * and, once one overlaps it, that record's. */
 typedef struct period {
@@ -594,6 +644,8 @@ int form_check_stored_except(fs_replica *r, const fform *fm, const values *vs, c
             rc = near_now(fm, vs, c, v);
         else if (c->kind == CK_UNIQUE_NAME)
             rc = unique_name(r, fm, vs, c, v, self);
+        else if (c->kind == CK_SAME_TIME)
+            rc = same_time(r, fm, vs, c, v, self);
     }
     return rc;
 }

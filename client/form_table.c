@@ -206,6 +206,7 @@ static const ffield visit_f[] = {
     {"--next", "next_steps", FK_TEXT, 0, N_("Next steps"), NULL, 0},
     {"--visitor", "visitor", FK_TEXT, 0, N_("Visitor"), NULL, 0},
     {"--confirm", NULL, FK_FLAG, 0, N_("A visit time more than 30 days from now"), NULL, 0},
+    {"--duplicate", NULL, FK_FLAG, 0, N_("Another visit to the customer at that time (no note)"), NULL, 0},
 };
 static const fchild visit_commits = {"--commit",
                                      "commitment",
@@ -281,6 +282,7 @@ static const ffield visit_plan_f[] = {
     {"--purpose", "purpose", FK_TEXT, 1, N_("Purpose"), NULL, 0},
     {"--route", "route_note", FK_TEXT, 0, N_("Route note"), NULL, 0},
     {"--confirm", NULL, FK_FLAG, 0, N_("A visit time more than 30 days from now"), NULL, 0},
+    {"--duplicate", NULL, FK_FLAG, 0, N_("Another visit to the customer at that time (no note)"), NULL, 0},
 };
 static const ffield visit_confirm_f[] = {
     {"--how", "confirmed_how", FK_TEXT, 1, N_("How the customer confirmed (phone, WeChat...)"),
@@ -303,13 +305,15 @@ static const fcheck acceptance_c[] = {{CK_NOT_BEFORE, "--collected", "--delivere
                                       {CK_NOT_FUTURE, "--collected", NULL}};
 static const fcheck question_c[] = {{CK_NOT_FUTURE, "--asked-at", NULL}};
 static const fcheck customer_c[] = {{CK_UNIQUE_NAME, "--name", "--duplicate"}};
-static const fcheck visit_c[] = {{CK_NEAR_NOW, "--time", "--confirm"}};
+static const fcheck visit_c[] = {{CK_NEAR_NOW, "--time", "--confirm"},
+                                  {CK_SAME_TIME, "--time", "--duplicate"}};
 static const fcheck deal_c[] = {{CK_NOT_FUTURE, "--opened", NULL},
                                 {CK_NOT_BEFORE, "--expected-close", "--opened"}};
 static const fcheck payment_c[] = {{CK_NOT_FUTURE, "--date", NULL}};
 static const fcheck contract_c[] = {{CK_NOT_FUTURE, "--legal-at", NULL}};
 static const fcheck survey_c[] = {{CK_QUARTER, "--quarter", NULL}, {CK_NOT_FUTURE, "--date", NULL}};
-static const fcheck visit_plan_c[] = {{CK_NEAR_NOW, "--time", "--confirm"}};
+static const fcheck visit_plan_c[] = {{CK_NEAR_NOW, "--time", "--confirm"},
+                                       {CK_SAME_TIME, "--time", "--duplicate"}};
 
 const fform form_table[] = {
     {

@@ -175,6 +175,12 @@ equal "customer edit on a terminal" "$RC" 0
 contains "customer edit says so too" "$TTY" "已修改客户："
 zh customer edit 上海恒远 --industry 机械制造
 equal "to a pipe, customer edit says nothing, as before" "$OUT" ""
+zh customer edit 上海恒远 --key-account 否
+expect "yes or no answered 否" 0
+zh customer show 上海恒远 --json
+contains "kept as no" "$OUT" '"key_account":false'
+zh customer edit 上海恒远 --key-account 不
+expect "another word refused, saying both ways" 2 "也可写“是”或“否”"
 zh visit plan edit 上海恒远 --place 恒远三厂
 contains "to a pipe: the command and the id, as before" "$OUT" "visit plan edit："
 LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit confirm 上海恒远 --how 电话
@@ -200,6 +206,18 @@ zh visit plan --customer 上海恒远 --time "$(date -d "$D3" +%Y/%-m/%-d)" --pl
 expect "a date without its time is still refused, in Chinese" 2 "格式应为“YYYY-MM-DD HH:MM”"
 zh visit plan --customer 上海恒远 --time "$(date +%Y)/13/01 10:00" --place p --purpose p
 expect "a month 13 is refused" 2 "--time"
+# the same plan typed twice (the command run again): refused, named
+# the same plan typed twice (the command run again): recorded, with a note
+# naming the first and how to delete one
+zh visit plan --customer 上海恒远 --time "$D3 09:05" --place 恒远工厂 --purpose 复访
+expect "the same customer at the same minute again: recorded, with a note" 0 "注意：该客户在 $D3 09:05 已有一条拜访计划（${VP2:0:8}）"
+contains "saying how to delete one" "$ERR" "fieldsync visit plan delete"
+TWICE=$OUT
+zh visit plan --customer 上海恒远 --time "$D3 09:05" --place 恒远工厂 --purpose 复访 --duplicate
+expect "--duplicate: another one, no note" 0
+equal "no note with --duplicate" "$ERR" ""
+zh visit plan delete "${TWICE:0:8}"
+expect "the one typed twice deleted" 0
 
 # ---- today ----
 zh today
@@ -397,6 +415,16 @@ contains "in English: the week" "$OUT" "week $LASTWEEK"
 contains "and the rule" "$OUT" "daily plan submitted before 09:00"
 zh report rep zhang --days 3
 contains "report rep --days in words" "$OUT" "最近 3 天"
+# on a terminal the table also says what each record is: a promise's
+# words and its customer; to a pipe, ids alone (no customer data)
+LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" report rep zhang --days 14
+equal "report rep on a terminal" "$RC" 0
+contains "a column for the work itself" "$TTY" "工作内容"
+contains "a promise in its words, with its customer" "$TTY" "寄送样品 · 北京华信科技"
+untranslated "report rep on a terminal has no untranslated word" "$TTY"
+zh report rep zhang --days 14
+lacks_work=$(grep -c "寄送样品" <<<"$OUT")
+equal "to a pipe: no customer's words" "$lacks_work" 0
 zh report compliance --week "$LASTWEEK"
 expect "report compliance in Chinese" 0
 contains "the compliance headline" "$OUT" "执行情况，周次 $LASTWEEK（"
