@@ -812,10 +812,12 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
     /* what was not done, and why */
     if (rc == 0 && print)
         printf("%s\n", _("Overdue and missed:"));
+    size_t nmissed = 0;
     for (size_t i = 0; rc == 0 && i < m->n; i++) {
         const missed_item *x = &m->items[i];
         if (strcmp(x->rep, rep) != 0)
             continue;
+        nmissed++;
         char due[17], hex[2 * FS_ID_BYTES + 1] = "";
         fs_civil_format(x->deadline, due);
         if (x->has_row)
@@ -831,14 +833,21 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
             rec_json_add(missed, NULL, e))
             rc = FS_ENOMEM;
     }
+    /* an empty section says so, rather than end at its heading */
+    if (rc == 0 && print && nmissed == 0)
+        printf("    %s\n", _("none"));
     if (rc == 0 && print)
         printf("%s\n", _("  deals lost:"));
     if (rc == 0)
         rc = deals_lost(r, rep, me, from, to, lost, print, shown);
+    if (rc == 0 && print && cJSON_GetArraySize(lost) == 0)
+        printf("    %s\n", _("none"));
     if (rc == 0 && print)
         printf("%s\n", _("  reasons and measures stated in the self-checks:"));
     if (rc == 0)
         rc = stated_reasons(r, rep, from, to, reasons, print, shown);
+    if (rc == 0 && print && cJSON_GetArraySize(reasons) == 0)
+        printf("    %s\n", _("none"));
     /* next week's plan */
     if (rc == 0 && print)
         printf("%s\n", _("Next week's plan:"));
@@ -847,9 +856,10 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
         rc = found;
     if (found == 1 && shown != NULL)
         rc = cli_recset_add_named(shown, "weekly_plan", plan);
-    if (rc == 0 && print)
-        printf(_("  goals: %s (%s)\n"), found ? goals : _("no weekly plan yet"),
-               status ? form_status_words(status) : "-");
+    if (rc == 0 && print && found == 1)
+        printf(_("  goals: %s (%s)\n"), goals, status ? form_status_words(status) : "-");
+    else if (rc == 0 && print)
+        printf("  %s\n", _("no weekly plan yet"));
     if (rc == 0 && found == 1)
         rc = plan_tasks(r, plan, 0, ntasks, print, NULL, NULL, shown);
     if (rc == 0)
