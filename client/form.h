@@ -176,8 +176,10 @@ int form_spotcheck_rep(fs_replica *r, fs_cell *cells, size_t *nc, char held[FS_U
 /* ---- the sales records (form_sales.c) ---- */
 
 #define MONEY_BUF 40
-/* An amount in CNY as typed ("300000", "300,000.50", "¥300,000.50"; at most
- * two decimals and 12 digits of yuan) to fen: 0, or -1 when it is none. */
+/* An amount in CNY as typed ("300000", "300,000.50", "¥300,000.50" or
+ * "￥…", "300000元"; at most two decimals and 12 digits of yuan; or in 万,
+ * ten thousand, as Chinese amounts are written: "30万", "1.5万元", at most
+ * six decimals) to fen: 0, or -1 when it is none. */
 int money_parse(const char *s, int64_t *fen);
 /* fen as shown: "¥300,000.50"; returns buf. */
 const char *money_format(int64_t fen, char buf[MONEY_BUF]);

@@ -77,8 +77,9 @@ int form_check_value(const ffield *f, const char *v)
         int64_t fen;
         if (money_parse(v, &fen) == 0)
             return CLI_OK;
-        cli_error(_("%s: expected an amount in CNY such as 300000 or 300,000.50, got \"%s\""),
-                  f->flag, v);
+        cli_error(
+            _("%s: expected an amount in CNY such as 300000, 300,000.50 or 30万, got \"%s\""),
+            f->flag, v);
         return CLI_EUSAGE;
     }
     case FK_FLAG:

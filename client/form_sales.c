@@ -16,15 +16,33 @@
  * int64 many times over. */
 #define MONEY_MAX_YUAN_DIGITS 12
 
+/* 1 and *end moved back over it when the text [s, *end) ends with word. */
+static int ends_with(const char *s, const char **end, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(*end - s) < n || memcmp(*end - n, word, n) != 0)
+        return 0;
+    *end -= n;
+    return 1;
+}
+
 int money_parse(const char *s, int64_t *fen)
 {
-    const char *p = s;
-    if (strncmp(p, "\xc2\xa5", 2) == 0) /* a leading ¥ as it is shown */
+    const char *p = s, *end = s + strlen(s);
+    /* a leading ¥ as it is shown (or the full-width ￥), a trailing 元, and
+     * 万 (ten thousand) as Chinese amounts are written: 30万, 1.5万元 */
+    if (strncmp(p, "\xc2\xa5", 2) == 0)
         p += 2;
-    int64_t yuan = 0;
+    else if (strncmp(p, "\xef\xbf\xa5", 3) == 0)
+        p += 3;
+    ends_with(p, &end, "\xe5\x85\x83"); /* 元 */
+    int wan = ends_with(p, &end, "\xe4\xb8\x87"); /* 万 */
+    /* yuan digits and decimals: of yuan (2, to the fen) or of 万 (6) */
+    size_t max_digits = MONEY_MAX_YUAN_DIGITS - (wan ? 4 : 0), max_dec = wan ? 6 : 2;
+    int64_t whole = 0;
     size_t digits = 0, group = 0;
     int commas = 0;
-    for (; *p != '\0' && *p != '.'; p++) {
+    for (; p < end && *p != '.'; p++) {
         if (*p == ',') {
             /* groups of three after the first one of one to three */
             if (group == 0 || (commas ? group != 3 : group > 3))
@@ -33,25 +51,28 @@ int money_parse(const char *s, int64_t *fen)
             group = 0;
             continue;
         }
-        if (*p < '0' || *p > '9' || ++digits > MONEY_MAX_YUAN_DIGITS)
+        if (*p < '0' || *p > '9' || ++digits > max_digits)
             return -1;
-        yuan = yuan * 10 + (*p - '0');
+        whole = whole * 10 + (*p - '0');
         group++;
     }
     if (digits == 0 || (commas && group != 3))
         return -1;
-    int64_t cents = 0;
-    if (*p == '.') {
+    int64_t frac = 0;
+    size_t nd = 0;
+    if (p < end && *p == '.') {
         p++;
-        size_t nd = 0;
-        for (; *p >= '0' && *p <= '9' && nd < 2; p++, nd++)
-            cents = cents * 10 + (*p - '0');
-        if (nd == 0 || *p != '\0')
+        for (; p < end && *p >= '0' && *p <= '9' && nd < max_dec; p++, nd++)
+            frac = frac * 10 + (*p - '0');
+        if (nd == 0)
             return -1;
-        if (nd == 1)
-            cents *= 10;
     }
-    *fen = yuan * 100 + cents;
+    if (p != end)
+        return -1;
+    for (; nd < max_dec; nd++)
+        frac *= 10;
+    /* fen: yuan * 100, or 万 * 1,000,000; the decimals in the same unit */
+    *fen = wan ? whole * 1000000 + frac : whole * 100 + frac;
     return 0;
 }
 

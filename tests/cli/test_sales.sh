@@ -87,6 +87,19 @@ contains "shown as ¥300,000.50" "$OUT" "¥300,000.50"
 contains "a new deal is a lead" "$OUT" "lead"
 zh deal show "${D1:0:8}" --json
 contains "fen in --json" "$OUT" '"amount":30000050'
+# amounts as Chinese reps write them: in 万 (ten thousand), with 元 or ￥
+for amount in "30万:30000000" "1.5万元:1500000" "12.345678万:12345678" "￥8,000元:800000"; do
+    zh deal add --customer "${C2:0:8}" --title "金额 ${amount%%:*}" --amount "${amount%%:*}"
+    expect "--amount ${amount%%:*}" 0
+    AD=$OUT
+    zh deal show "${AD:0:8}" --json
+    contains "${amount%%:*} kept as ${amount##*:} fen" "$OUT" "\"amount\":${amount##*:},"
+    zh deal delete "${AD:0:8}"
+done
+for bad in "30万万" "1.1234567万" "万" "3,0万"; do
+    zh deal add --customer "${C2:0:8}" --title x --amount "$bad"
+    expect "--amount $bad refused" 2 "--amount: expected an amount in CNY"
+done
 zh deal negotiate "${D1:0:8}"
 expect "deal negotiate" 0
 zh deal won "${D1:0:8}"
