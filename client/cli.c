@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -247,6 +248,37 @@ static int check_date(const char *flag, const char *value, int with_time)
               with_time ? "YYYY-MM-DD HH:MM" : "YYYY-MM-DD",
               cli_typed(value, quoted, sizeof quoted), _(why)); /* core/calendar.c's words */
     return CLI_EUSAGE;
+}
+
+int cli_week(const char *text, int64_t now, int64_t *monday)
+{
+    static const struct {
+        const char *word;
+        int weeks;
+    } words[] = {
+        {"this", 0}, {"last", -1}, {"next", 1},
+        {"\xe6\x9c\xac\xe5\x91\xa8", 0},  /* 本周 */
+        {"\xe4\xb8\x8a\xe5\x91\xa8", -1}, /* 上周 */
+        {"\xe4\xb8\x8b\xe5\x91\xa8", 1},  /* 下周 */
+        {"\xe6\x9c\xac\xe9\x80\xb1", 0},  /* 本週 */
+        {"\xe4\xb8\x8a\xe9\x80\xb1", -1}, /* 上週 */
+        {"\xe4\xb8\x8b\xe9\x80\xb1", 1},  /* 下週 */
+    };
+    if (fs_iso_week_parse(text, monday) == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasecmp(text, words[i].word) == 0) {
+            *monday = fs_iso_week_start(now) + (int64_t)words[i].weeks * 7 * FS_MIN_PER_DAY;
+            return 0;
+        }
+    /* a day of the week, written any way a form takes a date */
+    char date[17];
+    const char *d = fs_civil_normalize(text, 0, date) ? date : text;
+    int64_t at;
+    if (strlen(d) != 10 || fs_civil_parse(d, 10, &at) != 0)
+        return -1;
+    *monday = fs_iso_week_start(at);
+    return 0;
 }
 
 int cli_check_datetime(const char *flag, const char *value)

@@ -98,6 +98,11 @@ int cli_check_text(const char *flag, const char *value);
 /* 1 if s is NULL, empty or only blanks. */
 int cli_blank(const char *s);
 
+/* The Monday (civil minutes) of the week text names: an ISO week
+ * (2026-W50), this, last or next (本周, 上周, 下周, 本週...) from now, or a
+ * date in it (as forms take dates: 2026-12-08, 2026/12/8, 2026年12月8日).
+ * 0, or -1 when it is none of those. */
+int cli_week(const char *text, int64_t now, int64_t *monday);
 /* Checks "YYYY-MM-DD HH:MM" (len 16) or "YYYY-MM-DD" (len 10) strictly: a
  * real calendar date in years 1900-9999, hours 00-23, minutes 00-59. On a
  * bad value prints 'fieldsync: <flag>: expected "...", got "<value>": why'.

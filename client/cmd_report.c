@@ -351,8 +351,9 @@ static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, 
         return CLI_OK;
     }
     if (o->week != NULL) {
-        if (fs_iso_week_parse(o->week, from) != 0) {
-            cli_error(_("--week: expected an ISO week YYYY-Www, as 2023-W41"));
+        if (cli_week(o->week, now, from) != 0) {
+            cli_error(_("--week: expected an ISO week YYYY-Www, as 2023-W41, a date in it, or "
+                        "this, last or next"));
             return CLI_EUSAGE;
         }
     } else {

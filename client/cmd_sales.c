@@ -358,18 +358,17 @@ int sales_period(const char *week, const char *month, char from[11], char to[11]
         snprintf(name, 16, "%04d-%02d", y, m);
     } else {
         int64_t monday;
-        if (week != NULL) {
-            if (fs_iso_week_parse(week, &monday) != 0) {
-                cli_error(_("--week: expected an ISO week YYYY-Www, as 2023-W41"));
-                return CLI_EUSAGE;
-            }
-        } else {
-            char now[17];
-            int64_t c = 0;
-            cli_now(now);
-            if (fs_civil_parse(now, strlen(now), &c) != 0)
-                return CLI_ERUNTIME;
+        char now[17];
+        int64_t c = 0;
+        cli_now(now);
+        if (fs_civil_parse(now, strlen(now), &c) != 0)
+            return CLI_ERUNTIME;
+        if (week == NULL) {
             monday = fs_iso_week_start(c);
+        } else if (cli_week(week, c, &monday) != 0) {
+            cli_error(_("--week: expected an ISO week YYYY-Www, as 2023-W41, a date in it, or "
+                        "this, last or next"));
+            return CLI_EUSAGE;
         }
         fs_iso_week_format(monday, name);
         start = fs_civil_day(monday);

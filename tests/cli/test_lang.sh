@@ -415,6 +415,18 @@ contains "in English: the week" "$OUT" "week $LASTWEEK"
 contains "and the rule" "$OUT" "daily plan submitted before 09:00"
 zh report rep zhang --days 3
 contains "report rep --days in words" "$OUT" "最近 3 天"
+# the week as a manager says it: 上周, or a day in it
+zh report rep zhang --week 上周
+expect "--week 上周" 0
+contains "is last week" "$OUT" "周次 $LASTWEEK"
+zh report rep zhang --week "$(date -u -d '7 days ago' +%Y/%-m/%-d)"
+contains "a day of last week, written 2026/12/1" "$OUT" "周次 $LASTWEEK"
+zh report compliance --week last
+contains "last, in English words" "$OUT" "周次 $LASTWEEK"
+zh report sales --week 本周
+contains "本周 is this week" "$OUT" "$(date -u +%G-W%V)"
+zh report rep zhang --week 前周
+expect "another word refused, naming the ways" 2 "本周、上周、下周"
 # on a terminal the table also says what each record is: a promise's
 # words and its customer; to a pipe, ids alone (no customer data)
 LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" report rep zhang --days 14
