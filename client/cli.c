@@ -281,6 +281,49 @@ int cli_week(const char *text, int64_t now, int64_t *monday)
     return 0;
 }
 
+void cli_net_words(char *err, size_t size, const char *host, int port)
+{
+    char en[512], out[512];
+    size_t n;
+    out[0] = '\0';
+    /* each English form as the net and link layers word it for host:port;
+     * the one err starts with is said in the reader's words, anything
+     * after it (a library's own detail) kept */
+#define NET_FORM(fmt)                                                                            \
+    if (out[0] == '\0') {                                                                        \
+        snprintf(en, sizeof en, fmt, host, port);                                                \
+        n = strlen(en);                                                                          \
+        if (strncmp(err, en, n) == 0)                                                            \
+            snprintf(out, sizeof out, _(fmt), host, port);                                       \
+    }
+    NET_FORM(N_("cannot reach the server at %s:%d"))
+    NET_FORM(N_("cannot write to the server at %s:%d"))
+    NET_FORM(N_("the server at %s:%d closed the connection before the sync was done"))
+    NET_FORM(N_("the connection to %s:%d failed"))
+    NET_FORM(N_("no sync with the server at %s:%d within the time allowed"))
+#undef NET_FORM
+    if (out[0] == '\0') {
+        /* with a number of seconds after host:port */
+        snprintf(en, sizeof en, "the server at %s:%d did not answer within ", host, port);
+        n = strlen(en);
+        char *end = NULL;
+        long secs = strncmp(err, en, n) == 0 ? strtol(err + n, &end, 10) : -1;
+        if (secs >= 0 && end != NULL && strncmp(end, " s", 2) == 0) {
+            snprintf(out, sizeof out, _("the server at %s:%d did not answer within %ld s"), host,
+                     port, secs);
+            n = (size_t)(end + 2 - err);
+        }
+    }
+    if (out[0] == '\0')
+        return;
+    const char *rest = err + n;
+    if (strncmp(rest, ": ", 2) == 0 && rest[2] != '\0') /* the library's detail, as it says it */
+        snprintf(en, sizeof en, _("%s (%s)"), out, rest + 2);
+    else
+        snprintf(en, sizeof en, "%s%s", out, rest);
+    snprintf(err, size, "%s", en);
+}
+
 int cli_check_datetime(const char *flag, const char *value)
 {
     return check_date(flag, value, 1);

@@ -98,6 +98,12 @@ int cli_check_text(const char *flag, const char *value);
 /* 1 if s is NULL, empty or only blanks. */
 int cli_blank(const char *s);
 
+/* err, a failure of the link to host:port as the net and link layers word
+ * it (in English: they have no gettext), rewritten in place in the
+ * reader's language when it is one a rep meets offline (cannot reach the
+ * server, no answer in time, the connection closed); anything after it
+ * kept, anything else left as it is. */
+void cli_net_words(char *err, size_t size, const char *host, int port);
 /* The Monday (civil minutes) of the week text names: an ISO week
  * (2026-W50), this, last or next (本周, 上周, 下周, 本週...) from now, or a
  * date in it (as forms take dates: 2026-12-08, 2026/12/8, 2026年12月8日).

@@ -467,6 +467,7 @@ int cmd_daemon(cli_ctx *ctx, int argc, char **argv)
                 frc =
                     fs_ws_live_run(&hooks, pk, set.addr[i].host, set.addr[i].port, set.addr[i].tls,
                                    SYNC_TIMEOUT_MS, more ? FS_WS_ANSWER_MS : 0, err, sizeof err);
+                cli_net_words(err, sizeof err, set.addr[i].host, set.addr[i].port);
             }
             if (frc != FS_EIO || d.rounds > 0 || !more)
                 break;

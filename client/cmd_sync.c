@@ -550,6 +550,7 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv)
         err[0] = '\0';
         frc = fs_ws_enroll(r, server_pk, &req, a->host, a->port, a->tls, ENROLL_TIMEOUT_MS,
                            more ? FS_WS_ANSWER_MS : 0, err, sizeof err);
+        cli_net_words(err, sizeof err, a->host, a->port);
         if (frc != FS_EIO || !more)
             break;
         say_moving_on(set.url[used], err, set.url[used + 1]);
@@ -663,6 +664,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         err[0] = '\0';
         frc = fs_ws_sync_att(r, pk, a->host, a->port, a->tls, SYNC_TIMEOUT_MS,
                              more ? FS_WS_ANSWER_MS : 0, &one, err, sizeof err);
+        cli_net_words(err, sizeof err, a->host, a->port);
         att.sent_bytes += one.sent_bytes;
         att.sent_chunks += one.sent_chunks;
         att.files_sent += one.files_sent;

@@ -149,6 +149,10 @@ contains "status text: never synced" "$OUT" "last sync:       never"
 run --home "$HZ" sync
 expect "sync with the server down: status 1" 1 "cannot reach the server"
 contains "sync failure says the changes are kept" "$ERR" "local changes are kept"
+contains "the library's detail in parentheses" "$ERR" "cannot reach the server at 127.0.0.1:$P ("
+LANG=zh_CN.UTF-8 LC_ALL= runc "$FS" --home "$HZ" sync
+expect "in Chinese: the server down, said in Chinese" 1 "无法连接服务器 127.0.0.1:$P（"
+contains "and the changes kept" "$ERR" "本地修改已保留"
 run --home "$HZ" status --json
 contains "a failed sync is not a last sync" "$OUT" '"last_sync_ms":null'
 equal "the 5 visits stay after the failed sync" "$(n_visits "$HZ")" 5
