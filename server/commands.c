@@ -510,9 +510,9 @@ static void table_cell(const char *s, size_t width)
 
 static const char *device_state(int revoked)
 {
-    return revoked == FS_DEVICE_REVOKE_AFTER_PUSH ? "revoke-after-push"
-           : revoked != 0                         ? "revoked"
-                                                  : "active";
+    return revoked == FS_DEVICE_REVOKE_AFTER_PUSH ? N_("revoke-after-push")
+           : revoked != 0                         ? N_("revoked")
+                                                  : N_("active");
 }
 
 static int print_device(const fs_store_device *d, void *ctx)
@@ -544,15 +544,22 @@ static int print_device(const fs_store_device *d, void *ctx)
         char user[128], name[128];
         srv_printable(d->user, user, sizeof user);
         srv_printable(d->name, name, sizeof name);
+        /* headings and states in the admin's language (JSON keeps the
+         * words as they are) */
         if (l->n == 0) {
-            table_cell("USER", 16);
-            table_cell("DEVICE", 24);
-            fprintf(srv_out, "%-32s %-8s %s\n", "FINGERPRINT", "PENDING", "STATE");
+            table_cell(_("USER"), 16);
+            table_cell(_("DEVICE"), 24);
+            table_cell(_("FINGERPRINT"), 32);
+            table_cell(_("PENDING"), 8);
+            fprintf(srv_out, "%s\n", _("STATE"));
         }
+        char n_pending[24];
+        snprintf(n_pending, sizeof n_pending, "%llu", (unsigned long long)pending);
         table_cell(user, 16);
         table_cell(name, 24);
-        fprintf(srv_out, "%-32s %-8llu %s\n", d->fingerprint, (unsigned long long)pending,
-                device_state(d->revoked));
+        table_cell(d->fingerprint, 32);
+        table_cell(n_pending, 8);
+        fprintf(srv_out, "%s\n", _(device_state(d->revoked)));
     }
     l->n++;
     return 0;

@@ -102,6 +102,10 @@ expect "device list" 0
 contains "device list has a PENDING column" "$OUT" "PENDING"
 contains "device list shows B's pending count" "$(grep laptop-b <<<"$OUT")" " $PB "
 contains "device list shows B active" "$(grep laptop-b <<<"$OUT")" "active"
+LANG=zh_CN.UTF-8 LC_ALL= runc "$FSS" device list --data "$S"
+contains "in Chinese: the headings in words" "$OUT" "待上传"
+contains "and B's state" "$(grep laptop-b <<<"$OUT")" "正常"
+contains "the columns in line under CJK headings" "$(head -n 1 <<<"$OUT")" "用户             设备"
 equal "A has nothing unsent" "$(field_of laptop-a pending)" 0
 
 # Revoking B without saying what becomes of its changes is refused.
