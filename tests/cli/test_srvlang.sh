@@ -170,7 +170,7 @@ expect "an empty password: refused in Chinese" 2 "已设置 FIELDSYNC_USER_PASSW
 collect "empty password"
 zh frobnicate --data "$S"
 expect "an unknown command: exit 2, in Chinese" 2 "未知命令 'frobnicate'（见 help）"
-contains "the usage after it in Chinese" "$ERR" "用法：fieldsync-server COMMAND"
+contains "the usage after it in Chinese" "$ERR" "用法：fieldsync-server 命令"
 collect "unknown command"
 en frobnicate --data "$S"
 expect "and in English" 2 "unknown command 'frobnicate' (see help)"
@@ -226,7 +226,7 @@ collect "user frobnicate"
 en user frobnicate --data "$S"
 expect "and in English" 2 "usage: fieldsync-server user add"
 zh
-expect "no command at all: exit 2, the usage in Chinese" 2 "用法：fieldsync-server COMMAND"
+expect "no command at all: exit 2, the usage in Chinese" 2 "用法：fieldsync-server 命令"
 collect "no command"
 en
 expect "and in English" 2 "usage: fieldsync-server COMMAND"
