@@ -58,6 +58,9 @@ int cmd_lock(cli_ctx *ctx, int argc, char **argv);
 /* fieldsync history ID [--json]: who changed which field of a record,
  * and when (cmd_history.c). */
 int cmd_history(cli_ctx *ctx, int argc, char **argv);
+#define USAGE_UNDELETE "usage: fieldsync [--home DIR] undelete ID\n"
+/* undelete ID: a record deleted by mistake brought back (cmd_history.c). */
+int cmd_undelete(cli_ctx *ctx, int argc, char **argv);
 #define USAGE_HISTORY "usage: fieldsync [--home DIR] history ID [--json]\n"
 
 /* fieldsync attach RECORD FILE [--kind K]; attachment list RECORD [--json];

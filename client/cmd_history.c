@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
+#include "precheck.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/schema.h"
 #include "form.h"
@@ -334,6 +336,71 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail(r, "history", frc);
     cJSON_Delete(root);
     cli_table_free(h.tab);
+    fs_replica_close(r);
+    return rc;
+}
+
+/* ---- undelete ID ---- */
+
+/* A record deleted by mistake brought back (fs_undelete): by its id, as
+ * delete printed it or history shows it (a deleted record has no name to
+ * find it by). Only the kinds a rep records with a form; the record rules
+ * are checked as for any write (a record of a customer handed away stays
+ * where it is). */
+int cmd_undelete(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *hex = NULL;
+    int json = 0;
+    int rc = cli_parse_id_json(ctx, USAGE_UNDELETE,
+                               _("undelete: give the deleted record's id (as delete printed it)"),
+                               argc, argv, &hex, &json);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if (json) {
+        cli_error(_("undelete: unknown option --json"));
+        return CLI_EUSAGE;
+    }
+    rc = cli_check_idprefix("ID", hex);
+    fs_replica *r = NULL;
+    if (rc == CLI_OK)
+        rc = cli_open(ctx, &r);
+    if (rc != CLI_OK)
+        return rc;
+    unsigned tix = 0, nt;
+    uint8_t id[FS_ID_BYTES];
+    int frc = fs_find_row(r, hex, &tix, id);
+    const fs_table *t = frc == 0 ? &fs_schema_tables(&nt)[tix] : NULL;
+    int formed = 0;
+    for (size_t i = 0; t != NULL && i < form_count; i++)
+        formed |= strcmp(form_table[i].table, t->name) == 0;
+    if (frc == FS_ENOTFOUND || frc == FS_EEXIST || (frc == 0 && !formed)) {
+        if (frc == FS_EEXIST)
+            cli_error(_("ID: %s matches more than one record; give more digits"), hex);
+        else
+            cli_error(_("ID: no record with id %s here"), hex);
+        rc = CLI_EUSAGE;
+    } else if (frc != 0) {
+        rc = cli_fail(r, "undelete", frc);
+    } else if ((frc = fs_exists(r, t->name, id)) != 0) {
+        char full[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(id, full);
+        if (frc > 0)
+            cli_error(_("undelete: the %s %.8s is not deleted"), cli_kind_word(t->name), full);
+        rc = frc > 0 ? CLI_EUSAGE : cli_fail(r, "undelete", frc);
+    }
+    fs_cell live = {"deleted", fs_int(0)};
+    if (rc == CLI_OK)
+        rc = precheck_write(r, "undelete", t->name, id, &live, 1);
+    if (rc == CLI_OK && (frc = fs_undelete(r, t->name, id)) != 0)
+        rc = cli_fail(r, "undelete", frc);
+    if (rc == CLI_OK) {
+        char full[2 * FS_ID_BYTES + 1];
+        fs_id_to_hex(id, full);
+        if (isatty(STDOUT_FILENO))
+            printf(_("%s undeleted: %s\n"), cli_kind_word(t->name), full);
+        else
+            printf("%s\n", full);
+    }
     fs_replica_close(r);
     return rc;
 }

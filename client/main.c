@@ -64,6 +64,7 @@ static const command commands[] = {
     {"unlock", NULL, cmd_unlock},
     {"lock", NULL, cmd_lock},
     {"history", NULL, cmd_history},
+    {"undelete", NULL, cmd_undelete},
     {"attach", NULL, cmd_attach},
     {"attachment", "list", cmd_attachment_list},
     {"attachment", "get", cmd_attachment_get},
@@ -181,6 +182,8 @@ static void usage(FILE *f)
             "                            delete a record (the deletion syncs); one that other\n"
             "                            records name only with them (--with-records)\n"
             "  history ID [--json]       who changed which field of a record, and when\n"
+            "  undelete ID               bring back a record deleted by mistake (by its id,\n"
+            "                            as delete printed it)\n"
             "  ID is the record's id (6 hex digits or more, as 'list' shows) or its name:\n"
             "  a customer's or contact's name, a deal's title, a part of a commitment's,\n"
             "  question's or complaint's words, a visit's notes, a weekly plan's goals or\n"

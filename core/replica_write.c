@@ -522,6 +522,10 @@ void fs__new_row_id(const fs_replica *r, uint8_t id[FS_ID_BYTES])
     randombytes_buf(id + FS_ID_CLOCK_BYTES, FS_ID_BYTES - FS_ID_CLOCK_BYTES);
 }
 
+/* is_delete: MODIFY_CELLS, MODIFY_DELETE (the tombstone set) or
+ * MODIFY_UNDELETE (a deleted row's tombstone cleared). */
+enum { MODIFY_CELLS, MODIFY_DELETE, MODIFY_UNDELETE };
+
 static int modify(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES],
                   const fs_cell *cells, size_t ncells, int is_delete)
 {
@@ -537,7 +541,7 @@ static int modify(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES
     int rc = 0;
     if (is_delete) {
         cols[0] = 0;
-        vals[0] = fs_int(1);
+        vals[0] = fs_int(is_delete == MODIFY_DELETE ? 1 : 0);
         ncells = 1;
     } else {
         rc = prepare_cells(r, t, cells, ncells, cols, vals);
@@ -547,10 +551,13 @@ static int modify(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES
     if (rc != 0)
         return rc;
     rc = fs__row_load(r, &row, (unsigned)tix, id);
-    if (rc == 0 && (!row.exists || (row.old[0] && sqlite3_value_int(row.old[0]) != 0))) {
+    int deleted = rc == 0 && row.exists && row.old[0] && sqlite3_value_int(row.old[0]) != 0;
+    if (rc == 0 && (!row.exists || deleted != (is_delete == MODIFY_UNDELETE))) {
         char hex[33];
         fs_id_to_hex(id, hex);
-        rc = fs__fail(r, FS_ENOTFOUND, "no %s with id %s", t->name, hex);
+        rc = is_delete == MODIFY_UNDELETE && row.exists
+                 ? fs__fail(r, FS_EEXIST, "the %s %s is not deleted", t->name, hex)
+                 : fs__fail(r, FS_ENOTFOUND, "no %s with id %s", t->name, hex);
     }
     /* A grouped column takes its group along, at the same clock
      * (fieldsync/records.h, COLUMN GROUPS): a cancel also writes done_at
@@ -566,12 +573,17 @@ static int modify(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES
 int fs_update(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES],
               const fs_cell *cells, size_t ncells)
 {
-    return modify(r, table, id, cells, ncells, 0);
+    return modify(r, table, id, cells, ncells, MODIFY_CELLS);
 }
 
 int fs_delete(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
 {
-    return modify(r, table, id, NULL, 0, 1);
+    return modify(r, table, id, NULL, 0, MODIFY_DELETE);
+}
+
+int fs_undelete(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES])
+{
+    return modify(r, table, id, NULL, 0, MODIFY_UNDELETE);
 }
 
 /* ---- change log ---- */

@@ -189,6 +189,11 @@ int fs_update(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES],
 
 /* Deletes a row (a tombstone: the "deleted" column set to 1). */
 int fs_delete(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES]);
+/* Brings a deleted row back (its tombstone cleared, a write like any
+ * other: it syncs, and wins over the delete as a later write does); its
+ * fields are as they were. FS_ENOTFOUND for an unknown row, FS_EEXIST for
+ * a row that is not deleted. */
+int fs_undelete(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES]);
 
 /* 1 if the row exists and is not deleted, 0 if not, <0 on error. */
 int fs_exists(fs_replica *r, const char *table, const uint8_t id[FS_ID_BYTES]);

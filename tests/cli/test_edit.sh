@@ -254,6 +254,32 @@ li history "${C:0:8}"
 expect "a deleted customer still has a history" 0
 contains "its deletion" "$OUT" "Deleted"
 
+# ---- a deletion undone ----
+# The customer deleted by mistake comes back, as it was, on both laptops;
+# the visit deleted with it stays deleted until undeleted too.
+z undelete "${C:0:8}"
+expect "undelete the customer, by the id delete printed" 0
+equal "to a pipe: the id alone" "$OUT" "$C"
+z customer show "${C:0:8}" --json
+contains "the customer as it was" "$OUT" '"name":"北京华信"'
+z undelete "${C:0:8}"
+expect "a record that is not deleted: refused (exit 2)" 2 "is not deleted"
+z undelete "${V:0:8}"
+expect "its visit too" 0
+z undelete 000000
+expect "no such record (exit 2)" 2 "no record with id 000000"
+z sync
+expect "the undeletions sync" 0
+li sync
+li customer list --json
+contains "the customer is back in the manager's list" "$OUT" "$C"
+li visit list --json
+contains "and its visit" "$OUT" "$V"
+li search 北京华信 --kind customer --json
+contains "found again by the manager's search" "$OUT" "$C"
+LC_ALL= LANG=zh_CN.UTF-8 runc "$FS" --home "$HZ" undelete "${C:0:8}"
+expect "in Chinese" 2 "没有被删除"
+
 stop_server
 hits=$(grep -rlaF -e "北京华信" -e "王经理" "$S" "$WORK/serve.log" 2>/dev/null)
 equal "no customer text in the store or the server's log" "$hits" ""

@@ -44,7 +44,7 @@ spotcheck done cancel replied submit approve return outcome collect answer from 
 task TASK EXPECTED visits tasks content appearance communication data management teamwork
 todos ITEM description received signed document delivered collected documents event goal
 budget asked record table accurate comment satisfaction confirmed duplicate
-delete history GROUP OPTION VALUE confirm route kept check theirs mine lost
+delete history undelete GROUP OPTION VALUE confirm route kept check theirs mine lost
 deal negotiate lost payment contract sign survey sales month meeting
 attach attachment RECORD FILE requirement card contract other remove
 plaintext sealed
