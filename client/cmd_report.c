@@ -102,19 +102,24 @@ static int setup(const view_opts *o, const stored_cal *sc, const fs_calendar *te
         return CLI_EUSAGE;
     }
     for (size_t i = 0; i < o->holidays.count; i++) {
-        int rc = cli_check_date("--holiday", o->holidays.items[i]);
+        char date[17]; /* a date as forms take one: 2026/12/25, 2026年12月25日 */
+        const char *d =
+            fs_civil_normalize(o->holidays.items[i], 0, date) ? date : o->holidays.items[i];
+        int rc = cli_check_date("--holiday", d);
         if (rc != CLI_OK)
             return rc;
-        if (fs_calendar_add_holiday(cal, o->holidays.items[i]) != 0) {
+        if (fs_calendar_add_holiday(cal, d) != 0) {
             cli_error(_("--holiday: at most %d"), FS_CAL_MAX_HOLIDAYS);
             return CLI_EUSAGE;
         }
     }
     if (o->at != NULL) {
-        int rc = cli_check_datetime("--at", o->at);
+        char when[17];
+        const char *at = fs_civil_normalize(o->at, 1, when) ? when : o->at;
+        int rc = cli_check_datetime("--at", at);
         if (rc != CLI_OK)
             return rc;
-        return fs_civil_parse(o->at, strlen(o->at), now) == 0 ? CLI_OK : CLI_EUSAGE;
+        return fs_civil_parse(at, strlen(at), now) == 0 ? CLI_OK : CLI_EUSAGE;
     }
     if (fs_calendar_now(cal, (int64_t)fs_clock_wall_ms(), now) != 0) {
         cli_error(_("cannot read the time in zone %s"), cal->tz[0] ? cal->tz : "local");

@@ -40,7 +40,7 @@ contains "today names the customer" "$(grep -F "send 3 cases" <<<"$OUT")" "XX科
 run today --at "2023-10-13 00:01" --json
 expect "today --json" 0
 contains "a minute after the due day it is overdue" "$OUT" '"rule":"commitment_due","status":"overdue","due":"2023-10-13 00:00"'
-run today --at "2023-10-12 08:59" --json
+run today --at "2023年10月12日 8:59" --json
 contains "at 08:59 the plan is due soon" "$OUT" '"rule":"daily_plan","status":"due soon","due":"2023-10-12 09:00"'
 # The quarter's survey of a key account is about the customer: named, and
 # its record is the customer's (not a survey's id).
@@ -61,7 +61,7 @@ contains "the 10-12 commitment overdue" "$(jnum commitment_due "$J")" '"overdue"
 contains "the key account visited this month" "$(jnum key_account_monthly "$J")" '"on_time":1'
 contains "the 2023 visit recorded today is late" "$(jnum contact_recorded "$J")" '"missed":1'
 contains "no spot-checks: accuracy unknown" "$J" '"meets_98_percent":null'
-run report compliance --week 2023-W41 --at "2023-10-13 20:00" --holiday 2023-10-11
+run report compliance --week 2023-W41 --at "2023-10-13 20:00" --holiday 2023/10/11
 contains "a holiday expects no plan: 0/4" "$OUT" "0/4"
 run report compliance --week 2023-W41 --at "2023-10-13 20:00"
 contains "the table names the rep" "$OUT" "zhang"
