@@ -22,6 +22,7 @@
 #include "export.h"
 #include "fieldsync/calendar.h"
 #include "fieldsync/rules.h"
+#include "fieldsync/text.h"
 #include "form.h"
 #include "i18n.h"
 #include "record.h"
@@ -776,8 +777,11 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
     fen_text(f->goal.fen, gcol);
     count_text(f->goal.customers, gc, sizeof gc);
     if (rc == 0 && print) {
-        printf(_("  goals of the week: %s (%s)\n"), goals ? goals : _("no weekly plan"),
-               status ? form_status_words(status) : "-");
+        if (goals != NULL)
+            printf(_("  goals of the week: %s (%s)\n"), goals,
+                   status ? form_status_words(status) : "-");
+        else
+            printf("  %s\n", _("no weekly plan this week"));
         printf(_("  new customers signed: %u (goal %s); deals won/opened: %u/%u; collected: %s "
                  "(goal %s)\n"),
                f->new_customers, gc, f->won, f->opened, col, gcol);
@@ -821,9 +825,12 @@ static int meeting_rep(fs_replica *r, const meeting *m, const sales_report *sale
         fs_civil_format(x->deadline, due);
         if (x->has_row)
             fs_id_to_hex(x->row, hex);
-        if (print)
-            printf("    %-8s  %s  %s  %.8s\n", _(fs_rule_status_name(x->status)), due,
+        if (print) { /* the status padded by its display width: CJK takes two columns */
+            const char *st = _(fs_rule_status_name(x->status));
+            size_t w = text_width(st);
+            printf("    %s%*s  %s  %s  %.8s\n", st, w < 10 ? (int)(10 - w) : 0, "", due,
                    _(x->rule->text), hex);
+        }
         cJSON *e = cJSON_CreateObject();
         if (e == NULL || rec_json_add(e, "rule", cJSON_CreateString(x->rule->id)) ||
             rec_json_add(e, "status", cJSON_CreateString(fs_rule_status_name(x->status))) ||

@@ -342,6 +342,7 @@ contains "the team's figures" "$OUT" "团队合计"
 WANG_PACK=$(sed -n '/^== wang ==/,/^== [^w]/p' <<<"$OUT" | tr '\n' '|')
 contains "wang's pack: no deal lost, said" "$WANG_PACK" "|  丢单：|    无|"
 contains "no reason stated, said" "$WANG_PACK" "|  自查中所述原因和改进措施：|    无|"
+contains "an overdue item's date in line after its CJK status" "$WANG_PACK" "|    已逾期      $TODAY 00:00  "
 zh report meeting --week "$WEEK" --rep zhang
 expect "the rep's own pack, offline" 0
 contains "zhang's section" "$OUT" "== zhang =="
