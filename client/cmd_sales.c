@@ -690,8 +690,10 @@ static int stated_reasons(fs_replica *r, const char *rep, const char *from, cons
             if (rc == 0 && fix != NULL && fix[0] != '\0') {
                 char label[160];
                 const char *name = form_field_name("self_check", fixes[k], label, sizeof label);
-                if (print)
-                    printf("    %s  %s: %s\n", date, name, fix);
+                if (print) {
+                    printf("    %s  ", date);
+                    printf(_("%s: %s\n"), name, fix); /* the reader's colon */
+                }
                 cJSON *o = cJSON_CreateObject();
                 if (o == NULL || rec_json_add(o, "date", cJSON_CreateString(date)) ||
                     rec_json_add(o, "item", cJSON_CreateString(fixes[k])) ||

@@ -338,6 +338,7 @@ contains "next week" "$OUT" "下周计划："
 contains "the plans' status in words" "$OUT" "本周目标：签约 2 个新客户，回款 30 万元（草稿）"
 contains "next week's too" "$OUT" "目标：回款 20 万元（草稿）"
 contains "the team's figures" "$OUT" "团队合计"
+contains "a reason stated, after the reader's colon" "$OUT" "：回复太慢，改为当天回复"
 # wang lost no deal and stated no reason: his empty sections say so
 WANG_PACK=$(sed -n '/^== wang ==/,/^== [^w]/p' <<<"$OUT" | tr '\n' '|')
 contains "wang's pack: no deal lost, said" "$WANG_PACK" "|  丢单：|    无|"
