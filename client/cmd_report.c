@@ -746,6 +746,11 @@ int cmd_calendar(cli_ctx *ctx, int argc, char **argv)
     int found = 0;
     char team[FS_USER_MAX + 1] = "";
     int rc = cli_parse(ctx, USAGE_CALENDAR, opts, sizeof opts / sizeof opts[0], argc, argv);
+    /* holidays kept in the one form, however they were written (2026/12/25) */
+    char norm[FS_CAL_MAX_HOLIDAYS][17];
+    for (size_t i = 0; rc == CLI_OK && i < o.holidays.count && i < FS_CAL_MAX_HOLIDAYS; i++)
+        if (fs_civil_normalize(o.holidays.items[i], 0, norm[i]))
+            o.holidays.items[i] = norm[i];
     if (rc == CLI_OK)
         rc = setup(&o, NULL, NULL, &cal, &now); /* checks every value */
     if (rc == CLI_OK)

@@ -88,8 +88,8 @@ expect "report rep with a time zone" 0
 # ---- the calendar kept on the device ----
 run calendar
 contains "the default calendar" "$OUT" "09:00-18:00, Monday to Friday"
-run calendar --tz UTC --hours 08:30-17:30 --holiday 2023-10-11
-expect "calendar set" 0
+run calendar --tz UTC --hours 08:30-17:30 --holiday 2023年10月11日
+expect "calendar set, the holiday written 2023年10月11日" 0
 run calendar --json
 equal "calendar --json" "$OUT" '{"tz":"UTC","work_start":"08:30","work_end":"17:30","holidays":["2023-10-11"],"workdays":[],"source":"device","team":null}'
 run report compliance --week 2023-W41 --at "2023-10-13 20:00"
