@@ -265,20 +265,23 @@ int cli_week(const char *text, int64_t now, int64_t *monday)
         {"\xe4\xb8\x8b\xe9\x80\xb1", 1},  /* 下週 */
     };
     if (fs_iso_week_parse(text, monday) == 0)
-        return 0;
+        return CLI_OK;
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcasecmp(text, words[i].word) == 0) {
             *monday = fs_iso_week_start(now) + (int64_t)words[i].weeks * 7 * FS_MIN_PER_DAY;
-            return 0;
+            return CLI_OK;
         }
     /* a day of the week, written any way a form takes a date */
     char date[17];
     const char *d = fs_civil_normalize(text, 0, date) ? date : text;
     int64_t at;
-    if (strlen(d) != 10 || fs_civil_parse(d, 10, &at) != 0)
-        return -1;
-    *monday = fs_iso_week_start(at);
-    return 0;
+    if (strlen(d) == 10 && fs_civil_parse(d, 10, &at) == 0) {
+        *monday = fs_iso_week_start(at);
+        return CLI_OK;
+    }
+    cli_error(_("--week: expected an ISO week YYYY-Www, as 2023-W41, a date in it, or this, last "
+                "or next"));
+    return CLI_EUSAGE;
 }
 
 void cli_net_words(char *err, size_t size, const char *host, int port)
@@ -467,6 +470,18 @@ static int resolve_name(fs_replica *r, const char *table, const char *flag, cons
     if (n > sizeof m / sizeof m[0])
         fprintf(stderr, _("  ... and %zu more\n"), n - sizeof m / sizeof m[0]);
     return CLI_EUSAGE;
+}
+
+int cli_find(fs_replica *r, const char *table, const char *text, uint8_t out[FS_ID_BYTES])
+{
+    fs_name_match m[2];
+    size_t n = 0;
+    if (fs_resolve_id(r, table, text, out) == 0)
+        return 1;
+    if (fs_name_column(table) == NULL || fs_match_name(r, table, text, m, 2, &n) != 0 || n != 1)
+        return 0;
+    memcpy(out, m[0].id, FS_ID_BYTES);
+    return 1;
 }
 
 int cli_resolve(fs_replica *r, const char *table, const char *flag, const char *hex,

@@ -107,7 +107,7 @@ void cli_net_words(char *err, size_t size, const char *host, int port);
 /* The Monday (civil minutes) of the week text names: an ISO week
  * (2026-W50), this, last or next (本周, 上周, 下周, 本週...) from now, or a
  * date in it (as forms take dates: 2026-12-08, 2026/12/8, 2026年12月8日).
- * 0, or -1 when it is none of those. */
+ * CLI_OK, or CLI_EUSAGE with the ways named (as --week's error). */
 int cli_week(const char *text, int64_t now, int64_t *monday);
 /* Checks "YYYY-MM-DD HH:MM" (len 16) or "YYYY-MM-DD" (len 10) strictly: a
  * real calendar date in years 1900-9999, hours 00-23, minutes 00-59. On a
@@ -138,6 +138,11 @@ const char *cli_typed(const char *value, char *buf, size_t size);
  * prefix, or for a table named by name (fs_name_column: customer, contact,
  * commitment) a non-empty text; table NULL: not known yet, either. */
 int cli_check_ref(const char *flag, const char *table, const char *value);
+
+/* cli_resolve's lookup without its messages: 1 and the row's id in out
+ * when text is one live row's id prefix or its name, else 0 (for a check
+ * that says nothing when the row is not one: the write's own lookup will). */
+int cli_find(fs_replica *r, const char *table, const char *text, uint8_t out[FS_ID_BYTES]);
 
 /* Finds the one live row of table whose id starts with hex, or, for a
  * table named by name, whose name holds it (part of the name, Latin letters

@@ -33,7 +33,24 @@ typedef struct view_opts {
     const char *tz, *hours, *at, *week, *days, *team;
     cli_list holidays;
     int json;
+    /* --at and --holiday as typed any way a form takes a date (2026/12/25,
+     * 2026年12月25日), put in the one form where they are parsed
+     * (view_dates); at and holidays.items point here then */
+    char at_buf[17];
+    char holiday_buf[FS_CAL_MAX_HOLIDAYS][17];
 } view_opts;
+
+/* o's --at and --holiday in the one form (fs_civil_normalize), once, as
+ * they are parsed: the checks, the calendar and what calendar stores all
+ * read them so. */
+static void view_dates(view_opts *o)
+{
+    if (o->at != NULL && fs_civil_normalize(o->at, 1, o->at_buf))
+        o->at = o->at_buf;
+    for (size_t i = 0; i < o->holidays.count && i < FS_CAL_MAX_HOLIDAYS; i++)
+        if (fs_civil_normalize(o->holidays.items[i], 0, o->holiday_buf[i]))
+            o->holidays.items[i] = o->holiday_buf[i];
+}
 
 /* The calendar kept on the device (fieldsync calendar), as
  * "tz=ZONE;hours=HH:MM-HH:MM;holidays=D,D,...". */
@@ -102,24 +119,19 @@ static int setup(const view_opts *o, const stored_cal *sc, const fs_calendar *te
         return CLI_EUSAGE;
     }
     for (size_t i = 0; i < o->holidays.count; i++) {
-        char date[17]; /* a date as forms take one: 2026/12/25, 2026年12月25日 */
-        const char *d =
-            fs_civil_normalize(o->holidays.items[i], 0, date) ? date : o->holidays.items[i];
-        int rc = cli_check_date("--holiday", d);
+        int rc = cli_check_date("--holiday", o->holidays.items[i]);
         if (rc != CLI_OK)
             return rc;
-        if (fs_calendar_add_holiday(cal, d) != 0) {
+        if (fs_calendar_add_holiday(cal, o->holidays.items[i]) != 0) {
             cli_error(_("--holiday: at most %d"), FS_CAL_MAX_HOLIDAYS);
             return CLI_EUSAGE;
         }
     }
     if (o->at != NULL) {
-        char when[17];
-        const char *at = fs_civil_normalize(o->at, 1, when) ? when : o->at;
-        int rc = cli_check_datetime("--at", at);
+        int rc = cli_check_datetime("--at", o->at);
         if (rc != CLI_OK)
             return rc;
-        return fs_civil_parse(at, strlen(at), now) == 0 ? CLI_OK : CLI_EUSAGE;
+        return fs_civil_parse(o->at, strlen(o->at), now) == 0 ? CLI_OK : CLI_EUSAGE;
     }
     if (fs_calendar_now(cal, (int64_t)fs_clock_wall_ms(), now) != 0) {
         cli_error(_("cannot read the time in zone %s"), cal->tz[0] ? cal->tz : "local");
@@ -146,6 +158,7 @@ static int open_view(cli_ctx *ctx, const char *usage, view_opts *o, int argc, ch
     int rc = cli_parse(ctx, usage, opts, nopts, argc, argv);
     if (rc != CLI_OK)
         return rc;
+    view_dates(o);
     rc = setup(o, NULL, NULL, cal, now); /* the options' errors before the passphrase */
     if (rc != CLI_OK)
         return rc;
@@ -356,11 +369,8 @@ static int week_of(const view_opts *o, int64_t now, int64_t *from, int64_t *to, 
         return CLI_OK;
     }
     if (o->week != NULL) {
-        if (cli_week(o->week, now, from) != 0) {
-            cli_error(_("--week: expected an ISO week YYYY-Www, as 2023-W41, a date in it, or "
-                        "this, last or next"));
+        if (cli_week(o->week, now, from) != CLI_OK)
             return CLI_EUSAGE;
-        }
     } else {
         *from = fs_iso_week_start(now);
     }
@@ -746,11 +756,8 @@ int cmd_calendar(cli_ctx *ctx, int argc, char **argv)
     int found = 0;
     char team[FS_USER_MAX + 1] = "";
     int rc = cli_parse(ctx, USAGE_CALENDAR, opts, sizeof opts / sizeof opts[0], argc, argv);
-    /* holidays kept in the one form, however they were written (2026/12/25) */
-    char norm[FS_CAL_MAX_HOLIDAYS][17];
-    for (size_t i = 0; rc == CLI_OK && i < o.holidays.count && i < FS_CAL_MAX_HOLIDAYS; i++)
-        if (fs_civil_normalize(o.holidays.items[i], 0, norm[i]))
-            o.holidays.items[i] = norm[i];
+    if (rc == CLI_OK)
+        view_dates(&o); /* kept in the one form, however written */
     if (rc == CLI_OK)
         rc = setup(&o, NULL, NULL, &cal, &now); /* checks every value */
     if (rc == CLI_OK)

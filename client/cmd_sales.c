@@ -366,9 +366,7 @@ int sales_period(const char *week, const char *month, char from[11], char to[11]
             return CLI_ERUNTIME;
         if (week == NULL) {
             monday = fs_iso_week_start(c);
-        } else if (cli_week(week, c, &monday) != 0) {
-            cli_error(_("--week: expected an ISO week YYYY-Www, as 2023-W41, a date in it, or "
-                        "this, last or next"));
+        } else if (cli_week(week, c, &monday) != CLI_OK) {
             return CLI_EUSAGE;
         }
         fs_iso_week_format(monday, name);

@@ -501,13 +501,8 @@ static int same_time(fs_replica *r, const fform *fm, const values *vs, const fch
     /* the customer as add will find it, quietly: when it is not one, add
      * says why (not held, no such name, several) */
     uint8_t customer[FS_ID_BYTES];
-    fs_name_match m[2];
-    size_t nm = 0;
-    if (fs_resolve_id(r, "customer", who, customer) != 0) {
-        if (fs_match_name(r, "customer", who, m, 2, &nm) != 0 || nm != 1)
-            return CLI_OK;
-        memcpy(customer, m[0].id, FS_ID_BYTES);
-    }
+    if (!cli_find(r, "customer", who, customer))
+        return CLI_OK;
     fs_rows *it = NULL;
     fs_value eq = fs_blob(customer, FS_ID_BYTES), v;
     int frc = fs_rows_open(&it, r, fm->table, "customer", &eq, NULL);
