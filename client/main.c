@@ -228,6 +228,29 @@ static int exit_status(int rc)
 }
 
 /* Finds and runs the command at argv[0]. */
+/* A word fieldsync knows, which may stay in ps's view of the command line
+ * (fs_hide_args): a command word, or an option's name (--customer, not
+ * --customer=VALUE). Anything else may be what a rep typed about a customer. */
+static int known_word(const char *arg)
+{
+    static const char *const subs[] = {"add", "list", "show", "edit", "delete", "confirm", "plan",
+                                       "help"};
+    if (strncmp(arg, "--", 2) == 0) {
+        for (const char *p = arg + 2; *p != '\0'; p++)
+            if (!((*p >= 'a' && *p <= 'z') || *p == '-'))
+                return 0;
+        return 1;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(arg, commands[i].group) == 0 ||
+            (commands[i].name != NULL && strcmp(arg, commands[i].name) == 0))
+            return 1;
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (strcmp(arg, subs[i]) == 0)
+            return 1;
+    return cmd_form_group(arg);
+}
+
 static int dispatch(cli_ctx *ctx, int argc, char **argv)
 {
     /* visit plan [add|list|show|edit|delete] ... and visit confirm ID: the
@@ -299,6 +322,13 @@ int main(int argc, char **argv)
         cli_error("cannot disable core dumps; refusing to handle customer data");
         return 1;
     }
+    /* What was typed about a customer leaves ps's view at once (harden.h). */
+    char **args = fs_hide_args(argc, argv, known_word);
+    if (args == NULL) {
+        cli_error("out of memory");
+        return 1;
+    }
+    argv = args;
     text_init_locale();
     if (i18n_init(NULL) != 0)
         cli_error(_("FIELDSYNC_LANG: expected zh or en; using the environment's language"));

@@ -1,4 +1,6 @@
 /* Process hardening: see fieldsync/harden.h. */
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -14,4 +16,29 @@ int fs_harden_process(void)
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
         rc = FS_EIO;
     return rc;
+}
+
+char **fs_hide_args(int argc, char **argv, int (*known)(const char *arg))
+{
+    static char **copy; /* for the process's life: still reachable at exit */
+    if (argc < 1)
+        return NULL;
+    char **c = calloc((size_t)argc + 1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        c[i] = strdup(argv[i]);
+        if (c[i] == NULL) {
+            while (i-- > 0)
+                free(c[i]);
+            free(c);
+            return NULL;
+        }
+    }
+    /* Only once every copy is made: a failure above leaves argv whole. */
+    for (int i = 1; i < argc; i++)
+        if (!known(argv[i]))
+            explicit_bzero(argv[i], strlen(argv[i]));
+    copy = c;
+    return copy;
 }

@@ -359,6 +359,48 @@ expect "the new passphrase opens it" 0
 contains "data intact after passwd" "$OUT" "\"text\":\"$COMMIT1\""
 
 # ---- nothing in plaintext, nothing leaked on stderr ----
+# The command line leaves ps's view (fs_hide_args): any user of the laptop
+# can read /proc/PID/cmdline. The visit below waits for its notes at a
+# terminal prompt; while it waits, its command line shows the command words
+# and option names, not the customer, place or purpose typed after them.
+ARGV_OUT=$(FIELDSYNC_PASSPHRASE="$PASS2" python3 - "$FS" "$H" <<'PY'
+import os, pty, select, sys, time
+fs, home = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["LANG"] = "C.UTF-8"
+    os.execv(fs, [fs, "--home", home, "visit", "add", "--customer", "青松岭测绘",
+                  "--time", "2023-10-12 09:30", "--confirm", "--place=quasarnel hall",
+                  "--purpose", "marigoldix review"])
+out, deadline, cmdline = b"", time.time() + 60, None
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if r:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    if cmdline is None and b"notes" in out.lower():
+        cmdline = open("/proc/%d/cmdline" % pid, "rb").read()
+        os.write(fd, b"zephyrine asked for a trial\n")
+_, status = os.waitpid(pid, 0)
+print("CMDLINE=" + (cmdline or b"").replace(b"\0", b" ").decode("utf-8", "replace"))
+print("RC=%d" % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99))
+print(out.decode("utf-8", "replace"))
+PY
+)
+contains "a visit asked for its notes at the terminal" "$ARGV_OUT" "RC=0"
+contains "ps shows the command words and option names" "$ARGV_OUT" \
+    "visit add --customer"
+contains "ps shows --purpose but not what it was" "$ARGV_OUT" "--purpose"
+for m in "青松岭测绘" "quasarnel" "marigoldix" "2023-10-12"; do
+    line=$(printf '%s\n' "$ARGV_OUT" | grep '^CMDLINE=')
+    lacks "ps does not show \"$m\" while the command runs" "$line" "$m"
+done
+
 # The control proves that grep finds these byte strings where they are.
 allout="$OUT$JSON"
 for m in "青松岭测绘" "竞品流程繁琐" "zephyrine" "marigoldix"; do
