@@ -195,12 +195,45 @@ int cli_require(const char *command, const char *flag, const char *value)
 
 int cli_ask(const char *label, char **out)
 {
+    return cli_ask_as(label, CLI_ASK_NEEDED, out);
+}
+
+int cli_ask_as(const char *label, cli_ask_kind kind, char **out)
+{
     *out = NULL;
     if (!isatty(STDIN_FILENO))
         return 0;
-    /* TRANSLATORS: a prompt on the terminal: the field's label (form_table.c),
-     * then what the rep types. */
-    fprintf(stderr, _("%s: "), _(label)); /* labels are marked N_() where defined */
+    /* labels are marked N_() where defined (form_table.c) */
+    switch (kind) {
+    case CLI_ASK_SKIP:
+        /* TRANSLATORS: a prompt on the terminal for a field that may stay
+         * empty: the field's label, then what the rep types. */
+        fprintf(stderr, _("%s (Enter to skip): "), _(label));
+        break;
+    case CLI_ASK_TODAY:
+        /* TRANSLATORS: a date asked for on the terminal; empty is today. */
+        fprintf(stderr, _("%s (Enter for today): "), _(label));
+        break;
+    case CLI_ASK_NOW:
+        /* TRANSLATORS: a date and time asked for on the terminal; empty is now. */
+        fprintf(stderr, _("%s (Enter for now): "), _(label));
+        break;
+    case CLI_ASK_MORE:
+        /* TRANSLATORS: items asked for one by one on the terminal (a visit's
+         * promises, a plan's tasks) until the rep answers with an empty line. */
+        fprintf(stderr, _("%s, one at a time (Enter when done): "), _(label));
+        break;
+    case CLI_ASK_YESNO:
+        /* TRANSLATORS: a yes/no asked for on the terminal (a key account?);
+         * empty is no. Either language's yes and no are taken. */
+        fprintf(stderr, _("%s (yes/no, Enter for no): "), _(label));
+        break;
+    default:
+        /* TRANSLATORS: a prompt on the terminal: the field's label (form_table.c),
+         * then what the rep types. */
+        fprintf(stderr, _("%s: "), _(label));
+        break;
+    }
     fflush(stderr);
     size_t cap = 0;
     ssize_t n = getline(out, &cap, stdin);

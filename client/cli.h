@@ -175,6 +175,17 @@ typedef struct cli_pass {
 /* Asks for a value on the terminal (echoing: not for secrets): 1 and a
  * malloc'd answer without its newline, 0 when stdin is not a terminal. */
 int cli_ask(const char *label, char **out);
+/* How cli_ask_as says what Enter does. */
+typedef enum cli_ask_kind {
+    CLI_ASK_NEEDED, /* "label: " */
+    CLI_ASK_SKIP,   /* "label (Enter to skip): " */
+    CLI_ASK_TODAY,  /* "label (Enter for today): " */
+    CLI_ASK_NOW,    /* "label (Enter for now): " */
+    CLI_ASK_MORE,   /* "label, one at a time (Enter when done): " */
+    CLI_ASK_YESNO   /* "label (yes/no, Enter for no): " */
+} cli_ask_kind;
+/* cli_ask with a prompt that says what an empty answer does. */
+int cli_ask_as(const char *label, cli_ask_kind kind, char **out);
 /* cli_require, asking for a missing value first when on a terminal; the
  * answer stays in *typed (the caller frees it) and *value points to it. */
 int cli_require_ask(const char *command, const char *flag, const char *label, const char **value,

@@ -189,6 +189,13 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     fs_replica *r = NULL;
     const char *who = fm->by_command ? command : fm->group;
     int rc = cli_parse(ctx, usage, opts, nopts, argc, argv);
+    char **asked = NULL; /* the child items typed at the terminal */
+    size_t nasked = 0;
+    int given = children.count > 0;
+    for (size_t i = 0; i < fm->nfields; i++)
+        given |= vs.v[i] != NULL || vs.flag[i];
+    if (rc == CLI_OK && !given && isatty(STDIN_FILENO))
+        rc = form_ask_all(fm->fields, fm->nfields, fm->child, &vs, &children, &asked, &nasked);
     if (rc == CLI_OK)
         rc = fm->by_command ? form_complete_by_command(command, fm->fields, fm->nfields, &vs)
                             : form_complete(fm->fields, fm->nfields, &vs);
@@ -235,6 +242,7 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
             free(parts[k][c]);
     free(parts);
     cli_list_free(&children);
+    form_asked_free(asked, nasked);
     form_values_free(&vs);
     return rc == CLI_HELP ? CLI_OK : rc;
 }

@@ -154,6 +154,8 @@ int cmd_search(cli_ctx *ctx, int argc, char **argv)
     int rc = cli_parse(ctx, USAGE_SEARCH, opts, N(opts), argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
+    if (text == NULL && cli_ask(N_("What to look for"), &typed)) /* off the shell's history */
+        text = typed;
     if (text == NULL) {
         cli_error(_("search: what to look for is missing (TEXT, or - to read it from standard "
                     "input)"));

@@ -77,6 +77,7 @@ typedef struct fchild {
      * CLI_ERUNTIME when out of memory. NULL: "A|B|C" split at each "|". */
     int (*split)(const struct fform *fm, const values *vs, size_t index, const char *item,
                  char *parts[3]);
+    const char *labels[3]; /* each column's, asked for on a terminal (form_ask_all) */
 } fchild;
 
 /* What a careful supervisor checks in a form beyond each value's own form
@@ -224,6 +225,16 @@ int form_in_choices(const char *v, const char *choices);
 /* Checks one value against its field; CLI_OK or CLI_EUSAGE with the flag
  * named. Ids are resolved later, with the replica open. */
 int form_check_value(const ffield *f, const char *v);
+/* A form given nothing on the command line, at a terminal: asks for each of
+ * its fields in order, the ones that may stay empty too ("Enter to skip"),
+ * then for its child items one at a time (a visit's promises, a plan's
+ * tasks) into *asked, whose strings *items points to and the caller frees
+ * with form_asked_free. So a rep can record a whole form with nothing about
+ * the customer on the command line, where the shell's history file would
+ * keep it in plaintext. CLI_OK, or CLI_ERUNTIME when out of memory. */
+int form_ask_all(const ffield *fields, size_t n, const fchild *child, values *vs,
+                 fs_opt_list *items, char ***asked, size_t *nasked);
+void form_asked_free(char **asked, size_t nasked);
 /* Fills defaults, asks for missing required fields, checks everything. */
 int form_complete(const ffield *fields, size_t n, values *vs);
 /* The same, the customer and visit commands' way (fform.by_command). */

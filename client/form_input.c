@@ -155,30 +155,197 @@ int form_stdin_text(const ffield *fields, size_t n, values *vs)
     return CLI_OK;
 }
 
+/* One value in its one form: 是/否 as yes/no, a date or time as
+ * YYYY-MM-DD [HH:MM] however the rep wrote it (fs_civil_normalize). */
+static int take_one(const ffield *f, values *vs, size_t i)
+{
+    char when[17];
+    if (f->kind == FK_BOOL && vs->v[i] != NULL) { /* yes/no as a Chinese rep answers */
+        if (strcmp(vs->v[i], "\xe6\x98\xaf") == 0 || strcasecmp(vs->v[i], "yes") == 0) /* 是 */
+            vs->v[i] = "yes";
+        else if (strcmp(vs->v[i], "\xe5\x90\xa6") == 0 || strcasecmp(vs->v[i], "no") == 0) /* 否 */
+            vs->v[i] = "no";
+        return CLI_OK;
+    }
+    if ((f->kind != FK_DATE && f->kind != FK_DATETIME) || vs->v[i] == NULL ||
+        !fs_civil_normalize(vs->v[i], f->kind == FK_DATETIME, when))
+        return CLI_OK;
+    char *copy = strdup(when);
+    if (copy == NULL)
+        return cli_fail(NULL, f->flag, FS_ENOMEM);
+    free(vs->typed[i]);
+    vs->typed[i] = copy;
+    vs->v[i] = copy;
+    return CLI_OK;
+}
+
 int form_take(const ffield *fields, size_t n, values *vs)
 {
     int rc = form_stdin_text(fields, n, vs);
-    for (size_t i = 0; rc == CLI_OK && i < n; i++) {
+    for (size_t i = 0; rc == CLI_OK && i < n; i++)
+        rc = take_one(&fields[i], vs, i);
+    return rc;
+}
+
+/* How many times a value typed at the terminal is asked for again after a
+ * refusal, before the form gives up. */
+#define ASK_TRIES 3
+
+/* Asks for field i until it is empty or passes its checks. CLI_OK (vs->v[i]
+ * NULL when skipped or at the end of input) or CLI_EUSAGE after ASK_TRIES
+ * refusals, each said by form_check_value. */
+static int ask_field(const ffield *f, cli_ask_kind kind, values *vs, size_t i)
+{
+    for (int t = 0; t < ASK_TRIES; t++) {
+        free(vs->typed[i]);
+        vs->typed[i] = NULL;
+        vs->v[i] = NULL;
+        if (!cli_ask_as(f->label, kind, &vs->typed[i]) || cli_blank(vs->typed[i]))
+            return CLI_OK; /* what is missing is asked for or refused later */
+        vs->v[i] = vs->typed[i];
+        int rc = take_one(f, vs, i);
+        if (rc == CLI_OK)
+            rc = form_check_value(f, vs->v[i]);
+        if (rc != CLI_EUSAGE)
+            return rc;
+    }
+    return CLI_EUSAGE;
+}
+
+/* Asks whether a flag that is stored (a key account) is set: yes or no in
+ * either language, empty for no. */
+static int ask_flag(const ffield *f, values *vs, size_t i)
+{
+    for (int t = 0; t < ASK_TRIES; t++) {
+        char *a = NULL;
+        if (!cli_ask_as(f->label, CLI_ASK_YESNO, &a) || cli_blank(a)) {
+            free(a);
+            return CLI_OK;
+        }
+        ffield yn = *f;
+        yn.kind = FK_BOOL;
+        values one;
+        memset(&one, 0, sizeof one);
+        one.typed[0] = a;
+        one.v[0] = a;
+        int rc = take_one(&yn, &one, 0);
+        if (rc == CLI_OK)
+            rc = form_check_value(&yn, one.v[0]);
+        if (rc == CLI_OK)
+            vs->flag[i] = form_is_yes(one.v[0]);
+        form_values_free(&one);
+        if (rc != CLI_EUSAGE)
+            return rc;
+    }
+    return CLI_EUSAGE;
+}
+
+/* Asks for one child item column by column, joined as the option takes it
+ * ("A|B|C"): *item NULL when the rep is done (an empty first answer). */
+static int ask_child(const fchild *ch, char **item)
+{
+    char *cols[3] = {NULL, NULL, NULL};
+    int rc = CLI_OK;
+    *item = NULL;
+    for (int c = 0; rc == CLI_OK && c < 3 && ch->cols[c] != NULL; c++) {
+        ffield f = {ch->flag, ch->cols[c], ch->kinds[c], ch->required[c], ch->labels[c], NULL, 0};
+        values one;
+        memset(&one, 0, sizeof one);
+        cli_ask_kind kind = c == 0 ? CLI_ASK_MORE : ch->required[c] ? CLI_ASK_NEEDED : CLI_ASK_SKIP;
+        for (int t = 0;; t++) {
+            rc = ask_field(&f, kind, &one, 0);
+            if (rc != CLI_OK || one.v[0] != NULL || c == 0 || !ch->required[c] || t + 1 >= ASK_TRIES)
+                break;
+        }
+        int got = rc == CLI_OK && one.v[0] != NULL;
+        if (got)
+            cols[c] = strdup(one.v[0]);
+        form_values_free(&one);
+        if (got && cols[c] == NULL)
+            rc = cli_fail(NULL, ch->flag, FS_ENOMEM);
+        if (rc == CLI_OK && c == 0 && cols[0] == NULL)
+            return CLI_OK; /* done */
+    }
+    if (rc == CLI_OK) {
+        size_t len = 0;
+        for (int c = 0; c < 3; c++)
+            len += (cols[c] != NULL ? strlen(cols[c]) : 0) + 1;
+        *item = malloc(len);
+        if (*item == NULL)
+            rc = cli_fail(NULL, ch->flag, FS_ENOMEM);
+        else {
+            int last = 0; /* the item ends at its last answered column */
+            for (int c = 0; c < 3; c++)
+                if (cols[c] != NULL)
+                    last = c;
+            (*item)[0] = '\0';
+            for (int c = 0; c <= last; c++) {
+                if (c > 0)
+                    strcat(*item, "|");
+                if (cols[c] != NULL)
+                    strcat(*item, cols[c]);
+            }
+        }
+    }
+    for (int c = 0; c < 3; c++)
+        free(cols[c]);
+    return rc;
+}
+
+int form_ask_all(const ffield *fields, size_t n, const fchild *child, values *vs,
+                 fs_opt_list *items, char ***asked, size_t *nasked)
+{
+    for (size_t i = 0; i < n; i++) {
         const ffield *f = &fields[i];
-        char when[17];
-        if (f->kind == FK_BOOL && vs->v[i] != NULL) { /* yes/no as a Chinese rep answers */
-            if (strcmp(vs->v[i], "\xe6\x98\xaf") == 0 || strcasecmp(vs->v[i], "yes") == 0) /* 是 */
-                vs->v[i] = "yes";
-            else if (strcmp(vs->v[i], "\xe5\x90\xa6") == 0 || strcasecmp(vs->v[i], "no") == 0) /* 否 */
-                vs->v[i] = "no";
+        if (f->kind == FK_FLAG && f->column != NULL && !vs->flag[i]) { /* a key account? */
+            int rc = ask_flag(f, vs, i);
+            if (rc != CLI_OK)
+                return rc;
             continue;
         }
-        if ((f->kind != FK_DATE && f->kind != FK_DATETIME) || vs->v[i] == NULL ||
-            !fs_civil_normalize(vs->v[i], f->kind == FK_DATETIME, when))
+        if (f->flag == NULL || f->kind == FK_FLAG || f->kind == FK_NOW || vs->v[i] != NULL)
             continue;
-        char *copy = strdup(when);
-        if (copy == NULL)
-            return cli_fail(NULL, f->flag, FS_ENOMEM);
-        free(vs->typed[i]);
-        vs->typed[i] = copy;
-        vs->v[i] = copy;
+        /* A yes/no's follow-up (Form 3's improvement measure) only after a no. */
+        int follow_up = 0, skip = 0;
+        for (size_t j = 0; j < n; j++)
+            if (fields[j].kind == FK_BOOL && fields[j].extra != NULL &&
+                strcmp(fields[j].extra, f->flag) == 0) {
+                follow_up = 1;
+                skip = vs->v[j] == NULL || form_is_yes(vs->v[j]);
+            }
+        if (skip)
+            continue;
+        cli_ask_kind kind = CLI_ASK_SKIP;
+        if (f->now_default)
+            kind = f->kind == FK_DATE ? CLI_ASK_TODAY : CLI_ASK_NOW;
+        else if (f->required || follow_up)
+            kind = CLI_ASK_NEEDED;
+        int rc = ask_field(f, kind, vs, i);
+        if (rc != CLI_OK)
+            return rc;
     }
-    return rc;
+    while (child != NULL && child->labels[0] != NULL) {
+        char *item = NULL;
+        int rc = ask_child(child, &item);
+        if (rc != CLI_OK || item == NULL)
+            return rc;
+        char **grown = realloc(*asked, (*nasked + 1) * sizeof *grown);
+        if (grown != NULL)
+            *asked = grown;
+        if (grown == NULL || fs_opt_list_append(items, item) != 0) {
+            free(item);
+            return cli_fail(NULL, child->flag, FS_ENOMEM);
+        }
+        (*asked)[(*nasked)++] = item;
+    }
+    return CLI_OK;
+}
+
+void form_asked_free(char **asked, size_t nasked)
+{
+    for (size_t i = 0; i < nasked; i++)
+        free(asked[i]);
+    free(asked);
 }
 
 int form_complete(const ffield *fields, size_t n, values *vs)

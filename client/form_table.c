@@ -49,7 +49,9 @@ static const fchild plan_tasks = {.flag = "--task",
                                   .format = "YYYY-MM-DD|TASK|EXPECTED TIME",
                                   .cols = {"date", "task", "expected_time"},
                                   .kinds = {FK_DATE, FK_TEXT, FK_TEXT},
-                                  .required = {1, 1, 0}};
+                                  .required = {1, 1, 0},
+                                  .labels = {N_("A task's date (YYYY-MM-DD)"), N_("Task"),
+                                             N_("Expected time (e.g. 15:00-16:00)")}};
 static const ffield return_f[] = {
     {"--comment", "review_comment", FK_TEXT, 1, N_("Why it is returned"), NULL, 0}};
 static const faction plan_a[] = {
@@ -208,16 +210,18 @@ static const ffield visit_f[] = {
     {"--confirm", NULL, FK_FLAG, 0, N_("A visit time more than 30 days from now"), NULL, 0},
     {"--duplicate", NULL, FK_FLAG, 0, N_("Another visit to the customer at that time (no note)"), NULL, 0},
 };
-static const fchild visit_commits = {"--commit",
-                                     "commitment",
-                                     "visit",
-                                     "TEXT|YYYY-MM-DD",
-                                     {"text", "due", NULL},
-                                     {FK_TEXT, FK_DATE, FK_TEXT},
-                                     {1, 1, 0},
-                                     "customer",
-                                     1,
-                                     visit_split_commit};
+static const fchild visit_commits = {
+    .flag = "--commit",
+    .table = "commitment",
+    .parent_col = "visit",
+    .format = "TEXT|YYYY-MM-DD",
+    .cols = {"text", "due", NULL},
+    .kinds = {FK_TEXT, FK_DATE, FK_TEXT},
+    .required = {1, 1, 0},
+    .copy_col = "customer",
+    .no_show = 1,
+    .split = visit_split_commit,
+    .labels = {N_("A promise to the customer"), N_("Promised by (YYYY-MM-DD)"), NULL}};
 
 /* Schema 6 (issue 19.2): the sales records. Amounts in CNY, "300000" or
  * "300,000.50", kept as fen (form_sales.c). */

@@ -290,3 +290,58 @@ PY
 )
     RC=$?
 }
+
+# pty_dialog PROGRAM ARGS...: runs PROGRAM on a pseudo-terminal and answers
+# its prompts in order from $DIALOG, one "PROMPT<TAB>ANSWER" per line: each
+# answer is typed once its PROMPT shows after the previous one. A prompt
+# that may be left empty ("Enter to skip", "Enter when done", in either
+# language) and is not the next one listed gets an empty line. Sets RC (99 when killed
+# after 60 s, as a program waiting for an answer never given would be) and
+# TTY (everything the terminal showed). Needs python3.
+pty_dialog() {
+    TTY=$(python3 - "$@" <<'PY'
+import os, pty, select, signal, sys, time
+prog, args = sys.argv[1], sys.argv[2:]
+pairs = [l.split("\t", 1) for l in os.environ.get("DIALOG", "").split("\n") if "\t" in l]
+skips = [s.encode() for s in ("(Enter to skip): ", "(Enter when done): ",
+                               "回车跳过）：", "填完直接回车）：")]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(prog, [prog] + args)
+out, pos, killed = b"", 0, False
+deadline = time.time() + 60
+while True:
+    if time.time() > deadline:
+        os.kill(pid, signal.SIGKILL)
+        killed = True
+        break
+    r, _, _ = select.select([fd], [], [], 0.5)
+    if not r:
+        continue
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    while True:
+        # the next answer's prompt, or an earlier one that may stay empty
+        at = out.find(pairs[0][0].encode(), pos) if pairs else -1
+        hits = [(out.find(s, pos), s) for s in skips if out.find(s, pos) >= 0]
+        skip = min(hits) if hits else None
+        if at >= 0 and (skip is None or at <= skip[0]):
+            pos = at + len(pairs[0][0].encode())
+            os.write(fd, pairs.pop(0)[1].encode() + b"\n")
+        elif skip is not None:
+            pos = skip[0] + len(skip[1])
+            os.write(fd, b"\n")
+        else:
+            break
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode("utf-8", "replace"))
+sys.exit(99 if killed or not os.WIFEXITED(status) else os.WEXITSTATUS(status))
+PY
+)
+    RC=$?
+}

@@ -312,6 +312,34 @@ if command -v python3 >/dev/null; then
         --time "$VISIT" --purpose again --notes fine
     equal "visit add asks for the place in English" "$RC" 0
     contains "the English prompt" "$TTY" "Place: "
+
+    # The whole visit at the terminal, nothing on the command line: each
+    # field asked for in Chinese, the optional ones skipped with Enter, a
+    # date in the rep's way, a bad one asked for again, two promises.
+    WHEN=$(date -u -d '4 days ago' '+%Y年%-m月%-d日 9:30')
+    DIALOG=$(printf '%s\t%s\n' "客户（编号或名称）：" "北京华信" "拜访时间（YYYY-MM-DD HH:MM）：" "$WHEN" \
+        "地点：" "望京" "拜访目的：" "需求调研" "沟通记录：" "客户想先试用三个月" \
+        "联系人（可不填，回车跳过）：" "赵总" \
+        "对客户的承诺，逐条填写（填完直接回车）：" "安排试用账号" \
+        "承诺完成日期（YYYY-MM-DD）：" "下周" \
+        "承诺完成日期（YYYY-MM-DD）：" "$SOON" \
+        "对客户的承诺，逐条填写（填完直接回车）：" "发送合同模板" \
+        "承诺完成日期（YYYY-MM-DD）：" "${SOON//-//}")
+    DIALOG=$DIALOG LANG=zh_CN.UTF-8 pty_dialog "$FS" --home "$H" visit add
+    equal "a whole visit asked for at the terminal, in Chinese" "$RC" 0
+    show "visit add, the whole form at the terminal (zh)" "$TTY"
+    contains "the optional fields are asked for, skippable" "$TTY" "客户异议（可不填，回车跳过）："
+    contains "a bad date is refused and asked for again" "$TTY" "--commit："
+    contains "and the visit is recorded" "$TTY" "已记录拜访："
+    untranslated "the whole form has no untranslated message" \
+        "$(sed 's/[0-9a-f]\{32\}//; s/--commit//' <<<"$TTY")"
+    zh visit list --json
+    contains "the visit is kept with its time in its one form" "$OUT" \
+        "\"time\":\"$(date -u -d '4 days ago' +%F) 09:30\""
+    contains "and its contact" "$OUT" '"contact":"赵总"'
+    contains "its first promise, with the date typed again" "$OUT" "安排试用账号"
+    contains "its second promise, its date written with slashes" "$OUT" "\"due\":\"$SOON\""
+    contains "and the words of the second" "$OUT" "发送合同模板"
 else
     echo "SKIP the terminal prompts: python3 is missing"
 fi
@@ -376,7 +404,7 @@ expect "deleting a customer with visits: refused in Chinese" 2 "条拜访记录"
 show "delete refused (zh)" "$ERR"
 untranslated "the refusal counts each kind in Chinese" "$ERR"
 en customer delete "${C:0:8}"
-contains "in English: a count phrase per kind" "$ERR" "visits, 2 commitments"
+contains "in English: a count phrase per kind" "$ERR" "visits, 4 commitments"
 zh search 华信
 untranslated "search has no untranslated message" "$OUT"
 zh customer list

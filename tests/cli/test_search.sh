@@ -81,6 +81,13 @@ contains "with its customer's name" "$OUT" "北京華信科技有限公司"
 contains "and the notes around the match" "$OUT" "加密方案的详细说明"
 contains "the table has its headings" "$OUT" "KIND"
 
+# On a terminal with nothing to look for given, it is asked for, so the
+# words stay out of the shell's history file.
+DIALOG=$(printf '%s\t%s\n' "要查找的内容：" "加密方案")
+DIALOG=$DIALOG pty_dialog "$FS" --lang zh --home "$Z" search
+equal "search asks what to look for on a terminal" "$RC" 0
+contains "and finds the visit" "$TTY" "${V1:0:8}"
+
 zh search 价格偏高 --json
 expect "a Simplified query for a Traditional objection" 0
 contains "finds the visit" "$OUT" "\"id\":\"$V1\""

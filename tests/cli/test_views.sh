@@ -116,10 +116,22 @@ contains "the report names the team" "$OUT" '"team":"north"'
 
 # ---- asked for on a terminal ----
 if command -v python3 >/dev/null; then
-    pty_run "Company name: " "江南物流 (Jiangnan Logistics)" "$FS" --home "$H" customer add
-    equal "customer add asks for a missing name on a terminal" "$RC" 0
+    # Nothing on the command line (nor in the shell's history): every field
+    # is asked for, in the form's order; the optional ones may be skipped.
+    DIALOG=$(printf '%s\t%s\n' "Company name: " "江南物流 (Jiangnan Logistics)" \
+        "Key account (yes/no, Enter for no): " "maybe" \
+        "Key account (yes/no, Enter for no): " "是" \
+        "Industry (Enter to skip): " "冷链物流")
+    DIALOG=$DIALOG pty_dialog "$FS" --home "$H" customer add
+    equal "customer add asks for the whole form on a terminal" "$RC" 0
+    contains "a yes/no answered otherwise is asked again" "$TTY" "--key-account: expected yes or no"
+    contains "the optional fields are asked for" "$TTY" "Open questions from the last contact (Enter to skip): "
     run customer list --json
     contains "and saves it" "$OUT" "江南物流 (Jiangnan Logistics)"
+    J=$(printf '%s' "$OUT" | python3 -c 'import json,sys
+c=[x for x in json.load(sys.stdin) if x["name"].startswith("江南物流")][0]
+print(c.get("key_account"), c.get("industry"), c.get("size"))')
+    equal "the answers typed are kept, a skipped one left empty" "$J" "True 冷链物流 None"
 else
     echo "SKIP the terminal prompt: python3 is missing"
 fi
