@@ -180,7 +180,7 @@ expect "yes or no answered 否" 0
 zh customer show 上海恒远 --json
 contains "kept as no" "$OUT" '"key_account":false'
 zh customer edit 上海恒远 --key-account 不
-expect "another word refused, saying both ways" 2 "也可写“是”或“否”"
+expect "another word refused, saying both ways" 2 "应为“是”或“否”（也可写 yes 或 no）"
 zh visit plan edit 上海恒远 --place 恒远三厂
 contains "to a pipe: the command and the id, as before" "$OUT" "visit plan edit："
 LANG=zh_CN.UTF-8 pty_run "never asked" "" "$FS" --home "$H" visit confirm 上海恒远 --how 电话
