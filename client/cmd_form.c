@@ -215,6 +215,8 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         rc = form_check_given(fm, &vs, parts, children.count);
     if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
+    if (rc == CLI_OK && !given && isatty(STDIN_FILENO)) /* asked: a name typed is asked again */
+        rc = form_ask_refs(r, fm->fields, fm->nfields, &vs);
     if (rc == CLI_OK) {
         form_now_in_team_zone(&vs);
         rc = form_check_given(fm, &vs, parts, children.count);

@@ -191,17 +191,26 @@ int form_take(const ffield *fields, size_t n, values *vs)
  * refusal, before the form gives up. */
 #define ASK_TRIES 3
 
-/* Asks for field i until it is empty or passes its checks. CLI_OK (vs->v[i]
- * NULL when skipped or at the end of input) or CLI_EUSAGE after ASK_TRIES
- * refusals, each said by form_check_value. */
+/* Asks for field i until it passes its checks, or is left empty where that
+ * is allowed (kind is not CLI_ASK_NEEDED: a needed one is asked again). CLI_OK
+ * (vs->v[i] NULL when skipped or at the end of input) or CLI_EUSAGE after
+ * ASK_TRIES refusals, each said by form_check_value. */
 static int ask_field(const ffield *f, cli_ask_kind kind, values *vs, size_t i)
 {
-    for (int t = 0; t < ASK_TRIES; t++) {
+    for (int t = 0; t < ASK_TRIES;) {
         free(vs->typed[i]);
         vs->typed[i] = NULL;
         vs->v[i] = NULL;
-        if (!cli_ask_as(f->label, kind, &vs->typed[i]) || cli_blank(vs->typed[i]))
-            return CLI_OK; /* what is missing is asked for or refused later */
+        if (!cli_ask_as(f->label, kind, &vs->typed[i]))
+            return CLI_OK; /* the end of input: refused later as missing */
+        if (cli_blank(vs->typed[i])) {
+            if (kind == CLI_ASK_NEEDED)
+                continue; /* Enter alone does not skip what the form needs */
+            free(vs->typed[i]);
+            vs->typed[i] = NULL;
+            return CLI_OK;
+        }
+        t++;
         vs->v[i] = vs->typed[i];
         int rc = take_one(f, vs, i);
         if (rc == CLI_OK)
@@ -252,11 +261,7 @@ static int ask_child(const fchild *ch, char **item)
         values one;
         memset(&one, 0, sizeof one);
         cli_ask_kind kind = c == 0 ? CLI_ASK_MORE : ch->required[c] ? CLI_ASK_NEEDED : CLI_ASK_SKIP;
-        for (int t = 0;; t++) {
-            rc = ask_field(&f, kind, &one, 0);
-            if (rc != CLI_OK || one.v[0] != NULL || c == 0 || !ch->required[c] || t + 1 >= ASK_TRIES)
-                break;
-        }
+        rc = ask_field(&f, kind, &one, 0);
         int got = rc == CLI_OK && one.v[0] != NULL;
         if (got)
             cols[c] = strdup(one.v[0]);
@@ -337,6 +342,30 @@ int form_ask_all(const ffield *fields, size_t n, const fchild *child, values *vs
             return cli_fail(NULL, child->flag, FS_ENOMEM);
         }
         (*asked)[(*nasked)++] = item;
+    }
+    return CLI_OK;
+}
+
+int form_ask_refs(fs_replica *r, const ffield *fields, size_t n, values *vs)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ffield *f = &fields[i];
+        const char *table = f->kind == FK_CUSTOMER ? "customer" : f->kind == FK_REF ? f->extra : NULL;
+        if (table == NULL || strncmp(table, "--", 2) == 0 || vs->v[i] == NULL)
+            continue;
+        uint8_t id[FS_ID_BYTES];
+        int rc = cli_resolve(r, table, f->flag, vs->v[i], id); /* says why not */
+        for (int t = 0; rc == CLI_EUSAGE && t < ASK_TRIES; t++) {
+            free(vs->typed[i]);
+            vs->typed[i] = NULL;
+            vs->v[i] = NULL;
+            if (!cli_ask_as(f->label, CLI_ASK_NEEDED, &vs->typed[i]) || cli_blank(vs->typed[i]))
+                return rc;
+            vs->v[i] = vs->typed[i];
+            rc = cli_resolve(r, table, f->flag, vs->v[i], id);
+        }
+        if (rc != CLI_OK)
+            return rc;
     }
     return CLI_OK;
 }

@@ -315,21 +315,25 @@ if command -v python3 >/dev/null; then
 
     # The whole visit at the terminal, nothing on the command line: each
     # field asked for in Chinese, the optional ones skipped with Enter, a
-    # date in the rep's way, a bad one asked for again, two promises.
+    # date in the rep's way, a bad one asked for again, two promises, and a
+    # customer not found asked for again once the replica is open.
     WHEN=$(date -u -d '4 days ago' '+%Y年%-m月%-d日 9:30')
-    DIALOG=$(printf '%s\t%s\n' "客户（编号或名称）：" "北京华信" "拜访时间（YYYY-MM-DD HH:MM）：" "$WHEN" \
+    DIALOG=$(printf '%s\t%s\n' "客户（编号或名称）：" "华信物流" "拜访时间（YYYY-MM-DD HH:MM）：" "$WHEN" \
         "地点：" "望京" "拜访目的：" "需求调研" "沟通记录：" "客户想先试用三个月" \
         "联系人（可不填，回车跳过）：" "赵总" \
         "对客户的承诺，逐条填写（填完直接回车）：" "安排试用账号" \
         "承诺完成日期（YYYY-MM-DD）：" "下周" \
         "承诺完成日期（YYYY-MM-DD）：" "$SOON" \
         "对客户的承诺，逐条填写（填完直接回车）：" "发送合同模板" \
-        "承诺完成日期（YYYY-MM-DD）：" "${SOON//-//}")
+        "承诺完成日期（YYYY-MM-DD）：" "${SOON//-//}" \
+        "客户（编号或名称）：" "北京华信")
     DIALOG=$DIALOG LANG=zh_CN.UTF-8 pty_dialog "$FS" --home "$H" visit add
     equal "a whole visit asked for at the terminal, in Chinese" "$RC" 0
     show "visit add, the whole form at the terminal (zh)" "$TTY"
     contains "the optional fields are asked for, skippable" "$TTY" "客户异议（可不填，回车跳过）："
     contains "a bad date is refused and asked for again" "$TTY" "--commit："
+    contains "a customer not found is said, and asked for again" "$TTY" \
+        "没有编号或名称为 \"华信物流\" 的客户"
     contains "and the visit is recorded" "$TTY" "已记录拜访："
     untranslated "the whole form has no untranslated message" \
         "$(sed 's/[0-9a-f]\{32\}//; s/--commit//' <<<"$TTY")"
