@@ -195,7 +195,7 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     for (size_t i = 0; i < fm->nfields; i++)
         given |= vs.v[i] != NULL || vs.flag[i];
     if (rc == CLI_OK && !given && isatty(STDIN_FILENO))
-        rc = form_ask_all(fm->fields, fm->nfields, fm->child, &vs, &children, &asked, &nasked);
+        rc = form_ask_all(fm, &vs, &children, &asked, &nasked);
     if (rc == CLI_OK)
         rc = fm->by_command ? form_complete_by_command(command, fm->fields, fm->nfields, &vs)
                             : form_complete(fm->fields, fm->nfields, &vs);

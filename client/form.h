@@ -232,8 +232,8 @@ int form_check_value(const ffield *f, const char *v);
  * with form_asked_free. So a rep can record a whole form with nothing about
  * the customer on the command line, where the shell's history file would
  * keep it in plaintext. CLI_OK, or CLI_ERUNTIME when out of memory. */
-int form_ask_all(const ffield *fields, size_t n, const fchild *child, values *vs,
-                 fs_opt_list *items, char ***asked, size_t *nasked);
+int form_ask_all(const struct fform *fm, values *vs, fs_opt_list *items, char ***asked,
+                 size_t *nasked);
 void form_asked_free(char **asked, size_t nasked);
 /* After form_ask_all, with the replica open: each customer or record named
  * in an answer is looked up, and one that is not found, or names several

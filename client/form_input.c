@@ -195,13 +195,20 @@ int form_take(const ffield *fields, size_t n, values *vs)
  * is allowed (kind is not CLI_ASK_NEEDED: a needed one is asked again). CLI_OK
  * (vs->v[i] NULL when skipped or at the end of input) or CLI_EUSAGE after
  * ASK_TRIES refusals, each said by form_check_value. */
-static int ask_field(const ffield *f, cli_ask_kind kind, values *vs, size_t i)
+static int ask_field(const struct fform *fm, const ffield *f, cli_ask_kind kind, values *vs,
+                     size_t i)
 {
+    char label[256]; /* a choice's words after its label, as the refusal lists them */
+    if (f->kind == FK_CHOICE && f->extra != NULL)
+        /* TRANSLATORS: a field's label, then the words it takes ("visit|customer"). */
+        snprintf(label, sizeof label, _("%s (%s)"), _(f->label), f->extra);
+    else
+        snprintf(label, sizeof label, "%s", _(f->label));
     for (int t = 0; t < ASK_TRIES;) {
         free(vs->typed[i]);
         vs->typed[i] = NULL;
         vs->v[i] = NULL;
-        if (!cli_ask_as(f->label, kind, &vs->typed[i]))
+        if (!cli_ask_as(label, kind, &vs->typed[i]))
             return CLI_OK; /* the end of input: refused later as missing */
         if (cli_blank(vs->typed[i])) {
             if (kind == CLI_ASK_NEEDED)
@@ -215,6 +222,16 @@ static int ask_field(const ffield *f, cli_ask_kind kind, values *vs, size_t i)
         int rc = take_one(f, vs, i);
         if (rc == CLI_OK)
             rc = form_check_value(f, vs->v[i]);
+        /* and the form's own checks of this field (not in the future, not
+         * before another date given, a phone number...) */
+        for (size_t k = 0; fm != NULL && rc == CLI_OK && k < fm->nchecks; k++) {
+            if (fm->checks[k].flag == NULL || strcmp(fm->checks[k].flag, f->flag) != 0)
+                continue;
+            struct fform one = *fm;
+            one.checks = &fm->checks[k];
+            one.nchecks = 1;
+            rc = form_check_given(&one, vs, NULL, 0);
+        }
         if (rc != CLI_EUSAGE)
             return rc;
     }
@@ -261,7 +278,7 @@ static int ask_child(const fchild *ch, char **item)
         values one;
         memset(&one, 0, sizeof one);
         cli_ask_kind kind = c == 0 ? CLI_ASK_MORE : ch->required[c] ? CLI_ASK_NEEDED : CLI_ASK_SKIP;
-        rc = ask_field(&f, kind, &one, 0);
+        rc = ask_field(NULL, &f, kind, &one, 0);
         int got = rc == CLI_OK && one.v[0] != NULL;
         if (got)
             cols[c] = strdup(one.v[0]);
@@ -297,9 +314,13 @@ static int ask_child(const fchild *ch, char **item)
     return rc;
 }
 
-int form_ask_all(const ffield *fields, size_t n, const fchild *child, values *vs,
-                 fs_opt_list *items, char ***asked, size_t *nasked)
+int form_ask_all(const struct fform *fm, values *vs, fs_opt_list *items, char ***asked,
+                 size_t *nasked)
 {
+    const ffield *fields = fm->fields;
+    const fchild *child = fm->child;
+    size_t n = fm->nfields;
+    set_now(vs); /* for "not in the future" as each answer comes */
     for (size_t i = 0; i < n; i++) {
         const ffield *f = &fields[i];
         if (f->kind == FK_FLAG && f->column != NULL && !vs->flag[i]) { /* a key account? */
@@ -325,7 +346,7 @@ int form_ask_all(const ffield *fields, size_t n, const fchild *child, values *vs
             kind = f->kind == FK_DATE ? CLI_ASK_TODAY : CLI_ASK_NOW;
         else if (f->required || follow_up)
             kind = CLI_ASK_NEEDED;
-        int rc = ask_field(f, kind, vs, i);
+        int rc = ask_field(fm, f, kind, vs, i);
         if (rc != CLI_OK)
             return rc;
     }

@@ -202,6 +202,20 @@ if command -v python3 >/dev/null; then
     equal "a missing name is asked for on a terminal" "$RC" 0
     run contact list --json
     contains "and saved as typed" "$OUT" '"name":"李四"'
+
+    # The whole complaint asked for: its time checked as typed ("not in the
+    # future" is the form's own check), refused, asked for again, kept.
+    LATER=$(date -u -d '+2 days' '+%Y-%m-%d 10:00')
+    EARLIER=$(date -u -d '2 days ago' '+%Y/%m/%d 9:05')
+    DIALOG=$(printf '%s\t%s\n' "Customer id: " "XX科技" "The complaint: " "发票开错了" \
+        "Received (YYYY-MM-DD HH:MM) (Enter for now): " "$LATER" \
+        "Received (YYYY-MM-DD HH:MM) (Enter for now): " "$EARLIER")
+    DIALOG=$DIALOG pty_dialog "$FS" --home "$H" complaint add
+    equal "a complaint asked for whole at the terminal" "$RC" 0
+    contains "a time in the future is refused as typed" "$TTY" "--received-at: $LATER is in the future"
+    run complaint list --json
+    contains "and the time typed again is kept, in its one form" "$OUT" \
+        "\"received_at\":\"$(date -u -d '2 days ago' +%F) 09:05\""
 else
     echo "SKIP the terminal prompt: python3 is missing"
 fi
