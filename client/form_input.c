@@ -167,8 +167,12 @@ static int take_one(const ffield *f, values *vs, size_t i)
             vs->v[i] = "no";
         return CLI_OK;
     }
-    if ((f->kind != FK_DATE && f->kind != FK_DATETIME) || vs->v[i] == NULL ||
-        !fs_civil_normalize(vs->v[i], f->kind == FK_DATETIME, when))
+    if ((f->kind != FK_DATE && f->kind != FK_DATETIME) || vs->v[i] == NULL)
+        return CLI_OK;
+    if (vs->today[0] == '\0')
+        set_now(vs);
+    if (!fs_civil_normalize(vs->v[i], f->kind == FK_DATETIME, when) &&
+        !fs_civil_relative(vs->v[i], vs->today, f->kind == FK_DATETIME, when)) /* 明天 10:00 */
         return CLI_OK;
     char *copy = strdup(when);
     if (copy == NULL)

@@ -406,6 +406,46 @@ static int take_word(const char **p, const char *word)
     return 1;
 }
 
+/* A time of day as written: 10:00, 9:30, 10\xef\xbc\x9a30 (a full-width
+ * colon), or in words: 10点, 10点半, 9点05(分); after 上午/早上 as it is,
+ * after 下午/晚上 an hour below 12 is the afternoon's, after 中午 one below 6.
+ * 1 and *p past it, else 0 and *p untouched. */
+static int read_time(const char **p, int *h, int *mi)
+{
+    const char *q = *p;
+    int later = 0;
+    if (take_word(&q, "\xe4\xb8\x8a\xe5\x8d\x88") || take_word(&q, "\xe6\x97\xa9\xe4\xb8\x8a"))
+        later = 0; /* 上午, 早上 */
+    else if (take_word(&q, "\xe4\xb8\x8b\xe5\x8d\x88") || take_word(&q, "\xe6\x99\x9a\xe4\xb8\x8a"))
+        later = 12; /* 下午, 晚上 */
+    else if (take_word(&q, "\xe4\xb8\xad\xe5\x8d\x88"))
+        later = 6; /* 中午: 12点, 1点 */
+    if (!read_digits(&q, 2, h))
+        return 0;
+    *mi = 0;
+    if (take_word(&q, ":") || take_word(&q, "\xef\xbc\x9a")) {
+        const char *m0 = q;
+        if (!read_digits(&q, 2, mi) || q - m0 != 2)
+            return 0;
+    } else if (take_word(&q, "\xe7\x82\xb9")) { /* 点 */
+        const char *m0 = q;
+        if (take_word(&q, "\xe5\x8d\x8a")) /* 半 */
+            *mi = 30;
+        else if (read_digits(&q, 2, mi)) {
+            if (q - m0 != 2)
+                return 0;
+            (void)take_word(&q, "\xe5\x88\x86"); /* 分 */
+        }
+    } else
+        return 0;
+    if (later == 12 && *h < 12)
+        *h += 12;
+    else if (later == 6 && *h < 6)
+        *h += 12;
+    *p = q;
+    return 1;
+}
+
 int fs_civil_normalize(const char *in, int with_time, char out[17])
 {
     const char *p = in;
@@ -442,10 +482,7 @@ int fs_civil_normalize(const char *in, int with_time, char out[17])
         }
         if (!gap && !cjk)
             return 0;
-        if (!read_digits(&p, 2, &h) || !(take_word(&p, ":") || take_word(&p, "\xef\xbc\x9a")))
-            return 0;
-        const char *m0 = p;
-        if (!read_digits(&p, 2, &mi) || p - m0 != 2)
+        if (!read_time(&p, &h, &mi))
             return 0;
     }
     while (*p == ' ')
@@ -459,4 +496,81 @@ int fs_civil_normalize(const char *in, int with_time, char out[17])
     else
         snprintf(out, 17, "%04u-%02u-%02u", uy, um, ud);
     return strcmp(out, in) != 0;
+}
+
+int fs_civil_relative(const char *in, const char *today, int with_time, char out[17])
+{
+    static const struct {
+        const char *word;
+        int days;
+    } days[] = {
+        {"\xe4\xbb\x8a\xe5\xa4\xa9", 0},  /* 今天 */
+        {"\xe6\x98\x8e\xe5\xa4\xa9", 1},  /* 明天 */
+        {"\xe5\x90\x8e\xe5\xa4\xa9", 2},  /* 后天 */
+        {"\xe6\x98\xa8\xe5\xa4\xa9", -1}, /* 昨天 */
+        {"\xe5\x89\x8d\xe5\xa4\xa9", -2}, /* 前天 */
+        {"today", 0},
+        {"tomorrow", 1},
+        {"yesterday", -1},
+    };
+    static const struct {
+        const char *word;
+        int weeks;
+    } weeks[] = {
+        {"\xe4\xb8\x8b\xe5\x91\xa8", 1},             /* 下周 */
+        {"\xe4\xb8\x8b\xe6\x98\x9f\xe6\x9c\x9f", 1}, /* 下星期 */
+        {"\xe6\x9c\xac\xe5\x91\xa8", 0},             /* 本周 */
+        {"\xe8\xbf\x99\xe5\x91\xa8", 0},             /* 这周 */
+        {"\xe8\xbf\x99\xe6\x98\x9f\xe6\x9c\x9f", 0}, /* 这星期 */
+        {"\xe4\xb8\x8a\xe5\x91\xa8", -1},            /* 上周 */
+        {"\xe4\xb8\x8a\xe6\x98\x9f\xe6\x9c\x9f", -1}, /* 上星期 */
+    };
+    /* 一 二 三 四 五 六, then 日 and 天 for Sunday: ISO weekdays 1..7 */
+    static const char *const wd[] = {"\xe4\xb8\x80", "\xe4\xba\x8c", "\xe4\xb8\x89",
+                                     "\xe5\x9b\x9b", "\xe4\xba\x94", "\xe5\x85\xad",
+                                     "\xe6\x97\xa5", "\xe5\xa4\xa9"};
+    int64_t at;
+    if (today == NULL || strlen(today) < 10 || fs_civil_parse(today, 10, &at) != 0)
+        return 0;
+    int64_t day = fs_civil_day(at), d = 0;
+    const char *p = in;
+    int found = 0;
+    while (*p == ' ')
+        p++;
+    for (size_t i = 0; !found && i < sizeof days / sizeof days[0]; i++)
+        if (take_word(&p, days[i].word)) {
+            d = day + days[i].days;
+            found = 1;
+        }
+    for (size_t i = 0; !found && i < sizeof weeks / sizeof weeks[0]; i++) {
+        const char *q = p;
+        if (!take_word(&q, weeks[i].word))
+            continue;
+        for (int k = 0; !found && k < 8; k++)
+            if (take_word(&q, wd[k])) {
+                int64_t monday = day - (fs_civil_weekday(day) + 6) % 7;
+                d = monday + 7 * weeks[i].weeks + (k < 6 ? k : 6);
+                found = 1;
+                p = q;
+            }
+    }
+    if (!found)
+        return 0;
+    int h = 0, mi = 0;
+    if (with_time) {
+        while (*p == ' ')
+            p++;
+        if (!read_time(&p, &h, &mi))
+            return 0;
+    }
+    while (*p == ' ')
+        p++;
+    if (*p != '\0' || h > 23 || mi > 59)
+        return 0;
+    char full[17];
+    fs_civil_format(d * FS_MIN_PER_DAY + h * 60 + mi, full);
+    if (!with_time)
+        full[10] = '\0';
+    memcpy(out, full, 17);
+    return 1;
 }

@@ -345,6 +345,11 @@ static void test_normalize(void)
         {"2026\xe5\xb9\xb4" "1\xe6\x9c\x88" "5\xe5\x8f\xb7" "10\xef\xbc\x9a" "30", 1,
          "2026-01-05 10:30"},
         {"2026-12-10T10:00", 1, "2026-12-10 10:00"},
+        {"2026/12/10 10\xe7\x82\xb9\xe5\x8d\x8a", 1, "2026-12-10 10:30"}, /* 10点半 */
+        {"2026\xe5\xb9\xb4" "12\xe6\x9c\x88" "10\xe6\x97\xa5\xe4\xb8\x8b\xe5\x8d\x88" "3\xe7\x82\xb9",
+         1, "2026-12-10 15:00"}, /* 2026年12月10日下午3点 */
+        {"2026/12/10 9\xe7\x82\xb9" "05\xe5\x88\x86", 1, "2026-12-10 09:05"}, /* 9点05分 */
+        {"2026/12/10 \xe4\xb8\xad\xe5\x8d\x88" "1\xe7\x82\xb9", 1, "2026-12-10 13:00"}, /* 中午1点 */
         {" 2026/2/3 ", 0, "2026-02-03"},
         {"2026\xe5\xb9\xb4" "2\xe6\x9c\x88" "3\xe6\x97\xa5", 0, "2026-02-03"},
     };
@@ -369,10 +374,65 @@ static void test_normalize(void)
         {"2026/12/10 10:00x", 1},
         {"26/12/10", 0},
         {"", 0},
+        {"2026/12/10 9\xe7\x82\xb9" "5", 1}, /* 9点5: minutes have two digits */
+        {"2026/12/10 \xe4\xb8\x8b\xe5\x8d\x88" "13\xe7\x82\xb9" "60", 1},
     };
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
         CHECK(fs_civil_normalize(no[i].in, no[i].with_time, out) == 0);
 }
 
+/* Days in words, from Tuesday 2026-12-08 (a week starts on Monday). */
+static void test_relative(void)
+{
+    char out[17];
+    static const struct {
+        const char *in;
+        int with_time;
+        const char *out;
+    } ok[] = {
+        {"\xe4\xbb\x8a\xe5\xa4\xa9", 0, "2026-12-08"},                   /* 今天 */
+        {"\xe6\x98\x8e\xe5\xa4\xa9", 0, "2026-12-09"},                   /* 明天 */
+        {"\xe5\x90\x8e\xe5\xa4\xa9", 0, "2026-12-10"},                   /* 后天 */
+        {"\xe6\x98\xa8\xe5\xa4\xa9", 0, "2026-12-07"},                   /* 昨天 */
+        {"\xe5\x89\x8d\xe5\xa4\xa9", 0, "2026-12-06"},                   /* 前天 */
+        {"tomorrow", 0, "2026-12-09"},
+        {" yesterday ", 0, "2026-12-07"},
+        {"\xe6\x9c\xac\xe5\x91\xa8\xe4\xb8\x80", 0, "2026-12-07"},       /* 本周一 */
+        {"\xe8\xbf\x99\xe5\x91\xa8\xe4\xba\x94", 0, "2026-12-11"},       /* 这周五 */
+        {"\xe4\xb8\x8b\xe5\x91\xa8\xe4\xb8\x89", 0, "2026-12-16"},       /* 下周三 */
+        {"\xe4\xb8\x8b\xe6\x98\x9f\xe6\x9c\x9f\xe6\x97\xa5", 0, "2026-12-20"}, /* 下星期日 */
+        {"\xe4\xb8\x8a\xe5\x91\xa8\xe5\xa4\xa9", 0, "2026-12-06"},       /* 上周天 */
+        {"\xe6\x98\x8e\xe5\xa4\xa9 10:00", 1, "2026-12-09 10:00"},
+        {"\xe6\x98\x8e\xe5\xa4\xa9\xe4\xb8\x8b\xe5\x8d\x88" "3\xe7\x82\xb9", 1, "2026-12-09 15:00"},
+        {"\xe4\xb8\x8b\xe5\x91\xa8\xe4\xb8\x80 9\xe7\x82\xb9\xe5\x8d\x8a", 1, "2026-12-14 09:30"},
+        {"today 8\xef\xbc\x9a" "05", 1, "2026-12-08 08:05"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        CHECK(fs_civil_relative(ok[i].in, "2026-12-08", ok[i].with_time, out) == 1);
+        CHECK_STR(out, ok[i].out);
+    }
+    /* across a month and a year: Thursday 2026-12-31 */
+    CHECK(fs_civil_relative("\xe6\x98\x8e\xe5\xa4\xa9", "2026-12-31", 0, out) == 1);
+    CHECK_STR(out, "2027-01-01");
+    CHECK(fs_civil_relative("\xe4\xb8\x8b\xe5\x91\xa8\xe4\xb8\x80", "2026-12-31", 0, out) == 1);
+    CHECK_STR(out, "2027-01-04");
+    static const struct {
+        const char *in;
+        int with_time;
+    } no[] = {
+        {"\xe6\x98\x8e\xe5\xa4\xa9", 1},          /* a time is wanted */
+        {"\xe6\x98\x8e\xe5\xa4\xa9 10:00", 0},    /* a time where a date is */
+        {"\xe4\xb8\x8b\xe5\x91\xa8", 0},          /* which day of it? */
+        {"\xe4\xb8\x8b\xe5\x91\xa8\xe5\x85\xab", 0}, /* 下周八 */
+        {"\xe6\x98\x8e\xe5\xa4\xa9 25:00", 1},
+        {"\xe6\x98\x8e\xe5\xa4\xa9\xe5\x90\xa7", 0}, /* 明天吧 */
+        {"next week", 0},
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        CHECK(fs_civil_relative(no[i].in, "2026-12-08", no[i].with_time, out) == 0);
+    CHECK(fs_civil_relative("today", "not a day", 0, out) == 0);
+}
+
 TEST_LIST(TEST(leap_years) TEST(invalid_dates) TEST(civil_format) TEST(iso_week_53)
-              TEST(week_bounds) TEST(working_days) TEST(instants) TEST(clocks) TEST(normalize))
+              TEST(week_bounds) TEST(working_days) TEST(instants) TEST(clocks) TEST(normalize) TEST(relative))

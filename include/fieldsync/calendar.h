@@ -45,10 +45,18 @@
 int fs_civil_check(const char *s, size_t n, int with_time, const char **why);
 /* A date (with_time 0) or time as people write it in China as well --
  * 2026/12/10, 2026.12.10, 2026年12月10日 (号), one-digit months, days and
- * hours, a full-width colon, a T or no gap after 日 -- into out as
+ * hours, a full-width colon, a T or no gap after 日, a time in words (10点半,
+ * 下午3点, fs_civil_relative) -- into out as
  * YYYY-MM-DD (HH:MM). 1 when out differs from in; 0 when in is not such a
  * text or already is out's form (the checks then say what is wrong). */
 int fs_civil_normalize(const char *in, int with_time, char out[17]);
+/* A day in words, relative to today ("YYYY-MM-DD"): 今天, 明天, 后天, 昨天,
+ * 前天 (today, tomorrow, yesterday), or a weekday of this, next or last
+ * week (本周五, 这周一, 下周三, 下星期日, 上周二; a week starts on Monday),
+ * with a time when with_time (明天 10:00, 明天下午3点, 下周一 9点半) and
+ * without one when not. 1 and out as YYYY-MM-DD (HH:MM), else 0. The time
+ * of day may also be written so after a date (fs_civil_normalize). */
+int fs_civil_relative(const char *in, const char *today, int with_time, char out[17]);
 /* 1 if s (n bytes) is a date "YYYY-MM-DD", else 0 (fs_civil_check). */
 int fs_date_valid(const char *s, size_t n);
 /* 1 if s (n bytes) is a date-time "YYYY-MM-DD HH:MM", else 0. */

@@ -285,8 +285,8 @@ expect "why the date is wrong, in Chinese" 2 "月份须为 01-12"
 untranslated "the reason has no untranslated message" "$ERR"
 en visit add --customer "${C:0:8}" --time 2026-13-01 --place p --purpose p --notes n
 expect "a bad date: exit 2 in English" 2 '--time: expected "YYYY-MM-DD HH:MM"'
-zh visit add --customer "${C:0:8}" --time "明天 10:00" --place p --purpose p --notes n
-expect "a date in words is quoted back as typed" 2 '--time：格式应为“YYYY-MM-DD HH:MM”，收到的是 "明天 10:00"'
+zh visit add --customer "${C:0:8}" --time "大后天 10:00" --place p --purpose p --notes n
+expect "a date in words is quoted back as typed" 2 '--time：格式应为“YYYY-MM-DD HH:MM”，收到的是 "大后天 10:00"'
 zh visit add --customer "${C:0:8}" --time "$(printf '明天\033[2J')" --place p --purpose p --notes n
 expect "one with a control character is described, not echoed" 2 "收到的是 一个 10 字节的值"
 zh visit add --customer 不存在的客户 --time "$VISIT" --place p --purpose p --notes n
@@ -344,6 +344,17 @@ if command -v python3 >/dev/null; then
     contains "its first promise, with the date typed again" "$OUT" "安排试用账号"
     contains "its second promise, its date written with slashes" "$OUT" "\"due\":\"$SOON\""
     contains "and the words of the second" "$OUT" "发送合同模板"
+
+    # Days and times in words, on the command line too: 明天下午3点, 下周五.
+    zh visit plan --customer 北京华信 --time "明天下午3点" --place 望京 --purpose 演示
+    expect "a visit planned for 明天下午3点" 0
+    zh commitment add --customer 北京华信 --text 回复报价 --due 下周五
+    expect "a promise due 下周五" 0
+    zh visit plan list --json
+    contains "kept as tomorrow 15:00" "$OUT" "\"time\":\"$(day tomorrow) 15:00\""
+    zh commitment list --json
+    contains "kept as next week's Friday" "$OUT" \
+        "\"due\":\"$(date -u -d "$(date -u +%F) -$(( $(date -u +%u) - 1 )) days +11 days" +%F)\""
 else
     echo "SKIP the terminal prompts: python3 is missing"
 fi
@@ -408,7 +419,7 @@ expect "deleting a customer with visits: refused in Chinese" 2 "条拜访记录"
 show "delete refused (zh)" "$ERR"
 untranslated "the refusal counts each kind in Chinese" "$ERR"
 en customer delete "${C:0:8}"
-contains "in English: a count phrase per kind" "$ERR" "visits, 4 commitments"
+contains "in English: a count phrase per kind" "$ERR" "visits, 5 commitments"
 zh search 华信
 untranslated "search has no untranslated message" "$OUT"
 zh customer list

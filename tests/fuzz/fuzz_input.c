@@ -56,9 +56,26 @@ static void civil_normalize(const char *s)
     }
 }
 
+/* A day in words (fs_civil_relative), from a fixed today: what it makes is
+ * a valid date or date-time in the one form. */
+static void civil_relative(const char *s)
+{
+    for (int with_time = 0; with_time < 2; with_time++) {
+        char out[17], again[17];
+        if (!fs_civil_relative(s, "2026-12-08", with_time, out))
+            continue;
+        size_t n = strlen(out);
+        if (n != (with_time ? 16u : 10u) ||
+            !(with_time ? fs_datetime_valid(out, n) : fs_date_valid(out, n)) ||
+            fs_civil_normalize(out, with_time, again))
+            abort();
+    }
+}
+
 static void civil(const char *s)
 {
     civil_normalize(s);
+    civil_relative(s);
     size_t n = strlen(s);
     int64_t at = 0;
     int rc = fs_civil_parse(s, n, &at);
