@@ -235,10 +235,11 @@ int form_check_value(const ffield *f, const char *v);
 int form_ask_all(const struct fform *fm, values *vs, fs_opt_list *items, char ***asked,
                  size_t *nasked);
 void form_asked_free(char **asked, size_t nasked);
-/* After form_ask_all, with the replica open: each customer or record named
- * in an answer is looked up, and one that is not found, or names several
- * (cli_resolve says which), is asked for again, so a whole form typed is not
- * lost to one name. CLI_OK, or cli_resolve's code once the rep gives up. */
+/* After form_ask_all, with the replica open: each customer, record or user
+ * named in an answer is looked up, and one that is not found, or names
+ * several (cli_resolve and roster_owner say which), is asked for again (an
+ * optional one may then be left empty), so a whole form typed is not lost
+ * to one name. CLI_OK, or cli_resolve's code once the rep gives up. */
 int form_ask_refs(fs_replica *r, const ffield *fields, size_t n, values *vs);
 /* Fills defaults, asks for missing required fields, checks everything. */
 int form_complete(const ffield *fields, size_t n, values *vs);

@@ -371,23 +371,43 @@ int form_ask_all(const struct fform *fm, values *vs, fs_opt_list *items, char **
     return CLI_OK;
 }
 
+/* Whether answer i names what it should: a customer or record (one, found),
+ * or a user on the roster; the reason said when not. */
+static int ask_ref_check(fs_replica *r, const ffield *f, const values *vs, size_t i)
+{
+    if (f->kind == FK_USER) {
+        char user[FS_USER_MAX + 1];
+        return roster_owner(r, f->flag, vs->v[i], user);
+    }
+    uint8_t id[FS_ID_BYTES];
+    return cli_resolve(r, f->kind == FK_CUSTOMER ? "customer" : f->extra, f->flag, vs->v[i], id);
+}
+
 int form_ask_refs(fs_replica *r, const ffield *fields, size_t n, values *vs)
 {
     for (size_t i = 0; i < n; i++) {
         const ffield *f = &fields[i];
-        const char *table = f->kind == FK_CUSTOMER ? "customer" : f->kind == FK_REF ? f->extra : NULL;
-        if (table == NULL || strncmp(table, "--", 2) == 0 || vs->v[i] == NULL)
+        int named = f->kind == FK_CUSTOMER || f->kind == FK_USER ||
+                    (f->kind == FK_REF && f->extra != NULL && strncmp(f->extra, "--", 2) != 0);
+        if (!named || vs->v[i] == NULL || cli_blank(vs->v[i]))
             continue;
-        uint8_t id[FS_ID_BYTES];
-        int rc = cli_resolve(r, table, f->flag, vs->v[i], id); /* says why not */
+        int rc = ask_ref_check(r, f, vs, i);
         for (int t = 0; rc == CLI_EUSAGE && t < ASK_TRIES; t++) {
             free(vs->typed[i]);
             vs->typed[i] = NULL;
             vs->v[i] = NULL;
-            if (!cli_ask_as(f->label, CLI_ASK_NEEDED, &vs->typed[i]) || cli_blank(vs->typed[i]))
+            if (!cli_ask_as(f->label, f->required ? CLI_ASK_NEEDED : CLI_ASK_SKIP, &vs->typed[i]))
                 return rc;
+            if (cli_blank(vs->typed[i])) {
+                if (f->required)
+                    continue; /* asked again, as a try */
+                free(vs->typed[i]); /* an optional one left empty after all */
+                vs->typed[i] = NULL;
+                rc = CLI_OK;
+                break;
+            }
             vs->v[i] = vs->typed[i];
-            rc = cli_resolve(r, table, f->flag, vs->v[i], id);
+            rc = ask_ref_check(r, f, vs, i);
         }
         if (rc != CLI_OK)
             return rc;

@@ -509,6 +509,8 @@ int fs_civil_relative(const char *in, const char *today, int with_time, char out
         {"\xe5\x90\x8e\xe5\xa4\xa9", 2},  /* 后天 */
         {"\xe6\x98\xa8\xe5\xa4\xa9", -1}, /* 昨天 */
         {"\xe5\x89\x8d\xe5\xa4\xa9", -2}, /* 前天 */
+        {"\xe5\xa4\xa7\xe5\x90\x8e\xe5\xa4\xa9", 3},  /* 大后天 */
+        {"\xe5\xa4\xa7\xe5\x89\x8d\xe5\xa4\xa9", -3}, /* 大前天 */
         {"today", 0},
         {"tomorrow", 1},
         {"yesterday", -1},

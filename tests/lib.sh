@@ -294,8 +294,9 @@ PY
 # pty_dialog PROGRAM ARGS...: runs PROGRAM on a pseudo-terminal and answers
 # its prompts in order from $DIALOG, one "PROMPT<TAB>ANSWER" per line: each
 # answer is typed once its PROMPT shows after the previous one. A prompt
-# that may be left empty ("Enter to skip", "Enter when done", in either
-# language) and is not the next one listed gets an empty line. Sets RC (99 when killed
+# whose Enter means something ("Enter to skip", "Enter when done", "Enter
+# for no/today/now", in either language) and is not the next one listed
+# gets an empty line. Sets RC (99 when killed
 # after 60 s, as a program waiting for an answer never given would be) and
 # TTY (everything the terminal showed). Needs python3.
 pty_dialog() {
@@ -303,8 +304,9 @@ pty_dialog() {
 import os, pty, select, signal, sys, time
 prog, args = sys.argv[1], sys.argv[2:]
 pairs = [l.split("\t", 1) for l in os.environ.get("DIALOG", "").split("\n") if "\t" in l]
-skips = [s.encode() for s in ("(Enter to skip): ", "(Enter when done): ",
-                               "回车跳过）：", "填完直接回车）：")]
+skips = [s.encode() for s in ("(Enter to skip): ", "(Enter when done): ", "Enter for no): ",
+                               "(Enter for today): ", "(Enter for now): ", "回车跳过）：",
+                               "填完直接回车）：", "回车为否）：", "回车为今天）：", "回车为现在）：")]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(prog, [prog] + args)

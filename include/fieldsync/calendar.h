@@ -50,8 +50,8 @@ int fs_civil_check(const char *s, size_t n, int with_time, const char **why);
  * YYYY-MM-DD (HH:MM). 1 when out differs from in; 0 when in is not such a
  * text or already is out's form (the checks then say what is wrong). */
 int fs_civil_normalize(const char *in, int with_time, char out[17]);
-/* A day in words, relative to today ("YYYY-MM-DD"): 今天, 明天, 后天, 昨天,
- * 前天 (today, tomorrow, yesterday), or a weekday of this, next or last
+/* A day in words, relative to today ("YYYY-MM-DD"): 今天, 明天, 后天, 大后天,
+ * 昨天, 前天, 大前天 (today, tomorrow, yesterday), or a weekday of this, next or last
  * week (本周五, 这周一, 下周三, 下星期日, 上周二; a week starts on Monday),
  * with a time when with_time (明天 10:00, 明天下午3点, 下周一 9点半) and
  * without one when not. 1 and out as YYYY-MM-DD (HH:MM), else 0. The time

@@ -285,8 +285,8 @@ expect "why the date is wrong, in Chinese" 2 "月份须为 01-12"
 untranslated "the reason has no untranslated message" "$ERR"
 en visit add --customer "${C:0:8}" --time 2026-13-01 --place p --purpose p --notes n
 expect "a bad date: exit 2 in English" 2 '--time: expected "YYYY-MM-DD HH:MM"'
-zh visit add --customer "${C:0:8}" --time "大后天 10:00" --place p --purpose p --notes n
-expect "a date in words is quoted back as typed" 2 '--time：格式应为“YYYY-MM-DD HH:MM”，收到的是 "大后天 10:00"'
+zh visit add --customer "${C:0:8}" --time "月底 10:00" --place p --purpose p --notes n
+expect "a date in words is quoted back as typed" 2 '--time：格式应为“YYYY-MM-DD HH:MM”，收到的是 "月底 10:00"'
 zh visit add --customer "${C:0:8}" --time "$(printf '明天\033[2J')" --place p --purpose p --notes n
 expect "one with a control character is described, not echoed" 2 "收到的是 一个 10 字节的值"
 zh visit add --customer 不存在的客户 --time "$VISIT" --place p --purpose p --notes n

@@ -78,6 +78,18 @@ show "--owner chen" "$ERR"
 li customer edit --customer "$CID" --name "Brackenlow Logistics" --owner liu
 expect "a user who left is refused, exit 2" 2 "liu has left"
 show "--owner liu" "$ERR"
+
+# A customer asked for whole on a terminal: an owner not on the roster is
+# said once the replica is open, and asked for again; the form is kept.
+DIALOG=$(printf '%s\t%s\n' "Company name: " "Quarrymoor Foods" "Owner (Enter to skip): " "wnag" \
+    "Owner (Enter to skip): " "wang")
+DIALOG=$DIALOG pty_dialog "$FS" --home "$WORK/li" customer add
+equal "a customer asked for whole, its owner typed twice" "$RC" 0
+contains "the typo is said, with the name meant" "$TTY" "did you mean wang?"
+QID=$(python3 -c 'import json,sys
+print(next(c["id"] for c in json.load(sys.stdin) if c["name"] == "Quarrymoor Foods"))' \
+    <<<"$("$FS" --home "$WORK/li" customer list --json)")
+equal "and the owner typed again is kept" "$(owner_of "$WORK/li" "$QID")" wang
 li customer edit --customer "$CID" --name "Brackenlow Logistics" --owner nobody
 expect "a name on no roster is refused, exit 2" 2 "\"nobody\" is not on your team's roster"
 equal "nothing refused was saved" "$(owner_of "$WORK/li" "$CID")" "zhang"
