@@ -223,6 +223,16 @@ int cli_ask_as(const char *label, cli_ask_kind kind, char **out)
          * promises, a plan's tasks) until the rep answers with an empty line. */
         fprintf(stderr, _("%s, one at a time (Enter when done): "), _(label));
         break;
+    case CLI_ASK_KEEP:
+        /* TRANSLATORS: a field of a record being corrected on the terminal,
+         * its value now in [brackets]: Enter leaves it as it is. */
+        fprintf(stderr, _("%s (Enter keeps it): "), _(label));
+        break;
+    case CLI_ASK_CLEAR:
+        /* TRANSLATORS: as "%s (Enter keeps it): ", for a field that may be
+         * left empty: a lone - empties it. */
+        fprintf(stderr, _("%s (Enter keeps it, - clears it): "), _(label));
+        break;
     case CLI_ASK_YESNO:
         /* TRANSLATORS: a yes/no asked for on the terminal (a key account?);
          * empty is no. Either language's yes and no are taken. */

@@ -182,7 +182,9 @@ typedef enum cli_ask_kind {
     CLI_ASK_TODAY,  /* "label (Enter for today): " */
     CLI_ASK_NOW,    /* "label (Enter for now): " */
     CLI_ASK_MORE,   /* "label, one at a time (Enter when done): " */
-    CLI_ASK_YESNO   /* "label (yes/no, Enter for no): " */
+    CLI_ASK_YESNO,  /* "label (yes/no, Enter for no): " */
+    CLI_ASK_KEEP,   /* "label (Enter keeps it): " */
+    CLI_ASK_CLEAR   /* "label (Enter keeps it, - clears it): " */
 } cli_ask_kind;
 /* cli_ask with a prompt that says what an empty answer does. */
 int cli_ask_as(const char *label, cli_ask_kind kind, char **out);

@@ -308,10 +308,23 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     int rc = cli_parse(ctx, fm->edit_usage_full, opts, nopts, argc, argv);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
+    /* No field given at a terminal: the customer corrected field by field
+     * (form_ask_edit), and asked for first when not named. */
+    int asking = isatty(STDIN_FILENO);
+    for (size_t i = 0; i < fm->nedit_fields; i++)
+        asking &= vs.v[i] == NULL;
+    char *asked_id = NULL;
+    if (asking && idv == NULL && form_ask_which(fm->table, &asked_id))
+        idv = asked_id;
     rc = form_take(fm->edit_fields, fm->nedit_fields, &vs); /* --history -, dates */
-    if (rc == CLI_OK)
+    if (rc == CLI_OK && asking) {
+        rc = cli_require(command, fm->edit_id, idv);
+        if (rc == CLI_OK)
+            rc = cli_check_ref(fm->edit_id, fm->table, idv);
+    } else if (rc == CLI_OK)
         rc = edit_check(fm, command, idv, &vs);
     if (rc != CLI_OK) {
+        free(asked_id);
         form_values_free(&vs);
         return rc;
     }
@@ -321,10 +334,21 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     size_t nc = 0;
     rc = cli_open(ctx, &r);
     if (rc != CLI_OK) {
+        free(asked_id);
         form_values_free(&vs);
         return rc;
     }
     rc = cli_resolve(r, fm->table, fm->edit_id, idv, id);
+    if (rc == CLI_OK && asking) {
+        rc = form_ask_record(r, fm, fm->edit_fields, fm->nedit_fields, id, &vs);
+        int given = 0;
+        for (size_t i = 0; i < fm->nedit_fields; i++)
+            given |= vs.v[i] != NULL;
+        if (rc == CLI_OK && !given) {
+            printf(_("%s: nothing changed\n"), command);
+            rc = CLI_HELP; /* nothing to write: exit 0 */
+        }
+    }
     for (size_t i = 0; rc == CLI_OK && i < fm->nedit_fields; i++)
         if (vs.v[i] != NULL) /* a blank optional field clears it */
             rc = form_to_cell(r, &fm->edit_fields[i], vs.v[i], &vs, fm->edit_fields,
@@ -344,8 +368,9 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         }
     }
     fs_replica_close(r);
+    free(asked_id);
     form_values_free(&vs);
-    return rc;
+    return rc == CLI_HELP ? CLI_OK : rc;
 }
 
 /* ---- actions ---- */

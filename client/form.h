@@ -235,6 +235,25 @@ int form_check_value(const ffield *f, const char *v);
 int form_ask_all(const struct fform *fm, values *vs, fs_opt_list *items, char ***asked,
                  size_t *nasked);
 void form_asked_free(char **asked, size_t nasked);
+/* A record corrected at a terminal (an edit given no field): each of fields
+ * asked for with its value now, shown[i] (as typed, NULL for none), in
+ * brackets: Enter keeps it, a lone - empties an optional one, anything else
+ * replaces it once it passes its checks (asked again up to three times).
+ * The changes go into vs->v (NULL: kept); the end of input keeps the rest.
+ * fm's checks of each field apply. CLI_OK or CLI_EUSAGE. */
+int form_ask_edit(const struct fform *fm, const ffield *fields, size_t n, char *const shown[],
+                  values *vs);
+/* The record of fields' form with id asked for at the terminal, each field
+ * with its value now (form_ask_edit), then the customers and users named
+ * looked up (form_ask_refs). */
+int form_ask_record(fs_replica *r, const struct fform *fm, const ffield *fields, size_t n,
+                    const uint8_t id[FS_ID_BYTES], values *vs);
+/* Which record of table an edit given nothing at a terminal corrects, asked
+ * for: 1 and a malloc'd answer in *out, 0 when none was typed. */
+int form_ask_which(const char *table, char **out);
+/* A stored value as it would be typed (an id as hex, yes/no, an amount in
+ * yuan, a customer by name when r is given), malloc'd, NULL for none. */
+int form_stored_text(fs_replica *r, const fs_rows *it, const ffield *f, char **out);
 /* After form_ask_all, with the replica open: each customer, record or user
  * named in an answer is looked up, and one that is not found, or names
  * several (cli_resolve and roster_owner say which), is asked for again (an

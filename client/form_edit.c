@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "fieldsync/records.h"
@@ -266,6 +267,35 @@ static int stored_as_typed(const fs_rows *it, const ffield *f, char **out)
     return *out == NULL ? FS_ENOMEM : 0;
 }
 
+int form_stored_text(fs_replica *r, const fs_rows *it, const ffield *f, char **out)
+{
+    fs_value v;
+    char buf[MONEY_BUF + 40];
+    *out = NULL;
+    if (f->column == NULL || fs_rows_get(it, f->column, &v) != 0 || v.type == FS_NULL)
+        return 0;
+    if (v.type == FS_INT && f->kind == FK_BOOL)
+        snprintf(buf, sizeof buf, "%s", v.i ? _("yes") : _("no"));
+    else if (v.type == FS_INT && f->kind == FK_MONEY)
+        money_format(v.i, buf);
+    else if (v.type == FS_BLOB && v.n == FS_ID_BYTES && f->kind == FK_CUSTOMER && r != NULL) {
+        fs_rows *c = NULL; /* the customer by name, as the rep names it */
+        fs_value key = fs_blob(v.p, FS_ID_BYTES);
+        int rc = fs_rows_open(&c, r, "customer", "id", &key, NULL);
+        if (rc == 0 && (rc = fs_rows_next(c)) == 1)
+            rc = rec_text(c, "name", out);
+        fs_rows_close(c);
+        if (rc >= 0 && *out != NULL)
+            return 0;
+        free(*out);
+        *out = NULL;
+        return stored_as_typed(it, f, out);
+    } else
+        return stored_as_typed(it, f, out);
+    *out = strdup(buf);
+    return *out == NULL ? FS_ENOMEM : 0;
+}
+
 /* The stored tasks' parts (the child items), for the period check. */
 static int stored_children(fs_replica *r, const fchild *ch, const uint8_t id[FS_ID_BYTES],
                            char *(**parts)[3], size_t *n)
@@ -390,7 +420,46 @@ static int edit_write(fs_replica *r, const fform *fm, const char *command,
     return CLI_OK;
 }
 
+int form_ask_record(fs_replica *r, const fform *fm, const ffield *fields, size_t n,
+                    const uint8_t id[FS_ID_BYTES], values *vs)
+{
+    char *shown[FORM_MAX_FIELDS] = {NULL};
+    fs_rows *it = NULL;
+    fs_value key = fs_blob(id, FS_ID_BYTES);
+    int frc = fs_rows_open(&it, r, fm->table, "id", &key, NULL);
+    if (frc == 0 && (frc = fs_rows_next(it)) != 1)
+        frc = frc == 0 ? FS_ENOTFOUND : frc;
+    for (size_t i = 0; frc >= 0 && i < n; i++)
+        frc = form_stored_text(r, it, &fields[i], &shown[i]);
+    fs_rows_close(it);
+    int rc = frc < 0 ? cli_fail(r, fm->group, frc) : form_ask_edit(fm, fields, n, shown, vs);
+    if (rc == CLI_OK)
+        rc = form_ask_refs(r, fields, n, vs);
+    for (size_t i = 0; i < FORM_MAX_FIELDS; i++)
+        free(shown[i]);
+    return rc;
+}
+
+static int edit_record(cli_ctx *ctx, const char *group, int argc, char **argv);
+
 int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
+{
+    /* Nothing given at a terminal: which record, asked for (by name too),
+     * so a customer's name need not stand in the shell's history. */
+    const fform *fms[4];
+    char *asked = NULL, *one[2] = {NULL, NULL};
+    if (argc == 0 && isatty(STDIN_FILENO) && forms_of(group, fms) > 0 &&
+        form_ask_which(fms[0]->table, &asked)) {
+        one[0] = asked;
+        argc = 1;
+        argv = one;
+    }
+    int rc = edit_record(ctx, group, argc, argv);
+    free(asked);
+    return rc;
+}
+
+static int edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
 {
     char command[64];
     snprintf(command, sizeof command, "%s edit", group);
@@ -444,6 +513,15 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
             rc = cli_require(command, f->flag, vs.v[i]);
         else if (!cli_blank(vs.v[i]))
             rc = form_check_value(f, vs.v[i]);
+    }
+    if (rc == CLI_OK && !given && isatty(STDIN_FILENO)) { /* corrected at the terminal */
+        rc = form_ask_record(r, fm, fm->fields, fm->nfields, id, &vs);
+        for (size_t i = 0; rc == CLI_OK && i < fm->nfields; i++)
+            given |= vs.v[i] != NULL;
+        if (rc == CLI_OK && !given) {
+            printf(_("%s: nothing changed\n"), command);
+            rc = CLI_HELP; /* done, with nothing to write: exit 0 */
+        }
     }
     if (rc == CLI_OK && !given) {
         cli_error(_("%s: nothing to change; give the fields to change, as 'fieldsync %s edit"

@@ -11,6 +11,7 @@
 
 #include "fieldsync/calendar.h"
 #include "fieldsync/records.h"
+#include "fieldsync/text.h"
 #include "form.h"
 #include "precheck.h"
 #include "roster.h"
@@ -195,6 +196,25 @@ int form_take(const ffield *fields, size_t n, values *vs)
  * refusal, before the form gives up. */
 #define ASK_TRIES 3
 
+/* An answer typed at the terminal, put in its one form and checked as the
+ * option would be: its own form, then the form's checks of that field (not
+ * in the future, not before another date given, a phone number...). */
+static int check_answer(const struct fform *fm, const ffield *f, values *vs, size_t i)
+{
+    int rc = take_one(f, vs, i);
+    if (rc == CLI_OK)
+        rc = form_check_value(f, vs->v[i]);
+    for (size_t k = 0; fm != NULL && rc == CLI_OK && k < fm->nchecks; k++) {
+        if (fm->checks[k].flag == NULL || strcmp(fm->checks[k].flag, f->flag) != 0)
+            continue;
+        struct fform one = *fm;
+        one.checks = &fm->checks[k];
+        one.nchecks = 1;
+        rc = form_check_given(&one, vs, NULL, 0);
+    }
+    return rc;
+}
+
 /* Asks for field i until it passes its checks, or is left empty where that
  * is allowed (kind is not CLI_ASK_NEEDED: a needed one is asked again). CLI_OK
  * (vs->v[i] NULL when skipped or at the end of input) or CLI_EUSAGE after
@@ -223,19 +243,7 @@ static int ask_field(const struct fform *fm, const ffield *f, cli_ask_kind kind,
         }
         t++;
         vs->v[i] = vs->typed[i];
-        int rc = take_one(f, vs, i);
-        if (rc == CLI_OK)
-            rc = form_check_value(f, vs->v[i]);
-        /* and the form's own checks of this field (not in the future, not
-         * before another date given, a phone number...) */
-        for (size_t k = 0; fm != NULL && rc == CLI_OK && k < fm->nchecks; k++) {
-            if (fm->checks[k].flag == NULL || strcmp(fm->checks[k].flag, f->flag) != 0)
-                continue;
-            struct fform one = *fm;
-            one.checks = &fm->checks[k];
-            one.nchecks = 1;
-            rc = form_check_given(&one, vs, NULL, 0);
-        }
+        int rc = check_answer(fm, f, vs, i);
         if (rc != CLI_EUSAGE)
             return rc;
     }
@@ -316,6 +324,66 @@ static int ask_child(const fchild *ch, char **item)
     for (int c = 0; c < 3; c++)
         free(cols[c]);
     return rc;
+}
+
+int form_ask_which(const char *table, char **out)
+{
+    char label[160];
+    /* TRANSLATORS: asked on the terminal by "visit edit" given no id: the
+     * record's kind ("visit"). */
+    snprintf(label, sizeof label, _("Which %s to correct (its id, or a name)"),
+             cli_kind_word(table));
+    if (cli_ask_as(label, CLI_ASK_NEEDED, out) && !cli_blank(*out))
+        return 1;
+    free(*out);
+    *out = NULL;
+    return 0;
+}
+
+int form_ask_edit(const struct fform *fm, const ffield *fields, size_t n, char *const shown[],
+                  values *vs)
+{
+    set_now(vs);
+    for (size_t i = 0; i < n; i++) {
+        const ffield *f = &fields[i];
+        if (f->flag == NULL || f->kind == FK_FLAG || f->kind == FK_NOW)
+            continue;
+        char label[256], *cell = NULL;
+        size_t width;
+        cli_ask_kind kind = f->required ? CLI_ASK_KEEP : CLI_ASK_SKIP;
+        if (shown[i] != NULL && shown[i][0] != '\0' && text_cell(shown[i], 40, &cell, &width) == 0) {
+            snprintf(label, sizeof label, "%s [%s]", _(f->label), cell);
+            kind = f->required || f->kind == FK_BOOL ? CLI_ASK_KEEP : CLI_ASK_CLEAR;
+        } else
+            snprintf(label, sizeof label, "%s", _(f->label));
+        free(cell);
+        int rc = CLI_EUSAGE;
+        for (int t = 0; rc == CLI_EUSAGE && t < ASK_TRIES; t++) {
+            free(vs->typed[i]);
+            vs->typed[i] = NULL;
+            vs->v[i] = NULL;
+            if (!cli_ask_as(label, kind, &vs->typed[i]))
+                return CLI_OK; /* the end of input: the rest as it is */
+            if (cli_blank(vs->typed[i])) { /* kept */
+                free(vs->typed[i]);
+                vs->typed[i] = NULL;
+                rc = CLI_OK;
+            } else if (strcmp(vs->typed[i], "-") == 0 && kind == CLI_ASK_CLEAR) {
+                vs->v[i] = ""; /* cleared, as --flag "" clears it */
+                rc = CLI_OK;
+            } else if (strcmp(vs->typed[i], "-") == 0) { /* a field the record keeps */
+                cli_error(_("%s: must not be empty"), f->flag);
+            } else {
+                vs->v[i] = vs->typed[i];
+                rc = check_answer(fm, f, vs, i);
+            }
+        }
+        if (rc != CLI_OK) {
+            vs->v[i] = NULL;
+            return rc;
+        }
+    }
+    return CLI_OK;
 }
 
 int form_ask_all(const struct fform *fm, values *vs, fs_opt_list *items, char ***asked,

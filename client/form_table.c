@@ -14,7 +14,7 @@
 #include "i18n.h"
 
 static const ffield contact_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--name", "name", FK_TEXT, 1, N_("Name"), NULL, 0},
     {"--position", "position", FK_TEXT, 0, N_("Position"), NULL, 0},
     {"--phone", "phone", FK_TEXT, 0, N_("Phone"), NULL, 0},
@@ -22,7 +22,7 @@ static const ffield contact_f[] = {
 };
 
 static const ffield commitment_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--text", "text", FK_TEXT, 1, N_("What was promised"), NULL, 0},
     {"--due", "due", FK_DATE, 1, N_("Due (YYYY-MM-DD)"), NULL, 0},
     {"--visit", "visit", FK_REF, 0, N_("Visit id"), "visit", 0},
@@ -94,7 +94,7 @@ static const ffield selfcheck_f[] = {
 };
 
 static const ffield complaint_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--description", "description", FK_TEXT, 1, N_("The complaint"), NULL, 0},
     {"--received-at", "received_at", FK_DATETIME, 1, N_("Received (YYYY-MM-DD HH:MM)"), NULL, 1},
 };
@@ -108,7 +108,7 @@ static const faction complaint_a[] = {
 };
 
 static const ffield request_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--description", "description", FK_TEXT, 1, N_("The requirement"), NULL, 0},
     {"--confirmed-at", "confirmed_at", FK_DATETIME, 1,
      N_("Confirmed by the customer (YYYY-MM-DD HH:MM)"), NULL, 0},
@@ -117,7 +117,7 @@ static const ffield request_f[] = {
 };
 
 static const ffield acceptance_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--delivered", "delivered_at", FK_DATE, 1, N_("Delivered (YYYY-MM-DD)"), NULL, 0},
     {"--collected", "collected_at", FK_DATE, 0, N_("Documents collected (YYYY-MM-DD)"), NULL, 0},
     {"--documents", "documents", FK_TEXT, 0, N_("Documents"), NULL, 0},
@@ -138,7 +138,7 @@ static const ffield marketing_f[] = {
 };
 
 static const ffield question_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--question", "question", FK_TEXT, 1, N_("The question"), NULL, 0},
     {"--asked-at", "asked_at", FK_DATETIME, 1, N_("Asked (YYYY-MM-DD HH:MM)"), NULL, 1},
 };
@@ -196,7 +196,7 @@ static const ffield customer_edit_f[] = {
 /* Form 1, the customer visit record, with the commitments made during the
  * visit (each with its own due date and status). */
 static const ffield visit_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--time", "time", FK_DATETIME, 1, N_("Visit time (YYYY-MM-DD HH:MM)"), NULL, 0},
     {"--place", "place", FK_TEXT, 1, N_("Place"), NULL, 0},
     {"--purpose", "purpose", FK_TEXT, 1, N_("Purpose"), NULL, 0},
@@ -226,7 +226,7 @@ static const fchild visit_commits = {
 /* Schema 6 (issue 19.2): the sales records. Amounts in CNY, "300000" or
  * "300,000.50", kept as fen (form_sales.c). */
 static const ffield deal_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--title", "title", FK_TEXT, 1, N_("Deal"), NULL, 0},
     {"--amount", "amount", FK_MONEY, 1, N_("Amount (CNY)"), NULL, 0},
     {"--expected-close", "expected_close", FK_DATE, 0, N_("Expected close (YYYY-MM-DD)"), NULL, 0},
@@ -241,13 +241,13 @@ static const faction deal_a[] = {
 };
 
 static const ffield payment_f[] = {
-    {"--deal", "deal", FK_REF, 1, N_("Deal id"), "deal", 0},
+    {"--deal", "deal", FK_REF, 1, N_("Deal (id or title)"), "deal", 0},
     {"--amount", "amount", FK_MONEY, 1, N_("Amount collected (CNY)"), NULL, 0},
     {"--date", "collected_at", FK_DATE, 1, N_("Collected on (YYYY-MM-DD)"), NULL, 1},
 };
 
 static const ffield contract_f[] = {
-    {"--deal", "deal", FK_REF, 1, N_("Deal id"), "deal", 0},
+    {"--deal", "deal", FK_REF, 1, N_("Deal (id or title)"), "deal", 0},
     {"--amount", "amount", FK_MONEY, 1, N_("Contract amount (CNY)"), NULL, 0},
     {"--delivery-period", "delivery_period", FK_TEXT, 0, N_("Delivery period"), NULL, 0},
     {"--service-standard", "service_standard", FK_TEXT, 0, N_("Service standard"), NULL, 0},
@@ -268,7 +268,7 @@ static const faction contract_a[] = {
 };
 
 static const ffield survey_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--quarter", "quarter", FK_TEXT, 1, N_("Quarter (YYYY-Qn)"), NULL, 0},
     {"--attitude", "attitude", FK_INT, 1, N_("Service attitude (1-5)"), "1-5", 0},
     {"--ability", "ability", FK_INT, 1, N_("Professional ability (1-5)"), "1-5", 0},
@@ -280,7 +280,7 @@ static const ffield survey_f[] = {
 /* A visit planned ahead (schema 6), and the customer's confirmation of it;
  * a visit to the customer on the plan's day closes it (visit_close_plans). */
 static const ffield visit_plan_f[] = {
-    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer id"), NULL, 0},
+    {"--customer", "customer", FK_CUSTOMER, 1, N_("Customer (id or name)"), NULL, 0},
     {"--time", "time", FK_DATETIME, 1, N_("Planned time (YYYY-MM-DD HH:MM)"), NULL, 0},
     {"--place", "place", FK_TEXT, 1, N_("Place"), NULL, 0},
     {"--purpose", "purpose", FK_TEXT, 1, N_("Purpose"), NULL, 0},

@@ -295,8 +295,8 @@ PY
 # its prompts in order from $DIALOG, one "PROMPT<TAB>ANSWER" per line: each
 # answer is typed once its PROMPT shows after the previous one. A prompt
 # whose Enter means something ("Enter to skip", "Enter when done", "Enter
-# for no/today/now", in either language) and is not the next one listed
-# gets an empty line. Sets RC (99 when killed
+# for no/today/now", "Enter keeps it", in either language) and is not the
+# next one listed gets an empty line. Sets RC (99 when killed
 # after 60 s, as a program waiting for an answer never given would be) and
 # TTY (everything the terminal showed). Needs python3.
 pty_dialog() {
@@ -305,8 +305,9 @@ import os, pty, select, signal, sys, time
 prog, args = sys.argv[1], sys.argv[2:]
 pairs = [l.split("\t", 1) for l in os.environ.get("DIALOG", "").split("\n") if "\t" in l]
 skips = [s.encode() for s in ("(Enter to skip): ", "(Enter when done): ", "Enter for no): ",
-                               "(Enter for today): ", "(Enter for now): ", "回车跳过）：",
-                               "填完直接回车）：", "回车为否）：", "回车为今天）：", "回车为现在）：")]
+                               "(Enter for today): ", "(Enter for now): ", "(Enter keeps it): ",
+                               "- clears it): ", "回车跳过）：", "填完直接回车）：", "回车为否）：",
+                               "回车为今天）：", "回车为现在）：", "回车保留）：", "清空）：")]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(prog, [prog] + args)
@@ -327,19 +328,16 @@ while True:
     if not chunk:
         break
     out += chunk
-    while True:
-        # the next answer's prompt, or an earlier one that may stay empty
-        at = out.find(pairs[0][0].encode(), pos) if pairs else -1
-        hits = [(out.find(s, pos), s) for s in skips if out.find(s, pos) >= 0]
-        skip = min(hits) if hits else None
-        if at >= 0 and (skip is None or at <= skip[0]):
-            pos = at + len(pairs[0][0].encode())
-            os.write(fd, pairs.pop(0)[1].encode() + b"\n")
-        elif skip is not None:
-            pos = skip[0] + len(skip[1])
-            os.write(fd, b"\n")
-        else:
-            break
+    # Answered only while the program waits: its output ends in a prompt.
+    if not (out.endswith(b": ") or out.endswith("：".encode())):
+        continue
+    at = out.find(pairs[0][0].encode(), pos) if pairs else -1
+    if at >= 0:
+        os.write(fd, pairs.pop(0)[1].encode() + b"\n")
+        pos = len(out)
+    elif any(out.endswith(s) for s in skips):
+        os.write(fd, b"\n")
+        pos = len(out)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode("utf-8", "replace"))
 sys.exit(99 if killed or not os.WIFEXITED(status) else os.WEXITSTATUS(status))

@@ -280,6 +280,40 @@ contains "found again by the manager's search" "$OUT" "$C"
 LC_ALL= LANG=zh_CN.UTF-8 runc "$FS" --home "$HZ" undelete "${C:0:8}"
 expect "in Chinese" 2 "没有被删除"
 
+# ---- corrected at the terminal ----
+# An edit given nothing asks which record, then each field with its value
+# now: Enter keeps it, a new value replaces it, - empties an optional one
+# and is refused for one the record needs.
+z visit show "${V:0:8}" --json
+BEFORE=$OUT
+DIALOG=$(printf '%s\t%s\n' "Which visit to correct (its id, or a name): " "${V:0:8}" \
+    "Visit time (YYYY-MM-DD HH:MM) [" "明天上午9点" "Place [" "上海浦东" \
+    "Purpose [" "-" "Purpose [" "" "Contact person (Enter to skip): " "王经理")
+DIALOG=$DIALOG pty_dialog "$FS" --home "$HZ" visit edit
+equal "a visit corrected field by field at the terminal" "$RC" 0
+contains "each field shows its value now" "$TTY" "Place [北京] (Enter keeps it): "
+contains "a needed field is not emptied" "$TTY" "--purpose: must not be empty"
+contains "the correction is said" "$TTY" "visit changed: $V"
+z visit show "${V:0:8}" --json
+contains "the place typed is kept" "$OUT" '"place":"上海浦东"'
+contains "the time in words, in its one form" "$OUT" "\"time\":\"$(date -u -d tomorrow +%F) 09:00\""
+contains "a field that was empty filled" "$OUT" '"contact":"王经理"'
+contains "Enter kept the purpose" "$OUT" "$(grep -o '"purpose":"[^"]*"' <<<"$BEFORE")"
+contains "and the notes" "$OUT" "$(grep -o '"notes":"[^"]*"' <<<"$BEFORE")"
+DIALOG=$(printf '%s\t%s\n' "Contact person [王经理] (Enter keeps it, - clears it): " "-")
+DIALOG=$DIALOG pty_dialog "$FS" --home "$HZ" visit edit "${V:0:8}"
+equal "corrected again" "$RC" 0
+z visit show "${V:0:8}" --json
+contains "- emptied the contact" "$OUT" '"contact":null'
+DIALOG=$(printf '%s\t%s\n' "Company name [" "北京华信科技有限公司")
+DIALOG=$DIALOG pty_dialog "$FS" --home "$HZ" customer edit 北京华信
+equal "a customer's name corrected at the terminal" "$RC" 0
+z customer show "${C:0:8}" --json
+contains "the name typed is kept" "$OUT" '"name":"北京华信科技有限公司"'
+DIALOG= pty_dialog "$FS" --home "$HZ" customer edit "${C:0:8}"
+equal "Enter to every field: exit 0" "$RC" 0
+contains "nothing changed, said" "$TTY" "customer edit: nothing changed"
+
 stop_server
 hits=$(grep -rlaF -e "北京华信" -e "王经理" "$S" "$WORK/serve.log" 2>/dev/null)
 equal "no customer text in the store or the server's log" "$hits" ""

@@ -207,7 +207,7 @@ if command -v python3 >/dev/null; then
     # future" is the form's own check), refused, asked for again, kept.
     LATER=$(date -u -d '+2 days' '+%Y-%m-%d 10:00')
     EARLIER=$(date -u -d '2 days ago' '+%Y/%m/%d 9:05')
-    DIALOG=$(printf '%s\t%s\n' "Customer id: " "XX科技" "The complaint: " "发票开错了" \
+    DIALOG=$(printf '%s\t%s\n' "Customer (id or name): " "XX科技" "The complaint: " "发票开错了" \
         "Received (YYYY-MM-DD HH:MM) (Enter for now): " "$LATER" \
         "Received (YYYY-MM-DD HH:MM) (Enter for now): " "$EARLIER")
     DIALOG=$DIALOG pty_dialog "$FS" --home "$H" complaint add
