@@ -260,35 +260,14 @@ stop_server() {
 }
 
 
-# pty_run PROMPT ANSWER PROGRAM ARGS...: runs PROGRAM on a pseudo-terminal
-# (python3's pty module), typing ANSWER after PROMPT appears; sets RC and
-# TTY (everything the terminal showed). Needs python3.
+# pty_run PROMPT ANSWER PROGRAM ARGS...: runs PROGRAM on a pseudo-terminal,
+# typing ANSWER at PROMPT (pty_dialog, below); sets RC and TTY (everything
+# the terminal showed). Needs python3.
 pty_run() {
-    TTY=$(python3 - "$@" <<'PY'
-import os, pty, sys, time
-prompt, answer, prog, args = sys.argv[1].encode(), sys.argv[2], sys.argv[3], sys.argv[4:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(prog, [prog] + args)
-out, answered = b"", False
-deadline = time.time() + 30
-while time.time() < deadline:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-    if not answered and prompt in out:
-        os.write(fd, answer.encode() + b"\n")
-        answered = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
-PY
-)
-    RC=$?
+    local dialog
+    dialog=$(printf '%s\t%s' "$1" "$2")
+    shift 2
+    DIALOG=$dialog pty_dialog "$@"
 }
 
 # pty_dialog PROGRAM ARGS...: runs PROGRAM on a pseudo-terminal and answers
@@ -296,7 +275,9 @@ PY
 # answer is typed once its PROMPT shows after the previous one. A prompt
 # whose Enter means something ("Enter to skip", "Enter when done", "Enter
 # for no/today/now", "Enter keeps it", in either language) and is not the
-# next one listed gets an empty line. Sets RC (99 when killed
+# next one listed gets an empty line. With DIALOG_CMDLINE=FILE, what
+# /proc/PID/cmdline holds while the program waits at its first prompt is
+# written to FILE (NULs as spaces): what any user of the machine sees. Sets RC (99 when killed
 # after 60 s, as a program waiting for an answer never given would be) and
 # TTY (everything the terminal showed). Needs python3.
 pty_dialog() {
@@ -332,6 +313,9 @@ while True:
     if not (out.endswith(b": ") or out.endswith("：".encode())):
         continue
     at = out.find(pairs[0][0].encode(), pos) if pairs else -1
+    if at >= 0 and os.environ.get("DIALOG_CMDLINE") and pos == 0:
+        with open("/proc/%d/cmdline" % pid, "rb") as c, open(os.environ["DIALOG_CMDLINE"], "wb") as f:
+            f.write(c.read().replace(b"\0", b" "))
     if at >= 0:
         os.write(fd, pairs.pop(0)[1].encode() + b"\n")
         pos = len(out)

@@ -363,35 +363,12 @@ contains "data intact after passwd" "$OUT" "\"text\":\"$COMMIT1\""
 # can read /proc/PID/cmdline. The visit below waits for its notes at a
 # terminal prompt; while it waits, its command line shows the command words
 # and option names, not the customer, place or purpose typed after them.
-ARGV_OUT=$(FIELDSYNC_PASSPHRASE="$PASS2" python3 - "$FS" "$H" <<'PY'
-import os, pty, select, sys, time
-fs, home = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ["LANG"] = "C.UTF-8"
-    os.execv(fs, [fs, "--home", home, "visit", "add", "--customer", "青松岭测绘",
-                  "--time", "2023-10-12 09:30", "--confirm", "--place=quasarnel hall",
-                  "--purpose", "marigoldix review"])
-out, deadline, cmdline = b"", time.time() + 60, None
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 0.2)
-    if r:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    if cmdline is None and b"notes" in out.lower():
-        cmdline = open("/proc/%d/cmdline" % pid, "rb").read()
-        os.write(fd, b"zephyrine asked for a trial\n")
-_, status = os.waitpid(pid, 0)
-print("CMDLINE=" + (cmdline or b"").replace(b"\0", b" ").decode("utf-8", "replace"))
-print("RC=%d" % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99))
-print(out.decode("utf-8", "replace"))
-PY
-)
+DIALOG=$(printf '%s\t%s' "notes: " "zephyrine asked for a trial") \
+    DIALOG_CMDLINE=$WORK/cmdline FIELDSYNC_PASSPHRASE="$PASS2" LANG=C.UTF-8 \
+    pty_dialog "$FS" --home "$H" visit add --customer 青松岭测绘 --time "2023-10-12 09:30" \
+    --confirm "--place=quasarnel hall" --purpose "marigoldix review"
+ARGV_OUT="RC=$RC
+CMDLINE=$(cat "$WORK/cmdline" 2>/dev/null)"
 contains "a visit asked for its notes at the terminal" "$ARGV_OUT" "RC=0"
 contains "ps shows the command words and option names" "$ARGV_OUT" \
     "visit add --customer"
