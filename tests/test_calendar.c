@@ -328,16 +328,19 @@ static void test_clocks(void)
     CHECK(fs_clock_boot_ms() - b0 >= 50);
 }
 
+/* A text as typed, a date (with_time 0) or a time, and what it becomes. */
+typedef struct civil_case {
+    const char *in;
+    int with_time;
+    const char *out;
+} civil_case;
+
 /* Dates and times as people in China write them, into the one form; what
  * is not one of those ways is left to the check (0). */
 static void test_normalize(void)
 {
     char out[17];
-    static const struct {
-        const char *in;
-        int with_time;
-        const char *out;
-    } ok[] = {
+    static const civil_case ok[] = {
         {"2026/12/10 10:00", 1, "2026-12-10 10:00"},
         {"2026-12-10 9:30", 1, "2026-12-10 09:30"},
         {"2026.12.1 8:05", 1, "2026-12-01 08:05"},
@@ -385,11 +388,7 @@ static void test_normalize(void)
 static void test_relative(void)
 {
     char out[17];
-    static const struct {
-        const char *in;
-        int with_time;
-        const char *out;
-    } ok[] = {
+    static const civil_case ok[] = {
         {"\xe4\xbb\x8a\xe5\xa4\xa9", 0, "2026-12-08"},                   /* 今天 */
         {"\xe6\x98\x8e\xe5\xa4\xa9", 0, "2026-12-09"},                   /* 明天 */
         {"\xe5\x90\x8e\xe5\xa4\xa9", 0, "2026-12-10"},                   /* 后天 */
