@@ -252,7 +252,7 @@ int form_ask_record(fs_replica *r, const struct fform *fm, const ffield *fields,
  * for: 1 and a malloc'd answer in *out, 0 when none was typed. */
 int form_ask_which(const char *table, char **out);
 /* A stored value as it would be typed (an id as hex, yes/no, an amount in
- * yuan, a customer by name when r is given), malloc'd, NULL for none. */
+ * yuan, a customer or a deal by its name when r is given), malloc'd, NULL for none. */
 int form_stored_text(fs_replica *r, const fs_rows *it, const ffield *f, char **out);
 /* After form_ask_all, with the replica open: each customer, record or user
  * named in an answer is looked up, and one that is not found, or names

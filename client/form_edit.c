@@ -278,12 +278,17 @@ int form_stored_text(fs_replica *r, const fs_rows *it, const ffield *f, char **o
         snprintf(buf, sizeof buf, "%s", v.i ? _("yes") : _("no"));
     else if (v.type == FS_INT && f->kind == FK_MONEY)
         money_format(v.i, buf);
-    else if (v.type == FS_BLOB && v.n == FS_ID_BYTES && f->kind == FK_CUSTOMER && r != NULL) {
-        fs_rows *c = NULL; /* the customer by name, as the rep names it */
+    else if (v.type == FS_BLOB && v.n == FS_ID_BYTES && r != NULL &&
+             (f->kind == FK_CUSTOMER ||
+              (f->kind == FK_REF && f->extra != NULL && strncmp(f->extra, "--", 2) != 0)) &&
+             fs_name_column(f->kind == FK_CUSTOMER ? "customer" : f->extra) != NULL) {
+        /* a customer or a deal by its name, as the rep names it */
+        const char *table = f->kind == FK_CUSTOMER ? "customer" : f->extra;
+        fs_rows *c = NULL;
         fs_value key = fs_blob(v.p, FS_ID_BYTES);
-        int rc = fs_rows_open(&c, r, "customer", "id", &key, NULL);
+        int rc = fs_rows_open(&c, r, table, "id", &key, NULL);
         if (rc == 0 && (rc = fs_rows_next(c)) == 1)
-            rc = rec_text(c, "name", out);
+            rc = rec_text(c, fs_name_column(table), out);
         fs_rows_close(c);
         if (rc >= 0 && *out != NULL)
             return 0;

@@ -116,6 +116,14 @@ zh payment add --deal "${D1:0:8}" --amount 100000 --date "$TODAY"
 expect "payment add" 0
 zh payment add --deal "ERP" --amount "50,000"
 expect "a deal named by its title" 0
+P2=$OUT
+# at a terminal, a correction shows the deal by its title and the amount
+# in yuan; Enter to each keeps the payment as it is
+DIALOG= pty_dialog "$FS" --home "$WORK/zhang" payment edit "${P2:0:8}"
+equal "a payment looked over at the terminal" "$RC" 0
+contains "its deal shown by title" "$TTY" "Deal (id or title) [ERP 升级] (Enter keeps it): "
+contains "its amount in yuan" "$TTY" "Amount collected (CNY) [¥50,000.00] (Enter keeps it): "
+contains "nothing typed, nothing changed" "$TTY" "payment edit: nothing changed"
 zh payment add --deal "${D1:0:8}" --amount 1 --date "$(date -d '+2 days' +%F)"
 expect "a payment in the future is refused" 2 "--date:"
 zh payment list --json
