@@ -193,6 +193,11 @@ static void usage(FILE *f)
     fputs(_("Forms (missing required fields are asked for on a terminal):\n"), f);
     cmd_form_usage(f);
     fputs("\n", f);
+    fputs(_("On a terminal: a form given no option asks for each field (visit add), and\n"
+            "an edit given no field asks for the record, then shows each value to keep\n"
+            "or change (visit edit): nothing about a customer is left in the shell's\n"
+            "history.\n\n"),
+          f);
     fputs(_("Environment:\n"
             "  FIELDSYNC_HOME            the replica directory when --home is not given\n"
             "  FIELDSYNC_PASSPHRASE      the passphrase when no unlock agent runs; otherwise\n"
