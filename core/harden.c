@@ -20,10 +20,13 @@ int fs_harden_process(void)
 
 char **fs_hide_args(int argc, char **argv, int (*known)(const char *arg))
 {
-    static char **copy; /* for the process's life: still reachable at exit */
+    /* One array for the process's life: the caller's argc + 1 entries, then
+     * the strings again, so each stays reachable whatever the caller does
+     * with its part (main drops --export from it). */
+    static char **given;
     if (argc < 1)
         return NULL;
-    char **c = calloc((size_t)argc + 1, sizeof *c);
+    char **c = calloc(2 * (size_t)argc + 1, sizeof *c);
     if (c == NULL)
         return NULL;
     for (int i = 0; i < argc; i++) {
@@ -34,11 +37,12 @@ char **fs_hide_args(int argc, char **argv, int (*known)(const char *arg))
             free(c);
             return NULL;
         }
+        c[argc + 1 + i] = c[i];
     }
     /* Only once every copy is made: a failure above leaves argv whole. */
     for (int i = 1; i < argc; i++)
         if (!known(argv[i]))
             explicit_bzero(argv[i], strlen(argv[i]));
-    copy = c;
-    return copy;
+    given = c;
+    return given;
 }
