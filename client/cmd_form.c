@@ -314,7 +314,7 @@ static int form_edit(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     for (size_t i = 0; i < fm->nedit_fields; i++)
         asking &= vs.v[i] == NULL;
     char *asked_id = NULL;
-    if (asking && idv == NULL && form_ask_which(fm->table, &asked_id))
+    if (asking && idv == NULL && form_ask_which(fm->table, 1, &asked_id))
         idv = asked_id;
     rc = form_take(fm->edit_fields, fm->nedit_fields, &vs); /* --history -, dates */
     if (rc == CLI_OK && asking) {
@@ -403,7 +403,24 @@ static void action_said(const char *action, const char *kind, const char *hex)
     printf(_("%s changed: %s\n"), kind, hex);
 }
 
+static int action_run(cli_ctx *ctx, const fform *fm, const faction *a, int argc, char **argv);
+
+/* An action given nothing at a terminal asks which record first (by name
+ * too: a promise by its words, off the shell's history). */
 static int form_action(cli_ctx *ctx, const fform *fm, const faction *a, int argc, char **argv)
+{
+    char *asked = NULL, *one[2] = {NULL, NULL};
+    if (argc == 0 && isatty(STDIN_FILENO) && form_ask_which(fm->table, 0, &asked)) {
+        one[0] = asked;
+        argc = 1;
+        argv = one;
+    }
+    int rc = action_run(ctx, fm, a, argc, argv);
+    free(asked);
+    return rc;
+}
+
+static int action_run(cli_ctx *ctx, const fform *fm, const faction *a, int argc, char **argv)
 {
     char usage[256];
     snprintf(usage, sizeof usage, "usage: fieldsync [--home DIR] %s\n", a->usage);

@@ -248,9 +248,10 @@ int form_ask_edit(const struct fform *fm, const ffield *fields, size_t n, char *
  * looked up (form_ask_refs). */
 int form_ask_record(fs_replica *r, const struct fform *fm, const ffield *fields, size_t n,
                     const uint8_t id[FS_ID_BYTES], values *vs);
-/* Which record of table an edit given nothing at a terminal corrects, asked
- * for: 1 and a malloc'd answer in *out, 0 when none was typed. */
-int form_ask_which(const char *table, char **out);
+/* Which record of table an edit (correcting) or an action given nothing at
+ * a terminal is about, asked for: 1 and a malloc'd answer in *out, 0 when
+ * none was typed. */
+int form_ask_which(const char *table, int correcting, char **out);
 /* A stored value as it would be typed (an id as hex, yes/no, an amount in
  * yuan, a customer or a deal by its name when r is given), malloc'd, NULL for none. */
 int form_stored_text(fs_replica *r, const fs_rows *it, const ffield *f, char **out);

@@ -454,7 +454,7 @@ int form_edit_record(cli_ctx *ctx, const char *group, int argc, char **argv)
     const fform *fms[4];
     char *asked = NULL, *one[2] = {NULL, NULL};
     if (argc == 0 && isatty(STDIN_FILENO) && forms_of(group, fms) > 0 &&
-        form_ask_which(fms[0]->table, &asked)) {
+        form_ask_which(fms[0]->table, 1, &asked)) {
         one[0] = asked;
         argc = 1;
         argv = one;

@@ -326,13 +326,18 @@ static int ask_child(const fchild *ch, char **item)
     return rc;
 }
 
-int form_ask_which(const char *table, char **out)
+int form_ask_which(const char *table, int correcting, char **out)
 {
     char label[160];
-    /* TRANSLATORS: asked on the terminal by "visit edit" given no id: the
-     * record's kind ("visit"). */
-    snprintf(label, sizeof label, _("Which %s to correct (its id, or a name)"),
-             cli_kind_word(table));
+    if (correcting)
+        /* TRANSLATORS: asked on the terminal by "visit edit" given no id: the
+         * record's kind ("visit"). */
+        snprintf(label, sizeof label, _("Which %s to correct (its id, or a name)"),
+                 cli_kind_word(table));
+    else
+        /* TRANSLATORS: asked on the terminal by an action given no id
+         * ("commitment done"): the record's kind ("commitment"). */
+        snprintf(label, sizeof label, _("Which %s (its id, or a name)"), cli_kind_word(table));
     if (cli_ask_as(label, CLI_ASK_NEEDED, out) && !cli_blank(*out))
         return 1;
     free(*out);
@@ -351,6 +356,13 @@ int form_ask_edit(const struct fform *fm, const ffield *fields, size_t n, char *
         char label[256], *cell = NULL;
         size_t width;
         cli_ask_kind kind = f->required ? CLI_ASK_KEEP : CLI_ASK_SKIP;
+        /* an empty follow-up of a yes/no that is (now) no: needed (Form 3) */
+        for (size_t j = 0; j < n && kind == CLI_ASK_SKIP; j++)
+            if (fields[j].kind == FK_BOOL && fields[j].extra != NULL &&
+                strcmp(fields[j].extra, f->flag) == 0 &&
+                (vs->v[j] != NULL ? !form_is_yes(vs->v[j])
+                                  : shown[j] != NULL && strcmp(shown[j], _("no")) == 0))
+                kind = CLI_ASK_NEEDED;
         if (shown[i] != NULL && shown[i][0] != '\0' && text_cell(shown[i], 40, &cell, &width) == 0) {
             snprintf(label, sizeof label, "%s [%s]", _(f->label), cell);
             kind = f->required || f->kind == FK_BOOL ? CLI_ASK_KEEP : CLI_ASK_CLEAR;
@@ -364,6 +376,10 @@ int form_ask_edit(const struct fform *fm, const ffield *fields, size_t n, char *
             vs->v[i] = NULL;
             if (!cli_ask_as(label, kind, &vs->typed[i]))
                 return CLI_OK; /* the end of input: the rest as it is */
+            if (cli_blank(vs->typed[i]) && kind == CLI_ASK_NEEDED) {
+                t--; /* Enter alone does not pass what the record needs */
+                continue;
+            }
             if (cli_blank(vs->typed[i])) { /* kept */
                 free(vs->typed[i]);
                 vs->typed[i] = NULL;

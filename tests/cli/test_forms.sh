@@ -216,6 +216,27 @@ if command -v python3 >/dev/null; then
     run complaint list --json
     contains "and the time typed again is kept, in its one form" "$OUT" \
         "\"received_at\":\"$(date -u -d '2 days ago' +%F) 09:05\""
+    # A self-check corrected at the terminal: a yes turned no asks for its
+    # improvement measure as needed (Enter alone is asked again).
+    run selfcheck add --date 2023-10-11 --appearance yes --communication yes \
+        --data-management yes --teamwork yes --todos yes
+    SC=$OUT
+    DIALOG=$(printf '%s\t%s\n' "CRM updated in time, data true (yes/no) [yes] (Enter keeps it): " "否" \
+        "Data management: improvement measure: " "" \
+        "Data management: improvement measure: " "update the CRM the same day")
+    DIALOG=$DIALOG pty_dialog "$FS" --home "$H" selfcheck edit "${SC:0:8}"
+    equal "a self-check corrected at the terminal" "$RC" 0
+    run selfcheck show "$SC" --json
+    contains "the no kept with the measure asked for" "$OUT" \
+        '"data_management":false,"data_management_fix":"update the CRM the same day"'
+    # An action given nothing asks which record, a promise by its words.
+    run commitment add --customer "${C:0:8}" --text "send the signed quotation" --due 2023-10-12
+    CM2=$OUT
+    DIALOG=$(printf '%s\t%s\n' "Which commitment (its id, or a name): " "signed quotation")
+    DIALOG=$DIALOG pty_dialog "$FS" --home "$H" commitment done
+    equal "commitment done asks which promise on a terminal" "$RC" 0
+    run commitment show "$CM2" --json
+    contains "and marks the one named done" "$OUT" '"status":"done"'
 else
     echo "SKIP the terminal prompt: python3 is missing"
 fi
