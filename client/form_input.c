@@ -290,7 +290,17 @@ static int ask_child(const fchild *ch, char **item)
         values one;
         memset(&one, 0, sizeof one);
         cli_ask_kind kind = c == 0 ? CLI_ASK_MORE : ch->required[c] ? CLI_ASK_NEEDED : CLI_ASK_SKIP;
-        rc = ask_field(NULL, &f, kind, &one, 0);
+        /* "|" splits the item where the form splits at each one (a plan's
+         * tasks): not in a part before the last */
+        int split_here = ch->split == NULL && c < 2 && ch->cols[c + 1] != NULL;
+        for (int t = 0;; t++) {
+            rc = ask_field(NULL, &f, kind, &one, 0);
+            if (rc != CLI_OK || one.v[0] == NULL || !split_here || strchr(one.v[0], '|') == NULL ||
+                t + 1 >= ASK_TRIES)
+                break;
+            cli_error(_("%s: \"|\" separates an item's parts; type this one without it"),
+                      ch->flag);
+        }
         int got = rc == CLI_OK && one.v[0] != NULL;
         if (got)
             cols[c] = strdup(one.v[0]);

@@ -229,6 +229,20 @@ if command -v python3 >/dev/null; then
     run selfcheck show "$SC" --json
     contains "the no kept with the measure asked for" "$OUT" \
         '"data_management":false,"data_management_fix":"update the CRM the same day"'
+    # A weekly plan asked for whole: its tasks column by column; a "|" in a
+    # task's words (where the option splits) is refused and asked again.
+    DIALOG=$(printf '%s\t%s\n' "Week from (YYYY-MM-DD): " "2023-10-16" \
+        "Week to (YYYY-MM-DD): " "2023-10-22" "Core goals of the week: " "renew two contracts" \
+        "A task's date (YYYY-MM-DD), one at a time (Enter when done): " "2023-10-17" \
+        "Task: " "call A|B" "Task: " "call A or B" \
+        "Expected time (e.g. 15:00-16:00) (Enter to skip): " "10:00-11:00")
+    DIALOG=$DIALOG pty_dialog "$FS" --home "$H" plan add
+    equal "a plan asked for whole at the terminal" "$RC" 0
+    contains "a | in a task's words is refused" "$TTY" '--task: "|" separates an item'"'"'s parts'
+    run plan show "$(grep -o '[0-9a-f]\{32\}' <<<"$TTY" | tail -n 1)"
+    contains "the task kept as typed again, with its time" "$(grep 'call A or B' <<<"$OUT")" \
+        "10:00-11:00"
+    lacks "and not as typed first" "$OUT" "call A|B"
     # An action given nothing asks which record, a promise by its words.
     run commitment add --customer "${C:0:8}" --text "send the signed quotation" --due 2023-10-12
     CM2=$OUT
