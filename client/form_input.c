@@ -234,7 +234,8 @@ static int ask_field(const struct fform *fm, const ffield *f, cli_ask_kind kind,
         vs->v[i] = NULL;
         if (!cli_ask_as(label, kind, &vs->typed[i]))
             return CLI_OK; /* the end of input: refused later as missing */
-        if (cli_blank(vs->typed[i])) {
+        /* a lone - is "nothing" here (standard input is this terminal) */
+        if (cli_blank(vs->typed[i]) || strcmp(vs->typed[i], "-") == 0) {
             if (kind == CLI_ASK_NEEDED)
                 continue; /* Enter alone does not skip what the form needs */
             free(vs->typed[i]);

@@ -319,7 +319,7 @@ if command -v python3 >/dev/null; then
     # customer not found asked for again once the replica is open.
     WHEN=$(date -u -d '4 days ago' '+%Y年%-m月%-d日 9:30')
     DIALOG=$(printf '%s\t%s\n' "客户（编号或名称）：" "华信物流" "拜访时间（YYYY-MM-DD HH:MM）：" "$WHEN" \
-        "地点：" "望京" "拜访目的：" "需求调研" "沟通记录：" "客户想先试用三个月" \
+        "地点：" "望京" "拜访目的：" "需求调研" "沟通记录：" "-" "沟通记录：" "客户想先试用三个月" \
         "联系人（可不填，回车跳过）：" "赵总" \
         "对客户的承诺，逐条填写（填完直接回车）：" "安排试用账号" \
         "承诺完成日期（YYYY-MM-DD）：" "下周" \
@@ -341,6 +341,8 @@ if command -v python3 >/dev/null; then
     contains "the visit is kept with its time in its one form" "$OUT" \
         "\"time\":\"$(date -u -d '4 days ago' +%F) 09:30\""
     contains "and its contact" "$OUT" '"contact":"赵总"'
+    contains "its notes: a lone - at the prompt was asked again, not kept" "$OUT" \
+        '"notes":"客户想先试用三个月"'
     contains "its first promise, with the date typed again" "$OUT" "安排试用账号"
     contains "its second promise, its date written with slashes" "$OUT" "\"due\":\"$SOON\""
     contains "and the words of the second" "$OUT" "发送合同模板"
