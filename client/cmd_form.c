@@ -191,10 +191,10 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
     int rc = cli_parse(ctx, usage, opts, nopts, argc, argv);
     char **asked = NULL; /* the child items typed at the terminal */
     size_t nasked = 0;
-    int given = children.count > 0;
+    int asking = children.count == 0 && isatty(STDIN_FILENO); /* nothing given, a person */
     for (size_t i = 0; i < fm->nfields; i++)
-        given |= vs.v[i] != NULL || vs.flag[i];
-    if (rc == CLI_OK && !given && isatty(STDIN_FILENO))
+        asking &= vs.v[i] == NULL && !vs.flag[i];
+    if (rc == CLI_OK && asking)
         rc = form_ask_all(fm, &vs, &children, &asked, &nasked);
     if (rc == CLI_OK)
         rc = fm->by_command ? form_complete_by_command(command, fm->fields, fm->nfields, &vs)
@@ -215,7 +215,7 @@ static int form_add(cli_ctx *ctx, const fform *fm, int argc, char **argv)
         rc = form_check_given(fm, &vs, parts, children.count);
     if (rc == CLI_OK)
         rc = cli_open(ctx, &r);
-    if (rc == CLI_OK && !given && isatty(STDIN_FILENO)) /* asked: a name typed is asked again */
+    if (rc == CLI_OK && asking) /* a name typed is asked for again */
         rc = form_ask_refs(r, fm->fields, fm->nfields, &vs);
     if (rc == CLI_OK) {
         form_now_in_team_zone(&vs);

@@ -252,9 +252,13 @@ int form_ask_record(fs_replica *r, const struct fform *fm, const ffield *fields,
  * a terminal is about, asked for: 1 and a malloc'd answer in *out, 0 when
  * none was typed. */
 int form_ask_which(const char *table, int correcting, char **out);
-/* A stored value as it would be typed (an id as hex, yes/no, an amount in
- * yuan, a customer or a deal by its name when r is given), malloc'd, NULL for none. */
-int form_stored_text(fs_replica *r, const fs_rows *it, const ffield *f, char **out);
+/* A stored value of table's row for people, as show shows it (yes/no and
+ * amounts in words, an id's first digits), a customer or a deal by its
+ * name: malloc'd, NULL for none. */
+int form_stored_text(fs_replica *r, const fs_rows *it, const char *table, const ffield *f,
+                     char **out);
+/* A column's value as show and the lists show it (form_view.c). */
+int form_value_text(const fs_rows *it, const char *table, const char *col, char **out);
 /* After form_ask_all, with the replica open: each customer, record or user
  * named in an answer is looked up, and one that is not found, or names
  * several (cli_resolve and roster_owner say which), is asked for again (an

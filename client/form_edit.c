@@ -267,38 +267,29 @@ static int stored_as_typed(const fs_rows *it, const ffield *f, char **out)
     return *out == NULL ? FS_ENOMEM : 0;
 }
 
-int form_stored_text(fs_replica *r, const fs_rows *it, const ffield *f, char **out)
+int form_stored_text(fs_replica *r, const fs_rows *it, const char *table, const ffield *f,
+                     char **out)
 {
     fs_value v;
-    char buf[MONEY_BUF + 40];
     *out = NULL;
     if (f->column == NULL || fs_rows_get(it, f->column, &v) != 0 || v.type == FS_NULL)
         return 0;
-    if (v.type == FS_INT && f->kind == FK_BOOL)
-        snprintf(buf, sizeof buf, "%s", v.i ? _("yes") : _("no"));
-    else if (v.type == FS_INT && f->kind == FK_MONEY)
-        money_format(v.i, buf);
-    else if (v.type == FS_BLOB && v.n == FS_ID_BYTES && r != NULL &&
-             (f->kind == FK_CUSTOMER ||
-              (f->kind == FK_REF && f->extra != NULL && strncmp(f->extra, "--", 2) != 0)) &&
-             fs_name_column(f->kind == FK_CUSTOMER ? "customer" : f->extra) != NULL) {
-        /* a customer or a deal by its name, as the rep names it */
-        const char *table = f->kind == FK_CUSTOMER ? "customer" : f->extra;
+    /* a customer or a deal by its name, as the rep names it */
+    const char *ref = f->kind == FK_CUSTOMER ? "customer"
+                      : f->kind == FK_REF && f->extra != NULL && strncmp(f->extra, "--", 2) != 0
+                          ? f->extra
+                          : NULL;
+    if (ref != NULL && fs_name_column(ref) != NULL && v.type == FS_BLOB && v.n == FS_ID_BYTES) {
         fs_rows *c = NULL;
         fs_value key = fs_blob(v.p, FS_ID_BYTES);
-        int rc = fs_rows_open(&c, r, table, "id", &key, NULL);
+        int rc = fs_rows_open(&c, r, ref, "id", &key, NULL);
         if (rc == 0 && (rc = fs_rows_next(c)) == 1)
-            rc = rec_text(c, fs_name_column(table), out);
+            rc = rec_text(c, fs_name_column(ref), out);
         fs_rows_close(c);
-        if (rc >= 0 && *out != NULL)
-            return 0;
-        free(*out);
-        *out = NULL;
-        return stored_as_typed(it, f, out);
-    } else
-        return stored_as_typed(it, f, out);
-    *out = strdup(buf);
-    return *out == NULL ? FS_ENOMEM : 0;
+        if (rc < 0 || *out != NULL)
+            return rc < 0 ? rc : 0;
+    }
+    return form_value_text(it, table, f->column, out); /* as show shows it */
 }
 
 /* The stored tasks' parts (the child items), for the period check. */
@@ -435,7 +426,7 @@ int form_ask_record(fs_replica *r, const fform *fm, const ffield *fields, size_t
     if (frc == 0 && (frc = fs_rows_next(it)) != 1)
         frc = frc == 0 ? FS_ENOTFOUND : frc;
     for (size_t i = 0; frc >= 0 && i < n; i++)
-        frc = form_stored_text(r, it, &fields[i], &shown[i]);
+        frc = form_stored_text(r, it, fm->table, &fields[i], &shown[i]);
     fs_rows_close(it);
     int rc = frc < 0 ? cli_fail(r, fm->group, frc) : form_ask_edit(fm, fields, n, shown, vs);
     if (rc == CLI_OK)

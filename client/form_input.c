@@ -216,28 +216,45 @@ static int check_answer(const struct fform *fm, const ffield *f, values *vs, siz
 }
 
 /* Asks for field i until it passes its checks, or is left empty where that
- * is allowed (kind is not CLI_ASK_NEEDED: a needed one is asked again). CLI_OK
- * (vs->v[i] NULL when skipped or at the end of input) or CLI_EUSAGE after
- * ASK_TRIES refusals, each said by form_check_value. */
-static int ask_field(const struct fform *fm, const ffield *f, cli_ask_kind kind, values *vs,
-                     size_t i)
+ * is allowed (kind is not CLI_ASK_NEEDED: a needed one is asked again). now
+ * is the value a correction starts from, shown in [brackets] (NULL: none):
+ * there a lone - empties an optional field (CLI_ASK_CLEAR, vs->v[i] "") and
+ * is refused for one the record keeps (CLI_ASK_KEEP); elsewhere it is
+ * nothing, as Enter is (standard input is this terminal). CLI_OK (vs->v[i]
+ * NULL when skipped, kept or at the end of input) or CLI_EUSAGE after
+ * ASK_TRIES refusals, each said. */
+static int ask_field(const struct fform *fm, const ffield *f, cli_ask_kind kind, const char *now,
+                     values *vs, size_t i)
 {
-    char label[256]; /* a choice's words after its label, as the refusal lists them */
-    if (f->kind == FK_CHOICE && f->extra != NULL)
+    char label[256], *cell = NULL;
+    size_t width;
+    if (now != NULL && text_cell(now, 40, &cell, &width) == 0)
+        snprintf(label, sizeof label, "%s [%s]", _(f->label), cell);
+    else if (f->kind == FK_CHOICE && f->extra != NULL) /* its words, as the refusal lists them */
         /* TRANSLATORS: a field's label, then the words it takes ("visit|customer"). */
         snprintf(label, sizeof label, _("%s (%s)"), _(f->label), f->extra);
     else
         snprintf(label, sizeof label, "%s", _(f->label));
+    free(cell);
     for (int t = 0; t < ASK_TRIES;) {
         free(vs->typed[i]);
         vs->typed[i] = NULL;
         vs->v[i] = NULL;
         if (!cli_ask_as(label, kind, &vs->typed[i]))
-            return CLI_OK; /* the end of input: refused later as missing */
-        /* a lone - is "nothing" here (standard input is this terminal) */
-        if (cli_blank(vs->typed[i]) || strcmp(vs->typed[i], "-") == 0) {
+            return CLI_OK; /* the end of input: refused later as missing, or kept */
+        int dash = strcmp(vs->typed[i], "-") == 0;
+        if (dash && kind == CLI_ASK_CLEAR) {
+            vs->v[i] = ""; /* emptied, as --flag "" empties it */
+            return CLI_OK;
+        }
+        if (dash && kind == CLI_ASK_KEEP) { /* a field the record keeps */
+            cli_error(_("%s: must not be empty"), f->flag);
+            t++;
+            continue;
+        }
+        if (cli_blank(vs->typed[i]) || dash) {
             if (kind == CLI_ASK_NEEDED)
-                continue; /* Enter alone does not skip what the form needs */
+                continue; /* Enter alone does not pass what the form needs */
             free(vs->typed[i]);
             vs->typed[i] = NULL;
             return CLI_OK;
@@ -255,28 +272,15 @@ static int ask_field(const struct fform *fm, const ffield *f, cli_ask_kind kind,
  * either language, empty for no. */
 static int ask_flag(const ffield *f, values *vs, size_t i)
 {
-    for (int t = 0; t < ASK_TRIES; t++) {
-        char *a = NULL;
-        if (!cli_ask_as(f->label, CLI_ASK_YESNO, &a) || cli_blank(a)) {
-            free(a);
-            return CLI_OK;
-        }
-        ffield yn = *f;
-        yn.kind = FK_BOOL;
-        values one;
-        memset(&one, 0, sizeof one);
-        one.typed[0] = a;
-        one.v[0] = a;
-        int rc = take_one(&yn, &one, 0);
-        if (rc == CLI_OK)
-            rc = form_check_value(&yn, one.v[0]);
-        if (rc == CLI_OK)
-            vs->flag[i] = form_is_yes(one.v[0]);
-        form_values_free(&one);
-        if (rc != CLI_EUSAGE)
-            return rc;
-    }
-    return CLI_EUSAGE;
+    ffield yn = *f;
+    yn.kind = FK_BOOL;
+    values one;
+    memset(&one, 0, sizeof one);
+    int rc = ask_field(NULL, &yn, CLI_ASK_YESNO, NULL, &one, 0);
+    if (rc == CLI_OK && one.v[0] != NULL)
+        vs->flag[i] = form_is_yes(one.v[0]);
+    form_values_free(&one);
+    return rc;
 }
 
 /* Asks for one child item column by column, joined as the option takes it
@@ -295,7 +299,7 @@ static int ask_child(const fchild *ch, char **item)
          * tasks): not in a part before the last */
         int split_here = ch->split == NULL && c < 2 && ch->cols[c + 1] != NULL;
         for (int t = 0;; t++) {
-            rc = ask_field(NULL, &f, kind, &one, 0);
+            rc = ask_field(NULL, &f, kind, NULL, &one, 0);
             if (rc != CLI_OK || one.v[0] == NULL || !split_here || strchr(one.v[0], '|') == NULL ||
                 t + 1 >= ASK_TRIES)
                 break;
@@ -364,9 +368,10 @@ int form_ask_edit(const struct fform *fm, const ffield *fields, size_t n, char *
         const ffield *f = &fields[i];
         if (f->flag == NULL || f->kind == FK_FLAG || f->kind == FK_NOW)
             continue;
-        char label[256], *cell = NULL;
-        size_t width;
+        const char *now = shown[i] != NULL && shown[i][0] != '\0' ? shown[i] : NULL;
         cli_ask_kind kind = f->required ? CLI_ASK_KEEP : CLI_ASK_SKIP;
+        if (now != NULL)
+            kind = f->required || f->kind == FK_BOOL ? CLI_ASK_KEEP : CLI_ASK_CLEAR;
         /* an empty follow-up of a yes/no that is (now) no: needed (Form 3) */
         for (size_t j = 0; j < n && kind == CLI_ASK_SKIP; j++)
             if (fields[j].kind == FK_BOOL && fields[j].extra != NULL &&
@@ -374,37 +379,7 @@ int form_ask_edit(const struct fform *fm, const ffield *fields, size_t n, char *
                 (vs->v[j] != NULL ? !form_is_yes(vs->v[j])
                                   : shown[j] != NULL && strcmp(shown[j], _("no")) == 0))
                 kind = CLI_ASK_NEEDED;
-        if (shown[i] != NULL && shown[i][0] != '\0' && text_cell(shown[i], 40, &cell, &width) == 0) {
-            snprintf(label, sizeof label, "%s [%s]", _(f->label), cell);
-            kind = f->required || f->kind == FK_BOOL ? CLI_ASK_KEEP : CLI_ASK_CLEAR;
-        } else
-            snprintf(label, sizeof label, "%s", _(f->label));
-        free(cell);
-        int rc = CLI_EUSAGE;
-        for (int t = 0; rc == CLI_EUSAGE && t < ASK_TRIES; t++) {
-            free(vs->typed[i]);
-            vs->typed[i] = NULL;
-            vs->v[i] = NULL;
-            if (!cli_ask_as(label, kind, &vs->typed[i]))
-                return CLI_OK; /* the end of input: the rest as it is */
-            if (cli_blank(vs->typed[i]) && kind == CLI_ASK_NEEDED) {
-                t--; /* Enter alone does not pass what the record needs */
-                continue;
-            }
-            if (cli_blank(vs->typed[i])) { /* kept */
-                free(vs->typed[i]);
-                vs->typed[i] = NULL;
-                rc = CLI_OK;
-            } else if (strcmp(vs->typed[i], "-") == 0 && kind == CLI_ASK_CLEAR) {
-                vs->v[i] = ""; /* cleared, as --flag "" clears it */
-                rc = CLI_OK;
-            } else if (strcmp(vs->typed[i], "-") == 0) { /* a field the record keeps */
-                cli_error(_("%s: must not be empty"), f->flag);
-            } else {
-                vs->v[i] = vs->typed[i];
-                rc = check_answer(fm, f, vs, i);
-            }
-        }
+        int rc = ask_field(fm, f, kind, now, vs, i);
         if (rc != CLI_OK) {
             vs->v[i] = NULL;
             return rc;
@@ -445,7 +420,7 @@ int form_ask_all(const struct fform *fm, values *vs, fs_opt_list *items, char **
             kind = f->kind == FK_DATE ? CLI_ASK_TODAY : CLI_ASK_NOW;
         else if (f->required || follow_up)
             kind = CLI_ASK_NEEDED;
-        int rc = ask_field(fm, f, kind, vs, i);
+        int rc = ask_field(fm, f, kind, NULL, vs, i);
         if (rc != CLI_OK)
             return rc;
     }

@@ -84,7 +84,8 @@ const char *form_status_words(const char *status)
 
 /* A column's value for a table cell: text as is (a status in words),
  * booleans yes/no, ids as 8 hex digits, customers by name. */
-static int cell_text(fs_rows *it, const char *table, const char *col, const names *nm, char **out)
+static int cell_text(const fs_rows *it, const char *table, const char *col, const names *nm,
+                     char **out)
 {
     fs_value v;
     unsigned ntables;
@@ -135,6 +136,11 @@ static int cell_text(fs_rows *it, const char *table, const char *col, const name
     }
     *out = strdup(buf);
     return *out ? 0 : FS_ENOMEM;
+}
+
+int form_value_text(const fs_rows *it, const char *table, const char *col, char **out)
+{
+    return cell_text(it, table, col, NULL, out);
 }
 
 /* Lists are in the order of the first date in them, else of the first
