@@ -752,6 +752,27 @@ static int open_failed(fs_replica *r, int rc)
     return rc;
 }
 
+/* dir and its missing parents, each private (0700), as `mkdir -p` would:
+ * a rep's --home ~/fieldsync/li need not be made by hand first. */
+static int mkdir_parents(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path)
+        return -1;
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -1;
+        path[i] = c;
+    }
+    return 0;
+}
+
 int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_t passlen,
                       const fs_replica_opts *opts)
 {
@@ -767,7 +788,7 @@ int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_
         return open_failed(r, fs__fail(r, FS_EINVAL, "invalid replica directory"));
     if (pass == NULL || passlen == 0)
         return open_failed(r, fs__fail(r, FS_EINVAL, "the passphrase is empty"));
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    if (mkdir_parents(dir) != 0)
         return open_failed(r, fs__fail(r, FS_EIO, "cannot create directory %s", dir));
     if (access(dbpath, F_OK) == 0 || access(keypath, F_OK) == 0)
         return open_failed(r, fs__fail(r, FS_EEXIST, "a replica already exists in %s", dir));

@@ -118,8 +118,9 @@ typedef struct fs_replica_opts {
     int busy_ms;                      /* wait this long for another process's lock; 0: 1 s */
 } fs_replica_opts;
 
-/* Creates a new replica in directory dir (created if missing, must not hold
- * one): key file "replica.key", database "replica.db". Errors: FS_EEXIST,
+/* Creates a new replica in directory dir (created if missing, with its
+ * missing parents, each 0700; it must not hold one): key file
+ * "replica.key", database "replica.db". Errors: FS_EEXIST,
  * FS_EIO, FS_EINVAL, FS_ENOMEM, FS_EDB. */
 int fs_replica_create(fs_replica **out, const char *dir, const char *pass, size_t passlen,
                       const fs_replica_opts *opts);

@@ -132,6 +132,11 @@ if [ -f "$H/replica.key" ] && [ -f "$H/replica.db" ]; then ok "init wrote replic
     fail "init wrote replica.key and replica.db" "$(ls -la "$H" 2>&1)"; fi
 run --home "$H" init
 expect "init twice in the same directory fails" 1 "already exists"
+# a home whose parents are missing: made as mkdir -p would, each private
+run --home "$WORK/nested/laptops/zhang" init
+expect "init makes a home's missing parents" 0
+equal "each made 0700" "$(stat -c %a "$WORK/nested" "$WORK/nested/laptops" "$WORK/nested/laptops/zhang" | tr '\n' ' ')" \
+    "700 700 700 "
 
 if command -v setsid >/dev/null; then
     runc env -u FIELDSYNC_PASSPHRASE setsid -w "$FS" --home "$WORK/nopass" init </dev/null
